@@ -1,0 +1,100 @@
+# tern — top-level, non-recursive build.
+#
+#   make            build everything into build/ (programs in build/bin)
+#   make check      install missing Debian packages, build, run unit + end-to-end
+#                   tests, then the same again under ASan+UBSan (build-asan/)
+#   make run        install dependencies, build, create ./demo if missing, start it
+#   make install    install binaries, man pages and default configs (PREFIX, DESTDIR)
+#   make bench      benchmarks (see bench/)
+#
+# Each program folder has a module.mk declaring its program (see tools/program.mk).
+# Sanitizer build: make BUILD=build-asan SAN=1
+
+BUILD  ?= build
+SAN    ?= 0
+PREFIX ?= /usr/local
+SBINDIR    = $(PREFIX)/sbin
+LIBEXECDIR = $(PREFIX)/lib/tern
+MANDIR     = $(PREFIX)/share/man
+
+ifeq ($(SAN),1)
+CC      = clang
+OPT     = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDSAN   = -fsanitize=address,undefined
+else
+CC      ?= gcc
+OPT     = -O2 -g -D_FORTIFY_SOURCE=2
+LDSAN   =
+endif
+
+WARN    = -Wall -Wextra -Werror -Wformat=2 -Wno-unused-parameter
+CFLAGS  = -std=gnu17 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong -fPIE -MMD -MP -I. \
+          -DTERN_LIBEXECDIR='"$(LIBEXECDIR)"'
+LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDSAN)
+LDLIBS  = -levent_openssl -levent -lssl -lcrypto -ldb -lcrypt -lresolv
+
+PROGS :=
+UNIT_TESTS :=
+
+all: build-all
+
+# --- common library -------------------------------------------------------
+COMMON_SRCS := $(wildcard common/*.c)
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
+COMMON_LIB  := $(BUILD)/lib/libcommon.a
+
+$(COMMON_LIB): $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+include tools/program.mk
+include $(wildcard */module.mk)
+
+# --- unit tests: tests/unit/test_<module>_<name>.c links lib<module>.a ---
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_HELPER_OBJS := $(BUILD)/obj/tests/unit/check.o
+
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(UNIT_HELPER_OBJS) $(ALL_MODULE_LIBS) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_HELPER_OBJS) $(ALL_MODULE_LIBS) $(ALL_MODULE_LIBS) $(COMMON_LIB) $(LDLIBS) $(EXTRA_LDLIBS)
+
+build-all: $(PROGRAM_BINS) $(UNIT_BINS)
+
+unit: build-all
+	@tools/run-unit $(BUILD)
+
+e2e: build-all
+	@TERN_BIN=$(CURDIR)/$(BUILD)/bin tools/run-e2e
+
+deps:
+	@tools/deps.sh
+
+# check: the one test command (README, .ci/run).
+check: deps
+	$(MAKE) build-all
+	$(MAKE) unit e2e
+	$(MAKE) BUILD=build-asan SAN=1 build-all
+	$(MAKE) BUILD=build-asan SAN=1 unit e2e
+	@echo "make check: all passed"
+
+run: deps build-all
+	@tools/run-demo $(CURDIR)/$(BUILD)/bin
+
+install: build-all
+	tools/install.sh "$(DESTDIR)" "$(SBINDIR)" "$(LIBEXECDIR)" "$(MANDIR)" "$(BUILD)/bin"
+
+bench: deps build-all
+	@if [ -x bench/run ]; then bench/run; else echo "bench: not built yet (issue 7)"; fi
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all build-all unit e2e deps check run install bench clean
+.DELETE_ON_ERROR:
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

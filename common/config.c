@@ -1,0 +1,329 @@
+/* config.c — parser and typed accessors for `key = value` files. */
+#include "common/config.h"
+#include "common/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define CFG_LINE_MAX 4096
+
+void cfg_error(struct cfg_errors *errs, const char *fmt, ...)
+{
+	va_list ap;
+	if (!errs || errs->count >= CFG_MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errs->msg[errs->count++], sizeof errs->msg[0], fmt, ap);
+	va_end(ap);
+}
+
+static bool parse_scaled(const char *s, const char *suffixes, const uint64_t *mult,
+			 uint64_t *out)
+{
+	char num[32];
+	size_t n = strlen(s);
+	uint64_t m = 1, v;
+	if (n == 0 || n >= sizeof num)
+		return false;
+	memcpy(num, s, n + 1);
+	const char *p = strchr(suffixes, tolower((unsigned char)num[n - 1]));
+	if (p && num[n - 1]) {
+		m = mult[p - suffixes];
+		num[--n] = '\0';
+	}
+	if (!parse_u64(num, UINT64_MAX / m, &v))
+		return false;
+	*out = v * m;
+	return true;
+}
+
+static bool parse_size(const char *s, uint64_t *out)
+{
+	static const uint64_t mult[] = { 1024, 1024 * 1024, 1024ull * 1024 * 1024 };
+	return parse_scaled(s, "kmg", mult, out);
+}
+
+static bool parse_time(const char *s, uint64_t *out)
+{
+	static const uint64_t mult[] = { 1, 60, 3600, 86400 };
+	return parse_scaled(s, "smhd", mult, out);
+}
+
+static int parse_bool(const char *s)
+{
+	static const char *yes[] = { "yes", "true", "on", "1" };
+	static const char *no[] = { "no", "false", "off", "0" };
+	for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
+		if (!strcasecmp(s, yes[i]))
+			return 1;
+		if (!strcasecmp(s, no[i]))
+			return 0;
+	}
+	return -1;
+}
+
+static bool enum_has(const char *choices, const char *s)
+{
+	size_t n = strlen(s);
+	for (const char *p = choices; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n && !strncmp(p, s, n))
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+bool cfg_check_value(const struct cfg_key *k, const char *text, char *why, size_t whylen)
+{
+	uint64_t v;
+	switch (k->type) {
+	case CFG_STR:
+	case CFG_LIST:
+		return true;
+	case CFG_PATH:
+		if (!*text) {
+			snprintf(why, whylen, "%s needs a path", k->name);
+			return false;
+		}
+		return true;
+	case CFG_INT:
+		if (parse_u64(text, UINT64_MAX, &v))
+			return true;
+		snprintf(why, whylen, "%s must be a whole number, not \"%s\"", k->name, text);
+		return false;
+	case CFG_SIZE:
+		if (parse_size(text, &v))
+			return true;
+		snprintf(why, whylen, "%s must be a size like 512, 64k, 35m or 2g, not \"%s\"",
+			 k->name, text);
+		return false;
+	case CFG_TIME:
+		if (parse_time(text, &v))
+			return true;
+		snprintf(why, whylen, "%s must be a time like 30, 30s, 5m, 1h or 5d, not \"%s\"",
+			 k->name, text);
+		return false;
+	case CFG_BOOL:
+		if (parse_bool(text) >= 0)
+			return true;
+		snprintf(why, whylen, "%s must be yes or no, not \"%s\"", k->name, text);
+		return false;
+	case CFG_ENUM:
+		if (enum_has(k->choices, text))
+			return true;
+		snprintf(why, whylen, "%s must be one of %s, not \"%s\"", k->name, k->choices, text);
+		return false;
+	}
+	return false;
+}
+
+static const struct cfg_key *schema_find(const struct cfg_key *schema, const char *name)
+{
+	for (; schema->name; schema++)
+		if (!strcmp(schema->name, name))
+			return schema;
+	return NULL;
+}
+
+static void set_defaults(struct cfg *c)
+{
+	size_t n = 0;
+	while (c->schema[n].name)
+		n++;
+	c->nvalues = n;
+	c->values = xcalloc(n, sizeof *c->values);
+	for (size_t i = 0; i < n; i++) {
+		c->values[i].key = &c->schema[i];
+		c->values[i].text = xstrdup(c->schema[i].def ? c->schema[i].def : "");
+	}
+}
+
+static void parse_line(struct cfg *c, char *line, int lineno, struct cfg_errors *errs)
+{
+	char why[256];
+	char *s = str_trim(line);
+	if (!*s || *s == '#')
+		return;
+	char *eq = strchr(s, '=');
+	if (!eq) {
+		cfg_error(errs, "%s:%d: expected \"key = value\"", c->path, lineno);
+		return;
+	}
+	*eq = '\0';
+	char *key = str_trim(s), *val = str_trim(eq + 1);
+	const struct cfg_key *k = schema_find(c->schema, key);
+	if (!k) {
+		cfg_error(errs, "%s:%d: unknown key \"%s\"", c->path, lineno, key);
+		return;
+	}
+	struct cfg_value *v = &c->values[k - c->schema];
+	if (v->line) {
+		cfg_error(errs, "%s:%d: \"%s\" already set on line %d", c->path, lineno, key, v->line);
+		return;
+	}
+	if (!cfg_check_value(k, val, why, sizeof why)) {
+		cfg_error(errs, "%s:%d: %s", c->path, lineno, why);
+		return;
+	}
+	free(v->text);
+	v->text = xstrdup(val);
+	v->line = lineno;
+}
+
+int cfg_load(struct cfg *c, const struct cfg_key *schema, const char *path,
+	     const char *basedir, struct cfg_errors *errs)
+{
+	int before = errs ? errs->count : 0, lineno = 0;
+	char line[CFG_LINE_MAX + 2];
+
+	memset(c, 0, sizeof *c);
+	c->path = xstrdup(path);
+	c->basedir = xstrdup(basedir ? basedir : ".");
+	c->schema = schema;
+	set_defaults(c);
+
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		cfg_error(errs, "%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof line, f)) {
+		lineno++;
+		size_t n = strlen(line);
+		if (n && line[n - 1] == '\n') {
+			line[--n] = '\0';
+		} else if (!feof(f)) {
+			cfg_error(errs, "%s:%d: line longer than %d bytes", path, lineno, CFG_LINE_MAX);
+			int ch;
+			while ((ch = fgetc(f)) != EOF && ch != '\n')
+				;
+			continue;
+		}
+		if (memchr(line, '\0', n) != NULL && strlen(line) != n) {
+			cfg_error(errs, "%s:%d: NUL byte in line", path, lineno);
+			continue;
+		}
+		parse_line(c, line, lineno, errs);
+	}
+	fclose(f);
+	return (errs && errs->count > before) ? -1 : 0;
+}
+
+void cfg_free(struct cfg *c)
+{
+	for (size_t i = 0; i < c->nvalues; i++)
+		free(c->values[i].text);
+	free(c->values);
+	free(c->path);
+	free(c->basedir);
+	memset(c, 0, sizeof *c);
+}
+
+static const struct cfg_value *find_value(const struct cfg *c, const char *name)
+{
+	for (size_t i = 0; i < c->nvalues; i++)
+		if (!strcmp(c->values[i].key->name, name))
+			return &c->values[i];
+	fatal("config: no setting \"%s\" in schema of %s (bug)", name, c->path);
+}
+
+const char *cfg_str(const struct cfg *c, const char *name)
+{
+	return find_value(c, name)->text;
+}
+
+uint64_t cfg_int(const struct cfg *c, const char *name)
+{
+	const struct cfg_value *v = find_value(c, name);
+	uint64_t n = 0;
+	switch (v->key->type) {
+	case CFG_SIZE:
+		if (parse_size(v->text, &n))
+			return n;
+		break;
+	case CFG_TIME:
+		if (parse_time(v->text, &n))
+			return n;
+		break;
+	default:
+		if (parse_u64(v->text, UINT64_MAX, &n))
+			return n;
+	}
+	/* Only reachable with a bad default in a schema. */
+	fatal("config: bad value for %s: %s (bug)", name, v->text);
+}
+
+bool cfg_bool(const struct cfg *c, const char *name)
+{
+	return parse_bool(find_value(c, name)->text) == 1;
+}
+
+char *cfg_path(const struct cfg *c, const char *name)
+{
+	const char *t = find_value(c, name)->text;
+	if (t[0] == '/')
+		return xstrdup(t);
+	return xasprintf("%s/%s", c->basedir, t);
+}
+
+size_t cfg_list(const struct cfg *c, const char *name, char ***items)
+{
+	char *copy = xstrdup(find_value(c, name)->text), *save = NULL;
+	size_t n = 0;
+	*items = NULL;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		tok = str_trim(tok);
+		if (!*tok)
+			continue;
+		*items = xrealloc(*items, (n + 1) * sizeof **items);
+		(*items)[n++] = xstrdup(tok);
+	}
+	free(copy);
+	return n;
+}
+
+void cfg_list_free(char **items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(items[i]);
+	free(items);
+}
+
+static const char *override_for(const char *const *ov, const char *name)
+{
+	for (; ov && ov[0]; ov += 2)
+		if (!strcmp(ov[0], name))
+			return ov[1];
+	return NULL;
+}
+
+int cfg_write_defaults(int fd, const char *title, const struct cfg_key *schema,
+		       const char *const *overrides)
+{
+	FILE *f = fdopen(dup(fd), "w");
+	if (!f)
+		return -1;
+	fprintf(f, "# %s\n#\n# Format: key = value; '#' starts a comment; lists are comma-separated.\n"
+		   "# Sizes take k/m/g, times s/m/h/d. Relative paths are relative to the\n"
+		   "# instance directory. `mailctl check` validates this file.\n", title);
+	for (const struct cfg_key *k = schema; k->name; k++) {
+		const char *ov = override_for(overrides, k->name);
+		fprintf(f, "\n# %s", k->doc);
+		if (k->type == CFG_ENUM)
+			fprintf(f, " (%s)", k->choices);
+		fprintf(f, "\n");
+		if (ov && (!k->def || strcmp(ov, k->def)))
+			fprintf(f, "%s = %s\n", k->name, ov);
+		else
+			fprintf(f, "#%s = %s\n", k->name, k->def ? k->def : "");
+	}
+	return fclose(f) == 0 ? 0 : -1;
+}

@@ -1,0 +1,34 @@
+/* daemon.h — the contract between the master (mailctl) and each daemon.
+ *
+ * The master execs BINDIR/tern-NAME -c DIR with:
+ *   TERN_LISTEN_FDS  "name:fd,name:fd"  listening sockets the master bound
+ *                    (smtp, submission, smtps, pop3, pop3s, imap, imaps)
+ *   TERN_READY_FD    a pipe: the daemon writes one byte once it serves
+ *   TERN_LOG_FD      log file (when log = file), already open for append
+ *   TERN_SECRET_FD   (optional) 32 random bytes shared by the daemons of one run,
+ *                    used to authenticate hand-offs between them
+ * Daemons start as root (when the master is root), read their config, open what
+ * they need, then privdrop() and serve. SIGTERM: stop now. SIGHUP: (network
+ * daemons) stop accepting and exit when the current sessions end, the master
+ * having already started a new generation; (others) re-read config in place. */
+#ifndef TERN_DAEMON_H
+#define TERN_DAEMON_H
+
+#include "common/instance.h"
+
+struct daemon_args {
+	const char *name;	/* "smtpd" */
+	const char *dir;	/* -c DIR */
+	bool foreground;	/* -f: log to stderr (debugging) */
+};
+
+/* Parse argv, load tern.conf into *in, set up logging. Exits with a message on error. */
+void daemon_init(const char *name, int argc, char **argv, struct instance *in);
+/* Listening socket the master passed for name, or -1. */
+int daemon_listen_fd(const char *name);
+/* Tell the master we serve. */
+void daemon_ready(void);
+/* The shared secret (32 bytes) or NULL when none was passed. */
+const unsigned char *daemon_secret(void);
+
+#endif

@@ -1,0 +1,149 @@
+/* map.c — Berkeley DB btree maps with flock-based reader/writer locking. */
+#include "common/map.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <db.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+struct map {
+	DB *db;
+	int lockfd;
+	enum map_mode mode;
+};
+
+static void db_error(const DB_ENV *env, const char *prefix, const char *msg)
+{
+	log_warn("berkeley db: %s", msg);
+}
+
+static int lock_file(const char *path, enum map_mode mode)
+{
+	char *lp = xasprintf("%s.lock", path);
+	int fd = open(lp, (mode == MAP_WRITE ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0644);
+	if (fd < 0 && mode == MAP_READ && errno == ENOENT)
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);	/* no writer ever ran */
+	free(lp);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, mode == MAP_WRITE ? LOCK_EX : LOCK_SH) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct map *map_open(const char *path, enum map_mode mode)
+{
+	struct map *m = xcalloc(1, sizeof *m);
+	m->mode = mode;
+	m->lockfd = lock_file(path, mode);
+	if (m->lockfd < 0) {
+		free(m);
+		return NULL;
+	}
+	int r = db_create(&m->db, NULL, 0);
+	if (r == 0) {
+		m->db->set_errcall(m->db, db_error);
+		u_int32_t flags = mode == MAP_WRITE ? DB_CREATE : DB_RDONLY;
+		r = m->db->open(m->db, NULL, path, NULL, DB_BTREE, flags, 0640);
+	}
+	if (r != 0) {
+		if (m->db)
+			m->db->close(m->db, 0);
+		close(m->lockfd);
+		free(m);
+		errno = r > 0 ? r : EIO;
+		return NULL;
+	}
+	return m;
+}
+
+int map_close(struct map *m)
+{
+	int r = 0;
+	if (!m)
+		return 0;
+	if (m->mode == MAP_WRITE && m->db->sync(m->db, 0) != 0)
+		r = -1;
+	if (m->mode == MAP_WRITE && fsync(m->lockfd) < 0)
+		r = -1;
+	if (m->db->close(m->db, 0) != 0)
+		r = -1;
+	close(m->lockfd);
+	free(m);
+	return r;
+}
+
+static void set_dbt(DBT *d, const void *p, size_t n)
+{
+	memset(d, 0, sizeof *d);
+	d->data = (void *)p;
+	d->size = (u_int32_t)n;
+}
+
+int map_get(struct map *m, const char *key, char **val, size_t *vlen)
+{
+	DBT k, v;
+	set_dbt(&k, key, strlen(key));
+	memset(&v, 0, sizeof v);
+	v.flags = DB_DBT_MALLOC;
+	int r = m->db->get(m->db, NULL, &k, &v, 0);
+	if (r == DB_NOTFOUND)
+		return 0;
+	if (r != 0)
+		return -1;
+	*val = xmalloc(v.size + 1);
+	memcpy(*val, v.data, v.size);
+	(*val)[v.size] = '\0';
+	if (vlen)
+		*vlen = v.size;
+	free(v.data);
+	return 1;
+}
+
+int map_put(struct map *m, const char *key, const void *val, size_t vlen)
+{
+	DBT k, v;
+	set_dbt(&k, key, strlen(key));
+	set_dbt(&v, val, vlen);
+	return m->db->put(m->db, NULL, &k, &v, 0) == 0 ? 0 : -1;
+}
+
+int map_del(struct map *m, const char *key)
+{
+	DBT k;
+	set_dbt(&k, key, strlen(key));
+	int r = m->db->del(m->db, NULL, &k, 0);
+	if (r == DB_NOTFOUND)
+		return 0;
+	return r == 0 ? 1 : -1;
+}
+
+int map_each(struct map *m, int (*fn)(const char *key, const char *val, size_t vlen, void *arg),
+	     void *arg)
+{
+	DBC *c;
+	DBT k, v;
+	int r, stop = 0;
+	if (m->db->cursor(m->db, NULL, &c, 0) != 0)
+		return -1;
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	while (!stop && (r = c->get(c, &k, &v, DB_NEXT)) == 0) {
+		char *ks = xstrndup(k.data, k.size);
+		char *vs = xmalloc(v.size + 1);
+		memcpy(vs, v.data, v.size);
+		vs[v.size] = '\0';
+		stop = fn(ks, vs, v.size, arg);
+		free(ks);
+		free(vs);
+	}
+	c->close(c);
+	return 0;
+}

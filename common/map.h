@@ -1,0 +1,30 @@
+/* map.h — Berkeley DB (5.3) key/value maps: the user database, aliases and
+ * other lookup tables. A map is a btree file. Concurrency between processes is
+ * by flock on a sibling ".lock" file: readers shared, the writer exclusive; a
+ * reader opens, reads and closes under the lock, so it always sees committed
+ * data (writers sync before unlocking). Keys and values are byte strings. */
+#ifndef TERN_MAP_H
+#define TERN_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct map;
+
+enum map_mode { MAP_READ, MAP_WRITE };
+
+/* Open (creating for MAP_WRITE) path; takes the lock. NULL with errno on error. */
+struct map *map_open(const char *path, enum map_mode mode);
+/* Sync (writers), unlock and close; 0 or -1. */
+int map_close(struct map *m);
+
+/* 1 found (*val malloc'd, NUL-terminated for convenience), 0 not found, -1 error. */
+int map_get(struct map *m, const char *key, char **val, size_t *vlen);
+int map_put(struct map *m, const char *key, const void *val, size_t vlen);
+/* 1 deleted, 0 not found, -1 error. */
+int map_del(struct map *m, const char *key);
+/* Call fn for every key in order; stop early if it returns non-zero. */
+int map_each(struct map *m, int (*fn)(const char *key, const char *val, size_t vlen, void *arg),
+	     void *arg);
+
+#endif

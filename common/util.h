@@ -1,0 +1,53 @@
+/* util.h — small helpers every tern program uses: checked allocation,
+ * bounded string copies, fatal errors. */
+#ifndef TERN_UTIL_H
+#define TERN_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Copy with truncation, always NUL-terminated; returns strlen(src). */
+size_t strlcpy_t(char *dst, const char *src, size_t size);
+
+/* Environment failure (out of memory, broken invariant from outside): log and exit 1. */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* Like fatal, appending strerror(errno). */
+void fatal_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Lower-case ASCII in place. */
+void str_lower(char *s);
+/* Trim ASCII whitespace at both ends in place; returns s advanced. */
+char *str_trim(char *s);
+
+/* Parse a decimal non-negative integer with an upper bound; false on junk/overflow. */
+bool parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+/* Write all bytes / read exactly n bytes on a blocking fd; -1 on error or EOF. */
+int write_all(int fd, const void *buf, size_t n);
+int read_full(int fd, void *buf, size_t n);
+
+/* Monotonic milliseconds. */
+uint64_t now_ms(void);
+
+/* Set O_NONBLOCK / FD_CLOEXEC. */
+int fd_nonblock(int fd);
+int fd_cloexec(int fd);
+
+/* mkdir -p with mode; 0 or -1 (errno set). */
+int mkdir_p(const char *path, unsigned mode);
+
+/* fsync a directory by path. */
+int fsync_dir(const char *path);
+
+#endif

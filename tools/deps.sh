@@ -1,0 +1,29 @@
+#!/bin/sh
+# deps.sh — install the Debian packages tern needs to build and test, when
+# missing. Quick when nothing is missing (one dpkg-query). Run as root (or with
+# sudo available); prints what it installs.
+set -e
+BUILD="gcc make pkg-config libssl-dev libevent-dev libdb-dev libspf2-dev libopendkim-dev
+       libopendmarc-dev libcrypt-dev publicsuffix"
+TEST="clang libclang-rt-14-dev python3 python3-pytest python3-dkim python3-spf python3-dnspython
+      swaks dnsmasq-base isync fetchmail openssl procps iproute2 passwd"
+[ "${1:-}" = "--build-only" ] && TEST=""
+
+missing=""
+for p in $BUILD $TEST; do
+	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$s" = "installed" ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "tern: installing missing Debian packages:$missing"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+	if command -v sudo >/dev/null; then SUDO=sudo; else
+		echo "tern: need root to install:$missing — run 'sudo apt-get install$missing' and retry" >&2
+		exit 1
+	fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq || true
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
