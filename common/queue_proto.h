@@ -1,0 +1,87 @@
+/* queue_proto.h — messages of the queue channel (RUN/queue.sock), served by queued.
+ *
+ * Enqueue (smtpd, sendmail): QUEUE_NEW gets a fresh spool file as an fd; the
+ * client writes the complete message (our Received header first, then the data
+ * as received, CRLF line endings, no dot-stuffing) into it and sends
+ * QUEUE_COMMIT with the envelope. queued replies QUEUE_COMMIT_RES only once the
+ * file and its directory are fsync'd and the index record is committed; only then
+ * may the client say 250. QUEUE_ABORT (or closing the connection) discards an
+ * uncommitted file. Requests on one connection are answered in order per id.
+ *
+ * Delivery agents (deliverd) connect and send QUEUE_AGENT_HELLO; queued then
+ * pushes QUEUE_JOB messages (each with the message file as a read-only fd) and the
+ * agent answers each with QUEUE_JOB_RES, one result per recipient.
+ *
+ * Administration (mailctl queue ...): QUEUE_ADMIN_REQ with a command word and an
+ * argument, answered by QUEUE_ADMIN_RES with a status and text lines. */
+#ifndef TERN_QUEUE_PROTO_H
+#define TERN_QUEUE_PROTO_H
+
+#define QUEUE_MAX_FIELD 2048
+#define QUEUE_MAX_RCPTS 1000
+
+enum queue_msg {
+	/* (no fields) -> QUEUE_NEW_RES */
+	QUEUE_NEW_REQ = 200,
+	/* u32 queue_status, queue id (12+ chars, [0-9A-F]), fd of the new file (when OK) */
+	QUEUE_NEW_RES,
+
+	/* queue id, sender ("" for the null sender <>), u32 flags (QF_*), envid ("" if
+	 * none), u32 ret (0 none, 1 FULL, 2 HDRS), client description (for logs),
+	 * authenticated user ("" if none), u32 nrcpt, then nrcpt times: address,
+	 * u32 notify (DSN_NOTIFY_* bits, 0 = not given), orcpt ("" if none) */
+	QUEUE_COMMIT_REQ,
+	/* u32 queue_status, queue id, text (reason for a failure) */
+	QUEUE_COMMIT_RES,
+
+	/* queue id -> no reply */
+	QUEUE_ABORT_REQ,
+
+	/* u32 transport (QT_*) -> none; the agent is now fed jobs */
+	QUEUE_AGENT_HELLO,
+	/* queue id, sender, u32 flags, u32 nrcpt, then nrcpt times: u32 rcpt index,
+	 * address, orcpt; message fd attached (read-only, offset 0) */
+	QUEUE_JOB,
+	/* queue id, u32 nrcpt, then nrcpt times: u32 rcpt index, u32 result (QR_*),
+	 * enhanced status ("5.1.1"), text (the reply or reason for DSNs and logs) */
+	QUEUE_JOB_RES,
+
+	/* command ("list", "show", "flush", "delete", "hold", "release", "pause",
+	 * "resume", "rebuild"), argument ("" / id / "all") -> QUEUE_ADMIN_RES */
+	QUEUE_ADMIN_REQ,
+	/* u32 queue_status, u32 nlines, then nlines strings */
+	QUEUE_ADMIN_RES,
+};
+
+enum queue_status {
+	QS_OK = 0,
+	QS_TEMPFAIL = 1,	/* 451 4.3.0 */
+	QS_NOSPACE = 2,		/* 452 4.3.1 insufficient system storage */
+	QS_REJECT = 3,		/* 554 5.x: refused permanently (text says why) */
+	QS_NOTFOUND = 4,	/* admin: no such message */
+};
+
+enum queue_flags {
+	QF_8BITMIME = 1 << 0,	/* BODY=8BITMIME */
+	QF_SMTPUTF8 = 1 << 1,
+	QF_BOUNCE = 1 << 2,	/* this message is a DSN we generated */
+	QF_AUTH = 1 << 3,	/* submitted by an authenticated user */
+	QF_LOCAL = 1 << 4,	/* submitted locally (sendmail) */
+};
+
+enum dsn_notify {
+	DSN_NOTIFY_NEVER = 1 << 0,
+	DSN_NOTIFY_SUCCESS = 1 << 1,
+	DSN_NOTIFY_FAILURE = 1 << 2,
+	DSN_NOTIFY_DELAY = 1 << 3,
+};
+
+enum queue_transport { QT_LOCAL = 0, QT_REMOTE = 1 };
+
+enum queue_result {
+	QR_DELIVERED = 0,
+	QR_DEFER = 1,		/* temporary: retry later */
+	QR_BOUNCE = 2,		/* permanent: DSN to the sender */
+};
+
+#endif

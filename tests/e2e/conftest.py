@@ -1,0 +1,159 @@
+"""Shared fixtures for tern's end-to-end tests.
+
+Real daemons, real clients. TERN_BIN points at the programs under test
+(build/bin, or build-asan/bin for the sanitizer run). Every instance lives in a
+0755 temp directory (daemons running under their own accounts must be able to
+reach it) on its own port base below 32768, and is stopped at the end.
+"""
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+TERN_BIN = os.environ.get("TERN_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "bin")
+MAILCTL = os.path.join(TERN_BIN, "mailctl")
+IS_ROOT = os.geteuid() == 0
+
+_port_bases = itertools.count(0)
+
+
+def next_port_base():
+    """A fresh port base per instance: 11000, 12000, ... 29000, cycling."""
+    return 11000 + 1000 * (next(_port_bases) % 19)
+
+
+def mailctl(*args, input=None, check=True, timeout=60, env=None):
+    """Run mailctl; returns CompletedProcess with text stdout/stderr."""
+    e = dict(os.environ)
+    e.pop("TERN_CONFIG", None)
+    if env:
+        e.update(env)
+    p = subprocess.run([MAILCTL, *args], input=input, capture_output=True, text=True,
+                       timeout=timeout, env=e)
+    if check and p.returncode != 0:
+        raise AssertionError(f"mailctl {' '.join(args)} exited {p.returncode}\n"
+                             f"stdout: {p.stdout}\nstderr: {p.stderr}")
+    return p
+
+
+def wait_for(pred, timeout=10.0, interval=0.05):
+    """Poll pred() until true or timeout (bounded); returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(interval)
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Instance:
+    """One tern instance made with `mailctl init` in a private directory."""
+
+    PORTS = {"smtp": 25, "submission": 587, "smtps": 465, "pop3": 110,
+             "pop3s": 995, "imap": 143, "imaps": 993}
+
+    def __init__(self, parent, domain="example.test", hostname="mx.example.test",
+                 port_base=None):
+        self.port_base = port_base or next_port_base()
+        self.dir = os.path.join(parent, f"inst{self.port_base}")
+        self.domain = domain
+        self.hostname = hostname
+        self.started = False
+
+    def port(self, name):
+        return self.port_base + self.PORTS[name]
+
+    def ctl(self, *args, **kw):
+        return mailctl("-c", self.dir, *args, **kw)
+
+    def init(self, *extra):
+        return mailctl("init", self.dir, "--hostname", self.hostname, "--domain",
+                       self.domain, "--port-base", str(self.port_base), *extra)
+
+    def start(self):
+        r = self.ctl("start")
+        self.started = True
+        return r
+
+    def stop(self):
+        if self.started:
+            self.ctl("stop", check=False)
+            self.started = False
+
+    def add_user(self, address, password):
+        return self.ctl("user", "add", address, input=password + "\n")
+
+    def conf_path(self, name="tern"):
+        return os.path.join(self.dir, f"{name}.conf")
+
+    def set_conf(self, name, key, value):
+        """Set key = value in NAME.conf (replacing an existing line)."""
+        path = self.conf_path(name)
+        with open(path) as f:
+            lines = f.read().splitlines()
+        lines = [l for l in lines if not l.split("=")[0].strip().lstrip("#").strip() == key]
+        lines.append(f"{key} = {value}")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def log_text(self):
+        path = os.path.join(self.dir, "log", "tern.log")
+        try:
+            with open(path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def maildir(self, address):
+        local, domain = address.split("@")
+        return os.path.join(self.dir, "mail", domain, local)
+
+    def cert(self):
+        return os.path.join(self.dir, "tls", "cert.pem")
+
+
+@pytest.fixture
+def tmp_parent():
+    """A 0755 temp directory (reachable by the daemons' accounts), removed after."""
+    d = tempfile.mkdtemp(prefix="tern-e2e-")
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def instance(tmp_parent):
+    """An initialised, started instance with domain example.test."""
+    inst = Instance(tmp_parent)
+    inst.init()
+    inst.start()
+    yield inst
+    inst.stop()
+
+
+@pytest.fixture
+def new_instance(tmp_parent):
+    """Factory: make more instances; all are stopped at the end."""
+    made = []
+
+    def make(**kw):
+        inst = Instance(tmp_parent, **kw)
+        made.append(inst)
+        return inst
+    yield make
+    for inst in made:
+        inst.stop()
