@@ -21,42 +21,81 @@ static int env_fd(const char *var)
 	return (int)n;
 }
 
-void daemon_init(const char *name, int argc, char **argv, struct instance *in)
+static void setup_logging(const char *name, const struct instance *in, bool fg)
 {
-	const char *dir = NULL;
-	int opt;
-	bool fg = false;
-	log_init(name, "stderr");
-	while ((opt = getopt(argc, argv, "c:f")) != -1) {
-		switch (opt) {
-		case 'c': dir = optarg; break;
-		case 'f': fg = true; break;
-		default:
-			fprintf(stderr, "usage: tern-%s [-f] -c DIR (normally started by `mailctl start`)\n", name);
-			exit(2);
-		}
-	}
-	struct cfg_errors errs = { 0 };
-	if (instance_load(in, instance_default_dir(dir), &errs) < 0) {
-		for (int i = 0; i < errs.count; i++)
-			log_err("%s", errs.msg[i]);
-		exit(1);
-	}
 	const char *lvl = cfg_str(&in->conf, "log_level");
 	log_set_level(!strcmp(lvl, "error") ? LOG_LVL_ERR : !strcmp(lvl, "warning") ? LOG_LVL_WARN :
 		      !strcmp(lvl, "debug") ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	int lfd = env_fd("TERN_LOG_FD");
-	if (!fg && lfd >= 0) {
+	if (fg)
+		return;
+	if (lfd >= 0) {
 		log_use_fd(lfd);
 		fd_cloexec(lfd);
-	} else if (!fg && !strcmp(cfg_str(&in->conf, "log"), "syslog")) {
+	} else if (!strcmp(cfg_str(&in->conf, "log"), "syslog")) {
 		log_init(name, "syslog");
-	} else if (!fg && !strcmp(cfg_str(&in->conf, "log"), "file")) {
+	} else {
 		char *p = xasprintf("%s/tern.log", in->log_dir);
 		if (log_init(name, p) < 0)
 			log_warn("cannot open %s; logging to stderr", p);
 		free(p);
 	}
+}
+
+static void usage_exit(const char *name)
+{
+	fprintf(stderr, "usage: tern-%s [-f] [-c DIR] [--print-config | --check] "
+			"(normally started by `mailctl start`)\n", name);
+	exit(2);
+}
+
+void daemon_init(const char *name, const struct cfg_key *schema, int argc, char **argv,
+		 struct instance *in, struct cfg *conf, struct daemon_rest *rest)
+{
+	const char *dir = NULL;
+	bool fg = false, print = false, check = false;
+	static char *restv[16];
+	int nrest = 0;
+
+	log_init(name, "stderr");
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-c") && i + 1 < argc)
+			dir = argv[++i];
+		else if (!strcmp(argv[i], "-f"))
+			fg = true;
+		else if (!strcmp(argv[i], "--print-config"))
+			print = true;
+		else if (!strcmp(argv[i], "--check"))
+			check = true;
+		else if (nrest < (int)ARRAY_LEN(restv) - 1)
+			restv[nrest++] = argv[i];
+		else
+			usage_exit(name);
+	}
+	if (rest) {
+		rest->argc = nrest;
+		rest->argv = restv;
+	}
+	if (print) {
+		char *title = xasprintf("%s.conf — settings of tern-%s", name, name);
+		int r = cfg_write_defaults(1, title, schema, NULL);
+		free(title);
+		exit(r == 0 ? 0 : 1);
+	}
+	struct cfg_errors errs = { 0 };
+	instance_load(in, instance_default_dir(dir), &errs);
+	if (in->dir)
+		instance_conf(in, name, schema, conf, &errs);
+	if (check || errs.count) {
+		for (int i = 0; i < errs.count; i++) {
+			if (check)
+				printf("%s\n", errs.msg[i]);
+			else
+				log_err("%s", errs.msg[i]);
+		}
+		exit(errs.count ? 1 : 0);
+	}
+	setup_logging(name, in, fg);
 	int sfd = env_fd("TERN_SECRET_FD");
 	if (sfd >= 0) {
 		have_secret = read_full(sfd, secret, sizeof secret) == 0;

@@ -16,14 +16,25 @@
 
 #include "common/instance.h"
 
-struct daemon_args {
-	const char *name;	/* "smtpd" */
-	const char *dir;	/* -c DIR */
-	bool foreground;	/* -f: log to stderr (debugging) */
+/* Every daemon binary understands:
+ *   -c DIR           the instance (default $TERN_CONFIG, else /etc/tern)
+ *   -f               log to stderr (debugging by hand)
+ *   --print-config   write its documented default NAME.conf to stdout, exit 0
+ *                    (`mailctl init` makes the config files this way, so each
+ *                    setting is declared once: in the daemon's schema)
+ *   --check          load tern.conf and NAME.conf, print every error as
+ *                    "file:line: message", exit 0 if none else 1 (`mailctl check`)
+ * Other arguments (role flags such as --local) are left in *rest.
+ *
+ * daemon_init parses these, loads tern.conf into *in and NAME.conf into *conf
+ * against schema, and sets up logging. It exits on --print-config/--check and on
+ * any config error (logged). */
+struct daemon_rest {
+	int argc;
+	char **argv;
 };
-
-/* Parse argv, load tern.conf into *in, set up logging. Exits with a message on error. */
-void daemon_init(const char *name, int argc, char **argv, struct instance *in);
+void daemon_init(const char *name, const struct cfg_key *schema, int argc, char **argv,
+		 struct instance *in, struct cfg *conf, struct daemon_rest *rest);
 /* Listening socket the master passed for name, or -1. */
 int daemon_listen_fd(const char *name);
 /* Tell the master we serve. */
