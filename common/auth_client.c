@@ -1,0 +1,248 @@
+/* auth_client.c — auth channel messages (build, parse) and the blocking client. */
+#include "common/auth_client.h"
+#include "common/ipc.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define AUTH_MAX_BOXES 1024	/* mailboxes in one EXPAND reply */
+
+void auth_reply_free(struct auth_reply *r)
+{
+	free(r->user);
+	free(r->token);
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->boxes[i].mailbox);
+		free(r->boxes[i].folder);
+	}
+	free(r->boxes);
+	memset(r, 0, sizeof *r);
+}
+
+void auth_reply_tempfail(struct auth_reply *r, uint16_t req_type)
+{
+	memset(r, 0, sizeof *r);
+	r->type = (uint16_t)(req_type + 1);
+	r->tempfail = true;
+	switch (req_type) {
+	case AUTH_LOGIN_REQ: r->result = AUTH_TEMPFAIL; break;
+	case AUTH_RCPT_REQ: r->result = RCPT_TEMPFAIL; break;
+	case AUTH_EXPAND_REQ: r->result = EXPAND_TEMPFAIL; break;
+	default: r->result = 0; break;
+	}
+	r->user = xstrdup("");
+	r->token = xstrdup("");
+}
+
+static bool parse_expand(struct ipc_msg *m, struct auth_reply *r)
+{
+	uint32_t n = ipc_get_u32(m);
+	if (m->bad || n > AUTH_MAX_BOXES)
+		return false;
+	r->boxes = xcalloc(n ? n : 1, sizeof *r->boxes);
+	for (uint32_t i = 0; i < n && !m->bad; i++) {
+		const char *box = ipc_get_str(m, AUTH_MAX_FIELD);
+		const char *folder = ipc_get_str(m, AUTH_MAX_FIELD);
+		uint64_t q = ipc_get_u64(m);
+		if (m->bad)
+			break;
+		r->boxes[i].mailbox = xstrdup(box);
+		r->boxes[i].folder = xstrdup(folder);
+		r->boxes[i].quota = q;
+		r->n = i + 1;
+	}
+	return !m->bad;
+}
+
+static bool parse_fields(struct ipc_msg *m, struct auth_reply *r)
+{
+	r->result = ipc_get_u32(m);
+	switch (m->hdr.type) {
+	case AUTH_LOGIN_RES: {
+		const char *u = ipc_get_str(m, AUTH_MAX_FIELD);
+		const char *t = ipc_get_str(m, AUTH_MAX_FIELD);
+		if (m->bad)
+			return false;
+		r->user = xstrdup(u);
+		r->token = xstrdup(t);
+		return r->result <= AUTH_LOCKED;
+	}
+	case AUTH_RCPT_RES:
+		return r->result <= RCPT_TEMPFAIL;
+	case AUTH_SENDER_RES:
+		return r->result <= 1;
+	case AUTH_USER_RES:
+		r->quota = ipc_get_u64(m);
+		return r->result <= 1;
+	case AUTH_EXPAND_RES:
+		return r->result <= EXPAND_TEMPFAIL && parse_expand(m, r);
+	}
+	return false;
+}
+
+bool auth_reply_parse(struct ipc_msg *m, uint16_t req_type, struct auth_reply *r)
+{
+	memset(r, 0, sizeof *r);
+	r->type = m->hdr.type;
+	if (m->hdr.type != req_type + 1 || !parse_fields(m, r) || !ipc_end(m)) {
+		auth_reply_free(r);
+		auth_reply_tempfail(r, req_type);
+		return false;
+	}
+	if (!r->user)
+		r->user = xstrdup("");
+	if (!r->token)
+		r->token = xstrdup("");
+	return true;
+}
+
+void auth_req_login(struct ipc_msg *m, uint32_t id, const char *service, const char *user,
+		    const char *password, const char *client_ip)
+{
+	ipc_msg_init(m, AUTH_LOGIN_REQ, id);
+	ipc_put_str(m, service);
+	ipc_put_str(m, user);
+	ipc_put_str(m, password);
+	ipc_put_str(m, client_ip);
+}
+
+void auth_req_rcpt(struct ipc_msg *m, uint32_t id, const char *address)
+{
+	ipc_msg_init(m, AUTH_RCPT_REQ, id);
+	ipc_put_str(m, address);
+}
+
+void auth_req_sender(struct ipc_msg *m, uint32_t id, const char *user, const char *address)
+{
+	ipc_msg_init(m, AUTH_SENDER_REQ, id);
+	ipc_put_str(m, user);
+	ipc_put_str(m, address);
+}
+
+void auth_req_expand(struct ipc_msg *m, uint32_t id, const char *address)
+{
+	ipc_msg_init(m, AUTH_EXPAND_REQ, id);
+	ipc_put_str(m, address);
+}
+
+void auth_req_user(struct ipc_msg *m, uint32_t id, const char *user)
+{
+	ipc_msg_init(m, AUTH_USER_REQ, id);
+	ipc_put_str(m, user);
+}
+
+/* ---- blocking client ---- */
+
+int auth_sync_open(struct auth_sync *c, const char *path, int timeout_ms)
+{
+	memset(c, 0, sizeof *c);
+	c->path = xstrdup(path);
+	c->timeout_ms = timeout_ms;
+	c->next_id = 1;
+	c->fd = ipc_connect(path);
+	return c->fd < 0 ? -1 : 0;
+}
+
+void auth_sync_close(struct auth_sync *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->path);
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+}
+
+static void drop(struct auth_sync *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+/* Wait for the reply with our id; older replies (from a request that timed
+ * out earlier) are skipped. */
+static int wait_reply(struct auth_sync *c, uint32_t id, uint16_t type, struct auth_reply *r)
+{
+	for (int skipped = 0; skipped < 64; skipped++) {
+		struct ipc_msg res;
+		if (ipc_recv(c->fd, &res, c->timeout_ms) < 0)
+			return -1;
+		if (res.hdr.id != id) {
+			ipc_msg_free(&res);
+			continue;
+		}
+		bool ok = auth_reply_parse(&res, type, r);
+		ipc_msg_free(&res);
+		return ok ? 0 : -1;
+	}
+	return -1;
+}
+
+int auth_sync_call(struct auth_sync *c, struct ipc_msg *req, struct auth_reply *r)
+{
+	uint16_t type = req->hdr.type;
+	int sent = -1;
+	/* A service restart closes our connection: reconnect once by path. */
+	for (int attempt = 0; attempt < 2 && sent < 0; attempt++) {
+		if (c->fd < 0)
+			c->fd = ipc_connect(c->path);
+		if (c->fd < 0)
+			break;
+		req->hdr.id = c->next_id++;
+		if (c->next_id == 0)
+			c->next_id = 1;
+		sent = ipc_send(c->fd, req);
+		if (sent < 0)
+			drop(c);
+	}
+	uint32_t id = req->hdr.id;
+	if (req->data)	/* a LOGIN request holds a password */
+		explicit_bzero(req->data, req->hdr.len);
+	ipc_msg_free(req);
+	if (sent == 0 && wait_reply(c, id, type, r) == 0)
+		return 0;
+	/* No answer: the connection state is unknown, start afresh next time. */
+	drop(c);
+	auth_reply_tempfail(r, type);
+	return -1;
+}
+
+int auth_sync_login(struct auth_sync *c, const char *service, const char *user,
+		    const char *password, const char *client_ip, struct auth_reply *r)
+{
+	struct ipc_msg m;
+	auth_req_login(&m, 0, service, user, password, client_ip);
+	return auth_sync_call(c, &m, r);
+}
+
+int auth_sync_rcpt(struct auth_sync *c, const char *address, struct auth_reply *r)
+{
+	struct ipc_msg m;
+	auth_req_rcpt(&m, 0, address);
+	return auth_sync_call(c, &m, r);
+}
+
+int auth_sync_sender(struct auth_sync *c, const char *user, const char *address,
+		     struct auth_reply *r)
+{
+	struct ipc_msg m;
+	auth_req_sender(&m, 0, user, address);
+	return auth_sync_call(c, &m, r);
+}
+
+int auth_sync_expand(struct auth_sync *c, const char *address, struct auth_reply *r)
+{
+	struct ipc_msg m;
+	auth_req_expand(&m, 0, address);
+	return auth_sync_call(c, &m, r);
+}
+
+int auth_sync_user(struct auth_sync *c, const char *user, struct auth_reply *r)
+{
+	struct ipc_msg m;
+	auth_req_user(&m, 0, user);
+	return auth_sync_call(c, &m, r);
+}

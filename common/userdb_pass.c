@@ -1,0 +1,187 @@
+/* userdb_pass.c — the only code that writes or checks password hashes.
+ * Linked only by authd and mailctl (nothing else references these symbols, so
+ * the static library leaves this object out of every other program). */
+#include "common/userdb.h"
+#include "common/map.h"
+#include "common/util.h"
+
+#include <crypt.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Hashed for unknown users so that they cost what a wrong password costs. */
+static const char dummy_password[] = "tern-no-such-user";
+
+int userdb_hash_password(const char *password, char *out, size_t outlen)
+{
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *cd;
+	if (!crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof salt))
+		return -1;
+	cd = xcalloc(1, sizeof *cd);
+	const char *h = crypt_r(password, salt, cd);
+	int r = -1;
+	if (h && h[0] == '$' && strlen(h) < outlen) {
+		strlcpy_t(out, h, outlen);
+		r = 0;
+	}
+	explicit_bzero(cd, sizeof *cd);
+	free(cd);
+	return r;
+}
+
+/* Constant-time comparison of two NUL-terminated strings of public length. */
+static bool same(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+	if (n != strlen(b))
+		return false;
+	unsigned char d = 0;
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+static bool password_matches(const char *password, const char *hash)
+{
+	struct crypt_data *cd = xcalloc(1, sizeof *cd);
+	const char *h = crypt_r(password, hash, cd);
+	/* crypt_r returns a string starting with '*' on an invalid setting. */
+	bool ok = h && h[0] != '*' && same(h, hash);
+	explicit_bzero(cd, sizeof *cd);
+	free(cd);
+	return ok;
+}
+
+static const char *dummy_hash(void)
+{
+	static char h[CRYPT_OUTPUT_SIZE];
+	if (!h[0] && userdb_hash_password(dummy_password, h, sizeof h) < 0)
+		h[0] = '\0';
+	return h;
+}
+
+int userdb_check_password(const char *db_dir, const char *address, const char *password)
+{
+	char a[USERDB_MAX_ADDR];
+	char *rec = NULL;
+	uint64_t quota;
+	const char *hash;
+	int r = 0;
+	if (!userdb_norm_address(address, a) || strlen(password) > USERDB_MAX_PASSWORD) {
+		(void)password_matches(dummy_password, dummy_hash());
+		return 0;
+	}
+	char *p = userdb_path(db_dir, "users");
+	struct map *m = map_open(p, MAP_READ);
+	int e = errno;
+	free(p);
+	if (!m) {
+		if (e != ENOENT)
+			return -1;
+	} else {
+		r = map_get(m, a, &rec, NULL);
+		map_close(m);
+	}
+	if (r < 0)
+		return -1;
+	if (r == 1 && userdb_parse_user(rec, &quota, &hash)) {
+		r = password_matches(password, hash) ? 1 : 0;
+	} else {
+		(void)password_matches(dummy_password, dummy_hash());
+		r = r == 1 ? -1 : 0;	/* a malformed record is a database error */
+	}
+	free(rec);
+	return r;
+}
+
+static int check_password_text(const char *password, char *why, size_t whylen)
+{
+	size_t n = strlen(password);
+	if (n == 0 || n > USERDB_MAX_PASSWORD) {
+		snprintf(why, whylen, n ? "password too long (at most %d bytes)" : "empty password",
+			 USERDB_MAX_PASSWORD);
+		return -1;
+	}
+	return 0;
+}
+
+/* Store "QUOTA\tHASH" for a; when must_exist, only over an existing record (whose
+ * quota is kept), else only when absent. */
+static int store(const char *db_dir, const char *a, const char *password, uint64_t quota,
+		 bool must_exist, char *why, size_t whylen)
+{
+	char hash[CRYPT_OUTPUT_SIZE];
+	struct map *m;
+	char *old = NULL;
+	if (userdb_hash_password(password, hash, sizeof hash) < 0) {
+		snprintf(why, whylen, "cannot hash the password (crypt: %s)", strerror(errno));
+		return -1;
+	}
+	if (userdb_open_write(db_dir, "users", &m) < 0) {
+		snprintf(why, whylen, "cannot open %s/users.db: %s", db_dir, strerror(errno));
+		return -1;
+	}
+	int r = map_get(m, a, &old, NULL);
+	const char *oldhash;
+	if (r < 0 || (r == 1 && must_exist && !userdb_parse_user(old, &quota, &oldhash))) {
+		snprintf(why, whylen, "cannot read users.db");
+		r = -1;
+	} else if (r == 0 && must_exist) {
+		snprintf(why, whylen, "no such user: %s", a);
+		r = -1;
+	} else if (r == 1 && !must_exist) {
+		snprintf(why, whylen, "user %s already exists (change the password with `mailctl user passwd`)", a);
+		r = -1;
+	} else {
+		char *rec = xasprintf("%llu\t%s", (unsigned long long)quota, hash);
+		r = map_put(m, a, rec, strlen(rec));
+		free(rec);
+		if (r < 0)
+			snprintf(why, whylen, "cannot update users.db for %s", a);
+	}
+	free(old);
+	explicit_bzero(hash, sizeof hash);
+	if (userdb_close_write(db_dir, "users", m) < 0 && r == 0) {
+		snprintf(why, whylen, "cannot write %s/users.db", db_dir);
+		r = -1;
+	}
+	return r;
+}
+
+int userdb_user_add(const char *db_dir, const char *address, const char *password,
+		    uint64_t quota, char *why, size_t whylen)
+{
+	char a[USERDB_MAX_ADDR];
+	if (!userdb_norm_address(address, a) || strchr(a, '+')) {
+		snprintf(why, whylen, "\"%s\" is not a valid user address (local@domain, no '+')", address);
+		return -1;
+	}
+	int d = userdb_domain_exists(db_dir, userdb_domain_of(a));
+	if (d != 1) {
+		if (d < 0)
+			snprintf(why, whylen, "cannot read the domain database in %s", db_dir);
+		else
+			snprintf(why, whylen, "%s is not a local domain (add it with `mailctl domain add %s`)",
+				 userdb_domain_of(a), userdb_domain_of(a));
+		return -1;
+	}
+	if (check_password_text(password, why, whylen) < 0)
+		return -1;
+	return store(db_dir, a, password, quota, false, why, whylen);
+}
+
+int userdb_user_passwd(const char *db_dir, const char *address, const char *password,
+		       char *why, size_t whylen)
+{
+	char a[USERDB_MAX_ADDR];
+	if (!userdb_norm_address(address, a)) {
+		snprintf(why, whylen, "\"%s\" is not a valid address (local@domain)", address);
+		return -1;
+	}
+	if (check_password_text(password, why, whylen) < 0)
+		return -1;
+	return store(db_dir, a, password, 0, true, why, whylen);
+}

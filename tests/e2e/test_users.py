@@ -1,0 +1,178 @@
+"""mailctl domain/user/alias: the user database and Maildir creation.
+
+These commands work whether the instance runs or not, so most tests use an
+instance directory that has only tern.conf (nothing started)."""
+import os
+import pwd
+import subprocess
+
+import pytest
+
+from conftest import IS_ROOT, mailctl
+
+
+def ensure_account(name):
+    """The mail store account (mailctl init creates it; these tests may run first)."""
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["/usr/sbin/useradd", "--system", "--user-group", "--no-create-home",
+                        "--shell", "/usr/sbin/nologin", name], check=False)
+
+
+@pytest.fixture
+def bare(tmp_parent):
+    """An instance directory with a default tern.conf and no daemons."""
+    d = os.path.join(tmp_parent, "bare")
+    os.mkdir(d)
+    with open(os.path.join(d, "tern.conf"), "w") as f:
+        f.write("# test instance\n")
+    if IS_ROOT:
+        ensure_account("tern-vmail")
+        ensure_account("tern-auth")
+
+    def ctl(*args, **kw):
+        return mailctl("-c", d, *args, **kw)
+    ctl.dir = d
+    return ctl
+
+
+def lines(p):
+    return p.stdout.splitlines()
+
+
+def test_domain_add_list_del(bare):
+    bare("domain", "add", "Example.TEST")
+    bare("domain", "add", "other.test")
+    bare("domain", "add", "other.test")          # adding twice is fine
+    assert lines(bare("domain", "list")) == ["example.test", "other.test"]
+    bare("domain", "del", "other.test")
+    assert lines(bare("domain", "list")) == ["example.test"]
+    p = bare("domain", "del", "nosuch.test", check=False)
+    assert p.returncode != 0 and p.stderr.count("\n") == 1 and "no such domain" in p.stderr
+    p = bare("domain", "add", "bad domain!", check=False)
+    assert p.returncode != 0 and "not a valid domain" in p.stderr
+
+
+def test_user_add_list_del(bare):
+    bare("domain", "add", "example.test")
+    bare("user", "add", "alice@example.test", input="s3cret\n")
+    bare("user", "add", "Bob@Example.test", "10m", input="pw2\n")
+    assert lines(bare("user", "list")) == ["alice@example.test", "bob@example.test"]
+    assert lines(bare("user", "list", "example.test")) == ["alice@example.test", "bob@example.test"]
+    assert lines(bare("user", "quota", "bob@example.test")) == [str(10 * 1024 * 1024)]
+    bare("user", "quota", "bob@example.test", "2g")
+    assert lines(bare("user", "quota", "bob@example.test")) == [str(2 * 1024 ** 3)]
+    bare("user", "quota", "bob@example.test", "0")
+    assert lines(bare("user", "quota", "bob@example.test")) == ["0"]
+    p = bare("user", "quota", "bob@example.test", "lots", check=False)
+    assert p.returncode != 0 and "bad size" in p.stderr
+    p = bare("user", "add", "alice@example.test", input="x\n", check=False)
+    assert p.returncode != 0 and "already exists" in p.stderr
+    bare("user", "del", "bob@example.test")
+    assert lines(bare("user", "list")) == ["alice@example.test"]
+    p = bare("user", "del", "bob@example.test", check=False)
+    assert p.returncode != 0 and "no such user" in p.stderr
+    # A domain with users cannot be removed.
+    p = bare("domain", "del", "example.test", check=False)
+    assert p.returncode != 0 and "delete them first" in p.stderr
+
+
+def test_user_add_unknown_domain_refused(bare):
+    bare("domain", "add", "example.test")
+    p = bare("user", "add", "carol@elsewhere.test", input="pw\n", check=False)
+    assert p.returncode != 0
+    assert p.stderr.count("\n") == 1 and "not a local domain" in p.stderr
+    assert lines(bare("user", "list")) == []
+    assert not os.path.exists(os.path.join(bare.dir, "mail", "elsewhere.test"))
+
+
+def test_user_add_bad_input(bare):
+    bare("domain", "add", "example.test")
+    for addr in ("noat", "a/b@example.test", "../x@example.test", "a+b@example.test"):
+        p = bare("user", "add", addr, input="pw\n", check=False)
+        assert p.returncode != 0 and p.stderr.count("\n") == 1, addr
+    p = bare("user", "add", "dave@example.test", input="", check=False)
+    assert p.returncode != 0 and "no password" in p.stderr
+    p = bare("user", "add", "dave@example.test", input="x" * 5000 + "\n", check=False)
+    assert p.returncode != 0 and "too long" in p.stderr
+    assert lines(bare("user", "list")) == []
+
+
+def test_maildir_created_with_owner(bare):
+    bare("domain", "add", "example.test")
+    bare("user", "add", "alice@example.test", input="s3cret\n")
+    md = os.path.join(bare.dir, "mail", "example.test", "alice")
+    want_uid = pwd.getpwnam("tern-vmail").pw_uid if IS_ROOT else os.geteuid()
+    dirs = [md] + [os.path.join(md, s) for s in ("cur", "new", "tmp")]
+    for folder in (".Sent", ".Drafts", ".Trash", ".Junk", ".Archive"):
+        dirs.append(os.path.join(md, folder))
+        dirs += [os.path.join(md, folder, s) for s in ("cur", "new", "tmp")]
+    for d in dirs:
+        st = os.stat(d)
+        assert os.path.isdir(d), d
+        assert st.st_uid == want_uid, d
+        assert st.st_mode & 0o077 == 0, d      # private to the mail store account
+    assert os.path.isfile(os.path.join(md, ".Junk", "maildirfolder"))
+
+
+def test_password_not_stored_in_clear(bare):
+    bare("domain", "add", "example.test")
+    bare("user", "add", "alice@example.test", input="Sw0rdfish-unique\n")
+    bare("user", "passwd", "alice@example.test", input="An0ther-unique\n")
+    for name in os.listdir(os.path.join(bare.dir, "db")):
+        with open(os.path.join(bare.dir, "db", name), "rb") as f:
+            data = f.read()
+        assert b"Sw0rdfish-unique" not in data and b"An0ther-unique" not in data
+    with open(os.path.join(bare.dir, "db", "users.db"), "rb") as f:
+        assert b"$y$" in f.read()               # yescrypt
+    if IS_ROOT:                                 # only the auth service may read it
+        st = os.stat(os.path.join(bare.dir, "db", "users.db"))
+        assert st.st_uid == pwd.getpwnam("tern-auth").pw_uid and st.st_mode & 0o077 == 0
+
+
+def test_alias_add_list_del(bare):
+    bare("domain", "add", "example.test")
+    bare("alias", "add", "info@example.test", "alice@example.test,bob@example.test")
+    bare("alias", "add", "info@example.test", "carol@remote.test")
+    bare("alias", "add", "@example.test", "alice@example.test")
+    assert lines(bare("alias", "list")) == [
+        "@example.test alice@example.test",
+        "info@example.test alice@example.test,bob@example.test,carol@remote.test"]
+    bare("alias", "del", "info@example.test", "bob@example.test")
+    assert "info@example.test alice@example.test,carol@remote.test" in lines(bare("alias", "list"))
+    bare("alias", "del", "info@example.test")
+    assert lines(bare("alias", "list")) == ["@example.test alice@example.test"]
+    p = bare("alias", "add", "x@nosuch.test", "alice@example.test", check=False)
+    assert p.returncode != 0 and "not a local domain" in p.stderr
+    p = bare("alias", "add", "x@example.test", "not an address", check=False)
+    assert p.returncode != 0 and "not a valid target" in p.stderr
+    p = bare("alias", "del", "nobody@example.test", check=False)
+    assert p.returncode != 0 and "no such alias" in p.stderr
+
+
+def test_help_and_usage_errors(bare):
+    for group in ("domain", "user", "alias"):
+        p = bare(group, "--help")
+        assert "usage:" in p.stdout
+        p = bare(group, check=False)
+        assert p.returncode != 0 and p.stderr.count("\n") == 1
+        p = bare(group, "frob", check=False)
+        assert p.returncode != 0 and "unknown" in p.stderr and p.stderr.count("\n") == 1
+    for sub in ("add", "del", "passwd", "list", "quota", "auth"):
+        p = bare("user", sub, "--help")
+        assert p.stdout.startswith("usage: mailctl [-c DIR] user " + sub)
+    p = bare("user", "add", check=False)
+    assert p.returncode != 0 and "usage" in p.stderr
+
+
+def test_missing_instance(tmp_parent):
+    p = mailctl("-c", os.path.join(tmp_parent, "nope"), "user", "list", check=False)
+    assert p.returncode != 0 and p.stderr.count("\n") == 1 and "mailctl init" in p.stderr
+
+
+def test_user_auth_without_running_instance(bare):
+    bare("domain", "add", "example.test")
+    bare("user", "add", "alice@example.test", input="s3cret\n")
+    p = bare("user", "auth", "alice@example.test", input="s3cret\n", check=False)
+    assert p.returncode != 0 and p.stderr.count("\n") == 1 and "not running" in p.stderr
