@@ -110,6 +110,11 @@ static enum dns_status query(const char *name, int type, unsigned char **ans, in
 	return DNS_OK;
 }
 
+enum dns_status dns_query_raw(const char *name, int type, unsigned char **ans, int *len)
+{
+	return query(name, type, ans, len);
+}
+
 /* Iterate the answer section's records of `type`; calls fn for each. */
 static enum dns_status each_answer(const char *name, int type,
 				   int (*fn)(ns_msg *msg, ns_rr *rr, void *arg), void *arg)

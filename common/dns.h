@@ -42,4 +42,8 @@ enum dns_status dns_ptr(const char *addr, char *out, size_t len);
 
 const char *dns_status_str(enum dns_status s);
 
+/* The raw answer of one query (for libraries that parse it themselves, such as
+ * the libspf2 DNS layer): *ans malloc'd, *len bytes. */
+enum dns_status dns_query_raw(const char *name, int type, unsigned char **ans, int *len);
+
 #endif
