@@ -17,6 +17,12 @@ SBINDIR    = $(PREFIX)/sbin
 LIBEXECDIR = $(PREFIX)/lib/tern
 MANDIR     = $(PREFIX)/share/man
 
+# Leaks inside third-party libraries (not ours) are listed in tests/lsan.supp.
+export LSAN_OPTIONS = suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
+# Full unwinding through uninstrumented libraries, so suppressions can match.
+export ASAN_OPTIONS = fast_unwind_on_malloc=0:detect_leaks=1
+
 ifeq ($(SAN),1)
 CC      = clang
 OPT     = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined

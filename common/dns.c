@@ -72,6 +72,9 @@ int dns_init(const char *server, int timeout_sec)
 	int is6 = 0;
 	if (server && *server && parse_server(server, &sin4, &sin6, &is6) < 0)
 		return -1;
+	if (res_ready)
+		res_nclose(&res);
+	res_ready = 0;
 	memset(&res, 0, sizeof res);
 	if (res_ninit(&res) < 0)
 		return -1;

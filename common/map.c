@@ -99,7 +99,8 @@ int map_get(struct map *m, const char *key, char **val, size_t *vlen)
 	if (r != 0)
 		return -1;
 	*val = xmalloc(v.size + 1);
-	memcpy(*val, v.data, v.size);
+	if (v.size)
+		memcpy(*val, v.data, v.size);
 	(*val)[v.size] = '\0';
 	if (vlen)
 		*vlen = v.size;
@@ -138,7 +139,8 @@ int map_each(struct map *m, int (*fn)(const char *key, const char *val, size_t v
 	while (!stop && (r = c->get(c, &k, &v, DB_NEXT)) == 0) {
 		char *ks = xstrndup(k.data, k.size);
 		char *vs = xmalloc(v.size + 1);
-		memcpy(vs, v.data, v.size);
+		if (v.size)
+			memcpy(vs, v.data, v.size);
 		vs[v.size] = '\0';
 		stop = fn(ks, vs, v.size, arg);
 		free(ks);
