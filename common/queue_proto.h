@@ -39,8 +39,10 @@ enum queue_msg {
 
 	/* u32 transport (QT_*) -> none; the agent is now fed jobs */
 	QUEUE_AGENT_HELLO,
-	/* queue id, sender, u32 flags, u32 nrcpt, then nrcpt times: u32 rcpt index,
-	 * address, orcpt; message fd attached (read-only, offset 0) */
+	/* queue id, sender, u32 flags, u64 size (message bytes: read only these, the
+	 * spool file carries queued's envelope trailer after them), u32 nrcpt, then
+	 * nrcpt times: u32 rcpt index, address, orcpt; message fd attached
+	 * (read-only; use pread from offset 0) */
 	QUEUE_JOB,
 	/* queue id, u32 nrcpt, then nrcpt times: u32 rcpt index, u32 result (QR_*),
 	 * enhanced status ("5.1.1"), text (the reply or reason for DSNs and logs) */

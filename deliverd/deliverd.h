@@ -1,0 +1,23 @@
+/* deliverd.h — delivery agents. `tern-deliverd --local` (local.c, maildir.c)
+ * writes into Maildirs as the mail store account; `--remote` (SMTP client) is
+ * a later part and shares this binary and deliverd.conf. */
+#ifndef TERN_DELIVERD_H
+#define TERN_DELIVERD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct event_base;
+
+struct dconf {
+	char *mail_dir;
+	char *hostname;
+	uint64_t workers;
+	unsigned max_hops;
+	bool quota_bounce;
+};
+
+void local_run(struct dconf *c, struct event_base *base, const char *queue_sock,
+	       const char *auth_sock);
+
+#endif

@@ -1,0 +1,321 @@
+/* local.c — the local delivery agent: takes QUEUE_JOBs from queued, expands each
+ * recipient through the auth service (aliases, catch-all, +detail), and writes
+ * the message into every resulting Maildir on worker threads, so several
+ * deliveries run at once. One result per recipient goes back to queued. */
+#include "deliverd/deliverd.h"
+#include "deliverd/maildir.h"
+#include "common/auth_async.h"
+#include "common/auth_proto.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/queue_proto.h"
+#include "common/util.h"
+#include "common/workq.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_BOXES 1000
+
+struct box {
+	char *mailbox, *folder;
+	uint64_t quota;
+};
+
+struct lrcpt {
+	uint32_t idx;
+	char *addr;
+	bool decided;		/* result already known (expansion failed) */
+	struct mresult res;
+	struct box *boxes;
+	uint32_t nbox;
+};
+
+struct ljob {
+	uint64_t gen;		/* queue connection generation it came from */
+	char id[32];
+	char *sender;
+	uint64_t size;
+	int fd;
+	uint32_t n;
+	struct lrcpt *r;
+	unsigned pending;	/* expansions outstanding */
+};
+
+struct expand_ctx {
+	struct ljob *j;
+	uint32_t k;
+};
+
+static struct dconf *conf;
+static struct event_base *base;
+static struct authq *auth;
+static struct workq *work;
+static char *queue_sock;
+static struct ipc_conn qconn;
+static bool qconnected;
+static uint64_t qgen;
+static struct event *ev_rd, *ev_wr, *ev_retry;
+
+static void decide(struct lrcpt *r, int result, const char *status, const char *text)
+{
+	r->decided = true;
+	r->res.result = result;
+	strlcpy_t(r->res.status, status, sizeof r->res.status);
+	strlcpy_t(r->res.text, text, sizeof r->res.text);
+}
+
+/* ---- worker side ---- */
+
+static int rank(int result)
+{
+	return result == MD_DEFER ? 2 : result == MD_BOUNCE ? 1 : 0;
+}
+
+static void deliver_rcpt(struct ljob *j, struct lrcpt *r)
+{
+	int worst = MD_DELIVERED;
+	for (uint32_t b = 0; b < r->nbox; b++) {
+		struct box *bx = &r->boxes[b];
+		struct mresult mr;
+		unsigned hops;
+		bool looped;
+		maildir_scan_header(j->fd, j->size, bx->mailbox, &hops, &looped);
+		if (looped || hops > conf->max_hops) {
+			memset(&mr, 0, sizeof mr);
+			mr.result = MD_BOUNCE;
+			strlcpy_t(mr.status, "5.4.6", sizeof mr.status);
+			if (looped)
+				snprintf(mr.text, sizeof mr.text, "mail forwarding loop for %s", bx->mailbox);
+			else
+				snprintf(mr.text, sizeof mr.text, "too many hops (%u) delivering to %s",
+					 hops, bx->mailbox);
+		} else {
+			struct mdeliver d = { .mail_dir = conf->mail_dir, .mailbox = bx->mailbox,
+					      .folder = bx->folder, .sender = j->sender, .qid = j->id,
+					      .hostname = conf->hostname, .fd = j->fd, .size = j->size,
+					      .quota = bx->quota, .quota_bounce = conf->quota_bounce };
+			maildir_deliver(&d, &mr);
+		}
+		log_info("%s: to=<%s>, orig_to=<%s>, relay=local, status=%s (%s)", j->id, bx->mailbox,
+			 r->addr, mr.result == MD_DELIVERED ? "sent" : mr.result == MD_DEFER
+			 ? "deferred" : "bounced", mr.text);
+		/* Defer beats bounce beats delivered: a retry is idempotent. */
+		if (b == 0 || rank(mr.result) > rank(worst)) {
+			r->res = mr;
+			worst = mr.result;
+		}
+	}
+	if (r->nbox > 1 && worst == MD_DELIVERED)
+		snprintf(r->res.text, sizeof r->res.text, "delivered to %u mailboxes", r->nbox);
+}
+
+static void job_work(void *arg)
+{
+	struct ljob *j = arg;
+	for (uint32_t k = 0; k < j->n; k++)
+		if (!j->r[k].decided)
+			deliver_rcpt(j, &j->r[k]);
+}
+
+/* ---- loop side ---- */
+
+static void free_job(struct ljob *j)
+{
+	for (uint32_t k = 0; k < j->n; k++) {
+		for (uint32_t b = 0; b < j->r[k].nbox; b++) {
+			free(j->r[k].boxes[b].mailbox);
+			free(j->r[k].boxes[b].folder);
+		}
+		free(j->r[k].boxes);
+		free(j->r[k].addr);
+	}
+	free(j->r);
+	free(j->sender);
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j);
+}
+
+static void qflush(void)
+{
+	int r = ipc_conn_flush(&qconn);
+	if (r == 0)
+		event_add(ev_wr, NULL);
+}
+
+static void job_done(void *arg)
+{
+	struct ljob *j = arg;
+	if (qconnected && j->gen == qgen) {
+		struct ipc_msg m;
+		ipc_msg_init(&m, QUEUE_JOB_RES, 0);
+		ipc_put_str(&m, j->id);
+		ipc_put_u32(&m, j->n);
+		for (uint32_t k = 0; k < j->n; k++) {
+			ipc_put_u32(&m, j->r[k].idx);
+			ipc_put_u32(&m, (uint32_t)j->r[k].res.result);
+			ipc_put_str(&m, j->r[k].res.status);
+			ipc_put_str(&m, j->r[k].res.text);
+		}
+		ipc_conn_queue(&qconn, &m);
+		ipc_msg_free(&m);
+		qflush();
+	}
+	free_job(j);
+}
+
+static void expand_cb(void *arg, struct ipc_msg *rep)
+{
+	struct expand_ctx *c = arg;
+	struct ljob *j = c->j;
+	struct lrcpt *r = &j->r[c->k];
+	free(c);
+	uint32_t st = rep ? ipc_get_u32(rep) : EXPAND_TEMPFAIL;
+	uint32_t n = rep ? ipc_get_u32(rep) : 0;
+	if (rep && !rep->bad && st == EXPAND_OK && n > 0 && n <= MAX_BOXES) {
+		r->boxes = xcalloc(n, sizeof *r->boxes);
+		for (uint32_t b = 0; b < n && !rep->bad; b++) {
+			const char *mb = ipc_get_str(rep, AUTH_MAX_FIELD);
+			const char *f = ipc_get_str(rep, AUTH_MAX_FIELD);
+			uint64_t q = ipc_get_u64(rep);
+			if (!mb || !f)
+				break;
+			r->boxes[r->nbox].mailbox = xstrdup(mb);
+			r->boxes[r->nbox].folder = xstrdup(f);
+			r->boxes[r->nbox++].quota = q;
+		}
+		if (!ipc_end(rep))
+			decide(r, MD_DEFER, "4.3.0", "malformed expansion from the auth service");
+	} else if (rep && !rep->bad && (st == EXPAND_UNKNOWN || (st == EXPAND_OK && n == 0))) {
+		decide(r, MD_BOUNCE, "5.1.1", "unknown user: no such mailbox");
+	} else if (rep && !rep->bad && st == EXPAND_LOOP) {
+		decide(r, MD_BOUNCE, "5.4.6", "alias loop or alias nesting too deep");
+	} else {
+		decide(r, MD_DEFER, "4.3.0", rep ? "address expansion failed temporarily"
+		       : "auth service unavailable");
+	}
+	if (--j->pending == 0)
+		workq_submit(work, job_work, job_done, j);
+}
+
+static bool handle_job(struct ipc_msg *m)
+{
+	struct ljob *j = xcalloc(1, sizeof *j);
+	j->gen = qgen;
+	j->fd = ipc_take_fd(m);
+	const char *id = ipc_get_str(m, 31);
+	const char *sender = ipc_get_str(m, QUEUE_MAX_FIELD);
+	(void)ipc_get_u32(m);	/* flags */
+	j->size = ipc_get_u64(m);
+	uint32_t n = ipc_get_u32(m);
+	if (!id || !sender || m->bad || j->fd < 0 || n == 0 || n > QUEUE_MAX_RCPTS) {
+		free_job(j);
+		return false;
+	}
+	strlcpy_t(j->id, id, sizeof j->id);
+	j->sender = xstrdup(sender);
+	j->r = xcalloc(n, sizeof *j->r);
+	for (uint32_t k = 0; k < n && !m->bad; k++) {
+		j->r[k].idx = ipc_get_u32(m);
+		const char *a = ipc_get_str(m, QUEUE_MAX_FIELD);
+		(void)ipc_get_str(m, QUEUE_MAX_FIELD);	/* orcpt */
+		j->r[k].addr = xstrdup(a ? a : "");
+		j->n++;
+	}
+	if (!ipc_end(m)) {
+		free_job(j);
+		return false;
+	}
+	j->pending = j->n;
+	for (uint32_t k = 0; k < n; k++) {
+		struct expand_ctx *c = xmalloc(sizeof *c);
+		c->j = j;
+		c->k = k;
+		authq_expand(auth, j->r[k].addr, expand_cb, c);
+	}
+	return true;
+}
+
+static void qdisconnect(const char *why);
+
+static void on_qread(evutil_socket_t fd, short what, void *arg)
+{
+	if (ipc_conn_read(&qconn) < 0) {
+		qdisconnect("read error");
+		return;
+	}
+	struct ipc_msg m;
+	int r;
+	while ((r = ipc_conn_next(&qconn, &m)) == 1) {
+		bool ok = m.hdr.type == QUEUE_JOB && handle_job(&m);
+		ipc_msg_free(&m);
+		if (!ok) {
+			qdisconnect("malformed message from queued");
+			return;
+		}
+	}
+	if (r < 0)
+		qdisconnect("malformed message from queued");
+	else if (qconn.eof)
+		qdisconnect("queued closed the connection");
+}
+
+static void on_qwrite(evutil_socket_t fd, short what, void *arg)
+{
+	qflush();
+}
+
+static void schedule_retry(void)
+{
+	struct timeval tv = { 1, 0 };
+	evtimer_add(ev_retry, &tv);
+}
+
+static void qdisconnect(const char *why)
+{
+	log_warn("queue connection lost: %s; reconnecting", why);
+	event_free(ev_rd);
+	event_free(ev_wr);
+	ipc_conn_close(&qconn);
+	qconnected = false;
+	schedule_retry();
+}
+
+static void qconnect(evutil_socket_t fd, short what, void *arg)
+{
+	int s = ipc_connect(queue_sock);
+	if (s < 0) {
+		schedule_retry();
+		return;
+	}
+	fd_nonblock(s);
+	ipc_conn_init(&qconn, s);
+	qgen++;
+	qconnected = true;
+	ev_rd = event_new(base, s, EV_READ | EV_PERSIST, on_qread, NULL);
+	ev_wr = event_new(base, s, EV_WRITE, on_qwrite, NULL);
+	event_add(ev_rd, NULL);
+	struct ipc_msg m;
+	ipc_msg_init(&m, QUEUE_AGENT_HELLO, 0);
+	ipc_put_u32(&m, QT_LOCAL);
+	ipc_conn_queue(&qconn, &m);
+	ipc_msg_free(&m);
+	qflush();
+	log_info("connected to queued as the local delivery agent");
+}
+
+void local_run(struct dconf *c, struct event_base *b, const char *qsock, const char *asock)
+{
+	conf = c;
+	base = b;
+	queue_sock = xstrdup(qsock);
+	auth = authq_new(base, asock, 30000);
+	work = workq_new(base, (int)c->workers);
+	ev_retry = evtimer_new(base, qconnect, NULL);
+	qconnect(-1, 0, NULL);
+}

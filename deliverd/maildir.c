@@ -1,0 +1,335 @@
+/* maildir.c — write one message into a Maildir++ mailbox, idempotently. */
+#include "deliverd/maildir.h"
+#include "common/util.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHUNK 65536
+#define HEADER_SCAN_MAX (1024 * 1024)
+
+bool maildir_safe_component(const char *s)
+{
+	if (!*s || *s == '.' || strlen(s) > 255)
+		return false;
+	for (; *s; s++)
+		if (*s == '/' || (unsigned char)*s < 33 || *s == 127)
+			return false;
+	return true;
+}
+
+static void __attribute__((format(printf, 4, 5))) set(struct mresult *r, int result, const char *status, const char *fmt, ...)
+{
+	r->result = result;
+	strlcpy_t(r->status, status, sizeof r->status);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof r->text, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t fnv64(const char *a, const char *b)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = a; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	h = (h ^ 0) * 1099511628211ull;
+	for (const char *p = b; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return h;
+}
+
+static int make_maildir(const char *dir)
+{
+	static const char *subs[] = { "cur", "new", "tmp" };
+	for (size_t i = 0; i < ARRAY_LEN(subs); i++) {
+		char *p = xasprintf("%s/%s", dir, subs[i]);
+		int r = mkdir_p(p, 0700);
+		free(p);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static bool is_dir(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Copy the message converting CRLF to LF; counts bytes written and LFs. */
+static int copy_body(int in, uint64_t size, int out, uint64_t *written, uint64_t *lfs)
+{
+	char *ibuf = xmalloc(CHUNK), *obuf = xmalloc(CHUNK + 1);
+	uint64_t off = 0;
+	bool held_cr = false;
+	int rc = 0;
+	while (off < size && rc == 0) {
+		size_t want = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+		ssize_t n = pread(in, ibuf, want, (off_t)off);
+		if (n <= 0) {
+			rc = -1;
+			errno = n == 0 ? EIO : errno;
+			break;
+		}
+		size_t o = 0;
+		if (held_cr && ibuf[0] != '\n')
+			obuf[o++] = '\r';
+		held_cr = false;
+		for (ssize_t i = 0; i < n; i++) {
+			char c = ibuf[i];
+			if (c == '\r') {
+				if (i + 1 < n) {
+					if (ibuf[i + 1] != '\n')
+						obuf[o++] = c;
+				} else {
+					held_cr = true;
+				}
+				continue;
+			}
+			if (c == '\n')
+				(*lfs)++;
+			obuf[o++] = c;
+		}
+		if (write_all(out, obuf, o) < 0)
+			rc = -1;
+		*written += o;
+		off += (uint64_t)n;
+	}
+	if (rc == 0 && held_cr) {
+		rc = write_all(out, "\r", 1);
+		*written += 1;
+	}
+	free(ibuf);
+	free(obuf);
+	return rc;
+}
+
+/* Already delivered? new/NAME, or in cur/ with flags appended (only looked for
+ * when cur/ changed since the message arrived: the queue id starts with its
+ * arrival time). */
+static bool already_there(const char *dir, const char *name, const char *qid)
+{
+	char *p = xasprintf("%s/new/%s", dir, name);
+	bool found = access(p, F_OK) == 0;
+	free(p);
+	if (found)
+		return true;
+	char *cur = xasprintf("%s/cur", dir);
+	struct stat st;
+	unsigned long t = strtoul((char[9]){ qid[0], qid[1], qid[2], qid[3], qid[4], qid[5], qid[6], qid[7], 0 }, NULL, 16);
+	if (stat(cur, &st) == 0 && (unsigned long)st.st_mtime + 1 >= t) {
+		size_t nl = strlen(name);
+		DIR *d = opendir(cur);
+		for (struct dirent *de; d && !found && (de = readdir(d));)
+			found = !strncmp(de->d_name, name, nl) && de->d_name[nl] == ':';
+		if (d)
+			closedir(d);
+	}
+	free(cur);
+	return found;
+}
+
+static uint64_t name_size(const char *dir, const char *name)
+{
+	const char *s = strstr(name, ",S=");
+	if (s)
+		return strtoull(s + 3, NULL, 10);
+	char *p = xasprintf("%s/%s", dir, name);
+	struct stat st;
+	uint64_t n = stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+	free(p);
+	return n;
+}
+
+static uint64_t dir_usage(const char *maildir)
+{
+	uint64_t sum = 0;
+	static const char *subs[] = { "new", "cur" };
+	for (size_t i = 0; i < 2; i++) {
+		char *p = xasprintf("%s/%s", maildir, subs[i]);
+		DIR *d = opendir(p);
+		for (struct dirent *de; d && (de = readdir(d));)
+			if (de->d_name[0] != '.')
+				sum += name_size(p, de->d_name);
+		if (d)
+			closedir(d);
+		free(p);
+	}
+	return sum;
+}
+
+uint64_t maildir_usage(const char *base)
+{
+	uint64_t sum = dir_usage(base);
+	DIR *d = opendir(base);
+	for (struct dirent *de; d && (de = readdir(d));) {
+		if (de->d_name[0] != '.' || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char *p = xasprintf("%s/%s", base, de->d_name);
+		if (is_dir(p))
+			sum += dir_usage(p);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+void maildir_scan_header(int fd, uint64_t size, const char *mailbox, unsigned *hops, bool *has_dt)
+{
+	size_t n = size < HEADER_SCAN_MAX ? (size_t)size : HEADER_SCAN_MAX;
+	char *buf = xmalloc(n + 1);
+	ssize_t got = pread(fd, buf, n, 0);
+	*hops = 0;
+	*has_dt = false;
+	if (got <= 0) {
+		free(buf);
+		return;
+	}
+	buf[got] = 0;
+	size_t ml = strlen(mailbox);
+	for (char *line = buf; line && *line;) {
+		char *eol = strchr(line, '\n');
+		if (line[0] == '\r' || line[0] == '\n')
+			break;	/* end of header */
+		if (!strncasecmp(line, "Received:", 9)) {
+			(*hops)++;
+		} else if (!strncasecmp(line, "Delivered-To:", 13)) {
+			(*hops)++;
+			char *v = line + 13;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			if (!strncasecmp(v, mailbox, ml) && (v[ml] == '\r' || v[ml] == '\n' ||
+							    v[ml] == ' ' || v[ml] == 0))
+				*has_dt = true;
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	free(buf);
+}
+
+static void target_dir(const struct mdeliver *d, const char *base, char **dir)
+{
+	*dir = NULL;
+	if (*d->folder && maildir_safe_component(d->folder)) {
+		char *f = xasprintf("%s/.%s", base, d->folder);
+		if (is_dir(f)) {
+			*dir = f;
+			return;
+		}
+		free(f);
+	}
+	*dir = xstrdup(base);
+}
+
+static int write_copy(const struct mdeliver *d, const char *dir, const char *tmp,
+		      uint64_t *s, uint64_t *w)
+{
+	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0)
+		return -1;
+	char *hdr = xasprintf("Return-Path: <%s>\nDelivered-To: %s\n", d->sender, d->mailbox);
+	uint64_t lfs = 2;
+	*s = strlen(hdr);
+	int rc = write_all(out, hdr, strlen(hdr));
+	free(hdr);
+	if (rc == 0)
+		rc = copy_body(d->fd, d->size, out, s, &lfs);
+	if (rc == 0 && fsync(out) < 0)
+		rc = -1;
+	int e = errno;
+	if (close(out) < 0 && rc == 0) {
+		rc = -1;
+		e = errno;
+	}
+	errno = e;
+	*w = *s + lfs;
+	return rc;
+}
+
+int maildir_deliver(const struct mdeliver *d, struct mresult *r)
+{
+	memset(r, 0, sizeof *r);
+	const char *at = strrchr(d->mailbox, '@');
+	char *local = at ? xstrndup(d->mailbox, (size_t)(at - d->mailbox)) : NULL;
+	if (!at || !maildir_safe_component(local) || !maildir_safe_component(at + 1)) {
+		set(r, MD_BOUNCE, "5.1.3", "mailbox name unusable as a path: %s", d->mailbox);
+		free(local);
+		return 0;
+	}
+	char *base = xasprintf("%s/%s/%s", d->mail_dir, at + 1, local);
+	free(local);
+	char *dir = NULL, *tmp = NULL;
+	if (make_maildir(base) < 0) {
+		set(r, MD_DEFER, "4.3.0", "cannot create mailbox: %s", strerror(errno));
+		goto out;
+	}
+	target_dir(d, base, &dir);
+	if (d->quota && maildir_usage(base) + d->size > d->quota) {
+		if (d->quota_bounce)
+			set(r, MD_BOUNCE, "5.2.2", "mailbox full: %s is over quota", d->mailbox);
+		else
+			set(r, MD_DEFER, "4.2.2", "mailbox full: %s is over quota", d->mailbox);
+		goto out;
+	}
+	char host[128];
+	strlcpy_t(host, d->hostname, sizeof host);
+	for (char *p = host; *p; p++)
+		if (*p == '/' || *p == ':' || *p == ',')
+			*p = '_';
+	uint64_t h = fnv64(d->mailbox, d->folder);
+	tmp = xasprintf("%s/tmp/%s.%016llx.%d.%lu", dir, d->qid, (unsigned long long)h, (int)getpid(),
+			(unsigned long)pthread_self());
+	uint64_t s = 0, w = 0;
+	if (write_copy(d, dir, tmp, &s, &w) < 0) {
+		int e = errno;
+		unlink(tmp);
+		set(r, MD_DEFER, e == ENOSPC || e == EDQUOT ? "4.3.1" : "4.3.0",
+		    "cannot write to mailbox: %s", strerror(e));
+		goto out;
+	}
+	char name[512];
+	snprintf(name, sizeof name, "%s.%016llx.%s,S=%llu,W=%llu", d->qid, (unsigned long long)h, host,
+		 (unsigned long long)s, (unsigned long long)w);
+	char *final = xasprintf("%s/new/%s", dir, name);
+	snprintf(r->path, sizeof r->path, "%s", final);
+	bool dup = already_there(dir, name, d->qid);
+	if (!dup && link(tmp, final) < 0) {
+		if (errno == EEXIST) {
+			dup = true;
+		} else {
+			set(r, MD_DEFER, "4.3.0", "cannot link into new/: %s", strerror(errno));
+			unlink(tmp);
+			free(final);
+			goto out;
+		}
+	}
+	unlink(tmp);
+	free(final);
+	char *nd = xasprintf("%s/new", dir);
+	if (!dup && fsync_dir(nd) < 0) {
+		set(r, MD_DEFER, "4.3.0", "cannot sync mailbox directory: %s", strerror(errno));
+		free(nd);
+		goto out;
+	}
+	free(nd);
+	set(r, MD_DELIVERED, "2.0.0", dup ? "already delivered to %s (duplicate suppressed)"
+					   : "delivered to maildir %s", d->mailbox);
+out:
+	free(tmp);
+	free(dir);
+	free(base);
+	return 0;
+}

@@ -1,0 +1,50 @@
+/* maildir.h — delivery of one message into one Maildir++ mailbox.
+ *
+ * The message is stored with LF line endings (Maildir convention) after a
+ * `Return-Path:` and a `Delivered-To:` header, written to tmp/, fsync'd and
+ * linked into new/ under a name derived from the queue id and the mailbox:
+ *   QUEUEID.HASH.HOST,S=<bytes on disk>,W=<bytes with CRLF line endings>
+ * so a redelivery after a crash finds the first copy (in new/, or in cur/ if
+ * a client already saw it) instead of making a second one. */
+#ifndef TERN_DELIVERD_MAILDIR_H
+#define TERN_DELIVERD_MAILDIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mdeliver {
+	const char *mail_dir;	/* MAIL */
+	const char *mailbox;	/* user@domain */
+	const char *folder;	/* "" = INBOX, else the +detail folder if it exists */
+	const char *sender;	/* envelope sender ("" = null sender) */
+	const char *qid;
+	const char *hostname;
+	int fd;			/* spool file */
+	uint64_t size;		/* message bytes in fd */
+	uint64_t quota;		/* bytes, 0 = none */
+	bool quota_bounce;	/* over quota: bounce instead of defer */
+};
+
+enum { MD_DELIVERED = 0, MD_DEFER = 1, MD_BOUNCE = 2 };	/* = QR_* */
+
+struct mresult {
+	int result;
+	char status[16];
+	char text[256];
+	char path[1024];	/* delivered file (for logs) */
+};
+
+int maildir_deliver(const struct mdeliver *d, struct mresult *r);
+
+/* Loop checks over the message header: hops counts Received and Delivered-To
+ * fields; *has_dt is set if a Delivered-To equals mailbox (case-insensitive). */
+void maildir_scan_header(int fd, uint64_t size, const char *mailbox, unsigned *hops, bool *has_dt);
+
+/* Usage of a Maildir++ (all folders, new and cur), in bytes. */
+uint64_t maildir_usage(const char *base);
+
+/* Valid local part / domain for a path component. */
+bool maildir_safe_component(const char *s);
+
+#endif

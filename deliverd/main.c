@@ -1,0 +1,66 @@
+/* tern-deliverd — delivery agents; the role flag picks one: --local (Maildir)
+ * or --remote (SMTP, a later part). */
+#include "deliverd/deliverd.h"
+#include "common/daemon.h"
+#include "common/log.h"
+#include "common/privdrop.h"
+#include "common/util.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct cfg_key deliverd_settings[] = {
+	{ "local_workers", CFG_INT, "4", "Local deliveries written in parallel (threads)", NULL },
+	{ "over_quota", CFG_ENUM, "defer", "A message for a mailbox over its quota: defer (retry later) or bounce", "defer,bounce" },
+	{ "max_hops", CFG_INT, "50", "Bounce a message with more Received/Delivered-To headers than this (mail loop)", NULL },
+	{ NULL, 0, NULL, NULL, NULL },
+};
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("stopping");
+	event_base_loopbreak(arg);
+}
+
+int main(int argc, char **argv)
+{
+	struct instance in;
+	struct cfg conf;
+	struct daemon_rest rest;
+	daemon_init("deliverd", deliverd_settings, argc, argv, &in, &conf, &rest);
+	bool local = rest.argc == 1 && !strcmp(rest.argv[0], "--local");
+	bool remote = rest.argc == 1 && !strcmp(rest.argv[0], "--remote");
+	if (!local && !remote)
+		fatal("usage: tern-deliverd [-c DIR] [-f] --local | --remote");
+	if (remote)
+		fatal("remote delivery (--remote) is not part of this build yet");
+
+	struct dconf dc = {
+		.mail_dir = xstrdup(in.mail_dir),
+		.hostname = xstrdup(in.hostname),
+		.workers = cfg_int(&conf, "local_workers"),
+		.max_hops = (unsigned)cfg_int(&conf, "max_hops"),
+		.quota_bounce = !strcmp(cfg_str(&conf, "over_quota"), "bounce"),
+	};
+	if (!dc.workers)
+		dc.workers = 1;
+	privdrop(ACCT_MAILSTORE, NULL);
+	struct event_base *base = event_base_new();
+	if (!base)
+		fatal("event_base_new failed");
+	char *qsock = instance_sock(&in, "queue"), *asock = instance_sock(&in, "auth");
+	local_run(&dc, base, qsock, asock);
+	struct event *st = evsignal_new(base, SIGTERM, on_term, base);
+	struct event *si = evsignal_new(base, SIGINT, on_term, base);
+	event_add(st, NULL);
+	event_add(si, NULL);
+	signal(SIGHUP, SIG_IGN);
+	log_info("local delivery agent started (mail %s)", dc.mail_dir);
+	daemon_ready();
+	event_base_dispatch(base);
+	free(qsock);
+	free(asock);
+	return 0;
+}

@@ -1,0 +1,1 @@
+$(eval $(call program,deliverd,tern-deliverd,-lpthread,))

@@ -1,0 +1,142 @@
+/* tern-queued — the queue manager (see queued/queued.h for the parts). */
+#include "queued/queued.h"
+#include "queued/qindex.h"
+#include "common/auth_async.h"
+#include "common/daemon.h"
+#include "common/log.h"
+#include "common/privdrop.h"
+#include "common/util.h"
+#include "common/workq.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct cfg_key queued_settings[] = {
+	{ "minimal_backoff_time", CFG_TIME, "5m", "Wait before the first retry of a deferred recipient (doubles each time)", NULL },
+	{ "maximal_backoff_time", CFG_TIME, "1h", "Longest wait between two retries", NULL },
+	{ "maximal_queue_lifetime", CFG_TIME, "5d", "A message still undeliverable after this long is bounced", NULL },
+	{ "delay_warning_time", CFG_TIME, "4h", "Send the sender a delay notice after this long (0 = never)", NULL },
+	{ "queue_minfree", CFG_SIZE, "16m", "Refuse new mail (452) when less than this is free in spool_dir", NULL },
+	{ "bounce_size_limit", CFG_SIZE, "50k", "Bounces quote the whole message up to this size, else its headers", NULL },
+	{ "commit_threads", CFG_INT, "4", "Threads that write and fsync queue files in parallel", NULL },
+	{ "agent_max_jobs", CFG_INT, "64", "Messages handed to one delivery agent at a time", NULL },
+	{ NULL, 0, NULL, NULL, NULL },
+};
+
+struct qconf qconf;
+struct event_base *qbase;
+struct authq *qauth;
+struct workq *qwork;
+
+static void load_qconf(const struct cfg *c, const struct instance *in)
+{
+	qconf.min_backoff = cfg_int(c, "minimal_backoff_time");
+	qconf.max_backoff = cfg_int(c, "maximal_backoff_time");
+	if (qconf.max_backoff < qconf.min_backoff)
+		qconf.max_backoff = qconf.min_backoff;
+	qconf.lifetime = cfg_int(c, "maximal_queue_lifetime");
+	qconf.delay_warning = cfg_int(c, "delay_warning_time");
+	qconf.minfree = cfg_int(c, "queue_minfree");
+	qconf.bounce_size_limit = cfg_int(c, "bounce_size_limit");
+	qconf.agent_max_jobs = (unsigned)cfg_int(c, "agent_max_jobs");
+	if (!qconf.agent_max_jobs)
+		qconf.agent_max_jobs = 1;
+	free(qconf.hostname);
+	qconf.hostname = xstrdup(in->hostname);
+}
+
+static void open_index(void)
+{
+	char *db = xasprintf("%s/db", spool_dir);
+	if (qindex_open(db) == 0) {
+		free(db);
+		return;
+	}
+	/* Unusable index: keep it for inspection and rebuild from the spool files. */
+	char *aside = xasprintf("%s/db.broken.%lld", spool_dir, (long long)time(NULL));
+	log_err("queue index unusable: moved to %s; rebuilding from spool files", aside);
+	if (rename(db, aside) < 0 || qindex_open(db) < 0)
+		fatal("cannot create a new queue index in %s", db);
+	free(aside);
+	free(db);
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("stopping");
+	event_base_loopbreak(qbase);
+}
+
+static void on_checkpoint(evutil_socket_t fd, short what, void *arg)
+{
+	qindex_checkpoint();
+}
+
+static void prepare_spool(const struct instance *in)
+{
+	if (mkdir_p(in->spool_dir, 0700) < 0)
+		fatal_errno("mkdir %s", in->spool_dir);
+	uid_t uid;
+	gid_t gid;
+	if (running_as_root() && account_ids(ACCT_QUEUED, &uid, &gid) == 0 &&
+	    chown(in->spool_dir, uid, gid) < 0)
+		fatal_errno("chown %s", in->spool_dir);
+	mkdir_p(in->run_dir, 0755);
+}
+
+int main(int argc, char **argv)
+{
+	struct instance in;
+	struct cfg conf;
+	daemon_init("queued", queued_settings, argc, argv, &in, &conf, NULL);
+	load_qconf(&conf, &in);
+	prepare_spool(&in);
+	char *sock = instance_sock(&in, "queue");
+	int lfd = server_bind(sock);
+	if (lfd < 0)
+		fatal_errno("listen on %s", sock);
+	struct stat st;
+	unsigned owner = stat(in.dir, &st) == 0 ? st.st_uid : 0;
+	privdrop(ACCT_QUEUED, NULL);
+
+	if (spool_init(in.spool_dir) < 0)
+		fatal_errno("spool %s", in.spool_dir);
+	open_index();
+	qbase = event_base_new();
+	if (!qbase)
+		fatal("event_base_new failed");
+	qwork = workq_new(qbase, (int)cfg_int(&conf, "commit_threads"));
+	flush_init();
+	char *asock = instance_sock(&in, "auth");
+	qauth = authq_new(qbase, asock, 30000);
+	free(asock);
+	sched_init();
+	char summary[512];
+	store_recover(true, summary, sizeof summary);
+	server_start(lfd, owner);
+
+	struct event *sterm = evsignal_new(qbase, SIGTERM, on_term, NULL);
+	struct event *sint = evsignal_new(qbase, SIGINT, on_term, NULL);
+	event_add(sterm, NULL);
+	event_add(sint, NULL);
+	struct event *ckpt = event_new(qbase, -1, EV_PERSIST, on_checkpoint, NULL);
+	struct timeval tv = { 60, 0 };
+	event_add(ckpt, &tv);
+	signal(SIGHUP, SIG_IGN);
+
+	log_info("serving %s (spool %s)", sock, in.spool_dir);
+	daemon_ready();
+	sched_kick_all();
+	event_base_dispatch(qbase);
+	qindex_checkpoint();
+	qindex_close();
+	free(sock);
+	return 0;
+}

@@ -1,0 +1,1 @@
+$(eval $(call program,queued,tern-queued,-lpthread,))

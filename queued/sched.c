@@ -1,0 +1,501 @@
+/* sched.c — delivery scheduling. A message is routed the moment it is committed
+ * (no polling): each due recipient is looked up at the auth service (local,
+ * remote, unknown), then handed to a delivery agent as a QUEUE_JOB. Results
+ * update the recipients; deferrals retry with exponential back-off until the
+ * queue lifetime ends, then bounce. One timer, set to the earliest due time. */
+#include "queued/queued.h"
+#include "common/auth_async.h"
+#include "common/auth_proto.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/queue_proto.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+bool sched_paused;
+
+struct agent {
+	uint64_t cid;
+	uint32_t transport;
+	unsigned jobs;
+	struct agent *next;
+};
+
+struct job {
+	uint64_t cid;
+	char id[QID_LEN + 1];
+	uint32_t n;
+	uint32_t *idx;
+	struct job *next;
+};
+
+struct route_ctx {
+	struct qent *e;
+	uint32_t i;
+};
+
+struct waitent {
+	char id[QID_LEN + 1];
+	struct waitent *next;
+};
+
+static struct agent *agents;
+static struct job *jobs;
+static struct waitent *wait_head, **wait_tail = &wait_head;
+static struct event *ev_timer;
+
+uint64_t unix_now(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+static struct agent *pick_agent(uint32_t transport)
+{
+	struct agent *best = NULL;
+	for (struct agent *a = agents; a; a = a->next)
+		if (a->transport == transport && a->jobs < qconf.agent_max_jobs &&
+		    (!best || a->jobs < best->jobs))
+			best = a;
+	return best;
+}
+
+static bool have_agent(uint32_t transport)
+{
+	for (struct agent *a = agents; a; a = a->next)
+		if (a->transport == transport)
+			return true;
+	return false;
+}
+
+static uint64_t backoff(uint32_t attempts)
+{
+	uint64_t d = qconf.min_backoff ? qconf.min_backoff : 1;
+	for (uint32_t i = 1; i < attempts && d < qconf.max_backoff; i++)
+		d *= 2;
+	return d > qconf.max_backoff ? qconf.max_backoff : d;
+}
+
+static void set_result(struct qrcpt *r, uint32_t state, const char *status, const char *text)
+{
+	r->state = state;
+	free(r->status);
+	free(r->reason);
+	r->status = xstrdup(status ? status : "");
+	r->reason = xstrdup(text ? text : "");
+}
+
+static void rcpt_delivered(struct qent *e, uint32_t i, const char *status, const char *text)
+{
+	struct qrcpt *r = &e->m.rcpt[i];
+	set_result(r, RS_DELIVERED, status, text);
+	r->attempts++;
+	log_info("%s: to=<%s>, delay=%llus, status=sent (%s)", e->m.id, r->addr,
+		 (unsigned long long)(unix_now() - e->m.arrival), text);
+}
+
+static void rcpt_bounced(struct qent *e, uint32_t i, const char *status, const char *text)
+{
+	struct qrcpt *r = &e->m.rcpt[i];
+	set_result(r, RS_BOUNCED, status, text);
+	log_info("%s: to=<%s>, delay=%llus, dsn=%s, status=bounced (%s)", e->m.id, r->addr,
+		 (unsigned long long)(unix_now() - e->m.arrival), status, text);
+}
+
+static void rcpt_deferred(struct qent *e, uint32_t i, const char *status, const char *text)
+{
+	struct qrcpt *r = &e->m.rcpt[i];
+	uint64_t now = unix_now();
+	r->attempts++;
+	if (now - e->m.arrival >= qconf.lifetime) {
+		char *t = xasprintf("delivery time expired; last error: %s", text);
+		rcpt_bounced(e, i, status && *status == '4' ? status : "4.4.7", t);
+		free(t);
+		return;
+	}
+	set_result(r, RS_DEFERRED, status, text);
+	r->next_attempt = now + backoff(r->attempts);
+	log_info("%s: to=<%s>, delay=%llus, dsn=%s, status=deferred (%s), retry in %llus", e->m.id,
+		 r->addr, (unsigned long long)(now - e->m.arrival), status, text,
+		 (unsigned long long)(r->next_attempt - now));
+}
+
+/* After results: persist, report, finish. */
+static void settle(struct qent *e)
+{
+	if (e->deleted) {
+		if (!e->busy)
+			store_finish(e);
+		return;
+	}
+	store_save(e);
+	bounce_check(e, unix_now());
+	if (!e->busy && qmsg_done(&e->m))
+		store_finish(e);
+	sched_rearm();
+}
+
+static void wait_for_agent(struct qent *e)
+{
+	if (e->waiting)
+		return;
+	e->waiting = true;
+	struct waitent *w = xcalloc(1, sizeof *w);
+	memcpy(w->id, e->m.id, sizeof w->id);
+	*wait_tail = w;
+	wait_tail = &w->next;
+}
+
+static void kick_waiting(void)
+{
+	while (wait_head && pick_agent(QT_LOCAL)) {
+		struct waitent *w = wait_head;
+		wait_head = w->next;
+		if (!wait_head)
+			wait_tail = &wait_head;
+		struct qent *e = store_get(w->id);
+		free(w);
+		if (e) {
+			e->waiting = false;
+			sched_kick(e);
+		}
+	}
+}
+
+static void send_job(struct qent *e, struct agent *a, uint8_t mark)
+{
+	char *path = spool_path("msg", e->m.id);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	struct job *j = xcalloc(1, sizeof *j);
+	memcpy(j->id, e->m.id, sizeof j->id);
+	j->cid = a->cid;
+	j->idx = xmalloc(e->m.nrcpt * sizeof *j->idx);
+	for (uint32_t i = 0; i < e->m.nrcpt; i++)
+		if (e->inflight[i] == mark)
+			j->idx[j->n++] = i;
+	if (fd < 0) {
+		log_err("%s: cannot open spool file: %s", e->m.id, strerror(errno));
+		for (uint32_t k = 0; k < j->n; k++) {
+			e->inflight[j->idx[k]] = IF_IDLE;
+			rcpt_deferred(e, j->idx[k], "4.3.0", "queue file unreadable");
+		}
+		free(j->idx);
+		free(j);
+		return;
+	}
+	struct ipc_msg m;
+	ipc_msg_init(&m, QUEUE_JOB, 0);
+	ipc_put_str(&m, e->m.id);
+	ipc_put_str(&m, e->m.sender);
+	ipc_put_u32(&m, e->m.flags);
+	ipc_put_u64(&m, e->m.size);
+	ipc_put_u32(&m, j->n);
+	for (uint32_t k = 0; k < j->n; k++) {
+		struct qrcpt *r = &e->m.rcpt[j->idx[k]];
+		e->inflight[j->idx[k]] = IF_JOB;
+		ipc_put_u32(&m, j->idx[k]);
+		ipc_put_str(&m, r->addr);
+		ipc_put_str(&m, r->orcpt);
+	}
+	ipc_put_fd(&m, fd);
+	j->next = jobs;
+	jobs = j;
+	a->jobs++;
+	e->busy++;
+	server_send(a->cid, &m);
+}
+
+/* Every lookup of e is back: hand the routed recipients to agents. */
+static void dispatch_routed(struct qent *e)
+{
+	static const struct { uint8_t mark; uint32_t transport; } t[] = {
+		{ IF_LOCAL, QT_LOCAL }, { IF_REMOTE, QT_REMOTE } };
+	for (size_t k = 0; k < ARRAY_LEN(t); k++) {
+		bool any = false;
+		for (uint32_t i = 0; i < e->m.nrcpt; i++)
+			any |= e->inflight[i] == t[k].mark;
+		if (!any)
+			continue;
+		struct agent *a = pick_agent(t[k].transport);
+		if (a) {
+			send_job(e, a, t[k].mark);
+			continue;
+		}
+		bool remote_missing = t[k].transport == QT_REMOTE && !have_agent(QT_REMOTE);
+		for (uint32_t i = 0; i < e->m.nrcpt; i++) {
+			if (e->inflight[i] != t[k].mark)
+				continue;
+			e->inflight[i] = IF_IDLE;
+			if (remote_missing)
+				rcpt_deferred(e, i, "4.4.1", "remote delivery unavailable: no remote "
+					      "delivery agent (tern-deliverd --remote) is running");
+		}
+		if (!remote_missing)
+			wait_for_agent(e);
+	}
+	settle(e);
+}
+
+static void route_cb(void *arg, struct ipc_msg *reply)
+{
+	struct route_ctx *ctx = arg;
+	struct qent *e = ctx->e;
+	uint32_t i = ctx->i;
+	free(ctx);
+	uint32_t kind = RCPT_TEMPFAIL;
+	if (reply) {
+		kind = ipc_get_u32(reply);
+		if (!ipc_end(reply))
+			kind = RCPT_TEMPFAIL;
+	}
+	e->inflight[i] = IF_IDLE;
+	if (e->deleted) {
+		/* nothing */
+	} else if (kind == RCPT_LOCAL) {
+		e->inflight[i] = IF_LOCAL;
+	} else if (kind == RCPT_REMOTE) {
+		e->inflight[i] = IF_REMOTE;
+	} else if (kind == RCPT_UNKNOWN) {
+		rcpt_bounced(e, i, "5.1.1", "unknown user: recipient address rejected by the auth service");
+	} else {
+		rcpt_deferred(e, i, "4.3.0", reply ? "recipient lookup failed temporarily"
+			      : "auth service unavailable");
+	}
+	e->busy--;
+	if (--e->routing == 0)
+		dispatch_routed(e);
+}
+
+void sched_kick(struct qent *e)
+{
+	if (sched_paused || e->m.held || e->deleted || e->removing || e->routing)
+		return;
+	if (!pick_agent(QT_LOCAL) && !pick_agent(QT_REMOTE)) {
+		wait_for_agent(e);
+		return;
+	}
+	uint64_t now = unix_now();
+	uint32_t due[QUEUE_MAX_RCPTS];
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < e->m.nrcpt; i++) {
+		struct qrcpt *r = &e->m.rcpt[i];
+		if ((r->state == RS_PENDING || r->state == RS_DEFERRED) &&
+		    e->inflight[i] == IF_IDLE && r->next_attempt <= now)
+			due[n++] = i;
+	}
+	if (!n)
+		return;
+	/* Count first: a callback may run at once when authd is unreachable. */
+	e->routing += n;
+	e->busy += n;
+	for (uint32_t k = 0; k < n; k++) {
+		struct route_ctx *ctx = xmalloc(sizeof *ctx);
+		ctx->e = e;
+		ctx->i = due[k];
+		e->inflight[due[k]] = IF_ROUTING;
+		authq_rcpt(qauth, e->m.rcpt[due[k]].addr, route_cb, ctx);
+	}
+}
+
+static void kick_one(struct qent *e, void *arg)
+{
+	sched_kick(e);
+}
+
+void sched_kick_all(void)
+{
+	store_each(kick_one, NULL);
+	sched_rearm();
+}
+
+struct next_due {
+	uint64_t t;
+	uint64_t now;
+};
+
+static void find_due(struct qent *e, void *arg)
+{
+	struct next_due *d = arg;
+	if (e->m.held || e->deleted || e->removing)
+		return;
+	bool deferred = false;
+	for (uint32_t i = 0; i < e->m.nrcpt; i++) {
+		struct qrcpt *r = &e->m.rcpt[i];
+		if ((r->state == RS_PENDING || r->state == RS_DEFERRED) && e->inflight[i] == IF_IDLE &&
+		    !e->waiting && r->next_attempt < d->t)
+			d->t = r->next_attempt;
+		deferred |= r->state == RS_DEFERRED;
+	}
+	if (deferred && !e->m.warned && qconf.delay_warning && *e->m.sender &&
+	    e->m.arrival + qconf.delay_warning < d->t)
+		d->t = e->m.arrival + qconf.delay_warning;
+}
+
+void sched_rearm(void)
+{
+	struct next_due d = { UINT64_MAX, unix_now() };
+	if (!sched_paused)
+		store_each(find_due, &d);
+	evtimer_del(ev_timer);
+	if (d.t == UINT64_MAX)
+		return;
+	struct timeval tv = { d.t > d.now ? (time_t)(d.t - d.now) : 0, 0 };
+	evtimer_add(ev_timer, &tv);
+}
+
+static void due_one(struct qent *e, void *arg)
+{
+	uint64_t now = *(uint64_t *)arg;
+	if (!e->m.held && !e->deleted && !e->removing && !e->busy)
+		bounce_check(e, now);
+	sched_kick(e);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t now = unix_now();
+	store_each(due_one, &now);
+	sched_rearm();
+}
+
+void sched_init(void)
+{
+	ev_timer = evtimer_new(qbase, on_timer, NULL);
+	char *p = xasprintf("%s/paused", spool_dir);
+	sched_paused = access(p, F_OK) == 0;
+	free(p);
+	if (sched_paused)
+		log_warn("deliveries are paused (mailctl queue resume restarts them)");
+}
+
+void sched_set_paused(bool paused)
+{
+	char *p = xasprintf("%s/paused", spool_dir);
+	if (paused) {
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+	} else {
+		unlink(p);
+	}
+	free(p);
+	sched_paused = paused;
+	log_info("deliveries %s", paused ? "paused" : "resumed");
+	if (!paused)
+		sched_kick_all();
+}
+
+void sched_agent_hello(uint64_t cid, uint32_t transport)
+{
+	struct agent *a = xcalloc(1, sizeof *a);
+	a->cid = cid;
+	a->transport = transport;
+	a->next = agents;
+	agents = a;
+	log_info("delivery agent connected (%s)", transport == QT_LOCAL ? "local" : "remote");
+	kick_waiting();
+	sched_kick_all();
+}
+
+static struct agent *find_agent(uint64_t cid)
+{
+	for (struct agent *a = agents; a; a = a->next)
+		if (a->cid == cid)
+			return a;
+	return NULL;
+}
+
+static struct job *take_job(uint64_t cid, const char *id)
+{
+	for (struct job **pj = &jobs; *pj; pj = &(*pj)->next) {
+		struct job *j = *pj;
+		if (j->cid == cid && !strcmp(j->id, id)) {
+			*pj = j->next;
+			return j;
+		}
+	}
+	return NULL;
+}
+
+/* Recipients of a finished job that got no result are deferred. */
+static void close_job(struct job *j, const char *why)
+{
+	struct agent *a = find_agent(j->cid);
+	if (a)
+		a->jobs--;
+	struct qent *e = store_get(j->id);
+	if (e) {
+		for (uint32_t k = 0; k < j->n; k++) {
+			uint32_t i = j->idx[k];
+			if (e->inflight[i] != IF_JOB)
+				continue;
+			e->inflight[i] = IF_IDLE;
+			if (!e->deleted)
+				rcpt_deferred(e, i, "4.3.0", why);
+		}
+		e->busy--;
+		settle(e);
+	}
+	free(j->idx);
+	free(j);
+}
+
+void sched_agent_gone(uint64_t cid)
+{
+	for (struct job **pj = &jobs; *pj;) {
+		struct job *j = *pj;
+		if (j->cid == cid) {
+			*pj = j->next;
+			close_job(j, "delivery agent disconnected");
+		} else {
+			pj = &j->next;
+		}
+	}
+	for (struct agent **pa = &agents; *pa; pa = &(*pa)->next) {
+		if ((*pa)->cid == cid) {
+			struct agent *a = *pa;
+			*pa = a->next;
+			free(a);
+			break;
+		}
+	}
+	log_warn("delivery agent disconnected");
+}
+
+void sched_job_result(uint64_t cid, struct ipc_msg *m)
+{
+	const char *id = ipc_get_str(m, QID_LEN);
+	uint32_t n = ipc_get_u32(m);
+	struct job *j = id ? take_job(cid, id) : NULL;
+	if (!j) {
+		log_warn("job result for unknown job %s", id ? id : "(malformed)");
+		return;
+	}
+	struct qent *e = store_get(j->id);
+	for (uint32_t k = 0; k < n && k < QUEUE_MAX_RCPTS && !m->bad && e; k++) {
+		uint32_t i = ipc_get_u32(m);
+		uint32_t res = ipc_get_u32(m);
+		const char *st = ipc_get_str(m, 16);
+		const char *text = ipc_get_str(m, QUEUE_MAX_FIELD);
+		if (m->bad || i >= e->m.nrcpt || e->inflight[i] != IF_JOB)
+			break;
+		e->inflight[i] = IF_IDLE;
+		if (e->deleted)
+			continue;
+		if (res == QR_DELIVERED)
+			rcpt_delivered(e, i, st, text);
+		else if (res == QR_BOUNCE)
+			rcpt_bounced(e, i, st, text);
+		else
+			rcpt_deferred(e, i, st, text);
+	}
+	close_job(j, "delivery agent returned no result");
+	kick_waiting();
+}

@@ -1,0 +1,439 @@
+/* server.c — connections on RUN/queue.sock (common/queue_proto.h).
+ *
+ * Peers are identified by SO_PEERCRED: root, queued's own user, the instance
+ * owner and the suite's accounts may do everything their role needs; any other
+ * local user may only enqueue (sendmail), and their envelope is marked local.
+ * Administration is for root and the instance owner only. */
+#include "queued/queued.h"
+#include "queued/qindex.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/privdrop.h"
+#include "common/queue_proto.h"
+#include "common/util.h"
+#include "common/workq.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_PENDING_NEW 512
+
+struct pending {
+	char id[QID_LEN + 1];
+	int fd;
+};
+
+struct client {
+	uint64_t cid;
+	struct ipc_conn conn;
+	struct event *ev_rd, *ev_wr;
+	unsigned uid;
+	bool trusted;		/* suite account, root or owner */
+	bool admin;		/* root or owner */
+	bool agent;
+	struct pending *pend;
+	size_t npend;
+	struct client *next;
+};
+
+static struct client *clients;
+static uint64_t next_cid = 1;
+static uid_t owner_uid;
+static uid_t trusted_uids[16];
+static size_t ntrusted;
+
+struct commit {
+	uint64_t cid;
+	uint32_t reqid;
+	int fd;
+	struct qmsg m;
+	int err;
+};
+
+static struct client *find_client(uint64_t cid)
+{
+	for (struct client *c = clients; c; c = c->next)
+		if (c->cid == cid)
+			return c;
+	return NULL;
+}
+
+static void client_close(struct client *c)
+{
+	for (size_t i = 0; i < c->npend; i++) {
+		close(c->pend[i].fd);
+		char *p = spool_path("incoming", c->pend[i].id);
+		unlink(p);
+		free(p);
+	}
+	free(c->pend);
+	if (c->agent)
+		sched_agent_gone(c->cid);
+	event_free(c->ev_rd);
+	event_free(c->ev_wr);
+	ipc_conn_close(&c->conn);
+	struct client **pp = &clients;
+	while (*pp != c)
+		pp = &(*pp)->next;
+	*pp = c->next;
+	free(c);
+}
+
+static void client_flush(struct client *c)
+{
+	int r = ipc_conn_flush(&c->conn);
+	if (r == 0)
+		event_add(c->ev_wr, NULL);
+	else if (r < 0)
+		c->conn.failed = true;	/* noticed by the next read */
+}
+
+bool server_send(uint64_t cid, struct ipc_msg *m)
+{
+	struct client *c = find_client(cid);
+	if (!c) {
+		ipc_msg_free(m);
+		return false;
+	}
+	ipc_conn_queue(&c->conn, m);
+	ipc_msg_free(m);
+	client_flush(c);
+	return true;
+}
+
+static void reply_commit(uint64_t cid, uint32_t reqid, uint32_t st, const char *id, const char *text)
+{
+	struct ipc_msg r;
+	ipc_msg_init(&r, QUEUE_COMMIT_RES, reqid);
+	ipc_put_u32(&r, st);
+	ipc_put_str(&r, id);
+	ipc_put_str(&r, text);
+	server_send(cid, &r);
+}
+
+static void commit_work(void *arg)
+{
+	struct commit *k = arg;
+	k->err = spool_commit_file(k->fd, &k->m);
+}
+
+static void commit_flushed(void *arg, int err)
+{
+	struct commit *k = arg;
+	reply_commit(k->cid, k->reqid, QS_OK, k->m.id, "queued");
+	log_info("%s: from=<%s>, size=%llu, nrcpt=%u, client=%s%s%s", k->m.id, k->m.sender,
+		 (unsigned long long)k->m.size, k->m.nrcpt, k->m.client,
+		 *k->m.authuser ? ", sasl_username=" : "", k->m.authuser);
+	struct qent *e = store_add(&k->m);
+	free(k);
+	sched_kick(e);
+}
+
+static void commit_fail(struct commit *k, const char *where, int err)
+{
+	bool full = err == ENOSPC || err == EDQUOT;
+	log_err("%s: enqueue failed (%s: %s)%s", k->m.id, where, strerror(err),
+		full ? ": spool file system full" : "");
+	reply_commit(k->cid, k->reqid, full ? QS_NOSPACE : QS_TEMPFAIL, k->m.id,
+		     full ? "insufficient system storage" : "queue file write error");
+	qmsg_free(&k->m);
+	free(k);
+}
+
+static void commit_done(void *arg)
+{
+	struct commit *k = arg;
+	close(k->fd);
+	if (k->err) {
+		char *p = spool_path("incoming", k->m.id);
+		unlink(p);
+		free(p);
+		commit_fail(k, "write", k->err);
+		return;
+	}
+	if (qindex_put(&k->m) < 0) {
+		int e = errno;
+		char *p = spool_path("msg", k->m.id);
+		unlink(p);
+		free(p);
+		commit_fail(k, "index", e);
+		return;
+	}
+	flush_mark_dir();
+	flush_later(commit_flushed, k);
+}
+
+static void handle_new(struct client *c, struct ipc_msg *m)
+{
+	struct ipc_msg r;
+	ipc_msg_init(&r, QUEUE_NEW_RES, m->hdr.id);
+	char id[QID_LEN + 1] = "";
+	int fd = -1;
+	uint32_t st = QS_OK;
+	if (c->npend >= MAX_PENDING_NEW) {
+		st = QS_TEMPFAIL;
+	} else if (!spool_has_room()) {
+		log_warn("enqueue refused: less than %llu bytes free in %s",
+			 (unsigned long long)qconf.minfree, spool_dir);
+		st = QS_NOSPACE;
+	} else if ((fd = spool_new_file(id)) < 0) {
+		log_err("cannot create queue file: %s", strerror(errno));
+		st = errno == ENOSPC || errno == EDQUOT ? QS_NOSPACE : QS_TEMPFAIL;
+	}
+	ipc_put_u32(&r, st);
+	ipc_put_str(&r, id);
+	if (st == QS_OK) {
+		c->pend = xrealloc(c->pend, (c->npend + 1) * sizeof *c->pend);
+		memcpy(c->pend[c->npend].id, id, sizeof id);
+		c->pend[c->npend++].fd = fd;
+		ipc_put_fd(&r, dup(fd));
+	}
+	ipc_conn_queue(&c->conn, &r);
+	ipc_msg_free(&r);
+}
+
+/* Take the pending file id off the client's list; its fd or -1. */
+static int take_pending(struct client *c, const char *id)
+{
+	for (size_t i = 0; i < c->npend; i++) {
+		if (strcmp(c->pend[i].id, id))
+			continue;
+		int fd = c->pend[i].fd;
+		c->pend[i] = c->pend[--c->npend];
+		return fd;
+	}
+	return -1;
+}
+
+static bool parse_commit(struct client *c, struct ipc_msg *m, struct qmsg *q)
+{
+	const char *id = ipc_get_str(m, QID_LEN);
+	if (!id || !qid_valid(id))
+		return false;
+	memcpy(q->id, id, QID_LEN + 1);
+	q->sender = xstrdup(ipc_get_str(m, QUEUE_MAX_FIELD) ?: "");
+	q->flags = ipc_get_u32(m) & (QF_8BITMIME | QF_SMTPUTF8 | QF_AUTH | QF_LOCAL);
+	q->envid = xstrdup(ipc_get_str(m, QUEUE_MAX_FIELD) ?: "");
+	q->ret = ipc_get_u32(m);
+	q->client = xstrdup(ipc_get_str(m, QUEUE_MAX_FIELD) ?: "");
+	q->authuser = xstrdup(ipc_get_str(m, QUEUE_MAX_FIELD) ?: "");
+	uint32_t n = ipc_get_u32(m);
+	if (m->bad || n == 0 || n > QUEUE_MAX_RCPTS || q->ret > 2)
+		return false;
+	for (uint32_t i = 0; i < n && !m->bad; i++) {
+		const char *a = ipc_get_str(m, QUEUE_MAX_FIELD);
+		uint32_t notify = ipc_get_u32(m);
+		const char *o = ipc_get_str(m, QUEUE_MAX_FIELD);
+		if (a && o)
+			qmsg_add_rcpt(q, a, o, notify & 15);
+	}
+	if (!ipc_end(m))
+		return false;
+	if (!c->trusted) {
+		/* A local user's submission: we say who it came from. */
+		free(q->client);
+		free(q->authuser);
+		q->client = xasprintf("local uid=%u", c->uid);
+		q->authuser = xstrdup("");
+		q->flags = (q->flags & (QF_8BITMIME | QF_SMTPUTF8)) | QF_LOCAL;
+	}
+	return true;
+}
+
+static void handle_commit(struct client *c, struct ipc_msg *m)
+{
+	struct commit *k = xcalloc(1, sizeof *k);
+	k->cid = c->cid;
+	k->reqid = m->hdr.id;
+	if (!parse_commit(c, m, &k->m)) {
+		log_warn("malformed QUEUE_COMMIT from uid %u", c->uid);
+		reply_commit(c->cid, m->hdr.id, QS_REJECT, k->m.id, "malformed commit request");
+		qmsg_free(&k->m);
+		free(k);
+		return;
+	}
+	k->fd = take_pending(c, k->m.id);
+	if (k->fd < 0) {
+		reply_commit(c->cid, m->hdr.id, QS_REJECT, k->m.id, "no such queue file on this connection");
+		qmsg_free(&k->m);
+		free(k);
+		return;
+	}
+	k->m.arrival = unix_now();
+	for (uint32_t i = 0; i < k->m.nrcpt; i++)
+		k->m.rcpt[i].next_attempt = k->m.arrival;
+	workq_submit(qwork, commit_work, commit_done, k);
+}
+
+static void handle_abort(struct client *c, struct ipc_msg *m)
+{
+	const char *id = ipc_get_str(m, QID_LEN);
+	int fd = id ? take_pending(c, id) : -1;
+	if (fd < 0)
+		return;
+	close(fd);
+	char *p = spool_path("incoming", id);
+	unlink(p);
+	free(p);
+}
+
+static void handle_admin(struct client *c, struct ipc_msg *m)
+{
+	const char *cmd = ipc_get_str(m, 32);
+	const char *arg = ipc_get_str(m, QUEUE_MAX_FIELD);
+	struct ipc_msg r;
+	ipc_msg_init(&r, QUEUE_ADMIN_RES, m->hdr.id);
+	char **lines = NULL;
+	uint32_t n = 0;
+	int st;
+	if (!c->admin) {
+		st = QS_REJECT;
+		lines = xmalloc(sizeof *lines);
+		lines[n++] = xstrdup("permission denied: queue administration needs root or the instance owner");
+	} else if (!cmd || !arg || !ipc_end(m)) {
+		st = QS_REJECT;
+		lines = xmalloc(sizeof *lines);
+		lines[n++] = xstrdup("malformed request");
+	} else {
+		st = admin_run(cmd, arg, &lines, &n);
+	}
+	/* Keep the reply under the frame limit. */
+	size_t bytes = 0;
+	uint32_t keep = 0;
+	while (keep < n && bytes + strlen(lines[keep]) + 64 < IPC_MAX_PAYLOAD - 1024)
+		bytes += strlen(lines[keep++]) + 5;
+	ipc_put_u32(&r, (uint32_t)st);
+	ipc_put_u32(&r, keep);
+	for (uint32_t i = 0; i < n; i++) {
+		if (i < keep)
+			ipc_put_str(&r, lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	ipc_conn_queue(&c->conn, &r);
+	ipc_msg_free(&r);
+}
+
+static bool handle(struct client *c, struct ipc_msg *m)
+{
+	switch (m->hdr.type) {
+	case QUEUE_NEW_REQ:
+		handle_new(c, m);
+		return true;
+	case QUEUE_COMMIT_REQ:
+		handle_commit(c, m);
+		return true;
+	case QUEUE_ABORT_REQ:
+		handle_abort(c, m);
+		return true;
+	case QUEUE_ADMIN_REQ:
+		handle_admin(c, m);
+		return true;
+	case QUEUE_AGENT_HELLO: {
+		uint32_t t = ipc_get_u32(m);
+		if (!c->trusted || !ipc_end(m) || t > QT_REMOTE)
+			return false;
+		c->agent = true;
+		sched_agent_hello(c->cid, t);
+		return true;
+	}
+	case QUEUE_JOB_RES:
+		if (!c->agent)
+			return false;
+		sched_job_result(c->cid, m);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void on_read(evutil_socket_t fd, short what, void *p)
+{
+	struct client *c = p;
+	if (ipc_conn_read(&c->conn) < 0) {
+		client_close(c);
+		return;
+	}
+	struct ipc_msg m;
+	int r;
+	uint64_t cid = c->cid;
+	while ((r = ipc_conn_next(&c->conn, &m)) == 1) {
+		bool ok = handle(c, &m);
+		if (!ok)
+			log_warn("queue.sock: unexpected or malformed message type %u from uid %u; "
+				 "closing", m.hdr.type, c->uid);
+		ipc_msg_free(&m);
+		if (!ok || !find_client(cid)) {
+			if (find_client(cid))
+				client_close(c);
+			return;
+		}
+	}
+	client_flush(c);
+	if (r < 0 || c->conn.eof || c->conn.failed)
+		client_close(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *p)
+{
+	client_flush(p);
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *p)
+{
+	int s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (s < 0)
+		return;
+	unsigned uid;
+	int pid;
+	if (ipc_peer_uid(s, &uid, &pid) < 0) {
+		close(s);
+		return;
+	}
+	struct client *c = xcalloc(1, sizeof *c);
+	c->cid = next_cid++;
+	c->uid = uid;
+	c->admin = uid == 0 || uid == owner_uid || uid == getuid();
+	c->trusted = c->admin;
+	for (size_t i = 0; i < ntrusted; i++)
+		c->trusted |= uid == trusted_uids[i];
+	ipc_conn_init(&c->conn, s);
+	c->ev_rd = event_new(qbase, s, EV_READ | EV_PERSIST, on_read, c);
+	c->ev_wr = event_new(qbase, s, EV_WRITE, on_write, c);
+	event_add(c->ev_rd, NULL);
+	c->next = clients;
+	clients = c;
+}
+
+static void note_accounts(void)
+{
+	static const char *accts[] = { ACCT_SMTPD, ACCT_QUEUED, ACCT_DELIVERD, ACCT_POP3D,
+				       ACCT_IMAPD, ACCT_AUTHD, ACCT_MAILSTORE };
+	for (size_t i = 0; i < ARRAY_LEN(accts); i++) {
+		struct passwd *pw = getpwnam(accts[i]);
+		if (pw && ntrusted < ARRAY_LEN(trusted_uids))
+			trusted_uids[ntrusted++] = pw->pw_uid;
+	}
+}
+
+int server_bind(const char *path)
+{
+	int s = ipc_listen(path, 0666);
+	if (s >= 0)
+		fd_nonblock(s);
+	return s;
+}
+
+void server_start(int lfd, unsigned owner)
+{
+	note_accounts();
+	owner_uid = owner;
+	struct event *ev = event_new(qbase, lfd, EV_READ | EV_PERSIST, on_accept, NULL);
+	event_add(ev, NULL);
+}

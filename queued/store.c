@@ -1,0 +1,258 @@
+/* store.c — the in-memory table of queued messages, kept equal to the index,
+ * and recovery: index records and spool files are reconciled at start (and by
+ * `mailctl queue rebuild`); every repair is logged. */
+#include "queued/queued.h"
+#include "queued/qindex.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NBUCKETS 65536
+
+static struct qent *table[NBUCKETS];
+static unsigned count;
+
+static unsigned bucket(const char *id)
+{
+	unsigned h = 2166136261u;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % NBUCKETS;
+}
+
+struct qent *store_get(const char *id)
+{
+	for (struct qent *e = table[bucket(id)]; e; e = e->hnext)
+		if (!strcmp(e->m.id, id))
+			return e;
+	return NULL;
+}
+
+struct qent *store_add(struct qmsg *m)
+{
+	struct qent *e = xcalloc(1, sizeof *e);
+	e->m = *m;
+	memset(m, 0, sizeof *m);
+	e->inflight = xcalloc(e->m.nrcpt ? e->m.nrcpt : 1, 1);
+	unsigned b = bucket(e->m.id);
+	e->hnext = table[b];
+	table[b] = e;
+	count++;
+	return e;
+}
+
+void store_remove(struct qent *e)
+{
+	struct qent **p = &table[bucket(e->m.id)];
+	while (*p && *p != e)
+		p = &(*p)->hnext;
+	if (*p)
+		*p = e->hnext;
+	count--;
+	qmsg_free(&e->m);
+	free(e->inflight);
+	free(e);
+}
+
+void store_each(void (*fn)(struct qent *e, void *arg), void *arg)
+{
+	/* Collect first: fn may remove entries. */
+	struct qent **all = xmalloc((count + 1) * sizeof *all);
+	unsigned n = 0;
+	for (unsigned b = 0; b < NBUCKETS; b++)
+		for (struct qent *e = table[b]; e; e = e->hnext)
+			all[n++] = e;
+	for (unsigned i = 0; i < n; i++)
+		fn(all[i], arg);
+	free(all);
+}
+
+unsigned store_count(void)
+{
+	return count;
+}
+
+int store_save(struct qent *e)
+{
+	if (qindex_put(&e->m) < 0) {
+		log_err("%s: cannot update queue index: %s", e->m.id, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void finish_flushed(void *arg, int err)
+{
+	struct qent *e = arg;
+	char *p = spool_path("msg", e->m.id);
+	if (unlink(p) < 0 && errno != ENOENT)
+		log_err("%s: unlink %s: %s", e->m.id, p, strerror(errno));
+	free(p);
+	if (qindex_del(e->m.id) < 0)
+		log_err("%s: cannot delete index record: %s", e->m.id, strerror(errno));
+	log_info("%s: removed", e->m.id);
+	store_remove(e);
+}
+
+void store_finish(struct qent *e)
+{
+	if (e->removing)
+		return;
+	e->removing = true;
+	/* The final states are durable before the file goes: a crash in between
+	 * leaves a finished record without a file, which recovery drops quietly. */
+	flush_later(finish_flushed, e);
+}
+
+/* ---- recovery ---- */
+
+struct recov {
+	unsigned loaded, dropped, reindexed, corrupt, finished;
+	char **stale;		/* records to delete once the index cursor is closed */
+	size_t nstale;
+};
+
+static void load_one(struct qmsg *m, void *arg)
+{
+	struct recov *r = arg;
+	if (store_get(m->id)) {		/* rebuild of a running queue: memory wins */
+		qmsg_free(m);
+		return;
+	}
+	char *p = spool_path("msg", m->id);
+	bool have = access(p, F_OK) == 0;
+	free(p);
+	if (!have) {
+		if (!qmsg_done(m)) {
+			log_err("%s: index record without spool file: message lost before delivery "
+				"to %u recipient(s); from=<%s>, record dropped", m->id, m->nrcpt, m->sender);
+			for (uint32_t i = 0; i < m->nrcpt; i++)
+				if (m->rcpt[i].state != RS_DELIVERED && m->rcpt[i].state != RS_BOUNCED)
+					log_err("%s: lost to=<%s>", m->id, m->rcpt[i].addr);
+		}
+		r->stale = xrealloc(r->stale, (r->nstale + 1) * sizeof *r->stale);
+		r->stale[r->nstale++] = xstrdup(m->id);
+		qmsg_free(m);
+		r->dropped++;
+		return;
+	}
+	store_add(m);
+	r->loaded++;
+}
+
+static void drop_bad(const char *id, void *arg)
+{
+	/* The file (with its trailer) is still there: the directory scan re-indexes it. */
+	qindex_del(id);
+}
+
+static int read_trailer(const char *path, struct qmsg *m)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	int r = -1;
+	if (fstat(fd, &st) == 0 && st.st_size >= QTRAILER_FIXED) {
+		size_t want = (size_t)st.st_size < 300000 ? (size_t)st.st_size : 300000;
+		unsigned char *buf = xmalloc(want);
+		if (pread(fd, buf, want, st.st_size - (off_t)want) == (ssize_t)want)
+			r = qtrailer_parse(buf, want, (uint64_t)st.st_size, m);
+		free(buf);
+	}
+	close(fd);
+	return r;
+}
+
+static void scan_one(const char *id, struct recov *r)
+{
+	if (store_get(id))
+		return;
+	char *p = spool_path("msg", id);
+	struct qmsg m;
+	if (qid_valid(id) && read_trailer(p, &m) == 0 && !strcmp(m.id, id)) {
+		log_warn("%s: spool file without index record (commit interrupted or index lost): "
+			 "re-indexed from its trailer, from=<%s> nrcpt=%u", id, m.sender, m.nrcpt);
+		if (qindex_put(&m) < 0)
+			log_err("%s: cannot index: %s", id, strerror(errno));
+		store_add(&m);
+		r->reindexed++;
+	} else {
+		char *q = spool_path("corrupt", id);
+		log_err("%s: spool file without index record and without a readable envelope: "
+			"moved to %s", id, q);
+		if (rename(p, q) < 0)
+			log_err("%s: rename: %s", id, strerror(errno));
+		free(q);
+		r->corrupt++;
+	}
+	free(p);
+}
+
+static void clean_incoming(void)
+{
+	char *d = xasprintf("%s/incoming", spool_dir);
+	DIR *dir = opendir(d);
+	unsigned n = 0;
+	for (struct dirent *de; dir && (de = readdir(dir));) {
+		if (de->d_name[0] == '.')
+			continue;
+		char *p = xasprintf("%s/%s", d, de->d_name);
+		if (unlink(p) == 0)
+			n++;
+		free(p);
+	}
+	if (dir)
+		closedir(dir);
+	if (n)
+		log_info("removed %u unacknowledged file(s) from incoming/", n);
+	free(d);
+}
+
+static void finish_done(struct qent *e, void *arg)
+{
+	struct recov *r = arg;
+	if (qmsg_done(&e->m) && !e->busy) {
+		r->finished++;
+		store_finish(e);
+	}
+}
+
+int store_recover(bool at_start, char *summary, size_t len)
+{
+	struct recov r = { 0 };
+	if (at_start)
+		clean_incoming();
+	if (qindex_each(load_one, drop_bad, &r) < 0)
+		log_err("reading queue index: %s", strerror(errno));
+	for (size_t i = 0; i < r.nstale; i++) {
+		qindex_del(r.stale[i]);
+		free(r.stale[i]);
+	}
+	free(r.stale);
+	char *d = xasprintf("%s/msg", spool_dir);
+	DIR *dir = opendir(d);
+	if (!dir) {
+		free(d);
+		return -1;
+	}
+	for (struct dirent *de; (de = readdir(dir));)
+		if (de->d_name[0] != '.')
+			scan_one(de->d_name, &r);
+	closedir(dir);
+	free(d);
+	store_each(finish_done, &r);
+	snprintf(summary, len, "queue: %u message(s); %u loaded from the index, %u re-indexed "
+		 "from spool files, %u stale record(s) dropped, %u unreadable file(s) moved to corrupt/",
+		 store_count(), r.loaded, r.reindexed, r.dropped, r.corrupt);
+	log_info("%s", summary);
+	return 0;
+}
