@@ -34,4 +34,28 @@ extern const char *const dkim_signed_headers[];
 int dkim_sign_msg(const struct dkim_key *key, const char *msg, size_t len,
 		  const char *const *headers, char **sig, char *why, size_t whylen);
 
+/* ---- verification ---- */
+
+enum dkim_result { DKIM_NONE, DKIM_PASS, DKIM_FAIL, DKIM_TEMPERROR, DKIM_PERMERROR, DKIM_NEUTRAL };
+
+#define DKIM_MAX_SIGS 8
+struct dkim_sig_result {
+	enum dkim_result result;
+	char domain[256];	/* d= */
+	char selector[64];	/* s= */
+	char b[16];		/* first bytes of b= (RFC 8601 header.b) */
+	char reason[96];
+};
+
+struct dkim_verdict {
+	int nsigs;		/* 0: no signature (result none) */
+	struct dkim_sig_result sigs[DKIM_MAX_SIGS];
+};
+
+/* Verify every DKIM-Signature of msg (CRLF line endings). Keys are fetched
+ * through common/dns (TXT at SELECTOR._domainkey.DOMAIN). 0, or -1 when the
+ * message could not be processed at all (why says so). */
+int dkim_verify_msg(const char *msg, size_t len, struct dkim_verdict *out, char *why, size_t whylen);
+const char *dkim_result_str(enum dkim_result r);
+
 #endif
