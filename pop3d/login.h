@@ -1,0 +1,80 @@
+/* login.h — the login role: one libevent loop serving the AUTHORIZATION state
+ * of every connection (plain with STLS, or implicit TLS), then handing each
+ * logged-in connection to the mail role. Internal to pop3d/login*.c and
+ * handoff.c. */
+#ifndef TERN_POP3D_LOGIN_H
+#define TERN_POP3D_LOGIN_H
+
+#include "pop3d/pop3d.h"
+#include "common/ipc.h"
+
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+
+struct event_base;
+struct bufferevent;
+struct evconnlistener;
+struct authc;
+
+struct login {
+	struct event_base *base;
+	const struct pop3d_conf *conf;
+	const char *hostname;
+	SSL_CTX *ssl_ctx;		/* NULL: no certificate, no STLS/pop3s */
+	struct authc *auth;
+	char *mail_sock;		/* path as seen after the chroot */
+	struct evconnlistener *lis[2];
+	struct lsess *sessions;
+	unsigned nsessions;
+	bool stopping;			/* SIGHUP: exit when the last session ends */
+};
+
+enum lstate {
+	LS_CMD,			/* reading commands */
+	LS_SASL_PLAIN,		/* waiting for the PLAIN response line */
+	LS_SASL_LOGIN_USER,
+	LS_SASL_LOGIN_PASS,
+	LS_AUTHWAIT,		/* authd is deciding; input stays buffered */
+	LS_STLS,		/* +OK sent; TLS starts once it is flushed */
+	LS_HANDOFF_FLUSH,	/* logged in; hand-off once earlier replies are flushed */
+	LS_HANDOFF,		/* waiting for the mail role's answer */
+	LS_PROXY,		/* TLS bytes relayed to and from the session process */
+	LS_CLOSING,		/* last reply being flushed */
+};
+
+struct lsess {
+	struct lsess *next, *prev;
+	struct login *L;
+	struct bufferevent *bev;	/* client side, plain or TLS */
+	struct bufferevent *inner;	/* LS_PROXY: our end of the socketpair */
+	struct event *login_timer;
+	struct handoff *ho;
+	char ip[INET6_ADDRSTRLEN];
+	bool tls, loopback, skipping;
+	enum lstate st;
+	char *user;			/* USER or SASL LOGIN name, until PASS */
+	char *canon, *token;		/* after AUTH_OK */
+	unsigned errors;
+	uint32_t auth_id;
+	uint64_t started_ms;
+	const char *end;		/* LS_CLOSING: why (a static string) */
+};
+
+/* login.c */
+void lsess_reply(struct lsess *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void lsess_close(struct lsess *s, const char *why);	/* after flushing replies */
+void lsess_free(struct lsess *s, const char *why);	/* now; logs the session */
+void lsess_resume(struct lsess *s);		/* process buffered input again */
+bool lsess_error(struct lsess *s);		/* count a bad command; true if closed */
+void lsess_start_tls(struct lsess *s);
+/* login_cmd.c */
+void lsess_line(struct lsess *s, char *line, bool has_nul);
+void lsess_greet(struct lsess *s);
+/* handoff.c */
+void handoff_start(struct lsess *s);
+void handoff_free(struct handoff *h);
+void proxy_client_read(struct lsess *s);
+void proxy_client_drained(struct lsess *s);
+
+#endif

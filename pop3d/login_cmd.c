@@ -1,0 +1,283 @@
+/* login_cmd.c — the AUTHORIZATION state: CAPA, STLS, USER/PASS, AUTH
+ * (PLAIN, LOGIN), QUIT; the login check goes to authd. */
+#include "pop3d/login.h"
+#include "pop3d/authc.h"
+#include "pop3d/pop3_cmd.h"
+#include "pop3d/sasl.h"
+#include "common/auth_proto.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void free_secret(char *p)
+{
+	if (p) {
+		OPENSSL_cleanse(p, strlen(p));
+		free(p);
+	}
+}
+
+void lsess_greet(struct lsess *s)
+{
+	lsess_reply(s, "+OK %s POP3 server ready", s->L->hostname);
+}
+
+/* Logins are allowed over TLS, and without it only from loopback when the
+ * site says so (RFC 2595 4: no plaintext passwords on the wire by default). */
+static bool login_allowed(const struct lsess *s)
+{
+	return s->tls || (s->loopback && s->L->conf->plaintext_loopback);
+}
+
+static void refuse_plaintext(struct lsess *s)
+{
+	lsess_reply(s, "-ERR [AUTH] Plaintext authentication disallowed on non-secure "
+		    "connections (use STLS)");
+	lsess_error(s);
+}
+
+static void cmd_capa(struct lsess *s)
+{
+	const struct pop3d_conf *c = s->L->conf;
+	lsess_reply(s, "+OK Capability list follows");
+	lsess_reply(s, "TOP");
+	lsess_reply(s, "UIDL");
+	if (login_allowed(s)) {
+		lsess_reply(s, "USER");
+		lsess_reply(s, "SASL PLAIN LOGIN");
+	}
+	lsess_reply(s, "RESP-CODES");
+	lsess_reply(s, "AUTH-RESP-CODE");
+	lsess_reply(s, "PIPELINING");
+	if (s->L->ssl_ctx && !s->tls)
+		lsess_reply(s, "STLS");
+	if (c->expire_never)
+		lsess_reply(s, "EXPIRE NEVER");
+	if (c->login_delay)
+		lsess_reply(s, "LOGIN-DELAY %u", c->login_delay);
+	lsess_reply(s, "IMPLEMENTATION tern");
+	lsess_reply(s, ".");
+}
+
+static void cmd_stls(struct lsess *s)
+{
+	if (s->tls) {
+		lsess_reply(s, "-ERR Already using TLS");
+		lsess_error(s);
+	} else if (!s->L->ssl_ctx) {
+		lsess_reply(s, "-ERR TLS not available");
+		lsess_error(s);
+	} else {
+		lsess_reply(s, "+OK Begin TLS negotiation");
+		/* Nothing pipelined after STLS may survive into the TLS session. */
+		struct evbuffer *in = bufferevent_get_input(s->bev);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		bufferevent_disable(s->bev, EV_READ);
+		s->st = LS_STLS;
+	}
+}
+
+static void on_auth(void *arg, int result, const char *user, const char *token)
+{
+	struct lsess *s = arg;
+	if (result == AUTH_OK && *user && *token) {
+		s->canon = xstrdup(user);
+		s->token = xstrdup(token);
+		s->st = LS_HANDOFF_FLUSH;
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+			handoff_start(s);
+		/* else on_write starts it once the earlier replies are out */
+		return;
+	}
+	s->st = LS_CMD;
+	log_info("pop3 login: ip=%s user=%s login failed (%s)", s->ip, s->user ? s->user : "?",
+		 result == AUTH_FAIL ? "wrong user or password" : result == AUTH_LOCKED ? "locked out"
+								   : "auth service unavailable");
+	free(s->user);
+	s->user = NULL;
+	if (result == AUTH_TEMPFAIL) {
+		lsess_reply(s, "-ERR [SYS/TEMP] Authentication service unavailable, try again later");
+	} else if (result == AUTH_LOCKED) {
+		lsess_reply(s, "-ERR [AUTH] Too many failed logins, try again later");
+		lsess_close(s, "locked out");
+		return;
+	} else {
+		lsess_reply(s, "-ERR [AUTH] Authentication failed");
+		if (lsess_error(s))
+			return;
+	}
+	lsess_resume(s);
+}
+
+/* Ask authd; takes ownership of user (kept for the log) and pass (wiped). */
+static void start_login(struct lsess *s, char *user, char *pass)
+{
+	free(s->user);
+	s->user = user;
+	s->st = LS_AUTHWAIT;
+	bufferevent_disable(s->bev, EV_READ);
+	s->auth_id = authc_login(s->L->auth, POP3_SERVICE, user, pass, s->ip, on_auth, s);
+	free_secret(pass);
+}
+
+static void cmd_user(struct lsess *s, const char *name)
+{
+	if (!login_allowed(s))
+		return refuse_plaintext(s);
+	free(s->user);
+	s->user = xstrdup(name);
+	lsess_reply(s, "+OK");
+}
+
+static void cmd_pass(struct lsess *s, const char *pass)
+{
+	if (!login_allowed(s))
+		return refuse_plaintext(s);
+	if (!s->user) {
+		lsess_reply(s, "-ERR USER first");
+		lsess_error(s);
+		return;
+	}
+	char *user = s->user;
+	s->user = NULL;
+	start_login(s, user, xstrdup(pass));
+}
+
+static void sasl_bad(struct lsess *s, const char *what)
+{
+	s->st = LS_CMD;
+	lsess_reply(s, "-ERR [AUTH] %s", what);
+	lsess_error(s);
+}
+
+static void sasl_plain_response(struct lsess *s, const char *b64)
+{
+	char *user, *pass;
+	if (!sasl_plain(b64, &user, &pass))
+		return sasl_bad(s, "Malformed PLAIN response");
+	start_login(s, user, pass);
+}
+
+static void cmd_auth(struct lsess *s, const struct pop3_cmd *c)
+{
+	if (c->argc == 0) {
+		/* RFC 1734 listing, still used by some clients. */
+		lsess_reply(s, "+OK");
+		if (login_allowed(s)) {
+			lsess_reply(s, "PLAIN");
+			lsess_reply(s, "LOGIN");
+		}
+		lsess_reply(s, ".");
+		return;
+	}
+	if (!login_allowed(s))
+		return refuse_plaintext(s);
+	const char *ir = c->argc > 1 ? c->argv[1] : NULL;
+	if (!strcasecmp(c->argv[0], "PLAIN")) {
+		if (!ir) {
+			s->st = LS_SASL_PLAIN;
+			lsess_reply(s, "+ ");
+		} else {
+			sasl_plain_response(s, !strcmp(ir, "=") ? "" : ir);
+		}
+	} else if (!strcasecmp(c->argv[0], "LOGIN")) {
+		if (!ir) {
+			s->st = LS_SASL_LOGIN_USER;
+			lsess_reply(s, "+ VXNlcm5hbWU6");	/* "Username:" */
+		} else if (!sasl_login_field(ir, &s->user)) {
+			sasl_bad(s, "Malformed LOGIN response");
+		} else {
+			s->st = LS_SASL_LOGIN_PASS;
+			lsess_reply(s, "+ UGFzc3dvcmQ6");	/* "Password:" */
+		}
+	} else {
+		lsess_reply(s, "-ERR Unsupported authentication mechanism");
+		lsess_error(s);
+	}
+}
+
+static void sasl_line(struct lsess *s, const char *text)
+{
+	if (!strcmp(text, "*")) {
+		s->st = LS_CMD;
+		free(s->user);
+		s->user = NULL;
+		lsess_reply(s, "-ERR Authentication cancelled");
+		return;
+	}
+	if (s->st == LS_SASL_PLAIN)
+		return sasl_plain_response(s, text);
+	if (s->st == LS_SASL_LOGIN_USER) {
+		free(s->user);
+		s->user = NULL;
+		if (!sasl_login_field(text, &s->user))
+			return sasl_bad(s, "Malformed LOGIN response");
+		s->st = LS_SASL_LOGIN_PASS;
+		lsess_reply(s, "+ UGFzc3dvcmQ6");
+		return;
+	}
+	char *pass;
+	if (!sasl_login_field(text, &pass))
+		return sasl_bad(s, "Malformed LOGIN response");
+	char *user = s->user;
+	s->user = NULL;
+	start_login(s, user, pass);
+}
+
+static void dispatch(struct lsess *s, const struct pop3_cmd *c)
+{
+	if (!(c->def->states & POP3_ST_AUTH)) {
+		lsess_reply(s, "-ERR Command not valid in this state");
+		lsess_error(s);
+		return;
+	}
+	switch (c->def->id) {
+	case CMD_CAPA: return cmd_capa(s);
+	case CMD_STLS: return cmd_stls(s);
+	case CMD_USER: return cmd_user(s, c->argv[0]);
+	case CMD_PASS: return cmd_pass(s, c->argv[0]);
+	case CMD_AUTH: return cmd_auth(s, c);
+	case CMD_QUIT:
+		lsess_reply(s, "+OK %s POP3 server signing off", s->L->hostname);
+		lsess_close(s, "quit");
+		return;
+	case CMD_APOP:
+		lsess_reply(s, "-ERR APOP not supported");
+		lsess_error(s);
+		return;
+	default:
+		break;
+	}
+}
+
+void lsess_line(struct lsess *s, char *line, bool has_nul)
+{
+	if (s->st != LS_CMD) {
+		if (has_nul)
+			return sasl_bad(s, "Malformed response");
+		return sasl_line(s, line);
+	}
+	struct pop3_cmd c;
+	enum pop3_parse r = has_nul ? PARSE_UNKNOWN : pop3_parse(line, &c);
+	switch (r) {
+	case PARSE_OK:
+		return dispatch(s, &c);
+	case PARSE_EMPTY:
+		lsess_reply(s, "-ERR Empty command");
+		break;
+	case PARSE_SYNTAX:
+		lsess_reply(s, "-ERR Syntax error in %s arguments", c.def->name);
+		break;
+	default:
+		lsess_reply(s, "-ERR Unknown command");
+		break;
+	}
+	lsess_error(s);
+}

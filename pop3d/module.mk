@@ -1,0 +1,1 @@
+$(eval $(call program,pop3d,tern-pop3d,,))

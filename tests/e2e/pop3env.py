@@ -1,0 +1,305 @@
+"""A running tern-pop3d pair (login role + mail role) for the POP3 tests.
+
+Until the master (`mailctl start`) and the auth service are on main, this
+starts both roles exactly as the master will (TERN_LISTEN_FDS, TERN_READY_FD,
+TERN_SECRET_FD, `-c DIR`, `--mail`) and answers the auth channel with a small
+stand-in speaking the real protocol (common/ipc.h framing, common/auth_proto.h
+messages, HMAC login tokens). Messages are written into the Maildir in
+deliverd's naming convention (LF line endings, ,S=<size>,W=<crlf size>).
+"""
+import hashlib
+import hmac
+import os
+import pwd
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+from conftest import TERN_BIN, IS_ROOT, next_port_base, wait_for
+
+POP3D = os.path.join(TERN_BIN, "tern-pop3d")
+
+AUTH_LOGIN_REQ, AUTH_LOGIN_RES = 100, 101
+AUTH_OK, AUTH_FAIL, AUTH_TEMPFAIL, AUTH_LOCKED = 0, 1, 2, 3
+T_U32, T_U64, T_STR, T_BYTES = 1, 2, 3, 4
+
+
+def ensure_account(name):
+    if not IS_ROOT:
+        return
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", name], check=True)
+
+
+def chown_tree(path, user):
+    if not IS_ROOT:
+        return
+    pw = pwd.getpwnam(user)
+    for root, dirs, files in os.walk(path):
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        for f in files:
+            os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid)
+
+
+def ipc_frame(mtype, mid, fields):
+    payload = b""
+    for tag, val in fields:
+        if tag == T_U32:
+            data = struct.pack(">I", val)
+        elif tag == T_STR:
+            data = val.encode()
+        else:
+            data = val
+        payload += struct.pack(">BI", tag, len(data)) + data
+    return struct.pack(">IHBBI", len(payload), mtype, 1, 0, mid) + payload
+
+
+def ipc_fields(payload):
+    out, i = [], 0
+    while i < len(payload):
+        tag, n = struct.unpack(">BI", payload[i:i + 5])
+        out.append(payload[i + 5:i + 5 + n])
+        i += 5 + n
+    return out
+
+
+def make_token(secret, service, user, expiry):
+    mac = hmac.new(secret, f"{service}\n{user}\n{expiry}".encode(), hashlib.sha256).hexdigest()
+    return f"{mac}.{expiry}"
+
+
+class FakeAuthd:
+    """Stand-in for authd on RUN/auth.sock: users -> passwords."""
+
+    def __init__(self, path, secret, users):
+        self.path, self.secret, self.users = path, secret, users
+        self.requests = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
+
+    def _conn(self, c):
+        buf = b""
+        c.settimeout(0.5)
+        while not self.stopping:
+            try:
+                d = c.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not d:
+                break
+            buf += d
+            while len(buf) >= 12:
+                n, mtype, ver, flags, mid = struct.unpack(">IHBBI", buf[:12])
+                if len(buf) < 12 + n:
+                    break
+                fields = ipc_fields(buf[12:12 + n])
+                buf = buf[12 + n:]
+                c.sendall(self._answer(mtype, mid, fields))
+        c.close()
+
+    def _answer(self, mtype, mid, fields):
+        service, user, password, ip = (f.decode() for f in fields)
+        self.requests.append((service, user, ip))
+        canon = user.lower()
+        if self.users.get(canon) == password and service == "pop3":
+            expiry = int(time.time()) + 60
+            return ipc_frame(AUTH_LOGIN_RES, mid, [(T_U32, AUTH_OK), (T_STR, canon),
+                                                   (T_STR, make_token(self.secret, service, canon, expiry))])
+        return ipc_frame(AUTH_LOGIN_RES, mid, [(T_U32, AUTH_FAIL), (T_STR, ""), (T_STR, "")])
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+
+
+class Pop3Env:
+    HOST = "127.0.0.1"
+
+    def __init__(self, parent, settings=None, users=None, start_mail=True):
+        self.port_base = next_port_base()
+        self.dir = os.path.join(parent, f"pop{self.port_base}")
+        self.domain = "example.test"
+        self.hostname = "mx.example.test"
+        self.users = users or {"alice@example.test": "alice-pw", "bob@example.test": "bob pw"}
+        self.secret = os.urandom(32)
+        self.procs = {}
+        self.auth = None
+        self._counter = 0
+        self._setup(settings or {})
+        self.auth = FakeAuthd(os.path.join(self.dir, "run", "auth.sock"), self.secret, self.users)
+        if start_mail:
+            self.start_role("mail")
+        self.start_role("login")
+
+    # ---- instance ----
+    def _setup(self, settings):
+        for d in ("run", "mail", "log", "tls", "db", "spool"):
+            os.makedirs(os.path.join(self.dir, d), exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        with open(os.path.join(self.dir, "tern.conf"), "w") as f:
+            f.write(f"hostname = {self.hostname}\nport_base = {self.port_base}\n"
+                    f"listen = 127.0.0.1\nlog = file\nlog_level = debug\n")
+        conf = subprocess.run([POP3D, "--print-config"], capture_output=True, text=True,
+                              check=True).stdout
+        lines = [l for l in conf.splitlines()
+                 if l.split("=")[0].strip().lstrip("#").strip() not in settings]
+        lines += [f"{k} = {v}" for k, v in settings.items()]
+        with open(os.path.join(self.dir, "pop3d.conf"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", self.key(), "-out", self.cert(), "-days", "30",
+                        "-subj", f"/CN={self.hostname}",
+                        "-addext", f"subjectAltName=DNS:{self.hostname}"],
+                       check=True, capture_output=True)
+        ensure_account("tern-pop3d")
+        ensure_account("tern-vmail")
+        for u in self.users:
+            md = self.maildir(u)
+            for sub in ("cur", "new", "tmp"):
+                os.makedirs(os.path.join(md, sub), exist_ok=True)
+        chown_tree(os.path.join(self.dir, "mail"), "tern-vmail")
+
+    def cert(self):
+        return os.path.join(self.dir, "tls", "cert.pem")
+
+    def key(self):
+        return os.path.join(self.dir, "tls", "key.pem")
+
+    def port(self, name):
+        return self.port_base + {"pop3": 110, "pop3s": 995}[name]
+
+    def maildir(self, user):
+        local, domain = user.split("@")
+        return os.path.join(self.dir, "mail", domain, local)
+
+    def log_text(self):
+        try:
+            with open(os.path.join(self.dir, "log", "tern.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    # ---- processes ----
+    def start_role(self, role):
+        env = dict(os.environ)
+        env.pop("TERN_CONFIG", None)
+        rd, wr = os.pipe()
+        keep = [wr]
+        env["TERN_READY_FD"] = str(wr)
+        args = [POP3D, "-c", self.dir]
+        if role == "login" and IS_ROOT:
+            # LeakSanitizer needs /proc, which a chrooted process cannot see.
+            env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
+        if role == "mail":
+            srd, swr = os.pipe()
+            os.write(swr, self.secret)
+            os.close(swr)
+            env["TERN_SECRET_FD"] = str(srd)
+            keep.append(srd)
+            args.append("--mail")
+        else:
+            socks = []
+            for name in ("pop3", "pop3s"):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind((self.HOST, self.port(name)))
+                s.listen(128)
+                socks.append((name, s))
+            env["TERN_LISTEN_FDS"] = ",".join(f"{n}:{s.fileno()}" for n, s in socks)
+            keep += [s.fileno() for _, s in socks]
+        errf = open(os.path.join(self.dir, "log", f"{role}.stderr"), "ab")
+        p = subprocess.Popen(args, env=env, pass_fds=keep, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=errf)
+        errf.close()
+        os.close(wr)
+        if role == "mail":
+            os.close(srd)
+        else:
+            for _, s in socks:
+                s.close()
+        ready = b""
+        import select
+        r, _, _ = select.select([rd], [], [], 15)
+        if r:
+            ready = os.read(rd, 1)
+        os.close(rd)
+        if ready != b"1":
+            p.kill()
+            p.wait(timeout=5)
+            raise AssertionError(f"tern-pop3d {role} did not start: {self.stderr_text()}\n"
+                                 f"{self.log_text()}")
+        self.procs[role] = p
+        return p
+
+    def stop(self):
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=5)
+        self.procs = {}
+        if self.auth:
+            self.auth.stop()
+        # Sanitizer builds report memory errors on stderr (sessions included).
+        err = self.stderr_text()
+        assert "Sanitizer" not in err and "runtime error" not in err, err
+
+    def stderr_text(self):
+        out = ""
+        for role in ("mail", "login"):
+            try:
+                with open(os.path.join(self.dir, "log", f"{role}.stderr"), errors="replace") as f:
+                    out += f.read()
+            except OSError:
+                pass
+        return out
+
+    # ---- mailbox ----
+    def deliver(self, user, text, when=None):
+        """Store a message as deliverd does: LF endings, S= and W= in the name."""
+        self._counter += 1
+        data = text.replace("\r\n", "\n").encode()
+        crlf = len(data) + data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 2)
+        t = int(when or time.time())
+        base = f"{t}.M{self._counter}P{os.getpid()}.{self.hostname},S={len(data)},W={crlf}"
+        md = self.maildir(user)
+        tmp = os.path.join(md, "tmp", base)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.utime(tmp, (t, t))
+        if IS_ROOT:
+            pw = pwd.getpwnam("tern-vmail")
+            os.chown(tmp, pw.pw_uid, pw.pw_gid)
+        os.rename(tmp, os.path.join(md, "new", base))
+        return base
+
+    def files(self, user):
+        md = self.maildir(user)
+        return sorted(os.listdir(os.path.join(md, "cur"))) + sorted(os.listdir(os.path.join(md, "new")))

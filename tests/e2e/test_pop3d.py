@@ -1,0 +1,550 @@
+"""tern-pop3d end to end: Python poplib, fetchmail and raw sockets against the
+login role and the mail role (see pop3env.py for how they are started)."""
+import os
+import poplib
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from conftest import IS_ROOT, wait_for
+from pop3env import Pop3Env
+
+ALICE, ALICE_PW = "alice@example.test", "alice-pw"
+BOB, BOB_PW = "bob@example.test", "bob pw"
+
+MSG1 = "From: a@b.test\nTo: alice@example.test\nSubject: one\n\nHello\n.dot line\n..two dots\nlast\n"
+MSG2 = ("From: c@d.test\nSubject: two\n\n" + "".join(f"line {i}\n" for i in range(200)))
+MSG3 = "Subject: three\n\nno final newline"
+
+
+def wire(text):
+    """What RETR must send for a stored message (before the final '.')."""
+    data = text.replace("\r\n", "\n")
+    if data and not data.endswith("\n"):
+        data += "\n"
+    return data.replace("\n", "\r\n").encode()
+
+
+@pytest.fixture
+def env(tmp_parent):
+    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes"})
+    yield e
+    e.stop()
+
+
+@pytest.fixture
+def tls_env(tmp_parent):
+    """Default settings: no plaintext logins, even on loopback."""
+    e = Pop3Env(tmp_parent)
+    yield e
+    e.stop()
+
+
+def login(env, user=ALICE, pw=ALICE_PW):
+    p = poplib.POP3(env.HOST, env.port("pop3"), timeout=10)
+    p.user(user)
+    p.pass_(pw)
+    return p
+
+
+def tls_context(env):
+    ctx = ssl.create_default_context(cafile=env.cert())
+    ctx.check_hostname = False	# the certificate names mx.example.test, we dial 127.0.0.1
+    return ctx
+
+
+class Raw:
+    """A raw line-oriented client for pipelining and abuse tests."""
+
+    def __init__(self, env, port_name="pop3"):
+        self.s = socket.create_connection((env.HOST, env.port(port_name)), timeout=10)
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError(self.buf)
+            self.buf += d
+        l, self.buf = self.buf.split(b"\r\n", 1)
+        return l
+
+    def multiline(self):
+        out = []
+        while True:
+            l = self.line()
+            if l == b".":
+                return out
+            out.append(l)
+
+    def closed(self, timeout=10):
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    return True
+                self.buf += d
+        except (socket.timeout, ConnectionResetError):
+            return False
+
+    def close(self):
+        self.s.close()
+
+
+# ---------------------------------------------------------------- basics
+
+def test_greeting_capa_and_quit(env):
+    p = poplib.POP3(env.HOST, env.port("pop3"), timeout=10)
+    assert p.getwelcome().startswith(b"+OK")
+    caps = p.capa()
+    for c in ("TOP", "UIDL", "USER", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "STLS"):
+        assert c in caps, c
+    assert caps["SASL"] == ["PLAIN", "LOGIN"]
+    assert caps["IMPLEMENTATION"] == ["tern"]
+    assert p.quit().startswith(b"+OK")
+
+
+def test_stat_list_uidl_retr_top_byte_exact(env):
+    b1 = env.deliver(ALICE, MSG1, when=time.time() - 30)
+    b2 = env.deliver(ALICE, MSG2, when=time.time() - 20)
+    b3 = env.deliver(ALICE, MSG3, when=time.time() - 10)
+    p = login(env)
+    sizes = [len(wire(m)) for m in (MSG1, MSG2, MSG3)]
+    assert p.stat() == (3, sum(sizes))
+    resp, lines, _ = p.list()
+    assert lines == [f"{i + 1} {s}".encode() for i, s in enumerate(sizes)]
+    assert p.list(2).split()[1:] == [b"2", str(sizes[1]).encode()]
+    resp, lines, _ = p.uidl()
+    assert lines == [f"{i + 1} {b}".encode() for i, b in enumerate((b1, b2, b3))]
+    for i, m in enumerate((MSG1, MSG2, MSG3)):
+        resp, lines, octets = p.retr(i + 1)
+        got = b"".join(l + b"\r\n" for l in lines)	# poplib un-stuffs the dots
+        assert got == wire(m)
+        assert octets - 2 * len(lines) >= 0
+    resp, lines, _ = p.top(2, 3)
+    assert lines == [b"From: c@d.test", b"Subject: two", b"", b"line 0", b"line 1", b"line 2"]
+    resp, lines, _ = p.top(1, 0)
+    assert lines == [b"From: a@b.test", b"To: alice@example.test", b"Subject: one", b""]
+    p.quit()
+    # Messages were moved to cur/ with ":2," and nothing was deleted.
+    assert env.files(ALICE) == sorted(b + ":2," for b in (b1, b2, b3))
+
+
+def test_dot_stuffing_on_the_wire(env):
+    env.deliver(ALICE, MSG1)
+    r = Raw(env)
+    r.line()
+    r.send(f"USER {ALICE}\r\nPASS {ALICE_PW}\r\nRETR 1\r\n".encode())
+    assert r.line().startswith(b"+OK")
+    assert r.line().startswith(b"+OK")
+    head = r.line()
+    assert head == f"+OK {len(wire(MSG1))} octets".encode()
+    body = r.multiline()
+    assert b"..dot line" in body and b"...two dots" in body
+    r.send(b"QUIT\r\n")
+    assert r.line().startswith(b"+OK")
+    r.close()
+
+
+def test_dele_quit_removes(env):
+    env.deliver(ALICE, MSG1)
+    keep = env.deliver(ALICE, MSG2, when=time.time() + 5)
+    p = login(env)
+    p.dele(1)
+    assert p.stat() == (1, len(wire(MSG2)))
+    with pytest.raises(poplib.error_proto):
+        p.retr(1)
+    p.quit()
+    assert env.files(ALICE) == [keep + ":2,"]
+
+
+def test_dele_then_drop_removes_nothing(env):
+    env.deliver(ALICE, MSG1)
+    env.deliver(ALICE, MSG2)
+    p = login(env)
+    p.dele(1)
+    p.dele(2)
+    p.sock.shutdown(socket.SHUT_RDWR)	# no QUIT: no UPDATE state
+    p.close()
+    assert wait_for(lambda: "end=disconnect" in env.log_text())
+    assert len(env.files(ALICE)) == 2
+    p = login(env)
+    assert p.stat()[0] == 2
+    p.quit()
+
+
+def test_rset_undeletes(env):
+    env.deliver(ALICE, MSG1)
+    p = login(env)
+    p.dele(1)
+    assert p.stat()[0] == 0
+    p.rset()
+    assert p.stat()[0] == 1
+    p.quit()
+    assert len(env.files(ALICE)) == 1
+
+
+def test_second_session_in_use(env):
+    env.deliver(ALICE, MSG1)
+    p1 = login(env)
+    p2 = poplib.POP3(env.HOST, env.port("pop3"), timeout=10)
+    p2.user(ALICE)
+    with pytest.raises(poplib.error_proto) as e:
+        p2.pass_(ALICE_PW)
+    assert b"[IN-USE]" in e.value.args[0]
+    # Another user is not affected.
+    p3 = login(env, BOB, BOB_PW)
+    p3.quit()
+    p1.quit()
+    p2 = login(env)
+    p2.quit()
+
+
+def test_wrong_password_auth_code(env):
+    p = poplib.POP3(env.HOST, env.port("pop3"), timeout=10)
+    p.user(ALICE)
+    with pytest.raises(poplib.error_proto) as e:
+        p.pass_("wrong")
+    assert e.value.args[0].startswith(b"-ERR [AUTH]")
+    # The session stays in AUTHORIZATION: a right login still works.
+    p.user(ALICE)
+    p.pass_(ALICE_PW)
+    p.quit()
+
+
+def test_password_with_spaces_and_user_case(env):
+    p = login(env, "Bob@Example.Test", BOB_PW)
+    assert p.stat() == (0, 0)
+    p.quit()
+
+
+def test_sasl_plain_and_login(env):
+    import base64
+    env.deliver(ALICE, MSG1)
+    r = Raw(env)
+    r.line()
+    cred = base64.b64encode(f"\0{ALICE}\0{ALICE_PW}".encode())
+    r.send(b"AUTH PLAIN " + cred + b"\r\nSTAT\r\nQUIT\r\n")
+    assert r.line().startswith(b"+OK")
+    assert r.line() == f"+OK 1 {len(wire(MSG1))}".encode()
+    assert r.line().startswith(b"+OK")
+    r.close()
+    r = Raw(env)
+    r.line()
+    r.send(b"AUTH LOGIN\r\n")
+    assert r.line() == b"+ VXNlcm5hbWU6"
+    r.send(base64.b64encode(ALICE.encode()) + b"\r\n")
+    assert r.line() == b"+ UGFzc3dvcmQ6"
+    r.send(base64.b64encode(b"nope") + b"\r\n")
+    assert r.line().startswith(b"-ERR [AUTH]")
+    r.send(b"AUTH PLAIN\r\n")
+    assert r.line() == b"+ "
+    r.send(b"*\r\n")
+    assert r.line().startswith(b"-ERR")
+    r.send(b"AUTH PLAIN !!notbase64\r\n")
+    assert r.line().startswith(b"-ERR")
+    r.send(b"QUIT\r\n")
+    assert r.line().startswith(b"+OK")
+    r.close()
+
+
+# ---------------------------------------------------------------- TLS
+
+def test_plaintext_login_refused_without_tls(tls_env):
+    p = poplib.POP3(tls_env.HOST, tls_env.port("pop3"), timeout=10)
+    caps = p.capa()
+    assert "STLS" in caps and "USER" not in caps and "SASL" not in caps
+    with pytest.raises(poplib.error_proto) as e:
+        p.user(ALICE)
+    assert b"[AUTH]" in e.value.args[0]
+    p.quit()
+
+
+def test_stls_then_login(tls_env):
+    tls_env.deliver(ALICE, MSG1)
+    p = poplib.POP3(tls_env.HOST, tls_env.port("pop3"), timeout=10)
+    p.stls(context=tls_context(tls_env))
+    caps = p.capa()
+    assert "STLS" not in caps and "USER" in caps
+    p.user(ALICE)
+    p.pass_(ALICE_PW)
+    assert p.stat() == (1, len(wire(MSG1)))
+    resp, lines, _ = p.retr(1)
+    assert b"".join(l + b"\r\n" for l in lines) == wire(MSG1)
+    p.dele(1)
+    p.quit()
+    assert tls_env.files(ALICE) == []
+
+
+def test_pop3s_implicit_tls(tls_env):
+    body = MSG2 * 50	# large enough to cross the relay buffers
+    tls_env.deliver(ALICE, body)
+    p = poplib.POP3_SSL(tls_env.HOST, tls_env.port("pop3s"), context=tls_context(tls_env), timeout=10)
+    p.user(ALICE)
+    p.pass_(ALICE_PW)
+    resp, lines, _ = p.retr(1)
+    assert b"".join(l + b"\r\n" for l in lines) == wire(body)
+    p.quit()
+
+
+def test_stls_discards_pipelined_plaintext(tls_env):
+    r = Raw(tls_env)
+    r.line()
+    r.send(b"STLS\r\nCAPA\r\n")
+    assert r.line().startswith(b"+OK")
+    ctx = tls_context(tls_env)
+    t = ctx.wrap_socket(r.s, server_hostname="mx.example.test")
+    t.sendall(b"NOOP\r\n")
+    # The CAPA sent before the handshake must not be answered inside TLS.
+    assert t.recv(4096).startswith(b"-ERR Command not valid")
+    t.sendall(b"QUIT\r\n")
+    t.close()
+
+
+# ---------------------------------------------------------------- protocol errors
+
+def test_unknown_and_wrong_state_commands(env):
+    r = Raw(env)
+    r.line()
+    r.send(b"FROB\r\n")
+    assert r.line() == b"-ERR Unknown command"
+    r.send(b"STAT\r\n")
+    assert r.line() == b"-ERR Command not valid in this state"
+    r.send(b"PASS x\r\n")
+    assert r.line().startswith(b"-ERR")
+    r.send(f"USER {ALICE}\r\nPASS {ALICE_PW}\r\n".encode())
+    assert r.line().startswith(b"+OK")
+    assert r.line().startswith(b"+OK")
+    r.send(b"USER x\r\n")
+    assert r.line() == b"-ERR Command not valid in this state"
+    r.send(b"STLS\r\n")
+    assert r.line() == b"-ERR Command not valid in this state"
+    r.send(b"RETR 1\r\nRETR x\r\nTOP 1\r\nLIST 0\r\nNOOP\r\n")
+    assert r.line().startswith(b"-ERR")
+    assert r.line().startswith(b"-ERR")
+    assert r.line().startswith(b"-ERR")
+    assert r.line().startswith(b"-ERR")
+    assert r.line() == b"+OK"
+    r.send(b"QUIT\r\n")
+    assert r.line().startswith(b"+OK")
+    r.close()
+
+
+def test_overlong_command_refused(env):
+    r = Raw(env)
+    r.line()
+    r.send(b"USER " + b"a" * 5000 + b"\r\nNOOP\r\nCAPA\r\n")
+    assert r.line() == b"-ERR Line too long"
+    assert r.line() == b"-ERR Command not valid in this state"	# NOOP before login
+    assert r.line().startswith(b"+OK")
+    r.multiline()
+    r.send(f"USER {ALICE}\r\nPASS {ALICE_PW}\r\n".encode())
+    r.line(), r.line()
+    r.send(b"LIST " + b"9" * 3000 + b"\r\nNOOP\r\n")
+    assert r.line() == b"-ERR Line too long"
+    assert r.line() == b"+OK"
+    r.send(b"QUIT\r\n")
+    assert r.line().startswith(b"+OK")
+    r.close()
+
+
+def test_pipelined_commands(env):
+    env.deliver(ALICE, MSG1, when=time.time() - 10)
+    env.deliver(ALICE, MSG3)
+    r = Raw(env)
+    r.line()
+    # Everything in one write, including the commands after PASS that the
+    # login process reads before the session process takes over.
+    r.send(f"CAPA\r\nUSER {ALICE}\r\nPASS {ALICE_PW}\r\nSTAT\r\nLIST\r\nUIDL 2\r\n"
+           f"RETR 2\r\nDELE 1\r\nSTAT\r\nQUIT\r\n".encode())
+    assert r.line().startswith(b"+OK")
+    assert b"PIPELINING" in r.multiline()
+    assert r.line().startswith(b"+OK")	# USER
+    assert r.line().startswith(b"+OK Logged in")
+    s1, s3 = len(wire(MSG1)), len(wire(MSG3))
+    assert r.line() == f"+OK 2 {s1 + s3}".encode()
+    assert r.line().startswith(b"+OK")
+    assert r.multiline() == [f"1 {s1}".encode(), f"2 {s3}".encode()]
+    assert r.line().startswith(b"+OK 2 ")
+    assert r.line() == f"+OK {s3} octets".encode()
+    assert b"".join(l + b"\r\n" for l in r.multiline()) == wire(MSG3)
+    assert r.line().startswith(b"+OK")
+    assert r.line() == f"+OK 1 {s3}".encode()
+    assert r.line().startswith(b"+OK")
+    assert r.closed()
+    assert len(env.files(ALICE)) == 1
+
+
+def test_garbage_disconnects_after_errors(tmp_parent):
+    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes", "max_errors": "3"})
+    try:
+        r = Raw(e)
+        r.line()
+        r.send(b"\x00\xff\xfe garbage\r\n\x01\x02\r\n\r\nmore junk\r\n")
+        assert r.line().startswith(b"-ERR")
+        assert r.line().startswith(b"-ERR")
+        assert r.line().startswith(b"-ERR")
+        assert r.line() == b"-ERR Too many errors, closing connection"
+        assert r.closed()
+        # The server is fine afterwards.
+        p = login(e)
+        p.quit()
+    finally:
+        e.stop()
+
+
+def test_stalling_client_times_out(tmp_parent):
+    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes", "idle_timeout": "2s"})
+    try:
+        e.deliver(ALICE, MSG1)
+        r = Raw(e)
+        r.line()
+        r.send(b"USER alice@exa")	# half a line, then nothing
+        assert r.closed(timeout=15)
+        # Logged in and idle: autologout, nothing deleted (RFC 1939 3).
+        r = Raw(e)
+        r.line()
+        r.send(f"USER {ALICE}\r\nPASS {ALICE_PW}\r\nDELE 1\r\n".encode())
+        r.line(), r.line(), r.line()
+        assert r.closed(timeout=15)
+        assert wait_for(lambda: "end=idle timeout" in e.log_text())
+        assert len(e.files(ALICE)) == 1
+    finally:
+        e.stop()
+
+
+def test_uidl_stable_across_sessions_and_renames(env):
+    env.deliver(ALICE, MSG1, when=time.time() - 10)
+    env.deliver(ALICE, MSG2)
+    p = login(env)
+    first = p.uidl()[1]
+    p.quit()
+    # Another Maildir client (imapd) marks the first message seen: a rename.
+    cur = os.path.join(env.maildir(ALICE), "cur")
+    name = sorted(os.listdir(cur))[0]
+    os.rename(os.path.join(cur, name), os.path.join(cur, name + "S"))
+    p = login(env)
+    assert p.uidl()[1] == first
+    p.quit()
+
+
+def test_message_renamed_during_session(env):
+    env.deliver(ALICE, MSG1)
+    p = login(env)
+    cur = os.path.join(env.maildir(ALICE), "cur")
+    name = os.listdir(cur)[0]
+    os.rename(os.path.join(cur, name), os.path.join(cur, name + "RS"))
+    resp, lines, _ = p.retr(1)
+    assert b"".join(l + b"\r\n" for l in lines) == wire(MSG1)
+    p.dele(1)
+    p.quit()
+    assert env.files(ALICE) == []
+
+
+def test_message_without_size_fields(env):
+    """A message put there by another Maildir tool: sizes are counted."""
+    md = env.maildir(ALICE)
+    path = os.path.join(md, "cur", "1700000000.foreign.host:2,S")
+    with open(path, "wb") as f:
+        f.write(b"Subject: x\r\n\r\nmixed\nendings\r\n")
+    if IS_ROOT:
+        import pwd
+        pw = pwd.getpwnam("tern-vmail")
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+    p = login(env)
+    assert p.stat() == (1, len(b"Subject: x\r\n\r\nmixed\r\nendings\r\n"))
+    assert p.uidl(1).split()[2] == b"1700000000.foreign.host"
+    p.quit()
+
+
+# ---------------------------------------------------------------- privileges
+
+@pytest.mark.skipif(not IS_ROOT, reason="accounts and chroot need root")
+def test_privilege_separation(env):
+    import pwd
+    login_pid = env.procs["login"].pid
+    mail_pid = env.procs["mail"].pid
+
+    def uid_of(pid):
+        with open(f"/proc/{pid}/status") as f:
+            for l in f:
+                if l.startswith("Uid:"):
+                    return int(l.split()[1])
+
+    assert uid_of(login_pid) == pwd.getpwnam("tern-pop3d").pw_uid
+    assert os.readlink(f"/proc/{login_pid}/root") == os.path.join(env.dir, "run")
+    assert uid_of(mail_pid) == pwd.getpwnam("tern-vmail").pw_uid
+    p = login(env)
+
+    def children():
+        out = []
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/stat") as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == mail_pid:
+                            out.append(int(d))
+                except OSError:
+                    pass
+        return out
+    kids = wait_for(children)
+    assert kids and uid_of(kids[0]) == pwd.getpwnam("tern-vmail").pw_uid
+    with open(f"/proc/{kids[0]}/status") as f:
+        assert "NoNewPrivs:\t1" in f.read()
+    p.quit()
+
+
+# ---------------------------------------------------------------- fetchmail
+
+def run_fetchmail(env, tmp, *extra, proto_port="pop3", tls="--sslproto", sslopts=()):
+    home = os.path.join(tmp, "fmhome")
+    os.makedirs(home, exist_ok=True)
+    out = os.path.join(tmp, "fetched")
+    os.makedirs(out, exist_ok=True)
+    rc = os.path.join(home, ".fetchmailrc")
+    with open(rc, "w") as f:
+        f.write(f'poll 127.0.0.1 proto POP3 port {env.port(proto_port)} user "{ALICE}" '
+                f'password "{ALICE_PW}"\n')
+    os.chmod(rc, 0o600)
+    mda = f"/bin/sh -c 'cat > {out}/msg.$$'"
+    cmd = ["fetchmail", "-f", rc, "--nodetach", "--nosyslog", "--idfile", os.path.join(home, "ids"),
+           "--mda", mda, "--sslcertck", "--sslcertfile", env.cert(), "--sslcommonname",
+           env.hostname, *sslopts, *extra]
+    e = dict(os.environ, HOME=home, FETCHMAILHOME=home)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=e)
+    files = sorted(os.listdir(out))
+    bodies = []
+    for fn in files:
+        with open(os.path.join(out, fn), "rb") as f:
+            bodies.append(f.read())
+        os.unlink(os.path.join(out, fn))
+    return p, bodies
+
+
+def test_fetchmail_keep_uidl_then_delete(tls_env, tmp_parent):
+    tls_env.deliver(ALICE, MSG1, when=time.time() - 10)
+    tls_env.deliver(ALICE, MSG2)
+    p, bodies = run_fetchmail(tls_env, tmp_parent, "--keep", "--uidl", sslopts=("--sslproto", "tls1.2+"))
+    assert p.returncode == 0, p.stderr + p.stdout
+    assert len(bodies) == 2
+    assert any(b"Subject: one" in b for b in bodies)
+    assert len(tls_env.files(ALICE)) == 2
+    # UIDL tracking: nothing new the second time.
+    p, bodies = run_fetchmail(tls_env, tmp_parent, "--keep", "--uidl", sslopts=("--sslproto", "tls1.2+"))
+    assert p.returncode == 1 and bodies == [], p.stderr + p.stdout	# 1 = no mail
+    tls_env.deliver(ALICE, MSG3)
+    p, bodies = run_fetchmail(tls_env, tmp_parent, "--keep", "--uidl", sslopts=("--sslproto", "tls1.2+"))
+    assert p.returncode == 0 and len(bodies) == 1 and b"Subject: three" in bodies[0]
+    # Fetch all and delete, over pop3s.
+    p, bodies = run_fetchmail(tls_env, tmp_parent, "--all", proto_port="pop3s",
+                              sslopts=("--ssl",))
+    assert p.returncode == 0, p.stderr + p.stdout
+    assert len(bodies) == 3
+    assert tls_env.files(ALICE) == []

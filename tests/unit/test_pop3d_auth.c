@@ -1,0 +1,122 @@
+/* Unit tests: SASL PLAIN/LOGIN decoding, login tokens, Maildir name helpers. */
+#include "pop3d/maildrop.h"
+#include "pop3d/sasl.h"
+#include "pop3d/token.h"
+#include "tests/unit/check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *b64(const char *s, size_t n)
+{
+	char *out = malloc(4 * ((n + 2) / 3) + 1);
+	sasl_b64encode((const unsigned char *)s, n, out);
+	return out;
+}
+
+static void test_plain(void)
+{
+	char *u = NULL, *p = NULL, *e;
+	e = b64("\0alice@x.test\0pw with space", 27);
+	CHECK(sasl_plain(e, &u, &p));
+	CHECK_STR(u, "alice@x.test");
+	CHECK_STR(p, "pw with space");
+	free(u), free(p), free(e);
+	e = b64("alice\0alice\0pw", 14);	/* authzid = authcid is fine */
+	CHECK(sasl_plain(e, &u, &p));
+	free(u), free(p), free(e);
+	e = b64("root\0alice\0pw", 13);	/* proxy login: refused */
+	CHECK(!sasl_plain(e, &u, &p));
+	free(e);
+	e = b64("\0alice\0pw\0more", 14);	/* third NUL */
+	CHECK(!sasl_plain(e, &u, &p));
+	free(e);
+	e = b64("\0alice", 6);			/* no password */
+	CHECK(!sasl_plain(e, &u, &p));
+	free(e);
+	e = b64("\0\0pw", 4);			/* empty user */
+	CHECK(!sasl_plain(e, &u, &p));
+	free(e);
+	CHECK(!sasl_plain("", &u, &p));
+	CHECK(!sasl_plain("not base64!", &u, &p));
+	CHECK(!sasl_plain("AGFsaWNlAHB3=", &u, &p));	/* bad length */
+	CHECK(!sasl_plain("AG=hbGljZQBwdw==", &u, &p));	/* '=' inside */
+}
+
+static void test_login_field(void)
+{
+	char *o = NULL;
+	CHECK(sasl_login_field("YWxpY2U=", &o));
+	CHECK_STR(o, "alice");
+	free(o);
+	CHECK(sasl_login_field("YWI=", &o) && !strcmp(o, "ab"));
+	free(o);
+	CHECK(!sasl_login_field("", &o));
+	CHECK(!sasl_login_field("AA==", &o));	/* NUL */
+	CHECK(!sasl_login_field("YW", &o));
+	unsigned char out[8];
+	CHECK(sasl_b64decode("YWJj", out, sizeof out) == 3);
+	CHECK(sasl_b64decode("YWJjZA==", out, sizeof out) == 4);
+	CHECK(sasl_b64decode("YWJjZGU=", out, sizeof out) == 5);
+	CHECK(sasl_b64decode("YWJjZGVmZ2hpams=", out, sizeof out) == -1);	/* too big */
+}
+
+static void test_token(void)
+{
+	unsigned char secret[TOKEN_SECRET_LEN], other[TOKEN_SECRET_LEN];
+	memset(secret, 7, sizeof secret);
+	memset(other, 8, sizeof other);
+	char t[TOKEN_MAX];
+	token_make(secret, "pop3", "alice@x.test", 2000, t);
+	CHECK(token_verify(secret, "pop3", "alice@x.test", t, 1999));
+	CHECK(token_verify(secret, "pop3", "alice@x.test", t, 2000));
+	CHECK(!token_verify(secret, "pop3", "alice@x.test", t, 2001));	/* expired */
+	CHECK(!token_verify(secret, "imap", "alice@x.test", t, 1999));	/* other service */
+	CHECK(!token_verify(secret, "pop3", "bob@x.test", t, 1999));	/* other user */
+	CHECK(!token_verify(other, "pop3", "alice@x.test", t, 1999));	/* other secret */
+	CHECK(!token_verify(NULL, "pop3", "alice@x.test", t, 1999));
+	char bad[TOKEN_MAX];
+	strcpy(bad, t);
+	bad[0] = bad[0] == 'a' ? 'b' : 'a';
+	CHECK(!token_verify(secret, "pop3", "alice@x.test", bad, 1999));
+	strcpy(bad, t);
+	strcpy(strchr(bad, '.'), ".9999");	/* extended expiry: MAC no longer matches */
+	CHECK(!token_verify(secret, "pop3", "alice@x.test", bad, 1999));
+	CHECK(!token_verify(secret, "pop3", "alice@x.test", "", 0));
+	CHECK(!token_verify(secret, "pop3", "alice@x.test", "abc.123", 0));
+}
+
+static void test_maildir_names(void)
+{
+	const char *n = "1700000000.M1P2.host,S=120,W=125:2,S";
+	size_t b = maildir_baselen(n);
+	uint64_t v;
+	CHECK(b == strlen("1700000000.M1P2.host,S=120,W=125"));
+	CHECK(maildir_field(n, b, 'S', &v) && v == 120);
+	CHECK(maildir_field(n, b, 'W', &v) && v == 125);
+	CHECK(!maildir_field("123.abc.host:2,", 12, 'S', &v));
+	CHECK(!maildir_field("1.x,S=12a,W=5", 13, 'S', &v));
+	CHECK(maildir_field("1.x,S=12a,W=5", 13, 'W', &v) && v == 5);
+	CHECK(maildir_baselen("plain") == 5);
+	char u[UIDL_MAX + 1];
+	maildir_uidl(n, b, u);
+	CHECK(!strcmp(u, "1700000000.M1P2.host,S=120,W=125"));
+	char longname[200];
+	memset(longname, 'x', sizeof longname);
+	maildir_uidl(longname, sizeof longname, u);
+	CHECK(strlen(u) <= UIDL_MAX && u[0] == 'H');
+	char u2[UIDL_MAX + 1];
+	maildir_uidl(longname, sizeof longname, u2);
+	CHECK(!strcmp(u, u2));	/* stable */
+	maildir_uidl("has space", 9, u);
+	CHECK(u[0] == 'H' && !strchr(u, ' '));
+}
+
+int main(void)
+{
+	test_plain();
+	test_login_field();
+	test_token();
+	test_maildir_names();
+	return check_summary("pop3d_auth");
+}
