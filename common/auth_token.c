@@ -18,6 +18,10 @@ static bool mac(const unsigned char secret[AUTH_SECRET_LEN], const char *service
 	char buf[2 * AUTH_MAX_FIELD + 64];
 	int n = snprintf(buf, sizeof buf, "%s\n%s\n%lld", service, user, (long long)expiry);
 	unsigned int len = 0;
+	/* The fields are joined by newlines: a newline inside one would let two
+	 * different (service, user) pairs share a MAC. */
+	if (strchr(service, '\n') || strchr(user, '\n'))
+		return false;
 	if (n < 0 || (size_t)n >= sizeof buf)
 		return false;
 	if (!HMAC(EVP_sha256(), secret, AUTH_SECRET_LEN, (const unsigned char *)buf, (size_t)n,

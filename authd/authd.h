@@ -1,0 +1,67 @@
+/* authd.h — the auth service: state shared by its parts (server.c: connections
+ * and replies; handle_*.c: one handler per request of auth_proto.h). */
+#ifndef TERN_AUTHD_AUTHD_H
+#define TERN_AUTHD_AUTHD_H
+
+#include "common/config.h"
+#include "common/ipc.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct event_base;
+struct ratelimit;
+struct conn;
+
+extern const struct cfg_key authd_settings[];
+
+#define AUTHD_MAX_UIDS 16
+
+struct authd {
+	struct event_base *base;
+	const char *db_dir;		/* "/" once chrooted into it */
+	struct ratelimit *rl;
+	const unsigned char *secret;	/* run secret for tokens, or NULL */
+	uint64_t fail_delay_ms;
+	uint64_t token_lifetime_s;
+	unsigned max_depth;		/* alias nesting */
+	unsigned max_conns, nconns;
+	unsigned max_pending;		/* delayed replies per connection */
+	uid_t uids[AUTHD_MAX_UIDS];	/* peers we serve (SO_PEERCRED) */
+	size_t nuids;
+};
+extern struct authd authd;
+
+/* Apply authd.conf values to the global state (start-up and tests). */
+void authd_apply_settings(const struct cfg *conf);
+
+/* server.c */
+/* Accept on the listening socket and serve until the loop ends. */
+void server_start(int listen_fd);
+/* Queue a reply now, or after delay_ms (failed logins). The message is consumed. */
+void conn_reply(struct conn *c, struct ipc_msg *res);
+void conn_reply_later(struct conn *c, struct ipc_msg *res, uint64_t delay_ms);
+/* The reply has no way to say "try later" (SENDER, USER): close the
+ * connection instead, so the client answers its pending requests with TEMPFAIL. */
+void conn_abort(struct conn *c, const char *why);
+/* Peer description for logs ("uid=N pid=N"). */
+const char *conn_peer(const struct conn *c);
+
+/* peer.c: who may talk to us. */
+void peer_allow_defaults(const char *instance_dir);
+bool peer_allowed(uid_t uid);
+
+/* A handler reads the request's fields; -1 if malformed (the connection is then
+ * closed with a log line), else 0 after queueing its reply. */
+typedef int (*auth_handler)(struct conn *c, struct ipc_msg *req);
+int handle_login(struct conn *c, struct ipc_msg *req);
+int handle_rcpt(struct conn *c, struct ipc_msg *req);
+int handle_sender(struct conn *c, struct ipc_msg *req);
+int handle_expand(struct conn *c, struct ipc_msg *req);
+int handle_user(struct conn *c, struct ipc_msg *req);
+
+/* token.c: the token for a successful login, "" without a run secret. */
+void token_for(const char *service, const char *user, char *out, size_t outlen);
+
+#endif

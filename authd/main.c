@@ -1,0 +1,85 @@
+/* tern-authd — the auth service: the only process that reads password hashes.
+ * Binds RUN/auth.sock, drops to tern-auth chrooted into db_dir, and answers the
+ * requests of auth_proto.h (see ARCHITECTURE.md). */
+#include "authd/authd.h"
+#include "authd/ratelimit.h"
+#include "common/daemon.h"
+#include "common/log.h"
+#include "common/privdrop.h"
+#include "common/util.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	if (sig == SIGHUP) {
+		/* authd.conf lies outside the chroot: its settings apply at the next
+		 * start (`mailctl restart`); the user database is read at every request,
+		 * so user changes need no reload at all. */
+		log_info("reload: user database changes apply at once; authd.conf changes at the next start");
+		return;
+	}
+	log_info("stopping (signal %d)", (int)sig);
+	event_base_loopbreak(authd.base);
+}
+
+static void watch_signal(int sig)
+{
+	struct event *ev = evsignal_new(authd.base, sig, on_signal, NULL);
+	if (!ev || event_add(ev, NULL) < 0)
+		fatal("cannot handle signal %d", sig);
+}
+
+static int open_socket(const struct instance *in)
+{
+	char *path = instance_sock(in, "auth");
+	if (mkdir_p(in->run_dir, 0755) < 0)
+		fatal_errno("cannot create %s", in->run_dir);
+	/* 0666: any local process may connect; the peer's uid decides (peer.c). */
+	int fd = ipc_listen(path, 0666);
+	if (fd < 0)
+		fatal_errno("cannot listen on %s", path);
+	free(path);
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	struct instance in;
+	struct cfg conf;
+	struct daemon_rest rest;
+	struct stat st;
+
+	daemon_init("authd", authd_settings, argc, argv, &in, &conf, &rest);
+	if (rest.argc > 0)
+		fatal("unknown argument %s (tern-authd takes no role arguments)", rest.argv[0]);
+	authd_apply_settings(&conf);
+	if (stat(in.db_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		fatal("user database directory %s is missing (mailctl init creates it)", in.db_dir);
+	peer_allow_defaults(in.dir);
+	authd.secret = daemon_secret();
+	authd.base = event_base_new();
+	if (!authd.base)
+		fatal("event_base_new failed");
+	int lfd = open_socket(&in);
+	bool root = running_as_root();
+	privdrop(ACCT_AUTHD, in.db_dir);
+	authd.db_dir = root ? "/" : in.db_dir;	/* chrooted into db_dir as root */
+
+	watch_signal(SIGTERM);
+	watch_signal(SIGINT);
+	watch_signal(SIGHUP);
+	server_start(lfd);
+	log_info("ready: db=%s peers=%zu token=%s", in.db_dir, authd.nuids,
+		 authd.secret ? "on" : "off (no run secret)");
+	daemon_ready();
+	event_base_dispatch(authd.base);
+	rl_free(authd.rl);
+	return 0;
+}

@@ -1,0 +1,35 @@
+/* resolve.h — what an address means, from the user database: recipient checks,
+ * sender checks and alias expansion (auth_proto.h RCPT, SENDER, EXPAND). */
+#ifndef TERN_AUTHD_RESOLVE_H
+#define TERN_AUTHD_RESOLVE_H
+
+#include "common/auth_proto.h"
+#include "common/userdb.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define RESOLVE_MAX_BOXES 256	/* final mailboxes of one expansion */
+
+struct resolved_box {
+	char mailbox[USERDB_MAX_ADDR];
+	char folder[USERDB_MAX_LOCAL + 1];	/* "" or the +detail */
+	uint64_t quota;
+};
+
+struct expansion {
+	size_t n;
+	unsigned remote;	/* targets outside our domains (not delivered here) */
+	struct resolved_box box[RESOLVE_MAX_BOXES];
+};
+
+/* enum rcpt_kind for address. */
+enum rcpt_kind resolve_rcpt(const char *db_dir, const char *address);
+/* 1 user may send as address (its own, +detail of it, or an alias that leads to
+ * it), 0 not, -1 database error. */
+int resolve_sender(const char *db_dir, const char *user, const char *address);
+/* Expand address to its final local mailboxes. max_depth bounds alias nesting. */
+enum expand_status resolve_expand(const char *db_dir, const char *address, unsigned max_depth,
+				  struct expansion *out);
+
+#endif

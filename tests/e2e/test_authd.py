@@ -1,0 +1,258 @@
+"""tern-authd, the auth service: started by the test as the master starts it
+(TERN_READY_FD, TERN_SECRET_FD, log to a file), spoken to over RUN/auth.sock
+with the real protocol and through `mailctl user auth`."""
+import hashlib
+import hmac
+import os
+import pwd
+import select
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import IS_ROOT, TERN_BIN, mailctl, wait_for
+import authproto as ap
+from test_users import ensure_account
+
+AUTHD = os.path.join(TERN_BIN, "tern-authd")
+SECRET = bytes(range(32))
+
+
+class Authd:
+    def __init__(self, parent):
+        self.dir = os.path.join(parent, "inst")
+        os.mkdir(self.dir)
+        os.chmod(self.dir, 0o755)
+        os.mkdir(os.path.join(self.dir, "log"))
+        with open(os.path.join(self.dir, "tern.conf"), "w") as f:
+            f.write("log = file\n")
+        conf = subprocess.run([AUTHD, "--print-config"], capture_output=True, text=True,
+                              check=True, timeout=10).stdout
+        with open(os.path.join(self.dir, "authd.conf"), "w") as f:
+            f.write(conf + "failure_delay = 1s\nmax_failures = 3\nlockout_time = 1h\n")
+        self.sock = os.path.join(self.dir, "run", "auth.sock")
+        self.proc = None
+
+    def ctl(self, *args, **kw):
+        return mailctl("-c", self.dir, *args, **kw)
+
+    def start(self):
+        ready_r, ready_w = os.pipe()
+        sec_r, sec_w = os.pipe()
+        os.write(sec_w, SECRET)
+        os.close(sec_w)
+        env = dict(os.environ, TERN_READY_FD=str(ready_w), TERN_SECRET_FD=str(sec_r))
+        self.proc = subprocess.Popen([AUTHD, "-c", self.dir], env=env,
+                                     pass_fds=(ready_w, sec_r), stderr=subprocess.PIPE)
+        os.close(ready_w)
+        os.close(sec_r)
+        r, _, _ = select.select([ready_r], [], [], 10)
+        ok = bool(r) and os.read(ready_r, 1) == b"1"
+        os.close(ready_r)
+        assert ok, "tern-authd did not report ready: " + self.log()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.proc:
+            self.proc.stderr.close()
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "log", "tern.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def conn(self):
+        return ap.AuthConn(self.sock)
+
+
+@pytest.fixture
+def authd(tmp_parent):
+    if IS_ROOT:
+        ensure_account("tern-vmail")
+        ensure_account("tern-auth")
+    a = Authd(tmp_parent)
+    a.ctl("domain", "add", "example.test")
+    a.ctl("user", "add", "alice@example.test", input="Alice-pw-123\n")
+    a.ctl("user", "add", "bob@example.test", "5m", input="Bob-pw-456\n")
+    a.start()
+    yield a
+    a.stop()
+
+
+def test_runs_unprivileged_and_chrooted(authd):
+    pid = authd.proc.pid
+    with open(f"/proc/{pid}/status") as f:
+        uid = [l.split()[1] for l in f if l.startswith("Uid:")][0]
+    if IS_ROOT:
+        assert int(uid) == pwd.getpwnam("tern-auth").pw_uid
+        assert os.readlink(f"/proc/{pid}/root") == os.path.join(authd.dir, "db")
+    assert oct(os.stat(authd.sock).st_mode & 0o777) == "0o666"
+
+
+def test_login_and_token(authd):
+    c = authd.conn()
+    res, user, token = c.login("Alice@Example.TEST", "Alice-pw-123", service="imap")
+    assert res == ap.AUTH_OK and user == "alice@example.test"
+    mac, expiry = token.split(".")
+    want = hmac.new(SECRET, f"imap\nalice@example.test\n{expiry}".encode(), hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(mac, want) and int(expiry) > time.time()
+    res, user, token = c.login("alice@example.test", "wrong", client="192.0.2.50")
+    assert res == ap.AUTH_FAIL and user == "" and token == ""
+    assert c.login("nobody@example.test", "x", client="192.0.2.51")[0] == ap.AUTH_FAIL
+    c.close()
+
+
+def test_user_auth_command(authd):
+    p = authd.ctl("user", "auth", "alice@example.test", input="Alice-pw-123\n")
+    assert p.stdout == "ok\n"
+    p = authd.ctl("user", "auth", "alice@example.test", input="nope\n", check=False)
+    assert p.returncode == 1 and p.stdout == "failed\n"
+    # The password change applies at once, without a reload.
+    authd.ctl("user", "passwd", "alice@example.test", input="Changed-pw-789\n")
+    assert authd.ctl("user", "auth", "alice@example.test", input="Changed-pw-789\n").stdout == "ok\n"
+
+
+def test_failures_slowed_then_locked(authd):
+    c = authd.conn()
+    for i in range(3):
+        t0 = time.monotonic()
+        assert c.login("alice@example.test", f"bad{i}", client="198.51.100.7")[0] == ap.AUTH_FAIL
+        assert time.monotonic() - t0 >= 0.9          # answered late (failure_delay = 1s)
+    # Locked: even the right password is refused now, from that client only.
+    assert c.login("alice@example.test", "Alice-pw-123", client="198.51.100.7")[0] == ap.AUTH_LOCKED
+    assert c.login("alice@example.test", "Alice-pw-123", client="198.51.100.8")[0] == ap.AUTH_OK
+    c.close()
+    log = authd.log()
+    assert "client=198.51.100.7 result=failed" in log and "result=locked" in log
+
+
+def test_delayed_failure_does_not_block_others(authd):
+    slow, fast = authd.conn(), authd.conn()
+    slow.send(ap.LOGIN, "imap", "alice@example.test", "bad", "203.0.113.9")
+    # While that failure waits out its delay, other requests are answered.
+    assert fast.rcpt("alice@example.test") == ap.RCPT_LOCAL
+    assert fast.login("bob@example.test", "Bob-pw-456")[0] == ap.AUTH_OK
+    assert slow.recv()[2][0] == ap.AUTH_FAIL
+    slow.close()
+    fast.close()
+
+
+def test_pipelined_replies_match_ids(authd):
+    c = authd.conn()
+    ids = [c.send(ap.LOGIN, "smtp", "alice@example.test", "bad", "203.0.113.10"),
+           c.send(ap.RCPT, "bob@example.test"),
+           c.send(ap.USER, "bob@example.test")]
+    replies = {mid: (t, f) for t, mid, f in (c.recv(), c.recv(), c.recv())}
+    assert replies[ids[1]] == (ap.RCPT_RES, [ap.RCPT_LOCAL])
+    assert replies[ids[2]] == (ap.USER_RES, [1, 5 * 1024 * 1024])
+    assert replies[ids[0]][1][0] == ap.AUTH_FAIL
+    c.close()
+
+
+def test_rcpt_sender_expand_user(authd):
+    authd.ctl("alias", "add", "info@example.test", "alice@example.test,bob@example.test")
+    authd.ctl("alias", "add", "@example.test", "bob@example.test")
+    authd.ctl("domain", "add", "loop.test")
+    authd.ctl("alias", "add", "a@loop.test", "b@loop.test")
+    authd.ctl("alias", "add", "b@loop.test", "a@loop.test")
+    c = authd.conn()
+    assert c.rcpt("ALICE@example.test") == ap.RCPT_LOCAL
+    assert c.rcpt("alice+lists@example.test") == ap.RCPT_LOCAL
+    assert c.rcpt("whoever@example.test") == ap.RCPT_LOCAL        # catch-all
+    assert c.rcpt("someone@elsewhere.test") == ap.RCPT_REMOTE
+    assert c.rcpt("x@loop.test") == ap.RCPT_UNKNOWN
+    assert c.sender("alice@example.test", "alice@example.test") == 1
+    assert c.sender("alice@example.test", "info@example.test") == 1
+    assert c.sender("alice@example.test", "bob@example.test") == 0
+    assert c.sender("bob@example.test", "random@example.test") == 0  # catch-all is not ownership
+    st, boxes = c.expand("info+news@example.test")
+    assert st == ap.EXPAND_OK
+    assert sorted(boxes) == [("alice@example.test", "news", 0),
+                             ("bob@example.test", "news", 5 * 1024 * 1024)]
+    assert c.expand("whoever@example.test") == (ap.EXPAND_OK, [("bob@example.test", "", 5242880)])
+    assert c.expand("a@loop.test")[0] == ap.EXPAND_LOOP
+    assert c.expand("x@elsewhere.test")[0] == ap.EXPAND_UNKNOWN
+    assert c.user("alice@example.test") == [1, 0]
+    assert c.user("nobody@example.test") == [0, 0]
+    c.close()
+
+
+@pytest.mark.parametrize("bad", [
+    b"\x00\x00\x00\x05\x00\x64\x01\x00\x00\x00\x00\x01garba",       # fields that do not parse
+    ap.frame(ap.LOGIN, 1, "imap", "alice@example.test"),             # missing fields
+    ap.frame(ap.RCPT, 1, "a@example.test", "extra"),                  # extra field
+    ap.frame(ap.RCPT, 1, 5),                                          # wrong field type
+    ap.frame(ap.LOGIN, 1, "ftp", "a@example.test", "x", "1.2.3.4"),   # unknown service
+    ap.frame(999, 1),                                                 # unknown message
+    ap.frame(ap.RCPT, 1, "a@example.test", version=9),                # wrong version
+    b"\x7f\xff\xff\xff\x00\x65\x01\x00\x00\x00\x00\x01",              # oversized frame
+    ap.frame(ap.RCPT, 1, "x" * 5000),                                 # over AUTH_MAX_FIELD
+])
+def test_malformed_message_closes_connection(authd, bad):
+    c = authd.conn()
+    c.send_raw(bad)
+    with pytest.raises((EOFError, ConnectionResetError)):
+        c.recv()
+    c.close()
+    assert wait_for(lambda: "closing the connection" in authd.log() or
+                    "malformed message" in authd.log(), timeout=5)
+    # The service itself is unharmed.
+    c = authd.conn()
+    assert c.rcpt("alice@example.test") == ap.RCPT_LOCAL
+    c.close()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to connect as another uid")
+def test_foreign_uid_refused(authd):
+    req = ap.frame(ap.RCPT, 1, "alice@example.test").hex()
+    code = ("import socket,os; os.setgid(65534); os.setuid(65534); "
+            "s=socket.socket(socket.AF_UNIX); s.connect(%r); "
+            "s.sendall(bytes.fromhex(%r)); print(repr(s.recv(100)))" % (authd.sock, req))
+    p = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=10)
+    assert p.stdout.strip() in ("b''", "") or "ConnectionResetError" in p.stderr
+    assert wait_for(lambda: "refused connection from uid=65534" in authd.log(), timeout=5)
+
+
+def test_password_never_in_argv_or_log(authd):
+    secret_pw = "Very-Secret-Unique-42"
+    authd.ctl("user", "add", "carol@example.test", input=secret_pw + "\n")
+    # While mailctl waits on stdin, its command line holds no password.
+    p = subprocess.Popen([os.path.join(TERN_BIN, "mailctl"), "-c", authd.dir, "user", "auth",
+                          "carol@example.test"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: os.path.exists(f"/proc/{p.pid}/cmdline"), timeout=5)
+        with open(f"/proc/{p.pid}/cmdline", "rb") as f:
+            assert secret_pw.encode() not in f.read()
+        out, _ = p.communicate(secret_pw + "\n", timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert out == "ok\n"
+    authd.ctl("user", "auth", "carol@example.test", input=secret_pw + "x\n", check=False)
+    log = authd.log()
+    assert "carol@example.test" in log and secret_pw not in log
+
+
+def test_restart_and_reconnect_by_path(authd):
+    c = authd.conn()
+    assert c.rcpt("alice@example.test") == ap.RCPT_LOCAL
+    authd.stop()
+    with pytest.raises((EOFError, ConnectionResetError, BrokenPipeError)):
+        c.rcpt("alice@example.test")
+    c.close()
+    p = authd.ctl("user", "auth", "alice@example.test", input="x\n", check=False)
+    assert p.returncode == 2 and "not running" in p.stderr and p.stderr.count("\n") == 1
+    authd.start()
+    assert authd.ctl("user", "auth", "alice@example.test", input="Alice-pw-123\n").stdout == "ok\n"

@@ -1,0 +1,136 @@
+/* Unit tests: recipient, sender and alias resolution over a real user database. */
+#include "authd/resolve.h"
+#include "common/userdb.h"
+#include "common/util.h"
+#include "tests/unit/check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *db;
+static struct expansion x;
+
+static void setup(void)
+{
+	char why[256];
+	CHECK(userdb_domain_add(db, "example.test", why, sizeof why) == 0);
+	CHECK(userdb_domain_add(db, "catch.test", why, sizeof why) == 0);
+	CHECK(userdb_domain_add(db, "alias.test", why, sizeof why) == 0);
+	CHECK(userdb_user_add(db, "alice@example.test", "pw", 1000, why, sizeof why) == 0);
+	CHECK(userdb_user_add(db, "bob@example.test", "pw", 0, why, sizeof why) == 0);
+	CHECK(userdb_user_add(db, "postmaster@catch.test", "pw", 0, why, sizeof why) == 0);
+	CHECK(userdb_alias_add(db, "info@example.test", "alice@example.test,bob@example.test", why, sizeof why) == 0);
+	CHECK(userdb_alias_add(db, "team@example.test", "info@example.test,alice@example.test", why, sizeof why) == 0);
+	CHECK(userdb_alias_add(db, "loop1@example.test", "loop2@example.test", why, sizeof why) == 0);
+	CHECK(userdb_alias_add(db, "loop2@example.test", "loop1@example.test", why, sizeof why) == 0);
+	CHECK(userdb_alias_add(db, "alice@example.test", "alice@example.test,bob@example.test", why, sizeof why) == 0);
+	CHECK(userdb_alias_add(db, "fwd@example.test", "someone@remote.test", why, sizeof why) == 0);
+	CHECK(userdb_alias_add(db, "mixed@example.test", "someone@remote.test,bob@example.test", why, sizeof why) == 0);
+	CHECK(userdb_alias_add(db, "ghost@example.test", "nobody@example.test", why, sizeof why) == 0);
+	CHECK(userdb_alias_add(db, "@catch.test", "postmaster@catch.test", why, sizeof why) == 0);
+	CHECK(userdb_alias_add(db, "@alias.test", "@example.test", why, sizeof why) == 0);
+	/* A chain of 12 aliases: deeper than the limit of 10. */
+	for (int i = 0; i < 12; i++) {
+		char k[64], t[64];
+		snprintf(k, sizeof k, "deep%d@example.test", i);
+		snprintf(t, sizeof t, i == 11 ? "bob@example.test" : "deep%d@example.test", i + 1);
+		CHECK(userdb_alias_add(db, k, t, why, sizeof why) == 0);
+	}
+}
+
+static bool has_box(const char *mailbox, const char *folder)
+{
+	for (size_t i = 0; i < x.n; i++)
+		if (!strcmp(x.box[i].mailbox, mailbox) && !strcmp(x.box[i].folder, folder))
+			return true;
+	return false;
+}
+
+static void test_rcpt(void)
+{
+	CHECK(resolve_rcpt(db, "alice@example.test") == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, "ALICE@Example.Test") == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, "alice+lists@example.test") == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, "info@example.test") == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, "nobody@example.test") == RCPT_UNKNOWN);
+	CHECK(resolve_rcpt(db, "anything@catch.test") == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, "x@remote.test") == RCPT_REMOTE);
+	CHECK(resolve_rcpt(db, "not an address") == RCPT_UNKNOWN);
+	CHECK(resolve_rcpt(db, "") == RCPT_UNKNOWN);
+	CHECK(resolve_rcpt(db, "a/b@example.test") == RCPT_UNKNOWN);
+}
+
+static void test_expand(void)
+{
+	CHECK(resolve_expand(db, "bob@example.test", 10, &x) == EXPAND_OK);
+	CHECK(x.n == 1 && has_box("bob@example.test", ""));
+	CHECK(resolve_expand(db, "Bob+Lists@EXAMPLE.test", 10, &x) == EXPAND_OK);
+	CHECK(x.n == 1 && has_box("bob@example.test", "lists"));
+	/* One to many, nested, deduplicated. */
+	CHECK(resolve_expand(db, "team@example.test", 10, &x) == EXPAND_OK);
+	CHECK(x.n == 2 && has_box("alice@example.test", "") && has_box("bob@example.test", ""));
+	CHECK(x.box[0].quota == 1000 || x.box[1].quota == 1000);
+	/* An alias that includes its own mailbox. */
+	CHECK(resolve_expand(db, "alice@example.test", 10, &x) == EXPAND_OK);
+	CHECK(x.n == 2 && has_box("alice@example.test", "") && has_box("bob@example.test", ""));
+	/* Detail carries over through aliases. */
+	CHECK(resolve_expand(db, "info+x@example.test", 10, &x) == EXPAND_OK);
+	CHECK(has_box("bob@example.test", "x"));
+	CHECK(resolve_expand(db, "loop1@example.test", 10, &x) == EXPAND_LOOP);
+	CHECK(resolve_expand(db, "deep0@example.test", 10, &x) == EXPAND_LOOP);
+	CHECK(resolve_expand(db, "deep5@example.test", 10, &x) == EXPAND_OK);
+	CHECK(resolve_expand(db, "deep0@example.test", 20, &x) == EXPAND_OK);
+	CHECK(resolve_expand(db, "nobody@example.test", 10, &x) == EXPAND_UNKNOWN);
+	CHECK(resolve_expand(db, "ghost@example.test", 10, &x) == EXPAND_UNKNOWN);
+	/* Remote targets are not local mailboxes. */
+	CHECK(resolve_expand(db, "fwd@example.test", 10, &x) == EXPAND_UNKNOWN);
+	CHECK(resolve_expand(db, "mixed@example.test", 10, &x) == EXPAND_OK);
+	CHECK(x.n == 1 && x.remote == 1 && has_box("bob@example.test", ""));
+	/* Catch-all and domain alias. */
+	CHECK(resolve_expand(db, "whoever+d@catch.test", 10, &x) == EXPAND_OK);
+	CHECK(x.n == 1 && has_box("postmaster@catch.test", "d"));
+	CHECK(resolve_expand(db, "bob@alias.test", 10, &x) == EXPAND_OK);
+	CHECK(x.n == 1 && has_box("bob@example.test", ""));
+	CHECK(resolve_expand(db, "nobody@alias.test", 10, &x) == EXPAND_UNKNOWN);
+	CHECK(resolve_expand(db, "bad address", 10, &x) == EXPAND_UNKNOWN);
+}
+
+static void test_sender(void)
+{
+	CHECK(resolve_sender(db, "alice@example.test", "alice@example.test") == 1);
+	CHECK(resolve_sender(db, "alice@example.test", "Alice+x@example.test") == 1);
+	CHECK(resolve_sender(db, "alice@example.test", "info@example.test") == 1);
+	CHECK(resolve_sender(db, "alice@example.test", "team@example.test") == 1);
+	CHECK(resolve_sender(db, "alice@example.test", "bob@example.test") == 0);
+	CHECK(resolve_sender(db, "bob@example.test", "alice@example.test") == 1);	/* alice's alias includes bob */
+	CHECK(resolve_sender(db, "postmaster@catch.test", "random@catch.test") == 0);	/* not via catch-all */
+	CHECK(resolve_sender(db, "alice@example.test", "x@remote.test") == 0);
+	CHECK(resolve_sender(db, "alice@example.test", "") == 0);
+	CHECK(resolve_sender(db, "", "alice@example.test") == 0);
+	CHECK(resolve_sender(db, "alice@example.test", "loop1@example.test") == 0);
+}
+
+int main(void)
+{
+	char *d = xasprintf("%s/db", check_tmpdir());
+	db = d;
+	setup();
+	test_rcpt();
+	test_expand();
+	test_sender();
+	/* An unreadable database is a temporary failure, never "unknown". */
+	char *bad = xasprintf("%s/bad", check_tmpdir());
+	mkdir_p(bad, 0700);
+	char *p = xasprintf("%s/domains.db", bad);
+	FILE *f = fopen(p, "w");
+	fputs("garbage", f);
+	fclose(f);
+	CHECK(resolve_rcpt(bad, "a@example.test") == RCPT_TEMPFAIL);
+	CHECK(resolve_expand(bad, "a@example.test", 10, &x) == EXPAND_TEMPFAIL);
+	CHECK(resolve_sender(bad, "a@example.test", "b@example.test") == -1);
+	free(p);
+	free(bad);
+	free(d);
+	return check_summary("resolve");
+}
