@@ -160,6 +160,9 @@ class QueueEnv:
             self.kill(name, signal.SIGTERM)
         self.procs.clear()
 
+    def wait_log(self, text, timeout=20):
+        return wait_for(lambda: text in self.log_text(), timeout)
+
     def log_text(self):
         try:
             with open(self.path("log", "tern.log"), errors="replace") as f:
