@@ -336,50 +336,69 @@ static bool valid_address(const char *a)
 	return true;
 }
 
+static void free_all(struct opts *o, struct msg *m)
+{
+	for (size_t k = 0; k < o->nrcpt; k++)
+		free(o->rcpts[k]);
+	free(o->rcpts);
+	free(m->head.p);
+	free(m->body.p);
+}
+
+static int run(const struct instance *in, struct opts *o, struct msg *m)
+{
+	int r = read_message(o, m);
+	if (r)
+		return r;
+	if (!o->nrcpt)
+		return cmd_error("sendmail: no recipients (give them as arguments, or use -t)"), EX_USAGE;
+	for (size_t k = 0; k < o->nrcpt; k++) {
+		if (!valid_address(o->rcpts[k]))
+			return cmd_error("sendmail: bad recipient address \"%s\"", o->rcpts[k]), EX_DATAERR;
+		/* A bare local name means that name at this host. */
+		if (!strchr(o->rcpts[k], '@')) {
+			char *full = xasprintf("%s@%s", o->rcpts[k], in->hostname);
+			free(o->rcpts[k]);
+			o->rcpts[k] = full;
+		}
+	}
+	char *sender;
+	if (o->from && !strcmp(o->from, "<>")) {
+		sender = xstrdup("");
+	} else if (o->from) {
+		if (!valid_address(o->from))
+			return cmd_error("sendmail: bad sender address \"%s\"", o->from), EX_DATAERR;
+		sender = strchr(o->from, '@') ? xstrdup(o->from) : xasprintf("%s@%s", o->from, in->hostname);
+	} else {
+		struct passwd *pw = getpwuid(getuid());
+		sender = xasprintf("%s@%s", pw ? pw->pw_name : "unknown", in->hostname);
+	}
+	r = enqueue(in, sender, o, m);
+	free(sender);
+	return r;
+}
+
 int cmd_sendmail(const char *dir, int argc, char **argv)
 {
 	if (cmd_wants_help(argc, argv, "sendmail [-t] [-f SENDER] [-i] [RCPT...]"))
 		return 0;
 	struct opts o = { 0 };
-	if (parse_args(argc, argv, &o) < 0)
+	struct msg m = { 0 };
+	int r;
+	if (parse_args(argc, argv, &o) < 0) {
+		free_all(&o, &m);
 		return cmd_error("sendmail: usage: sendmail [-t] [-f SENDER] [-i] [RCPT...]"), EX_USAGE;
+	}
 	struct instance in;
 	struct cfg_errors errs = { 0 };
 	if (instance_load(&in, instance_default_dir(dir), &errs) < 0) {
 		for (int i = 0; i < errs.count; i++)
 			cmd_error("%s", errs.msg[i]);
-		return EX_TEMPFAIL;
-	}
-	struct msg m = { 0 };
-	int r = read_message(&o, &m);
-	if (r)
-		return r;
-	if (!o.nrcpt)
-		return cmd_error("sendmail: no recipients (give them as arguments, or use -t)"), EX_USAGE;
-	for (size_t k = 0; k < o.nrcpt; k++) {
-		if (!valid_address(o.rcpts[k]))
-			return cmd_error("sendmail: bad recipient address \"%s\"", o.rcpts[k]), EX_DATAERR;
-		/* A bare local name means this host's domain of that name. */
-		if (!strchr(o.rcpts[k], '@')) {
-			char *full = xasprintf("%s@%s", o.rcpts[k], in.hostname);
-			free(o.rcpts[k]);
-			o.rcpts[k] = full;
-		}
-	}
-	char *sender;
-	if (o.from) {
-		if (!strcmp(o.from, "<>"))
-			sender = xstrdup("");
-		else if (!valid_address(o.from))
-			return cmd_error("sendmail: bad sender address \"%s\"", o.from), EX_DATAERR;
-		else
-			sender = strchr(o.from, '@') ? xstrdup(o.from) : xasprintf("%s@%s", o.from, in.hostname);
+		r = EX_TEMPFAIL;
 	} else {
-		struct passwd *pw = getpwuid(getuid());
-		sender = xasprintf("%s@%s", pw ? pw->pw_name : "unknown", in.hostname);
+		r = run(&in, &o, &m);
 	}
-	r = enqueue(&in, sender, &o, &m);
-	free(sender);
 	instance_free(&in);
+	free_all(&o, &m);
 	return r;
 }
