@@ -3,7 +3,7 @@
  * per login. Runs as the mail store account; holds no client input itself. */
 #include "pop3d/pop3d.h"
 #include "pop3d/session.h"
-#include "pop3d/token.h"
+#include "common/auth_client.h"
 #include "common/auth_proto.h"
 #include "common/daemon.h"
 #include "common/ipc.h"
@@ -92,7 +92,7 @@ static void child_main(struct mailrole *M, struct hconn *h, struct session_args 
 static uint32_t start_session(struct mailrole *M, struct hconn *h, struct ipc_msg *m, int fd)
 {
 	const char *user = ipc_get_str(m, AUTH_MAX_FIELD);
-	const char *token = ipc_get_str(m, TOKEN_MAX);
+	const char *token = ipc_get_str(m, AUTH_TOKEN_MAX);
 	const char *ip = ipc_get_str(m, 64);
 	uint32_t flags = ipc_get_u32(m);
 	size_t npend = 0;
@@ -101,7 +101,7 @@ static uint32_t start_session(struct mailrole *M, struct hconn *h, struct ipc_ms
 		log_err("pop3 mail: malformed hand-off from the login process");
 		return HANDOFF_DENIED;
 	}
-	if (!token_verify(M->secret, POP3_SERVICE, user, token, time(NULL))) {
+	if (!auth_token_verify(M->secret, token, POP3_SERVICE, user, time(NULL))) {
 		log_err("pop3 mail: hand-off for %s with an invalid token refused", user);
 		return HANDOFF_DENIED;
 	}
@@ -234,8 +234,8 @@ int pop3d_mail_main(struct instance *in, const struct pop3d_conf *conf)
 	if (running_as_root() && chown(path, M.login_uid, gid) < 0)
 		fatal_errno("pop3 mail: chown %s", path);
 	tzset();
-	char probe[TOKEN_MAX];
-	token_make(M.secret, "probe", "probe", 0, probe);	/* load OpenSSL's digests now */
+	char probe[AUTH_TOKEN_MAX];
+	auth_token_make(M.secret, "probe", "probe", 0, probe);	/* load OpenSSL's digests now */
 	privdrop(ACCT_MAILSTORE, NULL);
 	fd_nonblock(M.lsock);
 	M.base = event_base_new();

@@ -249,6 +249,14 @@ size_t maildrop_update(struct maildrop *md, size_t *removed)
 	return failed;
 }
 
+void maildrop_unlock(struct maildrop *md)
+{
+	if (md->lockfd >= 0) {
+		close(md->lockfd);	/* drops the flock */
+		md->lockfd = -1;
+	}
+}
+
 void maildrop_close(struct maildrop *md)
 {
 	for (size_t i = 0; i < md->n; i++)

@@ -50,6 +50,9 @@ int maildrop_scan(struct maildrop *md, size_t max);
 int maildrop_open_msg(struct maildrop *md, size_t i);
 /* Remove the messages marked deleted; returns how many could not be removed. */
 size_t maildrop_update(struct maildrop *md, size_t *removed);
+/* Release the session lock (after UPDATE, before the QUIT reply, so a client
+ * that reconnects at once is not told the mailbox is in use). */
+void maildrop_unlock(struct maildrop *md);
 void maildrop_close(struct maildrop *md);
 
 /* Pure helpers (unit-tested). */

@@ -185,6 +185,7 @@ static void cmd_quit(struct sess *s)
 {
 	size_t removed = 0, failed = maildrop_update(&s->md, &removed);
 	s->deleted = removed;
+	maildrop_unlock(&s->md);
 	if (failed) {
 		log_warn("pop3: user=%s %zu deleted messages could not be removed", s->a->user, failed);
 		reply(s, "-ERR [SYS/TEMP] Some deleted messages not removed");

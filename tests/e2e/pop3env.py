@@ -139,7 +139,7 @@ class Pop3Env:
     HOST = "127.0.0.1"
 
     def __init__(self, parent, settings=None, users=None, start_mail=True):
-        self.port_base = next_port_base()
+        self.socks = self._bind_ports()
         self.dir = os.path.join(parent, f"pop{self.port_base}")
         self.domain = "example.test"
         self.hostname = "mx.example.test"
@@ -153,6 +153,25 @@ class Pop3Env:
         if start_mail:
             self.start_role("mail")
         self.start_role("login")
+
+    def _bind_ports(self):
+        """Listening sockets as the master would bind them, on the first port
+        base whose ports are free (other test runs may share the machine)."""
+        for _ in range(19):
+            self.port_base = next_port_base()
+            socks = []
+            try:
+                for name in ("pop3", "pop3s"):
+                    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    socks.append((name, s))
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind((self.HOST, self.port(name)))
+                    s.listen(128)
+                return socks
+            except OSError:
+                for _, s in socks:
+                    s.close()
+        raise AssertionError("no free port base for the POP3 tests")
 
     # ---- instance ----
     def _setup(self, settings):
@@ -221,13 +240,7 @@ class Pop3Env:
             keep.append(srd)
             args.append("--mail")
         else:
-            socks = []
-            for name in ("pop3", "pop3s"):
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind((self.HOST, self.port(name)))
-                s.listen(128)
-                socks.append((name, s))
+            socks = self.socks
             env["TERN_LISTEN_FDS"] = ",".join(f"{n}:{s.fileno()}" for n, s in socks)
             keep += [s.fileno() for _, s in socks]
         errf = open(os.path.join(self.dir, "log", f"{role}.stderr"), "ab")
@@ -237,9 +250,6 @@ class Pop3Env:
         os.close(wr)
         if role == "mail":
             os.close(srd)
-        else:
-            for _, s in socks:
-                s.close()
         ready = b""
         import select
         r, _, _ = select.select([rd], [], [], 15)
@@ -265,6 +275,9 @@ class Pop3Env:
                 p.kill()
                 p.wait(timeout=5)
         self.procs = {}
+        for _, s in self.socks:
+            s.close()
+        self.socks = []
         if self.auth:
             self.auth.stop()
         # Sanitizer builds report memory errors on stderr (sessions included).

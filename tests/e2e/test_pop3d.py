@@ -548,3 +548,123 @@ def test_fetchmail_keep_uidl_then_delete(tls_env, tmp_parent):
     assert p.returncode == 0, p.stderr + p.stdout
     assert len(bodies) == 3
     assert tls_env.files(ALICE) == []
+
+
+# ---------------------------------------------------------------- hand-off channel
+
+def handoff(env, user, token, fd_sock, pending=b""):
+    """Talk to RUN/pop3-mail.sock as the login role would; returns the status."""
+    import struct
+    from pop3env import ipc_frame, ipc_fields, T_STR, T_U32, T_BYTES
+    frame = bytearray(ipc_frame(300, 7, [(T_STR, user), (T_STR, token), (T_STR, "192.0.2.1"),
+                                         (T_U32, 0), (T_BYTES, pending)]))
+    frame[7] = 1	# IPC_F_FD
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(os.path.join(env.dir, "run", "pop3-mail.sock"))
+    socket.send_fds(s, [bytes(frame)], [fd_sock.fileno()])
+    data = b""
+    while len(data) < 12 or len(data) < 12 + struct.unpack(">I", data[:4])[0]:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+    s.close()
+    n, mtype = struct.unpack(">IH", data[:6])
+    assert mtype == 301
+    return struct.unpack(">I", ipc_fields(data[12:12 + n])[0])[0]
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the hand-off socket belongs to tern-pop3d")
+def test_handoff_needs_a_valid_token(env):
+    from pop3env import make_token
+    env.deliver(ALICE, MSG1)
+    now = int(time.time())
+    a, b = socket.socketpair()
+    forged = make_token(os.urandom(32), "pop3", ALICE, now + 60)
+    assert handoff(env, ALICE, forged, b) == 2
+    other_user = make_token(env.secret, "pop3", BOB, now + 60)
+    assert handoff(env, ALICE, other_user, b) == 2
+    other_service = make_token(env.secret, "imap", ALICE, now + 60)
+    assert handoff(env, ALICE, other_service, b) == 2
+    expired = make_token(env.secret, "pop3", ALICE, now - 5)
+    assert handoff(env, ALICE, expired, b) == 2
+    evil = make_token(env.secret, "pop3", "../x@example.test", now + 60)
+    assert handoff(env, "../x@example.test", evil, b) == 2
+    assert env.log_text().count("invalid token refused") == 4
+    # A valid token opens the session on the socket passed along, and the
+    # pipelined input travels with it.
+    good = make_token(env.secret, "pop3", ALICE, now + 60)
+    assert handoff(env, ALICE, good, b, pending=b"STAT\r\n") == 0
+    b.close()
+    a.settimeout(10)
+    f = a.makefile("rwb")
+    assert f.readline().startswith(b"+OK Logged in, 1 messages")
+    assert f.readline() == f"+OK 1 {len(wire(MSG1))}\r\n".encode()
+    f.write(b"QUIT\r\n")
+    f.flush()
+    assert f.readline().startswith(b"+OK")
+    a.close()
+
+
+def test_mail_role_down_is_temporary(tmp_parent):
+    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes"}, start_mail=False)
+    try:
+        p = poplib.POP3(e.HOST, e.port("pop3"), timeout=10)
+        p.user(ALICE)
+        with pytest.raises(poplib.error_proto) as err:
+            p.pass_(ALICE_PW)
+        assert err.value.args[0].startswith(b"-ERR [SYS/TEMP]")
+        e.start_role("mail")
+        p.user(ALICE)
+        p.pass_(ALICE_PW)
+        p.quit()
+    finally:
+        e.stop()
+
+
+def test_auth_service_down_is_temporary(env):
+    env.auth.stop()
+    os.unlink(os.path.join(env.dir, "run", "auth.sock"))
+    p = poplib.POP3(env.HOST, env.port("pop3"), timeout=10)
+    p.user(ALICE)
+    with pytest.raises(poplib.error_proto) as err:
+        p.pass_(ALICE_PW)
+    assert err.value.args[0].startswith(b"-ERR [SYS/TEMP]")
+    p.quit()
+
+
+def test_login_delay_and_expire_announced(tmp_parent):
+    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes", "login_delay": "1h",
+                                      "expire": "never"})
+    try:
+        p = poplib.POP3(e.HOST, e.port("pop3"), timeout=10)
+        caps = p.capa()
+        assert caps["LOGIN-DELAY"] == ["3600"] and caps["EXPIRE"] == ["NEVER"]
+        p.user(ALICE)
+        p.pass_(ALICE_PW)
+        p.quit()
+        p = poplib.POP3(e.HOST, e.port("pop3"), timeout=10)
+        p.user(ALICE)
+        with pytest.raises(poplib.error_proto) as err:
+            p.pass_(ALICE_PW)
+        assert err.value.args[0].startswith(b"-ERR [LOGIN-DELAY]")
+    finally:
+        e.stop()
+
+
+def test_connections_per_address_limited(tmp_parent):
+    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes", "max_sessions_per_ip": "2"})
+    try:
+        r1, r2 = Raw(e), Raw(e)
+        assert r1.line().startswith(b"+OK") and r2.line().startswith(b"+OK")
+        r3 = Raw(e)
+        assert r3.line().startswith(b"-ERR [SYS/TEMP]")
+        assert r3.closed()
+        r1.close()
+        assert wait_for(lambda: "end=disconnect" in e.log_text())
+        r4 = Raw(e)
+        assert r4.line().startswith(b"+OK")
+        r2.close(), r4.close()
+    finally:
+        e.stop()

@@ -1,7 +1,6 @@
-/* Unit tests: SASL PLAIN/LOGIN decoding, login tokens, Maildir name helpers. */
+/* Unit tests: SASL PLAIN/LOGIN decoding, Maildir name helpers. */
 #include "pop3d/maildrop.h"
 #include "pop3d/sasl.h"
-#include "pop3d/token.h"
 #include "tests/unit/check.h"
 
 #include <stdlib.h>
@@ -61,31 +60,6 @@ static void test_login_field(void)
 	CHECK(sasl_b64decode("YWJjZGVmZ2hpams=", out, sizeof out) == -1);	/* too big */
 }
 
-static void test_token(void)
-{
-	unsigned char secret[TOKEN_SECRET_LEN], other[TOKEN_SECRET_LEN];
-	memset(secret, 7, sizeof secret);
-	memset(other, 8, sizeof other);
-	char t[TOKEN_MAX];
-	token_make(secret, "pop3", "alice@x.test", 2000, t);
-	CHECK(token_verify(secret, "pop3", "alice@x.test", t, 1999));
-	CHECK(token_verify(secret, "pop3", "alice@x.test", t, 2000));
-	CHECK(!token_verify(secret, "pop3", "alice@x.test", t, 2001));	/* expired */
-	CHECK(!token_verify(secret, "imap", "alice@x.test", t, 1999));	/* other service */
-	CHECK(!token_verify(secret, "pop3", "bob@x.test", t, 1999));	/* other user */
-	CHECK(!token_verify(other, "pop3", "alice@x.test", t, 1999));	/* other secret */
-	CHECK(!token_verify(NULL, "pop3", "alice@x.test", t, 1999));
-	char bad[TOKEN_MAX];
-	strcpy(bad, t);
-	bad[0] = bad[0] == 'a' ? 'b' : 'a';
-	CHECK(!token_verify(secret, "pop3", "alice@x.test", bad, 1999));
-	strcpy(bad, t);
-	strcpy(strchr(bad, '.'), ".9999");	/* extended expiry: MAC no longer matches */
-	CHECK(!token_verify(secret, "pop3", "alice@x.test", bad, 1999));
-	CHECK(!token_verify(secret, "pop3", "alice@x.test", "", 0));
-	CHECK(!token_verify(secret, "pop3", "alice@x.test", "abc.123", 0));
-}
-
 static void test_maildir_names(void)
 {
 	const char *n = "1700000000.M1P2.host,S=120,W=125:2,S";
@@ -116,7 +90,6 @@ int main(void)
 {
 	test_plain();
 	test_login_field();
-	test_token();
 	test_maildir_names();
 	return check_summary("pop3d_auth");
 }
