@@ -1,0 +1,825 @@
+/* mailindex.c — per-folder Berkeley DB index kept in step with the Maildir. */
+#include "common/mailindex.h"
+#include "common/log.h"
+#include "common/mime.h"
+#include "common/util.h"
+
+#include <db.h>
+#include <dirent.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MI_VERSION	1
+#define MI_DB		"tern-index.db"
+#define MI_LOCK		"tern-index.lock"
+#define MI_MAX_MSG	(1024ULL * 1024 * 1024)	/* larger files are indexed, not parsed */
+#define MI_PARSE_MAX	(64ULL * 1024 * 1024)
+
+struct hdr_rec {
+	uint32_t version, uidvalidity, uidnext, count;
+	uint64_t modseq;
+	int64_t cur_mtime, new_mtime;	/* nanoseconds */
+};
+
+struct mi {
+	char *dir;
+	int lockfd;
+	DB *db;
+	struct hdr_rec h;
+	struct mi_header pub;
+	bool dirty;		/* header needs writing */
+	bool we_touched_cur;	/* only our own renames changed cur/ since the scan */
+	int64_t cur_before;	/* cur/ mtime the header recorded before our change */
+};
+
+/* ---- small DB helpers ---- */
+
+static void dbt(DBT *d, const void *p, size_t n)
+{
+	memset(d, 0, sizeof *d);
+	d->data = (void *)p;
+	d->size = (u_int32_t)n;
+}
+
+static int db_put(struct mi *mi, const void *k, size_t kl, const void *v, size_t vl)
+{
+	DBT dk, dv;
+	dbt(&dk, k, kl);
+	dbt(&dv, v, vl);
+	return mi->db->put(mi->db, NULL, &dk, &dv, 0) == 0 ? 0 : -1;
+}
+
+/* 1 found (*v malloc'd), 0 not, -1 error */
+static int db_get(struct mi *mi, const void *k, size_t kl, void **v, size_t *vl)
+{
+	DBT dk, dv;
+	dbt(&dk, k, kl);
+	memset(&dv, 0, sizeof dv);
+	dv.flags = DB_DBT_MALLOC;
+	int r = mi->db->get(mi->db, NULL, &dk, &dv, 0);
+	if (r == DB_NOTFOUND)
+		return 0;
+	if (r)
+		return -1;
+	*v = dv.data;
+	*vl = dv.size;
+	return 1;
+}
+
+static void db_del(struct mi *mi, const void *k, size_t kl)
+{
+	DBT dk;
+	dbt(&dk, k, kl);
+	mi->db->del(mi->db, NULL, &dk, 0);
+}
+
+static void uid_key(unsigned char k[5], char tag, uint32_t uid)
+{
+	k[0] = (unsigned char)tag;
+	k[1] = (unsigned char)(uid >> 24);
+	k[2] = (unsigned char)(uid >> 16);
+	k[3] = (unsigned char)(uid >> 8);
+	k[4] = (unsigned char)uid;
+}
+
+/* "B" + base name -> uid */
+static char *base_key(const char *file, size_t *kl)
+{
+	const char *colon = strstr(file, ":2,");
+	size_t bl = colon ? (size_t)(colon - file) : strlen(file);
+	char *k = xmalloc(bl + 2);
+	k[0] = 'B';
+	memcpy(k + 1, file, bl);
+	k[bl + 1] = '\0';
+	*kl = bl + 1;
+	return k;
+}
+
+/* ---- record encoding: fixed part then file\0keywords\0 ---- */
+
+struct rec_fixed {
+	uint64_t modseq, size;
+	int64_t idate;
+	uint32_t flags;
+};
+
+static int put_rec(struct mi *mi, const struct mi_rec *r)
+{
+	size_t fl = strlen(r->file), kl = strlen(r->keywords ? r->keywords : "");
+	size_t n = sizeof(struct rec_fixed) + fl + kl + 2;
+	unsigned char *buf = xmalloc(n);
+	struct rec_fixed f = { r->modseq, r->size, r->idate, r->flags };
+	memcpy(buf, &f, sizeof f);
+	memcpy(buf + sizeof f, r->file, fl + 1);
+	memcpy(buf + sizeof f + fl + 1, r->keywords ? r->keywords : "", kl + 1);
+	unsigned char k[5];
+	uid_key(k, 'U', r->uid);
+	int rc = db_put(mi, k, 5, buf, n);
+	free(buf);
+	return rc;
+}
+
+static bool decode_rec(uint32_t uid, const unsigned char *v, size_t vl, struct mi_rec *out)
+{
+	struct rec_fixed f;
+	if (vl < sizeof f + 2 || v[vl - 1] != '\0')
+		return false;
+	memcpy(&f, v, sizeof f);
+	const char *file = (const char *)v + sizeof f;
+	size_t fl = strnlen(file, vl - sizeof f);
+	if (sizeof f + fl + 1 >= vl)
+		return false;
+	out->uid = uid;
+	out->modseq = f.modseq;
+	out->size = f.size;
+	out->idate = f.idate;
+	out->flags = f.flags;
+	out->file = xstrdup(file);
+	out->keywords = xstrdup(file + fl + 1);
+	return true;
+}
+
+void mi_rec_clear(struct mi_rec *r)
+{
+	free(r->file);
+	free(r->keywords);
+	r->file = r->keywords = NULL;
+}
+
+void mi_recs_free(struct mi_rec *recs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		mi_rec_clear(&recs[i]);
+	free(recs);
+}
+
+int mi_get(struct mi *mi, uint32_t uid, struct mi_rec *out)
+{
+	unsigned char k[5];
+	void *v;
+	size_t vl;
+	uid_key(k, 'U', uid);
+	int r = db_get(mi, k, 5, &v, &vl);
+	if (r <= 0)
+		return r;
+	bool ok = decode_rec(uid, v, vl, out);
+	free(v);
+	return ok ? 1 : -1;
+}
+
+int mi_load(struct mi *mi, struct mi_rec **recs, size_t *n)
+{
+	DBC *c;
+	DBT k, v;
+	size_t cap = mi->h.count + 16;
+	*recs = xcalloc(cap, sizeof **recs);
+	*n = 0;
+	if (mi->db->cursor(mi->db, NULL, &c, 0) != 0)
+		return -1;
+	unsigned char start[5];
+	uid_key(start, 'U', 0);
+	dbt(&k, start, 5);
+	memset(&v, 0, sizeof v);
+	int r = c->get(c, &k, &v, DB_SET_RANGE);
+	while (r == 0 && k.size == 5 && ((unsigned char *)k.data)[0] == 'U') {
+		const unsigned char *kd = k.data;
+		uint32_t uid = (uint32_t)kd[1] << 24 | (uint32_t)kd[2] << 16 | (uint32_t)kd[3] << 8 | kd[4];
+		if (*n == cap) {
+			cap *= 2;
+			*recs = xrealloc(*recs, cap * sizeof **recs);
+		}
+		if (decode_rec(uid, v.data, v.size, &(*recs)[*n]))
+			(*n)++;
+		r = c->get(c, &k, &v, DB_NEXT);
+	}
+	c->close(c);
+	return 0;
+}
+
+/* ---- flags in file names ---- */
+
+uint32_t mi_flags_from_name(const char *file)
+{
+	const char *info = strstr(file, ":2,");
+	uint32_t f = 0;
+	if (!info)
+		return 0;
+	for (const char *p = info + 3; *p; p++) {
+		switch (*p) {
+		case 'D': f |= MI_DRAFT; break;
+		case 'F': f |= MI_FLAGGED; break;
+		case 'R': f |= MI_ANSWERED; break;
+		case 'S': f |= MI_SEEN; break;
+		case 'T': f |= MI_DELETED; break;
+		}
+	}
+	return f;
+}
+
+/* base:2,LETTERS keeping letters we do not manage (e.g. P, lowercase keywords). */
+static char *name_with_flags(const char *file, uint32_t flags)
+{
+	const char *info = strstr(file, ":2,");
+	size_t bl = info ? (size_t)(info - file) : strlen(file);
+	char letters[64];
+	size_t n = 0;
+	const char *old = info ? info + 3 : "";
+	for (char c = 'A'; c <= 'z'; c++) {
+		bool on;
+		switch (c) {
+		case 'D': on = flags & MI_DRAFT; break;
+		case 'F': on = flags & MI_FLAGGED; break;
+		case 'R': on = flags & MI_ANSWERED; break;
+		case 'S': on = flags & MI_SEEN; break;
+		case 'T': on = flags & MI_DELETED; break;
+		default: on = strchr(old, c) != NULL && c != '\0';
+		}
+		if (on && n < sizeof letters - 1)
+			letters[n++] = c;
+		if (c == 'Z')
+			c = 'a' - 1;
+	}
+	letters[n] = '\0';
+	return xasprintf("%.*s:2,%s", (int)bl, file, letters);
+}
+
+/* ---- header ---- */
+
+static int put_header(struct mi *mi)
+{
+	mi->pub.uidvalidity = mi->h.uidvalidity;
+	mi->pub.uidnext = mi->h.uidnext;
+	mi->pub.modseq = mi->h.modseq;
+	mi->pub.count = mi->h.count;
+	return db_put(mi, "H", 1, &mi->h, sizeof mi->h);
+}
+
+static int64_t mtime_ns(const char *dir, const char *sub)
+{
+	char *p = xasprintf("%s/%s", dir, sub);
+	struct stat st;
+	int r = stat(p, &st);
+	free(p);
+	if (r < 0)
+		return -1;
+	return (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+const struct mi_header *mi_header(const struct mi *mi)
+{
+	struct mi *m = (struct mi *)mi;
+	m->pub.uidvalidity = mi->h.uidvalidity;
+	m->pub.uidnext = mi->h.uidnext;
+	m->pub.modseq = mi->h.modseq;
+	m->pub.count = mi->h.count;
+	return &mi->pub;
+}
+
+/* ---- opening ---- */
+
+static int open_db(struct mi *mi, bool create)
+{
+	char *path = xasprintf("%s/%s", mi->dir, MI_DB);
+	int r = db_create(&mi->db, NULL, 0);
+	if (r == 0)
+		r = mi->db->open(mi->db, NULL, path, NULL, DB_BTREE, create ? DB_CREATE : 0, 0600);
+	free(path);
+	if (r) {
+		if (mi->db)
+			mi->db->close(mi->db, 0);
+		mi->db = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Load the header; false when missing or corrupt. */
+static bool load_header(struct mi *mi)
+{
+	void *v;
+	size_t vl;
+	if (db_get(mi, "H", 1, &v, &vl) != 1)
+		return false;
+	bool ok = vl == sizeof mi->h;
+	if (ok)
+		memcpy(&mi->h, v, sizeof mi->h);
+	free(v);
+	return ok && mi->h.version == MI_VERSION && mi->h.uidnext > 0;
+}
+
+static int fresh_index(struct mi *mi)
+{
+	char *path = xasprintf("%s/%s", mi->dir, MI_DB);
+	unlink(path);
+	free(path);
+	if (open_db(mi, true) < 0)
+		return -1;
+	memset(&mi->h, 0, sizeof mi->h);
+	mi->h.version = MI_VERSION;
+	mi->h.uidvalidity = (uint32_t)time(NULL);
+	mi->h.uidnext = 1;
+	mi->h.modseq = 1;
+	mi->h.cur_mtime = mi->h.new_mtime = -1;
+	log_info("index: created for %s uidvalidity=%u", mi->dir, mi->h.uidvalidity);
+	return put_header(mi);
+}
+
+static int scan(struct mi *mi, uint32_t **new_uids, size_t *n_new);
+
+struct mi *mi_open(const char *dir, uint32_t **new_uids, size_t *n_new, char *why, size_t whylen)
+{
+	struct mi *mi = xcalloc(1, sizeof *mi);
+	mi->dir = xstrdup(dir);
+	if (new_uids) {
+		*new_uids = NULL;
+		*n_new = 0;
+	}
+	char *lp = xasprintf("%s/%s", dir, MI_LOCK);
+	mi->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lp);
+	if (mi->lockfd < 0 || flock(mi->lockfd, LOCK_EX) < 0) {
+		snprintf(why, whylen, "cannot lock index of %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (open_db(mi, false) < 0 || !load_header(mi)) {
+		if (mi->db) {
+			log_warn("index: %s/%s is unreadable; rebuilding", dir, MI_DB);
+			mi->db->close(mi->db, 0);
+			mi->db = NULL;
+		}
+		if (fresh_index(mi) < 0) {
+			snprintf(why, whylen, "cannot create index in %s", dir);
+			goto fail;
+		}
+	}
+	put_header(mi);
+	if (scan(mi, new_uids, n_new) < 0) {
+		snprintf(why, whylen, "cannot read Maildir %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	return mi;
+fail:
+	if (mi->db)
+		mi->db->close(mi->db, 0);
+	if (mi->lockfd >= 0)
+		close(mi->lockfd);
+	free(mi->dir);
+	free(mi);
+	return NULL;
+}
+
+void mi_close(struct mi *mi)
+{
+	if (!mi)
+		return;
+	if (mi->we_touched_cur && mi->h.cur_mtime == mi->cur_before) {
+		/* only our renames changed cur/: the index already reflects them */
+		mi->h.cur_mtime = mtime_ns(mi->dir, "cur");
+		mi->dirty = true;
+	}
+	if (mi->dirty)
+		put_header(mi);
+	mi->db->sync(mi->db, 0);
+	mi->db->close(mi->db, 0);
+	close(mi->lockfd);
+	free(mi->dir);
+	free(mi);
+}
+
+char *mi_path(const struct mi *mi, const struct mi_rec *r)
+{
+	return xasprintf("%s/cur/%s", mi->dir, r->file);
+}
+
+int mi_drop(const char *dir)
+{
+	char *p = xasprintf("%s/%s", dir, MI_DB);
+	int r = unlink(p);
+	free(p);
+	return r < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* ---- scanning the Maildir ---- */
+
+struct entry {
+	char *name;
+	int64_t mtime;
+	bool seen;
+};
+
+static int cmp_entry_name(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	size_t kx, ky;
+	char *bx = base_key(x->name, &kx), *by = base_key(y->name, &ky);
+	int r = strcmp(bx, by);
+	free(bx);
+	free(by);
+	return r;
+}
+
+static int cmp_entry_age(const void *a, const void *b)
+{
+	const struct entry *x = *(struct entry *const *)a, *y = *(struct entry *const *)b;
+	if (x->mtime != y->mtime)
+		return x->mtime < y->mtime ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Move every file of new/ into cur/ with an empty info part. */
+static void move_new(struct mi *mi)
+{
+	char *nd = xasprintf("%s/new", mi->dir);
+	DIR *d = opendir(nd);
+	if (!d) {
+		free(nd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *from = xasprintf("%s/%s", nd, e->d_name);
+		char *to = strstr(e->d_name, ":2,") ? xasprintf("%s/cur/%s", mi->dir, e->d_name)
+						     : xasprintf("%s/cur/%s:2,", mi->dir, e->d_name);
+		if (rename(from, to) < 0 && errno != ENOENT)
+			log_warn("index: rename %s: %s", from, strerror(errno));
+		free(from);
+		free(to);
+	}
+	closedir(d);
+	free(nd);
+}
+
+static struct entry *read_cur(struct mi *mi, size_t *n)
+{
+	char *cd = xasprintf("%s/cur", mi->dir);
+	DIR *d = opendir(cd);
+	size_t cap = 64;
+	struct entry *v = xcalloc(cap, sizeof *v);
+	*n = 0;
+	if (!d) {
+		free(cd);
+		free(v);
+		return NULL;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (*n == cap) {
+			cap *= 2;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		v[*n].name = xstrdup(e->d_name);
+		v[*n].mtime = -1;
+		v[*n].seen = false;
+		(*n)++;
+	}
+	closedir(d);
+	free(cd);
+	qsort(v, *n, sizeof *v, cmp_entry_name);
+	return v;
+}
+
+static struct entry *find_entry(struct entry *v, size_t n, const char *file)
+{
+	struct entry key = { (char *)file, 0, false };
+	return bsearch(&key, v, n, sizeof *v, cmp_entry_name);
+}
+
+/* Parse the message once and cache its IMAP structures. */
+static void cache_structures(struct mi *mi, uint32_t uid, const char *data, size_t len)
+{
+	size_t cl;
+	char *crlf = mime_to_crlf(data, len, &cl);
+	struct mime_msg *m = mime_parse(crlf, cl);
+	struct evbuffer *b = evbuffer_new();
+	mime_envelope(m, m->root, b);
+	evbuffer_add(b, "", 1);
+	mime_bodystructure(m, m->root, true, b);
+	evbuffer_add(b, "", 1);
+	mime_bodystructure(m, m->root, false, b);
+	evbuffer_add(b, "", 1);
+	size_t n = evbuffer_get_length(b);
+	unsigned char k[5];
+	uid_key(k, 'C', uid);
+	db_put(mi, k, 5, evbuffer_pullup(b, -1), n);
+	evbuffer_free(b);
+	mime_free(m);
+	free(crlf);
+}
+
+/* Index one new file of cur/: size, date, structures. */
+static int index_file(struct mi *mi, const char *file, uint32_t uid, int64_t *idate_out)
+{
+	char *path = xasprintf("%s/cur/%s", mi->dir, file);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	struct mi_rec r = { .uid = uid, .flags = mi_flags_from_name(file), .modseq = ++mi->h.modseq,
+			    .idate = st.st_mtim.tv_sec, .file = (char *)file, .keywords = "" };
+	r.size = (uint64_t)st.st_size;
+	if (st.st_size > 0 && (uint64_t)st.st_size <= MI_MAX_MSG) {
+		void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map != MAP_FAILED) {
+			r.size = mime_crlf_size(map, (size_t)st.st_size);
+			size_t pl = (uint64_t)st.st_size > MI_PARSE_MAX ? MI_PARSE_MAX : (size_t)st.st_size;
+			cache_structures(mi, uid, map, pl);
+			munmap(map, (size_t)st.st_size);
+		}
+	} else {
+		cache_structures(mi, uid, "", 0);
+	}
+	close(fd);
+	if (idate_out)
+		*idate_out = r.idate;
+	size_t kl;
+	char *bk = base_key(file, &kl);
+	unsigned char uv[4] = { (unsigned char)(uid >> 24), (unsigned char)(uid >> 16),
+				(unsigned char)(uid >> 8), (unsigned char)uid };
+	db_put(mi, bk, kl, uv, 4);
+	free(bk);
+	mi->h.count++;
+	return put_rec(mi, &r);
+}
+
+static void drop_record(struct mi *mi, const struct mi_rec *r)
+{
+	unsigned char k[5];
+	uid_key(k, 'U', r->uid);
+	db_del(mi, k, 5);
+	uid_key(k, 'C', r->uid);
+	db_del(mi, k, 5);
+	size_t kl;
+	char *bk = base_key(r->file, &kl);
+	db_del(mi, bk, kl);
+	free(bk);
+	if (mi->h.count)
+		mi->h.count--;
+	mi->h.modseq++;
+}
+
+/* Known files: note renames (flag changes) and vanished files. */
+static void reconcile_known(struct mi *mi, struct entry *v, size_t n)
+{
+	struct mi_rec *recs;
+	size_t nr;
+	mi_load(mi, &recs, &nr);
+	for (size_t i = 0; i < nr; i++) {
+		struct entry *e = find_entry(v, n, recs[i].file);
+		if (!e) {
+			drop_record(mi, &recs[i]);
+			continue;
+		}
+		e->seen = true;
+		if (strcmp(e->name, recs[i].file)) {
+			free(recs[i].file);
+			recs[i].file = xstrdup(e->name);
+			recs[i].flags = mi_flags_from_name(e->name);
+			recs[i].modseq = ++mi->h.modseq;
+			put_rec(mi, &recs[i]);
+		}
+	}
+	mi_recs_free(recs, nr);
+}
+
+static void add_unknown(struct mi *mi, struct entry *v, size_t n, uint32_t **new_uids,
+			size_t *n_new, size_t first_new_cnt)
+{
+	struct entry **fresh = xcalloc(n + 1, sizeof *fresh);
+	size_t nf = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].seen)
+			continue;
+		char *p = xasprintf("%s/cur/%s", mi->dir, v[i].name);
+		struct stat st;
+		if (stat(p, &st) == 0) {
+			v[i].mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+			fresh[nf++] = &v[i];
+		}
+		free(p);
+	}
+	qsort(fresh, nf, sizeof *fresh, cmp_entry_age);
+	(void)first_new_cnt;
+	for (size_t i = 0; i < nf; i++) {
+		uint32_t uid = mi->h.uidnext;
+		if (index_file(mi, fresh[i]->name, uid, NULL) < 0)
+			continue;
+		mi->h.uidnext++;
+		if (new_uids) {
+			*new_uids = xrealloc(*new_uids, (*n_new + 1) * sizeof **new_uids);
+			(*new_uids)[(*n_new)++] = uid;
+		}
+	}
+	free(fresh);
+}
+
+static bool trust_mtime(int64_t stored, int64_t now_mt)
+{
+	/* a change within the same clock tick as the recorded one could hide:
+	 * only trust an mtime that is a couple of seconds old */
+	return stored >= 0 && stored == now_mt && now_mt / 1000000000LL < (int64_t)time(NULL) - 2;
+}
+
+static int scan(struct mi *mi, uint32_t **new_uids, size_t *n_new)
+{
+	int64_t nm = mtime_ns(mi->dir, "new"), cm = mtime_ns(mi->dir, "cur");
+	if (nm < 0 || cm < 0)
+		return -1;
+	if (trust_mtime(mi->h.new_mtime, nm) && trust_mtime(mi->h.cur_mtime, cm))
+		return 0;
+	move_new(mi);
+	size_t n;
+	struct entry *v = read_cur(mi, &n);
+	if (!v)
+		return -1;
+	reconcile_known(mi, v, n);
+	add_unknown(mi, v, n, new_uids, n_new, 0);
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	mi->h.new_mtime = mtime_ns(mi->dir, "new");
+	mi->h.cur_mtime = mtime_ns(mi->dir, "cur");
+	mi->dirty = true;
+	return put_header(mi);
+}
+
+/* ---- changes ---- */
+
+static void note_own_cur_change(struct mi *mi)
+{
+	if (!mi->we_touched_cur) {
+		mi->we_touched_cur = true;
+		mi->cur_before = mi->h.cur_mtime;
+	}
+	mi->dirty = true;
+}
+
+int mi_set_flags(struct mi *mi, uint32_t uid, uint32_t flags, const char *keywords)
+{
+	struct mi_rec r;
+	if (mi_get(mi, uid, &r) != 1)
+		return -1;
+	char *nn = name_with_flags(r.file, flags & MI_ALLFLAGS);
+	if (strcmp(nn, r.file)) {
+		char *from = xasprintf("%s/cur/%s", mi->dir, r.file);
+		char *to = xasprintf("%s/cur/%s", mi->dir, nn);
+		int rr = rename(from, to);
+		free(from);
+		free(to);
+		if (rr < 0) {
+			free(nn);
+			mi_rec_clear(&r);
+			return -1;
+		}
+		note_own_cur_change(mi);
+		free(r.file);
+		r.file = nn;
+	} else {
+		free(nn);
+	}
+	r.flags = flags & MI_ALLFLAGS;
+	if (keywords) {
+		free(r.keywords);
+		r.keywords = xstrndup(keywords, MI_MAX_KEYWORDS_LEN);
+	}
+	r.modseq = ++mi->h.modseq;
+	mi->dirty = true;
+	int rc = put_rec(mi, &r);
+	mi_rec_clear(&r);
+	return rc;
+}
+
+int mi_expunge(struct mi *mi, uint32_t uid)
+{
+	struct mi_rec r;
+	if (mi_get(mi, uid, &r) != 1)
+		return -1;
+	char *p = mi_path(mi, &r);
+	int rr = unlink(p);
+	free(p);
+	if (rr < 0 && errno != ENOENT) {
+		mi_rec_clear(&r);
+		return -1;
+	}
+	note_own_cur_change(mi);
+	drop_record(mi, &r);
+	mi_rec_clear(&r);
+	return 0;
+}
+
+static int copy_crlf_to_lf(int in, int out)
+{
+	/* store with LF line ends, as deliverd does; CR before LF dropped */
+	char buf[65536], ob[65536];
+	bool pending_cr = false;
+	ssize_t n;
+	while ((n = read(in, buf, sizeof buf)) > 0) {
+		size_t o = 0;
+		for (ssize_t i = 0; i < n; i++) {
+			if (pending_cr && buf[i] != '\n')
+				ob[o++] = '\r';
+			pending_cr = false;
+			if (buf[i] == '\r') {
+				pending_cr = true;
+				continue;
+			}
+			ob[o++] = buf[i];
+			if (o >= sizeof ob - 2) {
+				if (write_all(out, ob, o) < 0)
+					return -1;
+				o = 0;
+			}
+		}
+		if (o && write_all(out, ob, o) < 0)
+			return -1;
+	}
+	if (pending_cr && write_all(out, "\r", 1) < 0)
+		return -1;
+	return n < 0 ? -1 : 0;
+}
+
+int mi_add_fd(struct mi *mi, int fd, uint32_t flags, const char *keywords, int64_t idate,
+	      uint32_t *uid)
+{
+	static unsigned seq;
+	char host[64] = "localhost";
+	gethostname(host, sizeof host - 1);
+	for (char *h = host; *h; h++)
+		if (*h == '/' || *h == ':')
+			*h = '_';
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char *base = xasprintf("%lld.M%ldP%dQ%u.%s", (long long)ts.tv_sec, ts.tv_nsec / 1000,
+			       (int)getpid(), ++seq, host);
+	char *tmp = xasprintf("%s/tmp/%s", mi->dir, base);
+	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int rc = -1;
+	if (out < 0)
+		goto done;
+	if (lseek(fd, 0, SEEK_SET) < 0 || copy_crlf_to_lf(fd, out) < 0 || fsync(out) < 0) {
+		close(out);
+		unlink(tmp);
+		goto done;
+	}
+	struct timespec times[2] = { { idate, 0 }, { idate, 0 } };
+	futimens(out, times);
+	close(out);
+	char *file = name_with_flags(base, flags);
+	char *dest = xasprintf("%s/cur/%s", mi->dir, file);
+	if (rename(tmp, dest) < 0) {
+		unlink(tmp);
+		free(file);
+		free(dest);
+		goto done;
+	}
+	char *cd = xasprintf("%s/cur", mi->dir);
+	fsync_dir(cd);
+	free(cd);
+	note_own_cur_change(mi);
+	*uid = mi->h.uidnext;
+	if (index_file(mi, file, *uid, NULL) == 0) {
+		mi->h.uidnext++;
+		if (keywords && *keywords)
+			mi_set_flags(mi, *uid, flags, keywords);
+		rc = 0;
+	}
+	free(file);
+	free(dest);
+done:
+	free(base);
+	free(tmp);
+	mi->dirty = true;
+	return rc;
+}
+
+char *mi_cached(struct mi *mi, uint32_t uid, char which)
+{
+	unsigned char k[5];
+	void *v;
+	size_t vl;
+	uid_key(k, 'C', uid);
+	if (db_get(mi, k, 5, &v, &vl) != 1)
+		return NULL;
+	const char *p = v, *end = p + vl;
+	int skip = which == 'E' ? 0 : which == 'S' ? 1 : 2;
+	for (int i = 0; i < skip && p < end; i++)
+		p += strnlen(p, (size_t)(end - p)) + 1;
+	char *r = p < end ? xstrndup(p, (size_t)(end - p)) : NULL;
+	free(v);
+	return r;
+}

@@ -1,0 +1,85 @@
+/* mailindex.h — the Berkeley DB index of one Maildir folder.
+ *
+ * DIR/tern-index.db (btree) holds the folder header (UIDVALIDITY, UIDNEXT,
+ * HIGHESTMODSEQ, the mtimes of new/ and cur/ at the last sync) and, per message,
+ * its UID, file name in cur/, flags, keywords, MODSEQ, internal date, size in
+ * CRLF octets and the cached ENVELOPE / BODYSTRUCTURE / BODY strings, so FETCH
+ * of those never re-reads the file. Every access happens between mi_open and
+ * mi_close under an exclusive flock of DIR/tern-index.lock, so sessions and
+ * deliverd never see a half-written state.
+ *
+ * mi_open syncs with the Maildir first. It costs O(changes): when the mtimes of
+ * new/ and cur/ are what the index recorded (and not too recent to trust), no
+ * directory is read. Otherwise files in new/ move to cur/, unknown files get the
+ * next UIDs (oldest first), vanished files are expunged and renamed files
+ * (another Maildir tool changed flags) update their flags. Flags live in the
+ * file names too (":2,DFRST", Maildir rules). A missing or unreadable index is
+ * rebuilt from the files: only then does UIDVALIDITY change. */
+#ifndef TERN_MAILINDEX_H
+#define TERN_MAILINDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define MI_SEEN		0x01
+#define MI_ANSWERED	0x02
+#define MI_FLAGGED	0x04
+#define MI_DELETED	0x08
+#define MI_DRAFT	0x10
+#define MI_ALLFLAGS	0x1f
+
+#define MI_MAX_KEYWORDS_LEN 1024	/* space-separated keywords per message */
+
+struct mi_rec {
+	uint32_t uid;
+	uint32_t flags;
+	uint64_t modseq;
+	int64_t idate;		/* internal date, seconds since the epoch */
+	uint64_t size;		/* RFC822.SIZE: octets with CRLF line ends */
+	char *file;		/* name in cur/ */
+	char *keywords;		/* space-separated, "" when none */
+};
+
+struct mi_header {
+	uint32_t uidvalidity, uidnext;
+	uint64_t modseq;	/* HIGHESTMODSEQ */
+	uint32_t count;
+};
+
+struct mi;
+
+/* Lock, open and sync DIR's index (creating it, or rebuilding it when corrupt).
+ * new_uids/n_new (optional) receive the UIDs of messages this call moved from
+ * new/ (the caller's \Recent). NULL with a reason in why. */
+struct mi *mi_open(const char *dir, uint32_t **new_uids, size_t *n_new, char *why, size_t whylen);
+void mi_close(struct mi *mi);
+const struct mi_header *mi_header(const struct mi *mi);
+
+/* Every record in UID order (malloc'd array; free with mi_recs_free). */
+int mi_load(struct mi *mi, struct mi_rec **recs, size_t *n);
+void mi_recs_free(struct mi_rec *recs, size_t n);
+/* One record; 1 found, 0 not, -1 error. */
+int mi_get(struct mi *mi, uint32_t uid, struct mi_rec *out);
+void mi_rec_clear(struct mi_rec *r);
+
+/* Set flags and keywords (NULL: unchanged) of uid: renames the file, bumps MODSEQ. */
+int mi_set_flags(struct mi *mi, uint32_t uid, uint32_t flags, const char *keywords);
+/* Remove the message: unlink and drop its record. */
+int mi_expunge(struct mi *mi, uint32_t uid);
+/* Add a message from fd (read from offset 0; any line endings) with flags,
+ * keywords and internal date; *uid set. Written to tmp/, fsync'd, renamed into cur/. */
+int mi_add_fd(struct mi *mi, int fd, uint32_t flags, const char *keywords, int64_t idate,
+	      uint32_t *uid);
+/* Path of the message file (malloc'd). */
+char *mi_path(const struct mi *mi, const struct mi_rec *r);
+/* Cached strings of uid: which = 'E' envelope, 'S' bodystructure, 'B' body. */
+char *mi_cached(struct mi *mi, uint32_t uid, char which);
+
+/* Flags <-> Maildir info letters. */
+uint32_t mi_flags_from_name(const char *file);
+/* Drop the index files of DIR (rebuilt on next open). */
+int mi_drop(const char *dir);
+
+#endif

@@ -1,0 +1,312 @@
+/* mailstore.c — Maildir++ folders of one user, relative to the Maildir root. */
+#include "common/mailstore.h"
+#include "common/mailindex.h"
+#include "common/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *const ms_special_folders[] = { "Sent", "Drafts", "Trash", "Junk", "Archive", NULL };
+
+const char *ms_special_use(const char *name)
+{
+	static const char *const uses[] = { "\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive" };
+	for (int i = 0; ms_special_folders[i]; i++)
+		if (!strcmp(name, ms_special_folders[i]))
+			return uses[i];
+	return NULL;
+}
+
+bool ms_is_inbox(const char *name)
+{
+	return !strcasecmp(name, "INBOX");
+}
+
+bool ms_valid_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (!n || n > MS_MAX_NAME || name[0] == MS_SEP || name[n - 1] == MS_SEP)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c < 0x20 || c == 0x7f || c == '/' || (c == MS_SEP && name[i + 1] == MS_SEP))
+			return false;
+	}
+	/* "INBOX.x" would be ambiguous with the root: refuse INBOX children */
+	return !(n > 6 && !strncasecmp(name, "INBOX.", 6));
+}
+
+char *ms_folder_dir(const char *name)
+{
+	if (ms_is_inbox(name))
+		return xstrdup(".");
+	if (!ms_valid_name(name))
+		return NULL;
+	return xasprintf(".%s", name);
+}
+
+static int make_maildir(const char *dir)
+{
+	static const char *const subs[] = { "cur", "new", "tmp" };
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		char *p = xasprintf("%s/%s", dir, subs[i]);
+		int r = mkdir(p, 0700);
+		free(p);
+		if (r < 0 && errno != EEXIST)
+			return -1;
+	}
+	if (strcmp(dir, ".") && strchr(dir + 1, '/') == NULL) {
+		/* Maildir++ marks subfolders with a maildirfolder file */
+		char *p = xasprintf("%s/maildirfolder", dir);
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+		free(p);
+	}
+	return 0;
+}
+
+int ms_ensure_maildir(const char *root, bool with_specials)
+{
+	if (make_maildir(root) < 0)
+		return -1;
+	for (int i = 0; with_specials && ms_special_folders[i]; i++) {
+		char *p = xasprintf("%s/.%s", root, ms_special_folders[i]);
+		int r = make_maildir(p);
+		free(p);
+		if (r < 0)
+			return -1;
+		char *sp = xasprintf("%s/subscriptions", root);
+		FILE *f = fopen(sp, "a");
+		if (f) {
+			fprintf(f, "%s\n", ms_special_folders[i]);
+			fclose(f);
+		}
+		free(sp);
+	}
+	return 0;
+}
+
+int ms_exists(const char *name)
+{
+	char *d = ms_folder_dir(name);
+	if (!d)
+		return 0;
+	char *cur = xasprintf("%s/cur", d);
+	struct stat st;
+	int r = stat(cur, &st) == 0 && S_ISDIR(st.st_mode);
+	free(cur);
+	free(d);
+	return r;
+}
+
+int ms_create(const char *name)
+{
+	if (ms_is_inbox(name) || ms_exists(name)) {
+		errno = EEXIST;
+		return -1;
+	}
+	char *d = ms_folder_dir(name);
+	if (!d) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Maildir++ has no real hierarchy on disk; parents are created so that
+	 * LIST shows them as selectable folders */
+	for (char *p = d + 1; (p = strchr(p, MS_SEP)); p++) {
+		*p = '\0';
+		make_maildir(d);
+		*p = MS_SEP;
+	}
+	int r = make_maildir(d);
+	free(d);
+	return r;
+}
+
+static int remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *p = xasprintf("%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			remove_tree(p);
+		else
+			unlink(p);
+		free(p);
+	}
+	closedir(d);
+	return rmdir(dir);
+}
+
+int ms_delete(const char *name)
+{
+	if (ms_is_inbox(name) || !ms_exists(name)) {
+		errno = ms_is_inbox(name) ? EPERM : ENOENT;
+		return -1;
+	}
+	char *d = ms_folder_dir(name);
+	/* rename first so a concurrent session sees it gone at once */
+	char *trash = xasprintf(".tern-deleted.%ld.%d", (long)time(NULL), (int)getpid());
+	int r = rename(d, trash);
+	if (r == 0)
+		r = remove_tree(trash);
+	free(trash);
+	free(d);
+	return r;
+}
+
+static int rename_inbox(const char *to)
+{
+	if (ms_create(to) < 0)
+		return -1;
+	char *dst = ms_folder_dir(to);
+	DIR *d = opendir("cur");
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			char *from = xasprintf("cur/%s", e->d_name);
+			char *top = xasprintf("%s/cur/%s", dst, e->d_name);
+			rename(from, top);
+			free(from);
+			free(top);
+		}
+		closedir(d);
+	}
+	free(dst);
+	return 0;
+}
+
+int ms_rename(const char *from, const char *to)
+{
+	if (ms_exists(to) || ms_is_inbox(to)) {
+		errno = EEXIST;
+		return -1;
+	}
+	if (!ms_valid_name(to)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ms_is_inbox(from))
+		return rename_inbox(to);
+	if (!ms_exists(from)) {
+		errno = ENOENT;
+		return -1;
+	}
+	char **names;
+	size_t n = ms_list(&names);
+	size_t fl = strlen(from);
+	int rc = 0;
+	/* the folder itself and every child "from.x" */
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (strncmp(names[i], from, fl) || (names[i][fl] && names[i][fl] != MS_SEP))
+			continue;
+		char *nn = xasprintf("%s%s", to, names[i] + fl);
+		char *a = ms_folder_dir(names[i]), *b = ms_folder_dir(nn);
+		/* the index keeps its UIDs: RFC 3501 lets UIDVALIDITY stay */
+		rc = a && b ? rename(a, b) : -1;
+		free(a);
+		free(b);
+		free(nn);
+	}
+	ms_free_list(names, n);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+size_t ms_list(char ***names)
+{
+	size_t n = 0, cap = 16;
+	char **v = xcalloc(cap, sizeof *v);
+	v[n++] = xstrdup("INBOX");
+	DIR *d = opendir(".");
+	struct dirent *e;
+	while (d && (e = readdir(d)) && n < MS_MAX_FOLDERS) {
+		if (e->d_name[0] != '.' || !ms_valid_name(e->d_name + 1) ||
+		    !strncmp(e->d_name, ".tern-", 6))
+			continue;
+		if (!ms_exists(e->d_name + 1))
+			continue;
+		if (n == cap) {
+			cap *= 2;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		v[n++] = xstrdup(e->d_name + 1);
+	}
+	if (d)
+		closedir(d);
+	qsort(v + 1, n - 1, sizeof *v, cmp_str);
+	*names = v;
+	return n;
+}
+
+void ms_free_list(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+size_t ms_subscriptions(char ***names)
+{
+	size_t n = 0;
+	char **v = NULL;
+	FILE *f = fopen("subscriptions", "r");
+	char line[MS_MAX_NAME + 2];
+	while (f && fgets(line, sizeof line, f) && n < MS_MAX_FOLDERS) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!*line)
+			continue;
+		bool dup = false;
+		for (size_t i = 0; i < n && !dup; i++)
+			dup = !strcmp(v[i], line);
+		if (dup)
+			continue;
+		v = xrealloc(v, (n + 1) * sizeof *v);
+		v[n++] = xstrdup(line);
+	}
+	if (f)
+		fclose(f);
+	*names = v;
+	return n;
+}
+
+int ms_subscribe(const char *name, bool on)
+{
+	char **v;
+	size_t n = ms_subscriptions(&v);
+	FILE *f = fopen("subscriptions.tmp", "w");
+	if (!f) {
+		ms_free_list(v, n);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], name))
+			fprintf(f, "%s\n", v[i]);
+	if (on)
+		fprintf(f, "%s\n", name);
+	ms_free_list(v, n);
+	if (fclose(f) != 0)
+		return -1;
+	return rename("subscriptions.tmp", "subscriptions");
+}

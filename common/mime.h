@@ -1,0 +1,114 @@
+/* mime.h — RFC 5322 / RFC 2045-2049 message parsing for IMAP and search.
+ *
+ * The parser works on a message held in memory with CRLF line endings (IMAP
+ * counts octets in CRLF form; mime_to_crlf converts a Maildir file's bare LF).
+ * It builds a tree of parts that point into the buffer (no copies of bodies)
+ * and stops descending at hard limits: header bytes per part, nesting depth
+ * and total part count. Past a limit the rest is treated as an opaque body,
+ * so hostile input costs bounded time and memory and never fails to parse.
+ *
+ * From the tree it produces the IMAP ENVELOPE and BODYSTRUCTURE strings
+ * (RFC 3501 7.4.2, with extension data) and resolves section specifiers
+ * ("1.2", "1.2.HEADER", "1.2.MIME", "TEXT"). Decoding helpers (RFC 2047
+ * encoded words, RFC 2231 parameters, charsets through iconv) serve SEARCH. */
+#ifndef TERN_MIME_H
+#define TERN_MIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct evbuffer;
+
+#define MIME_MAX_HEADER	(256 * 1024)	/* header bytes of one part parsed */
+#define MIME_MAX_DEPTH	24		/* nesting of multiparts / message/rfc822 */
+#define MIME_MAX_PARTS	2000		/* parts in one message */
+#define MIME_MAX_FIELDS	1000		/* header fields examined per part */
+
+struct mime_param {
+	char *name, *value;
+};
+
+struct mime_part {
+	size_t hdr_off, hdr_len;	/* header incl. the empty line ending it */
+	size_t body_off, body_len;
+	size_t body_lines;
+	char *type, *subtype;		/* as written (defaults "text"/"plain") */
+	struct mime_param *params;
+	size_t nparams;
+	char *id, *desc, *enc, *md5, *lang, *loc;
+	char *disp;			/* disposition type or NULL */
+	struct mime_param *dparams;
+	size_t ndparams;
+	struct mime_part *children;	/* multipart: first child */
+	struct mime_part *next;		/* next sibling */
+	struct mime_part *msg;		/* message/rfc822: the enclosed message */
+	size_t nchildren;
+	bool multipart;
+};
+
+struct mime_msg {
+	const char *buf;
+	size_t len;
+	struct mime_part *root;
+	size_t nparts;
+};
+
+/* Copy of data with every bare LF turned into CRLF; *outlen set. */
+char *mime_to_crlf(const char *data, size_t len, size_t *outlen);
+/* Octets data would have in CRLF form. */
+size_t mime_crlf_size(const char *data, size_t len);
+
+/* Parse buf (CRLF, not copied: must outlive the result). Never fails. */
+struct mime_msg *mime_parse(const char *buf, size_t len);
+void mime_free(struct mime_msg *m);
+
+/* Append the IMAP ENVELOPE / BODYSTRUCTURE (extended) or BODY (!extended). */
+void mime_envelope(const struct mime_msg *m, const struct mime_part *p, struct evbuffer *out);
+void mime_bodystructure(const struct mime_msg *m, const struct mime_part *p, bool extended,
+			struct evbuffer *out);
+
+/* Append an IMAP string (quoted, or a literal when needed) / nstring (NIL for NULL). */
+void imap_quote(struct evbuffer *out, const char *s, size_t len);
+void imap_nstring(struct evbuffer *out, const char *s);
+
+/* Section resolution: spec is the part between [ and ] (upper or lower case),
+ * e.g. "", "TEXT", "HEADER", "1.2", "1.2.MIME", "2.HEADER.FIELDS (FROM TO)".
+ * Returns the byte range to send; for HEADER.FIELDS[.NOT] the caller receives
+ * kind MIME_SEC_FIELDS with the header range and filters with mime_header_filter.
+ * -1 if the spec is malformed; a part number that does not exist gives an
+ * empty range (RFC 3501 lets servers return empty data). */
+enum mime_sec_kind { MIME_SEC_RANGE, MIME_SEC_FIELDS, MIME_SEC_FIELDS_NOT };
+struct mime_section {
+	enum mime_sec_kind kind;
+	size_t off, len;
+	char **fields;	/* HEADER.FIELDS names (malloc'd) */
+	size_t nfields;
+};
+int mime_section(const struct mime_msg *m, const char *spec, struct mime_section *out);
+void mime_section_free(struct mime_section *s);
+/* Append the header fields of hdr (whose names are / are not in fields) and the
+ * final empty line. */
+void mime_header_filter(const char *hdr, size_t len, char **fields, size_t nfields, bool not,
+			struct evbuffer *out);
+
+/* Unfolded value of the first header field named name (case-insensitive) in
+ * hdr, malloc'd, or NULL. */
+char *mime_header_get(const char *hdr, size_t len, const char *name);
+/* Call fn for each field of hdr: name (NUL-terminated copy) and raw value
+ * (unfolded, malloc'd copy). Stops when fn returns non-zero. */
+int mime_header_each(const char *hdr, size_t len,
+		     int (*fn)(const char *name, const char *value, void *arg), void *arg);
+
+/* RFC 2047: decode encoded words in s into UTF-8 (malloc'd). */
+char *mime_decode_words(const char *s);
+/* Convert n bytes in charset to UTF-8 (malloc'd, NUL-terminated), NULL if the
+ * charset is unknown. "us-ascii"/"utf-8" are copied. */
+char *mime_to_utf8(const char *charset, const char *s, size_t n);
+/* RFC 2231: the value of parameter name among params (continuations joined,
+ * charset converted to UTF-8), malloc'd, or NULL. */
+char *mime_param_decoded(const struct mime_param *params, size_t n, const char *name);
+/* Body of part p decoded (base64/quoted-printable) and converted to UTF-8 per
+ * its charset, for SEARCH BODY/TEXT. malloc'd; *outlen set. */
+char *mime_body_text(const struct mime_msg *m, const struct mime_part *p, size_t *outlen);
+
+#endif

@@ -1,0 +1,548 @@
+/* mime_imap.c — IMAP renderings of a parsed message: ENVELOPE, BODYSTRUCTURE,
+ * sections and header filtering (RFC 3501 6.4.5, 7.4.2). */
+#include "common/mime.h"
+#include "common/util.h"
+
+#include <ctype.h>
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+
+void imap_quote(struct evbuffer *out, const char *s, size_t len)
+{
+	bool literal = len > 1024;
+	for (size_t i = 0; i < len && !literal; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\r' || c == '\n' || c == 0 || c >= 0x80)
+			literal = true;
+	}
+	if (literal) {
+		evbuffer_add_printf(out, "{%zu}\r\n", len);
+		evbuffer_add(out, s, len);
+		return;
+	}
+	evbuffer_add(out, "\"", 1);
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			evbuffer_add(out, "\\", 1);
+		evbuffer_add(out, s + i, 1);
+	}
+	evbuffer_add(out, "\"", 1);
+}
+
+void imap_nstring(struct evbuffer *out, const char *s)
+{
+	if (!s)
+		evbuffer_add(out, "NIL", 3);
+	else
+		imap_quote(out, s, strlen(s));
+}
+
+/* ---- addresses (RFC 5322 3.4, leniently) ---- */
+
+struct addr_state {
+	struct evbuffer *out;
+	bool any;
+	char phrase[1024], spec[1024];
+	size_t plen, slen;
+	bool angle;
+	char *name, *adl, *mbox, *host;
+	int count;
+};
+
+static void app(char *buf, size_t *len, size_t cap, const char *s, size_t n)
+{
+	if (*len + n >= cap)
+		n = cap - 1 - *len;
+	memcpy(buf + *len, s, n);
+	*len += n;
+	buf[*len] = '\0';
+}
+
+static void emit_addr(struct addr_state *a, const char *name, const char *adl, const char *mbox,
+		      const char *host)
+{
+	if (a->count++ > 500)
+		return;	/* bound the output for absurd headers */
+	if (!a->any)
+		evbuffer_add(a->out, "(", 1);
+	a->any = true;
+	evbuffer_add(a->out, "(", 1);
+	imap_nstring(a->out, name && *name ? name : NULL);
+	evbuffer_add(a->out, " ", 1);
+	imap_nstring(a->out, adl && *adl ? adl : NULL);
+	evbuffer_add(a->out, " ", 1);
+	imap_nstring(a->out, mbox);
+	evbuffer_add(a->out, " ", 1);
+	imap_nstring(a->out, host);
+	evbuffer_add(a->out, ")", 1);
+}
+
+static void split_spec(const char *spec, char **mbox, char **host)
+{
+	const char *at = strrchr(spec, '@');
+	if (at) {
+		*mbox = xstrndup(spec, (size_t)(at - spec));
+		*host = xstrdup(at + 1);
+	} else {
+		*mbox = xstrdup(spec);
+		*host = xstrdup(".MISSING-HOST-NAME.");
+	}
+}
+
+static void finish_addr(struct addr_state *a)
+{
+	if (a->angle) {
+		emit_addr(a, a->plen ? a->phrase : NULL, a->adl, a->mbox, a->host);
+	} else if (a->slen) {
+		char *mb, *h;
+		split_spec(a->spec, &mb, &h);
+		emit_addr(a, NULL, NULL, mb, h);
+		free(mb);
+		free(h);
+	}
+	free(a->adl);
+	free(a->mbox);
+	free(a->host);
+	a->adl = a->mbox = a->host = NULL;
+	a->angle = false;
+	a->plen = a->slen = 0;
+	a->phrase[0] = a->spec[0] = '\0';
+}
+
+/* Inside <...>: optional route "@a,@b:", then local@domain. */
+static const char *parse_angle(struct addr_state *a, const char *p)
+{
+	char buf[1024];
+	size_t n = 0;
+	while (*p && *p != '>') {
+		if (*p == '"') {
+			p++;
+			while (*p && *p != '"') {
+				if (*p == '\\' && p[1])
+					p++;
+				app(buf, &n, sizeof buf, p++, 1);
+			}
+			if (*p)
+				p++;
+			continue;
+		}
+		if (*p == '(') {
+			int d = 0;
+			do {
+				d += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+				p++;
+			} while (*p && d > 0);
+			continue;
+		}
+		if (*p != ' ' && *p != '\t')
+			app(buf, &n, sizeof buf, p, 1);
+		p++;
+	}
+	if (*p == '>')
+		p++;
+	buf[n] = '\0';
+	const char *spec = buf;
+	const char *colon = buf[0] == '@' ? strchr(buf, ':') : NULL;
+	if (colon) {
+		a->adl = xstrndup(buf, (size_t)(colon - buf));
+		spec = colon + 1;
+	}
+	split_spec(spec, &a->mbox, &a->host);
+	a->angle = true;
+	return p;
+}
+
+static void parse_addresses(const char *s, struct evbuffer *out)
+{
+	struct addr_state a = { .out = out };
+	bool in_group = false;
+	const char *p = s;
+	for (int guard = 0; *p && guard < 100000; guard++) {
+		char c = *p;
+		if (c == ' ' || c == '\t') {
+			p++;
+		} else if (c == '(') {
+			int d = 0;
+			do {
+				if (*p == '\\' && p[1])
+					p++;
+				else
+					d += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+				p++;
+			} while (*p && d > 0);
+		} else if (c == '"') {
+			const char *q = ++p;
+			char w[1024];
+			size_t wn = 0;
+			while (*p && *p != '"') {
+				if (*p == '\\' && p[1])
+					p++;
+				app(w, &wn, sizeof w, p++, 1);
+			}
+			if (*p)
+				p++;
+			(void)q;
+			if (a.plen)
+				app(a.phrase, &a.plen, sizeof a.phrase, " ", 1);
+			app(a.phrase, &a.plen, sizeof a.phrase, w, wn);
+			app(a.spec, &a.slen, sizeof a.spec, w, wn);
+		} else if (c == '<') {
+			p = parse_angle(&a, p + 1);
+		} else if (c == ':' && !in_group && !a.angle) {
+			emit_addr(&a, NULL, NULL, a.plen ? a.phrase : "", NULL);
+			a.plen = a.slen = 0;
+			a.phrase[0] = a.spec[0] = '\0';
+			in_group = true;
+			p++;
+		} else if (c == ';' && in_group) {
+			finish_addr(&a);
+			emit_addr(&a, NULL, NULL, NULL, NULL);
+			in_group = false;
+			p++;
+		} else if (c == ',') {
+			finish_addr(&a);
+			p++;
+		} else if (c == '@' || c == '.' || c == '[' || c == ']') {
+			app(a.spec, &a.slen, sizeof a.spec, p, 1);
+			if (c == '.')
+				app(a.phrase, &a.plen, sizeof a.phrase, p, 1);
+			p++;
+		} else {
+			const char *w = p;
+			while (*p && !strchr(" \t()\"<>:;,@.[]", *p))
+				p++;
+			if (p == w) {	/* a stray special such as '>' */
+				p++;
+				continue;
+			}
+			if (a.plen && a.phrase[a.plen - 1] != '.')
+				app(a.phrase, &a.plen, sizeof a.phrase, " ", 1);
+			app(a.phrase, &a.plen, sizeof a.phrase, w, (size_t)(p - w));
+			app(a.spec, &a.slen, sizeof a.spec, w, (size_t)(p - w));
+		}
+	}
+	finish_addr(&a);
+	if (in_group)
+		emit_addr(&a, NULL, NULL, NULL, NULL);
+	if (a.any)
+		evbuffer_add(out, ")", 1);
+	else
+		evbuffer_add(out, "NIL", 3);
+}
+
+/* ---- ENVELOPE ---- */
+
+enum { E_DATE, E_SUBJECT, E_FROM, E_SENDER, E_REPLYTO, E_TO, E_CC, E_BCC, E_INREPLYTO, E_MSGID, E_N };
+static const char *const env_names[E_N] = {
+	"date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc", "in-reply-to", "message-id",
+};
+
+static int env_cb(const char *name, const char *value, void *arg)
+{
+	char **v = arg;
+	for (int i = 0; i < E_N; i++)
+		if (!v[i] && !strcasecmp(name, env_names[i]))
+			v[i] = xstrdup(value);
+	return 0;
+}
+
+void mime_envelope(const struct mime_msg *m, const struct mime_part *p, struct evbuffer *out)
+{
+	char *v[E_N] = { 0 };
+	size_t hl = p->hdr_len > MIME_MAX_HEADER ? MIME_MAX_HEADER : p->hdr_len;
+	mime_header_each(m->buf + p->hdr_off, hl, env_cb, v);
+	/* an empty address field counts as absent for the sender defaults */
+	if (!v[E_SENDER] || !*v[E_SENDER]) {
+		free(v[E_SENDER]);
+		v[E_SENDER] = v[E_FROM] ? xstrdup(v[E_FROM]) : NULL;
+	}
+	if (!v[E_REPLYTO] || !*v[E_REPLYTO]) {
+		free(v[E_REPLYTO]);
+		v[E_REPLYTO] = v[E_FROM] ? xstrdup(v[E_FROM]) : NULL;
+	}
+	evbuffer_add(out, "(", 1);
+	for (int i = 0; i < E_N; i++) {
+		if (i)
+			evbuffer_add(out, " ", 1);
+		if (i >= E_FROM && i <= E_BCC) {
+			if (v[i])
+				parse_addresses(v[i], out);
+			else
+				evbuffer_add(out, "NIL", 3);
+		} else {
+			imap_nstring(out, v[i]);
+		}
+		free(v[i]);
+	}
+	evbuffer_add(out, ")", 1);
+}
+
+/* ---- BODYSTRUCTURE ---- */
+
+static void params_out(struct evbuffer *out, const struct mime_param *ps, size_t n)
+{
+	if (!n) {
+		evbuffer_add(out, "NIL", 3);
+		return;
+	}
+	evbuffer_add(out, "(", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			evbuffer_add(out, " ", 1);
+		imap_nstring(out, ps[i].name);
+		evbuffer_add(out, " ", 1);
+		imap_nstring(out, ps[i].value);
+	}
+	evbuffer_add(out, ")", 1);
+}
+
+static void lang_out(struct evbuffer *out, const char *lang)
+{
+	if (!lang) {
+		evbuffer_add(out, "NIL", 3);
+		return;
+	}
+	char *copy = xstrdup(lang), *save = NULL;
+	char *items[32];
+	int n = 0;
+	for (char *t = strtok_r(copy, ", \t", &save); t && n < 32; t = strtok_r(NULL, ", \t", &save))
+		items[n++] = t;
+	if (n == 0)
+		evbuffer_add(out, "NIL", 3);
+	else if (n == 1)
+		imap_nstring(out, items[0]);
+	else {
+		evbuffer_add(out, "(", 1);
+		for (int i = 0; i < n; i++) {
+			if (i)
+				evbuffer_add(out, " ", 1);
+			imap_nstring(out, items[i]);
+		}
+		evbuffer_add(out, ")", 1);
+	}
+	free(copy);
+}
+
+static void ext_tail(struct evbuffer *out, const struct mime_part *p)
+{
+	evbuffer_add(out, " ", 1);
+	if (p->disp) {
+		evbuffer_add(out, "(", 1);
+		imap_nstring(out, p->disp);
+		evbuffer_add(out, " ", 1);
+		params_out(out, p->dparams, p->ndparams);
+		evbuffer_add(out, ")", 1);
+	} else {
+		evbuffer_add(out, "NIL", 3);
+	}
+	evbuffer_add(out, " ", 1);
+	lang_out(out, p->lang);
+	evbuffer_add(out, " ", 1);
+	imap_nstring(out, p->loc);
+}
+
+void mime_bodystructure(const struct mime_msg *m, const struct mime_part *p, bool ext,
+			struct evbuffer *out)
+{
+	evbuffer_add(out, "(", 1);
+	if (p->multipart) {
+		for (const struct mime_part *c = p->children; c; c = c->next)
+			mime_bodystructure(m, c, ext, out);
+		evbuffer_add(out, " ", 1);
+		imap_nstring(out, p->subtype);
+		if (ext) {
+			evbuffer_add(out, " ", 1);
+			params_out(out, p->params, p->nparams);
+			ext_tail(out, p);
+		}
+		evbuffer_add(out, ")", 1);
+		return;
+	}
+	imap_nstring(out, p->type);
+	evbuffer_add(out, " ", 1);
+	imap_nstring(out, p->subtype);
+	evbuffer_add(out, " ", 1);
+	params_out(out, p->params, p->nparams);
+	evbuffer_add(out, " ", 1);
+	imap_nstring(out, p->id);
+	evbuffer_add(out, " ", 1);
+	imap_nstring(out, p->desc);
+	evbuffer_add(out, " ", 1);
+	imap_nstring(out, p->enc ? p->enc : "7BIT");
+	evbuffer_add_printf(out, " %zu", p->body_len);
+	if (p->msg) {
+		evbuffer_add(out, " ", 1);
+		mime_envelope(m, p->msg, out);
+		evbuffer_add(out, " ", 1);
+		mime_bodystructure(m, p->msg, ext, out);
+		evbuffer_add_printf(out, " %zu", p->body_lines);
+	} else if (!strcasecmp(p->type, "text")) {
+		evbuffer_add_printf(out, " %zu", p->body_lines);
+	}
+	if (ext) {
+		evbuffer_add(out, " ", 1);
+		imap_nstring(out, p->md5);
+		ext_tail(out, p);
+	}
+	evbuffer_add(out, ")", 1);
+}
+
+/* ---- sections ---- */
+
+static const struct mime_part *step(const struct mime_part *cur, bool is_root, unsigned long n)
+{
+	const struct mime_part *c = (!is_root && cur->msg) ? cur->msg : cur;
+	if (c->multipart) {
+		const struct mime_part *k = c->children;
+		for (unsigned long i = 1; k && i < n; i++)
+			k = k->next;
+		return k;
+	}
+	return n == 1 ? c : NULL;
+}
+
+static int parse_field_list(const char *s, struct mime_section *out)
+{
+	while (*s == ' ')
+		s++;
+	if (*s++ != '(')
+		return -1;
+	for (;;) {
+		while (*s == ' ')
+			s++;
+		if (*s == ')')
+			return s[1] ? -1 : (out->nfields ? 0 : -1);
+		const char *w = s;
+		bool quoted = *s == '"';
+		if (quoted) {
+			w = ++s;
+			while (*s && *s != '"')
+				s++;
+		} else {
+			while (*s && *s != ' ' && *s != ')')
+				s++;
+		}
+		if (s == w || !*s || out->nfields >= 200)
+			return -1;
+		out->fields = xrealloc(out->fields, (out->nfields + 1) * sizeof *out->fields);
+		out->fields[out->nfields++] = xstrndup(w, (size_t)(s - w));
+		if (quoted)
+			s++;
+	}
+}
+
+int mime_section(const struct mime_msg *m, const char *spec, struct mime_section *out)
+{
+	memset(out, 0, sizeof *out);
+	const struct mime_part *p = m->root;
+	bool numbered = false, missing = false;
+	const char *s = spec;
+	while (isdigit((unsigned char)*s)) {
+		char *end;
+		unsigned long n = strtoul(s, &end, 10);
+		if (n == 0 || n > 100000)
+			return -1;
+		if (p)
+			p = step(p, !numbered, n);
+		if (!p)
+			missing = true;
+		numbered = true;
+		s = end;
+		if (*s == '.')
+			s++;
+		else if (*s)
+			return -1;
+	}
+	/* a part that does not exist: empty data */
+	const struct mime_part *msgp = p;
+	if (!missing && numbered && p)
+		msgp = p->msg;	/* HEADER/TEXT of a part need message/rfc822 */
+	if (!*s) {
+		if (missing) {
+			out->off = out->len = 0;
+		} else if (!numbered) {
+			out->off = 0;
+			out->len = m->len;
+		} else {
+			out->off = p->body_off;
+			out->len = p->body_len;
+		}
+		return 0;
+	}
+	if (!strcasecmp(s, "MIME")) {
+		if (!numbered)
+			return -1;
+		if (!missing) {
+			out->off = p->hdr_off;
+			out->len = p->hdr_len;
+		}
+		return 0;
+	}
+	bool ok_target = !missing && msgp;
+	if (!strcasecmp(s, "HEADER") || !strcasecmp(s, "TEXT")) {
+		if (ok_target) {
+			bool hdr = !strcasecmp(s, "HEADER");
+			out->off = hdr ? msgp->hdr_off : msgp->body_off;
+			out->len = hdr ? msgp->hdr_len : msgp->body_len;
+		}
+		return 0;
+	}
+	if (!strncasecmp(s, "HEADER.FIELDS", 13)) {
+		const char *rest = s + 13;
+		out->kind = MIME_SEC_FIELDS;
+		if (!strncasecmp(rest, ".NOT", 4)) {
+			out->kind = MIME_SEC_FIELDS_NOT;
+			rest += 4;
+		}
+		if (parse_field_list(rest, out) < 0) {
+			mime_section_free(out);
+			return -1;
+		}
+		if (ok_target) {
+			out->off = msgp->hdr_off;
+			out->len = msgp->hdr_len;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+void mime_section_free(struct mime_section *s)
+{
+	for (size_t i = 0; i < s->nfields; i++)
+		free(s->fields[i]);
+	free(s->fields);
+	s->fields = NULL;
+	s->nfields = 0;
+}
+
+void mime_header_filter(const char *hdr, size_t len, char **fields, size_t nfields, bool not,
+			struct evbuffer *out)
+{
+	size_t i = 0;
+	while (i < len) {
+		size_t start = i, e = i;
+		while (e < len) {
+			if (hdr[e] == '\n' && (e + 1 >= len || (hdr[e + 1] != ' ' && hdr[e + 1] != '\t')))
+				break;
+			e++;
+		}
+		i = e < len ? e + 1 : len;
+		const char *colon = memchr(hdr + start, ':', i - start);
+		if (!colon)
+			continue;
+		size_t nlen = (size_t)(colon - (hdr + start));
+		while (nlen && (hdr[start + nlen - 1] == ' ' || hdr[start + nlen - 1] == '\t'))
+			nlen--;
+		bool listed = false;
+		for (size_t k = 0; k < nfields && !listed; k++)
+			listed = strlen(fields[k]) == nlen && !strncasecmp(fields[k], hdr + start, nlen);
+		if (listed != not) {
+			evbuffer_add(out, hdr + start, i - start);
+			if (i - start < 2 || hdr[i - 1] != '\n')
+				evbuffer_add(out, "\r\n", 2);
+		}
+	}
+	evbuffer_add(out, "\r\n", 2);
+}

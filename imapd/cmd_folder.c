@@ -1,0 +1,325 @@
+/* cmd_folder.c — folder commands: CREATE, DELETE, RENAME, (UN)SUBSCRIBE,
+ * STATUS, SELECT, EXAMINE, NAMESPACE and APPEND. LIST/LSUB are in cmd_list.c. */
+#include "imapd/session.h"
+#include "common/log.h"
+#include "common/mailindex.h"
+#include "common/mailstore.h"
+#include "common/mime.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+/* One mailbox argument and the end of the command. */
+static char *only_mailbox(struct session *s, struct ip *ip, const char *usage)
+{
+	char *name = NULL;
+	if (!ip_sp(ip) || !(name = arg_mailbox(ip)) || !ip_eol(ip)) {
+		free(name);
+		s_bad(s, "Syntax: %s", usage);
+		return NULL;
+	}
+	return name;
+}
+
+void cmd_create(struct session *s, struct ip *ip, bool uid)
+{
+	char *name = only_mailbox(s, ip, "CREATE mailbox");
+	if (!name)
+		return;
+	size_t n = strlen(name);
+	if (n > 1 && name[n - 1] == MS_SEP)
+		name[n - 1] = '\0';	/* RFC 3501: a trailing separator only declares intent */
+	if (ms_is_inbox(name) || ms_exists(name))
+		s_no(s, "[ALREADYEXISTS] Mailbox already exists");
+	else if (!ms_valid_name(name))
+		s_no(s, "[CANNOT] Invalid mailbox name");
+	else if (ms_create(name) < 0)
+		s_no(s, "[SERVERBUG] Cannot create mailbox: %s", strerror(errno));
+	else
+		s_ok(s, "CREATE completed");
+	free(name);
+}
+
+void cmd_delete(struct session *s, struct ip *ip, bool uid)
+{
+	char *name = only_mailbox(s, ip, "DELETE mailbox");
+	if (!name)
+		return;
+	if (ms_is_inbox(name))
+		s_no(s, "[CANNOT] INBOX cannot be deleted");
+	else if (!ms_exists(name))
+		s_no(s, "[NONEXISTENT] No such mailbox");
+	else if (ms_delete(name) < 0)
+		s_no(s, "[SERVERBUG] Cannot delete mailbox: %s", strerror(errno));
+	else
+		s_ok(s, "DELETE completed");
+	free(name);
+}
+
+void cmd_rename(struct session *s, struct ip *ip, bool uid)
+{
+	char *from = NULL, *to = NULL;
+	if (!ip_sp(ip) || !(from = arg_mailbox(ip)) || !ip_sp(ip) || !(to = arg_mailbox(ip)) ||
+	    !ip_eol(ip)) {
+		s_bad(s, "Syntax: RENAME from to");
+	} else if (!ms_exists(from)) {
+		s_no(s, "[NONEXISTENT] No such mailbox");
+	} else if (ms_is_inbox(to) || ms_exists(to)) {
+		s_no(s, "[ALREADYEXISTS] Target mailbox exists");
+	} else if (!ms_valid_name(to)) {
+		s_no(s, "[CANNOT] Invalid mailbox name");
+	} else if (ms_rename(from, to) < 0) {
+		s_no(s, "[SERVERBUG] Cannot rename: %s", strerror(errno));
+	} else {
+		s_ok(s, "RENAME completed");
+	}
+	free(from);
+	free(to);
+}
+
+void cmd_subscribe(struct session *s, struct ip *ip, bool uid)
+{
+	char *name = only_mailbox(s, ip, "SUBSCRIBE mailbox");
+	if (!name)
+		return;
+	if (!ms_is_inbox(name) && !ms_valid_name(name))
+		s_no(s, "[CANNOT] Invalid mailbox name");
+	else if (ms_subscribe(name, true) < 0)
+		s_no(s, "[SERVERBUG] Cannot subscribe");
+	else
+		s_ok(s, "SUBSCRIBE completed");
+	free(name);
+}
+
+void cmd_unsubscribe(struct session *s, struct ip *ip, bool uid)
+{
+	char *name = only_mailbox(s, ip, "UNSUBSCRIBE mailbox");
+	if (!name)
+		return;
+	if (ms_subscribe(name, false) < 0)
+		s_no(s, "[SERVERBUG] Cannot unsubscribe");
+	else
+		s_ok(s, "UNSUBSCRIBE completed");
+	free(name);
+}
+
+void cmd_namespace(struct session *s, struct ip *ip, bool uid)
+{
+	if (!ip_eol(ip)) {
+		s_bad(s, "Syntax: NAMESPACE");
+		return;
+	}
+	s_out(s, "* NAMESPACE ((\"\" \".\")) NIL NIL");
+	s_ok(s, "NAMESPACE completed");
+}
+
+/* ---- STATUS ---- */
+
+enum { SA_MESSAGES = 1, SA_RECENT = 2, SA_UIDNEXT = 4, SA_UIDVALIDITY = 8, SA_UNSEEN = 16,
+       SA_SIZE = 32, SA_HIGHESTMODSEQ = 64 };
+
+int parse_status_items(struct ip *ip, unsigned *items)
+{
+	static const struct { const char *name; unsigned bit; } names[] = {
+		{ "MESSAGES", SA_MESSAGES }, { "RECENT", SA_RECENT }, { "UIDNEXT", SA_UIDNEXT },
+		{ "UIDVALIDITY", SA_UIDVALIDITY }, { "UNSEEN", SA_UNSEEN }, { "SIZE", SA_SIZE },
+		{ "HIGHESTMODSEQ", SA_HIGHESTMODSEQ },
+	};
+	*items = 0;
+	if (!ip_char(ip, '('))
+		return -1;
+	for (int i = 0; i < 20; i++) {
+		if (i && ip_char(ip, ')'))
+			return *items ? 0 : -1;
+		if (i && !ip_sp(ip))
+			return -1;
+		char *a = ip_atom(ip);
+		if (!a)
+			return -1;
+		unsigned bit = 0;
+		for (size_t k = 0; k < ARRAY_LEN(names); k++)
+			if (!strcasecmp(a, names[k].name))
+				bit = names[k].bit;
+		free(a);
+		if (!bit)
+			return -1;
+		*items |= bit;
+	}
+	return -1;
+}
+
+/* "* STATUS name (...)" for a folder; -1 if it cannot be opened. */
+int status_line(struct session *s, const char *name, unsigned items)
+{
+	char *dir = folder_dir(name);
+	char why[256];
+	uint32_t *fresh;
+	size_t nfresh;
+	struct mi *mi = dir ? mi_open(dir, &fresh, &nfresh, why, sizeof why) : NULL;
+	free(dir);
+	if (!mi)
+		return -1;
+	const struct mi_header *h = mi_header(mi);
+	uint64_t unseen = 0, size = 0;
+	if (items & (SA_UNSEEN | SA_SIZE)) {
+		struct mi_rec *recs;
+		size_t nr;
+		mi_load(mi, &recs, &nr);
+		for (size_t i = 0; i < nr; i++) {
+			unseen += !(recs[i].flags & MI_SEEN);
+			size += recs[i].size;
+		}
+		mi_recs_free(recs, nr);
+	}
+	size_t recent = nfresh;
+	if (s->sel && !strcmp(s->sel->name, name)) {
+		recent = 0;
+		for (size_t i = 0; i < s->sel->n; i++)
+			recent += s->sel->m[i].recent;
+	}
+	struct evbuffer *b = s_buf(s);
+	evbuffer_add(b, "* STATUS ", 9);
+	imap_quote(b, name, strlen(name));
+	evbuffer_add(b, " (", 2);
+	const char *sp = "";
+#define ITEM(bit, fmt, val) if (items & bit) { evbuffer_add_printf(b, "%s" fmt, sp, val); sp = " "; }
+	ITEM(SA_MESSAGES, "MESSAGES %u", h->count);
+	ITEM(SA_RECENT, "RECENT %zu", recent);
+	ITEM(SA_UIDNEXT, "UIDNEXT %u", h->uidnext);
+	ITEM(SA_UIDVALIDITY, "UIDVALIDITY %u", h->uidvalidity);
+	ITEM(SA_UNSEEN, "UNSEEN %llu", (unsigned long long)unseen);
+	ITEM(SA_SIZE, "SIZE %llu", (unsigned long long)size);
+	ITEM(SA_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu", (unsigned long long)h->modseq);
+#undef ITEM
+	evbuffer_add(b, ")\r\n", 3);
+	free(fresh);
+	mi_close(mi);
+	return 0;
+}
+
+void cmd_status(struct session *s, struct ip *ip, bool uid)
+{
+	char *name = NULL;
+	unsigned items;
+	if (!ip_sp(ip) || !(name = arg_mailbox(ip)) || !ip_sp(ip) || parse_status_items(ip, &items) < 0 ||
+	    !ip_eol(ip)) {
+		s_bad(s, "Syntax: STATUS mailbox (items)");
+	} else if (!ms_exists(name)) {
+		s_no(s, "[NONEXISTENT] No such mailbox");
+	} else if (status_line(s, name, items) < 0) {
+		s_no(s, "[SERVERBUG] Cannot open mailbox");
+	} else {
+		s_ok(s, "STATUS completed");
+	}
+	free(name);
+}
+
+/* ---- SELECT / EXAMINE ---- */
+
+static void do_select(struct session *s, struct ip *ip, bool readonly)
+{
+	char *name = only_mailbox(s, ip, readonly ? "EXAMINE mailbox" : "SELECT mailbox");
+	if (!name)
+		return;
+	/* any selection ends with the command, even if it fails (RFC 3501 6.3.1) */
+	view_free(s->sel);
+	s->sel = NULL;
+	int r = view_open(s, name, readonly);
+	free(name);
+	if (r == -1) {
+		s_no(s, "[NONEXISTENT] No such mailbox");
+		return;
+	}
+	if (r < 0) {
+		s_no(s, "[SERVERBUG] Cannot open mailbox");
+		return;
+	}
+	struct view *v = s->sel;
+	size_t recent = 0, unseen = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		recent += v->m[i].recent;
+		if (!unseen && !(v->m[i].flags & MI_SEEN))
+			unseen = i + 1;
+	}
+	s_out(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
+	s_out(s, "* OK [PERMANENTFLAGS (%s)] Flags permitted",
+	      readonly ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*");
+	s_out(s, "* %zu EXISTS", v->n);
+	s_out(s, "* %zu RECENT", recent);
+	if (unseen)
+		s_out(s, "* OK [UNSEEN %zu] First unseen", unseen);
+	s_out(s, "* OK [UIDVALIDITY %u] UIDs valid", v->uidvalidity);
+	s_out(s, "* OK [UIDNEXT %u] Predicted next UID", v->uidnext);
+	s_ok(s, "[%s] %s completed", readonly ? "READ-ONLY" : "READ-WRITE", readonly ? "EXAMINE" : "SELECT");
+}
+
+void cmd_select(struct session *s, struct ip *ip, bool uid)
+{
+	do_select(s, ip, false);
+}
+
+void cmd_examine(struct session *s, struct ip *ip, bool uid)
+{
+	do_select(s, ip, true);
+}
+
+/* ---- APPEND ---- */
+
+void cmd_append(struct session *s, struct ip *ip, bool uid)
+{
+	char *name = NULL, *date = NULL, *msg = NULL;
+	char kw[MI_MAX_KEYWORDS_LEN + 1] = "";
+	uint32_t flags = 0;
+	size_t len = 0;
+	int64_t idate = (int64_t)time(NULL);
+	if (!ip_sp(ip) || !(name = arg_mailbox(ip)) || !ip_sp(ip))
+		goto syntax;
+	if (ip_peek(ip, '(') && (!parse_flags(ip, true, &flags, kw, sizeof kw) || !ip_sp(ip)))
+		goto syntax;
+	if (ip_peek(ip, '"')) {
+		if (!(date = ip_string(ip, NULL)) || (idate = parse_imap_date(date, true)) < 0 || !ip_sp(ip))
+			goto syntax;
+	}
+	if (!ip_peek(ip, '{') || !(msg = ip_string(ip, &len)) || !ip_eol(ip))
+		goto syntax;
+	if (!ms_exists(name)) {
+		s_no(s, "[TRYCREATE] No such mailbox");
+		goto out;
+	}
+	int fd = memfd_create("append", MFD_CLOEXEC);
+	if (fd < 0 || write_all(fd, msg, len) < 0) {
+		if (fd >= 0)
+			close(fd);
+		s_no(s, "[SERVERBUG] Cannot store message");
+		goto out;
+	}
+	char *dir = folder_dir(name), why[256];
+	struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	free(dir);
+	uint32_t newuid = 0;
+	int r = mi ? mi_add_fd(mi, fd, flags, kw, idate, &newuid) : -1;
+	uint32_t uv = mi ? mi_header(mi)->uidvalidity : 0;
+	mi_close(mi);
+	close(fd);
+	if (r < 0) {
+		log_err("user=%s: append to %s failed", s->user, name);
+		s_no(s, "[SERVERBUG] Cannot store message");
+		goto out;
+	}
+	if (s->sel && !strcmp(s->sel->name, name))
+		mi_close(view_sync(s, !s->in_fetch_like));
+	s_ok(s, "[APPENDUID %u %u] APPEND completed", uv, newuid);
+	goto out;
+syntax:
+	s_bad(s, "Syntax: APPEND mailbox [(flags)] [\"date-time\"] {literal}");
+out:
+	free(name);
+	free(date);
+	free(msg);
+}

@@ -1,0 +1,107 @@
+/* cmd_idle.c — IDLE (RFC 2177): changes by other sessions and by deliverd
+ * are reported as they happen, watched with inotify on the selected folder's
+ * new/ and cur/. IDLE ends with DONE, or after idle_max with a BYE. */
+#include "imapd/session.h"
+#include "common/linereader.h"
+#include "common/log.h"
+#include "common/mailindex.h"
+#include "common/util.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+static void idle_stop(struct session *s)
+{
+	if (s->inotify_ev) {
+		event_free(s->inotify_ev);
+		s->inotify_ev = NULL;
+	}
+	if (s->inotify_fd >= 0) {
+		close(s->inotify_fd);
+		s->inotify_fd = -1;
+	}
+	if (s->idle_timer) {
+		event_free(s->idle_timer);
+		s->idle_timer = NULL;
+	}
+	s->idling = false;
+	struct timeval tv = { (time_t)s->lim.idle_timeout, 0 };
+	bufferevent_set_timeouts(s->bev, &tv, NULL);
+}
+
+static void on_change(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	while (read(fd, buf, sizeof buf) > 0)
+		;	/* the events only say "look again" */
+	if (s->sel)
+		mi_close(view_sync(s, true));
+}
+
+static void on_idle_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	s_out(s, "* BYE IDLE for too long");
+	idle_stop(s);
+	s->closing = true;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+void cmd_idle(struct session *s, struct ip *ip, bool uid)
+{
+	if (!ip_eol(ip)) {
+		s_bad(s, "Syntax: IDLE");
+		return;
+	}
+	if (s->sel)
+		mi_close(view_sync(s, true));
+	s->idling = true;
+	free(s->idle_tag);
+	s->idle_tag = xstrdup(s->tag);
+	s_out(s, "+ idling");
+	bufferevent_set_timeouts(s->bev, NULL, NULL);
+	struct timeval tv = { (time_t)s->lim.idle_max, 0 };
+	s->idle_timer = evtimer_new(s->base, on_idle_timeout, s);
+	evtimer_add(s->idle_timer, &tv);
+	if (!s->sel)
+		return;
+	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->inotify_fd < 0) {
+		log_warn("user=%s: inotify: cannot watch; changes show at the next command", s->user);
+		return;
+	}
+	uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE;
+	for (int i = 0; i < 2; i++) {
+		char *p = xasprintf("%s/%s", s->sel->dir, i ? "cur" : "new");
+		inotify_add_watch(s->inotify_fd, p, mask);
+		free(p);
+	}
+	s->inotify_ev = event_new(s->base, s->inotify_fd, EV_READ | EV_PERSIST, on_change, s);
+	event_add(s->inotify_ev, NULL);
+}
+
+void idle_input(struct session *s)
+{
+	struct line l;
+	enum line_status st = line_read(bufferevent_get_input(s->bev), 1024, &l);
+	if (st == LINE_MORE)
+		return;
+	free(s->tag);
+	s->tag = xstrdup(s->idle_tag);
+	idle_stop(s);
+	if (st == LINE_TOOLONG) {
+		line_skip(bufferevent_get_input(s->bev));
+		s_bad(s, "Expected DONE");
+		return;
+	}
+	if (!strcasecmp(l.text, "DONE"))
+		s_ok(s, "IDLE terminated");
+	else
+		s_bad(s, "Expected DONE");
+	line_free(&l);
+}

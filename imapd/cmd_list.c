@@ -1,0 +1,225 @@
+/* cmd_list.c — LIST (with LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, CHILDREN)
+ * and LSUB. */
+#include "imapd/session.h"
+#include "common/mailstore.h"
+#include "common/mime.h"
+#include "common/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum { SEL_SUBSCRIBED = 1, SEL_SPECIALUSE = 2, SEL_RECURSIVE = 4 };
+enum { RET_SUBSCRIBED = 1, RET_CHILDREN = 2, RET_SPECIALUSE = 4, RET_STATUS = 8 };
+
+/* IMAP wildcard match: '*' anything, '%' anything but the separator. */
+static bool wild(const char *p, const char *n)
+{
+	for (; *p; p++, n++) {
+		if (*p == '*' || *p == '%') {
+			for (const char *k = n;; k++) {
+				if (wild(p + 1, k))
+					return true;
+				if (!*k || (*p == '%' && *k == MS_SEP))
+					return false;
+			}
+		}
+		if (*p != *n)
+			return false;
+	}
+	return *n == '\0';
+}
+
+static bool match(const char *pattern, const char *name)
+{
+	if (!strcmp(name, "INBOX") && !strncasecmp(pattern, "INBOX", 5)) {
+		char *up = xstrdup(pattern);
+		memcpy(up, "INBOX", 5);
+		bool r = wild(up, name);
+		free(up);
+		return r;
+	}
+	return wild(pattern, name);
+}
+
+static bool has_children(char **names, size_t n, const char *name)
+{
+	size_t l = strlen(name);
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(names[i], name, l) && names[i][l] == MS_SEP)
+			return true;
+	return false;
+}
+
+static bool listed(char **v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], name))
+			return true;
+	return false;
+}
+
+struct list_req {
+	unsigned sel, ret, status_items;
+	char **patterns;
+	size_t npatterns;
+	bool lsub;
+};
+
+static void list_one(struct session *s, const struct list_req *r, char **names, size_t n,
+		     char **subs, size_t nsubs, const char *name)
+{
+	struct evbuffer *b = s_buf(s);
+	bool sub = listed(subs, nsubs, name);
+	const char *use = ms_special_use(name);
+	if ((r->sel & SEL_SUBSCRIBED) && !sub)
+		return;
+	if ((r->sel & SEL_SPECIALUSE) && !use)
+		return;
+	evbuffer_add_printf(b, "* %s (", r->lsub ? "LSUB" : "LIST");
+	const char *sp = "";
+	if (!r->lsub || has_children(names, n, name)) {
+		evbuffer_add_printf(b, "%s", has_children(names, n, name) ? "\\HasChildren" : "\\HasNoChildren");
+		sp = " ";
+	}
+	if (sub && ((r->ret & RET_SUBSCRIBED) || (r->sel & SEL_SUBSCRIBED))) {
+		evbuffer_add_printf(b, "%s\\Subscribed", sp);
+		sp = " ";
+	}
+	if (use && !r->lsub)
+		evbuffer_add_printf(b, "%s%s", sp, use);
+	evbuffer_add_printf(b, ") \"%c\" ", MS_SEP);
+	imap_quote(b, name, strlen(name));
+	evbuffer_add(b, "\r\n", 2);
+	if ((r->ret & RET_STATUS) && ms_exists(name))
+		status_line(s, name, r->status_items);
+}
+
+static void run_list(struct session *s, const struct list_req *r, const char *ref)
+{
+	char **names, **subs;
+	size_t n = ms_list(&names);
+	size_t nsubs = ms_subscriptions(&subs);
+	if (r->lsub) {
+		/* LSUB lists subscriptions, existing or not */
+		for (size_t i = 0; i < nsubs; i++)
+			for (size_t k = 0; k < r->npatterns; k++) {
+				char *full = xasprintf("%s%s", ref, r->patterns[k]);
+				bool m = match(full, subs[i]);
+				free(full);
+				if (m) {
+					list_one(s, r, names, n, subs, nsubs, subs[i]);
+					break;
+				}
+			}
+	} else {
+		for (size_t i = 0; i < n; i++)
+			for (size_t k = 0; k < r->npatterns; k++) {
+				char *full = xasprintf("%s%s", ref, r->patterns[k]);
+				bool m = match(full, names[i]);
+				free(full);
+				if (m) {
+					list_one(s, r, names, n, subs, nsubs, names[i]);
+					break;
+				}
+			}
+	}
+	ms_free_list(names, n);
+	ms_free_list(subs, nsubs);
+}
+
+static bool parse_options(struct ip *ip, unsigned *bits, unsigned *status_items, bool ret)
+{
+	for (int i = 0; i < 20; i++) {
+		if (ip_char(ip, ')'))
+			return true;
+		if (i && !ip_sp(ip))
+			return false;
+		char *a = ip_atom(ip);
+		if (!a)
+			return false;
+		if (!strcasecmp(a, "SUBSCRIBED"))
+			*bits |= ret ? RET_SUBSCRIBED : SEL_SUBSCRIBED;
+		else if (!strcasecmp(a, "SPECIAL-USE"))
+			*bits |= ret ? RET_SPECIALUSE : SEL_SPECIALUSE;
+		else if (!ret && !strcasecmp(a, "RECURSIVEMATCH"))
+			*bits |= SEL_RECURSIVE;
+		else if (!ret && !strcasecmp(a, "REMOTE"))
+			;
+		else if (ret && !strcasecmp(a, "CHILDREN"))
+			*bits |= RET_CHILDREN;
+		else if (ret && !strcasecmp(a, "STATUS")) {
+			*bits |= RET_STATUS;
+			if (!ip_sp(ip) || parse_status_items(ip, status_items) < 0) {
+				free(a);
+				return false;
+			}
+		} else {
+			free(a);
+			return false;
+		}
+		free(a);
+	}
+	return false;
+}
+
+static void do_list(struct session *s, struct ip *ip, bool lsub)
+{
+	struct list_req r = { .lsub = lsub };
+	char *ref = NULL;
+	if (!ip_sp(ip))
+		goto syntax;
+	if (!lsub && ip_char(ip, '(') && (!parse_options(ip, &r.sel, NULL, false) || !ip_sp(ip)))
+		goto syntax;
+	if (!(ref = ip_astring(ip, NULL)) || !ip_sp(ip))
+		goto syntax;
+	bool multi = !lsub && ip_char(ip, '(');
+	for (int i = 0; i < 50; i++) {
+		if (multi && i && ip_char(ip, ')'))
+			break;
+		if (multi && i && !ip_sp(ip))
+			goto syntax;
+		char *p = ip_listmbox(ip);
+		if (!p)
+			goto syntax;
+		r.patterns = xrealloc(r.patterns, (r.npatterns + 1) * sizeof *r.patterns);
+		r.patterns[r.npatterns++] = p;
+		if (!multi)
+			break;
+	}
+	if (!lsub && ip_char(ip, ' ')) {
+		char *kw = ip_atom(ip);
+		bool ok = kw && !strcasecmp(kw, "RETURN") && ip_sp(ip) && ip_char(ip, '(') &&
+			  parse_options(ip, &r.ret, &r.status_items, true);
+		free(kw);
+		if (!ok)
+			goto syntax;
+	}
+	if (!ip_eol(ip) || !r.npatterns)
+		goto syntax;
+	if (r.npatterns == 1 && !*r.patterns[0] && !lsub) {
+		s_out(s, "* LIST (\\Noselect) \"%c\" \"\"", MS_SEP);
+	} else {
+		run_list(s, &r, ref);
+	}
+	s_ok(s, "%s completed", lsub ? "LSUB" : "LIST");
+	goto out;
+syntax:
+	s_bad(s, "Syntax: %s", lsub ? "LSUB reference pattern"
+				    : "LIST [(options)] reference pattern [RETURN (options)]");
+out:
+	free(ref);
+	for (size_t i = 0; i < r.npatterns; i++)
+		free(r.patterns[i]);
+	free(r.patterns);
+}
+
+void cmd_list(struct session *s, struct ip *ip, bool uid)
+{
+	do_list(s, ip, false);
+}
+
+void cmd_lsub(struct session *s, struct ip *ip, bool uid)
+{
+	do_list(s, ip, true);
+}

@@ -1,0 +1,42 @@
+/* imapd.h — tern-imapd: shared declarations of the login and mail roles.
+ *
+ * Login role (`tern-imapd`, account tern-imapd, chrooted in run_dir): speaks
+ * IMAP until the client is authenticated (CAPABILITY, STARTTLS, LOGIN,
+ * AUTHENTICATE PLAIN, ID, NOOP, LOGOUT), asks authd, then hands the connection
+ * to the mail role: the raw socket when there is no TLS, else one end of a
+ * socketpair while the login process keeps proxying the TLS session.
+ *
+ * Mail role (`tern-imapd --mail`, account tern-vmail): accepts hand-offs on
+ * RUN/imap-mail.sock, checks the login token with the run secret and forks one
+ * process per session confined to that user's Maildir. */
+#ifndef TERN_IMAPD_H
+#define TERN_IMAPD_H
+
+#include "common/config.h"
+#include "common/instance.h"
+
+extern const struct cfg_key imapd_settings[];
+
+/* The hand-off message on RUN/imap-mail.sock (login role -> mail role):
+ * user (canonical), token (from authd), tag of the LOGIN/AUTHENTICATE command,
+ * client address, u32 flags (HANDOFF_TLS), bytes already read after the
+ * command; the client connection (or socketpair end) attached as the fd. */
+#define IMAP_HANDOFF 300
+#define HANDOFF_TLS 1
+#define HANDOFF_MAX_PENDING (64 * 1024)
+
+#define IMAP_MAIL_SOCK "imap-mail.sock"
+
+/* Capabilities: before login (TLS state decides STARTTLS/LOGINDISABLED/AUTH)
+ * and after. */
+#define CAPS_BASE "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE"
+#define CAPS_AUTHED CAPS_BASE " UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH IDLE"
+
+int login_main(struct instance *in, struct cfg *conf);
+int mail_main(struct instance *in, struct cfg *conf);
+
+/* Verify a login token for user (common/auth_proto.h); true if valid now. */
+bool token_valid(const unsigned char secret[32], const char *service, const char *user,
+		 const char *token);
+
+#endif

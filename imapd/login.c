@@ -1,0 +1,430 @@
+/* login.c — the pre-authentication role: no mailbox access, chrooted in
+ * run_dir. Speaks IMAP until authd accepts a login, then hands the connection
+ * to the mail role (handoff.c). */
+#include "imapd/imapd.h"
+#include "imapd/authc.h"
+#include "imapd/login.h"
+#include "common/auth_proto.h"
+#include "common/daemon.h"
+#include "common/linereader.h"
+#include "common/log.h"
+#include "common/privdrop.h"
+#include "common/tls.h"
+#include "common/util.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct login_ctx L;
+
+const struct login_ctx *login_ctx(void)
+{
+	return &L;
+}
+
+static void reply(struct lclient *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply(struct lclient *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
+	va_end(ap);
+	evbuffer_add(bufferevent_get_output(c->bev), "\r\n", 2);
+}
+
+static const char *caps(struct lclient *c)
+{
+	static char buf[256];
+	bool auth_ok = c->tls || L.plaintext_login;
+	snprintf(buf, sizeof buf, "%s%s%s", CAPS_BASE, c->tls ? "" : (L.tls_ctx ? " STARTTLS" : ""),
+		 auth_ok ? " AUTH=PLAIN" : " LOGINDISABLED");
+	return buf;
+}
+
+void lclient_free(struct lclient *c)
+{
+	if (c->auth_id)
+		authc_cancel(L.auth, c->auth_id);
+	if (c->bev)
+		bufferevent_free(c->bev);
+	cr_free(&c->cr);
+	free(c->tag);
+	free(c);
+	L.nclients--;
+}
+
+/* Close once the output is flushed. */
+static void close_after_flush(struct lclient *c)
+{
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		lclient_free(c);
+}
+
+static void on_auth(void *arg, int result, const char *user, const char *token)
+{
+	struct lclient *c = arg;
+	c->auth_id = 0;
+	if (result == AUTH_OK) {
+		log_info("imap login: user=%s client=%s tls=%s", user, c->ip, c->tls ? "yes" : "no");
+		if (handoff(c, user, token) == 0)
+			return;	/* c now belongs to the proxy, or is freed */
+		reply(c, "%s NO [UNAVAILABLE] Mail service unavailable, try later", c->tag);
+	} else if (result == AUTH_TEMPFAIL) {
+		reply(c, "%s NO [UNAVAILABLE] Authentication service unavailable", c->tag);
+	} else {
+		log_info("imap login failed: client=%s result=%d", c->ip, result);
+		reply(c, "%s NO [AUTHENTICATIONFAILED] Authentication failed", c->tag);
+		if (++c->failures >= 3) {
+			reply(c, "* BYE Too many failures");
+			close_after_flush(c);
+			return;
+		}
+	}
+	c->state = LC_CMD;
+	bufferevent_enable(c->bev, EV_READ);
+	login_process(c);
+}
+
+static void start_auth(struct lclient *c, const char *user, const char *pass)
+{
+	c->state = LC_AUTHWAIT;
+	bufferevent_disable(c->bev, EV_READ);
+	c->auth_id = authc_login(L.auth, "imap", user, pass, c->ip, on_auth, c);
+}
+
+/* AUTHENTICATE PLAIN: base64("authzid\0authcid\0password") */
+static void sasl_plain(struct lclient *c, const char *b64)
+{
+	size_t n = strlen(b64);
+	if (!strcmp(b64, "*")) {
+		reply(c, "%s BAD Authentication cancelled", c->tag);
+		return;
+	}
+	unsigned char *raw = xmalloc(n + 4);
+	int len = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n);
+	if (len >= 0) {
+		/* EVP_DecodeBlock counts padding bytes as data */
+		if (n >= 1 && b64[n - 1] == '=')
+			len--;
+		if (n >= 2 && b64[n - 2] == '=')
+			len--;
+	}
+	const char *authz = (char *)raw, *user = NULL, *pass = NULL;
+	if (len > 0) {
+		raw[len] = '\0';
+		const char *z1 = memchr(raw, '\0', (size_t)len);
+		const char *z2 = z1 ? memchr(z1 + 1, '\0', (size_t)len - (size_t)(z1 + 1 - (char *)raw)) : NULL;
+		if (z1 && z2) {
+			user = z1 + 1;
+			pass = z2 + 1;
+		}
+	}
+	if (!user || !*user || (*authz && strcmp(authz, user))) {
+		reply(c, "%s BAD Malformed PLAIN response", c->tag);
+		free(raw);
+		return;
+	}
+	start_auth(c, user, pass);
+	free(raw);
+}
+
+static void cmd_login(struct lclient *c, struct ip *ip)
+{
+	if (!c->tls && !L.plaintext_login) {
+		reply(c, "%s NO [PRIVACYREQUIRED] Use STARTTLS first", c->tag);
+		return;
+	}
+	char *user = NULL, *pass = NULL;
+	if (ip_sp(ip) && (user = ip_astring(ip, NULL)) && ip_sp(ip) && (pass = ip_astring(ip, NULL)) &&
+	    ip_eol(ip))
+		start_auth(c, user, pass);
+	else
+		reply(c, "%s BAD Syntax: LOGIN user password", c->tag);
+	if (pass)
+		explicit_bzero(pass, strlen(pass));
+	free(user);
+	free(pass);
+}
+
+static void cmd_authenticate(struct lclient *c, struct ip *ip)
+{
+	char *mech = NULL;
+	if (!ip_sp(ip) || !(mech = ip_atom(ip))) {
+		reply(c, "%s BAD Syntax: AUTHENTICATE mechanism [initial-response]", c->tag);
+		return;
+	}
+	if (strcasecmp(mech, "PLAIN")) {
+		reply(c, "%s NO Unsupported authentication mechanism", c->tag);
+	} else if (!c->tls && !L.plaintext_login) {
+		reply(c, "%s NO [PRIVACYREQUIRED] Use STARTTLS first", c->tag);
+	} else if (ip_eol(ip)) {
+		c->state = LC_SASL;
+		reply(c, "+ ");
+	} else {
+		char *ir = NULL;
+		if (ip_sp(ip) && (ir = ip_atom(ip)) && ip_eol(ip))
+			sasl_plain(c, !strcmp(ir, "=") ? "" : ir);
+		else
+			reply(c, "%s BAD Syntax: AUTHENTICATE PLAIN [initial-response]", c->tag);
+		free(ir);
+	}
+	free(mech);
+}
+
+static void cmd_starttls(struct lclient *c, struct ip *ip)
+{
+	if (c->tls || !L.tls_ctx) {
+		reply(c, "%s BAD TLS is %s", c->tag, c->tls ? "already active" : "not available");
+		return;
+	}
+	if (!ip_eol(ip)) {
+		reply(c, "%s BAD Syntax: STARTTLS", c->tag);
+		return;
+	}
+	reply(c, "%s OK Begin TLS negotiation now", c->tag);
+	/* anything pipelined after STARTTLS is discarded (CVE-2011-0411 class) */
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	cr_reset(&c->cr);
+	SSL *ssl = SSL_new(L.tls_ctx);
+	struct bufferevent *tb = bufferevent_openssl_filter_new(
+		L.base, c->bev, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (!tb) {
+		SSL_free(ssl);
+		close_after_flush(c);
+		return;
+	}
+	c->bev = tb;
+	c->tls = true;
+	login_setup_bev(c);
+}
+
+static void cmd_id(struct lclient *c, struct ip *ip)
+{
+	reply(c, "* ID (\"name\" \"tern\")");
+	reply(c, "%s OK ID completed", c->tag);
+}
+
+/* One complete command in c->cr.cmd. */
+static void handle_command(struct lclient *c)
+{
+	size_t len = evbuffer_get_length(c->cr.cmd);
+	const char *buf = (const char *)evbuffer_pullup(c->cr.cmd, -1);
+	struct ip ip;
+	ip_init(&ip, buf, len);
+	free(c->tag);
+	c->tag = ip_tag(&ip);
+	char *cmd = NULL;
+	if (!c->tag || !ip_sp(&ip) || !(cmd = ip_atom(&ip))) {
+		reply(c, "%s BAD Missing or invalid tag or command", c->tag ? c->tag : "*");
+		free(cmd);
+		return;
+	}
+	if (!strcasecmp(cmd, "CAPABILITY") && ip_eol(&ip)) {
+		reply(c, "* CAPABILITY %s", caps(c));
+		reply(c, "%s OK CAPABILITY completed", c->tag);
+	} else if (!strcasecmp(cmd, "NOOP") && ip_eol(&ip)) {
+		reply(c, "%s OK NOOP completed", c->tag);
+	} else if (!strcasecmp(cmd, "LOGOUT") && ip_eol(&ip)) {
+		reply(c, "* BYE Logging out");
+		reply(c, "%s OK LOGOUT completed", c->tag);
+		close_after_flush(c);
+	} else if (!strcasecmp(cmd, "STARTTLS")) {
+		cmd_starttls(c, &ip);
+	} else if (!strcasecmp(cmd, "LOGIN")) {
+		cmd_login(c, &ip);
+	} else if (!strcasecmp(cmd, "AUTHENTICATE")) {
+		cmd_authenticate(c, &ip);
+	} else if (!strcasecmp(cmd, "ID")) {
+		cmd_id(c, &ip);
+	} else {
+		if (++c->bad_commands > 10) {
+			reply(c, "* BYE Too many invalid commands");
+			close_after_flush(c);
+		} else {
+			reply(c, "%s BAD Command unknown or not valid before login", c->tag);
+		}
+	}
+	free(cmd);
+}
+
+void login_process(struct lclient *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	while (c->state == LC_CMD || c->state == LC_SASL) {
+		if (c->closing)
+			return;
+		if (c->state == LC_SASL) {
+			struct line l;
+			enum line_status st = line_read(in, 8192, &l);
+			if (st == LINE_MORE)
+				return;
+			c->state = LC_CMD;
+			if (st == LINE_TOOLONG) {
+				line_skip(in);
+				reply(c, "%s BAD Response too long", c->tag);
+				continue;
+			}
+			sasl_plain(c, l.text);
+			line_free(&l);
+			continue;
+		}
+		char tag[64];
+		enum cr_status st = cr_feed(&c->cr, in, tag, sizeof tag);
+		if (st == CR_MORE)
+			return;
+		if (st == CR_CONTINUE) {
+			reply(c, "+ Ready for literal data");
+			continue;
+		}
+		if (st == CR_TOOLONG || st == CR_LITERAL_TOOBIG) {
+			reply(c, "%s %s", tag, st == CR_TOOLONG ? "BAD Command line too long"
+							       : "NO [TOOBIG] Literal too large");
+			continue;
+		}
+		if (st == CR_FATAL) {
+			reply(c, "* BYE Literal too large");
+			close_after_flush(c);
+			return;
+		}
+		handle_command(c);
+		cr_reset(&c->cr);
+	}
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	login_process(arg);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct lclient *c = arg;
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		lclient_free(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct lclient *c = arg;
+	if (what & BEV_EVENT_TIMEOUT && !c->closing) {
+		reply(c, "* BYE Autologout; idle for too long");
+		close_after_flush(c);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		lclient_free(c);
+}
+
+void login_setup_bev(struct lclient *c)
+{
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	struct timeval tv = { (time_t)L.login_timeout, 0 };
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	bool implicit_tls = arg != NULL;
+	if (L.nclients >= L.max_clients || (implicit_tls && !L.tls_ctx)) {
+		log_warn("imap: refusing connection (%s)", implicit_tls && !L.tls_ctx ? "no TLS" : "too many clients");
+		close(fd);
+		return;
+	}
+	struct lclient *c = xcalloc(1, sizeof *c);
+	L.nclients++;
+	c->fd = fd;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->ip, sizeof c->ip);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->ip, sizeof c->ip);
+	cr_init(&c->cr, L.max_line, L.max_line, L.max_line);
+	if (implicit_tls) {
+		c->bev = bufferevent_openssl_socket_new(L.base, fd, SSL_new(L.tls_ctx),
+							BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		c->tls = true;
+	} else {
+		c->bev = bufferevent_socket_new(L.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	login_setup_bev(c);
+	reply(c, "* OK [CAPABILITY %s] %s IMAP service ready", caps(c), L.hostname);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	if (sig == SIGHUP) {
+		/* the master started a new generation: stop accepting, finish sessions */
+		for (int i = 0; i < 2; i++)
+			if (L.lis[i])
+				evconnlistener_disable(L.lis[i]);
+		L.draining = true;
+		log_info("imap login: draining");
+	}
+	if (sig == SIGTERM || (L.draining && L.nclients == 0 && L.nproxies == 0))
+		event_base_loopexit(L.base, NULL);
+}
+
+static void check_drained(evutil_socket_t fd, short what, void *arg)
+{
+	if (L.draining && L.nclients == 0 && L.nproxies == 0)
+		event_base_loopexit(L.base, NULL);
+}
+
+int login_main(struct instance *in, struct cfg *conf)
+{
+	L.hostname = in->hostname;
+	L.plaintext_login = cfg_bool(conf, "plaintext_login");
+	L.max_line = cfg_int(conf, "max_line");
+	L.max_clients = cfg_int(conf, "max_login_clients");
+	L.login_timeout = cfg_int(conf, "login_timeout");
+	char why[512];
+	char *cert = cfg_path(conf, "tls_cert"), *key = cfg_path(conf, "tls_key");
+	L.tls_ctx = tls_server_ctx(cert, key, why, sizeof why);
+	if (!L.tls_ctx)
+		log_warn("imap: TLS disabled: %s", why);
+	free(cert);
+	free(key);
+	int fds[2] = { daemon_listen_fd("imap"), daemon_listen_fd("imaps") };
+	if (fds[0] < 0 && fds[1] < 0)
+		fatal("no listening sockets (TERN_LISTEN_FDS has neither imap nor imaps)");
+	bool chrooted = running_as_root();
+	privdrop(ACCT_IMAPD, in->run_dir);
+	L.run_prefix = chrooted ? xstrdup("") : xstrdup(in->run_dir);
+	char *ap = xasprintf("%s/auth.sock", L.run_prefix);
+	L.base = event_base_new();
+	L.auth = authc_new(L.base, ap);
+	free(ap);
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] < 0)
+			continue;
+		fd_nonblock(fds[i]);
+		L.lis[i] = evconnlistener_new(L.base, on_accept, i ? (void *)1 : NULL,
+					      LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
+		if (!L.lis[i])
+			fatal("cannot listen on fd %d", fds[i]);
+	}
+	struct event *sigs[3] = {
+		evsignal_new(L.base, SIGTERM, on_signal, NULL),
+		evsignal_new(L.base, SIGHUP, on_signal, NULL),
+		event_new(L.base, -1, EV_PERSIST, check_drained, NULL),
+	};
+	struct timeval sec = { 1, 0 };
+	event_add(sigs[0], NULL);
+	event_add(sigs[1], NULL);
+	event_add(sigs[2], &sec);
+	log_info("imap login: serving (imap fd %d, imaps fd %d)", fds[0], fds[1]);
+	daemon_ready();
+	event_base_dispatch(L.base);
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* login.h — internals of the login role shared by login.c and handoff.c. */
+#ifndef TERN_IMAPD_LOGIN_H
+#define TERN_IMAPD_LOGIN_H
+
+#include "imapd/parser.h"
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct authc;
+struct evconnlistener;
+
+struct login_ctx {
+	struct event_base *base;
+	struct authc *auth;
+	SSL_CTX *tls_ctx;
+	struct evconnlistener *lis[2];
+	const char *hostname;
+	char *run_prefix;	/* "" when chrooted in run_dir, else run_dir */
+	bool plaintext_login, draining;
+	uint64_t max_line, max_clients, login_timeout;
+	uint64_t nclients, nproxies;
+};
+
+enum lc_state { LC_CMD, LC_SASL, LC_AUTHWAIT };
+
+struct lclient {
+	struct bufferevent *bev;
+	int fd;			/* the accepted socket */
+	bool tls, closing;
+	enum lc_state state;
+	struct cmdreader cr;
+	char ip[64];
+	char *tag;		/* tag of the command being handled */
+	uint32_t auth_id;
+	int failures, bad_commands;
+};
+
+const struct login_ctx *login_ctx(void);
+void login_process(struct lclient *c);
+void login_setup_bev(struct lclient *c);
+void lclient_free(struct lclient *c);
+/* Hand c to the mail role; 0 on success (c is then freed or owned by a proxy). */
+int handoff(struct lclient *c, const char *user, const char *token);
+/* Count of live proxies changes (for draining). */
+void login_proxy_count(int delta);
+
+#endif

@@ -1,0 +1,1 @@
+$(eval $(call program,imapd,tern-imapd,,))

@@ -1,0 +1,93 @@
+/* parser.h — reading and tokenising IMAP commands (RFC 3501 9, RFC 7888).
+ *
+ * cmdreader collects one complete command from the network: lines plus the
+ * literals they announce ("{N}" synchronising: the caller sends "+ ..." first;
+ * "{N+}" non-synchronising). Every size is bounded: a line, the whole command,
+ * and each literal (APPEND's message literal has its own, larger limit). A
+ * literal over its limit is refused before the client sends it.
+ *
+ * The tokeniser then walks the collected bytes ("tag SP command [SP args] CRLF",
+ * literals inline as "{N}CRLF<N octets>"), with a bounded nesting depth. */
+#ifndef TERN_IMAPD_PARSER_H
+#define TERN_IMAPD_PARSER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+
+struct cmdreader {
+	struct evbuffer *cmd;	/* the command collected so far */
+	size_t literal_left;	/* octets of the current literal still to come */
+	bool in_literal;
+	bool skipping;		/* discarding the rest of an over-long line */
+	size_t line_max, cmd_max, append_max;
+	size_t literal_total;	/* octets of literals in this command */
+	char tag[64];		/* tag of the command being collected */
+};
+
+enum cr_status {
+	CR_MORE,	/* need more input */
+	CR_DONE,	/* a command is in r->cmd */
+	CR_CONTINUE,	/* a synchronising literal was announced: send "+ Ready", then call again */
+	CR_TOOLONG,	/* line or command too long: reply BAD (tag in *tag), input resynchronised */
+	CR_LITERAL_TOOBIG,	/* synchronising literal over the limit: reply NO [TOOBIG]; command dropped */
+	CR_FATAL,	/* non-synchronising literal over the limit: BYE and close */
+};
+
+void cr_init(struct cmdreader *r, size_t line_max, size_t cmd_max, size_t append_max);
+void cr_free(struct cmdreader *r);
+/* Consume input from in. tag (>= 64 bytes) receives the tag for error replies. */
+enum cr_status cr_feed(struct cmdreader *r, struct evbuffer *in, char *tag, size_t taglen);
+/* Discard the collected command (after it was handled). */
+void cr_reset(struct cmdreader *r);
+
+/* ---- tokeniser ---- */
+
+#define IP_MAX_DEPTH 32
+
+struct ip {
+	const char *p, *end;
+	int depth;
+	bool bad;
+	const char *why;
+};
+
+void ip_init(struct ip *ip, const char *buf, size_t len);
+/* True at the end of the command (only CRLF left). */
+bool ip_eol(struct ip *ip);
+bool ip_sp(struct ip *ip);			/* exactly one space */
+bool ip_char(struct ip *ip, char c);		/* consume c if next */
+bool ip_peek(struct ip *ip, char c);
+/* Tokens: malloc'd, NUL-terminated (len optional). NULL with ip->bad set. */
+char *ip_atom(struct ip *ip);			/* ATOM-CHARs */
+char *ip_tag(struct ip *ip);			/* tag: ASTRING-CHARs except '+' */
+char *ip_string(struct ip *ip, size_t *len);	/* quoted or literal */
+char *ip_astring(struct ip *ip, size_t *len);	/* atom (with ']') or string */
+char *ip_nstring(struct ip *ip, size_t *len, bool *nil);
+/* A list-mailbox: atom with % and *, or string. */
+char *ip_listmbox(struct ip *ip);
+/* Raw chars up to one of stops (no literals); for fetch sections etc. */
+char *ip_until(struct ip *ip, const char *stops);
+bool ip_number(struct ip *ip, uint64_t max, uint64_t *out);
+void ip_fail(struct ip *ip, const char *why);
+
+/* Modified UTF-7 mailbox names are passed through unchanged. */
+
+/* ---- sequence sets ---- */
+struct seqrange {
+	uint32_t lo, hi;	/* hi may be UINT32_MAX for "*" */
+};
+struct seqset {
+	struct seqrange *r;
+	size_t n;
+	bool star_lo, star_hi;
+};
+/* Parse "1:4,7,9:*"; '*' is stored as UINT32_MAX. $ (SEARCHRES) not supported. */
+bool seqset_parse(const char *s, struct seqset *out);
+void seqset_free(struct seqset *s);
+/* Membership given the value of '*' (largest seq or UID). */
+bool seqset_has(const struct seqset *s, uint32_t v, uint32_t star);
+
+#endif

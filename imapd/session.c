@@ -1,0 +1,336 @@
+/* session.c — the authenticated IMAP session: input, the command table, and
+ * output helpers. */
+#include "imapd/session.h"
+#include "imapd/imapd.h"
+#include "common/log.h"
+#include "common/mailindex.h"
+#include "common/util.h"
+
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+enum { ST_AUTH = 1, ST_SEL = 2 };
+
+static void cmd_capability(struct session *s, struct ip *ip, bool uid);
+static void cmd_noop(struct session *s, struct ip *ip, bool uid);
+static void cmd_logout(struct session *s, struct ip *ip, bool uid);
+static void cmd_id(struct session *s, struct ip *ip, bool uid);
+static void cmd_enable(struct session *s, struct ip *ip, bool uid);
+static void cmd_relogin(struct session *s, struct ip *ip, bool uid);
+
+static const struct command {
+	const char *name;
+	int states;
+	bool uid_ok;	/* valid after UID */
+	cmd_fn fn;
+} commands[] = {
+	{ "CAPABILITY", ST_AUTH | ST_SEL, false, cmd_capability },
+	{ "NOOP", ST_AUTH | ST_SEL, false, cmd_noop },
+	{ "CHECK", ST_SEL, false, cmd_noop },
+	{ "LOGOUT", ST_AUTH | ST_SEL, false, cmd_logout },
+	{ "ID", ST_AUTH | ST_SEL, false, cmd_id },
+	{ "ENABLE", ST_AUTH | ST_SEL, false, cmd_enable },
+	{ "LOGIN", ST_AUTH | ST_SEL, false, cmd_relogin },
+	{ "AUTHENTICATE", ST_AUTH | ST_SEL, false, cmd_relogin },
+	{ "STARTTLS", ST_AUTH | ST_SEL, false, cmd_relogin },
+	{ "SELECT", ST_AUTH | ST_SEL, false, cmd_select },
+	{ "EXAMINE", ST_AUTH | ST_SEL, false, cmd_examine },
+	{ "CREATE", ST_AUTH | ST_SEL, false, cmd_create },
+	{ "DELETE", ST_AUTH | ST_SEL, false, cmd_delete },
+	{ "RENAME", ST_AUTH | ST_SEL, false, cmd_rename },
+	{ "SUBSCRIBE", ST_AUTH | ST_SEL, false, cmd_subscribe },
+	{ "UNSUBSCRIBE", ST_AUTH | ST_SEL, false, cmd_unsubscribe },
+	{ "LIST", ST_AUTH | ST_SEL, false, cmd_list },
+	{ "LSUB", ST_AUTH | ST_SEL, false, cmd_lsub },
+	{ "STATUS", ST_AUTH | ST_SEL, false, cmd_status },
+	{ "NAMESPACE", ST_AUTH | ST_SEL, false, cmd_namespace },
+	{ "APPEND", ST_AUTH | ST_SEL, false, cmd_append },
+	{ "IDLE", ST_AUTH | ST_SEL, false, cmd_idle },
+	{ "CLOSE", ST_SEL, false, cmd_close },
+	{ "UNSELECT", ST_SEL, false, cmd_unselect },
+	{ "EXPUNGE", ST_SEL, true, cmd_expunge },
+	{ "SEARCH", ST_SEL, true, cmd_search },
+	{ "FETCH", ST_SEL, true, cmd_fetch },
+	{ "STORE", ST_SEL, true, cmd_store },
+	{ "COPY", ST_SEL, true, cmd_copy },
+	{ "MOVE", ST_SEL, true, cmd_move },
+};
+
+/* ---- output ---- */
+
+struct evbuffer *s_buf(struct session *s)
+{
+	return bufferevent_get_output(s->bev);
+}
+
+void s_out(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(s_buf(s), fmt, ap);
+	va_end(ap);
+	evbuffer_add(s_buf(s), "\r\n", 2);
+}
+
+static void tagged(struct session *s, const char *kind, const char *fmt, va_list ap)
+{
+	evbuffer_add_printf(s_buf(s), "%s %s ", s->tag ? s->tag : "*", kind);
+	evbuffer_add_vprintf(s_buf(s), fmt, ap);
+	evbuffer_add(s_buf(s), "\r\n", 2);
+}
+
+void s_ok(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	tagged(s, "OK", fmt, ap);
+	va_end(ap);
+}
+
+void s_no(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	tagged(s, "NO", fmt, ap);
+	va_end(ap);
+}
+
+void s_bad(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	tagged(s, "BAD", fmt, ap);
+	va_end(ap);
+	s->bad_commands++;
+}
+
+void s_flags(struct evbuffer *b, uint32_t flags, const char *kw, bool recent)
+{
+	static const struct { uint32_t bit; const char *name; } names[] = {
+		{ MI_SEEN, "\\Seen" }, { MI_ANSWERED, "\\Answered" }, { MI_FLAGGED, "\\Flagged" },
+		{ MI_DELETED, "\\Deleted" }, { MI_DRAFT, "\\Draft" },
+	};
+	bool first = true;
+	evbuffer_add(b, "(", 1);
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		if (!(flags & names[i].bit))
+			continue;
+		evbuffer_add_printf(b, "%s%s", first ? "" : " ", names[i].name);
+		first = false;
+	}
+	if (recent) {
+		evbuffer_add_printf(b, "%s\\Recent", first ? "" : " ");
+		first = false;
+	}
+	if (kw && *kw)
+		evbuffer_add_printf(b, "%s%s", first ? "" : " ", kw);
+	evbuffer_add(b, ")", 1);
+}
+
+/* ---- simple commands ---- */
+
+static void cmd_capability(struct session *s, struct ip *ip, bool uid)
+{
+	if (!ip_eol(ip)) {
+		s_bad(s, "Syntax: CAPABILITY");
+		return;
+	}
+	s_out(s, "* CAPABILITY %s APPENDLIMIT=%llu", CAPS_AUTHED,
+	      (unsigned long long)s->lim.message_max);
+	s_ok(s, "CAPABILITY completed");
+}
+
+static void cmd_noop(struct session *s, struct ip *ip, bool uid)
+{
+	if (!ip_eol(ip)) {
+		s_bad(s, "Syntax: NOOP");
+		return;
+	}
+	if (s->sel) {
+		struct mi *mi = view_sync(s, true);
+		mi_close(mi);
+	}
+	s_ok(s, "NOOP completed");
+}
+
+static void cmd_logout(struct session *s, struct ip *ip, bool uid)
+{
+	s_out(s, "* BYE Logging out");
+	s_ok(s, "LOGOUT completed");
+	s->closing = true;
+}
+
+static void cmd_id(struct session *s, struct ip *ip, bool uid)
+{
+	s_out(s, "* ID (\"name\" \"tern\")");
+	s_ok(s, "ID completed");
+}
+
+static void cmd_enable(struct session *s, struct ip *ip, bool uid)
+{
+	/* no ENABLE-able extension is implemented yet: enable nothing */
+	if (!ip_sp(ip)) {
+		s_bad(s, "Syntax: ENABLE capability...");
+		return;
+	}
+	s_out(s, "* ENABLED");
+	s_ok(s, "ENABLE completed");
+}
+
+static void cmd_relogin(struct session *s, struct ip *ip, bool uid)
+{
+	s_bad(s, "Already authenticated");
+}
+
+/* ---- dispatch ---- */
+
+static void handle_command(struct session *s)
+{
+	size_t len = evbuffer_get_length(s->cr.cmd);
+	const char *buf = (const char *)evbuffer_pullup(s->cr.cmd, -1);
+	struct ip ip;
+	ip_init(&ip, buf, len);
+	free(s->tag);
+	s->tag = ip_tag(&ip);
+	char *name = NULL;
+	if (!s->tag || !ip_sp(&ip) || !(name = ip_atom(&ip))) {
+		s_bad(s, "Missing or invalid tag or command");
+		free(name);
+		return;
+	}
+	bool uid = false;
+	if (!strcasecmp(name, "UID")) {
+		free(name);
+		name = NULL;
+		if (!ip_sp(&ip) || !(name = ip_atom(&ip))) {
+			s_bad(s, "Syntax: UID command");
+			return;
+		}
+		uid = true;
+	}
+	const struct command *c = NULL;
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+		if (!strcasecmp(commands[i].name, name))
+			c = &commands[i];
+	if (!c || (uid && !c->uid_ok)) {
+		s_bad(s, "Unknown command %s%.40s", uid ? "UID " : "", name);
+	} else if (!(c->states & (s->sel ? ST_SEL : ST_AUTH))) {
+		s_bad(s, "%s is valid only when a mailbox is selected", c->name);
+	} else {
+		s->in_fetch_like = !uid && (c->fn == cmd_fetch || c->fn == cmd_store || c->fn == cmd_search);
+		c->fn(s, &ip, uid);
+		s->in_fetch_like = false;
+	}
+	free(name);
+}
+
+static void process_input(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	while (!s->closing) {
+		if (s->idling) {
+			idle_input(s);
+			if (s->idling)
+				return;
+			continue;
+		}
+		char tag[64];
+		enum cr_status st = cr_feed(&s->cr, in, tag, sizeof tag);
+		if (st == CR_MORE)
+			return;
+		if (st == CR_CONTINUE) {
+			s_out(s, "+ Ready for literal data");
+			continue;
+		}
+		if (st == CR_TOOLONG) {
+			evbuffer_add_printf(s_buf(s), "%s BAD Command too long\r\n", tag);
+			s->bad_commands++;
+		} else if (st == CR_LITERAL_TOOBIG) {
+			evbuffer_add_printf(s_buf(s), "%s NO [TOOBIG] Literal too large (limit %llu)\r\n",
+					    tag, (unsigned long long)s->lim.message_max);
+		} else if (st == CR_FATAL) {
+			s_out(s, "* BYE Literal too large");
+			s->closing = true;
+		} else {
+			handle_command(s);
+			cr_reset(&s->cr);
+		}
+		if (s->bad_commands > 20) {
+			s_out(s, "* BYE Too many invalid commands");
+			s->closing = true;
+		}
+	}
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	process_input(s);
+	if (s->closing) {
+		bufferevent_disable(bev, EV_READ);
+		if (evbuffer_get_length(s_buf(s)) == 0)
+			event_base_loopexit(s->base, NULL);
+	}
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	if (s->closing && evbuffer_get_length(s_buf(s)) == 0)
+		event_base_loopexit(s->base, NULL);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	if ((what & BEV_EVENT_TIMEOUT) && !s->closing) {
+		s_out(s, "* BYE Autologout; idle for too long");
+		s->closing = true;
+		bufferevent_disable(bev, EV_READ);
+		struct timeval tv = { 10, 0 };
+		bufferevent_set_timeouts(bev, NULL, &tv);
+		bufferevent_enable(bev, EV_WRITE);
+		return;
+	}
+	event_base_loopexit(s->base, NULL);
+}
+
+int session_run(int fd, const char *user, const char *tag, const char *ip, bool tls,
+		const void *pending, size_t npending, const struct session_limits *lim)
+{
+	struct session s = { 0 };
+	s.lim = *lim;
+	s.user = xstrdup(user);
+	s.ip = xstrdup(ip);
+	s.tag = xstrdup(tag);
+	s.inotify_fd = -1;
+	s.base = event_base_new();
+	fd_nonblock(fd);
+	s.bev = bufferevent_socket_new(s.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	cr_init(&s.cr, lim->line_max, lim->cmd_max, lim->message_max);
+	bufferevent_setcb(s.bev, on_read, on_write, on_event, &s);
+	struct timeval tv = { (time_t)lim->idle_timeout, 0 };
+	bufferevent_set_timeouts(s.bev, &tv, NULL);
+	s_ok(&s, "[CAPABILITY %s APPENDLIMIT=%llu] Logged in", CAPS_AUTHED,
+	     (unsigned long long)lim->message_max);
+	if (npending)
+		evbuffer_add(bufferevent_get_input(s.bev), pending, npending);
+	bufferevent_enable(s.bev, EV_READ | EV_WRITE);
+	if (npending)
+		on_read(s.bev, &s);
+	if (!s.closing || evbuffer_get_length(s_buf(&s)))
+		event_base_dispatch(s.base);
+	log_info("imap logout: user=%s client=%s", user, ip);
+	bufferevent_free(s.bev);
+	cr_free(&s.cr);
+	if (s.sel)
+		view_free(s.sel);
+	free(s.user);
+	free(s.ip);
+	free(s.tag);
+	return 0;
+}

@@ -1,0 +1,127 @@
+/* session.h — one authenticated IMAP session in its own process, confined to
+ * one user's Maildir (the working directory). */
+#ifndef TERN_IMAPD_SESSION_H
+#define TERN_IMAPD_SESSION_H
+
+#include "imapd/parser.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct mi;
+struct mi_rec;
+
+struct vmsg {
+	uint32_t uid;
+	uint32_t flags;
+	char *kw;		/* space-separated keywords */
+	bool recent;
+	bool gone;		/* expunged by someone else, not yet reported */
+};
+
+/* The selected folder as this session has told the client about it. */
+struct view {
+	char *name, *dir;
+	bool readonly;
+	uint32_t uidvalidity, uidnext;
+	uint64_t modseq;
+	struct vmsg *m;
+	size_t n, cap;
+};
+
+struct session_limits {
+	uint64_t line_max, cmd_max, message_max;
+	uint64_t idle_timeout, idle_max;
+};
+
+struct session {
+	struct event_base *base;
+	struct bufferevent *bev;
+	struct cmdreader cr;
+	struct session_limits lim;
+	char *user, *ip;
+	char *tag;		/* tag of the current command */
+	struct view *sel;	/* NULL unless a folder is selected */
+	bool closing;
+	bool idling;
+	char *idle_tag;
+	struct event *idle_timer, *inotify_ev;
+	int inotify_fd;
+	int bad_commands;
+	/* fetch bookkeeping of the current command */
+	bool in_fetch_like;	/* FETCH/STORE/SEARCH (non-UID): no EXPUNGE responses */
+};
+
+/* Run the session on fd until it ends; pending = bytes already read. */
+int session_run(int fd, const char *user, const char *tag, const char *ip, bool tls,
+		const void *pending, size_t npending, const struct session_limits *lim);
+
+/* ---- output ---- */
+void s_out(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct evbuffer *s_buf(struct session *s);
+void s_ok(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void s_no(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void s_bad(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void s_flags(struct evbuffer *b, uint32_t flags, const char *kw, bool recent);
+
+/* ---- the selected folder ---- */
+/* Open the selected folder's index and report changes since the last call
+ * (EXISTS, RECENT, FETCH FLAGS, and EXPUNGE when allowed). NULL on error
+ * (a NO was not yet sent). */
+struct mi *view_sync(struct session *s, bool allow_expunge);
+/* The same with an index already open (after this session changed it). */
+struct mi *view_sync_reuse(struct session *s, struct mi *mi);
+void view_free(struct view *v);
+/* Sequence number (1-based) of uid, or 0. */
+uint32_t view_seq(const struct view *v, uint32_t uid);
+/* Resolve a set to a sorted list of 0-based view indexes. */
+size_t view_resolve(const struct view *v, const struct seqset *set, bool uid, size_t **idx);
+/* Open a folder by IMAP name for the view (SELECT/EXAMINE). */
+int view_open(struct session *s, const char *name, bool readonly);
+
+/* ---- commands ---- */
+typedef void (*cmd_fn)(struct session *s, struct ip *ip, bool uid);
+void cmd_list(struct session *s, struct ip *ip, bool uid);
+void cmd_lsub(struct session *s, struct ip *ip, bool uid);
+void cmd_create(struct session *s, struct ip *ip, bool uid);
+void cmd_delete(struct session *s, struct ip *ip, bool uid);
+void cmd_rename(struct session *s, struct ip *ip, bool uid);
+void cmd_subscribe(struct session *s, struct ip *ip, bool uid);
+void cmd_unsubscribe(struct session *s, struct ip *ip, bool uid);
+void cmd_status(struct session *s, struct ip *ip, bool uid);
+void cmd_select(struct session *s, struct ip *ip, bool uid);
+void cmd_examine(struct session *s, struct ip *ip, bool uid);
+void cmd_namespace(struct session *s, struct ip *ip, bool uid);
+void cmd_append(struct session *s, struct ip *ip, bool uid);
+void cmd_fetch(struct session *s, struct ip *ip, bool uid);
+void cmd_store(struct session *s, struct ip *ip, bool uid);
+void cmd_search(struct session *s, struct ip *ip, bool uid);
+void cmd_expunge(struct session *s, struct ip *ip, bool uid);
+void cmd_close(struct session *s, struct ip *ip, bool uid);
+void cmd_unselect(struct session *s, struct ip *ip, bool uid);
+void cmd_copy(struct session *s, struct ip *ip, bool uid);
+void cmd_move(struct session *s, struct ip *ip, bool uid);
+void cmd_idle(struct session *s, struct ip *ip, bool uid);
+void idle_input(struct session *s);
+
+/* Folder name argument (astring, INBOX case-insensitive) -> malloc'd name. */
+char *arg_mailbox(struct ip *ip);
+/* The folder's directory ("." or ".Name"), NULL if the name is invalid. */
+char *folder_dir(const char *name);
+/* Format "dd-Mon-yyyy hh:mm:ss +0000". */
+void fmt_internaldate(int64_t t, char out[32]);
+/* Parse an IMAP date ("1-Feb-1994") or date-time; -1 if malformed. */
+int64_t parse_imap_date(const char *s, bool with_time);
+/* Flag list "(\Seen $Label)" or a single flag; returns false on syntax error.
+ * Keywords appended space-separated to kw (bounded). */
+bool parse_flags(struct ip *ip, bool parens_required, uint32_t *flags, char *kw, size_t kwlen);
+/* STATUS items "(MESSAGES UNSEEN ...)" -> bit set; -1 on syntax error. */
+int parse_status_items(struct ip *ip, unsigned *items);
+/* Write "* STATUS name (...)"; -1 if the folder cannot be opened. */
+int status_line(struct session *s, const char *name, unsigned items);
+/* Expunge the given view indexes (descending), reporting EXPUNGE untagged. */
+void expunge_indexes(struct session *s, struct mi *mi, size_t *idx, size_t n, bool quiet);
+
+#endif

@@ -1,0 +1,255 @@
+/* view.c — the selected folder as the client knows it, and the untagged
+ * updates (EXISTS, RECENT, EXPUNGE, FETCH FLAGS) that keep the two in step
+ * with the index, which other sessions and deliverd change concurrently. */
+#include "imapd/session.h"
+#include "common/log.h"
+#include "common/mailindex.h"
+#include "common/mailstore.h"
+#include "common/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void view_free(struct view *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < v->n; i++)
+		free(v->m[i].kw);
+	free(v->m);
+	free(v->name);
+	free(v->dir);
+	free(v);
+}
+
+static void view_append(struct view *v, const struct mi_rec *r, bool recent)
+{
+	if (v->n == v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 64;
+		v->m = xrealloc(v->m, v->cap * sizeof *v->m);
+	}
+	v->m[v->n++] = (struct vmsg){ r->uid, r->flags, xstrdup(r->keywords), recent, false };
+}
+
+static bool in_list(const uint32_t *l, size_t n, uint32_t uid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (l[i] == uid)
+			return true;
+	return false;
+}
+
+uint32_t view_seq(const struct view *v, uint32_t uid)
+{
+	size_t lo = 0, hi = v->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v->m[mid].uid == uid)
+			return (uint32_t)mid + 1;
+		if (v->m[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+size_t view_resolve(const struct view *v, const struct seqset *set, bool uid, size_t **idx)
+{
+	size_t n = 0;
+	*idx = xcalloc(v->n + 1, sizeof **idx);
+	if (!v->n)
+		return 0;
+	uint32_t star = uid ? v->m[v->n - 1].uid : (uint32_t)v->n;
+	if (!uid) {
+		for (size_t i = 0; i < v->n; i++)
+			if (seqset_has(set, (uint32_t)i + 1, star))
+				(*idx)[n++] = i;
+		return n;
+	}
+	/* UID sets: walk the ranges rather than every message when sets are small */
+	for (size_t i = 0; i < v->n; i++)
+		if (seqset_has(set, v->m[i].uid, star))
+			(*idx)[n++] = i;
+	qsort(*idx, n, sizeof **idx, cmp_size);
+	return n;
+}
+
+/* Messages that vanished: report (descending, so sequence numbers stay right)
+ * or, when EXPUNGE responses are not allowed now, mark them gone. */
+static void reconcile_gone(struct session *s, struct view *v, const struct mi_rec *recs, size_t nr,
+			   bool allow_expunge)
+{
+	size_t j = nr;
+	for (size_t i = v->n; i-- > 0;) {
+		while (j > 0 && recs[j - 1].uid > v->m[i].uid)
+			j--;
+		bool present = j > 0 && recs[j - 1].uid == v->m[i].uid;
+		if (present)
+			continue;
+		if (!allow_expunge) {
+			v->m[i].gone = true;
+			continue;
+		}
+		s_out(s, "* %zu EXPUNGE", i + 1);
+		free(v->m[i].kw);
+		memmove(&v->m[i], &v->m[i + 1], (v->n - i - 1) * sizeof *v->m);
+		v->n--;
+	}
+}
+
+static void reconcile_flags(struct session *s, struct view *v, const struct mi_rec *recs, size_t nr)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		while (j < nr && recs[j].uid < v->m[i].uid)
+			j++;
+		if (j == nr || recs[j].uid != v->m[i].uid)
+			continue;
+		struct vmsg *m = &v->m[i];
+		if (m->flags == recs[j].flags && !strcmp(m->kw, recs[j].keywords))
+			continue;
+		m->flags = recs[j].flags;
+		free(m->kw);
+		m->kw = xstrdup(recs[j].keywords);
+		struct evbuffer *b = s_buf(s);
+		evbuffer_add_printf(b, "* %zu FETCH (FLAGS ", i + 1);
+		s_flags(b, m->flags, m->kw, m->recent);
+		evbuffer_add_printf(b, " UID %u)\r\n", m->uid);
+	}
+}
+
+/* New messages after the last one we know; returns how many. */
+static size_t reconcile_new(struct view *v, const struct mi_rec *recs, size_t nr,
+			    const uint32_t *fresh, size_t nfresh)
+{
+	uint32_t last = v->n ? v->m[v->n - 1].uid : 0;
+	size_t added = 0;
+	for (size_t j = 0; j < nr; j++) {
+		if (recs[j].uid <= last)
+			continue;
+		view_append(v, &recs[j], in_list(fresh, nfresh, recs[j].uid));
+		added++;
+	}
+	return added;
+}
+
+static size_t count_recent(const struct view *v)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < v->n; i++)
+		n += v->m[i].recent;
+	return n;
+}
+
+static void view_update(struct session *s, struct mi *mi, const uint32_t *fresh, size_t nfresh,
+			bool allow_expunge)
+{
+	struct view *v = s->sel;
+	const struct mi_header *h = mi_header(mi);
+	bool pending_gone = false;
+	for (size_t i = 0; i < v->n && !pending_gone; i++)
+		pending_gone = v->m[i].gone;
+	if (h->uidvalidity != v->uidvalidity) {
+		/* the index was rebuilt under us: the client must resynchronise */
+		s_out(s, "* BYE [UNAVAILABLE] Mailbox index was rebuilt; please reconnect");
+		s->closing = true;
+		return;
+	}
+	if (h->modseq == v->modseq && h->uidnext == v->uidnext && !nfresh &&
+	    !(pending_gone && allow_expunge))
+		return;
+	struct mi_rec *recs;
+	size_t nr;
+	mi_load(mi, &recs, &nr);
+	reconcile_gone(s, v, recs, nr, allow_expunge);
+	reconcile_flags(s, v, recs, nr);
+	if (reconcile_new(v, recs, nr, fresh, nfresh)) {
+		s_out(s, "* %zu EXISTS", v->n);
+		s_out(s, "* %zu RECENT", count_recent(v));
+	}
+	mi_recs_free(recs, nr);
+	v->modseq = h->modseq;
+	v->uidnext = h->uidnext;
+}
+
+struct mi *view_sync(struct session *s, bool allow_expunge)
+{
+	char why[256];
+	uint32_t *fresh;
+	size_t nfresh;
+	struct mi *mi = mi_open(s->sel->dir, &fresh, &nfresh, why, sizeof why);
+	if (!mi) {
+		log_err("user=%s: %s", s->user, why);
+		return NULL;
+	}
+	view_update(s, mi, fresh, nfresh, allow_expunge);
+	free(fresh);
+	return mi;
+}
+
+struct mi *view_sync_reuse(struct session *s, struct mi *mi)
+{
+	view_update(s, mi, NULL, 0, !s->in_fetch_like);
+	return mi;
+}
+
+int view_open(struct session *s, const char *name, bool readonly)
+{
+	char *dir = folder_dir(name);
+	if (!dir || !ms_exists(name)) {
+		free(dir);
+		return -1;
+	}
+	char why[256];
+	uint32_t *fresh;
+	size_t nfresh;
+	struct mi *mi = mi_open(dir, &fresh, &nfresh, why, sizeof why);
+	if (!mi) {
+		log_err("user=%s: %s", s->user, why);
+		free(dir);
+		return -2;
+	}
+	struct view *v = xcalloc(1, sizeof *v);
+	v->name = xstrdup(name);
+	v->dir = dir;
+	v->readonly = readonly;
+	const struct mi_header *h = mi_header(mi);
+	v->uidvalidity = h->uidvalidity;
+	v->uidnext = h->uidnext;
+	v->modseq = h->modseq;
+	struct mi_rec *recs;
+	size_t nr;
+	mi_load(mi, &recs, &nr);
+	for (size_t i = 0; i < nr; i++)
+		view_append(v, &recs[i], in_list(fresh, nfresh, recs[i].uid));
+	mi_recs_free(recs, nr);
+	free(fresh);
+	mi_close(mi);
+	view_free(s->sel);
+	s->sel = v;
+	return 0;
+}
+
+void expunge_indexes(struct session *s, struct mi *mi, size_t *idx, size_t n, bool quiet)
+{
+	struct view *v = s->sel;
+	for (size_t k = n; k-- > 0;) {
+		size_t i = idx[k];
+		if (mi_expunge(mi, v->m[i].uid) < 0 && !v->m[i].gone)
+			log_warn("user=%s: cannot expunge uid %u in %s", s->user, v->m[i].uid, v->name);
+		if (!quiet)
+			s_out(s, "* %zu EXPUNGE", i + 1);
+		free(v->m[i].kw);
+		memmove(&v->m[i], &v->m[i + 1], (v->n - i - 1) * sizeof *v->m);
+		v->n--;
+	}
+	const struct mi_header *h = mi_header(mi);
+	v->modseq = h->modseq;
+}

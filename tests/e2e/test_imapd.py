@@ -1,0 +1,403 @@
+"""tern-imapd end to end: Python's imaplib against the real daemon (both roles),
+with Maildirs filled the way deliverd fills them."""
+import imaplib
+import os
+import re
+import socket
+import ssl
+import time
+
+import pytest
+
+from conftest import wait_for
+from imap_harness import ImapServer
+
+ALICE, ALICE_PW = "alice@example.test", "secret-a"
+
+SIMPLE = (b"From: Sender One <one@example.org>\r\n"
+          b"To: Alice <alice@example.test>, bob@example.test\r\n"
+          b"Subject: hello there\r\n"
+          b"Date: Mon, 02 Mar 2026 10:00:00 +0000\r\n"
+          b"Message-ID: <m1@example.org>\r\n"
+          b"\r\n"
+          b"line one\r\nline two\r\n")
+
+NESTED = (b"From: a@example.org\r\n"
+          b"To: b@example.test\r\n"
+          b"Subject: nested\r\n"
+          b"MIME-Version: 1.0\r\n"
+          b"Content-Type: multipart/mixed; boundary=\"outer\"\r\n"
+          b"\r\n"
+          b"preamble\r\n"
+          b"--outer\r\n"
+          b"Content-Type: multipart/alternative; boundary=inner\r\n"
+          b"\r\n"
+          b"--inner\r\n"
+          b"Content-Type: text/plain; charset=us-ascii\r\n"
+          b"\r\n"
+          b"plain body\r\n"
+          b"--inner\r\n"
+          b"Content-Type: text/html; charset=utf-8\r\n"
+          b"Content-Transfer-Encoding: quoted-printable\r\n"
+          b"\r\n"
+          b"<p>html body</p>\r\n"
+          b"--inner--\r\n"
+          b"--outer\r\n"
+          b"Content-Type: application/octet-stream; name=\"a.bin\"\r\n"
+          b"Content-Disposition: attachment; filename=\"a.bin\"\r\n"
+          b"Content-Transfer-Encoding: base64\r\n"
+          b"\r\n"
+          b"AAECAwQ=\r\n"
+          b"--outer--\r\n")
+
+
+@pytest.fixture
+def server(tmp_parent):
+    srv = ImapServer(tmp_parent)
+    srv.write_instance()
+    yield srv
+    srv.stop()
+
+
+def tls_ctx(srv):
+    ctx = ssl.create_default_context(cafile=srv.cert())
+    ctx.check_hostname = False
+    return ctx
+
+
+def connect(srv, login=True, user=ALICE, pw=ALICE_PW):
+    c = imaplib.IMAP4("127.0.0.1", srv.imap_port, timeout=20)
+    c.starttls(ssl_context=tls_ctx(srv))
+    if login:
+        typ, _ = c.login(user, pw)
+        assert typ == "OK"
+    return c
+
+
+def test_greeting_logindisabled_before_tls(server):
+    server.start()
+    c = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=20)
+    caps = c.capabilities
+    assert "STARTTLS" in caps and "LOGINDISABLED" in caps and "AUTH=PLAIN" not in caps
+    typ, data = c._simple_command("LOGIN", ALICE, ALICE_PW)
+    assert typ == "NO" and b"PRIVACYREQUIRED" in data[0]
+    c.starttls(ssl_context=tls_ctx(server))
+    typ, data = c.capability()
+    caps = data[0].decode().split()
+    assert "AUTH=PLAIN" in caps and "LOGINDISABLED" not in caps and "STARTTLS" not in caps
+    assert c.login(ALICE, ALICE_PW)[0] == "OK"
+    typ, data = c.capability()
+    assert "UIDPLUS" in data[0].decode().split()
+    c.logout()
+
+
+def test_wrong_password_then_right(server):
+    server.start()
+    c = connect(server, login=False)
+    with pytest.raises(imaplib.IMAP4.error) as e:
+        c.login(ALICE, "wrong")
+    assert "AUTHENTICATIONFAILED" in str(e.value)
+    assert c.login(ALICE, ALICE_PW)[0] == "OK"
+    c.logout()
+
+
+def test_imaps_and_authenticate_plain(server):
+    server.start()
+    c = imaplib.IMAP4_SSL("127.0.0.1", server.imaps_port, ssl_context=tls_ctx(server), timeout=20)
+    typ, _ = c.authenticate("PLAIN", lambda _: f"\0{ALICE}\0{ALICE_PW}".encode())
+    assert typ == "OK"
+    typ, data = c.select("INBOX")
+    assert typ == "OK"
+    c.logout()
+
+
+def test_plaintext_login_hands_off_raw_socket(tmp_parent):
+    srv = ImapServer(tmp_parent, conf={"plaintext_login": "yes"})
+    try:
+        srv.start()
+        srv.deliver(ALICE, SIMPLE)
+        c = imaplib.IMAP4("127.0.0.1", srv.imap_port, timeout=20)
+        assert c.login(ALICE, ALICE_PW)[0] == "OK"
+        typ, data = c.select("INBOX")
+        assert data == [b"1"]
+        typ, data = c.fetch("1", "(BODY.PEEK[])")
+        assert data[0][1] == SIMPLE
+        c.logout()
+    finally:
+        srv.stop()
+
+
+def test_select_counts_and_codes(server):
+    server.start()
+    for i in range(3):
+        server.deliver(ALICE, SIMPLE.replace(b"hello there", b"msg %d" % i))
+    c = connect(server)
+    typ, data = c.select("INBOX")
+    assert typ == "OK" and data == [b"3"]
+    assert c.untagged_responses.get("RECENT") == [b"3"]
+    uidvalidity = int(c.untagged_responses["UIDVALIDITY"][0])
+    assert uidvalidity > 0
+    assert c.untagged_responses["UIDNEXT"] == [b"4"]
+    assert c.untagged_responses["UNSEEN"] == [b"1"]
+    assert b"\\*" in c.untagged_responses["PERMANENTFLAGS"][0]
+    assert "READ-WRITE" in c.untagged_responses
+    # EXAMINE: read-only, no permanent flags
+    typ, data = c.select("INBOX", readonly=True)
+    assert typ == "OK"
+    assert "READ-ONLY" in c.untagged_responses
+    # a second session does not see them as recent any more
+    c2 = connect(server)
+    c2.select("INBOX")
+    assert c2.untagged_responses.get("RECENT") == [b"0"]
+    typ, data = c2.select("Nope")
+    assert typ == "NO" and b"NONEXISTENT" in data[0]
+    c.logout()
+    c2.logout()
+
+
+def test_fetch_basics(server):
+    server.start()
+    server.deliver(ALICE, SIMPLE)
+    c = connect(server)
+    c.select("INBOX")
+    typ, data = c.fetch("1", "(UID FLAGS RFC822.SIZE INTERNALDATE)")
+    line = data[0].decode()
+    assert "UID 1" in line and f"RFC822.SIZE {len(SIMPLE)}" in line
+    assert "FLAGS (\\Recent)" in line
+    assert re.search(r'INTERNALDATE "\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d [+-]\d{4}"', line)
+    typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert data[0][1] == b"Subject: hello there\r\n\r\n"
+    typ, data = c.fetch("1", "(BODY.PEEK[TEXT])")
+    assert data[0][1] == b"line one\r\nline two\r\n"
+    typ, data = c.fetch("1", "(BODY.PEEK[]<5.10>)")
+    assert data[0][1] == SIMPLE[5:15]
+    assert b"BODY[]<5>" in data[0][0]
+    # not PEEK: sets \Seen
+    typ, data = c.fetch("1", "(BODY[TEXT])")
+    typ, data = c.fetch("1", "(FLAGS)")
+    assert b"\\Seen" in data[0]
+    typ, data = c.fetch("1", "(ENVELOPE)")
+    env = data[0].decode()
+    assert '"hello there"' in env
+    assert '(("Sender One" NIL "one" "example.org"))' in env
+    assert '<m1@example.org>' in env
+    c.logout()
+
+
+def test_append_then_fetch_byte_exact(server):
+    server.start()
+    c = connect(server)
+    typ, data = c.append("INBOX", "(\\Flagged $Work)", imaplib.Time2Internaldate(time.time()), NESTED)
+    assert typ == "OK"
+    m = re.search(rb"APPENDUID (\d+) (\d+)", data[0])
+    assert m, data
+    uid = m.group(2).decode()
+    c.select("INBOX")
+    typ, data = c.uid("FETCH", uid, "(BODY.PEEK[] FLAGS RFC822.SIZE)")
+    assert data[0][1] == NESTED
+    meta = data[0][0] + data[1]
+    assert b"\\Flagged" in meta and b"$Work" in meta
+    assert f"RFC822.SIZE {len(NESTED)}".encode() in meta
+    # the file on disk follows Maildir rules: LF line ends, flags in the name
+    cur = os.path.join(server.maildir(ALICE), "cur")
+    names = os.listdir(cur)
+    assert len(names) == 1 and names[0].endswith(":2,F")
+    with open(os.path.join(cur, names[0]), "rb") as f:
+        assert b"\r\n" not in f.read()
+    # APPEND to a missing folder: TRYCREATE
+    typ, data = c.append("NoSuchFolder", None, None, SIMPLE)
+    assert typ == "NO" and b"TRYCREATE" in data[0]
+    c.logout()
+
+
+def test_fetch_bodystructure_nested(server):
+    server.start()
+    server.deliver(ALICE, NESTED)
+    c = connect(server)
+    c.select("INBOX")
+    typ, data = c.fetch("1", "(BODYSTRUCTURE)")
+    bs = data[0].decode()
+    expect = ('BODYSTRUCTURE ((("text" "plain" ("charset" "us-ascii") NIL NIL "7BIT" 10 1 NIL NIL NIL NIL)'
+              '("text" "html" ("charset" "utf-8") NIL NIL "quoted-printable" 16 1 NIL NIL NIL NIL)'
+              ' "alternative" ("boundary" "inner") NIL NIL NIL)'
+              '("application" "octet-stream" ("name" "a.bin") NIL NIL "base64" 8 NIL'
+              ' ("attachment" ("filename" "a.bin")) NIL NIL)'
+              ' "mixed" ("boundary" "outer") NIL NIL NIL)')
+    assert expect in bs, bs
+    typ, data = c.fetch("1", "(BODY)")
+    assert '"alternative")' in data[0].decode()
+    typ, data = c.fetch("1", "(BODY.PEEK[1.2])")
+    assert data[0][1] == b"<p>html body</p>"
+    typ, data = c.fetch("1", "(BODY.PEEK[1.2.MIME])")
+    assert data[0][1] == (b"Content-Type: text/html; charset=utf-8\r\n"
+                          b"Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+    typ, data = c.fetch("1", "(BODY.PEEK[2]<0.4>)")
+    assert data[0][1] == b"AAEC"
+    c.logout()
+
+
+def test_list_create_rename_delete_subscribe(server):
+    server.start()
+    c = connect(server)
+    typ, data = c.list('""', "*")
+    names = [d.decode() for d in data]
+    assert any(n.endswith('"INBOX"') for n in names)
+    assert any("\\Sent" in n and n.endswith('"Sent"') for n in names)
+    assert c.create("Work")[0] == "OK"
+    assert c.create("Work.Projects")[0] == "OK"
+    typ, data = c.create("Work")
+    assert typ == "NO" and b"ALREADYEXISTS" in data[0]
+    typ, data = c.list('""', "Work*")
+    got = sorted(d.decode() for d in data)
+    assert got == ['(\\HasChildren) "." "Work"', '(\\HasNoChildren) "." "Work.Projects"']
+    typ, data = c.list('""', "%")
+    assert not any("Projects" in d.decode() for d in data)
+    assert c.rename("Work", "Job")[0] == "OK"
+    typ, data = c.list('""', "Job*")
+    assert len(data) == 2
+    assert c.subscribe("Job")[0] == "OK"
+    typ, data = c.lsub('""', "*")
+    assert any(d.decode().endswith('"Job"') for d in data)
+    assert c.unsubscribe("Job")[0] == "OK"
+    typ, data = c.lsub('""', "Job*")
+    assert data == [None]
+    assert c.delete("Job.Projects")[0] == "OK"
+    assert c.delete("Job")[0] == "OK"
+    typ, data = c.delete("INBOX")
+    assert typ == "NO"
+    typ, data = c.status("INBOX", "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT)")
+    assert typ == "OK" and b"MESSAGES 0" in data[0] and b"UIDNEXT 1" in data[0]
+    c.logout()
+
+
+def test_store_expunge_seen_by_second_session(server):
+    server.start()
+    for i in range(3):
+        server.deliver(ALICE, SIMPLE)
+    a, b = connect(server), connect(server)
+    a.select("INBOX")
+    b.select("INBOX")
+    typ, data = a.store("2", "+FLAGS", "(\\Deleted)")
+    assert b"\\Deleted" in data[0]
+    typ, data = a.uid("STORE", "1", "+FLAGS.SILENT", "(\\Answered)")
+    assert typ == "OK"
+    typ, data = a.expunge()
+    assert data == [b"2"]
+    # the second session learns of the expunge and the flag change
+    typ, data = b.noop()
+    assert b.untagged_responses.get("EXPUNGE") == [b"2"]
+    assert b"\\Answered" in b.untagged_responses.pop("FETCH")[0]
+    typ, data = b.fetch("1:*", "(UID FLAGS)")
+    assert len(data) == 2 and b"\\Answered" in data[0]
+    a.logout()
+    b.logout()
+
+
+def test_uids_stable_across_restart_and_index_rebuild(server):
+    server.start()
+    for i in range(3):
+        server.deliver(ALICE, SIMPLE.replace(b"hello there", b"n%d" % i))
+    c = connect(server)
+    c.select("INBOX")
+    uv = c.untagged_responses["UIDVALIDITY"][0]
+    typ, before = c.fetch("1:*", "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    c.logout()
+    server.restart()
+    c = connect(server)
+    c.select("INBOX")
+    assert c.untagged_responses["UIDVALIDITY"][0] == uv
+    typ, after = c.fetch("1:*", "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert after == before
+    c.logout()
+    # index deleted: rebuilt with the same messages (a new UIDVALIDITY)
+    os.unlink(os.path.join(server.maildir(ALICE), "tern-index.db"))
+    c = connect(server)
+    typ, data = c.select("INBOX")
+    assert data == [b"3"]
+    typ, rebuilt = c.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert [x[1] for x in rebuilt if isinstance(x, tuple)] == \
+        [x[1] for x in before if isinstance(x, tuple)]
+    c.logout()
+
+
+def test_copy_and_move_with_copyuid(server):
+    server.start()
+    for i in range(2):
+        server.deliver(ALICE, SIMPLE)
+    c = connect(server)
+    c.select("INBOX")
+    typ, data = c.copy("1:2", "Archive")
+    assert typ == "OK" and re.search(rb"COPYUID \d+ 1:2 1:2", data[0]), data
+    typ, data = c.copy("1", "Missing")
+    assert typ == "NO" and b"TRYCREATE" in data[0]
+    typ, data = c._simple_command("MOVE", "1", "Trash")
+    assert typ == "OK"
+    typ, data = c.select("INBOX")
+    assert data == [b"1"]
+    typ, data = c.status("Trash", "(MESSAGES)")
+    assert b"MESSAGES 1" in data[0]
+    typ, data = c.status("Archive", "(MESSAGES)")
+    assert b"MESSAGES 2" in data[0]
+    c.logout()
+
+
+# ---- raw-socket tests: literals and malformed input ----
+
+class Raw:
+    def __init__(self, srv):
+        plain = socket.create_connection(("127.0.0.1", srv.imaps_port), timeout=10)
+        self.s = tls_ctx(srv).wrap_socket(plain)
+        self.buf = b""
+        self.line()  # greeting
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError(self.buf)
+            self.buf += d
+        l, self.buf = self.buf.split(b"\r\n", 1)
+        return l
+
+    def until_tag(self, tag):
+        lines = []
+        while True:
+            l = self.line()
+            lines.append(l)
+            if l.startswith(tag + b" "):
+                return lines
+
+
+def test_raw_literals_and_malformed(server):
+    server.start()
+    r = Raw(server)
+    # login with literals
+    r.send(b"a1 LOGIN {18}\r\n")
+    assert r.line().startswith(b"+ ")
+    r.send(ALICE.encode() + b" {8+}\r\n" + ALICE_PW.encode() + b"\r\n")
+    assert r.until_tag(b"a1")[-1].startswith(b"a1 OK")
+    # a huge APPEND literal is refused before it is sent
+    r.send(b"a2 APPEND INBOX {999999999999}\r\n")
+    assert r.line().startswith(b"a2 NO [TOOBIG]")
+    # malformed commands
+    r.send(b"a3 FETCH\r\n")
+    assert r.line().startswith(b"a3 BAD")
+    r.send(b"a4 SELECT INBOX\r\n")
+    assert r.until_tag(b"a4")[-1].startswith(b"a4 OK")
+    r.send(b"a5 FETCH 1:* (FLAGS\r\n")
+    assert r.line().startswith(b"a5 BAD")
+    r.send(b"a6 FETCH 1 ((((((((((((((((((((((((((((((((((((((((FLAGS))))))))))))))))))))))))))))))))))))))))\r\n")
+    assert r.line().startswith(b"a6 BAD")
+    r.send(b"\r\n")
+    assert b"BAD" in r.line()
+    r.send(b"a7 NOSUCHCOMMAND x\r\n")
+    assert r.line().startswith(b"a7 BAD")
+    r.send(b"a8 " + b"X" * 20000 + b"\r\n")
+    assert r.line().startswith(b"a8 BAD")
+    r.send(b"a9 NOOP\r\n")
+    assert r.until_tag(b"a9")[-1].startswith(b"a9 OK")
+    r.send(b"a10 LOGOUT\r\n")
+    assert r.until_tag(b"a10")[-1].startswith(b"a10 OK")
