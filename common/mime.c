@@ -289,7 +289,12 @@ static bool is_delim(const char *b, size_t i, size_t end, const char *bd, size_t
 		return false;
 	size_t j = i + 2 + blen;
 	*close = end - j >= 2 && b[j] == '-' && b[j + 1] == '-';
-	return true;
+	if (*close)
+		j += 2;
+	/* only transport padding may follow: "--b1" is not a delimiter of "b10" */
+	while (j < end && (b[j] == ' ' || b[j] == '\t'))
+		j++;
+	return j == end || b[j] == '\r' || b[j] == '\n';
 }
 
 static size_t line_after(const char *b, size_t i, size_t end)

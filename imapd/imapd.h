@@ -35,8 +35,5 @@ extern const struct cfg_key imapd_settings[];
 int login_main(struct instance *in, struct cfg *conf);
 int mail_main(struct instance *in, struct cfg *conf);
 
-/* Verify a login token for user (common/auth_proto.h); true if valid now. */
-bool token_valid(const unsigned char secret[32], const char *service, const char *user,
-		 const char *token);
 
 #endif

@@ -2,7 +2,7 @@
  * run_dir. Speaks IMAP until authd accepts a login, then hands the connection
  * to the mail role (handoff.c). */
 #include "imapd/imapd.h"
-#include "imapd/authc.h"
+#include "common/auth_client.h"
 #include "imapd/login.h"
 #include "common/auth_proto.h"
 #include "common/daemon.h"
@@ -51,7 +51,7 @@ static const char *caps(struct lclient *c)
 void lclient_free(struct lclient *c)
 {
 	if (c->auth_id)
-		authc_cancel(L.auth, c->auth_id);
+		auth_client_cancel(L.auth, c->auth_id);
 	if (c->bev)
 		bufferevent_free(c->bev);
 	cr_free(&c->cr);
@@ -69,9 +69,11 @@ static void close_after_flush(struct lclient *c)
 		lclient_free(c);
 }
 
-static void on_auth(void *arg, int result, const char *user, const char *token)
+static void on_auth(const struct auth_reply *r, void *arg)
 {
 	struct lclient *c = arg;
+	const char *user = r->user ? r->user : "", *token = r->token ? r->token : "";
+	int result = r->tempfail ? AUTH_TEMPFAIL : (int)r->result;
 	c->auth_id = 0;
 	if (result == AUTH_OK) {
 		log_info("imap login: user=%s client=%s tls=%s", user, c->ip, c->tls ? "yes" : "no");
@@ -98,7 +100,7 @@ static void start_auth(struct lclient *c, const char *user, const char *pass)
 {
 	c->state = LC_AUTHWAIT;
 	bufferevent_disable(c->bev, EV_READ);
-	c->auth_id = authc_login(L.auth, "imap", user, pass, c->ip, on_auth, c);
+	c->auth_id = auth_client_login(L.auth, "imap", user, pass, c->ip, on_auth, c);
 }
 
 /* AUTHENTICATE PLAIN: base64("authzid\0authcid\0password") */
@@ -403,7 +405,7 @@ int login_main(struct instance *in, struct cfg *conf)
 	L.run_prefix = chrooted ? xstrdup("") : xstrdup(in->run_dir);
 	char *ap = xasprintf("%s/auth.sock", L.run_prefix);
 	L.base = event_base_new();
-	L.auth = authc_new(L.base, ap);
+	L.auth = auth_client_new(L.base, ap, 30000);
 	free(ap);
 	for (int i = 0; i < 2; i++) {
 		if (fds[i] < 0)

@@ -10,12 +10,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct authc;
+struct auth_client;
 struct evconnlistener;
 
 struct login_ctx {
 	struct event_base *base;
-	struct authc *auth;
+	struct auth_client *auth;
 	SSL_CTX *tls_ctx;
 	struct evconnlistener *lis[2];
 	const char *hostname;

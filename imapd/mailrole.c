@@ -3,6 +3,7 @@
  * session, confined to that user's Maildir. */
 #include "imapd/imapd.h"
 #include "imapd/session.h"
+#include "common/auth_client.h"
 #include "common/daemon.h"
 #include "common/ipc.h"
 #include "common/log.h"
@@ -201,7 +202,7 @@ static void accept_handoff(struct instance *in, const struct session_limits *lim
 	const char *user = ipc_get_str(&m, 320);
 	const char *token = ipc_get_str(&m, 256);
 	if (m.hdr.type != IMAP_HANDOFF || fd < 0 || !user || !token || !safe_user(user) ||
-	    !token_valid(daemon_secret(), "imap", user, token)) {
+	    !auth_token_verify(daemon_secret(), token, "imap", user, (int64_t)time(NULL))) {
 		log_warn("imap mail: invalid hand-off refused (user=%s)", user ? user : "?");
 		if (fd >= 0)
 			close(fd);

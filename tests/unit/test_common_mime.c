@@ -1,0 +1,170 @@
+/* Unit tests: MIME parser — ENVELOPE, BODYSTRUCTURE, sections, decoding, limits. */
+#include "common/mime.h"
+#include "common/util.h"
+#include "tests/unit/check.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *render(struct mime_msg *m, int what)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (what == 'E')
+		mime_envelope(m, m->root, b);
+	else
+		mime_bodystructure(m, m->root, what == 'S', b);
+	evbuffer_add(b, "", 1);
+	char *s = xstrdup((const char *)evbuffer_pullup(b, -1));
+	evbuffer_free(b);
+	return s;
+}
+
+static char *section(struct mime_msg *m, const char *spec)
+{
+	struct mime_section sec;
+	if (mime_section(m, spec, &sec) < 0)
+		return NULL;
+	struct evbuffer *b = evbuffer_new();
+	if (sec.kind == MIME_SEC_RANGE)
+		evbuffer_add(b, m->buf + sec.off, sec.len);
+	else
+		mime_header_filter(m->buf + sec.off, sec.len, sec.fields, sec.nfields,
+				   sec.kind == MIME_SEC_FIELDS_NOT, b);
+	evbuffer_add(b, "", 1);
+	char *s = xstrdup((const char *)evbuffer_pullup(b, -1));
+	evbuffer_free(b);
+	mime_section_free(&sec);
+	return s;
+}
+
+static const char nested[] =
+	"From: \"Doe, John\" <john@example.org>\n"
+	"To: undisclosed:;, Mary <mary@example.test>,\n bob@example.test\n"
+	"Subject: =?utf-8?q?caf=C3=A9?= menu\n"
+	"Message-ID: <x@y>\n"
+	"MIME-Version: 1.0\n"
+	"Content-Type: multipart/mixed; boundary=\"A\"\n"
+	"\n"
+	"--A\n"
+	"Content-Type: text/plain; charset=iso-8859-1\n"
+	"Content-Transfer-Encoding: quoted-printable\n"
+	"\n"
+	"caf=E9 au lait\n"
+	"--A\n"
+	"Content-Type: message/rfc822\n"
+	"\n"
+	"From: inner@example.org\n"
+	"Subject: inner\n"
+	"Content-Type: multipart/alternative; boundary=B\n"
+	"\n"
+	"--B\n"
+	"\n"
+	"plain\n"
+	"--B\n"
+	"Content-Type: text/html\n"
+	"Content-Language: en, fr\n"
+	"\n"
+	"<b>x</b>\n"
+	"--B--\n"
+	"--A--\n";
+
+static void test_nested(void)
+{
+	size_t len;
+	char *buf = mime_to_crlf(nested, strlen(nested), &len);
+	CHECK(len == mime_crlf_size(nested, strlen(nested)));
+	struct mime_msg *m = mime_parse(buf, len);
+	char *env = render(m, 'E');
+	CHECK_STR(env, "(NIL \"=?utf-8?q?caf=C3=A9?= menu\" ((\"Doe, John\" NIL \"john\" \"example.org\")) "
+		       "((\"Doe, John\" NIL \"john\" \"example.org\")) ((\"Doe, John\" NIL \"john\" \"example.org\")) "
+		       "((NIL NIL \"undisclosed\" NIL)(NIL NIL NIL NIL)(\"Mary\" NIL \"mary\" \"example.test\")"
+		       "(NIL NIL \"bob\" \"example.test\")) NIL NIL NIL \"<x@y>\")");
+	char *bs = render(m, 'S');
+	CHECK_STR(bs, "((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 14 1 NIL NIL NIL NIL)"
+		      "(\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 179 "
+		      "(NIL \"inner\" ((NIL NIL \"inner\" \"example.org\")) ((NIL NIL \"inner\" \"example.org\")) "
+		      "((NIL NIL \"inner\" \"example.org\")) NIL NIL NIL NIL NIL) "
+		      "((\"text\" \"plain\" NIL NIL NIL \"7BIT\" 5 1 NIL NIL NIL NIL)"
+		      "(\"text\" \"html\" NIL NIL NIL \"7BIT\" 8 1 NIL NIL (\"en\" \"fr\") NIL) \"alternative\" "
+		      "(\"boundary\" \"B\") NIL NIL NIL) 13 NIL NIL NIL NIL) "
+		      "\"mixed\" (\"boundary\" \"A\") NIL NIL NIL)");
+	char *body = render(m, 'B');
+	CHECK(strstr(body, "\"alternative\")") != NULL && !strstr(body, "boundary"));
+	char *s;
+	CHECK_STR(s = section(m, "1"), "caf=E9 au lait");
+	free(s);
+	CHECK_STR(s = section(m, "2.HEADER.FIELDS (SUBJECT)"), "Subject: inner\r\n\r\n");
+	free(s);
+	CHECK_STR(s = section(m, "2.1"), "plain");
+	free(s);
+	CHECK_STR(s = section(m, "2.2.MIME"), "Content-Type: text/html\r\nContent-Language: en, fr\r\n\r\n");
+	free(s);
+	CHECK_STR(s = section(m, "HEADER.FIELDS.NOT (From To Subject Message-ID MIME-Version)"),
+		  "Content-Type: multipart/mixed; boundary=\"A\"\r\n\r\n");
+	free(s);
+	CHECK_STR(s = section(m, "9.9"), "");	/* missing part: empty */
+	free(s);
+	CHECK(section(m, "1.BOGUS") == NULL);
+	CHECK(section(m, "0") == NULL);
+	/* decoding for SEARCH */
+	char *subj = mime_header_get(buf, m->root->hdr_len, "subject");
+	char *dec = mime_decode_words(subj);
+	CHECK_STR(dec, "café menu");
+	const struct mime_part *p1 = m->root->children;
+	size_t tl;
+	char *text = mime_body_text(m, p1, &tl);
+	CHECK_STR(text, "café au lait");
+	free(text);
+	free(dec);
+	free(subj);
+	free(env);
+	free(bs);
+	free(body);
+	mime_free(m);
+	free(buf);
+}
+
+static void test_rfc2231(void)
+{
+	const char *msg = "Content-Type: application/pdf;\r\n name*0*=utf-8''%E2%82%AC;\r\n name*1=\" rates.pdf\"\r\n\r\nx";
+	struct mime_msg *m = mime_parse(msg, strlen(msg));
+	char *v = mime_param_decoded(m->root->params, m->root->nparams, "name");
+	CHECK_STR(v, "€ rates.pdf");
+	free(v);
+	mime_free(m);
+}
+
+static void test_limits(void)
+{
+	/* 100 nested multiparts: parsing stops at the depth limit, never fails */
+	struct evbuffer *b = evbuffer_new();
+	for (int i = 0; i < 100; i++)
+		evbuffer_add_printf(b, "Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n", i, i);
+	evbuffer_add_printf(b, "\r\ndeep\r\n");
+	size_t n = evbuffer_get_length(b);
+	char *buf = xstrndup((const char *)evbuffer_pullup(b, -1), n);
+	struct mime_msg *m = mime_parse(buf, n);
+	CHECK(m->nparts <= MIME_MAX_DEPTH + 2);
+	char *bs = render(m, 'S');
+	CHECK(bs[0] == '(');
+	free(bs);
+	mime_free(m);
+	free(buf);
+	evbuffer_free(b);
+	/* a message without header or body */
+	m = mime_parse("", 0);
+	bs = render(m, 'S');
+	CHECK_STR(bs, "(\"text\" \"plain\" NIL NIL NIL \"7BIT\" 0 0 NIL NIL NIL NIL)");
+	free(bs);
+	mime_free(m);
+}
+
+int main(void)
+{
+	test_nested();
+	test_rfc2231();
+	test_limits();
+	return check_summary("mime");
+}
