@@ -4,8 +4,7 @@
  * deliveries run at once. One result per recipient goes back to queued. */
 #include "deliverd/deliverd.h"
 #include "deliverd/maildir.h"
-#include "common/auth_async.h"
-#include "common/auth_proto.h"
+#include "common/auth_client.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/queue_proto.h"
@@ -53,7 +52,7 @@ struct expand_ctx {
 
 static struct dconf *conf;
 static struct event_base *base;
-static struct authq *auth;
+static struct auth_client *auth;
 static struct workq *work;
 static char *queue_sock;
 static struct ipc_conn qconn;
@@ -169,35 +168,28 @@ static void job_done(void *arg)
 	free_job(j);
 }
 
-static void expand_cb(void *arg, struct ipc_msg *rep)
+static void expand_cb(const struct auth_reply *rep, void *arg)
 {
 	struct expand_ctx *c = arg;
 	struct ljob *j = c->j;
 	struct lrcpt *r = &j->r[c->k];
 	free(c);
-	uint32_t st = rep ? ipc_get_u32(rep) : EXPAND_TEMPFAIL;
-	uint32_t n = rep ? ipc_get_u32(rep) : 0;
-	if (rep && !rep->bad && st == EXPAND_OK && n > 0 && n <= MAX_BOXES) {
-		r->boxes = xcalloc(n, sizeof *r->boxes);
-		for (uint32_t b = 0; b < n && !rep->bad; b++) {
-			const char *mb = ipc_get_str(rep, AUTH_MAX_FIELD);
-			const char *f = ipc_get_str(rep, AUTH_MAX_FIELD);
-			uint64_t q = ipc_get_u64(rep);
-			if (!mb || !f)
-				break;
-			r->boxes[r->nbox].mailbox = xstrdup(mb);
-			r->boxes[r->nbox].folder = xstrdup(f);
-			r->boxes[r->nbox++].quota = q;
-		}
-		if (!ipc_end(rep))
-			decide(r, MD_DEFER, "4.3.0", "malformed expansion from the auth service");
-	} else if (rep && !rep->bad && (st == EXPAND_UNKNOWN || (st == EXPAND_OK && n == 0))) {
-		decide(r, MD_BOUNCE, "5.1.1", "unknown user: no such mailbox");
-	} else if (rep && !rep->bad && st == EXPAND_LOOP) {
+	if (rep->tempfail || rep->result == EXPAND_TEMPFAIL) {
+		decide(r, MD_DEFER, "4.3.0", rep->tempfail ? "auth service unavailable"
+		       : "address expansion failed temporarily");
+	} else if (rep->result == EXPAND_LOOP) {
 		decide(r, MD_BOUNCE, "5.4.6", "alias loop or alias nesting too deep");
+	} else if (rep->result != EXPAND_OK || rep->n == 0) {
+		decide(r, MD_BOUNCE, "5.1.1", "unknown user: no such mailbox");
 	} else {
-		decide(r, MD_DEFER, "4.3.0", rep ? "address expansion failed temporarily"
-		       : "auth service unavailable");
+		size_t n = rep->n < MAX_BOXES ? rep->n : MAX_BOXES;
+		r->boxes = xcalloc(n, sizeof *r->boxes);
+		for (size_t b = 0; b < n; b++) {
+			r->boxes[b].mailbox = xstrdup(rep->boxes[b].mailbox);
+			r->boxes[b].folder = xstrdup(rep->boxes[b].folder);
+			r->boxes[b].quota = rep->boxes[b].quota;
+		}
+		r->nbox = (uint32_t)n;
 	}
 	if (--j->pending == 0)
 		workq_submit(work, job_work, job_done, j);
@@ -236,7 +228,9 @@ static bool handle_job(struct ipc_msg *m)
 		struct expand_ctx *c = xmalloc(sizeof *c);
 		c->j = j;
 		c->k = k;
-		authq_expand(auth, j->r[k].addr, expand_cb, c);
+		struct ipc_msg req;
+		auth_req_expand(&req, 0, j->r[k].addr);
+		auth_client_call(auth, &req, expand_cb, c);
 	}
 	return true;
 }
@@ -314,7 +308,7 @@ void local_run(struct dconf *c, struct event_base *b, const char *qsock, const c
 	conf = c;
 	base = b;
 	queue_sock = xstrdup(qsock);
-	auth = authq_new(base, asock, 30000);
+	auth = auth_client_new(base, asock, 30000);
 	work = workq_new(base, (int)c->workers);
 	ev_retry = evtimer_new(base, qconnect, NULL);
 	qconnect(-1, 0, NULL);

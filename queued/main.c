@@ -1,7 +1,7 @@
 /* tern-queued — the queue manager (see queued/queued.h for the parts). */
 #include "queued/queued.h"
 #include "queued/qindex.h"
-#include "common/auth_async.h"
+#include "common/auth_client.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/privdrop.h"
@@ -32,7 +32,7 @@ static const struct cfg_key queued_settings[] = {
 
 struct qconf qconf;
 struct event_base *qbase;
-struct authq *qauth;
+struct auth_client *qauth;
 struct workq *qwork;
 
 static void load_qconf(const struct cfg *c, const struct instance *in)
@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 	qwork = workq_new(qbase, (int)cfg_int(&conf, "commit_threads"));
 	flush_init();
 	char *asock = instance_sock(&in, "auth");
-	qauth = authq_new(qbase, asock, 30000);
+	qauth = auth_client_new(qbase, asock, 30000);
 	free(asock);
 	sched_init();
 	char summary[512];

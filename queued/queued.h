@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 struct event_base;
-struct authq;
+struct auth_client;
 struct workq;
 struct ipc_msg;
 
@@ -43,7 +43,7 @@ struct qent {
 
 extern struct qconf qconf;
 extern struct event_base *qbase;
-extern struct authq *qauth;
+extern struct auth_client *qauth;
 extern struct workq *qwork;
 extern char *spool_dir;
 

@@ -4,8 +4,7 @@
  * update the recipients; deferrals retry with exponential back-off until the
  * queue lifetime ends, then bounce. One timer, set to the earliest due time. */
 #include "queued/queued.h"
-#include "common/auth_async.h"
-#include "common/auth_proto.h"
+#include "common/auth_client.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/queue_proto.h"
@@ -243,18 +242,13 @@ static void dispatch_routed(struct qent *e)
 	settle(e);
 }
 
-static void route_cb(void *arg, struct ipc_msg *reply)
+static void route_cb(const struct auth_reply *reply, void *arg)
 {
 	struct route_ctx *ctx = arg;
 	struct qent *e = ctx->e;
 	uint32_t i = ctx->i;
 	free(ctx);
-	uint32_t kind = RCPT_TEMPFAIL;
-	if (reply) {
-		kind = ipc_get_u32(reply);
-		if (!ipc_end(reply))
-			kind = RCPT_TEMPFAIL;
-	}
+	uint32_t kind = reply->tempfail ? RCPT_TEMPFAIL : reply->result;
 	e->inflight[i] = IF_IDLE;
 	if (e->deleted) {
 		/* nothing */
@@ -265,8 +259,8 @@ static void route_cb(void *arg, struct ipc_msg *reply)
 	} else if (kind == RCPT_UNKNOWN) {
 		rcpt_bounced(e, i, "5.1.1", "unknown user: recipient address rejected by the auth service");
 	} else {
-		rcpt_deferred(e, i, "4.3.0", reply ? "recipient lookup failed temporarily"
-			      : "auth service unavailable");
+		rcpt_deferred(e, i, "4.3.0", reply->tempfail ? "auth service unavailable"
+			      : "recipient lookup failed temporarily");
 	}
 	e->busy--;
 	if (--e->routing == 0)
@@ -300,7 +294,7 @@ void sched_kick(struct qent *e)
 		ctx->e = e;
 		ctx->i = due[k];
 		e->inflight[due[k]] = IF_ROUTING;
-		authq_rcpt(qauth, e->m.rcpt[due[k]].addr, route_cb, ctx);
+		auth_client_rcpt(qauth, e->m.rcpt[due[k]].addr, route_cb, ctx);
 	}
 }
 

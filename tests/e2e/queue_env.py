@@ -1,20 +1,15 @@
-"""A queue + local delivery test instance: tern-queued and tern-deliverd --local
-started directly (the way the master starts them), with the auth service.
-
-Until tern-authd and the master are on main this uses fake_authd.py for the
-auth channel; the daemons under test are the real binaries."""
-import json
+"""A queue + local delivery test instance: tern-authd, tern-queued and
+tern-deliverd --local started directly, the way the master starts them; users,
+aliases and domains made with mailctl."""
 import os
 import pwd
 import signal
 import subprocess
-import sys
-import time
 
 from conftest import IS_ROOT, TERN_BIN, wait_for, mailctl
 
 HERE = os.path.dirname(__file__)
-ACCOUNTS = ["tern-queued", "tern-vmail"]
+ACCOUNTS = ["tern-queued", "tern-vmail", "tern-auth"]
 
 
 def ensure_accounts():
@@ -24,8 +19,8 @@ def ensure_accounts():
         try:
             pwd.getpwnam(a)
         except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                            "--shell", "/usr/sbin/nologin", a], check=True)
+            subprocess.run(["/usr/sbin/useradd", "--system", "--user-group", "--no-create-home",
+                            "--shell", "/usr/sbin/nologin", a], check=False)
 
 
 class QueueEnv:
@@ -35,7 +30,6 @@ class QueueEnv:
         self.hostname = hostname
         self.domain = domain
         self.procs = {}
-        self.db = {"domains": [domain], "users": {}, "aliases": {}, "catchall": {}}
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
         for d in ("spool", "mail", "db", "run", "log"):
@@ -43,7 +37,7 @@ class QueueEnv:
             os.chmod(os.path.join(self.dir, d), 0o755)
         with open(self.path("tern.conf"), "w") as f:
             f.write(f"hostname = {hostname}\nlog = file\nlog_level = info\nport_base = 0\n")
-        for name, extra in (("queued", queued_conf), ("deliverd", deliverd_conf)):
+        for name, extra in (("queued", queued_conf), ("deliverd", deliverd_conf), ("authd", {})):
             text = subprocess.run([os.path.join(TERN_BIN, f"tern-{name}"), "--print-config"],
                                   check=True, capture_output=True, text=True).stdout
             with open(self.path(f"{name}.conf"), "w") as f:
@@ -55,7 +49,7 @@ class QueueEnv:
             vm = pwd.getpwnam("tern-vmail")
             os.chown(self.path("mail"), vm.pw_uid, vm.pw_gid)
             os.chmod(self.path("mail"), 0o700)
-        self.save_db()
+        self.ctl("domain", "add", domain)
 
     def path(self, *p):
         return os.path.join(self.dir, *p)
@@ -69,18 +63,9 @@ class QueueEnv:
         with open(p, "w") as f:
             f.write("\n".join(lines) + "\n")
 
-    # ---- users (auth data) ----
-    def save_db(self):
-        with open(self.path("db", "fake-auth.json"), "w") as f:
-            json.dump(self.db, f)
-
+    # ---- users (auth data, through mailctl) ----
     def add_user(self, address, quota=0):
-        self.db["users"][address.lower()] = quota
-        self.save_db()
-        local, dom = address.split("@")
-        for sub in ("cur", "new", "tmp"):
-            os.makedirs(self.path("mail", dom, local, sub), exist_ok=True)
-        self.chown_mail()
+        self.ctl("user", "add", address, str(quota), input="Secret-pw-123\n")
 
     def add_folder(self, address, folder):
         local, dom = address.split("@")
@@ -89,12 +74,10 @@ class QueueEnv:
         self.chown_mail()
 
     def add_alias(self, address, targets):
-        self.db["aliases"][address.lower()] = targets
-        self.save_db()
+        self.ctl("alias", "add", address, ",".join(targets))
 
     def set_catchall(self, domain, target):
-        self.db["catchall"][domain] = target
-        self.save_db()
+        self.ctl("alias", "add", "@" + domain, target)
 
     def chown_mail(self):
         if not IS_ROOT:
@@ -111,10 +94,9 @@ class QueueEnv:
                                             stderr=open(self.path("log", f"{name}.err"), "ab"))
 
     def start_auth(self):
-        self._spawn("authd", [sys.executable if not IS_ROOT else "/usr/bin/python3",
-                              os.path.join(HERE, "fake_authd.py"), self.path("run", "auth.sock"),
-                              self.path("db", "fake-auth.json")])
-        assert wait_for(lambda: os.path.exists(self.path("run", "auth.sock")), 10)
+        self._spawn("authd", [os.path.join(TERN_BIN, "tern-authd"), "-c", self.dir])
+        ok = wait_for(lambda: self.sock_ready("auth"), 20)
+        assert ok, "tern-authd did not start:\n" + self.log_text()[-3000:]
 
     def start_queued(self):
         self._spawn("queued", [os.path.join(TERN_BIN, "tern-queued"), "-c", self.dir])
