@@ -1,0 +1,155 @@
+/* main.c — tern-smtpd: SMTP reception (port 25) and submission (587, 465).
+ * Reads its config and TLS key as root, takes the listening sockets the master
+ * bound, drops to tern-smtpd chrooted into run_dir (which holds auth.sock and
+ * queue.sock, so it can reconnect when a peer restarts) and serves. */
+#include "smtpd/peer.h"
+#include "smtpd/session.h"
+#include "smtpd/settings.h"
+#include "common/daemon.h"
+#include "common/log.h"
+#include "common/privdrop.h"
+#include "common/tls.h"
+#include "common/util.h"
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct listener {
+	struct server *srv;
+	enum listener_kind kind;
+	struct evconnlistener *ev;
+};
+
+static struct listener listeners[L_COUNT];
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+		      void *arg)
+{
+	struct listener *li = arg;
+	session_accept(li->srv, fd, li->kind, sa);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	/* EMFILE and friends: log and keep serving the sessions we have. */
+	log_warn("accept on %s: %s", kind_name(((struct listener *)arg)->kind),
+		 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+static int open_listeners(struct server *srv)
+{
+	int n = 0;
+	for (int k = 0; k < L_COUNT; k++) {
+		int fd = daemon_listen_fd(kind_name((enum listener_kind)k));
+		if (fd < 0)
+			continue;
+		if (k == L_SMTPS && !srv->tls) {
+			log_err("smtps: no TLS certificate, not serving implicit TLS");
+			continue;
+		}
+		fd_nonblock(fd);
+		fd_cloexec(fd);
+		listeners[k] = (struct listener){ srv, (enum listener_kind)k, NULL };
+		listeners[k].ev = evconnlistener_new(srv->base, accept_cb, &listeners[k],
+						     LEV_OPT_CLOSE_ON_FREE, 0, fd);
+		if (!listeners[k].ev)
+			fatal("cannot listen on %s fd %d", kind_name((enum listener_kind)k), fd);
+		evconnlistener_set_error_cb(listeners[k].ev, accept_error_cb);
+		n++;
+	}
+	return n;
+}
+
+static void close_listeners(void)
+{
+	for (int k = 0; k < L_COUNT; k++) {
+		if (listeners[k].ev)
+			evconnlistener_free(listeners[k].ev);
+		listeners[k].ev = NULL;
+	}
+}
+
+static void on_term(evutil_socket_t sig, short ev, void *arg)
+{
+	struct server *srv = arg;
+	log_info("stopping (SIGTERM), %u sessions", srv->nsessions);
+	event_base_loopbreak(srv->base);
+}
+
+static void on_hup(evutil_socket_t sig, short ev, void *arg)
+{
+	struct server *srv = arg;
+	/* The master has started a new generation on the same sockets: stop
+	 * accepting, finish the sessions we have, then exit. */
+	log_info("reload: no longer accepting, exiting after %u sessions", srv->nsessions);
+	srv->draining = true;
+	close_listeners();
+	if (srv->nsessions == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+static SSL_CTX *load_tls(const struct smtpd_conf *c)
+{
+	char why[512];
+	SSL_CTX *ctx = tls_server_ctx(c->tls_cert, c->tls_key, why, sizeof why);
+	if (!ctx)
+		log_warn("TLS disabled (no STARTTLS, no AUTH, no smtps): %s", why);
+	return ctx;
+}
+
+static char *sock_path(const struct instance *in, const char *name, bool chrooted)
+{
+	return chrooted ? xasprintf("/%s.sock", name) : instance_sock(in, name);
+}
+
+int main(int argc, char **argv)
+{
+	static struct server srv;
+	struct instance in;
+	struct cfg conf;
+
+	daemon_init("smtpd", smtpd_settings, argc, argv, &in, &conf, NULL);
+	smtpd_conf_load(&srv.conf, &conf);
+	srv.hostname = in.hostname;
+	srv.tls = load_tls(&srv.conf);
+	srv.base = event_base_new();
+	if (!srv.base)
+		fatal("event_base_new failed");
+	if (open_listeners(&srv) == 0)
+		fatal("no listening sockets (TERN_LISTEN_FDS has none of smtp, submission, smtps)");
+
+	bool chrooted = running_as_root();
+	char *auth_path = sock_path(&in, "auth", chrooted);
+	char *queue_path = sock_path(&in, "queue", chrooted);
+	srv.auth = peer_new(srv.base, auth_path, "auth");
+	srv.queue = peer_new(srv.base, queue_path, "queue");
+	free(auth_path);
+	free(queue_path);
+	tzset();	/* Received dates keep the local zone inside the chroot */
+	privdrop(ACCT_SMTPD, in.run_dir);
+
+	struct event *term = evsignal_new(srv.base, SIGTERM, on_term, &srv);
+	struct event *hup = evsignal_new(srv.base, SIGHUP, on_hup, &srv);
+	evsignal_add(term, NULL);
+	evsignal_add(hup, NULL);
+	log_info("serving: host=%s max_message_size=%llu tls=%s", srv.hostname,
+		 (unsigned long long)srv.conf.max_message_size, srv.tls ? "yes" : "no");
+	daemon_ready();
+	event_base_dispatch(srv.base);
+
+	close_listeners();
+	event_free(term);
+	event_free(hup);
+	peer_free(srv.auth);
+	peer_free(srv.queue);
+	event_base_free(srv.base);
+	if (srv.tls)
+		SSL_CTX_free(srv.tls);
+	smtpd_conf_free(&srv.conf);
+	cfg_free(&conf);
+	instance_free(&in);
+	return 0;
+}

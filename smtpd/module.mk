@@ -1,0 +1,1 @@
+$(eval $(call program,smtpd,tern-smtpd,,))

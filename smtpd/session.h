@@ -1,0 +1,159 @@
+/* session.h — one SMTP session: its state, its transaction, and the calls
+ * between the files that drive it (session.c: input and command table;
+ * txn.c: DATA/BDAT and the queue hand-off; auth.c: AUTH; policy.c: relay rules;
+ * tlsio.c: STARTTLS and implicit TLS). */
+#ifndef TERN_SMTPD_SESSION_H
+#define TERN_SMTPD_SESSION_H
+
+#include "smtpd/data.h"
+#include "smtpd/parse.h"
+#include "smtpd/settings.h"
+
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct bufferevent;
+struct event_base;
+struct evbuffer;
+struct peer;
+
+enum listener_kind { L_SMTP, L_SUBMISSION, L_SMTPS, L_COUNT };
+
+/* Process-wide context shared by every session. */
+struct server {
+	struct event_base *base;
+	struct smtpd_conf conf;
+	const char *hostname;
+	SSL_CTX *tls;			/* NULL: no certificate, no STARTTLS */
+	struct peer *auth, *queue;
+	struct session *sessions;	/* all live sessions */
+	unsigned nsessions;
+	bool draining;			/* SIGHUP: exit once the last session ends */
+	uint64_t next_session;
+};
+
+/* Session states; the command table lists the states each command is valid in. */
+enum sstate {
+	ST_GREET = 1 << 0,	/* connected, waiting for HELO/EHLO */
+	ST_HELO = 1 << 1,	/* greeted, no transaction */
+	ST_MAIL = 1 << 2,	/* MAIL accepted */
+	ST_RCPT = 1 << 3,	/* at least one RCPT accepted */
+	ST_BDAT = 1 << 4,	/* between BDAT chunks */
+	ST_DATA = 1 << 5,	/* receiving a DATA body */
+	ST_AUTH = 1 << 6,	/* AUTH exchange: next line is a SASL response */
+	ST_TLS = 1 << 7,	/* TLS handshake in progress */
+	ST_CLOSING = 1 << 8,	/* reply sent, closing once flushed */
+};
+
+struct rcpt {
+	char *addr;
+	unsigned notify;
+	char *orcpt;
+};
+
+struct txn {
+	struct mail_args mail;
+	struct rcpt *rcpts;
+	unsigned nrcpt;
+	char qid[64];		/* from QUEUE_NEW_RES */
+	int fd;			/* spool file, -1 when none */
+	struct evbuffer *spool;	/* bytes waiting to be written to fd */
+	bool write_failed;
+	struct data_sm body;
+	bool bdat;		/* CHUNKING transaction */
+};
+
+/* A BDAT chunk being read (kept outside the transaction: a refused chunk is
+ * still read, so its bytes are never taken for commands). */
+struct chunk {
+	bool reading;		/* the next `left` input bytes are BDAT data */
+	uint64_t size, left;
+	bool last;
+	const char *refusal;	/* drop the chunk, then send this reply */
+};
+
+struct session {
+	struct server *srv;
+	struct session *next, *prev;
+	uint64_t id;
+	int fd;
+	struct bufferevent *bev;
+	bool bev_owns_fd;
+	enum listener_kind kind;
+	char ip[INET6_ADDRSTRLEN];
+	unsigned port;
+	bool loopback;
+	char helo[SMTP_HELO_MAX + 1];
+	bool esmtp;
+	unsigned state;
+	bool busy;		/* waiting for authd/queued: input is held */
+	bool skipping;		/* discarding the rest of an overlong line */
+	unsigned errors;
+	bool tls;
+	char tls_version[32], tls_cipher[96];
+	char *auth_user;	/* canonical user after AUTH */
+	/* AUTH exchange */
+	int auth_mech;		/* 0 PLAIN, 1 LOGIN */
+	int auth_step;
+	char *auth_login_user;
+	unsigned auth_failures;
+	struct txn tx;
+	bool in_txn;
+	struct chunk chunk;
+	unsigned messages;
+	uint64_t start_ms;
+	const char *end_reason;
+};
+
+/* session.c */
+void session_accept(struct server *srv, int fd, enum listener_kind kind, struct sockaddr *sa);
+void session_reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void session_error(struct session *s);		/* count a protocol error; 421 at the limit */
+void session_close(struct session *s, const char *reason);
+void session_resume(struct session *s);		/* after an async answer: process held input */
+void session_set_timeout(struct session *s, unsigned seconds);
+void session_start_io(struct session *s);	/* callbacks + timeouts on s->bev */
+void session_greet(struct session *s);
+void session_reset_txn(struct session *s);
+const char *kind_name(enum listener_kind k);
+bool session_auth_allowed(const struct session *s);
+
+/* txn.c: MAIL, RCPT, DATA, BDAT and the queue hand-off */
+void cmd_mail(struct session *s, const char *arg);
+void cmd_rcpt(struct session *s, const char *arg);
+void cmd_data(struct session *s, const char *arg);
+void cmd_bdat(struct session *s, const char *arg);
+/* Consume body bytes from in (DATA body or BDAT chunk); false if it needs more. */
+bool txn_input(struct session *s, struct evbuffer *in);
+void txn_free(struct session *s);
+
+/* auth.c */
+void cmd_auth(struct session *s, const char *arg);
+void auth_continue(struct session *s, const char *line);
+
+/* tlsio.c */
+void cmd_starttls(struct session *s, const char *arg);
+bool tls_start_implicit(struct session *s);
+void tls_after_flush(struct session *s);	/* STARTTLS reply sent: switch to TLS */
+void tls_established(struct session *s);	/* handshake done */
+void tls_log_failure(struct session *s);
+
+/* policy.c: questions to authd; each answer continues in txn.c / auth.c */
+void policy_rcpt(struct session *s, const char *addr);
+void policy_sender(struct session *s, const char *addr);
+void policy_login(struct session *s, const char *user, const char *pass);
+enum rcpt_verdict { RV_OK, RV_UNKNOWN, RV_RELAY_DENIED, RV_TEMPFAIL };
+void txn_rcpt_done(struct session *s, enum rcpt_verdict v);
+void txn_sender_done(struct session *s, bool allowed, bool tempfail);
+void auth_login_done(struct session *s, int result, const char *user);
+
+/* queue_client.c: questions to queued; answers continue in txn.c */
+void queue_new(struct session *s);
+void queue_commit(struct session *s);
+void queue_abort(struct server *srv, const char *qid);
+void txn_queue_new_done(struct session *s, int status, const char *qid, int fd);
+void txn_commit_done(struct session *s, int status, const char *qid, const char *text);
+
+#endif

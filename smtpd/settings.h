@@ -1,0 +1,36 @@
+/* settings.h — smtpd.conf: the schema (each setting declared once, with its
+ * default and documentation) and the values a running smtpd uses. */
+#ifndef TERN_SMTPD_SETTINGS_H
+#define TERN_SMTPD_SETTINGS_H
+
+#include "common/config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+extern const struct cfg_key smtpd_settings[];
+
+struct smtpd_conf {
+	uint64_t max_message_size;
+	unsigned max_recipients;
+	size_t max_command_line;	/* including CRLF */
+	size_t max_text_line;		/* excluding CRLF */
+	unsigned max_errors;
+	unsigned command_timeout;	/* seconds */
+	unsigned data_timeout;
+	unsigned max_sessions;
+	unsigned max_sessions_per_ip;
+	char **relay_domains;
+	size_t nrelay_domains;
+	bool add_auth_user_to_received;
+	bool plaintext_auth_loopback;
+	char *tls_cert, *tls_key;
+};
+
+void smtpd_conf_load(struct smtpd_conf *sc, const struct cfg *c);
+void smtpd_conf_free(struct smtpd_conf *sc);
+/* Is domain (case-insensitive) one of relay_domains? */
+bool smtpd_relay_domain(const struct smtpd_conf *sc, const char *domain);
+
+#endif

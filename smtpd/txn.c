@@ -1,0 +1,439 @@
+/* txn.c — the mail transaction: MAIL, RCPT, DATA, BDAT, the Received header
+ * and the hand-off to queued. 250 after the body is said only once queued has
+ * answered QUEUE_COMMIT_RES OK (the message is durable). */
+#include "smtpd/session.h"
+#include "common/log.h"
+#include "common/queue_proto.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SPOOL_FLUSH (64 * 1024)
+
+void txn_free(struct session *s)
+{
+	struct txn *t = &s->tx;
+	for (unsigned i = 0; i < t->nrcpt; i++) {
+		free(t->rcpts[i].addr);
+		free(t->rcpts[i].orcpt);
+	}
+	free(t->rcpts);
+	if (t->fd >= 0) {
+		close(t->fd);
+		queue_abort(s->srv, t->qid);
+	}
+	if (t->spool)
+		evbuffer_free(t->spool);
+	memset(t, 0, sizeof *t);
+	t->fd = -1;
+}
+
+/* Back to "greeted, no transaction". */
+static void txn_end(struct session *s)
+{
+	session_reset_txn(s);
+	if (!(s->state & ST_CLOSING))
+		s->state = ST_HELO;
+}
+
+/* ---- MAIL ---- */
+
+static void mail_refused(struct session *s, enum parse_status st)
+{
+	switch (st) {
+	case P_BAD_ADDR:
+		session_reply(s, "501 5.1.7 Bad sender address syntax");
+		break;
+	case P_UNKNOWN_PARAM:
+		session_reply(s, "555 5.5.4 Unsupported MAIL parameter");
+		break;
+	case P_BAD_PARAM:
+		session_reply(s, "501 5.5.4 Bad MAIL parameter value");
+		break;
+	case P_NEED_UTF8:
+		session_reply(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
+		break;
+	default:
+		session_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+	}
+	session_error(s);
+}
+
+static void mail_accepted(struct session *s)
+{
+	s->in_txn = true;
+	s->state = ST_MAIL;
+	session_reply(s, "250 2.1.0 Ok");
+}
+
+void cmd_mail(struct session *s, const char *arg)
+{
+	struct mail_args m;
+	if (s->kind != L_SMTP && !s->auth_user) {
+		session_reply(s, "530 5.7.0 Authentication required");
+		session_error(s);
+		return;
+	}
+	enum parse_status st = parse_mail(arg, &m);
+	if (st != P_OK) {
+		mail_refused(s, st);
+		return;
+	}
+	if (m.has_size && m.size > s->srv->conf.max_message_size) {
+		session_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+		return;
+	}
+	session_reset_txn(s);
+	s->tx.mail = m;
+	if (s->auth_user && m.addr[0]) {
+		s->busy = true;
+		policy_sender(s, m.addr);
+		return;
+	}
+	mail_accepted(s);
+}
+
+void txn_sender_done(struct session *s, bool allowed, bool tempfail)
+{
+	if (tempfail) {
+		session_reply(s, "451 4.3.0 Temporary failure checking the sender, try again later");
+	} else if (!allowed) {
+		log_info("session %llx: reject: sender <%s> not owned by user %s", (unsigned long long)s->id,
+			 s->tx.mail.addr, s->auth_user);
+		session_reply(s, "553 5.7.1 Sender address <%s> not owned by user %s", s->tx.mail.addr,
+			      s->auth_user);
+		session_error(s);
+	} else {
+		mail_accepted(s);
+	}
+	session_resume(s);
+}
+
+/* ---- RCPT ---- */
+
+
+void cmd_rcpt(struct session *s, const char *arg)
+{
+	struct rcpt_args r;
+	enum parse_status st = parse_rcpt(arg, s->tx.mail.smtputf8, &r);
+	if (st == P_NEED_UTF8) {
+		session_reply(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
+	} else if (st == P_BAD_ADDR) {
+		session_reply(s, "501 5.1.3 Bad recipient address syntax");
+	} else if (st == P_UNKNOWN_PARAM) {
+		session_reply(s, "555 5.5.4 Unsupported RCPT parameter");
+	} else if (st == P_BAD_PARAM) {
+		session_reply(s, "501 5.5.4 Bad RCPT parameter value");
+	} else if (st != P_OK) {
+		session_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+	} else if (s->tx.nrcpt >= s->srv->conf.max_recipients) {
+		session_reply(s, "452 4.5.3 Too many recipients");
+		return;
+	} else {
+		/* The session is busy until the answer: at most one lookup in flight. */
+		struct rcpt *list = xrealloc(s->tx.rcpts, (s->tx.nrcpt + 1) * sizeof *list);
+		s->tx.rcpts = list;
+		list[s->tx.nrcpt].addr = xstrdup(r.addr);
+		list[s->tx.nrcpt].notify = r.notify;
+		list[s->tx.nrcpt].orcpt = xstrdup(r.orcpt);
+		s->busy = true;
+		policy_rcpt(s, r.addr);
+		return;
+	}
+	session_error(s);
+}
+
+void txn_rcpt_done(struct session *s, enum rcpt_verdict v)
+{
+	struct rcpt *r = &s->tx.rcpts[s->tx.nrcpt];
+	switch (v) {
+	case RV_OK:
+		s->tx.nrcpt++;
+		s->state = ST_RCPT;
+		session_reply(s, "250 2.1.5 Ok");
+		break;
+	case RV_UNKNOWN:
+		session_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", r->addr);
+		break;
+	case RV_RELAY_DENIED:
+		session_reply(s, "554 5.7.1 <%s>: Relay access denied", r->addr);
+		break;
+	case RV_TEMPFAIL:
+		session_reply(s, "451 4.3.0 <%s>: Temporary lookup failure, try again later", r->addr);
+		break;
+	}
+	if (v != RV_OK) {
+		log_info("session %llx: reject: RCPT from %s: <%s> %s", (unsigned long long)s->id, s->ip,
+			 r->addr, v == RV_UNKNOWN ? "user unknown" : v == RV_RELAY_DENIED ?
+			 "relay denied" : "tempfail");
+		free(r->addr);
+		free(r->orcpt);
+		if (v != RV_TEMPFAIL)
+			session_error(s);
+	}
+	session_resume(s);
+}
+
+/* ---- the message body ---- */
+
+static void spool_flush(struct session *s)
+{
+	struct txn *t = &s->tx;
+	while (!t->write_failed && evbuffer_get_length(t->spool) > 0) {
+		int n = evbuffer_write(t->spool, t->fd);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_err("%s: write to spool file failed: %s", t->qid, strerror(errno));
+			t->write_failed = true;
+		}
+	}
+}
+
+static void emit(void *arg, const char *p, size_t n)
+{
+	struct session *s = arg;
+	evbuffer_add(s->tx.spool, p, n);
+	if (evbuffer_get_length(s->tx.spool) >= SPOOL_FLUSH)
+		spool_flush(s);
+}
+
+static const char *protocol(const struct session *s)
+{
+	static const char *const names[2][2][2] = {
+		{ { "ESMTP", "ESMTPA" }, { "ESMTPS", "ESMTPSA" } },
+		{ { "UTF8SMTP", "UTF8SMTPA" }, { "UTF8SMTPS", "UTF8SMTPSA" } },
+	};
+	if (!s->esmtp)
+		return "SMTP";
+	return names[s->tx.mail.smtputf8][s->tls][s->auth_user != NULL];
+}
+
+/* Our trace header (RFC 5321 4.4, RFC 3848), written before the data. */
+static void write_received(struct session *s)
+{
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+	struct evbuffer *b = s->tx.spool;
+	evbuffer_add_printf(b, "Received: from %s ([%s])\r\n", s->helo[0] ? s->helo : "unknown", s->ip);
+	if (s->tls)
+		evbuffer_add_printf(b, "\t(using %s with cipher %s)\r\n", s->tls_version, s->tls_cipher);
+	if (s->auth_user && s->srv->conf.add_auth_user_to_received)
+		evbuffer_add_printf(b, "\t(Authenticated sender: %s)\r\n", s->auth_user);
+	evbuffer_add_printf(b, "\tby %s (tern) with %s id %s", s->srv->hostname, protocol(s), s->tx.qid);
+	if (s->tx.nrcpt == 1)
+		evbuffer_add_printf(b, "\r\n\tfor <%s>", s->tx.rcpts[0].addr);
+	evbuffer_add_printf(b, ";\r\n\t%s\r\n", date);
+}
+
+static void body_begin(struct session *s, bool dotted)
+{
+	const struct smtpd_conf *c = &s->srv->conf;
+	s->tx.spool = evbuffer_new();
+	data_init(&s->tx.body, dotted, c->max_text_line, c->max_message_size);
+	write_received(s);
+}
+
+void cmd_data(struct session *s, const char *arg)
+{
+	if (*arg) {
+		session_reply(s, "501 5.5.4 Syntax: DATA");
+		session_error(s);
+	} else if (s->tx.nrcpt == 0) {
+		session_reply(s, "554 5.5.1 Error: no valid recipients");
+		session_error(s);
+	} else {
+		s->busy = true;
+		queue_new(s);
+	}
+}
+
+static const char *queue_failure(int status)
+{
+	return status == QS_NOSPACE ? "452 4.3.1 Insufficient system storage" :
+	       "451 4.3.0 Queue temporarily unavailable, try again later";
+}
+
+void txn_queue_new_done(struct session *s, int status, const char *qid, int fd)
+{
+	if (status != QS_OK) {
+		if (s->tx.bdat) {
+			s->chunk.refusal = queue_failure(status);
+		} else {
+			session_reply(s, "%s", queue_failure(status));
+			txn_end(s);
+		}
+		session_resume(s);
+		return;
+	}
+	strlcpy_t(s->tx.qid, qid, sizeof s->tx.qid);
+	s->tx.fd = fd;
+	body_begin(s, !s->tx.bdat);
+	if (!s->tx.bdat) {
+		s->state = ST_DATA;
+		session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	}
+	session_resume(s);
+}
+
+/* The body is complete: refuse it, or commit it to the queue. */
+static void body_end(struct session *s)
+{
+	struct data_sm *d = &s->tx.body;
+	const char *why = NULL;
+	if (d->errors & (DE_BARE_LF | DE_BARE_CR))
+		why = "554 5.6.0 Message refused: bare CR or LF in message (only CRLF line endings)";
+	else if (d->errors & DE_TOO_BIG)
+		why = "552 5.3.4 Message size exceeds fixed maximum message size";
+	else if (d->errors & DE_LONG_LINE)
+		why = "554 5.6.0 Message refused: line longer than 998 characters";
+	if (!why) {
+		spool_flush(s);
+		if (s->tx.write_failed)
+			why = "451 4.3.0 Error writing message to the queue, try again later";
+	}
+	if (why) {
+		log_info("%s: reject: client=%s from=<%s> size=%llu: %s", s->tx.qid, s->ip,
+			 s->tx.mail.addr, (unsigned long long)d->size, why);
+		session_reply(s, "%s", why);
+		txn_end(s);
+		return;
+	}
+	s->busy = true;
+	queue_commit(s);
+}
+
+static void log_message(struct session *s)
+{
+	char to[1024] = "";
+	size_t o = 0;
+	for (unsigned i = 0; i < s->tx.nrcpt && o < sizeof to - 1; i++) {
+		int n = snprintf(to + o, sizeof to - o, "%s<%s>", i ? "," : "", s->tx.rcpts[i].addr);
+		o = n < 0 ? o : o + (size_t)n;
+	}
+	log_info("%s: client=%s helo=%s tls=%s auth=%s from=<%s> nrcpt=%u to=%s size=%llu "
+		 "proto=%s%s result=queued", s->tx.qid, s->ip, s->helo, s->tls ? s->tls_version : "no",
+		 s->auth_user ? s->auth_user : "-", s->tx.mail.addr, s->tx.nrcpt, to,
+		 (unsigned long long)s->tx.body.size, protocol(s), s->tx.bdat ? " bdat" : "");
+}
+
+void txn_commit_done(struct session *s, int status, const char *qid, const char *text)
+{
+	if (status == QS_OK) {
+		log_message(s);
+		s->messages++;
+		/* queued owns the file now: do not abort it. */
+		close(s->tx.fd);
+		s->tx.fd = -1;
+		session_reply(s, "250 2.0.0 Ok: queued as %s", s->tx.qid);
+	} else if (status == QS_REJECT) {
+		log_info("%s: reject by queue: %s", s->tx.qid, text);
+		session_reply(s, "554 5.6.0 Message refused: %s", text && *text ? text : "rejected");
+	} else {
+		log_warn("%s: queue commit failed (status %d): %s", s->tx.qid, status, text ? text : "");
+		session_reply(s, "%s", queue_failure(status));
+	}
+	txn_end(s);
+	session_resume(s);
+}
+
+/* ---- input of body bytes ---- */
+
+static bool data_input(struct session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec v[8];
+	int n = evbuffer_peek(in, -1, NULL, v, 8);
+	size_t used = 0;
+	for (int i = 0; i < n && i < 8 && !s->tx.body.done; i++)
+		used += data_feed(&s->tx.body, v[i].iov_base, v[i].iov_len, emit, s);
+	evbuffer_drain(in, used);
+	if (!s->tx.body.done)
+		return used > 0;
+	body_end(s);
+	return true;
+}
+
+static void chunk_done(struct session *s)
+{
+	struct chunk *c = &s->chunk;
+	c->reading = false;
+	if (c->refusal) {
+		session_reply(s, "%s", c->refusal);
+		c->refusal = NULL;
+		if (s->in_txn)
+			txn_end(s);
+		return;
+	}
+	struct data_sm *d = &s->tx.body;
+	if (c->last) {
+		data_finish(d, emit, s);
+		body_end(s);
+	} else if (d->errors) {
+		d->done = true;
+		body_end(s);
+	} else {
+		session_reply(s, "250 2.0.0 %llu octets received", (unsigned long long)c->size);
+	}
+}
+
+static bool chunk_input(struct session *s, struct evbuffer *in)
+{
+	struct chunk *c = &s->chunk;
+	while (c->left > 0) {
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+			return false;
+		size_t n = v.iov_len < c->left ? v.iov_len : (size_t)c->left;
+		if (!c->refusal)
+			data_feed(&s->tx.body, v.iov_base, n, emit, s);
+		evbuffer_drain(in, n);
+		c->left -= n;
+	}
+	chunk_done(s);
+	return true;
+}
+
+bool txn_input(struct session *s, struct evbuffer *in)
+{
+	if (s->chunk.reading)
+		return chunk_input(s, in);
+	return data_input(s, in);
+}
+
+/* ---- BDAT (RFC 3030) ---- */
+
+void cmd_bdat(struct session *s, const char *arg)
+{
+	struct chunk *c = &s->chunk;
+	memset(c, 0, sizeof *c);
+	if (!parse_bdat(arg, &c->size, &c->last)) {
+		/* Without a size we cannot tell data from commands: stop here. */
+		session_reply(s, "501 5.5.4 Syntax: BDAT size [LAST]");
+		session_close(s, "bad BDAT syntax");
+		return;
+	}
+	c->left = c->size;
+	c->reading = true;
+	if (!(s->state & (ST_RCPT | ST_BDAT))) {
+		c->refusal = s->state == ST_MAIL ? "554 5.5.1 Error: no valid recipients" :
+			     s->state == ST_GREET ? "503 5.5.1 Error: send HELO/EHLO first" :
+			     "503 5.5.1 Error: need MAIL and RCPT before BDAT";
+		session_error(s);
+		return;
+	}
+	if (s->state == ST_RCPT) {
+		s->tx.bdat = true;
+		s->state = ST_BDAT;
+		s->busy = true;
+		queue_new(s);
+	}
+}

@@ -1,0 +1,417 @@
+"""An smtpd under test with its peers.
+
+Two modes, same interface:
+  * "real": a whole instance (`mailctl init/start`) with authd, queued and local
+    delivery: messages are read back from the recipients' Maildirs.
+  * "fake": tern-smtpd alone, started with listening sockets passed in
+    TERN_LISTEN_FDS (as the master does), with Python doubles of authd and queued
+    on run/auth.sock and run/queue.sock (ternipc.py). Messages are read back from
+    the double's spool. Tests that inject peer failures (queue full, auth
+    tempfail) always use this mode.
+Real mode is chosen when the suite has its other daemons (tern-authd,
+tern-queued, tern-deliverd) and `mailctl start` works.
+"""
+import json
+import os
+import pwd
+import random
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import ternipc as ipc
+from conftest import IS_ROOT, TERN_BIN, Instance, mailctl, next_port_base, port_open, wait_for
+
+DOMAIN = "example.test"
+USERS = {"alice@example.test": "alice-secret", "bob@example.test": "bob-secret"}
+ALIASES = {"postmaster@example.test": "alice@example.test",
+           "sales@example.test": "bob@example.test"}
+SMTPD = os.path.join(TERN_BIN, "tern-smtpd")
+
+
+def real_stack_available():
+    need = ("tern-authd", "tern-queued", "tern-deliverd")
+    return all(os.path.exists(os.path.join(TERN_BIN, n)) for n in need)
+
+
+def ensure_account(name):
+    if not IS_ROOT:
+        return
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", name], check=True)
+
+
+def free_port_base():
+    """A port base whose smtp/submission/smtps ports are free now. Other test
+    runs may share the machine, so probe rather than count (bounded tries)."""
+    for _ in range(50):
+        base = random.randrange(200, 290) * 100 + random.randrange(0, 10) * 10
+        if not any(port_open(base + p) for p in (25, 587, 465)):
+            return base
+    raise AssertionError("no free port base found")
+
+
+# ---------------------------------------------------------------- doubles
+
+class FakePeer:
+    """A Unix-socket server answering ternipc messages from a handler."""
+
+    def __init__(self, path):
+        self.path = path
+        if os.path.exists(path):
+            os.unlink(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.stopping = False
+        self.conns = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                s, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            s.settimeout(None)
+            self.conns.append(s)
+            threading.Thread(target=self._serve, args=(ipc.Conn(s),), daemon=True).start()
+
+    def _serve(self, conn):
+        while True:
+            try:
+                m = conn.recv()
+            except OSError:
+                return
+            if m is None:
+                return
+            reply = self.handle(m)
+            if m.fd is not None:
+                os.close(m.fd)
+            if reply is not None:
+                reply.id = m.id
+                try:
+                    conn.send(reply)
+                except OSError:
+                    return
+                if reply.fd is not None:
+                    os.close(reply.fd)
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+        for s in self.conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+        self.thread.join(timeout=2)
+
+
+class FakeAuthd(FakePeer):
+    def __init__(self, path):
+        self.tempfail = False
+        super().__init__(path)
+
+    def owner(self, addr):
+        addr = addr.lower()
+        if addr in USERS:
+            return addr
+        return ALIASES.get(addr)
+
+    def handle(self, m):
+        if m.type == ipc.AUTH_LOGIN_REQ:
+            service, user, password, ip = m.str(), m.str(), m.str(), m.str()
+            ok = USERS.get(user.lower()) == password
+            res = ipc.AUTH_TEMPFAIL if self.tempfail else ipc.AUTH_OK if ok else ipc.AUTH_FAIL
+            return ipc.Msg(ipc.AUTH_LOGIN_RES).u32(res).str(user.lower() if ok else "").str("")
+        if m.type == ipc.AUTH_RCPT_REQ:
+            addr = m.str().lower()
+            if self.tempfail:
+                kind = ipc.RCPT_TEMPFAIL
+            elif self.owner(addr):
+                kind = ipc.RCPT_LOCAL
+            elif addr.endswith("@" + DOMAIN):
+                kind = ipc.RCPT_UNKNOWN
+            else:
+                kind = ipc.RCPT_REMOTE
+            return ipc.Msg(ipc.AUTH_RCPT_RES).u32(kind)
+        if m.type == ipc.AUTH_SENDER_REQ:
+            user, addr = m.str(), m.str()
+            return ipc.Msg(ipc.AUTH_SENDER_RES).u32(1 if self.owner(addr) == user else 0)
+        raise AssertionError(f"fake authd: unexpected message {m.type}")
+
+
+class FakeQueued(FakePeer):
+    """Keeps each committed message as spool/ID (bytes) + spool/ID.json (envelope)."""
+
+    def __init__(self, path, spool):
+        self.spool = spool
+        self.status = ipc.QS_OK          # what QUEUE_COMMIT answers
+        self.new_status = ipc.QS_OK      # what QUEUE_NEW answers
+        self.counter = 0
+        self.aborted = []
+        self.lock = threading.Lock()
+        super().__init__(path)
+
+    def handle(self, m):
+        if m.type == ipc.QUEUE_NEW_REQ:
+            if self.new_status != ipc.QS_OK:
+                return ipc.Msg(ipc.QUEUE_NEW_RES).u32(self.new_status).str("")
+            with self.lock:
+                self.counter += 1
+                qid = "%012X" % (0xA000000 + self.counter)
+            fd = os.open(os.path.join(self.spool, qid + ".tmp"), os.O_RDWR | os.O_CREAT, 0o600)
+            return ipc.Msg(ipc.QUEUE_NEW_RES, fd=fd).u32(ipc.QS_OK).str(qid)
+        if m.type == ipc.QUEUE_COMMIT_REQ:
+            qid, sender, flags, envid, ret, client, user = (
+                m.str(), m.str(), m.u32(), m.str(), m.u32(), m.str(), m.str())
+            rcpts = [{"addr": m.str(), "notify": m.u32(), "orcpt": m.str()} for _ in range(m.u32())]
+            if self.status != ipc.QS_OK:
+                return ipc.Msg(ipc.QUEUE_COMMIT_RES).u32(self.status).str(qid).str("refused by test")
+            env = {"qid": qid, "sender": sender, "flags": flags, "envid": envid, "ret": ret,
+                   "client": client, "user": user, "rcpts": rcpts}
+            base = os.path.join(self.spool, qid)
+            with open(base + ".json", "w") as f:
+                json.dump(env, f)
+            os.rename(base + ".tmp", base)
+            return ipc.Msg(ipc.QUEUE_COMMIT_RES).u32(ipc.QS_OK).str(qid).str("")
+        if m.type == ipc.QUEUE_ABORT_REQ:
+            qid = m.str()
+            self.aborted.append(qid)
+            try:
+                os.unlink(os.path.join(self.spool, qid + ".tmp"))
+            except OSError:
+                pass
+            return None
+        raise AssertionError(f"fake queued: unexpected message {m.type}")
+
+
+# ---------------------------------------------------------------- environments
+
+class Message:
+    def __init__(self, data, rcpts, sender=None, env=None):
+        self.data = data        # the file as stored (our Received header first)
+        self.rcpts = rcpts
+        self.sender = sender
+        self.env = env or {}
+
+    def body_after_received(self):
+        """The message as the client sent it: everything after our Received header."""
+        assert self.data.startswith(b"Received: from "), self.data[:200]
+        i = 0
+        lines = self.data.split(b"\r\n")
+        i = 1
+        while lines[i].startswith(b"\t"):
+            i += 1
+        return b"\r\n".join(lines[i:])
+
+
+class FakeEnv:
+    mode = "fake"
+
+    def __init__(self, parent, settings=None, as_user=None):
+        self.as_user = as_user if IS_ROOT else None
+        self.port_base = free_port_base()
+        self.dir = os.path.join(parent, f"smtpd{self.port_base}")
+        self.hostname = "mx.example.test"
+        for sub in ("run", "log", "tls", "spool"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        os.chmod(os.path.join(self.dir, "run"), 0o755)
+        with open(os.path.join(self.dir, "tern.conf"), "w") as f:
+            f.write(f"hostname = {self.hostname}\nport_base = {self.port_base}\n"
+                    "listen = 127.0.0.1\nlog = file\nlog_level = debug\n")
+        conf = subprocess.run([SMTPD, "--print-config"], capture_output=True, text=True,
+                              check=True).stdout
+        with open(os.path.join(self.dir, "smtpd.conf"), "w") as f:
+            f.write(conf)
+            for k, v in (settings or {}).items():
+                f.write(f"{k} = {v}\n")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                        "-subj", f"/CN={self.hostname}",
+                        "-keyout", os.path.join(self.dir, "tls", "key.pem"),
+                        "-out", os.path.join(self.dir, "tls", "cert.pem")],
+                       check=True, capture_output=True)
+        ensure_account("tern-smtpd")
+        if self.as_user:
+            # An ordinary user: no chroot, no identity change (and LeakSanitizer works).
+            pw = pwd.getpwnam(self.as_user)
+            for sub in ("log", "tls", "tls/key.pem", "tls/cert.pem"):
+                os.chown(os.path.join(self.dir, sub), pw.pw_uid, pw.pw_gid)
+        self.spool = os.path.join(self.dir, "spool")
+        self.authd = FakeAuthd(os.path.join(self.dir, "run", "auth.sock"))
+        self.queued = FakeQueued(os.path.join(self.dir, "run", "queue.sock"), self.spool)
+        self.proc = None
+        self.start()
+
+    def port(self, name):
+        return self.port_base + Instance.PORTS[name]
+
+    def cert(self):
+        return os.path.join(self.dir, "tls", "cert.pem")
+
+    def start(self):
+        socks = []
+        for name in ("smtp", "submission", "smtps"):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", self.port(name)))
+            s.listen(64)
+            socks.append((name, s))
+        env = dict(os.environ)
+        env["TERN_LISTEN_FDS"] = ",".join(f"{n}:{s.fileno()}" for n, s in socks)
+        r, w = os.pipe()
+        env["TERN_READY_FD"] = str(w)
+        if IS_ROOT and not self.as_user:
+            # LeakSanitizer cannot run in a chroot after setuid (no /proc, not
+            # dumpable); leaks are checked by the tests that run as an ordinary user.
+            env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+        self.proc = subprocess.Popen([SMTPD, "-c", self.dir], env=env, user=self.as_user,
+                                     pass_fds=[s.fileno() for _, s in socks] + [w],
+                                     stderr=open(os.path.join(self.dir, "log", "stderr"), "w"))
+        os.close(w)
+        for _, s in socks:
+            s.close()
+        import select
+        ready, _, _ = select.select([r], [], [], 10)
+        ok = ready and os.read(r, 1) == b"1"
+        os.close(r)
+        assert ok, "tern-smtpd did not report ready:\n" + self.log_text()
+
+    def stop(self):
+        """SIGTERM; the daemon must exit cleanly (and, under ASan, report nothing)."""
+        proc, self.proc = self.proc, None
+        if not proc:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+                raise AssertionError("tern-smtpd ignored SIGTERM")
+        log = self.log_text()
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            assert bad not in log, log[-4000:]
+        assert proc.returncode == 0, f"tern-smtpd exited {proc.returncode}:\n{log[-4000:]}"
+
+    def close(self):
+        try:
+            self.stop()
+        finally:
+            self.authd.stop()
+            self.queued.stop()
+
+    def log_text(self):
+        out = ""
+        for n in ("tern.log", "stderr"):
+            try:
+                with open(os.path.join(self.dir, "log", n), errors="replace") as f:
+                    out += f.read()
+            except OSError:
+                pass
+        return out
+
+    def messages(self):
+        """Every committed message, oldest first."""
+        out = []
+        for name in sorted(os.listdir(self.spool)):
+            if "." in name:
+                continue
+            with open(os.path.join(self.spool, name), "rb") as f:
+                data = f.read()
+            with open(os.path.join(self.spool, name + ".json")) as f:
+                env = json.load(f)
+            out.append(Message(data, [r["addr"] for r in env["rcpts"]], env["sender"], env))
+        return out
+
+    def wait_messages(self, n, timeout=10):
+        """Committed messages are in the spool before the 250: no waiting needed."""
+        return self.messages()
+
+    def for_user(self, user, n=1):
+        """Messages that reach user's mailbox (directly or by alias)."""
+        return [m for m in self.messages()
+                if any(ALIASES.get(r.lower(), r.lower()) == user for r in m.rcpts)]
+
+    def uncommitted(self):
+        return [n for n in os.listdir(self.spool) if n.endswith(".tmp")]
+
+
+class RealEnv:
+    """A full instance: messages are read from Maildirs after local delivery."""
+    mode = "real"
+
+    def __init__(self, parent, settings=None):
+        self.inst = Instance(parent)
+        self.inst.init()
+        for k, v in (settings or {}).items():
+            self.inst.set_conf("smtpd", k, v)
+        for user, pw in USERS.items():
+            self.inst.add_user(user, pw)
+        for alias, target in ALIASES.items():
+            self.inst.ctl("alias", "add", alias, target)
+        self.inst.start()
+        self.dir = self.inst.dir
+        self.hostname = self.inst.hostname
+
+    def port(self, name):
+        return self.inst.port(name)
+
+    def cert(self):
+        return self.inst.cert()
+
+    def close(self):
+        self.inst.stop()
+
+    def log_text(self):
+        return self.inst.log_text()
+
+    def _files(self):
+        out = []
+        for user in USERS:
+            new = os.path.join(self.inst.maildir(user), "new")
+            for name in sorted(os.listdir(new)) if os.path.isdir(new) else []:
+                p = os.path.join(new, name)
+                out.append((os.stat(p).st_mtime_ns, user, p))
+        return sorted(out)
+
+    def messages(self):
+        out = []
+        for _, user, p in self._files():
+            with open(p, "rb") as f:
+                data = f.read()
+            # Local delivery prepends Return-Path and Delivered-To; our Received follows.
+            i = data.find(b"Received: from ")
+            out.append(Message(data[i:] if i >= 0 else data, [user]))
+        return out
+
+    def wait_messages(self, n, timeout=15):
+        wait_for(lambda: len(self.messages()) >= n, timeout=timeout)
+        return self.messages()
+
+    def for_user(self, user, n=1):
+        """Messages in user's Maildir; waits (bounded) until n are there."""
+        wait_for(lambda: len([1 for _, u, _ in self._files() if u == user]) >= n, timeout=15)
+        return [m for m in self.messages() if m.rcpts == [user]]
+
+    def uncommitted(self):
+        return []
+
+
+def make_env(parent, settings=None, fake=False, as_user=None):
+    if not fake and not as_user and real_stack_available():
+        return RealEnv(parent, settings)
+    return FakeEnv(parent, settings, as_user=as_user)
