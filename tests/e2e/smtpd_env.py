@@ -31,9 +31,19 @@ ALIASES = {"postmaster@example.test": "alice@example.test",
 SMTPD = os.path.join(TERN_BIN, "tern-smtpd")
 
 
+_real = None
+
+
 def real_stack_available():
-    need = ("tern-authd", "tern-queued", "tern-deliverd")
-    return all(os.path.exists(os.path.join(TERN_BIN, n)) for n in need)
+    """The other daemons are built and the master can start them."""
+    global _real
+    if _real is None:
+        need = ("tern-authd", "tern-queued", "tern-deliverd")
+        _real = all(os.path.exists(os.path.join(TERN_BIN, n)) for n in need)
+        for cmd in ("init", "start"):
+            p = mailctl(cmd, "--help", check=False)
+            _real = _real and p.returncode == 0 and "not available" not in p.stderr
+    return _real
 
 
 def ensure_account(name):
@@ -50,7 +60,9 @@ def free_port_base():
     """A port base whose smtp/submission/smtps ports are free now. Other test
     runs may share the machine, so probe rather than count (bounded tries)."""
     for _ in range(50):
-        base = random.randrange(200, 290) * 100 + random.randrange(0, 10) * 10
+        # k*1000+500: our ports (k525, k965, k+1 087) never meet those of the
+        # instances conftest numbers (m000 + standard ports).
+        base = random.randrange(12, 29) * 1000 + 500
         if not any(port_open(base + p) for p in (25, 587, 465)):
             return base
     raise AssertionError("no free port base found")
