@@ -1,7 +1,7 @@
 /* login.c — the login role's event loop: listeners, connection lifecycle,
  * bounded line input, STLS. */
 #include "pop3d/login.h"
-#include "pop3d/authc.h"
+#include "common/auth_client.h"
 #include "common/daemon.h"
 #include "common/linereader.h"
 #include "common/log.h"
@@ -47,7 +47,7 @@ void lsess_free(struct lsess *s, const char *why)
 			 s->tls ? "yes" : "no", s->canon ? s->canon : s->user ? "(not logged in)" : "-",
 			 s->errors, (unsigned long long)((now_ms() - s->started_ms) / 1000), why);
 	if (s->st == LS_AUTHWAIT)
-		authc_cancel(L->auth, s->auth_id);
+		auth_client_cancel(L->auth, s->auth_id);
 	if (s->ho)
 		handoff_free(s->ho);
 	if (s->login_timer)
@@ -364,7 +364,7 @@ int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 	if (!L.base)
 		fatal("event_base_new failed");
 	privdrop(ACCT_POP3D, in->run_dir);
-	L.auth = authc_new(L.base, auth_sock, 60);
+	L.auth = auth_client_new(L.base, auth_sock, 60000);
 	for (int i = 0; i < 2; i++) {
 		if (fds[i] < 0)
 			continue;
@@ -390,7 +390,7 @@ int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 	for (int i = 0; i < 2; i++)
 		if (L.lis[i])
 			evconnlistener_free(L.lis[i]);
-	authc_free(L.auth);
+	auth_client_free(L.auth);
 	free(auth_sock);
 	free(L.mail_sock);
 	event_base_free(L.base);

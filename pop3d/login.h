@@ -15,14 +15,14 @@
 struct event_base;
 struct bufferevent;
 struct evconnlistener;
-struct authc;
+struct auth_client;
 
 struct login {
 	struct event_base *base;
 	const struct pop3d_conf *conf;
 	const char *hostname;
 	SSL_CTX *ssl_ctx;		/* NULL: no certificate, no STLS/pop3s */
-	struct authc *auth;
+	struct auth_client *auth;
 	char *mail_sock;		/* path as seen after the chroot */
 	struct evconnlistener *lis[2];
 	struct lsess *sessions;

@@ -1,10 +1,9 @@
 /* login_cmd.c — the AUTHORIZATION state: CAPA, STLS, USER/PASS, AUTH
  * (PLAIN, LOGIN), QUIT; the login check goes to authd. */
 #include "pop3d/login.h"
-#include "pop3d/authc.h"
 #include "pop3d/pop3_cmd.h"
 #include "pop3d/sasl.h"
-#include "common/auth_proto.h"
+#include "common/auth_client.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -84,12 +83,13 @@ static void cmd_stls(struct lsess *s)
 	}
 }
 
-static void on_auth(void *arg, int result, const char *user, const char *token)
+static void on_auth(const struct auth_reply *r, void *arg)
 {
 	struct lsess *s = arg;
-	if (result == AUTH_OK && *user && *token) {
-		s->canon = xstrdup(user);
-		s->token = xstrdup(token);
+	uint32_t result = r->tempfail ? AUTH_TEMPFAIL : r->result;
+	if (result == AUTH_OK && r->user && *r->user && r->token && *r->token) {
+		s->canon = xstrdup(r->user);
+		s->token = xstrdup(r->token);
 		s->st = LS_HANDOFF_FLUSH;
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 			handoff_start(s);
@@ -102,7 +102,7 @@ static void on_auth(void *arg, int result, const char *user, const char *token)
 								   : "auth service unavailable");
 	free(s->user);
 	s->user = NULL;
-	if (result == AUTH_TEMPFAIL) {
+	if (result != AUTH_FAIL && result != AUTH_LOCKED) {
 		lsess_reply(s, "-ERR [SYS/TEMP] Authentication service unavailable, try again later");
 	} else if (result == AUTH_LOCKED) {
 		lsess_reply(s, "-ERR [AUTH] Too many failed logins, try again later");
@@ -123,7 +123,7 @@ static void start_login(struct lsess *s, char *user, char *pass)
 	s->user = user;
 	s->st = LS_AUTHWAIT;
 	bufferevent_disable(s->bev, EV_READ);
-	s->auth_id = authc_login(s->L->auth, POP3_SERVICE, user, pass, s->ip, on_auth, s);
+	s->auth_id = auth_client_login(s->L->auth, POP3_SERVICE, user, pass, s->ip, on_auth, s);
 	free_secret(pass);
 }
 

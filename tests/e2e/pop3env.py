@@ -1,10 +1,10 @@
-"""A running tern-pop3d pair (login role + mail role) for the POP3 tests.
+"""A running tern-pop3d pair (login role + mail role) with the real auth
+service (tern-authd) for the POP3 tests.
 
-Until the master (`mailctl start`) and the auth service are on main, this
-starts both roles exactly as the master will (TERN_LISTEN_FDS, TERN_READY_FD,
-TERN_SECRET_FD, `-c DIR`, `--mail`) and answers the auth channel with a small
-stand-in speaking the real protocol (common/ipc.h framing, common/auth_proto.h
-messages, HMAC login tokens). Messages are written into the Maildir in
+Until the master (`mailctl start`) is on main, this starts the three
+processes exactly as the master will (TERN_LISTEN_FDS, TERN_READY_FD,
+TERN_SECRET_FD shared by authd and the mail role, `-c DIR`, `--mail`). Users
+are made with `mailctl user add`. Messages are written into the Maildir in
 deliverd's naming convention (LF line endings, ,S=<size>,W=<crlf size>).
 """
 import hashlib
@@ -14,12 +14,13 @@ import pwd
 import socket
 import struct
 import subprocess
-import threading
 import time
 
-from conftest import TERN_BIN, IS_ROOT, next_port_base, wait_for
+from conftest import TERN_BIN, IS_ROOT, next_port_base
 
 POP3D = os.path.join(TERN_BIN, "tern-pop3d")
+AUTHD = os.path.join(TERN_BIN, "tern-authd")
+MAILCTL = os.path.join(TERN_BIN, "mailctl")
 
 AUTH_LOGIN_REQ, AUTH_LOGIN_RES = 100, 101
 AUTH_OK, AUTH_FAIL, AUTH_TEMPFAIL, AUTH_LOCKED = 0, 1, 2, 3
@@ -34,16 +35,6 @@ def ensure_account(name):
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
                         "--shell", "/usr/sbin/nologin", name], check=True)
-
-
-def chown_tree(path, user):
-    if not IS_ROOT:
-        return
-    pw = pwd.getpwnam(user)
-    for root, dirs, files in os.walk(path):
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        for f in files:
-            os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid)
 
 
 def ipc_frame(mtype, mid, fields):
@@ -73,68 +64,6 @@ def make_token(secret, service, user, expiry):
     return f"{mac}.{expiry}"
 
 
-class FakeAuthd:
-    """Stand-in for authd on RUN/auth.sock: users -> passwords."""
-
-    def __init__(self, path, secret, users):
-        self.path, self.secret, self.users = path, secret, users
-        self.requests = []
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        os.chmod(path, 0o666)
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.stopping = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
-
-    def _conn(self, c):
-        buf = b""
-        c.settimeout(0.5)
-        while not self.stopping:
-            try:
-                d = c.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            if not d:
-                break
-            buf += d
-            while len(buf) >= 12:
-                n, mtype, ver, flags, mid = struct.unpack(">IHBBI", buf[:12])
-                if len(buf) < 12 + n:
-                    break
-                fields = ipc_fields(buf[12:12 + n])
-                buf = buf[12 + n:]
-                c.sendall(self._answer(mtype, mid, fields))
-        c.close()
-
-    def _answer(self, mtype, mid, fields):
-        service, user, password, ip = (f.decode() for f in fields)
-        self.requests.append((service, user, ip))
-        canon = user.lower()
-        if self.users.get(canon) == password and service == "pop3":
-            expiry = int(time.time()) + 60
-            return ipc_frame(AUTH_LOGIN_RES, mid, [(T_U32, AUTH_OK), (T_STR, canon),
-                                                   (T_STR, make_token(self.secret, service, canon, expiry))])
-        return ipc_frame(AUTH_LOGIN_RES, mid, [(T_U32, AUTH_FAIL), (T_STR, ""), (T_STR, "")])
-
-    def stop(self):
-        self.stopping = True
-        self.sock.close()
-
-
 class Pop3Env:
     HOST = "127.0.0.1"
 
@@ -146,10 +75,9 @@ class Pop3Env:
         self.users = users or {"alice@example.test": "alice-pw", "bob@example.test": "bob pw"}
         self.secret = os.urandom(32)
         self.procs = {}
-        self.auth = None
         self._counter = 0
         self._setup(settings or {})
-        self.auth = FakeAuthd(os.path.join(self.dir, "run", "auth.sock"), self.secret, self.users)
+        self.start_role("auth")
         if start_mail:
             self.start_role("mail")
         self.start_role("login")
@@ -193,13 +121,21 @@ class Pop3Env:
                         "-subj", f"/CN={self.hostname}",
                         "-addext", f"subjectAltName=DNS:{self.hostname}"],
                        check=True, capture_output=True)
-        ensure_account("tern-pop3d")
-        ensure_account("tern-vmail")
-        for u in self.users:
-            md = self.maildir(u)
-            for sub in ("cur", "new", "tmp"):
-                os.makedirs(os.path.join(md, sub), exist_ok=True)
-        chown_tree(os.path.join(self.dir, "mail"), "tern-vmail")
+        auth = subprocess.run([AUTHD, "--print-config"], capture_output=True, text=True,
+                              check=True).stdout
+        with open(os.path.join(self.dir, "authd.conf"), "w") as f:
+            f.write(auth + "failure_delay = 0s\n")
+        for a in ("tern-pop3d", "tern-vmail", "tern-auth"):
+            ensure_account(a)
+        self.ctl("domain", "add", self.domain)
+        for u, pw in self.users.items():
+            self.ctl("user", "add", u, input=pw + "\n")
+
+    def ctl(self, *args, input=None):
+        env = dict(os.environ)
+        env.pop("TERN_CONFIG", None)
+        return subprocess.run([MAILCTL, "-c", self.dir, *args], input=input, text=True,
+                              capture_output=True, check=True, timeout=30, env=env)
 
     def cert(self):
         return os.path.join(self.dir, "tls", "cert.pem")
@@ -228,17 +164,18 @@ class Pop3Env:
         rd, wr = os.pipe()
         keep = [wr]
         env["TERN_READY_FD"] = str(wr)
-        args = [POP3D, "-c", self.dir]
-        if role == "login" and IS_ROOT:
+        args = [AUTHD if role == "auth" else POP3D, "-c", self.dir]
+        if role in ("login", "auth") and IS_ROOT:
             # LeakSanitizer needs /proc, which a chrooted process cannot see.
             env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
-        if role == "mail":
+        if role in ("mail", "auth"):
             srd, swr = os.pipe()
             os.write(swr, self.secret)
             os.close(swr)
             env["TERN_SECRET_FD"] = str(srd)
             keep.append(srd)
-            args.append("--mail")
+            if role == "mail":
+                args.append("--mail")
         else:
             socks = self.socks
             env["TERN_LISTEN_FDS"] = ",".join(f"{n}:{s.fileno()}" for n, s in socks)
@@ -248,7 +185,7 @@ class Pop3Env:
                              stdout=subprocess.DEVNULL, stderr=errf)
         errf.close()
         os.close(wr)
-        if role == "mail":
+        if role in ("mail", "auth"):
             os.close(srd)
         ready = b""
         import select
@@ -259,10 +196,15 @@ class Pop3Env:
         if ready != b"1":
             p.kill()
             p.wait(timeout=5)
-            raise AssertionError(f"tern-pop3d {role} did not start: {self.stderr_text()}\n"
+            raise AssertionError(f"{role} did not start: {self.stderr_text()}\n"
                                  f"{self.log_text()}")
         self.procs[role] = p
         return p
+
+    def stop_role(self, role):
+        p = self.procs.pop(role)
+        p.terminate()
+        p.wait(timeout=10)
 
     def stop(self):
         for p in self.procs.values():
@@ -278,15 +220,13 @@ class Pop3Env:
         for _, s in self.socks:
             s.close()
         self.socks = []
-        if self.auth:
-            self.auth.stop()
         # Sanitizer builds report memory errors on stderr (sessions included).
         err = self.stderr_text()
         assert "Sanitizer" not in err and "runtime error" not in err, err
 
     def stderr_text(self):
         out = ""
-        for role in ("mail", "login"):
+        for role in ("auth", "mail", "login"):
             try:
                 with open(os.path.join(self.dir, "log", f"{role}.stderr"), errors="replace") as f:
                     out += f.read()

@@ -624,8 +624,7 @@ def test_mail_role_down_is_temporary(tmp_parent):
 
 
 def test_auth_service_down_is_temporary(env):
-    env.auth.stop()
-    os.unlink(os.path.join(env.dir, "run", "auth.sock"))
+    env.stop_role("auth")
     p = poplib.POP3(env.HOST, env.port("pop3"), timeout=10)
     p.user(ALICE)
     with pytest.raises(poplib.error_proto) as err:
