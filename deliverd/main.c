@@ -1,6 +1,7 @@
 /* tern-deliverd — delivery agents; the role flag picks one: --local (Maildir)
  * or --remote (SMTP, a later part). */
 #include "deliverd/deliverd.h"
+#include "deliverd/remote.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/privdrop.h"
@@ -15,6 +16,7 @@ static const struct cfg_key deliverd_settings[] = {
 	{ "local_workers", CFG_INT, "4", "Local deliveries written in parallel (threads)", NULL },
 	{ "over_quota", CFG_ENUM, "defer", "A message for a mailbox over its quota: defer (retry later) or bounce", "defer,bounce" },
 	{ "max_hops", CFG_INT, "50", "Bounce a message with more Received/Delivered-To headers than this (mail loop)", NULL },
+	REMOTE_SETTINGS,
 	{ NULL, 0, NULL, NULL, NULL },
 };
 
@@ -22,6 +24,40 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 {
 	log_info("stopping");
 	event_base_loopbreak(arg);
+}
+
+static void add_signals(struct event_base *base)
+{
+	struct event *st = evsignal_new(base, SIGTERM, on_term, base);
+	struct event *si = evsignal_new(base, SIGINT, on_term, base);
+	event_add(st, NULL);
+	event_add(si, NULL);
+	/* Settings are read once at start (the remote agent is chrooted): a changed
+	 * deliverd.conf takes effect when the master restarts the agent. */
+	signal(SIGHUP, SIG_IGN);
+}
+
+/* The remote agent: keys, CAs and DNS set up as root, then chrooted into
+ * run_dir (which holds queue.sock) as tern-deliverd. */
+static int remote_main(struct instance *in, struct cfg *conf)
+{
+	remote_load(in, conf);
+	char *qsock = xasprintf("/queue.sock");
+	if (!running_as_root()) {
+		free(qsock);
+		qsock = instance_sock(in, "queue");
+	}
+	privdrop(ACCT_DELIVERD, in->run_dir);
+	struct event_base *base = event_base_new();
+	if (!base)
+		fatal("event_base_new failed");
+	remote_run(in, conf, base, qsock);
+	add_signals(base);
+	log_info("remote delivery agent started");
+	daemon_ready();
+	event_base_dispatch(base);
+	free(qsock);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -35,7 +71,7 @@ int main(int argc, char **argv)
 	if (!local && !remote)
 		fatal("usage: tern-deliverd [-c DIR] [-f] --local | --remote");
 	if (remote)
-		fatal("remote delivery (--remote) is not part of this build yet");
+		return remote_main(&in, &conf);
 
 	struct dconf dc = {
 		.mail_dir = xstrdup(in.mail_dir),
@@ -52,11 +88,7 @@ int main(int argc, char **argv)
 		fatal("event_base_new failed");
 	char *qsock = instance_sock(&in, "queue"), *asock = instance_sock(&in, "auth");
 	local_run(&dc, base, qsock, asock);
-	struct event *st = evsignal_new(base, SIGTERM, on_term, base);
-	struct event *si = evsignal_new(base, SIGINT, on_term, base);
-	event_add(st, NULL);
-	event_add(si, NULL);
-	signal(SIGHUP, SIG_IGN);
+	add_signals(base);
 	log_info("local delivery agent started (mail %s)", dc.mail_dir);
 	daemon_ready();
 	event_base_dispatch(base);

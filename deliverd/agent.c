@@ -1,0 +1,118 @@
+/* agent.c — queue connection shared by the delivery agents. */
+#include "deliverd/agent.h"
+#include "common/log.h"
+#include "common/queue_proto.h"
+#include "common/util.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+
+struct agent {
+	struct event_base *base;
+	char *sock, *name;
+	uint32_t transport;
+	agent_job_fn fn;
+	void *arg;
+	struct ipc_conn conn;
+	bool connected;
+	uint64_t gen;
+	struct event *ev_rd, *ev_wr, *ev_retry;
+};
+
+static void flush(struct agent *a)
+{
+	if (ipc_conn_flush(&a->conn) == 0)
+		event_add(a->ev_wr, NULL);
+}
+
+static void retry_later(struct agent *a)
+{
+	struct timeval tv = { 1, 0 };
+	evtimer_add(a->ev_retry, &tv);
+}
+
+static void disconnect(struct agent *a, const char *why)
+{
+	log_warn("queue connection lost: %s; reconnecting", why);
+	event_free(a->ev_rd);
+	event_free(a->ev_wr);
+	ipc_conn_close(&a->conn);
+	a->connected = false;
+	retry_later(a);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	if (ipc_conn_read(&a->conn) < 0) {
+		disconnect(a, "read error");
+		return;
+	}
+	struct ipc_msg m;
+	int r;
+	while ((r = ipc_conn_next(&a->conn, &m)) == 1) {
+		bool ok = m.hdr.type == QUEUE_JOB && a->fn(&m, a->gen, a->arg);
+		ipc_msg_free(&m);
+		if (!ok) {
+			disconnect(a, "malformed message from queued");
+			return;
+		}
+	}
+	if (r < 0)
+		disconnect(a, "malformed message from queued");
+	else if (a->conn.eof)
+		disconnect(a, "queued closed the connection");
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+	flush(arg);
+}
+
+static void on_connect(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	int s = ipc_connect(a->sock);
+	if (s < 0) {
+		retry_later(a);
+		return;
+	}
+	fd_nonblock(s);
+	ipc_conn_init(&a->conn, s);
+	a->gen++;
+	a->connected = true;
+	a->ev_rd = event_new(a->base, s, EV_READ | EV_PERSIST, on_read, a);
+	a->ev_wr = event_new(a->base, s, EV_WRITE, on_write, a);
+	event_add(a->ev_rd, NULL);
+	struct ipc_msg m;
+	ipc_msg_init(&m, QUEUE_AGENT_HELLO, 0);
+	ipc_put_u32(&m, a->transport);
+	ipc_conn_queue(&a->conn, &m);
+	ipc_msg_free(&m);
+	flush(a);
+	log_info("connected to queued as the %s delivery agent", a->name);
+}
+
+struct agent *agent_new(struct event_base *base, const char *queue_sock, uint32_t transport,
+			const char *name, agent_job_fn fn, void *arg)
+{
+	struct agent *a = xcalloc(1, sizeof *a);
+	a->base = base;
+	a->sock = xstrdup(queue_sock);
+	a->name = xstrdup(name);
+	a->transport = transport;
+	a->fn = fn;
+	a->arg = arg;
+	a->ev_retry = evtimer_new(base, on_connect, a);
+	on_connect(-1, 0, a);
+	return a;
+}
+
+void agent_reply(struct agent *a, uint64_t gen, struct ipc_msg *m)
+{
+	if (a->connected && gen == a->gen) {
+		ipc_conn_queue(&a->conn, m);
+		flush(a);
+	}
+	ipc_msg_free(m);
+}

@@ -1,0 +1,242 @@
+/* downgrade.c — RFC 6152 downgrade: when mail sent with BODY=8BITMIME must go
+ * to a server without 8BITMIME, every MIME leaf whose body has 8-bit bytes is
+ * re-encoded as quoted-printable (RFC 2045 6.7) and its Content-Transfer-Encoding
+ * changed; multiparts and message/rfc822 are walked recursively (bounded). */
+#include "deliverd/remote_int.h"
+#include "common/util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_DEPTH 20
+
+struct out {
+	char *p;
+	size_t len, cap;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+	if (o->len + n + 1 > o->cap) {
+		o->cap = (o->len + n + 1) * 2;
+		o->p = xrealloc(o->p, o->cap);
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static bool has_8bit(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return true;
+	return false;
+}
+
+/* Length of the header block including the empty line (or all of it). */
+static size_t header_len(const char *s, size_t n)
+{
+	if (n >= 2 && s[0] == '\r' && s[1] == '\n')
+		return 2;
+	for (size_t i = 0; i + 3 < n; i++)
+		if (!memcmp(s + i, "\r\n\r\n", 4))
+			return i + 4;
+	return n;
+}
+
+/* Value of header field name (unfolded, first occurrence) into val. */
+static bool header_value(const char *h, size_t hl, const char *name, char *val, size_t vlen)
+{
+	size_t nl = strlen(name);
+	for (size_t i = 0; i < hl; ) {
+		const char *eol = memchr(h + i, '\n', hl - i);
+		size_t end = eol ? (size_t)(eol - h) + 1 : hl;
+		if (end - i > nl && !strncasecmp(h + i, name, nl) && h[i + nl] == ':') {
+			size_t o = 0;
+			for (size_t k = i + nl + 1; k < hl && o + 1 < vlen; k++) {
+				if (h[k] == '\r' || h[k] == '\n') {
+					if (h[k] == '\n' && k + 1 < hl && (h[k + 1] == ' ' || h[k + 1] == '\t'))
+						continue;	/* folded */
+					if (h[k] == '\n')
+						break;
+					continue;
+				}
+				val[o++] = h[k];
+			}
+			val[o] = '\0';
+			char *t = str_trim(val);
+			memmove(val, t, strlen(t) + 1);
+			return true;
+		}
+		i = end;
+	}
+	return false;
+}
+
+/* Copy the header without its Content-Transfer-Encoding field, then add ours. */
+static void put_header_with_cte(struct out *o, const char *h, size_t hl, const char *cte)
+{
+	size_t body_sep = (hl >= 2 && !memcmp(h + hl - 2, "\r\n", 2)) ? 2 : 0;
+	size_t fields = hl - body_sep;
+	bool skipping = false;
+	for (size_t i = 0; i < fields; ) {
+		const char *eol = memchr(h + i, '\n', fields - i);
+		size_t end = eol ? (size_t)(eol - h) + 1 : fields;
+		bool cont = h[i] == ' ' || h[i] == '\t';
+		if (!cont)
+			skipping = end - i > 26 && !strncasecmp(h + i, "Content-Transfer-Encoding:", 26);
+		if (!skipping)
+			put(o, h + i, end - i);
+		i = end;
+	}
+	put(o, "Content-Transfer-Encoding: ", 27);
+	put(o, cte, strlen(cte));
+	put(o, "\r\n", 2);
+	put(o, h + fields, body_sep);
+}
+
+static void qp_encode(struct out *o, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t col = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '\r' && i + 1 < n && s[i + 1] == '\n') {
+			put(o, "\r\n", 2);
+			i++;
+			col = 0;
+			continue;
+		}
+		bool at_eol = i + 1 >= n || s[i + 1] == '\r';
+		char enc[3];
+		size_t len = 1;
+		if ((ch >= 33 && ch <= 126 && ch != '=') || ((ch == ' ' || ch == '\t') && !at_eol)) {
+			enc[0] = (char)ch;
+		} else {
+			enc[0] = '=';
+			enc[1] = hex[ch >> 4];
+			enc[2] = hex[ch & 15];
+			len = 3;
+		}
+		if (col + len > 75) {
+			put(o, "=\r\n", 3);	/* soft line break */
+			col = 0;
+		}
+		put(o, enc, len);
+		col += len;
+	}
+}
+
+static void boundary_of(const char *ctype, char *b, size_t blen)
+{
+	b[0] = '\0';
+	const char *p = ctype;
+	while ((p = strcasestr(p, "boundary="))) {
+		if (p == ctype || p[-1] == ';' || p[-1] == ' ' || p[-1] == '\t')
+			break;
+		p++;
+	}
+	if (!p)
+		return;
+	p += 9;
+	size_t n = 0;
+	if (*p == '"') {
+		p++;
+		while (p[n] && p[n] != '"')
+			n++;
+	} else {
+		while (p[n] && p[n] != ';' && !isspace((unsigned char)p[n]))
+			n++;
+	}
+	if (n < blen) {
+		memcpy(b, p, n);
+		b[n] = '\0';
+	}
+}
+
+static void entity(struct out *o, const char *s, size_t n, int depth);
+
+/* Walk a multipart body line by line: delimiter lines ("--boundary", RFC 2046
+ * 5.1.1) are copied, the CRLF before each belongs to the delimiter, the parts
+ * between them are entities of their own; preamble and epilogue are copied. */
+static void multipart(struct out *o, const char *body, size_t n, const char *boundary, int depth)
+{
+	size_t bl = strlen(boundary);
+	const char *end = body + n, *seg = body, *ls = body;
+	bool in_part = false;
+	while (ls < end) {
+		const char *lf = memchr(ls, '\n', (size_t)(end - ls));
+		const char *le = lf ? lf + 1 : end;
+		if ((size_t)(le - ls) >= bl + 2 && ls[0] == '-' && ls[1] == '-' &&
+		    !memcmp(ls + 2, boundary, bl)) {
+			const char *cend = ls;
+			if (cend - seg >= 2 && cend[-2] == '\r' && cend[-1] == '\n')
+				cend -= 2;
+			if (in_part)
+				entity(o, seg, (size_t)(cend - seg), depth + 1);
+			else
+				put(o, seg, (size_t)(cend - seg));
+			put(o, cend, (size_t)(le - cend));	/* CRLF + delimiter line */
+			bool closing = (size_t)(le - ls) >= bl + 4 && ls[bl + 2] == '-' && ls[bl + 3] == '-';
+			if (closing) {
+				put(o, le, (size_t)(end - le));
+				return;
+			}
+			seg = le;
+			in_part = true;
+		}
+		ls = le;
+	}
+	if (in_part)
+		entity(o, seg, (size_t)(end - seg), depth + 1);
+	else
+		put(o, seg, (size_t)(end - seg));
+}
+
+static void entity(struct out *o, const char *s, size_t n, int depth)
+{
+	size_t hl = header_len(s, n);
+	char ctype[512] = "text/plain", cte[64] = "7bit";
+	header_value(s, hl, "Content-Type", ctype, sizeof ctype);
+	header_value(s, hl, "Content-Transfer-Encoding", cte, sizeof cte);
+	const char *body = s + hl;
+	size_t blen = n - hl;
+	if (depth > MAX_DEPTH || !has_8bit(body, blen)) {
+		put(o, s, n);
+		return;
+	}
+	if (!strncasecmp(ctype, "multipart/", 10)) {
+		char b[75];
+		boundary_of(ctype, b, sizeof b);
+		put(o, s, hl);
+		if (b[0])
+			multipart(o, body, blen, b, depth);
+		else
+			put(o, body, blen);
+		return;
+	}
+	if (!strncasecmp(ctype, "message/rfc822", 14)) {
+		put_header_with_cte(o, s, hl, "7bit");
+		entity(o, body, blen, depth + 1);
+		return;
+	}
+	if (!strcasecmp(cte, "base64") || !strcasecmp(cte, "quoted-printable")) {
+		put(o, s, n);	/* already 7-bit encoded; 8-bit bytes would be garbage */
+		return;
+	}
+	put_header_with_cte(o, s, hl, "quoted-printable");
+	qp_encode(o, body, blen);
+}
+
+char *downgrade_8bit(const char *msg, size_t len, size_t *outlen)
+{
+	struct out o = { 0 };
+	entity(&o, msg, len, 0);
+	put(&o, "", 0);
+	o.p[o.len] = '\0';
+	*outlen = o.len;
+	return o.p;
+}

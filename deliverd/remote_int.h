@@ -1,0 +1,71 @@
+/* remote_int.h — internals shared by the remote agent's files. */
+#ifndef TERN_DELIVERD_REMOTE_INT_H
+#define TERN_DELIVERD_REMOTE_INT_H
+
+#include "common/dkim.h"
+#include "deliverd/route.h"
+#include "deliverd/smtp_client.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum tls_level { TLS_NONE, TLS_MAY, TLS_ENCRYPT, TLS_VERIFY };
+
+struct rconf {
+	char *myname;
+	char *relayhost, *relay_user, *relay_pass;
+	unsigned port;
+	enum tls_level tls;
+	char **tls_policy;	/* "domain=level" */
+	size_t ntls_policy;
+	SSL_CTX *tls_ctx;
+	unsigned dest_concurrency;
+	int reuse_time, connect_timeout;
+	bool dkim_sign;
+};
+extern struct rconf rconf;
+
+struct rrcpt {
+	uint32_t idx;
+	char *addr, *orcpt, *domain;
+	int result;		/* QR_* */
+	char status[8];
+	char text[600];
+	bool done;
+};
+
+struct rjob {
+	uint64_t gen;
+	char id[32];
+	char *sender;
+	uint32_t flags;
+	uint64_t size;
+	int fd;
+	uint32_t n;
+	struct rrcpt *r;
+	/* filled on the worker */
+	const char *msg;	/* mmap of the message */
+	char *dkim_header;	/* "DKIM-Signature: ..." CRLF-terminated, or NULL */
+	char *alt_body;		/* 8BITMIME downgraded copy (lazily), or NULL */
+	size_t alt_len;
+};
+
+/* remote_send.c: deliver the recipients r[0..n) of job (one domain). */
+void remote_deliver_domain(struct rjob *j, struct rrcpt **r, size_t n, const char *domain);
+
+/* remote_pool.c: idle connection reuse and per-destination limits. */
+bool pool_take(const char *key, struct smtp_client *out);
+void pool_put(const char *key, struct smtp_client *c);
+void dest_acquire(const char *domain);
+void dest_release(const char *domain);
+
+/* remote_keys.c: DKIM keys by domain. */
+void keys_load(const char *dkim_dir, char **selectors, size_t nsel);
+const struct dkim_key *keys_find(const char *domain);
+
+/* downgrade.c: 8BITMIME -> 7bit (quoted-printable) copy of a message. */
+char *downgrade_8bit(const char *msg, size_t len, size_t *outlen);
+
+enum tls_level tls_level_for(const char *domain);
+
+#endif

@@ -1,0 +1,272 @@
+/* remote_send.c — one SMTP transaction for the recipients of one domain:
+ * route, connect (or reuse), STARTTLS per policy, MAIL/RCPT/DATA, and a result
+ * per recipient: 2xx delivered, 4xx and connection/TLS/DNS trouble deferred,
+ * 5xx bounced with the remote reply. */
+#include "deliverd/remote_int.h"
+#include "common/log.h"
+#include "common/queue_proto.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void set_result(struct rrcpt *r, int result, const char *status, const char *text)
+{
+	r->result = result;
+	r->done = true;
+	snprintf(r->status, sizeof r->status, "%s", status);
+	snprintf(r->text, sizeof r->text, "%s", text);
+}
+
+/* Result for every recipient not yet decided. */
+static void set_rest(struct rrcpt **r, size_t n, int result, const char *status, const char *text)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!r[i]->done)
+			set_result(r[i], result, status, text);
+}
+
+/* Enhanced status from a reply: its own "x.y.z" when given, else a default. */
+static void reply_status(const struct smtp_reply *rep, char st[8])
+{
+	const char *t = rep->text;
+	if (t[0] >= '2' && t[0] <= '5' && t[1] == '.' && strspn(t, "0123456789.") >= 5) {
+		size_t n = strspn(t, "0123456789.");
+		snprintf(st, 8, "%.*s", (int)(n < 7 ? n : 7), t);
+	} else {
+		snprintf(st, 8, "%c.0.0", rep->code >= 500 ? '5' : rep->code >= 400 ? '4' : '2');
+	}
+}
+
+static int result_of(int code)
+{
+	return code >= 200 && code < 300 ? QR_DELIVERED : code >= 500 ? QR_BOUNCE : QR_DEFER;
+}
+
+/* The peer's reply as DSN text: "host[addr] said: 550 5.1.1 ..." */
+static void peer_said(char *out, size_t len, const struct smtp_client *c, const char *when,
+		      const struct smtp_reply *rep)
+{
+	snprintf(out, len, "host %.150s[%.60s] said: %d %.300s (in reply to %.12s)", c->host, c->addr,
+		 rep->code, rep->text, when);
+}
+
+/* Open a session to addr with the TLS policy; 0 ok, -1 failed (*rep says why,
+ * *perm set when the failure is a 5xx from the peer). */
+static int open_session(struct smtp_client *c, const struct route_host *h, const char *addr,
+			unsigned port, enum tls_level tls, struct smtp_reply *rep, bool plain_only)
+{
+	if (sc_open(c, h->name, addr, port, rconf.connect_timeout, rep) < 0)
+		return -1;
+	if (sc_hello(c, rconf.myname, rep) < 0) {
+		sc_close(c, rep->code != 0);
+		return -1;
+	}
+	if (tls == TLS_NONE || plain_only)
+		return 0;
+	if (!(c->ext & EXT_STARTTLS)) {
+		if (tls == TLS_MAY)
+			return 0;
+		rep->code = 0;
+		snprintf(rep->text, sizeof rep->text, "TLS is required, but %.200s offered no STARTTLS",
+			 h->name);
+		sc_close(c, true);
+		return -1;
+	}
+	bool verified;
+	if (sc_starttls(c, rconf.tls_ctx, rconf.myname, &verified, rep) < 0) {
+		sc_close(c, false);
+		return -1;
+	}
+	if (tls == TLS_VERIFY && !verified) {
+		rep->code = 0;
+		snprintf(rep->text, sizeof rep->text, "certificate of %.200s did not verify", h->name);
+		sc_close(c, true);
+		return -1;
+	}
+	return 0;
+}
+
+/* MAIL FROM with the parameters the peer understands. */
+static void mail_cmd(char *buf, size_t len, const struct rjob *j, const struct smtp_client *c,
+		     size_t size)
+{
+	int n = snprintf(buf, len, "MAIL FROM:<%s>", j->sender);
+	if (c->ext & EXT_SIZE)
+		n += snprintf(buf + n, len - (size_t)n, " SIZE=%zu", size);
+	if ((j->flags & QF_8BITMIME) && (c->ext & EXT_8BITMIME))
+		n += snprintf(buf + n, len - (size_t)n, " BODY=8BITMIME");
+	if ((j->flags & QF_SMTPUTF8) && (c->ext & EXT_SMTPUTF8))
+		snprintf(buf + n, len - (size_t)n, " SMTPUTF8");
+}
+
+/* The bytes to send: DKIM header + message, 8-bit parts downgraded if needed. */
+static int body_for(struct rjob *j, const struct smtp_client *c, char **buf, size_t *len)
+{
+	const char *msg = j->msg;
+	size_t mlen = j->size;
+	if ((j->flags & QF_8BITMIME) && !(c->ext & EXT_8BITMIME)) {
+		if (!j->alt_body)
+			j->alt_body = downgrade_8bit(j->msg, j->size, &j->alt_len);
+		msg = j->alt_body;
+		mlen = j->alt_len;
+	}
+	size_t hl = j->dkim_header ? strlen(j->dkim_header) : 0;
+	*buf = xmalloc(hl + mlen + 1);
+	if (hl)
+		memcpy(*buf, j->dkim_header, hl);
+	memcpy(*buf + hl, msg, mlen);
+	*len = hl + mlen;
+	return 0;
+}
+
+/* One transaction on an open session. Returns true if the session is still
+ * good for another message. */
+static bool transaction(struct rjob *j, struct smtp_client *c, struct rrcpt **r, size_t n)
+{
+	struct smtp_reply rep;
+	char cmd[QUEUE_MAX_FIELD + 100], st[8], text[600];
+	char *body;
+	size_t blen;
+
+	if ((j->flags & QF_SMTPUTF8) && !(c->ext & EXT_SMTPUTF8)) {
+		snprintf(text, sizeof text, "host %.200s does not support SMTPUTF8, needed for this "
+			 "message (RFC 6531)", c->host);
+		set_rest(r, n, QR_BOUNCE, "5.6.7", text);
+		return true;
+	}
+	body_for(j, c, &body, &blen);
+	if ((c->ext & EXT_SIZE) && c->max_size && blen > c->max_size) {
+		snprintf(text, sizeof text, "message size %zu exceeds the limit %llu of %.200s", blen,
+			 (unsigned long long)c->max_size, c->host);
+		set_rest(r, n, QR_BOUNCE, "5.3.4", text);
+		free(body);
+		return true;
+	}
+	mail_cmd(cmd, sizeof cmd, j, c, blen);
+	if (sc_command(c, cmd, 300, &rep) < 0 || rep.code != 250) {
+		reply_status(&rep, st);
+		peer_said(text, sizeof text, c, "MAIL FROM", &rep);
+		set_rest(r, n, rep.code ? result_of(rep.code) : QR_DEFER, rep.code ? st : "4.4.2",
+			 rep.code ? text : rep.text);
+		free(body);
+		return rep.code != 0 && rep.code != 421;
+	}
+	size_t accepted = 0;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", r[i]->addr);
+		if (sc_command(c, cmd, 300, &rep) < 0) {
+			set_rest(r, n, QR_DEFER, "4.4.2", rep.text);
+			free(body);
+			return false;
+		}
+		if (rep.code == 250 || rep.code == 251) {
+			accepted++;
+			continue;
+		}
+		reply_status(&rep, st);
+		peer_said(text, sizeof text, c, "RCPT TO", &rep);
+		set_result(r[i], result_of(rep.code), st, text);
+	}
+	if (!accepted) {
+		free(body);
+		return sc_command(c, "RSET", 120, &rep) == 0 && rep.code == 250;
+	}
+	if (sc_command(c, "DATA", 120, &rep) < 0 || rep.code != 354) {
+		reply_status(&rep, st);
+		peer_said(text, sizeof text, c, "DATA", &rep);
+		set_rest(r, n, rep.code ? result_of(rep.code) : QR_DEFER, rep.code ? st : "4.4.2",
+			 rep.code ? text : rep.text);
+		free(body);
+		return rep.code != 0 && sc_command(c, "RSET", 120, &rep) == 0;
+	}
+	int rc = sc_data(c, body, blen, &rep);
+	free(body);
+	if (rc < 0) {
+		set_rest(r, n, QR_DEFER, "4.4.2", rep.text);
+		return false;
+	}
+	reply_status(&rep, st);
+	peer_said(text, sizeof text, c, "end of DATA", &rep);
+	set_rest(r, n, result_of(rep.code), st, text);
+	return rep.code == 250;
+}
+
+static void log_results(const struct rjob *j, struct rrcpt **r, size_t n,
+			const struct smtp_client *c, unsigned port)
+{
+	for (size_t i = 0; i < n; i++)
+		log_info("%s: to=<%s>, relay=%s[%s]:%u, tls=%s, status=%s (%s)", j->id, r[i]->addr,
+			 c ? c->host : "none", c ? c->addr : "", port,
+			 c && c->tls[0] ? c->tls : "none",
+			 r[i]->result == QR_DELIVERED ? "sent" : r[i]->result == QR_BOUNCE ? "bounced"
+			 : "deferred", r[i]->text);
+}
+
+/* Try every address of every host until one session completes the transaction. */
+static void try_hosts(struct rjob *j, struct rrcpt **r, size_t n, const struct route *rt,
+		      enum tls_level tls)
+{
+	struct smtp_reply last = { 0, "no mail host could be reached" };
+	for (size_t h = 0; h < rt->nhosts; h++) {
+		for (size_t a = 0; a < rt->hosts[h].naddrs; a++) {
+			const char *addr = rt->hosts[h].addrs[a];
+			char key[160];
+			struct smtp_client c;
+			snprintf(key, sizeof key, "%s:%u:%d", addr, rt->port, (int)tls);
+			bool ok = pool_take(key, &c);
+			if (!ok) {
+				ok = open_session(&c, &rt->hosts[h], addr, rt->port, tls, &last, false) == 0;
+				/* "may": a failed handshake falls back to plain text (RFC 3207). */
+				if (!ok && tls == TLS_MAY && last.code == 0 && strstr(last.text, "TLS"))
+					ok = open_session(&c, &rt->hosts[h], addr, rt->port, tls, &last,
+							  true) == 0;
+			}
+			if (!ok) {
+				log_info("%s: %s[%s]:%u: %s%s%s", j->id, rt->hosts[h].name, addr, rt->port,
+					 last.code ? "refused: " : "", last.text, "");
+				continue;
+			}
+			if (rconf.relay_user && *rconf.relay_user && rconf.relayhost[0] &&
+			    sc_auth(&c, rconf.relay_user, rconf.relay_pass, &last) < 0) {
+				sc_close(&c, true);
+				continue;
+			}
+			bool reusable = transaction(j, &c, r, n);
+			log_results(j, r, n, &c, rt->port);
+			if (reusable)
+				pool_put(key, &c);
+			else
+				sc_close(&c, true);
+			bool all_done = true;
+			for (size_t i = 0; i < n; i++)
+				all_done &= r[i]->done;
+			if (all_done)
+				return;
+		}
+	}
+	char st[8];
+	if (last.code)
+		reply_status(&last, st);
+	/* All hosts failed: a permanent refusal bounces, anything else waits. */
+	set_rest(r, n, last.code >= 500 ? QR_BOUNCE : QR_DEFER, last.code ? st : "4.4.1", last.text);
+	log_results(j, r, n, NULL, rt->port);
+}
+
+void remote_deliver_domain(struct rjob *j, struct rrcpt **r, size_t n, const char *domain)
+{
+	struct route rt;
+	char st[8], why[300];
+	struct route_conf rc = { rconf.relayhost, rconf.port, rconf.myname };
+	dest_acquire(domain);
+	enum route_status rs = route_lookup(&rc, domain, &rt, st, why, sizeof why);
+	if (rs != ROUTE_OK) {
+		set_rest(r, n, rs == ROUTE_BOUNCE ? QR_BOUNCE : QR_DEFER, st, why);
+		log_results(j, r, n, NULL, rc.port);
+	} else {
+		try_hosts(j, r, n, &rt, tls_level_for(domain));
+	}
+	dest_release(domain);
+}

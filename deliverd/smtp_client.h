@@ -1,0 +1,57 @@
+/* smtp_client.h — a blocking SMTP client session for the remote delivery agent
+ * (runs on a worker thread). Every read and write has a deadline (RFC 5321
+ * 4.5.3.2 timeouts); replies are bounded (line length, line count). */
+#ifndef TERN_SMTP_CLIENT_H
+#define TERN_SMTP_CLIENT_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ESMTP extensions the server announced. */
+enum {
+	EXT_PIPELINING = 1 << 0, EXT_SIZE = 1 << 1, EXT_8BITMIME = 1 << 2, EXT_SMTPUTF8 = 1 << 3,
+	EXT_DSN = 1 << 4, EXT_STARTTLS = 1 << 5, EXT_AUTH_PLAIN = 1 << 6, EXT_AUTH_LOGIN = 1 << 7,
+	EXT_ENHANCED = 1 << 8,
+};
+
+struct smtp_reply {
+	int code;		/* 0 when the connection failed (see text) */
+	char text[512];		/* last line's text, without the code */
+};
+
+struct smtp_client {
+	int fd;
+	SSL *ssl;
+	char host[256];		/* peer name (MX host) */
+	char addr[64];		/* peer address */
+	unsigned ext;
+	uint64_t max_size;	/* SIZE limit announced, 0 if none */
+	char tls[128];		/* "TLSv1.3 TLS_AES_256_GCM_SHA384" when encrypted */
+	char buf[4096];
+	size_t len;
+	time_t last_used;
+};
+
+/* Connect to addr:port within timeout; read the greeting. 0 ok (reply 220),
+ * -1 connection failed (r->code 0) or refused (r has the reply). */
+int sc_open(struct smtp_client *c, const char *host, const char *addr, unsigned port,
+	    int timeout_sec, struct smtp_reply *r);
+/* Send a command line (CRLF added) and read the reply. 0 if a reply came. */
+int sc_command(struct smtp_client *c, const char *line, int timeout_sec, struct smtp_reply *r);
+/* EHLO, falling back to HELO on 5xx; fills c->ext. 0 when the greeting was accepted. */
+int sc_hello(struct smtp_client *c, const char *myname, struct smtp_reply *r);
+/* STARTTLS then EHLO again. verify: check the certificate against host. 0 ok; on
+ * -1 the session is unusable and r says why. *verified set when the chain and
+ * name verified. */
+int sc_starttls(struct smtp_client *c, SSL_CTX *ctx, const char *myname, bool *verified,
+		struct smtp_reply *r);
+/* AUTH PLAIN with user/password (relay host). */
+int sc_auth(struct smtp_client *c, const char *user, const char *pass, struct smtp_reply *r);
+/* Send the message body (CRLF lines, not dot-stuffed) with dot-stuffing and the
+ * final ".", then read the reply. */
+int sc_data(struct smtp_client *c, const char *msg, size_t len, struct smtp_reply *r);
+void sc_close(struct smtp_client *c, bool quit);
+
+#endif
