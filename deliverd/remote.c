@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "common/workq.h"
 
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,10 +244,27 @@ static bool on_job(struct ipc_msg *m, uint64_t gen, void *arg)
 	return true;
 }
 
+static void expire_work(void *arg)
+{
+	pool_expire();
+}
+
+static void expire_done(void *arg)
+{
+}
+
+static void on_expire_timer(evutil_socket_t fd, short what, void *arg)
+{
+	workq_submit(work, expire_work, expire_done, NULL);
+}
+
 void remote_run(const struct instance *in, const struct cfg *conf, struct event_base *base,
 		const char *queue_sock)
 {
 	uint64_t nw = cfg_int(conf, "remote_workers");
 	work = workq_new(base, nw ? (int)nw : 1);
 	agent = agent_new(base, queue_sock, QT_REMOTE, "remote", on_job, NULL);
+	struct event *ev = event_new(base, -1, EV_PERSIST, on_expire_timer, NULL);
+	struct timeval tv = { rconf.reuse_time > 0 ? rconf.reuse_time : 1, 0 };
+	event_add(ev, &tv);
 }

@@ -56,6 +56,7 @@ void remote_deliver_domain(struct rjob *j, struct rrcpt **r, size_t n, const cha
 /* remote_pool.c: idle connection reuse and per-destination limits. */
 bool pool_take(const char *key, struct smtp_client *out);
 void pool_put(const char *key, struct smtp_client *c);
+void pool_expire(void);
 void dest_acquire(const char *domain);
 void dest_release(const char *domain);
 

@@ -21,6 +21,14 @@ struct idle {
 static struct idle pool[POOL_MAX];
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Close every idle connection older than the reuse time (a worker calls it
+ * periodically, so an idle peer is not kept waiting until the next message). */
+void pool_expire(void)
+{
+	struct smtp_client c;
+	pool_take("", &c);	/* the empty key matches nothing; stale ones are closed */
+}
+
 bool pool_take(const char *key, struct smtp_client *out)
 {
 	bool found = false;

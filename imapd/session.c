@@ -77,6 +77,9 @@ void s_out(struct session *s, const char *fmt, ...)
 }
 
 static void tagged(struct session *s, const char *kind, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void tagged(struct session *s, const char *kind, const char *fmt, va_list ap)
 {
 	evbuffer_add_printf(s_buf(s), "%s %s ", s->tag ? s->tag : "*", kind);
 	evbuffer_add_vprintf(s_buf(s), fmt, ap);

@@ -6,7 +6,7 @@ set -e
 BUILD="gcc make pkg-config libssl-dev libevent-dev libdb-dev libspf2-dev libopendkim-dev
        libopendmarc-dev libcrypt-dev publicsuffix"
 TEST="clang libclang-rt-14-dev python3 python3-pytest python3-dkim python3-spf python3-dnspython
-      swaks dnsmasq-base isync fetchmail openssl procps iproute2 passwd"
+      swaks dnsmasq-base isync fetchmail openssl procps iproute2 passwd postfix"
 [ "${1:-}" = "--build-only" ] && TEST=""
 
 missing=""
@@ -25,5 +25,8 @@ if [ "$(id -u)" != 0 ]; then
 	fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# postfix is installed only for its test tools (smtp-sink, smtp-source) and the
+# benchmark; preseed "No configuration" so it neither configures nor runs itself.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 $SUDO apt-get update -qq || true
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
