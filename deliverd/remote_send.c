@@ -102,6 +102,15 @@ static void mail_cmd(char *buf, size_t len, const struct rjob *j, const struct s
 		snprintf(buf + n, len - (size_t)n, " SMTPUTF8");
 }
 
+/* RCPT TO with DSN parameters when the peer supports DSN. */
+static void rcpt_cmd(char *buf, size_t len, const struct rjob *j, const struct smtp_client *c,
+		     const struct rrcpt *r)
+{
+	int n = snprintf(buf, len, "RCPT TO:<%s>", r->addr);
+	if ((c->ext & EXT_DSN) && r->orcpt && *r->orcpt)
+		snprintf(buf + n, len - (size_t)n, " ORCPT=%s", r->orcpt);
+}
+
 /* The bytes to send: DKIM header + message, 8-bit parts downgraded if needed. */
 static int body_for(struct rjob *j, const struct smtp_client *c, char **buf, size_t *len)
 {
@@ -145,19 +154,40 @@ static bool transaction(struct rjob *j, struct smtp_client *c, struct rrcpt **r,
 		free(body);
 		return true;
 	}
+	/* With PIPELINING, MAIL, every RCPT and DATA go out in one write and the
+	 * replies are read in order (RFC 2920); without it, one by one. */
+	bool pipe = (c->ext & EXT_PIPELINING) != 0;
 	mail_cmd(cmd, sizeof cmd, j, c, blen);
-	if (sc_command(c, cmd, 300, &rep) < 0 || rep.code != 250) {
+	sc_queue(c, cmd);
+	for (size_t i = 0; pipe && i < n; i++) {
+		rcpt_cmd(cmd, sizeof cmd, j, c, r[i]);
+		sc_queue(c, cmd);
+	}
+	if (pipe)
+		sc_queue(c, "DATA");
+	if (sc_flush(c, 300, &rep) < 0 || sc_reply(c, 300, &rep) < 0 || rep.code != 250) {
 		reply_status(&rep, st);
 		peer_said(text, sizeof text, c, "MAIL FROM", &rep);
 		set_rest(r, n, rep.code ? result_of(rep.code) : QR_DEFER, rep.code ? st : "4.4.2",
 			 rep.code ? text : rep.text);
 		free(body);
-		return rep.code != 0 && rep.code != 421;
+		if (pipe && rep.code)	/* drain the RCPT and DATA replies */
+			for (size_t i = 0; i <= n && sc_reply(c, 300, &rep) == 0; i++)
+				;
+		return false;
 	}
 	size_t accepted = 0;
 	for (size_t i = 0; i < n; i++) {
-		snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", r[i]->addr);
-		if (sc_command(c, cmd, 300, &rep) < 0) {
+		if (!pipe) {
+			rcpt_cmd(cmd, sizeof cmd, j, c, r[i]);
+			sc_queue(c, cmd);
+			if (sc_flush(c, 300, &rep) < 0) {
+				set_rest(r, n, QR_DEFER, "4.4.2", rep.text);
+				free(body);
+				return false;
+			}
+		}
+		if (sc_reply(c, 300, &rep) < 0) {
 			set_rest(r, n, QR_DEFER, "4.4.2", rep.text);
 			free(body);
 			return false;
@@ -170,11 +200,26 @@ static bool transaction(struct rjob *j, struct smtp_client *c, struct rrcpt **r,
 		peer_said(text, sizeof text, c, "RCPT TO", &rep);
 		set_result(r[i], result_of(rep.code), st, text);
 	}
+	if (pipe) {
+		/* The DATA reply: 354 only when some recipient was accepted. */
+		if (sc_reply(c, 120, &rep) < 0) {
+			set_rest(r, n, QR_DEFER, "4.4.2", rep.text);
+			free(body);
+			return false;
+		}
+		if (!accepted) {
+			free(body);
+			if (rep.code == 354)	/* nothing to send: end the empty transaction */
+				return sc_data(c, "", 0, &rep) == 0 &&
+				       sc_command(c, "RSET", 120, &rep) == 0;
+			return sc_command(c, "RSET", 120, &rep) == 0 && rep.code == 250;
+		}
+	}
 	if (!accepted) {
 		free(body);
 		return sc_command(c, "RSET", 120, &rep) == 0 && rep.code == 250;
 	}
-	if (sc_command(c, "DATA", 120, &rep) < 0 || rep.code != 354) {
+	if ((!pipe && sc_command(c, "DATA", 120, &rep) < 0) || rep.code != 354) {
 		reply_status(&rep, st);
 		peer_said(text, sizeof text, c, "DATA", &rep);
 		set_rest(r, n, rep.code ? result_of(rep.code) : QR_DEFER, rep.code ? st : "4.4.2",

@@ -235,6 +235,33 @@ int sc_command(struct smtp_client *c, const char *line, int timeout_sec, struct 
 	return read_reply(c, timeout_sec, r, !strncasecmp(line, "EHLO ", 5));
 }
 
+void sc_queue(struct smtp_client *c, const char *line)
+{
+	size_t n = strlen(line);
+	if (c->out_len + n + 2 > c->out_cap) {
+		c->out_cap = (c->out_len + n + 2) * 2;
+		c->out = xrealloc(c->out, c->out_cap);
+	}
+	memcpy(c->out + c->out_len, line, n);
+	memcpy(c->out + c->out_len + n, "\r\n", 2);
+	c->out_len += n + 2;
+}
+
+int sc_flush(struct smtp_client *c, int timeout_sec, struct smtp_reply *r)
+{
+	int rc = c->out_len ? raw_write(c, c->out, c->out_len, timeout_sec) : 0;
+	c->out_len = 0;
+	if (rc < 0)
+		fail(r, "lost connection with %s while sending commands", c->host);
+	c->last_used = time(NULL);
+	return rc;
+}
+
+int sc_reply(struct smtp_client *c, int timeout_sec, struct smtp_reply *r)
+{
+	return read_reply(c, timeout_sec, r, false);
+}
+
 int sc_hello(struct smtp_client *c, const char *myname, struct smtp_reply *r)
 {
 	char cmd[300];
@@ -352,4 +379,7 @@ void sc_close(struct smtp_client *c, bool quit)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_cap = 0;
 }

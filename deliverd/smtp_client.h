@@ -31,6 +31,8 @@ struct smtp_client {
 	char tls[128];		/* "TLSv1.3 TLS_AES_256_GCM_SHA384" when encrypted */
 	char buf[4096];
 	size_t len;
+	char *out;		/* queued pipelined commands */
+	size_t out_len, out_cap;
 	time_t last_used;
 };
 
@@ -40,6 +42,11 @@ int sc_open(struct smtp_client *c, const char *host, const char *addr, unsigned 
 	    int timeout_sec, struct smtp_reply *r);
 /* Send a command line (CRLF added) and read the reply. 0 if a reply came. */
 int sc_command(struct smtp_client *c, const char *line, int timeout_sec, struct smtp_reply *r);
+/* PIPELINING (RFC 2920): queue a command line without reading; sc_flush sends the
+ * queued lines in one write, then sc_reply reads one reply per command. */
+void sc_queue(struct smtp_client *c, const char *line);
+int sc_flush(struct smtp_client *c, int timeout_sec, struct smtp_reply *r);
+int sc_reply(struct smtp_client *c, int timeout_sec, struct smtp_reply *r);
 /* EHLO, falling back to HELO on 5xx; fills c->ext. 0 when the greeting was accepted. */
 int sc_hello(struct smtp_client *c, const char *myname, struct smtp_reply *r);
 /* STARTTLS then EHLO again. verify: check the certificate against host. 0 ok; on

@@ -230,3 +230,22 @@ def test_connection_reuse(env):
     finally:
         sink.terminate()
         sink.wait(timeout=10)
+
+
+def test_tls_encrypt_refuses_peer_without_starttls(env):
+    env.set_conf("deliverd", "smtp_tls_policy", "b.test=encrypt")
+    sink = start_all(env, ["--mx-host=b.test,mx.b.test,10", "--address=/mx.b.test/127.0.0.2"])
+    env.sendmail("-f", "alice@a.test", "bob@b.test", input=MSG)
+    assert wait_for(lambda: "status=deferred" in env.log_text(), 30), env.log_text()[-3000:]
+    assert "offered no STARTTLS" in env.log_text()
+    assert not sink.messages()                           # nothing went out in clear text
+    assert len(env.queue_list()) == 1
+
+
+def test_peer_without_pipelining(env):
+    sink = start_all(env, ["--mx-host=b.test,mx.b.test,10", "--address=/mx.b.test/127.0.0.2"],
+                     sink_flags=("-p",))
+    env.sendmail("-f", "alice@a.test", "bob@b.test", "carol@b.test", input=MSG)
+    assert wait_for(lambda: len(sink.messages()) == 1, 30), env.log_text()[-3000:]
+    raw = open(sink.messages()[0], "rb").read()
+    assert b"X-Rcpt-Args: <bob@b.test>" in raw and b"X-Rcpt-Args: <carol@b.test>" in raw
