@@ -12,7 +12,16 @@
 
 struct event_base;
 struct ratelimit;
+struct workq;
 struct conn;
+
+/* Work for a connection done off the loop (password hashing): while it runs the
+ * connection may go away; the job then finishes with no connection. Embed this
+ * first in the job's struct. */
+struct conn_job {
+	struct conn_job *next, *prev;
+	struct conn *c;
+};
 
 extern const struct cfg_key authd_settings[];
 
@@ -28,6 +37,8 @@ struct authd {
 	unsigned max_depth;		/* alias nesting */
 	unsigned max_conns, nconns;
 	unsigned max_pending;		/* delayed replies per connection */
+	struct workq *hashq;		/* threads for crypt(3): it takes tens of ms */
+	unsigned hash_threads;
 	uid_t uids[AUTHD_MAX_UIDS];	/* peers we serve (SO_PEERCRED) */
 	size_t nuids;
 };
@@ -45,6 +56,13 @@ void conn_reply_later(struct conn *c, struct ipc_msg *res, uint64_t delay_ms);
 /* The reply has no way to say "try later" (SENDER, USER): close the
  * connection instead, so the client answers its pending requests with TEMPFAIL. */
 void conn_abort(struct conn *c, const char *why);
+/* Track a job of c; false if c has too many requests in flight (c is then
+ * closed at the next safe point). */
+bool conn_job_add(struct conn *c, struct conn_job *j);
+/* The job's connection (NULL if it went away), the job detached from it. */
+struct conn *conn_job_finish(struct conn_job *j);
+/* After replying from outside the read path: close c if it is broken. */
+void conn_settle(struct conn *c);
 /* Peer description for logs ("uid=N pid=N"). */
 const char *conn_peer(const struct conn *c);
 

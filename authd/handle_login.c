@@ -1,14 +1,30 @@
 /* handle_login.c — AUTH_LOGIN_REQ: check a password, with the failure-rate
- * limiter. Failures (and refusals of a locked-out client) are answered after
- * failure_delay; the log names the user, service and client, never the password. */
+ * limiter. The hash is computed on a worker thread (yescrypt takes tens of
+ * milliseconds; the loop keeps serving meanwhile). Failures, and refusals of a
+ * locked-out client, are answered after failure_delay. The log names the user,
+ * service and client, never the password. */
 #include "authd/authd.h"
 #include "authd/ratelimit.h"
 #include "common/auth_client.h"
 #include "common/log.h"
 #include "common/userdb.h"
 #include "common/util.h"
+#include "common/workq.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+struct login_job {
+	struct conn_job link;	/* first: see conn_job */
+	uint32_t id;
+	char service[8];
+	char user[AUTH_MAX_FIELD + 1];	/* as given (logs) */
+	char canon[USERDB_MAX_ADDR];	/* normalised, "" if not an address */
+	char client[AUTH_MAX_FIELD + 1];
+	char *password;
+	const char *db_dir;
+	int result;		/* userdb_check_password */
+};
 
 static bool known_service(const char *s)
 {
@@ -26,40 +42,77 @@ static void reply(struct conn *c, uint32_t id, enum auth_result res, const char 
 	conn_reply_later(c, &m, delay_ms);
 }
 
+/* Worker thread: touches only the job. */
+static void check_work(void *arg)
+{
+	struct login_job *j = arg;
+	j->result = userdb_check_password(j->db_dir, j->canon[0] ? j->canon : j->user, j->password);
+	explicit_bzero(j->password, strlen(j->password));
+}
+
+static void finish(struct conn *c, struct login_job *j)
+{
+	uint64_t now = now_ms();
+	if (j->result < 0) {
+		log_err("login: service=%s user=%.100s client=%.64s result=tempfail (user database unreadable)",
+			j->service, j->user, j->client);
+		reply(c, j->id, AUTH_TEMPFAIL, "", "", 0);
+	} else if (j->result == 1) {
+		char token[AUTH_TOKEN_MAX];
+		token_for(j->service, j->canon, token, sizeof token);
+		log_info("login: service=%s user=%s client=%.64s result=ok", j->service, j->canon, j->client);
+		reply(c, j->id, AUTH_OK, j->canon, token, 0);
+	} else {
+		unsigned n = rl_failure(authd.rl, j->client, now);
+		log_warn("login: service=%s user=%.100s client=%.64s result=failed failures=%u%s",
+			 j->service, j->user, j->client, n,
+			 rl_locked(authd.rl, j->client, now) ? " (client locked out)" : "");
+		reply(c, j->id, AUTH_FAIL, "", "", authd.fail_delay_ms);
+	}
+}
+
+/* Loop thread, after check_work. */
+static void check_done(void *arg)
+{
+	struct login_job *j = arg;
+	struct conn *c = conn_job_finish(&j->link);
+	if (c) {
+		finish(c, j);
+		conn_settle(c);
+	}
+	free(j->password);
+	free(j);
+}
+
 int handle_login(struct conn *c, struct ipc_msg *req)
 {
 	const char *service = ipc_get_str(req, AUTH_MAX_FIELD);
 	const char *user = ipc_get_str(req, AUTH_MAX_FIELD);
 	const char *password = ipc_get_str(req, AUTH_MAX_FIELD);
 	const char *client = ipc_get_str(req, AUTH_MAX_FIELD);
-	char canon[USERDB_MAX_ADDR] = "";
 	if (!ipc_end(req) || !known_service(service))
 		return -1;
-	uint64_t now = now_ms();
-	if (rl_locked(authd.rl, client, now)) {
+	if (rl_locked(authd.rl, client, now_ms())) {
 		log_warn("login: service=%s user=%.100s client=%.64s result=locked (too many failures)",
 			 service, user, client);
 		reply(c, req->hdr.id, AUTH_LOCKED, "", "", authd.fail_delay_ms);
 		return 0;
 	}
-	if (!userdb_norm_address(user, canon))
-		canon[0] = '\0';
-	int r = userdb_check_password(authd.db_dir, canon[0] ? canon : user, password);
-	if (r < 0) {
-		log_err("login: service=%s user=%.100s client=%.64s result=tempfail (user database unreadable)",
-			service, user, client);
-		reply(c, req->hdr.id, AUTH_TEMPFAIL, "", "", 0);
-	} else if (r == 1) {
-		char token[AUTH_TOKEN_MAX];
-		token_for(service, canon, token, sizeof token);
-		log_info("login: service=%s user=%s client=%.64s result=ok", service, canon, client);
-		reply(c, req->hdr.id, AUTH_OK, canon, token, 0);
-	} else {
-		unsigned n = rl_failure(authd.rl, client, now);
-		log_warn("login: service=%s user=%.100s client=%.64s result=failed failures=%u%s",
-			 service, user, client, n,
-			 rl_locked(authd.rl, client, now) ? " (client locked out)" : "");
-		reply(c, req->hdr.id, AUTH_FAIL, "", "", authd.fail_delay_ms);
+	struct login_job *j = xcalloc(1, sizeof *j);
+	j->id = req->hdr.id;
+	j->db_dir = authd.db_dir;
+	strlcpy_t(j->service, service, sizeof j->service);
+	strlcpy_t(j->user, user, sizeof j->user);
+	strlcpy_t(j->client, client, sizeof j->client);
+	if (!userdb_norm_address(user, j->canon))
+		j->canon[0] = '\0';
+	j->password = xstrdup(password);
+	if (!conn_job_add(c, &j->link)) {
+		explicit_bzero(j->password, strlen(j->password));
+		free(j->password);
+		free(j);
+		return 0;
 	}
+	workq_submit(authd.hashq, check_work, check_done, j);
 	return 0;
 }

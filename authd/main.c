@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "common/util.h"
+#include "common/workq.h"
 
 #include <event2/event.h>
 #include <signal.h>
@@ -71,6 +72,7 @@ int main(int argc, char **argv)
 	bool root = running_as_root();
 	privdrop(ACCT_AUTHD, in.db_dir);
 	authd.db_dir = root ? "/" : in.db_dir;	/* chrooted into db_dir as root */
+	authd.hashq = workq_new(authd.base, (int)authd.hash_threads);
 
 	watch_signal(SIGTERM);
 	watch_signal(SIGINT);

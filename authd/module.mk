@@ -1,2 +1,2 @@
 # authd — the auth service (tern-authd): user database lookups, password checks.
-$(eval $(call program,authd,tern-authd,,))
+$(eval $(call program,authd,tern-authd,-lpthread,))

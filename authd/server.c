@@ -28,7 +28,8 @@ struct conn {
 	struct event *rev, *wev;
 	char peer[48];
 	struct delayed *delayed;
-	unsigned npending;
+	struct conn_job *jobs;
+	unsigned npending;		/* delayed replies + jobs */
 	bool broken;		/* close at the next safe point */
 };
 
@@ -51,6 +52,8 @@ const char *conn_peer(const struct conn *c)
 
 static void conn_free(struct conn *c)
 {
+	for (struct conn_job *j = c->jobs; j; j = j->next)
+		j->c = NULL;	/* finishes later without us */
 	while (c->delayed) {
 		struct delayed *d = c->delayed;
 		c->delayed = d->next;
@@ -100,6 +103,44 @@ static void delayed_cb(evutil_socket_t fd, short what, void *arg)
 	event_free(d->ev);
 	conn_reply(c, &d->msg);
 	free(d);
+	conn_settle(c);
+}
+
+bool conn_job_add(struct conn *c, struct conn_job *j)
+{
+	if (c->npending >= authd.max_pending) {
+		log_warn("disconnect: %s (more than %u requests in flight)", c->peer, authd.max_pending);
+		c->broken = true;
+		return false;
+	}
+	j->c = c;
+	j->prev = NULL;
+	j->next = c->jobs;
+	if (j->next)
+		j->next->prev = j;
+	c->jobs = j;
+	c->npending++;
+	return true;
+}
+
+struct conn *conn_job_finish(struct conn_job *j)
+{
+	struct conn *c = j->c;
+	if (!c)
+		return NULL;
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		c->jobs = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	c->npending--;
+	j->c = NULL;
+	return c;
+}
+
+void conn_settle(struct conn *c)
+{
 	if (c->broken) {
 		log_warn("disconnect: %s (replies not read)", c->peer);
 		conn_free(c);
@@ -120,7 +161,7 @@ void conn_reply_later(struct conn *c, struct ipc_msg *res, uint64_t delay_ms)
 	}
 	if (c->npending >= authd.max_pending) {
 		/* Hundreds of failed logins in flight on one connection: not a daemon. */
-		log_warn("disconnect: %s (more than %u delayed replies)", c->peer, authd.max_pending);
+		log_warn("disconnect: %s (more than %u requests in flight)", c->peer, authd.max_pending);
 		ipc_msg_free(res);
 		c->broken = true;
 		return;

@@ -13,6 +13,7 @@ const struct cfg_key authd_settings[] = {
 	{ "token_lifetime", CFG_TIME, "60s", "Validity of the login token handed to the post-login mail process", NULL },
 	{ "alias_max_depth", CFG_INT, "10", "Deepest alias nesting followed before giving up (loop protection)", NULL },
 	{ "max_connections", CFG_INT, "512", "Simultaneous client connections (each daemon process uses one)", NULL },
+	{ "hash_threads", CFG_INT, "2", "Threads that check password hashes (each check takes tens of milliseconds of CPU)", NULL },
 	{ "max_tracked_clients", CFG_INT, "10000", "Client addresses remembered for failure counting (oldest dropped first)", NULL },
 	{ NULL, 0, NULL, NULL, NULL },
 };
@@ -28,6 +29,9 @@ void authd_apply_settings(const struct cfg *conf)
 	authd.max_depth = (unsigned)cfg_int(conf, "alias_max_depth");
 	authd.max_conns = (unsigned)cfg_int(conf, "max_connections");
 	authd.max_pending = 64;
+	authd.hash_threads = (unsigned)cfg_int(conf, "hash_threads");
+	if (authd.hash_threads < 1)
+		authd.hash_threads = 1;
 	if (!authd.rl)
 		authd.rl = rl_new(maxf, window, lockout, (size_t)cfg_int(conf, "max_tracked_clients"));
 	else

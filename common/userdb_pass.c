@@ -7,6 +7,7 @@
 
 #include <crypt.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,12 +56,20 @@ static bool password_matches(const char *password, const char *hash)
 	return ok;
 }
 
+static char dummy[CRYPT_OUTPUT_SIZE];
+
+static void make_dummy(void)
+{
+	if (userdb_hash_password(dummy_password, dummy, sizeof dummy) < 0)
+		dummy[0] = '\0';
+}
+
+/* authd checks passwords on several threads: make the dummy hash once. */
 static const char *dummy_hash(void)
 {
-	static char h[CRYPT_OUTPUT_SIZE];
-	if (!h[0] && userdb_hash_password(dummy_password, h, sizeof h) < 0)
-		h[0] = '\0';
-	return h;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, make_dummy);
+	return dummy;
 }
 
 int userdb_check_password(const char *db_dir, const char *address, const char *password)
