@@ -136,8 +136,10 @@ static uint64_t count_size(int dirfd, const char *name)
 static int cmp_msg(const void *a, const void *b)
 {
 	const struct msg *x = a, *y = b;
-	if (x->mtime != y->mtime)
-		return x->mtime < y->mtime ? -1 : 1;
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
 	return strcmp(x->name, y->name);
 }
 
@@ -154,7 +156,7 @@ static bool add_entry(struct maildrop *md, const char *name, size_t *cap)
 	memset(m, 0, sizeof *m);
 	m->name = xstrdup(name);
 	m->baselen = maildir_baselen(name);
-	m->mtime = st.st_mtime;
+	m->mtime = st.st_mtim;
 	uint64_t s, w;
 	if (maildir_field(name, m->baselen, 'W', &w) && maildir_field(name, m->baselen, 'S', &s) &&
 	    s == (uint64_t)st.st_size)

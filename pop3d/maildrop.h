@@ -27,7 +27,7 @@ struct msg {
 	size_t baselen;		/* unique part: name[0..baselen) */
 	char uidl[UIDL_MAX + 1];
 	uint64_t size;		/* octets of the CRLF form */
-	time_t mtime;
+	struct timespec mtime;	/* delivery order */
 	bool deleted;
 };
 

@@ -20,6 +20,10 @@ from conftest import TERN_BIN, IS_ROOT, next_port_base
 
 POP3D = os.path.join(TERN_BIN, "tern-pop3d")
 AUTHD = os.path.join(TERN_BIN, "tern-authd")
+# The other daemons started for real deliveries: role -> (binary, role args).
+BINARIES = {"auth": ("tern-authd", []), "login": ("tern-pop3d", []), "mail": ("tern-pop3d", ["--mail"]),
+            "queued": ("tern-queued", []), "deliverd": ("tern-deliverd", ["--local"]),
+            "smtpd": ("tern-smtpd", [])}
 MAILCTL = os.path.join(TERN_BIN, "mailctl")
 
 AUTH_LOGIN_REQ, AUTH_LOGIN_RES = 100, 101
@@ -89,12 +93,13 @@ class Pop3Env:
             self.port_base = next_port_base()
             socks = []
             try:
-                for name in ("pop3", "pop3s"):
+                for name in ("pop3", "pop3s", "smtp"):
                     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                     socks.append((name, s))
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                     s.bind((self.HOST, self.port(name)))
                     s.listen(128)
+                self.smtp_sock = socks.pop()[1]	# passed to smtpd only
                 return socks
             except OSError:
                 for _, s in socks:
@@ -144,7 +149,7 @@ class Pop3Env:
         return os.path.join(self.dir, "tls", "key.pem")
 
     def port(self, name):
-        return self.port_base + {"pop3": 110, "pop3s": 995}[name]
+        return self.port_base + {"pop3": 110, "pop3s": 995, "smtp": 25}[name]
 
     def maildir(self, user):
         local, domain = user.split("@")
@@ -164,9 +169,11 @@ class Pop3Env:
         rd, wr = os.pipe()
         keep = [wr]
         env["TERN_READY_FD"] = str(wr)
-        args = [AUTHD if role == "auth" else POP3D, "-c", self.dir]
-        if role in ("login", "auth") and IS_ROOT:
-            # LeakSanitizer needs /proc, which a chrooted process cannot see.
+        binary, role_args = BINARIES[role]
+        args = [os.path.join(TERN_BIN, binary), "-c", self.dir, *role_args]
+        if (role in ("login", "auth", "smtpd") and IS_ROOT) or binary != "tern-pop3d":
+            # LeakSanitizer needs /proc, which a chrooted process cannot see;
+            # the other daemons' exit-time leaks are their tests' business.
             env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
         if role in ("mail", "auth"):
             srd, swr = os.pipe()
@@ -174,9 +181,10 @@ class Pop3Env:
             os.close(swr)
             env["TERN_SECRET_FD"] = str(srd)
             keep.append(srd)
-            if role == "mail":
-                args.append("--mail")
-        else:
+        elif role == "smtpd":
+            env["TERN_LISTEN_FDS"] = f"smtp:{self.smtp_sock.fileno()}"
+            keep.append(self.smtp_sock.fileno())
+        elif role == "login":
             socks = self.socks
             env["TERN_LISTEN_FDS"] = ",".join(f"{n}:{s.fileno()}" for n, s in socks)
             keep += [s.fileno() for _, s in socks]
@@ -201,6 +209,34 @@ class Pop3Env:
         self.procs[role] = p
         return p
 
+    def start_delivery(self):
+        """queued, local delivery and smtpd, for mailboxes filled over SMTP."""
+        for a in ("tern-queued", "tern-smtpd"):
+            ensure_account(a)
+        for name in ("queued", "deliverd", "smtpd"):
+            conf = subprocess.run([os.path.join(TERN_BIN, f"tern-{name}"), "--print-config"],
+                                  capture_output=True, text=True, check=True).stdout
+            with open(os.path.join(self.dir, f"{name}.conf"), "w") as f:
+                f.write(conf)
+        self.start_role("queued")
+        self.start_role("deliverd")
+        self.start_role("smtpd")
+
+    def smtp_deliver(self, rcpt, data, sender="sender@remote.test"):
+        """Send one message over SMTP; returns the new Maildir file name."""
+        import smtplib
+        md = os.path.join(self.maildir(rcpt), "new")
+        before = set(os.listdir(md))
+        with smtplib.SMTP(self.HOST, self.port("smtp"), timeout=30) as c:
+            c.sendmail(sender, [rcpt], data)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            new = set(os.listdir(md)) - before
+            if new:
+                return new.pop()
+            time.sleep(0.05)
+        raise AssertionError("message not delivered:\n" + self.log_text()[-3000:])
+
     def stop_role(self, role):
         p = self.procs.pop(role)
         p.terminate()
@@ -220,13 +256,14 @@ class Pop3Env:
         for _, s in self.socks:
             s.close()
         self.socks = []
+        self.smtp_sock.close()
         # Sanitizer builds report memory errors on stderr (sessions included).
         err = self.stderr_text()
         assert "Sanitizer" not in err and "runtime error" not in err, err
 
     def stderr_text(self):
         out = ""
-        for role in ("auth", "mail", "login"):
+        for role in BINARIES:
             try:
                 with open(os.path.join(self.dir, "log", f"{role}.stderr"), errors="replace") as f:
                     out += f.read()

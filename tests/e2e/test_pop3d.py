@@ -20,6 +20,13 @@ MSG2 = ("From: c@d.test\nSubject: two\n\n" + "".join(f"line {i}\n" for i in rang
 MSG3 = "Subject: three\n\nno final newline"
 
 
+SMTP_MSGS = [
+    b"From: s@remote.test\r\nTo: alice@example.test\r\nSubject: smtp one\r\n\r\nbody\r\n.leading dot\r\n",
+    b"Subject: smtp two\r\n\r\n" + b"".join(b"line %d of a longer message\r\n" % i for i in range(3000)),
+    b"Subject: smtp three\r\n\r\n..\r\n.\r\nend\r\n",
+]
+
+
 def wire(text):
     """What RETR must send for a stored message (before the final '.')."""
     data = text.replace("\r\n", "\n")
@@ -528,26 +535,32 @@ def run_fetchmail(env, tmp, *extra, proto_port="pop3", tls="--sslproto", sslopts
     return p, bodies
 
 
-def test_fetchmail_keep_uidl_then_delete(tls_env, tmp_parent):
-    tls_env.deliver(ALICE, MSG1, when=time.time() - 10)
-    tls_env.deliver(ALICE, MSG2)
-    p, bodies = run_fetchmail(tls_env, tmp_parent, "--keep", "--uidl", sslopts=("--sslproto", "tls1.2+"))
-    assert p.returncode == 0, p.stderr + p.stdout
-    assert len(bodies) == 2
-    assert any(b"Subject: one" in b for b in bodies)
-    assert len(tls_env.files(ALICE)) == 2
-    # UIDL tracking: nothing new the second time.
-    p, bodies = run_fetchmail(tls_env, tmp_parent, "--keep", "--uidl", sslopts=("--sslproto", "tls1.2+"))
-    assert p.returncode == 1 and bodies == [], p.stderr + p.stdout	# 1 = no mail
-    tls_env.deliver(ALICE, MSG3)
-    p, bodies = run_fetchmail(tls_env, tmp_parent, "--keep", "--uidl", sslopts=("--sslproto", "tls1.2+"))
-    assert p.returncode == 0 and len(bodies) == 1 and b"Subject: three" in bodies[0]
-    # Fetch all and delete, over pop3s.
-    p, bodies = run_fetchmail(tls_env, tmp_parent, "--all", proto_port="pop3s",
-                              sslopts=("--ssl",))
-    assert p.returncode == 0, p.stderr + p.stdout
-    assert len(bodies) == 3
-    assert tls_env.files(ALICE) == []
+def test_fetchmail_keep_uidl_then_delete(tmp_parent):
+    """fetchmail over STLS and pop3s (certificate checked) on mail delivered over SMTP."""
+    env = Pop3Env(tmp_parent)
+    try:
+        env.start_delivery()
+        for m in SMTP_MSGS[:2]:
+            env.smtp_deliver(ALICE, m)
+        tls12 = ("--sslproto", "tls1.2+")
+        p, bodies = run_fetchmail(env, tmp_parent, "--keep", "--uidl", sslopts=tls12)
+        assert p.returncode == 0, p.stderr + p.stdout
+        assert len(bodies) == 2
+        assert any(b"Subject: smtp one" in b for b in bodies)
+        assert len(env.files(ALICE)) == 2
+        # UIDL tracking: nothing new the second time (exit 1: no mail).
+        p, bodies = run_fetchmail(env, tmp_parent, "--keep", "--uidl", sslopts=tls12)
+        assert p.returncode == 1 and bodies == [], p.stderr + p.stdout
+        env.smtp_deliver(ALICE, SMTP_MSGS[2])
+        p, bodies = run_fetchmail(env, tmp_parent, "--keep", "--uidl", sslopts=tls12)
+        assert p.returncode == 0 and len(bodies) == 1 and b"Subject: smtp three" in bodies[0]
+        # Fetch all and delete, over pop3s.
+        p, bodies = run_fetchmail(env, tmp_parent, "--all", proto_port="pop3s", sslopts=("--ssl",))
+        assert p.returncode == 0, p.stderr + p.stdout
+        assert len(bodies) == 3
+        assert env.files(ALICE) == []
+    finally:
+        env.stop()
 
 
 # ---------------------------------------------------------------- hand-off channel
@@ -665,5 +678,40 @@ def test_connections_per_address_limited(tmp_parent):
         r4 = Raw(e)
         assert r4.line().startswith(b"+OK")
         r2.close(), r4.close()
+    finally:
+        e.stop()
+
+
+# ---------------------------------------------------------------- real deliveries
+
+
+
+def test_messages_delivered_over_smtp(tmp_parent):
+    """smtpd -> queued -> deliverd writes the Maildir; POP3 serves it byte-exact."""
+    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes"})
+    try:
+        e.start_delivery()
+        names = [e.smtp_deliver(ALICE, m) for m in SMTP_MSGS]
+        stored = []
+        for n in names:
+            with open(os.path.join(e.maildir(ALICE), "new", n), "rb") as f:
+                stored.append(f.read())
+        for data, sent in zip(stored, SMTP_MSGS):
+            assert b"\r\n" not in data			# deliverd stores LF endings
+            assert sent.replace(b"\r\n", b"\n") in data	# below our trace headers
+        p = login(e)
+        want = [d.replace(b"\n", b"\r\n") for d in stored]
+        cur = os.path.join(e.maildir(ALICE), "cur")
+        order = sorted(range(3), key=lambda i: (os.stat(os.path.join(cur, names[i] + ":2,")).st_mtime_ns,
+                                                names[i]))
+        assert p.stat() == (3, sum(len(w) for w in want))
+        assert p.list()[1] == [f"{k + 1} {len(want[i])}".encode() for k, i in enumerate(order)]
+        assert p.uidl()[1] == [f"{k + 1} {names[i]}".encode() for k, i in enumerate(order)]
+        for k, i in enumerate(order):
+            resp, lines, _ = p.retr(k + 1)
+            assert b"".join(l + b"\r\n" for l in lines) == want[i]
+        p.dele(1)
+        p.quit()
+        assert len(e.files(ALICE)) == 2
     finally:
         e.stop()
