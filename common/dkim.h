@@ -56,6 +56,13 @@ struct dkim_verdict {
  * through common/dns (TXT at SELECTOR._domainkey.DOMAIN). 0, or -1 when the
  * message could not be processed at all (why says so). */
 int dkim_verify_msg(const char *msg, size_t len, struct dkim_verdict *out, char *why, size_t whylen);
+
+/* The same, streaming: feed the message in pieces as it arrives. */
+struct dkim_verifier;
+struct dkim_verifier *dkim_verifier_new(void);
+void dkim_verifier_feed(struct dkim_verifier *v, const char *p, size_t n);
+/* Ends the message, fills out and frees v. */
+void dkim_verifier_finish(struct dkim_verifier *v, struct dkim_verdict *out);
 const char *dkim_result_str(enum dkim_result r);
 
 #endif

@@ -82,32 +82,57 @@ static void fill_sig(DKIM *d, DKIM_SIGINFO *sig, struct dkim_sig_result *r)
 	}
 }
 
+struct dkim_verifier {
+	DKIM *d;
+	DKIM_STAT st;
+};
+
+struct dkim_verifier *dkim_verifier_new(void)
+{
+	struct dkim_verifier *v = xcalloc(1, sizeof *v);
+	DKIM_LIB *lib = verify_lib();
+	v->st = DKIM_STAT_INTERNAL;
+	if (lib)
+		v->d = dkim_verify(lib, (const unsigned char *)"tern", NULL, &v->st);
+	return v;
+}
+
+void dkim_verifier_feed(struct dkim_verifier *v, const char *p, size_t n)
+{
+	if (v->d && v->st == DKIM_STAT_OK && n)
+		v->st = dkim_chunk(v->d, (unsigned char *)p, n);
+}
+
+void dkim_verifier_finish(struct dkim_verifier *v, struct dkim_verdict *out)
+{
+	memset(out, 0, sizeof *out);
+	if (v->d) {
+		DKIM_STAT st = v->st;
+		if (st == DKIM_STAT_OK)
+			st = dkim_chunk(v->d, NULL, 0);
+		if (st == DKIM_STAT_OK || st == DKIM_STAT_NOSIG)
+			st = dkim_eom(v->d, NULL);
+		DKIM_SIGINFO **sigs = NULL;
+		int nsigs = 0;
+		if (st != DKIM_STAT_NOSIG && dkim_getsiglist(v->d, &sigs, &nsigs) == DKIM_STAT_OK)
+			for (int i = 0; i < nsigs && out->nsigs < DKIM_MAX_SIGS; i++)
+				fill_sig(v->d, sigs[i], &out->sigs[out->nsigs++]);
+		dkim_free(v->d);
+	}
+	free(v);
+}
+
 int dkim_verify_msg(const char *msg, size_t len, struct dkim_verdict *out, char *why, size_t whylen)
 {
-	DKIM_LIB *lib = verify_lib();
-	DKIM_STAT st;
-	memset(out, 0, sizeof *out);
-	if (!lib) {
+	struct dkim_verifier *v = dkim_verifier_new();
+	if (!v->d) {
 		snprintf(why, whylen, "OpenDKIM initialisation failed");
+		free(v);
+		memset(out, 0, sizeof *out);
 		return -1;
 	}
-	DKIM *d = dkim_verify(lib, (const unsigned char *)"tern", NULL, &st);
-	if (!d) {
-		snprintf(why, whylen, "dkim_verify: %s", dkim_getresultstr(st));
-		return -1;
-	}
-	st = dkim_chunk(d, (unsigned char *)msg, len);
-	if (st == DKIM_STAT_OK)
-		st = dkim_chunk(d, NULL, 0);
-	if (st == DKIM_STAT_OK || st == DKIM_STAT_NOSIG)
-		st = dkim_eom(d, NULL);
-	DKIM_SIGINFO **sigs = NULL;
-	int nsigs = 0;
-	if (st != DKIM_STAT_NOSIG && dkim_getsiglist(d, &sigs, &nsigs) == DKIM_STAT_OK) {
-		for (int i = 0; i < nsigs && out->nsigs < DKIM_MAX_SIGS; i++)
-			fill_sig(d, sigs[i], &out->sigs[out->nsigs++]);
-	}
-	dkim_free(d);
+	dkim_verifier_feed(v, msg, len);
+	dkim_verifier_finish(v, out);
 	return 0;
 }
 
