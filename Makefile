@@ -2,7 +2,9 @@
 #
 #   make            build everything into build/ (programs in build/bin)
 #   make check      install missing Debian packages, build, run unit + end-to-end
-#                   tests, then the same again under ASan+UBSan (build-asan/)
+#                   tests and each fuzzer briefly, then the same again under
+#                   ASan+UBSan (build-asan/)
+#   make fuzz       run each libFuzzer target for FUZZ_TIME seconds (default 600)
 #   make run        install dependencies, build, create ./demo if missing, start it
 #   make install    install binaries, man pages and default configs (PREFIX, DESTDIR)
 #   make bench      benchmarks (see bench/)
@@ -41,6 +43,13 @@ LDLIBS  = -lopendmarc -lspf2 -lopendkim -levent_openssl -levent -lssl -lcrypto -
 
 PROGS :=
 UNIT_TESTS :=
+# libFuzzer targets (module.mk files add to FUZZ_TARGETS); clang + ASan/UBSan.
+FUZZ_TARGETS :=
+FUZZ_CC     = clang
+FUZZ_CFLAGS = -std=gnu17 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=undefined -Wall -Wextra -Werror -Wno-unused-parameter
+FUZZ_SMOKE_TIME ?= 20
+FUZZ_TIME ?= 600
 
 all: build-all
 
@@ -80,10 +89,18 @@ e2e: build-all
 deps:
 	@tools/deps.sh
 
+# fuzz-smoke: each fuzzer briefly (make check); fuzz: each for FUZZ_TIME seconds.
+fuzz-smoke: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do tools/run-fuzz $$t $(FUZZ_SMOKE_TIME) || exit 1; done
+
+fuzz: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do tools/run-fuzz $$t $(FUZZ_TIME) || exit 1; done
+
 # check: the one test command (README, .ci/run).
 check: deps
 	$(MAKE) build-all
 	$(MAKE) unit e2e
+	$(MAKE) fuzz-smoke
 	$(MAKE) BUILD=build-asan SAN=1 build-all
 	$(MAKE) BUILD=build-asan SAN=1 unit e2e
 	@echo "make check: all passed"
@@ -100,7 +117,7 @@ bench: deps build-all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all build-all unit e2e deps check run install bench clean
+.PHONY: all build-all unit e2e deps check run install bench clean fuzz fuzz-smoke
 .DELETE_ON_ERROR:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

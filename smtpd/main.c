@@ -3,6 +3,7 @@
  * bound, drops to tern-smtpd chrooted into run_dir (which holds auth.sock and
  * queue.sock, so it can reconnect when a peer restarts) and serves. */
 #include "smtpd/peer.h"
+#include "common/auth_client.h"
 #include "smtpd/session.h"
 #include "smtpd/settings.h"
 #include "common/daemon.h"
@@ -124,7 +125,8 @@ int main(int argc, char **argv)
 	bool chrooted = running_as_root();
 	char *auth_path = sock_path(&in, "auth", chrooted);
 	char *queue_path = sock_path(&in, "queue", chrooted);
-	srv.auth = peer_new(srv.base, auth_path, "auth");
+	/* Failed logins are answered late on purpose: allow for that. */
+	srv.auth = auth_client_new(srv.base, auth_path, 30000);
 	srv.queue = peer_new(srv.base, queue_path, "queue");
 	free(auth_path);
 	free(queue_path);
@@ -143,7 +145,7 @@ int main(int argc, char **argv)
 	close_listeners();
 	event_free(term);
 	event_free(hup);
-	peer_free(srv.auth);
+	auth_client_free(srv.auth);
 	peer_free(srv.queue);
 	event_base_free(srv.base);
 	if (srv.tls)

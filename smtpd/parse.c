@@ -472,6 +472,9 @@ long b64_decode(const char *in, unsigned char *out, size_t outlen)
 				return -1;
 			}
 		}
+		/* Canonical only: the bits padding drops must be zero (RFC 4648 3.5). */
+		if ((pad == 1 && (v[2] & 3)) || (pad == 2 && (v[1] & 15)))
+			return -1;
 		unsigned w = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
 		unsigned char b[3] = { (unsigned char)(w >> 16), (unsigned char)(w >> 8), (unsigned char)w };
 		if (o + (size_t)(3 - pad) > outlen)

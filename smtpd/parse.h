@@ -73,7 +73,7 @@ bool parse_helo(const char *arg, char *out, size_t outlen);
 /* BDAT argument: "SIZE [LAST]". */
 bool parse_bdat(const char *arg, uint64_t *size, bool *last);
 
-/* Base64 (RFC 4648, padding required): decoded length or -1. out holds at least
+/* Base64 (RFC 4648, padding required, canonical): decoded length or -1. out holds at least
  * 3 * (strlen(in) / 4) bytes. */
 long b64_decode(const char *in, unsigned char *out, size_t outlen);
 /* Encode n bytes; out must hold 4 * ((n + 2) / 3) + 1 bytes. */

@@ -1,22 +1,23 @@
 /* policy.c — who may send what to whom. Every lookup is a question to authd
- * (common/auth_proto.h); smtpd never reads the user database itself.
+ * through its asynchronous client (common/auth_client.h); smtpd never reads the
+ * user database itself.
  *   port 25: local recipients (users, aliases, catch-alls) and relay_domains;
  *            unknown local recipients 550 5.1.1; anything else 554 5.7.1.
  *   authenticated: any recipient that is not an unknown local one; the sender
  *            must be one of the user's own addresses (authd decides). */
-#include "smtpd/peer.h"
 #include "smtpd/session.h"
-#include "common/auth_proto.h"
+#include "common/auth_client.h"
 #include "common/log.h"
-#include "common/util.h"
 
 #include <string.h>
 
-static enum rcpt_verdict rcpt_verdict(struct session *s, uint32_t kind)
+static enum rcpt_verdict rcpt_verdict(struct session *s, const struct auth_reply *r)
 {
 	const char *addr = s->tx.rcpts[s->tx.nrcpt].addr;
 	const char *at = strrchr(addr, '@');
-	switch (kind) {
+	if (r->tempfail)
+		return RV_TEMPFAIL;
+	switch (r->result) {
 	case RCPT_LOCAL:
 		return RV_OK;
 	case RCPT_UNKNOWN:
@@ -30,71 +31,41 @@ static enum rcpt_verdict rcpt_verdict(struct session *s, uint32_t kind)
 	}
 }
 
-static void rcpt_res(void *owner, struct ipc_msg *m)
+static void rcpt_res(const struct auth_reply *r, void *arg)
 {
-	struct session *s = owner;
-	uint32_t kind = RCPT_TEMPFAIL;
-	if (m && m->hdr.type == AUTH_RCPT_RES) {
-		kind = ipc_get_u32(m);
-		if (!ipc_end(m))
-			kind = RCPT_TEMPFAIL;
-	}
-	if (s)
-		txn_rcpt_done(s, rcpt_verdict(s, kind));
+	struct session *s = arg;
+	s->auth_req = 0;
+	txn_rcpt_done(s, rcpt_verdict(s, r));
 }
 
 void policy_rcpt(struct session *s, const char *addr)
 {
-	struct ipc_msg m;
-	ipc_msg_init(&m, AUTH_RCPT_REQ, 0);
-	ipc_put_str(&m, addr);
-	peer_request(s->srv->auth, &m, rcpt_res, s);
+	s->auth_req = auth_client_rcpt(s->srv->auth, addr, rcpt_res, s);
 }
 
-static void sender_res(void *owner, struct ipc_msg *m)
+static void sender_res(const struct auth_reply *r, void *arg)
 {
-	struct session *s = owner;
-	bool tempfail = true, ok = false;
-	if (m && m->hdr.type == AUTH_SENDER_RES) {
-		ok = ipc_get_u32(m) == 1;
-		tempfail = !ipc_end(m);
-	}
-	if (s)
-		txn_sender_done(s, ok && !tempfail, tempfail);
+	struct session *s = arg;
+	s->auth_req = 0;
+	txn_sender_done(s, !r->tempfail && r->result == 1, r->tempfail);
 }
 
 void policy_sender(struct session *s, const char *addr)
 {
-	struct ipc_msg m;
-	ipc_msg_init(&m, AUTH_SENDER_REQ, 0);
-	ipc_put_str(&m, s->auth_user);
-	ipc_put_str(&m, addr);
-	peer_request(s->srv->auth, &m, sender_res, s);
+	s->auth_req = auth_client_sender(s->srv->auth, s->auth_user, addr, sender_res, s);
 }
 
-static void login_res(void *owner, struct ipc_msg *m)
+static void login_res(const struct auth_reply *r, void *arg)
 {
-	struct session *s = owner;
-	uint32_t result = AUTH_TEMPFAIL;
-	const char *user = NULL;
-	if (m && m->hdr.type == AUTH_LOGIN_RES) {
-		result = ipc_get_u32(m);
-		user = ipc_get_str(m, AUTH_MAX_FIELD);
-		(void)ipc_get_str(m, AUTH_MAX_FIELD);	/* token: for post-login processes only */
-		if (!ipc_end(m) || (result == AUTH_OK && (!user || !*user)))
-			result = AUTH_TEMPFAIL;
-	}
-	if (s)
-		auth_login_done(s, (int)result, user);
+	struct session *s = arg;
+	s->auth_req = 0;
+	int result = r->tempfail ? AUTH_TEMPFAIL : (int)r->result;
+	if (result == AUTH_OK && (!r->user || !*r->user))
+		result = AUTH_TEMPFAIL;
+	auth_login_done(s, result, r->user);
 }
 
 void policy_login(struct session *s, const char *user, const char *pass)
 {
-	struct ipc_msg m;
-	ipc_msg_init(&m, AUTH_LOGIN_REQ, 0);
-	ipc_put_str(&m, "smtp");
-	ipc_put_str(&m, user);
-	ipc_put_str(&m, pass);
-	ipc_put_str(&m, s->ip);
-	peer_request(s->srv->auth, &m, login_res, s);
+	s->auth_req = auth_client_login(s->srv->auth, "smtp", user, pass, s->ip, login_res, s);
 }

@@ -4,6 +4,7 @@
  * TLS in tlsio.c. */
 #include "smtpd/session.h"
 #include "smtpd/peer.h"
+#include "common/auth_client.h"
 #include "common/linereader.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -95,7 +96,8 @@ static void session_free(struct session *s)
 		 kind_name(s->kind), s->helo[0] ? s->helo : "-", s->tls ? s->tls_version : "no",
 		 s->auth_user ? s->auth_user : "-", s->messages, s->errors,
 		 (unsigned long long)(now_ms() - s->start_ms), s->end_reason ? s->end_reason : "quit");
-	peer_cancel(srv->auth, s);
+	if (s->auth_req)
+		auth_client_cancel(srv->auth, s->auth_req);
 	peer_cancel(srv->queue, s);
 	txn_free(s);
 	if (s->bev)

@@ -18,6 +18,7 @@ struct bufferevent;
 struct event_base;
 struct evbuffer;
 struct peer;
+struct auth_client;
 
 enum listener_kind { L_SMTP, L_SUBMISSION, L_SMTPS, L_COUNT };
 
@@ -27,7 +28,8 @@ struct server {
 	struct smtpd_conf conf;
 	const char *hostname;
 	SSL_CTX *tls;			/* NULL: no certificate, no STARTTLS */
-	struct peer *auth, *queue;
+	struct auth_client *auth;	/* authd (common/auth_client.h) */
+	struct peer *queue;		/* queued */
 	struct session *sessions;	/* all live sessions */
 	unsigned nsessions;
 	bool draining;			/* SIGHUP: exit once the last session ends */
@@ -89,6 +91,7 @@ struct session {
 	bool esmtp;
 	unsigned state;
 	bool busy;		/* waiting for authd/queued: input is held */
+	uint32_t auth_req;	/* authd request in flight, 0 if none */
 	bool skipping;		/* discarding the rest of an overlong line */
 	unsigned errors;
 	bool tls;

@@ -15,9 +15,11 @@ import json
 import os
 import pwd
 import random
+import select
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -228,50 +230,39 @@ class Message:
         return b"\r\n".join(lines[i:])
 
 
-class FakeEnv:
-    mode = "fake"
+class SmtpdRunner:
+    """tern-smtpd in an instance directory, started the way the master starts
+    it: listening sockets in TERN_LISTEN_FDS, readiness on TERN_READY_FD."""
 
-    def __init__(self, parent, settings=None, as_user=None):
+    def __init__(self, dir, hostname, settings=None, as_user=None):
+        self.dir = dir
+        self.hostname = hostname
         self.as_user = as_user if IS_ROOT else None
         self.port_base = free_port_base()
-        self.dir = os.path.join(parent, f"smtpd{self.port_base}")
-        self.hostname = "mx.example.test"
-        for sub in ("run", "log", "tls", "spool"):
-            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
-        os.chmod(self.dir, 0o755)
-        os.chmod(os.path.join(self.dir, "run"), 0o755)
-        with open(os.path.join(self.dir, "tern.conf"), "w") as f:
-            f.write(f"hostname = {self.hostname}\nport_base = {self.port_base}\n"
-                    "listen = 127.0.0.1\nlog = file\nlog_level = debug\n")
+        self.proc = None
+        for sub in ("run", "log", "tls"):
+            os.makedirs(os.path.join(dir, sub), exist_ok=True)
         conf = subprocess.run([SMTPD, "--print-config"], capture_output=True, text=True,
                               check=True).stdout
-        with open(os.path.join(self.dir, "smtpd.conf"), "w") as f:
+        with open(os.path.join(dir, "smtpd.conf"), "w") as f:
             f.write(conf)
             for k, v in (settings or {}).items():
                 f.write(f"{k} = {v}\n")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                        "-subj", f"/CN={self.hostname}",
-                        "-keyout", os.path.join(self.dir, "tls", "key.pem"),
-                        "-out", os.path.join(self.dir, "tls", "cert.pem")],
+                        "-subj", f"/CN={hostname}",
+                        "-keyout", os.path.join(dir, "tls", "key.pem"),
+                        "-out", os.path.join(dir, "tls", "cert.pem")],
                        check=True, capture_output=True)
         ensure_account("tern-smtpd")
         if self.as_user:
             # An ordinary user: no chroot, no identity change (and LeakSanitizer works).
             pw = pwd.getpwnam(self.as_user)
             for sub in ("log", "tls", "tls/key.pem", "tls/cert.pem"):
-                os.chown(os.path.join(self.dir, sub), pw.pw_uid, pw.pw_gid)
-        self.spool = os.path.join(self.dir, "spool")
-        self.authd = FakeAuthd(os.path.join(self.dir, "run", "auth.sock"))
-        self.queued = FakeQueued(os.path.join(self.dir, "run", "queue.sock"), self.spool)
-        self.proc = None
-        self.start()
+                os.chown(os.path.join(dir, sub), pw.pw_uid, pw.pw_gid)
 
     def port(self, name):
         return self.port_base + Instance.PORTS[name]
-
-    def cert(self):
-        return os.path.join(self.dir, "tls", "cert.pem")
 
     def start(self):
         socks = []
@@ -291,15 +282,15 @@ class FakeEnv:
             env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
         self.proc = subprocess.Popen([SMTPD, "-c", self.dir], env=env, user=self.as_user,
                                      pass_fds=[s.fileno() for _, s in socks] + [w],
-                                     stderr=open(os.path.join(self.dir, "log", "stderr"), "w"))
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.dir, "log", "smtpd.err"), "w"))
         os.close(w)
         for _, s in socks:
             s.close()
-        import select
-        ready, _, _ = select.select([r], [], [], 10)
+        ready, _, _ = select.select([r], [], [], 20)
         ok = ready and os.read(r, 1) == b"1"
         os.close(r)
-        assert ok, "tern-smtpd did not report ready:\n" + self.log_text()
+        assert ok, "tern-smtpd did not report ready:\n" + self.log_text()[-4000:]
 
     def stop(self):
         """SIGTERM; the daemon must exit cleanly (and, under ASan, report nothing)."""
@@ -319,22 +310,49 @@ class FakeEnv:
             assert bad not in log, log[-4000:]
         assert proc.returncode == 0, f"tern-smtpd exited {proc.returncode}:\n{log[-4000:]}"
 
-    def close(self):
-        try:
-            self.stop()
-        finally:
-            self.authd.stop()
-            self.queued.stop()
-
     def log_text(self):
         out = ""
-        for n in ("tern.log", "stderr"):
+        for n in ("tern.log", "smtpd.err"):
             try:
                 with open(os.path.join(self.dir, "log", n), errors="replace") as f:
                     out += f.read()
             except OSError:
                 pass
         return out
+
+
+class FakeEnv:
+    mode = "fake"
+
+    def __init__(self, parent, settings=None, as_user=None):
+        self.hostname = "mx.example.test"
+        self.dir = tempfile.mkdtemp(prefix="smtpd", dir=parent)
+        os.chmod(self.dir, 0o755)
+        with open(os.path.join(self.dir, "tern.conf"), "w") as f:
+            f.write(f"hostname = {self.hostname}\nlog = file\nlog_level = debug\n")
+        self.smtpd = SmtpdRunner(self.dir, self.hostname, settings, as_user)
+        os.chmod(os.path.join(self.dir, "run"), 0o755)
+        self.spool = os.path.join(self.dir, "spool")
+        os.makedirs(self.spool)
+        self.authd = FakeAuthd(os.path.join(self.dir, "run", "auth.sock"))
+        self.queued = FakeQueued(os.path.join(self.dir, "run", "queue.sock"), self.spool)
+        self.smtpd.start()
+
+    def port(self, name):
+        return self.smtpd.port(name)
+
+    def cert(self):
+        return os.path.join(self.dir, "tls", "cert.pem")
+
+    def close(self):
+        try:
+            self.smtpd.stop()
+        finally:
+            self.authd.stop()
+            self.queued.stop()
+
+    def log_text(self):
+        return self.smtpd.log_text()
 
     def messages(self):
         """Every committed message, oldest first."""
@@ -349,11 +367,7 @@ class FakeEnv:
             out.append(Message(data, [r["addr"] for r in env["rcpts"]], env["sender"], env))
         return out
 
-    def wait_messages(self, n, timeout=10):
-        """Committed messages are in the spool before the 250: no waiting needed."""
-        return self.messages()
-
-    def for_user(self, user, n=1):
+    def for_user(self, user):
         """Messages that reach user's mailbox (directly or by alias)."""
         return [m for m in self.messages()
                 if any(ALIASES.get(r.lower(), r.lower()) == user for r in m.rcpts)]
@@ -362,7 +376,77 @@ class FakeEnv:
         return [n for n in os.listdir(self.spool) if n.endswith(".tmp")]
 
 
-class RealEnv:
+class MaildirReader:
+    """Messages as local delivery stored them (Return-Path, Delivered-To, then ours)."""
+
+    def _files(self):
+        out = []
+        for user in USERS:
+            local, dom = user.split("@")
+            for sub in ("new", "cur"):
+                d = os.path.join(self.mail_dir, dom, local, sub)
+                for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+                    p = os.path.join(d, name)
+                    out.append((os.stat(p).st_mtime_ns, user, p))
+        return sorted(out)
+
+    def messages(self):
+        out = []
+        for _, user, p in self._files():
+            with open(p, "rb") as f:
+                data = f.read()
+            # Maildir files use LF line ends; smtpd accepted only CRLF ones (bare
+            # CR/LF are refused), so turning LF back into CRLF is lossless.
+            assert b"\r" not in data, p
+            data = data.replace(b"\n", b"\r\n")
+            i = data.find(b"Received: from ")
+            out.append(Message(data[i:] if i >= 0 else data, [user]))
+        return out
+
+    def for_user(self, user):
+        return [m for m in self.messages() if m.rcpts == [user]]
+
+    def uncommitted(self):
+        return []
+
+
+class StackEnv(MaildirReader):
+    """tern-smtpd with the real tern-authd, tern-queued and tern-deliverd --local
+    (started as queue_env does, while `mailctl start` is not available)."""
+    mode = "real"
+
+    def __init__(self, parent, settings=None):
+        from queue_env import QueueEnv
+        self.hostname = "mx.example.test"
+        self.q = QueueEnv(parent, name=os.path.basename(tempfile.mkdtemp(prefix="stack", dir=parent)) + "q",
+                          hostname=self.hostname, domain=DOMAIN)
+        self.dir = self.q.dir
+        self.mail_dir = self.q.path("mail")
+        for user, pw in USERS.items():
+            self.q.ctl("user", "add", user, input=pw + "\n")
+        for alias, target in ALIASES.items():
+            self.q.ctl("alias", "add", alias, target)
+        self.q.start()
+        self.smtpd = SmtpdRunner(self.dir, self.hostname, settings)
+        self.smtpd.start()
+
+    def port(self, name):
+        return self.smtpd.port(name)
+
+    def cert(self):
+        return os.path.join(self.dir, "tls", "cert.pem")
+
+    def close(self):
+        try:
+            self.smtpd.stop()
+        finally:
+            self.q.stop()
+
+    def log_text(self):
+        return self.smtpd.log_text()
+
+
+class RealEnv(MaildirReader):
     """A full instance: messages are read from Maildirs after local delivery."""
     mode = "real"
 
@@ -378,6 +462,7 @@ class RealEnv:
         self.inst.start()
         self.dir = self.inst.dir
         self.hostname = self.inst.hostname
+        self.mail_dir = os.path.join(self.dir, "mail")
 
     def port(self, name):
         return self.inst.port(name)
@@ -391,39 +476,14 @@ class RealEnv:
     def log_text(self):
         return self.inst.log_text()
 
-    def _files(self):
-        out = []
-        for user in USERS:
-            new = os.path.join(self.inst.maildir(user), "new")
-            for name in sorted(os.listdir(new)) if os.path.isdir(new) else []:
-                p = os.path.join(new, name)
-                out.append((os.stat(p).st_mtime_ns, user, p))
-        return sorted(out)
-
-    def messages(self):
-        out = []
-        for _, user, p in self._files():
-            with open(p, "rb") as f:
-                data = f.read()
-            # Local delivery prepends Return-Path and Delivered-To; our Received follows.
-            i = data.find(b"Received: from ")
-            out.append(Message(data[i:] if i >= 0 else data, [user]))
-        return out
-
-    def wait_messages(self, n, timeout=15):
-        wait_for(lambda: len(self.messages()) >= n, timeout=timeout)
-        return self.messages()
-
-    def for_user(self, user, n=1):
-        """Messages in user's Maildir; waits (bounded) until n are there."""
-        wait_for(lambda: len([1 for _, u, _ in self._files() if u == user]) >= n, timeout=15)
-        return [m for m in self.messages() if m.rcpts == [user]]
-
-    def uncommitted(self):
-        return []
+def daemons_built():
+    return all(os.path.exists(os.path.join(TERN_BIN, n))
+               for n in ("tern-authd", "tern-queued", "tern-deliverd"))
 
 
 def make_env(parent, settings=None, fake=False, as_user=None):
-    if not fake and not as_user and real_stack_available():
+    if fake or as_user or not daemons_built():
+        return FakeEnv(parent, settings, as_user=as_user)
+    if real_stack_available():
         return RealEnv(parent, settings)
-    return FakeEnv(parent, settings, as_user=as_user)
+    return StackEnv(parent, settings)

@@ -133,6 +133,8 @@ static void test_base64_sasl(void)
 	CHECK(b64_decode("a=bc", out, sizeof out) == -1);
 	CHECK(b64_decode("ab!c", out, sizeof out) == -1);
 	CHECK(b64_decode("YWJj", out, 2) == -1);
+	CHECK(b64_decode("cF==", out, sizeof out) == -1);	/* non-canonical */
+	CHECK(b64_decode("cA==", out, sizeof out) == 1);
 
 	unsigned char buf[64];
 	const char *u, *p;
