@@ -5,12 +5,11 @@
 #include "common/dns.h"
 #include "common/util.h"
 #include "tests/unit/check.h"
+#include "tests/unit/testdns.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *body_msg =
@@ -41,43 +40,6 @@ static char *read_all(const char *path)
 	buf[n] = '\0';
 	fclose(f);
 	return buf;
-}
-
-/* TXT value split in strings of at most 250 bytes, for dnsmasq (comma-separated). */
-static char *dnsmasq_txt(const char *name, const char *txt)
-{
-	char *out = xasprintf("--txt-record=%s", name);
-	for (size_t off = 0, n = strlen(txt); off < n; off += 250) {
-		char *o = xasprintf("%s,%.250s", out, txt + off);
-		free(out);
-		out = o;
-	}
-	return out;
-}
-
-static pid_t start_dnsmasq(int port, const char *keyrec)
-{
-	char portarg[32];
-	snprintf(portarg, sizeof portarg, "--port=%d", port);
-	pid_t pid = fork();
-	if (pid == 0) {
-		const char *user = geteuid() == 0 ? "--user=root" : "--conf-file=/dev/null";
-		execl("/usr/sbin/dnsmasq", "dnsmasq", "-k", "--no-resolv", "--no-hosts", "--no-poll",
-		      portarg, "--listen-address=127.0.0.1", "--bind-interfaces", user,
-		      "--pid-file=", "--log-facility=/dev/null", keyrec,
-		      "--txt-record=_dmarc.a.test,v=DMARC1; p=reject; sp=quarantine; rua=mailto:dmarc@a.test",
-		      "--txt-record=_dmarc.q.test,v=DMARC1; p=quarantine",
-		      "--txt-record=_dmarc.n.test,v=DMARC1; p=none",
-		      "--txt-record=_dmarc.s.test,v=DMARC1; p=reject; aspf=s",
-		      "--txt-record=_dmarc.r.test,v=DMARC1; p=reject",
-		      "--txt-record=_dmarc.half.test,v=DMARC1; p=reject; pct=0",
-		      "--txt-record=_dmarc.bad.test,v=DMARC1; p=bogus",
-		      "--txt-record=nodmarc.test,v=spf1 -all",
-		      "--address=/#/",	/* everything else: NXDOMAIN, as real DNS would */
-		      (char *)NULL);
-		_exit(127);
-	}
-	return pid;
 }
 
 static void test_verify(const char *keypath)
@@ -171,28 +133,25 @@ static void test_dmarc(void)
 int main(void)
 {
 	char why[256], *pem, *txt;
-	int port = 20000 + (int)((getpid() + 1200) % 5000);
-	char server[64];
-	snprintf(server, sizeof server, "127.0.0.1:%d", port);
-	CHECK(dns_init(server, 1) == 0);
 	CHECK(dmarc_init(NULL) == 0);
 	CHECK(dkim_keygen(DKIM_ALG_RSA, &pem, &txt, why, sizeof why) == 0);
 	char *keypath = tmpfile_with("key.pem", pem);
-	char *keyrec = dnsmasq_txt("sel._domainkey.a.test", txt);
-	pid_t pid = start_dnsmasq(port, keyrec);
-	for (int i = 0; i < 50; i++) {
-		char **t;
-		size_t n;
-		if (dns_txt("_dmarc.a.test", &t, &n) == DNS_OK) {
-			dns_txt_free(t, n);
-			break;
-		}
-		usleep(100000);
-	}
+	char *keyrec = testdns_txt_arg("sel._domainkey.a.test", txt);
+	const char *records[] = { keyrec,
+		      "--txt-record=_dmarc.a.test,v=DMARC1; p=reject; sp=quarantine; rua=mailto:dmarc@a.test",
+		      "--txt-record=_dmarc.q.test,v=DMARC1; p=quarantine",
+		      "--txt-record=_dmarc.n.test,v=DMARC1; p=none",
+		      "--txt-record=_dmarc.s.test,v=DMARC1; p=reject; aspf=s",
+		      "--txt-record=_dmarc.r.test,v=DMARC1; p=reject",
+		      "--txt-record=_dmarc.half.test,v=DMARC1; p=reject; pct=0",
+		      "--txt-record=_dmarc.bad.test,v=DMARC1; p=bogus",
+		      "--txt-record=nodmarc.test,v=spf1 -all",
+		      "--address=/#/",	/* everything else: NXDOMAIN, as real DNS would */
+		      		NULL };
+	pid_t pid = testdns_start(records, "_dmarc.a.test");
 	test_verify(keypath);
 	test_dmarc();
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	testdns_stop(pid);
 	free(keypath); free(keyrec); free(pem); free(txt);
 	return check_summary("dmarc");
 }

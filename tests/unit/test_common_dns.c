@@ -2,56 +2,33 @@
 #include "common/dns.h"
 #include "common/util.h"
 #include "tests/unit/check.h"
+#include "tests/unit/testdns.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-static pid_t start_dnsmasq(int port)
-{
-	char portarg[32];
-	snprintf(portarg, sizeof portarg, "--port=%d", port);
-	pid_t pid = fork();
-	if (pid == 0) {
-		const char *user = geteuid() == 0 ? "--user=root" : "--conf-file=/dev/null";
-		execl("/usr/sbin/dnsmasq", "dnsmasq", "-k", "--no-resolv", "--no-hosts", "--no-poll",
-		      portarg, "--listen-address=127.0.0.1", "--bind-interfaces", user,
-		      "--pid-file=", "--log-facility=/dev/null",
-		      "--mx-host=b.test,mx2.b.test,20", "--mx-host=b.test,mx1.b.test,10",
-		      "--address=/mx1.b.test/127.0.0.2", "--host-record=v6.b.test,::1",
-		      "--txt-record=b.test,v=spf1 ip4:127.0.0.1 -all",
-		      "--txt-record=long.b.test,part one ,part two",
-		      "--ptr-record=2.0.0.127.in-addr.arpa,mx1.b.test",
-		      "--address=/nothere.test/", (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
 
 int main(void)
 {
-	if (access("/usr/sbin/dnsmasq", X_OK) != 0) {
-		fprintf(stderr, "dnsmasq missing: run tools/deps.sh\n");
-		return 1;
-	}
-	int port = 20000 + (int)(getpid() % 5000);
-	char server[64];
-	snprintf(server, sizeof server, "127.0.0.1:%d", port);
+	static const char *const records[] = {
+		"--mx-host=b.test,mx2.b.test,20", "--mx-host=b.test,mx1.b.test,10",
+		"--address=/mx1.b.test/127.0.0.2", "--host-record=v6.b.test,::1",
+		"--txt-record=b.test,v=spf1 ip4:127.0.0.1 -all",
+		"--txt-record=long.b.test,part one ,part two",
+		"--ptr-record=2.0.0.127.in-addr.arpa,mx1.b.test",
+		"--address=/nothere.test/", NULL,
+	};
 	CHECK(dns_init("not a server", 1) == -1);
 	CHECK(dns_init("127.0.0.1:99999", 1) == -1);
-	CHECK(dns_init(server, 1) == 0);
-	pid_t pid = start_dnsmasq(port);
-
+	pid_t pid = testdns_start(records, "b.test");
+	char server[64];
+	snprintf(server, sizeof server, "%s", testdns_server());
 	struct dns_mx mx[8];
 	size_t n = 0;
-	enum dns_status st = DNS_TEMPFAIL;
-	for (int i = 0; i < 50 && st == DNS_TEMPFAIL; i++) {	/* wait for it to listen */
-		usleep(100000);
-		st = dns_mx("b.test", mx, 8, &n);
-	}
+	enum dns_status st = dns_mx("b.test", mx, 8, &n);
 	CHECK(st == DNS_OK && n == 2);
 	if (n == 2) {
 		CHECK(mx[0].pref == 10 && !strcmp(mx[0].host, "mx1.b.test"));
@@ -74,8 +51,7 @@ int main(void)
 	CHECK(dns_ptr("not-an-ip", name, sizeof name) == DNS_ERROR);
 	CHECK(dns_mx("nothere.test", mx, 8, &n) == DNS_NXDOMAIN);
 
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	testdns_stop(pid);
 	/* Server gone: a temporary failure, never "does not exist". */
 	CHECK(dns_init(server, 1) == 0);
 	CHECK(dns_mx("b.test", mx, 8, &n) == DNS_TEMPFAIL);

@@ -7,12 +7,11 @@
 #include "common/mailauth.h"
 #include "common/util.h"
 #include "tests/unit/check.h"
+#include "tests/unit/testdns.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define HOST "mx.example.test"
@@ -43,25 +42,6 @@ static char *sign_with_dkimpy(const char *key, const char *msg)
 	return res;
 }
 
-static pid_t start_dnsmasq(int port, const char *keyrec)
-{
-	char portarg[32];
-	snprintf(portarg, sizeof portarg, "--port=%d", port);
-	pid_t pid = fork();
-	if (pid == 0) {
-		const char *user = geteuid() == 0 ? "--user=root" : "--conf-file=/dev/null";
-		execl("/usr/sbin/dnsmasq", "dnsmasq", "-k", "--no-resolv", "--no-hosts", "--no-poll",
-		      portarg, "--listen-address=127.0.0.1", "--bind-interfaces", user,
-		      "--pid-file=", "--log-facility=/dev/null", keyrec,
-		      "--txt-record=a.test,v=spf1 ip4:192.0.2.1 -all",
-		      "--txt-record=q.test,v=spf1 ip4:192.0.2.1 -all",
-		      "--txt-record=_dmarc.a.test,v=DMARC1; p=reject",
-		      "--txt-record=_dmarc.q.test,v=DMARC1; p=quarantine",
-		      "--address=/#/", (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
 
 static enum mailauth_action run(const char *ip, const char *mfrom, const char *msg,
 				const struct mailauth_policy *p, char **hdr, char *reply)
@@ -157,33 +137,21 @@ static void test_forged(void)
 
 int main(void)
 {
-	char why[256], *pem, *txt, server[64];
-	int port = 20000 + (int)((getpid() + 3700) % 5000);
-	snprintf(server, sizeof server, "127.0.0.1:%d", port);
-	CHECK(dns_init(server, 1) == 0);
+	char why[256], *pem, *txt;
 	CHECK(dmarc_init(NULL) == 0);
 	CHECK(dkim_keygen(DKIM_ALG_RSA, &pem, &txt, why, sizeof why) == 0);
 	char *key = tmpfile_with("key.pem", pem);
-	char *rec = xasprintf("--txt-record=sel._domainkey.a.test");
-	for (size_t off = 0, n = strlen(txt); off < n; off += 250) {
-		char *r2 = xasprintf("%s,%.250s", rec, txt + off);
-		free(rec);
-		rec = r2;
-	}
-	pid_t pid = start_dnsmasq(port, rec);
-	for (int i = 0; i < 50; i++) {
-		char **t;
-		size_t n;
-		if (dns_txt("_dmarc.a.test", &t, &n) == DNS_OK) {
-			dns_txt_free(t, n);
-			break;
-		}
-		usleep(100000);
-	}
+	char *rec = testdns_txt_arg("sel._domainkey.a.test", txt);
+	const char *records[] = { rec,
+		      "--txt-record=a.test,v=spf1 ip4:192.0.2.1 -all",
+		      "--txt-record=q.test,v=spf1 ip4:192.0.2.1 -all",
+		      "--txt-record=_dmarc.a.test,v=DMARC1; p=reject",
+		      "--txt-record=_dmarc.q.test,v=DMARC1; p=quarantine",
+		      "--address=/#/", 		NULL };
+	pid_t pid = testdns_start(records, "_dmarc.a.test");
 	test_actions(key);
 	test_forged();
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	testdns_stop(pid);
 	free(key); free(rec); free(pem); free(txt);
 	return check_summary("mailauth");
 }

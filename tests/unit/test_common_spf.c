@@ -4,39 +4,13 @@
 #include "common/spf.h"
 #include "common/util.h"
 #include "tests/unit/check.h"
+#include "tests/unit/testdns.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-static pid_t start_dnsmasq(int port)
-{
-	char portarg[32];
-	snprintf(portarg, sizeof portarg, "--port=%d", port);
-	pid_t pid = fork();
-	if (pid == 0) {
-		const char *user = geteuid() == 0 ? "--user=root" : "--conf-file=/dev/null";
-		execl("/usr/sbin/dnsmasq", "dnsmasq", "-k", "--no-resolv", "--no-hosts", "--no-poll",
-		      portarg, "--listen-address=127.0.0.1", "--bind-interfaces", user,
-		      "--pid-file=", "--log-facility=/dev/null",
-		      "--txt-record=pass.test,v=spf1 ip4:192.0.2.1 -all",
-		      "--txt-record=soft.test,v=spf1 ip4:192.0.2.1 ~all",
-		      "--txt-record=neutral.test,v=spf1 ?all",
-		      "--txt-record=none.test,not an spf record",
-		      "--txt-record=perm.test,v=spf1 ip4:not-an-address -all",
-		      "--txt-record=mx.test,v=spf1 mx -all",
-		      "--mx-host=mx.test,mail.mx.test,10", "--address=/mail.mx.test/192.0.2.3",
-		      "--txt-record=inc.test,v=spf1 include:pass.test -all",
-		      "--txt-record=helo.test,v=spf1 a -all", "--address=/helo.test/192.0.2.4",
-		      "--server=/temp.test/127.0.0.1#9",	/* nobody there: SERVFAIL */
-		      (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
 
 /* Client addresses are TEST-NET-1 strings: SPF evaluates them, nothing is sent
  * to them (libspf2 always passes loopback clients, so 127/8 cannot be used). */
@@ -79,20 +53,22 @@ static const char *reference(int port, const struct spf_case *c)
 
 int main(void)
 {
-	int port = 20000 + (int)((getpid() + 2500) % 5000);
-	char server[64], comment[256];
-	snprintf(server, sizeof server, "127.0.0.1:%d", port);
-	CHECK(dns_init(server, 1) == 0);
-	pid_t pid = start_dnsmasq(port);
-	for (int i = 0; i < 50; i++) {	/* wait until it answers */
-		char **t;
-		size_t n;
-		if (dns_txt("pass.test", &t, &n) == DNS_OK) {
-			dns_txt_free(t, n);
-			break;
-		}
-		usleep(100000);
-	}
+	static const char *const records[] = {
+		      "--txt-record=pass.test,v=spf1 ip4:192.0.2.1 -all",
+		      "--txt-record=soft.test,v=spf1 ip4:192.0.2.1 ~all",
+		      "--txt-record=neutral.test,v=spf1 ?all",
+		      "--txt-record=none.test,not an spf record",
+		      "--txt-record=perm.test,v=spf1 ip4:not-an-address -all",
+		      "--txt-record=mx.test,v=spf1 mx -all",
+		      "--mx-host=mx.test,mail.mx.test,10", "--address=/mail.mx.test/192.0.2.3",
+		      "--txt-record=inc.test,v=spf1 include:pass.test -all",
+		      "--txt-record=helo.test,v=spf1 a -all", "--address=/helo.test/192.0.2.4",
+		      "--server=/temp.test/127.0.0.1#9",	/* nobody there: SERVFAIL */
+		      		NULL,
+	};
+	char comment[256];
+	pid_t pid = testdns_start(records, "pass.test");
+	int port = atoi(strchr(testdns_server(), ':') + 1);
 	printf("%-10s %-12s %-16s %-10s %-10s\n", "ip", "helo", "sender", "tern", "pyspf");
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		const struct spf_case *c = &cases[i];
@@ -104,7 +80,6 @@ int main(void)
 		CHECK(r == c->want);
 		CHECK_STR(spf_result_str(r), ref);
 	}
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	testdns_stop(pid);
 	return check_summary("spf");
 }
