@@ -401,3 +401,122 @@ def test_raw_literals_and_malformed(server):
     assert r.until_tag(b"a9")[-1].startswith(b"a9 OK")
     r.send(b"a10 LOGOUT\r\n")
     assert r.until_tag(b"a10")[-1].startswith(b"a10 OK")
+
+
+def test_search_every_key_class(server):
+    server.start()
+    msgs = [
+        b"From: Ann <ann@example.org>\r\nTo: alice@example.test\r\nCc: carl@example.org\r\n"
+        b"Subject: =?iso-8859-1?q?caf=E9?= order\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000\r\n"
+        b"X-Tag: blue\r\n\r\nplease bring coffee\r\n",
+        b"From: Bob <bob@example.org>\r\nTo: alice@example.test\r\nBcc: hidden@example.org\r\n"
+        b"Subject: report\r\nDate: Tue, 10 Mar 2026 10:00:00 +0000\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"cXVhcnRlcmx5IG51bWJlcnM=\r\n",
+        NESTED,
+    ]
+    for m in msgs:
+        server.deliver(ALICE, m)
+    c = connect(server)
+    c.select("INBOX")
+    c.store("2", "+FLAGS", "(\\Seen \\Flagged $Important)")
+
+    def search(*crit, uid=False):
+        if uid:
+            typ, data = c.uid("SEARCH", *crit)
+        else:
+            typ, data = c.search(None, *crit)
+        assert typ == "OK", (crit, data)
+        return data[0].decode().split()
+
+    assert search("ALL") == ["1", "2", "3"]
+    assert search("SEEN") == ["2"] and search("UNSEEN") == ["1", "3"]
+    assert search("FLAGGED") == ["2"] and search("UNFLAGGED") == ["1", "3"]
+    assert search("ANSWERED") == [] and search("UNANSWERED") == ["1", "2", "3"]
+    assert search("DELETED") == [] and search("UNDELETED") == ["1", "2", "3"]
+    assert search("DRAFT") == [] and search("UNDRAFT") == ["1", "2", "3"]
+    assert search("KEYWORD", "$Important") == ["2"] and search("UNKEYWORD", "$Important") == ["1", "3"]
+    assert search("RECENT") == ["1", "2", "3"] and search("NEW") == ["1", "3"] and search("OLD") == []
+    assert search("FROM", "ann") == ["1"]
+    assert search("TO", "alice") == ["1", "2"]
+    assert search("CC", "carl") == ["1"] and search("BCC", "hidden") == ["2"]
+    assert search("SUBJECT", "REPORT") == ["2"]
+    assert search("HEADER", "X-Tag", "blu") == ["1"]
+    assert search("BODY", "coffee") == ["1"]
+    assert search("BODY", "quarterly") == ["2"]  # base64 decoded
+    assert search("BODY", "\"html body\"") == ["3"]
+    assert search("TEXT", "ann@example") == ["1"]
+    assert search("SENTBEFORE", "5-Mar-2026") == ["1"]
+    assert search("SENTON", "10-Mar-2026") == ["2"]
+    assert search("SENTSINCE", "3-Mar-2026") == ["2"]
+    today = time.strftime("%d-%b-%Y", time.gmtime())
+    assert search("ON", today) == ["1", "2", "3"]
+    assert search("BEFORE", "1-Jan-2000") == [] and search("SINCE", "1-Jan-2000") == ["1", "2", "3"]
+    assert search("LARGER", "300") == ["3"] and search("SMALLER", "300") == ["1", "2"]
+    assert search("UID", "2:*") == ["2", "3"]
+    assert search("2:3") == ["2", "3"] and search("*") == ["3"]
+    assert search("NOT", "SEEN") == ["1", "3"]
+    assert search("OR", "FROM", "bob", "BODY", "coffee") == ["1", "2"]
+    assert search("(FROM ann BODY coffee)") == ["1"]
+    assert search("UNSEEN", "TO", "alice") == ["1"]
+    assert search("FLAGGED", uid=True) == ["2"]
+    # RFC 2047 decoded subject, searched in UTF-8 with a literal
+    c.literal = "café".encode()
+    typ, data = c.search("UTF-8", "SUBJECT")
+    assert typ == "OK" and data[0].split() == [b"1"]
+    c.literal = "caf\xe9".encode("latin-1")
+    typ, data = c.search("ISO-8859-1", "SUBJECT")
+    assert typ == "OK" and data[0].split() == [b"1"]
+    # ESEARCH
+    typ, data = c._simple_command("SEARCH", "RETURN", "(MIN MAX COUNT ALL)", "ALL")
+    assert typ == "OK"
+    es = c.untagged_responses.pop("ESEARCH")[0]
+    assert b"MIN 1 MAX 3 COUNT 3 ALL 1:3" in es
+    typ, data = c.search("X-UNKNOWN-CHARSET", "ALL")
+    assert typ == "NO" and b"BADCHARSET" in data[0]
+    with pytest.raises(imaplib.IMAP4.error):
+        c.search(None, "NOSUCHKEY")
+    with pytest.raises(imaplib.IMAP4.error):
+        c.search(None, "(" * 40 + "ALL" + ")" * 40)
+    c.logout()
+
+
+def idle_wait(raw, pred, timeout=10):
+    """Read untagged lines during IDLE until pred(line) (bounded)."""
+    raw.s.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        l = raw.line()
+        seen.append(l)
+        if pred(l):
+            return seen
+    raise AssertionError(f"IDLE: nothing matched in {seen}")
+
+
+def test_idle_sees_delivery_flags_and_expunge(server):
+    server.start()
+    server.deliver(ALICE, SIMPLE)
+    r = Raw(server)
+    r.send(b"a1 LOGIN " + ALICE.encode() + b" " + ALICE_PW.encode() + b"\r\n")
+    r.until_tag(b"a1")
+    r.send(b"a2 SELECT INBOX\r\n")
+    r.until_tag(b"a2")
+    r.send(b"a3 IDLE\r\n")
+    assert r.line().startswith(b"+ ")
+    # a new delivery (deliverd writes into new/)
+    server.deliver(ALICE, SIMPLE.replace(b"hello there", b"second"))
+    idle_wait(r, lambda l: l == b"* 2 EXISTS")
+    # another session changes flags and expunges
+    other = connect(server)
+    other.select("INBOX")
+    other.store("1", "+FLAGS", "(\\Flagged)")
+    idle_wait(r, lambda l: l.startswith(b"* 1 FETCH (FLAGS (") and b"\\Flagged" in l)
+    other.store("2", "+FLAGS", "(\\Deleted)")
+    other.expunge()
+    idle_wait(r, lambda l: l == b"* 2 EXPUNGE")
+    other.logout()
+    r.send(b"DONE\r\n")
+    assert r.until_tag(b"a3")[-1].startswith(b"a3 OK")
+    r.send(b"a4 LOGOUT\r\n")
+    r.until_tag(b"a4")
