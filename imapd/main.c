@@ -19,5 +19,8 @@ int main(int argc, char **argv)
 		else
 			fatal("unknown argument %s (usage: tern-imapd [--mail] [-c DIR])", rest.argv[i]);
 	}
-	return mail ? mail_main(&in, &conf) : login_main(&in, &conf);
+	int rc = mail ? mail_main(&in, &conf) : login_main(&in, &conf);
+	cfg_free(&conf);
+	instance_free(&in);
+	return rc;
 }
