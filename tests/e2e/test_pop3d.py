@@ -715,3 +715,39 @@ def test_messages_delivered_over_smtp(tmp_parent):
         assert len(e.files(ALICE)) == 2
     finally:
         e.stop()
+
+
+def test_message_expunged_by_another_client(env):
+    env.deliver(ALICE, MSG1, when=time.time() - 10)
+    env.deliver(ALICE, MSG2)
+    p = login(env)
+    cur = os.path.join(env.maildir(ALICE), "cur")
+    os.unlink(os.path.join(cur, sorted(os.listdir(cur), key=lambda n: os.stat(os.path.join(cur, n)).st_mtime)[0]))
+    with pytest.raises(poplib.error_proto) as e:
+        p.retr(1)
+    assert b"removed by another client" in e.value.args[0]
+    resp, lines, _ = p.retr(2)
+    assert b"".join(l + b"\r\n" for l in lines) == wire(MSG2)
+    p.dele(1)	# already gone: the QUIT still succeeds
+    assert p.quit().startswith(b"+OK")
+    assert len(env.files(ALICE)) == 1
+
+
+def test_reload_keeps_running_sessions(env):
+    """SIGHUP (mailctl reload): no new sessions, the running ones finish."""
+    import signal
+    env.deliver(ALICE, MSG1)
+    p = poplib.POP3_SSL(env.HOST, env.port("pop3s"), context=tls_context(env), timeout=10)
+    p.user(ALICE)
+    p.pass_(ALICE_PW)	# relayed by the login process, served by a session process
+    for role in ("login", "mail"):
+        env.procs[role].send_signal(signal.SIGHUP)
+    assert wait_for(lambda: env.log_text().count("reload:") == 2)
+    resp, lines, _ = p.retr(1)
+    assert b"".join(l + b"\r\n" for l in lines) == wire(MSG1)
+    p.dele(1)
+    p.quit()
+    assert env.files(ALICE) == []
+    for role in ("login", "mail"):
+        env.procs[role].wait(timeout=10)
+        assert env.procs[role].returncode == 0
