@@ -6,6 +6,7 @@
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/privdrop.h"
+#include "common/userdb.h"
 #include "common/util.h"
 #include "common/workq.h"
 
@@ -63,6 +64,7 @@ int main(int argc, char **argv)
 	authd_apply_settings(&conf);
 	if (stat(in.db_dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		fatal("user database directory %s is missing (mailctl init creates it)", in.db_dir);
+	userdb_prepare(in.db_dir);
 	peer_allow_defaults(in.dir);
 	authd.secret = daemon_secret();
 	authd.base = event_base_new();

@@ -128,6 +128,18 @@ void userdb_fix_owner(const char *db_dir, const char *name)
 		(void)chmod(db_dir, (st.st_mode & 0777) | 0711);
 }
 
+void userdb_prepare(const char *db_dir)
+{
+	static const char *const names[] = { "domains", "users", "aliases" };
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		char *p = userdb_path(db_dir, names[i]);
+		bool exists = access(p, F_OK) == 0;
+		free(p);
+		if (exists)
+			userdb_fix_owner(db_dir, names[i]);
+	}
+}
+
 /* Open a map; a missing file opened for reading is an empty map (*m NULL). */
 static int open_map(const char *db_dir, const char *name, enum map_mode mode, struct map **m)
 {

@@ -43,6 +43,11 @@ void userdb_split_detail(const char *addr, char *base, char *detail, size_t deta
 /* Domain part of a normalised address ("" if none). */
 const char *userdb_domain_of(const char *addr);
 
+/* authd at start (as root, before its chroot): give existing maps to the auth
+ * service account, whoever wrote them last (e.g. `mailctl init` before the
+ * accounts existed). */
+void userdb_prepare(const char *db_dir);
+
 /* ---- domains ---- */
 /* Add a local domain; adding an existing domain is not an error. */
 int userdb_domain_add(const char *db_dir, const char *domain, char *why, size_t whylen);

@@ -266,3 +266,19 @@ def test_restart_and_reconnect_by_path(authd):
     assert p.returncode == 2 and "not running" in p.stderr and p.stderr.count("\n") == 1
     authd.start()
     assert authd.ctl("user", "auth", "alice@example.test", input="Alice-pw-123\n").stdout == "ok\n"
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="file ownership matters only as root")
+def test_maps_written_by_root_are_readable_after_restart(authd):
+    # A map left root-owned (written before the accounts existed) is handed to
+    # the auth account when authd starts.
+    users = os.path.join(authd.dir, "db", "users.db")
+    authd.stop()
+    os.chown(users, 0, 0)
+    os.chmod(users, 0o640)
+    authd.start()
+    st = os.stat(users)
+    assert st.st_uid == pwd.getpwnam("tern-auth").pw_uid and st.st_mode & 0o077 == 0
+    c = authd.conn()
+    assert c.login("alice@example.test", "Alice-pw-123")[0] == ap.AUTH_OK
+    c.close()

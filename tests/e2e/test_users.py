@@ -5,6 +5,7 @@ instance directory that has only tern.conf (nothing started)."""
 import os
 import pwd
 import subprocess
+import time
 
 import pytest
 
@@ -176,3 +177,53 @@ def test_user_auth_without_running_instance(bare):
     bare("user", "add", "alice@example.test", input="s3cret\n")
     p = bare("user", "auth", "alice@example.test", input="s3cret\n", check=False)
     assert p.returncode != 0 and p.stderr.count("\n") == 1 and "not running" in p.stderr
+
+
+def run_on_tty(argv, answers, timeout=20):
+    """Run argv on a pseudo-terminal, answering each prompt in turn; returns
+    (exit status, everything the terminal showed)."""
+    import pty
+    import select as sel
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(argv[0], argv)
+    shown, pending = b"", list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            r, _, _ = sel.select([fd], [], [], 0.2)
+            if r:
+                try:
+                    chunk = os.read(fd, 1024)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+                if pending and shown.rstrip().endswith(b":"):
+                    os.write(fd, pending.pop(0).encode() + b"\n")
+            elif os.waitpid(pid, os.WNOHANG)[0]:
+                break
+    finally:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+
+
+def test_password_prompt_on_tty_without_echo(bare):
+    from conftest import MAILCTL
+    bare("domain", "add", "example.test")
+    rc, shown = run_on_tty([MAILCTL, "-c", bare.dir, "user", "add", "tty@example.test"],
+                           ["Tty-Secret-1", "Tty-Secret-1"])
+    assert rc == 0, shown
+    assert "Password:" in shown and "Retype password:" in shown
+    assert "Tty-Secret-1" not in shown                 # not echoed
+    assert lines(bare("user", "list")) == ["tty@example.test"]
+    # A mistyped confirmation changes nothing.
+    rc, shown = run_on_tty([MAILCTL, "-c", bare.dir, "user", "passwd", "tty@example.test"],
+                           ["New-1", "New-2"])
+    assert rc != 0 and "do not match" in shown
