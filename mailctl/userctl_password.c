@@ -54,11 +54,13 @@ static char *prompt_noecho(const char *prompt)
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	quiet.c_lflag |= ECHONL;
+	/* Echo off (dropping type-ahead) before the prompt shows, so nothing
+	 * typed in answer to it can be flushed or echoed. */
+	tcsetattr(0, TCSAFLUSH, &quiet);
 	fprintf(stderr, "%s", prompt);
 	fflush(stderr);
-	tcsetattr(0, TCSAFLUSH, &quiet);
 	char *pw = read_line();
-	tcsetattr(0, TCSAFLUSH, &old);
+	tcsetattr(0, TCSANOW, &old);
 	return pw;
 }
 

@@ -200,7 +200,8 @@ def run_on_tty(argv, answers, timeout=20):
                 if not chunk:
                     break
                 shown += chunk
-                if pending and shown.rstrip().endswith(b":"):
+                # One answer per prompt, once that prompt has been shown.
+                if pending and shown.count(b"assword: ") > len(answers) - len(pending):
                     os.write(fd, pending.pop(0).encode() + b"\n")
             elif os.waitpid(pid, os.WNOHANG)[0]:
                 break
