@@ -1,0 +1,124 @@
+/* fuzz_pop3d.c — libFuzzer target for pop3d's wire parsers: the command line
+ * parser (pop3d/pop3_cmd.c), SASL PLAIN/LOGIN decoding (pop3d/sasl.c), the
+ * Maildir name helpers behind LIST/UIDL (pop3d/maildrop.c) and the RETR/TOP
+ * writer (pop3d/msgout.c).
+ *
+ * The writer is checked against invariants: the output does not depend on how
+ * the message is cut into chunks; every LF on the wire follows a CR; the
+ * multi-line response ends in CRLF "." CRLF; and without stuffing and the
+ * terminator the RETR output has exactly the size LIST reports.
+ * Run: make fuzz (long) or make fuzz-smoke (part of make check). */
+#include "pop3d/maildrop.h"
+#include "pop3d/msgout.h"
+#include "pop3d/pop3_cmd.h"
+#include "pop3d/sasl.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void parse(const uint8_t *data, size_t n)
+{
+	char *line = malloc(n + 1);
+	if (!line)
+		abort();
+	memcpy(line, data, n);
+	line[n] = '\0';
+	struct pop3_cmd c;
+	if (pop3_parse(line, &c) == PARSE_OK) {
+		if (c.argc < c.def->min_args || c.argc > c.def->max_args)
+			abort();
+		for (int i = 0; i < c.argc; i++)
+			if (!c.argv[i] || (!c.def->rest && (!*c.argv[i] || strchr(c.argv[i], ' '))))
+				abort();
+		unsigned long k;
+		if (c.argc && pop3_msgnum(c.argv[0], 100) > 100)
+			abort();
+		if (c.argc > 1)
+			(void)pop3_count(c.argv[1], &k);
+	}
+	memcpy(line, data, n);
+	char *u, *p;
+	if (sasl_plain(line, &u, &p)) {
+		if (!*u || !*p)
+			abort();
+		free(u);
+		free(p);
+	}
+	if (sasl_login_field(line, &u)) {
+		if (!*u)
+			abort();
+		free(u);
+	}
+	size_t base = maildir_baselen(line);
+	uint64_t v;
+	(void)maildir_field(line, base, 'W', &v);
+	char uidl[UIDL_MAX + 1];
+	maildir_uidl(line, base, uidl);
+	size_t ul = strlen(uidl);
+	if (ul < 1 || ul > UIDL_MAX)
+		abort();
+	for (size_t i = 0; i < ul; i++)
+		if (uidl[i] < 0x21 || uidl[i] > 0x7e)
+			abort();
+	free(line);
+}
+
+/* Convert the message in chunks of `step` bytes (0: all at once). */
+static char *convert(const uint8_t *m, size_t n, long top, size_t step, size_t *outlen)
+{
+	char *out = malloc(2 * n + 8);
+	if (!out)
+		abort();
+	struct msgout w;
+	size_t o = 0;
+	msgout_init(&w, top);
+	if (!step)
+		step = n ? n : 1;
+	for (size_t i = 0; i < n; i += step)
+		o += msgout_feed(&w, (const char *)m + i, n - i < step ? n - i : step, out + o);
+	o += msgout_finish(&w, out + o);
+	*outlen = o;
+	return out;
+}
+
+static void writer(const uint8_t *data, size_t n)
+{
+	if (n < 2)
+		return;
+	size_t step = data[0] % 17 + 1;
+	long top = data[1] % 5 == 0 ? -1 : data[1] % 7;
+	data += 2;
+	n -= 2;
+	size_t a, b;
+	char *x = convert(data, n, top, 0, &a);
+	char *y = convert(data, n, top, step, &b);
+	if (a != b || memcmp(x, y, a))
+		abort();
+	if (a < 3 || memcmp(x + a - 3, ".\r\n", 3) || (a > 3 && memcmp(x + a - 5, "\r\n", 2)))
+		abort();
+	size_t stuffed = 0;
+	for (size_t i = 0; i < a; i++) {
+		if (x[i] == '\n' && (i == 0 || x[i - 1] != '\r'))
+			abort();
+		if (x[i] == '.' && (i == 0 || x[i - 1] == '\n') && i + 3 != a)
+			stuffed++;
+	}
+	if (top < 0) {
+		struct msgsize s = { 0 };
+		for (size_t i = 0; i < n; i += step)
+			msgsize_feed(&s, (const char *)data + i, n - i < step ? n - i : step);
+		/* Each stuffed line carries one extra dot; the terminator is ".\r\n". */
+		if (msgsize_end(&s) != a - 3 - stuffed)
+			abort();
+	}
+	free(x);
+	free(y);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
+{
+	parse(data, n);
+	writer(data, n);
+	return 0;
+}
