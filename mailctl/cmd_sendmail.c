@@ -25,6 +25,7 @@
 #define EX_TEMPFAIL 75
 #define LINE_MAX_BYTES 65536
 #define MAX_MESSAGE (512UL * 1024 * 1024)
+#define QUEUE_WAIT_MS 60000	/* how long to wait for a restarting queued */
 
 struct opts {
 	bool t, i;
@@ -253,36 +254,62 @@ static int exit_for(uint32_t st)
 	return st == QS_OK ? 0 : st == QS_REJECT ? EX_UNAVAILABLE : EX_TEMPFAIL;
 }
 
-static int enqueue(const struct instance *in, const char *sender, struct opts *o, struct msg *m)
+/* Connect and get a fresh queue file. While queued is not there (restarting)
+ * keep trying for a while: nothing has been handed over yet, so a retry can
+ * never duplicate. Returns the socket, with *fd and qid set, or -1. */
+static int open_queue_file(const struct instance *in, int *fd, char qid[65], uint32_t *st)
 {
 	char *path = instance_sock(in, "queue");
-	int s = ipc_connect(path);
-	if (s < 0) {
-		cmd_error("sendmail: cannot reach the queue manager at %s: %s", path, strerror(errno));
-		free(path);
-		return EX_TEMPFAIL;
+	uint64_t deadline = now_ms() + QUEUE_WAIT_MS;
+	int s = -1;
+	*st = QS_TEMPFAIL;
+	for (;;) {
+		s = ipc_connect(path);
+		struct ipc_msg q;
+		if (s >= 0) {
+			ipc_msg_init(&q, QUEUE_NEW_REQ, 1);
+			int sent = ipc_send(s, &q);
+			ipc_msg_free(&q);
+			if (sent == 0 && ipc_recv(s, &q, 60000) == 0 && q.hdr.type == QUEUE_NEW_RES) {
+				*st = ipc_get_u32(&q);
+				const char *id = ipc_get_str(&q, 64);
+				strlcpy_t(qid, id ? id : "", 65);
+				*fd = ipc_take_fd(&q);
+				ipc_msg_free(&q);
+				if (*st == QS_OK && *fd >= 0)
+					break;
+				if (*fd >= 0)
+					close(*fd);
+				close(s);
+				s = -1;
+				cmd_error("sendmail: queue refused the message: %s", *st == QS_NOSPACE
+					  ? "insufficient system storage" : "temporary failure");
+				break;	/* a real answer: no point in waiting */
+			}
+			close(s);
+			s = -1;
+		}
+		if (now_ms() > deadline) {
+			cmd_error("sendmail: cannot reach the queue manager at %s: %s", path,
+				  strerror(errno ? errno : EIO));
+			break;
+		}
+		usleep(200000);
 	}
 	free(path);
-	struct ipc_msg q;
-	ipc_msg_init(&q, QUEUE_NEW_REQ, 1);
-	int sent = ipc_send(s, &q);
-	ipc_msg_free(&q);
-	if (sent < 0 || ipc_recv(s, &q, 60000) < 0 || q.hdr.type != QUEUE_NEW_RES) {
-		close(s);
-		return cmd_error("sendmail: no answer from the queue manager"), EX_TEMPFAIL;
-	}
-	uint32_t st = ipc_get_u32(&q);
-	const char *id = ipc_get_str(&q, 64);
+	return s;
+}
+
+static int enqueue(const struct instance *in, const char *sender, struct opts *o, struct msg *m)
+{
 	char qid[65];
-	strlcpy_t(qid, id ? id : "", sizeof qid);
-	int fd = ipc_take_fd(&q);
-	ipc_msg_free(&q);
-	if (st != QS_OK || fd < 0) {
-		close(s);
-		cmd_error("sendmail: queue refused the message: %s",
-			  st == QS_NOSPACE ? "insufficient system storage" : "temporary failure");
+	int fd = -1;
+	uint32_t st;
+	struct ipc_msg q;
+	int s = open_queue_file(in, &fd, qid, &st);
+	if (s < 0)
 		return EX_TEMPFAIL;
-	}
+	int sent;
 	int wr = write_message(fd, qid, in->hostname, sender, m);
 	int werr = errno;
 	close(fd);
@@ -292,7 +319,8 @@ static int enqueue(const struct instance *in, const char *sender, struct opts *o
 		ipc_send(s, &q);
 		ipc_msg_free(&q);
 		close(s);
-		cmd_error("sendmail: writing the queue file failed: %s", strerror(werr));
+		cmd_error("sendmail: writing the queue file failed: %s", werr == ENOSPC || werr == EDQUOT
+			  ? "insufficient system storage" : strerror(werr));
 		return EX_TEMPFAIL;
 	}
 	ipc_msg_init(&q, QUEUE_COMMIT_REQ, 3);
@@ -313,8 +341,8 @@ static int enqueue(const struct instance *in, const char *sender, struct opts *o
 	ipc_msg_free(&q);
 	if (sent < 0 || ipc_recv(s, &q, 120000) < 0 || q.hdr.type != QUEUE_COMMIT_RES) {
 		close(s);
-		return cmd_error("sendmail: no answer from the queue manager; the message was "
-				 "not queued"), EX_TEMPFAIL;
+		return cmd_error("sendmail: no answer from the queue manager after the message "
+				 "was handed over: it may or may not have been queued"), EX_TEMPFAIL;
 	}
 	close(s);
 	st = ipc_get_u32(&q);
