@@ -159,7 +159,6 @@ static char *take_word(const char **pp, const char *stops)
 /* ";name=value" list after the main value. */
 static void parse_params(const char *p, struct mime_param **out, size_t *n)
 {
-	size_t cap = 0;
 	for (int guard = 0; guard < 100; guard++) {
 		p = skip_cfws(p);
 		while (*p && *p != ';')
@@ -175,10 +174,7 @@ static void parse_params(const char *p, struct mime_param **out, size_t *n)
 		}
 		p++;
 		char *value = take_word(&p, ";");
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 4;
-			*out = xrealloc(*out, cap * sizeof **out);
-		}
+		*out = xrealloc(*out, (*n + 1) * sizeof **out);
 		(*out)[*n].name = name;
 		(*out)[*n].value = value ? value : xstrdup("");
 		(*n)++;
@@ -195,6 +191,8 @@ static const char *param_get(const struct mime_param *ps, size_t n, const char *
 
 static void parse_ctype(struct mime_part *p, const char *v)
 {
+	if (p->type)
+		return;	/* the first Content-Type counts */
 	const char *s = v;
 	char *type = take_word(&s, "/;");
 	s = skip_cfws(s);
@@ -218,10 +216,11 @@ static void parse_ctype(struct mime_part *p, const char *v)
 static void parse_disposition(struct mime_part *p, const char *v)
 {
 	const char *s = v;
+	if (p->disp)
+		return;
 	char *d = take_word(&s, ";");
 	if (!d)
 		return;
-	free(p->disp);
 	p->disp = d;
 	parse_params(s, &p->dparams, &p->ndparams);
 }

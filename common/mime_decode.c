@@ -27,7 +27,8 @@ char *mime_to_utf8(const char *charset, const char *s, size_t n)
 	while (inleft > 0) {
 		if (iconv(cd, &in, &inleft, &o, &left) != (size_t)-1)
 			break;
-		if (errno == E2BIG)
+		/* with //IGNORE glibc may report EILSEQ after consuming everything */
+		if (errno == E2BIG || inleft == 0)
 			break;
 		/* invalid or incomplete sequence: skip one byte */
 		in++;

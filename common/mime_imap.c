@@ -142,6 +142,11 @@ static const char *parse_angle(struct addr_state *a, const char *p)
 	if (*p == '>')
 		p++;
 	buf[n] = '\0';
+	/* a second <...> in one address replaces the first */
+	free(a->adl);
+	free(a->mbox);
+	free(a->host);
+	a->adl = NULL;
 	const char *spec = buf;
 	const char *colon = buf[0] == '@' ? strchr(buf, ':') : NULL;
 	if (colon) {

@@ -1,0 +1,112 @@
+/* fuzz_imap.c — libFuzzer target for imapd's untrusted-input parsers: the MIME
+ * parser (common/mime*.c: tree, ENVELOPE, BODYSTRUCTURE, sections, decoding)
+ * and the IMAP command reader and tokeniser (imapd/parser.c).
+ *
+ * Each input is used twice:
+ *  - as a message: every rendering must stay inside the buffer, and every
+ *    section range must lie within the message;
+ *  - as client input fed in chunks (sizes from the first byte): the command
+ *    reader must never return more than its limits allow, and the tokeniser
+ *    walks each command it returns.
+ * Run: make fuzz (long) or make fuzz-smoke (part of make check). */
+#include "common/mime.h"
+#include "imapd/parser.h"
+
+#include <event2/buffer.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void fuzz_mime(const uint8_t *data, size_t size)
+{
+	size_t len;
+	char *crlf = mime_to_crlf((const char *)data, size, &len);
+	struct mime_msg *m = mime_parse(crlf, len);
+	struct evbuffer *b = evbuffer_new();
+	mime_envelope(m, m->root, b);
+	mime_bodystructure(m, m->root, true, b);
+	mime_bodystructure(m, m->root, false, b);
+	static const char *const specs[] = { "", "1", "2", "1.1", "1.2.MIME", "2.1.HEADER", "TEXT",
+					     "HEADER", "3.TEXT", "HEADER.FIELDS (FROM TO)",
+					     "1.HEADER.FIELDS.NOT (SUBJECT)", "1.2.3.4.5" };
+	for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+		struct mime_section s;
+		if (mime_section(m, specs[i], &s) < 0)
+			continue;
+		if (s.off > len || s.len > len - s.off)
+			abort();
+		if (s.kind != MIME_SEC_RANGE)
+			mime_header_filter(crlf + s.off, s.len, s.fields, s.nfields,
+					   s.kind == MIME_SEC_FIELDS_NOT, b);
+		mime_section_free(&s);
+	}
+	char *subj = mime_header_get(crlf, m->root->hdr_len, "subject");
+	if (subj)
+		free(mime_decode_words(subj));
+	free(subj);
+	free(mime_param_decoded(m->root->params, m->root->nparams, "name"));
+	size_t tl;
+	const struct mime_part *p = m->root->children ? m->root->children : m->root;
+	free(mime_body_text(m, p, &tl));
+	evbuffer_free(b);
+	mime_free(m);
+	free(crlf);
+}
+
+static void walk(const char *buf, size_t len)
+{
+	struct ip ip;
+	ip_init(&ip, buf, len);
+	free(ip_tag(&ip));
+	for (int i = 0; i < 64 && !ip.bad && !ip_eol(&ip); i++) {
+		ip_char(&ip, ' ');
+		if (ip_char(&ip, '(') || ip_char(&ip, ')'))
+			continue;
+		size_t n;
+		char *s = i % 3 == 0 ? ip_astring(&ip, &n) : i % 3 == 1 ? ip_listmbox(&ip) : ip_until(&ip, " ()");
+		if (s) {
+			struct seqset set;
+			if (seqset_parse(s, &set)) {
+				seqset_has(&set, 5, 10);
+				seqset_free(&set);
+			}
+		}
+		free(s);
+	}
+}
+
+static void fuzz_commands(const uint8_t *data, size_t size)
+{
+	struct cmdreader r;
+	cr_init(&r, 512, 2048, 4096);
+	struct evbuffer *in = evbuffer_new();
+	size_t chunk = size ? (size_t)data[0] % 64 + 1 : 1;
+	for (size_t off = 0; off < size; off += chunk) {
+		evbuffer_add(in, data + off, size - off < chunk ? size - off : chunk);
+		for (int guard = 0; guard < 1000; guard++) {
+			char tag[64];
+			enum cr_status st = cr_feed(&r, in, tag, sizeof tag);
+			if (st == CR_MORE)
+				break;
+			if (st == CR_DONE) {
+				size_t n = evbuffer_get_length(r.cmd);
+				if (n > 2048 + 4096 + 512)
+					abort();
+				walk((const char *)evbuffer_pullup(r.cmd, -1), n);
+				cr_reset(&r);
+			}
+			if (st == CR_FATAL)
+				goto out;
+		}
+	}
+out:
+	evbuffer_free(in);
+	cr_free(&r);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fuzz_mime(data, size);
+	fuzz_commands(data, size);
+	return 0;
+}
