@@ -23,7 +23,8 @@ AUTHD = os.path.join(TERN_BIN, "tern-authd")
 # The other daemons started for real deliveries: role -> (binary, role args).
 BINARIES = {"auth": ("tern-authd", []), "login": ("tern-pop3d", []), "mail": ("tern-pop3d", ["--mail"]),
             "queued": ("tern-queued", []), "deliverd": ("tern-deliverd", ["--local"]),
-            "smtpd": ("tern-smtpd", [])}
+            "smtpd": ("tern-smtpd", []), "imap_mail": ("tern-imapd", ["--mail"]),
+            "imap_login": ("tern-imapd", [])}
 MAILCTL = os.path.join(TERN_BIN, "mailctl")
 
 AUTH_LOGIN_REQ, AUTH_LOGIN_RES = 100, 101
@@ -93,13 +94,14 @@ class Pop3Env:
             self.port_base = next_port_base()
             socks = []
             try:
-                for name in ("pop3", "pop3s", "smtp"):
+                for name in ("pop3", "pop3s", "imap", "smtp"):
                     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                     socks.append((name, s))
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                     s.bind((self.HOST, self.port(name)))
                     s.listen(128)
                 self.smtp_sock = socks.pop()[1]	# passed to smtpd only
+                self.imap_sock = socks.pop()[1]	# and to imapd
                 return socks
             except OSError:
                 for _, s in socks:
@@ -149,7 +151,7 @@ class Pop3Env:
         return os.path.join(self.dir, "tls", "key.pem")
 
     def port(self, name):
-        return self.port_base + {"pop3": 110, "pop3s": 995, "smtp": 25}[name]
+        return self.port_base + {"pop3": 110, "pop3s": 995, "smtp": 25, "imap": 143}[name]
 
     def maildir(self, user):
         local, domain = user.split("@")
@@ -171,16 +173,19 @@ class Pop3Env:
         env["TERN_READY_FD"] = str(wr)
         binary, role_args = BINARIES[role]
         args = [os.path.join(TERN_BIN, binary), "-c", self.dir, *role_args]
-        if (role in ("login", "auth", "smtpd") and IS_ROOT) or binary != "tern-pop3d":
+        if (role in ("login", "auth", "smtpd", "imap_login") and IS_ROOT) or binary != "tern-pop3d":
             # LeakSanitizer needs /proc, which a chrooted process cannot see;
             # the other daemons' exit-time leaks are their tests' business.
             env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
-        if role in ("mail", "auth"):
+        if role in ("mail", "auth", "imap_mail", "imap_login"):
             srd, swr = os.pipe()
             os.write(swr, self.secret)
             os.close(swr)
             env["TERN_SECRET_FD"] = str(srd)
             keep.append(srd)
+        if role == "imap_login":
+            env["TERN_LISTEN_FDS"] = f"imap:{self.imap_sock.fileno()}"
+            keep.append(self.imap_sock.fileno())
         elif role == "smtpd":
             env["TERN_LISTEN_FDS"] = f"smtp:{self.smtp_sock.fileno()}"
             keep.append(self.smtp_sock.fileno())
@@ -193,7 +198,7 @@ class Pop3Env:
                              stdout=subprocess.DEVNULL, stderr=errf)
         errf.close()
         os.close(wr)
-        if role in ("mail", "auth"):
+        if role in ("mail", "auth", "imap_mail", "imap_login"):
             os.close(srd)
         ready = b""
         import select
@@ -221,6 +226,16 @@ class Pop3Env:
         self.start_role("queued")
         self.start_role("deliverd")
         self.start_role("smtpd")
+
+    def start_imap(self):
+        """Both imapd roles, sharing the Maildirs (plaintext logins on loopback)."""
+        ensure_account("tern-imapd")
+        conf = subprocess.run([os.path.join(TERN_BIN, "tern-imapd"), "--print-config"],
+                              capture_output=True, text=True, check=True).stdout
+        with open(os.path.join(self.dir, "imapd.conf"), "w") as f:
+            f.write(conf + "plaintext_login = yes\n")
+        self.start_role("imap_mail")
+        self.start_role("imap_login")
 
     def smtp_deliver(self, rcpt, data, sender="sender@remote.test"):
         """Send one message over SMTP; returns the new Maildir file name."""
@@ -257,6 +272,7 @@ class Pop3Env:
             s.close()
         self.socks = []
         self.smtp_sock.close()
+        self.imap_sock.close()
         # Sanitizer builds report memory errors on stderr (sessions included).
         err = self.stderr_text()
         assert "Sanitizer" not in err and "runtime error" not in err, err

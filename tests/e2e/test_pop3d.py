@@ -751,3 +751,37 @@ def test_reload_keeps_running_sessions(env):
     for role in ("login", "mail"):
         env.procs[role].wait(timeout=10)
         assert env.procs[role].returncode == 0
+
+
+def test_imap_and_pop3_share_the_mailbox(env):
+    """imapd flags and expunges in the same Maildir: POP3 UIDLs do not change,
+    and an open IMAP session does not lock POP3 out."""
+    import imaplib
+    env.start_imap()
+    for i, m in enumerate((MSG1, MSG2, MSG3)):
+        env.deliver(ALICE, m, when=time.time() - 30 + i)
+    p = login(env)
+    before = dict(l.split()[::-1] for l in p.uidl()[1])	# uidl -> number
+    subjects = {}
+    for uid, num in before.items():
+        hdr = b"\n".join(p.top(int(num), 0)[1])
+        subjects[uid] = [l for l in hdr.split(b"\n") if l.startswith(b"Subject:")][0]
+    p.quit()
+    im = imaplib.IMAP4(env.HOST, env.port("imap"), timeout=10)
+    im.login(ALICE, ALICE_PW)
+    im.select("INBOX")
+    one = im.search(None, "SUBJECT", "one")[1][0].split()
+    two = im.search(None, "SUBJECT", "two")[1][0].split()
+    assert len(one) == 1 and len(two) == 1
+    im.store(one[0], "+FLAGS", "\\Seen")
+    im.store(two[0], "+FLAGS", "\\Deleted")
+    im.expunge()
+    # IMAP session still open: POP3 is not refused, sees the change, same UIDLs.
+    p = login(env)
+    after = [l.split()[1] for l in p.uidl()[1]]
+    assert sorted(after) == sorted(u for u, s in subjects.items() if s != b"Subject: two")
+    for k, uid in enumerate(after):
+        assert subjects[uid] in b"\n".join(p.top(k + 1, 0)[1])
+    p.quit()
+    im.logout()
+    assert any(n.endswith(":2,S") for n in env.files(ALICE))	# imapd's rename happened
