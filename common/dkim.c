@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,18 +118,24 @@ void dkim_key_free(struct dkim_key *key)
 	memset(key, 0, sizeof *key);
 }
 
-static DKIM_LIB *lib_handle(void)
+static DKIM_LIB *lib;
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+
+static void lib_init(void)
 {
-	static DKIM_LIB *lib;
-	if (!lib) {
-		lib = dkim_init(NULL, NULL);
-		if (lib) {
+	lib = dkim_init(NULL, NULL);
+	if (lib) {
 			unsigned int flags = DKIM_LIBFLAGS_FIXCRLF;
 			dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags);
 			dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS,
 				     (void *)oversigned, sizeof(char **));
-		}
 	}
+}
+
+/* One library handle per process, made once even when threads race to it. */
+static DKIM_LIB *lib_handle(void)
+{
+	pthread_once(&lib_once, lib_init);
 	return lib;
 }
 

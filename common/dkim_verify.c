@@ -5,6 +5,7 @@
 #include "common/util.h"
 
 #include <opendkim/dkim.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +38,23 @@ static DKIM_CBSTAT key_lookup(DKIM *dkim, DKIM_SIGINFO *sig, u_char *buf, size_t
 	return ok ? DKIM_CBSTAT_CONTINUE : DKIM_CBSTAT_ERROR;
 }
 
+static DKIM_LIB *vlib;
+static pthread_once_t vlib_once = PTHREAD_ONCE_INIT;
+
+static void vlib_init(void)
+{
+	vlib = dkim_init(NULL, NULL);
+	if (vlib) {
+		unsigned int flags = DKIM_LIBFLAGS_FIXCRLF;
+		dkim_options(vlib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags);
+		dkim_set_key_lookup(vlib, key_lookup);
+	}
+}
+
 static DKIM_LIB *verify_lib(void)
 {
-	static DKIM_LIB *lib;
-	if (!lib) {
-		lib = dkim_init(NULL, NULL);
-		if (lib) {
-			unsigned int flags = DKIM_LIBFLAGS_FIXCRLF;
-			dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags);
-			dkim_set_key_lookup(lib, key_lookup);
-		}
-	}
-	return lib;
+	pthread_once(&vlib_once, vlib_init);
+	return vlib;
 }
 
 static void fill_sig(DKIM *d, DKIM_SIGINFO *sig, struct dkim_sig_result *r)

@@ -14,8 +14,17 @@
 
 #define DNS_ANSWER_MAX 65536
 
-static struct __res_state res;
-static int res_ready;
+/* The configuration read by dns_init (before any chroot), and one resolver
+ * state per thread made from it on first use: libresolv states must not be
+ * shared between threads (deliverd and smtpd query from worker threads). */
+static struct {
+	unsigned gen;		/* bumped by dns_init: threads rebuild their state */
+	int timeout;
+	int nscount;
+	struct sockaddr_in ns[MAXNS];
+} conf;
+static __thread struct __res_state res;
+static __thread unsigned res_gen;	/* 0: this thread has no state yet */
 
 static int parse_server(const char *server, struct sockaddr_in *sin4, struct sockaddr_in6 *sin6,
 			int *is6)
@@ -70,39 +79,66 @@ int dns_init(const char *server, int timeout_sec)
 	struct sockaddr_in sin4;
 	struct sockaddr_in6 sin6;
 	int is6 = 0;
-	if (server && *server && parse_server(server, &sin4, &sin6, &is6) < 0)
-		return -1;
-	if (res_ready)
+	if (server && *server) {
+		/* An IPv6 server would need glibc's private _ext fields: refuse rather
+		 * than silently use another server. */
+		if (parse_server(server, &sin4, &sin6, &is6) < 0 || is6)
+			return -1;
+		conf.nscount = 1;
+		conf.ns[0] = sin4;
+	} else {
+		/* The system's IPv4 servers, read now: a chrooted process cannot later. */
+		struct __res_state sys;
+		memset(&sys, 0, sizeof sys);
+		if (res_ninit(&sys) < 0)
+			return -1;
+		conf.nscount = 0;
+		for (int i = 0; i < sys.nscount && i < MAXNS; i++)
+			if (sys.nsaddr_list[i].sin_family == AF_INET)
+				conf.ns[conf.nscount++] = sys.nsaddr_list[i];
+		res_nclose(&sys);
+	}
+	conf.timeout = timeout_sec > 0 ? timeout_sec : 5;
+	conf.gen++;
+	return 0;
+}
+
+/* This thread's resolver, (re)built from conf when needed. */
+static struct __res_state *thread_res(void)
+{
+	if (conf.gen == 0 && dns_init(NULL, 5) < 0)
+		return NULL;
+	if (res_gen == conf.gen)
+		return &res;
+	if (res_gen)
 		res_nclose(&res);
-	res_ready = 0;
 	memset(&res, 0, sizeof res);
 	if (res_ninit(&res) < 0)
-		return -1;
-	res.retrans = timeout_sec > 0 ? timeout_sec : 5;
+		return NULL;
+	res.retrans = conf.timeout;
 	res.retry = 2;
-	if (server && *server) {
-		if (is6) {
-			/* glibc keeps IPv6 servers in _u._ext; simplest portable path is to
-			 * refuse rather than silently use another server. */
-			return -1;
-		}
-		res.nscount = 1;
-		res.nsaddr_list[0] = sin4;
+	res.options &= ~(unsigned long)(RES_DEFNAMES | RES_DNSRCH);	/* names are FQDNs */
+	if (conf.nscount) {
+		res.nscount = conf.nscount;
+		for (int i = 0; i < conf.nscount; i++)
+			res.nsaddr_list[i] = conf.ns[i];
 	}
-	res_ready = 1;
-	return 0;
+	res_gen = conf.gen;
+	return &res;
 }
 
 static enum dns_status query(const char *name, int type, unsigned char **ans, int *len)
 {
-	if (!res_ready && dns_init(NULL, 5) < 0)
+	struct __res_state *rs = thread_res();
+	*ans = NULL;
+	if (!rs)
 		return DNS_TEMPFAIL;
 	*ans = xmalloc(DNS_ANSWER_MAX);
-	int n = res_nquery(&res, name, ns_c_in, type, *ans, DNS_ANSWER_MAX);
+	int n = res_nquery(rs, name, ns_c_in, type, *ans, DNS_ANSWER_MAX);
 	if (n < 0) {
 		free(*ans);
 		*ans = NULL;
-		switch (res.res_h_errno) {
+		switch (rs->res_h_errno) {
 		case HOST_NOT_FOUND: return DNS_NXDOMAIN;
 		case NO_DATA: return DNS_NODATA;
 		case NO_RECOVERY: return DNS_ERROR;

@@ -6,7 +6,7 @@
  * Results distinguish "no such name/record" (a permanent answer) from
  * temporary failure, because mail policy must never turn a DNS timeout into a
  * rejection. Queries are blocking with a short timeout; callers that must not
- * block run them in a worker or accept the bounded wait. */
+ * block run them on worker threads (each thread gets its own resolver state). */
 #ifndef TERN_DNS_H
 #define TERN_DNS_H
 

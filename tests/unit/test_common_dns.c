@@ -5,11 +5,42 @@
 #include "tests/unit/testdns.h"
 
 #include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+
+/* Queries from several threads at once must each get their own answer. */
+static void *query_loop(void *arg)
+{
+	long bad = 0;
+	for (int i = 0; i < 40; i++) {
+		struct dns_mx mx[4];
+		char a[2][64];
+		size_t n = 0;
+		if (dns_mx("b.test", mx, 4, &n) != DNS_OK || n != 2 || mx[0].pref != 10)
+			bad++;
+		if (dns_a("mx1.b.test", a, 2, &n) != DNS_OK || n != 1 || strcmp(a[0], "127.0.0.2"))
+			bad++;
+	}
+	return (void *)bad;
+}
+
+static void test_threads(void)
+{
+	pthread_t t[4];
+	long total = 0;
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, query_loop, NULL);
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		total += (long)r;
+	}
+	CHECK(total == 0);
+}
 
 int main(void)
 {
@@ -51,6 +82,7 @@ int main(void)
 	CHECK(dns_ptr("not-an-ip", name, sizeof name) == DNS_ERROR);
 	CHECK(dns_mx("nothere.test", mx, 8, &n) == DNS_NXDOMAIN);
 
+	test_threads();
 	testdns_stop(pid);
 	/* Server gone: a temporary failure, never "does not exist". */
 	CHECK(dns_init(server, 1) == 0);
