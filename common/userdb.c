@@ -81,7 +81,8 @@ void userdb_split_detail(const char *addr, char *base, char *detail, size_t deta
 {
 	const char *at = strrchr(addr, '@');
 	const char *plus = strchr(addr, '+');
-	if (!at || !plus || plus > at || plus == addr) {
+	/* No detail unless the part before '+' is a valid local part itself. */
+	if (!at || !plus || plus > at || plus == addr || plus[-1] == '.') {
 		strlcpy_t(base, addr, USERDB_MAX_ADDR);
 		detail[0] = '\0';
 		return;

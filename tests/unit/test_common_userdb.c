@@ -48,6 +48,9 @@ static void test_names(void)
 	CHECK_STR(detail, "");
 	userdb_split_detail("+x@x.test", base, detail, sizeof detail);
 	CHECK_STR(base, "+x@x.test");
+	userdb_split_detail("first.+x@x.test", base, detail, sizeof detail);	/* fuzzer find */
+	CHECK_STR(base, "first.+x@x.test");
+	CHECK_STR(detail, "");
 }
 
 static void test_domains(const char *db)
