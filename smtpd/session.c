@@ -126,7 +126,11 @@ static void reap_cb(evutil_socket_t fd, short ev, void *arg)
 static void schedule_reap(struct session *s)
 {
 	static const struct timeval now = { 0, 0 };
-	event_base_once(s->srv->base, -1, EV_TIMEOUT, reap_cb, s, &now);
+	if (s->reaping)
+		return;
+	s->reaping = true;
+	if (event_base_once(s->srv->base, -1, EV_TIMEOUT, reap_cb, s, &now) < 0)
+		fatal("event_base_once failed");
 }
 
 /* Close once the replies already written have been sent. */
@@ -147,15 +151,14 @@ void session_close(struct session *s, const char *reason)
 /* The connection is gone: nothing more can be sent. */
 static void session_lost(struct session *s, const char *reason)
 {
-	if (s->state & ST_CLOSING) {
-		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-		evbuffer_drain(bufferevent_get_output(s->bev), evbuffer_get_length(bufferevent_get_output(s->bev)));
-		return;	/* a reap is pending or the write callback will not come */
+	if (!(s->state & ST_CLOSING)) {
+		s->state = ST_CLOSING;
+		s->end_reason = reason;
 	}
-	s->state = ST_CLOSING;
-	s->end_reason = reason;
-	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-	schedule_reap(s);
+	s->busy = false;
+	if (s->bev)
+		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	schedule_reap(s);	/* the write callback may never come now */
 }
 
 /* ---- simple commands ---- */

@@ -93,6 +93,7 @@ struct session {
 	bool busy;		/* waiting for authd/queued: input is held */
 	uint32_t auth_req;	/* authd request in flight, 0 if none */
 	bool skipping;		/* discarding the rest of an overlong line */
+	bool reaping;		/* session_free is scheduled */
 	unsigned errors;
 	bool tls;
 	char tls_version[32], tls_cipher[96];

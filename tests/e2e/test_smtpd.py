@@ -8,6 +8,7 @@ peer failures always use the doubles.
 import base64
 import os
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -19,7 +20,7 @@ import pytest
 
 import ternipc as ipc
 from smtp_raw import Raw
-from conftest import wait_for
+from conftest import port_open, wait_for
 from smtpd_env import ALIASES, USERS, make_env
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
@@ -607,3 +608,60 @@ def test_unprivileged_run_full_session(parent):
         assert wait_for(lambda: e.uncommitted() == [])
     finally:
         e.close()
+
+
+def test_sighup_finishes_sessions_then_exits(parent):
+    e = make_env(parent, SETTINGS, fake=True)
+    try:
+        r = raw(e)
+        proc = e.smtpd.proc
+        proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "reload: no longer accepting" in e.log_text())
+        assert not port_open(e.port("smtp"))          # this generation accepts no more
+        r.send(f"MAIL FROM:<x@remote.test>\r\nRCPT TO:<{ALICE}>\r\nDATA\r\n")
+        assert [r.reply()[0] for _ in range(3)] == [250, 250, 354]
+        assert r.cmd("Subject: after hup\r\n\r\nx\r\n.")[0] == 250
+        assert proc.poll() is None                     # the session is still served
+        assert r.code("QUIT") == 221
+        proc.wait(timeout=10)
+        assert proc.returncode == 0
+        assert len(e.messages()) == 1
+    finally:
+        e.close()
+
+
+def test_max_sessions_total(parent):
+    e = make_env(parent, dict(SETTINGS, max_sessions="2"), fake=True)
+    try:
+        a, b = raw(e, ehlo=False), raw(e, "submission", ehlo=False)
+        c = Raw(e.port("smtps"), implicit_tls=False)
+        code, text = c.reply()                         # refused before any TLS
+        assert code == 421 and text[0].startswith("4.7.0")
+        a.close()
+        b.close()
+        assert wait_for(lambda: "refused client=127.0.0.1 port=smtps" in e.log_text())
+    finally:
+        e.close()
+
+
+def test_plaintext_auth_on_loopback_when_configured(parent):
+    e = make_env(parent, dict(SETTINGS, plaintext_auth_loopback="yes"), fake=True)
+    try:
+        with smtp(e, "submission") as s:
+            assert s.has_extn("auth")
+            s.login(ALICE, USERS[ALICE])
+            assert s.mail(ALICE)[0] == 250
+    finally:
+        e.close()
+
+
+def test_client_closing_mid_reply_is_cleaned_up(fake):
+    """Clients that vanish at any point leave no session behind."""
+    for script in (b"EHLO x\r\nQUIT\r\n", b"EHLO x\r\nMAIL FROM:<a@b.test>\r\n",
+                   b"EHLO x\r\nSTARTTLS\r\n", b"\x16\x03\x01garbage", b"EHLO x\r\nBDAT 100\r\nabc"):
+        r = Raw(fake.port("smtp"))
+        r.send(script)
+        r.close()
+    r = Raw(fake.port("smtps"))
+    r.close()
+    assert wait_for(lambda: fake.log_text().count(" disconnect client=") >= 7)
