@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,18 @@ static struct {
 } conf;
 static __thread struct __res_state res;
 static __thread unsigned res_gen;	/* 0: this thread has no state yet */
+static pthread_key_t res_key;		/* closes a thread's state when it exits */
+static pthread_once_t res_key_once = PTHREAD_ONCE_INIT;
+
+static void res_close_at_exit(void *state)
+{
+	res_nclose(state);
+}
+
+static void res_key_init(void)
+{
+	pthread_key_create(&res_key, res_close_at_exit);
+}
 
 static int parse_server(const char *server, struct sockaddr_in *sin4, struct sockaddr_in6 *sin6,
 			int *is6)
@@ -124,6 +137,8 @@ static struct __res_state *thread_res(void)
 			res.nsaddr_list[i] = conf.ns[i];
 	}
 	res_gen = conf.gen;
+	pthread_once(&res_key_once, res_key_init);
+	pthread_setspecific(res_key, &res);
 	return &res;
 }
 
