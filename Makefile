@@ -7,7 +7,8 @@
 #   make fuzz       run each libFuzzer target for FUZZ_TIME seconds (default 600)
 #   make run        install dependencies, build, create ./demo if missing, start it
 #   make install    install binaries, man pages and default configs (PREFIX, DESTDIR)
-#   make bench      benchmarks (see bench/)
+#   make bench      benchmarks against Postfix and Dovecot (docs/PERFORMANCE.md);
+#                   BENCH_ARGS="--quick" or "imap pop3" etc. passes arguments
 #
 # Each program folder has a module.mk declaring its program (see tools/program.mk).
 # Sanitizer build: make BUILD=build-asan SAN=1
@@ -101,6 +102,8 @@ check: deps
 	$(MAKE) build-all
 	$(MAKE) unit e2e
 	$(MAKE) fuzz-smoke
+	@echo "bench: smoke test (bench/run --quick; figures are not judged)"
+	bench/run --quick --bindir $(CURDIR)/$(BUILD)/bin --results $(CURDIR)/$(BUILD)/bench-quick.jsonl
 	$(MAKE) BUILD=build-asan SAN=1 build-all
 	$(MAKE) BUILD=build-asan SAN=1 unit e2e
 	@echo "make check: all passed"
@@ -112,7 +115,7 @@ install: build-all
 	tools/install.sh "$(DESTDIR)" "$(SBINDIR)" "$(LIBEXECDIR)" "$(MANDIR)" "$(BUILD)/bin"
 
 bench: deps build-all
-	@if [ -x bench/run ]; then bench/run; else echo "bench: not built yet (issue 7)"; fi
+	bench/run $(BENCH_ARGS)
 
 clean:
 	rm -rf build build-asan

@@ -1,0 +1,241 @@
+"""bench/run: start the systems, run the chosen workloads with systems
+alternated within each repetition, print the table, stop everything."""
+import argparse
+import ctypes
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+import deps
+import mailgen
+import util
+from dovecot import Dovecot
+from postfix import Postfix
+from report import Results, machine_meta
+from tern import Tern
+from util import log
+from w_imap import ImapIdle, ImapLarge
+from w_limits import Limits
+from w_pop3 import Pop3Retr
+from w_smtp import SmtpAccept, SmtpToMaildir
+
+WORKLOADS = [SmtpAccept, SmtpToMaildir, ImapLarge, ImapIdle, Pop3Retr, Limits]
+
+FULL = dict(reps=3, msg_size=5120, accept_msgs=5000, accept_sessions=(10, 50),
+            burst_msgs=1000, burst_sessions=10, steady_msgs=300, steady_rate=20,
+            imap_msgs=100000, imap_size=4000, idle_conns=500, idle_settle=8,
+            pop_msgs=200, pop_size=100 * 1024, limit_secs=2.0)
+QUICK = dict(reps=1, msg_size=5120, accept_msgs=100, accept_sessions=(10,),
+             burst_msgs=30, burst_sessions=5, steady_msgs=10, steady_rate=20,
+             imap_msgs=500, imap_size=4000, idle_conns=10, idle_settle=6,
+             pop_msgs=10, pop_size=100 * 1024, limit_secs=0.3)
+
+DOMAIN = "bench.test"
+PER_USER = 20           # concurrent IMAP sessions per user: tern's default, set on Dovecot
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(HERE)
+
+
+def yescrypt(password):
+    """The hash Dovecot's passwd-file gets: yescrypt like tern's users.db."""
+    lc = ctypes.CDLL("libcrypt.so.1")
+    lc.crypt_gensalt.restype = ctypes.c_char_p
+    lc.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    lc.crypt.restype = ctypes.c_char_p
+    lc.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    return "{CRYPT}" + lc.crypt(password.encode(), lc.crypt_gensalt(b"$y$", 0, None, 0)).decode()
+
+
+class Context:
+    def __init__(self, params, bindir, tmp):
+        self.params = params
+        self.bindir = bindir
+        self.tmp = tmp
+        self.smtp_user = f"smtp@{DOMAIN}"
+        self.big_user = f"big@{DOMAIN}"
+        self.pop_user = f"pop@{DOMAIN}"
+        nidle = -(-params["idle_conns"] // PER_USER)
+        self.idle_users = [f"idle{i:02d}@{DOMAIN}" for i in range(nidle)]
+        names = [self.smtp_user, self.big_user, self.pop_user, *self.idle_users]
+        self.users = {}
+        for a in names:
+            pw = "pw-" + a.split("@")[0] + "-Bench9"
+            self.users[a] = (pw, yescrypt(pw))
+        self.tern = self.postfix = self.dovecot = self.dovecot_hib = None
+        self.unavailable_systems = {}
+        self.corpora = {}
+
+    def password(self, address):
+        return self.users[address][0]
+
+    def system(self, name):
+        return {"tern": self.tern, "postfix": self.postfix, "dovecot": self.dovecot,
+                "dovecot+hib": self.dovecot_hib}[name]
+
+    def spool_dir(self):
+        d = os.path.join(self.tmp, "probe")
+        os.makedirs(d, exist_ok=True)
+        return d
+
+    def corpus(self, name, count, size):
+        if name not in self.corpora:
+            d = os.path.join(self.tmp, "corpus-" + name)
+            log(f"writing {count} messages of ~{size} bytes into {d}")
+            self.corpora[name] = mailgen.write_corpus(d, count, size, seed=len(name))
+        return self.corpora[name]
+
+    # ------------------------------------------------------------ systems
+    def start_all(self, need_peers):
+        t = Tern(self.tmp, self.bindir, util.free_port_base(), DOMAIN)
+        why = t.missing()
+        if why:
+            self.unavailable_systems["tern"] = why
+        else:
+            self.tern = t
+            try:
+                t.setup(self.users)
+                t.start()
+            except Exception as e:
+                self.unavailable_systems["tern"] = f"did not start: {e}"
+                log(f"tern: {e}\n{t.log_tail(1500)}")
+        if not need_peers:
+            return
+        if os.geteuid() != 0:
+            for s in ("postfix", "dovecot", "dovecot+hib"):
+                self.unavailable_systems[s] = "the bench runs peers only as root"
+            return
+        why = deps.ensure_peers()
+        if why:
+            for s in ("postfix", "dovecot", "dovecot+hib"):
+                self.unavailable_systems[s] = why
+            return
+        acct = util.ensure_account("tern-benchpeer")
+        self.postfix = Postfix(self.tmp, util.free_port_base(), DOMAIN, self.users, acct)
+        self.postfix.start()
+        self.dovecot = Dovecot(self.tmp, util.free_port_base(), DOMAIN, self.users, acct,
+                               per_user=PER_USER)
+        self.dovecot.start()
+        self.dovecot_hib = Dovecot(self.tmp, util.free_port_base(), DOMAIN, self.users, acct,
+                                   per_user=PER_USER, hibernate=True,
+                                   mail_root=self.dovecot.mail_root)
+
+    def stop_all(self):
+        for s in (self.tern, self.postfix, self.dovecot, self.dovecot_hib):
+            if s is None:
+                continue
+            try:
+                s.stop()
+            except Exception as e:
+                log(f"stopping {s.name}: {e}")
+
+    def unavailable(self, system, need):
+        if system == "machine":
+            return None
+        if system in self.unavailable_systems:
+            return self.unavailable_systems[system]
+        if system == "tern":
+            return self.tern.unavailable(need)
+        return None
+
+
+def pick(names):
+    if not names:
+        return list(WORKLOADS)
+    out = []
+    for n in names:
+        hit = [w for w in WORKLOADS if n in (w.key, str(w.number))]
+        if not hit:
+            raise SystemExit(f"bench: unknown workload {n!r} (one of: "
+                             + ", ".join(f"{w.number}/{w.key}" for w in WORKLOADS) + ")")
+        out += [w for w in hit if w not in out]
+    return out
+
+
+def run_workload(ctx, res, cls, reps):
+    wl = cls(ctx)
+    active = []
+    for system, need in wl.systems():
+        why = ctx.unavailable(system, need)
+        if why:
+            msg = "not available yet" + (f" ({why})" if system == "tern" else f" ({why})")
+            log(f"{wl.key}: {system}: {msg}")
+            res.note(wl.title, system, msg)
+        else:
+            active.append(system)
+    if not active:
+        return
+    if ctx.dovecot_hib and "dovecot+hib" in active and not ctx.dovecot_hib.started:
+        ctx.dovecot_hib.start()
+    log(f"{wl.number} {wl.title}: {', '.join(active)}")
+    try:
+        wl.prepare(active)
+        for rep in range(reps):
+            order = active if rep % 2 == 0 else active[::-1]
+            for system in order:
+                t0 = time.monotonic()
+                try:
+                    figs = wl.run(system, rep)
+                except Exception as e:
+                    log(f"{wl.key}: {system} rep {rep}: FAILED: {e}")
+                    res.note(wl.title, system, f"rep {rep} failed: {e}", error=True)
+                    continue
+                for metric, value, unit, better, extra in figs:
+                    res.add(wl.title, metric, system, rep, value, unit, better, extra)
+                    log(f"  rep {rep} {system:11s} {metric}: {value:.4g} {unit}")
+                util.debug(f"{system} rep {rep}: {time.monotonic() - t0:.1f}s")
+    finally:
+        wl.finish(active)
+        if ctx.dovecot_hib and ctx.dovecot_hib.started:
+            ctx.dovecot_hib.stop()
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog="bench/run", description=__doc__)
+    ap.add_argument("workloads", nargs="*", help="smtp e2e imap idle pop3 limits, or 1-5")
+    ap.add_argument("--quick", action="store_true", help="small counts, one repetition")
+    ap.add_argument("--reps", type=int, help="repetitions (default 3; --quick 1)")
+    ap.add_argument("--results", help="JSON-lines file to append to")
+    ap.add_argument("--bindir", default=os.path.join(ROOT, "build", "bin"))
+    ap.add_argument("--keep", action="store_true", help="keep the temp directory")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    a = ap.parse_args(argv)
+    util.VERBOSE = a.verbose
+    params = dict(QUICK if a.quick else FULL)
+    if a.reps:
+        params["reps"] = max(1, a.reps)
+    chosen = pick(a.workloads)
+    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = a.results or os.path.join(HERE, "results", f"{run_id}{'-quick' if a.quick else ''}.jsonl")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    meta = {**machine_meta(), "quick": a.quick, "params": params,
+            "workloads": [w.key for w in chosen]}
+    res = Results(path, run_id, meta)
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+
+    tmp = tempfile.mkdtemp(prefix="tern-bench-")
+    os.chmod(tmp, 0o755)
+    ctx = Context(params, a.bindir, tmp)
+    t0 = time.monotonic()
+    try:
+        need_peers = any(s != "tern" and s != "machine" for w in chosen
+                         for s, _ in w(ctx).systems())
+        ctx.start_all(need_peers)
+        for cls in chosen:
+            run_workload(ctx, res, cls, params["reps"])
+    finally:
+        ctx.stop_all()
+        if a.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"tern bench {run_id} ({'quick, ' if a.quick else ''}{params['reps']} repetition(s), "
+          f"{meta['cpus']} CPUs, {meta['cpu']}; {time.monotonic() - t0:.0f} s)")
+    print(res.table())
+    print(f"results: {path}")
+    return 1 if res.errors else 0

@@ -1,0 +1,155 @@
+"""A private tern instance: `mailctl init` into a temp dir with its own port
+base, users added with `mailctl user add`, `mailctl start`; stopped with
+`mailctl stop` (and its process tree killed if anything is left)."""
+import os
+import pwd
+
+from util import alive, debug, kill_tree, port_open, process_tree, read_pidfile, run, wait_for
+
+# What each workload needs of tern: processes named in `mailctl status`
+# (prefix match) and the listening service.
+NEEDS = {
+    "smtp": (("smtpd", "queued", "authd"), "smtp"),
+    "deliver": (("smtpd", "queued", "authd", "deliverd"), "smtp"),
+    "imap": (("imapd", "authd"), "imap"),
+    "pop3": (("pop3d", "authd"), "pop3"),
+}
+PORTS = {"smtp": 25, "imap": 143, "pop3": 110}
+
+# Settings the bench changes, only when the daemon declares the key: a
+# client on loopback logs in without TLS (as on the peers), and 50 SMTP
+# sessions from one address are allowed (Postfix exempts mynetworks).
+SETTINGS = {
+    "smtpd": {"max_sessions_per_ip": "200"},
+    "imapd": {"plaintext_login": "yes"},
+    "pop3d": {"plaintext_loopback": "yes"},
+}
+
+
+class Tern:
+    name = "tern"
+
+    def __init__(self, parent, bindir, port_base, domain):
+        self.dir = os.path.join(parent, "tern")
+        self.mailctl = os.path.join(bindir, "mailctl")
+        self.port_base = port_base
+        self.domain = domain
+        self.started = False
+        self.procs = {}
+        self.master = None
+
+    # ------------------------------------------------------------ control
+    def ctl(self, *args, check=True, timeout=120, input=None):
+        env = {k: v for k, v in os.environ.items() if k != "TERN_CONFIG"}
+        return run([self.mailctl, "-c", self.dir, *args], check=check, timeout=timeout,
+                   input=input, env=env)
+
+    def missing(self):
+        """None if mailctl can init and start an instance, else why not."""
+        if not os.access(self.mailctl, os.X_OK):
+            return f"{self.mailctl} not built"
+        for cmd in ("init", "start"):
+            p = run([self.mailctl, cmd, "--help"], check=False, timeout=30)
+            if p.returncode != 0 or "not available" in p.stderr:
+                return f"mailctl {cmd}: not available yet"
+        return None
+
+    def setup(self, users):
+        run([self.mailctl, "init", self.dir, "--hostname", "tern." + self.domain,
+             "--domain", self.domain, "--port-base", str(self.port_base)], timeout=120)
+        for daemon, kv in SETTINGS.items():
+            for k, v in kv.items():
+                self.set_conf(daemon, k, v)
+        for addr, (password, _) in users.items():
+            self.ctl("user", "add", addr, input=password + "\n")
+
+    def set_conf(self, daemon, key, value):
+        path = os.path.join(self.dir, f"{daemon}.conf")
+        if not os.path.exists(path):
+            return False
+        with open(path) as f:
+            lines = f.read().splitlines()
+        names = [l.split("=")[0].strip().lstrip("#").strip() for l in lines]
+        if key not in names:
+            return False
+        lines = [l for l, n in zip(lines, names) if n != key] + [f"{key} = {value}"]
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return True
+
+    def start(self):
+        self.started = True          # stop() cleans up even after a failed start
+        self.ctl("start", timeout=120)
+        self.master = read_pidfile(os.path.join(self.dir, "run", "master.pid"))
+        self.procs = self.status()
+        debug(f"tern processes: {sorted(self.procs)}")
+
+    def status(self):
+        out = {}
+        p = self.ctl("status", check=False, timeout=30)
+        for line in p.stdout.splitlines():
+            f = line.split()
+            if len(f) >= 2 and f[1].isdigit():
+                out.setdefault(f[0], []).append(int(f[1]))
+        return out
+
+    def stop(self):
+        if not self.started:
+            return
+        master = self.master or read_pidfile(os.path.join(self.dir, "run", "master.pid"))
+        pids = self.pids()
+        self.ctl("stop", check=False, timeout=120)
+        if master:
+            wait_for(lambda: not alive(master), 10)
+        kill_tree(pids)
+        self.started = False
+
+    def pids(self):
+        roots = [self.master] if self.master else []
+        for ps in self.procs.values():
+            roots += ps
+        return process_tree(roots)
+
+    # ------------------------------------------------------------ queries
+    def port(self, service):
+        return self.port_base + PORTS[service]
+
+    def unavailable(self, need):
+        """None if the workload's tern side runs, else a reason."""
+        names, service = NEEDS[need]
+        if not self.started:
+            return "tern not started"
+        for n in names:
+            if not any(p.startswith(n) for p in self.procs):
+                return f"tern-{n} not supervised by the master yet"
+        if not port_open(self.port(service)):
+            return f"nothing listens on tern's {service} port"
+        return None
+
+    def maildir(self, address):
+        local, dom = address.split("@")
+        return os.path.join(self.dir, "mail", dom, local)
+
+    def mail_owner(self):
+        """(uid, gid) owning users' Maildirs."""
+        st = os.stat(os.path.join(self.dir, "mail"))
+        try:
+            pw = pwd.getpwnam("tern-vmail")
+            return pw.pw_uid, pw.pw_gid
+        except KeyError:
+            return st.st_uid, st.st_gid
+
+    def queue_count(self):
+        p = self.ctl("queue", "list", check=False, timeout=120)
+        return len([l for l in p.stdout.splitlines() if l.strip()])
+
+    def drop_index(self, address):
+        p = self.ctl("mailbox", "index", address, "drop", check=False, timeout=120)
+        return p.returncode == 0
+
+    def log_tail(self, n=3000):
+        try:
+            with open(os.path.join(self.dir, "log", "tern.log"), errors="replace") as f:
+                return f.read()[-n:]
+        except OSError:
+            return "(no log)"
