@@ -315,6 +315,29 @@ static bool load_header(struct mi *mi)
 	return ok && mi->h.version == MI_VERSION && mi->h.uidnext > 0;
 }
 
+/* A new UIDVALIDITY, always above the last one this folder had (kept in a
+ * small file that survives dropping the index), so clients never mistake a
+ * rebuilt index for the old one even within the same second. */
+static uint32_t next_uidvalidity(const char *dir)
+{
+	char *p = xasprintf("%s/tern-uidvalidity", dir);
+	uint32_t last = 0, now = (uint32_t)time(NULL);
+	FILE *f = fopen(p, "r");
+	if (f) {
+		if (fscanf(f, "%u", &last) != 1)
+			last = 0;
+		fclose(f);
+	}
+	uint32_t v = now > last ? now : last + 1;
+	f = fopen(p, "w");
+	if (f) {
+		fprintf(f, "%u\n", v);
+		fclose(f);
+	}
+	free(p);
+	return v;
+}
+
 static int fresh_index(struct mi *mi)
 {
 	char *path = xasprintf("%s/%s", mi->dir, MI_DB);
@@ -324,7 +347,7 @@ static int fresh_index(struct mi *mi)
 		return -1;
 	memset(&mi->h, 0, sizeof mi->h);
 	mi->h.version = MI_VERSION;
-	mi->h.uidvalidity = (uint32_t)time(NULL);
+	mi->h.uidvalidity = next_uidvalidity(mi->dir);
 	mi->h.uidnext = 1;
 	mi->h.modseq = 1;
 	mi->h.cur_mtime = mi->h.new_mtime = -1;

@@ -146,6 +146,7 @@ class ImapServer:
         self.users = users or {"alice@example.test": "secret-a", "bob@example.test": "secret-b"}
         self.conf = conf or {}
         self.procs = []
+        self.started_once = False
         self.secret = os.urandom(32)
         self.auth = None
         self.imap_port = self.port_base + 143
@@ -235,14 +236,35 @@ class ImapServer:
         s.listen(64)
         return s
 
+    def bind_ports(self):
+        """Both listening sockets, as the master binds them. Other test runs may
+        share the machine: on a clash, move to the next free port base (the
+        daemons learn the sockets, not the numbers)."""
+        for attempt in range(19):
+            socks = []
+            try:
+                for port in (self.imap_port, self.imaps_port):
+                    socks.append(self.listen(port))
+                return socks
+            except OSError:
+                for s in socks:
+                    s.close()
+                if self.started_once:
+                    raise
+                self.port_base = next_port_base()
+                self.imap_port = self.port_base + 143
+                self.imaps_port = self.port_base + 993
+        raise AssertionError("no free port base for the IMAP tests")
+
     def start(self):
         if not os.path.exists(os.path.join(self.dir, "tern.conf")):
             self.write_instance()
         self.auth = FakeAuthd(os.path.join(self.dir, "run", "auth.sock"), self.secret, self.users)
         self._spawn(["--mail"], {}, ())
-        l1, l2 = self.listen(self.imap_port), self.listen(self.imaps_port)
+        l1, l2 = self.bind_ports()
         fds = f"imap:{l1.fileno()},imaps:{l2.fileno()}"
         self._spawn([], {"TERN_LISTEN_FDS": fds}, (l1.fileno(), l2.fileno()))
+        self.started_once = True
         l1.close()
         l2.close()
         return self

@@ -520,3 +520,34 @@ def test_idle_sees_delivery_flags_and_expunge(server):
     assert r.until_tag(b"a3")[-1].startswith(b"a3 OK")
     r.send(b"a4 LOGOUT\r\n")
     r.until_tag(b"a4")
+
+
+def test_mailctl_mailbox_index_drop_and_rebuild(server):
+    import subprocess
+    from conftest import MAILCTL
+    server.start()
+    for i in range(3):
+        server.deliver(ALICE, SIMPLE.replace(b"hello there", b"n%d" % i))
+    c = connect(server)
+    c.create("Work")
+    c.select("INBOX")
+    uv = int(c.untagged_responses["UIDVALIDITY"][0])
+    c.store("2", "+FLAGS", "(\\Seen)")
+    c.logout()
+    p = subprocess.run([MAILCTL, "-c", server.dir, "mailbox", "index", ALICE, "rebuild"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "INBOX: 3 messages" in p.stdout and "Work: 0 messages" in p.stdout
+    p = subprocess.run([MAILCTL, "-c", server.dir, "mailbox", "index", ALICE, "drop"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "dropped" in p.stdout
+    c = connect(server)
+    typ, data = c.select("INBOX")
+    assert data == [b"3"]
+    assert int(c.untagged_responses["UIDVALIDITY"][0]) > uv
+    typ, data = c.fetch("2", "(FLAGS)")
+    assert b"\\Seen" in data[0]   # flags survive: they live in the file names
+    c.logout()
+    p = subprocess.run([MAILCTL, "-c", server.dir, "mailbox", "index", "nobody@example.test", "drop"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and p.stderr.count("\n") == 1
