@@ -167,7 +167,7 @@ class ImapServer:
                 f.write(f"{k} = {v}\n")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                         "-subj", "/CN=imap.example.test",
-                        "-addext", "subjectAltName=DNS:imap.example.test,IP:127.0.0.1",
+                        "-addext", "subjectAltName=DNS:imap.example.test,DNS:localhost,IP:127.0.0.1",
                         "-keyout", os.path.join(self.dir, "tls", "key.pem"),
                         "-out", os.path.join(self.dir, "tls", "cert.pem")],
                        check=True, capture_output=True)

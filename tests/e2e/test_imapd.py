@@ -551,3 +551,87 @@ def test_mailctl_mailbox_index_drop_and_rebuild(server):
     p = subprocess.run([MAILCTL, "-c", server.dir, "mailbox", "index", "nobody@example.test", "drop"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and p.stderr.count("\n") == 1
+
+
+def run_mbsync(server, home, local):
+    import subprocess
+    rc = os.path.join(home, "mbsyncrc")
+    with open(rc, "w") as f:
+        f.write(f"""IMAPAccount tern
+Host localhost
+Port {server.imap_port}
+User {ALICE}
+Pass {ALICE_PW}
+SSLType STARTTLS
+CertificateFile {server.cert()}
+SystemCertificates no
+
+IMAPStore remote
+Account tern
+
+MaildirStore local
+Path {local}/
+Inbox {local}/INBOX
+SubFolders Verbatim
+
+Channel sync
+Far :remote:
+Near :local:
+Patterns *
+Create Both
+Expunge Both
+SyncState *
+""")
+    p = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, HOME=home))
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p
+
+
+def local_files(path):
+    return sorted(os.listdir(os.path.join(path, "cur")) + os.listdir(os.path.join(path, "new")))
+
+
+def test_mbsync_two_way(server, tmp_path):
+    server.start()
+    server.deliver(ALICE, SIMPLE)
+    server.deliver(ALICE, NESTED)
+    home, local = str(tmp_path), str(tmp_path / "Mail")
+    os.makedirs(local)
+    run_mbsync(server, home, local)
+    inbox = os.path.join(local, "INBOX")
+    files = local_files(inbox)
+    assert len(files) == 2
+    assert os.path.isdir(os.path.join(local, "Sent"))
+    # locally: mark one seen, delete the other, add a new message to Archive
+    cur = os.path.join(inbox, "cur")
+    names = sorted(os.listdir(cur)) + [os.path.join("..", "new", n) for n in os.listdir(os.path.join(inbox, "new"))]
+    contents = {}
+    for n in names:
+        with open(os.path.join(cur, n), "rb") as f:
+            contents[n] = f.read()
+    simple_name = next(n for n in names if b"hello there" in contents[n])
+    nested_name = next(n for n in names if b"nested" in contents[n])
+    base = os.path.basename(simple_name).split(":2,")[0]
+    os.rename(os.path.join(cur, simple_name), os.path.join(cur, base + ":2,S"))
+    os.unlink(os.path.join(cur, nested_name))
+    arch = os.path.join(local, "Archive")
+    with open(os.path.join(arch, "new", "1.local.msg"), "wb") as f:
+        f.write(SIMPLE.replace(b"hello there", b"from mbsync"))
+    run_mbsync(server, home, local)
+    c = connect(server)
+    typ, data = c.select("INBOX")
+    assert data == [b"1"]
+    typ, data = c.fetch("1", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert b"\\Seen" in data[0][0] and b"hello there" in data[0][1]
+    typ, data = c.select("Archive")
+    assert data == [b"1"]
+    typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert b"from mbsync" in data[0][1]
+    # server side: flag it; mbsync brings the flag down
+    c.select("INBOX")
+    c.store("1", "+FLAGS", "(\\Flagged)")
+    c.logout()
+    run_mbsync(server, home, local)
+    names = os.listdir(cur)
+    assert len(names) == 1 and names[0].endswith(":2,FS"), names
