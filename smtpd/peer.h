@@ -1,6 +1,6 @@
 /* peer.h — an asynchronous request/reply client over one ipc connection
- * (common/ipc.h) driven by libevent: used for queue.sock (and auth.sock until
- * a shared client exists). Requests carry an id; replies are matched by id, so
+ * (common/ipc.h) driven by libevent: smtpd's client of queue.sock (authd has
+ * its own, common/auth_client.h). Requests carry an id; replies are matched by id, so
  * a server may answer out of order. The connection is opened on first use and
  * re-opened after the server restarts; requests in flight when it breaks are
  * answered with reply == NULL (the caller replies 4xx). */

@@ -13,7 +13,7 @@
 
 static enum rcpt_verdict rcpt_verdict(struct session *s, const struct auth_reply *r)
 {
-	const char *addr = s->tx.rcpts[s->tx.nrcpt].addr;
+	const char *addr = s->tx.pending.addr;
 	const char *at = strrchr(addr, '@');
 	if (r->tempfail)
 		return RV_TEMPFAIL;

@@ -59,6 +59,8 @@ struct txn {
 	struct mail_args mail;
 	struct rcpt *rcpts;
 	unsigned nrcpt;
+	struct rcpt pending;	/* RCPT being looked up (addr NULL when none) */
+	bool committing;	/* QUEUE_COMMIT sent: the file is no longer ours to abort */
 	char qid[64];		/* from QUEUE_NEW_RES */
 	int fd;			/* spool file, -1 when none */
 	struct evbuffer *spool;	/* bytes waiting to be written to fd */

@@ -24,9 +24,13 @@ void txn_free(struct session *s)
 		free(t->rcpts[i].orcpt);
 	}
 	free(t->rcpts);
+	free(t->pending.addr);
+	free(t->pending.orcpt);
 	if (t->fd >= 0) {
 		close(t->fd);
-		queue_abort(s->srv, t->qid);
+		/* After QUEUE_COMMIT the outcome is queued's: an abort could only race it. */
+		if (!t->committing)
+			queue_abort(s->srv, t->qid);
 	}
 	if (t->spool)
 		evbuffer_free(t->spool);
@@ -137,11 +141,9 @@ void cmd_rcpt(struct session *s, const char *arg)
 		return;
 	} else {
 		/* The session is busy until the answer: at most one lookup in flight. */
-		struct rcpt *list = xrealloc(s->tx.rcpts, (s->tx.nrcpt + 1) * sizeof *list);
-		s->tx.rcpts = list;
-		list[s->tx.nrcpt].addr = xstrdup(r.addr);
-		list[s->tx.nrcpt].notify = r.notify;
-		list[s->tx.nrcpt].orcpt = xstrdup(r.orcpt);
+		s->tx.pending.addr = xstrdup(r.addr);
+		s->tx.pending.notify = r.notify;
+		s->tx.pending.orcpt = xstrdup(r.orcpt);
 		s->busy = true;
 		policy_rcpt(s, r.addr);
 		return;
@@ -151,10 +153,12 @@ void cmd_rcpt(struct session *s, const char *arg)
 
 void txn_rcpt_done(struct session *s, enum rcpt_verdict v)
 {
-	struct rcpt *r = &s->tx.rcpts[s->tx.nrcpt];
+	struct rcpt *r = &s->tx.pending;
 	switch (v) {
 	case RV_OK:
-		s->tx.nrcpt++;
+		s->tx.rcpts = xrealloc(s->tx.rcpts, (s->tx.nrcpt + 1) * sizeof *s->tx.rcpts);
+		s->tx.rcpts[s->tx.nrcpt++] = *r;
+		memset(r, 0, sizeof *r);
 		s->state = ST_RCPT;
 		session_reply(s, "250 2.1.5 Ok");
 		break;
@@ -174,6 +178,7 @@ void txn_rcpt_done(struct session *s, enum rcpt_verdict v)
 			 "relay denied" : "tempfail");
 		free(r->addr);
 		free(r->orcpt);
+		memset(r, 0, sizeof *r);
 		if (v != RV_TEMPFAIL)
 			session_error(s);
 	}
@@ -309,6 +314,7 @@ static void body_end(struct session *s)
 		return;
 	}
 	s->busy = true;
+	s->tx.committing = true;
 	queue_commit(s);
 }
 
