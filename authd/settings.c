@@ -28,7 +28,9 @@ void authd_apply_settings(const struct cfg *conf)
 	authd.token_lifetime_s = cfg_int(conf, "token_lifetime");
 	authd.max_depth = (unsigned)cfg_int(conf, "alias_max_depth");
 	authd.max_conns = (unsigned)cfg_int(conf, "max_connections");
-	authd.max_pending = 64;
+	/* Each daemon shares one connection among all its sessions: a burst of
+	 * failed logins (each held for failure_delay) must not make us drop it. */
+	authd.max_pending = 4096;
 	authd.hash_threads = (unsigned)cfg_int(conf, "hash_threads");
 	if (authd.hash_threads < 1)
 		authd.hash_threads = 1;

@@ -282,3 +282,19 @@ def test_maps_written_by_root_are_readable_after_restart(authd):
     c = authd.conn()
     assert c.login("alice@example.test", "Alice-pw-123")[0] == ap.AUTH_OK
     c.close()
+
+
+def test_many_failed_logins_in_flight_on_one_connection(authd):
+    # One daemon connection carries every session's logins: a burst of failures
+    # (all held for failure_delay at once) is answered, and the connection stays.
+    c = authd.conn()
+    ids = {c.send(ap.LOGIN, "smtp", "alice@example.test", "bad", f"10.1.{i // 250}.{i % 250}")
+           for i in range(100)}
+    got = set()
+    for _ in range(100):
+        rtype, mid, fields = c.recv()
+        assert rtype == ap.LOGIN_RES and fields[0] == ap.AUTH_FAIL
+        got.add(mid)
+    assert got == ids
+    assert c.rcpt("alice@example.test") == ap.RCPT_LOCAL
+    c.close()
