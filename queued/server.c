@@ -281,6 +281,7 @@ static void handle_abort(struct client *c, struct ipc_msg *m)
 	char *p = spool_path("incoming", id);
 	unlink(p);
 	free(p);
+	log_info("%s: enqueue aborted by the client (uid %u); file removed", id, c->uid);
 }
 
 static void handle_admin(struct client *c, struct ipc_msg *m)

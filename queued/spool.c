@@ -87,6 +87,11 @@ static int append_trailer(int fd, struct qmsg *m)
 
 int spool_commit_file(int fd, struct qmsg *m)
 {
+	/* Keep half the reserve for the index log: a commit that would eat into
+	 * it is refused like a full disk (the client says 452). */
+	struct statvfs sv;
+	if (statvfs(spool_dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < qconf.minfree / 2)
+		return ENOSPC;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return errno;
