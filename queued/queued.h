@@ -78,7 +78,8 @@ extern bool sched_paused;
 void sched_init(void);
 void sched_kick(struct qent *e);		/* try to deliver now */
 void sched_kick_all(void);
-void sched_rearm(void);				/* recompute the retry timer */
+void sched_rearm(void);				/* recompute the retry timer (full scan) */
+void sched_rearm_one(struct qent *e);		/* e changed: maybe fire earlier */
 void sched_agent_hello(uint64_t cid, uint32_t transport);
 void sched_agent_gone(uint64_t cid);
 void sched_job_result(uint64_t cid, struct ipc_msg *m);

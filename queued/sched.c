@@ -137,7 +137,8 @@ static void settle(struct qent *e)
 	bounce_check(e, unix_now());
 	if (!e->busy && qmsg_done(&e->m))
 		store_finish(e);
-	sched_rearm();
+	else
+		sched_rearm_one(e);
 }
 
 static void wait_for_agent(struct qent *e)
@@ -332,16 +333,40 @@ static void find_due(struct qent *e, void *arg)
 		d->t = e->m.arrival + qconf.delay_warning;
 }
 
+/* The timer only moves earlier between full scans (which happen when it
+ * fires and after bulk changes), so a result costs O(1), not O(queue). A timer
+ * that fires with nothing due is harmless. */
+static uint64_t armed = UINT64_MAX;
+
+static void arm_at(uint64_t t, uint64_t now)
+{
+	if (t >= armed)
+		return;
+	armed = t;
+	evtimer_del(ev_timer);
+	struct timeval tv = { t > now ? (time_t)(t - now) : 0, 0 };
+	evtimer_add(ev_timer, &tv);
+}
+
+void sched_rearm_one(struct qent *e)
+{
+	struct next_due d = { UINT64_MAX, unix_now() };
+	if (sched_paused)
+		return;
+	find_due(e, &d);
+	if (d.t != UINT64_MAX)
+		arm_at(d.t, d.now);
+}
+
 void sched_rearm(void)
 {
 	struct next_due d = { UINT64_MAX, unix_now() };
 	if (!sched_paused)
 		store_each(find_due, &d);
+	armed = UINT64_MAX;
 	evtimer_del(ev_timer);
-	if (d.t == UINT64_MAX)
-		return;
-	struct timeval tv = { d.t > d.now ? (time_t)(d.t - d.now) : 0, 0 };
-	evtimer_add(ev_timer, &tv);
+	if (d.t != UINT64_MAX)
+		arm_at(d.t, d.now);
 }
 
 static void due_one(struct qent *e, void *arg)
@@ -355,6 +380,7 @@ static void due_one(struct qent *e, void *arg)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	uint64_t now = unix_now();
+	armed = UINT64_MAX;
 	store_each(due_one, &now);
 	sched_rearm();
 }
