@@ -635,3 +635,89 @@ def test_mbsync_two_way(server, tmp_path):
     run_mbsync(server, home, local)
     names = os.listdir(cur)
     assert len(names) == 1 and names[0].endswith(":2,FS"), names
+
+
+def test_list_extended_status_special_use_namespace(server):
+    server.start()
+    server.deliver(ALICE, SIMPLE)
+    c = connect(server)
+    typ, data = c._simple_command("LIST", "(SPECIAL-USE)", '""', "*")
+    got = c.untagged_responses.pop("LIST")
+    assert sorted(g.decode() for g in got) == sorted([
+        '(\\HasNoChildren \\Archive) "." "Archive"', '(\\HasNoChildren \\Drafts) "." "Drafts"',
+        '(\\HasNoChildren \\Junk) "." "Junk"', '(\\HasNoChildren \\Sent) "." "Sent"',
+        '(\\HasNoChildren \\Trash) "." "Trash"'])
+    typ, data = c._simple_command("LIST", '""', "(INBOX Sent)", "RETURN", "(STATUS (MESSAGES UNSEEN) SUBSCRIBED)")
+    assert typ == "OK"
+    lists = [g.decode() for g in c.untagged_responses.pop("LIST")]
+    assert any(l.endswith('"Sent"') and "\\Subscribed" in l for l in lists)
+    status = [g.decode() for g in c.untagged_responses.pop("STATUS")]
+    assert '"INBOX" (MESSAGES 1 UNSEEN 1)' in status and '"Sent" (MESSAGES 0 UNSEEN 0)' in status
+    typ, data = c._simple_command("LIST", "(SUBSCRIBED)", '""', "*")
+    subs = [g.decode() for g in c.untagged_responses.pop("LIST")]
+    assert len(subs) == 5 and all("\\Subscribed" in l for l in subs)
+    typ, data = c.namespace()
+    assert data == [b'(("" ".")) NIL NIL']
+    typ, data = c._simple_command("ENABLE", "CONDSTORE")
+    assert typ == "OK"
+    c.select("INBOX")
+    typ, data = c._simple_command("UNSELECT")
+    assert typ == "OK"
+    with pytest.raises(imaplib.IMAP4.error):  # BAD: no mailbox selected any more
+        c._simple_command("FETCH", "1", "FLAGS")
+    c.logout()
+
+
+def test_uid_expunge_and_close(server):
+    server.start()
+    for i in range(4):
+        server.deliver(ALICE, SIMPLE)
+    c = connect(server)
+    c.select("INBOX")
+    c.store("1:3", "+FLAGS", "(\\Deleted)")
+    typ, data = c.uid("EXPUNGE", "2:3")
+    assert typ == "OK" and c.untagged_responses.pop("EXPUNGE") == [b"3", b"2"]
+    typ, data = c.search(None, "ALL")
+    assert data == [b"1 2"]
+    c.close()  # expunges message 1 (still \\Deleted) silently
+    typ, data = c.select("INBOX")
+    assert data == [b"1"]
+    typ, data = c.fetch("1", "(UID)")
+    assert b"UID 4" in data[0]
+    c.logout()
+
+
+def test_raw_garbage_after_login_and_limits(tmp_parent):
+    srv = ImapServer(tmp_parent, conf={"max_sessions_per_user": "2", "idle_timeout": "2s"})
+    try:
+        srv.start()
+        r = Raw(srv)
+        r.send(b"a1 LOGIN " + ALICE.encode() + b" " + ALICE_PW.encode() + b"\r\n")
+        assert r.until_tag(b"a1")[-1].startswith(b"a1 OK")
+        r.send(b"\x00\xff\xfe garbage \x01\r\n")
+        assert b"BAD" in r.line()
+        r.send(b"a2 SELECT\r\n")
+        assert r.line().startswith(b"a2 BAD")
+        r.send(b'a3 SELECT "unterminated\r\n')
+        assert r.line().startswith(b"a3 BAD")
+        r.send(b"a4 UID FETCH 1:* (BODY[HEADER.FIELDS (FROM TO)]<0.10 FLAGS)\r\n")
+        assert r.line().startswith(b"a4 BAD")
+        r.send(b"a5 LOGIN again please\r\n")
+        assert r.line().startswith(b"a5 BAD")
+        r.send(b"a6 STORE 1 +FLAGS (\\Seen)\r\n")
+        assert r.line().startswith(b"a6 BAD")  # nothing selected
+        r.send(b"a7 APPEND INBOX {3+}\r\nabc\r\n")
+        assert r.until_tag(b"a7")[-1].startswith(b"a7 OK [APPENDUID")
+        # a third session for the same user is refused
+        second = connect(srv)
+        with pytest.raises((imaplib.IMAP4.abort, imaplib.IMAP4.error, OSError, EOFError)):
+            third = imaplib.IMAP4("127.0.0.1", srv.imap_port, timeout=20)
+            third.starttls(ssl_context=tls_ctx(srv))
+            third.login(ALICE, ALICE_PW)
+            third.select("INBOX")
+        second.logout()
+        # an idle session is closed after idle_timeout, with a BYE
+        time.sleep(3)
+        assert r.line().startswith(b"* BYE")
+    finally:
+        srv.stop()
