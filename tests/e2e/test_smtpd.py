@@ -665,3 +665,18 @@ def test_client_closing_mid_reply_is_cleaned_up(fake):
     r = Raw(fake.port("smtps"))
     r.close()
     assert wait_for(lambda: fake.log_text().count(" disconnect client=") == 6), fake.log_text()
+
+
+def test_many_concurrent_pipelined_sessions(env):
+    """smtp-source (Postfix's load generator): 10 parallel pipelining sessions,
+    200 messages; every one is accepted and stored."""
+    tag = unique("load")
+    before = len(env.for_user(BOB))
+    p = subprocess.run(["/usr/sbin/smtp-source", "-s", "10", "-m", "200", "-l", "3000",
+                        "-f", "x@remote.test", "-t", BOB, "-S", tag, "-c",
+                        f"127.0.0.1:{env.port('smtp')}"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert wait_for(lambda: len(delivered(env, BOB, tag, 200)) == 200, timeout=60), \
+        f"{len(delivered(env, BOB, tag, 200))} of 200 stored"
+    assert len(env.for_user(BOB)) == before + 200
