@@ -144,8 +144,21 @@ class Tern:
         return len([l for l in p.stdout.splitlines() if l.strip()])
 
     def drop_index(self, address):
+        """`mailctl mailbox index ADDRESS drop`; until that command exists,
+        remove the INBOX index file (common/mailindex.h: tern-index.db in
+        the folder directory), which is what a drop amounts to while no
+        session has the folder open."""
         p = self.ctl("mailbox", "index", address, "drop", check=False, timeout=120)
-        return p.returncode == 0
+        if p.returncode == 0:
+            return True
+        if "not available" not in p.stderr:
+            debug(f"mailbox index drop: {p.stderr.strip()}")
+            return False
+        md = self.maildir(address)
+        for n in os.listdir(md):
+            if n.startswith("tern-index") and not n.endswith(".lock"):
+                os.unlink(os.path.join(md, n))
+        return True
 
     def log_tail(self, n=3000):
         try:
