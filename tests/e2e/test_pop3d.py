@@ -785,3 +785,39 @@ def test_imap_and_pop3_share_the_mailbox(env):
     p.quit()
     im.logout()
     assert any(n.endswith(":2,S") for n in env.files(ALICE))	# imapd's rename happened
+
+
+# ---------------------------------------------------------------- whole instance
+
+def master_available():
+    from conftest import mailctl
+    p = mailctl("start", "--help", check=False)
+    return p.returncode == 0 and "not available" not in p.stderr
+
+
+@pytest.mark.skipif(not master_available(), reason="needs `mailctl start` (the master)")
+def test_instance_started_by_the_master(instance):
+    """`mailctl init` + `start`: mail sent over SMTP is fetched over pop3s with
+    the instance's certificate; both pop3d processes run as their accounts."""
+    import smtplib
+    instance.add_user("carol@example.test", "Carol-pw-1")
+    with smtplib.SMTP("127.0.0.1", instance.port("smtp"), timeout=30) as c:
+        c.sendmail("x@remote.test", ["carol@example.test"], SMTP_MSGS[0])
+    new = os.path.join(instance.maildir("carol@example.test"), "new")
+    assert wait_for(lambda: os.listdir(new), 30), instance.log_text()[-3000:]
+    ctx = ssl.create_default_context(cafile=instance.cert())
+    ctx.check_hostname = False
+    p = poplib.POP3_SSL("127.0.0.1", instance.port("pop3s"), context=ctx, timeout=10)
+    p.user("carol@example.test")
+    p.pass_("Carol-pw-1")
+    resp, lines, _ = p.retr(1)
+    assert b"Subject: smtp one" in lines and b"..leading dot" not in lines
+    assert b".leading dot" in lines
+    p.dele(1)
+    p.quit()
+    assert wait_for(lambda: not os.listdir(os.path.join(instance.maildir("carol@example.test"), "cur")))
+    status = instance.ctl("status").stdout.splitlines()
+    rows = {l.split()[0]: l.split() for l in status if l.split()}
+    assert rows["pop3d"][3] == "running" and rows["pop3d-mail"][3] == "running"
+    if IS_ROOT:
+        assert rows["pop3d"][2] == "tern-pop3d" and rows["pop3d-mail"][2] == "tern-vmail"
