@@ -29,7 +29,10 @@ enum queue_msg {
 	/* queue id, sender ("" for the null sender <>), u32 flags (QF_*), envid ("" if
 	 * none), u32 ret (0 none, 1 FULL, 2 HDRS), client description (for logs),
 	 * authenticated user ("" if none), u32 nrcpt, then nrcpt times: address,
-	 * u32 notify (DSN_NOTIFY_* bits, 0 = not given), orcpt ("" if none) */
+	 * u32 notify (DSN_NOTIFY_* bits, 0 = not given), orcpt ("" if none).
+	 * envid and orcpt ("addr-type;addr") are as received in ENVID=/ORCPT=, still
+	 * xtext-encoded (RFC 3461 4): pass them on unchanged when relaying, decode
+	 * them for the fields of a DSN. */
 	QUEUE_COMMIT_REQ,
 	/* u32 queue_status, queue id, text (reason for a failure) */
 	QUEUE_COMMIT_RES,
