@@ -29,7 +29,9 @@ struct fitem {
 struct freq {
 	struct fitem it[FETCH_MAX_ITEMS];
 	size_t n;
-	bool need_body, sets_seen, has_flags, has_uid;
+	bool need_body, sets_seen, has_flags, has_uid, has_modseq;
+	bool changedsince;
+	uint64_t since;
 };
 
 static void add(struct freq *r, enum fkind k, const char *name, const char *section, bool peek)
@@ -48,6 +50,7 @@ static void add(struct freq *r, enum fkind k, const char *name, const char *sect
 	}
 	r->has_flags |= k == F_FLAGS;
 	r->has_uid |= k == F_UID;
+	r->has_modseq |= k == F_MODSEQ;
 }
 
 static void freq_free(struct freq *r)
@@ -149,6 +152,19 @@ static bool parse_atts(struct ip *ip, struct freq *r)
 	return false;
 }
 
+/* " (CHANGEDSINCE n)" (RFC 7162) */
+static bool parse_fetch_modifiers(struct ip *ip, struct freq *r)
+{
+	if (!ip_char(ip, ' '))
+		return true;
+	char *a = NULL;
+	bool ok = ip_char(ip, '(') && (a = ip_atom(ip)) && !strcasecmp(a, "CHANGEDSINCE") &&
+		  ip_sp(ip) && ip_number(ip, UINT64_MAX / 2, &r->since) && ip_char(ip, ')');
+	free(a);
+	r->changedsince = ok;
+	return ok;
+}
+
 /* The message file, CRLF-converted. NULL if it vanished. */
 static char *load_message(struct mi *mi, uint32_t uid, size_t *len)
 {
@@ -232,6 +248,10 @@ static bool fetch_one(struct session *s, struct mi *mi, size_t i, struct freq *r
 	struct mi_rec rec;
 	if (mi_get(mi, m->uid, &rec) != 1)
 		return false;
+	if (r->changedsince && rec.modseq <= r->since) {
+		mi_rec_clear(&rec);
+		return true;	/* unchanged: not reported */
+	}
 	char *data = NULL;
 	size_t len = 0;
 	struct mime_msg *msg = NULL;
@@ -246,7 +266,7 @@ static bool fetch_one(struct session *s, struct mi *mi, size_t i, struct freq *r
 	bool set_seen = r->sets_seen && !s->sel->readonly && !(m->flags & MI_SEEN);
 	if (set_seen && mi_set_flags(mi, m->uid, m->flags | MI_SEEN, NULL) == 0) {
 		m->flags |= MI_SEEN;
-		rec.modseq = mi_header(mi)->modseq;
+		rec.modseq = m->modseq = mi_header(mi)->modseq;
 		s->sel->modseq = mi_header(mi)->modseq;
 	} else {
 		set_seen = false;
@@ -282,6 +302,8 @@ static bool fetch_one(struct session *s, struct mi *mi, size_t i, struct freq *r
 		evbuffer_add(b, " FLAGS ", 7);
 		s_flags(b, m->flags, m->kw, m->recent);
 	}
+	if (!r->has_modseq && (r->changedsince || (s->condstore && (r->has_flags || set_seen))))
+		evbuffer_add_printf(b, " MODSEQ (%llu)", (unsigned long long)rec.modseq);
 	evbuffer_add(b, ")\r\n", 3);
 	mime_free(msg);
 	free(data);
@@ -295,10 +317,12 @@ void cmd_fetch(struct session *s, struct ip *ip, bool uid)
 	struct seqset set = { 0 };
 	char *setstr = NULL;
 	if (!ip_sp(ip) || !(setstr = ip_until(ip, " ")) || !seqset_parse(setstr, &set) || !ip_sp(ip) ||
-	    !parse_atts(ip, &r) || !ip_eol(ip)) {
-		s_bad(s, "Syntax: FETCH set items");
+	    !parse_atts(ip, &r) || !parse_fetch_modifiers(ip, &r) || !ip_eol(ip)) {
+		s_bad(s, "Syntax: FETCH set items [(CHANGEDSINCE modseq)]");
 		goto out;
 	}
+	if (r.has_modseq || r.changedsince)
+		s->condstore = true;
 	struct mi *mi = view_sync(s, uid);
 	if (!mi) {
 		s_no(s, "[SERVERBUG] Cannot open mailbox");
@@ -370,13 +394,29 @@ static char *kw_apply(const char *old, const char *kw, char op)
 	return out;
 }
 
+/* optional "(UNCHANGEDSINCE n) " before the item (RFC 7162) */
+static bool parse_unchangedsince(struct ip *ip, bool *on, uint64_t *v)
+{
+	if (!ip_char(ip, '('))
+		return true;
+	char *a = ip_atom(ip);
+	bool ok = a && !strcasecmp(a, "UNCHANGEDSINCE") && ip_sp(ip) &&
+		  ip_number(ip, UINT64_MAX / 2, v) && ip_char(ip, ')') && ip_sp(ip);
+	free(a);
+	*on = ok;
+	return ok;
+}
+
 void cmd_store(struct session *s, struct ip *ip, bool uid)
 {
 	struct seqset set = { 0 };
 	char *setstr = NULL, *item = NULL;
 	char kw[MI_MAX_KEYWORDS_LEN + 1];
 	uint32_t flags = 0;
+	uint64_t unchangedsince = 0;
+	bool conditional = false;
 	if (!ip_sp(ip) || !(setstr = ip_until(ip, " ")) || !seqset_parse(setstr, &set) || !ip_sp(ip) ||
+	    !parse_unchangedsince(ip, &conditional, &unchangedsince) ||
 	    !(item = ip_atom(ip)) || !ip_sp(ip) || !parse_flags(ip, false, &flags, kw, sizeof kw) ||
 	    !ip_eol(ip)) {
 		s_bad(s, "Syntax: STORE set [+|-]FLAGS[.SILENT] (flags)");
@@ -398,11 +438,19 @@ void cmd_store(struct session *s, struct ip *ip, bool uid)
 		s_no(s, "[SERVERBUG] Cannot open mailbox");
 		goto out;
 	}
+	if (conditional)
+		s->condstore = true;
 	size_t *idx;
 	size_t n = view_resolve(s->sel, &set, uid, &idx);
 	bool missing = false;
+	uint32_t *modified = xcalloc(n + 1, sizeof *modified);
+	size_t nmod = 0;
 	for (size_t k = 0; k < n; k++) {
 		struct vmsg *m = &s->sel->m[idx[k]];
+		if (conditional && m->modseq > unchangedsince) {
+			modified[nmod++] = uid ? m->uid : (uint32_t)idx[k] + 1;
+			continue;
+		}
 		uint32_t nf = op == '+' ? m->flags | flags : op == '-' ? m->flags & ~flags : flags;
 		char *nk = kw_apply(m->kw, kw, op);
 		if (m->gone || mi_set_flags(mi, m->uid, nf, nk) < 0) {
@@ -413,22 +461,34 @@ void cmd_store(struct session *s, struct ip *ip, bool uid)
 		m->flags = nf;
 		free(m->kw);
 		m->kw = nk;
+		m->modseq = mi_header(mi)->modseq;
 		if (!silent) {
 			struct evbuffer *b = s_buf(s);
 			evbuffer_add_printf(b, "* %zu FETCH (FLAGS ", idx[k] + 1);
 			s_flags(b, m->flags, m->kw, m->recent);
 			if (uid)
 				evbuffer_add_printf(b, " UID %u", m->uid);
+			s_modseq(s, b, m->modseq);
 			evbuffer_add(b, ")\r\n", 3);
 		}
 	}
 	s->sel->modseq = mi_header(mi)->modseq;
 	free(idx);
 	mi_close(mi);
-	if (missing)
+	if (missing) {
 		s_no(s, "[EXPUNGEISSUED] Some messages were expunged");
-	else
+	} else if (nmod) {
+		struct evbuffer *mb = evbuffer_new();
+		for (size_t k = 0; k < nmod; k++)
+			evbuffer_add_printf(mb, "%s%u", k ? "," : "", modified[k]);
+		evbuffer_add(mb, "", 1);
+		s_ok(s, "[MODIFIED %s] Conditional STORE failed for some messages",
+		     (const char *)evbuffer_pullup(mb, -1));
+		evbuffer_free(mb);
+	} else {
 		s_ok(s, "STORE completed");
+	}
+	free(modified);
 out:
 	free(setstr);
 	free(item);

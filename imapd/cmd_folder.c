@@ -224,9 +224,19 @@ void cmd_status(struct session *s, struct ip *ip, bool uid)
 
 static void do_select(struct session *s, struct ip *ip, bool readonly)
 {
-	char *name = only_mailbox(s, ip, readonly ? "EXAMINE mailbox" : "SELECT mailbox");
-	if (!name)
+	char *name = NULL, *param = NULL;
+	if (!ip_sp(ip) || !(name = arg_mailbox(ip)) ||
+	    (ip_char(ip, ' ') && (!ip_char(ip, '(') || !(param = ip_atom(ip)) ||
+				  strcasecmp(param, "CONDSTORE") || !ip_char(ip, ')'))) ||
+	    !ip_eol(ip)) {
+		s_bad(s, "Syntax: %s mailbox [(CONDSTORE)]", readonly ? "EXAMINE" : "SELECT");
+		free(name);
+		free(param);
 		return;
+	}
+	if (param)
+		s->condstore = true;
+	free(param);
 	/* any selection ends with the command, even if it fails (RFC 3501 6.3.1) */
 	view_free(s->sel);
 	s->sel = NULL;
@@ -256,6 +266,8 @@ static void do_select(struct session *s, struct ip *ip, bool readonly)
 		s_out(s, "* OK [UNSEEN %zu] First unseen", unseen);
 	s_out(s, "* OK [UIDVALIDITY %u] UIDs valid", v->uidvalidity);
 	s_out(s, "* OK [UIDNEXT %u] Predicted next UID", v->uidnext);
+	if (s->condstore)
+		s_out(s, "* OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)v->modseq);
 	s_ok(s, "[%s] %s completed", readonly ? "READ-ONLY" : "READ-WRITE", readonly ? "EXAMINE" : "SELECT");
 }
 

@@ -20,7 +20,7 @@
 
 enum sk { SK_ALL, SK_FLAG, SK_NOFLAG, SK_KEYWORD, SK_UNKEYWORD, SK_NEW, SK_OLD, SK_RECENT,
 	  SK_BEFORE, SK_ON, SK_SINCE, SK_SENTBEFORE, SK_SENTON, SK_SENTSINCE, SK_LARGER,
-	  SK_SMALLER, SK_HEADER, SK_BODY, SK_TEXT, SK_UID, SK_SEQ, SK_NOT, SK_OR, SK_AND };
+	  SK_SMALLER, SK_MODSEQ, SK_HEADER, SK_BODY, SK_TEXT, SK_UID, SK_SEQ, SK_NOT, SK_OR, SK_AND };
 
 struct skey {
 	enum sk kind;
@@ -37,6 +37,7 @@ struct sparse {
 	const char *charset;
 	int nkeys, depth;
 	bool badcharset;
+	bool modseq;		/* a MODSEQ key was used: report the highest */
 };
 
 static void skey_free(struct skey *k)
@@ -167,6 +168,26 @@ static bool parse_arg_key(struct sparse *p, const char *w, struct skey *k)
 		if (!ip_sp(p->ip) || !ip_number(p->ip, INT64_MAX / 2, &n))
 			return false;
 		k->num = (int64_t)n;
+		return true;
+	}
+	if (!strcasecmp(w, "MODSEQ")) {
+		/* MODSEQ [entry-name entry-type] value (RFC 7162); entries are ignored */
+		uint64_t n;
+		k->kind = SK_MODSEQ;
+		if (!ip_sp(p->ip))
+			return false;
+		if (ip_peek(p->ip, '"')) {
+			char *name = ip_string(p->ip, NULL), *type = NULL;
+			bool ok = name && ip_sp(p->ip) && (type = ip_atom(p->ip)) && ip_sp(p->ip);
+			free(name);
+			free(type);
+			if (!ok)
+				return false;
+		}
+		if (!ip_number(p->ip, UINT64_MAX / 2, &n))
+			return false;
+		k->num = (int64_t)n;
+		p->modseq = true;
 		return true;
 	}
 	if (!strcasecmp(w, "UID")) {
@@ -392,6 +413,7 @@ static bool eval(struct msgctx *c, const struct skey *k)
 	case SK_NEW: return v->recent && !(v->flags & MI_SEEN);
 	case SK_OLD: return !v->recent;
 	case SK_RECENT: return v->recent;
+	case SK_MODSEQ: return (int64_t)v->modseq >= k->num;
 	case SK_UID: return seqset_has(&k->set, v->uid, view->n ? view->m[view->n - 1].uid : 0);
 	case SK_SEQ: return seqset_has(&k->set, (uint32_t)c->idx + 1, (uint32_t)view->n);
 	case SK_NOT: return !eval(c, k->a);
@@ -536,12 +558,18 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 	}
 	uint32_t *hits = xcalloc(s->sel->n + 1, sizeof *hits);
 	size_t nh = 0;
+	uint64_t maxmod = 0;
+	if (p.modseq)
+		s->condstore = true;
 	for (size_t i = 0; i < s->sel->n; i++) {
 		if (s->sel->m[i].gone)
 			continue;
 		struct msgctx c = { .s = s, .mi = mi, .idx = i };
-		if (eval(&c, prog))
+		if (eval(&c, prog)) {
 			hits[nh++] = uid ? s->sel->m[i].uid : (uint32_t)i + 1;
+			if (s->sel->m[i].modseq > maxmod)
+				maxmod = s->sel->m[i].modseq;
+		}
 		if (c.have_rec)
 			mi_rec_clear(&c.rec);
 		mime_free(c.m);
@@ -555,6 +583,8 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 		evbuffer_add(b, "* SEARCH", 8);
 		for (size_t i = 0; i < nh; i++)
 			evbuffer_add_printf(b, " %u", hits[i]);
+		if (p.modseq && nh)
+			evbuffer_add_printf(b, " (MODSEQ %llu)", (unsigned long long)maxmod);
 		evbuffer_add(b, "\r\n", 2);
 	}
 	free(hits);

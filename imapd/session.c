@@ -134,6 +134,12 @@ void s_flags(struct evbuffer *b, uint32_t flags, const char *kw, bool recent)
 	evbuffer_add(b, ")", 1);
 }
 
+void s_modseq(struct session *s, struct evbuffer *b, uint64_t modseq)
+{
+	if (s->condstore)
+		evbuffer_add_printf(b, " MODSEQ (%llu)", (unsigned long long)modseq);
+}
+
 /* ---- simple commands ---- */
 
 static void cmd_capability(struct session *s, struct ip *ip, bool uid)
@@ -175,12 +181,24 @@ static void cmd_id(struct session *s, struct ip *ip, bool uid)
 
 static void cmd_enable(struct session *s, struct ip *ip, bool uid)
 {
-	/* no ENABLE-able extension is implemented yet: enable nothing */
-	if (!ip_sp(ip)) {
-		s_bad(s, "Syntax: ENABLE capability...");
-		return;
+	bool cs = false;
+	for (int i = 0; i < 32; i++) {
+		if (!ip_sp(ip)) {
+			s_bad(s, "Syntax: ENABLE capability...");
+			return;
+		}
+		char *a = ip_atom(ip);
+		if (!a) {
+			s_bad(s, "Syntax: ENABLE capability...");
+			return;
+		}
+		cs |= !strcasecmp(a, "CONDSTORE");
+		free(a);
+		if (ip_eol(ip))
+			break;
 	}
-	s_out(s, "* ENABLED");
+	s_out(s, "* ENABLED%s", cs && !s->condstore ? " CONDSTORE" : "");
+	s->condstore |= cs;
 	s_ok(s, "ENABLE completed");
 }
 

@@ -19,6 +19,7 @@ struct vmsg {
 	char *kw;		/* space-separated keywords */
 	bool recent;
 	bool gone;		/* expunged by someone else, not yet reported */
+	uint64_t modseq;
 };
 
 /* The selected folder as this session has told the client about it. */
@@ -50,6 +51,7 @@ struct session {
 	struct event *idle_timer, *inotify_ev;
 	int inotify_fd;
 	int bad_commands;
+	bool condstore;		/* CONDSTORE enabled (RFC 7162): MODSEQ in FETCH responses */
 	/* fetch bookkeeping of the current command */
 	bool in_fetch_like;	/* FETCH/STORE/SEARCH (non-UID): no EXPUNGE responses */
 };
@@ -65,6 +67,8 @@ void s_ok(struct session *s, const char *fmt, ...) __attribute__((format(printf,
 void s_no(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void s_bad(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void s_flags(struct evbuffer *b, uint32_t flags, const char *kw, bool recent);
+/* " MODSEQ (n)" when CONDSTORE is enabled. */
+void s_modseq(struct session *s, struct evbuffer *b, uint64_t modseq);
 
 /* ---- the selected folder ---- */
 /* Open the selected folder's index and report changes since the last call

@@ -28,7 +28,7 @@ static void view_append(struct view *v, const struct mi_rec *r, bool recent)
 		v->cap = v->cap ? v->cap * 2 : 64;
 		v->m = xrealloc(v->m, v->cap * sizeof *v->m);
 	}
-	v->m[v->n++] = (struct vmsg){ r->uid, r->flags, xstrdup(r->keywords), recent, false };
+	v->m[v->n++] = (struct vmsg){ r->uid, r->flags, xstrdup(r->keywords), recent, false, r->modseq };
 }
 
 static bool in_list(const uint32_t *l, size_t n, uint32_t uid)
@@ -113,7 +113,9 @@ static void reconcile_flags(struct session *s, struct view *v, const struct mi_r
 		if (j == nr || recs[j].uid != v->m[i].uid)
 			continue;
 		struct vmsg *m = &v->m[i];
-		if (m->flags == recs[j].flags && !strcmp(m->kw, recs[j].keywords))
+		bool same = m->flags == recs[j].flags && !strcmp(m->kw, recs[j].keywords);
+		m->modseq = recs[j].modseq;
+		if (same)
 			continue;
 		m->flags = recs[j].flags;
 		free(m->kw);
@@ -121,7 +123,9 @@ static void reconcile_flags(struct session *s, struct view *v, const struct mi_r
 		struct evbuffer *b = s_buf(s);
 		evbuffer_add_printf(b, "* %zu FETCH (FLAGS ", i + 1);
 		s_flags(b, m->flags, m->kw, m->recent);
-		evbuffer_add_printf(b, " UID %u)\r\n", m->uid);
+		evbuffer_add_printf(b, " UID %u", m->uid);
+		s_modseq(s, b, m->modseq);
+		evbuffer_add(b, ")\r\n", 3);
 	}
 }
 

@@ -721,3 +721,36 @@ def test_raw_garbage_after_login_and_limits(tmp_parent):
         assert r.line().startswith(b"* BYE")
     finally:
         srv.stop()
+
+
+def test_condstore(server):
+    server.start()
+    for i in range(3):
+        server.deliver(ALICE, SIMPLE)
+    c = connect(server)
+    assert "CONDSTORE" in c.capability()[1][0].decode().split()
+    typ, data = c._simple_command("SELECT", "INBOX", "(CONDSTORE)")
+    assert typ == "OK"
+    c.state = "SELECTED"
+    hms = int(c.untagged_responses["HIGHESTMODSEQ"][0])
+    typ, data = c.fetch("1:*", "(MODSEQ)")
+    mods = [int(re.search(rb"MODSEQ \((\d+)\)", d).group(1)) for d in data]
+    assert len(mods) == 3 and max(mods) <= hms
+    typ, data = c.store("2", "+FLAGS", "(\\Flagged)")
+    m2 = int(re.search(rb"MODSEQ \((\d+)\)", data[0]).group(1))
+    assert m2 > hms
+    # only message 2 changed since hms
+    typ, data = c._simple_command("FETCH", "1:*", "(FLAGS)", "(CHANGEDSINCE %d)" % hms)
+    fetched = c.untagged_responses.pop("FETCH")
+    assert len(fetched) == 1 and fetched[0].startswith(b"2 (")
+    # conditional store: message 2 was modified after hms
+    typ, data = c._simple_command("STORE", "1:3", "(UNCHANGEDSINCE %d)" % hms, "+FLAGS", "(\\Seen)")
+    assert typ == "OK" and b"[MODIFIED 2]" in data[0]
+    c.untagged_responses.pop("FETCH", None)
+    typ, data = c.search(None, "MODSEQ", str(m2))
+    assert data[0].startswith(b"1 2 3 (MODSEQ ")
+    typ, data = c.search(None, "MODSEQ", str(10**12))
+    assert data == [b""]
+    typ, data = c.status("INBOX", "(HIGHESTMODSEQ)")
+    assert b"HIGHESTMODSEQ" in data[0]
+    c.logout()
