@@ -298,3 +298,44 @@ def test_many_failed_logins_in_flight_on_one_connection(authd):
     assert got == ids
     assert c.rcpt("alice@example.test") == ap.RCPT_LOCAL
     c.close()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to become another user")
+def test_started_as_ordinary_user(tmp_parent):
+    # Started by an ordinary user, authd runs as that user, unchrooted, and serves.
+    nobody = pwd.getpwnam("nobody")
+
+    def as_nobody():
+        os.setgid(nobody.pw_gid)
+        os.setgroups([])
+        os.setuid(nobody.pw_uid)
+    a = Authd(tmp_parent)
+    for root, dirs, files in os.walk(a.dir):
+        for n in dirs + files + [""]:
+            os.chown(os.path.join(root, n), nobody.pw_uid, nobody.pw_gid)
+    mc = os.path.join(TERN_BIN, "mailctl")
+    for args, inp in ((["domain", "add", "example.test"], None),
+                      (["user", "add", "dora@example.test"], "Dora-pw-1\n")):
+        p = subprocess.run([mc, "-c", a.dir, *args], input=inp, capture_output=True, text=True,
+                           preexec_fn=as_nobody, timeout=30)
+        assert p.returncode == 0, p.stderr
+    assert os.stat(os.path.join(a.dir, "mail", "example.test", "dora")).st_uid == nobody.pw_uid
+    ready_r, ready_w = os.pipe()
+    env = dict(os.environ, TERN_READY_FD=str(ready_w))
+    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
+    a.proc = subprocess.Popen([AUTHD, "-c", a.dir], env=env, pass_fds=(ready_w,),
+                              stderr=subprocess.PIPE, preexec_fn=as_nobody)
+    os.close(ready_w)
+    try:
+        r, _, _ = select.select([ready_r], [], [], 10)
+        assert r and os.read(ready_r, 1) == b"1", a.log()
+        with open(f"/proc/{a.proc.pid}/status") as f:
+            assert [l.split()[1] for l in f if l.startswith("Uid:")][0] == str(nobody.pw_uid)
+        assert os.readlink(f"/proc/{a.proc.pid}/root") == "/"
+        c = a.conn()
+        res, user, token = c.login("dora@example.test", "Dora-pw-1")
+        assert res == ap.AUTH_OK and user == "dora@example.test" and token == ""   # no run secret
+        c.close()
+    finally:
+        os.close(ready_r)
+        a.stop()
