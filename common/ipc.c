@@ -256,6 +256,11 @@ static void collect_fds(struct ipc_conn *c, struct msghdr *mh)
 int ipc_conn_read(struct ipc_conn *c)
 {
 	for (;;) {
+		/* Keep room for the fds one recvmsg may bring: when a peer sends many
+		 * fd-carrying messages at once, the rest waits in the kernel until the
+		 * caller has taken the complete messages (it is called again then). */
+		if (c->nfds > (int)ARRAY_LEN(c->fds) - 8)
+			return 0;
 		if (c->in_cap - c->in_len < 4096) {
 			if (c->in_cap > IPC_MAX_PAYLOAD + IPC_HDR_LEN + 65536)
 				return 0;	/* wait for the consumer to drain */

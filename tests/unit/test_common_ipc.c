@@ -119,10 +119,48 @@ static void test_conn_fd_passing(void)
 	ipc_conn_close(&b);
 }
 
+/* Many fd-carrying messages sent at once (queued answering 50 QUEUE_NEW, or
+ * pushing jobs) are all received: the reader never holds more fds than it can. */
+static void test_many_fds(void)
+{
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	fd_nonblock(sv[0]);
+	fd_nonblock(sv[1]);
+	struct ipc_conn a, b;
+	ipc_conn_init(&a, sv[0]);
+	ipc_conn_init(&b, sv[1]);
+	for (uint32_t i = 0; i < 60; i++) {
+		struct ipc_msg m;
+		ipc_msg_init(&m, 7, i);
+		ipc_put_u32(&m, i);
+		ipc_put_fd(&m, open("/dev/null", O_RDONLY));
+		ipc_conn_queue(&a, &m);
+		ipc_msg_free(&m);
+	}
+	CHECK(ipc_conn_flush(&a) == 1);
+	int got = 0, bad = 0;
+	for (int round = 0; round < 100 && got < 60 && !bad; round++) {
+		CHECK(ipc_conn_read(&b) == 0);
+		struct ipc_msg r;
+		int k;
+		while ((k = ipc_conn_next(&b, &r)) == 1) {
+			bad |= r.fd < 0 || ipc_get_u32(&r) != (uint32_t)got;
+			got++;
+			ipc_msg_free(&r);
+		}
+		bad |= k < 0;
+	}
+	CHECK(got == 60 && !bad);
+	ipc_conn_close(&a);
+	ipc_conn_close(&b);
+}
+
 int main(void)
 {
 	test_roundtrip();
 	test_malformed();
 	test_conn_fd_passing();
+	test_many_fds();
 	return check_summary("ipc");
 }
