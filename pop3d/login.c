@@ -43,8 +43,8 @@ void lsess_free(struct lsess *s, const char *why)
 {
 	struct login *L = s->L;
 	if (why)
-		log_info("pop3 login: ip=%s tls=%s user=%s errors=%u secs=%llu end=%s", s->ip,
-			 s->tls ? "yes" : "no", s->canon ? s->canon : s->user ? "(not logged in)" : "-",
+		log_info("pop3 login: ip=%s tls=%s user=%s failed_logins=%u errors=%u secs=%llu end=%s",
+			 s->ip, s->tls ? "yes" : "no", s->tried[0] ? s->tried : "-", s->failed_logins,
 			 s->errors, (unsigned long long)((now_ms() - s->started_ms) / 1000), why);
 	if (s->st == LS_AUTHWAIT)
 		auth_client_cancel(L->auth, s->auth_id);

@@ -56,6 +56,8 @@ struct lsess {
 	char *user;			/* USER or SASL LOGIN name, until PASS */
 	char *canon, *token;		/* after AUTH_OK */
 	unsigned errors;
+	unsigned failed_logins;
+	char tried[64];			/* last user name tried, for the log */
 	uint32_t auth_id;
 	uint64_t started_ms;
 	const char *end;		/* LS_CLOSING: why (a static string) */

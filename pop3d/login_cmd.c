@@ -97,7 +97,8 @@ static void on_auth(const struct auth_reply *r, void *arg)
 		return;
 	}
 	s->st = LS_CMD;
-	log_info("pop3 login: ip=%s user=%s login failed (%s)", s->ip, s->user ? s->user : "?",
+	s->failed_logins += result == AUTH_FAIL || result == AUTH_LOCKED;
+	log_debug("pop3 login: ip=%s user=%s login failed (%s)", s->ip, s->tried,
 		 result == AUTH_FAIL ? "wrong user or password" : result == AUTH_LOCKED ? "locked out"
 								   : "auth service unavailable");
 	free(s->user);
@@ -121,6 +122,7 @@ static void start_login(struct lsess *s, char *user, char *pass)
 {
 	free(s->user);
 	s->user = user;
+	strlcpy_t(s->tried, user, sizeof s->tried);
 	s->st = LS_AUTHWAIT;
 	bufferevent_disable(s->bev, EV_READ);
 	s->auth_id = auth_client_login(s->L->auth, POP3_SERVICE, user, pass, s->ip, on_auth, s);

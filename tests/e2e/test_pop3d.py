@@ -224,6 +224,13 @@ def test_wrong_password_auth_code(env):
     p.user(ALICE)
     p.pass_(ALICE_PW)
     p.quit()
+    # One log line for a session that never logged in, with what it tried.
+    p = poplib.POP3(env.HOST, env.port("pop3"), timeout=10)
+    p.user(BOB)
+    with pytest.raises(poplib.error_proto):
+        p.pass_("wrong")
+    p.quit()
+    assert wait_for(lambda: f"user={BOB} failed_logins=1 errors=1" in env.log_text())
 
 
 def test_password_with_spaces_and_user_case(env):
