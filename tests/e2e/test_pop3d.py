@@ -828,3 +828,42 @@ def test_instance_started_by_the_master(instance):
     assert rows["pop3d"][3] == "running" and rows["pop3d-mail"][3] == "running"
     if IS_ROOT:
         assert rows["pop3d"][2] == "tern-pop3d" and rows["pop3d-mail"][2] == "tern-vmail"
+
+
+def test_pipelined_over_tls(tls_env):
+    """Commands after PASS read by the login process reach the session process
+    through the TLS relay, in order."""
+    tls_env.deliver(ALICE, MSG3)
+    raw = socket.create_connection((tls_env.HOST, tls_env.port("pop3s")), timeout=10)
+    t = tls_context(tls_env).wrap_socket(raw, server_hostname="mx.example.test")
+    f = t.makefile("rb")
+    assert f.readline().startswith(b"+OK")
+    t.sendall(f"USER {ALICE}\r\nPASS {ALICE_PW}\r\nSTAT\r\nUIDL\r\nRETR 1\r\nQUIT\r\n".encode())
+    out = b""
+    while True:
+        d = f.read1(65536)
+        if not d:
+            break
+        out += d
+    lines = out.split(b"\r\n")
+    assert lines[0] == b"+OK" and lines[1].startswith(b"+OK Logged in")
+    assert lines[2] == f"+OK 1 {len(wire(MSG3))}".encode()
+    assert out.endswith(wire(MSG3) + b".\r\n+OK Logging out, 0 messages deleted\r\n")
+    t.close()
+
+
+def test_max_messages_oldest_first(tmp_parent):
+    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes", "max_messages": "2"})
+    try:
+        for i, m in enumerate((MSG1, MSG2, MSG3)):
+            e.deliver(ALICE, m, when=time.time() - 30 + i)
+        p = login(e)
+        assert p.stat()[0] == 2
+        assert b"Subject: one" in p.top(1, 0)[1] and b"Subject: two" in p.top(2, 0)[1]
+        p.dele(1), p.dele(2)
+        p.quit()
+        p = login(e)
+        assert p.stat() == (1, len(wire(MSG3)))
+        p.quit()
+    finally:
+        e.stop()
