@@ -8,6 +8,14 @@ import statistics
 import time
 
 
+class Partial(Exception):
+    """A run that measured some figures and failed on others."""
+
+    def __init__(self, figs, message):
+        super().__init__(message)
+        self.figs = figs
+
+
 class Results:
     def __init__(self, path, run_id, meta):
         self.path = path

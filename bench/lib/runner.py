@@ -14,7 +14,7 @@ import mailgen
 import util
 from dovecot import Dovecot
 from postfix import Postfix
-from report import Results, machine_meta
+from report import Partial, Results, machine_meta
 from tern import Tern
 from util import log
 from w_imap import ImapIdle, ImapLarge
@@ -181,7 +181,7 @@ def run_workload(ctx, res, cls, reps):
                 except Exception as e:
                     log(f"{wl.key}: {system} rep {rep}: FAILED: {e}")
                     res.note(wl.title, system, f"rep {rep} failed: {e}", error=True)
-                    continue
+                    figs = e.figs if isinstance(e, Partial) else []
                 for metric, value, unit, better, extra in figs:
                     res.add(wl.title, metric, system, rep, value, unit, better, extra)
                     log(f"  rep {rep} {system:11s} {metric}: {value:.4g} {unit}")

@@ -139,9 +139,19 @@ class Tern:
         except KeyError:
             return st.st_uid, st.st_gid
 
-    def queue_count(self):
-        p = self.ctl("queue", "list", check=False, timeout=120)
-        return len([l for l in p.stdout.splitlines() if l.strip()])
+    def spool_count(self):
+        """Committed messages: files in spool/msg (queued.h). `mailctl queue
+        list` is not used for this: its reply is one IPC message, cut at
+        IPC_MAX_PAYLOAD (256 KiB, about 3,700 lines)."""
+        d = os.path.join(self.dir, "spool", "msg")
+        return len(os.listdir(d)) if os.path.isdir(d) else 0
+
+    def queue_clear(self):
+        """Delete every queued message and wait (bounded) until queued has
+        unlinked their files, so the next run starts on an empty spool."""
+        self.ctl("queue", "delete", "all", timeout=300)
+        if not wait_for(lambda: self.spool_count() == 0, 300, 0.2):
+            raise RuntimeError(f"{self.spool_count()} files left in spool/msg after delete all")
 
     def drop_index(self, address):
         """`mailctl mailbox index ADDRESS drop`; until that command exists,
