@@ -116,8 +116,11 @@ static void process_input(struct lsess *s)
 			s->skipping = !line_skip(in);
 			log_info("pop3 login: ip=%s command line over %zu bytes", s->ip, max);
 			lsess_reply(s, "-ERR Line too long");
-			if (s->st != LS_CMD)
+			if (s->st != LS_CMD) {
 				s->st = LS_CMD;	/* a SASL exchange ends with the error */
+				free(s->user);
+				s->user = NULL;
+			}
 			if (lsess_error(s))
 				return;
 			continue;

@@ -155,6 +155,8 @@ static void cmd_pass(struct lsess *s, const char *pass)
 static void sasl_bad(struct lsess *s, const char *what)
 {
 	s->st = LS_CMD;
+	free(s->user);		/* a half-done AUTH LOGIN leaves nothing for PASS */
+	s->user = NULL;
 	lsess_reply(s, "-ERR [AUTH] %s", what);
 	lsess_error(s);
 }
@@ -182,6 +184,8 @@ static void cmd_auth(struct lsess *s, const struct pop3_cmd *c)
 	if (!login_allowed(s))
 		return refuse_plaintext(s);
 	const char *ir = c->argc > 1 ? c->argv[1] : NULL;
+	free(s->user);		/* AUTH starts over: forget an earlier USER */
+	s->user = NULL;
 	if (!strcasecmp(c->argv[0], "PLAIN")) {
 		if (!ir) {
 			s->st = LS_SASL_PLAIN;

@@ -264,6 +264,14 @@ def test_sasl_plain_and_login(env):
     assert r.line().startswith(b"-ERR")
     r.send(b"AUTH PLAIN !!notbase64\r\n")
     assert r.line().startswith(b"-ERR")
+    # USER, then AUTH LOGIN with an initial response that fails half-way:
+    # nothing of either is left for a PASS.
+    r.send(f"USER {ALICE}\r\nAUTH LOGIN ".encode() + base64.b64encode(ALICE.encode()) + b"\r\n*\r\n")
+    assert r.line().startswith(b"+OK")
+    assert r.line() == b"+ UGFzc3dvcmQ6"
+    assert r.line().startswith(b"-ERR")
+    r.send(f"PASS {ALICE_PW}\r\n".encode())
+    assert r.line() == b"-ERR USER first"
     r.send(b"QUIT\r\n")
     assert r.line().startswith(b"+OK")
     r.close()
