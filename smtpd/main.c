@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 	char *queue_path = sock_path(&in, "queue", chrooted);
 	/* Failed logins are answered late on purpose: allow for that. */
 	srv.auth = auth_client_new(srv.base, auth_path, 30000);
-	srv.queue = peer_new(srv.base, queue_path, "queue");
+	srv.queue = peer_new(srv.base, queue_path, "queue", (int)srv.conf.queue_timeout * 1000);
 	free(auth_path);
 	free(queue_path);
 	tzset();	/* Received dates keep the local zone inside the chroot */

@@ -13,6 +13,7 @@ struct pending {
 	uint32_t id;
 	peer_cb cb;
 	void *owner;
+	uint64_t deadline;	/* now_ms(); past it the owner gets reply == NULL */
 	struct pending *next;
 };
 
@@ -28,9 +29,45 @@ struct peer {
 	 * callbacks never run inside peer_request. */
 	struct pending *failed;
 	struct event *fail_ev;
+	int timeout_ms;
+	struct event *tick;	/* checks deadlines while requests are pending */
 };
 
 static void fail_all(struct peer *p);
+
+/* A server that stops answering must not hold sessions forever: past its
+ * deadline a request is answered with NULL; the entry stays (owner NULL) so a
+ * late reply still reaches the callback, which releases what it carries. */
+static void arm_tick(struct peer *p);
+
+static void on_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	struct peer *p = arg;
+	uint64_t now = now_ms();
+	/* Rescan after each callback: it may send requests or drop the connection. */
+	for (bool again = true; again;) {
+		again = false;
+		for (struct pending *q = p->head; q; q = q->next) {
+			if (q->owner && now >= q->deadline) {
+				void *owner = q->owner;
+				q->owner = NULL;
+				log_warn("%s: no answer to request %u within %d ms", p->name, q->id,
+					 p->timeout_ms);
+				q->cb(owner, NULL);
+				again = true;
+				break;
+			}
+		}
+	}
+	arm_tick(p);
+}
+
+static void arm_tick(struct peer *p)
+{
+	struct timeval tv = { 1, 0 };
+	if (p->head && !evtimer_pending(p->tick, NULL))
+		evtimer_add(p->tick, &tv);
+}
 
 static void run_failed(evutil_socket_t fd, short ev, void *arg)
 {
@@ -129,9 +166,11 @@ static bool ensure_connected(struct peer *p)
 	return true;
 }
 
-struct peer *peer_new(struct event_base *base, const char *path, const char *name)
+struct peer *peer_new(struct event_base *base, const char *path, const char *name, int timeout_ms)
 {
 	struct peer *p = xcalloc(1, sizeof *p);
+	p->timeout_ms = timeout_ms > 0 ? timeout_ms : 120000;
+	p->tick = evtimer_new(base, on_tick, p);
 	p->base = base;
 	p->path = xstrdup(path);
 	p->name = xstrdup(name);
@@ -179,8 +218,10 @@ void peer_request(struct peer *p, struct ipc_msg *req, peer_cb cb, void *owner)
 		defer_failure(p, q);
 		return;
 	}
+	q->deadline = now_ms() + (uint64_t)p->timeout_ms;
 	*p->tail = q;
 	p->tail = &q->next;
+	arm_tick(p);
 	ipc_conn_queue(&p->conn, req);
 	ipc_msg_free(req);
 	flush(p);
@@ -225,6 +266,7 @@ void peer_free(struct peer *p)
 		free(q);
 	}
 	event_free(p->fail_ev);
+	event_free(p->tick);
 	free(p->path);
 	free(p->name);
 	free(p);

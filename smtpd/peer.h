@@ -3,7 +3,8 @@
  * its own, common/auth_client.h). Requests carry an id; replies are matched by id, so
  * a server may answer out of order. The connection is opened on first use and
  * re-opened after the server restarts; requests in flight when it breaks are
- * answered with reply == NULL (the caller replies 4xx). */
+ * answered with reply == NULL (the caller replies 4xx), and so are requests
+ * not answered within the timeout. */
 #ifndef TERN_SMTPD_PEER_H
 #define TERN_SMTPD_PEER_H
 
@@ -17,7 +18,8 @@ struct peer;
  * release what the reply carries (for example abort a queue file). */
 typedef void (*peer_cb)(void *owner, struct ipc_msg *reply);
 
-struct peer *peer_new(struct event_base *base, const char *path, const char *name);
+/* timeout_ms: how long a request may wait for its reply. */
+struct peer *peer_new(struct event_base *base, const char *path, const char *name, int timeout_ms);
 /* Send req (taken over, also its fd). cb runs later, never from within this call. */
 void peer_request(struct peer *p, struct ipc_msg *req, peer_cb cb, void *owner);
 /* Send a message that expects no reply. */

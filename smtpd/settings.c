@@ -13,6 +13,7 @@ const struct cfg_key smtpd_settings[] = {
 	{ "max_errors", CFG_INT, "10", "Protocol errors per session before the client is disconnected with 421", NULL },
 	{ "command_timeout", CFG_TIME, "5m", "Idle time allowed while waiting for a command (RFC 5321 4.5.3.2.7: 5 minutes)", NULL },
 	{ "data_timeout", CFG_TIME, "3m", "Idle time allowed while receiving message data (RFC 5321 4.5.3.2.5: 3 minutes)", NULL },
+	{ "queue_timeout", CFG_TIME, "2m", "How long the queue may take to answer before the client gets 451 4.3.0", NULL },
 	{ "max_sessions", CFG_INT, "1000", "Simultaneous SMTP sessions; more are refused with 421", NULL },
 	{ "max_sessions_per_ip", CFG_INT, "20", "Simultaneous SMTP sessions from one client address", NULL },
 	{ "relay_domains", CFG_LIST, "", "Domains accepted on port 25 for relaying (besides local recipients), comma-separated", NULL },
@@ -38,6 +39,7 @@ void smtpd_conf_load(struct smtpd_conf *sc, const struct cfg *c)
 	sc->max_errors = bounded(c, "max_errors", 1, 1000);
 	sc->command_timeout = bounded(c, "command_timeout", 1, 86400);
 	sc->data_timeout = bounded(c, "data_timeout", 1, 86400);
+	sc->queue_timeout = bounded(c, "queue_timeout", 1, 3600);
 	sc->max_sessions = bounded(c, "max_sessions", 1, 100000);
 	sc->max_sessions_per_ip = bounded(c, "max_sessions_per_ip", 1, 100000);
 	sc->nrelay_domains = cfg_list(c, "relay_domains", &sc->relay_domains);

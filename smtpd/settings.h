@@ -19,6 +19,7 @@ struct smtpd_conf {
 	unsigned max_errors;
 	unsigned command_timeout;	/* seconds */
 	unsigned data_timeout;
+	unsigned queue_timeout;		/* seconds queued may take to answer */
 	unsigned max_sessions;
 	unsigned max_sessions_per_ip;
 	char **relay_domains;

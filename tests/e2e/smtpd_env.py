@@ -172,6 +172,7 @@ class FakeQueued(FakePeer):
         self.spool = spool
         self.status = ipc.QS_OK          # what QUEUE_COMMIT answers
         self.new_status = ipc.QS_OK      # what QUEUE_NEW answers
+        self.stall = False               # never answer QUEUE_NEW
         self.counter = 0
         self.aborted = []
         self.lock = threading.Lock()
@@ -179,6 +180,8 @@ class FakeQueued(FakePeer):
 
     def handle(self, m):
         if m.type == ipc.QUEUE_NEW_REQ:
+            if self.stall:
+                return None
             if self.new_status != ipc.QS_OK:
                 return ipc.Msg(ipc.QUEUE_NEW_RES).u32(self.new_status).str("")
             with self.lock:

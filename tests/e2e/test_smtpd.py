@@ -684,3 +684,25 @@ def test_many_concurrent_pipelined_sessions(parent):
         assert len(e.for_user(BOB)) == 400
     finally:
         e.close()
+
+
+def test_queue_that_stops_answering(parent):
+    e = make_env(parent, dict(SETTINGS, queue_timeout="2s"), fake=True)
+    try:
+        e.queued.stall = True
+        r = raw(e)
+        r.send(f"MAIL FROM:<x@remote.test>\r\nRCPT TO:<{ALICE}>\r\n")
+        assert r.reply()[0] == 250 and r.reply()[0] == 250
+        r.sock.settimeout(30)
+        code, text = r.cmd("DATA")          # no answer from the queue: 451, not a hang
+        assert code == 451 and text[0].startswith("4.3.0")
+        e.queued.stall = False
+        r.send(f"MAIL FROM:<x@remote.test>\r\nRCPT TO:<{ALICE}>\r\n")
+        assert r.reply()[0] == 250 and r.reply()[0] == 250
+        assert r.code("DATA") == 354
+        assert r.cmd("Subject: later\r\n\r\nx\r\n.")[0] == 250
+        r.close()
+        assert len(e.messages()) == 1
+        assert "queue: no answer to request" in e.log_text()
+    finally:
+        e.close()
