@@ -271,7 +271,11 @@ static void handle_line(struct session *s, const struct line *l)
 	parse_command(l->text, &cmd);
 	log_debug("session %llx: < %s", (unsigned long long)s->id,
 		  cmd.verb == V_AUTH ? "AUTH ..." : l->text);
-	if (cmd.verb != V_AUTH && l->len + 2 > s->srv->conf.max_command_line) {
+	/* ESMTP parameters lengthen MAIL and RCPT: SIZE (RFC 1870 +26), ENVID and
+	 * ORCPT (RFC 3461 +100, +500), AUTH= (RFC 4954 +500). */
+	size_t limit = s->srv->conf.max_command_line +
+		       (cmd.verb == V_MAIL || cmd.verb == V_RCPT ? 1024 : 0);
+	if (cmd.verb != V_AUTH && l->len + 2 > limit) {
 		session_reply(s, "500 5.5.2 Error: line too long");
 		session_error(s);
 		return;

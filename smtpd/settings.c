@@ -8,7 +8,7 @@
 const struct cfg_key smtpd_settings[] = {
 	{ "max_message_size", CFG_SIZE, "35m", "Largest message accepted (announced in EHLO SIZE, enforced while receiving)", NULL },
 	{ "max_recipients", CFG_INT, "100", "Recipients per message; more get 452 4.5.3 (RFC 5321 4.5.3.1.8 asks for at least 100)", NULL },
-	{ "max_command_line", CFG_INT, "512", "Longest command line in bytes including CRLF (RFC 5321 4.5.3.1.4); AUTH lines may reach 12288", NULL },
+	{ "max_command_line", CFG_INT, "512", "Longest command line in bytes including CRLF (RFC 5321 4.5.3.1.4); MAIL and RCPT may use 1024 more for ESMTP parameters, AUTH lines 12288", NULL },
 	{ "max_text_line", CFG_INT, "998", "Longest message line in bytes, without CRLF (RFC 5321 4.5.3.1.6); longer lines refuse the message", NULL },
 	{ "max_errors", CFG_INT, "10", "Protocol errors per session before the client is disconnected with 421", NULL },
 	{ "command_timeout", CFG_TIME, "5m", "Idle time allowed while waiting for a command (RFC 5321 4.5.3.2.7: 5 minutes)", NULL },

@@ -419,6 +419,10 @@ def test_starttls_pipelined_injection_is_discarded(env):
 
 def test_overlong_command_line(env):
     r = raw(env)
+    # ESMTP parameters may take a MAIL or RCPT line past 512 (RFC 3461: ORCPT up to 500)
+    assert r.code("MAIL FROM:<x@remote.test> ENVID=" + "e" * 100) == 250
+    assert r.code(f"RCPT TO:<{ALICE}> NOTIFY=SUCCESS,FAILURE,DELAY ORCPT=rfc822;" + "o" * 480) == 250
+    assert r.code("RSET") == 250
     code, text = r.cmd("NOOP " + "a" * 600)
     assert code == 500 and text[0].startswith("5.5.2")
     code, text = r.cmd("NOOP " + "b" * 30000)      # beyond any buffer: one reply
