@@ -749,3 +749,26 @@ def test_random_sessions_never_crash(parent):
         assert r.code("QUIT") == 221
     finally:
         e.close()                                    # asserts a clean exit
+
+
+def test_print_config_and_check(parent):
+    from smtpd_env import SMTPD
+    p = subprocess.run([SMTPD, "--print-config"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0
+    for key in ("max_message_size = 35m", "max_recipients = 100", "max_command_line = 512",
+                "max_text_line = 998", "command_timeout = 5m", "data_timeout = 3m",
+                "max_sessions_per_ip = 20", "relay_domains =", "add_auth_user_to_received = no"):
+        assert key in p.stdout, key
+    d = tempfile.mkdtemp(dir=parent)
+    with open(os.path.join(d, "tern.conf"), "w") as f:
+        f.write("hostname = mx.example.test\n")
+    with open(os.path.join(d, "smtpd.conf"), "w") as f:
+        f.write(p.stdout + "max_recipients = lots\nno_such_key = 1\n")
+    c = subprocess.run([SMTPD, "--check", "-c", d], capture_output=True, text=True, timeout=10)
+    assert c.returncode == 1
+    lines = c.stdout.strip().splitlines()
+    assert len(lines) >= 2 and all("smtpd.conf:" in l for l in lines), c.stdout
+    with open(os.path.join(d, "smtpd.conf"), "w") as f:
+        f.write(p.stdout)
+    c = subprocess.run([SMTPD, "--check", "-c", d], capture_output=True, text=True, timeout=10)
+    assert c.returncode == 0 and c.stdout == ""
