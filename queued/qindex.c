@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static DB_ENV *env;
 static DB *db;
+bool qindex_created;
 
 static void db_errcall(const DB_ENV *e, const char *pfx, const char *msg)
 {
@@ -21,6 +23,9 @@ int qindex_open(const char *dir)
 	int r;
 	if (mkdir_p(dir, 0700) < 0)
 		return -1;
+	char *path = xasprintf("%s/queue.db", dir);
+	qindex_created = access(path, F_OK) < 0;
+	free(path);
 	if ((r = db_env_create(&env, 0)) != 0)
 		goto fail;
 	env->set_errcall(env, db_errcall);

@@ -7,6 +7,11 @@
 
 #include "queued/qrec.h"
 
+#include <stdbool.h>
+
+/* Set by qindex_open: there was no index before (first start, or it was lost). */
+extern bool qindex_created;
+
 /* Open (creating, running recovery). -1 if the environment is unusable. */
 int qindex_open(const char *dir);
 void qindex_close(void);

@@ -260,7 +260,9 @@ static void handle_commit(struct client *c, struct ipc_msg *m)
 	}
 	k->fd = take_pending(c, k->m.id);
 	if (k->fd < 0) {
-		reply_commit(c->cid, m->hdr.id, QS_REJECT, k->m.id, "no such queue file on this connection");
+		/* Typically the queue restarted since QUEUE_NEW: try again. */
+		reply_commit(c->cid, m->hdr.id, QS_TEMPFAIL, k->m.id,
+			     "no such queue file on this connection (queue restarted?)");
 		qmsg_free(&k->m);
 		free(k);
 		return;

@@ -115,7 +115,7 @@ void store_finish(struct qent *e)
 /* ---- recovery ---- */
 
 struct recov {
-	unsigned loaded, dropped, reindexed, corrupt, finished;
+	unsigned loaded, dropped, reindexed, held, corrupt, finished;
 	char **stale;		/* records to delete once the index cursor is closed */
 	size_t nstale;
 };
@@ -172,19 +172,34 @@ static int read_trailer(const char *path, struct qmsg *m)
 	return r;
 }
 
-static void scan_one(const char *id, struct recov *r)
+/* A committed file without a record. If the index is intact, the commit was
+ * interrupted before its record was durable, so the client was never told
+ * "accepted" (it got a 451 or lost the connection, and may send again): the
+ * message is kept but held, for the administrator to release or delete. When
+ * the index itself was lost (or on `mailctl queue rebuild`) every file is
+ * re-indexed as it was committed. */
+static void scan_one(const char *id, struct recov *r, bool hold_orphans)
 {
 	if (store_get(id))
 		return;
 	char *p = spool_path("msg", id);
 	struct qmsg m;
 	if (qid_valid(id) && read_trailer(p, &m) == 0 && !strcmp(m.id, id)) {
-		log_warn("%s: spool file without index record (commit interrupted or index lost): "
-			 "re-indexed from its trailer, from=<%s> nrcpt=%u", id, m.sender, m.nrcpt);
+		if (hold_orphans) {
+			m.held = 1;
+			log_warn("%s: spool file without index record (commit interrupted before it was "
+				 "acknowledged): kept on hold, from=<%s> nrcpt=%u; `mailctl queue release "
+				 "%s` delivers it, `mailctl queue delete %s` drops it", id, m.sender, m.nrcpt,
+				 id, id);
+			r->held++;
+		} else {
+			log_warn("%s: spool file without index record: re-indexed from its trailer, "
+				 "from=<%s> nrcpt=%u", id, m.sender, m.nrcpt);
+			r->reindexed++;
+		}
 		if (qindex_put(&m) < 0)
 			log_err("%s: cannot index: %s", id, strerror(errno));
 		store_add(&m);
-		r->reindexed++;
 	} else {
 		char *q = spool_path("corrupt", id);
 		log_err("%s: spool file without index record and without a readable envelope: "
@@ -246,13 +261,16 @@ int store_recover(bool at_start, char *summary, size_t len)
 	}
 	for (struct dirent *de; (de = readdir(dir));)
 		if (de->d_name[0] != '.')
-			scan_one(de->d_name, &r);
+			scan_one(de->d_name, &r, at_start && !qindex_created);
 	closedir(dir);
 	free(d);
 	store_each(finish_done, &r);
+	if (qindex_flush() < 0)	/* repairs are durable before anything else happens */
+		log_err("queue index flush after recovery: %s", strerror(errno));
 	snprintf(summary, len, "queue: %u message(s); %u loaded from the index, %u re-indexed "
-		 "from spool files, %u stale record(s) dropped, %u unreadable file(s) moved to corrupt/",
-		 store_count(), r.loaded, r.reindexed, r.dropped, r.corrupt);
+		 "from spool files, %u interrupted commit(s) held, %u stale record(s) dropped, "
+		 "%u unreadable file(s) moved to corrupt/",
+		 store_count(), r.loaded, r.reindexed, r.held, r.dropped, r.corrupt);
 	log_info("%s", summary);
 	return 0;
 }

@@ -169,3 +169,30 @@ def test_rebuild_reindexes_and_reports(env):
     assert os.path.exists(env.path("spool", "corrupt", "0123456789ABCDEF"))
     env.ctl("queue", "resume")
     env.wait_mail("alice@example.test")
+
+
+def test_interrupted_commit_is_held_not_delivered(env):
+    """A file whose record never became durable (the client was not told
+    "accepted") is kept on hold by recovery, not delivered behind the client's
+    back; a record whose file vanished is dropped with an error naming it."""
+    env.ctl("queue", "pause")
+    send(env, subject="orphan")
+    qid, _ = only_id(env)
+    src = env.path("spool", "msg", qid)
+    aside = env.path("orphan-file")
+    env.kill("queued")
+    os.rename(src, aside)
+    env.start_queued()		# record without file: dropped, logged
+    assert env.queue_list() == []
+    assert f"{qid}: index record without spool file" in env.log_text()
+    assert f"{qid}: lost to=<alice@example.test>" in env.log_text()
+    env.kill("queued")
+    os.rename(aside, src)
+    env.start_queued()		# file without record: held
+    _, line = only_id(env)
+    assert line.split()[5] == "held"
+    assert "commit interrupted before it was acknowledged" in env.log_text()
+    env.ctl("queue", "resume")
+    env.ctl("queue", "release", qid)
+    env.wait_mail("alice@example.test")
+    env.wait_queue_empty()
