@@ -434,19 +434,26 @@ int mi_drop(const char *dir)
 
 struct entry {
 	char *name;
+	size_t base_len;	/* length of the unique part before ":2," */
 	int64_t mtime;
 	bool seen;
 };
 
+static size_t base_len(const char *file)
+{
+	const char *colon = strstr(file, ":2,");
+	return colon ? (size_t)(colon - file) : strlen(file);
+}
+
+/* Order by the unique part of the name (flags do not identify a message). */
 static int cmp_entry_name(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
-	size_t kx, ky;
-	char *bx = base_key(x->name, &kx), *by = base_key(y->name, &ky);
-	int r = strcmp(bx, by);
-	free(bx);
-	free(by);
-	return r;
+	size_t n = x->base_len < y->base_len ? x->base_len : y->base_len;
+	int r = memcmp(x->name, y->name, n);
+	if (r)
+		return r;
+	return x->base_len < y->base_len ? -1 : x->base_len > y->base_len;
 }
 
 static int cmp_entry_age(const void *a, const void *b)
@@ -503,6 +510,7 @@ static struct entry *read_cur(struct mi *mi, size_t *n)
 			v = xrealloc(v, cap * sizeof *v);
 		}
 		v[*n].name = xstrdup(e->d_name);
+		v[*n].base_len = base_len(e->d_name);
 		v[*n].mtime = -1;
 		v[*n].seen = false;
 		(*n)++;
@@ -515,7 +523,7 @@ static struct entry *read_cur(struct mi *mi, size_t *n)
 
 static struct entry *find_entry(struct entry *v, size_t n, const char *file)
 {
-	struct entry key = { (char *)file, 0, false };
+	struct entry key = { (char *)file, base_len(file), 0, false };
 	return bsearch(&key, v, n, sizeof *v, cmp_entry_name);
 }
 
