@@ -596,3 +596,37 @@ syntax:
 	free(charset);
 	s_bad(s, "Syntax error in SEARCH: %s", ip->why ? ip->why : "unexpected input");
 }
+
+/* ---- shared with SORT and THREAD (cmd_sort.c) ---- */
+
+int search_select(struct session *s, struct ip *ip, const char *charset, struct mi **mi_out,
+		  size_t **idx, size_t *n)
+{
+	struct sparse p = { .ip = ip, .charset = charset };
+	struct skey *prog = parse_list(&p, false);
+	if (!prog || !ip_eol(ip)) {
+		skey_free(prog);
+		return p.badcharset ? -2 : -1;
+	}
+	struct mi *mi = view_sync(s, true);
+	if (!mi) {
+		skey_free(prog);
+		return -3;
+	}
+	*idx = xcalloc(s->sel->n + 1, sizeof **idx);
+	*n = 0;
+	for (size_t i = 0; i < s->sel->n; i++) {
+		if (s->sel->m[i].gone)
+			continue;
+		struct msgctx c = { .s = s, .mi = mi, .idx = i };
+		if (eval(&c, prog))
+			(*idx)[(*n)++] = i;
+		if (c.have_rec)
+			mi_rec_clear(&c.rec);
+		mime_free(c.m);
+		free(c.data);
+	}
+	skey_free(prog);
+	*mi_out = mi;
+	return 0;
+}

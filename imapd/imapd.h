@@ -30,7 +30,7 @@ extern const struct cfg_key imapd_settings[];
 /* Capabilities: before login (TLS state decides STARTTLS/LOGINDISABLED/AUTH)
  * and after. */
 #define CAPS_BASE "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE"
-#define CAPS_AUTHED CAPS_BASE " UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH IDLE CONDSTORE"
+#define CAPS_AUTHED CAPS_BASE " UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH IDLE CONDSTORE SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT"
 
 int login_main(struct instance *in, struct cfg *conf);
 int mail_main(struct instance *in, struct cfg *conf);

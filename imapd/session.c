@@ -58,6 +58,8 @@ static const struct command {
 	{ "STORE", ST_SEL, true, cmd_store },
 	{ "COPY", ST_SEL, true, cmd_copy },
 	{ "MOVE", ST_SEL, true, cmd_move },
+	{ "SORT", ST_SEL, true, cmd_sort },
+	{ "THREAD", ST_SEL, true, cmd_thread },
 };
 
 /* ---- output ---- */

@@ -125,6 +125,14 @@ bool parse_flags(struct ip *ip, bool parens_required, uint32_t *flags, char *kw,
 int parse_status_items(struct ip *ip, unsigned *items);
 /* Write "* STATUS name (...)"; -1 if the folder cannot be opened. */
 int status_line(struct session *s, const char *name, unsigned items);
+/* Parse search keys (converted from charset) to the end of the command and
+ * evaluate them on the selected folder: *idx receives the matching view
+ * indexes, *mi the open index (caller closes). 0, -1 syntax error, -2 bad
+ * charset, -3 folder unavailable. */
+int search_select(struct session *s, struct ip *ip, const char *charset, struct mi **mi,
+		  size_t **idx, size_t *n);
+void cmd_sort(struct session *s, struct ip *ip, bool uid);
+void cmd_thread(struct session *s, struct ip *ip, bool uid);
 /* Expunge the given view indexes (descending), reporting EXPUNGE untagged. */
 void expunge_indexes(struct session *s, struct mi *mi, size_t *idx, size_t n, bool quiet);
 

@@ -754,3 +754,39 @@ def test_condstore(server):
     typ, data = c.status("INBOX", "(HIGHESTMODSEQ)")
     assert b"HIGHESTMODSEQ" in data[0]
     c.logout()
+
+
+def test_sort_and_thread(server):
+    server.start()
+    msgs = [
+        (b"Zed <zed@example.org>", b"alice@example.test", b"Re: lunch", b"Mon, 02 Mar 2026 12:00:00 +0000", 10),
+        (b"Amy <amy@example.org>", b"bob@example.test", b"lunch", b"Mon, 02 Mar 2026 09:00:00 +0000", 300),
+        (b"bert@example.org", b"carl@example.test", b"[list] Fwd: budget", b"Sun, 01 Mar 2026 08:00:00 -0500", 50),
+        (b"Amy <amy@example.org>", b"alice@example.test", b"RE: [x] Lunch (fwd)", b"Tue, 03 Mar 2026 09:00:00 +0000", 20),
+    ]
+    for frm, to, subj, date, pad in msgs:
+        server.deliver(ALICE, b"From: " + frm + b"\r\nTo: " + to + b"\r\nSubject: " + subj +
+                       b"\r\nDate: " + date + b"\r\n\r\n" + b"x" * pad + b"\r\n")
+    c = connect(server)
+    c.select("INBOX")
+
+    def sort(*crit):
+        typ, data = c.sort(*crit)
+        assert typ == "OK"
+        return data[0].decode().split()
+
+    assert sort("(DATE)", "UTF-8", "ALL") == ["3", "2", "1", "4"]
+    assert sort("(REVERSE DATE)", "UTF-8", "ALL") == ["4", "1", "2", "3"]
+    assert sort("(SIZE)", "UTF-8", "ALL") == ["1", "4", "3", "2"]
+    assert sort("(FROM)", "UTF-8", "ALL") == ["2", "4", "3", "1"]
+    assert sort("(TO ARRIVAL)", "UTF-8", "ALL") == ["1", "4", "2", "3"]
+    assert sort("(SUBJECT DATE)", "UTF-8", "ALL") == ["3", "2", "1", "4"]
+    assert sort("(DISPLAYFROM)", "UTF-8", "ALL") == ["2", "4", "3", "1"]
+    assert sort("(ARRIVAL)", "UTF-8", "FROM", "amy") == ["2", "4"]
+    typ, data = c.uid("SORT", "(REVERSE ARRIVAL)", "UTF-8", "ALL")
+    assert data[0].split() == [b"4", b"3", b"2", b"1"]
+    typ, data = c.thread("ORDEREDSUBJECT", "UTF-8", "ALL")
+    assert typ == "OK" and data == [b"(3)(2 (1)(4))"], data
+    with pytest.raises(imaplib.IMAP4.error):
+        c.sort("(NOSUCH)", "UTF-8", "ALL")
+    c.logout()
