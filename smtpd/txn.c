@@ -229,7 +229,8 @@ static void write_received(struct session *s)
 	localtime_r(&now, &tm);
 	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
 	struct evbuffer *b = s->tx.spool;
-	evbuffer_add_printf(b, "Received: from %s ([%s])\r\n", s->helo[0] ? s->helo : "unknown", s->ip);
+	evbuffer_add_printf(b, "Received: from %s ([%s%s])\r\n", s->helo[0] ? s->helo : "unknown",
+			    strchr(s->ip, ':') ? "IPv6:" : "", s->ip);	/* RFC 5321 4.1.3 */
 	if (s->tls)
 		evbuffer_add_printf(b, "\t(using %s with cipher %s)\r\n", s->tls_version, s->tls_cipher);
 	if (s->auth_user && s->srv->conf.add_auth_user_to_received)
