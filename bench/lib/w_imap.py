@@ -141,7 +141,9 @@ class ImapIdle:
         sysobj = self.ctx.system(system)
         port = imap_port(self.ctx, system)
         users = self.ctx.idle_users
-        base = len(sysobj.pids())
+        before = sysobj.pids()
+        base = len(before)
+        base_pss, base_rss = memory_kb(before)
         per = -(-self.conns // len(users))
         targets = [users[i // per] for i in range(self.conns)]
         conns = []
@@ -161,6 +163,7 @@ class ImapIdle:
         # Let the server drop the sessions before the next system runs.
         wait_for(lambda: len(sysobj.pids()) <= base + 2, 30, 0.2)
         extra = {"connections": self.conns, "processes": len(pids), "pss_total_kb": pss,
-                 "rss_total_kb": rss, "settle_s": self.p["idle_settle"]}
+                 "rss_total_kb": rss, "settle_s": self.p["idle_settle"],
+                 "idle_processes": base, "idle_pss_kb": base_pss, "idle_rss_kb": base_rss}
         return [("memory per idle IDLE connection (PSS)", pss / self.conns, "KiB", "lower", extra),
                 ("memory per idle IDLE connection (RSS)", rss / self.conns, "KiB", "lower", extra)]
