@@ -140,14 +140,18 @@ def chown_vmail(path):
 class ImapServer:
     """An instance directory with tern-imapd's two roles running."""
 
-    def __init__(self, parent, users=None, conf=None, port_base=None):
+    def __init__(self, parent, users=None, conf=None, port_base=None, instance_dir=None,
+                 secret=None):
+        """instance_dir: run inside an existing instance (its tern.conf, mail and
+        run directories) whose authd already serves run/auth.sock with secret."""
         self.port_base = port_base or next_port_base()
-        self.dir = os.path.join(parent, f"imap{self.port_base}")
+        self.dir = instance_dir or os.path.join(parent, f"imap{self.port_base}")
+        self.shared = instance_dir is not None
         self.users = users or {"alice@example.test": "secret-a", "bob@example.test": "secret-b"}
         self.conf = conf or {}
         self.procs = []
         self.started_once = False
-        self.secret = os.urandom(32)
+        self.secret = secret or os.urandom(32)
         self.auth = None
         self.imap_port = self.port_base + 143
         self.imaps_port = self.port_base + 993
@@ -157,9 +161,16 @@ class ImapServer:
         for d in ("mail", "run", "log", "db", "spool", "tls"):
             os.makedirs(os.path.join(self.dir, d), exist_ok=True)
         os.chmod(self.dir, 0o755)
+        if not self.shared:
+            self._write_tern_conf()
+        self._write_imapd_conf()
+
+    def _write_tern_conf(self):
         with open(os.path.join(self.dir, "tern.conf"), "w") as f:
             f.write(f"hostname = imap.example.test\nport_base = {self.port_base}\n"
                     "listen = 127.0.0.1\nlog = file\nlog_level = debug\n")
+
+    def _write_imapd_conf(self):
         cfg = subprocess.run([IMAPD, "--print-config"], capture_output=True, text=True, check=True)
         with open(os.path.join(self.dir, "imapd.conf"), "w") as f:
             f.write(cfg.stdout)
@@ -257,9 +268,10 @@ class ImapServer:
         raise AssertionError("no free port base for the IMAP tests")
 
     def start(self):
-        if not os.path.exists(os.path.join(self.dir, "tern.conf")):
+        if not os.path.exists(os.path.join(self.dir, "imapd.conf")):
             self.write_instance()
-        self.auth = FakeAuthd(os.path.join(self.dir, "run", "auth.sock"), self.secret, self.users)
+        if not self.shared:
+            self.auth = FakeAuthd(os.path.join(self.dir, "run", "auth.sock"), self.secret, self.users)
         self._spawn(["--mail"], {}, ())
         l1, l2 = self.bind_ports()
         fds = f"imap:{l1.fileno()},imaps:{l2.fileno()}"

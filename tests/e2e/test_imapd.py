@@ -790,3 +790,49 @@ def test_sort_and_thread(server):
     with pytest.raises(imaplib.IMAP4.error):
         c.sort("(NOSUCH)", "UTF-8", "ALL")
     c.logout()
+
+
+def test_idle_told_of_real_delivery(tmp_parent):
+    """A real delivery (mailctl sendmail -> tern-queued -> tern-deliverd --local)
+    shows up in an IDLE session; the login goes through the real tern-authd."""
+    import subprocess
+    from conftest import TERN_BIN
+    from queue_env import QueueEnv
+    env = QueueEnv(tmp_parent, name="qimap")
+    srv = None
+    try:
+        env.add_user(ALICE)
+        secret = os.urandom(32)
+        rd, wr = os.pipe()
+        os.write(wr, secret)
+        os.close(wr)
+        env.procs["authd"] = subprocess.Popen(
+            [os.path.join(TERN_BIN, "tern-authd"), "-c", env.dir], pass_fds=(rd,),
+            env=dict(os.environ, TERN_SECRET_FD=str(rd)), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=open(env.path("log", "authd.err"), "ab"))
+        os.close(rd)
+        assert wait_for(lambda: env.sock_ready("auth"), 20), env.log_text()[-3000:]
+        env.start_queued()
+        env.start_deliverd()
+        srv = ImapServer(tmp_parent, instance_dir=env.dir, secret=secret)
+        srv.start()
+        r = Raw(srv)
+        r.send(b"a1 LOGIN " + ALICE.encode() + b" Secret-pw-123\r\n")
+        assert r.until_tag(b"a1")[-1].startswith(b"a1 OK"), srv.log_text()[-2000:]
+        r.send(b"a2 SELECT INBOX\r\n")
+        assert b"* 0 EXISTS" in r.until_tag(b"a2")
+        r.send(b"a3 IDLE\r\n")
+        assert r.line().startswith(b"+ ")
+        env.sendmail(ALICE, input="From: carol@example.org\nSubject: via the queue\n\nhello\n")
+        idle_wait(r, lambda l: l == b"* 1 EXISTS", timeout=20)
+        r.send(b"DONE\r\n")
+        r.until_tag(b"a3")
+        r.send(b"a4 FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT DELIVERED-TO)])\r\n")
+        got = b"\r\n".join(r.until_tag(b"a4"))
+        assert b"Subject: via the queue" in got and b"a4 OK" in got
+        r.send(b"a5 LOGOUT\r\n")
+        r.until_tag(b"a5")
+    finally:
+        if srv:
+            srv.stop()
+        env.stop()
