@@ -159,6 +159,7 @@ def sendmail_sessions(env, total, sessions, record):
 @pytest.mark.parametrize("transport,total,sessions", [("smtp", 500, 20), ("sendmail", 150, 10)])
 def test_kill9_loses_and_duplicates_nothing(env, transport, total, sessions):
     acked, failed, progress = set(), set(), []
+    reasons.clear()
     lock = threading.Lock()
 
     def record(i, token, ok, final=True):
