@@ -17,8 +17,9 @@ class Partial(Exception):
 
 
 class Results:
-    def __init__(self, path, run_id, meta):
+    def __init__(self, path, run_id, meta, write=True):
         self.path = path
+        self.write = write
         self.run_id = run_id
         self.meta = meta
         self.figs = {}          # (workload, metric) -> {"unit", "better", "values": {sys: {rep: v}}}
@@ -28,6 +29,8 @@ class Results:
         self._write({"kind": "run", **meta})
 
     def _write(self, obj):
+        if not self.write:
+            return
         obj = {"run": self.run_id, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                **obj}
         with open(self.path, "a") as f:
@@ -49,6 +52,27 @@ class Results:
             self.errors += 1
         self._write({"kind": "error" if error else "unavailable", "workload": workload,
                      "system": system, "text": text})
+
+    @classmethod
+    def load(cls, path, run_id=None):
+        """The figures of one run (the last one in the file by default)."""
+        with open(path) as f:
+            lines = [json.loads(l) for l in f if l.strip()]
+        runs = [l["run"] for l in lines if l.get("kind") == "run"]
+        if not runs:
+            raise SystemExit(f"{path}: no run in this file")
+        run_id = run_id or runs[-1]
+        meta = next(l for l in lines if l.get("kind") == "run" and l["run"] == run_id)
+        res = cls(path, run_id, meta, write=False)
+        for l in lines:
+            if l.get("run") != run_id:
+                continue
+            if l["kind"] == "figure":
+                res.add(l["workload"], l["metric"], l["system"], l["rep"], l["value"], l["unit"],
+                        l["better"])
+            elif l["kind"] in ("error", "unavailable"):
+                res.note(l["workload"], l["system"], l["text"], error=l["kind"] == "error")
+        return res
 
     # ------------------------------------------------------------ table
     @staticmethod

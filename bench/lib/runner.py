@@ -200,9 +200,19 @@ def main(argv):
     ap.add_argument("--results", help="JSON-lines file to append to")
     ap.add_argument("--bindir", default=os.path.join(ROOT, "build", "bin"))
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
+    ap.add_argument("--table", metavar="FILE", help="print the table of the last run in FILE "
+                    "(a results file) and exit")
+    ap.add_argument("--markdown", action="store_true", help="with --table: as Markdown")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args(argv)
     util.VERBOSE = a.verbose
+    if a.table:
+        res = Results.load(a.table)
+        m = res.meta
+        print(f"run {res.run_id}: {m.get('cpus')} CPUs ({m.get('cpu')}), {m.get('mem_mb')} MB, "
+              f"kernel {m.get('kernel')}, {m['params']['reps']} repetition(s)")
+        print(res.markdown() if a.markdown else res.table())
+        return 0
     params = dict(QUICK if a.quick else FULL)
     if a.reps:
         params["reps"] = max(1, a.reps)
