@@ -304,6 +304,8 @@ void cmd_append(struct session *s, struct ip *ip, bool uid)
 		s_no(s, "[TRYCREATE] No such mailbox");
 		goto out;
 	}
+	if (over_quota(s, len))
+		goto out;
 	int fd = memfd_create("append", MFD_CLOEXEC);
 	if (fd < 0 || write_all(fd, msg, len) < 0) {
 		if (fd >= 0)

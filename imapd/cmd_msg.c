@@ -170,6 +170,23 @@ static void do_copy(struct session *s, struct ip *ip, bool uid, bool move)
 	size_t n = view_resolve(s->sel, &set, uid, &idx);
 	struct src *src = xcalloc(n + 1, sizeof *src);
 	size_t ns = gather(s, mi, idx, n, src);
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < ns; i++) {
+		struct stat st;
+		if (fstat(src[i].fd, &st) == 0)
+			bytes += (uint64_t)st.st_size;
+	}
+	if (over_quota(s, move ? 0 : bytes)) {
+		for (size_t i = 0; i < ns; i++) {
+			close(src[i].fd);
+			free(src[i].kw);
+		}
+		mi_close(mi);
+		free(src);
+		free(idx);
+		free(dir);
+		goto out;
+	}
 	bool same = !strcmp(dir, s->sel->dir);
 	if (!same)
 		mi_close(mi);

@@ -36,6 +36,7 @@ struct child {
 static struct child *kids;
 static size_t nkids;
 static volatile sig_atomic_t got_term, got_hup;
+static struct auth_sync authd;	/* for AUTH_USER_REQ (quota) */
 
 static void on_sig(int sig)
 {
@@ -155,6 +156,7 @@ static void run_child(struct instance *in, const struct session_limits *lim, int
 		      struct ipc_msg *m, const char *user, int fd)
 {
 	close(lsock);
+	auth_sync_close(&authd);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
@@ -179,9 +181,22 @@ static void run_child(struct instance *in, const struct session_limits *lim, int
 	_exit(0);
 }
 
-static void accept_handoff(struct instance *in, const struct session_limits *lim, int lsock,
+/* The user's quota from authd (0 = none, also when authd cannot say). */
+static uint64_t user_quota(const char *user)
+{
+	struct auth_reply r;
+	uint64_t q = 0;
+	if (auth_sync_user(&authd, user, &r) == 0 && !r.tempfail && r.result == 1)
+		q = r.quota;
+	auth_reply_free(&r);
+	return q;
+}
+
+static void accept_handoff(struct instance *in, const struct session_limits *lim_in, int lsock,
 			   uid_t login_uid, uint64_t max_per_user)
 {
+	struct session_limits limits = *lim_in;
+	const struct session_limits *lim = &limits;
 	int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
 	if (c < 0)
 		return;
@@ -216,6 +231,7 @@ static void accept_handoff(struct instance *in, const struct session_limits *lim
 		ipc_msg_free(&m);
 		return;
 	}
+	limits.quota = user_quota(user);
 	pid_t p = fork();
 	if (p == 0)
 		run_child(in, lim, lsock, &m, user, fd);
@@ -251,6 +267,9 @@ int mail_main(struct instance *in, struct cfg *conf)
 	if (lsock < 0)
 		fatal_errno("cannot listen on %s", path);
 	free(path);
+	char *ap = xasprintf("%s/auth.sock", in->run_dir);
+	auth_sync_open(&authd, ap, 2000);	/* reconnects on demand */
+	free(ap);
 	privdrop(ACCT_MAILSTORE, NULL);
 	struct sigaction sa = { .sa_handler = on_sig };
 	sigaction(SIGTERM, &sa, NULL);

@@ -59,6 +59,9 @@ static const struct command {
 	{ "COPY", ST_SEL, true, cmd_copy },
 	{ "MOVE", ST_SEL, true, cmd_move },
 	{ "SORT", ST_SEL, true, cmd_sort },
+	{ "GETQUOTAROOT", ST_AUTH | ST_SEL, false, cmd_getquotaroot },
+	{ "GETQUOTA", ST_AUTH | ST_SEL, false, cmd_getquota },
+	{ "SETQUOTA", ST_AUTH | ST_SEL, false, cmd_setquota },
 	{ "THREAD", ST_SEL, true, cmd_thread },
 };
 

@@ -35,6 +35,7 @@ struct view {
 struct session_limits {
 	uint64_t line_max, cmd_max, message_max;
 	uint64_t idle_timeout, idle_max;
+	uint64_t quota;		/* bytes the user may store, 0 = none (from authd) */
 };
 
 struct session {
@@ -132,6 +133,11 @@ int status_line(struct session *s, const char *name, unsigned items);
 int search_select(struct session *s, struct ip *ip, const char *charset, struct mi **mi,
 		  size_t **idx, size_t *n);
 void cmd_sort(struct session *s, struct ip *ip, bool uid);
+void cmd_getquotaroot(struct session *s, struct ip *ip, bool uid);
+void cmd_getquota(struct session *s, struct ip *ip, bool uid);
+void cmd_setquota(struct session *s, struct ip *ip, bool uid);
+/* Would adding bytes exceed the quota? (replies NO [OVERQUOTA] when true) */
+bool over_quota(struct session *s, uint64_t bytes);
 void cmd_thread(struct session *s, struct ip *ip, bool uid);
 /* Expunge the given view indexes (descending), reporting EXPUNGE untagged. */
 void expunge_indexes(struct session *s, struct mi *mi, size_t *idx, size_t n, bool quiet);

@@ -24,6 +24,8 @@ IMAPD = os.path.join(TERN_BIN, "tern-imapd")
 
 AUTH_LOGIN_REQ = 100
 AUTH_LOGIN_RES = 101
+AUTH_USER_REQ = 108
+AUTH_USER_RES = 109
 T_U32, T_U64, T_STR, T_BYTES = 1, 2, 3, 4
 
 
@@ -54,8 +56,9 @@ def ipc_fields(payload):
 class FakeAuthd:
     """Serves AUTH_LOGIN_REQ on RUN/auth.sock from a {user: password} table."""
 
-    def __init__(self, path, secret, users):
+    def __init__(self, path, secret, users, quotas=None):
         self.path, self.secret, self.users = path, secret, users
+        self.quotas = quotas or {}
         self.requests = 0
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         if os.path.exists(path):
@@ -73,6 +76,11 @@ class FakeAuthd:
         return mac.hexdigest() + "." + expiry
 
     def answer(self, conn, mtype, mid, payload):
+        if mtype == AUTH_USER_REQ:
+            user = ipc_fields(payload)[0][1].decode()
+            res = [(T_U32, 1 if user in self.users else 0), (T_U64, self.quotas.get(user, 0))]
+            conn.sendall(ipc_encode(AUTH_USER_RES, mid, res))
+            return
         if mtype != AUTH_LOGIN_REQ:
             return
         self.requests += 1
@@ -141,12 +149,13 @@ class ImapServer:
     """An instance directory with tern-imapd's two roles running."""
 
     def __init__(self, parent, users=None, conf=None, port_base=None, instance_dir=None,
-                 secret=None):
+                 secret=None, quotas=None):
         """instance_dir: run inside an existing instance (its tern.conf, mail and
         run directories) whose authd already serves run/auth.sock with secret."""
         self.port_base = port_base or next_port_base()
         self.dir = instance_dir or os.path.join(parent, f"imap{self.port_base}")
         self.shared = instance_dir is not None
+        self.quotas = quotas
         self.users = users or {"alice@example.test": "secret-a", "bob@example.test": "secret-b"}
         self.conf = conf or {}
         self.procs = []
@@ -271,7 +280,8 @@ class ImapServer:
         if not os.path.exists(os.path.join(self.dir, "imapd.conf")):
             self.write_instance()
         if not self.shared:
-            self.auth = FakeAuthd(os.path.join(self.dir, "run", "auth.sock"), self.secret, self.users)
+            self.auth = FakeAuthd(os.path.join(self.dir, "run", "auth.sock"), self.secret, self.users,
+                                  self.quotas)
         self._spawn(["--mail"], {}, ())
         l1, l2 = self.bind_ports()
         fds = f"imap:{l1.fileno()},imaps:{l2.fileno()}"

@@ -836,3 +836,31 @@ def test_idle_told_of_real_delivery(tmp_parent):
         if srv:
             srv.stop()
         env.stop()
+
+
+def test_quota(tmp_parent):
+    srv = ImapServer(tmp_parent, quotas={ALICE: 4096})
+    try:
+        srv.start()
+        srv.deliver(ALICE, SIMPLE)
+        c = connect(srv)
+        assert "QUOTA" in c.capability()[1][0].decode().split()
+        typ, data = c.getquotaroot("INBOX")
+        assert typ == "OK"
+        assert data[0] == [b'"INBOX" ""'] and data[1] == [b'"" (STORAGE 1 4)'], data
+        typ, data = c.getquota('""')
+        assert data == [b'"" (STORAGE 1 4)']
+        typ, data = c.append("INBOX", None, None, SIMPLE)
+        assert typ == "OK"
+        typ, data = c.append("INBOX", None, None, SIMPLE * 30)
+        assert typ == "NO" and b"OVERQUOTA" in data[0]
+        typ, data = c.setquota('""', "(STORAGE 100000)")
+        assert typ == "NO"
+        c.logout()
+        # bob has no quota: no quota root
+        c = connect(srv, user="bob@example.test", pw="secret-b")
+        typ, data = c.getquotaroot("INBOX")
+        assert typ == "OK" and data[0] == [b'"INBOX"']
+        c.logout()
+    finally:
+        srv.stop()

@@ -1,0 +1,109 @@
+/* cmd_quota.c — QUOTA (RFC 9208, STORAGE resource): one quota root "" per
+ * user, the limit from authd, usage counted as deliverd counts it (bytes of the
+ * files in cur/ and new/ of every folder), so IMAP and delivery agree. */
+#include "imapd/session.h"
+#include "common/mailstore.h"
+#include "common/mime.h"
+#include "common/util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static uint64_t dir_bytes(const char *dir)
+{
+	uint64_t sum = 0;
+	static const char *const subs[] = { "cur", "new" };
+	for (int i = 0; i < 2; i++) {
+		char *p = xasprintf("%s/%s", dir, subs[i]);
+		DIR *d = opendir(p);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			struct stat st;
+			if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISREG(st.st_mode))
+				sum += (uint64_t)st.st_size;
+		}
+		if (d)
+			closedir(d);
+		free(p);
+	}
+	return sum;
+}
+
+static uint64_t usage(void)
+{
+	uint64_t sum = dir_bytes(".");
+	DIR *d = opendir(".");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.' && strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    ms_valid_name(e->d_name + 1))
+			sum += dir_bytes(e->d_name);
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+bool over_quota(struct session *s, uint64_t bytes)
+{
+	if (!s->lim.quota || usage() + bytes <= s->lim.quota)
+		return false;
+	s_no(s, "[OVERQUOTA] Mailbox is over its quota");
+	return true;
+}
+
+static void quota_line(struct session *s)
+{
+	uint64_t used = usage();
+	s_out(s, "* QUOTA \"\" (STORAGE %llu %llu)", (unsigned long long)((used + 1023) / 1024),
+	      (unsigned long long)(s->lim.quota / 1024));
+}
+
+void cmd_getquotaroot(struct session *s, struct ip *ip, bool uid)
+{
+	char *name = NULL;
+	if (!ip_sp(ip) || !(name = arg_mailbox(ip)) || !ip_eol(ip)) {
+		free(name);
+		s_bad(s, "Syntax: GETQUOTAROOT mailbox");
+		return;
+	}
+	if (!ms_exists(name)) {
+		free(name);
+		s_no(s, "[NONEXISTENT] No such mailbox");
+		return;
+	}
+	struct evbuffer *b = s_buf(s);
+	evbuffer_add(b, "* QUOTAROOT ", 12);
+	imap_quote(b, name, strlen(name));
+	evbuffer_add_printf(b, "%s\r\n", s->lim.quota ? " \"\"" : "");
+	if (s->lim.quota)
+		quota_line(s);
+	free(name);
+	s_ok(s, "GETQUOTAROOT completed");
+}
+
+void cmd_getquota(struct session *s, struct ip *ip, bool uid)
+{
+	char *root = NULL;
+	if (!ip_sp(ip) || !(root = ip_astring(ip, NULL)) || !ip_eol(ip)) {
+		free(root);
+		s_bad(s, "Syntax: GETQUOTA root");
+		return;
+	}
+	if (*root || !s->lim.quota) {
+		s_no(s, "[NONEXISTENT] No such quota root");
+	} else {
+		quota_line(s);
+		s_ok(s, "GETQUOTA completed");
+	}
+	free(root);
+}
+
+void cmd_setquota(struct session *s, struct ip *ip, bool uid)
+{
+	s_no(s, "[NOPERM] Quotas are set by the administrator (mailctl user quota)");
+}
