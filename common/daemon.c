@@ -121,6 +121,27 @@ int daemon_listen_fd(const char *name)
 	return -1;
 }
 
+int daemon_listen_fds(const char *name, int *fds, int max)
+{
+	const char *v = getenv("TERN_LISTEN_FDS");
+	size_t n = strlen(name);
+	int count = 0;
+	for (const char *p = v; p && *p;) {
+		const char *colon = strchr(p, ':');
+		if (!colon)
+			break;
+		if ((size_t)(colon - p) == n && !strncmp(p, name, n)) {
+			if (count < max)
+				fds[count] = atoi(colon + 1);
+			count++;
+		}
+		p = strchr(colon, ',');
+		if (p)
+			p++;
+	}
+	return count;
+}
+
 void daemon_ready(void)
 {
 	int fd = env_fd("TERN_READY_FD");

@@ -35,9 +35,13 @@ struct daemon_rest {
 };
 void daemon_init(const char *name, const struct cfg_key *schema, int argc, char **argv,
 		 struct instance *in, struct cfg *conf, struct daemon_rest *rest);
-/* Listening socket the master passed for name, or -1. */
+/* Listening socket the master passed for name, or -1. With several `listen`
+ * addresses the master passes one socket per address under the same name:
+ * daemon_listen_fds fills fds (up to max) and returns how many there are. */
 int daemon_listen_fd(const char *name);
-/* Tell the master we serve. */
+int daemon_listen_fds(const char *name, int *fds, int max);
+/* Tell the master we serve. Call it after privdrop(): as root, the master then
+ * checks the process runs under its account and chroot (/proc) and kills it if not. */
 void daemon_ready(void);
 /* The shared secret (32 bytes) or NULL when none was passed. */
 const unsigned char *daemon_secret(void);
