@@ -2,6 +2,7 @@
  * every config file of the process table, all errors reported as file:line. */
 #include "mailctl/check.h"
 #include "mailctl/commands.h"
+#include "mailctl/instctl.h"
 #include "mailctl/procs.h"
 #include "mailctl/runprog.h"
 #include "common/instance.h"
@@ -105,6 +106,10 @@ int cmd_check(const char *dir, int argc, char **argv)
 		return cmd_error("check takes no arguments (try mailctl check --help)");
 	const char *d = instance_default_dir(dir);
 	struct cfg_errors errs = { 0 };
+	struct instance in;
+	if (instance_require(dir, &in) < 0)
+		return 1;
+	instance_free(&in);
 	int n = instance_check(d, &errs);
 	if (n == 0) {
 		printf("%s: configuration ok\n", d);
