@@ -57,6 +57,13 @@ static void cloexec_inherited(void)
 	closedir(d);
 }
 
+void master_apply_log_level(const struct instance *in)
+{
+	const char *l = cfg_str(&in->conf, "log_level");
+	log_set_level(!strcmp(l, "error") ? LOG_LVL_ERR : !strcmp(l, "warning") ? LOG_LVL_WARN :
+		      !strcmp(l, "debug") ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+}
+
 static void detach(struct master *m)
 {
 	setsid();
@@ -216,6 +223,7 @@ static void master_run(struct master *m)
 	} else {
 		log_init("master", "syslog");
 	}
+	master_apply_log_level(&m->in);
 	if (getrandom(m->secret, sizeof m->secret, 0) != (ssize_t)sizeof m->secret)
 		fatal_errno("getrandom");
 	char *sock = xasprintf("%s/%s", m->in.run_dir, MASTER_SOCKET);

@@ -74,6 +74,7 @@ void master_status_text(const struct master *m, char **text);
 
 /* master.c */
 int master_start(const char *dir);
+void master_apply_log_level(const struct instance *in);
 void master_report(struct master *m, bool ok, const char *msg);
 
 #endif

@@ -418,6 +418,7 @@ int master_reload(struct master *m, char *why, size_t whylen)
 			log_warn("master: listen/port_base changed: takes effect on `mailctl restart`");
 		instance_free(&m->in);
 		m->in = fresh;
+		master_apply_log_level(&m->in);
 	} else {
 		instance_free(&fresh);
 	}
