@@ -1,6 +1,8 @@
 /* procs.c — the master's process table. Add a line when a daemon is ready to be
  * supervised. Order matters: the master starts entries one after another, each
- * once the previous one reported ready, so servers come before their clients. */
+ * once the previous one reported ready, so servers come before their clients
+ * (authd, then queued, then the delivery agents that connect to it; the mail
+ * roles before the login processes that hand sessions to them). */
 #include "mailctl/procs.h"
 #include "common/privdrop.h"
 #include "common/util.h"
@@ -15,8 +17,16 @@
 #endif
 
 const struct proc_def procs[] = {
-	/* name      binary        role args  account     chroot    listening sockets */
-	{ "authd", "tern-authd", { NULL }, ACCT_AUTHD, "db_dir", { NULL } },
+	/* name            binary           role args       account          chroot     listening sockets                       reload */
+	{ "authd",           "tern-authd",    { NULL },       ACCT_AUTHD,     "db_dir",  { NULL },                                RELOAD_IN_PLACE },
+	{ "queued",          "tern-queued",   { NULL },       ACCT_QUEUED,    NULL,      { NULL },                                RELOAD_IN_PLACE },
+	{ "deliverd-local",  "tern-deliverd", { "--local" },  ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_IN_PLACE },
+	{ "deliverd-remote", "tern-deliverd", { "--remote" }, ACCT_DELIVERD,  "run_dir", { NULL },                                RELOAD_IN_PLACE },
+	{ "pop3d-mail",      "tern-pop3d",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION },
+	{ "imapd-mail",      "tern-imapd",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION },
+	{ "smtpd",           "tern-smtpd",    { NULL },       ACCT_SMTPD,     "run_dir", { "smtp", "submission", "smtps", NULL }, RELOAD_GENERATION },
+	{ "pop3d",           "tern-pop3d",    { NULL },       ACCT_POP3D,     "run_dir", { "pop3", "pop3s", NULL },               RELOAD_GENERATION },
+	{ "imapd",           "tern-imapd",    { NULL },       ACCT_IMAPD,     "run_dir", { "imap", "imaps", NULL },               RELOAD_GENERATION },
 };
 const size_t nprocs = ARRAY_LEN(procs);
 

@@ -10,6 +10,14 @@
 #define PROC_MAX_ARGS	 4
 #define PROC_MAX_LISTEN	 4
 
+/* What `reload` does to a process. */
+enum proc_reload {
+	RELOAD_IN_PLACE,	/* SIGHUP: it re-reads its config and keeps running */
+	RELOAD_GENERATION,	/* a new process is started (same listening sockets);
+				 * once it is ready the old one gets SIGHUP, stops
+				 * accepting and exits when its sessions end */
+};
+
 struct proc_def {
 	const char *name;		/* status name, e.g. "deliverd-local" */
 	const char *binary;		/* "tern-deliverd"; config is DIR/deliverd.conf */
@@ -17,6 +25,7 @@ struct proc_def {
 	const char *account;		/* common/privdrop.h account when started as root */
 	const char *chroot;		/* tern.conf path key ("run_dir", "db_dir") or NULL */
 	const char *listen[PROC_MAX_LISTEN];	/* listening socket names, NULL-terminated */
+	enum proc_reload reload;
 };
 
 extern const struct proc_def procs[];
@@ -36,7 +45,7 @@ const struct service *service_find(const char *name);
 const char *proc_conf_name(const struct proc_def *p);
 /* The distinct config names of the table, in table order; returns the count. */
 size_t proc_conf_names(const char **out, size_t max);
-/* True if p listens on any socket (network daemon: reload starts a new generation). */
+/* True if p listens on any socket the master binds. */
 int proc_is_network(const struct proc_def *p);
 
 /* Path of a tern binary: the directory of the running mailctl when it is there

@@ -428,7 +428,7 @@ int master_reload(struct master *m, char *why, size_t whylen)
 		struct child *k = &m->kids[i];
 		if (k->state != CH_RUNNING || k->pid <= 0)
 			continue;
-		if (!proc_is_network(k->def)) {
+		if (k->def->reload == RELOAD_IN_PLACE) {
 			kill(k->pid, SIGHUP);
 		} else if (child_spawn(m, k->def, (int)i) >= 0) {
 			pending++;

@@ -20,12 +20,34 @@ TERN_BIN = os.environ.get("TERN_BIN") or os.path.join(
 MAILCTL = os.path.join(TERN_BIN, "mailctl")
 IS_ROOT = os.geteuid() == 0
 
-_port_bases = itertools.count(0)
+# Start at a different base in each test process: several engineers' runs may
+# share the machine.
+_port_bases = itertools.count(os.getpid() % 19)
+STANDARD_PORTS = (25, 587, 465, 110, 995, 143, 993)
+
+
+def _ports_free(base):
+    """Every port of the base can be bound on 127.0.0.1 right now."""
+    for p in STANDARD_PORTS:
+        s = socket.socket()
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", base + p))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
 
 
 def next_port_base():
-    """A fresh port base per instance: 11000, 12000, ... 29000, cycling."""
-    return 11000 + 1000 * (next(_port_bases) % 19)
+    """A fresh port base per instance among 11000, 12000, ... 29000 (cycling),
+    skipping bases whose ports another program holds now (bounded tries)."""
+    for _ in range(19):
+        base = 11000 + 1000 * (next(_port_bases) % 19)
+        if _ports_free(base):
+            return base
+    return base
 
 
 def mailctl(*args, input=None, check=True, timeout=60, env=None):
@@ -85,7 +107,16 @@ class Instance:
                        self.domain, "--port-base", str(self.port_base), *extra)
 
     def start(self):
-        r = self.ctl("start")
+        # Another test run on the machine may take a port between our probe and
+        # the bind: move to another base (bounded) rather than fail the test.
+        for _ in range(3):
+            r = self.ctl("start", check=False)
+            if r.returncode == 0 or "already in use" not in r.stderr:
+                break
+            self.port_base = next_port_base()
+            self.set_conf("tern", "port_base", str(self.port_base))
+        if r.returncode != 0:
+            raise AssertionError(f"mailctl start exited {r.returncode}\nstderr: {r.stderr}")
         self.started = True
         return r
 

@@ -36,7 +36,7 @@ static void test_table(void)
 	}
 	CHECK(service_find("smtp")->port == 25 && service_find("imaps")->port == 993);
 	CHECK(service_find("gopher") == NULL);
-	static const struct proc_def p = { "x", "tern-deliverd", { "--local" }, "tern-vmail", NULL, { NULL } };
+	static const struct proc_def p = { "x", "tern-deliverd", { "--local" }, "tern-vmail", NULL, { NULL }, RELOAD_IN_PLACE };
 	CHECK_STR(proc_conf_name(&p), "deliverd");
 	CHECK(!proc_is_network(&p));
 	char *path = tern_binary_path("tern-no-such-binary");
