@@ -418,7 +418,7 @@ class StackEnv(MaildirReader):
     (started as queue_env does, while `mailctl start` is not available)."""
     mode = "real"
 
-    def __init__(self, parent, settings=None):
+    def __init__(self, parent, settings=None, authd_settings=None):
         from queue_env import QueueEnv
         self.hostname = "mx.example.test"
         self.q = QueueEnv(parent, name=os.path.basename(tempfile.mkdtemp(prefix="stack", dir=parent)) + "q",
@@ -429,6 +429,8 @@ class StackEnv(MaildirReader):
             self.q.ctl("user", "add", user, input=pw + "\n")
         for alias, target in ALIASES.items():
             self.q.ctl("alias", "add", alias, target)
+        for k, v in (authd_settings or {}).items():
+            self.q.set_conf("authd", k, v)
         self.q.start()
         self.smtpd = SmtpdRunner(self.dir, self.hostname, settings)
         self.smtpd.start()
@@ -453,11 +455,13 @@ class RealEnv(MaildirReader):
     """A full instance: messages are read from Maildirs after local delivery."""
     mode = "real"
 
-    def __init__(self, parent, settings=None):
+    def __init__(self, parent, settings=None, authd_settings=None):
         self.inst = Instance(parent)
         self.inst.init()
         for k, v in (settings or {}).items():
             self.inst.set_conf("smtpd", k, v)
+        for k, v in (authd_settings or {}).items():
+            self.inst.set_conf("authd", k, v)
         for user, pw in USERS.items():
             self.inst.add_user(user, pw)
         for alias, target in ALIASES.items():
@@ -484,9 +488,10 @@ def daemons_built():
                for n in ("tern-authd", "tern-queued", "tern-deliverd"))
 
 
-def make_env(parent, settings=None, fake=False, as_user=None):
+def make_env(parent, settings=None, fake=False, as_user=None, authd_settings=None):
     if fake or as_user or not daemons_built():
+        assert not authd_settings, "authd settings need the real tern-authd"
         return FakeEnv(parent, settings, as_user=as_user)
     if real_stack_available():
-        return RealEnv(parent, settings)
-    return StackEnv(parent, settings)
+        return RealEnv(parent, settings, authd_settings)
+    return StackEnv(parent, settings, authd_settings)

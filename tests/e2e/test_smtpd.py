@@ -772,3 +772,23 @@ def test_print_config_and_check(parent):
         f.write(p.stdout)
     c = subprocess.run([SMTPD, "--check", "-c", d], capture_output=True, text=True, timeout=10)
     assert c.returncode == 0 and c.stdout == ""
+
+
+def test_repeated_auth_failures_lock_the_client_out(parent):
+    """authd slows and then refuses a guessing client: smtpd says 454 4.7.0."""
+    e = make_env(parent, dict(SETTINGS, max_errors="50"),
+                 authd_settings={"failure_delay": "0s", "max_failures": "3"})
+    try:
+        s = smtp(e, "submission")
+        s.starttls(context=tls_ctx(e))
+        s.ehlo("client.test")
+        for _ in range(3):
+            code, text = s.docmd("AUTH", "PLAIN " + base64.b64encode(
+                f"\0{ALICE}\0wrong".encode()).decode())
+            assert code == 535 and text.startswith(b"5.7.8")
+        code, text = s.docmd("AUTH", "PLAIN " + base64.b64encode(
+            f"\0{ALICE}\0{USERS[ALICE]}".encode()).decode())
+        assert code == 454 and text.startswith(b"4.7.0"), (code, text)
+        s.close()
+    finally:
+        e.close()
