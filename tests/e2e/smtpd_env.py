@@ -347,6 +347,12 @@ class FakeEnv:
     def cert(self):
         return os.path.join(self.dir, "tls", "cert.pem")
 
+    def smtpd_pid(self):
+        return self.smtpd.proc.pid
+
+    def run_dir(self):
+        return os.path.join(self.dir, "run")
+
     def close(self):
         try:
             self.smtpd.stop()
@@ -441,6 +447,12 @@ class StackEnv(MaildirReader):
     def cert(self):
         return os.path.join(self.dir, "tls", "cert.pem")
 
+    def smtpd_pid(self):
+        return self.smtpd.proc.pid
+
+    def run_dir(self):
+        return os.path.join(self.dir, "run")
+
     def close(self):
         try:
             self.smtpd.stop()
@@ -473,6 +485,16 @@ class RealEnv(MaildirReader):
 
     def port(self, name):
         return self.inst.port(name)
+
+    def smtpd_pid(self):
+        for line in self.inst.ctl("status").stdout.splitlines():
+            f = line.split()
+            if f and f[0] == "smtpd":
+                return int(f[1])
+        raise AssertionError("no smtpd in mailctl status")
+
+    def run_dir(self):
+        return os.path.join(self.dir, "run")
 
     def cert(self):
         return self.inst.cert()

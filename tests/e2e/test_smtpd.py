@@ -792,3 +792,15 @@ def test_repeated_auth_failures_lock_the_client_out(parent):
         s.close()
     finally:
         e.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="privilege separation is only visible when started as root")
+def test_runs_unprivileged_in_its_chroot(env):
+    import pwd
+    pid = env.smtpd_pid()
+    with open(f"/proc/{pid}/status") as f:
+        ids = {l.split(":")[0]: l.split()[1:] for l in f if l.startswith(("Uid:", "Gid:", "Groups:"))}
+    acct = pwd.getpwnam("tern-smtpd")
+    assert ids["Uid"] == [str(acct.pw_uid)] * 4
+    assert ids["Gid"] == [str(acct.pw_gid)] * 4
+    assert os.path.realpath(f"/proc/{pid}/root") == os.path.realpath(env.run_dir())
