@@ -28,26 +28,40 @@ static void end_line(struct msgout *w)
 	w->line_empty = true;
 }
 
-size_t msgout_feed(struct msgout *w, const char *in, size_t n, char *out)
+/* A run of bytes without LF: copied as is, after a stuffing dot when it
+ * starts a line with ".". */
+static size_t put_run(struct msgout *w, const char *p, size_t k, char *out)
 {
 	size_t o = 0;
-	for (size_t i = 0; i < n && !w->done; i++) {
-		char c = in[i];
-		if (c == '\n') {
-			if (!w->prev_cr)
-				out[o++] = '\r';
-			out[o++] = '\n';
-			w->prev_cr = false;
-			end_line(w);
-			continue;
-		}
-		if (w->bol && c == '.')
-			out[o++] = '.';
-		out[o++] = c;
-		if (c != '\r' || w->prev_cr)
-			w->line_empty = false;	/* only "\r\n" or "\n" is a blank line */
-		w->prev_cr = c == '\r';
-		w->bol = false;
+	if (w->bol && p[0] == '.')
+		out[o++] = '.';
+	memcpy(out + o, p, k);
+	o += k;
+	/* A line is blank when it holds nothing but one CR before its LF. */
+	if (k > 1 || p[0] != '\r' || w->prev_cr)
+		w->line_empty = false;
+	w->prev_cr = p[k - 1] == '\r';
+	w->bol = false;
+	return o;
+}
+
+size_t msgout_feed(struct msgout *w, const char *in, size_t n, char *out)
+{
+	size_t o = 0, i = 0;
+	while (i < n && !w->done) {
+		const char *lf = memchr(in + i, '\n', n - i);
+		size_t k = lf ? (size_t)(lf - (in + i)) : n - i;
+		if (k)
+			o += put_run(w, in + i, k, out + o);
+		i += k;
+		if (!lf)
+			break;
+		if (!w->prev_cr)
+			out[o++] = '\r';
+		out[o++] = '\n';
+		w->prev_cr = false;
+		i++;
+		end_line(w);
 	}
 	return o;
 }
@@ -65,16 +79,18 @@ size_t msgout_finish(struct msgout *w, char *out)
 
 void msgsize_feed(struct msgsize *s, const char *in, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (in[i] == '\n' && !s->prev_cr)
-			s->size++;
-		s->prev_cr = in[i] == '\r';
+	if (!n)
+		return;
+	const char *p = in, *e = in + n, *lf;
+	while ((lf = memchr(p, '\n', (size_t)(e - p)))) {
+		bool cr = lf > in ? lf[-1] == '\r' : s->prev_cr;
+		s->size += !cr;
+		p = lf + 1;
 	}
-	if (n) {
-		s->size += n;
-		s->ends_lf = in[n - 1] == '\n';
-		s->any = true;
-	}
+	s->size += n;
+	s->prev_cr = in[n - 1] == '\r';
+	s->ends_lf = in[n - 1] == '\n';
+	s->any = true;
 }
 
 uint64_t msgsize_end(struct msgsize *s)

@@ -82,6 +82,46 @@ static char *convert(const uint8_t *m, size_t n, long top, size_t step, size_t *
 	return out;
 }
 
+/* The specification, one byte at a time: what msgout must produce. */
+static size_t reference(const uint8_t *m, size_t n, long top, char *out)
+{
+	bool bol = true, prev_cr = false, empty = true, body = false, done = false;
+	long left = top;
+	size_t o = 0;
+	for (size_t i = 0; i < n && !done; i++) {
+		char c = (char)m[i];
+		if (c == '\n') {
+			if (!prev_cr)
+				out[o++] = '\r';
+			out[o++] = '\n';
+			prev_cr = false;
+			if (!body) {
+				if (empty) {
+					body = true;
+					done = left == 0;
+				}
+			} else if (left > 0 && --left == 0) {
+				done = true;
+			}
+			bol = empty = true;
+			continue;
+		}
+		if (bol && c == '.')
+			out[o++] = '.';
+		out[o++] = c;
+		if (c != '\r' || prev_cr)
+			empty = false;
+		prev_cr = c == '\r';
+		bol = false;
+	}
+	if (!bol && !done) {
+		out[o++] = '\r';
+		out[o++] = '\n';
+	}
+	memcpy(out + o, ".\r\n", 3);
+	return o + 3;
+}
+
 static void writer(const uint8_t *data, size_t n)
 {
 	if (n < 2)
@@ -95,6 +135,10 @@ static void writer(const uint8_t *data, size_t n)
 	char *y = convert(data, n, top, step, &b);
 	if (a != b || memcmp(x, y, a))
 		abort();
+	char *r = malloc(2 * n + 8);
+	if (!r || reference(data, n, top, r) != a || memcmp(r, x, a))
+		abort();
+	free(r);
 	if (a < 3 || memcmp(x + a - 3, ".\r\n", 3) || (a > 3 && memcmp(x + a - 5, "\r\n", 2)))
 		abort();
 	size_t stuffed = 0;
