@@ -1,7 +1,7 @@
 #!/bin/sh
 # install.sh DESTDIR SBINDIR LIBEXECDIR MANDIR BUILDBIN — what `make install` does:
 # mailctl to SBINDIR (plus a `sendmail` link to it), the daemons to LIBEXECDIR
-# (mailctl finds them there), the man page, and — as root installing into the
+# (mailctl finds them there), the man pages (docs/*.8), and — as root installing into the
 # live system (no DESTDIR) — the unprivileged accounts. The instance itself is
 # made with `mailctl init /etc/tern` (see INSTALL).
 set -e
@@ -14,7 +14,9 @@ for b in "$BUILDBIN"/tern-*; do
 	[ -f "$b" ] && install -m 0755 "$b" "$DESTDIR$LIBEXECDIR/"
 done
 ln -sf mailctl "$DESTDIR$SBINDIR/sendmail"
-install -m 0644 docs/mailctl.8 "$DESTDIR$MANDIR/man8/mailctl.8"
+for m in docs/*.8; do
+	install -m 0644 "$m" "$DESTDIR$MANDIR/man8/"
+done
 echo "installed mailctl and sendmail in $DESTDIR$SBINDIR, daemons in $DESTDIR$LIBEXECDIR"
 
 # Accounts: the names are those of common/privdrop.h (one source of truth).
