@@ -48,7 +48,11 @@ struct ljob {
 struct expand_ctx {
 	struct ljob *j;
 	uint32_t k;
+	unsigned tries;
+	struct event *retry;
 };
+
+#define EXPAND_TRIES 10	/* auth service unreachable: ask again each second, then defer */
 
 static struct dconf *conf;
 static struct event_base *base;
@@ -168,11 +172,33 @@ static void job_done(void *arg)
 	free_job(j);
 }
 
+static void expand_cb(const struct auth_reply *rep, void *arg);
+
+static void expand_send(evutil_socket_t fd, short what, void *arg)
+{
+	struct expand_ctx *c = arg;
+	struct ipc_msg req;
+	c->tries++;
+	auth_req_expand(&req, 0, c->j->r[c->k].addr);
+	auth_client_call(auth, &req, expand_cb, c);
+}
+
 static void expand_cb(const struct auth_reply *rep, void *arg)
 {
 	struct expand_ctx *c = arg;
 	struct ljob *j = c->j;
 	struct lrcpt *r = &j->r[c->k];
+	if (rep->tempfail && c->tries < EXPAND_TRIES) {
+		/* The service is restarting (the master brings it back within a
+		 * second or two): a short wait beats a deferral with back-off. */
+		struct timeval tv = { 1, 0 };
+		if (!c->retry)
+			c->retry = evtimer_new(base, expand_send, c);
+		evtimer_add(c->retry, &tv);
+		return;
+	}
+	if (c->retry)
+		event_free(c->retry);
 	free(c);
 	if (rep->tempfail || rep->result == EXPAND_TEMPFAIL) {
 		decide(r, MD_DEFER, "4.3.0", rep->tempfail ? "auth service unavailable"
@@ -225,12 +251,10 @@ static bool handle_job(struct ipc_msg *m)
 	}
 	j->pending = j->n;
 	for (uint32_t k = 0; k < n; k++) {
-		struct expand_ctx *c = xmalloc(sizeof *c);
+		struct expand_ctx *c = xcalloc(1, sizeof *c);
 		c->j = j;
 		c->k = k;
-		struct ipc_msg req;
-		auth_req_expand(&req, 0, j->r[k].addr);
-		auth_client_call(auth, &req, expand_cb, c);
+		expand_send(-1, 0, c);
 	}
 	return true;
 }

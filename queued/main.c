@@ -74,6 +74,33 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(qbase);
 }
 
+static char *instance_dir;
+
+/* SIGHUP: re-read tern.conf and queued.conf in place; a bad file keeps the old
+ * settings (and says why). Paths and sockets stay as they were at start. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct instance in;
+	struct cfg conf;
+	struct cfg_errors errs = { 0 };
+	int r = instance_load(&in, instance_dir, &errs);
+	bool have_conf = r == 0;
+	if (have_conf)
+		r = instance_conf(&in, "queued", queued_settings, &conf, &errs);
+	if (r == 0 && errs.count == 0) {
+		load_qconf(&conf, &in);
+		log_info("configuration reloaded");
+		sched_kick_all();
+	} else {
+		for (int i = 0; i < errs.count; i++)
+			log_err("reload: %s", errs.msg[i]);
+		log_err("reload failed: keeping the current settings");
+	}
+	if (have_conf)
+		cfg_free(&conf);
+	instance_free(&in);
+}
+
 static void on_checkpoint(evutil_socket_t fd, short what, void *arg)
 {
 	qindex_checkpoint();
@@ -129,7 +156,9 @@ int main(int argc, char **argv)
 	struct event *ckpt = event_new(qbase, -1, EV_PERSIST, on_checkpoint, NULL);
 	struct timeval tv = { 60, 0 };
 	event_add(ckpt, &tv);
-	signal(SIGHUP, SIG_IGN);
+	instance_dir = xstrdup(in.dir);
+	struct event *shup = evsignal_new(qbase, SIGHUP, on_hup, NULL);
+	event_add(shup, NULL);
 
 	log_info("serving %s (spool %s)", sock, in.spool_dir);
 	daemon_ready();

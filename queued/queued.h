@@ -37,7 +37,7 @@ struct qent {
 	bool removing;		/* final: file and record being removed */
 	uint8_t *inflight;	/* per recipient: IF_* */
 	unsigned routing;	/* recipient lookups outstanding */
-	bool waiting;		/* on the wait list for an agent slot */
+	unsigned waiting;	/* bit 1 << QT_*: on that transport's wait list for an agent */
 	struct qent *hnext;
 };
 

@@ -45,9 +45,15 @@ struct waitent {
 	struct waitent *next;
 };
 
+#define RETRY_SOON 5	/* seconds: the service or agent failed, not the delivery */
+
+struct waitlist {
+	struct waitent *head, **tail;
+};
+
 static struct agent *agents;
 static struct job *jobs;
-static struct waitent *wait_head, **wait_tail = &wait_head;
+static struct waitlist waits[2] = { { NULL, &waits[0].head }, { NULL, &waits[1].head } };
 static struct event *ev_timer;
 
 uint64_t unix_now(void)
@@ -107,11 +113,15 @@ static void rcpt_bounced(struct qent *e, uint32_t i, const char *status, const c
 		 (unsigned long long)(unix_now() - e->m.arrival), status, text);
 }
 
-static void rcpt_deferred(struct qent *e, uint32_t i, const char *status, const char *text)
+/* soft: a peer failed (auth service down, agent gone), not the delivery: try
+ * again in a few seconds and do not count it as an attempt. */
+static void rcpt_deferred_how(struct qent *e, uint32_t i, const char *status, const char *text,
+			      bool soft)
 {
 	struct qrcpt *r = &e->m.rcpt[i];
 	uint64_t now = unix_now();
-	r->attempts++;
+	if (!soft)
+		r->attempts++;
 	if (now - e->m.arrival >= qconf.lifetime) {
 		char *t = xasprintf("delivery time expired; last error: %s", text);
 		rcpt_bounced(e, i, status && *status == '4' ? status : "4.4.7", t);
@@ -119,10 +129,15 @@ static void rcpt_deferred(struct qent *e, uint32_t i, const char *status, const 
 		return;
 	}
 	set_result(r, RS_DEFERRED, status, text);
-	r->next_attempt = now + backoff(r->attempts);
+	r->next_attempt = now + (soft ? RETRY_SOON : backoff(r->attempts));
 	log_info("%s: to=<%s>, delay=%llus, dsn=%s, status=deferred (%s), retry in %llus", e->m.id,
 		 r->addr, (unsigned long long)(now - e->m.arrival), status, text,
 		 (unsigned long long)(r->next_attempt - now));
+}
+
+static void rcpt_deferred(struct qent *e, uint32_t i, const char *status, const char *text)
+{
+	rcpt_deferred_how(e, i, status, text, false);
 }
 
 /* After results: persist, report, finish. */
@@ -141,29 +156,32 @@ static void settle(struct qent *e)
 		sched_rearm_one(e);
 }
 
-static void wait_for_agent(struct qent *e)
+static void wait_for_agent(struct qent *e, uint32_t t)
 {
-	if (e->waiting)
+	if (e->waiting & (1u << t))
 		return;
-	e->waiting = true;
+	e->waiting |= 1u << t;
 	struct waitent *w = xcalloc(1, sizeof *w);
 	memcpy(w->id, e->m.id, sizeof w->id);
-	*wait_tail = w;
-	wait_tail = &w->next;
+	*waits[t].tail = w;
+	waits[t].tail = &w->next;
 }
 
+/* Messages waiting for a free agent of a transport, oldest first. */
 static void kick_waiting(void)
 {
-	while (wait_head && pick_agent(QT_LOCAL)) {
-		struct waitent *w = wait_head;
-		wait_head = w->next;
-		if (!wait_head)
-			wait_tail = &wait_head;
-		struct qent *e = store_get(w->id);
-		free(w);
-		if (e) {
-			e->waiting = false;
-			sched_kick(e);
+	for (uint32_t t = QT_LOCAL; t <= QT_REMOTE; t++) {
+		while (waits[t].head && pick_agent(t)) {
+			struct waitent *w = waits[t].head;
+			waits[t].head = w->next;
+			if (!waits[t].head)
+				waits[t].tail = &waits[t].head;
+			struct qent *e = store_get(w->id);
+			free(w);
+			if (e) {
+				e->waiting &= ~(1u << t);
+				sched_kick(e);
+			}
 		}
 	}
 }
@@ -238,7 +256,7 @@ static void dispatch_routed(struct qent *e)
 					      "delivery agent (tern-deliverd --remote) is running");
 		}
 		if (!remote_missing)
-			wait_for_agent(e);
+			wait_for_agent(e, t[k].transport);
 	}
 	settle(e);
 }
@@ -260,8 +278,8 @@ static void route_cb(const struct auth_reply *reply, void *arg)
 	} else if (kind == RCPT_UNKNOWN) {
 		rcpt_bounced(e, i, "5.1.1", "unknown user: recipient address rejected by the auth service");
 	} else {
-		rcpt_deferred(e, i, "4.3.0", reply->tempfail ? "auth service unavailable"
-			      : "recipient lookup failed temporarily");
+		rcpt_deferred_how(e, i, "4.3.0", reply->tempfail ? "auth service unavailable"
+				  : "recipient lookup failed temporarily", reply->tempfail);
 	}
 	e->busy--;
 	if (--e->routing == 0)
@@ -272,8 +290,8 @@ void sched_kick(struct qent *e)
 {
 	if (sched_paused || e->m.held || e->deleted || e->removing || e->routing)
 		return;
-	if (!pick_agent(QT_LOCAL) && !pick_agent(QT_REMOTE)) {
-		wait_for_agent(e);
+	if (!agents) {
+		wait_for_agent(e, QT_LOCAL);	/* any agent's arrival kicks everything */
 		return;
 	}
 	uint64_t now = unix_now();
@@ -458,7 +476,7 @@ static void close_job(struct job *j, const char *why)
 				continue;
 			e->inflight[i] = IF_IDLE;
 			if (!e->deleted)
-				rcpt_deferred(e, i, "4.3.0", why);
+				rcpt_deferred_how(e, i, "4.3.0", why, true);
 		}
 		e->busy--;
 		settle(e);

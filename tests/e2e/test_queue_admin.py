@@ -196,3 +196,21 @@ def test_interrupted_commit_is_held_not_delivered(env):
     env.ctl("queue", "release", qid)
     env.wait_mail("alice@example.test")
     env.wait_queue_empty()
+
+
+def test_sighup_rereads_config_or_keeps_it(make_env):
+    import signal
+    env = make_env(queued_conf={"minimal_backoff_time": "1h", "maximal_backoff_time": "1h"})
+    env.add_user("full@example.test", quota=100)
+    env.start()
+    env.set_conf("queued", "minimal_backoff_time", "bogus")
+    env.procs["queued"].send_signal(signal.SIGHUP)
+    assert env.wait_log("reload failed: keeping the current settings")
+    send(env, rcpt="full@example.test", subject="hup")
+    assert env.wait_log("retry in 3600s")
+    env.set_conf("queued", "minimal_backoff_time", "1s")
+    env.set_conf("queued", "maximal_backoff_time", "1s")
+    env.procs["queued"].send_signal(signal.SIGHUP)
+    assert env.wait_log("configuration reloaded")
+    env.ctl("queue", "flush")
+    assert env.wait_log("retry in 1s")
