@@ -43,6 +43,10 @@ static void run_flush(evutil_socket_t fd, short what, void *p)
 		 * files from their trailers; nothing unacknowledged is claimed. */
 		fatal("queue index flush failed (%d); restarting for recovery", err);
 	}
+	unsigned n_done = 0;
+	for (struct waiter *x = w; x; x = x->next)
+		n_done++;
+	log_debug("group commit: %u waiter(s) on one log flush", n_done);
 	while (w) {
 		struct waiter *n = w->next;
 		w->fn(w->arg, err);

@@ -182,3 +182,36 @@ def test_quota_bounce_when_configured(make_env):
     [p] = env.wait_mail("bob@example.test")
     assert dsn_parts(p)[1][1]["status"] == "5.2.2"
     env.wait_queue_empty()
+
+
+def test_invoked_as_sendmail(env, tmp_parent):
+    import subprocess
+    from conftest import MAILCTL
+    link = os.path.join(tmp_parent, "sendmail")
+    os.symlink(os.path.abspath(MAILCTL), link)
+    p = subprocess.run([link, "-oi", "-f", "bob@example.test", "alice@example.test"],
+                       input=b"Subject: via argv0\n\nhello\n", capture_output=True, timeout=60,
+                       env=dict(os.environ, TERN_CONFIG=env.dir))
+    assert p.returncode == 0, p.stderr
+    [path] = env.wait_mail("alice@example.test")
+    assert b"Subject: via argv0" in read(path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs another local user (CI runs as root)")
+def test_any_local_user_may_submit_but_not_administer(env):
+    import pwd
+    import subprocess
+    from conftest import MAILCTL
+    nobody = pwd.getpwnam("nobody")
+    run = dict(user=nobody.pw_uid, group=nobody.pw_gid, capture_output=True, timeout=60,
+               env={"PATH": "/usr/bin:/bin"})
+    p = subprocess.run([MAILCTL, "-c", env.dir, "sendmail", "-i", "alice@example.test"],
+                       input=b"Subject: from nobody\n\nhi\n", **run)
+    assert p.returncode == 0, p.stderr
+    [path] = env.wait_mail("alice@example.test")
+    data = read(path)
+    assert data.startswith(b"Return-Path: <nobody@mx.example.test>\n")
+    assert f"from uid {nobody.pw_uid}".encode() in data
+    assert re.search(r"client=local uid=%d" % nobody.pw_uid, env.log_text())
+    p = subprocess.run([MAILCTL, "-c", env.dir, "queue", "list"], **run)
+    assert p.returncode != 0 and b"permission denied" in p.stderr
