@@ -250,6 +250,34 @@ static void log_results(const struct rjob *j, struct rrcpt **r, size_t n,
 			 : "deferred", r[i]->text);
 }
 
+/* AUTH at the relay host: only inside TLS (credentials never travel in clear)
+ * and only with a mechanism it offers. */
+static bool relay_login(struct smtp_client *c, struct smtp_reply *r)
+{
+	if (!c->ssl) {
+		r->code = 0;
+		snprintf(r->text, sizeof r->text, "relay host %.200s: no TLS, so no AUTH "
+			 "(set smtp_tls = encrypt for it)", c->host);
+		return false;
+	}
+	if (!(c->ext & EXT_AUTH_PLAIN)) {
+		r->code = 0;
+		snprintf(r->text, sizeof r->text, "relay host %.200s offers no AUTH PLAIN", c->host);
+		return false;
+	}
+	if (sc_auth(c, rconf.relay_user, rconf.relay_pass, r) < 0) {
+		if (!r->code)
+			return false;
+		char said[sizeof r->text];
+		snprintf(said, sizeof said, "%s", r->text);
+		snprintf(r->text, sizeof r->text, "authentication at relay host %.150s failed: %d %.300s",
+			 c->host, r->code, said);
+		r->code = r->code >= 500 ? 450 : r->code;	/* our configuration: retry, don't bounce */
+		return false;
+	}
+	return true;
+}
+
 /* Try every address of every host until one session completes the transaction. */
 static void try_hosts(struct rjob *j, struct rrcpt **r, size_t n, const struct route *rt,
 		      enum tls_level tls)
@@ -275,7 +303,7 @@ static void try_hosts(struct rjob *j, struct rrcpt **r, size_t n, const struct r
 				continue;
 			}
 			if (rconf.relay_user && *rconf.relay_user && rconf.relayhost[0] &&
-			    sc_auth(&c, rconf.relay_user, rconf.relay_pass, &last) < 0) {
+			    !relay_login(&c, &last)) {
 				sc_close(&c, true);
 				continue;
 			}

@@ -197,14 +197,23 @@ def test_5xx_peer_bounces_with_remote_reply(env):
     assert "Error: command failed" in dsn and "127.0.0.2" in dsn
 
 
-def test_4xx_peer_defers(env):
-    start_all(env, ["--mx-host=b.test,mx.b.test,10", "--address=/mx.b.test/127.0.0.2"],
-              sink_flags=("-r", "RCPT"))
+def test_4xx_peer_defers_then_retry_delivers(env):
+    env.set_conf("queued", "minimal_backoff_time", "2s")
+    env.set_conf("queued", "maximal_backoff_time", "2s")
+    refusing = start_all(env, ["--mx-host=b.test,mx.b.test,10", "--address=/mx.b.test/127.0.0.2"],
+                         sink_flags=("-r", "RCPT"))
     env.sendmail("-f", "alice@a.test", "bob@b.test", input=MSG)
     assert wait_for(lambda: "status=deferred" in env.log_text(), 30), env.log_text()[-3000:]
     lines = env.queue_list()
     assert len(lines) == 1 and "bob@b.test" in lines[0]
     assert not env.maildir_files("alice@a.test")        # no bounce for a temporary failure
+    # The peer recovers: the retry delivers it.
+    refusing.stop()
+    env.extra.remove(refusing)
+    sink = Sink("127.0.0.2", env.sink_port, env.path("sink2"))
+    env.extra.append(sink)
+    assert wait_for(lambda: len(sink.messages()) == 1, 60), env.log_text()[-3000:]
+    assert wait_for(lambda: not env.queue_list(), 30)
 
 
 def test_connection_reuse(env):

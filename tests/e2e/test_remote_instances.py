@@ -108,3 +108,38 @@ def test_8bitmime_downgraded_for_peer_without_it(pair):
     assert msg["Content-Transfer-Encoding"].lower() == "quoted-printable"
     # smtp-sink's dump ends with an extra empty line of its own.
     assert msg.get_payload(decode=True).decode("utf-8").rstrip("\r\n") == body.rstrip("\r\n")
+
+
+def test_relayhost_with_auth_over_tls(pair):
+    """A sends everything through B's submission port as bob (AUTH needs TLS)."""
+    a, b = pair
+    secret = os.path.join(a.dir, "relay.secret")
+    with open(secret, "w") as f:
+        f.write("bob-pw-1\n")
+    os.chmod(secret, 0o600)
+    a.set_conf("deliverd", "relayhost", f"[127.0.0.2]:{b.port('submission')}")
+    a.set_conf("deliverd", "relayhost_user", "bob@b.test")
+    a.set_conf("deliverd", "smtp_tls", "encrypt")
+    b.start()
+    a.start()
+    a.ctl("sendmail", "-f", "bob@b.test", "bob@b.test",
+          input="From: bob@b.test\nSubject: via relay\n\nthrough the smart host\n")
+    assert wait_for(lambda: maildir_files(b, "bob@b.test"), 60), a.log_text()[-4000:]
+    assert "relay=127.0.0.2[127.0.0.2]" in a.log_text()
+    assert "auth=bob@b.test" in b.log_text()
+
+
+def test_relayhost_without_tls_gets_no_credentials(pair):
+    a, b = pair
+    sink = Sink("127.0.0.2", b.port("smtp"), os.path.join(a.dir, "sink"))
+    a.extra.append(sink)
+    secret = os.path.join(a.dir, "relay.secret")
+    with open(secret, "w") as f:
+        f.write("secret-pw\n")
+    a.set_conf("deliverd", "relayhost", f"[127.0.0.2]:{b.port('smtp')}")
+    a.set_conf("deliverd", "relayhost_user", "someone")
+    a.start()
+    a.ctl("sendmail", "-f", "alice@a.test", "x@elsewhere.test",
+          input="From: alice@a.test\nSubject: x\n\nbody\n")
+    assert wait_for(lambda: "no TLS, so no AUTH" in a.log_text(), 30), a.log_text()[-3000:]
+    assert not sink.messages()
