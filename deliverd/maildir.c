@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CHUNK 65536
@@ -187,6 +188,76 @@ uint64_t maildir_usage(const char *base)
 	return sum;
 }
 
+/* Maildir++ quota file (maildirsize): a first line with the quota ("NS"),
+ * then "bytes count" lines that writers append. Recomputed from the folders
+ * when missing, larger than 5120 bytes or older than 15 minutes (so readers
+ * that delete without appending cannot make it drift for long). */
+#define MDSIZE_MAX_BYTES 5120
+#define MDSIZE_MAX_AGE 900
+
+static void mdsize_write(const char *base, uint64_t quota, uint64_t used)
+{
+	char *tmp = xasprintf("%s/tmp/maildirsize.%d.%lu", base, (int)getpid(),
+			      (unsigned long)pthread_self());
+	char *final = xasprintf("%s/maildirsize", base);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		char buf[128];
+		int n = snprintf(buf, sizeof buf, "%lluS\n%llu 0\n", (unsigned long long)quota,
+				 (unsigned long long)used);
+		bool ok = write_all(fd, buf, (size_t)n) == 0;
+		close(fd);
+		if (!ok || rename(tmp, final) < 0)
+			unlink(tmp);
+	}
+	free(tmp);
+	free(final);
+}
+
+uint64_t maildir_quota_usage(const char *base, uint64_t quota)
+{
+	char *p = xasprintf("%s/maildirsize", base);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	free(p);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size <= MDSIZE_MAX_BYTES &&
+	    time(NULL) - st.st_mtime < MDSIZE_MAX_AGE) {
+		char buf[MDSIZE_MAX_BYTES + 1];
+		ssize_t n = read(fd, buf, MDSIZE_MAX_BYTES);
+		close(fd);
+		if (n > 0) {
+			buf[n] = 0;
+			char *nl = strchr(buf, '\n');
+			int64_t sum = 0;
+			for (char *line = nl ? nl + 1 : NULL; line && *line;) {
+				sum += strtoll(line, NULL, 10);
+				char *e = strchr(line, '\n');
+				line = e ? e + 1 : NULL;
+			}
+			if (nl && strtoull(buf, NULL, 10) == quota)
+				return sum > 0 ? (uint64_t)sum : 0;
+		}
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	uint64_t used = maildir_usage(base);
+	mdsize_write(base, quota, used);
+	return used;
+}
+
+void maildir_quota_add(const char *base, uint64_t bytes)
+{
+	char *p = xasprintf("%s/maildirsize", base);
+	int fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC);
+	free(p);
+	if (fd < 0)
+		return;
+	char buf[64];
+	int n = snprintf(buf, sizeof buf, "%llu 1\n", (unsigned long long)bytes);
+	(void)write_all(fd, buf, (size_t)n);	/* one O_APPEND write: atomic */
+	close(fd);
+}
+
 void maildir_scan_header(int fd, uint64_t size, const char *mailbox, unsigned *hops, bool *has_dt)
 {
 	size_t n = size < HEADER_SCAN_MAX ? (size_t)size : HEADER_SCAN_MAX;
@@ -277,7 +348,7 @@ int maildir_deliver(const struct mdeliver *d, struct mresult *r)
 		goto out;
 	}
 	target_dir(d, base, &dir);
-	if (d->quota && maildir_usage(base) + d->size > d->quota) {
+	if (d->quota && maildir_quota_usage(base, d->quota) + d->size > d->quota) {
 		if (d->quota_bounce)
 			set(r, MD_BOUNCE, "5.2.2", "mailbox full: %s is over quota", d->mailbox);
 		else
@@ -325,6 +396,8 @@ int maildir_deliver(const struct mdeliver *d, struct mresult *r)
 		goto out;
 	}
 	free(nd);
+	if (!dup && d->quota)
+		maildir_quota_add(base, s);
 	set(r, MD_DELIVERED, "2.0.0", dup ? "already delivered to %s (duplicate suppressed)"
 					   : "delivered to maildir %s", d->mailbox);
 out:

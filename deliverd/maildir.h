@@ -44,6 +44,11 @@ void maildir_scan_header(int fd, uint64_t size, const char *mailbox, unsigned *h
 /* Usage of a Maildir++ (all folders, new and cur), in bytes. */
 uint64_t maildir_usage(const char *base);
 
+/* Usage under a quota, from the Maildir++ maildirsize file (rebuilt from the
+ * folders when missing or stale); maildir_quota_add records a delivery. */
+uint64_t maildir_quota_usage(const char *base, uint64_t quota);
+void maildir_quota_add(const char *base, uint64_t bytes);
+
 /* Valid local part / domain for a path component. */
 bool maildir_safe_component(const char *s);
 

@@ -108,6 +108,19 @@ int main(void)
 	CHECK(maildir_deliver(&d, &r) == 0 && r.result == MD_BOUNCE);
 	CHECK_STR(r.status, "5.2.2");
 
+	/* maildirsize: made on first use, appended on delivery. */
+	d.quota_bounce = false;
+	d.quota = 1000000;
+	d.qid = "65A1B2C3D4E5F60A";
+	char *abase = xasprintf("%s/example.test/alice", mail);
+	uint64_t before = maildir_quota_usage(abase, d.quota);
+	CHECK(before == used);
+	CHECK(maildir_deliver(&d, &r) == 0 && r.result == MD_DELIVERED);
+	CHECK(maildir_quota_usage(abase, d.quota) == used + strlen(want));
+	CHECK(maildir_usage(abase) == used + strlen(want));
+	CHECK(maildir_quota_usage(abase, 2000000) == used + strlen(want));	/* quota changed: recount */
+	free(abase);
+
 	/* Unsafe mailbox names never become paths. */
 	d.quota = 0;
 	d.mailbox = "../x@example.test";
