@@ -228,3 +228,43 @@ def test_password_prompt_on_tty_without_echo(bare):
     rc, shown = run_on_tty([MAILCTL, "-c", bare.dir, "user", "passwd", "tty@example.test"],
                            ["New-1", "New-2"])
     assert rc != 0 and "do not match" in shown
+
+
+# ---- with a running instance (mailctl init + start) ----
+
+def test_user_add_and_auth_on_running_instance(instance):
+    pw = "Right-Pw-Unique-77"
+    instance.add_user("alice@example.test", pw)
+    assert instance.ctl("user", "auth", "alice@example.test", input=pw + "\n").stdout == "ok\n"
+    p = instance.ctl("user", "auth", "alice@example.test", input="wrong\n", check=False)
+    assert p.returncode == 1 and p.stdout == "failed\n"
+    p = instance.ctl("user", "auth", "nobody@example.test", input=pw + "\n", check=False)
+    assert p.returncode == 1 and p.stdout == "failed\n"
+    md = instance.maildir("alice@example.test")
+    want = pwd.getpwnam("tern-vmail").pw_uid if IS_ROOT else os.geteuid()
+    assert os.stat(os.path.join(md, "new")).st_uid == want
+    log = instance.log_text()
+    assert "alice@example.test" in log and "result=ok" in log and "result=failed" in log
+    assert pw not in log and "wrong" not in log.replace("wrong user", "")
+
+
+def test_failures_slowed_then_refused_on_running_instance(tmp_parent):
+    from conftest import Instance
+    inst = Instance(tmp_parent)
+    inst.init()
+    inst.set_conf("authd", "failure_delay", "1s")
+    inst.set_conf("authd", "max_failures", "3")
+    inst.start()
+    try:
+        inst.add_user("bob@example.test", "Bob-Right-1")
+        for i in range(3):
+            t0 = time.monotonic()
+            p = inst.ctl("user", "auth", "bob@example.test", input=f"bad{i}\n", check=False)
+            assert p.returncode == 1 and p.stdout == "failed\n"
+            assert time.monotonic() - t0 >= 0.9       # answered late
+        # Locked out now: the right password is refused too, with a clear message.
+        p = inst.ctl("user", "auth", "bob@example.test", input="Bob-Right-1\n", check=False)
+        assert p.returncode == 1 and p.stdout == "failed\n" and "too many failed" in p.stderr
+        assert "result=locked" in inst.log_text()
+    finally:
+        inst.stop()
