@@ -487,11 +487,13 @@ class RealEnv(MaildirReader):
         return self.inst.port(name)
 
     def smtpd_pid(self):
-        for line in self.inst.ctl("status").stdout.splitlines():
+        """The running smtpd (after a reload the old one is listed as draining)."""
+        out = self.inst.ctl("status").stdout
+        for line in out.splitlines():
             f = line.split()
-            if f and f[0] == "smtpd":
+            if len(f) >= 4 and f[0] == "smtpd" and f[3] == "running":
                 return int(f[1])
-        raise AssertionError("no smtpd in mailctl status")
+        raise AssertionError("no running smtpd in mailctl status:\n" + out)
 
     def run_dir(self):
         return os.path.join(self.dir, "run")

@@ -113,6 +113,15 @@ def sentinel(env):
     assert delivered(env, ALICE, subject)
 
 
+def gone(pid):
+    """The process has exited (a zombie not yet reaped counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def nothing_with(env, text):
     return not [m for m in env.messages() if text.encode() in m.data]
 
@@ -804,3 +813,30 @@ def test_runs_unprivileged_in_its_chroot(env):
     assert ids["Uid"] == [str(acct.pw_uid)] * 4
     assert ids["Gid"] == [str(acct.pw_gid)] * 4
     assert os.path.realpath(f"/proc/{pid}/root") == os.path.realpath(env.run_dir())
+
+
+def test_reload_keeps_sessions(parent):
+    """mailctl reload: the open session goes on with the old smtpd, new
+    connections reach the new one, and the old one exits after its session."""
+    from smtpd_env import RealEnv
+    e = make_env(parent, SETTINGS)
+    if not isinstance(e, RealEnv):
+        e.close()
+        pytest.skip("needs the master (mailctl start/reload)")
+    try:
+        r = raw(e)
+        old = e.smtpd_pid()
+        e.inst.ctl("reload")
+        assert wait_for(lambda: e.smtpd_pid() != old, timeout=20)
+        with smtp(e) as s:                              # the new generation
+            s.sendmail("x@remote.test", [ALICE], msg(unique("new-gen")))
+        r.send(f"MAIL FROM:<x@remote.test>\r\nRCPT TO:<{ALICE}>\r\nDATA\r\n")
+        assert [r.reply()[0] for _ in range(3)] == [250, 250, 354]
+        subject = unique("old-gen")
+        assert r.cmd(f"Subject: {subject}\r\n\r\nx\r\n.")[0] == 250
+        assert not gone(old)
+        assert r.code("QUIT") == 221
+        assert wait_for(lambda: gone(old), timeout=20)
+        assert delivered(e, ALICE, subject)
+    finally:
+        e.close()
