@@ -43,9 +43,12 @@ enum queue_msg {
 	/* u32 transport (QT_*) -> none; the agent is now fed jobs */
 	QUEUE_AGENT_HELLO,
 	/* queue id, sender, u32 flags, u64 size (message bytes: read only these, the
-	 * spool file carries queued's envelope trailer after them), u32 nrcpt, then
-	 * nrcpt times: u32 rcpt index, address, orcpt; message fd attached
-	 * (read-only; use pread from offset 0) */
+	 * spool file carries queued's envelope trailer after them), envid (xtext, ""
+	 * if none), u32 ret (0 none, 1 FULL, 2 HDRS), u32 nrcpt, then nrcpt times:
+	 * u32 rcpt index, address, orcpt (xtext, "" if none), u32 notify
+	 * (DSN_NOTIFY_*, 0 = not given); message fd attached (read-only; use pread
+	 * from offset 0). The DSN fields let the remote agent pass DSN requests on
+	 * (RFC 3461 4). */
 	QUEUE_JOB,
 	/* queue id, u32 nrcpt, then nrcpt times: u32 rcpt index, u32 result (QR_*),
 	 * enhanced status ("5.1.1"), text (the reply or reason for DSNs and logs) */

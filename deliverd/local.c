@@ -230,6 +230,8 @@ static bool handle_job(struct ipc_msg *m)
 	const char *sender = ipc_get_str(m, QUEUE_MAX_FIELD);
 	(void)ipc_get_u32(m);	/* flags */
 	j->size = ipc_get_u64(m);
+	(void)ipc_get_str(m, QUEUE_MAX_FIELD);	/* envid: DSNs are queued's business */
+	(void)ipc_get_u32(m);			/* ret */
 	uint32_t n = ipc_get_u32(m);
 	if (!id || !sender || m->bad || j->fd < 0 || n == 0 || n > QUEUE_MAX_RCPTS) {
 		free_job(j);
@@ -242,6 +244,7 @@ static bool handle_job(struct ipc_msg *m)
 		j->r[k].idx = ipc_get_u32(m);
 		const char *a = ipc_get_str(m, QUEUE_MAX_FIELD);
 		(void)ipc_get_str(m, QUEUE_MAX_FIELD);	/* orcpt */
+		(void)ipc_get_u32(m);			/* notify */
 		j->r[k].addr = xstrdup(a ? a : "");
 		j->n++;
 	}

@@ -178,6 +178,7 @@ static void free_job(struct rjob *j)
 	}
 	free(j->r);
 	free(j->sender);
+	free(j->envid);
 	free(j->dkim_header);
 	free(j->alt_body);
 	if (j->fd >= 0)
@@ -211,6 +212,9 @@ static bool on_job(struct ipc_msg *m, uint64_t gen, void *arg)
 	const char *sender = ipc_get_str(m, QUEUE_MAX_FIELD);
 	j->flags = ipc_get_u32(m);
 	j->size = ipc_get_u64(m);
+	const char *envid = ipc_get_str(m, QUEUE_MAX_FIELD);
+	j->envid = xstrdup(envid ? envid : "");
+	j->ret = ipc_get_u32(m);
 	uint32_t n = ipc_get_u32(m);
 	if (!id || !sender || m->bad || j->fd < 0 || n == 0 || n > QUEUE_MAX_RCPTS) {
 		free_job(j);
@@ -226,6 +230,7 @@ static bool on_job(struct ipc_msg *m, uint64_t gen, void *arg)
 		const char *o = ipc_get_str(m, QUEUE_MAX_FIELD);
 		r->addr = xstrdup(a ? a : "");
 		r->orcpt = xstrdup(o ? o : "");
+		r->notify = ipc_get_u32(m);
 		const char *at = strrchr(r->addr, '@');
 		r->domain = xstrdup(at ? at + 1 : "");
 		str_lower(r->domain);

@@ -28,6 +28,7 @@ extern struct rconf rconf;
 struct rrcpt {
 	uint32_t idx;
 	char *addr, *orcpt, *domain;
+	uint32_t notify;	/* DSN_NOTIFY_*, 0 = not given */
 	int result;		/* QR_* */
 	char status[8];
 	char text[600];
@@ -40,6 +41,8 @@ struct rjob {
 	char *sender;
 	uint32_t flags;
 	uint64_t size;
+	char *envid;		/* "" if none */
+	uint32_t ret;		/* 0 none, 1 FULL, 2 HDRS */
 	int fd;
 	uint32_t n;
 	struct rrcpt *r;

@@ -99,7 +99,13 @@ static void mail_cmd(char *buf, size_t len, const struct rjob *j, const struct s
 	if ((j->flags & QF_8BITMIME) && (c->ext & EXT_8BITMIME))
 		n += snprintf(buf + n, len - (size_t)n, " BODY=8BITMIME");
 	if ((j->flags & QF_SMTPUTF8) && (c->ext & EXT_SMTPUTF8))
-		snprintf(buf + n, len - (size_t)n, " SMTPUTF8");
+		n += snprintf(buf + n, len - (size_t)n, " SMTPUTF8");
+	if (c->ext & EXT_DSN) {
+		if (j->ret)
+			n += snprintf(buf + n, len - (size_t)n, " RET=%s", j->ret == 1 ? "FULL" : "HDRS");
+		if (j->envid[0])
+			snprintf(buf + n, len - (size_t)n, " ENVID=%s", j->envid);
+	}
 }
 
 /* RCPT TO with DSN parameters when the peer supports DSN. */
@@ -107,7 +113,23 @@ static void rcpt_cmd(char *buf, size_t len, const struct rjob *j, const struct s
 		     const struct rrcpt *r)
 {
 	int n = snprintf(buf, len, "RCPT TO:<%s>", r->addr);
-	if ((c->ext & EXT_DSN) && r->orcpt && *r->orcpt)
+	if (!(c->ext & EXT_DSN))
+		return;
+	if (r->notify & DSN_NOTIFY_NEVER) {
+		n += snprintf(buf + n, len - (size_t)n, " NOTIFY=NEVER");
+	} else if (r->notify) {
+		const char *sep = " NOTIFY=";
+		static const struct { unsigned bit; const char *word; } w[] = {
+			{ DSN_NOTIFY_SUCCESS, "SUCCESS" }, { DSN_NOTIFY_FAILURE, "FAILURE" },
+			{ DSN_NOTIFY_DELAY, "DELAY" } };
+		for (size_t i = 0; i < ARRAY_LEN(w); i++) {
+			if (r->notify & w[i].bit) {
+				n += snprintf(buf + n, len - (size_t)n, "%s%s", sep, w[i].word);
+				sep = ",";
+			}
+		}
+	}
+	if (r->orcpt && *r->orcpt)
 		snprintf(buf + n, len - (size_t)n, " ORCPT=%s", r->orcpt);
 }
 
@@ -136,7 +158,7 @@ static int body_for(struct rjob *j, const struct smtp_client *c, char **buf, siz
 static bool transaction(struct rjob *j, struct smtp_client *c, struct rrcpt **r, size_t n)
 {
 	struct smtp_reply rep;
-	char cmd[QUEUE_MAX_FIELD + 100], st[8], text[600];
+	char cmd[2 * QUEUE_MAX_FIELD + 200], st[8], text[600];
 	char *body;
 	size_t blen;
 

@@ -214,6 +214,8 @@ static void send_job(struct qent *e, struct agent *a, uint8_t mark)
 	ipc_put_str(&m, e->m.sender);
 	ipc_put_u32(&m, e->m.flags);
 	ipc_put_u64(&m, e->m.size);
+	ipc_put_str(&m, e->m.envid);
+	ipc_put_u32(&m, e->m.ret);
 	ipc_put_u32(&m, j->n);
 	for (uint32_t k = 0; k < j->n; k++) {
 		struct qrcpt *r = &e->m.rcpt[j->idx[k]];
@@ -221,6 +223,7 @@ static void send_job(struct qent *e, struct agent *a, uint8_t mark)
 		ipc_put_u32(&m, j->idx[k]);
 		ipc_put_str(&m, r->addr);
 		ipc_put_str(&m, r->orcpt);
+		ipc_put_u32(&m, r->notify);
 	}
 	ipc_put_fd(&m, fd);
 	j->next = jobs;

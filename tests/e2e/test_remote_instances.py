@@ -143,3 +143,26 @@ def test_relayhost_without_tls_gets_no_credentials(pair):
           input="From: alice@a.test\nSubject: x\n\nbody\n")
     assert wait_for(lambda: "no TLS, so no AUTH" in a.log_text(), 30), a.log_text()[-3000:]
     assert not sink.messages()
+
+
+def test_dsn_parameters_passed_on(pair):
+    """NOTIFY, ORCPT, RET and ENVID given to A's smtpd reach the next hop."""
+    a, b = pair
+    sink = Sink("127.0.0.2", b.port("smtp"), os.path.join(a.dir, "sink"))
+    a.extra.append(sink)
+    a.extra.append(Dns(a.dns_port, ["--mx-host=b.test,mx.b.test,10",
+                                    "--address=/mx.b.test/127.0.0.2"]))
+    a.start()
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", a.port("submission"), timeout=30) as s:
+        s.starttls(context=ctx)
+        s.login("alice@a.test", "alice-pw-1")
+        s.sendmail("alice@a.test", ["bob@b.test"], b"From: alice@a.test\r\nSubject: dsn\r\n\r\nx\r\n",
+                   mail_options=["RET=HDRS", "ENVID=env42"],
+                   rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;bob@b.test"])
+    assert wait_for(lambda: sink.messages(), 60), a.log_text()[-4000:]
+    raw = open(sink.messages()[0], "rb").read()
+    assert b"RET=HDRS" in raw and b"ENVID=env42" in raw, raw[:400]
+    assert b"NOTIFY=SUCCESS,FAILURE" in raw and b"ORCPT=rfc822;bob@b.test" in raw, raw[:400]
