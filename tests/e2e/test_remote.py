@@ -258,3 +258,11 @@ def test_peer_without_pipelining(env):
     assert wait_for(lambda: len(sink.messages()) == 1, 30), env.log_text()[-3000:]
     raw = open(sink.messages()[0], "rb").read()
     assert b"X-Rcpt-Args: <bob@b.test>" in raw and b"X-Rcpt-Args: <carol@b.test>" in raw
+
+
+def test_mx_pointing_at_ourselves_bounces_as_loop(env):
+    start_all(env, ["--mx-host=b.test,mx.a.test,10", "--address=/mx.a.test/127.0.0.1"])
+    env.sendmail("-f", "alice@a.test", "bob@b.test", input=MSG)
+    files = env.wait_mail("alice@a.test", 1, timeout=30)
+    dsn = open(files[0], errors="replace").read()
+    assert "5.4.6" in dsn and "loops back to myself" in dsn
