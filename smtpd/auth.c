@@ -149,7 +149,7 @@ void auth_login_done(struct session *s, int result, const char *user)
 	switch (result) {
 	case AUTH_OK:
 		s->auth_user = xstrdup(user);
-		log_info("session %llx: auth ok client=%s user=%s", (unsigned long long)s->id, s->ip, user);
+		log_debug("session %llx: auth ok client=%s user=%s", (unsigned long long)s->id, s->ip, user);
 		session_reply(s, "235 2.7.0 Authentication successful");
 		break;
 	case AUTH_FAIL:

@@ -91,10 +91,11 @@ void session_error(struct session *s)
 static void session_free(struct session *s)
 {
 	struct server *srv = s->srv;
-	log_info("session %llx: disconnect client=%s port=%s helo=%s tls=%s auth=%s messages=%u "
+	/* The one line per session (connect, TLS and AUTH details are debug). */
+	log_info("session %llx: disconnect client=%s port=%s helo=%s tls=%s%s%s auth=%s messages=%u "
 		 "errors=%u duration=%llums reason=%s", (unsigned long long)s->id, s->ip,
 		 kind_name(s->kind), s->helo[0] ? s->helo : "-", s->tls ? s->tls_version : "no",
-		 s->auth_user ? s->auth_user : "-", s->messages, s->errors,
+		 s->tls ? "/" : "", s->tls ? s->tls_cipher : "", s->auth_user ? s->auth_user : "-", s->messages, s->errors,
 		 (unsigned long long)(now_ms() - s->start_ms), s->end_reason ? s->end_reason : "quit");
 	if (s->auth_req)
 		auth_client_cancel(srv->auth, s->auth_req);
@@ -373,7 +374,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			session_lost(s, "timeout while closing");
 			return;
 		}
-		log_info("session %llx: timeout client=%s state=%#x", (unsigned long long)s->id, s->ip, s->state);
+		log_debug("session %llx: timeout client=%s state=%#x", (unsigned long long)s->id, s->ip, s->state);
 		session_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->srv->hostname);
 		session_close(s, "timeout");
 		bufferevent_enable(bev, EV_WRITE);
@@ -472,7 +473,7 @@ void session_accept(struct server *srv, int fd, enum listener_kind kind, struct 
 	srv->sessions = s;
 	srv->nsessions++;
 	fd_nonblock(fd);
-	log_info("session %llx: connect client=%s port=%s", (unsigned long long)s->id, s->ip,
+	log_debug("session %llx: connect client=%s port=%s", (unsigned long long)s->id, s->ip,
 		 kind_name(kind));
 	if (kind == L_SMTPS) {
 		if (!tls_start_implicit(s))

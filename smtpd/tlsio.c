@@ -86,7 +86,7 @@ void tls_established(struct session *s)
 	s->tls = true;
 	strlcpy_t(s->tls_version, SSL_get_version(ssl), sizeof s->tls_version);
 	strlcpy_t(s->tls_cipher, SSL_get_cipher_name(ssl), sizeof s->tls_cipher);
-	log_info("session %llx: TLS established client=%s %s %s", (unsigned long long)s->id, s->ip,
+	log_debug("session %llx: TLS established client=%s %s %s", (unsigned long long)s->id, s->ip,
 		 s->tls_version, s->tls_cipher);
 	session_reset_txn(s);
 	s->helo[0] = '\0';
