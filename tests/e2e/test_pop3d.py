@@ -875,3 +875,50 @@ def test_max_messages_oldest_first(tmp_parent):
         p.quit()
     finally:
         e.stop()
+
+
+def _instance_login(instance, user, pw):
+    ctx = ssl.create_default_context(cafile=instance.cert())
+    ctx.check_hostname = False
+    p = poplib.POP3_SSL("127.0.0.1", instance.port("pop3s"), context=ctx, timeout=10)
+    p.user(user)
+    p.pass_(pw)
+    return p
+
+
+@pytest.mark.skipif(not master_available(), reason="needs `mailctl start` (the master)")
+def test_instance_reload_and_restart(instance):
+    """`mailctl reload` keeps a running session; a killed mail role is restarted."""
+    import signal
+    for u in ("dave@example.test", "erin@example.test"):
+        instance.add_user(u, "Pw-" + u)
+    md = instance.maildir("dave@example.test")
+    with open(os.path.join(md, "new", "1700000000.x.host,S=17,W=19"), "wb") as f:
+        f.write(b"Subject: r\n\nbody\n")
+    if IS_ROOT:
+        import pwd
+        vm = pwd.getpwnam("tern-vmail")
+        os.chown(os.path.join(md, "new", "1700000000.x.host,S=17,W=19"), vm.pw_uid, vm.pw_gid)
+    old = _instance_login(instance, "dave@example.test", "Pw-dave@example.test")
+    instance.ctl("reload")
+    # The new generation serves new logins; the old session goes on.
+    p = _instance_login(instance, "erin@example.test", "Pw-erin@example.test")
+    p.quit()
+    assert old.stat() == (1, 19)
+    assert old.retr(1)[1] == [b"Subject: r", b"", b"body"]
+    old.dele(1)
+    old.quit()
+    assert not os.listdir(os.path.join(md, "cur"))
+
+    def pids(name):
+        return [int(l.split()[1]) for l in instance.ctl("status").stdout.splitlines()
+                if l.split() and l.split()[0] == name and l.split()[3] == "running"]
+    assert wait_for(lambda: len(pids("pop3d-mail")) == 1, 20)	# the old generation is gone
+    os.kill(pids("pop3d-mail")[0], signal.SIGKILL)
+    def login_works():
+        try:
+            _instance_login(instance, "erin@example.test", "Pw-erin@example.test").quit()
+            return True
+        except (poplib.error_proto, OSError):
+            return False
+    assert wait_for(login_works, 30)
