@@ -237,8 +237,9 @@ class SmtpdRunner:
     """tern-smtpd in an instance directory, started the way the master starts
     it: listening sockets in TERN_LISTEN_FDS, readiness on TERN_READY_FD."""
 
-    def __init__(self, dir, hostname, settings=None, as_user=None):
+    def __init__(self, dir, hostname, settings=None, as_user=None, host="127.0.0.1"):
         self.dir = dir
+        self.host = host
         self.hostname = hostname
         self.as_user = as_user if IS_ROOT else None
         self.port_base = free_port_base()
@@ -270,9 +271,10 @@ class SmtpdRunner:
     def start(self):
         socks = []
         for name in ("smtp", "submission", "smtps"):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET,
+                              socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", self.port(name)))
+            s.bind((self.host, self.port(name)))
             s.listen(64)
             socks.append((name, s))
         env = dict(os.environ)
@@ -327,13 +329,14 @@ class SmtpdRunner:
 class FakeEnv:
     mode = "fake"
 
-    def __init__(self, parent, settings=None, as_user=None):
+    def __init__(self, parent, settings=None, as_user=None, host="127.0.0.1"):
         self.hostname = "mx.example.test"
+        self.host = host
         self.dir = tempfile.mkdtemp(prefix="smtpd", dir=parent)
         os.chmod(self.dir, 0o755)
         with open(os.path.join(self.dir, "tern.conf"), "w") as f:
             f.write(f"hostname = {self.hostname}\nlog = file\nlog_level = debug\n")
-        self.smtpd = SmtpdRunner(self.dir, self.hostname, settings, as_user)
+        self.smtpd = SmtpdRunner(self.dir, self.hostname, settings, as_user, host)
         os.chmod(os.path.join(self.dir, "run"), 0o755)
         self.spool = os.path.join(self.dir, "spool")
         os.makedirs(self.spool)

@@ -840,3 +840,18 @@ def test_reload_keeps_sessions(parent):
         assert delivered(e, ALICE, subject)
     finally:
         e.close()
+
+
+def test_ipv6_client(parent):
+    from smtpd_env import FakeEnv
+    e = FakeEnv(parent, SETTINGS, host="::1")
+    try:
+        with smtplib.SMTP("::1", e.port("smtp"), timeout=10) as s:
+            code, text = s.ehlo("client.test")
+            assert b"[::1]" in text
+            s.sendmail("x@remote.test", [ALICE], msg("v6"))
+        [m] = e.messages()
+        assert b"Received: from client.test ([IPv6:::1])" in m.data
+        assert "client=::1" in e.log_text()
+    finally:
+        e.close()
