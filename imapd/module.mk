@@ -1,4 +1,4 @@
-$(eval $(call program,imapd,tern-imapd,,))
+$(eval $(call program,imapd,tern-imapd,-lz,))
 
 # libFuzzer target: the MIME parser and the IMAP command reader/tokeniser.
 FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_imap

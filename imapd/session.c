@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 enum { ST_AUTH = 1, ST_SEL = 2 };
@@ -59,6 +61,7 @@ static const struct command {
 	{ "COPY", ST_SEL, true, cmd_copy },
 	{ "MOVE", ST_SEL, true, cmd_move },
 	{ "SORT", ST_SEL, true, cmd_sort },
+	{ "COMPRESS", ST_AUTH | ST_SEL, false, cmd_compress },
 	{ "GETQUOTAROOT", ST_AUTH | ST_SEL, false, cmd_getquotaroot },
 	{ "GETQUOTA", ST_AUTH | ST_SEL, false, cmd_getquota },
 	{ "SETQUOTA", ST_AUTH | ST_SEL, false, cmd_setquota },
@@ -256,8 +259,9 @@ static void handle_command(struct session *s)
 
 static void process_input(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
 	while (!s->closing) {
+		/* fetched anew each time: COMPRESS replaces the bufferevent */
+		struct evbuffer *in = bufferevent_get_input(s->bev);
 		if (s->idling) {
 			idle_input(s);
 			if (s->idling)
@@ -290,6 +294,19 @@ static void process_input(struct session *s)
 			s->closing = true;
 		}
 	}
+}
+
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+void session_set_bev(struct session *s, struct bufferevent *bev)
+{
+	s->bev = bev;
+	bufferevent_setcb(bev, on_read, on_write, on_event, s);
+	struct timeval tv = { (time_t)s->lim.idle_timeout, 0 };
+	bufferevent_set_timeouts(bev, &tv, NULL);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -325,6 +342,27 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	event_base_loopexit(s->base, NULL);
 }
 
+/* With COMPRESS the last words may still sit, compressed, in the socket's
+ * buffer under the filter: write them out before closing. */
+static void flush_underlying(struct session *s)
+{
+	struct bufferevent *u = bufferevent_get_underlying(s->bev);
+	if (!u)
+		return;
+	bufferevent_flush(s->bev, EV_WRITE, BEV_FLUSH);
+	struct evbuffer *out = bufferevent_get_output(u);
+	int fd = bufferevent_getfd(u);
+	struct timeval tv = { 10, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	int flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	/* the buffer belongs to the bufferevent (frozen for direct writes): copy */
+	size_t n = evbuffer_get_length(out);
+	if (n)
+		(void)write_all(fd, evbuffer_pullup(out, -1), n);
+}
+
 int session_run(int fd, const char *user, const char *tag, const char *ip, bool tls,
 		const void *pending, size_t npending, const struct session_limits *lim)
 {
@@ -350,6 +388,7 @@ int session_run(int fd, const char *user, const char *tag, const char *ip, bool 
 		on_read(s.bev, &s);
 	if (!s.closing || evbuffer_get_length(s_buf(&s)))
 		event_base_dispatch(s.base);
+	flush_underlying(&s);
 	log_info("imap logout: user=%s client=%s", user, ip);
 	bufferevent_free(s.bev);
 	cr_free(&s.cr);

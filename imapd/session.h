@@ -52,7 +52,8 @@ struct session {
 	struct event *idle_timer, *inotify_ev;
 	int inotify_fd;
 	int bad_commands;
-	bool condstore;		/* CONDSTORE enabled (RFC 7162): MODSEQ in FETCH responses */
+	bool condstore;
+	bool compressed;		/* CONDSTORE enabled (RFC 7162): MODSEQ in FETCH responses */
 	/* fetch bookkeeping of the current command */
 	bool in_fetch_like;	/* FETCH/STORE/SEARCH (non-UID): no EXPUNGE responses */
 };
@@ -133,6 +134,9 @@ int status_line(struct session *s, const char *name, unsigned items);
 int search_select(struct session *s, struct ip *ip, const char *charset, struct mi **mi,
 		  size_t **idx, size_t *n);
 void cmd_sort(struct session *s, struct ip *ip, bool uid);
+void cmd_compress(struct session *s, struct ip *ip, bool uid);
+/* Switch the session to another bufferevent (COMPRESS). */
+void session_set_bev(struct session *s, struct bufferevent *bev);
 void cmd_getquotaroot(struct session *s, struct ip *ip, bool uid);
 void cmd_getquota(struct session *s, struct ip *ip, bool uid);
 void cmd_setquota(struct session *s, struct ip *ip, bool uid);

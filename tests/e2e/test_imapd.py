@@ -864,3 +864,40 @@ def test_quota(tmp_parent):
         c.logout()
     finally:
         srv.stop()
+
+
+def test_compress_deflate(server):
+    import zlib
+    server.start()
+    server.deliver(ALICE, NESTED)
+    r = Raw(server)
+    r.send(b"a1 LOGIN " + ALICE.encode() + b" " + ALICE_PW.encode() + b"\r\n")
+    assert b"COMPRESS=DEFLATE" in r.until_tag(b"a1")[-1]
+    r.send(b"a2 COMPRESS DEFLATE\r\n")
+    assert r.line() == b"a2 OK DEFLATE active"
+    comp = zlib.compressobj(wbits=-15)
+    decomp = zlib.decompressobj(wbits=-15)
+    buf = r.buf
+    r.buf = b""
+
+    def send(data):
+        r.s.sendall(comp.compress(data) + comp.flush(zlib.Z_SYNC_FLUSH))
+
+    def until_tag(tag):
+        nonlocal buf
+        out = b""
+        while not re.search(rb"(^|\r\n)" + tag + rb" [A-Z]+ .*\r\n", out):
+            d = r.s.recv(65536)
+            assert d, out
+            out += decomp.decompress(d)
+        return out
+
+    send(b"a3 SELECT INBOX\r\n")
+    assert b"* 1 EXISTS" in until_tag(b"a3")
+    send(b"a4 FETCH 1 (BODY.PEEK[])\r\n")
+    out = until_tag(b"a4")
+    assert NESTED in out and b"a4 OK" in out
+    send(b"a5 COMPRESS DEFLATE\r\n")
+    assert b"a5 NO [COMPRESSIONACTIVE]" in until_tag(b"a5")
+    send(b"a6 LOGOUT\r\n")
+    assert b"a6 OK" in until_tag(b"a6")
