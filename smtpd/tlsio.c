@@ -1,7 +1,7 @@
 /* tlsio.c — STARTTLS (RFC 3207) and implicit TLS (smtps, RFC 8314) on
  * libevent's OpenSSL bufferevents.
  *
- * STARTTLS: after "220 Ready", reading stops and whatever the client pipelined
+ * STARTTLS: after "220 2.0.0 Ready", reading stops and whatever the client pipelined
  * behind STARTTLS is thrown away (CVE-2011-0411: plaintext injected before the
  * handshake must never be taken as commands of the protected session). Once the
  * reply is flushed, the plain bufferevent is replaced by a TLS one on the same

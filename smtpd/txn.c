@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -296,12 +297,15 @@ static void body_end(struct session *s)
 {
 	struct data_sm *d = &s->tx.body;
 	const char *why = NULL;
+	char longline[96];
 	if (d->errors & (DE_BARE_LF | DE_BARE_CR))
 		why = "554 5.6.0 Message refused: bare CR or LF in message (only CRLF line endings)";
 	else if (d->errors & DE_TOO_BIG)
 		why = "552 5.3.4 Message size exceeds fixed maximum message size";
 	else if (d->errors & DE_LONG_LINE)
-		why = "554 5.6.0 Message refused: line longer than 998 characters";
+		why = longline;
+	snprintf(longline, sizeof longline, "554 5.6.0 Message refused: line longer than %zu characters",
+		 d->max_line);
 	if (!why) {
 		spool_flush(s);
 		if (s->tx.write_failed)
