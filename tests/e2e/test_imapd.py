@@ -904,3 +904,39 @@ def test_compress_deflate(server):
     assert b"a5 NO [COMPRESSIONACTIVE]" in until_tag(b"a5")
     send(b"a6 LOGOUT\r\n")
     assert b"a6 OK" in until_tag(b"a6")
+
+
+def test_whole_instance_smtp_delivery_seen_in_idle(instance):
+    """mailctl init/start: a message sent over SMTP (smtpd -> queued ->
+    deliverd) reaches an IMAP session in IDLE; imapd runs under the master."""
+    import smtplib
+    instance.add_user(ALICE, "Alice-pw-1234")
+    status = instance.ctl("status").stdout
+    assert re.search(r"^imapd \d+ \S+ running", status, re.M), status
+    assert re.search(r"^imapd-mail \d+ \S+ running", status, re.M), status
+    c = imaplib.IMAP4("127.0.0.1", instance.port("imap"), timeout=20)
+    ctx = ssl.create_default_context(cafile=instance.cert())
+    ctx.check_hostname = False
+    c.starttls(ssl_context=ctx)
+    assert c.login(ALICE, "Alice-pw-1234")[0] == "OK"
+    typ, data = c.list('""', "*")
+    assert any(b"\\Junk" in d for d in data)
+    typ, data = c.select("INBOX")
+    assert data == [b"0"]
+    tag = c._new_tag()
+    c.send(tag + b" IDLE\r\n")
+    assert c.readline().startswith(b"+")
+    with smtplib.SMTP("127.0.0.1", instance.port("smtp"), timeout=20) as s:
+        s.sendmail("carol@example.org", [ALICE],
+                   b"From: carol@example.org\r\nTo: alice@example.test\r\nSubject: over smtp\r\n\r\nhi\r\n")
+    c.sock.settimeout(30)
+    line = c.readline()
+    while not line.startswith(b"* 1 EXISTS"):
+        line = c.readline()
+        assert line, "connection closed during IDLE"
+    c.send(b"DONE\r\n")
+    while not c.readline().startswith(tag):
+        pass
+    typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert b"Subject: over smtp" in data[0][1]
+    c.logout()
