@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -22,6 +23,7 @@ struct listener {
 	struct server *srv;
 	enum listener_kind kind;
 	struct evconnlistener *ev;
+	struct event *pause;	/* re-enables accepting after an accept error */
 };
 
 static struct listener listeners[L_COUNT];
@@ -33,11 +35,40 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	session_accept(li->srv, fd, li->kind, sa);
 }
 
+static void resume_accepting(evutil_socket_t fd, short ev, void *arg)
+{
+	struct listener *li = arg;
+	if (li->ev)
+		evconnlistener_enable(li->ev);
+}
+
 static void accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	/* EMFILE and friends: log and keep serving the sessions we have. */
-	log_warn("accept on %s: %s", kind_name(((struct listener *)arg)->kind),
+	/* EMFILE and friends: the pending connection stays pending, so accepting
+	 * again at once would spin. Serve the sessions we have; retry in a second. */
+	struct listener *li = arg;
+	static const struct timeval pause = { 1, 0 };
+	log_warn("accept on %s: %s; pausing 1s", kind_name(li->kind),
 		 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	evconnlistener_disable(l);
+	evtimer_add(li->pause, &pause);
+}
+
+/* Each session may hold its socket and a spool file: ask for the descriptors
+ * max_sessions needs (up to the hard limit) and say so if that is not enough. */
+static void raise_fd_limit(const struct smtpd_conf *c)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rlim_t want = (rlim_t)c->max_sessions * 2 + 64;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want)
+		log_warn("max_sessions %u needs %llu file descriptors, the limit is %llu",
+			 c->max_sessions, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
 }
 
 static int open_listeners(struct server *srv)
@@ -53,7 +84,8 @@ static int open_listeners(struct server *srv)
 		}
 		fd_nonblock(fd);
 		fd_cloexec(fd);
-		listeners[k] = (struct listener){ srv, (enum listener_kind)k, NULL };
+		listeners[k] = (struct listener){ srv, (enum listener_kind)k, NULL, NULL };
+		listeners[k].pause = evtimer_new(srv->base, resume_accepting, &listeners[k]);
 		listeners[k].ev = evconnlistener_new(srv->base, accept_cb, &listeners[k],
 						     LEV_OPT_CLOSE_ON_FREE, 0, fd);
 		if (!listeners[k].ev)
@@ -69,7 +101,10 @@ static void close_listeners(void)
 	for (int k = 0; k < L_COUNT; k++) {
 		if (listeners[k].ev)
 			evconnlistener_free(listeners[k].ev);
+		if (listeners[k].pause)
+			event_free(listeners[k].pause);
 		listeners[k].ev = NULL;
+		listeners[k].pause = NULL;
 	}
 }
 
@@ -116,6 +151,7 @@ int main(int argc, char **argv)
 	smtpd_conf_load(&srv.conf, &conf);
 	srv.hostname = in.hostname;
 	srv.tls = load_tls(&srv.conf);
+	raise_fd_limit(&srv.conf);
 	srv.base = event_base_new();
 	if (!srv.base)
 		fatal("event_base_new failed");

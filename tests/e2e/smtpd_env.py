@@ -237,9 +237,10 @@ class SmtpdRunner:
     """tern-smtpd in an instance directory, started the way the master starts
     it: listening sockets in TERN_LISTEN_FDS, readiness on TERN_READY_FD."""
 
-    def __init__(self, dir, hostname, settings=None, as_user=None, host="127.0.0.1"):
+    def __init__(self, dir, hostname, settings=None, as_user=None, host="127.0.0.1", nofile=None):
         self.dir = dir
         self.host = host
+        self.nofile = nofile        # RLIMIT_NOFILE (soft and hard) for the daemon
         self.hostname = hostname
         self.as_user = as_user if IS_ROOT else None
         self.port_base = free_port_base()
@@ -285,7 +286,12 @@ class SmtpdRunner:
             # LeakSanitizer cannot run in a chroot after setuid (no /proc, not
             # dumpable); leaks are checked by the tests that run as an ordinary user.
             env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+        def limits():
+            if self.nofile:
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
         self.proc = subprocess.Popen([SMTPD, "-c", self.dir], env=env, user=self.as_user,
+                                     preexec_fn=limits,
                                      pass_fds=[s.fileno() for _, s in socks] + [w],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.dir, "log", "smtpd.err"), "w"))
@@ -329,14 +335,14 @@ class SmtpdRunner:
 class FakeEnv:
     mode = "fake"
 
-    def __init__(self, parent, settings=None, as_user=None, host="127.0.0.1"):
+    def __init__(self, parent, settings=None, as_user=None, host="127.0.0.1", nofile=None):
         self.hostname = "mx.example.test"
         self.host = host
         self.dir = tempfile.mkdtemp(prefix="smtpd", dir=parent)
         os.chmod(self.dir, 0o755)
         with open(os.path.join(self.dir, "tern.conf"), "w") as f:
             f.write(f"hostname = {self.hostname}\nlog = file\nlog_level = debug\n")
-        self.smtpd = SmtpdRunner(self.dir, self.hostname, settings, as_user, host)
+        self.smtpd = SmtpdRunner(self.dir, self.hostname, settings, as_user, host, nofile)
         os.chmod(os.path.join(self.dir, "run"), 0o755)
         self.spool = os.path.join(self.dir, "spool")
         os.makedirs(self.spool)

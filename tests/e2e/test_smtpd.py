@@ -855,3 +855,31 @@ def test_ipv6_client(parent):
         assert "client=::1" in e.log_text()
     finally:
         e.close()
+
+
+def test_out_of_file_descriptors_pauses_then_recovers(parent):
+    """With too few descriptors accept() fails (EMFILE): smtpd pauses
+    accepting, keeps its sessions, and serves again once some are closed."""
+    from smtpd_env import FakeEnv
+    e = FakeEnv(parent, dict(SETTINGS, max_sessions_per_ip="1000"), nofile=48)
+    conns = []
+    try:
+        assert "file descriptors, the limit is 48" in e.log_text()
+        for _ in range(60):
+            c = socket.create_connection(("127.0.0.1", e.port("smtp")), timeout=10)
+            conns.append(c)
+        assert wait_for(lambda: "pausing 1s" in e.log_text())
+        first = Raw.__new__(Raw)
+        first.sock, first.buf = conns[0], b""
+        assert first.reply()[0] == 220                 # accepted sessions are served
+        assert first.code("EHLO c.test") == 250
+        for c in conns:
+            c.close()
+        conns = []
+        r = Raw(e.port("smtp"), timeout=15)             # and new ones again
+        assert r.reply()[0] == 220
+        assert r.code("QUIT") == 221
+    finally:
+        for c in conns:
+            c.close()
+        e.close()
