@@ -430,6 +430,10 @@ def test_stalling_client_times_out(tmp_parent):
         r.line()
         r.send(b"USER alice@exa")	# half a line, then nothing
         assert r.closed(timeout=15)
+        # pop3s: half a TLS ClientHello, then nothing.
+        r = Raw(e, "pop3s")
+        r.send(b"\x16\x03\x01\x00\x50")
+        assert r.closed(timeout=15) and r.buf == b""
         # Logged in and idle: autologout, nothing deleted (RFC 1939 3).
         r = Raw(e)
         r.line()
