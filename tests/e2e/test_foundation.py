@@ -392,3 +392,126 @@ def test_not_running(tmp_parent):
     assert "not running" in one_line_error(p)
     p = inst.ctl("stop", check=False)
     assert p.returncode == 0 and "not running" in p.stderr
+
+
+# ---------------------------------------------------------------- supervision details
+
+def test_restart_backoff_grows_and_is_capped(tmp_parent):
+    inst = Instance(tmp_parent)
+    inst.init()
+    inst.set_conf("tern", "restart_backoff_max", "3s")
+    inst.start()
+    try:
+        for _ in range(4):
+            pid = status(inst)["authd"][0][0]
+            os.kill(int(pid), signal.SIGKILL)
+
+            def back(old=pid):
+                rows = status(inst).get("authd", [])
+                return rows and rows[0][0] not in ("-", old) and rows[0][2] == "running"
+            assert wait_for(back, timeout=20)
+        log = inst.log_text()
+        delays = [int(line.split("restarting in ")[1].split()[0])
+                  for line in log.splitlines() if "authd: pid=" in line and "restarting in" in line]
+        assert delays == [500, 1000, 2000, 3000], delays
+        assert all_running(inst)
+    finally:
+        stopped_cleanly(inst)
+
+
+def test_instance_of_an_ordinary_user(tmp_parent):
+    """Started by another user, everything runs as that user, unchrooted, and works."""
+    import imaplib
+    import smtplib
+    owner = os.path.join(tmp_parent, "user")
+    os.mkdir(owner)
+    prefix = []
+    if IS_ROOT:
+        os.chown(owner, pwd.getpwnam("nobody").pw_uid, -1)
+        prefix = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    uid = pwd.getpwnam("nobody").pw_uid if IS_ROOT else os.getuid()
+    inst = Instance(owner)
+
+    def ctl(*args, input=None):
+        p = subprocess.run([*prefix, MAILCTL, "-c", inst.dir, *args], input=input,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p
+        return p
+    p = subprocess.run([*prefix, MAILCTL, "init", inst.dir, "--domain", "example.test",
+                        "--port-base", str(inst.port_base)], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p
+    ctl("user", "add", "u@example.test", input="pw-of-u\n")
+    ctl("start")
+    try:
+        rows = [l.split() for l in ctl("status").stdout.splitlines()]
+        assert len(rows) > 1 and all(r[3] == "running" for r in rows)
+        for name, pid, user, _ in rows:
+            assert uid_of(int(pid)) == uid, name
+            assert os.readlink(f"/proc/{pid}/root") == "/", name
+        if os.path.exists(inst.conf_path("smtpd")) and os.path.exists(inst.conf_path("imapd")):
+            with smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=15) as s:
+                s.sendmail("x@remote.test", ["u@example.test"],
+                           "Subject: as a user\r\n\r\nhello\r\n")
+            new = os.path.join(inst.maildir("u@example.test"), "new")
+            assert wait_for(lambda: os.listdir(new), timeout=15)
+            m = imaplib.IMAP4("127.0.0.1", inst.port("imap"))
+            m.starttls(__import__("ssl")._create_unverified_context())
+            m.login("u@example.test", "pw-of-u")
+            m.select("INBOX")
+            assert b"as a user" in m.fetch("1", "(BODY[])")[1][0][1]
+            m.logout()
+    finally:
+        ctl("stop")
+    assert wait_for(lambda: not instance_procs(inst.dir), timeout=15)
+
+
+def test_make_run_demo(tmp_parent):
+    """tools/run-demo (what `make run` does after building): creates the demo
+    instance with a user whose printed password works, starts it, and is
+    harmless to run again."""
+    import imaplib
+    import ssl
+    demo = os.path.join(tmp_parent, "demo")
+    base = Instance(tmp_parent).port_base
+    env = dict(os.environ, TERN_DEMO_DIR=demo, TERN_DEMO_PORT_BASE=str(base))
+    env.pop("TERN_CONFIG", None)
+    run = [os.path.join(os.path.dirname(__file__), "..", "..", "tools", "run-demo"),
+           os.path.dirname(MAILCTL)]
+    try:
+        p = subprocess.run(run, capture_output=True, text=True, timeout=120, env=env)
+        assert p.returncode == 0, p
+        pw = [l.split("password")[1].strip() for l in p.stdout.splitlines()
+              if "demo@example.test" in l and "password" in l][0]
+        assert len(pw) >= 12
+        assert f"127.0.0.1:{base + 25}" in p.stdout
+        ctx = ssl.create_default_context(cafile=os.path.join(demo, "tls", "cert.pem"))
+        ctx.check_hostname = False
+        m = imaplib.IMAP4("127.0.0.1", base + 143)
+        m.starttls(ctx)
+        assert m.login("demo@example.test", pw)[0] == "OK"
+        m.logout()
+        p = subprocess.run(run, capture_output=True, text=True, timeout=120, env=env)
+        assert p.returncode == 0 and "already running" in p.stdout, p
+        assert pw in p.stdout
+    finally:
+        mailctl("-c", demo, "stop", check=False)
+    assert wait_for(lambda: not instance_procs(demo), timeout=15)
+
+
+def test_install_into_destdir(tmp_parent):
+    dest = os.path.join(tmp_parent, "dest")
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    p = subprocess.run([os.path.join(root, "tools", "install.sh"), dest, "/usr/sbin",
+                        "/usr/lib/tern", "/usr/share/man", os.path.dirname(MAILCTL)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p
+    assert os.access(os.path.join(dest, "usr/sbin/mailctl"), os.X_OK)
+    assert os.readlink(os.path.join(dest, "usr/sbin/sendmail")) == "mailctl"
+    assert os.access(os.path.join(dest, "usr/lib/tern/tern-authd"), os.X_OK)
+    man = open(os.path.join(dest, "usr/share/man/man8/mailctl.8")).read()
+    assert man.startswith(".TH MAILCTL 8")
+    # Installed as sendmail, mailctl behaves as `mailctl sendmail`.
+    p = subprocess.run([os.path.join(dest, "usr/sbin/sendmail"), "--help"],
+                       capture_output=True, text=True, timeout=30)
+    assert "sendmail" in p.stdout + p.stderr
