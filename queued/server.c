@@ -246,7 +246,7 @@ static bool parse_commit(struct client *c, struct ipc_msg *m, struct qmsg *q)
 	return true;
 }
 
-static void handle_commit(struct client *c, struct ipc_msg *m)
+static bool handle_commit(struct client *c, struct ipc_msg *m)
 {
 	struct commit *k = xcalloc(1, sizeof *k);
 	k->cid = c->cid;
@@ -256,7 +256,7 @@ static void handle_commit(struct client *c, struct ipc_msg *m)
 		reply_commit(c->cid, m->hdr.id, QS_REJECT, k->m.id, "malformed commit request");
 		qmsg_free(&k->m);
 		free(k);
-		return;
+		return false;	/* malformed: the connection goes */
 	}
 	k->fd = take_pending(c, k->m.id);
 	if (k->fd < 0) {
@@ -265,12 +265,13 @@ static void handle_commit(struct client *c, struct ipc_msg *m)
 			     "no such queue file on this connection (queue restarted?)");
 		qmsg_free(&k->m);
 		free(k);
-		return;
+		return true;
 	}
 	k->m.arrival = unix_now();
 	for (uint32_t i = 0; i < k->m.nrcpt; i++)
 		k->m.rcpt[i].next_attempt = k->m.arrival;
 	workq_submit(qwork, commit_work, commit_done, k);
+	return true;
 }
 
 static void handle_abort(struct client *c, struct ipc_msg *m)
@@ -330,8 +331,7 @@ static bool handle(struct client *c, struct ipc_msg *m)
 		handle_new(c, m);
 		return true;
 	case QUEUE_COMMIT_REQ:
-		handle_commit(c, m);
-		return true;
+		return handle_commit(c, m);
 	case QUEUE_ABORT_REQ:
 		handle_abort(c, m);
 		return true;
@@ -373,8 +373,10 @@ static void on_read(evutil_socket_t fd, short what, void *p)
 				 "closing", m.hdr.type, c->uid);
 		ipc_msg_free(&m);
 		if (!ok || !find_client(cid)) {
-			if (find_client(cid))
+			if (find_client(cid)) {
+				client_flush(c);	/* a refusal may be waiting */
 				client_close(c);
+			}
 			return;
 		}
 	}
