@@ -602,6 +602,37 @@ static void drop_record(struct mi *mi, const struct mi_rec *r)
 	if (mi->h.count)
 		mi->h.count--;
 	mi->h.modseq++;
+	/* tombstone "X" + modseq -> uid, for QRESYNC's VANISHED (EARLIER) */
+	unsigned char xk[9] = { 'X' };
+	for (int i = 0; i < 8; i++)
+		xk[1 + i] = (unsigned char)(mi->h.modseq >> (56 - 8 * i));
+	unsigned char uv[4] = { (unsigned char)(r->uid >> 24), (unsigned char)(r->uid >> 16),
+				(unsigned char)(r->uid >> 8), (unsigned char)r->uid };
+	db_put(mi, xk, 9, uv, 4);
+}
+
+size_t mi_expunged_since(struct mi *mi, uint64_t modseq, uint32_t **uids)
+{
+	DBC *c;
+	DBT k, v;
+	size_t n = 0;
+	*uids = NULL;
+	if (mi->db->cursor(mi->db, NULL, &c, 0) != 0)
+		return 0;
+	unsigned char start[9] = { 'X' };
+	for (int i = 0; i < 8; i++)
+		start[1 + i] = (unsigned char)((modseq + 1) >> (56 - 8 * i));
+	dbt(&k, start, 9);
+	memset(&v, 0, sizeof v);
+	int r = c->get(c, &k, &v, DB_SET_RANGE);
+	while (r == 0 && k.size == 9 && ((unsigned char *)k.data)[0] == 'X' && v.size == 4) {
+		const unsigned char *u = v.data;
+		*uids = xrealloc(*uids, (n + 1) * sizeof **uids);
+		(*uids)[n++] = (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+		r = c->get(c, &k, &v, DB_NEXT);
+	}
+	c->close(c);
+	return n;
 }
 
 /* Known files: note renames (flag changes) and vanished files. */

@@ -72,6 +72,8 @@ int mi_expunge(struct mi *mi, uint32_t uid);
  * keywords and internal date; *uid set. Written to tmp/, fsync'd, renamed into cur/. */
 int mi_add_fd(struct mi *mi, int fd, uint32_t flags, const char *keywords, int64_t idate,
 	      uint32_t *uid);
+/* UIDs expunged after modseq (from the index's tombstones), malloc'd. */
+size_t mi_expunged_since(struct mi *mi, uint64_t modseq, uint32_t **uids);
 /* Path of the message file (malloc'd). */
 char *mi_path(const struct mi *mi, const struct mi_rec *r);
 /* Cached strings of uid: which = 'E' envelope, 'S' bodystructure, 'B' body. */

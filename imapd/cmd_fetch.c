@@ -30,7 +30,7 @@ struct freq {
 	struct fitem it[FETCH_MAX_ITEMS];
 	size_t n;
 	bool need_body, sets_seen, has_flags, has_uid, has_modseq;
-	bool changedsince;
+	bool changedsince, vanished;
 	uint64_t since;
 };
 
@@ -152,17 +152,43 @@ static bool parse_atts(struct ip *ip, struct freq *r)
 	return false;
 }
 
-/* " (CHANGEDSINCE n)" (RFC 7162) */
+/* " (CHANGEDSINCE n [VANISHED])" (RFC 7162), modifiers in any order */
 static bool parse_fetch_modifiers(struct ip *ip, struct freq *r)
 {
 	if (!ip_char(ip, ' '))
 		return true;
-	char *a = NULL;
-	bool ok = ip_char(ip, '(') && (a = ip_atom(ip)) && !strcasecmp(a, "CHANGEDSINCE") &&
-		  ip_sp(ip) && ip_number(ip, UINT64_MAX / 2, &r->since) && ip_char(ip, ')');
-	free(a);
-	r->changedsince = ok;
-	return ok;
+	if (!ip_char(ip, '('))
+		return false;
+	for (int i = 0; i < 4; i++) {
+		if (i && ip_char(ip, ')'))
+			return r->changedsince || !r->vanished;
+		if (i && !ip_sp(ip))
+			return false;
+		char *a = ip_atom(ip);
+		bool ok = a != NULL;
+		if (ok && !strcasecmp(a, "CHANGEDSINCE"))
+			ok = r->changedsince = ip_sp(ip) && ip_number(ip, UINT64_MAX / 2, &r->since);
+		else if (ok && !strcasecmp(a, "VANISHED"))
+			r->vanished = true;
+		else
+			ok = false;
+		free(a);
+		if (!ok)
+			return false;
+	}
+	return false;
+}
+
+/* UID FETCH ... (CHANGEDSINCE n VANISHED): expunged UIDs of the set first. */
+static void fetch_vanished(struct session *s, struct mi *mi, const struct seqset *set, uint64_t since)
+{
+	uint32_t *gone;
+	size_t n = mi_expunged_since(mi, since, &gone), k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (seqset_has(set, gone[i], UINT32_MAX))
+			gone[k++] = gone[i];
+	report_vanished(s, gone, k, true);
+	free(gone);
 }
 
 /* The message file, CRLF-converted. NULL if it vanished. */
@@ -321,6 +347,10 @@ void cmd_fetch(struct session *s, struct ip *ip, bool uid)
 		s_bad(s, "Syntax: FETCH set items [(CHANGEDSINCE modseq)]");
 		goto out;
 	}
+	if (r.vanished && (!uid || !s->qresync)) {
+		s_bad(s, "VANISHED needs UID FETCH and ENABLE QRESYNC");
+		goto out;
+	}
 	if (r.has_modseq || r.changedsince)
 		s->condstore = true;
 	struct mi *mi = view_sync(s, uid);
@@ -328,6 +358,8 @@ void cmd_fetch(struct session *s, struct ip *ip, bool uid)
 		s_no(s, "[SERVERBUG] Cannot open mailbox");
 		goto out;
 	}
+	if (r.vanished)
+		fetch_vanished(s, mi, &set, r.since);
 	size_t *idx;
 	size_t n = view_resolve(s->sel, &set, uid, &idx);
 	if (!uid && set.n && !n && s->sel->n == 0) {

@@ -222,32 +222,120 @@ void cmd_status(struct session *s, struct ip *ip, bool uid)
 
 /* ---- SELECT / EXAMINE ---- */
 
+struct qresync_req {
+	bool on;
+	uint64_t uidvalidity, modseq;
+	struct seqset known;
+	bool have_known;
+};
+
+/* QRESYNC (uidvalidity modseq [known-uids [(seqs uids)]]) after "QRESYNC " */
+static bool parse_qresync(struct ip *ip, struct qresync_req *q)
+{
+	if (!ip_char(ip, '(') || !ip_number(ip, UINT32_MAX, &q->uidvalidity) || !ip_sp(ip) ||
+	    !ip_number(ip, UINT64_MAX / 2, &q->modseq))
+		return false;
+	if (ip_char(ip, ' ')) {
+		if (ip_peek(ip, '(')) {
+			/* sequence match data without known UIDs: accepted, not needed */
+		} else {
+			char *k = ip_until(ip, " )");
+			q->have_known = k && seqset_parse(k, &q->known);
+			free(k);
+			if (!q->have_known)
+				return false;
+			ip_char(ip, ' ');
+		}
+		if (ip_char(ip, '(')) {
+			char *skip = ip_until(ip, ")");
+			free(skip);
+			if (!ip_char(ip, ')'))
+				return false;
+		}
+	}
+	q->on = true;
+	return ip_char(ip, ')');
+}
+
+static bool parse_select_params(struct session *s, struct ip *ip, struct qresync_req *q)
+{
+	if (!ip_char(ip, ' '))
+		return true;
+	if (!ip_char(ip, '('))
+		return false;
+	for (int i = 0; i < 4; i++) {
+		if (i && ip_char(ip, ')'))
+			return true;
+		if (i && !ip_sp(ip))
+			return false;
+		char *a = ip_atom(ip);
+		bool ok = a != NULL;
+		if (ok && !strcasecmp(a, "CONDSTORE"))
+			s->condstore = true;
+		else if (ok && !strcasecmp(a, "QRESYNC") && s->qresync)
+			ok = ip_sp(ip) && parse_qresync(ip, q);
+		else
+			ok = false;
+		free(a);
+		if (!ok)
+			return false;
+	}
+	return false;
+}
+
+/* After a SELECT (QRESYNC ...): what the client missed since its modseq. */
+static void qresync_report(struct session *s, const struct qresync_req *q)
+{
+	struct view *v = s->sel;
+	if (q->uidvalidity != v->uidvalidity)
+		return;	/* the client must resynchronise fully */
+	char why[256];
+	struct mi *mi = mi_open(v->dir, NULL, NULL, why, sizeof why);
+	if (!mi)
+		return;
+	uint32_t *gone;
+	size_t ng = mi_expunged_since(mi, q->modseq, &gone), k = 0;
+	for (size_t i = 0; i < ng; i++)
+		if (!q->have_known || seqset_has(&q->known, gone[i], UINT32_MAX))
+			gone[k++] = gone[i];
+	report_vanished(s, gone, k, true);
+	free(gone);
+	mi_close(mi);
+	for (size_t i = 0; i < v->n; i++) {
+		if (v->m[i].modseq <= q->modseq)
+			continue;
+		struct evbuffer *b = s_buf(s);
+		evbuffer_add_printf(b, "* %zu FETCH (UID %u FLAGS ", i + 1, v->m[i].uid);
+		s_flags(b, v->m[i].flags, v->m[i].kw, v->m[i].recent);
+		evbuffer_add_printf(b, " MODSEQ (%llu))\r\n", (unsigned long long)v->m[i].modseq);
+	}
+}
+
 static void do_select(struct session *s, struct ip *ip, bool readonly)
 {
-	char *name = NULL, *param = NULL;
-	if (!ip_sp(ip) || !(name = arg_mailbox(ip)) ||
-	    (ip_char(ip, ' ') && (!ip_char(ip, '(') || !(param = ip_atom(ip)) ||
-				  strcasecmp(param, "CONDSTORE") || !ip_char(ip, ')'))) ||
+	char *name = NULL;
+	struct qresync_req q = { 0 };
+	if (!ip_sp(ip) || !(name = arg_mailbox(ip)) || !parse_select_params(s, ip, &q) ||
 	    !ip_eol(ip)) {
-		s_bad(s, "Syntax: %s mailbox [(CONDSTORE)]", readonly ? "EXAMINE" : "SELECT");
+		s_bad(s, "Syntax: %s mailbox [(CONDSTORE | QRESYNC (uidvalidity modseq [uids]))]",
+		      readonly ? "EXAMINE" : "SELECT");
 		free(name);
-		free(param);
+		seqset_free(&q.known);
 		return;
 	}
-	if (param)
-		s->condstore = true;
-	free(param);
 	/* any selection ends with the command, even if it fails (RFC 3501 6.3.1) */
+	if (s->sel && s->qresync)
+		s_out(s, "* OK [CLOSED] Previous mailbox closed");
 	view_free(s->sel);
 	s->sel = NULL;
 	int r = view_open(s, name, readonly);
 	free(name);
-	if (r == -1) {
-		s_no(s, "[NONEXISTENT] No such mailbox");
-		return;
-	}
 	if (r < 0) {
-		s_no(s, "[SERVERBUG] Cannot open mailbox");
+		seqset_free(&q.known);
+		if (r == -1)
+			s_no(s, "[NONEXISTENT] No such mailbox");
+		else
+			s_no(s, "[SERVERBUG] Cannot open mailbox");
 		return;
 	}
 	struct view *v = s->sel;
@@ -268,6 +356,9 @@ static void do_select(struct session *s, struct ip *ip, bool readonly)
 	s_out(s, "* OK [UIDNEXT %u] Predicted next UID", v->uidnext);
 	if (s->condstore)
 		s_out(s, "* OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)v->modseq);
+	if (q.on)
+		qresync_report(s, &q);
+	seqset_free(&q.known);
 	s_ok(s, "[%s] %s completed", readonly ? "READ-ONLY" : "READ-WRITE", readonly ? "EXAMINE" : "SELECT");
 }
 

@@ -189,7 +189,7 @@ static void cmd_id(struct session *s, struct ip *ip, bool uid)
 
 static void cmd_enable(struct session *s, struct ip *ip, bool uid)
 {
-	bool cs = false;
+	bool cs = false, qr = false;
 	for (int i = 0; i < 32; i++) {
 		if (!ip_sp(ip)) {
 			s_bad(s, "Syntax: ENABLE capability...");
@@ -201,12 +201,16 @@ static void cmd_enable(struct session *s, struct ip *ip, bool uid)
 			return;
 		}
 		cs |= !strcasecmp(a, "CONDSTORE");
+		if (!strcasecmp(a, "QRESYNC"))
+			qr = true;
 		free(a);
 		if (ip_eol(ip))
 			break;
 	}
-	s_out(s, "* ENABLED%s", cs && !s->condstore ? " CONDSTORE" : "");
-	s->condstore |= cs;
+	s_out(s, "* ENABLED%s%s", cs && !s->condstore ? " CONDSTORE" : "",
+	      qr && !s->qresync ? " QRESYNC" : "");
+	s->condstore |= cs || qr;	/* QRESYNC implies CONDSTORE (RFC 7162 3.2.3) */
+	s->qresync |= qr;
 	s_ok(s, "ENABLE completed");
 }
 

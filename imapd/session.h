@@ -53,7 +53,8 @@ struct session {
 	int inotify_fd;
 	int bad_commands;
 	bool condstore;
-	bool compressed;		/* CONDSTORE enabled (RFC 7162): MODSEQ in FETCH responses */
+	bool compressed;
+	bool qresync;		/* QRESYNC enabled: VANISHED instead of EXPUNGE */		/* CONDSTORE enabled (RFC 7162): MODSEQ in FETCH responses */
 	/* fetch bookkeeping of the current command */
 	bool in_fetch_like;	/* FETCH/STORE/SEARCH (non-UID): no EXPUNGE responses */
 };
@@ -80,6 +81,8 @@ struct mi *view_sync(struct session *s, bool allow_expunge);
 /* The same with an index already open (after this session changed it). */
 struct mi *view_sync_reuse(struct session *s, struct mi *mi);
 void view_free(struct view *v);
+/* "* VANISHED [(EARLIER) ]uid-set" for uids (sorted here). */
+void report_vanished(struct session *s, uint32_t *uids, size_t n, bool earlier);
 /* Sequence number (1-based) of uid, or 0. */
 uint32_t view_seq(const struct view *v, uint32_t uid);
 /* Resolve a set to a sorted list of 0-based view indexes. */

@@ -81,12 +81,40 @@ size_t view_resolve(const struct view *v, const struct seqset *set, bool uid, si
 	return n;
 }
 
-/* Messages that vanished: report (descending, so sequence numbers stay right)
- * or, when EXPUNGE responses are not allowed now, mark them gone. */
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+void report_vanished(struct session *s, uint32_t *uids, size_t n, bool earlier)
+{
+	if (!n)
+		return;
+	qsort(uids, n, sizeof *uids, cmp_u32);
+	struct evbuffer *b = s_buf(s);
+	evbuffer_add_printf(b, "* VANISHED %s", earlier ? "(EARLIER) " : "");
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && uids[j + 1] <= uids[j] + 1)
+			j++;
+		evbuffer_add_printf(b, "%s%u", i ? "," : "", uids[i]);
+		if (uids[j] != uids[i])
+			evbuffer_add_printf(b, ":%u", uids[j]);
+		i = j + 1;
+	}
+	evbuffer_add(b, "\r\n", 2);
+}
+
+/* Messages that vanished: report (descending, so sequence numbers stay right;
+ * as one VANISHED under QRESYNC) or, when EXPUNGE responses are not allowed
+ * now, mark them gone. */
 static void reconcile_gone(struct session *s, struct view *v, const struct mi_rec *recs, size_t nr,
 			   bool allow_expunge)
 {
 	size_t j = nr;
+	uint32_t *vanished = NULL;
+	size_t nvan = 0;
 	for (size_t i = v->n; i-- > 0;) {
 		while (j > 0 && recs[j - 1].uid > v->m[i].uid)
 			j--;
@@ -97,11 +125,18 @@ static void reconcile_gone(struct session *s, struct view *v, const struct mi_re
 			v->m[i].gone = true;
 			continue;
 		}
-		s_out(s, "* %zu EXPUNGE", i + 1);
+		if (s->qresync) {
+			vanished = xrealloc(vanished, (nvan + 1) * sizeof *vanished);
+			vanished[nvan++] = v->m[i].uid;
+		} else {
+			s_out(s, "* %zu EXPUNGE", i + 1);
+		}
 		free(v->m[i].kw);
 		memmove(&v->m[i], &v->m[i + 1], (v->n - i - 1) * sizeof *v->m);
 		v->n--;
 	}
+	report_vanished(s, vanished, nvan, false);
+	free(vanished);
 }
 
 static void reconcile_flags(struct session *s, struct view *v, const struct mi_rec *recs, size_t nr)
@@ -244,16 +279,22 @@ int view_open(struct session *s, const char *name, bool readonly)
 void expunge_indexes(struct session *s, struct mi *mi, size_t *idx, size_t n, bool quiet)
 {
 	struct view *v = s->sel;
+	uint32_t *vanished = xcalloc(n + 1, sizeof *vanished);
+	size_t nvan = 0;
 	for (size_t k = n; k-- > 0;) {
 		size_t i = idx[k];
 		if (mi_expunge(mi, v->m[i].uid) < 0 && !v->m[i].gone)
 			log_warn("user=%s: cannot expunge uid %u in %s", s->user, v->m[i].uid, v->name);
-		if (!quiet)
+		if (!quiet && s->qresync)
+			vanished[nvan++] = v->m[i].uid;
+		else if (!quiet)
 			s_out(s, "* %zu EXPUNGE", i + 1);
 		free(v->m[i].kw);
 		memmove(&v->m[i], &v->m[i + 1], (v->n - i - 1) * sizeof *v->m);
 		v->n--;
 	}
+	report_vanished(s, vanished, nvan, false);
+	free(vanished);
 	const struct mi_header *h = mi_header(mi);
 	v->modseq = h->modseq;
 }

@@ -940,3 +940,51 @@ def test_whole_instance_smtp_delivery_seen_in_idle(instance):
     typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     assert b"Subject: over smtp" in data[0][1]
     c.logout()
+
+
+def test_qresync(server):
+    server.start()
+    for i in range(4):
+        server.deliver(ALICE, SIMPLE)
+    r = Raw(server)
+    r.send(b"a1 LOGIN " + ALICE.encode() + b" " + ALICE_PW.encode() + b"\r\n")
+    r.until_tag(b"a1")
+    r.send(b"a2 ENABLE QRESYNC\r\n")
+    assert b"* ENABLED QRESYNC" in r.until_tag(b"a2")
+    r.send(b"a3 SELECT INBOX\r\n")
+    out = b"\r\n".join(r.until_tag(b"a3"))
+    uv = int(re.search(rb"UIDVALIDITY (\d+)", out).group(1))
+    hms = int(re.search(rb"HIGHESTMODSEQ (\d+)", out).group(1))
+    r.send(b"a4 LOGOUT\r\n")
+    r.until_tag(b"a4")
+    # meanwhile: another client expunges UID 2 and flags UID 3
+    other = connect(server)
+    other.select("INBOX")
+    other.uid("STORE", "2", "+FLAGS", "(\\Deleted)")
+    other.expunge()
+    other.uid("STORE", "3", "+FLAGS", "(\\Flagged)")
+    # the resynchronising client learns exactly that
+    r = Raw(server)
+    r.send(b"b1 LOGIN " + ALICE.encode() + b" " + ALICE_PW.encode() + b"\r\n")
+    r.until_tag(b"b1")
+    r.send(b"b2 ENABLE QRESYNC\r\n")
+    r.until_tag(b"b2")
+    r.send(b"b3 SELECT INBOX (QRESYNC (%d %d 1:4))\r\n" % (uv, hms))
+    lines = r.until_tag(b"b3")
+    assert b"* VANISHED (EARLIER) 2" in lines, lines
+    fetches = [l for l in lines if b" FETCH " in l]
+    assert len(fetches) == 1 and b"UID 3 " in fetches[0] and b"\\Flagged" in fetches[0]
+    assert lines[-1].startswith(b"b3 OK")
+    # live expunges arrive as VANISHED, not EXPUNGE
+    other.uid("STORE", "1", "+FLAGS", "(\\Deleted)")
+    other.expunge()
+    r.send(b"b4 NOOP\r\n")
+    lines = r.until_tag(b"b4")
+    assert b"* VANISHED 1" in lines and not any(b"EXPUNGE" in l for l in lines)
+    r.send(b"b5 UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)\r\n" % hms)
+    lines = r.until_tag(b"b5")
+    assert b"* VANISHED (EARLIER) 1:2" in lines, lines
+    assert lines[-1].startswith(b"b5 OK")
+    r.send(b"b6 SELECT Sent\r\n")
+    assert b"* OK [CLOSED] Previous mailbox closed" in r.until_tag(b"b6")
+    other.logout()
