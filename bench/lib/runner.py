@@ -242,10 +242,12 @@ def main(argv):
         ctx.stop_all()
         if a.keep:
             log(f"kept {tmp}")
-        else:
+        # the table first: removing 300,000 files takes a while
+        print(f"tern bench {run_id} ({'quick, ' if a.quick else ''}{params['reps']} "
+              f"repetition(s), {meta['cpus']} CPUs, {meta['cpu']}; "
+              f"{time.monotonic() - t0:.0f} s)")
+        print(res.table())
+        print(f"results: {path}", flush=True)
+        if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"tern bench {run_id} ({'quick, ' if a.quick else ''}{params['reps']} repetition(s), "
-          f"{meta['cpus']} CPUs, {meta['cpu']}; {time.monotonic() - t0:.0f} s)")
-    print(res.table())
-    print(f"results: {path}")
     return 1 if res.errors else 0
