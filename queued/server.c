@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_PENDING_NEW 512
+#define MAX_PENDING_NEW 512	/* uncommitted files per trusted connection */
+#define MAX_PENDING_LOCAL 4	/* ... per connection of an ordinary local user */
+#define MAX_CLIENTS 4096
 
 struct pending {
 	char id[QID_LEN + 1];
@@ -44,6 +47,7 @@ struct client {
 
 static struct client *clients;
 static uint64_t next_cid = 1;
+static unsigned nclients;
 static uid_t owner_uid;
 static uid_t trusted_uids[16];
 static size_t ntrusted;
@@ -83,6 +87,7 @@ static void client_close(struct client *c)
 		pp = &(*pp)->next;
 	*pp = c->next;
 	free(c);
+	nclients--;
 }
 
 static void client_flush(struct client *c)
@@ -176,7 +181,7 @@ static void handle_new(struct client *c, struct ipc_msg *m)
 	char id[QID_LEN + 1] = "";
 	int fd = -1;
 	uint32_t st = QS_OK;
-	if (c->npend >= MAX_PENDING_NEW) {
+	if (c->npend >= (c->trusted ? MAX_PENDING_NEW : MAX_PENDING_LOCAL)) {
 		st = QS_TEMPFAIL;
 	} else if (!spool_has_room()) {
 		log_warn("enqueue refused: less than %llu bytes free in %s",
@@ -186,13 +191,22 @@ static void handle_new(struct client *c, struct ipc_msg *m)
 		log_err("cannot create queue file: %s", strerror(errno));
 		st = errno == ENOSPC || errno == EDQUOT ? QS_NOSPACE : QS_TEMPFAIL;
 	}
+	int theirs = st == QS_OK ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (st == QS_OK && theirs < 0) {
+		log_err("%s: dup: %s", id, strerror(errno));
+		close(fd);
+		char *p = spool_path("incoming", id);
+		unlink(p);
+		free(p);
+		st = QS_TEMPFAIL;
+	}
 	ipc_put_u32(&r, st);
-	ipc_put_str(&r, id);
+	ipc_put_str(&r, st == QS_OK ? id : "");
 	if (st == QS_OK) {
 		c->pend = xrealloc(c->pend, (c->npend + 1) * sizeof *c->pend);
 		memcpy(c->pend[c->npend].id, id, sizeof id);
 		c->pend[c->npend++].fd = fd;
-		ipc_put_fd(&r, dup(fd));
+		ipc_put_fd(&r, theirs);
 	}
 	ipc_conn_queue(&c->conn, &r);
 	ipc_msg_free(&r);
@@ -397,10 +411,16 @@ static void on_accept(evutil_socket_t lfd, short what, void *p)
 		return;
 	unsigned uid;
 	int pid;
+	if (nclients >= MAX_CLIENTS) {
+		log_warn("queue.sock: %u connections open, refusing more", nclients);
+		close(s);
+		return;
+	}
 	if (ipc_peer_uid(s, &uid, &pid) < 0) {
 		close(s);
 		return;
 	}
+	nclients++;
 	struct client *c = xcalloc(1, sizeof *c);
 	c->cid = next_cid++;
 	c->uid = uid;
