@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,6 +314,48 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	lsess_greet(s);
 }
 
+static void set_accepting(struct login *L, bool on)
+{
+	for (int i = 0; i < 2; i++)
+		if (L->lis[i])
+			(on ? evconnlistener_enable : evconnlistener_disable)(L->lis[i]);
+}
+
+static void on_pause_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct login *L = arg;
+	if (!L->stopping)
+		set_accepting(L, true);
+}
+
+/* EMFILE and friends: the connection stays pending, so accepting again at
+ * once would spin. Serve the sessions we have and retry in a second. */
+static void on_accept_error(struct evconnlistener *lis, void *arg)
+{
+	struct login *L = arg;
+	static const struct timeval pause = { 1, 0 };
+	log_warn("pop3 login: accept: %s; pausing 1s",
+		 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	set_accepting(L, false);
+	evtimer_add(L->pause, &pause);
+}
+
+/* A TLS session holds the client socket and its end of the relay. */
+static void raise_fd_limit(const struct pop3d_conf *c)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rlim_t want = (rlim_t)c->max_sessions * 2 + 64;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want)
+		log_warn("pop3 login: max_sessions %u needs %llu file descriptors, the limit is %llu",
+			 c->max_sessions, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct login *L = arg;
@@ -323,9 +366,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	/* SIGHUP: the master started a new generation on the same sockets. */
 	log_info("pop3 login: reload: no new connections, %u sessions to finish", L->nsessions);
 	L->stopping = true;
-	for (int i = 0; i < 2; i++)
-		if (L->lis[i])
-			evconnlistener_disable(L->lis[i]);
+	set_accepting(L, false);
 	if (L->nsessions == 0)
 		event_base_loopexit(L->base, NULL);
 }
@@ -359,6 +400,7 @@ int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 	bool chrooted = running_as_root();
 	char *auth_sock = chrooted ? xstrdup("/auth.sock") : instance_sock(in, "auth");
 	L.mail_sock = chrooted ? xasprintf("/%s.sock", POP3_MAIL_SOCK) : instance_sock(in, POP3_MAIL_SOCK);
+	raise_fd_limit(conf);
 	tzset();
 	unsigned char seed[16];
 	if (RAND_bytes(seed, sizeof seed) != 1)
@@ -375,7 +417,9 @@ int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 		L.lis[i] = evconnlistener_new(L.base, on_accept, &L, LEV_OPT_CLOSE_ON_FREE, 0, fds[i]);
 		if (!L.lis[i])
 			fatal("pop3 login: cannot listen on fd %d", fds[i]);
+		evconnlistener_set_error_cb(L.lis[i], on_accept_error);
 	}
+	L.pause = evtimer_new(L.base, on_pause_end, &L);
 	struct event *sigs[3];
 	int signo[3] = { SIGTERM, SIGINT, SIGHUP };
 	for (int i = 0; i < 3; i++) {
@@ -393,6 +437,7 @@ int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 	for (int i = 0; i < 2; i++)
 		if (L.lis[i])
 			evconnlistener_free(L.lis[i]);
+	event_free(L.pause);
 	auth_client_free(L.auth);
 	free(auth_sock);
 	free(L.mail_sock);

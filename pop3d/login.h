@@ -25,6 +25,7 @@ struct login {
 	struct auth_client *auth;
 	char *mail_sock;		/* path as seen after the chroot */
 	struct evconnlistener *lis[2];
+	struct event *pause;		/* resumes accepting after an accept error */
 	struct lsess *sessions;
 	unsigned nsessions;
 	bool stopping;			/* SIGHUP: exit when the last session ends */

@@ -31,6 +31,7 @@ struct mailrole {
 	uid_t login_uid;
 	int lsock;
 	struct event *accept_ev;
+	struct event *pause;	/* resumes accepting after an accept error */
 	struct hconn *conns;
 	pid_t *kids;		/* running session processes */
 	unsigned children, kids_cap;
@@ -163,12 +164,27 @@ static void on_hconn(evutil_socket_t fd, short what, void *arg)
 	hconn_free(h);
 }
 
+static void on_pause_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct mailrole *M = arg;
+	if (!M->stopping)
+		event_add(M->accept_ev, NULL);
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct mailrole *M = arg;
 	int s = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (s < 0)
+	if (s < 0) {
+		if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+			return;
+		/* EMFILE and friends: retrying at once would spin. */
+		static const struct timeval pause = { 1, 0 };
+		log_warn("pop3 mail: accept: %s; pausing 1s", strerror(errno));
+		event_del(M->accept_ev);
+		evtimer_add(M->pause, &pause);
 		return;
+	}
 	unsigned uid;
 	if (ipc_peer_uid(s, &uid, NULL) < 0 || (uid != 0 && uid != M->login_uid && uid != getuid())) {
 		log_warn("pop3 mail: connection from uid %u refused", uid);
@@ -242,6 +258,7 @@ int pop3d_mail_main(struct instance *in, const struct pop3d_conf *conf)
 	if (!M.base)
 		fatal("event_base_new failed");
 	M.accept_ev = event_new(M.base, M.lsock, EV_READ | EV_PERSIST, on_accept, &M);
+	M.pause = evtimer_new(M.base, on_pause_end, &M);
 	event_add(M.accept_ev, NULL);
 	int signo[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 	struct event *sigs[4];
@@ -257,6 +274,7 @@ int pop3d_mail_main(struct instance *in, const struct pop3d_conf *conf)
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
 	event_free(M.accept_ev);
+	event_free(M.pause);
 	event_base_free(M.base);
 	close(M.lsock);
 	free(M.kids);

@@ -72,7 +72,8 @@ def make_token(secret, service, user, expiry):
 class Pop3Env:
     HOST = "127.0.0.1"
 
-    def __init__(self, parent, settings=None, users=None, start_mail=True):
+    def __init__(self, parent, settings=None, users=None, start_mail=True, nofile=None):
+        self.nofile = nofile	# RLIMIT_NOFILE of the login role
         self.socks = self._bind_ports()
         self.dir = os.path.join(parent, f"pop{self.port_base}")
         self.domain = "example.test"
@@ -194,8 +195,12 @@ class Pop3Env:
             env["TERN_LISTEN_FDS"] = ",".join(f"{n}:{s.fileno()}" for n, s in socks)
             keep += [s.fileno() for _, s in socks]
         errf = open(os.path.join(self.dir, "log", f"{role}.stderr"), "ab")
+        def limits():
+            if role == "login" and self.nofile:
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
         p = subprocess.Popen(args, env=env, pass_fds=keep, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=errf)
+                             stdout=subprocess.DEVNULL, stderr=errf, preexec_fn=limits)
         errf.close()
         os.close(wr)
         if role in ("mail", "auth", "imap_mail", "imap_login"):

@@ -926,3 +926,34 @@ def test_instance_reload_and_restart(instance):
         except (poplib.error_proto, OSError):
             return False
     assert wait_for(login_works, 30)
+
+
+def test_out_of_file_descriptors_pauses_then_recovers(tmp_parent):
+    """accept() failing with EMFILE: the login process pauses accepting, keeps
+    serving its sessions, and accepts again once descriptors are free."""
+    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes", "max_sessions_per_ip": "1000"},
+                nofile=48)
+    conns = []
+    try:
+        assert "needs 2064 file descriptors, the limit is 48" in e.log_text()
+        for _ in range(60):
+            conns.append(socket.create_connection((e.HOST, e.port("pop3")), timeout=10))
+        assert wait_for(lambda: "pausing 1s" in e.log_text())
+        first = conns[0].makefile("rb")
+        assert first.readline().startswith(b"+OK")	# accepted sessions are served
+        conns[0].sendall(b"CAPA\r\n")
+        assert first.readline().startswith(b"+OK")
+        for c in conns:
+            c.close()
+        conns = []
+        def login_ok():
+            try:
+                login(e).quit()
+                return True
+            except (OSError, poplib.error_proto):
+                return False
+        assert wait_for(login_ok, 20)
+    finally:
+        for c in conns:
+            c.close()
+        e.stop()
