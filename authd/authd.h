@@ -50,6 +50,10 @@ void authd_apply_settings(const struct cfg *conf);
 /* server.c */
 /* Accept on the listening socket and serve until the loop ends. */
 void server_start(int listen_fd);
+/* Reload (SIGHUP): the master has started a new authd, which owns the socket
+ * path now. Stop accepting, answer what is in flight, close each connection
+ * once idle (its client reconnects to the new authd by path), then end the loop. */
+void server_drain(void);
 /* Queue a reply now, or after delay_ms (failed logins). The message is consumed. */
 void conn_reply(struct conn *c, struct ipc_msg *res);
 void conn_reply_later(struct conn *c, struct ipc_msg *res, uint64_t delay_ms);

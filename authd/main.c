@@ -15,16 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	if (sig == SIGHUP) {
-		/* authd.conf lies outside the chroot: its settings apply at the next
-		 * start (`mailctl restart`); the user database is read at every request,
-		 * so user changes need no reload at all. */
-		log_info("reload: user database changes apply at once; authd.conf changes at the next start");
+		/* authd.conf lies outside our chroot, so a reload is a new generation
+		 * (procs.c): the master started a new authd with the new settings, and
+		 * this one finishes its requests and exits. (The user database needs no
+		 * reload: it is read at every request.) */
+		server_drain();
 		return;
 	}
 	log_info("stopping (signal %d)", (int)sig);
@@ -38,15 +40,24 @@ static void watch_signal(int sig)
 		fatal("cannot handle signal %d", sig);
 }
 
+/* Bind under a temporary name and rename it over RUN/auth.sock: the path
+ * always leads to a listening authd, the old one until the new one is bound
+ * (a reload whose new authd fails early leaves the old one reachable). */
 static int open_socket(const struct instance *in)
 {
 	char *path = instance_sock(in, "auth");
+	char *tmp = xasprintf("%s.%d", path, (int)getpid());
 	if (mkdir_p(in->run_dir, 0755) < 0)
 		fatal_errno("cannot create %s", in->run_dir);
 	/* 0666: any local process may connect; the peer's uid decides (peer.c). */
-	int fd = ipc_listen(path, 0666);
+	int fd = ipc_listen(tmp, 0666);
 	if (fd < 0)
-		fatal_errno("cannot listen on %s", path);
+		fatal_errno("cannot listen on %s", tmp);
+	if (rename(tmp, path) < 0) {
+		unlink(tmp);
+		fatal_errno("cannot rename %s to %s", tmp, path);
+	}
+	free(tmp);
 	free(path);
 	return fd;
 }

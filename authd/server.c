@@ -24,6 +24,7 @@ struct delayed {
 };
 
 struct conn {
+	struct conn *next, *prev;	/* all connections (for draining) */
 	struct ipc_conn ic;
 	struct event *rev, *wev;
 	char peer[48];
@@ -32,6 +33,13 @@ struct conn {
 	unsigned npending;		/* delayed replies + jobs */
 	bool broken;		/* close at the next safe point */
 };
+
+static struct conn *conns;
+static int listen_fd = -1;
+static struct event *listen_ev, *drain_timer;
+static bool draining;
+
+#define DRAIN_MAX_S 120	/* a reload never keeps the old authd longer than this */
 
 static const struct {
 	uint16_t type;
@@ -64,8 +72,26 @@ static void conn_free(struct conn *c)
 	event_free(c->rev);
 	event_free(c->wev);
 	ipc_conn_close(&c->ic);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	free(c);
 	authd.nconns--;
+	if (draining && authd.nconns == 0) {
+		log_info("reload: every request answered; exiting");
+		event_base_loopbreak(authd.base);
+	}
+}
+
+/* While draining, a connection goes once it has nothing in flight and nothing
+ * left to write: its client reconnects by path, to the new authd. */
+static void conn_maybe_done(struct conn *c)
+{
+	if (draining && c->npending == 0 && c->ic.out_len == 0)
+		conn_free(c);
 }
 
 static void write_cb(evutil_socket_t fd, short what, void *arg)
@@ -77,6 +103,8 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 		conn_free(c);
 	} else if (r == 0) {
 		event_add(c->wev, NULL);
+	} else {
+		conn_maybe_done(c);
 	}
 }
 
@@ -225,7 +253,9 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->broken || c->ic.eof) {
 		/* At EOF, replies still delayed are dropped: nobody waits for them. */
 		conn_free(c);
+		return;
 	}
+	conn_maybe_done(c);
 }
 
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -257,14 +287,48 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 	if (!c->rev || !c->wev)
 		fatal("event_new");
 	authd.nconns++;
+	c->next = conns;
+	if (conns)
+		conns->prev = c;
+	conns = c;
 	event_add(c->rev, NULL);
 	log_debug("connect: %s", c->peer);
 }
 
-void server_start(int listen_fd)
+void server_start(int fd)
 {
-	fd_nonblock(listen_fd);
-	struct event *ev = event_new(authd.base, listen_fd, EV_READ | EV_PERSIST, accept_cb, NULL);
-	if (!ev || event_add(ev, NULL) < 0)
+	listen_fd = fd;
+	fd_nonblock(fd);
+	listen_ev = event_new(authd.base, fd, EV_READ | EV_PERSIST, accept_cb, NULL);
+	if (!listen_ev || event_add(listen_ev, NULL) < 0)
 		fatal("cannot watch the listening socket");
+}
+
+static void drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	log_warn("reload: %u connection(s) still busy after %d s; exiting anyway", authd.nconns, DRAIN_MAX_S);
+	event_base_loopbreak(authd.base);
+}
+
+void server_drain(void)
+{
+	struct timeval tv = { DRAIN_MAX_S, 0 };
+	if (draining)
+		return;
+	draining = true;
+	log_info("reload: a new authd serves new connections; finishing %u connection(s)", authd.nconns);
+	event_free(listen_ev);
+	listen_ev = NULL;
+	close(listen_fd);
+	listen_fd = -1;
+	if (authd.nconns == 0) {
+		event_base_loopbreak(authd.base);
+		return;
+	}
+	drain_timer = evtimer_new(authd.base, drain_timeout, NULL);
+	if (drain_timer)
+		evtimer_add(drain_timer, &tv);
+	/* Read what each client may already have sent, then let idle ones go. */
+	for (struct conn *c = conns; c; c = c->next)
+		event_active(c->rev, EV_READ, 0);
 }

@@ -18,7 +18,7 @@
 
 const struct proc_def procs[] = {
 	/* name            binary           role args       account          chroot     listening sockets                       reload */
-	{ "authd",           "tern-authd",    { NULL },       ACCT_AUTHD,     "db_dir",  { NULL },                                RELOAD_IN_PLACE },
+	{ "authd",           "tern-authd",    { NULL },       ACCT_AUTHD,     "db_dir",  { NULL },                                RELOAD_GENERATION },
 	{ "queued",          "tern-queued",   { NULL },       ACCT_QUEUED,    NULL,      { NULL },                                RELOAD_IN_PLACE },
 	{ "deliverd-local",  "tern-deliverd", { "--local" },  ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_IN_PLACE },
 	{ "deliverd-remote", "tern-deliverd", { "--remote" }, ACCT_DELIVERD,  "run_dir", { NULL },                                RELOAD_IN_PLACE },

@@ -39,6 +39,10 @@ class Authd:
         return mailctl("-c", self.dir, *args, **kw)
 
     def start(self):
+        self.proc = self.spawn()
+
+    def spawn(self):
+        """Start a tern-authd as the master does; returns it once it is ready."""
         ready_r, ready_w = os.pipe()
         sec_r, sec_w = os.pipe()
         os.write(sec_w, SECRET)
@@ -48,14 +52,15 @@ class Authd:
             # Chrooted and unprivileged, LeakSanitizer cannot read /proc at exit
             # (ASan builds); memory errors are still fatal and fail the test.
             env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
-        self.proc = subprocess.Popen([AUTHD, "-c", self.dir], env=env,
-                                     pass_fds=(ready_w, sec_r), stderr=subprocess.PIPE)
+        proc = subprocess.Popen([AUTHD, "-c", self.dir], env=env,
+                                pass_fds=(ready_w, sec_r), stderr=subprocess.PIPE)
         os.close(ready_w)
         os.close(sec_r)
         r, _, _ = select.select([ready_r], [], [], 10)
         ok = bool(r) and os.read(ready_r, 1) == b"1"
         os.close(ready_r)
         assert ok, "tern-authd did not report ready: " + self.log()
+        return proc
 
     def stop(self):
         """SIGTERM; returns the exit status (0: a clean stop; under ASan also no leak)."""
@@ -339,3 +344,33 @@ def test_started_as_ordinary_user(tmp_parent):
     finally:
         os.close(ready_r)
         a.stop()
+
+
+def test_reload_is_a_new_generation(authd):
+    # mailctl reload starts a new authd (new settings) and sends SIGHUP to the old
+    # one: it answers what is in flight, lets its clients go and exits.
+    old = authd.proc
+    busy = authd.conn()
+    busy.send(ap.LOGIN, "imap", "alice@example.test", "bad", "203.0.113.20")   # held 1 s
+    idle = authd.conn()
+    assert idle.rcpt("alice@example.test") == ap.RCPT_LOCAL
+    conf = open(os.path.join(authd.dir, "authd.conf")).read().splitlines()
+    conf = [l for l in conf if not l.startswith("max_failures")] + ["max_failures = 1"]
+    with open(os.path.join(authd.dir, "authd.conf"), "w") as f:
+        f.write("\n".join(conf) + "\n")
+    new = authd.spawn()
+    old.send_signal(signal.SIGHUP)
+    assert busy.recv()[2][0] == ap.AUTH_FAIL     # in-flight request answered
+    for c in (busy, idle):                       # then the old connections end
+        with pytest.raises((EOFError, ConnectionResetError)):
+            c.recv()
+        c.close()
+    assert old.wait(timeout=10) == 0
+    old.stderr.close()
+    authd.proc = new
+    # New connections reach the new authd, with the new settings (1 failure locks).
+    c = authd.conn()
+    assert c.login("alice@example.test", "bad", client="203.0.113.21")[0] == ap.AUTH_FAIL
+    assert c.login("alice@example.test", "Alice-pw-123", client="203.0.113.21")[0] == ap.AUTH_LOCKED
+    c.close()
+    assert "reload: every request answered; exiting" in authd.log()

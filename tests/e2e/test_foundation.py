@@ -32,7 +32,7 @@ EXPECTED = {
 }
 NETWORK_CONFS = ("smtpd", "pop3d", "imapd")
 # Reloaded by a new generation (mailctl/procs.c); the others re-read in place.
-GENERATIONAL = ("smtpd", "pop3d", "imapd", "pop3d-mail", "imapd-mail")
+GENERATIONAL = ("smtpd", "pop3d", "imapd", "pop3d-mail", "imapd-mail", "authd")
 
 
 def alive(pid):
