@@ -358,16 +358,15 @@ void cmd_fetch(struct session *s, struct ip *ip, bool uid)
 		s_no(s, "[SERVERBUG] Cannot open mailbox");
 		goto out;
 	}
+	if (!uid && !view_seqs_valid(s->sel, &set)) {
+		mi_close(mi);
+		s_bad(s, "Invalid message sequence number");
+		goto out;
+	}
 	if (r.vanished)
 		fetch_vanished(s, mi, &set, r.since);
 	size_t *idx;
 	size_t n = view_resolve(s->sel, &set, uid, &idx);
-	if (!uid && set.n && !n && s->sel->n == 0) {
-		free(idx);
-		mi_close(mi);
-		s_bad(s, "No messages");
-		goto out;
-	}
 	bool missing = false;
 	for (size_t k = 0; k < n; k++) {
 		if (!fetch_one(s, mi, idx[k], &r, uid))
@@ -472,6 +471,11 @@ void cmd_store(struct session *s, struct ip *ip, bool uid)
 	}
 	if (conditional)
 		s->condstore = true;
+	if (!uid && !view_seqs_valid(s->sel, &set)) {
+		mi_close(mi);
+		s_bad(s, "Invalid message sequence number");
+		goto out;
+	}
 	size_t *idx;
 	size_t n = view_resolve(s->sel, &set, uid, &idx);
 	bool missing = false;

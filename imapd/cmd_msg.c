@@ -166,6 +166,12 @@ static void do_copy(struct session *s, struct ip *ip, bool uid, bool move)
 		s_no(s, "[SERVERBUG] Cannot open mailbox");
 		goto out;
 	}
+	if (!uid && !view_seqs_valid(s->sel, &set)) {
+		mi_close(mi);
+		free(dir);
+		s_bad(s, "Invalid message sequence number");
+		goto out;
+	}
 	size_t *idx;
 	size_t n = view_resolve(s->sel, &set, uid, &idx);
 	struct src *src = xcalloc(n + 1, sizeof *src);

@@ -85,6 +85,8 @@ void view_free(struct view *v);
 void report_vanished(struct session *s, uint32_t *uids, size_t n, bool earlier);
 /* Sequence number (1-based) of uid, or 0. */
 uint32_t view_seq(const struct view *v, uint32_t uid);
+/* Every number of a message sequence set names a message (RFC 3501 9: else BAD). */
+bool view_seqs_valid(const struct view *v, const struct seqset *set);
 /* Resolve a set to a sorted list of 0-based view indexes. */
 size_t view_resolve(const struct view *v, const struct seqset *set, bool uid, size_t **idx);
 /* Open a folder by IMAP name for the view (SELECT/EXAMINE). */

@@ -60,6 +60,18 @@ static int cmp_size(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+bool view_seqs_valid(const struct view *v, const struct seqset *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		if ((set->r[i].lo != UINT32_MAX && set->r[i].lo > v->n) ||
+		    (set->r[i].hi != UINT32_MAX && set->r[i].hi > v->n))
+			return false;
+		if (!v->n)
+			return false;	/* even "*" names no message in an empty folder */
+	}
+	return true;
+}
+
 size_t view_resolve(const struct view *v, const struct seqset *set, bool uid, size_t **idx)
 {
 	size_t n = 0;

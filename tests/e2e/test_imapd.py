@@ -988,3 +988,21 @@ def test_qresync(server):
     r.send(b"b6 SELECT Sent\r\n")
     assert b"* OK [CLOSED] Previous mailbox closed" in r.until_tag(b"b6")
     other.logout()
+
+
+def test_invalid_sequence_numbers(server):
+    server.start()
+    server.deliver(ALICE, SIMPLE)
+    c = connect(server)
+    c.select("INBOX")
+    for cmd in (("FETCH", "2", "(FLAGS)"), ("STORE", "1:3", "+FLAGS", "(\\Seen)"), ("COPY", "5", "Trash")):
+        with pytest.raises(imaplib.IMAP4.error):
+            c._simple_command(*cmd)
+    typ, data = c.uid("FETCH", "5:9", "(FLAGS)")   # UID sets may name no message
+    assert typ == "OK" and data == [None]
+    typ, data = c.fetch("1:*", "(UID)")
+    assert typ == "OK" and b"UID 1" in data[0]
+    c.select("Trash")
+    with pytest.raises(imaplib.IMAP4.error):
+        c._simple_command("FETCH", "*", "(FLAGS)")
+    c.logout()
