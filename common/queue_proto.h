@@ -57,7 +57,9 @@ enum queue_msg {
 	/* command ("list", "show", "flush", "delete", "hold", "release", "pause",
 	 * "resume", "rebuild"), argument ("" / id / "all") -> QUEUE_ADMIN_RES */
 	QUEUE_ADMIN_REQ,
-	/* u32 queue_status, u32 nlines, then nlines strings */
+	/* u32 queue_status, u32 nlines, then nlines strings. A long answer comes as
+	 * several frames with the request's id: every one but the last has status
+	 * QS_MORE; the last carries the real status. */
 	QUEUE_ADMIN_RES,
 };
 
@@ -67,6 +69,7 @@ enum queue_status {
 	QS_NOSPACE = 2,		/* 452 4.3.1 insufficient system storage */
 	QS_REJECT = 3,		/* 554 5.x: refused permanently (text says why) */
 	QS_NOTFOUND = 4,	/* admin: no such message */
+	QS_MORE = 5,		/* admin: more QUEUE_ADMIN_RES frames follow */
 };
 
 enum queue_flags {

@@ -40,20 +40,32 @@ static int request(const struct instance *in, const char *cmd, const char *arg)
 	ipc_put_str(&m, arg);
 	int sent = ipc_send(s, &m);
 	ipc_msg_free(&m);
-	if (sent < 0 || ipc_recv(s, &m, 120000) < 0 || m.hdr.type != QUEUE_ADMIN_RES) {
+	if (sent < 0) {
 		close(s);
-		return cmd_error("queue %s: no answer from the queue manager", cmd);
+		return cmd_error("queue %s: cannot send the request", cmd);
+	}
+	uint32_t st = QS_MORE;
+	while (st == QS_MORE) {
+		if (ipc_recv(s, &m, 120000) < 0 || m.hdr.type != QUEUE_ADMIN_RES) {
+			close(s);
+			return cmd_error("queue %s: no answer from the queue manager", cmd);
+		}
+		st = ipc_get_u32(&m);
+		uint32_t n = ipc_get_u32(&m);
+		FILE *out = st == QS_OK || st == QS_MORE ? stdout : stderr;
+		for (uint32_t i = 0; i < n && !m.bad; i++) {
+			const char *l = ipc_get_str(&m, IPC_MAX_PAYLOAD);
+			if (l)
+				fprintf(out, "%s%s\n", out == stdout ? "" : "mailctl: ", l);
+		}
+		bool bad = m.bad;
+		ipc_msg_free(&m);
+		if (bad) {
+			close(s);
+			return cmd_error("queue %s: malformed answer from the queue manager", cmd);
+		}
 	}
 	close(s);
-	uint32_t st = ipc_get_u32(&m);
-	uint32_t n = ipc_get_u32(&m);
-	FILE *out = st == QS_OK ? stdout : stderr;
-	for (uint32_t i = 0; i < n && !m.bad; i++) {
-		const char *l = ipc_get_str(&m, IPC_MAX_PAYLOAD);
-		if (l)
-			fprintf(out, "%s%s\n", st == QS_OK ? "" : "mailctl: ", l);
-	}
-	ipc_msg_free(&m);
 	return st == QS_OK ? 0 : 1;
 }
 

@@ -301,12 +301,25 @@ static void handle_abort(struct client *c, struct ipc_msg *m)
 	log_info("%s: enqueue aborted by the client (uid %u); file removed", id, c->uid);
 }
 
+struct admin_reply {
+	uint64_t cid;
+	struct ipc_msg *frames;
+	uint32_t n;
+};
+
+static void admin_reply_send(void *arg, int err)
+{
+	struct admin_reply *ar = arg;
+	for (uint32_t i = 0; i < ar->n; i++)
+		server_send(ar->cid, &ar->frames[i]);	/* frees the frame */
+	free(ar->frames);
+	free(ar);
+}
+
 static void handle_admin(struct client *c, struct ipc_msg *m)
 {
 	const char *cmd = ipc_get_str(m, 32);
 	const char *arg = ipc_get_str(m, QUEUE_MAX_FIELD);
-	struct ipc_msg r;
-	ipc_msg_init(&r, QUEUE_ADMIN_RES, m->hdr.id);
 	char **lines = NULL;
 	uint32_t n = 0;
 	int st;
@@ -321,21 +334,38 @@ static void handle_admin(struct client *c, struct ipc_msg *m)
 	} else {
 		st = admin_run(cmd, arg, &lines, &n);
 	}
-	/* Keep the reply under the frame limit. */
-	size_t bytes = 0;
-	uint32_t keep = 0;
-	while (keep < n && bytes + strlen(lines[keep]) + 64 < IPC_MAX_PAYLOAD - 1024)
-		bytes += strlen(lines[keep++]) + 5;
-	ipc_put_u32(&r, (uint32_t)st);
-	ipc_put_u32(&r, keep);
-	for (uint32_t i = 0; i < n; i++) {
-		if (i < keep)
-			ipc_put_str(&r, lines[i]);
+	/* As many frames as the lines need, each under the frame limit; all but
+	 * the last say QS_MORE. */
+	struct admin_reply *ar = xcalloc(1, sizeof *ar);
+	ar->cid = c->cid;
+	uint32_t i = 0;
+	do {
+		size_t bytes = 0;
+		uint32_t k = i;
+		while (k < n && (k == i || bytes + strlen(lines[k]) + 64 < IPC_MAX_PAYLOAD - 1024))
+			bytes += strlen(lines[k++]) + 5;
+		ar->frames = xrealloc(ar->frames, (ar->n + 1) * sizeof *ar->frames);
+		struct ipc_msg *r = &ar->frames[ar->n++];
+		ipc_msg_init(r, QUEUE_ADMIN_RES, m->hdr.id);
+		ipc_put_u32(r, k < n ? QS_MORE : (uint32_t)st);
+		ipc_put_u32(r, k - i);
+		for (; i < k; i++) {
+			/* a single line is cut to fit (never happens with our lines) */
+			if (strlen(lines[i]) > IPC_MAX_PAYLOAD / 2)
+				lines[i][IPC_MAX_PAYLOAD / 2] = 0;
+			ipc_put_str(r, lines[i]);
+		}
+	} while (i < n);
+	for (i = 0; i < n; i++)
 		free(lines[i]);
-	}
 	free(lines);
-	ipc_conn_queue(&c->conn, &r);
-	ipc_msg_free(&r);
+	/* A command that changed the queue answers once its changes are durable
+	 * (and deleted files are gone), so mailctl returns when it is done. */
+	bool changes = cmd && c->admin && strcmp(cmd, "list") && strcmp(cmd, "show");
+	if (changes)
+		flush_later(admin_reply_send, ar);
+	else
+		admin_reply_send(ar, 0);
 }
 
 static bool handle(struct client *c, struct ipc_msg *m)

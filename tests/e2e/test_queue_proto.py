@@ -103,3 +103,23 @@ def test_bad_input_closes_only_that_connection(env, frame):
     os.close(fd)
     assert commit(c2, qid, ["alice@example.test"])[0] == ipc.QS_OK
     env.wait_mail("alice@example.test")
+
+
+def test_long_admin_answer_comes_in_several_frames(env):
+    """A list longer than one IPC frame (256 KiB) arrives whole."""
+    env.ctl("queue", "pause")
+    c = connect(env)
+    rcpts = [f"recipient-number-{k:04d}@example.test" for k in range(900)]
+    ids = []
+    for i in range(12):
+        qid, fd = new_file(c, mid=10 + 2 * i)
+        os.write(fd, b"Subject: many\r\n\r\nx\r\n")
+        os.close(fd)
+        assert commit(c, qid, rcpts, mid=11 + 2 * i)[0] == ipc.QS_OK
+        ids.append(qid)
+    lines = env.queue_list()
+    assert sorted(l.split()[0] for l in lines) == sorted(ids)
+    assert sum(len(l) for l in lines) > 300 * 1024
+    assert all(l.split()[4] == ",".join(rcpts) for l in lines)
+    env.ctl("queue", "delete", "all")
+    env.wait_queue_empty()
