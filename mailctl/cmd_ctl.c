@@ -49,6 +49,21 @@ static int print_failure(char *text)
 	return cmd_error("%s", last + 1);
 }
 
+static bool denied(void)
+{
+	return errno == EACCES || errno == EPERM;
+}
+
+/* The master runs but its control socket did not answer. */
+static int unreachable(const struct instance *in, pid_t pid)
+{
+	if (denied())
+		return cmd_error("permission denied on %s/%s: run mailctl as root or as the user "
+				 "who started the instance", in->run_dir, MASTER_SOCKET);
+	return cmd_error("the master (pid %d) does not answer on %s/%s; try `mailctl restart`",
+			 (int)pid, in->run_dir, MASTER_SOCKET);
+}
+
 static int not_running(const struct instance *in, int code)
 {
 	cmd_error("instance %s is not running (start it with `mailctl -c %s start`)", in->dir,
@@ -71,8 +86,7 @@ int cmd_status(const char *dir, int argc, char **argv)
 	if (!pid) {
 		rc = not_running(&in, 3);
 	} else if (ctl_request(in.run_dir, CTL_STATUS, STATUS_TIMEOUT_MS, &text) < 0) {
-		rc = cmd_error("the master (pid %d) does not answer on %s/%s; try `mailctl restart`",
-			       (int)pid, in.run_dir, MASTER_SOCKET);
+		rc = unreachable(&in, pid);
 	} else {
 		fputs(text, stdout);
 		free(text);
@@ -86,8 +100,9 @@ static int do_stop(struct instance *in, bool quiet)
 	char *text = NULL;
 	pid_t pid = master_running(in->run_dir);
 	if (pid) {
-		if (ctl_request(in->run_dir, CTL_STOP, STOP_TIMEOUT_MS_CLIENT, &text) < 0)
-			kill(pid, SIGTERM);
+		if (ctl_request(in->run_dir, CTL_STOP, STOP_TIMEOUT_MS_CLIENT, &text) < 0 &&
+		    (denied() || kill(pid, SIGTERM) < 0))
+			return unreachable(in, pid);
 		free(text);
 		if (!pid_wait_gone(pid, STOP_TIMEOUT_MS_CLIENT))
 			return cmd_error("the master (pid %d) did not stop; end it with `kill -9 %d` "
@@ -157,8 +172,7 @@ int cmd_reload(const char *dir, int argc, char **argv)
 	} else {
 		int r = ctl_request(in.run_dir, CTL_RELOAD, RELOAD_TIMEOUT_MS, &text);
 		if (r < 0)
-			rc = cmd_error("the master (pid %d) does not answer; try `mailctl restart`",
-				       (int)pid);
+			rc = unreachable(&in, pid);
 		else if (r > 0)
 			rc = print_failure(text);
 		else

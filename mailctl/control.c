@@ -4,6 +4,7 @@
 #include "common/ipc.h"
 #include "common/util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -11,10 +12,13 @@ int ctl_request(const char *run_dir, enum ctl_type type, int timeout_ms, char **
 {
 	char *path = xasprintf("%s/%s", run_dir, MASTER_SOCKET);
 	int s = ipc_connect(path);
+	int e = errno;
 	free(path);
 	*text = NULL;
-	if (s < 0)
+	if (s < 0) {
+		errno = e;
 		return -1;
+	}
 	struct ipc_msg m;
 	ipc_msg_init(&m, (uint16_t)type, 1);
 	int r = ipc_send(s, &m);

@@ -16,7 +16,8 @@ enum ctl_type {
 #define CTL_TEXT_MAX (64 * 1024)
 
 /* Send a request and wait for the reply. Returns the result code (0 ok) with
- * *text (caller frees), or -1 if the master cannot be reached. */
+ * *text (caller frees), or -1 if the master cannot be reached (errno EACCES:
+ * the caller may not use the socket). */
 int ctl_request(const char *run_dir, enum ctl_type type, int timeout_ms, char **text);
 /* Reply on a control connection and close it. */
 void ctl_reply(int fd, uint32_t result, const char *text);

@@ -515,3 +515,18 @@ def test_install_into_destdir(tmp_parent):
     p = subprocess.run([os.path.join(dest, "usr/sbin/sendmail"), "--help"],
                        capture_output=True, text=True, timeout=30)
     assert "sendmail" in p.stdout + p.stderr
+
+
+def test_control_socket_is_private(instance):
+    """Another user can neither read the status nor stop the instance."""
+    if not IS_ROOT:
+        pytest.skip("acting as another user needs root")
+    sock = os.path.join(instance.dir, "run", "master.sock")
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+    before = all_running(instance)
+    for cmd in ("status", "stop", "reload"):
+        p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                            MAILCTL, "-c", instance.dir, cmd],
+                           capture_output=True, text=True, timeout=60)
+        assert "permission denied" in one_line_error(p), cmd
+    assert all_running(instance) == before
