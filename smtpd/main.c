@@ -112,6 +112,7 @@ static void on_term(evutil_socket_t sig, short ev, void *arg)
 {
 	struct server *srv = arg;
 	log_info("stopping (SIGTERM), %u sessions", srv->nsessions);
+	session_shutdown_all(srv);
 	event_base_loopbreak(srv->base);
 }
 

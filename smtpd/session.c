@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define ANY_STATE (ST_GREET | ST_HELO | ST_MAIL | ST_RCPT | ST_BDAT)
@@ -107,6 +108,7 @@ static void session_free(struct session *s)
 		close(s->fd);
 	free(s->auth_user);
 	free(s->auth_login_user);
+	event_free(s->reap_ev);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -117,6 +119,34 @@ static void session_free(struct session *s)
 	free(s);
 	if (srv->draining && srv->nsessions == 0)
 		event_base_loopexit(srv->base, NULL);
+}
+
+/* SIGTERM: tell every client (best effort, plain connections only: a TLS one
+ * cannot be written outside its bufferevent) and free every session now. A
+ * transaction in progress is lost with its connection, as the client expects
+ * after 421; queued drops the uncommitted file when our connection closes. */
+void session_shutdown_all(struct server *srv)
+{
+	while (srv->sessions) {
+		struct session *s = srv->sessions;
+		if (s->bev && !s->bev_owns_fd && !(s->state & ST_CLOSING)) {
+			session_reply(s, "421 4.3.2 %s Service shutting down", srv->hostname);
+			/* The bufferevent freezes its output's start (only it drains it);
+			 * it is freed right below, so write its output ourselves. */
+			struct evbuffer *out = bufferevent_get_output(s->bev);
+			evbuffer_unfreeze(out, 1);
+			(void)evbuffer_write(out, s->fd);
+			/* Unread input would turn our close into a reset that can
+			 * destroy the 421 on its way: read what is there first. */
+			char junk[4096];
+			shutdown(s->fd, SHUT_WR);
+			for (int i = 0; i < 16 && recv(s->fd, junk, sizeof junk, MSG_DONTWAIT) > 0; i++)
+				;
+		}
+		if (!s->end_reason)
+			s->end_reason = "shutdown";
+		session_free(s);	/* also drops a pending reap */
+	}
 }
 
 static void reap_cb(evutil_socket_t fd, short ev, void *arg)
@@ -130,8 +160,7 @@ static void schedule_reap(struct session *s)
 	if (s->reaping)
 		return;
 	s->reaping = true;
-	if (event_base_once(s->srv->base, -1, EV_TIMEOUT, reap_cb, s, &now) < 0)
-		fatal("event_base_once failed");
+	evtimer_add(s->reap_ev, &now);
 }
 
 /* Close once the replies already written have been sent. */
@@ -458,12 +487,14 @@ void session_accept(struct server *srv, int fd, enum listener_kind kind, struct 
 	s->tx.fd = -1;
 	s->start_ms = now_ms();
 	s->id = ++srv->next_session;
+	s->reap_ev = evtimer_new(srv->base, reap_cb, s);
 	describe_peer(s, sa);
 	if (srv->draining || srv->nsessions >= srv->conf.max_sessions ||
 	    sessions_from(srv, s->ip) >= srv->conf.max_sessions_per_ip) {
 		log_warn("session %llx: refused client=%s port=%s: too many sessions",
 			 (unsigned long long)s->id, s->ip, kind_name(kind));
 		refuse(fd, srv->hostname, "Too many connections, try again later");
+		event_free(s->reap_ev);
 		free(s);
 		return;
 	}

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 struct bufferevent;
+struct event;
 struct event_base;
 struct evbuffer;
 struct peer;
@@ -96,6 +97,7 @@ struct session {
 	uint32_t auth_req;	/* authd request in flight, 0 if none */
 	bool skipping;		/* discarding the rest of an overlong line */
 	bool reaping;		/* session_free is scheduled */
+	struct event *reap_ev;
 	unsigned errors;
 	bool tls;
 	char tls_version[32], tls_cipher[96];
@@ -115,6 +117,7 @@ struct session {
 
 /* session.c */
 void session_accept(struct server *srv, int fd, enum listener_kind kind, struct sockaddr *sa);
+void session_shutdown_all(struct server *srv);	/* SIGTERM: 421 and free every session */
 void session_reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void session_error(struct session *s);		/* count a protocol error; 421 at the limit */
 void session_close(struct session *s, const char *reason);

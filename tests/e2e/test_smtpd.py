@@ -883,3 +883,28 @@ def test_out_of_file_descriptors_pauses_then_recovers(parent):
         for c in conns:
             c.close()
         e.close()
+
+
+def test_sigterm_with_open_sessions(parent):
+    """SIGTERM: open sessions hear 421 4.3.2, the daemon exits cleanly (under
+    ASan, unprivileged: nothing leaked), nothing half-received is queued."""
+    e = make_env(parent, SETTINGS, as_user="nobody")
+    try:
+        a = raw(e)
+        a.send(f"MAIL FROM:<x@remote.test>\r\nRCPT TO:<{ALICE}>\r\nDATA\r\n")
+        assert [a.reply()[0] for _ in range(3)] == [250, 250, 354]
+        a.send("Subject: half\r\n\r\nnot finished")
+        b = raw(e, "submission", ehlo=False)
+        c = raw(e, "smtps", implicit_tls=True)
+        assert c.code("EHLO c.test") == 250
+        assert wait_for(lambda: "session 3" in e.log_text() or e.mode == "fake")
+        e.smtpd.proc.send_signal(signal.SIGTERM)
+        for r in (a, b):
+            code, text = r.reply()
+            assert code == 421 and text[0].startswith("4.3.2")
+            assert r.closed()
+        assert c.closed()
+        e.smtpd.proc.wait(timeout=10)
+    finally:
+        e.close()
+    assert e.messages() == []
