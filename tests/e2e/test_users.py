@@ -268,3 +268,15 @@ def test_failures_slowed_then_refused_on_running_instance(tmp_parent):
         assert "result=locked" in inst.log_text()
     finally:
         inst.stop()
+
+
+def test_only_authd_and_mailctl_contain_password_code():
+    # The code that reads password hashes is linked into authd and mailctl only
+    # (PRODUCT.md 5: pre-auth parsers cannot read password hashes).
+    import glob
+    from conftest import TERN_BIN
+    for path in glob.glob(os.path.join(TERN_BIN, "*")):
+        syms = subprocess.run(["nm", path], capture_output=True, text=True, timeout=30).stdout
+        has = " T userdb_check_password\n" in syms
+        name = os.path.basename(os.path.realpath(path))
+        assert has == (name in ("mailctl", "tern-authd")), path
