@@ -104,8 +104,14 @@ static void session_free(struct session *s)
 	txn_free(s);
 	if (s->bev)
 		bufferevent_free(s->bev);
-	if (!s->bev_owns_fd && s->fd >= 0)
+	if (!s->bev_owns_fd && s->fd >= 0) {
+		/* Unread input (say, commands pipelined after QUIT) would make close
+		 * send a reset, which can destroy our last reply in flight. */
+		char junk[4096];
+		for (int i = 0; i < 16 && recv(s->fd, junk, sizeof junk, MSG_DONTWAIT) > 0; i++)
+			;
 		close(s->fd);
+	}
 	free(s->auth_user);
 	free(s->auth_login_user);
 	event_free(s->reap_ev);
@@ -136,12 +142,6 @@ void session_shutdown_all(struct server *srv)
 			struct evbuffer *out = bufferevent_get_output(s->bev);
 			evbuffer_unfreeze(out, 1);
 			(void)evbuffer_write(out, s->fd);
-			/* Unread input would turn our close into a reset that can
-			 * destroy the 421 on its way: read what is there first. */
-			char junk[4096];
-			shutdown(s->fd, SHUT_WR);
-			for (int i = 0; i < 16 && recv(s->fd, junk, sizeof junk, MSG_DONTWAIT) > 0; i++)
-				;
 		}
 		if (!s->end_reason)
 			s->end_reason = "shutdown";

@@ -454,6 +454,15 @@ def test_overlong_data_line_refused(env):
     assert nothing_with(env, subject)
 
 
+def test_quit_reply_survives_pipelined_junk(env):
+    for _ in range(5):
+        r = raw(env)
+        r.send(b"QUIT\r\n" + b"NOOP\r\n" * 200)
+        code, _ = r.reply()
+        assert code == 221
+        assert r.closed()
+
+
 def test_out_of_sequence_gets_503(env):
     r = raw(env, ehlo=False)
     assert r.code("MAIL FROM:<x@remote.test>") == 503
