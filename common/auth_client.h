@@ -80,7 +80,7 @@ struct auth_client;
 typedef void (*auth_cb)(const struct auth_reply *r, void *arg);
 
 struct auth_client *auth_client_new(struct event_base *base, const char *path, int timeout_ms);
-/* Pending callbacks are not called. */
+/* Pending callbacks are not called. Not from inside a callback of c. */
 void auth_client_free(struct auth_client *c);
 /* Send a built request; cb is called exactly once, later (never from inside
  * this call), unless cancelled. Returns the request id (never 0). */
