@@ -19,6 +19,7 @@
 
 #define QUEUE_MAX_FIELD 2048
 #define QUEUE_MAX_RCPTS 1000
+#define QUEUE_MAX_PREPEND 16384
 
 enum queue_msg {
 	/* (no fields) -> QUEUE_NEW_RES */
@@ -32,7 +33,10 @@ enum queue_msg {
 	 * u32 notify (DSN_NOTIFY_* bits, 0 = not given), orcpt ("" if none).
 	 * envid and orcpt ("addr-type;addr") are as received in ENVID=/ORCPT=, still
 	 * xtext-encoded (RFC 3461 4): pass them on unchanged when relaying, decode
-	 * them for the fields of a DSN. */
+	 * them for the fields of a DSN.  *
+	 * Optionally last: prepend, header fields (CRLF lines) to put on top of the
+	 * message at delivery, e.g. Authentication-Results (smtpd only; max
+	 * QUEUE_MAX_PREPEND bytes) */
 	QUEUE_COMMIT_REQ,
 	/* u32 queue_status, queue id, text (reason for a failure) */
 	QUEUE_COMMIT_RES,
@@ -48,7 +52,7 @@ enum queue_msg {
 	 * u32 rcpt index, address, orcpt (xtext, "" if none), u32 notify
 	 * (DSN_NOTIFY_*, 0 = not given); message fd attached (read-only; use pread
 	 * from offset 0). The DSN fields let the remote agent pass DSN requests on
-	 * (RFC 3461 4). */
+	 * (RFC 3461 4).  * Last: prepend (header fields to put on top of the message, "" if none). */
 	QUEUE_JOB,
 	/* queue id, u32 nrcpt, then nrcpt times: u32 rcpt index, u32 result (QR_*),
 	 * enhanced status ("5.1.1"), text (the reply or reason for DSNs and logs) */
@@ -78,6 +82,7 @@ enum queue_flags {
 	QF_BOUNCE = 1 << 2,	/* this message is a DSN we generated */
 	QF_AUTH = 1 << 3,	/* submitted by an authenticated user */
 	QF_LOCAL = 1 << 4,	/* submitted locally (sendmail) */
+	QF_QUARANTINE = 1 << 5,	/* inbound checks said quarantine: deliver to Junk */
 };
 
 enum dsn_notify {

@@ -38,6 +38,8 @@ struct ljob {
 	uint64_t gen;		/* queue connection generation it came from */
 	char id[32];
 	char *sender;
+	uint32_t flags;
+	char *prepend;		/* header fields to put on top (Authentication-Results) */
 	uint64_t size;
 	int fd;
 	uint32_t n;
@@ -98,8 +100,11 @@ static void deliver_rcpt(struct ljob *j, struct lrcpt *r)
 				snprintf(mr.text, sizeof mr.text, "too many hops (%u) delivering to %s",
 					 hops, bx->mailbox);
 		} else {
+			/* Quarantined mail goes to Junk (when the mailbox has one). */
+			const char *folder = (j->flags & QF_QUARANTINE) ? "Junk" : bx->folder;
 			struct mdeliver d = { .mail_dir = conf->mail_dir, .mailbox = bx->mailbox,
-					      .folder = bx->folder, .sender = j->sender, .qid = j->id,
+					      .folder = folder, .sender = j->sender, .qid = j->id,
+					      .prepend = j->prepend,
 					      .hostname = conf->hostname, .fd = j->fd, .size = j->size,
 					      .quota = bx->quota, .quota_bounce = conf->quota_bounce };
 			maildir_deliver(&d, &mr);
@@ -139,6 +144,7 @@ static void free_job(struct ljob *j)
 	}
 	free(j->r);
 	free(j->sender);
+	free(j->prepend);
 	if (j->fd >= 0)
 		close(j->fd);
 	free(j);
@@ -228,7 +234,7 @@ static bool handle_job(struct ipc_msg *m)
 	j->fd = ipc_take_fd(m);
 	const char *id = ipc_get_str(m, 31);
 	const char *sender = ipc_get_str(m, QUEUE_MAX_FIELD);
-	(void)ipc_get_u32(m);	/* flags */
+	j->flags = ipc_get_u32(m);
 	j->size = ipc_get_u64(m);
 	(void)ipc_get_str(m, QUEUE_MAX_FIELD);	/* envid: DSNs are queued's business */
 	(void)ipc_get_u32(m);			/* ret */
@@ -248,6 +254,8 @@ static bool handle_job(struct ipc_msg *m)
 		j->r[k].addr = xstrdup(a ? a : "");
 		j->n++;
 	}
+	const char *pre = ipc_get_str(m, QUEUE_MAX_PREPEND);
+	j->prepend = xstrdup(pre ? pre : "");
 	if (!ipc_end(m)) {
 		free_job(j);
 		return false;

@@ -316,6 +316,20 @@ static int write_copy(const struct mdeliver *d, const char *dir, const char *tmp
 	*s = strlen(hdr);
 	int rc = write_all(out, hdr, strlen(hdr));
 	free(hdr);
+	if (rc == 0 && d->prepend && *d->prepend) {
+		/* Stored with LF like the rest; W= counts the CRLF form. */
+		char *p = xstrdup(d->prepend);
+		size_t o = 0;
+		for (size_t i = 0; p[i]; i++) {
+			if (p[i] == '\r' && p[i + 1] == '\n')
+				continue;
+			lfs += p[i] == '\n';
+			p[o++] = p[i];
+		}
+		rc = write_all(out, p, o);
+		*s += o;
+		free(p);
+	}
 	if (rc == 0)
 		rc = copy_body(d->fd, d->size, out, s, &lfs);
 	if (rc == 0 && fsync(out) < 0)

@@ -20,6 +20,7 @@ struct mdeliver {
 	const char *sender;	/* envelope sender ("" = null sender) */
 	const char *qid;
 	const char *hostname;
+	const char *prepend;	/* header fields (CRLF lines) to write first, or NULL */
 	int fd;			/* spool file */
 	uint64_t size;		/* message bytes in fd */
 	uint64_t quota;		/* bytes, 0 = none */

@@ -179,6 +179,7 @@ static void free_job(struct rjob *j)
 	free(j->r);
 	free(j->sender);
 	free(j->envid);
+	free(j->prepend);
 	free(j->dkim_header);
 	free(j->alt_body);
 	if (j->fd >= 0)
@@ -241,6 +242,8 @@ static bool on_job(struct ipc_msg *m, uint64_t gen, void *arg)
 			snprintf(r->text, sizeof r->text, "bad recipient address syntax");
 		}
 	}
+	const char *pre = ipc_get_str(m, QUEUE_MAX_PREPEND);
+	j->prepend = xstrdup(pre ? pre : "");
 	if (!ipc_end(m)) {
 		free_job(j);
 		return false;

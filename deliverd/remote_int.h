@@ -42,6 +42,7 @@ struct rjob {
 	uint32_t flags;
 	uint64_t size;
 	char *envid;		/* "" if none */
+	char *prepend;		/* header fields to send on top, "" if none */
 	uint32_t ret;		/* 0 none, 1 FULL, 2 HDRS */
 	int fd;
 	uint32_t n;

@@ -145,11 +145,14 @@ static int body_for(struct rjob *j, const struct smtp_client *c, char **buf, siz
 		mlen = j->alt_len;
 	}
 	size_t hl = j->dkim_header ? strlen(j->dkim_header) : 0;
-	*buf = xmalloc(hl + mlen + 1);
+	size_t pl = j->prepend ? strlen(j->prepend) : 0;
+	*buf = xmalloc(hl + pl + mlen + 1);
 	if (hl)
 		memcpy(*buf, j->dkim_header, hl);
-	memcpy(*buf + hl, msg, mlen);
-	*len = hl + mlen;
+	if (pl)
+		memcpy(*buf + hl, j->prepend, pl);
+	memcpy(*buf + hl + pl, msg, mlen);
+	*len = hl + pl + mlen;
 	return 0;
 }
 

@@ -36,6 +36,7 @@ unsigned char *qrec_encode(const struct qmsg *m, size_t *len)
 		ipc_put_str(&w, r->reason);
 		ipc_put_u32(&w, r->reported);
 	}
+	ipc_put_str(&w, m->prepend ? m->prepend : "");	/* version 2 */
 	*len = w.hdr.len;
 	unsigned char *out = w.data ? w.data : xmalloc(1);
 	return out;
@@ -59,7 +60,8 @@ int qrec_decode(const unsigned char *buf, size_t len, struct qmsg *m)
 	r.data[len] = 0;
 	r.hdr.len = (uint32_t)len;
 	r.cap = len + 1;
-	if (ipc_get_u32(&r) != QREC_VERSION)
+	uint32_t version = ipc_get_u32(&r);
+	if (version != 1 && version != QREC_VERSION)
 		goto bad;
 	const char *id = ipc_get_str(&r, QID_LEN);
 	if (!id || !qid_valid(id))
@@ -96,6 +98,10 @@ int qrec_decode(const unsigned char *buf, size_t len, struct qmsg *m)
 		if (q->state > RS_BOUNCED)
 			r.bad = true;
 	}
+	if (version >= 2) {
+		const char *p = ipc_get_str(&r, QUEUE_MAX_PREPEND);
+		m->prepend = xstrdup(p ? p : "");
+	}
 	if (!ipc_end(&r))
 		goto bad;
 	ipc_msg_free(&r);
@@ -119,6 +125,7 @@ void qmsg_free(struct qmsg *m)
 	free(m->envid);
 	free(m->client);
 	free(m->authuser);
+	free(m->prepend);
 	memset(m, 0, sizeof *m);
 }
 

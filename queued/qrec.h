@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define QID_LEN		16	/* hex characters */
-#define QREC_VERSION	1
+#define QREC_VERSION	2	/* 2 added prepend; version 1 records still decode */
 #define QTRAILER_MAGIC	"TERNENV1"
 #define QTRAILER_FIXED	12	/* u32 length + 8-byte magic */
 
@@ -46,6 +46,7 @@ struct qmsg {
 	uint32_t warned;	/* a delay DSN was sent */
 	uint32_t nrcpt;
 	struct qrcpt *rcpt;
+	char *prepend;		/* header fields to add on top at delivery, NULL/"" if none */
 };
 
 /* Encode into a malloc'd buffer. */

@@ -225,6 +225,7 @@ static void send_job(struct qent *e, struct agent *a, uint8_t mark)
 		ipc_put_str(&m, r->orcpt);
 		ipc_put_u32(&m, r->notify);
 	}
+	ipc_put_str(&m, e->m.prepend ? e->m.prepend : "");
 	ipc_put_fd(&m, fd);
 	j->next = jobs;
 	jobs = j;

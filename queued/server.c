@@ -225,6 +225,25 @@ static int take_pending(struct client *c, const char *id)
 	return -1;
 }
 
+/* Header fields to prepend: CRLF-terminated lines, the first one a field name,
+ * no empty line (it would end the header early), no bare CR or LF. */
+static bool prepend_valid(const char *p)
+{
+	size_t n = strlen(p);
+	if (n == 0)
+		return true;
+	if (n < 2 || p[n - 2] != '\r' || p[n - 1] != '\n' || p[0] == ' ' || p[0] == '\t' ||
+	    strstr(p, "\r\n\r\n"))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\r' && p[i + 1] != '\n')
+			return false;
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			return false;
+	}
+	return true;
+}
+
 static bool parse_commit(struct client *c, struct ipc_msg *m, struct qmsg *q)
 {
 	const char *id = ipc_get_str(m, QID_LEN);
@@ -232,7 +251,7 @@ static bool parse_commit(struct client *c, struct ipc_msg *m, struct qmsg *q)
 		return false;
 	memcpy(q->id, id, QID_LEN + 1);
 	q->sender = xstrdup(ipc_get_str(m, QUEUE_MAX_FIELD) ?: "");
-	q->flags = ipc_get_u32(m) & (QF_8BITMIME | QF_SMTPUTF8 | QF_AUTH | QF_LOCAL);
+	q->flags = ipc_get_u32(m) & (QF_8BITMIME | QF_SMTPUTF8 | QF_AUTH | QF_LOCAL | QF_QUARANTINE);
 	q->envid = xstrdup(ipc_get_str(m, QUEUE_MAX_FIELD) ?: "");
 	q->ret = ipc_get_u32(m);
 	q->client = xstrdup(ipc_get_str(m, QUEUE_MAX_FIELD) ?: "");
@@ -247,6 +266,12 @@ static bool parse_commit(struct client *c, struct ipc_msg *m, struct qmsg *q)
 		if (a && o)
 			qmsg_add_rcpt(q, a, o, notify & 15);
 	}
+	if (!m->bad && m->rpos < m->hdr.len) {
+		const char *p = ipc_get_str(m, QUEUE_MAX_PREPEND);
+		if (p && !prepend_valid(p))
+			return false;
+		q->prepend = xstrdup(p ? p : "");
+	}
 	if (!ipc_end(m))
 		return false;
 	if (!c->trusted) {
@@ -256,6 +281,8 @@ static bool parse_commit(struct client *c, struct ipc_msg *m, struct qmsg *q)
 		q->client = xasprintf("local uid=%u", c->uid);
 		q->authuser = xstrdup("");
 		q->flags = (q->flags & (QF_8BITMIME | QF_SMTPUTF8)) | QF_LOCAL;
+		free(q->prepend);	/* only smtpd may add header fields */
+		q->prepend = NULL;
 	}
 	return true;
 }

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "common/tls.h"
+#include "smtpd/inbound.h"
 #include "common/util.h"
 
 #include <event2/event.h>
@@ -156,6 +157,7 @@ int main(int argc, char **argv)
 	srv.base = event_base_new();
 	if (!srv.base)
 		fatal("event_base_new failed");
+	inbound_init(&srv, &conf, cfg_str(&in.conf, "dns_server"));
 	if (open_listeners(&srv) == 0)
 		fatal("no listening sockets (TERN_LISTEN_FDS has none of smtp, submission, smtps)");
 

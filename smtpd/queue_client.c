@@ -92,6 +92,8 @@ static unsigned queue_flags(const struct session *s)
 		f |= QF_SMTPUTF8;
 	if (s->auth_user)
 		f |= QF_AUTH;
+	if (s->tx.quarantine)
+		f |= QF_QUARANTINE;
 	return f;
 }
 
@@ -114,5 +116,7 @@ void queue_commit(struct session *s)
 		ipc_put_u32(&m, s->tx.rcpts[i].notify);
 		ipc_put_str(&m, s->tx.rcpts[i].orcpt);
 	}
+	if (s->tx.prepend)
+		ipc_put_str(&m, s->tx.prepend);	/* Authentication-Results */
 	peer_request(s->srv->queue, &m, commit_res, s);
 }

@@ -6,6 +6,7 @@
 #define TERN_SMTPD_SESSION_H
 
 #include "smtpd/data.h"
+#include "smtpd/hdrfilter.h"
 #include "smtpd/parse.h"
 #include "smtpd/settings.h"
 
@@ -20,6 +21,7 @@ struct event_base;
 struct evbuffer;
 struct peer;
 struct auth_client;
+struct mailauth;
 
 enum listener_kind { L_SMTP, L_SUBMISSION, L_SMTPS, L_COUNT };
 
@@ -68,6 +70,12 @@ struct txn {
 	bool write_failed;
 	struct data_sm body;
 	bool bdat;		/* CHUNKING transaction */
+	/* inbound authentication (inbound.c) */
+	struct mailauth *auth;	/* SPF done, DKIM being fed; NULL when not checked */
+	struct hdrfilter hf;	/* removes forged Authentication-Results */
+	bool hf_on;
+	char *prepend;		/* Authentication-Results for queued to put on top */
+	bool quarantine;	/* DMARC says quarantine: deliver to Junk */
 };
 
 /* A BDAT chunk being read (kept outside the transaction: a refused chunk is
@@ -136,6 +144,11 @@ void cmd_data(struct session *s, const char *arg);
 void cmd_bdat(struct session *s, const char *arg);
 /* Consume body bytes from in (DATA body or BDAT chunk); false if it needs more. */
 bool txn_input(struct session *s, struct evbuffer *in);
+/* Continuations from inbound.c: reply NULL = go on, else refuse with it. */
+void txn_mail_checked(struct session *s, const char *reply);
+void txn_body_checked(struct session *s, const char *reply);
+/* Append message bytes to the spool file (after filtering). */
+void txn_spool(struct session *s, const char *p, size_t n);
 void txn_free(struct session *s);
 
 /* auth.c */

@@ -21,6 +21,12 @@ const struct cfg_key smtpd_settings[] = {
 	{ "plaintext_auth_loopback", CFG_BOOL, "no", "Offer AUTH without TLS to clients on the loopback address", NULL },
 	{ "tls_cert", CFG_PATH, "tls/cert.pem", "TLS certificate chain (PEM), read at start before dropping privileges", NULL },
 	{ "tls_key", CFG_PATH, "tls/key.pem", "TLS private key (PEM), read at start before dropping privileges", NULL },
+	{ "mail_auth", CFG_BOOL, "yes", "Check SPF, DKIM and DMARC of mail arriving on port 25 (not for authenticated users or trusted_networks)", NULL },
+	{ "spf_fail_reject", CFG_BOOL, "no", "Refuse mail whose SPF result is fail at MAIL FROM (default: record it and let DMARC decide, RFC 7489 10.1)", NULL },
+	{ "dns_temperror", CFG_ENUM, "accept", "A temporary DNS failure during the checks: accept (and mark) or defer (451)", "accept,defer" },
+	{ "dmarc_overrides", CFG_LIST, "", "Local DMARC policy per sender domain, overriding its published one, as domain=none|quarantine|reject", NULL },
+	{ "trusted_networks", CFG_LIST, "", "Client networks (CIDR) whose mail skips the SPF/DKIM/DMARC checks", NULL },
+	{ "mail_auth_threads", CFG_INT, "4", "Worker threads for the DNS work of the checks", NULL },
 	{ NULL, 0, NULL, NULL, NULL },
 };
 

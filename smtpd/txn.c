@@ -2,6 +2,7 @@
  * and the hand-off to queued. 250 after the body is said only once queued has
  * answered QUEUE_COMMIT_RES OK (the message is durable). */
 #include "smtpd/session.h"
+#include "smtpd/inbound.h"
 #include "common/log.h"
 #include "common/queue_proto.h"
 #include "common/util.h"
@@ -35,6 +36,7 @@ void txn_free(struct session *s)
 	}
 	if (t->spool)
 		evbuffer_free(t->spool);
+	inbound_free(s);
 	memset(t, 0, sizeof *t);
 	t->fd = -1;
 }
@@ -101,7 +103,23 @@ void cmd_mail(struct session *s, const char *arg)
 		policy_sender(s, m.addr);
 		return;
 	}
+	if (inbound_applies(s)) {
+		s->busy = true;
+		inbound_mail(s);	/* SPF: continues in txn_mail_checked */
+		return;
+	}
 	mail_accepted(s);
+}
+
+void txn_mail_checked(struct session *s, const char *reply)
+{
+	if (reply) {
+		session_reply(s, "%s", reply);
+		session_reset_txn(s);
+	} else {
+		mail_accepted(s);
+	}
+	session_resume(s);
 }
 
 void txn_sender_done(struct session *s, bool allowed, bool tempfail)
@@ -202,12 +220,17 @@ static void spool_flush(struct session *s)
 	}
 }
 
-static void emit(void *arg, const char *p, size_t n)
+void txn_spool(struct session *s, const char *p, size_t n)
 {
-	struct session *s = arg;
 	evbuffer_add(s->tx.spool, p, n);
 	if (evbuffer_get_length(s->tx.spool) >= SPOOL_FLUSH)
 		spool_flush(s);
+}
+
+/* Body bytes go through the header filter (and the DKIM verifier) first. */
+static void emit(void *arg, const char *p, size_t n)
+{
+	inbound_body(arg, p, n);
 }
 
 static const char *protocol(const struct session *s)
@@ -248,6 +271,7 @@ static void body_begin(struct session *s, bool dotted)
 	s->tx.spool = evbuffer_new();
 	data_init(&s->tx.body, dotted, c->max_text_line, c->max_message_size);
 	write_received(s);
+	inbound_body_begin(s);
 }
 
 void cmd_data(struct session *s, const char *arg)
@@ -306,11 +330,6 @@ static void body_end(struct session *s)
 		why = longline;
 	snprintf(longline, sizeof longline, "554 5.6.0 Message refused: line longer than %zu characters",
 		 d->max_line);
-	if (!why) {
-		spool_flush(s);
-		if (s->tx.write_failed)
-			why = "451 4.3.0 Error writing message to the queue, try again later";
-	}
 	if (why) {
 		log_info("%s: reject: client=%s from=<%s> size=%llu: %s", s->tx.qid, s->ip,
 			 s->tx.mail.addr, (unsigned long long)d->size, why);
@@ -319,6 +338,25 @@ static void body_end(struct session *s)
 		return;
 	}
 	s->busy = true;
+	inbound_end(s);		/* DKIM/DMARC: continues in txn_body_checked */
+}
+
+void txn_body_checked(struct session *s, const char *reply)
+{
+	const char *why = reply;
+	if (!why) {
+		spool_flush(s);
+		if (s->tx.write_failed)
+			why = "451 4.3.0 Error writing message to the queue, try again later";
+	}
+	if (why) {
+		log_info("%s: reject: client=%s from=<%s> size=%llu: %s", s->tx.qid, s->ip,
+			 s->tx.mail.addr, (unsigned long long)s->tx.body.size, why);
+		session_reply(s, "%s", why);
+		txn_end(s);
+		session_resume(s);
+		return;
+	}
 	s->tx.committing = true;
 	queue_commit(s);
 }

@@ -116,7 +116,8 @@ class Pop3Env:
         os.chmod(self.dir, 0o755)
         with open(os.path.join(self.dir, "tern.conf"), "w") as f:
             f.write(f"hostname = {self.hostname}\nport_base = {self.port_base}\n"
-                    f"listen = 127.0.0.1\nlog = file\nlog_level = debug\n")
+                    f"listen = 127.0.0.1\nlog = file\nlog_level = debug\n"
+                    "dns_server = 127.0.0.1:9\n")
         conf = subprocess.run([POP3D, "--print-config"], capture_output=True, text=True,
                               check=True).stdout
         lines = [l for l in conf.splitlines()

@@ -38,8 +38,10 @@ static void test_roundtrip(void)
 	struct qmsg a, b;
 	sample(&a);
 	size_t n;
+	a.prepend = xstrdup("Authentication-Results: mx.test;\r\n\tspf=pass\r\n");
 	unsigned char *buf = qrec_encode(&a, &n);
 	CHECK(qrec_decode(buf, n, &b) == 0);
+	CHECK_STR(b.prepend, "Authentication-Results: mx.test;\r\n\tspf=pass\r\n");
 	CHECK_STR(b.id, a.id);
 	CHECK_STR(b.sender, "bob@example.test");
 	CHECK(b.flags == (QF_8BITMIME | QF_AUTH));

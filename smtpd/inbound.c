@@ -1,0 +1,215 @@
+/* inbound.c — SPF/DKIM/DMARC for one session, driven from txn.c. */
+#include "smtpd/inbound.h"
+#include "smtpd/session.h"
+#include "common/dns.h"
+#include "common/log.h"
+#include "common/mailauth.h"
+#include "common/util.h"
+#include "common/workq.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct mailauth_policy policy;
+static bool enabled;
+static char **trusted;
+static size_t ntrusted;
+static struct workq *work;
+
+void inbound_init(struct server *srv, const struct cfg *conf, const char *dns_server)
+{
+	enabled = cfg_bool(conf, "mail_auth");
+	policy.spf_reject = cfg_bool(conf, "spf_fail_reject");
+	policy.temperror_defer = !strcmp(cfg_str(conf, "dns_temperror"), "defer");
+	policy.noverrides = cfg_list(conf, "dmarc_overrides", &policy.overrides);
+	ntrusted = cfg_list(conf, "trusted_networks", &trusted);
+	if (dns_init(dns_server, 5) < 0)
+		fatal("bad dns_server \"%s\" in tern.conf", dns_server);
+	if (enabled && dmarc_init(NULL) < 0)
+		log_warn("DMARC: cannot read the public suffix list %s; DMARC checks will temperror",
+			 DMARC_PSL_PATH);
+	uint64_t threads = cfg_int(conf, "mail_auth_threads");
+	work = workq_new(srv->base, threads ? (int)(threads > 64 ? 64 : threads) : 1);
+}
+
+/* Is ip inside "addr/len" (IPv4 or IPv6)? */
+static bool in_network(const char *ip, const char *net)
+{
+	unsigned char a[16], b[16];
+	char base[64];
+	const char *slash = strchr(net, '/');
+	size_t bl = slash ? (size_t)(slash - net) : strlen(net);
+	if (bl >= sizeof base)
+		return false;
+	memcpy(base, net, bl);
+	base[bl] = '\0';
+	int af = strchr(base, ':') ? AF_INET6 : AF_INET;
+	int bits = af == AF_INET ? 32 : 128;
+	if (inet_pton(af, base, b) != 1 || inet_pton(af, ip, a) != 1)
+		return false;
+	int plen = slash ? atoi(slash + 1) : bits;
+	if (plen < 0 || plen > bits)
+		return false;
+	for (int i = 0; i < plen; i++)
+		if ((a[i / 8] ^ b[i / 8]) & (0x80 >> (i % 8)))
+			return false;
+	return true;
+}
+
+bool inbound_applies(const struct session *s)
+{
+	if (!enabled || s->kind != L_SMTP || s->auth_user)
+		return false;
+	for (size_t i = 0; i < ntrusted; i++)
+		if (in_network(s->ip, trusted[i]))
+			return false;
+	return true;
+}
+
+/* A check running on a worker; the session is found again by id when it is
+ * done (it may have gone meanwhile). */
+struct check {
+	struct server *srv;
+	uint64_t sid;
+	struct mailauth *m;
+	char *ip, *helo, *from, *hostname;
+	enum mailauth_action action;
+	char reply[256];
+	char *header;
+};
+
+static struct session *find_session(struct server *srv, uint64_t id)
+{
+	for (struct session *s = srv->sessions; s; s = s->next)
+		if (s->id == id && !s->reaping)
+			return s;
+	return NULL;
+}
+
+static void check_free(struct check *c)
+{
+	mailauth_free(c->m);
+	free(c->ip);
+	free(c->helo);
+	free(c->from);
+	free(c->hostname);
+	free(c->header);
+	free(c);
+}
+
+static void spf_work(void *arg)
+{
+	struct check *c = arg;
+	c->m = mailauth_begin(c->hostname, c->ip, c->helo, c->from);
+	c->action = mailauth_spf_action(c->m, &policy, c->reply, sizeof c->reply);
+}
+
+static void spf_done(void *arg)
+{
+	struct check *c = arg;
+	struct session *s = find_session(c->srv, c->sid);
+	if (!s) {
+		check_free(c);
+		return;
+	}
+	if (c->action == MA_ACCEPT) {
+		s->tx.auth = c->m;
+		c->m = NULL;
+	} else {
+		log_info("session %llx: reject: client=%s from=<%s>: %s", (unsigned long long)s->id,
+			 s->ip, s->tx.mail.addr, c->reply);
+	}
+	txn_mail_checked(s, c->action == MA_ACCEPT ? NULL : c->reply);
+	check_free(c);
+}
+
+void inbound_mail(struct session *s)
+{
+	struct check *c = xcalloc(1, sizeof *c);
+	c->srv = s->srv;
+	c->sid = s->id;
+	c->ip = xstrdup(s->ip);
+	c->helo = xstrdup(s->helo);
+	c->from = xstrdup(s->tx.mail.addr);
+	c->hostname = xstrdup(s->srv->hostname);
+	workq_submit(work, spf_work, spf_done, c);
+}
+
+static bool forged(void *arg, const char *field, size_t n)
+{
+	struct session *s = arg;
+	return mailauth_is_forged(field, n, s->srv->hostname);
+}
+
+static void filtered(void *arg, const char *p, size_t n)
+{
+	struct session *s = arg;
+	if (s->tx.auth)
+		mailauth_feed(s->tx.auth, p, n);
+	txn_spool(s, p, n);
+}
+
+void inbound_body_begin(struct session *s)
+{
+	hdrfilter_init(&s->tx.hf, filtered, forged, s);
+	s->tx.hf_on = true;
+}
+
+void inbound_body(struct session *s, const char *p, size_t n)
+{
+	hdrfilter_feed(&s->tx.hf, p, n);
+}
+
+static void end_work(void *arg)
+{
+	struct check *c = arg;
+	c->action = mailauth_finish(c->m, &policy, &c->header, c->reply, sizeof c->reply);
+}
+
+static void end_done(void *arg)
+{
+	struct check *c = arg;
+	struct session *s = find_session(c->srv, c->sid);
+	if (s) {
+		free(s->tx.prepend);
+		s->tx.prepend = c->header;
+		c->header = NULL;
+		s->tx.quarantine = c->action == MA_QUARANTINE;
+		txn_body_checked(s, c->action == MA_REJECT || c->action == MA_TEMPFAIL ? c->reply : NULL);
+	}
+	check_free(c);
+}
+
+void inbound_end(struct session *s)
+{
+	if (s->tx.hf_on) {
+		hdrfilter_end(&s->tx.hf);
+		if (s->tx.hf.dropped)
+			log_info("%s: removed %u forged Authentication-Results field(s)", s->tx.qid,
+				 s->tx.hf.dropped);
+	}
+	if (!s->tx.auth) {
+		txn_body_checked(s, NULL);
+		return;
+	}
+	struct check *c = xcalloc(1, sizeof *c);
+	c->srv = s->srv;
+	c->sid = s->id;
+	c->m = s->tx.auth;	/* the worker owns it now */
+	s->tx.auth = NULL;
+	workq_submit(work, end_work, end_done, c);
+}
+
+void inbound_free(struct session *s)
+{
+	mailauth_free(s->tx.auth);
+	s->tx.auth = NULL;
+	if (s->tx.hf_on)
+		hdrfilter_free(&s->tx.hf);
+	s->tx.hf_on = false;
+	free(s->tx.prepend);
+	s->tx.prepend = NULL;
+}
