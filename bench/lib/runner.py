@@ -141,6 +141,15 @@ class Context:
         return None
 
 
+def commit_of(root):
+    """The commit of the tree whose programs are measured (None outside git)."""
+    try:
+        p = util.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], check=False, timeout=10)
+        return p.stdout.strip() or None
+    except (OSError, util.subprocess.SubprocessError):
+        return None
+
+
 def pick(names):
     if not names:
         return list(WORKLOADS)
@@ -209,8 +218,8 @@ def main(argv):
     if a.table:
         res = Results.load(a.table)
         m = res.meta
-        print(f"run {res.run_id}: {m.get('cpus')} CPUs ({m.get('cpu')}), {m.get('mem_mb')} MB, "
-              f"kernel {m.get('kernel')}, {m['params']['reps']} repetition(s)")
+        print(f"run {res.run_id} of {m.get('commit')}: {m.get('cpus')} CPUs ({m.get('cpu')}), "
+              f"{m.get('mem_mb')} MB, kernel {m.get('kernel')}, {m['params']['reps']} repetition(s)")
         print(res.markdown() if a.markdown else res.table())
         return 0
     params = dict(QUICK if a.quick else FULL)
@@ -220,7 +229,7 @@ def main(argv):
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = a.results or os.path.join(HERE, "results", f"{run_id}{'-quick' if a.quick else ''}.jsonl")
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    meta = {**machine_meta(), "quick": a.quick, "params": params,
+    meta = {**machine_meta(), "quick": a.quick, "params": params, "commit": commit_of(os.path.dirname(os.path.dirname(os.path.abspath(a.bindir)))),
             "workloads": [w.key for w in chosen]}
     res = Results(path, run_id, meta)
 
