@@ -229,7 +229,8 @@ def main(argv):
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = a.results or os.path.join(HERE, "results", f"{run_id}{'-quick' if a.quick else ''}.jsonl")
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    meta = {**machine_meta(), "quick": a.quick, "params": params, "commit": commit_of(os.path.dirname(os.path.dirname(os.path.abspath(a.bindir)))),
+    tree = os.path.dirname(os.path.dirname(os.path.abspath(a.bindir)))
+    meta = {**machine_meta(), "quick": a.quick, "params": params, "commit": commit_of(tree),
             "workloads": [w.key for w in chosen]}
     res = Results(path, run_id, meta)
 
