@@ -9,7 +9,8 @@ Dovecot's IMAP hibernation (idle IDLE sessions are moved into one
 imap-hibernate process) as its documentation describes."""
 import os
 
-from util import run_detached, alive, kill_tree, log, port_open, process_tree, read_pidfile, run, wait_for
+from util import (alive, kill_tree, port_open, process_tree, read_pidfile, run,
+                  run_detached, wait_for)
 
 CONF = """\
 base_dir = {dir}/run

@@ -7,7 +7,7 @@ accepted message on hold (the queue manager never sees it), the counterpart of
 tern's `mailctl queue pause` for the pure accept-rate workload."""
 import os
 
-from util import run_detached, alive, kill_tree, log, port_open, read_pidfile, run, wait_for
+from util import alive, kill_tree, port_open, read_pidfile, run, run_detached, wait_for
 
 MAIN_CF = """\
 compatibility_level = 3.6

@@ -5,7 +5,6 @@ import ctypes
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import time
 

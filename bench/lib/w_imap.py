@@ -1,5 +1,4 @@
 """Workload 3: IMAP on a large folder, and memory per idle IMAP connection."""
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 

@@ -8,7 +8,7 @@ import time
 import mailgen
 from clients import Smtp
 from report import Partial
-from util import log, run, wait_for
+from util import run, wait_for
 from watch import NewWatcher
 
 SMTP_SOURCE = "/usr/sbin/smtp-source"
