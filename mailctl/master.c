@@ -33,6 +33,14 @@ static char *log_path(const struct instance *in)
 	return xasprintf("%s/tern.log", in->log_dir);
 }
 
+/* Where an administrator finds the details: the log file, or syslog. */
+static char *log_where(const struct instance *in)
+{
+	if (strcmp(cfg_str(&in->conf, "log"), "file"))
+		return xstrdup("syslog, mail facility");
+	return log_path(in);
+}
+
 void master_report(struct master *m, bool ok, const char *msg)
 {
 	if (m->report_fd < 0)
@@ -160,7 +168,7 @@ static void master_finish(struct master *m)
 	char *sock = xasprintf("%s/%s", m->in.run_dir, MASTER_SOCKET);
 	char *pidf = xasprintf("%s/%s", m->in.run_dir, MASTER_PIDFILE);
 	if (m->exit_code && m->report_fd >= 0) {
-		char *lp = log_path(&m->in);
+		char *lp = log_where(&m->in);
 		char *msg = xasprintf("%s; nothing is left running (details in %s)",
 				      m->fail_msg[0] ? m->fail_msg : "start-up failed", lp);
 		master_report(m, false, msg);
@@ -263,7 +271,10 @@ static int wait_report(int fd, const struct instance *in)
 	}
 	if (len > 0)
 		return cmd_error("%s", buf + 1);
-	return cmd_error("the master exited during start-up; see %s/tern.log", in->log_dir);
+	char *where = log_where(in);
+	cmd_error("the master exited during start-up; details in %s", where);
+	free(where);
+	return 1;
 }
 
 static int open_log(struct master *m)
