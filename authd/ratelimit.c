@@ -3,6 +3,9 @@
 #include "authd/ratelimit.h"
 #include "common/util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,8 +71,23 @@ static size_t hash(const char *key)
 	return h % RL_BUCKETS;
 }
 
+/* The key of a client: an IPv6 address counts as its /64 (one subscriber
+ * usually has a whole /64 to rotate through), an IPv4-mapped one as the IPv4
+ * address; anything else as given (cut to RL_KEY_MAX). */
 static void cut_key(const char *client, char out[RL_KEY_MAX + 1])
 {
+	struct in6_addr a6;
+	if (client && inet_pton(AF_INET6, client, &a6) == 1) {
+		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+			inet_ntop(AF_INET, &a6.s6_addr[12], out, RL_KEY_MAX + 1);
+			return;
+		}
+		memset(&a6.s6_addr[8], 0, 8);
+		char buf[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &a6, buf, sizeof buf);
+		snprintf(out, RL_KEY_MAX + 1, "%s/64", buf);
+		return;
+	}
 	strlcpy_t(out, client && *client ? client : "-", RL_KEY_MAX + 1);
 }
 

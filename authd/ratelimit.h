@@ -2,7 +2,7 @@
  * failures within window_ms, a client is locked out for lockout_ms: its logins
  * are refused (AUTH_LOCKED) without checking the password. Memory is bounded:
  * at most max_entries clients are tracked; when full, expired entries go first,
- * then the oldest. Time is passed in (milliseconds) so tests can drive it. */
+ * then the oldest. An IPv6 client counts as its /64. Time is passed in (milliseconds) so tests can drive it. */
 #ifndef TERN_AUTHD_RATELIMIT_H
 #define TERN_AUTHD_RATELIMIT_H
 

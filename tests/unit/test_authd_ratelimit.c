@@ -55,6 +55,16 @@ int main(void)
 	longname[100] = 'y';	/* beyond the cut: same key */
 	CHECK(rl_locked(rl, longname, t));
 
+	/* IPv6: one /64 is one client; an IPv4-mapped address is its IPv4 one. */
+	rl_failure(rl, "2001:db8:1:2::1", t);
+	CHECK(rl_locked(rl, "2001:db8:1:2:ffff:1:2:3", t));
+	CHECK(rl_locked(rl, "2001:DB8:1:2::99", t));
+	CHECK(!rl_locked(rl, "2001:db8:1:3::1", t));
+	rl_failure(rl, "::ffff:192.0.2.77", t);
+	CHECK(rl_locked(rl, "192.0.2.77", t));
+	CHECK(!rl_locked(rl, "192.0.2.78", t));
+	CHECK(!rl_locked(rl, "2001:db8:1:2::1x", t));	/* not an address: as given */
+
 	/* Reconfigure keeps state. */
 	rl_configure(rl, 5, 10000, 1000);
 	CHECK(rl_locked(rl, "", t + 10));
