@@ -98,6 +98,9 @@ void cmd_mail(struct session *s, const char *arg)
 	}
 	session_reset_txn(s);
 	s->tx.mail = m;
+	/* Authenticated mail comes from one of the user's own addresses. The null
+	 * sender is nobody's and stays allowed, so a satellite host can relay its
+	 * bounces through an authenticated submission (as Postfix does). */
 	if (s->auth_user && m.addr[0]) {
 		s->busy = true;
 		policy_sender(s, m.addr);
