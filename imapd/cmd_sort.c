@@ -1,6 +1,7 @@
 /* cmd_sort.c — SORT (RFC 5256, with SORT=DISPLAY of RFC 5957) and
  * THREAD=ORDEREDSUBJECT, on top of the SEARCH evaluator. */
 #include "imapd/session.h"
+#include "imapd/thread.h"
 #include "common/mailindex.h"
 #include "common/mime.h"
 #include "common/util.h"
@@ -30,6 +31,8 @@ struct sortrec {
 	int64_t arrival, date;
 	uint64_t size;
 	char *subject, *from, *to, *cc, *dfrom, *dto;
+	char *msgid, *refs;	/* Message-ID; References (or In-Reply-To) */
+	bool reply;		/* the subject had Re:/Fwd: or a blob before the base */
 };
 
 /* ---- keys ---- */
@@ -233,6 +236,20 @@ static void fill(struct sortrec *r, struct session *s, struct mi *mi, size_t idx
 	if (sent >= 0)
 		r->date = sent;
 	r->subject = base_subject(subj);
+	if (subj) {
+		char *plain = mime_decode_words(subj);
+		collapse_ws(plain);
+		lower(plain);
+		char *p = plain;
+		while (*p == ' ')
+			p++;
+		r->reply = strcmp(p, r->subject) != 0;
+		free(plain);
+	}
+	r->msgid = h ? mime_header_get(h, hl, "message-id") : NULL;
+	r->refs = h ? mime_header_get(h, hl, "references") : NULL;
+	if (!r->refs && h)
+		r->refs = mime_header_get(h, hl, "in-reply-to");
 	r->from = addr_key(from, false);
 	r->to = addr_key(to, false);
 	r->cc = addr_key(cc, false);
@@ -248,6 +265,8 @@ static void fill(struct sortrec *r, struct session *s, struct mi *mi, size_t idx
 
 static void clear(struct sortrec *r)
 {
+	free(r->msgid);
+	free(r->refs);
 	free(r->subject);
 	free(r->from);
 	free(r->to);
@@ -424,12 +443,30 @@ void cmd_thread(struct session *s, struct ip *ip, bool uid)
 		s_bad(s, "Syntax: THREAD algorithm charset search-criteria");
 		return;
 	}
-	if (strcasecmp(alg, "ORDEREDSUBJECT")) {
+	bool references = !strcasecmp(alg, "REFERENCES");
+	if (strcasecmp(alg, "ORDEREDSUBJECT") && !references) {
 		free(alg);
 		s_bad(s, "Unsupported threading algorithm");
 		return;
 	}
 	free(alg);
+	if (references) {
+		struct sortrec *recs = select_and_fill(s, ip, &n);
+		if (!recs)
+			return;
+		struct thread_msg *tm = xcalloc(n + 1, sizeof *tm);
+		for (size_t i = 0; i < n; i++)
+			tm[i] = (struct thread_msg){ recs[i].msgid, recs[i].refs, recs[i].subject,
+						     recs[i].date, recs[i].reply,
+						     number(s, recs[i].idx, uid) };
+		thread_references(s_buf(s), tm, n);
+		free(tm);
+		for (size_t i = 0; i < n; i++)
+			clear(&recs[i]);
+		free(recs);
+		s_ok(s, "THREAD completed");
+		return;
+	}
 	struct sortrec *recs = select_and_fill(s, ip, &n);
 	if (!recs)
 		return;

@@ -1006,3 +1006,32 @@ def test_invalid_sequence_numbers(server):
     with pytest.raises(imaplib.IMAP4.error):
         c._simple_command("FETCH", "*", "(FLAGS)")
     c.logout()
+
+
+def test_thread_references(server):
+    server.start()
+    spec = [  # (message-id, references, subject)
+        ("<a@x>", None, "hello"),
+        ("<b@x>", "<a@x>", "Re: hello"),
+        ("<c@x>", "<a@x> <b@x>", "Re: hello"),
+        ("<d@x>", None, "other"),
+        ("<e@x>", "<a@x>", "Re: hello"),
+        ("<f@x>", "<missing@x>", "lost"),
+        ("<g@x>", "<missing@x>", "Re: lost"),
+        ("<h@x>", None, "Re: other"),   # no references: joins "other" by subject
+    ]
+    for i, (mid, refs, subj) in enumerate(spec):
+        hdr = f"From: a@example.org\r\nMessage-ID: {mid}\r\nSubject: {subj}\r\n" \
+              f"Date: Mon, 02 Mar 2026 10:{i:02d}:00 +0000\r\n"
+        if refs:
+            hdr += f"References: {refs}\r\n"
+        server.deliver(ALICE, (hdr + "\r\nbody\r\n").encode())
+    c = connect(server)
+    c.select("INBOX")
+    assert "THREAD=REFERENCES" in c.capability()[1][0].decode()
+    typ, data = c.thread("REFERENCES", "UTF-8", "ALL")
+    assert typ == "OK"
+    assert data == [b"(1 (2 3)(5))(4 8)((6)(7))"], data
+    typ, data = c.uid("THREAD", "REFERENCES", "UTF-8", "NOT", "SUBJECT", "other")
+    assert data == [b"(1 (2 3)(5))((6)(7))"], data
+    c.logout()

@@ -11,6 +11,7 @@
  * Run: make fuzz (long) or make fuzz-smoke (part of make check). */
 #include "common/mime.h"
 #include "imapd/parser.h"
+#include "imapd/thread.h"
 
 #include <event2/buffer.h>
 #include <stdint.h>
@@ -104,8 +105,31 @@ out:
 	cr_free(&r);
 }
 
+/* THREAD=REFERENCES over message-ids and references taken from the input's
+ * lines: loops, duplicates and self-references must not hang or crash it. */
+static void fuzz_thread(const uint8_t *data, size_t size)
+{
+	char *copy = strndup((const char *)data, size);
+	struct thread_msg m[64];
+	size_t n = 0;
+	char *save = NULL;
+	for (char *l = strtok_r(copy, "\n", &save); l && n < 64; l = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(l, ' ');
+		m[n] = (struct thread_msg){ l, sp ? sp + 1 : NULL, n % 3 ? "s" : "t", (int64_t)(n * 7 % 5),
+					    n % 2 == 0, (uint32_t)n + 1 };
+		if (sp)
+			*sp = '\0';
+		n++;
+	}
+	struct evbuffer *b = evbuffer_new();
+	thread_references(b, m, n);
+	evbuffer_free(b);
+	free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	fuzz_thread(data, size);
 	fuzz_mime(data, size);
 	fuzz_commands(data, size);
 	return 0;
