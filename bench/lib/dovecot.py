@@ -9,7 +9,7 @@ Dovecot's IMAP hibernation (idle IDLE sessions are moved into one
 imap-hibernate process) as its documentation describes."""
 import os
 
-from util import (alive, kill_tree, port_open, process_tree, read_pidfile, run,
+from util import (cpu_seconds, alive, kill_tree, port_open, process_tree, read_pidfile, run,
                   run_detached, wait_for)
 
 CONF = """\
@@ -130,6 +130,11 @@ class Dovecot:
 
     def master_pid(self):
         return read_pidfile(os.path.join(self.dir, "run", "master.pid"))
+
+    def cpu(self):
+        """CPU seconds used so far by the whole instance (util.cpu_seconds)."""
+        p = self.master_pid()
+        return cpu_seconds(p) if p else 0.0
 
     def pids(self):
         p = self.master_pid()

@@ -7,7 +7,7 @@ accepted message on hold (the queue manager never sees it), the counterpart of
 tern's `mailctl queue pause` for the pure accept-rate workload."""
 import os
 
-from util import alive, kill_tree, port_open, read_pidfile, run, run_detached, wait_for
+from util import cpu_seconds, alive, kill_tree, port_open, read_pidfile, run, run_detached, wait_for
 
 MAIN_CF = """\
 compatibility_level = 3.6
@@ -135,6 +135,11 @@ class Postfix:
 
     def master_pid(self):
         return read_pidfile(os.path.join(self.dir, "queue", "pid", "master.pid"))
+
+    def cpu(self):
+        """CPU seconds used so far by the whole instance (util.cpu_seconds)."""
+        p = self.master_pid()
+        return cpu_seconds(p) if p else 0.0
 
     def pids(self):
         from util import process_tree

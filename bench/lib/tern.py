@@ -4,7 +4,7 @@ base, users added with `mailctl user add`, `mailctl start`; stopped with
 import os
 import pwd
 
-from util import alive, debug, kill_tree, port_open, process_tree, read_pidfile, run, wait_for
+from util import cpu_seconds, alive, debug, kill_tree, port_open, process_tree, read_pidfile, run, wait_for
 
 # What each workload needs of tern: processes named in `mailctl status`
 # (prefix match) and the listening service.
@@ -103,6 +103,10 @@ class Tern:
             wait_for(lambda: not alive(master), 10)
         kill_tree(pids)
         self.started = False
+
+    def cpu(self):
+        """CPU seconds used so far by the master and every daemon under it."""
+        return cpu_seconds(self.master) if self.master else 0.0
 
     def pids(self):
         roots = [self.master] if self.master else []

@@ -83,11 +83,17 @@ class ImapLarge:
         sysobj = self.ctx.system(system)
         if not sysobj.drop_index(self.user):
             raise RuntimeError("could not drop the folder index")
+        c0 = sysobj.cpu()
         cold, nbytes = self.open_fetch(port)
+        c1 = sysobj.cpu()
         warm, _ = self.open_fetch(port)
+        c2 = sysobj.cpu()
         extra = {"messages": self.n, "reply_bytes": nbytes}
-        return [("LOGIN+SELECT+UID FETCH 1:* (FLAGS ENVELOPE), cold", cold, "s", "lower", extra),
-                ("LOGIN+SELECT+UID FETCH 1:* (FLAGS ENVELOPE), warm", warm, "s", "lower", extra),
+        cx, wx = dict(extra, server_cpu_s=c1 - c0), dict(extra, server_cpu_s=c2 - c1)
+        return [("LOGIN+SELECT+UID FETCH 1:* (FLAGS ENVELOPE), cold", cold, "s", "lower", cx),
+                ("LOGIN+SELECT+UID FETCH 1:* (FLAGS ENVELOPE), warm", warm, "s", "lower", wx),
+                ("server CPU, cold open + FETCH", c1 - c0, "s", "lower", cx),
+                ("server CPU, warm open + FETCH", c2 - c1, "s", "lower", wx),
                 *self.search(port)]
 
 
