@@ -3,6 +3,7 @@
  * the message into every resulting Maildir on worker threads, so several
  * deliveries run at once. One result per recipient goes back to queued. */
 #include "deliverd/deliverd.h"
+#include "deliverd/agent.h"
 #include "deliverd/maildir.h"
 #include "common/auth_client.h"
 #include "common/ipc.h"
@@ -60,11 +61,7 @@ static struct dconf *conf;
 static struct event_base *base;
 static struct auth_client *auth;
 static struct workq *work;
-static char *queue_sock;
-static struct ipc_conn qconn;
-static bool qconnected;
-static uint64_t qgen;
-static struct event *ev_rd, *ev_wr, *ev_retry;
+static struct agent *agent;	/* the queue connection (agent.c) */
 
 static void decide(struct lrcpt *r, int result, const char *status, const char *text)
 {
@@ -150,31 +147,20 @@ static void free_job(struct ljob *j)
 	free(j);
 }
 
-static void qflush(void)
-{
-	int r = ipc_conn_flush(&qconn);
-	if (r == 0)
-		event_add(ev_wr, NULL);
-}
-
 static void job_done(void *arg)
 {
 	struct ljob *j = arg;
-	if (qconnected && j->gen == qgen) {
-		struct ipc_msg m;
-		ipc_msg_init(&m, QUEUE_JOB_RES, 0);
-		ipc_put_str(&m, j->id);
-		ipc_put_u32(&m, j->n);
-		for (uint32_t k = 0; k < j->n; k++) {
-			ipc_put_u32(&m, j->r[k].idx);
-			ipc_put_u32(&m, (uint32_t)j->r[k].res.result);
-			ipc_put_str(&m, j->r[k].res.status);
-			ipc_put_str(&m, j->r[k].res.text);
-		}
-		ipc_conn_queue(&qconn, &m);
-		ipc_msg_free(&m);
-		qflush();
+	struct ipc_msg m;
+	ipc_msg_init(&m, QUEUE_JOB_RES, 0);
+	ipc_put_str(&m, j->id);
+	ipc_put_u32(&m, j->n);
+	for (uint32_t k = 0; k < j->n; k++) {
+		ipc_put_u32(&m, j->r[k].idx);
+		ipc_put_u32(&m, (uint32_t)j->r[k].res.result);
+		ipc_put_str(&m, j->r[k].res.status);
+		ipc_put_str(&m, j->r[k].res.text);
 	}
+	agent_reply(agent, j->gen, &m);	/* dropped if queued reconnected meanwhile */
 	free_job(j);
 }
 
@@ -227,10 +213,10 @@ static void expand_cb(const struct auth_reply *rep, void *arg)
 		workq_submit(work, job_work, job_done, j);
 }
 
-static bool handle_job(struct ipc_msg *m)
+static bool on_job(struct ipc_msg *m, uint64_t gen, void *arg)
 {
 	struct ljob *j = xcalloc(1, sizeof *j);
-	j->gen = qgen;
+	j->gen = gen;
 	j->fd = ipc_take_fd(m);
 	const char *id = ipc_get_str(m, 31);
 	const char *sender = ipc_get_str(m, QUEUE_MAX_FIELD);
@@ -270,81 +256,11 @@ static bool handle_job(struct ipc_msg *m)
 	return true;
 }
 
-static void qdisconnect(const char *why);
-
-static void on_qread(evutil_socket_t fd, short what, void *arg)
-{
-	if (ipc_conn_read(&qconn) < 0) {
-		qdisconnect("read error");
-		return;
-	}
-	struct ipc_msg m;
-	int r;
-	while ((r = ipc_conn_next(&qconn, &m)) == 1) {
-		bool ok = m.hdr.type == QUEUE_JOB && handle_job(&m);
-		ipc_msg_free(&m);
-		if (!ok) {
-			qdisconnect("malformed message from queued");
-			return;
-		}
-	}
-	if (r < 0)
-		qdisconnect("malformed message from queued");
-	else if (qconn.eof)
-		qdisconnect("queued closed the connection");
-}
-
-static void on_qwrite(evutil_socket_t fd, short what, void *arg)
-{
-	qflush();
-}
-
-static void schedule_retry(void)
-{
-	struct timeval tv = { 1, 0 };
-	evtimer_add(ev_retry, &tv);
-}
-
-static void qdisconnect(const char *why)
-{
-	log_warn("queue connection lost: %s; reconnecting", why);
-	event_free(ev_rd);
-	event_free(ev_wr);
-	ipc_conn_close(&qconn);
-	qconnected = false;
-	schedule_retry();
-}
-
-static void qconnect(evutil_socket_t fd, short what, void *arg)
-{
-	int s = ipc_connect(queue_sock);
-	if (s < 0) {
-		schedule_retry();
-		return;
-	}
-	fd_nonblock(s);
-	ipc_conn_init(&qconn, s);
-	qgen++;
-	qconnected = true;
-	ev_rd = event_new(base, s, EV_READ | EV_PERSIST, on_qread, NULL);
-	ev_wr = event_new(base, s, EV_WRITE, on_qwrite, NULL);
-	event_add(ev_rd, NULL);
-	struct ipc_msg m;
-	ipc_msg_init(&m, QUEUE_AGENT_HELLO, 0);
-	ipc_put_u32(&m, QT_LOCAL);
-	ipc_conn_queue(&qconn, &m);
-	ipc_msg_free(&m);
-	qflush();
-	log_info("connected to queued as the local delivery agent");
-}
-
 void local_run(struct dconf *c, struct event_base *b, const char *qsock, const char *asock)
 {
 	conf = c;
 	base = b;
-	queue_sock = xstrdup(qsock);
 	auth = auth_client_new(base, asock, 30000);
 	work = workq_new(base, (int)c->workers);
-	ev_retry = evtimer_new(base, qconnect, NULL);
-	qconnect(-1, 0, NULL);
+	agent = agent_new(base, qsock, QT_LOCAL, "local", on_job, NULL);
 }
