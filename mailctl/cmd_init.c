@@ -237,6 +237,10 @@ int cmd_init(const char *cdir, int argc, char **argv)
 	char why[512], abs[PATH_MAX];
 	if (cmd_wants_help(argc, argv, INIT_USAGE))
 		return 0;
+	/* The documented tern.conf with the installed defaults (make install). */
+	if (argc == 2 && !strcmp(argv[1], "--print-config"))
+		return cfg_write_defaults(1, "tern.conf — settings shared by every tern process",
+					  tern_settings, NULL) < 0;
 	if (parse_args(argc, argv, cdir, &o) || check_target(o.dir, &exists))
 		return 1;
 	if (accounts_ensure(why, sizeof why) < 0)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # install.sh DESTDIR SBINDIR LIBEXECDIR MANDIR BUILDBIN — what `make install` does:
 # mailctl to SBINDIR (plus a `sendmail` link to it), the daemons to LIBEXECDIR
-# (mailctl finds them there), the man pages (docs/*.8), and — as root installing into the
+# (mailctl finds them there), the man pages (docs/*.8), the documented default
+# configs (PREFIX/share/tern/*.conf, from each schema), and — as root installing into the
 # live system (no DESTDIR) — the unprivileged accounts. The instance itself is
 # made with `mailctl init /etc/tern` (see INSTALL).
 set -e
@@ -17,7 +18,17 @@ ln -sf mailctl "$DESTDIR$SBINDIR/sendmail"
 for m in docs/*.8; do
 	install -m 0644 "$m" "$DESTDIR$MANDIR/man8/"
 done
-echo "installed mailctl and sendmail in $DESTDIR$SBINDIR, daemons in $DESTDIR$LIBEXECDIR"
+# Default configuration files, documented line by line, generated from each
+# program's schema (each setting is declared once, in its program).
+DATADIR=$(dirname "$MANDIR")/tern
+install -d -m 0755 "$DESTDIR$DATADIR"
+"$BUILDBIN/mailctl" init --print-config > "$DESTDIR$DATADIR/tern.conf"
+for b in "$BUILDBIN"/tern-*; do
+	[ -x "$b" ] && "$b" --print-config > "$DESTDIR$DATADIR/${b##*/tern-}.conf"
+done
+chmod 0644 "$DESTDIR$DATADIR"/*.conf
+echo "installed mailctl and sendmail in $DESTDIR$SBINDIR, daemons in $DESTDIR$LIBEXECDIR,"
+echo "manuals in $DESTDIR$MANDIR/man8, default configs in $DESTDIR$DATADIR"
 
 # Accounts: the names are those of common/privdrop.h (one source of truth).
 if [ -z "$DESTDIR" ] && [ "$(id -u)" = 0 ]; then

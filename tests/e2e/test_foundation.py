@@ -511,6 +511,14 @@ def test_install_into_destdir(tmp_parent):
     assert os.access(os.path.join(dest, "usr/lib/tern/tern-authd"), os.X_OK)
     man = open(os.path.join(dest, "usr/share/man/man8/mailctl.8")).read()
     assert man.startswith(".TH MAILCTL 8")
+    # Default configs: tern.conf with the installed defaults, one per daemon.
+    share = os.path.join(dest, "usr/share/tern")
+    tern_conf = open(os.path.join(share, "tern.conf")).read()
+    assert "#port_base = 0" in tern_conf and "#listen = 0.0.0.0" in tern_conf
+    for b in os.listdir(os.path.dirname(MAILCTL)):
+        if b.startswith("tern-"):
+            conf = open(os.path.join(share, b[5:] + ".conf")).read()
+            assert conf.startswith(f"# {b[5:]}.conf"), b
     # Installed as sendmail, mailctl behaves as `mailctl sendmail`.
     p = subprocess.run([os.path.join(dest, "usr/sbin/sendmail"), "--help"],
                        capture_output=True, text=True, timeout=30)
