@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #define SPOOL_FLUSH (64 * 1024)
+#define BDAT_SLACK (1024 * 1024)	/* chunks read (and refused) past the limit */
 
 void txn_free(struct session *s)
 {
@@ -471,6 +472,17 @@ void cmd_bdat(struct session *s, const char *arg)
 		/* Without a size we cannot tell data from commands: stop here. */
 		session_reply(s, "501 5.5.4 Syntax: BDAT size [LAST]");
 		session_close(s, "bad BDAT syntax");
+		return;
+	}
+	/* A chunk far beyond the size limit is refused without reading it all (it
+	 * would only waste bandwidth); its bytes cannot be told from commands, so
+	 * the connection ends there. */
+	uint64_t had = s->state == ST_BDAT ? s->tx.body.size : 0;
+	uint64_t cap = s->srv->conf.max_message_size + BDAT_SLACK;
+	if (c->size > (cap > had ? cap - had : 0)) {
+		session_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+		memset(c, 0, sizeof *c);
+		session_close(s, "BDAT chunk over the size limit");
 		return;
 	}
 	c->left = c->size;

@@ -269,6 +269,25 @@ def test_bdat_refused_chunk_is_never_read_as_commands(env):
     r.close()
 
 
+def test_bdat_chunk_far_over_the_limit(env):
+    r = raw(env)
+    r.send(f"MAIL FROM:<x@remote.test>\r\nRCPT TO:<{ALICE}>\r\nBDAT 999999999999 LAST\r\n")
+    assert r.reply()[0] == 250 and r.reply()[0] == 250
+    code, text = r.reply()
+    assert code == 552 and text[0].startswith("5.3.4")
+    assert r.closed()
+    # a chunk just over the limit is read to its end, then refused
+    r = raw(env)
+    big = b"x" * 76 + b"\r\n"
+    body = big * (210 * 1024 // len(big))
+    r.send(f"MAIL FROM:<x@remote.test>\r\nRCPT TO:<{ALICE}>\r\nBDAT {len(body)} LAST\r\n".encode() + body)
+    assert r.reply()[0] == 250 and r.reply()[0] == 250
+    code, text = r.reply()
+    assert code == 552 and text[0].startswith("5.3.4")
+    assert r.code("NOOP") == 250
+    r.close()
+
+
 def test_bdat_bare_lf_refused(env):
     subject = unique("bdatlf")
     data = f"Subject: {subject}\r\n\r\nbare\nlf\r\n".encode()
