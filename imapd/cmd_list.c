@@ -95,6 +95,53 @@ static void list_one(struct session *s, const struct list_req *r, char **names, 
 		status_line(s, name, r->status_items);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool matches_any(const struct list_req *r, const char *ref, const char *name)
+{
+	for (size_t k = 0; k < r->npatterns; k++) {
+		char *full = xasprintf("%s%s", ref, r->patterns[k]);
+		bool m = match(full, name);
+		free(full);
+		if (m)
+			return true;
+	}
+	return false;
+}
+
+/* Levels of hierarchy that exist only as parents of real folders (another
+ * Maildir tool made ".a.b" without ".a"): listed as \Noselect (RFC 3501 6.3.8). */
+static void list_missing_parents(struct session *s, const struct list_req *r, const char *ref,
+				 char **names, size_t n)
+{
+	char **seen = NULL;
+	size_t nseen = 0;
+	for (size_t i = 1; i < n; i++) {
+		for (char *dot = strchr(names[i], MS_SEP); dot; dot = strchr(dot + 1, MS_SEP)) {
+			char *parent = xstrndup(names[i], (size_t)(dot - names[i]));
+			bool exists = bsearch(&parent, names + 1, n - 1, sizeof *names, cmp_str) != NULL;
+			bool done = false;
+			for (size_t k = 0; k < nseen && !done; k++)
+				done = !strcmp(seen[k], parent);
+			if (exists || done || (r->sel & (SEL_SUBSCRIBED | SEL_SPECIALUSE)) ||
+			    !matches_any(r, ref, parent) || nseen >= 1000) {
+				free(parent);
+				continue;
+			}
+			struct evbuffer *b = s_buf(s);
+			evbuffer_add_printf(b, "* LIST (\\Noselect \\HasChildren) \"%c\" ", MS_SEP);
+			imap_quote(b, parent, strlen(parent));
+			evbuffer_add(b, "\r\n", 2);
+			seen = xrealloc(seen, (nseen + 1) * sizeof *seen);
+			seen[nseen++] = parent;
+		}
+	}
+	ms_free_list(seen, nseen);
+}
+
 static void run_list(struct session *s, const struct list_req *r, const char *ref)
 {
 	char **names, **subs;
@@ -114,15 +161,9 @@ static void run_list(struct session *s, const struct list_req *r, const char *re
 			}
 	} else {
 		for (size_t i = 0; i < n; i++)
-			for (size_t k = 0; k < r->npatterns; k++) {
-				char *full = xasprintf("%s%s", ref, r->patterns[k]);
-				bool m = match(full, names[i]);
-				free(full);
-				if (m) {
-					list_one(s, r, names, n, subs, nsubs, names[i]);
-					break;
-				}
-			}
+			if (matches_any(r, ref, names[i]))
+				list_one(s, r, names, n, subs, nsubs, names[i]);
+		list_missing_parents(s, r, ref, names, n);
 	}
 	ms_free_list(names, n);
 	ms_free_list(subs, nsubs);

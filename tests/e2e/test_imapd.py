@@ -1035,3 +1035,22 @@ def test_thread_references(server):
     typ, data = c.uid("THREAD", "REFERENCES", "UTF-8", "NOT", "SUBJECT", "other")
     assert data == [b"(1 (2 3)(5))((6)(7))"], data
     c.logout()
+
+
+def test_list_parent_made_by_another_tool(server):
+    server.start()
+    c = connect(server)
+    # another Maildir tool creates ".Lists.tern" without ".Lists"
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(server.maildir(ALICE), ".Lists.tern", sub))
+    from imap_harness import chown_vmail
+    chown_vmail(os.path.join(server.dir, "mail"))
+    typ, data = c.list('""', "%")
+    lines = [d.decode() for d in data]
+    assert '(\\Noselect \\HasChildren) "." "Lists"' in lines, lines
+    assert not any(l.endswith('"Lists.tern"') for l in lines)
+    typ, data = c.list('""', "Lists.%")
+    assert [d.decode() for d in data] == ['(\\HasNoChildren) "." "Lists.tern"']
+    typ, data = c.select("Lists")
+    assert typ == "NO"
+    c.logout()
