@@ -18,6 +18,7 @@
 
 #define SPOOL_FLUSH (64 * 1024)
 #define BDAT_SLACK (1024 * 1024)	/* chunks read (and refused) past the limit */
+#define DATA_SLACK (4 * 1024 * 1024)	/* DATA read (and refused) past the limit */
 
 void txn_free(struct session *s)
 {
@@ -409,6 +410,13 @@ static bool data_input(struct session *s, struct evbuffer *in)
 	for (int i = 0; i < n && i < 8 && !s->tx.body.done; i++)
 		used += data_feed(&s->tx.body, v[i].iov_base, v[i].iov_len, emit, s);
 	evbuffer_drain(in, used);
+	if (!s->tx.body.done && s->tx.body.size > s->srv->conf.max_message_size + DATA_SLACK) {
+		/* Far past the limit: stop reading (a bandwidth sink otherwise). */
+		session_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+		txn_end(s);
+		session_close(s, "DATA far over the size limit");
+		return false;
+	}
 	if (!s->tx.body.done)
 		return used > 0;
 	body_end(s);

@@ -193,6 +193,21 @@ def test_size_refused_during_data(env):
     assert nothing_with(env, f"Subject: {subject}\r\n")
 
 
+def test_endless_data_is_cut_off(env):
+    r = raw(env)
+    r.send(f"MAIL FROM:<x@remote.test>\r\nRCPT TO:<{ALICE}>\r\nDATA\r\n")
+    assert [r.reply()[0] for _ in range(3)] == [250, 250, 354]
+    line = b"z" * 998 + b"\r\n"
+    try:
+        for _ in range(6 * 1024):                   # 6 MB > 200k + 4 MB, no end
+            r.sock.sendall(line)
+    except OSError:
+        pass                                        # the server may close first
+    code, text = r.reply()
+    assert code == 552 and text[0].startswith("5.3.4")
+    assert r.closed()
+
+
 def test_8bitmime_byte_exact(env):
     subject = unique("8bit")
     body = "Gr\u00fc\u00dfe aus K\u00f6ln \u2014 caf\u00e9\r\n".encode() + b"latin1: \xe9\xe8\r\n"
