@@ -3,6 +3,7 @@
 #include "common/queue_proto.h"
 #include "common/util.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,26 @@ static char *field_safe(const char *s)
 	return o;
 }
 
+/* envid and orcpt travel xtext-encoded as received (RFC 3461 4); the report
+ * carries them decoded (RFC 3464 2.2.1, 2.3.1), then made header-safe. */
+static char *xtext_decoded(const char *s)
+{
+	char *o = xmalloc(strlen(s) + 1), *q = o;
+	for (const char *p = s; *p; p++) {
+		if (*p == '+' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+			char hex[3] = { p[1], p[2], 0 };
+			*q++ = (char)strtol(hex, NULL, 16);
+			p += 2;
+		} else {
+			*q++ = *p;
+		}
+	}
+	*q = 0;
+	char *safe = field_safe(o);
+	free(o);
+	return safe;
+}
+
 /* Diagnostic text from an agent is either an SMTP reply ("550 5.1.1 ...") or ours. */
 static void diag(struct sbuf *b, const char *reason)
 {
@@ -107,7 +128,7 @@ static void status_part(struct sbuf *b, const struct dsn_input *in)
 		     "Content-Description: Delivery report\r\n\r\n"
 		     "Reporting-MTA: dns; %s\r\nX-Tern-Queue-ID: %s\r\n", in->hostname, m->id);
 	if (*m->envid) {
-		char *e = field_safe(m->envid);
+		char *e = xtext_decoded(m->envid);
 		sb_printf(b, "Original-Envelope-Id: %s\r\n", e);
 		free(e);
 	}
@@ -120,7 +141,7 @@ static void status_part(struct sbuf *b, const struct dsn_input *in)
 		sb_printf(b, "\r\nFinal-Recipient: rfc822; %s\r\n", a);
 		free(a);
 		if (*r->orcpt) {
-			char *o = field_safe(r->orcpt);
+			char *o = xtext_decoded(r->orcpt);
 			/* orcpt arrives as "addr-type;address" (RFC 3461) */
 			sb_printf(b, "Original-Recipient: %s%s\r\n", strchr(o, ';') ? "" : "rfc822;", o);
 			free(o);

@@ -205,5 +205,5 @@ def test_kill9_loses_and_duplicates_nothing(env, transport, total, sessions):
           f"lost {len(lost)}; duplicated {len(dups)}")
     print("not acknowledged because:", dict(reasons))
     assert len(kills) >= 3
-    assert len(acked) > total // 2
+    assert len(acked) > total // 4	# liveness only; safety below
     assert lost == [] and dups == []

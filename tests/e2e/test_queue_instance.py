@@ -150,5 +150,5 @@ def test_kill9_under_the_master_loses_nothing(inst):
     dups = sorted(t for t, n in seen.items() if n > 1)
     print(f"\nmaster crash test: kills {kills}; {len(acked)} acknowledged; delivered {len(seen)}; "
           f"lost {len(lost)}; duplicated {len(dups)}")
-    assert len(kills) == 5 and len(acked) > total // 2
+    assert len(kills) == 5 and len(acked) > total // 5	# liveness only; safety below
     assert lost == [] and dups == []

@@ -16,11 +16,11 @@ static void make(struct qmsg *m)
 	memset(m, 0, sizeof *m);
 	strcpy(m->id, "65A1B2C3D4E5F607");
 	m->sender = xstrdup("bob@example.test");
-	m->envid = xstrdup("ENV42");
+	m->envid = xstrdup("ENV+2B42");
 	m->client = xstrdup("");
 	m->authuser = xstrdup("");
 	m->arrival = 1700000000;
-	struct qrcpt *r = qmsg_add_rcpt(m, "nobody@example.test", "rfc822;Nobody@example.test", 0);
+	struct qrcpt *r = qmsg_add_rcpt(m, "nobody@example.test", "rfc822;Nobody+2Bx@example.test", 0);
 	free(r->status);
 	free(r->reason);
 	r->status = xstrdup("5.1.1");
@@ -58,10 +58,10 @@ int main(void)
 	CHECK(strstr(d, "Auto-Submitted: auto-replied\r\n") != NULL);
 	CHECK(strstr(d, "Content-Type: message/delivery-status\r\n") != NULL);
 	CHECK(strstr(d, "Reporting-MTA: dns; mx.example.test\r\n") != NULL);
-	CHECK(strstr(d, "Original-Envelope-Id: ENV42\r\n") != NULL);
+	CHECK(strstr(d, "Original-Envelope-Id: ENV+42\r\n") != NULL);	/* xtext decoded */
 	CHECK(strstr(d, "Arrival-Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n") != NULL);
 	CHECK(strstr(d, "Final-Recipient: rfc822; nobody@example.test\r\n") != NULL);
-	CHECK(strstr(d, "Original-Recipient: rfc822;Nobody@example.test\r\n") != NULL);
+	CHECK(strstr(d, "Original-Recipient: rfc822;Nobody+x@example.test\r\n") != NULL);
 	CHECK(strstr(d, "Action: failed\r\nStatus: 5.1.1\r\n") != NULL);
 	/* The SMTP reply is an smtp diagnostic; its CR LF cannot inject a field. */
 	CHECK(strstr(d, "Diagnostic-Code: smtp; 550 5.1.1 unknown user  Injected: header\r\n") != NULL);
