@@ -1,0 +1,104 @@
+/* Unit tests: imapd command reader (literals, limits) and tokeniser. */
+#include "imapd/parser.h"
+#include "tests/unit/check.h"
+
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+
+static enum cr_status feed(struct cmdreader *r, struct evbuffer *in, const char *s, char *tag)
+{
+	evbuffer_add(in, s, strlen(s));
+	return cr_feed(r, in, tag, 64);
+}
+
+static void test_reader(void)
+{
+	struct cmdreader r;
+	struct evbuffer *in = evbuffer_new();
+	char tag[64];
+	cr_init(&r, 100, 1000, 5000);
+	CHECK(feed(&r, in, "a1 NOOP", tag) == CR_MORE);
+	CHECK(feed(&r, in, "\r\n", tag) == CR_DONE);
+	CHECK(evbuffer_get_length(r.cmd) == 9);
+	cr_reset(&r);
+	/* synchronising literal: continuation, then the rest */
+	CHECK(feed(&r, in, "a2 LOGIN {5}\r\n", tag) == CR_CONTINUE);
+	CHECK(feed(&r, in, "alice {3+}\r\npw!\r\n", tag) == CR_DONE);
+	struct ip ip;
+	ip_init(&ip, (const char *)evbuffer_pullup(r.cmd, -1), evbuffer_get_length(r.cmd));
+	char *t = ip_tag(&ip), *c = NULL, *u = NULL, *p = NULL;
+	CHECK(t && ip_sp(&ip) && (c = ip_atom(&ip)) && ip_sp(&ip) && (u = ip_astring(&ip, NULL)) &&
+	      ip_sp(&ip) && (p = ip_astring(&ip, NULL)) && ip_eol(&ip));
+	CHECK_STR(u, "alice");
+	CHECK_STR(p, "pw!");
+	free(t); free(c); free(u); free(p);
+	cr_reset(&r);
+	/* limits: a literal over the command limit is refused before it is sent */
+	CHECK(feed(&r, in, "a3 LOGIN {2000}\r\n", tag) == CR_LITERAL_TOOBIG);
+	CHECK_STR(tag, "a3");
+	CHECK(feed(&r, in, "a4 APPEND INBOX {4000}\r\n", tag) == CR_CONTINUE);	/* APPEND's own limit */
+	cr_reset(&r);
+	CHECK(feed(&r, in, "a5 APPEND INBOX {9000+}\r\n", tag) == CR_FATAL);
+	/* an over-long line is skipped to its end and answered with its tag */
+	char longline[300];
+	memset(longline, 'x', sizeof longline);
+	memcpy(longline, "a6 ", 3);
+	longline[sizeof longline - 1] = '\0';
+	CHECK(feed(&r, in, longline, tag) == CR_MORE);
+	CHECK(feed(&r, in, "\r\n", tag) == CR_TOOLONG);
+	CHECK_STR(tag, "a6");
+	CHECK(feed(&r, in, "a7 NOOP\r\n", tag) == CR_DONE);
+	cr_free(&r);
+	evbuffer_free(in);
+}
+
+static void test_tokens(void)
+{
+	const char *cmd = "t (a \"q\\\"x\" NIL {2}\r\nhi) \"unterminated\r\n";
+	struct ip ip;
+	ip_init(&ip, cmd, strlen(cmd));
+	char *t = ip_tag(&ip);
+	CHECK_STR(t, "t");
+	free(t);
+	CHECK(ip_sp(&ip) && ip_char(&ip, '('));
+	char *a = ip_astring(&ip, NULL);
+	CHECK_STR(a, "a");
+	free(a);
+	CHECK(ip_sp(&ip));
+	char *q = ip_string(&ip, NULL);
+	CHECK_STR(q, "q\"x");
+	free(q);
+	bool nil;
+	CHECK(ip_sp(&ip) && ip_nstring(&ip, NULL, &nil) == NULL && nil);
+	size_t n;
+	CHECK(ip_sp(&ip));
+	char *l = ip_string(&ip, &n);
+	CHECK(l && n == 2 && !memcmp(l, "hi", 2));
+	free(l);
+	CHECK(ip_char(&ip, ')') && ip_sp(&ip));
+	CHECK(ip_string(&ip, NULL) == NULL && ip.bad);
+}
+
+static void test_seqset(void)
+{
+	struct seqset s;
+	CHECK(seqset_parse("1:3,7,10:*", &s));
+	CHECK(seqset_has(&s, 2, 20) && seqset_has(&s, 7, 20) && !seqset_has(&s, 8, 20));
+	CHECK(seqset_has(&s, 15, 20) && seqset_has(&s, 20, 20));
+	seqset_free(&s);
+	CHECK(seqset_parse("*:4", &s) && seqset_has(&s, 4, 2) && seqset_has(&s, 3, 2));
+	seqset_free(&s);
+	CHECK(!seqset_parse("0", &s));
+	CHECK(!seqset_parse("1:", &s));
+	CHECK(!seqset_parse("1,,2", &s));
+	CHECK(!seqset_parse("99999999999", &s));
+}
+
+int main(void)
+{
+	test_reader();
+	test_tokens();
+	test_seqset();
+	return check_summary("imapd_parser");
+}
