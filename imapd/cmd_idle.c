@@ -30,7 +30,7 @@ static void idle_stop(struct session *s)
 	}
 	s->idling = false;
 	struct timeval tv = { (time_t)s->lim.idle_timeout, 0 };
-	bufferevent_set_timeouts(s->bev, &tv, NULL);
+	bufferevent_set_timeouts(s->bev, &tv, &tv);	/* a client that stops reading times out too */
 }
 
 static void on_change(evutil_socket_t fd, short what, void *arg)

@@ -75,13 +75,18 @@ struct evbuffer *s_buf(struct session *s)
 	return bufferevent_get_output(s->bev);
 }
 
+/* Each response line reaches the output buffer in one piece, so a COMPRESS
+ * filter flushes once per line rather than once per fragment. */
 void s_out(struct session *s, const char *fmt, ...)
 {
+	struct evbuffer *line = evbuffer_new();
 	va_list ap;
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(s_buf(s), fmt, ap);
+	evbuffer_add_vprintf(line, fmt, ap);
 	va_end(ap);
-	evbuffer_add(s_buf(s), "\r\n", 2);
+	evbuffer_add(line, "\r\n", 2);
+	evbuffer_add_buffer(s_buf(s), line);
+	evbuffer_free(line);
 }
 
 static void tagged(struct session *s, const char *kind, const char *fmt, va_list ap)
@@ -89,9 +94,12 @@ static void tagged(struct session *s, const char *kind, const char *fmt, va_list
 
 static void tagged(struct session *s, const char *kind, const char *fmt, va_list ap)
 {
-	evbuffer_add_printf(s_buf(s), "%s %s ", s->tag ? s->tag : "*", kind);
-	evbuffer_add_vprintf(s_buf(s), fmt, ap);
-	evbuffer_add(s_buf(s), "\r\n", 2);
+	struct evbuffer *line = evbuffer_new();
+	evbuffer_add_printf(line, "%s %s ", s->tag ? s->tag : "*", kind);
+	evbuffer_add_vprintf(line, fmt, ap);
+	evbuffer_add(line, "\r\n", 2);
+	evbuffer_add_buffer(s_buf(s), line);
+	evbuffer_free(line);
 }
 
 void s_ok(struct session *s, const char *fmt, ...)
@@ -309,7 +317,7 @@ void session_set_bev(struct session *s, struct bufferevent *bev)
 	s->bev = bev;
 	bufferevent_setcb(bev, on_read, on_write, on_event, s);
 	struct timeval tv = { (time_t)s->lim.idle_timeout, 0 };
-	bufferevent_set_timeouts(bev, &tv, NULL);
+	bufferevent_set_timeouts(bev, &tv, &tv);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
@@ -382,7 +390,7 @@ int session_run(int fd, const char *user, const char *tag, const char *ip, bool 
 	cr_init(&s.cr, lim->line_max, lim->cmd_max, lim->message_max);
 	bufferevent_setcb(s.bev, on_read, on_write, on_event, &s);
 	struct timeval tv = { (time_t)lim->idle_timeout, 0 };
-	bufferevent_set_timeouts(s.bev, &tv, NULL);
+	bufferevent_set_timeouts(s.bev, &tv, &tv);	/* reading and writing */
 	s_ok(&s, "[CAPABILITY %s APPENDLIMIT=%llu] Logged in", CAPS_AUTHED,
 	     (unsigned long long)lim->message_max);
 	if (npending)
