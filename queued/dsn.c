@@ -146,9 +146,10 @@ static void status_part(struct sbuf *b, const struct dsn_input *in)
 			sb_printf(b, "Original-Recipient: %s%s\r\n", strchr(o, ';') ? "" : "rfc822;", o);
 			free(o);
 		}
-		const char *st = *r->status ? r->status : (in->kind == DSN_FAILED ? "5.0.0" : "4.0.0");
+		char *st = field_safe(*r->status ? r->status : in->kind == DSN_FAILED ? "5.0.0" : "4.0.0");
 		sb_printf(b, "Action: %s\r\nStatus: %s\r\n",
 			  in->kind == DSN_FAILED ? "failed" : "delayed", st);
+		free(st);
 		if (*r->reason)
 			diag(b, r->reason);
 		sb_printf(b, "Last-Attempt-Date: %s\r\n", date);
