@@ -311,6 +311,9 @@ int master_start(const char *dir)
 	if (m.pid_fd < 0 && other)
 		return cmd_error("instance %s is already running (master pid %d); use `mailctl stop` "
 				 "or `mailctl restart`", m.in.dir, (int)other);
+	if (m.pid_fd < 0 && errno == EWOULDBLOCK)
+		return cmd_error("instance %s is being started by another mailctl right now; see "
+				 "`mailctl status` in a moment", m.in.dir);
 	if (m.pid_fd < 0)
 		return cmd_error("cannot lock %s/%s: %s; check run_dir in %s/tern.conf", m.in.run_dir,
 				 MASTER_PIDFILE, strerror(errno), m.in.dir);
