@@ -260,9 +260,15 @@ void maildir_quota_add(const char *base, uint64_t bytes)
 
 void maildir_scan_header(int fd, uint64_t size, const char *mailbox, unsigned *hops, bool *has_dt)
 {
-	size_t n = size < HEADER_SCAN_MAX ? (size_t)size : HEADER_SCAN_MAX;
+	/* Most headers fit in the first 64 KiB; read more only when they do not. */
+	size_t n = size < 65536 ? (size_t)size : 65536;
 	char *buf = xmalloc(n + 1);
 	ssize_t got = pread(fd, buf, n, 0);
+	if (got == (ssize_t)n && n < size && !memmem(buf, n, "\n\r\n", 3) && !memmem(buf, n, "\n\n", 2)) {
+		n = size < HEADER_SCAN_MAX ? (size_t)size : HEADER_SCAN_MAX;
+		buf = xrealloc(buf, n + 1);
+		got = pread(fd, buf, n, 0);
+	}
 	*hops = 0;
 	*has_dt = false;
 	if (got <= 0) {
