@@ -82,11 +82,15 @@ class Pop3Env:
         self.secret = os.urandom(32)
         self.procs = {}
         self._counter = 0
-        self._setup(settings or {})
-        self.start_role("auth")
-        if start_mail:
-            self.start_role("mail")
-        self.start_role("login")
+        try:
+            self._setup(settings or {})
+            self.start_role("auth")
+            if start_mail:
+                self.start_role("mail")
+            self.start_role("login")
+        except BaseException:
+            self.stop(check=False)	# never leave a daemon behind
+            raise
 
     def _bind_ports(self):
         """Listening sockets as the master would bind them, on the first port
@@ -263,7 +267,7 @@ class Pop3Env:
         p.terminate()
         p.wait(timeout=10)
 
-    def stop(self):
+    def stop(self, check=True):
         for p in self.procs.values():
             if p.poll() is None:
                 p.terminate()
@@ -279,6 +283,8 @@ class Pop3Env:
         self.socks = []
         self.smtp_sock.close()
         self.imap_sock.close()
+        if not check:
+            return
         # Sanitizer builds report memory errors on stderr (sessions included).
         err = self.stderr_text()
         assert "Sanitizer" not in err and "runtime error" not in err, err
