@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+static const char *const kind_name[] = { "non-delivery", "delay", "delivery" };
+
 static bool wants(const struct qmsg *m, const struct qrcpt *r, uint32_t bit)
 {
 	if (!*m->sender || (m->flags & QF_BOUNCE) || (r->notify & DSN_NOTIFY_NEVER))
@@ -51,7 +53,9 @@ static void queued_flushed(void *arg, int err)
 static bool send_dsn(struct qent *e, enum dsn_kind kind, const uint32_t *idx, uint32_t n)
 {
 	const struct qmsg *m = &e->m;
-	bool want_full = kind == DSN_FAILED && m->ret != 2;
+	/* Failures return the message unless RET=HDRS; other reports return it
+	 * only with RET=FULL (RFC 3461 4.3). */
+	bool want_full = kind == DSN_FAILED ? m->ret != 2 : m->ret == 1;
 	bool full;
 	size_t olen, dlen;
 	char *orig = read_original(m, want_full, &olen, &full);
@@ -78,14 +82,12 @@ static bool send_dsn(struct qent *e, enum dsn_kind kind, const uint32_t *idx, ui
 		free(p);
 	}
 	if (err) {
-		log_err("%s: cannot queue %s notification: %s", m->id,
-			kind == DSN_FAILED ? "non-delivery" : "delay", strerror(err));
+		log_err("%s: cannot queue %s notification: %s", m->id, kind_name[kind], strerror(err));
 		qmsg_free(b);
 		free(b);
 		return false;
 	}
-	log_info("%s: sender %s notification: %s", m->id,
-		 kind == DSN_FAILED ? "non-delivery" : "delay", b->id);
+	log_info("%s: sender %s notification: %s", m->id, kind_name[kind], b->id);
 	flush_mark_dir();
 	flush_later(queued_flushed, b);
 	return true;
@@ -133,8 +135,27 @@ static void check_delayed(struct qent *e, uint64_t now)
 	free(idx);
 }
 
+/* NOTIFY=SUCCESS recipients delivered here (reported == QREPORT_SUCCESS_DUE,
+ * set by the scheduler for local deliveries) get a "delivered" report. */
+static void check_success(struct qent *e)
+{
+	struct qmsg *m = &e->m;
+	uint32_t *idx = xmalloc((m->nrcpt + 1) * sizeof *idx);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].state == RS_DELIVERED && m->rcpt[i].reported == QREPORT_SUCCESS_DUE)
+			idx[n++] = i;
+	if (n && (!*m->sender || (m->flags & QF_BOUNCE) || send_dsn(e, DSN_DELIVERED, idx, n))) {
+		for (uint32_t k = 0; k < n; k++)
+			m->rcpt[idx[k]].reported = 1;
+		store_save(e);
+	}
+	free(idx);
+}
+
 void bounce_check(struct qent *e, uint64_t now)
 {
+	check_success(e);
 	check_failed(e);
 	check_delayed(e, now);
 }

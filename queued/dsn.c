@@ -98,18 +98,27 @@ static void diag(struct sbuf *b, const char *reason)
 	free(r);
 }
 
+static const struct {
+	const char *subject, *action, *tag, *intro, *default_status;
+} kinds[] = {
+	[DSN_FAILED] = { "Undelivered Mail Returned to Sender", "failed", "failed",
+			 "I'm sorry to have to inform you that your message could not\r\n"
+			 "be delivered to one or more recipients. The details are below.\r\n", "5.0.0" },
+	[DSN_DELAYED] = { "Delayed Mail (still being retried)", "delayed", "delayed",
+			  "Your message could not be delivered yet to one or more recipients.\r\n"
+			  "The mail system will keep trying; you do not need to resend it.\r\n", "4.0.0" },
+	[DSN_DELIVERED] = { "Successful Mail Delivery Report", "delivered", "delivered",
+			    "Your message was delivered to the recipients below, as you asked\r\n"
+			    "to be told (NOTIFY=SUCCESS).\r\n", "2.0.0" },
+};
+
 static void human_part(struct sbuf *b, const struct dsn_input *in)
 {
 	const struct qmsg *m = in->m;
 	sb_printf(b, "Content-Type: text/plain; charset=us-ascii\r\n"
 		     "Content-Description: Notification\r\n\r\n"
 		     "This is the mail system at host %s.\r\n\r\n", in->hostname);
-	if (in->kind == DSN_FAILED)
-		sb_printf(b, "I'm sorry to have to inform you that your message could not\r\n"
-			     "be delivered to one or more recipients. The details are below.\r\n\r\n");
-	else
-		sb_printf(b, "Your message could not be delivered yet to one or more recipients.\r\n"
-			     "The mail system will keep trying; you do not need to resend it.\r\n\r\n");
+	sb_printf(b, "%s\r\n", kinds[in->kind].intro);
 	for (uint32_t k = 0; k < in->nrcpt; k++) {
 		const struct qrcpt *r = &m->rcpt[in->rcpts[k]];
 		char *a = field_safe(r->addr), *t = field_safe(r->reason);
@@ -146,9 +155,13 @@ static void status_part(struct sbuf *b, const struct dsn_input *in)
 			sb_printf(b, "Original-Recipient: %s%s\r\n", strchr(o, ';') ? "" : "rfc822;", o);
 			free(o);
 		}
-		char *st = field_safe(*r->status ? r->status : in->kind == DSN_FAILED ? "5.0.0" : "4.0.0");
-		sb_printf(b, "Action: %s\r\nStatus: %s\r\n",
-			  in->kind == DSN_FAILED ? "failed" : "delayed", st);
+		const char *want = kinds[in->kind].default_status;
+		/* The class must fit the action: a failure is 5.x.x, or 4.x.x when the
+		 * queue lifetime ran out; a delay 4.x.x; a delivery 2.x.x. */
+		bool fits = *r->status && (r->status[0] == want[0] ||
+					   (in->kind == DSN_FAILED && r->status[0] == '4'));
+		char *st = field_safe(fits ? r->status : want);
+		sb_printf(b, "Action: %s\r\nStatus: %s\r\n", kinds[in->kind].action, st);
 		free(st);
 		if (*r->reason)
 			diag(b, r->reason);
@@ -177,10 +190,8 @@ char *dsn_build(const struct dsn_input *in, size_t *len)
 		      "Content-Type: multipart/report; report-type=delivery-status;\r\n"
 		      "\tboundary=\"%s\"\r\n\r\n"
 		      "This is a MIME-encapsulated message.\r\n\r\n--%s\r\n",
-		  in->hostname, to,
-		  in->kind == DSN_FAILED ? "Undelivered Mail Returned to Sender"
-					 : "Delayed Mail (still being retried)",
-		  date, m->id, in->kind == DSN_FAILED ? "failed" : "delayed", (long long)in->now,
+		  in->hostname, to, kinds[in->kind].subject,
+		  date, m->id, kinds[in->kind].tag, (long long)in->now,
 		  in->hostname, boundary, boundary);
 	free(to);
 	human_part(&b, in);

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <time.h>
 
-enum dsn_kind { DSN_FAILED, DSN_DELAYED };
+enum dsn_kind { DSN_FAILED, DSN_DELAYED, DSN_DELIVERED };
 
 struct dsn_input {
 	const struct qmsg *m;		/* the original message's record */

@@ -18,6 +18,8 @@
 #define QTRAILER_MAGIC	"TERNENV1"
 #define QTRAILER_FIXED	12	/* u32 length + 8-byte magic */
 
+#define QREPORT_SUCCESS_DUE 2
+
 enum rcpt_state { RS_PENDING = 0, RS_DELIVERED = 1, RS_DEFERRED = 2, RS_BOUNCED = 3 };
 
 struct qrcpt {
@@ -29,7 +31,8 @@ struct qrcpt {
 	uint64_t next_attempt;	/* unix seconds */
 	char *status;		/* enhanced status of the last result, "" if none */
 	char *reason;		/* text of the last result */
-	uint32_t reported;	/* a failure DSN covers this recipient */
+	uint32_t reported;	/* 1: a DSN covers this recipient; QREPORT_SUCCESS_DUE: a
+				 * "delivered" DSN is still to be sent */
 };
 
 struct qmsg {

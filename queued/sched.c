@@ -96,10 +96,15 @@ static void set_result(struct qrcpt *r, uint32_t state, const char *status, cons
 	r->reason = xstrdup(text ? text : "");
 }
 
-static void rcpt_delivered(struct qent *e, uint32_t i, const char *status, const char *text)
+static void rcpt_delivered(struct qent *e, uint32_t i, const char *status, const char *text,
+			   uint32_t transport)
 {
 	struct qrcpt *r = &e->m.rcpt[i];
 	set_result(r, RS_DELIVERED, status, text);
+	/* Final delivery here: we owe the "delivered" report NOTIFY=SUCCESS asks
+	 * for. A relay passes NOTIFY on, and the next MTA reports. */
+	if (transport == QT_LOCAL && (r->notify & DSN_NOTIFY_SUCCESS) && !r->reported)
+		r->reported = QREPORT_SUCCESS_DUE;
 	r->attempts++;
 	log_info("%s: to=<%s>, delay=%llus, status=sent (%s)", e->m.id, r->addr,
 		 (unsigned long long)(unix_now() - e->m.arrival), text);
@@ -521,6 +526,7 @@ void sched_job_result(uint64_t cid, struct ipc_msg *m)
 		return;
 	}
 	struct qent *e = store_get(j->id);
+	struct agent *a = find_agent(cid);
 	for (uint32_t k = 0; k < n && k < QUEUE_MAX_RCPTS && !m->bad && e; k++) {
 		uint32_t i = ipc_get_u32(m);
 		uint32_t res = ipc_get_u32(m);
@@ -532,7 +538,7 @@ void sched_job_result(uint64_t cid, struct ipc_msg *m)
 		if (e->deleted)
 			continue;
 		if (res == QR_DELIVERED)
-			rcpt_delivered(e, i, st, text);
+			rcpt_delivered(e, i, st, text, a ? a->transport : QT_LOCAL);
 		else if (res == QR_BOUNCE)
 			rcpt_bounced(e, i, st, text);
 		else

@@ -236,6 +236,7 @@ static void finish_done(struct qent *e, void *arg)
 {
 	struct recov *r = arg;
 	if (qmsg_done(&e->m) && !e->busy) {
+		bounce_check(e, unix_now());	/* a report still owed goes out first */
 		r->finished++;
 		store_finish(e);
 	}

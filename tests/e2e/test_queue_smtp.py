@@ -66,3 +66,25 @@ def test_smtp_bounce_dsn_to_sender_maildir(env):
     assert b"Final-Recipient: rfc822; gone@example.test" in data
     assert b"Action: failed" in data
     env.wait_queue_empty()
+
+
+def test_notify_success_and_never(env):
+    env.add_alias("gone@example.test", ["nobody@example.test"])	# accepted, then bounces
+    with smtplib.SMTP("127.0.0.1", env.smtpd.port("smtp"), timeout=30) as s:
+        s.ehlo()
+        assert s.has_extn("dsn")
+        s.sendmail("bob@example.test", ["alice@example.test"], b"Subject: tell me\r\n\r\nhi\r\n",
+                   mail_options=["RET=HDRS", "ENVID=env+2B1"],
+                   rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;alice@example.test"])
+        s.sendmail("bob@example.test", ["gone@example.test"], b"Subject: quiet\r\n\r\nhi\r\n",
+                   rcpt_options=["NOTIFY=NEVER"])
+    env.wait_mail("alice@example.test")
+    env.wait_queue_empty()
+    [dsn] = env.wait_mail("bob@example.test")
+    with open(dsn, "rb") as f:
+        data = f.read()
+    assert b"Subject: Successful Mail Delivery Report" in data
+    assert b"Action: delivered\nStatus: 2.0.0" in data
+    assert b"Original-Envelope-Id: env+1" in data
+    assert b"Original-Recipient: rfc822;alice@example.test" in data
+    assert b"Content-Type: text/rfc822-headers" in data

@@ -99,6 +99,24 @@ int main(void)
 	CHECK(strstr(d, "Subject: hello\r\n") != NULL);
 	CHECK(strstr(d, "body line") == NULL);
 	free(d);
+	/* Success report (NOTIFY=SUCCESS), headers only. */
+	uint32_t ok[] = { 0 };
+	free(m.rcpt[0].status);
+	m.rcpt[0].status = xstrdup("2.0.0");
+	m.rcpt[0].state = RS_DELIVERED;
+	in.kind = DSN_DELIVERED;
+	in.rcpts = ok;
+	d = dsn_build(&in, &n);
+	CHECK(strstr(d, "Subject: Successful Mail Delivery Report\r\n") != NULL);
+	CHECK(strstr(d, "Action: delivered\r\nStatus: 2.0.0\r\n") != NULL);
+	CHECK(strstr(d, "Content-Type: text/rfc822-headers\r\n") != NULL);
+	free(d);
+	/* A status of the wrong class never contradicts the action. */
+	free(m.rcpt[0].status);
+	m.rcpt[0].status = xstrdup("5.1.1");
+	d = dsn_build(&in, &n);
+	CHECK(strstr(d, "Action: delivered\r\nStatus: 2.0.0\r\n") != NULL);
+	free(d);
 	CHECK(dsn_header_len(orig, strlen(orig)) == strlen(orig) - strlen("body line\r\n"));
 	qmsg_free(&m);
 	return check_summary("queued_dsn");
