@@ -110,6 +110,40 @@ long proc_uid(pid_t pid)
 	return uid;
 }
 
+/* All numbers on a "Key:" line of /proc/PID/status equal want (an empty list too). */
+static bool all_equal(const char *rest, long want)
+{
+	char *end;
+	for (;;) {
+		long v = strtol(rest, &end, 10);
+		if (end == rest)
+			return true;
+		if (v != want)
+			return false;
+		rest = end;
+	}
+}
+
+bool proc_ids_are(pid_t pid, long uid, long gid)
+{
+	char path[64], line[1024];
+	int seen = 0;
+	bool ok = true;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof line, f)) {
+		if (!strncmp(line, "Uid:", 4) || !strncmp(line, "Gid:", 4) ||
+		    !strncmp(line, "Groups:", 7)) {
+			seen++;
+			ok = ok && all_equal(strchr(line, ':') + 1, line[0] == 'U' ? uid : gid);
+		}
+	}
+	fclose(f);
+	return ok && seen == 3;
+}
+
 void uid_name(long uid, char *buf, size_t len)
 {
 	struct passwd *pw = uid >= 0 ? getpwuid((uid_t)uid) : NULL;

@@ -25,6 +25,9 @@ bool pid_alive(pid_t pid);
 bool pid_wait_gone(pid_t pid, int timeout_ms);
 /* Real uid of a process from /proc/PID/status, or -1. */
 long proc_uid(pid_t pid);
+/* True if every uid, gid and supplementary group of the process (/proc/PID/status)
+ * is uid / gid: it kept nothing of the identity it started with. */
+bool proc_ids_are(pid_t pid, long uid, long gid);
 /* Name of the account of uid into buf (or the number). */
 void uid_name(long uid, char *buf, size_t len);
 

@@ -169,6 +169,11 @@ static int verify_identity(struct master *m, struct child *k, char *why, size_t 
 		snprintf(why, len, "it runs as uid %ld instead of %s", u, k->def->account);
 		return -1;
 	}
+	if (!proc_ids_are(k->pid, (long)uid, (long)gid)) {
+		snprintf(why, len, "it kept other user or group ids than those of %s (uids, gids and "
+			 "supplementary groups must all be %s's)", k->def->account, k->def->account);
+		return -1;
+	}
 	if (!k->def->chroot)
 		return 0;
 	char *want = cfg_path(&m->in.conf, k->def->chroot), real[PATH_MAX], root[PATH_MAX];

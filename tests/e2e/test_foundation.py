@@ -538,3 +538,31 @@ def test_control_socket_is_private(instance):
                            capture_output=True, text=True, timeout=60)
         assert "permission denied" in one_line_error(p), cmd
     assert all_running(instance) == before
+
+
+def test_master_refuses_a_daemon_that_keeps_root(tmp_parent):
+    """As root, a daemon that reports ready without dropping privileges is killed
+    and `start` fails naming it (the master checks /proc, not the daemon's word)."""
+    if not IS_ROOT:
+        pytest.skip("privilege drop is only checked when started as root")
+    bindir = os.path.join(tmp_parent, "bin")
+    os.mkdir(bindir)
+    shutil.copy(MAILCTL, bindir)
+    fake = os.path.join(bindir, "fake-daemon")
+    with open(fake, "w") as f:
+        f.write('#!/bin/bash\n'
+                'case " $* " in *" --print-config "*) echo "# fake"; exit 0;; '
+                '*" --check "*) exit 0;; esac\n'
+                'eval "printf 1 >&$TERN_READY_FD"\n'
+                'while :; do sleep 1; done\n')
+    os.chmod(fake, 0o755)
+    for name in ("authd", "queued", "deliverd", "pop3d", "imapd", "smtpd"):
+        os.symlink(fake, os.path.join(bindir, f"tern-{name}"))
+    inst = Instance(tmp_parent)
+    ctl = os.path.join(bindir, "mailctl")
+    run = lambda *a: subprocess.run([ctl, *a], capture_output=True, text=True, timeout=60)
+    assert run("init", inst.dir, "--port-base", str(inst.port_base)).returncode == 0
+    err = one_line_error(run("-c", inst.dir, "start"))
+    assert "authd did not drop its privileges" in err and "tern-auth" in err
+    assert wait_for(lambda: not instance_procs(inst.dir), timeout=15)
+    assert run("-c", inst.dir, "status").returncode != 0

@@ -7,6 +7,7 @@
 #include "common/util.h"
 #include "tests/unit/check.h"
 
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,13 @@ static void test_liveness(void)
 	int st;
 	waitpid(z, &st, 0);
 	CHECK(!pid_alive(z));
+	gid_t groups[64];
+	int ng = getgroups(64, groups);
+	bool plain = getuid() == geteuid() && getgid() == getegid() &&
+		     (ng == 0 || (ng == 1 && groups[0] == getgid()));
+	CHECK(proc_ids_are(getpid(), (long)getuid(), (long)getgid()) == plain);
+	CHECK(!proc_ids_are(getpid(), (long)getuid() + 1, (long)getgid()));
+	CHECK(!proc_ids_are(999999999, 0, 0));
 	char name[64];
 	uid_name(0, name, sizeof name);
 	CHECK_STR(name, "root");
