@@ -57,8 +57,8 @@ static void cmd_capa(struct lsess *s)
 	lsess_reply(s, "PIPELINING");
 	if (s->L->ssl_ctx && !s->tls)
 		lsess_reply(s, "STLS");
-	if (c->expire_never)
-		lsess_reply(s, "EXPIRE NEVER");
+	if (c->expire_never || c->expire_zero)
+		lsess_reply(s, "EXPIRE %s", c->expire_never ? "NEVER" : "0");
 	if (c->login_delay)
 		lsess_reply(s, "LOGIN-DELAY %u", c->login_delay);
 	lsess_reply(s, "IMPLEMENTATION tern");

@@ -29,6 +29,7 @@ struct msg {
 	uint64_t size;		/* octets of the CRLF form */
 	struct timespec mtime;	/* delivery order */
 	bool deleted;
+	bool retrieved;		/* RETR'd in this session (EXPIRE 0) */
 };
 
 struct maildrop {

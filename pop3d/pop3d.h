@@ -53,6 +53,7 @@ struct pop3d_conf {
 	unsigned max_messages;
 	unsigned login_delay;		/* seconds; 0 = not announced */
 	bool expire_never;
+	bool expire_zero;		/* EXPIRE 0: RETR implies DELE at QUIT */
 };
 void pop3d_conf_load(const struct cfg *c, struct pop3d_conf *out);
 void pop3d_conf_free(struct pop3d_conf *c);

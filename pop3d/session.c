@@ -131,6 +131,7 @@ static void cmd_retr(struct sess *s, const struct pop3_cmd *c)
 	if (i < 0)
 		return;
 	s->retr++;
+	s->md.msgs[i].retrieved = true;
 	send_msg(s, i, -1);
 }
 
@@ -172,8 +173,8 @@ static void cmd_capa(struct sess *s)
 	reply(s, "UIDL");
 	reply(s, "RESP-CODES");
 	reply(s, "PIPELINING");
-	if (c->expire_never)
-		reply(s, "EXPIRE NEVER");
+	if (c->expire_never || c->expire_zero)
+		reply(s, "EXPIRE %s", c->expire_never ? "NEVER" : "0");
 	if (c->login_delay)
 		reply(s, "LOGIN-DELAY %u", c->login_delay);
 	reply(s, "IMPLEMENTATION tern");
@@ -183,6 +184,10 @@ static void cmd_capa(struct sess *s)
 /* UPDATE state (RFC 1939 6): only here are messages removed. */
 static void cmd_quit(struct sess *s)
 {
+	/* EXPIRE 0 (RFC 2449 6.7): what the client retrieved does not stay. */
+	for (size_t i = 0; s->a->conf->expire_zero && i < s->md.n; i++)
+		if (s->md.msgs[i].retrieved)
+			s->md.msgs[i].deleted = true;
 	size_t removed = 0, failed = maildrop_update(&s->md, &removed);
 	s->deleted = removed;
 	maildrop_unlock(&s->md);

@@ -19,7 +19,8 @@ const struct cfg_key pop3d_settings[] = {
 	{ "max_messages", CFG_INT, "100000", "Most messages listed in one session (oldest first; the rest wait)", NULL },
 	{ "login_delay", CFG_TIME, "0", "Least time between two logins of a mailbox (CAPA LOGIN-DELAY; 0 = none)", NULL },
 	{ "expire", CFG_ENUM, "off",
-	  "CAPA EXPIRE: off (not announced) or never (mail stays until the client deletes it)", "off,never" },
+	  "CAPA EXPIRE: off (not announced), never (mail stays until the client deletes it) or 0 (a retrieved message is removed at QUIT)",
+	  "off,never,0" },
 	{ NULL, 0, NULL, NULL, NULL },
 };
 
@@ -44,6 +45,7 @@ void pop3d_conf_load(const struct cfg *c, struct pop3d_conf *o)
 	o->max_messages = clamp_u(cfg_int(c, "max_messages"), 1, 10000000);
 	o->login_delay = clamp_u(cfg_int(c, "login_delay"), 0, 86400 * 365);
 	o->expire_never = !strcmp(cfg_str(c, "expire"), "never");
+	o->expire_zero = !strcmp(cfg_str(c, "expire"), "0");
 }
 
 void pop3d_conf_free(struct pop3d_conf *c)

@@ -957,3 +957,28 @@ def test_out_of_file_descriptors_pauses_then_recovers(tmp_parent):
         for c in conns:
             c.close()
         e.stop()
+
+
+def test_expire_zero_removes_retrieved_at_quit(tmp_parent):
+    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes", "expire": "0"})
+    try:
+        e.deliver(ALICE, MSG1, when=time.time() - 10)
+        e.deliver(ALICE, MSG2)
+        p = login(e)
+        assert p.capa()["EXPIRE"] == ["0"]
+        p.retr(1)
+        p.top(2, 1)		# TOP is not a retrieval
+        p.rset()
+        # Dropped: nothing goes.
+        p.sock.shutdown(socket.SHUT_RDWR)
+        p.close()
+        assert wait_for(lambda: "end=disconnect" in e.log_text())
+        assert len(e.files(ALICE)) == 2
+        p = login(e)
+        p.retr(1)
+        assert p.quit() == b"+OK Logging out, 1 messages deleted"
+        p = login(e)
+        assert p.stat() == (1, len(wire(MSG2)))
+        p.quit()
+    finally:
+        e.stop()
