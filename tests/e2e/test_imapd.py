@@ -226,6 +226,10 @@ def test_fetch_bodystructure_nested(server):
     assert expect in bs, bs
     typ, data = c.fetch("1", "(BODY)")
     assert '"alternative")' in data[0].decode()
+    typ, data = c.fetch("1", "(ENVELOPE)")
+    assert data[0].decode() == ('1 (ENVELOPE (NIL "nested" ((NIL NIL "a" "example.org")) '
+                                '((NIL NIL "a" "example.org")) ((NIL NIL "a" "example.org")) '
+                                '((NIL NIL "b" "example.test")) NIL NIL NIL NIL))')
     typ, data = c.fetch("1", "(BODY.PEEK[1.2])")
     assert data[0][1] == b"<p>html body</p>"
     typ, data = c.fetch("1", "(BODY.PEEK[1.2.MIME])")
