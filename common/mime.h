@@ -110,5 +110,10 @@ char *mime_param_decoded(const struct mime_param *params, size_t n, const char *
 /* Body of part p decoded (base64/quoted-printable) and converted to UTF-8 per
  * its charset, for SEARCH BODY/TEXT. malloc'd; *outlen set. */
 char *mime_body_text(const struct mime_msg *m, const struct mime_part *p, size_t *outlen);
+/* Body of part p with its Content-Transfer-Encoding undone (no charset
+ * conversion), for FETCH BINARY; NULL for an unknown encoding. */
+char *mime_part_binary(const struct mime_msg *m, const struct mime_part *p, size_t *outlen);
+/* The part a numeric section names ("1.2"; "" is the whole message), or NULL. */
+const struct mime_part *mime_find_part(const struct mime_msg *m, const char *spec);
 
 #endif

@@ -224,6 +224,27 @@ char *mime_param_decoded(const struct mime_param *ps, size_t n, const char *name
 	return u;
 }
 
+char *mime_part_binary(const struct mime_msg *m, const struct mime_part *p, size_t *outlen)
+{
+	const char *b = m->buf + p->body_off;
+	size_t n = p->body_len;
+	const char *enc = p->enc ? p->enc : "7bit";
+	char *out = xmalloc(n + 1);
+	if (!strcasecmp(enc, "base64"))
+		*outlen = b64_decode(b, n, out);
+	else if (!strcasecmp(enc, "quoted-printable"))
+		*outlen = qp_decode(b, n, out, false);
+	else if (!strcasecmp(enc, "7bit") || !strcasecmp(enc, "8bit") || !strcasecmp(enc, "binary")) {
+		memcpy(out, b, n);
+		*outlen = n;
+	} else {
+		free(out);
+		return NULL;
+	}
+	out[*outlen] = '\0';
+	return out;
+}
+
 char *mime_body_text(const struct mime_msg *m, const struct mime_part *p, size_t *outlen)
 {
 	const char *b = m->buf + p->body_off;

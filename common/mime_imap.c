@@ -437,6 +437,26 @@ static int parse_field_list(const char *s, struct mime_section *out)
 	}
 }
 
+const struct mime_part *mime_find_part(const struct mime_msg *m, const char *spec)
+{
+	const struct mime_part *p = m->root;
+	bool numbered = false;
+	for (const char *s = spec; *s;) {
+		char *end;
+		unsigned long n = strtoul(s, &end, 10);
+		if (end == s || n == 0 || n > 100000 || (*end && *end != '.'))
+			return NULL;
+		p = step(p, !numbered, n);
+		if (!p)
+			return NULL;
+		numbered = true;
+		s = *end ? end + 1 : end;
+	}
+	if (numbered && p->multipart)
+		return NULL;	/* BINARY of a multipart is not defined */
+	return p;
+}
+
 int mime_section(const struct mime_msg *m, const char *spec, struct mime_section *out)
 {
 	memset(out, 0, sizeof *out);

@@ -16,7 +16,7 @@
 #define MSG_READ_MAX (1024ULL * 1024 * 1024)
 
 enum fkind { F_ENVELOPE, F_FLAGS, F_INTERNALDATE, F_SIZE, F_UID, F_BODY, F_BODYSTRUCTURE,
-	     F_SECTION, F_MODSEQ };
+	     F_SECTION, F_MODSEQ, F_BINARY, F_BINSIZE };
 
 struct fitem {
 	enum fkind kind;
@@ -44,7 +44,7 @@ static void add(struct freq *r, enum fkind k, const char *name, const char *sect
 	f->name = xstrdup(name);
 	f->section = section ? xstrdup(section) : NULL;
 	f->peek = peek;
-	if (k == F_SECTION) {
+	if (k == F_SECTION || k == F_BINARY || k == F_BINSIZE) {
 		r->need_body = true;
 		r->sets_seen |= !peek;
 	}
@@ -61,18 +61,25 @@ static void freq_free(struct freq *r)
 	}
 }
 
-/* BODY[section]<partial> after "BODY" or "BODY.PEEK" */
-static bool parse_section(struct ip *ip, struct freq *r, bool peek)
+/* BODY[section]<partial> after "BODY" or "BODY.PEEK" (BINARY likewise) */
+static bool parse_section(struct ip *ip, struct freq *r, bool peek, enum fkind kind)
 {
 	char *spec = ip_until(ip, "]");
 	if (!spec || !ip_char(ip, ']')) {
 		free(spec);
 		return false;
 	}
-	char *name = xasprintf("BODY[%s]", spec);
-	add(r, F_SECTION, name, spec, peek);
+	if (kind != F_SECTION && strspn(spec, "0123456789.") != strlen(spec)) {
+		free(spec);
+		return false;	/* BINARY takes part numbers only */
+	}
+	const char *label = kind == F_SECTION ? "BODY" : kind == F_BINARY ? "BINARY" : "BINARY.SIZE";
+	char *name = xasprintf("%s[%s]", label, spec);
+	add(r, kind, name, spec, peek);
 	free(name);
 	free(spec);
+	if (kind == F_BINSIZE)
+		return true;	/* no partial for sizes */
 	if (ip_char(ip, '<')) {
 		uint64_t a, b;
 		if (!ip_number(ip, UINT32_MAX, &a) || !ip_char(ip, '.') || !ip_number(ip, UINT32_MAX, &b) ||
@@ -126,11 +133,15 @@ static bool parse_att(struct ip *ip, struct freq *r)
 	else if (!strcasecmp(a, "BODY") || !strcasecmp(a, "BODY.PEEK")) {
 		bool peek = strlen(a) > 4;
 		if (ip_char(ip, '['))
-			ok = parse_section(ip, r, peek);
+			ok = parse_section(ip, r, peek, F_SECTION);
 		else if (!peek)
 			add(r, F_BODY, "BODY", NULL, true);
 		else
 			ok = false;
+	} else if (!strcasecmp(a, "BINARY") || !strcasecmp(a, "BINARY.PEEK") ||
+		   !strcasecmp(a, "BINARY.SIZE")) {
+		enum fkind k = !strcasecmp(a, "BINARY.SIZE") ? F_BINSIZE : F_BINARY;
+		ok = ip_char(ip, '[') && parse_section(ip, r, k == F_BINSIZE || strlen(a) > 6, k);
 	} else
 		ok = false;
 	free(a);
@@ -258,6 +269,40 @@ static void out_section(struct evbuffer *b, const struct fitem *f, struct mime_m
 	mime_section_free(&sec);
 }
 
+/* BINARY[part] (RFC 3516): the part with its transfer encoding undone; a
+ * literal8 (~{n}) when the bytes include NUL. false for an unknown encoding. */
+static bool out_binary(struct evbuffer *b, const struct fitem *f, struct mime_msg *m)
+{
+	size_t len = 0;
+	char *data = NULL;
+	if (!*f->section) {
+		data = xmalloc(m->len + 1);
+		memcpy(data, m->buf, m->len);
+		len = m->len;
+	} else {
+		const struct mime_part *p = mime_find_part(m, f->section);
+		if (p && !(data = mime_part_binary(m, p, &len)))
+			return false;
+	}
+	if (f->kind == F_BINSIZE) {
+		evbuffer_add_printf(b, "%zu", len);
+		free(data);
+		return true;
+	}
+	const char *d = data ? data : "";
+	if (f->partial) {
+		size_t st = f->start < len ? (size_t)f->start : len;
+		size_t n = len - st < f->len ? len - st : (size_t)f->len;
+		d += st;
+		len = n;
+	}
+	if (memchr(d, '\0', len))
+		evbuffer_add(b, "~", 1);
+	out_literal(b, d, len);
+	free(data);
+	return true;
+}
+
 static void out_cached(struct evbuffer *b, struct mi *mi, uint32_t uid, char which)
 {
 	char *c = mi_cached(mi, uid, which);
@@ -266,7 +311,8 @@ static void out_cached(struct evbuffer *b, struct mi *mi, uint32_t uid, char whi
 }
 
 /* One "* n FETCH (...)" response. false if the message is gone. */
-static bool fetch_one(struct session *s, struct mi *mi, size_t i, struct freq *r, bool uid)
+static bool fetch_one(struct session *s, struct mi *mi, size_t i, struct freq *r, bool uid,
+		      bool *unknown_cte)
 {
 	struct vmsg *m = &s->sel->m[i];
 	if (m->gone)
@@ -322,6 +368,13 @@ static bool fetch_one(struct session *s, struct mi *mi, size_t i, struct freq *r
 		case F_BODYSTRUCTURE: out_cached(b, mi, m->uid, 'S'); break;
 		case F_BODY: out_cached(b, mi, m->uid, 'B'); break;
 		case F_SECTION: out_section(b, f, msg); break;
+		case F_BINARY:
+		case F_BINSIZE:
+			if (!out_binary(b, f, msg)) {
+				evbuffer_add(b, "NIL", 3);
+				*unknown_cte = true;
+			}
+			break;
 		}
 	}
 	if (set_seen && !r->has_flags) {
@@ -367,15 +420,17 @@ void cmd_fetch(struct session *s, struct ip *ip, bool uid)
 		fetch_vanished(s, mi, &set, r.since);
 	size_t *idx;
 	size_t n = view_resolve(s->sel, &set, uid, &idx);
-	bool missing = false;
+	bool missing = false, unknown_cte = false;
 	for (size_t k = 0; k < n; k++) {
-		if (!fetch_one(s, mi, idx[k], &r, uid))
+		if (!fetch_one(s, mi, idx[k], &r, uid, &unknown_cte))
 			missing = true;
 	}
 	free(idx);
 	mi_close(mi);
 	if (missing)
 		s_no(s, "[EXPUNGEISSUED] Some messages were expunged");
+	else if (unknown_cte)
+		s_no(s, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
 	else
 		s_ok(s, "FETCH completed");
 out:

@@ -389,7 +389,7 @@ void cmd_append(struct session *s, struct ip *ip, bool uid)
 		if (!(date = ip_string(ip, NULL)) || (idate = parse_imap_date(date, true)) < 0 || !ip_sp(ip))
 			goto syntax;
 	}
-	if (!ip_peek(ip, '{') || !(msg = ip_string(ip, &len)) || !ip_eol(ip))
+	if ((!ip_peek(ip, '{') && !ip_peek(ip, '~')) || !(msg = ip_string(ip, &len)) || !ip_eol(ip))
 		goto syntax;
 	if (!ms_exists(name)) {
 		s_no(s, "[TRYCREATE] No such mailbox");

@@ -296,6 +296,11 @@ bad:
 
 char *ip_string(struct ip *ip, size_t *len)
 {
+	/* literal8 (RFC 3516 "~{n}"): APPEND may send binary content */
+	if (ip_peek(ip, '~') && ip->p + 1 < ip->end && ip->p[1] == '{') {
+		ip->p++;
+		return literal(ip, len);
+	}
 	if (ip_peek(ip, '"'))
 		return quoted(ip, len);
 	if (ip_peek(ip, '{'))

@@ -1058,3 +1058,32 @@ def test_list_parent_made_by_another_tool(server):
     typ, data = c.select("Lists")
     assert typ == "NO"
     c.logout()
+
+
+def test_binary(server):
+    server.start()
+    server.deliver(ALICE, NESTED)
+    r = Raw(server)
+    r.send(b"a1 LOGIN " + ALICE.encode() + b" " + ALICE_PW.encode() + b"\r\n")
+    assert b" BINARY " in r.until_tag(b"a1")[-1]
+    r.send(b"a2 SELECT INBOX\r\n")
+    r.until_tag(b"a2")
+    # part 2 is base64 "AAECAwQ=" = bytes 0..4: NUL inside, so a literal8
+    r.send(b"a3 FETCH 1 (BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[1.2]<3.4>)\r\n")
+    data = b""
+    while b"a3 OK" not in data:
+        d = r.s.recv(65536)
+        assert d
+        data += r.buf + d
+        r.buf = b""
+    assert b"BINARY[2] ~{5}\r\n\x00\x01\x02\x03\x04" in data
+    assert b"BINARY.SIZE[2] 5" in data
+    assert b"BINARY[1.2]<3> {4}\r\nhtml" in data
+    # APPEND with a literal8
+    r.buf = b""
+    r.send(b"a4 APPEND INBOX ~{7}\r\n")
+    assert r.line().startswith(b"+ ")
+    r.send(b"x\x00y\r\n\r\n" + b"\r\n")
+    assert r.until_tag(b"a4")[-1].startswith(b"a4 OK [APPENDUID")
+    r.send(b"a5 FETCH 1 (BINARY[HEADER])\r\n")
+    assert r.line().startswith(b"a5 BAD")
