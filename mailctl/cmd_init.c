@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define INIT_USAGE "init DIR [--hostname H] [--domain D] [--port-base N] [--listen ADDR[,ADDR...]]"
@@ -253,6 +254,14 @@ int cmd_init(const char *cdir, int argc, char **argv)
 		if (!exists)
 			rmdir(o.dir);
 		return cmd_error("cannot resolve %s: %s", o.dir, strerror(e));
+	}
+	/* The daemons' Unix sockets live in DIR/run: sun_path holds 107 bytes. */
+	if (strlen(abs) + sizeof "/run/imap-mail.sock" > sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		if (!exists)
+			rmdir(abs);
+		return cmd_error("%s is too long a path for the instance's Unix sockets (at most %zu "
+				 "characters); choose a shorter one", abs,
+				 sizeof(((struct sockaddr_un *)0)->sun_path) - sizeof "/run/imap-mail.sock");
 	}
 	chmod(abs, 0755);
 	if (make_instance(abs, &o) < 0) {

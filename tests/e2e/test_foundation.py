@@ -159,6 +159,13 @@ def test_init_bad_arguments(tmp_parent, args, words):
     assert not os.path.exists(d)
 
 
+def test_init_path_too_long_for_sockets(tmp_parent):
+    d = os.path.join(tmp_parent, "x" * 100)
+    err = one_line_error(mailctl("init", d, check=False))
+    assert "too long" in err and "shorter" in err
+    assert not os.path.exists(d)
+
+
 def test_init_without_directory():
     assert "which directory" in one_line_error(mailctl("init", check=False))
 
