@@ -18,7 +18,8 @@
 /* Set when a lookup of the current check failed temporarily: libspf2 1.2.10
  * reports such checks as permerror (or none), while RFC 7208 (4.4, 5.2) makes
  * any DNS failure other than "no such name" a temperror. */
-static int saw_tempfail;
+/* Per thread: smtpd checks SPF on several worker threads at once. */
+static __thread int saw_tempfail;
 
 /* Copy one answer record into slot cnt of rr; 0 ok, -1 give up. */
 static int copy_record(SPF_dns_rr_t *rr, int cnt, ns_msg *msg, ns_rr *r)
@@ -111,9 +112,11 @@ static SPF_dns_rr_t *tern_lookup(SPF_dns_server_t *server, const char *domain, n
 	return rr;
 }
 
+/* One libspf2 server per thread: SPF_server_set_rec_dom and the response
+ * state are not thread-safe (a shared server double-freed rec_dom under load). */
 static SPF_server_t *spf_server(void)
 {
-	static SPF_server_t *server;
+	static __thread SPF_server_t *server;
 	if (!server) {
 		SPF_dns_server_t *layer = xcalloc(1, sizeof *layer);
 		layer->lookup = tern_lookup;

@@ -118,7 +118,10 @@ def smtp_sessions(env, total, sessions, record):
                 except smtplib.SMTPRecipientsRefused as e:
                     record(i, token, False, final=False)
                     code = min(c for c, _ in e.recipients.values())
-                    s.rset()
+                    try:
+                        s.rset()	# (after a 421 smtplib has closed it already)
+                    except (smtplib.SMTPException, OSError):
+                        s = None
                     if code >= 500:
                         reasons[f"rcpt {code}"] += 1
                         break
