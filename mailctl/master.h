@@ -16,6 +16,7 @@
 #define READY_TIMEOUT_MS	30000	/* a daemon must report ready within this */
 #define STOP_TIMEOUT_MS		10000	/* then SIGKILL */
 #define BACKOFF_FIRST_MS	500
+#define BACKOFF_RESET_MS	60000	/* up this long: the back-off starts over */
 
 enum child_state {
 	CH_FREE,	/* unused slot */

@@ -258,8 +258,9 @@ static void schedule_restart(struct master *m, struct child *k, const char *how)
 	uint64_t now = now_ms(), max = cfg_int(&m->in.conf, "restart_backoff_max") * 1000;
 	if (max < BACKOFF_FIRST_MS)
 		max = BACKOFF_FIRST_MS;
-	/* A daemon that ran longer than the longest back-off starts over. */
-	if (now - k->spawned_ms > max)
+	/* A daemon that served for a while (the longer of a minute and the longest
+	 * back-off) was healthy: its next failure starts the back-off over. */
+	if (now - k->spawned_ms > (max > BACKOFF_RESET_MS ? max : BACKOFF_RESET_MS))
 		k->failures = 0;
 	if (k->failures < 20)
 		k->failures++;
