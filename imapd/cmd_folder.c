@@ -77,6 +77,21 @@ void cmd_rename(struct session *s, struct ip *ip, bool uid)
 	} else if (ms_rename(from, to) < 0) {
 		s_no(s, "[SERVERBUG] Cannot rename: %s", strerror(errno));
 	} else {
+		/* the selected folder (or one of its parents) moved: follow it */
+		size_t fl = strlen(from);
+		if (s->sel && !ms_is_inbox(from) && !strncmp(s->sel->name, from, fl) &&
+		    (s->sel->name[fl] == '\0' || s->sel->name[fl] == '.')) {
+			char *nn = xasprintf("%s%s", to, s->sel->name + fl);
+			char *nd = folder_dir(nn);
+			if (nd) {
+				free(s->sel->name);
+				free(s->sel->dir);
+				s->sel->name = nn;
+				s->sel->dir = nd;
+			} else {
+				free(nn);
+			}
+		}
 		s_ok(s, "RENAME completed");
 	}
 	free(from);

@@ -1087,3 +1087,18 @@ def test_binary(server):
     assert r.until_tag(b"a4")[-1].startswith(b"a4 OK [APPENDUID")
     r.send(b"a5 FETCH 1 (BINARY[HEADER])\r\n")
     assert r.line().startswith(b"a5 BAD")
+
+
+def test_rename_selected_folder(server):
+    server.start()
+    c = connect(server)
+    c.create("Projects")
+    c.append("Projects", None, None, SIMPLE)
+    c.select("Projects")
+    assert c.rename("Projects", "Done")[0] == "OK"
+    typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert typ == "OK" and b"hello there" in data[0][1]
+    c.append("Done", None, None, SIMPLE)
+    typ, data = c.noop()
+    assert c.untagged_responses.get("EXISTS")[-1] == b"2"
+    c.logout()
