@@ -1102,3 +1102,61 @@ def test_rename_selected_folder(server):
     typ, data = c.noop()
     assert c.untagged_responses.get("EXISTS")[-1] == b"2"
     c.logout()
+
+
+def test_concurrent_sessions_and_deliveries_keep_the_folder_consistent(server):
+    """Four sessions append, flag and expunge in one folder while deliveries
+    arrive; afterwards every session, the index and the files agree."""
+    import threading
+    server.start()
+    errors = []
+
+    def worker(n):
+        try:
+            c = connect(server)
+            c.select("INBOX")
+            for i in range(15):
+                assert c.append("INBOX", "(\\Seen)", None, SIMPLE.replace(b"hello there", b"w%d-%d" % (n, i)))[0] == "OK"
+                typ, data = c.search(None, "ALL")
+                seqs = data[0].split()
+                if seqs:
+                    c.store(seqs[len(seqs) // 2], "+FLAGS", "(\\Flagged)")
+                if i % 5 == 4:
+                    typ, data = c.uid("SEARCH", "FLAGGED")
+                    uids = data[0].split()
+                    if uids:
+                        c.uid("STORE", uids[0], "+FLAGS", "(\\Deleted)")
+                        c.expunge()
+            c.logout()
+        except Exception as e:  # reported by the main thread
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(20):
+        server.deliver(ALICE, SIMPLE.replace(b"hello there", b"delivered %d" % i))
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads)
+    c = connect(server)
+    typ, data = c.select("INBOX")
+    count = int(data[0])
+    files = os.listdir(os.path.join(server.maildir(ALICE), "cur"))
+    assert len(files) == count and os.listdir(os.path.join(server.maildir(ALICE), "new")) == []
+    typ, data = c.fetch("1:*", "(UID FLAGS)")
+    uids = [int(re.search(rb"UID (\d+)", d).group(1)) for d in data]
+    assert uids == sorted(uids) and len(set(uids)) == count
+    # flags in the index match the file names
+    flagged = {int(x) for x in c.uid("SEARCH", "FLAGGED")[1][0].split()}
+    assert len(flagged) == sum(1 for f in files if "F" in f.split(":2,")[1])
+    # SEARCH agrees with the files (some deliveries were flagged and expunged)
+    cur = os.path.join(server.maildir(ALICE), "cur")
+    on_disk = 0
+    for f in files:
+        with open(os.path.join(cur, f), "rb") as fh:
+            on_disk += b"Subject: delivered" in fh.read()
+    typ, data = c.search(None, "SUBJECT", "delivered")
+    assert len(data[0].split()) == on_disk
+    c.logout()
