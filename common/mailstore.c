@@ -64,7 +64,8 @@ static int make_maildir(const char *dir)
 		if (r < 0 && errno != EEXIST)
 			return -1;
 	}
-	if (strcmp(dir, ".") && strchr(dir + 1, '/') == NULL) {
+	const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+	if (base[0] == '.' && base[1] && strcmp(base, "..")) {
 		/* Maildir++ marks subfolders with a maildirfolder file */
 		char *p = xasprintf("%s/maildirfolder", dir);
 		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);

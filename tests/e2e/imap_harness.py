@@ -140,9 +140,11 @@ def chown_vmail(path):
         return
     pw = pwd.getpwnam("tern-vmail")
     for root, dirs, files in os.walk(path):
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        for f in files:
-            os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid)
+        for p in [root] + [os.path.join(root, f) for f in files]:
+            try:
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+            except FileNotFoundError:
+                pass  # a running session moved it (new/ -> cur/) meanwhile
 
 
 class ImapServer:
@@ -220,8 +222,8 @@ class ImapServer:
         tmp = os.path.join(md, "tmp", name)
         with open(tmp, "wb") as f:
             f.write(data)
-        os.rename(tmp, os.path.join(md, "new", name))
         chown_vmail(os.path.join(self.dir, "mail"))
+        os.rename(tmp, os.path.join(md, "new", name))
         return name
 
     # -- processes --

@@ -1109,6 +1109,7 @@ def test_concurrent_sessions_and_deliveries_keep_the_folder_consistent(server):
     arrive; afterwards every session, the index and the files agree."""
     import threading
     server.start()
+    connect(server).logout()  # the Maildir exists before the harness writes into it as root
     errors = []
 
     def worker(n):
