@@ -57,12 +57,15 @@ def alive(env, name):
     return p is not None and p.poll() is None
 
 
-def killer(env, stop, kills, progress, total, names):
+def killer(env, stop, kills, progress, total, names, gate):
     """Kill at 6 random points of the run (measured in finished submissions), so
-    every kill lands while sessions are committing and deliveries are running."""
+    every kill lands while sessions are committing and deliveries are running.
+    gate["next"] is the next point: sessions wait when they get more than a few
+    messages past it, so a fast run cannot finish before the killer is done."""
     rnd = random.Random(int(os.environ.get("TERN_CRASH_SEED", "0")) or None)
     groups = [[n] for n in names] + [["queued", "deliverd"], list(names)]
     for point in sorted(rnd.sample(range(total // 20, total - total // 10), 6)):
+        gate["next"] = point
         while not stop.is_set() and len(progress) < point:
             time.sleep(0.01)
         if stop.is_set():
@@ -76,6 +79,7 @@ def killer(env, stop, kills, progress, total, names):
         for v in ("authd", "queued", "deliverd", "smtpd"):
             if v in victims:
                 restart(env, v)
+    gate["next"] = float("inf")
 
 
 def body(i, attempt=0):
@@ -165,16 +169,22 @@ def test_kill9_loses_and_duplicates_nothing(env, transport, total, sessions):
     reasons.clear()
     lock = threading.Lock()
 
+    gate = {"next": float("inf")}
+
     def record(i, token, ok, final=True):
         with lock:
             (acked if ok else failed).add(token)
             if final:
                 progress.append(i)
+        if final:	# keep within reach of the killer (bounded wait)
+            deadline = time.monotonic() + 60
+            while len(progress) > gate["next"] + 15 and time.monotonic() < deadline:
+                time.sleep(0.01)
 
     names = ["queued", "deliverd", "authd"] + (["smtpd"] if transport == "smtp" else [])
     stop = threading.Event()
     kills = []
-    k = threading.Thread(target=killer, args=(env, stop, kills, progress, total, names))
+    k = threading.Thread(target=killer, args=(env, stop, kills, progress, total, names, gate))
     k.start()
     try:
         (smtp_sessions if transport == "smtp" else sendmail_sessions)(env, total, sessions, record)
