@@ -57,8 +57,13 @@ void cmd_delete(struct session *s, struct ip *ip, bool uid)
 		s_no(s, "[NONEXISTENT] No such mailbox");
 	else if (ms_delete(name) < 0)
 		s_no(s, "[SERVERBUG] Cannot delete mailbox: %s", strerror(errno));
-	else
+	else {
+		if (s->sel && !strcmp(s->sel->name, name)) {
+			view_free(s->sel);	/* deleting the selected folder deselects it */
+			s->sel = NULL;
+		}
 		s_ok(s, "DELETE completed");
+	}
 	free(name);
 }
 

@@ -236,6 +236,12 @@ struct mi *view_sync(struct session *s, bool allow_expunge)
 	uint32_t *fresh;
 	size_t nfresh;
 	struct mi *mi = mi_open(s->sel->dir, &fresh, &nfresh, why, sizeof why);
+	if (!mi && !ms_exists(s->sel->name)) {
+		/* another session deleted (or renamed) the folder under us */
+		s_out(s, "* BYE [NONEXISTENT] The selected mailbox was deleted");
+		s->closing = true;
+		return NULL;
+	}
 	if (!mi) {
 		log_err("user=%s: %s", s->user, why);
 		return NULL;

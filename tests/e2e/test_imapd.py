@@ -1161,3 +1161,17 @@ def test_concurrent_sessions_and_deliveries_keep_the_folder_consistent(server):
     typ, data = c.search(None, "SUBJECT", "delivered")
     assert len(data[0].split()) == on_disk
     c.logout()
+
+
+def test_delete_selected_folder(server):
+    server.start()
+    a, b = connect(server), connect(server)
+    a.create("Tmp")
+    a.select("Tmp")
+    b.select("Tmp")
+    assert b.delete("Tmp")[0] == "OK"          # b deletes its own selected folder
+    with pytest.raises(imaplib.IMAP4.error):  # and is no longer selected
+        b._simple_command("FETCH", "1:*", "(FLAGS)")
+    with pytest.raises(imaplib.IMAP4.abort):  # a is told and disconnected
+        a.noop()
+    b.logout()
