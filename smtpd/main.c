@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 struct listener {
 	struct server *srv;
@@ -27,7 +28,9 @@ struct listener {
 	struct event *pause;	/* re-enables accepting after an accept error */
 };
 
-static struct listener listeners[L_COUNT];
+#define MAX_LISTENERS 32	/* every kind on every `listen` address */
+static struct listener listeners[MAX_LISTENERS];
+static int nlisteners;
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
 		      void *arg)
@@ -72,40 +75,43 @@ static void raise_fd_limit(const struct smtpd_conf *c)
 			 c->max_sessions, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
 }
 
+/* One listener per socket the master passed: a kind has one per `listen`
+ * address. */
 static int open_listeners(struct server *srv)
 {
-	int n = 0;
 	for (int k = 0; k < L_COUNT; k++) {
-		int fd = daemon_listen_fd(kind_name((enum listener_kind)k));
-		if (fd < 0)
-			continue;
-		if (k == L_SMTPS && !srv->tls) {
-			log_err("smtps: no TLS certificate, not serving implicit TLS");
-			continue;
+		int fds[MAX_LISTENERS];
+		int n = daemon_listen_fds(kind_name((enum listener_kind)k), fds, MAX_LISTENERS);
+		for (int i = 0; i < n && nlisteners < MAX_LISTENERS; i++) {
+			if (k == L_SMTPS && !srv->tls) {
+				log_err("smtps: no TLS certificate, not serving implicit TLS");
+				close(fds[i]);
+				continue;
+			}
+			fd_nonblock(fds[i]);
+			fd_cloexec(fds[i]);
+			struct listener *li = &listeners[nlisteners++];
+			*li = (struct listener){ srv, (enum listener_kind)k, NULL, NULL };
+			li->pause = evtimer_new(srv->base, resume_accepting, li);
+			li->ev = evconnlistener_new(srv->base, accept_cb, li, LEV_OPT_CLOSE_ON_FREE, 0,
+						    fds[i]);
+			if (!li->ev)
+				fatal("cannot listen on %s fd %d", kind_name((enum listener_kind)k), fds[i]);
+			evconnlistener_set_error_cb(li->ev, accept_error_cb);
 		}
-		fd_nonblock(fd);
-		fd_cloexec(fd);
-		listeners[k] = (struct listener){ srv, (enum listener_kind)k, NULL, NULL };
-		listeners[k].pause = evtimer_new(srv->base, resume_accepting, &listeners[k]);
-		listeners[k].ev = evconnlistener_new(srv->base, accept_cb, &listeners[k],
-						     LEV_OPT_CLOSE_ON_FREE, 0, fd);
-		if (!listeners[k].ev)
-			fatal("cannot listen on %s fd %d", kind_name((enum listener_kind)k), fd);
-		evconnlistener_set_error_cb(listeners[k].ev, accept_error_cb);
-		n++;
 	}
-	return n;
+	return nlisteners;
 }
 
 static void close_listeners(void)
 {
-	for (int k = 0; k < L_COUNT; k++) {
-		if (listeners[k].ev)
-			evconnlistener_free(listeners[k].ev);
-		if (listeners[k].pause)
-			event_free(listeners[k].pause);
-		listeners[k].ev = NULL;
-		listeners[k].pause = NULL;
+	for (int i = 0; i < nlisteners; i++) {
+		if (listeners[i].ev)
+			evconnlistener_free(listeners[i].ev);
+		if (listeners[i].pause)
+			event_free(listeners[i].pause);
+		listeners[i].ev = NULL;
+		listeners[i].pause = NULL;
 	}
 }
 
