@@ -367,9 +367,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	if (sig == SIGHUP) {
 		/* the master started a new generation: stop accepting, finish sessions */
-		for (int i = 0; i < 2; i++)
-			if (L.lis[i])
-				evconnlistener_disable(L.lis[i]);
+		for (int i = 0; i < L.nlis; i++)
+			evconnlistener_disable(L.lis[i]);
 		L.draining = true;
 		log_info("imap login: draining");
 	}
@@ -397,8 +396,11 @@ int login_main(struct instance *in, struct cfg *conf)
 		log_warn("imap: TLS disabled: %s", why);
 	free(cert);
 	free(key);
-	int fds[2] = { daemon_listen_fd("imap"), daemon_listen_fd("imaps") };
-	if (fds[0] < 0 && fds[1] < 0)
+	/* One socket per `listen` address and kind. */
+	int fds[IMAP_MAX_LISTENERS];
+	int nplain = daemon_listen_fds("imap", fds, IMAP_MAX_LISTENERS);
+	int n = nplain + daemon_listen_fds("imaps", fds + nplain, IMAP_MAX_LISTENERS - nplain);
+	if (n == 0)
 		fatal("no listening sockets (TERN_LISTEN_FDS has neither imap nor imaps)");
 	bool chrooted = running_as_root();
 	privdrop(ACCT_IMAPD, in->run_dir);
@@ -407,14 +409,14 @@ int login_main(struct instance *in, struct cfg *conf)
 	L.base = event_base_new();
 	L.auth = auth_client_new(L.base, ap, 30000);
 	free(ap);
-	for (int i = 0; i < 2; i++) {
-		if (fds[i] < 0)
-			continue;
+	for (int i = 0; i < n; i++) {
 		fd_nonblock(fds[i]);
-		L.lis[i] = evconnlistener_new(L.base, on_accept, i ? (void *)1 : NULL,
-					      LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
-		if (!L.lis[i])
+		/* The callback argument says implicit TLS (imaps) or not. */
+		L.lis[L.nlis] = evconnlistener_new(L.base, on_accept, i >= nplain ? (void *)1 : NULL,
+						   LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
+		if (!L.lis[L.nlis])
 			fatal("cannot listen on fd %d", fds[i]);
+		L.nlis++;
 	}
 	struct event *sigs[3] = {
 		evsignal_new(L.base, SIGTERM, on_signal, NULL),
@@ -425,7 +427,7 @@ int login_main(struct instance *in, struct cfg *conf)
 	event_add(sigs[0], NULL);
 	event_add(sigs[1], NULL);
 	event_add(sigs[2], &sec);
-	log_info("imap login: serving (imap fd %d, imaps fd %d)", fds[0], fds[1]);
+	log_info("imap login: serving (%d imap, %d imaps socket(s))", nplain, n - nplain);
 	daemon_ready();
 	event_base_dispatch(L.base);
 	return 0;

@@ -17,7 +17,9 @@ struct login_ctx {
 	struct event_base *base;
 	struct auth_client *auth;
 	SSL_CTX *tls_ctx;
-	struct evconnlistener *lis[2];
+#define IMAP_MAX_LISTENERS 32	/* imap and imaps on every `listen` address */
+	struct evconnlistener *lis[IMAP_MAX_LISTENERS];
+	int nlis;
 	const char *hostname;
 	char *run_prefix;	/* "" when chrooted in run_dir, else run_dir */
 	bool plaintext_login, draining;

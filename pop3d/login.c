@@ -282,7 +282,10 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		      int salen, void *arg)
 {
 	struct login *L = arg;
-	bool implicit = lis == L->lis[1];
+	bool implicit = false;
+	for (int i = 0; i < L->nlis; i++)
+		if (lis == L->lis[i])
+			implicit = L->lis_tls[i];
 	char ip[INET6_ADDRSTRLEN];
 	addr_text(sa, ip, sizeof ip);
 	if (L->nsessions >= L->conf->max_sessions)
@@ -316,9 +319,8 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 
 static void set_accepting(struct login *L, bool on)
 {
-	for (int i = 0; i < 2; i++)
-		if (L->lis[i])
-			(on ? evconnlistener_enable : evconnlistener_disable)(L->lis[i]);
+	for (int i = 0; i < L->nlis; i++)
+		(on ? evconnlistener_enable : evconnlistener_disable)(L->lis[i]);
 }
 
 static void on_pause_end(evutil_socket_t fd, short what, void *arg)
@@ -387,14 +389,21 @@ static SSL_CTX *load_tls(const struct pop3d_conf *conf)
 int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 {
 	struct login L = { .conf = conf, .hostname = in->hostname };
-	int fds[2] = { daemon_listen_fd("pop3"), daemon_listen_fd("pop3s") };
-	if (fds[0] < 0 && fds[1] < 0)
+	/* One socket per `listen` address and kind. */
+	int fds[POP3_MAX_LISTENERS];
+	bool tls[POP3_MAX_LISTENERS];
+	int n = daemon_listen_fds("pop3", fds, POP3_MAX_LISTENERS);
+	int nplain = n;
+	n += daemon_listen_fds("pop3s", fds + n, POP3_MAX_LISTENERS - n);
+	for (int i = 0; i < n; i++)
+		tls[i] = i >= nplain;
+	if (n == 0)
 		fatal("pop3 login: no listening socket (TERN_LISTEN_FDS has neither pop3 nor pop3s)");
 	L.ssl_ctx = load_tls(conf);
-	if (!L.ssl_ctx && fds[1] >= 0) {
+	for (int i = nplain; i < n && !L.ssl_ctx; i++) {
 		log_warn("pop3 login: pop3s socket not served without a certificate");
-		close(fds[1]);
-		fds[1] = -1;
+		close(fds[i]);
+		fds[i] = -1;
 	}
 	/* Everything that reads files happens before the chroot. */
 	bool chrooted = running_as_root();
@@ -410,14 +419,17 @@ int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 		fatal("event_base_new failed");
 	privdrop(ACCT_POP3D, in->run_dir);
 	L.auth = auth_client_new(L.base, auth_sock, 60000);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < n; i++) {
 		if (fds[i] < 0)
 			continue;
 		fd_nonblock(fds[i]);
-		L.lis[i] = evconnlistener_new(L.base, on_accept, &L, LEV_OPT_CLOSE_ON_FREE, 0, fds[i]);
-		if (!L.lis[i])
+		struct evconnlistener *li = evconnlistener_new(L.base, on_accept, &L,
+							       LEV_OPT_CLOSE_ON_FREE, 0, fds[i]);
+		if (!li)
 			fatal("pop3 login: cannot listen on fd %d", fds[i]);
-		evconnlistener_set_error_cb(L.lis[i], on_accept_error);
+		evconnlistener_set_error_cb(li, on_accept_error);
+		L.lis_tls[L.nlis] = tls[i];
+		L.lis[L.nlis++] = li;
 	}
 	L.pause = evtimer_new(L.base, on_pause_end, &L);
 	struct event *sigs[3];
@@ -426,17 +438,16 @@ int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 		sigs[i] = evsignal_new(L.base, signo[i], on_signal, &L);
 		evsignal_add(sigs[i], NULL);
 	}
-	log_info("pop3 login: serving (pop3 %s, pop3s %s, tls %s)", fds[0] >= 0 ? "yes" : "no",
-		 fds[1] >= 0 ? "yes" : "no", L.ssl_ctx ? "yes" : "no");
+	log_info("pop3 login: serving (%d socket(s), %d pop3s, tls %s)", L.nlis, n - nplain,
+		 L.ssl_ctx ? "yes" : "no");
 	daemon_ready();
 	event_base_dispatch(L.base);
 	while (L.sessions)
 		lsess_free(L.sessions, "shutdown");
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
-	for (int i = 0; i < 2; i++)
-		if (L.lis[i])
-			evconnlistener_free(L.lis[i]);
+	for (int i = 0; i < L.nlis; i++)
+		evconnlistener_free(L.lis[i]);
 	event_free(L.pause);
 	auth_client_free(L.auth);
 	free(auth_sock);

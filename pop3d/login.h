@@ -24,7 +24,10 @@ struct login {
 	SSL_CTX *ssl_ctx;		/* NULL: no certificate, no STLS/pop3s */
 	struct auth_client *auth;
 	char *mail_sock;		/* path as seen after the chroot */
-	struct evconnlistener *lis[2];
+#define POP3_MAX_LISTENERS 32	/* pop3 and pop3s on every `listen` address */
+	struct evconnlistener *lis[POP3_MAX_LISTENERS];
+	bool lis_tls[POP3_MAX_LISTENERS];	/* implicit TLS (pop3s) */
+	int nlis;
 	struct event *pause;		/* resumes accepting after an accept error */
 	struct lsess *sessions;
 	unsigned nsessions;
