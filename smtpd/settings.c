@@ -25,7 +25,7 @@ const struct cfg_key smtpd_settings[] = {
 	{ "spf_fail_reject", CFG_BOOL, "no", "Refuse mail whose SPF result is fail at MAIL FROM (default: record it and let DMARC decide, RFC 7489 10.1)", NULL },
 	{ "dns_temperror", CFG_ENUM, "accept", "A temporary DNS failure during the checks: accept (and mark) or defer (451)", "accept,defer" },
 	{ "dmarc_overrides", CFG_LIST, "", "Local DMARC policy per sender domain, overriding its published one, as domain=none|quarantine|reject", NULL },
-	{ "trusted_networks", CFG_LIST, "", "Client networks (CIDR) whose mail skips the SPF/DKIM/DMARC checks", NULL },
+	{ "trusted_networks", CFG_LIST, "127.0.0.0/8, ::1", "Client networks (CIDR) whose mail skips the SPF/DKIM/DMARC checks (this host by default, like Postfix mynetworks)", NULL },
 	{ "mail_auth_threads", CFG_INT, "4", "Worker threads for the DNS work of the checks", NULL },
 	{ NULL, 0, NULL, NULL, NULL },
 };
