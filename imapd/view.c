@@ -31,12 +31,23 @@ static void view_append(struct view *v, const struct mi_rec *r, bool recent)
 	v->m[v->n++] = (struct vmsg){ r->uid, r->flags, xstrdup(r->keywords), recent, false, r->modseq };
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The UIDs new to this session (\Recent), sorted once so that each lookup is a
+ * binary search: a first open of a large folder stays O(n log n). */
+static void sort_fresh(uint32_t *l, size_t n)
+{
+	if (n > 1)
+		qsort(l, n, sizeof *l, cmp_u32);
+}
+
 static bool in_list(const uint32_t *l, size_t n, uint32_t uid)
 {
-	for (size_t i = 0; i < n; i++)
-		if (l[i] == uid)
-			return true;
-	return false;
+	return n && bsearch(&uid, l, n, sizeof *l, cmp_u32) != NULL;
 }
 
 uint32_t view_seq(const struct view *v, uint32_t uid)
@@ -91,12 +102,6 @@ size_t view_resolve(const struct view *v, const struct seqset *set, bool uid, si
 			(*idx)[n++] = i;
 	qsort(*idx, n, sizeof **idx, cmp_size);
 	return n;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return (x > y) - (x < y);
 }
 
 void report_vanished(struct session *s, uint32_t *uids, size_t n, bool earlier)
@@ -246,6 +251,7 @@ struct mi *view_sync(struct session *s, bool allow_expunge)
 		log_err("user=%s: %s", s->user, why);
 		return NULL;
 	}
+	sort_fresh(fresh, nfresh);
 	view_update(s, mi, fresh, nfresh, allow_expunge);
 	free(fresh);
 	return mi;
@@ -273,6 +279,7 @@ int view_open(struct session *s, const char *name, bool readonly)
 		free(dir);
 		return -2;
 	}
+	sort_fresh(fresh, nfresh);
 	struct view *v = xcalloc(1, sizeof *v);
 	v->name = xstrdup(name);
 	v->dir = dir;
