@@ -108,6 +108,22 @@ struct agent *agent_new(struct event_base *base, const char *queue_sock, uint32_
 	return a;
 }
 
+void agent_result_begin(struct ipc_msg *m, const char *qid, uint32_t n)
+{
+	ipc_msg_init(m, QUEUE_JOB_RES, 0);
+	ipc_put_str(m, qid);
+	ipc_put_u32(m, n);
+}
+
+void agent_result_add(struct ipc_msg *m, uint32_t idx, int result, const char *status,
+		      const char *text)
+{
+	ipc_put_u32(m, idx);
+	ipc_put_u32(m, (uint32_t)result);
+	ipc_put_str(m, status);
+	ipc_put_str(m, text);
+}
+
 void agent_reply(struct agent *a, uint64_t gen, struct ipc_msg *m)
 {
 	if (a->connected && gen == a->gen) {

@@ -17,6 +17,12 @@ struct agent;
  * connection is then dropped). gen identifies the connection it came on. */
 typedef bool (*agent_job_fn)(struct ipc_msg *job, uint64_t gen, void *arg);
 
+/* Build a QUEUE_JOB_RES: begin with the queue id and the number of results,
+ * then one agent_result_add per recipient. */
+void agent_result_begin(struct ipc_msg *m, const char *qid, uint32_t n);
+void agent_result_add(struct ipc_msg *m, uint32_t idx, int result, const char *status,
+		      const char *text);
+
 struct agent *agent_new(struct event_base *base, const char *queue_sock, uint32_t transport,
 			const char *name, agent_job_fn fn, void *arg);
 /* Send a QUEUE_JOB_RES (m is consumed) if connection gen is still the current one. */

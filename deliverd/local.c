@@ -151,15 +151,10 @@ static void job_done(void *arg)
 {
 	struct ljob *j = arg;
 	struct ipc_msg m;
-	ipc_msg_init(&m, QUEUE_JOB_RES, 0);
-	ipc_put_str(&m, j->id);
-	ipc_put_u32(&m, j->n);
-	for (uint32_t k = 0; k < j->n; k++) {
-		ipc_put_u32(&m, j->r[k].idx);
-		ipc_put_u32(&m, (uint32_t)j->r[k].res.result);
-		ipc_put_str(&m, j->r[k].res.status);
-		ipc_put_str(&m, j->r[k].res.text);
-	}
+	agent_result_begin(&m, j->id, j->n);
+	for (uint32_t k = 0; k < j->n; k++)
+		agent_result_add(&m, j->r[k].idx, j->r[k].res.result, j->r[k].res.status,
+				 j->r[k].res.text);
 	agent_reply(agent, j->gen, &m);	/* dropped if queued reconnected meanwhile */
 	free_job(j);
 }

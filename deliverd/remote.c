@@ -191,15 +191,9 @@ static void job_done(void *arg)
 {
 	struct rjob *j = arg;
 	struct ipc_msg m;
-	ipc_msg_init(&m, QUEUE_JOB_RES, 0);
-	ipc_put_str(&m, j->id);
-	ipc_put_u32(&m, j->n);
-	for (uint32_t i = 0; i < j->n; i++) {
-		ipc_put_u32(&m, j->r[i].idx);
-		ipc_put_u32(&m, (uint32_t)j->r[i].result);
-		ipc_put_str(&m, j->r[i].status);
-		ipc_put_str(&m, j->r[i].text);
-	}
+	agent_result_begin(&m, j->id, j->n);
+	for (uint32_t i = 0; i < j->n; i++)
+		agent_result_add(&m, j->r[i].idx, j->r[i].result, j->r[i].status, j->r[i].text);
 	agent_reply(agent, j->gen, &m);
 	free_job(j);
 }
