@@ -44,10 +44,28 @@ struct mailauth *mailauth_begin(const char *hostname, const char *client_ip, con
 	return m;
 }
 
+/* The value of "domain=value" in list for this domain (case-insensitive), or NULL. */
+static const char *domain_setting(char *const *list, size_t n, const char *domain)
+{
+	size_t dl = strlen(domain);
+	for (size_t i = 0; i < n; i++)
+		if (dl && !strncasecmp(list[i], domain, dl) && list[i][dl] == '=')
+			return list[i] + dl + 1;
+	return NULL;
+}
+
+/* Refuse an SPF fail from this sender? spf_overrides first, then spf_reject. */
+static bool spf_fail_refused(const struct mailauth *m, const struct mailauth_policy *p)
+{
+	const char *domain = *m->mail_from ? domain_of(m->mail_from) : m->helo;
+	const char *v = domain_setting(p->spf_overrides, p->nspf_overrides, domain);
+	return v ? !strcmp(v, "reject") : p->spf_reject;
+}
+
 enum mailauth_action mailauth_spf_action(const struct mailauth *m, const struct mailauth_policy *p,
 					 char *reply, size_t replylen)
 {
-	if (m->spf_mfrom == SPF_FAIL && p->spf_reject) {
+	if (m->spf_mfrom == SPF_FAIL && spf_fail_refused(m, p)) {
 		snprintf(reply, replylen, "550 5.7.23 SPF validation failed for %s from %s",
 			 *m->mail_from ? m->mail_from : m->helo, m->ip);
 		return MA_REJECT;
@@ -118,16 +136,11 @@ static void from_domain(const struct mailauth *m, char *out, size_t len, bool *b
 static enum dmarc_policy override_for(const struct mailauth_policy *p, const char *domain,
 				      enum dmarc_policy def)
 {
-	size_t dl = strlen(domain);
-	for (size_t i = 0; i < p->noverrides; i++) {
-		const char *o = p->overrides[i];
-		if (!strncasecmp(o, domain, dl) && o[dl] == '=') {
-			const char *v = o + dl + 1;
-			return !strcmp(v, "reject") ? DMARC_P_REJECT
-			     : !strcmp(v, "quarantine") ? DMARC_P_QUARANTINE : DMARC_P_NONE;
-		}
-	}
-	return def;
+	const char *v = domain_setting(p->overrides, p->noverrides, domain);
+	if (!v)
+		return def;
+	return !strcmp(v, "reject") ? DMARC_P_REJECT
+	     : !strcmp(v, "quarantine") ? DMARC_P_QUARANTINE : DMARC_P_NONE;
 }
 
 static char *build_header(const struct mailauth *m, const struct dkim_verdict *dv,
@@ -137,8 +150,10 @@ static char *build_header(const struct mailauth *m, const struct dkim_verdict *d
 	size_t o = 0;
 	o += (size_t)snprintf(buf + o, sizeof buf - o, "Authentication-Results: %s;\r\n\tspf=%s ",
 			      m->hostname, spf_result_str(m->spf_mfrom));
-	if (*m->mail_from)
-		o += (size_t)snprintf(buf + o, sizeof buf - o, "smtp.mailfrom=%.300s", m->mail_from);
+	if (*m->mail_from)	/* both identities were checked: both are reported */
+		o += (size_t)snprintf(buf + o, sizeof buf - o,
+				      "smtp.mailfrom=%.300s;\r\n\tspf=%s smtp.helo=%.250s",
+				      m->mail_from, spf_result_str(m->spf_helo), m->helo);
 	else
 		o += (size_t)snprintf(buf + o, sizeof buf - o, "smtp.helo=%.250s", m->helo);
 	if (!dv->nsigs)

@@ -13,6 +13,8 @@
 
 struct mailauth_policy {
 	bool spf_reject;	/* SPF "fail" alone is refused (default: only recorded) */
+	char **spf_overrides;	/* "domain=reject|mark": spf_reject per sender domain */
+	size_t nspf_overrides;
 	bool temperror_defer;	/* a DNS temperror gives 451 (default: accept and mark) */
 	char **overrides;	/* "domain=none|quarantine|reject": local DMARC overrides */
 	size_t noverrides;

@@ -19,12 +19,30 @@ static char **trusted;
 static size_t ntrusted;
 static struct workq *work;
 
+/* Warn about list items that are not "domain=one-of-values" (they match nothing). */
+static void warn_bad_overrides(const char *setting, char **list, size_t n, const char *values)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(list[i], '=');
+		size_t vl = eq ? strlen(eq + 1) : 0;
+		const char *hit = eq && vl ? strstr(values, eq + 1) : NULL;
+		if (!hit || (hit != values && hit[-1] != ',') || (hit[vl] && hit[vl] != ','))
+			log_warn("smtpd.conf: %s item \"%s\" is not domain=%s; ignored", setting,
+				 list[i], values);
+	}
+}
+
 void inbound_init(struct server *srv, const struct cfg *conf, const char *dns_server)
 {
 	enabled = cfg_bool(conf, "mail_auth");
 	policy.spf_reject = cfg_bool(conf, "spf_fail_reject");
 	policy.temperror_defer = !strcmp(cfg_str(conf, "dns_temperror"), "defer");
 	policy.noverrides = cfg_list(conf, "dmarc_overrides", &policy.overrides);
+	policy.nspf_overrides = cfg_list(conf, "spf_overrides", &policy.spf_overrides);
+	warn_bad_overrides("dmarc_overrides", policy.overrides, policy.noverrides,
+			   "none,quarantine,reject");
+	warn_bad_overrides("spf_overrides", policy.spf_overrides, policy.nspf_overrides,
+			   "reject,mark");
 	ntrusted = cfg_list(conf, "trusted_networks", &trusted);
 	if (dns_init(dns_server, 5) < 0)
 		fatal("bad dns_server \"%s\" in tern.conf", dns_server);

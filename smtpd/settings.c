@@ -23,6 +23,7 @@ const struct cfg_key smtpd_settings[] = {
 	{ "tls_key", CFG_PATH, "tls/key.pem", "TLS private key (PEM), read at start before dropping privileges", NULL },
 	{ "mail_auth", CFG_BOOL, "yes", "Check SPF, DKIM and DMARC of mail arriving on port 25 (not for authenticated users or trusted_networks)", NULL },
 	{ "spf_fail_reject", CFG_BOOL, "no", "Refuse mail whose SPF result is fail at MAIL FROM (default: record it and let DMARC decide, RFC 7489 10.1)", NULL },
+	{ "spf_overrides", CFG_LIST, "", "spf_fail_reject per sender domain (MAIL FROM domain, or HELO name for <>), as domain=reject|mark", NULL },
 	{ "dns_temperror", CFG_ENUM, "accept", "A temporary DNS failure during the checks: accept (and mark) or defer (451)", "accept,defer" },
 	{ "dmarc_overrides", CFG_LIST, "", "Local DMARC policy per sender domain, overriding its published one, as domain=none|quarantine|reject", NULL },
 	{ "trusted_networks", CFG_LIST, "127.0.0.0/8, ::1", "Client networks (CIDR) whose mail skips the SPF/DKIM/DMARC checks (this host by default, like Postfix mynetworks)", NULL },

@@ -50,13 +50,14 @@ def next_port_base():
     return base
 
 
-def mailctl(*args, input=None, check=True, timeout=60, env=None):
-    """Run mailctl; returns CompletedProcess with text stdout/stderr."""
+def mailctl(*args, input=None, check=True, timeout=60, env=None, prefix=()):
+    """Run mailctl (under the command prefix, e.g. ip netns exec NS); returns
+    CompletedProcess with text stdout/stderr."""
     e = dict(os.environ)
     e.pop("TERN_CONFIG", None)
     if env:
         e.update(env)
-    p = subprocess.run([MAILCTL, *args], input=input, capture_output=True, text=True,
+    p = subprocess.run([*prefix, MAILCTL, *args], input=input, capture_output=True, text=True,
                        timeout=timeout, env=e)
     if check and p.returncode != 0:
         raise AssertionError(f"mailctl {' '.join(args)} exited {p.returncode}\n"
@@ -95,12 +96,13 @@ class Instance:
         self.domain = domain
         self.hostname = hostname
         self.started = False
+        self.prefix = ()  # command mailctl runs under (a network namespace)
 
     def port(self, name):
         return self.port_base + self.PORTS[name]
 
     def ctl(self, *args, **kw):
-        return mailctl("-c", self.dir, *args, **kw)
+        return mailctl("-c", self.dir, *args, prefix=self.prefix, **kw)
 
     def init(self, *extra):
         r = mailctl("init", self.dir, "--hostname", self.hostname, "--domain",

@@ -6,8 +6,9 @@ header and the folder the message landed in.
 Clients connect from loopback, and libspf2 always passes loopback clients, so
 SPF here is "pass" for whatever domain MAIL FROM names; DMARC failures come
 from a MAIL FROM domain that does not align with From. The SPF result table
-itself (pass/fail/softfail/neutral/none/permerror/temperror, cross-checked with
-pyspf) is tests/unit/test_common_spf.c."""
+(pass/fail/softfail/neutral/none/permerror/temperror from chosen client
+addresses, cross-checked with pyspf) is test_spf_table.py, which runs its
+instance in a network namespace."""
 import os
 import smtplib
 import subprocess

@@ -26,14 +26,15 @@ pytestmark = pytest.mark.skipif(not (os.path.exists(SINK) and os.path.exists(DNS
 class Dns:
     """dnsmasq serving exactly the records a test names; everything else NXDOMAIN."""
 
-    def __init__(self, port, records):
+    def __init__(self, port, records, prefix=()):
+        """prefix: a command to run dnsmasq under (e.g. ip netns exec NS)."""
         self.port = port
         args = [DNSMASQ, "-k", "--no-resolv", "--no-hosts", "--no-poll", f"--port={port}",
                 "--listen-address=127.0.0.1", "--bind-interfaces", "--pid-file=",
                 "--log-facility=/dev/null", "--address=/#/"]
         if IS_ROOT:
             args.append("--user=root")
-        self.proc = subprocess.Popen(args + records)
+        self.proc = subprocess.Popen(list(prefix) + args + records)
         time.sleep(0.3)
 
     def stop(self):

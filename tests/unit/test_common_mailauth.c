@@ -69,7 +69,8 @@ static void test_actions(const char *key)
 
 	/* SPF fails (wrong IP) but the aligned DKIM signature passes: DMARC pass. */
 	CHECK(run("192.0.2.9", "alice@a.test", signed_msg, &pol, &h, reply) == MA_ACCEPT);
-	CHECK(!strncmp(h, "Authentication-Results: " HOST ";\r\n\tspf=fail smtp.mailfrom=alice@a.test", 69));
+	CHECK(!strncmp(h, "Authentication-Results: " HOST ";\r\n\tspf=fail smtp.mailfrom=alice@a.test;"
+			  "\r\n\tspf=none smtp.helo=client.test;", 105));
 	CHECK(strstr(h, "dkim=pass header.d=a.test header.s=sel header.b=") != NULL);
 	CHECK(strstr(h, "dmarc=pass (p=reject dis=none) header.from=a.test\r\n") != NULL);
 	free(h);
@@ -117,6 +118,17 @@ static void test_actions(const char *key)
 	struct mailauth_policy strict = { .spf_reject = true };
 	CHECK(mailauth_spf_action(m, &strict, reply, sizeof reply) == MA_REJECT);
 	CHECK(!strncmp(reply, "550 5.7.23 ", 11));
+	/* Per sender domain: spf_overrides wins over spf_fail_reject both ways. */
+	char *mark[] = { "other.test=reject", "A.TEST=mark" };
+	struct mailauth_policy marked = { .spf_reject = true, .spf_overrides = mark,
+					  .nspf_overrides = 2 };
+	CHECK(mailauth_spf_action(m, &marked, reply, sizeof reply) == MA_ACCEPT);
+	char *rej[] = { "a.test=reject" };
+	struct mailauth_policy rejected = { .spf_overrides = rej, .nspf_overrides = 1 };
+	CHECK(mailauth_spf_action(m, &rejected, reply, sizeof reply) == MA_REJECT);
+	char *sub[] = { "x.a.test=reject", "test=reject" };	/* other domains only */
+	struct mailauth_policy others = { .spf_overrides = sub, .nspf_overrides = 2 };
+	CHECK(mailauth_spf_action(m, &others, reply, sizeof reply) == MA_ACCEPT);
 	mailauth_free(m);	/* freed without finish: no leak */
 	free(signed_msg);
 }
