@@ -13,6 +13,8 @@
 /* Exported by libopendmarc 1.4 but missing from its header: the organisational
  * domain of `domain` per the loaded public suffix list; 0 on success. */
 int opendmarc_get_tld(u_char *domain, u_char *tld, size_t tld_len);
+/* Also exported but undeclared: the fo= bitmap (DMARC_RECORD_FO_*). */
+OPENDMARC_STATUS_T opendmarc_policy_fetch_fo(DMARC_POLICY_T *pctx, int *fo);
 
 static int lib_ready;
 
@@ -116,6 +118,24 @@ static enum dmarc_policy sample(enum dmarc_policy p, int pct)
 	return p == DMARC_P_REJECT ? DMARC_P_QUARANTINE : DMARC_P_NONE;
 }
 
+/* The fo= tag as written in reports ("0" when absent, the default). */
+static void fo_string(DMARC_POLICY_T *ctx, char *out, size_t len)
+{
+	int fo = 0;
+	static const struct { int bit; const char *name; } opts[] = {
+		{ DMARC_RECORD_FO_0, "0" }, { DMARC_RECORD_FO_1, "1" },
+		{ DMARC_RECORD_FO_D, "d" }, { DMARC_RECORD_FO_S, "s" },
+	};
+	size_t o = 0;
+	out[0] = '\0';
+	opendmarc_policy_fetch_fo(ctx, &fo);
+	for (size_t i = 0; i < ARRAY_LEN(opts); i++)
+		if ((fo & opts[i].bit) && o + 3 < len)
+			o += (size_t)snprintf(out + o, len - o, "%s%s", o ? ":" : "", opts[i].name);
+	if (!out[0])
+		snprintf(out, len, "0");
+}
+
 void dmarc_evaluate(const struct dmarc_input *in, struct dmarc_verdict *out)
 {
 	char org[256] = "", rec[512];
@@ -173,6 +193,11 @@ void dmarc_evaluate(const struct dmarc_input *in, struct dmarc_verdict *out)
 	opendmarc_policy_fetch_adkim(ctx, &adkim);
 	opendmarc_policy_fetch_aspf(ctx, &aspf);
 	out->pct = pct;
+	out->p = policy_of(p);
+	out->sp = sp ? policy_of(sp) : out->p;
+	out->adkim = adkim == DMARC_RECORD_A_STRICT ? 's' : 'r';
+	out->aspf = aspf == DMARC_RECORD_A_STRICT ? 's' : 'r';
+	fo_string(ctx, out->fo, sizeof out->fo);
 	out->dkim_aligned = dkim_aligned_pass(in, adkim == DMARC_RECORD_A_STRICT);
 	out->spf_aligned = in->spf == SPF_PASS &&
 			   aligned(in->spf_domain, in->from_domain, aspf == DMARC_RECORD_A_STRICT);

@@ -32,7 +32,12 @@ struct dmarc_verdict {
 	int pct;
 	bool spf_aligned, dkim_aligned;
 	char policy_domain[256];	/* where the record was found */
-	char rua[512];			/* first rua URI, "" if none */
+	/* The published record as the aggregate report states it (RFC 7489
+	 * appendix C policy_published); sp is p when not given. */
+	enum dmarc_policy p, sp;
+	char adkim, aspf;		/* 'r' or 's' */
+	char fo[16];			/* "0" unless given, e.g. "1:d" */
+	char rua[512];			/* rua URIs, comma-separated, "" if none */
 	char record[512];
 };
 

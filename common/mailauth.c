@@ -1,5 +1,6 @@
 /* mailauth.c — SPF + DKIM + DMARC for one transaction, policy and header. */
 #include "common/mailauth.h"
+#include "common/dmarc_record.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define HEADER_CAP 65536	/* header bytes kept to find From: */
 
@@ -18,6 +20,13 @@ struct mailauth {
 	size_t hdr_len;
 	bool hdr_done;		/* saw the empty line */
 	unsigned char last[3];	/* last bytes fed, to find CRLFCRLF across pieces */
+	/* Kept by mailauth_finish for mailauth_report. */
+	bool finished;
+	struct dkim_verdict dv;
+	struct dmarc_verdict dm;
+	char from[256];
+	enum dmarc_policy applied;
+	const char *reason;
 };
 
 static const char *domain_of(const char *addr)
@@ -199,8 +208,17 @@ enum mailauth_action mailauth_finish(struct mailauth *m, const struct mailauth_p
 	}
 	*header = build_header(m, &dv, &dm, from, from_bad);
 	enum mailauth_action a = MA_ACCEPT;
+	m->finished = !from_bad;
+	m->dv = dv;
+	m->dm = dm;
+	snprintf(m->from, sizeof m->from, "%s", from);
+	m->applied = DMARC_P_NONE;
+	m->reason = "";
 	if (dm.result == DMARC_RES_FAIL) {
 		enum dmarc_policy d = override_for(p, dm.policy_domain, dm.disposition);
+		m->applied = d;
+		m->reason = d != dm.disposition ? "local_policy"
+			  : dm.disposition != dm.policy ? "sampled_out" : "";
 		if (d == DMARC_P_REJECT) {
 			snprintf(reply, replylen, "550 5.7.1 Rejected by the DMARC policy of %s",
 				 dm.policy_domain);
@@ -213,6 +231,47 @@ enum mailauth_action mailauth_finish(struct mailauth *m, const struct mailauth_p
 		a = MA_TEMPFAIL;
 	}
 	return a;
+}
+
+bool mailauth_report(const struct mailauth *m, struct dmarc_record *r)
+{
+	const struct dmarc_verdict *dm = &m->dm;
+	if (!m->finished || !dm->record[0] || dm->result == DMARC_RES_PERMERROR)
+		return false;
+	memset(r, 0, sizeof *r);
+	r->time = (uint64_t)time(NULL);
+	snprintf(r->ip, sizeof r->ip, "%s", m->ip);
+	snprintf(r->header_from, sizeof r->header_from, "%s", m->from);
+	snprintf(r->policy_domain, sizeof r->policy_domain, "%s", dm->policy_domain);
+	r->p = dm->p;
+	r->sp = dm->sp;
+	r->pct = dm->pct < 0 ? 0 : dm->pct > 100 ? 100 : (unsigned)dm->pct;
+	r->adkim = dm->adkim;
+	r->aspf = dm->aspf;
+	snprintf(r->fo, sizeof r->fo, "%s", dm->fo);
+	r->disposition = m->applied;
+	r->dkim_aligned = dm->dkim_aligned;
+	r->spf_aligned = dm->spf_aligned;
+	snprintf(r->reason, sizeof r->reason, "%s", m->reason);
+	snprintf(r->env_from, sizeof r->env_from, "%s", domain_of(m->mail_from));
+	r->spf_helo = !*m->mail_from;
+	snprintf(r->spf_domain, sizeof r->spf_domain, "%s",
+		 r->spf_helo ? m->helo : domain_of(m->mail_from));
+	snprintf(r->spf_result, sizeof r->spf_result, "%s", spf_result_str(m->spf_mfrom));
+	for (int i = 0; i < m->dv.nsigs && r->ndkim < DMARC_REC_MAX_DKIM; i++) {
+		const struct dkim_sig_result *s = &m->dv.sigs[i];
+		if (!s->domain[0])
+			continue;	/* no d=: nothing a report could name */
+		struct dmarc_rec_dkim *d = &r->dkim[r->ndkim++];
+		snprintf(d->domain, sizeof d->domain, "%s", s->domain);
+		snprintf(d->selector, sizeof d->selector, "%s", s->selector);
+		snprintf(d->result, sizeof d->result, "%s", dkim_result_str(s->result));
+	}
+	snprintf(r->rua, sizeof r->rua, "%s", dm->rua);
+	str_lower(r->header_from);
+	str_lower(r->env_from);
+	str_lower(r->spf_domain);
+	return dmarc_record_valid(r);
 }
 
 void mailauth_free(struct mailauth *m)

@@ -41,6 +41,12 @@ enum mailauth_action mailauth_finish(struct mailauth *m, const struct mailauth_p
 				     char **header, char *reply, size_t replylen);
 void mailauth_free(struct mailauth *m);
 
+struct dmarc_record;
+/* After mailauth_finish: the record for DMARC aggregate reports (RFC 7489
+ * 7.2), with envelope_to left empty for the caller. False when there is
+ * nothing to report (no DMARC record found, or no single From domain). */
+bool mailauth_report(const struct mailauth *m, struct dmarc_record *r);
+
 /* True if this header field (name and value, possibly folded) is an
  * Authentication-Results field claiming to come from hostname: such fields are
  * removed from incoming mail (RFC 8601 5). */

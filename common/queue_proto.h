@@ -12,6 +12,9 @@
  * pushes QUEUE_JOB messages (each with the message file as a read-only fd) and the
  * agent answers each with QUEUE_JOB_RES, one result per recipient.
  *
+ * smtpd also sends QUEUE_DMARC_RECORD (no reply) after each DMARC evaluation,
+ * for the aggregate reports of `mailctl dmarc report`.
+ *
  * Administration (mailctl queue ...): QUEUE_ADMIN_REQ with a command word and an
  * argument, answered by QUEUE_ADMIN_RES with a status and text lines. */
 #ifndef TERN_QUEUE_PROTO_H
@@ -65,6 +68,13 @@ enum queue_msg {
 	 * several frames with the request's id: every one but the last has status
 	 * QS_MORE; the last carries the real status. */
 	QUEUE_ADMIN_RES,
+
+	/* One DMARC evaluation for aggregate reports (smtpd only, trusted peers):
+	 * the fields of struct dmarc_record (common/dmarc_record.h,
+	 * dmarc_record_put). No reply: queued appends it to SPOOL/dmarc/records
+	 * (durable with the next group commit); a malformed one closes the
+	 * connection, one that does not fit the log's size limit is logged. */
+	QUEUE_DMARC_RECORD,
 };
 
 enum queue_status {

@@ -27,6 +27,7 @@ static const struct cfg_key queued_settings[] = {
 	{ "bounce_size_limit", CFG_SIZE, "50k", "Bounces quote the whole message up to this size, else its headers", NULL },
 	{ "commit_threads", CFG_INT, "4", "Threads that write and fsync queue files in parallel", NULL },
 	{ "agent_max_jobs", CFG_INT, "64", "Messages handed to one delivery agent at a time", NULL },
+	{ "dmarc_log_max", CFG_SIZE, "64m", "Largest size of spool_dir/dmarc/records, the DMARC evaluations kept for `mailctl dmarc report` (beyond it records are dropped and logged; 0 = keep none)", NULL },
 	{ NULL, 0, NULL, NULL, NULL },
 };
 
@@ -89,6 +90,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		r = instance_conf(&in, "queued", queued_settings, &conf, &errs);
 	if (r == 0 && errs.count == 0) {
 		load_qconf(&conf, &in);
+		dmarclog_set_max(cfg_int(&conf, "dmarc_log_max"));
 		log_info("configuration reloaded");
 		sched_kick_all();
 	} else {
@@ -141,6 +143,7 @@ int main(int argc, char **argv)
 		fatal("event_base_new failed");
 	qwork = workq_new(qbase, (int)cfg_int(&conf, "commit_threads"));
 	flush_init();
+	dmarclog_init(cfg_int(&conf, "dmarc_log_max"));
 	char *asock = instance_sock(&in, "auth");
 	qauth = auth_client_new(qbase, asock, 30000);
 	free(asock);

@@ -6,6 +6,7 @@
  * Administration is for root and the instance owner only. */
 #include "queued/queued.h"
 #include "queued/qindex.h"
+#include "common/dmarc_record.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/privdrop.h"
@@ -395,6 +396,21 @@ static void handle_admin(struct client *c, struct ipc_msg *m)
 		admin_reply_send(ar, 0);
 }
 
+/* A record smtpd made (trusted peers only). Malformed framing closes the
+ * connection like any malformed message; a well-formed record with a bad
+ * field is only logged, so smtpd's transactions on the connection go on. */
+static bool handle_dmarc(struct client *c, struct ipc_msg *m)
+{
+	struct dmarc_record r;
+	if (!c->trusted || !dmarc_record_get(m, &r))
+		return false;
+	if (!dmarc_record_valid(&r))
+		log_warn("DMARC record from uid %u with a bad field; not kept", c->uid);
+	else
+		dmarclog_append(&r);
+	return true;
+}
+
 static bool handle(struct client *c, struct ipc_msg *m)
 {
 	switch (m->hdr.type) {
@@ -417,6 +433,8 @@ static bool handle(struct client *c, struct ipc_msg *m)
 		sched_agent_hello(c->cid, t);
 		return true;
 	}
+	case QUEUE_DMARC_RECORD:
+		return handle_dmarc(c, m);
 	case QUEUE_JOB_RES:
 		if (!c->agent)
 			return false;

@@ -3,8 +3,10 @@
  * SPOOL/incoming/ID  being written by a client (never acknowledged)
  * SPOOL/msg/ID       committed: message bytes followed by the envelope trailer
  * SPOOL/corrupt/ID   files recovery could not read (kept for the administrator)
- * SPOOL/db/          the Berkeley DB environment of the index */
+ * SPOOL/db/          the Berkeley DB environment of the index
+ * SPOOL/dmarc/       DMARC report records (dmarclog.c) */
 #include "queued/queued.h"
+#include "common/dmarc_record.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -23,7 +25,7 @@ char *spool_dir;
 
 int spool_init(const char *dir)
 {
-	static const char *subs[] = { "incoming", "msg", "corrupt", "db" };
+	static const char *subs[] = { "incoming", "msg", "corrupt", "db", DMARC_LOG_DIR };
 	spool_dir = xstrdup(dir);
 	for (size_t i = 0; i < ARRAY_LEN(subs); i++) {
 		char *p = xasprintf("%s/%s", dir, subs[i]);

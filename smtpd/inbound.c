@@ -1,9 +1,12 @@
 /* inbound.c — SPF/DKIM/DMARC for one session, driven from txn.c. */
 #include "smtpd/inbound.h"
+#include "smtpd/peer.h"
 #include "smtpd/session.h"
+#include "common/dmarc_record.h"
 #include "common/dns.h"
 #include "common/log.h"
 #include "common/mailauth.h"
+#include "common/queue_proto.h"
 #include "common/util.h"
 #include "common/workq.h"
 
@@ -187,11 +190,34 @@ static void end_work(void *arg)
 	c->action = mailauth_finish(c->m, &policy, &c->header, c->reply, sizeof c->reply);
 }
 
+/* Hand the evaluation to queued for the aggregate reports (RFC 7489 7.2).
+ * Fire and forget: no reply is awaited, so the SMTP reply never waits for it;
+ * when queued is unreachable the record is lost and said so. */
+static void send_report_record(struct session *s, const struct mailauth *m)
+{
+	struct dmarc_record r;
+	if (!mailauth_report(m, &r))
+		return;
+	const char *at = s->tx.nrcpt ? strrchr(s->tx.rcpts[0].addr, '@') : NULL;
+	snprintf(r.env_to, sizeof r.env_to, "%s", at ? at + 1 : "");
+	str_lower(r.env_to);
+	if (!dmarc_record_valid(&r)) {
+		log_warn("session %llx: DMARC report record for %s not kept (bad field)",
+			 (unsigned long long)s->id, r.policy_domain);
+		return;
+	}
+	struct ipc_msg msg;
+	ipc_msg_init(&msg, QUEUE_DMARC_RECORD, 0);
+	dmarc_record_put(&msg, &r);
+	peer_send(s->srv->queue, &msg);
+}
+
 static void end_done(void *arg)
 {
 	struct check *c = arg;
 	struct session *s = find_session(c->srv, c->sid);
 	if (s) {
+		send_report_record(s, c->m);
 		free(s->tx.prepend);
 		s->tx.prepend = c->header;
 		c->header = NULL;

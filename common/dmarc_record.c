@@ -1,0 +1,334 @@
+/* dmarc_record.c — DMARC report records: checks, IPC fields, log lines. */
+#include "common/dmarc_record.h"
+#include "common/ipc.h"
+#include "common/util.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NFIXED 20	/* fields before the DKIM triples (after "D1") */
+
+static const char *const dkim_results[] = { "none", "pass", "fail", "policy", "neutral",
+					    "temperror", "permerror", NULL };
+static const char *const spf_results[] = { "none", "neutral", "pass", "fail", "softfail",
+					   "temperror", "permerror", NULL };
+static const char *const reasons[] = { "", "forwarded", "sampled_out", "trusted_forwarder",
+				       "mailing_list", "local_policy", "other", NULL };
+
+static bool one_of(const char *s, const char *const *set)
+{
+	for (; *set; set++)
+		if (!strcmp(s, *set))
+			return true;
+	return false;
+}
+
+/* A name as it may appear in a report: printable ASCII or UTF-8, no spaces. */
+static bool name_ok(const char *s, size_t cap, bool may_be_empty)
+{
+	size_t n = strnlen(s, cap);
+	if (n == cap || (!n && !may_be_empty))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static bool ip_ok(const char *ip)
+{
+	unsigned char b[16];
+	return inet_pton(AF_INET, ip, b) == 1 || inet_pton(AF_INET6, ip, b) == 1;
+}
+
+static bool policy_ok(enum dmarc_policy p)
+{
+	return p == DMARC_P_NONE || p == DMARC_P_QUARANTINE || p == DMARC_P_REJECT;
+}
+
+bool dmarc_record_valid(const struct dmarc_record *r)
+{
+	if (!ip_ok(r->ip) || !name_ok(r->header_from, sizeof r->header_from, false) ||
+	    !name_ok(r->policy_domain, sizeof r->policy_domain, false) || !policy_ok(r->p) ||
+	    !policy_ok(r->sp) || !policy_ok(r->disposition) || r->pct > 100 ||
+	    (r->adkim != 'r' && r->adkim != 's') || (r->aspf != 'r' && r->aspf != 's') ||
+	    !name_ok(r->fo, sizeof r->fo, false) || !one_of(r->reason, reasons) ||
+	    !name_ok(r->env_from, sizeof r->env_from, true) ||
+	    !name_ok(r->env_to, sizeof r->env_to, true) ||
+	    !name_ok(r->spf_domain, sizeof r->spf_domain, true) ||
+	    !one_of(r->spf_result, spf_results) || r->ndkim < 0 || r->ndkim > DMARC_REC_MAX_DKIM ||
+	    !name_ok(r->rua, sizeof r->rua, true))
+		return false;
+	for (int i = 0; i < r->ndkim; i++)
+		if (!name_ok(r->dkim[i].domain, sizeof r->dkim[i].domain, false) ||
+		    !name_ok(r->dkim[i].selector, sizeof r->dkim[i].selector, true) ||
+		    !one_of(r->dkim[i].result, dkim_results))
+			return false;
+	return true;
+}
+
+/* ---- IPC ---- */
+
+void dmarc_record_put(struct ipc_msg *m, const struct dmarc_record *r)
+{
+	ipc_put_u64(m, r->time);
+	ipc_put_str(m, r->ip);
+	ipc_put_str(m, r->header_from);
+	ipc_put_str(m, r->policy_domain);
+	ipc_put_u32(m, r->p);
+	ipc_put_u32(m, r->sp);
+	ipc_put_u32(m, r->pct);
+	ipc_put_u32(m, (unsigned char)r->adkim);
+	ipc_put_u32(m, (unsigned char)r->aspf);
+	ipc_put_str(m, r->fo);
+	ipc_put_u32(m, r->disposition);
+	ipc_put_u32(m, (r->dkim_aligned ? 1u : 0) | (r->spf_aligned ? 2u : 0) | (r->spf_helo ? 4u : 0));
+	ipc_put_str(m, r->reason);
+	ipc_put_str(m, r->env_from);
+	ipc_put_str(m, r->env_to);
+	ipc_put_str(m, r->spf_domain);
+	ipc_put_str(m, r->spf_result);
+	ipc_put_u32(m, (uint32_t)r->ndkim);
+	for (int i = 0; i < r->ndkim; i++) {
+		ipc_put_str(m, r->dkim[i].domain);
+		ipc_put_str(m, r->dkim[i].selector);
+		ipc_put_str(m, r->dkim[i].result);
+	}
+	ipc_put_str(m, r->rua);
+}
+
+/* Copy a string field; false if missing or longer than the destination. */
+static bool get_str(struct ipc_msg *m, char *dst, size_t cap)
+{
+	const char *s = ipc_get_str(m, cap - 1);
+	if (!s)
+		return false;
+	memcpy(dst, s, strlen(s) + 1);
+	return true;
+}
+
+bool dmarc_record_get(struct ipc_msg *m, struct dmarc_record *r)
+{
+	memset(r, 0, sizeof *r);
+	r->time = ipc_get_u64(m);
+	bool ok = get_str(m, r->ip, sizeof r->ip) && get_str(m, r->header_from, sizeof r->header_from) &&
+		  get_str(m, r->policy_domain, sizeof r->policy_domain);
+	r->p = ipc_get_u32(m);
+	r->sp = ipc_get_u32(m);
+	r->pct = ipc_get_u32(m);
+	r->adkim = (char)ipc_get_u32(m);
+	r->aspf = (char)ipc_get_u32(m);
+	ok = ok && get_str(m, r->fo, sizeof r->fo);
+	r->disposition = ipc_get_u32(m);
+	uint32_t flags = ipc_get_u32(m);
+	r->dkim_aligned = flags & 1;
+	r->spf_aligned = flags & 2;
+	r->spf_helo = flags & 4;
+	ok = ok && get_str(m, r->reason, sizeof r->reason) && get_str(m, r->env_from, sizeof r->env_from) &&
+	     get_str(m, r->env_to, sizeof r->env_to) && get_str(m, r->spf_domain, sizeof r->spf_domain) &&
+	     get_str(m, r->spf_result, sizeof r->spf_result);
+	uint32_t n = ipc_get_u32(m);
+	if (!ok || m->bad || n > DMARC_REC_MAX_DKIM)
+		return false;
+	r->ndkim = (int)n;
+	for (int i = 0; i < r->ndkim && ok; i++)
+		ok = get_str(m, r->dkim[i].domain, sizeof r->dkim[i].domain) &&
+		     get_str(m, r->dkim[i].selector, sizeof r->dkim[i].selector) &&
+		     get_str(m, r->dkim[i].result, sizeof r->dkim[i].result);
+	ok = ok && get_str(m, r->rua, sizeof r->rua);
+	return ok && ipc_end(m);
+}
+
+/* ---- log lines ---- */
+
+struct out {
+	char *p;
+	size_t len, cap;
+};
+
+static void out_field(struct out *o, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	if (o->len + 1 < o->cap)
+		o->p[o->len++] = '\t';
+	for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
+		bool plain = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+			     (*q >= '0' && *q <= '9') || strchr(".-_@+=!:/,;", *q);
+		if (o->len + 4 >= o->cap) {
+			o->len = o->cap;	/* too long: the caller refuses the line */
+			return;
+		}
+		if (plain) {
+			o->p[o->len++] = (char)*q;
+		} else {
+			o->p[o->len++] = '%';
+			o->p[o->len++] = hex[*q >> 4];
+			o->p[o->len++] = hex[*q & 15];
+		}
+	}
+}
+
+static void out_num(struct out *o, unsigned long long v)
+{
+	char b[24];
+	snprintf(b, sizeof b, "%llu", v);
+	out_field(o, b);
+}
+
+char *dmarc_record_format(const struct dmarc_record *r)
+{
+	if (!dmarc_record_valid(r))
+		return NULL;
+	struct out o = { xmalloc(DMARC_REC_LINE_MAX), 0, DMARC_REC_LINE_MAX };
+	char a[2] = { r->adkim, 0 }, s[2] = { r->aspf, 0 };
+	memcpy(o.p, "D1", 2);
+	o.len = 2;
+	out_num(&o, r->time);
+	out_field(&o, r->ip);
+	out_field(&o, r->header_from);
+	out_field(&o, r->policy_domain);
+	out_field(&o, dmarc_policy_str(r->p));
+	out_field(&o, dmarc_policy_str(r->sp));
+	out_num(&o, r->pct);
+	out_field(&o, a);
+	out_field(&o, s);
+	out_field(&o, r->fo);
+	out_field(&o, dmarc_policy_str(r->disposition));
+	out_num(&o, r->dkim_aligned);
+	out_num(&o, r->spf_aligned);
+	out_field(&o, r->reason);
+	out_field(&o, r->env_from);
+	out_field(&o, r->env_to);
+	out_field(&o, r->spf_domain);
+	out_field(&o, r->spf_helo ? "helo" : "mfrom");
+	out_field(&o, r->spf_result);
+	out_num(&o, (unsigned)r->ndkim);
+	for (int i = 0; i < r->ndkim; i++) {
+		out_field(&o, r->dkim[i].domain);
+		out_field(&o, r->dkim[i].selector);
+		out_field(&o, r->dkim[i].result);
+	}
+	out_field(&o, r->rua);
+	if (o.len + 2 > o.cap) {
+		free(o.p);
+		return NULL;
+	}
+	o.p[o.len++] = '\n';
+	o.p[o.len] = '\0';
+	return o.p;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	     : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Unescape field f (length n) into dst (cap bytes); false if malformed or long. */
+static bool unescape(const char *f, size_t n, char *dst, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = f[i];
+		if (c == '%') {
+			if (i + 2 >= n)
+				return false;
+			int h = hexval(f[i + 1]), l = hexval(f[i + 2]);
+			if (h < 0 || l < 0 || (h == 0 && l == 0))
+				return false;
+			c = (char)(h * 16 + l);
+			i += 2;
+		}
+		if (o + 1 >= cap)
+			return false;
+		dst[o++] = c;
+	}
+	dst[o] = '\0';
+	return true;
+}
+
+static bool parse_u(const char *s, uint64_t max, uint64_t *v)
+{
+	return *s && parse_u64(s, max, v);
+}
+
+static bool parse_policy(const char *s, enum dmarc_policy *p)
+{
+	for (int i = DMARC_P_NONE; i <= DMARC_P_REJECT; i++)
+		if (!strcmp(s, dmarc_policy_str((enum dmarc_policy)i))) {
+			*p = (enum dmarc_policy)i;
+			return true;
+		}
+	return false;
+}
+
+#define MAX_FIELDS (NFIXED + 3 * DMARC_REC_MAX_DKIM + 1)
+
+/* Split the line after "D1" into unescaped fields (each into its own buffer
+ * of 512 bytes); returns the count or -1. */
+static int split(const char *line, char (*f)[512])
+{
+	size_t len = strnlen(line, DMARC_REC_LINE_MAX + 1);
+	if (len > DMARC_REC_LINE_MAX || strncmp(line, "D1\t", 3))
+		return -1;
+	if (len && line[len - 1] == '\n')
+		len--;
+	int n = 0;
+	const char *p = line + 3, *end = line + len;
+	for (;;) {
+		const char *tab = memchr(p, '\t', (size_t)(end - p));
+		const char *fe = tab ? tab : end;
+		if (n >= MAX_FIELDS || !unescape(p, (size_t)(fe - p), f[n], 512))
+			return -1;
+		n++;
+		if (!tab)
+			return n;
+		p = tab + 1;
+	}
+}
+
+static bool copy(char *dst, size_t cap, const char *src)
+{
+	return strlcpy_t(dst, src, cap) < cap;
+}
+
+bool dmarc_record_parse(const char *line, struct dmarc_record *r)
+{
+	char (*f)[512] = xmalloc(MAX_FIELDS * sizeof *f);
+	uint64_t t, pct, da, sa, nd;
+	memset(r, 0, sizeof *r);
+	int n = split(line, f);
+	bool ok = n >= NFIXED + 1 && parse_u(f[0], UINT64_MAX, &t) && copy(r->ip, sizeof r->ip, f[1]) &&
+		  copy(r->header_from, sizeof r->header_from, f[2]) &&
+		  copy(r->policy_domain, sizeof r->policy_domain, f[3]) && parse_policy(f[4], &r->p) &&
+		  parse_policy(f[5], &r->sp) && parse_u(f[6], 100, &pct) && strlen(f[7]) == 1 &&
+		  strlen(f[8]) == 1 && copy(r->fo, sizeof r->fo, f[9]) &&
+		  parse_policy(f[10], &r->disposition) && parse_u(f[11], 1, &da) &&
+		  parse_u(f[12], 1, &sa) && copy(r->reason, sizeof r->reason, f[13]) &&
+		  copy(r->env_from, sizeof r->env_from, f[14]) && copy(r->env_to, sizeof r->env_to, f[15]) &&
+		  copy(r->spf_domain, sizeof r->spf_domain, f[16]) &&
+		  (!strcmp(f[17], "helo") || !strcmp(f[17], "mfrom")) &&
+		  copy(r->spf_result, sizeof r->spf_result, f[18]) &&
+		  parse_u(f[19], DMARC_REC_MAX_DKIM, &nd) && n == NFIXED + 3 * (int)nd + 1;
+	if (ok) {
+		r->time = t;
+		r->pct = (unsigned)pct;
+		r->adkim = f[7][0];
+		r->aspf = f[8][0];
+		r->dkim_aligned = da;
+		r->spf_aligned = sa;
+		r->spf_helo = !strcmp(f[17], "helo");
+		r->ndkim = (int)nd;
+		for (int i = 0; i < r->ndkim && ok; i++) {
+			const char (*d)[512] = f + NFIXED + 3 * i;
+			ok = copy(r->dkim[i].domain, sizeof r->dkim[i].domain, d[0]) &&
+			     copy(r->dkim[i].selector, sizeof r->dkim[i].selector, d[1]) &&
+			     copy(r->dkim[i].result, sizeof r->dkim[i].result, d[2]);
+		}
+		ok = ok && copy(r->rua, sizeof r->rua, f[n - 1]);
+	}
+	free(f);
+	return ok && dmarc_record_valid(r);
+}
