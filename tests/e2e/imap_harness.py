@@ -1,141 +1,26 @@
-"""Running tern-imapd (both roles) for end-to-end tests.
+"""A real tern instance for the IMAP tests: `mailctl init`, `mailctl start`
+(tern-authd, both tern-imapd roles, smtpd, queued, deliverd under the master),
+users made with `mailctl user add`, mail delivered over SMTP (smtpd -> queued
+-> deliverd, into new/) or APPENDed over IMAP.
 
-Until `mailctl start` and the real authd are on main, this starts the two
-imapd roles itself, exactly as the master would (TERN_LISTEN_FDS, TERN_READY_FD,
-TERN_SECRET_FD), and serves the auth channel (common/auth_proto.h) with a small
-stand-in for authd that checks a fixed user table and issues real login tokens.
-The daemons under test are the real binaries; only their peer is simulated.
+One instance serves a whole test module; each test gets a fresh user of its
+own, so tests share the daemons but never a mailbox.
 """
-import hashlib
-import hmac
+import imaplib
+import itertools
 import os
 import pwd
-import select
-import signal
-import socket
-import struct
-import subprocess
-import threading
-import time
+import smtplib
+import ssl
+import tempfile
+import shutil
 
-from conftest import TERN_BIN, IS_ROOT, next_port_base, wait_for
-
-IMAPD = os.path.join(TERN_BIN, "tern-imapd")
-
-AUTH_LOGIN_REQ = 100
-AUTH_LOGIN_RES = 101
-AUTH_USER_REQ = 108
-AUTH_USER_RES = 109
-T_U32, T_U64, T_STR, T_BYTES = 1, 2, 3, 4
-
-
-# ---- IPC framing (common/ipc.h) ----
-
-def ipc_encode(mtype, mid, fields):
-    payload = b""
-    for tag, val in fields:
-        if tag == T_U32:
-            data = struct.pack(">I", val)
-        elif tag == T_U64:
-            data = struct.pack(">Q", val)
-        else:
-            data = val if isinstance(val, bytes) else val.encode()
-        payload += struct.pack(">BI", tag, len(data)) + data
-    return struct.pack(">IHBBI", len(payload), mtype, 1, 0, mid) + payload
-
-
-def ipc_fields(payload):
-    out, pos = [], 0
-    while pos < len(payload):
-        tag, n = struct.unpack(">BI", payload[pos:pos + 5])
-        out.append((tag, payload[pos + 5:pos + 5 + n]))
-        pos += 5 + n
-    return out
-
-
-class FakeAuthd:
-    """Serves AUTH_LOGIN_REQ on RUN/auth.sock from a {user: password} table."""
-
-    def __init__(self, path, secret, users, quotas=None):
-        self.path, self.secret, self.users = path, secret, users
-        self.quotas = quotas or {}
-        self.requests = 0
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if os.path.exists(path):
-            os.unlink(path)
-        self.sock.bind(path)
-        os.chmod(path, 0o666)
-        self.sock.listen(16)
-        self.stop = False
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def token(self, service, user):
-        expiry = str(int(time.time()) + 300)
-        mac = hmac.new(self.secret, f"{service}\n{user}\n{expiry}".encode(), hashlib.sha256)
-        return mac.hexdigest() + "." + expiry
-
-    def answer(self, conn, mtype, mid, payload):
-        if mtype == AUTH_USER_REQ:
-            user = ipc_fields(payload)[0][1].decode()
-            res = [(T_U32, 1 if user in self.users else 0), (T_U64, self.quotas.get(user, 0))]
-            conn.sendall(ipc_encode(AUTH_USER_RES, mid, res))
-            return
-        if mtype != AUTH_LOGIN_REQ:
-            return
-        self.requests += 1
-        f = [v.decode() for _, v in ipc_fields(payload)]
-        service, user, password = f[0], f[1], f[2]
-        canon = user.lower()
-        if self.users.get(canon) == password:
-            res = [(T_U32, 0), (T_STR, canon), (T_STR, self.token(service, canon))]
-        else:
-            res = [(T_U32, 1), (T_STR, ""), (T_STR, "")]
-        conn.sendall(ipc_encode(AUTH_LOGIN_RES, mid, res))
-
-    def serve(self, conn):
-        buf = b""
-        with conn:
-            while not self.stop:
-                r, _, _ = select.select([conn], [], [], 0.2)
-                if not r:
-                    continue
-                data = conn.recv(65536)
-                if not data:
-                    return
-                buf += data
-                while len(buf) >= 12:
-                    n, mtype, _, _, mid = struct.unpack(">IHBBI", buf[:12])
-                    if len(buf) < 12 + n:
-                        break
-                    self.answer(conn, mtype, mid, buf[12:12 + n])
-                    buf = buf[12 + n:]
-
-    def run(self):
-        self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
-
-    def close(self):
-        self.stop = True
-        self.sock.close()
-
-
-def ensure_account(name):
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                        "/usr/sbin/nologin", name], check=True)
+from conftest import Instance, IS_ROOT, wait_for
 
 
 def chown_vmail(path):
+    """Files made by the test itself (as another Maildir tool would) belong
+    to the mail store account, as deliverd's do."""
     if not IS_ROOT:
         return
     pw = pwd.getpwnam("tern-vmail")
@@ -147,204 +32,134 @@ def chown_vmail(path):
                 pass  # a running session moved it (new/ -> cur/) meanwhile
 
 
-class ImapServer:
-    """An instance directory with tern-imapd's two roles running."""
+def tls_ctx(cert):
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False  # the certificate names the host, we dial 127.0.0.1
+    return ctx
 
-    def __init__(self, parent, users=None, conf=None, port_base=None, instance_dir=None,
-                 secret=None, quotas=None):
-        """instance_dir: run inside an existing instance (its tern.conf, mail and
-        run directories) whose authd already serves run/auth.sock with secret."""
-        self.port_base = port_base or next_port_base()
-        self.dir = instance_dir or os.path.join(parent, f"imap{self.port_base}")
-        self.shared = instance_dir is not None
-        self.quotas = quotas
-        self.users = users or {"alice@example.test": "secret-a", "bob@example.test": "secret-b"}
-        self.conf = conf or {}
-        self.procs = []
-        self.started_once = False
-        self.secret = secret or os.urandom(32)
-        self.auth = None
-        self.imap_port = self.port_base + 143
-        self.imaps_port = self.port_base + 993
 
-    # -- set-up --
-    def write_instance(self):
-        for d in ("mail", "run", "log", "db", "spool", "tls"):
-            os.makedirs(os.path.join(self.dir, d), exist_ok=True)
-        os.chmod(self.dir, 0o755)
-        if not self.shared:
-            self._write_tern_conf()
-        self._write_imapd_conf()
+class ImapInstance:
+    """A started instance; imapd_conf: extra imapd.conf settings."""
 
-    def _write_tern_conf(self):
-        with open(os.path.join(self.dir, "tern.conf"), "w") as f:
-            f.write(f"hostname = imap.example.test\nport_base = {self.port_base}\n"
-                    "listen = 127.0.0.1\nlog = file\nlog_level = debug\n")
+    _users = itertools.count(1)
 
-    def _write_imapd_conf(self):
-        cfg = subprocess.run([IMAPD, "--print-config"], capture_output=True, text=True, check=True)
-        with open(os.path.join(self.dir, "imapd.conf"), "w") as f:
-            f.write(cfg.stdout)
-            for k, v in self.conf.items():
-                f.write(f"{k} = {v}\n")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=imap.example.test",
-                        "-addext", "subjectAltName=DNS:imap.example.test,DNS:localhost,IP:127.0.0.1",
-                        "-keyout", os.path.join(self.dir, "tls", "key.pem"),
-                        "-out", os.path.join(self.dir, "tls", "cert.pem")],
-                       check=True, capture_output=True)
-        if IS_ROOT:
-            ensure_account("tern-imapd")
-            ensure_account("tern-vmail")
-            chown_vmail(os.path.join(self.dir, "mail"))
-            os.chmod(os.path.join(self.dir, "run"), 0o755)
+    def __init__(self, imapd_conf=None):
+        self.parent = tempfile.mkdtemp(prefix="tern-imap-")
+        os.chmod(self.parent, 0o755)
+        self.inst = Instance(self.parent)
+        try:
+            self.inst.init()
+            # the wrong-password tests need no slowing down
+            self.inst.set_conf("authd", "failure_delay", "0s")
+            for k, v in (imapd_conf or {}).items():
+                self.inst.set_conf("imapd", k, v)
+            self.inst.start()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def dir(self):
+        return self.inst.dir
+
+    @property
+    def imap_port(self):
+        return self.inst.port("imap")
+
+    @property
+    def imaps_port(self):
+        return self.inst.port("imaps")
 
     def cert(self):
-        return os.path.join(self.dir, "tls", "cert.pem")
+        return self.inst.cert()
+
+    def ctl(self, *args, **kw):
+        return self.inst.ctl(*args, **kw)
+
+    def new_user(self, quota=None):
+        """A fresh user (Maildir and special-use folders made by mailctl)."""
+        n = next(self._users)
+        user, pw = f"user{n}@example.test", f"Pw-{n}-secret"
+        self.inst.add_user(user, pw)
+        if quota is not None:
+            self.ctl("user", "quota", user, str(quota))
+        return user, pw
 
     def maildir(self, user, folder=None):
-        local, domain = user.split("@")
-        base = os.path.join(self.dir, "mail", domain, local)
+        base = self.inst.maildir(user)
         return base if not folder else os.path.join(base, "." + folder)
 
-    def deliver(self, user, message, folder=None, name=None):
-        """Put a message into new/ the way deliverd does: LF line endings, a
-        deterministic name carrying ,S=<disk size>,W=<CRLF size>."""
-        if isinstance(message, str):
-            message = message.encode()
-        data = message.replace(b"\r\n", b"\n")
-        md = self.maildir(user, folder)
-        for sub in ("cur", "new", "tmp"):
-            os.makedirs(os.path.join(md, sub), exist_ok=True)
-        crlf = len(data) + data.count(b"\n")
-        digest = hashlib.sha1(data).hexdigest()[:12]
-        name = name or f"{int(time.time())}.{digest}{os.getpid()}{time.monotonic_ns() % 10**9},S={len(data)},W={crlf}"
-        tmp = os.path.join(md, "tmp", name)
-        with open(tmp, "wb") as f:
-            f.write(data)
-        chown_vmail(os.path.join(self.dir, "mail"))
-        os.rename(tmp, os.path.join(md, "new", name))
-        return name
+    def queue_empty(self):
+        return self.ctl("queue", "list").stdout.strip() == ""
 
-    # -- processes --
-    def _spawn(self, args, extra_env, pass_fds):
-        rd, wr = os.pipe()
-        srd, swr = os.pipe()
-        os.write(swr, self.secret)
-        os.close(swr)
-        env = dict(os.environ)
-        env.pop("TERN_CONFIG", None)
-        env.update(extra_env)
-        env["TERN_READY_FD"] = str(wr)
-        env["TERN_SECRET_FD"] = str(srd)
-        p = subprocess.Popen([IMAPD, "-c", self.dir, *args], env=env,
-                             pass_fds=(wr, srd, *pass_fds), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-        os.close(wr)
-        os.close(srd)
-        self.procs.append(p)
-        r, _, _ = select.select([rd], [], [], 15)
-        ok = bool(r) and os.read(rd, 1) == b"1"
-        os.close(rd)
-        if not ok:
-            err = p.stderr.read1(4000) if p.poll() is not None else b""
-            raise AssertionError(f"tern-imapd {args} did not become ready: {err!r}\n{self.log_text()}")
-        return p
+    def smtp_send(self, rcpt, messages, sender="sender@remote.test", wait=True):
+        """Send messages to rcpt over SMTP (port 25, local delivery), one
+        after the other: with wait, each is in the Maildir before the next
+        is sent, so UIDs follow the order given."""
+        with smtplib.SMTP("127.0.0.1", self.inst.port("smtp"), timeout=30) as s:
+            for m in messages:
+                s.sendmail(sender, [rcpt], m)
+                if wait:
+                    assert wait_for(self.queue_empty, 30), \
+                        "not delivered:\n" + self.log_text()[-3000:]
 
-    def listen(self, port):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", port))
-        s.listen(64)
-        return s
+    def append(self, user, pw, messages, folder="INBOX", flags=None):
+        """APPEND messages (byte-exact, into cur/) in a session of their own."""
+        c = imaplib.IMAP4_SSL("127.0.0.1", self.imaps_port, ssl_context=tls_ctx(self.cert()),
+                              timeout=20)
+        try:
+            assert c.login(user, pw)[0] == "OK"
+            for m in messages:
+                typ, data = c.append(folder, flags, None, m)
+                assert typ == "OK", data
+        finally:
+            c.logout()
 
-    def bind_ports(self):
-        """Both listening sockets, as the master binds them. Other test runs may
-        share the machine: on a clash, move to the next free port base (the
-        daemons learn the sockets, not the numbers)."""
-        for attempt in range(19):
-            socks = []
-            try:
-                for port in (self.imap_port, self.imaps_port):
-                    socks.append(self.listen(port))
-                return socks
-            except OSError:
-                for s in socks:
-                    s.close()
-                if self.started_once:
-                    raise
-                self.port_base = next_port_base()
-                self.imap_port = self.port_base + 143
-                self.imaps_port = self.port_base + 993
-        raise AssertionError("no free port base for the IMAP tests")
+    def restart(self):
+        self.inst.stop()
+        self.inst.start()
 
-    def start(self):
-        if not os.path.exists(os.path.join(self.dir, "imapd.conf")):
-            self.write_instance()
-        if not self.shared:
-            self.auth = FakeAuthd(os.path.join(self.dir, "run", "auth.sock"), self.secret, self.users,
-                                  self.quotas)
-        self._spawn(["--mail"], {}, ())
-        l1, l2 = self.bind_ports()
-        fds = f"imap:{l1.fileno()},imaps:{l2.fileno()}"
-        self._spawn([], {"TERN_LISTEN_FDS": fds}, (l1.fileno(), l2.fileno()))
-        self.started_once = True
-        l1.close()
-        l2.close()
-        return self
+    def log_text(self):
+        return self.inst.log_text()
 
-    def stop(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        errors = []
-        for p in self.procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
-            errors.append(self._drain(p.stderr))
-        self.procs = []
-        if self.auth:
-            self.auth.close()
-            self.auth = None
-        # the mail role sends SIGTERM to its session processes as it stops
-
-        # LeakSanitizer cannot run in the chrooted login role (no /proc there):
-        # that is not a finding; every other sanitizer report is
-        text = "".join(l for l in "".join(errors).splitlines(True)
+    def sanitizer_report(self):
+        """Sanitizer findings the daemons wrote (the master sends their
+        stderr to the log). LeakSanitizer cannot run in a chrooted process
+        (no /proc there): that is not a finding."""
+        text = "".join(l for l in self.log_text().splitlines(True)
                        if not ("Can't open /proc" in l or "LeakSanitizer has encountered a fatal" in l
                                or "HINT: " in l))
         for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
             if marker in text:
-                raise AssertionError(f"sanitizer report from tern-imapd:\n{text[-8000:]}")
+                return text[-8000:]
+        return None
 
-    @staticmethod
-    def _drain(f, timeout=3.0):
-        """What a daemon (and its session processes) wrote to stderr, bounded."""
-        if not f:
-            return ""
-        out, deadline = b"", time.monotonic() + timeout
-        fd = f.fileno()
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([fd], [], [], 0.2)
-            if not r:
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            out += chunk
-        f.close()
-        return out.decode(errors="replace")
-
-    def restart(self):
-        self.stop()
-        return self.start()
-
-    def log_text(self):
+    def close(self):
         try:
-            with open(os.path.join(self.dir, "log", "tern.log"), errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+            self.inst.stop()
+            report = self.sanitizer_report()
+            assert report is None, f"sanitizer report:\n{report}"
+        finally:
+            shutil.rmtree(self.parent, ignore_errors=True)
+
+
+class Mailbox:
+    """One test's user on a shared instance: what the tests call `server`."""
+
+    def __init__(self, inst, quota=None):
+        self.inst = inst
+        self.user, self.pw = inst.new_user(quota)
+
+    def __getattr__(self, name):  # ports, cert(), dir, ctl(), restart(), log_text() ...
+        return getattr(self.inst, name)
+
+    def maildir(self, user=None, folder=None):
+        return self.inst.maildir(user or self.user, folder)
+
+    def deliver(self, *messages, user=None, wait=True):
+        """Real delivery over SMTP into new/ (the messages are \\Recent for
+        the next session; smtpd and deliverd add their trace headers)."""
+        self.inst.smtp_send(user or self.user, messages, wait=wait)
+
+    def append(self, *messages, folder="INBOX", flags=None):
+        self.inst.append(self.user, self.pw, messages, folder, flags)

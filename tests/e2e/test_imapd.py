@@ -1,18 +1,18 @@
-"""tern-imapd end to end: Python's imaplib against the real daemon (both roles),
-with Maildirs filled the way deliverd fills them."""
+"""tern-imapd end to end: Python's imaplib, mbsync and raw sockets against a
+real instance (`mailctl init`, `mailctl start`: tern-authd, both imapd roles,
+smtpd, queued, deliverd). Each test has a user of its own, made with `mailctl
+user add`; its mail arrives over SMTP (into new/, \\Recent) or by APPEND.
+One instance serves the module (see imap_harness.py)."""
 import imaplib
 import os
 import re
 import socket
-import ssl
 import time
 
 import pytest
 
 from conftest import wait_for
-from imap_harness import ImapServer
-
-ALICE, ALICE_PW = "alice@example.test", "secret-a"
+from imap_harness import ImapInstance, Mailbox, chown_vmail, tls_ctx as cert_ctx
 
 SIMPLE = (b"From: Sender One <one@example.org>\r\n"
           b"To: Alice <alice@example.test>, bob@example.test\r\n"
@@ -51,86 +51,89 @@ NESTED = (b"From: a@example.org\r\n"
           b"--outer--\r\n")
 
 
+@pytest.fixture(scope="module")
+def imap_instance():
+    inst = ImapInstance()
+    yield inst
+    inst.close()
+
+
 @pytest.fixture
-def server(tmp_parent):
-    srv = ImapServer(tmp_parent)
-    srv.write_instance()
-    yield srv
-    srv.stop()
+def server(imap_instance):
+    """A fresh user on the module's instance."""
+    return Mailbox(imap_instance)
 
 
 def tls_ctx(srv):
-    ctx = ssl.create_default_context(cafile=srv.cert())
-    ctx.check_hostname = False
-    return ctx
+    return cert_ctx(srv.cert())
 
 
-def connect(srv, login=True, user=ALICE, pw=ALICE_PW):
+def connect(srv, login=True, user=None, pw=None):
     c = imaplib.IMAP4("127.0.0.1", srv.imap_port, timeout=20)
     c.starttls(ssl_context=tls_ctx(srv))
     if login:
-        typ, _ = c.login(user, pw)
+        typ, _ = c.login(user or srv.user, pw or srv.pw)
         assert typ == "OK"
     return c
 
 
+def login_cmd(tag, srv):
+    return tag + b" LOGIN " + srv.user.encode() + b" " + srv.pw.encode() + b"\r\n"
+
+
 def test_greeting_logindisabled_before_tls(server):
-    server.start()
     c = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=20)
     caps = c.capabilities
     assert "STARTTLS" in caps and "LOGINDISABLED" in caps and "AUTH=PLAIN" not in caps
-    typ, data = c._simple_command("LOGIN", ALICE, ALICE_PW)
+    typ, data = c._simple_command("LOGIN", server.user, server.pw)
     assert typ == "NO" and b"PRIVACYREQUIRED" in data[0]
     c.starttls(ssl_context=tls_ctx(server))
     typ, data = c.capability()
     caps = data[0].decode().split()
     assert "AUTH=PLAIN" in caps and "LOGINDISABLED" not in caps and "STARTTLS" not in caps
-    assert c.login(ALICE, ALICE_PW)[0] == "OK"
+    assert c.login(server.user, server.pw)[0] == "OK"
     typ, data = c.capability()
     assert "UIDPLUS" in data[0].decode().split()
     c.logout()
 
 
 def test_wrong_password_then_right(server):
-    server.start()
     c = connect(server, login=False)
     with pytest.raises(imaplib.IMAP4.error) as e:
-        c.login(ALICE, "wrong")
+        c.login(server.user, "wrong")
     assert "AUTHENTICATIONFAILED" in str(e.value)
-    assert c.login(ALICE, ALICE_PW)[0] == "OK"
+    assert c.login(server.user, server.pw)[0] == "OK"
     c.logout()
 
 
 def test_imaps_and_authenticate_plain(server):
-    server.start()
     c = imaplib.IMAP4_SSL("127.0.0.1", server.imaps_port, ssl_context=tls_ctx(server), timeout=20)
-    typ, _ = c.authenticate("PLAIN", lambda _: f"\0{ALICE}\0{ALICE_PW}".encode())
+    typ, _ = c.authenticate("PLAIN", lambda _: f"\0{server.user}\0{server.pw}".encode())
     assert typ == "OK"
     typ, data = c.select("INBOX")
     assert typ == "OK"
     c.logout()
 
 
-def test_plaintext_login_hands_off_raw_socket(tmp_parent):
-    srv = ImapServer(tmp_parent, conf={"plaintext_login": "yes"})
+def test_plaintext_login_hands_off_raw_socket():
+    inst = ImapInstance({"plaintext_login": "yes"})
     try:
-        srv.start()
-        srv.deliver(ALICE, SIMPLE)
+        srv = Mailbox(inst)
+        srv.append(SIMPLE)
         c = imaplib.IMAP4("127.0.0.1", srv.imap_port, timeout=20)
-        assert c.login(ALICE, ALICE_PW)[0] == "OK"
+        assert c.login(srv.user, srv.pw)[0] == "OK"
         typ, data = c.select("INBOX")
         assert data == [b"1"]
         typ, data = c.fetch("1", "(BODY.PEEK[])")
         assert data[0][1] == SIMPLE
         c.logout()
     finally:
-        srv.stop()
+        inst.close()
 
 
 def test_select_counts_and_codes(server):
-    server.start()
     for i in range(3):
-        server.deliver(ALICE, SIMPLE.replace(b"hello there", b"msg %d" % i))
+        server.deliver(SIMPLE.replace(b"hello there", b"msg %d" % i))
     c = connect(server)
     typ, data = c.select("INBOX")
     assert typ == "OK" and data == [b"3"]
@@ -156,13 +159,16 @@ def test_select_counts_and_codes(server):
 
 
 def test_fetch_basics(server):
-    server.start()
-    server.deliver(ALICE, SIMPLE)
+    server.deliver(SIMPLE)
     c = connect(server)
     c.select("INBOX")
+    # as stored: the trace headers of the SMTP delivery, then the message
+    typ, data = c.fetch("1", "(BODY.PEEK[])")
+    stored = data[0][1]
+    assert stored.endswith(SIMPLE) and stored.startswith(b"Return-Path: <")
     typ, data = c.fetch("1", "(UID FLAGS RFC822.SIZE INTERNALDATE)")
     line = data[0].decode()
-    assert "UID 1" in line and f"RFC822.SIZE {len(SIMPLE)}" in line
+    assert "UID 1" in line and f"RFC822.SIZE {len(stored)}" in line
     assert "FLAGS (\\Recent)" in line
     assert re.search(r'INTERNALDATE "\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d [+-]\d{4}"', line)
     typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
@@ -170,7 +176,7 @@ def test_fetch_basics(server):
     typ, data = c.fetch("1", "(BODY.PEEK[TEXT])")
     assert data[0][1] == b"line one\r\nline two\r\n"
     typ, data = c.fetch("1", "(BODY.PEEK[]<5.10>)")
-    assert data[0][1] == SIMPLE[5:15]
+    assert data[0][1] == stored[5:15]
     assert b"BODY[]<5>" in data[0][0]
     # not PEEK: sets \Seen
     typ, data = c.fetch("1", "(BODY[TEXT])")
@@ -185,7 +191,6 @@ def test_fetch_basics(server):
 
 
 def test_append_then_fetch_byte_exact(server):
-    server.start()
     c = connect(server)
     typ, data = c.append("INBOX", "(\\Flagged $Work)", imaplib.Time2Internaldate(time.time()), NESTED)
     assert typ == "OK"
@@ -199,7 +204,7 @@ def test_append_then_fetch_byte_exact(server):
     assert b"\\Flagged" in meta and b"$Work" in meta
     assert f"RFC822.SIZE {len(NESTED)}".encode() in meta
     # the file on disk follows Maildir rules: LF line ends, flags in the name
-    cur = os.path.join(server.maildir(ALICE), "cur")
+    cur = os.path.join(server.maildir(), "cur")
     names = os.listdir(cur)
     assert len(names) == 1 and names[0].endswith(":2,F")
     with open(os.path.join(cur, names[0]), "rb") as f:
@@ -211,8 +216,7 @@ def test_append_then_fetch_byte_exact(server):
 
 
 def test_fetch_bodystructure_nested(server):
-    server.start()
-    server.deliver(ALICE, NESTED)
+    server.deliver(NESTED)
     c = connect(server)
     c.select("INBOX")
     typ, data = c.fetch("1", "(BODYSTRUCTURE)")
@@ -241,7 +245,6 @@ def test_fetch_bodystructure_nested(server):
 
 
 def test_list_create_rename_delete_subscribe(server):
-    server.start()
     c = connect(server)
     typ, data = c.list('""', "*")
     names = [d.decode() for d in data]
@@ -275,9 +278,8 @@ def test_list_create_rename_delete_subscribe(server):
 
 
 def test_store_expunge_seen_by_second_session(server):
-    server.start()
     for i in range(3):
-        server.deliver(ALICE, SIMPLE)
+        server.deliver(SIMPLE)
     a, b = connect(server), connect(server)
     a.select("INBOX")
     b.select("INBOX")
@@ -298,9 +300,8 @@ def test_store_expunge_seen_by_second_session(server):
 
 
 def test_uids_stable_across_restart_and_index_rebuild(server):
-    server.start()
     for i in range(3):
-        server.deliver(ALICE, SIMPLE.replace(b"hello there", b"n%d" % i))
+        server.deliver(SIMPLE.replace(b"hello there", b"n%d" % i))
     c = connect(server)
     c.select("INBOX")
     uv = c.untagged_responses["UIDVALIDITY"][0]
@@ -314,7 +315,7 @@ def test_uids_stable_across_restart_and_index_rebuild(server):
     assert after == before
     c.logout()
     # index deleted: rebuilt with the same messages (a new UIDVALIDITY)
-    os.unlink(os.path.join(server.maildir(ALICE), "tern-index.db"))
+    os.unlink(os.path.join(server.maildir(), "tern-index.db"))
     c = connect(server)
     typ, data = c.select("INBOX")
     assert data == [b"3"]
@@ -325,9 +326,8 @@ def test_uids_stable_across_restart_and_index_rebuild(server):
 
 
 def test_copy_and_move_with_copyuid(server):
-    server.start()
     for i in range(2):
-        server.deliver(ALICE, SIMPLE)
+        server.deliver(SIMPLE)
     c = connect(server)
     c.select("INBOX")
     typ, data = c.copy("1:2", "Archive")
@@ -376,12 +376,11 @@ class Raw:
 
 
 def test_raw_literals_and_malformed(server):
-    server.start()
     r = Raw(server)
     # login with literals
-    r.send(b"a1 LOGIN {18}\r\n")
+    r.send(b"a1 LOGIN {%d}\r\n" % len(server.user))
     assert r.line().startswith(b"+ ")
-    r.send(ALICE.encode() + b" {8+}\r\n" + ALICE_PW.encode() + b"\r\n")
+    r.send(server.user.encode() + b" {%d+}\r\n" % len(server.pw) + server.pw.encode() + b"\r\n")
     assert r.until_tag(b"a1")[-1].startswith(b"a1 OK")
     # a huge APPEND literal is refused before it is sent
     r.send(b"a2 APPEND INBOX {999999999999}\r\n")
@@ -408,7 +407,6 @@ def test_raw_literals_and_malformed(server):
 
 
 def test_search_every_key_class(server):
-    server.start()
     msgs = [
         b"From: Ann <ann@example.org>\r\nTo: alice@example.test\r\nCc: carl@example.org\r\n"
         b"Subject: =?iso-8859-1?q?caf=E9?= order\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000\r\n"
@@ -420,7 +418,7 @@ def test_search_every_key_class(server):
         NESTED,
     ]
     for m in msgs:
-        server.deliver(ALICE, m)
+        server.deliver(m)
     c = connect(server)
     c.select("INBOX")
     c.store("2", "+FLAGS", "(\\Seen \\Flagged $Important)")
@@ -456,7 +454,11 @@ def test_search_every_key_class(server):
     today = time.strftime("%d-%b-%Y", time.gmtime())
     assert search("ON", today) == ["1", "2", "3"]
     assert search("BEFORE", "1-Jan-2000") == [] and search("SINCE", "1-Jan-2000") == ["1", "2", "3"]
-    assert search("LARGER", "300") == ["3"] and search("SMALLER", "300") == ["1", "2"]
+    # 300 octets as the messages were sent, plus the trace headers of delivery
+    typ, data = c.fetch("1:3", "(RFC822.SIZE)")
+    sizes = [int(re.search(rb"RFC822.SIZE (\d+)", d).group(1)) for d in data]
+    limit = str(300 + max(sz - len(m) for sz, m in zip(sizes, msgs)))
+    assert search("LARGER", limit) == ["3"] and search("SMALLER", limit) == ["1", "2"]
     assert search("UID", "2:*") == ["2", "3"]
     assert search("2:3") == ["2", "3"] and search("*") == ["3"]
     assert search("NOT", "SEEN") == ["1", "3"]
@@ -499,17 +501,16 @@ def idle_wait(raw, pred, timeout=10):
 
 
 def test_idle_sees_delivery_flags_and_expunge(server):
-    server.start()
-    server.deliver(ALICE, SIMPLE)
+    server.deliver(SIMPLE)
     r = Raw(server)
-    r.send(b"a1 LOGIN " + ALICE.encode() + b" " + ALICE_PW.encode() + b"\r\n")
+    r.send(login_cmd(b"a1", server))
     r.until_tag(b"a1")
     r.send(b"a2 SELECT INBOX\r\n")
     r.until_tag(b"a2")
     r.send(b"a3 IDLE\r\n")
     assert r.line().startswith(b"+ ")
     # a new delivery (deliverd writes into new/)
-    server.deliver(ALICE, SIMPLE.replace(b"hello there", b"second"))
+    server.deliver(SIMPLE.replace(b"hello there", b"second"))
     idle_wait(r, lambda l: l == b"* 2 EXISTS")
     # another session changes flags and expunges
     other = connect(server)
@@ -529,20 +530,19 @@ def test_idle_sees_delivery_flags_and_expunge(server):
 def test_mailctl_mailbox_index_drop_and_rebuild(server):
     import subprocess
     from conftest import MAILCTL
-    server.start()
     for i in range(3):
-        server.deliver(ALICE, SIMPLE.replace(b"hello there", b"n%d" % i))
+        server.deliver(SIMPLE.replace(b"hello there", b"n%d" % i))
     c = connect(server)
     c.create("Work")
     c.select("INBOX")
     uv = int(c.untagged_responses["UIDVALIDITY"][0])
     c.store("2", "+FLAGS", "(\\Seen)")
     c.logout()
-    p = subprocess.run([MAILCTL, "-c", server.dir, "mailbox", "index", ALICE, "rebuild"],
+    p = subprocess.run([MAILCTL, "-c", server.dir, "mailbox", "index", server.user, "rebuild"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert "INBOX: 3 messages" in p.stdout and "Work: 0 messages" in p.stdout
-    p = subprocess.run([MAILCTL, "-c", server.dir, "mailbox", "index", ALICE, "drop"],
+    p = subprocess.run([MAILCTL, "-c", server.dir, "mailbox", "index", server.user, "drop"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "dropped" in p.stdout
     c = connect(server)
@@ -564,8 +564,8 @@ def run_mbsync(server, home, local):
         f.write(f"""IMAPAccount tern
 Host localhost
 Port {server.imap_port}
-User {ALICE}
-Pass {ALICE_PW}
+User {server.user}
+Pass {server.pw}
 SSLType STARTTLS
 CertificateFile {server.cert()}
 SystemCertificates no
@@ -597,9 +597,8 @@ def local_files(path):
 
 
 def test_mbsync_two_way(server, tmp_path):
-    server.start()
-    server.deliver(ALICE, SIMPLE)
-    server.deliver(ALICE, NESTED)
+    server.deliver(SIMPLE)
+    server.deliver(NESTED)
     home, local = str(tmp_path), str(tmp_path / "Mail")
     os.makedirs(local)
     run_mbsync(server, home, local)
@@ -642,8 +641,7 @@ def test_mbsync_two_way(server, tmp_path):
 
 
 def test_list_extended_status_special_use_namespace(server):
-    server.start()
-    server.deliver(ALICE, SIMPLE)
+    server.deliver(SIMPLE)
     c = connect(server)
     typ, data = c._simple_command("LIST", "(SPECIAL-USE)", '""', "*")
     got = c.untagged_responses.pop("LIST")
@@ -673,9 +671,8 @@ def test_list_extended_status_special_use_namespace(server):
 
 
 def test_uid_expunge_and_close(server):
-    server.start()
     for i in range(4):
-        server.deliver(ALICE, SIMPLE)
+        server.deliver(SIMPLE)
     c = connect(server)
     c.select("INBOX")
     c.store("1:3", "+FLAGS", "(\\Deleted)")
@@ -691,12 +688,12 @@ def test_uid_expunge_and_close(server):
     c.logout()
 
 
-def test_raw_garbage_after_login_and_limits(tmp_parent):
-    srv = ImapServer(tmp_parent, conf={"max_sessions_per_user": "2", "idle_timeout": "2s"})
+def test_raw_garbage_after_login_and_limits():
+    inst = ImapInstance({"max_sessions_per_user": "2", "idle_timeout": "2s"})
     try:
-        srv.start()
+        srv = Mailbox(inst)
         r = Raw(srv)
-        r.send(b"a1 LOGIN " + ALICE.encode() + b" " + ALICE_PW.encode() + b"\r\n")
+        r.send(login_cmd(b"a1", srv))
         assert r.until_tag(b"a1")[-1].startswith(b"a1 OK")
         r.send(b"\x00\xff\xfe garbage \x01\r\n")
         assert b"BAD" in r.line()
@@ -717,20 +714,19 @@ def test_raw_garbage_after_login_and_limits(tmp_parent):
         with pytest.raises((imaplib.IMAP4.abort, imaplib.IMAP4.error, OSError, EOFError)):
             third = imaplib.IMAP4("127.0.0.1", srv.imap_port, timeout=20)
             third.starttls(ssl_context=tls_ctx(srv))
-            third.login(ALICE, ALICE_PW)
+            third.login(srv.user, srv.pw)
             third.select("INBOX")
         second.logout()
         # an idle session is closed after idle_timeout, with a BYE
         time.sleep(3)
         assert r.line().startswith(b"* BYE")
     finally:
-        srv.stop()
+        inst.close()
 
 
 def test_condstore(server):
-    server.start()
     for i in range(3):
-        server.deliver(ALICE, SIMPLE)
+        server.deliver(SIMPLE)
     c = connect(server)
     assert "CONDSTORE" in c.capability()[1][0].decode().split()
     typ, data = c._simple_command("SELECT", "INBOX", "(CONDSTORE)")
@@ -761,7 +757,6 @@ def test_condstore(server):
 
 
 def test_sort_and_thread(server):
-    server.start()
     msgs = [
         (b"Zed <zed@example.org>", b"alice@example.test", b"Re: lunch", b"Mon, 02 Mar 2026 12:00:00 +0000", 10),
         (b"Amy <amy@example.org>", b"bob@example.test", b"lunch", b"Mon, 02 Mar 2026 09:00:00 +0000", 300),
@@ -769,7 +764,7 @@ def test_sort_and_thread(server):
         (b"Amy <amy@example.org>", b"alice@example.test", b"RE: [x] Lunch (fwd)", b"Tue, 03 Mar 2026 09:00:00 +0000", 20),
     ]
     for frm, to, subj, date, pad in msgs:
-        server.deliver(ALICE, b"From: " + frm + b"\r\nTo: " + to + b"\r\nSubject: " + subj +
+        server.deliver(b"From: " + frm + b"\r\nTo: " + to + b"\r\nSubject: " + subj +
                        b"\r\nDate: " + date + b"\r\n\r\n" + b"x" * pad + b"\r\n")
     c = connect(server)
     c.select("INBOX")
@@ -796,89 +791,57 @@ def test_sort_and_thread(server):
     c.logout()
 
 
-def test_idle_told_of_real_delivery(tmp_parent):
+def test_idle_told_of_real_delivery(server):
     """A real delivery (mailctl sendmail -> tern-queued -> tern-deliverd --local)
     shows up in an IDLE session; the login goes through the real tern-authd."""
-    import subprocess
-    from conftest import TERN_BIN
-    from queue_env import QueueEnv
-    env = QueueEnv(tmp_parent, name="qimap")
-    srv = None
-    try:
-        env.add_user(ALICE)
-        secret = os.urandom(32)
-        rd, wr = os.pipe()
-        os.write(wr, secret)
-        os.close(wr)
-        # chrooted: LeakSanitizer cannot run there (no /proc), as for every chrooted daemon
-        aenv = dict(os.environ, TERN_SECRET_FD=str(rd))
-        aenv["ASAN_OPTIONS"] = (aenv.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
-        env.procs["authd"] = subprocess.Popen(
-            [os.path.join(TERN_BIN, "tern-authd"), "-c", env.dir], pass_fds=(rd,),
-            env=aenv, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=open(env.path("log", "authd.err"), "ab"))
-        os.close(rd)
-        assert wait_for(lambda: env.sock_ready("auth"), 20), env.log_text()[-3000:]
-        env.start_queued()
-        env.start_deliverd()
-        srv = ImapServer(tmp_parent, instance_dir=env.dir, secret=secret)
-        srv.start()
-        r = Raw(srv)
-        r.send(b"a1 LOGIN " + ALICE.encode() + b" Secret-pw-123\r\n")
-        assert r.until_tag(b"a1")[-1].startswith(b"a1 OK"), srv.log_text()[-2000:]
-        r.send(b"a2 SELECT INBOX\r\n")
-        assert b"* 0 EXISTS" in r.until_tag(b"a2")
-        r.send(b"a3 IDLE\r\n")
-        assert r.line().startswith(b"+ ")
-        env.sendmail(ALICE, input="From: carol@example.org\nSubject: via the queue\n\nhello\n")
-        idle_wait(r, lambda l: l == b"* 1 EXISTS", timeout=20)
-        r.send(b"DONE\r\n")
-        r.until_tag(b"a3")
-        r.send(b"a4 FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT DELIVERED-TO)])\r\n")
-        got = b"\r\n".join(r.until_tag(b"a4"))
-        assert b"Subject: via the queue" in got and b"a4 OK" in got
-        r.send(b"a5 LOGOUT\r\n")
-        r.until_tag(b"a5")
-    finally:
-        if srv:
-            srv.stop()
-        env.stop()
+    r = Raw(server)
+    r.send(login_cmd(b"a1", server))
+    assert r.until_tag(b"a1")[-1].startswith(b"a1 OK"), server.log_text()[-2000:]
+    r.send(b"a2 SELECT INBOX\r\n")
+    assert b"* 0 EXISTS" in r.until_tag(b"a2")
+    r.send(b"a3 IDLE\r\n")
+    assert r.line().startswith(b"+ ")
+    server.ctl("sendmail", server.user, input="From: carol@example.org\nSubject: via the queue\n\nhello\n")
+    idle_wait(r, lambda l: l == b"* 1 EXISTS", timeout=20)
+    r.send(b"DONE\r\n")
+    r.until_tag(b"a3")
+    r.send(b"a4 FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT DELIVERED-TO)])\r\n")
+    got = b"\r\n".join(r.until_tag(b"a4"))
+    assert b"Subject: via the queue" in got and b"a4 OK" in got
+    r.send(b"a5 LOGOUT\r\n")
+    r.until_tag(b"a5")
 
 
-def test_quota(tmp_parent):
-    srv = ImapServer(tmp_parent, quotas={ALICE: 4096})
-    try:
-        srv.start()
-        srv.deliver(ALICE, SIMPLE)
-        c = connect(srv)
-        assert "QUOTA" in c.capability()[1][0].decode().split()
-        typ, data = c.getquotaroot("INBOX")
-        assert typ == "OK"
-        assert data[0] == [b'"INBOX" ""'] and data[1] == [b'"" (STORAGE 1 4)'], data
-        typ, data = c.getquota('""')
-        assert data == [b'"" (STORAGE 1 4)']
-        typ, data = c.append("INBOX", None, None, SIMPLE)
-        assert typ == "OK"
-        typ, data = c.append("INBOX", None, None, SIMPLE * 30)
-        assert typ == "NO" and b"OVERQUOTA" in data[0]
-        typ, data = c.setquota('""', "(STORAGE 100000)")
-        assert typ == "NO"
-        c.logout()
-        # bob has no quota: no quota root
-        c = connect(srv, user="bob@example.test", pw="secret-b")
-        typ, data = c.getquotaroot("INBOX")
-        assert typ == "OK" and data[0] == [b'"INBOX"']
-        c.logout()
-    finally:
-        srv.stop()
+def test_quota(imap_instance):
+    srv = Mailbox(imap_instance, quota=4096)
+    srv.deliver(SIMPLE)
+    c = connect(srv)
+    assert "QUOTA" in c.capability()[1][0].decode().split()
+    typ, data = c.getquotaroot("INBOX")
+    assert typ == "OK"
+    assert data[0] == [b'"INBOX" ""'] and data[1] == [b'"" (STORAGE 1 4)'], data
+    typ, data = c.getquota('""')
+    assert data == [b'"" (STORAGE 1 4)']
+    typ, data = c.append("INBOX", None, None, SIMPLE)
+    assert typ == "OK"
+    typ, data = c.append("INBOX", None, None, SIMPLE * 30)
+    assert typ == "NO" and b"OVERQUOTA" in data[0]
+    typ, data = c.setquota('""', "(STORAGE 100000)")
+    assert typ == "NO"
+    c.logout()
+    # a user without a quota has no quota root
+    bob = Mailbox(imap_instance)
+    c = connect(bob)
+    typ, data = c.getquotaroot("INBOX")
+    assert typ == "OK" and data[0] == [b'"INBOX"']
+    c.logout()
 
 
 def test_compress_deflate(server):
     import zlib
-    server.start()
-    server.deliver(ALICE, NESTED)
+    server.deliver(NESTED)
     r = Raw(server)
-    r.send(b"a1 LOGIN " + ALICE.encode() + b" " + ALICE_PW.encode() + b"\r\n")
+    r.send(login_cmd(b"a1", server))
     assert b"COMPRESS=DEFLATE" in r.until_tag(b"a1")[-1]
     r.send(b"a2 COMPRESS DEFLATE\r\n")
     assert r.line() == b"a2 OK DEFLATE active"
@@ -910,19 +873,14 @@ def test_compress_deflate(server):
     assert b"a6 OK" in until_tag(b"a6")
 
 
-def test_whole_instance_smtp_delivery_seen_in_idle(instance):
+def test_whole_instance_smtp_delivery_seen_in_idle(server):
     """mailctl init/start: a message sent over SMTP (smtpd -> queued ->
     deliverd) reaches an IMAP session in IDLE; imapd runs under the master."""
     import smtplib
-    instance.add_user(ALICE, "Alice-pw-1234")
-    status = instance.ctl("status").stdout
+    status = server.ctl("status").stdout
     assert re.search(r"^imapd \d+ \S+ running", status, re.M), status
     assert re.search(r"^imapd-mail \d+ \S+ running", status, re.M), status
-    c = imaplib.IMAP4("127.0.0.1", instance.port("imap"), timeout=20)
-    ctx = ssl.create_default_context(cafile=instance.cert())
-    ctx.check_hostname = False
-    c.starttls(ssl_context=ctx)
-    assert c.login(ALICE, "Alice-pw-1234")[0] == "OK"
+    c = connect(server)
     typ, data = c.list('""', "*")
     assert any(b"\\Junk" in d for d in data)
     typ, data = c.select("INBOX")
@@ -930,8 +888,8 @@ def test_whole_instance_smtp_delivery_seen_in_idle(instance):
     tag = c._new_tag()
     c.send(tag + b" IDLE\r\n")
     assert c.readline().startswith(b"+")
-    with smtplib.SMTP("127.0.0.1", instance.port("smtp"), timeout=20) as s:
-        s.sendmail("carol@example.org", [ALICE],
+    with smtplib.SMTP("127.0.0.1", server.inst.inst.port("smtp"), timeout=20) as s:
+        s.sendmail("carol@example.org", [server.user],
                    b"From: carol@example.org\r\nTo: alice@example.test\r\nSubject: over smtp\r\n\r\nhi\r\n")
     c.sock.settimeout(30)
     line = c.readline()
@@ -947,11 +905,10 @@ def test_whole_instance_smtp_delivery_seen_in_idle(instance):
 
 
 def test_qresync(server):
-    server.start()
     for i in range(4):
-        server.deliver(ALICE, SIMPLE)
+        server.deliver(SIMPLE)
     r = Raw(server)
-    r.send(b"a1 LOGIN " + ALICE.encode() + b" " + ALICE_PW.encode() + b"\r\n")
+    r.send(login_cmd(b"a1", server))
     r.until_tag(b"a1")
     r.send(b"a2 ENABLE QRESYNC\r\n")
     assert b"* ENABLED QRESYNC" in r.until_tag(b"a2")
@@ -969,7 +926,7 @@ def test_qresync(server):
     other.uid("STORE", "3", "+FLAGS", "(\\Flagged)")
     # the resynchronising client learns exactly that
     r = Raw(server)
-    r.send(b"b1 LOGIN " + ALICE.encode() + b" " + ALICE_PW.encode() + b"\r\n")
+    r.send(login_cmd(b"b1", server))
     r.until_tag(b"b1")
     r.send(b"b2 ENABLE QRESYNC\r\n")
     r.until_tag(b"b2")
@@ -995,8 +952,7 @@ def test_qresync(server):
 
 
 def test_invalid_sequence_numbers(server):
-    server.start()
-    server.deliver(ALICE, SIMPLE)
+    server.deliver(SIMPLE)
     c = connect(server)
     c.select("INBOX")
     for cmd in (("FETCH", "2", "(FLAGS)"), ("STORE", "1:3", "+FLAGS", "(\\Seen)"), ("COPY", "5", "Trash")):
@@ -1013,7 +969,6 @@ def test_invalid_sequence_numbers(server):
 
 
 def test_thread_references(server):
-    server.start()
     spec = [  # (message-id, references, subject)
         ("<a@x>", None, "hello"),
         ("<b@x>", "<a@x>", "Re: hello"),
@@ -1029,7 +984,7 @@ def test_thread_references(server):
               f"Date: Mon, 02 Mar 2026 10:{i:02d}:00 +0000\r\n"
         if refs:
             hdr += f"References: {refs}\r\n"
-        server.deliver(ALICE, (hdr + "\r\nbody\r\n").encode())
+        server.deliver((hdr + "\r\nbody\r\n").encode())
     c = connect(server)
     c.select("INBOX")
     assert "THREAD=REFERENCES" in c.capability()[1][0].decode()
@@ -1042,11 +997,10 @@ def test_thread_references(server):
 
 
 def test_list_parent_made_by_another_tool(server):
-    server.start()
     c = connect(server)
     # another Maildir tool creates ".Lists.tern" without ".Lists"
     for sub in ("cur", "new", "tmp"):
-        os.makedirs(os.path.join(server.maildir(ALICE), ".Lists.tern", sub))
+        os.makedirs(os.path.join(server.maildir(), ".Lists.tern", sub))
     from imap_harness import chown_vmail
     chown_vmail(os.path.join(server.dir, "mail"))
     typ, data = c.list('""', "%")
@@ -1061,10 +1015,9 @@ def test_list_parent_made_by_another_tool(server):
 
 
 def test_binary(server):
-    server.start()
-    server.deliver(ALICE, NESTED)
+    server.deliver(NESTED)
     r = Raw(server)
-    r.send(b"a1 LOGIN " + ALICE.encode() + b" " + ALICE_PW.encode() + b"\r\n")
+    r.send(login_cmd(b"a1", server))
     assert b" BINARY " in r.until_tag(b"a1")[-1]
     r.send(b"a2 SELECT INBOX\r\n")
     r.until_tag(b"a2")
@@ -1090,7 +1043,6 @@ def test_binary(server):
 
 
 def test_rename_selected_folder(server):
-    server.start()
     c = connect(server)
     c.create("Projects")
     c.append("Projects", None, None, SIMPLE)
@@ -1108,8 +1060,6 @@ def test_concurrent_sessions_and_deliveries_keep_the_folder_consistent(server):
     """Four sessions append, flag and expunge in one folder while deliveries
     arrive; afterwards every session, the index and the files agree."""
     import threading
-    server.start()
-    connect(server).logout()  # the Maildir exists before the harness writes into it as root
     errors = []
 
     def worker(n):
@@ -1135,8 +1085,7 @@ def test_concurrent_sessions_and_deliveries_keep_the_folder_consistent(server):
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
-    for i in range(20):
-        server.deliver(ALICE, SIMPLE.replace(b"hello there", b"delivered %d" % i))
+    server.deliver(*[SIMPLE.replace(b"hello there", b"delivered %d" % i) for i in range(20)])
     for t in threads:
         t.join(timeout=120)
     assert not errors, errors
@@ -1144,8 +1093,8 @@ def test_concurrent_sessions_and_deliveries_keep_the_folder_consistent(server):
     c = connect(server)
     typ, data = c.select("INBOX")
     count = int(data[0])
-    files = os.listdir(os.path.join(server.maildir(ALICE), "cur"))
-    assert len(files) == count and os.listdir(os.path.join(server.maildir(ALICE), "new")) == []
+    files = os.listdir(os.path.join(server.maildir(), "cur"))
+    assert len(files) == count and os.listdir(os.path.join(server.maildir(), "new")) == []
     typ, data = c.fetch("1:*", "(UID FLAGS)")
     uids = [int(re.search(rb"UID (\d+)", d).group(1)) for d in data]
     assert uids == sorted(uids) and len(set(uids)) == count
@@ -1153,7 +1102,7 @@ def test_concurrent_sessions_and_deliveries_keep_the_folder_consistent(server):
     flagged = {int(x) for x in c.uid("SEARCH", "FLAGGED")[1][0].split()}
     assert len(flagged) == sum(1 for f in files if "F" in f.split(":2,")[1])
     # SEARCH agrees with the files (some deliveries were flagged and expunged)
-    cur = os.path.join(server.maildir(ALICE), "cur")
+    cur = os.path.join(server.maildir(), "cur")
     on_disk = 0
     for f in files:
         with open(os.path.join(cur, f), "rb") as fh:
@@ -1164,7 +1113,6 @@ def test_concurrent_sessions_and_deliveries_keep_the_folder_consistent(server):
 
 
 def test_delete_selected_folder(server):
-    server.start()
     a, b = connect(server), connect(server)
     a.create("Tmp")
     a.select("Tmp")
