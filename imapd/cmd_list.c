@@ -66,20 +66,22 @@ struct list_req {
 	bool lsub;
 };
 
+/* One LIST/LSUB line. nonexistent: a subscribed name or a parent with no
+ * folder of its own (\NonExistent, RFC 5258); childinfo: the RECURSIVEMATCH
+ * CHILDINFO extended data item (RFC 5258 3.5). */
 static void list_one(struct session *s, const struct list_req *r, char **names, size_t n,
-		     char **subs, size_t nsubs, const char *name)
+		     char **subs, size_t nsubs, const char *name, bool nonexistent, bool childinfo)
 {
 	struct evbuffer *b = s_buf(s);
-	bool sub = listed(subs, nsubs, name);
-	const char *use = ms_special_use(name);
-	if ((r->sel & SEL_SUBSCRIBED) && !sub)
-		return;
-	if ((r->sel & SEL_SPECIALUSE) && !use)
-		return;
+	bool sub = listed(subs, nsubs, name), kids = has_children(names, n, name);
+	const char *use = nonexistent ? NULL : ms_special_use(name);
 	evbuffer_add_printf(b, "* %s (", r->lsub ? "LSUB" : "LIST");
 	const char *sp = "";
-	if (!r->lsub || has_children(names, n, name)) {
-		evbuffer_add_printf(b, "%s", has_children(names, n, name) ? "\\HasChildren" : "\\HasNoChildren");
+	if (nonexistent) {
+		evbuffer_add_printf(b, "\\NonExistent%s", kids ? " \\HasChildren" : "");
+		sp = " ";
+	} else if (!r->lsub || kids) {
+		evbuffer_add_printf(b, "%s", kids ? "\\HasChildren" : "\\HasNoChildren");
 		sp = " ";
 	}
 	if (sub && ((r->ret & RET_SUBSCRIBED) || (r->sel & SEL_SUBSCRIBED))) {
@@ -90,8 +92,13 @@ static void list_one(struct session *s, const struct list_req *r, char **names, 
 		evbuffer_add_printf(b, "%s%s", sp, use);
 	evbuffer_add_printf(b, ") \"%c\" ", MS_SEP);
 	imap_quote(b, name, strlen(name));
+	if (childinfo)
+		evbuffer_add_printf(b, " (\"CHILDINFO\" (%s%s%s))",
+				    (r->sel & SEL_SUBSCRIBED) ? "\"SUBSCRIBED\"" : "",
+				    (r->sel & SEL_SUBSCRIBED) && (r->sel & SEL_SPECIALUSE) ? " " : "",
+				    (r->sel & SEL_SPECIALUSE) ? "\"SPECIAL-USE\"" : "");
 	evbuffer_add(b, "\r\n", 2);
-	if ((r->ret & RET_STATUS) && ms_exists(name))
+	if ((r->ret & RET_STATUS) && !nonexistent && ms_exists(name))
 		status_line(s, name, r->status_items);
 }
 
@@ -142,6 +149,127 @@ static void list_missing_parents(struct session *s, const struct list_req *r, co
 	ms_free_list(seen, nseen);
 }
 
+/* The names LIST considers, each with what is known of it. */
+enum { E_EXISTS = 1, E_SUB = 2, E_MATCHED = 4, E_CHILDINFO = 8 };
+struct lent {
+	char *name;
+	unsigned f;
+};
+struct ltab {
+	struct lent *v;
+	size_t n;
+};
+
+static void ltab_add(struct ltab *t, const char *name, unsigned f)
+{
+	t->v = xrealloc(t->v, (t->n + 1) * sizeof *t->v);
+	t->v[t->n++] = (struct lent){ xstrdup(name), f };
+}
+
+/* INBOX first, then by name (the order LIST has always used). */
+static int cmp_lent(const void *a, const void *b)
+{
+	const char *x = ((const struct lent *)a)->name, *y = ((const struct lent *)b)->name;
+	bool xi = !strcmp(x, "INBOX"), yi = !strcmp(y, "INBOX");
+	if (xi || yi)
+		return yi - xi;
+	return strcmp(x, y);
+}
+
+/* Sort, then fold duplicates into one entry carrying every flag. */
+static void ltab_sort(struct ltab *t)
+{
+	qsort(t->v, t->n, sizeof *t->v, cmp_lent);
+	size_t k = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		if (k && !strcmp(t->v[k - 1].name, t->v[i].name)) {
+			t->v[k - 1].f |= t->v[i].f;
+			free(t->v[i].name);
+		} else {
+			t->v[k++] = t->v[i];
+		}
+	}
+	t->n = k;
+}
+
+static struct lent *ltab_find(struct ltab *t, const char *name)
+{
+	struct lent key = { (char *)name, 0 };
+	return bsearch(&key, t->v, t->n, sizeof *t->v, cmp_lent);
+}
+
+static void ltab_free(struct ltab *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].name);
+	free(t->v);
+}
+
+/* Does the entry meet the selection options (RFC 5258 3.1)? */
+static bool selected(const struct list_req *r, const struct lent *e)
+{
+	if ((r->sel & SEL_SUBSCRIBED) && !(e->f & E_SUB))
+		return false;
+	if ((r->sel & SEL_SPECIALUSE) && !((e->f & E_EXISTS) && ms_special_use(e->name)))
+		return false;
+	return (r->sel & SEL_SUBSCRIBED) || (e->f & E_EXISTS);
+}
+
+/* A selected name that matches the patterns is listed. With RECURSIVEMATCH
+ * its matching ancestors get CHILDINFO, and when the name itself does not
+ * match, its nearest matching ancestor is listed in its stead; an ancestor
+ * whose selected descendants are all listed anyway is not (RFC 5258 3.5:
+ * servers SHOULD suppress redundant responses; section 5, example 9). */
+static void mark_selected(const struct list_req *r, const char *ref, struct ltab *t,
+			  const char *name)
+{
+	bool first = true;
+	char *cur = xstrdup(name);
+	for (;;) {
+		if (matches_any(r, ref, cur)) {
+			struct lent *e = ltab_find(t, cur);
+			if (first)
+				e->f |= E_MATCHED;
+			if (strcmp(cur, name))
+				e->f |= E_CHILDINFO;
+			first = false;
+		}
+		char *dot = strrchr(cur, MS_SEP);
+		if (!(r->sel & SEL_RECURSIVE) || !dot)
+			break;
+		*dot = '\0';
+	}
+	free(cur);
+}
+
+static void list_selected(struct session *s, const struct list_req *r, const char *ref,
+			  char **names, size_t n, char **subs, size_t nsubs)
+{
+	struct ltab t = { 0 };
+	for (size_t i = 0; i < n; i++)
+		ltab_add(&t, names[i], E_EXISTS);
+	if (r->sel & SEL_SUBSCRIBED)
+		for (size_t i = 0; i < nsubs; i++)
+			ltab_add(&t, subs[i], E_SUB);
+	size_t known = t.n;
+	if (r->sel & SEL_RECURSIVE)	/* every ancestor, for mark_selected */
+		for (size_t i = 0; i < known; i++)
+			for (char *d = strchr(t.v[i].name, MS_SEP); d; d = strchr(d + 1, MS_SEP)) {
+				char *p = xstrndup(t.v[i].name, (size_t)(d - t.v[i].name));
+				ltab_add(&t, p, 0);
+				free(p);
+			}
+	ltab_sort(&t);
+	for (size_t i = 0; i < t.n; i++)
+		if (selected(r, &t.v[i]))
+			mark_selected(r, ref, &t, t.v[i].name);
+	for (size_t i = 0; i < t.n; i++)
+		if (t.v[i].f & E_MATCHED)
+			list_one(s, r, names, n, subs, nsubs, t.v[i].name, !(t.v[i].f & E_EXISTS),
+				 (t.v[i].f & E_CHILDINFO) != 0);
+	ltab_free(&t);
+}
+
 static void run_list(struct session *s, const struct list_req *r, const char *ref)
 {
 	char **names, **subs;
@@ -150,19 +278,10 @@ static void run_list(struct session *s, const struct list_req *r, const char *re
 	if (r->lsub) {
 		/* LSUB lists subscriptions, existing or not */
 		for (size_t i = 0; i < nsubs; i++)
-			for (size_t k = 0; k < r->npatterns; k++) {
-				char *full = xasprintf("%s%s", ref, r->patterns[k]);
-				bool m = match(full, subs[i]);
-				free(full);
-				if (m) {
-					list_one(s, r, names, n, subs, nsubs, subs[i]);
-					break;
-				}
-			}
+			if (matches_any(r, ref, subs[i]))
+				list_one(s, r, names, n, subs, nsubs, subs[i], false, false);
 	} else {
-		for (size_t i = 0; i < n; i++)
-			if (matches_any(r, ref, names[i]))
-				list_one(s, r, names, n, subs, nsubs, names[i]);
+		list_selected(s, r, ref, names, n, subs, nsubs);
 		list_missing_parents(s, r, ref, names, n);
 	}
 	ms_free_list(names, n);
@@ -238,6 +357,11 @@ static void do_list(struct session *s, struct ip *ip, bool lsub)
 	}
 	if (!ip_eol(ip) || !r.npatterns)
 		goto syntax;
+	if ((r.sel & SEL_RECURSIVE) && !(r.sel & (SEL_SUBSCRIBED | SEL_SPECIALUSE))) {
+		/* RFC 5258 3.1: never alone (or with REMOTE only) */
+		s_bad(s, "RECURSIVEMATCH needs another selection option (SUBSCRIBED)");
+		goto out;
+	}
 	if (r.npatterns == 1 && !*r.patterns[0] && !lsub) {
 		s_out(s, "* LIST (\\Noselect) \"%c\" \"\"", MS_SEP);
 	} else {

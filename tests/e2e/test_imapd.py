@@ -1123,3 +1123,108 @@ def test_delete_selected_folder(server):
     with pytest.raises(imaplib.IMAP4.abort):  # a is told and disconnected
         a.noop()
     b.logout()
+
+
+# ---- LIST-EXTENDED RECURSIVEMATCH / CHILDINFO (RFC 5258, section 5 examples) ----
+
+def raw_cmd(r, tag, text):
+    """Send one command; the untagged LIST lines and the tagged reply."""
+    r.send(tag + b" " + text + b"\r\n")
+    lines = r.until_tag(tag)
+    return sorted(l.decode() for l in lines[:-1]), lines[-1].decode()
+
+
+def make_folders(server, create, subscribe, foreign=()):
+    """CREATE and SUBSCRIBE over IMAP; `foreign` folders are made on disk by
+    another Maildir tool, without their parents."""
+    c = connect(server)
+    for f in create:
+        assert c.create(f)[0] == "OK", f
+    for f in subscribe:
+        assert c.subscribe(f)[0] == "OK", f
+    c.logout()
+    for f in foreign:
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(server.maildir(), "." + f, sub))
+    chown_vmail(server.maildir())
+
+
+def list_login(server):
+    r = Raw(server)
+    r.send(login_cmd(b"a1", server))
+    assert r.until_tag(b"a1")[-1].startswith(b"a1 OK")
+    return r
+
+
+def test_list_recursivematch_subscribed_fruit(server):
+    """The hierarchy of RFC 5258 section 5 (examples 1-3 and 8): Fruit is
+    not subscribed but Fruit.Banana is; Vegetable and Vegetable.Broccoli are;
+    Fruit.Peach is subscribed and does not exist; Tofu has no subscriptions."""
+    make_folders(server, ["Fruit.Apple", "Fruit.Banana", "Tofu.Firm", "Vegetable.Broccoli",
+                          "Vegetable.Corn"],
+                 ["Fruit.Banana", "Fruit.Peach", "Vegetable", "Vegetable.Broccoli"])
+    r = list_login(server)
+    mine = lambda lines: [l for l in lines if any(k in l for k in ("Fruit", "Tofu", "Vegetable"))]
+    # SUBSCRIBED alone: subscribed names only, a missing one as \NonExistent
+    lines, ok = raw_cmd(r, b"a2", b'LIST (SUBSCRIBED) "" "*"')
+    assert ok.startswith("a2 OK")
+    assert mine(lines) == sorted([
+        '* LIST (\\HasNoChildren \\Subscribed) "." "Fruit.Banana"',
+        '* LIST (\\NonExistent \\Subscribed) "." "Fruit.Peach"',
+        '* LIST (\\HasChildren \\Subscribed) "." "Vegetable"',
+        '* LIST (\\HasNoChildren \\Subscribed) "." "Vegetable.Broccoli"']), lines
+    # without RECURSIVEMATCH a parent with subscribed children is not listed
+    lines, ok = raw_cmd(r, b"a3", b'LIST (SUBSCRIBED) "" "%"')
+    assert mine(lines) == sorted(['* LIST (\\HasChildren \\Subscribed) "." "Vegetable"']), lines
+    # with it, parents carry CHILDINFO, subscribed or not; Tofu stays out
+    lines, ok = raw_cmd(r, b"a4", b'LIST (SUBSCRIBED RECURSIVEMATCH) "" "%" RETURN (CHILDREN)')
+    assert ok.startswith("a4 OK")
+    assert mine(lines) == sorted([
+        '* LIST (\\HasChildren) "." "Fruit" ("CHILDINFO" ("SUBSCRIBED"))',
+        '* LIST (\\HasChildren \\Subscribed) "." "Vegetable" ("CHILDINFO" ("SUBSCRIBED"))']), lines
+    # the special-use folders of a new user are subscribed, have no children
+    assert '* LIST (\\HasNoChildren \\Subscribed \\Sent) "." "Sent"' in lines
+    # "*": every subscribed name is listed itself; CHILDINFO still marks parents
+    lines, ok = raw_cmd(r, b"a5", b'LIST (RECURSIVEMATCH SUBSCRIBED) "" "Vegetable*"')
+    assert lines == sorted([
+        '* LIST (\\HasChildren \\Subscribed) "." "Vegetable" ("CHILDINFO" ("SUBSCRIBED"))',
+        '* LIST (\\HasNoChildren \\Subscribed) "." "Vegetable.Broccoli"']), lines
+    # RECURSIVEMATCH alone, or with REMOTE only, is BAD (RFC 5258 3.1)
+    assert raw_cmd(r, b"a6", b'LIST (RECURSIVEMATCH) "" "*"')[1].startswith("a6 BAD")
+    assert raw_cmd(r, b"a7", b'LIST (REMOTE RECURSIVEMATCH) "" "%"')[1].startswith("a7 BAD")
+    # CHILDINFO never appears without RECURSIVEMATCH
+    lines, ok = raw_cmd(r, b"a8", b'LIST "" "*" RETURN (SUBSCRIBED CHILDREN)')
+    assert ok.startswith("a8 OK") and not any("CHILDINFO" in l for l in lines)
+    r.send(b"a9 LOGOUT\r\n")
+    r.until_tag(b"a9")
+
+
+def test_list_recursivematch_redundant_parents_suppressed(server):
+    """RFC 5258 section 5, example 9: a parent that matches the pattern but
+    is not subscribed is listed (with CHILDINFO) only when a subscribed
+    descendant is not listed itself; qux2 does not exist at all."""
+    make_folders(server, ["foo2.bar1", "foo2.bar2", "baz2.bar2", "baz2.bar22", "baz2.bar222",
+                          "eps2.mamba"],
+                 ["foo2.bar1", "foo2.bar2", "baz2.bar2", "baz2.bar22", "baz2.bar222", "eps2",
+                  "eps2.mamba", "qux2.bar2"],
+                 foreign=["qux2.bar2"])
+    r = list_login(server)
+    lines, ok = raw_cmd(r, b"d3", b'LIST (RECURSIVEMATCH SUBSCRIBED) "" "*2"')
+    assert ok.startswith("d3 OK")
+    assert lines == sorted([
+        '* LIST (\\HasChildren) "." "foo2" ("CHILDINFO" ("SUBSCRIBED"))',
+        '* LIST (\\HasNoChildren \\Subscribed) "." "foo2.bar2"',
+        '* LIST (\\HasNoChildren \\Subscribed) "." "baz2.bar2"',
+        '* LIST (\\HasNoChildren \\Subscribed) "." "baz2.bar22"',
+        '* LIST (\\HasNoChildren \\Subscribed) "." "baz2.bar222"',
+        '* LIST (\\HasChildren \\Subscribed) "." "eps2" ("CHILDINFO" ("SUBSCRIBED"))',
+        '* LIST (\\HasNoChildren \\Subscribed) "." "qux2.bar2"']), lines
+    # a parent that exists nowhere: \NonExistent with CHILDINFO (example 10)
+    lines, ok = raw_cmd(r, b"d4", b'LIST (SUBSCRIBED RECURSIVEMATCH) "" "qux2"')
+    assert lines == ['* LIST (\\NonExistent \\HasChildren) "." "qux2" ("CHILDINFO" ("SUBSCRIBED"))'], lines
+    # a reference narrows the pattern as usual
+    lines, ok = raw_cmd(r, b"d5", b'LIST (SUBSCRIBED RECURSIVEMATCH) "foo2." "%"')
+    assert lines == sorted(['* LIST (\\HasNoChildren \\Subscribed) "." "foo2.bar1"',
+                     '* LIST (\\HasNoChildren \\Subscribed) "." "foo2.bar2"']), lines
+    r.send(b"d6 LOGOUT\r\n")
+    r.until_tag(b"d6")
