@@ -1,4 +1,4 @@
-/* handle_expand.c — AUTH_EXPAND_REQ: the final local mailboxes of an address. */
+/* handle_expand.c — AUTH_EXPAND_REQ: the final mailboxes and forwarding targets of an address. */
 #include "authd/authd.h"
 #include "authd/resolve.h"
 #include "common/log.h"
@@ -24,8 +24,8 @@ int handle_expand(struct conn *c, struct ipc_msg *req)
 	struct expansion *x = xmalloc(sizeof *x);
 	enum expand_status st = resolve_expand(authd.db_dir, address, authd.max_depth, x);
 	if (st != EXPAND_OK || x->remote)
-		log_info("expand: address=%.320s result=%s mailboxes=%zu remote_targets_skipped=%u",
-			 address, status_name(st), st == EXPAND_OK ? x->n : 0, x->remote);
+		log_info("expand: address=%.320s result=%s mailboxes=%zu remote=%u", address,
+			 status_name(st), st == EXPAND_OK ? x->n - x->remote : 0, x->remote);
 	struct ipc_msg m;
 	ipc_msg_init(&m, AUTH_EXPAND_RES, req->hdr.id);
 	ipc_put_u32(&m, st);
@@ -35,6 +35,7 @@ int handle_expand(struct conn *c, struct ipc_msg *req)
 		ipc_put_str(&m, x->box[i].mailbox);
 		ipc_put_str(&m, x->box[i].folder);
 		ipc_put_u64(&m, x->box[i].quota);
+		ipc_put_u32(&m, x->box[i].remote);
 	}
 	free(x);
 	conn_reply(c, &m);

@@ -1,7 +1,7 @@
 /* resolve.c — recipient and sender checks and alias expansion.
  *
  * Expansion of an address A (normalised, lower-case):
- *   - A outside our domains: a remote target (counted, not delivered here);
+ *   - A outside our domains: a remote target (forwarded by the local agent);
  *   - an alias for A (exactly, then without its +detail) expands to its targets
  *     ("@other" as a target means the same local part at domain other);
  *   - else a user (A without +detail) is a mailbox, the detail its folder;
@@ -40,7 +40,8 @@ static bool on_path(const struct walk *w, const char *a)
 	return false;
 }
 
-static int add_box(struct walk *w, const char *mailbox, const char *detail, uint64_t quota)
+static int add_box(struct walk *w, const char *mailbox, const char *detail, uint64_t quota,
+		   bool remote)
 {
 	struct expansion *x = w->out;
 	for (size_t i = 0; i < x->n; i++)
@@ -51,6 +52,8 @@ static int add_box(struct walk *w, const char *mailbox, const char *detail, uint
 	strlcpy_t(x->box[x->n].mailbox, mailbox, USERDB_MAX_ADDR);
 	strlcpy_t(x->box[x->n].folder, detail, DETAIL_MAX);
 	x->box[x->n].quota = quota;
+	x->box[x->n].remote = remote;
+	x->remote += remote;
 	x->n++;
 	return EXPAND_OK;
 }
@@ -103,16 +106,14 @@ static int expand(struct walk *w, const char *addr, const char *inherited)
 	int d = userdb_domain_exists(w->db, domain);
 	if (d < 0)
 		return EXPAND_TEMPFAIL;
-	if (d == 0) {
-		w->out->remote++;
-		return EXPAND_OK;
-	}
+	if (d == 0)	/* the address as the alias names it: no +detail added */
+		return add_box(w, addr, "", 0, true);
 	userdb_split_detail(addr, base, detail, sizeof detail);
 	if (!detail[0])
 		strlcpy_t(detail, inherited, sizeof detail);
 	if (on_path(w, base) || on_path(w, addr)) {
 		r = userdb_user_get(w->db, base, &quota);
-		return r < 0 ? EXPAND_TEMPFAIL : r == 1 ? add_box(w, base, detail, quota) : EXPAND_LOOP;
+		return r < 0 ? EXPAND_TEMPFAIL : r == 1 ? add_box(w, base, detail, quota, false) : EXPAND_LOOP;
 	}
 	if (strcmp(addr, base) && (r = try_alias(w, addr, base, detail, &st)) != 0)
 		return r < 0 ? EXPAND_TEMPFAIL : st;
@@ -120,7 +121,7 @@ static int expand(struct walk *w, const char *addr, const char *inherited)
 		return r < 0 ? EXPAND_TEMPFAIL : st;
 	r = userdb_user_get(w->db, base, &quota);
 	if (r != 0)
-		return r < 0 ? EXPAND_TEMPFAIL : add_box(w, base, detail, quota);
+		return r < 0 ? EXPAND_TEMPFAIL : add_box(w, base, detail, quota, false);
 	if (w->catchall) {
 		char *key = xasprintf("@%s", domain);
 		r = on_path(w, key) ? 0 : try_alias(w, key, base, detail, &st);
@@ -140,11 +141,13 @@ enum expand_status resolve_expand(const char *db_dir, const char *address, unsig
 	memset(out, 0, sizeof *out);
 	if (!userdb_norm_address(address, a))
 		return EXPAND_UNKNOWN;
+	int d = userdb_domain_exists(db_dir, userdb_domain_of(a));
+	if (d != 1)	/* only addresses of our domains are expanded */
+		return d < 0 ? EXPAND_TEMPFAIL : EXPAND_UNKNOWN;
 	int st = expand(&w, a, "");
 	if (st != EXPAND_OK)
 		return st;
-	/* Nothing to deliver here (unknown, or only remote targets: forwarding out
-	 * is not supported yet) is a bounce. */
+	/* Nothing to deliver or forward is a bounce. */
 	return out->n ? EXPAND_OK : EXPAND_UNKNOWN;
 }
 

@@ -15,11 +15,12 @@ struct resolved_box {
 	char mailbox[USERDB_MAX_ADDR];
 	char folder[USERDB_MAX_LOCAL + 1];	/* "" or the +detail */
 	uint64_t quota;
+	bool remote;		/* an address outside our domains: forwarded, not stored */
 };
 
 struct expansion {
 	size_t n;
-	unsigned remote;	/* targets outside our domains (not delivered here) */
+	unsigned remote;	/* how many of box[] are remote targets */
 	struct resolved_box box[RESOLVE_MAX_BOXES];
 };
 
@@ -28,7 +29,8 @@ enum rcpt_kind resolve_rcpt(const char *db_dir, const char *address);
 /* 1 user may send as address (its own, +detail of it, or an alias that leads to
  * it), 0 not, -1 database error. */
 int resolve_sender(const char *db_dir, const char *user, const char *address);
-/* Expand address to its final local mailboxes. max_depth bounds alias nesting. */
+/* Expand address to its final local mailboxes and the remote addresses its
+ * aliases forward to. max_depth bounds alias nesting. */
 enum expand_status resolve_expand(const char *db_dir, const char *address, unsigned max_depth,
 				  struct expansion *out);
 

@@ -47,11 +47,15 @@ static bool parse_expand(struct ipc_msg *m, struct auth_reply *r)
 		const char *box = ipc_get_str(m, AUTH_MAX_FIELD);
 		const char *folder = ipc_get_str(m, AUTH_MAX_FIELD);
 		uint64_t q = ipc_get_u64(m);
-		if (m->bad)
+		uint32_t remote = ipc_get_u32(m);
+		if (m->bad || remote > 1) {
+			m->bad = true;
 			break;
+		}
 		r->boxes[i].mailbox = xstrdup(box);
 		r->boxes[i].folder = xstrdup(folder);
 		r->boxes[i].quota = q;
+		r->boxes[i].remote = remote;
 		r->n = i + 1;
 	}
 	return !m->bad;

@@ -22,6 +22,7 @@ struct auth_mailbox {
 	char *mailbox;		/* user@domain */
 	char *folder;		/* "" = INBOX, else the +detail (deliverd checks .detail exists) */
 	uint64_t quota;		/* bytes, 0 = none */
+	bool remote;		/* mailbox is an address elsewhere: forward the message */
 };
 
 /* One reply, parsed and checked. `result` is the first u32 of the reply: an

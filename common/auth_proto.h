@@ -30,10 +30,12 @@ enum auth_msg {
 	AUTH_SENDER_RES,
 
 	/* address -> AUTH_EXPAND_RES: final mailboxes for local delivery (aliases,
-	 * catch-all and +detail resolved, nested aliases with loop detection). */
+	 * catch-all and +detail resolved, nested aliases with loop detection), and
+	 * the addresses outside our domains that aliases forward to. */
 	AUTH_EXPAND_REQ,
 	/* u32 expand_status, u32 n, then n times: mailbox (user@domain), folder
-	 * ("" for INBOX, else the +detail folder name), u64 quota bytes (0 = none) */
+	 * ("" for INBOX, else the +detail folder name), u64 quota bytes (0 = none),
+	 * u32 remote (1: mailbox is a remote address to forward to; folder "") */
 	AUTH_EXPAND_RES,
 
 	/* user -> AUTH_USER_RES: does the mailbox exist, and its quota */

@@ -1,9 +1,11 @@
 /* local.c — the local delivery agent: takes QUEUE_JOBs from queued, expands each
  * recipient through the auth service (aliases, catch-all, +detail), and writes
  * the message into every resulting Maildir on worker threads, so several
- * deliveries run at once. One result per recipient goes back to queued. */
+ * deliveries run at once; remote alias targets get a forwarded copy through the
+ * queue (forward.c). One result per recipient goes back to queued. */
 #include "deliverd/deliverd.h"
 #include "deliverd/agent.h"
+#include "deliverd/forward.h"
 #include "deliverd/maildir.h"
 #include "common/auth_client.h"
 #include "common/ipc.h"
@@ -24,6 +26,7 @@
 struct box {
 	char *mailbox, *folder;
 	uint64_t quota;
+	bool remote;		/* an address elsewhere: forwarded */
 };
 
 struct lrcpt {
@@ -62,6 +65,7 @@ static struct event_base *base;
 static struct auth_client *auth;
 static struct workq *work;
 static struct agent *agent;	/* the queue connection (agent.c) */
+static char *queue_sock;	/* for forwarded copies */
 
 static void decide(struct lrcpt *r, int result, const char *status, const char *text)
 {
@@ -78,11 +82,43 @@ static int rank(int result)
 	return result == MD_DEFER ? 2 : result == MD_BOUNCE ? 1 : 0;
 }
 
+/* Keep the worse of r->res and mr (defer beats bounce beats delivered). */
+static void merge_result(struct lrcpt *r, const struct mresult *mr, bool first)
+{
+	if (first || rank(mr->result) > rank(r->res.result))
+		r->res = *mr;
+}
+
+/* The remote targets of r, forwarded in one queued copy. */
+static void forward_rcpt(struct ljob *j, struct lrcpt *r, bool first)
+{
+	const char **targets = xcalloc(r->nbox, sizeof *targets);
+	size_t n = 0;
+	for (uint32_t b = 0; b < r->nbox; b++)
+		if (r->boxes[b].remote)
+			targets[n++] = r->boxes[b].mailbox;
+	const struct forward f = { .queue_sock = queue_sock, .alias = r->addr, .sender = j->sender,
+				   .qid = j->id, .flags = j->flags, .prepend = j->prepend,
+				   .fd = j->fd, .size = j->size, .targets = targets, .ntargets = n,
+				   .max_hops = conf->max_hops };
+	struct mresult mr;
+	forward_deliver(&f, &mr);
+	log_info("%s: to=<%s>, relay=forward, status=%s (%s)", j->id, r->addr,
+		 mr.result == MD_DELIVERED ? "sent" : mr.result == MD_DEFER ? "deferred" : "bounced",
+		 mr.text);
+	merge_result(r, &mr, first);
+	free(targets);
+}
+
 static void deliver_rcpt(struct ljob *j, struct lrcpt *r)
 {
-	int worst = MD_DELIVERED;
+	uint32_t nlocal = 0, nremote = 0;
 	for (uint32_t b = 0; b < r->nbox; b++) {
 		struct box *bx = &r->boxes[b];
+		if (bx->remote) {
+			nremote++;
+			continue;
+		}
 		struct mresult mr;
 		unsigned hops;
 		bool looped;
@@ -110,13 +146,14 @@ static void deliver_rcpt(struct ljob *j, struct lrcpt *r)
 			 r->addr, mr.result == MD_DELIVERED ? "sent" : mr.result == MD_DEFER
 			 ? "deferred" : "bounced", mr.text);
 		/* Defer beats bounce beats delivered: a retry is idempotent. */
-		if (b == 0 || rank(mr.result) > rank(worst)) {
-			r->res = mr;
-			worst = mr.result;
-		}
+		merge_result(r, &mr, nlocal++ == 0);
 	}
-	if (r->nbox > 1 && worst == MD_DELIVERED)
-		snprintf(r->res.text, sizeof r->res.text, "delivered to %u mailboxes", r->nbox);
+	if (nlocal > 1 && r->res.result == MD_DELIVERED)
+		snprintf(r->res.text, sizeof r->res.text, "delivered to %u mailboxes", nlocal);
+	/* Forward after the local mailboxes, and not while they defer: the retry
+	 * then forwards once, when the local part has gone through. */
+	if (nremote && (nlocal == 0 || r->res.result != MD_DEFER))
+		forward_rcpt(j, r, nlocal == 0);
 }
 
 static void job_work(void *arg)
@@ -201,6 +238,7 @@ static void expand_cb(const struct auth_reply *rep, void *arg)
 			r->boxes[b].mailbox = xstrdup(rep->boxes[b].mailbox);
 			r->boxes[b].folder = xstrdup(rep->boxes[b].folder);
 			r->boxes[b].quota = rep->boxes[b].quota;
+			r->boxes[b].remote = rep->boxes[b].remote;
 		}
 		r->nbox = (uint32_t)n;
 	}
@@ -255,6 +293,7 @@ void local_run(struct dconf *c, struct event_base *b, const char *qsock, const c
 {
 	conf = c;
 	base = b;
+	queue_sock = xstrdup(qsock);
 	auth = auth_client_new(base, asock, 30000);
 	work = workq_new(base, (int)c->workers);
 	agent = agent_new(base, qsock, QT_LOCAL, "local", on_job, NULL);

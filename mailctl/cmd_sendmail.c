@@ -8,6 +8,7 @@
 #include "common/ipc.h"
 #include "common/linereader.h"
 #include "common/queue_proto.h"
+#include "common/queue_submit.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -254,103 +255,30 @@ static int exit_for(uint32_t st)
 	return st == QS_OK ? 0 : st == QS_REJECT ? EX_UNAVAILABLE : EX_TEMPFAIL;
 }
 
-/* Connect and get a fresh queue file. While queued is not there (restarting)
- * keep trying for a while: nothing has been handed over yet, so a retry can
- * never duplicate. Returns the socket, with *fd and qid set, or -1. */
-static int open_queue_file(const struct instance *in, int *fd, char qid[65], uint32_t *st)
-{
-	char *path = instance_sock(in, "queue");
-	uint64_t deadline = now_ms() + QUEUE_WAIT_MS;
-	int s = -1;
-	*st = QS_TEMPFAIL;
-	for (;;) {
-		s = ipc_connect(path);
-		struct ipc_msg q;
-		if (s >= 0) {
-			ipc_msg_init(&q, QUEUE_NEW_REQ, 1);
-			int sent = ipc_send(s, &q);
-			ipc_msg_free(&q);
-			if (sent == 0 && ipc_recv(s, &q, 60000) == 0 && q.hdr.type == QUEUE_NEW_RES) {
-				*st = ipc_get_u32(&q);
-				const char *id = ipc_get_str(&q, 64);
-				strlcpy_t(qid, id ? id : "", 65);
-				*fd = ipc_take_fd(&q);
-				ipc_msg_free(&q);
-				if (*st == QS_OK && *fd >= 0)
-					break;
-				if (*fd >= 0)
-					close(*fd);
-				close(s);
-				s = -1;
-				cmd_error("sendmail: queue refused the message: %s", *st == QS_NOSPACE
-					  ? "insufficient system storage" : "temporary failure");
-				break;	/* a real answer: no point in waiting */
-			}
-			close(s);
-			s = -1;
-		}
-		if (now_ms() > deadline) {
-			cmd_error("sendmail: cannot reach the queue manager at %s: %s", path,
-				  strerror(errno ? errno : EIO));
-			break;
-		}
-		usleep(200000);
-	}
-	free(path);
-	return s;
-}
-
 static int enqueue(const struct instance *in, const char *sender, struct opts *o, struct msg *m)
 {
-	char qid[65];
-	int fd = -1;
-	uint32_t st;
-	struct ipc_msg q;
-	int s = open_queue_file(in, &fd, qid, &st);
-	if (s < 0)
-		return EX_TEMPFAIL;
-	int sent;
-	int wr = write_message(fd, qid, in->hostname, sender, m);
-	int werr = errno;
-	close(fd);
-	if (wr < 0) {
-		ipc_msg_init(&q, QUEUE_ABORT_REQ, 2);
-		ipc_put_str(&q, qid);
-		ipc_send(s, &q);
-		ipc_msg_free(&q);
-		close(s);
+	char err[512];
+	struct queue_submission qs;
+	char *path = instance_sock(in, "queue");
+	uint32_t st = queue_submit_open(path, QUEUE_WAIT_MS, &qs, err, sizeof err);
+	free(path);
+	if (st != QS_OK) {
+		cmd_error("sendmail: %s", err);
+		return exit_for(st);
+	}
+	if (write_message(qs.fd, qs.qid, in->hostname, sender, m) < 0) {
+		int werr = errno;
+		queue_submit_abort(&qs);
 		cmd_error("sendmail: writing the queue file failed: %s", werr == ENOSPC || werr == EDQUOT
 			  ? "insufficient system storage" : strerror(werr));
 		return EX_TEMPFAIL;
 	}
-	ipc_msg_init(&q, QUEUE_COMMIT_REQ, 3);
-	ipc_put_str(&q, qid);
-	ipc_put_str(&q, sender);
-	ipc_put_u32(&q, QF_LOCAL | (m->eightbit ? QF_8BITMIME : 0));
-	ipc_put_str(&q, "");
-	ipc_put_u32(&q, 0);
-	ipc_put_str(&q, "local");
-	ipc_put_str(&q, "");
-	ipc_put_u32(&q, (uint32_t)o->nrcpt);
-	for (size_t k = 0; k < o->nrcpt; k++) {
-		ipc_put_str(&q, o->rcpts[k]);
-		ipc_put_u32(&q, 0);
-		ipc_put_str(&q, "");
-	}
-	sent = ipc_send(s, &q);
-	ipc_msg_free(&q);
-	if (sent < 0 || ipc_recv(s, &q, 120000) < 0 || q.hdr.type != QUEUE_COMMIT_RES) {
-		close(s);
-		return cmd_error("sendmail: no answer from the queue manager after the message "
-				 "was handed over: it may or may not have been queued"), EX_TEMPFAIL;
-	}
-	close(s);
-	st = ipc_get_u32(&q);
-	(void)ipc_get_str(&q, 64);
-	const char *text = ipc_get_str(&q, QUEUE_MAX_FIELD);
+	const struct queue_envelope env = {
+		.sender = sender, .flags = QF_LOCAL | (m->eightbit ? QF_8BITMIME : 0),
+		.client = "local", .nrcpt = o->nrcpt, .rcpts = (const char *const *)o->rcpts };
+	st = queue_submit_commit(&qs, &env, 120000, err, sizeof err);
 	if (st != QS_OK)
-		cmd_error("sendmail: not queued: %s", text ? text : "error");
-	ipc_msg_free(&q);
+		cmd_error("sendmail: %s", err);
 	return exit_for(st);
 }
 

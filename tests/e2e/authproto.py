@@ -94,4 +94,7 @@ class AuthConn:
     def expand(self, address):
         out = self.call(EXPAND, address)
         status, n, rest = out[0], out[1], out[2:]
-        return status, [tuple(rest[i * 3:i * 3 + 3]) for i in range(n)]
+        # (mailbox, folder, quota) for local mailboxes, (address, "remote") for
+        # the remote addresses an alias forwards to
+        entries = [rest[i * 4:i * 4 + 4] for i in range(n)]
+        return status, [(e[0], "remote") if e[3] else tuple(e[:3]) for e in entries]

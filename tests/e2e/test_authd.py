@@ -177,6 +177,7 @@ def test_pipelined_replies_match_ids(authd):
 def test_rcpt_sender_expand_user(authd):
     authd.ctl("alias", "add", "info@example.test", "alice@example.test,bob@example.test")
     authd.ctl("alias", "add", "@example.test", "bob@example.test")
+    authd.ctl("alias", "add", "fwd@example.test", "Carol@Far.test,alice@example.test")
     authd.ctl("domain", "add", "loop.test")
     authd.ctl("alias", "add", "a@loop.test", "b@loop.test")
     authd.ctl("alias", "add", "b@loop.test", "a@loop.test")
@@ -197,6 +198,9 @@ def test_rcpt_sender_expand_user(authd):
     assert c.expand("whoever@example.test") == (ap.EXPAND_OK, [("bob@example.test", "", 5242880)])
     assert c.expand("a@loop.test")[0] == ap.EXPAND_LOOP
     assert c.expand("x@elsewhere.test")[0] == ap.EXPAND_UNKNOWN
+    st, boxes = c.expand("fwd+x@example.test")    # forwarded without the +detail
+    assert st == ap.EXPAND_OK
+    assert sorted(boxes) == [("alice@example.test", "x", 0), ("carol@far.test", "remote")]
     assert c.user("alice@example.test") == [1, 0]
     assert c.user("nobody@example.test") == [0, 0]
     c.close()

@@ -267,3 +267,37 @@ def test_mx_pointing_at_ourselves_bounces_as_loop(env):
     files = env.wait_mail("alice@a.test", 1, timeout=30)
     dsn = open(files[0], errors="replace").read()
     assert "5.4.6" in dsn and "loops back to myself" in dsn
+
+
+def test_alias_to_a_remote_address_is_forwarded(env):
+    """An alias naming an address elsewhere: the local agent queues a copy with
+    the original envelope sender and Delivered-To on top; the local target
+    still gets its copy."""
+    env.add_user("bob@a.test")
+    env.add_alias("team@a.test", ["bob@a.test", "Carol@b.test"])
+    sink = start_all(env, ["--mx-host=b.test,mx.b.test,10", "--address=/mx.b.test/127.0.0.2"])
+    env.sendmail("-f", "alice@a.test", "team+x@a.test", input=MSG)
+    assert wait_for(lambda: len(sink.messages()) == 1, 30), env.log_text()[-3000:]
+    raw = sink.message()
+    assert b"X-Mail-Args: <alice@a.test>" in raw, raw[:600]
+    assert b"X-Rcpt-Args: <carol@b.test>" in raw
+    assert b"Delivered-To: team+x@a.test\r\n" in raw
+    assert b"Hello Bob,\r\n.a line with a leading dot\r\nbye\r\n" in raw
+    assert len(env.wait_mail("bob@a.test")) == 1
+    log = env.log_text()
+    assert "relay=forward, status=sent" in log and "forwarded team+x@a.test" in log
+
+
+def test_forwarding_loop_bounces(env):
+    """A message that already passed through the alias is not forwarded again:
+    5.4.6 back to the sender, nothing sent out."""
+    env.add_alias("away@a.test", ["carol@b.test"])
+    sink = start_all(env, ["--mx-host=b.test,mx.b.test,10", "--address=/mx.b.test/127.0.0.2"])
+    env.sendmail("-f", "alice@a.test", "away@a.test",
+                 input="Delivered-To: away@a.test\n" + MSG)
+    bounces = env.wait_mail("alice@a.test")
+    assert len(bounces) == 1
+    dsn = open(bounces[0], "rb").read()
+    assert b"5.4.6" in dsn and b"forwarding loop for away@a.test" in dsn, dsn[:1500]
+    env.wait_queue_empty()
+    assert sink.messages() == []

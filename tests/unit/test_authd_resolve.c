@@ -83,10 +83,12 @@ static void test_expand(void)
 	CHECK(resolve_expand(db, "deep0@example.test", 20, &x) == EXPAND_OK);
 	CHECK(resolve_expand(db, "nobody@example.test", 10, &x) == EXPAND_UNKNOWN);
 	CHECK(resolve_expand(db, "ghost@example.test", 10, &x) == EXPAND_UNKNOWN);
-	/* Remote targets are not local mailboxes. */
-	CHECK(resolve_expand(db, "fwd@example.test", 10, &x) == EXPAND_UNKNOWN);
+	/* Remote targets are forwarding addresses, without the +detail. */
+	CHECK(resolve_expand(db, "fwd+x@example.test", 10, &x) == EXPAND_OK);
+	CHECK(x.n == 1 && x.remote == 1 && x.box[0].remote);
 	CHECK(resolve_expand(db, "mixed@example.test", 10, &x) == EXPAND_OK);
-	CHECK(x.n == 1 && x.remote == 1 && has_box("bob@example.test", ""));
+	CHECK(x.n == 2 && x.remote == 1 && has_box("bob@example.test", ""));
+	CHECK(!x.box[0].remote || !x.box[1].remote);
 	/* Catch-all and domain alias. */
 	CHECK(resolve_expand(db, "whoever+d@catch.test", 10, &x) == EXPAND_OK);
 	CHECK(x.n == 1 && has_box("postmaster@catch.test", "d"));

@@ -66,17 +66,26 @@ static void test_parse(void)
 
 	ipc_msg_init(&m, AUTH_EXPAND_RES, 1);
 	ipc_put_u32(&m, EXPAND_OK);
-	ipc_put_u32(&m, 2);
-	ipc_put_str(&m, "a@x.test"); ipc_put_str(&m, ""); ipc_put_u64(&m, 5);
-	ipc_put_str(&m, "b@x.test"); ipc_put_str(&m, "lists"); ipc_put_u64(&m, 0);
-	CHECK(parse(&m, AUTH_EXPAND_REQ, &r) && r.n == 2 && r.boxes[0].quota == 5);
+	ipc_put_u32(&m, 3);
+	ipc_put_str(&m, "a@x.test"); ipc_put_str(&m, ""); ipc_put_u64(&m, 5); ipc_put_u32(&m, 0);
+	ipc_put_str(&m, "b@x.test"); ipc_put_str(&m, "lists"); ipc_put_u64(&m, 0); ipc_put_u32(&m, 0);
+	ipc_put_str(&m, "c@far.test"); ipc_put_str(&m, ""); ipc_put_u64(&m, 0); ipc_put_u32(&m, 1);
+	CHECK(parse(&m, AUTH_EXPAND_REQ, &r) && r.n == 3 && r.boxes[0].quota == 5);
 	CHECK_STR(r.boxes[1].folder, "lists");
+	CHECK(!r.boxes[0].remote && !r.boxes[1].remote && r.boxes[2].remote);
+	auth_reply_free(&r);
+
+	ipc_msg_init(&m, AUTH_EXPAND_RES, 1);	/* remote flag out of range */
+	ipc_put_u32(&m, EXPAND_OK);
+	ipc_put_u32(&m, 1);
+	ipc_put_str(&m, "a@x.test"); ipc_put_str(&m, ""); ipc_put_u64(&m, 5); ipc_put_u32(&m, 7);
+	CHECK(!parse(&m, AUTH_EXPAND_REQ, &r) && r.result == EXPAND_TEMPFAIL);
 	auth_reply_free(&r);
 
 	ipc_msg_init(&m, AUTH_EXPAND_RES, 1);	/* claims more mailboxes than sent */
 	ipc_put_u32(&m, EXPAND_OK);
 	ipc_put_u32(&m, 3);
-	ipc_put_str(&m, "a@x.test"); ipc_put_str(&m, ""); ipc_put_u64(&m, 5);
+	ipc_put_str(&m, "a@x.test"); ipc_put_str(&m, ""); ipc_put_u64(&m, 5); ipc_put_u32(&m, 0);
 	CHECK(!parse(&m, AUTH_EXPAND_REQ, &r) && r.result == EXPAND_TEMPFAIL && r.n == 0);
 	auth_reply_free(&r);
 

@@ -1,0 +1,120 @@
+/* queue_submit.c — blocking QUEUE_NEW / QUEUE_COMMIT (see queue_submit.h). */
+#include "common/queue_submit.h"
+#include "common/ipc.h"
+#include "common/queue_proto.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RETRY_US 200000
+
+/* One QUEUE_NEW_REQ on a fresh connection: 1 answered (status in *st), 0 queued
+ * not reachable. */
+static int ask_new(const char *path, struct queue_submission *s, uint32_t *st)
+{
+	struct ipc_msg q;
+	s->sock = ipc_connect(path);
+	if (s->sock < 0)
+		return 0;
+	ipc_msg_init(&q, QUEUE_NEW_REQ, 1);
+	int sent = ipc_send(s->sock, &q);
+	ipc_msg_free(&q);
+	if (sent < 0 || ipc_recv(s->sock, &q, 60000) < 0 || q.hdr.type != QUEUE_NEW_RES) {
+		close(s->sock);
+		s->sock = -1;
+		return 0;
+	}
+	*st = ipc_get_u32(&q);
+	const char *id = ipc_get_str(&q, 64);
+	strlcpy_t(s->qid, id ? id : "", sizeof s->qid);
+	s->fd = ipc_take_fd(&q);
+	if (*st == QS_OK && (s->fd < 0 || q.bad || !s->qid[0]))
+		*st = QS_TEMPFAIL;
+	ipc_msg_free(&q);
+	return 1;
+}
+
+uint32_t queue_submit_open(const char *sock_path, uint64_t wait_ms, struct queue_submission *s,
+			   char *err, size_t errlen)
+{
+	uint64_t deadline = now_ms() + wait_ms;
+	uint32_t st = QS_TEMPFAIL;
+	memset(s, 0, sizeof *s);
+	s->sock = s->fd = -1;
+	while (!ask_new(sock_path, s, &st)) {
+		if (now_ms() > deadline) {
+			snprintf(err, errlen, "cannot reach the queue manager at %s: %s", sock_path,
+				 strerror(errno ? errno : EIO));
+			return QS_TEMPFAIL;
+		}
+		usleep(RETRY_US);
+	}
+	if (st == QS_OK)
+		return QS_OK;
+	snprintf(err, errlen, "the queue refused the message: %s",
+		 st == QS_NOSPACE ? "insufficient system storage" : "temporary failure");
+	queue_submit_abort(s);
+	return st;
+}
+
+uint32_t queue_submit_commit(struct queue_submission *s, const struct queue_envelope *env,
+			     int timeout_ms, char *err, size_t errlen)
+{
+	struct ipc_msg q;
+	close(s->fd);
+	s->fd = -1;
+	ipc_msg_init(&q, QUEUE_COMMIT_REQ, 2);
+	ipc_put_str(&q, s->qid);
+	ipc_put_str(&q, env->sender);
+	ipc_put_u32(&q, env->flags);
+	ipc_put_str(&q, "");	/* envid */
+	ipc_put_u32(&q, 0);	/* ret */
+	ipc_put_str(&q, env->client);
+	ipc_put_str(&q, "");	/* authenticated user */
+	ipc_put_u32(&q, (uint32_t)env->nrcpt);
+	for (size_t k = 0; k < env->nrcpt; k++) {
+		ipc_put_str(&q, env->rcpts[k]);
+		ipc_put_u32(&q, 0);
+		ipc_put_str(&q, env->orcpts ? env->orcpts[k] : "");
+	}
+	if (env->prepend && *env->prepend)
+		ipc_put_str(&q, env->prepend);
+	int sent = ipc_send(s->sock, &q);
+	ipc_msg_free(&q);
+	if (sent < 0 || ipc_recv(s->sock, &q, timeout_ms) < 0 || q.hdr.type != QUEUE_COMMIT_RES) {
+		snprintf(err, errlen, "no answer from the queue manager after the message was "
+			 "handed over: it may or may not have been queued");
+		close(s->sock);
+		s->sock = -1;
+		return QS_TEMPFAIL;
+	}
+	uint32_t st = ipc_get_u32(&q);
+	(void)ipc_get_str(&q, 64);
+	const char *text = ipc_get_str(&q, QUEUE_MAX_FIELD);
+	if (st != QS_OK)
+		snprintf(err, errlen, "not queued: %s", text ? text : "error");
+	ipc_msg_free(&q);
+	close(s->sock);
+	s->sock = -1;
+	return st;
+}
+
+void queue_submit_abort(struct queue_submission *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	if (s->sock >= 0 && s->qid[0]) {
+		struct ipc_msg q;
+		ipc_msg_init(&q, QUEUE_ABORT_REQ, 3);
+		ipc_put_str(&q, s->qid);
+		ipc_send(s->sock, &q);
+		ipc_msg_free(&q);
+	}
+	if (s->sock >= 0)
+		close(s->sock);
+	s->sock = -1;
+}
