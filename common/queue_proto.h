@@ -75,6 +75,11 @@ enum queue_msg {
 	 * (durable with the next group commit); a malformed one closes the
 	 * connection, one that does not fit the log's size limit is logged. */
 	QUEUE_DMARC_RECORD,
+
+	/* (no fields, no reply) from an agent that is being replaced (`mailctl
+	 * reload` starts a new generation): queued gives it no new jobs; it answers
+	 * the jobs it holds, then closes the connection. */
+	QUEUE_AGENT_DRAIN,
 };
 
 enum queue_status {

@@ -17,12 +17,28 @@ struct agent {
 	bool connected;
 	uint64_t gen;
 	struct event *ev_rd, *ev_wr, *ev_retry;
+	unsigned inflight;	/* jobs taken and not answered yet */
+	bool draining;
+	void (*drained)(void *);
+	void *drained_arg;
 };
+
+static void check_drained(struct agent *a, bool written)
+{
+	if (a->draining && a->inflight == 0 && (written || !a->connected) && a->drained) {
+		void (*fn)(void *) = a->drained;
+		a->drained = NULL;
+		log_info("%s delivery agent drained", a->name);
+		fn(a->drained_arg);
+	}
+}
 
 static void flush(struct agent *a)
 {
 	if (ipc_conn_flush(&a->conn) == 0)
 		event_add(a->ev_wr, NULL);
+	else
+		check_drained(a, true);
 }
 
 static void retry_later(struct agent *a)
@@ -33,12 +49,14 @@ static void retry_later(struct agent *a)
 
 static void disconnect(struct agent *a, const char *why)
 {
-	log_warn("queue connection lost: %s; reconnecting", why);
+	log_warn("queue connection lost: %s%s", why, a->draining ? "" : "; reconnecting");
 	event_free(a->ev_rd);
 	event_free(a->ev_wr);
 	ipc_conn_close(&a->conn);
 	a->connected = false;
-	retry_later(a);
+	if (!a->draining)
+		retry_later(a);
+	check_drained(a, false);	/* replies for this connection would be dropped */
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
@@ -52,6 +70,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	int r;
 	while ((r = ipc_conn_next(&a->conn, &m)) == 1) {
 		bool ok = m.hdr.type == QUEUE_JOB && a->fn(&m, a->gen, a->arg);
+		a->inflight += ok;
 		ipc_msg_free(&m);
 		if (!ok) {
 			disconnect(a, "malformed message from queued");
@@ -126,9 +145,30 @@ void agent_result_add(struct ipc_msg *m, uint32_t idx, int result, const char *s
 
 void agent_reply(struct agent *a, uint64_t gen, struct ipc_msg *m)
 {
+	if (a->inflight)
+		a->inflight--;
 	if (a->connected && gen == a->gen) {
 		ipc_conn_queue(&a->conn, m);
 		flush(a);
+	} else {
+		check_drained(a, false);
 	}
 	ipc_msg_free(m);
+}
+
+void agent_drain(struct agent *a, void (*done)(void *), void *arg)
+{
+	a->draining = true;
+	a->drained = done;
+	a->drained_arg = arg;
+	evtimer_del(a->ev_retry);
+	if (a->connected) {
+		struct ipc_msg m;
+		ipc_msg_init(&m, QUEUE_AGENT_DRAIN, 0);
+		ipc_conn_queue(&a->conn, &m);
+		ipc_msg_free(&m);
+		flush(a);
+	} else {
+		check_drained(a, false);
+	}
 }

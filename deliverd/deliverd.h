@@ -9,6 +9,8 @@
 
 struct event_base;
 
+struct agent;
+
 struct dconf {
 	char *mail_dir;
 	char *hostname;
@@ -17,7 +19,7 @@ struct dconf {
 	bool quota_bounce;
 };
 
-void local_run(struct dconf *c, struct event_base *base, const char *queue_sock,
-	       const char *auth_sock);
+struct agent *local_run(struct dconf *c, struct event_base *base, const char *queue_sock,
+			const char *auth_sock);
 
 #endif

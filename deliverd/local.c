@@ -289,7 +289,8 @@ static bool on_job(struct ipc_msg *m, uint64_t gen, void *arg)
 	return true;
 }
 
-void local_run(struct dconf *c, struct event_base *b, const char *qsock, const char *asock)
+struct agent *local_run(struct dconf *c, struct event_base *b, const char *qsock,
+			const char *asock)
 {
 	conf = c;
 	base = b;
@@ -297,4 +298,5 @@ void local_run(struct dconf *c, struct event_base *b, const char *qsock, const c
 	auth = auth_client_new(base, asock, 30000);
 	work = workq_new(base, (int)c->workers);
 	agent = agent_new(base, qsock, QT_LOCAL, "local", on_job, NULL);
+	return agent;
 }

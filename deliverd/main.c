@@ -1,6 +1,7 @@
 /* tern-deliverd — delivery agents; the role flag picks one: --local (Maildir)
  * or --remote (SMTP, a later part). */
 #include "deliverd/deliverd.h"
+#include "deliverd/agent.h"
 #include "deliverd/remote.h"
 #include "common/daemon.h"
 #include "common/log.h"
@@ -26,15 +27,40 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-static void add_signals(struct event_base *base)
+#define DRAIN_MAX_SECONDS 900	/* a reload waits this long for jobs in hand */
+
+static struct event_base *loop;
+static struct agent *queue_agent;
+
+static void on_drained(void *arg)
 {
+	log_info("stopping: replaced by a new generation");
+	event_base_loopbreak(loop);
+}
+
+/* SIGHUP (`mailctl reload`): the master has started a new generation, which
+ * reads the current deliverd.conf; this one answers the jobs it holds and exits. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	static bool draining;
+	if (draining || !queue_agent)
+		return;
+	draining = true;
+	struct timeval tv = { DRAIN_MAX_SECONDS, 0 };
+	event_base_loopexit(loop, &tv);
+	agent_drain(queue_agent, on_drained, NULL);
+}
+
+static void add_signals(struct event_base *base, struct agent *a)
+{
+	loop = base;
+	queue_agent = a;
 	struct event *st = evsignal_new(base, SIGTERM, on_term, base);
 	struct event *si = evsignal_new(base, SIGINT, on_term, base);
+	struct event *sh = evsignal_new(base, SIGHUP, on_hup, NULL);
 	event_add(st, NULL);
 	event_add(si, NULL);
-	/* Settings are read once at start (the remote agent is chrooted): a changed
-	 * deliverd.conf takes effect when the master restarts the agent. */
-	signal(SIGHUP, SIG_IGN);
+	event_add(sh, NULL);
 }
 
 /* The remote agent: keys, CAs and DNS set up as root, then chrooted into
@@ -51,8 +77,7 @@ static int remote_main(struct instance *in, struct cfg *conf)
 	struct event_base *base = event_base_new();
 	if (!base)
 		fatal("event_base_new failed");
-	remote_run(in, conf, base, qsock);
-	add_signals(base);
+	add_signals(base, remote_run(in, conf, base, qsock));
 	log_info("remote delivery agent started");
 	daemon_ready();
 	event_base_dispatch(base);
@@ -87,8 +112,7 @@ int main(int argc, char **argv)
 	if (!base)
 		fatal("event_base_new failed");
 	char *qsock = instance_sock(&in, "queue"), *asock = instance_sock(&in, "auth");
-	local_run(&dc, base, qsock, asock);
-	add_signals(base);
+	add_signals(base, local_run(&dc, base, qsock, asock));
 	log_info("local delivery agent started (mail %s)", dc.mail_dir);
 	daemon_ready();
 	event_base_dispatch(base);

@@ -260,8 +260,8 @@ static void on_expire_timer(evutil_socket_t fd, short what, void *arg)
 	workq_submit(work, expire_work, expire_done, NULL);
 }
 
-void remote_run(const struct instance *in, const struct cfg *conf, struct event_base *base,
-		const char *queue_sock)
+struct agent *remote_run(const struct instance *in, const struct cfg *conf,
+			 struct event_base *base, const char *queue_sock)
 {
 	uint64_t nw = cfg_int(conf, "remote_workers");
 	work = workq_new(base, nw ? (int)nw : 1);
@@ -269,4 +269,5 @@ void remote_run(const struct instance *in, const struct cfg *conf, struct event_
 	struct event *ev = event_new(base, -1, EV_PERSIST, on_expire_timer, NULL);
 	struct timeval tv = { rconf.reuse_time > 0 ? rconf.reuse_time : 1, 0 };
 	event_add(ev, &tv);
+	return agent;
 }

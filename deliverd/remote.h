@@ -25,8 +25,8 @@ struct event_base;
 	{ "dkim_sign", CFG_BOOL, "yes", "DKIM-sign mail of local domains that have a key (mailctl dkim keygen)", NULL }, \
 	{ "dkim_selectors", CFG_LIST, "", "Selector to sign with per domain, as domain=selector (default: the domain's only key)", NULL }
 
-void remote_run(const struct instance *in, const struct cfg *conf, struct event_base *base,
-		const char *queue_sock);
+struct agent *remote_run(const struct instance *in, const struct cfg *conf,
+			 struct event_base *base, const char *queue_sock);
 /* Read keys and secrets (before privileges are dropped). */
 void remote_load(const struct instance *in, const struct cfg *conf);
 

@@ -24,6 +24,7 @@ struct agent {
 	uint64_t cid;
 	uint32_t transport;
 	unsigned jobs;
+	bool draining;		/* QUEUE_AGENT_DRAIN: no new jobs */
 	struct agent *next;
 };
 
@@ -65,7 +66,7 @@ static struct agent *pick_agent(uint32_t transport)
 {
 	struct agent *best = NULL;
 	for (struct agent *a = agents; a; a = a->next)
-		if (a->transport == transport && a->jobs < qconf.agent_max_jobs &&
+		if (a->transport == transport && !a->draining && a->jobs < qconf.agent_max_jobs &&
 		    (!best || a->jobs < best->jobs))
 			best = a;
 	return best;
@@ -74,7 +75,7 @@ static struct agent *pick_agent(uint32_t transport)
 static bool have_agent(uint32_t transport)
 {
 	for (struct agent *a = agents; a; a = a->next)
-		if (a->transport == transport)
+		if (a->transport == transport && !a->draining)
 			return true;
 	return false;
 }
@@ -492,6 +493,16 @@ static void close_job(struct job *j, const char *why)
 	}
 	free(j->idx);
 	free(j);
+}
+
+void sched_agent_drain(uint64_t cid)
+{
+	struct agent *a = find_agent(cid);
+	if (a) {
+		a->draining = true;
+		log_info("delivery agent draining (%s): %u job(s) left",
+			 a->transport == QT_LOCAL ? "local" : "remote", a->jobs);
+	}
 }
 
 void sched_agent_gone(uint64_t cid)

@@ -433,6 +433,11 @@ static bool handle(struct client *c, struct ipc_msg *m)
 		sched_agent_hello(c->cid, t);
 		return true;
 	}
+	case QUEUE_AGENT_DRAIN:
+		if (!c->agent || !ipc_end(m))
+			return false;
+		sched_agent_drain(c->cid);
+		return true;
 	case QUEUE_DMARC_RECORD:
 		return handle_dmarc(c, m);
 	case QUEUE_JOB_RES:

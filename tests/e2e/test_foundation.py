@@ -32,7 +32,8 @@ EXPECTED = {
 }
 NETWORK_CONFS = ("smtpd", "pop3d", "imapd")
 # Reloaded by a new generation (mailctl/procs.c); the others re-read in place.
-GENERATIONAL = ("smtpd", "pop3d", "imapd", "pop3d-mail", "imapd-mail", "authd")
+GENERATIONAL = ("smtpd", "pop3d", "imapd", "pop3d-mail", "imapd-mail", "authd", "deliverd-local",
+                "deliverd-remote")
 
 
 def alive(pid):

@@ -166,3 +166,33 @@ def test_dsn_parameters_passed_on(pair):
     raw = open(sink.messages()[0], "rb").read()
     assert b"RET=HDRS" in raw and b"ENVID=env42" in raw, raw[:400]
     assert b"NOTIFY=SUCCESS,FAILURE" in raw and b"ORCPT=rfc822;bob@b.test" in raw, raw[:400]
+
+
+def test_reload_applies_a_changed_deliverd_conf(pair):
+    """deliverd.conf is read at start; `mailctl reload` starts a new generation
+    of both agents, and the old ones finish their jobs and exit. Here the first
+    agent sends to a port where nobody listens (the message is deferred); after
+    the fix and a reload the message goes out."""
+    a, b = pair
+    a.set_conf("deliverd", "smtp_port", "9")
+    a.extra.append(Dns(a.dns_port, ["--mx-host=b.test,mx.b.test,10",
+                                    "--address=/mx.b.test/127.0.0.2"]))
+    b.start()
+    a.start()
+    submit(a, "bob@b.test", BODY)
+    assert wait_for(lambda: "status=deferred" in a.log_text(), 60), a.log_text()[-3000:]
+    old = {l.split()[0]: l.split()[1] for l in a.ctl("status").stdout.splitlines()[1:]}
+    a.set_conf("deliverd", "smtp_port", str(b.port("smtp")))
+    r = a.ctl("reload")
+    assert "reloaded" in r.stdout + r.stderr
+    a.ctl("queue", "flush")
+    assert wait_for(lambda: maildir_files(b, "bob@b.test"), 60), a.log_text()[-4000:]
+
+    def replaced():
+        now = [l.split() for l in a.ctl("status").stdout.splitlines()[1:]]
+        pids = {f[0]: f[1] for f in now if f[-1] == "running"}
+        return (all(pids.get(n) not in (None, old[n]) for n in ("deliverd-local", "deliverd-remote"))
+                and not any(f[-1] == "draining" for f in now))
+    assert wait_for(replaced, 30), a.ctl("status").stdout
+    log = a.log_text()
+    assert "local delivery agent drained" in log and "remote delivery agent drained" in log
