@@ -1,6 +1,7 @@
 /* mailindex.c — per-folder Berkeley DB index kept in step with the Maildir. */
 #include "common/mailindex.h"
 #include "common/log.h"
+#include "common/mailkeywords.h"
 #include "common/mime.h"
 #include "common/util.h"
 
@@ -36,8 +37,13 @@ struct mi {
 	struct hdr_rec h;
 	struct mi_header pub;
 	bool dirty;		/* header needs writing */
-	bool we_touched_cur;	/* only our own renames changed cur/ since the scan */
-	int64_t cur_before;	/* cur/ mtime the header recorded before our change */
+	/* cur/ as this handle knows it: the mtime the index reflects, moved on by
+	 * each change made through this handle; a change by anyone else (seen as
+	 * an mtime we did not cause) makes the next open read the directory */
+	int64_t cur_expect;
+	bool cur_changed, cur_foreign;
+	struct mkw kw;		/* keyword letters (dovecot-keywords), loaded on use */
+	bool kw_loaded;
 };
 
 /* ---- small DB helpers ---- */
@@ -224,8 +230,18 @@ uint32_t mi_flags_from_name(const char *file)
 	return f;
 }
 
-/* base:2,LETTERS keeping letters we do not manage (e.g. P, lowercase keywords). */
-static char *name_with_flags(const char *file, uint32_t flags)
+static struct mkw *kwmap(struct mi *mi)
+{
+	if (!mi->kw_loaded) {
+		mkw_load(mi->dir, &mi->kw);
+		mi->kw_loaded = true;
+	}
+	return &mi->kw;
+}
+
+/* base:2,LETTERS: the flags' capitals, then the keywords' lowercase letters
+ * (kwletters; NULL keeps the name's own), then other letters the name had. */
+static char *name_with_flags(const char *file, uint32_t flags, const char *kwletters)
 {
 	const char *info = strstr(file, ":2,");
 	size_t bl = info ? (size_t)(info - file) : strlen(file);
@@ -240,7 +256,8 @@ static char *name_with_flags(const char *file, uint32_t flags)
 		case 'R': on = flags & MI_ANSWERED; break;
 		case 'S': on = flags & MI_SEEN; break;
 		case 'T': on = flags & MI_DELETED; break;
-		default: on = strchr(old, c) != NULL && c != '\0';
+		default:
+			on = strchr(c >= 'a' && kwletters ? kwletters : old, c) != NULL;
 		}
 		if (on && n < sizeof letters - 1)
 			letters[n++] = c;
@@ -403,9 +420,10 @@ void mi_close(struct mi *mi)
 {
 	if (!mi)
 		return;
-	if (mi->we_touched_cur && mi->h.cur_mtime == mi->cur_before) {
-		/* only our renames changed cur/: the index already reflects them */
-		mi->h.cur_mtime = mtime_ns(mi->dir, "cur");
+	if (mi->cur_changed) {
+		/* only our own changes moved cur/'s mtime: the index reflects them,
+		 * so the next open need not read the directory */
+		mi->h.cur_mtime = mi->cur_foreign ? -1 : mi->cur_expect;
 		mi->dirty = true;
 	}
 	if (mi->dirty)
@@ -413,6 +431,7 @@ void mi_close(struct mi *mi)
 	mi->db->sync(mi->db, 0);
 	mi->db->close(mi->db, 0);
 	close(mi->lockfd);
+	mkw_free(&mi->kw);
 	free(mi->dir);
 	free(mi);
 }
@@ -464,29 +483,64 @@ static int cmp_entry_age(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* Move every file of new/ into cur/ with an empty info part. */
-static void move_new(struct mi *mi)
+/* Before and after each change this handle makes to cur/: an mtime we did
+ * not cause means someone else changed the directory (the index no longer
+ * tells all), and the mtime after our change is the one the index reflects. */
+static void cur_change_begin(struct mi *mi)
+{
+	if (mtime_ns(mi->dir, "cur") != mi->cur_expect)
+		mi->cur_foreign = true;
+}
+
+static void cur_change_end(struct mi *mi)
+{
+	mi->cur_expect = mtime_ns(mi->dir, "cur");
+	mi->cur_changed = true;
+	mi->dirty = true;
+}
+
+static size_t base_len(const char *file);
+
+/* Move every file of new/ into cur/ with an empty info part; the names they
+ * have in cur/ are returned (sorted, entries not yet seen). */
+static struct entry *move_new(struct mi *mi, size_t *n)
 {
 	char *nd = xasprintf("%s/new", mi->dir);
 	DIR *d = opendir(nd);
+	size_t cap = 16;
+	struct entry *v = xcalloc(cap, sizeof *v);
+	*n = 0;
 	if (!d) {
 		free(nd);
-		return;
+		return v;
 	}
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
+		char *name = strstr(e->d_name, ":2,") ? xstrdup(e->d_name) : xasprintf("%s:2,", e->d_name);
 		char *from = xasprintf("%s/%s", nd, e->d_name);
-		char *to = strstr(e->d_name, ":2,") ? xasprintf("%s/cur/%s", mi->dir, e->d_name)
-						     : xasprintf("%s/cur/%s:2,", mi->dir, e->d_name);
-		if (rename(from, to) < 0 && errno != ENOENT)
+		char *to = xasprintf("%s/cur/%s", mi->dir, name);
+		cur_change_begin(mi);
+		int r = rename(from, to);
+		cur_change_end(mi);
+		if (r < 0 && errno != ENOENT)
 			log_warn("index: rename %s: %s", from, strerror(errno));
+		if (r == 0) {
+			if (*n == cap) {
+				cap *= 2;
+				v = xrealloc(v, cap * sizeof *v);
+			}
+			v[(*n)++] = (struct entry){ name, base_len(name), -1, false };
+			name = NULL;
+		}
+		free(name);
 		free(from);
 		free(to);
 	}
 	closedir(d);
 	free(nd);
+	return v;
 }
 
 static struct entry *read_cur(struct mi *mi, size_t *n)
@@ -561,8 +615,9 @@ static int index_file(struct mi *mi, const char *file, uint32_t uid, int64_t *id
 			close(fd);
 		return -1;
 	}
+	char *kw = mkw_names(kwmap(mi), file, "");
 	struct mi_rec r = { .uid = uid, .flags = mi_flags_from_name(file), .modseq = ++mi->h.modseq,
-			    .idate = st.st_mtim.tv_sec, .file = (char *)file, .keywords = "" };
+			    .idate = st.st_mtim.tv_sec, .file = (char *)file, .keywords = kw };
 	r.size = (uint64_t)st.st_size;
 	if (st.st_size > 0 && (uint64_t)st.st_size <= MI_MAX_MSG) {
 		void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -585,7 +640,9 @@ static int index_file(struct mi *mi, const char *file, uint32_t uid, int64_t *id
 	db_put(mi, bk, kl, uv, 4);
 	free(bk);
 	mi->h.count++;
-	return put_rec(mi, &r);
+	int rc = put_rec(mi, &r);
+	free(kw);
+	return rc;
 }
 
 static void drop_record(struct mi *mi, const struct mi_rec *r)
@@ -652,6 +709,9 @@ static void reconcile_known(struct mi *mi, struct entry *v, size_t n)
 			free(recs[i].file);
 			recs[i].file = xstrdup(e->name);
 			recs[i].flags = mi_flags_from_name(e->name);
+			char *kw = mkw_names(kwmap(mi), e->name, recs[i].keywords);
+			free(recs[i].keywords);
+			recs[i].keywords = kw;
 			recs[i].modseq = ++mi->h.modseq;
 			put_rec(mi, &recs[i]);
 		}
@@ -690,57 +750,119 @@ static void add_unknown(struct mi *mi, struct entry *v, size_t n, uint32_t **new
 	free(fresh);
 }
 
+/* Does the mtime the index recorded still describe the directory? Nanosecond
+ * mtimes change with every change (multigrain timestamps make a change after
+ * our stat visible even within one clock tick); on a filesystem with whole
+ * seconds only, a change within the recorded second could hide, so such an
+ * mtime is trusted only once it is a couple of seconds old. */
 static bool trust_mtime(int64_t stored, int64_t now_mt)
 {
-	/* a change within the same clock tick as the recorded one could hide:
-	 * only trust an mtime that is a couple of seconds old */
-	return stored >= 0 && stored == now_mt && now_mt / 1000000000LL < (int64_t)time(NULL) - 2;
+	if (stored < 0 || stored != now_mt)
+		return false;
+	return now_mt % 1000000000LL != 0 || now_mt / 1000000000LL < (int64_t)time(NULL) - 2;
 }
 
+static void free_entries(struct entry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+/* Are all these names unknown to the index (so they can simply be added)? */
+static bool all_unknown(struct mi *mi, const struct entry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t kl;
+		char *bk = base_key(v[i].name, &kl);
+		void *val;
+		size_t vl;
+		int r = db_get(mi, bk, kl, &val, &vl);
+		free(bk);
+		if (r != 0) {
+			if (r > 0)
+				free(val);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Read cur/ whole: vanished files become expunges, renamed ones flag changes,
+ * unknown ones new messages. The mtime is taken before the read, so a change
+ * made while we read shows as a different mtime at the next open. */
+static int full_scan(struct mi *mi, uint32_t **new_uids, size_t *n_new)
+{
+	int64_t cm = mtime_ns(mi->dir, "cur");
+	size_t n;
+	struct entry *v = read_cur(mi, &n);
+	if (!v || cm < 0)
+		return -1;
+	reconcile_known(mi, v, n);
+	add_unknown(mi, v, n, new_uids, n_new, 0);
+	free_entries(v, n);
+	mi->h.cur_mtime = mi->cur_expect = cm;
+	mi->cur_foreign = false;
+	return 0;
+}
+
+/* Sync with the Maildir at a cost of O(changes): nothing is read when both
+ * mtimes are as recorded; new mail (new/ changed) is moved and indexed
+ * without reading cur/; only a change to cur/ that the index does not already
+ * reflect (another Maildir tool, pop3d) makes us read cur/ whole. */
 static int scan(struct mi *mi, uint32_t **new_uids, size_t *n_new)
 {
 	int64_t nm = mtime_ns(mi->dir, "new"), cm = mtime_ns(mi->dir, "cur");
 	if (nm < 0 || cm < 0)
 		return -1;
-	if (trust_mtime(mi->h.new_mtime, nm) && trust_mtime(mi->h.cur_mtime, cm))
+	mi->cur_expect = cm;
+	bool cur_ok = trust_mtime(mi->h.cur_mtime, cm);
+	if (cur_ok && trust_mtime(mi->h.new_mtime, nm))
 		return 0;
-	move_new(mi);
-	size_t n;
-	struct entry *v = read_cur(mi, &n);
-	if (!v)
+	if (!trust_mtime(mi->h.new_mtime, nm)) {
+		size_t n;
+		struct entry *moved = move_new(mi, &n);
+		mi->h.new_mtime = nm;	/* taken before the read: later mail changes it */
+		qsort(moved, n, sizeof *moved, cmp_entry_name);
+		if (cur_ok && !mi->cur_foreign && all_unknown(mi, moved, n))
+			add_unknown(mi, moved, n, new_uids, n_new, 0);
+		else
+			cur_ok = false;
+		free_entries(moved, n);
+	}
+	if (!cur_ok && full_scan(mi, new_uids, n_new) < 0)
 		return -1;
-	reconcile_known(mi, v, n);
-	add_unknown(mi, v, n, new_uids, n_new, 0);
-	for (size_t i = 0; i < n; i++)
-		free(v[i].name);
-	free(v);
-	mi->h.new_mtime = mtime_ns(mi->dir, "new");
-	mi->h.cur_mtime = mtime_ns(mi->dir, "cur");
 	mi->dirty = true;
 	return put_header(mi);
 }
 
 /* ---- changes ---- */
 
-static void note_own_cur_change(struct mi *mi)
-{
-	if (!mi->we_touched_cur) {
-		mi->we_touched_cur = true;
-		mi->cur_before = mi->h.cur_mtime;
-	}
-	mi->dirty = true;
-}
-
 int mi_set_flags(struct mi *mi, uint32_t uid, uint32_t flags, const char *keywords)
 {
 	struct mi_rec r;
 	if (mi_get(mi, uid, &r) != 1)
 		return -1;
-	char *nn = name_with_flags(r.file, flags & MI_ALLFLAGS);
+	char letters[MKW_SLOTS + 1];
+	const char *kwl = NULL;
+	if (keywords) {
+		mkw_letters(kwmap(mi), keywords, letters);
+		kwl = letters;
+		if (mi->kw.changed && mkw_save(mi->dir, &mi->kw) < 0) {
+			/* the letters' names must be on disk before any file uses them */
+			log_warn("index: cannot write %s/%s: %s", mi->dir, MKW_FILE, strerror(errno));
+			mkw_free(&mi->kw);
+			mi->kw_loaded = false;
+			kwl = NULL;
+		}
+	}
+	char *nn = name_with_flags(r.file, flags & MI_ALLFLAGS, kwl);
 	if (strcmp(nn, r.file)) {
 		char *from = xasprintf("%s/cur/%s", mi->dir, r.file);
 		char *to = xasprintf("%s/cur/%s", mi->dir, nn);
+		cur_change_begin(mi);
 		int rr = rename(from, to);
+		cur_change_end(mi);
 		free(from);
 		free(to);
 		if (rr < 0) {
@@ -748,7 +870,6 @@ int mi_set_flags(struct mi *mi, uint32_t uid, uint32_t flags, const char *keywor
 			mi_rec_clear(&r);
 			return -1;
 		}
-		note_own_cur_change(mi);
 		free(r.file);
 		r.file = nn;
 	} else {
@@ -772,13 +893,14 @@ int mi_expunge(struct mi *mi, uint32_t uid)
 	if (mi_get(mi, uid, &r) != 1)
 		return -1;
 	char *p = mi_path(mi, &r);
+	cur_change_begin(mi);
 	int rr = unlink(p);
+	cur_change_end(mi);
 	free(p);
 	if (rr < 0 && errno != ENOENT) {
 		mi_rec_clear(&r);
 		return -1;
 	}
-	note_own_cur_change(mi);
 	drop_record(mi, &r);
 	mi_rec_clear(&r);
 	return 0;
@@ -841,9 +963,12 @@ int mi_add_fd(struct mi *mi, int fd, uint32_t flags, const char *keywords, int64
 	struct timespec times[2] = { { idate, 0 }, { idate, 0 } };
 	futimens(out, times);
 	close(out);
-	char *file = name_with_flags(base, flags);
+	char *file = name_with_flags(base, flags, NULL);
 	char *dest = xasprintf("%s/cur/%s", mi->dir, file);
-	if (rename(tmp, dest) < 0) {
+	cur_change_begin(mi);
+	int rr = rename(tmp, dest);
+	cur_change_end(mi);
+	if (rr < 0) {
 		unlink(tmp);
 		free(file);
 		free(dest);
@@ -852,7 +977,6 @@ int mi_add_fd(struct mi *mi, int fd, uint32_t flags, const char *keywords, int64
 	char *cd = xasprintf("%s/cur", mi->dir);
 	fsync_dir(cd);
 	free(cd);
-	note_own_cur_change(mi);
 	*uid = mi->h.uidnext;
 	if (index_file(mi, file, *uid, NULL) == 0) {
 		mi->h.uidnext++;

@@ -1,5 +1,6 @@
 /* mailstore.c — Maildir++ folders of one user, relative to the Maildir root. */
 #include "common/mailstore.h"
+#include "common/log.h"
 #include "common/mailindex.h"
 #include "common/util.h"
 
@@ -176,6 +177,12 @@ static int rename_inbox(const char *to)
 	if (ms_create(to) < 0)
 		return -1;
 	char *dst = ms_folder_dir(to);
+	/* the files' keyword letters mean what INBOX's table says: take it along
+	 * (a link: each side later replaces its own by rename) */
+	char *kw = xasprintf("%s/dovecot-keywords", dst);
+	if (link("dovecot-keywords", kw) < 0 && errno != ENOENT)
+		log_warn("rename INBOX: cannot take dovecot-keywords along: %s", strerror(errno));
+	free(kw);
 	DIR *d = opendir("cur");
 	if (d) {
 		struct dirent *e;

@@ -204,9 +204,10 @@ def test_append_then_fetch_byte_exact(server):
     assert b"\\Flagged" in meta and b"$Work" in meta
     assert f"RFC822.SIZE {len(NESTED)}".encode() in meta
     # the file on disk follows Maildir rules: LF line ends, flags in the name
+    # (keywords as Dovecot's letters: $Work is 'a')
     cur = os.path.join(server.maildir(), "cur")
     names = os.listdir(cur)
-    assert len(names) == 1 and names[0].endswith(":2,F")
+    assert len(names) == 1 and names[0].endswith(":2,Fa")
     with open(os.path.join(cur, names[0]), "rb") as f:
         assert b"\r\n" not in f.read()
     # APPEND to a missing folder: TRYCREATE

@@ -97,6 +97,39 @@ int main(void)
 	char *name = cur_name();
 	CHECK(name && !strcmp(name, "1000.a,S=20,W=22:2,RS"));
 	free(name);
+
+	/* keywords go into the file name as Dovecot's letters and survive a rebuild */
+	mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	CHECK(mi_set_flags(mi, 1, MI_SEEN, "$Work Later") == 0);
+	mi_close(mi);
+	name = cur_name();
+	CHECK(name && !strcmp(name, "1000.a,S=20,W=22:2,Sab"));
+	free(name);
+	char *kwf = xasprintf("%s/dovecot-keywords", dir);
+	char kbuf[128] = "";
+	fd = open(kwf, O_RDONLY);
+	CHECK(fd >= 0 && read(fd, kbuf, sizeof kbuf - 1) > 0);
+	close(fd);
+	CHECK_STR(kbuf, "0 $Work\n1 Later\n");
+	CHECK(mi_drop(dir) == 0);
+	mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	CHECK(mi_get(mi, 1, &r) == 1 && !strcmp(r.keywords, "$Work Later") && r.flags == MI_SEEN);
+	mi_rec_clear(&r);
+	/* another tool drops letter a; keyword slots are reused case-insensitively */
+	mi_close(mi);
+	char *from2 = xasprintf("%s/cur/1000.a,S=20,W=22:2,Sab", dir);
+	char *to2 = xasprintf("%s/cur/1000.a,S=20,W=22:2,Sb", dir);
+	CHECK(rename(from2, to2) == 0);
+	free(from2);
+	free(to2);
+	mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	CHECK(mi_get(mi, 1, &r) == 1 && !strcmp(r.keywords, "Later"));
+	mi_rec_clear(&r);
+	CHECK(mi_set_flags(mi, 1, MI_SEEN, "later $work Third") == 0);
+	CHECK(mi_get(mi, 1, &r) == 1 && strstr(r.file, ":2,Sabc") != NULL);
+	mi_rec_clear(&r);
+	mi_close(mi);
+	free(kwf);
 	free(db);
 	free(from);
 	free(to);
