@@ -63,7 +63,7 @@ def test_keywords_in_file_names_survive_index_rebuild(inst):
     uv_before = c.response("UIDVALIDITY")
     c.logout()
     names = cur_names(inst)
-    assert names[0].endswith(":2,Sab") and names[1].endswith(":2,ac"), names
+    assert sorted(n.split(":2,")[1] for n in names) == ["Sab", "ac"], names
     with open(os.path.join(inst.maildir(ALICE), "dovecot-keywords")) as f:
         assert f.read() == "0 $Work\n1 Later\n2 Urgent\n"
 
