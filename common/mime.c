@@ -181,6 +181,12 @@ static void parse_params(const char *p, struct mime_param **out, size_t *n)
 	}
 }
 
+static void parse_params_folded(const char *p, struct mime_param **out, size_t *n)
+{
+	parse_params(p, out, n);
+	mime_params_fold(out, n);
+}
+
 static const char *param_get(const struct mime_param *ps, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
@@ -210,7 +216,7 @@ static void parse_ctype(struct mime_part *p, const char *v)
 	free(p->subtype);
 	p->type = type;
 	p->subtype = sub;
-	parse_params(s, &p->params, &p->nparams);
+	parse_params_folded(s, &p->params, &p->nparams);
 }
 
 static void parse_disposition(struct mime_part *p, const char *v)
@@ -222,7 +228,7 @@ static void parse_disposition(struct mime_part *p, const char *v)
 	if (!d)
 		return;
 	p->disp = d;
-	parse_params(s, &p->dparams, &p->ndparams);
+	parse_params_folded(s, &p->dparams, &p->ndparams);
 }
 
 static void set_once(char **slot, const char *v)

@@ -105,8 +105,16 @@ char *mime_decode_words(const char *s);
  * charset is unknown. "us-ascii"/"utf-8" are copied. */
 char *mime_to_utf8(const char *charset, const char *s, size_t n);
 /* RFC 2231: the value of parameter name among params (continuations joined,
- * charset converted to UTF-8), malloc'd, or NULL. */
+ * charset converted to UTF-8; a plain value has its RFC 2047 words decoded),
+ * malloc'd, or NULL. */
 char *mime_param_decoded(const struct mime_param *params, size_t n, const char *name);
+/* RFC 2231 parameters (name*=charset'lang'%XX, name*0*=... name*1=...) of a
+ * parsed list replaced by one plain parameter each: sections joined, %XX
+ * undone, charset converted to UTF-8, in the place of the first section (a
+ * plain parameter of the same name takes the decoded value). What cannot be
+ * decoded (an unknown charset) stays as written. RFC 9051 7.5.2 asks servers
+ * to do this before BODYSTRUCTURE; mime_parse does it for every part. */
+void mime_params_fold(struct mime_param **params, size_t *n);
 /* Body of part p decoded (base64/quoted-printable) and converted to UTF-8 per
  * its charset, for SEARCH BODY/TEXT. malloc'd; *outlen set. */
 char *mime_body_text(const struct mime_msg *m, const struct mime_part *p, size_t *outlen);

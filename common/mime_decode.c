@@ -3,6 +3,8 @@
 #include "common/mime.h"
 #include "common/util.h"
 
+#include <event2/buffer.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <iconv.h>
@@ -155,73 +157,154 @@ char *mime_decode_words(const char *s)
 	return out;
 }
 
-/* RFC 2231: name*=charset'lang'%XX..., name*0=..., name*1*=... */
+/* ---- RFC 2231 parameters: name*=charset'lang'%XX, name*0*=..., name*1=... ---- */
+
+#define P2231_MAX_SECTION 999	/* continuation numbers beyond this are ignored */
+#define P2231_MAX_VALUES 16	/* values decoded per parameter list (iconv is not free) */
+
+/* Is pn an RFC 2231 name ("base*", "base*N", "base*N*")? Sets the base
+ * length, the section (-1 for "base*") and whether the value is extended
+ * (charset'lang'%XX). */
+static bool p2231_split(const char *pn, size_t *blen, int *section, bool *ext)
+{
+	const char *star = strchr(pn, '*');
+	if (!star || star == pn)
+		return false;
+	*blen = (size_t)(star - pn);
+	const char *r = star + 1;
+	if (!*r) {
+		*section = -1;
+		*ext = true;
+		return true;
+	}
+	int num = 0, digits = 0;
+	for (; isdigit((unsigned char)*r) && digits < 4; r++, digits++)
+		num = num * 10 + (*r - '0');
+	if (!digits || num > P2231_MAX_SECTION || (digits > 1 && star[1] == '0'))
+		return false;
+	*ext = *r == '*';
+	if (*ext)
+		r++;
+	*section = num;
+	return *r == '\0';
+}
+
+/* The parameter of ps that is section `section` of base (bl octets). */
+static const struct mime_param *p2231_find(const struct mime_param *ps, size_t n, const char *base,
+					   size_t bl, int section, bool *ext)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t l;
+		int sec;
+		if (p2231_split(ps[i].name, &l, &sec, ext) && l == bl && sec == section &&
+		    !strncasecmp(ps[i].name, base, bl))
+			return &ps[i];
+	}
+	return NULL;
+}
+
+/* Append value v to acc: an extended one is %XX-decoded (RFC 2231 4). */
+static void p2231_append(struct evbuffer *acc, const char *v, bool ext)
+{
+	for (; *v; v++) {
+		if (ext && *v == '%' && hexval(v[1]) >= 0 && hexval(v[2]) >= 0) {
+			char c = (char)(hexval(v[1]) * 16 + hexval(v[2]));
+			if (c)	/* %00 would end the C string: dropped */
+				evbuffer_add(acc, &c, 1);
+			v += 2;
+		} else {
+			evbuffer_add(acc, v, 1);
+		}
+	}
+}
+
+/* The RFC 2231 value of base: its sections joined in order (up to the first
+ * missing one), %XX undone, converted from the charset named by the first
+ * section to UTF-8. malloc'd; NULL when base has no RFC 2231 form or the
+ * charset is unknown. */
+static char *p2231_value(const struct mime_param *ps, size_t n, const char *base, size_t bl)
+{
+	struct evbuffer *acc = evbuffer_new();
+	char charset[65] = "";
+	bool ext, any = false;
+	const struct mime_param *p = p2231_find(ps, n, base, bl, -1, &ext);
+	for (int sec = p ? -1 : 0; sec <= P2231_MAX_SECTION; sec++) {
+		if (sec >= 0 && !(p = p2231_find(ps, n, base, bl, sec, &ext)))
+			break;
+		const char *v = p->value;
+		const char *q1 = strchr(v, '\''), *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
+		if (ext && sec <= 0 && q2) {	/* charset'language'value */
+			size_t cl = (size_t)(q1 - v) < 64 ? (size_t)(q1 - v) : 64;
+			memcpy(charset, v, cl);
+			charset[cl] = '\0';
+			v = q2 + 1;
+		}
+		p2231_append(acc, v, ext);
+		any = true;
+		if (sec < 0)
+			break;	/* "name*" stands alone */
+	}
+	char *u = NULL;
+	if (any) {
+		size_t len = evbuffer_get_length(acc);
+		u = mime_to_utf8(charset, (const char *)evbuffer_pullup(acc, -1), len);
+	}
+	evbuffer_free(acc);
+	return u;
+}
+
+static bool p2231_named(const struct mime_param *out, size_t nout, const char *base, size_t bl)
+{
+	for (size_t k = 0; k < nout; k++)
+		if (strlen(out[k].name) == bl && !strncasecmp(out[k].name, base, bl))
+			return true;
+	return false;
+}
+
+void mime_params_fold(struct mime_param **ps, size_t *n)
+{
+	struct mime_param *in = *ps, *out = NULL;
+	size_t nin = *n, nout = 0, ndecoded = 0;
+	for (size_t i = 0; i < nin; i++) {
+		size_t bl;
+		int sec;
+		bool ext, rfc2231 = p2231_split(in[i].name, &bl, &sec, &ext);
+		if (!rfc2231)
+			bl = strlen(in[i].name);
+		char *v = NULL;
+		if (rfc2231 && ndecoded < P2231_MAX_VALUES && !p2231_named(out, nout, in[i].name, bl))
+			v = p2231_value(in, nin, in[i].name, bl);
+		else if (!rfc2231 && ndecoded < P2231_MAX_VALUES)
+			v = p2231_value(in, nin, in[i].name, bl);	/* NULL unless also name* */
+		ndecoded += v != NULL;
+		out = xrealloc(out, (nout + 1) * sizeof *out);
+		if (v) {		/* the decoded form, once, under the plain name */
+			out[nout].name = xstrndup(in[i].name, bl);
+			out[nout++].value = v;
+		} else if (!rfc2231 || !p2231_named(out, nout, in[i].name, bl)) {
+			out[nout].name = xstrdup(in[i].name);	/* plain, or undecodable: as written */
+			out[nout++].value = xstrdup(in[i].value);
+		}
+		/* else a further section of a value already decoded */
+	}
+	for (size_t i = 0; i < nin; i++) {
+		free(in[i].name);
+		free(in[i].value);
+	}
+	free(in);
+	*ps = out;
+	*n = nout;
+}
+
 char *mime_param_decoded(const struct mime_param *ps, size_t n, const char *name)
 {
-	size_t nl = strlen(name);
+	char *v = p2231_value(ps, n, name, strlen(name));
+	if (v)
+		return v;
 	for (size_t i = 0; i < n; i++)
 		if (!strcasecmp(ps[i].name, name))
 			return mime_decode_words(ps[i].value);
-	char *acc = NULL, charset[65] = "";
-	size_t alen = 0;
-	for (int part = -1; part < 100; part++) {
-		char want[64];
-		bool found = false;
-		for (size_t i = 0; i < n && !found; i++) {
-			const char *pn = ps[i].name;
-			if (strncasecmp(pn, name, nl) || pn[nl] != '*')
-				continue;
-			bool ext;
-			if (part < 0) {
-				if (strcmp(pn + nl, "*"))
-					continue;
-				ext = true;
-			} else {
-				snprintf(want, sizeof want, "*%d", part);
-				size_t wl = strlen(want);
-				if (strncmp(pn + nl, want, wl) || (pn[nl + wl] && strcmp(pn + nl + wl, "*")))
-					continue;
-				ext = pn[nl + wl] == '*';
-			}
-			found = true;
-			const char *v = ps[i].value;
-			if (ext && (part <= 0)) {
-				const char *q1 = strchr(v, '\''), *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
-				if (q2) {
-					size_t cl = (size_t)(q1 - v) < 64 ? (size_t)(q1 - v) : 64;
-					memcpy(charset, v, cl);
-					charset[cl] = '\0';
-					v = q2 + 1;
-				}
-			}
-			size_t vl = strlen(v);
-			acc = xrealloc(acc, alen + vl + 1);
-			alen += ext ? qp_decode(v, vl, acc + alen, false) : (memcpy(acc + alen, v, vl), vl);
-			acc[alen] = '\0';
-			/* %XX is what RFC 2231 uses: qp_decode handled '=' only; redo for '%' */
-		}
-		if (!found && part >= 0)
-			break;
-		if (found && part < 0)
-			break;
-	}
-	if (!acc)
-		return NULL;
-	/* percent-decoding (RFC 2231 uses %XX, not =XX) */
-	size_t o = 0;
-	for (size_t i = 0; i < alen; i++) {
-		if (acc[i] == '%' && i + 2 < alen + 1 && hexval(acc[i + 1]) >= 0 && hexval(acc[i + 2]) >= 0) {
-			acc[o++] = (char)(hexval(acc[i + 1]) * 16 + hexval(acc[i + 2]));
-			i += 2;
-		} else {
-			acc[o++] = acc[i];
-		}
-	}
-	char *u = mime_to_utf8(charset, acc, o);
-	if (!u)
-		u = xstrndup(acc, o);
-	free(acc);
-	return u;
+	return NULL;
 }
 
 char *mime_part_binary(const struct mime_msg *m, const struct mime_part *p, size_t *outlen)

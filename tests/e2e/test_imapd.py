@@ -1229,3 +1229,21 @@ def test_list_recursivematch_redundant_parents_suppressed(server):
                      '* LIST (\\HasNoChildren \\Subscribed) "." "foo2.bar2"']), lines
     r.send(b"d6 LOGOUT\r\n")
     r.until_tag(b"d6")
+
+
+def test_bodystructure_rfc2231_parameters_decoded(server):
+    """RFC 2231 parameters reach the client decoded (RFC 9051 7.5.2):
+    continuations joined, %XX undone, the charset converted to UTF-8."""
+    server.deliver(b"From: a@example.org\r\nSubject: rates\r\nMIME-Version: 1.0\r\n"
+                   b"Content-Type: application/pdf;\r\n name*0*=utf-8''%E2%82%AC;\r\n name*1=\" rates.pdf\"\r\n"
+                   b"Content-Disposition: attachment; filename*=iso-8859-1''caf%E9.pdf\r\n"
+                   b"Content-Transfer-Encoding: base64\r\n\r\nAAEC\r\n")
+    c = connect(server)
+    c.select("INBOX")
+    typ, data = c.fetch("1", "(BODYSTRUCTURE)")
+    assert typ == "OK"
+    got = b"".join(x if isinstance(x, bytes) else b"".join(x) for x in data)  # imaplib drops a literal's CRLF
+    assert b'("name" {13}\xe2\x82\xac rates.pdf)' in got, got
+    assert b'("attachment" ("filename" {9}caf\xc3\xa9.pdf))' in got, got
+    assert b"*0" not in got and b"''" not in got
+    c.logout()
