@@ -247,7 +247,8 @@ static char *p2231_value(const struct mime_param *ps, size_t n, const char *base
 	char *u = NULL;
 	if (any) {
 		size_t len = evbuffer_get_length(acc);
-		u = mime_to_utf8(charset, (const char *)evbuffer_pullup(acc, -1), len);
+		const char *bytes = len ? (const char *)evbuffer_pullup(acc, -1) : "";
+		u = mime_to_utf8(charset, bytes, len);
 	}
 	evbuffer_free(acc);
 	return u;

@@ -174,6 +174,10 @@ static void test_rfc2231(void)
 	CHECK_STR(bs, "(\"application\" \"x-y\" (\"n*\" \"x-no-such-charset''%41%42\") NIL NIL \"7BIT\" 3 "
 		      "NIL NIL NIL NIL)");
 	free(bs);
+	/* an empty extended value is an empty string */
+	bs = bs_of("Content-Type: application/x-y; e*=''");
+	CHECK_STR(bs, "(\"application\" \"x-y\" (\"e\" \"\") NIL NIL \"7BIT\" 3 NIL NIL NIL NIL)");
+	free(bs);
 	/* not RFC 2231 names: "*" alone, leading zeros, letters after the star */
 	bs = bs_of("Content-Type: application/x-y; *=1; b*01=2; c*x=3");
 	CHECK_STR(bs, "(\"application\" \"x-y\" (\"*\" \"1\" \"b*01\" \"2\" \"c*x\" \"3\") NIL NIL \"7BIT\" 3 "
