@@ -1,5 +1,6 @@
 /* mailindex.c — per-folder Berkeley DB index kept in step with the Maildir. */
 #include "common/mailindex.h"
+#include "common/mailindex_tomb.h"
 #include "common/log.h"
 #include "common/mailkeywords.h"
 #include "common/mime.h"
@@ -44,6 +45,7 @@ struct mi {
 	bool cur_changed, cur_foreign;
 	struct mkw kw;		/* keyword letters (dovecot-keywords), loaded on use */
 	bool kw_loaded;
+	struct mi_tombs tombs;	/* expunge records (mailindex_tomb.h) */
 };
 
 /* ---- small DB helpers ---- */
@@ -428,6 +430,7 @@ void mi_close(struct mi *mi)
 	}
 	if (mi->dirty)
 		put_header(mi);
+	tomb_save(mi->db, &mi->tombs);
 	mi->db->sync(mi->db, 0);
 	mi->db->close(mi->db, 0);
 	close(mi->lockfd);
@@ -659,37 +662,12 @@ static void drop_record(struct mi *mi, const struct mi_rec *r)
 	if (mi->h.count)
 		mi->h.count--;
 	mi->h.modseq++;
-	/* tombstone "X" + modseq -> uid, for QRESYNC's VANISHED (EARLIER) */
-	unsigned char xk[9] = { 'X' };
-	for (int i = 0; i < 8; i++)
-		xk[1 + i] = (unsigned char)(mi->h.modseq >> (56 - 8 * i));
-	unsigned char uv[4] = { (unsigned char)(r->uid >> 24), (unsigned char)(r->uid >> 16),
-				(unsigned char)(r->uid >> 8), (unsigned char)r->uid };
-	db_put(mi, xk, 9, uv, 4);
+	tomb_add(mi->db, &mi->tombs, mi->h.modseq, r->uid, mi->dir);
 }
 
 size_t mi_expunged_since(struct mi *mi, uint64_t modseq, uint32_t **uids)
 {
-	DBC *c;
-	DBT k, v;
-	size_t n = 0;
-	*uids = NULL;
-	if (mi->db->cursor(mi->db, NULL, &c, 0) != 0)
-		return 0;
-	unsigned char start[9] = { 'X' };
-	for (int i = 0; i < 8; i++)
-		start[1 + i] = (unsigned char)((modseq + 1) >> (56 - 8 * i));
-	dbt(&k, start, 9);
-	memset(&v, 0, sizeof v);
-	int r = c->get(c, &k, &v, DB_SET_RANGE);
-	while (r == 0 && k.size == 9 && ((unsigned char *)k.data)[0] == 'X' && v.size == 4) {
-		const unsigned char *u = v.data;
-		*uids = xrealloc(*uids, (n + 1) * sizeof **uids);
-		(*uids)[n++] = (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
-		r = c->get(c, &k, &v, DB_NEXT);
-	}
-	c->close(c);
-	return n;
+	return tomb_since(mi->db, &mi->tombs, modseq, mi->h.uidnext, uids);
 }
 
 /* Known files: note renames (flag changes) and vanished files. */

@@ -72,8 +72,15 @@ int mi_expunge(struct mi *mi, uint32_t uid);
  * keywords and internal date; *uid set. Written to tmp/, fsync'd, renamed into cur/. */
 int mi_add_fd(struct mi *mi, int fd, uint32_t flags, const char *keywords, int64_t idate,
 	      uint32_t *uid);
-/* UIDs expunged after modseq (from the index's tombstones), malloc'd. */
+/* UIDs expunged after modseq (from the index's expunge records), malloc'd.
+ * The index keeps the records of the last MI_MAX_TOMBSTONES expunges or so;
+ * when those after modseq are no longer all there, the answer is every UID
+ * below UIDNEXT the folder no longer holds, ascending: a superset, as RFC
+ * 7162 allows for VANISHED (EARLIER) (see mailindex_tomb.h). */
+#define MI_MAX_TOMBSTONES 20000
 size_t mi_expunged_since(struct mi *mi, uint64_t modseq, uint32_t **uids);
+/* Keep at most max expunge records per folder (0: MI_MAX_TOMBSTONES). */
+void mi_set_tombstone_limit(size_t max);
 /* Path of the message file (malloc'd). */
 char *mi_path(const struct mi *mi, const struct mi_rec *r);
 /* Cached strings of uid: which = 'E' envelope, 'S' bodystructure, 'B' body. */

@@ -36,6 +36,76 @@ static char *cur_name(void)
 	return r;
 }
 
+/* uids[0..n) == lo..hi (ascending) */
+static bool uid_range(const uint32_t *uids, size_t n, uint32_t lo, uint32_t hi)
+{
+	if (n != (size_t)(hi - lo + 1))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (uids[i] != lo + i)
+			return false;
+	return true;
+}
+
+/* Expunge records are bounded; a question from before the oldest kept
+ * record gets every UID the folder no longer holds (RFC 7162 allows the
+ * superset), never fewer than the truth. */
+static void test_tombstone_pruning(void)
+{
+	char why[256];
+	dir = xasprintf("%s/Tombs", check_tmpdir());	/* a folder of its own */
+	CHECK(ms_ensure_maildir(dir, false) == 0);
+	for (int i = 0; i < 12; i++) {
+		char *name = xasprintf("%d.t%02d,S=10,W=12", 2000 + i, i);
+		put_new(name, "Subject: t\n\nx\n");
+		free(name);
+	}
+	mi_set_tombstone_limit(5);
+	struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	CHECK(mi && mi_header(mi)->count == 12);
+	uint64_t m0 = mi_header(mi)->modseq, after[13] = { 0 };
+	for (uint32_t uid = 1; uid <= 8; uid++) {
+		CHECK(mi_expunge(mi, uid) == 0);
+		after[uid] = mi_header(mi)->modseq;
+		if (uid == 3) {	/* 3 records, under the limit: exact */
+			uint32_t *g;
+			size_t n = mi_expunged_since(mi, m0, &g);
+			CHECK(uid_range(g, n, 1, 3));
+			free(g);
+		}
+	}
+	mi_close(mi);
+	/* 8 records went in; pruned at 6 (to 4) and again at 6: UIDs 5-8 kept,
+	 * the floor is the modseq of UID 4's expunge. Reopened: persisted. */
+	mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	uint32_t *g;
+	size_t n = mi_expunged_since(mi, after[4], &g);
+	CHECK(uid_range(g, n, 5, 8));	/* from the floor on: exact */
+	free(g);
+	n = mi_expunged_since(mi, after[6], &g);
+	CHECK(uid_range(g, n, 7, 8));
+	free(g);
+	n = mi_expunged_since(mi, after[3], &g);	/* UID 4's record is gone */
+	CHECK(uid_range(g, n, 1, 8));	/* every UID no longer there */
+	free(g);
+	n = mi_expunged_since(mi, m0, &g);
+	CHECK(uid_range(g, n, 1, 8));
+	free(g);
+	n = mi_expunged_since(mi, mi_header(mi)->modseq, &g);
+	CHECK(n == 0);
+	free(g);
+	/* UIDs still present are never named, whatever the gaps */
+	CHECK(mi_expunge(mi, 10) == 0);
+	CHECK(mi_expunge(mi, 12) == 0);
+	n = mi_expunged_since(mi, m0, &g);
+	CHECK(n == 10 && g[7] == 8 && g[8] == 10 && g[9] == 12);
+	free(g);
+	mi_close(mi);
+	mi_set_tombstone_limit(0);
+	free(dir);
+	dir = NULL;
+}
+
 int main(void)
 {
 	char why[256];
@@ -135,5 +205,6 @@ int main(void)
 	free(to);
 	free(gone);
 	free(dir);
+	test_tombstone_pruning();
 	return check_summary("mailindex");
 }
