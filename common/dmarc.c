@@ -64,8 +64,9 @@ static enum dmarc_policy policy_of(int p)
  * under a suffix the list does not know gets the list's default rule "*" (its
  * last two labels): libopendmarc returns "" there, and comparing two empty
  * strings would align every domain with every other. */
-static void org_domain(const char *domain, char *out, size_t len)
+void dmarc_org_domain(const char *domain, char *out, size_t len)
 {
+	out[0] = '\0';	/* the library leaves out untouched when nothing matches */
 	if (opendmarc_get_tld((u_char *)domain, (u_char *)out, len) == 0 && out[0])
 		return;
 	const char *last = strrchr(domain, '.'), *p = domain;
@@ -88,8 +89,8 @@ static bool aligned(const char *a, const char *b, bool strict)
 	if (strict)
 		return false;
 	char oa[256], ob[256];
-	org_domain(a, oa, sizeof oa);
-	org_domain(b, ob, sizeof ob);
+	dmarc_org_domain(a, oa, sizeof oa);
+	dmarc_org_domain(b, ob, sizeof ob);
 	return strcasecmp(oa, ob) == 0;
 }
 
@@ -154,7 +155,7 @@ void dmarc_evaluate(const struct dmarc_input *in, struct dmarc_verdict *out)
 		out->result = DMARC_RES_TEMPERROR;
 		return;
 	}
-	org_domain(in->from_domain, org, sizeof org);
+	dmarc_org_domain(in->from_domain, org, sizeof org);
 	if (!rec[0] && strcasecmp(org, in->from_domain)) {
 		used = org;
 		if (fetch_record(used, rec, sizeof rec) < 0) {
@@ -185,7 +186,7 @@ void dmarc_evaluate(const struct dmarc_input *in, struct dmarc_verdict *out)
 		return;
 	}
 	/* The library parses the record; alignment and the verdict are ours (see
-	 * org_domain for why). */
+	 * dmarc_org_domain for why). */
 	int p = 0, sp = 0, pct = 100, adkim = 0, aspf = 0;
 	opendmarc_policy_fetch_p(ctx, &p);
 	opendmarc_policy_fetch_sp(ctx, &sp);

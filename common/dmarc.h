@@ -9,6 +9,7 @@
 #include "common/spf.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define DMARC_PSL_PATH "/usr/share/publicsuffix/public_suffix_list.dat"
 
@@ -45,6 +46,10 @@ struct dmarc_verdict {
 int dmarc_init(const char *psl_path);
 /* Evaluate; never fails: problems become temperror/permerror results. */
 void dmarc_evaluate(const struct dmarc_input *in, struct dmarc_verdict *out);
+
+/* Organisational domain (RFC 7489 3.2) per the public suffix list (after
+ * dmarc_init); a suffix the list does not know counts as one label. */
+void dmarc_org_domain(const char *domain, char *out, size_t len);
 
 const char *dmarc_result_str(enum dmarc_result r);
 const char *dmarc_policy_str(enum dmarc_policy p);

@@ -20,6 +20,8 @@ const struct cfg_key tern_settings[] = {
 	{ "log_level", CFG_ENUM, "info", "Least severe level logged", "error,warning,info,debug" },
 	{ "dns_server", CFG_STR, "", "Send every DNS query to HOST:PORT instead of the servers in /etc/resolv.conf", NULL },
 	{ "restart_backoff_max", CFG_TIME, "60s", "Longest wait before the master restarts a daemon that keeps dying", NULL },
+	{ "dmarc_report_interval", CFG_TIME, "24h", "The master runs `mailctl dmarc report` this often (DMARC aggregate reports, RFC 7489 7.2; 0 = never)", NULL },
+	{ "dmarc_report_from", CFG_STR, "", "Sender of DMARC aggregate reports (empty: noreply-dmarc@hostname)", NULL },
 	{ NULL, 0, NULL, NULL, NULL },
 };
 

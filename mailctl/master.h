@@ -57,6 +57,8 @@ struct master {
 	uint64_t stop_deadline;
 	bool stop_killed;	/* SIGKILL already sent */
 	int exit_code;
+	uint64_t dmarc_due_ms;	/* next DMARC report run (dmarc_sched.c), UINT64_MAX = never */
+	pid_t dmarc_pid;	/* the report run going on, 0 if none */
 	char fail_msg[512];	/* why start-up failed (told to `mailctl start`) */
 };
 
@@ -72,6 +74,8 @@ void master_begin_stop(struct master *m, int exit_code);
 bool master_all_gone(struct master *m);
 int master_reload(struct master *m, char *why, size_t whylen);
 void master_status_text(const struct master *m, char **text);
+/* In a forked child of the master: default signal handling, nothing blocked. */
+void child_reset_signals(void);
 
 /* master.c */
 int master_start(const char *dir);

@@ -1,1 +1,1 @@
-$(eval $(call program,mailctl,mailctl,,))
+$(eval $(call program,mailctl,mailctl,-lz,))

@@ -3,6 +3,7 @@
  * generations, stop. */
 #include "mailctl/check.h"
 #include "mailctl/control.h"
+#include "mailctl/dmarc_sched.h"
 #include "mailctl/master.h"
 #include "mailctl/runstate.h"
 #include "common/log.h"
@@ -27,8 +28,7 @@ static void clear_cloexec(int fd)
 		fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
 }
 
-/* In the forked child: become the daemon. Never returns. */
-static void exec_child(struct master *m, const struct proc_def *def, int ready_w, int secret_r)
+void child_reset_signals(void)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -36,6 +36,12 @@ static void exec_child(struct master *m, const struct proc_def *def, int ready_w
 	const int sigs[] = { SIGPIPE, SIGHUP, SIGTERM, SIGINT, SIGCHLD };
 	for (size_t i = 0; i < ARRAY_LEN(sigs); i++)
 		signal(sigs[i], SIG_DFL);
+}
+
+/* In the forked child: become the daemon. Never returns. */
+static void exec_child(struct master *m, const struct proc_def *def, int ready_w, int secret_r)
+{
+	child_reset_signals();
 	setpgid(0, 0);	/* its own group: stop reaches the sessions it forks */
 
 	char *listen = listeners_env(&m->ls, def->listen);
@@ -309,6 +315,8 @@ void children_reap(struct master *m)
 	int st;
 	pid_t pid;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (dmarc_sched_reaped(m, pid, st))
+			continue;
 		for (size_t i = 0; i < MASTER_MAX_CHILDREN; i++) {
 			struct child *k = &m->kids[i];
 			if (k->state != CH_FREE && k->pid == pid) {
@@ -361,6 +369,8 @@ uint64_t children_next_due(const struct master *m)
 	}
 	if (m->state == M_STOPPING && !m->stop_killed && m->stop_deadline < due)
 		due = m->stop_deadline;
+	if (m->state == M_RUNNING && m->dmarc_due_ms < due)
+		due = m->dmarc_due_ms;
 	return due;
 }
 

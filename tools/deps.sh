@@ -7,7 +7,7 @@ BUILD="gcc make pkg-config libssl-dev libevent-dev libdb-dev libspf2-dev libopen
        libopendmarc-dev libcrypt-dev zlib1g-dev publicsuffix"
 TEST="clang libclang-rt-14-dev python3 python3-pytest python3-dkim python3-spf python3-dnspython
       swaks dnsmasq-base isync fetchmail openssl procps iproute2 passwd postfix
-      dovecot-imapd dovecot-pop3d"
+      dovecot-imapd dovecot-pop3d libxml2-utils"
 [ "${1:-}" = "--build-only" ] && TEST=""
 
 missing=""

@@ -73,6 +73,8 @@ def send_mix(inst):
                 sign(inst, message("a@ext.test", "e1"), "ext.test"))[0] == 250
     assert send(inst, "bounce@other.test", message("a@ext.test", "e2"))[0] == 250
     assert send(inst, "bounce@other.test", message("a@noauth.test", "n1"))[0] == 550
+    # smtpd does not wait for queued to take a record: let the last one land.
+    assert wait_for(lambda: len(log_lines(inst)) == 6, 10), log_lines(inst)
 
 
 def log_lines(inst):
@@ -99,3 +101,143 @@ def test_each_evaluation_is_recorded(mx):
     if IS_ROOT:
         st = os.stat(records_path(mx))
         assert st.st_mode & 0o777 == 0o600
+
+
+def wait_mail(inst, address, count=1):
+    d = os.path.join(inst.maildir(address), "new")
+    ok = wait_for(lambda: os.path.isdir(d) and len(os.listdir(d)) >= count, 30)
+    assert ok, f"nothing in {d}\n" + inst.log_text()[-3000:]
+    return [email.message_from_bytes(open(os.path.join(d, n), "rb").read())
+            for n in sorted(os.listdir(d))]
+
+
+def validate(path):
+    xml = gzip.decompress(open(path, "rb").read())
+    plain = path[:-3]
+    with open(plain, "wb") as f:
+        f.write(xml)
+    p = subprocess.run(["xmllint", "--noout", "--schema", XSD, plain], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return ET.fromstring(xml)
+
+
+def rows(doc):
+    """{(disposition, dkim, spf): count} and the auth results, per record."""
+    out = {}
+    for rec in doc.findall("record"):
+        pe = rec.find("row/policy_evaluated")
+        key = (pe.findtext("disposition"), pe.findtext("dkim"), pe.findtext("spf"))
+        out[key] = out.get(key, 0) + int(rec.findtext("row/count"))
+        assert rec.findtext("row/source_ip") == "127.0.0.1"
+        assert rec.findtext("identifiers/envelope_to") == "example.test"
+        assert rec.findtext("auth_results/spf/domain") == "other.test"
+        assert rec.findtext("auth_results/spf/scope") == "mfrom"
+        assert rec.findtext("auth_results/spf/result") == "pass"
+    return out
+
+
+def test_report_validates_counts_and_is_delivered(mx, tmp_path):
+    mx.start()
+    send_mix(mx)
+    out = tmp_path / "reports"
+    out.mkdir()
+    r = mx.ctl("dmarc", "report", "--output", str(out))
+    lines = r.stdout.splitlines()
+    files = {}
+    for l in lines:
+        m = re.match(r"report domain=(\S+) id=(\S+) messages=(\d+) rows=(\d+) file=(\S+)$", l)
+        if m:
+            files[m.group(1)] = (m.group(2), int(m.group(3)), out / m.group(5))
+    assert set(files) == {"rep.test", "ext.test", "noauth.test"}, r.stdout
+    assert files["rep.test"][1] == 3 and files["ext.test"][1] == 2 and files["noauth.test"][1] == 1
+    # The file name of RFC 7489 7.2.1.1: receiver!policy-domain!begin!end!unique.xml.gz
+    assert re.match(r"mx\.example\.test!rep\.test!\d+!\d+![0-9a-f]+\.xml\.gz$",
+                    files["rep.test"][2].name)
+
+    docs = {d: validate(str(f[2])) for d, f in files.items()}
+    rep = docs["rep.test"]
+    assert rep.findtext("report_metadata/org_name") == "mx.example.test"
+    assert rep.findtext("report_metadata/email") == "noreply-dmarc@mx.example.test"
+    assert rep.findtext("report_metadata/report_id") == files["rep.test"][0]
+    assert rep.findtext("policy_published/domain") == "rep.test"
+    assert rep.findtext("policy_published/p") == "none"
+    assert rows(rep) == {("none", "pass", "fail"): 2, ("none", "fail", "fail"): 1}
+    signed = [rec for rec in rep.findall("record") if rec.find("auth_results/dkim") is not None]
+    assert [(s.findtext("auth_results/dkim/domain"), s.findtext("auth_results/dkim/selector"),
+             s.findtext("auth_results/dkim/result")) for s in signed] == [("rep.test", SEL, "pass")]
+    assert rows(docs["ext.test"]) == {("none", "pass", "fail"): 1, ("quarantine", "fail", "fail"): 1}
+    assert docs["ext.test"].findtext("policy_published/adkim") == "s"
+    assert rows(docs["noauth.test"]) == {("reject", "fail", "fail"): 1}
+
+    assert "rua domain=rep.test to=dmarc@rep.test status=sent" in lines
+    assert "rua domain=ext.test to=reports@example.test status=sent" in lines
+    assert any(l.startswith("rua domain=noauth.test to=reports@example.test status=refused")
+               and "noauth.test._report._dmarc.example.test" in l for l in lines), lines
+
+    # Delivered as a gzip attachment; the unauthorised destination got nothing.
+    for addr, dom in (("dmarc@rep.test", "rep.test"), ("reports@example.test", "ext.test")):
+        msgs = wait_mail(mx, addr)
+        assert len(msgs) == 1
+        msg = msgs[0]
+        assert msg["Subject"] == (f"Report Domain: {dom} Submitter: mx.example.test "
+                                  f"Report-ID: <{files[dom][0]}>")
+        parts = [p for p in msg.walk() if p.get_content_type() == "application/gzip"]
+        assert len(parts) == 1 and parts[0].get_filename() == files[dom][2].name
+        assert gzip.decompress(parts[0].get_payload(decode=True)) == \
+            gzip.decompress(files[dom][2].read_bytes())
+
+    # Rotated: the next run has nothing, and new mail starts a new log.
+    assert not os.path.exists(records_path(mx))
+    r = mx.ctl("dmarc", "report")
+    assert r.stdout.strip() == "no records"
+    assert send(mx, "bounce@other.test", message("a@rep.test", "r9"))[0] == 250
+    assert wait_for(lambda: len(log_lines(mx)) == 1, 10)
+
+
+def test_dry_run_sends_and_rotates_nothing(mx, tmp_path):
+    mx.start()
+    assert send(mx, "bounce@other.test", message("a@rep.test", "d1"))[0] == 250
+    assert wait_for(lambda: len(log_lines(mx)) == 1, 10)
+    r = mx.ctl("dmarc", "report", "--dry-run", "--output", str(tmp_path))
+    assert "rua domain=rep.test to=dmarc@rep.test status=dry-run" in r.stdout.splitlines()
+    assert len(log_lines(mx)) == 1
+    files = list(tmp_path.glob("*.xml.gz"))
+    assert len(files) == 1
+    validate(str(files[0]))
+    assert not os.listdir(os.path.join(mx.maildir("dmarc@rep.test"), "new"))
+
+
+def test_size_limit_and_bad_lines(mx):
+    """A rua with a !size limit smaller than the report gets nothing; a damaged
+    line in the log is skipped, the good ones are reported."""
+    mx.set_conf("tern", "dmarc_report_from", "postmaster@example.test")
+    mx.start()
+    assert send(mx, "bounce@other.test", message("a@rep.test", "z1"))[0] == 250
+    assert wait_for(lambda: len(log_lines(mx)) == 1, 10)
+    with open(records_path(mx), "a") as f:
+        f.write("D1\tgarbage\n")
+    line = log_lines(mx)[0].replace("mailto:dmarc@rep.test", "mailto:dmarc@rep.test!1k")
+    with open(records_path(mx), "a") as f:
+        f.write(line + "\n")
+    r = mx.ctl("dmarc", "report")
+    assert "report domain=rep.test" in r.stdout and "messages=2" in r.stdout, r.stdout
+    assert "1 malformed record line(s) skipped" in r.stderr
+    assert "status=refused reason=\"report of" in r.stdout and "!1024 limit" in r.stdout
+
+
+def test_master_runs_the_report_on_schedule(mx):
+    mx.set_conf("tern", "dmarc_report_interval", "2s")
+    mx.ctl("dmarc", "report")      # an earlier run by hand (as root) changes nothing
+    mx.start()
+    assert send(mx, "bounce@other.test", sign(mx, message("a@rep.test", "s1"), "rep.test"))[0] == 250
+    msgs = wait_mail(mx, "dmarc@rep.test")
+    assert msgs[0]["Subject"].startswith("Report Domain: rep.test Submitter: mx.example.test")
+    log = mx.log_text()
+    assert "dmarc-report" in log and "rua domain=rep.test to=dmarc@rep.test status=sent" in log
+    assert wait_for(lambda: "dmarc report: pid=" in mx.log_text() and " done" in mx.log_text(), 10)
+    # The run was not root: it ran as the queue's account (its lock file says so).
+    if IS_ROOT:
+        import pwd
+        st = os.stat(os.path.join(mx.dir, "spool", "dmarc", "report.lock"))
+        assert pwd.getpwuid(st.st_uid).pw_name == "tern-queued"
