@@ -7,6 +7,7 @@
 #include "common/daemon.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/mailindex.h"
 #include "common/mailstore.h"
 #include "common/privdrop.h"
 #include "common/util.h"
@@ -255,6 +256,7 @@ int mail_main(struct instance *in, struct cfg *conf)
 		.idle_max = cfg_int(conf, "idle_max"),
 	};
 	uint64_t max_per_user = cfg_int(conf, "max_sessions_per_user");
+	mi_set_tombstone_limit((size_t)cfg_int(conf, "qresync_expunge_records"));
 	if (!daemon_secret())
 		fatal("no run secret (TERN_SECRET_FD): the mail role must be started by the master");
 	uid_t login_uid;

@@ -15,5 +15,6 @@ const struct cfg_key imapd_settings[] = {
 	{ "login_timeout", CFG_TIME, "60s", "Time a client has to log in", NULL },
 	{ "idle_timeout", CFG_TIME, "30m", "Inactivity before an authenticated session is closed (RFC 3501: at least 30m)", NULL },
 	{ "idle_max", CFG_TIME, "29m", "Longest IDLE before the server ends it", NULL },
+	{ "qresync_expunge_records", CFG_INT, "20000", "Expunges remembered per folder for QRESYNC; a client that last synchronised before the oldest is told of every UID of its range that is gone", NULL },
 	{ NULL, 0, NULL, NULL, NULL },
 };

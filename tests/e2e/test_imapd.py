@@ -1247,3 +1247,52 @@ def test_bodystructure_rfc2231_parameters_decoded(server):
     assert b'("attachment" ("filename" {9}caf\xc3\xa9.pdf))' in got, got
     assert b"*0" not in got and b"''" not in got
     c.logout()
+
+
+def test_qresync_after_expunge_records_pruned():
+    """With few expunge records kept (qresync_expunge_records), a client whose
+    state predates the oldest record is told VANISHED (EARLIER) for every UID
+    of its known range that is gone (RFC 7162 allows naming UIDs expunged
+    before its modseq); a client from after the cut gets the exact list."""
+    inst = ImapInstance({"qresync_expunge_records": "5"})
+    try:
+        srv = Mailbox(inst)
+        srv.append(*[SIMPLE] * 10)
+        other = connect(srv)
+        other.select("INBOX")
+
+        def expunge(uid):
+            other.uid("STORE", str(uid), "+FLAGS", "(\\Deleted)")
+            other.expunge()
+            typ, data = other.status("INBOX", "(HIGHESTMODSEQ)")
+            return int(re.search(rb"HIGHESTMODSEQ (\d+)", data[0]).group(1))
+
+        old_state = expunge(9)          # expunged before the client's state
+        for uid in (1, 2):
+            expunge(uid)
+        cut = expunge(3)
+        for uid in (4, 5, 6, 7):
+            expunge(uid)                # 8 records: the oldest 4 (9, 1, 2, 3) pruned
+        assert "expunge records up to modseq %d pruned" % cut in inst.log_text()
+        r = Raw(srv)
+        r.send(login_cmd(b"b1", srv))
+        r.until_tag(b"b1")
+        r.send(b"b2 ENABLE QRESYNC\r\n")
+        r.until_tag(b"b2")
+        r.send(b"b3 EXAMINE INBOX\r\n")
+        uv = int(re.search(rb"UIDVALIDITY (\d+)", b"\r\n".join(r.until_tag(b"b3"))).group(1))
+        r.send(b"b4 SELECT INBOX (QRESYNC (%d %d 1:10))\r\n" % (uv, old_state))
+        lines = r.until_tag(b"b4")
+        assert b"* VANISHED (EARLIER) 1:7,9" in lines, lines
+        r.send(b"b5 SELECT INBOX (QRESYNC (%d %d 1:8))\r\n" % (uv, old_state))
+        assert b"* VANISHED (EARLIER) 1:7" in r.until_tag(b"b5")
+        r.send(b"b6 SELECT INBOX (QRESYNC (%d %d 1:10))\r\n" % (uv, cut))
+        lines = r.until_tag(b"b6")
+        assert b"* VANISHED (EARLIER) 4:7" in lines, lines
+        r.send(b"b7 UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)\r\n" % old_state)
+        assert b"* VANISHED (EARLIER) 1:7,9" in r.until_tag(b"b7")
+        r.send(b"b8 LOGOUT\r\n")
+        r.until_tag(b"b8")
+        other.logout()
+    finally:
+        inst.close()
