@@ -205,6 +205,18 @@ static void ltab_free(struct ltab *t)
 	free(t->v);
 }
 
+/* Every ancestor of every entry, for mark_selected (sort afterwards). */
+static void ltab_add_ancestors(struct ltab *t)
+{
+	size_t known = t->n;
+	for (size_t i = 0; i < known; i++)
+		for (char *d = strchr(t->v[i].name, MS_SEP); d; d = strchr(d + 1, MS_SEP)) {
+			char *p = xstrndup(t->v[i].name, (size_t)(d - t->v[i].name));
+			ltab_add(t, p, 0);
+			free(p);
+		}
+}
+
 /* Does the entry meet the selection options (RFC 5258 3.1)? */
 static bool selected(const struct list_req *r, const struct lent *e)
 {
@@ -251,14 +263,8 @@ static void list_selected(struct session *s, const struct list_req *r, const cha
 	if (r->sel & SEL_SUBSCRIBED)
 		for (size_t i = 0; i < nsubs; i++)
 			ltab_add(&t, subs[i], E_SUB);
-	size_t known = t.n;
-	if (r->sel & SEL_RECURSIVE)	/* every ancestor, for mark_selected */
-		for (size_t i = 0; i < known; i++)
-			for (char *d = strchr(t.v[i].name, MS_SEP); d; d = strchr(d + 1, MS_SEP)) {
-				char *p = xstrndup(t.v[i].name, (size_t)(d - t.v[i].name));
-				ltab_add(&t, p, 0);
-				free(p);
-			}
+	if (r->sel & SEL_RECURSIVE)
+		ltab_add_ancestors(&t);
 	ltab_sort(&t);
 	for (size_t i = 0; i < t.n; i++)
 		if (selected(r, &t.v[i]))
@@ -270,16 +276,45 @@ static void list_selected(struct session *s, const struct list_req *r, const cha
 	ltab_free(&t);
 }
 
+/* LSUB lists subscriptions, existing or not. A subscribed name the pattern
+ * does not reach is stood for by its nearest ancestor the pattern matches,
+ * flagged \Noselect unless subscribed itself (RFC 3501 6.3.9: LSUB "" "%"
+ * with foo.bar subscribed but not foo gives foo). */
+static void lsub_subscribed(struct session *s, const struct list_req *r, const char *ref,
+			    char **names, size_t n, char **subs, size_t nsubs)
+{
+	struct list_req walk = *r;
+	walk.sel |= SEL_RECURSIVE;
+	struct ltab t = { 0 };
+	for (size_t i = 0; i < nsubs; i++)
+		ltab_add(&t, subs[i], E_SUB);
+	ltab_add_ancestors(&t);
+	ltab_sort(&t);
+	for (size_t i = 0; i < t.n; i++)
+		if (t.v[i].f & E_SUB)
+			mark_selected(&walk, ref, &t, t.v[i].name);
+	for (size_t i = 0; i < t.n; i++) {
+		if (!(t.v[i].f & E_MATCHED))
+			continue;
+		if (t.v[i].f & E_SUB) {
+			list_one(s, r, names, n, subs, nsubs, t.v[i].name, false, false);
+			continue;
+		}
+		struct evbuffer *b = s_buf(s);
+		evbuffer_add_printf(b, "* LSUB (\\Noselect) \"%c\" ", MS_SEP);
+		imap_quote(b, t.v[i].name, strlen(t.v[i].name));
+		evbuffer_add(b, "\r\n", 2);
+	}
+	ltab_free(&t);
+}
+
 static void run_list(struct session *s, const struct list_req *r, const char *ref)
 {
 	char **names, **subs;
 	size_t n = ms_list(&names);
 	size_t nsubs = ms_subscriptions(&subs);
 	if (r->lsub) {
-		/* LSUB lists subscriptions, existing or not */
-		for (size_t i = 0; i < nsubs; i++)
-			if (matches_any(r, ref, subs[i]))
-				list_one(s, r, names, n, subs, nsubs, subs[i], false, false);
+		lsub_subscribed(s, r, ref, names, n, subs, nsubs);
 	} else {
 		list_selected(s, r, ref, names, n, subs, nsubs);
 		list_missing_parents(s, r, ref, names, n);

@@ -1150,7 +1150,7 @@ def make_folders(server, create, subscribe, foreign=()):
     chown_vmail(server.maildir())
 
 
-def list_login(server):
+def raw_login(server):
     r = Raw(server)
     r.send(login_cmd(b"a1", server))
     assert r.until_tag(b"a1")[-1].startswith(b"a1 OK")
@@ -1164,7 +1164,7 @@ def test_list_recursivematch_subscribed_fruit(server):
     make_folders(server, ["Fruit.Apple", "Fruit.Banana", "Tofu.Firm", "Vegetable.Broccoli",
                           "Vegetable.Corn"],
                  ["Fruit.Banana", "Fruit.Peach", "Vegetable", "Vegetable.Broccoli"])
-    r = list_login(server)
+    r = raw_login(server)
     mine = lambda lines: [l for l in lines if any(k in l for k in ("Fruit", "Tofu", "Vegetable"))]
     # SUBSCRIBED alone: subscribed names only, a missing one as \NonExistent
     lines, ok = raw_cmd(r, b"a2", b'LIST (SUBSCRIBED) "" "*"')
@@ -1196,6 +1196,15 @@ def test_list_recursivematch_subscribed_fruit(server):
     # CHILDINFO never appears without RECURSIVEMATCH
     lines, ok = raw_cmd(r, b"a8", b'LIST "" "*" RETURN (SUBSCRIBED CHILDREN)')
     assert ok.startswith("a8 OK") and not any("CHILDINFO" in l for l in lines)
+    # LSUB with "%": an unsubscribed parent of subscribed names is \Noselect
+    # (RFC 3501 6.3.9); with "*" every subscription is listed itself
+    lines, ok = raw_cmd(r, b"a10", b'LSUB "" "%"')
+    assert mine(lines) == sorted(['* LSUB (\\Noselect) "." "Fruit"',
+                                  '* LSUB (\\HasChildren) "." "Vegetable"']), lines
+    lines, ok = raw_cmd(r, b"a11", b'LSUB "" "*"')
+    assert mine(lines) == sorted(['* LSUB () "." "Fruit.Banana"', '* LSUB () "." "Fruit.Peach"',
+                                  '* LSUB (\\HasChildren) "." "Vegetable"',
+                                  '* LSUB () "." "Vegetable.Broccoli"']), lines
     r.send(b"a9 LOGOUT\r\n")
     r.until_tag(b"a9")
 
@@ -1209,7 +1218,7 @@ def test_list_recursivematch_redundant_parents_suppressed(server):
                  ["foo2.bar1", "foo2.bar2", "baz2.bar2", "baz2.bar22", "baz2.bar222", "eps2",
                   "eps2.mamba", "qux2.bar2"],
                  foreign=["qux2.bar2"])
-    r = list_login(server)
+    r = raw_login(server)
     lines, ok = raw_cmd(r, b"d3", b'LIST (RECURSIVEMATCH SUBSCRIBED) "" "*2"')
     assert ok.startswith("d3 OK")
     assert lines == sorted([
@@ -1274,9 +1283,7 @@ def test_qresync_after_expunge_records_pruned():
         for uid in (4, 5, 6, 7):
             expunge(uid)                # 8 records: the oldest 4 (9, 1, 2, 3) pruned
         assert "expunge records up to modseq %d pruned" % cut in inst.log_text()
-        r = Raw(srv)
-        r.send(login_cmd(b"b1", srv))
-        r.until_tag(b"b1")
+        r = raw_login(srv)
         r.send(b"b2 ENABLE QRESYNC\r\n")
         r.until_tag(b"b2")
         r.send(b"b3 EXAMINE INBOX\r\n")
