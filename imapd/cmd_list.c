@@ -92,11 +92,8 @@ static void list_one(struct session *s, const struct list_req *r, char **names, 
 		evbuffer_add_printf(b, "%s%s", sp, use);
 	evbuffer_add_printf(b, ") \"%c\" ", MS_SEP);
 	imap_quote(b, name, strlen(name));
-	if (childinfo)
-		evbuffer_add_printf(b, " (\"CHILDINFO\" (%s%s%s))",
-				    (r->sel & SEL_SUBSCRIBED) ? "\"SUBSCRIBED\"" : "",
-				    (r->sel & SEL_SUBSCRIBED) && (r->sel & SEL_SPECIALUSE) ? " " : "",
-				    (r->sel & SEL_SPECIALUSE) ? "\"SPECIAL-USE\"" : "");
+	if (childinfo)	/* it names the base selection option: SUBSCRIBED is the one */
+		evbuffer_add_printf(b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	evbuffer_add(b, "\r\n", 2);
 	if ((r->ret & RET_STATUS) && !nonexistent && ms_exists(name))
 		status_line(s, name, r->status_items);
@@ -392,9 +389,10 @@ static void do_list(struct session *s, struct ip *ip, bool lsub)
 	}
 	if (!ip_eol(ip) || !r.npatterns)
 		goto syntax;
-	if ((r.sel & SEL_RECURSIVE) && !(r.sel & (SEL_SUBSCRIBED | SEL_SPECIALUSE))) {
-		/* RFC 5258 3.1: never alone (or with REMOTE only) */
-		s_bad(s, "RECURSIVEMATCH needs another selection option (SUBSCRIBED)");
+	if ((r.sel & SEL_RECURSIVE) && !(r.sel & SEL_SUBSCRIBED)) {
+		/* RFC 5258 3.1: never alone (or with REMOTE only); SPECIAL-USE is an
+		 * independent option, not a base one (RFC 6154 6) */
+		s_bad(s, "RECURSIVEMATCH needs the SUBSCRIBED selection option");
 		goto out;
 	}
 	if (r.npatterns == 1 && !*r.patterns[0] && !lsub) {

@@ -1193,6 +1193,12 @@ def test_list_recursivematch_subscribed_fruit(server):
     # RECURSIVEMATCH alone, or with REMOTE only, is BAD (RFC 5258 3.1)
     assert raw_cmd(r, b"a6", b'LIST (RECURSIVEMATCH) "" "*"')[1].startswith("a6 BAD")
     assert raw_cmd(r, b"a7", b'LIST (REMOTE RECURSIVEMATCH) "" "%"')[1].startswith("a7 BAD")
+    # SPECIAL-USE is an independent option, not a base one (RFC 6154 6)
+    assert raw_cmd(r, b"a7b", b'LIST (SPECIAL-USE RECURSIVEMATCH) "" "%"')[1].startswith("a7b BAD")
+    # SUBSCRIBED and SPECIAL-USE together: both must hold; CHILDINFO names the base
+    lines, ok = raw_cmd(r, b"a7c", b'LIST (RECURSIVEMATCH SUBSCRIBED SPECIAL-USE) "" "*"')
+    assert ok.startswith("a7c OK") and len(lines) == 5
+    assert all("\\Subscribed" in l and "CHILDINFO" not in l for l in lines), lines
     # CHILDINFO never appears without RECURSIVEMATCH
     lines, ok = raw_cmd(r, b"a8", b'LIST "" "*" RETURN (SUBSCRIBED CHILDREN)')
     assert ok.startswith("a8 OK") and not any("CHILDINFO" in l for l in lines)
