@@ -41,6 +41,11 @@ static void source_ip(const char *ip, char *out, size_t len)
 		snprintf(out, len, "%s", ip);
 		return;
 	}
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	if (!memcmp(b, mapped, sizeof mapped)) {	/* ::ffff:a.b.c.d is an IPv4 client */
+		snprintf(out, len, "%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
+		return;
+	}
 	snprintf(out, len, "%x:%x:%x:%x:%x:%x:%x:%x", b[0] << 8 | b[1], b[2] << 8 | b[3],
 		 b[4] << 8 | b[5], b[6] << 8 | b[7], b[8] << 8 | b[9], b[10] << 8 | b[11],
 		 b[12] << 8 | b[13], b[14] << 8 | b[15]);

@@ -241,3 +241,90 @@ def test_master_runs_the_report_on_schedule(mx):
         import pwd
         st = os.stat(os.path.join(mx.dir, "spool", "dmarc", "report.lock"))
         assert pwd.getpwuid(st.st_uid).pw_name == "tern-queued"
+
+
+QUEUE_DMARC_RECORD = 210    # common/queue_proto.h
+
+
+def record_msg(pct=100, truncated=False):
+    import ternipc as ipc
+    m = ipc.Msg(QUEUE_DMARC_RECORD)
+    m.fields.append((ipc.T_U64, 1795000000))
+    m.str("192.0.2.9").str("forged.test").str("forged.test")
+    if truncated:
+        return m
+    m.u32(0).u32(0).u32(pct).u32(ord("r")).u32(ord("r")).str("0").u32(0).u32(0)
+    m.str("").str("other.test").str("example.test").str("other.test").str("pass").u32(0)
+    m.str("mailto:x@forged.test")
+    return m
+
+
+def queue_conn(inst):
+    import socket
+    import ternipc as ipc
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(os.path.join(inst.dir, "run", "queue.sock"))
+    return ipc.Conn(s)
+
+
+def still_served(c):
+    import ternipc as ipc
+    c.send(ipc.Msg(ipc.QUEUE_NEW_REQ, 5))
+    r = c.recv()
+    if r is None:
+        return False
+    assert r.type == ipc.QUEUE_NEW_RES
+    if r.fd is not None:
+        os.close(r.fd)
+    return True
+
+
+def test_queue_checks_records_it_is_sent(mx):
+    """A record with a bad field is logged and dropped (the sender's connection
+    stays: smtpd's transactions on it go on); a malformed one closes the
+    connection; an ordinary local user may not send records at all."""
+    mx.start()
+    c = queue_conn(mx)
+    c.send(record_msg(pct=500))
+    assert still_served(c)
+    assert wait_for(lambda: "DMARC record from uid" in mx.log_text(), 10)
+    c = queue_conn(mx)
+    c.send(record_msg(truncated=True))
+    assert c.recv() is None
+    c = queue_conn(mx)
+    c.send(record_msg())          # a good one from a trusted peer is kept
+    assert still_served(c)
+    assert wait_for(lambda: len(log_lines(mx)) == 1, 10)
+    if IS_ROOT:
+        code = ("import os, sys; sys.path.insert(0, %r); os.setgid(65534); os.setuid(65534); "
+                "import test_dmarc_report as t; c = t.queue_conn(t.Inst()); "
+                "c.send(t.record_msg()); sys.exit(0 if c.recv() is None else 1)"
+                % os.path.dirname(__file__))
+        env = dict(os.environ, TERN_TEST_INST=mx.dir)
+        p = subprocess.run(["/usr/bin/python3", "-c", code], env=env, timeout=60,
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        assert len(log_lines(mx)) == 1
+
+
+class Inst:
+    """The instance directory of a test, for the unprivileged helper above."""
+    dir = os.environ.get("TERN_TEST_INST", "")
+
+
+def test_log_size_limit(mx):
+    mx.set_conf("queued", "dmarc_log_max", "700")
+    mx.start()
+    for i in range(5):
+        assert send(mx, "bounce@other.test", message("a@rep.test", f"l{i}"))[0] == 250
+    assert wait_for(lambda: "reached dmarc_log_max" in mx.log_text(), 10), mx.log_text()[-2000:]
+    assert 0 < os.path.getsize(records_path(mx)) <= 700
+    kept = len(log_lines(mx))
+    assert 1 <= kept < 5
+    # Reporting empties the log: recording starts again.
+    r = mx.ctl("dmarc", "report")
+    assert f"messages={kept}" in r.stdout
+    assert send(mx, "bounce@other.test", message("a@rep.test", "l9"))[0] == 250
+    assert wait_for(lambda: len(log_lines(mx)) == 1, 10)
+    assert wait_for(lambda: "DMARC records: recording again" in mx.log_text(), 10)

@@ -60,6 +60,8 @@ static struct dmarc_agg sample(void)
 	dmarc_agg_add(&a, &r);
 	r = rec("b.test", "198.51.100.9", true, 1200);
 	dmarc_agg_add(&a, &r);
+	r = rec("b.test", "::ffff:203.0.113.4", true, 1300);
+	dmarc_agg_add(&a, &r);
 	return a;
 }
 
@@ -73,7 +75,7 @@ static void test_aggregate(void)
 	CHECK(ra->rows[0].count == 3 && ra->rows[1].count == 1 && ra->rows[2].count == 1);
 	CHECK(ra->begin == 900 && ra->end == 1500);
 	CHECK(ra->latest.p == DMARC_P_QUARANTINE);
-	CHECK(a.reps[1].nrows == 1 && a.reps[1].messages == 1);
+	CHECK(a.reps[1].nrows == 2 && a.reps[1].messages == 2);
 	dmarc_agg_free(&a);
 
 	/* Many distinct rows (the table grows) stay apart. */
@@ -161,6 +163,9 @@ static void test_xml(void)
 	CHECK(!strncmp(mail, "From: <noreply-dmarc@mx.example.test>\r\n", 39));
 	free(mail);
 	free(name);
+	char *xb = dmarc_report_xml(&a.reps[1], &meta, &len);
+	CHECK(strstr(xb, "<source_ip>203.0.113.4</source_ip>") != NULL);	/* v4-mapped */
+	free(xb);
 	free(back);
 	free(gz);
 	free(xml);
