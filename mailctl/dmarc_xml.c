@@ -97,6 +97,7 @@ static void record(FILE *f, const struct dmarc_row *row)
 	fputs("      </policy_evaluated>\n    </row>\n    <identifiers>\n", f);
 	if (r->env_to[0])
 		elem(f, "      ", "envelope_to", r->env_to);
+	elem(f, "      ", "envelope_from", r->env_from);	/* "" for the null sender */
 	elem(f, "      ", "header_from", r->header_from);
 	fputs("    </identifiers>\n    <auth_results>\n", f);
 	for (int i = 0; i < r->ndkim; i++) {
@@ -120,7 +121,7 @@ char *dmarc_report_xml(const struct dmarc_report *rep, const struct dmarc_meta *
 	FILE *f = open_memstream(&buf, len);
 	if (!f)
 		fatal_errno("open_memstream");
-	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feedback>\n", f);
+	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feedback>\n  <version>1.0</version>\n", f);
 	metadata(f, meta);
 	policy_published(f, rep);
 	for (size_t i = 0; i < rep->nrows; i++)

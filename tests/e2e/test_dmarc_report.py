@@ -131,6 +131,8 @@ def rows(doc):
         out[key] = out.get(key, 0) + int(rec.findtext("row/count"))
         assert rec.findtext("row/source_ip") == "127.0.0.1"
         assert rec.findtext("identifiers/envelope_to") == "example.test"
+        assert rec.findtext("identifiers/envelope_from") == "other.test"
+        assert rec.findtext("identifiers/header_from") == doc.findtext("policy_published/domain")
         assert rec.findtext("auth_results/spf/domain") == "other.test"
         assert rec.findtext("auth_results/spf/scope") == "mfrom"
         assert rec.findtext("auth_results/spf/result") == "pass"
@@ -157,6 +159,7 @@ def test_report_validates_counts_and_is_delivered(mx, tmp_path):
 
     docs = {d: validate(str(f[2])) for d, f in files.items()}
     rep = docs["rep.test"]
+    assert rep.findtext("version") == "1.0"
     assert rep.findtext("report_metadata/org_name") == "mx.example.test"
     assert rep.findtext("report_metadata/email") == "noreply-dmarc@mx.example.test"
     assert rep.findtext("report_metadata/report_id") == files["rep.test"][0]

@@ -122,6 +122,8 @@ static void test_xml(void)
 	CHECK(strstr(xml, "<source_ip>2001:db8:0:0:0:0:0:5</source_ip>") != NULL);
 	CHECK(strstr(xml, "<type>local_policy</type>") != NULL);
 	CHECK(strstr(xml, "<scope>mfrom</scope>") != NULL);
+	CHECK(strstr(xml, "<feedback>\n  <version>1.0</version>\n") != NULL);
+	CHECK(strstr(xml, "<envelope_from>other.test</envelope_from>") != NULL);
 	if (access("/usr/bin/xmllint", X_OK) == 0) {
 		CHECK(validates(xml, len));
 		/* the check can fail: a disposition the schema does not know */
