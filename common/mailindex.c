@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/mailkeywords.h"
 #include "common/mime.h"
+#include "common/mime_stream.h"
 #include "common/util.h"
 
 #include <db.h>
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,7 +23,6 @@
 #define MI_DB		"tern-index.db"
 #define MI_LOCK		"tern-index.lock"
 #define MI_MAX_MSG	(1024ULL * 1024 * 1024)	/* larger files are indexed, not parsed */
-#define MI_PARSE_MAX	(64ULL * 1024 * 1024)
 
 struct hdr_rec {
 	uint32_t version, uidvalidity, uidnext, count;
@@ -584,12 +583,9 @@ static struct entry *find_entry(struct entry *v, size_t n, const char *file)
 	return bsearch(&key, v, n, sizeof *v, cmp_entry_name);
 }
 
-/* Parse the message once and cache its IMAP structures. */
-static void cache_structures(struct mi *mi, uint32_t uid, const char *data, size_t len)
+/* Cache the IMAP structures of a parsed message. */
+static void cache_structures(struct mi *mi, uint32_t uid, const struct mime_msg *m)
 {
-	size_t cl;
-	char *crlf = mime_to_crlf(data, len, &cl);
-	struct mime_msg *m = mime_parse(crlf, cl);
 	struct evbuffer *b = evbuffer_new();
 	mime_envelope(m, m->root, b);
 	evbuffer_add(b, "", 1);
@@ -602,11 +598,10 @@ static void cache_structures(struct mi *mi, uint32_t uid, const char *data, size
 	uid_key(k, 'C', uid);
 	db_put(mi, k, 5, evbuffer_pullup(b, -1), n);
 	evbuffer_free(b);
-	mime_free(m);
-	free(crlf);
 }
 
-/* Index one new file of cur/: size, date, structures. */
+/* Index one new file of cur/: size, date, structures. The file is parsed as
+ * it is read (mime_stream.h), so even a huge message costs bounded memory. */
 static int index_file(struct mi *mi, const char *file, uint32_t uid, int64_t *idate_out)
 {
 	char *path = xasprintf("%s/cur/%s", mi->dir, file);
@@ -622,18 +617,18 @@ static int index_file(struct mi *mi, const char *file, uint32_t uid, int64_t *id
 	struct mi_rec r = { .uid = uid, .flags = mi_flags_from_name(file), .modseq = ++mi->h.modseq,
 			    .idate = st.st_mtim.tv_sec, .file = (char *)file, .keywords = kw };
 	r.size = (uint64_t)st.st_size;
-	if (st.st_size > 0 && (uint64_t)st.st_size <= MI_MAX_MSG) {
-		void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (map != MAP_FAILED) {
-			r.size = mime_crlf_size(map, (size_t)st.st_size);
-			size_t pl = (uint64_t)st.st_size > MI_PARSE_MAX ? MI_PARSE_MAX : (size_t)st.st_size;
-			cache_structures(mi, uid, map, pl);
-			munmap(map, (size_t)st.st_size);
-		}
-	} else {
-		cache_structures(mi, uid, "", 0);
-	}
+	struct mime_msg *m = NULL;
+	if ((uint64_t)st.st_size <= MI_MAX_MSG)
+		m = mime_parse_fd(fd, MI_MAX_MSG, &r.size);
 	close(fd);
+	if (m) {
+		cache_structures(mi, uid, m);
+		mime_stream_free(m);
+	} else {
+		m = mime_parse("", 0);	/* too large or unreadable: indexed, not parsed */
+		cache_structures(mi, uid, m);
+		mime_free(m);
+	}
 	if (idate_out)
 		*idate_out = r.idate;
 	size_t kl;
@@ -915,8 +910,7 @@ static int copy_crlf_to_lf(int in, int out)
 	return n < 0 ? -1 : 0;
 }
 
-int mi_add_fd(struct mi *mi, int fd, uint32_t flags, const char *keywords, int64_t idate,
-	      uint32_t *uid)
+char *mi_unique_name(void)
 {
 	static unsigned seq;
 	char host[64] = "localhost";
@@ -926,30 +920,29 @@ int mi_add_fd(struct mi *mi, int fd, uint32_t flags, const char *keywords, int64
 			*h = '_';
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	char *base = xasprintf("%lld.M%ldP%dQ%u.%s", (long long)ts.tv_sec, ts.tv_nsec / 1000,
-			       (int)getpid(), ++seq, host);
+	return xasprintf("%lld.M%ldP%dQ%u.%s", (long long)ts.tv_sec, ts.tv_nsec / 1000,
+			 (int)getpid(), ++seq, host);
+}
+
+int mi_add_tmp(struct mi *mi, const char *base, uint32_t flags, const char *keywords, int64_t idate,
+	       uint32_t *uid)
+{
 	char *tmp = xasprintf("%s/tmp/%s", mi->dir, base);
-	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	int rc = -1;
-	if (out < 0)
-		goto done;
-	if (lseek(fd, 0, SEEK_SET) < 0 || copy_crlf_to_lf(fd, out) < 0 || fsync(out) < 0) {
-		close(out);
-		unlink(tmp);
-		goto done;
-	}
+	int fd = open(tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct timespec times[2] = { { idate, 0 }, { idate, 0 } };
-	futimens(out, times);
-	close(out);
+	bool ok = fd >= 0 && fsync(fd) == 0 && futimens(fd, times) == 0;
+	if (fd >= 0)
+		close(fd);
 	char *file = name_with_flags(base, flags, NULL);
 	char *dest = xasprintf("%s/cur/%s", mi->dir, file);
-	cur_change_begin(mi);
-	int rr = rename(tmp, dest);
-	cur_change_end(mi);
-	if (rr < 0) {
+	int rc = -1;
+	if (ok) {
+		cur_change_begin(mi);
+		ok = rename(tmp, dest) == 0;
+		cur_change_end(mi);
+	}
+	if (!ok) {
 		unlink(tmp);
-		free(file);
-		free(dest);
 		goto done;
 	}
 	char *cd = xasprintf("%s/cur", mi->dir);
@@ -962,12 +955,31 @@ int mi_add_fd(struct mi *mi, int fd, uint32_t flags, const char *keywords, int64
 			mi_set_flags(mi, *uid, flags, keywords);
 		rc = 0;
 	}
+done:
 	free(file);
 	free(dest);
-done:
-	free(base);
 	free(tmp);
 	mi->dirty = true;
+	return rc;
+}
+
+int mi_add_fd(struct mi *mi, int fd, uint32_t flags, const char *keywords, int64_t idate,
+	      uint32_t *uid)
+{
+	char *base = mi_unique_name();
+	char *tmp = xasprintf("%s/tmp/%s", mi->dir, base);
+	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int rc = -1;
+	if (out >= 0) {
+		rc = lseek(fd, 0, SEEK_SET) < 0 || copy_crlf_to_lf(fd, out) < 0 ? -1 : 0;
+		close(out);
+		if (rc < 0)
+			unlink(tmp);
+		else
+			rc = mi_add_tmp(mi, base, flags, keywords, idate, uid);
+	}
+	free(base);
+	free(tmp);
 	return rc;
 }
 

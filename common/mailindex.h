@@ -72,6 +72,13 @@ int mi_expunge(struct mi *mi, uint32_t uid);
  * keywords and internal date; *uid set. Written to tmp/, fsync'd, renamed into cur/. */
 int mi_add_fd(struct mi *mi, int fd, uint32_t flags, const char *keywords, int64_t idate,
 	      uint32_t *uid);
+/* A message already written (LF line ends) to DIR/tmp/base: fsync'd, dated
+ * idate, renamed into cur/ with its flags, indexed; *uid set. The file is
+ * removed on failure. APPEND writes its literal there as it arrives. */
+int mi_add_tmp(struct mi *mi, const char *base, uint32_t flags, const char *keywords, int64_t idate,
+	       uint32_t *uid);
+/* A new unique Maildir base name ("sec.Musec" "Ppid" "Qn.host"), malloc'd. */
+char *mi_unique_name(void);
 /* UIDs expunged after modseq (from the index's expunge records), malloc'd.
  * The index keeps the records of the last MI_MAX_TOMBSTONES expunges or so;
  * when those after modseq are no longer all there, the answer is every UID

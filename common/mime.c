@@ -267,6 +267,26 @@ static int part_field_cb(const char *name, const char *value, void *arg)
 	return 0;
 }
 
+void mime_part_fields(struct mime_part *p, const char *hdr, size_t len, bool digest_default)
+{
+	mime_header_each(hdr, len, part_field_cb, p);
+	if (!p->type) {
+		p->type = xstrdup(digest_default ? "message" : "text");
+		p->subtype = xstrdup(digest_default ? "rfc822" : "plain");
+	}
+}
+
+void mime_empty_child(struct mime_part *p)
+{
+	/* RFC 3501 needs at least one part: present an empty text part */
+	struct mime_part *c = xcalloc(1, sizeof *c);
+	c->type = xstrdup("text");
+	c->subtype = xstrdup("plain");
+	c->hdr_off = c->body_off = p->body_off + p->body_len;
+	p->children = c;
+	p->nchildren = 1;
+}
+
 /* ---- the tree ---- */
 
 struct parser {
@@ -365,26 +385,15 @@ static void parse_part(struct parser *ps, struct mime_part *p, size_t off, size_
 	p->body_off = he;
 	p->body_len = end - he;
 	size_t scan = p->hdr_len > MIME_MAX_HEADER ? MIME_MAX_HEADER : p->hdr_len;
-	mime_header_each(b + off, scan, part_field_cb, p);
-	if (!p->type) {
-		p->type = xstrdup(digest_default ? "message" : "text");
-		p->subtype = xstrdup(digest_default ? "rfc822" : "plain");
-	}
+	mime_part_fields(p, b + off, scan, digest_default);
 	p->body_lines = count_lines(b + p->body_off, p->body_len);
 	bool can_nest = depth < MIME_MAX_DEPTH && ps->m->nparts < MIME_MAX_PARTS;
 	if (!strcasecmp(p->type, "multipart")) {
 		p->multipart = true;
 		if (can_nest)
 			parse_multipart(ps, p, depth);
-		if (!p->children) {
-			/* RFC 3501 needs at least one part: present an empty text part */
-			struct mime_part *c = xcalloc(1, sizeof *c);
-			c->type = xstrdup("text");
-			c->subtype = xstrdup("plain");
-			c->hdr_off = c->body_off = p->body_off + p->body_len;
-			p->children = c;
-			p->nchildren = 1;
-		}
+		if (!p->children)
+			mime_empty_child(p);
 	} else if (!strcasecmp(p->type, "message") && !strcasecmp(p->subtype, "rfc822") && can_nest) {
 		p->msg = xcalloc(1, sizeof *p->msg);
 		ps->m->nparts++;

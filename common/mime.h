@@ -58,6 +58,17 @@ char *mime_to_crlf(const char *data, size_t len, size_t *outlen);
 /* Octets data would have in CRLF form. */
 size_t mime_crlf_size(const char *data, size_t len);
 
+/* The Content-* fields of part p from its header (CRLF), with the default
+ * type (text/plain, or message/rfc822 in a multipart/digest) when none is
+ * given. mime_stream.h builds trees with it too. */
+void mime_part_fields(struct mime_part *p, const char *hdr, size_t len, bool digest_default);
+
+/* Give multipart p (with no children) the empty text/plain part RFC 3501 wants. */
+void mime_empty_child(struct mime_part *p);
+/* The value of a hex digit / base64 character, -1 for any other. */
+int mime_hex_value(int c);
+int mime_b64_value(int c);
+
 /* Parse buf (CRLF, not copied: must outlive the result). Never fails. */
 struct mime_msg *mime_parse(const char *buf, size_t len);
 void mime_free(struct mime_msg *m);

@@ -41,7 +41,7 @@ char *mime_to_utf8(const char *charset, const char *s, size_t n)
 	return out;
 }
 
-static int hexval(int c)
+int mime_hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -53,8 +53,8 @@ static size_t qp_decode(const char *s, size_t n, char *out, bool underscore_spac
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '=' && i + 2 < n + 0 && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		if (s[i] == '=' && i + 2 < n + 0 && mime_hex_value(s[i + 1]) >= 0 && mime_hex_value(s[i + 2]) >= 0) {
+			out[o++] = (char)(mime_hex_value(s[i + 1]) * 16 + mime_hex_value(s[i + 2]));
 			i += 2;
 		} else if (s[i] == '=' && i + 1 < n && (s[i + 1] == '\r' || s[i + 1] == '\n')) {
 			i += s[i + 1] == '\r' && i + 2 < n && s[i + 2] == '\n' ? 2 : 1;	/* soft break */
@@ -67,7 +67,7 @@ static size_t qp_decode(const char *s, size_t n, char *out, bool underscore_spac
 	return o;
 }
 
-static int b64val(int c)
+int mime_b64_value(int c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -84,7 +84,7 @@ static size_t b64_decode(const char *s, size_t n, char *out)
 	unsigned acc = 0;
 	int bits = 0;
 	for (size_t i = 0; i < n; i++) {
-		int v = b64val((unsigned char)s[i]);
+		int v = mime_b64_value((unsigned char)s[i]);
 		if (v < 0)
 			continue;	/* whitespace, '=' and junk */
 		acc = (acc << 6) | (unsigned)v;
@@ -207,8 +207,8 @@ static const struct mime_param *p2231_find(const struct mime_param *ps, size_t n
 static void p2231_append(struct evbuffer *acc, const char *v, bool ext)
 {
 	for (; *v; v++) {
-		if (ext && *v == '%' && hexval(v[1]) >= 0 && hexval(v[2]) >= 0) {
-			char c = (char)(hexval(v[1]) * 16 + hexval(v[2]));
+		if (ext && *v == '%' && mime_hex_value(v[1]) >= 0 && mime_hex_value(v[2]) >= 0) {
+			char c = (char)(mime_hex_value(v[1]) * 16 + mime_hex_value(v[2]));
 			if (c)	/* %00 would end the C string: dropped */
 				evbuffer_add(acc, &c, 1);
 			v += 2;

@@ -1,0 +1,482 @@
+/* mime_stream.c — the MIME tree of a message file read line by line (the
+ * semantics of mime.c's parser, kept in step with it by the differential unit
+ * test), reading CRLF ranges of a file, and chunked transfer decoding. */
+#include "common/mime_stream.h"
+#include "common/util.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_FRAMES (MIME_MAX_DEPTH + 4)
+
+/* A mime_msg with the size of its sparse image (m must stay first). */
+struct smsg {
+	struct mime_msg m;
+	size_t maplen;
+};
+
+/* One open part: the chain root .. innermost current part. */
+struct frame {
+	struct mime_part *p;
+	int depth;
+	bool in_header;
+	bool digest;		/* children default to message/rfc822 */
+	uint64_t lf_body;	/* LFs before body_off */
+	uint64_t stored;	/* header octets written to the image */
+	char *bd;		/* multipart boundary, NULL: body not scanned */
+	size_t blen;
+	bool closed;		/* after the close delimiter */
+	bool in_part;		/* a child range is open (after a delimiter) */
+	uint64_t part_start;
+	struct mime_part **tail;
+};
+
+struct sparser {
+	struct smsg *w;
+	char *img;
+	uint64_t imglen, stored;
+	struct frame st[MAX_FRAMES];
+	int top;
+	uint64_t pos;		/* CRLF offset of the current line */
+	uint64_t lfs;		/* LFs before pos */
+	bool prev_empty;	/* the line before pos was empty */
+	bool last_lf, prev_cr;
+};
+
+static void push(struct sparser *s, struct mime_part *p, int depth, bool digest)
+{
+	if (s->top + 1 >= MAX_FRAMES)
+		return;	/* cannot happen: depth is bounded by MIME_MAX_DEPTH */
+	struct frame *f = &s->st[++s->top];
+	memset(f, 0, sizeof *f);
+	f->p = p;
+	f->depth = depth;
+	f->digest = digest;
+	f->in_header = true;
+	p->hdr_off = p->body_off = s->pos;
+}
+
+static void store_header(struct sparser *s, struct frame *f, const char *raw, size_t n, bool bare_lf)
+{
+	uint64_t want = n + bare_lf;
+	/* contiguous from the header's start, or not at all */
+	if (f->stored != s->pos - f->p->hdr_off || f->stored >= MIME_MAX_HEADER ||
+	    s->stored + want > MSTREAM_HDR_MAX || s->pos + want > s->imglen)
+		return;
+	char *o = s->img + s->pos;
+	if (bare_lf) {
+		memcpy(o, raw, n - 1);
+		o[n - 1] = '\r';
+		o[n] = '\n';
+	} else {
+		memcpy(o, raw, n);
+	}
+	s->stored += want;
+	f->stored = s->pos + want - f->p->hdr_off;
+}
+
+static size_t parsed_header(const struct frame *f)
+{
+	size_t n = f->p->hdr_len < MIME_MAX_HEADER ? f->p->hdr_len : MIME_MAX_HEADER;
+	return n < f->stored ? n : f->stored;
+}
+
+static bool can_nest(struct sparser *s, const struct frame *f)
+{
+	return f->depth < MIME_MAX_DEPTH && s->w->m.nparts < MIME_MAX_PARTS;
+}
+
+/* The header of the top part ended (an empty line, or the part's end): its
+ * fields decide what its body is. open_msg: a message/rfc822 body starts a
+ * nested part now (false when the part ends here: the nested one is empty). */
+static void header_done(struct sparser *s, struct frame *f, bool open_msg)
+{
+	struct mime_part *p = f->p;
+	f->in_header = false;
+	mime_part_fields(p, s->img + p->hdr_off, parsed_header(f), f->digest);
+	bool nest = can_nest(s, f);
+	if (!strcasecmp(p->type, "multipart")) {
+		p->multipart = true;
+		const char *bd = NULL;
+		for (size_t i = 0; i < p->nparams && nest; i++)
+			if (!strcasecmp(p->params[i].name, "boundary"))
+				bd = bd ? bd : p->params[i].value;
+		if (bd && *bd && strlen(bd) <= 200) {
+			f->bd = xstrdup(bd);
+			f->blen = strlen(bd);
+		}
+		f->tail = &p->children;
+	} else if (!strcasecmp(p->type, "message") && !strcasecmp(p->subtype, "rfc822") && nest) {
+		p->msg = xcalloc(1, sizeof *p->msg);
+		s->w->m.nparts++;
+		if (open_msg) {
+			push(s, p->msg, f->depth + 1, false);
+		} else {
+			p->msg->hdr_off = p->msg->body_off = p->body_off;
+			mime_part_fields(p->msg, "", 0, false);
+		}
+	}
+}
+
+/* Finish frame f's part at CRLF offset pe (lfs: LFs before pe; last_lf: the
+ * octet before pe is LF). */
+static void finish(struct sparser *s, struct frame *f, uint64_t pe, uint64_t lfs, bool last_lf)
+{
+	struct mime_part *p = f->p;
+	if (pe < p->hdr_off)
+		p->hdr_off = pe;	/* it began after its range ended: empty */
+	if (f->in_header || pe < p->body_off) {
+		p->hdr_len = pe - p->hdr_off;
+		p->body_off = pe;
+		p->body_len = p->body_lines = 0;
+		if (f->in_header)
+			header_done(s, f, false);
+	} else {
+		p->body_len = pe - p->body_off;
+		p->body_lines = lfs - f->lf_body + (p->body_len && !last_lf);
+	}
+	if (p->multipart && !p->children)
+		mime_empty_child(p);
+	free(f->bd);
+	f->bd = NULL;
+}
+
+/* A part dropped before anything was attached to it. */
+static void free_part_tree(struct mime_part *p)
+{
+	struct mime_msg *m = xcalloc(1, sizeof *m);
+	m->root = p;
+	mime_free(m);
+}
+
+/* Close every frame above k at pe; by_delim: frame k's own delimiter ends its
+ * child (which is kept even when empty, as mime.c keeps it). */
+static void close_above(struct sparser *s, int k, uint64_t pe, uint64_t lfs, bool last_lf,
+			bool by_delim)
+{
+	while (s->top > k) {
+		struct frame *f = &s->st[s->top], *parent = s->top ? &s->st[s->top - 1] : NULL;
+		bool child = parent && parent->p->multipart && parent->tail;
+		bool terminated = by_delim && s->top - 1 == k;
+		if (child && !terminated && f->p->hdr_off >= pe) {
+			/* mime.c makes no part of an empty unterminated tail. This one
+			 * began where its range ends: at most it read the empty line
+			 * cut off before the delimiter, which in a digest opened an
+			 * (empty) message part too */
+			s->w->m.nparts -= 1 + (f->p->msg != NULL);
+			free(f->bd);
+			free_part_tree(f->p);
+			s->top--;
+			continue;
+		}
+		finish(s, f, pe, lfs, last_lf);
+		if (child) {
+			*parent->tail = f->p;
+			parent->tail = &f->p->next;
+			parent->p->nchildren++;
+		}
+		s->top--;
+	}
+}
+
+/* A boundary delimiter line of f ("--b", optionally "--", then padding)? */
+static bool is_delim(const struct frame *f, const char *c, size_t n, bool *close)
+{
+	if (n < f->blen + 2 || c[0] != '-' || c[1] != '-' || memcmp(c + 2, f->bd, f->blen))
+		return false;
+	size_t j = f->blen + 2;
+	*close = n - j >= 2 && c[j] == '-' && c[j + 1] == '-';
+	if (*close)
+		j += 2;
+	while (j < n && (c[j] == ' ' || c[j] == '\t'))
+		j++;
+	return j == n || c[j] == '\r';
+}
+
+/* The delimiter of frame k at pos: close its open child, open the next. */
+static void delimiter(struct sparser *s, int k, bool close, uint64_t crlf_n)
+{
+	struct frame *f = &s->st[k];
+	if (f->in_part) {
+		uint64_t pe = s->pos >= f->part_start + 2 ? s->pos - 2 : f->part_start;
+		uint64_t lfs = pe == s->pos ? s->lfs : s->lfs - 1;
+		close_above(s, k, pe, lfs, pe == s->pos || s->prev_empty, true);
+	}
+	f->in_part = !close;
+	f->closed = close;
+	f->part_start = s->pos + crlf_n;
+	if (close || s->w->m.nparts >= MIME_MAX_PARTS)
+		return;
+	struct mime_part *c = xcalloc(1, sizeof *c);
+	s->w->m.nparts++;
+	uint64_t save = s->pos;
+	s->pos += crlf_n;	/* the child begins on the next line */
+	push(s, c, f->depth + 1, !strcasecmp(f->p->subtype, "digest"));
+	s->pos = save;
+}
+
+/* One line, or one piece of a line longer than MSTREAM_LINE (cont: not the
+ * first piece; more: not the last). */
+static void segment(struct sparser *s, const char *raw, size_t n, bool cont, bool more)
+{
+	bool has_lf = n && raw[n - 1] == '\n';
+	bool cr_before = n >= 2 ? raw[n - 2] == '\r' : s->prev_cr;
+	bool bare_lf = has_lf && !cr_before;
+	uint64_t crlf_n = n + bare_lf;
+	bool whole = !cont && !more;
+	size_t clen = n - (has_lf ? 1 : 0) - (has_lf && n >= 2 && raw[n - 2] == '\r' ? 1 : 0);
+	bool handled = false;
+	if (whole) {
+		for (int k = 0; k <= s->top && !handled; k++) {
+			struct frame *f = &s->st[k];
+			bool close;
+			if (f->bd && !f->closed && !f->in_header && is_delim(f, raw, clen, &close)) {
+				delimiter(s, k, close, crlf_n);
+				handled = true;
+			}
+		}
+	}
+	struct frame *f = &s->st[s->top];
+	if (!handled && f->in_header) {
+		store_header(s, f, raw, n, bare_lf);
+		if (whole && clen == 0) {
+			f->p->hdr_len = s->pos + crlf_n - f->p->hdr_off;
+			f->p->body_off = s->pos + crlf_n;
+			f->lf_body = s->lfs + 1;
+			uint64_t save = s->pos;
+			s->pos += crlf_n;	/* a nested message begins on the next line */
+			header_done(s, f, true);
+			s->pos = save;
+		}
+	}
+	s->lfs += has_lf;
+	s->pos += crlf_n;
+	s->prev_empty = whole && clen == 0;
+	s->last_lf = has_lf;
+	s->prev_cr = n && raw[n - 1] == '\r';
+}
+
+static int read_lines(struct sparser *s, int fd, uint64_t max)
+{
+	char *buf = xmalloc(MSTREAM_LINE);
+	size_t have = 0;
+	uint64_t fpos = 0;
+	bool eof = false, cont = false;
+	int rc = 0;
+	while (!eof || have) {
+		if (!eof && have < MSTREAM_LINE) {
+			size_t want = MSTREAM_LINE - have;
+			if (want > max - fpos)
+				want = (size_t)(max - fpos);
+			ssize_t r = want ? pread(fd, buf + have, want, (off_t)fpos) : 0;
+			if (r < 0) {
+				rc = -1;
+				break;
+			}
+			eof = r == 0;
+			have += (size_t)r;
+			fpos += (uint64_t)r;
+		}
+		size_t start = 0;
+		while (start < have) {
+			char *nl = memchr(buf + start, '\n', have - start);
+			size_t n;
+			bool more = false;
+			if (nl)
+				n = (size_t)(nl - (buf + start)) + 1;
+			else if (eof)
+				n = have - start;
+			else if (start == 0 && have == MSTREAM_LINE)
+				n = have, more = true;	/* a line longer than the buffer */
+			else
+				break;
+			segment(s, buf + start, n, cont, more);
+			cont = more;
+			start += n;
+		}
+		memmove(buf, buf + start, have - start);
+		have -= start;
+	}
+	free(buf);
+	return rc;
+}
+
+struct mime_msg *mime_parse_fd(int fd, uint64_t max, uint64_t *crlf_len)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	uint64_t size = (uint64_t)st.st_size < max ? (uint64_t)st.st_size : max;
+	struct sparser s = { 0 };
+	s.w = xcalloc(1, sizeof *s.w);
+	s.w->maplen = (size_t)(2 * size + 4096);
+	/* the CRLF image: virtual space only, pages appear where headers go */
+	void *img = mmap(NULL, s.w->maplen, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (img == MAP_FAILED) {
+		free(s.w);
+		return NULL;
+	}
+	s.img = img;
+	s.imglen = s.w->maplen;
+	s.top = -1;
+	s.w->m.root = xcalloc(1, sizeof *s.w->m.root);
+	s.w->m.nparts = 1;
+	push(&s, s.w->m.root, 0, false);
+	int r = read_lines(&s, fd, size);
+	close_above(&s, -1, s.pos, s.lfs, s.last_lf, false);
+	s.w->m.buf = s.img;
+	s.w->m.len = (size_t)s.pos;
+	if (crlf_len)
+		*crlf_len = s.pos;
+	if (r < 0) {
+		mime_stream_free(&s.w->m);
+		return NULL;
+	}
+	return &s.w->m;
+}
+
+void mime_stream_free(struct mime_msg *m)
+{
+	if (!m)
+		return;
+	struct smsg *w = (struct smsg *)m;
+	munmap((void *)m->buf, w->maplen);
+	mime_free(m);	/* frees the tree and w itself (m is its first member) */
+}
+
+/* ---- CRLF ranges of a file ---- */
+
+void crlf_reader_init(struct crlf_reader *r, int fd, uint64_t start, uint64_t len)
+{
+	r->fd = fd;
+	r->fpos = 0;
+	r->cpos = 0;
+	r->start = start;
+	r->end = start + len;
+	r->prev_cr = false;
+	r->rpos = r->rlen = 0;
+}
+
+ssize_t crlf_read(struct crlf_reader *r, char *out, size_t cap)
+{
+	size_t o = 0;
+	while (r->cpos < r->end && o + 2 <= cap) {
+		if (r->rpos == r->rlen) {
+			ssize_t n = pread(r->fd, r->raw, sizeof r->raw, r->fpos);
+			if (n < 0)
+				return -1;
+			if (n == 0)
+				break;	/* the file is shorter than the range */
+			r->fpos += n;
+			r->rlen = (size_t)n;
+			r->rpos = 0;
+		}
+		while (r->rpos < r->rlen && r->cpos < r->end && o + 2 <= cap) {
+			char c = r->raw[r->rpos++];
+			if (c == '\n' && !r->prev_cr) {
+				if (r->cpos >= r->start)
+					out[o++] = '\r';
+				r->cpos++;
+			}
+			if (r->cpos >= r->start && r->cpos < r->end)
+				out[o++] = c;
+			r->cpos++;
+			r->prev_cr = c == '\r';
+		}
+	}
+	return (ssize_t)o;
+}
+
+/* ---- transfer decoding ---- */
+
+bool mstream_dec_init(struct mstream_dec *d, const char *enc)
+{
+	memset(d, 0, sizeof *d);
+	if (!enc || !strcasecmp(enc, "7bit") || !strcasecmp(enc, "8bit") || !strcasecmp(enc, "binary"))
+		d->enc = MSTREAM_IDENTITY;
+	else if (!strcasecmp(enc, "base64"))
+		d->enc = MSTREAM_BASE64;
+	else if (!strcasecmp(enc, "quoted-printable"))
+		d->enc = MSTREAM_QP;
+	else
+		return false;
+	return true;
+}
+
+/* One octet of quoted-printable: "=XX" decodes, "=" CRLF / LF / CR is a soft
+ * line break, anything else passes (as mime_decode.c's qp_decode). */
+static size_t qp_octet(struct mstream_dec *d, char c, char *out)
+{
+	size_t o = 0;
+	for (;;) {
+		if (d->ncarry == 0) {
+			if (c == '=')
+				d->carry[d->ncarry++] = c;
+			else
+				out[o++] = c;
+			return o;
+		}
+		if (d->ncarry == 1) {
+			if (mime_hex_value((unsigned char)c) >= 0 || c == '\r') {
+				d->carry[d->ncarry++] = c;
+				return o;
+			}
+			d->ncarry = 0;
+			if (c == '\n')
+				return o;	/* "=" LF: soft break */
+			out[o++] = '=';
+			continue;	/* c again, on its own */
+		}
+		if (d->carry[1] == '\r') {
+			d->ncarry = 0;
+			if (c == '\n')
+				return o;	/* "=" CRLF */
+			continue;	/* "=" CR was a soft break; c on its own */
+		}
+		d->ncarry = 0;
+		if (mime_hex_value((unsigned char)c) >= 0) {
+			out[o++] = (char)(mime_hex_value((unsigned char)d->carry[1]) * 16 + mime_hex_value((unsigned char)c));
+			return o;
+		}
+		out[o++] = '=';
+		out[o++] = d->carry[1];
+	}
+}
+
+size_t mstream_dec_run(struct mstream_dec *d, const char *in, size_t n, bool final, char *out)
+{
+	size_t o = 0;
+	if (d->enc == MSTREAM_IDENTITY) {
+		memcpy(out, in, n);
+		return n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (d->enc == MSTREAM_QP) {
+			o += qp_octet(d, in[i], out + o);
+			continue;
+		}
+		int v = mime_b64_value((unsigned char)in[i]);
+		if (v < 0)
+			continue;	/* whitespace, '=' and junk */
+		d->acc = (d->acc << 6) | (unsigned)v;
+		d->bits += 6;
+		if (d->bits >= 8) {
+			d->bits -= 8;
+			out[o++] = (char)((d->acc >> d->bits) & 0xff);
+		}
+	}
+	if (final && d->enc == MSTREAM_QP && d->ncarry) {
+		/* a lone "=" or "=X" at the end stays as it is; "=" CR is a soft break */
+		if (d->carry[d->ncarry - 1] != '\r')
+			for (size_t k = 0; k < d->ncarry; k++)
+				out[o++] = d->carry[k];
+		d->ncarry = 0;
+	}
+	return o;
+}
