@@ -920,7 +920,9 @@ char *mi_unique_name(void)
 			*h = '_';
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return xasprintf("%lld.M%ldP%dQ%u.%s", (long long)ts.tv_sec, ts.tv_nsec / 1000,
+	/* microseconds zero-padded: messages appended within one second share
+	 * their mtime (the internal date), and a rebuild then orders them by name */
+	return xasprintf("%lld.M%06ldP%dQ%u.%s", (long long)ts.tv_sec, ts.tv_nsec / 1000,
 			 (int)getpid(), ++seq, host);
 }
 
