@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#define DMARC_AGG_MAX_ROWS 1000000	/* rows kept in one run; more are counted as dropped */
+/* Rows kept in one run (about 800 bytes of XML each); records of further rows
+ * are counted as dropped and logged. */
+#define DMARC_AGG_MAX_ROWS 100000
 
 struct dmarc_row {
 	struct dmarc_record rec;	/* the row's fields (time and policy of its first record) */

@@ -49,8 +49,8 @@ void dmarc_sched_tick(struct master *m)
 		m->dmarc_due_ms = UINT64_MAX;	/* switched off by a reload */
 		return;
 	}
-	if (m->dmarc_due_ms == UINT64_MAX)
-		m->dmarc_due_ms = now + iv;	/* switched on by a reload */
+	if (m->dmarc_due_ms == UINT64_MAX || m->dmarc_due_ms > now + iv)
+		m->dmarc_due_ms = now + iv;	/* switched on or shortened by a reload */
 	if (m->state != M_RUNNING || now < m->dmarc_due_ms)
 		return;
 	m->dmarc_due_ms = now + iv;

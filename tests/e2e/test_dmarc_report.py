@@ -23,7 +23,7 @@ import pytest
 
 from conftest import IS_ROOT, wait_for
 from test_mailauth import SEL, make_key, message, send, sign
-from test_remote import DNSMASQ, Dns, txt_arg
+from test_remote import DNSMASQ, SINK, Dns, Sink, txt_arg
 
 pytestmark = pytest.mark.skipif(not os.path.exists(DNSMASQ), reason="needs dnsmasq")
 
@@ -46,7 +46,14 @@ def mx(new_instance):
                 "rua=mailto:reports@example.test",
                 "--txt-record=ext.test._report._dmarc.example.test,v=DMARC1",
                 "--txt-record=_dmarc.noauth.test,v=DMARC1; p=reject; "
-                "rua=mailto:reports@example.test"]
+                "rua=mailto:reports@example.test",
+                # far.test reports to a remote collector, which authorises it.
+                "--txt-record=_dmarc.far.test,v=DMARC1; p=none; rua=mailto:agg@collector.test",
+                "--txt-record=far.test._report._dmarc.collector.test,v=DMARC1",
+                "--mx-host=collector.test,mx.collector.test,10",
+                "--address=/mx.collector.test/127.0.0.2"]
+    inst.sink_port = 17000 + os.getpid() % 1000
+    inst.set_conf("deliverd", "smtp_port", str(inst.sink_port))
     inst.dns = Dns(dns_port, records)
     inst.key = key
     inst.ctl("domain", "add", "rep.test")
@@ -331,3 +338,26 @@ def test_log_size_limit(mx):
     assert send(mx, "bounce@other.test", message("a@rep.test", "l9"))[0] == 250
     assert wait_for(lambda: len(log_lines(mx)) == 1, 10)
     assert wait_for(lambda: "DMARC records: recording again" in mx.log_text(), 10)
+
+
+@pytest.mark.skipif(not os.path.exists(SINK), reason="needs smtp-sink (postfix)")
+def test_report_to_a_remote_collector(mx):
+    """An authorised external rua in another domain: the report leaves through
+    the remote delivery agent (MX lookup) to the collector's server."""
+    # (a dump directory smtp-sink, running as nobody, can reach)
+    sink = Sink("127.0.0.2", mx.sink_port, os.path.join(mx.dir, "sink"))
+    try:
+        mx.start()
+        assert send(mx, "bounce@other.test", message("a@far.test", "f1"))[0] == 250
+        assert wait_for(lambda: len(log_lines(mx)) == 1, 10)
+        r = mx.ctl("dmarc", "report")
+        assert "rua domain=far.test to=agg@collector.test status=sent" in r.stdout, r.stdout
+        assert wait_for(lambda: len(sink.messages()) == 1, 30), mx.log_text()[-3000:]
+        msg = email.message_from_bytes(sink.message())
+        assert msg["Subject"].startswith("Report Domain: far.test Submitter: mx.example.test")
+        part = [p for p in msg.walk() if p.get_content_type() == "application/gzip"][0]
+        doc = ET.fromstring(gzip.decompress(part.get_payload(decode=True)))
+        assert doc.findtext("policy_published/domain") == "far.test"
+        assert doc.findtext("record/row/count") == "1"
+    finally:
+        sink.stop()
