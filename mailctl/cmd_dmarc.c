@@ -2,10 +2,14 @@
  * the master every dmarc_report_interval: the records smtpd sent since the
  * last run become one aggregate report per policy domain (RFC 7489 7.2),
  * mailed through the queue to each rua mailto: address that accepts it
- * (external destinations must publish the 7.1 authorisation record). */
+ * (external destinations must publish the 7.1 authorisation record). The
+ * mails pass through SPOOL/dmarc/outbox (dmarc_outbox.h), so an interrupted
+ * run neither loses nor repeats a report. */
 #include "mailctl/commands.h"
 #include "mailctl/dmarc_files.h"
+#include "mailctl/dmarc_outbox.h"
 #include "mailctl/dmarc_report.h"
+#include "mailctl/runstate.h"
 #include "common/dns.h"
 #include "common/instance.h"
 #include "common/log.h"
@@ -34,7 +38,9 @@ struct run {
 	const struct dmarc_run_opts *o;
 	char *from;
 	uint64_t now;
-	bool tempfail;		/* a report could not be queued: keep the records */
+	bool tempfail;		/* a report mail is still waiting in the outbox */
+	bool outbox_failed;	/* a mail could not be written: keep the records */
+	struct outbox ob;
 };
 
 static void say(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -81,13 +87,18 @@ static int destination_ok(const char *policy_domain, const char *rua_domain, cha
 	return ok;
 }
 
-/* Queue one report mail the way `mailctl sendmail` does; a queue_status. */
-static uint32_t submit(const struct run *r, const char *addr, const char *mail)
+/* Queue one report mail the way `mailctl sendmail` does; a queue_status.
+ * (outbox_send_fn) */
+static uint32_t submit(void *arg, const char *sender, const char *addr, const char *domain,
+		       const char *mail)
 {
+	struct run *r = arg;
 	char err[512];
 	struct queue_submission qs;
 	char *path = instance_sock(r->in, "queue");
-	uint32_t st = queue_submit_open(path, QUEUE_WAIT_MS, &qs, err, sizeof err);
+	/* Wait for a restarting queued only while the instance runs at all. */
+	uint64_t wait = master_running(r->in->run_dir) ? QUEUE_WAIT_MS : 0;
+	uint32_t st = queue_submit_open(path, wait, &qs, err, sizeof err);
 	free(path);
 	if (st == QS_OK && write_all(qs.fd, mail, strlen(mail)) < 0) {
 		snprintf(err, sizeof err, "writing the queue file failed: %s", strerror(errno));
@@ -95,13 +106,15 @@ static uint32_t submit(const struct run *r, const char *addr, const char *mail)
 		st = QS_TEMPFAIL;
 	} else if (st == QS_OK) {
 		const char *rcpt[1] = { addr };
-		const struct queue_envelope env = { .sender = r->from, .flags = QF_LOCAL,
+		const struct queue_envelope env = { .sender = sender, .flags = QF_LOCAL,
 						    .client = "dmarc report", .nrcpt = 1,
 						    .rcpts = rcpt };
 		st = queue_submit_commit(&qs, &env, 120000, err, sizeof err);
 	}
 	if (st != QS_OK)
 		log_err("dmarc report: to %s: %s", addr, err);
+	say(r, "rua domain=%s to=%s status=%s", domain, addr,
+	    st == QS_OK ? "sent" : st == QS_REJECT ? "refused" : "deferred");
 	return st;
 }
 
@@ -130,11 +143,9 @@ static void send_one(struct run *r, const struct dmarc_report *rep, const char *
 		    "!%llu limit\"", rep->domain, addr, strlen(mail), (unsigned long long)limit);
 	} else if (r->o->dry_run) {
 		say(r, "rua domain=%s to=%s status=dry-run", rep->domain, addr);
-	} else {
-		uint32_t st = submit(r, addr, mail);
-		r->tempfail |= st != QS_OK && st != QS_REJECT;
-		say(r, "rua domain=%s to=%s status=%s", rep->domain, addr,
-		    st == QS_OK ? "sent" : st == QS_REJECT ? "refused" : "deferred");
+	} else if (!r->outbox_failed && outbox_add(&r->ob, r->from, addr, rep->domain, mail) < 0) {
+		cmd_error("dmarc report: cannot write the outbox: %s", strerror(errno));
+		r->outbox_failed = true;
 	}
 	free(mail);
 }
@@ -209,19 +220,39 @@ static size_t collect(struct run *r, const char *dir, struct dmarc_agg *a, char 
 	return n;
 }
 
-static void remove_files(char **files, size_t n, const char *dir)
+/* Aggregate the records and make the reports; outside a dry run their mails
+ * go to the outbox, committed together with the removal of the records. */
+static int make_reports(struct run *r, const char *dir)
 {
+	struct dmarc_agg a;
+	char **files = NULL;
+	int rc = 0;
+	if (!r->o->dry_run && outbox_begin(&r->ob, dir) < 0)
+		return cmd_error("dmarc report: cannot make an outbox in %s: %s", dir, strerror(errno));
+	dmarc_agg_init(&a);
+	size_t n = collect(r, dir, &a, &files);
+	for (size_t i = 0; i < a.nreps; i++)
+		one_report(r, &a.reps[i]);
+	if (r->o->dry_run) {
+		/* nothing to commit */
+	} else if (r->outbox_failed) {
+		outbox_abort(&r->ob);	/* the records stay for the next run */
+		rc = EX_TEMPFAIL;
+	} else if (outbox_commit(&r->ob, files, n) < 0) {
+		rc = cmd_error("dmarc report: cannot commit the outbox: %s", strerror(errno));
+	}
 	for (size_t i = 0; i < n; i++)
-		if (unlink(files[i]) < 0 && errno != ENOENT)
-			log_warn("dmarc report: cannot remove %s: %s", files[i], strerror(errno));
-	fsync_dir(dir);
+		free(files[i]);
+	free(files);
+	dmarc_agg_free(&a);
+	return rc;
 }
 
 int dmarc_report_run(const struct instance *in, const struct dmarc_run_opts *o)
 {
 	const char *from = cfg_str(&in->conf, "dmarc_report_from");
-	struct run r = { in, o, *from ? xstrdup(from) : xasprintf("noreply-dmarc@%s", in->hostname),
-			 (uint64_t)time(NULL), false };
+	struct run r = { .in = in, .o = o, .now = (uint64_t)time(NULL),
+			 .from = *from ? xstrdup(from) : xasprintf("noreply-dmarc@%s", in->hostname) };
 	char *dir = xasprintf("%s/%s", in->spool_dir, DMARC_LOG_DIR);
 	int rc = 0, lock = -1;
 	bool nothing = access(dir, F_OK) < 0 && errno == ENOENT;	/* queued never ran */
@@ -235,25 +266,18 @@ int dmarc_report_run(const struct instance *in, const struct dmarc_run_opts *o)
 	if (!rc && !nothing && (lock = dmarc_files_lock(dir)) < 0)
 		rc = cmd_error("dmarc report: %s", errno == EWOULDBLOCK ? "another report run is in progress"
 			       : strerror(errno));
+	/* What an earlier run left: committed mails first, so reports go out in order. */
+	if (!rc && !nothing && !o->dry_run)
+		r.tempfail = !outbox_flush(dir, submit, &r);
 	if (!rc && !nothing && !o->dry_run && dmarc_files_rotate(dir) < 0)
 		rc = cmd_error("dmarc report: cannot rotate %s/%s: %s", dir, DMARC_LOG_NAME,
 			       strerror(errno));
-	if (!rc && !nothing) {
-		struct dmarc_agg a;
-		char **files = NULL;
-		dmarc_agg_init(&a);
-		size_t n = collect(&r, dir, &a, &files);
-		for (size_t i = 0; i < a.nreps; i++)
-			one_report(&r, &a.reps[i]);
-		if (r.tempfail)
-			rc = EX_TEMPFAIL;	/* the records stay for the next run */
-		else if (!o->dry_run)
-			remove_files(files, n, dir);
-		for (size_t i = 0; i < n; i++)
-			free(files[i]);
-		free(files);
-		dmarc_agg_free(&a);
-	}
+	if (!rc && !nothing)
+		rc = make_reports(&r, dir);
+	if (!rc && !nothing && !o->dry_run && !r.tempfail)
+		r.tempfail = !outbox_flush(dir, submit, &r);
+	if (!rc && r.tempfail)
+		rc = EX_TEMPFAIL;	/* the mails wait in the outbox for the next run */
 	if (lock >= 0)
 		close(lock);
 	free(dir);

@@ -361,3 +361,24 @@ def test_report_to_a_remote_collector(mx):
         assert doc.findtext("record/row/count") == "1"
     finally:
         sink.stop()
+
+
+def test_reports_wait_in_the_outbox_while_the_queue_is_down(mx):
+    mx.start()
+    assert send(mx, "bounce@other.test", message("a@rep.test", "o1"))[0] == 250
+    assert wait_for(lambda: len(log_lines(mx)) == 1, 10)
+    mx.stop()
+    r = mx.ctl("dmarc", "report", check=False)
+    assert r.returncode == 75, (r.stdout, r.stderr)
+    assert "rua domain=rep.test to=dmarc@rep.test status=deferred" in r.stdout, r.stdout
+    outbox = os.path.join(mx.dir, "spool", "dmarc", "outbox")
+    assert len(os.listdir(outbox)) == 1
+    assert not os.path.exists(records_path(mx))   # the records are in the report now
+    mx.start()
+    r = mx.ctl("dmarc", "report")
+    assert "rua domain=rep.test to=dmarc@rep.test status=sent" in r.stdout, r.stdout
+    assert "no records" in r.stdout
+    assert len(wait_mail(mx, "dmarc@rep.test")) == 1
+    assert os.listdir(outbox) == []
+    r = mx.ctl("dmarc", "report")
+    assert r.stdout.strip() == "no records"       # sent once, never again

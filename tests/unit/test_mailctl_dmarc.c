@@ -1,12 +1,16 @@
 /* Unit tests: DMARC aggregate reports — aggregation into reports and rows,
  * the XML (checked with xmllint against RFC 7489 appendix C), gzip, the
  * file name, the mail, rua URIs. */
+#include "mailctl/dmarc_outbox.h"
 #include "mailctl/dmarc_report.h"
+#include "common/queue_proto.h"
 #include "common/util.h"
 #include "tests/unit/check.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -191,8 +195,109 @@ static void test_rua(void)
 	CHECK(!dmarc_rua_parse("mailto:a@b.test!99999999999999999999t", addr, sizeof addr, &lim));
 }
 
+/* ---- outbox ---- */
+
+static int sent, fail_at;
+static char last_rcpt[64], last_mail[64];
+
+static uint32_t fake_send(void *arg, const char *sender, const char *rcpt, const char *domain,
+			  const char *mail)
+{
+	if (++sent == fail_at)
+		return QS_TEMPFAIL;
+	snprintf(last_rcpt, sizeof last_rcpt, "%s", rcpt);
+	snprintf(last_mail, sizeof last_mail, "%s", mail);
+	return QS_OK;
+}
+
+static void touch(const char *dir, const char *name)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	fputs("x\n", f);
+	fclose(f);
+	free(p);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	bool e = access(p, F_OK) == 0;
+	free(p);
+	return e;
+}
+
+static int entries(const char *d)
+{
+	DIR *dh = opendir(d);
+	int n = 0;
+	struct dirent *e;
+	while (dh && (e = readdir(dh)))
+		n += e->d_name[0] != '.';
+	if (dh)
+		closedir(dh);
+	return n;
+}
+
+static void test_outbox(void)
+{
+	char *dir = xasprintf("%s/dmarc", check_tmpdir());
+	char *box = xasprintf("%s/outbox", dir);
+	mkdir(dir, 0700);
+	touch(dir, "records.1");
+	touch(dir, "records.2");
+	struct outbox ob;
+	CHECK(outbox_begin(&ob, dir) == 0);
+	CHECK(outbox_add(&ob, "from@x.test", "a@y.test", "y.test", "mail one\r\n") == 0);
+	CHECK(outbox_add(&ob, "from@x.test", "b@y.test", "y.test", "mail two\r\n") == 0);
+	char *src[1] = { xasprintf("%s/records.1", dir) };
+	CHECK(outbox_commit(&ob, src, 1) == 0);
+	CHECK(!exists(dir, "records.1") && exists(dir, "records.2"));
+	free(src[0]);
+
+	/* queued fails on the second mail: it waits; the first is not repeated */
+	sent = 0;
+	fail_at = 2;
+	CHECK(!outbox_flush(dir, fake_send, NULL));
+	CHECK_STR(last_rcpt, "a@y.test");
+	CHECK_STR(last_mail, "mail one\r\n");
+	fail_at = 0;
+	sent = 0;
+	CHECK(outbox_flush(dir, fake_send, NULL));
+	CHECK(sent == 1);
+	CHECK_STR(last_rcpt, "b@y.test");
+	CHECK(entries(box) == 0);
+
+	/* After a crash: an uncommitted run is dropped (its records are read
+	 * again); a committed one still finishes removing its records. */
+	CHECK(outbox_begin(&ob, dir) == 0);
+	CHECK(outbox_add(&ob, "f@x.test", "c@y.test", "y.test", "never\r\n") == 0);
+	char *tmp = xstrdup(ob.tmp);
+	free(ob.dir);
+	free(ob.tmp);
+	free(ob.final);	/* (the process "died" here) */
+	char *run = xasprintf("%s/000000000001-00000000", box);
+	mkdir(run, 0700);
+	touch(run, "000000.eml");
+	char *srcs = xasprintf("%s/sources", run);
+	FILE *f = fopen(srcs, "w");
+	fputs("records.2\n../../escape\n", f);
+	fclose(f);
+	sent = 0;
+	CHECK(outbox_flush(dir, fake_send, NULL));	/* the damaged mail file is dropped, logged */
+	CHECK(access(tmp, F_OK) < 0);
+	CHECK(!exists(dir, "records.2"));
+	CHECK(sent == 0 && entries(box) == 0);
+	free(srcs);
+	free(run);
+	free(tmp);
+	free(box);
+	free(dir);
+}
+
 int main(void)
 {
+	test_outbox();
 	test_aggregate();
 	test_xml();
 	test_rua();

@@ -1,0 +1,268 @@
+/* dmarc_outbox.c — report mails kept durably until queued has them (see
+ * dmarc_outbox.h for the steps and why). */
+#include "mailctl/dmarc_outbox.h"
+#include "common/log.h"
+#include "common/queue_proto.h"
+#include "common/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_MAIL (64UL * 1024 * 1024)	/* a report mail is far smaller */
+#define MAX_ENTRIES 100000		/* per directory listing */
+
+static char *outbox_dir(const char *dmarc_dir)
+{
+	return xasprintf("%s/outbox", dmarc_dir);
+}
+
+static int write_file(const char *path, const char *a, size_t alen, const char *b, size_t blen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	int r = write_all(fd, a, alen) == 0 && (!blen || write_all(fd, b, blen) == 0) &&
+		fsync(fd) == 0 ? 0 : -1;
+	int err = errno;
+	close(fd);
+	errno = err;
+	return r;
+}
+
+int outbox_begin(struct outbox *ob, const char *dmarc_dir)
+{
+	memset(ob, 0, sizeof *ob);
+	char *box = outbox_dir(dmarc_dir);
+	uint32_t rnd = 0;
+	if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+		rnd = (uint32_t)getpid();
+	/* run names sort by time, so older runs are flushed first */
+	ob->final = xasprintf("%s/%012lld-%08x", box, (long long)time(NULL), (unsigned)rnd);
+	ob->tmp = xasprintf("%s.tmp", ob->final);
+	ob->dir = xstrdup(dmarc_dir);
+	int r = mkdir(box, 0700) < 0 && errno != EEXIST ? -1 : mkdir(ob->tmp, 0700);
+	free(box);
+	return r;
+}
+
+int outbox_add(struct outbox *ob, const char *sender, const char *rcpt, const char *domain,
+	       const char *mail)
+{
+	char *path = xasprintf("%s/%06u.eml", ob->tmp, ob->n++);
+	char *head = xasprintf("%s\n%s\n%s\n", sender, rcpt, domain);
+	int r = write_file(path, head, strlen(head), mail, strlen(mail));
+	free(head);
+	free(path);
+	return r;
+}
+
+static void free_ob(struct outbox *ob)
+{
+	free(ob->dir);
+	free(ob->tmp);
+	free(ob->final);
+	memset(ob, 0, sizeof *ob);
+}
+
+/* A run directory holds only files we wrote. */
+static void remove_dir(const char *d)
+{
+	DIR *dh = opendir(d);
+	struct dirent *e;
+	while (dh && (e = readdir(dh))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(dh), e->d_name, 0) < 0)
+			log_warn("dmarc report: cannot remove %s/%s: %s", d, e->d_name, strerror(errno));
+	}
+	if (dh)
+		closedir(dh);
+	if (rmdir(d) < 0 && errno != ENOENT)
+		log_warn("dmarc report: cannot remove %s: %s", d, strerror(errno));
+}
+
+void outbox_abort(struct outbox *ob)
+{
+	if (ob->tmp)
+		remove_dir(ob->tmp);
+	free_ob(ob);
+}
+
+/* Remove the record files a committed run lists (step 2's end; again after a
+ * crash, when some are gone already). */
+static void remove_sources(const char *dmarc_dir, const char *run)
+{
+	char *list = xasprintf("%s/sources", run);
+	FILE *f = fopen(list, "r");
+	free(list);
+	if (!f)
+		return;
+	char line[512];
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		/* names only, never a path out of the directory */
+		if (!line[0] || strchr(line, '/') || line[0] == '.')
+			continue;
+		char *p = xasprintf("%s/%s", dmarc_dir, line);
+		if (unlink(p) < 0 && errno != ENOENT)
+			log_warn("dmarc report: cannot remove %s: %s", p, strerror(errno));
+		free(p);
+	}
+	fclose(f);
+	fsync_dir(dmarc_dir);
+}
+
+int outbox_commit(struct outbox *ob, char *const *sources, size_t n)
+{
+	char *text = xstrdup("");
+	for (size_t i = 0; i < n; i++) {
+		const char *base = strrchr(sources[i], '/');
+		char *t = xasprintf("%s%s\n", text, base ? base + 1 : sources[i]);
+		free(text);
+		text = t;
+	}
+	char *path = xasprintf("%s/sources", ob->tmp);
+	int r = write_file(path, text, strlen(text), NULL, 0) == 0 && fsync_dir(ob->tmp) == 0 &&
+		rename(ob->tmp, ob->final) == 0 ? 0 : -1;
+	int err = errno;
+	free(path);
+	free(text);
+	if (r < 0) {
+		outbox_abort(ob);	/* not committed: the records are read again */
+		errno = err;
+		return -1;
+	}
+	/* Committed (the rename). Make it durable, then the records are done. */
+	char *box = outbox_dir(ob->dir);
+	if (fsync_dir(box) < 0)
+		log_warn("dmarc report: fsync %s: %s", box, strerror(errno));
+	free(box);
+	remove_sources(ob->dir, ob->final);
+	free_ob(ob);
+	return 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a > b && !strcmp(s + a - b, suffix);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted entry names of d (without . and ..). */
+static size_t list(const char *d, char ***out)
+{
+	DIR *dh = opendir(d);
+	char **v = NULL;
+	size_t n = 0;
+	struct dirent *e;
+	while (dh && (e = readdir(dh)) && n < MAX_ENTRIES) {
+		if (e->d_name[0] == '.')
+			continue;
+		v = xrealloc(v, (n + 1) * sizeof *v);
+		v[n++] = xstrdup(e->d_name);
+	}
+	if (dh)
+		closedir(dh);
+	if (n)
+		qsort(v, n, sizeof *v, by_name);
+	*out = v;
+	return n;
+}
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Read a mail file: three header lines, then the message. */
+static char *read_mail(const char *path, char **sender, char **rcpt, char **domain)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size > MAX_MAIL) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	char *buf = xmalloc((size_t)st.st_size + 1);
+	int r = read_full(fd, buf, (size_t)st.st_size);
+	close(fd);
+	buf[st.st_size] = '\0';
+	char *a = buf, *b = r == 0 ? strchr(a, '\n') : NULL;
+	char *c = b ? strchr(b + 1, '\n') : NULL, *d = c ? strchr(c + 1, '\n') : NULL;
+	if (!d) {
+		free(buf);
+		return NULL;
+	}
+	*b = *c = *d = '\0';
+	*sender = a;
+	*rcpt = b + 1;
+	*domain = c + 1;
+	return buf;
+}
+
+/* Queue every mail of one committed run; false at a temporary failure. */
+static bool flush_run(const char *run, outbox_send_fn send, void *arg)
+{
+	char **names;
+	size_t n = list(run, &names);
+	bool ok = true;
+	for (size_t i = 0; i < n && ok; i++) {
+		if (!ends_with(names[i], ".eml"))
+			continue;
+		char *p = xasprintf("%s/%s", run, names[i]), *sender, *rcpt, *domain;
+		char *buf = read_mail(p, &sender, &rcpt, &domain);
+		uint32_t st = buf ? send(arg, sender, rcpt, domain, domain + strlen(domain) + 1)
+				  : QS_REJECT;
+		if (!buf)
+			log_err("dmarc report: unreadable report mail %s dropped", p);
+		if (st == QS_OK || st == QS_REJECT) {
+			if (unlink(p) < 0)
+				log_warn("dmarc report: cannot remove %s: %s", p, strerror(errno));
+		} else {
+			ok = false;	/* queued unreachable or full: the rest waits */
+		}
+		free(buf);
+		free(p);
+	}
+	free_list(names, n);
+	if (ok)
+		remove_dir(run);
+	return ok;
+}
+
+bool outbox_flush(const char *dmarc_dir, outbox_send_fn send, void *arg)
+{
+	char *box = outbox_dir(dmarc_dir);
+	char **runs;
+	size_t n = list(box, &runs);
+	bool ok = true;
+	for (size_t i = 0; i < n; i++) {
+		char *run = xasprintf("%s/%s", box, runs[i]);
+		if (ends_with(runs[i], ".tmp")) {
+			remove_dir(run);	/* never committed: its records are read again */
+		} else if (ok) {
+			remove_sources(dmarc_dir, run);
+			ok = flush_run(run, send, arg);
+		}
+		free(run);
+	}
+	free_list(runs, n);
+	free(box);
+	return ok;
+}
