@@ -142,14 +142,17 @@ void cmd_namespace(struct session *s, struct ip *ip, bool uid)
 /* ---- STATUS ---- */
 
 enum { SA_MESSAGES = 1, SA_RECENT = 2, SA_UIDNEXT = 4, SA_UIDVALIDITY = 8, SA_UNSEEN = 16,
-       SA_SIZE = 32, SA_HIGHESTMODSEQ = 64 };
+       SA_SIZE = 32, SA_HIGHESTMODSEQ = 64, SA_DELETED = 128, SA_DELETED_STORAGE = 256 };
+/* items that need every record read */
+#define SA_PER_MESSAGE (SA_UNSEEN | SA_SIZE | SA_DELETED | SA_DELETED_STORAGE)
 
 int parse_status_items(struct ip *ip, unsigned *items)
 {
 	static const struct { const char *name; unsigned bit; } names[] = {
 		{ "MESSAGES", SA_MESSAGES }, { "RECENT", SA_RECENT }, { "UIDNEXT", SA_UIDNEXT },
 		{ "UIDVALIDITY", SA_UIDVALIDITY }, { "UNSEEN", SA_UNSEEN }, { "SIZE", SA_SIZE },
-		{ "HIGHESTMODSEQ", SA_HIGHESTMODSEQ },
+		{ "HIGHESTMODSEQ", SA_HIGHESTMODSEQ }, { "DELETED", SA_DELETED },
+		{ "DELETED-STORAGE", SA_DELETED_STORAGE },
 	};
 	*items = 0;
 	if (!ip_char(ip, '('))
@@ -186,14 +189,18 @@ int status_line(struct session *s, const char *name, unsigned items)
 	if (!mi)
 		return -1;
 	const struct mi_header *h = mi_header(mi);
-	uint64_t unseen = 0, size = 0;
-	if (items & (SA_UNSEEN | SA_SIZE)) {
+	uint64_t unseen = 0, size = 0, deleted = 0, dsize = 0;
+	if (items & SA_PER_MESSAGE) {
 		struct mi_rec *recs;
 		size_t nr;
 		mi_load(mi, &recs, &nr);
 		for (size_t i = 0; i < nr; i++) {
 			unseen += !(recs[i].flags & MI_SEEN);
 			size += recs[i].size;
+			if (recs[i].flags & MI_DELETED) {
+				deleted++;
+				dsize += recs[i].size;
+			}
 		}
 		mi_recs_free(recs, nr);
 	}
@@ -216,6 +223,9 @@ int status_line(struct session *s, const char *name, unsigned items)
 	ITEM(SA_UNSEEN, "UNSEEN %llu", (unsigned long long)unseen);
 	ITEM(SA_SIZE, "SIZE %llu", (unsigned long long)size);
 	ITEM(SA_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu", (unsigned long long)h->modseq);
+	ITEM(SA_DELETED, "DELETED %llu", (unsigned long long)deleted);
+	/* RFC 9208 4.2.5: in units of 1024 octets, rounded up */
+	ITEM(SA_DELETED_STORAGE, "DELETED-STORAGE %llu", (unsigned long long)((dsize + 1023) / 1024));
 #undef ITEM
 	evbuffer_add(b, ")\r\n", 3);
 	free(fresh);
@@ -343,8 +353,9 @@ static void do_select(struct session *s, struct ip *ip, bool readonly)
 		seqset_free(&q.known);
 		return;
 	}
-	/* any selection ends with the command, even if it fails (RFC 3501 6.3.1) */
-	if (s->sel && s->qresync)
+	/* any selection ends with the command, even if it fails (RFC 3501 6.3.1);
+	 * RFC 7162 3.2.11 and RFC 9051 6.3.2 say so with OK [CLOSED] */
+	if (s->sel && (s->qresync || s->rev2))
 		s_out(s, "* OK [CLOSED] Previous mailbox closed");
 	view_free(s->sel);
 	s->sel = NULL;
@@ -369,9 +380,14 @@ static void do_select(struct session *s, struct ip *ip, bool readonly)
 	s_out(s, "* OK [PERMANENTFLAGS (%s)] Flags permitted",
 	      readonly ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*");
 	s_out(s, "* %zu EXISTS", v->n);
-	s_out(s, "* %zu RECENT", recent);
-	if (unseen)
-		s_out(s, "* OK [UNSEEN %zu] First unseen", unseen);
+	if (s->rev2) {
+		/* RFC 9051 6.3.2: a LIST of the mailbox; no RECENT, no UNSEEN */
+		list_mailbox_line(s, v->name);
+	} else {
+		s_out(s, "* %zu RECENT", recent);
+		if (unseen)
+			s_out(s, "* OK [UNSEEN %zu] First unseen", unseen);
+	}
 	s_out(s, "* OK [UIDVALIDITY %u] UIDs valid", v->uidvalidity);
 	s_out(s, "* OK [UIDNEXT %u] Predicted next UID", v->uidnext);
 	if (s->condstore)

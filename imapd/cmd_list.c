@@ -99,6 +99,16 @@ static void list_one(struct session *s, const struct list_req *r, char **names, 
 		status_line(s, name, r->status_items);
 }
 
+void list_mailbox_line(struct session *s, const char *name)
+{
+	char **names, **subs;
+	size_t n = ms_list(&names), nsubs = ms_subscriptions(&subs);
+	struct list_req r = { .ret = RET_SUBSCRIBED };
+	list_one(s, &r, names, n, subs, nsubs, name, false, false);
+	ms_free_list(names, n);
+	ms_free_list(subs, nsubs);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

@@ -484,7 +484,8 @@ static void compress_set(struct evbuffer *b, const uint32_t *v, size_t n)
 	}
 }
 
-static void reply_esearch(struct session *s, const uint32_t *hits, size_t n, unsigned ret, bool uid)
+static void reply_esearch(struct session *s, const uint32_t *hits, size_t n, unsigned ret, bool uid,
+			  uint64_t modseq)
 {
 	struct evbuffer *b = s_buf(s);
 	evbuffer_add_printf(b, "* ESEARCH (TAG \"%s\")%s", s->tag, uid ? " UID" : "");
@@ -498,6 +499,8 @@ static void reply_esearch(struct session *s, const uint32_t *hits, size_t n, uns
 		evbuffer_add(b, " ALL ", 5);
 		compress_set(b, hits, n);
 	}
+	if (n && modseq)	/* RFC 7162 3.1.5 */
+		evbuffer_add_printf(b, " MODSEQ %llu", (unsigned long long)modseq);
 	evbuffer_add(b, "\r\n", 2);
 }
 
@@ -576,8 +579,9 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 		free(c.data);
 	}
 	mi_close(mi);
-	if (esearch) {
-		reply_esearch(s, hits, nh, ret, uid);
+	if (esearch || s->rev2) {
+		/* RFC 9051 6.4.4: IMAP4rev2 answers every SEARCH with ESEARCH */
+		reply_esearch(s, hits, nh, esearch ? ret : RET_ALL, uid, p.modseq ? maxmod : 0);
 	} else {
 		struct evbuffer *b = s_buf(s);
 		evbuffer_add(b, "* SEARCH", 8);

@@ -195,9 +195,11 @@ static void cmd_id(struct session *s, struct ip *ip, bool uid)
 	s_ok(s, "ID completed");
 }
 
+/* ENABLE (RFC 5161): CONDSTORE, QRESYNC (implies CONDSTORE, RFC 7162 3.2.3)
+ * and IMAP4rev2 (RFC 9051 6.3.1); others are ignored. */
 static void cmd_enable(struct session *s, struct ip *ip, bool uid)
 {
-	bool cs = false, qr = false;
+	bool cs = false, qr = false, r2 = false;
 	for (int i = 0; i < 32; i++) {
 		if (!ip_sp(ip)) {
 			s_bad(s, "Syntax: ENABLE capability...");
@@ -209,16 +211,22 @@ static void cmd_enable(struct session *s, struct ip *ip, bool uid)
 			return;
 		}
 		cs |= !strcasecmp(a, "CONDSTORE");
-		if (!strcasecmp(a, "QRESYNC"))
-			qr = true;
+		qr |= !strcasecmp(a, "QRESYNC");
+		r2 |= !strcasecmp(a, "IMAP4rev2");
 		free(a);
 		if (ip_eol(ip))
 			break;
 	}
-	s_out(s, "* ENABLED%s%s", cs && !s->condstore ? " CONDSTORE" : "",
-	      qr && !s->qresync ? " QRESYNC" : "");
-	s->condstore |= cs || qr;	/* QRESYNC implies CONDSTORE (RFC 7162 3.2.3) */
+	s_out(s, "* ENABLED%s%s%s", cs && !s->condstore ? " CONDSTORE" : "",
+	      qr && !s->qresync ? " QRESYNC" : "", r2 && !s->rev2 ? " IMAP4rev2" : "");
+	s->condstore |= cs || qr;
 	s->qresync |= qr;
+	if (r2 && !s->rev2) {
+		s->rev2 = true;
+		if (s->sel)	/* \Recent does not exist in IMAP4rev2 */
+			for (size_t i = 0; i < s->sel->n; i++)
+				s->sel->m[i].recent = false;
+	}
 	s_ok(s, "ENABLE completed");
 }
 

@@ -52,9 +52,12 @@ struct session {
 	struct event *idle_timer, *inotify_ev;
 	int inotify_fd;
 	int bad_commands;
-	bool condstore;
+	bool condstore;		/* CONDSTORE enabled (RFC 7162): MODSEQ in FETCH responses */
 	bool compressed;
-	bool qresync;		/* QRESYNC enabled: VANISHED instead of EXPUNGE */		/* CONDSTORE enabled (RFC 7162): MODSEQ in FETCH responses */
+	bool qresync;		/* QRESYNC enabled: VANISHED instead of EXPUNGE */
+	/* IMAP4rev2 enabled (RFC 9051): no \Recent or RECENT, SEARCH answered
+	 * by ESEARCH, UTF-8 mailbox names, OK [CLOSED] and a LIST on SELECT */
+	bool rev2;
 	/* fetch bookkeeping of the current command */
 	bool in_fetch_like;	/* FETCH/STORE/SEARCH (non-UID): no EXPUNGE responses */
 };
@@ -95,6 +98,8 @@ int view_open(struct session *s, const char *name, bool readonly);
 /* ---- commands ---- */
 typedef void (*cmd_fn)(struct session *s, struct ip *ip, bool uid);
 void cmd_list(struct session *s, struct ip *ip, bool uid);
+/* "* LIST (attributes) "." name" for one existing mailbox (SELECT, RFC 9051). */
+void list_mailbox_line(struct session *s, const char *name);
 void cmd_lsub(struct session *s, struct ip *ip, bool uid);
 void cmd_create(struct session *s, struct ip *ip, bool uid);
 void cmd_delete(struct session *s, struct ip *ip, bool uid);

@@ -226,9 +226,11 @@ static void view_update(struct session *s, struct mi *mi, const uint32_t *fresh,
 	mi_load(mi, &recs, &nr);
 	reconcile_gone(s, v, recs, nr, allow_expunge);
 	reconcile_flags(s, v, recs, nr);
-	if (reconcile_new(v, recs, nr, fresh, nfresh)) {
+	/* IMAP4rev2 has no \Recent: nothing is fresh and RECENT is never sent */
+	if (reconcile_new(v, recs, nr, s->rev2 ? NULL : fresh, s->rev2 ? 0 : nfresh)) {
 		s_out(s, "* %zu EXISTS", v->n);
-		s_out(s, "* %zu RECENT", count_recent(v));
+		if (!s->rev2)
+			s_out(s, "* %zu RECENT", count_recent(v));
 	}
 	mi_recs_free(recs, nr);
 	v->modseq = h->modseq;
@@ -292,7 +294,7 @@ int view_open(struct session *s, const char *name, bool readonly)
 	size_t nr;
 	mi_load(mi, &recs, &nr);
 	for (size_t i = 0; i < nr; i++)
-		view_append(v, &recs[i], in_list(fresh, nfresh, recs[i].uid));
+		view_append(v, &recs[i], !s->rev2 && in_list(fresh, nfresh, recs[i].uid));
 	mi_recs_free(recs, nr);
 	free(fresh);
 	mi_close(mi);

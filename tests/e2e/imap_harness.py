@@ -14,6 +14,7 @@ import smtplib
 import ssl
 import tempfile
 import shutil
+import socket
 
 from conftest import Instance, IS_ROOT, wait_for
 
@@ -174,3 +175,58 @@ class Mailbox:
 
     def append(self, *messages, folder="INBOX", flags=None):
         self.inst.append(self.user, self.pw, messages, folder, flags)
+
+
+class RawImap:
+    """A raw IMAPS connection: bytes in, lines out, for the tests that check
+    the exact form of responses."""
+
+    def __init__(self, srv, login=True):
+        plain = socket.create_connection(("127.0.0.1", srv.imaps_port), timeout=10)
+        self.s = tls_ctx(srv.cert()).wrap_socket(plain)
+        self.buf = b""
+        self.greeting = self.line()
+        self.n = 0
+        if login:
+            ok = self.cmd(b"LOGIN " + srv.user.encode() + b" " + srv.pw.encode())[-1]
+            assert b" OK " in ok, ok
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError(self.buf)
+            self.buf += d
+        l, self.buf = self.buf.split(b"\r\n", 1)
+        return l
+
+    def until_tag(self, tag):
+        lines = []
+        while True:
+            l = self.line()
+            lines.append(l)
+            if l.startswith(tag + b" "):
+                return lines
+
+    def cmd(self, text):
+        """Send one command with a fresh tag: every line up to the tagged one."""
+        self.n += 1
+        self.tag = b"t%d" % self.n
+        self.send(self.tag + b" " + text + b"\r\n")
+        return self.until_tag(self.tag)
+
+    def ok(self, text):
+        """cmd() that must succeed: the untagged lines."""
+        lines = self.cmd(text)
+        assert lines[-1].startswith(self.tag + b" OK"), (text, lines)
+        return lines[:-1]
+
+    def close(self):
+        try:
+            self.cmd(b"LOGOUT")
+        except (OSError, EOFError):
+            pass
+        self.s.close()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import wait_for
-from imap_harness import ImapInstance, Mailbox, chown_vmail, tls_ctx as cert_ctx
+from imap_harness import ImapInstance, Mailbox, RawImap, chown_vmail, tls_ctx as cert_ctx
 
 SIMPLE = (b"From: Sender One <one@example.org>\r\n"
           b"To: Alice <alice@example.test>, bob@example.test\r\n"
@@ -348,32 +348,9 @@ def test_copy_and_move_with_copyuid(server):
 
 # ---- raw-socket tests: literals and malformed input ----
 
-class Raw:
+class Raw(RawImap):
     def __init__(self, srv):
-        plain = socket.create_connection(("127.0.0.1", srv.imaps_port), timeout=10)
-        self.s = tls_ctx(srv).wrap_socket(plain)
-        self.buf = b""
-        self.line()  # greeting
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            d = self.s.recv(65536)
-            if not d:
-                raise EOFError(self.buf)
-            self.buf += d
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l
-
-    def until_tag(self, tag):
-        lines = []
-        while True:
-            l = self.line()
-            lines.append(l)
-            if l.startswith(tag + b" "):
-                return lines
+        super().__init__(srv, login=False)
 
 
 def test_raw_literals_and_malformed(server):

@@ -1,0 +1,170 @@
+"""tern-imapd and IMAP4rev2 (RFC 9051): what changes for a client that sends
+`ENABLE IMAP4rev2`, and that a client that does not still gets IMAP4rev1.
+
+Raw sockets against a real instance (mailctl init/start: authd, both imapd
+roles, smtpd, queued, deliverd); one instance for the module, a fresh user
+per test (see imap_harness.py)."""
+import imaplib
+import re
+
+import pytest
+
+from imap_harness import ImapInstance, Mailbox, RawImap, tls_ctx
+
+MSG = (b"From: a@example.org\r\nTo: b@example.test\r\nSubject: %s\r\n"
+       b"Date: Mon, 02 Mar 2026 10:00:00 +0000\r\n\r\nbody %s\r\n")
+
+
+def msg(n):
+    return MSG % (b"m%d" % n, b"x" * n)
+
+
+@pytest.fixture(scope="module")
+def imap_instance():
+    inst = ImapInstance()
+    yield inst
+    inst.close()
+
+
+@pytest.fixture
+def server(imap_instance):
+    return Mailbox(imap_instance)
+
+
+def rev2(srv):
+    r = RawImap(srv)
+    assert r.ok(b"ENABLE IMAP4rev2") == [b"* ENABLED IMAP4rev2"]
+    return r
+
+
+def test_capability_advertises_both_revisions(server):
+    r = RawImap(server, login=False)
+    caps = r.cmd(b"CAPABILITY")[0].split()
+    assert b"IMAP4rev1" in caps and b"IMAP4rev2" in caps
+    r.ok(b"LOGIN " + server.user.encode() + b" " + server.pw.encode())
+    caps = r.ok(b"CAPABILITY")[0].split()
+    for c in (b"IMAP4rev1", b"IMAP4rev2", b"ENABLE", b"STATUS=SIZE", b"ESEARCH", b"UIDPLUS"):
+        assert c in caps, c
+    assert b"LITERAL-" not in caps  # LITERAL+ is advertised (RFC 7888: never both)
+    # enabling twice reports nothing new; unknown names are ignored
+    assert r.ok(b"ENABLE IMAP4rev2 X-UNKNOWN") == [b"* ENABLED IMAP4rev2"]
+    assert r.ok(b"ENABLE IMAP4rev2") == [b"* ENABLED"]
+    r.close()
+
+
+def test_no_recent_once_enabled(server):
+    server.deliver(msg(1))
+    r = rev2(server)
+    lines = r.ok(b"SELECT INBOX")
+    assert b"* 1 EXISTS" in lines
+    assert not [l for l in lines if b"RECENT" in l or b"UNSEEN" in l], lines
+    # RFC 9051 6.3.2: a LIST of the selected mailbox
+    assert b'* LIST (\\HasNoChildren) "." "INBOX"' in lines, lines
+    fl = r.ok(b"FETCH 1 FLAGS")
+    assert fl == [b"* 1 FETCH (FLAGS ())"], fl
+    # a new delivery: EXISTS, and still no RECENT
+    server.deliver(msg(2))
+    lines = r.ok(b"NOOP")
+    assert b"* 2 EXISTS" in lines and not [l for l in lines if b"RECENT" in l], lines
+    assert r.ok(b"FETCH 2 FLAGS") == [b"* 2 FETCH (FLAGS ())"]
+    assert r.ok(b"SEARCH RECENT") == [b'* ESEARCH (TAG "%s")' % r.tag]
+    r.close()
+    # a rev1 session still sees \Recent for mail that is new to it
+    server.deliver(msg(3))
+    r1 = RawImap(server)
+    lines = r1.ok(b"SELECT INBOX")
+    assert b"* 1 RECENT" in lines and b"* 3 EXISTS" in lines, lines
+    assert not [l for l in lines if l.startswith(b"* LIST")], lines
+    assert r1.ok(b"FETCH 3 FLAGS") == [b"* 3 FETCH (FLAGS (\\Recent))"]
+    r1.close()
+
+
+def test_select_closed_only_for_rev2(server):
+    r1 = RawImap(server)
+    r1.ok(b"SELECT INBOX")
+    lines = r1.ok(b"EXAMINE INBOX")
+    assert not [l for l in lines if b"CLOSED" in l], lines
+    r1.close()
+    r = rev2(server)
+    lines = r.ok(b"SELECT INBOX")
+    assert not [l for l in lines if b"CLOSED" in l], lines
+    lines = r.ok(b"EXAMINE Sent")
+    assert lines[0].startswith(b"* OK [CLOSED]"), lines
+    assert any(l.startswith(b"* LIST (") and b"\\Sent" in l for l in lines), lines
+    # a failing SELECT closes the previous mailbox too, and says so
+    lines = r.cmd(b"SELECT nosuch")
+    assert lines[0].startswith(b"* OK [CLOSED]") and lines[-1].startswith(r.tag + b" NO"), lines
+    assert r.cmd(b"FETCH 1 FLAGS")[-1].startswith(r.tag + b" BAD")
+    r.close()
+
+
+def test_search_answered_by_esearch(server):
+    server.append(msg(1), msg(2), msg(3))
+    r1 = RawImap(server)
+    r1.ok(b"SELECT INBOX")
+    assert r1.ok(b"SEARCH ALL") == [b"* SEARCH 1 2 3"]
+    r1.close()
+    r = rev2(server)
+    r.ok(b"SELECT INBOX")
+    t = lambda: r.tag
+    lines = r.ok(b"SEARCH ALL")
+    assert lines == [b'* ESEARCH (TAG "%s") ALL 1:3' % t()]
+    lines = r.ok(b"UID SEARCH 2:3")
+    assert lines == [b'* ESEARCH (TAG "%s") UID ALL 2:3' % t()]
+    lines = r.ok(b"SEARCH SUBJECT nomatch")
+    assert lines == [b'* ESEARCH (TAG "%s")' % t()]
+    lines = r.ok(b"SEARCH RETURN (MIN COUNT) 2:3")
+    assert lines == [b'* ESEARCH (TAG "%s") MIN 2 COUNT 2' % t()]
+    # CONDSTORE: the highest mod-sequence goes into the ESEARCH response
+    lines = r.ok(b"SEARCH MODSEQ 1")
+    assert re.fullmatch(rb'\* ESEARCH \(TAG "t\d+"\) ALL 1:3 MODSEQ \d+', lines[0]), lines
+    r.close()
+
+
+def test_status_size_deleted(server):
+    a, b = msg(10), msg(3000)
+    server.append(a, b)
+    server.append(msg(5), flags="(\\Deleted)")
+    r = rev2(server)
+    lines = r.ok(b"STATUS INBOX (MESSAGES SIZE DELETED DELETED-STORAGE UNSEEN)")
+    total = len(a) + len(b) + len(msg(5))
+    dkb = (len(msg(5)) + 1023) // 1024
+    assert lines == [b"* STATUS \"INBOX\" (MESSAGES 3 UNSEEN 3 SIZE %d DELETED 1 DELETED-STORAGE %d)"
+                     % (total, dkb)], lines
+    # LIST-STATUS: each STATUS right after its LIST line
+    lines = r.ok(b'LIST "" "*" RETURN (STATUS (MESSAGES DELETED SIZE))')
+    for i, l in enumerate(lines):
+        if l.startswith(b"* LIST") and b"\\NonExistent" not in l and b"\\Noselect" not in l:
+            name = l.rsplit(b" ", 1)[1]
+            assert lines[i + 1].startswith(b"* STATUS " + name + b" ("), lines
+    assert b"* STATUS \"INBOX\" (MESSAGES 3 SIZE %d DELETED 1)" % total in lines, lines
+    assert r.cmd(b"STATUS INBOX (BOGUS)")[-1].startswith(r.tag + b" BAD")
+    r.close()
+
+
+def test_nonsync_literal_over_4096(server):
+    """IMAP4rev2 includes LITERAL-; we advertise LITERAL+, so a
+    non-synchronising literal of any size within the limits is taken."""
+    r = rev2(server)
+    m = msg(6000)
+    r.send(b"a1 APPEND INBOX {%d+}\r\n" % len(m) + m + b"\r\n")
+    ok = r.until_tag(b"a1")[-1]
+    assert ok.startswith(b"a1 OK [APPENDUID "), ok
+    lines = r.ok(b"STATUS INBOX (MESSAGES SIZE)")
+    assert lines == [b"* STATUS \"INBOX\" (MESSAGES 1 SIZE %d)" % len(m)]
+    r.close()
+
+
+def test_imaplib_rev1_unaffected(server):
+    """Python's imaplib speaks IMAP4rev1 and never enables rev2."""
+    server.deliver(msg(1))
+    c = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=20)
+    c.starttls(ssl_context=tls_ctx(server.cert()))
+    assert "IMAP4REV2" in c.capabilities and c.PROTOCOL_VERSION == "IMAP4REV1"
+    c.login(server.user, server.pw)
+    typ, data = c.select("INBOX")
+    assert typ == "OK" and c.untagged_responses.get("RECENT") == [b"1"]
+    assert c.search(None, "ALL") == ("OK", [b"1"])
+    typ, data = c.fetch("1", "(FLAGS)")
+    assert b"\\Recent" in data[0]
+    c.logout()
