@@ -2,6 +2,7 @@
  * dmarc_outbox.h for the steps and why). */
 #include "mailctl/dmarc_outbox.h"
 #include "common/log.h"
+#include "common/privdrop.h"
 #include "common/queue_proto.h"
 #include "common/util.h"
 
@@ -24,11 +25,34 @@ static char *outbox_dir(const char *dmarc_dir)
 	return xasprintf("%s/outbox", dmarc_dir);
 }
 
+/* Whoever runs the report (root by hand, the queue's account on schedule),
+ * what it makes here belongs to the queue's account, so every later run can
+ * read and remove it. */
+static int give_to_queue(int dirfd, const char *path)
+{
+	uid_t uid;
+	gid_t gid;
+	if (!running_as_root() || account_ids(ACCT_QUEUED, &uid, &gid) < 0)
+		return 0;
+	return fchownat(dirfd, path, uid, gid, AT_SYMLINK_NOFOLLOW | (*path ? 0 : AT_EMPTY_PATH));
+}
+
+static int make_dir(const char *path)
+{
+	if (mkdir(path, 0700) < 0)
+		return errno == EEXIST ? 0 : -1;
+	return give_to_queue(AT_FDCWD, path);
+}
+
 static int write_file(const char *path, const char *a, size_t alen, const char *b, size_t blen)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;
+	if (give_to_queue(fd, "") < 0) {
+		close(fd);
+		return -1;
+	}
 	int r = write_all(fd, a, alen) == 0 && (!blen || write_all(fd, b, blen) == 0) &&
 		fsync(fd) == 0 ? 0 : -1;
 	int err = errno;
@@ -48,7 +72,7 @@ int outbox_begin(struct outbox *ob, const char *dmarc_dir)
 	ob->final = xasprintf("%s/%012lld-%08x", box, (long long)time(NULL), (unsigned)rnd);
 	ob->tmp = xasprintf("%s.tmp", ob->final);
 	ob->dir = xstrdup(dmarc_dir);
-	int r = mkdir(box, 0700) < 0 && errno != EEXIST ? -1 : mkdir(ob->tmp, 0700);
+	int r = make_dir(box) < 0 || make_dir(ob->tmp) < 0 ? -1 : 0;
 	free(box);
 	return r;
 }

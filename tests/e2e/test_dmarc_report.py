@@ -373,6 +373,11 @@ def test_reports_wait_in_the_outbox_while_the_queue_is_down(mx):
     assert "rua domain=rep.test to=dmarc@rep.test status=deferred" in r.stdout, r.stdout
     outbox = os.path.join(mx.dir, "spool", "dmarc", "outbox")
     assert len(os.listdir(outbox)) == 1
+    if IS_ROOT:   # made by root, but the scheduled runs (tern-queued) must finish it
+        import pwd
+        run = os.path.join(outbox, os.listdir(outbox)[0])
+        for p in (outbox, run, *[os.path.join(run, n) for n in os.listdir(run)]):
+            assert pwd.getpwuid(os.stat(p).st_uid).pw_name == "tern-queued", p
     assert not os.path.exists(records_path(mx))   # the records are in the report now
     mx.start()
     r = mx.ctl("dmarc", "report")
