@@ -270,7 +270,7 @@ static bool parse_qresync(struct ip *ip, struct qresync_req *q)
 			/* sequence match data without known UIDs: accepted, not needed */
 		} else {
 			char *k = ip_until(ip, " )");
-			q->have_known = k && seqset_parse(k, &q->known);
+			q->have_known = k && seqset_parse(k, &q->known) && !q->known.last;
 			free(k);
 			if (!q->have_known)
 				return false;

@@ -15,9 +15,8 @@ static size_t deleted_indexes(struct view *v, const struct seqset *uidset, size_
 {
 	size_t n = 0;
 	*idx = xcalloc(v->n + 1, sizeof **idx);
-	uint32_t star = v->n ? v->m[v->n - 1].uid : 0;
 	for (size_t i = 0; i < v->n; i++)
-		if ((v->m[i].flags & MI_DELETED) && (!uidset || seqset_has(uidset, v->m[i].uid, star)))
+		if ((v->m[i].flags & MI_DELETED) && (!uidset || view_set_has(v, uidset, i, true)))
 			(*idx)[n++] = i;
 	return n;
 }

@@ -222,7 +222,8 @@ static struct skey *parse_key(struct sparse *p)
 		return k;
 	}
 	struct skey *k = xcalloc(1, sizeof *k);
-	if (ip_peek(p->ip, '*') || (p->ip->p < p->ip->end && isdigit((unsigned char)*p->ip->p))) {
+	if (ip_peek(p->ip, '*') || ip_peek(p->ip, '$') ||
+	    (p->ip->p < p->ip->end && isdigit((unsigned char)*p->ip->p))) {
 		char *s = ip_until(p->ip, " )");
 		k->kind = SK_SEQ;
 		bool ok = s && seqset_parse(s, &k->set);
@@ -414,8 +415,8 @@ static bool eval(struct msgctx *c, const struct skey *k)
 	case SK_OLD: return !v->recent;
 	case SK_RECENT: return v->recent;
 	case SK_MODSEQ: return (int64_t)v->modseq >= k->num;
-	case SK_UID: return seqset_has(&k->set, v->uid, view->n ? view->m[view->n - 1].uid : 0);
-	case SK_SEQ: return seqset_has(&k->set, (uint32_t)c->idx + 1, (uint32_t)view->n);
+	case SK_UID: return view_set_has(view, &k->set, c->idx, true);
+	case SK_SEQ: return view_set_has(view, &k->set, c->idx, false);
 	case SK_NOT: return !eval(c, k->a);
 	case SK_OR: return eval(c, k->a) || eval(c, k->b);
 	case SK_AND:
@@ -444,7 +445,7 @@ static bool eval(struct msgctx *c, const struct skey *k)
 
 /* ---- the command ---- */
 
-enum { RET_MIN = 1, RET_MAX = 2, RET_COUNT = 4, RET_ALL = 8 };
+enum { RET_MIN = 1, RET_MAX = 2, RET_COUNT = 4, RET_ALL = 8, RET_SAVE = 16 };
 
 static bool parse_return(struct ip *ip, unsigned *ret)
 {
@@ -460,7 +461,8 @@ static bool parse_return(struct ip *ip, unsigned *ret)
 		if (!a)
 			return false;
 		unsigned bit = !strcasecmp(a, "MIN") ? RET_MIN : !strcasecmp(a, "MAX") ? RET_MAX :
-			       !strcasecmp(a, "COUNT") ? RET_COUNT : !strcasecmp(a, "ALL") ? RET_ALL : 0;
+			       !strcasecmp(a, "COUNT") ? RET_COUNT : !strcasecmp(a, "ALL") ? RET_ALL :
+			       !strcasecmp(a, "SAVE") ? RET_SAVE : 0;
 		free(a);
 		if (!bit)
 			return false;
@@ -482,6 +484,30 @@ static void compress_set(struct evbuffer *b, const uint32_t *v, size_t n)
 			evbuffer_add_printf(b, ":%u", v[j]);
 		i = j + 1;
 	}
+}
+
+/* RETURN (SAVE ...) (RFC 5182 2.1): with MIN and/or MAX alone only those
+ * are saved, else every match. hits are sequence numbers or UIDs. */
+static void save_result(struct session *s, const uint32_t *hits, size_t n, unsigned ret, bool uid)
+{
+	struct view *v = s->sel;
+	uint32_t *u = xcalloc(n + 1, sizeof *u);
+	size_t k = 0;
+	bool ends = (ret & (RET_MIN | RET_MAX)) && !(ret & (RET_ALL | RET_COUNT));
+	for (size_t i = 0; i < n; i++) {
+		if (ends && !((i == 0 && (ret & RET_MIN)) || (i == n - 1 && (ret & RET_MAX))))
+			continue;
+		u[k++] = uid ? hits[i] : v->m[hits[i] - 1].uid;
+	}
+	view_save_result(v, u, k);
+	free(u);
+}
+
+/* A SEARCH with SAVE that fails leaves "$" empty (RFC 5182 2.1). */
+static void forget_result(struct session *s, unsigned ret)
+{
+	if (ret & RET_SAVE)
+		view_save_result(s->sel, NULL, 0);
 }
 
 static void reply_esearch(struct session *s, const uint32_t *hits, size_t n, unsigned ret, bool uid,
@@ -538,6 +564,7 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 		if (!probe) {
 			s_no(s, "[BADCHARSET (UTF-8 US-ASCII)] Unknown charset");
 			free(charset);
+			forget_result(s, ret);
 			return;
 		}
 		free(probe);
@@ -548,6 +575,7 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 		if (p.badcharset) {
 			s_no(s, "[BADCHARSET (UTF-8 US-ASCII)] Cannot convert search string");
 			free(charset);
+			forget_result(s, ret);
 			return;
 		}
 		goto syntax;
@@ -557,6 +585,7 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 		skey_free(prog);
 		free(charset);
 		s_no(s, "[SERVERBUG] Cannot open mailbox");
+		forget_result(s, ret);
 		return;
 	}
 	uint32_t *hits = xcalloc(s->sel->n + 1, sizeof *hits);
@@ -579,7 +608,11 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 		free(c.data);
 	}
 	mi_close(mi);
-	if (esearch || s->rev2) {
+	if (ret & RET_SAVE)
+		save_result(s, hits, nh, ret, uid);
+	if (ret == RET_SAVE) {
+		/* SAVE alone: no ESEARCH response (RFC 5182 2.1) */
+	} else if (esearch || s->rev2) {
 		/* RFC 9051 6.4.4: IMAP4rev2 answers every SEARCH with ESEARCH */
 		reply_esearch(s, hits, nh, esearch ? ret : RET_ALL, uid, p.modseq ? maxmod : 0);
 	} else {
@@ -598,6 +631,7 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 	return;
 syntax:
 	free(charset);
+	forget_result(s, ret);
 	s_bad(s, "Syntax error in SEARCH: %s", ip->why ? ip->why : "unexpected input");
 }
 

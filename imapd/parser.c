@@ -396,6 +396,10 @@ static bool seq_num(const char **pp, uint32_t *v)
 bool seqset_parse(const char *s, struct seqset *out)
 {
 	memset(out, 0, sizeof *out);
+	if (!strcmp(s, "$")) {	/* only ever alone (RFC 5182 4) */
+		out->last = true;
+		return true;
+	}
 	const char *p = s;
 	for (size_t count = 0; count < 10000; count++) {
 		struct seqrange r;

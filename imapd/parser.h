@@ -83,11 +83,14 @@ struct seqset {
 	struct seqrange *r;
 	size_t n;
 	bool star_lo, star_hi;
+	bool last;	/* "$": the saved search result (RFC 5182, RFC 9051 6.4.4.1);
+			 * no ranges: the selected view resolves it */
 };
-/* Parse "1:4,7,9:*"; '*' is stored as UINT32_MAX. $ (SEARCHRES) not supported. */
+/* Parse "1:4,7,9:*" ('*' is stored as UINT32_MAX) or "$". */
 bool seqset_parse(const char *s, struct seqset *out);
 void seqset_free(struct seqset *s);
-/* Membership given the value of '*' (largest seq or UID). */
+/* Membership given the value of '*' (largest seq or UID); "$" has no
+ * members here (see view_set_has). */
 bool seqset_has(const struct seqset *s, uint32_t v, uint32_t star);
 
 #endif

@@ -30,6 +30,10 @@ struct view {
 	uint64_t modseq;
 	struct vmsg *m;
 	size_t n, cap;
+	/* SEARCHRES (RFC 5182): the UIDs of the last SEARCH ... RETURN (SAVE),
+	 * sorted; "$" names those still here. Lives as long as the selection. */
+	uint32_t *saved;
+	size_t nsaved;
 };
 
 struct session_limits {
@@ -90,6 +94,10 @@ void report_vanished(struct session *s, uint32_t *uids, size_t n, bool earlier);
 uint32_t view_seq(const struct view *v, uint32_t uid);
 /* Every number of a message sequence set names a message (RFC 3501 9: else BAD). */
 bool view_seqs_valid(const struct view *v, const struct seqset *set);
+/* Is the message at view index i in set (numbers are UIDs when uid)? Knows "$". */
+bool view_set_has(const struct view *v, const struct seqset *set, size_t i, bool uid);
+/* Replace the saved search result (UIDs in any order; n may be 0). */
+void view_save_result(struct view *v, const uint32_t *uids, size_t n);
 /* Resolve a set to a sorted list of 0-based view indexes. */
 size_t view_resolve(const struct view *v, const struct seqset *set, bool uid, size_t **idx);
 /* Open a folder by IMAP name for the view (SELECT/EXAMINE). */

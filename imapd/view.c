@@ -17,6 +17,7 @@ void view_free(struct view *v)
 	for (size_t i = 0; i < v->n; i++)
 		free(v->m[i].kw);
 	free(v->m);
+	free(v->saved);
 	free(v->name);
 	free(v->dir);
 	free(v);
@@ -71,8 +72,29 @@ static int cmp_size(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+void view_save_result(struct view *v, const uint32_t *uids, size_t n)
+{
+	free(v->saved);
+	v->saved = xcalloc(n + 1, sizeof *v->saved);
+	if (n)
+		memcpy(v->saved, uids, n * sizeof *uids);
+	v->nsaved = n;
+	sort_fresh(v->saved, n);
+}
+
+bool view_set_has(const struct view *v, const struct seqset *set, size_t i, bool uid)
+{
+	if (set->last)
+		return in_list(v->saved, v->nsaved, v->m[i].uid);
+	if (uid)
+		return seqset_has(set, v->m[i].uid, v->n ? v->m[v->n - 1].uid : 0);
+	return seqset_has(set, (uint32_t)i + 1, (uint32_t)v->n);
+}
+
 bool view_seqs_valid(const struct view *v, const struct seqset *set)
 {
+	if (set->last)
+		return true;	/* "$" names only messages still here */
 	for (size_t i = 0; i < set->n; i++) {
 		if ((set->r[i].lo != UINT32_MAX && set->r[i].lo > v->n) ||
 		    (set->r[i].hi != UINT32_MAX && set->r[i].hi > v->n))
@@ -89,6 +111,12 @@ size_t view_resolve(const struct view *v, const struct seqset *set, bool uid, si
 	*idx = xcalloc(v->n + 1, sizeof **idx);
 	if (!v->n)
 		return 0;
+	if (set->last) {
+		for (size_t i = 0; i < v->n; i++)
+			if (view_set_has(v, set, i, uid))
+				(*idx)[n++] = i;
+		return n;
+	}
 	uint32_t star = uid ? v->m[v->n - 1].uid : (uint32_t)v->n;
 	if (!uid) {
 		for (size_t i = 0; i < v->n; i++)

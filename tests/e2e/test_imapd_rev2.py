@@ -168,3 +168,87 @@ def test_imaplib_rev1_unaffected(server):
     typ, data = c.fetch("1", "(FLAGS)")
     assert b"\\Recent" in data[0]
     c.logout()
+
+
+def fetched(lines):
+    """The sequence numbers of the FETCH responses among lines."""
+    return [int(l.split()[1]) for l in lines if re.match(rb"\* \d+ FETCH ", l)]
+
+
+@pytest.mark.parametrize("enable", [False, True])
+def test_searchres_save_and_dollar(server, enable):
+    """SEARCHRES (RFC 5182, part of RFC 9051): RETURN (SAVE) and "$" in
+    FETCH, STORE, SEARCH, COPY, MOVE and UID EXPUNGE; rev1 sessions too."""
+    server.append(*[msg(i) for i in range(1, 7)])
+    r = rev2(server) if enable else RawImap(server)
+    r.ok(b"SELECT INBOX")
+    # "$" before any SAVE: the empty set, no error
+    assert r.ok(b"FETCH $ FLAGS") == []
+    r.ok(b"STORE 2,4,6 +FLAGS.SILENT (\\Flagged)")
+    # SAVE alone: no ESEARCH (nor SEARCH) response at all
+    assert r.ok(b"SEARCH RETURN (SAVE) FLAGGED") == []
+    assert fetched(r.ok(b"FETCH $ (FLAGS)")) == [2, 4, 6]
+    lines = r.ok(b"UID FETCH $ (FLAGS)")
+    assert fetched(lines) == [2, 4, 6] and all(b"UID" in l for l in lines), lines
+    # "$" as a search key, alone and combined, numbers and UIDs
+    want = b'* ESEARCH (TAG "%s") ALL 4:6' if enable else b"* SEARCH 4 6"
+    assert r.ok(b"SEARCH $ 3:6") == [want.replace(b"%s", r.tag).replace(b"4:6", b"4,6")]
+    want = b'* ESEARCH (TAG "%s") UID ALL 2,4' if enable else b"* SEARCH 2 4"
+    assert r.ok(b"UID SEARCH UID $ NOT 6") == [want.replace(b"%s", r.tag)]
+    # STORE $, and the flags it set
+    r.ok(b"STORE $ +FLAGS.SILENT (\\Seen)")
+    lines = r.ok(b"SEARCH RETURN (ALL) SEEN")
+    assert lines == [b'* ESEARCH (TAG "%s") ALL 2,4,6' % r.tag], lines
+    # COPY $: COPYUID names the saved UIDs
+    ok = r.cmd(b"COPY $ Trash")[-1]
+    assert ok.startswith(r.tag + b" OK [COPYUID ") and b" 2,4,6 " in ok, ok
+    # SAVE with MIN/MAX only keeps those; with ALL (or COUNT) every match
+    assert r.ok(b"SEARCH RETURN (SAVE MIN) FLAGGED") == [b'* ESEARCH (TAG "%s") MIN 2' % r.tag]
+    assert fetched(r.ok(b"FETCH $ FLAGS")) == [2]
+    lines = r.ok(b"SEARCH RETURN (SAVE MIN MAX) FLAGGED")
+    assert lines == [b'* ESEARCH (TAG "%s") MIN 2 MAX 6' % r.tag], lines
+    assert fetched(r.ok(b"FETCH $ FLAGS")) == [2, 6]
+    lines = r.ok(b"UID SEARCH RETURN (SAVE COUNT) 1:3")
+    assert lines == [b'* ESEARCH (TAG "%s") UID COUNT 3' % r.tag], lines
+    assert fetched(r.ok(b"FETCH $ FLAGS")) == [1, 2, 3]
+    # UID EXPUNGE $ expunges only the saved messages that are \Deleted
+    r.ok(b"STORE 1:* +FLAGS.SILENT (\\Deleted)")
+    r.ok(b"SEARCH RETURN (SAVE) 5:6")
+    lines = r.ok(b"UID EXPUNGE $")
+    assert lines == [b"* 6 EXPUNGE", b"* 5 EXPUNGE"], lines
+    # the expunged messages left "$"
+    assert r.ok(b"FETCH $ FLAGS") == []
+    r.ok(b"STORE 1:* -FLAGS.SILENT (\\Deleted)")
+    # MOVE $
+    r.ok(b"SEARCH RETURN (SAVE) 1,3")
+    lines = r.ok(b"MOVE $ Archive")
+    assert lines[0].startswith(b"* OK [COPYUID ") and lines[1:] == [b"* 3 EXPUNGE", b"* 1 EXPUNGE"], lines
+    assert r.ok(b"STATUS Archive (MESSAGES)")[0].endswith(b"(MESSAGES 2)")
+    r.close()
+
+
+def test_searchres_reset(server):
+    server.append(msg(1), msg(2), msg(3))
+    r = rev2(server)
+    r.ok(b"SELECT INBOX")
+    r.ok(b"SEARCH RETURN (SAVE) 2:3")
+    assert fetched(r.ok(b"FETCH $ FLAGS")) == [2, 3]
+    # a SEARCH with SAVE that fails empties "$"
+    assert r.cmd(b"SEARCH RETURN (SAVE) NOSUCHKEY")[-1].startswith(r.tag + b" BAD")
+    assert r.ok(b"FETCH $ FLAGS") == []
+    r.ok(b"SEARCH RETURN (SAVE) 1")
+    assert fetched(r.ok(b"FETCH $ FLAGS")) == [1]
+    lines = r.cmd(b"SEARCH RETURN (SAVE) CHARSET X-NOSUCH SUBJECT a")
+    assert b"BADCHARSET" in lines[-1], lines
+    assert r.ok(b"FETCH $ FLAGS") == []
+    # a SEARCH without SAVE leaves it alone
+    r.ok(b"SEARCH RETURN (SAVE) 1")
+    r.ok(b"SEARCH 2")
+    assert fetched(r.ok(b"FETCH $ FLAGS")) == [1]
+    # a new selection starts with an empty "$"
+    r.ok(b"SELECT INBOX")
+    assert r.ok(b"FETCH $ FLAGS") == []
+    # "$" never mixes with other numbers
+    assert r.cmd(b"FETCH $,1 FLAGS")[-1].startswith(r.tag + b" BAD")
+    assert r.cmd(b"SEARCH $:2")[-1].startswith(r.tag + b" BAD")
+    r.close()

@@ -93,6 +93,14 @@ static void test_seqset(void)
 	CHECK(!seqset_parse("1:", &s));
 	CHECK(!seqset_parse("1,,2", &s));
 	CHECK(!seqset_parse("99999999999", &s));
+	/* "$" (SEARCHRES) only alone; it has no ranges of its own */
+	CHECK(seqset_parse("$", &s) && s.last && s.n == 0 && !seqset_has(&s, 1, 5));
+	seqset_free(&s);
+	CHECK(!seqset_parse("$,1", &s));
+	CHECK(!seqset_parse("1,$", &s));
+	CHECK(!seqset_parse("$:3", &s));
+	CHECK(seqset_parse("2", &s) && !s.last);
+	seqset_free(&s);
 }
 
 int main(void)
