@@ -3,13 +3,12 @@
 Two modes, same interface:
   * "real": a whole instance (`mailctl init/start`) with authd, queued and local
     delivery: messages are read back from the recipients' Maildirs.
-  * "fake": tern-smtpd alone, started with listening sockets passed in
-    TERN_LISTEN_FDS (as the master does), with Python doubles of authd and queued
-    on run/auth.sock and run/queue.sock (ternipc.py). Messages are read back from
-    the double's spool. Tests that inject peer failures (queue full, auth
-    tempfail) always use this mode.
-Real mode is chosen when the suite has its other daemons (tern-authd,
-tern-queued, tern-deliverd) and `mailctl start` works.
+  * "double": tern-smtpd started with listening sockets passed in
+    TERN_LISTEN_FDS (as the master does), the real tern-authd (its user database
+    made with mailctl) on run/auth.sock, and a Python double of queued on
+    run/queue.sock (ternipc.py). Messages are read back from the double's spool,
+    envelope included. Tests that make the queue misbehave (full, refusing,
+    silent, restarting) use this mode; those that need authd down kill it.
 """
 import json
 import os
@@ -21,31 +20,15 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 
 import ternipc as ipc
-from conftest import IS_ROOT, TERN_BIN, Instance, mailctl, next_port_base, port_open, wait_for
+from conftest import IS_ROOT, TERN_BIN, Instance, mailctl, port_open
 
 DOMAIN = "example.test"
 USERS = {"alice@example.test": "alice-secret", "bob@example.test": "bob-secret"}
 ALIASES = {"postmaster@example.test": "alice@example.test",
            "sales@example.test": "bob@example.test"}
 SMTPD = os.path.join(TERN_BIN, "tern-smtpd")
-
-
-_real = None
-
-
-def real_stack_available():
-    """The other daemons are built and the master can start them."""
-    global _real
-    if _real is None:
-        need = ("tern-authd", "tern-queued", "tern-deliverd")
-        _real = all(os.path.exists(os.path.join(TERN_BIN, n)) for n in need)
-        for cmd in ("init", "start"):
-            p = mailctl(cmd, "--help", check=False)
-            _real = _real and p.returncode == 0 and "not available" not in p.stderr
-    return _real
 
 
 def ensure_account(name):
@@ -131,40 +114,6 @@ class FakePeer:
         self.thread.join(timeout=2)
 
 
-class FakeAuthd(FakePeer):
-    def __init__(self, path):
-        self.tempfail = False
-        super().__init__(path)
-
-    def owner(self, addr):
-        addr = addr.lower()
-        if addr in USERS:
-            return addr
-        return ALIASES.get(addr)
-
-    def handle(self, m):
-        if m.type == ipc.AUTH_LOGIN_REQ:
-            service, user, password, ip = m.str(), m.str(), m.str(), m.str()
-            ok = USERS.get(user.lower()) == password
-            res = ipc.AUTH_TEMPFAIL if self.tempfail else ipc.AUTH_OK if ok else ipc.AUTH_FAIL
-            return ipc.Msg(ipc.AUTH_LOGIN_RES).u32(res).str(user.lower() if ok else "").str("")
-        if m.type == ipc.AUTH_RCPT_REQ:
-            addr = m.str().lower()
-            if self.tempfail:
-                kind = ipc.RCPT_TEMPFAIL
-            elif self.owner(addr):
-                kind = ipc.RCPT_LOCAL
-            elif addr.endswith("@" + DOMAIN):
-                kind = ipc.RCPT_UNKNOWN
-            else:
-                kind = ipc.RCPT_REMOTE
-            return ipc.Msg(ipc.AUTH_RCPT_RES).u32(kind)
-        if m.type == ipc.AUTH_SENDER_REQ:
-            user, addr = m.str(), m.str()
-            return ipc.Msg(ipc.AUTH_SENDER_RES).u32(1 if self.owner(addr) == user else 0)
-        raise AssertionError(f"fake authd: unexpected message {m.type}")
-
-
 class FakeQueued(FakePeer):
     """Keeps each committed message as spool/ID (bytes) + spool/ID.json (envelope)."""
 
@@ -233,9 +182,78 @@ class Message:
         return b"\r\n".join(lines[i:])
 
 
-class SmtpdRunner:
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+
+
+def spawn_ready(argv, name, dir, env=None, user=None, pass_fds=(), preexec_fn=None):
+    """Start a daemon the way the master does: readiness on TERN_READY_FD,
+    stderr in DIR/log/NAME.err. Returns the process once it reported ready
+    (bounded wait; a daemon that dies or stays silent fails the test)."""
+    env = dict(env or os.environ)
+    r, w = os.pipe()
+    env["TERN_READY_FD"] = str(w)
+    with open(os.path.join(dir, "log", name + ".err"), "ab") as err:
+        proc = subprocess.Popen(argv, env=env, user=user, preexec_fn=preexec_fn,
+                                pass_fds=list(pass_fds) + [w], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err)
+    os.close(w)
+    ready, _, _ = select.select([r], [], [], 30)
+    ok = ready and os.read(r, 1) == b"1"
+    os.close(r)
+    if not ok:
+        proc.kill()
+        proc.wait(timeout=10)
+    return proc if ok else None
+
+
+def no_leak_check_env():
+    """LeakSanitizer cannot run in a chroot after setuid (no /proc, not
+    dumpable); leaks are checked by the tests that run as an ordinary user."""
+    env = dict(os.environ)
+    if IS_ROOT:
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    return env
+
+
+class Daemon:
+    """One daemon of a test directory: proc, stop(), log_text()."""
+    name = None
+    proc = None
+
+    def stop(self):
+        """SIGTERM; the daemon must exit 0 (and, under ASan, report nothing)."""
+        proc, self.proc = self.proc, None
+        if not proc:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+                raise AssertionError(f"tern-{self.name} ignored SIGTERM")
+        log = self.log_text()
+        for bad in SANITIZER_MARKS:
+            assert bad not in log, log[-4000:]
+        assert proc.returncode == 0, f"tern-{self.name} exited {proc.returncode}:\n{log[-4000:]}"
+
+    def log_text(self):
+        """The shared log, then this daemon's stderr."""
+        out = ""
+        for n in ("tern.log", self.name + ".err"):
+            try:
+                with open(os.path.join(self.dir, "log", n), errors="replace") as f:
+                    out += f.read()
+            except OSError:
+                pass
+        return out
+
+
+class SmtpdRunner(Daemon):
     """tern-smtpd in an instance directory, started the way the master starts
     it: listening sockets in TERN_LISTEN_FDS, readiness on TERN_READY_FD."""
+    name = "smtpd"
 
     def __init__(self, dir, hostname, settings=None, as_user=None, host="127.0.0.1", nofile=None):
         self.dir = dir
@@ -244,7 +262,6 @@ class SmtpdRunner:
         self.hostname = hostname
         self.as_user = as_user if IS_ROOT else None
         self.port_base = free_port_base()
-        self.proc = None
         for sub in ("run", "log", "tls"):
             os.makedirs(os.path.join(dir, sub), exist_ok=True)
         conf = subprocess.run([SMTPD, "--print-config"], capture_output=True, text=True,
@@ -261,9 +278,11 @@ class SmtpdRunner:
                        check=True, capture_output=True)
         ensure_account("tern-smtpd")
         if self.as_user:
-            # An ordinary user: no chroot, no identity change (and LeakSanitizer works).
+            # An ordinary user: no chroot, no identity change (and LeakSanitizer
+            # works). The log file is made now: authd (root) may start first.
             pw = pwd.getpwnam(self.as_user)
-            for sub in ("log", "tls", "tls/key.pem", "tls/cert.pem"):
+            open(os.path.join(dir, "log", "tern.log"), "a").close()
+            for sub in ("log", "log/tern.log", "tls", "tls/key.pem", "tls/cert.pem"):
                 os.chown(os.path.join(dir, sub), pw.pw_uid, pw.pw_gid)
 
     def port(self, name):
@@ -278,64 +297,65 @@ class SmtpdRunner:
             s.bind((self.host, self.port(name)))
             s.listen(64)
             socks.append((name, s))
-        env = dict(os.environ)
+        env = dict(os.environ) if self.as_user else no_leak_check_env()
         env["TERN_LISTEN_FDS"] = ",".join(f"{n}:{s.fileno()}" for n, s in socks)
-        r, w = os.pipe()
-        env["TERN_READY_FD"] = str(w)
-        if IS_ROOT and not self.as_user:
-            # LeakSanitizer cannot run in a chroot after setuid (no /proc, not
-            # dumpable); leaks are checked by the tests that run as an ordinary user.
-            env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
         def limits():
             if self.nofile:
                 import resource
                 resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
-        self.proc = subprocess.Popen([SMTPD, "-c", self.dir], env=env, user=self.as_user,
-                                     preexec_fn=limits,
-                                     pass_fds=[s.fileno() for _, s in socks] + [w],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=open(os.path.join(self.dir, "log", "smtpd.err"), "w"))
-        os.close(w)
-        for _, s in socks:
-            s.close()
-        ready, _, _ = select.select([r], [], [], 20)
-        ok = ready and os.read(r, 1) == b"1"
-        os.close(r)
-        assert ok, "tern-smtpd did not report ready:\n" + self.log_text()[-4000:]
+        try:
+            self.proc = spawn_ready([SMTPD, "-c", self.dir], "smtpd", self.dir, env,
+                                    self.as_user, [s.fileno() for _, s in socks], limits)
+        finally:
+            for _, s in socks:
+                s.close()
+        assert self.proc, "tern-smtpd did not report ready:\n" + self.log_text()[-4000:]
 
-    def stop(self):
-        """SIGTERM; the daemon must exit cleanly (and, under ASan, report nothing)."""
+
+class AuthdRunner(Daemon):
+    """The real tern-authd for an smtpd test directory, against a user database
+    made with mailctl (DOMAIN, USERS, ALIASES). Root-started, it drops to
+    tern-auth chrooted into db/, as under the master."""
+    name = "authd"
+
+    def __init__(self, dir, settings=None):
+        self.dir = dir
+        os.makedirs(os.path.join(dir, "db"), exist_ok=True)
+        os.chmod(os.path.join(dir, "db"), 0o755)
+        conf = subprocess.run([os.path.join(TERN_BIN, "tern-authd"), "--print-config"],
+                              capture_output=True, text=True, check=True).stdout
+        # Wrong passwords are answered at once unless a test asks for the delay.
+        settings = dict({"failure_delay": "0s"}, **(settings or {}))
+        with open(os.path.join(dir, "authd.conf"), "w") as f:
+            f.write(conf + "".join(f"{k} = {v}\n" for k, v in settings.items()))
+        self.ctl("domain", "add", DOMAIN)
+        for user, pw in USERS.items():
+            self.ctl("user", "add", user, input=pw + "\n")
+        for alias, target in ALIASES.items():
+            self.ctl("alias", "add", alias, target)
+
+    def ctl(self, *args, **kw):
+        return mailctl("-c", self.dir, *args, **kw)
+
+    def start(self):
+        assert not self.proc
+        self.proc = spawn_ready([os.path.join(TERN_BIN, "tern-authd"), "-c", self.dir],
+                                "authd", self.dir, no_leak_check_env())
+        assert self.proc, "tern-authd did not report ready:\n" + self.log_text()[-4000:]
+
+    def kill(self):
+        """SIGKILL: authd is gone at once, as after a crash."""
         proc, self.proc = self.proc, None
-        if not proc:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-                raise AssertionError("tern-smtpd ignored SIGTERM")
-        log = self.log_text()
-        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            assert bad not in log, log[-4000:]
-        assert proc.returncode == 0, f"tern-smtpd exited {proc.returncode}:\n{log[-4000:]}"
-
-    def log_text(self):
-        out = ""
-        for n in ("tern.log", "smtpd.err"):
-            try:
-                with open(os.path.join(self.dir, "log", n), errors="replace") as f:
-                    out += f.read()
-            except OSError:
-                pass
-        return out
+        proc.kill()
+        proc.wait(timeout=10)
 
 
-class FakeEnv:
-    mode = "fake"
+class QueueDoubleEnv:
+    """tern-smtpd and the real tern-authd, with a double of queued (FakeQueued)."""
+    mode = "double"
 
-    def __init__(self, parent, settings=None, as_user=None, host="127.0.0.1", nofile=None):
+    def __init__(self, parent, settings=None, as_user=None, host="127.0.0.1", nofile=None,
+                 authd_settings=None):
         self.hostname = "mx.example.test"
         self.host = host
         self.dir = tempfile.mkdtemp(prefix="smtpd", dir=parent)
@@ -349,9 +369,19 @@ class FakeEnv:
         os.chmod(os.path.join(self.dir, "run"), 0o755)
         self.spool = os.path.join(self.dir, "spool")
         os.makedirs(self.spool)
-        self.authd = FakeAuthd(os.path.join(self.dir, "run", "auth.sock"))
-        self.queued = FakeQueued(os.path.join(self.dir, "run", "queue.sock"), self.spool)
-        self.smtpd.start()
+        self.authd = AuthdRunner(self.dir, authd_settings)
+        if self.smtpd.as_user:
+            # authd serves the instance's owner: an ordinary user's instance.
+            pw = pwd.getpwnam(self.smtpd.as_user)
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self.queued = None
+        try:
+            self.authd.start()
+            self.queued = FakeQueued(os.path.join(self.dir, "run", "queue.sock"), self.spool)
+            self.smtpd.start()
+        except BaseException:
+            self.close()
+            raise
 
     def port(self, name):
         return self.smtpd.port(name)
@@ -369,8 +399,11 @@ class FakeEnv:
         try:
             self.smtpd.stop()
         finally:
-            self.authd.stop()
-            self.queued.stop()
+            try:
+                self.authd.stop()
+            finally:
+                if self.queued:
+                    self.queued.stop()
 
     def log_text(self):
         return self.smtpd.log_text()
@@ -431,50 +464,6 @@ class MaildirReader:
         return []
 
 
-class StackEnv(MaildirReader):
-    """tern-smtpd with the real tern-authd, tern-queued and tern-deliverd --local
-    (started as queue_env does, while `mailctl start` is not available)."""
-    mode = "real"
-
-    def __init__(self, parent, settings=None, authd_settings=None):
-        from queue_env import QueueEnv
-        self.hostname = "mx.example.test"
-        self.q = QueueEnv(parent, name=os.path.basename(tempfile.mkdtemp(prefix="stack", dir=parent)) + "q",
-                          hostname=self.hostname, domain=DOMAIN)
-        self.dir = self.q.dir
-        self.mail_dir = self.q.path("mail")
-        for user, pw in USERS.items():
-            self.q.ctl("user", "add", user, input=pw + "\n")
-        for alias, target in ALIASES.items():
-            self.q.ctl("alias", "add", alias, target)
-        for k, v in (authd_settings or {}).items():
-            self.q.set_conf("authd", k, v)
-        self.q.start()
-        self.smtpd = SmtpdRunner(self.dir, self.hostname, settings)
-        self.smtpd.start()
-
-    def port(self, name):
-        return self.smtpd.port(name)
-
-    def cert(self):
-        return os.path.join(self.dir, "tls", "cert.pem")
-
-    def smtpd_pid(self):
-        return self.smtpd.proc.pid
-
-    def run_dir(self):
-        return os.path.join(self.dir, "run")
-
-    def close(self):
-        try:
-            self.smtpd.stop()
-        finally:
-            self.q.stop()
-
-    def log_text(self):
-        return self.smtpd.log_text()
-
-
 class RealEnv(MaildirReader):
     """A full instance: messages are read from Maildirs after local delivery."""
     mode = "real"
@@ -519,15 +508,9 @@ class RealEnv(MaildirReader):
     def log_text(self):
         return self.inst.log_text()
 
-def daemons_built():
-    return all(os.path.exists(os.path.join(TERN_BIN, n))
-               for n in ("tern-authd", "tern-queued", "tern-deliverd"))
-
-
 def make_env(parent, settings=None, fake=False, as_user=None, authd_settings=None):
-    if fake or as_user or not daemons_built():
-        assert not authd_settings, "authd settings need the real tern-authd"
-        return FakeEnv(parent, settings, as_user=as_user)
-    if real_stack_available():
-        return RealEnv(parent, settings, authd_settings)
-    return StackEnv(parent, settings, authd_settings)
+    """fake: the queue is a double (QueueDoubleEnv); so is it for a smtpd run
+    as an ordinary user (the master would start it as root)."""
+    if fake or as_user:
+        return QueueDoubleEnv(parent, settings, as_user=as_user, authd_settings=authd_settings)
+    return RealEnv(parent, settings, authd_settings)

@@ -1,9 +1,11 @@
 """tern-smtpd end to end: real clients (smtplib, swaks) and raw sockets.
 
-Runs against the whole suite when it is built (messages checked byte-exact in
-the Maildirs), else against tern-smtpd alone with doubles of authd and queued
-(messages checked in the double's spool): see smtpd_env.py. Tests that inject
-peer failures always use the doubles.
+Most tests share one whole instance (mailctl init/start: the real authd,
+queued and local delivery; messages checked byte-exact in the Maildirs). Tests
+that need the queue to misbehave, look at the envelope smtpd commits, or run
+smtpd as an ordinary user get tern-smtpd and the real tern-authd with a double
+of queued (messages checked in the double's spool): see smtpd_env.py. Tests
+that need authd down kill the real one.
 """
 import base64
 import os
@@ -38,14 +40,15 @@ def parent():
 
 @pytest.fixture(scope="module")
 def env(parent):
-    e = make_env(parent, SETTINGS)
+    # wrong passwords answered at once (the delay is test_authd's business)
+    e = make_env(parent, SETTINGS, authd_settings={"failure_delay": "0s"})
     yield e
     e.close()
 
 
 @pytest.fixture
 def fake(parent):
-    """tern-smtpd with doubles of its peers, for failure injection."""
+    """tern-smtpd and the real authd with a double of queued (failure injection)."""
     e = make_env(parent, SETTINGS, fake=True)
     yield e
     e.close()
@@ -217,7 +220,7 @@ def test_8bitmime_byte_exact(env):
         s.sendmail("x@remote.test", [ALICE], data, mail_options=["BODY=8BITMIME"])
     [m] = delivered(env, ALICE, subject)
     assert m.body_after_received() == data
-    if env.mode == "fake":
+    if env.mode == "double":
         assert m.env["flags"] & ipc.QF_8BITMIME
 
 
@@ -235,7 +238,7 @@ def test_smtputf8_byte_exact(env):
     [m] = delivered(env, ALICE, subject)
     assert m.body_after_received() == data
     assert b"with UTF8SMTP id" in m.data
-    if env.mode == "fake":
+    if env.mode == "double":
         assert m.env["sender"] == sender and m.env["flags"] & ipc.QF_SMTPUTF8
 
 
@@ -549,7 +552,7 @@ def test_sessions_per_ip_limit(parent):
         e.close()
 
 
-# ------------------------------------------------------------ with peer doubles
+# ------------------------------------------------------------ with a queue double
 
 def test_250_only_after_queue_commit(fake):
     r = raw(fake)
@@ -585,11 +588,16 @@ def test_queue_restart_is_survived(fake):
 
 
 def test_auth_service_tempfail(fake):
-    fake.authd.tempfail = True
+    """authd gone (killed): lookups fail temporarily; once it is back, smtpd
+    reconnects and the same session goes on."""
     r = raw(fake)
     assert r.code("MAIL FROM:<x@remote.test>") == 250
+    assert r.code(f"RCPT TO:<{BOB}>") == 250            # connected to authd
+    fake.authd.kill()
     code, text = r.cmd(f"RCPT TO:<{ALICE}>")
     assert code == 451 and text[0].startswith("4.3.0")
+    fake.authd.start()
+    assert r.code(f"RCPT TO:<{ALICE}>") == 250
     r.close()
 
 
@@ -621,6 +629,8 @@ def test_received_header_and_auth_user(parent):
         assert b"with ESMTPSA id " + m.env["qid"].encode() in head
         assert b"for <bob@example.test>;" in head
         assert m.env["user"] == ALICE and m.env["flags"] & ipc.QF_AUTH
+        # the real authd checked the password
+        assert f"login: service=smtp user={ALICE} client=127.0.0.1 result=ok" in e.log_text()
     finally:
         e.close()
 
@@ -863,11 +873,7 @@ def test_runs_unprivileged_in_its_chroot(env):
 def test_reload_keeps_sessions(parent):
     """mailctl reload: the open session goes on with the old smtpd, new
     connections reach the new one, and the old one exits after its session."""
-    from smtpd_env import RealEnv
     e = make_env(parent, SETTINGS)
-    if not isinstance(e, RealEnv):
-        e.close()
-        pytest.skip("needs the master (mailctl start/reload)")
     try:
         r = raw(e)
         old = e.smtpd_pid()
@@ -888,8 +894,8 @@ def test_reload_keeps_sessions(parent):
 
 
 def test_ipv6_client(parent):
-    from smtpd_env import FakeEnv
-    e = FakeEnv(parent, SETTINGS, host="::1")
+    from smtpd_env import QueueDoubleEnv
+    e = QueueDoubleEnv(parent, SETTINGS, host="::1")
     try:
         with smtplib.SMTP("::1", e.port("smtp"), timeout=10) as s:
             code, text = s.ehlo("client.test")
@@ -905,8 +911,8 @@ def test_ipv6_client(parent):
 def test_out_of_file_descriptors_pauses_then_recovers(parent):
     """With too few descriptors accept() fails (EMFILE): smtpd pauses
     accepting, keeps its sessions, and serves again once some are closed."""
-    from smtpd_env import FakeEnv
-    e = FakeEnv(parent, dict(SETTINGS, max_sessions_per_ip="1000"), nofile=48)
+    from smtpd_env import QueueDoubleEnv
+    e = QueueDoubleEnv(parent, dict(SETTINGS, max_sessions_per_ip="1000"), nofile=48)
     conns = []
     try:
         assert "file descriptors, the limit is 48" in e.log_text()
@@ -942,7 +948,7 @@ def test_sigterm_with_open_sessions(parent):
         b = raw(e, "submission", ehlo=False)
         c = raw(e, "smtps", implicit_tls=True)
         assert c.code("EHLO c.test") == 250
-        assert wait_for(lambda: "session 3" in e.log_text() or e.mode == "fake")
+        assert wait_for(lambda: "session 3" in e.log_text() or e.mode == "double")
         e.smtpd.proc.send_signal(signal.SIGTERM)
         for r in (a, b):
             code, text = r.reply()
