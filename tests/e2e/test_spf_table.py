@@ -238,3 +238,14 @@ def test_trusted_network_skips_spf(mx, netns):
     found = wait_for(lambda: find_message(mx, "t1"), 30)
     assert found and found[0] == "INBOX"
     assert b"Authentication-Results: mx.example.test" not in found[1]
+
+
+def test_temperror_deferred_when_configured(mx, netns):
+    """dns_temperror = defer: a temporary DNS failure gives 451 4.7.24 at MAIL
+    FROM (never a 5xx), and the message is not stored; with the default
+    (accept) the same message is delivered marked spf=temperror (table above)."""
+    mx.set_conf("smtpd", "dns_temperror", "defer")
+    mx.ctl("reload")
+    got = netns.run(smtp_send, mx.port("smtp"), GOOD, "client.test", "a@temp.test", "d1")
+    assert got[:2] == ("MAIL", 451) and got[2].startswith(b"4.7.24"), got
+    assert find_message(mx, "d1") is None

@@ -147,6 +147,21 @@ static void test_forged(void)
 	CHECK(!mailauth_is_forged(f5, strlen(f5), HOST));
 }
 
+/* The DMARC record cannot be fetched now: never a reject; 451 only when the
+ * site says defer. */
+static void test_temperror(void)
+{
+	const char *msg = "From: x@t.test\r\nSubject: t\r\n\r\nbody\r\n";
+	struct mailauth_policy accept = { 0 }, defer = { .temperror_defer = true };
+	char reply[256], *h;
+	CHECK(run("192.0.2.1", "x@a.test", msg, &accept, &h, reply) == MA_ACCEPT);
+	CHECK(strstr(h, "dmarc=temperror") != NULL);
+	free(h);
+	CHECK(run("192.0.2.1", "x@a.test", msg, &defer, &h, reply) == MA_TEMPFAIL);
+	CHECK(!strncmp(reply, "451 4.7.5 ", 10));
+	free(h);
+}
+
 int main(void)
 {
 	char why[256], *pem, *txt;
@@ -159,10 +174,12 @@ int main(void)
 		      "--txt-record=q.test,v=spf1 ip4:192.0.2.1 -all",
 		      "--txt-record=_dmarc.a.test,v=DMARC1; p=reject",
 		      "--txt-record=_dmarc.q.test,v=DMARC1; p=quarantine",
+		      "--server=/t.test/127.0.0.1#9",	/* nobody there: SERVFAIL */
 		      "--address=/#/", 		NULL };
 	pid_t pid = testdns_start(records, "_dmarc.a.test");
 	test_actions(key);
 	test_forged();
+	test_temperror();
 	testdns_stop(pid);
 	free(key); free(rec); free(pem); free(txt);
 	return check_summary("mailauth");
