@@ -1,5 +1,6 @@
 /* cmd_folder.c — folder commands: CREATE, DELETE, RENAME, (UN)SUBSCRIBE,
- * STATUS, SELECT, EXAMINE, NAMESPACE and APPEND. LIST/LSUB are in cmd_list.c. */
+ * STATUS, SELECT, EXAMINE and NAMESPACE. LIST/LSUB are in cmd_list.c, APPEND in
+ * cmd_append.c. */
 #include "imapd/session.h"
 #include "common/log.h"
 #include "common/mailindex.h"
@@ -406,61 +407,4 @@ void cmd_select(struct session *s, struct ip *ip, bool uid)
 void cmd_examine(struct session *s, struct ip *ip, bool uid)
 {
 	do_select(s, ip, true);
-}
-
-/* ---- APPEND ---- */
-
-void cmd_append(struct session *s, struct ip *ip, bool uid)
-{
-	char *name = NULL, *date = NULL, *msg = NULL;
-	char kw[MI_MAX_KEYWORDS_LEN + 1] = "";
-	uint32_t flags = 0;
-	size_t len = 0;
-	int64_t idate = (int64_t)time(NULL);
-	if (!ip_sp(ip) || !(name = arg_mailbox(ip)) || !ip_sp(ip))
-		goto syntax;
-	if (ip_peek(ip, '(') && (!parse_flags(ip, true, &flags, kw, sizeof kw) || !ip_sp(ip)))
-		goto syntax;
-	if (ip_peek(ip, '"')) {
-		if (!(date = ip_string(ip, NULL)) || (idate = parse_imap_date(date, true)) < 0 || !ip_sp(ip))
-			goto syntax;
-	}
-	if ((!ip_peek(ip, '{') && !ip_peek(ip, '~')) || !(msg = ip_string(ip, &len)) || !ip_eol(ip))
-		goto syntax;
-	if (!ms_exists(name)) {
-		s_no(s, "[TRYCREATE] No such mailbox");
-		goto out;
-	}
-	if (over_quota(s, len))
-		goto out;
-	int fd = memfd_create("append", MFD_CLOEXEC);
-	if (fd < 0 || write_all(fd, msg, len) < 0) {
-		if (fd >= 0)
-			close(fd);
-		s_no(s, "[SERVERBUG] Cannot store message");
-		goto out;
-	}
-	char *dir = folder_dir(name), why[256];
-	struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
-	free(dir);
-	uint32_t newuid = 0;
-	int r = mi ? mi_add_fd(mi, fd, flags, kw, idate, &newuid) : -1;
-	uint32_t uv = mi ? mi_header(mi)->uidvalidity : 0;
-	mi_close(mi);
-	close(fd);
-	if (r < 0) {
-		log_err("user=%s: append to %s failed", s->user, name);
-		s_no(s, "[SERVERBUG] Cannot store message");
-		goto out;
-	}
-	if (s->sel && !strcmp(s->sel->name, name))
-		mi_close(view_sync(s, !s->in_fetch_like));
-	s_ok(s, "[APPENDUID %u %u] APPEND completed", uv, newuid);
-	goto out;
-syntax:
-	s_bad(s, "Syntax: APPEND mailbox [(flags)] [\"date-time\"] {literal}");
-out:
-	free(name);
-	free(date);
-	free(msg);
 }

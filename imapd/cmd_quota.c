@@ -48,9 +48,14 @@ static uint64_t usage(void)
 	return sum;
 }
 
+bool quota_exceeded(struct session *s, uint64_t bytes)
+{
+	return s->lim.quota && usage() + bytes > s->lim.quota;
+}
+
 bool over_quota(struct session *s, uint64_t bytes)
 {
-	if (!s->lim.quota || usage() + bytes <= s->lim.quota)
+	if (!quota_exceeded(s, bytes))
 		return false;
 	s_no(s, "[OVERQUOTA] Mailbox is over its quota");
 	return true;

@@ -12,6 +12,7 @@
 void cr_init(struct cmdreader *r, size_t line_max, size_t cmd_max, size_t append_max)
 {
 	memset(r, 0, sizeof *r);
+	r->spool_fd = -1;
 	r->cmd = evbuffer_new();
 	r->line_max = line_max;
 	r->cmd_max = cmd_max;
@@ -31,6 +32,61 @@ void cr_reset(struct cmdreader *r)
 	r->in_literal = false;
 	r->literal_left = 0;
 	r->literal_total = 0;
+	r->deciding = r->spooling = r->spool_cr = r->spool_err = false;
+	r->spool_fd = -1;
+}
+
+void cr_inline(struct cmdreader *r)
+{
+	r->deciding = false;
+	r->literal_total += r->literal_left;
+}
+
+void cr_spool(struct cmdreader *r, int fd)
+{
+	r->deciding = false;
+	r->spooling = true;
+	r->spool_fd = fd;
+	r->spool_cr = r->spool_err = false;
+}
+
+void cr_drop(struct cmdreader *r)
+{
+	cr_reset(r);
+}
+
+/* Literal octets to the spool file with CRLF turned into LF (a CR before
+ * anything else is kept); the buffer is drained as it is written. */
+static void spool_take(struct cmdreader *r, struct evbuffer *in, size_t take)
+{
+	char out[16384];
+	while (take) {
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, (ev_ssize_t)take, NULL, &v, 1) < 1)
+			break;
+		size_t n = v.iov_len < take ? v.iov_len : take, o = 0;
+		if (n > sizeof out / 2)
+			n = sizeof out / 2;
+		const char *p = v.iov_base;
+		for (size_t i = 0; i < n; i++) {
+			if (r->spool_cr && p[i] != '\n')
+				out[o++] = '\r';
+			r->spool_cr = p[i] == '\r';
+			if (!r->spool_cr)
+				out[o++] = p[i];
+		}
+		if (r->spool_fd >= 0 && !r->spool_err && write_all(r->spool_fd, out, o) < 0)
+			r->spool_err = true;
+		evbuffer_drain(in, n);
+		take -= n;
+	}
+}
+
+static void spool_end(struct cmdreader *r)
+{
+	if (r->spool_cr && r->spool_fd >= 0 && !r->spool_err && write_all(r->spool_fd, "\r", 1) < 0)
+		r->spool_err = true;
+	r->spool_cr = false;
 }
 
 /* The tag of the command being collected, for error replies. */
@@ -98,16 +154,23 @@ static enum cr_status cr_step(struct cmdreader *r, struct evbuffer *in, char *ta
 			cr_reset(r);
 			return CR_TOOLONG;
 		}
+		if (r->deciding)
+			cr_inline(r);	/* the session made no choice: as any literal */
 		if (r->in_literal) {
 			size_t avail = evbuffer_get_length(in);
 			if (!avail)
 				return CR_MORE;
 			size_t take = avail < r->literal_left ? avail : r->literal_left;
-			evbuffer_remove_buffer(in, r->cmd, take);
+			if (r->spooling)
+				spool_take(r, in, take);
+			else
+				evbuffer_remove_buffer(in, r->cmd, take);
 			r->literal_left -= take;
 			if (r->literal_left)
 				return CR_MORE;
 			r->in_literal = false;
+			if (r->spooling)
+				spool_end(r);
 			continue;
 		}
 		struct line l;
@@ -147,9 +210,14 @@ static enum cr_status cr_step(struct cmdreader *r, struct evbuffer *in, char *ta
 			cr_reset(r);
 			return plus ? CR_FATAL : CR_LITERAL_TOOBIG;
 		}
-		r->literal_total += n;
 		r->literal_left = (size_t)n;
 		r->in_literal = n > 0;
+		if (append && n > 0) {
+			r->deciding = true;
+			r->lit_sync = !plus;
+			return CR_APPEND_LITERAL;
+		}
+		r->literal_total += n;
 		if (!plus)
 			return CR_CONTINUE;
 	}
@@ -346,6 +414,23 @@ char *ip_until(struct ip *ip, const char *stops)
 	while (ip->p < ip->end && !strchr(stops, *ip->p) && *ip->p != '\r' && *ip->p != '\n')
 		ip->p++;
 	return xstrndup(s, (size_t)(ip->p - s));
+}
+
+bool ip_literal_header(struct ip *ip, uint64_t *n)
+{
+	if (ip_peek(ip, '~'))
+		ip->p++;
+	if (!ip_char(ip, '{') || !ip_number(ip, UINT64_MAX / 2, n)) {
+		ip_fail(ip, "bad literal");
+		return false;
+	}
+	ip_char(ip, '+');
+	if (ip->end - ip->p < 3 || memcmp(ip->p, "}\r\n", 3)) {
+		ip_fail(ip, "bad literal");
+		return false;
+	}
+	ip->p += 3;
+	return true;
 }
 
 bool ip_number(struct ip *ip, uint64_t max, uint64_t *out)

@@ -21,6 +21,13 @@ struct cmdreader {
 	struct evbuffer *cmd;	/* the command collected so far */
 	size_t literal_left;	/* octets of the current literal still to come */
 	bool in_literal;
+	/* an APPEND literal (CR_APPEND_LITERAL) goes where the session says:
+	 * into cmd, to a file (CRLF -> LF, as Maildir files are stored), or
+	 * nowhere (refused while the client sends it anyway) */
+	bool deciding;		/* CR_APPEND_LITERAL returned, no cr_* choice yet */
+	bool lit_sync;		/* the client waits for "+" before the literal */
+	bool spooling, spool_cr, spool_err;
+	int spool_fd;		/* -1: discard */
 	bool skipping;		/* discarding the rest of an over-long line */
 	size_t line_max, cmd_max, append_max;
 	size_t literal_total;	/* octets of literals in this command */
@@ -34,6 +41,9 @@ enum cr_status {
 	CR_TOOLONG,	/* line or command too long: reply BAD (tag in *tag), input resynchronised */
 	CR_LITERAL_TOOBIG,	/* synchronising literal over the limit: reply NO [TOOBIG]; command dropped */
 	CR_FATAL,	/* non-synchronising literal over the limit: BYE and close */
+	CR_APPEND_LITERAL,	/* an APPEND literal of literal_left octets is announced
+				 * (lit_sync: the client waits for "+"): call cr_inline,
+				 * cr_spool or cr_drop, then feed again */
 };
 
 void cr_init(struct cmdreader *r, size_t line_max, size_t cmd_max, size_t append_max);
@@ -42,6 +52,14 @@ void cr_free(struct cmdreader *r);
 enum cr_status cr_feed(struct cmdreader *r, struct evbuffer *in, char *tag, size_t taglen);
 /* Discard the collected command (after it was handled). */
 void cr_reset(struct cmdreader *r);
+/* After CR_APPEND_LITERAL: the literal joins the command as any other. */
+void cr_inline(struct cmdreader *r);
+/* ... its octets go to fd as they arrive (-1: dropped); the command keeps
+ * only the "{n}" announcement. spool_err is set if a write fails. */
+void cr_spool(struct cmdreader *r, int fd);
+/* ... the command is dropped (a synchronising literal refused before the
+ * client sent it). */
+void cr_drop(struct cmdreader *r);
 
 /* ---- tokeniser ---- */
 
@@ -71,6 +89,9 @@ char *ip_listmbox(struct ip *ip);
 /* Raw chars up to one of stops (no literals); for fetch sections etc. */
 char *ip_until(struct ip *ip, const char *stops);
 bool ip_number(struct ip *ip, uint64_t max, uint64_t *out);
+/* The announcement "{n}", "{n+}" or "~{n}" and its CRLF, of a literal whose
+ * octets are not in the command (spooled): true with n set. */
+bool ip_literal_header(struct ip *ip, uint64_t *n);
 void ip_fail(struct ip *ip, const char *why);
 
 /* Modified UTF-7 mailbox names are passed through unchanged. */

@@ -296,6 +296,10 @@ static void process_input(struct session *s)
 			s_out(s, "+ Ready for literal data");
 			continue;
 		}
+		if (st == CR_APPEND_LITERAL) {
+			append_literal(s, tag);
+			continue;
+		}
 		if (st == CR_TOOLONG) {
 			evbuffer_add_printf(s_buf(s), "%s BAD Command too long\r\n", tag);
 			s->bad_commands++;
@@ -309,6 +313,7 @@ static void process_input(struct session *s)
 			handle_command(s);
 			cr_reset(&s->cr);
 		}
+		append_discard(s);	/* a spooled literal its command did not take */
 		if (s->bad_commands > 20) {
 			s_out(s, "* BYE Too many invalid commands");
 			s->closing = true;
@@ -392,6 +397,7 @@ int session_run(int fd, const char *user, const char *tag, const char *ip, bool 
 	s.ip = xstrdup(ip);
 	s.tag = xstrdup(tag);
 	s.inotify_fd = -1;
+	s.append.fd = -1;
 	s.base = event_base_new();
 	fd_nonblock(fd);
 	s.bev = bufferevent_socket_new(s.base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -411,6 +417,7 @@ int session_run(int fd, const char *user, const char *tag, const char *ip, bool 
 	flush_underlying(&s);
 	log_info("imap logout: user=%s client=%s", user, ip);
 	bufferevent_free(s.bev);
+	append_discard(&s);	/* the client left in the middle of an APPEND */
 	cr_free(&s.cr);
 	if (s.sel)
 		view_free(s.sel);

@@ -62,6 +62,12 @@ struct session {
 	/* IMAP4rev2 enabled (RFC 9051): no \Recent or RECENT, SEARCH answered
 	 * by ESEARCH, UTF-8 mailbox names, OK [CLOSED] and a LIST on SELECT */
 	bool rev2;
+	/* the APPEND literal being written to DIR/tmp/BASE (cmd_append.c) */
+	struct {
+		int fd;			/* -1: none */
+		char *dir, *base;
+		const char *err;	/* refused: the NO to give at the command's end */
+	} append;
 	/* fetch bookkeeping of the current command */
 	bool in_fetch_like;	/* FETCH/STORE/SEARCH (non-UID): no EXPUNGE responses */
 };
@@ -160,6 +166,13 @@ void cmd_getquota(struct session *s, struct ip *ip, bool uid);
 void cmd_setquota(struct session *s, struct ip *ip, bool uid);
 /* Would adding bytes exceed the quota? (replies NO [OVERQUOTA] when true) */
 bool over_quota(struct session *s, uint64_t bytes);
+/* The same without a reply. */
+bool quota_exceeded(struct session *s, uint64_t bytes);
+/* CR_APPEND_LITERAL: where the literal goes (a spool file in the folder's
+ * tmp/, or inline); sends "+" or, for a refused synchronising one, the NO. */
+void append_literal(struct session *s, const char *tag);
+/* Drop a spooled APPEND literal that no command will use. */
+void append_discard(struct session *s);
 void cmd_thread(struct session *s, struct ip *ip, bool uid);
 /* Expunge the given view indexes (descending), reporting EXPUNGE untagged. */
 void expunge_indexes(struct session *s, struct mi *mi, size_t *idx, size_t n, bool quiet);

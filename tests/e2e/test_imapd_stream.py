@@ -116,3 +116,102 @@ def test_outside_change_right_after_own_change_is_seen(inst):
         c.noop()
         assert uids_of(c) == uids[1:], round_
     c.logout()
+
+
+# ---- streaming: APPEND and FETCH of a message near the size limit ----
+
+BIG_ATTACHMENT = 22 * 1024 * 1024	# decoded; base64 makes the message ~30 MB
+
+
+def big_message():
+    """A ~30 MB multipart message (CRLF): a text part and a base64 attachment."""
+    import base64
+    import random
+    rng = random.Random(7)
+    raw = rng.randbytes(BIG_ATTACHMENT)
+    b64 = base64.encodebytes(raw).replace(b"\n", b"\r\n")
+    text = b"".join(b"text line %d of the first part\r\n" % i for i in range(20000))
+    msg = (b"From: big@example.org\r\nTo: alice@example.test\r\nSubject: big one\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BIG\"\r\n\r\n"
+           b"--BIG\r\nContent-Type: text/plain\r\n\r\n" + text +
+           b"--BIG\r\nContent-Type: application/octet-stream\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\n" + b64 + b"--BIG--\r\n")
+    return msg, raw, text
+
+
+def ppid(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def session_pid(inst):
+    """The one session process the mail role forked for our login."""
+    m = re.search(r"^imapd-mail (\d+)", inst.ctl("status").stdout, re.M)
+    mail = int(m.group(1))
+    kids = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if ppid(p) == mail:
+                    kids.append(int(p))
+            except (OSError, IndexError):
+                pass
+    assert len(kids) == 1, kids
+    return kids[0]
+
+
+def vm_kb(pid, field="VmHWM"):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(field)
+
+
+def literal_of(data):
+    """The bytes of the first literal in an imaplib FETCH answer."""
+    for item in data:
+        if isinstance(item, tuple):
+            return item[1]
+    raise AssertionError(data)
+
+
+def test_append_and_fetch_near_the_limit_stream(inst):
+    """A 30 MB APPEND goes to the folder's tmp/ as it arrives and FETCH
+    BODY[], BODY[TEXT], sections, partials and BINARY come from the file:
+    the session process's peak RSS stays far below the message size, and
+    every byte is what was sent."""
+    msg, raw, text = big_message()
+    c = connect(inst)
+    pid = session_pid(inst)
+    base = vm_kb(pid)
+    typ, data = c.append("INBOX", None, None, msg)
+    assert typ == "OK", data
+    after_append = vm_kb(pid)
+    c.select("INBOX")
+    typ, data = c.uid("FETCH", "1", "(RFC822.SIZE BODY.PEEK[])")
+    assert b"RFC822.SIZE %d" % len(msg) in data[0][0]
+    assert literal_of(data) == msg
+    del data
+    typ, data = c.uid("FETCH", "1", "(BODY.PEEK[TEXT])")
+    body = literal_of(data)
+    assert msg.endswith(body) and len(body) == len(msg) - msg.index(b"\r\n\r\n") - 4
+    del data, body
+    typ, data = c.uid("FETCH", "1", "(BODY.PEEK[1])")
+    assert literal_of(data) == text[:-2]	# the CRLF before the delimiter is not the part's
+    typ, data = c.uid("FETCH", "1", "(BODY.PEEK[2]<1000.5000000>)")
+    part2 = msg[msg.index(b"base64\r\n\r\n") + 10:-len(b"\r\n--BIG--\r\n")]
+    assert literal_of(data) == part2[1000:5001000]
+    typ, data = c.uid("FETCH", "1", "(BINARY.SIZE[2] BINARY.PEEK[2])")
+    assert b"BINARY.SIZE[2] %d" % len(raw) in data[0][0]
+    assert literal_of(data) == raw
+    del data
+    typ, data = c.uid("FETCH", "1", "(BODYSTRUCTURE)")
+    assert b'"APPLICATION" "OCTET-STREAM"' in data[0].upper()
+    peak = vm_kb(pid)
+    c.logout()
+    size_kb = len(msg) // 1024
+    print(f"message {size_kb} kB; session VmHWM {base} kB at login, "
+          f"{after_append} kB after APPEND, {peak} kB after the FETCHes")
+    assert after_append - base < size_kb // 4, (base, after_append)
+    assert peak - base < size_kb // 4, (base, peak)

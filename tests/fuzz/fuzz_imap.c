@@ -89,6 +89,12 @@ static void fuzz_commands(const uint8_t *data, size_t size)
 			enum cr_status st = cr_feed(&r, in, tag, sizeof tag);
 			if (st == CR_MORE)
 				break;
+			if (st == CR_APPEND_LITERAL) {
+				if (data[0] & 1)
+					cr_spool(&r, -1);	/* dropped, as a refused APPEND */
+				else
+					cr_inline(&r);
+			}
 			if (st == CR_DONE) {
 				size_t n = evbuffer_get_length(r.cmd);
 				if (n > 2048 + 4096 + 512)

@@ -5,6 +5,8 @@
 #include <event2/buffer.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static enum cr_status feed(struct cmdreader *r, struct evbuffer *in, const char *s, char *tag)
 {
@@ -37,7 +39,25 @@ static void test_reader(void)
 	/* limits: a literal over the command limit is refused before it is sent */
 	CHECK(feed(&r, in, "a3 LOGIN {2000}\r\n", tag) == CR_LITERAL_TOOBIG);
 	CHECK_STR(tag, "a3");
-	CHECK(feed(&r, in, "a4 APPEND INBOX {4000}\r\n", tag) == CR_CONTINUE);	/* APPEND's own limit */
+	CHECK(feed(&r, in, "a4 APPEND INBOX {4000}\r\n", tag) == CR_APPEND_LITERAL);	/* APPEND's own limit */
+	CHECK(r.lit_sync && r.literal_left == 4000);
+	cr_reset(&r);
+	/* an APPEND literal spooled to a file: CRLF -> LF, the command keeps "{n}" */
+	int fd = memfd_create("spool", 0);
+	CHECK(feed(&r, in, "a8 APPEND INBOX (\\Seen) {9+}\r\n", tag) == CR_APPEND_LITERAL);
+	CHECK(!r.lit_sync);
+	cr_spool(&r, fd);
+	CHECK(feed(&r, in, "ab\r\ncd\r", tag) == CR_MORE);
+	CHECK(feed(&r, in, "\nx\r\n", tag) == CR_DONE);
+	char got[16] = "";
+	CHECK(pread(fd, got, sizeof got - 1, 0) == 7);
+	CHECK_STR(got, "ab\ncd\nx");
+	CHECK(evbuffer_get_length(r.cmd) == strlen("a8 APPEND INBOX (\\Seen) {9+}\r\n\r\n"));
+	ip_init(&ip, (const char *)evbuffer_pullup(r.cmd, -1), evbuffer_get_length(r.cmd));
+	uint64_t n = 0;
+	ip.p = strchr(ip.p, '{');
+	CHECK(ip_literal_header(&ip, &n) && n == 9 && ip_eol(&ip));
+	close(fd);
 	cr_reset(&r);
 	CHECK(feed(&r, in, "a5 APPEND INBOX {9000+}\r\n", tag) == CR_FATAL);
 	/* an over-long line is skipped to its end and answered with its tag */
