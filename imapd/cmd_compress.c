@@ -1,7 +1,8 @@
 /* cmd_compress.c — COMPRESS=DEFLATE (RFC 4978): raw deflate both ways, as a
  * libevent filter over the session's connection. Every output burst ends with
  * a sync flush so the client sees whole responses; inflation stops at the
- * filter's read limit, so a compressed bomb cannot outgrow the command limits. */
+ * filter's read limit, so a compressed bomb cannot outgrow the command limits;
+ * deflation stops while the socket's buffer is full (back-pressure). */
 #include "imapd/session.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -25,9 +26,12 @@ struct zctx {
 static enum bufferevent_filter_result zrun(z_stream *z, bool out, struct evbuffer *src,
 					   struct evbuffer *dst, ev_ssize_t limit)
 {
+	size_t dst0 = evbuffer_get_length(dst);
 	for (int guard = 0; guard < 100000; guard++) {
 		if (!out && limit > 0 && (ev_ssize_t)evbuffer_get_length(dst) >= limit)
 			return BEV_OK;	/* resume when the reader drains */
+		if (out && limit > 0 && (ev_ssize_t)(evbuffer_get_length(dst) - dst0) >= limit)
+			return BEV_OK;	/* the socket's buffer is full: resume when it drains */
 		struct evbuffer_iovec v;
 		size_t have = evbuffer_get_length(src);
 		if (have && evbuffer_peek(src, -1, NULL, &v, 1) < 1)
@@ -67,7 +71,7 @@ static enum bufferevent_filter_result z_output(struct evbuffer *src, struct evbu
 {
 	if (!evbuffer_get_length(src))
 		return BEV_OK;
-	return zrun(&((struct zctx *)arg)->out, true, src, dst, 0);
+	return zrun(&((struct zctx *)arg)->out, true, src, dst, m == BEV_NORMAL ? limit : -1);
 }
 
 static void zfree(void *arg)
@@ -113,6 +117,9 @@ void cmd_compress(struct session *s, struct ip *ip, bool uid)
 		return;
 	}
 	bufferevent_setwatermark(f, EV_READ, 0, Z_READ_HIGH);
+	/* output waits above the socket's buffer once that holds this much, so a
+	 * streaming FETCH is asked for more only as the client reads */
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, S_OUT_HIGH / 2);
 	s->compressed = true;
 	session_set_bev(s, f);
 }

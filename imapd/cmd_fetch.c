@@ -3,6 +3,8 @@
 #include "common/log.h"
 #include "common/mailindex.h"
 #include "common/mime.h"
+#include "common/mime_stream.h"
+#include "imapd/fetch_stream.h"
 #include "common/util.h"
 
 #include <fcntl.h>
@@ -202,104 +204,93 @@ static void fetch_vanished(struct session *s, struct mi *mi, const struct seqset
 	free(gone);
 }
 
-/* The message file, CRLF-converted. NULL if it vanished. */
-static char *load_message(struct mi *mi, uint32_t uid, size_t *len)
+/* The message being answered: its file, and its structure once needed. */
+struct fmsg {
+	int fd;
+	uint64_t size;		/* CRLF octets (the index's RFC822.SIZE) */
+	struct mime_msg *m;	/* parsed on demand (mime_stream.h) */
+};
+
+static struct mime_msg *fmsg_tree(struct fmsg *fm)
 {
-	struct mi_rec rec;
-	if (mi_get(mi, uid, &rec) != 1)
-		return NULL;
-	char *path = mi_path(mi, &rec);
-	mi_rec_clear(&rec);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	free(path);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size > MSG_READ_MAX) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	size_t n = (size_t)st.st_size;
-	char *raw = xmalloc(n + 1);
-	int r = read_full(fd, raw, n);
-	close(fd);
-	if (r < 0) {
-		free(raw);
-		return NULL;
-	}
-	char *crlf = mime_to_crlf(raw, n, len);
-	free(raw);
-	return crlf;
+	if (!fm->m)
+		fm->m = mime_parse_fd(fm->fd, MSG_READ_MAX, NULL);
+	return fm->m;
 }
 
-static void out_literal(struct evbuffer *b, const char *data, size_t len)
+/* start/len of a partial within n octets. */
+static void clamp(const struct fitem *f, uint64_t n, uint64_t *st, uint64_t *len)
 {
-	evbuffer_add_printf(b, "{%zu}\r\n", len);
-	evbuffer_add(b, data, len);
+	*st = 0;
+	*len = n;
+	if (f->partial) {
+		*st = f->start < n ? f->start : n;
+		*len = n - *st < f->len ? n - *st : f->len;
+	}
 }
 
-static void out_section(struct evbuffer *b, const struct fitem *f, struct mime_msg *m)
+static void out_section(struct fstream *fs, const struct fitem *f, struct fmsg *fm)
 {
-	struct mime_section sec;
-	if (mime_section(m, f->section, &sec) < 0) {
-		evbuffer_add(b, "NIL", 3);
+	uint64_t st, len;
+	if (!*f->section) {	/* BODY[], RFC822: no need to parse */
+		clamp(f, fm->size, &st, &len);
+		fs_range(fs, fm->fd, st, len, false);
 		return;
 	}
-	struct evbuffer *tmp = NULL;
-	const char *data = m->buf + sec.off;
-	size_t len = sec.len;
-	if (sec.kind != MIME_SEC_RANGE) {
-		tmp = evbuffer_new();
+	struct mime_msg *m = fmsg_tree(fm);
+	struct mime_section sec;
+	if (!m || mime_section(m, f->section, &sec) < 0) {
+		evbuffer_add(fs_text(fs), "NIL", 3);
+		return;
+	}
+	if (sec.kind == MIME_SEC_RANGE) {
+		clamp(f, sec.len, &st, &len);
+		fs_range(fs, fm->fd, sec.off + st, len, false);
+	} else {
+		/* HEADER.FIELDS: filtered from the header kept in the parsed tree */
+		struct evbuffer *tmp = evbuffer_new();
+		size_t hl = sec.len < MIME_MAX_HEADER ? sec.len : MIME_MAX_HEADER;
 		if (sec.len)
-			mime_header_filter(data, len, sec.fields, sec.nfields,
+			mime_header_filter(m->buf + sec.off, hl, sec.fields, sec.nfields,
 					   sec.kind == MIME_SEC_FIELDS_NOT, tmp);
 		else
 			evbuffer_add(tmp, "\r\n", 2);
-		len = evbuffer_get_length(tmp);
-		data = (const char *)evbuffer_pullup(tmp, -1);
-	}
-	if (f->partial) {
-		size_t st = f->start < len ? (size_t)f->start : len;
-		size_t n = len - st < f->len ? len - st : (size_t)f->len;
-		data += st;
-		len = n;
-	}
-	out_literal(b, data ? data : "", len);
-	if (tmp)
+		clamp(f, evbuffer_get_length(tmp), &st, &len);
+		struct evbuffer *t = fs_text(fs);
+		evbuffer_add_printf(t, "{%llu}\r\n", (unsigned long long)len);
+		evbuffer_add(t, (const char *)evbuffer_pullup(tmp, -1) + st, (size_t)len);
 		evbuffer_free(tmp);
+	}
 	mime_section_free(&sec);
 }
 
-/* BINARY[part] (RFC 3516): the part with its transfer encoding undone; a
- * literal8 (~{n}) when the bytes include NUL. false for an unknown encoding. */
-static bool out_binary(struct evbuffer *b, const struct fitem *f, struct mime_msg *m)
+/* BINARY[part] (RFC 3516): the part with its transfer encoding undone, decoded
+ * twice (once for its size) rather than held; a literal8 (~{n}) when the
+ * octets sent include NUL. false for an unknown encoding. */
+static bool out_binary(struct fstream *fs, const struct fitem *f, struct fmsg *fm)
 {
-	size_t len = 0;
-	char *data = NULL;
-	if (!*f->section) {
-		data = xmalloc(m->len + 1);
-		memcpy(data, m->buf, m->len);
-		len = m->len;
-	} else {
-		const struct mime_part *p = mime_find_part(m, f->section);
-		if (p && !(data = mime_part_binary(m, p, &len)))
+	uint64_t off = 0, clen = fm->size;
+	struct mstream_dec d;
+	mstream_dec_init(&d, NULL);
+	if (*f->section) {
+		struct mime_msg *m = fmsg_tree(fm);
+		const struct mime_part *p = m ? mime_find_part(m, f->section) : NULL;
+		if (p && !mstream_dec_init(&d, p->enc))
 			return false;
+		off = p ? p->body_off : 0;
+		clen = p ? p->body_len : 0;
 	}
+	uint64_t size, st = f->partial ? f->start : 0, want = f->partial ? f->len : UINT64_MAX;
+	bool nul;
+	if (fs_decoded_size(fm->fd, off, clen, &d, st, want, &size, &nul) < 0)
+		size = 0, nul = false;
 	if (f->kind == F_BINSIZE) {
-		evbuffer_add_printf(b, "%zu", len);
-		free(data);
+		evbuffer_add_printf(fs_text(fs), "%llu", (unsigned long long)size);
 		return true;
 	}
-	const char *d = data ? data : "";
-	if (f->partial) {
-		size_t st = f->start < len ? (size_t)f->start : len;
-		size_t n = len - st < f->len ? len - st : (size_t)f->len;
-		d += st;
-		len = n;
-	}
-	if (memchr(d, '\0', len))
-		evbuffer_add(b, "~", 1);
-	out_literal(b, d, len);
-	free(data);
+	uint64_t len;
+	clamp(f, size, &st, &len);
+	fs_decoded(fs, fm->fd, off, clen, &d, st, len, nul);
 	return true;
 }
 
@@ -310,9 +301,35 @@ static void out_cached(struct evbuffer *b, struct mi *mi, uint32_t uid, char whi
 	free(c);
 }
 
+/* The message file of rec (for body items), -1 if it vanished. */
+static int open_message(struct mi *mi, const struct mi_rec *rec)
+{
+	char *path = mi_path(mi, rec);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	return fd;
+}
+
+/* \Seen set by a body fetch; false if it was not. */
+static bool fetch_set_seen(struct session *s, struct mi *mi, struct vmsg *m, struct mi_rec *rec,
+			   const struct freq *r)
+{
+	if (!r->sets_seen || s->sel->readonly || (m->flags & MI_SEEN))
+		return false;
+	uint64_t before = mi_header(mi)->modseq;
+	if (mi_set_flags(mi, m->uid, m->flags | MI_SEEN, NULL) < 0)
+		return false;
+	m->flags |= MI_SEEN;
+	rec->modseq = m->modseq = mi_header(mi)->modseq;
+	/* the view stays in step only if nobody else changed the folder since */
+	if (s->sel->modseq == before)
+		s->sel->modseq = mi_header(mi)->modseq;
+	return true;
+}
+
 /* One "* n FETCH (...)" response. false if the message is gone. */
-static bool fetch_one(struct session *s, struct mi *mi, size_t i, struct freq *r, bool uid,
-		      bool *unknown_cte)
+static bool fetch_one(struct session *s, struct fstream *fs, struct mi *mi, size_t i,
+		      struct freq *r, bool uid, bool *unknown_cte)
 {
 	struct vmsg *m = &s->sel->m[i];
 	if (m->gone)
@@ -324,26 +341,13 @@ static bool fetch_one(struct session *s, struct mi *mi, size_t i, struct freq *r
 		mi_rec_clear(&rec);
 		return true;	/* unchanged: not reported */
 	}
-	char *data = NULL;
-	size_t len = 0;
-	struct mime_msg *msg = NULL;
-	if (r->need_body) {
-		data = load_message(mi, m->uid, &len);
-		if (!data) {
-			mi_rec_clear(&rec);
-			return false;
-		}
-		msg = mime_parse(data, len);
+	struct fmsg fm = { -1, rec.size, NULL };
+	if (r->need_body && (fm.fd = open_message(mi, &rec)) < 0) {
+		mi_rec_clear(&rec);
+		return false;
 	}
-	bool set_seen = r->sets_seen && !s->sel->readonly && !(m->flags & MI_SEEN);
-	if (set_seen && mi_set_flags(mi, m->uid, m->flags | MI_SEEN, NULL) == 0) {
-		m->flags |= MI_SEEN;
-		rec.modseq = m->modseq = mi_header(mi)->modseq;
-		s->sel->modseq = mi_header(mi)->modseq;
-	} else {
-		set_seen = false;
-	}
-	struct evbuffer *b = s_buf(s);
+	bool set_seen = fetch_set_seen(s, mi, m, &rec, r);
+	struct evbuffer *b = fs_text(fs);
 	evbuffer_add_printf(b, "* %zu FETCH (", i + 1);
 	const char *sp = "";
 	if (uid && !r->has_uid) {
@@ -352,6 +356,7 @@ static bool fetch_one(struct session *s, struct mi *mi, size_t i, struct freq *r
 	}
 	for (size_t k = 0; k < r->n; k++) {
 		struct fitem *f = &r->it[k];
+		b = fs_text(fs);
 		evbuffer_add_printf(b, "%s%s ", sp, f->name);
 		sp = " ";
 		char date[32];
@@ -367,16 +372,17 @@ static bool fetch_one(struct session *s, struct mi *mi, size_t i, struct freq *r
 		case F_ENVELOPE: out_cached(b, mi, m->uid, 'E'); break;
 		case F_BODYSTRUCTURE: out_cached(b, mi, m->uid, 'S'); break;
 		case F_BODY: out_cached(b, mi, m->uid, 'B'); break;
-		case F_SECTION: out_section(b, f, msg); break;
+		case F_SECTION: out_section(fs, f, &fm); break;
 		case F_BINARY:
 		case F_BINSIZE:
-			if (!out_binary(b, f, msg)) {
-				evbuffer_add(b, "NIL", 3);
+			if (!out_binary(fs, f, &fm)) {
+				evbuffer_add(fs_text(fs), "NIL", 3);
 				*unknown_cte = true;
 			}
 			break;
 		}
 	}
+	b = fs_text(fs);
 	if (set_seen && !r->has_flags) {
 		evbuffer_add(b, " FLAGS ", 7);
 		s_flags(b, m->flags, m->kw, m->recent);
@@ -384,59 +390,140 @@ static bool fetch_one(struct session *s, struct mi *mi, size_t i, struct freq *r
 	if (!r->has_modseq && (r->changedsince || (s->condstore && (r->has_flags || set_seen))))
 		evbuffer_add_printf(b, " MODSEQ (%llu)", (unsigned long long)rec.modseq);
 	evbuffer_add(b, ")\r\n", 3);
-	mime_free(msg);
-	free(data);
+	if (fm.m)
+		mime_stream_free(fm.m);
+	if (fm.fd >= 0)
+		close(fm.fd);
 	mi_rec_clear(&rec);
 	return true;
 }
 
+/* ---- the FETCH in progress ---- */
+
+#define BATCH_TEXT	(256 * 1024)	/* response text built per turn of the index lock */
+#define BATCH_FILES	8		/* file literals queued per turn */
+
+struct fetch_job {
+	struct freq r;
+	bool uid, missing, unknown_cte;
+	size_t *idx, n, k;
+	struct fstream *fs;
+};
+
+void fetch_job_free(struct fetch_job *j)
+{
+	if (!j)
+		return;
+	freq_free(&j->r);
+	free(j->idx);
+	fs_free(j->fs);
+	free(j);
+}
+
+/* Answer messages while the index is open, until the queued output is big
+ * enough to wait for the client. */
+static void fetch_batch(struct session *s, struct fetch_job *j, struct mi *mi)
+{
+	while (j->k < j->n && fs_queued_text(j->fs) < BATCH_TEXT &&
+	       fs_queued_files(j->fs) < BATCH_FILES) {
+		if (!fetch_one(s, j->fs, mi, j->idx[j->k], &j->r, j->uid, &j->unknown_cte))
+			j->missing = true;
+		j->k++;
+	}
+}
+
+/* Output octets waiting: the session's buffer and, under COMPRESS, the
+ * socket's buffer below the filter. */
+static size_t out_pending(struct session *s)
+{
+	size_t n = evbuffer_get_length(s_buf(s));
+	struct bufferevent *u = bufferevent_get_underlying(s->bev);
+	if (u)
+		n += evbuffer_get_length(bufferevent_get_output(u));
+	return n;
+}
+
+bool fetch_pump(struct session *s)
+{
+	/* adding output can call back here (COMPRESS's filter): the outer call
+	 * goes on anyway */
+	if (s->pumping)
+		return true;
+	s->pumping = true;
+	while (s->fetch && out_pending(s) < S_OUT_HIGH) {
+		struct fetch_job *j = s->fetch;
+		if (!fs_empty(j->fs)) {
+			fs_send(j->fs, s_buf(s), S_OUT_HIGH - out_pending(s));
+			continue;
+		}
+		if (j->k < j->n) {
+			/* the index lock is taken again for the next messages only */
+			char why[256];
+			struct mi *mi = mi_open(s->sel->dir, NULL, NULL, why, sizeof why);
+			if (!mi) {
+				j->missing = true;
+				j->k = j->n;
+				continue;
+			}
+			fetch_batch(s, j, mi);
+			mi_close(mi);
+			continue;
+		}
+		if (j->missing)
+			s_no(s, "[EXPUNGEISSUED] Some messages were expunged");
+		else if (j->unknown_cte)
+			s_no(s, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
+		else
+			s_ok(s, "FETCH completed");
+		fetch_job_free(j);
+		s->fetch = NULL;
+	}
+	s->pumping = false;
+	return s->fetch != NULL;
+}
+
 void cmd_fetch(struct session *s, struct ip *ip, bool uid)
 {
-	struct freq r = { 0 };
+	struct fetch_job *j = xcalloc(1, sizeof *j);
 	struct seqset set = { 0 };
 	char *setstr = NULL;
 	if (!ip_sp(ip) || !(setstr = ip_until(ip, " ")) || !seqset_parse(setstr, &set) || !ip_sp(ip) ||
-	    !parse_atts(ip, &r) || !parse_fetch_modifiers(ip, &r) || !ip_eol(ip)) {
+	    !parse_atts(ip, &j->r) || !parse_fetch_modifiers(ip, &j->r) || !ip_eol(ip)) {
 		s_bad(s, "Syntax: FETCH set items [(CHANGEDSINCE modseq)]");
-		goto out;
+		goto fail;
 	}
-	if (r.vanished && (!uid || !s->qresync)) {
+	if (j->r.vanished && (!uid || !s->qresync)) {
 		s_bad(s, "VANISHED needs UID FETCH and ENABLE QRESYNC");
-		goto out;
+		goto fail;
 	}
-	if (r.has_modseq || r.changedsince)
+	if (j->r.has_modseq || j->r.changedsince)
 		s->condstore = true;
 	struct mi *mi = view_sync(s, uid);
 	if (!mi) {
 		s_no(s, "[SERVERBUG] Cannot open mailbox");
-		goto out;
+		goto fail;
 	}
 	if (!uid && !view_seqs_valid(s->sel, &set)) {
 		mi_close(mi);
 		s_bad(s, "Invalid message sequence number");
-		goto out;
+		goto fail;
 	}
-	if (r.vanished)
-		fetch_vanished(s, mi, &set, r.since);
-	size_t *idx;
-	size_t n = view_resolve(s->sel, &set, uid, &idx);
-	bool missing = false, unknown_cte = false;
-	for (size_t k = 0; k < n; k++) {
-		if (!fetch_one(s, mi, idx[k], &r, uid, &unknown_cte))
-			missing = true;
-	}
-	free(idx);
+	if (j->r.vanished)
+		fetch_vanished(s, mi, &set, j->r.since);
+	j->uid = uid;
+	j->n = view_resolve(s->sel, &set, uid, &j->idx);
+	j->fs = fs_new();
+	fetch_batch(s, j, mi);
 	mi_close(mi);
-	if (missing)
-		s_no(s, "[EXPUNGEISSUED] Some messages were expunged");
-	else if (unknown_cte)
-		s_no(s, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
-	else
-		s_ok(s, "FETCH completed");
-out:
+	s->fetch = j;
+	fetch_pump(s);	/* the rest as the client reads (session.c) */
 	free(setstr);
 	seqset_free(&set);
-	freq_free(&r);
+	return;
+fail:
+	free(setstr);
+	seqset_free(&set);
+	fetch_job_free(j);
 }
 
 /* ---- STORE ---- */

@@ -280,6 +280,11 @@ static void handle_command(struct session *s)
 static void process_input(struct session *s)
 {
 	while (!s->closing) {
+		if (s->fetch) {
+			/* a FETCH is still sending: read nothing more until it is done */
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
 		/* fetched anew each time: COMPRESS replaces the bufferevent */
 		struct evbuffer *in = bufferevent_get_input(s->bev);
 		if (s->idling) {
@@ -331,6 +336,7 @@ void session_set_bev(struct session *s, struct bufferevent *bev)
 	bufferevent_setcb(bev, on_read, on_write, on_event, s);
 	struct timeval tv = { (time_t)s->lim.idle_timeout, 0 };
 	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_setwatermark(bev, EV_WRITE, S_OUT_LOW, 0);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
@@ -348,6 +354,14 @@ static void on_read(struct bufferevent *bev, void *arg)
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
+	if (s->pumping)
+		return;	/* called back from inside fetch_pump */
+	if (s->fetch && !fetch_pump(s) && !s->closing) {
+		/* the FETCH is complete: on with the commands that wait */
+		bufferevent_enable(s->bev, EV_READ);
+		on_read(s->bev, s);
+		return;
+	}
 	if (s->closing && evbuffer_get_length(s_buf(s)) == 0)
 		event_base_loopexit(s->base, NULL);
 }
@@ -405,6 +419,7 @@ int session_run(int fd, const char *user, const char *tag, const char *ip, bool 
 	bufferevent_setcb(s.bev, on_read, on_write, on_event, &s);
 	struct timeval tv = { (time_t)lim->idle_timeout, 0 };
 	bufferevent_set_timeouts(s.bev, &tv, &tv);	/* reading and writing */
+	bufferevent_setwatermark(s.bev, EV_WRITE, S_OUT_LOW, 0);
 	s_ok(&s, "[CAPABILITY %s APPENDLIMIT=%llu] Logged in", CAPS_AUTHED,
 	     (unsigned long long)lim->message_max);
 	if (npending)
@@ -418,6 +433,7 @@ int session_run(int fd, const char *user, const char *tag, const char *ip, bool 
 	log_info("imap logout: user=%s client=%s", user, ip);
 	bufferevent_free(s.bev);
 	append_discard(&s);	/* the client left in the middle of an APPEND */
+	fetch_job_free(s.fetch);	/* ... or of a FETCH */
 	cr_free(&s.cr);
 	if (s.sel)
 		view_free(s.sel);

@@ -12,6 +12,12 @@
 
 struct mi;
 struct mi_rec;
+struct fetch_job;
+
+/* Output flow: a streaming FETCH adds to the output while less than
+ * S_OUT_HIGH octets wait, and is asked for more when they fall to S_OUT_LOW. */
+#define S_OUT_HIGH	(256 * 1024)
+#define S_OUT_LOW	(64 * 1024)
 
 struct vmsg {
 	uint32_t uid;
@@ -68,6 +74,8 @@ struct session {
 		char *dir, *base;
 		const char *err;	/* refused: the NO to give at the command's end */
 	} append;
+	struct fetch_job *fetch;	/* a FETCH still sending (no command is read meanwhile) */
+	bool pumping;		/* fetch_pump is running */
 	/* fetch bookkeeping of the current command */
 	bool in_fetch_like;	/* FETCH/STORE/SEARCH (non-UID): no EXPUNGE responses */
 };
@@ -126,6 +134,10 @@ void cmd_examine(struct session *s, struct ip *ip, bool uid);
 void cmd_namespace(struct session *s, struct ip *ip, bool uid);
 void cmd_append(struct session *s, struct ip *ip, bool uid);
 void cmd_fetch(struct session *s, struct ip *ip, bool uid);
+/* Send more of the FETCH in progress while the output has room; false once
+ * it is complete (its tagged reply sent). */
+bool fetch_pump(struct session *s);
+void fetch_job_free(struct fetch_job *j);
 void cmd_store(struct session *s, struct ip *ip, bool uid);
 void cmd_search(struct session *s, struct ip *ip, bool uid);
 void cmd_expunge(struct session *s, struct ip *ip, bool uid);
