@@ -310,8 +310,8 @@ def test_fetch_streams_through_tls_and_compress_to_a_slow_reader(inst):
     assert data == msg
     assert z.line() == b")"
     assert z.line().startswith(b"a4 OK")
-    z.send(b"a5 LOGOUT\r\n")
     peak = vm_kb(pid)
+    z.send(b"a5 LOGOUT\r\n")
     print(f"VmRSS {base} kB before the FETCH, {waiting[0]} kB while the client "
           f"did not read; VmHWM {peak} kB; message {len(msg) // 1024} kB")
     if not sanitized():
