@@ -54,6 +54,9 @@ void cmd_delete(struct session *s, struct ip *ip, bool uid)
 		return;
 	if (ms_is_inbox(name))
 		s_no(s, "[CANNOT] INBOX cannot be deleted");
+	else if (!ms_exists(name) && mailbox_has_children(name))
+		/* a \Noselect level with inferiors (RFC 9051 6.3.4) */
+		s_no(s, "[HASCHILDREN] Mailbox has inferior hierarchical names and is not selectable");
 	else if (!ms_exists(name))
 		s_no(s, "[NONEXISTENT] No such mailbox");
 	else if (ms_delete(name) < 0)
@@ -213,7 +216,7 @@ int status_line(struct session *s, const char *name, unsigned items)
 	}
 	struct evbuffer *b = s_buf(s);
 	evbuffer_add(b, "* STATUS ", 9);
-	imap_quote(b, name, strlen(name));
+	s_mailbox(s, b, name);
 	evbuffer_add(b, " (", 2);
 	const char *sp = "";
 #define ITEM(bit, fmt, val) if (items & bit) { evbuffer_add_printf(b, "%s" fmt, sp, val); sp = " "; }

@@ -64,6 +64,7 @@ struct list_req {
 	char **patterns;
 	size_t npatterns;
 	bool lsub;
+	bool utf8;	/* IMAP4rev2: patterns are UTF-8, matched against names shown so */
 };
 
 /* One LIST/LSUB line. nonexistent: a subscribed name or a parent with no
@@ -91,12 +92,21 @@ static void list_one(struct session *s, const struct list_req *r, char **names, 
 	if (use && !r->lsub)
 		evbuffer_add_printf(b, "%s%s", sp, use);
 	evbuffer_add_printf(b, ") \"%c\" ", MS_SEP);
-	imap_quote(b, name, strlen(name));
+	s_mailbox(s, b, name);
 	if (childinfo)	/* it names the base selection option: SUBSCRIBED is the one */
 		evbuffer_add_printf(b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	evbuffer_add(b, "\r\n", 2);
 	if ((r->ret & RET_STATUS) && !nonexistent && ms_exists(name))
 		status_line(s, name, r->status_items);
+}
+
+bool mailbox_has_children(const char *name)
+{
+	char **names;
+	size_t n = ms_list(&names);
+	bool r = has_children(names, n, name);
+	ms_free_list(names, n);
+	return r;
 }
 
 void list_mailbox_line(struct session *s, const char *name)
@@ -116,14 +126,17 @@ static int cmp_str(const void *a, const void *b)
 
 static bool matches_any(const struct list_req *r, const char *ref, const char *name)
 {
-	for (size_t k = 0; k < r->npatterns; k++) {
+	/* UTF-8 patterns meet UTF-8 names: a wildcard then matches whole
+	 * characters, which it would not inside a modified UTF-7 run */
+	char *shown = r->utf8 ? mbox_to_utf8(name) : NULL;
+	bool m = false;
+	for (size_t k = 0; k < r->npatterns && !m; k++) {
 		char *full = xasprintf("%s%s", ref, r->patterns[k]);
-		bool m = match(full, name);
+		m = match(full, shown ? shown : name);
 		free(full);
-		if (m)
-			return true;
 	}
-	return false;
+	free(shown);
+	return m;
 }
 
 /* Levels of hierarchy that exist only as parents of real folders (another
@@ -145,9 +158,11 @@ static void list_missing_parents(struct session *s, const struct list_req *r, co
 				free(parent);
 				continue;
 			}
+			/* IMAP4rev2 says it the RFC 5258 way: no such mailbox */
 			struct evbuffer *b = s_buf(s);
-			evbuffer_add_printf(b, "* LIST (\\Noselect \\HasChildren) \"%c\" ", MS_SEP);
-			imap_quote(b, parent, strlen(parent));
+			evbuffer_add_printf(b, "* LIST (%s \\HasChildren) \"%c\" ",
+					    s->rev2 ? "\\NonExistent" : "\\Noselect", MS_SEP);
+			s_mailbox(s, b, parent);
 			evbuffer_add(b, "\r\n", 2);
 			seen = xrealloc(seen, (nseen + 1) * sizeof *seen);
 			seen[nseen++] = parent;
@@ -309,7 +324,7 @@ static void lsub_subscribed(struct session *s, const struct list_req *r, const c
 		}
 		struct evbuffer *b = s_buf(s);
 		evbuffer_add_printf(b, "* LSUB (\\Noselect) \"%c\" ", MS_SEP);
-		imap_quote(b, t.v[i].name, strlen(t.v[i].name));
+		s_mailbox(s, b, t.v[i].name);
 		evbuffer_add(b, "\r\n", 2);
 	}
 	ltab_free(&t);
@@ -367,7 +382,7 @@ static bool parse_options(struct ip *ip, unsigned *bits, unsigned *status_items,
 
 static void do_list(struct session *s, struct ip *ip, bool lsub)
 {
-	struct list_req r = { .lsub = lsub };
+	struct list_req r = { .lsub = lsub, .utf8 = s->rev2 };
 	char *ref = NULL;
 	if (!ip_sp(ip))
 		goto syntax;

@@ -83,7 +83,7 @@ void cmd_getquotaroot(struct session *s, struct ip *ip, bool uid)
 	}
 	struct evbuffer *b = s_buf(s);
 	evbuffer_add(b, "* QUOTAROOT ", 12);
-	imap_quote(b, name, strlen(name));
+	s_mailbox(s, b, name);
 	evbuffer_add_printf(b, "%s\r\n", s->lim.quota ? " \"\"" : "");
 	if (s->lim.quota)
 		quota_line(s);

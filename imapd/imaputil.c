@@ -17,6 +17,13 @@ static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 char *arg_mailbox(struct ip *ip)
 {
 	char *n = ip_astring(ip, NULL);
+	if (n && ip->utf8) {
+		char *stored = mbox_from_utf8(n);
+		free(n);
+		n = stored;
+		if (!n)
+			ip_fail(ip, "mailbox name is not UTF-8");
+	}
 	if (n && ms_is_inbox(n)) {
 		free(n);
 		n = xstrdup("INBOX");

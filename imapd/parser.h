@@ -70,6 +70,7 @@ struct ip {
 	int depth;
 	bool bad;
 	const char *why;
+	bool utf8;	/* IMAP4rev2: mailbox names arrive in UTF-8 */
 };
 
 void ip_init(struct ip *ip, const char *buf, size_t len);

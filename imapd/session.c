@@ -243,6 +243,7 @@ static void handle_command(struct session *s)
 	const char *buf = (const char *)evbuffer_pullup(s->cr.cmd, -1);
 	struct ip ip;
 	ip_init(&ip, buf, len);
+	ip.utf8 = s->rev2;
 	free(s->tag);
 	s->tag = ip_tag(&ip);
 	char *name = NULL;

@@ -122,6 +122,8 @@ typedef void (*cmd_fn)(struct session *s, struct ip *ip, bool uid);
 void cmd_list(struct session *s, struct ip *ip, bool uid);
 /* "* LIST (attributes) "." name" for one existing mailbox (SELECT, RFC 9051). */
 void list_mailbox_line(struct session *s, const char *name);
+/* Are there folders below name (which may itself not exist)? */
+bool mailbox_has_children(const char *name);
 void cmd_lsub(struct session *s, struct ip *ip, bool uid);
 void cmd_create(struct session *s, struct ip *ip, bool uid);
 void cmd_delete(struct session *s, struct ip *ip, bool uid);
@@ -148,8 +150,16 @@ void cmd_move(struct session *s, struct ip *ip, bool uid);
 void cmd_idle(struct session *s, struct ip *ip, bool uid);
 void idle_input(struct session *s);
 
-/* Folder name argument (astring, INBOX case-insensitive) -> malloc'd name. */
+/* Folder name argument (astring, INBOX case-insensitive) -> malloc'd name as
+ * stored (from UTF-8 when ip->utf8, IMAP4rev2; NULL with ip->bad if invalid). */
 char *arg_mailbox(struct ip *ip);
+/* ---- mailbox names (mboxname.c): stored form = modified UTF-7 ---- */
+char *mbox_from_utf8(const char *name);	/* NULL: not UTF-8 */
+char *mbox_to_utf8(const char *name);	/* NULL: not modified UTF-7 */
+/* The stored name as the session shows it: UTF-8 under IMAP4rev2. */
+char *mbox_display(const struct session *s, const char *stored);
+/* Append the stored name, shown as the session expects, quoted. */
+void s_mailbox(const struct session *s, struct evbuffer *b, const char *stored);
 /* The folder's directory ("." or ".Name"), NULL if the name is invalid. */
 char *folder_dir(const char *name);
 /* Format "dd-Mon-yyyy hh:mm:ss +0000". */

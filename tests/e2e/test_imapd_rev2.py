@@ -252,3 +252,84 @@ def test_searchres_reset(server):
     assert r.cmd(b"FETCH $,1 FLAGS")[-1].startswith(r.tag + b" BAD")
     assert r.cmd(b"SEARCH $:2")[-1].startswith(r.tag + b" BAD")
     r.close()
+
+
+def test_utf8_mailbox_names(server):
+    """IMAP4rev2 names are UTF-8 (RFC 9051 5.1); they are stored, and shown
+    to IMAP4rev1 clients, in modified UTF-7 (RFC 3501 5.1.3)."""
+    import os
+    de, jp = "Entwürfe".encode(), "日本語".encode()
+    r = rev2(server)
+    r.ok(b'CREATE "' + de + b'"')
+    r.ok(b'CREATE "R&D"')
+    assert os.path.isdir(server.maildir(folder="Entw&APw-rfe"))
+    assert os.path.isdir(server.maildir(folder="R&-D"))
+    r1 = RawImap(server)
+    r1.ok(b"CREATE &ZeVnLIqe-.Sub")  # 日本語.Sub, made by a rev1 client
+    lines = r1.ok(b'LIST "" "*"')
+    for n in (b'"Entw&APw-rfe"', b'"R&-D"', b'"&ZeVnLIqe-"', b'"&ZeVnLIqe-.Sub"'):
+        assert any(l.endswith(b" " + n) for l in lines), (n, lines)
+    # the rev2 session sees (and matches) UTF-8 names
+    lines = r.ok(b'LIST "" "*"')
+    for n in (b'"' + de + b'"', b'"R&D"', b'"' + jp + b'"', b'"' + jp + b'.Sub"'):
+        assert any(l.endswith(b" " + n) for l in lines), (n, lines)
+    lines = r.ok(b'LIST "" "' + "日*".encode() + b'"')
+    assert [l.rsplit(b" ", 1)[1] for l in lines] == [b'"' + jp + b'"', b'"' + jp + b'.Sub"'], lines
+    lines = r.ok(b'LIST "" "' + "Entw%rfe".encode() + b'"')
+    assert lines == [b'* LIST (\\HasNoChildren) "." "' + de + b'"'], lines
+    assert r.ok(b'LIST "" "Entw&APw-rfe"') == []  # a rev2 pattern is not modified UTF-7
+    # STATUS, APPEND, SELECT, COPY with UTF-8 names
+    m = msg(1)
+    r.send(b'a1 APPEND "' + de + b'" {%d+}\r\n' % len(m) + m + b"\r\n")
+    assert r.until_tag(b"a1")[-1].startswith(b"a1 OK")
+    assert r.ok(b'STATUS "' + de + b'" (MESSAGES)') == [b'* STATUS "' + de + b'" (MESSAGES 1)']
+    lines = r.ok(b'SELECT "' + de + b'"')
+    assert b'* LIST (\\HasNoChildren) "." "' + de + b'"' in lines, lines
+    ok = r.cmd(b'COPY 1 "' + jp + b'.Sub"')[-1]
+    assert b"COPYUID" in ok, ok
+    # a literal works as well as a quoted string
+    lines = r.ok(b"STATUS {%d+}\r\n" % len(jp + b".Sub") + jp + b".Sub (MESSAGES)")
+    assert lines == [b'* STATUS "' + jp + b'.Sub" (MESSAGES 1)'], lines
+    assert r1.ok(b"STATUS &ZeVnLIqe-.Sub (MESSAGES)") == [b'* STATUS "&ZeVnLIqe-.Sub" (MESSAGES 1)']
+    # RENAME and SUBSCRIBE / LSUB, both ways
+    r.ok(b'RENAME "R&D" "' + "Forschung&Entwicklung".encode() + b'"')
+    r.ok(b'SUBSCRIBE "' + jp + b'"')
+    assert b'* LSUB (\\HasChildren) "." "&ZeVnLIqe-"' in r1.ok(b'LSUB "" "*"')
+    assert b'* LSUB (\\HasChildren) "." "' + jp + b'"' in r.ok(b'LSUB "" "*"')
+    assert any(l.endswith(b' "Forschung&-Entwicklung"') for l in r1.ok(b'LIST "" "F*"'))
+    # not UTF-8: refused, nothing made
+    assert r.cmd(b'CREATE "caf\xe9"')[-1].startswith(r.tag + b" BAD")
+    assert r.cmd(b'SELECT "\xff\xfe"')[-1].startswith(r.tag + b" BAD")
+    r.close()
+    r1.close()
+
+
+def test_gaps_haschildren_and_removed_commands(server):
+    """A level that exists only as the parent of a folder another Maildir
+    tool made: \\NonExistent for IMAP4rev2 (\\Noselect for rev1); DELETE of
+    it is refused with HASCHILDREN (RFC 9051 6.3.4). CHECK and LSUB, gone
+    from RFC 9051, are still accepted."""
+    import os
+    from imap_harness import chown_vmail
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(server.maildir(), ".Lists.tern", sub))
+    chown_vmail(server.maildir())
+    r1 = RawImap(server)
+    assert b'* LIST (\\Noselect \\HasChildren) "." "Lists"' in r1.ok(b'LIST "" "%"')
+    r = rev2(server)
+    assert b'* LIST (\\NonExistent \\HasChildren) "." "Lists"' in r.ok(b'LIST "" "%"')
+    for c in (r, r1):
+        lines = c.cmd(b"DELETE Lists")
+        assert lines[-1].startswith(c.tag + b" NO [HASCHILDREN]"), lines
+        assert c.cmd(b"DELETE Nope")[-1].startswith(c.tag + b" NO [NONEXISTENT]")
+    assert r.cmd(b"SELECT Nope")[-1].startswith(r.tag + b" NO [NONEXISTENT]")
+    assert os.path.isdir(os.path.join(server.maildir(), ".Lists.tern"))
+    r.ok(b"SELECT Lists.tern")
+    r.ok(b"CHECK")
+    r.ok(b"SUBSCRIBE Lists.tern")
+    assert r.ok(b'LSUB "" "Lists.*"') == [b'* LSUB () "." "Lists.tern"']
+    # the folder itself can go; its parent level goes with it
+    r.ok(b"DELETE Lists.tern")
+    assert not [l for l in r.ok(b'LIST "" "*"') if b"Lists" in l]
+    r.close()
+    r1.close()
