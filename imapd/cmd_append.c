@@ -71,6 +71,7 @@ static char *message_literal_folder(struct session *s)
 	size_t len = evbuffer_get_length(s->cr.cmd);
 	struct ip ip;
 	ip_init(&ip, (const char *)evbuffer_pullup(s->cr.cmd, -1), len);
+	ip.utf8 = s->rev2;	/* the folder name as handle_command will read it */
 	char *tag = ip_tag(&ip), *cmd = NULL;
 	struct append_args a;
 	bool ok = tag && ip_sp(&ip) && (cmd = ip_atom(&ip)) && !strcasecmp(cmd, "APPEND") &&
