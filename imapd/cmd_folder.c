@@ -83,6 +83,8 @@ void cmd_rename(struct session *s, struct ip *ip, bool uid)
 		s_no(s, "[ALREADYEXISTS] Target mailbox exists");
 	} else if (!ms_valid_name(to)) {
 		s_no(s, "[CANNOT] Invalid mailbox name");
+	} else if (!ms_is_inbox(from) && !strncmp(to, from, strlen(from)) && to[strlen(from)] == MS_SEP) {
+		s_no(s, "[CANNOT] Cannot move a mailbox under itself");
 	} else if (ms_rename(from, to) < 0) {
 		s_no(s, "[SERVERBUG] Cannot rename: %s", strerror(errno));
 	} else {

@@ -1,6 +1,6 @@
 /* cmd_search.c — SEARCH and UID SEARCH with every RFC 3501 key, CHARSET
  * conversion (iconv), RFC 2047/2231-decoded header and body matching, and
- * ESEARCH result options (RFC 4731: MIN MAX COUNT ALL). */
+ * ESEARCH result options (RFC 4731: MIN MAX COUNT ALL; RFC 5182: SAVE, "$"). */
 #include "imapd/session.h"
 #include "common/mailindex.h"
 #include "common/mime.h"

@@ -95,7 +95,8 @@ bool ip_number(struct ip *ip, uint64_t max, uint64_t *out);
 bool ip_literal_header(struct ip *ip, uint64_t *n);
 void ip_fail(struct ip *ip, const char *why);
 
-/* Modified UTF-7 mailbox names are passed through unchanged. */
+/* Mailbox names are returned as sent; arg_mailbox (session.h) converts the
+ * UTF-8 names of IMAP4rev2 sessions (ip->utf8) to the stored form. */
 
 /* ---- sequence sets ---- */
 struct seqrange {

@@ -328,6 +328,11 @@ def test_gaps_haschildren_and_removed_commands(server):
     r.ok(b"CHECK")
     r.ok(b"SUBSCRIBE Lists.tern")
     assert r.ok(b'LSUB "" "Lists.*"') == [b'* LSUB () "." "Lists.tern"']
+    # a mailbox cannot move under itself (INBOX can: its messages move)
+    r.ok(b"CREATE Box")
+    assert r.cmd(b"RENAME Box Box.Inner")[-1].startswith(r.tag + b" NO [CANNOT]")
+    assert r.cmd(b"RENAME Box Box")[-1].startswith(r.tag + b" NO [ALREADYEXISTS]")
+    r.ok(b"RENAME Box Boxes")
     # the folder itself can go; its parent level goes with it
     r.ok(b"DELETE Lists.tern")
     assert not [l for l in r.ok(b'LIST "" "*"') if b"Lists" in l]
