@@ -68,14 +68,22 @@ def test_no_recent_once_enabled(server):
     assert b"* 2 EXISTS" in lines and not [l for l in lines if b"RECENT" in l], lines
     assert r.ok(b"FETCH 2 FLAGS") == [b"* 2 FETCH (FLAGS ())"]
     assert r.ok(b"SEARCH RECENT") == [b'* ESEARCH (TAG "%s")' % r.tag]
+    # IDLE: a delivery shows up as EXISTS alone
+    r.send(b"i1 IDLE\r\n")
+    assert r.line().startswith(b"+ ")
+    server.deliver(msg(4))
+    assert r.line() == b"* 3 EXISTS"
+    r.send(b"DONE\r\n")
+    lines = r.until_tag(b"i1")
+    assert lines[-1].startswith(b"i1 OK") and not [l for l in lines if b"RECENT" in l], lines
     r.close()
     # a rev1 session still sees \Recent for mail that is new to it
     server.deliver(msg(3))
     r1 = RawImap(server)
     lines = r1.ok(b"SELECT INBOX")
-    assert b"* 1 RECENT" in lines and b"* 3 EXISTS" in lines, lines
+    assert b"* 1 RECENT" in lines and b"* 4 EXISTS" in lines, lines
     assert not [l for l in lines if l.startswith(b"* LIST")], lines
-    assert r1.ok(b"FETCH 3 FLAGS") == [b"* 3 FETCH (FLAGS (\\Recent))"]
+    assert r1.ok(b"FETCH 4 FLAGS") == [b"* 4 FETCH (FLAGS (\\Recent))"]
     r1.close()
 
 
