@@ -7,6 +7,7 @@
 #include "common/mime_stream.h"
 #include "common/util.h"
 
+#include <ctype.h>
 #include <db.h>
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -598,6 +600,11 @@ static void cache_structures(struct mi *mi, uint32_t uid, const struct mime_msg 
 	uid_key(k, 'C', uid);
 	db_put(mi, k, 5, evbuffer_pullup(b, -1), n);
 	evbuffer_free(b);
+	size_t fl;
+	char *f = mi_fields_encode(m, &fl);
+	if (f)
+		mi_fields_put(mi, uid, f, fl);
+	free(f);
 }
 
 /* Index one new file of cur/: size, date, structures. The file is parsed as
@@ -649,6 +656,8 @@ static void drop_record(struct mi *mi, const struct mi_rec *r)
 	uid_key(k, 'U', r->uid);
 	db_del(mi, k, 5);
 	uid_key(k, 'C', r->uid);
+	db_del(mi, k, 5);
+	uid_key(k, 'F', r->uid);
 	db_del(mi, k, 5);
 	size_t kl;
 	char *bk = base_key(r->file, &kl);
@@ -1000,4 +1009,152 @@ char *mi_cached(struct mi *mi, uint32_t uid, char which)
 	char *r = p < end ? xstrndup(p, (size_t)(end - p)) : NULL;
 	free(v);
 	return r;
+}
+
+/* ---- cached header fields (SEARCH) ---- */
+
+static const char *const cached_fields[] = {
+	"from", "to", "cc", "bcc", "subject", "date", "sender", "reply-to", "message-id", "in-reply-to",
+};
+
+bool mi_field_cached(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(cached_fields); i++)
+		if (!strcasecmp(name, cached_fields[i]))
+			return true;
+	return false;
+}
+
+struct fields_enc {
+	struct evbuffer *b;
+	unsigned char flags;
+	bool over;
+};
+
+static int fields_cb(const char *name, const char *value, void *arg)
+{
+	struct fields_enc *e = arg;
+	if (!mi_field_cached(name))
+		return 0;
+	size_t nl = strlen(name);
+	char lower[201];
+	for (size_t i = 0; i <= nl && i < sizeof lower; i++)
+		lower[i] = (char)tolower((unsigned char)name[i]);
+	/* without "=?" decoding is the identity: skip it (most fields) */
+	char *dec = strstr(value, "=?") ? mime_decode_words(value) : NULL;
+	if (dec && !strcmp(lower, "date"))
+		e->flags |= MI_FIELDS_DATE_ENC;
+	const char *v = dec ? dec : value;
+	size_t vl = strlen(v);
+	if (evbuffer_get_length(e->b) + nl + vl + 2 > MI_FIELDS_MAX) {
+		e->over = true;
+	} else {
+		evbuffer_add(e->b, lower, nl + 1);
+		evbuffer_add(e->b, v, vl + 1);
+	}
+	free(dec);
+	return e->over;
+}
+
+char *mi_fields_encode(const struct mime_msg *m, size_t *len)
+{
+	struct fields_enc e = { evbuffer_new(), 0, false };
+	mime_header_each(m->buf + m->root->hdr_off, m->root->hdr_len, fields_cb, &e);
+	char *r = NULL;
+	if (!e.over) {
+		*len = evbuffer_get_length(e.b) + MI_FIELDS_HDR;
+		r = xmalloc(*len);
+		r[0] = MI_FIELDS_V1;
+		r[1] = (char)e.flags;
+		evbuffer_remove(e.b, r + MI_FIELDS_HDR, *len - MI_FIELDS_HDR);
+	}
+	evbuffer_free(e.b);
+	return r;
+}
+
+int mi_fields_put(struct mi *mi, uint32_t uid, const char *rec, size_t len)
+{
+	unsigned char k[5];
+	uid_key(k, 'F', uid);
+	return db_put(mi, k, 5, rec, len);
+}
+
+struct mi_fcur {
+	DBC *c;
+	DBT k, v;
+	uint32_t uid;		/* of the record under the cursor; 0 before the first */
+	bool end;		/* no "F" records past the cursor */
+};
+
+struct mi_fcur *mi_fields_open(struct mi *mi)
+{
+	struct mi_fcur *c = xcalloc(1, sizeof *c);
+	if (mi->db->cursor(mi->db, NULL, &c->c, 0) != 0) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Position on the first "F" record at or after uid (DB_SET_RANGE), or, when
+ * next is set, on the one after the cursor (DB_NEXT). */
+static void fcur_move(struct mi_fcur *c, uint32_t uid, bool next)
+{
+	unsigned char key[5];
+	int r;
+	if (next) {
+		r = c->c->get(c->c, &c->k, &c->v, DB_NEXT);
+	} else {
+		uid_key(key, 'F', uid);
+		dbt(&c->k, key, 5);
+		memset(&c->v, 0, sizeof c->v);
+		r = c->c->get(c->c, &c->k, &c->v, DB_SET_RANGE);
+	}
+	const unsigned char *kd = c->k.data;
+	if (r || c->k.size != 5 || kd[0] != 'F') {
+		c->end = true;
+		return;
+	}
+	c->uid = (uint32_t)kd[1] << 24 | (uint32_t)kd[2] << 16 | (uint32_t)kd[3] << 8 | kd[4];
+}
+
+const char *mi_fields_get(struct mi_fcur *c, uint32_t uid, size_t *len)
+{
+	if (!c || c->end)
+		return NULL;
+	if (c->uid < uid) {
+		/* the next record is usually the one asked for: step, seek if not */
+		fcur_move(c, uid, c->uid != 0);
+		if (!c->end && c->uid < uid)
+			fcur_move(c, uid, false);
+	}
+	if (c->end || c->uid != uid || c->v.size < MI_FIELDS_HDR ||
+	    ((const char *)c->v.data)[0] != MI_FIELDS_V1)
+		return NULL;
+	*len = c->v.size;
+	return c->v.data;
+}
+
+void mi_fields_close(struct mi_fcur *c)
+{
+	if (!c)
+		return;
+	c->c->close(c->c);
+	free(c);
+}
+
+bool mi_fields_next(const char **p, const char *end, const char **name, const char **value)
+{
+	const char *n = *p;
+	const char *z = n < end ? memchr(n, '\0', (size_t)(end - n)) : NULL;
+	if (!z)
+		return false;
+	const char *v = z + 1;
+	const char *z2 = v < end ? memchr(v, '\0', (size_t)(end - v)) : NULL;
+	if (!z2)
+		return false;
+	*name = n;
+	*value = v;
+	*p = z2 + 1;
+	return true;
 }

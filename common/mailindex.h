@@ -4,7 +4,8 @@
  * HIGHESTMODSEQ, the mtimes of new/ and cur/ at the last sync) and, per message,
  * its UID, file name in cur/, flags, keywords, MODSEQ, internal date, size in
  * CRLF octets and the cached ENVELOPE / BODYSTRUCTURE / BODY strings, so FETCH
- * of those never re-reads the file. Every access happens between mi_open and
+ * of those never re-reads the file, and the decoded values of the envelope's
+ * header fields (see mi_fields_*), so SEARCH on them does not either. Every access happens between mi_open and
  * mi_close under an exclusive flock of DIR/tern-index.lock, so sessions and
  * deliverd never see a half-written state.
  *
@@ -92,6 +93,43 @@ void mi_set_tombstone_limit(size_t max);
 char *mi_path(const struct mi *mi, const struct mi_rec *r);
 /* Cached strings of uid: which = 'E' envelope, 'S' bodystructure, 'B' body. */
 char *mi_cached(struct mi *mi, uint32_t uid, char which);
+
+/* ---- cached header fields, for SEARCH ----
+ * Per message, the index keeps the fields named in mi_field_cached (those of
+ * the ENVELOPE: From, To, Cc, Bcc, Subject, Date, Sender, Reply-To,
+ * Message-ID, In-Reply-To) exactly as SEARCH compares them: every occurrence,
+ * unfolded, trimmed and RFC 2047-decoded to UTF-8 (mime_header_each then
+ * mime_decode_words). The record is a version byte, a flags byte
+ * (MI_FIELDS_DATE_ENC: a Date field had encoded words, so its cached value is
+ * not the raw text SENTBEFORE/ON/SINCE read), then "name\0value\0" pairs,
+ * names in lower case, in header order. A message whose fields exceed
+ * MI_FIELDS_MAX has no record (its searches read the file), and so has every
+ * message of an index written before the record existed, until a search
+ * that read the file stores it (mi_fields_put). */
+#define MI_FIELDS_MAX	(64 * 1024)
+#define MI_FIELDS_V1	'\001'
+#define MI_FIELDS_HDR	2	/* version and flags bytes */
+#define MI_FIELDS_DATE_ENC 0x01
+
+struct mime_msg;
+
+/* Is the field name (any case) one the index caches? */
+bool mi_field_cached(const char *name);
+/* The record for message m's top-level header (malloc'd; *len set), NULL when
+ * it would exceed MI_FIELDS_MAX. */
+char *mi_fields_encode(const struct mime_msg *m, size_t *len);
+int mi_fields_put(struct mi *mi, uint32_t uid, const char *rec, size_t len);
+/* Read the records in UID order with one cursor: mi_fields_get returns uid's
+ * record (valid until the next call or mi_fields_close) or NULL when it has
+ * none; uids must be asked in ascending order. Nothing may be written to the
+ * index while the cursor is open. */
+struct mi_fcur;
+struct mi_fcur *mi_fields_open(struct mi *mi);
+const char *mi_fields_get(struct mi_fcur *c, uint32_t uid, size_t *len);
+void mi_fields_close(struct mi_fcur *c);
+/* Next "name\0value\0" pair of a record from *p (start at rec + MI_FIELDS_HDR): true
+ * and *p advanced, false at the end or on a malformed record. */
+bool mi_fields_next(const char **p, const char *end, const char **name, const char **value);
 
 /* Flags <-> Maildir info letters. */
 uint32_t mi_flags_from_name(const char *file);

@@ -1,6 +1,13 @@
 /* cmd_search.c — SEARCH and UID SEARCH with every RFC 3501 key, CHARSET
  * conversion (iconv), RFC 2047/2231-decoded header and body matching, and
- * ESEARCH result options (RFC 4731: MIN MAX COUNT ALL; RFC 5182: SAVE, "$"). */
+ * ESEARCH result options (RFC 4731: MIN MAX COUNT ALL; RFC 5182: SAVE, "$").
+ *
+ * Keys on the envelope's header fields (FROM, TO, CC, BCC, SUBJECT, HEADER of
+ * one of those, SENTBEFORE/ON/SINCE) are answered from the decoded values the
+ * index caches per message (mailindex.h, mi_fields_*), read with one cursor in
+ * UID order; only BODY, TEXT, HEADER of another field, and messages without a
+ * cached record read and parse the file. Both paths compare the same strings:
+ * mime_header_each's unfolded value, RFC 2047-decoded. */
 #include "imapd/session.h"
 #include "common/mailindex.h"
 #include "common/mime.h"
@@ -27,6 +34,7 @@ struct skey {
 	uint32_t flag;
 	int64_t num;		/* date (day number) or size */
 	char *field, *str;
+	bool cached;		/* HEADER: the index caches this field */
 	struct seqset set;
 	struct skey *a, *b;	/* NOT: a; OR: a, b; AND: list via next */
 	struct skey *next;
@@ -147,12 +155,15 @@ static bool parse_arg_key(struct sparse *p, const char *w, struct skey *k)
 			continue;
 		k->kind = SK_HEADER;
 		k->field = xstrdup(hdr[i]);
+		k->cached = true;
 		return ip_sp(p->ip) && (k->str = search_string(p)) != NULL;
 	}
 	if (!strcasecmp(w, "HEADER")) {
 		k->kind = SK_HEADER;
-		return ip_sp(p->ip) && (k->field = ip_astring(p->ip, NULL)) && ip_sp(p->ip) &&
-		       (k->str = search_string(p)) != NULL;
+		bool ok = ip_sp(p->ip) && (k->field = ip_astring(p->ip, NULL)) && ip_sp(p->ip) &&
+			  (k->str = search_string(p)) != NULL;
+		k->cached = ok && mi_field_cached(k->field);
+		return ok;
 	}
 	if (!strcasecmp(w, "BODY") || !strcasecmp(w, "TEXT")) {
 		k->kind = toupper((unsigned char)w[0]) == 'B' ? SK_BODY : SK_TEXT;
@@ -260,7 +271,25 @@ static struct skey *parse_key(struct sparse *p)
 
 /* ---- evaluation ---- */
 
+#define BACKFILL_MAX	(8u * 1024 * 1024)	/* field records stored per command */
+
+/* One pass over the selected folder. */
+struct srun {
+	struct session *s;
+	struct mi *mi;
+	struct mi_fcur *fc;	/* cached header fields, in UID order */
+	/* records missing from the index, built from parsed messages and
+	 * stored after the pass (no writes while the cursor is open) */
+	struct backfill {
+		uint32_t uid;
+		char *rec;
+		size_t len;
+	} *bf;
+	size_t nbf, bf_bytes;
+};
+
 struct msgctx {
+	struct srun *run;
 	struct session *s;
 	struct mi *mi;
 	size_t idx;
@@ -270,7 +299,34 @@ struct msgctx {
 	size_t len;
 	struct mime_msg *m;
 	bool loaded;
+	const char *fields;	/* cached header fields (index memory) */
+	size_t flen;
+	bool fields_tried;
 };
+
+static bool need_fields(struct msgctx *c)
+{
+	if (!c->fields_tried) {
+		c->fields_tried = true;
+		c->fields = mi_fields_get(c->run->fc, c->s->sel->m[c->idx].uid, &c->flen);
+	}
+	return c->fields != NULL;
+}
+
+/* The message was parsed although a cached key wanted its fields: keep them. */
+static void backfill(struct msgctx *c)
+{
+	struct srun *r = c->run;
+	if (!c->fields_tried || c->fields || !c->m || r->bf_bytes >= BACKFILL_MAX)
+		return;
+	size_t len;
+	char *rec = mi_fields_encode(c->m, &len);
+	if (!rec)
+		return;
+	r->bf = xrealloc(r->bf, (r->nbf + 1) * sizeof *r->bf);
+	r->bf[r->nbf++] = (struct backfill){ c->s->sel->m[c->idx].uid, rec, len };
+	r->bf_bytes += len;
+}
 
 static bool need_rec(struct msgctx *c)
 {
@@ -301,6 +357,7 @@ static bool load(struct msgctx *c)
 	if (r == 0) {
 		c->data = mime_to_crlf(raw, (size_t)st.st_size, &c->len);
 		c->m = mime_parse(c->data, c->len);
+		backfill(c);
 	}
 	free(raw);
 	return c->m != NULL;
@@ -362,12 +419,46 @@ static bool body_has(const struct mime_msg *m, const struct mime_part *p, const 
 	return r;
 }
 
+/* The same match over the cached, already decoded values of the field. */
+static bool fields_have(const struct msgctx *c, const char *field, const char *str)
+{
+	const char *p = c->fields + MI_FIELDS_HDR, *end = c->fields + c->flen, *name, *value;
+	while (mi_fields_next(&p, end, &name, &value))
+		if (!strcasecmp(name, field) && contains(value, strlen(value), str))
+			return true;
+	return false;
+}
+
+static int64_t day_from_date(const char *d);
+
 /* Date: header as a day number, or -1. */
 static int64_t sent_day(const struct mime_msg *m)
 {
 	char *d = mime_header_get(m->buf + m->root->hdr_off, m->root->hdr_len, "date");
-	if (!d)
-		return -1;
+	int64_t r = d ? day_from_date(d) : -1;
+	free(d);
+	return r;
+}
+
+/* The same from the cached fields; false when they cannot tell (a Date with
+ * encoded words: the cache holds it decoded, sent_day reads it raw). */
+static bool fields_sent_day(const struct msgctx *c, int64_t *day)
+{
+	const char *p = c->fields + MI_FIELDS_HDR, *end = c->fields + c->flen, *name, *value;
+	*day = -1;
+	if (c->fields[1] & MI_FIELDS_DATE_ENC)
+		return false;
+	while (mi_fields_next(&p, end, &name, &value)) {
+		if (strcmp(name, "date"))
+			continue;
+		*day = day_from_date(value);
+		break;
+	}
+	return true;
+}
+
+static int64_t day_from_date(const char *d)
+{
 	static const char *const mon[] = { "jan", "feb", "mar", "apr", "may", "jun",
 					   "jul", "aug", "sep", "oct", "nov", "dec" };
 	const char *p = strchr(d, ',') ? strchr(d, ',') + 1 : d;
@@ -384,7 +475,6 @@ static int64_t sent_day(const struct mime_msg *m)
 			r = day_of((int64_t)timegm(&tm));
 		}
 	}
-	free(d);
 	return r;
 }
 
@@ -430,17 +520,49 @@ static bool eval(struct msgctx *c, const struct skey *k)
 	case SK_LARGER: return need_rec(c) && (int64_t)c->rec.size > k->num;
 	case SK_SMALLER: return need_rec(c) && (int64_t)c->rec.size < k->num;
 	case SK_SENTBEFORE: case SK_SENTON: case SK_SENTSINCE: {
-		int64_t d = load(c) ? sent_day(c->m) : -1;
+		int64_t d;
+		if (!need_fields(c) || !fields_sent_day(c, &d))
+			d = load(c) ? sent_day(c->m) : -1;
 		if (d < 0)
 			return false;
 		return k->kind == SK_SENTBEFORE ? d < k->num : k->kind == SK_SENTON ? d == k->num : d >= k->num;
 	}
-	case SK_HEADER: return load(c) && header_has(c->m, c->m->root, k->field, k->str);
+	case SK_HEADER:
+		if (k->cached && need_fields(c))
+			return fields_have(c, k->field, k->str);
+		return load(c) && header_has(c->m, c->m->root, k->field, k->str);
 	case SK_BODY: return load(c) && body_has(c->m, c->m->root, k->str, 0);
 	case SK_TEXT:
 		return load(c) && (header_has(c->m, c->m->root, NULL, k->str) || body_has(c->m, c->m->root, k->str, 0));
 	}
 	return false;
+}
+
+/* Evaluate prog on every message of the view: *idx (malloc'd) receives the
+ * matching view indexes, ascending; returns how many. */
+static size_t search_run(struct session *s, struct mi *mi, const struct skey *prog, size_t **idx)
+{
+	struct srun run = { .s = s, .mi = mi, .fc = mi_fields_open(mi) };
+	size_t n = 0;
+	*idx = xcalloc(s->sel->n + 1, sizeof **idx);
+	for (size_t i = 0; i < s->sel->n; i++) {
+		if (s->sel->m[i].gone)
+			continue;
+		struct msgctx c = { .run = &run, .s = s, .mi = mi, .idx = i };
+		if (eval(&c, prog))
+			(*idx)[n++] = i;
+		if (c.have_rec)
+			mi_rec_clear(&c.rec);
+		mime_free(c.m);
+		free(c.data);
+	}
+	mi_fields_close(run.fc);
+	for (size_t i = 0; i < run.nbf; i++) {
+		mi_fields_put(mi, run.bf[i].uid, run.bf[i].rec, run.bf[i].len);
+		free(run.bf[i].rec);
+	}
+	free(run.bf);
+	return n;
 }
 
 /* ---- the command ---- */
@@ -589,24 +711,17 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 		return;
 	}
 	uint32_t *hits = xcalloc(s->sel->n + 1, sizeof *hits);
-	size_t nh = 0;
+	size_t *idx, nh = search_run(s, mi, prog, &idx);
 	uint64_t maxmod = 0;
 	if (p.modseq)
 		s->condstore = true;
-	for (size_t i = 0; i < s->sel->n; i++) {
-		if (s->sel->m[i].gone)
-			continue;
-		struct msgctx c = { .s = s, .mi = mi, .idx = i };
-		if (eval(&c, prog)) {
-			hits[nh++] = uid ? s->sel->m[i].uid : (uint32_t)i + 1;
-			if (s->sel->m[i].modseq > maxmod)
-				maxmod = s->sel->m[i].modseq;
-		}
-		if (c.have_rec)
-			mi_rec_clear(&c.rec);
-		mime_free(c.m);
-		free(c.data);
+	for (size_t j = 0; j < nh; j++) {
+		size_t i = idx[j];
+		hits[j] = uid ? s->sel->m[i].uid : (uint32_t)i + 1;
+		if (s->sel->m[i].modseq > maxmod)
+			maxmod = s->sel->m[i].modseq;
 	}
+	free(idx);
 	mi_close(mi);
 	if (ret & RET_SAVE)
 		save_result(s, hits, nh, ret, uid);
@@ -651,19 +766,7 @@ int search_select(struct session *s, struct ip *ip, const char *charset, struct 
 		skey_free(prog);
 		return -3;
 	}
-	*idx = xcalloc(s->sel->n + 1, sizeof **idx);
-	*n = 0;
-	for (size_t i = 0; i < s->sel->n; i++) {
-		if (s->sel->m[i].gone)
-			continue;
-		struct msgctx c = { .s = s, .mi = mi, .idx = i };
-		if (eval(&c, prog))
-			(*idx)[(*n)++] = i;
-		if (c.have_rec)
-			mi_rec_clear(&c.rec);
-		mime_free(c.m);
-		free(c.data);
-	}
+	*n = search_run(s, mi, prog, idx);
 	skey_free(prog);
 	*mi_out = mi;
 	return 0;
