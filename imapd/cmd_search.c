@@ -368,8 +368,10 @@ static bool contains(const char *hay, size_t hl, const char *needle)
 	size_t nl = strlen(needle);
 	if (!nl)
 		return true;
+	/* compare in full only where the first octet matches */
+	int f = tolower((unsigned char)needle[0]);
 	for (size_t i = 0; i + nl <= hl; i++)
-		if (!strncasecmp(hay + i, needle, nl))
+		if (tolower((unsigned char)hay[i]) == f && !strncasecmp(hay + i, needle, nl))
 			return true;
 	return false;
 }

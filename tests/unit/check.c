@@ -30,6 +30,18 @@ const char *check_tmpdir(void)
 	return tmpdir;
 }
 
+int check_put_file(const char *dir, const char *sub, const char *name, const char *data)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s/%s", dir, sub, name);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	size_t n = strlen(data);
+	int r = fwrite(data, 1, n, f) == n ? 0 : -1;
+	return fclose(f) == 0 ? r : -1;
+}
+
 int check_summary(const char *name)
 {
 	if (tmpdir[0]) {

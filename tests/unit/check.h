@@ -11,6 +11,8 @@ void check_record(int ok, const char *expr, const char *file, int line);
 int check_summary(const char *name);
 /* A temporary directory for this test program (removed at summary). */
 const char *check_tmpdir(void);
+/* Write data (a string) to DIR/SUB/NAME, created or truncated; 0 or -1. */
+int check_put_file(const char *dir, const char *sub, const char *name, const char *data);
 
 #define CHECK(c) check_record(!!(c), #c, __FILE__, __LINE__)
 /* Evaluates each argument once. */

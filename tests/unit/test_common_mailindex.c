@@ -15,11 +15,7 @@ static char *dir;
 
 static void put_new(const char *name, const char *data)
 {
-	char *p = xasprintf("%s/new/%s", dir, name);
-	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	write_all(fd, data, strlen(data));
-	close(fd);
-	free(p);
+	CHECK(check_put_file(dir, "new", name, data) == 0);
 }
 
 static char *cur_name(void)
