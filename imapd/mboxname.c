@@ -47,7 +47,18 @@ char *mbox_from_utf8(const char *name)
 
 char *mbox_to_utf8(const char *name)
 {
-	return same_in_both(name) ? xstrdup(name) : convert("UTF-8", "UTF-7-IMAP", name);
+	if (same_in_both(name))
+		return xstrdup(name);
+	char *u = convert("UTF-8", "UTF-7-IMAP", name);
+	/* only the one canonical encoding counts (RFC 3501 5.1.3): iconv also
+	 * takes an unterminated shift or ASCII encoded in base64 */
+	char *back = u ? convert("UTF-7-IMAP", "UTF-8", u) : NULL;
+	if (u && (!back || strcmp(back, name))) {
+		free(u);
+		u = NULL;
+	}
+	free(back);
+	return u;
 }
 
 char *mbox_display(const struct session *s, const char *stored)
