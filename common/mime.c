@@ -52,12 +52,17 @@ int mime_header_each(const char *hdr, size_t len,
 	size_t i = 0, fields = 0;
 	while (i < len && fields++ < MIME_MAX_FIELDS) {
 		size_t start = i;
-		/* the field runs to a CRLF not followed by whitespace */
+		/* the field runs to a CRLF not followed by whitespace (memchr:
+		 * this runs over every header of a folder on a first open) */
 		size_t e = i;
-		while (e < len) {
-			if (hdr[e] == '\n' && (e + 1 >= len || (hdr[e + 1] != ' ' && hdr[e + 1] != '\t')))
+		bool folded = false;
+		for (;;) {
+			const char *nl = memchr(hdr + e, '\n', len - e);
+			e = nl ? (size_t)(nl - hdr) : len;
+			if (e >= len || e + 1 >= len || (hdr[e + 1] != ' ' && hdr[e + 1] != '\t'))
 				break;
 			e++;
+			folded = true;
 		}
 		i = e < len ? e + 1 : len;
 		const char *colon = memchr(hdr + start, ':', e - start);
@@ -74,9 +79,15 @@ int mime_header_each(const char *hdr, size_t len,
 		/* unfold: drop CR and LF, keep the whitespace that follows */
 		size_t vs = (size_t)(colon - hdr) + 1;
 		char *val = xmalloc(e - vs + 1), *o = val;
-		for (size_t k = vs; k < e; k++)
-			if (hdr[k] != '\r' && hdr[k] != '\n')
-				*o++ = hdr[k];
+		size_t ve = e > vs && hdr[e - 1] == '\r' ? e - 1 : e;
+		if (!folded && !memchr(hdr + vs, '\r', ve - vs)) {
+			memcpy(o, hdr + vs, ve - vs);	/* one line, no inner CR: most fields */
+			o += ve - vs;
+		} else {
+			for (size_t k = vs; k < e; k++)
+				if (hdr[k] != '\r' && hdr[k] != '\n')
+					*o++ = hdr[k];
+		}
 		*o = '\0';
 		char *t = str_trim(val);
 		int r = fn(name, t, arg);

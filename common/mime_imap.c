@@ -21,12 +21,17 @@ void imap_quote(struct evbuffer *out, const char *s, size_t len)
 		evbuffer_add(out, s, len);
 		return;
 	}
+	/* runs between the characters to escape go in one piece */
 	evbuffer_add(out, "\"", 1);
+	size_t run = 0;
 	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			evbuffer_add(out, "\\", 1);
-		evbuffer_add(out, s + i, 1);
+		if (s[i] != '"' && s[i] != '\\')
+			continue;
+		evbuffer_add(out, s + run, i - run);
+		evbuffer_add(out, "\\", 1);
+		run = i;
 	}
+	evbuffer_add(out, s + run, len - run);
 	evbuffer_add(out, "\"", 1);
 }
 

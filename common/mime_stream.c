@@ -18,7 +18,13 @@
 struct smsg {
 	struct mime_msg m;
 	size_t maplen;
+	bool mapped;		/* image from mmap, else from calloc */
 };
+
+/* Images up to this size come from the heap: for the small messages that
+ * make up most folders, an mmap/munmap pair and its page faults per message
+ * cost more than zeroing a few kB (a first open indexes every message). */
+#define MSTREAM_HEAP_IMG	(64 * 1024)
 
 /* One open part: the chain root .. innermost current part. */
 struct frame {
@@ -316,7 +322,9 @@ struct mime_msg *mime_parse_fd(int fd, uint64_t max, uint64_t *crlf_len)
 	s.w = xcalloc(1, sizeof *s.w);
 	s.w->maplen = (size_t)(2 * size + 4096);
 	/* the CRLF image: virtual space only, pages appear where headers go */
-	void *img = mmap(NULL, s.w->maplen, PROT_READ | PROT_WRITE,
+	s.w->mapped = s.w->maplen > MSTREAM_HEAP_IMG;
+	void *img = !s.w->mapped ? xcalloc(1, s.w->maplen) :
+		    mmap(NULL, s.w->maplen, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (img == MAP_FAILED) {
 		free(s.w);
@@ -346,7 +354,10 @@ void mime_stream_free(struct mime_msg *m)
 	if (!m)
 		return;
 	struct smsg *w = (struct smsg *)m;
-	munmap((void *)m->buf, w->maplen);
+	if (w->mapped)
+		munmap((void *)m->buf, w->maplen);
+	else
+		free((void *)m->buf);
 	mime_free(m);	/* frees the tree and w itself (m is its first member) */
 }
 
