@@ -4,6 +4,7 @@ base, users added with `mailctl user add`, `mailctl start`; stopped with
 import os
 import pwd
 
+from dnsmasq import Dnsmasq, records as dns_records
 from util import cpu_seconds, alive, debug, kill_tree, port_open, process_tree, read_pidfile, run, wait_for
 
 # What each workload needs of tern: processes named in `mailctl status`
@@ -15,17 +16,20 @@ NEEDS = {
     "pop3": (("pop3d", "authd"), "pop3"),
 }
 PORTS = {"smtp": 25, "imap": 143, "pop3": 110}
+SENDER_DOMAIN = "sender.example"    # w_smtp.SENDER's domain
 
 # Settings the bench changes, only when the daemon declares the key: a
 # client on loopback logs in without TLS (as on the peers), 50 SMTP sessions
-# from one address are allowed (Postfix exempts mynetworks).
+# from one address are allowed (Postfix exempts mynetworks). smtpd checks
+# SPF, DKIM and DMARC (mail_auth, on by default) on every message, loopback
+# clients included (trusted_networks emptied), asking the bench's own
+# dnsmasq (dnsmasq.py; dns_server in tern.conf, set in setup()).
 SETTINGS = {
-    # mail_auth = no: Postfix as configured checks no SPF, DKIM or DMARC
-    # either, so both sides do the same work (and no DNS is needed).
-    "smtpd": {"max_sessions_per_ip": "200", "mail_auth": "no"},
+    "smtpd": {"max_sessions_per_ip": "200", "mail_auth": "yes", "trusted_networks": ""},
     "imapd": {"plaintext_login": "yes"},
     "pop3d": {"plaintext_loopback": "yes"},
 }
+DNS_PORT_OFFSET = 53        # dnsmasq listens on port_base + 53
 
 
 class Tern:
@@ -39,6 +43,8 @@ class Tern:
         self.started = False
         self.procs = {}
         self.master = None
+        self.dns = None
+        self.dns_port = port_base + DNS_PORT_OFFSET
 
     # ------------------------------------------------------------ control
     def ctl(self, *args, check=True, timeout=120, input=None):
@@ -59,6 +65,8 @@ class Tern:
     def setup(self, users):
         run([self.mailctl, "init", self.dir, "--hostname", "tern." + self.domain,
              "--domain", self.domain, "--port-base", str(self.port_base)], timeout=120)
+        if not self.set_conf("tern", "dns_server", f"127.0.0.1:{self.dns_port}"):
+            raise RuntimeError("tern.conf has no dns_server setting")
         for daemon, kv in SETTINGS.items():
             for k, v in kv.items():
                 self.set_conf(daemon, k, v)
@@ -81,6 +89,7 @@ class Tern:
 
     def start(self):
         self.started = True          # stop() cleans up even after a failed start
+        self.dns = Dnsmasq(self.dns_port, dns_records(SENDER_DOMAIN), self.dir)
         self.ctl("start", timeout=120)
         self.master = read_pidfile(os.path.join(self.dir, "run", "master.pid"))
         self.procs = self.status()
@@ -104,6 +113,9 @@ class Tern:
         if master:
             wait_for(lambda: not alive(master), 10)
         kill_tree(pids)
+        if self.dns:
+            self.dns.stop()
+            self.dns = None
         self.started = False
 
     def cpu(self):
