@@ -324,13 +324,17 @@ static bool is_delim(const char *b, size_t i, size_t end, const char *bd, size_t
 	if (end - i < blen + 2 || b[i] != '-' || b[i + 1] != '-' || memcmp(b + i + 2, bd, blen))
 		return false;
 	size_t j = i + 2 + blen;
-	*close = end - j >= 2 && b[j] == '-' && b[j + 1] == '-';
-	if (*close)
+	bool closing = end - j >= 2 && b[j] == '-' && b[j + 1] == '-';
+	if (closing)
 		j += 2;
-	/* only transport padding may follow: "--b1" is not a delimiter of "b10" */
+	/* only transport padding may follow: "--b1" is not a delimiter of "b10",
+	 * and "--b--x" closes nothing */
 	while (j < end && (b[j] == ' ' || b[j] == '\t'))
 		j++;
-	return j == end || b[j] == '\r' || b[j] == '\n';
+	if (j != end && b[j] != '\r' && b[j] != '\n')
+		return false;
+	*close = closing;
+	return true;
 }
 
 static size_t line_after(const char *b, size_t i, size_t end)

@@ -2,14 +2,17 @@
  * parser (common/mime*.c: tree, ENVELOPE, BODYSTRUCTURE, sections, decoding)
  * and the IMAP command reader and tokeniser (imapd/parser.c).
  *
- * Each input is used twice:
+ * Each input is used three times:
  *  - as a message: every rendering must stay inside the buffer, and every
  *    section range must lie within the message;
+ *  - as a message file for the streaming parser (common/mime_stream.c), whose
+ *    tree must render as mime_parse's does;
  *  - as client input fed in chunks (sizes from the first byte): the command
  *    reader must never return more than its limits allow, and the tokeniser
  *    walks each command it returns.
  * Run: make fuzz (long) or make fuzz-smoke (part of make check). */
 #include "common/mime.h"
+#include "common/mime_stream.h"
 #include "imapd/parser.h"
 #include "imapd/thread.h"
 
@@ -17,6 +20,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static void fuzz_mime(const uint8_t *data, size_t size)
 {
@@ -52,6 +57,51 @@ static void fuzz_mime(const uint8_t *data, size_t size)
 	evbuffer_free(b);
 	mime_free(m);
 	free(crlf);
+}
+
+/* The streaming parser on the same octets as a file: its tree must agree
+ * with mime_parse's (below the part limit, where the two may cut apart), and
+ * every chunked decoding must stay in bounds. */
+static void fuzz_mime_stream(const uint8_t *data, size_t size)
+{
+	int fd = memfd_create("fuzz", 0);
+	if (fd < 0 || write(fd, data, size) != (ssize_t)size) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	uint64_t clen;
+	struct mime_msg *m = mime_parse_fd(fd, UINT64_MAX, &clen);
+	size_t len;
+	char *crlf = mime_to_crlf((const char *)data, size, &len);
+	struct mime_msg *ref = mime_parse(crlf, len);
+	struct evbuffer *a = evbuffer_new(), *b = evbuffer_new();
+	mime_bodystructure(m, m->root, true, a);
+	mime_bodystructure(ref, ref->root, true, b);
+	mime_envelope(m, m->root, a);
+	mime_envelope(ref, ref->root, b);
+	if (clen != len || (ref->nparts < MIME_MAX_PARTS / 2 &&
+			    (evbuffer_get_length(a) != evbuffer_get_length(b) ||
+			     memcmp(evbuffer_pullup(a, -1), evbuffer_pullup(b, -1), evbuffer_get_length(a)))))
+		abort();
+	const struct mime_part *p = m->root->children ? m->root->children : m->root;
+	struct mstream_dec d;
+	if (mstream_dec_init(&d, p->enc)) {
+		struct crlf_reader *r = malloc(sizeof *r);
+		crlf_reader_init(r, fd, p->body_off, p->body_len);
+		char in[100], out[104];
+		ssize_t k;
+		while ((k = crlf_read(r, in, sizeof in)) > 0)
+			mstream_dec_run(&d, in, (size_t)k, false, out);
+		mstream_dec_run(&d, "", 0, true, out);
+		free(r);
+	}
+	evbuffer_free(a);
+	evbuffer_free(b);
+	mime_free(ref);
+	free(crlf);
+	mime_stream_free(m);
+	close(fd);
 }
 
 static void walk(const char *buf, size_t len)
@@ -137,6 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_thread(data, size);
 	fuzz_mime(data, size);
+	fuzz_mime_stream(data, size);
 	fuzz_commands(data, size);
 	return 0;
 }

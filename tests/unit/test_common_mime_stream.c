@@ -152,6 +152,7 @@ static const char *const cases[] = {
 	"Content-Type: text/plain\n\nbare\rcr\n\n\n",
 	"Subject: a\n continued\n folded\nX:\n\nbody\n",
 	"Content-Type: multipart/mixed; boundary=b\n\n--b\rjunk\n\nx\n--b--\n",
+	"Content-Type: multipart/mixed; boundary=A\n\n--A\n\none\n--A--x\nstill one\n--A\n\ntwo\n",
 };
 
 /* A random message: nested multiparts, messages, odd line ends. */
