@@ -6,7 +6,8 @@ cur/, logs in over IMAP and SELECTs INBOX (the first open indexes them), then
 times, R times each: a NOOP with nothing changed; a UID STORE of one message's
 flags; the NOOP right after that change (before this work it re-read cur/ for
 two seconds after any change); the NOOP after a delivery-like file dropped in
-new/. Prints the median and the maximum of each in milliseconds.
+new/; the NOOP after a second session changed one message's flags. Prints the
+median and the maximum of each in milliseconds.
 
     bench/change_cost.py [--bin build/bin] [--messages 20000,100000] [--rounds 30]
 Stops the instance and removes it at the end. Loopback only.
@@ -82,7 +83,10 @@ def run(binary, n, rounds, port_base):
         c = imaplib.IMAP4("127.0.0.1", port_base + 143, timeout=600)
         c.login("u@bench.test", "bench-pw-1234")
         first = timed(lambda: ok(c.select("INBOX")))
-        noop, store, after, newmail = [], [], [], []
+        other = imaplib.IMAP4("127.0.0.1", port_base + 143, timeout=600)
+        other.login("u@bench.test", "bench-pw-1234")
+        ok(other.select("INBOX"))
+        noop, store, after, newmail, theirs = [], [], [], [], []
         for r in range(rounds):
             noop.append(timed(lambda: ok(c.noop())))
             uid = str(1 + (r * 7919) % n)
@@ -94,10 +98,14 @@ def run(binary, n, rounds, port_base):
             os.chown(os.path.join(maildir, "tmp", "x"), *own)
             os.rename(os.path.join(maildir, "tmp", "x"), p)
             newmail.append(timed(lambda: ok(c.noop())))
+            ok(other.uid("STORE", str(1 + (r * 104729) % n), "+FLAGS", "(\\Answered)"))
+            theirs.append(timed(lambda: ok(c.noop())))
+        other.logout()
         c.logout()
         print(f"messages={n} first SELECT {first:.0f} ms")
         for name, v in (("NOOP, nothing changed", noop), ("UID STORE one message", store),
-                        ("NOOP after that STORE", after), ("NOOP after a file in new/", newmail)):
+                        ("NOOP after that STORE", after), ("NOOP after a file in new/", newmail),
+                        ("NOOP after another's STORE", theirs)):
             print(f"  {name:28s} median {statistics.median(v):8.2f} ms   max {max(v):8.2f} ms")
         sys.stdout.flush()
     finally:

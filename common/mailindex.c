@@ -120,7 +120,46 @@ struct rec_fixed {
 	uint32_t flags;
 };
 
-static int put_rec(struct mi *mi, const struct mi_rec *r)
+/* The change log: "M" + modseq (8 octets, big-endian) -> uid for the last
+ * change of each message, so a session learns what changed since the MODSEQ
+ * it knows without reading every record. "L" holds the MODSEQ from which the
+ * log is complete (an index made before the log existed starts it late). */
+static int cmp_uid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void mlog_key(unsigned char k[9], uint64_t modseq)
+{
+	k[0] = 'M';
+	for (int i = 0; i < 8; i++)
+		k[1 + i] = (unsigned char)(modseq >> (56 - 8 * i));
+}
+
+static void mlog_del(struct mi *mi, uint64_t modseq)
+{
+	unsigned char k[9];
+	mlog_key(k, modseq);
+	db_del(mi, k, 9);
+}
+
+/* An index without a log (new, or made before the log existed) starts one:
+ * complete from the current MODSEQ on. */
+static void mlog_begin(struct mi *mi)
+{
+	void *v;
+	size_t vl;
+	if (db_get(mi, "L", 1, &v, &vl) == 1) {
+		free(v);
+		return;
+	}
+	uint64_t start = mi->h.modseq;
+	db_put(mi, "L", 1, &start, sizeof start);
+}
+
+/* Write r; old_modseq (0: none) is the change it replaces in the log. */
+static int put_rec(struct mi *mi, const struct mi_rec *r, uint64_t old_modseq)
 {
 	size_t fl = strlen(r->file), kl = strlen(r->keywords ? r->keywords : "");
 	size_t n = sizeof(struct rec_fixed) + fl + kl + 2;
@@ -133,6 +172,14 @@ static int put_rec(struct mi *mi, const struct mi_rec *r)
 	uid_key(k, 'U', r->uid);
 	int rc = db_put(mi, k, 5, buf, n);
 	free(buf);
+	if (old_modseq && old_modseq != r->modseq)
+		mlog_del(mi, old_modseq);
+	unsigned char mk[9];
+	mlog_key(mk, r->modseq);
+	unsigned char uv[4] = { (unsigned char)(r->uid >> 24), (unsigned char)(r->uid >> 16),
+				(unsigned char)(r->uid >> 8), (unsigned char)r->uid };
+	if (db_put(mi, mk, 9, uv, 4) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -404,6 +451,7 @@ struct mi *mi_open(const char *dir, uint32_t **new_uids, size_t *n_new, char *wh
 		}
 	}
 	put_header(mi);
+	mlog_begin(mi);
 	if (scan(mi, new_uids, n_new) < 0) {
 		snprintf(why, whylen, "cannot read Maildir %s: %s", dir, strerror(errno));
 		goto fail;
@@ -645,7 +693,7 @@ static int index_file(struct mi *mi, const char *file, uint32_t uid, int64_t *id
 	db_put(mi, bk, kl, uv, 4);
 	free(bk);
 	mi->h.count++;
-	int rc = put_rec(mi, &r);
+	int rc = put_rec(mi, &r, 0);
 	free(kw);
 	return rc;
 }
@@ -663,10 +711,66 @@ static void drop_record(struct mi *mi, const struct mi_rec *r)
 	char *bk = base_key(r->file, &kl);
 	db_del(mi, bk, kl);
 	free(bk);
+	mlog_del(mi, r->modseq);
 	if (mi->h.count)
 		mi->h.count--;
 	mi->h.modseq++;
 	tomb_add(mi->db, &mi->tombs, mi->h.modseq, r->uid, mi->dir);
+}
+
+/* Where the change log begins. */
+static uint64_t mlog_start(struct mi *mi)
+{
+	void *v;
+	size_t vl;
+	uint64_t start = UINT64_MAX;
+	if (db_get(mi, "L", 1, &v, &vl) == 1) {
+		if (vl == sizeof start)
+			memcpy(&start, v, sizeof start);
+		free(v);
+	}
+	return start;
+}
+
+int mi_changed_since(struct mi *mi, uint64_t modseq, struct mi_rec **recs, size_t *n)
+{
+	*recs = NULL;
+	*n = 0;
+	if (modseq < mlog_start(mi))
+		return -1;
+	DBC *c;
+	if (mi->db->cursor(mi->db, NULL, &c, 0) != 0)
+		return -1;
+	unsigned char start[9];
+	mlog_key(start, modseq + 1);
+	DBT k, v;
+	dbt(&k, start, 9);
+	memset(&v, 0, sizeof v);
+	size_t cap = 0;
+	uint32_t *uids = NULL;
+	for (int r = c->get(c, &k, &v, DB_SET_RANGE); r == 0 && k.size == 9 &&
+	     ((unsigned char *)k.data)[0] == 'M'; r = c->get(c, &k, &v, DB_NEXT)) {
+		if (v.size != 4)
+			continue;
+		const unsigned char *u = v.data;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			uids = xrealloc(uids, cap * sizeof *uids);
+		}
+		uids[(*n)++] = (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+	}
+	c->close(c);
+	/* in UID order, each record as it is now */
+	if (*n)
+		qsort(uids, *n, sizeof *uids, cmp_uid);
+	*recs = xcalloc(*n + 1, sizeof **recs);
+	size_t got = 0;
+	for (size_t i = 0; i < *n; i++)
+		if ((i == 0 || uids[i] != uids[i - 1]) && mi_get(mi, uids[i], &(*recs)[got]) == 1)
+			got++;
+	free(uids);
+	*n = got;
+	return 0;
 }
 
 size_t mi_expunged_since(struct mi *mi, uint64_t modseq, uint32_t **uids)
@@ -694,8 +798,9 @@ static void reconcile_known(struct mi *mi, struct entry *v, size_t n)
 			char *kw = mkw_names(kwmap(mi), e->name, recs[i].keywords);
 			free(recs[i].keywords);
 			recs[i].keywords = kw;
+			uint64_t old = recs[i].modseq;
 			recs[i].modseq = ++mi->h.modseq;
-			put_rec(mi, &recs[i]);
+			put_rec(mi, &recs[i], old);
 		}
 	}
 	mi_recs_free(recs, nr);
@@ -862,9 +967,10 @@ int mi_set_flags(struct mi *mi, uint32_t uid, uint32_t flags, const char *keywor
 		free(r.keywords);
 		r.keywords = xstrndup(keywords, MI_MAX_KEYWORDS_LEN);
 	}
+	uint64_t old = r.modseq;
 	r.modseq = ++mi->h.modseq;
 	mi->dirty = true;
-	int rc = put_rec(mi, &r);
+	int rc = put_rec(mi, &r, old);
 	mi_rec_clear(&r);
 	return rc;
 }

@@ -87,6 +87,10 @@ char *mi_unique_name(void);
  * 7162 allows for VANISHED (EARLIER) (see mailindex_tomb.h). */
 #define MI_MAX_TOMBSTONES 20000
 size_t mi_expunged_since(struct mi *mi, uint64_t modseq, uint32_t **uids);
+/* The records changed (flags, keywords, new) after modseq, in UID order
+ * (free with mi_recs_free): 0, or -1 when the index cannot tell (its change
+ * log begins later): read them all then. */
+int mi_changed_since(struct mi *mi, uint64_t modseq, struct mi_rec **recs, size_t *n);
 /* Keep at most max expunge records per folder (0: MI_MAX_TOMBSTONES). */
 void mi_set_tombstone_limit(size_t max);
 /* Path of the message file (malloc'd). */

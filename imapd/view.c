@@ -151,25 +151,15 @@ void report_vanished(struct session *s, uint32_t *uids, size_t n, bool earlier)
 	evbuffer_add(b, "\r\n", 2);
 }
 
-/* Messages that vanished: report (descending, so sequence numbers stay right;
- * as one VANISHED under QRESYNC) or, when EXPUNGE responses are not allowed
- * now, mark them gone. */
-static void reconcile_gone(struct session *s, struct view *v, const struct mi_rec *recs, size_t nr,
-			   bool allow_expunge)
+/* Report and drop the messages marked gone (descending, so sequence numbers
+ * stay right; one VANISHED under QRESYNC). */
+static void sweep_gone(struct session *s, struct view *v)
 {
-	size_t j = nr;
 	uint32_t *vanished = NULL;
 	size_t nvan = 0;
 	for (size_t i = v->n; i-- > 0;) {
-		while (j > 0 && recs[j - 1].uid > v->m[i].uid)
-			j--;
-		bool present = j > 0 && recs[j - 1].uid == v->m[i].uid;
-		if (present)
+		if (!v->m[i].gone)
 			continue;
-		if (!allow_expunge) {
-			v->m[i].gone = true;
-			continue;
-		}
 		if (s->qresync) {
 			vanished = xrealloc(vanished, (nvan + 1) * sizeof *vanished);
 			vanished[nvan++] = v->m[i].uid;
@@ -184,28 +174,72 @@ static void reconcile_gone(struct session *s, struct view *v, const struct mi_re
 	free(vanished);
 }
 
+/* Messages no longer in recs are gone: reported now when EXPUNGE responses
+ * are allowed, else only marked. */
+static void reconcile_gone(struct session *s, struct view *v, const struct mi_rec *recs, size_t nr,
+			   bool allow_expunge)
+{
+	size_t j = nr;
+	for (size_t i = v->n; i-- > 0;) {
+		while (j > 0 && recs[j - 1].uid > v->m[i].uid)
+			j--;
+		if (!(j > 0 && recs[j - 1].uid == v->m[i].uid))
+			v->m[i].gone = true;
+	}
+	if (allow_expunge)
+		sweep_gone(s, v);
+}
+
+/* Message i as the index has it now: FETCH FLAGS when that changed. */
+static void update_flags(struct session *s, struct view *v, size_t i, const struct mi_rec *r)
+{
+	struct vmsg *m = &v->m[i];
+	bool same = m->flags == r->flags && !strcmp(m->kw, r->keywords);
+	m->modseq = r->modseq;
+	if (same)
+		return;
+	m->flags = r->flags;
+	free(m->kw);
+	m->kw = xstrdup(r->keywords);
+	struct evbuffer *b = s_buf(s);
+	evbuffer_add_printf(b, "* %zu FETCH (FLAGS ", i + 1);
+	s_flags(b, m->flags, m->kw, m->recent);
+	evbuffer_add_printf(b, " UID %u", m->uid);
+	s_modseq(s, b, m->modseq);
+	evbuffer_add(b, ")\r\n", 3);
+}
+
 static void reconcile_flags(struct session *s, struct view *v, const struct mi_rec *recs, size_t nr)
 {
 	size_t j = 0;
 	for (size_t i = 0; i < v->n; i++) {
 		while (j < nr && recs[j].uid < v->m[i].uid)
 			j++;
-		if (j == nr || recs[j].uid != v->m[i].uid)
-			continue;
-		struct vmsg *m = &v->m[i];
-		bool same = m->flags == recs[j].flags && !strcmp(m->kw, recs[j].keywords);
-		m->modseq = recs[j].modseq;
-		if (same)
-			continue;
-		m->flags = recs[j].flags;
-		free(m->kw);
-		m->kw = xstrdup(recs[j].keywords);
-		struct evbuffer *b = s_buf(s);
-		evbuffer_add_printf(b, "* %zu FETCH (FLAGS ", i + 1);
-		s_flags(b, m->flags, m->kw, m->recent);
-		evbuffer_add_printf(b, " UID %u", m->uid);
-		s_modseq(s, b, m->modseq);
-		evbuffer_add(b, ")\r\n", 3);
+		if (j < nr && recs[j].uid == v->m[i].uid)
+			update_flags(s, v, i, &recs[j]);
+	}
+}
+
+/* From the index's change log (records changed since v->modseq, in UID
+ * order, and the expunges since): cost O(changes), not O(folder). */
+static void changed_only(struct session *s, struct view *v, struct mi *mi, const struct mi_rec *recs,
+			 size_t nr, bool allow_expunge)
+{
+	uint32_t *gone;
+	size_t ng = mi_expunged_since(mi, v->modseq, &gone);
+	for (size_t k = 0; k < ng; k++) {
+		uint32_t q = view_seq(v, gone[k]);
+		if (q)
+			v->m[q - 1].gone = true;
+	}
+	free(gone);
+	if (allow_expunge)
+		sweep_gone(s, v);
+	uint32_t last = v->n ? v->m[v->n - 1].uid : 0;
+	for (size_t j = 0; j < nr && recs[j].uid <= last; j++) {
+		uint32_t q = view_seq(v, recs[j].uid);
+		if (q && !v->m[q - 1].gone)
+			update_flags(s, v, q - 1, &recs[j]);
 	}
 }
 
@@ -251,9 +285,14 @@ static void view_update(struct session *s, struct mi *mi, const uint32_t *fresh,
 		return;
 	struct mi_rec *recs;
 	size_t nr;
-	mi_load(mi, &recs, &nr);
-	reconcile_gone(s, v, recs, nr, allow_expunge);
-	reconcile_flags(s, v, recs, nr);
+	if (mi_changed_since(mi, v->modseq, &recs, &nr) == 0) {
+		/* only what changed since the MODSEQ this view knows */
+		changed_only(s, v, mi, recs, nr, allow_expunge);
+	} else {
+		mi_load(mi, &recs, &nr);
+		reconcile_gone(s, v, recs, nr, allow_expunge);
+		reconcile_flags(s, v, recs, nr);
+	}
 	/* IMAP4rev2 has no \Recent: nothing is fresh and RECENT is never sent */
 	if (reconcile_new(v, recs, nr, s->rev2 ? NULL : fresh, s->rev2 ? 0 : nfresh)) {
 		s_out(s, "* %zu EXISTS", v->n);
