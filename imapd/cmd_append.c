@@ -144,8 +144,7 @@ static void append_spooled(struct session *s, const struct append_args *a)
 {
 	close(s->append.fd);
 	s->append.fd = -1;	/* mi_add_tmp owns the file now (removes it on failure) */
-	char why[256];
-	struct mi *mi = s->cr.spool_err ? NULL : mi_open(s->append.dir, NULL, NULL, why, sizeof why);
+	struct mi *mi = s->cr.spool_err ? NULL : open_folder(s, s->append.dir);
 	uint32_t newuid = 0;
 	int r = mi ? mi_add_tmp(mi, s->append.base, a->flags, a->kw, a->idate, &newuid) : -1;
 	uint32_t uv = mi ? mi_header(mi)->uidvalidity : 0;
@@ -181,8 +180,8 @@ static void append_inline(struct session *s, const struct append_args *a, const 
 		s_no(s, "[SERVERBUG] Cannot store message");
 		return;
 	}
-	char *dir = folder_dir(a->name), why[256];
-	struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	char *dir = folder_dir(a->name);
+	struct mi *mi = open_folder(s, dir);
 	free(dir);
 	uint32_t newuid = 0;
 	int r = mi ? mi_add_fd(mi, fd, a->flags, a->kw, a->idate, &newuid) : -1;

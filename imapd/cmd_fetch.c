@@ -458,8 +458,7 @@ bool fetch_pump(struct session *s)
 		}
 		if (j->k < j->n) {
 			/* the index lock is taken again for the next messages only */
-			char why[256];
-			struct mi *mi = mi_open(s->sel->dir, NULL, NULL, why, sizeof why);
+			struct mi *mi = open_folder(s, s->sel->dir);
 			if (!mi) {
 				j->missing = true;
 				j->k = j->n;

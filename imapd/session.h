@@ -40,6 +40,10 @@ struct view {
 	 * sorted; "$" names those still here. Lives as long as the selection. */
 	uint32_t *saved;
 	size_t nsaved;
+	/* UIDs an index open other than view_sync's moved from new/ (\Recent
+	 * to this session), reported at the next view_sync */
+	uint32_t *fresh;
+	size_t nfresh;
 };
 
 struct session_limits {
@@ -99,6 +103,9 @@ void s_modseq(struct session *s, struct evbuffer *b, uint64_t modseq);
  * (EXISTS, RECENT, FETCH FLAGS, and EXPUNGE when allowed). NULL on error
  * (a NO was not yet sent). */
 struct mi *view_sync(struct session *s, bool allow_expunge);
+/* Open the index of folder dir (NULL with a log line on failure); when it is
+ * the selected one, what the open moved from new/ stays \Recent to us. */
+struct mi *open_folder(struct session *s, const char *dir);
 /* The same with an index already open (after this session changed it). */
 struct mi *view_sync_reuse(struct session *s, struct mi *mi);
 void view_free(struct view *v);

@@ -18,6 +18,7 @@ void view_free(struct view *v)
 		free(v->m[i].kw);
 	free(v->m);
 	free(v->saved);
+	free(v->fresh);
 	free(v->name);
 	free(v->dir);
 	free(v);
@@ -320,8 +321,36 @@ struct mi *view_sync(struct session *s, bool allow_expunge)
 		log_err("user=%s: %s", s->user, why);
 		return NULL;
 	}
+	if (s->sel->nfresh) {
+		/* moved from new/ by another open of this folder in this session */
+		fresh = xrealloc(fresh, (nfresh + s->sel->nfresh) * sizeof *fresh);
+		memcpy(fresh + nfresh, s->sel->fresh, s->sel->nfresh * sizeof *fresh);
+		nfresh += s->sel->nfresh;
+		free(s->sel->fresh);
+		s->sel->fresh = NULL;
+		s->sel->nfresh = 0;
+	}
 	sort_fresh(fresh, nfresh);
 	view_update(s, mi, fresh, nfresh, allow_expunge);
+	free(fresh);
+	return mi;
+}
+
+struct mi *open_folder(struct session *s, const char *dir)
+{
+	char why[256];
+	uint32_t *fresh = NULL;
+	size_t nfresh = 0;
+	bool sel = s->sel && !strcmp(s->sel->dir, dir);
+	struct mi *mi = mi_open(dir, sel ? &fresh : NULL, sel ? &nfresh : NULL, why, sizeof why);
+	if (!mi)
+		log_err("user=%s: %s", s->user, why);
+	if (nfresh) {
+		struct view *v = s->sel;
+		v->fresh = xrealloc(v->fresh, (v->nfresh + nfresh) * sizeof *v->fresh);
+		memcpy(v->fresh + v->nfresh, fresh, nfresh * sizeof *fresh);
+		v->nfresh += nfresh;
+	}
 	free(fresh);
 	return mi;
 }
