@@ -284,15 +284,21 @@ class CompressedTls:
 
 
 def test_fetch_streams_through_tls_and_compress_to_a_slow_reader(inst):
-    """Over STARTTLS and COMPRESS=DEFLATE, a client that stops reading in the
-    middle of a 30 MB literal holds the session back (back-pressure): the
-    session's memory stays bounded while it waits, and the bytes arrive whole."""
+    """Over STARTTLS and COMPRESS=DEFLATE, a 30 MB APPEND (LITERAL+) streams
+    into the folder, and a client that stops reading in the middle of the
+    30 MB FETCH literal holds the session back (back-pressure): the session's
+    memory stays bounded throughout, and the bytes arrive whole."""
     msg, _, _ = big_message()
-    c = connect(inst)
-    assert c.append("INBOX", None, None, msg)[0] == "OK"
-    c.logout()
     z = CompressedTls(inst)
     pid = session_pid(inst)
+    login_rss = vm_kb(pid, "VmRSS")
+    z.send(b"a3 APPEND INBOX {%d+}\r\n" % len(msg))
+    for i in range(0, len(msg), 1 << 20):
+        z.send(msg[i:i + (1 << 20)])
+    z.send(b"\r\n")
+    line = z.line()
+    assert line.startswith(b"a3 OK [APPENDUID "), line
+    after_append = vm_kb(pid)
     z.send(b"a3 SELECT INBOX\r\n")
     while not z.line().startswith(b"a3 "):
         pass
@@ -312,8 +318,10 @@ def test_fetch_streams_through_tls_and_compress_to_a_slow_reader(inst):
     assert z.line().startswith(b"a4 OK")
     peak = vm_kb(pid)
     z.send(b"a5 LOGOUT\r\n")
-    print(f"VmRSS {base} kB before the FETCH, {waiting[0]} kB while the client "
+    print(f"VmRSS {login_rss} kB after login, VmHWM {after_append} kB after APPEND; "
+          f"VmRSS {base} kB before the FETCH, {waiting[0]} kB while the client "
           f"did not read; VmHWM {peak} kB; message {len(msg) // 1024} kB")
     if not sanitized():
+        assert after_append - login_rss < len(msg) // 1024 // 4
         assert waiting[0] - base < len(msg) // 1024 // 8
         assert peak - base < len(msg) // 1024 // 4
