@@ -964,8 +964,10 @@ int mi_set_flags(struct mi *mi, uint32_t uid, uint32_t flags, const char *keywor
 	}
 	r.flags = flags & MI_ALLFLAGS;
 	if (keywords) {
+		/* each keyword spelled as the folder's keyword file has it (IMAP
+		 * keywords ignore case), so a rebuilt index reads back the same */
 		free(r.keywords);
-		r.keywords = xstrndup(keywords, MI_MAX_KEYWORDS_LEN);
+		r.keywords = kwl ? mkw_names(&mi->kw, r.file, keywords) : xstrndup(keywords, MI_MAX_KEYWORDS_LEN);
 	}
 	uint64_t old = r.modseq;
 	r.modseq = ++mi->h.modseq;

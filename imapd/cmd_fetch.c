@@ -638,6 +638,13 @@ void cmd_store(struct session *s, struct ip *ip, bool uid)
 		m->flags = nf;
 		free(m->kw);
 		m->kw = nk;
+		struct mi_rec now;
+		if (mi_get(mi, m->uid, &now) == 1) {
+			/* keywords as the folder spells them */
+			free(m->kw);
+			m->kw = xstrdup(now.keywords);
+			mi_rec_clear(&now);
+		}
 		m->modseq = mi_header(mi)->modseq;
 		if (!silent) {
 			struct evbuffer *b = s_buf(s);
