@@ -227,7 +227,7 @@ def test_append_and_fetch_near_the_limit_stream(inst):
 class CompressedTls:
     """A raw client: STARTTLS, LOGIN, COMPRESS=DEFLATE, then commands."""
 
-    def __init__(self, inst):
+    def __init__(self, inst, compress=True):
         import socket
         import zlib
         s = socket.create_connection(("127.0.0.1", inst.port("imap")), timeout=60)
@@ -242,6 +242,8 @@ class CompressedTls:
         self.s.sendall(b'a1 LOGIN "%s" "%s"\r\n' % (ALICE.encode(), ALICE_PW.encode()))
         while not self.line().startswith(b"a1 "):
             pass
+        if not compress:
+            return
         self.s.sendall(b"a2 COMPRESS DEFLATE\r\n")
         assert self.line() == b"a2 OK DEFLATE active"
         self.comp = zlib.compressobj(wbits=-15)
@@ -261,6 +263,9 @@ class CompressedTls:
 
     def send(self, data):
         import zlib
+        if not getattr(self, "zipped", False):
+            self.s.sendall(data)
+            return
         self.s.sendall(self.comp.compress(data) + self.comp.flush(zlib.Z_SYNC_FLUSH))
 
     def literal(self, n, pause=None):
@@ -323,3 +328,32 @@ def test_fetch_streams_through_tls_and_compress_to_a_slow_reader(inst):
         assert after_append - login_rss < len(msg) // 1024 // 4
         assert waiting[0] - base < len(msg) // 1024 // 8
         assert peak - base < len(msg) // 1024 // 4
+
+
+def test_append_refusals_and_an_abandoned_literal_leave_nothing(inst):
+    """A synchronising APPEND to a missing folder is refused before the client
+    sends the literal; a non-synchronising one is read, dropped and refused;
+    a client that leaves in the middle of a literal leaves no file behind."""
+    t = CompressedTls(inst, compress=False)
+    t.send(b"a3 APPEND NoSuch {10}\r\n")
+    assert t.line().startswith(b"a3 NO [TRYCREATE]")
+    t.send(b"a4 APPEND NoSuch {10+}\r\n0123456789\r\na5 NOOP\r\n")
+    assert t.line().startswith(b"a4 NO [TRYCREATE]")
+    assert t.line().startswith(b"a5 OK")
+    tmp = os.path.join(inst.maildir(ALICE), "tmp")
+    t.send(b"a6 APPEND INBOX {200000}\r\n")
+    assert t.line().startswith(b"+")
+    t.send(b"x" * 99999 + b"\r\n")	# half of it, CRLF stored as LF
+    for _ in range(100):
+        files = os.listdir(tmp)
+        if files and os.path.getsize(os.path.join(tmp, files[0])) == 100000:
+            break
+        time.sleep(0.05)
+    assert len(files) == 1 and os.path.getsize(os.path.join(tmp, files[0])) == 100000, files
+    t.s.close()
+    for _ in range(100):
+        if not os.listdir(tmp):
+            break
+        time.sleep(0.05)
+    assert os.listdir(tmp) == []
+    assert cur_names(inst) == []
