@@ -403,6 +403,18 @@ static void flush_underlying(struct session *s)
 		(void)write_all(fd, evbuffer_pullup(out, -1), n);
 }
 
+/* Commands the login process read behind LOGIN (a pipelining client). libevent
+ * keeps the end of a socket bufferevent's input frozen (only its own reads add
+ * there), so a plain evbuffer_add would fail and drop them. */
+static void add_pending(struct bufferevent *bev, const void *pending, size_t n)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	evbuffer_unfreeze(in, 0);
+	if (evbuffer_add(in, pending, n) < 0)
+		log_err("cannot queue %zu bytes read before the session started", n);
+	evbuffer_freeze(in, 0);
+}
+
 int session_run(int fd, const char *user, const char *tag, const char *ip, bool tls,
 		const void *pending, size_t npending, const struct session_limits *lim)
 {
@@ -424,7 +436,7 @@ int session_run(int fd, const char *user, const char *tag, const char *ip, bool 
 	s_ok(&s, "[CAPABILITY %s APPENDLIMIT=%llu] Logged in", CAPS_AUTHED,
 	     (unsigned long long)lim->message_max);
 	if (npending)
-		evbuffer_add(bufferevent_get_input(s.bev), pending, npending);
+		add_pending(s.bev, pending, npending);
 	bufferevent_enable(s.bev, EV_READ | EV_WRITE);
 	if (npending)
 		on_read(s.bev, &s);
