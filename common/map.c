@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -15,11 +16,27 @@ struct map {
 	DB *db;
 	int lockfd;
 	enum map_mode mode;
+	bool uncached;		/* from map_read_begin, but closed by map_read_end */
 };
 
 static void db_error(const DB_ENV *env, const char *prefix, const char *msg)
 {
 	log_warn("berkeley db: %s", msg);
+}
+
+/* The lock file's first 8 bytes count the writers that ever opened the map:
+ * a cached reader (map_read_begin) whose count is unchanged knows the file is
+ * as it was when it opened its handle. Empty file: 0. */
+static uint64_t read_gen(int fd)
+{
+	uint64_t g;
+	return pread(fd, &g, sizeof g, 0) == (ssize_t)sizeof g ? g : 0;
+}
+
+static int bump_gen(int fd)
+{
+	uint64_t g = read_gen(fd) + 1;
+	return pwrite(fd, &g, sizeof g, 0) == (ssize_t)sizeof g ? 0 : -1;
 }
 
 static int lock_file(const char *path, enum map_mode mode)
@@ -31,7 +48,10 @@ static int lock_file(const char *path, enum map_mode mode)
 	free(lp);
 	if (fd < 0)
 		return -1;
-	if (flock(fd, mode == MAP_WRITE ? LOCK_EX : LOCK_SH) < 0) {
+	/* A writer counts itself before it changes anything, so even one that
+	 * dies half-way makes cached readers reopen. */
+	if (flock(fd, mode == MAP_WRITE ? LOCK_EX : LOCK_SH) < 0 ||
+	    (mode == MAP_WRITE && bump_gen(fd) < 0)) {
 		close(fd);
 		return -1;
 	}
@@ -78,6 +98,107 @@ int map_close(struct map *m)
 	close(m->lockfd);
 	free(m);
 	return r;
+}
+
+/* ---- cached readers: one open handle per thread and map ---- */
+
+#define READ_CACHE_SLOTS 8
+
+struct cached_map {
+	char *path;
+	int lockfd;
+	uint64_t gen;
+	DB *db;		/* NULL: not open */
+	struct map m;	/* what map_read_begin hands out */
+};
+
+static __thread struct cached_map read_cache[READ_CACHE_SLOTS];
+
+static void cache_drop(struct cached_map *c)
+{
+	if (c->db)
+		c->db->close(c->db, 0);
+	if (c->lockfd > 0)
+		close(c->lockfd);
+	free(c->path);
+	memset(c, 0, sizeof *c);
+}
+
+static struct cached_map *cache_slot(const char *path)
+{
+	struct cached_map *free_slot = NULL;
+	for (size_t i = 0; i < READ_CACHE_SLOTS; i++) {
+		if (read_cache[i].path && !strcmp(read_cache[i].path, path))
+			return &read_cache[i];
+		if (!read_cache[i].path && !free_slot)
+			free_slot = &read_cache[i];
+	}
+	if (!free_slot) {	/* more maps than slots: the first one goes */
+		free_slot = &read_cache[0];
+		cache_drop(free_slot);
+	}
+	free_slot->path = xstrdup(path);
+	return free_slot;
+}
+
+struct map *map_read_begin(const char *path)
+{
+	struct cached_map *c = cache_slot(path);
+	if (c->lockfd <= 0) {
+		char *lp = xasprintf("%s.lock", path);
+		c->lockfd = open(lp, O_RDONLY | O_CLOEXEC);
+		free(lp);
+		if (c->lockfd < 0) {
+			/* No writer ever ran (the map, if any, was not made by us):
+			 * nothing to tell changes by, so no caching. */
+			cache_drop(c);
+			struct map *m = map_open(path, MAP_READ);
+			if (m)
+				m->uncached = true;
+			return m;
+		}
+	}
+	if (flock(c->lockfd, LOCK_SH) < 0)
+		return NULL;
+	uint64_t gen = read_gen(c->lockfd);
+	if (!c->db || gen != c->gen) {
+		if (c->db)
+			c->db->close(c->db, 0);
+		c->db = NULL;
+		int r = db_create(&c->db, NULL, 0);
+		if (r == 0) {
+			c->db->set_errcall(c->db, db_error);
+			r = c->db->open(c->db, NULL, path, NULL, DB_BTREE, DB_RDONLY, 0640);
+		}
+		if (r != 0) {
+			if (c->db)
+				c->db->close(c->db, 0);
+			c->db = NULL;
+			flock(c->lockfd, LOCK_UN);
+			errno = r > 0 ? r : EIO;
+			return NULL;
+		}
+		c->gen = gen;
+	}
+	c->m.db = c->db;
+	c->m.lockfd = c->lockfd;
+	c->m.mode = MAP_READ;
+	return &c->m;
+}
+
+void map_read_end(struct map *m)
+{
+	if (m && m->uncached)
+		map_close(m);
+	else if (m)
+		flock(m->lockfd, LOCK_UN);
+}
+
+void map_read_cache_clear(void)
+{
+	for (size_t i = 0; i < READ_CACHE_SLOTS; i++)
+		if (read_cache[i].path)
+			cache_drop(&read_cache[i]);
 }
 
 static void set_dbt(DBT *d, const void *p, size_t n)

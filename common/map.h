@@ -18,6 +18,16 @@ struct map *map_open(const char *path, enum map_mode mode);
 /* Sync (writers), unlock and close; 0 or -1. */
 int map_close(struct map *m);
 
+/* A read handle kept open across lookups, one per thread and path, locked
+ * shared until map_read_end. It is reopened only when a writer has opened the
+ * map since (a count in the lock file says so), so a lookup costs a flock and
+ * a pread instead of opening the database. NULL with errno on error (ENOENT:
+ * the map does not exist). Use map_get on it; never map_close. */
+struct map *map_read_begin(const char *path);
+void map_read_end(struct map *m);
+/* Close this thread's cached handles (before fork+exec or chroot changes). */
+void map_read_cache_clear(void);
+
 /* 1 found (*val malloc'd, NUL-terminated for convenience), 0 not found, -1 error. */
 int map_get(struct map *m, const char *key, char **val, size_t *vlen);
 int map_put(struct map *m, const char *key, const void *val, size_t vlen);

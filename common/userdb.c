@@ -166,13 +166,14 @@ static int close_map(const char *db_dir, const char *name, struct map *m, enum m
 /* One lookup under a shared lock: 1 found, 0 not, -1 error. */
 static int lookup(const char *db_dir, const char *name, const char *key, char **val)
 {
-	struct map *m;
-	if (open_map(db_dir, name, MAP_READ, &m) < 0)
-		return -1;
+	char *p = userdb_path(db_dir, name);
+	struct map *m = map_read_begin(p);
+	int e = errno;
+	free(p);
 	if (!m)
-		return 0;
+		return e == ENOENT ? 0 : -1;
 	int r = map_get(m, key, val, NULL);
-	map_close(m);
+	map_read_end(m);
 	return r;
 }
 

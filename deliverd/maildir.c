@@ -50,9 +50,22 @@ static uint64_t fnv64(const char *a, const char *b)
 	return h;
 }
 
+static bool is_dir(const char *p);
+
+/* cur/, new/ and tmp/ of dir, created (with the path to them) if missing. The
+ * usual case, an existing Maildir, costs three stat calls, not a mkdir of
+ * every path component. */
 static int make_maildir(const char *dir)
 {
 	static const char *subs[] = { "cur", "new", "tmp" };
+	bool all = true;
+	for (size_t i = 0; i < ARRAY_LEN(subs) && all; i++) {
+		char *p = xasprintf("%s/%s", dir, subs[i]);
+		all = is_dir(p);
+		free(p);
+	}
+	if (all)
+		return 0;
 	for (size_t i = 0; i < ARRAY_LEN(subs); i++) {
 		char *p = xasprintf("%s/%s", dir, subs[i]);
 		int r = mkdir_p(p, 0700);
