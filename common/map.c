@@ -6,6 +6,7 @@
 #include <db.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
@@ -100,7 +101,7 @@ int map_close(struct map *m)
 	return r;
 }
 
-/* ---- cached readers: one open handle per thread and map ---- */
+/* ---- cached readers: one open handle per map, used under a mutex ---- */
 
 #define READ_CACHE_SLOTS 8
 
@@ -112,7 +113,23 @@ struct cached_map {
 	struct map m;	/* what map_read_begin hands out */
 };
 
-static __thread struct cached_map read_cache[READ_CACHE_SLOTS];
+/* One cache for the process: a lookup holds cache_mu from map_read_begin to
+ * map_read_end (a handle opened without DB_THREAD serves one thread at a time),
+ * and the handles are closed at exit (Berkeley DB keeps region memory by
+ * offset, which leak checkers cannot follow). */
+static struct cached_map read_cache[READ_CACHE_SLOTS];
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_clear_at_exit(void)
+{
+	map_read_cache_clear();
+}
+
+static void cache_init(void)
+{
+	atexit(cache_clear_at_exit);
+}
 
 static void cache_drop(struct cached_map *c)
 {
@@ -141,7 +158,7 @@ static struct cached_map *cache_slot(const char *path)
 	return free_slot;
 }
 
-struct map *map_read_begin(const char *path)
+static struct map *read_begin_locked(const char *path)
 {
 	struct cached_map *c = cache_slot(path);
 	if (c->lockfd <= 0) {
@@ -186,19 +203,37 @@ struct map *map_read_begin(const char *path)
 	return &c->m;
 }
 
+struct map *map_read_begin(const char *path)
+{
+	pthread_once(&cache_once, cache_init);
+	pthread_mutex_lock(&cache_mu);
+	struct map *m = read_begin_locked(path);
+	if (!m) {
+		int e = errno;
+		pthread_mutex_unlock(&cache_mu);
+		errno = e;
+	}
+	return m;
+}
+
 void map_read_end(struct map *m)
 {
-	if (m && m->uncached)
+	if (!m)
+		return;
+	if (m->uncached)
 		map_close(m);
-	else if (m)
+	else
 		flock(m->lockfd, LOCK_UN);
+	pthread_mutex_unlock(&cache_mu);
 }
 
 void map_read_cache_clear(void)
 {
+	pthread_mutex_lock(&cache_mu);
 	for (size_t i = 0; i < READ_CACHE_SLOTS; i++)
 		if (read_cache[i].path)
 			cache_drop(&read_cache[i]);
+	pthread_mutex_unlock(&cache_mu);
 }
 
 static void set_dbt(DBT *d, const void *p, size_t n)

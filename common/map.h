@@ -18,14 +18,14 @@ struct map *map_open(const char *path, enum map_mode mode);
 /* Sync (writers), unlock and close; 0 or -1. */
 int map_close(struct map *m);
 
-/* A read handle kept open across lookups, one per thread and path, locked
- * shared until map_read_end. It is reopened only when a writer has opened the
+/* A read handle kept open across lookups, one per path in the process, held
+ * (flock shared, and a mutex against other threads) until map_read_end. It is reopened only when a writer has opened the
  * map since (a count in the lock file says so), so a lookup costs a flock and
  * a pread instead of opening the database. NULL with errno on error (ENOENT:
  * the map does not exist). Use map_get on it; never map_close. */
 struct map *map_read_begin(const char *path);
 void map_read_end(struct map *m);
-/* Close this thread's cached handles (before fork+exec or chroot changes). */
+/* Close the cached handles (also done at exit). */
 void map_read_cache_clear(void);
 
 /* 1 found (*val malloc'd, NUL-terminated for convenience), 0 not found, -1 error. */
