@@ -139,6 +139,21 @@ void append_literal(struct session *s, const char *tag)
 		s_out(s, "+ Ready for literal data");
 }
 
+/* The tagged answer to an APPEND whose message the index took (r 0) or not;
+ * the selected view learns of the new message first. */
+static void append_reply(struct session *s, const struct append_args *a, int r, uint32_t uv,
+			 uint32_t newuid)
+{
+	if (r < 0) {
+		log_err("user=%s: append to %s failed", s->user, a->name);
+		s_no(s, "[SERVERBUG] Cannot store message");
+		return;
+	}
+	if (s->sel && !strcmp(s->sel->name, a->name))
+		mi_close(view_sync(s, !s->in_fetch_like));
+	s_ok(s, "[APPENDUID %u %u] APPEND completed", uv, newuid);
+}
+
 /* The message is in DIR/tmp/BASE: into the folder with it. */
 static void append_spooled(struct session *s, const struct append_args *a)
 {
@@ -154,14 +169,7 @@ static void append_spooled(struct session *s, const struct append_args *a)
 		unlink(p);
 		free(p);
 	}
-	if (r < 0) {
-		log_err("user=%s: append to %s failed", s->user, a->name);
-		s_no(s, "[SERVERBUG] Cannot store message");
-		return;
-	}
-	if (s->sel && !strcmp(s->sel->name, a->name))
-		mi_close(view_sync(s, !s->in_fetch_like));
-	s_ok(s, "[APPENDUID %u %u] APPEND completed", uv, newuid);
+	append_reply(s, a, r, uv, newuid);
 }
 
 /* A small literal that came inline (an empty message): stored from memory. */
@@ -188,14 +196,7 @@ static void append_inline(struct session *s, const struct append_args *a, const 
 	uint32_t uv = mi ? mi_header(mi)->uidvalidity : 0;
 	mi_close(mi);
 	close(fd);
-	if (r < 0) {
-		log_err("user=%s: append to %s failed", s->user, a->name);
-		s_no(s, "[SERVERBUG] Cannot store message");
-		return;
-	}
-	if (s->sel && !strcmp(s->sel->name, a->name))
-		mi_close(view_sync(s, !s->in_fetch_like));
-	s_ok(s, "[APPENDUID %u %u] APPEND completed", uv, newuid);
+	append_reply(s, a, r, uv, newuid);
 }
 
 void cmd_append(struct session *s, struct ip *ip, bool uid)
