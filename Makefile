@@ -87,8 +87,15 @@ unit: build-all
 e2e: build-all
 	@TERN_BIN=$(CURDIR)/$(BUILD)/bin tools/run-e2e
 
-deps:
-	@tools/deps.sh
+# Each use installs only its own Debian packages (tools/deps.sh): `make run`
+# never puts the test and benchmark peers (Postfix, Dovecot) on the machine.
+deps: deps-check
+deps-run:
+	@tools/deps.sh run
+deps-check:
+	@tools/deps.sh check
+deps-bench:
+	@tools/deps.sh bench
 
 # fuzz-smoke: each fuzzer briefly (make check); fuzz: each for FUZZ_TIME seconds.
 fuzz-smoke: $(FUZZ_TARGETS)
@@ -98,7 +105,7 @@ fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do tools/run-fuzz $$t $(FUZZ_TIME) || exit 1; done
 
 # check: the one test command (README, .ci/run).
-check: deps
+check: deps-check
 	$(MAKE) build-all
 	$(MAKE) unit e2e
 	$(MAKE) fuzz-smoke
@@ -108,19 +115,19 @@ check: deps
 	$(MAKE) BUILD=build-asan SAN=1 unit e2e
 	@echo "make check: all passed"
 
-run: deps build-all
+run: deps-run build-all
 	@tools/run-demo $(CURDIR)/$(BUILD)/bin
 
 install: build-all
 	tools/install.sh "$(DESTDIR)" "$(SBINDIR)" "$(LIBEXECDIR)" "$(MANDIR)" "$(BUILD)/bin"
 
-bench: deps build-all
+bench: deps-bench build-all
 	bench/run $(BENCH_ARGS)
 
 clean:
 	rm -rf build build-asan
 
-.PHONY: all build-all unit e2e deps check run install bench clean fuzz fuzz-smoke
+.PHONY: all build-all unit e2e deps deps-run deps-check deps-bench check run install bench clean fuzz fuzz-smoke
 .DELETE_ON_ERROR:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

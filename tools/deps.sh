@@ -1,23 +1,53 @@
 #!/bin/sh
-# deps.sh — install the Debian packages tern needs to build and test, when
-# missing. Quick when nothing is missing (one dpkg-query). Run as root (or with
-# sudo available); prints what it installs.
+# deps.sh [run|check|bench] [--print] — install the Debian packages one use of
+# tern needs, when missing. Quick when nothing is missing (one dpkg-query per
+# package). Run as root (or with sudo available); prints what it installs.
+#
+#   run    building and running tern (`make run`, `make install`): compiler,
+#          libraries, and the tools `mailctl init` and tools/run-demo call.
+#          Nothing that is only a test or benchmark peer: `make run` must not
+#          put Postfix or Dovecot on a user's machine.
+#   check  run + the test tools (`make check`): sanitizers, pytest, swaks,
+#          dnsmasq, fetchmail, isync, and Postfix for smtp-sink/smtp-source.
+#   bench  run + the benchmark's peers (`make bench`): Postfix and Dovecot.
+#
+# --print lists the packages it would install (those of the set that dpkg does
+# not show installed), one a line, and changes nothing: tests read it to check
+# what `make run` would install on a machine without them.
 set -e
-BUILD="gcc make pkg-config libssl-dev libevent-dev libdb-dev libspf2-dev libopendkim-dev
-       libopendmarc-dev libcrypt-dev zlib1g-dev publicsuffix"
-TEST="clang libclang-rt-14-dev python3 python3-pytest python3-dkim python3-spf python3-dnspython
-      swaks dnsmasq-base isync fetchmail openssl procps iproute2 passwd postfix
-      dovecot-imapd dovecot-pop3d libxml2-utils"
-[ "${1:-}" = "--build-only" ] && TEST=""
+RUN="gcc make pkg-config libssl-dev libevent-dev libdb-dev libspf2-dev libopendkim-dev
+     libopendmarc-dev libcrypt-dev zlib1g-dev publicsuffix openssl passwd"
+CHECK="clang libclang-rt-14-dev python3 python3-pytest python3-dkim python3-spf
+       python3-dnspython swaks dnsmasq-base isync fetchmail procps iproute2 postfix
+       dovecot-imapd dovecot-pop3d libxml2-utils"
+BENCH="python3 dnsmasq-base procps postfix dovecot-imapd dovecot-pop3d"
 
+set_name=check
+print=no
+for a in "$@"; do
+	case "$a" in
+	run|check|bench) set_name=$a ;;
+	--print) print=yes ;;
+	*) echo "usage: tools/deps.sh [run|check|bench] [--print]" >&2; exit 2 ;;
+	esac
+done
+case "$set_name" in
+run) WANT="$RUN" ;;
+check) WANT="$RUN $CHECK" ;;
+bench) WANT="$RUN $BENCH" ;;
+esac
 missing=""
-for p in $BUILD $TEST; do
+for p in $(printf '%s\n' $WANT | awk '!seen[$0]++'); do
 	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$s" = "installed" ] || missing="$missing $p"
 done
+if [ "$print" = yes ]; then
+	[ -z "$missing" ] || printf '%s\n' $missing
+	exit 0
+fi
 [ -z "$missing" ] && exit 0
 
-echo "tern: installing missing Debian packages:$missing"
+echo "tern: installing missing Debian packages ($set_name):$missing"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
 	if command -v sudo >/dev/null; then SUDO=sudo; else
@@ -28,7 +58,10 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 # postfix is installed only for its test tools (smtp-sink, smtp-source) and the
 # benchmark; preseed "No configuration" so it neither configures nor runs itself.
-echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+case " $missing " in
+*" postfix "*)
+	echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections ;;
+esac
 # dovecot is installed for the benchmark's private instances: no package may
 # start a system service (policy-rc.d 101 = "not allowed"), ours or the host's.
 policy=""
