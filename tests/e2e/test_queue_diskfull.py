@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import IS_ROOT
+from conftest import IS_ROOT, wait_for
 from queue_env import QueueEnv
 
 pytestmark = pytest.mark.skipif(not IS_ROOT, reason="mounting a tmpfs needs root (CI runs as root)")
