@@ -169,9 +169,8 @@ enum dns_status dns_query_raw(const char *name, int type, unsigned char **ans, i
 	return query(name, type, ans, len);
 }
 
-/* Iterate the answer section's records of `type`; calls fn for each. */
-static enum dns_status each_answer(const char *name, int type,
-				   int (*fn)(ns_msg *msg, ns_rr *rr, void *arg), void *arg)
+enum dns_status dns_each_answer(const char *name, int type,
+				int (*fn)(ns_msg *msg, ns_rr *rr, void *arg), void *arg)
 {
 	unsigned char *ans;
 	int len;
@@ -224,7 +223,7 @@ static int mx_cb(ns_msg *msg, ns_rr *rr, void *arg)
 enum dns_status dns_mx(const char *name, struct dns_mx *out, size_t max, size_t *n)
 {
 	struct mx_acc a = { out, max, 0 };
-	enum dns_status st = each_answer(name, ns_t_mx, mx_cb, &a);
+	enum dns_status st = dns_each_answer(name, ns_t_mx, mx_cb, &a);
 	*n = a.n;
 	/* Stable insertion sort by preference: keeps answer order for ties. */
 	for (size_t i = 1; i < a.n; i++) {
@@ -255,7 +254,7 @@ static int addr_cb(ns_msg *msg, ns_rr *rr, void *arg)
 enum dns_status dns_a(const char *name, char out[][64], size_t max, size_t *n)
 {
 	struct addr_acc a = { out, max, 0, AF_INET };
-	enum dns_status st = each_answer(name, ns_t_a, addr_cb, &a);
+	enum dns_status st = dns_each_answer(name, ns_t_a, addr_cb, &a);
 	*n = a.n;
 	return st;
 }
@@ -263,7 +262,7 @@ enum dns_status dns_a(const char *name, char out[][64], size_t max, size_t *n)
 enum dns_status dns_aaaa(const char *name, char out[][64], size_t max, size_t *n)
 {
 	struct addr_acc a = { out, max, 0, AF_INET6 };
-	enum dns_status st = each_answer(name, ns_t_aaaa, addr_cb, &a);
+	enum dns_status st = dns_each_answer(name, ns_t_aaaa, addr_cb, &a);
 	*n = a.n;
 	return st;
 }
@@ -299,7 +298,7 @@ static int txt_cb(ns_msg *msg, ns_rr *rr, void *arg)
 enum dns_status dns_txt(const char *name, char ***out, size_t *n)
 {
 	struct txt_acc a = { NULL, 0 };
-	enum dns_status st = each_answer(name, ns_t_txt, txt_cb, &a);
+	enum dns_status st = dns_each_answer(name, ns_t_txt, txt_cb, &a);
 	if (st != DNS_OK) {
 		dns_txt_free(a.out, a.n);
 		a.out = NULL;
@@ -351,7 +350,7 @@ enum dns_status dns_ptr(const char *addr, char *out, size_t len)
 		return DNS_ERROR;
 	}
 	struct ptr_acc a = { out, len, 0 };
-	return each_answer(name, ns_t_ptr, ptr_cb, &a);
+	return dns_each_answer(name, ns_t_ptr, ptr_cb, &a);
 }
 
 const char *dns_status_str(enum dns_status s)

@@ -10,6 +10,7 @@
 #ifndef TERN_DNS_H
 #define TERN_DNS_H
 
+#include <arpa/nameser.h>
 #include <stddef.h>
 
 enum dns_status {
@@ -45,5 +46,11 @@ const char *dns_status_str(enum dns_status s);
 /* The raw answer of one query (for libraries that parse it themselves, such as
  * the libspf2 DNS layer): *ans malloc'd, *len bytes. */
 enum dns_status dns_query_raw(const char *name, int type, unsigned char **ans, int *len);
+
+/* Each answer record of type at name (CNAMEs on the way skipped): fn returns
+ * 0 to go on, -1 for a malformed record (the answer is then DNS_ERROR).
+ * DNS_NODATA when none matched. */
+enum dns_status dns_each_answer(const char *name, int type,
+				int (*fn)(ns_msg *msg, ns_rr *rr, void *arg), void *arg);
 
 #endif

@@ -22,6 +22,8 @@ const struct cfg_key tern_settings[] = {
 	{ "restart_backoff_max", CFG_TIME, "60s", "Longest wait before the master restarts a daemon that keeps dying", NULL },
 	{ "dmarc_report_interval", CFG_TIME, "24h", "The master runs `mailctl dmarc report` this often (DMARC aggregate reports, RFC 7489 7.2; 0 = never)", NULL },
 	{ "dmarc_report_from", CFG_STR, "", "Sender of DMARC aggregate reports (empty: noreply-dmarc@hostname)", NULL },
+	{ "mta_sts_mode", CFG_ENUM, "none", "MTA-STS policy (RFC 8461) published for the local domains: none, testing (senders report, still deliver) or enforce (senders require authenticated TLS to the MX); `mailctl dns` prints its records", "none,testing,enforce" },
+	{ "mta_sts_max_age", CFG_TIME, "7d", "How long senders may cache the MTA-STS policy (max_age, RFC 8461 3.2)", NULL },
 	{ NULL, 0, NULL, NULL, NULL },
 };
 

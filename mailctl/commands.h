@@ -19,6 +19,7 @@ int cmd_sendmail(const char *dir, int argc, char **argv);	/* cmd_sendmail.c */
 int cmd_mailbox(const char *dir, int argc, char **argv);	/* cmd_mailbox.c */
 int cmd_dkim(const char *dir, int argc, char **argv);		/* cmd_dkim.c */
 int cmd_dmarc(const char *dir, int argc, char **argv);		/* cmd_dmarc.c */
+int cmd_dns(const char *dir, int argc, char **argv);		/* cmd_dns.c */
 
 /* Print "mailctl: MESSAGE" to stderr; returns 1 for `return usage_error(...)`. */
 int cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -30,6 +30,7 @@ static const struct command commands[] = {
 	{ "sendmail", cmd_sendmail, "sendmail [-t] [-f SENDER] [-i] [RCPT...]" },
 	{ "mailbox", cmd_mailbox, "mailbox index ADDRESS drop|rebuild" },
 	{ "dkim", cmd_dkim, "dkim keygen DOMAIN [--selector S] [--algorithm rsa|ed25519]" },
+	{ "dns", cmd_dns, "dns DOMAIN [--check]  the DNS records the domain should publish (--check: which DNS serves)" },
 	{ "dmarc", cmd_dmarc, "dmarc report [--dry-run] [--output DIR]   DMARC aggregate reports" },
 };
 

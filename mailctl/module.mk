@@ -1,1 +1,1 @@
-$(eval $(call program,mailctl,mailctl,-lz,))
+$(eval $(call program,mailctl,mailctl,-lz,smtpd))
