@@ -5,7 +5,7 @@
  * renames the file into cur/ and indexes it (parsed from the file, in bounded
  * memory). A refusal comes before a synchronising literal is sent; a
  * non-synchronising one is read and dropped, then refused. */
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "common/log.h"
 #include "common/mailindex.h"
 #include "common/mailstore.h"

@@ -3,7 +3,7 @@
  * a sync flush so the client sees whole responses; inflation stops at the
  * filter's read limit, so a compressed bomb cannot outgrow the command limits;
  * deflation stops while the socket's buffer is full (back-pressure). */
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "common/log.h"
 #include "common/util.h"
 

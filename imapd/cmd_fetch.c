@@ -1,5 +1,5 @@
 /* cmd_fetch.c — FETCH (every RFC 3501 item, sections and partials) and STORE. */
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "common/log.h"
 #include "common/mailindex.h"
 #include "common/mime.h"
@@ -622,6 +622,7 @@ void cmd_store(struct session *s, struct ip *ip, bool uid)
 	bool missing = false;
 	uint32_t *modified = xcalloc(n + 1, sizeof *modified);
 	size_t nmod = 0;
+	struct view_changes c = { .with_uid = uid };
 	for (size_t k = 0; k < n; k++) {
 		struct vmsg *m = &s->sel->m[idx[k]];
 		if (conditional && m->modseq > unchangedsince) {
@@ -646,19 +647,15 @@ void cmd_store(struct session *s, struct ip *ip, bool uid)
 			mi_rec_clear(&now);
 		}
 		m->modseq = mi_header(mi)->modseq;
-		if (!silent) {
-			struct evbuffer *b = s_buf(s);
-			evbuffer_add_printf(b, "* %zu FETCH (FLAGS ", idx[k] + 1);
-			s_flags(b, m->flags, m->kw, m->recent);
-			if (uid)
-				evbuffer_add_printf(b, " UID %u", m->uid);
-			s_modseq(s, b, m->modseq);
-			evbuffer_add(b, ")\r\n", 3);
-		}
+		if (!silent)
+			view_changes_flag(&c, m->uid);
 	}
 	s->sel->modseq = mi_header(mi)->modseq;
+	c.modseq = s->sel->modseq;
 	free(idx);
 	mi_close(mi);
+	untagged_changes(s, &c);
+	view_changes_free(&c);
 	if (missing) {
 		s_no(s, "[EXPUNGEISSUED] Some messages were expunged");
 	} else if (nmod) {

@@ -1,7 +1,7 @@
 /* cmd_folder.c — folder commands: CREATE, DELETE, RENAME, (UN)SUBSCRIBE,
  * STATUS, SELECT, EXAMINE and NAMESPACE. LIST/LSUB are in cmd_list.c, APPEND in
  * cmd_append.c. */
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "common/log.h"
 #include "common/mailindex.h"
 #include "common/mailstore.h"
@@ -337,14 +337,9 @@ static void qresync_report(struct session *s, const struct qresync_req *q)
 	report_vanished(s, gone, k, true);
 	free(gone);
 	mi_close(mi);
-	for (size_t i = 0; i < v->n; i++) {
-		if (v->m[i].modseq <= q->modseq)
-			continue;
-		struct evbuffer *b = s_buf(s);
-		evbuffer_add_printf(b, "* %zu FETCH (UID %u FLAGS ", i + 1, v->m[i].uid);
-		s_flags(b, v->m[i].flags, v->m[i].kw, v->m[i].recent);
-		evbuffer_add_printf(b, " MODSEQ (%llu))\r\n", (unsigned long long)v->m[i].modseq);
-	}
+	for (size_t i = 0; i < v->n; i++)
+		if (v->m[i].modseq > q->modseq)
+			untagged_fetch_flags(s, i, true, true);
 }
 
 static void do_select(struct session *s, struct ip *ip, bool readonly)
@@ -382,9 +377,7 @@ static void do_select(struct session *s, struct ip *ip, bool readonly)
 		if (!unseen && !(v->m[i].flags & MI_SEEN))
 			unseen = i + 1;
 	}
-	s_out(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
-	s_out(s, "* OK [PERMANENTFLAGS (%s)] Flags permitted",
-	      readonly ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*");
+	untagged_flags(s);
 	s_out(s, "* %zu EXISTS", v->n);
 	if (s->rev2) {
 		/* RFC 9051 6.3.2: a LIST of the mailbox; no RECENT, no UNSEEN */

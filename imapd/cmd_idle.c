@@ -1,7 +1,7 @@
 /* cmd_idle.c — IDLE (RFC 2177): changes by other sessions and by deliverd
  * are reported as they happen, watched with inotify on the selected folder's
  * new/ and cur/. IDLE ends with DONE, or after idle_max with a BYE. */
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "common/linereader.h"
 #include "common/log.h"
 #include "common/mailindex.h"

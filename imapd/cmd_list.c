@@ -1,6 +1,6 @@
 /* cmd_list.c — LIST (with LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, CHILDREN)
  * and LSUB. */
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "common/mailstore.h"
 #include "common/mime.h"
 #include "common/util.h"

@@ -1,5 +1,5 @@
 /* cmd_msg.c — EXPUNGE (and UID EXPUNGE), CLOSE, UNSELECT, COPY, MOVE. */
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "common/log.h"
 #include "common/mailindex.h"
 #include "common/util.h"

@@ -1,7 +1,7 @@
 /* cmd_quota.c — QUOTA (RFC 9208, STORAGE resource): one quota root "" per
  * user, the limit from authd, usage counted as deliverd counts it (bytes of the
  * files in cur/ and new/ of every folder), so IMAP and delivery agree. */
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "common/mailstore.h"
 #include "common/mime.h"
 #include "common/util.h"

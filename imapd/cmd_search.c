@@ -8,7 +8,7 @@
  * UID order; only BODY, TEXT, HEADER of another field, and messages without a
  * cached record read and parse the file. Both paths compare the same strings:
  * mime_header_each's unfolded value, RFC 2047-decoded. */
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "common/mailindex.h"
 #include "common/mime.h"
 #include "common/util.h"

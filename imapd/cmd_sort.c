@@ -1,6 +1,6 @@
 /* cmd_sort.c — SORT (RFC 5256, with SORT=DISPLAY of RFC 5957) and
  * THREAD=ORDEREDSUBJECT, on top of the SEARCH evaluator. */
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "imapd/thread.h"
 #include "common/mailindex.h"
 #include "common/mime.h"

@@ -1,5 +1,5 @@
 /* imaputil.c — argument helpers shared by the session commands. */
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "common/mailindex.h"
 #include "common/mailstore.h"
 #include "common/util.h"

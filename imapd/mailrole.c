@@ -2,7 +2,7 @@
  * checks each login token against the run secret, and forks one process per
  * session, confined to that user's Maildir. */
 #include "imapd/imapd.h"
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "common/auth_client.h"
 #include "common/daemon.h"
 #include "common/ipc.h"
@@ -178,7 +178,7 @@ static void run_child(struct instance *in, const struct session_limits *lim, int
 	landlock_confine(maildir);
 	free(maildir);
 	log_info("imap session: user=%s client=%s tls=%s", user, ip, flags & HANDOFF_TLS ? "yes" : "no");
-	session_run(fd, user, tag, ip, flags & HANDOFF_TLS, pending, npending, lim);
+	session_run(fd, user, tag, ip, flags & HANDOFF_TLS, pending, npending, lim, &imap_session_ops);
 	_exit(0);
 }
 

@@ -3,7 +3,7 @@
  * for anything beyond ASCII. An IMAP4rev2 session speaks UTF-8 (RFC 9051
  * 5.1): its names are converted to the stored form on the way in and back on
  * the way out, with iconv's UTF-7-IMAP. */
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "common/mime.h"
 #include "common/util.h"
 

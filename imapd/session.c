@@ -1,9 +1,8 @@
-/* session.c — the authenticated IMAP session: input, the command table, and
- * output helpers. */
+/* session.c — the authenticated IMAP session: the input loop and output
+ * helpers. Commands are the layer above (s->ops, commands.c). */
 #include "imapd/session.h"
 #include "imapd/imapd.h"
 #include "common/log.h"
-#include "common/mailindex.h"
 #include "common/util.h"
 
 #include <event2/event.h>
@@ -14,59 +13,6 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-enum { ST_AUTH = 1, ST_SEL = 2 };
-
-static void cmd_capability(struct session *s, struct ip *ip, bool uid);
-static void cmd_noop(struct session *s, struct ip *ip, bool uid);
-static void cmd_logout(struct session *s, struct ip *ip, bool uid);
-static void cmd_id(struct session *s, struct ip *ip, bool uid);
-static void cmd_enable(struct session *s, struct ip *ip, bool uid);
-static void cmd_relogin(struct session *s, struct ip *ip, bool uid);
-
-static const struct command {
-	const char *name;
-	int states;
-	bool uid_ok;	/* valid after UID */
-	cmd_fn fn;
-} commands[] = {
-	{ "CAPABILITY", ST_AUTH | ST_SEL, false, cmd_capability },
-	{ "NOOP", ST_AUTH | ST_SEL, false, cmd_noop },
-	{ "CHECK", ST_SEL, false, cmd_noop },
-	{ "LOGOUT", ST_AUTH | ST_SEL, false, cmd_logout },
-	{ "ID", ST_AUTH | ST_SEL, false, cmd_id },
-	{ "ENABLE", ST_AUTH | ST_SEL, false, cmd_enable },
-	{ "LOGIN", ST_AUTH | ST_SEL, false, cmd_relogin },
-	{ "AUTHENTICATE", ST_AUTH | ST_SEL, false, cmd_relogin },
-	{ "STARTTLS", ST_AUTH | ST_SEL, false, cmd_relogin },
-	{ "SELECT", ST_AUTH | ST_SEL, false, cmd_select },
-	{ "EXAMINE", ST_AUTH | ST_SEL, false, cmd_examine },
-	{ "CREATE", ST_AUTH | ST_SEL, false, cmd_create },
-	{ "DELETE", ST_AUTH | ST_SEL, false, cmd_delete },
-	{ "RENAME", ST_AUTH | ST_SEL, false, cmd_rename },
-	{ "SUBSCRIBE", ST_AUTH | ST_SEL, false, cmd_subscribe },
-	{ "UNSUBSCRIBE", ST_AUTH | ST_SEL, false, cmd_unsubscribe },
-	{ "LIST", ST_AUTH | ST_SEL, false, cmd_list },
-	{ "LSUB", ST_AUTH | ST_SEL, false, cmd_lsub },
-	{ "STATUS", ST_AUTH | ST_SEL, false, cmd_status },
-	{ "NAMESPACE", ST_AUTH | ST_SEL, false, cmd_namespace },
-	{ "APPEND", ST_AUTH | ST_SEL, false, cmd_append },
-	{ "IDLE", ST_AUTH | ST_SEL, false, cmd_idle },
-	{ "CLOSE", ST_SEL, false, cmd_close },
-	{ "UNSELECT", ST_SEL, false, cmd_unselect },
-	{ "EXPUNGE", ST_SEL, true, cmd_expunge },
-	{ "SEARCH", ST_SEL, true, cmd_search },
-	{ "FETCH", ST_SEL, true, cmd_fetch },
-	{ "STORE", ST_SEL, true, cmd_store },
-	{ "COPY", ST_SEL, true, cmd_copy },
-	{ "MOVE", ST_SEL, true, cmd_move },
-	{ "SORT", ST_SEL, true, cmd_sort },
-	{ "COMPRESS", ST_AUTH | ST_SEL, false, cmd_compress },
-	{ "GETQUOTAROOT", ST_AUTH | ST_SEL, false, cmd_getquotaroot },
-	{ "GETQUOTA", ST_AUTH | ST_SEL, false, cmd_getquota },
-	{ "SETQUOTA", ST_AUTH | ST_SEL, false, cmd_setquota },
-	{ "THREAD", ST_SEL, true, cmd_thread },
-};
 
 /* ---- output ---- */
 
@@ -127,157 +73,6 @@ void s_bad(struct session *s, const char *fmt, ...)
 	s->bad_commands++;
 }
 
-void s_flags(struct evbuffer *b, uint32_t flags, const char *kw, bool recent)
-{
-	static const struct { uint32_t bit; const char *name; } names[] = {
-		{ MI_SEEN, "\\Seen" }, { MI_ANSWERED, "\\Answered" }, { MI_FLAGGED, "\\Flagged" },
-		{ MI_DELETED, "\\Deleted" }, { MI_DRAFT, "\\Draft" },
-	};
-	bool first = true;
-	evbuffer_add(b, "(", 1);
-	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
-		if (!(flags & names[i].bit))
-			continue;
-		evbuffer_add_printf(b, "%s%s", first ? "" : " ", names[i].name);
-		first = false;
-	}
-	if (recent) {
-		evbuffer_add_printf(b, "%s\\Recent", first ? "" : " ");
-		first = false;
-	}
-	if (kw && *kw)
-		evbuffer_add_printf(b, "%s%s", first ? "" : " ", kw);
-	evbuffer_add(b, ")", 1);
-}
-
-void s_modseq(struct session *s, struct evbuffer *b, uint64_t modseq)
-{
-	if (s->condstore)
-		evbuffer_add_printf(b, " MODSEQ (%llu)", (unsigned long long)modseq);
-}
-
-/* ---- simple commands ---- */
-
-static void cmd_capability(struct session *s, struct ip *ip, bool uid)
-{
-	if (!ip_eol(ip)) {
-		s_bad(s, "Syntax: CAPABILITY");
-		return;
-	}
-	s_out(s, "* CAPABILITY %s APPENDLIMIT=%llu", CAPS_AUTHED,
-	      (unsigned long long)s->lim.message_max);
-	s_ok(s, "CAPABILITY completed");
-}
-
-static void cmd_noop(struct session *s, struct ip *ip, bool uid)
-{
-	if (!ip_eol(ip)) {
-		s_bad(s, "Syntax: NOOP");
-		return;
-	}
-	if (s->sel) {
-		struct mi *mi = view_sync(s, true);
-		mi_close(mi);
-	}
-	s_ok(s, "NOOP completed");
-}
-
-static void cmd_logout(struct session *s, struct ip *ip, bool uid)
-{
-	s_out(s, "* BYE Logging out");
-	s_ok(s, "LOGOUT completed");
-	s->closing = true;
-}
-
-static void cmd_id(struct session *s, struct ip *ip, bool uid)
-{
-	s_out(s, "* ID (\"name\" \"tern\")");
-	s_ok(s, "ID completed");
-}
-
-/* ENABLE (RFC 5161): CONDSTORE, QRESYNC (implies CONDSTORE, RFC 7162 3.2.3)
- * and IMAP4rev2 (RFC 9051 6.3.1); others are ignored. */
-static void cmd_enable(struct session *s, struct ip *ip, bool uid)
-{
-	bool cs = false, qr = false, r2 = false;
-	for (int i = 0; i < 32; i++) {
-		if (!ip_sp(ip)) {
-			s_bad(s, "Syntax: ENABLE capability...");
-			return;
-		}
-		char *a = ip_atom(ip);
-		if (!a) {
-			s_bad(s, "Syntax: ENABLE capability...");
-			return;
-		}
-		cs |= !strcasecmp(a, "CONDSTORE");
-		qr |= !strcasecmp(a, "QRESYNC");
-		r2 |= !strcasecmp(a, "IMAP4rev2");
-		free(a);
-		if (ip_eol(ip))
-			break;
-	}
-	s_out(s, "* ENABLED%s%s%s", cs && !s->condstore ? " CONDSTORE" : "",
-	      qr && !s->qresync ? " QRESYNC" : "", r2 && !s->rev2 ? " IMAP4rev2" : "");
-	s->condstore |= cs || qr;
-	s->qresync |= qr;
-	if (r2 && !s->rev2) {
-		s->rev2 = true;
-		if (s->sel)	/* \Recent does not exist in IMAP4rev2 */
-			for (size_t i = 0; i < s->sel->n; i++)
-				s->sel->m[i].recent = false;
-	}
-	s_ok(s, "ENABLE completed");
-}
-
-static void cmd_relogin(struct session *s, struct ip *ip, bool uid)
-{
-	s_bad(s, "Already authenticated");
-}
-
-/* ---- dispatch ---- */
-
-static void handle_command(struct session *s)
-{
-	size_t len = evbuffer_get_length(s->cr.cmd);
-	const char *buf = (const char *)evbuffer_pullup(s->cr.cmd, -1);
-	struct ip ip;
-	ip_init(&ip, buf, len);
-	ip.utf8 = s->rev2;
-	free(s->tag);
-	s->tag = ip_tag(&ip);
-	char *name = NULL;
-	if (!s->tag || !ip_sp(&ip) || !(name = ip_atom(&ip))) {
-		s_bad(s, "Missing or invalid tag or command");
-		free(name);
-		return;
-	}
-	bool uid = false;
-	if (!strcasecmp(name, "UID")) {
-		free(name);
-		name = NULL;
-		if (!ip_sp(&ip) || !(name = ip_atom(&ip))) {
-			s_bad(s, "Syntax: UID command");
-			return;
-		}
-		uid = true;
-	}
-	const struct command *c = NULL;
-	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
-		if (!strcasecmp(commands[i].name, name))
-			c = &commands[i];
-	if (!c || (uid && !c->uid_ok)) {
-		s_bad(s, "Unknown command %s%.40s", uid ? "UID " : "", name);
-	} else if (!(c->states & (s->sel ? ST_SEL : ST_AUTH))) {
-		s_bad(s, "%s is valid only when a mailbox is selected", c->name);
-	} else {
-		s->in_fetch_like = !uid && (c->fn == cmd_fetch || c->fn == cmd_store || c->fn == cmd_search);
-		c->fn(s, &ip, uid);
-		s->in_fetch_like = false;
-	}
-	free(name);
-}
-
 static void process_input(struct session *s)
 {
 	while (!s->closing) {
@@ -289,7 +84,7 @@ static void process_input(struct session *s)
 		/* fetched anew each time: COMPRESS replaces the bufferevent */
 		struct evbuffer *in = bufferevent_get_input(s->bev);
 		if (s->idling) {
-			idle_input(s);
+			s->ops->idle_input(s);
 			if (s->idling)
 				return;
 			continue;
@@ -303,7 +98,7 @@ static void process_input(struct session *s)
 			continue;
 		}
 		if (st == CR_APPEND_LITERAL) {
-			append_literal(s, tag);
+			s->ops->append_literal(s, tag);
 			continue;
 		}
 		if (st == CR_TOOLONG) {
@@ -316,10 +111,10 @@ static void process_input(struct session *s)
 			s_out(s, "* BYE Literal too large");
 			s->closing = true;
 		} else {
-			handle_command(s);
+			s->ops->command(s);
 			cr_reset(&s->cr);
 		}
-		append_discard(s);	/* a spooled literal its command did not take */
+		s->ops->append_discard(s);	/* a spooled literal its command did not take */
 		if (s->bad_commands > 20) {
 			s_out(s, "* BYE Too many invalid commands");
 			s->closing = true;
@@ -357,7 +152,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 	struct session *s = arg;
 	if (s->pumping)
 		return;	/* called back from inside fetch_pump */
-	if (s->fetch && !fetch_pump(s) && !s->closing) {
+	if (s->fetch && !s->ops->fetch_pump(s) && !s->closing) {
 		/* the FETCH is complete: on with the commands that wait */
 		bufferevent_enable(s->bev, EV_READ);
 		on_read(s->bev, s);
@@ -416,9 +211,10 @@ static void add_pending(struct bufferevent *bev, const void *pending, size_t n)
 }
 
 int session_run(int fd, const char *user, const char *tag, const char *ip, bool tls,
-		const void *pending, size_t npending, const struct session_limits *lim)
+		const void *pending, size_t npending, const struct session_limits *lim,
+		const struct session_ops *ops)
 {
-	struct session s = { 0 };
+	struct session s = { .ops = ops };
 	s.lim = *lim;
 	s.user = xstrdup(user);
 	s.ip = xstrdup(ip);
@@ -445,11 +241,8 @@ int session_run(int fd, const char *user, const char *tag, const char *ip, bool 
 	flush_underlying(&s);
 	log_info("imap logout: user=%s client=%s", user, ip);
 	bufferevent_free(s.bev);
-	append_discard(&s);	/* the client left in the middle of an APPEND */
-	fetch_job_free(s.fetch);	/* ... or of a FETCH */
+	ops->end(&s);	/* an APPEND or FETCH the client left in the middle of, the selection */
 	cr_free(&s.cr);
-	if (s.sel)
-		view_free(s.sel);
 	free(s.user);
 	free(s.ip);
 	free(s.tag);

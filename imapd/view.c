@@ -1,10 +1,8 @@
-/* view.c — the selected folder as the client knows it, and the untagged
- * updates (EXISTS, RECENT, EXPUNGE, FETCH FLAGS) that keep the two in step
- * with the index, which other sessions and deliverd change concurrently. */
-#include "imapd/session.h"
-#include "common/log.h"
+/* view.c — the selected folder as the client knows it, and what changed in
+ * the index since (other sessions and deliverd change it concurrently), as
+ * data for the renderer (untagged.c). Nothing here writes output. */
+#include "imapd/view.h"
 #include "common/mailindex.h"
-#include "common/mailstore.h"
 #include "common/util.h"
 
 #include <stdlib.h>
@@ -19,6 +17,7 @@ void view_free(struct view *v)
 	free(v->m);
 	free(v->saved);
 	free(v->fresh);
+	free(v->hooks);
 	free(v->name);
 	free(v->dir);
 	free(v);
@@ -41,7 +40,7 @@ static int cmp_u32(const void *a, const void *b)
 
 /* The UIDs new to this session (\Recent), sorted once so that each lookup is a
  * binary search: a first open of a large folder stays O(n log n). */
-static void sort_fresh(uint32_t *l, size_t n)
+void sort_uids(uint32_t *l, size_t n)
 {
 	if (n > 1)
 		qsort(l, n, sizeof *l, cmp_u32);
@@ -80,7 +79,7 @@ void view_save_result(struct view *v, const uint32_t *uids, size_t n)
 	if (n)
 		memcpy(v->saved, uids, n * sizeof *uids);
 	v->nsaved = n;
-	sort_fresh(v->saved, n);
+	sort_uids(v->saved, n);
 }
 
 bool view_set_has(const struct view *v, const struct seqset *set, size_t i, bool uid)
@@ -133,52 +132,61 @@ size_t view_resolve(const struct view *v, const struct seqset *set, bool uid, si
 	return n;
 }
 
-void report_vanished(struct session *s, uint32_t *uids, size_t n, bool earlier)
+
+/* ---- change sets ---- */
+
+static void push_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t x)
 {
-	if (!n)
-		return;
-	qsort(uids, n, sizeof *uids, cmp_u32);
-	struct evbuffer *b = s_buf(s);
-	evbuffer_add_printf(b, "* VANISHED %s", earlier ? "(EARLIER) " : "");
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && uids[j + 1] <= uids[j] + 1)
-			j++;
-		evbuffer_add_printf(b, "%s%u", i ? "," : "", uids[i]);
-		if (uids[j] != uids[i])
-			evbuffer_add_printf(b, ":%u", uids[j]);
-		i = j + 1;
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*a = xrealloc(*a, *cap * sizeof **a);
 	}
-	evbuffer_add(b, "\r\n", 2);
+	(*a)[(*n)++] = x;
 }
 
-/* Report and drop the messages marked gone (descending, so sequence numbers
- * stay right; one VANISHED under QRESYNC). */
-static void sweep_gone(struct session *s, struct view *v)
+void view_changes_flag(struct view_changes *c, uint32_t uid)
 {
-	uint32_t *vanished = NULL;
-	size_t nvan = 0;
-	for (size_t i = v->n; i-- > 0;) {
-		if (!v->m[i].gone)
-			continue;
-		if (s->qresync) {
-			vanished = xrealloc(vanished, (nvan + 1) * sizeof *vanished);
-			vanished[nvan++] = v->m[i].uid;
-		} else {
-			s_out(s, "* %zu EXPUNGE", i + 1);
-		}
-		free(v->m[i].kw);
-		memmove(&v->m[i], &v->m[i + 1], (v->n - i - 1) * sizeof *v->m);
-		v->n--;
-	}
-	report_vanished(s, vanished, nvan, false);
-	free(vanished);
+	push_u32(&c->changed, &c->nchanged, &c->capchanged, uid);
 }
 
-/* Messages no longer in recs are gone: reported now when EXPUNGE responses
+bool view_changes_empty(const struct view_changes *c)
+{
+	return !c->nexpunged && !c->nchanged && !c->nadded;
+}
+
+void view_changes_free(struct view_changes *c)
+{
+	free(c->expunged);
+	free(c->changed);
+	free(c->added);
+	*c = (struct view_changes){ 0 };
+}
+
+void view_remove(struct view *v, size_t i, struct view_changes *c)
+{
+	if (c->nexpunged == c->capexpunged) {
+		c->capexpunged = c->capexpunged ? c->capexpunged * 2 : 16;
+		c->expunged = xrealloc(c->expunged, c->capexpunged * sizeof *c->expunged);
+	}
+	c->expunged[c->nexpunged++] = (struct vc_expunge){ (uint32_t)i + 1, v->m[i].uid };
+	free(v->m[i].kw);
+	memmove(&v->m[i], &v->m[i + 1], (v->n - i - 1) * sizeof *v->m);
+	v->n--;
+}
+
+/* Drop the messages marked gone, last first, so each recorded sequence
+ * number is right when the expunges are reported in order. */
+static void sweep_gone(struct view *v, struct view_changes *c)
+{
+	for (size_t i = v->n; i-- > 0;)
+		if (v->m[i].gone)
+			view_remove(v, i, c);
+}
+
+/* Messages no longer in recs are gone: dropped now when EXPUNGE responses
  * are allowed, else only marked. */
-static void reconcile_gone(struct session *s, struct view *v, const struct mi_rec *recs, size_t nr,
-			   bool allow_expunge)
+static void reconcile_gone(struct view *v, const struct mi_rec *recs, size_t nr, bool allow_expunge,
+			   struct view_changes *c)
 {
 	size_t j = nr;
 	for (size_t i = v->n; i-- > 0;) {
@@ -188,11 +196,11 @@ static void reconcile_gone(struct session *s, struct view *v, const struct mi_re
 			v->m[i].gone = true;
 	}
 	if (allow_expunge)
-		sweep_gone(s, v);
+		sweep_gone(v, c);
 }
 
-/* Message i as the index has it now: FETCH FLAGS when that changed. */
-static void update_flags(struct session *s, struct view *v, size_t i, const struct mi_rec *r)
+/* Message i as the index has it now: a change when its flags differ. */
+static void update_flags(struct view *v, size_t i, const struct mi_rec *r, struct view_changes *c)
 {
 	struct vmsg *m = &v->m[i];
 	bool same = m->flags == r->flags && !strcmp(m->kw, r->keywords);
@@ -202,29 +210,24 @@ static void update_flags(struct session *s, struct view *v, size_t i, const stru
 	m->flags = r->flags;
 	free(m->kw);
 	m->kw = xstrdup(r->keywords);
-	struct evbuffer *b = s_buf(s);
-	evbuffer_add_printf(b, "* %zu FETCH (FLAGS ", i + 1);
-	s_flags(b, m->flags, m->kw, m->recent);
-	evbuffer_add_printf(b, " UID %u", m->uid);
-	s_modseq(s, b, m->modseq);
-	evbuffer_add(b, ")\r\n", 3);
+	view_changes_flag(c, m->uid);
 }
 
-static void reconcile_flags(struct session *s, struct view *v, const struct mi_rec *recs, size_t nr)
+static void reconcile_flags(struct view *v, const struct mi_rec *recs, size_t nr, struct view_changes *c)
 {
 	size_t j = 0;
 	for (size_t i = 0; i < v->n; i++) {
 		while (j < nr && recs[j].uid < v->m[i].uid)
 			j++;
 		if (j < nr && recs[j].uid == v->m[i].uid)
-			update_flags(s, v, i, &recs[j]);
+			update_flags(v, i, &recs[j], c);
 	}
 }
 
 /* From the index's change log (records changed since v->modseq, in UID
  * order, and the expunges since): cost O(changes), not O(folder). */
-static void changed_only(struct session *s, struct view *v, struct mi *mi, const struct mi_rec *recs,
-			 size_t nr, bool allow_expunge)
+static void changed_only(struct view *v, struct mi *mi, const struct mi_rec *recs, size_t nr,
+			 bool allow_expunge, struct view_changes *c)
 {
 	uint32_t *gone;
 	size_t ng = mi_expunged_since(mi, v->modseq, &gone);
@@ -235,152 +238,64 @@ static void changed_only(struct session *s, struct view *v, struct mi *mi, const
 	}
 	free(gone);
 	if (allow_expunge)
-		sweep_gone(s, v);
+		sweep_gone(v, c);
 	uint32_t last = v->n ? v->m[v->n - 1].uid : 0;
 	for (size_t j = 0; j < nr && recs[j].uid <= last; j++) {
 		uint32_t q = view_seq(v, recs[j].uid);
 		if (q && !v->m[q - 1].gone)
-			update_flags(s, v, q - 1, &recs[j]);
+			update_flags(v, q - 1, &recs[j], c);
 	}
 }
 
-/* New messages after the last one we know; returns how many. */
-static size_t reconcile_new(struct view *v, const struct mi_rec *recs, size_t nr,
-			    const uint32_t *fresh, size_t nfresh)
+/* New messages after the last one we know. */
+static void reconcile_new(struct view *v, const struct mi_rec *recs, size_t nr,
+			  const uint32_t *fresh, size_t nfresh, struct view_changes *c)
 {
 	uint32_t last = v->n ? v->m[v->n - 1].uid : 0;
-	size_t added = 0;
 	for (size_t j = 0; j < nr; j++) {
 		if (recs[j].uid <= last)
 			continue;
 		view_append(v, &recs[j], in_list(fresh, nfresh, recs[j].uid));
-		added++;
+		push_u32(&c->added, &c->nadded, &c->capadded, recs[j].uid);
 	}
-	return added;
 }
 
-static size_t count_recent(const struct view *v)
+enum view_fate view_update(struct view *v, struct mi *mi, const uint32_t *fresh, size_t nfresh,
+			   bool recent_ok, bool allow_expunge, struct view_changes *c)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < v->n; i++)
-		n += v->m[i].recent;
-	return n;
-}
-
-static void view_update(struct session *s, struct mi *mi, const uint32_t *fresh, size_t nfresh,
-			bool allow_expunge)
-{
-	struct view *v = s->sel;
 	const struct mi_header *h = mi_header(mi);
+	if (h->uidvalidity != v->uidvalidity)
+		return VIEW_REBUILT;
 	bool pending_gone = false;
 	for (size_t i = 0; i < v->n && !pending_gone; i++)
 		pending_gone = v->m[i].gone;
-	if (h->uidvalidity != v->uidvalidity) {
-		/* the index was rebuilt under us: the client must resynchronise */
-		s_out(s, "* BYE [UNAVAILABLE] Mailbox index was rebuilt; please reconnect");
-		s->closing = true;
-		return;
-	}
 	if (h->modseq == v->modseq && h->uidnext == v->uidnext && !nfresh &&
 	    !(pending_gone && allow_expunge))
-		return;
+		return VIEW_SAME;
 	struct mi_rec *recs;
 	size_t nr;
 	if (mi_changed_since(mi, v->modseq, &recs, &nr) == 0) {
 		/* only what changed since the MODSEQ this view knows */
-		changed_only(s, v, mi, recs, nr, allow_expunge);
+		changed_only(v, mi, recs, nr, allow_expunge, c);
 	} else {
 		mi_load(mi, &recs, &nr);
-		reconcile_gone(s, v, recs, nr, allow_expunge);
-		reconcile_flags(s, v, recs, nr);
+		reconcile_gone(v, recs, nr, allow_expunge, c);
+		reconcile_flags(v, recs, nr, c);
 	}
-	/* IMAP4rev2 has no \Recent: nothing is fresh and RECENT is never sent */
-	if (reconcile_new(v, recs, nr, s->rev2 ? NULL : fresh, s->rev2 ? 0 : nfresh)) {
-		s_out(s, "* %zu EXISTS", v->n);
-		if (!s->rev2)
-			s_out(s, "* %zu RECENT", count_recent(v));
-	}
+	reconcile_new(v, recs, nr, recent_ok ? fresh : NULL, recent_ok ? nfresh : 0, c);
 	mi_recs_free(recs, nr);
 	v->modseq = h->modseq;
 	v->uidnext = h->uidnext;
+	c->modseq = v->modseq;
+	return VIEW_CHANGED;
 }
 
-struct mi *view_sync(struct session *s, bool allow_expunge)
+struct view *view_new(const char *name, const char *dir, bool readonly, struct mi *mi,
+		      const uint32_t *fresh, size_t nfresh, bool recent_ok)
 {
-	char why[256];
-	uint32_t *fresh;
-	size_t nfresh;
-	struct mi *mi = mi_open(s->sel->dir, &fresh, &nfresh, why, sizeof why);
-	if (!mi && !ms_exists(s->sel->name)) {
-		/* another session deleted (or renamed) the folder under us */
-		s_out(s, "* BYE [NONEXISTENT] The selected mailbox was deleted");
-		s->closing = true;
-		return NULL;
-	}
-	if (!mi) {
-		log_err("user=%s: %s", s->user, why);
-		return NULL;
-	}
-	if (s->sel->nfresh) {
-		/* moved from new/ by another open of this folder in this session */
-		fresh = xrealloc(fresh, (nfresh + s->sel->nfresh) * sizeof *fresh);
-		memcpy(fresh + nfresh, s->sel->fresh, s->sel->nfresh * sizeof *fresh);
-		nfresh += s->sel->nfresh;
-		free(s->sel->fresh);
-		s->sel->fresh = NULL;
-		s->sel->nfresh = 0;
-	}
-	sort_fresh(fresh, nfresh);
-	view_update(s, mi, fresh, nfresh, allow_expunge);
-	free(fresh);
-	return mi;
-}
-
-struct mi *open_folder(struct session *s, const char *dir)
-{
-	char why[256];
-	uint32_t *fresh = NULL;
-	size_t nfresh = 0;
-	bool sel = s->sel && !strcmp(s->sel->dir, dir);
-	struct mi *mi = mi_open(dir, sel ? &fresh : NULL, sel ? &nfresh : NULL, why, sizeof why);
-	if (!mi)
-		log_err("user=%s: %s", s->user, why);
-	if (nfresh) {
-		struct view *v = s->sel;
-		v->fresh = xrealloc(v->fresh, (v->nfresh + nfresh) * sizeof *v->fresh);
-		memcpy(v->fresh + v->nfresh, fresh, nfresh * sizeof *fresh);
-		v->nfresh += nfresh;
-	}
-	free(fresh);
-	return mi;
-}
-
-struct mi *view_sync_reuse(struct session *s, struct mi *mi)
-{
-	view_update(s, mi, NULL, 0, !s->in_fetch_like);
-	return mi;
-}
-
-int view_open(struct session *s, const char *name, bool readonly)
-{
-	char *dir = folder_dir(name);
-	if (!dir || !ms_exists(name)) {
-		free(dir);
-		return -1;
-	}
-	char why[256];
-	uint32_t *fresh;
-	size_t nfresh;
-	struct mi *mi = mi_open(dir, &fresh, &nfresh, why, sizeof why);
-	if (!mi) {
-		log_err("user=%s: %s", s->user, why);
-		free(dir);
-		return -2;
-	}
-	sort_fresh(fresh, nfresh);
 	struct view *v = xcalloc(1, sizeof *v);
 	v->name = xstrdup(name);
-	v->dir = dir;
+	v->dir = xstrdup(dir);
 	v->readonly = readonly;
 	const struct mi_header *h = mi_header(mi);
 	v->uidvalidity = h->uidvalidity;
@@ -390,34 +305,60 @@ int view_open(struct session *s, const char *name, bool readonly)
 	size_t nr;
 	mi_load(mi, &recs, &nr);
 	for (size_t i = 0; i < nr; i++)
-		view_append(v, &recs[i], !s->rev2 && in_list(fresh, nfresh, recs[i].uid));
+		view_append(v, &recs[i], recent_ok && in_list(fresh, nfresh, recs[i].uid));
 	mi_recs_free(recs, nr);
-	free(fresh);
-	mi_close(mi);
-	view_free(s->sel);
-	s->sel = v;
-	return 0;
+	return v;
 }
 
-void expunge_indexes(struct session *s, struct mi *mi, size_t *idx, size_t n, bool quiet)
+void view_add_fresh(struct view *v, const uint32_t *uids, size_t n)
 {
-	struct view *v = s->sel;
-	uint32_t *vanished = xcalloc(n + 1, sizeof *vanished);
-	size_t nvan = 0;
-	for (size_t k = n; k-- > 0;) {
-		size_t i = idx[k];
-		if (mi_expunge(mi, v->m[i].uid) < 0 && !v->m[i].gone)
-			log_warn("user=%s: cannot expunge uid %u in %s", s->user, v->m[i].uid, v->name);
-		if (!quiet && s->qresync)
-			vanished[nvan++] = v->m[i].uid;
-		else if (!quiet)
-			s_out(s, "* %zu EXPUNGE", i + 1);
-		free(v->m[i].kw);
-		memmove(&v->m[i], &v->m[i + 1], (v->n - i - 1) * sizeof *v->m);
-		v->n--;
+	if (!n)
+		return;
+	v->fresh = xrealloc(v->fresh, (v->nfresh + n) * sizeof *v->fresh);
+	memcpy(v->fresh + v->nfresh, uids, n * sizeof *uids);
+	v->nfresh += n;
+}
+
+void view_take_fresh(struct view *v, uint32_t **uids, size_t *n)
+{
+	if (v->nfresh) {
+		*uids = xrealloc(*uids, (*n + v->nfresh) * sizeof **uids);
+		memcpy(*uids + *n, v->fresh, v->nfresh * sizeof **uids);
+		*n += v->nfresh;
+		free(v->fresh);
+		v->fresh = NULL;
+		v->nfresh = 0;
 	}
-	report_vanished(s, vanished, nvan, false);
-	free(vanished);
-	const struct mi_header *h = mi_header(mi);
-	v->modseq = h->modseq;
+	sort_uids(*uids, *n);
+}
+
+void view_forget_recent(struct view *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		v->m[i].recent = false;
+}
+
+size_t view_recent(const struct view *v)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < v->n; i++)
+		n += v->m[i].recent;
+	return n;
+}
+
+void view_subscribe(struct view *v, view_hook_fn fn, void *arg)
+{
+	v->hooks = xrealloc(v->hooks, (v->nhooks + 1) * sizeof *v->hooks);
+	v->hooks[v->nhooks++] = (struct view_hook){ fn, arg };
+}
+
+void view_unsubscribe(struct view *v, view_hook_fn fn, void *arg)
+{
+	for (size_t i = 0; i < v->nhooks; i++) {
+		if (v->hooks[i].fn == fn && v->hooks[i].arg == arg) {
+			memmove(&v->hooks[i], &v->hooks[i + 1], (v->nhooks - i - 1) * sizeof *v->hooks);
+			v->nhooks--;
+			return;
+		}
+	}
 }

@@ -1,6 +1,6 @@
 /* Unit tests: mailbox names between UTF-8 (IMAP4rev2) and the stored
  * modified UTF-7 (imapd/mboxname.c), and arg_mailbox's conversion. */
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "tests/unit/check.h"
 
 #include <event2/buffer.h>

@@ -1,0 +1,115 @@
+/* commands.h — what IMAP command files share: the handlers (one file per
+ * group of commands, the table in commands.c), helpers between them, and the
+ * selected folder. Command files include this; session.c does not. */
+#ifndef TERN_IMAPD_COMMANDS_H
+#define TERN_IMAPD_COMMANDS_H
+
+#include "imapd/session.h"
+#include "imapd/untagged.h"
+#include "imapd/view.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mi;
+
+/* ---- the selected folder (selected.c): the view kept in step with its
+ * index, changes reported through untagged.c ---- */
+/* Open the selected folder's index and report changes since the last call
+ * (EXISTS, RECENT, FETCH FLAGS, and EXPUNGE when allowed). NULL on error
+ * (a NO was not yet sent). */
+struct mi *view_sync(struct session *s, bool allow_expunge);
+/* Open the index of folder dir (NULL with a log line on failure); when it is
+ * the selected one, what the open moved from new/ stays \Recent to us. */
+struct mi *open_folder(struct session *s, const char *dir);
+/* The same with an index already open (after this session changed it). */
+struct mi *view_sync_reuse(struct session *s, struct mi *mi);
+/* Open a folder by IMAP name for the view (SELECT/EXAMINE). */
+int view_open(struct session *s, const char *name, bool readonly);
+/* Expunge the given view indexes (ascending; done last first), reporting
+ * EXPUNGE or VANISHED unless quiet. */
+void expunge_indexes(struct session *s, struct mi *mi, size_t *idx, size_t n, bool quiet);
+
+/* ---- commands ---- */
+typedef void (*cmd_fn)(struct session *s, struct ip *ip, bool uid);
+void cmd_list(struct session *s, struct ip *ip, bool uid);
+/* "* LIST (attributes) "." name" for one existing mailbox (SELECT, RFC 9051). */
+void list_mailbox_line(struct session *s, const char *name);
+/* Are there folders below name (which may itself not exist)? */
+bool mailbox_has_children(const char *name);
+void cmd_lsub(struct session *s, struct ip *ip, bool uid);
+void cmd_create(struct session *s, struct ip *ip, bool uid);
+void cmd_delete(struct session *s, struct ip *ip, bool uid);
+void cmd_rename(struct session *s, struct ip *ip, bool uid);
+void cmd_subscribe(struct session *s, struct ip *ip, bool uid);
+void cmd_unsubscribe(struct session *s, struct ip *ip, bool uid);
+void cmd_status(struct session *s, struct ip *ip, bool uid);
+void cmd_select(struct session *s, struct ip *ip, bool uid);
+void cmd_examine(struct session *s, struct ip *ip, bool uid);
+void cmd_namespace(struct session *s, struct ip *ip, bool uid);
+void cmd_append(struct session *s, struct ip *ip, bool uid);
+void cmd_fetch(struct session *s, struct ip *ip, bool uid);
+/* Send more of the FETCH in progress while the output has room; false once
+ * it is complete (its tagged reply sent). */
+bool fetch_pump(struct session *s);
+void fetch_job_free(struct fetch_job *j);
+void cmd_store(struct session *s, struct ip *ip, bool uid);
+void cmd_search(struct session *s, struct ip *ip, bool uid);
+void cmd_expunge(struct session *s, struct ip *ip, bool uid);
+void cmd_close(struct session *s, struct ip *ip, bool uid);
+void cmd_unselect(struct session *s, struct ip *ip, bool uid);
+void cmd_copy(struct session *s, struct ip *ip, bool uid);
+void cmd_move(struct session *s, struct ip *ip, bool uid);
+void cmd_idle(struct session *s, struct ip *ip, bool uid);
+void idle_input(struct session *s);
+
+/* Folder name argument (astring, INBOX case-insensitive) -> malloc'd name as
+ * stored (from UTF-8 when ip->utf8, IMAP4rev2; NULL with ip->bad if invalid). */
+char *arg_mailbox(struct ip *ip);
+/* ---- mailbox names (mboxname.c): stored form = modified UTF-7 ---- */
+char *mbox_from_utf8(const char *name);	/* NULL: not UTF-8 */
+char *mbox_to_utf8(const char *name);	/* NULL: not modified UTF-7 */
+/* The stored name as the session shows it: UTF-8 under IMAP4rev2. */
+char *mbox_display(const struct session *s, const char *stored);
+/* Append the stored name, shown as the session expects, quoted. */
+void s_mailbox(const struct session *s, struct evbuffer *b, const char *stored);
+/* The folder's directory ("." or ".Name"), NULL if the name is invalid. */
+char *folder_dir(const char *name);
+/* Format "dd-Mon-yyyy hh:mm:ss +0000". */
+void fmt_internaldate(int64_t t, char out[32]);
+/* Parse an IMAP date ("1-Feb-1994") or date-time; -1 if malformed. */
+int64_t parse_imap_date(const char *s, bool with_time);
+/* Flag list "(\Seen $Label)" or a single flag; returns false on syntax error.
+ * Keywords appended space-separated to kw (bounded). */
+bool parse_flags(struct ip *ip, bool parens_required, uint32_t *flags, char *kw, size_t kwlen);
+/* STATUS items "(MESSAGES UNSEEN ...)" -> bit set; -1 on syntax error. */
+int parse_status_items(struct ip *ip, unsigned *items);
+/* Write "* STATUS name (...)"; -1 if the folder cannot be opened. */
+int status_line(struct session *s, const char *name, unsigned items);
+/* Parse search keys (converted from charset) to the end of the command and
+ * evaluate them on the selected folder: *idx receives the matching view
+ * indexes, *mi the open index (caller closes). 0, -1 syntax error, -2 bad
+ * charset, -3 folder unavailable. */
+int search_select(struct session *s, struct ip *ip, const char *charset, struct mi **mi,
+		  size_t **idx, size_t *n);
+void cmd_sort(struct session *s, struct ip *ip, bool uid);
+void cmd_compress(struct session *s, struct ip *ip, bool uid);
+void cmd_getquotaroot(struct session *s, struct ip *ip, bool uid);
+void cmd_getquota(struct session *s, struct ip *ip, bool uid);
+void cmd_setquota(struct session *s, struct ip *ip, bool uid);
+/* Would adding bytes exceed the quota? (replies NO [OVERQUOTA] when true) */
+bool over_quota(struct session *s, uint64_t bytes);
+/* The same without a reply. */
+bool quota_exceeded(struct session *s, uint64_t bytes);
+/* CR_APPEND_LITERAL: where the literal goes (a spool file in the folder's
+ * tmp/, or inline); sends "+" or, for a refused synchronising one, the NO. */
+void append_literal(struct session *s, const char *tag);
+/* Drop a spooled APPEND literal that no command will use. */
+void append_discard(struct session *s);
+void cmd_thread(struct session *s, struct ip *ip, bool uid);
+
+/* The command table and the simple commands (commands.c), for session_run. */
+extern const struct session_ops imap_session_ops;
+
+#endif
