@@ -28,7 +28,8 @@ struct login_job {
 
 static bool known_service(const char *s)
 {
-	return !strcmp(s, "smtp") || !strcmp(s, "pop3") || !strcmp(s, "imap") || !strcmp(s, "mailctl");
+	return !strcmp(s, "smtp") || !strcmp(s, "pop3") || !strcmp(s, "imap") || !strcmp(s, "http") ||
+	       !strcmp(s, "mailctl");
 }
 
 static void reply(struct conn *c, uint32_t id, enum auth_result res, const char *user,

@@ -19,7 +19,7 @@ static void allow(uid_t uid)
 void peer_allow_defaults(const char *instance_dir)
 {
 	static const char *const accounts[] = {
-		ACCT_SMTPD, ACCT_QUEUED, ACCT_DELIVERD, ACCT_POP3D, ACCT_IMAPD, ACCT_AUTHD, ACCT_MAILSTORE,
+		ACCT_SMTPD, ACCT_QUEUED, ACCT_DELIVERD, ACCT_POP3D, ACCT_IMAPD, ACCT_HTTPD, ACCT_AUTHD, ACCT_MAILSTORE,
 	};
 	struct stat st;
 	allow(0);

@@ -14,7 +14,7 @@
 
 enum auth_msg {
 	/* service, user, password, client_ip -> AUTH_LOGIN_RES
-	 * service is "smtp", "pop3", "imap" or "mailctl". */
+	 * service is "smtp", "pop3", "imap", "http" or "mailctl". */
 	AUTH_LOGIN_REQ = 100,
 	/* u32 auth_result, canonical user (user@domain), token (hex; see below) */
 	AUTH_LOGIN_RES,

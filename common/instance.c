@@ -9,7 +9,7 @@
 
 const struct cfg_key tern_settings[] = {
 	{ "hostname", CFG_STR, "localhost", "Fully qualified name of this mail host (greeting, Received, DSNs)", NULL },
-	{ "port_base", CFG_INT, "0", "Each listening port is port_base + its standard number (25, 587, 465, 110, 995, 143, 993)", NULL },
+	{ "port_base", CFG_INT, "0", "Each listening port is port_base + its standard number (25, 587, 465, 110, 995, 143, 993, 80, 443)", NULL },
 	{ "listen", CFG_LIST, "0.0.0.0", "Addresses the network daemons listen on (comma-separated)", NULL },
 	{ "spool_dir", CFG_PATH, "spool", "Queue: message files and their Berkeley DB index (owned by queued)", NULL },
 	{ "mail_dir", CFG_PATH, "mail", "Mail store: MAIL/DOMAIN/LOCALPART/ Maildir++ (owned by the mail store account)", NULL },

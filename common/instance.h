@@ -16,6 +16,8 @@ extern const struct cfg_key tern_settings[];
 #define PORT_POP3S	995
 #define PORT_IMAP	143
 #define PORT_IMAPS	993
+#define PORT_HTTP	80
+#define PORT_HTTPS	443
 
 struct instance {
 	char *dir;		/* absolute config directory */

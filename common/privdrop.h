@@ -15,6 +15,7 @@
 #define ACCT_DELIVERD	"tern-deliverd"
 #define ACCT_POP3D	"tern-pop3d"
 #define ACCT_IMAPD	"tern-imapd"
+#define ACCT_HTTPD	"tern-httpd"
 #define ACCT_AUTHD	"tern-auth"
 #define ACCT_MAILSTORE	"tern-vmail"	/* owner of every Maildir */
 

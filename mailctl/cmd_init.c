@@ -270,7 +270,7 @@ int cmd_init(const char *cdir, int argc, char **argv)
 			rmdir(abs);
 		return 1;
 	}
-	printf("created instance %s (hostname %s, ports %u+25/587/465/110/995/143/993 on %s)\n"
+	printf("created instance %s (hostname %s, ports %u+25/587/465/110/995/143/993/80/443 on %s)\n"
 	       "start it with: mailctl -c %s start\n", abs, o.hostname, o.port_base, o.listen, abs);
 	return 0;
 }

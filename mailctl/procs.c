@@ -27,17 +27,19 @@ const struct proc_def procs[] = {
 	{ "smtpd",           "tern-smtpd",    { NULL },       ACCT_SMTPD,     "run_dir", { "smtp", "submission", "smtps", NULL }, RELOAD_GENERATION },
 	{ "pop3d",           "tern-pop3d",    { NULL },       ACCT_POP3D,     "run_dir", { "pop3", "pop3s", NULL },               RELOAD_GENERATION },
 	{ "imapd",           "tern-imapd",    { NULL },       ACCT_IMAPD,     "run_dir", { "imap", "imaps", NULL },               RELOAD_GENERATION },
+	{ "httpd",           "tern-httpd",    { NULL },       ACCT_HTTPD,     "run_dir", { "http", "https", NULL },               RELOAD_GENERATION },
 };
 const size_t nprocs = ARRAY_LEN(procs);
 
 const struct service services[] = {
 	{ "smtp", 25 }, { "submission", 587 }, { "smtps", 465 },
 	{ "pop3", 110 }, { "pop3s", 995 }, { "imap", 143 }, { "imaps", 993 },
+	{ "http", 80 }, { "https", 443 },
 };
 const size_t nservices = ARRAY_LEN(services);
 
 const char *const tern_accounts[] = {
-	ACCT_AUTHD, ACCT_SMTPD, ACCT_QUEUED, ACCT_DELIVERD, ACCT_POP3D, ACCT_IMAPD,
+	ACCT_AUTHD, ACCT_SMTPD, ACCT_QUEUED, ACCT_DELIVERD, ACCT_POP3D, ACCT_IMAPD, ACCT_HTTPD,
 	ACCT_MAILSTORE, NULL,
 };
 

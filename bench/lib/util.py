@@ -60,7 +60,7 @@ def port_open(port, host="127.0.0.1"):
         return False
 
 
-STANDARD_PORTS = (25, 53, 587, 465, 110, 995, 143, 993)  # 53: the bench's dnsmasq
+STANDARD_PORTS = (25, 53, 587, 465, 110, 995, 143, 993, 80, 443)  # 53: the bench's dnsmasq
 _taken = set()
 
 

@@ -23,7 +23,7 @@ IS_ROOT = os.geteuid() == 0
 # Start at a different base in each test process: several engineers' runs may
 # share the machine.
 _port_bases = itertools.count(os.getpid() % 19)
-STANDARD_PORTS = (25, 587, 465, 110, 995, 143, 993)
+STANDARD_PORTS = (25, 587, 465, 110, 995, 143, 993, 80, 443)
 
 
 def _ports_free(base):
@@ -87,7 +87,7 @@ class Instance:
     """One tern instance made with `mailctl init` in a private directory."""
 
     PORTS = {"smtp": 25, "submission": 587, "smtps": 465, "pop3": 110,
-             "pop3s": 995, "imap": 143, "imaps": 993}
+             "pop3s": 995, "imap": 143, "imaps": 993, "http": 80, "https": 443}
 
     def __init__(self, parent, domain="example.test", hostname="mx.example.test",
                  port_base=None):

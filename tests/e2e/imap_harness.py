@@ -40,11 +40,14 @@ def tls_ctx(cert):
 
 
 class ImapInstance:
-    """A started instance; imapd_conf: extra imapd.conf settings."""
+    """A started instance; imapd_conf: extra imapd.conf settings, confs:
+    {"NAME": {key: value}} for any other NAME.conf."""
 
     _users = itertools.count(1)
+    # whose leaks the sanitizer report counts (see sanitizer_report)
+    LEAK_DAEMONS = ("tern-imapd",)
 
-    def __init__(self, imapd_conf=None):
+    def __init__(self, imapd_conf=None, confs=None):
         self.parent = tempfile.mkdtemp(prefix="tern-imap-")
         os.chmod(self.parent, 0o755)
         self.inst = Instance(self.parent)
@@ -54,6 +57,9 @@ class ImapInstance:
             self.inst.set_conf("authd", "failure_delay", "0s")
             for k, v in (imapd_conf or {}).items():
                 self.inst.set_conf("imapd", k, v)
+            for name, settings in (confs or {}).items():
+                for k, v in settings.items():
+                    self.inst.set_conf(name, k, v)
             self.inst.start()
         except BaseException:
             self.close()
@@ -126,7 +132,7 @@ class ImapInstance:
     def sanitizer_report(self):
         """Sanitizer findings the daemons wrote (the master sends their
         stderr to the log): every memory error or undefined behaviour, and
-        leaks of tern-imapd (the other daemons' exit-time leaks are their own
+        leaks of LEAK_DAEMONS (the other daemons' exit-time leaks are their own
         tests' business). LeakSanitizer cannot run in a chrooted process (no
         /proc there): that is not a finding."""
         findings, block = [], None
@@ -143,7 +149,7 @@ class ImapInstance:
         if block:
             findings.append(block)
         findings = ["\n".join(b) for b in findings
-                    if "LeakSanitizer" not in b[0] or any("tern-imapd" in l for l in b)]
+                    if "LeakSanitizer" not in b[0] or any(d in l for l in b for d in self.LEAK_DAEMONS)]
         return "\n".join(findings)[-8000:] if findings else None
 
     def close(self):

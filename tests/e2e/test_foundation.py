@@ -29,11 +29,12 @@ EXPECTED = {
     "pop3d-mail": ("tern-vmail", None),
     "imapd": ("tern-imapd", "run"),
     "imapd-mail": ("tern-vmail", None),
+    "httpd": ("tern-httpd", "run"),
 }
-NETWORK_CONFS = ("smtpd", "pop3d", "imapd")
+NETWORK_CONFS = ("smtpd", "pop3d", "imapd", "httpd")
 # Reloaded by a new generation (mailctl/procs.c); the others re-read in place.
-GENERATIONAL = ("smtpd", "pop3d", "imapd", "pop3d-mail", "imapd-mail", "authd", "deliverd-local",
-                "deliverd-remote")
+GENERATIONAL = ("smtpd", "pop3d", "imapd", "httpd", "pop3d-mail", "imapd-mail", "authd",
+                "deliverd-local", "deliverd-remote")
 
 
 def alive(pid):
@@ -564,7 +565,7 @@ def test_master_refuses_a_daemon_that_keeps_root(tmp_parent):
                 'eval "printf 1 >&$TERN_READY_FD"\n'
                 'while :; do sleep 1; done\n')
     os.chmod(fake, 0o755)
-    for name in ("authd", "queued", "deliverd", "pop3d", "imapd", "smtpd"):
+    for name in ("authd", "queued", "deliverd", "pop3d", "imapd", "smtpd", "httpd"):
         os.symlink(fake, os.path.join(bindir, f"tern-{name}"))
     inst = Instance(tmp_parent)
     ctl = os.path.join(bindir, "mailctl")
