@@ -25,6 +25,11 @@
 #define MI_DB		"tern-index.db"
 #define MI_LOCK		"tern-index.lock"
 #define MI_MAX_MSG	(1024ULL * 1024 * 1024)	/* larger files are indexed, not parsed */
+/* First byte of a cached-structures record ('C'): bumped whenever tern renders
+ * ENVELOPE or BODYSTRUCTURE differently, so records an older tern wrote are
+ * rebuilt from the file when first asked for instead of served stale.
+ * 2: addresses by mime_addr.h (comments as display names, routes, groups). */
+#define MI_CACHE_V	'\002'
 
 struct hdr_rec {
 	uint32_t version, uidvalidity, uidnext, count;
@@ -637,6 +642,7 @@ static struct entry *find_entry(struct entry *v, size_t n, const char *file)
 static void cache_structures(struct mi *mi, uint32_t uid, const struct mime_msg *m)
 {
 	struct evbuffer *b = evbuffer_new();
+	evbuffer_add(b, &(char){ MI_CACHE_V }, 1);
 	mime_envelope(m, m->root, b);
 	evbuffer_add(b, "", 1);
 	mime_bodystructure(m, m->root, true, b);
@@ -653,6 +659,23 @@ static void cache_structures(struct mi *mi, uint32_t uid, const struct mime_msg 
 	if (f)
 		mi_fields_put(mi, uid, f, fl);
 	free(f);
+}
+
+/* Parse the message in fd (size bytes on disk) and cache its structures;
+ * *crlf_size (optional) gets its size in CRLF octets. */
+static void parse_and_cache(struct mi *mi, uint32_t uid, int fd, uint64_t size, uint64_t *crlf_size)
+{
+	struct mime_msg *m = NULL;
+	if (size <= MI_MAX_MSG)
+		m = mime_parse_fd(fd, MI_MAX_MSG, crlf_size);
+	if (m) {
+		cache_structures(mi, uid, m);
+		mime_stream_free(m);
+	} else {
+		m = mime_parse("", 0);	/* too large or unreadable: indexed, not parsed */
+		cache_structures(mi, uid, m);
+		mime_free(m);
+	}
 }
 
 /* Index one new file of cur/: size, date, structures. The file is parsed as
@@ -672,18 +695,8 @@ static int index_file(struct mi *mi, const char *file, uint32_t uid, int64_t *id
 	struct mi_rec r = { .uid = uid, .flags = mi_flags_from_name(file), .modseq = ++mi->h.modseq,
 			    .idate = st.st_mtim.tv_sec, .file = (char *)file, .keywords = kw };
 	r.size = (uint64_t)st.st_size;
-	struct mime_msg *m = NULL;
-	if ((uint64_t)st.st_size <= MI_MAX_MSG)
-		m = mime_parse_fd(fd, MI_MAX_MSG, &r.size);
+	parse_and_cache(mi, uid, fd, (uint64_t)st.st_size, &r.size);
 	close(fd);
-	if (m) {
-		cache_structures(mi, uid, m);
-		mime_stream_free(m);
-	} else {
-		m = mime_parse("", 0);	/* too large or unreadable: indexed, not parsed */
-		cache_structures(mi, uid, m);
-		mime_free(m);
-	}
 	if (idate_out)
 		*idate_out = r.idate;
 	size_t kl;
@@ -1102,6 +1115,23 @@ int mi_add_fd(struct mi *mi, int fd, uint32_t flags, const char *keywords, int64
 	return rc;
 }
 
+/* Cache uid's structures again from its file (the record is of an older version). */
+static void recache(struct mi *mi, uint32_t uid)
+{
+	struct mi_rec r;
+	if (mi_get(mi, uid, &r) != 1)
+		return;
+	char *path = mi_path(mi, &r);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		parse_and_cache(mi, uid, fd, (uint64_t)st.st_size, NULL);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	mi_rec_clear(&r);
+}
+
 char *mi_cached(struct mi *mi, uint32_t uid, char which)
 {
 	unsigned char k[5];
@@ -1110,7 +1140,17 @@ char *mi_cached(struct mi *mi, uint32_t uid, char which)
 	uid_key(k, 'C', uid);
 	if (db_get(mi, k, 5, &v, &vl) != 1)
 		return NULL;
-	const char *p = v, *end = p + vl;
+	if (!vl || *(char *)v != MI_CACHE_V) {
+		free(v);
+		recache(mi, uid);
+		if (db_get(mi, k, 5, &v, &vl) != 1)
+			return NULL;
+		if (!vl || *(char *)v != MI_CACHE_V) {
+			free(v);
+			return NULL;
+		}
+	}
+	const char *p = (const char *)v + 1, *end = (const char *)v + vl;
 	int skip = which == 'E' ? 0 : which == 'S' ? 1 : 2;
 	for (int i = 0; i < skip && p < end; i++)
 		p += strnlen(p, (size_t)(end - p)) + 1;

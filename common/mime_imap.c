@@ -1,6 +1,7 @@
 /* mime_imap.c — IMAP renderings of a parsed message: ENVELOPE, BODYSTRUCTURE,
  * sections and header filtering (RFC 3501 6.4.5, 7.4.2). */
 #include "common/mime.h"
+#include "common/mime_addr.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -43,202 +44,28 @@ void imap_nstring(struct evbuffer *out, const char *s)
 		imap_quote(out, s, strlen(s));
 }
 
-/* ---- addresses (RFC 5322 3.4, leniently) ---- */
+/* ---- addresses ---- */
 
-struct addr_state {
-	struct evbuffer *out;
-	bool any;
-	char phrase[1024], spec[1024];
-	size_t plen, slen;
-	bool angle;
-	char *name, *adl, *mbox, *host;
-	int count;
-};
-
-static void app(char *buf, size_t *len, size_t cap, const char *s, size_t n)
+/* An address list as ENVELOPE spells it (mime_addr.h), NIL when empty. */
+static void addresses_out(struct evbuffer *out, const struct mime_addr *v, size_t n)
 {
-	if (*len + n >= cap)
-		n = cap - 1 - *len;
-	memcpy(buf + *len, s, n);
-	*len += n;
-	buf[*len] = '\0';
-}
-
-static void emit_addr(struct addr_state *a, const char *name, const char *adl, const char *mbox,
-		      const char *host)
-{
-	if (a->count++ > 500)
-		return;	/* bound the output for absurd headers */
-	if (!a->any)
-		evbuffer_add(a->out, "(", 1);
-	a->any = true;
-	evbuffer_add(a->out, "(", 1);
-	imap_nstring(a->out, name && *name ? name : NULL);
-	evbuffer_add(a->out, " ", 1);
-	imap_nstring(a->out, adl && *adl ? adl : NULL);
-	evbuffer_add(a->out, " ", 1);
-	imap_nstring(a->out, mbox);
-	evbuffer_add(a->out, " ", 1);
-	imap_nstring(a->out, host);
-	evbuffer_add(a->out, ")", 1);
-}
-
-static void split_spec(const char *spec, char **mbox, char **host)
-{
-	const char *at = strrchr(spec, '@');
-	if (at) {
-		*mbox = xstrndup(spec, (size_t)(at - spec));
-		*host = xstrdup(at + 1);
-	} else {
-		*mbox = xstrdup(spec);
-		*host = xstrdup(".MISSING-HOST-NAME.");
-	}
-}
-
-static void finish_addr(struct addr_state *a)
-{
-	if (a->angle) {
-		emit_addr(a, a->plen ? a->phrase : NULL, a->adl, a->mbox, a->host);
-	} else if (a->slen) {
-		char *mb, *h;
-		split_spec(a->spec, &mb, &h);
-		emit_addr(a, NULL, NULL, mb, h);
-		free(mb);
-		free(h);
-	}
-	free(a->adl);
-	free(a->mbox);
-	free(a->host);
-	a->adl = a->mbox = a->host = NULL;
-	a->angle = false;
-	a->plen = a->slen = 0;
-	a->phrase[0] = a->spec[0] = '\0';
-}
-
-/* Inside <...>: optional route "@a,@b:", then local@domain. */
-static const char *parse_angle(struct addr_state *a, const char *p)
-{
-	char buf[1024];
-	size_t n = 0;
-	while (*p && *p != '>') {
-		if (*p == '"') {
-			p++;
-			while (*p && *p != '"') {
-				if (*p == '\\' && p[1])
-					p++;
-				app(buf, &n, sizeof buf, p++, 1);
-			}
-			if (*p)
-				p++;
-			continue;
-		}
-		if (*p == '(') {
-			int d = 0;
-			do {
-				d += *p == '(' ? 1 : *p == ')' ? -1 : 0;
-				p++;
-			} while (*p && d > 0);
-			continue;
-		}
-		if (*p != ' ' && *p != '\t')
-			app(buf, &n, sizeof buf, p, 1);
-		p++;
-	}
-	if (*p == '>')
-		p++;
-	buf[n] = '\0';
-	/* a second <...> in one address replaces the first */
-	free(a->adl);
-	free(a->mbox);
-	free(a->host);
-	a->adl = NULL;
-	const char *spec = buf;
-	const char *colon = buf[0] == '@' ? strchr(buf, ':') : NULL;
-	if (colon) {
-		a->adl = xstrndup(buf, (size_t)(colon - buf));
-		spec = colon + 1;
-	}
-	split_spec(spec, &a->mbox, &a->host);
-	a->angle = true;
-	return p;
-}
-
-static void parse_addresses(const char *s, struct evbuffer *out)
-{
-	struct addr_state a = { .out = out };
-	bool in_group = false;
-	const char *p = s;
-	for (int guard = 0; *p && guard < 100000; guard++) {
-		char c = *p;
-		if (c == ' ' || c == '\t') {
-			p++;
-		} else if (c == '(') {
-			int d = 0;
-			do {
-				if (*p == '\\' && p[1])
-					p++;
-				else
-					d += *p == '(' ? 1 : *p == ')' ? -1 : 0;
-				p++;
-			} while (*p && d > 0);
-		} else if (c == '"') {
-			const char *q = ++p;
-			char w[1024];
-			size_t wn = 0;
-			while (*p && *p != '"') {
-				if (*p == '\\' && p[1])
-					p++;
-				app(w, &wn, sizeof w, p++, 1);
-			}
-			if (*p)
-				p++;
-			(void)q;
-			if (a.plen)
-				app(a.phrase, &a.plen, sizeof a.phrase, " ", 1);
-			app(a.phrase, &a.plen, sizeof a.phrase, w, wn);
-			app(a.spec, &a.slen, sizeof a.spec, w, wn);
-		} else if (c == '<') {
-			p = parse_angle(&a, p + 1);
-		} else if (c == ':' && !in_group && !a.angle) {
-			emit_addr(&a, NULL, NULL, a.plen ? a.phrase : "", NULL);
-			a.plen = a.slen = 0;
-			a.phrase[0] = a.spec[0] = '\0';
-			in_group = true;
-			p++;
-		} else if (c == ';' && in_group) {
-			finish_addr(&a);
-			emit_addr(&a, NULL, NULL, NULL, NULL);
-			in_group = false;
-			p++;
-		} else if (c == ',') {
-			finish_addr(&a);
-			p++;
-		} else if (c == '@' || c == '.' || c == '[' || c == ']') {
-			app(a.spec, &a.slen, sizeof a.spec, p, 1);
-			if (c == '.')
-				app(a.phrase, &a.plen, sizeof a.phrase, p, 1);
-			p++;
-		} else {
-			const char *w = p;
-			while (*p && !strchr(" \t()\"<>:;,@.[]", *p))
-				p++;
-			if (p == w) {	/* a stray special such as '>' */
-				p++;
-				continue;
-			}
-			if (a.plen && a.phrase[a.plen - 1] != '.')
-				app(a.phrase, &a.plen, sizeof a.phrase, " ", 1);
-			app(a.phrase, &a.plen, sizeof a.phrase, w, (size_t)(p - w));
-			app(a.spec, &a.slen, sizeof a.spec, w, (size_t)(p - w));
-		}
-	}
-	finish_addr(&a);
-	if (in_group)
-		emit_addr(&a, NULL, NULL, NULL, NULL);
-	if (a.any)
-		evbuffer_add(out, ")", 1);
-	else
+	if (!n) {
 		evbuffer_add(out, "NIL", 3);
+		return;
+	}
+	evbuffer_add(out, "(", 1);
+	for (size_t i = 0; i < n; i++) {
+		evbuffer_add(out, "(", 1);
+		imap_nstring(out, v[i].name);
+		evbuffer_add(out, " ", 1);
+		imap_nstring(out, v[i].route);
+		evbuffer_add(out, " ", 1);
+		imap_nstring(out, v[i].mailbox);
+		evbuffer_add(out, " ", 1);
+		imap_nstring(out, v[i].host);
+		evbuffer_add(out, ")", 1);
+	}
+	evbuffer_add(out, ")", 1);
 }
 
 /* ---- ENVELOPE ---- */
@@ -262,30 +89,28 @@ void mime_envelope(const struct mime_msg *m, const struct mime_part *p, struct e
 	char *v[E_N] = { 0 };
 	size_t hl = p->hdr_len > MIME_MAX_HEADER ? MIME_MAX_HEADER : p->hdr_len;
 	mime_header_each(m->buf + p->hdr_off, hl, env_cb, v);
-	/* an empty address field counts as absent for the sender defaults */
-	if (!v[E_SENDER] || !*v[E_SENDER]) {
-		free(v[E_SENDER]);
-		v[E_SENDER] = v[E_FROM] ? xstrdup(v[E_FROM]) : NULL;
-	}
-	if (!v[E_REPLYTO] || !*v[E_REPLYTO]) {
-		free(v[E_REPLYTO]);
-		v[E_REPLYTO] = v[E_FROM] ? xstrdup(v[E_FROM]) : NULL;
-	}
+	struct mime_addr *a[E_N] = { 0 };
+	size_t na[E_N] = { 0 };
+	for (int i = E_FROM; i <= E_BCC; i++)
+		if (v[i])
+			na[i] = mime_addr_parse(v[i], &a[i]);
 	evbuffer_add(out, "(", 1);
 	for (int i = 0; i < E_N; i++) {
 		if (i)
 			evbuffer_add(out, " ", 1);
-		if (i >= E_FROM && i <= E_BCC) {
-			if (v[i])
-				parse_addresses(v[i], out);
-			else
-				evbuffer_add(out, "NIL", 3);
-		} else {
+		/* RFC 3501: a Sender or Reply-To that is absent or empty (no
+		 * address in it) is the From */
+		int src = (i == E_SENDER || i == E_REPLYTO) && !na[i] ? E_FROM : i;
+		if (i >= E_FROM && i <= E_BCC)
+			addresses_out(out, a[src], na[src]);
+		else
 			imap_nstring(out, v[i]);
-		}
-		free(v[i]);
 	}
 	evbuffer_add(out, ")", 1);
+	for (int i = 0; i < E_N; i++) {
+		mime_addr_free(a[i], na[i]);
+		free(v[i]);
+	}
 }
 
 /* ---- BODYSTRUCTURE ---- */

@@ -13,21 +13,6 @@
 
 #define MAX_DEPTH 20
 
-struct out {
-	char *p;
-	size_t len, cap;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-	if (o->len + n + 1 > o->cap) {
-		o->cap = (o->len + n + 1) * 2;
-		o->p = xrealloc(o->p, o->cap);
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-}
-
 static bool has_8bit(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -77,7 +62,7 @@ static bool header_value(const char *h, size_t hl, const char *name, char *val, 
 }
 
 /* Copy the header without its Content-Transfer-Encoding field, then add ours. */
-static void put_header_with_cte(struct out *o, const char *h, size_t hl, const char *cte)
+static void put_header_with_cte(struct strbuf *o, const char *h, size_t hl, const char *cte)
 {
 	size_t body_sep = (hl >= 2 && !memcmp(h + hl - 2, "\r\n", 2)) ? 2 : 0;
 	size_t fields = hl - body_sep;
@@ -89,23 +74,23 @@ static void put_header_with_cte(struct out *o, const char *h, size_t hl, const c
 		if (!cont)
 			skipping = end - i > 26 && !strncasecmp(h + i, "Content-Transfer-Encoding:", 26);
 		if (!skipping)
-			put(o, h + i, end - i);
+			strbuf_add(o, h + i, end - i);
 		i = end;
 	}
-	put(o, "Content-Transfer-Encoding: ", 27);
-	put(o, cte, strlen(cte));
-	put(o, "\r\n", 2);
-	put(o, h + fields, body_sep);
+	strbuf_add(o, "Content-Transfer-Encoding: ", 27);
+	strbuf_add(o, cte, strlen(cte));
+	strbuf_add(o, "\r\n", 2);
+	strbuf_add(o, h + fields, body_sep);
 }
 
-static void qp_encode(struct out *o, const char *s, size_t n)
+static void qp_encode(struct strbuf *o, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t col = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		if (ch == '\r' && i + 1 < n && s[i + 1] == '\n') {
-			put(o, "\r\n", 2);
+			strbuf_add(o, "\r\n", 2);
 			i++;
 			col = 0;
 			continue;
@@ -122,10 +107,10 @@ static void qp_encode(struct out *o, const char *s, size_t n)
 			len = 3;
 		}
 		if (col + len > 75) {
-			put(o, "=\r\n", 3);	/* soft line break */
+			strbuf_add(o, "=\r\n", 3);	/* soft line break */
 			col = 0;
 		}
-		put(o, enc, len);
+		strbuf_add(o, enc, len);
 		col += len;
 	}
 }
@@ -157,12 +142,12 @@ static void boundary_of(const char *ctype, char *b, size_t blen)
 	}
 }
 
-static void entity(struct out *o, const char *s, size_t n, int depth);
+static void entity(struct strbuf *o, const char *s, size_t n, int depth);
 
 /* Walk a multipart body line by line: delimiter lines ("--boundary", RFC 2046
  * 5.1.1) are copied, the CRLF before each belongs to the delimiter, the parts
  * between them are entities of their own; preamble and epilogue are copied. */
-static void multipart(struct out *o, const char *body, size_t n, const char *boundary, int depth)
+static void multipart(struct strbuf *o, const char *body, size_t n, const char *boundary, int depth)
 {
 	size_t bl = strlen(boundary);
 	const char *end = body + n, *seg = body, *ls = body;
@@ -178,11 +163,11 @@ static void multipart(struct out *o, const char *body, size_t n, const char *bou
 			if (in_part)
 				entity(o, seg, (size_t)(cend - seg), depth + 1);
 			else
-				put(o, seg, (size_t)(cend - seg));
-			put(o, cend, (size_t)(le - cend));	/* CRLF + delimiter line */
+				strbuf_add(o, seg, (size_t)(cend - seg));
+			strbuf_add(o, cend, (size_t)(le - cend));	/* CRLF + delimiter line */
 			bool closing = (size_t)(le - ls) >= bl + 4 && ls[bl + 2] == '-' && ls[bl + 3] == '-';
 			if (closing) {
-				put(o, le, (size_t)(end - le));
+				strbuf_add(o, le, (size_t)(end - le));
 				return;
 			}
 			seg = le;
@@ -193,10 +178,10 @@ static void multipart(struct out *o, const char *body, size_t n, const char *bou
 	if (in_part)
 		entity(o, seg, (size_t)(end - seg), depth + 1);
 	else
-		put(o, seg, (size_t)(end - seg));
+		strbuf_add(o, seg, (size_t)(end - seg));
 }
 
-static void entity(struct out *o, const char *s, size_t n, int depth)
+static void entity(struct strbuf *o, const char *s, size_t n, int depth)
 {
 	size_t hl = header_len(s, n);
 	char ctype[512] = "text/plain", cte[64] = "7bit";
@@ -205,17 +190,17 @@ static void entity(struct out *o, const char *s, size_t n, int depth)
 	const char *body = s + hl;
 	size_t blen = n - hl;
 	if (depth > MAX_DEPTH || !has_8bit(body, blen)) {
-		put(o, s, n);
+		strbuf_add(o, s, n);
 		return;
 	}
 	if (!strncasecmp(ctype, "multipart/", 10)) {
 		char b[75];
 		boundary_of(ctype, b, sizeof b);
-		put(o, s, hl);
+		strbuf_add(o, s, hl);
 		if (b[0])
 			multipart(o, body, blen, b, depth);
 		else
-			put(o, body, blen);
+			strbuf_add(o, body, blen);
 		return;
 	}
 	if (!strncasecmp(ctype, "message/rfc822", 14)) {
@@ -224,7 +209,7 @@ static void entity(struct out *o, const char *s, size_t n, int depth)
 		return;
 	}
 	if (!strcasecmp(cte, "base64") || !strcasecmp(cte, "quoted-printable")) {
-		put(o, s, n);	/* already 7-bit encoded; 8-bit bytes would be garbage */
+		strbuf_add(o, s, n);	/* already 7-bit encoded; 8-bit bytes would be garbage */
 		return;
 	}
 	put_header_with_cte(o, s, hl, "quoted-printable");
@@ -233,9 +218,9 @@ static void entity(struct out *o, const char *s, size_t n, int depth)
 
 char *downgrade_8bit(const char *msg, size_t len, size_t *outlen)
 {
-	struct out o = { 0 };
+	struct strbuf o = { 0 };
 	entity(&o, msg, len, 0);
-	put(&o, "", 0);
+	strbuf_add(&o, "", 0);
 	o.p[o.len] = '\0';
 	*outlen = o.len;
 	return o.p;

@@ -35,22 +35,6 @@ struct opts {
 	size_t nrcpt;
 };
 
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void badd(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-}
-
 static void add_rcpt(struct opts *o, const char *a, size_t n)
 {
 	if (!n || o->nrcpt >= QUEUE_MAX_RCPTS)
@@ -141,7 +125,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 }
 
 struct msg {
-	struct buf head, body;
+	struct strbuf head, body;
 	bool has_from, has_date, has_msgid;
 	bool eightbit;
 };
@@ -201,12 +185,12 @@ static int read_message(struct opts *o, struct msg *m)
 				parse_addresses(o, l.text);
 			}
 			if (!skipping) {
-				badd(&m->head, l.text, l.len);
-				badd(&m->head, "\r\n", 2);
+				strbuf_add(&m->head, l.text, l.len);
+				strbuf_add(&m->head, "\r\n", 2);
 			}
 		} else {
-			badd(&m->body, l.text, l.len);
-			badd(&m->body, "\r\n", 2);
+			strbuf_add(&m->body, l.text, l.len);
+			strbuf_add(&m->body, "\r\n", 2);
 		}
 		line_free(&l);
 	}
@@ -221,28 +205,28 @@ static int write_message(int fd, const char *qid, const char *host, const char *
 	struct tm tm;
 	localtime_r(&now, &tm);
 	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
-	struct buf h = { 0 };
+	struct strbuf h = { 0 };
 	char *s = xasprintf("Received: by %s (tern sendmail, from uid %u)\r\n\tid %s; %s\r\n", host,
 			    (unsigned)getuid(), qid, date);
-	badd(&h, s, strlen(s));
+	strbuf_add(&h, s, strlen(s));
 	free(s);
-	badd(&h, m->head.p ? m->head.p : "", m->head.len);
+	strbuf_add(&h, m->head.p ? m->head.p : "", m->head.len);
 	if (!m->has_from) {
 		s = xasprintf("From: %s\r\n", *sender ? sender : "MAILER-DAEMON");
-		badd(&h, s, strlen(s));
+		strbuf_add(&h, s, strlen(s));
 		free(s);
 	}
 	if (!m->has_date) {
 		s = xasprintf("Date: %s\r\n", date);
-		badd(&h, s, strlen(s));
+		strbuf_add(&h, s, strlen(s));
 		free(s);
 	}
 	if (!m->has_msgid) {
 		s = xasprintf("Message-ID: <%s@%s>\r\n", qid, host);
-		badd(&h, s, strlen(s));
+		strbuf_add(&h, s, strlen(s));
 		free(s);
 	}
-	badd(&h, "\r\n", 2);
+	strbuf_add(&h, "\r\n", 2);
 	int r = write_all(fd, h.p, h.len);
 	if (r == 0 && m->body.len)
 		r = write_all(fd, m->body.p, m->body.len);

@@ -10,23 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-}
-
-static void __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *b, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) sb_printf(struct strbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -34,7 +18,7 @@ static void __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *b, cons
 	if (vasprintf(&s, fmt, ap) < 0)
 		fatal("out of memory");
 	va_end(ap);
-	sb_add(b, s, strlen(s));
+	strbuf_add(b, s, strlen(s));
 	free(s);
 }
 
@@ -89,7 +73,7 @@ static char *xtext_decoded(const char *s)
 }
 
 /* Diagnostic text from an agent is either an SMTP reply ("550 5.1.1 ...") or ours. */
-static void diag(struct sbuf *b, const char *reason)
+static void diag(struct strbuf *b, const char *reason)
 {
 	char *r = field_safe(reason);
 	bool smtp = strlen(r) > 4 && r[0] >= '2' && r[0] <= '5' && r[1] >= '0' && r[1] <= '9' &&
@@ -112,7 +96,7 @@ static const struct {
 			    "to be told (NOTIFY=SUCCESS).\r\n", "2.0.0" },
 };
 
-static void human_part(struct sbuf *b, const struct dsn_input *in)
+static void human_part(struct strbuf *b, const struct dsn_input *in)
 {
 	const struct qmsg *m = in->m;
 	sb_printf(b, "Content-Type: text/plain; charset=us-ascii\r\n"
@@ -126,10 +110,10 @@ static void human_part(struct sbuf *b, const struct dsn_input *in)
 		free(a);
 		free(t);
 	}
-	sb_add(b, "\r\n", 2);
+	strbuf_add(b, "\r\n", 2);
 }
 
-static void status_part(struct sbuf *b, const struct dsn_input *in)
+static void status_part(struct strbuf *b, const struct dsn_input *in)
 {
 	const struct qmsg *m = in->m;
 	char date[64];
@@ -172,12 +156,12 @@ static void status_part(struct sbuf *b, const struct dsn_input *in)
 			sb_printf(b, "Will-Retry-Until: %s\r\n", next);
 		}
 	}
-	sb_add(b, "\r\n", 2);
+	strbuf_add(b, "\r\n", 2);
 }
 
 char *dsn_build(const struct dsn_input *in, size_t *len)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	const struct qmsg *m = in->m;
 	char date[64], boundary[80];
 	rfc5322_date(in->now, date, sizeof date);
@@ -201,15 +185,15 @@ char *dsn_build(const struct dsn_input *in, size_t *len)
 	size_t hl = dsn_header_len(in->original, in->original_len);
 	if (in->full && in->original_len) {
 		sb_printf(&b, "Content-Type: message/rfc822\r\nContent-Description: Undelivered Message\r\n\r\n");
-		sb_add(&b, in->original, in->original_len);
+		strbuf_add(&b, in->original, in->original_len);
 		if (in->original_len < 2 || memcmp(in->original + in->original_len - 2, "\r\n", 2))
-			sb_add(&b, "\r\n", 2);
+			strbuf_add(&b, "\r\n", 2);
 	} else {
 		sb_printf(&b, "Content-Type: text/rfc822-headers\r\n"
 			      "Content-Description: Undelivered Message Headers\r\n\r\n");
-		sb_add(&b, in->original, hl);
+		strbuf_add(&b, in->original, hl);
 		if (hl < 2 || memcmp(in->original + hl - 2, "\r\n", 2))
-			sb_add(&b, "\r\n", 2);
+			strbuf_add(&b, "\r\n", 2);
 	}
 	sb_printf(&b, "\r\n--%s--\r\n", boundary);
 	*len = b.len;

@@ -2,9 +2,11 @@
  * parser (common/mime*.c: tree, ENVELOPE, BODYSTRUCTURE, sections, decoding)
  * and the IMAP command reader and tokeniser (imapd/parser.c).
  *
- * Each input is used three times:
+ * Each input is used four times:
  *  - as a message: every rendering must stay inside the buffer, and every
  *    section range must lie within the message;
+ *  - as an address-list header value (common/mime_addr.c): at most
+ *    MIME_ADDR_MAX entries, groups balanced, every address with both parts;
  *  - as a message file for the streaming parser (common/mime_stream.c), whose
  *    tree must render as mime_parse's does;
  *  - as client input fed in chunks (sizes from the first byte): the command
@@ -12,6 +14,7 @@
  *    walks each command it returns.
  * Run: make fuzz (long) or make fuzz-smoke (part of make check). */
 #include "common/mime.h"
+#include "common/mime_addr.h"
 #include "common/mime_stream.h"
 #include "imapd/parser.h"
 #include "imapd/thread.h"
@@ -183,9 +186,34 @@ static void fuzz_thread(const uint8_t *data, size_t size)
 	free(copy);
 }
 
+static void fuzz_addr(const uint8_t *data, size_t size)
+{
+	char *v = strndup((const char *)data, size);
+	struct mime_addr *a;
+	size_t n = mime_addr_parse(v, &a);
+	bool in_group = false;
+	if (n > MIME_ADDR_MAX)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		if (a[i].host) {
+			if (!a[i].mailbox)
+				abort();
+		} else if (!in_group && !a[i].mailbox) {
+			abort();	/* an end marker outside a group */
+		} else {
+			in_group = !in_group;
+		}
+	}
+	if (in_group)
+		abort();
+	mime_addr_free(a, n);
+	free(v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_thread(data, size);
+	fuzz_addr(data, size);
 	fuzz_mime(data, size);
 	fuzz_mime_stream(data, size);
 	fuzz_commands(data, size);
