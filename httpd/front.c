@@ -8,6 +8,7 @@
 #include "common/auth_client.h"
 #include "common/daemon.h"
 #include "common/log.h"
+#include "common/mta_sts.h"
 #include "common/privdrop.h"
 #include "common/tls.h"
 #include "common/util.h"
@@ -225,29 +226,6 @@ static bool valid_host(const char *s)
 	return true;
 }
 
-static void load_sts(const struct cfg *conf, const char *hostname)
-{
-	F.sts_mode = xstrdup(cfg_str(conf, "mta_sts_mode"));
-	F.sts_max_age = cfg_int(conf, "mta_sts_max_age");
-	char **mx;
-	size_t n = cfg_list(conf, "mta_sts_mx", &mx);
-	struct evbuffer *b = evbuffer_new();
-	for (size_t i = 0; i < n; i++) {
-		const char *name = mx[i][0] == '*' && mx[i][1] == '.' ? mx[i] + 2 : mx[i];
-		if (!valid_host(name))
-			fatal("httpd.conf: mta_sts_mx: %s is not a host name", mx[i]);
-		evbuffer_add_printf(b, "mx: %s\r\n", mx[i]);
-	}
-	if (n == 0)
-		evbuffer_add_printf(b, "mx: %s\r\n", hostname);
-	cfg_list_free(mx, n);
-	size_t len = evbuffer_get_length(b);
-	F.sts_mx = xmalloc(len + 1);
-	evbuffer_remove(b, F.sts_mx, len);
-	F.sts_mx[len] = '\0';
-	evbuffer_free(b);
-}
-
 static void load_settings(const struct instance *in, const struct cfg *conf)
 {
 	const char *ph = cfg_str(conf, "public_host");
@@ -270,7 +248,7 @@ static void load_settings(const struct instance *in, const struct cfg *conf)
 		.max_objects_in_get = cfg_int(conf, "max_objects_in_get"),
 		.max_objects_in_set = cfg_int(conf, "max_objects_in_set"),
 	};
-	load_sts(conf, in->hostname);
+	F.sts_policy = mta_sts_enabled(in) ? mta_sts_policy(in) : NULL;
 }
 
 /* Enough descriptors for max_clients connections plus the channels. */

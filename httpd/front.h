@@ -32,9 +32,7 @@ struct front {
 	uint64_t nconns, max_clients;	/* HTTPS connections open / allowed */
 	uint64_t auth_cache_s, session_idle_s, event_ping_min_s;
 	struct jmap_limits lim;
-	/* MTA-STS (RFC 8461): mode "none" serves no policy */
-	char *sts_mode, *sts_mx;	/* sts_mx: one "mx: NAME\r\n" line per name */
-	uint64_t sts_max_age;
+	char *sts_policy;		/* MTA-STS policy text, NULL: none published */
 	void *bound[FRONT_MAX_LISTENERS];	/* struct evconnlistener * */
 	int nbound;
 	bool draining;

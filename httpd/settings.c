@@ -20,8 +20,5 @@ const struct cfg_key httpd_settings[] = {
 	{ "max_objects_in_get", CFG_INT, "500", "JMAP maxObjectsInGet: ids one /get may ask for", NULL },
 	{ "max_objects_in_set", CFG_INT, "500", "JMAP maxObjectsInSet: creations, updates and destructions in one /set", NULL },
 	{ "event_ping_min", CFG_TIME, "30s", "Shortest ping interval a push (EventSource) client may ask for", NULL },
-	{ "mta_sts_mode", CFG_ENUM, "none", "MTA-STS policy served at /.well-known/mta-sts.txt (RFC 8461): none (no policy file), testing or enforce", "none,testing,enforce" },
-	{ "mta_sts_mx", CFG_LIST, "", "MX host names the MTA-STS policy lists (patterns like *.example.com allowed); empty: the instance's hostname", NULL },
-	{ "mta_sts_max_age", CFG_TIME, "7d", "max_age of the MTA-STS policy (how long senders cache it)", NULL },
 	{ NULL, 0, NULL, NULL, NULL },
 };

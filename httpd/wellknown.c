@@ -135,14 +135,10 @@ static void autoconfig(struct evhttp_request *req)
 
 static void mta_sts(struct evhttp_request *req)
 {
-	if (!strcmp(F.sts_mode, "none")) {
+	if (!F.sts_policy)
 		reply_status(req, 404, "No MTA-STS policy");
-		return;
-	}
-	char *body = xasprintf("version: STSv1\r\nmode: %s\r\n%smax_age: %llu\r\n", F.sts_mode,
-			       F.sts_mx, (unsigned long long)F.sts_max_age);
-	reply_body(req, 200, "text/plain", body, strlen(body));
-	free(body);
+	else
+		reply_body(req, 200, "text/plain", F.sts_policy, strlen(F.sts_policy));
 }
 
 bool wellknown_serve(struct evhttp_request *req, const char *path, bool tls)

@@ -1,6 +1,7 @@
 /* dns_want.c — the records `mailctl dns` prints and checks (see dns_want.h). */
 #include "mailctl/dns_want.h"
 #include "common/dns_text.h"
+#include "common/mta_sts.h"
 #include "common/userdb.h"
 #include "common/util.h"
 #include "smtpd/settings.h"
@@ -132,38 +133,16 @@ static void add_dkim(const struct instance *in, const char *domain, struct dns_w
 	free(dir);
 }
 
-char *dns_mta_sts_policy(const struct instance *in)
-{
-	const char *mode = cfg_str(&in->conf, "mta_sts_mode");
-	uint64_t max_age = cfg_int(&in->conf, "mta_sts_max_age");
-	return xasprintf("version: STSv1\nmode: %s\nmx: %s\nmax_age: %llu\n",
-			 strcmp(mode, "none") ? mode : "testing", in->hostname,
-			 (unsigned long long)max_age);
-}
-
-/* The policy id changes exactly when the policy text does (RFC 8461 3.1:
- * 1-32 letters and digits). */
-char *dns_mta_sts_id(const char *policy)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	char id[33] = "";
-	if (EVP_Digest(policy, strlen(policy), md, &mdlen, EVP_sha256(), NULL))
-		for (unsigned i = 0; i < 16 && i < mdlen; i++)
-			snprintf(id + 2 * i, 3, "%02x", md[i]);
-	return xstrdup(id);
-}
-
 static void add_mta_sts(const struct instance *in, const char *domain, struct dns_wants *ws)
 {
-	char *policy = dns_mta_sts_policy(in), *id = dns_mta_sts_id(policy);
+	char *policy = mta_sts_policy(in), *id = mta_sts_id(policy);
 	add(ws, "MTA-STS (RFC 8461): the policy id; senders fetch the policy from mta-sts.DOMAIN",
 	    "v=STSv1", DNS_T_TXT, xasprintf("_mta-sts.%s.", domain),
 	    xasprintf("v=STSv1; id=%s", id));
 	add(ws, "MTA-STS: the policy host (HTTPS with a certificate valid for this name)", NULL,
 	    DNS_T_CNAME, xasprintf("mta-sts.%s.", domain), xasprintf("%s.", in->hostname));
 	note(ws, "MTA-STS policy served at https://mta-sts.%s/.well-known/mta-sts.txt%s:", domain,
-	     strcmp(cfg_str(&in->conf, "mta_sts_mode"), "none") ? ""
+	     mta_sts_enabled(in) ? ""
 	     : " once tern.conf sets mta_sts_mode (none today)");
 	for (char *line = policy, *nl; *line; line = nl + 1) {
 		nl = strchr(line, '\n');

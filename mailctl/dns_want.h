@@ -34,9 +34,5 @@ bool dns_want_valid_domain(const char *d);
 int dns_wants_build(const struct instance *in, const char *domain, struct dns_wants *ws,
 		    char *why, size_t whylen);
 void dns_wants_free(struct dns_wants *ws);
-/* The MTA-STS policy text (RFC 8461 3.2) this instance publishes for its
- * domains, and its id for the TXT record: malloc'd. */
-char *dns_mta_sts_policy(const struct instance *in);
-char *dns_mta_sts_id(const char *policy);
 
 #endif

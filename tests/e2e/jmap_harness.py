@@ -20,8 +20,8 @@ class JmapInstance(ImapInstance):
 
     LEAK_DAEMONS = ("tern-httpd",)
 
-    def __init__(self, httpd_conf=None, imapd_conf=None):
-        super().__init__(imapd_conf, confs={"httpd": httpd_conf or {}})
+    def __init__(self, httpd_conf=None, imapd_conf=None, confs=None):
+        super().__init__(imapd_conf, confs={"httpd": httpd_conf or {}, **(confs or {})})
 
     @property
     def http_port(self):
