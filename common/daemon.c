@@ -9,8 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static unsigned char secret[32];
-static bool have_secret;
+/* A 32-byte key the master passed through a pipe (daemon.h). */
+struct run_key {
+	const char *var;
+	unsigned char bytes[32];
+	bool have;
+};
+static struct run_key secret = { .var = "TERN_SECRET_FD" }, agent_key = { .var = "TERN_AGENT_KEY_FD" };
 
 static int env_fd(const char *var)
 {
@@ -40,6 +45,16 @@ static void setup_logging(const char *name, const struct instance *in, bool fg)
 			log_warn("cannot open %s; logging to stderr", p);
 		free(p);
 	}
+}
+
+static void read_run_key(struct run_key *k)
+{
+	int fd = env_fd(k->var);
+	if (fd < 0)
+		return;
+	k->have = read_full(fd, k->bytes, sizeof k->bytes) == 0;
+	close(fd);
+	unsetenv(k->var);
 }
 
 static void usage_exit(const char *name)
@@ -96,11 +111,8 @@ void daemon_init(const char *name, const struct cfg_key *schema, int argc, char 
 		exit(errs.count ? 1 : 0);
 	}
 	setup_logging(name, in, fg);
-	int sfd = env_fd("TERN_SECRET_FD");
-	if (sfd >= 0) {
-		have_secret = read_full(sfd, secret, sizeof secret) == 0;
-		close(sfd);
-	}
+	read_run_key(&secret);
+	read_run_key(&agent_key);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -154,5 +166,10 @@ void daemon_ready(void)
 
 const unsigned char *daemon_secret(void)
 {
-	return have_secret ? secret : NULL;
+	return secret.have ? secret.bytes : NULL;
+}
+
+const unsigned char *daemon_agent_key(void)
+{
+	return agent_key.have ? agent_key.bytes : NULL;
 }

@@ -5,8 +5,11 @@
  *                    (smtp, submission, smtps, pop3, pop3s, imap, imaps)
  *   TERN_READY_FD    a pipe: the daemon writes one byte once it serves
  *   TERN_LOG_FD      log file (when log = file), already open for append
- *   TERN_SECRET_FD   (optional) 32 random bytes shared by the daemons of one run,
- *                    used to authenticate hand-offs between them
+ *   TERN_SECRET_FD   (optional) 32 random bytes of this run, given only to authd and
+ *                    the post-login mail roles: they authenticate login hand-offs
+ *   TERN_AGENT_KEY_FD (optional) 32 other random bytes of this run, given only to
+ *                    queued and the delivery agents: an agent proves with them
+ *                    that the master started it (common/queue_proto.h)
  * Daemons start as root (when the master is root), read their config, open what
  * they need, then privdrop() and serve. SIGTERM: stop now. SIGHUP: (network
  * daemons) stop accepting and exit when the current sessions end, the master
@@ -43,7 +46,9 @@ int daemon_listen_fds(const char *name, int *fds, int max);
 /* Tell the master we serve. Call it after privdrop(): as root, the master then
  * checks the process runs under its account and chroot (/proc) and kills it if not. */
 void daemon_ready(void);
-/* The shared secret (32 bytes) or NULL when none was passed. */
+/* The login hand-off secret (32 bytes) or NULL when none was passed. */
 const unsigned char *daemon_secret(void);
+/* The delivery agent key (32 bytes) or NULL when none was passed. */
+const unsigned char *daemon_agent_key(void);
 
 #endif

@@ -8,9 +8,13 @@
  * may the client say 250. QUEUE_ABORT (or closing the connection) discards an
  * uncommitted file. Requests on one connection are answered in order per id.
  *
- * Delivery agents (deliverd) connect and send QUEUE_AGENT_HELLO; queued then
- * pushes QUEUE_JOB messages (each with the message file as a read-only fd) and the
- * agent answers each with QUEUE_JOB_RES, one result per recipient.
+ * Delivery agents (deliverd) connect and send QUEUE_AGENT_HELLO with the run's
+ * agent key (common/daemon.h: the master gives it to queued and the two agents
+ * only); queued then pushes QUEUE_JOB messages (each with the message file as a
+ * read-only fd) and the agent answers each with QUEUE_JOB_RES, one result per
+ * recipient. A HELLO without the right key closes the connection: every other
+ * process of the suite runs under an account an agent may share (tern-vmail) or
+ * as the same user, so the account alone cannot say who is an agent.
  *
  * smtpd also sends QUEUE_DMARC_RECORD (no reply) after each DMARC evaluation,
  * for the aggregate reports of `mailctl dmarc report`.
@@ -23,6 +27,7 @@
 #define QUEUE_MAX_FIELD 2048
 #define QUEUE_MAX_RCPTS 1000
 #define QUEUE_MAX_PREPEND 16384
+#define QUEUE_AGENT_KEY_LEN 32
 
 enum queue_msg {
 	/* (no fields) -> QUEUE_NEW_RES */
@@ -47,7 +52,8 @@ enum queue_msg {
 	/* queue id -> no reply */
 	QUEUE_ABORT_REQ,
 
-	/* u32 transport (QT_*) -> none; the agent is now fed jobs */
+	/* u32 transport (QT_*), the agent key (QUEUE_AGENT_KEY_LEN bytes) -> none;
+	 * the agent is now fed jobs */
 	QUEUE_AGENT_HELLO,
 	/* queue id, sender, u32 flags, u64 size (message bytes: read only these, the
 	 * spool file carries queued's envelope trailer after them), envid (xtext, ""

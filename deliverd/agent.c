@@ -1,5 +1,6 @@
 /* agent.c — queue connection shared by the delivery agents. */
 #include "deliverd/agent.h"
+#include "common/daemon.h"
 #include "common/log.h"
 #include "common/queue_proto.h"
 #include "common/util.h"
@@ -11,6 +12,7 @@ struct agent {
 	struct event_base *base;
 	char *sock, *name;
 	uint32_t transport;
+	const unsigned char *key;	/* the run's agent key (common/daemon.h) */
 	agent_job_fn fn;
 	void *arg;
 	struct ipc_conn conn;
@@ -106,6 +108,7 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
 	struct ipc_msg m;
 	ipc_msg_init(&m, QUEUE_AGENT_HELLO, 0);
 	ipc_put_u32(&m, a->transport);
+	ipc_put_bytes(&m, a->key, QUEUE_AGENT_KEY_LEN);
 	ipc_conn_queue(&a->conn, &m);
 	ipc_msg_free(&m);
 	flush(a);
@@ -116,6 +119,10 @@ struct agent *agent_new(struct event_base *base, const char *queue_sock, uint32_
 			const char *name, agent_job_fn fn, void *arg)
 {
 	struct agent *a = xcalloc(1, sizeof *a);
+	a->key = daemon_agent_key();
+	if (!a->key)
+		fatal("no agent key (TERN_AGENT_KEY_FD): queued takes delivery agents started "
+		      "by the master only (`mailctl start`)");
 	a->base = base;
 	a->sock = xstrdup(queue_sock);
 	a->name = xstrdup(name);

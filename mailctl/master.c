@@ -234,7 +234,8 @@ static void master_run(struct master *m)
 		log_init("master", "syslog");
 	}
 	master_apply_log_level(&m->in);
-	if (getrandom(m->secret, sizeof m->secret, 0) != (ssize_t)sizeof m->secret)
+	if (getrandom(m->secret, sizeof m->secret, 0) != (ssize_t)sizeof m->secret ||
+	    getrandom(m->agent_key, sizeof m->agent_key, 0) != (ssize_t)sizeof m->agent_key)
 		fatal_errno("getrandom");
 	char *sock = xasprintf("%s/%s", m->in.run_dir, MASTER_SOCKET);
 	m->ctl_fd = ipc_listen(sock, 0600);

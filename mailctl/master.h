@@ -48,7 +48,8 @@ struct master {
 	int sig_fd;		/* signalfd: CHLD, TERM, INT, HUP */
 	int ctl_fd;		/* RUN/master.sock */
 	int report_fd;		/* pipe to the waiting `mailctl start`, -1 once told */
-	unsigned char secret[32];
+	unsigned char secret[32];	/* login hand-offs (KEY_LOGIN) */
+	unsigned char agent_key[32];	/* delivery agents' proof (KEY_AGENT) */
 	struct child kids[MASTER_MAX_CHILDREN];
 	size_t next_initial;	/* start-up: next table entry to start */
 	int reload_client;	/* control fd waiting for the reload result, or -1 */

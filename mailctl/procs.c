@@ -17,17 +17,17 @@
 #endif
 
 const struct proc_def procs[] = {
-	/* name            binary           role args       account          chroot     listening sockets                       reload */
-	{ "authd",           "tern-authd",    { NULL },       ACCT_AUTHD,     "db_dir",  { NULL },                                RELOAD_GENERATION },
-	{ "queued",          "tern-queued",   { NULL },       ACCT_QUEUED,    NULL,      { NULL },                                RELOAD_IN_PLACE },
-	{ "deliverd-local",  "tern-deliverd", { "--local" },  ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION },
-	{ "deliverd-remote", "tern-deliverd", { "--remote" }, ACCT_DELIVERD,  "run_dir", { NULL },                                RELOAD_GENERATION },
-	{ "pop3d-mail",      "tern-pop3d",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION },
-	{ "imapd-mail",      "tern-imapd",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION },
-	{ "smtpd",           "tern-smtpd",    { NULL },       ACCT_SMTPD,     "run_dir", { "smtp", "submission", "smtps", NULL }, RELOAD_GENERATION },
-	{ "pop3d",           "tern-pop3d",    { NULL },       ACCT_POP3D,     "run_dir", { "pop3", "pop3s", NULL },               RELOAD_GENERATION },
-	{ "imapd",           "tern-imapd",    { NULL },       ACCT_IMAPD,     "run_dir", { "imap", "imaps", NULL },               RELOAD_GENERATION },
-	{ "httpd",           "tern-httpd",    { NULL },       ACCT_HTTPD,     "run_dir", { "http", "https", NULL },               RELOAD_GENERATION },
+	/* name            binary           role args       account          chroot     listening sockets                       reload             keys */
+	{ "authd",           "tern-authd",    { NULL },       ACCT_AUTHD,     "db_dir",  { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
+	{ "queued",          "tern-queued",   { NULL },       ACCT_QUEUED,    NULL,      { NULL },                                RELOAD_IN_PLACE,   KEY_AGENT },
+	{ "deliverd-local",  "tern-deliverd", { "--local" },  ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_AGENT },
+	{ "deliverd-remote", "tern-deliverd", { "--remote" }, ACCT_DELIVERD,  "run_dir", { NULL },                                RELOAD_GENERATION, KEY_AGENT },
+	{ "pop3d-mail",      "tern-pop3d",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
+	{ "imapd-mail",      "tern-imapd",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
+	{ "smtpd",           "tern-smtpd",    { NULL },       ACCT_SMTPD,     "run_dir", { "smtp", "submission", "smtps", NULL }, RELOAD_GENERATION, 0 },
+	{ "pop3d",           "tern-pop3d",    { NULL },       ACCT_POP3D,     "run_dir", { "pop3", "pop3s", NULL },               RELOAD_GENERATION, 0 },
+	{ "imapd",           "tern-imapd",    { NULL },       ACCT_IMAPD,     "run_dir", { "imap", "imaps", NULL },               RELOAD_GENERATION, 0 },
+	{ "httpd",           "tern-httpd",    { NULL },       ACCT_HTTPD,     "run_dir", { "http", "https", NULL },               RELOAD_GENERATION, 0 },
 };
 const size_t nprocs = ARRAY_LEN(procs);
 

@@ -18,6 +18,13 @@ enum proc_reload {
 				 * accepting and exits when its sessions end */
 };
 
+/* Run keys the master passes (common/daemon.h): each process gets only those
+ * its role uses, so a network parser holds neither. */
+enum proc_keys {
+	KEY_LOGIN = 1 << 0,	/* TERN_SECRET_FD: authd and the post-login mail roles */
+	KEY_AGENT = 1 << 1,	/* TERN_AGENT_KEY_FD: queued and the delivery agents */
+};
+
 struct proc_def {
 	const char *name;		/* status name, e.g. "deliverd-local" */
 	const char *binary;		/* "tern-deliverd"; config is DIR/deliverd.conf */
@@ -26,6 +33,7 @@ struct proc_def {
 	const char *chroot;		/* tern.conf path key ("run_dir", "db_dir") or NULL */
 	const char *listen[PROC_MAX_LISTEN];	/* listening socket names, NULL-terminated */
 	enum proc_reload reload;
+	unsigned keys;			/* enum proc_keys */
 };
 
 extern const struct proc_def procs[];

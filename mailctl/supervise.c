@@ -38,8 +38,28 @@ void child_reset_signals(void)
 		signal(sigs[i], SIG_DFL);
 }
 
+/* In the child: pass fd (inherited across exec) in the environment as var. */
+static void pass_fd(const char *var, int fd)
+{
+	char num[16];
+	if (fd < 0) {
+		unsetenv(var);
+		return;
+	}
+	clear_cloexec(fd);
+	snprintf(num, sizeof num, "%d", fd);
+	setenv(var, num, 1);
+}
+
+/* The read ends of the pipes carrying a child's ready byte and run keys. */
+struct spawn_fds {
+	int ready_w;
+	int secret_r;		/* -1 unless the role has KEY_LOGIN */
+	int agent_key_r;	/* -1 unless the role has KEY_AGENT */
+};
+
 /* In the forked child: become the daemon. Never returns. */
-static void exec_child(struct master *m, const struct proc_def *def, int ready_w, int secret_r)
+static void exec_child(struct master *m, const struct proc_def *def, const struct spawn_fds *f)
 {
 	child_reset_signals();
 	setpgid(0, 0);	/* its own group: stop reaches the sessions it forks */
@@ -53,20 +73,10 @@ static void exec_child(struct master *m, const struct proc_def *def, int ready_w
 		setenv("TERN_LISTEN_FDS", listen, 1);
 	else
 		unsetenv("TERN_LISTEN_FDS");
-	char num[16];
-	clear_cloexec(ready_w);
-	snprintf(num, sizeof num, "%d", ready_w);
-	setenv("TERN_READY_FD", num, 1);
-	clear_cloexec(secret_r);
-	snprintf(num, sizeof num, "%d", secret_r);
-	setenv("TERN_SECRET_FD", num, 1);
-	if (m->log_fd >= 0) {
-		clear_cloexec(m->log_fd);
-		snprintf(num, sizeof num, "%d", m->log_fd);
-		setenv("TERN_LOG_FD", num, 1);
-	} else {
-		unsetenv("TERN_LOG_FD");
-	}
+	pass_fd("TERN_READY_FD", f->ready_w);
+	pass_fd("TERN_SECRET_FD", f->secret_r);
+	pass_fd("TERN_AGENT_KEY_FD", f->agent_key_r);
+	pass_fd("TERN_LOG_FD", m->log_fd);
 	char *path = tern_binary_path(def->binary);
 	char *argv[4 + PROC_MAX_ARGS] = { path, "-c", m->in.dir };
 	for (int i = 0; i < PROC_MAX_ARGS && def->args[i]; i++)
@@ -76,24 +86,45 @@ static void exec_child(struct master *m, const struct proc_def *def, int ready_w
 	_exit(127);
 }
 
+/* A pipe holding key (it fits the pipe buffer); its read end, or -1 with errno. */
+static int key_pipe(const unsigned char *key, size_t n)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	(void)write_all(p[1], key, n);
+	close(p[1]);
+	return p[0];
+}
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
 /* Start def in slot k. 0, or -1 (fork/pipe failure, logged). */
 static int spawn_into(struct master *m, struct child *k, const struct proc_def *def, int replaces)
 {
-	int ready[2], secret[2];
+	int ready[2];
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		goto fail;
-	if (pipe2(secret, O_CLOEXEC) < 0) {
-		close(ready[0]);
-		close(ready[1]);
+	struct spawn_fds f = { ready[1], -1, -1 };
+	int keys[2] = { -1, -1 };
+	if (((def->keys & KEY_LOGIN) && (keys[0] = key_pipe(m->secret, sizeof m->secret)) < 0) ||
+	    ((def->keys & KEY_AGENT) && (keys[1] = key_pipe(m->agent_key, sizeof m->agent_key)) < 0)) {
+		close_fds(ready, 2);
+		close_fds(keys, 2);
 		goto fail;
 	}
-	(void)write_all(secret[1], m->secret, sizeof m->secret);	/* fits the pipe buffer */
-	close(secret[1]);
+	f.secret_r = keys[0];
+	f.agent_key_r = keys[1];
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_child(m, def, ready[1], secret[0]);
+		exec_child(m, def, &f);
 	close(ready[1]);
-	close(secret[0]);
+	close_fds(keys, 2);
 	if (pid < 0) {
 		close(ready[0]);
 		goto fail;

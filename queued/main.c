@@ -150,7 +150,7 @@ int main(int argc, char **argv)
 	sched_init();
 	char summary[512];
 	store_recover(true, summary, sizeof summary);
-	server_start(lfd, owner);
+	server_start(lfd, owner, daemon_agent_key());
 
 	struct event *sterm = evsignal_new(qbase, SIGTERM, on_term, NULL);
 	struct event *sint = evsignal_new(qbase, SIGINT, on_term, NULL);

@@ -92,7 +92,7 @@ void bounce_check(struct qent *e, uint64_t now);
 
 /* server.c */
 int server_bind(const char *path);			/* before privdrop */
-void server_start(int lfd, unsigned owner_uid);
+void server_start(int lfd, unsigned owner_uid, const unsigned char *agent_key);
 bool server_send(uint64_t cid, struct ipc_msg *m);	/* false if the client is gone */
 
 /* admin.c: run an admin command; lines appended to *out (count *n). */

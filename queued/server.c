@@ -1,9 +1,10 @@
 /* server.c — connections on RUN/queue.sock (common/queue_proto.h).
  *
  * Peers are identified by SO_PEERCRED: root, queued's own user, the instance
- * owner and the suite's accounts may do everything their role needs; any other
- * local user may only enqueue (sendmail), and their envelope is marked local.
- * Administration is for root and the instance owner only. */
+ * owner and the suite's accounts are trusted enqueuers (their envelope fields
+ * are kept); any other local user may only enqueue (sendmail), and their
+ * envelope is marked local. Administration is for root and the instance owner
+ * only. Taking jobs needs the run's agent key as well (queue_proto.h). */
 #include "queued/queued.h"
 #include "queued/qindex.h"
 #include "common/dmarc_record.h"
@@ -16,6 +17,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -38,6 +40,7 @@ struct client {
 	struct ipc_conn conn;
 	struct event *ev_rd, *ev_wr;
 	unsigned uid;
+	int pid;
 	bool trusted;		/* suite account, root or owner */
 	bool admin;		/* root or owner */
 	bool agent;
@@ -52,6 +55,7 @@ static unsigned nclients;
 static uid_t owner_uid;
 static uid_t trusted_uids[16];
 static size_t ntrusted;
+static const unsigned char *agent_key;	/* NULL: no process may be an agent */
 
 struct commit {
 	uint64_t cid;
@@ -411,6 +415,25 @@ static bool handle_dmarc(struct client *c, struct ipc_msg *m)
 	return true;
 }
 
+/* Only a process holding the agent key may take jobs (message files of every
+ * user, and the word on whether they were delivered). */
+static bool handle_hello(struct client *c, struct ipc_msg *m)
+{
+	uint32_t t = ipc_get_u32(m);
+	size_t n = 0;
+	const unsigned char *key = ipc_get_bytes(m, &n, QUEUE_AGENT_KEY_LEN);
+	bool wellformed = ipc_end(m) && t <= QT_REMOTE && !c->agent;
+	if (!wellformed || !agent_key || !c->trusted || n != QUEUE_AGENT_KEY_LEN ||
+	    CRYPTO_memcmp(key, agent_key, QUEUE_AGENT_KEY_LEN) != 0) {
+		log_warn("queue.sock: uid %u (pid %d) asked to be a delivery agent without the "
+			 "agent key; refused", c->uid, c->pid);
+		return false;
+	}
+	c->agent = true;
+	sched_agent_hello(c->cid, t);
+	return true;
+}
+
 static bool handle(struct client *c, struct ipc_msg *m)
 {
 	switch (m->hdr.type) {
@@ -425,14 +448,8 @@ static bool handle(struct client *c, struct ipc_msg *m)
 	case QUEUE_ADMIN_REQ:
 		handle_admin(c, m);
 		return true;
-	case QUEUE_AGENT_HELLO: {
-		uint32_t t = ipc_get_u32(m);
-		if (!c->trusted || !ipc_end(m) || t > QT_REMOTE)
-			return false;
-		c->agent = true;
-		sched_agent_hello(c->cid, t);
-		return true;
-	}
+	case QUEUE_AGENT_HELLO:
+		return handle_hello(c, m);
 	case QUEUE_AGENT_DRAIN:
 		if (!c->agent || !ipc_end(m))
 			return false;
@@ -504,6 +521,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *p)
 	struct client *c = xcalloc(1, sizeof *c);
 	c->cid = next_cid++;
 	c->uid = uid;
+	c->pid = pid;
 	c->admin = uid == 0 || uid == owner_uid || uid == getuid();
 	c->trusted = c->admin;
 	for (size_t i = 0; i < ntrusted; i++)
@@ -535,10 +553,14 @@ int server_bind(const char *path)
 	return s;
 }
 
-void server_start(int lfd, unsigned owner)
+void server_start(int lfd, unsigned owner, const unsigned char *key)
 {
 	note_accounts();
 	owner_uid = owner;
+	agent_key = key;
+	if (!key)
+		log_warn("no agent key (TERN_AGENT_KEY_FD): no delivery agent can connect; "
+			 "start the suite with `mailctl start`");
 	struct event *ev = event_new(qbase, lfd, EV_READ | EV_PERSIST, on_accept, NULL);
 	event_add(ev, NULL);
 }

@@ -65,6 +65,18 @@ def mailctl(*args, input=None, check=True, timeout=60, env=None, prefix=()):
     return p
 
 
+def key_pipe(env, var, key, keep):
+    """Pass key to a daemon as the master does (common/daemon.h): a pipe whose
+    read end is named by env[var] and added to keep (pass_fds); the caller
+    closes the read end once the process started."""
+    rd, wr = os.pipe()
+    os.write(wr, key)
+    os.close(wr)
+    env[var] = str(rd)
+    keep.append(rd)
+    return rd
+
+
 def wait_for(pred, timeout=10.0, interval=0.05):
     """Poll pred() until true or timeout (bounded); returns the last value."""
     deadline = time.monotonic() + timeout

@@ -16,7 +16,7 @@ import struct
 import subprocess
 import time
 
-from conftest import TERN_BIN, IS_ROOT, next_port_base
+from conftest import TERN_BIN, IS_ROOT, key_pipe, next_port_base
 
 POP3D = os.path.join(TERN_BIN, "tern-pop3d")
 AUTHD = os.path.join(TERN_BIN, "tern-authd")
@@ -80,6 +80,7 @@ class Pop3Env:
         self.hostname = "mx.example.test"
         self.users = users or {"alice@example.test": "alice-pw", "bob@example.test": "bob pw"}
         self.secret = os.urandom(32)
+        self.agent_key = os.urandom(32)
         self.procs = {}
         self._counter = 0
         try:
@@ -183,12 +184,11 @@ class Pop3Env:
             # LeakSanitizer needs /proc, which a chrooted process cannot see;
             # the other daemons' exit-time leaks are their tests' business.
             env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
+        keys = []
         if role in ("mail", "auth", "imap_mail", "imap_login"):
-            srd, swr = os.pipe()
-            os.write(swr, self.secret)
-            os.close(swr)
-            env["TERN_SECRET_FD"] = str(srd)
-            keep.append(srd)
+            keys.append(key_pipe(env, "TERN_SECRET_FD", self.secret, keep))
+        if role in ("queued", "deliverd"):
+            keys.append(key_pipe(env, "TERN_AGENT_KEY_FD", self.agent_key, keep))
         if role == "imap_login":
             env["TERN_LISTEN_FDS"] = f"imap:{self.imap_sock.fileno()}"
             keep.append(self.imap_sock.fileno())
@@ -208,8 +208,8 @@ class Pop3Env:
                              stdout=subprocess.DEVNULL, stderr=errf, preexec_fn=limits)
         errf.close()
         os.close(wr)
-        if role in ("mail", "auth", "imap_mail", "imap_login"):
-            os.close(srd)
+        for fd in keys:
+            os.close(fd)
         ready = b""
         import select
         r, _, _ = select.select([rd], [], [], 15)

@@ -6,16 +6,16 @@ import pwd
 import signal
 import subprocess
 
-from conftest import IS_ROOT, TERN_BIN, wait_for, mailctl
+from conftest import IS_ROOT, TERN_BIN, key_pipe, wait_for, mailctl
 
 HERE = os.path.dirname(__file__)
 ACCOUNTS = ["tern-queued", "tern-vmail", "tern-auth"]
 
 
-def ensure_accounts():
+def ensure_accounts(accounts=ACCOUNTS):
     if not IS_ROOT:
         return
-    for a in ACCOUNTS:
+    for a in accounts:
         try:
             pwd.getpwnam(a)
         except KeyError:
@@ -30,6 +30,9 @@ class QueueEnv:
         self.hostname = hostname
         self.domain = domain
         self.procs = {}
+        # The run's agent key: queued and the delivery agents get it, as from
+        # the master (common/queue_proto.h); nobody else can take jobs.
+        self.agent_key = os.urandom(32)
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
         for d in ("spool", "mail", "db", "run", "log"):
@@ -94,9 +97,15 @@ class QueueEnv:
             # LeakSanitizer cannot inspect a process that changed its uid; the
             # other sanitizer checks stay on (and stop() looks for reports).
             env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+        keep = []
+        if os.path.basename(argv[0]) in ("tern-queued", "tern-deliverd"):
+            key_pipe(env, "TERN_AGENT_KEY_FD", self.agent_key, keep)
         with open(self.path("log", f"{name}.err"), "ab") as err:
             self.procs[name] = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=env,
-                                                stdout=subprocess.DEVNULL, stderr=err)
+                                                stdout=subprocess.DEVNULL, stderr=err,
+                                                pass_fds=keep)
+        for fd in keep:
+            os.close(fd)
 
     def start_auth(self):
         self._spawn("authd", [os.path.join(TERN_BIN, "tern-authd"), "-c", self.dir])

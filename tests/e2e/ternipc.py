@@ -43,6 +43,12 @@ class Msg:
         self.fields.append((T_STR, v))
         return self
 
+    def bytes(self, v=None):
+        if v is None:
+            return self._get(T_BYTES)
+        self.fields.append((T_BYTES, v))
+        return self
+
     def _get(self, tag):
         t, v = self.fields[self.pos]
         assert t == tag, f"field {self.pos}: tag {t}, wanted {tag}"

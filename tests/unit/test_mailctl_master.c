@@ -34,10 +34,18 @@ static void test_table(void)
 		CHECK(procs[i].account && !strncmp(procs[i].account, "tern-", 5));
 		for (const char *const *s = procs[i].listen; *s; s++)
 			CHECK(service_find(*s) != NULL);	/* every socket name is a service */
+		/* Run keys only where they are used: never to a network parser; the
+		 * agent key to queued and the delivery agents alone. */
+		if (proc_is_network(&procs[i]))
+			CHECK(procs[i].keys == 0);
+		bool agent = !strcmp(procs[i].name, "queued") || !strncmp(procs[i].name, "deliverd-", 9);
+		CHECK(!!(procs[i].keys & KEY_AGENT) == agent);
+		if (procs[i].keys & KEY_LOGIN)
+			CHECK(!strcmp(procs[i].name, "authd") || strstr(procs[i].name, "-mail"));
 	}
 	CHECK(service_find("smtp")->port == 25 && service_find("imaps")->port == 993);
 	CHECK(service_find("gopher") == NULL);
-	static const struct proc_def p = { "x", "tern-deliverd", { "--local" }, "tern-vmail", NULL, { NULL }, RELOAD_IN_PLACE };
+	static const struct proc_def p = { "x", "tern-deliverd", { "--local" }, "tern-vmail", NULL, { NULL }, RELOAD_IN_PLACE, 0 };
 	CHECK_STR(proc_conf_name(&p), "deliverd");
 	CHECK(!proc_is_network(&p));
 	char *path = tern_binary_path("tern-no-such-binary");
