@@ -31,18 +31,19 @@ struct sortrec {
 	int64_t arrival, date;
 	uint64_t size;
 	char *subject, *from, *to, *cc, *dfrom, *dto;
-	char *msgid, *refs;	/* Message-ID; References (or In-Reply-To) */
-	bool reply;		/* the subject had Re:/Fwd: or a blob before the base */
+	char *msgid, *refs, *irt;	/* Message-ID, References, In-Reply-To */
+	bool reply;		/* the subject had Re:/Fwd: or a (fwd) trailer */
 };
 
 /* ---- keys ---- */
 
-static void lower(char *s)
+static void upper(char *s)
 {
 	for (; *s; s++)
-		*s = (char)tolower((unsigned char)*s);
+		*s = (char)toupper((unsigned char)*s);
 }
 
+/* Tabs and line breaks become spaces, runs of spaces one (RFC 5256 2.1 step 1). */
 static void collapse_ws(char *s)
 {
 	char *o = s;
@@ -57,74 +58,108 @@ static void collapse_ws(char *s)
 	*o = '\0';
 }
 
-/* Skip a leading "[blob]" and whitespace; returns the new start or s. */
-static char *skip_blob(char *s)
+/* subj-blob = "[" *BLOBCHAR "]" *WSP: the text after it, or NULL. */
+static char *after_blob(char *s)
 {
 	if (*s != '[')
-		return s;
-	char *e = strchr(s, ']');
-	if (!e || memchr(s + 1, '[', (size_t)(e - s - 1)))
-		return s;
-	e++;
+		return NULL;
+	size_t n = strcspn(s + 1, "[]");
+	if (s[1 + n] != ']')
+		return NULL;
+	char *e = s + n + 2;
 	while (*e == ' ')
 		e++;
 	return e;
 }
 
-/* RFC 5256 2.1 base subject, lower-cased. */
-static char *base_subject(const char *raw)
+/* subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":": the text after it, or NULL. */
+static char *after_refwd(char *s)
+{
+	size_t pre = !strncasecmp(s, "re", 2) ? 2 : !strncasecmp(s, "fwd", 3) ? 3 :
+		     !strncasecmp(s, "fw", 2) ? 2 : 0;
+	if (!pre)
+		return NULL;
+	char *q = s + pre;
+	while (*q == ' ')
+		q++;
+	char *b = after_blob(q);
+	if (b)
+		q = b;
+	return *q == ':' ? q + 1 : NULL;
+}
+
+/* Steps 2: trailing "(fwd)" and spaces; true if a "(fwd)" went. */
+static bool strip_trailers(char *s)
+{
+	bool fwd = false;
+	for (size_t n = strlen(s); n;) {
+		if (s[n - 1] == ' ') {
+			s[--n] = '\0';
+		} else if (n >= 5 && !strcasecmp(s + n - 5, "(fwd)")) {
+			s[n -= 5] = '\0';
+			fwd = true;
+		} else {
+			break;
+		}
+	}
+	return fwd;
+}
+
+/* Steps 3 to 5: leading spaces, subj-leader (*subj-blob subj-refwd), and a
+ * subj-blob when text remains after it. */
+static char *strip_leaders(char *s, bool *refwd)
+{
+	for (;;) {
+		if (*s == ' ') {
+			s++;
+			continue;
+		}
+		char *q = s, *b;
+		while ((b = after_blob(q)) != NULL)
+			q = b;
+		char *r = after_refwd(q);
+		if (r) {
+			s = r;
+			*refwd = true;
+			continue;
+		}
+		b = after_blob(s);
+		if (b && *b) {
+			s = b;
+			continue;
+		}
+		return s;
+	}
+}
+
+/* RFC 5256 2.1 base subject, upper-cased (SORT compares with
+ * i;ascii-casemap, which compares upper case: "A" < "_"). *refwd tells
+ * whether a reply or forward marker went (THREAD=REFERENCES step 5). */
+static char *base_subject(const char *raw, bool *refwd)
 {
 	char *d = mime_decode_words(raw ? raw : "");
 	collapse_ws(d);
 	char *s = d;
-	for (int guard = 0; guard < 100; guard++) {
+	*refwd = false;
+	for (int guard = 0; guard < 1000; guard++) {
+		if (strip_trailers(s))
+			*refwd = true;
+		s = strip_leaders(s, refwd);
 		size_t n = strlen(s);
-		bool changed = false;
-		while (n && s[n - 1] == ' ')
-			s[--n] = '\0';
-		if (n >= 5 && !strcasecmp(s + n - 5, "(fwd)")) {
-			s[n - 5] = '\0';
-			changed = true;
-		}
-		while (*s == ' ')
-			s++;
-		char *p = s;
-		size_t pre = !strncasecmp(p, "re", 2) ? 2 : !strncasecmp(p, "fwd", 3) ? 3 :
-			     !strncasecmp(p, "fw", 2) ? 2 : 0;
-		if (pre) {
-			char *q = p + pre;
-			while (*q == ' ')
-				q++;
-			q = skip_blob(q);
-			if (*q == ':') {
-				s = q + 1;
-				changed = true;
-			}
-		}
-		char *b = skip_blob(s);
-		if (b != s && *b) {
-			s = b;
-			changed = true;
-		}
-		n = strlen(s);
-		if (!strncasecmp(s, "[fwd:", 5) && n && s[n - 1] == ']') {
-			s[n - 1] = '\0';
-			s += 5;
-			changed = true;
-		}
-		if (!changed)
+		if (n < 6 || strncasecmp(s, "[fwd:", 5) || s[n - 1] != ']')
 			break;
+		s[n - 1] = '\0';	/* step 6: subj-fwd-hdr and subj-fwd-trl */
+		s += 5;
+		*refwd = true;
 	}
-	while (*s == ' ')
-		s++;
 	char *r = xstrdup(s);
 	free(d);
-	lower(r);
+	upper(r);
 	return r;
 }
 
 /* First address of a header: its mailbox (local part), or for display its
- * phrase when there is one. Lower-cased. */
+ * phrase when there is one. Upper-cased (i;ascii-casemap). */
 static char *addr_key(const char *v, bool display)
 {
 	if (!v)
@@ -150,7 +185,7 @@ static char *addr_key(const char *v, bool display)
 		r = xstrndup(a, n);
 	}
 	free(d);
-	lower(r);
+	upper(r);
 	return r;
 }
 
@@ -217,13 +252,13 @@ static void fill(struct sortrec *r, struct session *s, struct mi *mi, size_t idx
 {
 	memset(r, 0, sizeof *r);
 	r->idx = idx;
-	r->arrival = (int64_t)idx;
 	struct mi_rec rec;
 	size_t hl = 0;
 	char *h = NULL;
 	if (mi_get(mi, s->sel->m[idx].uid, &rec) == 1) {
 		r->size = rec.size;
-		r->date = rec.idate;
+		r->arrival = rec.idate;	/* ARRIVAL is the INTERNALDATE (RFC 5256) */
+		r->date = rec.idate;	/* the sent date, when Date is missing or bad */
 		h = read_header(mi, &rec, &hl);
 		mi_rec_clear(&rec);
 	}
@@ -235,21 +270,10 @@ static void fill(struct sortrec *r, struct session *s, struct mi *mi, size_t idx
 	int64_t sent = parse_date(date);
 	if (sent >= 0)
 		r->date = sent;
-	r->subject = base_subject(subj);
-	if (subj) {
-		char *plain = mime_decode_words(subj);
-		collapse_ws(plain);
-		lower(plain);
-		char *p = plain;
-		while (*p == ' ')
-			p++;
-		r->reply = strcmp(p, r->subject) != 0;
-		free(plain);
-	}
+	r->subject = base_subject(subj, &r->reply);
 	r->msgid = h ? mime_header_get(h, hl, "message-id") : NULL;
 	r->refs = h ? mime_header_get(h, hl, "references") : NULL;
-	if (!r->refs && h)
-		r->refs = mime_header_get(h, hl, "in-reply-to");
+	r->irt = h ? mime_header_get(h, hl, "in-reply-to") : NULL;
 	r->from = addr_key(from, false);
 	r->to = addr_key(to, false);
 	r->cc = addr_key(cc, false);
@@ -267,6 +291,7 @@ static void clear(struct sortrec *r)
 {
 	free(r->msgid);
 	free(r->refs);
+	free(r->irt);
 	free(r->subject);
 	free(r->from);
 	free(r->to);
@@ -431,8 +456,10 @@ static const struct sortrec *g_recs;
 static int cmp_thread(const void *x, const void *y)
 {
 	const struct thread *a = x, *b = y;
-	int r = cmp_one(&g_recs[a->first], &g_recs[b->first], C_DATE);
-	return r ? r : cmp_one(&g_recs[a->first], &g_recs[b->first], C_ARRIVAL);
+	/* RFC 5256: by the sent date of the first message, then by sequence */
+	const struct sortrec *ra = &g_recs[a->first], *rb = &g_recs[b->first];
+	int r = cmp_one(ra, rb, C_DATE);
+	return r ? r : (ra->idx > rb->idx) - (ra->idx < rb->idx);
 }
 
 void cmd_thread(struct session *s, struct ip *ip, bool uid)
@@ -458,7 +485,7 @@ void cmd_thread(struct session *s, struct ip *ip, bool uid)
 		for (size_t i = 0; i < n; i++)
 			tm[i] = (struct thread_msg){ recs[i].msgid, recs[i].refs, recs[i].subject,
 						     recs[i].date, recs[i].reply,
-						     number(s, recs[i].idx, uid) };
+						     number(s, recs[i].idx, uid), recs[i].irt };
 		thread_references(s_buf(s), tm, n);
 		free(tm);
 		for (size_t i = 0; i < n; i++)

@@ -457,11 +457,11 @@ bool ip_number(struct ip *ip, uint64_t max, uint64_t *out)
 
 /* ---- sequence sets ---- */
 
-static bool seq_num(const char **pp, uint32_t *v)
+static bool seq_num(const char **pp, uint64_t *v)
 {
 	const char *p = *pp;
 	if (*p == '*') {
-		*v = UINT32_MAX;
+		*v = SEQ_STAR;
 		*pp = p + 1;
 		return true;
 	}
@@ -470,10 +470,10 @@ static bool seq_num(const char **pp, uint32_t *v)
 	uint64_t n = 0;
 	while (isdigit((unsigned char)*p)) {
 		n = n * 10 + (uint64_t)(*p++ - '0');
-		if (n > UINT32_MAX - 1)
+		if (n > UINT32_MAX)
 			return false;
 	}
-	*v = (uint32_t)n;
+	*v = n;
 	*pp = p;
 	return true;
 }
@@ -493,11 +493,6 @@ bool seqset_parse(const char *s, struct seqset *out)
 		r.hi = r.lo;
 		if (*p == ':' && (p++, !seq_num(&p, &r.hi)))
 			break;
-		if (r.lo > r.hi) {
-			uint32_t t = r.lo;
-			r.lo = r.hi;
-			r.hi = t;
-		}
 		out->r = xrealloc(out->r, (out->n + 1) * sizeof *out->r);
 		out->r[out->n++] = r;
 		if (*p == '\0')
@@ -519,10 +514,10 @@ void seqset_free(struct seqset *s)
 bool seqset_has(const struct seqset *s, uint32_t v, uint32_t star)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		uint32_t lo = s->r[i].lo == UINT32_MAX ? star : s->r[i].lo;
-		uint32_t hi = s->r[i].hi == UINT32_MAX ? star : s->r[i].hi;
+		uint64_t lo = s->r[i].lo == SEQ_STAR ? star : s->r[i].lo;
+		uint64_t hi = s->r[i].hi == SEQ_STAR ? star : s->r[i].hi;
 		if (lo > hi) {
-			uint32_t t = lo;
+			uint64_t t = lo;
 			lo = hi;
 			hi = t;
 		}
@@ -530,4 +525,13 @@ bool seqset_has(const struct seqset *s, uint32_t v, uint32_t star)
 			return true;
 	}
 	return false;
+}
+
+bool seqset_within(const struct seqset *s, uint32_t max)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if ((s->r[i].lo != SEQ_STAR && s->r[i].lo > max) ||
+		    (s->r[i].hi != SEQ_STAR && s->r[i].hi > max))
+			return false;
+	return true;
 }

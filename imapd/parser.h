@@ -99,21 +99,26 @@ void ip_fail(struct ip *ip, const char *why);
  * UTF-8 names of IMAP4rev2 sessions (ip->utf8) to the stored form. */
 
 /* ---- sequence sets ---- */
+/* "*" is SEQ_STAR, outside the range of numbers: 4294967295 is a legal
+ * nz-number (RFC 3501 9), so "UID 1:4294967295" names every UID and
+ * "UID 4294967295" does not name the last message. */
+#define SEQ_STAR UINT64_MAX
 struct seqrange {
-	uint32_t lo, hi;	/* hi may be UINT32_MAX for "*" */
+	uint64_t lo, hi;	/* a number or SEQ_STAR, as written (lo may exceed hi) */
 };
 struct seqset {
 	struct seqrange *r;
 	size_t n;
-	bool star_lo, star_hi;
 	bool last;	/* "$": the saved search result (RFC 5182, RFC 9051 6.4.4.1);
 			 * no ranges: the selected view resolves it */
 };
-/* Parse "1:4,7,9:*" ('*' is stored as UINT32_MAX) or "$". */
+/* Parse "1:4,7,9:*" (numbers 1..4294967295, '*' stored as SEQ_STAR) or "$". */
 bool seqset_parse(const char *s, struct seqset *out);
 void seqset_free(struct seqset *s);
 /* Membership given the value of '*' (largest seq or UID); "$" has no
  * members here (see view_set_has). */
 bool seqset_has(const struct seqset *s, uint32_t v, uint32_t star);
+/* Is every number of s (other than '*') at most max? */
+bool seqset_within(const struct seqset *s, uint32_t max);
 
 #endif

@@ -12,14 +12,20 @@ struct evbuffer;
 
 struct thread_msg {
 	const char *msgid;	/* Message-ID header (NULL if none) */
-	const char *refs;	/* References, else In-Reply-To (NULL if none) */
-	const char *subject;	/* base subject, lower-cased */
+	const char *refs;	/* References header (NULL if none) */
+	const char *subject;	/* base subject, upper-cased */
 	int64_t date;		/* sent date */
 	bool reply;		/* the subject was a reply or forward */
 	uint32_t number;	/* sequence number or UID to print */
+	const char *in_reply_to;	/* In-Reply-To header, used when References has no id */
 };
 
-/* Append the whole "* THREAD ...\r\n" response for msgs (in arrival order). */
+/* Append the whole "* THREAD ...\r\n" response for msgs (in sequence order). */
 void thread_references(struct evbuffer *out, const struct thread_msg *msgs, size_t n);
+
+/* The next valid msg-id ("<left@right>" without the brackets, comments and
+ * white space dropped, quotes undone) of a header value from *p, advanced
+ * past it: true and out filled (truncated to cap), or false when none is left. */
+bool thread_next_msgid(const char **p, char *out, size_t cap);
 
 #endif

@@ -95,14 +95,8 @@ bool view_seqs_valid(const struct view *v, const struct seqset *set)
 {
 	if (set->last)
 		return true;	/* "$" names only messages still here */
-	for (size_t i = 0; i < set->n; i++) {
-		if ((set->r[i].lo != UINT32_MAX && set->r[i].lo > v->n) ||
-		    (set->r[i].hi != UINT32_MAX && set->r[i].hi > v->n))
-			return false;
-		if (!v->n)
-			return false;	/* even "*" names no message in an empty folder */
-	}
-	return true;
+	/* even "*" names no message in an empty folder */
+	return seqset_within(set, (uint32_t)v->n) && (v->n || !set->n);
 }
 
 size_t view_resolve(const struct view *v, const struct seqset *set, bool uid, size_t **idx)

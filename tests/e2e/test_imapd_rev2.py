@@ -204,7 +204,7 @@ def test_searchres_save_and_dollar(server, enable):
     want = b'* ESEARCH (TAG "%s") UID ALL 2,4' if enable else b"* SEARCH 2 4"
     assert r.ok(b"UID SEARCH UID $ NOT 6") == [want.replace(b"%s", r.tag)]
     # SORT and THREAD take it as a search key too
-    assert r.ok(b"SORT (REVERSE ARRIVAL) UTF-8 $") == [b"* SORT 6 4 2"]
+    assert r.ok(b"SORT (REVERSE SIZE) UTF-8 $") == [b"* SORT 6 4 2"]
     assert r.ok(b"UID THREAD ORDEREDSUBJECT UTF-8 $") == [b"* THREAD (2)(4)(6)"]
     # STORE $, and the flags it set
     r.ok(b"STORE $ +FLAGS.SILENT (\\Seen)")

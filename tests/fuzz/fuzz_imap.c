@@ -175,7 +175,7 @@ static void fuzz_thread(const uint8_t *data, size_t size)
 	for (char *l = strtok_r(copy, "\n", &save); l && n < 64; l = strtok_r(NULL, "\n", &save)) {
 		char *sp = strchr(l, ' ');
 		m[n] = (struct thread_msg){ l, sp ? sp + 1 : NULL, n % 3 ? "s" : "t", (int64_t)(n * 7 % 5),
-					    n % 2 == 0, (uint32_t)n + 1 };
+					    n % 2 == 0, (uint32_t)n + 1, n % 4 ? NULL : l };
 		if (sp)
 			*sp = '\0';
 		n++;

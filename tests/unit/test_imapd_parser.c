@@ -113,6 +113,16 @@ static void test_seqset(void)
 	CHECK(!seqset_parse("1:", &s));
 	CHECK(!seqset_parse("1,,2", &s));
 	CHECK(!seqset_parse("99999999999", &s));
+	CHECK(!seqset_parse("4294967296", &s));
+	/* 4294967295 is a number, not "*": 1:4294967295 is every UID, and a
+	 * range above the last UID names nothing (not the last message) */
+	CHECK(seqset_parse("1:4294967295", &s) && seqset_has(&s, 7, 7) && seqset_has(&s, 1, 7));
+	seqset_free(&s);
+	CHECK(seqset_parse("8:4294967295", &s) && !seqset_has(&s, 7, 7));
+	CHECK(!seqset_within(&s, 7) && seqset_has(&s, 4294967295u, 7));
+	seqset_free(&s);
+	CHECK(seqset_parse("8:*", &s) && seqset_has(&s, 7, 7) && seqset_within(&s, 8));
+	seqset_free(&s);
 	/* "$" (SEARCHRES) only alone; it has no ranges of its own */
 	CHECK(seqset_parse("$", &s) && s.last && s.n == 0 && !seqset_has(&s, 1, 5));
 	seqset_free(&s);

@@ -1,0 +1,183 @@
+"""tern-imapd SEARCH sets, SORT keys and THREAD=REFERENCES, each behaviour that
+Dovecot's imaptest checks (groups search-sets, sort-arrival, sort-subject,
+thread) also named on its own here, so a regression says what broke.
+
+Raw sockets against a real instance (one for the module, a fresh user per
+test, see imap_harness.py); messages are APPENDed with the INTERNALDATE given."""
+import re
+
+import pytest
+
+from imap_harness import ImapInstance, Mailbox, RawImap
+
+
+@pytest.fixture(scope="module")
+def imap_instance():
+    inst = ImapInstance()
+    yield inst
+    inst.close()
+
+
+@pytest.fixture
+def server(imap_instance):
+    return Mailbox(imap_instance)
+
+
+def append(r, headers, date=None, body="body"):
+    """APPEND one message (headers: list of "Name: value") with its INTERNALDATE."""
+    date = date or "22-Feb-2008 17:06:23 +0000"
+    data = ("\r\n".join(headers) + "\r\n\r\n" + body + "\r\n").encode()
+    r.send(b'%s APPEND INBOX "%s" {%d}\r\n' % (b"ap", date.encode(), len(data)))
+    assert r.line().startswith(b"+")
+    r.send(data + b"\r\n")
+    assert r.until_tag(b"ap")[-1].startswith(b"ap OK")
+
+
+def session(server, messages):
+    """A session with messages [(headers, internaldate)] appended and INBOX selected."""
+    r = RawImap(server)
+    for headers, date in messages:
+        append(r, headers, date)
+    r.ok(b"SELECT INBOX")
+    return r
+
+
+def numbers(lines, kind):
+    """The numbers of the one "* SORT"/"* SEARCH" line."""
+    got = [l for l in lines if l.startswith(b"* " + kind)]
+    assert len(got) == 1, lines
+    return [int(x) for x in got[0].split()[2:]]
+
+
+def test_uid_search_over_the_whole_uid_range(server):
+    r = session(server, [(["Subject: %d" % i], "22-Feb-2008 17:06:23 +0000") for i in range(6)])
+    uids = numbers(r.ok(b"UID SEARCH ALL"), b"SEARCH")
+    uidnext = int(re.search(rb"UIDNEXT (\d+)", b"".join(r.ok(b"STATUS INBOX (UIDNEXT)"))).group(1))
+    r.ok(b"STORE 2 +FLAGS (\\Deleted)")
+    r.ok(b"EXPUNGE")
+    left = uids[:1] + uids[2:]
+    # 4294967295 is the largest UID, not "*"
+    assert numbers(r.ok(b"UID SEARCH UID 1:4294967295"), b"SEARCH") == left
+    assert numbers(r.ok(b"UID SEARCH UID %d:4294967295" % uidnext), b"SEARCH") == []
+    assert numbers(r.ok(b"UID SEARCH UID 4294967295"), b"SEARCH") == []
+    # while "*" is the last UID, even in a range beyond it
+    assert numbers(r.ok(b"SEARCH UID %d:*" % uidnext), b"SEARCH") == [5]
+    assert numbers(r.ok(b"SEARCH UID 4294967295:*"), b"SEARCH") == [5]
+    assert r.cmd(b"UID SEARCH UID 1:4294967296")[-1].startswith(r.tag + b" BAD")
+    assert r.cmd(b"UID FETCH 4294967296 (FLAGS)")[-1].startswith(r.tag + b" BAD")
+    assert r.ok(b"UID FETCH 1:4294967295 (FLAGS)")[0].startswith(b"* 1 FETCH")
+    r.close()
+
+
+def test_sort_arrival_is_internaldate_then_sequence(server):
+    dates = ["22-Feb-2008 00:00:00 +0000", "22-Feb-2008 02:00:00 +0000",
+             "22-Feb-2008 01:00:00 +0000", "22-Feb-2008 02:00:00 +0000",
+             "22-Feb-2008 03:00:00 +0200"]   # 01:00 UTC: ties with 3, after it
+    r = session(server, [(["Subject: x"], d) for d in dates])
+    assert numbers(r.ok(b"SORT (ARRIVAL) US-ASCII ALL"), b"SORT") == [1, 3, 5, 2, 4]
+    # REVERSE turns the key around; equal keys stay in sequence order
+    assert numbers(r.ok(b"SORT (REVERSE ARRIVAL) US-ASCII ALL"), b"SORT") == [2, 4, 3, 5, 1]
+    r.close()
+
+
+SUBJECTS = [
+    "a",                                          # 1
+    "C",                                          # 2
+    "b",                                          # 3
+    "_",                                          # 4: after letters (compared in upper case)
+    "[foo] Fwd: [bar] Re: fw: b (fWd)  (fwd)",    # 5: b
+    "b (a)",                                      # 6
+    "Re: [FWD: c]",                               # 7: c
+    "[xyz]",                                      # 8: a lone blob stays
+    None,                                         # 9: no Subject
+    "=?iso-8859-1?q?_?=",                         # 10: empty once decoded
+    "Re: =?utf-8?q?b?=",                          # 11: b
+    "=?iso-8859-1?q?RE:_C?=",                     # 12: c
+    "=?us-ascii?b?UmU6IGM=?=",                    # 13: "Re: c"
+    "Ad: Re: Ad: Re: Ad: x",                      # 14: not a reply prefix
+    "re: [fwd: [fwd: re: [fwd: babylon]]]",       # 15: babylon
+]
+
+
+def test_sort_subject_uses_the_rfc5256_base_subject(server):
+    r = session(server, [(["Subject: " + s] if s else ["From: a@b.c"], "22-Feb-2008 17:06:23 +0000")
+                         for s in SUBJECTS])
+    expect = [9, 10, 1, 14, 3, 5, 11, 6, 15, 2, 7, 12, 13, 8, 4]
+    assert numbers(r.ok(b"SORT (SUBJECT) US-ASCII ALL"), b"SORT") == expect
+    # ties (same base subject) stay in sequence order under REVERSE too
+    assert numbers(r.ok(b"SORT (REVERSE SUBJECT) US-ASCII ALL"), b"SORT") == \
+        [4, 8, 2, 7, 12, 13, 15, 6, 3, 5, 11, 14, 1, 9, 10]
+    r.close()
+
+
+def thread(r, *args):
+    lines = r.ok(b"THREAD REFERENCES US-ASCII " + (b" ".join(args) or b"ALL"))
+    got = [l for l in lines if l.startswith(b"* THREAD")]
+    assert len(got) == 1, lines
+    return got[0][len(b"* THREAD "):].decode()
+
+
+def test_thread_references_breaks_a_guessed_parent(server):
+    """RFC 5256 3 step 1B: a message's own References replace the parent an
+    earlier message's References gave it, and a link that would make a loop is
+    not made: <c@b> ends as a root although <b@b> listed it under <a@b>."""
+    r = session(server, [
+        (["Message-ID: <a@b>"], "22-Feb-2008 17:06:23 +0000"),
+        (["Message-Id: <b@b>", "References: <a@b> <c@b>"], "22-Feb-2008 15:06:23 +0000"),
+        (["Message-Id: <c@b>", "References: <b@b>"], "22-Feb-2008 16:06:25 +0000"),
+    ])
+    assert thread(r) == "(3 2)(1)"
+    r.ok(b"STORE 1 +FLAGS (\\Deleted)")
+    r.ok(b"EXPUNGE")
+    assert thread(r) == "(2 1)"
+    r.close()
+
+
+def test_thread_references_message_ids_and_subjects(server):
+    d = "Date: Mon, 02 Mar 2026 10:%02d:00 +0000"
+    r = session(server, [
+        # 1: the id with comments and spaces inside the brackets
+        (["Message-ID: (c) < (c) root (c) @ (c) x (c) > (c)", "Subject: topic", d % 5], None),
+        # 2: References without a valid id: In-Reply-To names the parent
+        (["Message-ID: <r1@x>", "References: <no-at-sign>", "In-Reply-To: <root@x>",
+          "Subject: Re: a changed subject", d % 7], None),
+        # 3: a reply to 1, sent before 2: first among the siblings
+        (["Message-ID: <r2@x>", "References: <root@x>", "Subject: Re: topic", d % 6], None),
+        # 4, 5: two messages about "other" without ids: joined under a dummy
+        (["Subject: other", d % 9], None),
+        (["Subject: Fwd: other", d % 8], None),
+        # 6: a reply to "other" with the original missing: the subject joins it
+        (["Message-ID: <o3@x>", "References: <gone@x>", "Subject: Re: other", d % 10], None),
+    ])
+    # 1 has two children sorted by date; "other": 4 is not a reply, 5 and 6
+    # are, so they go under 4; the "other" thread sorts by 4's date (10:09),
+    # after the "topic" thread (10:05)
+    assert thread(r) == "(1 (3)(2))(4 (5)(6))"
+    r.close()
+
+
+def test_thread_references_two_originals_share_a_dummy(server):
+    d = "Date: Mon, 02 Mar 2026 10:%02d:00 +0000"
+    r = session(server, [
+        (["Message-ID: <p@x>", "Subject: news", d % 3], None),
+        (["Message-ID: <q@x>", "Subject: news", d % 1], None),
+        (["Message-ID: <s@x>", "Subject: zzz", d % 2], None),
+    ])
+    # neither "news" is a reply: both go under a new dummy, ordered by date;
+    # the dummy sorts by its first child (10:01), before "zzz" (10:02)
+    assert thread(r) == "((2)(1))(3)"
+    r.close()
+
+
+def test_thread_references_long_chain(server):
+    """A reply chain as long as the folder: one flat list, no recursion."""
+    n = 300
+    r = RawImap(server)
+    for i in range(n):
+        hdr = ["Message-ID: <m%d@x>" % i, "Subject: chain"]
+        if i:
+            hdr.append("References: <m%d@x>" % (i - 1))
+        append(r, hdr)
+    r.ok(b"SELECT INBOX")
+    assert thread(r) == "(" + " ".join(str(i + 1) for i in range(n)) + ")"
+    r.close()
