@@ -6,16 +6,16 @@
 struct authd authd;
 
 const struct cfg_key authd_settings[] = {
-	{ "failure_delay", CFG_TIME, "2s", "A failed login is answered only after this delay (slows password guessing)", NULL },
-	{ "max_failures", CFG_INT, "5", "Failed logins from one client address within failure_window before it is locked out", NULL },
-	{ "failure_window", CFG_TIME, "10m", "Period over which failed logins from one client address are counted", NULL },
-	{ "lockout_time", CFG_TIME, "5m", "How long a locked-out client address is refused (AUTH_LOCKED) without checking passwords", NULL },
-	{ "token_lifetime", CFG_TIME, "60s", "Validity of the login token handed to the post-login mail process", NULL },
-	{ "alias_max_depth", CFG_INT, "10", "Deepest alias nesting followed before giving up (loop protection)", NULL },
-	{ "max_connections", CFG_INT, "512", "Simultaneous client connections (each daemon process uses one)", NULL },
-	{ "hash_threads", CFG_INT, "2", "Threads that check password hashes (each check takes tens of milliseconds of CPU)", NULL },
-	{ "max_tracked_clients", CFG_INT, "10000", "Client addresses remembered for failure counting (oldest dropped first)", NULL },
-	{ NULL, 0, NULL, NULL, NULL },
+	CFG_KEY_TIME("failure_delay", "2s", 0, 60, "A failed login is answered only after this delay (slows password guessing)"),
+	CFG_KEY_INT("max_failures", "5", 1, 100000, "Failed logins from one client address within failure_window before it is locked out"),
+	CFG_KEY_TIME("failure_window", "10m", 1, 7 * 86400, "Period over which failed logins from one client address are counted"),
+	CFG_KEY_TIME("lockout_time", "5m", 0, 7 * 86400, "How long a locked-out client address is refused (AUTH_LOCKED) without checking passwords"),
+	CFG_KEY_TIME("token_lifetime", "60s", 1, 3600, "Validity of the login token handed to the post-login mail process"),
+	CFG_KEY_INT("alias_max_depth", "10", 1, 100, "Deepest alias nesting followed before giving up (loop protection)"),
+	CFG_KEY_INT("max_connections", "512", 1, 65536, "Simultaneous client connections (each daemon process uses one)"),
+	CFG_KEY_INT("hash_threads", "2", 1, 64, "Threads that check password hashes (each check takes tens of milliseconds of CPU)"),
+	CFG_KEY_INT("max_tracked_clients", "10000", 16, 10000000, "Client addresses remembered for failure counting (oldest dropped first)"),
+	CFG_KEY_END,
 };
 
 void authd_apply_settings(const struct cfg *conf)
@@ -32,8 +32,6 @@ void authd_apply_settings(const struct cfg *conf)
 	 * failed logins (each held for failure_delay) must not make us drop it. */
 	authd.max_pending = 4096;
 	authd.hash_threads = (unsigned)cfg_int(conf, "hash_threads");
-	if (authd.hash_threads < 1)
-		authd.hash_threads = 1;
 	if (!authd.rl)
 		authd.rl = rl_new(maxf, window, lockout, (size_t)cfg_int(conf, "max_tracked_clients"));
 	else

@@ -74,7 +74,7 @@ def run(binary, n, rounds, port_base):
         subprocess.run([binary, "init", d, "--domain", "bench.test", "--port-base", str(port_base)],
                        check=True, capture_output=True, timeout=120)
         with open(os.path.join(d, "imapd.conf"), "a") as f:
-            f.write("plaintext_login = yes\n")
+            f.write("plaintext_auth_networks = 127.0.0.0/8, ::1\n")
         ctl(binary, d, "user", "add", "u@bench.test", input="bench-pw-1234\n")
         own = owner(d)
         maildir = os.path.join(d, "mail", "bench.test", "u")

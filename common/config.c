@@ -23,6 +23,16 @@ void cfg_error(struct cfg_errors *errs, const char *fmt, ...)
 	va_end(ap);
 }
 
+void cfg_warn(struct cfg_errors *errs, const char *fmt, ...)
+{
+	va_list ap;
+	if (!errs || errs->nwarn >= CFG_MAX_WARNINGS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errs->warn[errs->nwarn++], sizeof errs->warn[0], fmt, ap);
+	va_end(ap);
+}
+
 static bool parse_scaled(const char *s, const char *suffixes, const uint64_t *mult,
 			 uint64_t *out)
 {
@@ -55,7 +65,7 @@ static bool parse_time(const char *s, uint64_t *out)
 	return parse_scaled(s, "smhd", mult, out);
 }
 
-static int parse_bool(const char *s)
+int cfg_parse_bool(const char *s)
 {
 	static const char *yes[] = { "yes", "true", "on", "1" };
 	static const char *no[] = { "no", "false", "off", "0" };
@@ -81,13 +91,84 @@ static bool enum_has(const char *choices, const char *s)
 	return false;
 }
 
+/* A number as it would be written in a file of that type (the largest exact unit). */
+static void format_num(enum cfg_type t, uint64_t v, char *out, size_t len)
+{
+	static const uint64_t size_mult[] = { 1024ull * 1024 * 1024, 1024 * 1024, 1024 };
+	static const uint64_t time_mult[] = { 86400, 3600, 60 };
+	const uint64_t *mult = t == CFG_SIZE ? size_mult : time_mult;
+	const char *units = t == CFG_SIZE ? "gmk" : "dhm";
+	if ((t == CFG_SIZE || t == CFG_TIME) && v) {
+		for (int i = 0; i < 3; i++) {
+			if (v % mult[i] == 0) {
+				snprintf(out, len, "%llu%c", (unsigned long long)(v / mult[i]), units[i]);
+				return;
+			}
+		}
+	}
+	snprintf(out, len, "%llu%s", (unsigned long long)v, t == CFG_TIME && v ? "s" : "");
+}
+
+static bool parse_number(enum cfg_type t, const char *text, uint64_t *v)
+{
+	if (t == CFG_SIZE)
+		return parse_size(text, v);
+	if (t == CFG_TIME)
+		return parse_time(text, v);
+	return parse_u64(text, UINT64_MAX, v);
+}
+
+static bool check_number(const struct cfg_key *k, const char *text, char *why, size_t whylen)
+{
+	static const char *const form[] = {
+		[CFG_INT] = "a whole number",
+		[CFG_SIZE] = "a size like 512, 64k, 35m or 2g",
+		[CFG_TIME] = "a time like 30, 30s, 5m, 1h or 5d",
+	};
+	uint64_t v;
+	char lo[32], hi[32];
+	if (!parse_number(k->type, text, &v)) {
+		snprintf(why, whylen, "%s must be %s, not \"%s\"", k->name, form[k->type], text);
+		return false;
+	}
+	if (v >= k->min && v <= k->max)
+		return true;
+	format_num(k->type, k->min, lo, sizeof lo);
+	format_num(k->type, k->max, hi, sizeof hi);
+	if (k->max == CFG_NO_MAX)
+		snprintf(why, whylen, "%s must be at least %s, not %s", k->name, lo, text);
+	else
+		snprintf(why, whylen, "%s must be from %s to %s, not %s", k->name, lo, hi, text);
+	return false;
+}
+
+/* Each item of a list through the key's check (items as cfg_list splits them). */
+static bool check_items(const struct cfg_key *k, const char *text, char *why, size_t whylen)
+{
+	char *copy = xstrdup(text), *save = NULL, reason[256];
+	bool ok = true;
+	for (char *tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save)) {
+		tok = str_trim(tok);
+		if (*tok && !k->check(tok, reason, sizeof reason)) {
+			snprintf(why, whylen, "%s: \"%s\" %s", k->name, tok, reason);
+			ok = false;
+		}
+	}
+	free(copy);
+	return ok;
+}
+
 bool cfg_check_value(const struct cfg_key *k, const char *text, char *why, size_t whylen)
 {
-	uint64_t v;
+	char reason[256];
 	switch (k->type) {
 	case CFG_STR:
+		if (!k->check || k->check(text, reason, sizeof reason))
+			return true;
+		snprintf(why, whylen, "%s: \"%s\" %s", k->name, text, reason);
+		return false;
 	case CFG_LIST:
-		return true;
+		return !k->check || check_items(k, text, why, whylen);
 	case CFG_PATH:
 		if (!*text) {
 			snprintf(why, whylen, "%s needs a path", k->name);
@@ -95,24 +176,11 @@ bool cfg_check_value(const struct cfg_key *k, const char *text, char *why, size_
 		}
 		return true;
 	case CFG_INT:
-		if (parse_u64(text, UINT64_MAX, &v))
-			return true;
-		snprintf(why, whylen, "%s must be a whole number, not \"%s\"", k->name, text);
-		return false;
 	case CFG_SIZE:
-		if (parse_size(text, &v))
-			return true;
-		snprintf(why, whylen, "%s must be a size like 512, 64k, 35m or 2g, not \"%s\"",
-			 k->name, text);
-		return false;
 	case CFG_TIME:
-		if (parse_time(text, &v))
-			return true;
-		snprintf(why, whylen, "%s must be a time like 30, 30s, 5m, 1h or 5d, not \"%s\"",
-			 k->name, text);
-		return false;
+		return check_number(k, text, why, whylen);
 	case CFG_BOOL:
-		if (parse_bool(text) >= 0)
+		if (cfg_parse_bool(text) >= 0)
 			return true;
 		snprintf(why, whylen, "%s must be yes or no, not \"%s\"", k->name, text);
 		return false;
@@ -125,7 +193,7 @@ bool cfg_check_value(const struct cfg_key *k, const char *text, char *why, size_
 	return false;
 }
 
-static const struct cfg_key *schema_find(const struct cfg_key *schema, const char *name)
+const struct cfg_key *cfg_schema_find(const struct cfg_key *schema, const char *name)
 {
 	for (; schema->name; schema++)
 		if (!strcmp(schema->name, name))
@@ -146,6 +214,49 @@ static void set_defaults(struct cfg *c)
 	}
 }
 
+static const struct cfg_value *find_value(const struct cfg *c, const char *name)
+{
+	for (size_t i = 0; i < c->nvalues; i++)
+		if (!strcmp(c->values[i].key->name, name))
+			return &c->values[i];
+	fatal("config: no setting \"%s\" in schema of %s (bug)", name, c->path);
+}
+
+/* Store a value read on lineno; refuses a second value for the same key. */
+static void set_value(struct cfg *c, const struct cfg_key *k, const char *written_as,
+		      const char *val, int lineno, struct cfg_errors *errs)
+{
+	struct cfg_value *v = &c->values[k - c->schema];
+	if (v->line) {
+		cfg_error(errs, "%s:%d: \"%s\" already set on line %d", c->path, lineno, written_as,
+			  v->line);
+		return;
+	}
+	free(v->text);
+	v->text = xstrdup(val);
+	v->line = lineno;
+}
+
+/* A value under an old name: checked as the old key, converted, then checked
+ * and stored as the new one, with a warning saying what to write instead. */
+static void set_renamed(struct cfg *c, const struct cfg_key *old, const char *val, int lineno,
+			struct cfg_errors *errs)
+{
+	char why[256];
+	const struct cfg_key *k = cfg_schema_find(c->schema, old->new_name);
+	if (!k)
+		fatal("config: %s renamed to unknown %s (bug)", old->name, old->new_name);
+	const char *nv = old->convert ? old->convert(val) : val;
+	if (!cfg_check_value(k, nv, why, sizeof why)) {
+		cfg_error(errs, "%s:%d: %s (read from the old name %s)", c->path, lineno, why,
+			  old->name);
+		return;
+	}
+	cfg_warn(errs, "%s:%d: warning: %s is an old name: write \"%s = %s\" instead", c->path,
+		 lineno, old->name, k->name, nv);
+	set_value(c, k, old->name, nv, lineno, errs);
+}
+
 static void parse_line(struct cfg *c, char *line, int lineno, struct cfg_errors *errs)
 {
 	char why[256];
@@ -159,23 +270,35 @@ static void parse_line(struct cfg *c, char *line, int lineno, struct cfg_errors 
 	}
 	*eq = '\0';
 	char *key = str_trim(s), *val = str_trim(eq + 1);
-	const struct cfg_key *k = schema_find(c->schema, key);
+	const struct cfg_key *k = cfg_schema_find(c->schema, key);
 	if (!k) {
 		cfg_error(errs, "%s:%d: unknown key \"%s\"", c->path, lineno, key);
-		return;
-	}
-	struct cfg_value *v = &c->values[k - c->schema];
-	if (v->line) {
-		cfg_error(errs, "%s:%d: \"%s\" already set on line %d", c->path, lineno, key, v->line);
 		return;
 	}
 	if (!cfg_check_value(k, val, why, sizeof why)) {
 		cfg_error(errs, "%s:%d: %s", c->path, lineno, why);
 		return;
 	}
-	free(v->text);
-	v->text = xstrdup(val);
-	v->line = lineno;
+	if (k->new_name)
+		set_renamed(c, k, val, lineno, errs);
+	else
+		set_value(c, k, key, val, lineno, errs);
+}
+
+/* Keys that must not be below another (maximal_backoff_time >= minimal_...):
+ * reported on the line of whichever of the two the file sets. */
+static void check_order(struct cfg *c, struct cfg_errors *errs)
+{
+	for (size_t i = 0; i < c->nvalues; i++) {
+		const struct cfg_value *v = &c->values[i];
+		if (!v->key->at_least)
+			continue;
+		const struct cfg_value *f = find_value(c, v->key->at_least);
+		if (cfg_int(c, v->key->name) >= cfg_int(c, f->key->name))
+			continue;
+		cfg_error(errs, "%s:%d: %s (%s) must not be below %s (%s)", c->path,
+			  v->line ? v->line : f->line, v->key->name, v->text, f->key->name, f->text);
+	}
 }
 
 int cfg_load(struct cfg *c, const struct cfg_key *schema, const char *path,
@@ -214,6 +337,7 @@ int cfg_load(struct cfg *c, const struct cfg_key *schema, const char *path,
 		parse_line(c, line, lineno, errs);
 	}
 	fclose(f);
+	check_order(c, errs);
 	return (errs && errs->count > before) ? -1 : 0;
 }
 
@@ -227,14 +351,6 @@ void cfg_free(struct cfg *c)
 	memset(c, 0, sizeof *c);
 }
 
-static const struct cfg_value *find_value(const struct cfg *c, const char *name)
-{
-	for (size_t i = 0; i < c->nvalues; i++)
-		if (!strcmp(c->values[i].key->name, name))
-			return &c->values[i];
-	fatal("config: no setting \"%s\" in schema of %s (bug)", name, c->path);
-}
-
 const char *cfg_str(const struct cfg *c, const char *name)
 {
 	return find_value(c, name)->text;
@@ -244,26 +360,15 @@ uint64_t cfg_int(const struct cfg *c, const char *name)
 {
 	const struct cfg_value *v = find_value(c, name);
 	uint64_t n = 0;
-	switch (v->key->type) {
-	case CFG_SIZE:
-		if (parse_size(v->text, &n))
-			return n;
-		break;
-	case CFG_TIME:
-		if (parse_time(v->text, &n))
-			return n;
-		break;
-	default:
-		if (parse_u64(v->text, UINT64_MAX, &n))
-			return n;
-	}
+	if (parse_number(v->key->type, v->text, &n))
+		return n;
 	/* Only reachable with a bad default in a schema. */
 	fatal("config: bad value for %s: %s (bug)", name, v->text);
 }
 
 bool cfg_bool(const struct cfg *c, const char *name)
 {
-	return parse_bool(find_value(c, name)->text) == 1;
+	return cfg_parse_bool(find_value(c, name)->text) == 1;
 }
 
 char *cfg_path(const struct cfg *c, const char *name)
@@ -305,6 +410,24 @@ static const char *override_for(const char *const *ov, const char *name)
 	return NULL;
 }
 
+/* The key's documentation line, with its choices or range. */
+static void write_doc(FILE *f, const struct cfg_key *k)
+{
+	char lo[32], hi[32];
+	fprintf(f, "\n# %s", k->doc);
+	if (k->type == CFG_ENUM)
+		fprintf(f, " (%s)", k->choices);
+	if (k->type == CFG_INT || k->type == CFG_SIZE || k->type == CFG_TIME) {
+		format_num(k->type, k->min, lo, sizeof lo);
+		format_num(k->type, k->max, hi, sizeof hi);
+		if (k->max == CFG_NO_MAX)
+			fprintf(f, " (at least %s)", lo);
+		else
+			fprintf(f, " (%s to %s)", lo, hi);
+	}
+	fprintf(f, "\n");
+}
+
 int cfg_write_defaults(int fd, const char *title, const struct cfg_key *schema,
 		       const char *const *overrides)
 {
@@ -315,11 +438,10 @@ int cfg_write_defaults(int fd, const char *title, const struct cfg_key *schema,
 		   "# Sizes take k/m/g, times s/m/h/d. Relative paths are relative to the\n"
 		   "# instance directory. `mailctl check` validates this file.\n", title);
 	for (const struct cfg_key *k = schema; k->name; k++) {
+		if (k->new_name)
+			continue;
 		const char *ov = override_for(overrides, k->name);
-		fprintf(f, "\n# %s", k->doc);
-		if (k->type == CFG_ENUM)
-			fprintf(f, " (%s)", k->choices);
-		fprintf(f, "\n");
+		write_doc(f, k);
 		if (ov && (!k->def || strcmp(ov, k->def)))
 			fprintf(f, "%s = %s\n", k->name, ov);
 		else

@@ -108,9 +108,17 @@ void daemon_init(const char *name, const struct cfg_key *schema, int argc, char 
 			else
 				log_err("%s", errs.msg[i]);
 		}
+		for (int i = 0; i < errs.nwarn; i++) {
+			if (check)
+				printf("%s\n", errs.warn[i]);
+			else
+				log_warn("%s", errs.warn[i]);
+		}
 		exit(errs.count ? 1 : 0);
 	}
 	setup_logging(name, in, fg);
+	for (int i = 0; i < errs.nwarn; i++)
+		log_warn("%s", errs.warn[i]);
 	read_run_key(&secret);
 	read_run_key(&agent_key);
 	signal(SIGPIPE, SIG_IGN);

@@ -87,15 +87,35 @@ static int parse_server(const char *server, struct sockaddr_in *sin4, struct soc
 	return -1;
 }
 
+bool dns_server_check(const char *server, char *why, size_t whylen)
+{
+	struct sockaddr_in sin4;
+	struct sockaddr_in6 sin6;
+	int is6 = 0;
+	if (!*server)
+		return true;
+	if (parse_server(server, &sin4, &sin6, &is6) < 0) {
+		snprintf(why, whylen, "is not HOST:PORT with an IP address as HOST (e.g. 127.0.0.1:53)");
+		return false;
+	}
+	if (is6) {
+		snprintf(why, whylen, "is an IPv6 server: only an IPv4 one can be used");
+		return false;
+	}
+	return true;
+}
+
 int dns_init(const char *server, int timeout_sec)
 {
 	struct sockaddr_in sin4;
 	struct sockaddr_in6 sin6;
 	int is6 = 0;
+	char why[128];
 	if (server && *server) {
 		/* An IPv6 server would need glibc's private _ext fields: refuse rather
 		 * than silently use another server. */
-		if (parse_server(server, &sin4, &sin6, &is6) < 0 || is6)
+		if (!dns_server_check(server, why, sizeof why) ||
+		    parse_server(server, &sin4, &sin6, &is6) < 0)
 			return -1;
 		conf.nscount = 1;
 		conf.ns[0] = sin4;

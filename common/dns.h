@@ -11,6 +11,7 @@
 #define TERN_DNS_H
 
 #include <arpa/nameser.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum dns_status {
@@ -24,6 +25,8 @@ enum dns_status {
 /* server: "" / NULL for the system resolvers, else "HOST:PORT" or "HOST" (IPv4 or
  * IPv6 literal; IPv6 with a port as "[::1]:53"). 0 or -1 (bad server string). */
 int dns_init(const char *server, int timeout_sec);
+/* The check of tern.conf's dns_server (cfg_check_fn): what dns_init accepts. */
+bool dns_server_check(const char *server, char *why, size_t whylen);
 
 struct dns_mx {
 	unsigned pref;

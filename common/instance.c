@@ -1,5 +1,7 @@
 /* instance.c — tern.conf: paths, hostname, ports, logging, DNS. */
 #include "common/instance.h"
+#include "common/cfgcheck.h"
+#include "common/dns.h"
 #include "common/util.h"
 
 #include <limits.h>
@@ -8,23 +10,23 @@
 #include <unistd.h>
 
 const struct cfg_key tern_settings[] = {
-	{ "hostname", CFG_STR, "localhost", "Fully qualified name of this mail host (greeting, Received, DSNs)", NULL },
-	{ "port_base", CFG_INT, "0", "Each listening port is port_base + its standard number (25, 587, 465, 110, 995, 143, 993, 80, 443)", NULL },
-	{ "listen", CFG_LIST, "0.0.0.0", "Addresses the network daemons listen on (comma-separated)", NULL },
-	{ "spool_dir", CFG_PATH, "spool", "Queue: message files and their Berkeley DB index (owned by queued)", NULL },
-	{ "mail_dir", CFG_PATH, "mail", "Mail store: MAIL/DOMAIN/LOCALPART/ Maildir++ (owned by the mail store account)", NULL },
-	{ "db_dir", CFG_PATH, "db", "User, domain and alias databases (read only by the auth service)", NULL },
-	{ "run_dir", CFG_PATH, "run", "Pid files and the Unix sockets between daemons", NULL },
-	{ "log_dir", CFG_PATH, "log", "Log files when log = file", NULL },
-	{ "log", CFG_ENUM, "syslog", "Where daemons log: syslog (mail facility) or file (log_dir/tern.log)", "syslog,file" },
-	{ "log_level", CFG_ENUM, "info", "Least severe level logged", "error,warning,info,debug" },
-	{ "dns_server", CFG_STR, "", "Send every DNS query to HOST:PORT instead of the servers in /etc/resolv.conf", NULL },
-	{ "restart_backoff_max", CFG_TIME, "60s", "Longest wait before the master restarts a daemon that keeps dying", NULL },
-	{ "dmarc_report_interval", CFG_TIME, "24h", "The master runs `mailctl dmarc report` this often (DMARC aggregate reports, RFC 7489 7.2; 0 = never)", NULL },
-	{ "dmarc_report_from", CFG_STR, "", "Sender of DMARC aggregate reports (empty: noreply-dmarc@hostname)", NULL },
-	{ "mta_sts_mode", CFG_ENUM, "none", "MTA-STS policy (RFC 8461) published for the local domains: none, testing (senders report, still deliver) or enforce (senders require authenticated TLS to the MX); `mailctl dns` prints its records", "none,testing,enforce" },
-	{ "mta_sts_max_age", CFG_TIME, "7d", "How long senders may cache the MTA-STS policy (max_age, RFC 8461 3.2)", NULL },
-	{ NULL, 0, NULL, NULL, NULL },
+	CFG_KEY_STR("hostname", "localhost", cfg_check_domain, "Fully qualified name of this mail host (greeting, Received, DSNs)"),
+	CFG_KEY_INT("port_base", "0", 0, 65535 - PORT_POP3S, "Each listening port is port_base + its standard number (25, 587, 465, 110, 995, 143, 993, 80, 443)"),
+	CFG_KEY_LIST("listen", "0.0.0.0", cfg_check_ip, "Addresses the network daemons listen on (comma-separated)"),
+	CFG_KEY_PATH("spool_dir", "spool", "Queue: message files and their Berkeley DB index (owned by queued)"),
+	CFG_KEY_PATH("mail_dir", "mail", "Mail store: MAIL/DOMAIN/LOCALPART/ Maildir++ (owned by the mail store account)"),
+	CFG_KEY_PATH("db_dir", "db", "User, domain and alias databases (read only by the auth service)"),
+	CFG_KEY_PATH("run_dir", "run", "Pid files and the Unix sockets between daemons"),
+	CFG_KEY_PATH("log_dir", "log", "Log files when log = file"),
+	CFG_KEY_ENUM("log", "syslog", "syslog,file", "Where daemons log: syslog (mail facility) or file (log_dir/tern.log)"),
+	CFG_KEY_ENUM("log_level", "info", "error,warning,info,debug", "Least severe level logged"),
+	CFG_KEY_STR("dns_server", "", dns_server_check, "Send every DNS query to HOST:PORT (an IPv4 address) instead of the servers in /etc/resolv.conf"),
+	CFG_KEY_TIME("restart_backoff_max", "60s", 1, 86400, "Longest wait before the master restarts a daemon that keeps dying"),
+	CFG_KEY_TIME("dmarc_report_interval", "24h", 0, 30 * 86400, "The master runs `mailctl dmarc report` this often (DMARC aggregate reports, RFC 7489 7.2; 0 = never)"),
+	CFG_KEY_STR("dmarc_report_from", "", cfg_check_address, "Sender of DMARC aggregate reports (empty: noreply-dmarc@hostname)"),
+	CFG_KEY_ENUM("mta_sts_mode", "none", "none,testing,enforce", "MTA-STS policy (RFC 8461) published for the local domains: none, testing (senders report, still deliver) or enforce (senders require authenticated TLS to the MX); `mailctl dns` prints its records"),
+	CFG_KEY_TIME("mta_sts_max_age", "7d", 1, 31557600, "How long senders may cache the MTA-STS policy (max_age, RFC 8461 3.2)"),
+	CFG_KEY_END,
 };
 
 const char *instance_default_dir(const char *explicit_dir)
@@ -51,14 +53,7 @@ int instance_load(struct instance *in, const char *dir, struct cfg_errors *errs)
 	int r = cfg_load(&in->conf, tern_settings, path, in->dir, errs);
 	free(path);
 	in->hostname = xstrdup(cfg_str(&in->conf, "hostname"));
-	uint64_t pb = cfg_int(&in->conf, "port_base");
-	if (pb > 65535 - PORT_POP3S) {
-		cfg_error(errs, "%s/tern.conf: port_base %llu leaves no room for port 995 (max %d)",
-			  in->dir, (unsigned long long)pb, 65535 - PORT_POP3S);
-		r = -1;
-		pb = 0;
-	}
-	in->port_base = (unsigned)pb;
+	in->port_base = (unsigned)cfg_int(&in->conf, "port_base");
 	in->spool_dir = cfg_path(&in->conf, "spool_dir");
 	in->mail_dir = cfg_path(&in->conf, "mail_dir");
 	in->db_dir = cfg_path(&in->conf, "db_dir");

@@ -4,12 +4,16 @@
 #ifndef TERN_DELIVERD_H
 #define TERN_DELIVERD_H
 
+#include "common/config.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
 struct event_base;
 
 struct agent;
+
+extern const struct cfg_key deliverd_settings[];	/* settings.c: both agents */
 
 struct dconf {
 	char *mail_dir;

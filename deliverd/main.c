@@ -13,14 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct cfg_key deliverd_settings[] = {
-	{ "local_workers", CFG_INT, "4", "Local deliveries written in parallel (threads)", NULL },
-	{ "over_quota", CFG_ENUM, "defer", "A message for a mailbox over its quota: defer (retry later) or bounce", "defer,bounce" },
-	{ "max_hops", CFG_INT, "50", "Bounce a message with more Received/Delivered-To headers than this (mail loop)", NULL },
-	REMOTE_SETTINGS,
-	{ NULL, 0, NULL, NULL, NULL },
-};
-
 static void on_term(evutil_socket_t sig, short what, void *arg)
 {
 	log_info("stopping");

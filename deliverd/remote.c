@@ -68,8 +68,6 @@ void remote_load(const struct instance *in, const struct cfg *conf)
 	rconf.tls = parse_level(cfg_str(conf, "smtp_tls"));
 	rconf.ntls_policy = cfg_list(conf, "smtp_tls_policy", &rconf.tls_policy);
 	rconf.dest_concurrency = (unsigned)cfg_int(conf, "smtp_destination_concurrency");
-	if (!rconf.dest_concurrency)
-		rconf.dest_concurrency = 1;
 	rconf.reuse_time = (int)cfg_int(conf, "smtp_connection_reuse_time");
 	rconf.connect_timeout = (int)cfg_int(conf, "smtp_connect_timeout");
 	rconf.dkim_sign = cfg_bool(conf, "dkim_sign");
@@ -263,11 +261,10 @@ static void on_expire_timer(evutil_socket_t fd, short what, void *arg)
 struct agent *remote_run(const struct instance *in, const struct cfg *conf,
 			 struct event_base *base, const char *queue_sock)
 {
-	uint64_t nw = cfg_int(conf, "remote_workers");
-	work = workq_new(base, nw ? (int)nw : 1);
+	work = workq_new(base, (int)cfg_int(conf, "remote_workers"));
 	agent = agent_new(base, queue_sock, QT_REMOTE, "remote", on_job, NULL);
 	struct event *ev = event_new(base, -1, EV_PERSIST, on_expire_timer, NULL);
-	struct timeval tv = { rconf.reuse_time > 0 ? rconf.reuse_time : 1, 0 };
+	struct timeval tv = { rconf.reuse_time, 0 };
 	event_add(ev, &tv);
 	return agent;
 }

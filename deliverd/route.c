@@ -44,32 +44,50 @@ static void set(char status[8], const char *st, char *why, size_t whylen, const 
 	va_end(ap);
 }
 
-/* Parse the relay host setting into r; MX lookup unless bracketed. */
-static enum route_status relay_route(const struct route_conf *c, struct route *r, char status[8],
-				     char *why, size_t whylen, char *name, size_t namelen, int *use_mx)
+bool route_parse_relayhost(const char *s, char *name, size_t namelen, unsigned *port,
+			   bool *use_mx)
 {
-	const char *s = c->relayhost, *colon;
+	const char *colon, *end = s + strlen(s);
 	*use_mx = s[0] != '[';
 	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-		if (!end || (size_t)(end - s - 1) >= namelen) {
-			set(status, "4.3.5", why, whylen, "bad relayhost setting \"%s\"", s);
-			return ROUTE_DEFER;
-		}
-		memcpy(name, s + 1, (size_t)(end - s - 1));
-		name[end - s - 1] = '\0';
-		colon = end[1] == ':' ? end + 1 : NULL;
+		const char *rb = strchr(s, ']');
+		if (!rb || (rb[1] && rb[1] != ':'))
+			return false;
+		s++;
+		end = rb;
+		colon = rb[1] == ':' ? rb + 1 : NULL;
 	} else {
 		colon = strrchr(s, ':');
-		size_t n = colon ? (size_t)(colon - s) : strlen(s);
-		if (n >= namelen)
-			n = namelen - 1;
-		memcpy(name, s, n);
-		name[n] = '\0';
+		if (colon)
+			end = colon;
 	}
-	r->port = colon ? (unsigned)atoi(colon + 1) : 25;
-	if (r->port == 0 || r->port > 65535) {
-		set(status, "4.3.5", why, whylen, "bad relayhost port in \"%s\"", s);
+	size_t n = (size_t)(end - s);
+	uint64_t p = 25;
+	if (n == 0 || n >= namelen || (colon && !parse_u64(colon + 1, 65535, &p)) || p == 0)
+		return false;
+	memcpy(name, s, n);
+	name[n] = '\0';
+	*port = (unsigned)p;
+	return true;
+}
+
+bool route_relayhost_check(const char *text, char *why, size_t whylen)
+{
+	char name[256];
+	unsigned port;
+	bool use_mx;
+	if (!*text || route_parse_relayhost(text, name, sizeof name, &port, &use_mx))
+		return true;
+	snprintf(why, whylen, "is not host, host:port, [host] or [host]:port (port 1 to 65535)");
+	return false;
+}
+
+/* The relay host setting into r; MX lookup unless bracketed. */
+static enum route_status relay_route(const struct route_conf *c, struct route *r, char status[8],
+				     char *why, size_t whylen, char *name, size_t namelen, bool *use_mx)
+{
+	if (!route_parse_relayhost(c->relayhost, name, namelen, &r->port, use_mx)) {
+		set(status, "4.3.5", why, whylen, "bad relayhost setting \"%s\"", c->relayhost);
 		return ROUTE_DEFER;
 	}
 	return ROUTE_OK;
@@ -129,7 +147,7 @@ enum route_status route_lookup(const struct route_conf *c, const char *domain, s
 	enum route_status rs;
 	if (c->relayhost && *c->relayhost) {
 		char name[256];
-		int use_mx;
+		bool use_mx;
 		rs = relay_route(c, r, status, why, whylen, name, sizeof name, &use_mx);
 		if (rs != ROUTE_OK)
 			return rs;

@@ -4,6 +4,7 @@
 #ifndef TERN_ROUTE_H
 #define TERN_ROUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define ROUTE_MAX_HOSTS 10
@@ -33,6 +34,13 @@ struct route_conf {
 	unsigned port;		/* SMTP port of MX hosts (25) */
 	const char *myname;	/* our host name, for loop detection */
 };
+
+/* "host", "host:port", "[host]" or "[host]:port": name, port (25 when none),
+ * and whether to look up MX records (not for [host]). False when malformed. */
+bool route_parse_relayhost(const char *s, char *name, size_t namelen, unsigned *port,
+			   bool *use_mx);
+/* The check of deliverd.conf's relayhost (cfg_check_fn): the same parser. */
+bool route_relayhost_check(const char *text, char *why, size_t whylen);
 
 /* Fill r for domain; on DEFER/BOUNCE, status ("4.4.3", "5.1.10", ...) and why say
  * what happened. */

@@ -13,7 +13,6 @@
 #include "common/tls.h"
 #include "common/util.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -216,26 +215,14 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(F.base, NULL);
 }
 
-static bool valid_host(const char *s)
-{
-	if (!*s || strlen(s) > 253)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.')
-			return false;
-	return true;
-}
-
 static void load_settings(const struct instance *in, const struct cfg *conf)
 {
 	const char *ph = cfg_str(conf, "public_host");
 	F.host = xstrdup(*ph ? ph : in->hostname);
-	if (!valid_host(F.host))
+	if (!httpd_valid_host(F.host))
 		fatal("httpd.conf: public_host %s is not a host name", F.host);
 	F.port_base = in->port_base;
-	F.max_clients = cfg_int(conf, "max_clients");
-	if (F.max_clients == 0)
-		F.max_clients = 1;
+	F.max_clients = cfg_int(conf, "max_sessions");
 	F.auth_cache_s = cfg_int(conf, "auth_cache_time");
 	F.session_idle_s = cfg_int(conf, "session_idle_time");
 	F.event_ping_min_s = cfg_int(conf, "event_ping_min");

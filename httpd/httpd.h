@@ -17,6 +17,8 @@
 #include "common/instance.h"
 
 extern const struct cfg_key httpd_settings[];
+/* A host name as the front role accepts it (public_host, mta_sts_mx). */
+bool httpd_valid_host(const char *s);
 
 #define HTTP_MAIL_SOCK "http-mail.sock"
 

@@ -1,24 +1,45 @@
 /* settings.c — httpd.conf: every setting of tern-httpd, declared once. */
 #include "httpd/httpd.h"
 
-#include <stddef.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+bool httpd_valid_host(const char *s)
+{
+	if (!*s || strlen(s) > 253)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.')
+			return false;
+	return true;
+}
+
+static bool check_host(const char *text, char *why, size_t whylen)
+{
+	if (!*text || httpd_valid_host(text))
+		return true;
+	snprintf(why, whylen, "is not a host name");
+	return false;
+}
 
 const struct cfg_key httpd_settings[] = {
-	{ "tls_cert", CFG_PATH, "tls/cert.pem", "TLS certificate chain (PEM) for HTTPS", NULL },
-	{ "tls_key", CFG_PATH, "tls/key.pem", "TLS private key (PEM)", NULL },
-	{ "public_host", CFG_STR, "", "Host name clients use for HTTPS (redirects, URLs in the JMAP session); empty: the instance's hostname", NULL },
-	{ "max_clients", CFG_INT, "1000", "Connections the front process serves at once", NULL },
-	{ "max_header_size", CFG_SIZE, "16k", "Largest request line plus header fields accepted", NULL },
-	{ "request_timeout", CFG_TIME, "60s", "Time a client has to send a request (and to read a reply) before the connection is closed", NULL },
-	{ "auth_cache_time", CFG_TIME, "5m", "How long a checked user name and password stay valid in the front process before authd is asked again", NULL },
-	{ "session_idle_time", CFG_TIME, "10m", "A user's mail process ends after this long without requests or push listeners", NULL },
-	{ "max_size_upload", CFG_SIZE, "50m", "JMAP maxSizeUpload: largest blob upload", NULL },
-	{ "max_concurrent_upload", CFG_INT, "4", "JMAP maxConcurrentUpload: uploads one user may have in progress", NULL },
-	{ "max_size_request", CFG_SIZE, "10m", "JMAP maxSizeRequest: largest API request body", NULL },
-	{ "max_concurrent_requests", CFG_INT, "4", "JMAP maxConcurrentRequests: API requests one user may have in progress", NULL },
-	{ "max_calls_in_request", CFG_INT, "32", "JMAP maxCallsInRequest: method calls in one API request", NULL },
-	{ "max_objects_in_get", CFG_INT, "500", "JMAP maxObjectsInGet: ids one /get may ask for", NULL },
-	{ "max_objects_in_set", CFG_INT, "500", "JMAP maxObjectsInSet: creations, updates and destructions in one /set", NULL },
-	{ "event_ping_min", CFG_TIME, "30s", "Shortest ping interval a push (EventSource) client may ask for", NULL },
-	{ NULL, 0, NULL, NULL, NULL },
+	CFG_KEY_PATH("tls_cert", "tls/cert.pem", "TLS certificate chain (PEM) for HTTPS"),
+	CFG_KEY_PATH("tls_key", "tls/key.pem", "TLS private key (PEM)"),
+	CFG_KEY_STR("public_host", "", check_host, "Host name clients use for HTTPS (redirects, URLs in the JMAP session); empty: the instance's hostname"),
+	CFG_KEY_INT("max_sessions", "1000", 1, 1000000, "Connections the front process serves at once"),
+	CFG_KEY_RENAMED("max_clients", CFG_INT, "max_sessions", NULL),
+	CFG_KEY_SIZE("max_header_size", "16k", 1024, 1024 * 1024, "Largest request line plus header fields accepted"),
+	CFG_KEY_TIME("request_timeout", "60s", 1, 3600, "Time a client has to send a request (and to read a reply) before the connection is closed"),
+	CFG_KEY_TIME("auth_cache_time", "5m", 0, 86400, "How long a checked user name and password stay valid in the front process before authd is asked again"),
+	CFG_KEY_TIME("session_idle_time", "10m", 1, 86400, "A user's mail process ends after this long without requests or push listeners"),
+	CFG_KEY_SIZE("max_size_upload", "50m", 1024, 2ull << 30, "JMAP maxSizeUpload: largest blob upload"),
+	CFG_KEY_INT("max_concurrent_upload", "4", 1, 1000, "JMAP maxConcurrentUpload: uploads one user may have in progress"),
+	CFG_KEY_SIZE("max_size_request", "10m", 1024, 1ull << 30, "JMAP maxSizeRequest: largest API request body"),
+	CFG_KEY_INT("max_concurrent_requests", "4", 1, 1000, "JMAP maxConcurrentRequests: API requests one user may have in progress"),
+	CFG_KEY_INT("max_calls_in_request", "32", 1, 10000, "JMAP maxCallsInRequest: method calls in one API request"),
+	CFG_KEY_INT("max_objects_in_get", "500", 1, 100000, "JMAP maxObjectsInGet: ids one /get may ask for"),
+	CFG_KEY_INT("max_objects_in_set", "500", 1, 100000, "JMAP maxObjectsInSet: creations, updates and destructions in one /set"),
+	CFG_KEY_TIME("event_ping_min", "30s", 1, 3600, "Shortest ping interval a push (EventSource) client may ask for"),
+	CFG_KEY_END,
 };

@@ -42,7 +42,7 @@ static void reply(struct lclient *c, const char *fmt, ...)
 static const char *caps(struct lclient *c)
 {
 	static char buf[256];
-	bool auth_ok = c->tls || L.plaintext_login;
+	bool auth_ok = c->tls || c->plaintext_ok;
 	snprintf(buf, sizeof buf, "%s%s%s", CAPS_BASE, c->tls ? "" : (L.tls_ctx ? " STARTTLS" : ""),
 		 auth_ok ? " AUTH=PLAIN" : " LOGINDISABLED");
 	return buf;
@@ -141,7 +141,7 @@ static void sasl_plain(struct lclient *c, const char *b64)
 
 static void cmd_login(struct lclient *c, struct ip *ip)
 {
-	if (!c->tls && !L.plaintext_login) {
+	if (!c->tls && !c->plaintext_ok) {
 		reply(c, "%s NO [PRIVACYREQUIRED] Use STARTTLS first", c->tag);
 		return;
 	}
@@ -166,7 +166,7 @@ static void cmd_authenticate(struct lclient *c, struct ip *ip)
 	}
 	if (strcasecmp(mech, "PLAIN")) {
 		reply(c, "%s NO Unsupported authentication mechanism", c->tag);
-	} else if (!c->tls && !L.plaintext_login) {
+	} else if (!c->tls && !c->plaintext_ok) {
 		reply(c, "%s NO [PRIVACYREQUIRED] Use STARTTLS first", c->tag);
 	} else if (ip_eol(ip)) {
 		c->state = LC_SASL;
@@ -351,6 +351,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->ip, sizeof c->ip);
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->ip, sizeof c->ip);
+	c->plaintext_ok = netlist_has_sa(&L.plaintext_nets, sa);
 	cr_init(&c->cr, L.max_line, L.max_line, L.max_line);
 	if (implicit_tls) {
 		c->bev = bufferevent_openssl_socket_new(L.base, fd, SSL_new(L.tls_ctx),
@@ -385,9 +386,9 @@ static void check_drained(evutil_socket_t fd, short what, void *arg)
 int login_main(struct instance *in, struct cfg *conf)
 {
 	L.hostname = in->hostname;
-	L.plaintext_login = cfg_bool(conf, "plaintext_login");
-	L.max_line = cfg_int(conf, "max_line");
-	L.max_clients = cfg_int(conf, "max_login_clients");
+	netlist_from_cfg(&L.plaintext_nets, conf, "plaintext_auth_networks");
+	L.max_line = cfg_int(conf, "max_command_line");
+	L.max_clients = cfg_int(conf, "max_sessions");
 	L.login_timeout = cfg_int(conf, "login_timeout");
 	char why[512];
 	char *cert = cfg_path(conf, "tls_cert"), *key = cfg_path(conf, "tls_key");

@@ -3,6 +3,7 @@
 #define TERN_IMAPD_LOGIN_H
 
 #include "imapd/parser.h"
+#include "common/netlist.h"
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -22,7 +23,8 @@ struct login_ctx {
 	int nlis;
 	const char *hostname;
 	char *run_prefix;	/* "" when chrooted in run_dir, else run_dir */
-	bool plaintext_login, draining;
+	struct netlist plaintext_nets;	/* may log in without TLS */
+	bool draining;
 	uint64_t max_line, max_clients, login_timeout;
 	uint64_t nclients, nproxies;
 };
@@ -33,6 +35,7 @@ struct lclient {
 	struct bufferevent *bev;
 	int fd;			/* the accepted socket */
 	bool tls, closing;
+	bool plaintext_ok;	/* client in plaintext_auth_networks */
 	enum lc_state state;
 	struct cmdreader cr;
 	char ip[64];

@@ -249,7 +249,7 @@ static void accept_handoff(struct instance *in, const struct session_limits *lim
 int mail_main(struct instance *in, struct cfg *conf)
 {
 	struct session_limits lim = {
-		.line_max = cfg_int(conf, "max_line"),
+		.line_max = cfg_int(conf, "max_command_line"),
 		.cmd_max = cfg_int(conf, "max_command"),
 		.message_max = cfg_int(conf, "max_message_size"),
 		.idle_timeout = cfg_int(conf, "idle_timeout"),

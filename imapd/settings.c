@@ -1,20 +1,24 @@
 /* settings.c — imapd.conf: every setting of tern-imapd, declared once. */
 #include "imapd/imapd.h"
+#include "common/netlist.h"
 
 #include <stddef.h>
 
 const struct cfg_key imapd_settings[] = {
-	{ "tls_cert", CFG_PATH, "tls/cert.pem", "TLS certificate chain (PEM) for STARTTLS and imaps", NULL },
-	{ "tls_key", CFG_PATH, "tls/key.pem", "TLS private key (PEM)", NULL },
-	{ "plaintext_login", CFG_BOOL, "no", "Allow LOGIN and AUTHENTICATE before TLS (only for trusted networks)", NULL },
-	{ "max_line", CFG_SIZE, "8k", "Longest command line accepted (without literals)", NULL },
-	{ "max_command", CFG_SIZE, "64k", "Largest command accepted, literals included (APPEND messages excepted)", NULL },
-	{ "max_message_size", CFG_SIZE, "50m", "Largest message APPEND accepts (announced as APPENDLIMIT)", NULL },
-	{ "max_sessions_per_user", CFG_INT, "20", "Concurrent IMAP sessions one user may have", NULL },
-	{ "max_login_clients", CFG_INT, "1000", "Connections the login process serves at once", NULL },
-	{ "login_timeout", CFG_TIME, "60s", "Time a client has to log in", NULL },
-	{ "idle_timeout", CFG_TIME, "30m", "Inactivity before an authenticated session is closed (RFC 3501: at least 30m)", NULL },
-	{ "idle_max", CFG_TIME, "29m", "Longest IDLE before the server ends it", NULL },
-	{ "qresync_expunge_records", CFG_INT, "20000", "Expunges remembered per folder for QRESYNC; a client that last synchronised before the oldest is told of every UID of its range that is gone", NULL },
-	{ NULL, 0, NULL, NULL, NULL },
+	CFG_KEY_PATH("tls_cert", "tls/cert.pem", "TLS certificate chain (PEM) for STARTTLS and imaps"),
+	CFG_KEY_PATH("tls_key", "tls/key.pem", "TLS private key (PEM)"),
+	CFG_KEY_PLAINTEXT_AUTH,
+	CFG_KEY_PLAINTEXT_AUTH_OLD("plaintext_login"),
+	CFG_KEY_SIZE("max_command_line", "8k", 1024, 1024 * 1024, "Longest command line accepted (without literals)"),
+	CFG_KEY_RENAMED("max_line", CFG_SIZE, "max_command_line", NULL),
+	CFG_KEY_SIZE("max_command", "64k", 1024, 64 * 1024 * 1024, "Largest command accepted, literals included (APPEND messages excepted)"),
+	CFG_KEY_SIZE("max_message_size", "50m", 1024, 2ull << 30, "Largest message APPEND accepts (announced as APPENDLIMIT)"),
+	CFG_KEY_INT("max_sessions_per_user", "20", 1, 100000, "Concurrent IMAP sessions one user may have"),
+	CFG_KEY_INT("max_sessions", "1000", 1, 1000000, "Connections the login process serves at once"),
+	CFG_KEY_RENAMED("max_login_clients", CFG_INT, "max_sessions", NULL),
+	CFG_KEY_TIME("login_timeout", "60s", 1, 86400, "Time a client has to log in"),
+	CFG_KEY_TIME("idle_timeout", "30m", 1, 7 * 86400, "Inactivity before an authenticated session is closed (RFC 3501: at least 30m)"),
+	CFG_KEY_TIME("idle_max", "29m", 1, 7 * 86400, "Longest IDLE before the server ends it"),
+	CFG_KEY_INT("qresync_expunge_records", "20000", 1, 10000000, "Expunges remembered per folder for QRESYNC; a client that last synchronised before the oldest is told of every UID of its range that is gone"),
+	CFG_KEY_END,
 };

@@ -8,7 +8,6 @@
 #include "common/instance.h"
 #include "common/util.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +16,19 @@
 #define CHECK_OUTPUT_MAX (64 * 1024)
 #define CHECK_TIMEOUT_S	 30
 
+/* One line of a daemon's --check: "file:line: warning: ..." is a warning, any
+ * other an error. Several daemons read tern.conf: each problem is kept once. */
 static void add_unique(struct cfg_errors *errs, const char *line)
 {
-	for (int i = 0; i < errs->count; i++)
-		if (!strcmp(errs->msg[i], line))
+	bool warning = strstr(line, ": warning: ") != NULL;
+	int n = warning ? errs->nwarn : errs->count;
+	for (int i = 0; i < n; i++)
+		if (!strcmp(warning ? errs->warn[i] : errs->msg[i], line))
 			return;
-	cfg_error(errs, "%s", line);
+	if (warning)
+		cfg_warn(errs, "%s", line);
+	else
+		cfg_error(errs, "%s", line);
 }
 
 static int key_line(const struct cfg *c, const char *key)
@@ -33,23 +39,16 @@ static int key_line(const struct cfg *c, const char *key)
 	return 0;
 }
 
-/* Settings of tern.conf that only the master interprets. */
+/* What the schema of tern.conf cannot say: listen is a list that must not be
+ * empty (each address is checked by the schema). */
 static void check_master_settings(const struct instance *in, struct cfg_errors *errs)
 {
 	char **addrs;
 	size_t n = cfg_list(&in->conf, "listen", &addrs);
-	int line = key_line(&in->conf, "listen");
-	unsigned char buf[16];
 	if (n == 0)
-		cfg_error(errs, "%s:%d: listen needs at least one address", in->conf.path, line);
-	for (size_t i = 0; i < n; i++)
-		if (inet_pton(AF_INET, addrs[i], buf) != 1 && inet_pton(AF_INET6, addrs[i], buf) != 1)
-			cfg_error(errs, "%s:%d: listen: \"%s\" is not an IPv4 or IPv6 address",
-				  in->conf.path, line, addrs[i]);
+		cfg_error(errs, "%s:%d: listen needs at least one address", in->conf.path,
+			  key_line(&in->conf, "listen"));
 	cfg_list_free(addrs, n);
-	if (!*in->hostname)
-		cfg_error(errs, "%s:%d: hostname must not be empty", in->conf.path,
-			  key_line(&in->conf, "hostname"));
 }
 
 /* Run one daemon's --check and collect its lines. */
@@ -111,8 +110,14 @@ int cmd_check(const char *dir, int argc, char **argv)
 		return 1;
 	instance_free(&in);
 	int n = instance_check(d, &errs);
+	for (int i = 0; i < errs.nwarn; i++)
+		fprintf(stderr, "%s\n", errs.warn[i]);
 	if (n == 0) {
-		printf("%s: configuration ok\n", d);
+		if (errs.nwarn)
+			printf("%s: configuration ok, %d warning%s (listed on stderr)\n", d, errs.nwarn,
+			       errs.nwarn == 1 ? "" : "s");
+		else
+			printf("%s: configuration ok\n", d);
 		return 0;
 	}
 	for (int i = 0; i < errs.count; i++)

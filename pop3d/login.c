@@ -250,17 +250,6 @@ static unsigned count_ip(struct login *L, const char *ip)
 	return n;
 }
 
-static bool is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-	}
-	return false;
-}
-
 static void addr_text(const struct sockaddr *sa, char *buf, size_t len)
 {
 	const void *a = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
@@ -295,7 +284,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	struct lsess *s = xcalloc(1, sizeof *s);
 	s->L = L;
 	strlcpy_t(s->ip, ip, sizeof s->ip);
-	s->loopback = is_loopback(sa);
+	s->plaintext_ok = netlist_has_sa(&L->conf->plaintext_nets, sa);
 	s->started_ms = now_ms();
 	s->next = L->sessions;
 	if (L->sessions)

@@ -55,7 +55,7 @@ struct lsess {
 	struct event *login_timer;
 	struct handoff *ho;
 	char ip[INET6_ADDRSTRLEN];
-	bool tls, loopback, skipping;
+	bool tls, plaintext_ok, skipping;	/* plaintext_ok: in plaintext_auth_networks */
 	enum lstate st;
 	char *user;			/* USER or SASL LOGIN name, until PASS */
 	char *canon, *token;		/* after AUTH_OK */

@@ -28,11 +28,11 @@ void lsess_greet(struct lsess *s)
 	lsess_reply(s, "+OK %s POP3 server ready", s->L->hostname);
 }
 
-/* Logins are allowed over TLS, and without it only from loopback when the
- * site says so (RFC 2595 4: no plaintext passwords on the wire by default). */
+/* Logins are allowed over TLS, and without it only from plaintext_auth_networks
+ * (RFC 2595 4: no plaintext passwords on the wire by default). */
 static bool login_allowed(const struct lsess *s)
 {
-	return s->tls || (s->loopback && s->L->conf->plaintext_loopback);
+	return s->tls || s->plaintext_ok;
 }
 
 static void refuse_plaintext(struct lsess *s)

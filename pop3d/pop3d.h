@@ -10,6 +10,7 @@
 #define TERN_POP3D_H
 
 #include "common/config.h"
+#include "common/netlist.h"
 #include "common/instance.h"
 
 #include <stdbool.h>
@@ -44,7 +45,7 @@ enum pop3_handoff_status {
 /* Settings read once at start-up by either role. */
 struct pop3d_conf {
 	char *tls_cert, *tls_key;
-	bool plaintext_loopback;
+	struct netlist plaintext_nets;	/* may log in without TLS */
 	unsigned idle_timeout;		/* seconds */
 	unsigned login_timeout;		/* seconds for the whole AUTHORIZATION state */
 	size_t max_command;		/* bytes, CRLF included */

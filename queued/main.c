@@ -18,19 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const struct cfg_key queued_settings[] = {
-	{ "minimal_backoff_time", CFG_TIME, "5m", "Wait before the first retry of a deferred recipient (doubles each time)", NULL },
-	{ "maximal_backoff_time", CFG_TIME, "1h", "Longest wait between two retries", NULL },
-	{ "maximal_queue_lifetime", CFG_TIME, "5d", "A message still undeliverable after this long is bounced", NULL },
-	{ "delay_warning_time", CFG_TIME, "4h", "Send the sender a delay notice after this long (0 = never)", NULL },
-	{ "queue_minfree", CFG_SIZE, "16m", "Refuse new mail (452) when less than this is free in spool_dir", NULL },
-	{ "bounce_size_limit", CFG_SIZE, "50k", "Bounces quote the whole message up to this size, else its headers", NULL },
-	{ "commit_threads", CFG_INT, "4", "Threads that write and fsync queue files in parallel", NULL },
-	{ "agent_max_jobs", CFG_INT, "64", "Messages handed to one delivery agent at a time", NULL },
-	{ "dmarc_log_max", CFG_SIZE, "64m", "Largest size of spool_dir/dmarc/records, the DMARC evaluations kept for `mailctl dmarc report` (beyond it records are dropped and logged; 0 = keep none)", NULL },
-	{ NULL, 0, NULL, NULL, NULL },
-};
-
 struct qconf qconf;
 struct event_base *qbase;
 struct auth_client *qauth;
@@ -40,15 +27,11 @@ static void load_qconf(const struct cfg *c, const struct instance *in)
 {
 	qconf.min_backoff = cfg_int(c, "minimal_backoff_time");
 	qconf.max_backoff = cfg_int(c, "maximal_backoff_time");
-	if (qconf.max_backoff < qconf.min_backoff)
-		qconf.max_backoff = qconf.min_backoff;
 	qconf.lifetime = cfg_int(c, "maximal_queue_lifetime");
 	qconf.delay_warning = cfg_int(c, "delay_warning_time");
 	qconf.minfree = cfg_int(c, "queue_minfree");
 	qconf.bounce_size_limit = cfg_int(c, "bounce_size_limit");
 	qconf.agent_max_jobs = (unsigned)cfg_int(c, "agent_max_jobs");
-	if (!qconf.agent_max_jobs)
-		qconf.agent_max_jobs = 1;
 	free(qconf.hostname);
 	qconf.hostname = xstrdup(in->hostname);
 }

@@ -12,6 +12,7 @@
 #define TERN_QUEUED_H
 
 #include "queued/qrec.h"
+#include "common/config.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -42,6 +43,7 @@ struct qent {
 	struct qent *hnext;
 };
 
+extern const struct cfg_key queued_settings[];	/* settings.c */
 extern struct qconf qconf;
 extern struct event_base *qbase;
 extern struct auth_client *qauth;

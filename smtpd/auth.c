@@ -1,5 +1,5 @@
 /* auth.c — SMTP AUTH (RFC 4954) with PLAIN (RFC 4616) and LOGIN. Offered and
- * accepted only over TLS (or, when configured, from loopback); the password is
+ * accepted only over TLS (or from plaintext_auth_networks); the password is
  * checked by authd, which also slows down and locks out repeated failures. */
 #include "smtpd/session.h"
 #include "common/auth_proto.h"

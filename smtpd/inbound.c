@@ -18,22 +18,7 @@
 
 static struct mailauth_policy policy;
 static bool enabled;
-static char **trusted;
-static size_t ntrusted;
 static struct workq *work;
-
-/* Warn about list items that are not "domain=one-of-values" (they match nothing). */
-static void warn_bad_overrides(const char *setting, char **list, size_t n, const char *values)
-{
-	for (size_t i = 0; i < n; i++) {
-		const char *eq = strchr(list[i], '=');
-		size_t vl = eq ? strlen(eq + 1) : 0;
-		const char *hit = eq && vl ? strstr(values, eq + 1) : NULL;
-		if (!hit || (hit != values && hit[-1] != ',') || (hit[vl] && hit[vl] != ','))
-			log_warn("smtpd.conf: %s item \"%s\" is not domain=%s; ignored", setting,
-				 list[i], values);
-	}
-}
 
 void inbound_init(struct server *srv, const struct cfg *conf, const char *dns_server)
 {
@@ -42,52 +27,19 @@ void inbound_init(struct server *srv, const struct cfg *conf, const char *dns_se
 	policy.temperror_defer = !strcmp(cfg_str(conf, "dns_temperror"), "defer");
 	policy.noverrides = cfg_list(conf, "dmarc_overrides", &policy.overrides);
 	policy.nspf_overrides = cfg_list(conf, "spf_overrides", &policy.spf_overrides);
-	warn_bad_overrides("dmarc_overrides", policy.overrides, policy.noverrides,
-			   "none,quarantine,reject");
-	warn_bad_overrides("spf_overrides", policy.spf_overrides, policy.nspf_overrides,
-			   "reject,mark");
-	ntrusted = cfg_list(conf, "trusted_networks", &trusted);
 	if (dns_init(dns_server, 5) < 0)
 		fatal("bad dns_server \"%s\" in tern.conf", dns_server);
 	if (enabled && dmarc_init(NULL) < 0)
 		log_warn("DMARC: cannot read the public suffix list %s; DMARC checks will temperror",
 			 DMARC_PSL_PATH);
-	uint64_t threads = cfg_int(conf, "mail_auth_threads");
-	work = workq_new(srv->base, threads ? (int)(threads > 64 ? 64 : threads) : 1);
-}
-
-/* Is ip inside "addr/len" (IPv4 or IPv6)? */
-static bool in_network(const char *ip, const char *net)
-{
-	unsigned char a[16], b[16];
-	char base[64];
-	const char *slash = strchr(net, '/');
-	size_t bl = slash ? (size_t)(slash - net) : strlen(net);
-	if (bl >= sizeof base)
-		return false;
-	memcpy(base, net, bl);
-	base[bl] = '\0';
-	int af = strchr(base, ':') ? AF_INET6 : AF_INET;
-	int bits = af == AF_INET ? 32 : 128;
-	if (inet_pton(af, base, b) != 1 || inet_pton(af, ip, a) != 1)
-		return false;
-	int plen = slash ? atoi(slash + 1) : bits;
-	if (plen < 0 || plen > bits)
-		return false;
-	for (int i = 0; i < plen; i++)
-		if ((a[i / 8] ^ b[i / 8]) & (0x80 >> (i % 8)))
-			return false;
-	return true;
+	work = workq_new(srv->base, (int)cfg_int(conf, "mail_auth_threads"));
 }
 
 bool inbound_applies(const struct session *s)
 {
 	if (!enabled || s->kind != L_SMTP || s->auth_user)
 		return false;
-	for (size_t i = 0; i < ntrusted; i++)
-		if (in_network(s->ip, trusted[i]))
-			return false;
-	return true;
+	return !s->trusted;
 }
 
 /* A check running on a worker; the session is found again by id when it is

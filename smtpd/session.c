@@ -208,7 +208,7 @@ static void cmd_helo(struct session *s, const char *arg)
 
 bool session_auth_allowed(const struct session *s)
 {
-	return s->tls || (s->loopback && s->srv->conf.plaintext_auth_loopback);
+	return s->tls || s->plaintext_ok;
 }
 
 static void cmd_ehlo(struct session *s, const char *arg)
@@ -446,16 +446,15 @@ static void describe_peer(struct session *s, struct sockaddr *sa)
 		struct sockaddr_in *in = (struct sockaddr_in *)sa;
 		inet_ntop(AF_INET, &in->sin_addr, s->ip, sizeof s->ip);
 		s->port = ntohs(in->sin_port);
-		s->loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
 	} else if (sa->sa_family == AF_INET6) {
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
 		inet_ntop(AF_INET6, &in6->sin6_addr, s->ip, sizeof s->ip);
 		s->port = ntohs(in6->sin6_port);
-		s->loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
-			      (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
 	} else {
 		strlcpy_t(s->ip, "unknown", sizeof s->ip);
 	}
+	s->plaintext_ok = netlist_has_sa(&s->srv->conf.plaintext_nets, sa);
+	s->trusted = netlist_has_sa(&s->srv->conf.trusted, sa);
 }
 
 static unsigned sessions_from(const struct server *srv, const char *ip)
@@ -489,8 +488,10 @@ void session_accept(struct server *srv, int fd, enum listener_kind kind, struct 
 	s->id = ++srv->next_session;
 	s->reap_ev = evtimer_new(srv->base, reap_cb, s);
 	describe_peer(s, sa);
+	/* Like Postfix, the per-address limit spares trusted_networks (local
+	 * applications and relays open many sessions on purpose). */
 	if (srv->draining || srv->nsessions >= srv->conf.max_sessions ||
-	    sessions_from(srv, s->ip) >= srv->conf.max_sessions_per_ip) {
+	    (!s->trusted && sessions_from(srv, s->ip) >= srv->conf.max_sessions_per_ip)) {
 		log_warn("session %llx: refused client=%s port=%s: too many sessions",
 			 (unsigned long long)s->id, s->ip, kind_name(kind));
 		refuse(fd, srv->hostname, "Too many connections, try again later");

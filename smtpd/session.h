@@ -97,7 +97,8 @@ struct session {
 	enum listener_kind kind;
 	char ip[INET6_ADDRSTRLEN];
 	unsigned port;
-	bool loopback;
+	bool plaintext_ok;	/* client in plaintext_auth_networks */
+	bool trusted;		/* client in trusted_networks */
 	char helo[SMTP_HELO_MAX + 1];
 	bool esmtp;
 	unsigned state;

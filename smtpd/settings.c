@@ -1,57 +1,65 @@
 /* settings.c — smtpd.conf schema and loading. */
 #include "smtpd/settings.h"
+#include "common/cfgcheck.h"
+#include "common/queue_proto.h"
 #include "common/util.h"
 
 #include <stdlib.h>
 #include <strings.h>
 
-const struct cfg_key smtpd_settings[] = {
-	{ "max_message_size", CFG_SIZE, "35m", "Largest message accepted (announced in EHLO SIZE, enforced while receiving)", NULL },
-	{ "max_recipients", CFG_INT, "100", "Recipients per message; more get 452 4.5.3 (RFC 5321 4.5.3.1.8 asks for at least 100)", NULL },
-	{ "max_command_line", CFG_INT, "512", "Longest command line in bytes including CRLF (RFC 5321 4.5.3.1.4); MAIL and RCPT may use 1024 more for ESMTP parameters, AUTH lines 12288", NULL },
-	{ "max_text_line", CFG_INT, "998", "Longest message line in bytes, without CRLF (RFC 5321 4.5.3.1.6); longer lines refuse the message", NULL },
-	{ "max_errors", CFG_INT, "10", "Protocol errors per session before the client is disconnected with 421", NULL },
-	{ "command_timeout", CFG_TIME, "5m", "Idle time allowed while waiting for a command (RFC 5321 4.5.3.2.7: 5 minutes)", NULL },
-	{ "data_timeout", CFG_TIME, "3m", "Idle time allowed while receiving message data (RFC 5321 4.5.3.2.5: 3 minutes)", NULL },
-	{ "queue_timeout", CFG_TIME, "2m", "How long the queue may take to answer before the client gets 451 4.3.0", NULL },
-	{ "max_sessions", CFG_INT, "1000", "Simultaneous SMTP sessions; more are refused with 421", NULL },
-	{ "max_sessions_per_ip", CFG_INT, "20", "Simultaneous SMTP sessions from one client address", NULL },
-	{ "relay_domains", CFG_LIST, "", "Domains accepted on port 25 for relaying (besides local recipients), comma-separated", NULL },
-	{ "add_auth_user_to_received", CFG_BOOL, "no", "Name the authenticated user in the Received header", NULL },
-	{ "plaintext_auth_loopback", CFG_BOOL, "no", "Offer AUTH without TLS to clients on the loopback address", NULL },
-	{ "tls_cert", CFG_PATH, "tls/cert.pem", "TLS certificate chain (PEM), read at start before dropping privileges", NULL },
-	{ "tls_key", CFG_PATH, "tls/key.pem", "TLS private key (PEM), read at start before dropping privileges", NULL },
-	{ "mail_auth", CFG_BOOL, "yes", "Check SPF, DKIM and DMARC of mail arriving on port 25 (not for authenticated users or trusted_networks)", NULL },
-	{ "spf_fail_reject", CFG_BOOL, "no", "Refuse mail whose SPF result is fail at MAIL FROM (default: record it and let DMARC decide, RFC 7489 10.1)", NULL },
-	{ "spf_overrides", CFG_LIST, "", "spf_fail_reject per sender domain (MAIL FROM domain, or HELO name for <>), as domain=reject|mark", NULL },
-	{ "dns_temperror", CFG_ENUM, "accept", "A temporary DNS failure during the checks: accept (and mark) or defer (451)", "accept,defer" },
-	{ "dmarc_overrides", CFG_LIST, "", "Local DMARC policy per sender domain, overriding its published one, as domain=none|quarantine|reject", NULL },
-	{ "trusted_networks", CFG_LIST, "127.0.0.0/8, ::1", "Client networks (CIDR) whose mail skips the SPF/DKIM/DMARC checks (this host by default, like Postfix mynetworks)", NULL },
-	{ "mail_auth_threads", CFG_INT, "4", "Worker threads for the DNS work of the checks", NULL },
-	{ NULL, 0, NULL, NULL, NULL },
-};
-
-static unsigned bounded(const struct cfg *c, const char *name, unsigned lo, unsigned hi)
+static bool check_spf_override(const char *item, char *why, size_t whylen)
 {
-	uint64_t v = cfg_int(c, name);
-	return v < lo ? lo : v > hi ? hi : (unsigned)v;
+	return cfg_check_domain_word(item, "reject,mark", why, whylen);
 }
+
+static bool check_dmarc_override(const char *item, char *why, size_t whylen)
+{
+	return cfg_check_domain_word(item, "none,quarantine,reject", why, whylen);
+}
+
+const struct cfg_key smtpd_settings[] = {
+	CFG_KEY_SIZE("max_message_size", "35m", 1024, 2ull << 30, "Largest message accepted (announced in EHLO SIZE, enforced while receiving)"),
+	CFG_KEY_INT("max_recipients", "100", 1, QUEUE_MAX_RCPTS, "Recipients per message; more get 452 4.5.3 (RFC 5321 4.5.3.1.8 asks for at least 100)"),
+	CFG_KEY_SIZE("max_command_line", "512", 512, 12290, "Longest command line in bytes including CRLF (RFC 5321 4.5.3.1.4); MAIL and RCPT may use 1024 more for ESMTP parameters, AUTH lines 12288"),
+	CFG_KEY_SIZE("max_text_line", "998", 78, 1000000, "Longest message line in bytes, without CRLF (RFC 5321 4.5.3.1.6); longer lines refuse the message"),
+	CFG_KEY_INT("max_errors", "10", 1, 1000, "Protocol errors per session before the client is disconnected with 421"),
+	CFG_KEY_TIME("command_timeout", "5m", 1, 86400, "Idle time allowed while waiting for a command (RFC 5321 4.5.3.2.7: 5 minutes)"),
+	CFG_KEY_TIME("data_timeout", "3m", 1, 86400, "Idle time allowed while receiving message data (RFC 5321 4.5.3.2.5: 3 minutes)"),
+	CFG_KEY_TIME("queue_timeout", "2m", 1, 3600, "How long the queue may take to answer before the client gets 451 4.3.0"),
+	CFG_KEY_INT("max_sessions", "1000", 1, 100000, "Simultaneous SMTP sessions; more are refused with 421"),
+	CFG_KEY_INT("max_sessions_per_ip", "50", 1, 100000, "Simultaneous SMTP sessions from one client address outside trusted_networks (as Postfix's smtpd_client_connection_count_limit: 50, mynetworks exempt)"),
+	CFG_KEY_LIST("relay_domains", "", cfg_check_domain, "Domains accepted on port 25 for relaying (besides local recipients), comma-separated"),
+	CFG_KEY_BOOL("add_auth_user_to_received", "no", "Name the authenticated user in the Received header"),
+	CFG_KEY_PLAINTEXT_AUTH,
+	CFG_KEY_PLAINTEXT_AUTH_OLD("plaintext_auth_loopback"),
+	CFG_KEY_PATH("tls_cert", "tls/cert.pem", "TLS certificate chain (PEM), read at start before dropping privileges"),
+	CFG_KEY_PATH("tls_key", "tls/key.pem", "TLS private key (PEM), read at start before dropping privileges"),
+	CFG_KEY_BOOL("mail_auth", "yes", "Check SPF, DKIM and DMARC of mail arriving on port 25 (not for authenticated users or trusted_networks)"),
+	CFG_KEY_BOOL("spf_fail_reject", "no", "Refuse mail whose SPF result is fail at MAIL FROM (default: record it and let DMARC decide, RFC 7489 10.1)"),
+	CFG_KEY_LIST("spf_overrides", "", check_spf_override, "spf_fail_reject per sender domain (MAIL FROM domain, or HELO name for <>), as domain=reject|mark"),
+	CFG_KEY_ENUM("dns_temperror", "accept", "accept,defer", "A temporary DNS failure during the checks: accept (and mark) or defer (451)"),
+	CFG_KEY_LIST("dmarc_overrides", "", check_dmarc_override, "Local DMARC policy per sender domain, overriding its published one, as domain=none|quarantine|reject"),
+	CFG_KEY_LIST("trusted_networks", NETLIST_LOOPBACK, netlist_check, "Client networks (CIDR) whose mail skips the SPF/DKIM/DMARC checks and the max_sessions_per_ip limit (this host by default, like Postfix mynetworks)"),
+	CFG_KEY_INT("mail_auth_threads", "4", 1, 64, "Worker threads for the DNS work of the checks"),
+	CFG_KEY_END,
+};
 
 void smtpd_conf_load(struct smtpd_conf *sc, const struct cfg *c)
 {
 	sc->max_message_size = cfg_int(c, "max_message_size");
-	sc->max_recipients = bounded(c, "max_recipients", 1, 1000);	/* QUEUE_MAX_RCPTS */
-	sc->max_command_line = bounded(c, "max_command_line", 512, 12290);
-	sc->max_text_line = bounded(c, "max_text_line", 78, 1000000);
-	sc->max_errors = bounded(c, "max_errors", 1, 1000);
-	sc->command_timeout = bounded(c, "command_timeout", 1, 86400);
-	sc->data_timeout = bounded(c, "data_timeout", 1, 86400);
-	sc->queue_timeout = bounded(c, "queue_timeout", 1, 3600);
-	sc->max_sessions = bounded(c, "max_sessions", 1, 100000);
-	sc->max_sessions_per_ip = bounded(c, "max_sessions_per_ip", 1, 100000);
+	sc->max_recipients = (unsigned)cfg_int(c, "max_recipients");
+	sc->max_command_line = cfg_int(c, "max_command_line");
+	sc->max_text_line = cfg_int(c, "max_text_line");
+	sc->max_errors = (unsigned)cfg_int(c, "max_errors");
+	sc->command_timeout = (unsigned)cfg_int(c, "command_timeout");
+	sc->data_timeout = (unsigned)cfg_int(c, "data_timeout");
+	sc->queue_timeout = (unsigned)cfg_int(c, "queue_timeout");
+	sc->max_sessions = (unsigned)cfg_int(c, "max_sessions");
+	sc->max_sessions_per_ip = (unsigned)cfg_int(c, "max_sessions_per_ip");
 	sc->nrelay_domains = cfg_list(c, "relay_domains", &sc->relay_domains);
 	sc->add_auth_user_to_received = cfg_bool(c, "add_auth_user_to_received");
-	sc->plaintext_auth_loopback = cfg_bool(c, "plaintext_auth_loopback");
+	netlist_from_cfg(&sc->plaintext_nets, c, "plaintext_auth_networks");
+	netlist_from_cfg(&sc->trusted, c, "trusted_networks");
 	sc->tls_cert = cfg_path(c, "tls_cert");
 	sc->tls_key = cfg_path(c, "tls_key");
 }
@@ -59,6 +67,8 @@ void smtpd_conf_load(struct smtpd_conf *sc, const struct cfg *c)
 void smtpd_conf_free(struct smtpd_conf *sc)
 {
 	cfg_list_free(sc->relay_domains, sc->nrelay_domains);
+	netlist_free(&sc->plaintext_nets);
+	netlist_free(&sc->trusted);
 	free(sc->tls_cert);
 	free(sc->tls_key);
 }

@@ -4,6 +4,7 @@
 #define TERN_SMTPD_SETTINGS_H
 
 #include "common/config.h"
+#include "common/netlist.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,7 +26,8 @@ struct smtpd_conf {
 	char **relay_domains;
 	size_t nrelay_domains;
 	bool add_auth_user_to_received;
-	bool plaintext_auth_loopback;
+	struct netlist plaintext_nets;	/* may AUTH without TLS */
+	struct netlist trusted;		/* trusted_networks */
 	char *tls_cert, *tls_key;
 };
 

@@ -26,8 +26,8 @@ SENDER_DOMAIN = "sender.example"    # w_smtp.SENDER's domain
 # dnsmasq (dnsmasq.py; dns_server in tern.conf, set in setup()).
 SETTINGS = {
     "smtpd": {"max_sessions_per_ip": "200", "mail_auth": "yes", "trusted_networks": ""},
-    "imapd": {"plaintext_login": "yes"},
-    "pop3d": {"plaintext_loopback": "yes"},
+    "imapd": {"plaintext_auth_networks": "127.0.0.0/8, ::1"},
+    "pop3d": {"plaintext_auth_networks": "127.0.0.0/8, ::1"},
 }
 DNS_PORT_OFFSET = 53        # dnsmasq listens on port_base + 53
 

@@ -243,7 +243,7 @@ class Pop3Env:
         conf = subprocess.run([os.path.join(TERN_BIN, "tern-imapd"), "--print-config"],
                               capture_output=True, text=True, check=True).stdout
         with open(os.path.join(self.dir, "imapd.conf"), "w") as f:
-            f.write(conf + "plaintext_login = yes\n")
+            f.write(conf + "plaintext_auth_networks = 127.0.0.0/8, ::1\n")
         self.start_role("imap_mail")
         self.start_role("imap_login")
 

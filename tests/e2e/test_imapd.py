@@ -116,7 +116,7 @@ def test_imaps_and_authenticate_plain(server):
 
 
 def test_plaintext_login_hands_off_raw_socket():
-    inst = ImapInstance({"plaintext_login": "yes"})
+    inst = ImapInstance({"plaintext_auth_networks": "127.0.0.0/8, ::1"})
     try:
         srv = Mailbox(inst)
         srv.append(SIMPLE)

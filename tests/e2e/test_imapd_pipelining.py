@@ -11,7 +11,7 @@ from imap_harness import ImapInstance, Mailbox
 
 @pytest.fixture(scope="module")
 def box():
-    inst = ImapInstance(imapd_conf={"plaintext_login": "yes"})
+    inst = ImapInstance(imapd_conf={"plaintext_auth_networks": "127.0.0.0/8, ::1"})
     try:
         yield Mailbox(inst)
     finally:

@@ -50,7 +50,7 @@ KNOWN_FAILING = {
 
 @pytest.fixture(scope="module")
 def server():
-    srv = ImapInstance(imapd_conf={"plaintext_login": "yes", "max_sessions_per_user": "100"})
+    srv = ImapInstance(imapd_conf={"plaintext_auth_networks": "127.0.0.0/8, ::1", "max_sessions_per_user": "100"})
     try:
         srv.ctl("user", "add", "testuser@example.test", input=PASSWORD + "\n")
         for i in range(1, STRESS_USERS + 1):

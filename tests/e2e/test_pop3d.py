@@ -37,7 +37,7 @@ def wire(text):
 
 @pytest.fixture
 def env(tmp_parent):
-    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes"})
+    e = Pop3Env(tmp_parent, settings={"plaintext_auth_networks": "127.0.0.0/8, ::1"})
     yield e
     e.stop()
 
@@ -405,7 +405,7 @@ def test_pipelined_commands(env):
 
 
 def test_garbage_disconnects_after_errors(tmp_parent):
-    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes", "max_errors": "3"})
+    e = Pop3Env(tmp_parent, settings={"plaintext_auth_networks": "127.0.0.0/8, ::1", "max_errors": "3"})
     try:
         r = Raw(e)
         r.line()
@@ -423,7 +423,7 @@ def test_garbage_disconnects_after_errors(tmp_parent):
 
 
 def test_stalling_client_times_out(tmp_parent):
-    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes", "idle_timeout": "2s"})
+    e = Pop3Env(tmp_parent, settings={"plaintext_auth_networks": "127.0.0.0/8, ::1", "idle_timeout": "2s"})
     try:
         e.deliver(ALICE, MSG1)
         r = Raw(e)
@@ -640,7 +640,7 @@ def test_handoff_needs_a_valid_token(env):
 
 
 def test_mail_role_down_is_temporary(tmp_parent):
-    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes"}, start_mail=False)
+    e = Pop3Env(tmp_parent, settings={"plaintext_auth_networks": "127.0.0.0/8, ::1"}, start_mail=False)
     try:
         p = poplib.POP3(e.HOST, e.port("pop3"), timeout=10)
         p.user(ALICE)
@@ -666,7 +666,7 @@ def test_auth_service_down_is_temporary(env):
 
 
 def test_login_delay_and_expire_announced(tmp_parent):
-    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes", "login_delay": "1h",
+    e = Pop3Env(tmp_parent, settings={"plaintext_auth_networks": "127.0.0.0/8, ::1", "login_delay": "1h",
                                       "expire": "never"})
     try:
         p = poplib.POP3(e.HOST, e.port("pop3"), timeout=10)
@@ -685,7 +685,7 @@ def test_login_delay_and_expire_announced(tmp_parent):
 
 
 def test_connections_per_address_limited(tmp_parent):
-    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes", "max_sessions_per_ip": "2"})
+    e = Pop3Env(tmp_parent, settings={"plaintext_auth_networks": "127.0.0.0/8, ::1", "max_sessions_per_ip": "2"})
     try:
         r1, r2 = Raw(e), Raw(e)
         assert r1.line().startswith(b"+OK") and r2.line().startswith(b"+OK")
@@ -707,7 +707,7 @@ def test_connections_per_address_limited(tmp_parent):
 
 def test_messages_delivered_over_smtp(tmp_parent):
     """smtpd -> queued -> deliverd writes the Maildir; POP3 serves it byte-exact."""
-    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes"})
+    e = Pop3Env(tmp_parent, settings={"plaintext_auth_networks": "127.0.0.0/8, ::1"})
     try:
         e.start_delivery()
         names = [e.smtp_deliver(ALICE, m) for m in SMTP_MSGS]
@@ -865,7 +865,7 @@ def test_pipelined_over_tls(tls_env):
 
 
 def test_max_messages_oldest_first(tmp_parent):
-    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes", "max_messages": "2"})
+    e = Pop3Env(tmp_parent, settings={"plaintext_auth_networks": "127.0.0.0/8, ::1", "max_messages": "2"})
     try:
         for i, m in enumerate((MSG1, MSG2, MSG3)):
             e.deliver(ALICE, m, when=time.time() - 30 + i)
@@ -931,7 +931,7 @@ def test_instance_reload_and_restart(instance):
 def test_out_of_file_descriptors_pauses_then_recovers(tmp_parent):
     """accept() failing with EMFILE: the login process pauses accepting, keeps
     serving its sessions, and accepts again once descriptors are free."""
-    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes", "max_sessions_per_ip": "1000"},
+    e = Pop3Env(tmp_parent, settings={"plaintext_auth_networks": "127.0.0.0/8, ::1", "max_sessions_per_ip": "1000"},
                 nofile=48)
     conns = []
     try:
@@ -960,7 +960,7 @@ def test_out_of_file_descriptors_pauses_then_recovers(tmp_parent):
 
 
 def test_expire_zero_removes_retrieved_at_quit(tmp_parent):
-    e = Pop3Env(tmp_parent, settings={"plaintext_loopback": "yes", "expire": "0"})
+    e = Pop3Env(tmp_parent, settings={"plaintext_auth_networks": "127.0.0.0/8, ::1", "expire": "0"})
     try:
         e.deliver(ALICE, MSG1, when=time.time() - 10)
         e.deliver(ALICE, MSG2)

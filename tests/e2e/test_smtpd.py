@@ -540,7 +540,8 @@ def test_stalled_client_is_disconnected(parent):
 
 
 def test_sessions_per_ip_limit(parent):
-    e = make_env(parent, dict(SETTINGS, max_sessions_per_ip="2"))
+    """The per-address limit applies outside trusted_networks (emptied here)."""
+    e = make_env(parent, dict(SETTINGS, max_sessions_per_ip="2", trusted_networks=""))
     try:
         a, b = raw(e, ehlo=False), raw(e, ehlo=False)
         c = Raw(e.port("smtp"))
@@ -549,6 +550,34 @@ def test_sessions_per_ip_limit(parent):
         a.close()
         assert b.code("QUIT") == 221
     finally:
+        e.close()
+
+
+def test_fifty_sessions_from_one_address_by_default(parent):
+    """Postfix's defaults: 50 sessions per client address, and none of that
+    limit for mynetworks. 60 sessions from loopback (trusted by default) are all
+    served; with trusted_networks emptied the 51st gets 421."""
+    e = make_env(parent, dict(SETTINGS))
+    conns = []
+    try:
+        conns = [raw(e, ehlo=False) for _ in range(60)]
+        assert all(c.code("NOOP") == 250 for c in conns)
+    finally:
+        for c in conns:
+            c.close()
+        e.close()
+    e = make_env(parent, dict(SETTINGS, trusted_networks=""))
+    conns = []
+    try:
+        conns = [raw(e, ehlo=False) for _ in range(50)]
+        assert all(c.code("NOOP") == 250 for c in conns)
+        extra = Raw(e.port("smtp"))
+        code, text = extra.reply()
+        assert code == 421 and text[0].startswith("4.7.0"), (code, text)
+        extra.close()
+    finally:
+        for c in conns:
+            c.close()
         e.close()
 
 
@@ -713,7 +742,7 @@ def test_max_sessions_total(parent):
 
 
 def test_plaintext_auth_on_loopback_when_configured(parent):
-    e = make_env(parent, dict(SETTINGS, plaintext_auth_loopback="yes"), fake=True)
+    e = make_env(parent, dict(SETTINGS, plaintext_auth_networks="127.0.0.0/8, ::1"), fake=True)
     try:
         with smtp(e, "submission") as s:
             assert s.has_extn("auth")
@@ -821,7 +850,7 @@ def test_print_config_and_check(parent):
     assert p.returncode == 0
     for key in ("max_message_size = 35m", "max_recipients = 100", "max_command_line = 512",
                 "max_text_line = 998", "command_timeout = 5m", "data_timeout = 3m",
-                "max_sessions_per_ip = 20", "relay_domains =", "add_auth_user_to_received = no"):
+                "max_sessions_per_ip = 50", "relay_domains =", "add_auth_user_to_received = no"):
         assert key in p.stdout, key
     d = tempfile.mkdtemp(dir=parent)
     with open(os.path.join(d, "tern.conf"), "w") as f:

@@ -7,8 +7,6 @@ SMTP client binds the address a case needs. Each case checks the SMTP reply,
 the Authentication-Results header and the folder the message landed in, and
 every SPF result is cross-checked with pyspf (the reference implementation),
 asked in the same namespace against the same DNS server."""
-import concurrent.futures
-import ctypes
 import os
 import shutil
 import smtplib
@@ -17,6 +15,7 @@ import subprocess
 import pytest
 
 from conftest import IS_ROOT, wait_for
+from netns import Netns
 from test_remote import DNSMASQ, Dns
 
 pytestmark = pytest.mark.skipif(not (IS_ROOT and os.path.exists(DNSMASQ) and shutil.which("ip")),
@@ -25,7 +24,6 @@ pytestmark = pytest.mark.skipif(not (IS_ROOT and os.path.exists(DNSMASQ) and shu
 REFERENCE = os.path.join(os.path.dirname(__file__), "..", "unit", "spf_reference.py")
 GOOD, BAD = "192.0.2.10", "192.0.2.20"
 GOOD6, BAD6 = "2001:db8::10", "2001:db8::20"
-CLONE_NEWNET = 0x40000000
 
 RECORDS = [
     "--txt-record=pass.test,v=spf1 ip4:192.0.2.10 -all",
@@ -72,45 +70,9 @@ CASES = [
 ]
 
 
-class Netns:
-    """A network namespace of this test's, its loopback carrying extra addresses."""
-
-    def __init__(self, addrs):
-        self.name = f"tern-spf-{os.getpid()}"
-        subprocess.run(["ip", "netns", "add", self.name], check=True)
-        self.ip("link", "set", "lo", "up")
-        for a in addrs:
-            if ":" in a:
-                self.ip("addr", "add", f"{a}/128", "dev", "lo", "nodad")
-            else:
-                self.ip("addr", "add", f"{a}/32", "dev", "lo")
-        self.prefix = ("ip", "netns", "exec", self.name)
-        # One thread of ours lives in the namespace: sockets it makes belong there.
-        self.thread = concurrent.futures.ThreadPoolExecutor(1, initializer=self._enter)
-
-    def ip(self, *args):
-        subprocess.run(["ip", "-n", self.name, *args], check=True)
-
-    def _enter(self):
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
-        try:
-            if libc.setns(fd, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns")
-        finally:
-            os.close(fd)
-
-    def run(self, fn, *args):
-        return self.thread.submit(fn, *args).result(timeout=120)
-
-    def delete(self):
-        self.thread.shutdown()
-        subprocess.run(["ip", "netns", "delete", self.name], check=False)
-
-
 @pytest.fixture(scope="module")
 def netns():
-    ns = Netns([GOOD, BAD, GOOD6, BAD6])
+    ns = Netns("spf", [GOOD, BAD, GOOD6, BAD6])
     yield ns
     ns.delete()
 

@@ -1,23 +1,48 @@
 /* Unit tests: config parser (good files, every error class, oversized lines). */
 #include "common/config.h"
+#include "common/netlist.h"
 #include "common/util.h"
 #include "tests/unit/check.h"
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+static bool check_even(const char *text, char *why, size_t whylen)
+{
+	if (strlen(text) % 2 == 0)
+		return true;
+	snprintf(why, whylen, "has an odd length");
+	return false;
+}
+
 static const struct cfg_key schema[] = {
-	{ "name", CFG_STR, "tern", "a name", NULL },
-	{ "count", CFG_INT, "5", "a count", NULL },
-	{ "size", CFG_SIZE, "35m", "a size", NULL },
-	{ "timeout", CFG_TIME, "5m", "a time", NULL },
-	{ "flag", CFG_BOOL, "no", "a flag", NULL },
-	{ "items", CFG_LIST, "", "a list", NULL },
-	{ "dir", CFG_PATH, "spool", "a path", NULL },
-	{ "mode", CFG_ENUM, "may", "a mode", "none,may,encrypt" },
-	{ NULL, 0, NULL, NULL, NULL },
+	CFG_KEY_STR("name", "tern", NULL, "a name"),
+	CFG_KEY_INT("count", "5", 0, 1000, "a count"),
+	CFG_KEY_SIZE("size", "35m", 1024, 1ull << 40, "a size"),
+	CFG_KEY_TIME("timeout", "5m", 1, 86400, "a time"),
+	CFG_KEY_BOOL("flag", "no", "a flag"),
+	CFG_KEY_LIST("items", "", NULL, "a list"),
+	CFG_KEY_PATH("dir", "spool", "a path"),
+	CFG_KEY_ENUM("mode", "may", "none,may,encrypt", "a mode"),
+	CFG_KEY_END,
+};
+
+/* Ranges, an ordering rule, per-item checks and old names. */
+static const struct cfg_key schema2[] = {
+	CFG_KEY_INT("low", "1", 1, 10, "a small number"),
+	{ .name = "high", .type = CFG_INT, .def = "5", .min = 1, .max = 10, .at_least = "low",
+	  .doc = "not below low" },
+	CFG_KEY_TIME("wait", "1m", 0, 3600, "a time"),
+	CFG_KEY_SIZE("line", "8k", 64, 65536, "a size"),
+	CFG_KEY_RENAMED("old_line", CFG_SIZE, "line", NULL),
+	CFG_KEY_LIST("pairs", "", check_even, "even items"),
+	CFG_KEY_STR("word", "", check_even, "an even word"),
+	CFG_KEY_LIST("nets", "", NULL, "networks"),
+	CFG_KEY_RENAMED("old_flag", CFG_BOOL, "nets", netlist_plaintext_from_bool),
+	CFG_KEY_END,
 };
 
 static char *write_file(const char *name, const char *text)
@@ -136,6 +161,87 @@ static void test_write_defaults(void)
 	free(p);
 }
 
+static void test_ranges_and_checks(void)
+{
+	struct cfg c;
+	struct cfg_errors e = { 0 };
+	char *p = write_file("range.conf", "low = 11\nhigh = 0\nwait = 2h\nline = 63\n"
+					   "pairs = ab, abc\nword = xyz\n");
+	CHECK(cfg_load(&c, schema2, p, "/", &e) == -1);
+	CHECK(e.count == 6 && e.nwarn == 0);
+	CHECK(e.count > 0 && strstr(e.msg[0], ":1: low must be from 1 to 10, not 11"));
+	CHECK(e.count > 1 && strstr(e.msg[1], ":2: high must be from 1 to 10, not 0"));
+	CHECK(e.count > 2 && strstr(e.msg[2], ":3: wait must be from 0 to 1h, not 2h"));
+	CHECK(e.count > 3 && strstr(e.msg[3], ":4: line must be from 64 to 64k, not 63"));
+	CHECK(e.count > 4 && strstr(e.msg[4], ":5: pairs: \"abc\" has an odd length"));
+	CHECK(e.count > 5 && strstr(e.msg[5], ":6: word: \"xyz\" has an odd length"));
+	CHECK(cfg_int(&c, "low") == 1);		/* the default stays; nothing clamped */
+	cfg_free(&c);
+	free(p);
+
+	struct cfg_errors e2 = { 0 };
+	p = write_file("order.conf", "low = 7\nhigh = 3\n");
+	CHECK(cfg_load(&c, schema2, p, "/", &e2) == -1);
+	CHECK(e2.count == 1 && strstr(e2.msg[0], ":2: high (3) must not be below low (7)"));
+	cfg_free(&c);
+	free(p);
+	struct cfg_errors e3 = { 0 };
+	p = write_file("order2.conf", "low = 7\n");	/* high defaults to 5 */
+	CHECK(cfg_load(&c, schema2, p, "/", &e3) == -1);
+	CHECK(e3.count == 1 && strstr(e3.msg[0], ":1: high (5) must not be below low (7)"));
+	cfg_free(&c);
+	free(p);
+}
+
+static void test_old_names(void)
+{
+	struct cfg c;
+	struct cfg_errors e = { 0 };
+	char *p = write_file("old.conf", "old_line = 4k\nold_flag = yes\n");
+	CHECK(cfg_load(&c, schema2, p, "/", &e) == 0);
+	CHECK(e.count == 0 && e.nwarn == 2);
+	CHECK(e.nwarn > 0 && strstr(e.warn[0], ":1: warning: old_line is an old name: "
+					 "write \"line = 4k\" instead"));
+	CHECK(e.nwarn > 1 && strstr(e.warn[1], ":2: warning: old_flag is an old name: "
+					 "write \"nets = 127.0.0.0/8, ::1\" instead"));
+	CHECK(cfg_int(&c, "line") == 4096);
+	CHECK_STR(cfg_str(&c, "nets"), NETLIST_LOOPBACK);
+	cfg_free(&c);
+	free(p);
+
+	/* The old and the new name together, or an old value out of the new range. */
+	struct cfg_errors e2 = { 0 };
+	p = write_file("both.conf", "line = 1k\nold_line = 2k\nold_flag = maybe\n");
+	CHECK(cfg_load(&c, schema2, p, "/", &e2) == -1);
+	CHECK(e2.count == 2);
+	CHECK(e2.count > 0 && strstr(e2.msg[0], ":2: \"old_line\" already set on line 1"));
+	CHECK(e2.count > 1 && strstr(e2.msg[1], ":3: old_flag must be yes or no"));
+	cfg_free(&c);
+	free(p);
+	struct cfg_errors e3 = { 0 };
+	p = write_file("oldrange.conf", "old_line = 1m\n");
+	CHECK(cfg_load(&c, schema2, p, "/", &e3) == -1);
+	CHECK(e3.count == 1 && strstr(e3.msg[0], ":1: line must be from 64 to 64k, not 1m "
+					       "(read from the old name old_line)"));
+	cfg_free(&c);
+	free(p);
+
+	/* Old names are never written as defaults; ranges are documented. */
+	char *d = xasprintf("%s/defaults2.conf", check_tmpdir());
+	int fd = open(d, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK(cfg_write_defaults(fd, "test", schema2, NULL) == 0);
+	close(fd);
+	FILE *f = fopen(d, "r");
+	char buf[4096];
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	buf[n] = '\0';
+	if (f)
+		fclose(f);
+	CHECK(!strstr(buf, "old_line") && !strstr(buf, "old_flag"));
+	CHECK(strstr(buf, "# a size (64 to 64k)\n#line = 8k\n") != NULL);
+	free(d);
+}
+
 int main(void)
 {
 	test_good();
@@ -143,5 +249,7 @@ int main(void)
 	test_errors();
 	test_missing_and_long();
 	test_write_defaults();
+	test_ranges_and_checks();
+	test_old_names();
 	return check_summary("config");
 }

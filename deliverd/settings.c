@@ -1,0 +1,34 @@
+/* settings.c — deliverd.conf: the settings of both delivery agents, declared once. */
+#include "deliverd/deliverd.h"
+#include "deliverd/route.h"
+#include "common/cfgcheck.h"
+
+static bool check_tls_policy(const char *item, char *why, size_t whylen)
+{
+	return cfg_check_domain_word(item, "none,may,encrypt,verify", why, whylen);
+}
+
+static bool check_selector(const char *item, char *why, size_t whylen)
+{
+	return cfg_check_domain_word(item, NULL, why, whylen);
+}
+
+const struct cfg_key deliverd_settings[] = {
+	CFG_KEY_INT("local_workers", "4", 1, 64, "Local deliveries written in parallel (threads)"),
+	CFG_KEY_ENUM("over_quota", "defer", "defer,bounce", "A message for a mailbox over its quota: defer (retry later) or bounce"),
+	CFG_KEY_INT("max_hops", "50", 1, 1000, "Bounce a message with more Received/Delivered-To headers than this (mail loop)"),
+	CFG_KEY_INT("remote_workers", "8", 1, 256, "Remote SMTP deliveries in parallel (threads)"),
+	CFG_KEY_STR("relayhost", "", route_relayhost_check, "Send all remote mail through this host: host, host:port, [host] or [host]:port ([] = no MX lookup)"),
+	CFG_KEY_STR("relayhost_user", "", NULL, "User for SMTP AUTH at the relay host (needs TLS)"),
+	CFG_KEY_PATH("relayhost_password_file", "relay.secret", "File holding the relay host password (one line; read at start)"),
+	CFG_KEY_INT("smtp_port", "25", 1, 65535, "Port of other mail servers (25; tests may change it)"),
+	CFG_KEY_ENUM("smtp_tls", "may", "none,may,encrypt,verify", "STARTTLS to other servers: none, may (opportunistic), encrypt (required), verify (required, certificate checked)"),
+	CFG_KEY_LIST("smtp_tls_policy", "", check_tls_policy, "Per-destination TLS level overriding smtp_tls, as domain=level (e.g. bank.example=verify)"),
+	CFG_KEY_PATH("smtp_tls_ca_file", "/etc/ssl/certs/ca-certificates.crt", "CA certificates for verifying other servers"),
+	CFG_KEY_INT("smtp_destination_concurrency", "10", 1, 1000, "Connections at once to one destination domain"),
+	CFG_KEY_TIME("smtp_connection_reuse_time", "10s", 1, 3600, "Keep an idle connection this long for the next message to the same host"),
+	CFG_KEY_TIME("smtp_connect_timeout", "30s", 1, 600, "Give up connecting to one address after this long"),
+	CFG_KEY_BOOL("dkim_sign", "yes", "DKIM-sign mail of local domains that have a key (mailctl dkim keygen)"),
+	CFG_KEY_LIST("dkim_selectors", "", check_selector, "Selector to sign with per domain, as domain=selector (default: the domain's only key)"),
+	CFG_KEY_END,
+};
