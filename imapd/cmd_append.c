@@ -1,223 +1,439 @@
-/* cmd_append.c — APPEND. The message literal never sits in memory: once the
- * command line announcing it names an existing folder (and the quota has
- * room), its octets go straight into a file in that folder's tmp/ as they
- * arrive (CRLF -> LF, as Maildir files are stored), and the command itself
- * renames the file into cur/ and indexes it (parsed from the file, in bounded
- * memory). A refusal comes before a synchronising literal is sent; a
- * non-synchronising one is read and dropped, then refused. */
+/* cmd_append.c — APPEND with MULTIAPPEND (RFC 3502) and CATENATE (RFC 4469).
+ *
+ * No message literal ever sits in memory: whenever a literal of an APPEND
+ * is announced, the command so far is parsed (append.h) to tell a data
+ * literal (a message, or a CATENATE TEXT part) from a mailbox name or URL
+ * given as a literal. A data literal goes straight into a file of its own
+ * in the target folder's tmp/ as it arrives (CRLF -> LF, as Maildir files
+ * are stored), once the folder is known to exist and the quota and limits
+ * have room; a refusal comes before a synchronising literal is sent, and a
+ * non-synchronising one is read and dropped, then refused.
+ *
+ * At the end of the command every message is put together first: a single
+ * literal is its spool file as it stands, a CATENATE message is composed
+ * into a new file from its TEXT files and the octets its URLs name. Only
+ * when all of them exist does the target folder's index take them, all
+ * under one lock, so either every message of the command is stored or
+ * none (one that fails to go in takes the others back out). */
+#include "imapd/append.h"
 #include "imapd/commands.h"
+#include "imapd/urlauth.h"
+#include "imapd/urlpart.h"
 #include "common/log.h"
 #include "common/mailindex.h"
 #include "common/mailstore.h"
 #include "common/util.h"
 
+#include <event2/buffer.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
-struct append_args {
-	char *name, *date;
-	uint32_t flags;
-	int64_t idate;
-	char kw[MI_MAX_KEYWORDS_LEN + 1];
+#define APPEND_MAX_TOTAL (1024ULL * 1024 * 1024)	/* octets of all literals of one APPEND */
+
+struct append_state {
+	char *dir;		/* the target folder's directory, once known */
+	char **base;		/* files in DIR/tmp: spooled literals in order (NULL:
+				 * dropped), then the messages CATENATE composed */
+	size_t n, nspool;
+	int fd;			/* the literal being written, -1 */
+	uint64_t bytes;		/* literal octets so far */
+	const char *err;	/* refused: the NO to give at the command's end */
 };
 
-static void args_free(struct append_args *a)
+static struct append_state *state(struct session *s)
 {
-	free(a->name);
-	free(a->date);
+	if (!s->append) {
+		s->append = xcalloc(1, sizeof *s->append);
+		s->append->fd = -1;
+	}
+	return s->append;
 }
 
-/* " mailbox [(flags)] [date-time] " up to the message literal. */
-static bool parse_args(struct ip *ip, struct append_args *a)
+static void add_file(struct append_state *a, char *base)
 {
-	memset(a, 0, sizeof *a);
-	a->idate = (int64_t)time(NULL);
-	if (!ip_sp(ip) || !(a->name = arg_mailbox(ip)) || !ip_sp(ip))
-		return false;
-	if (ip_peek(ip, '(') && (!parse_flags(ip, true, &a->flags, a->kw, sizeof a->kw) || !ip_sp(ip)))
-		return false;
-	if (ip_peek(ip, '"')) {
-		if (!(a->date = ip_string(ip, NULL)) || (a->idate = parse_imap_date(a->date, true)) < 0 ||
-		    !ip_sp(ip))
-			return false;
-	}
-	return ip_peek(ip, '{') || ip_peek(ip, '~');
+	a->base = xrealloc(a->base, (a->n + 1) * sizeof *a->base);
+	a->base[a->n++] = base;
+}
+
+static char *tmp_path(const struct append_state *a, const char *base)
+{
+	return xasprintf("%s/tmp/%s", a->dir, base);
+}
+
+/* The literal just received: written in full? */
+static void literal_done(struct session *s, struct append_state *a)
+{
+	if (a->fd < 0)
+		return;
+	close(a->fd);
+	a->fd = -1;
+	if (s->cr.spool_err && !a->err)
+		a->err = "[SERVERBUG] Cannot store message";
 }
 
 void append_discard(struct session *s)
 {
-	if (s->append.fd >= 0) {
-		close(s->append.fd);
-		char *p = xasprintf("%s/tmp/%s", s->append.dir, s->append.base);
-		unlink(p);
+	struct append_state *a = s->append;
+	if (!a)
+		return;
+	if (a->fd >= 0)
+		close(a->fd);
+	for (size_t i = 0; i < a->n; i++) {
+		if (!a->base[i])
+			continue;
+		char *p = tmp_path(a, a->base[i]);
+		unlink(p);	/* those that went into cur/ are no longer there */
 		free(p);
+		free(a->base[i]);
 	}
-	free(s->append.dir);
-	free(s->append.base);
-	s->append.fd = -1;
-	s->append.dir = s->append.base = NULL;
-	s->append.err = NULL;
+	free(a->base);
+	free(a->dir);
+	free(a);
+	s->append = NULL;
 }
 
-/* Is the literal announced at the end of the command so far APPEND's
- * message? Its folder then, malloc'd. */
-static char *message_literal_folder(struct session *s)
+/* The command so far (ending in a literal announcement), parsed. */
+static enum append_parsed parse_so_far(struct session *s, struct append_cmd *c)
 {
-	size_t len = evbuffer_get_length(s->cr.cmd);
 	struct ip ip;
-	ip_init(&ip, (const char *)evbuffer_pullup(s->cr.cmd, -1), len);
+	ip_init(&ip, (const char *)evbuffer_pullup(s->cr.cmd, -1), evbuffer_get_length(s->cr.cmd));
 	ip.utf8 = s->rev2;	/* the folder name as handle_command will read it */
 	char *tag = ip_tag(&ip), *cmd = NULL;
-	struct append_args a;
-	bool ok = tag && ip_sp(&ip) && (cmd = ip_atom(&ip)) && !strcasecmp(cmd, "APPEND") &&
-		  parse_args(&ip, &a);
+	bool append = tag && ip_sp(&ip) && (cmd = ip_atom(&ip)) && !strcasecmp(cmd, "APPEND");
 	free(tag);
-	char *name = NULL;
-	if (cmd && !strcasecmp(cmd, "APPEND")) {
-		if (ok)
-			name = xstrdup(a.name);
-		args_free(&a);
-	}
 	free(cmd);
-	return name;
+	if (!append) {
+		memset(c, 0, sizeof *c);
+		return AP_OTHER;	/* a literal of some other command */
+	}
+	return append_parse(&ip, true, c);
 }
 
-/* A spool file in the folder's tmp/, or why not. */
-static const char *open_spool(struct session *s, const char *name, uint64_t n)
+/* May data literal number a->nspool (n octets, of c's last message) come? */
+static const char *literal_refusal(struct session *s, struct append_state *a,
+				   const struct append_cmd *c, uint64_t n)
 {
-	char *dir = folder_dir(name);
-	if (!dir || !ms_exists(name)) {
-		free(dir);
-		return "[TRYCREATE] No such mailbox";
+	if (!a->dir) {
+		if (!ms_exists(c->name))
+			return "[TRYCREATE] No such mailbox";
+		a->dir = folder_dir(c->name);
 	}
-	if (quota_exceeded(s, n)) {
-		free(dir);
-		return "[OVERQUOTA] Mailbox is over its quota";
-	}
-	char *base = mi_unique_name();
-	char *path = xasprintf("%s/tmp/%s", dir, base);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	free(path);
-	if (fd < 0) {
-		log_err("user=%s: cannot create a file in %s/tmp: %m", s->user, dir);
-		free(dir);
-		free(base);
+	const struct append_msg *m = &c->m[c->n - 1];
+	uint64_t msg = n;
+	for (size_t k = 0; k + 1 < m->nparts; k++)
+		msg += m->parts[k].len;
+	if (!a->dir || c->nspool != a->nspool + 1)
 		return "[SERVERBUG] Cannot store message";
-	}
-	s->append.fd = fd;
-	s->append.dir = dir;
-	s->append.base = base;
+	if (msg > s->lim.message_max || a->bytes + n > APPEND_MAX_TOTAL)
+		return "[TOOBIG] Message too large";
+	if (quota_exceeded(s, a->bytes + n))
+		return "[OVERQUOTA] Mailbox is over its quota";
 	return NULL;
+}
+
+/* A spool file for the literal in the folder's tmp/ (its name recorded). */
+static void open_spool(struct session *s, struct append_state *a)
+{
+	char *base = mi_unique_name(), *path = tmp_path(a, base);
+	a->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	free(path);
+	if (a->fd < 0) {
+		log_err("user=%s: cannot create a file in %s/tmp: %m", s->user, a->dir);
+		a->err = "[SERVERBUG] Cannot store message";
+		free(base);
+		base = NULL;
+	}
+	add_file(a, base);
+}
+
+/* A synchronising literal refused before the client sends it: the whole
+ * command ends here. */
+static void refuse_now(struct session *s, const char *tag, const char *kind, const char *why)
+{
+	evbuffer_add_printf(s_buf(s), "%s %s %s\r\n", tag, kind, why);
+	if (!strcmp(kind, "BAD"))
+		s->bad_commands++;
+	cr_drop(&s->cr);
+	append_discard(s);
 }
 
 void append_literal(struct session *s, const char *tag)
 {
 	bool sync = s->cr.lit_sync;
-	append_discard(s);
-	char *name = message_literal_folder(s);
-	if (!name) {
-		cr_inline(&s->cr);	/* a literal mailbox name, or a syntax error to come */
+	uint64_t n = s->cr.literal_left;
+	struct append_state *a = state(s);
+	literal_done(s, a);
+	struct append_cmd c;
+	enum append_parsed r = parse_so_far(s, &c);
+	const char *no = NULL, *bad = NULL;
+	if (r == AP_OTHER && n <= s->lim.line_max) {
+		append_cmd_free(&c);
+		cr_inline(&s->cr);	/* a mailbox name or URL */
 		if (sync)
 			s_out(s, "+ Ready for literal data");
 		return;
 	}
-	const char *why = open_spool(s, name, s->cr.literal_left);
-	free(name);
-	if (why && sync) {
-		evbuffer_add_printf(s_buf(s), "%s NO %s\r\n", tag, why);
-		cr_drop(&s->cr);
+	if (r == AP_OTHER)
+		no = "[TOOBIG] Literal too large";
+	else if (r == AP_SYNTAX)
+		bad = "Syntax: APPEND mailbox 1*([(flags)] [\"date-time\"] ({literal} / CATENATE (parts)))";
+	else if (r == AP_LIMIT)
+		no = "[LIMIT] Too many messages or parts";
+	else if (a->err)
+		no = a->err;	/* an earlier literal was refused */
+	else
+		no = literal_refusal(s, a, &c, n);
+	append_cmd_free(&c);
+	if ((no || bad) && sync) {
+		refuse_now(s, tag, bad ? "BAD" : "NO", bad ? bad : no);
 		return;
 	}
-	s->append.err = why;
-	cr_spool(&s->cr, s->append.fd);
+	if (no)
+		a->err = no;
+	a->nspool++;
+	if (!a->err && !bad) {
+		a->bytes += n;
+		open_spool(s, a);
+	} else {
+		add_file(a, NULL);	/* read and dropped */
+	}
+	cr_spool(&s->cr, a->fd);
 	if (sync)
 		s_out(s, "+ Ready for literal data");
 }
 
-/* The tagged answer to an APPEND whose message the index took (r 0) or not;
- * the selected view learns of the new message first. */
-static void append_reply(struct session *s, const struct append_args *a, int r, uint32_t uv,
-			 uint32_t newuid)
+/* ---- composing a CATENATE message ---- */
+
+/* Writes a message file from parts given in CRLF (or already LF) form:
+ * CRLF -> LF, also where one part ends in CR and the next begins with LF;
+ * size counts the octets in CRLF form. */
+struct lfw {
+	int fd;
+	bool cr, err;
+	uint64_t size, max;
+	size_t n;
+	char buf[16384];
+};
+
+static void lfw_flush(struct lfw *w)
 {
-	if (r < 0) {
-		log_err("user=%s: append to %s failed", s->user, a->name);
-		s_no(s, "[SERVERBUG] Cannot store message");
-		return;
-	}
-	if (s->sel && !strcmp(s->sel->name, a->name))
-		mi_close(view_sync(s, !s->in_fetch_like));
-	s_ok(s, "[APPENDUID %u %u] APPEND completed", uv, newuid);
+	if (w->n && !w->err && write_all(w->fd, w->buf, w->n) < 0)
+		w->err = true;
+	w->n = 0;
 }
 
-/* The message is in DIR/tmp/BASE: into the folder with it. */
-static void append_spooled(struct session *s, const struct append_args *a)
+static void lfw_emit(struct lfw *w, char c)
 {
-	close(s->append.fd);
-	s->append.fd = -1;	/* mi_add_tmp owns the file now (removes it on failure) */
-	struct mi *mi = s->cr.spool_err ? NULL : open_folder(s, s->append.dir);
-	uint32_t newuid = 0;
-	int r = mi ? mi_add_tmp(mi, s->append.base, a->flags, a->kw, a->idate, &newuid) : -1;
-	uint32_t uv = mi ? mi_header(mi)->uidvalidity : 0;
-	mi_close(mi);
-	if (r < 0 && !mi) {
-		char *p = xasprintf("%s/tmp/%s", s->append.dir, s->append.base);
-		unlink(p);
-		free(p);
-	}
-	append_reply(s, a, r, uv, newuid);
+	w->buf[w->n++] = c;
+	w->size += c == '\n' ? 2 : 1;
+	if (w->n == sizeof w->buf)
+		lfw_flush(w);
 }
 
-/* A small literal that came inline (an empty message): stored from memory. */
-static void append_inline(struct session *s, const struct append_args *a, const char *msg, size_t len)
+static int lfw_put(void *arg, const char *p, size_t len)
 {
-	if (!ms_exists(a->name)) {
-		s_no(s, "[TRYCREATE] No such mailbox");
-		return;
+	struct lfw *w = arg;
+	for (size_t i = 0; i < len; i++) {
+		if (w->cr && p[i] != '\n')
+			lfw_emit(w, '\r');
+		w->cr = p[i] == '\r';
+		if (!w->cr)
+			lfw_emit(w, p[i]);
 	}
-	if (over_quota(s, len))
-		return;
-	int fd = memfd_create("append", MFD_CLOEXEC);
-	if (fd < 0 || write_all(fd, msg, len) < 0) {
-		if (fd >= 0)
-			close(fd);
-		s_no(s, "[SERVERBUG] Cannot store message");
-		return;
-	}
-	char *dir = folder_dir(a->name);
-	struct mi *mi = open_folder(s, dir);
-	free(dir);
-	uint32_t newuid = 0;
-	int r = mi ? mi_add_fd(mi, fd, a->flags, a->kw, a->idate, &newuid) : -1;
-	uint32_t uv = mi ? mi_header(mi)->uidvalidity : 0;
-	mi_close(mi);
+	return w->err || w->size > w->max ? -1 : 0;
+}
+
+static int lfw_end(struct lfw *w)
+{
+	if (w->cr)
+		lfw_emit(w, '\r');
+	w->cr = false;
+	lfw_flush(w);
+	return w->err || w->size > w->max ? -1 : 0;
+}
+
+/* A TEXT part: its spool file into the message. */
+static int text_into(struct append_state *a, size_t spool, struct lfw *w)
+{
+	char *path = tmp_path(a, a->base[spool]);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	if (fd < 0)
+		return -1;
+	char buf[16384];
+	ssize_t n;
+	int rc = 0;
+	while (rc == 0 && (n = read(fd, buf, sizeof buf)) != 0)
+		rc = n < 0 ? -1 : lfw_put(w, buf, (size_t)n);
 	close(fd);
-	append_reply(s, a, r, uv, newuid);
+	return rc;
+}
+
+static struct mi *session_open(void *arg, const char *dir)
+{
+	return open_folder(arg, dir);
+}
+
+/* May this session read what url names? A URL with a URLAUTH verifier
+ * needs a valid one that grants the session's user access; any other
+ * URL must be the session's own user's. */
+static bool url_readable(struct session *s, const struct imap_url *u, const char *url,
+			 const char **why)
+{
+	char *owner = imap_url_owner(u);
+	bool own = !owner || !strcasecmp(owner, s->user);
+	free(owner);
+	*why = "URL of another user";
+	if (!own)
+		return false;
+	if (!u->mech) {
+		*why = "Incomplete URLAUTH";
+		return !u->access;
+	}
+	struct urlauth_who who = { s->user, false };
+	char *dir = url_folder_dir(u);
+	bool ok = dir && urlauth_allows(u, &who, why) && urlauth_valid(u, url, dir, why);
+	free(dir);
+	return ok;
+}
+
+/* A URL part: the octets it names into the message. -1 with *why (a bad
+ * URL) or -2 (the message grew too big or could not be written). */
+static int url_into(struct session *s, const char *url, struct lfw *w, const char **why)
+{
+	struct imap_url u;
+	struct url_data d;
+	*why = "Bad URL";
+	if (imap_url_parse(url, &u) < 0)
+		return -1;
+	int rc = -1;
+	if (url_readable(s, &u, url, why) && url_part_open(&u, session_open, s, &d, why) == 0) {
+		rc = url_part_crlf(&d, lfw_put, w) < 0 ? -2 : 0;
+		url_part_close(&d);
+	}
+	imap_url_free(&u);
+	return rc;
+}
+
+/* Compose message m into a new file of the folder's tmp/: its name (*size
+ * its octets), or NULL with the NO to give in *no. */
+static const char *compose(struct session *s, struct append_state *a, const struct append_msg *m,
+			   uint64_t *size, char **no)
+{
+	char *base = mi_unique_name(), *path = tmp_path(a, base);
+	struct lfw *w = xcalloc(1, sizeof *w);
+	int fd = w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	w->max = s->lim.message_max;
+	free(path);
+	if (fd < 0) {
+		free(base);
+		base = NULL;
+	}
+	add_file(a, base);
+	int rc = fd < 0 ? -2 : 0;
+	for (size_t k = 0; k < m->nparts && rc == 0; k++) {
+		const struct append_part *p = &m->parts[k];
+		const char *why = NULL;
+		if (p->url)
+			rc = url_into(s, p->url, w, &why);
+		else if (p->len)
+			rc = text_into(a, p->spool, w) < 0 ? -2 : 0;
+		if (rc == -1)
+			*no = xasprintf("[BADURL %s] %s", p->url, why);
+	}
+	if (rc == 0 && lfw_end(w) < 0)
+		rc = -2;
+	if (rc == -2)
+		*no = xstrdup(w->size > w->max ? "[TOOBIG] Composed message too large"
+						: "[SERVERBUG] Cannot store message");
+	*size = w->size;
+	if (fd >= 0)
+		close(fd);
+	free(w);
+	return rc == 0 ? base : NULL;
+}
+
+/* ---- storing ---- */
+
+/* Every message into the index, or none: those added before a failure are
+ * taken out again. */
+static int store_all(struct session *s, struct append_state *a, const struct append_cmd *c,
+		     const char **files, uint32_t *uids, uint32_t *uv)
+{
+	struct mi *mi = open_folder(s, a->dir);
+	if (!mi)
+		return -1;
+	size_t i;
+	for (i = 0; i < c->n; i++)
+		if (mi_add_tmp(mi, files[i], c->m[i].flags, c->m[i].kw, c->m[i].idate, &uids[i]) < 0)
+			break;
+	if (i < c->n)
+		for (size_t k = 0; k < i; k++)
+			mi_expunge(mi, uids[k]);
+	*uv = mi_header(mi)->uidvalidity;
+	mi_close(mi);
+	return i < c->n ? -1 : 0;
+}
+
+static void append_store(struct session *s, struct append_state *a, const struct append_cmd *c)
+{
+	const char **files = xcalloc(c->n, sizeof *files);
+	uint32_t *uids = xcalloc(c->n, sizeof *uids), uv = 0;
+	char *no = NULL;
+	uint64_t total = 0, size = 0;
+	for (size_t i = 0; i < c->n && !no; i++) {
+		const struct append_msg *m = &c->m[i];
+		if (!m->catenate && m->parts[0].len)
+			files[i] = a->base[m->parts[0].spool], size = m->parts[0].len;
+		else
+			files[i] = compose(s, a, m, &size, &no);
+		total += size;
+	}
+	if (!no && quota_exceeded(s, total))
+		no = xstrdup("[OVERQUOTA] Mailbox is over its quota");
+	if (no) {
+		s_no(s, "%s", no);
+	} else if (store_all(s, a, c, files, uids, &uv) < 0) {
+		log_err("user=%s: append to %s failed", s->user, c->name);
+		s_no(s, "[SERVERBUG] Cannot store message");
+	} else {
+		if (s->sel && !strcmp(s->sel->name, c->name))
+			mi_close(view_sync(s, !s->in_fetch_like));
+		struct evbuffer *set = evbuffer_new();
+		s_uid_set(set, uids, c->n);
+		evbuffer_add(set, "", 1);
+		s_ok(s, "[APPENDUID %u %s] APPEND completed", uv, (const char *)evbuffer_pullup(set, -1));
+		evbuffer_free(set);
+	}
+	free(no);
+	free(files);
+	free(uids);
 }
 
 void cmd_append(struct session *s, struct ip *ip, bool uid)
 {
-	struct append_args a;
-	bool spooled = s->append.fd >= 0 || s->append.err;
-	char *msg = NULL;
-	size_t len = 0;
-	uint64_t n;
-	bool ok = parse_args(ip, &a) &&
-		  (spooled ? ip_literal_header(ip, &n) : (msg = ip_string(ip, &len)) != NULL) &&
-		  ip_eol(ip);
-	if (!ok)
-		s_bad(s, "Syntax: APPEND mailbox [(flags)] [\"date-time\"] {literal}");
-	else if (s->append.err)
-		s_no(s, "%s", s->append.err);
-	else if (spooled)
-		append_spooled(s, &a);
-	else
-		append_inline(s, &a, msg, len);
+	struct append_state *a = state(s);
+	literal_done(s, a);
+	struct append_cmd c;
+	enum append_parsed r = append_parse(ip, false, &c);
+	if (a->err)
+		s_no(s, "%s", a->err);
+	else if (r == AP_SYNTAX)
+		s_bad(s, "Syntax: APPEND mailbox 1*([(flags)] [\"date-time\"] ({literal} / CATENATE (parts)))");
+	else if (r == AP_LIMIT)
+		s_no(s, "[LIMIT] Too many messages or parts");
+	else if (!ms_exists(c.name))
+		s_no(s, "[TRYCREATE] No such mailbox");
+	else if (c.nspool != a->nspool)
+		s_bad(s, "Literals do not match the command");
+	else {
+		if (!a->dir)
+			a->dir = folder_dir(c.name);
+		append_store(s, a, &c);
+	}
+	append_cmd_free(&c);
 	append_discard(s);
-	args_free(&a);
-	free(msg);
 }

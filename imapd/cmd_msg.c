@@ -105,20 +105,6 @@ struct src {
 	char *kw;
 };
 
-/* "1:3,7" from a sorted list */
-static void uid_set(struct evbuffer *b, const uint32_t *u, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && u[j + 1] == u[j] + 1)
-			j++;
-		evbuffer_add_printf(b, "%s%u", i ? "," : "", u[i]);
-		if (j > i)
-			evbuffer_add_printf(b, ":%u", u[j]);
-		i = j + 1;
-	}
-}
-
 /* Open the source files under the source lock, so the target can be locked
  * afterwards without holding both (no lock-order deadlock between sessions). */
 static size_t gather(struct session *s, struct mi *mi, size_t *idx, size_t n, struct src *out)
@@ -216,9 +202,9 @@ static void do_copy(struct session *s, struct ip *ip, bool uid, bool move)
 	struct evbuffer *code = evbuffer_new();
 	if (done) {
 		evbuffer_add_printf(code, "[COPYUID %u ", uv);
-		uid_set(code, su, done);
+		s_uid_set(code, su, done);
 		evbuffer_add(code, " ", 1);
-		uid_set(code, du, done);
+		s_uid_set(code, du, done);
 		evbuffer_add(code, "] ", 2);
 	}
 	evbuffer_add(code, "", 1);

@@ -64,6 +64,8 @@ void cmd_move(struct session *s, struct ip *ip, bool uid);
 void cmd_idle(struct session *s, struct ip *ip, bool uid);
 void idle_input(struct session *s);
 
+/* "1:3,7" of an ascending list of UIDs (APPENDUID, COPYUID). */
+void s_uid_set(struct evbuffer *b, const uint32_t *u, size_t n);
 /* Folder name argument (astring, INBOX case-insensitive) -> malloc'd name as
  * stored (from UTF-8 when ip->utf8, IMAP4rev2; NULL with ip->bad if invalid). */
 char *arg_mailbox(struct ip *ip);

@@ -134,3 +134,16 @@ bool parse_flags(struct ip *ip, bool parens_required, uint32_t *flags, char *kw,
 	}
 	return false;
 }
+
+void s_uid_set(struct evbuffer *b, const uint32_t *u, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && u[j + 1] == u[j] + 1)
+			j++;
+		evbuffer_add_printf(b, "%s%u", i ? "," : "", u[i]);
+		if (j > i)
+			evbuffer_add_printf(b, ":%u", u[j]);
+		i = j + 1;
+	}
+}

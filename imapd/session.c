@@ -220,7 +220,6 @@ int session_run(int fd, const char *user, const char *tag, const char *ip, bool 
 	s.ip = xstrdup(ip);
 	s.tag = xstrdup(tag);
 	s.inotify_fd = -1;
-	s.append.fd = -1;
 	s.base = event_base_new();
 	fd_nonblock(fd);
 	s.bev = bufferevent_socket_new(s.base, fd, BEV_OPT_CLOSE_ON_FREE);

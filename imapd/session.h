@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct append_state;
 struct fetch_job;
 struct session;
 
@@ -68,12 +69,7 @@ struct session {
 	/* IMAP4rev2 enabled (RFC 9051): no \Recent or RECENT, SEARCH answered
 	 * by ESEARCH, UTF-8 mailbox names, OK [CLOSED] and a LIST on SELECT */
 	bool rev2;
-	/* the APPEND literal being written to DIR/tmp/BASE (cmd_append.c) */
-	struct {
-		int fd;			/* -1: none */
-		char *dir, *base;
-		const char *err;	/* refused: the NO to give at the command's end */
-	} append;
+	struct append_state *append;	/* the APPEND being received (cmd_append.c) */
 	struct fetch_job *fetch;	/* a FETCH still sending (no command is read meanwhile) */
 	bool pumping;		/* fetch_pump is running */
 	/* fetch bookkeeping of the current command */

@@ -11,11 +11,15 @@
  *    tree must render as mime_parse's does;
  *  - as client input fed in chunks (sizes from the first byte): the command
  *    reader must never return more than its limits allow, and the tokeniser
- *    walks each command it returns.
+ *    walks each command it returns; APPEND's grammar (MULTIAPPEND, CATENATE)
+ *    parses the command so far at each literal and the whole command at its
+ *    end, and every token is also tried as an IMAP URL.
  * Run: make fuzz (long) or make fuzz-smoke (part of make check). */
 #include "common/mime.h"
 #include "common/mime_addr.h"
 #include "common/mime_stream.h"
+#include "imapd/append.h"
+#include "imapd/imapurl.h"
 #include "imapd/parser.h"
 #include "imapd/thread.h"
 
@@ -23,6 +27,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -119,6 +124,13 @@ static void walk(const char *buf, size_t len)
 		size_t n;
 		char *s = i % 3 == 0 ? ip_astring(&ip, &n) : i % 3 == 1 ? ip_listmbox(&ip) : ip_until(&ip, " ()");
 		if (s) {
+			struct imap_url u;
+			if (imap_url_parse(s, &u) == 0) {
+				if (u.rump_len > strlen(s) || (u.partial && !u.uid))
+					abort();
+				free(imap_url_owner(&u));
+				imap_url_free(&u);
+			}
 			struct seqset set;
 			if (seqset_parse(s, &set)) {
 				seqset_has(&set, 5, 10);
@@ -127,6 +139,29 @@ static void walk(const char *buf, size_t len)
 		}
 		free(s);
 	}
+}
+
+/* APPEND's arguments, on the command so far (prefix: it ends in a literal
+ * announcement) or whole; the messages and parts stay within the limits. */
+static enum append_parsed append_args(struct evbuffer *cmd, bool prefix)
+{
+	struct ip ip;
+	ip_init(&ip, (const char *)evbuffer_pullup(cmd, -1), evbuffer_get_length(cmd));
+	char *tag = ip_tag(&ip), *name = NULL;
+	enum append_parsed r = AP_OTHER;
+	if (tag && ip_sp(&ip) && (name = ip_atom(&ip)) && !strcasecmp(name, "APPEND")) {
+		struct append_cmd c;
+		r = append_parse(&ip, prefix, &c);
+		if (c.n > APPEND_MAX_MESSAGES)
+			abort();
+		for (size_t i = 0; i < c.n; i++)
+			if (c.m[i].nparts > CATENATE_MAX_PARTS || (r == AP_DONE && c.m[i].nparts == 0))
+				abort();
+		append_cmd_free(&c);
+	}
+	free(tag);
+	free(name);
+	return r;
 }
 
 static void fuzz_commands(const uint8_t *data, size_t size)
@@ -143,7 +178,9 @@ static void fuzz_commands(const uint8_t *data, size_t size)
 			if (st == CR_MORE)
 				break;
 			if (st == CR_APPEND_LITERAL) {
-				if (data[0] & 1)
+				if (append_args(r.cmd, true) == AP_OTHER)
+					cr_inline(&r);	/* a mailbox name or URL */
+				else if (data[0] & 1)
 					cr_spool(&r, -1);	/* dropped, as a refused APPEND */
 				else
 					cr_inline(&r);
@@ -153,6 +190,7 @@ static void fuzz_commands(const uint8_t *data, size_t size)
 				if (n > 2048 + 4096 + 512)
 					abort();
 				walk((const char *)evbuffer_pullup(r.cmd, -1), n);
+				append_args(r.cmd, false);
 				cr_reset(&r);
 			}
 			if (st == CR_FATAL)

@@ -1,0 +1,142 @@
+/* urlpart.c — from an IMAP URL to the octets it names. */
+#include "imapd/urlpart.h"
+#include "imapd/commands.h"
+#include "common/mailindex.h"
+#include "common/mailstore.h"
+#include "common/mime.h"
+#include "common/mime_stream.h"
+#include "common/util.h"
+
+#include <event2/buffer.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define URL_MSG_READ_MAX (1024ULL * 1024 * 1024)
+
+void url_part_close(struct url_data *d)
+{
+	if (d->m)
+		mime_stream_free(d->m);
+	if (d->text)
+		evbuffer_free(d->text);
+	if (d->fd >= 0)
+		close(d->fd);
+	memset(d, 0, sizeof *d);
+	d->fd = -1;
+}
+
+char *url_folder_dir(const struct imap_url *u)
+{
+	char *stored = ms_is_inbox(u->mailbox) ? xstrdup("INBOX") : mbox_from_utf8(u->mailbox);
+	char *dir = stored && ms_valid_name(stored) && ms_exists(stored) ? folder_dir(stored) : NULL;
+	free(stored);
+	return dir;
+}
+
+/* The message file of the URL's UID, opened while the index is locked (a
+ * flag change renames it). */
+static int open_message(const struct imap_url *u, url_open_fn open_fn, void *arg,
+			struct url_data *d, const char **why)
+{
+	char *dir = url_folder_dir(u);
+	struct mi *mi = dir ? open_fn(arg, dir) : NULL;
+	free(dir);
+	if (!mi) {
+		*why = "No such mailbox";
+		return -1;
+	}
+	struct mi_rec rec;
+	int r = -1;
+	if (u->uidvalidity && mi_header(mi)->uidvalidity != u->uidvalidity) {
+		*why = "UIDVALIDITY does not match";
+	} else if (mi_get(mi, u->uid, &rec) != 1) {
+		*why = "No such message";
+	} else {
+		char *path = mi_path(mi, &rec);
+		d->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		d->msg_size = rec.size;
+		free(path);
+		mi_rec_clear(&rec);
+		*why = "Message vanished";
+		r = d->fd >= 0 ? 0 : -1;
+	}
+	mi_close(mi);
+	return r;
+}
+
+/* A part number path ("1.2") names a MIME part BINARY can take. */
+static bool part_number(const char *s)
+{
+	return *s && strspn(s, "0123456789.") == strlen(s);
+}
+
+static int section(const struct imap_url *u, struct url_data *d, const char **why)
+{
+	*why = "Bad section";
+	if (!(d->m = mime_parse_fd(d->fd, URL_MSG_READ_MAX, NULL)))
+		return -1;
+	struct mime_section sec;
+	if (mime_section(d->m, u->section, &sec) < 0)
+		return -1;
+	if (part_number(u->section))
+		d->part = mime_find_part(d->m, u->section);
+	if (sec.kind == MIME_SEC_RANGE) {
+		d->off = sec.off;
+		d->len = sec.len;
+	} else {
+		d->text = evbuffer_new();
+		size_t hl = sec.len < MIME_MAX_HEADER ? sec.len : MIME_MAX_HEADER;
+		if (sec.len)
+			mime_header_filter(d->m->buf + sec.off, hl, sec.fields, sec.nfields,
+					   sec.kind == MIME_SEC_FIELDS_NOT, d->text);
+		else
+			evbuffer_add(d->text, "\r\n", 2);
+		d->len = evbuffer_get_length(d->text);
+	}
+	mime_section_free(&sec);
+	return 0;
+}
+
+int url_part_open(const struct imap_url *u, url_open_fn open_fn, void *arg, struct url_data *d,
+		  const char **why)
+{
+	memset(d, 0, sizeof *d);
+	d->fd = -1;
+	if (open_message(u, open_fn, arg, d, why) < 0)
+		return -1;
+	d->len = d->msg_size;
+	if (u->section && section(u, d, why) < 0) {
+		url_part_close(d);
+		return -1;
+	}
+	if (u->partial) {
+		uint64_t st = u->pstart < d->len ? u->pstart : d->len;
+		uint64_t left = d->len - st;
+		d->off += st;
+		d->len = u->plen && u->plen < left ? u->plen : left;
+		if (d->text)
+			evbuffer_drain(d->text, (size_t)st);
+	}
+	return 0;
+}
+
+int url_part_crlf(const struct url_data *d, int (*sink)(void *arg, const char *p, size_t n), void *arg)
+{
+	if (d->text) {
+		size_t n = (size_t)d->len;
+		return n ? sink(arg, (const char *)evbuffer_pullup(d->text, (ev_ssize_t)n), n) : 0;
+	}
+	struct crlf_reader *rd = xmalloc(sizeof *rd);
+	crlf_reader_init(rd, d->fd, d->off, d->len);
+	char buf[16384];
+	ssize_t n = 0;
+	int rc = 0;
+	while (rc == 0 && (n = crlf_read(rd, buf, sizeof buf)) > 0)
+		rc = sink(arg, buf, (size_t)n);
+	if (n < 0)
+		rc = -1;
+	free(rd);
+	return rc;
+}
