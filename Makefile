@@ -7,6 +7,7 @@
 #   make fuzz       run each libFuzzer target for FUZZ_TIME seconds (default 600)
 #   make run        install dependencies, build, create ./demo if missing, start it
 #   make install    install binaries, man pages and default configs (PREFIX, DESTDIR)
+#   make etc        regenerate etc/ (the documented default configs) from the schemas
 #   make bench      benchmarks against Postfix and Dovecot (docs/PERFORMANCE.md);
 #                   BENCH_ARGS="--quick" or "imap pop3" etc. passes arguments
 #
@@ -118,6 +119,11 @@ check: deps-check
 run: deps-run build-all
 	@tools/run-demo $(CURDIR)/$(BUILD)/bin
 
+# etc/: the default configuration of every program, from its schema (commit the
+# result; tests/e2e/test_tooling.py fails when etc/ and the programs differ).
+etc: build-all
+	tools/gen-etc $(BUILD)/bin etc
+
 install: build-all
 	tools/install.sh "$(DESTDIR)" "$(SBINDIR)" "$(LIBEXECDIR)" "$(MANDIR)" "$(BUILD)/bin"
 
@@ -127,7 +133,7 @@ bench: deps-bench build-all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all build-all unit e2e deps deps-run deps-check deps-bench check run install bench clean fuzz fuzz-smoke
+.PHONY: all build-all unit e2e etc deps deps-run deps-check deps-bench check run install bench clean fuzz fuzz-smoke
 .DELETE_ON_ERROR:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -410,22 +410,44 @@ static const char *override_for(const char *const *ov, const char *name)
 	return NULL;
 }
 
-/* The key's documentation line, with its choices or range. */
+/* Text as "# " comment lines of at most 78 columns, broken between words. */
+static void write_comment(FILE *f, const char *text)
+{
+	const size_t width = 76;
+	while (*text) {
+		size_t n = strlen(text);
+		if (n > width) {
+			n = width;
+			while (n > 0 && text[n] != ' ')
+				n--;
+			if (n == 0)
+				n = strcspn(text, " ");
+		}
+		fprintf(f, "# %.*s\n", (int)n, text);
+		text += n;
+		while (*text == ' ')
+			text++;
+	}
+}
+
+/* The key's documentation, with its choices or range. */
 static void write_doc(FILE *f, const struct cfg_key *k)
 {
-	char lo[32], hi[32];
-	fprintf(f, "\n# %s", k->doc);
+	char lo[32], hi[32], extra[96] = "";
 	if (k->type == CFG_ENUM)
-		fprintf(f, " (%s)", k->choices);
+		snprintf(extra, sizeof extra, " (%s)", k->choices);
 	if (k->type == CFG_INT || k->type == CFG_SIZE || k->type == CFG_TIME) {
 		format_num(k->type, k->min, lo, sizeof lo);
 		format_num(k->type, k->max, hi, sizeof hi);
 		if (k->max == CFG_NO_MAX)
-			fprintf(f, " (at least %s)", lo);
+			snprintf(extra, sizeof extra, " (at least %s)", lo);
 		else
-			fprintf(f, " (%s to %s)", lo, hi);
+			snprintf(extra, sizeof extra, " (%s to %s)", lo, hi);
 	}
+	char *text = xasprintf("%s%s", k->doc, extra);
 	fprintf(f, "\n");
+	write_comment(f, text);
+	free(text);
 }
 
 int cfg_write_defaults(int fd, const char *title, const struct cfg_key *schema,
@@ -442,10 +464,8 @@ int cfg_write_defaults(int fd, const char *title, const struct cfg_key *schema,
 			continue;
 		const char *ov = override_for(overrides, k->name);
 		write_doc(f, k);
-		if (ov && (!k->def || strcmp(ov, k->def)))
-			fprintf(f, "%s = %s\n", k->name, ov);
-		else
-			fprintf(f, "#%s = %s\n", k->name, k->def ? k->def : "");
+		const char *v = ov && (!k->def || strcmp(ov, k->def)) ? ov : k->def ? k->def : "";
+		fprintf(f, "%s%s =%s%s\n", v == ov ? "" : "#", k->name, *v ? " " : "", v);
 	}
 	return fclose(f) == 0 ? 0 : -1;
 }

@@ -2,7 +2,7 @@
 # install.sh DESTDIR SBINDIR LIBEXECDIR MANDIR BUILDBIN — what `make install` does:
 # mailctl to SBINDIR (plus a `sendmail` link to it), the daemons to LIBEXECDIR
 # (mailctl finds them there), the man pages (docs/*.8), the documented default
-# configs (PREFIX/share/tern/*.conf, from each schema), and — as root installing into the
+# configs (etc/*.conf to PREFIX/share/tern/), and — as root installing into the
 # live system (no DESTDIR) — the unprivileged accounts. The instance itself is
 # made with `mailctl init /etc/tern` (see INSTALL).
 set -e
@@ -18,14 +18,11 @@ ln -sf mailctl "$DESTDIR$SBINDIR/sendmail"
 for m in docs/*.8; do
 	install -m 0644 "$m" "$DESTDIR$MANDIR/man8/"
 done
-# Default configuration files, documented line by line, generated from each
-# program's schema (each setting is declared once, in its program).
+# Default configuration files, documented line by line: etc/, generated from
+# each program's schema (`make etc`; a test keeps it equal to --print-config).
 DATADIR=$(dirname "$MANDIR")/tern
 install -d -m 0755 "$DESTDIR$DATADIR"
-"$BUILDBIN/mailctl" init --print-config > "$DESTDIR$DATADIR/tern.conf"
-for b in "$BUILDBIN"/tern-*; do
-	[ -x "$b" ] && "$b" --print-config > "$DESTDIR$DATADIR/${b##*/tern-}.conf"
-done
+install -m 0644 etc/*.conf "$DESTDIR$DATADIR/"
 chmod 0644 "$DESTDIR$DATADIR"/*.conf
 echo "installed mailctl and sendmail in $DESTDIR$SBINDIR, daemons in $DESTDIR$LIBEXECDIR,"
 echo "manuals in $DESTDIR$MANDIR/man8, default configs in $DESTDIR$DATADIR"

@@ -5,6 +5,8 @@ import subprocess
 
 import pytest
 
+from conftest import TERN_BIN, Instance
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PEERS = {"postfix", "dovecot-imapd", "dovecot-pop3d", "dovecot-core"}
 TEST_TOOLS = {"clang", "python3-pytest", "swaks", "fetchmail", "isync", "dnsmasq-base"}
@@ -55,3 +57,51 @@ def test_deps_print_changes_nothing_when_all_installed():
     p = subprocess.run([os.path.join(REPO, "tools", "deps.sh"), "run", "--print"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and p.stdout == "", p.stdout
+
+
+# ------------------------------------------------------------------ etc/
+
+ETC = os.path.join(REPO, "etc")
+
+
+def print_config(name):
+    """What the program itself prints as NAME.conf's documented defaults."""
+    if name == "tern":
+        argv = [os.path.join(TERN_BIN, "mailctl"), "init", "--print-config"]
+    else:
+        argv = [os.path.join(TERN_BIN, f"tern-{name}"), "--print-config"]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_etc_is_what_the_programs_print(tmp_path):
+    """etc/NAME.conf for every config file `mailctl init` writes, each equal to
+    the program's --print-config (regenerate with `make etc`)."""
+    inst = Instance(str(tmp_path))
+    inst.init()
+    made = sorted(f for f in os.listdir(inst.dir) if f.endswith(".conf"))
+    assert sorted(os.listdir(ETC)) == made
+    for f in made:
+        name = f[:-len(".conf")]
+        with open(os.path.join(ETC, f)) as fh:
+            assert fh.read() == print_config(name), f"etc/{f} differs: run `make etc`"
+
+
+def test_make_install_installs_etc(tmp_path):
+    """make install puts etc/*.conf where INSTALL says, unchanged. Runs the
+    install step make runs (make -n shows it) with the binaries under test,
+    into a DESTDIR, without make's rebuild."""
+    p = subprocess.run(["make", "-n", "-C", REPO, "install"], capture_output=True, text=True,
+                       timeout=60)
+    assert any("tools/install.sh" in l for l in p.stdout.splitlines()), p.stdout
+    dest = tmp_path / "root"
+    p = subprocess.run([os.path.join(REPO, "tools", "install.sh"), str(dest), "/usr/local/sbin",
+                        "/usr/local/lib/tern", "/usr/local/share/man", TERN_BIN],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    share = dest / "usr" / "local" / "share" / "tern"
+    assert sorted(os.listdir(share)) == sorted(os.listdir(ETC))
+    for f in os.listdir(ETC):
+        with open(os.path.join(ETC, f)) as a:
+            assert (share / f).read_text() == a.read(), f
