@@ -58,8 +58,10 @@ static void skip_comment(struct lex *lx)
 	size_t lead = 0;
 	while (lead < lx->comment.len && lx->comment.p[lead] == ' ')
 		lead++;
-	memmove(lx->comment.p, lx->comment.p + lead, lx->comment.len - lead + 1);
-	lx->comment.len -= lead;
+	if (lead) {	/* (an empty comment "()" has no buffer at all) */
+		memmove(lx->comment.p, lx->comment.p + lead, lx->comment.len - lead + 1);
+		lx->comment.len -= lead;
+	}
 }
 
 /* Folding white space and comments (CFWS). */

@@ -1,6 +1,7 @@
 /* mime_decode.c — decoding for SEARCH: RFC 2047 encoded words, RFC 2231
  * parameters, base64 and quoted-printable bodies, charsets through iconv. */
 #include "common/mime.h"
+#include "common/mime_stream.h"
 #include "common/util.h"
 
 #include <event2/buffer.h>
@@ -49,19 +50,16 @@ int mime_hex_value(int c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-static size_t qp_decode(const char *s, size_t n, char *out, bool underscore_space)
+/* RFC 2047 "Q" encoded text: "=XX" and "_" for a space. */
+static size_t q_decode(const char *s, size_t n, char *out)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '=' && i + 2 < n + 0 && mime_hex_value(s[i + 1]) >= 0 && mime_hex_value(s[i + 2]) >= 0) {
+		if (s[i] == '=' && i + 2 < n && mime_hex_value(s[i + 1]) >= 0 && mime_hex_value(s[i + 2]) >= 0) {
 			out[o++] = (char)(mime_hex_value(s[i + 1]) * 16 + mime_hex_value(s[i + 2]));
 			i += 2;
-		} else if (s[i] == '=' && i + 1 < n && (s[i + 1] == '\r' || s[i + 1] == '\n')) {
-			i += s[i + 1] == '\r' && i + 2 < n && s[i + 2] == '\n' ? 2 : 1;	/* soft break */
-		} else if (underscore_space && s[i] == '_') {
-			out[o++] = ' ';
 		} else {
-			out[o++] = s[i];
+			out[o++] = s[i] == '_' ? ' ' : s[i];
 		}
 	}
 	return o;
@@ -117,7 +115,7 @@ static size_t decode_word(const char *s, char **out, size_t *olen)
 		*star = '\0';
 	char raw[4096];
 	size_t n = enc == 'B' ? b64_decode(text, (size_t)(end - text), raw)
-			      : qp_decode(text, (size_t)(end - text), raw, true);
+			      : q_decode(text, (size_t)(end - text), raw);
 	char *u = mime_to_utf8(charset, raw, n);
 	if (!u)
 		u = xstrndup(raw, n);
@@ -312,19 +310,11 @@ char *mime_part_binary(const struct mime_msg *m, const struct mime_part *p, size
 {
 	const char *b = m->buf + p->body_off;
 	size_t n = p->body_len;
-	const char *enc = p->enc ? p->enc : "7bit";
-	char *out = xmalloc(n + 1);
-	if (!strcasecmp(enc, "base64"))
-		*outlen = b64_decode(b, n, out);
-	else if (!strcasecmp(enc, "quoted-printable"))
-		*outlen = qp_decode(b, n, out, false);
-	else if (!strcasecmp(enc, "7bit") || !strcasecmp(enc, "8bit") || !strcasecmp(enc, "binary")) {
-		memcpy(out, b, n);
-		*outlen = n;
-	} else {
-		free(out);
+	struct mstream_dec d;
+	if (!mstream_dec_init(&d, p->enc))
 		return NULL;
-	}
+	char *out = xmalloc(n + MSTREAM_DEC_SLACK + 1);
+	*outlen = mstream_dec_run(&d, b, n, true, out);
 	out[*outlen] = '\0';
 	return out;
 }
@@ -333,13 +323,12 @@ char *mime_body_text(const struct mime_msg *m, const struct mime_part *p, size_t
 {
 	const char *b = m->buf + p->body_off;
 	size_t n = p->body_len > DECODE_MAX ? DECODE_MAX : p->body_len;
-	char *raw = xmalloc(n + 1);
+	char *raw = xmalloc(n + MSTREAM_DEC_SLACK + 1);
 	size_t rn;
-	if (p->enc && !strcasecmp(p->enc, "base64"))
-		rn = b64_decode(b, n, raw);
-	else if (p->enc && !strcasecmp(p->enc, "quoted-printable"))
-		rn = qp_decode(b, n, raw, false);
-	else {
+	struct mstream_dec d;
+	if (mstream_dec_init(&d, p->enc)) {
+		rn = mstream_dec_run(&d, b, n, true, raw);
+	} else {	/* an unknown encoding is searched as written */
 		memcpy(raw, b, n);
 		rn = n;
 	}

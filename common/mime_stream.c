@@ -420,44 +420,125 @@ bool mstream_dec_init(struct mstream_dec *d, const char *enc)
 	return true;
 }
 
-/* One octet of quoted-printable: "=XX" decodes, "=" CRLF / LF / CR is a soft
- * line break, anything else passes (as mime_decode.c's qp_decode). */
+/* Quoted-printable states: in text; after CR; after "="; after "=" and one
+ * hex digit; after "=" and whitespace (transport padding); after "=" CR. */
+enum { QP_TEXT, QP_CR, QP_EQ, QP_EQ_HEX, QP_EQ_WS, QP_EQ_CR };
+
+static size_t qp_flush_ws(struct mstream_dec *d, char *out)
+{
+	memcpy(out, d->ws, d->nws);
+	size_t n = d->nws;
+	d->nws = 0;
+	return n;
+}
+
+static size_t qp_hold_ws(struct mstream_dec *d, char c, char *out)
+{
+	size_t o = d->nws == sizeof d->ws ? qp_flush_ws(d, out) : 0;
+	d->ws[d->nws++] = c;
+	return o;
+}
+
+/* One octet in text: whitespace is held, a line end drops what is held. */
+static size_t qp_text(struct mstream_dec *d, char c, char *out)
+{
+	if (c == ' ' || c == '\t')
+		return qp_hold_ws(d, c, out);
+	if (c == '\r') {
+		d->qp = QP_CR;
+		return 0;
+	}
+	if (c == '\n') {
+		d->nws = 0;	/* trailing whitespace */
+		out[0] = c;
+		return 1;
+	}
+	size_t o = qp_flush_ws(d, out);
+	if (c == '=')
+		d->qp = QP_EQ;
+	else
+		out[o++] = c;
+	return o;
+}
+
+/* One octet of quoted-printable. */
 static size_t qp_octet(struct mstream_dec *d, char c, char *out)
 {
 	size_t o = 0;
-	for (;;) {
-		if (d->ncarry == 0) {
-			if (c == '=')
-				d->carry[d->ncarry++] = c;
-			else
-				out[o++] = c;
-			return o;
+	int h = mime_hex_value((unsigned char)c);
+	switch (d->qp) {
+	case QP_TEXT:
+		return qp_text(d, c, out);
+	case QP_CR:
+		d->qp = QP_TEXT;
+		if (c == '\n') {
+			d->nws = 0;
+			memcpy(out, "\r\n", 2);
+			return 2;
 		}
-		if (d->ncarry == 1) {
-			if (mime_hex_value((unsigned char)c) >= 0 || c == '\r') {
-				d->carry[d->ncarry++] = c;
-				return o;
-			}
-			d->ncarry = 0;
-			if (c == '\n')
-				return o;	/* "=" LF: soft break */
-			out[o++] = '=';
-			continue;	/* c again, on its own */
+		o = qp_flush_ws(d, out);
+		out[o++] = '\r';
+		return o + qp_text(d, c, out + o);
+	case QP_EQ:
+		if (h >= 0) {
+			d->hex = c;
+			d->qp = QP_EQ_HEX;
+			return 0;
 		}
-		if (d->carry[1] == '\r') {
-			d->ncarry = 0;
-			if (c == '\n')
-				return o;	/* "=" CRLF */
-			continue;	/* "=" CR was a soft break; c on its own */
+		if (c == ' ' || c == '\t') {
+			d->qp = QP_EQ_WS;
+			return qp_hold_ws(d, c, out);
 		}
-		d->ncarry = 0;
-		if (mime_hex_value((unsigned char)c) >= 0) {
-			out[o++] = (char)(mime_hex_value((unsigned char)d->carry[1]) * 16 + mime_hex_value((unsigned char)c));
-			return o;
+		d->qp = c == '\r' ? QP_EQ_CR : QP_TEXT;
+		if (c == '\r' || c == '\n')
+			return 0;	/* "=" LF: soft line break */
+		out[o++] = '=';
+		return o + qp_text(d, c, out + o);
+	case QP_EQ_HEX:
+		d->qp = QP_TEXT;
+		if (h >= 0) {
+			out[0] = (char)(mime_hex_value((unsigned char)d->hex) * 16 + h);
+			return 1;
 		}
 		out[o++] = '=';
-		out[o++] = d->carry[1];
+		out[o++] = d->hex;
+		return o + qp_text(d, c, out + o);
+	case QP_EQ_WS:
+		if ((c == ' ' || c == '\t') && d->nws < sizeof d->ws) {
+			d->ws[d->nws++] = c;
+			return 0;
+		}
+		if (c == '\r' || c == '\n') {
+			d->nws = 0;
+			d->qp = c == '\r' ? QP_EQ_CR : QP_TEXT;
+			return 0;
+		}
+		d->qp = QP_TEXT;	/* "=" and whitespace inside a line: as written */
+		out[o++] = '=';
+		o += qp_flush_ws(d, out + o);
+		return o + qp_text(d, c, out + o);
+	default:	/* QP_EQ_CR: a soft line break whatever follows */
+		d->qp = QP_TEXT;
+		return c == '\n' ? 0 : qp_text(d, c, out);
 	}
+}
+
+/* End of input: what is held. Trailing whitespace and a final soft break
+ * vanish; a lone "=" or "=X" stays as written. */
+static size_t qp_final(struct mstream_dec *d, char *out)
+{
+	size_t o = 0;
+	if (d->qp == QP_CR) {
+		o = qp_flush_ws(d, out);
+		out[o++] = '\r';
+	} else if (d->qp == QP_EQ || d->qp == QP_EQ_HEX) {
+		out[o++] = '=';
+		if (d->qp == QP_EQ_HEX)
+			out[o++] = d->hex;
+	}
+	d->nws = 0;
+	d->qp = QP_TEXT;
+	return o;
 }
 
 size_t mstream_dec_run(struct mstream_dec *d, const char *in, size_t n, bool final, char *out)
@@ -482,12 +563,7 @@ size_t mstream_dec_run(struct mstream_dec *d, const char *in, size_t n, bool fin
 			out[o++] = (char)((d->acc >> d->bits) & 0xff);
 		}
 	}
-	if (final && d->enc == MSTREAM_QP && d->ncarry) {
-		/* a lone "=" or "=X" at the end stays as it is; "=" CR is a soft break */
-		if (d->carry[d->ncarry - 1] != '\r')
-			for (size_t k = 0; k < d->ncarry; k++)
-				out[o++] = d->carry[k];
-		d->ncarry = 0;
-	}
+	if (final && d->enc == MSTREAM_QP)
+		o += qp_final(d, out + o);
 	return o;
 }

@@ -49,19 +49,29 @@ void crlf_reader_init(struct crlf_reader *r, int fd, uint64_t start, uint64_t le
  * file ended early, -1 on a read error. */
 ssize_t crlf_read(struct crlf_reader *r, char *out, size_t cap);
 
-/* Content-Transfer-Encoding undone chunk by chunk (as mime_part_binary). */
+/* Content-Transfer-Encoding undone chunk by chunk; mime_part_binary and
+ * mime_body_text use it too, so every body is decoded the same way.
+ * Quoted-printable follows RFC 2045 6.7: "=XX" decodes, "=" at the end of a
+ * line (transport padding after it allowed) is a soft line break, whitespace
+ * at the end of a line is padding and dropped, anything malformed passes as
+ * written. Whitespace is held until the line shows whether it is trailing,
+ * at most MSTREAM_QP_WS octets of it (past that it is content). */
 enum mstream_enc { MSTREAM_IDENTITY, MSTREAM_BASE64, MSTREAM_QP };
+#define MSTREAM_QP_WS		80
+#define MSTREAM_DEC_SLACK	(MSTREAM_QP_WS + 8)	/* output beyond the input's length */
 struct mstream_dec {
 	enum mstream_enc enc;
 	unsigned acc;
 	int bits;
-	char carry[3];		/* quoted-printable: "=" and up to 2 octets after it */
-	size_t ncarry;
+	int qp;			/* quoted-printable state (mime_stream.c) */
+	char hex;		/* the first digit after "=" */
+	char ws[MSTREAM_QP_WS];	/* whitespace held */
+	size_t nws;
 };
 /* false for an encoding FETCH BINARY cannot undo (NULL is 7bit). */
 bool mstream_dec_init(struct mstream_dec *d, const char *enc);
-/* Decode n octets of in into out (room for n + 3); final: no more input
- * follows. Returns the octets written. */
+/* Decode n octets of in into out (room for n + MSTREAM_DEC_SLACK); final: no
+ * more input follows. Returns the octets written. */
 size_t mstream_dec_run(struct mstream_dec *d, const char *in, size_t n, bool final, char *out);
 
 #endif

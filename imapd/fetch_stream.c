@@ -89,10 +89,10 @@ bool fs_empty(const struct fstream *f)
 	return !f->head;
 }
 
-/* Up to FS_CHUNK + 8 octets of g's literal into out (0 when it is done). */
+/* Up to FS_OUT_MAX octets of g's literal into out (0 when it is done). */
 static size_t produce(struct seg *g, char *out)
 {
-	char in[FS_CHUNK], dbuf[FS_CHUNK + 8];
+	char in[FS_CHUNK], dbuf[FS_OUT_MAX];
 	while (g->left) {
 		if (g->eof) {
 			size_t n = g->left < FS_CHUNK ? (size_t)g->left : FS_CHUNK;
@@ -152,7 +152,7 @@ static void literal(struct fstream *f, int fd, uint64_t off, uint64_t clen, cons
 	struct seg *g = xcalloc(1, sizeof *g);
 	if (len <= FS_INLINE_MAX) {
 		seg_init(g, fd, off, clen, d, skip, len);
-		char out[FS_CHUNK + 8];
+		char out[FS_OUT_MAX];
 		size_t n;
 		while ((n = produce(g, out)) > 0)
 			evbuffer_add(t, out, n);
@@ -187,7 +187,7 @@ int fs_decoded_size(int fd, uint64_t off, uint64_t clen, const struct mstream_de
 	struct crlf_reader *rd = xmalloc(sizeof *rd);
 	struct mstream_dec dec = *d;
 	crlf_reader_init(rd, fd, off, clen);
-	char in[FS_CHUNK], out[FS_CHUNK + 8];
+	char in[FS_CHUNK], out[FS_OUT_MAX];
 	*size = 0;
 	*nul = false;
 	int rc = 0;
@@ -223,7 +223,7 @@ void fs_send(struct fstream *f, struct evbuffer *out, size_t room)
 			seg_free(g);
 		} else {
 			struct evbuffer_iovec v;
-			if (evbuffer_reserve_space(out, FS_CHUNK + 8, &v, 1) < 1)
+			if (evbuffer_reserve_space(out, FS_OUT_MAX, &v, 1) < 1)
 				return;
 			n = produce(g, v.iov_base);
 			if (!g->left) {

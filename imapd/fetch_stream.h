@@ -16,6 +16,8 @@ struct evbuffer;
 
 #define FS_INLINE_MAX	(64 * 1024)	/* literals up to this are read at once */
 #define FS_CHUNK	(32 * 1024)
+/* most octets one chunk of input decodes to */
+#define FS_OUT_MAX	(FS_CHUNK + MSTREAM_DEC_SLACK)
 
 struct fstream;
 

@@ -63,3 +63,61 @@ def test_envelope_address_forms(server):
     assert (b'(("John Q. Public" NIL "jqp" "example.com")(NIL NIL "user-from" "domain.org"))'
             in env2), env2
     r.close()
+
+
+QP_BODY = (b"hello  \r\nbar=\r\n\r\nfoo\t=\r\nbar\r\nfoo\t \t= \r\n=62\r\nfoo = \t\r\nbar\r\n"
+           b"foo =\r\n=62\r\nfoo  \r\nbar=\r\n\r\nfoo_bar\r\n")
+QP_DECODED = b"hello\r\nbar\r\nfoo\tbar\r\nfoo\t \tb\r\nfoo bar\r\nfoo b\r\nfoo\r\nbar\r\nfoo_bar\r\n"
+
+BINARY_MSG = msg(
+    [b"From: a@example.org", b"MIME-Version: 1.0",
+     b"Content-Type: multipart/mixed; boundary=\"o\""],
+    b"--o\r\nContent-Type: text/plain; charset=us-ascii\r\n"
+    b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + QP_BODY +
+    b"\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n"
+    b"From: inner@example.org\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n"
+    b"--i\r\nContent-Type: text/plain\r\n\r\ninner text\r\n"
+    b"--i\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    b"AAEC\r\nAwQF\r\n"
+    b"--i--\r\n"
+    b"--o--\r\n")
+
+
+def literal_of(data, item):
+    """The octets of the literal that follows `item` in a FETCH response."""
+    m = re.search(re.escape(item) + rb" ~?\{(\d+)\}\r\n", data)
+    assert m, (item, data)
+    return data[m.end():m.end() + int(m.group(1))]
+
+
+def raw_fetch(r, text):
+    """Everything up to the tagged reply (literals may hold CRLF)."""
+    r.n += 1
+    tag = b"t%d" % r.n
+    r.send(tag + b" " + text + b"\r\n")
+    data = r.buf
+    r.buf = b""
+    while not re.search(rb"(^|\r\n)" + tag + rb" (OK|NO|BAD)[^\r\n]*\r\n", data):
+        d = r.s.recv(65536)
+        assert d, data
+        data += d
+    return data
+
+
+def test_binary_decodes_quoted_printable_base64_nested(server):
+    """RFC 3516 BINARY undoes the transfer encoding per RFC 2045 6.7: "="
+    soft line breaks (with transport padding after them) vanish, whitespace
+    at the end of a line is dropped; base64 inside a message/rfc822 part too."""
+    server.append(BINARY_MSG)
+    r = RawImap(server)
+    r.ok(b"SELECT INBOX")
+    data = raw_fetch(r, b"FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1] BINARY.PEEK[1]<15.10>)")
+    assert b"BINARY.SIZE[1] %d" % len(QP_DECODED) in data, data
+    assert literal_of(data, b"BINARY[1]") == QP_DECODED
+    assert literal_of(data, b"BINARY[1]<15>") == QP_DECODED[15:25]
+    data = raw_fetch(r, b"FETCH 1 (BINARY.SIZE[2.2] BINARY.PEEK[2.2] BINARY.PEEK[2.1])")
+    assert b"BINARY.SIZE[2.2] 6" in data, data
+    assert literal_of(data, b"BINARY[2.2]") == b"\x00\x01\x02\x03\x04\x05"
+    assert b"BINARY[2.2] ~{6}" in data  # NUL inside: a literal8
+    assert literal_of(data, b"BINARY[2.1]") == b"inner text"
+    r.close()

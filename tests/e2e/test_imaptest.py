@@ -37,7 +37,7 @@ STRESS_USERS = 10
 # Groups that do not pass yet: FAIL (wrong behaviour) or SKIP (capability missing).
 KNOWN_FAILING = {
     # failing
-    "append-binary", "copy", "esearch-condstore", "fetch-binary-mime-qp",
+    "append-binary", "copy", "esearch-condstore",
     "id", "move", "search-addresses", "search-flags", "select",
     "sort-addresses", "uidvalidity",
     # skipped: capability not offered yet

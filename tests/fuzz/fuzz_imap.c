@@ -97,7 +97,7 @@ static void fuzz_mime_stream(const uint8_t *data, size_t size)
 	if (mstream_dec_init(&d, p->enc)) {
 		struct crlf_reader *r = malloc(sizeof *r);
 		crlf_reader_init(r, fd, p->body_off, p->body_len);
-		char in[100], out[104];
+		char in[100], out[100 + MSTREAM_DEC_SLACK];
 		ssize_t k;
 		while ((k = crlf_read(r, in, sizeof in)) > 0)
 			mstream_dec_run(&d, in, (size_t)k, false, out);

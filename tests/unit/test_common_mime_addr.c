@@ -81,6 +81,8 @@ static void test_missing_and_broken(void)
 	PARSES("\"unterminated", "-|-|unterminated|.MISSING-HOST-NAME.;");
 	PARSES("(unterminated", "");
 	PARSES("a@b (unterminated", "unterminated|-|a|b;");
+	PARSES("a@b ()", "-|-|a|b;");	/* found by fuzz_imap: an empty first comment */
+	PARSES("a@b (  )", "-|-|a|b;");
 	PARSES("g: a@b", "-|-|g|-;-|-|a|b;-|-|-|-;");
 }
 

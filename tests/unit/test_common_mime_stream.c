@@ -258,12 +258,27 @@ static void test_ranges_and_decoding(void)
 	close(fd);
 	free(crlf);
 
-	/* chunked decoding gives what mime_part_binary gives, at every split */
-	static const struct { const char *enc, *in; } dec[] = {
-		{ "base64", "AAEC\r\nAwQ=\r\n" },
-		{ "quoted-printable", "a=3Db=\r\nc=\nd=4\r\n=\r=ZZ==41=" },
-		{ "quoted-printable", "x=4" },
-		{ "7bit", "plain\r\n" },
+	/* decoding (RFC 2045 6.7 for quoted-printable) gives the same octets at
+	 * every split of the input, and what mime_part_binary gives */
+	static const char sp100[] = "                                                  "
+				    "                                                  ";
+	char longws[128], longws_out[128];
+	snprintf(longws, sizeof longws, "x%sy\r\n", sp100);
+	snprintf(longws_out, sizeof longws_out, "x%sy\r\n", sp100);
+	static const char imaptest_in[] = "hello  \r\nbar=\r\n\r\nfoo\t=\r\nbar\r\nfoo\t \t= \r\n=62\r\n"
+					  "foo = \t\r\nbar\r\nfoo =\r\n=62\r\nfoo  \r\nbar=\r\n\r\nfoo_bar\r\n";
+	static const char imaptest_out[] = "hello\r\nbar\r\nfoo\tbar\r\nfoo\t \tb\r\nfoo bar\r\nfoo b\r\n"
+					   "foo\r\nbar\r\nfoo_bar\r\n";
+	const struct { const char *enc, *in, *want; } dec[] = {
+		{ "base64", "AAEC\r\nAwQ=\r\n", "\0\1\2\3\4" },
+		{ "quoted-printable", "a=3Db=\r\nc=\nd=4\r\n=\r=ZZ==41=", "a=bcd=4\r\n=ZZ=A=" },
+		{ "quoted-printable", "x=4", "x=4" },
+		{ "quoted-printable", imaptest_in, imaptest_out },
+		{ "quoted-printable", "x  \r\ny\t\r\nz \t", "x\r\ny\r\nz" },
+		{ "quoted-printable", "a= \t\r\nb= \nc=  ", "abc" },
+		{ "quoted-printable", "a b= c\r\n", "a b= c\r\n" },
+		{ "quoted-printable", longws, longws_out },
+		{ "7bit", "plain\r\n", "plain\r\n" },
 	};
 	for (size_t i = 0; i < ARRAY_LEN(dec); i++) {
 		struct mime_msg m = { 0 };
@@ -272,17 +287,21 @@ static void test_ranges_and_decoding(void)
 		m.len = strlen(dec[i].in);
 		p.body_len = m.len;
 		p.enc = (char *)dec[i].enc;
-		size_t wl;
-		char *want = mime_part_binary(&m, &p, &wl);
+		size_t wl = i == 0 ? 5 : strlen(dec[i].want);
+		size_t bl;
+		char *bin = mime_part_binary(&m, &p, &bl);
+		CHECK(bin && bl == wl && !memcmp(bin, dec[i].want, wl));
+		free(bin);
 		for (size_t split = 0; split <= m.len; split++) {
 			struct mstream_dec d;
 			CHECK(mstream_dec_init(&d, dec[i].enc));
-			char out[128];
+			char out[512];
 			size_t o = mstream_dec_run(&d, m.buf, split, false, out);
 			o += mstream_dec_run(&d, m.buf + split, m.len - split, true, out + o);
-			CHECK(o == wl && !memcmp(out, want, wl));
+			if (o != wl || memcmp(out, dec[i].want, wl))
+				fprintf(stderr, "  case %zu split %zu: [%.*s]\n", i, split, (int)o, out);
+			CHECK(o == wl && !memcmp(out, dec[i].want, wl));
 		}
-		free(want);
 	}
 	struct mstream_dec d;
 	CHECK(!mstream_dec_init(&d, "x-uuencode"));
