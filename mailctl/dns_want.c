@@ -37,7 +37,7 @@ static void add(struct dns_wants *ws, const char *comment, const char *prefix, i
 	ws->w[ws->n++] = (struct dns_want){ owner, type, rdata, prefix, comment };
 }
 
-static void note(struct dns_wants *ws, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) note(struct dns_wants *ws, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
