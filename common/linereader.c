@@ -120,3 +120,8 @@ int fdreader_line(struct fdreader *r, size_t max, struct line *out)
 			return -1;
 	}
 }
+
+bool line_output_full(struct evbuffer *output)
+{
+	return evbuffer_get_length(output) > LINE_OUTPUT_MAX;
+}

@@ -30,6 +30,15 @@ enum line_status line_read(struct evbuffer *buf, size_t max, struct line *out);
 bool line_skip(struct evbuffer *buf);
 void line_free(struct line *l);
 
+/* Back-pressure for command protocols: a client that pipelines cheap commands
+ * and never reads its replies must not make us queue replies without end. A
+ * server stops taking commands out of its input while more than
+ * LINE_OUTPUT_MAX bytes of replies wait (its input buffer then fills to its
+ * read watermark and the kernel stops the client), and takes them again from
+ * its write callback once the output is below it. */
+#define LINE_OUTPUT_MAX (16 * 1024)
+bool line_output_full(struct evbuffer *output);
+
 /* Blocking reader over an fd, for command-line tools. */
 struct fdreader {
 	int fd;

@@ -263,7 +263,7 @@ void login_process(struct lclient *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	while (c->state == LC_CMD || c->state == LC_SASL) {
-		if (c->closing)
+		if (c->closing || line_output_full(bufferevent_get_output(c->bev)))
 			return;
 		if (c->state == LC_SASL) {
 			struct line l;
@@ -311,8 +311,12 @@ static void on_read(struct bufferevent *bev, void *arg)
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct lclient *c = arg;
-	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (c->closing)
 		lclient_free(c);
+	else
+		login_process(c);	/* commands that waited for the replies to go */
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -332,6 +336,9 @@ void login_setup_bev(struct lclient *c)
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	struct timeval tv = { (time_t)L.login_timeout, 0 };
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	/* Input waits here while replies are held back (line_output_full): room
+	 * for one whole line, so an overlong one is still recognised. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 2 * (size_t)L.max_line + 4096);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 

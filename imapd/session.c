@@ -2,6 +2,7 @@
  * helpers. Commands are the layer above (s->ops, commands.c). */
 #include "imapd/session.h"
 #include "imapd/imapd.h"
+#include "common/linereader.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -76,8 +77,9 @@ void s_bad(struct session *s, const char *fmt, ...)
 static void process_input(struct session *s)
 {
 	while (!s->closing) {
-		if (s->fetch) {
-			/* a FETCH is still sending: read nothing more until it is done */
+		if (s->fetch || line_output_full(s_buf(s))) {
+			/* a FETCH is still sending, or replies wait for a client that
+			 * pipelines without reading: read nothing more until they went */
 			bufferevent_disable(s->bev, EV_READ);
 			return;
 		}
@@ -154,6 +156,13 @@ static void on_write(struct bufferevent *bev, void *arg)
 		return;	/* called back from inside fetch_pump */
 	if (s->fetch && !s->ops->fetch_pump(s) && !s->closing) {
 		/* the FETCH is complete: on with the commands that wait */
+		bufferevent_enable(s->bev, EV_READ);
+		on_read(s->bev, s);
+		return;
+	}
+	if (!s->fetch && !s->closing && !line_output_full(s_buf(s)) &&
+	    !(bufferevent_get_enabled(s->bev) & EV_READ)) {
+		/* the replies held back by process_input went */
 		bufferevent_enable(s->bev, EV_READ);
 		on_read(s->bev, s);
 		return;

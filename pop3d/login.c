@@ -102,7 +102,7 @@ static bool reading(const struct lsess *s)
 static void process_input(struct lsess *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
-	while (reading(s)) {
+	while (reading(s) && !line_output_full(bufferevent_get_output(s->bev))) {
 		if (s->skipping) {
 			if (!line_skip(in))
 				return;
@@ -167,6 +167,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 		proxy_client_drained(s);
 		break;
 	default:
+		process_input(s);	/* commands that waited for the replies to go */
 		break;
 	}
 }

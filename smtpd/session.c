@@ -338,7 +338,8 @@ static void update_timeout(struct session *s)
 static void process(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
-	while (!s->busy && !(s->state & (ST_CLOSING | ST_TLS))) {
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	while (!s->busy && !(s->state & (ST_CLOSING | ST_TLS)) && !line_output_full(out)) {
 		if (body_pending(s)) {
 			if (!txn_input(s, in))
 				break;
@@ -389,6 +390,8 @@ static void write_cb(struct bufferevent *bev, void *arg)
 		schedule_reap(s);
 	else if (s->state & ST_TLS)
 		tls_after_flush(s);
+	else if (!s->busy)
+		process(s);	/* the commands that waited for the replies to go */
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
