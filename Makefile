@@ -74,7 +74,8 @@ include $(wildcard */module.mk)
 # --- unit tests: tests/unit/test_<module>_<name>.c links lib<module>.a ---
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-UNIT_HELPER_OBJS := $(BUILD)/obj/tests/unit/check.o $(BUILD)/obj/tests/unit/testdns.o
+UNIT_HELPER_OBJS := $(BUILD)/obj/tests/unit/check.o $(BUILD)/obj/tests/unit/testdns.o \
+                    $(BUILD)/obj/tests/unit/testkeys.o
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(UNIT_HELPER_OBJS) $(ALL_MODULE_LIBS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)

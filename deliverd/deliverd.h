@@ -5,6 +5,7 @@
 #define TERN_DELIVERD_H
 
 #include "common/config.h"
+#include "common/mailcrypt.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,6 +22,8 @@ struct dconf {
 	uint64_t workers;
 	unsigned max_hops;
 	bool quota_bounce;
+	struct mc_opts crypt;		/* encryption at rest (tern.conf encrypt_*) */
+	bool crypt_clear_on_failure;	/* encrypt_failure = deliver_clear */
 };
 
 struct agent *local_run(struct dconf *c, struct event_base *base, const char *queue_sock,

@@ -1,5 +1,7 @@
 /* maildir.c — write one message into a Maildir++ mailbox, idempotently. */
 #include "deliverd/maildir.h"
+#include "deliverd/seal.h"
+#include "common/mailcrypt.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -29,7 +31,7 @@ bool maildir_safe_component(const char *s)
 	return true;
 }
 
-static void __attribute__((format(printf, 4, 5))) set(struct mresult *r, int result, const char *status, const char *fmt, ...)
+void mresult_set(struct mresult *r, int result, const char *status, const char *fmt, ...)
 {
 	r->result = result;
 	strlcpy_t(r->status, status, sizeof r->status);
@@ -130,27 +132,36 @@ static int copy_body(int in, uint64_t size, int out, uint64_t *written, uint64_t
 	return rc;
 }
 
+/* Is an entry of dir named name (exact), or starting with it (prefix)? */
+static bool dir_has(const char *dir, const char *name, bool prefix, char end)
+{
+	size_t nl = strlen(name);
+	bool found = false;
+	DIR *d = opendir(dir);
+	for (struct dirent *de; d && !found && (de = readdir(d));)
+		found = !strncmp(de->d_name, name, nl) && (prefix || de->d_name[nl] == end);
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /* Already delivered? new/NAME, or in cur/ with flags appended (only looked for
  * when cur/ changed since the message arrived: the queue id starts with its
- * arrival time). */
-static bool already_there(const char *dir, const char *name, const char *qid)
+ * arrival time). A sealed copy's size differs at each encryption, so for a
+ * mailbox with a key the name is matched up to its sizes (prefix), which
+ * costs a read of new/. */
+static bool already_there(const char *dir, const char *name, const char *qid, bool prefix)
 {
-	char *p = xasprintf("%s/new/%s", dir, name);
-	bool found = access(p, F_OK) == 0;
+	char *p = xasprintf("%s/new%s%s", dir, prefix ? "" : "/", prefix ? "" : name);
+	bool found = prefix ? dir_has(p, name, true, 0) : access(p, F_OK) == 0;
 	free(p);
 	if (found)
 		return true;
 	char *cur = xasprintf("%s/cur", dir);
 	struct stat st;
 	unsigned long t = strtoul((char[9]){ qid[0], qid[1], qid[2], qid[3], qid[4], qid[5], qid[6], qid[7], 0 }, NULL, 16);
-	if (stat(cur, &st) == 0 && (unsigned long)st.st_mtime + 1 >= t) {
-		size_t nl = strlen(name);
-		DIR *d = opendir(cur);
-		for (struct dirent *de; d && !found && (de = readdir(d));)
-			found = !strncmp(de->d_name, name, nl) && de->d_name[nl] == ':';
-		if (d)
-			closedir(d);
-	}
+	if (stat(cur, &st) == 0 && (unsigned long)st.st_mtime + 1 >= t)
+		found = dir_has(cur, name, prefix, ':');
 	free(cur);
 	return found;
 }
@@ -324,32 +335,56 @@ static void target_dir(const struct mdeliver *d, const char *base, char **dir)
 	*dir = xstrdup(base);
 }
 
-static int write_copy(const struct mdeliver *d, const char *dir, const char *tmp,
-		      uint64_t *s, uint64_t *w)
+static int write_failed(struct mresult *r, int e)
 {
-	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (out < 0)
-		return -1;
+	mresult_set(r, MD_DEFER, e == ENOSPC || e == EDQUOT ? "4.3.1" : "4.3.0",
+		    "cannot write to mailbox: %s", strerror(e));
+	return -1;
+}
+
+/* What deliverd puts on top: Return-Path, Delivered-To and the prepended
+ * fields (Authentication-Results), stored with LF like the rest. */
+static int write_trace(const struct mdeliver *d, int out, uint64_t *s, uint64_t *lfs)
+{
 	char *hdr = xasprintf("Return-Path: <%s>\nDelivered-To: %s\n", d->sender, d->mailbox);
-	uint64_t lfs = 2;
+	*lfs = 2;
 	*s = strlen(hdr);
 	int rc = write_all(out, hdr, strlen(hdr));
 	free(hdr);
 	if (rc == 0 && d->prepend && *d->prepend) {
-		/* Stored with LF like the rest; W= counts the CRLF form. */
+		/* W= counts the CRLF form. */
 		char *p = xstrdup(d->prepend);
 		size_t o = 0;
 		for (size_t i = 0; p[i]; i++) {
 			if (p[i] == '\r' && p[i + 1] == '\n')
 				continue;
-			lfs += p[i] == '\n';
+			*lfs += p[i] == '\n';
 			p[o++] = p[i];
 		}
 		rc = write_all(out, p, o);
 		*s += o;
 		free(p);
 	}
-	if (rc == 0)
+	return rc;
+}
+
+/* The file in tmp/: trace fields, then the message sealed to key (when
+ * there is one and the message did not come encrypted) or as it came.
+ * 0, or -1 with r set. */
+static int write_copy(const struct mdeliver *d, const struct mc_key *key, const char *tmp,
+		      uint64_t *s, uint64_t *w, bool *sealed, struct mresult *r)
+{
+	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0)
+		return write_failed(r, errno);
+	uint64_t lfs = 0;
+	int rc = write_trace(d, out, s, &lfs), how = SEAL_CLEAR;
+	if (rc == 0 && key && (how = seal_write(d, key, out, s, &lfs, r)) == SEAL_FAILED) {
+		close(out);
+		return -1;
+	}
+	*sealed = how == SEAL_DONE;
+	if (rc == 0 && how == SEAL_CLEAR)
 		rc = copy_body(d->fd, d->size, out, s, &lfs);
 	if (rc == 0 && fsync(out) < 0)
 		rc = -1;
@@ -358,9 +393,50 @@ static int write_copy(const struct mdeliver *d, const char *dir, const char *tmp
 		rc = -1;
 		e = errno;
 	}
-	errno = e;
 	*w = *s + lfs;
-	return rc;
+	return rc < 0 ? write_failed(r, e) : 0;
+}
+
+/* tmp/ -> new/NAME, NAME = STEM (queue id, mailbox hash, host, ending in a
+ * comma) + sizes. A copy already there (a redelivery) is kept instead. */
+static void store(const struct mdeliver *d, const char *base, const char *dir, const char *stem,
+		  const struct mc_key *key, bool keyed, struct mresult *r)
+{
+	if (keyed && already_there(dir, stem, d->qid, true)) {
+		mresult_set(r, MD_DELIVERED, "2.0.0", "already delivered to %s (duplicate suppressed)",
+			    d->mailbox);
+		return;
+	}
+	char *tmp = xasprintf("%s/tmp/%s%d.%lu", dir, stem, (int)getpid(), (unsigned long)pthread_self());
+	uint64_t s = 0, w = 0;
+	bool sealed = false, dup = false;
+	if (write_copy(d, key, tmp, &s, &w, &sealed, r) < 0) {
+		unlink(tmp);
+		free(tmp);
+		return;
+	}
+	char *final = xasprintf("%s/new/%sS=%llu,W=%llu", dir, stem, (unsigned long long)s,
+				(unsigned long long)w);
+	snprintf(r->path, sizeof r->path, "%s", final);
+	dup = !keyed && already_there(dir, strrchr(final, '/') + 1, d->qid, false);
+	int linked = dup ? 0 : link(tmp, final);
+	dup = dup || (linked < 0 && errno == EEXIST);
+	int e = errno;
+	unlink(tmp);
+	free(tmp);
+	free(final);
+	char *nd = xasprintf("%s/new", dir);
+	if (linked < 0 && !dup)
+		mresult_set(r, MD_DEFER, "4.3.0", "cannot link into new/: %s", strerror(e));
+	else if (!dup && fsync_dir(nd) < 0)
+		mresult_set(r, MD_DEFER, "4.3.0", "cannot sync mailbox directory: %s", strerror(errno));
+	else
+		mresult_set(r, MD_DELIVERED, "2.0.0", dup ? "already delivered to %s (duplicate suppressed)"
+			    : sealed ? "delivered to maildir %s (encrypted)" : "delivered to maildir %s",
+			    d->mailbox);
+	free(nd);
+	if (!dup && r->result == MD_DELIVERED && d->quota)
+		maildir_quota_add(base, s);
 }
 
 int maildir_deliver(const struct mdeliver *d, struct mresult *r)
@@ -369,72 +445,40 @@ int maildir_deliver(const struct mdeliver *d, struct mresult *r)
 	const char *at = strrchr(d->mailbox, '@');
 	char *local = at ? xstrndup(d->mailbox, (size_t)(at - d->mailbox)) : NULL;
 	if (!at || !maildir_safe_component(local) || !maildir_safe_component(at + 1)) {
-		set(r, MD_BOUNCE, "5.1.3", "mailbox name unusable as a path: %s", d->mailbox);
+		mresult_set(r, MD_BOUNCE, "5.1.3", "mailbox name unusable as a path: %s", d->mailbox);
 		free(local);
 		return 0;
 	}
 	char *base = xasprintf("%s/%s/%s", d->mail_dir, at + 1, local);
 	free(local);
-	char *dir = NULL, *tmp = NULL;
+	char *dir = NULL;
+	struct mc_key *key = NULL;
+	bool keyed = false;
 	if (make_maildir(base) < 0) {
-		set(r, MD_DEFER, "4.3.0", "cannot create mailbox: %s", strerror(errno));
+		mresult_set(r, MD_DEFER, "4.3.0", "cannot create mailbox: %s", strerror(errno));
 		goto out;
 	}
 	target_dir(d, base, &dir);
 	if (d->quota && maildir_quota_usage(base, d->quota) + d->size > d->quota) {
 		if (d->quota_bounce)
-			set(r, MD_BOUNCE, "5.2.2", "mailbox full: %s is over quota", d->mailbox);
+			mresult_set(r, MD_BOUNCE, "5.2.2", "mailbox full: %s is over quota", d->mailbox);
 		else
-			set(r, MD_DEFER, "4.2.2", "mailbox full: %s is over quota", d->mailbox);
+			mresult_set(r, MD_DEFER, "4.2.2", "mailbox full: %s is over quota", d->mailbox);
 		goto out;
 	}
+	if (seal_plan(d, base, &key, &keyed, r) < 0)
+		goto out;
 	char host[128];
 	strlcpy_t(host, d->hostname, sizeof host);
 	for (char *p = host; *p; p++)
 		if (*p == '/' || *p == ':' || *p == ',')
 			*p = '_';
-	uint64_t h = fnv64(d->mailbox, d->folder);
-	tmp = xasprintf("%s/tmp/%s.%016llx.%d.%lu", dir, d->qid, (unsigned long long)h, (int)getpid(),
-			(unsigned long)pthread_self());
-	uint64_t s = 0, w = 0;
-	if (write_copy(d, dir, tmp, &s, &w) < 0) {
-		int e = errno;
-		unlink(tmp);
-		set(r, MD_DEFER, e == ENOSPC || e == EDQUOT ? "4.3.1" : "4.3.0",
-		    "cannot write to mailbox: %s", strerror(e));
-		goto out;
-	}
-	char name[512];
-	snprintf(name, sizeof name, "%s.%016llx.%s,S=%llu,W=%llu", d->qid, (unsigned long long)h, host,
-		 (unsigned long long)s, (unsigned long long)w);
-	char *final = xasprintf("%s/new/%s", dir, name);
-	snprintf(r->path, sizeof r->path, "%s", final);
-	bool dup = already_there(dir, name, d->qid);
-	if (!dup && link(tmp, final) < 0) {
-		if (errno == EEXIST) {
-			dup = true;
-		} else {
-			set(r, MD_DEFER, "4.3.0", "cannot link into new/: %s", strerror(errno));
-			unlink(tmp);
-			free(final);
-			goto out;
-		}
-	}
-	unlink(tmp);
-	free(final);
-	char *nd = xasprintf("%s/new", dir);
-	if (!dup && fsync_dir(nd) < 0) {
-		set(r, MD_DEFER, "4.3.0", "cannot sync mailbox directory: %s", strerror(errno));
-		free(nd);
-		goto out;
-	}
-	free(nd);
-	if (!dup && d->quota)
-		maildir_quota_add(base, s);
-	set(r, MD_DELIVERED, "2.0.0", dup ? "already delivered to %s (duplicate suppressed)"
-					   : "delivered to maildir %s", d->mailbox);
+	char stem[256];
+	snprintf(stem, sizeof stem, "%s.%016llx.%s,", d->qid,
+		 (unsigned long long)fnv64(d->mailbox, d->folder), host);
+	store(d, base, dir, stem, key, keyed, r);
 out:
-	free(tmp);
+	mc_key_free(key);
 	free(dir);
 	free(base);
 	return 0;

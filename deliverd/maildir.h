@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct mc_opts;
+
 struct mdeliver {
 	const char *mail_dir;	/* MAIL */
 	const char *mailbox;	/* user@domain */
@@ -25,6 +27,8 @@ struct mdeliver {
 	uint64_t size;		/* message bytes in fd */
 	uint64_t quota;		/* bytes, 0 = none */
 	bool quota_bounce;	/* over quota: bounce instead of defer */
+	const struct mc_opts *crypt;	/* encryption at rest (seal.h); NULL: never */
+	bool crypt_clear_on_failure;	/* encrypt_failure = deliver_clear */
 };
 
 enum { MD_DELIVERED = 0, MD_DEFER = 1, MD_BOUNCE = 2 };	/* = QR_* */
@@ -36,7 +40,13 @@ struct mresult {
 	char path[1024];	/* delivered file (for logs) */
 };
 
+/* Deliver; with d->crypt, sealed to the key in the Maildir when it has one
+ * (seal.h). The quota is checked against the message as it came. */
 int maildir_deliver(const struct mdeliver *d, struct mresult *r);
+
+/* Fill a result. */
+void mresult_set(struct mresult *r, int result, const char *status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Loop checks over the message header: hops counts Received and Delivered-To
  * fields; *has_dt is set if a Delivered-To equals mailbox (case-insensitive). */

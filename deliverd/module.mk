@@ -1,1 +1,1 @@
-$(eval $(call program,deliverd,tern-deliverd,-lpthread,))
+$(eval $(call program,deliverd,tern-deliverd,-lpthread -lrnp,))

@@ -202,6 +202,11 @@ static int user_auth(const struct instance *in, char **a, int n)
 	return userctl_auth(in, a[0]);
 }
 
+static int user_key(const struct instance *in, char **a, int n)
+{
+	return userctl_key(in, a, n);
+}
+
 static const struct sub user_subs[] = {
 	{ "add", 1, 2, user_add, "user add ADDRESS [SIZE]",
 	  "add a user of a local domain and create its Maildir; password: prompt on a tty, else one line on stdin" },
@@ -211,6 +216,10 @@ static const struct sub user_subs[] = {
 	{ "list", 0, 1, user_list, "user list [DOMAIN]", "print the users, one address a line" },
 	{ "quota", 1, 2, user_quota, "user quota ADDRESS [SIZE]",
 	  "print the quota in bytes, or set it (k, m, g suffixes; 0 = no quota)" },
+	{ "key", 2, 4, user_key, "user key ADDRESS import FILE [--force] | show | del",
+	  "the user's S/MIME certificate (PEM) or OpenPGP public key (armoured) for encryption at rest: "
+	  "mail is then stored readable only with the private key (lose it and that mail is lost); "
+	  "--force takes a key that names another address" },
 	{ "auth", 1, 1, user_auth, "user auth ADDRESS",
 	  "check a password (read like passwd) with the running auth service: prints ok or failed" },
 };
@@ -218,7 +227,7 @@ static const struct sub user_subs[] = {
 int cmd_user(const char *dir, int argc, char **argv)
 {
 	return run_sub("user", user_subs, ARRAY_LEN(user_subs), dir, argc, argv,
-		       "user add|del|passwd|list|quota|auth [ADDRESS] [SIZE]");
+		       "user add|del|passwd|list|quota|key|auth [ADDRESS] [SIZE]");
 }
 
 /* ---- alias ---- */

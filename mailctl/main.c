@@ -24,7 +24,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "status                one line per process: NAME PID USER STATE" },
 	{ "check", cmd_check, "check                 validate every config file" },
 	{ "domain", cmd_domain, "domain add|del|list [DOMAIN]" },
-	{ "user", cmd_user, "user add|del|passwd|list|quota|auth [ADDRESS] [SIZE]" },
+	{ "user", cmd_user, "user add|del|passwd|list|quota|key|auth [ADDRESS] [SIZE]" },
 	{ "alias", cmd_alias, "alias add|del|list [ADDRESS] [TARGET[,TARGET...]]" },
 	{ "queue", cmd_queue, "queue [list] | show ID | flush | delete|hold|release ID|all | pause | resume | rebuild" },
 	{ "sendmail", cmd_sendmail, "sendmail [-t] [-f SENDER] [-i] [RCPT...]" },

@@ -1,1 +1,1 @@
-$(eval $(call program,mailctl,mailctl,-lz,smtpd))
+$(eval $(call program,mailctl,mailctl,-lz -lrnp,smtpd))

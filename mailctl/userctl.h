@@ -27,6 +27,9 @@ bool userctl_parse_size(const char *s, uint64_t *out);
  * directories are kept. 0, or -1 with why. */
 int userctl_make_maildir(const char *mail_dir, const char *address, char *why, size_t whylen);
 
+/* `mailctl user key ADDRESS import FILE [--force] | show | del` (cmd_user_key.c). */
+int userctl_key(const struct instance *in, char **args, int nargs);
+
 /* `mailctl user auth ADDRESS` (cmd_user_auth.c). */
 int userctl_auth(const struct instance *in, const char *address);
 

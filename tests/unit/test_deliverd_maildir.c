@@ -1,7 +1,9 @@
 /* Unit tests: Maildir delivery (format, sizes, idempotency, folders, quota, loops). */
 #include "deliverd/maildir.h"
+#include "common/mailcrypt.h"
 #include "common/util.h"
 #include "tests/unit/check.h"
+#include "tests/unit/testkeys.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -41,6 +43,79 @@ static int count_dir(const char *dir, char *first, size_t len)
 	if (d)
 		closedir(d);
 	return n;
+}
+
+/* The one file of dir, read whole (malloc'd), or NULL. */
+static char *only_file(const char *dir)
+{
+	char name[512] = "";
+	if (count_dir(dir, name, sizeof name) != 1)
+		return NULL;
+	char *p = xasprintf("%s/%s", dir, name);
+	int f = open(p, O_RDONLY);
+	free(p);
+	char *buf = xmalloc(65536);
+	ssize_t n = f >= 0 ? read(f, buf, 65535) : -1;
+	if (f >= 0)
+		close(f);
+	buf[n > 0 ? n : 0] = 0;
+	return buf;
+}
+
+static void put_key(const char *base, long from, long to)
+{
+	EVP_PKEY *pk;
+	char *pem;
+	X509 *x = testkey_cert(&pk, &pem, "carol@example.test", from, to, "keyEncipherment");
+	CHECK(check_put_file(base, "", MC_KEY_FILE, pem) == 0);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	free(pem);
+}
+
+/* A mailbox with a key: sealed (no clear byte of the body or subject), a
+ * redelivery finds the sealed copy although another encryption would have
+ * another size, an expired key defers (4.7.5) or, with deliver_clear,
+ * stores in clear. */
+static void test_sealed(int fd, const char *mail)
+{
+	struct mc_opts crypt = { 0 };
+	struct mdeliver d = { .mail_dir = mail, .mailbox = "carol@example.test", .folder = "",
+			      .sender = "bob@example.test", .qid = "65A1B2C3D4E5F701",
+			      .hostname = "mx.example.test", .fd = fd, .size = strlen(msg),
+			      .crypt = &crypt };
+	struct mresult r;
+	char *base = xasprintf("%s/example.test/carol", mail), *newdir = xasprintf("%s/new", base);
+	CHECK(mkdir_p(newdir, 0700) == 0);
+	put_key(base, -60, 86400);
+	CHECK(maildir_deliver(&d, &r) == 0 && r.result == MD_DELIVERED && strstr(r.text, "(encrypted)"));
+	char *s = only_file(newdir);
+	CHECK(s && strstr(s, "application/pkcs7-mime") && strstr(s, "Subject: [...]"));
+	CHECK(s && !strstr(s, "line 1") && !strstr(s, "Subject: hi"));
+	CHECK(s && !strncmp(s, "Return-Path: <bob@example.test>\nDelivered-To: carol@example.test\n"
+			    "Received: by a\n", 67));
+	free(s);
+	CHECK(maildir_deliver(&d, &r) == 0 && strstr(r.text, "duplicate suppressed"));
+	CHECK(count_dir(newdir, NULL, 0) == 1);
+
+	d.qid = "65A1B2C3D4E5F702";
+	put_key(base, -86400 * 10, -86400);
+	CHECK(maildir_deliver(&d, &r) == 0 && r.result == MD_DEFER);
+	CHECK_STR(r.status, "4.7.5");
+	CHECK(strstr(r.text, "expired") != NULL);
+	CHECK(count_dir(newdir, NULL, 0) == 1);
+	char *tmp = xasprintf("%s/tmp", base);
+	CHECK(count_dir(tmp, NULL, 0) == 0);
+	d.crypt_clear_on_failure = true;
+	CHECK(maildir_deliver(&d, &r) == 0 && r.result == MD_DELIVERED && !strstr(r.text, "encrypted"));
+	CHECK(count_dir(newdir, NULL, 0) == 2);
+	/* Without d.crypt (no site support), a key changes nothing. */
+	d.crypt = NULL;
+	d.qid = "65A1B2C3D4E5F703";
+	CHECK(maildir_deliver(&d, &r) == 0 && r.result == MD_DELIVERED && !strstr(r.text, "encrypted"));
+	free(tmp);
+	free(base);
+	free(newdir);
 }
 
 int main(void)
@@ -135,6 +210,7 @@ int main(void)
 	CHECK(hops == 2 && dt);
 	maildir_scan_header(fd, strlen(msg), "alice@example.test", &hops, &dt);
 	CHECK(hops == 2 && !dt);
+	test_sealed(fd, mail);
 	close(fd);
 	free(mail);
 	free(newdir);
