@@ -35,7 +35,12 @@ struct hdr_rec {
 	uint32_t version, uidvalidity, uidnext, count;
 	uint64_t modseq;
 	int64_t cur_mtime, new_mtime;	/* nanoseconds */
+	/* the first UID no IMAP session has yet seen as \Recent (RFC 3501
+	 * 2.3.2); a header written before this field existed is that much
+	 * shorter, and is read as "nothing is recent" */
+	uint32_t first_recent, pad;
 };
+#define HDR_V1_SIZE offsetof(struct hdr_rec, first_recent)
 
 struct mi {
 	char *dir;
@@ -236,6 +241,27 @@ int mi_get(struct mi *mi, uint32_t uid, struct mi_rec *out)
 	return ok ? 1 : -1;
 }
 
+size_t mi_count_from(struct mi *mi, uint32_t uid)
+{
+	DBC *c;
+	DBT k, v;
+	size_t n = 0;
+	if (mi->db->cursor(mi->db, NULL, &c, 0) != 0)
+		return 0;
+	unsigned char start[5];
+	uid_key(start, 'U', uid);
+	dbt(&k, start, 5);
+	memset(&v, 0, sizeof v);
+	v.flags = DB_DBT_PARTIAL;	/* the keys are enough */
+	int r = c->get(c, &k, &v, DB_SET_RANGE);
+	while (r == 0 && k.size == 5 && ((unsigned char *)k.data)[0] == 'U') {
+		n++;
+		r = c->get(c, &k, &v, DB_NEXT);
+	}
+	c->close(c);
+	return n;
+}
+
 int mi_load(struct mi *mi, struct mi_rec **recs, size_t *n)
 {
 	DBC *c;
@@ -331,6 +357,7 @@ static int put_header(struct mi *mi)
 	mi->pub.uidnext = mi->h.uidnext;
 	mi->pub.modseq = mi->h.modseq;
 	mi->pub.count = mi->h.count;
+	mi->pub.first_recent = mi->h.first_recent;
 	return db_put(mi, "H", 1, &mi->h, sizeof mi->h);
 }
 
@@ -352,7 +379,18 @@ const struct mi_header *mi_header(const struct mi *mi)
 	m->pub.uidnext = mi->h.uidnext;
 	m->pub.modseq = mi->h.modseq;
 	m->pub.count = mi->h.count;
+	m->pub.first_recent = mi->h.first_recent;
 	return &mi->pub;
+}
+
+uint32_t mi_claim_recent(struct mi *mi)
+{
+	uint32_t first = mi->h.first_recent;
+	if (first < mi->h.uidnext) {
+		mi->h.first_recent = mi->h.uidnext;
+		mi->dirty = true;
+	}
+	return first;
 }
 
 /* ---- opening ---- */
@@ -380,33 +418,76 @@ static bool load_header(struct mi *mi)
 	size_t vl;
 	if (db_get(mi, "H", 1, &v, &vl) != 1)
 		return false;
-	bool ok = vl == sizeof mi->h;
-	if (ok)
-		memcpy(&mi->h, v, sizeof mi->h);
+	bool ok = vl == sizeof mi->h || vl == HDR_V1_SIZE;
+	if (ok) {
+		memset(&mi->h, 0, sizeof mi->h);
+		memcpy(&mi->h, v, vl);
+		if (vl == HDR_V1_SIZE)
+			mi->h.first_recent = mi->h.uidnext;
+	}
 	free(v);
 	return ok && mi->h.version == MI_VERSION && mi->h.uidnext > 0;
 }
 
-/* A new UIDVALIDITY, always above the last one this folder had (kept in a
- * small file that survives dropping the index), so clients never mistake a
- * rebuilt index for the old one even within the same second. */
+/* The Maildir a folder directory belongs to: a Maildir++ folder ".Name"
+ * lives in it, INBOX is the Maildir itself. */
+static char *maildir_root(const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+	const char *last = slash ? slash + 1 : dir;
+	if (last[0] != '.' || !strcmp(last, ".") || !strcmp(last, ".."))
+		return xstrdup(dir);
+	return slash ? xstrndup(dir, (size_t)(slash - dir)) : xstrdup(".");
+}
+
+static uint32_t read_u32_file(FILE *f)
+{
+	uint32_t v = 0;
+	rewind(f);
+	if (fscanf(f, "%u", &v) != 1)
+		v = 0;
+	return v;
+}
+
+/* A new UIDVALIDITY, above every one this user's folders had: the last one
+ * handed out is kept in the Maildir's tern-uidvalidity (under a flock, as
+ * sessions create folders concurrently), which survives deleting a folder
+ * or dropping an index, so a re-created folder or rebuilt index is never
+ * mistaken for the old one, even within the same second, and no two
+ * folders share one. A folder's own file (older versions kept only that)
+ * counts too. */
 static uint32_t next_uidvalidity(const char *dir)
 {
-	char *p = xasprintf("%s/tern-uidvalidity", dir);
 	uint32_t last = 0, now = (uint32_t)time(NULL);
-	FILE *f = fopen(p, "r");
+	char *own = xasprintf("%s/tern-uidvalidity", dir);
+	char *root = maildir_root(dir);
+	char *gp = xasprintf("%s/tern-uidvalidity", root);
+	int gfd = open(gp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	FILE *g = gfd >= 0 ? fdopen(gfd, "r+") : NULL;
+	if (g && flock(gfd, LOCK_EX) == 0)
+		last = read_u32_file(g);
+	FILE *f = strcmp(own, gp) ? fopen(own, "r") : NULL;
 	if (f) {
-		if (fscanf(f, "%u", &last) != 1)
-			last = 0;
+		uint32_t mine = read_u32_file(f);
+		last = mine > last ? mine : last;
 		fclose(f);
 	}
 	uint32_t v = now > last ? now : last + 1;
-	f = fopen(p, "w");
-	if (f) {
+	if (g) {
+		rewind(g);
+		if (ftruncate(gfd, 0) == 0)
+			fprintf(g, "%u\n", v);
+		fclose(g);	/* releases the flock */
+	} else if (gfd >= 0) {
+		close(gfd);
+	}
+	if (strcmp(own, gp) && (f = fopen(own, "w"))) {
 		fprintf(f, "%u\n", v);
 		fclose(f);
 	}
-	free(p);
+	free(own);
+	free(root);
+	free(gp);
 	return v;
 }
 
@@ -421,6 +502,7 @@ static int fresh_index(struct mi *mi)
 	mi->h.version = MI_VERSION;
 	mi->h.uidvalidity = next_uidvalidity(mi->dir);
 	mi->h.uidnext = 1;
+	mi->h.first_recent = 1;	/* every message found is new to every session */
 	mi->h.modseq = 1;
 	mi->h.cur_mtime = mi->h.new_mtime = -1;
 	log_info("index: created for %s uidvalidity=%u", mi->dir, mi->h.uidvalidity);

@@ -47,6 +47,7 @@ struct mi_header {
 	uint32_t uidvalidity, uidnext;
 	uint64_t modseq;	/* HIGHESTMODSEQ */
 	uint32_t count;
+	uint32_t first_recent;	/* messages from this UID on are \Recent to no session yet */
 };
 
 struct mi;
@@ -58,6 +59,13 @@ struct mi *mi_open(const char *dir, uint32_t **new_uids, size_t *n_new, char *wh
 void mi_close(struct mi *mi);
 const struct mi_header *mi_header(const struct mi *mi);
 
+/* \Recent (RFC 3501 2.3.2): the messages from first_recent on are new to
+ * every session; the one session that claims them (a read-write SELECT
+ * seeing them first) shows them as \Recent. Returns the first_recent
+ * before the claim (from it up to UIDNEXT are the claimer's). */
+uint32_t mi_claim_recent(struct mi *mi);
+/* How many messages have a UID >= uid. */
+size_t mi_count_from(struct mi *mi, uint32_t uid);
 /* Every record in UID order (malloc'd array; free with mi_recs_free). */
 int mi_load(struct mi *mi, struct mi_rec **recs, size_t *n);
 void mi_recs_free(struct mi_rec *recs, size_t n);

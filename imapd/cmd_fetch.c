@@ -496,7 +496,7 @@ void cmd_fetch(struct session *s, struct ip *ip, bool uid)
 		goto fail;
 	}
 	if (j->r.has_modseq || j->r.changedsince)
-		s->condstore = true;
+		condstore_enable(s);
 	struct mi *mi = view_sync(s, uid);
 	if (!mi) {
 		s_no(s, "[SERVERBUG] Cannot open mailbox");
@@ -611,7 +611,7 @@ void cmd_store(struct session *s, struct ip *ip, bool uid)
 		goto out;
 	}
 	if (conditional)
-		s->condstore = true;
+		condstore_enable(s);
 	if (!uid && !view_seqs_valid(s->sel, &set)) {
 		mi_close(mi);
 		s_bad(s, "Invalid message sequence number");

@@ -188,9 +188,7 @@ int status_line(struct session *s, const char *name, unsigned items)
 {
 	char *dir = folder_dir(name);
 	char why[256];
-	uint32_t *fresh;
-	size_t nfresh;
-	struct mi *mi = dir ? mi_open(dir, &fresh, &nfresh, why, sizeof why) : NULL;
+	struct mi *mi = dir ? mi_open(dir, NULL, NULL, why, sizeof why) : NULL;
 	free(dir);
 	if (!mi)
 		return -1;
@@ -210,12 +208,10 @@ int status_line(struct session *s, const char *name, unsigned items)
 		}
 		mi_recs_free(recs, nr);
 	}
-	size_t recent = nfresh;
-	if (s->sel && !strcmp(s->sel->name, name)) {
-		recent = 0;
-		for (size_t i = 0; i < s->sel->n; i++)
-			recent += s->sel->m[i].recent;
-	}
+	/* those no session has seen yet, and those the selection here has */
+	size_t recent = items & SA_RECENT ? mi_count_from(mi, h->first_recent) : 0;
+	if (s->sel && !strcmp(s->sel->name, name))
+		recent += view_recent(s->sel);
 	struct evbuffer *b = s_buf(s);
 	evbuffer_add(b, "* STATUS ", 9);
 	s_mailbox(s, b, name);
@@ -234,7 +230,6 @@ int status_line(struct session *s, const char *name, unsigned items)
 	ITEM(SA_DELETED_STORAGE, "DELETED-STORAGE %llu", (unsigned long long)((dsize + 1023) / 1024));
 #undef ITEM
 	evbuffer_add(b, ")\r\n", 3);
-	free(fresh);
 	mi_close(mi);
 	return 0;
 }
@@ -389,8 +384,9 @@ static void do_select(struct session *s, struct ip *ip, bool readonly)
 	}
 	s_out(s, "* OK [UIDVALIDITY %u] UIDs valid", v->uidvalidity);
 	s_out(s, "* OK [UIDNEXT %u] Predicted next UID", v->uidnext);
-	if (s->condstore)
-		s_out(s, "* OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)v->modseq);
+	/* on every SELECT/EXAMINE, CONDSTORE enabled or not (RFC 7162 3.1.2.1:
+	 * our mailboxes all keep persistent mod-sequences) */
+	s_out(s, "* OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)v->modseq);
 	if (q.on)
 		qresync_report(s, &q);
 	seqset_free(&q.known);

@@ -716,12 +716,22 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 	size_t *idx, nh = search_run(s, mi, prog, &idx);
 	uint64_t maxmod = 0;
 	if (p.modseq)
-		s->condstore = true;
+		condstore_enable(s);
 	for (size_t j = 0; j < nh; j++) {
 		size_t i = idx[j];
 		hits[j] = uid ? s->sel->m[i].uid : (uint32_t)i + 1;
 		if (s->sel->m[i].modseq > maxmod)
 			maxmod = s->sel->m[i].modseq;
+	}
+	if (esearch && nh && !(ret & (RET_ALL | RET_COUNT)) && (ret & (RET_MIN | RET_MAX))) {
+		/* RFC 7162 3.1.5: the highest MODSEQ of the messages returned,
+		 * here only the first and/or the last */
+		uint64_t lo = s->sel->m[idx[0]].modseq, hi = s->sel->m[idx[nh - 1]].modseq;
+		maxmod = 0;
+		if ((ret & RET_MIN) && lo > maxmod)
+			maxmod = lo;
+		if ((ret & RET_MAX) && hi > maxmod)
+			maxmod = hi;
 	}
 	free(idx);
 	mi_close(mi);

@@ -125,7 +125,8 @@ static void cmd_enable(struct session *s, struct ip *ip, bool uid)
 	}
 	s_out(s, "* ENABLED%s%s%s", cs && !s->condstore ? " CONDSTORE" : "",
 	      qr && !s->qresync ? " QRESYNC" : "", r2 && !s->rev2 ? " IMAP4rev2" : "");
-	s->condstore |= cs || qr;
+	if (cs || qr)
+		condstore_enable(s);
 	s->qresync |= qr;
 	if (r2 && !s->rev2) {
 		s->rev2 = true;

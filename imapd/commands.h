@@ -27,6 +27,10 @@ struct mi *open_folder(struct session *s, const char *dir);
 struct mi *view_sync_reuse(struct session *s, struct mi *mi);
 /* Open a folder by IMAP name for the view (SELECT/EXAMINE). */
 int view_open(struct session *s, const char *name, bool readonly);
+/* CONDSTORE is on from now (ENABLE, or a CONDSTORE-enabling command: RFC
+ * 7162 3.1); turning it on with a mailbox selected reports its
+ * HIGHESTMODSEQ. */
+void condstore_enable(struct session *s);
 /* Expunge the given view indexes (ascending; done last first), reporting
  * EXPUNGE or VANISHED unless quiet. */
 void expunge_indexes(struct session *s, struct mi *mi, size_t *idx, size_t n, bool quiet);

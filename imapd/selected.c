@@ -10,12 +10,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* From which UID new messages are \Recent to this session: a read-write
+ * selection claims what no session has seen yet (RFC 3501 2.3.2: exactly
+ * one session sees a message as recent); EXAMINE shows them without
+ * taking them. IMAP4rev2 shows no \Recent, but its session has seen the
+ * messages all the same: they are not new to the next one. */
+static uint32_t recent_from(struct session *s, struct mi *mi, bool readonly)
+{
+	uint32_t from = readonly ? mi_header(mi)->first_recent : mi_claim_recent(mi);
+	return s->rev2 ? UINT32_MAX : from;
+}
+
 /* Update the view from an open index and report what changed. */
-static void sync_from(struct session *s, struct mi *mi, const uint32_t *fresh, size_t nfresh,
-		      bool allow_expunge)
+static void sync_from(struct session *s, struct mi *mi, bool allow_expunge)
 {
 	struct view_changes c = { .with_uid = true };
-	enum view_fate f = view_update(s->sel, mi, fresh, nfresh, !s->rev2, allow_expunge, &c);
+	uint32_t rf = recent_from(s, mi, s->sel->readonly);
+	enum view_fate f = view_update(s->sel, mi, rf, allow_expunge, &c);
 	if (f == VIEW_REBUILT) {
 		/* the index was rebuilt under us: the client must resynchronise */
 		s_out(s, "* BYE [UNAVAILABLE] Mailbox index was rebuilt; please reconnect");
@@ -29,9 +40,7 @@ static void sync_from(struct session *s, struct mi *mi, const uint32_t *fresh, s
 struct mi *view_sync(struct session *s, bool allow_expunge)
 {
 	char why[256];
-	uint32_t *fresh;
-	size_t nfresh;
-	struct mi *mi = mi_open(s->sel->dir, &fresh, &nfresh, why, sizeof why);
+	struct mi *mi = mi_open(s->sel->dir, NULL, NULL, why, sizeof why);
 	if (!mi && !ms_exists(s->sel->name)) {
 		/* another session deleted (or renamed) the folder under us */
 		s_out(s, "* BYE [NONEXISTENT] The selected mailbox was deleted");
@@ -42,31 +51,22 @@ struct mi *view_sync(struct session *s, bool allow_expunge)
 		log_err("user=%s: %s", s->user, why);
 		return NULL;
 	}
-	/* with what other opens of this folder in this session moved from new/ */
-	view_take_fresh(s->sel, &fresh, &nfresh);
-	sync_from(s, mi, fresh, nfresh, allow_expunge);
-	free(fresh);
+	sync_from(s, mi, allow_expunge);
 	return mi;
 }
 
 struct mi *open_folder(struct session *s, const char *dir)
 {
 	char why[256];
-	uint32_t *fresh = NULL;
-	size_t nfresh = 0;
-	bool sel = s->sel && !strcmp(s->sel->dir, dir);
-	struct mi *mi = mi_open(dir, sel ? &fresh : NULL, sel ? &nfresh : NULL, why, sizeof why);
+	struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
 	if (!mi)
 		log_err("user=%s: %s", s->user, why);
-	if (nfresh)
-		view_add_fresh(s->sel, fresh, nfresh);
-	free(fresh);
 	return mi;
 }
 
 struct mi *view_sync_reuse(struct session *s, struct mi *mi)
 {
-	sync_from(s, mi, NULL, 0, !s->in_fetch_like);
+	sync_from(s, mi, !s->in_fetch_like);
 	return mi;
 }
 
@@ -78,22 +78,27 @@ int view_open(struct session *s, const char *name, bool readonly)
 		return -1;
 	}
 	char why[256];
-	uint32_t *fresh;
-	size_t nfresh;
-	struct mi *mi = mi_open(dir, &fresh, &nfresh, why, sizeof why);
+	struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
 	if (!mi) {
 		log_err("user=%s: %s", s->user, why);
 		free(dir);
 		return -2;
 	}
-	sort_uids(fresh, nfresh);
-	struct view *v = view_new(name, dir, readonly, mi, fresh, nfresh, !s->rev2);
-	free(fresh);
+	struct view *v = view_new(name, dir, readonly, mi, recent_from(s, mi, readonly));
 	free(dir);
 	mi_close(mi);
 	view_free(s->sel);
 	s->sel = v;
 	return 0;
+}
+
+void condstore_enable(struct session *s)
+{
+	if (s->condstore)
+		return;
+	s->condstore = true;
+	if (s->sel)
+		s_out(s, "* OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)s->sel->modseq);
 }
 
 void expunge_indexes(struct session *s, struct mi *mi, size_t *idx, size_t n, bool quiet)
@@ -106,8 +111,9 @@ void expunge_indexes(struct session *s, struct mi *mi, size_t *idx, size_t n, bo
 			log_warn("user=%s: cannot expunge uid %u in %s", s->user, v->m[i].uid, v->name);
 		view_remove(v, i, &c);
 	}
-	v->modseq = mi_header(mi)->modseq;
-	c.modseq = v->modseq;
+	/* v->modseq stays: what else changed meanwhile (a MOVE's new copies in
+	 * this very folder) is still to be reported by the next sync */
+	c.modseq = mi_header(mi)->modseq;
 	if (!quiet)
 		untagged_changes(s, &c);
 	view_changes_free(&c);

@@ -16,7 +16,6 @@ void view_free(struct view *v)
 		free(v->m[i].kw);
 	free(v->m);
 	free(v->saved);
-	free(v->fresh);
 	free(v->hooks);
 	free(v->name);
 	free(v->dir);
@@ -40,7 +39,7 @@ static int cmp_u32(const void *a, const void *b)
 
 /* The UIDs new to this session (\Recent), sorted once so that each lookup is a
  * binary search: a first open of a large folder stays O(n log n). */
-void sort_uids(uint32_t *l, size_t n)
+static void sort_uids(uint32_t *l, size_t n)
 {
 	if (n > 1)
 		qsort(l, n, sizeof *l, cmp_u32);
@@ -242,20 +241,20 @@ static void changed_only(struct view *v, struct mi *mi, const struct mi_rec *rec
 }
 
 /* New messages after the last one we know. */
-static void reconcile_new(struct view *v, const struct mi_rec *recs, size_t nr,
-			  const uint32_t *fresh, size_t nfresh, struct view_changes *c)
+static void reconcile_new(struct view *v, const struct mi_rec *recs, size_t nr, uint32_t recent_from,
+			  struct view_changes *c)
 {
 	uint32_t last = v->n ? v->m[v->n - 1].uid : 0;
 	for (size_t j = 0; j < nr; j++) {
 		if (recs[j].uid <= last)
 			continue;
-		view_append(v, &recs[j], in_list(fresh, nfresh, recs[j].uid));
+		view_append(v, &recs[j], recs[j].uid >= recent_from);
 		push_u32(&c->added, &c->nadded, &c->capadded, recs[j].uid);
 	}
 }
 
-enum view_fate view_update(struct view *v, struct mi *mi, const uint32_t *fresh, size_t nfresh,
-			   bool recent_ok, bool allow_expunge, struct view_changes *c)
+enum view_fate view_update(struct view *v, struct mi *mi, uint32_t recent_from, bool allow_expunge,
+			   struct view_changes *c)
 {
 	const struct mi_header *h = mi_header(mi);
 	if (h->uidvalidity != v->uidvalidity)
@@ -263,8 +262,7 @@ enum view_fate view_update(struct view *v, struct mi *mi, const uint32_t *fresh,
 	bool pending_gone = false;
 	for (size_t i = 0; i < v->n && !pending_gone; i++)
 		pending_gone = v->m[i].gone;
-	if (h->modseq == v->modseq && h->uidnext == v->uidnext && !nfresh &&
-	    !(pending_gone && allow_expunge))
+	if (h->modseq == v->modseq && h->uidnext == v->uidnext && !(pending_gone && allow_expunge))
 		return VIEW_SAME;
 	struct mi_rec *recs;
 	size_t nr;
@@ -276,7 +274,7 @@ enum view_fate view_update(struct view *v, struct mi *mi, const uint32_t *fresh,
 		reconcile_gone(v, recs, nr, allow_expunge, c);
 		reconcile_flags(v, recs, nr, c);
 	}
-	reconcile_new(v, recs, nr, recent_ok ? fresh : NULL, recent_ok ? nfresh : 0, c);
+	reconcile_new(v, recs, nr, recent_from, c);
 	mi_recs_free(recs, nr);
 	v->modseq = h->modseq;
 	v->uidnext = h->uidnext;
@@ -285,7 +283,7 @@ enum view_fate view_update(struct view *v, struct mi *mi, const uint32_t *fresh,
 }
 
 struct view *view_new(const char *name, const char *dir, bool readonly, struct mi *mi,
-		      const uint32_t *fresh, size_t nfresh, bool recent_ok)
+		      uint32_t recent_from)
 {
 	struct view *v = xcalloc(1, sizeof *v);
 	v->name = xstrdup(name);
@@ -299,31 +297,9 @@ struct view *view_new(const char *name, const char *dir, bool readonly, struct m
 	size_t nr;
 	mi_load(mi, &recs, &nr);
 	for (size_t i = 0; i < nr; i++)
-		view_append(v, &recs[i], recent_ok && in_list(fresh, nfresh, recs[i].uid));
+		view_append(v, &recs[i], recs[i].uid >= recent_from);
 	mi_recs_free(recs, nr);
 	return v;
-}
-
-void view_add_fresh(struct view *v, const uint32_t *uids, size_t n)
-{
-	if (!n)
-		return;
-	v->fresh = xrealloc(v->fresh, (v->nfresh + n) * sizeof *v->fresh);
-	memcpy(v->fresh + v->nfresh, uids, n * sizeof *uids);
-	v->nfresh += n;
-}
-
-void view_take_fresh(struct view *v, uint32_t **uids, size_t *n)
-{
-	if (v->nfresh) {
-		*uids = xrealloc(*uids, (*n + v->nfresh) * sizeof **uids);
-		memcpy(*uids + *n, v->fresh, v->nfresh * sizeof **uids);
-		*n += v->nfresh;
-		free(v->fresh);
-		v->fresh = NULL;
-		v->nfresh = 0;
-	}
-	sort_uids(*uids, *n);
 }
 
 void view_forget_recent(struct view *v)

@@ -76,27 +76,23 @@ struct view {
 	 * sorted; "$" names those still here. Lives as long as the selection. */
 	uint32_t *saved;
 	size_t nsaved;
-	/* UIDs an index open other than view_sync's moved from new/ (\Recent
-	 * to this session), reported at the next view_sync */
-	uint32_t *fresh;
-	size_t nfresh;
 	struct view_hook *hooks;
 	size_t nhooks;
 };
 
-/* The view of an open index; messages in fresh (sorted) are \Recent when
- * recent_ok (not under IMAP4rev2). */
+/* The view of an open index; messages from UID recent_from on are \Recent
+ * to this session (UINT32_MAX: none, as under IMAP4rev2). */
 struct view *view_new(const char *name, const char *dir, bool readonly, struct mi *mi,
-		      const uint32_t *fresh, size_t nfresh, bool recent_ok);
+		      uint32_t recent_from);
 void view_free(struct view *v);
 
 enum view_fate { VIEW_SAME, VIEW_CHANGED, VIEW_REBUILT };
 /* Bring v in step with the index: changes appended to c. Messages expunged
- * by others are only marked gone unless allow_expunge. fresh: sorted UIDs
- * moved from new/ (\Recent to this session when recent_ok). VIEW_REBUILT:
- * the index has another UIDVALIDITY (nothing changed in v). */
-enum view_fate view_update(struct view *v, struct mi *mi, const uint32_t *fresh, size_t nfresh,
-			   bool recent_ok, bool allow_expunge, struct view_changes *c);
+ * by others are only marked gone unless allow_expunge. New messages from
+ * UID recent_from on are \Recent to this session. VIEW_REBUILT: the index
+ * has another UIDVALIDITY (nothing changed in v). */
+enum view_fate view_update(struct view *v, struct mi *mi, uint32_t recent_from, bool allow_expunge,
+			   struct view_changes *c);
 /* Drop message i (the session expunged it), recorded in c. */
 void view_remove(struct view *v, size_t i, struct view_changes *c);
 /* Record that uid's flags changed (the session's own STORE). */
@@ -104,12 +100,6 @@ void view_changes_flag(struct view_changes *c, uint32_t uid);
 bool view_changes_empty(const struct view_changes *c);
 void view_changes_free(struct view_changes *c);
 
-/* UIDs moved from new/ by another open of the selected folder in this session. */
-void view_add_fresh(struct view *v, const uint32_t *uids, size_t n);
-/* Merge the pending fresh UIDs into *uids (malloc'd, *n of them) and sort
- * them; the view's list is emptied. */
-void view_take_fresh(struct view *v, uint32_t **uids, size_t *n);
-void sort_uids(uint32_t *l, size_t n);
 /* No message is \Recent any more (IMAP4rev2 enabled). */
 void view_forget_recent(struct view *v);
 size_t view_recent(const struct view *v);

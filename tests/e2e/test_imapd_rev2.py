@@ -124,8 +124,10 @@ def test_search_answered_by_esearch(server):
     lines = r.ok(b"SEARCH RETURN (MIN COUNT) 2:3")
     assert lines == [b'* ESEARCH (TAG "%s") MIN 2 COUNT 2' % t()]
     # CONDSTORE: the highest mod-sequence goes into the ESEARCH response
+    # (SEARCH MODSEQ enables CONDSTORE: HIGHESTMODSEQ comes first, RFC 7162 3.1)
     lines = r.ok(b"SEARCH MODSEQ 1")
-    assert re.fullmatch(rb'\* ESEARCH \(TAG "t\d+"\) ALL 1:3 MODSEQ \d+', lines[0]), lines
+    assert lines[0].startswith(b"* OK [HIGHESTMODSEQ "), lines
+    assert re.fullmatch(rb'\* ESEARCH \(TAG "t\d+"\) ALL 1:3 MODSEQ \d+', lines[1]), lines
     r.close()
 
 

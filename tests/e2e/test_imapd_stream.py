@@ -36,14 +36,16 @@ def cur_names(inst, folder=""):
 
 
 def flags_of(data):
-    """{uid: set of flags} from FETCH (UID FLAGS) responses."""
+    """{uid: set of flags} from FETCH (UID FLAGS) responses, without \\Recent
+    (which says whether this session was the first to see the message, not
+    what is stored: APPENDed messages are \\Recent to the first SELECT)."""
     out = {}
     for item in data:
         line = item[0] if isinstance(item, tuple) else item
         m = re.search(rb"UID (\d+)", line)
         f = re.search(rb"FLAGS \(([^)]*)\)", line)
         if m and f:
-            out[int(m.group(1))] = set(f.group(1).decode().split())
+            out[int(m.group(1))] = set(f.group(1).decode().split()) - {"\\Recent"}
     return out
 
 

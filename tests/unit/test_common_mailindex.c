@@ -4,6 +4,7 @@
 #include "common/util.h"
 #include "tests/unit/check.h"
 
+#include <db.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -196,6 +197,89 @@ static void test_changed_since(void)
 	dir = NULL;
 }
 
+/* \Recent: messages from first_recent on are new to every session until
+ * one claims them; the mark persists in the index. */
+static void test_recent_claim(void)
+{
+	char why[256];
+	dir = xasprintf("%s/Recent", check_tmpdir());
+	CHECK(ms_ensure_maildir(dir, false) == 0);
+	put_new("3000.r1,S=10,W=12", "Subject: r\n\nx\n");
+	put_new("3001.r2,S=10,W=12", "Subject: r\n\nx\n");
+	struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	CHECK(mi && mi_header(mi)->first_recent == 1 && mi_count_from(mi, 1) == 2);
+	mi_close(mi);	/* an open that does not claim leaves them new */
+	mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	CHECK(mi_claim_recent(mi) == 1);
+	CHECK(mi_header(mi)->first_recent == 3 && mi_count_from(mi, 3) == 0);
+	CHECK(mi_claim_recent(mi) == 3);	/* nothing left to take */
+	mi_close(mi);
+	put_new("3002.r3,S=10,W=12", "Subject: r\n\nx\n");
+	mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	CHECK(mi_header(mi)->first_recent == 3 && mi_count_from(mi, 3) == 1);
+	CHECK(mi_claim_recent(mi) == 3 && mi_header(mi)->first_recent == 4);
+	mi_close(mi);
+	free(dir);
+}
+
+/* An index written before the header knew first_recent (40 octets) is read,
+ * not rebuilt (UIDVALIDITY stays), with nothing recent. */
+static void test_short_header_kept(void)
+{
+	char why[256];
+	dir = xasprintf("%s/OldHeader", check_tmpdir());
+	CHECK(ms_ensure_maildir(dir, false) == 0);
+	put_new("4000.o1,S=10,W=12", "Subject: o\n\nx\n");
+	struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	uint32_t uv = mi_header(mi)->uidvalidity;
+	mi_close(mi);
+	char *path = xasprintf("%s/tern-index.db", dir);
+	DB *db;
+	CHECK(db_create(&db, NULL, 0) == 0 && db->open(db, NULL, path, NULL, DB_BTREE, 0, 0) == 0);
+	DBT k = { .data = "H", .size = 1 }, v = { .flags = DB_DBT_MALLOC };
+	CHECK(db->get(db, NULL, &k, &v, 0) == 0 && v.size > 40);
+	v.size = 40;
+	v.flags = 0;
+	CHECK(db->put(db, NULL, &k, &v, 0) == 0);
+	free(v.data);
+	db->close(db, 0);
+	free(path);
+	mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	CHECK(mi && mi_header(mi)->uidvalidity == uv && mi_header(mi)->count == 1);
+	CHECK(mi_header(mi)->first_recent == mi_header(mi)->uidnext);
+	mi_close(mi);
+	free(dir);
+}
+
+/* Every folder of a Maildir gets its own UIDVALIDITY, and a folder deleted
+ * and made again within the same second a new one. */
+static void test_uidvalidity_per_folder(void)
+{
+	char why[256];
+	char *root = xasprintf("%s/UV", check_tmpdir());
+	const char *subs[] = { "", "/.A", "/.B", "/.A" };
+	uint32_t seen[4];
+	CHECK(ms_ensure_maildir(root, false) == 0);
+	for (int i = 0; i < 4; i++) {
+		char *d = xasprintf("%s%s", root, subs[i]);
+		if (i == 3) {	/* .A deleted (its tern-uidvalidity too) and made again */
+			char *cmd = xasprintf("rm -rf '%s'", d);
+			CHECK(system(cmd) == 0);
+			free(cmd);
+		}
+		CHECK(ms_ensure_maildir(d, false) == 0);
+		struct mi *mi = mi_open(d, NULL, NULL, why, sizeof why);
+		CHECK(mi != NULL);
+		seen[i] = mi ? mi_header(mi)->uidvalidity : 0;
+		mi_close(mi);
+		for (int j = 0; j < i; j++)
+			CHECK(seen[j] != seen[i]);
+		free(d);
+	}
+	CHECK(seen[3] > seen[1]);
+	free(root);
+}
+
 int main(void)
 {
 	char why[256];
@@ -298,5 +382,8 @@ int main(void)
 	test_tombstone_pruning();
 	test_append_order_survives_rebuild();
 	test_changed_since();
+	test_recent_claim();
+	test_short_header_kept();
+	test_uidvalidity_per_folder();
 	return check_summary("mailindex");
 }
