@@ -77,7 +77,7 @@ static char *smtpd_cert(const struct instance *in)
 	struct cfg_errors errs = { 0 };
 	char *path = NULL;
 	if (instance_conf(in, "smtpd", smtpd_settings, &c, &errs) == 0)
-		path = xstrdup(cfg_path(&c, "tls_cert"));
+		path = cfg_path(&c, "tls_cert");	/* malloc'd already */
 	cfg_free(&c);
 	return path ? path : xasprintf("%s/tls/cert.pem", in->dir);
 }
