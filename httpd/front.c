@@ -20,6 +20,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,18 @@ void reply_body(struct evhttp_request *req, int code, const char *ctype, const c
 	evbuffer_add(b, body, len);
 	evhttp_send_reply(req, code, NULL, b);
 	evbuffer_free(b);
+}
+
+void reply_problem(struct evhttp_request *req, int code, const char *type, const char *limit,
+		   const char *detail)
+{
+	json_t *o = json_pack("{s:s, s:i, s:s}", "type", type, "status", code, "detail", detail);
+	if (limit)
+		json_object_set_new(o, "limit", json_string(limit));
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	reply_body(req, code, "application/problem+json", s, strlen(s));
+	free(s);
 }
 
 void reply_status(struct evhttp_request *req, int code, const char *text)
@@ -217,24 +230,17 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
 
 static void load_settings(const struct instance *in, const struct cfg *conf)
 {
+	F.base_url = https_base_url(in, conf);
+	if (!F.base_url)
+		fatal("httpd.conf: public_host %s is not a host name", cfg_str(conf, "public_host"));
 	const char *ph = cfg_str(conf, "public_host");
 	F.host = xstrdup(*ph ? ph : in->hostname);
-	if (!httpd_valid_host(F.host))
-		fatal("httpd.conf: public_host %s is not a host name", F.host);
 	F.port_base = in->port_base;
 	F.max_clients = cfg_int(conf, "max_sessions");
 	F.auth_cache_s = cfg_int(conf, "auth_cache_time");
 	F.session_idle_s = cfg_int(conf, "session_idle_time");
 	F.event_ping_min_s = cfg_int(conf, "event_ping_min");
-	F.lim = (struct jmap_limits){
-		.max_size_upload = cfg_int(conf, "max_size_upload"),
-		.max_concurrent_upload = cfg_int(conf, "max_concurrent_upload"),
-		.max_size_request = cfg_int(conf, "max_size_request"),
-		.max_concurrent_requests = cfg_int(conf, "max_concurrent_requests"),
-		.max_calls_in_request = cfg_int(conf, "max_calls_in_request"),
-		.max_objects_in_get = cfg_int(conf, "max_objects_in_get"),
-		.max_objects_in_set = cfg_int(conf, "max_objects_in_set"),
-	};
+	jmap_limits_load(&F.lim, conf);
 	F.sts_policy = mta_sts_enabled(in) ? mta_sts_policy(in) : NULL;
 }
 

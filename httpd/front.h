@@ -2,6 +2,8 @@
 #ifndef TERN_HTTPD_FRONT_H
 #define TERN_HTTPD_FRONT_H
 
+#include "httpd/httpd.h"
+
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,21 +15,14 @@ struct auth_client;
 
 #define FRONT_MAX_LISTENERS 16
 
-/* What the front announces and enforces for JMAP (RFC 8620 2, "core"
- * capability); the mail processes get the same numbers at hand-off. */
-struct jmap_limits {
-	uint64_t max_size_upload, max_concurrent_upload, max_size_request;
-	uint64_t max_concurrent_requests, max_calls_in_request;
-	uint64_t max_objects_in_get, max_objects_in_set;
-};
-
 struct front {
 	struct event_base *base;
 	struct evhttp *http, *https;
 	SSL_CTX *tls;
 	struct auth_client *auth;
 	char *run_prefix;		/* "" chrooted in run_dir, else run_dir */
-	char *host;			/* public host name (redirects, URLs) */
+	char *host;			/* public host name (autoconfig) */
+	char *base_url;			/* https://host[:port] (redirects, URLs) */
 	unsigned port_base;
 	uint64_t nconns, max_clients;	/* HTTPS connections open / allowed */
 	uint64_t auth_cache_s, session_idle_s, event_ping_min_s;
@@ -46,6 +41,11 @@ unsigned front_port(unsigned standard);
 /* Reply with a body (copied) and its Content-Type. */
 void reply_body(struct evhttp_request *req, int code, const char *ctype, const char *body,
 		size_t len);
+/* Reply with an RFC 7807 problem details object (application/problem+json):
+ * type (a urn:ietf:params:jmap:error: name or "about:blank"), the JMAP
+ * "limit" property when limit is not NULL, and detail. */
+void reply_problem(struct evhttp_request *req, int code, const char *type, const char *limit,
+		   const char *detail);
 /* Reply with a short plain-text body (status line reason as the text). */
 void reply_status(struct evhttp_request *req, int code, const char *text);
 /* Is the client still there (the request may outlive its connection while

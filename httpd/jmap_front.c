@@ -1,15 +1,239 @@
-/* jmap_front.c — JMAP in the front role (first slice: not served yet). */
+/* jmap_front.c — JMAP in the front role: which URLs are JMAP resources,
+ * HTTP Basic authentication (the credential cache, else authd), the limits
+ * the front can enforce before a request travels (maxSizeRequest,
+ * maxSizeUpload, maxConcurrentRequests, maxConcurrentUpload), and handing
+ * the request to the user's mail process (upstream.c). */
 #include "httpd/jmap_front.h"
+#include "httpd/authcache.h"
+#include "httpd/front.h"
+#include "httpd/proto.h"
+#include "httpd/upstream.h"
+#include "common/auth_client.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERR_LIMIT "urn:ietf:params:jmap:error:limit"
+#define BASIC_MAX 2048	/* base64 of user:password */
+
+struct job {
+	struct evhttp_request *req;
+	uint32_t kind;
+	char *arg;
+	char *user, *pass;
+	char client[64];
+};
 
 void jmap_front_init(void)
 {
-}
-
-bool jmap_front_serve(struct evhttp_request *req, const char *path)
-{
-	return false;
+	authcache_init(F.auth_cache_s);
+	upstream_init();
 }
 
 void jmap_front_drain(void)
 {
+	upstream_drain();
+}
+
+static void job_free(struct job *j)
+{
+	if (j->pass)
+		explicit_bzero(j->pass, strlen(j->pass));
+	free(j->pass);
+	free(j->user);
+	free(j->arg);
+	free(j);
+}
+
+/* "Basic base64(user:password)" into j->user / j->pass. */
+static bool parse_basic(const char *h, struct job *j)
+{
+	if (!h || strncasecmp(h, "Basic ", 6))
+		return false;
+	h += 6;
+	while (*h == ' ')
+		h++;
+	size_t n = strlen(h);
+	if (n == 0 || n > BASIC_MAX || n % 4)
+		return false;
+	unsigned char *raw = xmalloc(n + 1);
+	int len = EVP_DecodeBlock(raw, (const unsigned char *)h, (int)n);
+	if (len >= 0) {
+		/* EVP_DecodeBlock counts padding bytes as data */
+		len -= (h[n - 1] == '=') + (n >= 2 && h[n - 2] == '=');
+	}
+	char *colon = len > 0 ? memchr(raw, ':', (size_t)len) : NULL;
+	bool ok = colon && colon > (char *)raw && !memchr(raw, '\0', (size_t)len);
+	if (ok) {
+		raw[len] = '\0';
+		*colon = '\0';
+		j->user = xstrdup((char *)raw);
+		j->pass = xstrdup(colon + 1);
+	}
+	explicit_bzero(raw, n + 1);
+	free(raw);
+	return ok;
+}
+
+static void unauthorized(struct evhttp_request *req, const char *detail)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+			  "Basic realm=\"tern\", charset=\"UTF-8\"");
+	reply_problem(req, 401, "about:blank", NULL, detail);
+}
+
+/* The limits on requests in flight, then off to the mail process. */
+static void dispatch(struct upstream *u, struct job *j)
+{
+	if (j->kind == REQ_API && upstream_busy(u, REQ_API) >= F.lim.max_concurrent_requests)
+		reply_problem(j->req, 400, ERR_LIMIT, "maxConcurrentRequests",
+			      "Too many requests in progress for this account");
+	else if (j->kind == REQ_UPLOAD &&
+		 upstream_busy(u, REQ_UPLOAD) >= F.lim.max_concurrent_upload)
+		reply_problem(j->req, 400, ERR_LIMIT, "maxConcurrentUpload",
+			      "Too many uploads in progress for this account");
+	else
+		upstream_send(u, j->req, j->kind, j->arg);
+	job_free(j);
+}
+
+static void with_user(struct job *j, const char *canon, const char *token)
+{
+	struct upstream *u = upstream_find(canon);
+	if (!u && *token)
+		u = upstream_open(canon, token, j->client);
+	if (!u) {
+		reply_problem(j->req, 503, "about:blank", NULL, "Mail service unavailable, try again");
+		job_free(j);
+		return;
+	}
+	dispatch(u, j);
+}
+
+static void on_auth(const struct auth_reply *r, void *arg)
+{
+	struct job *j = arg;
+	int result = r->tempfail ? AUTH_TEMPFAIL : (int)r->result;
+	if (result == AUTH_OK && r->user && r->token) {
+		authcache_put(j->user, j->pass, r->user, r->token);
+		with_user(j, r->user, r->token);
+		return;
+	}
+	if (result == AUTH_LOCKED) {
+		evhttp_add_header(evhttp_request_get_output_headers(j->req), "Retry-After", "300");
+		reply_problem(j->req, 429, "about:blank", NULL, "Too many failed logins; try later");
+	} else if (result == AUTH_FAIL) {
+		log_info("http login failed: client=%s", j->client);
+		unauthorized(j->req, "Wrong user name or password");
+	} else {
+		reply_problem(j->req, 503, "about:blank", NULL, "Authentication service unavailable");
+	}
+	job_free(j);
+}
+
+static void authenticate(struct job *j)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(j->req), "Authorization");
+	if (!parse_basic(h, j)) {
+		unauthorized(j->req, "Log in with HTTP Basic authentication");
+		job_free(j);
+		return;
+	}
+	const char *token;
+	const char *canon = authcache_get(j->user, j->pass, &token);
+	if (canon && (*token || upstream_find(canon))) {
+		char *c = xstrdup(canon);
+		with_user(j, c, token);
+		free(c);
+		return;
+	}
+	auth_client_login(F.auth, "http", j->user, j->pass, j->client, on_auth, j);
+}
+
+/* Which JMAP resource path names: its kind and the argument passed on, or
+ * 0 when it is none. */
+static uint32_t route(const char *path, const char **rest)
+{
+	static const struct { const char *prefix; uint32_t kind; bool exact; } routes[] = {
+		{ "/.well-known/jmap", REQ_SESSION, true },
+		{ "/jmap/session", REQ_SESSION, true },
+		{ "/jmap/api", REQ_API, true },
+		{ "/jmap/api/", REQ_API, true },
+		{ "/jmap/upload/", REQ_UPLOAD, false },
+		{ "/jmap/download/", REQ_DOWNLOAD, false },
+		{ "/jmap/eventsource", REQ_EVENTS, true },
+		{ "/jmap/eventsource/", REQ_EVENTS, true },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
+		size_t n = strlen(routes[i].prefix);
+		if (routes[i].exact ? !strcmp(path, routes[i].prefix) : !strncmp(path, routes[i].prefix, n)) {
+			*rest = path + n;
+			return routes[i].kind;
+		}
+	}
+	return 0;
+}
+
+/* What travels as the request's argument: the upload's account id (without
+ * its trailing slash), the download path with its query, push's query. */
+static char *route_arg(struct evhttp_request *req, uint32_t kind, const char *rest)
+{
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *q = u ? evhttp_uri_get_query(u) : NULL;
+	if (kind == REQ_UPLOAD)
+		return xstrndup(rest, strcspn(rest, "/"));
+	if (kind == REQ_DOWNLOAD)
+		return xasprintf("%s%s%s", rest, q ? "?" : "", q ? q : "");
+	if (kind == REQ_EVENTS)
+		return xstrdup(q ? q : "");
+	return xstrdup("");
+}
+
+/* Size limits known from the request alone. true if answered. */
+static bool too_large(struct evhttp_request *req, uint32_t kind)
+{
+	size_t n = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	if (kind == REQ_API && n > F.lim.max_size_request) {
+		reply_problem(req, 400, ERR_LIMIT, "maxSizeRequest", "The request is too large");
+		return true;
+	}
+	if (kind == REQ_UPLOAD && n > F.lim.max_size_upload) {
+		reply_problem(req, 413, ERR_LIMIT, "maxSizeUpload", "The upload is too large");
+		return true;
+	}
+	return false;
+}
+
+bool jmap_front_serve(struct evhttp_request *req, const char *path)
+{
+	const char *rest;
+	uint32_t kind = route(path, &rest);
+	if (!kind)
+		return false;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	bool post = kind == REQ_API || kind == REQ_UPLOAD;
+	if (post ? cmd != EVHTTP_REQ_POST : cmd != EVHTTP_REQ_GET) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", post ? "POST" : "GET");
+		reply_problem(req, 405, "about:blank", NULL, "Method not allowed");
+		return true;
+	}
+	if (too_large(req, kind))
+		return true;
+	struct job *j = xcalloc(1, sizeof *j);
+	j->req = req;
+	j->kind = kind;
+	j->arg = route_arg(req, kind, rest);
+	strlcpy_t(j->client, req_peer(req), sizeof j->client);
+	if (strlen(j->arg) >= CHAN_ARG_MAX) {
+		reply_problem(req, 414, "about:blank", NULL, "URL too long");
+		job_free(j);
+		return true;
+	}
+	authenticate(j);
+	return true;
 }

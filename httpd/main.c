@@ -5,6 +5,8 @@
 #include "common/util.h"
 #include "httpd/httpd.h"
 
+#include <string.h>
+
 
 int main(int argc, char **argv)
 {
@@ -12,9 +14,14 @@ int main(int argc, char **argv)
 	struct cfg conf;
 	struct daemon_rest rest;
 	daemon_init("httpd", httpd_settings, argc, argv, &in, &conf, &rest);
-	for (int i = 0; i < rest.argc; i++)
-		fatal("unknown argument %s (usage: tern-httpd [-c DIR])", rest.argv[i]);
-	int rc = front_main(&in, &conf);
+	bool mail = false;
+	for (int i = 0; i < rest.argc; i++) {
+		if (!strcmp(rest.argv[i], "--mail"))
+			mail = true;
+		else
+			fatal("unknown argument %s (usage: tern-httpd [--mail] [-c DIR])", rest.argv[i]);
+	}
+	int rc = mail ? mail_main(&in, &conf) : front_main(&in, &conf);
 	cfg_free(&conf);
 	instance_free(&in);
 	return rc;

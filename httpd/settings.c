@@ -22,6 +22,9 @@ static bool check_host(const char *text, char *why, size_t whylen)
 	snprintf(why, whylen, "is not a host name");
 	return false;
 }
+#include "common/util.h"
+
+#include <stddef.h>
 
 const struct cfg_key httpd_settings[] = {
 	CFG_KEY_PATH("tls_cert", "tls/cert.pem", "TLS certificate chain (PEM) for HTTPS"),
@@ -43,3 +46,27 @@ const struct cfg_key httpd_settings[] = {
 	CFG_KEY_TIME("event_ping_min", "30s", 1, 3600, "Shortest ping interval a push (EventSource) client may ask for"),
 	CFG_KEY_END,
 };
+
+void jmap_limits_load(struct jmap_limits *l, const struct cfg *conf)
+{
+	*l = (struct jmap_limits){
+		.max_size_upload = cfg_int(conf, "max_size_upload"),
+		.max_concurrent_upload = cfg_int(conf, "max_concurrent_upload"),
+		.max_size_request = cfg_int(conf, "max_size_request"),
+		.max_concurrent_requests = cfg_int(conf, "max_concurrent_requests"),
+		.max_calls_in_request = cfg_int(conf, "max_calls_in_request"),
+		.max_objects_in_get = cfg_int(conf, "max_objects_in_get"),
+		.max_objects_in_set = cfg_int(conf, "max_objects_in_set"),
+	};
+}
+
+char *https_base_url(const struct instance *in, const struct cfg *conf)
+{
+	const char *host = cfg_str(conf, "public_host");
+	if (!*host)
+		host = in->hostname;
+	if (!httpd_valid_host(host))
+		return NULL;
+	unsigned port = in->port_base + PORT_HTTPS;
+	return port == 443 ? xasprintf("https://%s", host) : xasprintf("https://%s:%u", host, port);
+}

@@ -167,14 +167,10 @@ void redirect_https(struct evhttp_request *req)
 {
 	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
 	const char *path = u ? evhttp_uri_get_path(u) : NULL, *q = u ? evhttp_uri_get_query(u) : NULL;
-	unsigned port = front_port(443);
-	char portpart[16] = "";
-	if (port != 443)
-		snprintf(portpart, sizeof portpart, ":%u", port);
 	/* The configured public host, never the client's Host header: a
 	 * redirect must not send anyone to a host an attacker named. */
-	char *loc = xasprintf("https://%s%s%s%s%s", F.host, portpart, path && *path ? path : "/",
-			      q ? "?" : "", q ? q : "");
+	char *loc = xasprintf("%s%s%s%s", F.base_url, path && *path ? path : "/", q ? "?" : "",
+			      q ? q : "");
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Location", loc);
 	/* 301 keeps GET a GET; 308 keeps every other method and its body. */

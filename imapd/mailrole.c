@@ -8,21 +8,19 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/mailindex.h"
+#include "common/mailjail.h"
 #include "common/mailstore.h"
 #include "common/privdrop.h"
 #include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/landlock.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,89 +68,6 @@ static size_t sessions_of(const char *user)
 	return n;
 }
 
-/* user@domain with nothing that could escape MAIL/DOMAIN/LOCALPART. */
-static bool safe_user(const char *user)
-{
-	const char *at = strchr(user, '@');
-	if (!at || at == user || !at[1] || strchr(at + 1, '@') || strlen(user) > 320)
-		return false;
-	if (user[0] == '.' || at[1] == '.')
-		return false;
-	for (const char *p = user; *p; p++)
-		if (*p == '/' || (unsigned char)*p < 0x21 || *p == 0x7f)
-			return false;
-	return true;
-}
-
-/* Restrict the filesystem to the Maildir (and the system's charset
- * converters, read-only). Best effort: kernels without Landlock keep the
- * account's own permissions as the boundary. */
-static void landlock_confine(const char *maildir)
-{
-#ifdef LANDLOCK_CREATE_RULESET_VERSION
-	int abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
-	if (abi < 1) {
-		log_debug("landlock not available");
-		return;
-	}
-	uint64_t rw = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |
-		      LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR |
-		      LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
-		      LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR |
-		      LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |
-		      LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
-		      LANDLOCK_ACCESS_FS_MAKE_SYM;
-	if (abi >= 2)
-		rw |= LANDLOCK_ACCESS_FS_REFER;
-	struct landlock_ruleset_attr attr = { .handled_access_fs = rw };
-	int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
-	if (rs < 0)
-		return;
-	struct { const char *path; uint64_t access; } rules[] = {
-		{ maildir, rw & ~(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
-				  LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SOCK |
-				  LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_SYM) },
-		{ "/usr/lib", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR },
-	};
-	for (size_t i = 0; i < ARRAY_LEN(rules); i++) {
-		int fd = open(rules[i].path, O_PATH | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		struct landlock_path_beneath_attr pb = { .allowed_access = rules[i].access, .parent_fd = fd };
-		syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &pb, 0);
-		close(fd);
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-	    syscall(SYS_landlock_restrict_self, rs, 0) == 0)
-		log_debug("landlock: confined to %s", maildir);
-	close(rs);
-#else
-	(void)maildir;
-#endif
-}
-
-/* Make sure the Maildir exists; new users get the special-use folders. */
-static int prepare_maildir(const char *mail_dir, const char *user, char **out)
-{
-	const char *at = strchr(user, '@');
-	char *path = xasprintf("%s/%s/%.*s", mail_dir, at + 1, (int)(at - user), user);
-	char *parent = xasprintf("%s/%s", mail_dir, at + 1);
-	mkdir_p(parent, 0700);
-	free(parent);
-	char *marker = xasprintf("%s/tern-folders", path);
-	struct stat st;
-	bool fresh = stat(marker, &st) < 0;
-	int r = ms_ensure_maildir(path, fresh);
-	if (r == 0 && fresh) {
-		int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			close(fd);
-	}
-	free(marker);
-	*out = path;
-	return r;
-}
-
 static void run_child(struct instance *in, const struct session_limits *lim, int lsock,
 		      struct ipc_msg *m, const char *user, int fd)
 {
@@ -169,13 +84,13 @@ static void run_child(struct instance *in, const struct session_limits *lim, int
 	if (!ipc_end(m))
 		_exit(1);
 	char *maildir;
-	if (prepare_maildir(in->mail_dir, user, &maildir) < 0 || chdir(maildir) < 0) {
+	if (mailjail_prepare(in->mail_dir, user, &maildir) < 0 || chdir(maildir) < 0) {
 		log_err("user=%s: cannot open Maildir: %s", user, strerror(errno));
 		dprintf(fd, "%s NO [SERVERBUG] Mailbox unavailable\r\n", tag);
 		_exit(1);
 	}
 	tzset();
-	landlock_confine(maildir);
+	mailjail_landlock(maildir);
 	free(maildir);
 	log_info("imap session: user=%s client=%s tls=%s", user, ip, flags & HANDOFF_TLS ? "yes" : "no");
 	session_run(fd, user, tag, ip, flags & HANDOFF_TLS, pending, npending, lim, &imap_session_ops);
@@ -198,33 +113,11 @@ static void accept_handoff(struct instance *in, const struct session_limits *lim
 {
 	struct session_limits limits = *lim_in;
 	const struct session_limits *lim = &limits;
-	int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
-	if (c < 0)
-		return;
-	unsigned uid;
-	int pid;
-	if (ipc_peer_uid(c, &uid, &pid) < 0 || (uid != login_uid && uid != 0 && uid != getuid())) {
-		log_warn("imap mail: hand-off from uid %u refused", uid);
-		close(c);
-		return;
-	}
 	struct ipc_msg m;
-	if (ipc_recv(c, &m, 2000) < 0) {
-		close(c);
+	int fd;
+	const char *user;
+	if (mailjail_handoff(lsock, login_uid, IMAP_HANDOFF, "imap", "imap mail", &m, &fd, &user) < 0)
 		return;
-	}
-	close(c);
-	int fd = ipc_take_fd(&m);
-	const char *user = ipc_get_str(&m, 320);
-	const char *token = ipc_get_str(&m, 256);
-	if (m.hdr.type != IMAP_HANDOFF || fd < 0 || !user || !token || !safe_user(user) ||
-	    !auth_token_verify(daemon_secret(), token, "imap", user, (int64_t)time(NULL))) {
-		log_warn("imap mail: invalid hand-off refused (user=%s)", user ? user : "?");
-		if (fd >= 0)
-			close(fd);
-		ipc_msg_free(&m);
-		return;
-	}
 	if (sessions_of(user) >= max_per_user || nkids >= MAX_CHILDREN) {
 		log_warn("imap mail: user=%s has too many sessions", user);
 		dprintf(fd, "* BYE [LIMIT] Too many sessions for this user\r\n");

@@ -24,6 +24,7 @@ const struct proc_def procs[] = {
 	{ "deliverd-remote", "tern-deliverd", { "--remote" }, ACCT_DELIVERD,  "run_dir", { NULL },                                RELOAD_GENERATION, KEY_AGENT },
 	{ "pop3d-mail",      "tern-pop3d",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
 	{ "imapd-mail",      "tern-imapd",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
+	{ "httpd-mail",      "tern-httpd",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
 	{ "smtpd",           "tern-smtpd",    { NULL },       ACCT_SMTPD,     "run_dir", { "smtp", "submission", "smtps", NULL }, RELOAD_GENERATION, 0 },
 	{ "pop3d",           "tern-pop3d",    { NULL },       ACCT_POP3D,     "run_dir", { "pop3", "pop3s", NULL },               RELOAD_GENERATION, 0 },
 	{ "imapd",           "tern-imapd",    { NULL },       ACCT_IMAPD,     "run_dir", { "imap", "imaps", NULL },               RELOAD_GENERATION, 0 },

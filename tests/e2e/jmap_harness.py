@@ -92,11 +92,12 @@ class Jmap:
     def account(self):
         if not self.session:
             self.get_session()
-        return self.session["primaryAccounts"]["urn:ietf:params:jmap:mail"]
+        prim = self.session["primaryAccounts"].get("urn:ietf:params:jmap:mail")
+        return prim or next(iter(self.session["accounts"]))
 
     def api(self, calls, using=None, created_ids=None, raw_status=False):
         """POST a request; returns the parsed response (asserting 200)."""
-        req = {"using": using or JMAP_USING, "methodCalls": calls}
+        req = {"using": JMAP_USING if using is None else using, "methodCalls": calls}
         if created_ids is not None:
             req["createdIds"] = created_ids
         st, h, body = self.raw("POST", "/jmap/api", json.dumps(req).encode(),

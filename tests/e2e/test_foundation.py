@@ -30,10 +30,11 @@ EXPECTED = {
     "imapd": ("tern-imapd", "run"),
     "imapd-mail": ("tern-vmail", None),
     "httpd": ("tern-httpd", "run"),
+    "httpd-mail": ("tern-vmail", None),
 }
 NETWORK_CONFS = ("smtpd", "pop3d", "imapd", "httpd")
 # Reloaded by a new generation (mailctl/procs.c); the others re-read in place.
-GENERATIONAL = ("smtpd", "pop3d", "imapd", "httpd", "pop3d-mail", "imapd-mail", "authd",
+GENERATIONAL = ("smtpd", "pop3d", "imapd", "httpd", "pop3d-mail", "imapd-mail", "httpd-mail", "authd",
                 "deliverd-local", "deliverd-remote")
 
 

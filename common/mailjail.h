@@ -1,0 +1,32 @@
+/* mailjail.h — preparing and confining a post-login mail process (imapd's
+ * and httpd's mail roles): the user name checked before it becomes a path,
+ * the Maildir made on first use (with the special-use folders once), and
+ * the Landlock rules that keep the process inside it. */
+#ifndef TERN_MAILJAIL_H
+#define TERN_MAILJAIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ipc_msg;
+
+/* user@domain with nothing that could escape MAIL/DOMAIN/LOCALPART. */
+bool mailjail_user_ok(const char *user);
+/* Make sure MAIL/DOMAIN/LOCALPART exists (*out, malloc'd, set also on
+ * failure); a new one gets the special-use folders. 0 or -1. */
+int mailjail_prepare(const char *mail_dir, const char *user, char **out);
+/* Restrict the filesystem to the Maildir (and the system's charset
+ * converters, read-only). Best effort: kernels without Landlock keep the
+ * account's own permissions as the boundary. */
+void mailjail_landlock(const char *maildir);
+/* Accept one hand-off on lsock: from the login process (uid login_uid),
+ * root, or our own uid; a message of type whose first fields are the user
+ * and a login token valid for service and that user (run secret), with an
+ * fd attached. 0 with *m (read on from the third field), *fd and *user
+ * (points into *m) set; -1 when refused (logged as role) or broken,
+ * everything closed and freed. */
+int mailjail_handoff(int lsock, uid_t login_uid, uint16_t type, const char *service,
+		     const char *role, struct ipc_msg *m, int *fd, const char **user);
+
+#endif

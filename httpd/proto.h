@@ -1,0 +1,49 @@
+/* proto.h — the channels of tern-httpd (common/ipc.h frames).
+ *
+ * Hand-off, on RUN/http-mail.sock (front -> mail role), once per user and
+ * front process: HTTP_HANDOFF with user (canonical), token (from authd,
+ * service "http"), client address; one end of a socketpair attached. The
+ * mail role checks the peer uid and the token, and forks that user's mail
+ * process on the fd; a refusal closes it.
+ *
+ * Requests, on that socketpair (front <-> the user's mail process), each
+ * frame's ipc id being the request id the answer echoes. The front has
+ * authenticated every request it sends; the mail process never sees HTTP.
+ *   HTTP_REQ   front -> mail: u32 kind (REQ_*), str arg (see below), str
+ *              content type, u64 body length, bytes body (up to
+ *              CHAN_INLINE_MAX; a longer body comes as an attached memfd).
+ *              arg: REQ_DOWNLOAD "accountId/blobId/name?accept=TYPE" as in
+ *              the URL (still %-encoded), REQ_UPLOAD the accountId,
+ *              REQ_EVENTS the query string, else "".
+ *   HTTP_RES   mail -> front: u32 status, str content type, str extra header
+ *              lines ("Name: value\n" each), u64 body length, bytes body (or
+ *              a memfd, as above). REQ_EVENTS gets HTTP_RES (200: the stream
+ *              starts, with no body) and then HTTP_EVENT frames.
+ *   HTTP_EVENT mail -> front: str one complete text/event-stream event.
+ *   HTTP_CANCEL front -> mail: the client of stream (id) went away.
+ * A malformed frame closes the channel (the mail process then exits). */
+#ifndef TERN_HTTPD_PROTO_H
+#define TERN_HTTPD_PROTO_H
+
+enum http_msg {
+	HTTP_HANDOFF = 400,
+	HTTP_REQ,
+	HTTP_RES,
+	HTTP_EVENT,
+	HTTP_CANCEL,
+};
+
+enum http_req_kind {
+	REQ_SESSION = 1,	/* GET the JMAP session resource */
+	REQ_API,		/* POST an API request */
+	REQ_UPLOAD,		/* POST a blob */
+	REQ_DOWNLOAD,		/* GET a blob */
+	REQ_EVENTS,		/* GET the event source (push) */
+};
+
+#define CHAN_INLINE_MAX (64 * 1024)	/* bodies above travel as a memfd */
+#define CHAN_ARG_MAX 4096
+#define CHAN_HDR_MAX 4096
+#define CHAN_EVENT_MAX (64 * 1024)
+
+#endif
