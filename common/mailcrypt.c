@@ -144,6 +144,7 @@ void mc_opts_load(const struct cfg *tern_conf, struct mc_opts *o)
 {
 	o->keep_subject = cfg_bool(tern_conf, "encrypt_keep_subject");
 	o->smime_gcm = !strcmp(cfg_str(tern_conf, "encrypt_smime_cipher"), "aes256-gcm");
+	o->clear_on_failure = !strcmp(cfg_str(tern_conf, "encrypt_failure"), "deliver_clear");
 }
 
 /* ---- the stored form ---- */

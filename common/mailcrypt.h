@@ -61,6 +61,7 @@ int mc_key_load(const char *maildir, struct mc_key **out, char *why, size_t whyl
 struct mc_opts {
 	bool keep_subject;	/* leave the real Subject outside too */
 	bool smime_gcm;		/* S/MIME: AuthEnvelopedData with AES-256-GCM, else AES-256-CBC */
+	bool clear_on_failure;	/* a key or encryption failure stores in clear (logged) */
 };
 
 /* Load what the libraries load on first use (OpenSSL's configuration file,
@@ -69,7 +70,8 @@ struct mc_opts {
 void mc_preload(void);
 
 struct cfg;
-/* The site's choices from tern.conf (encrypt_keep_subject, encrypt_smime_cipher). */
+/* The site's choices from tern.conf (encrypt_keep_subject, encrypt_smime_cipher,
+ * encrypt_failure). */
 void mc_opts_load(const struct cfg *tern_conf, struct mc_opts *o);
 
 /* What mc_seal wrote: bytes stored (LF line ends, the Maildir form) and the

@@ -23,7 +23,6 @@ struct dconf {
 	unsigned max_hops;
 	bool quota_bounce;
 	struct mc_opts crypt;		/* encryption at rest (tern.conf encrypt_*) */
-	bool crypt_clear_on_failure;	/* encrypt_failure = deliver_clear */
 };
 
 struct agent *local_run(struct dconf *c, struct event_base *base, const char *queue_sock,

@@ -140,8 +140,7 @@ static void deliver_rcpt(struct ljob *j, struct lrcpt *r)
 					      .prepend = j->prepend,
 					      .hostname = conf->hostname, .fd = j->fd, .size = j->size,
 					      .quota = bx->quota, .quota_bounce = conf->quota_bounce,
-					      .crypt = &conf->crypt,
-					      .crypt_clear_on_failure = conf->crypt_clear_on_failure };
+					      .crypt = &conf->crypt };
 			maildir_deliver(&d, &mr);
 		}
 		log_info("%s: to=<%s>, orig_to=<%s>, relay=local, status=%s (%s)", j->id, bx->mailbox,

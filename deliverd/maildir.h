@@ -28,7 +28,6 @@ struct mdeliver {
 	uint64_t quota;		/* bytes, 0 = none */
 	bool quota_bounce;	/* over quota: bounce instead of defer */
 	const struct mc_opts *crypt;	/* encryption at rest (seal.h); NULL: never */
-	bool crypt_clear_on_failure;	/* encrypt_failure = deliver_clear */
 };
 
 enum { MD_DELIVERED = 0, MD_DEFER = 1, MD_BOUNCE = 2 };	/* = QR_* */

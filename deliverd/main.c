@@ -96,7 +96,6 @@ int main(int argc, char **argv)
 		.workers = cfg_int(&conf, "local_workers"),
 		.max_hops = (unsigned)cfg_int(&conf, "max_hops"),
 		.quota_bounce = !strcmp(cfg_str(&conf, "over_quota"), "bounce"),
-		.crypt_clear_on_failure = !strcmp(cfg_str(&in.conf, "encrypt_failure"), "deliver_clear"),
 	};
 	mc_opts_load(&in.conf, &dc.crypt);
 	mc_preload();	/* before any confinement: see common/mailcrypt.h */

@@ -17,7 +17,7 @@
  * warning), -1 = defer (r set). */
 static int key_failure(const struct mdeliver *d, const char *why, struct mresult *r)
 {
-	if (d->crypt_clear_on_failure) {
+	if (d->crypt->clear_on_failure) {
 		log_warn("%s: to=<%s>: storing in clear (encrypt_failure = deliver_clear): %s",
 			 d->qid, d->mailbox, why);
 		return 0;

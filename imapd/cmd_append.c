@@ -16,6 +16,7 @@
  * under one lock, so either every message of the command is stored or
  * none (one that fails to go in takes the others back out). */
 #include "imapd/append.h"
+#include "imapd/append_seal.h"
 #include "imapd/commands.h"
 #include "imapd/urlauth.h"
 #include "imapd/urlpart.h"
@@ -41,6 +42,8 @@ struct append_state {
 	int fd;			/* the literal being written, -1 */
 	uint64_t bytes;		/* literal octets so far */
 	const char *err;	/* refused: the NO to give at the command's end */
+	bool seal_known;	/* append_seal_begin asked (seal NULL: stored as they come) */
+	struct append_seal *seal;	/* encryption at rest: spool files in memory */
 };
 
 static struct append_state *state(struct session *s)
@@ -91,6 +94,7 @@ void append_discard(struct session *s)
 	}
 	free(a->base);
 	free(a->dir);
+	append_seal_end(a->seal);
 	free(a);
 	s->append = NULL;
 }
@@ -112,6 +116,17 @@ static enum append_parsed parse_so_far(struct session *s, struct append_cmd *c)
 	return append_parse(&ip, true, c);
 }
 
+/* Are this APPEND's messages sealed to the user's key? Asked once, before
+ * the first spool file; the NO to give when the key cannot be used. */
+static const char *seal_check(struct session *s, struct append_state *a)
+{
+	const char *why = NULL;
+	if (!a->seal_known)
+		a->seal = append_seal_begin(s->user, &why);
+	a->seal_known = true;
+	return why;
+}
+
 /* May data literal number a->nspool (n octets, of c's last message) come? */
 static const char *literal_refusal(struct session *s, struct append_state *a,
 				   const struct append_cmd *c, uint64_t n)
@@ -131,15 +146,14 @@ static const char *literal_refusal(struct session *s, struct append_state *a,
 		return "[TOOBIG] Message too large";
 	if (quota_exceeded(s, a->bytes + n))
 		return "[OVERQUOTA] Mailbox is over its quota";
-	return NULL;
+	return seal_check(s, a);
 }
 
 /* A spool file for the literal in the folder's tmp/ (its name recorded). */
 static void open_spool(struct session *s, struct append_state *a)
 {
-	char *base = mi_unique_name(), *path = tmp_path(a, base);
-	a->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	free(path);
+	char *base = mi_unique_name();
+	a->fd = append_spool_create(a->seal, a->dir, base);
 	if (a->fd < 0) {
 		log_err("user=%s: cannot create a file in %s/tmp: %m", s->user, a->dir);
 		a->err = "[SERVERBUG] Cannot store message";
@@ -258,9 +272,7 @@ static int lfw_end(struct lfw *w)
 /* A TEXT part: its spool file into the message. */
 static int text_into(struct append_state *a, size_t spool, struct lfw *w)
 {
-	char *path = tmp_path(a, a->base[spool]);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	free(path);
+	int fd = append_spool_open(a->seal, a->dir, a->base[spool]);
 	if (fd < 0)
 		return -1;
 	char buf[16384];
@@ -323,11 +335,10 @@ static int url_into(struct session *s, const char *url, struct lfw *w, const cha
 static const char *compose(struct session *s, struct append_state *a, const struct append_msg *m,
 			   uint64_t *size, char **no)
 {
-	char *base = mi_unique_name(), *path = tmp_path(a, base);
+	char *base = mi_unique_name();
 	struct lfw *w = xcalloc(1, sizeof *w);
-	int fd = w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = w->fd = append_spool_create(a->seal, a->dir, base);
 	w->max = s->lim.message_max;
-	free(path);
 	if (fd < 0) {
 		free(base);
 		base = NULL;
@@ -394,6 +405,9 @@ static void append_store(struct session *s, struct append_state *a, const struct
 	}
 	if (!no && quota_exceeded(s, total))
 		no = xstrdup("[OVERQUOTA] Mailbox is over its quota");
+	for (size_t i = 0; i < c->n && !no; i++)
+		if (append_spool_seal(a->seal, a->dir, files[i]) < 0)
+			no = xstrdup("[SERVERBUG] Cannot store message");
 	if (no) {
 		s_no(s, "%s", no);
 	} else if (store_all(s, a, c, files, uids, &uv) < 0) {
@@ -418,6 +432,7 @@ void cmd_append(struct session *s, struct ip *ip, bool uid)
 	struct append_state *a = state(s);
 	literal_done(s, a);
 	struct append_cmd c;
+	const char *why;
 	enum append_parsed r = append_parse(ip, false, &c);
 	if (a->err)
 		s_no(s, "%s", a->err);
@@ -429,6 +444,8 @@ void cmd_append(struct session *s, struct ip *ip, bool uid)
 		s_no(s, "[TRYCREATE] No such mailbox");
 	else if (c.nspool != a->nspool)
 		s_bad(s, "Literals do not match the command");
+	else if ((why = seal_check(s, a)) != NULL)
+		s_no(s, "%s", why);
 	else {
 		if (!a->dir)
 			a->dir = folder_dir(c.name);

@@ -2,6 +2,7 @@
  * checks each login token against the run secret, and forks one process per
  * session, confined to that user's Maildir. */
 #include "imapd/imapd.h"
+#include "imapd/append_seal.h"
 #include "imapd/commands.h"
 #include "common/auth_client.h"
 #include "common/daemon.h"
@@ -165,6 +166,7 @@ int mail_main(struct instance *in, struct cfg *conf)
 	char *ap = xasprintf("%s/auth.sock", in->run_dir);
 	auth_sync_open(&authd, ap, 2000);	/* reconnects on demand */
 	free(ap);
+	append_seal_setup(&in->conf);	/* before sessions confine themselves */
 	privdrop(ACCT_MAILSTORE, NULL);
 	struct sigaction sa = { .sa_handler = on_sig };
 	sigaction(SIGTERM, &sa, NULL);

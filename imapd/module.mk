@@ -1,4 +1,4 @@
-$(eval $(call program,imapd,tern-imapd,-lz,))
+$(eval $(call program,imapd,tern-imapd,-lz -lrnp,))
 
 # libFuzzer target: the MIME parser and the IMAP command reader/tokeniser.
 FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_imap

@@ -21,7 +21,7 @@ from email.message import EmailMessage
 import pytest
 
 from conftest import Instance, wait_for
-from imap_harness import ImapInstance, tls_ctx
+from imap_harness import ImapInstance, Mailbox, RawImap, tls_ctx
 
 KEYFILE = "tern-pubkey"
 
@@ -282,6 +282,51 @@ def test_user_without_key_is_unaffected(srv):
     assert read(path).replace(b"\n", b"\r\n").endswith(m)
 
 
+def lit(data):
+    """A non-synchronising literal (LITERAL+)."""
+    return b"{%d+}\r\n" % len(data) + data
+
+
+def files_under(d):
+    return [os.path.join(r, f) for r, _, fs in os.walk(d) for f in fs]
+
+
+def test_append_is_sealed_and_never_clear_in_tmp(srv, keydir):
+    box = Mailbox(srv)
+    cert, key = smime_cert(keydir, box.user)
+    import_key(srv, box.user, cert)
+    token = "tok" + uuid.uuid4().hex
+    msg = crlf(f"From: {box.user}\nTo: bob@remote.test\nSubject: sent {token}-subject\n"
+               f"Date: Mon, 01 Jan 2024 10:00:00 +0000\n\n") + b"x" * 200000 + \
+        f"\r\n{token}-body\r\n".encode()
+    c = RawImap(box)
+    c.n += 1
+    tag = b"t%d" % c.n
+    c.send(tag + b" APPEND Sent {%d}\r\n" % len(msg))
+    assert c.line().startswith(b"+")
+    half = len(msg) // 2
+    c.send(msg[:half])
+    time.sleep(0.5)  # the session has taken the first half in by now
+    hits = [p for p in files_under(srv.maildir(box.user)) if token.encode() in read(p)]
+    assert hits == []  # the literal so far is in memory, not in tmp/
+    c.send(msg[half:] + b"\r\n")
+    assert c.until_tag(tag)[-1].startswith(tag + b" OK [APPENDUID")
+    # CATENATE composes from TEXT parts (held in memory too) before sealing
+    head = crlf(f"From: {box.user}\nSubject: cat {token}-subject\n\n")
+    body = f"catenated {token}-body\r\n".encode()
+    lines = c.cmd(b"APPEND Sent CATENATE (TEXT " + lit(head) + b" TEXT " + lit(body) + b")")
+    assert lines[-1].startswith(c.tag + b" OK [APPENDUID"), lines
+    c.close()
+    cur = os.path.join(srv.maildir(box.user, "Sent"), "cur")
+    opened = []
+    for n in os.listdir(cur):
+        check_outer(read(os.path.join(cur, n)), "smime")
+        opened.append(unprotect(run("openssl", "cms", "-decrypt", "-in", os.path.join(cur, n),
+                                    "-recip", cert, "-inkey", key).stdout))
+    assert sorted(opened) == sorted([msg, head + body])
+    assert_nowhere(srv, token)
+
+
 def short_lived_cert(keydir, addr, seconds):
     """A certificate that expires seconds from now (openssl req cannot set that)."""
     from cryptography import x509
@@ -304,7 +349,7 @@ def short_lived_cert(keydir, addr, seconds):
 
 
 def test_expired_key_defers_until_a_new_key(srv, keydir):
-    user, _ = srv.new_user()
+    user, pw = srv.new_user()
     r = import_key(srv, user, short_lived_cert(keydir, user, 2))
     assert "expires" in r.stderr  # warned: soon
     time.sleep(3)
@@ -315,6 +360,11 @@ def test_expired_key_defers_until_a_new_key(srv, keydir):
     assert wait_for(lambda: re.search(rf"to=<{user}>.*status=deferred.*expired", srv.log_text()), 15)
     assert srv.ctl("queue", "list").stdout.strip() != ""
     assert os.listdir(os.path.join(srv.maildir(user), "new")) == []
+    c = imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=tls_ctx(srv.cert()), timeout=30)
+    c.login(user, pw)
+    typ, data = c.append("INBOX", None, None, m)
+    c.logout()
+    assert typ == "NO" and b"[UNAVAILABLE]" in data[0], data  # encrypt_failure = defer
     cert, key = smime_cert(keydir, user)
     import_key(srv, user, cert)
     srv.ctl("queue", "flush")
@@ -355,6 +405,24 @@ def test_deliver_clear_and_keep_subject(clear_inst, keydir):
     assert b"body b\n" in b and b"pkcs7-mime" not in b
     assert re.search(r"warning: .*to=<b@example.test>: storing in clear \(encrypt_failure = "
                      r"deliver_clear\): the certificate expired", inst.log_text())
+
+    def append(user, text):
+        c = imaplib.IMAP4_SSL("127.0.0.1", inst.port("imaps"), ssl_context=tls_ctx(inst.cert()),
+                              timeout=30)
+        c.login(user, "pw-secret")
+        assert c.append("Sent", None, None, crlf(text))[0] == "OK"
+        c.logout()
+        cur = os.path.join(inst.maildir(user), ".Sent", "cur")
+        return [read(os.path.join(cur, n)) for n in os.listdir(cur)]
+
+    assert b"pkcs7-mime" in append("a@example.test", "Subject: s\n\nsealed one\n")[0]
+    assert append("b@example.test", "Subject: s\n\nclear one\n")[0] == b"Subject: s\n\nclear one\n"
+    assert re.search(r"user=b@example.test: APPEND stored in clear \(encrypt_failure = deliver_clear\)",
+                     inst.log_text())
+    inst.set_conf("tern", "encrypt_append", "no")
+    inst.ctl("reload")
+    time.sleep(1)
+    assert b"Subject: s\n\nnot sealed\n" in append("a@example.test", "Subject: s\n\nnot sealed\n")
 
 
 def test_bad_keys_are_refused(srv, keydir):

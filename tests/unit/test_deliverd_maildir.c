@@ -106,7 +106,7 @@ static void test_sealed(int fd, const char *mail)
 	CHECK(count_dir(newdir, NULL, 0) == 1);
 	char *tmp = xasprintf("%s/tmp", base);
 	CHECK(count_dir(tmp, NULL, 0) == 0);
-	d.crypt_clear_on_failure = true;
+	crypt.clear_on_failure = true;
 	CHECK(maildir_deliver(&d, &r) == 0 && r.result == MD_DELIVERED && !strstr(r.text, "encrypted"));
 	CHECK(count_dir(newdir, NULL, 0) == 2);
 	/* Without d.crypt (no site support), a key changes nothing. */
