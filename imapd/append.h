@@ -26,6 +26,7 @@ struct append_part {
 	char *url;		/* a URL part, else a data literal */
 	uint64_t len;		/* data literal: its octets */
 	size_t spool;		/* data literal with len > 0: its spool file's index */
+	bool binary;		/* data literal sent as literal8 (RFC 3516 "~{n}") */
 };
 
 struct append_msg {

@@ -53,6 +53,7 @@ static enum append_parsed data_literal(struct ip *ip, bool prefix, struct append
 		return AP_LIMIT;
 	struct append_part p = { 0 };
 	p.spool = c->nspool;
+	p.binary = ip_peek(ip, '~');
 	bool pending = prefix && at_pending_literal(ip);
 	if (!pending && !ip_literal_header(ip, &p.len))
 		return AP_SYNTAX;

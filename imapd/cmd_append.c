@@ -11,7 +11,9 @@
  *
  * At the end of the command every message is put together first: a single
  * literal is its spool file as it stands, a CATENATE message is composed
- * into a new file from its TEXT files and the octets its URLs name. Only
+ * into a new file from its TEXT files and the octets its URLs name. A
+ * literal8 (RFC 3516) is spooled exactly as sent and composed too, its
+ * binary parts base64-encoded (mime_binary.h): a Maildir file holds lines. Only
  * when all of them exist does the target folder's index take them, all
  * under one lock, so either every message of the command is stored or
  * none (one that fails to go in takes the others back out). */
@@ -23,6 +25,7 @@
 #include "common/log.h"
 #include "common/mailindex.h"
 #include "common/mailstore.h"
+#include "common/mime_binary.h"
 #include "common/util.h"
 
 #include <event2/buffer.h>
@@ -30,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define APPEND_MAX_TOTAL (1024ULL * 1024 * 1024)	/* octets of all literals of one APPEND */
@@ -190,6 +195,8 @@ void append_literal(struct session *s, const char *tag)
 			s_out(s, "+ Ready for literal data");
 		return;
 	}
+	const struct append_msg *last = r == AP_DATA && c.n ? &c.m[c.n - 1] : NULL;
+	bool binary = last && last->nparts && last->parts[last->nparts - 1].binary;
 	if (r == AP_OTHER)
 		no = "[TOOBIG] Literal too large";
 	else if (r == AP_SYNTAX)
@@ -214,7 +221,10 @@ void append_literal(struct session *s, const char *tag)
 	} else {
 		add_file(a, NULL);	/* read and dropped */
 	}
-	cr_spool(&s->cr, a->fd);
+	if (binary)
+		cr_spool_raw(&s->cr, a->fd);
+	else
+		cr_spool(&s->cr, a->fd);
 	if (sync)
 		s_out(s, "+ Ready for literal data");
 }
@@ -284,6 +294,28 @@ static int text_into(struct append_state *a, size_t spool, struct lfw *w)
 	return rc;
 }
 
+/* A message sent as literal8: its spool file holds the octets as sent; its
+ * binary parts go into the message base64-encoded (mime_binary.h). */
+static int binary_into(struct append_state *a, size_t spool, struct lfw *w)
+{
+	char *path = tmp_path(a, a->base[spool]);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0) {
+		if (fd >= 0)
+			close(fd);
+		return fd < 0 ? -1 : 0;
+	}
+	void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return -1;
+	int rc = mime_binary_encode(map, (size_t)st.st_size, lfw_put, w);
+	munmap(map, (size_t)st.st_size);
+	return rc;
+}
+
 static struct mi *session_open(void *arg, const char *dir)
 {
 	return open_folder(arg, dir);
@@ -350,6 +382,8 @@ static const char *compose(struct session *s, struct append_state *a, const stru
 		const char *why = NULL;
 		if (p->url)
 			rc = url_into(s, p->url, w, &why);
+		else if (p->len && p->binary && !m->catenate)
+			rc = binary_into(a, p->spool, w) < 0 ? -2 : 0;
 		else if (p->len)
 			rc = text_into(a, p->spool, w) < 0 ? -2 : 0;
 		if (rc == -1)
@@ -397,7 +431,7 @@ static void append_store(struct session *s, struct append_state *a, const struct
 	uint64_t total = 0, size = 0;
 	for (size_t i = 0; i < c->n && !no; i++) {
 		const struct append_msg *m = &c->m[i];
-		if (!m->catenate && m->parts[0].len)
+		if (!m->catenate && m->parts[0].len && !m->parts[0].binary)
 			files[i] = a->base[m->parts[0].spool], size = m->parts[0].len;
 		else
 			files[i] = compose(s, a, m, &size, &no);

@@ -47,7 +47,13 @@ void cr_spool(struct cmdreader *r, int fd)
 	r->deciding = false;
 	r->spooling = true;
 	r->spool_fd = fd;
-	r->spool_cr = r->spool_err = false;
+	r->spool_cr = r->spool_err = r->spool_raw = false;
+}
+
+void cr_spool_raw(struct cmdreader *r, int fd)
+{
+	cr_spool(r, fd);
+	r->spool_raw = true;
 }
 
 void cr_drop(struct cmdreader *r)
@@ -56,7 +62,8 @@ void cr_drop(struct cmdreader *r)
 }
 
 /* Literal octets to the spool file with CRLF turned into LF (a CR before
- * anything else is kept); the buffer is drained as it is written. */
+ * anything else is kept), or as sent (spool_raw); the buffer is drained as
+ * it is written. */
 static void spool_take(struct cmdreader *r, struct evbuffer *in, size_t take)
 {
 	char out[16384];
@@ -67,15 +74,17 @@ static void spool_take(struct cmdreader *r, struct evbuffer *in, size_t take)
 		size_t n = v.iov_len < take ? v.iov_len : take, o = 0;
 		if (n > sizeof out / 2)
 			n = sizeof out / 2;
-		const char *p = v.iov_base;
-		for (size_t i = 0; i < n; i++) {
+		const char *p = v.iov_base, *w = out;
+		for (size_t i = 0; i < n && !r->spool_raw; i++) {
 			if (r->spool_cr && p[i] != '\n')
 				out[o++] = '\r';
 			r->spool_cr = p[i] == '\r';
 			if (!r->spool_cr)
 				out[o++] = p[i];
 		}
-		if (r->spool_fd >= 0 && !r->spool_err && write_all(r->spool_fd, out, o) < 0)
+		if (r->spool_raw)
+			w = p, o = n;	/* a literal8: as sent */
+		if (r->spool_fd >= 0 && !r->spool_err && write_all(r->spool_fd, w, o) < 0)
 			r->spool_err = true;
 		evbuffer_drain(in, n);
 		take -= n;

@@ -27,6 +27,7 @@ struct cmdreader {
 	bool deciding;		/* CR_APPEND_LITERAL returned, no cr_* choice yet */
 	bool lit_sync;		/* the client waits for "+" before the literal */
 	bool spooling, spool_cr, spool_err;
+	bool spool_raw;		/* a literal8's octets: to the file exactly as sent */
 	int spool_fd;		/* -1: discard */
 	bool skipping;		/* discarding the rest of an over-long line */
 	size_t line_max, cmd_max, append_max;
@@ -57,6 +58,9 @@ void cr_inline(struct cmdreader *r);
 /* ... its octets go to fd as they arrive (-1: dropped); the command keeps
  * only the "{n}" announcement. spool_err is set if a write fails. */
 void cr_spool(struct cmdreader *r, int fd);
+/* ... as cr_spool, the octets written exactly as they arrive (a literal8
+ * APPEND: binary content, converted at the end of the command). */
+void cr_spool_raw(struct cmdreader *r, int fd);
 /* ... the command is dropped (a synchronising literal refused before the
  * client sent it). */
 void cr_drop(struct cmdreader *r);

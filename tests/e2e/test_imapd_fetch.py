@@ -121,3 +121,48 @@ def test_binary_decodes_quoted_printable_base64_nested(server):
     assert b"BINARY[2.2] ~{6}" in data  # NUL inside: a literal8
     assert literal_of(data, b"BINARY[2.1]") == b"inner text"
     r.close()
+
+
+def append_literal8(r, mailbox, data):
+    r.n += 1
+    tag = b"t%d" % r.n
+    r.send(tag + b" APPEND " + mailbox + b" ~{%d}\r\n" % len(data))
+    assert r.line().startswith(b"+ ")
+    r.send(data + b"\r\n")
+    lines = r.until_tag(tag)
+    assert lines[-1].startswith(tag + b" OK"), lines
+
+
+def test_append_literal8_binary_parts_come_back_exactly(server):
+    """RFC 3516: a binary APPEND's parts are stored so that BINARY returns
+    the octets sent (NUL, lone CR and LF included) while BODY shows a 7-bit
+    (base64) part; a literal8 without binary parts is stored as sent."""
+    raw = b"\x00-\xe4\n\r\n\n"
+    single = (b"From: user@domain.org\r\nContent-Type: application/octet-stream\r\n"
+              b"Content-Transfer-Encoding: binary\r\n\r\n" + raw)
+    png = b"\x89PNG\r\n\x1a\n\x00\r"
+    multi = (b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n"
+             b"--o\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n"
+             b"--o\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: binary\r\n\r\n" + png +
+             b"\r\n--o--\r\n")
+    plain = b"Subject: plain\r\n\r\nno binary here\r\n"
+    r = RawImap(server)
+    for m in (single, multi, plain):
+        append_literal8(r, b"INBOX", m)
+    r.ok(b"SELECT INBOX")
+    data = raw_fetch(r, b"FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1] BODY.PEEK[1])")
+    assert b"BINARY.SIZE[1] 7" in data, data
+    assert literal_of(data, b"BINARY[1]") == raw
+    assert literal_of(data, b"BODY[1]") == b"AC3kCg0KCg==\r\n"
+    data = raw_fetch(r, b"FETCH 2 (BINARY.PEEK[2] BINARY.PEEK[1] BODY.PEEK[2.MIME])")
+    assert literal_of(data, b"BINARY[2]") == png
+    assert literal_of(data, b"BINARY[1]") == b"see attachment"
+    assert b"Content-Transfer-Encoding: base64" in literal_of(data, b"BODY[2.MIME]")
+    data = raw_fetch(r, b"FETCH 3 (BODY.PEEK[] RFC822.SIZE)")
+    assert literal_of(data, b"BODY[]") == plain
+    assert b"RFC822.SIZE %d" % len(plain) in data
+    # the stored size is what BODY[] sends
+    data = raw_fetch(r, b"FETCH 1 (BODY.PEEK[] RFC822.SIZE)")
+    size = int(re.search(rb"RFC822.SIZE (\d+)", data).group(1))
+    assert len(literal_of(data, b"BODY[]")) == size
+    r.close()

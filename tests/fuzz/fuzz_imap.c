@@ -2,9 +2,11 @@
  * parser (common/mime*.c: tree, ENVELOPE, BODYSTRUCTURE, sections, decoding)
  * and the IMAP command reader and tokeniser (imapd/parser.c).
  *
- * Each input is used four times:
+ * Each input is used five times:
  *  - as a message: every rendering must stay inside the buffer, and every
  *    section range must lie within the message;
+ *  - as a binary APPEND (common/mime_binary.c): unchanged unless it names
+ *    the "binary" encoding somewhere;
  *  - as an address-list header value (common/mime_addr.c): at most
  *    MIME_ADDR_MAX entries, groups balanced, every address with both parts;
  *  - as a message file for the streaming parser (common/mime_stream.c), whose
@@ -17,12 +19,15 @@
  * Run: make fuzz (long) or make fuzz-smoke (part of make check). */
 #include "common/mime.h"
 #include "common/mime_addr.h"
+#include "common/mime_binary.h"
+#include "common/util.h"
 #include "common/mime_stream.h"
 #include "imapd/append.h"
 #include "imapd/imapurl.h"
 #include "imapd/parser.h"
 #include "imapd/thread.h"
 
+#include <ctype.h>
 #include <event2/buffer.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -224,6 +229,26 @@ static void fuzz_thread(const uint8_t *data, size_t size)
 	free(copy);
 }
 
+static int collect(void *arg, const char *p, size_t n)
+{
+	strbuf_add(arg, p, n);
+	return 0;
+}
+
+static void fuzz_binary(const uint8_t *data, size_t size)
+{
+	struct strbuf out = { 0 };
+	if (mime_binary_encode((const char *)data, size, collect, &out) < 0)
+		abort();
+	char *lower = malloc(size + 1);
+	for (size_t i = 0; i < size; i++)
+		lower[i] = (char)tolower((unsigned char)data[i]);
+	if (!memmem(lower, size, "binary", 6) && (out.len != size || (size && memcmp(out.p, data, size))))
+		abort();
+	free(lower);
+	free(out.p);
+}
+
 static void fuzz_addr(const uint8_t *data, size_t size)
 {
 	char *v = strndup((const char *)data, size);
@@ -252,6 +277,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_thread(data, size);
 	fuzz_addr(data, size);
+	fuzz_binary(data, size);
 	fuzz_mime(data, size);
 	fuzz_mime_stream(data, size);
 	fuzz_commands(data, size);

@@ -59,6 +59,16 @@ static void test_reader(void)
 	CHECK(ip_literal_header(&ip, &n) && n == 9 && ip_eol(&ip));
 	close(fd);
 	cr_reset(&r);
+	/* a literal8 spooled raw: the octets exactly as sent (NUL, lone CR, CRLF) */
+	fd = memfd_create("spool8", 0);
+	CHECK(feed(&r, in, "a9 APPEND INBOX ~{8+}\r\n", tag) == CR_APPEND_LITERAL);
+	cr_spool_raw(&r, fd);
+	CHECK(evbuffer_add(in, "a\0\r\nb\rc\r", 8) == 0);
+	CHECK(feed(&r, in, "\r\n", tag) == CR_DONE);
+	char got8[16] = "";
+	CHECK(pread(fd, got8, sizeof got8, 0) == 8 && !memcmp(got8, "a\0\r\nb\rc\r", 8));
+	close(fd);
+	cr_reset(&r);
 	CHECK(feed(&r, in, "a5 APPEND INBOX {9000+}\r\n", tag) == CR_FATAL);
 	/* an over-long line is skipped to its end and answered with its tag */
 	char longline[300];
