@@ -41,7 +41,7 @@ WARN    = -Wall -Wextra -Werror -Wformat=2 -Wno-unused-parameter
 CFLAGS  = -std=gnu17 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong -fPIE -MMD -MP -I. \
           -DTERN_LIBEXECDIR='"$(LIBEXECDIR)"'
 LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDSAN)
-LDLIBS  = -lopendmarc -lspf2 -lopendkim -levent_openssl -levent -lssl -lcrypto -ldb -lcrypt -lresolv
+LDLIBS  = -lopendmarc -lspf2 -lopendkim -lunbound -levent_openssl -levent -lssl -lcrypto -ldb -lcrypt -lresolv
 
 PROGS :=
 UNIT_TESTS :=

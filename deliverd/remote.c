@@ -5,6 +5,7 @@
 #include "deliverd/agent.h"
 #include "deliverd/remote_int.h"
 #include "common/dns.h"
+#include "common/dnssec.h"
 #include "common/log.h"
 #include "common/queue_proto.h"
 #include "common/tls.h"
@@ -79,6 +80,13 @@ void remote_load(const struct instance *in, const struct cfg *conf)
 	free(ca);
 	if (dns_init(cfg_str(&in->conf, "dns_server"), 5) < 0)
 		fatal("bad dns_server \"%s\" in tern.conf", cfg_str(&in->conf, "dns_server"));
+	/* DANE: validated lookups (the trust anchors are read now, before chroot) */
+	char *ta = cfg_bool(conf, "smtp_dane") ? cfg_path(conf, "dnssec_trust_anchor") : xstrdup("");
+	if (dnssec_init(cfg_str(&in->conf, "dns_server"), ta, why, sizeof why) < 0)
+		fatal("DANE: %s (set smtp_dane = no in deliverd.conf to go without)", why);
+	free(ta);
+	if (SSL_CTX_dane_enable(rconf.tls_ctx) <= 0)
+		fatal("TLS client context: OpenSSL refuses DANE");
 	if (rconf.dkim_sign) {
 		char **sel;
 		size_t nsel = cfg_list(conf, "dkim_selectors", &sel);

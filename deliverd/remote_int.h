@@ -9,7 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum tls_level { TLS_NONE, TLS_MAY, TLS_ENCRYPT, TLS_VERIFY };
+/* TLS_DANE is never configured: a host with usable TLSA records gets it. */
+enum tls_level { TLS_NONE, TLS_MAY, TLS_ENCRYPT, TLS_VERIFY, TLS_DANE };
 
 struct rconf {
 	char *myname;

@@ -53,11 +53,22 @@ static void peer_said(char *out, size_t len, const struct smtp_client *c, const 
 		 rep->code, rep->text, when);
 }
 
+/* The TLS policy for one MX host: the level, the TLSA records when DANE
+ * applies, and a description for the log and the queue ("dane: ...",
+ * "smtp_tls=may"). */
+struct host_policy {
+	enum tls_level tls;
+	struct dane_tlsa *tlsa;	/* TLS_DANE only */
+	char desc[400];
+};
+
 /* Open a session to addr with the TLS policy; 0 ok, -1 failed (*rep says why,
  * *perm set when the failure is a 5xx from the peer). */
 static int open_session(struct smtp_client *c, const struct route_host *h, const char *addr,
-			unsigned port, enum tls_level tls, struct smtp_reply *rep, bool plain_only)
+			unsigned port, const struct host_policy *pol, struct smtp_reply *rep,
+			bool plain_only)
 {
+	enum tls_level tls = pol->tls;
 	if (sc_open(c, h->name, addr, port, rconf.connect_timeout, rep) < 0)
 		return -1;
 	if (sc_hello(c, rconf.myname, rep) < 0) {
@@ -76,13 +87,16 @@ static int open_session(struct smtp_client *c, const struct route_host *h, const
 		return -1;
 	}
 	bool verified;
-	if (sc_starttls(c, rconf.tls_ctx, rconf.myname, &verified, rep) < 0) {
+	if (sc_starttls(c, rconf.tls_ctx, rconf.myname, tls == TLS_DANE ? pol->tlsa : NULL,
+			&verified, rep) < 0) {
 		sc_close(c, false);
 		return -1;
 	}
-	if (tls == TLS_VERIFY && !verified) {
+	if ((tls == TLS_VERIFY || tls == TLS_DANE) && !verified) {
 		rep->code = 0;
-		snprintf(rep->text, sizeof rep->text, "certificate of %.200s did not verify", h->name);
+		snprintf(rep->text, sizeof rep->text, tls == TLS_DANE
+			 ? "certificate of %.200s matches none of its TLSA records (DANE)"
+			 : "certificate of %.200s did not verify", h->name);
 		sc_close(c, true);
 		return -1;
 	}
@@ -265,12 +279,13 @@ static bool transaction(struct rjob *j, struct smtp_client *c, struct rrcpt **r,
 }
 
 static void log_results(const struct rjob *j, struct rrcpt **r, size_t n,
-			const struct smtp_client *c, unsigned port)
+			const struct smtp_client *c, unsigned port, const char *policy)
 {
 	for (size_t i = 0; i < n; i++)
-		log_info("%s: to=<%s>, relay=%s[%s]:%u, tls=%s, status=%s (%s)", j->id, r[i]->addr,
-			 c ? c->host : "none", c ? c->addr : "", port,
-			 c && c->tls[0] ? c->tls : "none",
+		log_info("%s: to=<%s>, relay=%s[%s]:%u, tls=%s%s%s, tls_policy=%s, status=%s (%s)",
+			 j->id, r[i]->addr, c ? c->host : "none", c ? c->addr : "", port,
+			 c && c->tls[0] ? c->tls : "none", c && c->dane[0] ? ", dane_match=" : "",
+			 c && c->dane[0] ? c->dane : "", policy,
 			 r[i]->result == QR_DELIVERED ? "sent" : r[i]->result == QR_BOUNCE ? "bounced"
 			 : "deferred", r[i]->text);
 }
@@ -303,54 +318,109 @@ static bool relay_login(struct smtp_client *c, struct smtp_reply *r)
 	return true;
 }
 
+/* The policy of one host: DANE when the domain's MX is signed and the host
+ * publishes TLSA records, else the configured level. DANE_DEFER: skip the host
+ * (never fall back to clear text); *why says why. */
+static enum dane_verdict host_policy(const struct route_host *h, unsigned port, bool dane_domain,
+				     const char *domain_why, enum tls_level tls,
+				     struct host_policy *pol)
+{
+	char why[320];
+	snprintf(why, sizeof why, "%s", domain_why);
+	*pol = (struct host_policy){ tls, NULL, "" };
+	enum dane_verdict v = DANE_NONE;
+	if (dane_domain) {
+		pol->tlsa = xmalloc(sizeof *pol->tlsa);
+		v = dane_host(h->name, port, pol->tlsa, why, sizeof why);
+	}
+	if (v == DANE_VERIFY)
+		pol->tls = TLS_DANE;
+	else if (v == DANE_ENCRYPT && tls < TLS_ENCRYPT)
+		pol->tls = TLS_ENCRYPT;
+	static const char *names[] = { "none", "may", "encrypt", "verify", "dane" };
+	if (v == DANE_NONE)
+		snprintf(pol->desc, sizeof pol->desc, "smtp_tls=%s; dane: %s", names[pol->tls], why);
+	else
+		snprintf(pol->desc, sizeof pol->desc, "dane: %s", why);
+	return v;
+}
+
+static void host_policy_free(struct host_policy *pol)
+{
+	free(pol->tlsa);
+	pol->tlsa = NULL;
+}
+
+/* Try the addresses of one host; true when every recipient has a result. */
+static bool try_host(struct rjob *j, struct rrcpt **r, size_t n, const struct route *rt,
+		     const struct route_host *host, const struct host_policy *pol,
+		     struct smtp_reply *last)
+{
+	for (size_t a = 0; a < host->naddrs; a++) {
+		const char *addr = host->addrs[a];
+		char key[420];
+		struct smtp_client c;
+		snprintf(key, sizeof key, "%s/%s:%u:%d", host->name, addr, rt->port, (int)pol->tls);
+		bool ok = pool_take(key, &c);
+		if (!ok) {
+			ok = open_session(&c, host, addr, rt->port, pol, last, false) == 0;
+			/* "may": a failed handshake falls back to plain text (RFC 3207). */
+			if (!ok && pol->tls == TLS_MAY && last->code == 0 && strstr(last->text, "TLS"))
+				ok = open_session(&c, host, addr, rt->port, pol, last, true) == 0;
+		}
+		if (!ok) {
+			log_info("%s: %s[%s]:%u: %s%s (tls_policy=%s)", j->id, host->name, addr,
+				 rt->port, last->code ? "refused: " : "", last->text, pol->desc);
+			continue;
+		}
+		if (rconf.relay_user && *rconf.relay_user && rconf.relayhost[0] &&
+		    !relay_login(&c, last)) {
+			sc_close(&c, true);
+			continue;
+		}
+		bool reusable = transaction(j, &c, r, n);
+		log_results(j, r, n, &c, rt->port, pol->desc);
+		if (reusable)
+			pool_put(key, &c);
+		else
+			sc_close(&c, true);
+		bool all_done = true;
+		for (size_t i = 0; i < n; i++)
+			all_done &= r[i]->done;
+		if (all_done)
+			return true;
+	}
+	return false;
+}
+
 /* Try every address of every host until one session completes the transaction. */
 static void try_hosts(struct rjob *j, struct rrcpt **r, size_t n, const struct route *rt,
-		      enum tls_level tls)
+		      enum tls_level tls, bool dane_domain, const char *domain_policy)
 {
 	struct smtp_reply last = { 0, "no mail host could be reached" };
 	for (size_t h = 0; h < rt->nhosts; h++) {
-		for (size_t a = 0; a < rt->hosts[h].naddrs; a++) {
-			const char *addr = rt->hosts[h].addrs[a];
-			char key[160];
-			struct smtp_client c;
-			snprintf(key, sizeof key, "%s:%u:%d", addr, rt->port, (int)tls);
-			bool ok = pool_take(key, &c);
-			if (!ok) {
-				ok = open_session(&c, &rt->hosts[h], addr, rt->port, tls, &last, false) == 0;
-				/* "may": a failed handshake falls back to plain text (RFC 3207). */
-				if (!ok && tls == TLS_MAY && last.code == 0 && strstr(last.text, "TLS"))
-					ok = open_session(&c, &rt->hosts[h], addr, rt->port, tls, &last,
-							  true) == 0;
-			}
-			if (!ok) {
-				log_info("%s: %s[%s]:%u: %s%s%s", j->id, rt->hosts[h].name, addr, rt->port,
-					 last.code ? "refused: " : "", last.text, "");
-				continue;
-			}
-			if (rconf.relay_user && *rconf.relay_user && rconf.relayhost[0] &&
-			    !relay_login(&c, &last)) {
-				sc_close(&c, true);
-				continue;
-			}
-			bool reusable = transaction(j, &c, r, n);
-			log_results(j, r, n, &c, rt->port);
-			if (reusable)
-				pool_put(key, &c);
-			else
-				sc_close(&c, true);
-			bool all_done = true;
-			for (size_t i = 0; i < n; i++)
-				all_done &= r[i]->done;
-			if (all_done)
-				return;
+		struct host_policy pol;
+		enum dane_verdict v = host_policy(&rt->hosts[h], rt->port, dane_domain,
+						  domain_policy, tls, &pol);
+		bool done = false;
+		if (v == DANE_DEFER) {
+			last.code = 0;
+			snprintf(last.text, sizeof last.text, "%s (tls_policy=%s)", pol.desc,
+				 domain_policy);
+			log_info("%s: %s: %s", j->id, rt->hosts[h].name, last.text);
+		} else {
+			done = try_host(j, r, n, rt, &rt->hosts[h], &pol, &last);
 		}
+		host_policy_free(&pol);
+		if (done)
+			return;
 	}
 	char st[8];
 	if (last.code)
 		reply_status(&last, st);
 	/* All hosts failed: a permanent refusal bounces, anything else waits. */
 	set_rest(r, n, last.code >= 500 ? QR_BOUNCE : QR_DEFER, last.code ? st : "4.4.1", last.text);
-	log_results(j, r, n, NULL, rt->port);
+	log_results(j, r, n, NULL, rt->port, domain_policy);
 }
 
 void remote_deliver_domain(struct rjob *j, struct rrcpt **r, size_t n, const char *domain)
@@ -360,11 +430,21 @@ void remote_deliver_domain(struct rjob *j, struct rrcpt **r, size_t n, const cha
 	struct route_conf rc = { rconf.relayhost, rconf.port, rconf.myname };
 	dest_acquire(domain);
 	enum route_status rs = route_lookup(&rc, domain, &rt, st, why, sizeof why);
+	/* DANE (RFC 7672) for MX delivery, not through a configured relay host */
+	char dwhy[300] = "relay host";
+	enum dane_verdict dv = rconf.relayhost[0] || rs != ROUTE_OK ? DANE_NONE
+			     : dane_domain(domain, dwhy, sizeof dwhy);
 	if (rs != ROUTE_OK) {
 		set_rest(r, n, rs == ROUTE_BOUNCE ? QR_BOUNCE : QR_DEFER, st, why);
-		log_results(j, r, n, NULL, rc.port);
+		log_results(j, r, n, NULL, rc.port, "none");
+	} else if (dv == DANE_DEFER) {
+		snprintf(why, sizeof why, "dane: %s", dwhy);
+		set_rest(r, n, QR_DEFER, "4.7.5", why);
+		log_results(j, r, n, NULL, rc.port, why);
 	} else {
-		try_hosts(j, r, n, &rt, tls_level_for(domain));
+		char pol[320];
+		snprintf(pol, sizeof pol, "%s", dv == DANE_VERIFY ? "dane" : dwhy);
+		try_hosts(j, r, n, &rt, tls_level_for(domain), dv == DANE_VERIFY, pol);
 	}
 	dest_release(domain);
 }

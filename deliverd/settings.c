@@ -25,6 +25,8 @@ const struct cfg_key deliverd_settings[] = {
 	CFG_KEY_ENUM("smtp_tls", "may", "none,may,encrypt,verify", "STARTTLS to other servers: none, may (opportunistic), encrypt (required), verify (required, certificate checked)"),
 	CFG_KEY_LIST("smtp_tls_policy", "", check_tls_policy, "Per-destination TLS level overriding smtp_tls, as domain=level (e.g. bank.example=verify)"),
 	CFG_KEY_PATH("smtp_tls_ca_file", "/etc/ssl/certs/ca-certificates.crt", "CA certificates for verifying other servers"),
+	CFG_KEY_BOOL("smtp_dane", "yes", "DANE (RFC 7672): TLS required and authenticated by TLSA records for MX hosts that publish them under DNSSEC; bogus DNSSEC answers defer"),
+	CFG_KEY_PATH("dnssec_trust_anchor", "/usr/share/dns/root.key", "DNSSEC trust anchors (DS or DNSKEY lines) for validating DNS answers in-process (DANE); Debian package dns-root-data"),
 	CFG_KEY_INT("smtp_destination_concurrency", "10", 1, 1000, "Connections at once to one destination domain"),
 	CFG_KEY_TIME("smtp_connection_reuse_time", "10s", 1, 3600, "Keep an idle connection this long for the next message to the same host"),
 	CFG_KEY_TIME("smtp_connect_timeout", "30s", 1, 600, "Give up connecting to one address after this long"),

@@ -280,10 +280,11 @@ int sc_hello(struct smtp_client *c, const char *myname, struct smtp_reply *r)
 	return r->code == 250 ? 0 : -1;
 }
 
-int sc_starttls(struct smtp_client *c, SSL_CTX *ctx, const char *myname, bool *verified,
-		struct smtp_reply *r)
+int sc_starttls(struct smtp_client *c, SSL_CTX *ctx, const char *myname,
+		const struct dane_tlsa *dane, bool *verified, struct smtp_reply *r)
 {
 	*verified = false;
+	c->dane[0] = 0;
 	if (sc_command(c, "STARTTLS", 120, r) < 0 || r->code != 220)
 		return -1;
 	if (c->len) {
@@ -294,6 +295,10 @@ int sc_starttls(struct smtp_client *c, SSL_CTX *ctx, const char *myname, bool *v
 	SSL_set_fd(c->ssl, c->fd);
 	SSL_set_tlsext_host_name(c->ssl, c->host);
 	SSL_set1_host(c->ssl, c->host);
+	if (dane && dane_ssl_setup(c->ssl, c->host, dane) < 0) {
+		fail(r, "none of the TLSA records of %s could be used", c->host);
+		return -1;
+	}
 	for (;;) {
 		int k = SSL_connect(c->ssl);
 		if (k == 1)
@@ -310,6 +315,8 @@ int sc_starttls(struct smtp_client *c, SSL_CTX *ctx, const char *myname, bool *v
 	}
 	*verified = SSL_get_verify_result(c->ssl) == X509_V_OK &&
 		    SSL_get0_peer_certificate(c->ssl) != NULL;
+	if (dane)
+		dane_matched(c->ssl, c->dane, sizeof c->dane);
 	tls_describe(c->ssl, c->tls, sizeof c->tls);
 	return sc_hello(c, myname, r);
 }

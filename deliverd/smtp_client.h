@@ -4,6 +4,8 @@
 #ifndef TERN_SMTP_CLIENT_H
 #define TERN_SMTP_CLIENT_H
 
+#include "deliverd/dane.h"
+
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +31,7 @@ struct smtp_client {
 	unsigned ext;
 	uint64_t max_size;	/* SIZE limit announced, 0 if none */
 	char tls[128];		/* "TLSv1.3 TLS_AES_256_GCM_SHA384" when encrypted */
+	char dane[64];		/* the TLSA record that authenticated the peer, or "" */
 	char buf[4096];
 	size_t len;
 	char *out;		/* queued pipelined commands */
@@ -49,11 +52,11 @@ int sc_flush(struct smtp_client *c, int timeout_sec, struct smtp_reply *r);
 int sc_reply(struct smtp_client *c, int timeout_sec, struct smtp_reply *r);
 /* EHLO, falling back to HELO on 5xx; fills c->ext. 0 when the greeting was accepted. */
 int sc_hello(struct smtp_client *c, const char *myname, struct smtp_reply *r);
-/* STARTTLS then EHLO again. verify: check the certificate against host. 0 ok; on
- * -1 the session is unusable and r says why. *verified set when the chain and
- * name verified. */
-int sc_starttls(struct smtp_client *c, SSL_CTX *ctx, const char *myname, bool *verified,
-		struct smtp_reply *r);
+/* STARTTLS then EHLO again. 0 ok; on -1 the session is unusable and r says
+ * why. *verified set when the chain and name verified against the CAs, or,
+ * with dane (TLSA records, else NULL), when a record matched (c->dane). */
+int sc_starttls(struct smtp_client *c, SSL_CTX *ctx, const char *myname,
+		const struct dane_tlsa *dane, bool *verified, struct smtp_reply *r);
 /* AUTH PLAIN with user/password (relay host). */
 int sc_auth(struct smtp_client *c, const char *user, const char *pass, struct smtp_reply *r);
 /* Send the message body (CRLF lines, not dot-stuffed) with dot-stuffing and the

@@ -1,0 +1,216 @@
+"""DANE for SMTP (RFC 7672, issue 15): instance A delivers to MX hosts whose
+zone is DNSSEC-signed (ldns-signzone) and served by nsd; A validates every
+answer itself (libunbound) from the zone's own key as trust anchor. Instance B
+on 127.0.0.2 is every MX. Cases, one domain each:
+
+  good      TLSA 3 1 1 of B's key       -> delivered over TLS authenticated by DANE
+  wrong     TLSA 3 1 1 of another key   -> deferred, the message is never sent
+  bogus     TLSA changed after signing  -> deferred (bogus), never sent
+  unusable  only a PKIX-TA(0) record    -> TLS required, not authenticated (RFC 7672 3.1)
+  notlsa    signed, no TLSA             -> the configured policy (opportunistic)
+  plain.test  an unsigned zone          -> the configured policy, no DANE
+"""
+import glob
+import os
+import shutil
+import smtplib
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import Instance, wait_for
+
+NSD = "/usr/sbin/nsd"
+SIGN = "/usr/bin/ldns-signzone"
+KEYGEN = "/usr/bin/ldns-keygen"
+pytestmark = pytest.mark.skipif(not all(os.path.exists(p) for p in (NSD, SIGN, KEYGEN)),
+                                reason="needs nsd and ldnsutils: run tools/deps.sh")
+
+CASES = ("good", "wrong", "bogus", "unusable", "notlsa")
+
+
+def spki_sha256(cert):
+    return subprocess.run(f"openssl x509 -in {cert} -noout -pubkey | openssl pkey -pubin "
+                          "-outform DER | openssl dgst -sha256 -r", shell=True, check=True,
+                          capture_output=True, text=True).stdout.split()[0]
+
+
+class SignedDns:
+    """nsd on 127.0.0.1:port serving dane.test (signed) and plain.test (unsigned)."""
+
+    def __init__(self, d, port, smtp_port, good_digest):
+        self.dir = d
+        os.makedirs(d, exist_ok=True)
+        tlsa = {"good": f"3 1 1 {good_digest}",
+                "wrong": "3 1 1 " + "5a" * 32,
+                "bogus": f"3 1 1 {good_digest}",
+                "unusable": f"0 0 1 {good_digest}"}
+        lines = ["$ORIGIN dane.test.", "$TTL 300",
+                 "@ IN SOA ns.dane.test. hostmaster.dane.test. 1 3600 600 86400 300",
+                 "@ IN NS ns.dane.test.", "ns IN A 127.0.0.1"]
+        for c in CASES:
+            lines += [f"{c} IN MX 10 mx-{c}.dane.test.", f"mx-{c} IN A 127.0.0.2"]
+            if c in tlsa:
+                lines.append(f"_{smtp_port}._tcp.mx-{c} IN TLSA {tlsa[c]}")
+        self.write("dane.test.zone", lines)
+        self.write("plain.test.zone", [
+            "$ORIGIN plain.test.", "$TTL 300",
+            "@ IN SOA ns.plain.test. hostmaster.plain.test. 1 3600 600 86400 300",
+            "@ IN NS ns.plain.test.", "ns IN A 127.0.0.1",
+            "@ IN MX 10 mx.plain.test.", "mx IN A 127.0.0.2"])
+        ksk = self.run(KEYGEN, "-a", "ECDSAP256SHA256", "-k", "dane.test")
+        zsk = self.run(KEYGEN, "-a", "ECDSAP256SHA256", "dane.test")
+        self.run(SIGN, "dane.test.zone", zsk, ksk)
+        self.break_signature()
+        self.trust_anchor = os.path.join(d, ksk + ".key")
+        os.chmod(d, 0o755)
+        os.chmod(self.trust_anchor, 0o644)
+        self.write("nsd.conf", [
+            "server:", f"  ip-address: 127.0.0.1@{port}", f"  port: {port}", '  username: ""',
+            f"  zonesdir: {d}", f"  pidfile: {d}/nsd.pid", '  database: ""',
+            f"  xfrdfile: {d}/xfrd.state", f"  zonelistfile: {d}/zone.list",
+            f"  logfile: {d}/nsd.log", "  do-ip6: no",
+            "remote-control:", "  control-enable: no",
+            "zone:", "  name: dane.test", "  zonefile: dane.test.zone.signed",
+            "zone:", "  name: plain.test", "  zonefile: plain.test.zone"])
+        self.proc = subprocess.Popen([NSD, "-d", "-c", os.path.join(d, "nsd.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_for(lambda: "nsd started" in self.log(), 15), self.log()
+
+    def write(self, name, lines):
+        with open(os.path.join(self.dir, name), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def run(self, *argv):
+        return subprocess.run(argv, cwd=self.dir, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    def break_signature(self):
+        """Change the bogus host's TLSA data after signing: its RRSIG no longer
+        matches, as if an attacker had rewritten the answer."""
+        path = os.path.join(self.dir, "dane.test.zone.signed")
+        out = []
+        for line in open(path):
+            if line.startswith("_") and "mx-bogus" in line and "\tTLSA\t" in line:
+                head, data = line.rstrip("\n").rsplit(None, 1)
+                line = head + "\t" + ("00" if not data.startswith("00") else "11") + data[2:] + "\n"
+            out.append(line)
+        with open(path, "w") as f:
+            f.writelines(out)
+
+    def log(self):
+        try:
+            return open(os.path.join(self.dir, "nsd.log")).read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def maildir_files(inst, address):
+    d = os.path.join(inst.maildir(address), "new")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+@pytest.fixture(scope="module")
+def world():
+    parent = tempfile.mkdtemp(prefix="tern-dane-")
+    os.chmod(parent, 0o755)     # the daemons' accounts must reach their instance
+    a = Instance(parent, domain="a.test", hostname="mx.a.test")
+    b = Instance(parent, domain="plain.test", hostname="mx.b.test")
+    dns = None
+    try:
+        a.init()
+        b.init("--listen", "127.0.0.2")
+        for c in CASES:
+            b.ctl("domain", "add", f"{c}.dane.test")
+            b.add_user(f"bob@{c}.dane.test", "bob-pw-1")
+        b.add_user("bob@plain.test", "bob-pw-1")
+        dns_port = 15000 + os.getpid() % 1000
+        dns = SignedDns(os.path.join(parent, "dns"), dns_port, b.port("smtp"),
+                        spki_sha256(b.cert()))
+        a.set_conf("tern", "dns_server", f"127.0.0.1:{dns_port}")
+        a.set_conf("deliverd", "smtp_port", str(b.port("smtp")))
+        a.set_conf("deliverd", "dnssec_trust_anchor", dns.trust_anchor)
+        a.add_user("alice@a.test", "alice-pw-1")
+        b.start()
+        a.start()
+        for c in CASES:
+            send(a, f"bob@{c}.dane.test", c)
+        send(a, "bob@plain.test", "plain")
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+        if dns:
+            dns.stop()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def send(a, rcpt, tag):
+    msg = (f"From: alice@a.test\r\nTo: {rcpt}\r\nSubject: dane {tag}\r\n"
+           f"Message-ID: <{tag}.{time.time()}@a.test>\r\n\r\ncase {tag}\r\n")
+    with smtplib.SMTP("127.0.0.1", a.port("submission"), timeout=30) as s:
+        s.starttls()
+        s.login("alice@a.test", "alice-pw-1")
+        s.sendmail("alice@a.test", [rcpt], msg)
+
+
+def log_line(a, rcpt, status):
+    for line in a.log_text().splitlines():
+        if f"to=<{rcpt}>" in line and f"status={status}" in line:
+            return line
+    return None
+
+
+def test_tlsa_match_authenticates_the_mx(world):
+    a, b = world
+    assert wait_for(lambda: maildir_files(b, "bob@good.dane.test"), 60), a.log_text()[-4000:]
+    line = log_line(a, "bob@good.dane.test", "sent")
+    assert line and "tls=TLSv1." in line and "dane_match=3 1 1 " in line, line
+    assert "tls_policy=dane: 1 usable TLSA record(s)" in line, line
+
+
+def test_wrong_tlsa_defers_and_never_sends(world):
+    a, b = world
+    rcpt = "bob@wrong.dane.test"
+    assert wait_for(lambda: log_line(a, rcpt, "deferred"), 60), a.log_text()[-4000:]
+    line = log_line(a, rcpt, "deferred")
+    assert "matches none of its TLSA records" in line, line
+    assert not maildir_files(b, rcpt)
+    assert "case wrong" not in b.log_text()
+    # the queue says why it waits
+    ids = [l.split()[0] for l in a.ctl("queue", "list").stdout.splitlines() if rcpt in l]
+    assert ids, a.ctl("queue", "list").stdout
+    assert "TLSA" in a.ctl("queue", "show", ids[0]).stdout
+
+
+def test_bogus_tlsa_defers(world):
+    a, b = world
+    rcpt = "bob@bogus.dane.test"
+    assert wait_for(lambda: log_line(a, rcpt, "deferred"), 60), a.log_text()[-4000:]
+    line = log_line(a, rcpt, "deferred")
+    assert "bogus" in line and "dane" in line, line
+    assert not maildir_files(b, rcpt)
+
+
+def test_unusable_tlsa_means_tls_without_authentication(world):
+    a, b = world
+    rcpt = "bob@unusable.dane.test"
+    assert wait_for(lambda: maildir_files(b, rcpt), 60), a.log_text()[-4000:]
+    line = log_line(a, rcpt, "sent")
+    assert "tls=TLSv1." in line and "none usable" in line and "dane_match" not in line, line
+
+
+def test_signed_without_tlsa_and_unsigned_zone_use_the_configured_policy(world):
+    a, b = world
+    for rcpt, why in (("bob@notlsa.dane.test", "no TLSA records"),
+                      ("bob@plain.test", "MX of plain.test is not signed")):
+        assert wait_for(lambda: maildir_files(b, rcpt), 60), a.log_text()[-4000:]
+        line = log_line(a, rcpt, "sent")
+        assert "tls_policy=smtp_tls=may" in line and why in line, line
+
