@@ -142,6 +142,30 @@ static enum spf_result map_result(SPF_result_t r)
 	}
 }
 
+/* libspf2's SPF_request_query_mailfrom answers pass for every loopback client
+ * without reading the record ("localhost always gets a free ride"). With
+ * trusted_networks emptied that pass would be a lie, and DMARC would align a
+ * forged From on it. For loopback clients take libspf2's own steps without that
+ * shortcut: the current domain as its query would set it, the record, then the
+ * record's evaluation for this address. */
+static void query_loopback(SPF_server_t *server, SPF_request_t *req, SPF_response_t **resp)
+{
+	SPF_record_t *rec = NULL;
+	*resp = SPF_response_new(req);
+	if (!*resp)
+		return;
+	req->cur_dom = req->use_helo ? req->helo_dom : req->env_from_dp;
+	if (SPF_server_get_record(server, req, *resp, &rec) != SPF_E_SUCCESS || !rec) {
+		if (rec)
+			SPF_record_free(rec);
+		return;
+	}
+	(*resp)->spf_record_exp = rec;
+	SPF_record_interpret(rec, req, *resp, 0);
+	(*resp)->spf_record_exp = NULL;
+	SPF_record_free(rec);
+}
+
 enum spf_result spf_check(const char *ip, const char *helo, const char *sender,
 			  const char *receiver, char *comment, size_t commentlen)
 {
@@ -165,7 +189,10 @@ enum spf_result spf_check(const char *ip, const char *helo, const char *sender,
 		SPF_request_set_helo_dom(req, helo);
 	if (sender && *sender)
 		SPF_request_set_env_from(req, sender);
-	SPF_request_query_mailfrom(req, &resp);
+	if (SPF_request_is_loopback(req))
+		query_loopback(server, req, &resp);
+	else
+		SPF_request_query_mailfrom(req, &resp);
 	if (resp) {
 		res = map_result(SPF_response_result(resp));
 		if (saw_tempfail && res != SPF_PASS && res != SPF_FAIL)

@@ -1,9 +1,9 @@
-"""SPF on the MX port with clients at chosen, non-loopback addresses.
+"""SPF on the MX port with clients at chosen addresses.
 
-libspf2 passes every loopback client, so this module runs a whole instance and
-dnsmasq inside a network namespace it creates (ip netns), where the loopback
-interface also carries TEST-NET addresses (192.0.2.0/24, 2001:db8::/32): each
-SMTP client binds the address a case needs. Each case checks the SMTP reply,
+This module runs a whole instance and dnsmasq inside a network namespace it
+creates (ip netns), where the loopback interface also carries TEST-NET
+addresses (192.0.2.0/24, 2001:db8::/32): each SMTP client binds the address a
+case needs (loopback ones too: trusted_networks is empty). Each case checks the SMTP reply,
 the Authentication-Results header and the folder the message landed in, and
 every SPF result is cross-checked with pyspf (the reference implementation),
 asked in the same namespace against the same DNS server."""
@@ -67,6 +67,11 @@ CASES = [
     (BAD, "client.test", "a@quar.test", "fail", 250, "Junk"),        # DMARC p=quarantine
     (BAD, "client.test", "a@rej.test", "softfail", 550, None),       # DMARC p=reject
     (GOOD, "client.test", "a@ok.test", "pass", 250, "INBOX"),        # DMARC pass via SPF
+    # Loopback clients with trusted_networks empty: the record decides, as for
+    # any address (libspf2 alone passes them all, and DMARC aligned on that).
+    ("127.0.0.1", "client.test", "a@fail.test", "fail", 250, "INBOX"),
+    ("127.0.0.1", "client.test", "a@rej.test", "softfail", 550, None),
+    ("::1", "client.test", "a@v6.test", "fail", "550 MAIL", None),
 ]
 
 

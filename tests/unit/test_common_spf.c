@@ -13,7 +13,8 @@
 
 
 /* Client addresses are TEST-NET-1 strings: SPF evaluates them, nothing is sent
- * to them (libspf2 always passes loopback clients, so 127/8 cannot be used). */
+ * to them. Loopback clients are evaluated like any other (libspf2 alone would
+ * pass them all without reading the record). */
 struct spf_case {
 	const char *ip, *helo, *sender;
 	enum spf_result want;
@@ -32,6 +33,12 @@ static const struct spf_case cases[] = {
 	{ "192.0.2.4", "helo.test", "", SPF_PASS },	/* HELO identity */
 	{ "192.0.2.1", "helo.test", "", SPF_FAIL },
 	{ "192.0.2.1", "client.test", "a@temp.test", SPF_TEMPERROR },
+	{ "127.0.0.1", "client.test", "a@pass.test", SPF_FAIL },
+	{ "127.0.0.1", "client.test", "a@lo.test", SPF_PASS },
+	{ "127.0.0.1", "client.test", "a@none.test", SPF_NONE },
+	{ "127.0.0.1", "helo.test", "", SPF_FAIL },
+	{ "::1", "client.test", "a@pass.test", SPF_FAIL },
+	{ "::1", "client.test", "a@lo.test", SPF_PASS },
 };
 
 static const char *reference(int port, const struct spf_case *c)
@@ -63,6 +70,7 @@ int main(void)
 		      "--mx-host=mx.test,mail.mx.test,10", "--address=/mail.mx.test/192.0.2.3",
 		      "--txt-record=inc.test,v=spf1 include:pass.test -all",
 		      "--txt-record=helo.test,v=spf1 a -all", "--address=/helo.test/192.0.2.4",
+		      "--txt-record=lo.test,v=spf1 ip4:127.0.0.0/8 ip6:::1 -all",
 		      "--server=/temp.test/127.0.0.1#9",	/* nobody there: SERVFAIL */
 		      		NULL,
 	};
