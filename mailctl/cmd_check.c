@@ -4,6 +4,7 @@
 #include "mailctl/commands.h"
 #include "mailctl/instctl.h"
 #include "mailctl/procs.h"
+#include "mailctl/reach.h"
 #include "mailctl/runprog.h"
 #include "common/instance.h"
 #include "common/util.h"
@@ -88,6 +89,7 @@ int instance_check(const char *dir, struct cfg_errors *errs)
 		return errs->count - before;
 	if (access(in.conf.path, F_OK) == 0) {
 		check_master_settings(&in, errs);
+		reach_check(&in, errs);
 		const char *names[32];
 		size_t n = proc_conf_names(names, ARRAY_LEN(names));
 		for (size_t i = 0; i < n; i++)

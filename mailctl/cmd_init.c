@@ -4,6 +4,7 @@
 #include "mailctl/commands.h"
 #include "mailctl/initdirs.h"
 #include "mailctl/procs.h"
+#include "mailctl/reach.h"
 #include "mailctl/runprog.h"
 #include "common/instance.h"
 #include "common/tls.h"
@@ -207,6 +208,23 @@ out:
 	return r;
 }
 
+/* Every account can reach what it will open (else init fails, saying which
+ * account, which path and what to change, instead of a later `start`). */
+static int reachable(const char *dir)
+{
+	struct instance in;
+	struct cfg_errors errs = { 0 };
+	int r = 0;
+	if (instance_load(&in, dir, &errs) == 0 && reach_check(&in, &errs) > 0) {
+		for (int i = 0; i < errs.count; i++)
+			fprintf(stderr, "mailctl: %s\n", errs.msg[i]);
+		cmd_error("not creating %s: the daemons could not reach their directories", dir);
+		r = -1;
+	}
+	instance_free(&in);
+	return r;
+}
+
 static int make_instance(const char *dir, const struct init_opts *o)
 {
 	char why[512];
@@ -218,6 +236,8 @@ static int make_instance(const char *dir, const struct init_opts *o)
 		if (write_daemon_conf(dir, names[i]) < 0)
 			return -1;
 	if (init_tls(dir, o->hostname) < 0 || init_data_dirs(dir) < 0)
+		return -1;
+	if (reachable(dir) < 0)
 		return -1;
 	if (o->domain) {
 		char *db = xasprintf("%s/db", dir);

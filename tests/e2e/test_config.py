@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import IS_ROOT, TERN_BIN, Instance
+from conftest import IS_ROOT, TERN_BIN, Instance, mailctl
 from netns import Netns
 
 
@@ -228,3 +228,39 @@ def test_old_plaintext_names_mean_loopback_only(login_instance, ns):
     assert outside["smtp"] == (False, 538) and outside["pop3"] == "-ERR" and \
         "PRIVACYREQUIRED" in outside["imap"][1], outside
     assert "plaintext_login is an old name" in inst.log_text()
+
+
+# ------------------------------------------------- directories the accounts need
+
+@pytest.mark.skipif(not IS_ROOT, reason="accounts differ from the caller only as root")
+def test_init_names_the_account_and_the_directory_in_its_way(tmp_parent):
+    """mailctl init under a 0700 directory (what mktemp -d makes) fails at once,
+    naming the account, the path it needs and the directory to change."""
+    locked = os.path.join(tmp_parent, "locked")
+    os.mkdir(locked, 0o700)
+    inst = Instance(locked)
+    r = mailctl("init", inst.dir, "--domain", "example.test", "--port-base",
+                str(inst.port_base), check=False)
+    assert r.returncode != 0
+    for account, path in (("tern-queued", "spool"), ("tern-vmail", "mail")):
+        want = f"account {account} cannot reach {inst.dir}/{path}"
+        assert any(want in l and f"{locked} (mode 0700, owner root)" in l and
+                   f"chmod o+x {locked}" in l for l in r.stderr.splitlines()), r.stderr
+    assert not os.path.exists(inst.dir)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="accounts differ from the caller only as root")
+def test_check_and_start_name_the_account_and_the_directory(instance_stopped, tmp_parent):
+    inst = instance_stopped
+    os.chmod(tmp_parent, 0o700)
+    try:
+        r = inst.ctl("check", check=False)
+        assert r.returncode != 0
+        assert f"account tern-queued cannot reach {inst.dir}/spool (spool_dir): " \
+               f"{tmp_parent} (mode 0700" in r.stderr, r.stderr
+        assert f"account tern-vmail cannot reach {inst.dir}/mail (mail_dir)" in r.stderr
+        s = inst.ctl("start", check=False)
+        assert s.returncode != 0 and "account tern-queued cannot reach" in s.stderr, s.stderr
+    finally:
+        os.chmod(tmp_parent, 0o755)
+    assert inst.ctl("check").returncode == 0
