@@ -75,10 +75,10 @@ def print_config(name):
     return p.stdout
 
 
-def test_etc_is_what_the_programs_print(tmp_path):
+def test_etc_is_what_the_programs_print(tmp_parent):
     """etc/NAME.conf for every config file `mailctl init` writes, each equal to
     the program's --print-config (regenerate with `make etc`)."""
-    inst = Instance(str(tmp_path))
+    inst = Instance(tmp_parent)
     inst.init()
     made = sorted(f for f in os.listdir(inst.dir) if f.endswith(".conf"))
     assert sorted(os.listdir(ETC)) == made
