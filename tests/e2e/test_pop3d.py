@@ -982,3 +982,62 @@ def test_expire_zero_removes_retrieved_at_quit(tmp_parent):
         p.quit()
     finally:
         e.stop()
+
+
+# ------------------------------------------------- a client that vanishes
+
+def _session(env, mode):
+    """A logged-in poplib session over plain TCP, STLS or POP3S."""
+    if mode == "pop3s":
+        p = poplib.POP3_SSL(env.HOST, env.port("pop3s"), context=tls_context(env), timeout=10)
+    else:
+        p = poplib.POP3(env.HOST, env.port("pop3"), timeout=10)
+        if mode == "stls":
+            p.stls(tls_context(env))
+    p.user(ALICE)
+    p.pass_(ALICE_PW)
+    return p
+
+
+def _lock_free(env, user):
+    """Is the mailbox lock (flock of tern-pop3.lock) free right now?"""
+    import fcntl
+    fd = os.open(os.path.join(env.maildir(user), "tern-pop3.lock"), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("mode", ["plain", "stls", "pop3s"])
+@pytest.mark.parametrize("how", ["close", "reset", "close-in-retr"])
+def test_dropped_connection_releases_the_mailbox_at_once(env, mode, how):
+    """A client gone without QUIT (its socket closed, or reset; idle or in the
+    middle of a RETR) ends the session at once: the lock is free within a
+    second (timed on the lock itself, not on a login, which the machine's load
+    may slow), a new login gets the mailbox, and the message the dropped
+    session marked deleted is still there (no UPDATE state)."""
+    import struct
+    env.deliver(ALICE, MSG1)
+    env.deliver(ALICE, "Subject: big\n\n" + ("x" * 990 + "\n") * 8000)
+    p = _session(env, mode)
+    assert p.stat()[0] == 2
+    p.dele(1)
+    raw_sock = p.sock
+    if how == "close-in-retr":
+        p._putcmd("RETR 2")      # and never read the answer
+        time.sleep(0.2)
+    if how == "reset":
+        raw_sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    os.close(raw_sock.detach())  # the descriptor itself: no QUIT, no TLS close_notify
+    start = time.monotonic()
+    assert wait_for(lambda: _lock_free(env, ALICE), 5, 0.01)
+    took = time.monotonic() - start
+    assert took < 1.0, f"mailbox released after {took:.2f}s"
+    again = _session(env, mode)
+    assert again.stat()[0] == 2
+    again.quit()
+    assert len(env.files(ALICE)) == 2
