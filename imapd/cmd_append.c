@@ -298,9 +298,7 @@ static int text_into(struct append_state *a, size_t spool, struct lfw *w)
  * binary parts go into the message base64-encoded (mime_binary.h). */
 static int binary_into(struct append_state *a, size_t spool, struct lfw *w)
 {
-	char *path = tmp_path(a, a->base[spool]);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	free(path);
+	int fd = append_spool_open(a->seal, a->dir, a->base[spool]);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0) {
 		if (fd >= 0)

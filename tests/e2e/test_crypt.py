@@ -459,3 +459,32 @@ def test_bad_keys_are_refused(srv, keydir):
     assert not os.path.exists(keyfile)
     r = srv.ctl("user", "key", "nobody@example.test", "show", check=False)
     assert r.returncode != 0 and "no such user" in r.stderr
+
+
+def test_binary_append_is_sealed_with_its_binary_part_base64(srv, keydir):
+    """A literal8 APPEND (RFC 3516) of a user with a key: composed from its
+    in-memory spool (binary part base64-encoded) and sealed like any other."""
+    box = Mailbox(srv)
+    cert, key = smime_cert(keydir, box.user)
+    import_key(srv, box.user, cert)
+    token = "tok" + uuid.uuid4().hex
+    raw = b"\x00\r\n\n" + token.encode()
+    msg = crlf(f"From: {box.user}\nSubject: bin {token}-subject\n"
+               "Content-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n") + raw
+    c = RawImap(box)
+    c.n += 1
+    tag = b"t%d" % c.n
+    c.send(tag + b" APPEND Sent ~{%d}\r\n" % len(msg))
+    assert c.line().startswith(b"+")
+    c.send(msg + b"\r\n")
+    assert c.until_tag(tag)[-1].startswith(tag + b" OK [APPENDUID")
+    c.close()
+    cur = os.path.join(srv.maildir(box.user, "Sent"), "cur")
+    (name,) = os.listdir(cur)
+    check_outer(read(os.path.join(cur, name)), "smime")
+    inner = unprotect(run("openssl", "cms", "-decrypt", "-in", os.path.join(cur, name),
+                          "-recip", cert, "-inkey", key).stdout)
+    assert b"Content-Transfer-Encoding: base64" in inner
+    import base64
+    assert base64.b64encode(raw) in inner.replace(b"\r\n", b"")
+    assert_nowhere(srv, token)
