@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,4 +318,55 @@ int ms_subscribe(const char *name, bool on)
 	if (fclose(f) != 0)
 		return -1;
 	return rename("subscriptions.tmp", "subscriptions");
+}
+
+/* ---- names: stored (modified UTF-7) and UTF-8 ---- */
+
+bool ms_name_plain(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80 || *s == '&')
+			return false;
+	return true;
+}
+
+/* Strict conversion: NULL on any invalid or incomplete sequence, or when the
+ * result would hold a NUL. */
+static char *name_convert(const char *to, const char *from, const char *s)
+{
+	iconv_t cd = iconv_open(to, from);
+	if (cd == (iconv_t)-1)
+		return NULL;
+	size_t n = strlen(s), cap = n * 4 + 16, left = cap - 1;
+	char *out = xmalloc(cap), *o = out, *in = (char *)s;
+	bool ok = iconv(cd, &in, &n, &o, &left) != (size_t)-1 &&
+		  iconv(cd, NULL, NULL, &o, &left) != (size_t)-1;
+	iconv_close(cd);
+	*o = '\0';
+	if (!ok || strlen(out) != (size_t)(o - out)) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+char *ms_name_from_utf8(const char *name)
+{
+	return ms_name_plain(name) ? xstrdup(name) : name_convert("UTF-7-IMAP", "UTF-8", name);
+}
+
+char *ms_name_to_utf8(const char *name)
+{
+	if (ms_name_plain(name))
+		return xstrdup(name);
+	char *u = name_convert("UTF-8", "UTF-7-IMAP", name);
+	/* only the one canonical encoding counts (RFC 3501 5.1.3): iconv also
+	 * takes an unterminated shift or ASCII encoded in base64 */
+	char *back = u ? name_convert("UTF-7-IMAP", "UTF-8", u) : NULL;
+	if (u && (!back || strcmp(back, name))) {
+		free(u);
+		u = NULL;
+	}
+	free(back);
+	return u;
 }

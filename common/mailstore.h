@@ -21,6 +21,15 @@ extern const char *const ms_special_folders[];	/* "Sent", "Drafts", ... NULL */
 /* "\\Sent" etc. for a top-level special folder name, else NULL. */
 const char *ms_special_use(const char *name);
 
+/* Names are stored as IMAP4rev1 clients send them: modified UTF-7 (RFC
+ * 3501 5.1.3) beyond ASCII. ms_name_to_utf8: the UTF-8 form (NULL when the
+ * stored name is not canonical modified UTF-7, e.g. raw 8-bit from another
+ * tool); ms_name_from_utf8: the stored form of a UTF-8 name (NULL when it is
+ * not UTF-8); ms_name_plain: ASCII without '&', the same in both forms. */
+char *ms_name_to_utf8(const char *stored);
+char *ms_name_from_utf8(const char *utf8);
+bool ms_name_plain(const char *s);
+
 /* Folder directory for an IMAP name ("." for INBOX), malloc'd; NULL if invalid. */
 char *ms_folder_dir(const char *name);
 bool ms_valid_name(const char *name);
