@@ -144,7 +144,7 @@ static void finish(struct sparser *s, struct frame *f, uint64_t pe, uint64_t lfs
 			header_done(s, f, false);
 	} else {
 		p->body_len = pe - p->body_off;
-		p->body_lines = lfs - f->lf_body + (p->body_len && !last_lf);
+		p->body_lines = lfs - f->lf_body;	/* lines ended by a line break (mime.c) */
 	}
 	if (p->multipart && !p->children)
 		mime_empty_child(p);

@@ -82,13 +82,13 @@ static void test_nested(void)
 		       "((NIL NIL \"undisclosed\" NIL)(NIL NIL NIL NIL)(\"Mary\" NIL \"mary\" \"example.test\")"
 		       "(NIL NIL \"bob\" \"example.test\")) NIL NIL NIL \"<x@y>\")");
 	char *bs = render(m, 'S');
-	CHECK_STR(bs, "((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 14 1 NIL NIL NIL NIL)"
+	CHECK_STR(bs, "((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 14 0 NIL NIL NIL NIL)"
 		      "(\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 179 "
 		      "(NIL \"inner\" ((NIL NIL \"inner\" \"example.org\")) ((NIL NIL \"inner\" \"example.org\")) "
 		      "((NIL NIL \"inner\" \"example.org\")) NIL NIL NIL NIL NIL) "
-		      "((\"text\" \"plain\" NIL NIL NIL \"7BIT\" 5 1 NIL NIL NIL NIL)"
-		      "(\"text\" \"html\" NIL NIL NIL \"7BIT\" 8 1 NIL NIL (\"en\" \"fr\") NIL) \"alternative\" "
-		      "(\"boundary\" \"B\") NIL NIL NIL) 13 NIL NIL NIL NIL) "
+		      "((\"text\" \"plain\" NIL NIL NIL \"7BIT\" 5 0 NIL NIL NIL NIL)"
+		      "(\"text\" \"html\" NIL NIL NIL \"7BIT\" 8 0 NIL NIL (\"en\" \"fr\") NIL) \"alternative\" "
+		      "(\"boundary\" \"B\") NIL NIL NIL) 12 NIL NIL NIL NIL) "
 		      "\"mixed\" (\"boundary\" \"A\") NIL NIL NIL)");
 	char *body = render(m, 'B');
 	CHECK(strstr(body, "\"alternative\")") != NULL && !strstr(body, "boundary"));
