@@ -60,6 +60,9 @@ static const struct command {
 	{ "GETQUOTA", ST_AUTH | ST_SEL, false, cmd_getquota },
 	{ "SETQUOTA", ST_AUTH | ST_SEL, false, cmd_setquota },
 	{ "THREAD", ST_SEL, true, cmd_thread },
+	{ "GENURLAUTH", ST_AUTH | ST_SEL, false, cmd_genurlauth },
+	{ "RESETKEY", ST_AUTH | ST_SEL, false, cmd_resetkey },
+	{ "URLFETCH", ST_AUTH | ST_SEL, false, cmd_urlfetch },
 };
 
 /* ---- simple commands ---- */

@@ -114,6 +114,10 @@ void append_literal(struct session *s, const char *tag);
 /* Drop a spooled APPEND literal that no command will use. */
 void append_discard(struct session *s);
 void cmd_thread(struct session *s, struct ip *ip, bool uid);
+/* URLAUTH (cmd_urlauth.c) */
+void cmd_genurlauth(struct session *s, struct ip *ip, bool uid);
+void cmd_resetkey(struct session *s, struct ip *ip, bool uid);
+void cmd_urlfetch(struct session *s, struct ip *ip, bool uid);
 
 /* The command table and the simple commands (commands.c), for session_run. */
 extern const struct session_ops imap_session_ops;
