@@ -66,7 +66,9 @@ def test_multiappend_stores_every_message_with_its_own_flags_and_date(server):
     got = c.ok(b"SELECT INBOX")
     assert b"* 2 EXISTS" in got
     flags = c.ok(b"UID FETCH 1:2 (FLAGS INTERNALDATE)")
-    assert b"FLAGS (\\Seen)" in flags[0] and b"FLAGS (\\Flagged $Work)" in flags[1], flags
+    # new to this session's SELECT, so also \Recent (RFC 3501)
+    assert b"FLAGS (\\Seen \\Recent)" in flags[0], flags
+    assert b"FLAGS (\\Flagged \\Recent $Work)" in flags[1], flags
     assert b"01-Feb-2020 10:00:00 +0000" in flags[1]
     assert bodies(c) == {1: M1, 2: M2}
     c.close()
