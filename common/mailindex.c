@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/mailkeywords.h"
 #include "common/mime.h"
+#include "common/mime_addr.h"
 #include "common/mime_stream.h"
 #include "common/util.h"
 
@@ -1261,28 +1262,43 @@ struct fields_enc {
 	bool over;
 };
 
+static void fields_add(struct fields_enc *e, const char *name, const char *v)
+{
+	size_t nl = strlen(name), vl = strlen(v);
+	if (evbuffer_get_length(e->b) + nl + vl + 2 > MI_FIELDS_MAX) {
+		e->over = true;
+	} else {
+		evbuffer_add(e->b, name, nl + 1);
+		evbuffer_add(e->b, v, vl + 1);
+	}
+}
+
+static bool is_search_address(const char *lower)
+{
+	return !strcmp(lower, "from") || !strcmp(lower, "to") || !strcmp(lower, "cc") ||
+	       !strcmp(lower, "bcc");
+}
+
 static int fields_cb(const char *name, const char *value, void *arg)
 {
 	struct fields_enc *e = arg;
 	if (!mi_field_cached(name))
 		return 0;
 	size_t nl = strlen(name);
-	char lower[201];
-	for (size_t i = 0; i <= nl && i < sizeof lower; i++)
-		lower[i] = (char)tolower((unsigned char)name[i]);
+	char lower[201] = "@";
+	for (size_t i = 0; i <= nl && i + 1 < sizeof lower; i++)
+		lower[i + 1] = (char)tolower((unsigned char)name[i]);
 	/* without "=?" decoding is the identity: skip it (most fields) */
 	char *dec = strstr(value, "=?") ? mime_decode_words(value) : NULL;
-	if (dec && !strcmp(lower, "date"))
+	if (dec && !strcmp(lower + 1, "date"))
 		e->flags |= MI_FIELDS_DATE_ENC;
-	const char *v = dec ? dec : value;
-	size_t vl = strlen(v);
-	if (evbuffer_get_length(e->b) + nl + vl + 2 > MI_FIELDS_MAX) {
-		e->over = true;
-	} else {
-		evbuffer_add(e->b, lower, nl + 1);
-		evbuffer_add(e->b, v, vl + 1);
-	}
+	fields_add(e, lower + 1, dec ? dec : value);
 	free(dec);
+	if (!e->over && is_search_address(lower + 1)) {
+		char *text = mime_addr_text(value);
+		fields_add(e, lower, text);
+		free(text);
+	}
 	return e->over;
 }
 
@@ -1294,7 +1310,7 @@ char *mi_fields_encode(const struct mime_msg *m, size_t *len)
 	if (!e.over) {
 		*len = evbuffer_get_length(e.b) + MI_FIELDS_HDR;
 		r = xmalloc(*len);
-		r[0] = MI_FIELDS_V1;
+		r[0] = MI_FIELDS_V;
 		r[1] = (char)e.flags;
 		evbuffer_remove(e.b, r + MI_FIELDS_HDR, *len - MI_FIELDS_HDR);
 	}
@@ -1359,7 +1375,7 @@ const char *mi_fields_get(struct mi_fcur *c, uint32_t uid, size_t *len)
 			fcur_move(c, uid, false);
 	}
 	if (c->end || c->uid != uid || c->v.size < MI_FIELDS_HDR ||
-	    ((const char *)c->v.data)[0] != MI_FIELDS_V1)
+	    ((const char *)c->v.data)[0] != MI_FIELDS_V)
 		return NULL;
 	*len = c->v.size;
 	return c->v.data;

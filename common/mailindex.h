@@ -116,12 +116,17 @@ char *mi_cached(struct mi *mi, uint32_t uid, char which);
  * mime_decode_words). The record is a version byte, a flags byte
  * (MI_FIELDS_DATE_ENC: a Date field had encoded words, so its cached value is
  * not the raw text SENTBEFORE/ON/SINCE read), then "name\0value\0" pairs,
- * names in lower case, in header order. A message whose fields exceed
+ * names in lower case, in header order; after each From, To, Cc and Bcc
+ * comes "@from" (...) with the field as mime_addr_text writes it, what
+ * SEARCH FROM/TO/CC/BCC match. A message whose fields exceed
  * MI_FIELDS_MAX has no record (its searches read the file), and so has every
  * message of an index written before the record existed, until a search
  * that read the file stores it (mi_fields_put). */
 #define MI_FIELDS_MAX	(64 * 1024)
-#define MI_FIELDS_V1	'\001'
+/* version byte, bumped when the content changes: a record of another
+ * version is treated as missing (rebuilt by the next search that reads the
+ * file). 2: the "@field" address texts. */
+#define MI_FIELDS_V	'\002'
 #define MI_FIELDS_HDR	2	/* version and flags bytes */
 #define MI_FIELDS_DATE_ENC 0x01
 

@@ -32,4 +32,10 @@ struct mime_addr {
 size_t mime_addr_parse(const char *value, struct mime_addr **out);
 void mime_addr_free(struct mime_addr *a, size_t n);
 
+/* The list in value as one line (malloc'd): "Name <mailbox@host>" entries
+ * joined by ", ", a group as "name: members;", encoded words in names
+ * decoded, filled-in parts left out. SEARCH FROM/TO/CC/BCC match it, so a
+ * comment, a route or folding inside an address does not hide it. */
+char *mime_addr_text(const char *value);
+
 #endif

@@ -11,6 +11,7 @@
 #include "imapd/commands.h"
 #include "common/mailindex.h"
 #include "common/mime.h"
+#include "common/mime_addr.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -35,6 +36,7 @@ struct skey {
 	int64_t num;		/* date (day number) or size */
 	char *field, *str;
 	bool cached;		/* HEADER: the index caches this field */
+	bool addr;		/* FROM/TO/CC/BCC: match the addresses as text (mime_addr_text) */
 	struct seqset set;
 	struct skey *a, *b;	/* NOT: a; OR: a, b; AND: list via next */
 	struct skey *next;
@@ -154,7 +156,8 @@ static bool parse_arg_key(struct sparse *p, const char *w, struct skey *k)
 		if (strcasecmp(w, hdr[i]))
 			continue;
 		k->kind = SK_HEADER;
-		k->field = xstrdup(hdr[i]);
+		k->addr = i < 4;
+		k->field = k->addr ? xasprintf("@%s", hdr[i]) : xstrdup(hdr[i]);
 		k->cached = true;
 		return ip_sp(p->ip) && (k->str = search_string(p)) != NULL;
 	}
@@ -378,6 +381,7 @@ static bool contains(const char *hay, size_t hl, const char *needle)
 
 struct hdr_match {
 	const char *field, *str;
+	bool addr;
 	bool found;
 };
 
@@ -386,16 +390,18 @@ static int hdr_cb(const char *name, const char *value, void *arg)
 	struct hdr_match *h = arg;
 	if (h->field && strcasecmp(name, h->field))
 		return 0;
-	char *dec = mime_decode_words(value);
+	char *dec = h->addr ? mime_addr_text(value) : mime_decode_words(value);
 	h->found = contains(dec, strlen(dec), h->str);
 	free(dec);
 	return h->found;
 }
 
+/* Does a field named field (any, when NULL) contain str? With addr, the
+ * field is read as addresses and field names it with an '@' before. */
 static bool header_has(const struct mime_msg *m, const struct mime_part *p, const char *field,
-		       const char *str)
+		       const char *str, bool addr)
 {
-	struct hdr_match h = { field, str, false };
+	struct hdr_match h = { addr ? field + 1 : field, str, addr, false };
 	mime_header_each(m->buf + p->hdr_off, p->hdr_len, hdr_cb, &h);
 	return h.found;
 }
@@ -411,7 +417,7 @@ static bool body_has(const struct mime_msg *m, const struct mime_part *p, const 
 		return false;
 	}
 	if (p->msg)
-		return header_has(m, p->msg, NULL, str) || body_has(m, p->msg, str, depth + 1);
+		return header_has(m, p->msg, NULL, str, false) || body_has(m, p->msg, str, depth + 1);
 	if (strcasecmp(p->type, "text") && strcasecmp(p->type, "message"))
 		return contains(m->buf + p->body_off, p->body_len, str);
 	size_t tl;
@@ -532,10 +538,10 @@ static bool eval(struct msgctx *c, const struct skey *k)
 	case SK_HEADER:
 		if (k->cached && need_fields(c))
 			return fields_have(c, k->field, k->str);
-		return load(c) && header_has(c->m, c->m->root, k->field, k->str);
+		return load(c) && header_has(c->m, c->m->root, k->field, k->str, k->addr);
 	case SK_BODY: return load(c) && body_has(c->m, c->m->root, k->str, 0);
 	case SK_TEXT:
-		return load(c) && (header_has(c->m, c->m->root, NULL, k->str) || body_has(c->m, c->m->root, k->str, 0));
+		return load(c) && (header_has(c->m, c->m->root, NULL, k->str, false) || body_has(c->m, c->m->root, k->str, 0));
 	}
 	return false;
 }

@@ -4,6 +4,7 @@
 #include "imapd/thread.h"
 #include "common/mailindex.h"
 #include "common/mime.h"
+#include "common/mime_addr.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -158,33 +159,30 @@ static char *base_subject(const char *raw, bool *refwd)
 	return r;
 }
 
-/* First address of a header: its mailbox (local part), or for display its
- * phrase when there is one. Upper-cased (i;ascii-casemap). */
+/* A part the address parser filled in stands for nothing. */
+static bool filled_in(const char *part, const char *placeholder)
+{
+	return !part || !strcmp(part, placeholder);
+}
+
+/* The sort key of an address header (mime_addr.h), upper-cased
+ * (i;ascii-casemap): the first address's mailbox (RFC 5256 2.2; a group's
+ * name when the list starts with a group), or for DISPLAYFROM/DISPLAYTO
+ * (RFC 5957) its decoded display name, else its addr-spec. */
 static char *addr_key(const char *v, bool display)
 {
-	if (!v)
-		return xstrdup("");
-	char *d = mime_decode_words(v);
-	char *r = NULL;
-	char *lt = strchr(d, '<');
-	if (display && lt && lt > d) {
-		char *e = lt;
-		while (e > d && (e[-1] == ' ' || e[-1] == '"'))
-			e--;
-		char *b = d;
-		while (*b == ' ' || *b == '"')
-			b++;
-		if (e > b)
-			r = xstrndup(b, (size_t)(e - b));
-	}
-	if (!r) {
-		const char *a = lt ? lt + 1 : d;
-		while (*a == ' ')
-			a++;
-		size_t n = strcspn(a, display ? ">, " : "@>, ");
-		r = xstrndup(a, n);
-	}
-	free(d);
+	struct mime_addr *a;
+	size_t n = mime_addr_parse(v ? v : "", &a);
+	char *r;
+	if (!n || filled_in(a->mailbox, MIME_ADDR_NO_MAILBOX))
+		r = xstrdup("");
+	else if (display && a->name && *a->name)
+		r = mime_decode_words(a->name);
+	else if (display && !filled_in(a->host, MIME_ADDR_NO_HOST))
+		r = xasprintf("%s@%s", a->mailbox, a->host);
+	else
+		r = xstrdup(a->mailbox);
+	mime_addr_free(a, n);
 	upper(r);
 	return r;
 }

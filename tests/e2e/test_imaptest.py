@@ -37,7 +37,7 @@ STRESS_USERS = 10
 # Groups that do not pass yet: FAIL (wrong behaviour) or SKIP (capability missing).
 KNOWN_FAILING = {
     # failing
-    "id", "search-addresses", "sort-addresses",
+    "id",
     # skipped: capability not offered yet
     "esort", "notify",
     "search-context-update", "search-context-update2", "search-context-update3",

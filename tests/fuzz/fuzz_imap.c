@@ -8,7 +8,8 @@
  *  - as a binary APPEND (common/mime_binary.c): unchanged unless it names
  *    the "binary" encoding somewhere;
  *  - as an address-list header value (common/mime_addr.c): at most
- *    MIME_ADDR_MAX entries, groups balanced, every address with both parts;
+ *    MIME_ADDR_MAX entries, groups balanced, every address with both parts,
+ *    and its search text (mime_addr_text.c) bounded;
  *  - as a message file for the streaming parser (common/mime_stream.c), whose
  *    tree must render as mime_parse's does;
  *  - as client input fed in chunks (sizes from the first byte): the command
@@ -281,6 +282,12 @@ static void fuzz_addr(const uint8_t *data, size_t size)
 	if (in_group)
 		abort();
 	mime_addr_free(a, n);
+	/* the text SEARCH matches: never longer than the entries could make
+	 * it (decoded names grow at most threefold) */
+	char *t = mime_addr_text(v);
+	if (strlen(t) > size * 3 + 8 * MIME_ADDR_MAX)
+		abort();
+	free(t);
 	free(v);
 }
 

@@ -54,10 +54,12 @@ int main(void)
 	struct mi_fcur *c = mi_fields_open(mi);
 	size_t len;
 	const char *rec = mi_fields_get(c, 1, &len);
-	CHECK(rec != NULL && rec[0] == MI_FIELDS_V1 && (rec[1] & MI_FIELDS_DATE_ENC));
+	CHECK(rec != NULL && rec[0] == MI_FIELDS_V && (rec[1] & MI_FIELDS_DATE_ENC));
 	char *f = rec ? flat(rec, len) : NULL;
-	CHECK_STR(f, "from=J\xc3\xbcrgen <j@x.test>;to=a@x.test, b@y.test;subject=hi;to=c@z.test;"
-		     "date=Mon, 2 Mar 2026;");
+	/* address fields also as "@name": the parsed list written back */
+	CHECK_STR(f, "from=J\xc3\xbcrgen <j@x.test>;@from=J\xc3\xbcrgen <j@x.test>;"
+		     "to=a@x.test, b@y.test;@to=<a@x.test>, <b@y.test>;subject=hi;"
+		     "to=c@z.test;@to=<c@z.test>;date=Mon, 2 Mar 2026;");
 	free(f);
 	CHECK(mi_fields_get(c, 2, &len) == NULL);	/* over MI_FIELDS_MAX: no record */
 	rec = mi_fields_get(c, 3, &len);
@@ -78,14 +80,14 @@ int main(void)
 	mi_fields_close(c);
 
 	/* a record stored later (a search backfilling an older index) */
-	static const char rec2[] = { MI_FIELDS_V1, 0, 's', 'u', 'b', 'j', 'e', 'c', 't', 0, 'x', 0 };
+	static const char rec2[] = { MI_FIELDS_V, 0, 's', 'u', 'b', 'j', 'e', 'c', 't', 0, 'x', 0 };
 	CHECK(mi_fields_put(mi, 2, rec2, sizeof rec2) == 0);
 	c = mi_fields_open(mi);
 	rec = mi_fields_get(c, 2, &len);
 	CHECK(rec != NULL && len == sizeof rec2 && !memcmp(rec, rec2, len));
 	mi_fields_close(c);
 	/* a malformed record ends the pairs */
-	const char bad[] = { MI_FIELDS_V1, 0, 'a', 0, 'b' };
+	const char bad[] = { MI_FIELDS_V, 0, 'a', 0, 'b' };
 	const char *p = bad + MI_FIELDS_HDR, *name, *value;
 	CHECK(!mi_fields_next(&p, bad + sizeof bad, &name, &value));
 	mi_close(mi);
