@@ -109,12 +109,12 @@ class QueueEnv:
 
     def start_auth(self):
         self._spawn("authd", [os.path.join(TERN_BIN, "tern-authd"), "-c", self.dir])
-        ok = wait_for(lambda: self.sock_ready("auth"), 20)
+        ok = wait_for(lambda: self.sock_ready("auth"), 60)
         assert ok, "tern-authd did not start:\n" + self.log_text()[-3000:]
 
     def start_queued(self):
         self._spawn("queued", [os.path.join(TERN_BIN, "tern-queued"), "-c", self.dir])
-        ok = wait_for(lambda: self.sock_ready("queue"), 20)
+        ok = wait_for(lambda: self.sock_ready("queue"), 60)
         assert ok, "tern-queued did not start:\n" + self.log_text()[-3000:]
 
     def start_deliverd(self):

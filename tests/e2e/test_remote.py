@@ -126,7 +126,7 @@ def start_remote(e):
     e._spawn("remote", [os.path.join(os.environ.get("TERN_BIN"), "tern-deliverd"), "-c", e.dir,
                         "--remote"])
     assert wait_for(lambda: "connected to queued as the remote delivery agent" in e.log_text(),
-                    20), e.log_text()[-3000:]
+                    60), e.log_text()[-3000:]
 
 
 def start_all(e, records, sink_flags=(), sink_addr="127.0.0.2"):
