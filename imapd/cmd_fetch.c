@@ -406,6 +406,7 @@ static bool fetch_one(struct session *s, struct fstream *fs, struct mi *mi, size
 struct fetch_job {
 	struct freq r;
 	bool uid, missing, unknown_cte;
+	bool failed;		/* the index could not be opened again */
 	size_t *idx, n, k;
 	struct fstream *fs;
 };
@@ -460,7 +461,7 @@ bool fetch_pump(struct session *s)
 			/* the index lock is taken again for the next messages only */
 			struct mi *mi = open_folder(s, s->sel->dir);
 			if (!mi) {
-				j->missing = true;
+				j->failed = true;
 				j->k = j->n;
 				continue;
 			}
@@ -468,8 +469,12 @@ bool fetch_pump(struct session *s)
 			mi_close(mi);
 			continue;
 		}
-		if (j->missing)
-			s_no(s, "[EXPUNGEISSUED] Some messages were expunged");
+		/* as Dovecot does (RFC 2180 4.1.2 leaves the choice): the
+		 * messages still here are answered, and the command succeeds */
+		if (j->failed)
+			s_no(s, "[SERVERBUG] Cannot open mailbox");
+		else if (j->missing)
+			s_ok(s, "[EXPUNGEISSUED] Some messages were already expunged");
 		else if (j->unknown_cte)
 			s_no(s, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
 		else
@@ -637,15 +642,13 @@ void cmd_store(struct session *s, struct ip *ip, bool uid)
 			continue;
 		}
 		m->flags = nf;
-		free(m->kw);
-		m->kw = nk;
 		struct mi_rec now;
-		if (mi_get(mi, m->uid, &now) == 1) {
-			/* keywords as the folder spells them */
-			free(m->kw);
-			m->kw = xstrdup(now.keywords);
+		/* keywords as the folder spells them */
+		bool got = mi_get(mi, m->uid, &now) == 1;
+		view_set_keywords(s->sel, idx[k], got ? now.keywords : nk, &c);
+		if (got)
 			mi_rec_clear(&now);
-		}
+		free(nk);
 		m->modseq = mi_header(mi)->modseq;
 		if (!silent)
 			view_changes_flag(&c, m->uid);
@@ -657,7 +660,8 @@ void cmd_store(struct session *s, struct ip *ip, bool uid)
 	untagged_changes(s, &c);
 	view_changes_free(&c);
 	if (missing) {
-		s_no(s, "[EXPUNGEISSUED] Some messages were expunged");
+		/* the others were stored (RFC 2180 4.2.1) */
+		s_ok(s, "[EXPUNGEISSUED] Some messages were already expunged");
 	} else if (nmod) {
 		struct evbuffer *mb = evbuffer_new();
 		for (size_t k = 0; k < nmod; k++)

@@ -75,11 +75,29 @@ void untagged_fetch_flags(struct session *s, size_t i, bool with_uid, bool with_
 	evbuffer_add(b, ")\r\n", 3);
 }
 
+static void keywords(struct evbuffer *b, const struct view *v)
+{
+	for (size_t i = 0; i < v->nkws; i++)
+		evbuffer_add_printf(b, " %s", v->kws[i]);
+}
+
+/* Both lines reach the output in one piece, as s_out's do. */
 void untagged_flags(struct session *s)
 {
-	s_out(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
-	s_out(s, "* OK [PERMANENTFLAGS (%s)] Flags permitted",
-	      s->sel->readonly ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*");
+	const struct view *v = s->sel;
+	struct evbuffer *line = evbuffer_new();
+	evbuffer_add_printf(line, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	keywords(line, v);
+	evbuffer_add(line, ")\r\n", 3);
+	evbuffer_add_printf(line, "* OK [PERMANENTFLAGS (");
+	if (!v->readonly) {
+		evbuffer_add_printf(line, "\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+		keywords(line, v);
+		evbuffer_add_printf(line, " \\*");
+	}
+	evbuffer_add_printf(line, ")] Flags permitted\r\n");
+	evbuffer_add_buffer(s_buf(s), line);
+	evbuffer_free(line);
 }
 
 /* One EXPUNGE per message in the order they were dropped, or one VANISHED. */
@@ -100,6 +118,8 @@ static void expunges(struct session *s, const struct view_changes *c)
 void untagged_changes(struct session *s, const struct view_changes *c)
 {
 	struct view *v = s->sel;
+	if (c->new_keywords)
+		untagged_flags(s);	/* before any FETCH shows one of them */
 	expunges(s, c);
 	for (size_t k = 0; k < c->nchanged; k++) {
 		uint32_t q = view_seq(v, c->changed[k]);

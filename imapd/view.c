@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void view_free(struct view *v)
 {
@@ -17,6 +18,9 @@ void view_free(struct view *v)
 	free(v->m);
 	free(v->saved);
 	free(v->hooks);
+	for (size_t i = 0; i < v->nkws; i++)
+		free(v->kws[i]);
+	free(v->kws);
 	free(v->name);
 	free(v->dir);
 	free(v);
@@ -126,6 +130,34 @@ size_t view_resolve(const struct view *v, const struct seqset *set, bool uid, si
 }
 
 
+/* ---- keywords the client knows ---- */
+
+static bool kws_has(const struct view *v, const char *k, size_t n)
+{
+	for (size_t i = 0; i < v->nkws; i++)
+		if (strlen(v->kws[i]) == n && !strncasecmp(v->kws[i], k, n))
+			return true;
+	return false;
+}
+
+/* Add the keywords of list (space-separated) the view does not know yet;
+ * true if there was one. */
+static bool learn_keywords(struct view *v, const char *list)
+{
+	bool grew = false;
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, " ");
+		if (n && !kws_has(v, p, n)) {
+			v->kws = xrealloc(v->kws, (v->nkws + 1) * sizeof *v->kws);
+			v->kws[v->nkws++] = xstrndup(p, n);
+			grew = true;
+		}
+		p += n;
+		p += *p == ' ';
+	}
+	return grew;
+}
+
 /* ---- change sets ---- */
 
 static void push_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t x)
@@ -203,7 +235,15 @@ static void update_flags(struct view *v, size_t i, const struct mi_rec *r, struc
 	m->flags = r->flags;
 	free(m->kw);
 	m->kw = xstrdup(r->keywords);
+	c->new_keywords |= learn_keywords(v, m->kw);
 	view_changes_flag(c, m->uid);
+}
+
+void view_set_keywords(struct view *v, size_t i, const char *kw, struct view_changes *c)
+{
+	free(v->m[i].kw);
+	v->m[i].kw = xstrdup(kw);
+	c->new_keywords |= learn_keywords(v, kw);
 }
 
 static void reconcile_flags(struct view *v, const struct mi_rec *recs, size_t nr, struct view_changes *c)
@@ -249,6 +289,7 @@ static void reconcile_new(struct view *v, const struct mi_rec *recs, size_t nr, 
 		if (recs[j].uid <= last)
 			continue;
 		view_append(v, &recs[j], recs[j].uid >= recent_from);
+		c->new_keywords |= learn_keywords(v, recs[j].keywords);
 		push_u32(&c->added, &c->nadded, &c->capadded, recs[j].uid);
 	}
 }
@@ -296,8 +337,10 @@ struct view *view_new(const char *name, const char *dir, bool readonly, struct m
 	struct mi_rec *recs;
 	size_t nr;
 	mi_load(mi, &recs, &nr);
-	for (size_t i = 0; i < nr; i++)
+	for (size_t i = 0; i < nr; i++) {
 		view_append(v, &recs[i], recs[i].uid >= recent_from);
+		learn_keywords(v, recs[i].keywords);
+	}
 	mi_recs_free(recs, nr);
 	return v;
 }

@@ -55,6 +55,7 @@ struct view_changes {
 	uint32_t *added;	/* UIDs new to the view, ascending */
 	size_t nadded, capadded;
 	bool with_uid;		/* FETCH responses name the UID (unsolicited ones always do) */
+	bool new_keywords;	/* the view's keywords grew: FLAGS and PERMANENTFLAGS first */
 	uint64_t modseq;	/* the view's HIGHESTMODSEQ after the change */
 };
 
@@ -78,6 +79,10 @@ struct view {
 	size_t nsaved;
 	struct view_hook *hooks;
 	size_t nhooks;
+	/* the keywords the client has been told of in FLAGS (RFC 3501 7.2.6:
+	 * a FETCH may show no keyword that FLAGS has not named) */
+	char **kws;
+	size_t nkws;
 };
 
 /* The view of an open index; messages from UID recent_from on are \Recent
@@ -95,6 +100,9 @@ enum view_fate view_update(struct view *v, struct mi *mi, uint32_t recent_from, 
 			   struct view_changes *c);
 /* Drop message i (the session expunged it), recorded in c. */
 void view_remove(struct view *v, size_t i, struct view_changes *c);
+/* Message i's keywords are now kw (the session's own STORE): a keyword new
+ * to the view sets c->new_keywords. */
+void view_set_keywords(struct view *v, size_t i, const char *kw, struct view_changes *c);
 /* Record that uid's flags changed (the session's own STORE). */
 void view_changes_flag(struct view_changes *c, uint32_t uid);
 bool view_changes_empty(const struct view_changes *c);

@@ -193,3 +193,69 @@ def test_esearch_modseq_of_min_and_max(server):
     assert esearch(b"MIN MAX", b"2:3") == max(mod[2], mod[3])
     assert esearch(b"ALL") == max(mod[1], mod[2], mod[3])
     r.close()
+
+
+# ---- FLAGS and PERMANENTFLAGS name every keyword before a FETCH shows it ----
+
+def flags_line(lines):
+    return [l for l in lines if l.startswith(b"* FLAGS ")]
+
+
+def test_select_names_the_folders_keywords(server):
+    server.append(msg(1), flags="($Work Later)")
+    r = RawImap(server)
+    lines = r.ok(b"SELECT INBOX")
+    assert flags_line(lines) == [b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work Later)"], lines
+    assert b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work Later \\*)]" \
+        b" Flags permitted" in lines, lines
+    lines = r.ok(b"EXAMINE INBOX")
+    assert flags_line(lines)[0].endswith(b" $Work Later)") and b"* OK [PERMANENTFLAGS ()]" \
+        b" Flags permitted" in lines, lines
+    r.close()
+
+
+def test_new_keyword_announced_before_its_fetch(server):
+    server.append(msg(1), msg(2))
+    a, b = RawImap(server), RawImap(server)
+    a.ok(b"SELECT INBOX")
+    b.ok(b"SELECT INBOX")
+    # the session's own STORE: FLAGS and PERMANENTFLAGS come first
+    lines = a.ok(b"STORE 1 +FLAGS (Urgent)")
+    assert lines[0] == b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft Urgent)", lines
+    assert lines[1].startswith(b"* OK [PERMANENTFLAGS (") and b" Urgent \\*)]" in lines[1], lines
+    assert lines[2].startswith(b"* 1 FETCH (FLAGS (\\Recent Urgent)"), lines
+    # another session learns it the same way, at its next command
+    lines = b.ok(b"NOOP")
+    assert lines[0].endswith(b" Urgent)") and lines[0].startswith(b"* FLAGS"), lines
+    assert lines[1].startswith(b"* OK [PERMANENTFLAGS (") and lines[2].startswith(b"* 1 FETCH"), lines
+    # a keyword already named is not announced again
+    lines = a.ok(b"STORE 2 +FLAGS (Urgent)")
+    assert not flags_line(lines), lines
+    assert b.ok(b"NOOP") == [b"* 2 FETCH (FLAGS (Urgent) UID 2)"]
+    # nor is one that differs only in case (keywords ignore case)
+    assert not flags_line(a.ok(b"STORE 1 +FLAGS (urgent)"))
+    a.close()
+    b.close()
+
+
+# ---- messages another session expunged, before this one was told ----
+
+def test_fetch_and_store_of_messages_expunged_elsewhere(server):
+    server.append(msg(1), msg(2), msg(3))
+    a, b = RawImap(server), RawImap(server)
+    a.ok(b"SELECT INBOX")
+    b.ok(b"SELECT INBOX")
+    b.ok(b"STORE 2 +FLAGS (\\Deleted)")
+    b.ok(b"EXPUNGE")
+    # no EXPUNGE may be sent during a FETCH: the others are answered, and
+    # the command succeeds saying some were gone (as Dovecot does)
+    lines = a.cmd(b"FETCH 1:3 (UID)")
+    assert lines[-1] == a.tag + b" OK [EXPUNGEISSUED] Some messages were already expunged", lines
+    assert [l for l in lines if b"FETCH" in l] == [b"* 1 FETCH (UID 1)", b"* 3 FETCH (UID 3)"], lines
+    lines = a.cmd(b"STORE 2:3 +FLAGS (\\Seen)")
+    assert lines[-1].startswith(a.tag + b" OK [EXPUNGEISSUED]"), lines
+    lines = a.ok(b"NOOP")
+    assert untagged(lines, "EXPUNGE") == [2], lines
+    assert a.ok(b"FETCH 2 (UID FLAGS)") == [b"* 2 FETCH (UID 3 FLAGS (\\Seen \\Recent))"]
+    a.close()
+    b.close()

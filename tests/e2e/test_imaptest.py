@@ -76,3 +76,18 @@ def test_compliance(server):
     assert not new, f"groups that fail now: {new}\n{out[-6000:]}"
     assert not fixed, f"these groups pass now: remove them from KNOWN_FAILING: {fixed}"
     assert (rc == 0) == (not KNOWN_FAILING), out[-2000:]
+
+
+def test_stress_without_errors(server):
+    """imaptest's random command mix (LOGIN, LIST, STATUS, SELECT, FETCH,
+    STORE, EXPUNGE, APPEND, LOGOUT) with state tracking: 10 clients on 10
+    users for 30 s, every reply checked against what imaptest knows of each
+    mailbox. Not one error (issue 18); the rate is not judged here (make
+    bench does, and an ASan build is slower)."""
+    rc, out = run_imaptest("stress", "--port", str(server.imap_port),
+                           "--user", "u%d@example.test", "--users", f"1-{STRESS_USERS}",
+                           "--password", PASSWORD, "--secs", "30", "--clients", "10")
+    m = re.search(r"^stress: (\d+) ops/s, (\d+) errors", out, re.M)
+    assert m, "imaptest printed no summary:\n" + out[-4000:]
+    assert int(m.group(1)) > 0, out[-4000:]
+    assert int(m.group(2)) == 0 and rc == 0, out[-6000:]
