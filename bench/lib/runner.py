@@ -17,20 +17,23 @@ from report import Partial, Results, machine_meta
 from tern import Tern
 from util import log
 from w_imap import ImapIdle, ImapLarge
+from w_imapstress import PASSWORD as STRESS_PASSWORD, ImapStress, stress_users
 from w_limits import Limits
 from w_pop3 import Pop3Retr
 from w_smtp import SmtpAccept, SmtpToMaildir
 
-WORKLOADS = [SmtpAccept, SmtpToMaildir, ImapLarge, ImapIdle, Pop3Retr, Limits]
+WORKLOADS = [SmtpAccept, SmtpToMaildir, ImapLarge, ImapIdle, ImapStress, Pop3Retr, Limits]
 
 FULL = dict(reps=3, msg_size=5120, accept_msgs=5000, accept_sessions=(10, 50),
             burst_msgs=1000, burst_sessions=10, steady_msgs=300, steady_rate=20,
             imap_msgs=100000, imap_size=4000, idle_conns=500, idle_settle=8,
-            pop_msgs=200, pop_size=100 * 1024, limit_secs=2.0)
+            pop_msgs=200, pop_size=100 * 1024, limit_secs=2.0,
+            stress_secs=30, stress_clients=(10, 50))
 QUICK = dict(reps=1, msg_size=5120, accept_msgs=100, accept_sessions=(10,),
              burst_msgs=30, burst_sessions=5, steady_msgs=10, steady_rate=20,
              imap_msgs=500, imap_size=4000, idle_conns=10, idle_settle=6,
-             pop_msgs=10, pop_size=100 * 1024, limit_secs=0.3)
+             pop_msgs=10, pop_size=100 * 1024, limit_secs=0.3,
+             stress_secs=5, stress_clients=(10,))
 
 DOMAIN = "bench.test"
 PER_USER = 20           # concurrent IMAP sessions per user: tern's default, set on Dovecot
@@ -63,6 +66,10 @@ class Context:
         for a in names:
             pw = "pw-" + a.split("@")[0] + "-Bench9"
             self.users[a] = (pw, yescrypt(pw))
+        # imaptest's stress mix logs in as stressN with one password for all
+        stress_hash = yescrypt(STRESS_PASSWORD)
+        for a in stress_users(DOMAIN):
+            self.users[a] = (STRESS_PASSWORD, stress_hash)
         self.tern = self.postfix = self.dovecot = self.dovecot_hib = None
         self.unavailable_systems = {}
         self.corpora = {}
@@ -202,7 +209,7 @@ def run_workload(ctx, res, cls, reps):
 
 def main(argv):
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__)
-    ap.add_argument("workloads", nargs="*", help="smtp e2e imap idle pop3 limits, or 1-5")
+    ap.add_argument("workloads", nargs="*", help="smtp e2e imap idle imapstress pop3 limits, or 1-5")
     ap.add_argument("--quick", action="store_true", help="small counts, one repetition")
     ap.add_argument("--reps", type=int, help="repetitions (default 3; --quick 1)")
     ap.add_argument("--results", help="JSON-lines file to append to")
