@@ -1,0 +1,250 @@
+/* search_parse.c — the search program of SEARCH, SORT and THREAD: every
+ * RFC 3501 key, CHARSET conversion of its strings (iconv), MODSEQ (RFC 7162),
+ * "$" (RFC 5182); bounded in keys (SEARCH_MAX_KEYS) and nesting. */
+#include "imapd/search.h"
+#include "common/mailindex.h"
+#include "common/mime.h"
+#include "common/util.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct sparse {
+	struct ip *ip;
+	const char *charset;
+	int nkeys, depth;
+	bool badcharset;
+	bool modseq;		/* a MODSEQ key was used: report the highest */
+};
+
+void skey_free(struct skey *k)
+{
+	while (k) {
+		struct skey *n = k->next;
+		skey_free(k->a);
+		skey_free(k->b);
+		free(k->field);
+		free(k->str);
+		seqset_free(&k->set);
+		free(k);
+		k = n;
+	}
+}
+
+static char *search_string(struct sparse *p)
+{
+	size_t len;
+	char *s = ip_astring(p->ip, &len);
+	if (!s)
+		return NULL;
+	if (memchr(s, '\0', len)) {
+		free(s);
+		ip_fail(p->ip, "NUL in search string");
+		return NULL;
+	}
+	char *u = mime_to_utf8(p->charset, s, len);
+	free(s);
+	if (!u)
+		p->badcharset = true;
+	return u;
+}
+
+static struct skey *parse_key(struct sparse *p);
+
+static struct skey *parse_list(struct sparse *p, bool parens)
+{
+	struct skey *head = NULL, **tail = &head;
+	for (int i = 0;; i++) {
+		if (parens && i && ip_char(p->ip, ')'))
+			break;
+		if (!parens && i && ip_eol(p->ip))
+			break;
+		if (i && !ip_sp(p->ip))
+			goto bad;
+		struct skey *k = parse_key(p);
+		if (!k)
+			goto bad;
+		*tail = k;
+		tail = &k->next;
+	}
+	struct skey *and = xcalloc(1, sizeof *and);
+	and->kind = SK_AND;
+	and->a = head;
+	return and;
+bad:
+	skey_free(head);
+	return NULL;
+}
+
+static const struct {
+	const char *name;
+	enum sk kind;
+	uint32_t flag;
+} simple_keys[] = {
+	{ "ALL", SK_ALL, 0 }, { "ANSWERED", SK_FLAG, MI_ANSWERED }, { "DELETED", SK_FLAG, MI_DELETED },
+	{ "DRAFT", SK_FLAG, MI_DRAFT }, { "FLAGGED", SK_FLAG, MI_FLAGGED }, { "SEEN", SK_FLAG, MI_SEEN },
+	{ "UNANSWERED", SK_NOFLAG, MI_ANSWERED }, { "UNDELETED", SK_NOFLAG, MI_DELETED },
+	{ "UNDRAFT", SK_NOFLAG, MI_DRAFT }, { "UNFLAGGED", SK_NOFLAG, MI_FLAGGED },
+	{ "UNSEEN", SK_NOFLAG, MI_SEEN }, { "NEW", SK_NEW, 0 }, { "OLD", SK_OLD, 0 },
+	{ "RECENT", SK_RECENT, 0 },
+};
+
+static const struct {
+	const char *name;
+	enum sk kind;
+} date_keys[] = {
+	{ "BEFORE", SK_BEFORE }, { "ON", SK_ON }, { "SINCE", SK_SINCE },
+	{ "SENTBEFORE", SK_SENTBEFORE }, { "SENTON", SK_SENTON }, { "SENTSINCE", SK_SENTSINCE },
+};
+
+static bool parse_arg_key(struct sparse *p, const char *w, struct skey *k)
+{
+	for (size_t i = 0; i < ARRAY_LEN(date_keys); i++) {
+		if (strcasecmp(w, date_keys[i].name))
+			continue;
+		char *d = NULL;
+		if (!ip_sp(p->ip) || !(d = ip_astring(p->ip, NULL))) {
+			free(d);
+			return false;
+		}
+		int64_t t = parse_imap_date(d, false);
+		free(d);
+		k->kind = date_keys[i].kind;
+		k->num = day_of(t);
+		return t >= 0;
+	}
+	static const char *const hdr[] = { "FROM", "TO", "CC", "BCC", "SUBJECT" };
+	for (size_t i = 0; i < ARRAY_LEN(hdr); i++) {
+		if (strcasecmp(w, hdr[i]))
+			continue;
+		k->kind = SK_HEADER;
+		k->addr = i < 4;
+		k->field = k->addr ? xasprintf("@%s", hdr[i]) : xstrdup(hdr[i]);
+		k->cached = true;
+		return ip_sp(p->ip) && (k->str = search_string(p)) != NULL;
+	}
+	if (!strcasecmp(w, "HEADER")) {
+		k->kind = SK_HEADER;
+		bool ok = ip_sp(p->ip) && (k->field = ip_astring(p->ip, NULL)) && ip_sp(p->ip) &&
+			  (k->str = search_string(p)) != NULL;
+		k->cached = ok && mi_field_cached(k->field);
+		return ok;
+	}
+	if (!strcasecmp(w, "BODY") || !strcasecmp(w, "TEXT")) {
+		k->kind = toupper((unsigned char)w[0]) == 'B' ? SK_BODY : SK_TEXT;
+		return ip_sp(p->ip) && (k->str = search_string(p)) != NULL;
+	}
+	if (!strcasecmp(w, "KEYWORD") || !strcasecmp(w, "UNKEYWORD")) {
+		k->kind = toupper((unsigned char)w[0]) == 'K' ? SK_KEYWORD : SK_UNKEYWORD;
+		return ip_sp(p->ip) && (k->str = ip_atom(p->ip)) != NULL;
+	}
+	if (!strcasecmp(w, "LARGER") || !strcasecmp(w, "SMALLER")) {
+		uint64_t n;
+		k->kind = toupper((unsigned char)w[0]) == 'L' ? SK_LARGER : SK_SMALLER;
+		if (!ip_sp(p->ip) || !ip_number(p->ip, INT64_MAX / 2, &n))
+			return false;
+		k->num = (int64_t)n;
+		return true;
+	}
+	if (!strcasecmp(w, "MODSEQ")) {
+		/* MODSEQ [entry-name entry-type] value (RFC 7162); entries are ignored */
+		uint64_t n;
+		k->kind = SK_MODSEQ;
+		if (!ip_sp(p->ip))
+			return false;
+		if (ip_peek(p->ip, '"')) {
+			char *name = ip_string(p->ip, NULL), *type = NULL;
+			bool ok = name && ip_sp(p->ip) && (type = ip_atom(p->ip)) && ip_sp(p->ip);
+			free(name);
+			free(type);
+			if (!ok)
+				return false;
+		}
+		if (!ip_number(p->ip, UINT64_MAX / 2, &n))
+			return false;
+		k->num = (int64_t)n;
+		p->modseq = true;
+		return true;
+	}
+	if (!strcasecmp(w, "UID")) {
+		k->kind = SK_UID;
+		char *s = NULL;
+		bool ok = ip_sp(p->ip) && (s = ip_until(p->ip, " )")) && seqset_parse(s, &k->set);
+		free(s);
+		return ok;
+	}
+	if (!strcasecmp(w, "NOT")) {
+		k->kind = SK_NOT;
+		return ip_sp(p->ip) && (k->a = parse_key(p)) != NULL;
+	}
+	if (!strcasecmp(w, "OR")) {
+		k->kind = SK_OR;
+		return ip_sp(p->ip) && (k->a = parse_key(p)) != NULL && ip_sp(p->ip) &&
+		       (k->b = parse_key(p)) != NULL;
+	}
+	return false;
+}
+
+static struct skey *parse_key(struct sparse *p)
+{
+	if (++p->nkeys > SEARCH_MAX_KEYS || p->depth >= IP_MAX_DEPTH) {
+		ip_fail(p->ip, "search program too complex");
+		return NULL;
+	}
+	if (ip_char(p->ip, '(')) {
+		p->depth++;
+		struct skey *k = parse_list(p, true);
+		p->depth--;
+		return k;
+	}
+	struct skey *k = xcalloc(1, sizeof *k);
+	if (ip_peek(p->ip, '*') || ip_peek(p->ip, '$') ||
+	    (p->ip->p < p->ip->end && isdigit((unsigned char)*p->ip->p))) {
+		char *s = ip_until(p->ip, " )");
+		k->kind = SK_SEQ;
+		bool ok = s && seqset_parse(s, &k->set);
+		free(s);
+		if (ok)
+			return k;
+		free(k);
+		ip_fail(p->ip, "bad sequence set");
+		return NULL;
+	}
+	p->depth++;
+	char *w = ip_atom(p->ip);
+	bool ok = w != NULL;
+	if (ok) {
+		bool simple = false;
+		for (size_t i = 0; i < ARRAY_LEN(simple_keys) && !simple; i++) {
+			if (!strcasecmp(w, simple_keys[i].name)) {
+				k->kind = simple_keys[i].kind;
+				k->flag = simple_keys[i].flag;
+				simple = true;
+			}
+		}
+		ok = simple || parse_arg_key(p, w, k);
+	}
+	p->depth--;
+	free(w);
+	if (!ok) {
+		skey_free(k);
+		ip_fail(p->ip, "unknown search key");
+		return NULL;
+	}
+	return k;
+}
+
+struct skey *search_parse(struct ip *ip, const char *charset, bool *badcharset, bool *modseq)
+{
+	struct sparse p = { .ip = ip, .charset = charset };
+	struct skey *prog = parse_list(&p, false);
+	if (prog && !ip_eol(ip)) {
+		skey_free(prog);
+		prog = NULL;
+	}
+	*badcharset = p.badcharset;
+	*modseq = p.modseq;
+	return prog;
+}
