@@ -1,6 +1,7 @@
 /* commands.c — the IMAP command table, dispatch, and the commands too small
  * for a file of their own (CAPABILITY, NOOP, CHECK, LOGOUT, ID, ENABLE). */
 #include "imapd/commands.h"
+#include "imapd/id.h"
 #include "imapd/imapd.h"
 #include "common/mailindex.h"
 #include "common/util.h"
@@ -100,7 +101,12 @@ static void cmd_logout(struct session *s, struct ip *ip, bool uid)
 
 static void cmd_id(struct session *s, struct ip *ip, bool uid)
 {
-	s_out(s, "* ID (\"name\" \"tern\")");
+	const char *bad = id_check(ip);
+	if (bad) {
+		s_bad(s, "%s", bad);
+		return;
+	}
+	s_out(s, ID_RESPONSE);
 	s_ok(s, "ID completed");
 }
 

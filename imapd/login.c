@@ -3,6 +3,7 @@
  * to the mail role (handoff.c). */
 #include "imapd/imapd.h"
 #include "common/auth_client.h"
+#include "imapd/id.h"
 #include "imapd/login.h"
 #include "common/auth_proto.h"
 #include "common/daemon.h"
@@ -212,7 +213,12 @@ static void cmd_starttls(struct lclient *c, struct ip *ip)
 
 static void cmd_id(struct lclient *c, struct ip *ip)
 {
-	reply(c, "* ID (\"name\" \"tern\")");
+	const char *bad = id_check(ip);
+	if (bad) {
+		reply(c, "%s BAD %s", c->tag, bad);
+		return;
+	}
+	reply(c, ID_RESPONSE);
 	reply(c, "%s OK ID completed", c->tag);
 }
 
@@ -338,7 +344,7 @@ void login_setup_bev(struct lclient *c)
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	/* Input waits here while replies are held back (line_output_full): room
 	 * for one whole line, so an overlong one is still recognised. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, 2 * (size_t)L.max_line + 4096);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, cr_input_room(&c->cr));
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 

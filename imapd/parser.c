@@ -42,6 +42,11 @@ void cr_inline(struct cmdreader *r)
 	r->literal_total += r->literal_left;
 }
 
+size_t cr_input_room(const struct cmdreader *r)
+{
+	return (r->line_max > CR_ID_MAX ? r->line_max : CR_ID_MAX) + r->line_max + 4096;
+}
+
 void cr_spool(struct cmdreader *r, int fd)
 {
 	r->deciding = false;
@@ -126,6 +131,19 @@ static bool is_append(struct cmdreader *r, const char *line)
 	return sp && !strncasecmp(sp + 1, "APPEND ", 7);
 }
 
+/* Is the command being collected (or, before its first line, the one that
+ * begins in the input) an ID? Its lines and literals may be longer. */
+static bool is_id(struct cmdreader *r, struct evbuffer *in)
+{
+	char head[72];
+	size_t n = evbuffer_copyout(r->cmd, head, sizeof head - 1);
+	if (!n)
+		n = evbuffer_copyout(in, head, sizeof head - 1);
+	head[n] = '\0';
+	const char *sp = strchr(head, ' ');
+	return sp && !strncasecmp(sp + 1, "ID", 2) && strchr(" \r\n", sp[3]) && sp[3];
+}
+
 /* "{123}" or "{123+}" at the end of line: returns true and sets n/plus. */
 static bool literal_announce(const char *line, size_t len, uint64_t *n, bool *plus)
 {
@@ -182,8 +200,12 @@ static enum cr_status cr_step(struct cmdreader *r, struct evbuffer *in, char *ta
 				spool_end(r);
 			continue;
 		}
+		/* RFC 2971 lets an ID carry 30 pairs of up to 30 + 1024 octets */
+		bool id = is_id(r, in);
+		size_t line_max = id && r->line_max < CR_ID_MAX ? CR_ID_MAX : r->line_max;
+		size_t cmd_max = id && r->cmd_max < CR_ID_MAX ? CR_ID_MAX : r->cmd_max;
 		struct line l;
-		enum line_status st = line_read(in, r->line_max, &l);
+		enum line_status st = line_read(in, line_max, &l);
 		if (st == LINE_MORE)
 			return CR_MORE;
 		if (st == LINE_TOOLONG) {
@@ -198,7 +220,7 @@ static enum cr_status cr_step(struct cmdreader *r, struct evbuffer *in, char *ta
 			continue;
 		}
 		size_t have = evbuffer_get_length(r->cmd) - r->literal_total;
-		if (have + l.len > r->cmd_max) {
+		if (have + l.len > cmd_max) {
 			current_tag(r, l.text, tag, taglen);
 			line_free(&l);
 			cr_reset(r);
@@ -214,8 +236,8 @@ static enum cr_status cr_step(struct cmdreader *r, struct evbuffer *in, char *ta
 		line_free(&l);
 		if (!lit)
 			return CR_DONE;
-		uint64_t limit = append ? r->append_max : r->cmd_max;
-		if (n > limit || r->literal_total + n > (append ? r->append_max + r->cmd_max : r->cmd_max)) {
+		uint64_t limit = append ? r->append_max : cmd_max;
+		if (n > limit || r->literal_total + n > (append ? r->append_max + cmd_max : cmd_max)) {
 			cr_reset(r);
 			return plus ? CR_FATAL : CR_LITERAL_TOOBIG;
 		}

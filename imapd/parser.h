@@ -47,6 +47,13 @@ enum cr_status {
 				 * cr_spool or cr_drop, then feed again */
 };
 
+/* An ID command's lines and literals may reach this even where line_max and
+ * cmd_max are smaller: RFC 2971's 30 pairs of 30 + 1024 octets, quoted. */
+#define CR_ID_MAX	(64 * 1024)
+/* Input a reader may need buffered to see one whole line (or that it is too
+ * long): what a read watermark must leave room for. */
+size_t cr_input_room(const struct cmdreader *r);
+
 void cr_init(struct cmdreader *r, size_t line_max, size_t cmd_max, size_t append_max);
 void cr_free(struct cmdreader *r);
 /* Consume input from in. tag (>= 64 bytes) receives the tag for error replies. */

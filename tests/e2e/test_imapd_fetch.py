@@ -166,3 +166,34 @@ def test_append_literal8_binary_parts_come_back_exactly(server):
     size = int(re.search(rb"RFC822.SIZE (\d+)", data).group(1))
     assert len(literal_of(data, b"BODY[]")) == size
     r.close()
+
+
+def id_line(pairs, value_len=1024):
+    return b"ID (" + b" ".join(b'"k%02d%s" "%s"' % (i, b"x" * 27, b"1" * value_len)
+                               for i in range(pairs)) + b")"
+
+
+@pytest.mark.parametrize("login", [False, True])
+def test_id_with_thirty_long_pairs_and_its_limits(server, login):
+    """RFC 2971 allows 30 pairs of 30 + 1024 octets: a ~32 KB line, well over
+    the 8 KB command line limit, is answered (before and after login); past
+    the RFC's limits a BAD, and a line over 64 KB is too long; the
+    connection stays up for the next command every time."""
+    r = RawImap(server, login=login)
+    line = id_line(30)
+    assert len(line) > 31000
+    assert r.cmd(line)[-2:] == [b'* ID ("name" "tern")', r.tag + b" OK ID completed"]
+    assert b"More than 30 ID pairs" in r.cmd(id_line(31))[-1]
+    assert r.cmd(b'ID ("k" "' + b"v" * 1025 + b'")')[-1].startswith(r.tag + b" BAD")
+    assert r.cmd(b"ID (bad)")[-1].startswith(r.tag + b" BAD")
+    assert r.cmd(b"ID NIL")[-1] == r.tag + b" OK ID completed"
+    assert r.cmd(b'ID ("name" NIL "version" "1.0")')[-1] == r.tag + b" OK ID completed"
+    r.n += 1
+    r.send(b"t%d ID (" % r.n + b'"k" "v" ' * 9000 + b")\r\n")
+    last = r.until_tag(b"t%d" % r.n)[-1]
+    assert last.startswith(b"t%d BAD " % r.n) and b"too long" in last, last
+    assert r.cmd(b"NOOP")[-1].startswith(r.tag + b" OK")
+    # other commands keep the ordinary line limit
+    last = r.cmd(b"NOOP " + b"x" * 9000)[-1]
+    assert last.startswith(r.tag + b" BAD ") and b"too long" in last, last
+    r.close()

@@ -37,7 +37,6 @@ STRESS_USERS = 10
 # Groups that do not pass yet: FAIL (wrong behaviour) or SKIP (capability missing).
 KNOWN_FAILING = {
     # failing
-    "id",
     # skipped: capability not offered yet
     "esort", "notify",
     "search-context-update", "search-context-update2", "search-context-update3",

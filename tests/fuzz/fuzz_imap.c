@@ -26,6 +26,7 @@
 #include "common/mime_stream.h"
 #include "imapd/append.h"
 #include "imapd/imapurl.h"
+#include "imapd/id.h"
 #include "imapd/parser.h"
 #include "imapd/thread.h"
 
@@ -181,6 +182,20 @@ static enum append_parsed append_args(struct evbuffer *cmd, bool prefix)
 	return r;
 }
 
+/* ID's arguments (RFC 2971 limits); true if the command is an ID. */
+static bool id_args(struct evbuffer *cmd)
+{
+	struct ip ip;
+	ip_init(&ip, (const char *)evbuffer_pullup(cmd, -1), evbuffer_get_length(cmd));
+	char *tag = ip_tag(&ip), *name = NULL;
+	bool id = tag && ip_sp(&ip) && (name = ip_atom(&ip)) && !strcasecmp(name, "ID");
+	if (id)
+		id_check(&ip);
+	free(tag);
+	free(name);
+	return id;
+}
+
 static void fuzz_commands(const uint8_t *data, size_t size)
 {
 	struct cmdreader r;
@@ -199,12 +214,15 @@ static void fuzz_commands(const uint8_t *data, size_t size)
 					cr_inline(&r);	/* a mailbox name or URL */
 				else if (data[0] & 1)
 					cr_spool(&r, -1);	/* dropped, as a refused APPEND */
+				else if (data[0] & 2)
+					cr_spool_raw(&r, -1);	/* a literal8, dropped */
 				else
 					cr_inline(&r);
 			}
 			if (st == CR_DONE) {
 				size_t n = evbuffer_get_length(r.cmd);
-				if (n > 2048 + 4096 + 512)
+				bool id = id_args(r.cmd);
+				if (n > (id ? 2 * CR_ID_MAX : 2048 + 4096 + 512))
 					abort();
 				walk((const char *)evbuffer_pullup(r.cmd, -1), n);
 				append_args(r.cmd, false);

@@ -83,6 +83,41 @@ static void test_reader(void)
 	evbuffer_free(in);
 }
 
+/* ID (RFC 2971) may be far longer than other commands, up to CR_ID_MAX. */
+static enum cr_status feed_line(struct cmdreader *r, struct evbuffer *in, const char *head,
+				size_t len, const char *tail, char *tag)
+{
+	evbuffer_add(in, head, strlen(head));
+	for (size_t i = 0; i < len; i++)
+		evbuffer_add(in, "v", 1);
+	return feed(r, in, tail, tag);
+}
+
+static void test_id_limits(void)
+{
+	struct cmdreader r;
+	struct evbuffer *in = evbuffer_new();
+	char tag[64];
+	cr_init(&r, 100, 1000, 5000);
+	CHECK(cr_input_room(&r) > CR_ID_MAX);
+	CHECK(feed_line(&r, in, "i1 ID (\"k\" \"", 40000, "\")\r\n", tag) == CR_DONE);
+	CHECK(evbuffer_get_length(r.cmd) == 12 + 40000 + 4);
+	cr_reset(&r);
+	/* a literal value, over cmd_max but within the ID bound */
+	CHECK(feed(&r, in, "i2 id (\"k\" {3000}\r\n", tag) == CR_CONTINUE);
+	CHECK(feed_line(&r, in, "", 3000, ")\r\n", tag) == CR_DONE);
+	cr_reset(&r);
+	/* beyond CR_ID_MAX, and other commands at their own limit */
+	CHECK(feed_line(&r, in, "i3 ID (", CR_ID_MAX, "", tag) == CR_MORE);
+	CHECK(feed(&r, in, "\r\n", tag) == CR_TOOLONG);
+	CHECK_STR(tag, "i3");
+	CHECK(feed_line(&r, in, "i4 IDLE ", 200, "\r\n", tag) == CR_TOOLONG);
+	CHECK_STR(tag, "i4");
+	CHECK(feed(&r, in, "i5 ID NIL\r\n", tag) == CR_DONE);
+	cr_free(&r);
+	evbuffer_free(in);
+}
+
 static void test_tokens(void)
 {
 	const char *cmd = "t (a \"q\\\"x\" NIL {2}\r\nhi) \"unterminated\r\n";
@@ -146,6 +181,7 @@ static void test_seqset(void)
 int main(void)
 {
 	test_reader();
+	test_id_limits();
 	test_tokens();
 	test_seqset();
 	return check_summary("imapd_parser");
