@@ -19,6 +19,10 @@
 
 struct evbuffer;
 
+/* Where converted octets go, in pieces (mime_binary.h, mime_binconv.h):
+ * 0, or non-zero to stop the conversion (which then returns it). */
+typedef int (*mime_sink)(void *arg, const char *p, size_t n);
+
 #define MIME_MAX_HEADER	(256 * 1024)	/* header bytes of one part parsed */
 #define MIME_MAX_DEPTH	24		/* nesting of multiparts / message/rfc822 */
 #define MIME_MAX_PARTS	2000		/* parts in one message */

@@ -11,10 +11,9 @@
 #ifndef TERN_MIME_BINARY_H
 #define TERN_MIME_BINARY_H
 
-#include <stddef.h>
+#include "common/mime.h"
 
-/* Where the output goes, in pieces: 0, or -1 to stop (then returned). */
-typedef int (*mime_sink)(void *arg, const char *p, size_t len);
+#include <stddef.h>
 
 /* The message buf[0, len) (as sent, CRLF line ends) with its binary parts
  * base64-encoded (76-column CRLF lines), to put. 0, or put's -1. */

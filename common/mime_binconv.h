@@ -15,9 +15,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Receives the octets in order; non-zero stops the conversion. */
-typedef int (*mime_sink)(void *arg, const char *p, size_t n);
-
 /* The binary form of part p of m (read from fd): for a message/rfc822 part
  * (or the root) the whole entity, header included; for a leaf part its
  * decoded body. -1 on a read error, an encoding that cannot be undone, a
