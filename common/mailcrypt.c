@@ -6,13 +6,15 @@
 #include "common/util.h"
 
 #include <errno.h>
-#include <openssl/crypto.h>
-#include <stddef.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MC_HEADER_FIRST 65536		/* most headers fit: read this much first */
@@ -104,23 +106,19 @@ void mc_addr_append(char *buf, size_t size, const char *address)
 	snprintf(buf + n, size - n, "%s%s", n ? ", " : "", address);
 }
 
-int mc_key_load(const char *maildir, struct mc_key **out, char *why, size_t whylen)
+/* Open MAILDIR/tern-pubkey: fd, or -1 (errno; ENOENT: no key). */
+static int open_key(const char *maildir, char **path)
 {
-	*out = NULL;
-	char *path = xasprintf("%s/%s", maildir, MC_KEY_FILE);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		if (e != ENOENT)
-			snprintf(why, whylen, "cannot open %s: %s", path, strerror(e));
-		free(path);
-		return e == ENOENT ? 0 : -1;
-	}
+	*path = xasprintf("%s/%s", maildir, MC_KEY_FILE);
+	return open(*path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* Parse the key file open on fd: 1 with *out, or -1 with why. */
+static int read_key(int fd, const char *path, struct mc_key **out, char *why, size_t whylen)
+{
 	char *buf = xmalloc(MC_KEY_MAX + 1);
 	ssize_t n = read(fd, buf, MC_KEY_MAX + 1);	/* key files are small: one read */
-	int e = errno;
-	close(fd);
-	int r = -1;
+	int e = errno, r = -1;
 	if (n < 0)
 		snprintf(why, whylen, "cannot read %s: %s", path, strerror(e));
 	else if (n > MC_KEY_MAX)
@@ -128,6 +126,118 @@ int mc_key_load(const char *maildir, struct mc_key **out, char *why, size_t whyl
 	else
 		r = mc_key_parse(buf, (size_t)n, out, why, whylen) < 0 ? -1 : 1;
 	free(buf);
+	return r;
+}
+
+static int no_key_file(const char *path, char *why, size_t whylen)
+{
+	int e = errno;
+	if (e != ENOENT)
+		snprintf(why, whylen, "cannot open %s: %s", path, strerror(e));
+	return e == ENOENT ? 0 : -1;
+}
+
+int mc_key_load(const char *maildir, struct mc_key **out, char *why, size_t whylen)
+{
+	char *path;
+	*out = NULL;
+	int fd = open_key(maildir, &path);
+	int r = fd < 0 ? no_key_file(path, why, whylen) : read_key(fd, path, out, why, whylen);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return r;
+}
+
+/* ---- the per-thread cache ---- */
+
+#define MC_CACHE_SLOTS 8
+
+struct cached_key {
+	struct mc_key *key;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	uint64_t used;		/* for least-recently-used replacement */
+};
+
+struct key_cache {
+	uint64_t clock;
+	struct cached_key slot[MC_CACHE_SLOTS];
+};
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_free(void *arg)
+{
+	struct key_cache *c = arg;
+	for (size_t i = 0; i < MC_CACHE_SLOTS; i++)
+		mc_key_free(c->slot[i].key);
+	free(c);
+}
+
+static void cache_init(void)
+{
+	if (pthread_key_create(&cache_key, cache_free) != 0)
+		fatal("pthread_key_create failed");
+}
+
+static bool same_file(const struct cached_key *k, const struct stat *st)
+{
+	return k->key && k->dev == st->st_dev && k->ino == st->st_ino && k->size == st->st_size &&
+	       k->mtime.tv_sec == st->st_mtim.tv_sec && k->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       k->ctime.tv_sec == st->st_ctim.tv_sec && k->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* The slot for st: its key, or the least recently used one (emptied). */
+static struct cached_key *cache_slot(struct key_cache *c, const struct stat *st, bool *hit)
+{
+	struct cached_key *lru = &c->slot[0];
+	for (size_t i = 0; i < MC_CACHE_SLOTS; i++) {
+		if (same_file(&c->slot[i], st)) {
+			*hit = true;
+			return &c->slot[i];
+		}
+		if (c->slot[i].used < lru->used)
+			lru = &c->slot[i];
+	}
+	*hit = false;
+	mc_key_free(lru->key);
+	memset(lru, 0, sizeof *lru);
+	return lru;
+}
+
+int mc_key_load_cached(const char *maildir, const struct mc_key **out, char *why, size_t whylen)
+{
+	pthread_once(&cache_once, cache_init);
+	struct key_cache *c = pthread_getspecific(cache_key);
+	if (!c) {
+		c = xcalloc(1, sizeof *c);
+		pthread_setspecific(cache_key, c);
+	}
+	char *path;
+	*out = NULL;
+	int fd = open_key(maildir, &path), r;
+	struct stat st;
+	bool hit = false;
+	if (fd < 0) {
+		r = no_key_file(path, why, whylen);
+	} else if (fstat(fd, &st) < 0) {
+		snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
+		r = -1;
+	} else {
+		struct cached_key *k = cache_slot(c, &st, &hit);
+		r = hit ? 1 : read_key(fd, path, &k->key, why, whylen);
+		if (r == 1) {
+			*k = (struct cached_key){ k->key, st.st_dev, st.st_ino, st.st_size, st.st_mtim,
+						  st.st_ctim, ++c->clock };
+			*out = k->key;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
 	free(path);
 	return r;
 }

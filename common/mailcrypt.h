@@ -57,6 +57,13 @@ char *mc_key_export(const struct mc_key *k, size_t *len);
  * has none (no file); -1 with why when the file exists but cannot be read
  * or parsed. */
 int mc_key_load(const char *maildir, struct mc_key **out, char *why, size_t whylen);
+/* The same through a small per-thread cache of parsed keys, keyed by the key
+ * file's identity (device, inode, size, modification and change times), so
+ * a key is parsed again only when its file changes (parsing costs as much as
+ * sealing: OpenSSL's PEM decoders, librnp's signature checks). *out belongs
+ * to the cache: valid in this thread until its next call; never freed by the
+ * caller. */
+int mc_key_load_cached(const char *maildir, const struct mc_key **out, char *why, size_t whylen);
 
 struct mc_opts {
 	bool keep_subject;	/* leave the real Subject outside too */

@@ -452,7 +452,7 @@ int maildir_deliver(const struct mdeliver *d, struct mresult *r)
 	char *base = xasprintf("%s/%s/%s", d->mail_dir, at + 1, local);
 	free(local);
 	char *dir = NULL;
-	struct mc_key *key = NULL;
+	const struct mc_key *key = NULL;
 	bool keyed = false;
 	if (make_maildir(base) < 0) {
 		mresult_set(r, MD_DEFER, "4.3.0", "cannot create mailbox: %s", strerror(errno));
@@ -478,7 +478,6 @@ int maildir_deliver(const struct mdeliver *d, struct mresult *r)
 		 (unsigned long long)fnv64(d->mailbox, d->folder), host);
 	store(d, base, dir, stem, key, keyed, r);
 out:
-	mc_key_free(key);
 	free(dir);
 	free(base);
 	return 0;

@@ -2,7 +2,8 @@
  * read from the Maildir at every delivery (so an import applies at once, and
  * a deferred message goes out encrypted as soon as a usable key is there);
  * the message is read from the spool file and only its sealed form is
- * written into tmp/, so no clear copy touches the Maildir. */
+ * written into tmp/, so no clear copy touches the Maildir. Parsed keys stay
+ * in each worker thread's cache while their file is unchanged. */
 #include "deliverd/seal.h"
 #include "common/log.h"
 #include "common/mailcrypt.h"
@@ -26,7 +27,7 @@ static int key_failure(const struct mdeliver *d, const char *why, struct mresult
 	return -1;
 }
 
-int seal_plan(const struct mdeliver *d, const char *base, struct mc_key **key, bool *keyed,
+int seal_plan(const struct mdeliver *d, const char *base, const struct mc_key **key, bool *keyed,
 	      struct mresult *r)
 {
 	char why[512] = "";
@@ -34,13 +35,12 @@ int seal_plan(const struct mdeliver *d, const char *base, struct mc_key **key, b
 	*keyed = false;
 	if (!d->crypt)
 		return 0;
-	int k = mc_key_load(base, key, why, sizeof why);
+	int k = mc_key_load_cached(base, key, why, sizeof why);
 	if (k == 0)
 		return 0;	/* no key: the user's mail is stored in clear, as always */
 	*keyed = true;
 	if (k > 0 && mc_key_usable(*key, time(NULL), why, sizeof why) == 0)
 		return 0;
-	mc_key_free(*key);
 	*key = NULL;
 	return key_failure(d, why, r);
 }

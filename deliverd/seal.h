@@ -8,10 +8,11 @@
 
 struct mc_key;
 
-/* The key to seal with in *key (NULL: store in clear), and in *keyed whether
- * the mailbox has a key file at all. 0, or -1 when the delivery must wait
- * (r says why: an unreadable, expired or unusable key under `defer`). */
-int seal_plan(const struct mdeliver *d, const char *base, struct mc_key **key, bool *keyed,
+/* The key to seal with in *key (NULL: store in clear; it belongs to the
+ * thread's key cache), and in *keyed whether the mailbox has a key file at
+ * all. 0, or -1 when the delivery must wait (r says why: an unreadable,
+ * expired or unusable key under `defer`). */
+int seal_plan(const struct mdeliver *d, const char *base, const struct mc_key **key, bool *keyed,
 	      struct mresult *r);
 
 enum { SEAL_DONE, SEAL_CLEAR, SEAL_FAILED };

@@ -22,7 +22,7 @@ CHECK="clang libclang-rt-14-dev python3 python3-pytest python3-pytest-xdist pyth
        python3-dnspython swaks dnsmasq-base isync fetchmail procps iproute2 postfix
        dovecot-imapd dovecot-pop3d libxml2-utils gpg gpg-agent gpgconf python3-cryptography
        ldnsutils nsd"
-BENCH="python3 dnsmasq-base procps postfix dovecot-imapd dovecot-pop3d"
+BENCH="python3 dnsmasq-base procps postfix dovecot-imapd dovecot-pop3d gpg gpg-agent gpgconf"
 
 set_name=check
 print=no

@@ -20,9 +20,11 @@ from w_imap import ImapIdle, ImapLarge
 from w_imapstress import PASSWORD as STRESS_PASSWORD, ImapStress, stress_users
 from w_limits import Limits
 from w_pop3 import Pop3Retr
+from w_crypt import SmtpToMaildirSealed
 from w_smtp import SmtpAccept, SmtpToMaildir
 
-WORKLOADS = [SmtpAccept, SmtpToMaildir, ImapLarge, ImapIdle, ImapStress, Pop3Retr, Limits]
+WORKLOADS = [SmtpAccept, SmtpToMaildir, ImapLarge, ImapIdle, ImapStress, Pop3Retr, Limits,
+             SmtpToMaildirSealed]
 
 FULL = dict(reps=3, msg_size=5120, accept_msgs=5000, accept_sessions=(10, 50),
             burst_msgs=1000, burst_sessions=10, steady_msgs=300, steady_rate=20,
@@ -59,9 +61,12 @@ class Context:
         self.smtp_user = f"smtp@{DOMAIN}"
         self.big_user = f"big@{DOMAIN}"
         self.pop_user = f"pop@{DOMAIN}"
+        self.smime_user = f"smime@{DOMAIN}"
+        self.pgp_user = f"pgp@{DOMAIN}"
         nidle = -(-params["idle_conns"] // PER_USER)
         self.idle_users = [f"idle{i:02d}@{DOMAIN}" for i in range(nidle)]
-        names = [self.smtp_user, self.big_user, self.pop_user, *self.idle_users]
+        names = [self.smtp_user, self.big_user, self.pop_user, self.smime_user, self.pgp_user,
+                 *self.idle_users]
         self.users = {}
         for a in names:
             pw = "pw-" + a.split("@")[0] + "-Bench9"
@@ -209,7 +214,8 @@ def run_workload(ctx, res, cls, reps):
 
 def main(argv):
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__)
-    ap.add_argument("workloads", nargs="*", help="smtp e2e imap idle imapstress pop3 limits, or 1-5")
+    ap.add_argument("workloads", nargs="*",
+                    help="smtp e2e imap idle imapstress pop3 limits crypt, or 1-6")
     ap.add_argument("--quick", action="store_true", help="small counts, one repetition")
     ap.add_argument("--reps", type=int, help="repetitions (default 3; --quick 1)")
     ap.add_argument("--results", help="JSON-lines file to append to")

@@ -345,14 +345,20 @@ def short_lived_cert(keydir, addr, seconds):
     path = os.path.join(keydir, uuid.uuid4().hex + ".pem")
     with open(path, "wb") as f:
         f.write(c.public_bytes(serialization.Encoding.PEM))
-    return path
+    return path, time.time() + seconds
+
+
+def sleep_past(expiry):
+    """Until the certificate has expired (whole seconds: ASN.1 times have no fraction)."""
+    time.sleep(max(0.0, expiry - time.time()) + 1.5)
 
 
 def test_expired_key_defers_until_a_new_key(srv, keydir):
     user, pw = srv.new_user()
-    r = import_key(srv, user, short_lived_cert(keydir, user, 2))
+    cert, expiry = short_lived_cert(keydir, user, 8)  # the import must come before it expires
+    r = import_key(srv, user, cert)
     assert "expires" in r.stderr  # warned: soon
-    time.sleep(3)
+    sleep_past(expiry)
     assert "expired" in srv.ctl("user", "key", user, "show").stdout
     token = "tok" + uuid.uuid4().hex
     m = messages(token)[0][1]
@@ -391,8 +397,9 @@ def test_deliver_clear_and_keep_subject(clear_inst, keydir):
     for u in ("a", "b"):
         inst.add_user(f"{u}@example.test", "pw-secret")
     inst.ctl("user", "key", "a@example.test", "import", smime_cert(keydir, "a@example.test")[0])
-    inst.ctl("user", "key", "b@example.test", "import", short_lived_cert(keydir, "b@example.test", 1))
-    time.sleep(2)
+    cert, expiry = short_lived_cert(keydir, "b@example.test", 8)
+    inst.ctl("user", "key", "b@example.test", "import", cert)
+    sleep_past(expiry)
     for u in ("a", "b"):
         with smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=30) as s:
             s.sendmail("ann@remote.test", [f"{u}@example.test"],

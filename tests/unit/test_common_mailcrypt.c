@@ -321,9 +321,46 @@ static void test_seal(void)
 	free(want);
 }
 
+/* The per-thread cache parses a key file once, and again when it changes. */
+static void test_key_cache(void)
+{
+	const char *dir = check_tmpdir();
+	char *path = xasprintf("%s/%s", dir, MC_KEY_FILE), *tmp = xasprintf("%s/new-key", dir);
+	const struct mc_key *a = NULL, *b = NULL;
+	char why[512] = "";
+	unlink(path);
+	CHECK(mc_key_load_cached(dir, &a, why, sizeof why) == 0 && !a);
+	EVP_PKEY *pk[2];
+	char *pem[2];
+	X509 *x[2];
+	struct mc_keyinfo ia, ib;
+	for (int i = 0; i < 2; i++)
+		x[i] = testkey_cert(&pk[i], &pem[i], "bob@example.test", -60, 86400, NULL);
+	CHECK(check_put_file(dir, "", MC_KEY_FILE, pem[0]) == 0);
+	CHECK(mc_key_load_cached(dir, &a, why, sizeof why) == 1 && a);
+	CHECK(mc_key_load_cached(dir, &b, why, sizeof why) == 1 && a == b);	/* not parsed again */
+	mc_key_info(a, &ia);
+	CHECK(check_put_file(dir, "", "new-key", pem[1]) == 0 && rename(tmp, path) == 0);
+	CHECK(mc_key_load_cached(dir, &b, why, sizeof why) == 1 && b);
+	mc_key_info(b, &ib);
+	CHECK(strcmp(ia.fingerprint, ib.fingerprint) != 0);	/* the new file's key */
+	CHECK(check_put_file(dir, "", MC_KEY_FILE, "junk") == 0);
+	CHECK(mc_key_load_cached(dir, &b, why, sizeof why) == -1 && !b && strstr(why, "not a PEM"));
+	unlink(path);
+	CHECK(mc_key_load_cached(dir, &b, why, sizeof why) == 0 && !b);
+	for (int i = 0; i < 2; i++) {
+		X509_free(x[i]);
+		EVP_PKEY_free(pk[i]);
+		free(pem[i]);
+	}
+	free(path);
+	free(tmp);
+}
+
 int main(void)
 {
 	test_header();
+	test_key_cache();
 	test_smime_keys();
 	test_pgp_keys();
 	test_seal();
