@@ -104,6 +104,8 @@ enum queue_flags {
 	QF_AUTH = 1 << 3,	/* submitted by an authenticated user */
 	QF_LOCAL = 1 << 4,	/* submitted locally (sendmail) */
 	QF_QUARANTINE = 1 << 5,	/* inbound checks said quarantine: deliver to Junk */
+	QF_REQUIRETLS = 1 << 6,	/* REQUIRETLS (RFC 8689): relay only over authenticated TLS */
+	QF_TLS_OPTIONAL = 1 << 7,	/* TLS-Required: No (RFC 8689 3): ignore TLS policies */
 };
 
 enum dsn_notify {

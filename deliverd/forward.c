@@ -68,7 +68,9 @@ void forward_deliver(const struct forward *f, struct mresult *mr)
 	} else if (st == QS_OK) {
 		char *client = xasprintf("forward of %s for %s", f->qid, f->alias);
 		const struct queue_envelope env = {
-			.sender = f->sender, .flags = f->flags & (QF_8BITMIME | QF_SMTPUTF8),
+			.sender = f->sender,
+			/* RFC 8689 4.1: every forwarded copy keeps the TLS request */
+			.flags = f->flags & (QF_8BITMIME | QF_SMTPUTF8 | QF_REQUIRETLS | QF_TLS_OPTIONAL),
 			.client = client, .nrcpt = f->ntargets, .rcpts = f->targets };
 		st = queue_submit_commit(&qs, &env, COMMIT_WAIT_MS, err, sizeof err);
 		free(client);

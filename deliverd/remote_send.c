@@ -59,22 +59,37 @@ static void peer_said(char *out, size_t len, const struct smtp_client *c, const 
 struct host_policy {
 	enum tls_level tls;
 	struct dane_tlsa *tlsa;	/* TLS_DANE only */
+	bool requiretls;	/* RFC 8689: authenticated TLS and REQUIRETLS at the peer */
 	char desc[400];
 };
+
+/* How a message's own TLS request (RFC 8689) bends the policies: REQUIRETLS
+ * (only for a non-null sender: bounces are exempt, 4.2.1) or TLS-Required: No. */
+enum tls_request { TR_NONE, TR_REQUIRE, TR_OPTIONAL };
+
+static enum tls_request tls_request(const struct rjob *j)
+{
+	if ((j->flags & QF_REQUIRETLS) && j->sender[0])
+		return TR_REQUIRE;
+	return (j->flags & QF_TLS_OPTIONAL) ? TR_OPTIONAL : TR_NONE;
+}
 
 /* Open a session to addr with the TLS policy; 0 ok, -1 failed (*rep says why,
  * *perm set when the failure is a 5xx from the peer). */
 static int open_session(struct smtp_client *c, const struct route_host *h, const char *addr,
 			unsigned port, const struct host_policy *pol, struct smtp_reply *rep,
-			bool plain_only)
+			bool plain_only, bool *policy_failed)
 {
 	enum tls_level tls = pol->tls;
+	*policy_failed = false;
 	if (sc_open(c, h->name, addr, port, rconf.connect_timeout, rep) < 0)
 		return -1;
 	if (sc_hello(c, rconf.myname, rep) < 0) {
 		sc_close(c, rep->code != 0);
 		return -1;
 	}
+	/* from here on a failure is the peer's TLS, which REQUIRETLS cannot accept */
+	*policy_failed = pol->requiretls;
 	if (tls == TLS_NONE || plain_only)
 		return 0;
 	if (!(c->ext & EXT_STARTTLS)) {
@@ -100,6 +115,14 @@ static int open_session(struct smtp_client *c, const struct route_host *h, const
 		sc_close(c, true);
 		return -1;
 	}
+	if (pol->requiretls && !(c->ext & EXT_REQUIRETLS)) {
+		rep->code = 0;
+		snprintf(rep->text, sizeof rep->text, "%.200s does not offer REQUIRETLS",
+			 h->name);
+		sc_close(c, true);
+		return -1;
+	}
+	*policy_failed = false;
 	return 0;
 }
 
@@ -114,6 +137,8 @@ static void mail_cmd(char *buf, size_t len, const struct rjob *j, const struct s
 		n += snprintf(buf + n, len - (size_t)n, " BODY=8BITMIME");
 	if ((j->flags & QF_SMTPUTF8) && (c->ext & EXT_SMTPUTF8))
 		n += snprintf(buf + n, len - (size_t)n, " SMTPUTF8");
+	if ((j->flags & QF_REQUIRETLS) && (c->ext & EXT_REQUIRETLS))
+		n += snprintf(buf + n, len - (size_t)n, " REQUIRETLS");
 	if (c->ext & EXT_DSN) {
 		if (j->ret)
 			n += snprintf(buf + n, len - (size_t)n, " RET=%s", j->ret == 1 ? "FULL" : "HDRS");
@@ -319,15 +344,16 @@ static bool relay_login(struct smtp_client *c, struct smtp_reply *r)
 }
 
 /* The policy of one host: DANE when the domain's MX is signed and the host
- * publishes TLSA records, else the configured level. DANE_DEFER: skip the host
- * (never fall back to clear text); *why says why. */
+ * publishes TLSA records, else the configured level; REQUIRETLS turns
+ * anything short of DANE into a verified certificate. DANE_DEFER: skip the
+ * host (never fall back to clear text); pol->desc says why. */
 static enum dane_verdict host_policy(const struct route_host *h, unsigned port, bool dane_domain,
 				     const char *domain_why, enum tls_level tls,
-				     struct host_policy *pol)
+				     enum tls_request req, struct host_policy *pol)
 {
 	char why[320];
 	snprintf(why, sizeof why, "%s", domain_why);
-	*pol = (struct host_policy){ tls, NULL, "" };
+	*pol = (struct host_policy){ tls, NULL, req == TR_REQUIRE, "" };
 	enum dane_verdict v = DANE_NONE;
 	if (dane_domain) {
 		pol->tlsa = xmalloc(sizeof *pol->tlsa);
@@ -337,11 +363,15 @@ static enum dane_verdict host_policy(const struct route_host *h, unsigned port, 
 		pol->tls = TLS_DANE;
 	else if (v == DANE_ENCRYPT && tls < TLS_ENCRYPT)
 		pol->tls = TLS_ENCRYPT;
+	if (req == TR_REQUIRE && pol->tls != TLS_DANE)
+		pol->tls = TLS_VERIFY;	/* RFC 8689 4.2.1: RFC 6125 checks of the MX name */
 	static const char *names[] = { "none", "may", "encrypt", "verify", "dane" };
+	const char *rt = req == TR_REQUIRE ? "requiretls; " : "";
 	if (v == DANE_NONE)
-		snprintf(pol->desc, sizeof pol->desc, "smtp_tls=%s; dane: %s", names[pol->tls], why);
+		snprintf(pol->desc, sizeof pol->desc, "%ssmtp_tls=%s; dane: %s", rt, names[pol->tls],
+			 why);
 	else
-		snprintf(pol->desc, sizeof pol->desc, "dane: %s", why);
+		snprintf(pol->desc, sizeof pol->desc, "%sdane: %s", rt, why);
 	return v;
 }
 
@@ -351,28 +381,34 @@ static void host_policy_free(struct host_policy *pol)
 	pol->tlsa = NULL;
 }
 
-/* Try the addresses of one host; true when every recipient has a result. */
+/* Try the addresses of one host; true when every recipient has a result.
+ * *policy_failed: the last failure was the peer's TLS short of what
+ * REQUIRETLS needs (not a network trouble that may pass). */
 static bool try_host(struct rjob *j, struct rrcpt **r, size_t n, const struct route *rt,
 		     const struct route_host *host, const struct host_policy *pol,
-		     struct smtp_reply *last)
+		     struct smtp_reply *last, bool *policy_failed)
 {
 	for (size_t a = 0; a < host->naddrs; a++) {
 		const char *addr = host->addrs[a];
 		char key[420];
 		struct smtp_client c;
-		snprintf(key, sizeof key, "%s/%s:%u:%d", host->name, addr, rt->port, (int)pol->tls);
+		snprintf(key, sizeof key, "%s/%s:%u:%d%s", host->name, addr, rt->port, (int)pol->tls,
+			 pol->requiretls ? "R" : "");
 		bool ok = pool_take(key, &c);
 		if (!ok) {
-			ok = open_session(&c, host, addr, rt->port, pol, last, false) == 0;
+			ok = open_session(&c, host, addr, rt->port, pol, last, false,
+					  policy_failed) == 0;
 			/* "may": a failed handshake falls back to plain text (RFC 3207). */
 			if (!ok && pol->tls == TLS_MAY && last->code == 0 && strstr(last->text, "TLS"))
-				ok = open_session(&c, host, addr, rt->port, pol, last, true) == 0;
+				ok = open_session(&c, host, addr, rt->port, pol, last, true,
+						  policy_failed) == 0;
 		}
 		if (!ok) {
 			log_info("%s: %s[%s]:%u: %s%s (tls_policy=%s)", j->id, host->name, addr,
 				 rt->port, last->code ? "refused: " : "", last->text, pol->desc);
 			continue;
 		}
+		*policy_failed = false;
 		if (rconf.relay_user && *rconf.relay_user && rconf.relayhost[0] &&
 		    !relay_login(&c, last)) {
 			sc_close(&c, true);
@@ -398,19 +434,22 @@ static void try_hosts(struct rjob *j, struct rrcpt **r, size_t n, const struct r
 		      enum tls_level tls, bool dane_domain, const char *domain_policy)
 {
 	struct smtp_reply last = { 0, "no mail host could be reached" };
+	enum tls_request req = tls_request(j);
+	bool all_policy = req == TR_REQUIRE;	/* every host failed REQUIRETLS itself */
 	for (size_t h = 0; h < rt->nhosts; h++) {
 		struct host_policy pol;
 		enum dane_verdict v = host_policy(&rt->hosts[h], rt->port, dane_domain,
-						  domain_policy, tls, &pol);
-		bool done = false;
+						  domain_policy, tls, req, &pol);
+		bool done = false, policy_failed = false;
 		if (v == DANE_DEFER) {
 			last.code = 0;
 			snprintf(last.text, sizeof last.text, "%s (tls_policy=%s)", pol.desc,
 				 domain_policy);
 			log_info("%s: %s: %s", j->id, rt->hosts[h].name, last.text);
 		} else {
-			done = try_host(j, r, n, rt, &rt->hosts[h], &pol, &last);
+			done = try_host(j, r, n, rt, &rt->hosts[h], &pol, &last, &policy_failed);
 		}
+		all_policy &= policy_failed;
 		host_policy_free(&pol);
 		if (done)
 			return;
@@ -418,9 +457,33 @@ static void try_hosts(struct rjob *j, struct rrcpt **r, size_t n, const struct r
 	char st[8];
 	if (last.code)
 		reply_status(&last, st);
-	/* All hosts failed: a permanent refusal bounces, anything else waits. */
-	set_rest(r, n, last.code >= 500 ? QR_BOUNCE : QR_DEFER, last.code ? st : "4.4.1", last.text);
+	if (all_policy) {
+		/* RFC 8689 5: no host could take it as REQUIRETLS demands: return it */
+		char text[sizeof last.text + 40];
+		snprintf(text, sizeof text, "REQUIRETLS: %s", last.text);
+		set_rest(r, n, QR_BOUNCE, "5.7.30", text);
+	} else {
+		/* All hosts failed: a permanent refusal bounces, anything else waits. */
+		set_rest(r, n, last.code >= 500 ? QR_BOUNCE : QR_DEFER, last.code ? st : "4.4.1",
+			 last.text);
+	}
 	log_results(j, r, n, NULL, rt->port, domain_policy);
+}
+
+/* DANE for MX delivery, not through a configured relay host nor for a
+ * message that asks to go without TLS policies (TLS-Required: No). */
+static enum dane_verdict domain_dane(const struct rjob *j, const char *domain, bool routed,
+				     char *why, size_t whylen)
+{
+	if (rconf.relayhost[0]) {
+		snprintf(why, whylen, "relay host");
+		return DANE_NONE;
+	}
+	if (tls_request(j) == TR_OPTIONAL) {
+		snprintf(why, whylen, "TLS-Required: No");
+		return DANE_NONE;
+	}
+	return routed ? dane_domain(domain, why, whylen) : DANE_NONE;
 }
 
 void remote_deliver_domain(struct rjob *j, struct rrcpt **r, size_t n, const char *domain)
@@ -430,10 +493,9 @@ void remote_deliver_domain(struct rjob *j, struct rrcpt **r, size_t n, const cha
 	struct route_conf rc = { rconf.relayhost, rconf.port, rconf.myname };
 	dest_acquire(domain);
 	enum route_status rs = route_lookup(&rc, domain, &rt, st, why, sizeof why);
-	/* DANE (RFC 7672) for MX delivery, not through a configured relay host */
-	char dwhy[300] = "relay host";
-	enum dane_verdict dv = rconf.relayhost[0] || rs != ROUTE_OK ? DANE_NONE
-			     : dane_domain(domain, dwhy, sizeof dwhy);
+	char dwhy[300] = "";
+	enum dane_verdict dv = domain_dane(j, domain, rs == ROUTE_OK, dwhy, sizeof dwhy);
+	enum tls_request req = tls_request(j);
 	if (rs != ROUTE_OK) {
 		set_rest(r, n, rs == ROUTE_BOUNCE ? QR_BOUNCE : QR_DEFER, st, why);
 		log_results(j, r, n, NULL, rc.port, "none");
@@ -441,10 +503,17 @@ void remote_deliver_domain(struct rjob *j, struct rrcpt **r, size_t n, const cha
 		snprintf(why, sizeof why, "dane: %s", dwhy);
 		set_rest(r, n, QR_DEFER, "4.7.5", why);
 		log_results(j, r, n, NULL, rc.port, why);
+	} else if (req == TR_REQUIRE && dv != DANE_VERIFY && !rconf.relayhost[0]) {
+		/* RFC 8689 4.2.1: the MX must come from DNSSEC (or an MTA-STS policy) */
+		snprintf(why, sizeof why, "REQUIRETLS: the MX of %.120s cannot be authenticated "
+			 "(%.120s)", domain, dwhy);
+		set_rest(r, n, QR_BOUNCE, "5.7.30", why);
+		log_results(j, r, n, NULL, rc.port, why);
 	} else {
 		char pol[320];
 		snprintf(pol, sizeof pol, "%s", dv == DANE_VERIFY ? "dane" : dwhy);
-		try_hosts(j, r, n, &rt, tls_level_for(domain), dv == DANE_VERIFY, pol);
+		enum tls_level tls = req == TR_OPTIONAL ? TLS_MAY : tls_level_for(domain);
+		try_hosts(j, r, n, &rt, tls, dv == DANE_VERIFY, pol);
 	}
 	dest_release(domain);
 }

@@ -127,7 +127,7 @@ static void note_extension(struct smtp_client *c, const char *kw)
 	static const struct { const char *name; unsigned bit; } exts[] = {
 		{ "PIPELINING", EXT_PIPELINING }, { "8BITMIME", EXT_8BITMIME },
 		{ "SMTPUTF8", EXT_SMTPUTF8 }, { "DSN", EXT_DSN }, { "STARTTLS", EXT_STARTTLS },
-		{ "ENHANCEDSTATUSCODES", EXT_ENHANCED },
+		{ "ENHANCEDSTATUSCODES", EXT_ENHANCED }, { "REQUIRETLS", EXT_REQUIRETLS },
 	};
 	for (size_t i = 0; i < ARRAY_LEN(exts); i++)
 		if (!strcasecmp(kw, exts[i].name))

@@ -15,7 +15,7 @@
 enum {
 	EXT_PIPELINING = 1 << 0, EXT_SIZE = 1 << 1, EXT_8BITMIME = 1 << 2, EXT_SMTPUTF8 = 1 << 3,
 	EXT_DSN = 1 << 4, EXT_STARTTLS = 1 << 5, EXT_AUTH_PLAIN = 1 << 6, EXT_AUTH_LOGIN = 1 << 7,
-	EXT_ENHANCED = 1 << 8,
+	EXT_ENHANCED = 1 << 8, EXT_REQUIRETLS = 1 << 9,
 };
 
 struct smtp_reply {

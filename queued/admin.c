@@ -110,9 +110,11 @@ static int show(struct out *o, const char *id)
 	add(o, xasprintf("client: %s", m->client));
 	if (*m->authuser)
 		add(o, xasprintf("sasl_username: %s", m->authuser));
-	add(o, xasprintf("flags: %s%s%s%s%s", m->flags & QF_8BITMIME ? " 8bitmime" : "",
+	add(o, xasprintf("flags: %s%s%s%s%s%s%s", m->flags & QF_8BITMIME ? " 8bitmime" : "",
 			 m->flags & QF_SMTPUTF8 ? " smtputf8" : "", m->flags & QF_BOUNCE ? " bounce" : "",
-			 m->flags & QF_AUTH ? " auth" : "", m->flags & QF_LOCAL ? " local" : ""));
+			 m->flags & QF_AUTH ? " auth" : "", m->flags & QF_LOCAL ? " local" : "",
+			 m->flags & QF_REQUIRETLS ? " requiretls" : "",
+			 m->flags & QF_TLS_OPTIONAL ? " tls-required-no" : ""));
 	if (*m->envid)
 		add(o, xasprintf("envid: %s", m->envid));
 	add(o, xasprintf("ret: %s", m->ret == 1 ? "full" : m->ret == 2 ? "hdrs" : "-"));

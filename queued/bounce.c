@@ -56,6 +56,11 @@ static bool send_dsn(struct qent *e, enum dsn_kind kind, const uint32_t *idx, ui
 	/* Failures return the message unless RET=HDRS; other reports return it
 	 * only with RET=FULL (RFC 3461 4.3). */
 	bool want_full = kind == DSN_FAILED ? m->ret != 2 : m->ret == 1;
+	/* RFC 8689 5: a report on a REQUIRETLS message carries its headers only
+	 * (the body is not ours to send where TLS may not hold) and asks for
+	 * REQUIRETLS itself */
+	if (m->flags & QF_REQUIRETLS)
+		want_full = false;
 	bool full;
 	size_t olen, dlen;
 	char *orig = read_original(m, want_full, &olen, &full);
@@ -67,7 +72,7 @@ static bool send_dsn(struct qent *e, enum dsn_kind kind, const uint32_t *idx, ui
 
 	struct qmsg *b = xcalloc(1, sizeof *b);
 	b->sender = xstrdup("");
-	b->flags = QF_BOUNCE;
+	b->flags = QF_BOUNCE | (m->flags & QF_REQUIRETLS);
 	b->envid = xstrdup("");
 	b->client = xasprintf("bounce of %s", m->id);
 	b->authuser = xstrdup("");

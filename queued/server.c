@@ -256,7 +256,8 @@ static bool parse_commit(struct client *c, struct ipc_msg *m, struct qmsg *q)
 		return false;
 	memcpy(q->id, id, QID_LEN + 1);
 	q->sender = xstrdup(ipc_get_str(m, QUEUE_MAX_FIELD) ?: "");
-	q->flags = ipc_get_u32(m) & (QF_8BITMIME | QF_SMTPUTF8 | QF_AUTH | QF_LOCAL | QF_QUARANTINE);
+	q->flags = ipc_get_u32(m) & (QF_8BITMIME | QF_SMTPUTF8 | QF_AUTH | QF_LOCAL | QF_QUARANTINE |
+				     QF_REQUIRETLS | QF_TLS_OPTIONAL);
 	q->envid = xstrdup(ipc_get_str(m, QUEUE_MAX_FIELD) ?: "");
 	q->ret = ipc_get_u32(m);
 	q->client = xstrdup(ipc_get_str(m, QUEUE_MAX_FIELD) ?: "");

@@ -111,9 +111,30 @@ void inbound_mail(struct session *s)
 	workq_submit(work, spf_work, spf_done, c);
 }
 
+/* "TLS-Required: No" (RFC 8689 3): the sender asks that TLS policies
+ * (DANE, MTA-STS, verify) not hold the message up. */
+static bool tls_required_no(const char *field, size_t n)
+{
+	static const char name[] = "TLS-Required:";
+	if (n < sizeof name - 1 || strncasecmp(field, name, sizeof name - 1))
+		return false;
+	size_t i = sizeof name - 1;
+	while (i < n && (field[i] == ' ' || field[i] == '\t' || field[i] == '\r' || field[i] == '\n'))
+		i++;
+	size_t j = n;
+	while (j > i && (field[j - 1] == ' ' || field[j - 1] == '\t' || field[j - 1] == '\r' ||
+			 field[j - 1] == '\n'))
+		j--;
+	return j - i == 2 && !strncasecmp(field + i, "No", 2);
+}
+
+/* Each complete header field passes here: forged Authentication-Results are
+ * dropped, TLS-Required: No is noted. */
 static bool forged(void *arg, const char *field, size_t n)
 {
 	struct session *s = arg;
+	if (tls_required_no(field, n))
+		s->tx.tls_optional = true;
 	return mailauth_is_forged(field, n, s->srv->hostname);
 }
 

@@ -307,6 +307,10 @@ static enum parse_status mail_param(struct mail_args *m, const char *k, const ch
 	} else if (!strcasecmp(k, "ENVID")) {
 		if (m->envid[0] || !copy_value(m->envid, sizeof m->envid, v, n) || !valid_xtext(v, n))
 			return P_BAD_PARAM;
+	} else if (!strcasecmp(k, "REQUIRETLS")) {
+		if (v || m->requiretls)
+			return P_BAD_PARAM;
+		m->requiretls = true;
 	} else if (!strcasecmp(k, "AUTH")) {
 		/* RFC 4954 5: accepted and not trusted; we know who authenticated. */
 		if (!v || n == 0 || !valid_xtext(v, n))

@@ -49,6 +49,7 @@ struct mail_args {
 	bool smtputf8;
 	enum dsn_ret ret;
 	char envid[SMTP_ENVID_MAX + 1];	/* xtext as received */
+	bool requiretls;		/* REQUIRETLS (RFC 8689) */
 };
 
 struct rcpt_args {

@@ -94,6 +94,11 @@ static unsigned queue_flags(const struct session *s)
 		f |= QF_AUTH;
 	if (s->tx.quarantine)
 		f |= QF_QUARANTINE;
+	/* RFC 8689 4.1: REQUIRETLS wins over a TLS-Required header field */
+	if (s->tx.mail.requiretls)
+		f |= QF_REQUIRETLS;
+	else if (s->tx.tls_optional)
+		f |= QF_TLS_OPTIONAL;
 	return f;
 }
 

@@ -233,6 +233,9 @@ static void cmd_ehlo(struct session *s, const char *arg)
 	if (session_auth_allowed(s) && !s->auth_user)
 		session_reply(s, "250-AUTH PLAIN LOGIN");
 	session_reply(s, "250-CHUNKING");
+	/* RFC 8689 2: only inside TLS, where the promise can be kept */
+	if (s->tls)
+		session_reply(s, "250-REQUIRETLS");
 	session_reply(s, "250 DSN");
 }
 

@@ -76,6 +76,7 @@ struct txn {
 	bool hf_on;
 	char *prepend;		/* Authentication-Results for queued to put on top */
 	bool quarantine;	/* DMARC says quarantine: deliver to Junk */
+	bool tls_optional;	/* "TLS-Required: No" in the header (RFC 8689 3) */
 };
 
 /* A BDAT chunk being read (kept outside the transaction: a refused chunk is

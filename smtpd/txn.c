@@ -94,6 +94,11 @@ void cmd_mail(struct session *s, const char *arg)
 		mail_refused(s, st);
 		return;
 	}
+	if (m.requiretls && !s->tls) {
+		session_reply(s, "530 5.7.10 REQUIRETLS needs a TLS session (STARTTLS first)");
+		session_error(s);
+		return;
+	}
 	if (m.has_size && m.size > s->srv->conf.max_message_size) {
 		session_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
 		return;
@@ -375,9 +380,10 @@ static void log_message(struct session *s)
 		o = n < 0 ? o : o + (size_t)n;
 	}
 	log_info("%s: client=%s helo=%s tls=%s auth=%s from=<%s> nrcpt=%u to=%s size=%llu "
-		 "proto=%s%s result=queued", s->tx.qid, s->ip, s->helo, s->tls ? s->tls_version : "no",
+		 "proto=%s%s%s result=queued", s->tx.qid, s->ip, s->helo, s->tls ? s->tls_version : "no",
 		 s->auth_user ? s->auth_user : "-", s->tx.mail.addr, s->tx.nrcpt, to,
-		 (unsigned long long)s->tx.body.size, protocol(s), s->tx.bdat ? " bdat" : "");
+		 (unsigned long long)s->tx.body.size, protocol(s), s->tx.bdat ? " bdat" : "",
+		 s->tx.mail.requiretls ? " requiretls" : s->tx.tls_optional ? " tls-required=no" : "");
 }
 
 void txn_commit_done(struct session *s, int status, const char *qid, const char *text)

@@ -1,4 +1,4 @@
-"""DANE for SMTP (RFC 7672, issue 15): instance A delivers to MX hosts whose
+"""DANE for SMTP (RFC 7672) and REQUIRETLS (RFC 8689), issue 15: instance A delivers to MX hosts whose
 zone is DNSSEC-signed (ldns-signzone) and served by nsd; A validates every
 answer itself (libunbound) from the zone's own key as trust anchor. Instance B
 on 127.0.0.2 is every MX. Cases, one domain each:
@@ -9,6 +9,11 @@ on 127.0.0.2 is every MX. Cases, one domain each:
   unusable  only a PKIX-TA(0) record    -> TLS required, not authenticated (RFC 7672 3.1)
   notlsa    signed, no TLSA             -> the configured policy (opportunistic)
   plain.test  an unsigned zone          -> the configured policy, no DANE
+
+REQUIRETLS messages go only where the MX is authenticated (signed) and the
+peer's certificate is (DANE, or a verified certificate) and it offers
+REQUIRETLS; else they come back (5.7.30) with headers only. "TLS-Required: No"
+lets a message past a failing DANE check.
 """
 import glob
 import os
@@ -142,6 +147,10 @@ def world():
         for c in CASES:
             send(a, f"bob@{c}.dane.test", c)
         send(a, "bob@plain.test", "plain")
+        send(a, "bob@good.dane.test", "rt-good", requiretls=True)
+        send(a, "bob@plain.test", "rt-plain", requiretls=True)
+        send(a, "bob@notlsa.dane.test", "rt-notlsa", requiretls=True)
+        send(a, "bob@wrong.dane.test", "optional", header="TLS-Required: No\r\n")
         yield a, b
     finally:
         a.stop()
@@ -151,13 +160,23 @@ def world():
         shutil.rmtree(parent, ignore_errors=True)
 
 
-def send(a, rcpt, tag):
-    msg = (f"From: alice@a.test\r\nTo: {rcpt}\r\nSubject: dane {tag}\r\n"
-           f"Message-ID: <{tag}.{time.time()}@a.test>\r\n\r\ncase {tag}\r\n")
+def send(a, rcpt, tag, requiretls=False, header=""):
+    msg = (f"From: alice@a.test\r\nTo: {rcpt}\r\nSubject: dane {tag}\r\n{header}"
+           f"Message-ID: <{tag}.{time.time()}@a.test>\r\n\r\ncase {tag}\r\nsecret body {tag}\r\n")
     with smtplib.SMTP("127.0.0.1", a.port("submission"), timeout=30) as s:
         s.starttls()
         s.login("alice@a.test", "alice-pw-1")
-        s.sendmail("alice@a.test", [rcpt], msg)
+        assert not requiretls or s.has_extn("requiretls")
+        s.sendmail("alice@a.test", [rcpt], msg, mail_options=["REQUIRETLS"] if requiretls else [])
+
+
+def maildir_texts(inst, address):
+    d = os.path.join(inst.maildir(address), "new")
+    return [open(os.path.join(d, n), errors="replace").read() for n in maildir_files(inst, address)]
+
+
+def log_lines(a, rcpt):
+    return [l for l in a.log_text().splitlines() if f"to=<{rcpt}>" in l and "tern/deliverd" in l]
 
 
 def log_line(a, rcpt, status):
@@ -181,12 +200,13 @@ def test_wrong_tlsa_defers_and_never_sends(world):
     assert wait_for(lambda: log_line(a, rcpt, "deferred"), 60), a.log_text()[-4000:]
     line = log_line(a, rcpt, "deferred")
     assert "matches none of its TLSA records" in line, line
-    assert not maildir_files(b, rcpt)
-    assert "case wrong" not in b.log_text()
+    # only the TLS-Required: No copy got there (test_tls_required_no...)
+    assert not any("case wrong" in t for t in maildir_texts(b, rcpt))
     # the queue says why it waits
+    # (the TLS-Required: No copy to the same address may leave the queue meanwhile)
     ids = [l.split()[0] for l in a.ctl("queue", "list").stdout.splitlines() if rcpt in l]
-    assert ids, a.ctl("queue", "list").stdout
-    assert "TLSA" in a.ctl("queue", "show", ids[0]).stdout
+    shown = [a.ctl("queue", "show", i, check=False).stdout for i in ids]
+    assert any("TLSA" in t for t in shown), shown
 
 
 def test_bogus_tlsa_defers(world):
@@ -214,3 +234,62 @@ def test_signed_without_tlsa_and_unsigned_zone_use_the_configured_policy(world):
         line = log_line(a, rcpt, "sent")
         assert "tls_policy=smtp_tls=may" in line and why in line, line
 
+
+
+def test_requiretls_over_dane_reaches_a_peer_that_offers_it(world):
+    a, b = world
+    rcpt = "bob@good.dane.test"
+    assert wait_for(lambda: any("case rt-good" in t for t in maildir_texts(b, rcpt)), 60), \
+        a.log_text()[-4000:]
+    sent = [l for l in log_lines(a, rcpt) if "requiretls; dane:" in l and "status=sent" in l]
+    assert sent and "dane_match=3 1 1" in sent[0], log_lines(a, rcpt)
+    # B was asked for REQUIRETLS (MAIL FROM parameter), and took on the promise
+    assert any("requiretls result=queued" in l and rcpt in l for l in b.log_text().splitlines())
+
+
+def bounces_to_alice(a):
+    return [t for t in maildir_texts(a, "alice@a.test") if "Delivery Status Notification" in t
+            or "multipart/report" in t]
+
+
+def test_requiretls_to_unsigned_mx_or_unverified_peer_comes_back(world):
+    a, b = world
+    assert wait_for(lambda: len(bounces_to_alice(a)) >= 2, 60), a.log_text()[-4000:]
+    texts = bounces_to_alice(a)
+    plain = [t for t in texts if "rt-plain" in t]
+    notlsa = [t for t in texts if "rt-notlsa" in t]
+    assert plain and notlsa, texts
+    for t in plain + notlsa:
+        assert "5.7.30" in t and "REQUIRETLS" in t, t
+        assert "text/rfc822-headers" in t and "secret body" not in t, t  # headers only
+    assert "cannot be authenticated" in plain[0]          # MX not signed
+    assert "did not verify" in notlsa[0]                   # signed MX, self-signed certificate
+    assert not any("rt-plain" in t for t in maildir_texts(b, "bob@plain.test"))
+    assert not any("rt-notlsa" in t for t in maildir_texts(b, "bob@notlsa.dane.test"))
+
+
+def test_tls_required_no_passes_a_failing_dane_check(world):
+    a, b = world
+    rcpt = "bob@wrong.dane.test"
+    assert wait_for(lambda: any("case optional" in t for t in maildir_texts(b, rcpt)), 60), \
+        a.log_text()[-4000:]
+    sent = [l for l in log_lines(a, rcpt) if "status=sent" in l]
+    assert sent and "TLS-Required: No" in sent[0], sent
+
+
+def test_requiretls_needs_tls_and_is_offered_only_inside_it(world):
+    a, b = world
+    with smtplib.SMTP("127.0.0.2", b.port("smtp"), timeout=30) as s:
+        s.ehlo("client.test")
+        assert not s.has_extn("requiretls")
+        code, text = s.docmd("MAIL FROM:<x@a.test> REQUIRETLS")
+        assert code == 530 and b"5.7.10" in text, (code, text)
+        s.rset()
+        s.starttls()
+        s.ehlo("client.test")
+        assert s.has_extn("requiretls")
+        code, text = s.docmd("MAIL FROM:<x@a.test> REQUIRETLS")
+        assert code == 250, (code, text)
+        code, text = s.docmd("RSET")
+        code, text = s.docmd("MAIL FROM:<x@a.test> REQUIRETLS=YES")
+        assert code == 501, (code, text)

@@ -73,6 +73,11 @@ static void test_mail(void)
 	CHECK(parse_mail("FROM:<a@b.example> ENVID=a=b", &m) == P_BAD_PARAM);
 	CHECK(parse_mail("FROM:<a@b.example> ENVID=a+zz", &m) == P_BAD_PARAM);
 	CHECK(parse_mail("FROM:<a@b.example> SMTPUTF8=yes", &m) == P_BAD_PARAM);
+	/* REQUIRETLS (RFC 8689 2): no value, at most once */
+	CHECK(parse_mail("FROM:<a@b.example> REQUIRETLS", &m) == P_OK && m.requiretls);
+	CHECK(parse_mail("FROM:<a@b.example>", &m) == P_OK && !m.requiretls);
+	CHECK(parse_mail("FROM:<a@b.example> REQUIRETLS=yes", &m) == P_BAD_PARAM);
+	CHECK(parse_mail("FROM:<a@b.example> REQUIRETLS REQUIRETLS", &m) == P_BAD_PARAM);
 	/* SMTPUTF8 */
 	CHECK(parse_mail("FROM:<j\xc3\xb6rg@b\xc3\xa4r.example>", &m) == P_NEED_UTF8);
 	CHECK(parse_mail("FROM:<j\xc3\xb6rg@b\xc3\xa4r.example> SMTPUTF8", &m) == P_OK && m.smtputf8);
