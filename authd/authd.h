@@ -30,7 +30,8 @@ extern const struct cfg_key authd_settings[];
 struct authd {
 	struct event_base *base;
 	const char *db_dir;		/* "/" once chrooted into it */
-	struct ratelimit *rl;
+	struct ratelimit *rl;		/* failures per client address */
+	struct ratelimit *rl_users;	/* failures per user, from any address */
 	const unsigned char *secret;	/* run secret for tokens, or NULL */
 	uint64_t fail_delay_ms;
 	uint64_t token_lifetime_s;

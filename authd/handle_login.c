@@ -1,9 +1,13 @@
 /* handle_login.c — AUTH_LOGIN_REQ: check a password, with the failure-rate
  * limiter. The hash is computed on a worker thread (yescrypt takes tens of
- * milliseconds; the loop keeps serving meanwhile). Failures, and refusals of a
- * locked-out client, are answered after failure_delay. The log names the user,
- * service and client, never the password. */
+ * milliseconds; the loop keeps serving meanwhile). A failure is answered after
+ * the larger penalty of its client address and of its user (ratelimit.h:
+ * doubling per failure up to max_failure_delay; the user's only after
+ * user_max_failures); refusals of a locked-out client after failure_delay. A
+ * success clears its address's count. The log names the user, service and
+ * client, never the password. */
 #include "authd/authd.h"
+#include "authd/penalty_store.h"
 #include "authd/ratelimit.h"
 #include "common/auth_client.h"
 #include "common/log.h"
@@ -51,6 +55,24 @@ static void check_work(void *arg)
 	explicit_bzero(j->password, strlen(j->password));
 }
 
+/* Count the failure against the address and the user; answer after the
+ * larger of their penalties. */
+static void fail(struct conn *c, struct login_job *j, uint64_t now)
+{
+	const char *user = j->canon[0] ? j->canon : j->user;
+	unsigned n = rl_failure(authd.rl, j->client, now);
+	unsigned nu = rl_failure(authd.rl_users, user, now);
+	uint64_t d = rl_penalty(authd.rl, j->client, now);
+	uint64_t du = rl_penalty(authd.rl_users, user, now);
+	penalty_store_changed();
+	log_warn("login: service=%s user=%.100s client=%.64s result=failed failures=%u "
+		 "user_failures=%u delay=%llums%s%s", j->service, j->user, j->client, n, nu,
+		 (unsigned long long)(du > d ? du : d),
+		 rl_locked(authd.rl, j->client, now) ? " (client locked out)" : "",
+		 du > d ? " (user slowed)" : "");
+	reply(c, j->id, AUTH_FAIL, "", "", du > d ? du : d);
+}
+
 static void finish(struct conn *c, struct login_job *j)
 {
 	uint64_t now = now_ms();
@@ -62,13 +84,11 @@ static void finish(struct conn *c, struct login_job *j)
 		char token[AUTH_TOKEN_MAX];
 		token_for(j->service, j->canon, token, sizeof token);
 		log_info("login: service=%s user=%s client=%.64s result=ok", j->service, j->canon, j->client);
+		rl_forget(authd.rl, j->client);
+		penalty_store_changed();
 		reply(c, j->id, AUTH_OK, j->canon, token, 0);
 	} else {
-		unsigned n = rl_failure(authd.rl, j->client, now);
-		log_warn("login: service=%s user=%.100s client=%.64s result=failed failures=%u%s",
-			 j->service, j->user, j->client, n,
-			 rl_locked(authd.rl, j->client, now) ? " (client locked out)" : "");
-		reply(c, j->id, AUTH_FAIL, "", "", authd.fail_delay_ms);
+		fail(c, j, now);
 	}
 }
 

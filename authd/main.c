@@ -2,6 +2,7 @@
  * Binds RUN/auth.sock, drops to tern-auth chrooted into db_dir, and answers the
  * requests of auth_proto.h (see ARCHITECTURE.md). */
 #include "authd/authd.h"
+#include "authd/penalty_store.h"
 #include "authd/ratelimit.h"
 #include "common/daemon.h"
 #include "common/log.h"
@@ -26,6 +27,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		 * (procs.c): the master started a new authd with the new settings, and
 		 * this one finishes its requests and exits. (The user database needs no
 		 * reload: it is read at every request.) */
+		penalty_store_retire();
 		server_drain();
 		return;
 	}
@@ -85,6 +87,7 @@ int main(int argc, char **argv)
 	bool root = running_as_root();
 	privdrop(ACCT_AUTHD, in.db_dir);
 	authd.db_dir = root ? "/" : in.db_dir;	/* chrooted into db_dir as root */
+	penalty_store_open(authd.db_dir);
 	authd.hashq = workq_new(authd.base, (int)authd.hash_threads);
 
 	watch_signal(SIGTERM);
@@ -95,6 +98,8 @@ int main(int argc, char **argv)
 		 authd.secret ? "on" : "off (no run secret)");
 	daemon_ready();
 	event_base_dispatch(authd.base);
+	penalty_store_flush();
 	rl_free(authd.rl);
+	rl_free(authd.rl_users);
 	return 0;
 }

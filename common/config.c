@@ -94,6 +94,13 @@ static bool enum_has(const char *choices, const char *s)
 /* A number as it would be written in a file of that type (the largest exact unit). */
 static void format_num(enum cfg_type t, uint64_t v, char *out, size_t len)
 {
+	if (t == CFG_MSEC) {
+		if (v % 1000 == 0 || v == UINT64_MAX)
+			format_num(CFG_TIME, v == UINT64_MAX ? v : v / 1000, out, len);
+		else
+			snprintf(out, len, "%llums", (unsigned long long)v);
+		return;
+	}
 	static const uint64_t size_mult[] = { 1024ull * 1024 * 1024, 1024 * 1024, 1024 };
 	static const uint64_t time_mult[] = { 86400, 3600, 60 };
 	const uint64_t *mult = t == CFG_SIZE ? size_mult : time_mult;
@@ -109,8 +116,29 @@ static void format_num(enum cfg_type t, uint64_t v, char *out, size_t len)
 	snprintf(out, len, "%llu%s", (unsigned long long)v, t == CFG_TIME && v ? "s" : "");
 }
 
+/* Milliseconds: "250ms", or a time in seconds as CFG_TIME writes it. */
+static bool parse_msec(const char *s, uint64_t *out)
+{
+	size_t n = strlen(s);
+	if (n > 2 && !strcasecmp(s + n - 2, "ms")) {
+		char num[32];
+		if (n - 2 >= sizeof num)
+			return false;
+		memcpy(num, s, n - 2);
+		num[n - 2] = '\0';
+		return parse_u64(num, UINT64_MAX, out);
+	}
+	uint64_t sec;
+	if (!parse_time(s, &sec) || sec > UINT64_MAX / 1000)
+		return false;
+	*out = sec * 1000;
+	return true;
+}
+
 static bool parse_number(enum cfg_type t, const char *text, uint64_t *v)
 {
+	if (t == CFG_MSEC)
+		return parse_msec(text, v);
 	if (t == CFG_SIZE)
 		return parse_size(text, v);
 	if (t == CFG_TIME)
@@ -124,6 +152,7 @@ static bool check_number(const struct cfg_key *k, const char *text, char *why, s
 		[CFG_INT] = "a whole number",
 		[CFG_SIZE] = "a size like 512, 64k, 35m or 2g",
 		[CFG_TIME] = "a time like 30, 30s, 5m, 1h or 5d",
+		[CFG_MSEC] = "a time like 250ms, 2s or 1m",
 	};
 	uint64_t v;
 	char lo[32], hi[32];
@@ -178,6 +207,7 @@ bool cfg_check_value(const struct cfg_key *k, const char *text, char *why, size_
 	case CFG_INT:
 	case CFG_SIZE:
 	case CFG_TIME:
+	case CFG_MSEC:
 		return check_number(k, text, why, whylen);
 	case CFG_BOOL:
 		if (cfg_parse_bool(text) >= 0)
@@ -436,7 +466,7 @@ static void write_doc(FILE *f, const struct cfg_key *k)
 	char lo[32], hi[32], extra[96] = "";
 	if (k->type == CFG_ENUM)
 		snprintf(extra, sizeof extra, " (%s)", k->choices);
-	if (k->type == CFG_INT || k->type == CFG_SIZE || k->type == CFG_TIME) {
+	if (k->type == CFG_INT || k->type == CFG_SIZE || k->type == CFG_TIME || k->type == CFG_MSEC) {
 		format_num(k->type, k->min, lo, sizeof lo);
 		format_num(k->type, k->max, hi, sizeof hi);
 		if (k->max == CFG_NO_MAX)

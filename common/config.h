@@ -16,6 +16,7 @@ enum cfg_type {
 	CFG_INT,	/* non-negative integer */
 	CFG_SIZE,	/* bytes, optional suffix k, m, g (powers of 1024) */
 	CFG_TIME,	/* seconds, optional suffix s, m, h, d */
+	CFG_MSEC,	/* milliseconds: "250ms", or seconds as CFG_TIME ("2s", "1m") */
 	CFG_BOOL,	/* yes/no, true/false, on/off, 1/0 */
 	CFG_LIST,	/* comma-separated items, whitespace trimmed, may be empty */
 	CFG_PATH,	/* relative paths are relative to the instance directory */
@@ -34,7 +35,7 @@ struct cfg_key {
 	const char *def;	/* default as it would be written in the file */
 	const char *doc;	/* one line, written above the key by `mailctl init` */
 	const char *choices;	/* CFG_ENUM only */
-	uint64_t min, max;	/* CFG_INT, CFG_SIZE, CFG_TIME: inclusive range */
+	uint64_t min, max;	/* CFG_INT, CFG_SIZE, CFG_TIME, CFG_MSEC: inclusive range */
 	const char *at_least;	/* numeric: never below this other key's value */
 	cfg_check_fn check;	/* CFG_STR: the value; CFG_LIST: each item; or NULL */
 	/* An old name kept readable: its value (checked as `type`, converted by
@@ -52,6 +53,7 @@ struct cfg_key {
 #define CFG_KEY_INT(n, d, lo, hi, text)  CFG_KEY_NUM(CFG_INT, n, d, lo, hi, text)
 #define CFG_KEY_SIZE(n, d, lo, hi, text) CFG_KEY_NUM(CFG_SIZE, n, d, lo, hi, text)
 #define CFG_KEY_TIME(n, d, lo, hi, text) CFG_KEY_NUM(CFG_TIME, n, d, lo, hi, text)
+#define CFG_KEY_MSEC(n, d, lo, hi, text) CFG_KEY_NUM(CFG_MSEC, n, d, lo, hi, text)
 #define CFG_KEY_BOOL(n, d, text) { .name = (n), .type = CFG_BOOL, .def = (d), .doc = (text) }
 #define CFG_KEY_PATH(n, d, text) { .name = (n), .type = CFG_PATH, .def = (d), .doc = (text) }
 #define CFG_KEY_STR(n, d, fn, text) \
@@ -98,7 +100,7 @@ void cfg_free(struct cfg *c);
 
 /* Accessors; asking for a key not in the schema is a programming error (abort). */
 const char *cfg_str(const struct cfg *c, const char *name);
-uint64_t cfg_int(const struct cfg *c, const char *name);	/* INT, SIZE, TIME */
+uint64_t cfg_int(const struct cfg *c, const char *name);	/* INT, SIZE, TIME (s), MSEC (ms) */
 bool cfg_bool(const struct cfg *c, const char *name);
 /* A yes/no word as the files spell it: 1, 0, or -1 when it is neither. */
 int cfg_parse_bool(const char *text);

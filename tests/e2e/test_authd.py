@@ -378,3 +378,110 @@ def test_reload_is_a_new_generation(authd):
     assert c.login("alice@example.test", "Alice-pw-123", client="203.0.113.21")[0] == ap.AUTH_LOCKED
     c.close()
     assert "reload: every request answered; exiting" in authd.log()
+
+
+# ------------------------------------------------------------ auth penalty
+
+@pytest.fixture
+def penalty_authd(tmp_parent):
+    """authd with short delays: 200 ms doubling to 1.6 s; the 6th failure from
+    one address locks it; a user is slowed after 3 failures from anywhere."""
+    if IS_ROOT:
+        ensure_account("tern-vmail")
+        ensure_account("tern-auth")
+    a = Authd(tmp_parent)
+    conf = subprocess.run([AUTHD, "--print-config"], capture_output=True, text=True,
+                          check=True, timeout=10).stdout
+    with open(os.path.join(a.dir, "authd.conf"), "w") as f:
+        f.write(conf + "failure_delay = 200ms\nmax_failure_delay = 1600ms\nmax_failures = 6\n"
+                "lockout_time = 1h\nuser_max_failures = 3\n")
+    a.ctl("domain", "add", "example.test")
+    a.ctl("user", "add", "alice@example.test", input="Alice-pw-123\n")
+    a.ctl("user", "add", "bob@example.test", input="Bob-pw-456\n")
+    if IS_ROOT:   # as mailctl init leaves it: the auth account owns db_dir
+        auth = pwd.getpwnam("tern-auth")
+        os.chown(os.path.join(a.dir, "db"), auth.pw_uid, auth.pw_gid)
+    a.start()
+    yield a
+    a.stop()
+
+
+def timed_login(c, user, password, client):
+    t0 = time.monotonic()
+    res = c.login(user, password, client=client)[0]
+    return res, time.monotonic() - t0
+
+
+def test_delays_double_per_address_then_refusal(penalty_authd):
+    """Six failures from one address: each answer waits about twice as long as
+    the one before (0.2, 0.4, 0.8, then the 1.6 s ceiling), then the address is
+    refused; a success from another address clears nothing of it."""
+    c = penalty_authd.conn()
+    want = [0.2, 0.4, 0.8, 1.6, 1.6, 1.6]
+    took = []
+    for i, w in enumerate(want):
+        res, t = timed_login(c, "bob@example.test", f"bad{i}", "198.51.100.20")
+        assert res == ap.AUTH_FAIL
+        took.append(t)
+    for t, w in zip(took, want):
+        assert w * 0.9 <= t < w + 1.0, took
+    assert took[0] < took[1] < took[2] < took[3], took
+    res, _ = timed_login(c, "bob@example.test", "Bob-pw-456", "198.51.100.20")
+    assert res == ap.AUTH_LOCKED
+    c.close()
+
+
+def test_success_resets_the_address(penalty_authd):
+    c = penalty_authd.conn()
+    for i in range(3):
+        timed_login(c, "bob@example.test", f"bad{i}", "198.51.100.21")
+    assert timed_login(c, "bob@example.test", "Bob-pw-456", "198.51.100.21")[0] == ap.AUTH_OK
+    res, t = timed_login(c, "alice@example.test", "bad", "198.51.100.21")
+    assert res == ap.AUTH_FAIL and t < 0.2 + 0.5, t     # back to the first delay
+    c.close()
+
+
+def test_user_slowed_across_addresses_never_locked(penalty_authd):
+    """Credential stuffing: one failure each from many addresses. After three
+    failures for alice her further failures wait longer and longer although
+    each address is new; bob, tried from the same addresses, is not slowed;
+    alice's right password still gets in at once."""
+    c = penalty_authd.conn()
+    took = []
+    for i in range(7):
+        res, t = timed_login(c, "alice@example.test", f"guess{i}", f"203.0.113.{10 + i}")
+        assert res == ap.AUTH_FAIL
+        took.append(t)
+    # address penalty alone would be 0.2 s each; the user's: 0.2, 0.4, 0.8, 1.6
+    assert all(t < 0.2 + 0.5 for t in took[:4]), took
+    assert took[4] >= 0.36 and took[5] >= 0.72 and took[6] >= 1.44, took
+    res, t = timed_login(c, "bob@example.test", "guess", "203.0.113.50")
+    assert res == ap.AUTH_FAIL and t < 0.2 + 0.5, t
+    res, t = timed_login(c, "alice@example.test", "Alice-pw-123", "203.0.113.99")
+    assert res == ap.AUTH_OK and t < 0.5, t
+    c.close()
+    assert "(user slowed)" in penalty_authd.log()
+
+
+def test_penalties_survive_an_authd_restart(penalty_authd):
+    """Both states are kept across a restart: the address's next failure keeps
+    doubling, the locked address stays locked, the user stays slowed."""
+    a = penalty_authd
+    c = a.conn()
+    for i in range(3):
+        timed_login(c, "bob@example.test", f"bad{i}", "198.51.100.30")       # next: 0.8 s
+    for i in range(6):
+        timed_login(c, "bob@example.test", f"bad{i}", "198.51.100.31")       # locked
+    for i in range(5):
+        timed_login(c, "alice@example.test", f"g{i}", f"192.0.2.{100 + i}")  # user: next 0.8 s
+    c.close()
+    a.stop()
+    assert os.path.exists(os.path.join(a.dir, "db", "authd-failures")), a.log()[-3000:]
+    a.start()
+    c = a.conn()
+    res, t = timed_login(c, "bob@example.test", "bad", "198.51.100.30")
+    assert res == ap.AUTH_FAIL and t >= 0.72, t
+    assert timed_login(c, "bob@example.test", "Bob-pw-456", "198.51.100.31")[0] == ap.AUTH_LOCKED
+    res, t = timed_login(c, "alice@example.test", "g", "192.0.2.200")
+    assert res == ap.AUTH_FAIL and t >= 0.72, t
+    c.close()

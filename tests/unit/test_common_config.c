@@ -42,6 +42,7 @@ static const struct cfg_key schema2[] = {
 	CFG_KEY_STR("word", "", check_even, "an even word"),
 	CFG_KEY_LIST("nets", "", NULL, "networks"),
 	CFG_KEY_RENAMED("old_flag", CFG_BOOL, "nets", netlist_plaintext_from_bool),
+	CFG_KEY_MSEC("pause", "2s", 0, 60000, "a short time"),
 	CFG_KEY_END,
 };
 
@@ -193,6 +194,28 @@ static void test_ranges_and_checks(void)
 	free(p);
 }
 
+static void test_milliseconds(void)
+{
+	struct cfg c;
+	struct cfg_errors e = { 0 };
+	char *p = write_file("ms.conf", "pause = 250ms\n");
+	CHECK(cfg_load(&c, schema2, p, "/", &e) == 0);
+	CHECK(cfg_int(&c, "pause") == 250);
+	cfg_free(&c);
+	free(p);
+	CHECK(cfg_load(&c, schema2, "/nonexistent", "/", &e) == -1);
+	CHECK(cfg_int(&c, "pause") == 2000);	/* the default "2s" */
+	cfg_free(&c);
+	struct cfg_errors e2 = { 0 };
+	p = write_file("ms2.conf", "pause = 2m\npause = 5x\n");
+	CHECK(cfg_load(&c, schema2, p, "/", &e2) == -1);
+	CHECK(e2.count == 2);
+	CHECK(e2.count > 0 && strstr(e2.msg[0], ":1: pause must be from 0 to 1m, not 2m"));
+	CHECK(e2.count > 1 && strstr(e2.msg[1], ":2: pause must be a time like 250ms"));
+	cfg_free(&c);
+	free(p);
+}
+
 static void test_old_names(void)
 {
 	struct cfg c;
@@ -251,5 +274,6 @@ int main(void)
 	test_write_defaults();
 	test_ranges_and_checks();
 	test_old_names();
+	test_milliseconds();
 	return check_summary("config");
 }

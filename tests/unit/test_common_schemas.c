@@ -25,7 +25,7 @@ static const struct {
 
 static bool numeric(const struct cfg_key *k)
 {
-	return k->type == CFG_INT || k->type == CFG_SIZE || k->type == CFG_TIME;
+	return k->type == CFG_INT || k->type == CFG_SIZE || k->type == CFG_TIME || k->type == CFG_MSEC;
 }
 
 static void check_key(const char *file, const struct cfg_key *schema, const struct cfg_key *k)
