@@ -88,6 +88,7 @@ struct mc_counts {
 };
 
 enum {
+	MC_FELL_BACK = 2,	/* mc_seal_policy: encryption failed, the site stores in clear */
 	MC_SEALED = 1,		/* the sealed message was written to out */
 	MC_AS_IS = 0,		/* it arrived encrypted already: nothing written, store it as it is */
 	MC_ERR_IO = -1,		/* reading in or writing out failed (errno set) */
@@ -98,5 +99,30 @@ enum {
  * sealed, stored form (LF line ends) at the current offset of out_fd. */
 int mc_seal(const struct mc_key *k, const struct mc_opts *o, int in_fd, uint64_t size,
 	    int out_fd, struct mc_counts *c, char *why, size_t whylen);
+
+/* ---- the site's policy (mailcrypt_policy.c), one for every path that
+ * stores a user's message: local delivery, IMAP APPEND, JMAP Email/import ---- */
+
+enum mc_plan {
+	MC_PLAN_CLEAR,		/* no key: store the message as it comes */
+	MC_PLAN_SEAL,		/* seal it to the key */
+	MC_PLAN_CLEAR_FALLBACK,	/* the key cannot be used, encrypt_failure = deliver_clear:
+				 * store as it comes and log why */
+	MC_PLAN_REFUSE,		/* the key cannot be used, encrypt_failure = defer: why */
+};
+
+/* The plan after a key lookup: loaded and key as mc_key_load(_cached) gave
+ * them (why holds its error when loaded is -1). */
+enum mc_plan mc_plan_for(int loaded, const struct mc_key *key, const struct mc_opts *o, time_t now,
+			 char *why, size_t whylen);
+/* Lookup and plan for the Maildir at maildir in one call (what JMAP needs):
+ * *key (the caller frees it) is set for MC_PLAN_SEAL only. */
+enum mc_plan mc_plan_maildir(const char *maildir, const struct mc_opts *o, struct mc_key **key,
+			     char *why, size_t whylen);
+/* mc_seal under the policy: when encryption fails and the site stores in
+ * clear, what was written from out_start on is taken back and the result is
+ * MC_FELL_BACK (why says why: log it, then store the message as it came). */
+int mc_seal_policy(const struct mc_key *k, const struct mc_opts *o, int in_fd, uint64_t size,
+		   int out_fd, uint64_t out_start, struct mc_counts *c, char *why, size_t whylen);
 
 #endif

@@ -33,6 +33,11 @@ struct append_seal {
 	size_t n;
 };
 
+static void log_clear(const struct append_seal *z, const char *why)
+{
+	log_warn("user=%s: APPEND stored in clear (encrypt_failure = deliver_clear): %s", z->user, why);
+}
+
 void append_seal_setup(const struct cfg *tern_conf)
 {
 	mc_opts_load(tern_conf, &opts);
@@ -48,14 +53,10 @@ struct append_seal *append_seal_begin(const char *user, const char **why)
 	*why = NULL;
 	if (!seal_appends)
 		return NULL;
-	int k = mc_key_load(".", &key, err, sizeof err);
-	if (k == 0)
+	enum mc_plan p = mc_plan_maildir(".", &opts, &key, err, sizeof err);
+	if (p == MC_PLAN_CLEAR)
 		return NULL;	/* no key: stored as it comes */
-	if (k > 0 && mc_key_usable(key, time(NULL), err, sizeof err) < 0) {
-		mc_key_free(key);
-		key = NULL;
-	}
-	if (!key && !opts.clear_on_failure) {
+	if (p == MC_PLAN_REFUSE) {
 		log_warn("user=%s: APPEND refused: cannot encrypt: %s", user, err);
 		*why = "[UNAVAILABLE] Cannot encrypt: your encryption key cannot be used (expired?)";
 		return NULL;
@@ -63,8 +64,8 @@ struct append_seal *append_seal_begin(const char *user, const char **why)
 	struct append_seal *z = xcalloc(1, sizeof *z);
 	z->key = key;
 	z->user = xstrdup(user);
-	if (!key)
-		log_warn("user=%s: APPEND stored in clear (encrypt_failure = deliver_clear): %s", user, err);
+	if (p == MC_PLAN_CLEAR_FALLBACK)
+		log_clear(z, err);
 	return z;
 }
 
@@ -160,13 +161,11 @@ int append_spool_seal(struct append_seal *z, const char *dir, const char *base)
 	}
 	char why[512] = "";
 	struct mc_counts c;
-	int r = z->key ? mc_seal(z->key, &opts, f->fd, (uint64_t)st.st_size, out, &c, why, sizeof why)
-		       : MC_AS_IS;
-	if (r == MC_ERR_CRYPTO && opts.clear_on_failure) {
-		log_warn("user=%s: APPEND stored in clear (encrypt_failure = deliver_clear): %s", z->user, why);
-		r = ftruncate(out, 0) == 0 && lseek(out, 0, SEEK_SET) == 0 ? MC_AS_IS : MC_ERR_IO;
-	}
-	if (r == MC_AS_IS)
+	int r = z->key ? mc_seal_policy(z->key, &opts, f->fd, (uint64_t)st.st_size, out, 0, &c, why,
+					sizeof why) : MC_AS_IS;
+	if (r == MC_FELL_BACK)
+		log_clear(z, why);
+	if (r == MC_AS_IS || r == MC_FELL_BACK)
 		r = copy_as_is(f->fd, (uint64_t)st.st_size, out) == 0 ? MC_SEALED : MC_ERR_IO;
 	if (close(out) < 0 && r == MC_SEALED)
 		r = MC_ERR_IO;

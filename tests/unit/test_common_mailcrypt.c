@@ -357,9 +357,65 @@ static void test_key_cache(void)
 	free(tmp);
 }
 
+/* A certificate for an Ed25519 key: it parses, but CMS cannot encrypt to it. */
+static X509 *ed25519_cert(EVP_PKEY **pk)
+{
+	*pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	X509 *x = X509_new();
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, *pk);
+	X509_sign(x, *pk, NULL);
+	return x;
+}
+
+/* encrypt_failure in one place: the plan after a lookup, and mc_seal_policy
+ * taking back a failed encryption under deliver_clear. */
+static void test_policy(void)
+{
+	struct mc_opts defer = { 0 }, clear = { .clear_on_failure = true };
+	char why[512] = "";
+	time_t now = time(NULL);
+	CHECK(mc_plan_for(0, NULL, &defer, now, why, sizeof why) == MC_PLAN_CLEAR);
+	CHECK(mc_plan_for(-1, NULL, &defer, now, why, sizeof why) == MC_PLAN_REFUSE);
+	CHECK(mc_plan_for(-1, NULL, &clear, now, why, sizeof why) == MC_PLAN_CLEAR_FALLBACK);
+	EVP_PKEY *pk;
+	char *pem;
+	X509 *x = testkey_cert(&pk, &pem, "bob@example.test", -60, 3600, NULL);
+	struct mc_key *k = parsed(pem);
+	CHECK(mc_plan_for(1, k, &defer, now, why, sizeof why) == MC_PLAN_SEAL);
+	CHECK(mc_plan_for(1, k, &defer, now + 7200, why, sizeof why) == MC_PLAN_REFUSE &&
+	      strstr(why, "expired"));
+	CHECK(mc_plan_for(1, k, &clear, now + 7200, why, sizeof why) == MC_PLAN_CLEAR_FALLBACK);
+	mc_key_free(k);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	free(pem);
+	struct mc_key *got = NULL;
+	char *dir = xasprintf("%s/nokey", check_tmpdir());
+	CHECK(mkdir_p(dir, 0700) == 0);
+	CHECK(mc_plan_maildir(dir, &defer, &got, why, sizeof why) == MC_PLAN_CLEAR && !got);
+	free(dir);
+
+	struct mc_key ed = { .kind = MC_SMIME };
+	ed.cert = ed25519_cert(&pk);
+	int in = memfd_with(msg, strlen(msg)), out = memfd_create("o", MFD_CLOEXEC);
+	struct mc_counts c;
+	CHECK(write_all(out, "Head\n", 5) == 0);
+	CHECK(mc_seal_policy(&ed, &defer, in, strlen(msg), out, 5, &c, why, sizeof why) == MC_ERR_CRYPTO);
+	CHECK(mc_seal_policy(&ed, &clear, in, strlen(msg), out, 5, &c, why, sizeof why) == MC_FELL_BACK);
+	struct stat st;
+	CHECK(fstat(out, &st) == 0 && st.st_size == 5 && lseek(out, 0, SEEK_CUR) == 5);
+	close(in);
+	close(out);
+	X509_free(ed.cert);
+	EVP_PKEY_free(pk);
+}
+
 int main(void)
 {
 	test_header();
+	test_policy();
 	test_key_cache();
 	test_smime_keys();
 	test_pgp_keys();
