@@ -77,10 +77,16 @@ void mailjail_landlock(const char *maildir)
 #endif
 }
 
+char *mailjail_path(const char *mail_dir, const char *user)
+{
+	const char *at = strchr(user, '@');
+	return xasprintf("%s/%s/%.*s", mail_dir, at + 1, (int)(at - user), user);
+}
+
 int mailjail_prepare(const char *mail_dir, const char *user, char **out)
 {
 	const char *at = strchr(user, '@');
-	char *path = xasprintf("%s/%s/%.*s", mail_dir, at + 1, (int)(at - user), user);
+	char *path = mailjail_path(mail_dir, user);
 	char *parent = xasprintf("%s/%s", mail_dir, at + 1);
 	mkdir_p(parent, 0700);
 	free(parent);

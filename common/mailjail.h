@@ -13,6 +13,8 @@ struct ipc_msg;
 
 /* user@domain with nothing that could escape MAIL/DOMAIN/LOCALPART. */
 bool mailjail_user_ok(const char *user);
+/* MAIL/DOMAIN/LOCALPART of a user that passed mailjail_user_ok (malloc'd). */
+char *mailjail_path(const char *mail_dir, const char *user);
 /* Make sure MAIL/DOMAIN/LOCALPART exists (*out, malloc'd, set also on
  * failure); a new one gets the special-use folders. 0 or -1. */
 int mailjail_prepare(const char *mail_dir, const char *user, char **out);

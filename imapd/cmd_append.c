@@ -26,6 +26,7 @@
 #include "common/mailindex.h"
 #include "common/mailstore.h"
 #include "common/mime_binary.h"
+#include "common/urlfetch.h"
 #include "common/util.h"
 
 #include <event2/buffer.h>
@@ -319,27 +320,25 @@ static struct mi *session_open(void *arg, const char *dir)
 	return open_folder(arg, dir);
 }
 
-/* May this session read what url names? A URL with a URLAUTH verifier
- * needs a valid one that grants the session's user access; any other
- * URL must be the session's own user's. */
-static bool url_readable(struct session *s, const struct imap_url *u, const char *url,
-			 const char **why)
+/* Who may read what url names: 0 this session (its own user's URL; one
+ * with a URLAUTH verifier needs a valid one granting this user access),
+ * 1 the mail role (an authorised URL of another user), -1 nobody. */
+static int url_reader(struct session *s, const struct imap_url *u, const char *url, const char **why)
 {
 	char *owner = imap_url_owner(u);
 	bool own = !owner || !strcasecmp(owner, s->user);
 	free(owner);
-	*why = "URL of another user";
-	if (!own)
-		return false;
 	if (!u->mech) {
-		*why = "Incomplete URLAUTH";
-		return !u->access;
+		*why = own ? "Incomplete URLAUTH" : "URL of another user";
+		return own && !u->access ? 0 : -1;
 	}
+	if (!own)
+		return 1;
 	struct urlauth_who who = { s->user, false };
 	char *dir = url_folder_dir(u);
 	bool ok = dir && urlauth_allows(u, &who, why) && urlauth_valid(u, url, dir, why);
 	free(dir);
-	return ok;
+	return ok ? 0 : -1;
 }
 
 /* A URL part: the octets it names into the message. -1 with *why (a bad
@@ -348,14 +347,21 @@ static int url_into(struct session *s, const char *url, struct lfw *w, const cha
 {
 	struct imap_url u;
 	struct url_data d;
+	struct urlfetch_reply r;
 	*why = "Bad URL";
 	if (imap_url_parse(url, &u) < 0)
 		return -1;
-	int rc = -1;
-	if (url_readable(s, &u, url, why) && url_part_open(&u, session_open, s, &d, why) == 0) {
+	int rc = -1, who = url_reader(s, &u, url, why);
+	if (who == 0 && url_part_open(&u, session_open, s, &d, why) == 0) {
 		rc = url_part_crlf(&d, lfw_put, w) < 0 ? -2 : 0;
 		url_part_close(&d);
+	} else if (who == 1 && urlauth_remote(url, URLF_DATA, &r) == 0) {
+		rc = urlfetch_read(&r, lfw_put, w) < 0 ? -2 : 0;
+	} else if (who == 1) {
+		*why = "No such URL for this user";
 	}
+	if (who == 1)
+		urlfetch_reply_free(&r);
 	imap_url_free(&u);
 	return rc;
 }

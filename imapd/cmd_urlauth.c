@@ -8,11 +8,9 @@
 #include "imapd/commands.h"
 #include "imapd/urlauth.h"
 #include "imapd/urlpart.h"
-#include "imapd/fetch_stream.h"
 #include "common/mailstore.h"
 #include "common/mime.h"
-#include "common/mime_binconv.h"
-#include "common/mime_stream.h"
+#include "common/urlfetch.h"
 #include "common/util.h"
 
 #include <stdlib.h>
@@ -155,9 +153,27 @@ void cmd_resetkey(struct session *s, struct ip *ip, bool uid)
 
 enum { UF_BODY = 1, UF_BINARY = 2, UF_BPS = 4, UF_EXTENDED = 8 };
 
+static char *remote_path;	/* the mail role's URLAUTH socket (urlfetch.h) */
+
+void urlauth_set_remote(const char *path)
+{
+	free(remote_path);
+	remote_path = xstrdup(path);
+}
+
+int urlauth_remote(const char *url, unsigned flags, struct urlfetch_reply *r)
+{
+	if (!remote_path || urlfetch_ask(remote_path, url, flags, "", r) < 0) {
+		memset(r, 0, sizeof *r);
+		r->fd = -1;
+		return -1;
+	}
+	return r->ok ? 0 : -1;
+}
+
 /* Open what url names if this session may read it (its own user's URL:
- * checked here). 0, -1: nothing (NIL), 1: another user's (ask the mail
- * role). */
+ * checked here). 0, -1: nothing (NIL), 1: another user's (the mail role
+ * checks and reads it). */
 static int open_own(struct session *s, const char *url, struct url_data *d)
 {
 	struct imap_url u;
@@ -178,136 +194,87 @@ static int open_own(struct session *s, const char *url, struct url_data *d)
 	return r;
 }
 
-/* BINARY (RFC 5524): the part's octets with the transfer encodings undone;
- * of the message itself or a message/rfc822 part, every body part's. */
-struct bin_count {
-	uint64_t size;
-	bool nul;
-};
-
-static int bin_count(void *arg, const char *p, size_t n)
+static unsigned wanted(unsigned flags)
 {
-	struct bin_count *c = arg;
-	c->size += n;
-	c->nul = c->nul || memchr(p, '\0', n) != NULL;
-	return 0;
+	return (flags & UF_BINARY ? URLF_BINARY : 0) | (flags & UF_BPS ? URLF_BPS : 0) |
+	       (!(flags & UF_EXTENDED) || (flags & (UF_BODY | UF_BINARY)) ? URLF_DATA : 0);
 }
 
-static int bin_add(void *arg, const char *p, size_t n)
+/* The response up to the octets (an nstring, or RFC 5524's list). */
+static void response_head(struct evbuffer *b, const char *url, unsigned flags, const struct url_out *o)
+{
+	evbuffer_add_printf(b, "* URLFETCH ");
+	astring_out(b, url);
+	const char *lit = flags & UF_BINARY && o->nul ? "~" : "";
+	if (!(flags & UF_EXTENDED)) {
+		evbuffer_add_printf(b, " {%llu}\r\n", (unsigned long long)o->size);
+		return;
+	}
+	const char *sp = "";
+	evbuffer_add(b, " (", 2);
+	if (flags & UF_BPS) {
+		evbuffer_add_printf(b, "BODYPARTSTRUCTURE %s", o->bps ? o->bps : "NIL");
+		sp = " ";
+	}
+	if (flags & (UF_BODY | UF_BINARY))
+		evbuffer_add_printf(b, "%s%s %s{%llu}\r\n", sp, flags & UF_BINARY ? "BINARY" : "BODY", lit,
+				    (unsigned long long)o->size);
+}
+
+static int to_evbuffer(void *arg, const char *p, size_t n)
 {
 	return evbuffer_add(arg, p, n);
 }
 
-/* The MIME part BINARY and BODYPARTSTRUCTURE speak of: the section's, or
- * the message's own when the URL names the whole message. */
-static const struct mime_part *url_mime_part(struct url_data *d)
+/* "* URLFETCH url ..." built in b: from this session's own Maildir (d
+ * open), or from the mail role. false: NIL. */
+static bool fetch_own(struct evbuffer *b, const char *url, unsigned flags, struct url_data *d)
 {
-	if (!d->m && !d->text && (d->m = mime_parse_fd(d->fd, UINT64_MAX, NULL)))
-		d->part = d->m->root;
-	return d->part;
-}
-
-/* " ~{n}" or " {n}" and the octets; false when the encoding cannot be undone. */
-static bool binary_out(struct url_data *d, struct evbuffer *b)
-{
-	const struct mime_part *p = url_mime_part(d);
-	struct bin_count c = { 0, false };
-	if (!p || mime_binary_convert(d->m, d->fd, p, bin_count, &c) < 0)
-		return false;
-	evbuffer_add_printf(b, "%s{%llu}\r\n", c.nul ? "~" : "", (unsigned long long)c.size);
-	size_t before = evbuffer_get_length(b);
-	if (mime_binary_convert(d->m, d->fd, p, bin_add, b) < 0 || evbuffer_get_length(b) - before != c.size)
-		return false;	/* the file changed under us: cannot happen with Maildir */
-	return true;
-}
-
-/* The encoding names of the original parts on the tree of their binary
- * form (trees of the same shape). */
-static void keep_encodings(const struct mime_part *from, struct mime_part *to, int depth)
-{
-	if (!from || !to || depth > 2 * MIME_MAX_DEPTH)
-		return;
-	free(to->enc);
-	to->enc = from->enc ? xstrdup(from->enc) : NULL;
-	keep_encodings(from->msg, to->msg, depth + 1);
-	const struct mime_part *a = from->children;
-	for (struct mime_part *c = to->children; a && c; a = a->next, c = c->next)
-		keep_encodings(a, c, depth + 1);
-}
-
-/* BODYPARTSTRUCTURE: of the part; with BINARY (bin: its literal) of the
- * part as BINARY gives it (sizes and lines of the decoded octets), the
- * transfer encodings named as they are stored, as Dovecot does. */
-static void part_structure(struct url_data *d, struct evbuffer *bin, struct evbuffer *b)
-{
-	const struct mime_part *p = url_mime_part(d);
-	if (!p) {
-		evbuffer_add(b, "NIL", 3);
-		return;
+	struct url_out o;
+	unsigned w = wanted(flags);
+	bool ok = url_part_describe(d, w, &o) == 0;
+	if (ok) {
+		response_head(b, url, flags, &o);
+		ok = !(w & URLF_DATA) || url_part_write(d, w, to_evbuffer, b) == 0;
 	}
-	if (!bin) {
-		mime_bodystructure(d->m, p, true, b);
-		return;
-	}
-	/* the part's own header (none for the whole message) + the octets */
-	struct evbuffer *img = evbuffer_new();
-	if (p != d->m->root && p->hdr_len <= MIME_MAX_HEADER)
-		evbuffer_add(img, d->m->buf + p->hdr_off, p->hdr_len);
-	const char *lit = (const char *)evbuffer_pullup(bin, -1), *nl = memchr(lit, '\n', evbuffer_get_length(bin));
-	size_t skip = nl ? (size_t)(nl + 1 - lit) : 0;
-	evbuffer_add(img, lit + skip, evbuffer_get_length(bin) - skip);
-	size_t len = evbuffer_get_length(img);
-	struct mime_msg *t = mime_parse((const char *)evbuffer_pullup(img, -1), len);
-	keep_encodings(p, t->root, 0);
-	mime_bodystructure(t, t->root, true, b);
-	mime_free(t);
-	evbuffer_free(img);
+	url_out_free(&o);
+	return ok;
 }
 
-/* "* URLFETCH url ..." for an URL of this user, opened. */
-static void fetch_own(struct session *s, const char *url, unsigned flags, struct url_data *d)
+static bool fetch_remote(struct evbuffer *b, const char *url, unsigned flags)
 {
-	struct fstream *fs = fs_new();
-	struct evbuffer *b = fs_text(fs), *bin = NULL;
-	evbuffer_add_printf(b, "* URLFETCH ");
-	astring_out(b, url);
-	if (flags & UF_BINARY) {
-		bin = evbuffer_new();
-		if (!binary_out(d, bin)) {
-			evbuffer_add_printf(b, " NIL\r\n");	/* an encoding BINARY cannot undo */
-			goto send;
-		}
+	struct urlfetch_reply r;
+	unsigned w = wanted(flags);
+	bool ok = urlauth_remote(url, w, &r) == 0;
+	if (ok) {
+		struct url_out o = { r.size, r.nul, r.bps };
+		response_head(b, url, flags, &o);
+		ok = !(w & URLF_DATA) || urlfetch_read(&r, to_evbuffer, b) == 0;
 	}
-	const char *sp = "";
-	if (flags & UF_EXTENDED) {
-		evbuffer_add(b, " (", 2);
-		if (flags & UF_BPS) {
-			evbuffer_add(b, "BODYPARTSTRUCTURE ", 18);
-			part_structure(d, bin, b);
-			sp = " ";
-		}
-		if (flags & (UF_BODY | UF_BINARY))
-			evbuffer_add_printf(b, "%s%s ", sp, flags & UF_BINARY ? "BINARY" : "BODY");
+	urlfetch_reply_free(&r);
+	return ok;
+}
+
+/* One URL's response: the octets go out whole (bounded by the size of a
+ * message). */
+static void fetch_one(struct session *s, const char *url, unsigned flags)
+{
+	struct evbuffer *b = evbuffer_new();
+	struct url_data d;
+	int r = open_own(s, url, &d);
+	bool ok = r == 0 ? fetch_own(b, url, flags, &d) : r > 0 && fetch_remote(b, url, flags);
+	if (r == 0)
+		url_part_close(&d);
+	if (ok) {
+		evbuffer_add_printf(b, "%s\r\n", flags & UF_EXTENDED ? ")" : "");
 	} else {
-		evbuffer_add(b, " ", 1);
+		evbuffer_drain(b, evbuffer_get_length(b));
+		evbuffer_add_printf(b, "* URLFETCH ");
+		astring_out(b, url);
+		evbuffer_add_printf(b, " NIL\r\n");
 	}
-	if (bin) {
-		evbuffer_add_buffer(b, bin);
-	} else if (!(flags & UF_EXTENDED) || (flags & UF_BODY)) {
-		if (d->text) {
-			evbuffer_add_printf(b, "{%llu}\r\n", (unsigned long long)d->len);
-			evbuffer_add_buffer(b, d->text);
-		} else {
-			fs_range(fs, d->fd, d->off, d->len, false);
-		}
-	}
-	evbuffer_add_printf(fs_text(fs), "%s\r\n", flags & UF_EXTENDED ? ")" : "");
-send:
-	/* the part goes out whole (bounded by the size of a message) */
-	fs_send(fs, s_buf(s), SIZE_MAX);
-	fs_free(fs);
-	if (bin)
-		evbuffer_free(bin);
+	evbuffer_add_buffer(s_buf(s), b);
+	evbuffer_free(b);
 }
 
 /* url or "(" url *(SP modifier) ")"; false on a syntax error. */
@@ -347,19 +314,7 @@ void cmd_urlfetch(struct session *s, struct ip *ip, bool uid)
 			s_bad(s, "Syntax: URLFETCH url / (url [BODY / BINARY] [BODYPARTSTRUCTURE]) ...");
 			return;
 		}
-		struct url_data d;
-		int r = open_own(s, url, &d);
-		if (r == 0) {
-			fetch_own(s, url, flags, &d);
-			url_part_close(&d);
-		} else {
-			struct evbuffer *b = evbuffer_new();
-			evbuffer_add_printf(b, "* URLFETCH ");
-			astring_out(b, url);
-			evbuffer_add_printf(b, " NIL\r\n");
-			evbuffer_add_buffer(s_buf(s), b);
-			evbuffer_free(b);
-		}
+		fetch_one(s, url, flags);
 		free(url);
 		if (ip_eol(ip))
 			break;

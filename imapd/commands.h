@@ -118,6 +118,12 @@ void cmd_thread(struct session *s, struct ip *ip, bool uid);
 void cmd_genurlauth(struct session *s, struct ip *ip, bool uid);
 void cmd_resetkey(struct session *s, struct ip *ip, bool uid);
 void cmd_urlfetch(struct session *s, struct ip *ip, bool uid);
+/* Where the mail role serves URLs of other users (common/urlfetch.h): set
+ * before sessions start. */
+void urlauth_set_remote(const char *path);
+/* Ask it for url (URLF_* flags): 0 with r's octets to read, -1 (NIL). */
+struct urlfetch_reply;
+int urlauth_remote(const char *url, unsigned flags, struct urlfetch_reply *r);
 
 /* The command table and the simple commands (commands.c), for session_run. */
 extern const struct session_ops imap_session_ops;

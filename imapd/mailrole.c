@@ -4,6 +4,7 @@
 #include "imapd/imapd.h"
 #include "imapd/append_seal.h"
 #include "imapd/commands.h"
+#include "imapd/urlserve.h"
 #include "common/auth_client.h"
 #include "common/daemon.h"
 #include "common/ipc.h"
@@ -12,6 +13,7 @@
 #include "common/mailjail.h"
 #include "common/mailstore.h"
 #include "common/privdrop.h"
+#include "common/urlfetch.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -37,6 +39,7 @@ static struct child *kids;
 static size_t nkids;
 static volatile sig_atomic_t got_term, got_hup;
 static struct auth_sync authd;	/* for AUTH_USER_REQ (quota) */
+static int hand_sock = -1, url_sock = -1;	/* hand-offs, URLAUTH fetches */
 
 static void on_sig(int sig)
 {
@@ -51,6 +54,7 @@ static void reap(void)
 	int st;
 	pid_t pid;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		urlserve_reaped(pid);
 		for (size_t i = 0; i < nkids; i++) {
 			if (kids[i].pid != pid)
 				continue;
@@ -59,6 +63,23 @@ static void reap(void)
 			break;
 		}
 	}
+}
+
+/* The user of a session process of ours (URLAUTH fetches name the asker). */
+static const char *session_user(pid_t pid)
+{
+	for (size_t i = 0; i < nkids; i++)
+		if (kids[i].pid == pid)
+			return kids[i].user;
+	return NULL;
+}
+
+/* A forked child keeps none of the role's sockets. */
+static void child_close(void)
+{
+	close(hand_sock);
+	close(url_sock);
+	auth_sync_close(&authd);
 }
 
 static size_t sessions_of(const char *user)
@@ -72,8 +93,8 @@ static size_t sessions_of(const char *user)
 static void run_child(struct instance *in, const struct session_limits *lim, int lsock,
 		      struct ipc_msg *m, const char *user, int fd)
 {
-	close(lsock);
-	auth_sync_close(&authd);
+	(void)lsock;
+	child_close();
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
@@ -159,10 +180,19 @@ int mail_main(struct instance *in, struct cfg *conf)
 		fatal("account %s does not exist", ACCT_IMAPD);
 	char *path = xasprintf("%s/%s", in->run_dir, IMAP_MAIL_SOCK);
 	/* world-connectable: the peer uid is checked on every hand-off */
-	int lsock = ipc_listen(path, 0666);
+	int lsock = hand_sock = ipc_listen(path, 0666);
 	if (lsock < 0)
 		fatal_errno("cannot listen on %s", path);
 	free(path);
+	/* also world-connectable: the asker is named from its credentials */
+	path = xasprintf("%s/%s", in->run_dir, URLFETCH_SOCK);
+	if ((url_sock = ipc_listen(path, 0666)) < 0)
+		fatal_errno("cannot listen on %s", path);
+	urlauth_set_remote(path);	/* where sessions ask for other users' URLs */
+	free(path);
+	uid_t submit_uid;
+	if (account_ids(ACCT_SMTPD, &submit_uid, &g) < 0 || getuid() != 0)
+		submit_uid = getuid();	/* one account for everything: no separation to keep */
 	char *ap = xasprintf("%s/auth.sock", in->run_dir);
 	auth_sync_open(&authd, ap, 2000);	/* reconnects on demand */
 	free(ap);
@@ -174,11 +204,13 @@ int mail_main(struct instance *in, struct cfg *conf)
 	log_info("imap mail: serving");
 	daemon_ready();
 	while (!got_term && !(got_hup && nkids == 0)) {
-		struct pollfd p = { lsock, POLLIN, 0 };
-		int r = poll(&p, got_hup ? 0 : 1, 1000);
+		struct pollfd p[2] = { { lsock, POLLIN, 0 }, { url_sock, POLLIN, 0 } };
+		int r = poll(p, got_hup ? 0 : 2, 1000);
 		reap();
-		if (r > 0 && (p.revents & POLLIN))
+		if (r > 0 && (p[0].revents & POLLIN))
 			accept_handoff(in, &lim, lsock, login_uid, max_per_user);
+		if (r > 0 && (p[1].revents & POLLIN))
+			urlserve_accept(url_sock, in->mail_dir, session_user, submit_uid, child_close);
 		if (got_hup && r == 0)
 			sleep(1);
 	}

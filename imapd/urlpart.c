@@ -4,7 +4,9 @@
 #include "common/mailindex.h"
 #include "common/mailstore.h"
 #include "common/mime.h"
+#include "common/mime_binconv.h"
 #include "common/mime_stream.h"
+#include "common/urlfetch.h"
 #include "common/util.h"
 
 #include <event2/buffer.h>
@@ -139,4 +141,114 @@ int url_part_crlf(const struct url_data *d, int (*sink)(void *arg, const char *p
 		rc = -1;
 	free(rd);
 	return rc;
+}
+
+/* ---- what URLFETCH returns ---- */
+
+/* The MIME part BINARY and BODYPARTSTRUCTURE speak of: the section's, or
+ * the message's own when the URL names the whole message. */
+static const struct mime_part *url_mime_part(struct url_data *d)
+{
+	if (!d->m && !d->text && (d->m = mime_parse_fd(d->fd, URL_MSG_READ_MAX, NULL)))
+		d->part = d->m->root;
+	return d->part;
+}
+
+struct counter {
+	uint64_t size;
+	bool nul;
+};
+
+static int count(void *arg, const char *p, size_t n)
+{
+	struct counter *c = arg;
+	c->size += n;
+	c->nul = c->nul || memchr(p, '\0', n) != NULL;
+	return 0;
+}
+
+static int to_evbuffer(void *arg, const char *p, size_t n)
+{
+	return evbuffer_add(arg, p, n);
+}
+
+/* The encoding names of the original parts on the tree of their binary
+ * form (trees of the same shape). */
+static void keep_encodings(const struct mime_part *from, struct mime_part *to, int depth)
+{
+	if (!from || !to || depth > 2 * MIME_MAX_DEPTH)
+		return;
+	free(to->enc);
+	to->enc = from->enc ? xstrdup(from->enc) : NULL;
+	keep_encodings(from->msg, to->msg, depth + 1);
+	const struct mime_part *a = from->children;
+	for (struct mime_part *c = to->children; a && c; a = a->next, c = c->next)
+		keep_encodings(a, c, depth + 1);
+}
+
+/* BODYPARTSTRUCTURE of the part as BINARY gives it: its own header (none
+ * for the whole message) on top of the converted octets, parsed again. */
+static void binary_structure(struct url_data *d, const struct mime_part *p, struct evbuffer *b)
+{
+	struct evbuffer *img = evbuffer_new();
+	if (p != d->m->root && p->hdr_len <= MIME_MAX_HEADER)
+		evbuffer_add(img, d->m->buf + p->hdr_off, p->hdr_len);
+	mime_binary_convert(d->m, d->fd, p, to_evbuffer, img);
+	size_t len = evbuffer_get_length(img);
+	struct mime_msg *t = mime_parse((const char *)evbuffer_pullup(img, -1), len);
+	keep_encodings(p, t->root, 0);
+	mime_bodystructure(t, t->root, true, b);
+	mime_free(t);
+	evbuffer_free(img);
+}
+
+static char *structure(struct url_data *d, bool binary)
+{
+	const struct mime_part *p = url_mime_part(d);
+	if (!p)
+		return xstrdup("NIL");
+	struct evbuffer *b = evbuffer_new();
+	if (binary)
+		binary_structure(d, p, b);
+	else
+		mime_bodystructure(d->m, p, true, b);
+	evbuffer_add(b, "", 1);
+	char *r = xstrdup((const char *)evbuffer_pullup(b, -1));
+	evbuffer_free(b);
+	return r;
+}
+
+int url_part_describe(struct url_data *d, unsigned flags, struct url_out *o)
+{
+	memset(o, 0, sizeof *o);
+	bool binary = flags & URLF_BINARY;
+	if (binary) {
+		const struct mime_part *p = url_mime_part(d);
+		struct counter c = { 0, false };
+		if (!p || d->text || mime_binary_convert(d->m, d->fd, p, count, &c) < 0)
+			return -1;
+		o->size = c.size;
+		o->nul = c.nul;
+	} else {
+		o->size = d->len;
+	}
+	if (flags & URLF_BPS)
+		o->bps = structure(d, binary);
+	return 0;
+}
+
+int url_part_write(struct url_data *d, unsigned flags, int (*sink)(void *arg, const char *p, size_t n),
+		   void *arg)
+{
+	if (flags & URLF_BINARY) {
+		const struct mime_part *p = url_mime_part(d);
+		return p ? mime_binary_convert(d->m, d->fd, p, sink, arg) : -1;
+	}
+	return url_part_crlf(d, sink, arg);
+}
+
+void url_out_free(struct url_out *o)
+{
+	free(o->bps);
+	o->bps = NULL;
 }

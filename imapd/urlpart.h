@@ -42,4 +42,21 @@ void url_part_close(struct url_data *d);
 int url_part_crlf(const struct url_data *d, int (*sink)(void *arg, const char *p, size_t n),
 		  void *arg);
 
+/* What URLFETCH returns for flags (URLF_* of common/urlfetch.h): the size
+ * of the octets and whether they hold a NUL, and the BODYPARTSTRUCTURE when
+ * asked. With URLF_BINARY the octets have their transfer encodings undone
+ * (of a message or message/rfc822 part, every body part's: mime_binconv.h),
+ * and BODYPARTSTRUCTURE gives the sizes of those octets (the encodings named
+ * as stored, as Dovecot does). -1 when BINARY cannot undo an encoding. */
+struct url_out {
+	uint64_t size;
+	bool nul;
+	char *bps;
+};
+int url_part_describe(struct url_data *d, unsigned flags, struct url_out *o);
+/* Those octets, to sink in chunks. -1 as url_part_crlf. */
+int url_part_write(struct url_data *d, unsigned flags, int (*sink)(void *arg, const char *p, size_t n),
+		   void *arg);
+void url_out_free(struct url_out *o);
+
 #endif

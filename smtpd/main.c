@@ -173,6 +173,7 @@ int main(int argc, char **argv)
 	/* Failed logins are answered late on purpose: allow for that. */
 	srv.auth = auth_client_new(srv.base, auth_path, 30000);
 	srv.queue = peer_new(srv.base, queue_path, "queue", (int)srv.conf.queue_timeout * 1000);
+	srv.urlfetch_path = sock_path(&in, "imap-urlauth", chrooted);	/* BURL */
 	free(auth_path);
 	free(queue_path);
 	tzset();	/* Received dates keep the local zone inside the chroot */
@@ -192,6 +193,7 @@ int main(int argc, char **argv)
 	event_free(hup);
 	auth_client_free(srv.auth);
 	peer_free(srv.queue);
+	free(srv.urlfetch_path);
 	event_base_free(srv.base);
 	if (srv.tls)
 		SSL_CTX_free(srv.tls);

@@ -10,7 +10,7 @@ static const char *const verbs[V_COUNT] = {
 	[V_UNKNOWN] = "?", [V_HELO] = "HELO", [V_EHLO] = "EHLO", [V_MAIL] = "MAIL",
 	[V_RCPT] = "RCPT", [V_DATA] = "DATA", [V_BDAT] = "BDAT", [V_RSET] = "RSET",
 	[V_NOOP] = "NOOP", [V_QUIT] = "QUIT", [V_VRFY] = "VRFY", [V_EXPN] = "EXPN",
-	[V_HELP] = "HELP", [V_STARTTLS] = "STARTTLS", [V_AUTH] = "AUTH",
+	[V_HELP] = "HELP", [V_STARTTLS] = "STARTTLS", [V_AUTH] = "AUTH", [V_BURL] = "BURL",
 };
 
 const char *verb_name(enum smtp_verb v)
@@ -446,6 +446,23 @@ bool parse_bdat(const char *arg, uint64_t *size, bool *last)
 	else if (*p)
 		return false;
 	return true;
+}
+
+bool parse_burl(const char *arg, char *url, size_t urlsize, bool *last)
+{
+	size_t n = strcspn(arg, " ");
+	if (n < 8 || n > BURL_URL_MAX || n >= urlsize || strncasecmp(arg, "imap://", 7))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)arg[i] <= 0x20 || (unsigned char)arg[i] >= 0x7f)
+			return false;
+	memcpy(url, arg, n);
+	url[n] = '\0';
+	const char *p = arg + n;
+	while (*p == ' ')
+		p++;
+	*last = !strcasecmp(p, "LAST");
+	return *last || !*p;
 }
 
 /* ---- base64 and SASL ---- */

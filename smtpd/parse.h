@@ -19,7 +19,7 @@
 
 enum smtp_verb {
 	V_UNKNOWN, V_HELO, V_EHLO, V_MAIL, V_RCPT, V_DATA, V_BDAT, V_RSET, V_NOOP,
-	V_QUIT, V_VRFY, V_EXPN, V_HELP, V_STARTTLS, V_AUTH, V_COUNT
+	V_QUIT, V_VRFY, V_EXPN, V_HELP, V_STARTTLS, V_AUTH, V_BURL, V_COUNT
 };
 
 /* The verb and its argument (after one or more spaces; "" when none). */
@@ -72,6 +72,10 @@ bool valid_mailbox(const char *s, size_t n, bool utf8);
 /* EHLO/HELO argument: a domain or address literal; copied printable into out. */
 bool parse_helo(const char *arg, char *out, size_t outlen);
 /* BDAT argument: "SIZE [LAST]". */
+/* Argument of BURL (RFC 4468): "imap-url [LAST]"; the URL (at most
+ * BURL_URL_MAX octets, an absolute imap URL) copied into url. */
+#define BURL_URL_MAX 2048
+bool parse_burl(const char *arg, char *url, size_t urlsize, bool *last);
 bool parse_bdat(const char *arg, uint64_t *size, bool *last);
 
 /* Base64 (RFC 4648, padding required, canonical): decoded length or -1. out holds at least

@@ -47,6 +47,7 @@ static const struct command commands[] = {
 	{ V_DATA, ST_MAIL | ST_RCPT, cmd_data },
 	/* BDAT checks its state itself: a refused chunk must still be read. */
 	{ V_BDAT, ANY_STATE, cmd_bdat },
+	{ V_BURL, ST_RCPT | ST_BDAT, cmd_burl },
 	{ V_RSET, ANY_STATE, cmd_rset },
 	{ V_NOOP, ANY_STATE, cmd_noop },
 	{ V_QUIT, ANY_STATE, cmd_quit },
@@ -236,6 +237,8 @@ static void cmd_ehlo(struct session *s, const char *arg)
 	/* RFC 8689 2: only inside TLS, where the promise can be kept */
 	if (s->tls)
 		session_reply(s, "250-REQUIRETLS");
+	if (s->auth_user)	/* RFC 4468 5: only once the client is authenticated */
+		session_reply(s, "250-BURL imap");
 	session_reply(s, "250 DSN");
 }
 

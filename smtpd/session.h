@@ -36,6 +36,7 @@ struct server {
 	struct session *sessions;	/* all live sessions */
 	unsigned nsessions;
 	bool draining;			/* SIGHUP: exit once the last session ends */
+	char *urlfetch_path;		/* imapd's URLAUTH fetch socket (BURL) */
 	uint64_t next_session;
 };
 
@@ -88,6 +89,18 @@ struct chunk {
 	const char *refusal;	/* drop the chunk, then send this reply */
 };
 
+/* A BURL (RFC 4468) in progress: the URL's octets coming from imapd
+ * (common/urlfetch.h) as a chunk of the message (burl.c). */
+struct burl {
+	char *url;		/* NULL when none */
+	bool last;
+	int sock;		/* asking imapd's mail role, -1 */
+	int fd;			/* the octets, -1 */
+	uint64_t size, left;
+	struct event *ev;
+	void *conn;		/* struct ipc_conn while asking */
+};
+
 struct session {
 	struct server *srv;
 	struct session *next, *prev;
@@ -120,6 +133,7 @@ struct session {
 	struct txn tx;
 	bool in_txn;
 	struct chunk chunk;
+	struct burl burl;
 	unsigned messages;
 	uint64_t start_ms;
 	const char *end_reason;
@@ -152,6 +166,19 @@ void txn_body_checked(struct session *s, const char *reply);
 /* Append message bytes to the spool file (after filtering). */
 void txn_spool(struct session *s, const char *p, size_t n);
 void txn_free(struct session *s);
+/* Message octets of a BDAT or BURL chunk into the body machine. */
+void txn_feed(struct session *s, const char *p, size_t n);
+/* A chunk of size octets is complete: the next one is awaited (250), or
+ * with last the message ends and goes to the queue. */
+void txn_chunk_end(struct session *s, bool last, uint64_t size);
+/* The transaction fails with reply (the client starts again from MAIL). */
+void txn_fail(struct session *s, const char *reply);
+
+/* burl.c: BURL imap-url [LAST] (RFC 4468), after AUTH */
+void cmd_burl(struct session *s, const char *arg);
+/* The spool file for the BURL's message is open (ok) or refused (reply). */
+void burl_queue_ready(struct session *s, const char *refusal);
+void burl_free(struct session *s);
 
 /* auth.c */
 void cmd_auth(struct session *s, const char *arg);

@@ -38,6 +38,7 @@ void txn_free(struct session *s)
 	}
 	if (t->spool)
 		evbuffer_free(t->spool);
+	burl_free(s);
 	inbound_free(s);
 	memset(t, 0, sizeof *t);
 	t->fd = -1;
@@ -49,6 +50,14 @@ static void txn_end(struct session *s)
 	session_reset_txn(s);
 	if (!(s->state & ST_CLOSING))
 		s->state = ST_HELO;
+}
+
+void txn_fail(struct session *s, const char *reply)
+{
+	log_info("%s: reject: client=%s from=<%s>: %s", s->tx.qid[0] ? s->tx.qid : "-", s->ip,
+		 s->tx.mail.addr, reply);
+	session_reply(s, "%s", reply);
+	txn_end(s);
 }
 
 /* ---- MAIL ---- */
@@ -306,6 +315,15 @@ static const char *queue_failure(int status)
 
 void txn_queue_new_done(struct session *s, int status, const char *qid, int fd)
 {
+	if (s->burl.url) {	/* a BURL began the message: it goes on in burl.c */
+		if (status == QS_OK) {
+			strlcpy_t(s->tx.qid, qid, sizeof s->tx.qid);
+			s->tx.fd = fd;
+			body_begin(s, false);
+		}
+		burl_queue_ready(s, status == QS_OK ? NULL : queue_failure(status));
+		return;
+	}
 	if (status != QS_OK) {
 		if (s->tx.bdat) {
 			s->chunk.refusal = queue_failure(status);
@@ -440,16 +458,26 @@ static void chunk_done(struct session *s)
 			txn_end(s);
 		return;
 	}
+	txn_chunk_end(s, c->last, c->size);
+}
+
+void txn_chunk_end(struct session *s, bool last, uint64_t size)
+{
 	struct data_sm *d = &s->tx.body;
-	if (c->last) {
+	if (last) {
 		data_finish(d, emit, s);
 		body_end(s);
 	} else if (d->errors) {
 		d->done = true;
 		body_end(s);
 	} else {
-		session_reply(s, "250 2.0.0 %llu octets received", (unsigned long long)c->size);
+		session_reply(s, "250 2.0.0 %llu octets received", (unsigned long long)size);
 	}
+}
+
+void txn_feed(struct session *s, const char *p, size_t n)
+{
+	data_feed(&s->tx.body, p, n, emit, s);
 }
 
 static bool chunk_input(struct session *s, struct evbuffer *in)
@@ -461,7 +489,7 @@ static bool chunk_input(struct session *s, struct evbuffer *in)
 			return false;
 		size_t n = v.iov_len < c->left ? v.iov_len : (size_t)c->left;
 		if (!c->refusal)
-			data_feed(&s->tx.body, v.iov_base, n, emit, s);
+			txn_feed(s, v.iov_base, n);
 		evbuffer_drain(in, n);
 		c->left -= n;
 	}

@@ -172,3 +172,143 @@ def test_catenate_with_an_authorised_url(server):
     lines = c.cmd(b'APPEND INBOX CATENATE (URL "' + bad + b'")')
     assert lines[-1].startswith(c.tag + b" NO [BADURL"), lines
     c.close()
+
+
+# ---- URLs of another user: fetched by the mail role for the asker ----
+
+def a_url(owner, uid, access):
+    return base_url(owner, uid, b";URLAUTH=" + access)
+
+
+def test_urlfetch_and_catenate_of_another_users_urls(server, imap_instance):
+    reader = Mailbox(imap_instance)
+    stranger = Mailbox(imap_instance)
+    a = RawImap(server)
+    a.ok(b"APPEND INBOX " + lit(MSG))
+    authuser = genurlauth(a, a_url(server, 1, b"authuser"))
+    for_reader = genurlauth(a, a_url(server, 1, b"user+" + reader.user.encode()))
+    anon = genurlauth(a, base_url(server, 1, b"/;SECTION=2;URLAUTH=anonymous"))
+    b = RawImap(reader)
+    assert fetched(b, authuser)[1] == MSG
+    assert fetched(b, for_reader)[1] == MSG
+    head, data = fetched(b, anon, b" BINARY BODYPARTSTRUCTURE")
+    assert data == b"\x00bin\x00data" and b"BODYPARTSTRUCTURE (" in head
+    s = RawImap(stranger)
+    assert fetched(s, for_reader) is None	# user+ names someone else
+    assert fetched(s, authuser)[1] == MSG
+    # another user's URL in CATENATE, read through the mail role too
+    lines = b.cmd(b'APPEND INBOX CATENATE (TEXT ' + lit(b"X-Fwd: 1\r\n") + b' URL "' + authuser + b'")')
+    assert lines[-1].startswith(b.tag + b" OK [APPENDUID"), lines
+    mine = genurlauth(b, a_url(reader, 1, b"authuser"))
+    assert fetched(b, mine)[1] == b"X-Fwd: 1\r\n" + MSG
+    # a forged token, or a URL without URLAUTH: nothing
+    forged = authuser[:-1] + (b"0" if authuser[-1:] != b"0" else b"1")
+    assert fetched(b, forged) is None
+    lines = b.cmd(b'APPEND INBOX CATENATE (URL "' + base_url(server, 1) + b'")')
+    assert lines[-1].startswith(b.tag + b" NO [BADURL"), lines
+    # the owner revokes them all
+    assert raw(a, b"RESETKEY INBOX").endswith(b"OK RESETKEY completed\r\n")
+    assert fetched(b, authuser) is None and fetched(s, anon) is None
+    for c in (a, b, s):
+        c.close()
+    assert "urlauth: fetch for " + stranger.user + " refused" in imap_instance.log_text()
+
+
+def test_urlauth_service_names_the_asker_from_credentials(server, imap_instance):
+    """Only the mail role's own session processes and the submission server's
+    account may ask: another local account is turned away unanswered."""
+    import socket
+    import subprocess
+    import sys
+    from conftest import IS_ROOT
+    if not IS_ROOT:
+        pytest.skip("needs root to connect as another account")
+    path = os.path.join(imap_instance.dir, "run", "imap-urlauth.sock")
+    code = ("import socket,sys\n"
+            "s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(5)\n"
+            "try: s.sendall(b'x'*12); print(len(s.recv(100)))\n"
+            "except (BrokenPipeError, ConnectionResetError): print(0)\n")
+    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True,
+                         user="nobody", timeout=20)
+    assert out.stdout.strip() == "0", out   # closed without a word
+    assert "urlauth: request from uid" in imap_instance.log_text()
+
+
+# ---- BURL (RFC 4468): submission takes the message from a URLAUTH URL ----
+
+def submission(srv, user=None, pw=None):
+    import smtplib
+    import ssl
+    s = smtplib.SMTP("127.0.0.1", srv.inst.inst.port("submission"), timeout=30)
+    ctx = ssl.create_default_context(cafile=srv.cert())
+    ctx.check_hostname = False
+    s.ehlo("client.test")
+    assert "burl" not in s.esmtp_features
+    s.starttls(context=ctx)
+    s.ehlo("client.test")
+    assert "burl" not in s.esmtp_features     # only once authenticated
+    s.login(user or srv.user, pw or srv.pw)
+    s.ehlo("client.test")
+    assert s.esmtp_features.get("burl") == "imap", s.esmtp_features
+    return s
+
+
+def delivered(srv, n):
+    from conftest import wait_for
+    new = os.path.join(srv.maildir(), "new")
+    assert wait_for(lambda: len(os.listdir(new)) >= n, 30), srv.log_text()[-3000:]
+    files = sorted(os.listdir(new), key=lambda f: os.path.getmtime(os.path.join(new, f)))
+    return [open(os.path.join(new, f), "rb").read() for f in files]
+
+
+def test_burl_submits_a_message_from_a_urlauth_url(server, imap_instance):
+    rcpt = Mailbox(imap_instance)
+    a = RawImap(server)
+    a.ok(b"APPEND INBOX " + lit(MSG))
+    url = genurlauth(a, a_url(server, 1, b"submit+" + server.user.encode()))
+    part = genurlauth(a, base_url(server, 1, b"/;SECTION=1;URLAUTH=submit+" + server.user.encode()))
+    a.close()
+    s = submission(server)
+    assert s.docmd("MAIL FROM:<%s>" % server.user)[0] == 250
+    assert s.docmd("RCPT TO:<%s>" % rcpt.user)[0] == 250
+    code, text = s.docmd("BURL " + url.decode() + " LAST")
+    assert code == 250 and b"queued as" in text, (code, text)
+    # a BDAT chunk, then a URL naming one part, then the end
+    assert s.docmd("MAIL FROM:<%s>" % server.user)[0] == 250
+    assert s.docmd("RCPT TO:<%s>" % rcpt.user)[0] == 250
+    chunk = b"Subject: quoted\r\n\r\nbefore: "
+    s.send(b"BDAT %d\r\n" % len(chunk) + chunk)
+    assert s.getreply()[0] == 250
+    code, text = s.docmd("BURL " + part.decode())
+    assert code == 250 and b"octets received" in text, (code, text)
+    s.send(b"BDAT 2 LAST\r\n\r\n")
+    assert s.getreply()[0] == 250
+    s.quit()
+    first, second = delivered(rcpt, 2)
+    as_lf = MSG.replace(b"\r\n", b"\n")
+    assert first.endswith(as_lf), first      # below our Received: header
+    assert second.endswith(b"Subject: quoted\n\nbefore: plain part\n"), second
+    assert "burl: user=" + server.user in imap_instance.log_text()
+
+
+def test_burl_refusals(server, imap_instance):
+    other = Mailbox(imap_instance)
+    a = RawImap(server)
+    a.ok(b"APPEND INBOX " + lit(MSG))
+    mine = genurlauth(a, a_url(server, 1, b"submit+" + server.user.encode())).decode()
+    authuser = genurlauth(a, a_url(server, 1, b"authuser")).decode()
+    a.close()
+    forged = mine[:-1] + ("0" if mine[-1] != "0" else "1")
+    s = submission(other)           # authenticated as another user
+    for url, want in [(mine, 554), (authuser, 554), (forged, 554), ("imap://x@y/INBOX/;UID=1", 554)]:
+        assert s.docmd("MAIL FROM:<%s>" % other.user)[0] == 250
+        assert s.docmd("RCPT TO:<%s>" % server.user)[0] == 250
+        code, text = s.docmd("BURL " + url + " LAST")
+        assert code == want and b"5.6.6" in text, (url, code, text)
+    assert s.docmd("BURL " + mine)[0] == 503          # no transaction
+    assert s.docmd("MAIL FROM:<%s>" % other.user)[0] == 250
+    assert s.docmd("RCPT TO:<%s>" % server.user)[0] == 250
+    assert s.docmd("BURL http://example.test/x LAST")[0] == 501
+    assert s.docmd("RSET")[0] == 250
+    s.quit()
+    assert os.listdir(os.path.join(server.maildir(), "new")) == []

@@ -40,7 +40,7 @@ KNOWN_FAILING = {
     # skipped: capability not offered yet
     "esort", "notify",
     "search-context-update", "search-context-update2", "search-context-update3",
-    "search-partial", "sort-partial", "urlauth", "urlauth-binary", "urlauth2",
+    "search-partial", "sort-partial",
 }
 
 

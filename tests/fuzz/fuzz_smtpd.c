@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct sink {
 	unsigned char *buf;
@@ -58,6 +59,10 @@ static void commands(const char *line)
 	if (parse_helo(c.arg, helo, sizeof helo) && strlen(helo) > SMTP_HELO_MAX)
 		abort();
 	(void)parse_bdat(c.arg, &size, &last);
+	char url[BURL_URL_MAX + 1];
+	if (parse_burl(c.arg, url, sizeof url, &last) &&
+	    (strlen(url) > BURL_URL_MAX || strncasecmp(url, "imap://", 7) || strchr(url, ' ')))
+		abort();
 
 	size_t n = strlen(c.arg);
 	unsigned char *buf = malloc(n / 4 * 3 + 2);

@@ -125,6 +125,30 @@ static void test_helo_bdat(void)
 	CHECK(!parse_bdat("1234567890123456", &sz, &last));
 }
 
+static void test_burl(void)
+{
+	char url[BURL_URL_MAX + 1];
+	bool last;
+	struct smtp_cmd c;
+	parse_command("BURL imap://u@h/INBOX/;UID=1 LAST", &c);
+	CHECK(c.verb == V_BURL);
+	CHECK(parse_burl(c.arg, url, sizeof url, &last) && last);
+	CHECK_STR(url, "imap://u@h/INBOX/;UID=1");
+	CHECK(parse_burl("IMAP://u@h/x", url, sizeof url, &last) && !last);
+	CHECK(!parse_burl("", url, sizeof url, &last));
+	CHECK(!parse_burl("http://h/x", url, sizeof url, &last));
+	CHECK(!parse_burl("imap://", url, sizeof url, &last));
+	CHECK(!parse_burl("imap://u@h/x FIRST", url, sizeof url, &last));
+	CHECK(!parse_burl("imap://u@h/x LAST more", url, sizeof url, &last));
+	CHECK(!parse_burl("imap://u@h/\x01", url, sizeof url, &last));
+	char big[BURL_URL_MAX + 16];
+	memset(big, 'a', sizeof big - 1);
+	memcpy(big, "imap://", 7);
+	big[sizeof big - 1] = '\0';
+	CHECK(!parse_burl(big, url, sizeof url, &last));
+	CHECK(!parse_burl("imap://u@h/x", url, 8, &last));	/* no room */
+}
+
 static void test_base64_sasl(void)
 {
 	unsigned char out[64];
@@ -177,6 +201,7 @@ int main(void)
 	test_mail();
 	test_rcpt();
 	test_helo_bdat();
+	test_burl();
 	test_base64_sasl();
 	test_utf8();
 	return check_summary("smtpd_parse");
