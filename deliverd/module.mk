@@ -1,1 +1,8 @@
 $(eval $(call program,deliverd,tern-deliverd,-lpthread -lrnp,))
+
+# libFuzzer target: header protection of encryption at rest (common/mailcrypt_hp.c).
+MAILCRYPT_FUZZ_SRCS := common/mailcrypt_hp.c common/util.c common/log.c
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_mailcrypt
+$(BUILD)/fuzz/fuzz_mailcrypt: tests/fuzz/fuzz_mailcrypt.c $(MAILCRYPT_FUZZ_SRCS) common/mailcrypt_int.h common/mailcrypt.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_mailcrypt.c $(MAILCRYPT_FUZZ_SRCS)
