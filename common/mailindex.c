@@ -1178,6 +1178,31 @@ done:
 	return rc;
 }
 
+int mi_add_link(struct mi *mi, const char *path, uint32_t flags, const char *keywords,
+		int64_t idate, uint32_t *uid)
+{
+	const char *slash = strrchr(path, '/');
+	const char *file = slash ? slash + 1 : path;
+	size_t kl;
+	char *bk = base_key(file, &kl);
+	void *v;
+	size_t vl;
+	int known = db_get(mi, bk, kl, &v, &vl);
+	if (known == 1)
+		free(v);
+	char *base = xstrndup(bk + 1, kl - 1);
+	free(bk);
+	/* a name the folder knows already (a MOVE that failed half-way): the
+	 * caller copies instead, so two records never share one file */
+	char *tmp = xasprintf("%s/tmp/%s", mi->dir, base);
+	int rc = known == 0 && link(path, tmp) == 0 ? 0 : -1;
+	free(tmp);
+	if (rc == 0)
+		rc = mi_add_tmp(mi, base, flags, keywords, idate, uid);
+	free(base);
+	return rc;
+}
+
 int mi_add_fd(struct mi *mi, int fd, uint32_t flags, const char *keywords, int64_t idate,
 	      uint32_t *uid)
 {

@@ -88,6 +88,12 @@ int mi_add_fd(struct mi *mi, int fd, uint32_t flags, const char *keywords, int64
  * removed on failure. APPEND writes its literal there as it arrives. */
 int mi_add_tmp(struct mi *mi, const char *base, uint32_t flags, const char *keywords, int64_t idate,
 	       uint32_t *uid);
+/* The message file at path (another folder's, on this filesystem) hard-linked
+ * into this folder under the same unique name, then as mi_add_tmp: MOVE keeps
+ * the name, and with it the EMAILID (objectid.h). -1 when the name is known
+ * here already or the link fails (the caller copies with mi_add_fd). */
+int mi_add_link(struct mi *mi, const char *path, uint32_t flags, const char *keywords,
+		int64_t idate, uint32_t *uid);
 /* A new unique Maildir base name ("sec.Musec" "Ppid" "Qn.host"), malloc'd. */
 char *mi_unique_name(void);
 /* UIDs expunged after modseq (from the index's expunge records), malloc'd.

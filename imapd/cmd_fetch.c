@@ -4,6 +4,7 @@
 #include "common/mailindex.h"
 #include "common/mime.h"
 #include "common/mime_stream.h"
+#include "common/objectid.h"
 #include "imapd/fetch_stream.h"
 #include "common/util.h"
 
@@ -18,7 +19,7 @@
 #define MSG_READ_MAX (1024ULL * 1024 * 1024)
 
 enum fkind { F_ENVELOPE, F_FLAGS, F_INTERNALDATE, F_SIZE, F_UID, F_BODY, F_BODYSTRUCTURE,
-	     F_SECTION, F_MODSEQ, F_BINARY, F_BINSIZE };
+	     F_SECTION, F_MODSEQ, F_BINARY, F_BINSIZE, F_EMAILID, F_THREADID };
 
 struct fitem {
 	enum fkind kind;
@@ -124,6 +125,10 @@ static bool parse_att(struct ip *ip, struct freq *r)
 		add(r, F_UID, "UID", NULL, true);
 	else if (!strcasecmp(a, "MODSEQ"))
 		add(r, F_MODSEQ, "MODSEQ", NULL, true);
+	else if (!strcasecmp(a, "EMAILID"))
+		add(r, F_EMAILID, "EMAILID", NULL, true);
+	else if (!strcasecmp(a, "THREADID"))
+		add(r, F_THREADID, "THREADID", NULL, true);
 	else if (!strcasecmp(a, "BODYSTRUCTURE"))
 		add(r, F_BODYSTRUCTURE, "BODYSTRUCTURE", NULL, true);
 	else if (!strcasecmp(a, "RFC822"))
@@ -365,6 +370,14 @@ static bool fetch_one(struct session *s, struct fstream *fs, struct mi *mi, size
 		case F_UID: evbuffer_add_printf(b, "%u", m->uid); break;
 		case F_SIZE: evbuffer_add_printf(b, "%llu", (unsigned long long)rec.size); break;
 		case F_MODSEQ: evbuffer_add_printf(b, "(%llu)", (unsigned long long)rec.modseq); break;
+		case F_EMAILID: {
+			char id[OBJECTID_LEN + 1];
+			objectid_email(rec.file, id);
+			evbuffer_add_printf(b, "(%s)", id);
+			break;
+		}
+		/* RFC 8474 5.2: a server without thread ids answers NIL */
+		case F_THREADID: evbuffer_add(b, "NIL", 3); break;
 		case F_INTERNALDATE:
 			fmt_internaldate(rec.idate, date);
 			evbuffer_add_printf(b, "\"%s\"", date);

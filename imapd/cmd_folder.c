@@ -6,6 +6,7 @@
 #include "common/mailindex.h"
 #include "common/mailstore.h"
 #include "common/mime.h"
+#include "common/objectid.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -28,9 +29,22 @@ static char *only_mailbox(struct session *s, struct ip *ip, const char *usage)
 	return name;
 }
 
+/* The MAILBOXID of folder name (RFC 8474), made at first use; false if it
+ * can be neither read nor stored. */
+static bool mailbox_id(const char *name, char id[OBJECTID_LEN + 1])
+{
+	char *dir = folder_dir(name);
+	bool ok = dir && objectid_mailbox(dir, id) == 0;
+	if (dir && !ok)
+		log_err("objectid: no MAILBOXID for %s: %m", dir);
+	free(dir);
+	return ok;
+}
+
 void cmd_create(struct session *s, struct ip *ip, bool uid)
 {
 	char *name = only_mailbox(s, ip, "CREATE mailbox");
+	char id[OBJECTID_LEN + 1];
 	if (!name)
 		return;
 	size_t n = strlen(name);
@@ -42,6 +56,8 @@ void cmd_create(struct session *s, struct ip *ip, bool uid)
 		s_no(s, "[CANNOT] Invalid mailbox name");
 	else if (ms_create(name) < 0)
 		s_no(s, "[SERVERBUG] Cannot create mailbox: %s", strerror(errno));
+	else if (mailbox_id(name, id))
+		s_ok(s, "[MAILBOXID (%s)] CREATE completed", id);
 	else
 		s_ok(s, "CREATE completed");
 	free(name);
@@ -148,7 +164,8 @@ void cmd_namespace(struct session *s, struct ip *ip, bool uid)
 /* ---- STATUS ---- */
 
 enum { SA_MESSAGES = 1, SA_RECENT = 2, SA_UIDNEXT = 4, SA_UIDVALIDITY = 8, SA_UNSEEN = 16,
-       SA_SIZE = 32, SA_HIGHESTMODSEQ = 64, SA_DELETED = 128, SA_DELETED_STORAGE = 256 };
+       SA_SIZE = 32, SA_HIGHESTMODSEQ = 64, SA_DELETED = 128, SA_DELETED_STORAGE = 256,
+       SA_MAILBOXID = 512 };
 /* items that need every record read */
 #define SA_PER_MESSAGE (SA_UNSEEN | SA_SIZE | SA_DELETED | SA_DELETED_STORAGE)
 
@@ -158,7 +175,7 @@ int parse_status_items(struct ip *ip, unsigned *items)
 		{ "MESSAGES", SA_MESSAGES }, { "RECENT", SA_RECENT }, { "UIDNEXT", SA_UIDNEXT },
 		{ "UIDVALIDITY", SA_UIDVALIDITY }, { "UNSEEN", SA_UNSEEN }, { "SIZE", SA_SIZE },
 		{ "HIGHESTMODSEQ", SA_HIGHESTMODSEQ }, { "DELETED", SA_DELETED },
-		{ "DELETED-STORAGE", SA_DELETED_STORAGE },
+		{ "DELETED-STORAGE", SA_DELETED_STORAGE }, { "MAILBOXID", SA_MAILBOXID },
 	};
 	*items = 0;
 	if (!ip_char(ip, '('))
@@ -228,6 +245,10 @@ int status_line(struct session *s, const char *name, unsigned items)
 	ITEM(SA_DELETED, "DELETED %llu", (unsigned long long)deleted);
 	/* RFC 9208 4.2.5: in units of 1024 octets, rounded up */
 	ITEM(SA_DELETED_STORAGE, "DELETED-STORAGE %llu", (unsigned long long)((dsize + 1023) / 1024));
+	char id[OBJECTID_LEN + 1];	/* (left out if it cannot be had: logged) */
+	if (items & SA_MAILBOXID && !mailbox_id(name, id))
+		items &= ~(unsigned)SA_MAILBOXID;
+	ITEM(SA_MAILBOXID, "MAILBOXID (%s)", id);
 #undef ITEM
 	evbuffer_add(b, ")\r\n", 3);
 	mi_close(mi);
@@ -384,6 +405,9 @@ static void do_select(struct session *s, struct ip *ip, bool readonly)
 	}
 	s_out(s, "* OK [UIDVALIDITY %u] UIDs valid", v->uidvalidity);
 	s_out(s, "* OK [UIDNEXT %u] Predicted next UID", v->uidnext);
+	char id[OBJECTID_LEN + 1];
+	if (mailbox_id(v->name, id))
+		s_out(s, "* OK [MAILBOXID (%s)] Ok", id);
 	/* on every SELECT/EXAMINE, CONDSTORE enabled or not (RFC 7162 3.1.2.1:
 	 * our mailboxes all keep persistent mod-sequences) */
 	s_out(s, "* OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)v->modseq);

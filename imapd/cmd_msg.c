@@ -103,6 +103,7 @@ struct src {
 	uint32_t uid, flags;
 	int64_t idate;
 	char *kw;
+	char *path;	/* its file when gathered (MOVE links it, see mi_add_link) */
 };
 
 /* Open the source files under the source lock, so the target can be locked
@@ -117,9 +118,10 @@ static size_t gather(struct session *s, struct mi *mi, size_t *idx, size_t n, st
 			continue;
 		char *p = mi_path(mi, &rec);
 		int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		free(p);
 		if (fd >= 0)
-			out[k++] = (struct src){ fd, m->uid, rec.flags, rec.idate, xstrdup(rec.keywords) };
+			out[k++] = (struct src){ fd, m->uid, rec.flags, rec.idate, xstrdup(rec.keywords), p };
+		else
+			free(p);
 		mi_rec_clear(&rec);
 	}
 	return k;
@@ -171,6 +173,7 @@ static void do_copy(struct session *s, struct ip *ip, bool uid, bool move)
 		for (size_t i = 0; i < ns; i++) {
 			close(src[i].fd);
 			free(src[i].kw);
+			free(src[i].path);
 		}
 		mi_close(mi);
 		free(src);
@@ -188,7 +191,10 @@ static void do_copy(struct session *s, struct ip *ip, bool uid, bool move)
 	uint32_t uv = dst ? mi_header(dst)->uidvalidity : 0;
 	for (size_t i = 0; dst && i < ns; i++) {
 		uint32_t nu;
-		if (mi_add_fd(dst, src[i].fd, src[i].flags, src[i].kw, src[i].idate, &nu) == 0) {
+		/* a MOVE keeps the file's name (and EMAILID) where it can */
+		bool linked = move && !same &&
+			      mi_add_link(dst, src[i].path, src[i].flags, src[i].kw, src[i].idate, &nu) == 0;
+		if (linked || mi_add_fd(dst, src[i].fd, src[i].flags, src[i].kw, src[i].idate, &nu) == 0) {
 			su[done] = src[i].uid;
 			du[done++] = nu;
 		}
@@ -196,6 +202,7 @@ static void do_copy(struct session *s, struct ip *ip, bool uid, bool move)
 	for (size_t i = 0; i < ns; i++) {
 		close(src[i].fd);
 		free(src[i].kw);
+		free(src[i].path);
 	}
 	if (!same)
 		mi_close(dst);

@@ -12,6 +12,7 @@
 #include "common/mailindex.h"
 #include "common/mime.h"
 #include "common/mime_addr.h"
+#include "common/objectid.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -278,6 +279,14 @@ static bool eval(struct msgctx *c, const struct skey *k)
 	case SK_ON: return need_rec(c) && day_of(c->rec.idate) == k->num;
 	case SK_SINCE: return need_rec(c) && day_of(c->rec.idate) >= k->num;
 	case SK_LARGER: return need_rec(c) && (int64_t)c->rec.size > k->num;
+	case SK_EMAILID: {
+		char id[OBJECTID_LEN + 1];
+		if (!need_rec(c))
+			return false;
+		objectid_email(c->rec.file, id);
+		return !strcmp(id, k->str);
+	}
+	case SK_THREADID: return false;	/* no thread ids: THREADID is NIL for every message */
 	case SK_SMALLER: return need_rec(c) && (int64_t)c->rec.size < k->num;
 	case SK_SENTBEFORE: case SK_SENTON: case SK_SENTSINCE: {
 		int64_t d;

@@ -11,6 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* what an RFC 8474 objectid is made of */
+#define OBJECTID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
 struct sparse {
 	struct ip *ip;
 	const char *charset;
@@ -167,6 +170,12 @@ static bool parse_arg_key(struct sparse *p, const char *w, struct skey *k)
 		k->num = (int64_t)n;
 		p->modseq = true;
 		return true;
+	}
+	if (!strcasecmp(w, "EMAILID") || !strcasecmp(w, "THREADID")) {
+		/* RFC 8474 objectid: 1*255 of A-Za-z0-9_- (an atom) */
+		k->kind = toupper((unsigned char)w[0]) == 'E' ? SK_EMAILID : SK_THREADID;
+		return ip_sp(p->ip) && (k->str = ip_atom(p->ip)) != NULL && strlen(k->str) <= 255 &&
+		       strspn(k->str, OBJECTID_CHARS) == strlen(k->str);
 	}
 	if (!strcasecmp(w, "UID")) {
 		k->kind = SK_UID;

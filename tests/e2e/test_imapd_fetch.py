@@ -197,3 +197,65 @@ def test_id_with_thirty_long_pairs_and_its_limits(server, login):
     last = r.cmd(b"NOOP " + b"x" * 9000)[-1]
     assert last.startswith(r.tag + b" BAD ") and b"too long" in last, last
     r.close()
+
+
+def mailboxid(lines):
+    m = re.search(rb"MAILBOXID \((M[0-9a-f]{24})\)", b"\n".join(lines))
+    assert m, lines
+    return m.group(1)
+
+
+def test_objectid_mailboxid_emailid(server):
+    """RFC 8474: CREATE and SELECT name the MAILBOXID, STATUS gives it; it
+    follows RENAME and a deleted-and-recreated mailbox gets a new one.
+    EMAILID is stable across flag changes and MOVE, new for a COPY; SEARCH
+    EMAILID finds it; THREADID is NIL (no thread ids) and matches nothing."""
+    server.append(msg([DATE, b"Subject: one"]), msg([DATE, b"Subject: two"]))
+    r = RawImap(server)
+    caps = b"\n".join(r.ok(b"CAPABILITY"))
+    assert b" OBJECTID" in caps
+    created = r.cmd(b"CREATE Proj")
+    assert created[-1].startswith(r.tag + b" OK [MAILBOXID (M"), created
+    pid = mailboxid(created)
+    assert mailboxid(r.ok(b"STATUS Proj (MAILBOXID MESSAGES)")) == pid
+    inbox = mailboxid(r.ok(b"STATUS INBOX (MAILBOXID)"))
+    assert inbox != pid
+    sel = r.ok(b"SELECT INBOX")
+    assert any(l.startswith(b"* OK [MAILBOXID (%s)]" % inbox) for l in sel), sel
+    ids = re.findall(rb"\* (\d) FETCH \(EMAILID \((E[0-9a-f]{24})\) THREADID NIL\)",
+                     b"\n".join(r.ok(b"FETCH 1:2 (EMAILID THREADID)")))
+    assert len(ids) == 2 and ids[0][1] != ids[1][1], ids
+    e1, e2 = ids[0][1], ids[1][1]
+    r.ok(b"STORE 1 +FLAGS (\\Seen $Label)")
+    assert e1 in b"\n".join(r.ok(b"FETCH 1 EMAILID"))
+    assert r.ok(b"SEARCH EMAILID " + e2) == [b"* SEARCH 2"]
+    assert r.ok(b"SEARCH THREADID T0123") == [b"* SEARCH"]
+    assert r.cmd(b"SEARCH EMAILID bad!id")[-1].startswith(r.tag + b" BAD")
+    r.ok(b"COPY 2 Proj")
+    r.ok(b"MOVE 1 Proj")
+    r.ok(b"SELECT Proj")
+    moved = b"\n".join(r.ok(b"UID FETCH 1:* EMAILID"))
+    assert e1 in moved and e2 not in moved  # MOVE keeps the id, COPY makes a new message
+    # RENAME keeps the MAILBOXID; DELETE + CREATE gives a new one
+    r.ok(b"UNSELECT")
+    r.ok(b"RENAME Proj Proj2")
+    assert mailboxid(r.ok(b"STATUS Proj2 (MAILBOXID)")) == pid
+    r.ok(b"DELETE Proj2")
+    assert mailboxid(r.cmd(b"CREATE Proj2")) != pid
+    r.close()
+
+
+def test_status_size_is_the_sum_of_rfc822_sizes(server):
+    """RFC 8438 STATUS=SIZE: the octets of every message, as RFC822.SIZE
+    counts them (CRLF), kept right across an EXPUNGE."""
+    a, b = msg([DATE, b"Subject: a"], b"x" * 1000 + b"\r\n"), msg([DATE, b"Subject: b"], b"y\n")
+    server.append(a, b)
+    r = RawImap(server)
+    r.ok(b"SELECT INBOX")
+    sizes = [int(x) for x in re.findall(rb"RFC822.SIZE (\d+)", b"\n".join(r.ok(b"FETCH 1:* RFC822.SIZE")))]
+    assert sizes == [len(a), len(b) + 1]  # a bare LF is sent as CRLF
+    assert r.ok(b"STATUS INBOX (SIZE MESSAGES)") == [b"* STATUS \"INBOX\" (MESSAGES 2 SIZE %d)" % sum(sizes)]
+    r.ok(b"STORE 1 +FLAGS.SILENT (\\Deleted)")
+    r.ok(b"EXPUNGE")
+    assert r.ok(b"STATUS INBOX (SIZE)") == [b"* STATUS \"INBOX\" (SIZE %d)" % sizes[1]]
+    r.close()

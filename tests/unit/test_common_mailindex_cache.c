@@ -67,8 +67,42 @@ static void test_stale_structures_rebuilt(void)
 	free(dir);
 }
 
+/* MOVE's hard link keeps the unique name (and so the EMAILID); a name the
+ * target knows already is refused, so the caller copies instead. */
+static void test_add_link_keeps_the_name(void)
+{
+	char why[256], *src_dir, *dst_dir;
+	struct mi *src = folder_with("LinkSrc", "Subject: moved\r\n\r\nx\r\n", &src_dir);
+	struct mi_rec r;
+	CHECK(mi_get(src, 1, &r) == 1);
+	char *path = mi_path(src, &r);
+	mi_close(src);
+	dst_dir = xasprintf("%s/LinkDst", check_tmpdir());
+	CHECK(ms_ensure_maildir(dst_dir, false) == 0);
+	struct mi *dst = mi_open(dst_dir, NULL, NULL, why, sizeof why);
+	uint32_t uid = 0;
+	CHECK(dst && mi_add_link(dst, path, MI_SEEN, "$x", 1700000000, &uid) == 0 && uid == 1);
+	struct mi_rec d;
+	CHECK(mi_get(dst, uid, &d) == 1);
+	size_t base = strcspn(r.file, ":");
+	CHECK(!strncmp(d.file, r.file, base) && d.file[base] == ':' && strstr(d.file, ":2,S"));
+	CHECK(!strcmp(d.keywords, "$x"));
+	char *env = mi_cached(dst, uid, 'E');
+	CHECK(env && strstr(env, "\"moved\""));
+	free(env);
+	CHECK(mi_add_link(dst, path, 0, "", 1700000000, &uid) == -1);	/* known here already */
+	CHECK(mi_add_link(dst, "/nonexistent/cur/1.x", 0, "", 1700000000, &uid) == -1);
+	mi_rec_clear(&d);
+	mi_close(dst);
+	mi_rec_clear(&r);
+	free(path);
+	free(src_dir);
+	free(dst_dir);
+}
+
 int main(void)
 {
 	test_stale_structures_rebuilt();
+	test_add_link_keeps_the_name();
 	return check_summary("mailindex_cache");
 }
