@@ -1269,18 +1269,6 @@ char *mi_cached(struct mi *mi, uint32_t uid, char which)
 
 /* ---- cached header fields (SEARCH) ---- */
 
-static const char *const cached_fields[] = {
-	"from", "to", "cc", "bcc", "subject", "date", "sender", "reply-to", "message-id", "in-reply-to",
-};
-
-bool mi_field_cached(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_LEN(cached_fields); i++)
-		if (!strcasecmp(name, cached_fields[i]))
-			return true;
-	return false;
-}
-
 struct fields_enc {
 	struct evbuffer *b;
 	unsigned char flags;

@@ -1,5 +1,6 @@
 /* cmd_search.c — SEARCH and UID SEARCH (search.h has the program) and their
- * ESEARCH result options (RFC 4731: MIN MAX COUNT ALL; RFC 5182: SAVE). */
+ * ESEARCH result options (RFC 4731: MIN MAX COUNT ALL; RFC 5182: SAVE;
+ * RFC 5267: PARTIAL, CONTEXT), which SORT shares (ESORT). */
 #include "imapd/search.h"
 #include "common/mailindex.h"
 #include "common/mime.h"
@@ -9,37 +10,10 @@
 #include <string.h>
 #include <strings.h>
 
-/* ---- the command ---- */
+/* ---- ESEARCH responses (search.h) ---- */
 
-enum { RET_MIN = 1, RET_MAX = 2, RET_COUNT = 4, RET_ALL = 8, RET_SAVE = 16 };
-
-static bool parse_return(struct ip *ip, unsigned *ret)
-{
-	*ret = 0;
-	if (!ip_char(ip, '('))
-		return false;
-	for (int i = 0; i < 10; i++) {
-		if (ip_char(ip, ')'))
-			break;
-		if (i && !ip_sp(ip))
-			return false;
-		char *a = ip_atom(ip);
-		if (!a)
-			return false;
-		unsigned bit = !strcasecmp(a, "MIN") ? RET_MIN : !strcasecmp(a, "MAX") ? RET_MAX :
-			       !strcasecmp(a, "COUNT") ? RET_COUNT : !strcasecmp(a, "ALL") ? RET_ALL :
-			       !strcasecmp(a, "SAVE") ? RET_SAVE : 0;
-		free(a);
-		if (!bit)
-			return false;
-		*ret |= bit;
-	}
-	if (!*ret)
-		*ret = RET_ALL;	/* RFC 4731: RETURN () means ALL */
-	return ip_sp(ip);
-}
-
-static void compress_set(struct evbuffer *b, const uint32_t *v, size_t n)
+/* A set in the order given, ascending runs as ranges (RFC 5267 3.2). */
+static void write_set(struct evbuffer *b, const uint32_t *v, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
@@ -54,14 +28,14 @@ static void compress_set(struct evbuffer *b, const uint32_t *v, size_t n)
 
 /* RETURN (SAVE ...) (RFC 5182 2.1): with MIN and/or MAX alone only those
  * are saved, else every match. hits are sequence numbers or UIDs. */
-static void save_result(struct session *s, const uint32_t *hits, size_t n, unsigned ret, bool uid)
+void search_save_result(struct session *s, const uint32_t *hits, size_t n, unsigned opts, bool uid)
 {
 	struct view *v = s->sel;
 	uint32_t *u = xcalloc(n + 1, sizeof *u);
 	size_t k = 0;
-	bool ends = (ret & (RET_MIN | RET_MAX)) && !(ret & (RET_ALL | RET_COUNT));
+	bool ends = (opts & (RET_MIN | RET_MAX)) && !(opts & (RET_ALL | RET_COUNT | RET_PARTIAL));
 	for (size_t i = 0; i < n; i++) {
-		if (ends && !((i == 0 && (ret & RET_MIN)) || (i == n - 1 && (ret & RET_MAX))))
+		if (ends && !((i == 0 && (opts & RET_MIN)) || (i == n - 1 && (opts & RET_MAX))))
 			continue;
 		u[k++] = uid ? hits[i] : v->m[hits[i] - 1].uid;
 	}
@@ -70,46 +44,59 @@ static void save_result(struct session *s, const uint32_t *hits, size_t n, unsig
 }
 
 /* A SEARCH with SAVE that fails leaves "$" empty (RFC 5182 2.1). */
-static void forget_result(struct session *s, unsigned ret)
+void search_forget_result(struct session *s, const struct search_ret *r)
 {
-	if (ret & RET_SAVE)
+	if (r->opts & RET_SAVE)
 		view_save_result(s->sel, NULL, 0);
 }
 
-static void reply_esearch(struct session *s, const uint32_t *hits, size_t n, unsigned ret, bool uid,
-			  uint64_t modseq)
+void search_reply_esearch(struct session *s, const uint32_t *hits, size_t n, const struct search_ret *r,
+			  bool uid, uint64_t modseq)
 {
-	struct evbuffer *b = s_buf(s);
-	evbuffer_add_printf(b, "* ESEARCH (TAG \"%s\")%s", s->tag, uid ? " UID" : "");
-	if (n && (ret & RET_MIN))
+	struct evbuffer *b = evbuffer_new();
+	evbuffer_add(b, "* ESEARCH (TAG ", 15);
+	imap_quote(b, s->tag, strlen(s->tag));
+	evbuffer_add_printf(b, ")%s", uid ? " UID" : "");
+	if (n && (r->opts & RET_MIN))
 		evbuffer_add_printf(b, " MIN %u", hits[0]);
-	if (n && (ret & RET_MAX))
+	if (n && (r->opts & RET_MAX))
 		evbuffer_add_printf(b, " MAX %u", hits[n - 1]);
-	if (ret & RET_COUNT)
-		evbuffer_add_printf(b, " COUNT %zu", n);
-	if (n && (ret & RET_ALL)) {
+	if (n && (r->opts & RET_ALL)) {
 		evbuffer_add(b, " ALL ", 5);
-		compress_set(b, hits, n);
+		write_set(b, hits, n);
 	}
+	if (r->opts & RET_PARTIAL) {
+		/* positions plo..phi (1-based) of the result, NIL when none */
+		evbuffer_add_printf(b, " PARTIAL (%u:%u ", r->plo, r->phi);
+		if (r->plo <= n)
+			write_set(b, hits + r->plo - 1, (r->phi < n ? r->phi : n) - r->plo + 1);
+		else
+			evbuffer_add(b, "NIL", 3);
+		evbuffer_add(b, ")", 1);
+	}
+	if (r->opts & RET_COUNT)
+		evbuffer_add_printf(b, " COUNT %zu", n);
 	if (n && modseq)	/* RFC 7162 3.1.5 */
 		evbuffer_add_printf(b, " MODSEQ %llu", (unsigned long long)modseq);
 	evbuffer_add(b, "\r\n", 2);
+	evbuffer_add_buffer(s_buf(s), b);
+	evbuffer_free(b);
 }
+
+/* ---- SEARCH ---- */
 
 void cmd_search(struct session *s, struct ip *ip, bool uid)
 {
 	char *charset = NULL;
-	unsigned ret = 0;
-	bool esearch = false;
+	struct search_ret ret = { .opts = RET_ALL };
 	if (!ip_sp(ip))
 		goto syntax;
 	const char *save = ip->p;
 	char *w = ip_atom(ip);
 	if (w && !strcasecmp(w, "RETURN")) {
 		free(w);
-		if (!ip_sp(ip) || !parse_return(ip, &ret))
+		if (!ip_sp(ip) || !search_parse_return(ip, &ret))
 			goto syntax;
-		esearch = true;
 		save = ip->p;
 		w = ip_atom(ip);
 	}
@@ -128,7 +115,7 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 		if (!probe) {
 			s_no(s, "[BADCHARSET (UTF-8 US-ASCII)] Unknown charset");
 			free(charset);
-			forget_result(s, ret);
+			search_forget_result(s, &ret);
 			return;
 		}
 		free(probe);
@@ -139,7 +126,7 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 		if (badcharset) {
 			s_no(s, "[BADCHARSET (UTF-8 US-ASCII)] Cannot convert search string");
 			free(charset);
-			forget_result(s, ret);
+			search_forget_result(s, &ret);
 			return;
 		}
 		goto syntax;
@@ -149,7 +136,7 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 		skey_free(prog);
 		free(charset);
 		s_no(s, "[SERVERBUG] Cannot open mailbox");
-		forget_result(s, ret);
+		search_forget_result(s, &ret);
 		return;
 	}
 	uint32_t *hits = xcalloc(s->sel->n + 1, sizeof *hits);
@@ -163,25 +150,26 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 		if (s->sel->m[i].modseq > maxmod)
 			maxmod = s->sel->m[i].modseq;
 	}
-	if (esearch && nh && !(ret & (RET_ALL | RET_COUNT)) && (ret & (RET_MIN | RET_MAX))) {
+	if (ret.esearch && nh && !(ret.opts & (RET_ALL | RET_COUNT | RET_PARTIAL)) &&
+	    (ret.opts & (RET_MIN | RET_MAX))) {
 		/* RFC 7162 3.1.5: the highest MODSEQ of the messages returned,
 		 * here only the first and/or the last */
 		uint64_t lo = s->sel->m[idx[0]].modseq, hi = s->sel->m[idx[nh - 1]].modseq;
 		maxmod = 0;
-		if ((ret & RET_MIN) && lo > maxmod)
+		if ((ret.opts & RET_MIN) && lo > maxmod)
 			maxmod = lo;
-		if ((ret & RET_MAX) && hi > maxmod)
+		if ((ret.opts & RET_MAX) && hi > maxmod)
 			maxmod = hi;
 	}
 	free(idx);
 	mi_close(mi);
-	if (ret & RET_SAVE)
-		save_result(s, hits, nh, ret, uid);
-	if (ret == RET_SAVE) {
+	if (ret.opts & RET_SAVE)
+		search_save_result(s, hits, nh, ret.opts, uid);
+	if (ret.opts == RET_SAVE) {
 		/* SAVE alone: no ESEARCH response (RFC 5182 2.1) */
-	} else if (esearch || s->rev2) {
+	} else if (ret.esearch || s->rev2) {
 		/* RFC 9051 6.4.4: IMAP4rev2 answers every SEARCH with ESEARCH */
-		reply_esearch(s, hits, nh, esearch ? ret : RET_ALL, uid, modseq ? maxmod : 0);
+		search_reply_esearch(s, hits, nh, &ret, uid, modseq ? maxmod : 0);
 	} else {
 		struct evbuffer *b = s_buf(s);
 		evbuffer_add(b, "* SEARCH", 8);
@@ -198,7 +186,7 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 	return;
 syntax:
 	free(charset);
-	forget_result(s, ret);
+	search_forget_result(s, &ret);
 	s_bad(s, "Syntax error in SEARCH: %s", ip->why ? ip->why : "unexpected input");
 }
 

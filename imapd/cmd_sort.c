@@ -1,6 +1,6 @@
 /* cmd_sort.c — SORT (RFC 5256, with SORT=DISPLAY of RFC 5957) and
  * THREAD=ORDEREDSUBJECT, on top of the SEARCH evaluator. */
-#include "imapd/commands.h"
+#include "imapd/search.h"
 #include "imapd/thread.h"
 #include "common/mailindex.h"
 #include "common/mime.h"
@@ -405,28 +405,56 @@ static uint32_t number(struct session *s, size_t idx, bool uid)
 	return uid ? s->sel->m[idx].uid : (uint32_t)idx + 1;
 }
 
+/* "RETURN (...) " before the criteria (ESORT, RFC 5267 3), when present. */
+static bool sort_return(struct ip *ip, struct search_ret *r)
+{
+	const char *at = ip->p;
+	char *w = ip_atom(ip);
+	bool given = w && !strcasecmp(w, "RETURN");
+	free(w);
+	if (given)
+		return ip_sp(ip) && search_parse_return(ip, r);
+	ip->p = at;
+	ip->bad = false;
+	return true;
+}
+
 void cmd_sort(struct session *s, struct ip *ip, bool uid)
 {
 	struct sortkey keys[SORT_MAX_CRITERIA];
+	struct search_ret ret = { .opts = RET_ALL };
 	size_t nkeys, n;
-	if (!ip_sp(ip) || !parse_criteria(ip, keys, &nkeys)) {
-		s_bad(s, "Syntax: SORT (criteria) charset search-criteria");
+	if (!ip_sp(ip) || !sort_return(ip, &ret) || !parse_criteria(ip, keys, &nkeys)) {
+		search_forget_result(s, &ret);
+		s_bad(s, "Syntax: SORT [RETURN (options)] (criteria) charset search-criteria");
 		return;
 	}
 	struct sortrec *recs = select_and_fill(s, ip, &n);
-	if (!recs)
+	if (!recs) {
+		search_forget_result(s, &ret);
 		return;
+	}
 	g_keys = keys;
 	g_nkeys = nkeys;
 	qsort(recs, n, sizeof *recs, cmp_sort);
-	struct evbuffer *b = s_buf(s);
-	evbuffer_add(b, "* SORT", 6);
+	uint32_t *hits = xcalloc(n + 1, sizeof *hits);
 	for (size_t i = 0; i < n; i++) {
-		evbuffer_add_printf(b, " %u", number(s, recs[i].idx, uid));
+		hits[i] = number(s, recs[i].idx, uid);
 		clear(&recs[i]);
 	}
-	evbuffer_add(b, "\r\n", 2);
 	free(recs);
+	if (ret.opts & RET_SAVE)
+		search_save_result(s, hits, n, ret.opts, uid);
+	if (ret.esearch && ret.opts != RET_SAVE) {
+		search_reply_esearch(s, hits, n, &ret, uid, 0);
+	} else if (!ret.esearch) {
+		struct evbuffer *b = s_buf(s);
+		evbuffer_add(b, "* SORT", 6);
+		for (size_t i = 0; i < n; i++)
+			evbuffer_add_printf(b, " %u", hits[i]);
+		evbuffer_add(b, "\r\n", 2);
+	}
+	free(hits);
 	s_ok(s, "SORT completed");
 }
 

@@ -17,13 +17,13 @@ struct mi;
 
 enum sk { SK_ALL, SK_FLAG, SK_NOFLAG, SK_KEYWORD, SK_UNKEYWORD, SK_NEW, SK_OLD, SK_RECENT,
 	  SK_BEFORE, SK_ON, SK_SINCE, SK_SENTBEFORE, SK_SENTON, SK_SENTSINCE, SK_LARGER,
-	  SK_SMALLER, SK_MODSEQ, SK_HEADER, SK_BODY, SK_TEXT, SK_UID, SK_SEQ, SK_NOT, SK_OR, SK_AND,
-	  SK_EMAILID, SK_THREADID };
+	  SK_SMALLER, SK_OLDER, SK_YOUNGER, SK_MODSEQ, SK_HEADER, SK_BODY, SK_TEXT, SK_UID, SK_SEQ,
+	  SK_NOT, SK_OR, SK_AND, SK_EMAILID, SK_THREADID };
 
 struct skey {
 	enum sk kind;
 	uint32_t flag;
-	int64_t num;		/* date (day number) or size */
+	int64_t num;		/* date (day number), size, or time (OLDER/YOUNGER) */
 	char *field, *str;
 	bool cached;		/* HEADER: the index caches this field */
 	bool addr;		/* FROM/TO/CC/BCC: match the addresses as text (mime_addr_text) */
@@ -44,6 +44,24 @@ static inline int64_t day_of(int64_t t)
  * MODSEQ key was used. */
 struct skey *search_parse(struct ip *ip, const char *charset, bool *badcharset, bool *modseq);
 void skey_free(struct skey *k);
+
+/* RETURN options of SEARCH and SORT (RFC 4731, RFC 5182, RFC 5267). */
+enum { RET_MIN = 1, RET_MAX = 2, RET_COUNT = 4, RET_ALL = 8, RET_SAVE = 16, RET_PARTIAL = 32 };
+struct search_ret {
+	unsigned opts;
+	bool esearch;		/* RETURN was given: the answer is an ESEARCH response */
+	uint32_t plo, phi;	/* PARTIAL range, plo <= phi */
+};
+/* The list after "RETURN " and the space after it; false on a syntax error
+ * (unknown or repeated option, PARTIAL without a range or with ALL). */
+bool search_parse_return(struct ip *ip, struct search_ret *r);
+/* "* ESEARCH (TAG ..." for hits (numbers or UIDs in the order requested:
+ * mailbox order for SEARCH, sort order for SORT); MODSEQ when modseq. */
+void search_reply_esearch(struct session *s, const uint32_t *hits, size_t n, const struct search_ret *r,
+			  bool uid, uint64_t modseq);
+/* RETURN (SAVE): keep hits as "$" (RFC 5182); a failed command forgets it. */
+void search_save_result(struct session *s, const uint32_t *hits, size_t n, unsigned opts, bool uid);
+void search_forget_result(struct session *s, const struct search_ret *r);
 
 /* Evaluate prog on every message of the view: *idx (malloc'd) receives the
  * matching view indexes, ascending; returns how many. */

@@ -278,6 +278,9 @@ static bool eval(struct msgctx *c, const struct skey *k)
 	case SK_BEFORE: return need_rec(c) && day_of(c->rec.idate) < k->num;
 	case SK_ON: return need_rec(c) && day_of(c->rec.idate) == k->num;
 	case SK_SINCE: return need_rec(c) && day_of(c->rec.idate) >= k->num;
+	/* OLDER n: arrived at least n seconds ago; YOUNGER n: at most (RFC 5032) */
+	case SK_OLDER: return need_rec(c) && c->rec.idate <= k->num;
+	case SK_YOUNGER: return need_rec(c) && c->rec.idate >= k->num;
 	case SK_LARGER: return need_rec(c) && (int64_t)c->rec.size > k->num;
 	case SK_EMAILID: {
 		char id[OBJECTID_LEN + 1];

@@ -7,9 +7,11 @@
 #include "common/util.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* what an RFC 8474 objectid is made of */
 #define OBJECTID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
@@ -151,6 +153,15 @@ static bool parse_arg_key(struct sparse *p, const char *w, struct skey *k)
 		k->num = (int64_t)n;
 		return true;
 	}
+	if (!strcasecmp(w, "OLDER") || !strcasecmp(w, "YOUNGER")) {
+		/* WITHIN (RFC 5032): an interval in seconds back from now */
+		uint64_t n;
+		k->kind = toupper((unsigned char)w[0]) == 'O' ? SK_OLDER : SK_YOUNGER;
+		if (!ip_sp(p->ip) || !ip_number(p->ip, UINT32_MAX, &n) || !n)
+			return false;
+		k->num = (int64_t)time(NULL) - (int64_t)n;
+		return true;
+	}
 	if (!strcasecmp(w, "MODSEQ")) {
 		/* MODSEQ [entry-name entry-type] value (RFC 7162); entries are ignored */
 		uint64_t n;
@@ -256,4 +267,71 @@ struct skey *search_parse(struct ip *ip, const char *charset, bool *badcharset, 
 	*badcharset = p.badcharset;
 	*modseq = p.modseq;
 	return prog;
+}
+
+/* ---- RETURN options ---- */
+
+/* An nz-number (1..4294967295) at *p, advanced past it; 0 when none. */
+static uint32_t nz_number(const char **p)
+{
+	uint64_t v = 0;
+	const char *q = *p;
+	while (isdigit((unsigned char)*q) && v <= UINT32_MAX)
+		v = v * 10 + (uint64_t)(*q++ - '0');
+	if (q == *p || v > UINT32_MAX || isdigit((unsigned char)*q))
+		return 0;
+	*p = q;
+	return (uint32_t)v;
+}
+
+/* partial-range = nz-number ":" nz-number (RFC 5267 4.4), either order. */
+static bool parse_partial(struct ip *ip, struct search_ret *r)
+{
+	char *a = ip_sp(ip) ? ip_atom(ip) : NULL;
+	const char *p = a;
+	uint32_t lo = a ? nz_number(&p) : 0, hi = 0;
+	if (lo && *p == ':') {
+		p++;
+		hi = nz_number(&p);
+	}
+	bool ok = hi && *p == '\0';
+	free(a);
+	r->plo = lo < hi ? lo : hi;
+	r->phi = lo < hi ? hi : lo;
+	return ok;
+}
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} ret_names[] = {
+	{ "MIN", RET_MIN }, { "MAX", RET_MAX }, { "COUNT", RET_COUNT }, { "ALL", RET_ALL },
+	{ "SAVE", RET_SAVE }, { "PARTIAL", RET_PARTIAL }, { "CONTEXT", 0 },
+};
+
+bool search_parse_return(struct ip *ip, struct search_ret *r)
+{
+	memset(r, 0, sizeof *r);
+	r->esearch = true;
+	if (!ip_char(ip, '('))
+		return false;
+	for (int i = 0; !ip_char(ip, ')'); i++) {
+		if (i >= 16 || (i && !ip_sp(ip)))
+			return false;
+		char *a = ip_atom(ip);
+		size_t k = 0;
+		while (a && k < ARRAY_LEN(ret_names) && strcasecmp(a, ret_names[k].name))
+			k++;
+		free(a);
+		if (k == ARRAY_LEN(ret_names) || (r->opts & ret_names[k].bit))
+			return false;	/* unknown or repeated */
+		r->opts |= ret_names[k].bit;
+		if (ret_names[k].bit == RET_PARTIAL && !parse_partial(ip, r))
+			return false;
+	}
+	if ((r->opts & RET_PARTIAL) && (r->opts & RET_ALL))
+		return false;	/* PARTIAL asks for a part of what ALL gives */
+	if (!r->opts)
+		r->opts = RET_ALL;	/* RFC 4731: RETURN () means ALL (CONTEXT is a hint) */
+	return ip_sp(ip);
 }

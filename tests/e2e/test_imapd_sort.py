@@ -5,6 +5,7 @@ thread) also named on its own here, so a regression says what broke.
 Raw sockets against a real instance (one for the module, a fresh user per
 test, see imap_harness.py); messages are APPENDed with the INTERNALDATE given."""
 import re
+import time
 
 import pytest
 
@@ -244,4 +245,72 @@ def test_sort_by_address_keys(server):
     # RFC 5957: the display name, else the address (a group's name)
     assert sort(b"DISPLAYTO") == [4, 3, 1, 2]    # EMPTY, FOO AAR, FOO BAR, ZED
     assert sort(b"DISPLAYFROM") == [4, 3, 2, 1]  # D, USER1@.., USER2@DOMAIN1.., USER2@DOMAIN2..
+    r.close()
+
+
+def esearch(lines, tag):
+    """The data of the one ESEARCH response to tag, after its (TAG ...)."""
+    got = [l for l in lines if l.startswith(b'* ESEARCH (TAG "%s")' % tag)]
+    assert len(got) == 1, lines
+    return got[0][len(b'* ESEARCH (TAG "%s")' % tag):].decode().strip()
+
+
+def test_esort_return_options(server):
+    sizes = [30, 10, 50, 20, 40]
+    r = session(server, [(["Subject: s", "X-Pad: " + "x" * n], None) for n in sizes])
+    assert b" ESORT" in b"".join(r.ok(b"CAPABILITY"))
+    # RFC 5267 3.1: MIN/MAX are the first/last in sort order, ALL keeps the order
+    assert esearch(r.ok(b"SORT RETURN (MIN MAX COUNT) (SIZE) US-ASCII ALL"), r.tag) == \
+        "MIN 2 MAX 3 COUNT 5"
+    assert esearch(r.ok(b"SORT RETURN (ALL) (SIZE) US-ASCII ALL"), r.tag) == "ALL 2,4,1,5,3"
+    assert esearch(r.ok(b"SORT RETURN () (REVERSE SIZE) US-ASCII 1:3"), r.tag) == "ALL 3,1:2"
+    lines = r.ok(b"UID SORT RETURN (COUNT) (SIZE) US-ASCII NOT ALL")
+    assert esearch(lines, r.tag) == "UID COUNT 0"
+    # SAVE keeps the sorted messages as "$"
+    assert r.ok(b"SORT RETURN (SAVE) (SIZE) US-ASCII 4:5") == []
+    assert numbers(r.ok(b"SEARCH $"), b"SEARCH") == [4, 5]
+    # without RETURN: the plain SORT response
+    assert numbers(r.ok(b"SORT (SIZE) US-ASCII ALL"), b"SORT") == [2, 4, 1, 5, 3]
+    for bad in (b"SORT RETURN (NOSUCH) (SIZE) US-ASCII ALL", b"SORT RETURN (MIN MIN) (SIZE) US-ASCII ALL",
+                b"SORT RETURN MIN (SIZE) US-ASCII ALL"):
+        assert r.cmd(bad)[-1].startswith(r.tag + b" BAD"), bad
+    r.close()
+
+
+def test_partial_results(server):
+    r = session(server, [(["Subject: s%d" % i, "X-Pad: " + "x" * (10 * (6 - i))], None)
+                         for i in range(1, 6)])
+    ok = lambda cmd: esearch(r.ok(cmd), r.tag)
+    assert ok(b"SEARCH RETURN (PARTIAL 2:4) ALL") == "PARTIAL (2:4 2:4)"
+    assert ok(b"SEARCH RETURN (PARTIAL 4:2) ALL") == "PARTIAL (2:4 2:4)"
+    assert ok(b"SEARCH RETURN (PARTIAL 1:9) 1:2,4:5") == "PARTIAL (1:9 1:2,4:5)"
+    assert ok(b"SEARCH RETURN (PARTIAL 2:3) 1:2,4:5") == "PARTIAL (2:3 2,4)"
+    assert ok(b"SEARCH RETURN (PARTIAL 6:6 COUNT) ALL") == "PARTIAL (6:6 NIL) COUNT 5"
+    assert ok(b"SEARCH RETURN (PARTIAL 4294967295:4294967295) ALL") == \
+        "PARTIAL (4294967295:4294967295 NIL)"
+    # positions in sort order for SORT
+    assert ok(b"SORT RETURN (PARTIAL 1:2) (SIZE) US-ASCII ALL") == "PARTIAL (1:2 5,4)"
+    uids = numbers(r.ok(b"UID SEARCH ALL"), b"SEARCH")
+    assert ok(b"UID SEARCH RETURN (PARTIAL 2:2) ALL") == "UID PARTIAL (2:2 %d)" % uids[1]
+    for bad in (b"1", b"1:*", b"*:1", b"0:3", b"1:4294967296", b"-1:2", b"1:2 PARTIAL 3:4"):
+        lines = r.cmd(b"SEARCH RETURN (PARTIAL " + bad + b") ALL")
+        assert lines[-1].startswith(r.tag + b" BAD"), (bad, lines)
+    # PARTIAL with ALL is contradictory
+    assert r.cmd(b"SEARCH RETURN (ALL PARTIAL 1:2) ALL")[-1].startswith(r.tag + b" BAD")
+    r.close()
+
+
+def test_within_older_younger(server):
+    r = RawImap(server)
+    append(r, ["Subject: old"], "22-Feb-2008 17:06:23 +0000")
+    append(r, ["Subject: new"], time.strftime("%d-%b-%Y %H:%M:%S +0000", time.gmtime(time.time() - 60)))
+    r.ok(b"SELECT INBOX")
+    assert b" WITHIN" in b"".join(r.ok(b"CAPABILITY"))
+    assert numbers(r.ok(b"SEARCH OLDER 3600"), b"SEARCH") == [1]
+    assert numbers(r.ok(b"SEARCH YOUNGER 3600"), b"SEARCH") == [2]
+    assert numbers(r.ok(b"SEARCH YOUNGER 10"), b"SEARCH") == []
+    assert numbers(r.ok(b"SEARCH OLDER 10"), b"SEARCH") == [1, 2]
+    assert numbers(r.ok(b"SEARCH NOT YOUNGER 3600 SUBJECT old"), b"SEARCH") == [1]
+    for bad in (b"OLDER 0", b"OLDER", b"YOUNGER -5", b"YOUNGER 4294967296"):
+        assert r.cmd(b"SEARCH " + bad)[-1].startswith(r.tag + b" BAD"), bad
     r.close()

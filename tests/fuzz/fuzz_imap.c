@@ -16,7 +16,8 @@
  *    reader must never return more than its limits allow, and the tokeniser
  *    walks each command it returns; APPEND's grammar (MULTIAPPEND, CATENATE)
  *    parses the command so far at each literal and the whole command at its
- *    end, and every token is also tried as an IMAP URL.
+ *    end, every token is also tried as an IMAP URL, and SEARCH/SORT
+ *    commands go through the search program's parser (imapd/search_parse.c).
  * Run: make fuzz (long) or make fuzz-smoke (part of make check). */
 #include "common/mime.h"
 #include "common/mime_binconv.h"
@@ -28,6 +29,7 @@
 #include "imapd/imapurl.h"
 #include "imapd/id.h"
 #include "imapd/parser.h"
+#include "imapd/search.h"
 #include "imapd/thread.h"
 
 #include <ctype.h>
@@ -159,6 +161,35 @@ static void walk(const char *buf, size_t len)
 	}
 }
 
+/* SEARCH's and SORT's arguments: RETURN options (a PARTIAL range comes out
+ * ordered and non-zero) and the search program (bounded by the parser). */
+static void search_args(struct evbuffer *cmd, bool latin1)
+{
+	struct ip ip;
+	ip_init(&ip, (const char *)evbuffer_pullup(cmd, -1), evbuffer_get_length(cmd));
+	char *tag = ip_tag(&ip), *name = tag && ip_sp(&ip) ? ip_atom(&ip) : NULL;
+	if (name && !strcasecmp(name, "UID")) {
+		free(name);
+		name = ip_sp(&ip) ? ip_atom(&ip) : NULL;
+	}
+	if (name && (!strcasecmp(name, "SEARCH") || !strcasecmp(name, "SORT")) && ip_sp(&ip)) {
+		struct search_ret r;
+		const char *at = ip.p;
+		char *w = ip_atom(&ip);
+		bool given = w && !strcasecmp(w, "RETURN");
+		free(w);
+		if (!given)
+			ip.p = at, ip.bad = false;
+		if (given && ip_sp(&ip) && search_parse_return(&ip, &r) && (r.opts & RET_PARTIAL) &&
+		    (!r.plo || r.plo > r.phi))
+			abort();
+		bool badcharset, modseq;
+		skey_free(search_parse(&ip, latin1 ? "iso-8859-1" : NULL, &badcharset, &modseq));
+	}
+	free(tag);
+	free(name);
+}
+
 /* APPEND's arguments, on the command so far (prefix: it ends in a literal
  * announcement) or whole; the messages and parts stay within the limits. */
 static enum append_parsed append_args(struct evbuffer *cmd, bool prefix)
@@ -226,6 +257,7 @@ static void fuzz_commands(const uint8_t *data, size_t size)
 					abort();
 				walk((const char *)evbuffer_pullup(r.cmd, -1), n);
 				append_args(r.cmd, false);
+				search_args(r.cmd, data[0] & 2);
 				cr_reset(&r);
 			}
 			if (st == CR_FATAL)
