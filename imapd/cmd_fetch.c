@@ -420,6 +420,7 @@ struct fetch_job {
 	struct freq r;
 	bool uid, missing, unknown_cte;
 	bool failed;		/* the index could not be opened again */
+	bool unsolicited;	/* NOTIFY's MessageNew: no tagged reply */
 	size_t *idx, n, k;
 	struct fstream *fs;
 };
@@ -484,7 +485,9 @@ bool fetch_pump(struct session *s)
 		}
 		/* as Dovecot does (RFC 2180 4.1.2 leaves the choice): the
 		 * messages still here are answered, and the command succeeds */
-		if (j->failed)
+		if (j->unsolicited)
+			;	/* no command asked */
+		else if (j->failed)
 			s_no(s, "[SERVERBUG] Cannot open mailbox");
 		else if (j->missing)
 			s_ok(s, "[EXPUNGEISSUED] Some messages were already expunged");
@@ -497,6 +500,37 @@ bool fetch_pump(struct session *s)
 	}
 	s->pumping = false;
 	return s->fetch != NULL;
+}
+
+bool fetch_atts_valid(const char *atts)
+{
+	struct freq r = { 0 };
+	struct ip ip;
+	ip_init(&ip, atts, strlen(atts));
+	bool ok = parse_atts(&ip, &r) && ip.p == ip.end;
+	freq_free(&r);
+	return ok;
+}
+
+void fetch_unsolicited(struct session *s, const char *atts, const uint32_t *uids, size_t n)
+{
+	struct fetch_job *j = xcalloc(1, sizeof *j);
+	struct ip ip;
+	ip_init(&ip, atts, strlen(atts));
+	if (s->fetch || !parse_atts(&ip, &j->r)) {
+		fetch_job_free(j);
+		return;
+	}
+	j->uid = j->unsolicited = true;
+	j->idx = xcalloc(n + 1, sizeof *j->idx);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t q = view_seq(s->sel, uids[i]);
+		if (q)
+			j->idx[j->n++] = q - 1;
+	}
+	j->fs = fs_new();
+	s->fetch = j;
+	fetch_pump(s);	/* the rest as the client reads (session.c) */
 }
 
 void cmd_fetch(struct session *s, struct ip *ip, bool uid)
@@ -640,7 +674,7 @@ void cmd_store(struct session *s, struct ip *ip, bool uid)
 	bool missing = false;
 	uint32_t *modified = xcalloc(n + 1, sizeof *modified);
 	size_t nmod = 0;
-	struct view_changes c = { .with_uid = uid };
+	struct view_changes c = { .with_uid = uid, .own = true };
 	for (size_t k = 0; k < n; k++) {
 		struct vmsg *m = &s->sel->m[idx[k]];
 		if (conditional && m->modseq > unchangedsince) {

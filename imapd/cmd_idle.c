@@ -1,7 +1,9 @@
 /* cmd_idle.c — IDLE (RFC 2177): changes by other sessions and by deliverd
  * are reported as they happen, watched with inotify on the selected folder's
- * new/ and cur/. IDLE ends with DONE, or after idle_max with a BYE. */
+ * new/ and cur/ (through NOTIFY's inotify instance while NOTIFY is on: one
+ * instance per session). IDLE ends with DONE, or after idle_max with a BYE. */
 #include "imapd/commands.h"
+#include "imapd/notify.h"
 #include "common/linereader.h"
 #include "common/log.h"
 #include "common/mailindex.h"
@@ -29,6 +31,7 @@ static void idle_stop(struct session *s)
 		s->idle_timer = NULL;
 	}
 	s->idling = false;
+	notify_idle(s, false);
 	struct timeval tv = { (time_t)s->lim.idle_timeout, 0 };
 	bufferevent_set_timeouts(s->bev, &tv, &tv);	/* a client that stops reading times out too */
 }
@@ -68,8 +71,8 @@ void cmd_idle(struct session *s, struct ip *ip, bool uid)
 	struct timeval tv = { (time_t)s->lim.idle_max, 0 };
 	s->idle_timer = evtimer_new(s->base, on_idle_timeout, s);
 	evtimer_add(s->idle_timer, &tv);
-	if (!s->sel)
-		return;
+	if (!s->sel || notify_idle(s, true))
+		return;	/* nothing to watch, or NOTIFY's inotify watches it */
 	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (s->inotify_fd < 0) {
 		log_warn("user=%s: inotify: cannot watch; changes show at the next command", s->user);

@@ -3,6 +3,7 @@
 #include "imapd/commands.h"
 #include "imapd/id.h"
 #include "imapd/imapd.h"
+#include "imapd/notify.h"
 #include "common/mailindex.h"
 #include "common/util.h"
 
@@ -46,6 +47,7 @@ static const struct command {
 	{ "STATUS", ST_AUTH | ST_SEL, false, cmd_status },
 	{ "NAMESPACE", ST_AUTH | ST_SEL, false, cmd_namespace },
 	{ "APPEND", ST_AUTH | ST_SEL, false, cmd_append },
+	{ "NOTIFY", ST_AUTH | ST_SEL, false, cmd_notify },
 	{ "IDLE", ST_AUTH | ST_SEL, false, cmd_idle },
 	{ "CLOSE", ST_SEL, false, cmd_close },
 	{ "UNSELECT", ST_SEL, false, cmd_unselect },
@@ -190,6 +192,7 @@ static void handle_command(struct session *s)
 		c->fn(s, &ip, uid);
 		s->in_fetch_like = false;
 	}
+	notify_after_command(s);
 	free(name);
 }
 
@@ -199,6 +202,7 @@ static void session_end(struct session *s)
 	append_discard(s);	/* the client left in the middle of an APPEND */
 	fetch_job_free(s->fetch);	/* ... or of a FETCH */
 	s->fetch = NULL;
+	notify_stop(s);
 	view_free(s->sel);
 	s->sel = NULL;
 }

@@ -2,6 +2,7 @@
  * work out what changed (view.c) and have it reported (untagged.c). Commands
  * call these; nothing here is called by session.c. */
 #include "imapd/commands.h"
+#include "imapd/notify.h"
 #include "common/log.h"
 #include "common/mailindex.h"
 #include "common/mailstore.h"
@@ -26,6 +27,7 @@ static void sync_from(struct session *s, struct mi *mi, bool allow_expunge)
 {
 	struct view_changes c = { .with_uid = true };
 	uint32_t rf = recent_from(s, mi, s->sel->readonly);
+	allow_expunge |= notify_immediate_expunges(s);
 	enum view_fate f = view_update(s->sel, mi, rf, allow_expunge, &c);
 	if (f == VIEW_REBUILT) {
 		/* the index was rebuilt under us: the client must resynchronise */

@@ -19,6 +19,7 @@
 
 struct append_state;
 struct fetch_job;
+struct notify;
 struct session;
 
 /* What the command layer does for the input loop. */
@@ -71,6 +72,7 @@ struct session {
 	bool rev2;
 	struct append_state *append;	/* the APPEND being received (cmd_append.c) */
 	struct fetch_job *fetch;	/* a FETCH still sending (no command is read meanwhile) */
+	struct notify *notify;		/* NOTIFY in effect (notify.h), or NULL */
 	bool pumping;		/* fetch_pump is running */
 	/* fetch bookkeeping of the current command */
 	bool in_fetch_like;	/* FETCH/STORE/SEARCH (non-UID): no EXPUNGE responses */

@@ -2,6 +2,7 @@
  * the view and its change sets for the session's enabled extensions. */
 #include "imapd/untagged.h"
 #include "imapd/session.h"
+#include "imapd/notify.h"
 #include "common/mailindex.h"
 #include "common/util.h"
 
@@ -121,7 +122,9 @@ void untagged_changes(struct session *s, const struct view_changes *c)
 	if (c->new_keywords)
 		untagged_flags(s);	/* before any FETCH shows one of them */
 	expunges(s, c);
-	for (size_t k = 0; k < c->nchanged; k++) {
+	/* NOTIFY's selected filter without FlagChange: others' changes unsaid */
+	bool flags = c->own || !notify_hides_flag_changes(s);
+	for (size_t k = 0; flags && k < c->nchanged; k++) {
 		uint32_t q = view_seq(v, c->changed[k]);
 		if (q)
 			untagged_fetch_flags(s, q - 1, c->with_uid, false);

@@ -56,6 +56,7 @@ struct view_changes {
 	size_t nadded, capadded;
 	bool with_uid;		/* FETCH responses name the UID (unsolicited ones always do) */
 	bool new_keywords;	/* the view's keywords grew: FLAGS and PERMANENTFLAGS first */
+	bool own;		/* the session's own STORE: its replies, whatever NOTIFY asks */
 	uint64_t modseq;	/* the view's HIGHESTMODSEQ after the change */
 };
 

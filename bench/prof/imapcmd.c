@@ -8,7 +8,7 @@
  * replies go to stdout (every line with -v). The commands are written to one
  * end of a socket pair, session_run serves the other; a thread drains the
  * replies. */
-#include "imapd/session.h"
+#include "imapd/commands.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 	size_t n = evbuffer_get_length(cmds);
 	if (write_all(sv[1], evbuffer_pullup(cmds, -1), n) < 0)
 		return 1;
-	session_run(sv[0], "bench", "c0", "127.0.0.1", false, NULL, 0, &lim);
+	session_run(sv[0], "bench", "c0", "127.0.0.1", false, NULL, 0, &lim, &imap_session_ops);
 	shutdown(sv[0], SHUT_RDWR);
 	pthread_join(t, NULL);
 	evbuffer_free(cmds);

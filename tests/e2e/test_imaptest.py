@@ -38,7 +38,6 @@ STRESS_USERS = 10
 KNOWN_FAILING = {
     # failing
     # skipped: capability not offered yet
-    "notify",
     "search-context-update", "search-context-update2", "search-context-update3",
     "search-partial", "sort-partial",
 }

@@ -26,6 +26,7 @@
 #include "common/util.h"
 #include "common/mime_stream.h"
 #include "imapd/append.h"
+#include "imapd/notify.h"
 #include "imapd/imapurl.h"
 #include "imapd/id.h"
 #include "imapd/parser.h"
@@ -213,6 +214,37 @@ static enum append_parsed append_args(struct evbuffer *cmd, bool prefix)
 	return r;
 }
 
+/* MessageNew's attribute list: balanced parentheses will do here (FETCH's
+ * own parser is not part of this target) */
+static bool any_fetch_att(const char *atts)
+{
+	return atts[0] == '(';
+}
+
+/* NOTIFY's arguments (notify_parse.c) within its bounds. */
+static void notify_args(struct evbuffer *cmd)
+{
+	struct ip ip;
+	ip_init(&ip, (const char *)evbuffer_pullup(cmd, -1), evbuffer_get_length(cmd));
+	char *tag = ip_tag(&ip), *name = NULL;
+	if (tag && ip_sp(&ip) && (name = ip_atom(&ip)) && !strcasecmp(name, "NOTIFY")) {
+		enum notify_parsed res;
+		const char *err;
+		struct notify_spec *sp = notify_parse(&ip, any_fetch_att, &res, &err);
+		if ((res == NP_SET) != (sp != NULL))
+			abort();
+		size_t names = 0;
+		for (size_t g = 0; sp && g < sp->ngroups; g++)
+			names += sp->groups[g].nnames;
+		if (sp && (sp->ngroups > NOTIFY_MAX_GROUPS || names > NOTIFY_MAX_NAMES ||
+			   (sp->fetch_att && strlen(sp->fetch_att) > NOTIFY_MAX_FETCH_ATT)))
+			abort();
+		notify_spec_free(sp);
+	}
+	free(tag);
+	free(name);
+}
+
 /* ID's arguments (RFC 2971 limits); true if the command is an ID. */
 static bool id_args(struct evbuffer *cmd)
 {
@@ -258,6 +290,7 @@ static void fuzz_commands(const uint8_t *data, size_t size)
 				walk((const char *)evbuffer_pullup(r.cmd, -1), n);
 				append_args(r.cmd, false);
 				search_args(r.cmd, data[0] & 2);
+				notify_args(r.cmd);
 				cr_reset(&r);
 			}
 			if (st == CR_FATAL)
