@@ -24,7 +24,9 @@ $$($(1)_LIB): $$($(1)_OBJS)
 	rm -f $$@
 	$$(AR) rcs $$@ $$^
 
-$$($(1)_BIN): $$(BUILD)/obj/$(1)/main.o $$($(1)_LIB) $$(foreach d,$(4),$$($$(d)_LIB)) $$(COMMON_LIB)
+# The libraries of other folders are named by path: a folder whose module.mk is
+# read later has no $$(FOLDER_LIB) yet when this rule is expanded.
+$$($(1)_BIN): $$(BUILD)/obj/$(1)/main.o $$($(1)_LIB) $$(foreach d,$(4),$$(BUILD)/lib/lib$$(d).a) $$(COMMON_LIB)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$< $$($(1)_LIB) $$(foreach d,$(4),$$($$(d)_LIB)) $$(COMMON_LIB) $$(LDLIBS) $(3)
+	$$(CC) $$(LDFLAGS) -o $$@ $$< $$($(1)_LIB) $$(foreach d,$(4),$$(BUILD)/lib/lib$$(d).a) $$(COMMON_LIB) $$(LDLIBS) $(3)
 endef
