@@ -165,7 +165,7 @@ void cmd_namespace(struct session *s, struct ip *ip, bool uid)
 
 enum { SA_MESSAGES = 1, SA_RECENT = 2, SA_UIDNEXT = 4, SA_UIDVALIDITY = 8, SA_UNSEEN = 16,
        SA_SIZE = 32, SA_HIGHESTMODSEQ = 64, SA_DELETED = 128, SA_DELETED_STORAGE = 256,
-       SA_MAILBOXID = 512 };
+       SA_MAILBOXID = 512, SA_APPENDLIMIT = 1024 };
 /* items that need every record read */
 #define SA_PER_MESSAGE (SA_UNSEEN | SA_SIZE | SA_DELETED | SA_DELETED_STORAGE)
 
@@ -176,6 +176,7 @@ int parse_status_items(struct ip *ip, unsigned *items)
 		{ "UIDVALIDITY", SA_UIDVALIDITY }, { "UNSEEN", SA_UNSEEN }, { "SIZE", SA_SIZE },
 		{ "HIGHESTMODSEQ", SA_HIGHESTMODSEQ }, { "DELETED", SA_DELETED },
 		{ "DELETED-STORAGE", SA_DELETED_STORAGE }, { "MAILBOXID", SA_MAILBOXID },
+		{ "APPENDLIMIT", SA_APPENDLIMIT },
 	};
 	*items = 0;
 	if (!ip_char(ip, '('))
@@ -249,6 +250,8 @@ int status_line(struct session *s, const char *name, unsigned items)
 	if (items & SA_MAILBOXID && !mailbox_id(name, id))
 		items &= ~(unsigned)SA_MAILBOXID;
 	ITEM(SA_MAILBOXID, "MAILBOXID (%s)", id);
+	/* RFC 7889 5: every folder has the limit CAPABILITY announces */
+	ITEM(SA_APPENDLIMIT, "APPENDLIMIT %llu", (unsigned long long)s->lim.message_max);
 #undef ITEM
 	evbuffer_add(b, ")\r\n", 3);
 	mi_close(mi);

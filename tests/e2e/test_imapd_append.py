@@ -193,3 +193,24 @@ def test_catenate_refusals(server, imap_instance):
     assert b"* 1 EXISTS" in c.ok(b"SELECT INBOX")
     assert tmp_files(server) == []
     c.close()
+
+
+def test_appendlimit_in_capability_status_and_list_status(server):
+    """RFC 7889: the limit CAPABILITY announces is every folder's, in STATUS
+    and LIST-STATUS too; a message over it is refused before it is sent,
+    and a non-synchronising literal over it ends the session (RFC 7888 4)."""
+    c = RawImap(server)
+    caps = c.ok(b"CAPABILITY")[0].split()
+    assert b"APPENDLIMIT=%d" % MAX_MESSAGE in caps
+    assert b"MULTIAPPEND" in caps and b"CATENATE" in caps and b"URL-PARTIAL" in caps
+    st = c.ok(b"STATUS INBOX (MESSAGES APPENDLIMIT)")
+    assert st == [b"* STATUS \"INBOX\" (MESSAGES 0 APPENDLIMIT %d)" % MAX_MESSAGE], st
+    ls = c.ok(b'LIST "" "Sent" RETURN (STATUS (APPENDLIMIT))')
+    assert b"* STATUS \"Sent\" (APPENDLIMIT %d)" % MAX_MESSAGE in ls, ls
+    c.send(b"a1 APPEND INBOX {%d}\r\n" % (MAX_MESSAGE + 1))
+    assert c.line().startswith(b"a1 NO [TOOBIG]")
+    ok = c.cmd(b"APPEND INBOX " + lit(b"x" * MAX_MESSAGE))
+    assert ok[-1].startswith(c.tag + b" OK [APPENDUID"), ok[-1]
+    c.send(b"a2 APPEND INBOX {%d+}\r\n" % (MAX_MESSAGE + 1))
+    assert c.line().startswith(b"* BYE")
+    c.s.close()
