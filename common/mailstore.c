@@ -17,13 +17,67 @@
 
 const char *const ms_special_folders[] = { "Sent", "Drafts", "Trash", "Junk", "Archive", NULL };
 
+static const char *const special_uses[] = { "\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive" };
+
+/* The attributes recorded for dir: 1 (in buf, maybe empty), 0 none recorded. */
+static int read_special_use(const char *dir, char *buf, size_t size)
+{
+	char *p = xasprintf("%s/%s", dir, MS_SPECIALUSE_FILE);
+	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(p);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return 1;
+}
+
 const char *ms_special_use(const char *name)
 {
-	static const char *const uses[] = { "\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive" };
+	static char buf[128];
+	char *dir = ms_folder_dir(name);
+	int recorded = dir ? read_special_use(dir, buf, sizeof buf) : 0;
+	free(dir);
+	if (recorded)
+		return *buf ? buf : NULL;
 	for (int i = 0; ms_special_folders[i]; i++)
 		if (!strcmp(name, ms_special_folders[i]))
-			return uses[i];
+			return special_uses[i];
 	return NULL;
+}
+
+const char *ms_special_use_canon(const char *flag)
+{
+	for (size_t i = 0; i < ARRAY_LEN(special_uses); i++)
+		if (!strcasecmp(flag, special_uses[i]))
+			return special_uses[i];
+	return NULL;
+}
+
+int ms_set_special_use(const char *name, const char *uses)
+{
+	char *dir = ms_folder_dir(name);
+	if (!dir)
+		return -1;
+	char *tmp = xasprintf("%s/%s.tmp", dir, MS_SPECIALUSE_FILE);
+	char *path = xasprintf("%s/%s", dir, MS_SPECIALUSE_FILE);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int r = -1;
+	if (fd >= 0) {
+		r = write_all(fd, uses, strlen(uses)) < 0 || write_all(fd, "\n", 1) < 0 ? -1 : 0;
+		if (close(fd) < 0)
+			r = -1;
+	}
+	if (r == 0)
+		r = rename(tmp, path);
+	if (r < 0)
+		unlink(tmp);
+	free(tmp);
+	free(path);
+	free(dir);
+	return r;
 }
 
 bool ms_is_inbox(const char *name)

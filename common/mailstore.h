@@ -18,8 +18,19 @@
 
 /* Special-use folders created for a new user (RFC 6154). */
 extern const char *const ms_special_folders[];	/* "Sent", "Drafts", ... NULL */
-/* "\\Sent" etc. for a top-level special folder name, else NULL. */
+/* The special-use attributes of a folder ("\\Sent", or several separated by
+ * spaces), NULL for none: those given at CREATE (RFC 6154 USE, kept in the
+ * folder's directory, MS_SPECIALUSE_FILE) or, without that file, the
+ * default of a top-level special folder name. The string lives until the
+ * next call. */
+#define MS_SPECIALUSE_FILE	"tern-specialuse"
 const char *ms_special_use(const char *name);
+/* flag as tern spells it if a folder can carry it here (\Archive \Drafts
+ * \Junk \Sent \Trash, any case), else NULL: \All and \Flagged are virtual,
+ * tern has no such folders. */
+const char *ms_special_use_canon(const char *flag);
+/* Record the attributes (space-separated, validated by the caller) of name. 0 or -1. */
+int ms_set_special_use(const char *name, const char *uses);
 
 /* Names are stored as IMAP4rev1 clients send them: modified UTF-7 (RFC
  * 3501 5.1.3) beyond ASCII. ms_name_to_utf8: the UTF-8 form (NULL when the

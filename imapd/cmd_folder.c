@@ -10,6 +10,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -41,12 +42,60 @@ static bool mailbox_id(const char *name, char id[OBJECTID_LEN + 1])
 	return ok;
 }
 
+#define CREATE_MAX_USES 8
+
+/* One "\Attr" of a USE list (RFC 6154 use-attr). */
+static char *use_attr(struct ip *ip)
+{
+	if (!ip_char(ip, '\\'))
+		return NULL;
+	char *a = ip_atom(ip);
+	char *r = a ? xasprintf("\\%s", a) : NULL;
+	free(a);
+	return r;
+}
+
+/* RFC 4466 create-params after the name: "(USE (\Attr ...))" (RFC 6154),
+ * the only parameter there is. The attributes go space-separated into
+ * uses; returns 0, -1 on a syntax error, -2 for an attribute tern cannot
+ * give a folder (*bad names it). */
+static int create_params(struct ip *ip, char *uses, size_t size, char **bad)
+{
+	*uses = '\0';
+	if (ip_eol(ip))
+		return 0;
+	char *p = NULL;
+	bool ok = ip_sp(ip) && ip_char(ip, '(') && (p = ip_atom(ip)) && !strcasecmp(p, "USE") &&
+		  ip_sp(ip) && ip_char(ip, '(');
+	free(p);
+	for (int n = 0; ok && !ip_char(ip, ')'); n++) {
+		char *a = (n == 0 || ip_sp(ip)) && n < CREATE_MAX_USES ? use_attr(ip) : NULL;
+		if (!a)
+			return -1;
+		const char *canon = ms_special_use_canon(a);
+		if (!canon && !*bad)
+			*bad = xstrdup(a);
+		else if (canon && !strstr(uses, canon) && strlen(uses) + strlen(canon) + 2 < size)
+			snprintf(uses + strlen(uses), size - strlen(uses), "%s%s", *uses ? " " : "", canon);
+		free(a);
+	}
+	if (!ok || !ip_char(ip, ')') || !ip_eol(ip))
+		return -1;
+	return *bad ? -2 : 0;
+}
+
 void cmd_create(struct session *s, struct ip *ip, bool uid)
 {
-	char *name = only_mailbox(s, ip, "CREATE mailbox");
+	char *name = NULL, *bad = NULL, uses[128];
 	char id[OBJECTID_LEN + 1];
-	if (!name)
+	int pr = 0;
+	if (!ip_sp(ip) || !(name = arg_mailbox(ip)) ||
+	    (pr = create_params(ip, uses, sizeof uses, &bad)) == -1) {
+		s_bad(s, "Syntax: CREATE mailbox [(USE (\\Attr ...))]");
+		free(name);
+		free(bad);
 		return;
+	}
 	size_t n = strlen(name);
 	if (n > 1 && name[n - 1] == MS_SEP)
 		name[n - 1] = '\0';	/* RFC 3501: a trailing separator only declares intent */
@@ -54,13 +103,21 @@ void cmd_create(struct session *s, struct ip *ip, bool uid)
 		s_no(s, "[ALREADYEXISTS] Mailbox already exists");
 	else if (!ms_valid_name(name))
 		s_no(s, "[CANNOT] Invalid mailbox name");
+	else if (pr == -2)
+		s_no(s, "[USE] A folder here cannot be %s", bad);
 	else if (ms_create(name) < 0)
 		s_no(s, "[SERVERBUG] Cannot create mailbox: %s", strerror(errno));
-	else if (mailbox_id(name, id))
+	else if (*uses && ms_set_special_use(name, uses) < 0) {
+		/* RFC 6154: a mailbox that cannot have its use is not created */
+		int e = errno;
+		ms_delete(name);
+		s_no(s, "[USE] Cannot record the special use: %s", strerror(e));
+	} else if (mailbox_id(name, id))
 		s_ok(s, "[MAILBOXID (%s)] CREATE completed", id);
 	else
 		s_ok(s, "CREATE completed");
 	free(name);
+	free(bad);
 }
 
 void cmd_delete(struct session *s, struct ip *ip, bool uid)
@@ -87,6 +144,19 @@ void cmd_delete(struct session *s, struct ip *ip, bool uid)
 	free(name);
 }
 
+/* ms_rename, and a special use the folder had by its name ("Sent") goes
+ * along, recorded: a client renaming its Sent folder keeps it \Sent. */
+static int rename_folder(const char *from, const char *to)
+{
+	const char *u = ms_is_inbox(from) ? NULL : ms_special_use(from);
+	char *use = u ? xstrdup(u) : NULL;
+	int r = ms_rename(from, to);
+	if (r == 0 && use && !ms_special_use(to) && ms_set_special_use(to, use) < 0)
+		log_warn("rename %s: cannot keep its special use %s: %m", from, use);
+	free(use);
+	return r;
+}
+
 void cmd_rename(struct session *s, struct ip *ip, bool uid)
 {
 	char *from = NULL, *to = NULL;
@@ -101,7 +171,7 @@ void cmd_rename(struct session *s, struct ip *ip, bool uid)
 		s_no(s, "[CANNOT] Invalid mailbox name");
 	} else if (!ms_is_inbox(from) && !strncmp(to, from, strlen(from)) && to[strlen(from)] == MS_SEP) {
 		s_no(s, "[CANNOT] Cannot move a mailbox under itself");
-	} else if (ms_rename(from, to) < 0) {
+	} else if (rename_folder(from, to) < 0) {
 		s_no(s, "[SERVERBUG] Cannot rename: %s", strerror(errno));
 	} else {
 		/* the selected folder (or one of its parents) moved: follow it */

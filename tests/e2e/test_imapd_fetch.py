@@ -259,3 +259,47 @@ def test_status_size_is_the_sum_of_rfc822_sizes(server):
     r.ok(b"EXPUNGE")
     assert r.ok(b"STATUS INBOX (SIZE)") == [b"* STATUS \"INBOX\" (SIZE %d)" % sizes[1]]
     r.close()
+
+
+def list_attrs(r, pattern=b"*", ret=b""):
+    """{name: attributes} of LIST "" pattern."""
+    out = {}
+    for l in r.ok(b'LIST "" "' + pattern + b'"' + ret):
+        m = re.match(rb'\* LIST \(([^)]*)\) "\." "?([^"]*)"?$', l)
+        assert m, l
+        out[m.group(2)] = set(m.group(1).split())
+    return out
+
+
+def test_create_special_use_kept_across_restart(server):
+    """RFC 6154 CREATE-SPECIAL-USE: CREATE name (USE (\\Attr ...)) gives the
+    folder its use (any case in, canonical out), shown by LIST and LIST
+    (SPECIAL-USE) and kept across a restart and a RENAME; \\All and \\Flagged
+    (virtual here) are NO [USE] and create nothing; bad syntax is BAD.
+    Renaming the default Sent folder keeps it \\Sent."""
+    r = RawImap(server)
+    assert b"CREATE-SPECIAL-USE" in b"\n".join(r.ok(b"CAPABILITY"))
+    r.ok(b"CREATE MySent (USE (\\Sent))")
+    r.ok(b"CREATE Keep (USE (\\archive \\JUNK \\Archive))")
+    assert r.cmd(b"CREATE Virtual (USE (\\All))")[-1].startswith(r.tag + b" NO [USE]")
+    assert r.cmd(b"CREATE Virtual2 (USE (\\Flagged))")[-1].startswith(r.tag + b" NO [USE]")
+    assert r.cmd(b"CREATE Bad (USE (Sent))")[-1].startswith(r.tag + b" BAD")
+    assert r.cmd(b"CREATE Bad (OTHER (\\Sent))")[-1].startswith(r.tag + b" BAD")
+    r.ok(b"CREATE Plain (USE ())")
+    r.close()
+    server.restart()
+    r = RawImap(server)
+    attrs = list_attrs(r)
+    assert b"Virtual" not in attrs and b"Virtual2" not in attrs and b"Bad" not in attrs
+    assert b"\\Sent" in attrs[b"MySent"] and b"\\Sent" in attrs[b"Sent"]
+    assert {b"\\Archive", b"\\Junk"} <= attrs[b"Keep"]
+    assert not attrs[b"Plain"] & {b"\\Sent", b"\\Archive", b"\\Junk", b"\\Drafts", b"\\Trash"}
+    special = list_attrs(r, ret=b" RETURN (SPECIAL-USE)")
+    assert b"\\Sent" in special[b"MySent"]
+    only = r.ok(b'LIST (SPECIAL-USE) "" "*"')
+    assert not any(b'"Plain"' in l or b'"INBOX"' in l for l in only), only
+    r.ok(b"RENAME MySent Outbox")
+    r.ok(b"RENAME Sent Sent-2024")
+    attrs = list_attrs(r)
+    assert b"\\Sent" in attrs[b"Outbox"] and b"\\Sent" in attrs[b"Sent-2024"]
+    r.close()
