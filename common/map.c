@@ -285,14 +285,28 @@ int map_del(struct map *m, const char *key)
 int map_each(struct map *m, int (*fn)(const char *key, const char *val, size_t vlen, void *arg),
 	     void *arg)
 {
+	return map_each_prefix(m, "", fn, arg);
+}
+
+int map_each_prefix(struct map *m, const char *prefix,
+		    int (*fn)(const char *key, const char *val, size_t vlen, void *arg), void *arg)
+{
 	DBC *c;
 	DBT k, v;
 	int r, stop = 0;
+	size_t plen = strlen(prefix);
 	if (m->db->cursor(m->db, NULL, &c, 0) != 0)
 		return -1;
 	memset(&k, 0, sizeof k);
 	memset(&v, 0, sizeof v);
-	while (!stop && (r = c->get(c, &k, &v, DB_NEXT)) == 0) {
+	/* a btree keeps keys in order: start at the prefix, stop past it */
+	k.data = (void *)prefix;
+	k.size = (u_int32_t)plen;
+	u_int32_t op = plen ? DB_SET_RANGE : DB_NEXT;
+	while (!stop && (r = c->get(c, &k, &v, op)) == 0) {
+		op = DB_NEXT;
+		if (k.size < plen || memcmp(k.data, prefix, plen))
+			break;
 		char *ks = xstrndup(k.data, k.size);
 		char *vs = xmalloc(v.size + 1);
 		if (v.size)

@@ -36,5 +36,9 @@ int map_del(struct map *m, const char *key);
 /* Call fn for every key in order; stop early if it returns non-zero. */
 int map_each(struct map *m, int (*fn)(const char *key, const char *val, size_t vlen, void *arg),
 	     void *arg);
+/* The same for the keys that start with prefix only (fn may not change the
+ * map; collect keys and change it afterwards). */
+int map_each_prefix(struct map *m, const char *prefix,
+		    int (*fn)(const char *key, const char *val, size_t vlen, void *arg), void *arg);
 
 #endif

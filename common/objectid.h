@@ -11,9 +11,11 @@
  *
  * EMAILID: "E" + 24 hex digits of the SHA-256 of the Maildir unique name
  * (the file name up to the ':' of its flags). It stays the same when flags
- * change (the file is renamed) and when the message is MOVEd to another
- * folder (the unique name is kept); a COPY is a new file, a new message and
- * a new id. An index rebuild keeps it, since it is derived from the name. */
+ * change (the file is renamed) and when the message moves by rename keeping
+ * its unique name (common/mailmove.h, as JMAP moves; imapd's MOVE writes a
+ * copy today, a new file and so a new id); a COPY is a new file, a new
+ * message and a new id. An index rebuild keeps it, since it is derived from
+ * the name. */
 #ifndef TERN_OBJECTID_H
 #define TERN_OBJECTID_H
 

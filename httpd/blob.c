@@ -1,6 +1,7 @@
 /* blob.c — JMAP upload and download (see blob.h). */
 #include "httpd/blob.h"
 #include "httpd/chan.h"
+#include "httpd/email.h"
 #include "httpd/jmap.h"
 #include "httpd/sess.h"
 #include "common/ipc.h"
@@ -36,7 +37,7 @@ int blob_open(struct sess *s, const char *blob_id, int *fd, size_t *len)
 {
 	struct stat st;
 	if (!upload_id(blob_id))
-		return -1;
+		return email_blob_open(s, blob_id, fd, len);
 	char *path = xasprintf("%s/%s", BLOB_DIR, blob_id);
 	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	free(path);

@@ -15,10 +15,12 @@
 
 #define POINTER_MAX_RESULTS 100000	/* elements a "*" path may produce */
 
-static const char *const known_caps[] = { CAP_CORE, NULL };
+static const char *const known_caps[] = { CAP_CORE, CAP_MAIL, NULL };
 
 static const struct jmap_method *const method_tables[] = {
 	jmap_core_methods,
+	jmap_mailbox_methods,
+	jmap_email_methods,
 };
 
 void jmap_reply(struct jcall *c, const char *name, json_t *args)
@@ -274,6 +276,10 @@ static void process(struct sess *s, uint32_t id, json_t *req)
 	if (json_array_size(calls) > s->conf->lim.max_calls_in_request) {
 		sess_problem(s, id, 400, ERR_PREFIX "limit", "maxCallsInRequest",
 			     "Too many method calls in one request");
+		return;
+	}
+	if (account_sync(&s->acct) < 0) {
+		sess_problem(s, id, 503, "about:blank", NULL, "The mailbox cannot be read now");
 		return;
 	}
 	json_t *in_ids = json_object_get(req, "createdIds");

@@ -1,5 +1,6 @@
 /* jmap_core.c — the JMAP session resource (RFC 8620 2) and Core/echo. */
 #include "httpd/jmap.h"
+#include "httpd/journal.h"
 #include "httpd/sess.h"
 #include "common/util.h"
 
@@ -25,10 +26,16 @@ static json_t *core_capability(const struct jmap_limits *l)
 static json_t *session_body(struct sess *s)
 {
 	const char *base = s->conf->base_url;
-	json_t *caps = json_pack("{s:o}", CAP_CORE, core_capability(&s->conf->lim));
-	json_t *account = json_pack("{s:s, s:b, s:b, s:{}}", "name", s->user, "isPersonal", 1,
-				    "isReadOnly", 0, "accountCapabilities");
-	json_t *primary = json_object();
+	json_t *caps = json_pack("{s:o, s:{}}", CAP_CORE, core_capability(&s->conf->lim), CAP_MAIL);
+	json_t *mail = json_pack("{s:i, s:n, s:i, s:I, s:[s,s,s,s,s,s,s,s], s:b}",
+				 "maxMailboxesPerEmail", 1, "maxMailboxDepth", "maxSizeMailboxName", 255,
+				 "maxSizeAttachmentsPerEmail", (json_int_t)s->conf->lim.max_size_upload,
+				 "emailQuerySortOptions", "receivedAt", "sentAt", "size", "from", "to",
+				 "subject", "hasKeyword", "allInThreadHaveKeyword",
+				 "mayCreateTopLevelMailbox", 1);
+	json_t *account = json_pack("{s:s, s:b, s:b, s:{s:o}}", "name", s->user, "isPersonal", 1,
+				    "isReadOnly", 0, "accountCapabilities", CAP_MAIL, mail);
+	json_t *primary = json_pack("{s:s}", CAP_MAIL, s->account);
 	char *api = xasprintf("%s/jmap/api/", base);
 	char *dl = xasprintf("%s/jmap/download/{accountId}/{blobId}/{name}?accept={type}", base);
 	char *ul = xasprintf("%s/jmap/upload/{accountId}/", base);
@@ -71,7 +78,10 @@ void jmap_session_resource(struct sess *s, uint32_t id)
 
 json_t *jmap_states(struct sess *s)
 {
-	return json_object();
+	struct journal *j = journal_open(false);
+	json_t *o = j ? journal_states(j) : json_object();
+	journal_close(j);
+	return o;
 }
 
 static void core_echo(struct jcall *c, json_t *args)

@@ -3,6 +3,7 @@
 #ifndef TERN_HTTPD_SESS_H
 #define TERN_HTTPD_SESS_H
 
+#include "httpd/account.h"
 #include "httpd/session.h"
 
 #include <jansson.h>
@@ -18,6 +19,7 @@ struct sess {
 	struct event_base *base;
 	struct chan *ch;
 	struct push *push;	/* push.c: open event streams */
+	struct account acct;	/* account.c: folders and messages as last synced */
 };
 
 /* Answer request id: status, Content-Type, extra "Name: value\n" lines. */

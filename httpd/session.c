@@ -173,9 +173,11 @@ int session_run(int fd, const char *user, const struct session_conf *sc)
 	s.base = event_base_new();
 	s.ch = chan_new(s.base, fd, on_msg, on_close, &s);
 	push_init(&s);
+	account_init(&s.acct);
 	blob_expire();
 	event_base_dispatch(s.base);
 	push_free(&s);
+	account_free(&s.acct);
 	chan_free(s.ch);
 	event_base_free(s.base);
 	log_debug("http session: user=%s ended", user);

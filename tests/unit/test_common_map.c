@@ -68,8 +68,41 @@ static void test_cached_reader(const char *dir)
 	free(p);
 }
 
+static int collect(const char *key, const char *val, size_t vlen, void *arg)
+{
+	char *buf = arg;
+	strcat(buf, key);
+	strcat(buf, "=");
+	strcat(buf, val);
+	strcat(buf, ";");
+	return 0;
+}
+
+static void test_prefix(const char *dir)
+{
+	char *p = xasprintf("%s/prefix.db", dir);
+	struct map *m = map_open(p, MAP_WRITE);
+	const char *keys[] = { "a", "ab:1", "ab:2", "ab:3", "abc", "b:1", "aa" };
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+		map_put(m, keys[i], "v", 1);
+	char buf[256] = "";
+	CHECK(map_each_prefix(m, "ab:", collect, buf) == 0);
+	CHECK_STR(buf, "ab:1=v;ab:2=v;ab:3=v;");
+	buf[0] = '\0';
+	map_each_prefix(m, "zz", collect, buf);
+	CHECK_STR(buf, "");
+	map_each_prefix(m, "b", collect, buf);
+	CHECK_STR(buf, "b:1=v;");
+	buf[0] = '\0';
+	map_each_prefix(m, "", collect, buf);
+	CHECK_STR(buf, "a=v;aa=v;ab:1=v;ab:2=v;ab:3=v;abc=v;b:1=v;");
+	map_close(m);
+	free(p);
+}
+
 int main(void)
 {
+	test_prefix(check_tmpdir());
 	char *p = xasprintf("%s/users.db", check_tmpdir());
 	CHECK(map_open(p, MAP_READ) == NULL);	/* missing file */
 	struct map *m = map_open(p, MAP_WRITE);

@@ -1,0 +1,403 @@
+"""JMAP for mail (RFC 8621) end to end on a real instance: mailboxes,
+emails, threads, their /changes and /query, and one store shared with IMAP
+(a change over either is seen by the other). Python's http.client, json and
+imaplib only. One instance for the module; a fresh user per test."""
+import imaplib
+import json
+import re
+import time
+
+import pytest
+
+from jmap_harness import Jmap, JmapInstance
+from imap_harness import tls_ctx
+
+MAIL = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"]
+
+
+@pytest.fixture(scope="module")
+def srv():
+    inst = JmapInstance()
+    yield inst
+    inst.close()
+
+
+@pytest.fixture
+def jm(srv):
+    user, pw = srv.new_user()
+    c = Jmap(srv, user, pw)
+    yield c
+    c.close()
+
+
+def msg(subject, frm="Alice <alice@example.org>", to="bob@example.test", body="hello\r\n",
+        date="Mon, 02 Mar 2026 10:00:00 +0000", extra=""):
+    return (f"From: {frm}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: {date}\r\n{extra}"
+            f"\r\n{body}").encode()
+
+
+def imap(srv, jm):
+    c = imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=tls_ctx(srv.cert()), timeout=20)
+    c.login(jm.user, jm.pw)
+    return c
+
+
+def mailboxes(jm):
+    r = jm.call("Mailbox/get", {"accountId": jm.account})
+    return {m["name"]: m for m in r["list"]}
+
+
+def query(jm, **args):
+    return jm.call("Email/query", {"accountId": jm.account, **args})["ids"]
+
+
+def get(jm, ids, props=None, **kw):
+    args = {"accountId": jm.account, "ids": ids, **kw}
+    if props is not None:
+        args["properties"] = props
+    return jm.call("Email/get", args)["list"]
+
+
+def test_session_announces_mail(jm):
+    s = jm.get_session()
+    assert "urn:ietf:params:jmap:mail" in s["capabilities"]
+    acct = s["accounts"][jm.account]["accountCapabilities"]["urn:ietf:params:jmap:mail"]
+    assert acct["maxMailboxesPerEmail"] == 1 and acct["maxSizeMailboxName"] == 255
+    assert "receivedAt" in acct["emailQuerySortOptions"]
+    assert s["primaryAccounts"]["urn:ietf:params:jmap:mail"] == jm.account
+
+
+def test_mailboxes_roles_counts_and_rights(srv, jm):
+    boxes = mailboxes(jm)
+    roles = {n: m["role"] for n, m in boxes.items()}
+    assert roles == {"INBOX": "inbox", "Sent": "sent", "Drafts": "drafts", "Trash": "trash",
+                     "Junk": "junk", "Archive": "archive"}
+    inbox = boxes["INBOX"]
+    assert inbox["parentId"] is None and inbox["totalEmails"] == 0
+    assert not inbox["myRights"]["mayDelete"] and boxes["Trash"]["myRights"]["mayDelete"]
+    srv.append(jm.user, jm.pw, [msg("one"), msg("two")])
+    srv.append(jm.user, jm.pw, [msg("three")], flags="(\\Seen)")
+    inbox = mailboxes(jm)["INBOX"]
+    assert (inbox["totalEmails"], inbox["unreadEmails"]) == (3, 2)
+    assert (inbox["totalThreads"], inbox["unreadThreads"]) == (3, 2)
+    r = jm.call("Mailbox/get", {"accountId": jm.account, "ids": [inbox["id"], "Mnope"],
+                                "properties": ["name"]})
+    assert r["list"] == [{"id": inbox["id"], "name": "INBOX"}] and r["notFound"] == ["Mnope"]
+
+
+def test_mailbox_set_and_imap_sees_it(srv, jm):
+    r = jm.call("Mailbox/set", {"accountId": jm.account, "create": {
+        "a": {"name": "Projects", "parentId": None, "isSubscribed": True},
+        "b": {"name": "Zürich", "parentId": "#a"},
+        "bad": {"name": "x.y"}, "bad2": {"name": "z", "parentId": "Mnope"},
+        "bad3": {"name": "q", "role": "inbox"}}})
+    a, b = r["created"]["a"]["id"], r["created"]["b"]["id"]
+    assert set(r["notCreated"]) == {"bad", "bad2", "bad3"}
+    assert r["notCreated"]["bad"]["type"] == "invalidProperties"
+    boxes = mailboxes(jm)
+    assert boxes["Zürich"]["parentId"] == a and boxes["Projects"]["isSubscribed"]
+    c = imap(srv, jm)
+    names = [l.decode() for l in c.list()[1]]
+    assert any('"Projects.Z&APw-rich"' in n or "Projects.Z&APw-rich" in n for n in names), names
+    # rename and move, then IMAP sees the new names
+    r = jm.call("Mailbox/set", {"accountId": jm.account, "update": {
+        b: {"name": "Bern", "parentId": None}, a: {"isSubscribed": False}}})
+    assert set(r["updated"]) == {a, b}
+    names = " ".join(l.decode() for l in c.list()[1])
+    assert "Bern" in names and "Z&APw-rich" not in names
+    assert mailboxes(jm)["Bern"]["id"] == b      # the id follows the rename
+    # destroy: INBOX never, a folder with mail only with onDestroyRemoveEmails
+    c.append("Bern", None, None, msg("kept"))
+    inbox = mailboxes(jm)["INBOX"]["id"]
+    r = jm.call("Mailbox/set", {"accountId": jm.account, "destroy": [inbox, b]})
+    assert r["notDestroyed"][inbox]["type"] == "forbidden"
+    assert r["notDestroyed"][b]["type"] == "mailboxHasEmail"
+    r = jm.call("Mailbox/set", {"accountId": jm.account, "destroy": [b],
+                                "onDestroyRemoveEmails": True})
+    assert r["destroyed"] == [b]
+    assert c.select("Bern")[0] == "NO"
+    c.logout()
+    # a folder made over IMAP appears, with a parent
+    c = imap(srv, jm)
+    c.create("Projects.Sub")
+    c.logout()
+    boxes = mailboxes(jm)
+    assert boxes["Sub"]["parentId"] == a
+    r = jm.call("Mailbox/set", {"accountId": jm.account, "destroy": [a]})
+    assert r["notDestroyed"][a]["type"] == "mailboxHasChild"
+
+
+def test_mailbox_changes_and_query(jm):
+    state = jm.call("Mailbox/get", {"accountId": jm.account, "ids": []})["state"]
+    r = jm.call("Mailbox/set", {"accountId": jm.account, "create": {"k": {"name": "Q1"}}})
+    new = r["created"]["k"]["id"]
+    ch = jm.call("Mailbox/changes", {"accountId": jm.account, "sinceState": state})
+    assert ch["created"] == [new] and ch["updated"] == [] and ch["destroyed"] == []
+    assert ch["newState"] == r["newState"] and not ch["hasMoreChanges"]
+    ch2 = jm.call("Mailbox/changes", {"accountId": jm.account, "sinceState": ch["newState"]})
+    assert ch2["created"] == ch2["updated"] == ch2["destroyed"] == []
+    bad = jm.api([["Mailbox/changes", {"accountId": jm.account, "sinceState": "nope.1"}, "0"]])
+    assert bad["methodResponses"][0][1]["type"] == "cannotCalculateChanges"
+    q = jm.call("Mailbox/query", {"accountId": jm.account, "filter": {"hasAnyRole": True},
+                                  "sort": [{"property": "sortOrder"}]})
+    boxes = {m["id"]: m for m in jm.call("Mailbox/get", {"accountId": jm.account})["list"]}
+    assert [boxes[i]["role"] for i in q["ids"]] == ["inbox", "drafts", "sent", "archive",
+                                                    "junk", "trash"]
+    q = jm.call("Mailbox/query", {"accountId": jm.account, "filter": {
+        "operator": "NOT", "conditions": [{"hasAnyRole": True}]}})
+    assert q["ids"] == [new]
+    q = jm.call("Mailbox/query", {"accountId": jm.account, "filter": {"name": "q1"}})
+    assert q["ids"] == [new]
+    r = jm.api([["Mailbox/query", {"accountId": jm.account, "filter": {"colour": "red"}}, "0"]])
+    assert r["methodResponses"][0][1]["type"] == "unsupportedFilter"
+    r = jm.api([["Mailbox/query", {"accountId": jm.account, "sort": [{"property": "x"}]}, "0"]])
+    assert r["methodResponses"][0][1]["type"] == "unsupportedSort"
+
+
+def test_delivered_message_found_and_read_byte_exact(srv, jm):
+    body = "Über alles\r\n" + "x" * 200 + "\r\n"
+    m = (b"From: Carol <carol@example.org>\r\nTo: " + jm.user.encode() +
+         b"\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\nMessage-ID: <d1@example.org>\r\n"
+         b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+         b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body.encode())
+    srv.smtp_send(jm.user, [m])
+    ids = query(jm, filter={"subject": "grüße"})
+    assert len(ids) == 1
+    e = get(jm, ids, fetchTextBodyValues=True)[0]
+    assert e["subject"] == "Grüße" and e["from"] == [{"name": "Carol", "email": "carol@example.org"}]
+    assert e["messageId"] == ["d1@example.org"] and e["preview"].startswith("Über alles")
+    assert e["bodyValues"][e["textBody"][0]["partId"]]["value"] == body.replace("\r\n", "\n")[:-1] \
+        or e["bodyValues"][e["textBody"][0]["partId"]]["value"] == body.replace("\r\n", "\n")
+    # the blob is the message exactly as IMAP has it (CRLF)
+    c = imap(srv, jm)
+    c.select("INBOX")
+    raw = c.fetch("1", "(BODY.PEEK[])")[1][0][1]
+    c.logout()
+    st, h, blob = jm.raw("GET", f"/jmap/download/{jm.account}/{e['blobId']}/m.eml?accept=message/rfc822")
+    assert st == 200 and blob == raw and blob.endswith(m[m.index(b"\r\n\r\n"):])
+    assert e["size"] == len(raw)
+
+
+def test_keywords_both_ways_with_imap(srv, jm):
+    srv.append(jm.user, jm.pw, [msg("kw")])
+    eid = query(jm)[0]
+    state = jm.call("Email/get", {"accountId": jm.account, "ids": []})["state"]
+    r = jm.call("Email/set", {"accountId": jm.account, "update": {
+        eid: {"keywords/$seen": True, "keywords/$Work": True}}})
+    assert r["updated"] == {eid: None}
+    c = imap(srv, jm)
+    c.select("INBOX")
+    flags = c.fetch("1", "(FLAGS)")[1][0].decode()
+    assert "\\Seen" in flags and "$work" in flags.lower()
+    ch = jm.call("Email/changes", {"accountId": jm.account, "sinceState": state})
+    assert ch["updated"] == [eid]
+    # an IMAP STORE is seen by Email/changes and Email/get
+    state = ch["newState"]
+    c.store("1", "+FLAGS", "(\\Flagged)")
+    c.store("1", "-FLAGS", "(\\Seen)")
+    c.logout()
+    ch = jm.call("Email/changes", {"accountId": jm.account, "sinceState": state})
+    assert ch["updated"] == [eid] and ch["created"] == [] and ch["destroyed"] == []
+    kw = get(jm, [eid], ["keywords"])[0]["keywords"]
+    assert kw == {"$flagged": True, "$work": True}
+    # bad keywords and properties
+    r = jm.call("Email/set", {"accountId": jm.account, "update": {
+        eid: {"keywords/a b": True}, "Enope": {"keywords/$seen": True}}})
+    assert r["notUpdated"][eid]["type"] in ("invalidProperties", "invalidPatch")
+    assert r["notUpdated"]["Enope"]["type"] == "notFound"
+    r = jm.call("Email/set", {"accountId": jm.account, "update": {eid: {"subject": "x"}}})
+    assert r["notUpdated"][eid]["type"] == "invalidProperties"
+
+
+def test_move_keeps_the_id_and_destroy(srv, jm):
+    srv.append(jm.user, jm.pw, [msg("mv")], flags="(\\Seen)")
+    eid = query(jm)[0]
+    boxes = mailboxes(jm)
+    arch = boxes["Archive"]["id"]
+    state = jm.call("Email/get", {"accountId": jm.account, "ids": []})["state"]
+    r = jm.call("Email/set", {"accountId": jm.account, "update": {
+        eid: {"mailboxIds": {arch: True}}}})
+    assert r["updated"] == {eid: None}
+    assert get(jm, [eid], ["mailboxIds", "keywords"])[0] == {
+        "id": eid, "mailboxIds": {arch: True}, "keywords": {"$seen": True}}
+    ch = jm.call("Email/changes", {"accountId": jm.account, "sinceState": state})
+    assert ch["updated"] == [eid] and ch["destroyed"] == [] and ch["created"] == []
+    c = imap(srv, jm)
+    assert c.select("Archive")[1] == [b"1"] and c.select("INBOX")[1] == [b"0"]
+    boxes = mailboxes(jm)
+    assert boxes["Archive"]["totalEmails"] == 1 and boxes["INBOX"]["totalEmails"] == 0
+    r = jm.call("Email/set", {"accountId": jm.account, "update": {
+        eid: {"mailboxIds": {arch: True, boxes["Trash"]["id"]: True}}}})
+    assert r["notUpdated"][eid]["type"] == "tooManyMailboxes"
+    r = jm.call("Email/set", {"accountId": jm.account, "destroy": [eid, "Enope"]})
+    assert r["destroyed"] == [eid] and r["notDestroyed"]["Enope"]["type"] == "notFound"
+    assert c.select("Archive")[1] == [b"0"]
+    c.logout()
+    ch = jm.call("Email/changes", {"accountId": jm.account, "sinceState": state})
+    assert ch["destroyed"] == [eid] and ch["updated"] == []
+
+
+def test_query_filters_sorts_and_windows(srv, jm):
+    msgs = [
+        msg("apple pie", frm="Zed <zed@example.org>", date="Mon, 02 Mar 2026 10:00:00 +0000",
+            body="crust and filling\r\n"),
+        msg("banana split", frm="Amy <amy@example.org>", to="carl@example.test",
+            date="Tue, 03 Mar 2026 10:00:00 +0000", body="ice cream " * 50 + "\r\n"),
+        msg("cherry tart", frm="Bob <bob@example.org>", date="Wed, 04 Mar 2026 10:00:00 +0000",
+            extra="X-Tag: urgent\r\nMIME-Version: 1.0\r\n"
+                  "Content-Type: multipart/mixed; boundary=zz\r\n",
+            body="--zz\r\nContent-Type: text/plain\r\n\r\ntext\r\n--zz\r\n"
+                 "Content-Type: application/pdf\r\nContent-Disposition: attachment; "
+                 "filename=a.pdf\r\n\r\nPDF\r\n--zz--\r\n"),
+    ]
+    c = imap(srv, jm)
+    for i, m in enumerate(msgs):
+        c.append("INBOX", "(\\Seen)" if i == 1 else None,
+                 imaplib.Time2Internaldate(1772445600 + 86400 * i), m)
+    c.logout()
+    byname = {}
+    for e in get(jm, query(jm), ["subject"]):
+        byname[e["subject"].split()[0]] = e["id"]
+    a, b, ch = byname["apple"], byname["banana"], byname["cherry"]
+    inbox = mailboxes(jm)["INBOX"]["id"]
+    cases = [
+        ({"inMailbox": inbox}, {a, b, ch}), ({"inMailboxOtherThan": [inbox]}, set()),
+        ({"from": "amy"}, {b}), ({"to": "carl"}, {b}), ({"subject": "TART"}, {ch}),
+        ({"body": "filling"}, {a}), ({"text": "zed"}, {a}), ({"text": "ice cream"}, {b}),
+        ({"hasKeyword": "$seen"}, {b}), ({"notKeyword": "$seen"}, {a, ch}),
+        ({"hasAttachment": True}, {ch}), ({"hasAttachment": False}, {a, b}),
+        ({"header": ["X-Tag"]}, {ch}), ({"header": ["X-Tag", "urg"]}, {ch}),
+        ({"header": ["X-Tag", "nope"]}, set()),
+        ({"minSize": 600}, {b}), ({"maxSize": 600}, {a, ch}),
+        ({"before": "2026-03-03T10:00:00Z"}, {a}), ({"after": "2026-03-03T10:00:00Z"}, {b, ch}),
+        ({"someInThreadHaveKeyword": "$seen"}, {b}), ({"noneInThreadHaveKeyword": "$seen"}, {a, ch}),
+        ({"allInThreadHaveKeyword": "$seen"}, {b}),
+        ({"operator": "OR", "conditions": [{"from": "amy"}, {"from": "bob"}]}, {b, ch}),
+        ({"operator": "AND", "conditions": [{"text": "a"}, {"notKeyword": "$seen"}]}, {a, ch}),
+        ({"operator": "NOT", "conditions": [{"from": "amy"}, {"from": "bob"}]}, {a}),
+    ]
+    for flt, want in cases:
+        assert set(query(jm, filter=flt)) == want, flt
+    assert query(jm, sort=[{"property": "receivedAt", "isAscending": True}]) == [a, b, ch]
+    assert query(jm, sort=[{"property": "receivedAt", "isAscending": False}]) == [ch, b, a]
+    assert query(jm, sort=[{"property": "from"}]) == [b, ch, a]
+    assert query(jm, sort=[{"property": "subject", "isAscending": False}]) == [ch, b, a]
+    assert query(jm, sort=[{"property": "size"}])[0] == a
+    assert query(jm, sort=[{"property": "sentAt"}]) == [a, b, ch]
+    assert query(jm, sort=[{"property": "hasKeyword", "keyword": "$seen", "isAscending": False},
+                           {"property": "receivedAt"}]) == [b, a, ch]
+    asc = [{"property": "receivedAt", "isAscending": True}]
+    r = jm.call("Email/query", {"accountId": jm.account, "sort": asc, "position": 1, "limit": 1,
+                                "calculateTotal": True})
+    assert r["ids"] == [b] and r["position"] == 1 and r["total"] == 3
+    r = jm.call("Email/query", {"accountId": jm.account, "sort": asc, "position": -1})
+    assert r["ids"] == [ch] and r["position"] == 2
+    r = jm.call("Email/query", {"accountId": jm.account, "sort": asc, "anchor": b,
+                                "anchorOffset": -1, "limit": 2})
+    assert r["ids"] == [a, b] and r["position"] == 0
+    r = jm.api([["Email/query", {"accountId": jm.account, "anchor": "Enope"}, "0"],
+                ["Email/query", {"accountId": jm.account, "filter": {"foo": 1}}, "1"],
+                ["Email/query", {"accountId": jm.account, "sort": [{"property": "bar"}]}, "2"]])
+    assert [x[1]["type"] for x in r["methodResponses"]] == ["anchorNotFound", "unsupportedFilter",
+                                                            "unsupportedSort"]
+
+
+def test_threads_and_collapse(srv, jm):
+    srv.append(jm.user, jm.pw, [
+        msg("topic", extra="Message-ID: <t1@example.org>\r\n"),
+        msg("Re: topic", extra="Message-ID: <t2@example.org>\r\nIn-Reply-To: <t1@example.org>\r\n"
+                               "References: <t1@example.org>\r\n"),
+        msg("other", extra="Message-ID: <o1@example.org>\r\n"),
+        msg("Re: Re: topic", extra="Message-ID: <t3@example.org>\r\n"
+                                   "References: <t1@example.org> <t2@example.org>\r\n")])
+    es = {e["subject"]: e for e in get(jm, query(jm), ["subject", "threadId"])}
+    t = es["topic"]["threadId"]
+    assert es["Re: topic"]["threadId"] == t == es["Re: Re: topic"]["threadId"]
+    assert es["other"]["threadId"] != t
+    th = jm.call("Thread/get", {"accountId": jm.account, "ids": [t, "Tnope"]})
+    assert th["list"][0]["emailIds"] == [es["topic"]["id"], es["Re: topic"]["id"],
+                                         es["Re: Re: topic"]["id"]]
+    assert th["notFound"] == ["Tnope"]
+    assert len(query(jm, collapseThreads=True)) == 2
+    inbox = mailboxes(jm)["INBOX"]
+    assert inbox["totalThreads"] == 2 and inbox["totalEmails"] == 4
+    state = th["state"]
+    r = jm.call("Email/set", {"accountId": jm.account, "destroy": [es["other"]["id"]]})
+    ch = jm.call("Thread/changes", {"accountId": jm.account, "sinceState": state})
+    assert ch["destroyed"] == [es["other"]["threadId"]]
+
+
+def test_create_from_parts(srv, jm):
+    st, _, b = jm.raw("POST", f"/jmap/upload/{jm.account}/", b"%PDF-1.4 binary \x00\xff",
+                      {"Content-Type": "application/pdf"})
+    blob = json.loads(b)["blobId"]
+    drafts = mailboxes(jm)["Drafts"]["id"]
+    r = jm.call("Email/set", {"accountId": jm.account, "create": {"d": {
+        "mailboxIds": {drafts: True}, "keywords": {"$draft": True, "$seen": True},
+        "from": [{"name": "Jöe", "email": jm.user}], "to": [{"email": "x@example.org"}],
+        "subject": "Draft: ünïcode", "header:X-Client:asText": "tern-test",
+        "textBody": [{"partId": "t", "type": "text/plain"}],
+        "htmlBody": [{"partId": "h", "type": "text/html"}],
+        "attachments": [{"blobId": blob, "type": "application/pdf", "name": "report é.pdf"}],
+        "bodyValues": {"t": {"value": "Hello ünïcode\nsecond line"},
+                       "h": {"value": "<p>Hello <b>ünïcode</b></p>"}}}}})
+    created = r["created"]["d"]
+    e = get(jm, [created["id"]], ["subject", "from", "keywords", "textBody", "htmlBody",
+                                  "attachments", "header:X-Client:asText", "bodyValues"],
+            fetchAllBodyValues=True)[0]
+    assert e["subject"] == "Draft: ünïcode" and e["from"][0]["name"] == "Jöe"
+    assert e["keywords"] == {"$draft": True, "$seen": True}
+    assert e["header:X-Client:asText"] == "tern-test"
+    vals = e["bodyValues"]
+    assert vals[e["textBody"][0]["partId"]]["value"].startswith("Hello ünïcode\nsecond line")
+    assert vals[e["htmlBody"][0]["partId"]]["value"].startswith("<p>Hello <b>ünïcode</b></p>")
+    att = e["attachments"][0]
+    assert att["name"] == "report é.pdf" and att["type"] == "application/pdf"
+    st, _, data = jm.raw("GET", f"/jmap/download/{jm.account}/{att['blobId']}/r.pdf")
+    assert data == b"%PDF-1.4 binary \x00\xff"
+    # IMAP sees the same structure
+    c = imap(srv, jm)
+    c.select("Drafts")
+    data = c.fetch("1", "(FLAGS BODYSTRUCTURE)")[1]
+    bs = b"".join(x if isinstance(x, bytes) else b"".join(x) for x in data).decode().lower()
+    c.logout()
+    assert "\\draft" in bs and '"alternative"' in bs and '"mixed"' in bs and '"pdf"' in bs
+    r = jm.call("Email/set", {"accountId": jm.account, "create": {
+        "x": {"mailboxIds": {drafts: True}, "attachments": [{"blobId": "Gnope"}]},
+        "y": {"mailboxIds": {}}, "z": {"mailboxIds": {drafts: True}, "id": "E1"},
+        "w": {"mailboxIds": {drafts: True}, "subject": "a\r\nBcc: evil@example.org"}}})
+    assert r["notCreated"]["x"]["type"] == "blobNotFound"
+    assert {k: v["type"] for k, v in r["notCreated"].items() if k != "x"} == {
+        "y": "invalidProperties", "z": "invalidProperties", "w": "invalidProperties"}
+
+
+def test_changes_with_max_and_query_changes(srv, jm):
+    state = jm.call("Email/get", {"accountId": jm.account, "ids": []})["state"]
+    qstate = jm.call("Email/query", {"accountId": jm.account})["queryState"]
+    for i in range(3):
+        srv.append(jm.user, jm.pw, [msg(f"c{i}")])
+        query(jm)  # a sync per delivery: three separate changes
+    ch = jm.call("Email/changes", {"accountId": jm.account, "sinceState": state, "maxChanges": 2})
+    assert len(ch["created"]) == 2 and ch["hasMoreChanges"]
+    ch2 = jm.call("Email/changes", {"accountId": jm.account, "sinceState": ch["newState"]})
+    assert len(ch2["created"]) == 1 and not ch2["hasMoreChanges"]
+    all_ids = set(query(jm))
+    assert set(ch["created"] + ch2["created"]) == all_ids
+    qc = jm.call("Email/queryChanges", {"accountId": jm.account, "sinceQueryState": qstate,
+                                        "calculateTotal": True})
+    assert {a["id"] for a in qc["added"]} == all_ids and qc["total"] == 3
+    r = jm.api([["Email/queryChanges", {"accountId": jm.account, "sinceQueryState": qstate,
+                                        "maxChanges": 1}, "0"]])
+    assert r["methodResponses"][0][1]["type"] == "tooManyChanges"
+
+
+def test_get_properties_and_errors(jm):
+    r = jm.api([["Email/get", {"accountId": jm.account}, "0"],
+                ["Email/get", {"accountId": jm.account, "ids": [], "properties": ["nope"]}, "1"],
+                ["Email/get", {"accountId": "other", "ids": []}, "2"],
+                ["Email/get", {"accountId": jm.account, "ids": ["x"] * 501}, "3"],
+                ["Email/set", {"accountId": jm.account, "ifInState": "stale.0",
+                               "destroy": []}, "4"]])
+    assert [x[1]["type"] for x in r["methodResponses"]] == [
+        "requestTooLarge", "invalidArguments", "accountNotFound", "requestTooLarge",
+        "stateMismatch"]
