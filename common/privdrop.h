@@ -17,6 +17,7 @@
 #define ACCT_IMAPD	"tern-imapd"
 #define ACCT_HTTPD	"tern-httpd"
 #define ACCT_AUTHD	"tern-auth"
+#define ACCT_STS	"tern-sts"	/* the MTA-STS policy fetcher (HTTPS client) */
 #define ACCT_MAILSTORE	"tern-vmail"	/* owner of every Maildir */
 
 /* uid/gid of an account; when not root, the caller's own ids. -1 if missing. */

@@ -3,6 +3,7 @@
 #include "deliverd/deliverd.h"
 #include "deliverd/agent.h"
 #include "deliverd/remote.h"
+#include "deliverd/sts.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/privdrop.h"
@@ -60,11 +61,15 @@ static void add_signals(struct event_base *base, struct agent *a)
 static int remote_main(struct instance *in, struct cfg *conf)
 {
 	remote_load(in, conf);
-	char *qsock = xasprintf("/queue.sock");
+	char *qsock = xasprintf("/queue.sock"), *ssock = xasprintf("/%s.sock", STS_SOCK);
 	if (!running_as_root()) {
 		free(qsock);
+		free(ssock);
 		qsock = instance_sock(in, "queue");
+		ssock = instance_sock(in, STS_SOCK);
 	}
+	sts_client_init(ssock, cfg_bool(conf, "smtp_mta_sts"));
+	free(ssock);
 	privdrop(ACCT_DELIVERD, in->run_dir);
 	struct event_base *base = event_base_new();
 	if (!base)
@@ -85,10 +90,13 @@ int main(int argc, char **argv)
 	daemon_init("deliverd", deliverd_settings, argc, argv, &in, &conf, &rest);
 	bool local = rest.argc == 1 && !strcmp(rest.argv[0], "--local");
 	bool remote = rest.argc == 1 && !strcmp(rest.argv[0], "--remote");
-	if (!local && !remote)
-		fatal("usage: tern-deliverd [-c DIR] [-f] --local | --remote");
+	bool sts = rest.argc == 1 && !strcmp(rest.argv[0], "--sts");
+	if (!local && !remote && !sts)
+		fatal("usage: tern-deliverd [-c DIR] [-f] --local | --remote | --sts");
 	if (remote)
 		return remote_main(&in, &conf);
+	if (sts)
+		return sts_main(&in, &conf);
 
 	struct dconf dc = {
 		.mail_dir = xstrdup(in.mail_dir),

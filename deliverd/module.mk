@@ -1,4 +1,4 @@
-$(eval $(call program,deliverd,tern-deliverd,-lpthread -lrnp,))
+$(eval $(call program,deliverd,tern-deliverd,-lpthread -lrnp -lcurl,))
 
 # libFuzzer target: header protection of encryption at rest (common/mailcrypt_hp.c).
 MAILCRYPT_FUZZ_SRCS := common/mailcrypt_hp.c common/util.c common/log.c
@@ -6,3 +6,9 @@ FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_mailcrypt
 $(BUILD)/fuzz/fuzz_mailcrypt: tests/fuzz/fuzz_mailcrypt.c $(MAILCRYPT_FUZZ_SRCS) common/mailcrypt_int.h common/mailcrypt.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_mailcrypt.c $(MAILCRYPT_FUZZ_SRCS)
+
+# libFuzzer target: what the MTA-STS fetcher reads (policy file, TXT record).
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_sts
+$(BUILD)/fuzz/fuzz_sts: tests/fuzz/fuzz_sts.c common/sts_policy.c common/util.c common/log.c common/sts_policy.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_sts.c common/sts_policy.c common/util.c common/log.c

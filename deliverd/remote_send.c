@@ -3,6 +3,7 @@
  * per recipient: 2xx delivered, 4xx and connection/TLS/DNS trouble deferred,
  * 5xx bounced with the remote reply. */
 #include "deliverd/remote_int.h"
+#include "deliverd/sts.h"
 #include "common/log.h"
 #include "common/queue_proto.h"
 #include "common/util.h"
@@ -349,7 +350,8 @@ static bool relay_login(struct smtp_client *c, struct smtp_reply *r)
  * host (never fall back to clear text); pol->desc says why. */
 static enum dane_verdict host_policy(const struct route_host *h, unsigned port, bool dane_domain,
 				     const char *domain_why, enum tls_level tls,
-				     enum tls_request req, struct host_policy *pol)
+				     enum tls_request req, const struct sts_policy *sts,
+				     struct host_policy *pol)
 {
 	char why[320];
 	snprintf(why, sizeof why, "%s", domain_why);
@@ -363,15 +365,21 @@ static enum dane_verdict host_policy(const struct route_host *h, unsigned port, 
 		pol->tls = TLS_DANE;
 	else if (v == DANE_ENCRYPT && tls < TLS_ENCRYPT)
 		pol->tls = TLS_ENCRYPT;
+	/* MTA-STS enforce (RFC 8461 4.2): a verified certificate for the MX name */
+	if (v == DANE_NONE && sts->mode == STS_ENFORCE && pol->tls < TLS_VERIFY)
+		pol->tls = TLS_VERIFY;
 	if (req == TR_REQUIRE && pol->tls != TLS_DANE)
 		pol->tls = TLS_VERIFY;	/* RFC 8689 4.2.1: RFC 6125 checks of the MX name */
 	static const char *names[] = { "none", "may", "encrypt", "verify", "dane" };
 	const char *rt = req == TR_REQUIRE ? "requiretls; " : "";
-	if (v == DANE_NONE)
-		snprintf(pol->desc, sizeof pol->desc, "%ssmtp_tls=%s; dane: %s", rt, names[pol->tls],
-			 why);
-	else
+	if (v != DANE_NONE)
 		snprintf(pol->desc, sizeof pol->desc, "%sdane: %s", rt, why);
+	else if (sts->mode != STS_NONE)
+		snprintf(pol->desc, sizeof pol->desc, "%smta-sts: %s (id %s), smtp_tls=%s", rt,
+			 sts_mode_name(sts->mode), sts->id, names[pol->tls]);
+	else
+		snprintf(pol->desc, sizeof pol->desc, "%ssmtp_tls=%s; dane: %s; mta-sts: none", rt,
+			 names[pol->tls], why);
 	return v;
 }
 
@@ -431,15 +439,30 @@ static bool try_host(struct rjob *j, struct rrcpt **r, size_t n, const struct ro
 
 /* Try every address of every host until one session completes the transaction. */
 static void try_hosts(struct rjob *j, struct rrcpt **r, size_t n, const struct route *rt,
-		      enum tls_level tls, bool dane_domain, const char *domain_policy)
+		      enum tls_level tls, bool dane_domain, const char *domain_policy,
+		      const struct sts_policy *sts)
 {
 	struct smtp_reply last = { 0, "no mail host could be reached" };
 	enum tls_request req = tls_request(j);
 	bool all_policy = req == TR_REQUIRE;	/* every host failed REQUIRETLS itself */
 	for (size_t h = 0; h < rt->nhosts; h++) {
+		/* MTA-STS (RFC 8461 4.1): in enforce mode, and for REQUIRETLS, only
+		 * the MX hosts the policy names */
+		if (!dane_domain && sts->mode != STS_NONE && !sts_mx_match(sts, rt->hosts[h].name) &&
+		    (sts->mode == STS_ENFORCE || req == TR_REQUIRE)) {
+			last.code = 0;
+			snprintf(last.text, sizeof last.text, "MX host %.200s is not named by the "
+				 "MTA-STS policy (%s, id %s)", rt->hosts[h].name,
+				 sts_mode_name(sts->mode), sts->id);
+			log_info("%s: %s", j->id, last.text);
+			continue;
+		}
+		if (!dane_domain && sts->mode == STS_TESTING && !sts_mx_match(sts, rt->hosts[h].name))
+			log_info("%s: mta-sts testing: MX host %s is not named by the policy of id %s "
+				 "(delivered anyway)", j->id, rt->hosts[h].name, sts->id);
 		struct host_policy pol;
 		enum dane_verdict v = host_policy(&rt->hosts[h], rt->port, dane_domain,
-						  domain_policy, tls, req, &pol);
+						  domain_policy, tls, req, sts, &pol);
 		bool done = false, policy_failed = false;
 		if (v == DANE_DEFER) {
 			last.code = 0;
@@ -496,6 +519,10 @@ void remote_deliver_domain(struct rjob *j, struct rrcpt **r, size_t n, const cha
 	char dwhy[300] = "";
 	enum dane_verdict dv = domain_dane(j, domain, rs == ROUTE_OK, dwhy, sizeof dwhy);
 	enum tls_request req = tls_request(j);
+	/* MTA-STS for destinations without DANE (RFC 8461 2) */
+	struct sts_policy sts = { 0 };
+	if (rs == ROUTE_OK && dv == DANE_NONE && !rconf.relayhost[0] && req != TR_OPTIONAL)
+		sts_lookup(domain, &sts);
 	if (rs != ROUTE_OK) {
 		set_rest(r, n, rs == ROUTE_BOUNCE ? QR_BOUNCE : QR_DEFER, st, why);
 		log_results(j, r, n, NULL, rc.port, "none");
@@ -503,17 +530,23 @@ void remote_deliver_domain(struct rjob *j, struct rrcpt **r, size_t n, const cha
 		snprintf(why, sizeof why, "dane: %s", dwhy);
 		set_rest(r, n, QR_DEFER, "4.7.5", why);
 		log_results(j, r, n, NULL, rc.port, why);
-	} else if (req == TR_REQUIRE && dv != DANE_VERIFY && !rconf.relayhost[0]) {
-		/* RFC 8689 4.2.1: the MX must come from DNSSEC (or an MTA-STS policy) */
+	} else if (req == TR_REQUIRE && dv != DANE_VERIFY && sts.mode == STS_NONE &&
+		   !rconf.relayhost[0]) {
+		/* RFC 8689 4.2.1: the MX must come from DNSSEC or an MTA-STS policy */
 		snprintf(why, sizeof why, "REQUIRETLS: the MX of %.120s cannot be authenticated "
 			 "(%.120s)", domain, dwhy);
 		set_rest(r, n, QR_BOUNCE, "5.7.30", why);
 		log_results(j, r, n, NULL, rc.port, why);
 	} else {
 		char pol[320];
-		snprintf(pol, sizeof pol, "%s", dv == DANE_VERIFY ? "dane" : dwhy);
+		if (dv == DANE_VERIFY)
+			snprintf(pol, sizeof pol, "dane");
+		else if (sts.mode != STS_NONE)
+			snprintf(pol, sizeof pol, "mta-sts: %s (id %s)", sts_mode_name(sts.mode), sts.id);
+		else
+			snprintf(pol, sizeof pol, "%s", dwhy);
 		enum tls_level tls = req == TR_OPTIONAL ? TLS_MAY : tls_level_for(domain);
-		try_hosts(j, r, n, &rt, tls, dv == DANE_VERIFY, pol);
+		try_hosts(j, r, n, &rt, tls, dv == DANE_VERIFY, pol, &sts);
 	}
 	dest_release(domain);
 }

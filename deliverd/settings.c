@@ -32,5 +32,7 @@ const struct cfg_key deliverd_settings[] = {
 	CFG_KEY_TIME("smtp_connect_timeout", "30s", 1, 600, "Give up connecting to one address after this long"),
 	CFG_KEY_BOOL("dkim_sign", "yes", "DKIM-sign mail of local domains that have a key (mailctl dkim keygen)"),
 	CFG_KEY_LIST("dkim_selectors", "", check_selector, "Selector to sign with per domain, as domain=selector (default: the domain's only key)"),
+	CFG_KEY_BOOL("smtp_mta_sts", "yes", "MTA-STS (RFC 8461) for destinations without DANE: their published policy (fetched over HTTPS by the deliverd-sts process, certificates checked against smtp_tls_ca_file) decides which MX hosts may receive and that TLS is verified (enforce) or only reported (testing)"),
+	CFG_KEY_INT("mta_sts_port", "443", 1, 65535, "Port of the mta-sts.DOMAIN web servers policies are fetched from (443; tests may change it)"),
 	CFG_KEY_END,
 };

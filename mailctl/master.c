@@ -6,6 +6,7 @@
 #include "mailctl/control.h"
 #include "mailctl/instctl.h"
 #include "mailctl/master.h"
+#include "mailctl/accounts.h"
 #include "mailctl/dmarc_sched.h"
 #include "mailctl/runstate.h"
 #include "common/ipc.h"
@@ -311,6 +312,10 @@ int master_start(const char *dir)
 		return cmd_error("not starting: %d configuration error%s (listed above); fix and retry",
 				 n, n == 1 ? "" : "s");
 	}
+	/* An instance made before a release that added an account (tern-sts) */
+	char why[256];
+	if (accounts_ensure(why, sizeof why) < 0)
+		return cmd_error("%s", why);
 	m.pid_fd = pidfile_lock(m.in.run_dir, &other);
 	if (m.pid_fd < 0 && other)
 		return cmd_error("instance %s is already running (master pid %d); use `mailctl stop` "

@@ -21,6 +21,7 @@ const struct proc_def procs[] = {
 	{ "authd",           "tern-authd",    { NULL },       ACCT_AUTHD,     "db_dir",  { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
 	{ "queued",          "tern-queued",   { NULL },       ACCT_QUEUED,    NULL,      { NULL },                                RELOAD_IN_PLACE,   KEY_AGENT },
 	{ "deliverd-local",  "tern-deliverd", { "--local" },  ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_AGENT },
+	{ "deliverd-sts",    "tern-deliverd", { "--sts" },    ACCT_STS,       "run_dir", { NULL },                                RELOAD_GENERATION, 0 },
 	{ "deliverd-remote", "tern-deliverd", { "--remote" }, ACCT_DELIVERD,  "run_dir", { NULL },                                RELOAD_GENERATION, KEY_AGENT },
 	{ "pop3d-mail",      "tern-pop3d",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
 	{ "imapd-mail",      "tern-imapd",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
@@ -41,7 +42,7 @@ const size_t nservices = ARRAY_LEN(services);
 
 const char *const tern_accounts[] = {
 	ACCT_AUTHD, ACCT_SMTPD, ACCT_QUEUED, ACCT_DELIVERD, ACCT_POP3D, ACCT_IMAPD, ACCT_HTTPD,
-	ACCT_MAILSTORE, NULL,
+	ACCT_MAILSTORE, ACCT_STS, NULL,
 };
 
 const struct service *service_find(const char *name)

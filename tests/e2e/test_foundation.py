@@ -25,6 +25,7 @@ EXPECTED = {
     "queued": ("tern-queued", None),
     "deliverd-local": ("tern-vmail", None),
     "deliverd-remote": ("tern-deliverd", "run"),
+    "deliverd-sts": ("tern-sts", "run"),
     "pop3d": ("tern-pop3d", "run"),
     "pop3d-mail": ("tern-vmail", None),
     "imapd": ("tern-imapd", "run"),
@@ -35,7 +36,7 @@ EXPECTED = {
 NETWORK_CONFS = ("smtpd", "pop3d", "imapd", "httpd")
 # Reloaded by a new generation (mailctl/procs.c); the others re-read in place.
 GENERATIONAL = ("smtpd", "pop3d", "imapd", "httpd", "pop3d-mail", "imapd-mail", "httpd-mail", "authd",
-                "deliverd-local", "deliverd-remote")
+                "deliverd-local", "deliverd-remote", "deliverd-sts")
 
 
 def alive(pid):

@@ -1,0 +1,257 @@
+"""MTA-STS for outbound mail (RFC 8461, issue 15). Instance A delivers to
+instance B (every MX, on 127.0.0.2, with a certificate for mx.sts.test from a
+test CA). Policies are served over HTTPS by a test web server whose
+certificates come from the same CA; DNS (dnsmasq) publishes the TXT records.
+
+  enforce.test   enforce, mx: mx.sts.test     -> delivered, TLS verified
+  badmx.test     enforce, mx: other.sts.test  -> deferred: the MX is not in the policy
+  badcert.test   enforce, mx: *.sts.test, MX mx2.sts.test (B's certificate
+                 names mx.sts.test)           -> deferred: certificate does not verify
+  testing.test   testing, mx: other.sts.test  -> delivered anyway, logged
+  none.test      no TXT record                -> no policy, opportunistic TLS
+
+The policy is cached for max_age and fetched again only when the TXT id
+changes; the fetch is done by the deliverd-sts process, not the SMTP client.
+"""
+import http.server
+import os
+import shutil
+import smtplib
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import IS_ROOT, Instance, wait_for
+from test_remote import DNSMASQ, Dns
+
+pytestmark = pytest.mark.skipif(not os.path.exists(DNSMASQ), reason="needs dnsmasq")
+
+POLICIES = {
+    "enforce.test": ("enforce", ["mx.sts.test"]),
+    "badmx.test": ("enforce", ["other.sts.test"]),
+    "badcert.test": ("enforce", ["*.sts.test"]),
+    "testing.test": ("testing", ["other.sts.test"]),
+}
+MX = {"enforce.test": "mx.sts.test", "badmx.test": "mx.sts.test", "badcert.test": "mx2.sts.test",
+      "testing.test": "mx.sts.test", "none.test": "mx.sts.test"}
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(d):
+    """A test CA and certificates for B's MX name and every mta-sts host."""
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.pem", "-days", "2", "-subj", "/CN=tern test CA", cwd=d)
+
+    def leaf(name, sans):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
+                f"{name}.csr", "-subj", f"/CN={sans[0]}", cwd=d)
+        with open(os.path.join(d, f"{name}.ext"), "w") as f:
+            f.write("subjectAltName=" + ",".join("DNS:" + s for s in sans) + "\n")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile",
+                f"{name}.ext", cwd=d)
+        return os.path.join(d, f"{name}.pem"), os.path.join(d, f"{name}.key")
+    mx = leaf("mx", ["mx.sts.test"])
+    web = leaf("web", ["mta-sts." + dom for dom in MX])
+    return os.path.join(d, "ca.pem"), mx, web
+
+
+class PolicyServer:
+    """HTTPS on 127.0.0.1:port: /.well-known/mta-sts.txt of the Host asked for."""
+
+    def __init__(self, port, cert, key):
+        self.policies = dict(POLICIES)
+        self.fetches = {}
+        srv = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                host = (self.headers.get("Host") or "").split(":")[0]
+                dom = host[len("mta-sts."):] if host.startswith("mta-sts.") else ""
+                srv.fetches[dom] = srv.fetches.get(dom, 0) + 1
+                if self.path != "/.well-known/mta-sts.txt" or dom not in srv.policies:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                mode, mxs = srv.policies[dom]
+                body = ("version: STSv1\r\nmode: %s\r\n%smax_age: 86400\r\n" % (
+                    mode, "".join(f"mx: {m}\r\n" for m in mxs))).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def dns_records(ids):
+    recs = ["--address=/mx.sts.test/127.0.0.2", "--address=/mx2.sts.test/127.0.0.2"]
+    for dom, mx in MX.items():
+        recs.append(f"--mx-host={dom},{mx},10")
+        recs.append(f"--address=/mta-sts.{dom}/127.0.0.1")
+        if dom in ids:
+            recs.append(f"--txt-record=_mta-sts.{dom},v=STSv1; id={ids[dom]}")
+    return recs
+
+
+@pytest.fixture(scope="module")
+def world():
+    parent = tempfile.mkdtemp(prefix="tern-sts-")
+    os.chmod(parent, 0o755)
+    a = Instance(parent, domain="a.test", hostname="mx.a.test")
+    b = Instance(parent, domain="none.test", hostname="mx.sts.test")
+    dns = web = None
+    try:
+        certs = os.path.join(parent, "certs")
+        os.makedirs(certs)
+        ca, (mxcert, mxkey), (webcert, webkey) = make_ca(certs)
+        os.chmod(certs, 0o755)
+        for f in os.listdir(certs):
+            os.chmod(os.path.join(certs, f), 0o644)
+        a.init()
+        b.init("--listen", "127.0.0.2")
+        shutil.copy(mxcert, os.path.join(b.dir, "tls", "cert.pem"))
+        shutil.copy(mxkey, os.path.join(b.dir, "tls", "key.pem"))
+        for dom in MX:
+            if dom != "none.test":
+                b.ctl("domain", "add", dom)
+            b.add_user(f"bob@{dom}", "bob-pw-1")
+        dns_port = 16000 + os.getpid() % 1000
+        web_port = 17000 + os.getpid() % 1000
+        a.ids = {dom: "v1" for dom in POLICIES}
+        a.dns_port = dns_port
+        dns = Dns(dns_port, dns_records(a.ids))
+        web = PolicyServer(web_port, webcert, webkey)
+        a.set_conf("tern", "dns_server", f"127.0.0.1:{dns_port}")
+        a.set_conf("deliverd", "smtp_port", str(b.port("smtp")))
+        a.set_conf("deliverd", "smtp_tls_ca_file", ca)
+        a.set_conf("deliverd", "mta_sts_port", str(web_port))
+        a.add_user("alice@a.test", "alice-pw-1")
+        b.start()
+        a.start()
+        for dom in MX:
+            send(a, f"bob@{dom}", dom)
+        a.web, a.dns = web, dns
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+        if web:
+            web.stop()
+        if getattr(a, "dns", dns):
+            getattr(a, "dns", dns).stop()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def send(a, rcpt, tag):
+    msg = (f"From: alice@a.test\r\nTo: {rcpt}\r\nSubject: sts {tag}\r\n"
+           f"Message-ID: <{tag}.{time.time()}@a.test>\r\n\r\ncase {tag}\r\n")
+    with smtplib.SMTP("127.0.0.1", a.port("submission"), timeout=30) as s:
+        s.starttls()
+        s.login("alice@a.test", "alice-pw-1")
+        s.sendmail("alice@a.test", [rcpt], msg)
+
+
+def delivered(b, rcpt, tag):
+    d = os.path.join(b.maildir(rcpt), "new")
+    if not os.path.isdir(d):
+        return False
+    return any(f"case {tag}" in open(os.path.join(d, n), errors="replace").read()
+               for n in os.listdir(d))
+
+
+def log_line(a, rcpt, status):
+    for line in a.log_text().splitlines():
+        if f"to=<{rcpt}>" in line and f"status={status}" in line and "tern/deliverd" in line:
+            return line
+    return None
+
+
+def test_enforce_delivers_with_a_verified_certificate(world):
+    a, b = world
+    assert wait_for(lambda: delivered(b, "bob@enforce.test", "enforce.test"), 60), \
+        a.log_text()[-4000:]
+    line = log_line(a, "bob@enforce.test", "sent")
+    assert "tls_policy=mta-sts: enforce (id v1), smtp_tls=verify" in line, line
+    # the policy came through the fetcher process, which logged it
+    assert "mta-sts: enforce.test: policy id=v1 mode=enforce" in a.log_text()
+
+
+def test_enforce_refuses_an_mx_outside_the_policy(world):
+    a, b = world
+    assert wait_for(lambda: log_line(a, "bob@badmx.test", "deferred"), 60), a.log_text()[-4000:]
+    line = log_line(a, "bob@badmx.test", "deferred")
+    assert "not named by the MTA-STS policy" in line, line
+    assert not delivered(b, "bob@badmx.test", "badmx.test")
+
+
+def test_enforce_refuses_a_certificate_that_does_not_match(world):
+    a, b = world
+    assert wait_for(lambda: log_line(a, "bob@badcert.test", "deferred"), 60), \
+        a.log_text()[-4000:]
+    assert "did not verify" in log_line(a, "bob@badcert.test", "deferred")
+    assert not delivered(b, "bob@badcert.test", "badcert.test")
+
+
+def test_testing_mode_delivers_and_reports(world):
+    a, b = world
+    assert wait_for(lambda: delivered(b, "bob@testing.test", "testing.test"), 60), \
+        a.log_text()[-4000:]
+    assert "mta-sts testing: MX host mx.sts.test is not named by the policy" in a.log_text()
+    assert "tls_policy=mta-sts: testing (id v1)" in log_line(a, "bob@testing.test", "sent")
+
+
+def test_no_policy_published(world):
+    a, b = world
+    assert wait_for(lambda: delivered(b, "bob@none.test", "none.test"), 60), a.log_text()[-4000:]
+    assert "mta-sts: none" in log_line(a, "bob@none.test", "sent")
+    assert a.web.fetches.get("none.test", 0) == 0
+
+
+def test_policy_is_cached_and_refetched_when_the_id_changes(world):
+    a, b = world
+    assert wait_for(lambda: delivered(b, "bob@enforce.test", "enforce.test"), 60)
+    before = a.web.fetches.get("enforce.test", 0)
+    assert before == 1
+    # the web server now serves another policy under the same id: not fetched
+    a.web.policies["enforce.test"] = ("enforce", ["other.sts.test"])
+    send(a, "bob@enforce.test", "cached")
+    assert wait_for(lambda: delivered(b, "bob@enforce.test", "cached"), 60), a.log_text()[-4000:]
+    assert a.web.fetches["enforce.test"] == before
+    # a new id in DNS: fetched again, and the new policy (other MX) holds the mail back
+    a.dns.stop()
+    a.ids["enforce.test"] = "v2"
+    a.dns = Dns(a.dns_port, dns_records(a.ids))
+    send(a, "bob@enforce.test", "refetched")
+    assert wait_for(lambda: a.web.fetches["enforce.test"] == before + 1, 60), a.log_text()[-3000:]
+    assert wait_for(lambda: "(mta-sts: enforce (id v2))" in a.log_text()
+                    or "policy (enforce, id v2)" in a.log_text(), 60), a.log_text()[-3000:]
+    assert not delivered(b, "bob@enforce.test", "refetched")
+
+
+def test_the_fetcher_is_its_own_process(world):
+    a, b = world
+    rows = {l.split()[0]: l.split() for l in a.ctl("status").stdout.splitlines()}
+    assert "deliverd-sts" in rows
+    if IS_ROOT:
+        assert rows["deliverd-sts"][2] == "tern-sts"
