@@ -95,63 +95,141 @@ static size_t b64_decode(const char *s, size_t n, char *out)
 	return o;
 }
 
-/* One "=?charset?e?text?=" at s; returns its length and appends the decoding. */
-static size_t decode_word(const char *s, char **out, size_t *olen)
+#define WORD_CHARSET_MAX 64	/* longest charset name taken */
+#define WORD_TEXT_MAX 4096	/* longest encoded text taken */
+
+/* The scan of one header value: where the next "?=" is, found once and
+ * reused until the scan passes it, so a value full of "=?" starts that are no
+ * encoded words costs one pass, not one pass per start. */
+struct words {
+	const char *s, *end;	/* the value */
+	const char *qe;		/* the next "?=" at or after qe_from, or NULL */
+	const char *qe_from;
+	iconv_t cd;		/* the last charset's converter, kept for the next word */
+	char cd_charset[WORD_CHARSET_MAX + 1];
+};
+
+/* The first "?=" in [p, end). memchr, not memmem: sanitizer runtimes check
+ * memmem's whole haystack on every call, which would make the scan quadratic
+ * again in those builds. */
+static const char *find_qe(const char *p, const char *end)
 {
-	if (s[0] != '=' || s[1] != '?')
+	while (p < end && (p = memchr(p, '?', (size_t)(end - p))) != NULL) {
+		if (p + 1 < end && p[1] == '=')
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
+static const char *next_qe(struct words *w, const char *from)
+{
+	if (w->qe_from && from < w->qe_from) {
+		/* a little behind the cached scan (starts move on, texts may
+		 * not): look only at the gap, which is under a charset long */
+		const char *gap_end = w->qe_from + 1 < w->end ? w->qe_from + 1 : w->end;
+		const char *q = find_qe(from, gap_end);
+		return q ? q : w->qe;
+	}
+	if (!w->qe_from || (w->qe && w->qe < from)) {
+		w->qe = find_qe(from, w->end);
+		w->qe_from = from;
+	}
+	return w->qe;
+}
+
+/* raw (n bytes in charset) to UTF-8, reusing the converter of the word before. */
+static char *word_to_utf8(struct words *w, const char *charset, const char *raw, size_t n)
+{
+	if (!*charset || !strcasecmp(charset, "us-ascii") || !strcasecmp(charset, "utf-8") ||
+	    !strcasecmp(charset, "utf8"))
+		return xstrndup(raw, n);
+	if (w->cd == (iconv_t)-1 || strcasecmp(w->cd_charset, charset)) {
+		if (w->cd != (iconv_t)-1)
+			iconv_close(w->cd);
+		w->cd = iconv_open("UTF-8//IGNORE", charset);
+		snprintf(w->cd_charset, sizeof w->cd_charset, "%s", charset);
+		if (w->cd == (iconv_t)-1)
+			return xstrndup(raw, n);
+	}
+	iconv(w->cd, NULL, NULL, NULL, NULL);	/* a fresh shift state */
+	size_t cap = n * 4 + 16, left = cap - 1, inleft = n;
+	char *out = xmalloc(cap), *o = out, *in = (char *)raw;
+	while (inleft > 0) {
+		if (iconv(w->cd, &in, &inleft, &o, &left) != (size_t)-1)
+			break;
+		if (errno == E2BIG || inleft == 0)
+			break;
+		in++;	/* invalid or incomplete sequence: skip one byte */
+		inleft--;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* One "=?charset?e?text?=" at p; returns its length and appends the decoding
+ * to out (olen bytes used, cap allocated). */
+static size_t decode_word(struct words *w, const char *p, char **out, size_t *olen, size_t *cap)
+{
+	if (w->end - p < 8 || p[0] != '=' || p[1] != '?')
 		return 0;
-	const char *cs = s + 2, *q1 = strchr(cs, '?');
-	if (!q1 || q1 - cs > 64 || !q1[1] || q1[2] != '?')
+	const char *cs = p + 2;
+	size_t room = (size_t)(w->end - cs);
+	const char *q1 = memchr(cs, '?', room < WORD_CHARSET_MAX + 1 ? room : WORD_CHARSET_MAX + 1);
+	if (!q1 || w->end - q1 < 4 || q1[2] != '?')
 		return 0;
 	char enc = (char)toupper((unsigned char)q1[1]);
-	const char *text = q1 + 3, *end = strstr(text, "?=");
-	if (!end || (enc != 'B' && enc != 'Q') || end - text > 4096)
+	const char *text = q1 + 3, *end = next_qe(w, text);
+	if (!end || (enc != 'B' && enc != 'Q') || end - text > WORD_TEXT_MAX)
 		return 0;
-	char charset[65];
+	char charset[WORD_CHARSET_MAX + 1];
 	memcpy(charset, cs, (size_t)(q1 - cs));
 	charset[q1 - cs] = '\0';
 	char *star = strchr(charset, '*');	/* RFC 2231 language suffix */
 	if (star)
 		*star = '\0';
-	char raw[4096];
+	char raw[WORD_TEXT_MAX];
 	size_t n = enc == 'B' ? b64_decode(text, (size_t)(end - text), raw)
 			      : q_decode(text, (size_t)(end - text), raw);
-	char *u = mime_to_utf8(charset, raw, n);
-	if (!u)
-		u = xstrndup(raw, n);
+	char *u = word_to_utf8(w, charset, raw, n);
 	size_t ul = strlen(u);
-	*out = xrealloc(*out, *olen + ul + 1);
+	if (*olen + ul + 1 > *cap) {
+		*cap = (*olen + ul + 1) * 2;
+		*out = xrealloc(*out, *cap);
+	}
 	memcpy(*out + *olen, u, ul + 1);
 	*olen += ul;
 	free(u);
-	return (size_t)(end + 2 - s);
+	return (size_t)(end + 2 - p);
 }
 
 char *mime_decode_words(const char *s)
 {
-	size_t len = strlen(s), olen = 0;
-	char *out = xmalloc(len + 1);
+	size_t len = strlen(s), olen = 0, cap = len + 1;
+	char *out = xmalloc(cap);
 	out[0] = '\0';
-	bool last_word = false;
+	struct words w = { .s = s, .end = s + len, .cd = (iconv_t)-1 };
 	for (size_t i = 0; i < len;) {
-		size_t used = decode_word(s + i, &out, &olen);
+		size_t used = decode_word(&w, s + i, &out, &olen, &cap);
 		if (used) {
 			i += used;
-			last_word = true;
 			/* whitespace between two encoded words is dropped */
 			size_t j = i;
 			while (j < len && (s[j] == ' ' || s[j] == '\t'))
 				j++;
-			if (j < len && s[j] == '=' && s[j + 1] == '?')
+			if (j + 1 < len && s[j] == '=' && s[j + 1] == '?')
 				i = j;
 			continue;
 		}
-		last_word = false;
-		out = xrealloc(out, olen + 2);
+		if (olen + 2 > cap) {
+			cap *= 2;
+			out = xrealloc(out, cap);
+		}
 		out[olen++] = s[i++];
 		out[olen] = '\0';
 	}
-	(void)last_word;
+	if (w.cd != (iconv_t)-1)
+		iconv_close(w.cd);
 	return out;
 }
 
