@@ -290,7 +290,7 @@ void mailauth_free(struct mailauth *m)
 	free(m);
 }
 
-bool mailauth_is_forged(const char *field, size_t len, const char *hostname)
+bool mailauth_is_forged(const char *field, size_t len, const char *hostname, bool complete)
 {
 	static const char name[] = "Authentication-Results:";
 	size_t nl = sizeof name - 1;
@@ -310,7 +310,11 @@ bool mailauth_is_forged(const char *field, size_t len, const char *hostname)
 		}
 		i++;
 	}
+	/* Only the beginning of an overlong field: if it ends before the
+	 * authserv-id shows, the field cannot be told from ours. */
 	size_t hl = strlen(hostname);
+	if (!complete && (i >= len || len - i <= hl))
+		return true;
 	if (len - i < hl || strncasecmp(field + i, hostname, hl))
 		return false;
 	char after = i + hl < len ? field[i + hl] : ';';

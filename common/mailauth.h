@@ -50,6 +50,6 @@ bool mailauth_report(const struct mailauth *m, struct dmarc_record *r);
 /* True if this header field (name and value, possibly folded) is an
  * Authentication-Results field claiming to come from hostname: such fields are
  * removed from incoming mail (RFC 8601 5). */
-bool mailauth_is_forged(const char *field, size_t len, const char *hostname);
+bool mailauth_is_forged(const char *field, size_t len, const char *hostname, bool complete);
 
 #endif

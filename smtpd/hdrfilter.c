@@ -18,26 +18,35 @@ void hdrfilter_init(struct hdrfilter *f, hdrfilter_out out, hdrfilter_drop drop,
 /* The held field is complete: emit it unless the predicate drops it. */
 static void finish_field(struct hdrfilter *f)
 {
-	if (f->len && !f->overflow && f->drop(f->arg, f->field, f->len))
+	if (f->len && !f->overflow && f->drop(f->arg, f->field, f->len, true))
 		f->dropped++;
 	else if (f->len)
 		f->out(f->arg, f->field, f->len);
 	f->len = 0;
-	f->overflow = false;
+	f->overflow = f->discard = false;
 }
 
 static void hold(struct hdrfilter *f, char c)
 {
+	if (f->discard)
+		return;
 	if (f->overflow) {
 		f->out(f->arg, &c, 1);
 		return;
 	}
 	if (f->len == HDRFILTER_FIELD_MAX) {
-		/* Too long to judge: let it through as it is. */
-		f->out(f->arg, f->field, f->len);
+		/* Too long to hold: judged by its beginning (a forger folding
+		 * 64 kB of comments before our name is dropped too), then the
+		 * rest follows that verdict as it comes. */
+		if (f->drop(f->arg, f->field, f->len, false)) {
+			f->dropped++;
+			f->discard = true;
+		} else {
+			f->out(f->arg, f->field, f->len);
+			f->overflow = true;
+			f->out(f->arg, &c, 1);
+		}
 		f->len = 0;
-		f->overflow = true;
-		f->out(f->arg, &c, 1);
 		return;
 	}
 	f->field[f->len++] = c;

@@ -9,10 +9,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HDRFILTER_FIELD_MAX 65536	/* longer fields pass unexamined */
+#define HDRFILTER_FIELD_MAX 65536	/* longer fields are judged by this much */
 
 typedef void (*hdrfilter_out)(void *arg, const char *p, size_t n);
-typedef bool (*hdrfilter_drop)(void *arg, const char *field, size_t n);
+/* Drop this field? complete is false for a field longer than
+ * HDRFILTER_FIELD_MAX, of which field holds the beginning: the predicate then
+ * drops what it cannot tell apart from a field to drop. */
+typedef bool (*hdrfilter_drop)(void *arg, const char *field, size_t n, bool complete);
 
 struct hdrfilter {
 	hdrfilter_out out;
@@ -22,7 +25,8 @@ struct hdrfilter {
 	bool at_bol;		/* next byte starts a line */
 	char *field;		/* the field being collected */
 	size_t len;
-	bool overflow;		/* field too long: passed through as it came */
+	bool overflow;		/* field too long: the rest passes through as it comes */
+	bool discard;		/* field too long and dropped: the rest is discarded */
 	unsigned dropped;
 };
 

@@ -128,14 +128,15 @@ static bool tls_required_no(const char *field, size_t n)
 	return j - i == 2 && !strncasecmp(field + i, "No", 2);
 }
 
-/* Each complete header field passes here: forged Authentication-Results are
- * dropped, TLS-Required: No is noted. */
-static bool forged(void *arg, const char *field, size_t n)
+/* Each header field passes here (an overlong one by its beginning, complete
+ * false): forged Authentication-Results are dropped, TLS-Required: No is
+ * noted. */
+static bool forged(void *arg, const char *field, size_t n, bool complete)
 {
 	struct session *s = arg;
-	if (tls_required_no(field, n))
+	if (complete && tls_required_no(field, n))
 		s->tx.tls_optional = true;
-	return mailauth_is_forged(field, n, s->srv->hostname);
+	return mailauth_is_forged(field, n, s->srv->hostname, complete);
 }
 
 static void filtered(void *arg, const char *p, size_t n)

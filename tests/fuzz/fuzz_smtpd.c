@@ -6,10 +6,17 @@
  *  - as a body stream, fed in chunks whose sizes come from the first byte, for
  *    DATA and for BDAT. The result (bytes consumed, bytes emitted, errors) must
  *    not depend on how the stream was cut into chunks, and what is emitted
- *    without error never contains a bare CR or LF or a line over the limit.
+ *    without error never contains a bare CR or LF or a line over the limit;
+ *  - through the header filter (smtpd/hdrfilter.c) dropping "X-Drop" fields,
+ *    whole and cut into pieces: the output is the input without exactly those
+ *    fields, however long (a field past the filter's buffer is judged by its
+ *    beginning), and does not depend on the cuts.
  * Run: make fuzz (long) or make fuzz-smoke (part of make check). */
 #include "smtpd/data.h"
+#include "smtpd/hdrfilter.h"
 #include "smtpd/parse.h"
+
+#include <strings.h>
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -132,10 +139,65 @@ static void same(const struct run *a, const struct run *b)
 		abort();
 }
 
+static bool drop_x(void *arg, const char *field, size_t n, bool complete)
+{
+	return n >= 7 && !strncasecmp(field, "X-Drop:", 7);
+}
+
+/* The header (up to the first line that is empty) without X-Drop fields, then
+ * the rest as it is: what the filter must produce. */
+static void filter_reference(const uint8_t *d, size_t n, struct sink *out)
+{
+	size_t i = 0;
+	bool drop = false;
+	while (i < n) {
+		size_t e = i;
+		while (e < n && d[e] != '\n')
+			e++;
+		e = e < n ? e + 1 : n;		/* the line, with its LF */
+		if (d[i] == '\r' || d[i] == '\n') {	/* the empty line: body follows */
+			emit(out, (const char *)d + i, n - i);
+			return;
+		}
+		if (d[i] != ' ' && d[i] != '\t')
+			drop = e - i >= 7 && !strncasecmp((const char *)d + i, "X-Drop:", 7);
+		if (!drop)
+			emit(out, (const char *)d + i, e - i);
+		i = e;
+	}
+}
+
+static void filter_run(const uint8_t *d, size_t n, size_t step, struct sink *out)
+{
+	struct hdrfilter f;
+	hdrfilter_init(&f, emit, drop_x, out);
+	for (size_t off = 0; off < n; off += step)
+		hdrfilter_feed(&f, (const char *)d + off, n - off < step ? n - off : step);
+	hdrfilter_end(&f);
+	hdrfilter_free(&f);
+}
+
+static void filter(const uint8_t *d, size_t n, size_t step)
+{
+	struct sink want = { 0 }, whole = { 0 }, cut = { 0 };
+	filter_reference(d, n, &want);
+	filter_run(d, n, n ? n : 1, &whole);
+	filter_run(d, n, step, &cut);
+	if (whole.n != want.n || cut.n != want.n ||
+	    (want.n && (memcmp(whole.buf, want.buf, want.n) || memcmp(cut.buf, want.buf, want.n))))
+		abort();
+	free(want.buf);
+	free(whole.buf);
+	free(cut.buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size == 0 || size > 65536)
+	if (size == 0)
 		return 0;
+	filter(data + 1, size - 1, (size_t)(data[0] % 64) * 97 + 1);
+	if (size > 65536)
+		return 0;	/* the line and body machines: their limits are far below */
 	char *line = malloc(size + 1);
 	memcpy(line, data, size);
 	line[size] = 0;		/* lines with NUL never reach the parsers */

@@ -140,11 +140,11 @@ static void test_forged(void)
 	const char *f3 = "Authentication-Results: other.test; spf=pass";
 	const char *f4 = "Authentication-Results: mx.example.test.evil; spf=pass";
 	const char *f5 = "Received: from mx.example.test";
-	CHECK(mailauth_is_forged(f1, strlen(f1), HOST));
-	CHECK(mailauth_is_forged(f2, strlen(f2), HOST));
-	CHECK(!mailauth_is_forged(f3, strlen(f3), HOST));
-	CHECK(!mailauth_is_forged(f4, strlen(f4), HOST));
-	CHECK(!mailauth_is_forged(f5, strlen(f5), HOST));
+	CHECK(mailauth_is_forged(f1, strlen(f1), HOST, true));
+	CHECK(mailauth_is_forged(f2, strlen(f2), HOST, true));
+	CHECK(!mailauth_is_forged(f3, strlen(f3), HOST, true));
+	CHECK(!mailauth_is_forged(f4, strlen(f4), HOST, true));
+	CHECK(!mailauth_is_forged(f5, strlen(f5), HOST, true));
 }
 
 /* The DMARC record cannot be fetched now: never a reject; 451 only when the
