@@ -5,7 +5,12 @@
  * doubling per failure up to max_failure_delay; the user's only after
  * user_max_failures); refusals of a locked-out client after failure_delay. A
  * success clears its address's count. The log names the user, service and
- * client, never the password. */
+ * client, never the password.
+ *
+ * The lock-out is decided before the hash and counted after it, so checks of
+ * one client run at most LOGIN_PARALLEL at a time: the others wait their turn
+ * and meet the lock-out their predecessors' failures set (before, 60 parallel
+ * wrong logins from one address were all tried). */
 #include "authd/authd.h"
 #include "authd/penalty_store.h"
 #include "authd/ratelimit.h"
@@ -15,11 +20,16 @@
 #include "common/util.h"
 #include "common/workq.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define LOGIN_PARALLEL 4	/* password checks of one client running at once */
+
 struct login_job {
 	struct conn_job link;	/* first: see conn_job */
+	struct login_job *next;	/* in running or waiting */
+	char key[RL_KEY_MAX + 1];	/* the client as the limiter counts it */
 	uint32_t id;
 	char service[8];
 	char user[AUTH_MAX_FIELD + 1];	/* as given (logs) */
@@ -29,6 +39,34 @@ struct login_job {
 	const char *db_dir;
 	int result;		/* userdb_check_password */
 };
+
+static struct login_job *running, *waiting, **waiting_tail = &waiting;
+
+static unsigned running_for(const char *key)
+{
+	unsigned n = 0;
+	for (struct login_job *j = running; j; j = j->next)
+		n += !strcmp(j->key, key);
+	return n;
+}
+
+static void unlink_running(struct login_job *j)
+{
+	struct login_job **pp = &running;
+	while (*pp && *pp != j)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = j->next;
+}
+
+/* The client of a login: the address the login service accepted the
+ * connection from, or "local" (mailctl). */
+static bool client_ok(const char *client)
+{
+	unsigned char a[16];
+	return !strcmp(client, "local") || inet_pton(AF_INET, client, a) == 1 ||
+	       inet_pton(AF_INET6, client, a) == 1;
+}
 
 static bool known_service(const char *s)
 {
@@ -92,17 +130,71 @@ static void finish(struct conn *c, struct login_job *j)
 	}
 }
 
+static void job_free(struct login_job *j)
+{
+	explicit_bzero(j->password, strlen(j->password));
+	free(j->password);
+	free(j);
+}
+
+static void refuse_locked(struct conn *c, uint32_t id, const char *service, const char *user,
+			  const char *client)
+{
+	log_warn("login: service=%s user=%.100s client=%.64s result=locked (too many failures)",
+		 service, user, client);
+	reply(c, id, AUTH_LOCKED, "", "", authd.fail_delay_ms);
+}
+
+static void check_done(void *arg);
+
+static void start_check(struct login_job *j)
+{
+	j->next = running;
+	running = j;
+	workq_submit(authd.hashq, check_work, check_done, j);
+}
+
+/* A check of key ended: the first waiting job of that client goes now, unless
+ * the failures so far locked the client out (then it is refused, and so on). */
+static void start_waiting(const char *key)
+{
+	struct login_job **pp = &waiting;
+	while (*pp) {
+		struct login_job *j = *pp;
+		if (strcmp(j->key, key)) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		if (!*pp)
+			waiting_tail = pp;
+		struct conn *c = conn_job_finish(&j->link);	/* NULL: its peer went away */
+		if (c && rl_locked(authd.rl, j->client, now_ms())) {
+			refuse_locked(c, j->id, j->service, j->user, j->client);
+		} else if (c && conn_job_add(c, &j->link)) {
+			start_check(j);
+			return;
+		}
+		if (c)
+			conn_settle(c);
+		job_free(j);
+	}
+}
+
 /* Loop thread, after check_work. */
 static void check_done(void *arg)
 {
 	struct login_job *j = arg;
+	unlink_running(j);
 	struct conn *c = conn_job_finish(&j->link);
 	if (c) {
 		finish(c, j);
 		conn_settle(c);
 	}
-	free(j->password);
-	free(j);
+	char key[RL_KEY_MAX + 1];
+	memcpy(key, j->key, sizeof key);
+	job_free(j);
+	start_waiting(key);
 }
 
 int handle_login(struct conn *c, struct ipc_msg *req)
@@ -113,10 +205,14 @@ int handle_login(struct conn *c, struct ipc_msg *req)
 	const char *client = ipc_get_str(req, AUTH_MAX_FIELD);
 	if (!ipc_end(req) || !known_service(service))
 		return -1;
+	if (!client_ok(client)) {
+		/* The limiter counts by this: a peer may not make up names. */
+		log_warn("login: %s sent client \"%.64s\", not an IP address; closing", conn_peer(c),
+			 client);
+		return -1;
+	}
 	if (rl_locked(authd.rl, client, now_ms())) {
-		log_warn("login: service=%s user=%.100s client=%.64s result=locked (too many failures)",
-			 service, user, client);
-		reply(c, req->hdr.id, AUTH_LOCKED, "", "", authd.fail_delay_ms);
+		refuse_locked(c, req->hdr.id, service, user, client);
 		return 0;
 	}
 	struct login_job *j = xcalloc(1, sizeof *j);
@@ -128,12 +224,17 @@ int handle_login(struct conn *c, struct ipc_msg *req)
 	if (!userdb_norm_address(user, j->canon))
 		j->canon[0] = '\0';
 	j->password = xstrdup(password);
+	rl_key(authd.rl, j->client, j->key);
 	if (!conn_job_add(c, &j->link)) {
-		explicit_bzero(j->password, strlen(j->password));
-		free(j->password);
-		free(j);
+		job_free(j);
 		return 0;
 	}
-	workq_submit(authd.hashq, check_work, check_done, j);
+	if (running_for(j->key) < LOGIN_PARALLEL) {
+		start_check(j);
+	} else {
+		j->next = NULL;
+		*waiting_tail = j;
+		waiting_tail = &j->next;
+	}
 	return 0;
 }

@@ -154,6 +154,11 @@ static struct rl_entry *add(struct ratelimit *rl, const char *key, uint64_t now)
 	return e;
 }
 
+void rl_key(const struct ratelimit *rl, const char *client, char out[RL_KEY_MAX + 1])
+{
+	cut_key(rl, client, out);
+}
+
 bool rl_locked(struct ratelimit *rl, const char *key, uint64_t now)
 {
 	char k[RL_KEY_MAX + 1];

@@ -49,6 +49,8 @@ uint64_t rl_penalty(struct ratelimit *rl, const char *key, uint64_t now);
 /* A success: key starts afresh. */
 void rl_forget(struct ratelimit *rl, const char *key);
 size_t rl_count(const struct ratelimit *rl);
+/* The key rl counts client under (by address: an IPv6 one as its /64). */
+void rl_key(const struct ratelimit *rl, const char *client, char out[RL_KEY_MAX + 1]);
 
 /* One line per live key ("TAG key failures last locked_until", times in ms of
  * the wall clock); mono_now and wall_now are the two clocks read together. */

@@ -485,3 +485,35 @@ def test_penalties_survive_an_authd_restart(penalty_authd):
     res, t = timed_login(c, "alice@example.test", "g", "192.0.2.200")
     assert res == ap.AUTH_FAIL and t >= 0.72, t
     c.close()
+
+
+def test_parallel_wrong_logins_meet_the_lockout(authd):
+    """The lock-out is decided before the hash and counted after it: 60 wrong
+    logins from one address sent at once (before, all were tried) are checked
+    a few at a time, and those after max_failures (3 here) are refused locked
+    without a password check."""
+    c = authd.conn()
+    for i in range(60):
+        c.send(ap.LOGIN, "imap", "alice@example.test", f"bad{i}", "198.51.100.99")
+    results = [c.recv()[2][0] for _ in range(60)]
+    tried = results.count(ap.AUTH_FAIL)
+    assert tried + results.count(ap.AUTH_LOCKED) == 60
+    assert 3 <= tried <= 3 + 4 - 1, results		# max_failures + LOGIN_PARALLEL - 1
+    assert authd.log().count("client=198.51.100.99 result=failed") == tried
+    # another address is not held up
+    assert c.login("alice@example.test", "Alice-pw-123", client="198.51.100.100")[0] == ap.AUTH_OK
+    c.close()
+
+
+@pytest.mark.parametrize("client", ["", "not an address", "10.0.0.1; rm", "x" * 60])
+def test_a_made_up_client_address_is_refused(authd, client):
+    """The client of a login is the address the service accepted the
+    connection from (or "local"): anything else would let a peer rotate
+    made-up names past the limiter. The connection is closed and logged."""
+    c = authd.conn()
+    c.send(ap.LOGIN, "imap", "alice@example.test", "bad", client)
+    with pytest.raises((ConnectionError, EOFError, OSError, AssertionError)):
+        c.recv()
+    assert "not an IP address; closing" in authd.log()
+    c2 = authd.conn()
+    assert c2.login("alice@example.test", "Alice-pw-123", client="local")[0] == ap.AUTH_OK
