@@ -71,6 +71,7 @@ void remote_load(const struct instance *in, const struct cfg *conf)
 	rconf.dest_concurrency = (unsigned)cfg_int(conf, "smtp_destination_concurrency");
 	rconf.reuse_time = (int)cfg_int(conf, "smtp_connection_reuse_time");
 	rconf.connect_timeout = (int)cfg_int(conf, "smtp_connect_timeout");
+	rconf.deadline = (int)cfg_int(conf, "smtp_deadline");
 	rconf.dkim_sign = cfg_bool(conf, "dkim_sign");
 	/* Load CAs eagerly: the agent runs chrooted afterwards. */
 	char *ca = cfg_path(conf, "smtp_tls_ca_file");

@@ -22,6 +22,7 @@ struct rconf {
 	SSL_CTX *tls_ctx;
 	unsigned dest_concurrency;
 	int reuse_time, connect_timeout;
+	int deadline;		/* smtp_deadline, seconds */
 	bool dkim_sign;
 };
 extern struct rconf rconf;

@@ -83,7 +83,7 @@ static int open_session(struct smtp_client *c, const struct route_host *h, const
 {
 	enum tls_level tls = pol->tls;
 	*policy_failed = false;
-	if (sc_open(c, h->name, addr, port, rconf.connect_timeout, rep) < 0)
+	if (sc_open(c, h->name, addr, port, rconf.connect_timeout, rconf.deadline, rep) < 0)
 		return -1;
 	if (sc_hello(c, rconf.myname, rep) < 0) {
 		sc_close(c, rep->code != 0);
@@ -205,6 +205,7 @@ static bool transaction(struct rjob *j, struct smtp_client *c, struct rrcpt **r,
 	char *body;
 	size_t blen;
 
+	sc_deadline(c, rconf.deadline);	/* this message's own deadline */
 	if ((j->flags & QF_SMTPUTF8) && !(c->ext & EXT_SMTPUTF8)) {
 		snprintf(text, sizeof text, "host %.200s does not support SMTPUTF8, needed for this "
 			 "message (RFC 6531)", c->host);

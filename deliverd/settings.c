@@ -30,6 +30,7 @@ const struct cfg_key deliverd_settings[] = {
 	CFG_KEY_INT("smtp_destination_concurrency", "10", 1, 1000, "Connections at once to one destination domain"),
 	CFG_KEY_TIME("smtp_connection_reuse_time", "10s", 1, 3600, "Keep an idle connection this long for the next message to the same host"),
 	CFG_KEY_TIME("smtp_connect_timeout", "30s", 1, 600, "Give up connecting to one address after this long"),
+	CFG_KEY_TIME("smtp_deadline", "30m", 10, 86400, "Longest time a session may take to open (connect, greeting, EHLO, STARTTLS) and then each message (MAIL to the end of DATA), however slowly the server answers: past it the delivery is deferred"),
 	CFG_KEY_BOOL("dkim_sign", "yes", "DKIM-sign mail of local domains that have a key (mailctl dkim keygen)"),
 	CFG_KEY_LIST("dkim_selectors", "", check_selector, "Selector to sign with per domain, as domain=selector (default: the domain's only key)"),
 	CFG_KEY_BOOL("smtp_mta_sts", "yes", "MTA-STS (RFC 8461) for destinations without DANE: their published policy (fetched over HTTPS by the deliverd-sts process, certificates checked against smtp_tls_ca_file) decides which MX hosts may receive and that TLS is verified (enforce) or only reported (testing)"),

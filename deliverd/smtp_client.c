@@ -32,13 +32,40 @@ static void fail(struct smtp_reply *r, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int wait_fd(int fd, short ev, int timeout_sec)
+static uint64_t mono_ms(void)
 {
-	struct pollfd p = { fd, ev, 0 };
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+void sc_deadline(struct smtp_client *c, int seconds)
+{
+	c->deadline_ms = seconds > 0 ? mono_ms() + (uint64_t)seconds * 1000 : 0;
+	c->expired = false;
+}
+
+/* Wait for ev on c's socket for timeout_sec, but never past c's deadline: a
+ * peer that sends a byte now and then cannot hold a delivery for ever. */
+static int wait_fd(struct smtp_client *c, short ev, int timeout_sec)
+{
+	struct pollfd p = { c->fd, ev, 0 };
 	int n;
-	do
-		n = poll(&p, 1, timeout_sec * 1000);
-	while (n < 0 && errno == EINTR);
+	do {
+		uint64_t ms = (uint64_t)timeout_sec * 1000;
+		if (c->deadline_ms) {
+			uint64_t now = mono_ms();
+			if (now >= c->deadline_ms) {
+				c->expired = true;
+				return -1;
+			}
+			if (c->deadline_ms - now < ms)
+				ms = c->deadline_ms - now;
+		}
+		n = poll(&p, 1, (int)ms);
+		if (n == 0 && c->deadline_ms && mono_ms() >= c->deadline_ms)
+			c->expired = true;
+	} while (n < 0 && errno == EINTR);
 	return n > 0 ? 0 : -1;
 }
 
@@ -52,13 +79,13 @@ static ssize_t raw_read(struct smtp_client *c, char *buf, size_t n, int timeout_
 				return k;
 			int e = SSL_get_error(c->ssl, k);
 			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-				if (wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, timeout_sec) < 0)
+				if (wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, timeout_sec) < 0)
 					return -1;
 				continue;
 			}
 			return -1;
 		}
-		if (wait_fd(c->fd, POLLIN, timeout_sec) < 0)
+		if (wait_fd(c, POLLIN, timeout_sec) < 0)
 			return -1;
 		ssize_t k = read(c->fd, buf, n);
 		if (k < 0 && (errno == EINTR || errno == EAGAIN))
@@ -76,14 +103,14 @@ static int raw_write(struct smtp_client *c, const char *p, size_t n, int timeout
 			if (w <= 0) {
 				int e = SSL_get_error(c->ssl, w);
 				if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
-				    wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+				    wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
 					    timeout_sec) == 0)
 					continue;
 				return -1;
 			}
 			k = w;
 		} else {
-			if (wait_fd(c->fd, POLLOUT, timeout_sec) < 0)
+			if (wait_fd(c, POLLOUT, timeout_sec) < 0)
 				return -1;
 			k = send(c->fd, p, n, MSG_NOSIGNAL);
 			if (k < 0 && (errno == EINTR || errno == EAGAIN))
@@ -154,7 +181,10 @@ static int read_reply(struct smtp_client *c, int timeout_sec, struct smtp_reply 
 	char line[1024];
 	for (int i = 0; i < REPLY_MAX_LINES; i++) {
 		if (read_line(c, line, sizeof line, timeout_sec) < 0) {
-			fail(r, "lost connection with %s", c->host);
+			if (c->expired)
+				fail(r, "%s took longer than the delivery deadline (smtp_deadline)", c->host);
+			else
+				fail(r, "lost connection with %s", c->host);
 			return -1;
 		}
 		if (strlen(line) < 3 || line[0] < '2' || line[0] > '5' ||
@@ -175,10 +205,11 @@ static int read_reply(struct smtp_client *c, int timeout_sec, struct smtp_reply 
 }
 
 int sc_open(struct smtp_client *c, const char *host, const char *addr, unsigned port,
-	    int timeout_sec, struct smtp_reply *r)
+	    int timeout_sec, int deadline_sec, struct smtp_reply *r)
 {
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
+	sc_deadline(c, deadline_sec);
 	snprintf(c->host, sizeof c->host, "%s", host);
 	snprintf(c->addr, sizeof c->addr, "%s", addr);
 	struct sockaddr_storage ss = { 0 };
@@ -205,7 +236,7 @@ int sc_open(struct smtp_client *c, const char *host, const char *addr, unsigned 
 	int e = 0;
 	socklen_t el = sizeof e;
 	if ((connect(c->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) ||
-	    wait_fd(c->fd, POLLOUT, timeout_sec) < 0 ||
+	    wait_fd(c, POLLOUT, timeout_sec) < 0 ||
 	    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e) {
 		fail(r, "connect to %.255s[%.63s]:%u failed: %s", host, addr, port,
 		     strerror(e ? e : errno));
@@ -305,7 +336,7 @@ int sc_starttls(struct smtp_client *c, SSL_CTX *ctx, const char *myname,
 			break;
 		int e = SSL_get_error(c->ssl, k);
 		if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
-		    wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, 120) == 0)
+		    wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, 120) == 0)
 			continue;
 		char err[160];
 		ERR_error_string_n(ERR_get_error(), err, sizeof err);

@@ -37,12 +37,18 @@ struct smtp_client {
 	char *out;		/* queued pipelined commands */
 	size_t out_len, out_cap;
 	time_t last_used;
+	uint64_t deadline_ms;	/* CLOCK_MONOTONIC; 0: none */
+	bool expired;		/* an I/O wait ran into the deadline */
 };
+
+/* Every wait of c ends by seconds from now (0: no deadline), whatever the
+ * peer's pace; for the session (sc_open) and again for each transaction. */
+void sc_deadline(struct smtp_client *c, int seconds);
 
 /* Connect to addr:port within timeout; read the greeting. 0 ok (reply 220),
  * -1 connection failed (r->code 0) or refused (r has the reply). */
 int sc_open(struct smtp_client *c, const char *host, const char *addr, unsigned port,
-	    int timeout_sec, struct smtp_reply *r);
+	    int timeout_sec, int deadline_sec, struct smtp_reply *r);
 /* Send a command line (CRLF added) and read the reply. 0 if a reply came. */
 int sc_command(struct smtp_client *c, const char *line, int timeout_sec, struct smtp_reply *r);
 /* PIPELINING (RFC 2920): queue a command line without reading; sc_flush sends the
