@@ -28,7 +28,7 @@ const struct cfg_key tern_settings[] = {
 	CFG_KEY_TIME("mta_sts_max_age", "7d", 1, 31557600, "How long senders may cache the MTA-STS policy (max_age, RFC 8461 3.2)"),
 	CFG_KEY_ENUM("encrypt_failure", "defer", "defer,deliver_clear", "Encryption at rest: mail for a user whose key (mailctl user key) is expired, unreadable or unusable waits in the queue (defer), or is stored in clear with a warning logged (deliver_clear)"),
 	CFG_KEY_BOOL("encrypt_keep_subject", "no", "Encryption at rest: leave the real Subject outside the encrypted part too (default: \"[...]\" outside, RFC 9788 header protection)"),
-	CFG_KEY_BOOL("encrypt_append", "yes", "Encryption at rest: also encrypt what a user with a key stores over IMAP APPEND (Sent, Drafts, ...)"),
+	CFG_KEY_BOOL("encrypt_append", "yes", "Encryption at rest: also encrypt what a user with a key stores over IMAP APPEND or JMAP Email/set (Sent, Drafts, ...)"),
 	CFG_KEY_ENUM("encrypt_smime_cipher", "aes256-cbc", "aes256-cbc,aes256-gcm", "Encryption at rest, S/MIME: aes256-cbc (EnvelopedData, read by every client) or aes256-gcm (AuthEnvelopedData, RFC 8551's choice; check your users' clients)"),
 	CFG_KEY_END,
 };

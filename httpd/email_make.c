@@ -8,6 +8,7 @@
 #include "httpd/email.h"
 #include "httpd/jmap_util.h"
 #include "httpd/journal.h"
+#include "httpd/seal.h"
 #include "httpd/sess.h"
 #include "common/maildate.h"
 #include "common/mailindex.h"
@@ -479,12 +480,16 @@ json_t *email_store(struct jcall *c, const char *cid, const struct folder *f, js
 	uint32_t uid;
 	struct mi *mi = mi_open(f->dir, NULL, NULL, why, sizeof why);
 	struct mi_rec r = { 0 };
-	int ok = mi && mi_add_fd(mi, fd, flags, kw ? kw : "", idate, &uid) == 0 && mi_get(mi, uid, &r) == 1;
+	const char *refused = NULL;
+	int ok = mi && seal_add(mi, f->dir, c->s->user, fd, flags, kw ? kw : "", idate, &uid,
+				&refused) == 0 && mi_get(mi, uid, &r) == 1;
 	if (mi)
 		mi_close(mi);
 	free(kw);
 	if (!ok) {
-		*err = jmap_set_error("serverFail", why[0] && !mi ? why : "cannot store the message", NULL);
+		*err = refused ? jmap_set_error("forbidden", refused, NULL)
+			       : jmap_set_error("serverFail", why[0] && !mi ? why : "cannot store the message",
+						NULL);
 		return NULL;
 	}
 	char id[OBJECTID_LEN + 1], blob[64], thread[OBJECTID_LEN + 1];

@@ -4,6 +4,7 @@
  * extension, and the Response object. */
 #include "httpd/jmap.h"
 #include "httpd/chan.h"
+#include "httpd/push.h"
 #include "httpd/sess.h"
 #include "common/ipc.h"
 #include "common/log.h"
@@ -317,6 +318,7 @@ void jmap_api(struct sess *s, uint32_t id, const char *ctype, struct ipc_msg *m)
 			     "The request does not match the type signature of a Request object");
 	} else {
 		process(s, id, req);
+		push_check(s);	/* what this request changed, to the open streams */
 	}
 	json_decref(req);
 }

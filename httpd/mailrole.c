@@ -3,6 +3,7 @@
  * process per user and front, confined to that user's Maildir (session.c). */
 #include "httpd/httpd.h"
 #include "httpd/proto.h"
+#include "httpd/seal.h"
 #include "httpd/session.h"
 #include "common/auth_client.h"
 #include "common/daemon.h"
@@ -112,6 +113,7 @@ int mail_main(struct instance *in, struct cfg *conf)
 	if (lsock < 0)
 		fatal_errno("cannot listen on %s", path);
 	free(path);
+	seal_setup(&in->conf);	/* before sessions confine themselves */
 	privdrop(ACCT_MAILSTORE, NULL);
 	struct sigaction sa = { .sa_handler = on_sig };
 	sigaction(SIGTERM, &sa, NULL);

@@ -1,3 +1,4 @@
 # tern-httpd: JMAP, autoconfiguration, MTA-STS and webmail over HTTP.
 # jansson (libjansson-dev) reads and writes JSON; see docs/ARCHITECTURE.md.
-$(eval $(call program,httpd,tern-httpd,-ljansson,))
+# librnp: OpenPGP sealing of what JMAP stores (encryption at rest, httpd/seal.c).
+$(eval $(call program,httpd,tern-httpd,-ljansson -lrnp,))

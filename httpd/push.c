@@ -13,6 +13,11 @@
 
 #define MAX_STREAMS 16		/* per user and front: more get 429 */
 #define PING_MAX_S 3600
+/* While a stream is open the Maildir is looked at this often: a delivery or
+ * an IMAP STORE made by another process reaches the client within it. A
+ * look that finds nothing changed costs a stat of each folder's index, new/
+ * and cur/ (account_sync opens only what changed). */
+#define WATCH_MS 250
 
 struct stream {
 	uint32_t id;
@@ -28,11 +33,32 @@ struct stream {
 struct push {
 	struct stream *streams;
 	unsigned n;
+	struct event *watch;	/* runs while streams is not empty */
 };
+
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct sess *s = arg;
+	if (account_sync(&s->acct) == 0)
+		push_check(s);
+}
 
 void push_init(struct sess *s)
 {
 	s->push = xcalloc(1, sizeof *s->push);
+	s->push->watch = event_new(s->base, -1, EV_PERSIST, on_watch, s);
+}
+
+/* The watch runs exactly while some stream is open. */
+static void watch_update(struct sess *s)
+{
+	bool on = evtimer_pending(s->push->watch, NULL);
+	if (s->push->n && !on) {
+		struct timeval tv = { 0, WATCH_MS * 1000 };
+		evtimer_add(s->push->watch, &tv);
+	} else if (!s->push->n && on) {
+		evtimer_del(s->push->watch);
+	}
 }
 
 static void stream_free(struct stream *st)
@@ -51,6 +77,7 @@ void push_free(struct sess *s)
 		s->push->streams = st->next;
 		stream_free(st);
 	}
+	event_free(s->push->watch);
 	free(s->push);
 }
 
@@ -60,6 +87,7 @@ static void unlink_stream(struct sess *s, struct stream *st)
 		if (*pp == st) {
 			*pp = st->next;
 			s->push->n--;
+			watch_update(s);
 			return;
 		}
 }
@@ -195,6 +223,7 @@ void push_start(struct sess *s, uint32_t id, const char *query)
 	st->next = s->push->streams;
 	s->push->streams = st;
 	s->push->n++;
+	watch_update(s);
 	sess_reply(s, id, 200, "text/event-stream", NULL, "", 0);
 }
 

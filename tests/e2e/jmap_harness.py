@@ -9,6 +9,8 @@ One instance serves a whole test module; each test gets a fresh user.
 import base64
 import http.client
 import json
+import socket
+import time
 
 from imap_harness import ImapInstance, tls_ctx
 
@@ -116,3 +118,28 @@ class Jmap:
 
     def close(self):
         self.conn.close()
+
+
+def sse_connect(srv, user, pw, query):
+    """An open event source request (RFC 8620 7.3) of user: the TLS socket."""
+    s = srv.ssl_ctx().wrap_socket(socket.create_connection(("127.0.0.1", srv.https_port),
+                                                           timeout=10))
+    s.sendall((f"GET /jmap/eventsource?{query} HTTP/1.1\r\nHost: x\r\n"
+               f"Authorization: {basic(user, pw)}\r\n\r\n").encode())
+    return s
+
+
+def read_until(s, pred, timeout=10):
+    """What s sends until pred(all of it) holds, the peer closes or timeout."""
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while not pred(buf) and time.monotonic() < deadline:
+        s.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        if not d:
+            break
+        buf += d
+    return buf

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import IS_ROOT, wait_for
-from jmap_harness import Jmap, JmapInstance, basic
+from jmap_harness import Jmap, JmapInstance, basic, read_until, sse_connect
 
 CORE = "urn:ietf:params:jmap:core"
 LIMITS = {"max_size_upload": "1m", "max_size_request": "256k", "max_calls_in_request": "8",
@@ -251,29 +251,6 @@ def test_upload_and_download_byte_exact(srv, jm):
                f"Content-Length: {(1 << 20) + 1}\r\n\r\n").encode())
     assert read_until(s, lambda b: b"\r\n\r\n" in b).startswith(b"HTTP/1.1 413 ")
     s.close()
-
-
-def sse_connect(srv, user, pw, query):
-    s = srv.ssl_ctx().wrap_socket(socket.create_connection(("127.0.0.1", srv.https_port),
-                                                           timeout=10))
-    s.sendall((f"GET /jmap/eventsource?{query} HTTP/1.1\r\nHost: x\r\n"
-               f"Authorization: {basic(user, pw)}\r\n\r\n").encode())
-    return s
-
-
-def read_until(s, pred, timeout=10):
-    buf = b""
-    deadline = time.monotonic() + timeout
-    while not pred(buf) and time.monotonic() < deadline:
-        s.settimeout(max(0.1, deadline - time.monotonic()))
-        try:
-            d = s.recv(65536)
-        except socket.timeout:
-            break
-        if not d:
-            break
-        buf += d
-    return buf
 
 
 def test_event_source_stream_and_pings(srv, jm):

@@ -4,12 +4,16 @@ emails, threads, their /changes and /query, and one store shared with IMAP
 imaplib only. One instance for the module; a fresh user per test."""
 import imaplib
 import json
+import os
+import pathlib
 import re
+import subprocess
 import time
+import uuid
 
 import pytest
 
-from jmap_harness import Jmap, JmapInstance
+from jmap_harness import Jmap, JmapInstance, read_until, sse_connect
 from imap_harness import tls_ctx
 
 MAIL = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"]
@@ -176,6 +180,52 @@ def test_delivered_message_found_and_read_byte_exact(srv, jm):
     st, h, blob = jm.raw("GET", f"/jmap/download/{jm.account}/{e['blobId']}/m.eml?accept=message/rfc822")
     assert st == 200 and blob == raw and blob.endswith(m[m.index(b"\r\n\r\n"):])
     assert e["size"] == len(raw)
+
+
+def state_events(buf):
+    """The "changed" objects of the state events in an event stream so far."""
+    text = buf.decode(errors="replace")
+    return [json.loads(d)["changed"] for d in re.findall(r"event: state\ndata: (.*)\n\n", text)]
+
+
+def test_push_of_a_delivery_and_an_imap_store(srv, jm):
+    srv.append(jm.user, jm.pw, [msg("before")])
+    jm.call("Email/query", {"accountId": jm.account})  # the mail process is up
+    s = sse_connect(srv, jm.user, jm.pw, "types=Email,Mailbox&closeafter=no&ping=0")
+    assert read_until(s, lambda b: b"\r\n\r\n" in b).startswith(b"HTTP/1.1 200 ")
+    # a delivery over SMTP (made by deliverd, not by this process): the
+    # event follows the end of the SMTP transaction within a second
+    state = jm.call("Email/get", {"accountId": jm.account, "ids": []})["state"]
+    srv.smtp_send(jm.user, [msg("pushed")], wait=False)
+    t0 = time.monotonic()
+    buf = read_until(s, lambda b: b"event: state" in b, timeout=10)
+    took = time.monotonic() - t0
+    ev = state_events(buf)
+    assert ev, buf
+    changed = ev[0][jm.account]
+    assert set(changed) <= {"Email", "Mailbox"} and changed["Email"] != state
+    assert took < 1.0, took
+    # an IMAP STORE made by another session
+    read_until(s, lambda b: False, timeout=0.6)  # the delivery's last events
+    c = imap(srv, jm)
+    c.select("INBOX")
+    t0 = time.monotonic()
+    c.store("1", "+FLAGS", "(\\Flagged)")
+    buf = read_until(s, lambda b: b"event: state" in b, timeout=10)
+    took = time.monotonic() - t0
+    c.logout()
+    assert state_events(buf) and "Email" in state_events(buf)[0][jm.account], buf
+    assert took < 1.0, took
+    # a change made over JMAP itself, and a stream asking for other types only
+    s2 = sse_connect(srv, jm.user, jm.pw, "types=Thread&closeafter=state&ping=0")
+    assert read_until(s2, lambda b: b"\r\n\r\n" in b).startswith(b"HTTP/1.1 200 ")
+    eid = query(jm, filter={"subject": "before"})[0]
+    jm.call("Email/set", {"accountId": jm.account, "update": {eid: {"keywords/$seen": True}}})
+    buf = read_until(s, lambda b: b"event: state" in b, timeout=5)
+    assert state_events(buf) and "Email" in state_events(buf)[0][jm.account], buf
+    assert b"event: state" not in read_until(s2, lambda b: False, timeout=0.6)
+    s.close()
+    s2.close()
 
 
 def test_keywords_both_ways_with_imap(srv, jm):
@@ -369,6 +419,38 @@ def test_create_from_parts(srv, jm):
     assert r["notCreated"]["x"]["type"] == "blobNotFound"
     assert {k: v["type"] for k, v in r["notCreated"].items() if k != "x"} == {
         "y": "invalidProperties", "z": "invalidProperties", "w": "invalidProperties"}
+
+
+def test_created_email_is_sealed_to_the_users_key(srv, jm, tmp_path):
+    """Encryption at rest (tern.conf encrypt_append, on by default): what
+    Email/set creates is sealed to the user's key like an IMAP APPEND, and
+    opens again with the private key; no clear copy is left in the Maildir."""
+    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-keyout", key, "-out",
+                    cert, "-nodes", "-days", "30", "-subj", f"/emailAddress={jm.user}",
+                    "-addext", "extendedKeyUsage=emailProtection"], check=True,
+                   capture_output=True, timeout=120)
+    srv.ctl("user", "key", jm.user, "import", str(cert))
+    token = "tok" + uuid.uuid4().hex
+    drafts = mailboxes(jm)["Drafts"]["id"]
+    r = jm.call("Email/set", {"accountId": jm.account, "create": {"d": {
+        "mailboxIds": {drafts: True}, "subject": f"secret {token}",
+        "textBody": [{"partId": "t", "type": "text/plain"}],
+        "bodyValues": {"t": {"value": f"body {token}"}}}}})
+    assert "d" in r["created"], r
+    cur = os.path.join(srv.maildir(jm.user, "Drafts"), "cur")
+    (name,) = os.listdir(cur)
+    with open(os.path.join(cur, name), "rb") as f:
+        stored = f.read()
+    head = stored.split(b"\n\n", 1)[0]
+    assert b"application/pkcs7-mime" in head and token.encode() not in stored
+    inner = subprocess.run(["openssl", "cms", "-decrypt", "-in", os.path.join(cur, name),
+                            "-recip", cert, "-inkey", key], check=True, capture_output=True,
+                           timeout=60).stdout
+    assert f"body {token}".encode() in inner
+    hits = [os.path.join(d, f) for d, _, fs in os.walk(srv.maildir(jm.user)) for f in fs
+            if token.encode() in pathlib.Path(d, f).read_bytes()]
+    assert hits == []
 
 
 def test_changes_with_max_and_query_changes(srv, jm):
