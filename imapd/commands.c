@@ -66,6 +66,8 @@ static const struct command {
 	{ "GENURLAUTH", ST_AUTH | ST_SEL, false, cmd_genurlauth },
 	{ "RESETKEY", ST_AUTH | ST_SEL, false, cmd_resetkey },
 	{ "URLFETCH", ST_AUTH | ST_SEL, false, cmd_urlfetch },
+	{ "GETMETADATA", ST_AUTH | ST_SEL, false, cmd_getmetadata },
+	{ "SETMETADATA", ST_AUTH | ST_SEL, false, cmd_setmetadata },
 };
 
 /* ---- simple commands ---- */

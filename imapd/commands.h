@@ -110,6 +110,8 @@ void cmd_compress(struct session *s, struct ip *ip, bool uid);
 void cmd_getquotaroot(struct session *s, struct ip *ip, bool uid);
 void cmd_getquota(struct session *s, struct ip *ip, bool uid);
 void cmd_setquota(struct session *s, struct ip *ip, bool uid);
+void cmd_getmetadata(struct session *s, struct ip *ip, bool uid);
+void cmd_setmetadata(struct session *s, struct ip *ip, bool uid);
 /* Would adding bytes exceed the quota? (replies NO [OVERQUOTA] when true) */
 bool over_quota(struct session *s, uint64_t bytes);
 /* The same without a reply. */

@@ -9,7 +9,7 @@
 static const char *id_pair(struct ip *ip)
 {
 	size_t flen = 0, vlen = 0;
-	bool nil;
+	bool nil = false;	/* ip_nstring sets it only when it is reached */
 	char *field = ip_string(ip, &flen);
 	char *value = field && ip_sp(ip) ? ip_nstring(ip, &vlen, &nil) : NULL;
 	bool ok = field && (value || nil) && !ip->bad;

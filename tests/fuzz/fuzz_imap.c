@@ -27,6 +27,7 @@
 #include "common/mime_stream.h"
 #include "imapd/append.h"
 #include "imapd/notify.h"
+#include "imapd/metadata.h"
 #include "imapd/imapurl.h"
 #include "imapd/id.h"
 #include "imapd/parser.h"
@@ -245,6 +246,36 @@ static void notify_args(struct evbuffer *cmd)
 	free(name);
 }
 
+/* GETMETADATA / SETMETADATA arguments (metadata_parse.c): every entry kept
+ * is a valid, lower-case name, within the bounds of metadata.h. */
+static void metadata_args(struct evbuffer *cmd)
+{
+	struct ip ip;
+	ip_init(&ip, (const char *)evbuffer_pullup(cmd, -1), evbuffer_get_length(cmd));
+	char *tag = ip_tag(&ip), *name = NULL;
+	bool get = false, set = false;
+	if (tag && ip_sp(&ip) && (name = ip_atom(&ip))) {
+		get = !strcasecmp(name, "GETMETADATA");
+		set = !strcasecmp(name, "SETMETADATA");
+	}
+	struct md_req r = { 0 };
+	const char *why;
+	int rc = get ? md_parse_get(&ip, &r, &why) : set ? md_parse_set(&ip, &r, &why) : -1;
+	if (rc == 0 && (r.nentries > MD_MAX_ARGS || r.changes.n > MD_MAX_ARGS || !r.mailbox))
+		abort();
+	for (size_t i = 0; rc == 0 && i < r.nentries + r.changes.n; i++) {
+		bool change = i >= r.nentries;	/* SETMETADATA: never a bare /private */
+		const char *e = change ? r.changes.e[i - r.nentries].name : r.entries[i];
+		char *copy = xstrdup(e);
+		if (!md_entry_valid(copy, !change, &why) || strcmp(copy, e))
+			abort();
+		free(copy);
+	}
+	md_req_free(&r);
+	free(tag);
+	free(name);
+}
+
 /* ID's arguments (RFC 2971 limits); true if the command is an ID. */
 static bool id_args(struct evbuffer *cmd)
 {
@@ -291,6 +322,7 @@ static void fuzz_commands(const uint8_t *data, size_t size)
 				append_args(r.cmd, false);
 				search_args(r.cmd, data[0] & 2);
 				notify_args(r.cmd);
+				metadata_args(r.cmd);
 				cr_reset(&r);
 			}
 			if (st == CR_FATAL)
