@@ -674,7 +674,7 @@ void cmd_store(struct session *s, struct ip *ip, bool uid)
 	bool missing = false;
 	uint32_t *modified = xcalloc(n + 1, sizeof *modified);
 	size_t nmod = 0;
-	struct view_changes c = { .with_uid = uid, .own = true };
+	struct view_changes c = { .with_uid = uid, .own = true, .mi = mi };
 	for (size_t k = 0; k < n; k++) {
 		struct vmsg *m = &s->sel->m[idx[k]];
 		if (conditional && m->modseq > unchangedsince) {
@@ -699,12 +699,14 @@ void cmd_store(struct session *s, struct ip *ip, bool uid)
 		m->modseq = mi_header(mi)->modseq;
 		if (!silent)
 			view_changes_flag(&c, m->uid);
+		else
+			view_changes_quiet(&c, m->uid);
 	}
 	s->sel->modseq = mi_header(mi)->modseq;
 	c.modseq = s->sel->modseq;
 	free(idx);
+	untagged_changes(s, &c);	/* the index still open for subscribers */
 	mi_close(mi);
-	untagged_changes(s, &c);
 	view_changes_free(&c);
 	if (missing) {
 		/* the others were stored (RFC 2180 4.2.1) */

@@ -2,6 +2,7 @@
  * ESEARCH result options (RFC 4731: MIN MAX COUNT ALL; RFC 5182: SAVE;
  * RFC 5267: PARTIAL, CONTEXT), which SORT shares (ESORT). */
 #include "imapd/search.h"
+#include "imapd/search_update.h"
 #include "common/mailindex.h"
 #include "common/mime.h"
 #include "common/util.h"
@@ -131,6 +132,12 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 		}
 		goto syntax;
 	}
+	if ((ret.opts & RET_UPDATE) && !search_update_tag_free(s, s->tag)) {
+		skey_free(prog);
+		free(charset);
+		s_bad(s, "Tag already names an updating search");	/* RFC 5267 4.3 */
+		return;
+	}
 	struct mi *mi = view_sync(s, uid);
 	if (!mi) {
 		skey_free(prog);
@@ -161,7 +168,6 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 		if ((ret.opts & RET_MAX) && hi > maxmod)
 			maxmod = hi;
 	}
-	free(idx);
 	mi_close(mi);
 	if (ret.opts & RET_SAVE)
 		search_save_result(s, hits, nh, ret.opts, uid);
@@ -179,8 +185,12 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 			evbuffer_add_printf(b, " (MODSEQ %llu)", (unsigned long long)maxmod);
 		evbuffer_add(b, "\r\n", 2);
 	}
+	if (ret.opts & RET_UPDATE)
+		search_update_start(s, prog, uid, idx, nh);	/* takes prog */
+	else
+		skey_free(prog);
+	free(idx);
 	free(hits);
-	skey_free(prog);
 	free(charset);
 	s_ok(s, "SEARCH completed");
 	return;
@@ -193,7 +203,7 @@ syntax:
 /* ---- shared with SORT and THREAD (cmd_sort.c) ---- */
 
 int search_select(struct session *s, struct ip *ip, const char *charset, struct mi **mi_out,
-		  size_t **idx, size_t *n)
+		  size_t **idx, size_t *n, struct skey **keep)
 {
 	bool badcharset, modseq;
 	struct skey *prog = search_parse(ip, charset, &badcharset, &modseq);
@@ -205,7 +215,10 @@ int search_select(struct session *s, struct ip *ip, const char *charset, struct 
 		return -3;
 	}
 	*n = search_run(s, mi, prog, idx);
-	skey_free(prog);
+	if (keep)
+		*keep = prog;
+	else
+		skey_free(prog);
 	*mi_out = mi;
 	return 0;
 }

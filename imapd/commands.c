@@ -58,6 +58,7 @@ static const struct command {
 	{ "COPY", ST_SEL, true, cmd_copy },
 	{ "MOVE", ST_SEL, true, cmd_move },
 	{ "SORT", ST_SEL, true, cmd_sort },
+	{ "CANCELUPDATE", ST_SEL, false, cmd_cancelupdate },
 	{ "COMPRESS", ST_AUTH | ST_SEL, false, cmd_compress },
 	{ "GETQUOTAROOT", ST_AUTH | ST_SEL, false, cmd_getquotaroot },
 	{ "GETQUOTA", ST_AUTH | ST_SEL, false, cmd_getquota },

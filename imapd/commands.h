@@ -99,13 +99,8 @@ bool parse_flags(struct ip *ip, bool parens_required, uint32_t *flags, char *kw,
 int parse_status_items(struct ip *ip, unsigned *items);
 /* Write "* STATUS name (...)"; -1 if the folder cannot be opened. */
 int status_line(struct session *s, const char *name, unsigned items);
-/* Parse search keys (converted from charset) to the end of the command and
- * evaluate them on the selected folder: *idx receives the matching view
- * indexes, *mi the open index (caller closes). 0, -1 syntax error, -2 bad
- * charset, -3 folder unavailable. */
-int search_select(struct session *s, struct ip *ip, const char *charset, struct mi **mi,
-		  size_t **idx, size_t *n);
 void cmd_sort(struct session *s, struct ip *ip, bool uid);
+void cmd_cancelupdate(struct session *s, struct ip *ip, bool uid);
 void cmd_compress(struct session *s, struct ip *ip, bool uid);
 void cmd_getquotaroot(struct session *s, struct ip *ip, bool uid);
 void cmd_getquota(struct session *s, struct ip *ip, bool uid);

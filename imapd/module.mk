@@ -10,6 +10,6 @@ FUZZ_IMAP_SRCS = tests/fuzz/fuzz_imap.c imapd/parser.c imapd/thread.c imapd/appe
 $(BUILD)/fuzz/fuzz_imap: $(FUZZ_IMAP_SRCS) common/mime.h common/mime_addr.h common/mime_binary.h common/mime_binconv.h \
                          common/mime_stream.h imapd/parser.h \
                          imapd/thread.h imapd/append.h imapd/imapurl.h imapd/id.h \
-                         imapd/search.h imapd/notify.h imapd/metadata.h
+                         imapd/search.h imapd/notify.h imapd/metadata.h imapd/sortkeys.h imapd/search_update.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_IMAP_SRCS) -levent

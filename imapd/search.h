@@ -46,7 +46,8 @@ struct skey *search_parse(struct ip *ip, const char *charset, bool *badcharset, 
 void skey_free(struct skey *k);
 
 /* RETURN options of SEARCH and SORT (RFC 4731, RFC 5182, RFC 5267). */
-enum { RET_MIN = 1, RET_MAX = 2, RET_COUNT = 4, RET_ALL = 8, RET_SAVE = 16, RET_PARTIAL = 32 };
+enum { RET_MIN = 1, RET_MAX = 2, RET_COUNT = 4, RET_ALL = 8, RET_SAVE = 16, RET_PARTIAL = 32,
+       RET_UPDATE = 64 };
 struct search_ret {
 	unsigned opts;
 	bool esearch;		/* RETURN was given: the answer is an ESEARCH response */
@@ -63,8 +64,23 @@ void search_reply_esearch(struct session *s, const uint32_t *hits, size_t n, con
 void search_save_result(struct session *s, const uint32_t *hits, size_t n, unsigned opts, bool uid);
 void search_forget_result(struct session *s, const struct search_ret *r);
 
+/* Parse search keys (converted from charset) to the end of the command and
+ * evaluate them on the selected folder: *idx receives the matching view
+ * indexes, *mi the open index (caller closes), *keep (unless NULL) the
+ * program. 0, -1 syntax error, -2 bad charset, -3 folder unavailable. */
+int search_select(struct session *s, struct ip *ip, const char *charset, struct mi **mi,
+		  size_t **idx, size_t *n, struct skey **keep);
+
 /* Evaluate prog on every message of the view: *idx (malloc'd) receives the
  * matching view indexes, ascending; returns how many. */
 size_t search_run(struct session *s, struct mi *mi, const struct skey *prog, size_t **idx);
+/* Make prog mean the same later: message numbers, "$" and "*" become the
+ * UIDs they name in v now (RFC 5267 4.3: a context's sequence numbers are
+ * those of its command). */
+void search_freeze(struct skey *prog, const struct view *v);
+/* The same for the view indexes idx[0..n) only (ascending): out[k] tells
+ * whether message idx[k] matches. */
+void search_match(struct session *s, struct mi *mi, const struct skey *prog, const size_t *idx, size_t n,
+		  bool *out);
 
 #endif

@@ -310,28 +310,89 @@ static bool eval(struct msgctx *c, const struct skey *k)
 	return false;
 }
 
+static bool eval_one(struct srun *run, const struct skey *prog, size_t i)
+{
+	struct session *s = run->s;
+	struct msgctx c = { .run = run, .s = s, .mi = run->mi, .idx = i };
+	bool r = eval(&c, prog);
+	if (c.have_rec)
+		mi_rec_clear(&c.rec);
+	mime_free(c.m);
+	free(c.data);
+	return r;
+}
+
+/* After the pass: store the field records built from parsed files. */
+static void run_end(struct srun *run)
+{
+	mi_fields_close(run->fc);
+	for (size_t i = 0; i < run->nbf; i++) {
+		mi_fields_put(run->mi, run->bf[i].uid, run->bf[i].rec, run->bf[i].len);
+		free(run->bf[i].rec);
+	}
+	free(run->bf);
+}
+
 size_t search_run(struct session *s, struct mi *mi, const struct skey *prog, size_t **idx)
 {
 	struct srun run = { .s = s, .mi = mi, .fc = mi_fields_open(mi) };
 	size_t n = 0;
 	*idx = xcalloc(s->sel->n + 1, sizeof **idx);
-	for (size_t i = 0; i < s->sel->n; i++) {
-		if (s->sel->m[i].gone)
-			continue;
-		struct msgctx c = { .run = &run, .s = s, .mi = mi, .idx = i };
-		if (eval(&c, prog))
+	for (size_t i = 0; i < s->sel->n; i++)
+		if (!s->sel->m[i].gone && eval_one(&run, prog, i))
 			(*idx)[n++] = i;
-		if (c.have_rec)
-			mi_rec_clear(&c.rec);
-		mime_free(c.m);
-		free(c.data);
-	}
-	mi_fields_close(run.fc);
-	for (size_t i = 0; i < run.nbf; i++) {
-		mi_fields_put(mi, run.bf[i].uid, run.bf[i].rec, run.bf[i].len);
-		free(run.bf[i].rec);
-	}
-	free(run.bf);
+	run_end(&run);
 	return n;
 }
 
+void search_match(struct session *s, struct mi *mi, const struct skey *prog, const size_t *idx, size_t n,
+		  bool *out)
+{
+	struct srun run = { .s = s, .mi = mi, .fc = mi_fields_open(mi) };
+	for (size_t k = 0; k < n; k++)
+		out[k] = !s->sel->m[idx[k]].gone && eval_one(&run, prog, idx[k]);
+	run_end(&run);
+}
+
+/* ---- programs kept past their command (CONTEXT updates) ---- */
+
+/* set (numbers when !uid, or holding "*" or "$") as the UIDs it names now. */
+static void freeze_set(struct seqset *set, bool uid, const struct view *v)
+{
+	struct seqset out = { 0 };
+	for (size_t i = 0; i < v->n; i++) {
+		if (!view_set_has(v, set, i, uid))
+			continue;
+		if (out.n && i && out.r[out.n - 1].hi == v->m[i - 1].uid &&
+		    view_set_has(v, set, i - 1, uid)) {
+			out.r[out.n - 1].hi = v->m[i].uid;	/* the run goes on */
+			continue;
+		}
+		out.r = xrealloc(out.r, (out.n + 1) * sizeof *out.r);
+		out.r[out.n++] = (struct seqrange){ v->m[i].uid, v->m[i].uid };
+	}
+	seqset_free(set);
+	*set = out;
+}
+
+static bool set_is_fixed(const struct seqset *set)
+{
+	if (set->last)
+		return false;
+	for (size_t i = 0; i < set->n; i++)
+		if (set->r[i].lo == SEQ_STAR || set->r[i].hi == SEQ_STAR)
+			return false;
+	return true;
+}
+
+void search_freeze(struct skey *k, const struct view *v)
+{
+	for (; k; k = k->next) {
+		if (k->kind == SK_SEQ || (k->kind == SK_UID && !set_is_fixed(&k->set))) {
+			freeze_set(&k->set, k->kind == SK_UID, v);
+			k->kind = SK_UID;
+		}
+		search_freeze(k->a, v);
+		search_freeze(k->b, v);
+	}
+}

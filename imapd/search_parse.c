@@ -1,7 +1,12 @@
 /* search_parse.c — the search program of SEARCH, SORT and THREAD: every
  * RFC 3501 key, CHARSET conversion of its strings (iconv), MODSEQ (RFC 7162),
- * "$" (RFC 5182); bounded in keys (SEARCH_MAX_KEYS) and nesting. */
+ * "$" (RFC 5182); bounded in keys (SEARCH_MAX_KEYS) and nesting. Also the
+ * rest of their grammar a client sends: RETURN options, SORT criteria
+ * (sortkeys.h) and CANCELUPDATE's tags (search_update.h), all here so the
+ * fuzzer (tests/fuzz/fuzz_imap.c) reaches them without a session. */
 #include "imapd/search.h"
+#include "imapd/search_update.h"
+#include "imapd/sortkeys.h"
 #include "common/mailindex.h"
 #include "common/mime.h"
 #include "common/util.h"
@@ -306,7 +311,7 @@ static const struct {
 	unsigned bit;
 } ret_names[] = {
 	{ "MIN", RET_MIN }, { "MAX", RET_MAX }, { "COUNT", RET_COUNT }, { "ALL", RET_ALL },
-	{ "SAVE", RET_SAVE }, { "PARTIAL", RET_PARTIAL }, { "CONTEXT", 0 },
+	{ "SAVE", RET_SAVE }, { "PARTIAL", RET_PARTIAL }, { "UPDATE", RET_UPDATE }, { "CONTEXT", 0 },
 };
 
 bool search_parse_return(struct ip *ip, struct search_ret *r)
@@ -333,5 +338,65 @@ bool search_parse_return(struct ip *ip, struct search_ret *r)
 		return false;	/* PARTIAL asks for a part of what ALL gives */
 	if (!r->opts)
 		r->opts = RET_ALL;	/* RFC 4731: RETURN () means ALL (CONTEXT is a hint) */
+	/* UPDATE alone asks for no data now (RFC 5267 4.3, as Dovecot reads it) */
 	return ip_sp(ip);
+}
+
+bool sort_parse_criteria(struct ip *ip, struct sort_program *p)
+{
+	struct sort_key *keys = p->k;
+	size_t *n = &p->n;
+	static const struct { const char *name; enum sort_crit c; } names[] = {
+		{ "ARRIVAL", SC_ARRIVAL }, { "CC", SC_CC }, { "DATE", SC_DATE }, { "FROM", SC_FROM },
+		{ "SIZE", SC_SIZE }, { "SUBJECT", SC_SUBJECT }, { "TO", SC_TO },
+		{ "DISPLAYFROM", SC_DISPLAYFROM }, { "DISPLAYTO", SC_DISPLAYTO },
+	};
+	*n = 0;
+	if (!ip_char(ip, '('))
+		return false;
+	bool reverse = false;
+	for (int i = 0; i < 2 * SORT_MAX_CRITERIA; i++) {
+		if (i && ip_char(ip, ')'))
+			return *n > 0 && !reverse;
+		if (i && !ip_sp(ip))
+			return false;
+		char *a = ip_atom(ip);
+		if (!a)
+			return false;
+		if (!strcasecmp(a, "REVERSE")) {
+			free(a);
+			if (reverse)
+				return false;
+			reverse = true;
+			continue;
+		}
+		bool found = false;
+		for (size_t k = 0; k < ARRAY_LEN(names) && !found; k++) {
+			if (strcasecmp(a, names[k].name) || *n >= SORT_MAX_CRITERIA)
+				continue;
+			keys[(*n)++] = (struct sort_key){ names[k].c, reverse };
+			found = true;
+		}
+		free(a);
+		if (!found)
+			return false;
+		reverse = false;
+	}
+	return false;
+}
+
+size_t cancelupdate_parse(struct ip *ip, char **tags)
+{
+	size_t n = 0;
+	while (!ip_eol(ip)) {
+		char *tag = NULL;
+		if (n == CANCELUPDATE_MAX_TAGS || !ip_sp(ip) || !ip_peek(ip, '"') || !(tag = ip_string(ip, NULL))) {
+			free(tag);
+			while (n)
+				free(tags[--n]);
+			return 0;
+		}
+		tags[n++] = tag;
+	}
+	return n;
 }

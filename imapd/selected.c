@@ -25,7 +25,7 @@ static uint32_t recent_from(struct session *s, struct mi *mi, bool readonly)
 /* Update the view from an open index and report what changed. */
 static void sync_from(struct session *s, struct mi *mi, bool allow_expunge)
 {
-	struct view_changes c = { .with_uid = true };
+	struct view_changes c = { .with_uid = true, .mi = mi };
 	uint32_t rf = recent_from(s, mi, s->sel->readonly);
 	allow_expunge |= notify_immediate_expunges(s);
 	enum view_fate f = view_update(s->sel, mi, rf, allow_expunge, &c);
@@ -106,7 +106,7 @@ void condstore_enable(struct session *s)
 void expunge_indexes(struct session *s, struct mi *mi, size_t *idx, size_t n, bool quiet)
 {
 	struct view *v = s->sel;
-	struct view_changes c = { .with_uid = true };
+	struct view_changes c = { .with_uid = true, .mi = mi };
 	for (size_t k = n; k-- > 0;) {
 		size_t i = idx[k];
 		if (mi_expunge(mi, v->m[i].uid) < 0 && !v->m[i].gone)

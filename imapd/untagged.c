@@ -119,6 +119,9 @@ static void expunges(struct session *s, const struct view_changes *c)
 void untagged_changes(struct session *s, const struct view_changes *c)
 {
 	struct view *v = s->sel;
+	for (size_t k = 0; k < v->nhooks; k++)
+		if (v->hooks[k].early)
+			v->hooks[k].early(s, c, v->hooks[k].arg);
 	if (c->new_keywords)
 		untagged_flags(s);	/* before any FETCH shows one of them */
 	expunges(s, c);
@@ -135,5 +138,6 @@ void untagged_changes(struct session *s, const struct view_changes *c)
 			s_out(s, "* %zu RECENT", view_recent(v));
 	}
 	for (size_t k = 0; k < v->nhooks; k++)
-		v->hooks[k].fn(s, c, v->hooks[k].arg);
+		if (v->hooks[k].fn)
+			v->hooks[k].fn(s, c, v->hooks[k].arg);
 }

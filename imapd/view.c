@@ -17,6 +17,9 @@ void view_free(struct view *v)
 		free(v->m[i].kw);
 	free(v->m);
 	free(v->saved);
+	for (size_t i = 0; i < v->nhooks; i++)
+		if (v->hooks[i].drop)
+			v->hooks[i].drop(v->hooks[i].arg);
 	free(v->hooks);
 	for (size_t i = 0; i < v->nkws; i++)
 		free(v->kws[i]);
@@ -174,15 +177,21 @@ void view_changes_flag(struct view_changes *c, uint32_t uid)
 	push_u32(&c->changed, &c->nchanged, &c->capchanged, uid);
 }
 
+void view_changes_quiet(struct view_changes *c, uint32_t uid)
+{
+	push_u32(&c->quiet, &c->nquiet, &c->capquiet, uid);
+}
+
 bool view_changes_empty(const struct view_changes *c)
 {
-	return !c->nexpunged && !c->nchanged && !c->nadded;
+	return !c->nexpunged && !c->nchanged && !c->nadded && !c->nquiet;
 }
 
 void view_changes_free(struct view_changes *c)
 {
 	free(c->expunged);
 	free(c->changed);
+	free(c->quiet);
 	free(c->added);
 	*c = (struct view_changes){ 0 };
 }
@@ -359,16 +368,23 @@ size_t view_recent(const struct view *v)
 	return n;
 }
 
-void view_subscribe(struct view *v, view_hook_fn fn, void *arg)
+void view_subscribe_hook(struct view *v, const struct view_hook *h)
 {
 	v->hooks = xrealloc(v->hooks, (v->nhooks + 1) * sizeof *v->hooks);
-	v->hooks[v->nhooks++] = (struct view_hook){ fn, arg };
+	v->hooks[v->nhooks++] = *h;
+}
+
+void view_subscribe(struct view *v, view_hook_fn fn, void *arg)
+{
+	view_subscribe_hook(v, &(struct view_hook){ .fn = fn, .arg = arg });
 }
 
 void view_unsubscribe(struct view *v, view_hook_fn fn, void *arg)
 {
 	for (size_t i = 0; i < v->nhooks; i++) {
 		if (v->hooks[i].fn == fn && v->hooks[i].arg == arg) {
+			if (v->hooks[i].drop)
+				v->hooks[i].drop(arg);
 			memmove(&v->hooks[i], &v->hooks[i + 1], (v->nhooks - i - 1) * sizeof *v->hooks);
 			v->nhooks--;
 			return;

@@ -16,7 +16,15 @@
  * carries the sequence number it had when it was reported (struct
  * vc_expunge), changed and added messages are named by UID (view_seq gives
  * their sequence number now). A subscription lives as long as the selection
- * (view_free drops it); fn must not call view_sync. */
+ * (view_free drops it); fn must not call view_sync.
+ *
+ * view_subscribe_hook takes a struct view_hook with more: an early function
+ * called before the standard responses (RFC 5267 4.3.4 wants a REMOVEFROM
+ * naming an expunged message by its sequence number before the EXPUNGE;
+ * the view already lacks the expunged messages then), and a drop function
+ * that frees arg when the subscription ends (view_unsubscribe, view_free).
+ * While subscribers run, c->mi is the folder's open index (or NULL), so
+ * they can read the messages (a search program's keys). */
 #ifndef TERN_IMAPD_VIEW_H
 #define TERN_IMAPD_VIEW_H
 
@@ -57,14 +65,19 @@ struct view_changes {
 	bool with_uid;		/* FETCH responses name the UID (unsolicited ones always do) */
 	bool new_keywords;	/* the view's keywords grew: FLAGS and PERMANENTFLAGS first */
 	bool own;		/* the session's own STORE: its replies, whatever NOTIFY asks */
+	uint32_t *quiet;	/* UIDs the session's own STORE .SILENT changed: no FETCH, */
+	size_t nquiet, capquiet;	/* but subscribers learn of them */
+	struct mi *mi;		/* the folder's index while subscribers run, or NULL */
 	uint64_t modseq;	/* the view's HIGHESTMODSEQ after the change */
 };
 
 typedef void (*view_hook_fn)(struct session *s, const struct view_changes *c, void *arg);
 
 struct view_hook {
-	view_hook_fn fn;
+	view_hook_fn fn;	/* after the change set's standard responses */
 	void *arg;
+	view_hook_fn early;	/* NULL, or before them */
+	void (*drop)(void *arg);	/* NULL, or frees arg when the subscription ends */
 };
 
 struct view {
@@ -106,6 +119,8 @@ void view_remove(struct view *v, size_t i, struct view_changes *c);
 void view_set_keywords(struct view *v, size_t i, const char *kw, struct view_changes *c);
 /* Record that uid's flags changed (the session's own STORE). */
 void view_changes_flag(struct view_changes *c, uint32_t uid);
+/* The same for a STORE .SILENT: subscribers see it, the client gets no FETCH. */
+void view_changes_quiet(struct view_changes *c, uint32_t uid);
 bool view_changes_empty(const struct view_changes *c);
 void view_changes_free(struct view_changes *c);
 
@@ -114,6 +129,7 @@ void view_forget_recent(struct view *v);
 size_t view_recent(const struct view *v);
 
 void view_subscribe(struct view *v, view_hook_fn fn, void *arg);
+void view_subscribe_hook(struct view *v, const struct view_hook *h);
 void view_unsubscribe(struct view *v, view_hook_fn fn, void *arg);
 
 /* Sequence number (1-based) of uid, or 0. */

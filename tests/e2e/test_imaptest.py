@@ -35,13 +35,7 @@ PASSWORD = "imaptest-Pw1"
 STRESS_USERS = 10
 
 # Groups that do not pass yet: FAIL (wrong behaviour) or SKIP (capability missing).
-KNOWN_FAILING = {
-    # failing
-    # skipped: capability not offered yet
-    "search-context-update", "search-context-update2", "search-context-update3",
-    "search-partial", "sort-partial",
-}
-
+KNOWN_FAILING = set()
 
 
 @pytest.fixture(scope="module")

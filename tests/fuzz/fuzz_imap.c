@@ -17,7 +17,9 @@
  *    walks each command it returns; APPEND's grammar (MULTIAPPEND, CATENATE)
  *    parses the command so far at each literal and the whole command at its
  *    end, every token is also tried as an IMAP URL, and SEARCH/SORT
- *    commands go through the search program's parser (imapd/search_parse.c).
+ *    commands go through the search program's parser (imapd/search_parse.c),
+ *    SORT's criteria (imapd/sortkeys.c) and CANCELUPDATE's tags
+ *    (imapd/search_update.c) through theirs.
  * Run: make fuzz (long) or make fuzz-smoke (part of make check). */
 #include "common/mime.h"
 #include "common/mime_binconv.h"
@@ -32,6 +34,8 @@
 #include "imapd/id.h"
 #include "imapd/parser.h"
 #include "imapd/search.h"
+#include "imapd/search_update.h"
+#include "imapd/sortkeys.h"
 #include "imapd/thread.h"
 
 #include <ctype.h>
@@ -182,11 +186,28 @@ static void search_args(struct evbuffer *cmd, bool latin1)
 		free(w);
 		if (!given)
 			ip.p = at, ip.bad = false;
-		if (given && ip_sp(&ip) && search_parse_return(&ip, &r) && (r.opts & RET_PARTIAL) &&
-		    (!r.plo || r.plo > r.phi))
+		bool retok = !given || (ip_sp(&ip) && search_parse_return(&ip, &r));
+		if (given && retok && (r.opts & RET_PARTIAL) && (!r.plo || r.plo > r.phi))
 			abort();
+		struct sort_program sp;
+		if (retok && !strcasecmp(name, "SORT") && sort_parse_criteria(&ip, &sp)) {
+			if (sp.n == 0 || sp.n > SORT_MAX_CRITERIA)
+				abort();
+			char *charset = ip_sp(&ip) ? ip_astring(&ip, NULL) : NULL;	/* as cmd_sort.c */
+			if (charset)
+				ip_sp(&ip);
+			free(charset);
+		}
 		bool badcharset, modseq;
 		skey_free(search_parse(&ip, latin1 ? "iso-8859-1" : NULL, &badcharset, &modseq));
+	}
+	if (name && !strcasecmp(name, "CANCELUPDATE")) {
+		char *tags[CANCELUPDATE_MAX_TAGS];
+		size_t n = cancelupdate_parse(&ip, tags);
+		if (n > CANCELUPDATE_MAX_TAGS)
+			abort();
+		while (n)
+			free(tags[--n]);
 	}
 	free(tag);
 	free(name);
