@@ -439,8 +439,7 @@ static bool known_create_prop(const char *k)
 	return !strncmp(k, "header:", 7);
 }
 
-/* The one mailbox of mailboxIds (creation ids resolved), or NULL with *err. */
-static const struct folder *target(struct jcall *c, json_t *mbs, json_t **err)
+const struct folder *email_target(struct jcall *c, json_t *mbs, json_t **err)
 {
 	if (!json_is_object(mbs) || json_object_size(mbs) != 1) {
 		*err = json_object_size(mbs) > 1 ? jmap_set_error("tooManyMailboxes", NULL, "mailboxIds")
@@ -521,7 +520,7 @@ json_t *email_create(struct jcall *c, const char *cid, json_t *obj, json_t **err
 			*err = jmap_set_error("invalidProperties", "not a property to create with", k);
 			return NULL;
 		}
-	const struct folder *f = target(c, json_object_get(obj, "mailboxIds"), err);
+	const struct folder *f = email_target(c, json_object_get(obj, "mailboxIds"), err);
 	if (!f)
 		return NULL;
 	struct mk m = { .c = c, .obj = obj, .out = evbuffer_new() };

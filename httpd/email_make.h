@@ -19,6 +19,9 @@ json_t *email_create(struct jcall *c, const char *cid, json_t *obj, json_t **err
  * {"id", "blobId", "threadId", "size"} or NULL with *err (Email/import). */
 json_t *email_store(struct jcall *c, const char *cid, const struct folder *f, json_t *obj, int fd,
 		    json_t **err);
+/* The one mailbox of mailboxIds (creation ids resolved), or NULL with *err
+ * (a message is one file in one folder: more than one is tooManyMailboxes). */
+const struct folder *email_target(struct jcall *c, json_t *mbs, json_t **err);
 /* JMAP keywords as IMAP flags and a space-separated keyword list (malloc'd). */
 bool email_keywords_to_flags(json_t *kws, uint32_t *flags, char **keywords);
 /* Set flags/keywords and move to folder to (may be the same): NULL or a SetError. */

@@ -61,6 +61,7 @@ bool jmap_args_known(struct jcall *c, json_t *args, const char *const *known);
 extern const struct jmap_method jmap_core_methods[];
 extern const struct jmap_method jmap_mailbox_methods[];
 extern const struct jmap_method jmap_email_methods[];
+extern const struct jmap_method jmap_email_import_methods[];
 void jmap_email_set(struct jcall *c, json_t *args);
 void jmap_mailbox_set(struct jcall *c, json_t *args);
 

@@ -453,6 +453,54 @@ def test_created_email_is_sealed_to_the_users_key(srv, jm, tmp_path):
     assert hits == []
 
 
+def test_import_and_copy(srv, jm):
+    raw = (b"From: Joe <joe@example.org>\r\nTo: " + jm.user.encode() +
+           b"\r\nSubject: imported\r\nMessage-ID: <imp1@example.org>\r\n"
+           b"Date: Tue, 03 Mar 2026 09:00:00 +0000\r\n\r\nimported body\r\n")
+    blob = json.loads(jm.raw("POST", f"/jmap/upload/{jm.account}/", raw,
+                             {"Content-Type": "message/rfc822"})[2])["blobId"]
+    junk = json.loads(jm.raw("POST", f"/jmap/upload/{jm.account}/", b"\x00\x01 not mail",
+                             {"Content-Type": "application/octet-stream"})[2])["blobId"]
+    boxes = mailboxes(jm)
+    inbox, sent = boxes["INBOX"]["id"], boxes["Sent"]["id"]
+    state = jm.call("Email/get", {"accountId": jm.account, "ids": []})["state"]
+    r = jm.api([["Email/import", {"accountId": jm.account, "ifInState": state, "emails": {
+        "i1": {"blobId": blob, "mailboxIds": {sent: True}, "keywords": {"$seen": True},
+               "receivedAt": "2026-03-03T09:00:05Z"},
+        "bad": {"blobId": junk, "mailboxIds": {sent: True}},
+        "gone": {"blobId": "Gnope", "mailboxIds": {sent: True}},
+        "two": {"blobId": blob, "mailboxIds": {sent: True, inbox: True}},
+        "none": {"blobId": blob, "mailboxIds": {}}}}, "0"],
+        ["Email/get", {"accountId": jm.account, "ids": ["#i1"],
+                       "properties": ["mailboxIds", "keywords", "receivedAt", "subject",
+                                      "blobId", "size"]}, "1"]])["methodResponses"]
+    imp = r[0][1]
+    assert imp["oldState"] == state and imp["newState"] != state
+    created = imp["created"]["i1"]
+    assert {k: v["type"] for k, v in imp["notCreated"].items()} == {
+        "bad": "invalidEmail", "gone": "blobNotFound", "two": "tooManyMailboxes",
+        "none": "invalidProperties"}
+    e = r[1][1]["list"][0]
+    assert e["id"] == created["id"] and e["mailboxIds"] == {sent: True}
+    assert e["keywords"] == {"$seen": True} and e["receivedAt"] == "2026-03-03T09:00:05Z"
+    assert e["subject"] == "imported" and e["size"] == len(raw) == created["size"]
+    st, _, data = jm.raw("GET", f"/jmap/download/{jm.account}/{created['blobId']}/m.eml")
+    assert st == 200 and data == raw
+    # IMAP sees it in Sent, \Seen, with the internal date asked for
+    c = imap(srv, jm)
+    c.select("Sent")
+    f = c.fetch("1", "(FLAGS INTERNALDATE BODY.PEEK[])")[1][0]
+    c.logout()
+    assert b"\\Seen" in f[0] and b'"03-Mar-2026 09:00:05 +0000"' in f[0] and f[1] == raw
+    # ifInState, and Email/copy (one account: nothing to copy from)
+    r = jm.api([["Email/import", {"accountId": jm.account, "ifInState": state, "emails": {}}, "0"],
+                ["Email/copy", {"accountId": jm.account, "fromAccountId": "aother",
+                                "create": {}}, "1"],
+                ["Email/import", {"accountId": jm.account, "emails": []}, "2"]])["methodResponses"]
+    assert r[0][1]["type"] == "stateMismatch" and r[1][1]["type"] == "fromAccountNotFound"
+    assert r[2][1]["type"] == "invalidArguments"
+
+
 def test_changes_with_max_and_query_changes(srv, jm):
     state = jm.call("Email/get", {"accountId": jm.account, "ids": []})["state"]
     qstate = jm.call("Email/query", {"accountId": jm.account})["queryState"]
