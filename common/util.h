@@ -53,6 +53,11 @@ uint64_t now_ms(void);
 int fd_nonblock(int fd);
 int fd_cloexec(int fd);
 
+/* A TCP peer that vanishes without a FIN or reset (a phone losing its network)
+ * makes the socket fail with ETIMEDOUT after about `seconds`: keepalive probes
+ * while idle, TCP_USER_TIMEOUT for unacknowledged data. 0 or -1. */
+int fd_dead_peer_after(int fd, unsigned seconds);
+
 /* mkdir -p with mode; 0 or -1 (errno set). */
 int mkdir_p(const char *path, unsigned mode);
 

@@ -282,6 +282,10 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		return refuse(L, fd, implicit, ip, "max_sessions reached");
 	if (count_ip(L, ip) >= L->conf->max_sessions_per_ip)
 		return refuse(L, fd, implicit, ip, "max_sessions_per_ip reached");
+	/* The socket itself goes to the session process without TLS, and stays
+	 * here with it: either way a vanished client ends the session. */
+	if (fd_dead_peer_after(fd, L->conf->dead_client_timeout) < 0)
+		log_warn("pop3 login: ip=%s: cannot set TCP keepalive: %m", ip);
 	struct lsess *s = xcalloc(1, sizeof *s);
 	s->L = L;
 	strlcpy_t(s->ip, ip, sizeof s->ip);

@@ -48,6 +48,7 @@ struct pop3d_conf {
 	struct netlist plaintext_nets;	/* may log in without TLS */
 	unsigned idle_timeout;		/* seconds */
 	unsigned login_timeout;		/* seconds for the whole AUTHORIZATION state */
+	unsigned dead_client_timeout;	/* seconds without TCP-level answers */
 	size_t max_command;		/* bytes, CRLF included */
 	unsigned max_errors;
 	unsigned max_sessions, max_sessions_per_ip;

@@ -12,6 +12,7 @@ const struct cfg_key pop3d_settings[] = {
 	CFG_KEY_PLAINTEXT_AUTH_OLD("plaintext_loopback"),
 	CFG_KEY_TIME("idle_timeout", "10m", 1, 86400, "Disconnect a client idle this long (RFC 1939: at least 10 minutes)"),
 	CFG_KEY_TIME("login_timeout", "10m", 1, 86400, "Longest time a client may take to log in"),
+	CFG_KEY_TIME("dead_client_timeout", "60s", 1, 3600, "A client whose connection stops answering at the TCP level (keepalive probes, data sent) for this long is gone: its session ends and the mailbox is free again (a connection closed or reset ends it at once)"),
 	/* Below 64 bytes not even "AUTH PLAIN" with a short response fits. */
 	CFG_KEY_SIZE("max_command_line", "512", 64, 65536, "Longest command line accepted, CRLF included (RFC 2449: 255)"),
 	CFG_KEY_RENAMED("max_command_length", CFG_SIZE, "max_command_line", NULL),
@@ -33,6 +34,7 @@ void pop3d_conf_load(const struct cfg *c, struct pop3d_conf *o)
 	netlist_from_cfg(&o->plaintext_nets, c, "plaintext_auth_networks");
 	o->idle_timeout = (unsigned)cfg_int(c, "idle_timeout");
 	o->login_timeout = (unsigned)cfg_int(c, "login_timeout");
+	o->dead_client_timeout = (unsigned)cfg_int(c, "dead_client_timeout");
 	o->max_command = cfg_int(c, "max_command_line");
 	o->max_errors = (unsigned)cfg_int(c, "max_errors");
 	o->max_sessions = (unsigned)cfg_int(c, "max_sessions");

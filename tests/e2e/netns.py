@@ -44,3 +44,16 @@ class Netns:
     def delete(self):
         self.thread.shutdown()
         subprocess.run(["ip", "netns", "delete", self.name], check=False)
+
+
+def veth(a, addr_a, b, addr_b):
+    """Join namespaces a and b (Netns) with a veth pair carrying addr_a and
+    addr_b (a /24 between them). Returns the names of the two ends; `ip -n B
+    link set END_B down` then cuts b off without a FIN or reset reaching a."""
+    end_a, end_b = f"tva{os.getpid() % 100000}", f"tvb{os.getpid() % 100000}"
+    subprocess.run(["ip", "link", "add", end_a, "netns", a.name, "type", "veth", "peer", "name",
+                    end_b, "netns", b.name], check=True)
+    for ns, end, addr in ((a, end_a, addr_a), (b, end_b, addr_b)):
+        ns.ip("addr", "add", f"{addr}/24", "dev", end)
+        ns.ip("link", "set", end, "up")
+    return end_a, end_b

@@ -1,0 +1,88 @@
+"""A POP3 client that vanishes without a FIN or a reset (a phone losing its
+network) frees the mailbox within dead_client_timeout, over plain TCP, STLS
+and POP3S: the server in one network namespace, the client in another behind
+a veth pair whose client end is then taken down. (A client that closes or
+resets its connection frees it at once: test_pop3d.py.)"""
+import fcntl
+import os
+import poplib
+import shutil
+import ssl
+import time
+
+import pytest
+
+from conftest import IS_ROOT, Instance, wait_for
+from netns import Netns, veth
+
+pytestmark = pytest.mark.skipif(not (IS_ROOT and shutil.which("ip")),
+                                reason="needs root (network namespaces) and ip")
+
+SERVER, CLIENT = "192.0.2.1", "192.0.2.2"
+USER, PASSWORD = "erin@example.test", "Erin-pw-12345"
+
+
+@pytest.fixture
+def net():
+    s, c = Netns("vs", []), Netns("vc", [])
+    ends = veth(s, SERVER, c, CLIENT)
+    yield s, c, ends
+    s.delete()
+    c.delete()
+
+
+@pytest.fixture
+def inst(tmp_parent, net):
+    s, _, _ = net
+    i = Instance(tmp_parent)
+    i.init("--listen", SERVER)
+    i.prefix = s.prefix
+    i.set_conf("pop3d", "plaintext_auth_networks", "192.0.2.0/24")
+    i.set_conf("pop3d", "dead_client_timeout", "3s")
+    i.add_user(USER, PASSWORD)
+    i.start()
+    yield i
+    i.stop()
+
+
+def session(port, mode, cafile):
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.check_hostname = False
+    if mode == "pop3s":
+        p = poplib.POP3_SSL(SERVER, port, context=ctx, timeout=10)
+    else:
+        p = poplib.POP3(SERVER, port, timeout=10)
+        if mode == "stls":
+            p.stls(ctx)
+    p.user(USER)
+    p.pass_(PASSWORD)
+    p.stat()
+    return p
+
+
+def lock_free(inst):
+    fd = os.open(os.path.join(inst.maildir(USER), "tern-pop3.lock"), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("mode", ["plain", "stls", "pop3s"])
+def test_vanished_client_frees_the_mailbox(inst, net, mode):
+    _, c, (_, end_c) = net
+    port = inst.port("pop3s" if mode == "pop3s" else "pop3")
+    p = c.run(session, port, mode, inst.cert())
+    assert not lock_free(inst)
+    c.ip("link", "set", end_c, "down")       # no FIN, no reset: the phone is gone
+    t0 = time.monotonic()
+    assert wait_for(lambda: lock_free(inst), 15, 0.1), "mailbox still locked after 15 s"
+    took = time.monotonic() - t0
+    assert took < 3 + 4, f"freed after {took:.1f}s (dead_client_timeout = 3s)"
+    c.ip("link", "set", end_c, "up")
+    again = c.run(session, port, mode, inst.cert())
+    again.quit()
+    p.sock.close()
