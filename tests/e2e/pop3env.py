@@ -321,3 +321,16 @@ class Pop3Env:
     def files(self, user):
         md = self.maildir(user)
         return sorted(os.listdir(os.path.join(md, "cur"))) + sorted(os.listdir(os.path.join(md, "new")))
+
+
+def pop3_lock_free(maildir):
+    """Is the POP3 lock of this Maildir (flock of tern-pop3.lock) free right now?"""
+    import fcntl
+    fd = os.open(os.path.join(maildir, "tern-pop3.lock"), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import IS_ROOT, wait_for
-from pop3env import Pop3Env
+from pop3env import Pop3Env, pop3_lock_free
 
 ALICE, ALICE_PW = "alice@example.test", "alice-pw"
 BOB, BOB_PW = "bob@example.test", "bob pw"
@@ -999,19 +999,6 @@ def _session(env, mode):
     return p
 
 
-def _lock_free(env, user):
-    """Is the mailbox lock (flock of tern-pop3.lock) free right now?"""
-    import fcntl
-    fd = os.open(os.path.join(env.maildir(user), "tern-pop3.lock"), os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
 @pytest.mark.parametrize("mode", ["plain", "stls", "pop3s"])
 @pytest.mark.parametrize("how", ["close", "reset", "close-in-retr"])
 def test_dropped_connection_releases_the_mailbox_at_once(env, mode, how):
@@ -1034,7 +1021,7 @@ def test_dropped_connection_releases_the_mailbox_at_once(env, mode, how):
         raw_sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     os.close(raw_sock.detach())  # the descriptor itself: no QUIT, no TLS close_notify
     start = time.monotonic()
-    assert wait_for(lambda: _lock_free(env, ALICE), 5, 0.01)
+    assert wait_for(lambda: pop3_lock_free(env.maildir(ALICE)), 5, 0.01)
     took = time.monotonic() - start
     assert took < 1.0, f"mailbox released after {took:.2f}s"
     again = _session(env, mode)

@@ -3,7 +3,6 @@ network) frees the mailbox within dead_client_timeout, over plain TCP, STLS
 and POP3S: the server in one network namespace, the client in another behind
 a veth pair whose client end is then taken down. (A client that closes or
 resets its connection frees it at once: test_pop3d.py.)"""
-import fcntl
 import os
 import poplib
 import shutil
@@ -14,6 +13,7 @@ import pytest
 
 from conftest import IS_ROOT, Instance, wait_for
 from netns import Netns, veth
+from pop3env import pop3_lock_free
 
 pytestmark = pytest.mark.skipif(not (IS_ROOT and shutil.which("ip")),
                                 reason="needs root (network namespaces) and ip")
@@ -60,26 +60,15 @@ def session(port, mode, cafile):
     return p
 
 
-def lock_free(inst):
-    fd = os.open(os.path.join(inst.maildir(USER), "tern-pop3.lock"), os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
 @pytest.mark.parametrize("mode", ["plain", "stls", "pop3s"])
 def test_vanished_client_frees_the_mailbox(inst, net, mode):
     _, c, (_, end_c) = net
     port = inst.port("pop3s" if mode == "pop3s" else "pop3")
     p = c.run(session, port, mode, inst.cert())
-    assert not lock_free(inst)
+    assert not pop3_lock_free(inst.maildir(USER))
     c.ip("link", "set", end_c, "down")       # no FIN, no reset: the phone is gone
     t0 = time.monotonic()
-    assert wait_for(lambda: lock_free(inst), 15, 0.1), "mailbox still locked after 15 s"
+    assert wait_for(lambda: pop3_lock_free(inst.maildir(USER)), 15, 0.1), "mailbox still locked after 15 s"
     took = time.monotonic() - t0
     assert took < 3 + 4, f"freed after {took:.1f}s (dead_client_timeout = 3s)"
     c.ip("link", "set", end_c, "up")
