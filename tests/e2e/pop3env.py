@@ -303,24 +303,29 @@ class Pop3Env:
     def deliver(self, user, text, when=None):
         """Store a message as deliverd does: LF endings, S= and W= in the name."""
         self._counter += 1
-        data = text.replace("\r\n", "\n").encode()
-        crlf = len(data) + data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 2)
-        t = int(when or time.time())
-        base = f"{t}.M{self._counter}P{os.getpid()}.{self.hostname},S={len(data)},W={crlf}"
-        md = self.maildir(user)
-        tmp = os.path.join(md, "tmp", base)
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.utime(tmp, (t, t))
-        if IS_ROOT:
-            pw = pwd.getpwnam("tern-vmail")
-            os.chown(tmp, pw.pw_uid, pw.pw_gid)
-        os.rename(tmp, os.path.join(md, "new", base))
-        return base
+        return maildir_deliver(self.maildir(user), text, f"M{self._counter}P{os.getpid()}.{self.hostname}", when)
 
     def files(self, user):
         md = self.maildir(user)
         return sorted(os.listdir(os.path.join(md, "cur"))) + sorted(os.listdir(os.path.join(md, "new")))
+
+
+def maildir_deliver(md, text, unique, when=None):
+    """Store a message in Maildir md as deliverd does: LF endings, S= and W=
+    in the name (unique: the part after the time, distinct per message)."""
+    data = text.replace("\r\n", "\n").encode()
+    crlf = len(data) + data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 2)
+    t = int(when or time.time())
+    base = f"{t}.{unique},S={len(data)},W={crlf}"
+    tmp = os.path.join(md, "tmp", base)
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.utime(tmp, (t, t))
+    if IS_ROOT:
+        pw = pwd.getpwnam("tern-vmail")
+        os.chown(tmp, pw.pw_uid, pw.pw_gid)
+    os.rename(tmp, os.path.join(md, "new", base))
+    return base
 
 
 def pop3_lock_free(maildir):

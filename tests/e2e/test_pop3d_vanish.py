@@ -13,7 +13,7 @@ import pytest
 
 from conftest import IS_ROOT, Instance, wait_for
 from netns import Netns, veth
-from pop3env import pop3_lock_free
+from pop3env import maildir_deliver, pop3_lock_free
 
 pytestmark = pytest.mark.skipif(not (IS_ROOT and shutil.which("ip")),
                                 reason="needs root (network namespaces) and ip")
@@ -56,7 +56,6 @@ def session(port, mode, cafile):
             p.stls(ctx)
     p.user(USER)
     p.pass_(PASSWORD)
-    p.stat()
     return p
 
 
@@ -64,7 +63,10 @@ def session(port, mode, cafile):
 def test_vanished_client_frees_the_mailbox(inst, net, mode):
     _, c, (_, end_c) = net
     port = inst.port("pop3s" if mode == "pop3s" else "pop3")
+    maildir_deliver(inst.maildir(USER), "Subject: kept\n\nstill here\n", f"M1P{os.getpid()}.vanish")
     p = c.run(session, port, mode, inst.cert())
+    assert p.stat()[0] == 1
+    p.dele(1)               # marked only: a session that never reaches QUIT deletes nothing
     assert not pop3_lock_free(inst.maildir(USER))
     c.ip("link", "set", end_c, "down")       # no FIN, no reset: the phone is gone
     t0 = time.monotonic()
@@ -73,5 +75,6 @@ def test_vanished_client_frees_the_mailbox(inst, net, mode):
     assert took < 3 + 4, f"freed after {took:.1f}s (dead_client_timeout = 3s)"
     c.ip("link", "set", end_c, "up")
     again = c.run(session, port, mode, inst.cert())
+    assert again.stat()[0] == 1
     again.quit()
     p.sock.close()
