@@ -21,8 +21,13 @@ MAILCTL = os.path.join(TERN_BIN, "mailctl")
 IS_ROOT = os.geteuid() == 0
 
 # Start at a different base in each test process: several engineers' runs may
-# share the machine.
+# share the machine. The parallel workers of one run (pytest-xdist) each take
+# their own share of the bases, so two of them never race for the same one.
 _port_bases = itertools.count(os.getpid() % 19)
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_NWORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+_MY_SHARE = int(_WORKER[2:]) % _NWORKERS if _WORKER.startswith("gw") and _WORKER[2:].isdigit() \
+    else None
 STANDARD_PORTS = (25, 587, 465, 110, 995, 143, 993, 80, 443)
 
 
@@ -43,8 +48,11 @@ def _ports_free(base):
 def next_port_base():
     """A fresh port base per instance among 11000, 12000, ... 29000 (cycling),
     skipping bases whose ports another program holds now (bounded tries)."""
-    for _ in range(19):
-        base = 11000 + 1000 * (next(_port_bases) % 19)
+    for _ in range(19 * _NWORKERS):
+        i = next(_port_bases) % 19
+        if _MY_SHARE is not None and i % _NWORKERS != _MY_SHARE:
+            continue
+        base = 11000 + 1000 * i
         if _ports_free(base):
             return base
     return base

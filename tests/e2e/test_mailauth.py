@@ -3,9 +3,10 @@ independent signer (dkimpy), DMARC policies served by a real DNS server
 (dnsmasq), each case checked by the SMTP reply, the Authentication-Results
 header and the folder the message landed in.
 
-Clients connect from loopback, and libspf2 always passes loopback clients, so
-SPF here is "pass" for whatever domain MAIL FROM names; DMARC failures come
-from a MAIL FROM domain that does not align with From. The SPF result table
+Clients connect from loopback, which the MAIL FROM domains used here
+(a.test, other.test) authorise in their SPF records, so SPF is "pass" (loopback
+gets no free pass: test_spf_table.py); DMARC failures come from a MAIL FROM
+domain that does not align with From. The SPF result table
 (pass/fail/softfail/neutral/none/permerror/temperror from chosen client
 addresses, cross-checked with pyspf) is test_spf_table.py, which runs its
 instance in a network namespace."""
@@ -47,6 +48,8 @@ def mx(new_instance):
     records = ["--address=/#/"]
     for dom in ("a.test", "mail.s.test", "mail.r.test"):
         records.append(txt_arg(f"{SEL}._domainkey.{dom}", txt))
+    records += [f"--txt-record={dom},v=spf1 ip4:127.0.0.0/8 ip6:::1 -all"
+                for dom in ("a.test", "other.test")]
     records += ["--txt-record=_dmarc.a.test,v=DMARC1; p=reject",
                 "--txt-record=_dmarc.q.test,v=DMARC1; p=quarantine",
                 "--txt-record=_dmarc.n.test,v=DMARC1; p=none",
