@@ -62,6 +62,7 @@ extern const struct jmap_method jmap_core_methods[];
 extern const struct jmap_method jmap_mailbox_methods[];
 extern const struct jmap_method jmap_email_methods[];
 extern const struct jmap_method jmap_email_import_methods[];
+extern const struct jmap_method jmap_snippet_methods[];
 void jmap_email_set(struct jcall *c, json_t *args);
 void jmap_mailbox_set(struct jcall *c, json_t *args);
 

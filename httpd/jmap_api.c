@@ -23,6 +23,7 @@ static const struct jmap_method *const method_tables[] = {
 	jmap_mailbox_methods,
 	jmap_email_methods,
 	jmap_email_import_methods,
+	jmap_snippet_methods,
 };
 
 void jmap_reply(struct jcall *c, const char *name, json_t *args)

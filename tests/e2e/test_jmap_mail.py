@@ -501,6 +501,39 @@ def test_import_and_copy(srv, jm):
     assert r[2][1]["type"] == "invalidArguments"
 
 
+def test_search_snippets(srv, jm):
+    long = "Lorem ipsum dolor sit amet. " * 20
+    srv.append(jm.user, jm.pw, [
+        msg("Meeting about the budget", body=long + "\r\nWe should discuss the Budget & "
+            "<tags> for 2027.\r\n" + long + "\r\n"),
+        msg("Lunch", body="budget lunch\r\n"),
+        msg("Unrelated", body="nothing here\r\n")])
+    flt = {"text": "budget"}
+    ids = query(jm, filter=flt, sort=[{"property": "subject", "isAscending": True}])
+    assert len(ids) == 2
+    r = jm.call("SearchSnippet/get", {"accountId": jm.account, "filter": flt,
+                                      "emailIds": ids + ["Enope"]})
+    by = {x["emailId"]: x for x in r["list"]}
+    assert r["notFound"] == ["Enope"] and set(by) == set(ids)
+    lunch, meeting = by[ids[0]], by[ids[1]]
+    assert lunch["subject"] is None and lunch["preview"] == "<mark>budget</mark> lunch"
+    assert meeting["subject"] == "Meeting about the <mark>budget</mark>"
+    p = meeting["preview"]
+    assert "discuss the <mark>Budget</mark> &amp; &lt;tags&gt; for 2027." in p, p
+    assert len(p) < 400 and not p.startswith("Lorem ipsum dolor sit amet. Lorem")
+    # inside an operator; no filter: nothing to mark
+    r = jm.call("SearchSnippet/get", {"accountId": jm.account, "emailIds": ids[:1], "filter": {
+        "operator": "AND", "conditions": [{"subject": "lunch"}, {"hasAttachment": False}]}})
+    assert r["list"] == [{"emailId": ids[0], "subject": "<mark>Lunch</mark>", "preview": None}]
+    assert r["notFound"] is None
+    r = jm.call("SearchSnippet/get", {"accountId": jm.account, "emailIds": ids[:1]})
+    assert r["list"][0]["subject"] is None and r["list"][0]["preview"] is None
+    r = jm.api([["SearchSnippet/get", {"accountId": jm.account, "filter": {"operator": "AND"},
+                                       "emailIds": ids}, "0"],
+                ["SearchSnippet/get", {"accountId": jm.account, "emailIds": "x"}, "1"]])
+    assert [m[1]["type"] for m in r["methodResponses"]] == ["invalidArguments"] * 2
+
+
 def test_changes_with_max_and_query_changes(srv, jm):
     state = jm.call("Email/get", {"accountId": jm.account, "ids": []})["state"]
     qstate = jm.call("Email/query", {"accountId": jm.account})["queryState"]
