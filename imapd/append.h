@@ -2,8 +2,10 @@
  * (RFC 4469):
  *
  *   APPEND mailbox 1*(SP [flag-list SP] [date-time SP] data)
- *   data = literal / literal8 / "CATENATE" SP "(" cat-part *(SP cat-part) ")"
- *   cat-part = "TEXT" SP literal / "URL" SP astring
+ *   data = literal / literal8 / "CATENATE" SP "(" cat-part *(SP cat-part) ")" /
+ *          utf8-literal
+ *   cat-part = "TEXT" SP literal / "URL" SP astring / utf8-literal
+ *   utf8-literal = "UTF8" SP "(" literal8 ")"     (RFC 6855 4, UTF8=ACCEPT)
  *
  * The message and TEXT literals ("data literals") are never in the command
  * text: the reader spools each to a file as it arrives (cmd_append.c) and the
@@ -43,6 +45,7 @@ struct append_cmd {
 	struct append_msg *m;
 	size_t n;
 	size_t nspool;		/* data literals with octets (spooled, in order) */
+	bool utf8;		/* a UTF8 (literal8) data item was given */
 };
 
 enum append_parsed {

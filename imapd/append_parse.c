@@ -64,6 +64,20 @@ static enum append_parsed data_literal(struct ip *ip, bool prefix, struct append
 	return pending ? AP_DATA : AP_DONE;
 }
 
+/* "UTF8" SP "(" literal8 ")" (RFC 6855 4), after "UTF8": a message (or a
+ * CATENATE part) whose header fields may hold UTF-8. */
+static enum append_parsed utf8_literal(struct ip *ip, bool prefix, struct append_cmd *c,
+				       struct append_msg *m)
+{
+	c->utf8 = true;
+	if (!ip_sp(ip) || !ip_char(ip, '(') || !ip_peek(ip, '~'))
+		return AP_SYNTAX;
+	enum append_parsed r = data_literal(ip, prefix, c, m);
+	if (r == AP_DONE && !ip_char(ip, ')'))
+		return AP_SYNTAX;
+	return r;
+}
+
 static enum append_parsed url_part(struct ip *ip, bool prefix, struct append_msg *m)
 {
 	if (m->nparts >= CATENATE_MAX_PARTS)
@@ -92,6 +106,8 @@ static enum append_parsed catenate_list(struct ip *ip, bool prefix, struct appen
 			r = data_literal(ip, prefix, c, m);
 		else if (kind && !strcasecmp(kind, "URL") && ip_sp(ip))
 			r = url_part(ip, prefix, m);
+		else if (kind && !strcasecmp(kind, "UTF8"))
+			r = utf8_literal(ip, prefix, c, m);
 		free(kind);
 		if (r != AP_DONE)
 			return r;
@@ -129,8 +145,10 @@ static enum append_parsed one_message(struct ip *ip, bool prefix, struct append_
 	if (ip_peek(ip, '{') || ip_peek(ip, '~'))
 		return data_literal(ip, prefix, c, m);
 	char *a = ip_atom(ip);
-	bool cat = a && !strcasecmp(a, "CATENATE");
+	bool cat = a && !strcasecmp(a, "CATENATE"), utf8 = a && !strcasecmp(a, "UTF8");
 	free(a);
+	if (utf8)
+		return utf8_literal(ip, prefix, c, m);
 	return cat ? catenate_list(ip, prefix, c, m) : AP_SYNTAX;
 }
 

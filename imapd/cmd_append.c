@@ -110,7 +110,7 @@ static enum append_parsed parse_so_far(struct session *s, struct append_cmd *c)
 {
 	struct ip ip;
 	ip_init(&ip, (const char *)evbuffer_pullup(s->cr.cmd, -1), evbuffer_get_length(s->cr.cmd));
-	ip.utf8 = s->rev2;	/* the folder name as handle_command will read it */
+	ip.utf8 = s_utf8_names(s);	/* the folder name as handle_command will read it */
 	char *tag = ip_tag(&ip), *cmd = NULL;
 	bool append = tag && ip_sp(&ip) && (cmd = ip_atom(&ip)) && !strcasecmp(cmd, "APPEND");
 	free(tag);
@@ -200,7 +200,7 @@ void append_literal(struct session *s, const char *tag)
 	bool binary = last && last->nparts && last->parts[last->nparts - 1].binary;
 	if (r == AP_OTHER)
 		no = "[TOOBIG] Literal too large";
-	else if (r == AP_SYNTAX)
+	else if (r == AP_SYNTAX || (c.utf8 && !s->utf8))
 		bad = "Syntax: APPEND mailbox 1*([(flags)] [\"date-time\"] ({literal} / CATENATE (parts)))";
 	else if (r == AP_LIMIT)
 		no = "[LIMIT] Too many messages or parts";
@@ -293,6 +293,32 @@ static int text_into(struct append_state *a, size_t spool, struct lfw *w)
 		rc = n < 0 ? -1 : lfw_put(w, buf, (size_t)n);
 	close(fd);
 	return rc;
+}
+
+/* Does message file base have an octet over 0x7f in its header fields?
+ * RFC 6855 4: a server offering UTF8=ACCEPT refuses those from a session
+ * that did not enable it. Read up to the blank line that ends the header. */
+static bool header_8bit(struct append_state *a, const char *base)
+{
+	int fd = append_spool_open(a->seal, a->dir, base);
+	if (fd < 0)
+		return false;	/* storing it fails later, with its own NO */
+	unsigned char buf[16384];
+	bool line_start = true;
+	int verdict = -1;	/* -1: still in the header */
+	ssize_t n;
+	while (verdict < 0 && (n = read(fd, buf, sizeof buf)) > 0) {
+		for (ssize_t i = 0; i < n && verdict < 0; i++) {
+			if (buf[i] >= 0x80)
+				verdict = 1;
+			else if (buf[i] == '\n')
+				verdict = line_start ? 0 : -1, line_start = true;
+			else if (buf[i] != '\r')
+				line_start = false;
+		}
+	}
+	close(fd);
+	return verdict == 1;
 }
 
 /* A message sent as literal8: its spool file holds the octets as sent; its
@@ -441,6 +467,9 @@ static void append_store(struct session *s, struct append_state *a, const struct
 			files[i] = compose(s, a, m, &size, &no);
 		total += size;
 	}
+	for (size_t i = 0; i < c->n && !no && !s_utf8_names(s); i++)
+		if (header_8bit(a, files[i]))
+			no = xstrdup("8-bit header fields need ENABLE UTF8=ACCEPT (RFC 6855 4)");
 	if (!no && quota_exceeded(s, total))
 		no = xstrdup("[OVERQUOTA] Mailbox is over its quota");
 	for (size_t i = 0; i < c->n && !no; i++)
@@ -474,7 +503,7 @@ void cmd_append(struct session *s, struct ip *ip, bool uid)
 	enum append_parsed r = append_parse(ip, false, &c);
 	if (a->err)
 		s_no(s, "%s", a->err);
-	else if (r == AP_SYNTAX)
+	else if (r == AP_SYNTAX || (c.utf8 && !s->utf8))	/* UTF8 data needs ENABLE UTF8=ACCEPT */
 		s_bad(s, "Syntax: APPEND mailbox 1*([(flags)] [\"date-time\"] ({literal} / CATENATE (parts)))");
 	else if (r == AP_LIMIT)
 		s_no(s, "[LIMIT] Too many messages or parts");

@@ -382,7 +382,7 @@ static bool parse_options(struct ip *ip, unsigned *bits, unsigned *status_items,
 
 static void do_list(struct session *s, struct ip *ip, bool lsub)
 {
-	struct list_req r = { .lsub = lsub, .utf8 = s->rev2 };
+	struct list_req r = { .lsub = lsub, .utf8 = s_utf8_names(s) };
 	char *ref = NULL;
 	if (!ip_sp(ip))
 		goto syntax;

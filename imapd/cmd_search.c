@@ -101,6 +101,13 @@ void cmd_search(struct session *s, struct ip *ip, bool uid)
 		save = ip->p;
 		w = ip_atom(ip);
 	}
+	if (w && !strcasecmp(w, "CHARSET") && s->utf8) {
+		/* RFC 6855 3: after ENABLE UTF8=ACCEPT every string is UTF-8 */
+		free(w);
+		search_forget_result(s, &ret);
+		s_bad(s, "SEARCH CHARSET is not allowed after ENABLE UTF8=ACCEPT");
+		return;
+	}
 	if (w && !strcasecmp(w, "CHARSET")) {
 		if (!ip_sp(ip) || !(charset = ip_astring(ip, NULL)) || !ip_sp(ip)) {
 			free(w);

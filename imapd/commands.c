@@ -116,10 +116,11 @@ static void cmd_id(struct session *s, struct ip *ip, bool uid)
 }
 
 /* ENABLE (RFC 5161): CONDSTORE, QRESYNC (implies CONDSTORE, RFC 7162 3.2.3)
- * and IMAP4rev2 (RFC 9051 6.3.1); others are ignored. */
+ * IMAP4rev2 (RFC 9051 6.3.1) and UTF8=ACCEPT (RFC 6855 3); others are
+ * ignored. */
 static void cmd_enable(struct session *s, struct ip *ip, bool uid)
 {
-	bool cs = false, qr = false, r2 = false;
+	bool cs = false, qr = false, r2 = false, u8 = false;
 	for (int i = 0; i < 32; i++) {
 		if (!ip_sp(ip)) {
 			s_bad(s, "Syntax: ENABLE capability...");
@@ -133,12 +134,15 @@ static void cmd_enable(struct session *s, struct ip *ip, bool uid)
 		cs |= !strcasecmp(a, "CONDSTORE");
 		qr |= !strcasecmp(a, "QRESYNC");
 		r2 |= !strcasecmp(a, "IMAP4rev2");
+		u8 |= !strcasecmp(a, "UTF8=ACCEPT");
 		free(a);
 		if (ip_eol(ip))
 			break;
 	}
-	s_out(s, "* ENABLED%s%s%s", cs && !s->condstore ? " CONDSTORE" : "",
-	      qr && !s->qresync ? " QRESYNC" : "", r2 && !s->rev2 ? " IMAP4rev2" : "");
+	s_out(s, "* ENABLED%s%s%s%s", cs && !s->condstore ? " CONDSTORE" : "",
+	      qr && !s->qresync ? " QRESYNC" : "", r2 && !s->rev2 ? " IMAP4rev2" : "",
+	      u8 && !s->utf8 ? " UTF8=ACCEPT" : "");
+	s->utf8 |= u8;
 	if (cs || qr)
 		condstore_enable(s);
 	s->qresync |= qr;
@@ -163,7 +167,7 @@ static void handle_command(struct session *s)
 	const char *buf = (const char *)evbuffer_pullup(s->cr.cmd, -1);
 	struct ip ip;
 	ip_init(&ip, buf, len);
-	ip.utf8 = s->rev2;
+	ip.utf8 = s_utf8_names(s);
 	free(s->tag);
 	s->tag = ip_tag(&ip);
 	char *name = NULL;

@@ -1,7 +1,7 @@
 /* mboxname.c — mailbox names on the wire. On disk, and with IMAP4rev1
  * clients, a name is what the client sent: modified UTF-7 (RFC 3501 5.1.3)
- * for anything beyond ASCII. An IMAP4rev2 session speaks UTF-8 (RFC 9051
- * 5.1): its names are converted to the stored form on the way in and back on
+ * for anything beyond ASCII. An IMAP4rev2 session (RFC 9051 5.1), or one
+ * that enabled UTF8=ACCEPT (RFC 6855 3), speaks UTF-8: its names are converted to the stored form on the way in and back on
  * the way out, with iconv's UTF-7-IMAP. */
 #include "imapd/commands.h"
 #include "common/mailstore.h"
@@ -23,7 +23,7 @@ char *mbox_to_utf8(const char *name)
 
 char *mbox_display(const struct session *s, const char *stored)
 {
-	if (!s->rev2)
+	if (!s_utf8_names(s))
 		return xstrdup(stored);
 	char *u = mbox_to_utf8(stored);
 	return u ? u : xstrdup(stored);	/* another tool stored it in raw 8-bit */
@@ -35,7 +35,7 @@ void s_mailbox(const struct session *s, struct evbuffer *b, const char *stored)
 	bool ctl = false;
 	for (const char *p = d; *p; p++)
 		ctl |= (unsigned char)*p < 0x20 || *p == 0x7f;
-	char *check = s->rev2 && !ctl && !ms_name_plain(d) ? mbox_from_utf8(d) : NULL;
+	char *check = s_utf8_names(s) && !ctl && !ms_name_plain(d) ? mbox_from_utf8(d) : NULL;
 	if (check) {
 		/* valid UTF-8: IMAP4rev2 allows it in a quoted string */
 		evbuffer_add(b, "\"", 1);

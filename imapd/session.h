@@ -70,6 +70,9 @@ struct session {
 	/* IMAP4rev2 enabled (RFC 9051): no \Recent or RECENT, SEARCH answered
 	 * by ESEARCH, UTF-8 mailbox names, OK [CLOSED] and a LIST on SELECT */
 	bool rev2;
+	/* ENABLE UTF8=ACCEPT (RFC 6855): UTF-8 mailbox names as IMAP4rev2 has
+	 * them, no SEARCH CHARSET, APPEND's UTF8 (literal8) data */
+	bool utf8;
 	struct append_state *append;	/* the APPEND being received (cmd_append.c) */
 	struct fetch_job *fetch;	/* a FETCH still sending (no command is read meanwhile) */
 	struct notify *notify;		/* NOTIFY in effect (notify.h), or NULL */
@@ -77,6 +80,12 @@ struct session {
 	/* fetch bookkeeping of the current command */
 	bool in_fetch_like;	/* FETCH/STORE/SEARCH (non-UID): no EXPUNGE responses */
 };
+
+/* Mailbox names in UTF-8 (IMAP4rev2 or UTF8=ACCEPT), else modified UTF-7. */
+static inline bool s_utf8_names(const struct session *s)
+{
+	return s->rev2 || s->utf8;
+}
 
 /* Run the session on fd until it ends; pending = bytes already read. */
 int session_run(int fd, const char *user, const char *tag, const char *ip, bool tls,
