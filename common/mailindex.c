@@ -123,13 +123,16 @@ static char *base_key(const char *file, size_t *kl)
 	return k;
 }
 
-/* ---- record encoding: fixed part then file\0keywords\0 ---- */
+/* ---- record encoding: fixed part then file\0keywords\0, then the save
+ * date (8 octets) and \0; a record written before the save date was kept
+ * ends after the keywords (and still ends in \0 either way) ---- */
 
 struct rec_fixed {
 	uint64_t modseq, size;
 	int64_t idate;
 	uint32_t flags;
 };
+#define REC_SAVEDATE_LEN (sizeof(int64_t) + 1)
 
 /* The change log: "M" + modseq (8 octets, big-endian) -> uid for the last
  * change of each message, so a session learns what changed since the MODSEQ
@@ -174,11 +177,16 @@ static int put_rec(struct mi *mi, const struct mi_rec *r, uint64_t old_modseq)
 {
 	size_t fl = strlen(r->file), kl = strlen(r->keywords ? r->keywords : "");
 	size_t n = sizeof(struct rec_fixed) + fl + kl + 2;
-	unsigned char *buf = xmalloc(n);
+	unsigned char *buf = xmalloc(n + REC_SAVEDATE_LEN);
 	struct rec_fixed f = { r->modseq, r->size, r->idate, r->flags };
 	memcpy(buf, &f, sizeof f);
 	memcpy(buf + sizeof f, r->file, fl + 1);
 	memcpy(buf + sizeof f + fl + 1, r->keywords ? r->keywords : "", kl + 1);
+	if (r->savedate) {
+		memcpy(buf + n, &r->savedate, sizeof r->savedate);
+		buf[n + sizeof r->savedate] = '\0';
+		n += REC_SAVEDATE_LEN;
+	}
 	unsigned char k[5];
 	uid_key(k, 'U', r->uid);
 	int rc = db_put(mi, k, 5, buf, n);
@@ -209,8 +217,13 @@ static bool decode_rec(uint32_t uid, const unsigned char *v, size_t vl, struct m
 	out->size = f.size;
 	out->idate = f.idate;
 	out->flags = f.flags;
+	const char *kw = file + fl + 1;
+	size_t rest = vl - sizeof f - fl - 1, kl = strnlen(kw, rest);
+	out->savedate = 0;
+	if (rest - kl - 1 == REC_SAVEDATE_LEN)
+		memcpy(&out->savedate, kw + kl + 1, sizeof out->savedate);
 	out->file = xstrdup(file);
-	out->keywords = xstrdup(file + fl + 1);
+	out->keywords = xstrdup(kw);
 	return true;
 }
 
@@ -776,7 +789,8 @@ static int index_file(struct mi *mi, const char *file, uint32_t uid, int64_t *id
 	}
 	char *kw = mkw_names(kwmap(mi), file, "");
 	struct mi_rec r = { .uid = uid, .flags = mi_flags_from_name(file), .modseq = ++mi->h.modseq,
-			    .idate = st.st_mtim.tv_sec, .file = (char *)file, .keywords = kw };
+			    .idate = st.st_mtim.tv_sec, .savedate = time(NULL), .file = (char *)file,
+			    .keywords = kw };
 	r.size = (uint64_t)st.st_size;
 	parse_and_cache(mi, uid, fd, (uint64_t)st.st_size, &r.size);
 	close(fd);

@@ -39,6 +39,9 @@ struct mi_rec {
 	uint64_t modseq;
 	int64_t idate;		/* internal date, seconds since the epoch */
 	uint64_t size;		/* RFC822.SIZE: octets with CRLF line ends */
+	int64_t savedate;	/* RFC 8514 save date: when this folder's index took the
+				 * message (delivery, APPEND, COPY, MOVE); 0 unknown
+				 * (indexed before tern kept it) */
 	char *file;		/* name in cur/ */
 	char *keywords;		/* space-separated, "" when none */
 };

@@ -19,7 +19,7 @@
 #define MSG_READ_MAX (1024ULL * 1024 * 1024)
 
 enum fkind { F_ENVELOPE, F_FLAGS, F_INTERNALDATE, F_SIZE, F_UID, F_BODY, F_BODYSTRUCTURE,
-	     F_SECTION, F_MODSEQ, F_BINARY, F_BINSIZE, F_EMAILID, F_THREADID };
+	     F_SECTION, F_MODSEQ, F_BINARY, F_BINSIZE, F_EMAILID, F_THREADID, F_SAVEDATE };
 
 struct fitem {
 	enum fkind kind;
@@ -129,6 +129,8 @@ static bool parse_att(struct ip *ip, struct freq *r)
 		add(r, F_EMAILID, "EMAILID", NULL, true);
 	else if (!strcasecmp(a, "THREADID"))
 		add(r, F_THREADID, "THREADID", NULL, true);
+	else if (!strcasecmp(a, "SAVEDATE"))
+		add(r, F_SAVEDATE, "SAVEDATE", NULL, true);
 	else if (!strcasecmp(a, "BODYSTRUCTURE"))
 		add(r, F_BODYSTRUCTURE, "BODYSTRUCTURE", NULL, true);
 	else if (!strcasecmp(a, "RFC822"))
@@ -380,6 +382,15 @@ static bool fetch_one(struct session *s, struct fstream *fs, struct mi *mi, size
 		case F_THREADID: evbuffer_add(b, "NIL", 3); break;
 		case F_INTERNALDATE:
 			fmt_internaldate(rec.idate, date);
+			evbuffer_add_printf(b, "\"%s\"", date);
+			break;
+		/* RFC 8514: NIL when the index does not know it (kept since) */
+		case F_SAVEDATE:
+			if (!rec.savedate) {
+				evbuffer_add(b, "NIL", 3);
+				break;
+			}
+			fmt_internaldate(rec.savedate, date);
 			evbuffer_add_printf(b, "\"%s\"", date);
 			break;
 		case F_ENVELOPE: out_cached(b, mi, m->uid, 'E'); break;

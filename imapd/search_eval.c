@@ -252,6 +252,11 @@ static bool kw_in(const char *list, const char *k)
 	return false;
 }
 
+static int64_t saved(const struct mi_rec *r)
+{
+	return r->savedate ? r->savedate : r->idate;
+}
+
 static bool eval(struct msgctx *c, const struct skey *k)
 {
 	const struct vmsg *v = &c->s->sel->m[c->idx];
@@ -278,6 +283,13 @@ static bool eval(struct msgctx *c, const struct skey *k)
 	case SK_BEFORE: return need_rec(c) && day_of(c->rec.idate) < k->num;
 	case SK_ON: return need_rec(c) && day_of(c->rec.idate) == k->num;
 	case SK_SINCE: return need_rec(c) && day_of(c->rec.idate) >= k->num;
+	/* RFC 8514: a message whose save date the index does not know (stored
+	 * before tern kept it) is compared by its internal date, as Dovecot
+	 * does, and does not match SAVEDATESUPPORTED */
+	case SK_SAVEDBEFORE: return need_rec(c) && day_of(saved(&c->rec)) < k->num;
+	case SK_SAVEDON: return need_rec(c) && day_of(saved(&c->rec)) == k->num;
+	case SK_SAVEDSINCE: return need_rec(c) && day_of(saved(&c->rec)) >= k->num;
+	case SK_SAVEDATESUPPORTED: return need_rec(c) && c->rec.savedate != 0;
 	/* OLDER n: arrived at least n seconds ago; YOUNGER n: at most (RFC 5032) */
 	case SK_OLDER: return need_rec(c) && c->rec.idate <= k->num;
 	case SK_YOUNGER: return need_rec(c) && c->rec.idate >= k->num;

@@ -98,7 +98,7 @@ static const struct {
 	{ "UNANSWERED", SK_NOFLAG, MI_ANSWERED }, { "UNDELETED", SK_NOFLAG, MI_DELETED },
 	{ "UNDRAFT", SK_NOFLAG, MI_DRAFT }, { "UNFLAGGED", SK_NOFLAG, MI_FLAGGED },
 	{ "UNSEEN", SK_NOFLAG, MI_SEEN }, { "NEW", SK_NEW, 0 }, { "OLD", SK_OLD, 0 },
-	{ "RECENT", SK_RECENT, 0 },
+	{ "RECENT", SK_RECENT, 0 }, { "SAVEDATESUPPORTED", SK_SAVEDATESUPPORTED, 0 },
 };
 
 static const struct {
@@ -107,6 +107,7 @@ static const struct {
 } date_keys[] = {
 	{ "BEFORE", SK_BEFORE }, { "ON", SK_ON }, { "SINCE", SK_SINCE },
 	{ "SENTBEFORE", SK_SENTBEFORE }, { "SENTON", SK_SENTON }, { "SENTSINCE", SK_SENTSINCE },
+	{ "SAVEDBEFORE", SK_SAVEDBEFORE }, { "SAVEDON", SK_SAVEDON }, { "SAVEDSINCE", SK_SAVEDSINCE },
 };
 
 static bool parse_arg_key(struct sparse *p, const char *w, struct skey *k)

@@ -303,3 +303,51 @@ def test_create_special_use_kept_across_restart(server):
     attrs = list_attrs(r)
     assert b"\\Sent" in attrs[b"Outbox"] and b"\\Sent" in attrs[b"Sent-2024"]
     r.close()
+
+
+def append_dated(r, folder, date, body):
+    """APPEND body with an internal date (LITERAL+, one send)."""
+    lines = r.cmd(b'APPEND %s "%s" {%d+}\r\n%s' % (folder, date, len(body), body))
+    assert lines[-1].startswith(r.tag + b" OK"), lines
+
+
+def test_savedate_fetch_and_search(server):
+    """RFC 8514: SAVEDATE is when the message came into this folder (APPEND,
+    COPY), not its internal date, kept across a restart; SAVEDBEFORE/ON/SINCE
+    compare it by day, SAVEDATESUPPORTED matches what has one; a bad date
+    is BAD."""
+    import datetime
+    import time
+    r = RawImap(server)
+    assert b"SAVEDATE" in b"\n".join(r.ok(b"CAPABILITY")).split()
+    append_dated(r, b"INBOX", b"01-Jan-2001 10:00:00 +0000", msg([DATE, b"Subject: old"]))
+    r.ok(b"CREATE Other")
+    r.ok(b"SELECT INBOX")
+    out = fetch_item(r, b"1", b"SAVEDATE INTERNALDATE")
+    m = re.search(rb'SAVEDATE "([^"]+)"', out)
+    assert m and b'INTERNALDATE "01-Jan-2001 10:00:00 +0000"' in out, out
+    saved = datetime.datetime.strptime(m.group(1).decode(), "%d-%b-%Y %H:%M:%S %z")
+    assert abs(saved.timestamp() - time.time()) < 120, out
+    today = time.strftime("%d-%b-%Y", time.gmtime()).encode()
+    assert r.ok(b"SEARCH SAVEDON " + today) == [b"* SEARCH 1"]
+    assert r.ok(b"SEARCH SAVEDSINCE 1-Jan-2020") == [b"* SEARCH 1"]
+    assert r.ok(b"SEARCH SAVEDBEFORE 1-Jan-2020") == [b"* SEARCH"]
+    assert r.ok(b"SEARCH BEFORE 1-Jan-2020") == [b"* SEARCH 1"]
+    assert r.ok(b"SEARCH SAVEDATESUPPORTED") == [b"* SEARCH 1"]
+    assert r.ok(b"SEARCH NOT SAVEDATESUPPORTED") == [b"* SEARCH"]
+    assert r.cmd(b"SEARCH SAVEDON 32-Foo-2001")[-1].startswith(r.tag + b" BAD")
+    assert r.cmd(b"SEARCH SAVEDSINCE")[-1].startswith(r.tag + b" BAD")
+    time.sleep(1.1)
+    r.ok(b"COPY 1 Other")
+    r.ok(b"SELECT Other")
+    copied = re.search(rb'SAVEDATE "([^"]+)"', fetch_item(r, b"1", b"SAVEDATE")).group(1)
+    assert datetime.datetime.strptime(copied.decode(), "%d-%b-%Y %H:%M:%S %z") > saved
+    r.ok(b"STORE 1 +FLAGS (\\Seen)")
+    assert re.search(rb'SAVEDATE "([^"]+)"', fetch_item(r, b"1", b"SAVEDATE")).group(1) == copied
+    r.close()
+    server.restart()
+    r = RawImap(server)
+    r.ok(b"SELECT INBOX")
+    assert m.group(0) in fetch_item(r, b"1", b"SAVEDATE")
+    assert r.ok(b"UID SEARCH SAVEDATESUPPORTED SAVEDON " + today) == [b"* SEARCH 1"]
+    r.close()

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *dir;
@@ -222,6 +223,23 @@ static void test_recent_claim(void)
 	free(dir);
 }
 
+/* Rewrite the index value under key in dir's index as an older tern wrote
+ * it: keep its first `keep` octets, or (keep 0) drop its last `cut`. */
+static void shorten_value(const void *key, size_t kl, size_t keep, size_t cut)
+{
+	char *path = xasprintf("%s/tern-index.db", dir);
+	DB *db;
+	CHECK(db_create(&db, NULL, 0) == 0 && db->open(db, NULL, path, NULL, DB_BTREE, 0, 0) == 0);
+	DBT k = { .data = (void *)key, .size = (u_int32_t)kl }, v = { .flags = DB_DBT_MALLOC };
+	CHECK(db->get(db, NULL, &k, &v, 0) == 0 && v.size > keep && v.size > cut);
+	v.size = keep ? (u_int32_t)keep : v.size - (u_int32_t)cut;
+	v.flags = 0;
+	CHECK(db->put(db, NULL, &k, &v, 0) == 0);
+	free(v.data);
+	db->close(db, 0);
+	free(path);
+}
+
 /* An index written before the header knew first_recent (40 octets) is read,
  * not rebuilt (UIDVALIDITY stays), with nothing recent. */
 static void test_short_header_kept(void)
@@ -233,17 +251,7 @@ static void test_short_header_kept(void)
 	struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
 	uint32_t uv = mi_header(mi)->uidvalidity;
 	mi_close(mi);
-	char *path = xasprintf("%s/tern-index.db", dir);
-	DB *db;
-	CHECK(db_create(&db, NULL, 0) == 0 && db->open(db, NULL, path, NULL, DB_BTREE, 0, 0) == 0);
-	DBT k = { .data = "H", .size = 1 }, v = { .flags = DB_DBT_MALLOC };
-	CHECK(db->get(db, NULL, &k, &v, 0) == 0 && v.size > 40);
-	v.size = 40;
-	v.flags = 0;
-	CHECK(db->put(db, NULL, &k, &v, 0) == 0);
-	free(v.data);
-	db->close(db, 0);
-	free(path);
+	shorten_value("H", 1, 40, 0);
 	mi = mi_open(dir, NULL, NULL, why, sizeof why);
 	CHECK(mi && mi_header(mi)->uidvalidity == uv && mi_header(mi)->count == 1);
 	CHECK(mi_header(mi)->first_recent == mi_header(mi)->uidnext);
@@ -278,6 +286,34 @@ static void test_uidvalidity_per_folder(void)
 	}
 	CHECK(seen[3] > seen[1]);
 	free(root);
+}
+
+/* RFC 8514 save date: set when the index takes a message, kept when its
+ * flags change; a record written before it existed (no trailer) reads as
+ * unknown (0) with its keywords intact. */
+static void test_savedate(void)
+{
+	char why[256];
+	dir = xasprintf("%s/Saved", check_tmpdir());
+	CHECK(ms_ensure_maildir(dir, false) == 0);
+	put_new("5000.s1,S=10,W=12", "Subject: s\n\nx\n");
+	int64_t before = time(NULL);
+	struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	struct mi_rec r;
+	CHECK(mi_get(mi, 1, &r) == 1 && r.savedate >= before && r.savedate <= time(NULL));
+	int64_t saved = r.savedate;
+	mi_rec_clear(&r);
+	CHECK(mi_set_flags(mi, 1, MI_SEEN, "$Old") == 0);
+	CHECK(mi_get(mi, 1, &r) == 1 && r.savedate == saved && !strcmp(r.keywords, "$Old"));
+	mi_rec_clear(&r);
+	mi_close(mi);
+	/* the record as tern wrote it before: no save date */
+	shorten_value((unsigned char[]){ 'U', 0, 0, 0, 1 }, 5, 0, 9);
+	mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	CHECK(mi_get(mi, 1, &r) == 1 && r.savedate == 0 && !strcmp(r.keywords, "$Old"));
+	mi_rec_clear(&r);
+	mi_close(mi);
+	free(dir);
 }
 
 int main(void)
@@ -385,5 +421,6 @@ int main(void)
 	test_recent_claim();
 	test_short_header_kept();
 	test_uidvalidity_per_folder();
+	test_savedate();
 	return check_summary("mailindex");
 }
