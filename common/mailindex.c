@@ -817,6 +817,8 @@ static void drop_record(struct mi *mi, const struct mi_rec *r)
 	db_del(mi, k, 5);
 	uid_key(k, 'F', r->uid);
 	db_del(mi, k, 5);
+	uid_key(k, 'P', r->uid);
+	db_del(mi, k, 5);
 	size_t kl;
 	char *bk = base_key(r->file, &kl);
 	db_del(mi, bk, kl);
@@ -1279,6 +1281,27 @@ char *mi_cached(struct mi *mi, uint32_t uid, char which)
 	char *r = p < end ? xstrndup(p, (size_t)(end - p)) : NULL;
 	free(v);
 	return r;
+}
+
+/* "P" + uid -> the preview text, without its NUL */
+char *mi_preview_get(struct mi *mi, uint32_t uid)
+{
+	unsigned char k[5];
+	void *v;
+	size_t vl;
+	uid_key(k, 'P', uid);
+	if (db_get(mi, k, 5, &v, &vl) != 1)
+		return NULL;
+	char *r = xstrndup(v, vl);
+	free(v);
+	return r;
+}
+
+int mi_preview_put(struct mi *mi, uint32_t uid, const char *text)
+{
+	unsigned char k[5];
+	uid_key(k, 'P', uid);
+	return db_put(mi, k, 5, text, strlen(text));
 }
 
 /* ---- cached header fields (SEARCH) ---- */

@@ -116,6 +116,11 @@ void mi_set_tombstone_limit(size_t max);
 char *mi_path(const struct mi *mi, const struct mi_rec *r);
 /* Cached strings of uid: which = 'E' envelope, 'S' bodystructure, 'B' body. */
 char *mi_cached(struct mi *mi, uint32_t uid, char which);
+/* The RFC 8970 preview of uid as mi_preview_put stored it (malloc'd), NULL
+ * when none is stored yet: made on the first FETCH PREVIEW that reads the
+ * file (mime_preview.h), so delivery does not pay for it. */
+char *mi_preview_get(struct mi *mi, uint32_t uid);
+int mi_preview_put(struct mi *mi, uint32_t uid, const char *text);
 
 /* ---- cached header fields, for SEARCH ----
  * Per message, the index keeps the fields named in mi_field_cached (those of

@@ -3,8 +3,10 @@
 #include "common/log.h"
 #include "common/mailindex.h"
 #include "common/mime.h"
+#include "common/mime_preview.h"
 #include "common/mime_stream.h"
 #include "common/objectid.h"
+#include "imapd/fetch_parse.h"
 #include "imapd/fetch_stream.h"
 #include "common/util.h"
 
@@ -15,189 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FETCH_MAX_ITEMS 64
 #define MSG_READ_MAX (1024ULL * 1024 * 1024)
-
-enum fkind { F_ENVELOPE, F_FLAGS, F_INTERNALDATE, F_SIZE, F_UID, F_BODY, F_BODYSTRUCTURE,
-	     F_SECTION, F_MODSEQ, F_BINARY, F_BINSIZE, F_EMAILID, F_THREADID, F_SAVEDATE };
-
-struct fitem {
-	enum fkind kind;
-	char *name;		/* response label, e.g. "BODY[1.2]" or "RFC822.HEADER" */
-	char *section;		/* F_SECTION: spec inside [] */
-	bool peek, partial;
-	uint64_t start, len;
-};
-
-struct freq {
-	struct fitem it[FETCH_MAX_ITEMS];
-	size_t n;
-	bool need_body, sets_seen, has_flags, has_uid, has_modseq;
-	bool changedsince, vanished;
-	uint64_t since;
-};
-
-static void add(struct freq *r, enum fkind k, const char *name, const char *section, bool peek)
-{
-	if (r->n >= FETCH_MAX_ITEMS)
-		return;
-	struct fitem *f = &r->it[r->n++];
-	memset(f, 0, sizeof *f);
-	f->kind = k;
-	f->name = xstrdup(name);
-	f->section = section ? xstrdup(section) : NULL;
-	f->peek = peek;
-	if (k == F_SECTION || k == F_BINARY || k == F_BINSIZE) {
-		r->need_body = true;
-		r->sets_seen |= !peek;
-	}
-	r->has_flags |= k == F_FLAGS;
-	r->has_uid |= k == F_UID;
-	r->has_modseq |= k == F_MODSEQ;
-}
-
-static void freq_free(struct freq *r)
-{
-	for (size_t i = 0; i < r->n; i++) {
-		free(r->it[i].name);
-		free(r->it[i].section);
-	}
-}
-
-/* BODY[section]<partial> after "BODY" or "BODY.PEEK" (BINARY likewise) */
-static bool parse_section(struct ip *ip, struct freq *r, bool peek, enum fkind kind)
-{
-	char *spec = ip_until(ip, "]");
-	if (!spec || !ip_char(ip, ']')) {
-		free(spec);
-		return false;
-	}
-	if (kind != F_SECTION && strspn(spec, "0123456789.") != strlen(spec)) {
-		free(spec);
-		return false;	/* BINARY takes part numbers only */
-	}
-	const char *label = kind == F_SECTION ? "BODY" : kind == F_BINARY ? "BINARY" : "BINARY.SIZE";
-	char *name = xasprintf("%s[%s]", label, spec);
-	add(r, kind, name, spec, peek);
-	free(name);
-	free(spec);
-	if (kind == F_BINSIZE)
-		return true;	/* no partial for sizes */
-	if (ip_char(ip, '<')) {
-		uint64_t a, b;
-		if (!ip_number(ip, UINT32_MAX, &a) || !ip_char(ip, '.') || !ip_number(ip, UINT32_MAX, &b) ||
-		    b == 0 || !ip_char(ip, '>'))
-			return false;
-		struct fitem *f = &r->it[r->n - 1];
-		f->partial = true;
-		f->start = a;
-		f->len = b;
-		char *nn = xasprintf("%s<%llu>", f->name, (unsigned long long)a);
-		free(f->name);
-		f->name = nn;
-	}
-	return true;
-}
-
-static bool parse_att(struct ip *ip, struct freq *r)
-{
-	char *a = ip_until(ip, " ()[");
-	bool ok = true;
-	if (!a || !*a)
-		ok = false;
-	else if (!strcasecmp(a, "ALL") || !strcasecmp(a, "FAST") || !strcasecmp(a, "FULL")) {
-		add(r, F_FLAGS, "FLAGS", NULL, true);
-		add(r, F_INTERNALDATE, "INTERNALDATE", NULL, true);
-		add(r, F_SIZE, "RFC822.SIZE", NULL, true);
-		if (strcasecmp(a, "FAST"))
-			add(r, F_ENVELOPE, "ENVELOPE", NULL, true);
-		if (!strcasecmp(a, "FULL"))
-			add(r, F_BODY, "BODY", NULL, true);
-	} else if (!strcasecmp(a, "ENVELOPE"))
-		add(r, F_ENVELOPE, "ENVELOPE", NULL, true);
-	else if (!strcasecmp(a, "FLAGS"))
-		add(r, F_FLAGS, "FLAGS", NULL, true);
-	else if (!strcasecmp(a, "INTERNALDATE"))
-		add(r, F_INTERNALDATE, "INTERNALDATE", NULL, true);
-	else if (!strcasecmp(a, "RFC822.SIZE"))
-		add(r, F_SIZE, "RFC822.SIZE", NULL, true);
-	else if (!strcasecmp(a, "UID"))
-		add(r, F_UID, "UID", NULL, true);
-	else if (!strcasecmp(a, "MODSEQ"))
-		add(r, F_MODSEQ, "MODSEQ", NULL, true);
-	else if (!strcasecmp(a, "EMAILID"))
-		add(r, F_EMAILID, "EMAILID", NULL, true);
-	else if (!strcasecmp(a, "THREADID"))
-		add(r, F_THREADID, "THREADID", NULL, true);
-	else if (!strcasecmp(a, "SAVEDATE"))
-		add(r, F_SAVEDATE, "SAVEDATE", NULL, true);
-	else if (!strcasecmp(a, "BODYSTRUCTURE"))
-		add(r, F_BODYSTRUCTURE, "BODYSTRUCTURE", NULL, true);
-	else if (!strcasecmp(a, "RFC822"))
-		add(r, F_SECTION, "RFC822", "", false);
-	else if (!strcasecmp(a, "RFC822.HEADER"))
-		add(r, F_SECTION, "RFC822.HEADER", "HEADER", true);
-	else if (!strcasecmp(a, "RFC822.TEXT"))
-		add(r, F_SECTION, "RFC822.TEXT", "TEXT", false);
-	else if (!strcasecmp(a, "BODY") || !strcasecmp(a, "BODY.PEEK")) {
-		bool peek = strlen(a) > 4;
-		if (ip_char(ip, '['))
-			ok = parse_section(ip, r, peek, F_SECTION);
-		else if (!peek)
-			add(r, F_BODY, "BODY", NULL, true);
-		else
-			ok = false;
-	} else if (!strcasecmp(a, "BINARY") || !strcasecmp(a, "BINARY.PEEK") ||
-		   !strcasecmp(a, "BINARY.SIZE")) {
-		enum fkind k = !strcasecmp(a, "BINARY.SIZE") ? F_BINSIZE : F_BINARY;
-		ok = ip_char(ip, '[') && parse_section(ip, r, k == F_BINSIZE || strlen(a) > 6, k);
-	} else
-		ok = false;
-	free(a);
-	return ok;
-}
-
-static bool parse_atts(struct ip *ip, struct freq *r)
-{
-	if (!ip_char(ip, '('))
-		return parse_att(ip, r);
-	for (int i = 0; i < FETCH_MAX_ITEMS; i++) {
-		if (i && ip_char(ip, ')'))
-			return true;
-		if (i && !ip_sp(ip))
-			return false;
-		if (!parse_att(ip, r))
-			return false;
-	}
-	return false;
-}
-
-/* " (CHANGEDSINCE n [VANISHED])" (RFC 7162), modifiers in any order */
-static bool parse_fetch_modifiers(struct ip *ip, struct freq *r)
-{
-	if (!ip_char(ip, ' '))
-		return true;
-	if (!ip_char(ip, '('))
-		return false;
-	for (int i = 0; i < 4; i++) {
-		if (i && ip_char(ip, ')'))
-			return r->changedsince || !r->vanished;
-		if (i && !ip_sp(ip))
-			return false;
-		char *a = ip_atom(ip);
-		bool ok = a != NULL;
-		if (ok && !strcasecmp(a, "CHANGEDSINCE"))
-			ok = r->changedsince = ip_sp(ip) && ip_number(ip, UINT64_MAX / 2, &r->since);
-		else if (ok && !strcasecmp(a, "VANISHED"))
-			r->vanished = true;
-		else
-			ok = false;
-		free(a);
-		if (!ok)
-			return false;
-	}
-	return false;
-}
 
 /* UID FETCH ... (CHANGEDSINCE n VANISHED): expunged UIDs of the set first. */
 static void fetch_vanished(struct session *s, struct mi *mi, const struct seqset *set, uint64_t since)
@@ -317,6 +137,50 @@ static int open_message(struct mi *mi, const struct mi_rec *rec)
 	return fd;
 }
 
+/* The preview of the message in fd (tree m), its text part read from the
+ * file (mime_stream.h keeps no bodies). */
+static char *preview_from_file(const struct mime_msg *m, int fd)
+{
+	const struct mime_part *p = mime_preview_part(m);
+	if (!p)
+		return xstrdup("");
+	uint64_t want = p->body_len < MIME_PREVIEW_SCAN ? p->body_len : MIME_PREVIEW_SCAN;
+	char *body = xmalloc(want + 2);
+	struct crlf_reader *cr = xmalloc(sizeof *cr);
+	crlf_reader_init(cr, fd, p->body_off, want);
+	size_t n = 0;
+	ssize_t got;
+	while (n < want && (got = crlf_read(cr, body + n, want - n + 2)) > 0)
+		n += (size_t)got;
+	free(cr);
+	char *r = mime_preview_text(p, body, n);
+	free(body);
+	return r;
+}
+
+/* PREVIEW (RFC 8970): from the index, else made from the file and kept
+ * there; with LAZY, NIL unless the index has it. A message encrypted at
+ * rest has none to show: "" (mime_preview.h) is what the index keeps for
+ * it, so the index never holds text the server could not read. */
+static void out_preview(struct evbuffer *b, struct mi *mi, const struct mi_rec *rec,
+			const struct fitem *f, struct fmsg *fm)
+{
+	char *p = mi_preview_get(mi, rec->uid);
+	if (!p && !f->lazy) {
+		if (fm->fd < 0)
+			fm->fd = open_message(mi, rec);
+		struct mime_msg *m = fm->fd >= 0 ? fmsg_tree(fm) : NULL;
+		p = m ? preview_from_file(m, fm->fd) : NULL;
+		if (p)
+			mi_preview_put(mi, rec->uid, p);
+	}
+	if (p)
+		imap_quote(b, p, strlen(p));
+	else
+		evbuffer_add(b, "NIL", 3);
+	free(p);
+}
+
 /* \Seen set by a body fetch; false if it was not. */
 static bool fetch_set_seen(struct session *s, struct mi *mi, struct vmsg *m, struct mi_rec *rec,
 			   const struct freq *r)
@@ -396,6 +260,7 @@ static bool fetch_one(struct session *s, struct fstream *fs, struct mi *mi, size
 		case F_ENVELOPE: out_cached(b, mi, m->uid, 'E'); break;
 		case F_BODYSTRUCTURE: out_cached(b, mi, m->uid, 'S'); break;
 		case F_BODY: out_cached(b, mi, m->uid, 'B'); break;
+		case F_PREVIEW: out_preview(b, mi, &rec, f, &fm); break;
 		case F_SECTION: out_section(fs, f, &fm); break;
 		case F_BINARY:
 		case F_BINSIZE:
@@ -513,22 +378,12 @@ bool fetch_pump(struct session *s)
 	return s->fetch != NULL;
 }
 
-bool fetch_atts_valid(const char *atts)
-{
-	struct freq r = { 0 };
-	struct ip ip;
-	ip_init(&ip, atts, strlen(atts));
-	bool ok = parse_atts(&ip, &r) && ip.p == ip.end;
-	freq_free(&r);
-	return ok;
-}
-
 void fetch_unsolicited(struct session *s, const char *atts, const uint32_t *uids, size_t n)
 {
 	struct fetch_job *j = xcalloc(1, sizeof *j);
 	struct ip ip;
 	ip_init(&ip, atts, strlen(atts));
-	if (s->fetch || !parse_atts(&ip, &j->r)) {
+	if (s->fetch || !fetch_parse_atts(&ip, &j->r)) {
 		fetch_job_free(j);
 		return;
 	}
@@ -550,7 +405,7 @@ void cmd_fetch(struct session *s, struct ip *ip, bool uid)
 	struct seqset set = { 0 };
 	char *setstr = NULL;
 	if (!ip_sp(ip) || !(setstr = ip_until(ip, " ")) || !seqset_parse(setstr, &set) || !ip_sp(ip) ||
-	    !parse_atts(ip, &j->r) || !parse_fetch_modifiers(ip, &j->r) || !ip_eol(ip)) {
+	    !fetch_parse_atts(ip, &j->r) || !fetch_parse_modifiers(ip, &j->r) || !ip_eol(ip)) {
 		s_bad(s, "Syntax: FETCH set items [(CHANGEDSINCE modseq)]");
 		goto fail;
 	}

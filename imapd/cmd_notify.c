@@ -3,6 +3,7 @@
  * [BADEVENT] naming those we support, too many names or groups NO
  * [NOTIFICATIONOVERFLOW]. */
 #include "imapd/commands.h"
+#include "imapd/fetch_parse.h"
 #include "imapd/notify.h"
 
 void cmd_notify(struct session *s, struct ip *ip, bool uid)

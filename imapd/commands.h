@@ -58,8 +58,6 @@ void cmd_fetch(struct session *s, struct ip *ip, bool uid);
  * it is complete (its tagged reply sent). */
 bool fetch_pump(struct session *s);
 void fetch_job_free(struct fetch_job *j);
-/* Is atts a valid FETCH attribute list ("(FLAGS UID ...)" or one item)? */
-bool fetch_atts_valid(const char *atts);
 /* FETCH atts of the messages with these UIDs as unsolicited responses, with
  * no tagged reply (NOTIFY's MessageNew); nothing while a FETCH is sending. */
 void fetch_unsolicited(struct session *s, const char *atts, const uint32_t *uids, size_t n);

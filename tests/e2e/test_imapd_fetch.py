@@ -351,3 +351,81 @@ def test_savedate_fetch_and_search(server):
     assert m.group(0) in fetch_item(r, b"1", b"SAVEDATE")
     assert r.ok(b"UID SEARCH SAVEDATESUPPORTED SAVEDON " + today) == [b"* SEARCH 1"]
     r.close()
+
+
+def preview_of(r, seq, mods=b""):
+    """The PREVIEW value of message seq: bytes, or None for NIL (quoted or
+    literal forms)."""
+    lines = r.ok(b"FETCH %s (PREVIEW%s)" % (seq, mods))
+    text = b"\r\n".join(lines)
+    m = re.search(rb'PREVIEW (NIL|"((?:[^"\\]|\\.)*)"|\{(\d+)\}\r\n)', text, re.S)
+    assert m, lines
+    if m.group(1) == b"NIL":
+        return None
+    if m.group(3):
+        return text[m.end():m.end() + int(m.group(3))]
+    return re.sub(rb"\\(.)", rb"\1", m.group(2))
+
+
+def test_preview_text_lazy_and_limits(server):
+    """RFC 8970 PREVIEW: the start of the first text part as UTF-8 (text/plain
+    preferred in an alternative, HTML as text without style/script,
+    transfer encoding and charset undone), whitespace collapsed, at most 256
+    characters; "" without text; LAZY is NIL until a plain PREVIEW stored it,
+    then the same text; PREVIEW does not set \\Seen; bad modifiers are BAD."""
+    long_body = (b"word " * 200) + b"\r\n"
+    server.append(
+        msg([DATE, b"Subject: plain"], b"Hello   there,\r\n\r\n\tsecond line\r\n"),
+        msg([DATE, b"Content-Type: multipart/alternative; boundary=b"],
+            b"--b\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n"
+            b"--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+            b"Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9 au lait\r\n--b--\r\n"),
+        msg([DATE, b"Content-Type: text/html; charset=utf-8"],
+            b"<html><head><title>T</title><style>p{x:y}</style></head><body>"
+            b"<script>var a=1;</script><p>Fish &amp; chips&#33;</p><!-- c --><b>bold</b></body></html>\r\n"),
+        msg([DATE], long_body),
+        msg([DATE, b"Content-Type: multipart/mixed; boundary=z"],
+            b"--z\r\nContent-Type: application/pdf\r\n\r\nPDF\r\n"
+            b"--z\r\nContent-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\nattached\r\n--z--\r\n"),
+        msg([DATE, b"Content-Transfer-Encoding: base64", b"Content-Type: text/plain; charset=utf-8"],
+            b"w7xiZXIgYWxsZXM=\r\n"))
+    r = RawImap(server)
+    assert b"PREVIEW" in b"\n".join(r.ok(b"CAPABILITY")).split()
+    r.ok(b"SELECT INBOX")
+    assert preview_of(r, b"1", b" (LAZY)") is None
+    assert preview_of(r, b"1") == b"Hello there, second line"
+    assert preview_of(r, b"1", b" (LAZY)") == b"Hello there, second line"
+    assert preview_of(r, b"2") == "café au lait".encode()
+    assert preview_of(r, b"3") == b"Fish & chips! bold"
+    long_p = preview_of(r, b"4")
+    assert len(long_p.decode()) == 256 and long_p.startswith(b"word word"), long_p
+    assert preview_of(r, b"5") == b""
+    assert preview_of(r, b"6") == "über alles".encode()
+    both = b"\n".join(r.ok(b"UID FETCH 1:2 (PREVIEW (LAZY) UID FLAGS)"))
+    assert both.count(b"PREVIEW") == 2 and b"\\Seen" not in both, both
+    assert r.cmd(b"FETCH 1 (PREVIEW (FUZZY))")[-1].startswith(r.tag + b" BAD")
+    assert r.cmd(b"FETCH 1 (PREVIEW (LAZY)")[-1].startswith(r.tag + b" BAD")
+    assert r.cmd(b"FETCH 1 PREVIEW (LAZY LAZY LAZY LAZY LAZY)")[-1].startswith(r.tag + b" BAD")
+    assert b"PREVIEW" in b"\n".join(r.ok(b"FETCH 1 PREVIEW (CHANGEDSINCE 1)"))
+    r.close()
+
+
+def test_preview_of_encrypted_message_is_empty(server):
+    """A message encrypted at rest (PGP/MIME or S/MIME as stored): PREVIEW is
+    "" with or without LAZY once asked, never text from the clear parts
+    around the ciphertext, and the index keeps nothing else."""
+    server.append(
+        msg([DATE, b"Subject: kept subject",
+             b'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary=e'],
+            b"This is an OpenPGP/MIME encrypted message\r\n"
+            b"--e\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n"
+            b"--e\r\nContent-Type: application/octet-stream\r\n\r\n"
+            b"-----BEGIN PGP MESSAGE-----\r\nhQEMA\r\n-----END PGP MESSAGE-----\r\n--e--\r\n"),
+        msg([DATE, b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data",
+             b"Content-Transfer-Encoding: base64"], b"MIAGCSqGSIb3DQEHA6CAMIACAQAx\r\n"))
+    r = RawImap(server)
+    r.ok(b"SELECT INBOX")
+    for seq in (b"1", b"2"):
+        assert preview_of(r, seq) == b""
+        assert preview_of(r, seq, b" (LAZY)") == b""
+    r.close()

@@ -19,15 +19,19 @@
  *    end, every token is also tried as an IMAP URL, and SEARCH/SORT
  *    commands go through the search program's parser (imapd/search_parse.c),
  *    SORT's criteria (imapd/sortkeys.c) and CANCELUPDATE's tags
- *    (imapd/search_update.c) through theirs.
+ *    (imapd/search_update.c) through theirs, FETCH commands through
+ *    FETCH's (imapd/fetch_parse.c); every message's PREVIEW text
+ *    (common/mime_preview.c) stays within RFC 8970's bounds.
  * Run: make fuzz (long) or make fuzz-smoke (part of make check). */
 #include "common/mime.h"
 #include "common/mime_binconv.h"
 #include "common/mime_addr.h"
 #include "common/mime_binary.h"
+#include "common/mime_preview.h"
 #include "common/util.h"
 #include "common/mime_stream.h"
 #include "imapd/append.h"
+#include "imapd/fetch_parse.h"
 #include "imapd/notify.h"
 #include "imapd/metadata.h"
 #include "imapd/imapurl.h"
@@ -46,6 +50,26 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+/* PREVIEW (RFC 8970): valid UTF-8, at most MIME_PREVIEW_MAX characters, no
+ * control characters, spaces single and inside. */
+static void check_preview(const struct mime_msg *m)
+{
+	char *pv = mime_preview(m);
+	size_t n = strlen(pv), chars = 0;
+	if (n && (pv[0] == ' ' || pv[n - 1] == ' '))
+		abort();
+	for (size_t i = 0; i < n; chars++) {
+		size_t l = mime_utf8_char(pv + i, n - i);
+		unsigned char c = (unsigned char)pv[i];
+		if (!l || (l == 1 && (c < ' ' || c == 0x7f)) || (c == ' ' && pv[i + 1] == ' '))
+			abort();
+		i += l;
+	}
+	if (chars > MIME_PREVIEW_MAX || (mime_is_encrypted(m) && n))
+		abort();
+	free(pv);
+}
 
 static void fuzz_mime(const uint8_t *data, size_t size)
 {
@@ -78,6 +102,7 @@ static void fuzz_mime(const uint8_t *data, size_t size)
 	size_t tl;
 	const struct mime_part *p = m->root->children ? m->root->children : m->root;
 	free(mime_body_text(m, p, &tl));
+	check_preview(m);
 	evbuffer_free(b);
 	mime_free(m);
 	free(crlf);
@@ -213,6 +238,33 @@ static void search_args(struct evbuffer *cmd, bool latin1)
 	free(name);
 }
 
+/* FETCH's arguments (imapd/fetch_parse.c): at most FETCH_MAX_ITEMS items,
+ * LAZY only on PREVIEW. */
+static void fetch_args(struct evbuffer *cmd)
+{
+	struct ip ip;
+	ip_init(&ip, (const char *)evbuffer_pullup(cmd, -1), evbuffer_get_length(cmd));
+	char *tag = ip_tag(&ip), *name = tag && ip_sp(&ip) ? ip_atom(&ip) : NULL, *set = NULL;
+	if (name && !strcasecmp(name, "UID")) {
+		free(name);
+		name = ip_sp(&ip) ? ip_atom(&ip) : NULL;
+	}
+	if (name && !strcasecmp(name, "FETCH") && ip_sp(&ip) && (set = ip_until(&ip, " ")) && ip_sp(&ip)) {
+		struct freq r = { 0 };
+		if (fetch_parse_atts(&ip, &r))
+			fetch_parse_modifiers(&ip, &r);
+		if (r.n > FETCH_MAX_ITEMS)
+			abort();
+		for (size_t i = 0; i < r.n; i++)
+			if (r.it[i].lazy && r.it[i].kind != F_PREVIEW)
+				abort();
+		freq_free(&r);
+	}
+	free(set);
+	free(tag);
+	free(name);
+}
+
 /* APPEND's arguments, on the command so far (prefix: it ends in a literal
  * announcement) or whole; the messages and parts stay within the limits. */
 static enum append_parsed append_args(struct evbuffer *cmd, bool prefix)
@@ -342,6 +394,7 @@ static void fuzz_commands(const uint8_t *data, size_t size)
 				walk((const char *)evbuffer_pullup(r.cmd, -1), n);
 				append_args(r.cmd, false);
 				search_args(r.cmd, data[0] & 2);
+				fetch_args(r.cmd);
 				notify_args(r.cmd);
 				metadata_args(r.cmd);
 				cr_reset(&r);
