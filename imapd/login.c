@@ -357,6 +357,10 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		close(fd);
 		return;
 	}
+	/* The socket goes to the session process without TLS, and stays here
+	 * with it: either way a vanished client ends the session. */
+	if (fd_dead_peer_after(fd, (unsigned)L.dead_client_timeout) < 0)
+		log_warn("imap: cannot set TCP keepalive: %m");
 	struct lclient *c = xcalloc(1, sizeof *c);
 	L.nclients++;
 	c->fd = fd;
@@ -403,6 +407,7 @@ int login_main(struct instance *in, struct cfg *conf)
 	L.max_line = cfg_int(conf, "max_command_line");
 	L.max_clients = cfg_int(conf, "max_sessions");
 	L.login_timeout = cfg_int(conf, "login_timeout");
+	L.dead_client_timeout = cfg_int(conf, "dead_client_timeout");
 	char why[512];
 	char *cert = cfg_path(conf, "tls_cert"), *key = cfg_path(conf, "tls_key");
 	L.tls_ctx = tls_server_ctx(cert, key, why, sizeof why);

@@ -25,7 +25,7 @@ struct login_ctx {
 	char *run_prefix;	/* "" when chrooted in run_dir, else run_dir */
 	struct netlist plaintext_nets;	/* may log in without TLS */
 	bool draining;
-	uint64_t max_line, max_clients, login_timeout;
+	uint64_t max_line, max_clients, login_timeout, dead_client_timeout;
 	uint64_t nclients, nproxies;
 };
 

@@ -17,6 +17,7 @@ const struct cfg_key imapd_settings[] = {
 	CFG_KEY_INT("max_sessions", "1000", 1, 1000000, "Connections the login process serves at once"),
 	CFG_KEY_RENAMED("max_login_clients", CFG_INT, "max_sessions", NULL),
 	CFG_KEY_TIME("login_timeout", "60s", 1, 86400, "Time a client has to log in"),
+	CFG_KEY_TIME("dead_client_timeout", "60s", 1, 3600, "A client whose connection stops answering at the TCP level (keepalive probes, data sent) for this long is gone: its session ends and no longer counts against max_sessions_per_user (a connection closed or reset ends it at once)"),
 	CFG_KEY_TIME("idle_timeout", "30m", 1, 7 * 86400, "Inactivity before an authenticated session is closed (RFC 3501: at least 30m)"),
 	CFG_KEY_TIME("idle_max", "29m", 1, 7 * 86400, "Longest IDLE before the server ends it"),
 	CFG_KEY_INT("qresync_expunge_records", "20000", 1, 10000000, "Expunges remembered per folder for QRESYNC; a client that last synchronised before the oldest is told of every UID of its range that is gone"),
