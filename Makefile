@@ -38,7 +38,9 @@ LDSAN   =
 endif
 
 WARN    = -Wall -Wextra -Werror -Wformat=2 -Wno-unused-parameter
-CFLAGS  = -std=gnu17 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong -fPIE -MMD -MP -I. \
+# libpq's headers live in their own directory (the PostgreSQL directory backend).
+PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+CFLAGS  = -std=gnu17 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong -fPIE -MMD -MP -I. $(PQ_CFLAGS) \
           -DTERN_LIBEXECDIR='"$(LIBEXECDIR)"'
 LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDSAN)
 LDLIBS  = -lopendmarc -lspf2 -lopendkim -lunbound -levent_openssl -levent -lssl -lcrypto -ldb -lcrypt -lresolv

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 struct event_base;
+struct directory;
 struct ratelimit;
 struct workq;
 struct conn;
@@ -30,6 +31,9 @@ extern const struct cfg_key authd_settings[];
 struct authd {
 	struct event_base *base;
 	const char *db_dir;		/* "/" once chrooted into it */
+	struct directory *dir;		/* domains, users, aliases (directory.h) */
+	struct workq *lookq;		/* lookup threads (pgsql), NULL: lookups inline */
+	unsigned lookup_threads;	/* directory_connections */
 	struct ratelimit *rl;		/* failures per client address */
 	struct ratelimit *rl_users;	/* failures per user, from any address */
 	const unsigned char *secret;	/* run secret for tokens, or NULL */
@@ -83,6 +87,20 @@ int handle_rcpt(struct conn *c, struct ipc_msg *req);
 int handle_sender(struct conn *c, struct ipc_msg *req);
 int handle_expand(struct conn *c, struct ipc_msg *req);
 int handle_user(struct conn *c, struct ipc_msg *req);
+
+/* lookup.c: a request answered from the directory. The handler fills a job
+ * that begins with struct lookup (then its own fields) and submits it: work()
+ * reads the directory and touches only the job, reply() answers on the loop.
+ * With Berkeley DB both run at once (a lookup is a pread); with PostgreSQL
+ * work() runs on a lookup thread (a lookup is a round trip, or a wait for an
+ * unreachable server, which must not stall every other request). */
+struct lookup {
+	struct conn_job link;	/* first: see conn_job */
+	uint32_t id;
+	void (*work)(struct lookup *l);
+	void (*reply)(struct conn *c, struct lookup *l);
+};
+void lookup_submit(struct conn *c, struct lookup *l);
 
 /* token.c: the token for a successful login, "" without a run secret. */
 void token_for(const char *service, const char *user, char *out, size_t outlen);

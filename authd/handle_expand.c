@@ -6,6 +6,14 @@
 
 #include <stdlib.h>
 
+struct expand_job {
+	struct lookup l;	/* first */
+	char address[AUTH_MAX_FIELD + 1];
+	enum expand_status st;
+	struct expansion x;
+	char error[200];
+};
+
 static const char *status_name(enum expand_status st)
 {
 	switch (st) {
@@ -16,18 +24,25 @@ static const char *status_name(enum expand_status st)
 	}
 }
 
-int handle_expand(struct conn *c, struct ipc_msg *req)
+static void work(struct lookup *l)
 {
-	const char *address = ipc_get_str(req, AUTH_MAX_FIELD);
-	if (!ipc_end(req))
-		return -1;
-	struct expansion *x = xmalloc(sizeof *x);
-	enum expand_status st = resolve_expand(authd.db_dir, address, authd.max_depth, x);
+	struct expand_job *j = (struct expand_job *)l;
+	j->st = resolve_expand(authd.dir, j->address, authd.max_depth, &j->x);
+	if (j->st == EXPAND_TEMPFAIL)
+		strlcpy_t(j->error, dir_last_error(), sizeof j->error);
+}
+
+static void reply(struct conn *c, struct lookup *l)
+{
+	struct expand_job *j = (struct expand_job *)l;
+	const struct expansion *x = &j->x;
+	enum expand_status st = j->st;
 	if (st != EXPAND_OK || x->remote)
-		log_info("expand: address=%.320s result=%s mailboxes=%zu remote=%u", address,
-			 status_name(st), st == EXPAND_OK ? x->n - x->remote : 0, x->remote);
+		log_info("expand: address=%.320s result=%s mailboxes=%zu remote=%u%s%s%s", j->address,
+			 status_name(st), st == EXPAND_OK ? x->n - x->remote : 0, x->remote,
+			 *j->error ? " (directory: " : "", j->error, *j->error ? ")" : "");
 	struct ipc_msg m;
-	ipc_msg_init(&m, AUTH_EXPAND_RES, req->hdr.id);
+	ipc_msg_init(&m, AUTH_EXPAND_RES, j->l.id);
 	ipc_put_u32(&m, st);
 	size_t n = st == EXPAND_OK ? x->n : 0;
 	ipc_put_u32(&m, (uint32_t)n);
@@ -37,7 +52,19 @@ int handle_expand(struct conn *c, struct ipc_msg *req)
 		ipc_put_u64(&m, x->box[i].quota);
 		ipc_put_u32(&m, x->box[i].remote);
 	}
-	free(x);
 	conn_reply(c, &m);
+}
+
+int handle_expand(struct conn *c, struct ipc_msg *req)
+{
+	const char *address = ipc_get_str(req, AUTH_MAX_FIELD);
+	if (!ipc_end(req))
+		return -1;
+	struct expand_job *j = xcalloc(1, sizeof *j);
+	j->l.id = req->hdr.id;
+	j->l.work = work;
+	j->l.reply = reply;
+	strlcpy_t(j->address, address, sizeof j->address);
+	lookup_submit(c, &j->l);
 	return 0;
 }

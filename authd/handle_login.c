@@ -15,8 +15,8 @@
 #include "authd/penalty_store.h"
 #include "authd/ratelimit.h"
 #include "common/auth_client.h"
+#include "common/directory.h"
 #include "common/log.h"
-#include "common/userdb.h"
 #include "common/util.h"
 #include "common/workq.h"
 
@@ -36,8 +36,8 @@ struct login_job {
 	char canon[USERDB_MAX_ADDR];	/* normalised, "" if not an address */
 	char client[AUTH_MAX_FIELD + 1];
 	char *password;
-	const char *db_dir;
-	int result;		/* userdb_check_password */
+	int result;		/* dir_check_password */
+	char error[200];	/* why it could not tell */
 };
 
 static struct login_job *running, *waiting, **waiting_tail = &waiting;
@@ -89,8 +89,10 @@ static void reply(struct conn *c, uint32_t id, enum auth_result res, const char 
 static void check_work(void *arg)
 {
 	struct login_job *j = arg;
-	j->result = userdb_check_password(j->db_dir, j->canon[0] ? j->canon : j->user, j->password);
+	j->result = dir_check_password(authd.dir, j->canon[0] ? j->canon : j->user, j->password);
 	explicit_bzero(j->password, strlen(j->password));
+	if (j->result < 0)
+		strlcpy_t(j->error, dir_last_error(), sizeof j->error);
 }
 
 /* Count the failure against the address and the user; answer after the
@@ -115,8 +117,8 @@ static void finish(struct conn *c, struct login_job *j)
 {
 	uint64_t now = now_ms();
 	if (j->result < 0) {
-		log_err("login: service=%s user=%.100s client=%.64s result=tempfail (user database unreadable)",
-			j->service, j->user, j->client);
+		log_err("login: service=%s user=%.100s client=%.64s result=tempfail (directory: %s)",
+			j->service, j->user, j->client, j->error);
 		reply(c, j->id, AUTH_TEMPFAIL, "", "", 0);
 	} else if (j->result == 1) {
 		char token[AUTH_TOKEN_MAX];
@@ -217,7 +219,6 @@ int handle_login(struct conn *c, struct ipc_msg *req)
 	}
 	struct login_job *j = xcalloc(1, sizeof *j);
 	j->id = req->hdr.id;
-	j->db_dir = authd.db_dir;
 	strlcpy_t(j->service, service, sizeof j->service);
 	strlcpy_t(j->user, user, sizeof j->user);
 	strlcpy_t(j->client, client, sizeof j->client);

@@ -5,6 +5,7 @@
 #include "authd/penalty_store.h"
 #include "authd/ratelimit.h"
 #include "common/daemon.h"
+#include "common/directory.h"
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "common/userdb.h"
@@ -25,7 +26,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	if (sig == SIGHUP) {
 		/* authd.conf lies outside our chroot, so a reload is a new generation
 		 * (procs.c): the master started a new authd with the new settings, and
-		 * this one finishes its requests and exits. (The user database needs no
+		 * this one finishes its requests and exits. (The directory needs no
 		 * reload: it is read at every request.) */
 		penalty_store_retire();
 		server_drain();
@@ -64,12 +65,30 @@ static int open_socket(const struct instance *in)
 	return fd;
 }
 
+/* Open the directory once chrooted (db_dir is then "/"). The settings were
+ * read before, as root: the password file may be root's alone. */
+static void open_directory(struct dir_settings *ds)
+{
+	char why[512];
+	ds->db_dir = authd.db_dir;
+	ds->pool = authd.lookup_threads + authd.hash_threads;
+	ds->app = "tern-authd";
+	authd.dir = dir_open(ds, why, sizeof why);
+	dir_settings_free(ds);
+	if (!authd.dir)
+		fatal("%s", why);
+	if (dir_backend(authd.dir) == DIR_PGSQL)
+		authd.lookq = workq_new(authd.base, (int)authd.lookup_threads);
+}
+
 int main(int argc, char **argv)
 {
 	struct instance in;
 	struct cfg conf;
 	struct daemon_rest rest;
+	struct dir_settings ds;
 	struct stat st;
+	char why[512];
 
 	daemon_init("authd", authd_settings, argc, argv, &in, &conf, &rest);
 	if (rest.argc > 0)
@@ -77,6 +96,8 @@ int main(int argc, char **argv)
 	authd_apply_settings(&conf);
 	if (stat(in.db_dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		fatal("user database directory %s is missing (mailctl init creates it)", in.db_dir);
+	if (dir_settings_load(&in, &ds, why, sizeof why) < 0)
+		fatal("%s", why);
 	userdb_prepare(in.db_dir);
 	peer_allow_defaults(in.dir);
 	authd.secret = daemon_secret();
@@ -89,17 +110,19 @@ int main(int argc, char **argv)
 	authd.db_dir = root ? "/" : in.db_dir;	/* chrooted into db_dir as root */
 	penalty_store_open(authd.db_dir);
 	authd.hashq = workq_new(authd.base, (int)authd.hash_threads);
+	open_directory(&ds);
 
 	watch_signal(SIGTERM);
 	watch_signal(SIGINT);
 	watch_signal(SIGHUP);
 	server_start(lfd);
-	log_info("ready: db=%s peers=%zu token=%s", in.db_dir, authd.nuids,
+	log_info("ready: directory=%s peers=%zu token=%s", dir_describe(authd.dir), authd.nuids,
 		 authd.secret ? "on" : "off (no run secret)");
 	daemon_ready();
 	event_base_dispatch(authd.base);
 	penalty_store_flush();
 	rl_free(authd.rl);
 	rl_free(authd.rl_users);
+	dir_close(authd.dir);
 	return 0;
 }

@@ -1,5 +1,5 @@
 # authd — the auth service (tern-authd): user database lookups, password checks.
-$(eval $(call program,authd,tern-authd,-lpthread,))
+$(eval $(call program,authd,tern-authd,-lpq -lpthread,))
 
 AUTHD_FUZZ_SRCS := common/ipc.c common/util.c common/log.c common/userdb.c common/map.c \
                    common/privdrop.c common/auth_client.c common/auth_token.c

@@ -21,7 +21,7 @@
 #define DETAIL_MAX (USERDB_MAX_LOCAL + 1)
 
 struct walk {
-	const char *db;
+	struct directory *db;
 	unsigned max_depth;
 	bool catchall;
 	bool unknown_seen;
@@ -40,9 +40,11 @@ static bool on_path(const struct walk *w, const char *a)
 	return false;
 }
 
-static int add_box(struct walk *w, const char *mailbox, const char *detail, uint64_t quota,
-		   bool remote)
+/* A final mailbox (u: its directory entry), or with u NULL a remote target. */
+static int add_box(struct walk *w, const char *mailbox, const char *detail,
+		   const struct userdb_user *u)
 {
+	bool remote = u == NULL;
 	struct expansion *x = w->out;
 	for (size_t i = 0; i < x->n; i++)
 		if (!strcmp(x->box[i].mailbox, mailbox) && !strcmp(x->box[i].folder, detail))
@@ -51,7 +53,8 @@ static int add_box(struct walk *w, const char *mailbox, const char *detail, uint
 		return EXPAND_LOOP;	/* absurd fan-out: treat like a runaway alias */
 	strlcpy_t(x->box[x->n].mailbox, mailbox, USERDB_MAX_ADDR);
 	strlcpy_t(x->box[x->n].folder, detail, DETAIL_MAX);
-	x->box[x->n].quota = quota;
+	x->box[x->n].quota = u ? u->quota : 0;
+	strlcpy_t(x->box[x->n].host, u ? u->host : "", sizeof x->box[x->n].host);
 	x->box[x->n].remote = remote;
 	x->remote += remote;
 	x->n++;
@@ -89,7 +92,7 @@ static int expand_targets(struct walk *w, const char *key, const char *base, cha
 static int try_alias(struct walk *w, const char *key, const char *base, const char *detail, int *st)
 {
 	char *targets = NULL;
-	int r = userdb_alias_get(w->db, key, &targets);
+	int r = dir_alias_get(w->db, key, &targets);
 	if (r == 1)
 		*st = expand_targets(w, key, base, targets, detail);
 	free(targets);
@@ -100,28 +103,28 @@ static int expand(struct walk *w, const char *addr, const char *inherited)
 {
 	char base[USERDB_MAX_ADDR], detail[DETAIL_MAX];
 	const char *domain = userdb_domain_of(addr);
-	uint64_t quota;
+	struct userdb_user u;
 	int st = EXPAND_OK, r;
 
-	int d = userdb_domain_exists(w->db, domain);
+	int d = dir_domain_exists(w->db, domain);
 	if (d < 0)
 		return EXPAND_TEMPFAIL;
 	if (d == 0)	/* the address as the alias names it: no +detail added */
-		return add_box(w, addr, "", 0, true);
+		return add_box(w, addr, "", NULL);
 	userdb_split_detail(addr, base, detail, sizeof detail);
 	if (!detail[0])
 		strlcpy_t(detail, inherited, sizeof detail);
 	if (on_path(w, base) || on_path(w, addr)) {
-		r = userdb_user_get(w->db, base, &quota);
-		return r < 0 ? EXPAND_TEMPFAIL : r == 1 ? add_box(w, base, detail, quota, false) : EXPAND_LOOP;
+		r = dir_user_get(w->db, base, &u);
+		return r < 0 ? EXPAND_TEMPFAIL : r == 1 ? add_box(w, base, detail, &u) : EXPAND_LOOP;
 	}
 	if (strcmp(addr, base) && (r = try_alias(w, addr, base, detail, &st)) != 0)
 		return r < 0 ? EXPAND_TEMPFAIL : st;
 	if ((r = try_alias(w, base, base, detail, &st)) != 0)
 		return r < 0 ? EXPAND_TEMPFAIL : st;
-	r = userdb_user_get(w->db, base, &quota);
+	r = dir_user_get(w->db, base, &u);
 	if (r != 0)
-		return r < 0 ? EXPAND_TEMPFAIL : add_box(w, base, detail, quota, false);
+		return r < 0 ? EXPAND_TEMPFAIL : add_box(w, base, detail, &u);
 	if (w->catchall) {
 		char *key = xasprintf("@%s", domain);
 		r = on_path(w, key) ? 0 : try_alias(w, key, base, detail, &st);
@@ -133,15 +136,15 @@ static int expand(struct walk *w, const char *addr, const char *inherited)
 	return EXPAND_OK;
 }
 
-enum expand_status resolve_expand(const char *db_dir, const char *address, unsigned max_depth,
+enum expand_status resolve_expand(struct directory *db, const char *address, unsigned max_depth,
 				  struct expansion *out)
 {
 	char a[USERDB_MAX_ADDR];
-	struct walk w = { .db = db_dir, .max_depth = max_depth, .catchall = true, .out = out };
+	struct walk w = { .db = db, .max_depth = max_depth, .catchall = true, .out = out };
 	memset(out, 0, sizeof *out);
 	if (!userdb_norm_address(address, a))
 		return EXPAND_UNKNOWN;
-	int d = userdb_domain_exists(db_dir, userdb_domain_of(a));
+	int d = dir_domain_exists(db, userdb_domain_of(a));
 	if (d != 1)	/* only addresses of our domains are expanded */
 		return d < 0 ? EXPAND_TEMPFAIL : EXPAND_UNKNOWN;
 	int st = expand(&w, a, "");
@@ -151,21 +154,21 @@ enum expand_status resolve_expand(const char *db_dir, const char *address, unsig
 	return out->n ? EXPAND_OK : EXPAND_UNKNOWN;
 }
 
-enum rcpt_kind resolve_rcpt(const char *db_dir, const char *address)
+enum rcpt_kind resolve_rcpt(struct directory *db, const char *address)
 {
 	char a[USERDB_MAX_ADDR], base[USERDB_MAX_ADDR], detail[DETAIL_MAX];
 	char *catchall, *t = NULL;
 	if (!userdb_norm_address(address, a))
 		return RCPT_UNKNOWN;
-	int d = userdb_domain_exists(db_dir, userdb_domain_of(a));
+	int d = dir_domain_exists(db, userdb_domain_of(a));
 	if (d != 1)
 		return d < 0 ? RCPT_TEMPFAIL : RCPT_REMOTE;
 	userdb_split_detail(a, base, detail, sizeof detail);
 	catchall = xasprintf("@%s", userdb_domain_of(a));
 	const char *keys[] = { a, base, catchall };
-	int r = userdb_user_get(db_dir, base, NULL);
+	int r = dir_user_get(db, base, NULL);
 	for (size_t i = 0; r == 0 && i < ARRAY_LEN(keys); i++) {
-		r = userdb_alias_get(db_dir, keys[i], &t);
+		r = dir_alias_get(db, keys[i], &t);
 		free(t);
 		t = NULL;
 	}
@@ -173,7 +176,7 @@ enum rcpt_kind resolve_rcpt(const char *db_dir, const char *address)
 	return r < 0 ? RCPT_TEMPFAIL : r == 1 ? RCPT_LOCAL : RCPT_UNKNOWN;
 }
 
-int resolve_sender(const char *db_dir, const char *user, const char *address)
+int resolve_sender(struct directory *db, const char *user, const char *address)
 {
 	char u[USERDB_MAX_ADDR], a[USERDB_MAX_ADDR], base[USERDB_MAX_ADDR], detail[DETAIL_MAX];
 	if (!userdb_norm_address(user, u) || !userdb_norm_address(address, a))
@@ -184,7 +187,7 @@ int resolve_sender(const char *db_dir, const char *user, const char *address)
 	/* An alias leading to the user; a catch-all does not make every address of
 	 * its domain the user's own. */
 	struct expansion *x = xcalloc(1, sizeof *x);
-	struct walk w = { .db = db_dir, .max_depth = 10, .catchall = false, .out = x };
+	struct walk w = { .db = db, .max_depth = 10, .catchall = false, .out = x };
 	int st = expand(&w, a, ""), r = 0;
 	if (st == EXPAND_TEMPFAIL)
 		r = -1;

@@ -1,10 +1,10 @@
-/* resolve.h — what an address means, from the user database: recipient checks,
+/* resolve.h — what an address means, from the directory: recipient checks,
  * sender checks and alias expansion (auth_proto.h RCPT, SENDER, EXPAND). */
 #ifndef TERN_AUTHD_RESOLVE_H
 #define TERN_AUTHD_RESOLVE_H
 
 #include "common/auth_proto.h"
-#include "common/userdb.h"
+#include "common/directory.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,6 +15,7 @@ struct resolved_box {
 	char mailbox[USERDB_MAX_ADDR];
 	char folder[USERDB_MAX_LOCAL + 1];	/* "" or the +detail */
 	uint64_t quota;
+	char host[USERDB_MAX_HOST + 1];	/* the mailbox host ("" = none) */
 	bool remote;		/* an address outside our domains: forwarded, not stored */
 };
 
@@ -25,13 +26,13 @@ struct expansion {
 };
 
 /* enum rcpt_kind for address. */
-enum rcpt_kind resolve_rcpt(const char *db_dir, const char *address);
+enum rcpt_kind resolve_rcpt(struct directory *db, const char *address);
 /* 1 user may send as address (its own, +detail of it, or an alias that leads to
  * it), 0 not, -1 database error. */
-int resolve_sender(const char *db_dir, const char *user, const char *address);
+int resolve_sender(struct directory *db, const char *user, const char *address);
 /* Expand address to its final local mailboxes and the remote addresses its
  * aliases forward to. max_depth bounds alias nesting. */
-enum expand_status resolve_expand(const char *db_dir, const char *address, unsigned max_depth,
+enum expand_status resolve_expand(struct directory *db, const char *address, unsigned max_depth,
 				  struct expansion *out);
 
 #endif

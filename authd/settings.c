@@ -17,6 +17,7 @@ const struct cfg_key authd_settings[] = {
 	CFG_KEY_INT("alias_max_depth", "10", 1, 100, "Deepest alias nesting followed before giving up (loop protection)"),
 	CFG_KEY_INT("max_connections", "512", 1, 65536, "Simultaneous client connections (each daemon process uses one)"),
 	CFG_KEY_INT("hash_threads", "2", 1, 64, "Threads that check password hashes (each check takes tens of milliseconds of CPU)"),
+	CFG_KEY_INT("directory_connections", "4", 1, 256, "directory = pgsql: threads answering lookups, each with its own connection to the database (the password checks of hash_threads have theirs too); with bdb lookups need no threads"),
 	CFG_KEY_INT("max_tracked_clients", "10000", 16, 10000000, "Client addresses, and separately user names, remembered for failure counting (oldest dropped first)"),
 	CFG_KEY_END,
 };
@@ -49,6 +50,7 @@ void authd_apply_settings(const struct cfg *conf)
 	 * failed logins (each held for its delay) must not make us drop it. */
 	authd.max_pending = 4096;
 	authd.hash_threads = (unsigned)cfg_int(conf, "hash_threads");
+	authd.lookup_threads = (unsigned)cfg_int(conf, "directory_connections");
 	if (!authd.rl) {
 		authd.rl = rl_new(&clients, tracked);
 		authd.rl_users = rl_new(&users, tracked);

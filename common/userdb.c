@@ -5,6 +5,7 @@
 #include "common/privdrop.h"
 #include "common/util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -101,6 +102,21 @@ const char *userdb_domain_of(const char *addr)
 {
 	const char *at = strrchr(addr, '@');
 	return at ? at + 1 : "";
+}
+
+bool userdb_norm_host(const char *in, char *out)
+{
+	unsigned char ip[16];
+	if (!*in) {
+		out[0] = '\0';
+		return true;
+	}
+	if (strlen(in) <= USERDB_MAX_HOST &&
+	    (inet_pton(AF_INET, in, ip) == 1 || inet_pton(AF_INET6, in, ip) == 1)) {
+		strlcpy_t(out, in, USERDB_MAX_HOST + 1);
+		return true;
+	}
+	return userdb_norm_domain(in, out);
 }
 
 /* ---- files ---- */
@@ -277,7 +293,8 @@ int userdb_domain_del(const char *db_dir, const char *domain, char *why, size_t 
 struct list_arg {
 	const char *domain;
 	void (*dfn)(const char *, void *);
-	void (*ufn)(const char *, uint64_t, void *);
+	void (*ufn)(const char *, const struct userdb_user *, void *);
+	void (*hfn)(const char *, const struct userdb_user *, const char *, void *);
 	void (*afn)(const char *, const char *, void *);
 	void *arg;
 };
@@ -310,7 +327,7 @@ int userdb_domain_list(const char *db_dir, void (*fn)(const char *domain, void *
 
 /* ---- users ---- */
 
-bool userdb_parse_user(const char *rec, uint64_t *quota, const char **hash)
+bool userdb_parse_user(const char *rec, struct userdb_user *u, char **hash)
 {
 	const char *tab = strchr(rec, '\t');
 	char num[24];
@@ -318,22 +335,31 @@ bool userdb_parse_user(const char *rec, uint64_t *quota, const char **hash)
 		return false;
 	memcpy(num, rec, (size_t)(tab - rec));
 	num[tab - rec] = '\0';
-	if (!parse_u64(num, UINT64_MAX, quota))
+	if (!parse_u64(num, UINT64_MAX, &u->quota))
 		return false;
-	*hash = tab + 1;
+	const char *h = tab + 1, *tab2 = strchr(h, '\t');
+	size_t hl = tab2 ? (size_t)(tab2 - h) : strlen(h);
+	if (!userdb_norm_host(tab2 ? tab2 + 1 : "", u->host))
+		return false;
+	if (hash)
+		*hash = xstrndup(h, hl);
 	return true;
 }
 
-int userdb_user_get(const char *db_dir, const char *address, uint64_t *quota)
+char *userdb_user_record(const struct userdb_user *u, const char *hash)
+{
+	/* No third field without a host: the record older versions wrote. */
+	return xasprintf("%llu\t%s%s%s", (unsigned long long)u->quota, hash, u->host[0] ? "\t" : "",
+			 u->host);
+}
+
+int userdb_user_get(const char *db_dir, const char *address, struct userdb_user *u)
 {
 	char *v = NULL;
-	const char *hash;
-	uint64_t q;
+	struct userdb_user tmp;
 	int r = lookup(db_dir, "users", address, &v);
-	if (r == 1 && !userdb_parse_user(v, &q, &hash))
+	if (r == 1 && !userdb_parse_user(v, u ? u : &tmp, NULL))
 		r = -1;
-	if (r == 1 && quota)
-		*quota = q;
 	free(v);
 	return r;
 }
@@ -359,12 +385,15 @@ int userdb_user_del(const char *db_dir, const char *address, char *why, size_t w
 	return 0;
 }
 
-int userdb_user_set_quota(const char *db_dir, const char *address, uint64_t quota,
-			  char *why, size_t whylen)
+/* Rewrite the record of address under the write lock: change() edits it. */
+static int update_user(const char *db_dir, const char *address,
+		       void (*change)(struct userdb_user *u, const void *arg), const void *arg,
+		       char *why, size_t whylen)
 {
 	char a[USERDB_MAX_ADDR];
 	struct map *m;
-	char *v = NULL;
+	char *v = NULL, *hash = NULL;
+	struct userdb_user u;
 	if (!userdb_norm_address(address, a)) {
 		snprintf(why, whylen, "\"%s\" is not a valid address (local@domain)", address);
 		return -1;
@@ -373,17 +402,17 @@ int userdb_user_set_quota(const char *db_dir, const char *address, uint64_t quot
 		snprintf(why, whylen, "cannot open %s/users.db: %s", db_dir, strerror(errno));
 		return -1;
 	}
-	uint64_t old;
-	const char *hash;
 	int r = map_get(m, a, &v, NULL);
-	if (r == 1 && userdb_parse_user(v, &old, &hash)) {
-		char *rec = xasprintf("%llu\t%s", (unsigned long long)quota, hash);
+	if (r == 1 && userdb_parse_user(v, &u, &hash)) {
+		change(&u, arg);
+		char *rec = userdb_user_record(&u, hash);
 		r = map_put(m, a, rec, strlen(rec)) == 0 ? 1 : -1;
 		free(rec);
 	} else if (r == 1) {
 		r = -1;
 	}
 	free(v);
+	free(hash);
 	close_map(db_dir, "users", m, MAP_WRITE);
 	if (r <= 0) {
 		snprintf(why, whylen, r == 0 ? "no such user: %s" : "cannot update users.db for %s", a);
@@ -392,22 +421,63 @@ int userdb_user_set_quota(const char *db_dir, const char *address, uint64_t quot
 	return 0;
 }
 
+static void set_quota(struct userdb_user *u, const void *arg)
+{
+	u->quota = *(const uint64_t *)arg;
+}
+
+static void set_host(struct userdb_user *u, const void *arg)
+{
+	strlcpy_t(u->host, arg, sizeof u->host);
+}
+
+int userdb_user_set_quota(const char *db_dir, const char *address, uint64_t quota,
+			  char *why, size_t whylen)
+{
+	return update_user(db_dir, address, set_quota, &quota, why, whylen);
+}
+
+int userdb_user_set_host(const char *db_dir, const char *address, const char *host,
+			 char *why, size_t whylen)
+{
+	char h[USERDB_MAX_HOST + 1];
+	if (!userdb_norm_host(host, h)) {
+		snprintf(why, whylen, "\"%.300s\" is not a host name or IP address", host);
+		return -1;
+	}
+	return update_user(db_dir, address, set_host, h, why, whylen);
+}
+
 static int each_user(const char *key, const char *val, size_t vlen, void *arg)
 {
 	struct list_arg *l = arg;
-	uint64_t q;
-	const char *hash;
+	struct userdb_user u;
+	char *hash = NULL;
 	if (l->domain && strcmp(userdb_domain_of(key), l->domain))
 		return 0;
-	if (userdb_parse_user(val, &q, &hash))
-		l->ufn(key, q, l->arg);
+	if (userdb_parse_user(val, &u, l->hfn ? &hash : NULL)) {
+		if (l->hfn)
+			l->hfn(key, &u, hash, l->arg);
+		else
+			l->ufn(key, &u, l->arg);
+	}
+	free(hash);
 	return 0;
 }
 
 int userdb_user_list(const char *db_dir, const char *domain,
-		     void (*fn)(const char *address, uint64_t quota, void *arg), void *arg)
+		     void (*fn)(const char *address, const struct userdb_user *u, void *arg),
+		     void *arg)
 {
 	struct list_arg l = { .domain = domain, .ufn = fn, .arg = arg };
+	return list_map(db_dir, "users", each_user, &l);
+}
+
+int userdb_user_list_hashes(const char *db_dir,
+			    void (*fn)(const char *address, const struct userdb_user *u,
+				       const char *hash, void *arg), void *arg)
+{
+	struct list_arg l = { .hfn = fn, .arg = arg };
 	return list_map(db_dir, "users", each_user, &l);
 }
 

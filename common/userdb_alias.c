@@ -79,18 +79,40 @@ static int check_key(const char *db_dir, const char *key, char *k, char *why, si
 	return 0;
 }
 
+int userdb_alias_merge(const char *old, const char *add, const char *remove, char **out,
+		       char *why, size_t whylen)
+{
+	struct targets *cur = xcalloc(1, sizeof *cur), *rm = xcalloc(1, sizeof *rm);
+	struct targets *keep = xcalloc(1, sizeof *keep);
+	int r = -1;
+	*out = NULL;
+	if ((old && parse_targets(old, cur, why, whylen) < 0) ||
+	    (add && parse_targets(add, cur, why, whylen) < 0) ||
+	    (remove && parse_targets(remove, rm, why, whylen) < 0))
+		goto out;
+	for (size_t i = 0; i < cur->n; i++)
+		if (!remove || (rm->n && !has_target(rm, cur->v[i])))
+			strlcpy_t(keep->v[keep->n++], cur->v[i], USERDB_MAX_ADDR);
+	*out = join_targets(keep);
+	r = 0;
+out:
+	free(cur);
+	free(rm);
+	free(keep);
+	return r;
+}
+
 /* Read the alias under the write lock; store the new target list (delete if empty). */
 static int rewrite(const char *db_dir, const char *k, const char *add, const char *remove,
 		   char *why, size_t whylen)
 {
 	struct map *m;
-	struct targets *cur = xcalloc(1, sizeof *cur), *rm = xcalloc(1, sizeof *rm);
-	char *old = NULL;
+	char *old = NULL, *val = NULL;
 	int r = -1, found = 0;
 
 	if (userdb_open_write(db_dir, "aliases", &m) < 0) {
 		snprintf(why, whylen, "cannot open %s/aliases.db: %s", db_dir, strerror(errno));
-		goto out_free;
+		return -1;
 	}
 	found = map_get(m, k, &old, NULL);
 	if (found < 0) {
@@ -101,22 +123,12 @@ static int rewrite(const char *db_dir, const char *k, const char *add, const cha
 		snprintf(why, whylen, "no such alias: %s", k);
 		goto out;
 	}
-	if ((found && parse_targets(old, cur, why, whylen) < 0) ||
-	    (add && parse_targets(add, cur, why, whylen) < 0) ||
-	    (remove && parse_targets(remove, rm, why, whylen) < 0))
+	if (userdb_alias_merge(found ? old : NULL, add, remove, &val, why, whylen) < 0)
 		goto out;
-	struct targets *keep = xcalloc(1, sizeof *keep);
-	for (size_t i = 0; i < cur->n; i++)
-		if (!remove || (rm->n && !has_target(rm, cur->v[i])))
-			strlcpy_t(keep->v[keep->n++], cur->v[i], USERDB_MAX_ADDR);
-	if (keep->n == 0) {
+	if (!*val)
 		r = map_del(m, k) < 0 ? -1 : 0;
-	} else {
-		char *val = join_targets(keep);
+	else
 		r = map_put(m, k, val, strlen(val));
-		free(val);
-	}
-	free(keep);
 	if (r < 0)
 		snprintf(why, whylen, "cannot update aliases.db for %s", k);
 out:
@@ -124,10 +136,8 @@ out:
 		snprintf(why, whylen, "cannot write %s/aliases.db", db_dir);
 		r = -1;
 	}
-out_free:
 	free(old);
-	free(cur);
-	free(rm);
+	free(val);
 	return r;
 }
 
@@ -156,4 +166,29 @@ int userdb_alias_del(const char *db_dir, const char *key, const char *targets,
 		return -1;
 	}
 	return rewrite(db_dir, k, NULL, targets ? targets : "", why, whylen);
+}
+
+int userdb_alias_put(const char *db_dir, const char *key, const char *targets,
+		     char *why, size_t whylen)
+{
+	char k[USERDB_MAX_ADDR];
+	char *val = NULL;
+	struct map *m;
+	if (check_key(db_dir, key, k, why, whylen) < 0 ||
+	    userdb_alias_merge(NULL, targets, NULL, &val, why, whylen) < 0)
+		return -1;
+	int r = -1;
+	if (!*val)
+		snprintf(why, whylen, "no target given for %s", k);
+	else if (userdb_open_write(db_dir, "aliases", &m) < 0)
+		snprintf(why, whylen, "cannot open %s/aliases.db: %s", db_dir, strerror(errno));
+	else {
+		r = map_put(m, k, val, strlen(val));
+		if (userdb_close_write(db_dir, "aliases", m) < 0)
+			r = -1;
+		if (r < 0)
+			snprintf(why, whylen, "cannot write %s/aliases.db", db_dir);
+	}
+	free(val);
+	return r;
 }

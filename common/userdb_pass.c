@@ -72,15 +72,34 @@ static const char *dummy_hash(void)
 	return dummy;
 }
 
+bool userdb_hash_matches(const char *password, const char *hash)
+{
+	if (!hash || strlen(password) > USERDB_MAX_PASSWORD) {
+		(void)password_matches(dummy_password, dummy_hash());
+		return false;
+	}
+	return password_matches(password, hash);
+}
+
+bool userdb_hash_valid(const char *hash)
+{
+	size_t n = strlen(hash);
+	if (n == 0 || n > USERDB_MAX_HASH)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)hash[i] <= ' ' || hash[i] == 0x7f)
+			return false;
+	return true;
+}
+
 int userdb_check_password(const char *db_dir, const char *address, const char *password)
 {
 	char a[USERDB_MAX_ADDR];
-	char *rec = NULL;
-	uint64_t quota;
-	const char *hash;
+	char *rec = NULL, *hash = NULL;
+	struct userdb_user u;
 	int r = 0;
-	if (!userdb_norm_address(address, a) || strlen(password) > USERDB_MAX_PASSWORD) {
-		(void)password_matches(dummy_password, dummy_hash());
+	if (!userdb_norm_address(address, a)) {
+		(void)userdb_hash_matches(password, NULL);
 		return 0;
 	}
 	char *p = userdb_path(db_dir, "users");
@@ -96,13 +115,14 @@ int userdb_check_password(const char *db_dir, const char *address, const char *p
 	}
 	if (r < 0)
 		return -1;
-	if (r == 1 && userdb_parse_user(rec, &quota, &hash)) {
-		r = password_matches(password, hash) ? 1 : 0;
+	if (r == 1 && userdb_parse_user(rec, &u, &hash)) {
+		r = userdb_hash_matches(password, hash) ? 1 : 0;
 	} else {
-		(void)password_matches(dummy_password, dummy_hash());
+		(void)userdb_hash_matches(password, NULL);
 		r = r == 1 ? -1 : 0;	/* a malformed record is a database error */
 	}
 	free(rec);
+	free(hash);
 	return r;
 }
 
@@ -117,42 +137,42 @@ static int check_password_text(const char *password, char *why, size_t whylen)
 	return 0;
 }
 
-/* Store "QUOTA\tHASH" for a; when must_exist, only over an existing record (whose
- * quota is kept), else only when absent. */
-static int store(const char *db_dir, const char *a, const char *password, uint64_t quota,
-		 bool must_exist, char *why, size_t whylen)
+/* How a record is stored: only when absent (a new user), only over an
+ * existing one whose quota and host are kept (a new password), or in any case
+ * as given (an import). */
+enum store_mode { STORE_NEW, STORE_PASSWD, STORE_REPLACE };
+
+/* Store the record of a with hash, as mode says. */
+static int store_hash(const char *db_dir, const char *a, const char *hash,
+		      const struct userdb_user *given, enum store_mode mode, char *why, size_t whylen)
 {
-	char hash[CRYPT_OUTPUT_SIZE];
+	bool must_exist = mode == STORE_PASSWD;
 	struct map *m;
 	char *old = NULL;
-	if (userdb_hash_password(password, hash, sizeof hash) < 0) {
-		snprintf(why, whylen, "cannot hash the password (crypt: %s)", strerror(errno));
-		return -1;
-	}
+	struct userdb_user u = *given;
 	if (userdb_open_write(db_dir, "users", &m) < 0) {
 		snprintf(why, whylen, "cannot open %s/users.db: %s", db_dir, strerror(errno));
 		return -1;
 	}
 	int r = map_get(m, a, &old, NULL);
-	const char *oldhash;
-	if (r < 0 || (r == 1 && must_exist && !userdb_parse_user(old, &quota, &oldhash))) {
+	if (r < 0 || (r == 1 && must_exist && !userdb_parse_user(old, &u, NULL))) {
 		snprintf(why, whylen, "cannot read users.db");
 		r = -1;
 	} else if (r == 0 && must_exist) {
 		snprintf(why, whylen, "no such user: %s", a);
 		r = -1;
-	} else if (r == 1 && !must_exist) {
+	} else if (r == 1 && mode == STORE_NEW) {
 		snprintf(why, whylen, "user %s already exists (change the password with `mailctl user passwd`)", a);
 		r = -1;
 	} else {
-		char *rec = xasprintf("%llu\t%s", (unsigned long long)quota, hash);
+		char *rec = userdb_user_record(&u, hash);
 		r = map_put(m, a, rec, strlen(rec));
+		explicit_bzero(rec, strlen(rec));
 		free(rec);
 		if (r < 0)
 			snprintf(why, whylen, "cannot update users.db for %s", a);
 	}
 	free(old);
-	explicit_bzero(hash, sizeof hash);
 	if (userdb_close_write(db_dir, "users", m) < 0 && r == 0) {
 		snprintf(why, whylen, "cannot write %s/users.db", db_dir);
 		r = -1;
@@ -160,10 +180,23 @@ static int store(const char *db_dir, const char *a, const char *password, uint64
 	return r;
 }
 
-int userdb_user_add(const char *db_dir, const char *address, const char *password,
-		    uint64_t quota, char *why, size_t whylen)
+static int store(const char *db_dir, const char *a, const char *password,
+		 const struct userdb_user *u, enum store_mode mode, char *why, size_t whylen)
 {
-	char a[USERDB_MAX_ADDR];
+	char hash[CRYPT_OUTPUT_SIZE];
+	if (userdb_hash_password(password, hash, sizeof hash) < 0) {
+		snprintf(why, whylen, "cannot hash the password (crypt: %s)", strerror(errno));
+		return -1;
+	}
+	int r = store_hash(db_dir, a, hash, u, mode, why, whylen);
+	explicit_bzero(hash, sizeof hash);
+	return r;
+}
+
+/* A new user's address and domain; 0 or -1 with why. */
+static int check_new_user(const char *db_dir, const char *address, char *a, char *why,
+			  size_t whylen)
+{
 	if (!userdb_norm_address(address, a) || strchr(a, '+')) {
 		snprintf(why, whylen, "\"%s\" is not a valid user address (local@domain, no '+')", address);
 		return -1;
@@ -177,20 +210,42 @@ int userdb_user_add(const char *db_dir, const char *address, const char *passwor
 				 userdb_domain_of(a), userdb_domain_of(a));
 		return -1;
 	}
-	if (check_password_text(password, why, whylen) < 0)
+	return 0;
+}
+
+int userdb_user_add(const char *db_dir, const char *address, const char *password,
+		    const struct userdb_user *u, char *why, size_t whylen)
+{
+	char a[USERDB_MAX_ADDR];
+	if (check_new_user(db_dir, address, a, why, whylen) < 0 ||
+	    check_password_text(password, why, whylen) < 0)
 		return -1;
-	return store(db_dir, a, password, quota, false, why, whylen);
+	return store(db_dir, a, password, u, STORE_NEW, why, whylen);
 }
 
 int userdb_user_passwd(const char *db_dir, const char *address, const char *password,
 		       char *why, size_t whylen)
 {
 	char a[USERDB_MAX_ADDR];
+	struct userdb_user none = { 0 };
 	if (!userdb_norm_address(address, a)) {
 		snprintf(why, whylen, "\"%s\" is not a valid address (local@domain)", address);
 		return -1;
 	}
 	if (check_password_text(password, why, whylen) < 0)
 		return -1;
-	return store(db_dir, a, password, 0, true, why, whylen);
+	return store(db_dir, a, password, &none, STORE_PASSWD, why, whylen);
+}
+
+int userdb_user_put_hash(const char *db_dir, const char *address, const struct userdb_user *u,
+			 const char *hash, char *why, size_t whylen)
+{
+	char a[USERDB_MAX_ADDR];
+	if (check_new_user(db_dir, address, a, why, whylen) < 0)
+		return -1;
+	if (!userdb_hash_valid(hash)) {
+		snprintf(why, whylen, "the password hash of %s is not a crypt(3) hash", a);
+		return -1;
+	}
+	return store_hash(db_dir, a, hash, u, STORE_REPLACE, why, whylen);
 }

@@ -8,7 +8,7 @@
 #include "mailctl/userctl.h"
 #include "common/mailcrypt.h"
 #include "common/privdrop.h"
-#include "common/userdb.h"
+#include "common/directory.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -27,13 +27,14 @@ static const char key_loss[] =
 	"(tern keeps nothing that could decrypt it).";
 
 /* The user's Maildir, or NULL after an error line. */
-static char *user_maildir(const struct instance *in, const char *arg, char *addr)
+static char *user_maildir(struct userctl *u, const char *arg, char *addr)
 {
+	const struct instance *in = &u->in;
 	if (!userdb_norm_address(arg, addr))
 		return cmd_error("\"%s\" is not a valid address (local@domain)", arg), NULL;
-	int r = userdb_user_get(in->db_dir, addr, NULL);
+	int r = dir_user_get(u->dir, addr, NULL);
 	if (r != 1)
-		return (r < 0 ? cmd_error("cannot read the user database in %s", in->db_dir)
+		return (r < 0 ? cmd_error("cannot read the directory: %s", dir_last_error())
 			      : cmd_error("no such user: %s", addr)), NULL;
 	const char *at = strchr(addr, '@');
 	char *dir = xasprintf("%s/%s/%.*s", in->mail_dir, at + 1, (int)(at - addr), addr);
@@ -229,8 +230,9 @@ static int key_del(const char *dir, const char *addr)
 	return 0;
 }
 
-int userctl_key(const struct instance *in, char **a, int n)
+int userctl_key(struct userctl *u, char **a, int n)
 {
+	const struct instance *in = &u->in;
 	bool force = n == 4 && !strcmp(a[3], "--force");
 	bool import = n >= 3 && !strcmp(a[1], "import") && (n == 3 || force);
 	bool other = n == 2 && (!strcmp(a[1], "show") || !strcmp(a[1], "del"));
@@ -239,7 +241,7 @@ int userctl_key(const struct instance *in, char **a, int n)
 		return 2;
 	}
 	char addr[USERDB_MAX_ADDR];
-	char *dir = user_maildir(in, a[0], addr);
+	char *dir = user_maildir(u, a[0], addr);
 	if (!dir)
 		return 1;
 	int r = import ? key_import(in, dir, addr, a[2], force)

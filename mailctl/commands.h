@@ -14,6 +14,7 @@ int cmd_check(const char *dir, int argc, char **argv);		/* cmd_check.c */
 int cmd_domain(const char *dir, int argc, char **argv);		/* cmd_users.c */
 int cmd_user(const char *dir, int argc, char **argv);
 int cmd_alias(const char *dir, int argc, char **argv);
+int cmd_directory(const char *dir, int argc, char **argv);	/* cmd_directory.c */
 int cmd_queue(const char *dir, int argc, char **argv);		/* cmd_queue.c */
 int cmd_sendmail(const char *dir, int argc, char **argv);	/* cmd_sendmail.c */
 int cmd_mailbox(const char *dir, int argc, char **argv);	/* cmd_mailbox.c */

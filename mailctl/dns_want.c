@@ -2,7 +2,7 @@
 #include "mailctl/dns_want.h"
 #include "common/dns_text.h"
 #include "common/mta_sts.h"
-#include "common/userdb.h"
+#include "common/directory.h"
 #include "common/util.h"
 #include "smtpd/settings.h"
 
@@ -167,14 +167,31 @@ static void add_srv(const struct instance *in, const char *domain, struct dns_wa
 	    xasprintf("autoconfig.%s.", domain), xasprintf("%s.", in->hostname));
 }
 
+/* 1 a domain of the directory, 0 not, -1 (why set) the directory cannot say. */
+static int local_domain(const struct instance *in, const char *domain, char *why, size_t whylen)
+{
+	struct dir_settings ds;
+	struct directory *d = NULL;
+	if (dir_settings_load(in, &ds, why, whylen) == 0)
+		d = dir_open(&ds, why, whylen);
+	dir_settings_free(&ds);
+	if (!d)
+		return -1;
+	int r = dir_domain_exists(d, domain);
+	if (r < 0)
+		snprintf(why, whylen, "cannot read the domains of %s: %s", dir_describe(d), dir_last_error());
+	dir_close(d);
+	return r;
+}
+
 int dns_wants_build(const struct instance *in, const char *domain, struct dns_wants *ws,
 		    char *why, size_t whylen)
 {
-	int r = userdb_domain_exists(in->db_dir, domain);
+	int r = local_domain(in, domain, why, whylen);
 	if (r <= 0) {
-		snprintf(why, whylen, r < 0 ? "cannot read the domains of %s" :
-			 "%s is not a local domain of this instance (mailctl domain add)",
-			 r < 0 ? in->db_dir : domain);
+		if (r == 0)
+			snprintf(why, whylen, "%s is not a local domain of this instance (mailctl domain add)",
+				 domain);
 		return -1;
 	}
 	const char *rua = "postmaster";

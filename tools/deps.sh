@@ -17,11 +17,11 @@
 set -e
 RUN="gcc make pkg-config libssl-dev libevent-dev libdb-dev libspf2-dev libopendkim-dev
      libopendmarc-dev libcrypt-dev zlib1g-dev publicsuffix openssl passwd libjansson-dev librnp-dev
-     libunbound-dev dns-root-data libcurl4-openssl-dev"
+     libunbound-dev dns-root-data libcurl4-openssl-dev libpq-dev"
 CHECK="clang libclang-rt-14-dev python3 python3-pytest python3-pytest-xdist python3-dkim python3-spf
        python3-dnspython swaks dnsmasq-base isync fetchmail procps iproute2 postfix
        dovecot-imapd dovecot-pop3d libxml2-utils gpg gpg-agent gpgconf python3-cryptography
-       ldnsutils nsd"
+       ldnsutils nsd postgresql"
 BENCH="python3 dnsmasq-base procps postfix dovecot-imapd dovecot-pop3d gpg gpg-agent gpgconf"
 
 set_name=check
@@ -63,6 +63,14 @@ export DEBIAN_FRONTEND=noninteractive
 case " $missing " in
 *" postfix "*)
 	echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections ;;
+esac
+# postgresql is installed for the directory tests, which start clusters of
+# their own in temp dirs: the package must make no system cluster.
+case " $missing " in
+*" postgresql "*)
+	$SUDO mkdir -p /etc/postgresql-common/createcluster.d
+	echo "create_main_cluster = false" |
+		$SUDO tee /etc/postgresql-common/createcluster.d/tern-tests.conf >/dev/null ;;
 esac
 # dovecot is installed for the benchmark's private instances: no package may
 # start a system service (policy-rc.d 101 = "not allowed"), ours or the host's.

@@ -8,18 +8,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *db;
+static const char *dbpath;
+static struct directory *db;
 static struct expansion x;
+
+static const struct userdb_user *quota(uint64_t q)
+{
+	static struct userdb_user u;
+	u.quota = q;
+	return &u;
+}
+
+static struct directory *open_bdb(const char *path)
+{
+	char why[256];
+	struct dir_settings s = { .backend = DIR_BDB, .db_dir = path };
+	struct directory *d = dir_open(&s, why, sizeof why);
+	CHECK(d != NULL);
+	return d;
+}
 
 static void setup(void)
 {
 	char why[256];
+	const char *db = dbpath;
 	CHECK(userdb_domain_add(db, "example.test", why, sizeof why) == 0);
 	CHECK(userdb_domain_add(db, "catch.test", why, sizeof why) == 0);
 	CHECK(userdb_domain_add(db, "alias.test", why, sizeof why) == 0);
-	CHECK(userdb_user_add(db, "alice@example.test", "pw", 1000, why, sizeof why) == 0);
-	CHECK(userdb_user_add(db, "bob@example.test", "pw", 0, why, sizeof why) == 0);
-	CHECK(userdb_user_add(db, "postmaster@catch.test", "pw", 0, why, sizeof why) == 0);
+	CHECK(userdb_user_add(db, "alice@example.test", "pw", quota(1000), why, sizeof why) == 0);
+	CHECK(userdb_user_add(db, "bob@example.test", "pw", quota(0), why, sizeof why) == 0);
+	CHECK(userdb_user_add(db, "postmaster@catch.test", "pw", quota(0), why, sizeof why) == 0);
 	CHECK(userdb_alias_add(db, "info@example.test", "alice@example.test,bob@example.test", why, sizeof why) == 0);
 	CHECK(userdb_alias_add(db, "team@example.test", "info@example.test,alice@example.test", why, sizeof why) == 0);
 	CHECK(userdb_alias_add(db, "loop1@example.test", "loop2@example.test", why, sizeof why) == 0);
@@ -116,8 +134,9 @@ static void test_sender(void)
 int main(void)
 {
 	char *d = xasprintf("%s/db", check_tmpdir());
-	db = d;
+	dbpath = d;
 	setup();
+	db = open_bdb(d);
 	test_rcpt();
 	test_expand();
 	test_sender();
@@ -128,9 +147,12 @@ int main(void)
 	FILE *f = fopen(p, "w");
 	fputs("garbage", f);
 	fclose(f);
-	CHECK(resolve_rcpt(bad, "a@example.test") == RCPT_TEMPFAIL);
-	CHECK(resolve_expand(bad, "a@example.test", 10, &x) == EXPAND_TEMPFAIL);
-	CHECK(resolve_sender(bad, "a@example.test", "b@example.test") == -1);
+	struct directory *bd = open_bdb(bad);
+	CHECK(resolve_rcpt(bd, "a@example.test") == RCPT_TEMPFAIL);
+	CHECK(resolve_expand(bd, "a@example.test", 10, &x) == EXPAND_TEMPFAIL);
+	CHECK(resolve_sender(bd, "a@example.test", "b@example.test") == -1);
+	dir_close(bd);
+	dir_close(db);
 	free(p);
 	free(bad);
 	free(d);

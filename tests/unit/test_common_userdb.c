@@ -8,7 +8,14 @@
 #include <string.h>
 
 static void count_cb(const char *a, void *arg) { (*(int *)arg)++; }
-static void count_user(const char *a, uint64_t q, void *arg) { (*(int *)arg)++; }
+static void count_user(const char *a, const struct userdb_user *u, void *arg) { (*(int *)arg)++; }
+
+static const struct userdb_user *quota(uint64_t q)
+{
+	static struct userdb_user u;
+	u.quota = q;
+	return &u;
+}
 static void count_alias(const char *k, const char *t, void *arg) { (*(int *)arg)++; }
 
 static void test_names(void)
@@ -75,16 +82,16 @@ static void test_domains(const char *db)
 static void test_users(const char *db)
 {
 	char why[256];
-	uint64_t q = 99;
-	CHECK(userdb_user_add(db, "alice@nosuch.test", "pw", 0, why, sizeof why) == -1);
+	struct userdb_user e = { .quota = 99 };
+	CHECK(userdb_user_add(db, "alice@nosuch.test", "pw", quota(0), why, sizeof why) == -1);
 	CHECK(strstr(why, "not a local domain") != NULL);
-	CHECK(userdb_user_add(db, "a+b@example.test", "pw", 0, why, sizeof why) == -1);
-	CHECK(userdb_user_add(db, "alice@example.test", "", 0, why, sizeof why) == -1);
-	CHECK(userdb_user_add(db, "Alice@example.test", "s3cret", 0, why, sizeof why) == 0);
-	CHECK(userdb_user_add(db, "alice@example.test", "again", 0, why, sizeof why) == -1);
+	CHECK(userdb_user_add(db, "a+b@example.test", "pw", quota(0), why, sizeof why) == -1);
+	CHECK(userdb_user_add(db, "alice@example.test", "", quota(0), why, sizeof why) == -1);
+	CHECK(userdb_user_add(db, "Alice@example.test", "s3cret", quota(0), why, sizeof why) == 0);
+	CHECK(userdb_user_add(db, "alice@example.test", "again", quota(0), why, sizeof why) == -1);
 	CHECK(strstr(why, "already exists") != NULL);
-	CHECK(userdb_user_get(db, "alice@example.test", &q) == 1 && q == 0);
-	CHECK(userdb_user_get(db, "bob@example.test", &q) == 0);
+	CHECK(userdb_user_get(db, "alice@example.test", &e) == 1 && e.quota == 0 && !e.host[0]);
+	CHECK(userdb_user_get(db, "bob@example.test", &e) == 0);
 	CHECK(userdb_check_password(db, "alice@example.test", "s3cret") == 1);
 	CHECK(userdb_check_password(db, "ALICE@example.test", "s3cret") == 1);
 	CHECK(userdb_check_password(db, "alice@example.test", "wrong") == 0);
@@ -92,11 +99,11 @@ static void test_users(const char *db)
 	CHECK(userdb_check_password(db, "bob@example.test", "s3cret") == 0);
 	CHECK(userdb_check_password(db, "not an address", "s3cret") == 0);
 	CHECK(userdb_user_set_quota(db, "alice@example.test", 1048576, why, sizeof why) == 0);
-	CHECK(userdb_user_get(db, "alice@example.test", &q) == 1 && q == 1048576);
+	CHECK(userdb_user_get(db, "alice@example.test", &e) == 1 && e.quota == 1048576);
 	CHECK(userdb_user_passwd(db, "alice@example.test", "n3w", why, sizeof why) == 0);
 	CHECK(userdb_check_password(db, "alice@example.test", "s3cret") == 0);
 	CHECK(userdb_check_password(db, "alice@example.test", "n3w") == 1);
-	CHECK(userdb_user_get(db, "alice@example.test", &q) == 1 && q == 1048576);	/* kept */
+	CHECK(userdb_user_get(db, "alice@example.test", &e) == 1 && e.quota == 1048576);	/* kept */
 	CHECK(userdb_user_passwd(db, "bob@example.test", "x", why, sizeof why) == -1);
 	CHECK(userdb_user_set_quota(db, "bob@example.test", 1, why, sizeof why) == -1);
 
@@ -111,7 +118,7 @@ static void test_users(const char *db)
 	CHECK(n > 0 && memmem(buf, n, "n3w", 3) == NULL && memmem(buf, n, "$y$", 3) != NULL);
 	free(p);
 
-	CHECK(userdb_user_add(db, "bob@example.test", "pw", 5, why, sizeof why) == 0);
+	CHECK(userdb_user_add(db, "bob@example.test", "pw", quota(5), why, sizeof why) == 0);
 	int cnt = 0;
 	CHECK(userdb_user_list(db, NULL, count_user, &cnt) == 0 && cnt == 2);
 	cnt = 0;
@@ -177,6 +184,103 @@ static void test_corrupt(void)
 	free(dir);
 }
 
+struct hashes {
+	int n;
+	char addr[4][USERDB_MAX_ADDR];
+	char hash[4][USERDB_MAX_HASH + 1];
+	struct userdb_user u[4];
+};
+
+static void keep_hash(const char *a, const struct userdb_user *u, const char *hash, void *arg)
+{
+	struct hashes *h = arg;
+	if (h->n == 4)
+		return;
+	strlcpy_t(h->addr[h->n], a, sizeof h->addr[0]);
+	strlcpy_t(h->hash[h->n], hash, sizeof h->hash[0]);
+	h->u[h->n++] = *u;
+}
+
+/* The mailbox host of a user, and what export/import moves (hash included). */
+static void test_host_and_hashes(void)
+{
+	char why[256], h[USERDB_MAX_HOST + 1];
+	char *db = xasprintf("%s/hostdb", check_tmpdir());
+	struct userdb_user e, want = { .quota = 7 };
+	CHECK(userdb_norm_host("MB1.Example.TEST", h));
+	CHECK_STR(h, "mb1.example.test");
+	CHECK(userdb_norm_host("10.0.0.5", h) && !strcmp(h, "10.0.0.5"));
+	CHECK(userdb_norm_host("fd00::5", h) && !strcmp(h, "fd00::5"));
+	CHECK(userdb_norm_host("", h) && !h[0]);
+	CHECK(!userdb_norm_host("mb1 example", h));
+	CHECK(!userdb_norm_host("mb1\t", h));
+	CHECK(userdb_domain_add(db, "example.test", why, sizeof why) == 0);
+	strlcpy_t(want.host, "mb1.example.test", sizeof want.host);
+	CHECK(userdb_user_add(db, "carol@example.test", "pw", &want, why, sizeof why) == 0);
+	CHECK(userdb_user_get(db, "carol@example.test", &e) == 1 && e.quota == 7);
+	CHECK_STR(e.host, "mb1.example.test");
+	/* A new password or quota keeps the host; a new host keeps the rest. */
+	CHECK(userdb_user_passwd(db, "carol@example.test", "pw2", why, sizeof why) == 0);
+	CHECK(userdb_user_set_quota(db, "carol@example.test", 9, why, sizeof why) == 0);
+	CHECK(userdb_user_get(db, "carol@example.test", &e) == 1 && e.quota == 9);
+	CHECK_STR(e.host, "mb1.example.test");
+	CHECK(userdb_user_set_host(db, "carol@example.test", "10.0.0.6", why, sizeof why) == 0);
+	CHECK(userdb_user_get(db, "carol@example.test", &e) == 1 && e.quota == 9);
+	CHECK_STR(e.host, "10.0.0.6");
+	CHECK(userdb_check_password(db, "carol@example.test", "pw2") == 1);
+	CHECK(userdb_user_set_host(db, "carol@example.test", "not a host", why, sizeof why) == -1);
+	CHECK(userdb_user_set_host(db, "nobody@example.test", "", why, sizeof why) == -1);
+	CHECK(strstr(why, "no such user") != NULL);
+	CHECK(userdb_user_set_host(db, "carol@example.test", "", why, sizeof why) == 0);
+	CHECK(userdb_user_get(db, "carol@example.test", &e) == 1 && !e.host[0]);
+	CHECK(userdb_user_set_host(db, "carol@example.test", "mb2.example.test", why, sizeof why) == 0);
+
+	/* Export: the hash as stored; import into another database: same login. */
+	struct hashes x = { 0 };
+	CHECK(userdb_user_list_hashes(db, keep_hash, &x) == 0 && x.n == 1);
+	CHECK_STR(x.addr[0], "carol@example.test");
+	CHECK(!strncmp(x.hash[0], "$y$", 3));
+	CHECK_STR(x.u[0].host, "mb2.example.test");
+	char *db2 = xasprintf("%s/hostdb2", check_tmpdir());
+	CHECK(userdb_user_put_hash(db2, x.addr[0], &x.u[0], x.hash[0], why, sizeof why) == -1);
+	CHECK(strstr(why, "not a local domain") != NULL);
+	CHECK(userdb_domain_add(db2, "example.test", why, sizeof why) == 0);
+	CHECK(userdb_user_put_hash(db2, x.addr[0], &x.u[0], "bad hash", why, sizeof why) == -1);
+	CHECK(userdb_user_put_hash(db2, x.addr[0], &x.u[0], x.hash[0], why, sizeof why) == 0);
+	CHECK(userdb_user_put_hash(db2, x.addr[0], &x.u[0], x.hash[0], why, sizeof why) == 0);	/* replaces */
+	CHECK(userdb_check_password(db2, "carol@example.test", "pw2") == 1);
+	CHECK(userdb_user_get(db2, "carol@example.test", &e) == 1 && e.quota == 9);
+	CHECK_STR(e.host, "mb2.example.test");
+	CHECK(userdb_alias_put(db2, "all@example.test", "carol@example.test, x@remote.test", why, sizeof why) == 0);
+	CHECK(userdb_alias_put(db2, "all@example.test", "carol@example.test", why, sizeof why) == 0);
+	char *t = NULL;
+	CHECK(userdb_alias_get(db2, "all@example.test", &t) == 1);
+	CHECK_STR(t, "carol@example.test");
+	free(t);
+	CHECK(userdb_alias_put(db2, "all@example.test", "", why, sizeof why) == -1);
+	free(db2);
+	free(db);
+}
+
+static void test_alias_merge(void)
+{
+	char why[256], *out = NULL;
+	CHECK(userdb_alias_merge("a@x.test,b@x.test", "B@x.test, c@y.test", NULL, &out, why, sizeof why) == 0);
+	CHECK_STR(out, "a@x.test,b@x.test,c@y.test");
+	free(out);
+	CHECK(userdb_alias_merge("a@x.test,b@x.test", NULL, "a@x.test", &out, why, sizeof why) == 0);
+	CHECK_STR(out, "b@x.test");
+	free(out);
+	CHECK(userdb_alias_merge("a@x.test,b@x.test", NULL, "", &out, why, sizeof why) == 0);
+	CHECK_STR(out, "");
+	free(out);
+	CHECK(userdb_alias_merge(NULL, "@other.test", NULL, &out, why, sizeof why) == 0);
+	CHECK_STR(out, "@other.test");
+	free(out);
+	CHECK(userdb_alias_merge(NULL, "not valid", NULL, &out, why, sizeof why) == -1);
+	CHECK(out == NULL);
+}
+
 int main(void)
 {
 	char *db = xasprintf("%s/db", check_tmpdir());
@@ -185,6 +289,8 @@ int main(void)
 	test_users(db);
 	test_aliases(db);
 	test_corrupt();
+	test_host_and_hashes();
+	test_alias_merge();
 	free(db);
 	return check_summary("userdb");
 }
