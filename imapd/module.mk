@@ -1,8 +1,8 @@
-$(eval $(call program,imapd,tern-imapd,-lz -lrnp,))
+$(eval $(call program,imapd,tern-imapd,-lz -lrnp -licuuc -licudata,))
 
 # libFuzzer target: the MIME parser and the IMAP command reader/tokeniser.
 FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_imap
-FUZZ_IMAP_SRCS = tests/fuzz/fuzz_imap.c imapd/parser.c imapd/thread.c imapd/append_parse.c imapd/id.c imapd/notify_parse.c imapd/metadata.c imapd/metadata_parse.c \
+FUZZ_IMAP_SRCS = tests/fuzz/fuzz_imap.c imapd/casefold.c imapd/parser.c imapd/thread.c imapd/append_parse.c imapd/id.c imapd/notify_parse.c imapd/metadata.c imapd/metadata_parse.c \
                  imapd/imaputil.c imapd/mboxname.c imapd/imapurl.c imapd/fetch_parse.c common/mailstore.c \
                  common/mime.c common/mime_imap.c common/mime_addr.c common/mime_binary.c common/mime_binconv.c \
                  common/mime_addr_text.c common/mime_preview.c imapd/search_parse.c common/mailindex_fields.c \
@@ -11,6 +11,6 @@ $(BUILD)/fuzz/fuzz_imap: $(FUZZ_IMAP_SRCS) common/mime.h common/mime_addr.h comm
                          common/mime_stream.h imapd/parser.h \
                          imapd/thread.h imapd/append.h imapd/imapurl.h imapd/id.h \
                          imapd/search.h imapd/notify.h imapd/metadata.h imapd/sortkeys.h imapd/search_update.h \
-                         imapd/fetch_parse.h common/mime_preview.h
+                         imapd/fetch_parse.h common/mime_preview.h imapd/casefold.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_IMAP_SRCS) -levent
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_IMAP_SRCS) -levent -licuuc -licudata

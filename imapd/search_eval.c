@@ -9,6 +9,7 @@
  * mime_header_each's unfolded value, RFC 2047-decoded (for FROM/TO/CC/BCC the
  * address list as mime_addr_text writes it). */
 #include "imapd/search.h"
+#include "imapd/casefold.h"
 #include "common/mailindex.h"
 #include "common/mime.h"
 #include "common/mime_addr.h"
@@ -121,15 +122,7 @@ static bool load(struct msgctx *c)
 
 static bool contains(const char *hay, size_t hl, const char *needle)
 {
-	size_t nl = strlen(needle);
-	if (!nl)
-		return true;
-	/* compare in full only where the first octet matches */
-	int f = tolower((unsigned char)needle[0]);
-	for (size_t i = 0; i + nl <= hl; i++)
-		if (tolower((unsigned char)hay[i]) == f && !strncasecmp(hay + i, needle, nl))
-			return true;
-	return false;
+	return casefold_contains(hay, hl, needle);
 }
 
 struct hdr_match {

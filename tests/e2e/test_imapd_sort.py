@@ -314,3 +314,31 @@ def test_within_older_younger(server):
     for bad in (b"OLDER 0", b"OLDER", b"YOUNGER -5", b"YOUNGER 4294967296"):
         assert r.cmd(b"SEARCH " + bad)[-1].startswith(r.tag + b" BAD"), bad
     r.close()
+
+
+def test_search_folds_case_in_unicode(server):
+    """SEARCH matches strings without regard to case in all of Unicode
+    (full case folding and NFKD, RFC 5051's i;unicode-casemap as Dovecot
+    applies it), not only in ASCII."""
+    r = RawImap(server)
+    append(r, ["From: =?UTF-8?Q?J=C3=BCrgen?= <j@example.test>", "Subject: x"])
+    append(r, ["From: a@example.test", "Subject: =?UTF-8?Q?Stra=C3=9Fe?="])
+    append(r, ["From: b@example.test", "Subject: y", "Content-Type: text/plain; charset=utf-8"],
+           body="\u00c9t\u00e9 \u2160")   # "Été", ROMAN NUMERAL ONE
+    r.ok(b"SELECT INBOX")
+
+    def search(key, s):
+        data = s.encode()
+        return numbers(r.ok(b"SEARCH CHARSET UTF-8 %s {%d+}\r\n%s" % (key, len(data), data)),
+                       b"SEARCH")
+    assert search(b"FROM", "J\u00dcRGEN") == [1]
+    assert search(b"FROM", "j\u00fcrgen") == [1]
+    assert search(b"FROM", "JURGEN") == []        # a different letter, not a case
+    assert search(b"SUBJECT", "STRASSE") == [2]   # ß folds to ss
+    assert search(b"SUBJECT", "STRA\u1e9eE") == [2]   # capital sharp s
+    assert search(b"BODY", "\u00c9T\u00c9") == [3]
+    assert search(b"TEXT", "\u00e9t\u00e9") == [3]
+    assert search(b"BODY", "i") == [3]            # compatibility form: Ⅰ is I
+    # ASCII keys keep matching as before
+    assert numbers(r.ok(b"SEARCH FROM EXAMPLE.TEST"), b"SEARCH") == [1, 2, 3]
+    r.close()

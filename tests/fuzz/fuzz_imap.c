@@ -9,7 +9,8 @@
  *    the "binary" encoding somewhere;
  *  - as an address-list header value (common/mime_addr.c): at most
  *    MIME_ADDR_MAX entries, groups balanced, every address with both parts,
- *    and its search text (mime_addr_text.c) bounded;
+ *    and its search text (mime_addr_text.c) bounded, and as a string
+ *    SEARCH folds (imapd/casefold.c): it contains itself, folding is stable;
  *  - as a message file for the streaming parser (common/mime_stream.c), whose
  *    tree must render as mime_parse's does;
  *  - as client input fed in chunks (sizes from the first byte): the command
@@ -32,6 +33,7 @@
 #include "common/mime_stream.h"
 #include "imapd/append.h"
 #include "imapd/fetch_parse.h"
+#include "imapd/casefold.h"
 #include "imapd/notify.h"
 #include "imapd/metadata.h"
 #include "imapd/imapurl.h"
@@ -480,8 +482,26 @@ static void fuzz_addr(const uint8_t *data, size_t size)
 	free(v);
 }
 
+/* SEARCH's Unicode case folding (imapd/casefold.c) on any octets: a string
+ * always contains itself, and its folded form folds to itself again. */
+static void fuzz_casefold(const uint8_t *data, size_t size)
+{
+	char *v = strndup((const char *)data, size);
+	size_t n = strlen(v), fl, ffl;
+	if (!casefold_contains(v, n, v))
+		abort();
+	char *f = casefold_utf8(v, n, &fl);
+	char *ff = f ? casefold_utf8(f, fl, &ffl) : NULL;
+	if (f && (!ff || ffl != fl || memcmp(f, ff, fl)))
+		abort();
+	free(ff);
+	free(f);
+	free(v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	fuzz_casefold(data, size);
 	fuzz_thread(data, size);
 	fuzz_addr(data, size);
 	fuzz_binary(data, size);
