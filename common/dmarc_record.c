@@ -1,6 +1,7 @@
 /* dmarc_record.c — DMARC report records: checks, IPC fields, log lines. */
 #include "common/dmarc_record.h"
 #include "common/ipc.h"
+#include "common/recline.h"
 #include "common/util.h"
 
 #include <arpa/inet.h>
@@ -108,154 +109,74 @@ void dmarc_record_put(struct ipc_msg *m, const struct dmarc_record *r)
 	ipc_put_str(m, r->rua);
 }
 
-/* Copy a string field; false if missing or longer than the destination. */
-static bool get_str(struct ipc_msg *m, char *dst, size_t cap)
-{
-	const char *s = ipc_get_str(m, cap - 1);
-	if (!s)
-		return false;
-	memcpy(dst, s, strlen(s) + 1);
-	return true;
-}
-
 bool dmarc_record_get(struct ipc_msg *m, struct dmarc_record *r)
 {
 	memset(r, 0, sizeof *r);
 	r->time = ipc_get_u64(m);
-	bool ok = get_str(m, r->ip, sizeof r->ip) && get_str(m, r->header_from, sizeof r->header_from) &&
-		  get_str(m, r->policy_domain, sizeof r->policy_domain);
+	bool ok = ipc_get_strbuf(m, r->ip, sizeof r->ip) && ipc_get_strbuf(m, r->header_from, sizeof r->header_from) &&
+		  ipc_get_strbuf(m, r->policy_domain, sizeof r->policy_domain);
 	r->p = ipc_get_u32(m);
 	r->sp = ipc_get_u32(m);
 	r->pct = ipc_get_u32(m);
 	r->adkim = (char)ipc_get_u32(m);
 	r->aspf = (char)ipc_get_u32(m);
-	ok = ok && get_str(m, r->fo, sizeof r->fo);
+	ok = ok && ipc_get_strbuf(m, r->fo, sizeof r->fo);
 	r->disposition = ipc_get_u32(m);
 	uint32_t flags = ipc_get_u32(m);
 	r->dkim_aligned = flags & 1;
 	r->spf_aligned = flags & 2;
 	r->spf_helo = flags & 4;
-	ok = ok && get_str(m, r->reason, sizeof r->reason) && get_str(m, r->env_from, sizeof r->env_from) &&
-	     get_str(m, r->env_to, sizeof r->env_to) && get_str(m, r->spf_domain, sizeof r->spf_domain) &&
-	     get_str(m, r->spf_result, sizeof r->spf_result);
+	ok = ok && ipc_get_strbuf(m, r->reason, sizeof r->reason) && ipc_get_strbuf(m, r->env_from, sizeof r->env_from) &&
+	     ipc_get_strbuf(m, r->env_to, sizeof r->env_to) && ipc_get_strbuf(m, r->spf_domain, sizeof r->spf_domain) &&
+	     ipc_get_strbuf(m, r->spf_result, sizeof r->spf_result);
 	uint32_t n = ipc_get_u32(m);
 	if (!ok || m->bad || n > DMARC_REC_MAX_DKIM)
 		return false;
 	r->ndkim = (int)n;
 	for (int i = 0; i < r->ndkim && ok; i++)
-		ok = get_str(m, r->dkim[i].domain, sizeof r->dkim[i].domain) &&
-		     get_str(m, r->dkim[i].selector, sizeof r->dkim[i].selector) &&
-		     get_str(m, r->dkim[i].result, sizeof r->dkim[i].result);
-	ok = ok && get_str(m, r->rua, sizeof r->rua);
+		ok = ipc_get_strbuf(m, r->dkim[i].domain, sizeof r->dkim[i].domain) &&
+		     ipc_get_strbuf(m, r->dkim[i].selector, sizeof r->dkim[i].selector) &&
+		     ipc_get_strbuf(m, r->dkim[i].result, sizeof r->dkim[i].result);
+	ok = ok && ipc_get_strbuf(m, r->rua, sizeof r->rua);
 	return ok && ipc_end(m);
 }
 
-/* ---- log lines ---- */
-
-struct out {
-	char *p;
-	size_t len, cap;
-};
-
-static void out_field(struct out *o, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	if (o->len + 1 < o->cap)
-		o->p[o->len++] = '\t';
-	for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
-		bool plain = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
-			     (*q >= '0' && *q <= '9') || strchr(".-_@+=!:/,;", *q);
-		if (o->len + 4 >= o->cap) {
-			o->len = o->cap;	/* too long: the caller refuses the line */
-			return;
-		}
-		if (plain) {
-			o->p[o->len++] = (char)*q;
-		} else {
-			o->p[o->len++] = '%';
-			o->p[o->len++] = hex[*q >> 4];
-			o->p[o->len++] = hex[*q & 15];
-		}
-	}
-}
-
-static void out_num(struct out *o, unsigned long long v)
-{
-	char b[24];
-	snprintf(b, sizeof b, "%llu", v);
-	out_field(o, b);
-}
+/* ---- log lines (common/recline.h) ---- */
 
 char *dmarc_record_format(const struct dmarc_record *r)
 {
 	if (!dmarc_record_valid(r))
 		return NULL;
-	struct out o = { xmalloc(DMARC_REC_LINE_MAX), 0, DMARC_REC_LINE_MAX };
+	struct recline o;
 	char a[2] = { r->adkim, 0 }, s[2] = { r->aspf, 0 };
-	memcpy(o.p, "D1", 2);
-	o.len = 2;
-	out_num(&o, r->time);
-	out_field(&o, r->ip);
-	out_field(&o, r->header_from);
-	out_field(&o, r->policy_domain);
-	out_field(&o, policy_str(r->p));
-	out_field(&o, policy_str(r->sp));
-	out_num(&o, r->pct);
-	out_field(&o, a);
-	out_field(&o, s);
-	out_field(&o, r->fo);
-	out_field(&o, policy_str(r->disposition));
-	out_num(&o, r->dkim_aligned);
-	out_num(&o, r->spf_aligned);
-	out_field(&o, r->reason);
-	out_field(&o, r->env_from);
-	out_field(&o, r->env_to);
-	out_field(&o, r->spf_domain);
-	out_field(&o, r->spf_helo ? "helo" : "mfrom");
-	out_field(&o, r->spf_result);
-	out_num(&o, (unsigned)r->ndkim);
+	recline_begin(&o, "D1", DMARC_REC_LINE_MAX);
+	recline_num(&o, r->time);
+	recline_field(&o, r->ip);
+	recline_field(&o, r->header_from);
+	recline_field(&o, r->policy_domain);
+	recline_field(&o, policy_str(r->p));
+	recline_field(&o, policy_str(r->sp));
+	recline_num(&o, r->pct);
+	recline_field(&o, a);
+	recline_field(&o, s);
+	recline_field(&o, r->fo);
+	recline_field(&o, policy_str(r->disposition));
+	recline_num(&o, r->dkim_aligned);
+	recline_num(&o, r->spf_aligned);
+	recline_field(&o, r->reason);
+	recline_field(&o, r->env_from);
+	recline_field(&o, r->env_to);
+	recline_field(&o, r->spf_domain);
+	recline_field(&o, r->spf_helo ? "helo" : "mfrom");
+	recline_field(&o, r->spf_result);
+	recline_num(&o, (unsigned)r->ndkim);
 	for (int i = 0; i < r->ndkim; i++) {
-		out_field(&o, r->dkim[i].domain);
-		out_field(&o, r->dkim[i].selector);
-		out_field(&o, r->dkim[i].result);
+		recline_field(&o, r->dkim[i].domain);
+		recline_field(&o, r->dkim[i].selector);
+		recline_field(&o, r->dkim[i].result);
 	}
-	out_field(&o, r->rua);
-	if (o.len + 2 > o.cap) {
-		free(o.p);
-		return NULL;
-	}
-	o.p[o.len++] = '\n';
-	o.p[o.len] = '\0';
-	return o.p;
-}
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
-	     : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Unescape field f (length n) into dst (cap bytes); false if malformed or long. */
-static bool unescape(const char *f, size_t n, char *dst, size_t cap)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = f[i];
-		if (c == '%') {
-			if (i + 2 >= n)
-				return false;
-			int h = hexval(f[i + 1]), l = hexval(f[i + 2]);
-			if (h < 0 || l < 0 || (h == 0 && l == 0))
-				return false;
-			c = (char)(h * 16 + l);
-			i += 2;
-		}
-		if (o + 1 >= cap)
-			return false;
-		dst[o++] = c;
-	}
-	dst[o] = '\0';
-	return true;
+	recline_field(&o, r->rua);
+	return recline_end(&o);
 }
 
 static bool parse_u(const char *s, uint64_t max, uint64_t *v)
@@ -279,23 +200,7 @@ static bool parse_policy(const char *s, enum dmarc_policy *p)
  * of 512 bytes); returns the count or -1. */
 static int split(const char *line, char (*f)[512])
 {
-	size_t len = strnlen(line, DMARC_REC_LINE_MAX + 1);
-	if (len > DMARC_REC_LINE_MAX || strncmp(line, "D1\t", 3))
-		return -1;
-	if (len && line[len - 1] == '\n')
-		len--;
-	int n = 0;
-	const char *p = line + 3, *end = line + len;
-	for (;;) {
-		const char *tab = memchr(p, '\t', (size_t)(end - p));
-		const char *fe = tab ? tab : end;
-		if (n >= MAX_FIELDS || !unescape(p, (size_t)(fe - p), f[n], 512))
-			return -1;
-		n++;
-		if (!tab)
-			return n;
-		p = tab + 1;
-	}
+	return recline_split(line, "D1", DMARC_REC_LINE_MAX, f[0], sizeof f[0], MAX_FIELDS);
 }
 
 static bool copy(char *dst, size_t cap, const char *src)

@@ -27,6 +27,8 @@ const struct cfg_key tern_settings[] = {
 	CFG_KEY_STR("dns_server", "", dns_server_check, "Send every DNS query to HOST:PORT (an IPv4 address) instead of the servers in /etc/resolv.conf"),
 	CFG_KEY_TIME("restart_backoff_max", "60s", 1, 86400, "Longest wait before the master restarts a daemon that keeps dying"),
 	CFG_KEY_TIME("dmarc_report_interval", "24h", 0, 30 * 86400, "The master runs `mailctl dmarc report` this often (DMARC aggregate reports, RFC 7489 7.2; 0 = never)"),
+	CFG_KEY_TIME("tlsrpt_report_interval", "24h", 0, 30 * 86400, "The master runs `mailctl tlsrpt report` this often (TLS reports on outbound TLS, RFC 8460; 0 = never)"),
+	CFG_KEY_STR("tlsrpt_report_from", "", cfg_check_address, "Sender of TLS reports (empty: noreply-tlsrpt@hostname)"),
 	CFG_KEY_STR("dmarc_report_from", "", cfg_check_address, "Sender of DMARC aggregate reports (empty: noreply-dmarc@hostname)"),
 	CFG_KEY_ENUM("mta_sts_mode", "none", "none,testing,enforce", "MTA-STS policy (RFC 8461) published for the local domains: none, testing (senders report, still deliver) or enforce (senders require authenticated TLS to the MX); `mailctl dns` prints its records"),
 	CFG_KEY_TIME("mta_sts_max_age", "7d", 1, 31557600, "How long senders may cache the MTA-STS policy (max_age, RFC 8461 3.2)"),

@@ -514,3 +514,12 @@ int ipc_peer_uid(int sock, unsigned *uid, int *pid)
 		*pid = cr.pid;
 	return 0;
 }
+
+bool ipc_get_strbuf(struct ipc_msg *m, char *dst, size_t cap)
+{
+	const char *s = ipc_get_str(m, cap - 1);
+	if (!s)
+		return false;
+	memcpy(dst, s, strlen(s) + 1);
+	return true;
+}

@@ -54,6 +54,8 @@ void ipc_put_fd(struct ipc_msg *m, int fd);	/* message takes ownership of fd */
 uint32_t ipc_get_u32(struct ipc_msg *m);
 uint64_t ipc_get_u64(struct ipc_msg *m);
 const char *ipc_get_str(struct ipc_msg *m, size_t maxlen);
+/* A string into dst (cap bytes, so at most cap - 1 long); false if missing or longer. */
+bool ipc_get_strbuf(struct ipc_msg *m, char *dst, size_t cap);
 const void *ipc_get_bytes(struct ipc_msg *m, size_t *len, size_t maxlen);
 int ipc_take_fd(struct ipc_msg *m);	/* caller owns the fd now; -1 if none */
 /* True if every field was read and none failed. */

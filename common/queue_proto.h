@@ -17,7 +17,8 @@
  * as the same user, so the account alone cannot say who is an agent.
  *
  * smtpd also sends QUEUE_DMARC_RECORD (no reply) after each DMARC evaluation,
- * for the aggregate reports of `mailctl dmarc report`.
+ * for the aggregate reports of `mailctl dmarc report`; the remote agent sends
+ * QUEUE_TLSRPT_RECORD after each TLS session it opens, for `mailctl tlsrpt report`.
  *
  * Administration (mailctl queue ...): QUEUE_ADMIN_REQ with a command word and an
  * argument, answered by QUEUE_ADMIN_RES with a status and text lines. */
@@ -86,6 +87,12 @@ enum queue_msg {
 	 * reload` starts a new generation): queued gives it no new jobs; it answers
 	 * the jobs it holds, then closes the connection. */
 	QUEUE_AGENT_DRAIN,
+
+	/* One outbound TLS session outcome for TLS reports (agents only): the
+	 * fields of struct tlsrpt_record (common/tlsrpt_record.h,
+	 * tlsrpt_record_put). No reply: queued appends it to SPOOL/tlsrpt/records
+	 * like a DMARC record. */
+	QUEUE_TLSRPT_RECORD,
 };
 
 enum queue_status {

@@ -163,6 +163,15 @@ void agent_reply(struct agent *a, uint64_t gen, struct ipc_msg *m)
 	ipc_msg_free(m);
 }
 
+void agent_send(struct agent *a, uint64_t gen, struct ipc_msg *m)
+{
+	if (a->connected && gen == a->gen) {
+		ipc_conn_queue(&a->conn, m);
+		flush(a);
+	}
+	ipc_msg_free(m);
+}
+
 void agent_drain(struct agent *a, void (*done)(void *), void *arg)
 {
 	a->draining = true;

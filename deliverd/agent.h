@@ -27,6 +27,9 @@ struct agent *agent_new(struct event_base *base, const char *queue_sock, uint32_
 			const char *name, agent_job_fn fn, void *arg);
 /* Send a QUEUE_JOB_RES (m is consumed) if connection gen is still the current one. */
 void agent_reply(struct agent *a, uint64_t gen, struct ipc_msg *m);
+/* Send a message that needs no answer (m is consumed), such as a TLS report
+ * record, if connection gen is still the current one (else it is dropped). */
+void agent_send(struct agent *a, uint64_t gen, struct ipc_msg *m);
 /* Being replaced: ask queued for no new jobs (QUEUE_AGENT_DRAIN) and call done
  * once every job taken has been answered and the answers written (or the
  * connection is gone, which makes queued re-offer them anyway). */

@@ -189,6 +189,7 @@ static void free_job(struct rjob *j)
 	free(j->prepend);
 	free(j->dkim_header);
 	free(j->alt_body);
+	free(j->rpt);
 	if (j->fd >= 0)
 		close(j->fd);
 	free(j);
@@ -198,6 +199,7 @@ static void job_done(void *arg)
 {
 	struct rjob *j = arg;
 	struct ipc_msg m;
+	rpt_send(j, agent);
 	agent_result_begin(&m, j->id, j->n);
 	for (uint32_t i = 0; i < j->n; i++)
 		agent_result_add(&m, j->r[i].idx, j->r[i].result, j->r[i].status, j->r[i].text);

@@ -3,6 +3,7 @@
 #define TERN_DELIVERD_REMOTE_INT_H
 
 #include "common/dkim.h"
+#include "common/tlsrpt_record.h"
 #include "deliverd/route.h"
 #include "deliverd/smtp_client.h"
 
@@ -54,7 +55,29 @@ struct rjob {
 	char *dkim_header;	/* "DKIM-Signature: ..." CRLF-terminated, or NULL */
 	char *alt_body;		/* 8BITMIME downgraded copy (lazily), or NULL */
 	size_t alt_len;
+	struct tlsrpt_record *rpt;	/* TLS outcomes for TLS reports (remote_tlsrpt.c) */
+	size_t nrpt;
 };
+
+/* remote_tlsrpt.c: TLS reporting (RFC 8460). The policy a session ran under. */
+struct sts_policy;
+struct dane_tlsa;
+struct rpt_policy {
+	const char *domain;		/* the recipient (policy) domain */
+	enum tlsrpt_policy type;
+	const struct sts_policy *sts;	/* TLSRPT_STS */
+	const struct dane_tlsa *tlsa;	/* TLSRPT_TLSA, or NULL */
+	const char *mismatch;		/* MTA-STS testing: the MX is not in the policy */
+};
+/* Keep one outcome on the job (bounded; nothing for a configured relay host):
+ * result "" for a TLS session that succeeded, else an RFC 8460 result-type. */
+void rpt_note(struct rjob *j, const struct rpt_policy *p, const char *mx, const char *ip,
+	      const char *local, const char *result, const char *info);
+/* The result-type for a certificate that did not verify (X509_V_* code). */
+const char *rpt_cert_result(long verify_err);
+/* After the job (event loop thread): send its outcomes to queued and free them. */
+struct agent;
+void rpt_send(struct rjob *j, struct agent *a);
 
 /* remote_send.c: deliver the recipients r[0..n) of job (one domain). */
 void remote_deliver_domain(struct rjob *j, struct rrcpt **r, size_t n, const char *domain);

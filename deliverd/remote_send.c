@@ -62,6 +62,7 @@ struct host_policy {
 	struct dane_tlsa *tlsa;	/* TLS_DANE only */
 	bool requiretls;	/* RFC 8689: authenticated TLS and REQUIRETLS at the peer */
 	char desc[400];
+	struct rpt_policy rpt;	/* for TLS reports */
 };
 
 /* How a message's own TLS request (RFC 8689) bends the policies: REQUIRETLS
@@ -76,13 +77,16 @@ static enum tls_request tls_request(const struct rjob *j)
 }
 
 /* Open a session to addr with the TLS policy; 0 ok, -1 failed (*rep says why,
- * *perm set when the failure is a 5xx from the peer). */
+ * *perm set when the failure is a 5xx from the peer). *rpt: the TLS outcome
+ * for TLS reports ("" success, an RFC 8460 result-type), NULL when the
+ * session ended before STARTTLS was up to be tried. */
 static int open_session(struct smtp_client *c, const struct route_host *h, const char *addr,
 			unsigned port, const struct host_policy *pol, struct smtp_reply *rep,
-			bool plain_only, bool *policy_failed)
+			bool plain_only, bool *policy_failed, const char **rpt)
 {
 	enum tls_level tls = pol->tls;
 	*policy_failed = false;
+	*rpt = NULL;
 	if (sc_open(c, h->name, addr, port, rconf.connect_timeout, rconf.deadline, rep) < 0)
 		return -1;
 	if (sc_hello(c, rconf.myname, rep) < 0) {
@@ -94,6 +98,7 @@ static int open_session(struct smtp_client *c, const struct route_host *h, const
 	if (tls == TLS_NONE || plain_only)
 		return 0;
 	if (!(c->ext & EXT_STARTTLS)) {
+		*rpt = "starttls-not-supported";
 		if (tls == TLS_MAY)
 			return 0;
 		rep->code = 0;
@@ -105,10 +110,14 @@ static int open_session(struct smtp_client *c, const struct route_host *h, const
 	bool verified;
 	if (sc_starttls(c, rconf.tls_ctx, rconf.myname, tls == TLS_DANE ? pol->tlsa : NULL,
 			&verified, rep) < 0) {
+		*rpt = c->ssl ? "validation-failure" : tls == TLS_DANE ? "tlsa-invalid"
+		     : "starttls-not-supported";
 		sc_close(c, false);
 		return -1;
 	}
+	*rpt = "";
 	if ((tls == TLS_VERIFY || tls == TLS_DANE) && !verified) {
+		*rpt = rpt_cert_result(c->verify_err);
 		rep->code = 0;
 		snprintf(rep->text, sizeof rep->text, tls == TLS_DANE
 			 ? "certificate of %.200s matches none of its TLSA records (DANE)"
@@ -356,7 +365,7 @@ static enum dane_verdict host_policy(const struct route_host *h, unsigned port, 
 {
 	char why[320];
 	snprintf(why, sizeof why, "%s", domain_why);
-	*pol = (struct host_policy){ tls, NULL, req == TR_REQUIRE, "" };
+	*pol = (struct host_policy){ .tls = tls, .requiretls = req == TR_REQUIRE };
 	enum dane_verdict v = DANE_NONE;
 	if (dane_domain) {
 		pol->tlsa = xmalloc(sizeof *pol->tlsa);
@@ -404,13 +413,19 @@ static bool try_host(struct rjob *j, struct rrcpt **r, size_t n, const struct ro
 		snprintf(key, sizeof key, "%s/%s:%u:%d%s", host->name, addr, rt->port, (int)pol->tls,
 			 pol->requiretls ? "R" : "");
 		bool ok = pool_take(key, &c);
+		if (ok && c.tls[0])	/* a TLS session reused for this domain counts for it too */
+			rpt_note(j, &pol->rpt, host->name, addr, c.local, "", NULL);
 		if (!ok) {
+			const char *rpt;
 			ok = open_session(&c, host, addr, rt->port, pol, last, false,
-					  policy_failed) == 0;
+					  policy_failed, &rpt) == 0;
+			if (rpt)
+				rpt_note(j, &pol->rpt, host->name, addr, c.local, rpt,
+					 *rpt ? last->text : NULL);
 			/* "may": a failed handshake falls back to plain text (RFC 3207). */
 			if (!ok && pol->tls == TLS_MAY && last->code == 0 && strstr(last->text, "TLS"))
 				ok = open_session(&c, host, addr, rt->port, pol, last, true,
-						  policy_failed) == 0;
+						  policy_failed, &rpt) == 0;
 		}
 		if (!ok) {
 			log_info("%s: %s[%s]:%u: %s%s (tls_policy=%s)", j->id, host->name, addr,
@@ -456,20 +471,28 @@ static void try_hosts(struct rjob *j, struct rrcpt **r, size_t n, const struct r
 				 "MTA-STS policy (%s, id %s)", rt->hosts[h].name,
 				 sts_mode_name(sts->mode), sts->id);
 			log_info("%s: %s", j->id, last.text);
+			struct rpt_policy rp = { r[0]->domain, TLSRPT_STS, sts, NULL, NULL };
+			rpt_note(j, &rp, rt->hosts[h].name, NULL, NULL, "validation-failure", last.text);
 			continue;
 		}
-		if (!dane_domain && sts->mode == STS_TESTING && !sts_mx_match(sts, rt->hosts[h].name))
+		bool mismatch = !dane_domain && sts->mode == STS_TESTING &&
+				!sts_mx_match(sts, rt->hosts[h].name);
+		if (mismatch)
 			log_info("%s: mta-sts testing: MX host %s is not named by the policy of id %s "
 				 "(delivered anyway)", j->id, rt->hosts[h].name, sts->id);
 		struct host_policy pol;
 		enum dane_verdict v = host_policy(&rt->hosts[h], rt->port, dane_domain,
 						  domain_policy, tls, req, sts, &pol);
+		pol.rpt = (struct rpt_policy){ r[0]->domain,
+			v != DANE_NONE ? TLSRPT_TLSA : sts->mode != STS_NONE ? TLSRPT_STS : TLSRPT_NONE,
+			sts, pol.tlsa, mismatch ? "MX host not named by the MTA-STS policy" : NULL };
 		bool done = false, policy_failed = false;
 		if (v == DANE_DEFER) {
 			last.code = 0;
-			snprintf(last.text, sizeof last.text, "%s (tls_policy=%s)", pol.desc,
+			snprintf(last.text, sizeof last.text, "%.300s (tls_policy=%.150s)", pol.desc,
 				 domain_policy);
 			log_info("%s: %s: %s", j->id, rt->hosts[h].name, last.text);
+			rpt_note(j, &pol.rpt, rt->hosts[h].name, NULL, NULL, "dnssec-invalid", last.text);
 		} else {
 			done = try_host(j, r, n, rt, &rt->hosts[h], &pol, &last, &policy_failed);
 		}

@@ -204,6 +204,20 @@ static int read_reply(struct smtp_client *c, int timeout_sec, struct smtp_reply 
 	return -1;
 }
 
+/* Our end of the connection, for TLS reports (sending-mta-ip). */
+static void local_address(struct smtp_client *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) < 0)
+		return;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->local, sizeof c->local);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->local,
+			  sizeof c->local);
+}
+
 int sc_open(struct smtp_client *c, const char *host, const char *addr, unsigned port,
 	    int timeout_sec, int deadline_sec, struct smtp_reply *r)
 {
@@ -251,6 +265,7 @@ int sc_open(struct smtp_client *c, const char *host, const char *addr, unsigned 
 		return -1;
 	}
 	c->last_used = time(NULL);
+	local_address(c);
 	return 0;
 }
 
@@ -344,7 +359,8 @@ int sc_starttls(struct smtp_client *c, SSL_CTX *ctx, const char *myname,
 		ERR_clear_error();
 		return -1;
 	}
-	*verified = SSL_get_verify_result(c->ssl) == X509_V_OK &&
+	c->verify_err = SSL_get_verify_result(c->ssl);
+	*verified = c->verify_err == X509_V_OK &&
 		    SSL_get0_peer_certificate(c->ssl) != NULL;
 	if (dane)
 		dane_matched(c->ssl, c->dane, sizeof c->dane);

@@ -28,6 +28,8 @@ struct smtp_client {
 	SSL *ssl;
 	char host[256];		/* peer name (MX host) */
 	char addr[64];		/* peer address */
+	char local[64];		/* our address on the connection (TLS reports) */
+	long verify_err;	/* X509_V_* of the peer's certificate after STARTTLS */
 	unsigned ext;
 	uint64_t max_size;	/* SIZE limit announced, 0 if none */
 	char tls[128];		/* "TLSv1.3 TLS_AES_256_GCM_SHA384" when encrypted */

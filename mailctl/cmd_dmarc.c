@@ -31,7 +31,6 @@
 #define USAGE "dmarc report [--dry-run] [--output DIR]"
 #define MAX_RUA 2	/* RFC 7489 6.2: a receiver may limit the URIs it sends to */
 #define EX_TEMPFAIL 75	/* sysexits: try again later */
-#define QUEUE_WAIT_MS 60000	/* how long to wait for a restarting queued */
 
 struct run {
 	const struct instance *in;
@@ -94,23 +93,7 @@ static uint32_t submit(void *arg, const char *sender, const char *addr, const ch
 {
 	struct run *r = arg;
 	char err[512];
-	struct queue_submission qs;
-	char *path = instance_sock(r->in, "queue");
-	/* Wait for a restarting queued only while the instance runs at all. */
-	uint64_t wait = master_running(r->in->run_dir) ? QUEUE_WAIT_MS : 0;
-	uint32_t st = queue_submit_open(path, wait, &qs, err, sizeof err);
-	free(path);
-	if (st == QS_OK && write_all(qs.fd, mail, strlen(mail)) < 0) {
-		snprintf(err, sizeof err, "writing the queue file failed: %s", strerror(errno));
-		queue_submit_abort(&qs);
-		st = QS_TEMPFAIL;
-	} else if (st == QS_OK) {
-		const char *rcpt[1] = { addr };
-		const struct queue_envelope env = { .sender = sender, .flags = QF_LOCAL,
-						    .client = "dmarc report", .nrcpt = 1,
-						    .rcpts = rcpt };
-		st = queue_submit_commit(&qs, &env, 120000, err, sizeof err);
-	}
+	uint32_t st = outbox_queue_mail(r->in, "dmarc report", sender, addr, mail, err, sizeof err);
 	if (st != QS_OK)
 		log_err("dmarc report: to %s: %s", addr, err);
 	say(r, "rua domain=%s to=%s status=%s", domain, addr,
@@ -135,8 +118,9 @@ static void send_one(struct run *r, const struct dmarc_report *rep, const char *
 		    ok < 0 ? "deferred" : "refused", why);
 		return;
 	}
-	struct dmarc_mail dm = { r->from, addr, rep->domain, r->in->hostname, id, fname, gz, gzlen,
-				 (time_t)r->now };
+	struct dmarc_mail dm = { .from = r->from, .to = addr, .domain = rep->domain,
+				 .submitter = r->in->hostname, .report_id = id, .filename = fname,
+				 .gz = gz, .gzlen = gzlen, .date = (time_t)r->now };
 	char *mail = dmarc_report_mail(&dm);
 	if (limit && strlen(mail) > limit) {
 		say(r, "rua domain=%s to=%s status=refused reason=\"report of %zu bytes over the "

@@ -20,6 +20,7 @@ int cmd_sendmail(const char *dir, int argc, char **argv);	/* cmd_sendmail.c */
 int cmd_mailbox(const char *dir, int argc, char **argv);	/* cmd_mailbox.c */
 int cmd_dkim(const char *dir, int argc, char **argv);		/* cmd_dkim.c */
 int cmd_dmarc(const char *dir, int argc, char **argv);		/* cmd_dmarc.c */
+int cmd_tlsrpt(const char *dir, int argc, char **argv);		/* cmd_tlsrpt.c */
 int cmd_dns(const char *dir, int argc, char **argv);		/* cmd_dns.c */
 
 /* Print "mailctl: MESSAGE" to stderr; returns 1 for `return usage_error(...)`. */

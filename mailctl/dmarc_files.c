@@ -91,7 +91,8 @@ size_t dmarc_files_list(const char *dir, bool with_current, char ***out)
 	return n;
 }
 
-int dmarc_files_read(const char *path, struct dmarc_agg *a, uint64_t *good, uint64_t *bad)
+int report_files_each(const char *path, size_t maxline, bool (*fn)(const char *line, void *arg),
+		      void *arg, uint64_t *good, uint64_t *bad)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
@@ -103,16 +104,27 @@ int dmarc_files_read(const char *path, struct dmarc_agg *a, uint64_t *good, uint
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	struct dmarc_record r;
 	while ((n = getline(&line, &cap, f)) > 0) {
-		if ((size_t)n <= DMARC_REC_LINE_MAX && line[n - 1] == '\n' && dmarc_record_parse(line, &r)) {
-			dmarc_agg_add(a, &r);
+		if ((size_t)n <= maxline && line[n - 1] == '\n' && fn(line, arg))
 			(*good)++;
-		} else {
+		else
 			(*bad)++;	/* a torn last line after a crash, or damage */
-		}
 	}
 	free(line);
 	fclose(f);
 	return 0;
+}
+
+static bool add_dmarc_line(const char *line, void *arg)
+{
+	struct dmarc_record r;
+	if (!dmarc_record_parse(line, &r))
+		return false;
+	dmarc_agg_add(arg, &r);
+	return true;
+}
+
+int dmarc_files_read(const char *path, struct dmarc_agg *a, uint64_t *good, uint64_t *bad)
+{
+	return report_files_each(path, DMARC_REC_LINE_MAX, add_dmarc_line, a, good, bad);
 }

@@ -1,6 +1,9 @@
 /* dmarc_outbox.c — report mails kept durably until queued has them (see
  * dmarc_outbox.h for the steps and why). */
 #include "mailctl/dmarc_outbox.h"
+#include "mailctl/runstate.h"
+#include "common/instance.h"
+#include "common/queue_submit.h"
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "common/queue_proto.h"
@@ -289,4 +292,28 @@ bool outbox_flush(const char *dmarc_dir, outbox_send_fn send, void *arg)
 	free_list(runs, n);
 	free(box);
 	return ok;
+}
+
+#define QUEUE_WAIT_MS 60000	/* how long to wait for a restarting queued */
+
+uint32_t outbox_queue_mail(const struct instance *in, const char *client, const char *sender,
+			   const char *rcpt, const char *mail, char *err, size_t errlen)
+{
+	struct queue_submission qs;
+	char *path = instance_sock(in, "queue");
+	/* Wait for a restarting queued only while the instance runs at all. */
+	uint64_t wait = master_running(in->run_dir) ? QUEUE_WAIT_MS : 0;
+	uint32_t st = queue_submit_open(path, wait, &qs, err, errlen);
+	free(path);
+	if (st == QS_OK && write_all(qs.fd, mail, strlen(mail)) < 0) {
+		snprintf(err, errlen, "writing the queue file failed: %s", strerror(errno));
+		queue_submit_abort(&qs);
+		st = QS_TEMPFAIL;
+	} else if (st == QS_OK) {
+		const char *rcpts[1] = { rcpt };
+		const struct queue_envelope env = { .sender = sender, .flags = QF_LOCAL,
+						    .client = client, .nrcpt = 1, .rcpts = rcpts };
+		st = queue_submit_commit(&qs, &env, 120000, err, errlen);
+	}
+	return st;
 }

@@ -40,6 +40,11 @@ void outbox_abort(struct outbox *ob);
 /* Queues one mail; returns a queue status (QS_*). */
 typedef uint32_t (*outbox_send_fn)(void *arg, const char *sender, const char *rcpt,
 				   const char *domain, const char *mail);
+/* Queue one report mail the way `mailctl sendmail` does (client names the
+ * report kind in the queue's logs); a queue_status, err says why when not OK. */
+struct instance;
+uint32_t outbox_queue_mail(const struct instance *in, const char *client, const char *sender,
+			   const char *rcpt, const char *mail, char *err, size_t errlen);
 /* Step 3 for every committed run (after cleaning up as described above).
  * Stops at the first temporary failure: returns false then. */
 bool outbox_flush(const char *dmarc_dir, outbox_send_fn send, void *arg);

@@ -66,8 +66,13 @@ struct dmarc_mail {
 	const unsigned char *gz;
 	size_t gzlen;
 	time_t date;
+	/* TLS reports (RFC 8460 5.3) use the same mail with these set; NULL for DMARC */
+	const char *report_type;	/* multipart/report; report-type=... */
+	const char *media_type;		/* of the attachment (application/gzip) */
+	const char *extra_headers;	/* CRLF-terminated header fields */
+	const char *what;		/* the text part: "a DMARC aggregate report (RFC 7489)" */
 };
-/* The report message (RFC 7489 7.2.1.1), CRLF lines; malloc'd. */
+/* The report message (RFC 7489 7.2.1.1, RFC 8460 5.3), CRLF lines; malloc'd. */
 char *dmarc_report_mail(const struct dmarc_mail *m);
 
 /* "mailto:addr[!size[kmgt]]" -> addr and the size limit in bytes (0 = none).

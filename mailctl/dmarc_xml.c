@@ -182,19 +182,26 @@ char *dmarc_report_mail(const struct dmarc_mail *m)
 	FILE *f = open_memstream(&buf, &len);
 	if (!f)
 		fatal_errno("open_memstream");
+	char ctype[120] = "multipart/mixed";
+	if (m->report_type)
+		snprintf(ctype, sizeof ctype, "multipart/report; report-type=\"%s\"", m->report_type);
 	fprintf(f, "From: <%s>\r\nTo: <%s>\r\nDate: %s\r\n"
-		   "Subject: Report Domain: %s Submitter: %s Report-ID: <%s>\r\n"
-		   "Message-ID: <%s@%s>\r\nMIME-Version: 1.0\r\n"
-		   "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n"
+		   "Subject: Report Domain: %s Submitter: %s Report-ID: <%s>\r\n%s"
+		   "Message-ID: <%s%s%s>\r\nMIME-Version: 1.0\r\n"
+		   "Content-Type: %s; boundary=\"%s\"\r\n\r\n"
 		   "This is a MIME message.\r\n\r\n--%s\r\n"
 		   "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
-		   "This is a DMARC aggregate report (RFC 7489) for %s from %s.\r\n\r\n--%s\r\n"
-		   "Content-Type: application/gzip; name=\"%s\"\r\n"
+		   "This is %s for %s from %s.\r\n\r\n--%s\r\n"
+		   "Content-Type: %s; name=\"%s\"\r\n"
 		   "Content-Transfer-Encoding: base64\r\n"
 		   "Content-Disposition: attachment; filename=\"%s\"\r\n\r\n",
-		m->from, m->to, date, m->domain, m->submitter, m->report_id, m->report_id,
-		m->submitter, boundary, boundary, m->domain, m->submitter, boundary, m->filename,
-		m->filename);
+		m->from, m->to, date, m->domain, m->submitter, m->report_id,
+		m->extra_headers ? m->extra_headers : "", m->report_id,
+		strchr(m->report_id, '@') ? "" : "@", strchr(m->report_id, '@') ? "" : m->submitter,
+		ctype, boundary,
+		boundary, m->what ? m->what : "a DMARC aggregate report (RFC 7489)", m->domain,
+		m->submitter, boundary, m->media_type ? m->media_type : "application/gzip",
+		m->filename, m->filename);
 	base64_lines(f, m->gz, m->gzlen);
 	fprintf(f, "\r\n--%s--\r\n", boundary);
 	if (fclose(f) != 0)

@@ -33,6 +33,7 @@ static const struct command commands[] = {
 	{ "dkim", cmd_dkim, "dkim keygen DOMAIN [--selector S] [--algorithm rsa|ed25519]" },
 	{ "dns", cmd_dns, "dns DOMAIN [--check]  the DNS records the domain should publish (--check: which DNS serves)" },
 	{ "dmarc", cmd_dmarc, "dmarc report [--dry-run] [--output DIR]   DMARC aggregate reports" },
+	{ "tlsrpt", cmd_tlsrpt, "tlsrpt report [--dry-run] [--output DIR]  TLS reports (RFC 8460)" },
 };
 
 int cmd_error(const char *fmt, ...)

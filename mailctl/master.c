@@ -7,7 +7,7 @@
 #include "mailctl/instctl.h"
 #include "mailctl/master.h"
 #include "mailctl/accounts.h"
-#include "mailctl/dmarc_sched.h"
+#include "mailctl/report_sched.h"
 #include "mailctl/runstate.h"
 #include "common/ipc.h"
 #include "common/log.h"
@@ -215,7 +215,7 @@ static void master_loop(struct master *m)
 				child_ready_event(m, who[i]);
 		children_reap(m);
 		children_timers(m);
-		dmarc_sched_tick(m);
+		report_sched_tick(m);
 		if (m->state == M_STOPPING && master_all_gone(m))
 			master_finish(m);
 	}
@@ -250,7 +250,7 @@ static void master_run(struct master *m)
 	log_info("master: starting %s (pid=%d)", m->in.dir, (int)getpid());
 	m->state = M_STARTING;
 	m->next_initial = 0;
-	dmarc_sched_init(m);
+	report_sched_init(m);
 	master_start_next(m);
 	master_loop(m);
 }

@@ -39,6 +39,8 @@ struct child {
 
 enum master_state { M_STARTING, M_RUNNING, M_STOPPING };
 
+#define REPORT_KINDS 2	/* DMARC, TLS-RPT (report_sched.c) */
+
 struct master {
 	struct instance in;
 	struct listeners ls;
@@ -58,8 +60,9 @@ struct master {
 	uint64_t stop_deadline;
 	bool stop_killed;	/* SIGKILL already sent */
 	int exit_code;
-	uint64_t dmarc_due_ms;	/* next DMARC report run (dmarc_sched.c), UINT64_MAX = never */
-	pid_t dmarc_pid;	/* the report run going on, 0 if none */
+	/* report runs (report_sched.c): DMARC, TLS-RPT */
+	uint64_t report_due_ms[REPORT_KINDS];	/* next run, UINT64_MAX = never */
+	pid_t report_pid[REPORT_KINDS];		/* the run going on, 0 if none */
 	char fail_msg[512];	/* why start-up failed (told to `mailctl start`) */
 };
 

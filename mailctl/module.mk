@@ -1,1 +1,1 @@
-$(eval $(call program,mailctl,mailctl,-lpq -lz -lrnp,smtpd))
+$(eval $(call program,mailctl,mailctl,-lpq -lz -lrnp -ljansson,smtpd))

@@ -3,7 +3,7 @@
  * generations, stop. */
 #include "mailctl/check.h"
 #include "mailctl/control.h"
-#include "mailctl/dmarc_sched.h"
+#include "mailctl/report_sched.h"
 #include "mailctl/master.h"
 #include "mailctl/runstate.h"
 #include "common/log.h"
@@ -346,7 +346,7 @@ void children_reap(struct master *m)
 	int st;
 	pid_t pid;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if (dmarc_sched_reaped(m, pid, st))
+		if (report_sched_reaped(m, pid, st))
 			continue;
 		for (size_t i = 0; i < MASTER_MAX_CHILDREN; i++) {
 			struct child *k = &m->kids[i];
@@ -400,8 +400,8 @@ uint64_t children_next_due(const struct master *m)
 	}
 	if (m->state == M_STOPPING && !m->stop_killed && m->stop_deadline < due)
 		due = m->stop_deadline;
-	if (m->state == M_RUNNING && m->dmarc_due_ms < due)
-		due = m->dmarc_due_ms;
+	if (m->state == M_RUNNING && report_sched_due(m) < due)
+		due = report_sched_due(m);
 	return due;
 }
 

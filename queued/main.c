@@ -73,7 +73,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		r = instance_conf(&in, "queued", queued_settings, &conf, &errs);
 	if (r == 0 && errs.count == 0) {
 		load_qconf(&conf, &in);
-		dmarclog_set_max(cfg_int(&conf, "dmarc_log_max"));
+		reclog_set_max(dmarc_log, cfg_int(&conf, "dmarc_log_max"));
+		reclog_set_max(tlsrpt_log, cfg_int(&conf, "tlsrpt_log_max"));
 		log_info("configuration reloaded");
 		sched_kick_all();
 	} else {
@@ -126,7 +127,7 @@ int main(int argc, char **argv)
 		fatal("event_base_new failed");
 	qwork = workq_new(qbase, (int)cfg_int(&conf, "commit_threads"));
 	flush_init();
-	dmarclog_init(cfg_int(&conf, "dmarc_log_max"));
+	reclog_init(cfg_int(&conf, "dmarc_log_max"), cfg_int(&conf, "tlsrpt_log_max"));
 	char *asock = instance_sock(&in, "auth");
 	qauth = auth_client_new(qbase, asock, 30000);
 	free(asock);

@@ -7,7 +7,8 @@
  *   sched.c   routing (auth RCPT), jobs to agents, results, retries, expiry
  *   bounce.c  DSNs queued as new messages;  dsn.c  DSN text (RFC 3464)
  *   admin.c   mailctl queue commands
- *   dmarclog.c DMARC report records from smtpd (SPOOL/dmarc/records) */
+ *   reclog.c   report records: DMARC from smtpd (SPOOL/dmarc/records), TLS-RPT
+ *              from the remote agent (SPOOL/tlsrpt/records) */
 #ifndef TERN_QUEUED_H
 #define TERN_QUEUED_H
 
@@ -100,11 +101,13 @@ bool server_send(uint64_t cid, struct ipc_msg *m);	/* false if the client is gon
 /* admin.c: run an admin command; lines appended to *out (count *n). */
 int admin_run(const char *cmd, const char *arg, char ***out, uint32_t *n);
 
-/* dmarclog.c (after spool_init and the event base) */
-struct dmarc_record;
-void dmarclog_init(uint64_t max_bytes);		/* 0: keep no records */
-void dmarclog_set_max(uint64_t max_bytes);
-void dmarclog_append(const struct dmarc_record *r);
+/* reclog.c: the report record logs (after spool_init and the event base) */
+struct reclog;
+extern struct reclog *dmarc_log, *tlsrpt_log;
+void reclog_init(uint64_t dmarc_max, uint64_t tlsrpt_max);	/* 0: keep no records */
+void reclog_set_max(struct reclog *l, uint64_t max_bytes);
+/* Append one formatted line (consumed). */
+void reclog_append(struct reclog *l, char *line);
 
 /* small helpers */
 uint64_t unix_now(void);

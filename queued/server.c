@@ -8,6 +8,7 @@
 #include "queued/queued.h"
 #include "queued/qindex.h"
 #include "common/dmarc_record.h"
+#include "common/tlsrpt_record.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/privdrop.h"
@@ -409,10 +410,26 @@ static bool handle_dmarc(struct client *c, struct ipc_msg *m)
 	struct dmarc_record r;
 	if (!c->trusted || !dmarc_record_get(m, &r))
 		return false;
-	if (!dmarc_record_valid(&r))
-		log_warn("DMARC record from uid %u with a bad field; not kept", c->uid);
+	char *line = dmarc_record_valid(&r) ? dmarc_record_format(&r) : NULL;
+	if (!line)
+		log_warn("DMARC record from uid %u with a bad field or too long; not kept", c->uid);
 	else
-		dmarclog_append(&r);
+		reclog_append(dmarc_log, line);
+	return true;
+}
+
+/* An outbound TLS session outcome (delivery agents only), kept like a DMARC
+ * record. */
+static bool handle_tlsrpt(struct client *c, struct ipc_msg *m)
+{
+	struct tlsrpt_record r;
+	if (!c->agent || !tlsrpt_record_get(m, &r))
+		return false;
+	char *line = tlsrpt_record_format(&r);
+	if (!line)
+		log_warn("TLS-RPT record from uid %u with a bad field or too long; not kept", c->uid);
+	else
+		reclog_append(tlsrpt_log, line);
 	return true;
 }
 
@@ -458,6 +475,8 @@ static bool handle(struct client *c, struct ipc_msg *m)
 		return true;
 	case QUEUE_DMARC_RECORD:
 		return handle_dmarc(c, m);
+	case QUEUE_TLSRPT_RECORD:
+		return handle_tlsrpt(c, m);
 	case QUEUE_JOB_RES:
 		if (!c->agent)
 			return false;

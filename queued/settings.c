@@ -11,6 +11,7 @@ const struct cfg_key queued_settings[] = {
 	CFG_KEY_SIZE("bounce_size_limit", "50k", 0, 1ull << 30, "Bounces quote the whole message up to this size, else its headers"),
 	CFG_KEY_INT("commit_threads", "4", 1, 64, "Threads that write and fsync queue files in parallel"),
 	CFG_KEY_INT("agent_max_jobs", "64", 1, 100000, "Messages handed to one delivery agent at a time"),
+	CFG_KEY_SIZE("tlsrpt_log_max", "64m", 0, 1ull << 40, "Largest size of spool_dir/tlsrpt/records, the outbound TLS session outcomes kept for `mailctl tlsrpt report` (beyond it records are dropped and logged; 0 = keep none)"),
 	CFG_KEY_SIZE("dmarc_log_max", "64m", 0, 1ull << 40, "Largest size of spool_dir/dmarc/records, the DMARC evaluations kept for `mailctl dmarc report` (beyond it records are dropped and logged; 0 = keep none)"),
 	CFG_KEY_END,
 };

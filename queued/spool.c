@@ -4,9 +4,11 @@
  * SPOOL/msg/ID       committed: message bytes followed by the envelope trailer
  * SPOOL/corrupt/ID   files recovery could not read (kept for the administrator)
  * SPOOL/db/          the Berkeley DB environment of the index
- * SPOOL/dmarc/       DMARC report records (dmarclog.c) */
+ * SPOOL/dmarc/       DMARC report records (reclog.c)
+ * SPOOL/tlsrpt/      TLS-RPT report records (reclog.c) */
 #include "queued/queued.h"
 #include "common/dmarc_record.h"
+#include "common/tlsrpt_record.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -25,7 +27,7 @@ char *spool_dir;
 
 int spool_init(const char *dir)
 {
-	static const char *subs[] = { "incoming", "msg", "corrupt", "db", DMARC_LOG_DIR };
+	static const char *subs[] = { "incoming", "msg", "corrupt", "db", DMARC_LOG_DIR, TLSRPT_LOG_DIR };
 	spool_dir = xstrdup(dir);
 	for (size_t i = 0; i < ARRAY_LEN(subs); i++) {
 		char *p = xasprintf("%s/%s", dir, subs[i]);

@@ -12,8 +12,17 @@ certificates come from the same CA; DNS (dnsmasq) publishes the TXT records.
 
 The policy is cached for max_age and fetched again only when the TXT id
 changes; the fetch is done by the deliverd-sts process, not the SMTP client.
+
+TLS-RPT (RFC 8460): every destination but badmx.test publishes
+_smtp._tls with rua=mailto:tlsrpt@a.test, an address of A itself, so
+`mailctl tlsrpt report` on A mails each report through A's queue into that
+mailbox, where the test reads the JSON back.
 """
+import base64
+import email
+import gzip
 import http.server
+import json
 import os
 import shutil
 import smtplib
@@ -111,6 +120,8 @@ def dns_records(ids):
         recs.append(f"--address=/mta-sts.{dom}/127.0.0.1")
         if dom in ids:
             recs.append(f"--txt-record=_mta-sts.{dom},v=STSv1; id={ids[dom]}")
+        if dom != "badmx.test":
+            recs.append(f"--txt-record=_smtp._tls.{dom},v=TLSRPTv1; rua=mailto:tlsrpt@a.test")
     return recs
 
 
@@ -147,6 +158,7 @@ def world():
         a.set_conf("deliverd", "smtp_tls_ca_file", ca)
         a.set_conf("deliverd", "mta_sts_port", str(web_port))
         a.add_user("alice@a.test", "alice-pw-1")
+        a.add_user("tlsrpt@a.test", "tlsrpt-pw-1")
         b.start()
         a.start()
         for dom in MX:
@@ -255,3 +267,74 @@ def test_the_fetcher_is_its_own_process(world):
     assert "deliverd-sts" in rows
     if IS_ROOT:
         assert rows["deliverd-sts"][2] == "tern-sts"
+
+
+def tls_reports(a):
+    """The TLS reports in tlsrpt@a.test's mailbox: {policy domain: (mail, json)}."""
+    d = os.path.join(a.maildir("tlsrpt@a.test"), "new")
+    out = {}
+    for n in os.listdir(d) if os.path.isdir(d) else []:
+        msg = email.message_from_binary_file(open(os.path.join(d, n), "rb"))
+        for part in msg.walk():
+            if part.get_content_type() == "application/tlsrpt+gzip":
+                doc = json.loads(gzip.decompress(base64.b64decode(part.get_payload())))
+                out[msg["TLS-Report-Domain"]] = (msg, doc, part.get_filename())
+    return out
+
+
+def policy(doc, ptype):
+    return next(p for p in doc["policies"] if p["policy"]["policy-type"] == ptype)
+
+
+def test_tls_reports_go_to_each_domains_rua(world):
+    a, b = world
+    for dom in ("enforce.test", "testing.test", "none.test"):
+        assert wait_for(lambda: delivered(b, f"bob@{dom}", dom), 60), a.log_text()[-3000:]
+    assert wait_for(lambda: log_line(a, "bob@badcert.test", "deferred"), 60)
+    assert wait_for(lambda: os.path.exists(os.path.join(a.dir, "spool", "tlsrpt", "records")),
+                    30), a.log_text()[-3000:]
+    r = a.ctl("tlsrpt", "report")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "report domain=enforce.test" in r.stdout, r.stdout
+    # badmx.test publishes no _smtp._tls record: nothing is sent for it
+    assert "report domain=badmx.test status=none" in r.stdout, r.stdout
+    want = {"enforce.test", "badcert.test", "testing.test", "none.test"}
+    assert wait_for(lambda: want <= set(tls_reports(a)), 60), (r.stdout, set(tls_reports(a)),
+                                                               a.log_text()[-3000:])
+    reps = tls_reports(a)
+
+    msg, doc, fname = reps["enforce.test"]
+    assert msg.get_content_type() == "multipart/report"
+    assert msg.get_param("report-type") == "tlsrpt"
+    assert msg["TLS-Report-Submitter"] == "mx.a.test"
+    assert msg["Message-ID"].count("@") == 1, msg["Message-ID"]
+    assert msg["Subject"].startswith("Report Domain: enforce.test Submitter: mx.a.test Report-ID:")
+    assert fname.startswith("mx.a.test!enforce.test!") and fname.endswith(".json.gz")
+    assert doc["organization-name"] == "mx.a.test"
+    p = policy(doc, "sts")
+    assert p["policy"]["policy-domain"] == "enforce.test"
+    assert "mode: enforce" in p["policy"]["policy-string"]
+    assert p["policy"]["mx-host"] == ["mx.sts.test"]
+    assert p["summary"]["total-successful-session-count"] >= 1
+
+    # the certificate names mx.sts.test, the MX is mx2.sts.test
+    doc = reps["badcert.test"][1]
+    p = policy(doc, "sts")
+    assert p["summary"]["total-failure-session-count"] >= 1
+    kinds = {d["result-type"] for d in p["failure-details"]}
+    assert "certificate-host-mismatch" in kinds, p
+    d = p["failure-details"][0]
+    assert d["receiving-mx-hostname"] == "mx2.sts.test" and d["receiving-ip"] == "127.0.0.2"
+    assert d["sending-mta-ip"]
+
+    # testing mode: delivered, but the MX is outside the policy: a failure to report
+    p = policy(reps["testing.test"][1], "sts")
+    assert any(d["result-type"] == "validation-failure" for d in p["failure-details"]), p
+
+    p = policy(reps["none.test"][1], "no-policy-found")
+    assert p["summary"]["total-successful-session-count"] >= 1
+    assert "policy-string" not in p["policy"]
+
+    # the records were taken: a second run has none
+    r = a.ctl("tlsrpt", "report")
+    assert r.returncode == 0 and "no records" in r.stdout, r.stdout

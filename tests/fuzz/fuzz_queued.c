@@ -11,6 +11,7 @@
 #include "queued/dsn.h"
 #include "queued/qrec.h"
 #include "common/dmarc_record.h"
+#include "common/tlsrpt_record.h"
 #include "common/ipc.h"
 #include "common/util.h"
 
@@ -90,9 +91,29 @@ static void check_dmarc_record(const uint8_t *data, size_t size)
 	free(buf);
 }
 
+/* TLS report records (QUEUE_TLSRPT_RECORD lines): a parsed line formats to a
+ * line that parses to the same record and line again. */
+static void check_tlsrpt_record(const uint8_t *data, size_t size)
+{
+	char *line = xstrndup((const char *)data, size);
+	struct tlsrpt_record r, r2;
+	if (tlsrpt_record_parse(line, &r)) {
+		char *a = tlsrpt_record_format(&r);
+		if (!a || !tlsrpt_record_parse(a, &r2))
+			abort();
+		char *b = tlsrpt_record_format(&r2);
+		if (!b || strcmp(a, b))
+			abort();
+		free(a);
+		free(b);
+	}
+	free(line);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_dmarc_record(data, size);
+	check_tlsrpt_record(data, size);
 	struct qmsg m;
 	if (qrec_decode(data, size, &m) == 0) {
 		/* A current-version record re-encodes to itself; an older one to a

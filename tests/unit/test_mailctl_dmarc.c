@@ -159,9 +159,11 @@ static void test_xml(void)
 
 	char *name = dmarc_report_filename("mx.example.test", "a.test", 900, 1600, "ab12");
 	CHECK_STR(name, "mx.example.test!a.test!900!1600!ab12.xml.gz");
-	struct dmarc_mail m = { "noreply-dmarc@mx.example.test", "dmarc@a.test", "a.test",
-				"mx.example.test", "R1", name, gz, gzlen, 0 };
+	struct dmarc_mail m = { .from = "noreply-dmarc@mx.example.test", .to = "dmarc@a.test",
+				.domain = "a.test", .submitter = "mx.example.test", .report_id = "R1",
+				.filename = name, .gz = gz, .gzlen = gzlen };
 	char *mail = dmarc_report_mail(&m);
+	CHECK(strstr(mail, "\r\nMessage-ID: <R1@mx.example.test>\r\n") != NULL);
 	CHECK(strstr(mail, "\r\nSubject: Report Domain: a.test Submitter: mx.example.test "
 			   "Report-ID: <R1>\r\n") != NULL);
 	CHECK(strstr(mail, "Content-Type: application/gzip; name=\"" ) != NULL);
