@@ -112,7 +112,13 @@ class Instance:
     def __init__(self, parent, domain="example.test", hostname="mx.example.test",
                  port_base=None):
         self.port_base = port_base or next_port_base()
+        # A module's instances share one parent and the bases cycle, so a base
+        # may come round again: the directory gets a suffix then.
         self.dir = os.path.join(parent, f"inst{self.port_base}")
+        n = 1
+        while os.path.exists(self.dir):
+            n += 1
+            self.dir = os.path.join(parent, f"inst{self.port_base}-{n}")
         self.domain = domain
         self.hostname = hostname
         self.started = False
