@@ -114,17 +114,3 @@ int report_files_each(const char *path, size_t maxline, bool (*fn)(const char *l
 	fclose(f);
 	return 0;
 }
-
-static bool add_dmarc_line(const char *line, void *arg)
-{
-	struct dmarc_record r;
-	if (!dmarc_record_parse(line, &r))
-		return false;
-	dmarc_agg_add(arg, &r);
-	return true;
-}
-
-int dmarc_files_read(const char *path, struct dmarc_agg *a, uint64_t *good, uint64_t *bad)
-{
-	return report_files_each(path, DMARC_REC_LINE_MAX, add_dmarc_line, a, good, bad);
-}

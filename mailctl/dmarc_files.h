@@ -22,7 +22,5 @@ size_t dmarc_files_list(const char *dir, bool with_current, char ***out);
  * fatal. 0 or -1 (errno). */
 int report_files_each(const char *path, size_t maxline, bool (*fn)(const char *line, void *arg),
 		      void *arg, uint64_t *good, uint64_t *bad);
-/* Add every record of path to a; bad lines are counted, never fatal. 0 or -1. */
-int dmarc_files_read(const char *path, struct dmarc_agg *a, uint64_t *good, uint64_t *bad);
 
 #endif

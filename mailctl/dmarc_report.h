@@ -79,15 +79,4 @@ char *dmarc_report_mail(const struct dmarc_mail *m);
  * False for other schemes or an address we would not submit to. */
 bool dmarc_rua_parse(const char *uri, char *addr, size_t len, uint64_t *limit);
 
-/* ---- cmd_dmarc.c: one report run over the instance's records ---- */
-struct instance;
-struct dmarc_run_opts {
-	bool dry_run;		/* rotate nothing, send nothing */
-	const char *output;	/* also keep the .xml.gz files here (NULL: no) */
-	bool to_log;		/* say what happens in the log (scheduled run), not on stdout */
-};
-/* 0, 1 on errors, EX_TEMPFAIL (75) when a report could not be queued (the
- * records are kept for the next run). */
-int dmarc_report_run(const struct instance *in, const struct dmarc_run_opts *o);
-
 #endif

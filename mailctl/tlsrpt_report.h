@@ -66,14 +66,4 @@ char *tlsrpt_report_filename(const char *submitter, const char *domain, uint64_t
  * out; false if txt is not such a record. */
 bool tlsrpt_txt_rua(const char *txt, char *out, size_t len);
 
-/* ---- cmd_tlsrpt.c ---- */
-struct instance;
-struct tlsrpt_run_opts {
-	bool dry_run;		/* rotate nothing, send nothing */
-	const char *output;	/* also keep the .json.gz files here (NULL: no) */
-	bool to_log;		/* the master's scheduled run: say it in the log */
-};
-/* 0, 1 on errors, 75 when a report could not be queued (kept for the next run). */
-int tlsrpt_report_run(const struct instance *in, const struct tlsrpt_run_opts *o);
-
 #endif
