@@ -401,6 +401,11 @@ bool cfg_bool(const struct cfg *c, const char *name)
 	return cfg_parse_bool(find_value(c, name)->text) == 1;
 }
 
+int cfg_key_line(const struct cfg *c, const char *name)
+{
+	return find_value(c, name)->line;
+}
+
 char *cfg_path(const struct cfg *c, const char *name)
 {
 	const char *t = find_value(c, name)->text;

@@ -104,6 +104,8 @@ uint64_t cfg_int(const struct cfg *c, const char *name);	/* INT, SIZE, TIME (s),
 bool cfg_bool(const struct cfg *c, const char *name);
 /* A yes/no word as the files spell it: 1, 0, or -1 when it is neither. */
 int cfg_parse_bool(const char *text);
+/* The line where the file sets name, 0 when it takes the default. */
+int cfg_key_line(const struct cfg *c, const char *name);
 /* Resolved path (absolute); caller frees. */
 char *cfg_path(const struct cfg *c, const char *name);
 /* List items; returns count, *items malloc'd array of malloc'd strings. */

@@ -2,6 +2,7 @@
 #include "common/instance.h"
 #include "common/cfgcheck.h"
 #include "common/dns.h"
+#include "common/site.h"
 #include "common/util.h"
 
 #include <limits.h>
@@ -20,6 +21,9 @@ const struct cfg_key tern_settings[] = {
 	CFG_KEY_STR("directory_pgsql", "", NULL, "directory = pgsql: libpq connection string, e.g. \"host=10.0.0.5 dbname=tern user=tern sslmode=require\" (no password here; as root the auth service runs chrooted in db_dir, so give host as an IP address)"),
 	CFG_KEY_STR("directory_password_file", "", NULL, "directory = pgsql: file whose first line is the database password (relative to this directory; read as root before dropping privileges; keep it 0600); empty: none"),
 	CFG_KEY_MSEC("directory_timeout", "5s", 100, 60000, "directory = pgsql: longest wait for a connection or an answer; past it the lookup fails temporarily (SMTP 4xx, login 'try later'), never as 'no such user'"),
+	CFG_KEY_ENUM("role", "both", "both,frontend,mailbox", "What this host does in a site of several (docs/SCALING.md): both (one host: receives, stores and serves mail), frontend (receives mail and logins for users whose mailbox host is another host; stores none; needs directory = pgsql) or mailbox (stores and serves the mail of the users the directory places here)"),
+	CFG_KEY_STR("mailbox_host_name", "", site_host_name_check, "This host's name as the directory names users' mailbox hosts (mailctl user add --host); a user with this host or none is stored here (empty: hostname)"),
+	CFG_KEY_LIST("mailbox_hosts", "", site_host_item_check, "role = frontend: the mailbox hosts and their internal ports, NAME=ADDRESS:PORT (an IP address; [IPv6]:PORT), comma-separated; NAME as the directory spells it"),
 	CFG_KEY_PATH("run_dir", "run", "Pid files and the Unix sockets between daemons"),
 	CFG_KEY_PATH("log_dir", "log", "Log files when log = file"),
 	CFG_KEY_ENUM("log", "syslog", "syslog,file", "Where daemons log: syslog (mail facility) or file (log_dir/tern.log)"),

@@ -9,4 +9,9 @@
  * returns the number of errors found. */
 int instance_check(const char *dir, struct cfg_errors *errs);
 
+struct instance;
+/* The site settings of tern.conf together (role, mailbox hosts, the pgsql
+ * directory): what the schema cannot check key by key (check_site.c). */
+void check_site(const struct instance *in, struct cfg_errors *errs);
+
 #endif

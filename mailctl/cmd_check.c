@@ -32,14 +32,6 @@ static void add_unique(struct cfg_errors *errs, const char *line)
 		cfg_error(errs, "%s", line);
 }
 
-static int key_line(const struct cfg *c, const char *key)
-{
-	for (size_t i = 0; i < c->nvalues; i++)
-		if (!strcmp(c->values[i].key->name, key))
-			return c->values[i].line;
-	return 0;
-}
-
 /* What the schema of tern.conf cannot say: listen is a list that must not be
  * empty (each address is checked by the schema). */
 static void check_master_settings(const struct instance *in, struct cfg_errors *errs)
@@ -48,7 +40,7 @@ static void check_master_settings(const struct instance *in, struct cfg_errors *
 	size_t n = cfg_list(&in->conf, "listen", &addrs);
 	if (n == 0)
 		cfg_error(errs, "%s:%d: listen needs at least one address", in->conf.path,
-			  key_line(&in->conf, "listen"));
+			  cfg_key_line(&in->conf, "listen"));
 	cfg_list_free(addrs, n);
 }
 
@@ -89,6 +81,7 @@ int instance_check(const char *dir, struct cfg_errors *errs)
 		return errs->count - before;
 	if (access(in.conf.path, F_OK) == 0) {
 		check_master_settings(&in, errs);
+		check_site(&in, errs);
 		reach_check(&in, errs);
 		const char *names[32];
 		size_t n = proc_conf_names(names, ARRAY_LEN(names));

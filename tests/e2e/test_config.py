@@ -63,6 +63,53 @@ def test_check_reports_every_bad_value_with_file_and_line(instance_stopped):
         inst.ctl("status", check=False).returncode != 0
 
 
+SITE_CASES = [
+    # settings of tern.conf, the key whose line the error names, what check says
+    ({"role": "frontend"}, "role", "role = frontend needs the site's shared directory"),
+    ({"role": "frontend"}, "role", "role = frontend needs mailbox_hosts"),
+    ({"directory": "pgsql", "directory_pgsql": "host=127.0.0.1 password=secret"},
+     "directory_pgsql", "directory_pgsql must not hold a password"),
+    ({"directory": "pgsql", "directory_pgsql": "host=127.0.0.1 dbname='tern"},
+     "directory_pgsql", "directory_pgsql is not a libpq connection string"),
+    ({"directory": "pgsql", "directory_password_file": "no-such-file"},
+     "directory_password_file", "no-such-file"),
+    ({"mailbox_host_name": "mb1", "mailbox_hosts": "mb1=127.0.0.1:2024"},
+     "mailbox_hosts", "mailbox_hosts names this host itself (mb1)"),
+    ({"mailbox_hosts": "mb2=127.0.0.1:2024, MB2=127.0.0.1:3024"},
+     "mailbox_hosts", "mailbox_hosts names mb2 twice"),
+]
+
+
+@pytest.mark.parametrize("settings,key,want", SITE_CASES)
+def test_check_validates_the_site_and_directory_settings(instance_stopped, settings, key, want):
+    """What the schema cannot check key by key: the role against the
+    directory and mailbox hosts, the pgsql connection string and password
+    file, the mailbox hosts against this host's own name."""
+    inst = instance_stopped
+    for k, v in settings.items():
+        inst.set_conf("tern", k, v)
+    r = inst.ctl("check", check=False)
+    assert r.returncode != 0
+    where = f"{inst.conf_path('tern')}:{conf_line(inst, 'tern', key)}: "
+    assert any(l.startswith(where) and want in l for l in r.stderr.splitlines()), \
+        (where + want, r.stderr)
+
+
+def test_check_accepts_a_frontend_and_a_mailbox_host(instance_stopped):
+    inst = instance_stopped
+    for k, v in {"role": "frontend", "directory": "pgsql",
+                 "directory_pgsql": "host=127.0.0.1 dbname=tern",
+                 "mailbox_hosts": "mb1=127.0.0.1:2024, mb2=[::1]:2024"}.items():
+        inst.set_conf("tern", k, v)
+    r = inst.ctl("check", check=False)
+    assert r.returncode == 0 and "configuration ok" in r.stdout, r.stderr
+    inst.set_conf("tern", "role", "mailbox")
+    inst.set_conf("tern", "mailbox_host_name", "mb1")
+    inst.set_conf("tern", "mailbox_hosts", "")
+    r = inst.ctl("check", check=False)
+    assert r.returncode == 0 and "configuration ok" in r.stdout, r.stderr
+
+
 def test_daemon_refuses_an_out_of_range_value_itself(instance_stopped):
     """The daemon reads its file with the same checks: no silent clamping."""
     inst = instance_stopped

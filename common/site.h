@@ -1,0 +1,61 @@
+/* site.h — this host's place in a site of several hosts (issue 16): its
+ * role, its own name as the directory spells users' mailbox hosts, and the
+ * mailbox hosts a front-end routes to, all from tern.conf:
+ *
+ *   role              both (one host, as before) | frontend | mailbox
+ *   mailbox_host_name this host's name in the directory (empty: hostname)
+ *   mailbox_hosts     NAME=ADDRESS:PORT, ...: where a front-end reaches the
+ *                     internal port of each mailbox host
+ *
+ * A front-end stores no mail: every user's mail goes to the mailbox host the
+ * directory names. A mailbox host (or both) keeps the mail of users whose
+ * mailbox host is itself or empty. */
+#ifndef TERN_SITE_H
+#define TERN_SITE_H
+
+#include "common/userdb.h"
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct instance;
+
+enum site_role { SITE_BOTH, SITE_FRONTEND, SITE_MAILBOX };
+
+#define SITE_MAX_HOSTS 256
+
+struct site_host {
+	char name[USERDB_MAX_HOST + 1];		/* as the directory names it (normalised) */
+	char addr[INET6_ADDRSTRLEN];		/* IP literal: some roles run chrooted */
+	uint16_t port;				/* its internal port */
+};
+
+struct site {
+	enum site_role role;
+	char self[USERDB_MAX_HOST + 1];		/* mailbox_host_name, or hostname */
+	size_t nhosts;
+	struct site_host *hosts;
+};
+
+/* Parse one mailbox_hosts item "NAME=ADDRESS:PORT" ("[v6]:PORT" for IPv6);
+ * false with why. */
+bool site_parse_host(const char *item, struct site_host *h, char *why, size_t whylen);
+/* cfg_check_fn for mailbox_hosts items and mailbox_host_name. */
+bool site_host_item_check(const char *item, char *why, size_t whylen);
+bool site_host_name_check(const char *text, char *why, size_t whylen);
+const char *site_role_name(enum site_role r);
+
+/* Read the three settings of tern.conf (already checked by the schema).
+ * 0, or -1 with why (a duplicate name, this host listed as another). */
+int site_load(const struct instance *in, struct site *s, char *why, size_t whylen);
+void site_free(struct site *s);
+
+/* Is the mail of a user whose directory entry names host (normalised, ""
+ * for none) stored on this host? Never on a front-end. */
+bool site_is_local(const struct site *s, const char *host);
+/* The mailbox host named host, or NULL when this site lists none of that name. */
+const struct site_host *site_find(const struct site *s, const char *host);
+
+#endif

@@ -1,0 +1,116 @@
+/* Unit tests: a host's role and mailbox hosts (common/site.c). */
+#include "common/instance.h"
+#include "common/site.h"
+#include "tests/unit/check.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void test_parse_host(void)
+{
+	struct site_host h;
+	char why[200];
+	CHECK(site_parse_host("MB1.Example.Test=10.0.0.7:2024", &h, why, sizeof why));
+	CHECK_STR(h.name, "mb1.example.test");
+	CHECK_STR(h.addr, "10.0.0.7");
+	CHECK(h.port == 2024);
+	CHECK(site_parse_host("mb2=[2001:db8::7]:24", &h, why, sizeof why));
+	CHECK_STR(h.addr, "2001:db8::7");
+	CHECK(h.port == 24);
+	CHECK(site_parse_host("10.0.0.9=10.0.0.9:24", &h, why, sizeof why));
+	CHECK_STR(h.name, "10.0.0.9");
+	CHECK(!site_parse_host("mb1", &h, why, sizeof why));
+	CHECK(!site_parse_host("=10.0.0.7:24", &h, why, sizeof why));
+	CHECK(!site_parse_host("mb1=10.0.0.7", &h, why, sizeof why));
+	CHECK(!site_parse_host("mb1=10.0.0.7:0", &h, why, sizeof why));
+	CHECK(!site_parse_host("mb1=10.0.0.7:65536", &h, why, sizeof why));
+	CHECK(!site_parse_host("mb1=10.0.0.7:24x", &h, why, sizeof why));
+	CHECK(!site_parse_host("mb..1=10.0.0.7:24", &h, why, sizeof why));
+	CHECK(!site_parse_host("mb1=[10.0.0.7]:24", &h, why, sizeof why));
+	CHECK(!site_parse_host("mb1=2001:db8::7:24", &h, why, sizeof why));
+	CHECK(!site_parse_host("mb1=[2001:db8::7:24", &h, why, sizeof why));
+	CHECK(!site_parse_host("mb1=mb1.example.test:24", &h, why, sizeof why));
+	CHECK(strstr(why, "IP address") != NULL);
+}
+
+/* An instance directory whose tern.conf is text; 0 or -1 (with errors). */
+static int load(struct instance *in, const char *text)
+{
+	struct cfg_errors errs = { 0 };
+	char dir[512];
+	snprintf(dir, sizeof dir, "%s/inst", check_tmpdir());
+	mkdir(dir, 0700);	/* EEXIST from the test before is fine */
+	check_put_file(check_tmpdir(), "inst", "tern.conf", text);
+	int r = instance_load(in, dir, &errs);
+	for (int i = 0; i < errs.count; i++)
+		fprintf(stderr, "%s\n", errs.msg[i]);
+	return r;
+}
+
+static void test_roles(void)
+{
+	struct instance in;
+	struct site s;
+	char why[300];
+	CHECK(load(&in, "hostname = mx.example.test\n") == 0);
+	CHECK(site_load(&in, &s, why, sizeof why) == 0);
+	CHECK(s.role == SITE_BOTH);
+	CHECK_STR(s.self, "mx.example.test");	/* defaults to hostname */
+	CHECK(site_is_local(&s, ""));
+	CHECK(site_is_local(&s, "mx.example.test"));
+	CHECK(!site_is_local(&s, "mb1.example.test"));
+	CHECK(site_find(&s, "mb1.example.test") == NULL);
+	site_free(&s);
+	instance_free(&in);
+
+	CHECK(load(&in, "role = frontend\nmailbox_hosts = mb1=127.0.0.1:1024, MB2=127.0.0.1:2024\n") == 0);
+	CHECK(site_load(&in, &s, why, sizeof why) == 0);
+	CHECK(s.role == SITE_FRONTEND);
+	CHECK_STR(site_role_name(s.role), "frontend");
+	CHECK(s.nhosts == 2);
+	CHECK(!site_is_local(&s, ""));		/* a front-end stores no mail */
+	CHECK(!site_is_local(&s, "localhost"));
+	const struct site_host *h = site_find(&s, "mb2");
+	CHECK(h && h->port == 2024);
+	site_free(&s);
+	instance_free(&in);
+
+	CHECK(load(&in, "role = mailbox\nmailbox_host_name = MB1\n") == 0);
+	CHECK(site_load(&in, &s, why, sizeof why) == 0);
+	CHECK(site_is_local(&s, "mb1"));
+	CHECK(site_is_local(&s, ""));
+	CHECK(!site_is_local(&s, "mb2"));
+	site_free(&s);
+	instance_free(&in);
+}
+
+static void test_bad_sites(void)
+{
+	struct instance in;
+	struct site s;
+	char why[300];
+	CHECK(load(&in, "mailbox_hosts = mb1=127.0.0.1:1024, mb1=127.0.0.1:2024\n") == 0);
+	CHECK(site_load(&in, &s, why, sizeof why) < 0);
+	CHECK(strstr(why, "mb1 twice") != NULL);
+	instance_free(&in);
+	CHECK(load(&in, "mailbox_host_name = mb1\nmailbox_hosts = mb1=127.0.0.1:1024\n") == 0);
+	CHECK(site_load(&in, &s, why, sizeof why) < 0);
+	CHECK(strstr(why, "this host itself") != NULL);
+	instance_free(&in);
+	/* the schema refuses what site_parse_host refuses */
+	CHECK(load(&in, "mailbox_hosts = mb1=mb1.example.test:24\n") < 0);
+	instance_free(&in);
+	CHECK(load(&in, "mailbox_host_name = a..b\n") < 0);
+	instance_free(&in);
+	CHECK(load(&in, "role = proxy\n") < 0);
+	instance_free(&in);
+}
+
+int main(void)
+{
+	test_parse_host();
+	test_roles();
+	test_bad_sites();
+	return check_summary("common_site");
+}
