@@ -1,5 +1,6 @@
 /* blob.c — JMAP upload and download (see blob.h). */
 #include "httpd/blob.h"
+#include "httpd/blob_seal.h"
 #include "httpd/chan.h"
 #include "httpd/email.h"
 #include "httpd/jmap.h"
@@ -25,7 +26,7 @@
 
 static bool upload_id(const char *s)
 {
-	if (s[0] != 'G' || strlen(s) != 41)
+	if ((s[0] != 'G' && s[0] != BLOB_SEALED) || strlen(s) != 41)
 		return false;
 	for (s++; *s; s++)
 		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
@@ -48,26 +49,45 @@ int blob_open(struct sess *s, const char *blob_id, int *fd, size_t *len)
 		return -1;
 	}
 	*len = (size_t)st.st_size;
+	if (blob_id[0] != BLOB_SEALED)
+		return 0;
+	int sealed = *fd, r = blob_seal_open(sealed, *len, blob_id, fd, len);
+	close(sealed);
+	return r;
+}
+
+int blob_chunks_at(int fd, off_t off, size_t n, blob_chunk_fn *fn, void *ctx)
+{
+	unsigned char buf[65536];
+	for (size_t done = 0; done < n;) {
+		size_t want = n - done < sizeof buf ? n - done : sizeof buf;
+		ssize_t r = pread(fd, buf, want, off + (off_t)done);
+		if (r <= 0 || fn(ctx, buf, (size_t)r) < 0)
+			return -1;
+		done += (size_t)r;
+	}
 	return 0;
+}
+
+int blob_chunks(const void *inl, int fd, size_t n, blob_chunk_fn *fn, void *ctx)
+{
+	return inl || fd < 0 ? fn(ctx, inl, n) : blob_chunks_at(fd, 0, n, fn, ctx);
+}
+
+static int digest_chunk(void *ctx, const unsigned char *p, size_t n)
+{
+	return EVP_DigestUpdate(ctx, p, n) ? 0 : -1;
 }
 
 /* The SHA-256 of n bytes from fd (or of inl when fd < 0) as a blob id. */
 static bool digest_id(const void *inl, int fd, size_t n, char out[42])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char md[EVP_MAX_MD_SIZE], buf[65536];
+	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
-	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	if (ok && fd < 0) {
-		ok = EVP_DigestUpdate(ctx, inl, n);
-	} else {
-		for (off_t off = 0; ok && (size_t)off < n;) {
-			ssize_t r = pread(fd, buf, sizeof buf, off);
-			ok = r > 0 && EVP_DigestUpdate(ctx, buf, (size_t)r);
-			off += r > 0 ? r : 0;
-		}
-	}
-	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen);
+	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+		  blob_chunks(inl, fd, n, digest_chunk, ctx) == 0 &&
+		  EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
 	out[0] = 'G';
 	for (int i = 0; ok && i < 20; i++)
@@ -75,26 +95,22 @@ static bool digest_id(const void *inl, int fd, size_t n, char out[42])
 	return ok;
 }
 
-/* Write the upload to tern-blobs/ID (via a temporary name). */
+static int copy_chunk(void *ctx, const unsigned char *p, size_t n)
+{
+	return write_all(*(int *)ctx, p, n);
+}
+
+/* Write the upload to tern-blobs/ID (via a temporary name), sealed or as
+ * it came. */
 static int store(const void *inl, int fd, size_t n, const char *blob_id)
 {
 	if (mkdir(BLOB_DIR, 0700) < 0 && errno != EEXIST)
 		return -1;
-	char *tmp = xasprintf("%s/.tmp.%s", BLOB_DIR, blob_id + 1);
+	char *tmp = xasprintf("%s/.tmp.%s", BLOB_DIR, blob_id);
 	char *path = xasprintf("%s/%s", BLOB_DIR, blob_id);
 	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	int r = out < 0 ? -1 : 0;
-	if (r == 0 && fd < 0) {
-		r = write_all(out, inl, n);
-	} else if (r == 0) {
-		/* a memfd to a disk file: copy_file_range refuses other file systems */
-		char buf[65536];
-		for (off_t off = 0; r == 0 && (size_t)off < n;) {
-			ssize_t c = pread(fd, buf, sizeof buf, off);
-			r = c > 0 ? write_all(out, buf, (size_t)c) : -1;
-			off += c > 0 ? c : 0;
-		}
-	}
+	int r = out < 0 ? -1 : blob_id[0] == BLOB_SEALED ? blob_seal_write(inl, fd, n, blob_id, out)
+							   : blob_chunks(inl, fd, n, copy_chunk, &out);
 	if (out >= 0 && (close(out) < 0 || r < 0 || rename(tmp, path) < 0))
 		r = -1;
 	if (r < 0)
@@ -117,7 +133,9 @@ void blob_upload(struct sess *s, uint32_t id, const char *account, const char *c
 	char blob_id[42];
 	if (strcmp(account, s->account)) {
 		sess_problem(s, id, 404, "about:blank", NULL, "No such account");
-	} else if (!digest_id(inl, fd, len, blob_id) || store(inl, fd, len, blob_id) < 0) {
+	} else if (!(blob_seal_wanted() ? blob_seal_id(inl, fd, len, blob_id)
+					: digest_id(inl, fd, len, blob_id)) ||
+		   store(inl, fd, len, blob_id) < 0) {
 		log_err("http: user=%s: cannot store an upload: %s", s->user, strerror(errno));
 		sess_problem(s, id, 500, "about:blank", NULL, "Cannot store the upload");
 	} else {
@@ -215,7 +233,8 @@ void blob_expire(void)
 		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
 			continue;
 		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    now - st.st_mtime > BLOB_KEEP_S)
+		    (now - st.st_mtime > BLOB_KEEP_S ||
+		     (e->d_name[0] == BLOB_SEALED && st.st_mtime < blob_seal_since())))
 			unlinkat(dirfd(d), e->d_name, 0);
 	}
 	closedir(d);

@@ -1,6 +1,7 @@
 /* mailrole.c — the post-login role: accepts hand-offs from the front,
  * checks each login token against the run secret, and forks one mail
  * process per user and front, confined to that user's Maildir (session.c). */
+#include "httpd/blob_seal.h"
 #include "httpd/httpd.h"
 #include "httpd/proto.h"
 #include "httpd/seal.h"
@@ -57,6 +58,7 @@ static void run_child(const struct instance *in, const struct session_conf *sc, 
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
+	blob_seal_enter(user);
 	char *maildir;
 	if (mailjail_prepare(in->mail_dir, user, &maildir) < 0 || chdir(maildir) < 0) {
 		log_err("http: user=%s: cannot open Maildir: %s", user, strerror(errno));
@@ -114,6 +116,7 @@ int mail_main(struct instance *in, struct cfg *conf)
 		fatal_errno("cannot listen on %s", path);
 	free(path);
 	seal_setup(&in->conf);	/* before sessions confine themselves */
+	blob_seal_init();
 	privdrop(ACCT_MAILSTORE, NULL);
 	struct sigaction sa = { .sa_handler = on_sig };
 	sigaction(SIGTERM, &sa, NULL);

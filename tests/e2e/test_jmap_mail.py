@@ -2,6 +2,8 @@
 emails, threads, their /changes and /query, and one store shared with IMAP
 (a change over either is seen by the other). Python's http.client, json and
 imaplib only. One instance for the module; a fresh user per test."""
+import base64
+import hashlib
 import imaplib
 import json
 import os
@@ -421,16 +423,34 @@ def test_create_from_parts(srv, jm):
         "y": "invalidProperties", "z": "invalidProperties", "w": "invalidProperties"}
 
 
-def test_created_email_is_sealed_to_the_users_key(srv, jm, tmp_path):
-    """Encryption at rest (tern.conf encrypt_append, on by default): what
-    Email/set creates is sealed to the user's key like an IMAP APPEND, and
-    opens again with the private key; no clear copy is left in the Maildir."""
+def smime_key(srv, jm, tmp_path):
+    """An S/MIME certificate made and imported for the user: (key, cert) paths."""
     key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-keyout", key, "-out",
                     cert, "-nodes", "-days", "30", "-subj", f"/emailAddress={jm.user}",
                     "-addext", "extendedKeyUsage=emailProtection"], check=True,
                    capture_output=True, timeout=120)
     srv.ctl("user", "key", jm.user, "import", str(cert))
+    return key, cert
+
+
+def cms_decrypt(path, key, cert):
+    return subprocess.run(["openssl", "cms", "-decrypt", "-in", path, "-recip", cert, "-inkey",
+                           key], check=True, capture_output=True, timeout=60).stdout
+
+
+def files_holding(top, needle):
+    """The regular files under top whose bytes hold needle."""
+    paths = (os.path.join(d, f) for d, _, fs in os.walk(top) for f in fs)
+    return [p for p in paths if os.path.isfile(p) and not os.path.islink(p)
+            and needle in pathlib.Path(p).read_bytes()]
+
+
+def test_created_email_is_sealed_to_the_users_key(srv, jm, tmp_path):
+    """Encryption at rest (tern.conf encrypt_append, on by default): what
+    Email/set creates is sealed to the user's key like an IMAP APPEND, and
+    opens again with the private key; no clear copy is left in the Maildir."""
+    key, cert = smime_key(srv, jm, tmp_path)
     token = "tok" + uuid.uuid4().hex
     drafts = mailboxes(jm)["Drafts"]["id"]
     r = jm.call("Email/set", {"accountId": jm.account, "create": {"d": {
@@ -444,13 +464,64 @@ def test_created_email_is_sealed_to_the_users_key(srv, jm, tmp_path):
         stored = f.read()
     head = stored.split(b"\n\n", 1)[0]
     assert b"application/pkcs7-mime" in head and token.encode() not in stored
-    inner = subprocess.run(["openssl", "cms", "-decrypt", "-in", os.path.join(cur, name),
-                            "-recip", cert, "-inkey", key], check=True, capture_output=True,
-                           timeout=60).stdout
+    inner = cms_decrypt(os.path.join(cur, name), key, cert)
     assert f"body {token}".encode() in inner
-    hits = [os.path.join(d, f) for d, _, fs in os.walk(srv.maildir(jm.user)) for f in fs
-            if token.encode() in pathlib.Path(d, f).read_bytes()]
-    assert hits == []
+    assert files_holding(srv.maildir(jm.user), token.encode()) == []
+
+
+def test_uploads_of_a_user_with_a_key_are_never_on_disk_in_clear(srv, jm, tmp_path):
+    """An upload of a user with a key waits in tern-blobs/ sealed with a key
+    only the mail process holds: its token is in no file under the mail or
+    spool directories, nor is the SHA-256 of its content (the id of a clear
+    upload); download still gives the same bytes, Email/import stores it
+    sealed to the user's key, and an attachment made from one is intact."""
+    key, cert = smime_key(srv, jm, tmp_path)
+    token = "upl" + uuid.uuid4().hex
+    raw = msg(f"up {token}", to=jm.user, body=f"upload body {token}\r\n")
+    # over 64 kB, so it reaches the mail process as a memfd, not inline
+    big = (f"attachment {token}\n" * 4000).encode()
+    ids = {}
+    for name, data, ctype in (("raw", raw, "message/rfc822"), ("big", big, "text/plain")):
+        st, _, body = jm.raw("POST", f"/jmap/upload/{jm.account}/", data, {"Content-Type": ctype})
+        assert st == 201, body
+        up = json.loads(body)
+        assert up["size"] == len(data)
+        ids[name] = up["blobId"]
+        digest = hashlib.sha256(data).hexdigest()[:40]
+        assert digest not in up["blobId"]
+        st, _, back = jm.raw("GET", f"/jmap/download/{jm.account}/{up['blobId']}/x")
+        assert st == 200 and back == data
+    top = srv.dir
+    assert files_holding(top, token.encode()) == []
+    blobs = os.listdir(os.path.join(srv.maildir(jm.user), "tern-blobs"))
+    assert sorted(blobs) == sorted(ids.values())
+    sent = mailboxes(jm)["Sent"]["id"]
+    r = jm.api([["Email/import", {"accountId": jm.account, "emails": {
+        "i": {"blobId": ids["raw"], "mailboxIds": {sent: True}}}}, "0"],
+        ["Email/set", {"accountId": jm.account, "create": {"d": {
+            "mailboxIds": {sent: True}, "subject": "with attachment",
+            "textBody": [{"partId": "t", "type": "text/plain"}],
+            "bodyValues": {"t": {"value": "see attached"}},
+            "attachments": [{"blobId": ids["big"], "type": "text/plain",
+                             "name": "a.txt"}]}}}, "1"]])["methodResponses"]
+    assert "i" in r[0][1]["created"], r[0][1]
+    assert "d" in r[1][1]["created"], r[1][1]
+    assert files_holding(top, token.encode()) == []
+    cur = os.path.join(srv.maildir(jm.user, "Sent"), "cur")
+    inners = [cms_decrypt(os.path.join(cur, n), key, cert) for n in sorted(os.listdir(cur))]
+    assert len(inners) == 2
+    assert any(f"upload body {token}".encode() in i for i in inners)
+    b64 = [i for i in inners if b"a.txt" in i]
+    assert len(b64) == 1
+    # the attachment travels base64: find the part's body and decode it
+    body = b64[0].replace(b"\r\n", b"\n").split(b'filename="a.txt"')[1].split(b"\n\n", 1)[1]
+    assert base64.b64decode(body.split(b"\n--")[0]) == big
+    # a sealed file that was changed on disk is not given out
+    path = pathlib.Path(srv.maildir(jm.user), "tern-blobs", ids["raw"])
+    data = path.read_bytes()
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    st, _, _ = jm.raw("GET", f"/jmap/download/{jm.account}/{ids['raw']}/x")
+    assert st == 404
 
 
 def test_import_and_copy(srv, jm):
