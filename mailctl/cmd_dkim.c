@@ -1,24 +1,30 @@
-/* cmd_dkim.c — `mailctl dkim keygen DOMAIN [--selector S] [--algorithm rsa|ed25519]`.
+/* cmd_dkim.c — `mailctl dkim keygen DOMAIN [--selector S] [--algorithm rsa|ed25519]`
+ * and `mailctl dkim rotate DOMAIN [--selector S] [--algorithm A] [--grace DAYS]`.
  *
- * Writes DIR/dkim/DOMAIN/SELECTOR.key (mode 0600, owned by the remote delivery
- * account when run as root: the only process that signs), records the TXT value
- * in SELECTOR.txt beside it, and prints the DNS record to publish. */
+ * keygen writes DIR/dkim/DOMAIN/SELECTOR.key (mode 0600, owned by the remote
+ * delivery account when run as root: the only process that signs), records the
+ * TXT value in SELECTOR.txt beside it, and prints the DNS record to publish.
+ * rotate takes the domain one step along its key rotation (dkim_rotate.h) and,
+ * when signing moves to the new key, has a running instance reload. */
 #include "mailctl/commands.h"
+#include "mailctl/control.h"
+#include "mailctl/dkim_rotate.h"
+#include "mailctl/runstate.h"
+#include "common/dns.h"
 #include "common/dkim.h"
 #include "common/instance.h"
-#include "common/privdrop.h"
 #include "common/util.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#define DKIM_USAGE "dkim keygen DOMAIN [--selector S] [--algorithm rsa|ed25519]"
+#define DKIM_USAGE "dkim keygen|rotate DOMAIN [--selector S] [--algorithm rsa|ed25519] " \
+	"[--grace DAYS (rotate)]"
+#define RELOAD_TIMEOUT_MS 180000
 
 static int valid_label_text(const char *s)
 {
@@ -30,98 +36,95 @@ static int valid_label_text(const char *s)
 	return 1;
 }
 
-static int write_file(const char *path, const char *text, mode_t mode)
+/* After a switch: a running instance restarts its remote agent, which reads
+ * the keys only when it starts. */
+static void reload_signer(const struct instance *in)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -1;
-	int r = write_all(fd, text, strlen(text));
-	if (fsync(fd) < 0)
-		r = -1;
-	close(fd);
-	return r;
+	char *text = NULL;
+	if (!master_running(in->run_dir))
+		printf("the instance is not running: it signs with the new key when started\n");
+	else if (ctl_request(in->run_dir, CTL_RELOAD, RELOAD_TIMEOUT_MS, &text) == 0)
+		printf("reloaded: the remote delivery agent signs with the new key\n");
+	else
+		cmd_error("reload failed (%s): run `mailctl reload` to sign with the new key",
+			  text ? text : "the master did not answer");
+	free(text);
 }
 
-/* Print the record as a zone-file line, split into strings of at most 250
- * bytes (a TXT string holds 255). */
-static void print_record(const char *selector, const char *domain, const char *txt)
-{
-	printf("%s._domainkey.%s. IN TXT (", selector, domain);
-	for (size_t off = 0, n = strlen(txt); off < n; off += 250)
-		printf(" \"%.250s\"", txt + off);
-	printf(" )\n");
-}
+struct args {
+	const char *domain;
+	bool rotate;
+	struct dkim_rotate_opts o;
+};
 
-static int keygen(const char *dir, const char *domain, const char *selector, enum dkim_alg alg)
+static int run(const char *dir, const struct args *a)
 {
 	struct instance in;
 	struct cfg_errors errs = { 0 };
-	char why[256], *pem, *txt;
 	if (instance_load(&in, instance_default_dir(dir), &errs) < 0 && !in.dir)
 		return cmd_error("%s", errs.msg[0]);
-	char *ddir = xasprintf("%s/dkim/%s", in.dir, domain);
-	char *keyp = xasprintf("%s/%s.key", ddir, selector);
-	char *txtp = xasprintf("%s/%s.txt", ddir, selector);
-	int rc = 1;
-	if (access(keyp, F_OK) == 0) {
-		cmd_error("%s exists; choose another --selector (keys are never overwritten)", keyp);
-		goto out;
-	}
-	if (mkdir_p(ddir, 0755) < 0) {
-		cmd_error("cannot create %s: %s", ddir, strerror(errno));
-		goto out;
-	}
-	if (dkim_keygen(alg, &pem, &txt, why, sizeof why) < 0) {
-		cmd_error("%s", why);
-		goto out;
-	}
-	if (write_file(keyp, pem, 0600) < 0 || write_file(txtp, txt, 0644) < 0) {
-		cmd_error("cannot write %s: %s", keyp, strerror(errno));
-		unlink(keyp);
+	char *ddir = xasprintf("%s/dkim/%s", in.dir, a->domain);
+	int rc = 0;
+	if (!a->rotate) {
+		rc = dkim_write_key(ddir, a->domain, a->o.selector, ".key", a->o.alg) < 0;
+	} else if (dns_init(cfg_str(&in.conf, "dns_server"), 5) < 0) {
+		rc = cmd_error("bad dns_server in tern.conf");
 	} else {
-		uid_t uid;
-		gid_t gid;
-		if (running_as_root() && account_ids(ACCT_DELIVERD, &uid, &gid) == 0 &&
-		    chown(keyp, uid, gid) < 0)
-			cmd_error("warning: cannot give %s to %s", keyp, ACCT_DELIVERD);
-		print_record(selector, domain, txt);
-		rc = 0;
+		enum dkim_rotate_state st = dkim_rotate(ddir, a->domain, &a->o);
+		if (st == DKIM_ROT_SWITCHED)
+			reload_signer(&in);
+		rc = st == DKIM_ROT_ERROR ? 1 : st == DKIM_ROT_TEMPFAIL ? 75 : 0;
 	}
-	explicit_bzero(pem, strlen(pem));
-	free(pem);
-	free(txt);
-out:
 	free(ddir);
-	free(keyp);
-	free(txtp);
 	instance_free(&in);
 	return rc;
 }
 
-int cmd_dkim(const char *dir, int argc, char **argv)
+static int parse(int argc, char **argv, struct args *a)
 {
-	const char *domain = NULL, *selector = "tern", *alg = "rsa";
-	if (cmd_wants_help(argc, argv, DKIM_USAGE))
-		return 0;
-	if (argc < 3 || strcmp(argv[1], "keygen"))
-		return cmd_error("usage: mailctl [-c DIR] %s", DKIM_USAGE);
+	const char *alg = "rsa";
+	uint64_t days = DKIM_GRACE_DAYS;
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--selector") && i + 1 < argc)
-			selector = argv[++i];
+			a->o.selector = argv[++i];
 		else if (!strcmp(argv[i], "--algorithm") && i + 1 < argc)
 			alg = argv[++i];
-		else if (argv[i][0] != '-' && !domain)
-			domain = argv[i];
+		else if (a->rotate && !strcmp(argv[i], "--grace") && i + 1 < argc &&
+			 parse_u64(argv[i + 1], 3650, &days))
+			i++;
+		else if (argv[i][0] != '-' && !a->domain)
+			a->domain = argv[i];
 		else
 			return cmd_error("unexpected argument %s; usage: mailctl %s", argv[i], DKIM_USAGE);
 	}
-	if (!domain || !valid_label_text(domain) || !valid_label_text(selector) || strchr(selector, '.'))
+	const char *sel = a->o.selector;
+	if (!a->domain || !valid_label_text(a->domain) ||
+	    (sel && (!valid_label_text(sel) || strchr(sel, '.'))))
 		return cmd_error("need a domain name and a selector of letters, digits and '-'");
 	if (strcmp(alg, "rsa") && strcmp(alg, "ed25519"))
 		return cmd_error("--algorithm must be rsa or ed25519, not %s", alg);
-	char *d = xstrdup(domain);
+	a->o.alg = strcmp(alg, "rsa") ? DKIM_ALG_ED25519 : DKIM_ALG_RSA;
+	a->o.grace = days * 86400;
+	a->o.now = (uint64_t)time(NULL);
+	return 0;
+}
+
+int cmd_dkim(const char *dir, int argc, char **argv)
+{
+	if (cmd_wants_help(argc, argv, DKIM_USAGE))
+		return 0;
+	struct args a = { 0 };
+	if (argc < 3 || (strcmp(argv[1], "keygen") && strcmp(argv[1], "rotate")))
+		return cmd_error("usage: mailctl [-c DIR] %s", DKIM_USAGE);
+	a.rotate = !strcmp(argv[1], "rotate");
+	if (parse(argc, argv, &a))
+		return 1;
+	if (!a.rotate && !a.o.selector)
+		a.o.selector = "tern";
+	char *d = xstrdup(a.domain);
 	str_lower(d);
-	int rc = keygen(dir, d, selector, strcmp(alg, "rsa") ? DKIM_ALG_ED25519 : DKIM_ALG_RSA);
+	a.domain = d;
+	int rc = run(dir, &a);
 	free(d);
 	return rc;
 }

@@ -30,7 +30,7 @@ static const struct command commands[] = {
 	{ "queue", cmd_queue, "queue [list] | show ID | flush | delete|hold|release ID|all | pause | resume | rebuild" },
 	{ "sendmail", cmd_sendmail, "sendmail [-t] [-f SENDER] [-i] [RCPT...]" },
 	{ "mailbox", cmd_mailbox, "mailbox index ADDRESS drop|rebuild" },
-	{ "dkim", cmd_dkim, "dkim keygen DOMAIN [--selector S] [--algorithm rsa|ed25519]" },
+	{ "dkim", cmd_dkim, "dkim keygen|rotate DOMAIN [--selector S] [--algorithm rsa|ed25519] [--grace DAYS]" },
 	{ "dns", cmd_dns, "dns DOMAIN [--check]  the DNS records the domain should publish (--check: which DNS serves)" },
 	{ "dmarc", cmd_dmarc, "dmarc report [--dry-run] [--output DIR]   DMARC aggregate reports" },
 	{ "tlsrpt", cmd_tlsrpt, "tlsrpt report [--dry-run] [--output DIR]  TLS reports (RFC 8460)" },

@@ -7,6 +7,7 @@ main the auth channel is tests/e2e/fake_authd.py (see queue_env.py)."""
 import glob
 import os
 import pwd
+import re
 import signal
 import subprocess
 import time
@@ -301,3 +302,66 @@ def test_forwarding_loop_bounces(env):
     assert b"5.4.6" in dsn and b"forwarding loop for away@a.test" in dsn, dsn[:1500]
     env.wait_queue_empty()
     assert sink.messages() == []
+
+
+def dkim_record(out, selector):
+    """The TXT value of selector's record in mailctl's zone-file output."""
+    line = next(x for x in out.splitlines() if x.startswith(f"{selector}._domainkey."))
+    return "".join(line.split('"')[1::2])
+
+
+def signature(sink, i, selector, txt):
+    """Message i is signed with selector, and verifies with its record."""
+    raw = sink.message(i)
+    body = raw[raw.index(b"DKIM-Signature"):]
+    assert re.search(rb"\bs=" + selector.encode() + rb";", body[:600]), body[:600]
+    records = {f"{selector}._domainkey.a.test.".encode(): txt.encode()}
+    assert dkim.verify(body, dnsfunc=lambda n, timeout=5: records.get(n)), body[:600]
+
+
+def test_dkim_rotate_switches_once_the_record_is_in_dns(env):
+    out = env.ctl("dkim", "keygen", "a.test", "--selector", "s1", "--algorithm", "ed25519").stdout
+    s1 = dkim_record(out, "s1")
+    out = env.ctl("dkim", "rotate", "a.test", "--selector", "s2", "--algorithm", "ed25519").stdout
+    assert "staged selector s2 for a.test" in out, out
+    s2 = dkim_record(out, "s2")
+    shown = env.ctl("dns", "a.test").stdout        # the staged record is shown to publish
+    assert dkim_record(shown, "s2") == s2 and dkim_record(shown, "s1") == s1
+
+    base = ["--mx-host=b.test,mx.b.test,10", "--address=/mx.b.test/127.0.0.2",
+            txt_arg("s1._domainkey.a.test", s1)]
+    sink = start_all(env, base)
+    out = env.ctl("dkim", "rotate", "a.test").stdout
+    assert "waiting for s2" in out, out                # not in DNS yet: no switch
+    env.sendmail("-f", "alice@a.test", "bob@b.test", input=MSG)
+    assert wait_for(lambda: len(sink.messages()) == 1, 30), env.log_text()[-3000:]
+    signature(sink, 0, "s1", s1)
+
+    env.extra[0].stop()                                # publish s2
+    env.extra[0] = Dns(env.dns_port, base + [txt_arg("s2._domainkey.a.test", s2)])
+    out = env.ctl("dkim", "rotate", "a.test").stdout
+    assert "switched a.test to selector s2" in out and "s1 is retired" in out, out
+    keys = sorted(os.listdir(env.path("dkim", "a.test")))
+    assert keys == ["s1.retired", "s1.txt", "s2.key", "s2.txt"], keys
+    assert dkim_record(env.ctl("dns", "a.test").stdout, "s1") == s1   # kept for the grace period
+
+    env.kill("remote", signal.SIGTERM)                 # what the master's reload does
+    started = env.log_text().count("connected to queued as the remote delivery agent")
+    env._spawn("remote", [os.path.join(os.environ.get("TERN_BIN"), "tern-deliverd"), "-c",
+                          env.dir, "--remote"])
+    assert wait_for(lambda: env.log_text().count("connected to queued as the remote delivery "
+                                                 "agent") > started, 60)
+    time.sleep(1)                                      # smtp-sink names dumps by the second
+    env.sendmail("-f", "alice@a.test", "bob@b.test", input=MSG.replace("r1@", "r2@"))
+    assert wait_for(lambda: len(sink.messages()) == 2, 30), env.log_text()[-3000:]
+    signature(sink, 1, "s2", s2)
+
+    out = env.ctl("dkim", "rotate", "a.test").stdout
+    assert "retiring s1: keep s1._domainkey.a.test published until" in out, out
+    assert not [n for n in os.listdir(env.path("dkim", "a.test")) if n.endswith(".staged")]
+    with open(env.path("dkim", "a.test", "s1.retired"), "w") as f:
+        f.write("0\n")                                 # the grace period is over
+    out = env.ctl("dkim", "rotate", "a.test").stdout
+    assert "retired s1: remove this record from DNS:" in out and dkim_record(out, "s1") == s1
+    assert "s1._domainkey" not in env.ctl("dns", "a.test").stdout
+    assert sorted(os.listdir(env.path("dkim", "a.test"))) == ["s2.key", "s2.txt"]
