@@ -4,6 +4,7 @@
 #include "mailctl/instctl.h"
 #include "mailctl/master.h"
 #include "mailctl/runstate.h"
+#include "mailctl/site_status.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -75,7 +76,9 @@ int cmd_status(const char *dir, int argc, char **argv)
 {
 	struct instance in;
 	char *text;
-	if (cmd_wants_help(argc, argv, "status   (one line per process: NAME PID USER STATE)"))
+	if (cmd_wants_help(argc, argv, "status   (one line per process: NAME PID USER STATE; on a "
+			   "front-end then one per mailbox host: mailbox-host NAME ADDRESS:PORT "
+			   "answers|down (why))"))
 		return 0;
 	if (argc > 1)
 		return cmd_error("status takes no arguments");
@@ -90,6 +93,9 @@ int cmd_status(const char *dir, int argc, char **argv)
 	} else {
 		fputs(text, stdout);
 		free(text);
+		fflush(stdout);
+		/* What the front-end relays to, and whether it can now. */
+		site_status_print(&in, stdout);
 	}
 	instance_free(&in);
 	return rc;
