@@ -2,18 +2,14 @@
  * (mailindex.h, mi_fields_*): apart from the index itself, so the search
  * parser (and its fuzzer) can ask without linking Berkeley DB. */
 #include "common/mailindex.h"
+#include "common/mime.h"
 #include "common/util.h"
 
 #include <strings.h>
 
-static const char *const cached_fields[] = {
-	"from", "to", "cc", "bcc", "subject", "date", "sender", "reply-to", "message-id", "in-reply-to",
-};
-
+/* those of the ENVELOPE, which the streaming parser keeps however long the
+ * header (mime.h, MIME_MAX_HEADER) */
 bool mi_field_cached(const char *name)
 {
-	for (size_t i = 0; i < ARRAY_LEN(cached_fields); i++)
-		if (!strcasecmp(name, cached_fields[i]))
-			return true;
-	return false;
+	return mime_envelope_field(name);
 }

@@ -49,8 +49,12 @@ static size_t header_end(const char *b, size_t off, size_t end)
 int mime_header_each(const char *hdr, size_t len,
 		     int (*fn)(const char *name, const char *value, void *arg), void *arg)
 {
-	size_t i = 0, fields = 0;
-	while (i < len && fields++ < MIME_MAX_FIELDS) {
+	size_t i = 0;
+	while (i < len) {
+		if (!hdr[i]) {
+			i++;	/* a gap of a streaming image */
+			continue;
+		}
 		size_t start = i;
 		/* the field runs to a CRLF not followed by whitespace (memchr:
 		 * this runs over every header of a folder on a first open) */
@@ -96,6 +100,40 @@ int mime_header_each(const char *hdr, size_t len,
 			return r;
 	}
 	return 0;
+}
+
+static const char *const envelope_fields[] = {
+	"date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc", "in-reply-to", "message-id",
+};
+
+bool mime_envelope_field(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(envelope_fields); i++)
+		if (!strcasecmp(name, envelope_fields[i]))
+			return true;
+	return false;
+}
+
+bool mime_field_kept(const char *line, size_t n)
+{
+	while (n && !*line) {
+		line++;	/* as mime_header_each skips them */
+		n--;
+	}
+	const char *colon = memchr(line, ':', n);
+	if (!colon)
+		return false;
+	size_t nl = (size_t)(colon - line);
+	while (nl && (line[nl - 1] == ' ' || line[nl - 1] == '\t'))
+		nl--;
+	if (nl >= 8 && !strncasecmp(line, "content-", 8))
+		return true;
+	char name[32];
+	if (!nl || nl >= sizeof name)
+		return false;
+	memcpy(name, line, nl);
+	name[nl] = '\0';
+	return mime_envelope_field(name);
 }
 
 struct get_ctx {
@@ -400,8 +438,7 @@ static void parse_part(struct parser *ps, struct mime_part *p, size_t off, size_
 	p->hdr_len = he - off;
 	p->body_off = he;
 	p->body_len = end - he;
-	size_t scan = p->hdr_len > MIME_MAX_HEADER ? MIME_MAX_HEADER : p->hdr_len;
-	mime_part_fields(p, b + off, scan, digest_default);
+	mime_part_fields(p, b + off, p->hdr_len, digest_default);
 	p->body_lines = count_lines(b + p->body_off, p->body_len);
 	bool can_nest = depth < MIME_MAX_DEPTH && ps->m->nparts < MIME_MAX_PARTS;
 	if (!strcasecmp(p->type, "multipart")) {

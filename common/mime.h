@@ -23,10 +23,13 @@ struct evbuffer;
  * 0, or non-zero to stop the conversion (which then returns it). */
 typedef int (*mime_sink)(void *arg, const char *p, size_t n);
 
-#define MIME_MAX_HEADER	(256 * 1024)	/* header bytes of one part parsed */
+/* Header bytes of one part the streaming parser keeps whole (mime_stream.h);
+ * past them it keeps only the fields mime_field_kept names, so ENVELOPE,
+ * SEARCH and the MIME tree see every such field however long the header. */
+#define MIME_MAX_HEADER	(256 * 1024)
 #define MIME_MAX_DEPTH	24		/* nesting of multiparts / message/rfc822 */
 #define MIME_MAX_PARTS	2000		/* parts in one message */
-#define MIME_MAX_FIELDS	1000		/* header fields examined per part */
+#define MIME_MAX_FIELDS	1000		/* header fields listed per part (JMAP headers) */
 
 struct mime_param {
 	char *name, *value;
@@ -106,11 +109,19 @@ void mime_section_free(struct mime_section *s);
 void mime_header_filter(const char *hdr, size_t len, char **fields, size_t nfields, bool not,
 			struct evbuffer *out);
 
+/* Is name (any case) one of the ten fields the ENVELOPE is built from? */
+bool mime_envelope_field(const char *name);
+/* Is the header line (n octets, starting a field) a field the MIME tree or
+ * the ENVELOPE is built from: Content-* or an ENVELOPE field? */
+bool mime_field_kept(const char *line, size_t n);
+
 /* Unfolded value of the first header field named name (case-insensitive) in
  * hdr, malloc'd, or NULL. */
 char *mime_header_get(const char *hdr, size_t len, const char *name);
 /* Call fn for each field of hdr: name (NUL-terminated copy) and raw value
- * (unfolded, malloc'd copy). Stops when fn returns non-zero. */
+ * (unfolded, malloc'd copy). Stops when fn returns non-zero. NUL octets
+ * before a field are skipped: they are the gaps of a streaming image
+ * (mime_stream.h) where fields nobody reads were left out. */
 int mime_header_each(const char *hdr, size_t len,
 		     int (*fn)(const char *name, const char *value, void *arg), void *arg);
 

@@ -87,8 +87,7 @@ static int env_cb(const char *name, const char *value, void *arg)
 void mime_envelope(const struct mime_msg *m, const struct mime_part *p, struct evbuffer *out)
 {
 	char *v[E_N] = { 0 };
-	size_t hl = p->hdr_len > MIME_MAX_HEADER ? MIME_MAX_HEADER : p->hdr_len;
-	mime_header_each(m->buf + p->hdr_off, hl, env_cb, v);
+	mime_header_each(m->buf + p->hdr_off, p->hdr_len, env_cb, v);
 	struct mime_addr *a[E_N] = { 0 };
 	size_t na[E_N] = { 0 };
 	for (int i = E_FROM; i <= E_BCC; i++)

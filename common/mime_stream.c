@@ -33,7 +33,9 @@ struct frame {
 	bool in_header;
 	bool digest;		/* children default to message/rfc822 */
 	uint64_t lf_body;	/* LFs before body_off */
-	uint64_t stored;	/* header octets written to the image */
+	uint64_t stored;	/* end of the header octets written to the image */
+	bool field_kept;	/* the header field being read is one mime_field_kept names */
+	bool field_cut;		/* and MSTREAM_HDR_MAX cut it */
 	char *bd;		/* multipart boundary, NULL: body not scanned */
 	size_t blen;
 	bool closed;		/* after the close delimiter */
@@ -67,13 +69,25 @@ static void push(struct sparser *s, struct mime_part *p, int depth, bool digest)
 	p->hdr_off = p->body_off = s->pos;
 }
 
-static void store_header(struct sparser *s, struct frame *f, const char *raw, size_t n, bool bare_lf)
+/* The header is kept whole for its first MIME_MAX_HEADER octets; past them
+ * only the fields mime_field_kept names (every line of each), at their own
+ * offsets with gaps of NULs between, so a long header cannot push its From or
+ * its Content-Type out of ENVELOPE, SEARCH and the tree, and memory stays
+ * bounded by MSTREAM_HDR_MAX. cont: a further piece of a long line. */
+static void store_header(struct sparser *s, struct frame *f, const char *raw, size_t n, bool bare_lf,
+			 bool cont)
 {
-	uint64_t want = n + bare_lf;
-	/* contiguous from the header's start, or not at all */
-	if (f->stored != s->pos - f->p->hdr_off || f->stored >= MIME_MAX_HEADER ||
-	    s->stored + want > MSTREAM_HDR_MAX || s->pos + want > s->imglen)
+	uint64_t want = n + bare_lf, at = s->pos - f->p->hdr_off;
+	if (!cont && (!n || (raw[0] != ' ' && raw[0] != '\t'))) {
+		f->field_kept = mime_field_kept(raw, n);
+		f->field_cut = false;
+	}
+	if (f->field_cut || (at >= MIME_MAX_HEADER && !f->field_kept))
 		return;
+	if (s->stored + want > MSTREAM_HDR_MAX || s->pos + want > s->imglen) {
+		f->field_cut = true;	/* not the rest of a field cut here either */
+		return;
+	}
 	char *o = s->img + s->pos;
 	if (bare_lf) {
 		memcpy(o, raw, n - 1);
@@ -83,13 +97,12 @@ static void store_header(struct sparser *s, struct frame *f, const char *raw, si
 		memcpy(o, raw, n);
 	}
 	s->stored += want;
-	f->stored = s->pos + want - f->p->hdr_off;
+	f->stored = at + want;
 }
 
 static size_t parsed_header(const struct frame *f)
 {
-	size_t n = f->p->hdr_len < MIME_MAX_HEADER ? f->p->hdr_len : MIME_MAX_HEADER;
-	return n < f->stored ? n : f->stored;
+	return f->p->hdr_len < f->stored ? f->p->hdr_len : f->stored;
 }
 
 static bool can_nest(struct sparser *s, const struct frame *f)
@@ -249,7 +262,7 @@ static void segment(struct sparser *s, const char *raw, size_t n, bool cont, boo
 	}
 	struct frame *f = &s->st[s->top];
 	if (!handled && f->in_header) {
-		store_header(s, f, raw, n, bare_lf);
+		store_header(s, f, raw, n, bare_lf, cont);
 		if (whole && clen == 0) {
 			f->p->hdr_len = s->pos + crlf_n - f->p->hdr_off;
 			f->p->body_off = s->pos + crlf_n;

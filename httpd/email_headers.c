@@ -153,6 +153,8 @@ struct collect {
 static int take(const char *name, const char *value, void *arg)
 {
 	struct collect *c = arg;
+	if (!c->name && json_array_size(c->values) >= MIME_MAX_FIELDS)
+		return 1;	/* a header of many short fields lists no more */
 	if (!c->name)
 		json_array_append_new(c->values, json_pack("{s:o, s:o}", "name", json_text(name),
 							   "value", json_text(value)));

@@ -1,6 +1,7 @@
 /* Unit tests: the streaming MIME parser builds the tree mime_parse builds
  * (differential, on hand-written edge cases and on random messages), CRLF
  * ranges of LF files, and chunked transfer decoding. */
+#include "common/mailindex.h"
 #include "common/mime.h"
 #include "common/mime_stream.h"
 #include "common/util.h"
@@ -236,6 +237,63 @@ static void test_long_lines(void)
 	evbuffer_free(b);
 }
 
+/* A header longer than MIME_MAX_HEADER: the fields after it (ENVELOPE,
+ * Content-*, the index's SEARCH record) are still seen, both ways alike. */
+static void add_filler(struct evbuffer *b, const char *tag)
+{
+	for (int i = 0; i < 5000; i++)	/* ~340 KB of short fields */
+		evbuffer_add_printf(b, "X-Filler-%s-%04d: %060d\n", tag, i, i);
+}
+
+static void check_late_fields(const char *data, size_t n, const char *label, const char *want_env,
+			      const char *want_body)
+{
+	compare(data, n, label);
+	int fd = write_file(data, n);
+	struct mime_msg *m = mime_parse_fd(fd, UINT64_MAX, NULL);
+	close(fd);
+	char *env = render(m, 0), *body = render(m, 1);
+	CHECK(strstr(env, want_env) != NULL);
+	CHECK(!want_body || strstr(body, want_body) != NULL);
+	size_t rl = 0;
+	char *rec = mi_fields_encode(m, &rl);
+	CHECK(rec && memmem(rec, rl, want_env, strlen(want_env)));
+	free(rec);
+	free(env);
+	free(body);
+	mime_stream_free(m);
+	size_t cl;
+	char *crlf = mime_to_crlf(data, n, &cl);
+	struct mime_msg *mm = mime_parse(crlf, cl);
+	env = render(mm, 0);
+	CHECK(strstr(env, want_env) != NULL);
+	free(env);
+	mime_free(mm);
+	free(crlf);
+}
+
+static void test_long_header(void)
+{
+	struct evbuffer *b = evbuffer_new();
+	add_filler(b, "top");
+	evbuffer_add_printf(b, "From: Late Sender <late@example.test>\nSubject: found after the filler\n"
+			       "Content-Type: multipart/mixed; boundary=zz\n\n--zz\n");
+	add_filler(b, "part");
+	evbuffer_add_printf(b, "Content-Type: text/html\n\n<p>x</p>\n--zz--\n");
+	check_late_fields((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b), "many fields",
+			  "found after the filler", "\"html\"");
+	evbuffer_free(b);
+	/* one folded field across the limit, then the Subject */
+	b = evbuffer_new();
+	evbuffer_add_printf(b, "X-Long: start\n");
+	for (int i = 0; i < 6000; i++)
+		evbuffer_add_printf(b, " %060d\n", i);
+	evbuffer_add_printf(b, "Subject: after a folded field\nX-After: dropped\n\nbody\n");
+	check_late_fields((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b), "folded field",
+			  "after a folded field", NULL);
+	evbuffer_free(b);
+}
+
 static void test_ranges_and_decoding(void)
 {
 	const char *lf = "ab\ncd\r\n\nef";
@@ -316,6 +374,7 @@ int main(void)
 		compare(cases[i], strlen(cases[i]), label);
 	}
 	test_long_lines();
+	test_long_header();
 	test_random();
 	test_ranges_and_decoding();
 	free(tmpfile_path);
