@@ -2,6 +2,7 @@
 #include "deliverd/maildir.h"
 #include "deliverd/seal.h"
 #include "common/mailcrypt.h"
+#include "common/maildir_quota.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -166,122 +167,6 @@ static bool already_there(const char *dir, const char *name, const char *qid, bo
 	return found;
 }
 
-static uint64_t name_size(const char *dir, const char *name)
-{
-	const char *s = strstr(name, ",S=");
-	if (s)
-		return strtoull(s + 3, NULL, 10);
-	char *p = xasprintf("%s/%s", dir, name);
-	struct stat st;
-	uint64_t n = stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
-	free(p);
-	return n;
-}
-
-static uint64_t dir_usage(const char *maildir)
-{
-	uint64_t sum = 0;
-	static const char *subs[] = { "new", "cur" };
-	for (size_t i = 0; i < 2; i++) {
-		char *p = xasprintf("%s/%s", maildir, subs[i]);
-		DIR *d = opendir(p);
-		for (struct dirent *de; d && (de = readdir(d));)
-			if (de->d_name[0] != '.')
-				sum += name_size(p, de->d_name);
-		if (d)
-			closedir(d);
-		free(p);
-	}
-	return sum;
-}
-
-uint64_t maildir_usage(const char *base)
-{
-	uint64_t sum = dir_usage(base);
-	DIR *d = opendir(base);
-	for (struct dirent *de; d && (de = readdir(d));) {
-		if (de->d_name[0] != '.' || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		char *p = xasprintf("%s/%s", base, de->d_name);
-		if (is_dir(p))
-			sum += dir_usage(p);
-		free(p);
-	}
-	if (d)
-		closedir(d);
-	return sum;
-}
-
-/* Maildir++ quota file (maildirsize): a first line with the quota ("NS"),
- * then "bytes count" lines that writers append. Recomputed from the folders
- * when missing, larger than 5120 bytes or older than 15 minutes (so readers
- * that delete without appending cannot make it drift for long). */
-#define MDSIZE_MAX_BYTES 5120
-#define MDSIZE_MAX_AGE 900
-
-static void mdsize_write(const char *base, uint64_t quota, uint64_t used)
-{
-	char *tmp = xasprintf("%s/tmp/maildirsize.%d.%lu", base, (int)getpid(),
-			      (unsigned long)pthread_self());
-	char *final = xasprintf("%s/maildirsize", base);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		char buf[128];
-		int n = snprintf(buf, sizeof buf, "%lluS\n%llu 0\n", (unsigned long long)quota,
-				 (unsigned long long)used);
-		bool ok = write_all(fd, buf, (size_t)n) == 0;
-		close(fd);
-		if (!ok || rename(tmp, final) < 0)
-			unlink(tmp);
-	}
-	free(tmp);
-	free(final);
-}
-
-uint64_t maildir_quota_usage(const char *base, uint64_t quota)
-{
-	char *p = xasprintf("%s/maildirsize", base);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	free(p);
-	struct stat st;
-	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size <= MDSIZE_MAX_BYTES &&
-	    time(NULL) - st.st_mtime < MDSIZE_MAX_AGE) {
-		char buf[MDSIZE_MAX_BYTES + 1];
-		ssize_t n = read(fd, buf, MDSIZE_MAX_BYTES);
-		close(fd);
-		if (n > 0) {
-			buf[n] = 0;
-			char *nl = strchr(buf, '\n');
-			int64_t sum = 0;
-			for (char *line = nl ? nl + 1 : NULL; line && *line;) {
-				sum += strtoll(line, NULL, 10);
-				char *e = strchr(line, '\n');
-				line = e ? e + 1 : NULL;
-			}
-			if (nl && strtoull(buf, NULL, 10) == quota)
-				return sum > 0 ? (uint64_t)sum : 0;
-		}
-	} else if (fd >= 0) {
-		close(fd);
-	}
-	uint64_t used = maildir_usage(base);
-	mdsize_write(base, quota, used);
-	return used;
-}
-
-void maildir_quota_add(const char *base, uint64_t bytes)
-{
-	char *p = xasprintf("%s/maildirsize", base);
-	int fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC);
-	free(p);
-	if (fd < 0)
-		return;
-	char buf[64];
-	int n = snprintf(buf, sizeof buf, "%llu 1\n", (unsigned long long)bytes);
-	(void)write_all(fd, buf, (size_t)n);	/* one O_APPEND write: atomic */
-	close(fd);
-}
-
 void maildir_scan_header(int fd, uint64_t size, const char *mailbox, unsigned *hops, bool *has_dt)
 {
 	/* Most headers fit in the first 64 KiB; read more only when they do not. */
@@ -436,7 +321,7 @@ static void store(const struct mdeliver *d, const char *base, const char *dir, c
 			    d->mailbox);
 	free(nd);
 	if (!dup && r->result == MD_DELIVERED && d->quota)
-		maildir_quota_add(base, s);
+		mdq_add(base, s);
 }
 
 int maildir_deliver(const struct mdeliver *d, struct mresult *r)
@@ -459,7 +344,7 @@ int maildir_deliver(const struct mdeliver *d, struct mresult *r)
 		goto out;
 	}
 	target_dir(d, base, &dir);
-	if (d->quota && maildir_quota_usage(base, d->quota) + d->size > d->quota) {
+	if (d->quota && mdq_usage(base, d->quota) + d->size > d->quota) {
 		if (d->quota_bounce)
 			mresult_set(r, MD_BOUNCE, "5.2.2", "mailbox full: %s is over quota", d->mailbox);
 		else

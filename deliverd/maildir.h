@@ -51,13 +51,6 @@ void mresult_set(struct mresult *r, int result, const char *status, const char *
  * fields; *has_dt is set if a Delivered-To equals mailbox (case-insensitive). */
 void maildir_scan_header(int fd, uint64_t size, const char *mailbox, unsigned *hops, bool *has_dt);
 
-/* Usage of a Maildir++ (all folders, new and cur), in bytes. */
-uint64_t maildir_usage(const char *base);
-
-/* Usage under a quota, from the Maildir++ maildirsize file (rebuilt from the
- * folders when missing or stale); maildir_quota_add records a delivery. */
-uint64_t maildir_quota_usage(const char *base, uint64_t quota);
-void maildir_quota_add(const char *base, uint64_t bytes);
 
 /* Valid local part / domain for a path component. */
 bool maildir_safe_component(const char *s);

@@ -1,7 +1,8 @@
 /* cmd_quota.c — QUOTA (RFC 9208, STORAGE resource): one quota root "" per
- * user, the limit from authd, usage counted as deliverd counts it (bytes of the
- * files in cur/ and new/ of every folder), so IMAP and delivery agree. */
+ * user, the limit from authd, usage from the count deliverd uses
+ * (common/maildir_quota.h), so IMAP and delivery agree. */
 #include "imapd/commands.h"
+#include "common/maildir_quota.h"
 #include "common/mailstore.h"
 #include "common/mime.h"
 #include "common/util.h"
@@ -12,45 +13,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static uint64_t dir_bytes(const char *dir)
+/* What delivery counts too (maildir_quota.h); the session runs in the
+ * Maildir. */
+static uint64_t usage(const struct session *s)
 {
-	uint64_t sum = 0;
-	static const char *const subs[] = { "cur", "new" };
-	for (int i = 0; i < 2; i++) {
-		char *p = xasprintf("%s/%s", dir, subs[i]);
-		DIR *d = opendir(p);
-		struct dirent *e;
-		while (d && (e = readdir(d))) {
-			struct stat st;
-			if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    S_ISREG(st.st_mode))
-				sum += (uint64_t)st.st_size;
-		}
-		if (d)
-			closedir(d);
-		free(p);
-	}
-	return sum;
-}
-
-static uint64_t usage(void)
-{
-	uint64_t sum = dir_bytes(".");
-	DIR *d = opendir(".");
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.' && strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-		    ms_valid_name(e->d_name + 1))
-			sum += dir_bytes(e->d_name);
-	}
-	if (d)
-		closedir(d);
-	return sum;
+	return mdq_usage(".", s->lim.quota);
 }
 
 bool quota_exceeded(struct session *s, uint64_t bytes)
 {
-	return s->lim.quota && usage() + bytes > s->lim.quota;
+	return s->lim.quota && usage(s) + bytes > s->lim.quota;
 }
 
 bool over_quota(struct session *s, uint64_t bytes)
@@ -63,7 +35,7 @@ bool over_quota(struct session *s, uint64_t bytes)
 
 static void quota_line(struct session *s)
 {
-	uint64_t used = usage();
+	uint64_t used = usage(s);
 	s_out(s, "* QUOTA \"\" (STORAGE %llu %llu)", (unsigned long long)((used + 1023) / 1024),
 	      (unsigned long long)(s->lim.quota / 1024));
 }

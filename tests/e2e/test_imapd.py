@@ -824,6 +824,34 @@ def test_quota(imap_instance):
     c.logout()
 
 
+def maildir_bytes(base):
+    return sum(os.path.getsize(os.path.join(base, sub, n))
+               for sub in ("new", "cur") for n in os.listdir(os.path.join(base, sub)))
+
+
+def test_quota_delivery_and_imap_count_alike(imap_instance):
+    """Delivery and IMAP QUOTA share one count: a message IMAP appended and
+    one it expunged are what the next delivery counts (its maildirsize), and
+    GETQUOTAROOT shows that same usage. Delivery used to keep counting from
+    its own cache, blind to IMAP's changes for up to 15 minutes."""
+    srv = Mailbox(imap_instance, quota=1000000)
+    srv.deliver(SIMPLE)
+    c = connect(srv)
+    c.select("INBOX")
+    assert c.append("INBOX", None, None, SIMPLE.replace(b"line one", b"x" * 20000))[0] == "OK"
+    c.store("1", "+FLAGS", "(\\Deleted)")
+    assert c.expunge()[0] == "OK"
+    srv.deliver(SIMPLE)
+    base = srv.maildir()
+    with open(os.path.join(base, "maildirsize")) as f:
+        counted = sum(int(line.split()[0]) for line in f.read().splitlines()[1:])
+    used = maildir_bytes(base)
+    assert 20000 < used < 30000
+    assert counted == used
+    typ, data = c.getquotaroot("INBOX")
+    assert typ == "OK" and data[1] == [b'"" (STORAGE %d 976)' % ((used + 1023) // 1024)], data
+    c.logout()
+
 def test_compress_deflate(server):
     import zlib
     server.deliver(NESTED)

@@ -1,5 +1,6 @@
 /* Unit tests: Maildir delivery (format, sizes, idempotency, folders, quota, loops). */
 #include "deliverd/maildir.h"
+#include "common/maildir_quota.h"
 #include "common/mailcrypt.h"
 #include "common/util.h"
 #include "tests/unit/check.h"
@@ -171,7 +172,7 @@ int main(void)
 
 	/* Quota: usage counts every folder; defer, or bounce when asked. */
 	char *base = xasprintf("%s/example.test/alice", mail);
-	uint64_t used = maildir_usage(base);
+	uint64_t used = mdq_count(base);
 	free(base);
 	CHECK(used == 3 * strlen(want));
 	d.folder = "";
@@ -188,12 +189,12 @@ int main(void)
 	d.quota = 1000000;
 	d.qid = "65A1B2C3D4E5F60A";
 	char *abase = xasprintf("%s/example.test/alice", mail);
-	uint64_t before = maildir_quota_usage(abase, d.quota);
+	uint64_t before = mdq_usage(abase, d.quota);
 	CHECK(before == used);
 	CHECK(maildir_deliver(&d, &r) == 0 && r.result == MD_DELIVERED);
-	CHECK(maildir_quota_usage(abase, d.quota) == used + strlen(want));
-	CHECK(maildir_usage(abase) == used + strlen(want));
-	CHECK(maildir_quota_usage(abase, 2000000) == used + strlen(want));	/* quota changed: recount */
+	CHECK(mdq_usage(abase, d.quota) == used + strlen(want));
+	CHECK(mdq_count(abase) == used + strlen(want));
+	CHECK(mdq_usage(abase, 2000000) == used + strlen(want));	/* quota changed: recount */
 	free(abase);
 
 	/* Unsafe mailbox names never become paths. */
