@@ -73,7 +73,7 @@ uint32_t queue_submit_commit(struct queue_submission *s, const struct queue_enve
 	ipc_put_str(&q, "");	/* envid */
 	ipc_put_u32(&q, 0);	/* ret */
 	ipc_put_str(&q, env->client);
-	ipc_put_str(&q, "");	/* authenticated user */
+	ipc_put_str(&q, env->auth_user ? env->auth_user : "");
 	ipc_put_u32(&q, (uint32_t)env->nrcpt);
 	for (size_t k = 0; k < env->nrcpt; k++) {
 		ipc_put_str(&q, env->rcpts[k]);

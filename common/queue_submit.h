@@ -18,6 +18,7 @@ struct queue_envelope {
 	const char *sender;	/* "" for the null sender */
 	uint32_t flags;		/* QF_* */
 	const char *client;	/* for queued's log */
+	const char *auth_user;	/* NULL, or the authenticated user who submits */
 	size_t nrcpt;
 	const char *const *rcpts;
 	const char *const *orcpts;	/* NULL, or "rfc822;addr" (xtext) per recipient */

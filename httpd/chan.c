@@ -4,6 +4,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <stdlib.h>
@@ -118,6 +119,24 @@ void chan_send(struct chan *c, struct ipc_msg *m)
 		flush(c);
 	}
 	ipc_msg_free(m);
+}
+
+int chan_flush_wait(struct chan *c, int timeout_ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	while (c->open && chan_backlog(c) > 0) {
+		int r = ipc_conn_flush(&c->conn);
+		if (r < 0) {
+			shut(c, strerror(errno));
+			break;
+		}
+		uint64_t now = now_ms();
+		if (r == 1 || now >= deadline)
+			break;
+		struct pollfd p = { .fd = c->conn.sock, .events = POLLOUT };
+		poll(&p, 1, (int)(deadline - now));
+	}
+	return c->open && chan_backlog(c) == 0 ? 0 : -1;
 }
 
 size_t chan_backlog(const struct chan *c)

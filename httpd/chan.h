@@ -26,6 +26,9 @@ void chan_free(struct chan *c);
 bool chan_open(const struct chan *c);
 /* Queue m (freed) and write what the socket takes. */
 void chan_send(struct chan *c, struct ipc_msg *m);
+/* Write the whole backlog now, waiting up to timeout_ms: for a caller that
+ * must know its frame left before it blocks on something else. 0 or -1. */
+int chan_flush_wait(struct chan *c, int timeout_ms);
 /* Bytes queued for the peer but not yet written. */
 size_t chan_backlog(const struct chan *c);
 

@@ -4,6 +4,7 @@
  * and on plain HTTP a redirect to HTTPS for everything else. */
 #include "httpd/httpd.h"
 #include "httpd/front.h"
+#include "httpd/submit.h"
 #include "httpd/jmap_front.h"
 #include "common/auth_client.h"
 #include "common/daemon.h"
@@ -284,6 +285,7 @@ int front_main(struct instance *in, struct cfg *conf)
 	F.auth = auth_client_new(F.base, ap, 30000);
 	free(ap);
 	jmap_front_init();
+	submit_front_init();
 	resume_ev = evtimer_new(F.base, resume_accept, NULL);
 	struct event *evs[3] = {
 		evsignal_new(F.base, SIGTERM, on_signal, NULL),

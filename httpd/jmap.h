@@ -63,7 +63,13 @@ extern const struct jmap_method jmap_mailbox_methods[];
 extern const struct jmap_method jmap_email_methods[];
 extern const struct jmap_method jmap_email_import_methods[];
 extern const struct jmap_method jmap_snippet_methods[];
+extern const struct jmap_method jmap_identity_methods[];
+extern const struct jmap_method jmap_submission_methods[];
 void jmap_email_set(struct jcall *c, json_t *args);
 void jmap_mailbox_set(struct jcall *c, json_t *args);
+
+#define IDENTITY_ID_LEN 17	/* "I" + 16 hex digits */
+/* The Identity id of a sending address (stable, case ignored). */
+void jmap_identity_id(const char *email, char out[IDENTITY_ID_LEN + 1]);
 
 #endif

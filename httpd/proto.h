@@ -21,6 +21,18 @@
  *              starts, with no body) and then HTTP_EVENT frames.
  *   HTTP_EVENT mail -> front: str one complete text/event-stream event.
  *   HTTP_CANCEL front -> mail: the client of stream (id) went away.
+ *   HTTP_SUBMIT mail -> front: no fields; one end of a fresh socketpair
+ *              attached, on which the mail process asks the front to queue
+ *              one message (EmailSubmission) and waits for the answer:
+ *     SUBMIT_REQ  mail -> front: str envelope sender, u32 nrcpt (1 to
+ *                 QUEUE_MAX_RCPTS), nrcpt str recipients, u64 message
+ *                 length; the message (CRLF, as it will be sent) attached
+ *                 as a memfd.
+ *     SUBMIT_RES  front -> mail: u32 status (SUBMIT_*), str queue id, str text.
+ *   The front, which authenticated the user of this channel, checks the
+ *   sender with authd (AUTH_SENDER_REQ, as smtpd does for submission) and
+ *   queues the message through queue.sock like smtpd; the mail process never
+ *   reaches queued (issue 19: sessions cannot reach queue.sock).
  * A malformed frame closes the channel (the mail process then exits). */
 #ifndef TERN_HTTPD_PROTO_H
 #define TERN_HTTPD_PROTO_H
@@ -31,6 +43,16 @@ enum http_msg {
 	HTTP_RES,
 	HTTP_EVENT,
 	HTTP_CANCEL,
+	HTTP_SUBMIT,
+	SUBMIT_REQ,
+	SUBMIT_RES,
+};
+
+enum submit_status {
+	SUBMIT_OK = 0,		/* queued: the queue id says where */
+	SUBMIT_SENDER = 1,	/* the sender is not one of the user's addresses */
+	SUBMIT_TEMPFAIL = 2,	/* authd or queued unreachable, or no space */
+	SUBMIT_REJECT = 3,	/* refused for good (text says why) */
 };
 
 enum http_req_kind {
@@ -45,5 +67,7 @@ enum http_req_kind {
 #define CHAN_ARG_MAX 4096
 #define CHAN_HDR_MAX 4096
 #define CHAN_EVENT_MAX (64 * 1024)
+#define SUBMIT_ADDR_MAX 512	/* an envelope address */
+#define SUBMIT_TEXT_MAX 1024
 
 #endif

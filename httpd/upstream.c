@@ -5,6 +5,7 @@
 #include "httpd/front.h"
 #include "httpd/httpd.h"
 #include "httpd/proto.h"
+#include "httpd/submit.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -32,6 +33,7 @@ struct pending {
 
 struct upstream {
 	char *user;
+	char *client;		/* address of the login that opened the channel */
 	struct chan *ch;
 	struct pending *reqs;
 	unsigned busy[KINDS];
@@ -83,6 +85,7 @@ static void free_later(evutil_socket_t fd, short what, void *arg)
 	chan_free(u->ch);
 	event_free(u->idle);
 	free(u->user);
+	free(u->client);
 	free(u);
 }
 
@@ -280,6 +283,20 @@ static void on_event(struct upstream *u, struct ipc_msg *m)
 	evbuffer_free(b);
 }
 
+/* EmailSubmission: the mail process hands over a socket for one message
+ * (submit_front.c); it stays this channel's user's submission. */
+static void on_submit(struct upstream *u, struct ipc_msg *m)
+{
+	int fd = ipc_take_fd(m);
+	if (fd < 0 || !ipc_end(m)) {
+		if (fd >= 0)
+			close(fd);
+		close_upstream(u, "malformed submission");
+		return;
+	}
+	submit_front_start(u->user, u->client, fd);
+}
+
 static void on_chan_msg(struct chan *c, struct ipc_msg *m, void *arg)
 {
 	struct upstream *u = arg;
@@ -289,6 +306,8 @@ static void on_chan_msg(struct chan *c, struct ipc_msg *m, void *arg)
 		on_res(u, m);
 	else if (m->hdr.type == HTTP_EVENT)
 		on_event(u, m);
+	else if (m->hdr.type == HTTP_SUBMIT)
+		on_submit(u, m);
 	else
 		close_upstream(u, "unexpected message");
 }
@@ -327,6 +346,7 @@ struct upstream *upstream_open(const char *user, const char *token, const char *
 	}
 	struct upstream *u = xcalloc(1, sizeof *u);
 	u->user = xstrdup(user);
+	u->client = xstrdup(client);
 	u->next_id = 1;
 	u->ch = chan_new(F.base, sp[0], on_chan_msg, on_chan_close, u);
 	u->idle = evtimer_new(F.base, on_idle, u);

@@ -557,7 +557,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *p)
 static void note_accounts(void)
 {
 	static const char *accts[] = { ACCT_SMTPD, ACCT_QUEUED, ACCT_DELIVERD, ACCT_POP3D,
-				       ACCT_IMAPD, ACCT_AUTHD, ACCT_MAILSTORE };
+				       ACCT_IMAPD, ACCT_HTTPD, ACCT_AUTHD, ACCT_MAILSTORE };
 	for (size_t i = 0; i < ARRAY_LEN(accts); i++) {
 		struct passwd *pw = getpwnam(accts[i]);
 		if (pw && ntrusted < ARRAY_LEN(trusted_uids))

@@ -1,0 +1,84 @@
+/* submit_client.c — the mail process's half of EmailSubmission (see
+ * submit.h): a socketpair for one message, handed to the front over the
+ * channel, then a blocking request and answer on it. The API request that
+ * submits waits; other requests wait on the channel meanwhile, as they wait
+ * behind any method call. */
+#include "httpd/submit.h"
+#include "httpd/chan.h"
+#include "httpd/proto.h"
+#include "httpd/sess.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define HANDOVER_WAIT_MS 10000
+#define ANSWER_WAIT_MS 200000	/* longer than the front's own limits */
+
+static void fail(struct submit_result *r, uint32_t status, const char *text)
+{
+	r->status = status;
+	r->qid[0] = '\0';
+	strlcpy_t(r->text, text, sizeof r->text);
+}
+
+/* Give the front one end of a new socketpair; the other, or -1. */
+static int hand_over(struct sess *s)
+{
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return -1;
+	struct ipc_msg m;
+	ipc_msg_init(&m, HTTP_SUBMIT, 0);
+	ipc_put_fd(&m, sp[1]);
+	chan_send(s->ch, &m);
+	if (chan_flush_wait(s->ch, HANDOVER_WAIT_MS) < 0) {
+		close(sp[0]);
+		return -1;
+	}
+	return sp[0];
+}
+
+static bool read_answer(int sock, struct submit_result *r)
+{
+	struct ipc_msg m;
+	if (ipc_recv(sock, &m, ANSWER_WAIT_MS) < 0)
+		return false;
+	bool ok = m.hdr.type == SUBMIT_RES;
+	r->status = ipc_get_u32(&m);
+	ok = ok && ipc_get_strbuf(&m, r->qid, sizeof r->qid);
+	ok = ok && ipc_get_strbuf(&m, r->text, sizeof r->text);
+	ok = ok && ipc_end(&m) && r->status <= SUBMIT_REJECT;
+	ipc_msg_free(&m);
+	return ok;
+}
+
+void submit_message(struct sess *s, const char *sender, const char *const *rcpts, size_t n,
+		    int fd, size_t len, struct submit_result *r)
+{
+	int sock = hand_over(s);
+	if (sock < 0) {
+		close(fd);
+		fail(r, SUBMIT_TEMPFAIL, "the front cannot be reached");
+		return;
+	}
+	struct ipc_msg m;
+	ipc_msg_init(&m, SUBMIT_REQ, 1);
+	ipc_put_str(&m, sender);
+	ipc_put_u32(&m, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		ipc_put_str(&m, rcpts[i]);
+	ipc_put_u64(&m, len);
+	ipc_put_fd(&m, fd);
+	int sent = ipc_send(sock, &m);
+	ipc_msg_free(&m);
+	if (sent < 0 || !read_answer(sock, r)) {
+		log_err("http session: user=%s: no answer to a submission from the front", s->user);
+		fail(r, SUBMIT_TEMPFAIL, "no answer from the front: the message may or may not be queued");
+	}
+	close(sock);
+}

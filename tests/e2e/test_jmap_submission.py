@@ -1,0 +1,240 @@
+"""JMAP submission (RFC 8621 6 and 7) end to end: Identity, and
+EmailSubmission sending through queued as authenticated SMTP submission does
+(the front checks the sender with authd and queues; the mail process never
+reaches queue.sock). One instance for the module; fresh users per test."""
+import email
+import email.policy
+import glob
+import os
+import time
+
+import pytest
+
+from conftest import wait_for
+from jmap_harness import Jmap, JmapInstance
+
+SUB = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
+       "urn:ietf:params:jmap:submission"]
+
+
+@pytest.fixture(scope="module")
+def srv():
+    inst = JmapInstance()
+    yield inst
+    inst.close()
+
+
+@pytest.fixture
+def jm(srv):
+    user, pw = srv.new_user()
+    c = Jmap(srv, user, pw)
+    yield c
+    c.close()
+
+
+def api(jm, calls):
+    return jm.api(calls, using=SUB)["methodResponses"]
+
+
+def one(jm, name, args):
+    r = api(jm, [[name, args, "0"]])[0]
+    assert r[0] == name, r
+    return r[1]
+
+
+def boxes(jm):
+    r = one(jm, "Mailbox/get", {"accountId": jm.account})
+    return {m["role"] or m["name"]: m["id"] for m in r["list"]}
+
+
+def identity(jm):
+    return one(jm, "Identity/get", {"accountId": jm.account})["list"][0]["id"]
+
+
+def draft(jm, frm, to, subject, extra=None):
+    """Email/set create args of a draft in Drafts."""
+    d = {"mailboxIds": {boxes(jm)["drafts"]: True}, "keywords": {"$draft": True, "$seen": True},
+         "from": [{"email": frm}], "to": [{"email": a} for a in to], "subject": subject,
+         "textBody": [{"partId": "t", "type": "text/plain"}],
+         "bodyValues": {"t": {"value": "sent over JMAP\n"}}}
+    d.update(extra or {})
+    return {"accountId": jm.account, "create": {"d": d}}
+
+
+def delivered(srv, user, subject, timeout=30):
+    """The file of the message with subject in user's INBOX, or None."""
+    def find():
+        for f in glob.glob(os.path.join(srv.maildir(user), "new", "*")) + \
+                glob.glob(os.path.join(srv.maildir(user), "cur", "*")):
+            with open(f, "rb") as fh:
+                if f"Subject: {subject}".encode() in fh.read():
+                    return f
+        return None
+    wait_for(find, timeout)
+    return find()
+
+
+def test_session_and_identity(jm):
+    s = jm.get_session()
+    assert "urn:ietf:params:jmap:submission" in s["capabilities"]
+    acct = s["accounts"][jm.account]["accountCapabilities"]["urn:ietf:params:jmap:submission"]
+    assert acct == {"maxDelayedSend": 0, "submissionExtensions": {}}
+    assert s["primaryAccounts"]["urn:ietf:params:jmap:submission"] == jm.account
+    r = one(jm, "Identity/get", {"accountId": jm.account})
+    assert len(r["list"]) == 1
+    ident = r["list"][0]
+    assert ident["email"] == jm.user and ident["mayDelete"] is False
+    again = one(jm, "Identity/get", {"accountId": jm.account, "ids": [ident["id"], "Inope"]})
+    assert again["list"] == [ident] and again["notFound"] == ["Inope"]
+    ch = one(jm, "Identity/changes", {"accountId": jm.account, "sinceState": r["state"]})
+    assert ch["created"] == [] and ch["newState"] == r["state"]
+    s = one(jm, "Identity/set", {"accountId": jm.account, "destroy": [ident["id"]],
+                                 "create": {"x": {"email": "someone@example.org"}}})
+    assert s["notDestroyed"][ident["id"]]["type"] == "forbidden"
+    assert s["notCreated"]["x"]["type"] == "forbiddenFrom"
+    # without the capability in "using", the methods are unknown
+    r = jm.api([["Identity/get", {"accountId": jm.account}, "0"]])
+    assert r["methodResponses"][0][1]["type"] == "unknownMethod"
+
+
+def test_send_to_local_user_moves_draft_to_sent(srv, jm):
+    rcpt, rpw = srv.new_user()
+    hidden, _ = srv.new_user()
+    mb = boxes(jm)
+    create = draft(jm, jm.user, [rcpt], "jmap hello", {"bcc": [{"email": hidden}]})
+    r = api(jm, [
+        ["Email/set", create, "0"],
+        ["EmailSubmission/set", {
+            "accountId": jm.account,
+            "create": {"s": {"emailId": "#d", "identityId": identity(jm)}},
+            "onSuccessUpdateEmail": {"#s": {f"mailboxIds/{mb['drafts']}": None,
+                                            f"mailboxIds/{mb['sent']}": True,
+                                            "keywords/$draft": None}}}, "1"]])
+    assert [x[0] for x in r] == ["Email/set", "EmailSubmission/set", "Email/set"], r
+    eid = r[0][1]["created"]["d"]["id"]
+    sub = r[1][1]["created"]["s"]
+    assert sub["undoStatus"] == "final" and sub["id"] and sub["sendAt"].endswith("Z")
+    assert r[2][1]["updated"] == {eid: None}
+    f = delivered(srv, rcpt, "jmap hello")
+    assert f, srv.log_text()[-3000:]
+    m = email.message_from_bytes(open(f, "rb").read(), policy=email.policy.compat32)
+    assert m["From"] == jm.user and m["To"] == rcpt
+    assert m["Bcc"] is None                      # RFC 8621 7.5: Bcc does not leave
+    assert "with JMAP id" in m["Received"]
+    assert delivered(srv, hidden, "jmap hello"), "the Bcc recipient got nothing"
+    # the draft is now a sent message
+    e = one(jm, "Email/get", {"accountId": jm.account, "ids": [eid],
+                              "properties": ["mailboxIds", "keywords"]})["list"][0]
+    assert e["mailboxIds"] == {mb["sent"]: True} and e["keywords"] == {"$seen": True}
+    # the submission is kept: /get, /query, /changes
+    g = one(jm, "EmailSubmission/get", {"accountId": jm.account, "ids": [sub["id"]]})
+    got = g["list"][0]
+    assert got["emailId"] == eid and got["undoStatus"] == "final"
+    assert got["envelope"]["mailFrom"]["email"] == jm.user
+    assert sorted(x["email"] for x in got["envelope"]["rcptTo"]) == sorted([rcpt, hidden])
+    q = one(jm, "EmailSubmission/query", {"accountId": jm.account,
+                                          "filter": {"emailIds": [eid]}})
+    assert q["ids"] == [sub["id"]]
+    assert one(jm, "EmailSubmission/query", {"accountId": jm.account,
+                                             "filter": {"emailIds": ["Enope"]}})["ids"] == []
+    c = one(jm, "EmailSubmission/changes", {"accountId": jm.account,
+                                            "sinceState": r[1][1]["oldState"]})
+    assert c["created"] == [sub["id"]]
+    # sent is final
+    u = one(jm, "EmailSubmission/set", {"accountId": jm.account,
+                                        "update": {sub["id"]: {"undoStatus": "canceled"}}})
+    assert u["notUpdated"][sub["id"]]["type"] == "cannotUnsend"
+    # the queue log names the user who submitted
+    assert f"http submit: user={jm.user}" in srv.log_text()
+
+
+def test_explicit_envelope_and_destroy_on_success(srv, jm):
+    rcpt, _ = srv.new_user()
+    other, _ = srv.new_user()
+    r = api(jm, [
+        ["Email/set", draft(jm, jm.user, [other], "jmap envelope"), "0"],
+        ["EmailSubmission/set", {
+            "accountId": jm.account,
+            "create": {"s": {"emailId": "#d", "identityId": identity(jm),
+                             "envelope": {"mailFrom": {"email": jm.user},
+                                          "rcptTo": [{"email": rcpt}]}}},
+            "onSuccessDestroyEmail": ["#s"]}, "1"]])
+    eid = r[0][1]["created"]["d"]["id"]
+    assert "s" in r[1][1]["created"], r
+    assert r[2][0] == "Email/set" and r[2][1]["destroyed"] == [eid]
+    assert delivered(srv, rcpt, "jmap envelope")
+    time.sleep(0.5)
+    assert delivered(srv, other, "jmap envelope", timeout=0.1) is None
+
+
+def test_refusals(srv, jm):
+    victim, _ = srv.new_user()
+    ident = identity(jm)
+
+    def submit(create, extra=None):
+        r = api(jm, [["Email/set", create, "0"],
+                     ["EmailSubmission/set", {"accountId": jm.account, "create": {
+                         "s": {"emailId": "#d", "identityId": ident, **(extra or {})}}}, "1"]])
+        assert "d" in r[0][1]["created"], r
+        return r[1][1]["notCreated"].get("s"), r[1][1]["created"].get("s")
+
+    # a forged From
+    err, ok = submit(draft(jm, victim, [victim], "forged from"))
+    assert ok is None and err["type"] == "forbiddenFrom"
+    # an envelope sender that is not the user's: refused by the front (authd)
+    err, ok = submit(draft(jm, jm.user, [victim], "forged envelope"),
+                     {"envelope": {"mailFrom": {"email": victim}, "rcptTo": [{"email": victim}]}})
+    assert ok is None and err["type"] == "forbiddenMailFrom", err
+    assert f"http submit: user={jm.user} sender=<{victim}>" in srv.log_text()
+    # no recipients, bad recipients, unknown identity and email
+    err, _ = submit(draft(jm, jm.user, [], "nobody"))
+    assert err["type"] == "noRecipients"
+    err, _ = submit(draft(jm, jm.user, [victim], "bad rcpt"),
+                    {"envelope": {"mailFrom": {"email": jm.user},
+                                  "rcptTo": [{"email": "no space@x"}]}})
+    assert err["type"] == "invalidRecipients" and err["invalidRecipients"] == ["no space@x"]
+    r = one(jm, "EmailSubmission/set", {"accountId": jm.account, "create": {
+        "a": {"emailId": "Enope", "identityId": ident},
+        "b": {"emailId": "Enope", "identityId": "Inope"},
+        "c": {"emailId": "Enope", "identityId": ident, "undoStatus": "pending"}}})
+    assert r["notCreated"]["a"]["properties"] == ["emailId"]
+    assert r["notCreated"]["b"]["properties"] == ["identityId"]
+    assert r["notCreated"]["c"]["type"] == "invalidProperties"
+    time.sleep(0.5)
+    assert delivered(srv, victim, "forged", timeout=0.1) is None
+
+
+def test_remote_recipient_gets_it_dkim_signed(srv, jm):
+    """Last in the module: restarts the instance with a DKIM key, a DNS server
+    naming an MX on 127.0.0.2 and smtp-sink there."""
+    import dkim
+    from test_remote import DNSMASQ, SINK, Dns, Sink, txt_arg
+    if not (os.path.exists(SINK) and os.path.exists(DNSMASQ)):
+        pytest.skip("needs postfix (smtp-sink) and dnsmasq: run tools/deps.sh")
+    base = srv.inst.port_base
+    srv.inst.stop()
+    out = srv.ctl("dkim", "keygen", "example.test", "--selector", "j1").stdout
+    txt = "".join(out.split('"')[1::2])
+    srv.inst.set_conf("tern", "dns_server", f"127.0.0.1:{base + 53}")
+    srv.inst.set_conf("deliverd", "smtp_port", str(base + 700))
+    srv.inst.set_conf("deliverd", "smtp_tls", "may")
+    dns = Dns(base + 53, ["--mx-host=remote.test,mx.remote.test,10",
+                          "--address=/mx.remote.test/127.0.0.2",
+                          txt_arg("j1._domainkey.example.test", txt)])
+    sink = Sink("127.0.0.2", base + 700, os.path.join(srv.parent, "sink"))
+    try:
+        srv.inst.start()    # may move to another port base: a new client
+        jm = Jmap(srv, jm.user, jm.pw)
+        r = api(jm, [["Email/set", draft(jm, jm.user, ["bob@remote.test"], "jmap remote"), "0"],
+                     ["EmailSubmission/set", {"accountId": jm.account, "create": {
+                         "s": {"emailId": "#d", "identityId": identity(jm)}}}, "1"]])
+        assert "s" in r[1][1]["created"], r
+        assert wait_for(lambda: len(sink.messages()) == 1, 30), srv.log_text()[-3000:]
+        raw = sink.message()
+        body = raw[raw.index(b"DKIM-Signature"):]
+        assert b"Subject: jmap remote" in body and b"with JMAP id" in body
+        records = {b"j1._domainkey.example.test.": txt.encode()}
+        assert dkim.verify(body, dnsfunc=lambda n, timeout=5: records.get(n)), body[:800]
+    finally:
+        sink.stop()
+        dns.stop()
