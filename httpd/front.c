@@ -1,11 +1,13 @@
 /* front.c — the front role: HTTP and HTTPS listeners (libevent's evhttp over
  * OpenSSL bufferevents), run unprivileged and chrooted in run_dir. Routes
  * each request: files that need no login (wellknown.c), JMAP (jmap_front.c),
- * and on plain HTTP a redirect to HTTPS for everything else. */
+ * the webmail (webmail_front.c), and on plain HTTP a redirect to HTTPS for
+ * everything else. */
 #include "httpd/httpd.h"
 #include "httpd/front.h"
 #include "httpd/submit.h"
 #include "httpd/jmap_front.h"
+#include "httpd/webmail.h"
 #include "common/auth_client.h"
 #include "common/daemon.h"
 #include "common/log.h"
@@ -145,7 +147,8 @@ static void on_https(struct evhttp_request *req, void *arg)
 		reply_status(req, 400, "Bad request target");
 		return;
 	}
-	if (wellknown_serve(req, path, true) || jmap_front_serve(req, path))
+	if (wellknown_serve(req, path, true) || jmap_front_serve(req, path) ||
+	    webmail_serve(req, path))
 		return;
 	reply_status(req, 404, "Not found");
 }

@@ -1,5 +1,6 @@
 /* jmap_front.c — JMAP in the front role: which URLs are JMAP resources,
- * HTTP Basic authentication (the credential cache, else authd), the limits
+ * HTTP Basic authentication (the credential cache, else authd) or the
+ * webmail's session cookie (with its CSRF token on every POST), the limits
  * the front can enforce before a request travels (maxSizeRequest,
  * maxSizeUpload, maxConcurrentRequests, maxConcurrentUpload), and handing
  * the request to the user's mail process (upstream.c). */
@@ -8,6 +9,7 @@
 #include "httpd/front.h"
 #include "httpd/proto.h"
 #include "httpd/upstream.h"
+#include "httpd/webmail.h"
 #include "common/auth_client.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -32,6 +34,7 @@ struct job {
 void jmap_front_init(void)
 {
 	authcache_init(F.auth_cache_s);
+	websession_init(F.session_idle_s);
 	upstream_init();
 }
 
@@ -136,9 +139,47 @@ static void on_auth(const struct auth_reply *r, void *arg)
 	job_free(j);
 }
 
+/* The webmail's session instead of Basic: POSTs (API calls, uploads) must
+ * carry its CSRF token. No WWW-Authenticate on failure, so that the browser
+ * shows the page's login form, not its own dialog. */
+static void with_session(struct job *j)
+{
+	struct websession *s = websession_of(j->req);
+	const char *why = NULL;
+	int code = 401;
+	if (!s) {
+		why = "Not logged in (or the session has ended)";
+	} else if (evhttp_request_get_command(j->req) == EVHTTP_REQ_POST &&
+		   !websession_csrf_ok(j->req, s)) {
+		why = "Missing or wrong CSRF token";
+		code = 403;
+	} else if (!upstream_find(s->user) && !*websession_token(s)) {
+		/* the mail process has gone and the login token is stale */
+		websession_end(s);
+		why = "The session has ended; log in again";
+	}
+	if (why) {
+		reply_problem(j->req, code, "about:blank", NULL, why);
+		job_free(j);
+		return;
+	}
+	char *user = xstrdup(s->user);
+	with_user(j, user, websession_token(s));
+	free(user);
+}
+
+static bool has_cookie(struct evhttp_request *req)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie") != NULL;
+}
+
 static void authenticate(struct job *j)
 {
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(j->req), "Authorization");
+	if (!h && has_cookie(j->req)) {
+		with_session(j);
+		return;
+	}
 	if (!parse_basic(h, j)) {
 		unauthorized(j->req, "Log in with HTTP Basic authentication");
 		job_free(j);

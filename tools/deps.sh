@@ -8,7 +8,8 @@
 #          Nothing that is only a test or benchmark peer: `make run` must not
 #          put Postfix or Dovecot on a user's machine.
 #   check  run + the test tools (`make check`): sanitizers, pytest, swaks,
-#          dnsmasq, fetchmail, isync, and Postfix for smtp-sink/smtp-source.
+#          dnsmasq, fetchmail, isync, Postfix for smtp-sink/smtp-source, and
+#          headless Chromium with its WebDriver for the webmail's browser test.
 #   bench  run + the benchmark's peers (`make bench`): Postfix and Dovecot.
 #
 # --print lists the packages it would install (those of the set that dpkg does
@@ -21,7 +22,7 @@ RUN="gcc make pkg-config libssl-dev libevent-dev libdb-dev libspf2-dev libopendk
 CHECK="clang libclang-rt-14-dev python3 python3-pytest python3-pytest-xdist python3-dkim python3-spf
        python3-dnspython swaks dnsmasq-base isync fetchmail procps iproute2 postfix
        dovecot-imapd dovecot-pop3d libxml2-utils gpg gpg-agent gpgconf python3-cryptography
-       ldnsutils nsd postgresql"
+       ldnsutils nsd postgresql chromium chromium-driver python3-selenium"
 BENCH="python3 dnsmasq-base procps postfix dovecot-imapd dovecot-pop3d gpg gpg-agent gpgconf"
 
 set_name=check

@@ -1,0 +1,445 @@
+// app.js — the webmail page: login, folders, the message list with paging,
+// reading, flags, move/delete, search, compose (draft and send) and live
+// updates, over JMAP only (jmap.js). Every piece of mail reaches the page as
+// text (textContent), never as markup; HTML bodies go to a sandboxed frame
+// (sanitize.js).
+import { Jmap, AuthError } from './jmap.js';
+import { sanitize } from './sanitize.js';
+
+const PAGE = 25;
+const ROLE_ORDER = ['inbox', 'drafts', 'sent', 'archive', 'junk', 'trash'];
+const $ = (id) => document.getElementById(id);
+
+const st = {
+  jmap: null, mailboxes: [], current: null, search: null, position: 0, total: 0,
+  ids: [], open: null, remote: false, events: null,
+};
+
+function status(text) { $('status').textContent = text || ''; }
+
+function el(tag, props = {}, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'class') e.className = v; else if (k === 'text') e.textContent = v; else e[k] = v;
+  }
+  for (const k of kids) e.append(k);
+  return e;
+}
+
+function fail(err) {
+  if (err instanceof AuthError) { showLogin('Your session has ended; please log in again.'); return; }
+  status(`Error: ${err.message}`);
+}
+
+// ---- login and logout ----
+
+async function postJson(path, body, csrf) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (csrf) headers['X-CSRF-Token'] = csrf;
+  const r = await fetch(path, { method: 'POST', credentials: 'same-origin', headers, body: JSON.stringify(body) });
+  let data = {};
+  try { data = await r.json(); } catch (e) { /* an empty or non-JSON answer */ }
+  return { status: r.status, data };
+}
+
+function showLogin(message) {
+  if (st.events) { st.events.close(); st.events = null; }
+  $('app').hidden = true;
+  $('login').hidden = false;
+  $('login-error').textContent = message || '';
+  $('login-pass').value = '';
+  $('login-user').focus();
+}
+
+async function onLogin(ev) {
+  ev.preventDefault();
+  $('login-error').textContent = '';
+  const r = await postJson('/webmail/login', { username: $('login-user').value, password: $('login-pass').value });
+  if (r.status !== 200) {
+    $('login-error').textContent = r.data.detail || `Login failed (HTTP ${r.status})`;
+    return;
+  }
+  await startApp(r.data);
+}
+
+async function onLogout() {
+  await postJson('/webmail/logout', {}, st.jmap && st.jmap.csrf);
+  st.jmap = null;
+  showLogin('You have logged out.');
+}
+
+async function startApp(who) {
+  st.jmap = new Jmap(who.csrf);
+  await st.jmap.start();
+  $('login').hidden = true;
+  $('app').hidden = false;
+  $('whoami').textContent = who.user;
+  await loadMailboxes();
+  const inbox = st.mailboxes.find((m) => m.role === 'inbox') || st.mailboxes[0];
+  if (inbox) await selectMailbox(inbox.id);
+  listen();
+}
+
+// ---- folders ----
+
+function mailboxRank(m) {
+  const i = ROLE_ORDER.indexOf(m.role);
+  return i < 0 ? ROLE_ORDER.length : i;
+}
+
+async function loadMailboxes() {
+  const r = await st.jmap.call([['Mailbox/get', { accountId: st.jmap.accountId,
+    properties: ['name', 'role', 'parentId', 'unreadEmails', 'totalEmails', 'sortOrder'] }, 'm']]);
+  st.mailboxes = r.m.list.sort((a, b) => mailboxRank(a) - mailboxRank(b) || a.name.localeCompare(b.name));
+  renderMailboxes();
+}
+
+function renderMailboxes() {
+  const nav = $('mailboxes');
+  nav.replaceChildren();
+  const move = $('act-move');
+  move.replaceChildren(el('option', { value: '', text: '—' }));
+  for (const m of st.mailboxes) {
+    const b = el('button', { type: 'button', class: m.id === st.current && !st.search ? 'current' : '' },
+      el('span', { class: 'name', text: m.name }),
+      el('span', { class: 'count', text: m.unreadEmails ? String(m.unreadEmails) : '' }));
+    b.dataset.id = m.id;
+    b.dataset.role = m.role || '';
+    b.addEventListener('click', () => selectMailbox(m.id).catch(fail));
+    nav.append(b);
+    const o = el('option', { value: m.id, text: m.name });
+    move.append(o);
+  }
+}
+
+function mailboxByRole(role) { return st.mailboxes.find((m) => m.role === role); }
+
+async function selectMailbox(id) {
+  st.current = id;
+  st.search = null;
+  st.position = 0;
+  $('search-text').value = '';
+  renderMailboxes();
+  await loadList();
+}
+
+// ---- the message list ----
+
+function listFilter() {
+  if (st.search) return { text: st.search };
+  return { inMailbox: st.current };
+}
+
+async function loadList() {
+  const r = await st.jmap.call([
+    ['Email/query', { accountId: st.jmap.accountId, filter: listFilter(),
+      sort: [{ property: 'receivedAt', isAscending: false }], position: st.position, limit: PAGE,
+      calculateTotal: true }, 'q'],
+    ['Email/get', { accountId: st.jmap.accountId, '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' },
+      properties: ['threadId', 'mailboxIds', 'keywords', 'from', 'subject', 'receivedAt', 'preview', 'hasAttachment'] }, 'g'],
+  ]);
+  st.total = r.q.total;
+  st.ids = r.q.ids;
+  const byId = new Map(r.g.list.map((e) => [e.id, e]));
+  renderList(st.ids.map((id) => byId.get(id)).filter(Boolean));
+}
+
+function addressText(list) {
+  return (list || []).map((a) => a.name || a.email).join(', ');
+}
+
+function dateText(iso) {
+  const d = new Date(iso);
+  return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : d.toLocaleDateString();
+}
+
+function renderList(emails) {
+  const mb = st.mailboxes.find((m) => m.id === st.current);
+  $('list-title').textContent = st.search ? `Search: ${st.search}` : (mb ? mb.name : '');
+  const ul = $('messages');
+  ul.replaceChildren();
+  for (const e of emails) {
+    const kw = e.keywords || {};
+    const li = el('li', { tabIndex: 0, class: (kw.$seen ? '' : 'unread') + (st.open === e.id ? ' current' : '') },
+      el('div', { class: 'from' }, el('span', { text: addressText(e.from) || '(no sender)' }),
+        el('span', { text: (kw.$flagged ? '★ ' : '') + dateText(e.receivedAt) })),
+      el('div', { class: 'subject', text: e.subject || '(no subject)' }),
+      el('div', { class: 'preview', text: e.preview || '' }));
+    li.dataset.id = e.id;
+    li.addEventListener('click', () => openEmail(e.id).catch(fail));
+    li.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') openEmail(e.id).catch(fail); });
+    ul.append(li);
+  }
+  const last = Math.min(st.position + emails.length, st.total);
+  $('page-info').textContent = st.total ? `${st.position + 1}–${last} of ${st.total}` : 'No messages';
+  $('page-prev').disabled = st.position === 0;
+  $('page-next').disabled = st.position + PAGE >= st.total;
+}
+
+async function page(delta) {
+  st.position = Math.max(0, st.position + delta * PAGE);
+  await loadList();
+}
+
+// ---- reading ----
+
+const READ_PROPS = ['threadId', 'mailboxIds', 'keywords', 'from', 'to', 'cc', 'replyTo', 'subject',
+  'receivedAt', 'messageId', 'references', 'textBody', 'htmlBody', 'attachments', 'bodyValues'];
+
+async function openEmail(id) {
+  const r = await st.jmap.call([['Email/get', { accountId: st.jmap.accountId, ids: [id], properties: READ_PROPS,
+    fetchTextBodyValues: true, fetchHTMLBodyValues: true, maxBodyValueBytes: 1 << 20 }, 'g']]);
+  const e = r.g.list[0];
+  if (!e) { status('That message is gone.'); return; }
+  st.open = id;
+  st.email = e;
+  st.remote = false;
+  $('compose').hidden = true;
+  $('reader').hidden = false;
+  $('app').classList.add('reading');
+  renderEmail();
+  if (!(e.keywords || {}).$seen) await setKeyword('$seen', true);
+  else for (const li of $('messages').children) li.classList.toggle('current', li.dataset.id === id);
+}
+
+function renderHeaders(e) {
+  const dl = $('msg-headers');
+  dl.replaceChildren();
+  const rows = [['From', addressText(e.from)], ['To', addressText(e.to)], ['Cc', addressText(e.cc)],
+    ['Date', new Date(e.receivedAt).toLocaleString()]];
+  for (const [k, v] of rows) if (v) dl.append(el('dt', { text: k }), el('dd', { text: v }));
+}
+
+function htmlPart(e) {
+  const p = (e.htmlBody || []).find((x) => x.type === 'text/html');
+  return p && e.bodyValues[p.partId] ? e.bodyValues[p.partId].value : null;
+}
+
+function textOf(e) {
+  return (e.textBody || []).map((p) => (e.bodyValues[p.partId] || {}).value || '').join('\n');
+}
+
+function renderBody(e) {
+  const html = htmlPart(e);
+  const frame = $('msg-html');
+  $('msg-text').hidden = html !== null;
+  frame.hidden = html === null;
+  $('msg-images').hidden = true;
+  if (html === null) {
+    $('msg-text').textContent = textOf(e);
+    frame.removeAttribute('srcdoc');
+    return;
+  }
+  const out = sanitize(html, st.remote);
+  frame.srcdoc = out.html;
+  $('msg-images').hidden = out.blocked === 0 || st.remote;
+}
+
+function renderEmail() {
+  const e = st.email;
+  $('msg-subject').textContent = e.subject || '(no subject)';
+  renderHeaders(e);
+  renderBody(e);
+  $('act-flag').textContent = (e.keywords || {}).$flagged ? 'Unflag' : 'Flag';
+  $('act-move').value = '';
+  const ul = $('msg-attachments');
+  ul.replaceChildren();
+  for (const a of e.attachments || []) {
+    const link = el('a', { href: st.jmap.downloadUrl(a.blobId, a.name, a.type), text: a.name || 'attachment' });
+    link.setAttribute('download', a.name || 'attachment');
+    ul.append(el('li', {}, link, ` (${Math.ceil((a.size || 0) / 1024)} kB)`));
+  }
+}
+
+// ---- flags, move, delete ----
+
+// The SetError of id in a /set response's not* map (empty or null when none).
+function setError(res, map, id) {
+  const e = (res[map] || {})[id];
+  return e ? `${e.type}${e.description ? ': ' + e.description : ''}` : null;
+}
+
+async function setKeyword(kw, on) {
+  const id = st.open;
+  const r = await st.jmap.call([['Email/set', { accountId: st.jmap.accountId,
+    update: { [id]: { [`keywords/${kw}`]: on ? true : null } } }, 's']]);
+  const err = setError(r.s, 'notUpdated', id);
+  if (err) throw new Error(`not changed: ${err}`);
+  st.email.keywords = { ...(st.email.keywords || {}) };
+  if (on) st.email.keywords[kw] = true; else delete st.email.keywords[kw];
+  $('act-flag').textContent = st.email.keywords.$flagged ? 'Unflag' : 'Flag';
+  await refresh();
+}
+
+async function moveTo(mailboxId) {
+  if (!mailboxId) return;
+  const id = st.open;
+  const r = await st.jmap.call([['Email/set', { accountId: st.jmap.accountId,
+    update: { [id]: { mailboxIds: { [mailboxId]: true } } } }, 's']]);
+  const err = setError(r.s, 'notUpdated', id);
+  if (err) throw new Error(`not moved: ${err}`);
+  const to = st.mailboxes.find((m) => m.id === mailboxId);
+  status(`Moved to ${to ? to.name : 'folder'}.`);
+  closeReader();
+  await refresh();
+}
+
+async function remove() {
+  const trash = mailboxByRole('trash');
+  const id = st.open;
+  if (trash && !st.email.mailboxIds[trash.id]) { await moveTo(trash.id); return; }
+  const r = await st.jmap.call([['Email/set', { accountId: st.jmap.accountId, destroy: [id] }, 's']]);
+  const err = setError(r.s, 'notDestroyed', id);
+  if (err) throw new Error(`not deleted: ${err}`);
+  status('Deleted.');
+  closeReader();
+  await refresh();
+}
+
+function closeReader() {
+  st.open = null;
+  $('reader').hidden = true;
+  $('app').classList.remove('reading');
+}
+
+async function refresh() {
+  await loadMailboxes();
+  await loadList();
+}
+
+// ---- search ----
+
+async function onSearch(ev) {
+  ev.preventDefault();
+  const q = $('search-text').value.trim();
+  st.search = q || null;
+  st.position = 0;
+  renderMailboxes();
+  await loadList();
+}
+
+// ---- compose: a draft with Email/set, sent with EmailSubmission/set ----
+
+function parseAddresses(text) {
+  return text.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
+    const m = s.match(/^(.*)<([^>]+)>$/);
+    return m ? { name: m[1].trim().replace(/^"|"$/g, '') || null, email: m[2].trim() } : { email: s };
+  });
+}
+
+function openCompose(fields = {}) {
+  closeReader();
+  $('reader').hidden = true;
+  $('compose').hidden = false;
+  $('app').classList.add('reading');
+  $('c-to').value = fields.to || '';
+  $('c-cc').value = fields.cc || '';
+  $('c-subject').value = fields.subject || '';
+  $('c-body').value = fields.body || '';
+  st.draft = { inReplyTo: fields.inReplyTo || null, references: fields.references || null };
+  $('c-send').hidden = !st.jmap.canSubmit;
+  $('c-status').textContent = st.jmap.canSubmit ? '' : 'Sending is not offered by this server yet; drafts can be saved.';
+  $('c-to').focus();
+}
+
+function reply() {
+  const e = st.email;
+  const to = (e.replyTo && e.replyTo.length ? e.replyTo : e.from) || [];
+  const quoted = textOf(e).split('\n').map((l) => `> ${l}`).join('\n');
+  openCompose({
+    to: to.map((a) => (a.name ? `${a.name} <${a.email}>` : a.email)).join(', '),
+    subject: /^re:/i.test(e.subject || '') ? e.subject : `Re: ${e.subject || ''}`,
+    body: `\n\n${addressText(e.from)} wrote:\n${quoted}\n`,
+    inReplyTo: e.messageId, references: [...(e.references || []), ...(e.messageId || [])],
+  });
+}
+
+function draftEmail(mailboxId) {
+  const email = {
+    mailboxIds: { [mailboxId]: true }, keywords: { $draft: true, $seen: true },
+    from: [{ email: $('whoami').textContent }], to: parseAddresses($('c-to').value),
+    subject: $('c-subject').value,
+    bodyValues: { b: { value: $('c-body').value } },
+    textBody: [{ partId: 'b', type: 'text/plain' }],
+  };
+  const cc = parseAddresses($('c-cc').value);
+  if (cc.length) email.cc = cc;
+  if (st.draft.inReplyTo) email.inReplyTo = st.draft.inReplyTo;
+  if (st.draft.references && st.draft.references.length) email.references = st.draft.references;
+  return email;
+}
+
+async function saveDraft() {
+  const drafts = mailboxByRole('drafts');
+  if (!drafts) throw new Error('no Drafts folder');
+  const r = await st.jmap.call([['Email/set', { accountId: st.jmap.accountId, create: { d: draftEmail(drafts.id) } }, 's']]);
+  if (!r.s.created || !r.s.created.d) throw new Error(`draft not saved: ${setError(r.s, 'notCreated', 'd')}`);
+  $('c-status').textContent = 'Draft saved.';
+  await refresh();
+  return r.s.created.d.id;
+}
+
+async function send(ev) {
+  ev.preventDefault();
+  const drafts = mailboxByRole('drafts');
+  const sent = mailboxByRole('sent');
+  if (!drafts || !st.jmap.canSubmit) return;
+  const idr = await st.jmap.call([['Identity/get', { accountId: st.jmap.accountId }, 'i']]);
+  const me = $('whoami').textContent;
+  const identity = idr.i.list.find((x) => x.email === me) || idr.i.list[0];
+  if (!identity) throw new Error('no identity to send as');
+  const onSuccess = { '#e': { [`mailboxIds/${drafts.id}`]: null, 'keywords/$draft': null } };
+  if (sent) onSuccess['#e'][`mailboxIds/${sent.id}`] = true;
+  const r = await st.jmap.call([
+    ['Email/set', { accountId: st.jmap.accountId, create: { e: draftEmail(drafts.id) } }, 's'],
+    ['EmailSubmission/set', { accountId: st.jmap.accountId, create: { m: { identityId: identity.id, emailId: '#e' } },
+      onSuccessUpdateEmail: onSuccess }, 'm'],
+  ]);
+  if (!r.m.created || !r.m.created.m) throw new Error(`not sent: ${setError(r.m, 'notCreated', 'm') || setError(r.s, 'notCreated', 'e')}`);
+  $('compose').hidden = true;
+  $('app').classList.remove('reading');
+  status('Sent.');
+  await refresh();
+}
+
+// ---- live updates (EventSource, RFC 8620 7.3) ----
+
+function listen() {
+  if (st.events || !window.EventSource) return;
+  st.events = new EventSource(st.jmap.eventSourceUrl(), { withCredentials: true });
+  st.events.addEventListener('state', () => refresh().catch(fail));
+}
+
+// ---- wiring ----
+
+function on(id, event, fn) {
+  $(id).addEventListener(event, (ev) => { Promise.resolve(fn(ev)).catch(fail); });
+}
+
+function wire() {
+  on('login', 'submit', onLogin);
+  on('logout', 'click', onLogout);
+  on('search', 'submit', onSearch);
+  on('page-prev', 'click', () => page(-1));
+  on('page-next', 'click', () => page(1));
+  on('act-back', 'click', closeReader);
+  on('act-flag', 'click', () => setKeyword('$flagged', !(st.email.keywords || {}).$flagged));
+  on('act-unread', 'click', () => setKeyword('$seen', false));
+  on('act-move', 'change', (ev) => moveTo(ev.target.value));
+  on('act-delete', 'click', remove);
+  on('act-reply', 'click', reply);
+  on('msg-images-show', 'click', () => { st.remote = true; renderBody(st.email); });
+  on('compose-new', 'click', () => openCompose());
+  on('compose', 'submit', send);
+  on('c-save', 'click', saveDraft);
+  on('c-cancel', 'click', () => { $('compose').hidden = true; $('app').classList.remove('reading'); });
+}
+
+async function boot() {
+  wire();
+  const r = await fetch('/webmail/session', { credentials: 'same-origin' });
+  if (r.status !== 200) { showLogin(); return; }
+  await startApp(await r.json());
+}
+
+boot().catch(fail);

@@ -1,0 +1,312 @@
+"""The webmail (httpd/webmail/) end to end: its headers, login session and
+CSRF checks over plain HTTP requests, then a real headless Chromium
+(Debian's chromium + chromium-driver + python3-selenium) that logs in, reads,
+flags (seen by IMAP), moves, searches and logs out, and opens a hostile HTML
+message whose script and remote images must do nothing. One instance and
+one browser for the module."""
+import http.server
+import imaplib
+import json
+import os
+import shutil
+import ssl
+import tempfile
+import threading
+import time
+
+import pytest
+
+from jmap_harness import JmapInstance
+from imap_harness import tls_ctx
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def srv():
+    inst = JmapInstance()
+    yield inst
+    inst.close()
+
+
+def plain(subject, body, to, frm="Alice <alice@remote.test>"):
+    return (f"From: {frm}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+            f"Date: Mon, 02 Mar 2026 10:00:00 +0000\r\n\r\n{body}\r\n").encode()
+
+
+def html(subject, body, to):
+    return (f"From: Mallory <mallory@remote.test>\r\nTo: {to}\r\nSubject: {subject}\r\n"
+            "Date: Mon, 02 Mar 2026 11:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: text/html; charset=utf-8\r\n\r\n{body}\r\n").encode()
+
+
+def login(srv, user, pw):
+    """A webmail login over HTTP: (status, headers, parsed body)."""
+    st, h, body = srv.request("POST", "/webmail/login",
+                              json.dumps({"username": user, "password": pw}).encode(),
+                              {"Content-Type": "application/json"})
+    return st, h, json.loads(body or b"{}")
+
+
+def cookie_of(h):
+    return h["set-cookie"].split(";")[0]
+
+
+# ---- headers, cookie and CSRF, without a browser ----
+
+def test_page_and_its_policy(srv):
+    st, h, _ = srv.request("GET", "/")
+    assert st == 302 and h["location"] == "/webmail/"
+    st, h, body = srv.request("GET", "/webmail/")
+    assert st == 200 and h["content-type"].startswith("text/html") and b"app.js" in body
+    csp = {d.split()[0]: d.split()[1:] for d in h["content-security-policy"].split("; ")}
+    assert csp["default-src"] == ["'none'"] and csp["script-src"] == ["'self'"]
+    assert csp["connect-src"] == ["'self'"] and csp["frame-ancestors"] == ["'none'"]
+    assert h["x-frame-options"] == "DENY"
+    st, h, body = srv.request("GET", "/webmail/app.js")
+    assert st == 200 and h["content-type"].startswith("text/javascript") and b"import" in body
+    assert srv.request("GET", "/webmail/nope.js")[0] == 404
+    assert srv.request("POST", "/webmail/app.js", b"x")[0] == 405
+    # no inline script anywhere in the page
+    assert b"<script>" not in srv.request("GET", "/webmail/")[2]
+
+
+def test_login_cookie_csrf_logout(srv):
+    user, pw = srv.new_user()
+    st, h, _ = login(srv, user, "wrong")
+    assert st == 401 and "set-cookie" not in h
+    st, _, _ = srv.request("POST", "/webmail/login", b"username=a&password=b",
+                           {"Content-Type": "application/x-www-form-urlencoded"})
+    assert st == 415  # a cross-site form cannot send JSON without a preflight
+    st, h, who = login(srv, user, pw)
+    assert st == 200 and who["user"] == user and len(who["csrf"]) == 64
+    attrs = [a.strip() for a in h["set-cookie"].split(";")]
+    assert {"Secure", "HttpOnly", "SameSite=Strict", "Path=/"} <= set(attrs), attrs
+    cookie = cookie_of(h)
+    api = json.dumps({"using": ["urn:ietf:params:jmap:core"],
+                      "methodCalls": [["Core/echo", {"x": 1}, "e"]]}).encode()
+    base = {"Cookie": cookie, "Content-Type": "application/json"}
+    st, h, _ = srv.request("POST", "/jmap/api", api, base)
+    assert st == 403 and "www-authenticate" not in h  # no CSRF token
+    st, _, _ = srv.request("POST", "/jmap/api", api, {**base, "X-CSRF-Token": "0" * 64})
+    assert st == 403
+    st, _, body = srv.request("POST", "/jmap/api", api, {**base, "X-CSRF-Token": who["csrf"]})
+    assert st == 200 and json.loads(body)["methodResponses"][0][1] == {"x": 1}
+    st, _, body = srv.request("GET", "/jmap/session", headers={"Cookie": cookie})
+    assert st == 200 and user in body.decode()
+    # after a reload the page asks for its token again
+    st, _, body = srv.request("GET", "/webmail/session", headers={"Cookie": cookie})
+    assert st == 200 and json.loads(body)["csrf"] == who["csrf"]
+    assert srv.request("POST", "/webmail/logout", b"{}", base)[0] == 403
+    st, h, _ = srv.request("POST", "/webmail/logout", b"{}", {**base, "X-CSRF-Token": who["csrf"]})
+    assert st == 200 and "Max-Age=0" in h["set-cookie"]
+    assert srv.request("GET", "/webmail/session", headers={"Cookie": cookie})[0] == 401
+    st, h, _ = srv.request("GET", "/jmap/session", headers={"Cookie": cookie})
+    assert st == 401 and "www-authenticate" not in h
+
+
+# ---- the browser ----
+
+class Hits(http.server.BaseHTTPRequestHandler):
+    """A "remote" HTTPS server: every request it gets is a load the page
+    should not have made."""
+    paths = []
+
+    def do_GET(self):
+        Hits.paths.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/gif")
+        self.end_headers()
+        self.wfile.write(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+
+    do_POST = do_GET
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture(scope="module")
+def remote(srv):
+    """An HTTPS server on 127.0.0.1 with the instance's certificate (the
+    browser ignores certificate errors), so that https: image URLs would load
+    if the page let them."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hits)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls = os.path.dirname(srv.cert())
+    ctx.load_cert_chain(srv.cert(), os.path.join(tls, "key.pem"))
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError as e:
+        pytest.skip(f"python3-selenium is not installed: {e}")
+    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    profile = tempfile.mkdtemp(prefix="tern-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+              "--no-first-run", "--disable-background-networking", "--disable-component-update",
+              "--disable-sync", "--ignore-certificate-errors", "--window-size=1280,900",
+              f"--user-data-dir={profile}"):
+        opts.add_argument(a)
+    try:
+        d = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    except Exception as e:  # noqa: BLE001 - any failure to start is the same skip
+        shutil.rmtree(profile, ignore_errors=True)
+        pytest.skip(f"headless chromium could not start: {e}")
+    d.set_page_load_timeout(30)
+    yield d
+    d.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait(d, pred, timeout=15, what="condition"):
+    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.common.exceptions import TimeoutException
+    try:
+        return WebDriverWait(d, timeout).until(lambda _: pred())
+    except TimeoutException:
+        # what the page said, for the failure's report
+        said = d.execute_script("const s = document.getElementById('status');"
+                                " return s ? s.textContent : ''")
+        raise AssertionError(f"timed out: {what}; page status: {said!r}") from None
+
+
+def by_id(d, i):
+    from selenium.webdriver.common.by import By
+    return d.find_element(By.ID, i)
+
+
+def list_subjects(d):
+    # in one script: the list may be redrawn (a push event) between calls
+    return d.execute_script("return [...document.querySelectorAll('#messages li .subject')]"
+                            ".map((e) => e.textContent)")
+
+
+def click(d, script, *args, what="element"):
+    """Click the element the script returns, once there: found again after
+    each redraw (a push event re-renders the lists)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def once():
+        e = d.execute_script(script, *args)
+        try:
+            return e is not None and (e.click() or True)
+        except StaleElementReferenceException:
+            return False
+    wait(d, once, what=what)
+
+
+def open_message(d, subject):
+    click(d, "return [...document.querySelectorAll('#messages li')].find("
+             "(li) => li.querySelector('.subject').textContent === arguments[0])",
+          subject, what=f"{subject} listed")
+    wait(d, lambda: by_id(d, "msg-subject").text == subject, what=f"{subject} open")
+
+
+def imap_flags(srv, user, pw, folder, subject):
+    c = imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=tls_ctx(srv.cert()), timeout=20)
+    try:
+        c.login(user, pw)
+        c.select(f'"{folder}"', readonly=True)
+        typ, data = c.search(None, "SUBJECT", f'"{subject}"')
+        nums = data[0].split()
+        if not nums:
+            return None
+        typ, data = c.fetch(nums[0], "(FLAGS)")
+        return data[0].decode()
+    finally:
+        c.logout()
+
+
+def test_browser_session(srv, browser, remote):
+    d = browser
+    user, pw = srv.new_user()
+    srv.smtp_send(user, [plain("Lunch on Friday", "Shall we meet at the quayside?", user),
+                         plain("Quarterly figures", "The numbers are attached in spirit.", user)])
+    base = f"https://127.0.0.1:{srv.https_port}"
+    d.get(base + "/")
+    wait(d, lambda: by_id(d, "login").is_displayed(), what="login form")
+    by_id(d, "login-user").send_keys(user)
+    by_id(d, "login-pass").send_keys("not the password")
+    by_id(d, "login-go").click()
+    wait(d, lambda: by_id(d, "login-error").text, what="login error")
+    by_id(d, "login-pass").clear()
+    by_id(d, "login-pass").send_keys(pw)
+    by_id(d, "login-go").click()
+    wait(d, lambda: by_id(d, "app").is_displayed(), what="app after login")
+    cookie = d.get_cookie("tern_session")
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+    assert d.execute_script("return document.cookie") == ""  # HttpOnly: not for scripts
+    wait(d, lambda: by_id(d, "whoami").text == user, what="user shown")
+    wait(d, lambda: by_id(d, "list-title").text == "INBOX", what="INBOX listed")
+
+    # read, flag: the flag is IMAP's \Flagged at once, and reading set \Seen
+    open_message(d, "Lunch on Friday")
+    assert "quayside" in by_id(d, "msg-text").text
+    by_id(d, "act-flag").click()
+    wait(d, lambda: by_id(d, "act-flag").text == "Unflag", what="flagged")
+    flags = imap_flags(srv, user, pw, "INBOX", "Lunch on Friday")
+    assert "\\Flagged" in flags and "\\Seen" in flags, flags
+
+    # move to Archive: gone from the list, there for IMAP
+    from selenium.webdriver.support.ui import Select
+    Select(by_id(d, "act-move")).select_by_visible_text("Archive")
+    wait(d, lambda: "Lunch on Friday" not in list_subjects(d), what="moved out of INBOX")
+    assert imap_flags(srv, user, pw, "INBOX", "Lunch on Friday") is None
+    assert "\\Flagged" in imap_flags(srv, user, pw, "Archive", "Lunch on Friday")
+
+    # search finds it across folders, and not the other message
+    by_id(d, "search-text").send_keys("quayside")
+    by_id(d, "search-go").click()
+    wait(d, lambda: list_subjects(d) == ["Lunch on Friday"], what="search result")
+    assert "quayside" in by_id(d, "list-title").text
+
+    # the hostile message: its script runs nothing, its remote images load
+    # nothing until asked
+    Hits.paths.clear()
+    page = (f"<html><head><style>body {{ background: url({remote}/css-bg.gif) }}</style>"
+            f"<script>new Image().src = '{remote}/script-ran';"
+            f" parent.document.title = 'pwned';</script></head><body>"
+            f"<p id=t>Special offer inside</p><img src=\"{remote}/tracker.gif\">"
+            f"<img src=x onerror=\"new Image().src='{remote}/onerror-ran'\">"
+            f"<a href=\"javascript:new Image().src='{remote}/js-link'\">click</a></body></html>")
+    srv.smtp_send(user, [html("Special offer", page, user)])
+    from selenium.webdriver.common.by import By
+    click(d, "return document.querySelector('#mailboxes button[data-role=inbox]')", what="INBOX")
+    open_message(d, "Special offer")
+    wait(d, lambda: by_id(d, "msg-html").is_displayed(), what="html frame")
+    d.switch_to.frame(by_id(d, "msg-html"))
+    assert "Special offer inside" in d.find_element(By.ID, "t").text
+    for a in d.find_elements(By.TAG_NAME, "a"):
+        a.click()
+    d.switch_to.default_content()
+    time.sleep(1.5)
+    assert Hits.paths == [] and d.title != "pwned", Hits.paths
+    assert by_id(d, "msg-images").is_displayed()  # "Remote images are blocked"
+    # asked for: the images come, the script still does not run
+    by_id(d, "msg-images-show").click()
+    wait(d, lambda: "/tracker.gif" in Hits.paths, what="image shown on request")
+    time.sleep(0.5)
+    assert not [p for p in Hits.paths if "ran" in p or "js-link" in p], Hits.paths
+
+    # log out: the login form, and the old cookie opens nothing
+    old = cookie["value"]
+    by_id(d, "logout").click()
+    wait(d, lambda: by_id(d, "login").is_displayed(), what="login form after logout")
+    assert d.get_cookie("tern_session") is None
+    st, _, _ = srv.request("GET", "/webmail/session", headers={"Cookie": f"tern_session={old}"})
+    assert st == 401
+    d.refresh()
+    wait(d, lambda: by_id(d, "login").is_displayed(), what="login form after reload")
