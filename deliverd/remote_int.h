@@ -89,7 +89,8 @@ void pool_expire(void);
 void dest_acquire(const char *domain);
 void dest_release(const char *domain);
 
-/* remote_keys.c: DKIM keys by domain. */
+/* remote_keys.c: DKIM keys by domain; keys_find falls back to the nearest
+ * parent domain with a key. */
 void keys_load(const char *dkim_dir, char **selectors, size_t nsel);
 const struct dkim_key *keys_find(const char *domain);
 

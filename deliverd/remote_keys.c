@@ -71,10 +71,27 @@ void keys_load(const char *dkim_dir, char **sel, size_t nsel)
 		closedir(d);
 }
 
-const struct dkim_key *keys_find(const char *domain)
+static const struct dkim_key *find_exact(const char *domain)
 {
 	for (size_t i = 0; i < nkeys; i++)
 		if (!strcasecmp(keys[i].domain, domain))
 			return &keys[i];
+	return NULL;
+}
+
+/* The domain's key, else the nearest parent domain's: mail from a host name
+ * under one of our domains (the reports from noreply-tlsrpt@HOSTNAME, cron
+ * mail) is signed d=DOMAIN, which DMARC's relaxed alignment accepts. A
+ * subdomain belongs to its domain's owner, who holds the key. */
+const struct dkim_key *keys_find(const char *domain)
+{
+	for (const char *d = domain; d && *d; ) {
+		const struct dkim_key *k = find_exact(d);
+		if (k)
+			return k;
+		d = strchr(d, '.');
+		if (d)
+			d++;	/* the parent domain */
+	}
 	return NULL;
 }

@@ -19,6 +19,7 @@ import re
 import subprocess
 import xml.etree.ElementTree as ET
 
+import dkim
 import pytest
 
 from conftest import IS_ROOT, wait_for
@@ -347,6 +348,9 @@ def test_report_to_a_remote_collector(mx):
     the remote delivery agent (MX lookup) to the collector's server."""
     # (a dump directory smtp-sink, running as nobody, can reach)
     sink = Sink("127.0.0.2", mx.sink_port, os.path.join(mx.dir, "sink"))
+    out = mx.ctl("dkim", "keygen", "example.test", "--selector", "rpt", "--algorithm",
+                 "ed25519").stdout
+    key_txt = "".join(out.split('"')[1::2])
     try:
         mx.start()
         assert send(mx, "bounce@other.test", message("a@far.test", "f1"))[0] == 250
@@ -360,6 +364,13 @@ def test_report_to_a_remote_collector(mx):
         doc = ET.fromstring(gzip.decompress(part.get_payload(decode=True)))
         assert doc.findtext("policy_published/domain") == "far.test"
         assert doc.findtext("record/row/count") == "1"
+        # DKIM-signed like other outbound mail: the sender noreply-dmarc@mx.example.test
+        # is under example.test, whose key signs it (d=example.test, relaxed alignment)
+        raw = sink.message()
+        body = raw[raw.index(b"DKIM-Signature"):]
+        assert re.search(rb"\bd=example\.test;", body[:600]), body[:600]
+        records = {b"rpt._domainkey.example.test.": key_txt.encode()}
+        assert dkim.verify(body, dnsfunc=lambda n, timeout=5: records.get(n)), body[:600]
     finally:
         sink.stop()
 
