@@ -7,6 +7,7 @@
 #include "deliverd/agent.h"
 #include "deliverd/forward.h"
 #include "deliverd/maildir.h"
+#include "deliverd/vacation.h"
 #include "common/auth_client.h"
 #include "common/ipc.h"
 #include "common/log.h"
@@ -110,6 +111,16 @@ static void forward_rcpt(struct ljob *j, struct lrcpt *r, bool first)
 	free(targets);
 }
 
+/* The user's vacation response, if it is on (vacation.h). */
+static void answer_vacation(const struct ljob *j, const char *mailbox)
+{
+	const struct vacation_in v = { .queue_sock = queue_sock, .mail_dir = conf->mail_dir,
+				       .mailbox = mailbox, .sender = j->sender, .qid = j->id,
+				       .hostname = conf->hostname, .flags = j->flags, .fd = j->fd,
+				       .size = j->size };
+	vacation_reply(&v);
+}
+
 static void deliver_rcpt(struct ljob *j, struct lrcpt *r)
 {
 	uint32_t nlocal = 0, nremote = 0;
@@ -142,6 +153,8 @@ static void deliver_rcpt(struct ljob *j, struct lrcpt *r)
 					      .quota = bx->quota, .quota_bounce = conf->quota_bounce,
 					      .crypt = &conf->crypt };
 			maildir_deliver(&d, &mr);
+			if (mr.result == MD_DELIVERED)
+				answer_vacation(j, bx->mailbox);
 		}
 		log_info("%s: to=<%s>, orig_to=<%s>, relay=local, status=%s (%s)", j->id, bx->mailbox,
 			 r->addr, mr.result == MD_DELIVERED ? "sent" : mr.result == MD_DEFER

@@ -1,4 +1,5 @@
-$(eval $(call program,deliverd,tern-deliverd,-lpthread -lrnp -lcurl,))
+# jansson: the vacation response the local agent reads (common/vacation.c).
+$(eval $(call program,deliverd,tern-deliverd,-lpthread -lrnp -lcurl -ljansson,))
 
 # libFuzzer target: header protection of encryption at rest (common/mailcrypt_hp.c).
 MAILCRYPT_FUZZ_SRCS := common/mailcrypt_hp.c common/util.c common/log.c

@@ -65,6 +65,7 @@ extern const struct jmap_method jmap_email_import_methods[];
 extern const struct jmap_method jmap_snippet_methods[];
 extern const struct jmap_method jmap_identity_methods[];
 extern const struct jmap_method jmap_submission_methods[];
+extern const struct jmap_method jmap_vacation_methods[];
 void jmap_email_set(struct jcall *c, json_t *args);
 void jmap_mailbox_set(struct jcall *c, json_t *args);
 

@@ -16,7 +16,8 @@
 
 #define POINTER_MAX_RESULTS 100000	/* elements a "*" path may produce */
 
-static const char *const known_caps[] = { CAP_CORE, CAP_MAIL, CAP_SUBMISSION, NULL };
+static const char *const known_caps[] = { CAP_CORE, CAP_MAIL, CAP_SUBMISSION, CAP_VACATION,
+					  NULL };
 
 static const struct jmap_method *const method_tables[] = {
 	jmap_core_methods,
@@ -26,6 +27,7 @@ static const struct jmap_method *const method_tables[] = {
 	jmap_snippet_methods,
 	jmap_identity_methods,
 	jmap_submission_methods,
+	jmap_vacation_methods,
 };
 
 void jmap_reply(struct jcall *c, const char *name, json_t *args)

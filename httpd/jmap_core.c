@@ -26,8 +26,8 @@ static json_t *core_capability(const struct jmap_limits *l)
 static json_t *session_body(struct sess *s)
 {
 	const char *base = s->conf->base_url;
-	json_t *caps = json_pack("{s:o, s:{}, s:{}}", CAP_CORE, core_capability(&s->conf->lim), CAP_MAIL,
-				 CAP_SUBMISSION);
+	json_t *caps = json_pack("{s:o, s:{}, s:{}, s:{}}", CAP_CORE,
+				 core_capability(&s->conf->lim), CAP_MAIL, CAP_SUBMISSION, CAP_VACATION);
 	json_t *mail = json_pack("{s:i, s:n, s:i, s:I, s:[s,s,s,s,s,s,s,s], s:b}",
 				 "maxMailboxesPerEmail", 1, "maxMailboxDepth", "maxSizeMailboxName", 255,
 				 "maxSizeAttachmentsPerEmail", (json_int_t)s->conf->lim.max_size_upload,
@@ -36,10 +36,11 @@ static json_t *session_body(struct sess *s)
 				 "mayCreateTopLevelMailbox", 1);
 	/* no delayed sending (sendAt is now, undoStatus final), no SMTP extensions */
 	json_t *submission = json_pack("{s:i, s:{}}", "maxDelayedSend", 0, "submissionExtensions");
-	json_t *account = json_pack("{s:s, s:b, s:b, s:{s:o, s:o}}", "name", s->user, "isPersonal", 1,
-				    "isReadOnly", 0, "accountCapabilities", CAP_MAIL, mail,
-				    CAP_SUBMISSION, submission);
-	json_t *primary = json_pack("{s:s, s:s}", CAP_MAIL, s->account, CAP_SUBMISSION, s->account);
+	json_t *account = json_pack("{s:s, s:b, s:b, s:{s:o, s:o, s:{}}}", "name", s->user,
+				    "isPersonal", 1, "isReadOnly", 0, "accountCapabilities", CAP_MAIL,
+				    mail, CAP_SUBMISSION, submission, CAP_VACATION);
+	json_t *primary = json_pack("{s:s, s:s, s:s}", CAP_MAIL, s->account, CAP_SUBMISSION,
+				    s->account, CAP_VACATION, s->account);
 	char *api = xasprintf("%s/jmap/api/", base);
 	char *dl = xasprintf("%s/jmap/download/{accountId}/{blobId}/{name}?accept={type}", base);
 	char *ul = xasprintf("%s/jmap/upload/{accountId}/", base);

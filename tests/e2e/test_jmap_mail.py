@@ -3,6 +3,8 @@ emails, threads, their /changes and /query, and one store shared with IMAP
 (a change over either is seen by the other). Python's http.client, json and
 imaplib only. One instance for the module; a fresh user per test."""
 import base64
+import email
+import email.policy
 import hashlib
 import imaplib
 import json
@@ -15,6 +17,7 @@ import uuid
 
 import pytest
 
+from conftest import wait_for
 from jmap_harness import Jmap, JmapInstance, read_until, sse_connect
 from imap_harness import tls_ctx
 
@@ -635,3 +638,96 @@ def test_get_properties_and_errors(jm):
     assert [x[1]["type"] for x in r["methodResponses"]] == [
         "requestTooLarge", "invalidArguments", "accountNotFound", "requestTooLarge",
         "stateMismatch"]
+
+
+VAC = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"]
+
+
+def vac(jm, name, args):
+    r = jm.api([[name, {"accountId": jm.account, **args}, "v"]], using=VAC)
+    return r["methodResponses"][0][:2]
+
+
+def inbox_messages(srv, user):
+    """The messages in user's INBOX (new and cur), parsed."""
+    out = []
+    for sub in ("new", "cur"):
+        d = os.path.join(srv.maildir(user), sub)
+        for n in sorted(os.listdir(d)):
+            out.append(email.message_from_bytes(pathlib.Path(d, n).read_bytes(),
+                                                policy=email.policy.default))
+    return out
+
+
+def test_vacation_response_get_set(srv, jm):
+    """RFC 8621 8: one singleton, advertised; create and destroy refused;
+    updates checked and stored, with a new state."""
+    s = jm.get_session()
+    assert "urn:ietf:params:jmap:vacationresponse" in s["capabilities"]
+    assert s["primaryAccounts"]["urn:ietf:params:jmap:vacationresponse"] == jm.account
+    name, r = vac(jm, "VacationResponse/get", {"ids": None})
+    assert name == "VacationResponse/get" and r["notFound"] == []
+    assert r["list"] == [{"id": "singleton", "isEnabled": False, "fromDate": None,
+                          "toDate": None, "subject": None, "textBody": None, "htmlBody": None}]
+    state = r["state"]
+    _, r = vac(jm, "VacationResponse/get", {"ids": ["singleton", "other"],
+                                            "properties": ["isEnabled"]})
+    assert r["list"] == [{"id": "singleton", "isEnabled": False}] and r["notFound"] == ["other"]
+    _, r = vac(jm, "VacationResponse/set", {
+        "create": {"c": {"isEnabled": True}}, "destroy": ["singleton"],
+        "update": {"singleton": {"isEnabled": "yes"}, "x": {"isEnabled": True}}})
+    assert r["notCreated"]["c"]["type"] == "singleton"
+    assert r["notDestroyed"]["singleton"]["type"] == "singleton"
+    assert r["notUpdated"]["singleton"]["type"] == "invalidProperties"
+    assert r["notUpdated"]["x"]["type"] == "notFound" and r["newState"] == state
+    _, r = vac(jm, "VacationResponse/set", {"ifInState": state, "update": {"singleton": {
+        "isEnabled": True, "toDate": "2099-01-01T00:00:00Z", "subject": "Away"}}})
+    assert r["updated"] == {"singleton": None} and r["newState"] != state
+    name, r = vac(jm, "VacationResponse/set", {"ifInState": state, "update": {}})
+    assert name == "error" and r["type"] == "stateMismatch"
+    _, r = vac(jm, "VacationResponse/get", {})
+    assert r["list"][0]["isEnabled"] is True and r["list"][0]["subject"] == "Away"
+    # without the capability in "using", the method is unknown
+    r = jm.api([["VacationResponse/get", {"accountId": jm.account}, "v"]])
+    assert r["methodResponses"][0][1]["type"] == "unknownMethod"
+
+
+def test_vacation_reply_once_per_sender_none_for_lists(srv, jm):
+    """With the response on, the local agent answers RFC 3834-style: one
+    reply for two messages from one sender, from the user, auto-replied, in
+    reply to the first; none to list mail, automatic mail or the null
+    sender. Each message itself is delivered as always."""
+    token = "vac" + uuid.uuid4().hex
+    _, r = vac(jm, "VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "fromDate": "2020-01-01T00:00:00Z", "toDate": "2099-01-01T00:00:00Z",
+        "textBody": f"Back on Monday. {token}"}}})
+    assert r["updated"] == {"singleton": None}, r
+    friend, lister, robot = (srv.new_user()[0] for _ in range(3))
+
+    def mail(frm, n, extra=""):
+        return (f"From: {frm}\r\nTo: {jm.user}\r\nSubject: hello {n}\r\n"
+                f"Message-ID: <m{n}.{token}@example.test>\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000"
+                f"\r\n{extra}\r\nbody {n}\r\n")
+    srv.smtp_send(jm.user, [mail(friend, 1), mail(friend, 2)], sender=friend)
+    srv.smtp_send(jm.user, [mail(lister, 3, "List-Id: <list.example.test>\r\n")], sender=lister)
+    srv.smtp_send(jm.user, [mail(robot, 4, "Auto-Submitted: auto-generated\r\n")], sender=robot)
+    srv.smtp_send(jm.user, [mail(robot, 5)], sender="")
+    assert wait_for(srv.queue_empty, 30)
+    assert len(inbox_messages(srv, jm.user)) == 5
+    (reply,) = inbox_messages(srv, friend)
+    assert reply["From"] == jm.user and reply["To"] == friend
+    assert reply["Auto-Submitted"] == "auto-replied"
+    assert reply["In-Reply-To"] == f"<m1.{token}@example.test>"
+    assert reply["Subject"] == "Auto: hello 1" and reply["Return-Path"] == "<>"
+    assert reply.get_content() == f"Back on Monday. {token}"
+    assert inbox_messages(srv, lister) == [] and inbox_messages(srv, robot) == []
+    # a changed response goes to everyone again; switched off, nothing goes
+    vac(jm, "VacationResponse/set", {"update": {"singleton": {"subject": "Still away"}}})
+    srv.smtp_send(jm.user, [mail(friend, 6)], sender=friend)
+    assert wait_for(srv.queue_empty, 30)
+    replies = inbox_messages(srv, friend)
+    assert sorted(m["Subject"] for m in replies) == ["Auto: hello 1", "Still away"]
+    vac(jm, "VacationResponse/set", {"update": {"singleton": {"isEnabled": False}}})
+    srv.smtp_send(jm.user, [mail(lister, 7)], sender=lister)
+    assert wait_for(srv.queue_empty, 30)
+    assert inbox_messages(srv, lister) == []
