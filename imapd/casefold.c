@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unicode/uchar.h>
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
 
@@ -82,15 +83,37 @@ static char *to_utf8(const UChar *u, int32_t n, size_t *outlen)
 	return s;
 }
 
-char *casefold_utf8(const char *s, size_t len, size_t *outlen)
+/* RFC 5051 step 1: each code point to its simple titlecase mapping
+ * (UnicodeData.txt field 14, ICU's u_totitle), never longer in UTF-16: the
+ * measuring call answers with the input's length. */
+static int32_t title_step(const UChar *u, int32_t n, UChar *out, int32_t cap, UErrorCode *e)
+{
+	if (!out) {
+		*e = U_BUFFER_OVERFLOW_ERROR;
+		return n;
+	}
+	int32_t i = 0, o = 0;
+	while (i < n) {
+		UChar32 c;
+		U16_NEXT(u, i, n, c);
+		c = u_totitle(c);
+		if (o + U16_LENGTH(c) > cap) {
+			*e = U_BUFFER_OVERFLOW_ERROR;
+			return o;
+		}
+		U16_APPEND_UNSAFE(out, o, c);
+	}
+	return o;
+}
+
+/* s[0..len) through step then NFKD, passes times, as UTF-8. */
+static char *map_utf8(const char *s, size_t len, step_fn step, int passes, size_t *outlen)
 {
 	int32_t n;
 	UChar *u = to_utf16(s, len, &n);
-	/* twice, as Unicode's compatibility caseless match (D146): a
-	 * decomposition may uncover a letter that folds again */
-	for (int pass = 0; pass < 2 && u; pass++) {
+	for (int pass = 0; pass < passes && u; pass++) {
 		int32_t nf;
-		UChar *f = apply(fold_step, u, n, &nf);
+		UChar *f = apply(step, u, n, &nf);
 		free(u);
 		u = f ? apply(nfkd_step, f, nf, &n) : NULL;
 		free(f);
@@ -98,6 +121,18 @@ char *casefold_utf8(const char *s, size_t len, size_t *outlen)
 	char *r = u ? to_utf8(u, n, outlen) : NULL;
 	free(u);
 	return r;
+}
+
+char *casefold_utf8(const char *s, size_t len, size_t *outlen)
+{
+	/* twice, as Unicode's compatibility caseless match (D146): a
+	 * decomposition may uncover a letter that folds again */
+	return map_utf8(s, len, fold_step, 2, outlen);
+}
+
+char *casemap_title_utf8(const char *s, size_t len, size_t *outlen)
+{
+	return map_utf8(s, len, title_step, 1, outlen);	/* RFC 5051 2: one pass */
 }
 
 static bool ascii(const char *s, size_t len)

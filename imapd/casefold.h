@@ -15,6 +15,11 @@
 /* s[0..len) folded and decomposed, as NUL-terminated UTF-8 (malloc'd), its
  * length in *outlen; invalid UTF-8 becomes U+FFFD. NULL when ICU fails. */
 char *casefold_utf8(const char *s, size_t len, size_t *outlen);
+/* s[0..len) in RFC 5051's "titlecase-canonicalized UTF-8" (each code point
+ * titlecased, then NFKD): the i;unicode-casemap key that SORT and THREAD
+ * compare octet by octet (RFC 5255 4: I18NLEVEL=1). For ASCII it is the
+ * upper case. Malloc'd, NULL when ICU fails. */
+char *casemap_title_utf8(const char *s, size_t len, size_t *outlen);
 /* Does hay[0..hl) contain needle, ignoring case (Unicode, as above)? */
 bool casefold_contains(const char *hay, size_t hl, const char *needle);
 

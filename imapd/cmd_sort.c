@@ -1,6 +1,6 @@
 /* cmd_sort.c — SORT (RFC 5256, SORT=DISPLAY of RFC 5957, ESORT and
- * CONTEXT=SORT of RFC 5267) and THREAD (ORDEREDSUBJECT here, REFERENCES in
- * thread.c), on the search program (search.h) and sort keys (sortkeys.h). */
+ * CONTEXT=SORT of RFC 5267) and THREAD (ORDEREDSUBJECT here, REFERENCES and
+ * REFS in thread.c), on the search program (search.h) and sort keys (sortkeys.h). */
 #include "imapd/search.h"
 #include "imapd/search_update.h"
 #include "imapd/sortkeys.h"
@@ -164,7 +164,8 @@ void cmd_thread(struct session *s, struct ip *ip, bool uid)
 		s_bad(s, "Syntax: THREAD algorithm charset search-criteria");
 		return;
 	}
-	bool references = !strcasecmp(alg, "REFERENCES");
+	bool refs = !strcasecmp(alg, "REFS");
+	bool references = refs || !strcasecmp(alg, "REFERENCES");
 	if (strcasecmp(alg, "ORDEREDSUBJECT") && !references) {
 		free(alg);
 		s_bad(s, "Unsupported threading algorithm");
@@ -180,7 +181,7 @@ void cmd_thread(struct session *s, struct ip *ip, bool uid)
 			tm[i] = (struct thread_msg){ recs[i].msgid, recs[i].refs, recs[i].subject,
 						     recs[i].date, recs[i].reply,
 						     number(s, recs[i].idx, uid), recs[i].irt };
-		thread_references(s_buf(s), tm, n);
+		thread_references(s_buf(s), tm, n, refs);
 		free(tm);
 		for (size_t i = 0; i < n; i++)
 			sortrec_clear(&recs[i]);

@@ -10,6 +10,7 @@
 #include "common/linereader.h"
 #include "common/log.h"
 #include "common/privdrop.h"
+#include "common/sasl.h"
 #include "common/tls.h"
 #include "common/util.h"
 
@@ -17,7 +18,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +45,7 @@ static const char *caps(struct lclient *c)
 	static char buf[256];
 	bool auth_ok = c->tls || c->plaintext_ok;
 	snprintf(buf, sizeof buf, "%s%s%s", CAPS_BASE, c->tls ? "" : (L.tls_ctx ? " STARTTLS" : ""),
-		 auth_ok ? " AUTH=PLAIN" : " LOGINDISABLED");
+		 auth_ok ? " AUTH=PLAIN AUTH=LOGIN" : " LOGINDISABLED");
 	return buf;
 }
 
@@ -56,6 +56,7 @@ void lclient_free(struct lclient *c)
 	if (c->bev)
 		bufferevent_free(c->bev);
 	cr_free(&c->cr);
+	free(c->sasl_user);
 	free(c->tag);
 	free(c);
 	L.nclients--;
@@ -104,40 +105,65 @@ static void start_auth(struct lclient *c, const char *user, const char *pass)
 	c->auth_id = auth_client_login(L.auth, "imap", user, pass, c->ip, on_auth, c);
 }
 
-/* AUTHENTICATE PLAIN: base64("authzid\0authcid\0password") */
-static void sasl_plain(struct lclient *c, const char *b64)
+/* A bad or cancelled AUTHENTICATE: back to commands, nothing kept. */
+static void sasl_end(struct lclient *c, const char *why)
 {
-	size_t n = strlen(b64);
-	if (!strcmp(b64, "*")) {
-		reply(c, "%s BAD Authentication cancelled", c->tag);
-		return;
-	}
-	unsigned char *raw = xmalloc(n + 4);
-	int len = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n);
-	if (len >= 0) {
-		/* EVP_DecodeBlock counts padding bytes as data */
-		if (n >= 1 && b64[n - 1] == '=')
-			len--;
-		if (n >= 2 && b64[n - 2] == '=')
-			len--;
-	}
-	const char *authz = (char *)raw, *user = NULL, *pass = NULL;
-	if (len > 0) {
-		raw[len] = '\0';
-		const char *z1 = memchr(raw, '\0', (size_t)len);
-		const char *z2 = z1 ? memchr(z1 + 1, '\0', (size_t)len - (size_t)(z1 + 1 - (char *)raw)) : NULL;
-		if (z1 && z2) {
-			user = z1 + 1;
-			pass = z2 + 1;
-		}
-	}
-	if (!user || !*user || (*authz && strcmp(authz, user))) {
-		reply(c, "%s BAD Malformed PLAIN response", c->tag);
-		free(raw);
-		return;
-	}
+	c->state = LC_CMD;
+	free(c->sasl_user);
+	c->sasl_user = NULL;
+	reply(c, "%s BAD %s", c->tag, why);
+}
+
+/* AUTHENTICATE PLAIN: base64("authzid\0authcid\0password") */
+static void sasl_plain_response(struct lclient *c, const char *b64)
+{
+	char *user, *pass;
+	if (!sasl_plain(b64, &user, &pass))
+		return sasl_end(c, "Malformed PLAIN response");
 	start_auth(c, user, pass);
-	free(raw);
+	explicit_bzero(pass, strlen(pass));
+	free(user);
+	free(pass);
+}
+
+/* AUTHENTICATE LOGIN (draft-murchison-sasl-login): the user name, then the
+ * password, each base64 after a "+ " prompt; an initial response (SASL-IR)
+ * is the user name. */
+static void sasl_login_user(struct lclient *c, const char *b64)
+{
+	free(c->sasl_user);
+	c->sasl_user = NULL;
+	if (!sasl_login_field(b64, &c->sasl_user))
+		return sasl_end(c, "Malformed LOGIN response");
+	c->state = LC_SASL_LOGIN_PASS;
+	reply(c, "+ UGFzc3dvcmQ6");	/* "Password:" */
+}
+
+static void sasl_login_pass(struct lclient *c, const char *b64)
+{
+	char *pass;
+	if (!sasl_login_field(b64, &pass))
+		return sasl_end(c, "Malformed LOGIN response");
+	start_auth(c, c->sasl_user, pass);
+	explicit_bzero(pass, strlen(pass));
+	free(pass);
+	free(c->sasl_user);
+	c->sasl_user = NULL;
+}
+
+/* One response line of an AUTHENTICATE in progress. */
+static void sasl_line(struct lclient *c, const char *text)
+{
+	enum lc_state st = c->state;
+	c->state = LC_CMD;
+	if (!strcmp(text, "*"))
+		return sasl_end(c, "Authentication cancelled");
+	if (st == LC_SASL_PLAIN)
+		sasl_plain_response(c, text);
+	else if (st == LC_SASL_LOGIN_USER)
+		sasl_login_user(c, text);
+	else
+		sasl_login_pass(c, text);
 }
 
 static void cmd_login(struct lclient *c, struct ip *ip)
@@ -160,27 +186,25 @@ static void cmd_login(struct lclient *c, struct ip *ip)
 
 static void cmd_authenticate(struct lclient *c, struct ip *ip)
 {
-	char *mech = NULL;
-	if (!ip_sp(ip) || !(mech = ip_atom(ip))) {
+	char *mech = NULL, *ir = NULL;
+	if (!ip_sp(ip) || !(mech = ip_atom(ip)) || !(ip_eol(ip) || (ip_sp(ip) && (ir = ip_atom(ip)) && ip_eol(ip)))) {
 		reply(c, "%s BAD Syntax: AUTHENTICATE mechanism [initial-response]", c->tag);
-		return;
-	}
-	if (strcasecmp(mech, "PLAIN")) {
+	} else if (strcasecmp(mech, "PLAIN") && strcasecmp(mech, "LOGIN")) {
 		reply(c, "%s NO Unsupported authentication mechanism", c->tag);
 	} else if (!c->tls && !c->plaintext_ok) {
 		reply(c, "%s NO [PRIVACYREQUIRED] Use STARTTLS first", c->tag);
-	} else if (ip_eol(ip)) {
-		c->state = LC_SASL;
-		reply(c, "+ ");
 	} else {
-		char *ir = NULL;
-		if (ip_sp(ip) && (ir = ip_atom(ip)) && ip_eol(ip))
-			sasl_plain(c, !strcmp(ir, "=") ? "" : ir);
+		bool plain = !strcasecmp(mech, "PLAIN");
+		c->state = plain ? LC_SASL_PLAIN : LC_SASL_LOGIN_USER;
+		if (ir)		/* RFC 4959: "=" is an empty initial response */
+			sasl_line(c, !strcmp(ir, "=") ? "" : ir);
 		else
-			reply(c, "%s BAD Syntax: AUTHENTICATE PLAIN [initial-response]", c->tag);
-		free(ir);
+			reply(c, plain ? "+ " : "+ VXNlcm5hbWU6");	/* "Username:" */
 	}
 	free(mech);
+	if (ir)
+		explicit_bzero(ir, strlen(ir));
+	free(ir);
 }
 
 static void cmd_starttls(struct lclient *c, struct ip *ip)
@@ -268,21 +292,21 @@ static void handle_command(struct lclient *c)
 void login_process(struct lclient *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
-	while (c->state == LC_CMD || c->state == LC_SASL) {
+	while (c->state != LC_AUTHWAIT) {
 		if (c->closing || line_output_full(bufferevent_get_output(c->bev)))
 			return;
-		if (c->state == LC_SASL) {
+		if (c->state != LC_CMD) {
 			struct line l;
-			enum line_status st = line_read(in, 8192, &l);
+			enum line_status st = line_read(in, SASL_LINE_MAX, &l);
 			if (st == LINE_MORE)
 				return;
-			c->state = LC_CMD;
 			if (st == LINE_TOOLONG) {
 				line_skip(in);
-				reply(c, "%s BAD Response too long", c->tag);
+				sasl_end(c, "Response too long");
 				continue;
 			}
-			sasl_plain(c, l.text);
+			sasl_line(c, l.text);
+			explicit_bzero(l.text, l.len);
 			line_free(&l);
 			continue;
 		}

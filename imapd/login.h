@@ -29,7 +29,8 @@ struct login_ctx {
 	uint64_t nclients, nproxies;
 };
 
-enum lc_state { LC_CMD, LC_SASL, LC_AUTHWAIT };
+/* LC_SASL_*: waiting for the client's next AUTHENTICATE response line */
+enum lc_state { LC_CMD, LC_SASL_PLAIN, LC_SASL_LOGIN_USER, LC_SASL_LOGIN_PASS, LC_AUTHWAIT };
 
 struct lclient {
 	struct bufferevent *bev;
@@ -40,6 +41,7 @@ struct lclient {
 	struct cmdreader cr;
 	char ip[64];
 	char *tag;		/* tag of the command being handled */
+	char *sasl_user;	/* AUTHENTICATE LOGIN: the user name, until the password comes */
 	uint32_t auth_id;
 	int failures, bad_commands;
 };

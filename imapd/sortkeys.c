@@ -2,6 +2,7 @@
  * (RFC 5256 2.1), first address's mailbox, display name (RFC 5957), sent date,
  * size, arrival; read from the first SORT_HEADER_MAX octets of the file. */
 #include "imapd/sortkeys.h"
+#include "imapd/casefold.h"
 #include "common/mailindex.h"
 #include "common/mime.h"
 #include "common/mime_addr.h"
@@ -20,10 +21,22 @@
 
 /* ---- keys ---- */
 
-static void upper(char *s)
+/* *s as its i;unicode-casemap key (RFC 5051, casefold.h): SORT and THREAD
+ * compare keys octet by octet, as I18NLEVEL=1 asks. ASCII only needs its
+ * upper case, which is the same key made faster. */
+static void casemap(char **s)
 {
-	for (; *s; s++)
-		*s = (char)toupper((unsigned char)*s);
+	bool ascii = true;
+	for (char *p = *s; *p; p++) {
+		*p = (char)toupper((unsigned char)*p);
+		ascii = ascii && (unsigned char)*p < 0x80;
+	}
+	size_t n;
+	char *t = ascii ? NULL : casemap_title_utf8(*s, strlen(*s), &n);
+	if (t) {
+		free(*s);
+		*s = t;
+	}
 }
 
 /* Tabs and line breaks become spaces, runs of spaces one (RFC 5256 2.1 step 1). */
@@ -115,8 +128,8 @@ static char *strip_leaders(char *s, bool *refwd)
 	}
 }
 
-/* RFC 5256 2.1 base subject, upper-cased (SORT compares with
- * i;ascii-casemap, which compares upper case: "A" < "_"). *refwd tells
+/* RFC 5256 2.1 base subject as an i;unicode-casemap key (upper case for
+ * ASCII, so "A" < "_" as under i;ascii-casemap). *refwd tells
  * whether a reply or forward marker went (THREAD=REFERENCES step 5). */
 static char *base_subject(const char *raw, bool *refwd)
 {
@@ -137,7 +150,7 @@ static char *base_subject(const char *raw, bool *refwd)
 	}
 	char *r = xstrdup(s);
 	free(d);
-	upper(r);
+	casemap(&r);
 	return r;
 }
 
@@ -147,8 +160,8 @@ static bool filled_in(const char *part, const char *placeholder)
 	return !part || !strcmp(part, placeholder);
 }
 
-/* The sort key of an address header (mime_addr.h), upper-cased
- * (i;ascii-casemap): the first address's mailbox (RFC 5256 2.2; a group's
+/* The sort key of an address header (mime_addr.h) as an i;unicode-casemap
+ * key: the first address's mailbox (RFC 5256 2.2; a group's
  * name when the list starts with a group), or for DISPLAYFROM/DISPLAYTO
  * (RFC 5957) its decoded display name, else its addr-spec. */
 static char *addr_key(const char *v, bool display)
@@ -165,7 +178,7 @@ static char *addr_key(const char *v, bool display)
 	else
 		r = xstrdup(a->mailbox);
 	mime_addr_free(a, n);
-	upper(r);
+	casemap(&r);
 	return r;
 }
 

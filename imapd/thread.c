@@ -1,4 +1,4 @@
-/* thread.c — THREAD=REFERENCES (RFC 5256 3). Containers live in one array
+/* thread.c — THREAD=REFERENCES (RFC 5256 3) and THREAD=REFS. Containers live in one array
  * indexed by int; a message-id hash table finds them. Every walk over the
  * trees is iterative (an explicit list or stack on the heap), so a chain of
  * replies as long as the mailbox costs memory, never C stack. Bounded: at
@@ -8,6 +8,7 @@
 #include "common/util.h"
 
 #include <event2/buffer.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@ struct ct {
 	int parent, child, next;
 	int64_t date;		/* for sorting: the message's, or its first child's */
 	int order;		/* ties: the message's index, or its first child's */
+	int64_t newest;		/* REFS: the latest date of the message and all under it */
 };
 
 struct tctx {
@@ -117,7 +119,7 @@ static int new_ct(struct tctx *t, const char *id)
 		t->cap = t->cap ? t->cap * 2 : 64;
 		t->c = xrealloc(t->c, t->cap * sizeof *t->c);
 	}
-	t->c[t->n] = (struct ct){ id ? xstrdup(id) : NULL, -1, -1, -1, -1, 0, 0 };
+	t->c[t->n] = (struct ct){ id ? xstrdup(id) : NULL, -1, -1, -1, -1, 0, 0, 0 };
 	return (int)t->n++;
 }
 
@@ -322,6 +324,15 @@ static int cmp_date(const void *a, const void *b)
 	return (x->order > y->order) - (x->order < y->order);
 }
 
+/* REFS: roots by their newest message, then as cmp_date. */
+static int cmp_newest(const void *a, const void *b)
+{
+	const struct ct *x = &g_t->c[*(const int *)a], *y = &g_t->c[*(const int *)b];
+	if (x->newest != y->newest)
+		return x->newest < y->newest ? -1 : 1;
+	return cmp_date(a, b);
+}
+
 static void sort_children(struct tctx *t, int k, int *tmp)
 {
 	size_t n = 0;
@@ -337,8 +348,9 @@ static void sort_children(struct tctx *t, int k, int *tmp)
 }
 
 /* Sort every sibling list under roots (bottom up: a dummy is sorted by its
- * first child once that is known), then the roots themselves. */
-static void sort_tree(struct tctx *t, int *roots, size_t nroots, int *order, int *tmp)
+ * first child once that is known), then the roots themselves: by their own
+ * date, or for REFS by the newest date in the thread. */
+static void sort_tree(struct tctx *t, int *roots, size_t nroots, int *order, int *tmp, bool refs)
 {
 	size_t n = top_down(t, roots, nroots, order);
 	while (n--) {
@@ -352,9 +364,13 @@ static void sort_tree(struct tctx *t, int *roots, size_t nroots, int *order, int
 			c->date = t->c[c->child].date;
 			c->order = t->c[c->child].order;
 		}
+		c->newest = c->msg >= 0 ? c->date : INT64_MIN;
+		for (int ch = c->child; ch >= 0; ch = t->c[ch].next)
+			if (t->c[ch].newest > c->newest)
+				c->newest = t->c[ch].newest;
 	}
 	g_t = t;
-	qsort(roots, nroots, sizeof *roots, cmp_date);
+	qsort(roots, nroots, sizeof *roots, refs ? cmp_newest : cmp_date);
 }
 
 /* ---- step 5: roots with the same base subject ---- */
@@ -482,7 +498,7 @@ static void print_thread(const struct tctx *t, struct evbuffer *b, int root, str
 	}
 }
 
-void thread_references(struct evbuffer *out, const struct thread_msg *msgs, size_t n)
+void thread_references(struct evbuffer *out, const struct thread_msg *msgs, size_t n, bool refs)
 {
 	struct tctx t = { .m = msgs };
 	t.hcap = 64;
@@ -497,10 +513,12 @@ void thread_references(struct evbuffer *out, const struct thread_msg *msgs, size
 	int *tmp = xcalloc(room, sizeof *tmp);
 	prune(&t, order, roots);
 	size_t nroots = collect_roots(&t, roots);
-	sort_tree(&t, roots, nroots, order, tmp);
-	merge_subjects(&t, roots, nroots);
-	nroots = collect_roots(&t, roots);
-	sort_tree(&t, roots, nroots, order, tmp);
+	sort_tree(&t, roots, nroots, order, tmp, refs);
+	if (!refs) {
+		merge_subjects(&t, roots, nroots);
+		nroots = collect_roots(&t, roots);
+		sort_tree(&t, roots, nroots, order, tmp, false);
+	}
 	struct frame *st = xcalloc(t.n + 1, sizeof *st);
 	evbuffer_add(out, "* THREAD ", 9);
 	for (size_t i = 0; i < nroots; i++)

@@ -6,6 +6,7 @@
 #include "common/linereader.h"
 #include "common/log.h"
 #include "common/privdrop.h"
+#include "common/sasl.h"
 #include "common/tls.h"
 #include "common/util.h"
 
@@ -108,7 +109,7 @@ static void process_input(struct lsess *s)
 				return;
 			s->skipping = false;
 		}
-		size_t max = s->st == LS_CMD ? s->L->conf->max_command : POP3_SASL_LINE_MAX;
+		size_t max = s->st == LS_CMD ? s->L->conf->max_command : SASL_LINE_MAX;
 		struct line l;
 		enum line_status r = line_read(in, max, &l);
 		if (r == LINE_MORE)

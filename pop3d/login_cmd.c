@@ -2,7 +2,7 @@
  * (PLAIN, LOGIN), QUIT; the login check goes to authd. */
 #include "pop3d/login.h"
 #include "pop3d/pop3_cmd.h"
-#include "pop3d/sasl.h"
+#include "common/sasl.h"
 #include "common/auth_client.h"
 #include "common/log.h"
 #include "common/util.h"

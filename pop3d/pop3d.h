@@ -21,7 +21,6 @@ extern const struct cfg_key pop3d_settings[];
 #define POP3_MAIL_SOCK	"pop3-mail"	/* RUN/pop3-mail.sock */
 #define POP3_SERVICE	"pop3"		/* service name in auth requests and tokens */
 #define POP3_MAX_PENDING (64 * 1024)	/* pipelined input carried by a hand-off */
-#define POP3_SASL_LINE_MAX 4096		/* a SASL response line (base64) */
 
 /* The hand-off channel (RUN/pop3-mail.sock, served by the mail role). One
  * connection per hand-off: request, reply, close. */

@@ -3,6 +3,7 @@ real instance (`mailctl init`, `mailctl start`: tern-authd, both imapd roles,
 smtpd, queued, deliverd). Each test has a user of its own, made with `mailctl
 user add`; its mail arrives over SMTP (into new/, \\Recent) or by APPEND.
 One instance serves the module (see imap_harness.py)."""
+import base64
 import imaplib
 import os
 import re
@@ -113,6 +114,35 @@ def test_imaps_and_authenticate_plain(server):
     typ, data = c.select("INBOX")
     assert typ == "OK"
     c.logout()
+
+
+def test_authenticate_login(server):
+    """SASL LOGIN (AUTH=LOGIN, as Dovecot offers it): user name and password
+    after the "Username:" and "Password:" prompts, or the user name as the
+    initial response; "*" cancels with BAD, a wrong password is a NO."""
+    b64 = lambda s: base64.b64encode(s.encode())
+    r = RawImap(server, login=False)
+    assert b"AUTH=LOGIN" in r.greeting and b"AUTH=PLAIN" in r.greeting
+    r.send(b"a1 AUTHENTICATE LOGIN\r\n")
+    assert r.line() == b"+ VXNlcm5hbWU6"
+    r.send(b"*\r\n")
+    assert r.line().startswith(b"a1 BAD")
+    r.send(b"a2 AUTHENTICATE LOGIN " + b64(server.user) + b"\r\n")
+    assert r.line() == b"+ UGFzc3dvcmQ6"
+    r.send(b64("wrong") + b"\r\n")
+    assert b"a2 NO [AUTHENTICATIONFAILED]" in r.line()
+    r.send(b"a3 AUTHENTICATE LOGIN\r\n")
+    assert r.line() == b"+ VXNlcm5hbWU6"
+    r.send(b"not base64!\r\n")
+    assert r.line().startswith(b"a3 BAD")
+    r.send(b"a4 AUTHENTICATE LOGIN\r\n")
+    assert r.line() == b"+ VXNlcm5hbWU6"
+    r.send(b64(server.user) + b"\r\n")
+    assert r.line() == b"+ UGFzc3dvcmQ6"
+    r.send(b64(server.pw) + b"\r\n")
+    assert r.line().startswith(b"a4 OK")
+    assert r.ok(b"SELECT INBOX")
+    r.close()
 
 
 def test_plaintext_login_hands_off_raw_socket():

@@ -170,6 +170,41 @@ def test_thread_references_two_originals_share_a_dummy(server):
     r.close()
 
 
+def test_sort_subject_unicode_casemap(server):
+    """I18NLEVEL=1 (RFC 5255 4): SORT compares i;unicode-casemap keys (RFC
+    5051: titlecase, then NFKD), so "éclair" and "Éclair" are equal and sort
+    as "E" + a combining accent, after "Ezra" and before "Zebra"."""
+    r = session(server, [
+        (["Subject: Zebra"], None),
+        (["Subject: =?utf-8?q?=C3=A9clair?="], None),
+        (["Subject: Ebony"], None),
+        (["Subject: =?utf-8?q?=C3=89clair?="], None),
+        (["Subject: Ezra"], None),
+    ])
+    assert numbers(r.ok(b"SORT (SUBJECT) UTF-8 ALL"), b"SORT") == [3, 5, 2, 4, 1]
+    assert b"I18NLEVEL=1" in b" ".join(r.ok(b"CAPABILITY")).split()
+    r.close()
+
+
+def test_thread_refs_no_subject_merge_newest_thread_last(server):
+    """THREAD=REFS (Dovecot's): the links of REFERENCES, but threads are never
+    joined by subject, and they are ordered by their newest message."""
+    d = "Date: Mon, 02 Mar 2026 10:%02d:00 +0000"
+    r = session(server, [
+        (["Message-ID: <a@x>", "Subject: alpha", d % 1], None),
+        (["Message-ID: <b@x>", "Subject: beta", d % 2], None),
+        (["Message-ID: <c@x>", "References: <a@x>", "Subject: Re: alpha", d % 5], None),
+        # a reply that lost its References: REFERENCES puts it under 2 by subject
+        (["Message-ID: <d@x>", "Subject: Re: beta", d % 3], None),
+    ])
+    assert thread(r) == "(1 3)(2 4)"
+    lines = r.ok(b"THREAD REFS US-ASCII ALL")
+    assert [l for l in lines if l.startswith(b"* THREAD")] == [b"* THREAD (2)(4)(1 3)"]
+    caps = b" ".join(r.ok(b"CAPABILITY")).split()
+    assert b"THREAD=REFS" in caps
+    r.close()
+
+
 def test_thread_references_long_chain(server):
     """A reply chain as long as the folder: one flat list, no recursion."""
     n = 300

@@ -427,7 +427,7 @@ static void fuzz_thread(const uint8_t *data, size_t size)
 		n++;
 	}
 	struct evbuffer *b = evbuffer_new();
-	thread_references(b, m, n);
+	thread_references(b, m, n, size & 1);
 	evbuffer_free(b);
 	free(copy);
 }

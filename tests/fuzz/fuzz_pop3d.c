@@ -11,7 +11,7 @@
 #include "pop3d/maildrop.h"
 #include "pop3d/msgout.h"
 #include "pop3d/pop3_cmd.h"
-#include "pop3d/sasl.h"
+#include "common/sasl.h"
 
 #include <stdint.h>
 #include <stdlib.h>

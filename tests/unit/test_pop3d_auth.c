@@ -1,6 +1,6 @@
 /* Unit tests: SASL PLAIN/LOGIN decoding, Maildir name helpers. */
 #include "pop3d/maildrop.h"
-#include "pop3d/sasl.h"
+#include "common/sasl.h"
 #include "tests/unit/check.h"
 
 #include <stdlib.h>

@@ -1,6 +1,5 @@
 /* sasl.c — SASL PLAIN and LOGIN response decoding. */
-#include "pop3d/sasl.h"
-#include "pop3d/pop3d.h"
+#include "common/sasl.h"
 #include "common/util.h"
 
 #include <openssl/crypto.h>
@@ -10,7 +9,7 @@
 long sasl_b64decode(const char *in, unsigned char *out, size_t cap)
 {
 	size_t n = strlen(in);
-	if (n % 4 || n / 4 * 3 > cap || n > POP3_SASL_LINE_MAX)
+	if (n % 4 || n / 4 * 3 > cap || n > SASL_LINE_MAX)
 		return -1;
 	if (n == 0)
 		return 0;
@@ -36,7 +35,7 @@ void sasl_b64encode(const unsigned char *in, size_t n, char *out)
 
 bool sasl_plain(const char *b64, char **user, char **pass)
 {
-	unsigned char buf[POP3_SASL_LINE_MAX];
+	unsigned char buf[SASL_LINE_MAX];
 	long n = sasl_b64decode(b64, buf, sizeof buf - 1);
 	bool ok = false;
 	if (n < 0)
@@ -61,7 +60,7 @@ bool sasl_plain(const char *b64, char **user, char **pass)
 
 bool sasl_login_field(const char *b64, char **out)
 {
-	unsigned char buf[POP3_SASL_LINE_MAX];
+	unsigned char buf[SASL_LINE_MAX];
 	long n = sasl_b64decode(b64, buf, sizeof buf - 1);
 	if (n <= 0 || memchr(buf, '\0', (size_t)n)) {
 		OPENSSL_cleanse(buf, sizeof buf);

@@ -1,10 +1,13 @@
 /* sasl.h — decoding the SASL PLAIN (RFC 4616) and LOGIN responses of POP3
- * AUTH (RFC 5034). Strict base64; NUL bytes only where PLAIN puts them. */
-#ifndef TERN_POP3D_SASL_H
-#define TERN_POP3D_SASL_H
+ * AUTH (RFC 5034) and IMAP AUTHENTICATE (RFC 9051 6.2.2). Strict base64; NUL
+ * bytes only where PLAIN puts them. */
+#ifndef TERN_COMMON_SASL_H
+#define TERN_COMMON_SASL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#define SASL_LINE_MAX 4096	/* a SASL response line (base64) */
 
 /* Decode strict base64 into out (cap bytes); returns the length or -1. */
 long sasl_b64decode(const char *in, unsigned char *out, size_t cap);
