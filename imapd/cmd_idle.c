@@ -1,7 +1,8 @@
 /* cmd_idle.c — IDLE (RFC 2177): changes by other sessions and by deliverd
  * are reported as they happen, watched with inotify on the selected folder's
  * new/ and cur/ (through NOTIFY's inotify instance while NOTIFY is on: one
- * instance per session). IDLE ends with DONE, or after idle_max with a BYE. */
+ * instance per session). Without an instance (below) the two directories are
+ * polled. IDLE ends with DONE, or after idle_max with a BYE. */
 #include "imapd/commands.h"
 #include "imapd/notify.h"
 #include "common/linereader.h"
@@ -14,13 +15,28 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Every session process runs as the mail store account, and the kernel gives
+ * a uid a fixed number of inotify instances (fs.inotify.max_user_instances,
+ * 128 by default) and watches: past that many IDLE sessions on the whole
+ * server, inotify_init1 fails. Such a session looks at the mtimes of new/ and
+ * cur/ this often instead (two stat calls; the folder is read only when one
+ * moved), so a change reaches every IDLE client at any number of sessions
+ * without the administrator raising a limit. */
+#define IDLE_POLL_MS 500
+/* Two changes within the file system's timestamp granularity may leave one
+ * mtime: a directory changed this recently is looked at again at every poll
+ * (git's "racy" index entries, the same cure). */
+#define IDLE_RACY_SECS 2
 
 static void idle_stop(struct session *s)
 {
-	if (s->inotify_ev) {
-		event_free(s->inotify_ev);
-		s->inotify_ev = NULL;
+	if (s->idle_ev) {
+		event_free(s->idle_ev);
+		s->idle_ev = NULL;
 	}
 	if (s->inotify_fd >= 0) {
 		close(s->inotify_fd);
@@ -44,6 +60,70 @@ static void on_change(evutil_socket_t fd, short what, void *arg)
 		;	/* the events only say "look again" */
 	if (s->sel)
 		mi_close(view_sync(s, true));
+}
+
+/* Polling: has new/ or cur/ changed since the last look (or lately)? */
+static bool dirs_changed(struct session *s)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	bool changed = false;
+	for (int i = 0; i < 2; i++) {
+		struct stat st;
+		char *p = xasprintf("%s/%s", s->sel->dir, i ? "cur" : "new");
+		struct timespec m = stat(p, &st) == 0 ? st.st_mtim : (struct timespec){ 0, 0 };
+		free(p);
+		struct timespec *seen = &s->idle_seen[i];
+		if (m.tv_sec != seen->tv_sec || m.tv_nsec != seen->tv_nsec ||
+		    (m.tv_sec && now.tv_sec - m.tv_sec < IDLE_RACY_SECS))
+			changed = true;
+		*seen = m;
+	}
+	return changed;
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	if (s->sel && dirs_changed(s))
+		mi_close(view_sync(s, true));
+}
+
+static void poll_start(struct session *s)
+{
+	static bool said;
+	if (!said)
+		log_warn("user=%s: inotify: %m; IDLE polling new/ and cur/ every %d ms",
+			 s->user, IDLE_POLL_MS);
+	said = true;
+	if (s->inotify_fd >= 0) {
+		close(s->inotify_fd);
+		s->inotify_fd = -1;
+	}
+	dirs_changed(s);	/* the folder was just synced: remember what it looked like */
+	struct timeval tv = { 0, IDLE_POLL_MS * 1000 };
+	s->idle_ev = event_new(s->base, -1, EV_PERSIST, on_poll, s);
+	event_add(s->idle_ev, &tv);
+}
+
+/* inotify on new/ and cur/; false (errno set) when the kernel has no
+ * instance or watch left for this uid. */
+static bool watch_start(struct session *s)
+{
+	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->inotify_fd < 0)
+		return false;
+	uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE;
+	for (int i = 0; i < 2; i++) {
+		char *p = xasprintf("%s/%s", s->sel->dir, i ? "cur" : "new");
+		int wd = inotify_add_watch(s->inotify_fd, p, mask);
+		free(p);
+		if (wd < 0)
+			return false;
+	}
+	s->idle_ev = event_new(s->base, s->inotify_fd, EV_READ | EV_PERSIST, on_change, s);
+	event_add(s->idle_ev, NULL);
+	return true;
 }
 
 static void on_idle_timeout(evutil_socket_t fd, short what, void *arg)
@@ -73,19 +153,8 @@ void cmd_idle(struct session *s, struct ip *ip, bool uid)
 	evtimer_add(s->idle_timer, &tv);
 	if (!s->sel || notify_idle(s, true))
 		return;	/* nothing to watch, or NOTIFY's inotify watches it */
-	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (s->inotify_fd < 0) {
-		log_warn("user=%s: inotify: cannot watch; changes show at the next command", s->user);
-		return;
-	}
-	uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE;
-	for (int i = 0; i < 2; i++) {
-		char *p = xasprintf("%s/%s", s->sel->dir, i ? "cur" : "new");
-		inotify_add_watch(s->inotify_fd, p, mask);
-		free(p);
-	}
-	s->inotify_ev = event_new(s->base, s->inotify_fd, EV_READ | EV_PERSIST, on_change, s);
-	event_add(s->inotify_ev, NULL);
+	if (!watch_start(s))
+		poll_start(s);
 }
 
 void idle_input(struct session *s)

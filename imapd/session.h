@@ -61,8 +61,10 @@ struct session {
 	bool closing;
 	bool idling;
 	char *idle_tag;
-	struct event *idle_timer, *inotify_ev;
+	struct event *idle_timer;
+	struct event *idle_ev;	/* IDLE's inotify event, or its poll timer without inotify */
 	int inotify_fd;
+	struct timespec idle_seen[2];	/* polling: mtimes of new/ and cur/ last seen */
 	int bad_commands;
 	bool condstore;		/* CONDSTORE enabled (RFC 7162): MODSEQ in FETCH responses */
 	bool compressed;

@@ -41,13 +41,14 @@ def tls_ctx(cert):
 
 class ImapInstance:
     """A started instance; imapd_conf: extra imapd.conf settings, confs:
-    {"NAME": {key: value}} for any other NAME.conf."""
+    {"NAME": {key: value}} for any other NAME.conf; prefix: a command mailctl
+    runs under (userns.py)."""
 
     _users = itertools.count(1)
     # whose leaks the sanitizer report counts (see sanitizer_report)
     LEAK_DAEMONS = ("tern-imapd",)
 
-    def __init__(self, imapd_conf=None, confs=None):
+    def __init__(self, imapd_conf=None, confs=None, prefix=()):
         self.parent = tempfile.mkdtemp(prefix="tern-imap-")
         os.chmod(self.parent, 0o755)
         self.inst = Instance(self.parent)
@@ -60,6 +61,7 @@ class ImapInstance:
             for name, settings in (confs or {}).items():
                 for k, v in settings.items():
                     self.inst.set_conf(name, k, v)
+            self.inst.prefix = prefix  # mailctl (and so every daemon) runs under it
             self.inst.start()
         except BaseException:
             self.close()
