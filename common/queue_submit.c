@@ -1,6 +1,7 @@
 /* queue_submit.c — blocking QUEUE_NEW / QUEUE_COMMIT (see queue_submit.h). */
 #include "common/queue_submit.h"
 #include "common/ipc.h"
+#include "common/queue_codec.h"
 #include "common/queue_proto.h"
 #include "common/util.h"
 
@@ -27,11 +28,10 @@ static int ask_new(const char *path, struct queue_submission *s, uint32_t *st)
 		s->sock = -1;
 		return 0;
 	}
-	*st = ipc_get_u32(&q);
-	const char *id = ipc_get_str(&q, 64);
-	strlcpy_t(s->qid, id ? id : "", sizeof s->qid);
-	s->fd = ipc_take_fd(&q);
-	if (*st == QS_OK && (s->fd < 0 || q.bad || !s->qid[0]))
+	const char *id;
+	bool ok = queue_new_res_get(&q, st, &id, &s->fd);
+	strlcpy_t(s->qid, ok && id ? id : "", sizeof s->qid);
+	if (!ok || (*st == QS_OK && (s->fd < 0 || !s->qid[0])))
 		*st = QS_TEMPFAIL;
 	ipc_msg_free(&q);
 	return 1;
@@ -67,21 +67,13 @@ uint32_t queue_submit_commit(struct queue_submission *s, const struct queue_enve
 	close(s->fd);
 	s->fd = -1;
 	ipc_msg_init(&q, QUEUE_COMMIT_REQ, 2);
-	ipc_put_str(&q, s->qid);
-	ipc_put_str(&q, env->sender);
-	ipc_put_u32(&q, env->flags);
-	ipc_put_str(&q, "");	/* envid */
-	ipc_put_u32(&q, 0);	/* ret */
-	ipc_put_str(&q, env->client);
-	ipc_put_str(&q, env->auth_user ? env->auth_user : "");
-	ipc_put_u32(&q, (uint32_t)env->nrcpt);
-	for (size_t k = 0; k < env->nrcpt; k++) {
-		ipc_put_str(&q, env->rcpts[k]);
-		ipc_put_u32(&q, 0);
-		ipc_put_str(&q, env->orcpts ? env->orcpts[k] : "");
-	}
-	if (env->prepend && *env->prepend)
-		ipc_put_str(&q, env->prepend);
+	queue_commit_put(&q, &(struct queue_commit){
+		.qid = s->qid, .sender = env->sender, .flags = env->flags, .envid = "", .ret = 0,
+		.client = env->client, .authuser = env->auth_user ? env->auth_user : "",
+		.nrcpt = (uint32_t)env->nrcpt });
+	for (size_t k = 0; k < env->nrcpt; k++)
+		queue_commit_put_rcpt(&q, env->rcpts[k], 0, env->orcpts ? env->orcpts[k] : "");
+	queue_commit_put_end(&q, env->prepend);
 	int sent = ipc_send(s->sock, &q);
 	ipc_msg_free(&q);
 	if (sent < 0 || ipc_recv(s->sock, &q, timeout_ms) < 0 || q.hdr.type != QUEUE_COMMIT_RES) {
@@ -91,9 +83,12 @@ uint32_t queue_submit_commit(struct queue_submission *s, const struct queue_enve
 		s->sock = -1;
 		return QS_TEMPFAIL;
 	}
-	uint32_t st = ipc_get_u32(&q);
-	(void)ipc_get_str(&q, 64);
-	const char *text = ipc_get_str(&q, QUEUE_MAX_FIELD);
+	uint32_t st;
+	const char *qid, *text;
+	if (!queue_commit_res_get(&q, &st, &qid, &text)) {
+		st = QS_TEMPFAIL;
+		text = "malformed answer from the queue manager";
+	}
 	if (st != QS_OK)
 		snprintf(err, errlen, "not queued: %s", text ? text : "error");
 	ipc_msg_free(&q);

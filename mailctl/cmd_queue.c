@@ -58,7 +58,7 @@ static int request(const struct instance *in, const char *cmd, const char *arg)
 			if (l)
 				fprintf(out, "%s%s\n", out == stdout ? "" : "mailctl: ", l);
 		}
-		bool bad = m.bad;
+		bool bad = !ipc_end(&m);
 		ipc_msg_free(&m);
 		if (bad) {
 			close(s);

@@ -527,6 +527,30 @@ void sched_agent_gone(uint64_t cid)
 	log_warn("delivery agent disconnected");
 }
 
+struct rcpt_result {
+	uint32_t i, res;
+	const char *st, *text;
+};
+
+/* The results of a QUEUE_JOB_RES (n of them, malloc'd), NULL when the message
+ * is malformed or has bytes after them: nothing of it is applied then. */
+static struct rcpt_result *get_results(struct ipc_msg *m, uint32_t n)
+{
+	if (n > QUEUE_MAX_RCPTS)
+		return NULL;
+	struct rcpt_result *r = xcalloc(n ? n : 1, sizeof *r);
+	for (uint32_t k = 0; k < n; k++) {
+		r[k].i = ipc_get_u32(m);
+		r[k].res = ipc_get_u32(m);
+		r[k].st = ipc_get_str(m, 16);
+		r[k].text = ipc_get_str(m, QUEUE_MAX_FIELD);
+	}
+	if (ipc_end(m))
+		return r;
+	free(r);
+	return NULL;
+}
+
 void sched_job_result(uint64_t cid, struct ipc_msg *m)
 {
 	const char *id = ipc_get_str(m, QID_LEN);
@@ -536,14 +560,17 @@ void sched_job_result(uint64_t cid, struct ipc_msg *m)
 		log_warn("job result for unknown job %s", id ? id : "(malformed)");
 		return;
 	}
+	struct rcpt_result *r = get_results(m, n);
+	if (!r) {
+		log_warn("malformed job result for %s", j->id);
+		n = 0;	/* the job closes below: its recipients are retried */
+	}
 	struct qent *e = store_get(j->id);
 	struct agent *a = find_agent(cid);
-	for (uint32_t k = 0; k < n && k < QUEUE_MAX_RCPTS && !m->bad && e; k++) {
-		uint32_t i = ipc_get_u32(m);
-		uint32_t res = ipc_get_u32(m);
-		const char *st = ipc_get_str(m, 16);
-		const char *text = ipc_get_str(m, QUEUE_MAX_FIELD);
-		if (m->bad || i >= e->m.nrcpt || e->inflight[i] != IF_JOB)
+	for (uint32_t k = 0; k < n && e; k++) {
+		uint32_t i = r[k].i, res = r[k].res;
+		const char *st = r[k].st, *text = r[k].text;
+		if (i >= e->m.nrcpt || e->inflight[i] != IF_JOB)
 			break;
 		e->inflight[i] = IF_IDLE;
 		if (e->deleted)
@@ -555,6 +582,7 @@ void sched_job_result(uint64_t cid, struct ipc_msg *m)
 		else
 			rcpt_deferred(e, i, st, text);
 	}
+	free(r);
 	close_job(j, "delivery agent returned no result");
 	kick_waiting();
 }

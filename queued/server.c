@@ -12,6 +12,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/privdrop.h"
+#include "common/queue_codec.h"
 #include "common/queue_proto.h"
 #include "common/util.h"
 #include "common/workq.h"
@@ -122,9 +123,7 @@ static void reply_commit(uint64_t cid, uint32_t reqid, uint32_t st, const char *
 {
 	struct ipc_msg r;
 	ipc_msg_init(&r, QUEUE_COMMIT_RES, reqid);
-	ipc_put_u32(&r, st);
-	ipc_put_str(&r, id);
-	ipc_put_str(&r, text);
+	queue_commit_res_put(&r, st, id, text);
 	server_send(cid, &r);
 }
 
@@ -252,35 +251,30 @@ static bool prepend_valid(const char *p)
 
 static bool parse_commit(struct client *c, struct ipc_msg *m, struct qmsg *q)
 {
-	const char *id = ipc_get_str(m, QID_LEN);
-	if (!id || !qid_valid(id))
+	struct queue_commit h;
+	if (!queue_commit_get(m, &h) || !h.qid || strlen(h.qid) > QID_LEN || !qid_valid(h.qid) ||
+	    h.nrcpt == 0 || h.ret > 2)
 		return false;
-	memcpy(q->id, id, QID_LEN + 1);
-	q->sender = xstrdup(ipc_get_str(m, QUEUE_MAX_FIELD) ?: "");
-	q->flags = ipc_get_u32(m) & (QF_8BITMIME | QF_SMTPUTF8 | QF_AUTH | QF_LOCAL | QF_QUARANTINE |
-				     QF_REQUIRETLS | QF_TLS_OPTIONAL);
-	q->envid = xstrdup(ipc_get_str(m, QUEUE_MAX_FIELD) ?: "");
-	q->ret = ipc_get_u32(m);
-	q->client = xstrdup(ipc_get_str(m, QUEUE_MAX_FIELD) ?: "");
-	q->authuser = xstrdup(ipc_get_str(m, QUEUE_MAX_FIELD) ?: "");
-	uint32_t n = ipc_get_u32(m);
-	if (m->bad || n == 0 || n > QUEUE_MAX_RCPTS || q->ret > 2)
-		return false;
-	for (uint32_t i = 0; i < n && !m->bad; i++) {
-		const char *a = ipc_get_str(m, QUEUE_MAX_FIELD);
-		uint32_t notify = ipc_get_u32(m);
-		const char *o = ipc_get_str(m, QUEUE_MAX_FIELD);
-		if (a && o)
-			qmsg_add_rcpt(q, a, o, notify & 15);
-	}
-	if (!m->bad && m->rpos < m->hdr.len) {
-		const char *p = ipc_get_str(m, QUEUE_MAX_PREPEND);
-		if (p && !prepend_valid(p))
+	memcpy(q->id, h.qid, QID_LEN + 1);
+	q->sender = xstrdup(h.sender);
+	q->flags = h.flags & (QF_8BITMIME | QF_SMTPUTF8 | QF_AUTH | QF_LOCAL | QF_QUARANTINE |
+			      QF_REQUIRETLS | QF_TLS_OPTIONAL);
+	q->envid = xstrdup(h.envid);
+	q->ret = h.ret;
+	q->client = xstrdup(h.client);
+	q->authuser = xstrdup(h.authuser);
+	for (uint32_t i = 0; i < h.nrcpt; i++) {
+		const char *a, *o;
+		uint32_t notify;
+		if (!queue_commit_get_rcpt(m, &a, &notify, &o))
 			return false;
-		q->prepend = xstrdup(p ? p : "");
+		qmsg_add_rcpt(q, a, o, notify & 15);
 	}
-	if (!ipc_end(m))
+	const char *p;
+	if (!queue_commit_get_end(m, &p) || (p && !prepend_valid(p)))
 		return false;
+	if (p)
+		q->prepend = xstrdup(p);
 	if (!c->trusted) {
 		/* A local user's submission: we say who it came from. */
 		free(q->client);

@@ -3,6 +3,7 @@
 #include "smtpd/peer.h"
 #include "smtpd/session.h"
 #include "common/log.h"
+#include "common/queue_codec.h"
 #include "common/queue_proto.h"
 #include "common/util.h"
 
@@ -15,10 +16,10 @@ static void new_res(void *owner, struct ipc_msg *m)
 	int status = QS_TEMPFAIL, fd = -1;
 	const char *qid = NULL;
 	if (m && m->hdr.type == QUEUE_NEW_RES) {
-		status = (int)ipc_get_u32(m);
-		qid = ipc_get_str(m, QUEUE_MAX_FIELD);
-		fd = ipc_take_fd(m);
-		if (!ipc_end(m) || (status == QS_OK && (fd < 0 || !qid || !*qid))) {
+		uint32_t st;
+		bool ok = queue_new_res_get(m, &st, &qid, &fd);
+		status = (int)st;
+		if (!ok || (status == QS_OK && (fd < 0 || !qid || !*qid))) {
 			log_err("queue: malformed QUEUE_NEW_RES");
 			status = QS_TEMPFAIL;
 		}
@@ -68,10 +69,10 @@ static void commit_res(void *owner, struct ipc_msg *m)
 	int status = QS_TEMPFAIL;
 	const char *qid = NULL, *text = "queue unavailable";
 	if (m && m->hdr.type == QUEUE_COMMIT_RES) {
-		status = (int)ipc_get_u32(m);
-		qid = ipc_get_str(m, QUEUE_MAX_FIELD);
-		text = ipc_get_str(m, QUEUE_MAX_FIELD);
-		if (!ipc_end(m)) {
+		uint32_t st;
+		bool ok = queue_commit_res_get(m, &st, &qid, &text);
+		status = (int)st;
+		if (!ok) {
 			log_err("queue: malformed QUEUE_COMMIT_RES");
 			status = QS_TEMPFAIL;
 			text = "malformed reply";
@@ -108,20 +109,12 @@ void queue_commit(struct session *s)
 	char client[SMTP_HELO_MAX + 80];
 	snprintf(client, sizeof client, "%s [%s]", s->helo[0] ? s->helo : "unknown", s->ip);
 	ipc_msg_init(&m, QUEUE_COMMIT_REQ, 0);
-	ipc_put_str(&m, s->tx.qid);
-	ipc_put_str(&m, s->tx.mail.addr);
-	ipc_put_u32(&m, queue_flags(s));
-	ipc_put_str(&m, s->tx.mail.envid);
-	ipc_put_u32(&m, (uint32_t)s->tx.mail.ret);
-	ipc_put_str(&m, client);
-	ipc_put_str(&m, s->auth_user ? s->auth_user : "");
-	ipc_put_u32(&m, s->tx.nrcpt);
-	for (unsigned i = 0; i < s->tx.nrcpt; i++) {
-		ipc_put_str(&m, s->tx.rcpts[i].addr);
-		ipc_put_u32(&m, s->tx.rcpts[i].notify);
-		ipc_put_str(&m, s->tx.rcpts[i].orcpt);
-	}
-	if (s->tx.prepend)
-		ipc_put_str(&m, s->tx.prepend);	/* Authentication-Results */
+	queue_commit_put(&m, &(struct queue_commit){
+		.qid = s->tx.qid, .sender = s->tx.mail.addr, .flags = queue_flags(s),
+		.envid = s->tx.mail.envid, .ret = (uint32_t)s->tx.mail.ret, .client = client,
+		.authuser = s->auth_user ? s->auth_user : "", .nrcpt = s->tx.nrcpt });
+	for (unsigned i = 0; i < s->tx.nrcpt; i++)
+		queue_commit_put_rcpt(&m, s->tx.rcpts[i].addr, s->tx.rcpts[i].notify, s->tx.rcpts[i].orcpt);
+	queue_commit_put_end(&m, s->tx.prepend);	/* Authentication-Results */
 	peer_request(s->srv->queue, &m, commit_res, s);
 }
