@@ -12,6 +12,7 @@
 
 struct event_base;
 struct directory;
+struct site;
 struct ratelimit;
 struct workq;
 struct conn;
@@ -32,6 +33,7 @@ struct authd {
 	struct event_base *base;
 	const char *db_dir;		/* "/" once chrooted into it */
 	struct directory *dir;		/* domains, users, aliases (directory.h) */
+	const struct site *site;	/* role frontend or mailbox; NULL: one host */
 	struct workq *lookq;		/* lookup threads (pgsql), NULL: lookups inline */
 	unsigned lookup_threads;	/* directory_connections */
 	struct ratelimit *rl;		/* failures per client address */

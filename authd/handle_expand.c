@@ -27,7 +27,7 @@ static const char *status_name(enum expand_status st)
 static void work(struct lookup *l)
 {
 	struct expand_job *j = (struct expand_job *)l;
-	j->st = resolve_expand(authd.dir, j->address, authd.max_depth, &j->x);
+	j->st = resolve_expand(authd.dir, authd.site, j->address, authd.max_depth, &j->x);
 	if (j->st == EXPAND_TEMPFAIL)
 		strlcpy_t(j->error, dir_last_error(), sizeof j->error);
 }

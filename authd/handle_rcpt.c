@@ -14,7 +14,7 @@ struct rcpt_job {
 static void work(struct lookup *l)
 {
 	struct rcpt_job *j = (struct rcpt_job *)l;
-	j->kind = resolve_rcpt(authd.dir, j->address);
+	j->kind = resolve_rcpt(authd.dir, authd.site, j->address);
 	if (j->kind == RCPT_TEMPFAIL)
 		strlcpy_t(j->error, dir_last_error(), sizeof j->error);
 }

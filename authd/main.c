@@ -8,6 +8,7 @@
 #include "common/directory.h"
 #include "common/log.h"
 #include "common/privdrop.h"
+#include "common/site.h"
 #include "common/userdb.h"
 #include "common/util.h"
 #include "common/workq.h"
@@ -65,6 +66,23 @@ static int open_socket(const struct instance *in)
 	return fd;
 }
 
+/* This host's place in a site (site.h): only a front-end or mailbox host
+ * tells its users' hosts apart; a one-host instance stores every user here. */
+static void load_site(const struct instance *in)
+{
+	static struct site site;
+	char why[400];
+	if (site_load(in, &site, why, sizeof why) < 0)
+		fatal("%s", why);
+	if (site.role == SITE_BOTH) {
+		site_free(&site);
+		return;
+	}
+	authd.site = &site;
+	log_info("site: role=%s host=%s mailbox_hosts=%zu", site_role_name(site.role), site.self,
+		 site.nhosts);
+}
+
 /* Open the directory once chrooted (db_dir is then "/"). The settings were
  * read before, as root: the password file may be root's alone. */
 static void open_directory(struct dir_settings *ds)
@@ -99,6 +117,7 @@ int main(int argc, char **argv)
 	if (dir_settings_load(&in, &ds, why, sizeof why) < 0)
 		fatal("%s", why);
 	userdb_prepare(in.db_dir);
+	load_site(&in);
 	peer_allow_defaults(in.dir);
 	authd.secret = daemon_secret();
 	authd.base = event_base_new();

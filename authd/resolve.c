@@ -13,8 +13,10 @@
  * deeper than max_depth. */
 #include "authd/resolve.h"
 #include "common/log.h"
+#include "common/site.h"
 #include "common/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +24,7 @@
 
 struct walk {
 	struct directory *db;
+	const struct site *site;	/* NULL: one host */
 	unsigned max_depth;
 	bool catchall;
 	bool unknown_seen;
@@ -40,10 +43,27 @@ static bool on_path(const struct walk *w, const char *a)
 	return false;
 }
 
-/* A final mailbox (u: its directory entry), or with u NULL a remote target. */
+/* Is the mail of user u stored on another host of the site? */
+static bool elsewhere(const struct site *site, const struct userdb_user *u)
+{
+	return site && u && !site_is_local(site, u->host);
+}
+
+/* A final mailbox (u: its directory entry), or with u NULL a remote target.
+ * A user stored on another host becomes a remote target: its address with
+ * the +detail, so that host files it in the same folder. */
 static int add_box(struct walk *w, const char *mailbox, const char *detail,
 		   const struct userdb_user *u)
 {
+	char full[USERDB_MAX_ADDR];
+	if (elsewhere(w->site, u)) {
+		const char *at = strrchr(mailbox, '@');
+		if (*detail && at && snprintf(full, sizeof full, "%.*s+%s%s", (int)(at - mailbox),
+					      mailbox, detail, at) < (int)sizeof full)
+			mailbox = full;
+		detail = "";
+		u = NULL;
+	}
 	bool remote = u == NULL;
 	struct expansion *x = w->out;
 	for (size_t i = 0; i < x->n; i++)
@@ -136,11 +156,12 @@ static int expand(struct walk *w, const char *addr, const char *inherited)
 	return EXPAND_OK;
 }
 
-enum expand_status resolve_expand(struct directory *db, const char *address, unsigned max_depth,
-				  struct expansion *out)
+enum expand_status resolve_expand(struct directory *db, const struct site *site,
+				  const char *address, unsigned max_depth, struct expansion *out)
 {
 	char a[USERDB_MAX_ADDR];
-	struct walk w = { .db = db, .max_depth = max_depth, .catchall = true, .out = out };
+	struct walk w = { .db = db, .site = site, .max_depth = max_depth, .catchall = true,
+			  .out = out };
 	memset(out, 0, sizeof *out);
 	if (!userdb_norm_address(address, a))
 		return EXPAND_UNKNOWN;
@@ -154,8 +175,9 @@ enum expand_status resolve_expand(struct directory *db, const char *address, uns
 	return out->n ? EXPAND_OK : EXPAND_UNKNOWN;
 }
 
-enum rcpt_kind resolve_rcpt(struct directory *db, const char *address)
+enum rcpt_kind resolve_rcpt(struct directory *db, const struct site *site, const char *address)
 {
+	struct userdb_user u;
 	char a[USERDB_MAX_ADDR], base[USERDB_MAX_ADDR], detail[DETAIL_MAX];
 	char *catchall, *t = NULL;
 	if (!userdb_norm_address(address, a))
@@ -166,7 +188,11 @@ enum rcpt_kind resolve_rcpt(struct directory *db, const char *address)
 	userdb_split_detail(a, base, detail, sizeof detail);
 	catchall = xasprintf("@%s", userdb_domain_of(a));
 	const char *keys[] = { a, base, catchall };
-	int r = dir_user_get(db, base, NULL);
+	int r = dir_user_get(db, base, &u);
+	if (r == 1 && elsewhere(site, &u)) {
+		free(catchall);
+		return RCPT_RELAY;
+	}
 	for (size_t i = 0; r == 0 && i < ARRAY_LEN(keys); i++) {
 		r = dir_alias_get(db, keys[i], &t);
 		free(t);

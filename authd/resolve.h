@@ -25,14 +25,18 @@ struct expansion {
 	struct resolved_box box[RESOLVE_MAX_BOXES];
 };
 
-/* enum rcpt_kind for address. */
-enum rcpt_kind resolve_rcpt(struct directory *db, const char *address);
+struct site;
+/* enum rcpt_kind for address. site: this host's place in a site of several,
+ * NULL for one host (every user of ours is stored here). */
+enum rcpt_kind resolve_rcpt(struct directory *db, const struct site *site, const char *address);
 /* 1 user may send as address (its own, +detail of it, or an alias that leads to
  * it), 0 not, -1 database error. */
 int resolve_sender(struct directory *db, const char *user, const char *address);
 /* Expand address to its final local mailboxes and the remote addresses its
- * aliases forward to. max_depth bounds alias nesting. */
-enum expand_status resolve_expand(struct directory *db, const char *address, unsigned max_depth,
-				  struct expansion *out);
+ * aliases forward to. max_depth bounds alias nesting. With a site, a user
+ * whose mailbox host is another host is a remote target too (its address,
+ * +detail kept): the queue takes the forwarded copy to that host. */
+enum expand_status resolve_expand(struct directory *db, const struct site *site,
+				  const char *address, unsigned max_depth, struct expansion *out);
 
 #endif

@@ -75,7 +75,7 @@ static bool parse_fields(struct ipc_msg *m, struct auth_reply *r)
 		return r->result <= AUTH_LOCKED;
 	}
 	case AUTH_RCPT_RES:
-		return r->result <= RCPT_TEMPFAIL;
+		return r->result <= RCPT_RELAY;
 	case AUTH_SENDER_RES:
 		return r->result <= 1;
 	case AUTH_USER_RES:

@@ -56,6 +56,9 @@ enum rcpt_kind {
 	RCPT_UNKNOWN = 1,	/* local domain, no such address: 550 5.1.1 */
 	RCPT_REMOTE = 2,	/* not a local domain */
 	RCPT_TEMPFAIL = 3,	/* lookup failed: 451 */
+	RCPT_RELAY = 4,		/* a user of ours whose mailbox host is another host of the
+				 * site (role frontend or mailbox): accepted as local, the
+				 * queue takes it there (docs/SCALING.md) */
 };
 
 enum expand_status {

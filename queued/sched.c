@@ -285,6 +285,11 @@ static void route_cb(const struct auth_reply *reply, void *arg)
 		e->inflight[i] = IF_LOCAL;
 	} else if (kind == RCPT_REMOTE) {
 		e->inflight[i] = IF_REMOTE;
+	} else if (kind == RCPT_RELAY) {
+		/* Never stored here, never bounced for it: kept until the relay
+		 * between hosts (issue 16 slice 2b) takes it to its mailbox host. */
+		rcpt_deferred(e, i, "4.4.0", "the recipient's mailbox is on another host of the "
+			      "site, and relaying between hosts is not built yet");
 	} else if (kind == RCPT_UNKNOWN) {
 		rcpt_bounced(e, i, "5.1.1", "unknown user: recipient address rejected by the auth service");
 	} else {

@@ -19,6 +19,7 @@ static enum rcpt_verdict rcpt_verdict(struct session *s, const struct auth_reply
 		return RV_TEMPFAIL;
 	switch (r->result) {
 	case RCPT_LOCAL:
+	case RCPT_RELAY:	/* ours, stored on another host of the site */
 		return RV_OK;
 	case RCPT_UNKNOWN:
 		return RV_UNKNOWN;

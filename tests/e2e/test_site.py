@@ -4,6 +4,7 @@ mailbox host saying whether it answers on its internal port, trying them all
 at once within a bounded time."""
 import os
 import shutil
+import smtplib
 import socket
 import tempfile
 import threading
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import Instance
+from conftest import Instance, wait_for
 
 
 class Greeter:
@@ -116,5 +117,44 @@ def test_status_lists_no_mailbox_hosts_on_a_single_host(frontend):
     try:
         out = inst.ctl("status").stdout
         assert "mailbox-host" not in out and "authd" in out, out
+    finally:
+        inst.stop()
+
+
+def test_a_mailbox_host_keeps_mail_of_another_hosts_user_queued(frontend):
+    """role = mailbox: a user whose mailbox host is another host is accepted
+    but never stored here (nor bounced): directly or through an alias, the
+    message waits in the queue for that host, while this host's own users
+    get theirs. (The relay that takes it there is the next slice.)"""
+    inst = frontend
+    for k, v in {"role": "mailbox", "directory": "bdb", "mailbox_host_name": "mb1",
+                 "mailbox_hosts": f"mb2=127.0.0.1:{closed_port()}"}.items():
+        inst.set_conf("tern", k, v)
+    inst.add_user("alice@example.test", "Alice-pw-1")
+    inst.ctl("user", "add", "carol@example.test", "--host", "mb2", input="Carol-pw-1\n")
+    inst.ctl("alias", "add", "crew@example.test", "alice@example.test,carol@example.test")
+    inst.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=20) as s:
+            s.sendmail("x@sender.test", ["carol+news@example.test"],
+                       b"Subject: direct\r\n\r\nto carol\r\n")
+            s.sendmail("x@sender.test", ["crew@example.test"],
+                       b"Subject: via alias\r\n\r\nto the crew\r\n")
+        new = os.path.join(inst.maildir("alice@example.test"), "new")
+        assert wait_for(lambda: len(os.listdir(new)) == 1, timeout=20)
+        # carol's two copies (the direct one and the alias's forwarded one)
+        # wait, deferred with the reason, and nothing is stored for her here.
+        def carol_waits():
+            out = inst.ctl("queue", "list").stdout
+            return out.count("carol") == 2 and out
+        out = wait_for(carol_waits, timeout=20)
+        assert out, inst.ctl("queue", "list").stdout
+        assert "carol+news@example.test" in out
+        for line in out.splitlines():
+            shown = inst.ctl("queue", "show", line.split()[0]).stdout
+            assert "relaying between hosts is not built yet" in shown, shown
+        carol = inst.maildir("carol@example.test")
+        assert not any(os.listdir(os.path.join(carol, d)) for d in ("new", "cur", "tmp")
+                       if os.path.isdir(os.path.join(carol, d)))
     finally:
         inst.stop()

@@ -1,5 +1,6 @@
 /* Unit tests: recipient, sender and alias resolution over a real user database. */
 #include "authd/resolve.h"
+#include "common/site.h"
 #include "common/userdb.h"
 #include "common/util.h"
 #include "tests/unit/check.h"
@@ -67,53 +68,85 @@ static bool has_box(const char *mailbox, const char *folder)
 
 static void test_rcpt(void)
 {
-	CHECK(resolve_rcpt(db, "alice@example.test") == RCPT_LOCAL);
-	CHECK(resolve_rcpt(db, "ALICE@Example.Test") == RCPT_LOCAL);
-	CHECK(resolve_rcpt(db, "alice+lists@example.test") == RCPT_LOCAL);
-	CHECK(resolve_rcpt(db, "info@example.test") == RCPT_LOCAL);
-	CHECK(resolve_rcpt(db, "nobody@example.test") == RCPT_UNKNOWN);
-	CHECK(resolve_rcpt(db, "anything@catch.test") == RCPT_LOCAL);
-	CHECK(resolve_rcpt(db, "x@remote.test") == RCPT_REMOTE);
-	CHECK(resolve_rcpt(db, "not an address") == RCPT_UNKNOWN);
-	CHECK(resolve_rcpt(db, "") == RCPT_UNKNOWN);
-	CHECK(resolve_rcpt(db, "a/b@example.test") == RCPT_UNKNOWN);
+	CHECK(resolve_rcpt(db, NULL, "alice@example.test") == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, NULL, "ALICE@Example.Test") == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, NULL, "alice+lists@example.test") == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, NULL, "info@example.test") == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, NULL, "nobody@example.test") == RCPT_UNKNOWN);
+	CHECK(resolve_rcpt(db, NULL, "anything@catch.test") == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, NULL, "x@remote.test") == RCPT_REMOTE);
+	CHECK(resolve_rcpt(db, NULL, "not an address") == RCPT_UNKNOWN);
+	CHECK(resolve_rcpt(db, NULL, "") == RCPT_UNKNOWN);
+	CHECK(resolve_rcpt(db, NULL, "a/b@example.test") == RCPT_UNKNOWN);
 }
 
 static void test_expand(void)
 {
-	CHECK(resolve_expand(db, "bob@example.test", 10, &x) == EXPAND_OK);
+	CHECK(resolve_expand(db, NULL, "bob@example.test", 10, &x) == EXPAND_OK);
 	CHECK(x.n == 1 && has_box("bob@example.test", ""));
-	CHECK(resolve_expand(db, "Bob+Lists@EXAMPLE.test", 10, &x) == EXPAND_OK);
+	CHECK(resolve_expand(db, NULL, "Bob+Lists@EXAMPLE.test", 10, &x) == EXPAND_OK);
 	CHECK(x.n == 1 && has_box("bob@example.test", "lists"));
 	/* One to many, nested, deduplicated. */
-	CHECK(resolve_expand(db, "team@example.test", 10, &x) == EXPAND_OK);
+	CHECK(resolve_expand(db, NULL, "team@example.test", 10, &x) == EXPAND_OK);
 	CHECK(x.n == 2 && has_box("alice@example.test", "") && has_box("bob@example.test", ""));
 	CHECK(x.box[0].quota == 1000 || x.box[1].quota == 1000);
 	/* An alias that includes its own mailbox. */
-	CHECK(resolve_expand(db, "alice@example.test", 10, &x) == EXPAND_OK);
+	CHECK(resolve_expand(db, NULL, "alice@example.test", 10, &x) == EXPAND_OK);
 	CHECK(x.n == 2 && has_box("alice@example.test", "") && has_box("bob@example.test", ""));
 	/* Detail carries over through aliases. */
-	CHECK(resolve_expand(db, "info+x@example.test", 10, &x) == EXPAND_OK);
+	CHECK(resolve_expand(db, NULL, "info+x@example.test", 10, &x) == EXPAND_OK);
 	CHECK(has_box("bob@example.test", "x"));
-	CHECK(resolve_expand(db, "loop1@example.test", 10, &x) == EXPAND_LOOP);
-	CHECK(resolve_expand(db, "deep0@example.test", 10, &x) == EXPAND_LOOP);
-	CHECK(resolve_expand(db, "deep5@example.test", 10, &x) == EXPAND_OK);
-	CHECK(resolve_expand(db, "deep0@example.test", 20, &x) == EXPAND_OK);
-	CHECK(resolve_expand(db, "nobody@example.test", 10, &x) == EXPAND_UNKNOWN);
-	CHECK(resolve_expand(db, "ghost@example.test", 10, &x) == EXPAND_UNKNOWN);
+	CHECK(resolve_expand(db, NULL, "loop1@example.test", 10, &x) == EXPAND_LOOP);
+	CHECK(resolve_expand(db, NULL, "deep0@example.test", 10, &x) == EXPAND_LOOP);
+	CHECK(resolve_expand(db, NULL, "deep5@example.test", 10, &x) == EXPAND_OK);
+	CHECK(resolve_expand(db, NULL, "deep0@example.test", 20, &x) == EXPAND_OK);
+	CHECK(resolve_expand(db, NULL, "nobody@example.test", 10, &x) == EXPAND_UNKNOWN);
+	CHECK(resolve_expand(db, NULL, "ghost@example.test", 10, &x) == EXPAND_UNKNOWN);
 	/* Remote targets are forwarding addresses, without the +detail. */
-	CHECK(resolve_expand(db, "fwd+x@example.test", 10, &x) == EXPAND_OK);
+	CHECK(resolve_expand(db, NULL, "fwd+x@example.test", 10, &x) == EXPAND_OK);
 	CHECK(x.n == 1 && x.remote == 1 && x.box[0].remote);
-	CHECK(resolve_expand(db, "mixed@example.test", 10, &x) == EXPAND_OK);
+	CHECK(resolve_expand(db, NULL, "mixed@example.test", 10, &x) == EXPAND_OK);
 	CHECK(x.n == 2 && x.remote == 1 && has_box("bob@example.test", ""));
 	CHECK(!x.box[0].remote || !x.box[1].remote);
 	/* Catch-all and domain alias. */
-	CHECK(resolve_expand(db, "whoever+d@catch.test", 10, &x) == EXPAND_OK);
+	CHECK(resolve_expand(db, NULL, "whoever+d@catch.test", 10, &x) == EXPAND_OK);
 	CHECK(x.n == 1 && has_box("postmaster@catch.test", "d"));
-	CHECK(resolve_expand(db, "bob@alias.test", 10, &x) == EXPAND_OK);
+	CHECK(resolve_expand(db, NULL, "bob@alias.test", 10, &x) == EXPAND_OK);
 	CHECK(x.n == 1 && has_box("bob@example.test", ""));
-	CHECK(resolve_expand(db, "nobody@alias.test", 10, &x) == EXPAND_UNKNOWN);
-	CHECK(resolve_expand(db, "bad address", 10, &x) == EXPAND_UNKNOWN);
+	CHECK(resolve_expand(db, NULL, "nobody@alias.test", 10, &x) == EXPAND_UNKNOWN);
+	CHECK(resolve_expand(db, NULL, "bad address", 10, &x) == EXPAND_UNKNOWN);
+}
+
+/* A site of several hosts: a user whose mailbox host is another host is
+ * accepted (RCPT_RELAY) and, reached through an alias, forwarded there with
+ * its +detail instead of being stored here. */
+static void test_site(void)
+{
+	char why[256];
+	struct userdb_user u = { .quota = 0 };
+	strlcpy_t(u.host, "mb2", sizeof u.host);
+	CHECK(userdb_user_add(dbpath, "carol@example.test", "pw", &u, why, sizeof why) == 0);
+	CHECK(userdb_alias_add(dbpath, "crew@example.test", "alice@example.test,carol@example.test",
+			       why, sizeof why) == 0);
+	struct site s = { .role = SITE_MAILBOX };
+	strlcpy_t(s.self, "mb1", sizeof s.self);
+	CHECK(resolve_rcpt(db, &s, "carol@example.test") == RCPT_RELAY);
+	CHECK(resolve_rcpt(db, &s, "Carol+x@example.test") == RCPT_RELAY);
+	CHECK(resolve_rcpt(db, &s, "alice@example.test") == RCPT_LOCAL);	/* no host: here */
+	CHECK(resolve_rcpt(db, &s, "crew@example.test") == RCPT_LOCAL);	/* expanded here */
+	CHECK(resolve_rcpt(db, NULL, "carol@example.test") == RCPT_LOCAL);	/* one host */
+	CHECK(resolve_expand(db, &s, "crew+x@example.test", 10, &x) == EXPAND_OK);
+	CHECK(x.remote == 1 && has_box("alice@example.test", "x"));	/* and bob, alice's alias */
+	CHECK(has_box("carol+x@example.test", ""));
+	CHECK(resolve_expand(db, NULL, "crew@example.test", 10, &x) == EXPAND_OK);
+	CHECK(x.remote == 0 && has_box("carol@example.test", ""));
+	/* This host named: stored here; on a front-end nobody is. */
+	strlcpy_t(s.self, "mb2", sizeof s.self);
+	CHECK(resolve_rcpt(db, &s, "carol@example.test") == RCPT_LOCAL);
+	s.role = SITE_FRONTEND;
+	CHECK(resolve_rcpt(db, &s, "carol@example.test") == RCPT_RELAY);
+	CHECK(resolve_rcpt(db, &s, "alice@example.test") == RCPT_RELAY);
+	CHECK(resolve_rcpt(db, &s, "x@remote.test") == RCPT_REMOTE);
 }
 
 static void test_sender(void)
@@ -140,6 +173,7 @@ int main(void)
 	test_rcpt();
 	test_expand();
 	test_sender();
+	test_site();
 	/* An unreadable database is a temporary failure, never "unknown". */
 	char *bad = xasprintf("%s/bad", check_tmpdir());
 	mkdir_p(bad, 0700);
@@ -148,8 +182,8 @@ int main(void)
 	fputs("garbage", f);
 	fclose(f);
 	struct directory *bd = open_bdb(bad);
-	CHECK(resolve_rcpt(bd, "a@example.test") == RCPT_TEMPFAIL);
-	CHECK(resolve_expand(bd, "a@example.test", 10, &x) == EXPAND_TEMPFAIL);
+	CHECK(resolve_rcpt(bd, NULL, "a@example.test") == RCPT_TEMPFAIL);
+	CHECK(resolve_expand(bd, NULL, "a@example.test", 10, &x) == EXPAND_TEMPFAIL);
 	CHECK(resolve_sender(bd, "a@example.test", "b@example.test") == -1);
 	dir_close(bd);
 	dir_close(db);
