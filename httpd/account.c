@@ -496,6 +496,8 @@ static json_t *subscriptions(void)
 
 /* ---- the folder list ---- */
 
+/* A folder's role: INBOX's, else that of its first special-use attribute
+ * (IMAP CREATE may give several, space-separated; a Mailbox has one role). */
 static const char *role_of(const char *name)
 {
 	static const char *const map[][2] = {
@@ -505,9 +507,13 @@ static const char *role_of(const char *name)
 	if (ms_is_inbox(name))
 		return "inbox";
 	const char *use = ms_special_use(name);
-	for (size_t i = 0; use && i < ARRAY_LEN(map); i++)
-		if (!strcmp(use, map[i][0]))
-			return map[i][1];
+	while (use && *use) {
+		size_t n = strcspn(use, " ");
+		for (size_t i = 0; i < ARRAY_LEN(map); i++)
+			if (strlen(map[i][0]) == n && !strncmp(use, map[i][0], n))
+				return map[i][1];
+		use += n + strspn(use + n, " ");
+	}
 	return NULL;
 }
 

@@ -136,6 +136,21 @@ def test_mailbox_set_and_imap_sees_it(srv, jm):
     assert r["notDestroyed"][a]["type"] == "mailboxHasChild"
 
 
+def test_special_use_made_over_imap_is_a_role(srv, jm):
+    """RFC 6154 CREATE ... (USE (...)) gives the JMAP role (RFC 8621 2):
+    one attribute, and the first of several that JMAP knows."""
+    c = imap(srv, jm)
+    for name in ("Archive", "Drafts", "Trash"):
+        assert c.delete(name)[0] == "OK"
+    assert c._simple_command("CREATE", "Stash", "(USE (\\Archive))")[0] == "OK"
+    assert c._simple_command("CREATE", "Work.Both", "(USE (\\Drafts \\Trash))")[0] == "OK"
+    c.logout()
+    boxes = mailboxes(jm)
+    assert boxes["Stash"]["role"] == "archive" and "Archive" not in boxes
+    assert boxes["Both"]["role"] == "drafts"
+    assert boxes["Work"]["role"] is None
+
+
 def test_mailbox_changes_and_query(jm):
     state = jm.call("Mailbox/get", {"accountId": jm.account, "ids": []})["state"]
     r = jm.call("Mailbox/set", {"accountId": jm.account, "create": {"k": {"name": "Q1"}}})
