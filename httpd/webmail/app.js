@@ -372,11 +372,19 @@ function draftEmail(mailboxId) {
 async function saveDraft() {
   const drafts = mailboxByRole('drafts');
   if (!drafts) throw new Error('no Drafts folder');
-  const r = await st.jmap.call([['Email/set', { accountId: st.jmap.accountId, create: { d: draftEmail(drafts.id) } }, 's']]);
+  const r = await st.jmap.call([['Email/set', { accountId: st.jmap.accountId, create: { d: draftEmail(drafts.id) },
+    destroy: earlierDraft() }, 's']]);
   if (!r.s.created || !r.s.created.d) throw new Error(`draft not saved: ${setError(r.s, 'notCreated', 'd')}`);
+  st.draft.id = r.s.created.d.id;
   $('c-status').textContent = 'Draft saved.';
   await refresh();
-  return r.s.created.d.id;
+  return st.draft.id;
+}
+
+// A message is immutable: saving again or sending makes a new Email, and the
+// copy saved before goes in the same call.
+function earlierDraft() {
+  return st.draft.id ? [st.draft.id] : [];
 }
 
 async function send(ev) {
@@ -388,14 +396,18 @@ async function send(ev) {
   const me = $('whoami').textContent;
   const identity = idr.i.list.find((x) => x.email === me) || idr.i.list[0];
   if (!identity) throw new Error('no identity to send as');
-  const onSuccess = { '#e': { [`mailboxIds/${drafts.id}`]: null, 'keywords/$draft': null } };
-  if (sent) onSuccess['#e'][`mailboxIds/${sent.id}`] = true;
+  // keyed by the submission's creation id (RFC 8621 7.5), not the Email's
+  const onSuccess = { '#m': { [`mailboxIds/${drafts.id}`]: null, 'keywords/$draft': null } };
+  if (sent) onSuccess['#m'][`mailboxIds/${sent.id}`] = true;
   const r = await st.jmap.call([
-    ['Email/set', { accountId: st.jmap.accountId, create: { e: draftEmail(drafts.id) } }, 's'],
+    ['Email/set', { accountId: st.jmap.accountId, create: { e: draftEmail(drafts.id) },
+      destroy: earlierDraft() }, 's'],
     ['EmailSubmission/set', { accountId: st.jmap.accountId, create: { m: { identityId: identity.id, emailId: '#e' } },
       onSuccessUpdateEmail: onSuccess }, 'm'],
   ]);
+  if (r.s.created && r.s.created.e) st.draft.id = r.s.created.e.id; // stays in Drafts if not sent
   if (!r.m.created || !r.m.created.m) throw new Error(`not sent: ${setError(r.m, 'notCreated', 'm') || setError(r.s, 'notCreated', 'e')}`);
+  st.draft.id = null;
   $('compose').hidden = true;
   $('app').classList.remove('reading');
   status('Sent.');

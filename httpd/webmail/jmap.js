@@ -33,7 +33,7 @@ export class Jmap {
     return s;
   }
 
-  // Method calls [[name, args, id], ...] -> {id: [name, args]}; a method
+  // Method calls [[name, args, id], ...] -> {id: args}; a method
   // error becomes an exception naming it.
   async call(calls) {
     const using = [CORE, MAIL];
@@ -49,7 +49,9 @@ export class Jmap {
     const out = {};
     for (const [name, args, id] of (await r.json()).methodResponses) {
       if (name === 'error') throw new Error(`${id}: ${args.type}${args.description ? ': ' + args.description : ''}`);
-      out[id] = args;
+      // the first response of each call: an implicit Email/set after
+      // EmailSubmission/set (onSuccessUpdateEmail) shares its call id
+      if (!(id in out)) out[id] = args;
     }
     return out;
   }

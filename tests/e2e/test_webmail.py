@@ -18,6 +18,7 @@ import pytest
 
 from jmap_harness import JmapInstance
 from imap_harness import tls_ctx
+from conftest import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -300,6 +301,24 @@ def test_browser_session(srv, browser, remote):
     wait(d, lambda: "/tracker.gif" in Hits.paths, what="image shown on request")
     time.sleep(0.5)
     assert not [p for p in Hits.paths if "ran" in p or "js-link" in p], Hits.paths
+
+    # compose: a draft saved (IMAP sees it in Drafts), then sent to another
+    # user (EmailSubmission): it arrives, and the sender's copy is in Sent
+    other, other_pw = srv.new_user()
+    by_id(d, "compose-new").click()
+    wait(d, lambda: by_id(d, "compose").is_displayed(), what="compose form")
+    by_id(d, "c-to").send_keys(other)
+    by_id(d, "c-subject").send_keys("Minutes of the meeting")
+    by_id(d, "c-body").send_keys("Attached in spirit, again.")
+    by_id(d, "c-save").click()
+    wait(d, lambda: by_id(d, "c-status").text == "Draft saved.", what="draft saved")
+    assert "\\Draft" in imap_flags(srv, user, pw, "Drafts", "Minutes of the meeting")
+    assert by_id(d, "c-send").is_displayed()  # the server announces submission
+    by_id(d, "c-send").click()
+    wait(d, lambda: by_id(d, "status").text == "Sent.", what="sent")
+    assert wait_for(lambda: imap_flags(srv, other, other_pw, "INBOX", "Minutes of the meeting"), 30)
+    assert imap_flags(srv, user, pw, "Drafts", "Minutes of the meeting") is None
+    assert "\\Draft" not in imap_flags(srv, user, pw, "Sent", "Minutes of the meeting")
 
     # log out: the login form, and the old cookie opens nothing
     old = cookie["value"]
