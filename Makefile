@@ -43,7 +43,7 @@ PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/includ
 CFLAGS  = -std=gnu17 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong -fPIE -MMD -MP -I. $(PQ_CFLAGS) \
           -DTERN_LIBEXECDIR='"$(LIBEXECDIR)"'
 LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDSAN)
-LDLIBS  = -lopendmarc -lspf2 -lopendkim -lunbound -levent_openssl -levent -lssl -lcrypto -ldb -lcrypt -lresolv
+LDLIBS  = -lopendmarc -lspf2 -lopendkim -lunbound -levent_openssl -levent -lssl -lcrypto -ldb -lcrypt -lresolv -lseccomp
 
 PROGS :=
 UNIT_TESTS :=
@@ -83,7 +83,14 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(UNIT_HELPER_OBJS) $(AL
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_HELPER_OBJS) $(ALL_MODULE_LIBS) $(ALL_MODULE_LIBS) $(COMMON_LIB) $(LDLIBS) $(EXTRA_LDLIBS)
 
-build-all: $(PROGRAM_BINS) $(UNIT_BINS)
+# A test library, never installed: preloaded into a test instance's daemons,
+# it makes a role attempt what its sandbox must refuse (tests/sandbox_probe.c).
+SANDBOX_PROBE := $(BUILD)/tests/sandbox_probe.so
+$(SANDBOX_PROBE): tests/sandbox_probe.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 -D_GNU_SOURCE -O1 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC -shared -o $@ $<
+
+build-all: $(PROGRAM_BINS) $(UNIT_BINS) $(SANDBOX_PROBE)
 
 unit: build-all
 	@tools/run-unit $(BUILD)

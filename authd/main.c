@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "common/site.h"
+#include "common/sandbox.h"
 #include "common/userdb.h"
 #include "common/util.h"
 #include "common/workq.h"
@@ -135,6 +136,11 @@ int main(int argc, char **argv)
 	watch_signal(SIGINT);
 	watch_signal(SIGHUP);
 	server_start(lfd);
+	/* Reads the maps (and their lock files) in db_dir and writes its penalty
+	 * table there (authd-failures, by rename); hashes on threads; a
+	 * PostgreSQL directory is reached over a Unix or TCP socket. */
+	const struct sb_path db = { authd.db_dir, true };
+	sandbox_enter("authd", SB_THREADS | SB_ACCEPT | SB_FILES | SB_UNIX | SB_INET, &db, 1);
 	log_info("ready: directory=%s peers=%zu token=%s", dir_describe(authd.dir), authd.nuids,
 		 authd.secret ? "on" : "off (no run secret)");
 	daemon_ready();

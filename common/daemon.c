@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A 32-byte key the master passed through a pipe (daemon.h). */
@@ -117,6 +118,9 @@ void daemon_init(const char *name, const struct cfg_key *schema, int argc, char 
 		exit(errs.count ? 1 : 0);
 	}
 	setup_logging(name, in, fg);
+	/* The time zone is read now: a chroot hides /etc/localtime later, and a
+	 * sandboxed role opens no file for it (common/sandbox.h). */
+	tzset();
 	for (int i = 0; i < errs.nwarn; i++)
 		log_warn("%s", errs.warn[i]);
 	read_run_key(&secret);
@@ -175,6 +179,13 @@ void daemon_ready(void)
 const unsigned char *daemon_secret(void)
 {
 	return secret.have ? secret.bytes : NULL;
+}
+
+void daemon_forget_keys(void)
+{
+	explicit_bzero(&secret.bytes, sizeof secret.bytes);
+	explicit_bzero(&agent_key.bytes, sizeof agent_key.bytes);
+	secret.have = agent_key.have = false;
 }
 
 const unsigned char *daemon_agent_key(void)

@@ -50,5 +50,8 @@ void daemon_ready(void);
 const unsigned char *daemon_secret(void);
 /* The delivery agent key (32 bytes) or NULL when none was passed. */
 const unsigned char *daemon_agent_key(void);
+/* Wipe both keys from memory: a session process forked by a mail role must not
+ * keep the secret that mints login tokens. */
+void daemon_forget_keys(void);
 
 #endif

@@ -4,19 +4,19 @@
 #include "common/auth_client.h"
 #include "common/daemon.h"
 #include "common/ipc.h"
+#include "common/landlock.h"
 #include "common/log.h"
 #include "common/mailstore.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 
 #include <fcntl.h>
-#include <linux/landlock.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,48 +33,26 @@ bool mailjail_user_ok(const char *user)
 	return true;
 }
 
-void mailjail_landlock(const char *maildir)
+int mailjail_landlock(const char *maildir)
 {
-#ifdef LANDLOCK_CREATE_RULESET_VERSION
-	int abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
-	if (abi < 1) {
-		log_debug("landlock not available");
-		return;
-	}
-	uint64_t rw = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |
-		      LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR |
-		      LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
-		      LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR |
-		      LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |
-		      LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
-		      LANDLOCK_ACCESS_FS_MAKE_SYM;
-	if (abi >= 2)
-		rw |= LANDLOCK_ACCESS_FS_REFER;
-	struct landlock_ruleset_attr attr = { .handled_access_fs = rw };
-	int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
-	if (rs < 0)
-		return;
-	struct { const char *path; uint64_t access; } rules[] = {
-		{ maildir, rw & ~(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
-				  LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SOCK |
-				  LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_SYM) },
-		{ "/usr/lib", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR },
+	const struct ll_rule rules[] = {
+		{ .path = maildir, .fd = -1, .access = LL_READ | LL_WRITE | LL_DIRS },
+		{ .path = "/usr/lib", .fd = -1, .access = LL_READ },
 	};
-	for (size_t i = 0; i < ARRAY_LEN(rules); i++) {
-		int fd = open(rules[i].path, O_PATH | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		struct landlock_path_beneath_attr pb = { .allowed_access = rules[i].access, .parent_fd = fd };
-		syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &pb, 0);
-		close(fd);
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-	    syscall(SYS_landlock_restrict_self, rs, 0) == 0)
-		log_debug("landlock: confined to %s", maildir);
-	close(rs);
-#else
-	(void)maildir;
-#endif
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)	/* Landlock needs it */
+		return -1;
+	int abi = landlock_confine(rules, ARRAY_LEN(rules), 0);
+	if (abi >= 0)
+		log_debug("landlock: ABI %d, confined to %s", abi, maildir);
+	return abi;
+}
+
+int mailjail_confine(const char *role, const char *maildir, unsigned allow)
+{
+	if (sandbox_session_limits() < 0 || mailjail_landlock(maildir) < 0)
+		return -1;
+	sandbox_seccomp(role, allow);
+	return 0;
 }
 
 char *mailjail_path(const char *mail_dir, const char *user)

@@ -19,9 +19,15 @@ char *mailjail_path(const char *mail_dir, const char *user);
  * failure); a new one gets the special-use folders. 0 or -1. */
 int mailjail_prepare(const char *mail_dir, const char *user, char **out);
 /* Restrict the filesystem to the Maildir (and the system's charset
- * converters, read-only). Best effort: kernels without Landlock keep the
- * account's own permissions as the boundary. */
-void mailjail_landlock(const char *maildir);
+ * converters, read-only), with no TCP and no signals outside the process
+ * (common/landlock.h). Kernels without Landlock keep the account's own
+ * permissions as the boundary (ABI 0). The ABI, or -1 if it failed. */
+int mailjail_landlock(const char *maildir);
+/* A mail session process (IMAP, JMAP), its Maildir the working directory:
+ * no_new_privs, no core, no fork (sandbox_session_limits), the Landlock
+ * above, then role's seccomp allow-list (SB_* groups, common/sandbox.h).
+ * -1 (errno set) if confining failed; the filter itself never fails quietly. */
+int mailjail_confine(const char *role, const char *maildir, unsigned allow);
 /* Accept one hand-off on lsock: from the login process (uid login_uid),
  * root, or our own uid; a message of type whose first fields are the user
  * and a login token valid for service and that user (run secret), with an

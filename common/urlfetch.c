@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 void urlfetch_request(struct ipc_msg *m, const char *url, unsigned flags, const char *submit_user)
@@ -33,14 +34,10 @@ int urlfetch_parse(struct ipc_msg *m, struct urlfetch_reply *r)
 	return 0;
 }
 
-int urlfetch_ask(const char *path, const char *url, unsigned flags, const char *submit_user,
-		 struct urlfetch_reply *r)
+/* One request and its reply on sock, which this closes. */
+static int ask_on(int sock, const char *url, unsigned flags, const char *submit_user,
+		  struct urlfetch_reply *r)
 {
-	memset(r, 0, sizeof *r);
-	r->fd = -1;
-	int sock = ipc_connect(path);
-	if (sock < 0)
-		return -1;
 	struct ipc_msg req, res;
 	urlfetch_request(&req, url, flags, submit_user);
 	int rc = ipc_send(sock, &req);
@@ -53,6 +50,34 @@ int urlfetch_ask(const char *path, const char *url, unsigned flags, const char *
 	rc = urlfetch_parse(&res, r);
 	ipc_msg_free(&res);
 	return rc;
+}
+
+int urlfetch_ask(const char *path, const char *url, unsigned flags, const char *submit_user,
+		 struct urlfetch_reply *r)
+{
+	memset(r, 0, sizeof *r);
+	r->fd = -1;
+	int sock = ipc_connect(path);
+	return sock < 0 ? -1 : ask_on(sock, url, flags, submit_user, r);
+}
+
+int urlfetch_ask_via(int chan, const char *url, unsigned flags, struct urlfetch_reply *r)
+{
+	memset(r, 0, sizeof *r);
+	r->fd = -1;
+	int sv[2];
+	if (chan < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	struct ipc_msg m;
+	ipc_msg_init(&m, URLFETCH_CHAN, 1);
+	ipc_put_fd(&m, sv[1]);	/* the server's end of this request */
+	int rc = ipc_send(chan, &m);
+	ipc_msg_free(&m);
+	if (rc < 0) {
+		close(sv[0]);
+		return -1;
+	}
+	return ask_on(sv[0], url, flags, "", r);
 }
 
 int urlfetch_read(struct urlfetch_reply *r, int (*sink)(void *arg, const char *p, size_t n), void *arg)

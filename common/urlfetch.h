@@ -15,7 +15,14 @@
  *                 server sends for ("" from a session)
  *   URLFETCH_RES: u32 ok (0: no such URL for this asker), u64 size,
  *                 u32 has_nul, str BODYPARTSTRUCTURE ("" unless asked),
- *                 fd: the pipe (when ok) */
+ *                 fd: the pipe (when ok)
+ *
+ * A session process may not make stream sockets once sandboxed (it must not
+ * reach queue.sock or any other of the suite's sockets), so it connects once,
+ * before its seccomp filter, and keeps that connection as its channel: for
+ * each request it makes a socketpair and sends one end over the channel
+ *   URLFETCH_CHAN: fd: the server's end of one request's connection
+ * which the server treats as a connection accepted from that session. */
 #ifndef TERN_URLFETCH_H
 #define TERN_URLFETCH_H
 
@@ -28,6 +35,7 @@ struct ipc_msg;
 #define URLFETCH_SOCK	"imap-urlauth.sock"
 #define URLFETCH_REQ	320
 #define URLFETCH_RES	321
+#define URLFETCH_CHAN	322
 
 #define URLF_BINARY	1	/* the octets with transfer encodings undone */
 #define URLF_BPS	2	/* BODYPARTSTRUCTURE wanted */
@@ -48,6 +56,9 @@ struct urlfetch_reply {
  * 0 with r filled (r->ok false: NIL), -1 when the server cannot be asked. */
 int urlfetch_ask(const char *path, const char *url, unsigned flags, const char *submit_user,
 		 struct urlfetch_reply *r);
+/* The same through a session's channel (connected to the server before the
+ * session's sandbox): the request goes on a socketpair of its own. */
+int urlfetch_ask_via(int chan, const char *url, unsigned flags, struct urlfetch_reply *r);
 /* Read the reply's octets into sink chunk by chunk: 0 once all size
  * arrived, -1 on a short read, a timeout, or when sink returns non-zero. */
 int urlfetch_read(struct urlfetch_reply *r, int (*sink)(void *arg, const char *p, size_t n), void *arg);

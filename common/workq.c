@@ -23,6 +23,7 @@ struct workq {
 	int pipe[2];
 	struct event *ev;
 	unsigned pending;
+	int nthreads;		/* started with the first job */
 };
 
 static void push(struct job **h, struct job **t, struct job *j)
@@ -91,17 +92,27 @@ struct workq *workq_new(struct event_base *base, int nthreads)
 		fatal_errno("pipe");
 	q->ev = event_new(base, q->pipe[0], EV_READ | EV_PERSIST, on_wake, q);
 	event_add(q->ev, NULL);
-	for (int i = 0; i < (nthreads < 1 ? 1 : nthreads); i++) {
+	q->nthreads = nthreads < 1 ? 1 : nthreads;
+	return q;
+}
+
+/* The threads start with the first job, after the daemon has entered its
+ * sandbox: Landlock confines only the thread that asks and those it starts
+ * later (common/landlock.h). */
+static void start_threads(struct workq *q)
+{
+	for (; q->nthreads > 0; q->nthreads--) {
 		pthread_t t;
 		if (pthread_create(&t, NULL, worker, q) != 0)
 			fatal("cannot start worker thread");
 		pthread_detach(t);
 	}
-	return q;
 }
 
 void workq_submit(struct workq *q, workq_fn work, workq_fn done, void *arg)
 {
+	if (q->nthreads)
+		start_threads(q);
 	struct job *j = xmalloc(sizeof *j);
 	j->work = work;
 	j->done = done;

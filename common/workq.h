@@ -10,7 +10,8 @@ struct workq;
 
 typedef void (*workq_fn)(void *arg);
 
-/* nthreads >= 1. Fatal on failure (start-up only). */
+/* nthreads >= 1, started with the first job (after the sandbox is entered);
+ * fatal if they cannot start. */
 struct workq *workq_new(struct event_base *base, int nthreads);
 /* Queue work(arg) on a thread, then done(arg) on the loop thread. */
 void workq_submit(struct workq *q, workq_fn work, workq_fn done, void *arg);

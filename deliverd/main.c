@@ -7,6 +7,7 @@
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/privdrop.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 
 #include <event2/event.h>
@@ -75,6 +76,12 @@ static int remote_main(struct instance *in, struct cfg *conf)
 	if (!base)
 		fatal("event_base_new failed");
 	add_signals(base, remote_run(in, conf, base, qsock));
+	/* DNS and SMTP to other hosts, queued; files: the system's CA store,
+	 * which OpenSSL reads as it verifies (outside a chroot). */
+	const struct sb_path ca[] = { { "/etc/ssl", false }, { "/usr/lib/ssl", false },
+				      { "/usr/share/ca-certificates", false } };
+	sandbox_enter("deliverd-remote", SB_THREADS | SB_UNIX | SB_INET | SB_FILES_READ, ca,
+		      ARRAY_LEN(ca));
 	log_info("remote delivery agent started");
 	daemon_ready();
 	event_base_dispatch(base);
@@ -115,6 +122,9 @@ int main(int argc, char **argv)
 		fatal("event_base_new failed");
 	char *qsock = instance_sock(&in, "queue"), *asock = instance_sock(&in, "auth");
 	add_signals(base, local_run(&dc, base, qsock, asock));
+	/* Every Maildir; authd and queued (forwarded copies) over their sockets. */
+	const struct sb_path mail = { dc.mail_dir, true };
+	sandbox_enter("deliverd-local", SB_THREADS | SB_UNIX | SB_FILES, &mail, 1);
 	log_info("local delivery agent started (mail %s)", dc.mail_dir);
 	daemon_ready();
 	event_base_dispatch(base);

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/mta_sts.h"
 #include "common/privdrop.h"
+#include "common/sandbox.h"
 #include "common/tls.h"
 #include "common/util.h"
 
@@ -289,6 +290,11 @@ int front_main(struct instance *in, struct cfg *conf)
 	free(ap);
 	jmap_front_init();
 	submit_front_init();
+	/* Accepts HTTP(S), talks to authd, the mail role and (EmailSubmission,
+	 * on worker threads) queued over Unix sockets (connections made as
+	 * needed). No file once running: Landlock grants none, a library's
+	 * read-only open just fails. */
+	sandbox_enter("httpd", SB_THREADS | SB_ACCEPT | SB_UNIX | SB_FILES_READ, NULL, 0);
 	resume_ev = evtimer_new(F.base, resume_accept, NULL);
 	struct event *evs[3] = {
 		evsignal_new(F.base, SIGTERM, on_signal, NULL),

@@ -13,6 +13,7 @@
 #include "common/mailindex.h"
 #include "common/mailjail.h"
 #include "common/privdrop.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -43,12 +44,14 @@ static void reap(void)
 {
 	int st;
 	pid_t pid;
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		sandbox_note_exit("httpd-session", pid, st);
 		for (size_t i = 0; i < nkids; i++)
 			if (kids[i] == pid) {
 				kids[i] = kids[--nkids];
 				break;
 			}
+	}
 }
 
 static void run_child(const struct instance *in, const struct session_conf *sc, int lsock,
@@ -65,7 +68,13 @@ static void run_child(const struct instance *in, const struct session_conf *sc, 
 		_exit(1);
 	}
 	tzset();
-	mailjail_landlock(maildir);
+	daemon_forget_keys();	/* the session never checks a login token */
+	/* no fork, no exec, no sockets of its own: its files and the channel
+	 * it was handed (docs/ARCHITECTURE.md, "Sandboxing") */
+	if (mailjail_confine("httpd-session", maildir, SB_FILES | SB_INOTIFY) < 0) {
+		log_err("http: user=%s: cannot confine the session: %s", user, strerror(errno));
+		_exit(1);
+	}
 	free(maildir);
 	log_info("http session: user=%s client=%s", user, client);
 	_exit(session_run(fd, user, sc));
@@ -121,6 +130,11 @@ int mail_main(struct instance *in, struct cfg *conf)
 	struct sigaction sa = { .sa_handler = on_sig };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* Forks one process per user (which confines itself to its Maildir
+	 * and the charset converters, read-only). */
+	const struct sb_path paths[] = { { in->mail_dir, true }, { "/usr/lib", false } };
+	sandbox_enter("httpd-mail", SB_ACCEPT | SB_FORK | SB_CONFINE | SB_FILES | SB_INOTIFY, paths,
+		      ARRAY_LEN(paths));
 	log_info("http mail: serving");
 	daemon_ready();
 	while (!got_term && !(got_hup && nkids == 0)) {

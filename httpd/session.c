@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -153,22 +152,10 @@ static void account_id(const char *user, char out[ACCOUNT_ID_LEN + 1])
 		snprintf(out + 1 + 2 * i, 3, "%02x", md[i]);
 }
 
-/* What the Maildir confinement does not cover: no new privileges, no
- * child processes, no core dumps with mail in them. */
-static void limit_process(void)
-{
-	struct rlimit zero = { 0, 0 };
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-	setrlimit(RLIMIT_CORE, &zero);
-	if (geteuid() != 0)
-		setrlimit(RLIMIT_NPROC, &zero);
-}
-
 int session_run(int fd, const char *user, const struct session_conf *sc)
 {
 	struct sess s = { .user = user, .conf = sc };
-	account_id(user, s.account);
-	limit_process();
+	account_id(user, s.account);	/* no_new_privs, no fork, no core: mailjail_confine */
 	signal(SIGPIPE, SIG_IGN);
 	s.base = event_base_new();
 	s.ch = chan_new(s.base, fd, on_msg, on_close, &s);

@@ -8,11 +8,14 @@
 #include "imapd/commands.h"
 #include "imapd/urlauth.h"
 #include "imapd/urlpart.h"
+#include "common/ipc.h"
+#include "common/log.h"
 #include "common/mailstore.h"
 #include "common/mime.h"
 #include "common/urlfetch.h"
 #include "common/util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -154,6 +157,7 @@ void cmd_resetkey(struct session *s, struct ip *ip, bool uid)
 enum { UF_BODY = 1, UF_BINARY = 2, UF_BPS = 4, UF_EXTENDED = 8 };
 
 static char *remote_path;	/* the mail role's URLAUTH socket (urlfetch.h) */
+static int remote_chan = -1;	/* this session's connection to it */
 
 void urlauth_set_remote(const char *path)
 {
@@ -161,9 +165,15 @@ void urlauth_set_remote(const char *path)
 	remote_path = xstrdup(path);
 }
 
+void urlauth_connect_remote(void)
+{
+	if (remote_path && (remote_chan = ipc_connect(remote_path)) < 0)
+		log_warn("urlauth: cannot connect to %s: %s", remote_path, strerror(errno));
+}
+
 int urlauth_remote(const char *url, unsigned flags, struct urlfetch_reply *r)
 {
-	if (!remote_path || urlfetch_ask(remote_path, url, flags, "", r) < 0) {
+	if (urlfetch_ask_via(remote_chan, url, flags, r) < 0) {
 		memset(r, 0, sizeof *r);
 		r->fd = -1;
 		return -1;

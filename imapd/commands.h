@@ -122,6 +122,9 @@ void cmd_urlfetch(struct session *s, struct ip *ip, bool uid);
 /* Where the mail role serves URLs of other users (common/urlfetch.h): set
  * before sessions start. */
 void urlauth_set_remote(const char *path);
+/* A session process, before its seccomp filter (which allows no new stream
+ * socket): connect to it once; each request then goes over that channel. */
+void urlauth_connect_remote(void);
 /* Ask it for url (URLF_* flags): 0 with r's octets to read, -1 (NIL). */
 struct urlfetch_reply;
 int urlauth_remote(const char *url, unsigned flags, struct urlfetch_reply *r);

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "common/sasl.h"
+#include "common/sandbox.h"
 #include "common/tls.h"
 #include "common/util.h"
 
@@ -51,6 +52,14 @@ static const char *caps(struct lclient *c)
 
 void lclient_free(struct lclient *c)
 {
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		L.clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->deadline)
+		event_free(c->deadline);
 	if (c->auth_id)
 		auth_client_cancel(L.auth, c->auth_id);
 	if (c->bev)
@@ -372,6 +381,37 @@ void login_setup_bev(struct lclient *c)
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
+/* Logging in has a deadline: a client sending a byte now and then does not
+ * hold a pre-login connection for ever. */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct lclient *c = arg;
+	if (c->closing)
+		return;
+	log_info("imap login: ip=%s login timeout", c->ip);
+	reply(c, "* BYE Login timeout");
+	close_after_flush(c);
+}
+
+static uint64_t clients_from(const char *ip)
+{
+	uint64_t n = 0;
+	for (const struct lclient *c = L.clients; c; c = c->next)
+		n += !strcmp(c->ip, ip);
+	return n;
+}
+
+/* One best-effort line before any buffering (not on imaps: it would not be
+ * TLS), then close. */
+static void refuse_client(int fd, const char *ip, const char *why, bool implicit_tls)
+{
+	static const char bye[] = "* BYE [UNAVAILABLE] Too many connections from your address\r\n";
+	log_warn("imap: refusing connection from %s (%s)", ip, why);
+	if (!implicit_tls)
+		(void)!write(fd, bye, sizeof bye - 1);
+	close(fd);
+}
+
 static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
@@ -393,6 +433,19 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->ip, sizeof c->ip);
 	c->plaintext_ok = netlist_has_sa(&L.plaintext_nets, sa);
+	if (clients_from(c->ip) >= L.max_per_ip) {
+		refuse_client(fd, c->ip, "max_sessions_per_ip reached", implicit_tls);
+		free(c);
+		L.nclients--;
+		return;
+	}
+	c->next = L.clients;
+	if (c->next)
+		c->next->prev = c;
+	L.clients = c;
+	c->deadline = evtimer_new(L.base, on_deadline, c);
+	struct timeval dl = { (time_t)L.login_timeout, 0 };
+	evtimer_add(c->deadline, &dl);
 	cr_init(&c->cr, L.max_line, L.max_line, L.max_line);
 	if (implicit_tls) {
 		c->bev = bufferevent_openssl_socket_new(L.base, fd, SSL_new(L.tls_ctx),
@@ -430,6 +483,7 @@ int login_main(struct instance *in, struct cfg *conf)
 	netlist_from_cfg(&L.plaintext_nets, conf, "plaintext_auth_networks");
 	L.max_line = cfg_int(conf, "max_command_line");
 	L.max_clients = cfg_int(conf, "max_sessions");
+	L.max_per_ip = cfg_int(conf, "max_sessions_per_ip");
 	L.login_timeout = cfg_int(conf, "login_timeout");
 	L.dead_client_timeout = cfg_int(conf, "dead_client_timeout");
 	char why[512];
@@ -470,6 +524,8 @@ int login_main(struct instance *in, struct cfg *conf)
 	event_add(sigs[0], NULL);
 	event_add(sigs[1], NULL);
 	event_add(sigs[2], &sec);
+	/* A network parser: no files; authd and the mail role over their sockets. */
+	sandbox_enter("imapd", SB_ACCEPT | SB_UNIX, NULL, 0);
 	log_info("imap login: serving (%d imap, %d imaps socket(s))", nplain, n - nplain);
 	daemon_ready();
 	event_base_dispatch(L.base);

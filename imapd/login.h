@@ -25,14 +25,17 @@ struct login_ctx {
 	char *run_prefix;	/* "" when chrooted in run_dir, else run_dir */
 	struct netlist plaintext_nets;	/* may log in without TLS */
 	bool draining;
-	uint64_t max_line, max_clients, login_timeout, dead_client_timeout;
+	uint64_t max_line, max_clients, max_per_ip, login_timeout, dead_client_timeout;
 	uint64_t nclients, nproxies;
+	struct lclient *clients;	/* not yet handed off */
 };
 
 /* LC_SASL_*: waiting for the client's next AUTHENTICATE response line */
 enum lc_state { LC_CMD, LC_SASL_PLAIN, LC_SASL_LOGIN_USER, LC_SASL_LOGIN_PASS, LC_AUTHWAIT };
 
 struct lclient {
+	struct lclient *next, *prev;	/* login_ctx.clients */
+	struct event *deadline;		/* login_timeout after the connection */
 	struct bufferevent *bev;
 	int fd;			/* the accepted socket */
 	bool tls, closing;

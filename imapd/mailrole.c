@@ -13,6 +13,7 @@
 #include "common/mailjail.h"
 #include "common/mailstore.h"
 #include "common/privdrop.h"
+#include "common/sandbox.h"
 #include "common/urlfetch.h"
 #include "common/util.h"
 
@@ -33,6 +34,7 @@
 struct child {
 	pid_t pid;
 	char *user;
+	int chan;	/* its URLAUTH channel (urlfetch.h), -1 until it connects */
 };
 
 static struct child *kids;
@@ -55,10 +57,13 @@ static void reap(void)
 	pid_t pid;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		urlserve_reaped(pid);
+		sandbox_note_exit("imapd-session", pid, st);
 		for (size_t i = 0; i < nkids; i++) {
 			if (kids[i].pid != pid)
 				continue;
 			free(kids[i].user);
+			if (kids[i].chan >= 0)
+				close(kids[i].chan);
 			kids[i] = kids[--nkids];
 			break;
 		}
@@ -80,8 +85,10 @@ static void child_close(void)
 	close(hand_sock);
 	close(url_sock);
 	auth_sync_close(&authd);
+	for (size_t i = 0; i < nkids; i++)
+		if (kids[i].chan >= 0)
+			close(kids[i].chan);
 }
-
 static size_t sessions_of(const char *user)
 {
 	size_t n = 0;
@@ -95,6 +102,7 @@ static void run_child(struct instance *in, const struct session_limits *lim, int
 {
 	(void)lsock;
 	child_close();
+	daemon_forget_keys();	/* the session never checks a login token */
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
@@ -112,11 +120,43 @@ static void run_child(struct instance *in, const struct session_limits *lim, int
 		_exit(1);
 	}
 	tzset();
-	mailjail_landlock(maildir);
+	urlauth_connect_remote();	/* its seccomp filter allows no new stream socket */
+	/* no_new_privs, no core, no fork; Landlock to the Maildir; then only the
+	 * system calls a session makes: its files, inotify for IDLE (no
+	 * sockets, no exec) */
+	if (mailjail_confine("imapd-session", maildir, SB_FILES | SB_INOTIFY) < 0) {
+		log_err("user=%s: cannot confine the session: %s", user, strerror(errno));
+		dprintf(fd, "%s NO [SERVERBUG] Mailbox unavailable\r\n", tag);
+		_exit(1);
+	}
 	free(maildir);
 	log_info("imap session: user=%s client=%s tls=%s", user, ip, flags & HANDOFF_TLS ? "yes" : "no");
 	session_run(fd, user, tag, ip, flags & HANDOFF_TLS, pending, npending, lim, &imap_session_ops);
 	_exit(0);
+}
+
+/* A URLAUTH channel a session of ours connected (urlserve_accept). */
+static void add_channel(pid_t pid, int chan)
+{
+	for (size_t i = 0; i < nkids; i++)
+		if (kids[i].pid == pid && kids[i].chan < 0) {
+			kids[i].chan = chan;
+			return;
+		}
+	close(chan);	/* a second one, or its session is gone */
+}
+
+/* Requests on the sessions' channels; kids is as when p was filled. */
+static void serve_channels(const char *mail_dir, const struct pollfd *p, size_t n)
+{
+	for (size_t i = 0; i < n && i < nkids; i++) {
+		if (!p[i].revents || kids[i].chan != p[i].fd)
+			continue;
+		if (urlserve_channel(kids[i].chan, mail_dir, kids[i].user, child_close) < 0) {
+			close(kids[i].chan);
+			kids[i].chan = -1;
+		}
+	}
 }
 
 /* The user's quota from authd (0 = none, also when authd cannot say). */
@@ -153,12 +193,38 @@ static void accept_handoff(struct instance *in, const struct session_limits *lim
 		run_child(in, lim, lsock, &m, user, fd);
 	if (p > 0) {
 		kids = xrealloc(kids, (nkids + 1) * sizeof *kids);
-		kids[nkids++] = (struct child){ p, xstrdup(user) };
+		kids[nkids++] = (struct child){ p, xstrdup(user), -1 };
 	} else {
 		log_err("imap mail: fork: %s", strerror(errno));
 	}
 	close(fd);
 	ipc_msg_free(&m);
+}
+
+/* One wait for hand-offs, URLAUTH connections and the sessions' URLAUTH
+ * channels (served also while a reload waits for the sessions to end). */
+static void serve_once(struct instance *in, const struct session_limits *lim, int lsock,
+		       uid_t login_uid, uint64_t max_per_user, uid_t submit_uid)
+{
+	static struct pollfd *p;
+	size_t n = nkids;
+	p = xrealloc(p, (n + 2) * sizeof *p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (struct pollfd){ kids[i].chan, POLLIN, 0 };	/* -1: ignored */
+	p[n] = (struct pollfd){ got_hup ? -1 : lsock, POLLIN, 0 };
+	p[n + 1] = (struct pollfd){ got_hup ? -1 : url_sock, POLLIN, 0 };
+	int r = poll(p, n + 2, 1000);
+	if (r <= 0)
+		return;
+	serve_channels(in->mail_dir, p, n);
+	if (p[n].revents & POLLIN)
+		accept_handoff(in, lim, lsock, login_uid, max_per_user);
+	pid_t sess;
+	int chan;
+	if ((p[n + 1].revents & POLLIN) &&
+	    (chan = urlserve_accept(url_sock, in->mail_dir, session_user, submit_uid, child_close,
+				    &sess)) >= 0)
+		add_channel(sess, chan);
 }
 
 int mail_main(struct instance *in, struct cfg *conf)
@@ -201,18 +267,16 @@ int mail_main(struct instance *in, struct cfg *conf)
 	struct sigaction sa = { .sa_handler = on_sig };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* Forks one session per login (which confines itself to its Maildir and
+	 * the charset converters); asks authd for quotas. */
+	const struct sb_path paths[] = { { in->mail_dir, true }, { "/usr/lib", false } };
+	sandbox_enter("imapd-mail", SB_ACCEPT | SB_FORK | SB_CONFINE | SB_UNIX | SB_FILES | SB_INOTIFY,
+		      paths, ARRAY_LEN(paths));
 	log_info("imap mail: serving");
 	daemon_ready();
 	while (!got_term && !(got_hup && nkids == 0)) {
-		struct pollfd p[2] = { { lsock, POLLIN, 0 }, { url_sock, POLLIN, 0 } };
-		int r = poll(p, got_hup ? 0 : 2, 1000);
+		serve_once(in, &lim, lsock, login_uid, max_per_user, submit_uid);
 		reap();
-		if (r > 0 && (p[0].revents & POLLIN))
-			accept_handoff(in, &lim, lsock, login_uid, max_per_user);
-		if (r > 0 && (p[1].revents & POLLIN))
-			urlserve_accept(url_sock, in->mail_dir, session_user, submit_uid, child_close);
-		if (got_hup && r == 0)
-			sleep(1);
 	}
 	if (got_term)
 		for (size_t i = 0; i < nkids; i++)

@@ -139,21 +139,9 @@ static void worker(int c, const char *mail_dir, const char *session_user)
 	_exit(0);
 }
 
-void urlserve_accept(int lsock, const char *mail_dir, const char *(*session_user)(pid_t pid),
-		     uid_t submit_uid, void (*child_init)(void))
+/* A worker serves connection c for user (NULL: the submission server). */
+static void spawn(int c, const char *mail_dir, const char *user, void (*child_init)(void))
 {
-	int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
-	if (c < 0)
-		return;
-	unsigned uid;
-	int pid;
-	const char *user = NULL;
-	if (ipc_peer_uid(c, &uid, &pid) < 0 ||
-	    (!(user = session_user((pid_t)pid)) && uid != submit_uid && uid != 0)) {
-		log_warn("urlauth: request from uid %u pid %d refused", uid, pid);
-		close(c);
-		return;
-	}
 	if (nworkers >= URLSERVE_MAX_WORKERS) {
 		log_warn("urlauth: %d fetches at once: request refused", URLSERVE_MAX_WORKERS);
 		close(c);
@@ -161,7 +149,6 @@ void urlserve_accept(int lsock, const char *mail_dir, const char *(*session_user
 	}
 	pid_t p = fork();
 	if (p == 0) {
-		close(lsock);
 		child_init();	/* the mail role's other descriptors */
 		worker(c, mail_dir, user);
 	}
@@ -170,4 +157,42 @@ void urlserve_accept(int lsock, const char *mail_dir, const char *(*session_user
 	else
 		log_err("urlauth: fork: %s", strerror(errno));
 	close(c);
+}
+
+int urlserve_accept(int lsock, const char *mail_dir, const char *(*session_user)(pid_t pid),
+		    uid_t submit_uid, void (*child_init)(void), pid_t *session)
+{
+	int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return -1;
+	unsigned uid;
+	int pid;
+	const char *user = NULL;
+	if (ipc_peer_uid(c, &uid, &pid) < 0 ||
+	    (!(user = session_user((pid_t)pid)) && uid != submit_uid && uid != 0)) {
+		log_warn("urlauth: request from uid %u pid %d refused", uid, pid);
+		close(c);
+		return -1;
+	}
+	if (user) {	/* a session's standing channel (urlfetch.h) */
+		*session = (pid_t)pid;
+		return c;
+	}
+	spawn(c, mail_dir, NULL, child_init);
+	return -1;
+}
+
+int urlserve_channel(int chan, const char *mail_dir, const char *user, void (*child_init)(void))
+{
+	struct ipc_msg m;
+	if (ipc_recv(chan, &m, 1000) < 0)
+		return -1;	/* the session ended (or sent half a message) */
+	int c = m.hdr.type == URLFETCH_CHAN && ipc_end(&m) ? ipc_take_fd(&m) : -1;
+	ipc_msg_free(&m);
+	if (c < 0) {
+		log_warn("urlauth: session of %s sent no connection on its channel", user);
+		return -1;
+	}
+	spawn(c, mail_dir, user, child_init);
+	return 0;
 }

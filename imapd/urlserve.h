@@ -5,11 +5,16 @@
 
 #include <sys/types.h>
 
-/* One connection on lsock: from a session process (session_user(pid) names
- * its user), or from the submission server (peer uid submit_uid, or root).
- * A worker process serves it; child_init closes what it must not keep. */
-void urlserve_accept(int lsock, const char *mail_dir, const char *(*session_user)(pid_t pid),
-		     uid_t submit_uid, void (*child_init)(void));
+/* One connection on lsock: from the submission server (peer uid
+ * submit_uid, or root), served by a worker process (child_init closes what
+ * it must not keep), then -1; or a session process's channel
+ * (session_user(pid) names its user): returned, with *session its pid, for
+ * the caller to watch with urlserve_channel(). -1 also when refused. */
+int urlserve_accept(int lsock, const char *mail_dir, const char *(*session_user)(pid_t pid),
+		    uid_t submit_uid, void (*child_init)(void), pid_t *session);
+/* A session's channel is readable: the connection it sent is served for user
+ * by a worker. -1: the channel is closed or broken (the caller closes it). */
+int urlserve_channel(int chan, const char *mail_dir, const char *user, void (*child_init)(void));
 /* A process the mail role reaped (a worker's slot frees). */
 void urlserve_reaped(pid_t pid);
 

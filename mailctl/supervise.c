@@ -8,6 +8,7 @@
 #include "mailctl/runstate.h"
 #include "common/log.h"
 #include "common/privdrop.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -282,14 +283,6 @@ void child_ready_event(struct master *m, struct child *k)
 	became_ready(m, k);
 }
 
-static void describe_status(int st, char *buf, size_t len)
-{
-	if (WIFSIGNALED(st))
-		snprintf(buf, len, "killed by signal %d", WTERMSIG(st));
-	else
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
-}
-
 static void schedule_restart(struct master *m, struct child *k, const char *how)
 {
 	uint64_t now = now_ms(), max = cfg_int(&m->in.conf, "restart_backoff_max") * 1000;
@@ -312,8 +305,8 @@ static void schedule_restart(struct master *m, struct child *k, const char *how)
 
 static void child_exited(struct master *m, struct child *k, int st)
 {
-	char how[64];
-	describe_status(st, how, sizeof how);
+	char how[96];
+	sandbox_describe_exit(st, how, sizeof how);
 	if (k->ready_fd >= 0) {
 		close(k->ready_fd);
 		k->ready_fd = -1;

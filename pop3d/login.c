@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "common/sasl.h"
+#include "common/sandbox.h"
 #include "common/tls.h"
 #include "common/util.h"
 
@@ -435,6 +436,8 @@ int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 	}
 	log_info("pop3 login: serving (%d socket(s), %d pop3s, tls %s)", L.nlis, n - nplain,
 		 L.ssl_ctx ? "yes" : "no");
+	/* A network parser: no files; authd and the mail role over their sockets. */
+	sandbox_enter("pop3d", SB_ACCEPT | SB_UNIX, NULL, 0);
 	daemon_ready();
 	event_base_dispatch(L.base);
 	while (L.sessions)

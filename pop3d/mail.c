@@ -9,6 +9,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/privdrop.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -80,7 +81,10 @@ static char *maildir_path(const struct mailrole *M, const char *user)
 
 static void child_main(struct mailrole *M, struct hconn *h, struct session_args *a)
 {
-	/* Nothing of the parent's other hand-offs stays in the session. */
+	/* Nothing of the parent's other hand-offs stays in the session, nor
+	 * the secret that checks them. */
+	daemon_forget_keys();
+	M->secret = NULL;
 	close(M->lsock);
 	for (struct hconn *o = M->conns; o; o = o->next)
 		close(o->c.sock);
@@ -208,6 +212,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		int status;
 		pid_t pid;
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			sandbox_note_exit("pop3d-session", pid, status);
 			for (unsigned i = 0; i < M->children; i++) {
 				if (M->kids[i] == pid) {
 					M->kids[i] = M->kids[--M->children];
@@ -266,6 +271,9 @@ int pop3d_mail_main(struct instance *in, const struct pop3d_conf *conf)
 		sigs[i] = evsignal_new(M.base, signo[i], on_signal, &M);
 		evsignal_add(sigs[i], NULL);
 	}
+	/* Forks one session per login, which confines itself to its Maildir. */
+	const struct sb_path mail = { in->mail_dir, true };
+	sandbox_enter("pop3d-mail", SB_ACCEPT | SB_FORK | SB_CONFINE | SB_FILES, &mail, 1);
 	log_info("pop3 mail: serving %s", path);
 	daemon_ready();
 	event_base_dispatch(M.base);

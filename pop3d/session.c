@@ -6,6 +6,7 @@
 #include "pop3d/pop3_cmd.h"
 #include "pop3d/sandbox.h"
 #include "common/log.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -279,6 +280,8 @@ static bool start(struct sess *s)
 		return false;
 	}
 	log_debug("pop3: user=%s landlock abi=%d", a->user, abi);
+	/* Files in its Maildir through descriptors it has; no sockets, no fork. */
+	sandbox_seccomp("pop3d-session", SB_FILES);
 	switch (maildrop_lock(&s->md, a->conf->login_delay)) {
 	case MD_LOCKED:
 		break;

@@ -5,6 +5,7 @@
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/privdrop.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 #include "common/workq.h"
 
@@ -147,6 +148,13 @@ int main(int argc, char **argv)
 	struct event *shup = evsignal_new(qbase, SIGHUP, on_hup, NULL);
 	event_add(shup, NULL);
 
+	/* The spool (files, Berkeley DB environment); its config files for a
+	 * reload in place; authd over auth.sock. */
+	char *tern_conf = xasprintf("%s/tern.conf", in.dir), *own_conf = xasprintf("%s/queued.conf", in.dir);
+	const struct sb_path paths[] = { { in.spool_dir, true }, { tern_conf, false }, { own_conf, false } };
+	sandbox_enter("queued", SB_THREADS | SB_ACCEPT | SB_UNIX | SB_FILES, paths, ARRAY_LEN(paths));
+	free(tern_conf);
+	free(own_conf);
 	log_info("serving %s (spool %s)", sock, in.spool_dir);
 	daemon_ready();
 	sched_kick_all();

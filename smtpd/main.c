@@ -9,6 +9,7 @@
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/privdrop.h"
+#include "common/sandbox.h"
 #include "common/tls.h"
 #include "smtpd/inbound.h"
 #include "common/util.h"
@@ -65,14 +66,15 @@ static void raise_fd_limit(const struct smtpd_conf *c)
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
-	rlim_t want = (rlim_t)c->max_sessions * 2 + 64;
+	rlim_t want = ((rlim_t)c->max_sessions + c->max_submission_sessions) * 2 + 64;
 	if (rl.rlim_cur < want) {
 		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur < want)
-		log_warn("max_sessions %u needs %llu file descriptors, the limit is %llu",
-			 c->max_sessions, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+		log_warn("max_sessions %u + max_submission_sessions %u need %llu file descriptors, "
+			 "the limit is %llu", c->max_sessions, c->max_submission_sessions,
+			 (unsigned long long)want, (unsigned long long)rl.rlim_cur);
 }
 
 /* One listener per socket the master passed: a kind has one per `listen`
@@ -178,6 +180,9 @@ int main(int argc, char **argv)
 	free(queue_path);
 	tzset();	/* Received dates keep the local zone inside the chroot */
 	privdrop(ACCT_SMTPD, in.run_dir);
+	/* A network parser: no files (resolv.conf is tried and refused), sockets
+	 * to authd, queued and DNS; worker threads for SPF/DKIM/DMARC. */
+	sandbox_enter("smtpd", SB_THREADS | SB_ACCEPT | SB_UNIX | SB_INET | SB_FILES_READ, NULL, 0);
 
 	struct event *term = evsignal_new(srv.base, SIGTERM, on_term, &srv);
 	struct event *hup = evsignal_new(srv.base, SIGHUP, on_hup, &srv);

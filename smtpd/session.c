@@ -63,6 +63,13 @@ const char *kind_name(enum listener_kind k)
 	return kind_names[k];
 }
 
+/* Sessions come from two pools, each with its own limits: mail from the
+ * world on port 25, and users submitting on 587/465. */
+static int pool_of(enum listener_kind k)
+{
+	return k == L_SMTP ? 0 : 1;
+}
+
 /* ---- replies, errors, closing ---- */
 
 void session_reply(struct session *s, const char *fmt, ...)
@@ -123,6 +130,7 @@ static void session_free(struct session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	srv->nsessions--;
+	srv->npool[pool_of(s->kind)]--;
 	free(s);
 	if (srv->draining && srv->nsessions == 0)
 		event_base_loopexit(srv->base, NULL);
@@ -466,13 +474,20 @@ static void describe_peer(struct session *s, struct sockaddr *sa)
 	s->trusted = netlist_has_sa(&s->srv->conf.trusted, sa);
 }
 
-static unsigned sessions_from(const struct server *srv, const char *ip)
+/* Sessions of ip in the pool of kind. */
+static unsigned sessions_from(const struct server *srv, const char *ip, enum listener_kind kind)
 {
 	unsigned n = 0;
 	for (const struct session *t = srv->sessions; t; t = t->next)
-		if (!strcmp(t->ip, ip))
+		if (pool_of(t->kind) == pool_of(kind) && !strcmp(t->ip, ip))
 			n++;
 	return n;
+}
+
+static bool pool_full(const struct server *srv, enum listener_kind kind)
+{
+	unsigned max = kind == L_SMTP ? srv->conf.max_sessions : srv->conf.max_submission_sessions;
+	return srv->npool[pool_of(kind)] >= max;
 }
 
 /* Refuse before any buffering: one best-effort line, then close. */
@@ -499,8 +514,8 @@ void session_accept(struct server *srv, int fd, enum listener_kind kind, struct 
 	describe_peer(s, sa);
 	/* Like Postfix, the per-address limit spares trusted_networks (local
 	 * applications and relays open many sessions on purpose). */
-	if (srv->draining || srv->nsessions >= srv->conf.max_sessions ||
-	    (!s->trusted && sessions_from(srv, s->ip) >= srv->conf.max_sessions_per_ip)) {
+	if (srv->draining || pool_full(srv, kind) ||
+	    (!s->trusted && sessions_from(srv, s->ip, kind) >= srv->conf.max_sessions_per_ip)) {
 		log_warn("session %llx: refused client=%s port=%s: too many sessions",
 			 (unsigned long long)s->id, s->ip, kind_name(kind));
 		refuse(fd, srv->hostname, "Too many connections, try again later");
@@ -513,6 +528,7 @@ void session_accept(struct server *srv, int fd, enum listener_kind kind, struct 
 		s->next->prev = s;
 	srv->sessions = s;
 	srv->nsessions++;
+	srv->npool[pool_of(kind)]++;
 	fd_nonblock(fd);
 	log_debug("session %llx: connect client=%s port=%s", (unsigned long long)s->id, s->ip,
 		 kind_name(kind));

@@ -35,6 +35,7 @@ struct server {
 	struct peer *queue;		/* queued */
 	struct session *sessions;	/* all live sessions */
 	unsigned nsessions;
+	unsigned npool[2];		/* by pool: MX (port 25), submission (587, 465) */
 	bool draining;			/* SIGHUP: exit once the last session ends */
 	char *urlfetch_path;		/* imapd's URLAUTH fetch socket (BURL) */
 	uint64_t next_session;

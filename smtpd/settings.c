@@ -26,7 +26,8 @@ const struct cfg_key smtpd_settings[] = {
 	CFG_KEY_TIME("command_timeout", "5m", 1, 86400, "Idle time allowed while waiting for a command (RFC 5321 4.5.3.2.7: 5 minutes)"),
 	CFG_KEY_TIME("data_timeout", "3m", 1, 86400, "Idle time allowed while receiving message data (RFC 5321 4.5.3.2.5: 3 minutes)"),
 	CFG_KEY_TIME("queue_timeout", "2m", 1, 3600, "How long the queue may take to answer before the client gets 451 4.3.0"),
-	CFG_KEY_INT("max_sessions", "1000", 1, 100000, "Simultaneous SMTP sessions; more are refused with 421"),
+	CFG_KEY_INT("max_sessions", "1000", 1, 100000, "Simultaneous SMTP sessions on the MX port (25); more are refused with 421"),
+	CFG_KEY_INT("max_submission_sessions", "1000", 1, 100000, "Simultaneous sessions on submission (587) and smtps (465), a pool of their own: a flood on port 25 does not lock users out"),
 	CFG_KEY_INT("max_sessions_per_ip", "50", 1, 100000, "Simultaneous SMTP sessions from one client address outside trusted_networks (as Postfix's smtpd_client_connection_count_limit: 50, mynetworks exempt)"),
 	CFG_KEY_LIST("relay_domains", "", cfg_check_domain, "Domains accepted on port 25 for relaying (besides local recipients), comma-separated"),
 	CFG_KEY_BOOL("add_auth_user_to_received", "no", "Name the authenticated user in the Received header"),
@@ -55,6 +56,7 @@ void smtpd_conf_load(struct smtpd_conf *sc, const struct cfg *c)
 	sc->data_timeout = (unsigned)cfg_int(c, "data_timeout");
 	sc->queue_timeout = (unsigned)cfg_int(c, "queue_timeout");
 	sc->max_sessions = (unsigned)cfg_int(c, "max_sessions");
+	sc->max_submission_sessions = (unsigned)cfg_int(c, "max_submission_sessions");
 	sc->max_sessions_per_ip = (unsigned)cfg_int(c, "max_sessions_per_ip");
 	sc->nrelay_domains = cfg_list(c, "relay_domains", &sc->relay_domains);
 	sc->add_auth_user_to_received = cfg_bool(c, "add_auth_user_to_received");

@@ -21,7 +21,8 @@ struct smtpd_conf {
 	unsigned command_timeout;	/* seconds */
 	unsigned data_timeout;
 	unsigned queue_timeout;		/* seconds queued may take to answer */
-	unsigned max_sessions;
+	unsigned max_sessions;		/* MX pool (port 25) */
+	unsigned max_submission_sessions;	/* submission pool (587, 465) */
 	unsigned max_sessions_per_ip;
 	char **relay_domains;
 	size_t nrelay_domains;

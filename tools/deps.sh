@@ -18,7 +18,7 @@
 set -e
 RUN="gcc make pkg-config libssl-dev libevent-dev libdb-dev libspf2-dev libopendkim-dev
      libopendmarc-dev libcrypt-dev zlib1g-dev publicsuffix openssl passwd libjansson-dev librnp-dev
-     libunbound-dev dns-root-data libcurl4-openssl-dev libpq-dev libicu-dev"
+     libunbound-dev dns-root-data libcurl4-openssl-dev libpq-dev libicu-dev libseccomp-dev"
 CHECK="clang libclang-rt-14-dev python3 python3-pytest python3-pytest-xdist python3-dkim python3-spf
        python3-dnspython swaks dnsmasq-base isync fetchmail procps iproute2 postfix
        dovecot-imapd dovecot-pop3d libxml2-utils gpg gpg-agent gpgconf python3-cryptography

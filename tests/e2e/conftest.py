@@ -95,6 +95,30 @@ def wait_for(pred, timeout=10.0, interval=0.05):
         time.sleep(interval)
 
 
+def proc_gone(pid):
+    """The process has exited (a zombie not yet reaped counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def proc_children(ppid):
+    """Pids whose parent is ppid (a mail role's session processes)."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read()
+            except OSError:
+                continue
+            if int(st.rsplit(")", 1)[1].split()[1]) == ppid:
+                kids.append(int(d))
+    return kids
+
+
 def port_open(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=0.5):

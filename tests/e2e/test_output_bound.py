@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import Instance, wait_for
+from conftest import Instance, proc_children as children, wait_for
 
 FLOOD = 4 << 20
 BOUND_KB = 8 * 1024
@@ -63,20 +63,6 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
-
-
-def children(ppid):
-    kids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    st = f.read()
-            except OSError:
-                continue
-            if int(st.rsplit(")", 1)[1].split()[1]) == ppid:
-                kids.append(int(d))
-    return kids
 
 
 def connect(port):

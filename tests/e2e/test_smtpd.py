@@ -22,7 +22,7 @@ import pytest
 
 import ternipc as ipc
 from smtp_raw import Raw
-from conftest import port_open, wait_for
+from conftest import port_open, proc_gone as gone, wait_for
 from smtpd_env import ALIASES, USERS, make_env
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
@@ -114,15 +114,6 @@ def sentinel(env):
     with smtp(env) as s:
         s.sendmail("x@remote.test", [ALICE], msg(subject))
     assert delivered(env, ALICE, subject)
-
-
-def gone(pid):
-    """The process has exited (a zombie not yet reaped counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 def nothing_with(env, text):
@@ -728,14 +719,20 @@ def test_sighup_finishes_sessions_then_exits(parent):
 
 
 def test_max_sessions_total(parent):
-    e = make_env(parent, dict(SETTINGS, max_sessions="2"), fake=True)
+    # Two pools: port 25 (max_sessions) and submission + smtps
+    # (max_submission_sessions); filling one leaves the other open.
+    e = make_env(parent, dict(SETTINGS, max_sessions="1", max_submission_sessions="2"), fake=True)
     try:
-        a, b = raw(e, ehlo=False), raw(e, "submission", ehlo=False)
-        c = Raw(e.port("smtps"), implicit_tls=False)
-        code, text = c.reply()                         # refused before any TLS
+        mx = raw(e, ehlo=False)
+        code, text = Raw(e.port("smtp")).reply()
         assert code == 421 and text[0].startswith("4.7.0")
-        a.close()
-        b.close()
+        b = raw(e, "submission", ehlo=False)           # its own pool
+        c = raw(e, "submission", ehlo=False)
+        d = Raw(e.port("smtps"), implicit_tls=False)
+        code, text = d.reply()                         # refused before any TLS
+        assert code == 421 and text[0].startswith("4.7.0")
+        for x in (mx, b, c):
+            x.close()
         assert wait_for(lambda: "refused client=127.0.0.1 port=smtps" in e.log_text())
     finally:
         e.close()
