@@ -79,7 +79,7 @@ static const char *const confine_calls[] = {
  * tracer (a clone that ptraces the process) at exit. Not execve: a report is
  * not symbolised in-process (the test harness prints addresses). */
 static const char *const sanitizer_calls[] = {
-	"openat", "open", "readlink", "readlinkat", "getdents64", "clone", "clone3", "ptrace",
+	"openat", "open", "readlink", "readlinkat", "getdents", "getdents64", "clone", "clone3", "ptrace",
 	"wait4", "waitid", "prctl", "kill", "tgkill", "tkill", "sched_setaffinity", "access",
 	"faccessat", "pipe", "set_tid_address", "prlimit64",
 	"setrlimit", "statfs", "process_vm_readv", NULL,
