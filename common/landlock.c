@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/landlock.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -73,6 +76,41 @@ static int add_rule(int rs, const struct ll_rule *rule, uint64_t handled)
 	return r;
 }
 
+#ifdef SB_SANITIZER
+/* The suppressions file LSAN_OPTIONS names (an absolute path), into buf. */
+static int lsan_suppressions(char *buf, size_t len)
+{
+	const char *opts = getenv("LSAN_OPTIONS");
+	const char *p = opts ? strstr(opts, "suppressions=") : NULL;
+	if (!p)
+		return 0;
+	p += strlen("suppressions=");
+	if (*p == '"' || *p == '\'')
+		p++;
+	size_t n = strcspn(p, ":\"' ");
+	if (n == 0 || n >= len || *p != '/')
+		return 0;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return 1;
+}
+
+/* The sanitizer runtime reads /proc (reports, LeakSanitizer's thread list at
+ * exit) and, when it first finds a leak, its suppressions file: without it
+ * the process dies at exit with "failed to read suppressions file". */
+static int add_sanitizer_rules(int rs, uint64_t handled)
+{
+	const struct ll_rule proc = { .path = "/proc", .fd = -1, .access = LL_READ };
+	int r = add_rule(rs, &proc, handled);
+	char supp[PATH_MAX];
+	if (r == 0 && lsan_suppressions(supp, sizeof supp)) {
+		const struct ll_rule file = { .path = supp, .fd = -1, .access = LL_READ };
+		r = add_rule(rs, &file, handled);
+	}
+	return r;
+}
+#endif
+
 static int ruleset(int abi, unsigned flags)
 {
 	struct ll_ruleset_attr attr = { .handled_access_fs = fs_handled(abi) };
@@ -101,9 +139,8 @@ int landlock_confine(const struct ll_rule *rules, size_t n, unsigned flags)
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = add_rule(rs, &rules[i], fs_handled((int)abi));
 #ifdef SB_SANITIZER
-	const struct ll_rule proc = { .path = "/proc", .fd = -1, .access = LL_READ };
 	if (r == 0)
-		r = add_rule(rs, &proc, fs_handled((int)abi));
+		r = add_sanitizer_rules(rs, fs_handled((int)abi));
 #endif
 	if (r == 0)
 		r = (int)syscall(SYS_landlock_restrict_self, rs, 0);
