@@ -21,14 +21,24 @@ static bool has_8bit(const char *s, size_t n)
 	return false;
 }
 
-/* Length of the header block including the empty line (or all of it). */
-static size_t header_len(const char *s, size_t n)
+/* Length of the header block including the empty line that ends it, or all
+ * of s; *sep: the length of that empty line (CRLF 2, a bare LF 1, none 0).
+ * The first empty line ends it, whatever ended the line before: searching
+ * for CRLF CRLF alone missed "field LF CRLF", and made the end move once
+ * a field was removed. */
+static size_t header_len(const char *s, size_t n, size_t *sep)
 {
-	if (n >= 2 && s[0] == '\r' && s[1] == '\n')
-		return 2;
-	for (size_t i = 0; i + 3 < n; i++)
-		if (!memcmp(s + i, "\r\n\r\n", 4))
-			return i + 4;
+	for (size_t i = 0; i < n;) {	/* i: the start of a line */
+		if (s[i] == '\n' || (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')) {
+			*sep = s[i] == '\n' ? 1 : 2;
+			return i + *sep;
+		}
+		const char *lf = memchr(s + i, '\n', n - i);
+		if (!lf)
+			break;
+		i = (size_t)(lf - s) + 1;
+	}
+	*sep = 0;
 	return n;
 }
 
@@ -61,10 +71,12 @@ static bool header_value(const char *h, size_t hl, const char *name, char *val, 
 	return false;
 }
 
-/* Copy the header without its Content-Transfer-Encoding field, then add ours. */
-static void put_header_with_cte(struct strbuf *o, const char *h, size_t hl, const char *cte)
+/* Copy the header (hl bytes, the last sep of them its empty line) without its
+ * Content-Transfer-Encoding field, then add ours before the empty line. */
+static void put_header_with_cte(struct strbuf *o, const char *h, size_t hl, size_t sep,
+				const char *cte)
 {
-	size_t body_sep = (hl >= 2 && !memcmp(h + hl - 2, "\r\n", 2)) ? 2 : 0;
+	size_t body_sep = sep;
 	size_t fields = hl - body_sep;
 	bool skipping = false;
 	for (size_t i = 0; i < fields; ) {
@@ -183,7 +195,8 @@ static void multipart(struct strbuf *o, const char *body, size_t n, const char *
 
 static void entity(struct strbuf *o, const char *s, size_t n, int depth)
 {
-	size_t hl = header_len(s, n);
+	size_t sep;
+	size_t hl = header_len(s, n, &sep);
 	char ctype[512] = "text/plain", cte[64] = "7bit";
 	header_value(s, hl, "Content-Type", ctype, sizeof ctype);
 	header_value(s, hl, "Content-Transfer-Encoding", cte, sizeof cte);
@@ -204,7 +217,7 @@ static void entity(struct strbuf *o, const char *s, size_t n, int depth)
 		return;
 	}
 	if (!strncasecmp(ctype, "message/rfc822", 14)) {
-		put_header_with_cte(o, s, hl, "7bit");
+		put_header_with_cte(o, s, hl, sep, "7bit");
 		entity(o, body, blen, depth + 1);
 		return;
 	}
@@ -212,7 +225,7 @@ static void entity(struct strbuf *o, const char *s, size_t n, int depth)
 		strbuf_add(o, s, n);	/* already 7-bit encoded; 8-bit bytes would be garbage */
 		return;
 	}
-	put_header_with_cte(o, s, hl, "quoted-printable");
+	put_header_with_cte(o, s, hl, sep, "quoted-printable");
 	qp_encode(o, body, blen);
 }
 

@@ -13,3 +13,11 @@ FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_sts
 $(BUILD)/fuzz/fuzz_sts: tests/fuzz/fuzz_sts.c common/sts_policy.c common/util.c common/log.c common/sts_policy.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_sts.c common/sts_policy.c common/util.c common/log.c
+
+# libFuzzer target: the SMTP client's reply reader and the 8BITMIME downgrade.
+DELIVERD_FUZZ_SRCS := deliverd/smtp_client.c deliverd/dane.c deliverd/downgrade.c common/tls.c common/dnssec.c \
+                      common/util.c common/log.c
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_deliverd
+$(BUILD)/fuzz/fuzz_deliverd: tests/fuzz/fuzz_deliverd.c $(DELIVERD_FUZZ_SRCS) deliverd/smtp_client.h deliverd/remote_int.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_deliverd.c $(DELIVERD_FUZZ_SRCS) -lunbound -lssl -lcrypto -lpthread

@@ -4,6 +4,7 @@
 #include "common/util.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -175,6 +176,15 @@ static void note_extension(struct smtp_client *c, const char *kw)
 	}
 }
 
+/* RFC 5321 4.2: three digits, the first 2..5, then SP, '-' or the end of
+ * the line (atoi() alone took "50e" for a code 50). */
+static bool reply_code_ok(const char *line)
+{
+	return line[0] >= '2' && line[0] <= '5' && isdigit((unsigned char)line[1]) &&
+	       isdigit((unsigned char)line[2]) &&
+	       (line[3] == ' ' || line[3] == '-' || line[3] == '\0');
+}
+
 /* Read a (multi-line) reply; with ehlo set, collect extensions. */
 static int read_reply(struct smtp_client *c, int timeout_sec, struct smtp_reply *r, bool ehlo)
 {
@@ -187,8 +197,7 @@ static int read_reply(struct smtp_client *c, int timeout_sec, struct smtp_reply 
 				fail(r, "lost connection with %s", c->host);
 			return -1;
 		}
-		if (strlen(line) < 3 || line[0] < '2' || line[0] > '5' ||
-		    (line[3] != ' ' && line[3] != '-' && line[3] != '\0')) {
+		if (!reply_code_ok(line)) {
 			fail(r, "malformed reply from %s", c->host);
 			return -1;
 		}

@@ -86,5 +86,23 @@ int main(void)
 	out = downgrade_8bit(ascii, strlen(ascii), &n);
 	CHECK(n == strlen(ascii) && !memcmp(out, ascii, n));	/* nothing to do: identical */
 	free(out);
+
+	/* A header whose last field ends in a bare LF before the empty line: the
+	 * header still ends at that empty line (it was taken for all header, and
+	 * the 8-bit body went out unchanged). */
+	const char *lf = "Subject: x\nContent-Transfer-Encoding: 8bit\n\r\nbody \xc3\xa9\r\n";
+	out = downgrade_8bit(lf, strlen(lf), &n);
+	CHECK(seven_bit(out, n));
+	CHECK(strstr(out, "Subject: x\nContent-Transfer-Encoding: quoted-printable\r\n\r\nbody =C3=A9\r\n"));
+	free(out);
+	/* Removing the old Content-Transfer-Encoding field must not move the end
+	 * of the header: downgrading the result again changes nothing. */
+	const char *moved = "A: b\r\nContent-Transfer-Encoding: 8bit\n\r\n\xc3\xa9\r\n\r\n\xc3\xa9\r\n";
+	size_t n2;
+	out = downgrade_8bit(moved, strlen(moved), &n);
+	char *again = downgrade_8bit(out, n, &n2);
+	CHECK(seven_bit(out, n) && n2 == n && !memcmp(out, again, n));
+	free(out);
+	free(again);
 	return check_summary("downgrade");
 }
