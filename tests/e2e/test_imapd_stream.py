@@ -145,14 +145,17 @@ def ppid(pid):
 
 
 def session_pid(inst):
-    """The one session process the mail role forked for our login."""
+    """The one session process the mail role forked for our login. Only
+    children running the role's own program count: in sanitizer builds the
+    role has also started llvm-symbolizer (common/sandbox.c)."""
     m = re.search(r"^imapd-mail (\d+)", inst.ctl("status").stdout, re.M)
     mail = int(m.group(1))
+    exe = os.readlink(f"/proc/{mail}/exe")
     kids = []
     for p in os.listdir("/proc"):
         if p.isdigit():
             try:
-                if ppid(p) == mail:
+                if ppid(p) == mail and os.readlink(f"/proc/{p}/exe") == exe:
                     kids.append(int(p))
             except (OSError, IndexError):
                 pass
