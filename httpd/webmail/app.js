@@ -242,12 +242,25 @@ function renderEmail() {
   renderBody(e);
   $('act-flag').textContent = (e.keywords || {}).$flagged ? 'Unflag' : 'Flag';
   $('act-move').value = '';
+  renderAttachments(e);
+}
+
+function sizeText(n) {
+  if (n < 1024) return `${n} B`;
+  return n < 1 << 20 ? `${(n / 1024).toFixed(1)} kB` : `${(n / (1 << 20)).toFixed(1)} MB`;
+}
+
+// Each attachment with its type and size, downloaded through JMAP's download
+// URL: the server sends it as an attachment (never rendered by this origin).
+function renderAttachments(e) {
   const ul = $('msg-attachments');
   ul.replaceChildren();
   for (const a of e.attachments || []) {
-    const link = el('a', { href: st.jmap.downloadUrl(a.blobId, a.name, a.type), text: a.name || 'attachment' });
-    link.setAttribute('download', a.name || 'attachment');
-    ul.append(el('li', {}, link, ` (${Math.ceil((a.size || 0) / 1024)} kB)`));
+    const name = a.name || 'attachment';
+    const type = a.type || 'application/octet-stream';
+    const link = el('a', { href: st.jmap.downloadUrl(a.blobId, name, type), text: name });
+    link.setAttribute('download', name);
+    ul.append(el('li', {}, link, el('span', { class: 'meta', text: ` ${type}, ${sizeText(a.size || 0)}` })));
   }
 }
 
@@ -336,7 +349,9 @@ function openCompose(fields = {}) {
   $('c-cc').value = fields.cc || '';
   $('c-subject').value = fields.subject || '';
   $('c-body').value = fields.body || '';
-  st.draft = { inReplyTo: fields.inReplyTo || null, references: fields.references || null };
+  st.draft = { inReplyTo: fields.inReplyTo || null, references: fields.references || null,
+    attachments: fields.attachments || [] };
+  renderComposeAttachments();
   $('c-send').hidden = !st.jmap.canSubmit;
   $('c-status').textContent = st.jmap.canSubmit ? '' : 'Sending is not offered by this server yet; drafts can be saved.';
   $('c-to').focus();
@@ -366,7 +381,37 @@ function draftEmail(mailboxId) {
   if (cc.length) email.cc = cc;
   if (st.draft.inReplyTo) email.inReplyTo = st.draft.inReplyTo;
   if (st.draft.references && st.draft.references.length) email.references = st.draft.references;
+  if (st.draft.attachments.length) {
+    email.attachments = st.draft.attachments.map((a) => ({ blobId: a.blobId, type: a.type,
+      name: a.name, disposition: 'attachment' }));
+  }
   return email;
+}
+
+// Files chosen in compose are uploaded at once (RFC 8620 6.1); the message
+// names their blobs when it is saved or sent.
+async function addFiles(ev) {
+  const files = [...ev.target.files];
+  ev.target.value = '';
+  for (const f of files) {
+    $('c-status').textContent = `Uploading ${f.name}…`;
+    const up = await st.jmap.upload(f);
+    st.draft.attachments.push({ blobId: up.blobId, type: up.type || 'application/octet-stream',
+      name: f.name, size: up.size });
+    renderComposeAttachments();
+  }
+  $('c-status').textContent = files.length ? 'Attached.' : '';
+}
+
+function renderComposeAttachments() {
+  const ul = $('c-attachments');
+  ul.replaceChildren();
+  st.draft.attachments.forEach((a, i) => {
+    const rm = el('button', { type: 'button', text: 'Remove' });
+    rm.setAttribute('aria-label', `Remove ${a.name}`);
+    rm.addEventListener('click', () => { st.draft.attachments.splice(i, 1); renderComposeAttachments(); });
+    ul.append(el('li', {}, el('span', { text: `${a.name} (${sizeText(a.size || 0)}) ` }), rm));
+  });
 }
 
 async function saveDraft() {
@@ -444,6 +489,7 @@ function wire() {
   on('compose-new', 'click', () => openCompose());
   on('compose', 'submit', send);
   on('c-save', 'click', saveDraft);
+  on('c-files', 'change', addFiles);
   on('c-cancel', 'click', () => { $('compose').hidden = true; $('app').classList.remove('reading'); });
 }
 

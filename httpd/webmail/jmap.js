@@ -1,5 +1,6 @@
 // jmap.js — the webmail's JMAP client (RFC 8620): the session resource, API
-// calls with the session's CSRF token, and the URLs of downloads and push.
+// calls and uploads with the session's CSRF token, and the URLs of downloads
+// and push.
 // The page is served by the same origin as JMAP, so every URL of the session
 // object is used by its path only (the host the user typed may differ from
 // the one the server names).
@@ -28,6 +29,7 @@ export class Jmap {
     this.accountId = s.primaryAccounts[MAIL];
     this.apiPath = pathOf(s.apiUrl);
     this.downloadTemplate = pathOf(s.downloadUrl);
+    this.uploadTemplate = pathOf(s.uploadUrl);
     this.eventSourceTemplate = pathOf(s.eventSourceUrl);
     this.canSubmit = SUBMISSION in s.capabilities;
     return s;
@@ -54,6 +56,21 @@ export class Jmap {
       if (!(id in out)) out[id] = args;
     }
     return out;
+  }
+
+  // A file (or Blob) uploaded as a blob (RFC 8620 6.1): {blobId, type, size}.
+  async upload(file) {
+    const r = await fetch(this.uploadTemplate.replace('{accountId}', encodeURIComponent(this.accountId)), {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': file.type || 'application/octet-stream', 'X-CSRF-Token': this.csrf },
+      body: file,
+    });
+    if (r.status === 401) throw new AuthError('session ended');
+    let data = {};
+    try { data = await r.json(); } catch (e) { /* not JSON: the status says it */ }
+    if (!r.ok) throw new Error(`upload of ${file.name || 'a file'}: ${data.detail || `HTTP ${r.status}`}`);
+    return data;
   }
 
   downloadUrl(blobId, name, type) {

@@ -329,3 +329,119 @@ def test_browser_session(srv, browser, remote):
     assert st == 401
     d.refresh()
     wait(d, lambda: by_id(d, "login").is_displayed(), what="login form after reload")
+
+
+def log_in(d, srv, user, pw):
+    """A fresh page logged in as user, INBOX listed."""
+    d.delete_all_cookies()
+    d.get(f"https://127.0.0.1:{srv.https_port}/")
+    wait(d, lambda: by_id(d, "login").is_displayed(), what="login form")
+    by_id(d, "login-user").send_keys(user)
+    by_id(d, "login-pass").send_keys(pw)
+    by_id(d, "login-go").click()
+    wait(d, lambda: by_id(d, "list-title").text == "INBOX", what="INBOX listed")
+
+
+def open_folder(d, role):
+    click(d, "return document.querySelector(`#mailboxes button[data-role=${arguments[0]}]`)",
+          role, what=f"{role} folder")
+    wait(d, lambda: by_id(d, "list-title").text.lower() == role, what=f"{role} listed")
+
+
+def page_fetch(d, href):
+    """GET href from the page (its cookie): status, headers, bytes."""
+    import base64
+    d.set_script_timeout(30)
+    r = d.execute_async_script(
+        "const done = arguments[1];"
+        "fetch(arguments[0], { credentials: 'same-origin' }).then(async (r) => {"
+        "  const b = new Uint8Array(await r.arrayBuffer()); let s = '';"
+        "  for (const x of b) s += String.fromCharCode(x);"
+        "  done({ status: r.status, headers: Object.fromEntries(r.headers), b64: btoa(s) });"
+        "}).catch((e) => done({ error: String(e) }));", href)
+    assert "error" not in r, r
+    return r["status"], r["headers"], base64.b64decode(r["b64"])
+
+
+def imap_fetch(srv, user, pw, folder, subject, item):
+    c = imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=tls_ctx(srv.cert()), timeout=20)
+    try:
+        c.login(user, pw)
+        c.select(f'"{folder}"', readonly=True)
+        nums = c.search(None, "SUBJECT", f'"{subject}"')[1][0].split()
+        assert nums, f"{subject} not in {folder}"
+        typ, data = c.fetch(nums[0], f"({item})")
+        assert typ == "OK", data
+        return data
+    finally:
+        c.logout()
+
+
+def test_attachments(srv, browser, tmp_path):
+    """Files attached in compose (uploaded, then named by blobId) arrive as
+    MIME parts the recipient's IMAP sees; the reader lists them with type and
+    size, and their links download the same bytes, as attachments that this
+    origin never renders."""
+    import base64
+    d = browser
+    user, pw = srv.new_user()
+    other, other_pw = srv.new_user()
+    data = bytes(range(256)) * 12 + b"\r\n\x00end"
+    (tmp_path / "minutes.bin").write_bytes(data)
+    page = b"<html><body><script>alert(1)</script>hostile</body></html>"
+    (tmp_path / "page.html").write_bytes(page)
+    log_in(d, srv, user, pw)
+    by_id(d, "compose-new").click()
+    wait(d, lambda: by_id(d, "compose").is_displayed(), what="compose form")
+    by_id(d, "c-to").send_keys(other)
+    by_id(d, "c-subject").send_keys("Files for you")
+    by_id(d, "c-body").send_keys("Two files.")
+    by_id(d, "c-files").send_keys(f"{tmp_path / 'minutes.bin'}\n{tmp_path / 'page.html'}")
+    wait(d, lambda: len(d.find_elements("css selector", "#c-attachments li")) == 2,
+         what="two files uploaded")
+    by_id(d, "c-send").click()
+    wait(d, lambda: by_id(d, "status").text == "Sent.", what="sent")
+
+    # the recipient's IMAP: two attachment parts, the bytes as sent
+    assert wait_for(lambda: imap_flags(srv, other, other_pw, "INBOX", "Files for you"), 30)
+    bs = imap_fetch(srv, other, other_pw, "INBOX", "Files for you", "BODYSTRUCTURE")[0].decode()
+    assert '"MIXED"' in bs.upper() and '"minutes.bin"' in bs and '"page.html"' in bs, bs
+    assert bs.upper().count('"ATTACHMENT"') == 2, bs
+    part = imap_fetch(srv, other, other_pw, "INBOX", "Files for you", "BODY.PEEK[2]")
+    assert base64.b64decode(part[0][1]) == data
+
+    # the sender's copy in Sent: listed with type and size, downloaded exact
+    open_folder(d, "sent")
+    open_message(d, "Files for you")
+    items = d.execute_script("return [...document.querySelectorAll('#msg-attachments li')]"
+                             ".map((li) => [li.querySelector('a').textContent,"
+                             " li.querySelector('a').getAttribute('href'), li.textContent])")
+    assert [i[0] for i in items] == ["minutes.bin", "page.html"], items
+    assert "application/octet-stream" in items[0][2] and "3.0 kB" in items[0][2], items
+    assert "text/html" in items[1][2], items
+    st, h, body = page_fetch(d, items[0][1])
+    assert st == 200 and body == data
+    assert h["content-disposition"] == "attachment; filename*=UTF-8''minutes.bin"
+    st, h, body = page_fetch(d, items[1][1])
+    assert st == 200 and body == page
+    assert h["content-disposition"].startswith("attachment;")
+    assert h["x-content-type-options"] == "nosniff"
+    assert "sandbox" in h["content-security-policy"].split("; ")
+    assert "default-src 'none'" in h["content-security-policy"]
+
+
+def test_new_mail_appears_live(srv, browser):
+    """A delivery while the page is open reaches the list by EventSource,
+    without a reload."""
+    d = browser
+    user, pw = srv.new_user()
+    srv.smtp_send(user, [plain("Before the page", "Already here.", user)])
+    log_in(d, srv, user, pw)
+    wait(d, lambda: list_subjects(d) == ["Before the page"], what="first message listed")
+    d.execute_script("window.__notReloaded = true")
+    srv.smtp_send(user, [plain("Fresh off the wire", "Delivered live.", user)])
+    wait(d, lambda: "Fresh off the wire" in list_subjects(d), timeout=10, what="pushed message")
+    assert d.execute_script("return window.__notReloaded === true")
+    # the folder's unread count followed
+    assert d.execute_script("return document.querySelector("
+                            "'#mailboxes button[data-role=inbox] .count').textContent") == "2"
