@@ -84,6 +84,28 @@ bool email_parse(struct email *e)
 	return e->m != NULL;
 }
 
+bool email_of_blob(struct email *e, const char *blob_id, int fd, size_t len)
+{
+	memset(e, 0, sizeof *e);
+	e->fd = fd;
+	e->blob = blob_id;
+	e->blob_len = len;
+	if (!email_blob_is_message(fd, len))
+		return false;
+	e->m = mime_parse_fd(fd, UINT64_MAX, &e->crlf_len);
+	return e->m != NULL;
+}
+
+bool email_blob_is_message(int fd, size_t len)
+{
+	char buf[1000];
+	ssize_t n = len ? pread(fd, buf, sizeof buf, 0) : 0;
+	ssize_t i = 0;
+	while (i < n && buf[i] > ' ' && buf[i] < 127 && buf[i] != ':')
+		i++;
+	return i > 0 && i < n && buf[i] == ':';
+}
+
 void email_close(struct email *e)
 {
 	if (e->m)
@@ -133,8 +155,27 @@ static bool needs_file(json_t *props)
 	return false;
 }
 
+/* RFC 8621 4.9: a parsed blob is in no mailbox and has no id, keywords,
+ * received date or thread (this server does not guess one). */
+static void blob_metadata(const struct email *e, json_t *props, json_t *o)
+{
+	static const char *const none[] = { "id", "threadId", "mailboxIds", "keywords",
+					    "receivedAt", NULL };
+	for (size_t i = 0; none[i]; i++)
+		if (json_has_string(props, none[i]))
+			json_object_set_new(o, none[i], json_null());
+	if (json_has_string(props, "blobId"))
+		json_object_set_new(o, "blobId", json_string(e->blob));
+	if (json_has_string(props, "size"))
+		json_object_set_new(o, "size", json_integer((json_int_t)e->blob_len));
+}
+
 static void metadata(const struct email *e, json_t *props, json_t *o)
 {
+	if (e->blob) {
+		blob_metadata(e, props, o);
+		return;
+	}
 	char blob[64], date[32];
 	email_blob_id(e->id, blob);
 	maildate_rfc3339(e->rec.idate, 0, true, date);

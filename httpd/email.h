@@ -18,6 +18,7 @@ struct mime_msg;
 struct mime_part;
 
 #define PREVIEW_CHARS 256
+#define BLOB_NEST_MAX 8
 
 struct email {
 	char id[OBJECTID_LEN + 1], thread[OBJECTID_LEN + 1];
@@ -27,6 +28,10 @@ struct email {
 	int fd;			/* -1 until email_parse */
 	struct mime_msg *m;	/* NULL until email_parse */
 	uint64_t crlf_len;
+	/* Email/parse: the blob the message was parsed from (its parts' blob
+	 * ids are this id and "-N"); NULL for a stored message. */
+	const char *blob;
+	size_t blob_len;
 };
 
 struct email_opts {
@@ -40,6 +45,12 @@ struct email_opts {
 bool email_open(struct sess *s, struct journal *j, const char *id, struct email *e);
 /* email_open with a journal of its own. */
 bool email_find(struct sess *s, const char *id, struct email *e);
+/* A message in the blob open at fd (Email/parse; fd is e's from now on,
+ * closed by email_close): false when it does not look like one. */
+bool email_of_blob(struct email *e, const char *blob_id, int fd, size_t len);
+/* Does the blob at fd start like a message: a header field name and its
+ * colon on the first line? */
+bool email_blob_is_message(int fd, size_t len);
 /* Open and parse the file (headers kept, bodies read on demand). */
 bool email_parse(struct email *e);
 void email_close(struct email *e);
@@ -64,11 +75,13 @@ json_t *email_header_form(const char *raw, const char *form);
 /* bodyStructure, textBody, htmlBody, attachments, hasAttachment, preview,
  * bodyValues into obj, as the options ask. */
 void email_body_fill(struct email *e, const struct email_opts *o, json_t *props, json_t *obj);
-/* The blob id of the whole message / of leaf part n (1-based). */
+/* The blob id of the whole message. */
 void email_blob_id(const char *emailid, char out[64]);
-void email_part_blob_id(const char *emailid, unsigned n, char out[64]);
 /* Open a message or part blob: a read-only fd of its bytes (a memfd) and
- * its length. -1 when it is not one. */
+ * its length. -1 when it is not one. A part blob is "P" + the Email id's
+ * digits + "-N" (leaf part N), and any blob id + "-N" is leaf part N of the
+ * message in that blob (the part blobs of Email/parse), at most
+ * BLOB_NEST_MAX deep. */
 int email_blob_open(struct sess *s, const char *blob_id, int *fd, size_t *len);
 /* Decoded, charset-converted text of a leaf part (UTF-8, malloc'd);
  * *problem when something could not be decoded. */

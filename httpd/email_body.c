@@ -4,6 +4,7 @@
  * ids count the leaf parts depth first ("1", "2", ...); a message/rfc822
  * part is a leaf (its content is an Email of its own: Email/parse). */
 #include "httpd/email.h"
+#include "httpd/blob.h"
 #include "httpd/jmap_util.h"
 #include "httpd/journal.h"
 #include "httpd/sess.h"
@@ -161,6 +162,24 @@ char *email_part_text(struct email *e, const struct mime_part *p, size_t *len, b
 	return u;
 }
 
+static size_t nesting(const char *blob_id)
+{
+	size_t n = 0;
+	for (; *blob_id; blob_id++)
+		n += *blob_id == '-';
+	return n;
+}
+
+/* The blob id of leaf part n: of a stored message "P" + its id's digits +
+ * "-N"; of a parsed blob that blob's id + "-N" (false when that would be
+ * longer or deeper than a blob id may be). */
+static bool part_blob_id(const struct email *e, unsigned n, char out[BLOB_ID_MAX + 1])
+{
+	int r = e->blob ? snprintf(out, BLOB_ID_MAX + 1, "%s-%u", e->blob, n)
+			: snprintf(out, BLOB_ID_MAX + 1, "P%s-%u", e->id + 1, n);
+	return r > 0 && r <= BLOB_ID_MAX && nesting(out) <= BLOB_NEST_MAX;
+}
+
 static json_t *header_list(const struct email *e, const struct mime_part *p)
 {
 	return email_headers(e->m->buf + p->hdr_off, p->hdr_len);
@@ -170,15 +189,14 @@ static json_t *part_json(struct email *e, const struct mime_part *p, json_t *bp)
 {
 	json_t *o = json_object();
 	unsigned n = p->multipart ? 0 : leaf_number(e->m, p);
-	char *type = part_type(p), blob[64], num[16];
+	char *type = part_type(p), blob[BLOB_ID_MAX + 1], num[16];
 	if (json_has_string(bp, "partId")) {
 		snprintf(num, sizeof num, "%u", n);
 		json_object_set_new(o, "partId", n ? json_string(num) : json_null());
 	}
-	if (json_has_string(bp, "blobId")) {
-		email_part_blob_id(e->id, n, blob);
-		json_object_set_new(o, "blobId", n ? json_string(blob) : json_null());
-	}
+	if (json_has_string(bp, "blobId"))
+		json_object_set_new(o, "blobId", n && part_blob_id(e, n, blob) ? json_string(blob)
+										 : json_null());
 	if (json_has_string(bp, "size"))
 		json_object_set_new(o, "size", json_integer(n ? (json_int_t)part_size(e, p) : 0));
 	if (json_has_string(bp, "headers"))
@@ -499,11 +517,6 @@ void email_blob_id(const char *emailid, char out[64])
 	snprintf(out, 64, "R%s", emailid + 1);
 }
 
-void email_part_blob_id(const char *emailid, unsigned n, char out[64])
-{
-	snprintf(out, 64, "P%s-%u", emailid + 1, n);
-}
-
 /* A memfd holding the CRLF octets [off, off+len) of the file, or the
  * decoded body of part p. */
 static int to_memfd(struct email *e, const struct mime_part *p, size_t *len)
@@ -537,26 +550,59 @@ static int to_memfd(struct email *e, const struct mime_part *p, size_t *len)
 	return fd;
 }
 
+/* A leaf part number as a blob id writes it: "3", never "03" or "3x". */
+static bool leaf_number_of(const char *s, unsigned *n)
+{
+	uint64_t v;
+	if (*s == '0' || !parse_u64(s, UINT32_MAX, &v))
+		return false;
+	*n = (unsigned)v;
+	return true;
+}
+
+/* Leaf part n of the message (NULL: the whole message) as a memfd. */
+static int part_open(struct email *e, bool whole, unsigned n, int *fd, size_t *len)
+{
+	const struct mime_part *p = NULL;
+	if (!e->m || (!whole && !(p = leaf_of(e->m, n))))
+		return -1;
+	return (*fd = to_memfd(e, p, len)) < 0 ? -1 : 0;
+}
+
+/* "BASE-N": leaf part N of the message held by blob BASE. */
+static int nested_open(struct sess *s, const char *blob_id, const char *dash, unsigned n,
+		       int *fd, size_t *len)
+{
+	char *base = xstrndup(blob_id, (size_t)(dash - blob_id));
+	int bfd, r = -1;
+	size_t blen;
+	if (blob_open(s, base, &bfd, &blen) == 0) {
+		struct email e;
+		email_of_blob(&e, base, bfd, blen);
+		r = part_open(&e, false, n, fd, len);
+		email_close(&e);
+	}
+	free(base);
+	return r;
+}
+
 int email_blob_open(struct sess *s, const char *blob_id, int *fd, size_t *len)
 {
-	char id[OBJECTID_LEN + 1];
+	size_t idlen = strlen(blob_id);
+	const char *dash = strrchr(blob_id, '-');
 	unsigned n = 0;
-	char kind = blob_id[0];
-	if ((kind != 'R' && kind != 'P') || strlen(blob_id) < OBJECTID_LEN)
+	bool whole = blob_id[0] == 'R' && idlen == OBJECTID_LEN;
+	if (idlen > BLOB_ID_MAX || nesting(blob_id) > BLOB_NEST_MAX ||
+	    (!whole && (!dash || dash == blob_id || !leaf_number_of(dash + 1, &n))))
 		return -1;
+	if (!whole && !(blob_id[0] == 'P' && dash == blob_id + OBJECTID_LEN))
+		return nested_open(s, blob_id, dash, n, fd, len);
+	char id[OBJECTID_LEN + 1];
 	snprintf(id, sizeof id, "E%.24s", blob_id + 1);
-	if (kind == 'P' && (blob_id[OBJECTID_LEN] != '-' ||
-			    sscanf(blob_id + OBJECTID_LEN + 1, "%u", &n) != 1 || n == 0))
-		return -1;
-	if (kind == 'R' && blob_id[OBJECTID_LEN])
-		return -1;
 	struct email e;
 	if (!email_find(s, id, &e))
 		return -1;
-	const struct mime_part *p = NULL;
-	int r = -1;
-	if (email_parse(&e) && (kind == 'R' || (p = leaf_of(e.m, n))))
-		r = (*fd = to_memfd(&e, p, len)) < 0 ? -1 : 0;
+	int r = email_parse(&e) ? part_open(&e, whole, n, fd, len) : -1;
 	email_close(&e);
 	return r;
 }

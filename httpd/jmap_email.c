@@ -1,6 +1,7 @@
-/* jmap_email.c — Email/get and /changes (RFC 8621 4.2, 4.3), Thread/get and
+/* jmap_email.c — Email/get and /changes (RFC 8621 4.2, 4.3), Email/parse (4.9), Thread/get and
  * /changes (3), and the table of the Email and Thread methods. */
 #include "httpd/jmap.h"
+#include "httpd/blob.h"
 #include "httpd/email.h"
 #include "httpd/email_query.h"
 #include "httpd/jmap_util.h"
@@ -18,35 +19,47 @@ static bool bool_arg(json_t *args, const char *name, bool *out)
 	return !v || json_is_boolean(v);
 }
 
-static void email_get(struct jcall *c, json_t *args)
+/* bodyProperties, fetch*BodyValues and maxBodyValueBytes (Email/get and
+ * Email/parse) into o; false when one is wrong. */
+static bool body_opts(json_t *args, struct email_opts *o)
 {
-	static const char *const known[] = { "accountId", "ids", "properties", "bodyProperties",
-					     "fetchTextBodyValues", "fetchHTMLBodyValues",
-					     "fetchAllBodyValues", "maxBodyValueBytes", NULL };
-	json_t *ids, *props;
-	if (!jmap_account_ok(c, args) || !jmap_args_known(c, args, known) ||
-	    !jmap_get_args(c, args, &ids, &props, email_props))
-		return;
-	struct email_opts o = { .props = props };
 	json_t *bp = json_object_get(args, "bodyProperties"), *mx = json_object_get(args, "maxBodyValueBytes");
-	bool bp_ok = true;
 	if (bp && !json_is_null(bp)) {
 		size_t i;
 		json_t *v;
-		bp_ok = json_is_array(bp);
+		if (!json_is_array(bp))
+			return false;
 		json_array_foreach(bp, i, v) {
 			const char *p = json_string_value(v);
 			const char *const *k = email_body_props;
 			while (p && *k && strcmp(*k, p) && !(!strcmp(*k, "header:") && !strncmp(p, "header:", 7)))
 				k++;
-			bp_ok = bp_ok && p && *k;
+			if (!p || !*k)
+				return false;
 		}
-		o.body_props = bp;
+		o->body_props = bp;
 	}
-	if (!ids || !bp_ok || !bool_arg(args, "fetchTextBodyValues", &o.text) ||
-	    !bool_arg(args, "fetchHTMLBodyValues", &o.html) ||
-	    !bool_arg(args, "fetchAllBodyValues", &o.all) ||
-	    (mx && !json_is_null(mx) && (!json_is_integer(mx) || json_integer_value(mx) < 1))) {
+	if (!bool_arg(args, "fetchTextBodyValues", &o->text) ||
+	    !bool_arg(args, "fetchHTMLBodyValues", &o->html) ||
+	    !bool_arg(args, "fetchAllBodyValues", &o->all) ||
+	    (mx && !json_is_null(mx) && (!json_is_integer(mx) || json_integer_value(mx) < 1)))
+		return false;
+	o->max_value = json_is_integer(mx) ? (uint64_t)json_integer_value(mx) : 0;
+	return true;
+}
+
+static const char *const get_known[] = { "accountId", "ids", "properties", "bodyProperties",
+					 "fetchTextBodyValues", "fetchHTMLBodyValues",
+					 "fetchAllBodyValues", "maxBodyValueBytes", NULL };
+
+static void email_get(struct jcall *c, json_t *args)
+{
+	json_t *ids, *props;
+	if (!jmap_account_ok(c, args) || !jmap_args_known(c, args, get_known) ||
+	    !jmap_get_args(c, args, &ids, &props, email_props))
+		return;
+	struct email_opts o = { .props = props };
+	if (!ids || !body_opts(args, &o)) {
 		jmap_error(c, ids ? "invalidArguments" : "requestTooLarge",
 			   ids ? "bodyProperties, fetch*BodyValues or maxBodyValueBytes"
 			       : "ask for the ids you want (Email/query)");
@@ -54,7 +67,6 @@ static void email_get(struct jcall *c, json_t *args)
 		json_decref(props);
 		return;
 	}
-	o.max_value = json_is_integer(mx) ? (uint64_t)json_integer_value(mx) : 0;
 	struct journal *j = journal_open(false);
 	json_t *list = json_array(), *nf = json_array();
 	size_t i;
@@ -75,6 +87,100 @@ static void email_get(struct jcall *c, json_t *args)
 	free(state);
 	json_decref(ids);
 	json_decref(props);
+}
+
+/* ---- Email/parse (RFC 8621 4.9) ---- */
+
+/* The properties Email/parse gives when none are asked for. */
+static json_t *parse_default_props(void)
+{
+	static const char *const props[] = {
+		"messageId", "inReplyTo", "references", "sender", "from", "to", "cc", "bcc",
+		"replyTo", "subject", "sentAt", "hasAttachment", "preview", "bodyValues",
+		"textBody", "htmlBody", "attachments", NULL,
+	};
+	json_t *a = json_array();
+	for (size_t i = 0; props[i]; i++)
+		json_array_append_new(a, json_string(props[i]));
+	return a;
+}
+
+/* The blobIds argument: strings, at most maxObjectsInGet of them. */
+static json_t *parse_blob_ids(struct jcall *c, json_t *args)
+{
+	json_t *ids = json_object_get(args, "blobIds");
+	size_t i;
+	json_t *v;
+	if (!json_is_array(ids)) {
+		jmap_error(c, "invalidArguments", "blobIds: an array");
+		return NULL;
+	}
+	json_array_foreach(ids, i, v)
+		if (!json_is_string(v)) {
+			jmap_error(c, "invalidArguments", "blobIds: strings only");
+			return NULL;
+		}
+	if (json_array_size(ids) > c->s->conf->lim.max_objects_in_get) {
+		jmap_error(c, "requestTooLarge", "more blobIds than maxObjectsInGet");
+		return NULL;
+	}
+	return ids;
+}
+
+/* One blob into parsed, notParsable or notFound. */
+static void parse_one(struct jcall *c, const char *asked, const struct email_opts *o,
+		      json_t *parsed, json_t *bad, json_t *nf)
+{
+	const char *id = jmap_resolve_id(c, asked);
+	int fd;
+	size_t len;
+	if (!id || blob_open(c->s, id, &fd, &len) < 0) {
+		json_array_append_new(nf, json_string(asked));
+		return;
+	}
+	struct email e;
+	if (email_of_blob(&e, id, fd, len))
+		json_object_set_new(parsed, asked, email_json(c->s, &e, o));
+	else
+		json_array_append_new(bad, json_string(asked));
+	email_close(&e);
+}
+
+static json_t *or_null(json_t *v)
+{
+	if (json_is_object(v) ? json_object_size(v) : json_array_size(v))
+		return v;
+	json_decref(v);
+	return json_null();
+}
+
+static void email_parse_blobs(struct jcall *c, json_t *args)
+{
+	static const char *const known[] = { "accountId", "blobIds", "properties",
+					     "bodyProperties", "fetchTextBodyValues",
+					     "fetchHTMLBodyValues", "fetchAllBodyValues",
+					     "maxBodyValueBytes", NULL };
+	json_t *ids, *props, *blobs;
+	if (!jmap_account_ok(c, args) || !jmap_args_known(c, args, known) ||
+	    !(blobs = parse_blob_ids(c, args)) ||
+	    !jmap_get_args(c, args, &ids, &props, email_props))
+		return;
+	struct email_opts o = { .props = props ? props : parse_default_props() };
+	if (!body_opts(args, &o)) {
+		jmap_error(c, "invalidArguments",
+			   "bodyProperties, fetch*BodyValues or maxBodyValueBytes");
+		json_decref(o.props);
+		return;
+	}
+	json_t *parsed = json_object(), *bad = json_array(), *nf = json_array();
+	size_t i;
+	json_t *v;
+	json_array_foreach(blobs, i, v)
+		parse_one(c, json_string_value(v), &o, parsed, bad, nf);
+	jmap_reply(c, "Email/parse", json_pack("{s:s, s:o, s:o, s:o}", "accountId", c->s->account,
+					       "parsed", or_null(parsed), "notParsable",
+					       or_null(bad), "notFound", or_null(nf)));
+	json_decref(o.props);
 }
 
 static void email_changes(struct jcall *c, json_t *args)
@@ -137,6 +243,7 @@ const struct jmap_method jmap_email_methods[] = {
 	{ "Email/query", CAP_MAIL, email_query },
 	{ "Email/queryChanges", CAP_MAIL, email_query_changes },
 	{ "Email/set", CAP_MAIL, jmap_email_set },
+	{ "Email/parse", CAP_MAIL, email_parse_blobs },
 	{ "Thread/get", CAP_MAIL, thread_get },
 	{ "Thread/changes", CAP_MAIL, thread_changes },
 	{ NULL, NULL, NULL },

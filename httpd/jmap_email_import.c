@@ -4,6 +4,7 @@
  * only one account to copy within here. */
 #include "httpd/jmap.h"
 #include "httpd/blob.h"
+#include "httpd/email.h"
 #include "httpd/email_make.h"
 #include "httpd/jmap_util.h"
 #include "httpd/sess.h"
@@ -13,18 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Does the blob start like a message: a header field name and its colon
- * on the first line? (A blob of anything else is invalidEmail.) */
-static bool looks_like_message(int fd)
-{
-	char buf[1000];
-	ssize_t n = pread(fd, buf, sizeof buf, 0);
-	ssize_t i = 0;
-	while (i < n && buf[i] > ' ' && buf[i] < 127 && buf[i] != ':')
-		i++;
-	return i > 0 && i < n && buf[i] == ':';
-}
 
 static json_t *import_one(struct jcall *c, const char *cid, json_t *obj)
 {
@@ -52,7 +41,7 @@ static json_t *import_one(struct jcall *c, const char *cid, json_t *obj)
 	if (!bid || blob_open(c->s, bid, &fd, &len) < 0)
 		return jmap_set_error("blobNotFound", NULL, "blobId");
 	json_t *out = NULL;
-	if (len == 0 || !looks_like_message(fd))
+	if (!email_blob_is_message(fd, len))
 		err = jmap_set_error("invalidEmail", "the blob is not an RFC 5322 message", "blobId");
 	else
 		out = email_store(c, cid, f, obj, fd, &err);

@@ -590,6 +590,111 @@ def test_import_and_copy(srv, jm):
     assert r[2][1]["type"] == "invalidArguments"
 
 
+def forwarded_message(jm):
+    """A message carrying a message/rfc822 attachment that itself has a text
+    body and a base64 attachment: (outer bytes, inner bytes, PDF bytes)."""
+    pdf = b"%PDF-1.4 inner \x00\xff\x01"
+    inner = (b"From: Dora <dora@example.org>\r\nTo: joe@example.org\r\n"
+             b"Subject: =?UTF-8?Q?Inner_=C3=BCber?=\r\nMessage-ID: <inner@example.org>\r\n"
+             b"Date: Wed, 04 Mar 2026 08:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+             b"Content-Type: multipart/mixed; boundary=in\r\n\r\n"
+             b"--in\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+             b"inner text \xc3\xbc " + b"y" * 300 + b"\r\n"
+             b"--in\r\nContent-Type: application/pdf; name=r.pdf\r\n"
+             b"Content-Disposition: attachment; filename=r.pdf\r\n"
+             b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.b64encode(pdf) +
+             b"\r\n--in--\r\n")
+    outer = (b"From: Joe <joe@example.org>\r\nTo: " + jm.user.encode() +
+             b"\r\nSubject: Fwd: inner\r\nMessage-ID: <outer@example.org>\r\n"
+             b"In-Reply-To: <inner@example.org>\r\n"
+             b"Date: Wed, 04 Mar 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+             b"Content-Type: multipart/mixed; boundary=out\r\n\r\n"
+             b"--out\r\nContent-Type: text/plain\r\n\r\nsee below\r\n"
+             b"--out\r\nContent-Type: message/rfc822\r\n"
+             b"Content-Disposition: attachment; filename=inner.eml\r\n\r\n" + inner +
+             b"\r\n--out--\r\n")
+    return outer, inner, pdf
+
+
+def upload(jm, data, ctype="message/rfc822"):
+    st, _, b = jm.raw("POST", f"/jmap/upload/{jm.account}/", data, {"Content-Type": ctype})
+    assert st == 201, b
+    return json.loads(b)["blobId"]
+
+
+def test_parse_uploaded_blobs_and_attached_messages(srv, jm):
+    """Email/parse (RFC 8621 4.9): an uploaded message with the default
+    properties; its message/rfc822 attachment parsed by the part's blob id,
+    whose own parts download by the nested ids parse gives; notParsable and
+    notFound; a stored message's attached message parsed the same way."""
+    outer, inner, pdf = forwarded_message(jm)
+    blob, junk = upload(jm, outer), upload(jm, b"\x00\x01 not mail", "application/octet-stream")
+    r = jm.call("Email/parse", {"accountId": jm.account, "fetchTextBodyValues": True,
+                                "blobIds": [blob, junk, "G" + "0" * 40, "Gnope"]})
+    assert r["notParsable"] == [junk] and r["notFound"] == ["G" + "0" * 40, "Gnope"]
+    e = r["parsed"][blob]
+    assert set(e) == {"messageId", "inReplyTo", "references", "sender", "from", "to", "cc",
+                      "bcc", "replyTo", "subject", "sentAt", "hasAttachment", "preview",
+                      "bodyValues", "textBody", "htmlBody", "attachments"}
+    assert e["subject"] == "Fwd: inner" and e["from"] == [{"name": "Joe", "email": "joe@example.org"}]
+    assert e["inReplyTo"] == ["inner@example.org"] and e["sentAt"] == "2026-03-04T09:00:00+00:00"
+    assert e["hasAttachment"] and e["preview"] == "see below"
+    assert e["bodyValues"][e["textBody"][0]["partId"]]["value"] == "see below"
+    att = e["attachments"][0]
+    assert att["type"] == "message/rfc822" and att["name"] == "inner.eml"
+    assert att["blobId"] == blob + "-2"
+    st, _, data = jm.raw("GET", f"/jmap/download/{jm.account}/{att['blobId']}/i.eml")
+    assert st == 200 and data == inner
+    # the attached message, by its part's blob id: metadata null, size its length
+    props = ["id", "blobId", "threadId", "mailboxIds", "keywords", "receivedAt", "size",
+             "subject", "attachments", "bodyValues", "textBody", "header:Subject:asText"]
+    r = jm.call("Email/parse", {"accountId": jm.account, "blobIds": [att["blobId"]],
+                                "properties": props, "fetchAllBodyValues": True,
+                                "maxBodyValueBytes": 13, "bodyProperties": ["partId", "blobId",
+                                                                            "type", "name"]})
+    assert r["notParsable"] is None and r["notFound"] is None
+    i = r["parsed"][att["blobId"]]
+    assert {k: i[k] for k in ("id", "threadId", "mailboxIds", "keywords", "receivedAt")} == dict.fromkeys(
+        ("id", "threadId", "mailboxIds", "keywords", "receivedAt"))
+    assert i["blobId"] == att["blobId"] and i["size"] == len(inner)
+    assert i["subject"] == "Inner über" and i["header:Subject:asText"] == "Inner über"
+    v = i["bodyValues"][i["textBody"][0]["partId"]]
+    assert v == {"value": "inner text ü", "isEncodingProblem": False, "isTruncated": True}
+    assert i["attachments"] == [{"partId": "2", "blobId": blob + "-2-2", "type": "application/pdf",
+                                 "name": "r.pdf"}]
+    st, _, data = jm.raw("GET", f"/jmap/download/{jm.account}/{blob}-2-2/r.pdf")
+    assert st == 200 and data == pdf
+    # a leaf that is not a message, and ids that are no part, are not parsed or found
+    r = jm.call("Email/parse", {"accountId": jm.account,
+                                "blobIds": [blob + "-1", blob + "-9", blob + "-02", blob + "-2-"]})
+    assert r["parsed"] is None and r["notParsable"] == [blob + "-1"]
+    assert r["notFound"] == [blob + "-9", blob + "-02", blob + "-2-"]
+    # a stored message's attached message: the part blob of Email/get
+    srv.append(jm.user, jm.pw, [outer])
+    eid = query(jm, filter={"subject": "Fwd: inner"})[0]
+    pb = get(jm, [eid], ["attachments"])[0]["attachments"][0]["blobId"]
+    assert pb.startswith("P") and pb.endswith("-2")
+    r = jm.call("Email/parse", {"accountId": jm.account, "blobIds": [pb, pb + "x"],
+                                "properties": ["subject", "attachments"]})
+    assert r["parsed"][pb]["subject"] == "Inner über" and r["notFound"] == [pb + "x"]
+    st, _, data = jm.raw("GET", f"/jmap/download/{jm.account}/{r['parsed'][pb]['attachments'][0]['blobId']}/r.pdf")
+    assert st == 200 and data == pdf
+    st, _, _ = jm.raw("GET", f"/jmap/download/{jm.account}/{pb}x/r.pdf")
+    assert st == 404
+    # arguments
+    r = jm.api([["Email/parse", {"accountId": jm.account}, "0"],
+                ["Email/parse", {"accountId": jm.account, "blobIds": [1]}, "1"],
+                ["Email/parse", {"accountId": jm.account, "blobIds": [blob],
+                                 "properties": ["nope"]}, "2"],
+                ["Email/parse", {"accountId": jm.account, "blobIds": [blob],
+                                 "ids": [blob]}, "3"],
+                ["Email/parse", {"accountId": jm.account, "blobIds": [blob] * 1000}, "4"],
+                ["Email/parse", {"accountId": jm.account, "blobIds": [blob],
+                                 "maxBodyValueBytes": 0}, "5"]])["methodResponses"]
+    assert [x[1]["type"] for x in r] == ["invalidArguments"] * 4 + ["requestTooLarge",
+                                                                     "invalidArguments"]
+
+
 def test_search_snippets(srv, jm):
     long = "Lorem ipsum dolor sit amet. " * 20
     srv.append(jm.user, jm.pw, [
