@@ -1,6 +1,7 @@
-// app.js — the webmail page: login, folders, the message list with paging,
-// reading, flags, move/delete, search, compose (draft and send) and live
-// updates, over JMAP only (jmap.js). Every piece of mail reaches the page as
+// app.js — the webmail page: login, folders, the message list (threads
+// collapsed) with paging, reading with the conversation, flags, move/delete,
+// search, compose (draft, send, reply, reply-all, forward, attachments) and
+// live updates, over JMAP only (jmap.js). Every piece of mail reaches the page as
 // text (textContent), never as markup; HTML bodies go to a sandboxed frame
 // (sanitize.js).
 import { Jmap, AuthError } from './jmap.js';
@@ -12,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 
 const st = {
   jmap: null, mailboxes: [], current: null, search: null, position: 0, total: 0,
-  ids: [], open: null, remote: false, events: null,
+  ids: [], open: null, remote: false, events: null, me: [],
 };
 
 function status(text) { $('status').textContent = text || ''; }
@@ -44,6 +45,7 @@ async function postJson(path, body, csrf) {
 
 function showLogin(message) {
   if (st.events) { st.events.close(); st.events = null; }
+  delete $('app').dataset.live;
   $('app').hidden = true;
   $('login').hidden = false;
   $('login-error').textContent = message || '';
@@ -74,10 +76,21 @@ async function startApp(who) {
   $('login').hidden = true;
   $('app').hidden = false;
   $('whoami').textContent = who.user;
+  await loadIdentities(who.user);
   await loadMailboxes();
   const inbox = st.mailboxes.find((m) => m.role === 'inbox') || st.mailboxes[0];
   if (inbox) await selectMailbox(inbox.id);
   listen();
+}
+
+// The user's own addresses (login and identities): reply-all leaves them out.
+async function loadIdentities(user) {
+  st.me = [user.toLowerCase()];
+  st.identities = [];
+  if (!st.jmap.canSubmit) return;
+  const r = await st.jmap.call([['Identity/get', { accountId: st.jmap.accountId }, 'i']]);
+  st.identities = r.i.list;
+  for (const i of st.identities) if (i.email) st.me.push(i.email.toLowerCase());
 }
 
 // ---- folders ----
@@ -133,15 +146,18 @@ function listFilter() {
 async function loadList() {
   const r = await st.jmap.call([
     ['Email/query', { accountId: st.jmap.accountId, filter: listFilter(),
-      sort: [{ property: 'receivedAt', isAscending: false }], position: st.position, limit: PAGE,
-      calculateTotal: true }, 'q'],
+      sort: [{ property: 'receivedAt', isAscending: false }], collapseThreads: true,
+      position: st.position, limit: PAGE, calculateTotal: true }, 'q'],
     ['Email/get', { accountId: st.jmap.accountId, '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' },
       properties: ['threadId', 'mailboxIds', 'keywords', 'from', 'subject', 'receivedAt', 'preview', 'hasAttachment'] }, 'g'],
+    ['Thread/get', { accountId: st.jmap.accountId,
+      '#ids': { resultOf: 'g', name: 'Email/get', path: '/list/*/threadId' } }, 't'],
   ]);
   st.total = r.q.total;
   st.ids = r.q.ids;
   const byId = new Map(r.g.list.map((e) => [e.id, e]));
-  renderList(st.ids.map((id) => byId.get(id)).filter(Boolean));
+  const sizes = new Map(r.t.list.map((t) => [t.id, t.emailIds.length]));
+  renderList(st.ids.map((id) => byId.get(id)).filter(Boolean), sizes);
 }
 
 function addressText(list) {
@@ -153,7 +169,7 @@ function dateText(iso) {
   return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : d.toLocaleDateString();
 }
 
-function renderList(emails) {
+function renderList(emails, sizes) {
   const mb = st.mailboxes.find((m) => m.id === st.current);
   $('list-title').textContent = st.search ? `Search: ${st.search}` : (mb ? mb.name : '');
   const ul = $('messages');
@@ -164,6 +180,7 @@ function renderList(emails) {
       el('div', { class: 'from' }, el('span', { text: addressText(e.from) || '(no sender)' }),
         el('span', { text: (kw.$flagged ? '★ ' : '') + dateText(e.receivedAt) })),
       el('div', { class: 'subject', text: e.subject || '(no subject)' }),
+      el('div', { class: 'thread-size', text: sizes.get(e.threadId) > 1 ? `${sizes.get(e.threadId)} messages` : '' }),
       el('div', { class: 'preview', text: e.preview || '' }));
     li.dataset.id = e.id;
     li.addEventListener('click', () => openEmail(e.id).catch(fail));
@@ -186,13 +203,23 @@ async function page(delta) {
 const READ_PROPS = ['threadId', 'mailboxIds', 'keywords', 'from', 'to', 'cc', 'replyTo', 'subject',
   'receivedAt', 'messageId', 'references', 'textBody', 'htmlBody', 'attachments', 'bodyValues'];
 
+// The message, and the other messages of its thread (RFC 8621 3) in one
+// request by result references.
 async function openEmail(id) {
-  const r = await st.jmap.call([['Email/get', { accountId: st.jmap.accountId, ids: [id], properties: READ_PROPS,
-    fetchTextBodyValues: true, fetchHTMLBodyValues: true, maxBodyValueBytes: 1 << 20 }, 'g']]);
+  const r = await st.jmap.call([
+    ['Email/get', { accountId: st.jmap.accountId, ids: [id], properties: READ_PROPS,
+      fetchTextBodyValues: true, fetchHTMLBodyValues: true, maxBodyValueBytes: 1 << 20 }, 'g'],
+    ['Thread/get', { accountId: st.jmap.accountId,
+      '#ids': { resultOf: 'g', name: 'Email/get', path: '/list/*/threadId' } }, 't'],
+    ['Email/get', { accountId: st.jmap.accountId,
+      '#ids': { resultOf: 't', name: 'Thread/get', path: '/list/*/emailIds' },
+      properties: ['from', 'subject', 'receivedAt', 'preview', 'keywords'] }, 'tg'],
+  ]);
   const e = r.g.list[0];
   if (!e) { status('That message is gone.'); return; }
   st.open = id;
   st.email = e;
+  st.thread = r.tg.list;
   st.remote = false;
   $('compose').hidden = true;
   $('reader').hidden = false;
@@ -215,8 +242,13 @@ function htmlPart(e) {
   return p && e.bodyValues[p.partId] ? e.bodyValues[p.partId].value : null;
 }
 
+// The text of the message; an HTML part (a message without plain text) as
+// the text an inert parse of it gives.
 function textOf(e) {
-  return (e.textBody || []).map((p) => (e.bodyValues[p.partId] || {}).value || '').join('\n');
+  return (e.textBody || []).map((p) => {
+    const v = (e.bodyValues[p.partId] || {}).value || '';
+    return p.type === 'text/html' ? new DOMParser().parseFromString(v, 'text/html').body.textContent : v;
+  }).join('\n');
 }
 
 function renderBody(e) {
@@ -235,9 +267,29 @@ function renderBody(e) {
   $('msg-images').hidden = out.blocked === 0 || st.remote;
 }
 
+// The conversation, oldest first, when there is more than this message.
+function renderThread() {
+  const ol = $('msg-thread');
+  ol.replaceChildren();
+  ol.hidden = st.thread.length < 2;
+  for (const t of st.thread) {
+    const li = el('li', { tabIndex: 0, class: t.id === st.open ? 'current' : '' },
+      el('span', { class: 'from', text: addressText(t.from) || '(no sender)' }),
+      el('span', { class: 'date', text: ` ${dateText(t.receivedAt)} ` }),
+      el('span', { class: 'preview', text: t.preview || '' }));
+    li.dataset.id = t.id;
+    if (t.id !== st.open) {
+      li.addEventListener('click', () => openEmail(t.id).catch(fail));
+      li.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') openEmail(t.id).catch(fail); });
+    }
+    ol.append(li);
+  }
+}
+
 function renderEmail() {
   const e = st.email;
   $('msg-subject').textContent = e.subject || '(no subject)';
+  renderThread();
   renderHeaders(e);
   renderBody(e);
   $('act-flag').textContent = (e.keywords || {}).$flagged ? 'Unflag' : 'Flag';
@@ -350,22 +402,64 @@ function openCompose(fields = {}) {
   $('c-subject').value = fields.subject || '';
   $('c-body').value = fields.body || '';
   st.draft = { inReplyTo: fields.inReplyTo || null, references: fields.references || null,
-    attachments: fields.attachments || [] };
+    attachments: fields.attachments || [], answers: fields.answers || null };
   renderComposeAttachments();
   $('c-send').hidden = !st.jmap.canSubmit;
   $('c-status').textContent = st.jmap.canSubmit ? '' : 'Sending is not offered by this server yet; drafts can be saved.';
   $('c-to').focus();
 }
 
-function reply() {
+function addressList(list) {
+  return list.map((a) => (a.name ? `${a.name} <${a.email}>` : a.email)).join(', ');
+}
+
+// The subject with the prefix once: "Re: x" stays "Re: x".
+function prefixed(subject, prefix, already) {
+  const s = (subject || '').trim();
+  return already.test(s) ? s : `${prefix} ${s}`;
+}
+
+// Addresses not the user's own, each once.
+function others(list, seen = new Set(st.me)) {
+  return (list || []).filter((a) => {
+    const k = (a.email || '').toLowerCase();
+    if (!k || seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function quoted(e) {
+  return textOf(e).split('\n').map((l) => `> ${l}`).join('\n');
+}
+
+// Reply (to Reply-To, else From) or reply to all (and To, Cc): In-Reply-To
+// and References name the original (RFC 5322 3.6.4), its text quoted.
+function reply(all) {
   const e = st.email;
-  const to = (e.replyTo && e.replyTo.length ? e.replyTo : e.from) || [];
-  const quoted = textOf(e).split('\n').map((l) => `> ${l}`).join('\n');
+  const seen = new Set(st.me);
+  const to = others(e.replyTo && e.replyTo.length ? e.replyTo : e.from, seen);
+  if (all) to.push(...others(e.to, seen));
+  const cc = all ? others(e.cc, seen) : [];
   openCompose({
-    to: to.map((a) => (a.name ? `${a.name} <${a.email}>` : a.email)).join(', '),
-    subject: /^re:/i.test(e.subject || '') ? e.subject : `Re: ${e.subject || ''}`,
-    body: `\n\n${addressText(e.from)} wrote:\n${quoted}\n`,
+    to: addressList(to), cc: addressList(cc),
+    subject: prefixed(e.subject, 'Re:', /^re:/i),
+    body: `\n\n${addressText(e.from)} wrote:\n${quoted(e)}\n`,
     inReplyTo: e.messageId, references: [...(e.references || []), ...(e.messageId || [])],
+    answers: e.id,
+  });
+}
+
+// Forward: the text under a header block, the attachments by their blobIds.
+function forward() {
+  const e = st.email;
+  const head = [['From', addressText(e.from)], ['Date', new Date(e.receivedAt).toString()],
+    ['Subject', e.subject || ''], ['To', addressText(e.to)]].map(([k, v]) => `${k}: ${v}`).join('\n');
+  openCompose({
+    subject: prefixed(e.subject, 'Fwd:', /^fwd?:/i),
+    body: `\n\n---------- Forwarded message ----------\n${head}\n\n${textOf(e)}\n`,
+    attachments: (e.attachments || []).map((a) => ({ blobId: a.blobId, type: a.type || 'application/octet-stream',
+      name: a.name || 'attachment', size: a.size || 0 })),
   });
 }
 
@@ -437,9 +531,8 @@ async function send(ev) {
   const drafts = mailboxByRole('drafts');
   const sent = mailboxByRole('sent');
   if (!drafts || !st.jmap.canSubmit) return;
-  const idr = await st.jmap.call([['Identity/get', { accountId: st.jmap.accountId }, 'i']]);
   const me = $('whoami').textContent;
-  const identity = idr.i.list.find((x) => x.email === me) || idr.i.list[0];
+  const identity = st.identities.find((x) => x.email === me) || st.identities[0];
   if (!identity) throw new Error('no identity to send as');
   // keyed by the submission's creation id (RFC 8621 7.5), not the Email's
   const onSuccess = { '#m': { [`mailboxIds/${drafts.id}`]: null, 'keywords/$draft': null } };
@@ -453,6 +546,11 @@ async function send(ev) {
   if (r.s.created && r.s.created.e) st.draft.id = r.s.created.e.id; // stays in Drafts if not sent
   if (!r.m.created || !r.m.created.m) throw new Error(`not sent: ${setError(r.m, 'notCreated', 'm') || setError(r.s, 'notCreated', 'e')}`);
   st.draft.id = null;
+  // the original of a reply is marked answered (IMAP's \Answered) once sent
+  if (st.draft.answers) {
+    await st.jmap.call([['Email/set', { accountId: st.jmap.accountId,
+      update: { [st.draft.answers]: { 'keywords/$answered': true } } }, 'a']]);
+  }
   $('compose').hidden = true;
   $('app').classList.remove('reading');
   status('Sent.');
@@ -461,10 +559,16 @@ async function send(ev) {
 
 // ---- live updates (EventSource, RFC 8620 7.3) ----
 
+// A state event means something changed: the lists are loaded again. The
+// stream tells only changes made after it opened, so each (re)connection also
+// loads them once: nothing delivered while it was connecting is missed.
+// #app's data-live says whether the stream is open.
 function listen() {
   if (st.events || !window.EventSource) return;
   st.events = new EventSource(st.jmap.eventSourceUrl(), { withCredentials: true });
   st.events.addEventListener('state', () => refresh().catch(fail));
+  st.events.addEventListener('open', () => { $('app').dataset.live = 'on'; refresh().catch(fail); });
+  st.events.addEventListener('error', () => { $('app').dataset.live = 'off'; });
 }
 
 // ---- wiring ----
@@ -484,7 +588,9 @@ function wire() {
   on('act-unread', 'click', () => setKeyword('$seen', false));
   on('act-move', 'change', (ev) => moveTo(ev.target.value));
   on('act-delete', 'click', remove);
-  on('act-reply', 'click', reply);
+  on('act-reply', 'click', () => reply(false));
+  on('act-reply-all', 'click', () => reply(true));
+  on('act-forward', 'click', forward);
   on('msg-images-show', 'click', () => { st.remote = true; renderBody(st.email); });
   on('compose-new', 'click', () => openCompose());
   on('compose', 'submit', send);

@@ -439,9 +439,87 @@ def test_new_mail_appears_live(srv, browser):
     log_in(d, srv, user, pw)
     wait(d, lambda: list_subjects(d) == ["Before the page"], what="first message listed")
     d.execute_script("window.__notReloaded = true")
+    # the stream is open: what follows comes by a state event
+    wait(d, lambda: by_id(d, "app").get_attribute("data-live") == "on", what="event stream open")
     srv.smtp_send(user, [plain("Fresh off the wire", "Delivered live.", user)])
     wait(d, lambda: "Fresh off the wire" in list_subjects(d), timeout=10, what="pushed message")
     assert d.execute_script("return window.__notReloaded === true")
     # the folder's unread count followed
     assert d.execute_script("return document.querySelector("
                             "'#mailboxes button[data-role=inbox] .count').textContent") == "2"
+
+
+def test_reply_all_forward_and_thread(srv, browser):
+    """Threads collapse in the list and open as a conversation; reply-all
+    answers everyone but the user, with In-Reply-To/References naming the
+    original and Re: once; forward carries the attachments, Fwd: once."""
+    d = browser
+    user, pw = srv.new_user()
+    other, other_pw = srv.new_user()
+    third, third_pw = srv.new_user()
+    root = (f"From: Olly <{other}>\r\nTo: {user}\r\nSubject: Plans\r\n"
+            "Message-ID: <plans-1@remote.test>\r\nDate: Mon, 02 Mar 2026 09:00:00 +0000\r\n\r\n"
+            "What are the plans?\r\n").encode()
+    follow = (f"From: Olly <{other}>\r\nTo: {user}, {third}\r\nSubject: Re: Plans\r\n"
+              "Message-ID: <plans-2@remote.test>\r\nIn-Reply-To: <plans-1@remote.test>\r\n"
+              "References: <plans-1@remote.test>\r\nDate: Mon, 02 Mar 2026 09:30:00 +0000\r\n"
+              "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+              "--b\r\nContent-Type: text/plain\r\n\r\nThe agenda is attached.\r\n"
+              "--b\r\nContent-Type: text/plain; name=agenda.txt\r\n"
+              "Content-Disposition: attachment; filename=agenda.txt\r\n\r\n"
+              "1. coffee\r\n2. plans\r\n--b--\r\n").encode()
+    srv.smtp_send(user, [root])
+    time.sleep(1.1)  # receivedAt has seconds: the follow-up is the newer
+    srv.smtp_send(user, [follow])
+    log_in(d, srv, user, pw)
+    # one row for the thread, saying how many messages it has
+    wait(d, lambda: list_subjects(d) == ["Re: Plans"], what=f"one row for the thread: {list_subjects(d)}")
+    assert d.execute_script("return document.querySelector('#messages li .thread-size')"
+                            ".textContent") == "2 messages"
+    open_message(d, "Re: Plans")
+    # the conversation, oldest first, the open message marked
+    thread = d.execute_script("return [...document.querySelectorAll('#msg-thread li')]"
+                              ".map((li) => [li.className, li.querySelector('.preview').textContent])")
+    assert [t[0] for t in thread] == ["", "current"], thread
+    assert thread[0][1].startswith("What are the plans?"), thread
+
+    # reply to all: Olly and the third, not the user; Re: once; quoted
+    by_id(d, "act-reply-all").click()
+    wait(d, lambda: by_id(d, "compose").is_displayed(), what="reply form")
+    to = by_id(d, "c-to").get_attribute("value")
+    assert other in to and third in to and user not in to, to
+    assert by_id(d, "c-subject").get_attribute("value") == "Re: Plans"
+    assert "> The agenda is attached." in by_id(d, "c-body").get_attribute("value")
+    by_id(d, "c-body").send_keys("Coffee first.")
+    by_id(d, "c-send").click()
+    wait(d, lambda: by_id(d, "status").text == "Sent.", what="reply sent")
+    for who, who_pw in ((other, other_pw), (third, third_pw)):
+        assert wait_for(lambda: imap_flags(srv, who, who_pw, "INBOX", "Re: Plans"), 30), who
+    hdr = imap_fetch(srv, other, other_pw, "INBOX", "Re: Plans",
+                     "BODY.PEEK[HEADER.FIELDS (TO IN-REPLY-TO REFERENCES)]")[0][1].decode()
+    assert "In-Reply-To: <plans-2@remote.test>" in hdr, hdr
+    refs = hdr.split("References:")[1].split()
+    assert refs[:2] == ["<plans-1@remote.test>", "<plans-2@remote.test>"], hdr
+    assert user not in hdr, hdr
+    assert "\\Answered" in imap_flags(srv, user, pw, "INBOX", "Re: Plans")
+    # the reply joined the conversation
+    open_message(d, "Re: Plans")
+    wait(d, lambda: len(d.find_elements("css selector", "#msg-thread li")) == 3,
+         what="three messages in the thread")
+
+    # forward: Fwd: once, the attachment travels by its blobId
+    by_id(d, "act-forward").click()
+    wait(d, lambda: by_id(d, "compose").is_displayed(), what="forward form")
+    assert by_id(d, "c-to").get_attribute("value") == ""
+    assert by_id(d, "c-subject").get_attribute("value") == "Fwd: Re: Plans"
+    assert "Forwarded message" in by_id(d, "c-body").get_attribute("value")
+    assert "agenda.txt" in by_id(d, "c-attachments").text
+    by_id(d, "c-to").send_keys(third)
+    by_id(d, "c-send").click()
+    wait(d, lambda: by_id(d, "status").text == "Sent.", what="forward sent")
+    assert wait_for(lambda: imap_flags(srv, third, third_pw, "INBOX", "Fwd: Re: Plans"), 30)
+    bs = imap_fetch(srv, third, third_pw, "INBOX", "Fwd: Re: Plans", "BODYSTRUCTURE")[0].decode()
+    assert '"agenda.txt"' in bs, bs
+    part = imap_fetch(srv, third, third_pw, "INBOX", "Fwd: Re: Plans", "BODY.PEEK[2]")
+    import base64
+    assert base64.b64decode(part[0][1]) == b"1. coffee\r\n2. plans"
