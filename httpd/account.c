@@ -2,11 +2,11 @@
  * account.h and journal.h). */
 #include "httpd/account.h"
 #include "httpd/journal.h"
-#include "httpd/threading.h"
 #include "common/log.h"
 #include "common/mailindex.h"
 #include "common/map.h"
 #include "common/mailstore.h"
+#include "common/threadid.h"
 #include "common/util.h"
 
 #include <inttypes.h>
@@ -18,6 +18,7 @@
 /* One sync: the journal, the folders before and after, what changed. */
 struct sync {
 	struct journal *j;
+	struct threadids tid;	/* the thread store (common/threadid.h) */
 	json_t *old, *now;	/* folder id -> {"name","uv","ms","t","u","tt","ut","sub"} */
 	json_t *removed;	/* emailid -> {"f", "t"} */
 	json_t *added;		/* [{"e","f","u","r","p"}] */
@@ -378,6 +379,24 @@ static void thread_leave(struct sync *x, const char *t, const char *e)
 	free(key);
 }
 
+/* An email not seen in this sync's removals: its thread from the store
+ * (imapd's THREADID may have fixed it already), joined unless the email is
+ * known here (a second copy under the same name). */
+static void place_new(struct sync *x, const char *path, const char *e, char t[OBJECTID_LEN + 1])
+{
+	if (!threadid_get(&x->tid, path, e, t))
+		snprintf(t, OBJECTID_LEN + 1, "T%s", e + 1);
+	char *ekey = xasprintf("E%s", e), *where = journal_get(x->j, ekey);
+	free(ekey);
+	if (where) {
+		note(x, "Email", "u", e);
+	} else {
+		thread_join(x, t, e);
+		note(x, "Email", "c", e);
+	}
+	free(where);
+}
+
 static void place(struct sync *x, json_t *a)
 {
 	const char *e = json_string_value(json_object_get(a, "e"));
@@ -386,21 +405,13 @@ static void place(struct sync *x, json_t *a)
 	bool unread = json_is_true(json_object_get(a, "r"));
 	char t[OBJECTID_LEN + 1] = "";
 	json_t *rm = json_object_get(x->removed, e);
-	char *hkey = xasprintf("H%s", e);
-	char *known = journal_get(x->j, hkey);
 	if (rm) {
 		/* moved (IMAP MOVE keeps the unique name): the same email */
 		strlcpy_t(t, json_string_value(json_object_get(rm, "t")), sizeof t);
 		json_object_del(x->removed, e);
 		note(x, "Email", "u", e);
-	} else if (known) {
-		strlcpy_t(t, known, sizeof t);	/* a second copy under the same name */
-		note(x, "Email", "u", e);
 	} else {
-		thread_assign(x->j, json_string_value(json_object_get(a, "p")), e, t);
-		thread_join(x, t, e);
-		journal_put(x->j, hkey, t);
-		note(x, "Email", "c", e);
+		place_new(x, json_string_value(json_object_get(a, "p")), e, t);
 	}
 	char *key = ukey(f, uid), *val = xasprintf("%s %s %d", e, t, unread);
 	journal_put(x->j, key, val);
@@ -411,8 +422,6 @@ static void place(struct sync *x, json_t *a)
 	free(ekey);
 	free(loc);
 	count(x, f, t, unread, 1);
-	free(known);
-	free(hkey);
 }
 
 static void settle(struct sync *x)
@@ -427,9 +436,7 @@ static void settle(struct sync *x)
 		char *key = xasprintf("E%s", e);
 		journal_del(x->j, key);
 		free(key);
-		key = xasprintf("H%s", e);
-		journal_del(x->j, key);
-		free(key);
+		threadid_forget(&x->tid, e);
 		thread_leave(x, json_string_value(json_object_get(rm, "t")), e);
 		note(x, "Email", "d", e);
 	}
@@ -605,6 +612,7 @@ int account_sync(struct account *a)
 	struct sync x = { .j = journal_open(true) };
 	if (!x.j)
 		return -1;
+	threadid_migrate(x.j->m);
 	x.old = journal_get_json(x.j, "S");
 	if (!json_is_object(x.old)) {
 		json_decref(x.old);
@@ -637,6 +645,7 @@ int account_sync(struct account *a)
 	json_decref(x.removed);
 	json_decref(x.added);
 	json_decref(x.chg);
+	threadid_end(&x.tid);
 	journal_close(x.j);
 	return 0;
 }
@@ -655,11 +664,10 @@ bool account_locate(struct journal *j, const struct account *a, const char *id,
 	return ok;
 }
 
-void account_thread_of(struct journal *j, const char *id, char out[OBJECTID_LEN + 1])
+void account_thread_of(const char *id, char out[OBJECTID_LEN + 1])
 {
-	char *key = xasprintf("H%s", id);
-	char *v = journal_get(j, key);
-	strlcpy_t(out, v ? v : "", OBJECTID_LEN + 1);
-	free(v);
-	free(key);
+	struct threadids t = { 0 };
+	if (!threadid_known(&t, id, out))
+		out[0] = '\0';
+	threadid_end(&t);
 }

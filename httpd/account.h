@@ -48,7 +48,7 @@ const struct folder *account_folder_by_name(const struct account *a, const char 
 /* Where email id is: its folder and UID; false when there is no such email. */
 bool account_locate(struct journal *j, const struct account *a, const char *id,
 		    const struct folder **f, uint32_t *uid);
-/* The thread of email id ("" unknown), into out. */
-void account_thread_of(struct journal *j, const char *id, char out[OBJECTID_LEN + 1]);
+/* The thread of email id ("" unknown), into out (common/threadid.h). */
+void account_thread_of(const char *id, char out[OBJECTID_LEN + 1]);
 
 #endif

@@ -61,7 +61,7 @@ bool email_open(struct sess *s, struct journal *j, const char *id, struct email 
 	if (!ok)
 		return false;
 	strlcpy_t(e->id, id, sizeof e->id);
-	account_thread_of(j, id, e->thread);
+	account_thread_of(id, e->thread);
 	return true;
 }
 

@@ -495,10 +495,7 @@ json_t *email_store(struct jcall *c, const char *cid, const struct folder *f, js
 	objectid_email(r.file, id);
 	email_blob_id(id, blob);
 	account_sync(&c->s->acct);
-	struct journal *j = journal_open(false);
-	if (j)
-		account_thread_of(j, id, thread);
-	journal_close(j);
+	account_thread_of(id, thread);
 	jmap_created(c, cid, id);
 	json_t *out = json_pack("{s:s, s:s, s:s, s:I}", "id", id, "blobId", blob, "threadId", thread,
 				"size", (json_int_t)r.size);

@@ -107,10 +107,7 @@ static json_t *create(struct jcall *c, const char *cid, json_t *obj, json_t **er
 	if (*err)
 		return NULL;
 	char thread[OBJECTID_LEN + 1] = "", sent[32];
-	struct journal *j = journal_open(false);
-	if (j)
-		account_thread_of(j, eid, thread);
-	journal_close(j);
+	account_thread_of(eid, thread);
 	maildate_rfc3339(time(NULL), 0, true, sent);
 	char *id = xasprintf("S%s", qid);
 	json_t *full = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:n, s:[], s:[]}", "id", id,

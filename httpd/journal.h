@@ -8,8 +8,10 @@
  *                  "k": [ids updated in counts only]}} (at most JOURNAL_KEEP)
  *   "U" + mailbox ":" + uid  "emailid threadid unread" of a message seen
  *   "E" + emailid  "mailbox uid": where the message is
- *   "H" + emailid  its thread; "m" + Message-ID: the thread of that id;
  *   "t" + thread   the thread's email ids, space-separated, oldest first
+ *                  (which thread an email is in: common/threadid.h, whose
+ *                  "H" and "m" records were kept here before; they stay,
+ *                  unread, once copied)
  *   "P" + mailbox ":" + thread  "emails unread": a thread's count in a folder
  *   "O" + TYPE ":" + id  stored objects of the types kept here (submissions,
  *                  identities, vacation response)
@@ -20,11 +22,13 @@
 #ifndef TERN_HTTPD_JOURNAL_H
 #define TERN_HTTPD_JOURNAL_H
 
+#include "common/threadid.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#define JOURNAL_FILE "tern-jmap.db"
+#define JOURNAL_FILE THREADID_OLD_DB	/* "tern-jmap.db" */
 #define JOURNAL_KEEP 20000	/* change records kept */
 
 struct map;

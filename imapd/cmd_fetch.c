@@ -6,6 +6,7 @@
 #include "common/mime_preview.h"
 #include "common/mime_stream.h"
 #include "common/objectid.h"
+#include "common/threadid.h"
 #include "imapd/fetch_parse.h"
 #include "imapd/fetch_stream.h"
 #include "common/util.h"
@@ -199,8 +200,23 @@ static bool fetch_set_seen(struct session *s, struct mi *mi, struct vmsg *m, str
 }
 
 /* One "* n FETCH (...)" response. false if the message is gone. */
+/* RFC 8474 5.2: the thread JMAP also names (common/threadid.h); NIL only
+ * when the store cannot be opened. */
+static void out_threadid(struct evbuffer *b, struct threadids *tid, struct mi *mi,
+			 const struct mi_rec *rec)
+{
+	char id[OBJECTID_LEN + 1], t[OBJECTID_LEN + 1];
+	objectid_email(rec->file, id);
+	char *path = mi_path(mi, rec);
+	if (threadid_get(tid, path, id, t))
+		evbuffer_add_printf(b, "(%s)", t);
+	else
+		evbuffer_add(b, "NIL", 3);
+	free(path);
+}
+
 static bool fetch_one(struct session *s, struct fstream *fs, struct mi *mi, size_t i,
-		      struct freq *r, bool uid, bool *unknown_cte)
+		      struct freq *r, bool uid, bool *unknown_cte, struct threadids *tid)
 {
 	struct vmsg *m = &s->sel->m[i];
 	if (m->gone)
@@ -242,8 +258,7 @@ static bool fetch_one(struct session *s, struct fstream *fs, struct mi *mi, size
 			evbuffer_add_printf(b, "(%s)", id);
 			break;
 		}
-		/* RFC 8474 5.2: a server without thread ids answers NIL */
-		case F_THREADID: evbuffer_add(b, "NIL", 3); break;
+		case F_THREADID: out_threadid(b, tid, mi, &rec); break;
 		case F_INTERNALDATE:
 			fmt_internaldate(rec.idate, date);
 			evbuffer_add_printf(b, "\"%s\"", date);
@@ -315,12 +330,14 @@ void fetch_job_free(struct fetch_job *j)
  * enough to wait for the client. */
 static void fetch_batch(struct session *s, struct fetch_job *j, struct mi *mi)
 {
+	struct threadids tid = { 0 };
 	while (j->k < j->n && fs_queued_text(j->fs) < BATCH_TEXT &&
 	       fs_queued_files(j->fs) < BATCH_FILES) {
-		if (!fetch_one(s, j->fs, mi, j->idx[j->k], &j->r, j->uid, &j->unknown_cte))
+		if (!fetch_one(s, j->fs, mi, j->idx[j->k], &j->r, j->uid, &j->unknown_cte, &tid))
 			j->missing = true;
 		j->k++;
 	}
+	threadid_end(&tid);	/* the store's writer is not kept between turns */
 }
 
 /* Output octets waiting: the session's buffer and, under COMPRESS, the

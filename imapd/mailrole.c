@@ -14,6 +14,7 @@
 #include "common/mailstore.h"
 #include "common/privdrop.h"
 #include "common/sandbox.h"
+#include "common/threadid.h"
 #include "common/urlfetch.h"
 #include "common/util.h"
 
@@ -130,6 +131,9 @@ static void run_child(struct instance *in, const struct session_limits *lim, int
 		_exit(1);
 	}
 	free(maildir);
+	/* thread ids JMAP gave before they moved out of its journal: copied
+	 * here, where no index lock is held (common/threadid.h) */
+	threadid_migrate(NULL);
 	log_info("imap session: user=%s client=%s tls=%s", user, ip, flags & HANDOFF_TLS ? "yes" : "no");
 	session_run(fd, user, tag, ip, flags & HANDOFF_TLS, pending, npending, lim, &imap_session_ops);
 	_exit(0);

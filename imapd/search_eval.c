@@ -14,6 +14,7 @@
 #include "common/mime.h"
 #include "common/mime_addr.h"
 #include "common/objectid.h"
+#include "common/threadid.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -35,6 +36,7 @@ struct srun {
 	struct session *s;
 	struct mi *mi;
 	struct mi_fcur *fc;	/* cached header fields, in UID order */
+	struct threadids tid;	/* THREADID (common/threadid.h) */
 	/* records missing from the index, built from parsed messages and
 	 * stored after the pass (no writes while the cursor is open) */
 	struct backfill {
@@ -294,7 +296,16 @@ static bool eval(struct msgctx *c, const struct skey *k)
 		objectid_email(c->rec.file, id);
 		return !strcmp(id, k->str);
 	}
-	case SK_THREADID: return false;	/* no thread ids: THREADID is NIL for every message */
+	case SK_THREADID: {
+		char id[OBJECTID_LEN + 1], t[OBJECTID_LEN + 1];
+		if (!need_rec(c))
+			return false;
+		objectid_email(c->rec.file, id);
+		char *path = mi_path(c->mi, &c->rec);
+		bool ok = threadid_get(&c->run->tid, path, id, t);
+		free(path);
+		return ok && !strcmp(t, k->str);
+	}
 	case SK_SMALLER: return need_rec(c) && (int64_t)c->rec.size < k->num;
 	case SK_SENTBEFORE: case SK_SENTON: case SK_SENTSINCE: {
 		int64_t d;
@@ -331,6 +342,7 @@ static bool eval_one(struct srun *run, const struct skey *prog, size_t i)
 static void run_end(struct srun *run)
 {
 	mi_fields_close(run->fc);
+	threadid_end(&run->tid);
 	for (size_t i = 0; i < run->nbf; i++) {
 		mi_fields_put(run->mi, run->bf[i].uid, run->bf[i].rec, run->bf[i].len);
 		free(run->bf[i].rec);

@@ -397,6 +397,62 @@ def test_threads_and_collapse(srv, jm):
     assert ch["destroyed"] == [es["other"]["threadId"]]
 
 
+def imap_threads(srv, jm):
+    """{EMAILID: THREADID} of INBOX over a fresh IMAP session."""
+    c = imap(srv, jm)
+    try:
+        c.select("INBOX")
+        typ, data = c.fetch("1:*", "(EMAILID THREADID)")
+        assert typ == "OK", data
+        pairs = re.findall(rb"EMAILID \((E[0-9a-f]{24})\) THREADID \((T[0-9a-f]{24})\)",
+                           b"\n".join(data))
+        assert len(pairs) == len(data), data  # never NIL
+        return {e.decode(): t.decode() for e, t in pairs}
+    finally:
+        c.logout()
+
+
+def test_imap_threadid_is_the_jmap_thread(srv, jm):
+    """RFC 8474 THREADID: a delivered message and its reply share one thread
+    id, an unrelated message has another, the same ids JMAP gives as threadId,
+    whichever protocol asks first, and they survive a new login."""
+    srv.smtp_send(jm.user, [
+        msg("plan", extra="Message-ID: <p1@example.org>\r\n"),
+        msg("Re: plan", extra="Message-ID: <p2@example.org>\r\nIn-Reply-To: <p1@example.org>\r\n"
+                              "References: <p1@example.org>\r\n"),
+        msg("unrelated", extra="Message-ID: <u1@example.org>\r\n")])
+    # IMAP asks first: imapd assigns the threads
+    first = imap_threads(srv, jm)
+    c = imap(srv, jm)
+    c.select("INBOX")
+    typ, data = c.fetch("1:3", "(EMAILID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    subj = {}
+    for part in data:
+        if isinstance(part, tuple):
+            e = re.search(rb"EMAILID \((E[0-9a-f]{24})\)", part[0]).group(1).decode()
+            subj[part[1].decode().split(":", 1)[1].strip()] = e
+    plan, reply, other = (first[subj[k]] for k in ("plan", "Re: plan", "unrelated"))
+    assert plan == reply != other
+    typ, data = c.search(None, "THREADID", plan)
+    assert data == [b"1 2"], data
+    c.uid("SEARCH", "RETURN", "(COUNT)", "THREADID", other)
+    typ, data = c.response("ESEARCH")
+    assert data[0] and b"COUNT 1" in data[0], data
+    c.logout()
+    # JMAP agrees, and a new session still says the same
+    es = get(jm, query(jm), ["threadId"])
+    assert {e["id"]: e["threadId"] for e in es} == first
+    th = jm.call("Thread/get", {"accountId": jm.account, "ids": [plan]})["list"][0]
+    assert th["emailIds"] == [subj["plan"], subj["Re: plan"]]
+    assert imap_threads(srv, jm) == first
+    # JMAP sees a new reply first: IMAP gives the thread JMAP gave it
+    srv.smtp_send(jm.user, [msg("Re: Re: plan", extra="Message-ID: <p3@example.org>\r\n"
+                                                     "References: <p1@example.org> <p2@example.org>\r\n")])
+    es = {e["id"]: e["threadId"] for e in get(jm, query(jm), ["threadId"])}
+    assert len(es) == 4 and list(es.values()).count(plan) == 3
+    assert imap_threads(srv, jm) == es
+
+
 def test_create_from_parts(srv, jm):
     st, _, b = jm.raw("POST", f"/jmap/upload/{jm.account}/", b"%PDF-1.4 binary \x00\xff",
                       {"Content-Type": "application/pdf"})
