@@ -25,6 +25,7 @@ EMBED(app, "app.js");
 EMBED(jmap, "jmap.js");
 EMBED(sanitize, "sanitize.js");
 EMBED(css, "webmail.css");
+EMBED(frame, "frame.html");
 
 #define FILE_ENTRY(path, name, type) { path, type, wm_##name##_start, wm_##name##_end }
 
@@ -38,6 +39,10 @@ static const struct {
 	FILE_ENTRY("jmap.js", jmap, "text/javascript; charset=utf-8"),
 	FILE_ENTRY("sanitize.js", sanitize, "text/javascript; charset=utf-8"),
 	FILE_ENTRY("webmail.css", css, "text/css; charset=utf-8"),
+	/* the same blank document under two names: webmail_front.c gives each
+	 * its own policy */
+	FILE_ENTRY("frame.html", frame, "text/html; charset=utf-8"),
+	FILE_ENTRY("frame-images.html", frame, "text/html; charset=utf-8"),
 };
 
 bool webmail_file(const char *name, struct webmail_file *out)

@@ -19,22 +19,41 @@
 #define PREFIX "/webmail/"
 #define LOGIN_MAX 4096	/* a login body: two short strings */
 
-/* No inline script or style anywhere; the page reaches only this origin.
- * Mail is shown in a sandboxed frame (no scripts, opaque origin) whose own
- * policy allows images from the network only once the user asks (app.js),
- * hence https: in img-src; connect-src stays 'self'. */
-#define PAGE_CSP                                                                   \
-	"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; " \
-	"img-src 'self' data: https:; connect-src 'self'; frame-src 'self'; "      \
-	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+/* No inline script or style anywhere; the page reaches only this origin. */
+#define PAGE_CSP                                                                     \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "   \
+	"connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; " \
+	"frame-ancestors 'none'"
+
+/* The frame a message's HTML is written into (app.js; sandboxed without
+ * scripts): no script at all, the message's own styles, images from data:
+ * only, or also from https: in the variant loaded once the user asks. Only
+ * the page may frame it. */
+#define FRAME_CSP(img)                                                          \
+	"default-src 'none'; style-src 'unsafe-inline'; img-src " img "; "      \
+	"font-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+
+static const struct {
+	const char *name, *csp, *framing;
+} policies[] = {
+	{ "frame.html", FRAME_CSP("data:"), "SAMEORIGIN" },
+	{ "frame-images.html", FRAME_CSP("data: https:"), "SAMEORIGIN" },
+};
 
 static const char *cookie_attrs = "Path=/; Secure; HttpOnly; SameSite=Strict";
 
-static void security_headers(struct evhttp_request *req)
+static void security_headers(struct evhttp_request *req, const char *name)
 {
+	const char *csp = PAGE_CSP, *framing = "DENY";
+	for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++) {
+		if (!strcmp(name, policies[i].name)) {
+			csp = policies[i].csp;
+			framing = policies[i].framing;
+		}
+	}
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	evhttp_add_header(h, "Content-Security-Policy", PAGE_CSP);
-	evhttp_add_header(h, "X-Frame-Options", "DENY");
+	evhttp_add_header(h, "Content-Security-Policy", csp);
+	evhttp_add_header(h, "X-Frame-Options", framing);
 	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
 	evhttp_add_header(h, "Cache-Control", "no-store");
 }
@@ -164,7 +183,7 @@ static void serve_file(struct evhttp_request *req, const char *name)
 		reply_status(req, 404, "Not found");
 		return;
 	}
-	security_headers(req);
+	security_headers(req, name);
 	reply_body(req, 200, f.type, f.data, f.len);
 }
 

@@ -258,13 +258,31 @@ function renderBody(e) {
   frame.hidden = html === null;
   $('msg-images').hidden = true;
   if (html === null) {
+    frame.onload = null;
     $('msg-text').textContent = textOf(e);
-    frame.removeAttribute('srcdoc');
     return;
   }
   const out = sanitize(html, st.remote);
-  frame.srcdoc = out.html;
+  showHtml(frame, out.html, st.remote);
   $('msg-images').hidden = out.blocked === 0 || st.remote;
+}
+
+// The frame is a blank document httpd serves with the frame's own policy
+// (frame.html: images from data: only; frame-images.html: and https:, once
+// the user asks), so the page's policy needs neither inline styles nor remote
+// images (a srcdoc frame would inherit the page's). The page writes the
+// sanitised message into it once loaded: the sandbox allows the same origin
+// for that, never scripts. The handler is cleared before writing (closing
+// the document fires load again) and replaced by a newer message's.
+function showHtml(frame, html, images) {
+  frame.onload = () => {
+    frame.onload = null;
+    const doc = frame.contentDocument;
+    doc.open();
+    doc.write(html);
+    doc.close();
+  };
+  frame.src = images ? 'frame-images.html' : 'frame.html';
 }
 
 // The conversation, oldest first, when there is more than this message.

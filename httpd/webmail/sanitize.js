@@ -2,8 +2,9 @@
 // DOMParser (an inert document: nothing in it runs or loads), stripped of
 // everything active, and its remote references are parked until the user
 // asks for them. What comes out is shown in an iframe sandboxed without
-// scripts, under its own Content-Security-Policy: the sanitiser and the
-// frame each stop scripts and remote loads on their own.
+// scripts, under its own Content-Security-Policy (the header of the frame's
+// document, and the meta element below): the sanitiser and the frame each
+// stop scripts and remote loads on their own.
 
 const DROP = new Set(['SCRIPT', 'IFRAME', 'FRAME', 'FRAMESET', 'OBJECT', 'EMBED', 'APPLET',
   'LINK', 'META', 'BASE', 'FORM', 'INPUT', 'BUTTON', 'TEXTAREA', 'SELECT', 'NOSCRIPT',

@@ -56,15 +56,30 @@ def cookie_of(h):
 
 # ---- headers, cookie and CSRF, without a browser ----
 
+def policy(h):
+    """The Content-Security-Policy header as {directive: [values]}."""
+    return {d.split()[0]: d.split()[1:] for d in h["content-security-policy"].split("; ")}
+
+
 def test_page_and_its_policy(srv):
     st, h, _ = srv.request("GET", "/")
     assert st == 302 and h["location"] == "/webmail/"
     st, h, body = srv.request("GET", "/webmail/")
     assert st == 200 and h["content-type"].startswith("text/html") and b"app.js" in body
-    csp = {d.split()[0]: d.split()[1:] for d in h["content-security-policy"].split("; ")}
+    csp = policy(h)
     assert csp["default-src"] == ["'none'"] and csp["script-src"] == ["'self'"]
     assert csp["connect-src"] == ["'self'"] and csp["frame-ancestors"] == ["'none'"]
+    # no inline style and no remote image for the page: those are the
+    # message frame's, in its own policy
+    assert csp["style-src"] == ["'self'"] and csp["img-src"] == ["'self'"]
     assert h["x-frame-options"] == "DENY"
+    for name, img in (("frame.html", ["data:"]), ("frame-images.html", ["data:", "https:"])):
+        st, h, body = srv.request("GET", "/webmail/" + name)
+        assert st == 200 and h["content-type"].startswith("text/html") and b"<script" not in body
+        csp = policy(h)
+        assert "script-src" not in csp and csp["default-src"] == ["'none'"], csp
+        assert csp["img-src"] == img and csp["style-src"] == ["'unsafe-inline'"], csp
+        assert csp["frame-ancestors"] == ["'self'"] and h["x-frame-options"] == "SAMEORIGIN"
     st, h, body = srv.request("GET", "/webmail/app.js")
     assert st == 200 and h["content-type"].startswith("text/javascript") and b"import" in body
     assert srv.request("GET", "/webmail/nope.js")[0] == 404
@@ -277,7 +292,8 @@ def test_browser_session(srv, browser, remote):
     # the hostile message: its script runs nothing, its remote images load
     # nothing until asked
     Hits.paths.clear()
-    page = (f"<html><head><style>body {{ background: url({remote}/css-bg.gif) }}</style>"
+    page = (f"<html><head><style>body {{ background: url({remote}/css-bg.gif) }}"
+            "p { color: rgb(1, 2, 3) }</style>"
             f"<script>new Image().src = '{remote}/script-ran';"
             f" parent.document.title = 'pwned';</script></head><body>"
             f"<p id=t>Special offer inside</p><img src=\"{remote}/tracker.gif\">"
@@ -288,8 +304,14 @@ def test_browser_session(srv, browser, remote):
     click(d, "return document.querySelector('#mailboxes button[data-role=inbox]')", what="INBOX")
     open_message(d, "Special offer")
     wait(d, lambda: by_id(d, "msg-html").is_displayed(), what="html frame")
+    wait(d, lambda: d.execute_script("const d = document.getElementById('msg-html').contentDocument;"
+                                     " return d && d.getElementById('t') !== null"),
+         what="message written into the frame")
     d.switch_to.frame(by_id(d, "msg-html"))
     assert "Special offer inside" in d.find_element(By.ID, "t").text
+    # the message's own style applies: the frame's policy, not the page's
+    assert d.find_element(By.ID, "t").value_of_css_property("color") in \
+        ("rgb(1, 2, 3)", "rgba(1, 2, 3, 1)")
     for a in d.find_elements(By.TAG_NAME, "a"):
         a.click()
     d.switch_to.default_content()
