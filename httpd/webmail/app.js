@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 
 const st = {
   jmap: null, mailboxes: [], current: null, search: null, position: 0, total: 0,
-  ids: [], open: null, remote: false, events: null, me: [],
+  ids: [], open: null, remote: false, events: null, me: [], sort: 'receivedAt:desc',
 };
 
 function status(text) { $('status').textContent = text || ''; }
@@ -146,7 +146,7 @@ function listFilter() {
 async function loadList() {
   const r = await st.jmap.call([
     ['Email/query', { accountId: st.jmap.accountId, filter: listFilter(),
-      sort: [{ property: 'receivedAt', isAscending: false }], collapseThreads: true,
+      sort: sortOrder(), collapseThreads: true,
       position: st.position, limit: PAGE, calculateTotal: true }, 'q'],
     ['Email/get', { accountId: st.jmap.accountId, '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' },
       properties: ['threadId', 'mailboxIds', 'keywords', 'from', 'subject', 'receivedAt', 'preview', 'hasAttachment'] }, 'g'],
@@ -158,6 +158,14 @@ async function loadList() {
   const byId = new Map(r.g.list.map((e) => [e.id, e]));
   const sizes = new Map(r.t.list.map((t) => [t.id, t.emailIds.length]));
   renderList(st.ids.map((id) => byId.get(id)).filter(Boolean), sizes);
+}
+
+// The list's order (the #sort choice), newest first among equals.
+function sortOrder() {
+  const [property, dir] = st.sort.split(':');
+  const order = [{ property, isAscending: dir === 'asc' }];
+  if (property !== 'receivedAt') order.push({ property: 'receivedAt', isAscending: false });
+  return order;
 }
 
 function addressText(list) {
@@ -172,6 +180,7 @@ function dateText(iso) {
 function renderList(emails, sizes) {
   const mb = st.mailboxes.find((m) => m.id === st.current);
   $('list-title').textContent = st.search ? `Search: ${st.search}` : (mb ? mb.name : '');
+  $('empty-trash').hidden = Boolean(st.search) || !mb || mb.role !== 'trash' || !st.total;
   const ul = $('messages');
   ul.replaceChildren();
   for (const e of emails) {
@@ -390,6 +399,28 @@ async function refresh() {
   await loadList();
 }
 
+// Everything in Trash destroyed, maxObjectsInSet at a time, after the user
+// confirms.
+async function emptyTrash() {
+  const trash = mailboxByRole('trash');
+  if (!trash || !window.confirm(`Delete every message in ${trash.name} for good?`)) return;
+  const chunk = st.jmap.session.capabilities['urn:ietf:params:jmap:core'].maxObjectsInSet || 100;
+  let gone = 0;
+  for (;;) {
+    const r = await st.jmap.call([
+      ['Email/query', { accountId: st.jmap.accountId, filter: { inMailbox: trash.id }, limit: chunk }, 'q'],
+      ['Email/set', { accountId: st.jmap.accountId,
+        '#destroy': { resultOf: 'q', name: 'Email/query', path: '/ids' } }, 's'],
+    ]);
+    const n = (r.s.destroyed || []).length;
+    gone += n;
+    if (!n || r.q.ids.length < chunk) break;
+  }
+  if (st.open) closeReader();
+  status(`Deleted ${gone} message${gone === 1 ? '' : 's'} for good.`);
+  await refresh();
+}
+
 // ---- search ----
 
 async function onSearch(ev) {
@@ -601,6 +632,8 @@ function wire() {
   on('search', 'submit', onSearch);
   on('page-prev', 'click', () => page(-1));
   on('page-next', 'click', () => page(1));
+  on('sort', 'change', (ev) => { st.sort = ev.target.value; st.position = 0; return loadList(); });
+  on('empty-trash', 'click', emptyTrash);
   on('act-back', 'click', closeReader);
   on('act-flag', 'click', () => setKeyword('$flagged', !(st.email.keywords || {}).$flagged));
   on('act-unread', 'click', () => setKeyword('$seen', false));

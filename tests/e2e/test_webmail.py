@@ -545,3 +545,40 @@ def test_reply_all_forward_and_thread(srv, browser):
     part = imap_fetch(srv, third, third_pw, "INBOX", "Fwd: Re: Plans", "BODY.PEEK[2]")
     import base64
     assert base64.b64decode(part[0][1]) == b"1. coffee\r\n2. plans"
+
+
+def test_sort_delete_and_empty_trash(srv, browser):
+    """The list's sort order; Delete moves to Trash, Delete in Trash destroys,
+    Empty Trash (confirmed) destroys the rest: IMAP sees each step."""
+    d = browser
+    user, pw = srv.new_user()
+    srv.smtp_send(user, [plain("Bravo", "bbb\r\n" * 1000, user), plain("Charlie", "c", user),
+                         plain("Alpha", "a" * 100, user)])
+    log_in(d, srv, user, pw)
+    wait(d, lambda: len(list_subjects(d)) == 3, what="three listed")
+    from selenium.webdriver.support.ui import Select
+    Select(by_id(d, "sort")).select_by_visible_text("Subject")
+    wait(d, lambda: list_subjects(d) == ["Alpha", "Bravo", "Charlie"], what="by subject")
+    Select(by_id(d, "sort")).select_by_visible_text("Largest first")
+    wait(d, lambda: list_subjects(d) == ["Bravo", "Alpha", "Charlie"], what="by size")
+    assert by_id(d, "empty-trash").is_displayed() is False
+
+    for subject in ("Bravo", "Alpha"):
+        open_message(d, subject)
+        by_id(d, "act-delete").click()
+        wait(d, lambda: subject not in list_subjects(d), what=f"{subject} out of INBOX")
+        assert imap_flags(srv, user, pw, "Trash", subject) is not None
+    open_folder(d, "trash")
+    open_message(d, "Alpha")
+    by_id(d, "act-delete").click()  # in Trash: for good
+    wait(d, lambda: list_subjects(d) == ["Bravo"], what="Alpha destroyed")
+    assert imap_flags(srv, user, pw, "Trash", "Alpha") is None
+
+    by_id(d, "empty-trash").click()
+    from selenium.webdriver.support.ui import WebDriverWait
+    WebDriverWait(d, 10).until(lambda _: d.switch_to.alert).accept()
+    wait(d, lambda: list_subjects(d) == [], what="Trash emptied")
+    assert by_id(d, "status").text == "Deleted 1 message for good."
+    assert imap_flags(srv, user, pw, "Trash", "Bravo") is None
+    assert imap_flags(srv, user, pw, "INBOX", "Charlie") is not None
+    assert not by_id(d, "empty-trash").is_displayed()
