@@ -3,6 +3,7 @@
  * them late: failed logins wait on a timer, never blocking the loop). */
 #include "authd/authd.h"
 #include "common/auth_proto.h"
+#include "common/listener.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -35,8 +36,8 @@ struct conn {
 };
 
 static struct conn *conns;
-static int listen_fd = -1;
-static struct event *listen_ev, *drain_timer;
+static struct listener *listen_lis;
+static struct event *drain_timer;
 static bool draining;
 
 #define DRAIN_MAX_S 120	/* a reload never keeps the old authd longer than this */
@@ -258,16 +259,10 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 	conn_maybe_done(c);
 }
 
-static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+static void accept_cb(int s, struct sockaddr *sa, int salen, void *arg)
 {
-	int s = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	unsigned uid;
 	int pid;
-	if (s < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_warn("accept: %s", strerror(errno));
-		return;
-	}
 	if (ipc_peer_uid(s, &uid, &pid) < 0 || !peer_allowed((uid_t)uid)) {
 		log_warn("refused connection from uid=%u pid=%d: not an account of this instance", uid, pid);
 		close(s);
@@ -297,11 +292,8 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 void server_start(int fd)
 {
-	listen_fd = fd;
 	fd_nonblock(fd);
-	listen_ev = event_new(authd.base, fd, EV_READ | EV_PERSIST, accept_cb, NULL);
-	if (!listen_ev || event_add(listen_ev, NULL) < 0)
-		fatal("cannot watch the listening socket");
+	listen_lis = listener_new(authd.base, fd, "auth.sock", accept_cb, NULL);
 }
 
 static void drain_timeout(evutil_socket_t fd, short what, void *arg)
@@ -317,10 +309,8 @@ void server_drain(void)
 		return;
 	draining = true;
 	log_info("reload: a new authd serves new connections; finishing %u connection(s)", authd.nconns);
-	event_free(listen_ev);
-	listen_ev = NULL;
-	close(listen_fd);
-	listen_fd = -1;
+	listener_free(listen_lis);	/* closes the socket */
+	listen_lis = NULL;
 	if (authd.nconns == 0) {
 		event_base_loopbreak(authd.base);
 		return;

@@ -10,6 +10,7 @@
 #include "httpd/webmail.h"
 #include "common/auth_client.h"
 #include "common/daemon.h"
+#include "common/listener.h"
 #include "common/log.h"
 #include "common/mta_sts.h"
 #include "common/privdrop.h"
@@ -23,7 +24,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -33,7 +33,6 @@
 
 struct front F;
 static int conn_idx = -1;	/* SSL ex_data slot: marks a counted connection */
-static struct event *resume_ev;
 
 unsigned front_port(unsigned standard)
 {
@@ -93,12 +92,8 @@ const char *req_peer(struct evhttp_request *req)
 
 static void set_accepting(bool on)
 {
-	for (int i = 0; i < F.nbound; i++) {
-		if (on)
-			evconnlistener_enable(F.bound[i]);
-		else
-			evconnlistener_disable(F.bound[i]);
-	}
+	for (int i = 0; i < F.nbound; i++)
+		listener_set_accepting(F.bound[i], on);
 }
 
 /* The SSL of every HTTPS connection carries a mark whose free function
@@ -165,22 +160,6 @@ static void on_http(struct evhttp_request *req, void *arg)
 		redirect_https(req);
 }
 
-static void resume_accept(evutil_socket_t fd, short what, void *arg)
-{
-	if (!F.draining && F.nconns < F.max_clients)
-		set_accepting(true);
-}
-
-/* EMFILE and friends: the connection stays pending, so accepting again at
- * once would spin; pause for a second. */
-static void on_accept_error(struct evconnlistener *l, void *arg)
-{
-	log_warn("http: accept: %s; pausing for a second", strerror(errno));
-	set_accepting(false);
-	struct timeval sec = { 1, 0 };
-	evtimer_add(resume_ev, &sec);
-}
-
 static struct evhttp *make_server(bool tls, const char *name, uint64_t timeout, uint64_t max_hdr,
 				  uint64_t max_body)
 {
@@ -204,9 +183,8 @@ static struct evhttp *make_server(bool tls, const char *name, uint64_t timeout, 
 		struct evhttp_bound_socket *bs = evhttp_accept_socket_with_handle(h, fds[i]);
 		if (!bs)
 			fatal("cannot listen on fd %d (%s)", fds[i], name);
-		struct evconnlistener *l = evhttp_bound_socket_get_listener(bs);
-		evconnlistener_set_error_cb(l, on_accept_error);
-		F.bound[F.nbound++] = l;
+		/* evhttp accepts; the pause when out of descriptors is ours */
+		F.bound[F.nbound++] = listener_adopt(evhttp_bound_socket_get_listener(bs), name);
 	}
 	return n ? h : (evhttp_free(h), NULL);
 }
@@ -295,7 +273,6 @@ int front_main(struct instance *in, struct cfg *conf)
 	 * needed). No file once running: Landlock grants none, a library's
 	 * read-only open just fails. */
 	sandbox_enter("httpd", SB_THREADS | SB_ACCEPT | SB_UNIX | SB_FILES_READ, NULL, 0);
-	resume_ev = evtimer_new(F.base, resume_accept, NULL);
 	struct event *evs[3] = {
 		evsignal_new(F.base, SIGTERM, on_signal, NULL),
 		evsignal_new(F.base, SIGHUP, on_signal, NULL),

@@ -12,6 +12,7 @@ struct event_base;
 struct evhttp;
 struct evhttp_request;
 struct auth_client;
+struct listener;
 
 #define FRONT_MAX_LISTENERS 16
 
@@ -28,7 +29,7 @@ struct front {
 	uint64_t auth_cache_s, session_idle_s, event_ping_min_s;
 	struct jmap_limits lim;
 	char *sts_policy;		/* MTA-STS policy text, NULL: none published */
-	void *bound[FRONT_MAX_LISTENERS];	/* struct evconnlistener * */
+	struct listener *bound[FRONT_MAX_LISTENERS];
 	int nbound;
 	bool draining;
 };

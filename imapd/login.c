@@ -8,6 +8,7 @@
 #include "common/auth_proto.h"
 #include "common/daemon.h"
 #include "common/linereader.h"
+#include "common/listener.h"
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "common/sasl.h"
@@ -18,7 +19,6 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
-#include <event2/listener.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,8 +412,7 @@ static void refuse_client(int fd, const char *ip, const char *why, bool implicit
 	close(fd);
 }
 
-static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+static void on_accept(int fd, struct sockaddr *sa, int salen, void *arg)
 {
 	bool implicit_tls = arg != NULL;
 	if (L.nclients >= L.max_clients || (implicit_tls && !L.tls_ctx)) {
@@ -463,7 +462,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	if (sig == SIGHUP) {
 		/* the master started a new generation: stop accepting, finish sessions */
 		for (int i = 0; i < L.nlis; i++)
-			evconnlistener_disable(L.lis[i]);
+			listener_set_accepting(L.lis[i], false);
 		L.draining = true;
 		log_info("imap login: draining");
 	}
@@ -509,11 +508,8 @@ int login_main(struct instance *in, struct cfg *conf)
 	for (int i = 0; i < n; i++) {
 		fd_nonblock(fds[i]);
 		/* The callback argument says implicit TLS (imaps) or not. */
-		L.lis[L.nlis] = evconnlistener_new(L.base, on_accept, i >= nplain ? (void *)1 : NULL,
-						   LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
-		if (!L.lis[L.nlis])
-			fatal("cannot listen on fd %d", fds[i]);
-		L.nlis++;
+		L.lis[L.nlis++] = listener_new(L.base, fds[i], i >= nplain ? "imaps" : "imap", on_accept,
+					       i >= nplain ? (void *)1 : NULL);
 	}
 	struct event *sigs[3] = {
 		evsignal_new(L.base, SIGTERM, on_signal, NULL),

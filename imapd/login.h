@@ -12,14 +12,14 @@
 #include <stdint.h>
 
 struct auth_client;
-struct evconnlistener;
+struct listener;
 
 struct login_ctx {
 	struct event_base *base;
 	struct auth_client *auth;
 	SSL_CTX *tls_ctx;
 #define IMAP_MAX_LISTENERS 32	/* imap and imaps on every `listen` address */
-	struct evconnlistener *lis[IMAP_MAX_LISTENERS];
+	struct listener *lis[IMAP_MAX_LISTENERS];
 	int nlis;
 	const char *hostname;
 	char *run_prefix;	/* "" when chrooted in run_dir, else run_dir */

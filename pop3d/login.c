@@ -4,6 +4,7 @@
 #include "common/auth_client.h"
 #include "common/daemon.h"
 #include "common/linereader.h"
+#include "common/listener.h"
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "common/sasl.h"
@@ -17,7 +18,6 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <signal.h>
@@ -270,14 +270,11 @@ static void refuse(struct login *L, evutil_socket_t fd, bool tls, const char *ip
 	close(fd);
 }
 
-static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+static void on_accept(int fd, struct sockaddr *sa, int salen, void *arg)
 {
-	struct login *L = arg;
-	bool implicit = false;
-	for (int i = 0; i < L->nlis; i++)
-		if (lis == L->lis[i])
-			implicit = L->lis_tls[i];
+	struct pop3_listener *pl = arg;
+	struct login *L = pl->L;
+	bool implicit = pl->tls;
 	char ip[INET6_ADDRSTRLEN];
 	addr_text(sa, ip, sizeof ip);
 	if (L->nsessions >= L->conf->max_sessions)
@@ -316,26 +313,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 static void set_accepting(struct login *L, bool on)
 {
 	for (int i = 0; i < L->nlis; i++)
-		(on ? evconnlistener_enable : evconnlistener_disable)(L->lis[i]);
-}
-
-static void on_pause_end(evutil_socket_t fd, short what, void *arg)
-{
-	struct login *L = arg;
-	if (!L->stopping)
-		set_accepting(L, true);
-}
-
-/* EMFILE and friends: the connection stays pending, so accepting again at
- * once would spin. Serve the sessions we have and retry in a second. */
-static void on_accept_error(struct evconnlistener *lis, void *arg)
-{
-	struct login *L = arg;
-	static const struct timeval pause = { 1, 0 };
-	log_warn("pop3 login: accept: %s; pausing 1s",
-		 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	set_accepting(L, false);
-	evtimer_add(L->pause, &pause);
+		listener_set_accepting(L->lis[i].l, on);
 }
 
 /* A TLS session holds the client socket and its end of the relay. */
@@ -419,15 +397,10 @@ int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 		if (fds[i] < 0)
 			continue;
 		fd_nonblock(fds[i]);
-		struct evconnlistener *li = evconnlistener_new(L.base, on_accept, &L,
-							       LEV_OPT_CLOSE_ON_FREE, 0, fds[i]);
-		if (!li)
-			fatal("pop3 login: cannot listen on fd %d", fds[i]);
-		evconnlistener_set_error_cb(li, on_accept_error);
-		L.lis_tls[L.nlis] = tls[i];
-		L.lis[L.nlis++] = li;
+		struct pop3_listener *pl = &L.lis[L.nlis++];
+		*pl = (struct pop3_listener){ &L, NULL, tls[i] };
+		pl->l = listener_new(L.base, fds[i], tls[i] ? "pop3s" : "pop3", on_accept, pl);
 	}
-	L.pause = evtimer_new(L.base, on_pause_end, &L);
 	struct event *sigs[3];
 	int signo[3] = { SIGTERM, SIGINT, SIGHUP };
 	for (int i = 0; i < 3; i++) {
@@ -445,8 +418,7 @@ int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	for (int i = 0; i < L.nlis; i++)
-		evconnlistener_free(L.lis[i]);
-	event_free(L.pause);
+		listener_free(L.lis[i].l);
 	auth_client_free(L.auth);
 	free(auth_sock);
 	free(L.mail_sock);

@@ -14,8 +14,16 @@
 
 struct event_base;
 struct bufferevent;
-struct evconnlistener;
+struct listener;
+struct login;
 struct auth_client;
+
+/* One listening socket and whether it speaks implicit TLS (pop3s). */
+struct pop3_listener {
+	struct login *L;
+	struct listener *l;
+	bool tls;
+};
 
 struct login {
 	struct event_base *base;
@@ -25,10 +33,8 @@ struct login {
 	struct auth_client *auth;
 	char *mail_sock;		/* path as seen after the chroot */
 #define POP3_MAX_LISTENERS 32	/* pop3 and pop3s on every `listen` address */
-	struct evconnlistener *lis[POP3_MAX_LISTENERS];
-	bool lis_tls[POP3_MAX_LISTENERS];	/* implicit TLS (pop3s) */
+	struct pop3_listener lis[POP3_MAX_LISTENERS];
 	int nlis;
-	struct event *pause;		/* resumes accepting after an accept error */
 	struct lsess *sessions;
 	unsigned nsessions;
 	bool stopping;			/* SIGHUP: exit when the last session ends */

@@ -7,6 +7,7 @@
 #include "common/auth_proto.h"
 #include "common/daemon.h"
 #include "common/ipc.h"
+#include "common/listener.h"
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "common/sandbox.h"
@@ -31,8 +32,7 @@ struct mailrole {
 	const unsigned char *secret;
 	uid_t login_uid;
 	int lsock;
-	struct event *accept_ev;
-	struct event *pause;	/* resumes accepting after an accept error */
+	struct listener *lis;
 	struct hconn *conns;
 	pid_t *kids;		/* running session processes */
 	unsigned children, kids_cap;
@@ -168,27 +168,9 @@ static void on_hconn(evutil_socket_t fd, short what, void *arg)
 	hconn_free(h);
 }
 
-static void on_pause_end(evutil_socket_t fd, short what, void *arg)
+static void on_accept(int s, struct sockaddr *sa, int salen, void *arg)
 {
 	struct mailrole *M = arg;
-	if (!M->stopping)
-		event_add(M->accept_ev, NULL);
-}
-
-static void on_accept(evutil_socket_t lfd, short what, void *arg)
-{
-	struct mailrole *M = arg;
-	int s = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (s < 0) {
-		if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
-			return;
-		/* EMFILE and friends: retrying at once would spin. */
-		static const struct timeval pause = { 1, 0 };
-		log_warn("pop3 mail: accept: %s; pausing 1s", strerror(errno));
-		event_del(M->accept_ev);
-		evtimer_add(M->pause, &pause);
-		return;
-	}
 	unsigned uid;
 	if (ipc_peer_uid(s, &uid, NULL) < 0 || (uid != 0 && uid != M->login_uid && uid != getuid())) {
 		log_warn("pop3 mail: connection from uid %u refused", uid);
@@ -228,7 +210,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		/* A new generation serves new logins; ours finish theirs. */
 		log_info("pop3 mail: reload: %u sessions to finish", M->children);
 		M->stopping = true;
-		event_del(M->accept_ev);
+		listener_set_accepting(M->lis, false);
 		if (M->children == 0)
 			event_base_loopexit(M->base, NULL);
 		return;
@@ -262,9 +244,7 @@ int pop3d_mail_main(struct instance *in, const struct pop3d_conf *conf)
 	M.base = event_base_new();
 	if (!M.base)
 		fatal("event_base_new failed");
-	M.accept_ev = event_new(M.base, M.lsock, EV_READ | EV_PERSIST, on_accept, &M);
-	M.pause = evtimer_new(M.base, on_pause_end, &M);
-	event_add(M.accept_ev, NULL);
+	M.lis = listener_new(M.base, M.lsock, "pop3 mail", on_accept, &M);
 	int signo[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 	struct event *sigs[4];
 	for (int i = 0; i < 4; i++) {
@@ -281,10 +261,8 @@ int pop3d_mail_main(struct instance *in, const struct pop3d_conf *conf)
 		hconn_free(M.conns);
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
-	event_free(M.accept_ev);
-	event_free(M.pause);
+	listener_free(M.lis);	/* closes lsock */
 	event_base_free(M.base);
-	close(M.lsock);
 	free(M.kids);
 	free(path);
 	return 0;

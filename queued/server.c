@@ -10,6 +10,7 @@
 #include "common/dmarc_record.h"
 #include "common/tlsrpt_record.h"
 #include "common/ipc.h"
+#include "common/listener.h"
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "common/queue_codec.h"
@@ -515,11 +516,8 @@ static void on_write(evutil_socket_t fd, short what, void *p)
 	client_flush(p);
 }
 
-static void on_accept(evutil_socket_t lfd, short what, void *p)
+static void on_accept(int s, struct sockaddr *sa, int salen, void *p)
 {
-	int s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (s < 0)
-		return;
 	unsigned uid;
 	int pid;
 	if (nclients >= MAX_CLIENTS) {
@@ -575,6 +573,5 @@ void server_start(int lfd, unsigned owner, const unsigned char *key)
 	if (!key)
 		log_warn("no agent key (TERN_AGENT_KEY_FD): no delivery agent can connect; "
 			 "start the suite with `mailctl start`");
-	struct event *ev = event_new(qbase, lfd, EV_READ | EV_PERSIST, on_accept, NULL);
-	event_add(ev, NULL);
+	(void)listener_new(qbase, lfd, "queue.sock", on_accept, NULL);
 }

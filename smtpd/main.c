@@ -7,6 +7,7 @@
 #include "smtpd/session.h"
 #include "smtpd/settings.h"
 #include "common/daemon.h"
+#include "common/listener.h"
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "common/sandbox.h"
@@ -15,48 +16,26 @@
 #include "common/util.h"
 
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
-struct listener {
+struct smtp_listener {
 	struct server *srv;
 	enum listener_kind kind;
-	struct evconnlistener *ev;
-	struct event *pause;	/* re-enables accepting after an accept error */
+	struct listener *l;
 };
 
 #define MAX_LISTENERS 32	/* every kind on every `listen` address */
-static struct listener listeners[MAX_LISTENERS];
+static struct smtp_listener listeners[MAX_LISTENERS];
 static int nlisteners;
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
-		      void *arg)
+static void accept_cb(int fd, struct sockaddr *sa, int len, void *arg)
 {
-	struct listener *li = arg;
+	struct smtp_listener *li = arg;
 	session_accept(li->srv, fd, li->kind, sa);
-}
-
-static void resume_accepting(evutil_socket_t fd, short ev, void *arg)
-{
-	struct listener *li = arg;
-	if (li->ev)
-		evconnlistener_enable(li->ev);
-}
-
-static void accept_error_cb(struct evconnlistener *l, void *arg)
-{
-	/* EMFILE and friends: the pending connection stays pending, so accepting
-	 * again at once would spin. Serve the sessions we have; retry in a second. */
-	struct listener *li = arg;
-	static const struct timeval pause = { 1, 0 };
-	log_warn("accept on %s: %s; pausing 1s", kind_name(li->kind),
-		 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	evconnlistener_disable(l);
-	evtimer_add(li->pause, &pause);
 }
 
 /* Each session may hold its socket and a spool file: ask for the descriptors
@@ -92,14 +71,10 @@ static int open_listeners(struct server *srv)
 			}
 			fd_nonblock(fds[i]);
 			fd_cloexec(fds[i]);
-			struct listener *li = &listeners[nlisteners++];
-			*li = (struct listener){ srv, (enum listener_kind)k, NULL, NULL };
-			li->pause = evtimer_new(srv->base, resume_accepting, li);
-			li->ev = evconnlistener_new(srv->base, accept_cb, li, LEV_OPT_CLOSE_ON_FREE, 0,
-						    fds[i]);
-			if (!li->ev)
-				fatal("cannot listen on %s fd %d", kind_name((enum listener_kind)k), fds[i]);
-			evconnlistener_set_error_cb(li->ev, accept_error_cb);
+			struct smtp_listener *li = &listeners[nlisteners++];
+			*li = (struct smtp_listener){ srv, (enum listener_kind)k, NULL };
+			li->l = listener_new(srv->base, fds[i], kind_name((enum listener_kind)k),
+					     accept_cb, li);
 		}
 	}
 	return nlisteners;
@@ -108,12 +83,8 @@ static int open_listeners(struct server *srv)
 static void close_listeners(void)
 {
 	for (int i = 0; i < nlisteners; i++) {
-		if (listeners[i].ev)
-			evconnlistener_free(listeners[i].ev);
-		if (listeners[i].pause)
-			event_free(listeners[i].pause);
-		listeners[i].ev = NULL;
-		listeners[i].pause = NULL;
+		listener_free(listeners[i].l);
+		listeners[i].l = NULL;
 	}
 }
 

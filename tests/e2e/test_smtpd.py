@@ -945,7 +945,7 @@ def test_out_of_file_descriptors_pauses_then_recovers(parent):
         for _ in range(60):
             c = socket.create_connection(("127.0.0.1", e.port("smtp")), timeout=10)
             conns.append(c)
-        assert wait_for(lambda: "pausing 1s" in e.log_text())
+        assert wait_for(lambda: "pausing until descriptors free up" in e.log_text())
         first = Raw.__new__(Raw)
         first.sock, first.buf = conns[0], b""
         assert first.reply()[0] == 220                 # accepted sessions are served
