@@ -1,9 +1,10 @@
 /* cmd_idle.c — IDLE (RFC 2177): changes by other sessions and by deliverd
  * are reported as they happen, watched with inotify on the selected folder's
  * new/ and cur/ (through NOTIFY's inotify instance while NOTIFY is on: one
- * instance per session). Without an instance (below) the two directories are
- * polled. IDLE ends with DONE, or after idle_max with a BYE. */
+ * instance per session). Without an instance the two directories are
+ * polled (dirpoll.h). IDLE ends with DONE, or after idle_max with a BYE. */
 #include "imapd/commands.h"
+#include "imapd/dirpoll.h"
 #include "imapd/notify.h"
 #include "common/linereader.h"
 #include "common/log.h"
@@ -18,19 +19,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Every session process runs as the mail store account, and the kernel gives
- * a uid a fixed number of inotify instances (fs.inotify.max_user_instances,
- * 128 by default) and watches: past that many IDLE sessions on the whole
- * server, inotify_init1 fails. Such a session looks at the mtimes of new/ and
- * cur/ this often instead (two stat calls; the folder is read only when one
- * moved), so a change reaches every IDLE client at any number of sessions
- * without the administrator raising a limit. */
-#define IDLE_POLL_MS 500
-/* Two changes within the file system's timestamp granularity may leave one
- * mtime: a directory changed this recently is looked at again at every poll
- * (git's "racy" index entries, the same cure). */
-#define IDLE_RACY_SECS 2
 
 static void idle_stop(struct session *s)
 {
@@ -62,30 +50,10 @@ static void on_change(evutil_socket_t fd, short what, void *arg)
 		mi_close(view_sync(s, true));
 }
 
-/* Polling: has new/ or cur/ changed since the last look (or lately)? */
-static bool dirs_changed(struct session *s)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	bool changed = false;
-	for (int i = 0; i < 2; i++) {
-		struct stat st;
-		char *p = xasprintf("%s/%s", s->sel->dir, i ? "cur" : "new");
-		struct timespec m = stat(p, &st) == 0 ? st.st_mtim : (struct timespec){ 0, 0 };
-		free(p);
-		struct timespec *seen = &s->idle_seen[i];
-		if (m.tv_sec != seen->tv_sec || m.tv_nsec != seen->tv_nsec ||
-		    (m.tv_sec && now.tv_sec - m.tv_sec < IDLE_RACY_SECS))
-			changed = true;
-		*seen = m;
-	}
-	return changed;
-}
-
 static void on_poll(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
-	if (s->sel && dirs_changed(s))
+	if (s->sel && dirpoll_folder_changed(s->sel->dir, s->idle_seen))
 		mi_close(view_sync(s, true));
 }
 
@@ -94,14 +62,14 @@ static void poll_start(struct session *s)
 	static bool said;
 	if (!said)
 		log_warn("user=%s: inotify: %m; IDLE polling new/ and cur/ every %d ms",
-			 s->user, IDLE_POLL_MS);
+			 s->user, DIRPOLL_MS);
 	said = true;
 	if (s->inotify_fd >= 0) {
 		close(s->inotify_fd);
 		s->inotify_fd = -1;
 	}
-	dirs_changed(s);	/* the folder was just synced: remember what it looked like */
-	struct timeval tv = { 0, IDLE_POLL_MS * 1000 };
+	dirpoll_folder_changed(s->sel->dir, s->idle_seen);	/* the folder was just synced: remember what it looked like */
+	struct timeval tv = { 0, DIRPOLL_MS * 1000 };
 	s->idle_ev = event_new(s->base, -1, EV_PERSIST, on_poll, s);
 	event_add(s->idle_ev, &tv);
 }

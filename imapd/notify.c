@@ -1,10 +1,14 @@
 /* notify.c — NOTIFY at work (see notify.h): watching folders with one inotify
- * instance, and the STATUS, LIST and selected-folder responses it leads to. */
+ * instance, or by polling their mtimes when the kernel has no instance or
+ * watch left for the mail store's uid (dirpoll.h), and the STATUS, LIST and
+ * selected-folder responses it leads to. */
 #include "imapd/commands.h"
+#include "imapd/dirpoll.h"
 #include "imapd/notify.h"
 #include "common/log.h"
 #include "common/mailindex.h"
 #include "common/mailstore.h"
+#include "common/objectid.h"
 #include "common/util.h"
 
 #include <event2/event.h>
@@ -23,6 +27,7 @@
 struct nbox {
 	char *name, *dir;
 	int wd_new, wd_cur;
+	struct timespec seen[2];	/* polling: mtimes of new/ and cur/ */
 	bool touched;		/* an event since the last look */
 	bool known;		/* the fields below are set */
 	uint32_t uidvalidity, uidnext, count;
@@ -31,12 +36,14 @@ struct nbox {
 
 struct notify {
 	struct notify_spec *sp;
-	int fd, wd_root;
-	struct event *ev, *later;
+	int fd, wd_root;	/* fd -1: polling */
+	struct event *ev, *later;	/* ev: inotify's, or the poll timer */
+	struct timespec seen_root, seen_subs;	/* polling: the root's and subscriptions' mtimes */
 	struct nbox *box;
 	size_t nbox;
 	char **list, **subs;	/* folders and subscriptions as last seen */
 	size_t nlist, nsubs;
+	char (*ids)[OBJECTID_LEN + 1];	/* polling: the MAILBOXID of each of list */
 	bool list_dirty, subs_dirty, overflowed;
 	/* renames seen in the root since the last look: pairs old, new */
 	char **moved;
@@ -178,9 +185,9 @@ static void look_at(struct session *s, struct notify *n, struct nbox *b)
 
 static void unwatch(struct notify *n, struct nbox *b)
 {
-	if (b->wd_new >= 0)
+	if (n->fd >= 0 && b->wd_new >= 0)
 		inotify_rm_watch(n->fd, b->wd_new);
-	if (b->wd_cur >= 0)
+	if (n->fd >= 0 && b->wd_cur >= 0)
 		inotify_rm_watch(n->fd, b->wd_cur);
 	free(b->name);
 	free(b->dir);
@@ -192,6 +199,23 @@ static int add_watch(struct notify *n, const char *dir, const char *sub)
 	int wd = inotify_add_watch(n->fd, p, DIR_MASK);
 	free(p);
 	return wd;
+}
+
+static void start_polling(struct session *s, struct notify *n);
+
+/* Watch b's new/ and cur/: inotify, or from now on polling for every folder
+ * when the kernel refuses a watch. */
+static void watch_box(struct session *s, struct notify *n, struct nbox *b)
+{
+	if (n->fd >= 0) {
+		b->wd_new = add_watch(n, b->dir, "new");
+		b->wd_cur = add_watch(n, b->dir, "cur");
+		if (b->wd_new >= 0 && b->wd_cur >= 0)
+			return;
+		start_polling(s, n);
+	}
+	b->wd_new = b->wd_cur = -1;
+	dirpoll_folder_changed(b->dir, b->seen);
 }
 
 static bool wanted(struct session *s, struct notify *n, const char *name)
@@ -231,14 +255,8 @@ static bool rewatch(struct session *s, struct notify *n)
 		char *dir = folder_dir(name);
 		if (!dir)
 			continue;
-		struct nbox b = { .name = xstrdup(name), .dir = dir, .wd_new = add_watch(n, dir, "new"),
-				  .wd_cur = add_watch(n, dir, "cur") };
-		if (b.wd_new < 0 || b.wd_cur < 0) {
-			log_warn("user=%s: NOTIFY: cannot watch %s: %m", s->user, name);
-			unwatch(n, &b);
-			ok = false;
-			continue;
-		}
+		struct nbox b = { .name = xstrdup(name), .dir = dir };
+		watch_box(s, n, &b);
 		char why[256];
 		struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
 		if (mi) {
@@ -281,12 +299,52 @@ static bool wants_name_events(const struct notify *n, const char *name, unsigned
 	return (events_for(n, name) & ev) != 0;
 }
 
+/* Polling: the MAILBOXID of each folder of the list (it follows a RENAME). */
+static void list_ids(struct notify *n)
+{
+	free(n->ids);
+	n->ids = NULL;
+	if (n->fd >= 0)
+		return;
+	n->ids = xcalloc(n->nlist + 1, sizeof *n->ids);
+	for (size_t i = 0; i < n->nlist; i++) {
+		char *dir = folder_dir(n->list[i]);
+		if (!dir || objectid_mailbox(dir, n->ids[i]) < 0)
+			n->ids[i][0] = '\0';
+		free(dir);
+	}
+}
+
+/* Polling sees no rename, only a folder gone and one made: the same
+ * MAILBOXID pairs them, as inotify's cookie does. */
+static void renames_by_id(struct notify *n, char **now, size_t nnow)
+{
+	for (size_t i = 0; n->ids && i < n->nlist; i++) {
+		if (!n->ids[i][0] || in_list(now, nnow, n->list[i]))
+			continue;
+		for (size_t k = 0; k < nnow && n->nmoved < 2 * MS_MAX_FOLDERS; k++) {
+			char id[OBJECTID_LEN + 1], *dir;
+			if (in_list(n->list, n->nlist, now[k]) || !(dir = folder_dir(now[k])))
+				continue;
+			bool same = objectid_mailbox(dir, id) == 0 && !strcmp(id, n->ids[i]);
+			free(dir);
+			if (!same)
+				continue;
+			n->moved = xrealloc(n->moved, (n->nmoved + 2) * sizeof *n->moved);
+			n->moved[n->nmoved++] = xstrdup(n->list[i]);
+			n->moved[n->nmoved++] = xstrdup(now[k]);
+			break;
+		}
+	}
+}
+
 /* Folders made, removed or renamed since the last look: LIST responses, a
  * rename as one LIST with OLDNAME (RFC 5465 5.4). */
 static void list_changes(struct session *s, struct notify *n)
 {
 	char **now;
 	size_t nnow = ms_list(&now);
+	renames_by_id(n, now, nnow);
 	char **renamed = xcalloc(n->nmoved + 1, sizeof *renamed);	/* both names of each */
 	size_t nren = 0;
 	for (size_t k = 0; k + 1 < n->nmoved; k += 2) {
@@ -311,6 +369,7 @@ static void list_changes(struct session *s, struct notify *n)
 	ms_free_list(n->list, n->nlist);
 	n->list = now;
 	n->nlist = nnow;
+	list_ids(n);
 	ms_free_list(n->moved, n->nmoved);
 	n->moved = NULL;
 	n->nmoved = 0;
@@ -502,6 +561,55 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
 	process(s, n);
 }
 
+/* Polling: what moved since the last look becomes what inotify would have
+ * said (renames show as a folder gone and one made: no cookie pairs them). */
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct notify *n = s->notify;
+	bool any = false;
+	if (dirpoll_changed(".", &n->seen_root))
+		any = n->list_dirty = true;
+	if (dirpoll_changed("subscriptions", &n->seen_subs))
+		any = n->subs_dirty = true;
+	for (size_t i = 0; i < n->nbox; i++)
+		if (dirpoll_folder_changed(n->box[i].dir, n->box[i].seen))
+			any = n->box[i].touched = true;
+	if (any)
+		process(s, n);
+}
+
+/* No inotify instance or watch left for the uid: poll everything watched.
+ * What inotify had not told yet is looked at once (the lists, each folder). */
+static void start_polling(struct session *s, struct notify *n)
+{
+	static bool said;
+	if (!said)
+		log_warn("user=%s: NOTIFY: inotify: %m; polling the watched mailboxes every %d ms",
+			 s->user, DIRPOLL_MS);
+	said = true;
+	if (n->ev)
+		event_free(n->ev);
+	if (n->fd >= 0)
+		close(n->fd);
+	n->fd = n->wd_root = -1;
+	dirpoll_changed(".", &n->seen_root);
+	dirpoll_changed("subscriptions", &n->seen_subs);
+	for (size_t i = 0; i < n->nbox; i++) {
+		struct nbox *b = &n->box[i];
+		b->wd_new = b->wd_cur = -1;
+		dirpoll_folder_changed(b->dir, b->seen);
+		b->touched = true;
+	}
+	list_ids(n);
+	n->list_dirty = n->subs_dirty = true;
+	n->ev = event_new(s->base, -1, EV_PERSIST, on_poll, s);
+	struct timeval tv = { 0, DIRPOLL_MS * 1000 };
+	event_add(n->ev, &tv);
+	if (n->later)
+		later(n, 0);
+}
+
 static void on_later(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
@@ -534,6 +642,7 @@ static void notify_free(struct session *s, struct notify *n)
 	if (n->fd >= 0)
 		close(n->fd);
 	ms_free_list(n->list, n->nlist);
+	free(n->ids);
 	ms_free_list(n->subs, n->nsubs);
 	ms_free_list(n->moved, n->nmoved);
 	free(n->moved_from);
@@ -575,13 +684,12 @@ const char *notify_start(struct session *s, struct notify_spec *sp)
 	struct notify *n = xcalloc(1, sizeof *n);
 	n->sp = sp;
 	n->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (n->fd < 0) {
-		log_warn("user=%s: NOTIFY: inotify: %m", s->user);
-		notify_free(s, n);
-		return "[NOTIFICATIONOVERFLOW] Cannot watch mailboxes now";
-	}
-	n->wd_root = inotify_add_watch(n->fd, ".", IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO);
+	n->wd_root = n->fd < 0 ? -1 :
+		inotify_add_watch(n->fd, ".", IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO);
+	if (n->wd_root < 0)
+		start_polling(s, n);
 	n->nlist = ms_list(&n->list);
+	list_ids(n);
 	n->nsubs = ms_subscriptions(&n->subs);
 	bool idle = s->notify && s->notify->idle;
 	n->idle = idle;
@@ -591,9 +699,11 @@ const char *notify_start(struct session *s, struct notify_spec *sp)
 	}
 	notify_stop(s);
 	s->notify = n;
-	n->ev = event_new(s->base, n->fd, EV_READ | EV_PERSIST, on_inotify, s);
+	if (n->fd >= 0) {
+		n->ev = event_new(s->base, n->fd, EV_READ | EV_PERSIST, on_inotify, s);
+		event_add(n->ev, NULL);
+	}
 	n->later = evtimer_new(s->base, on_later, s);
-	event_add(n->ev, NULL);
 	hook_view(s, n);
 	if (sp->status)
 		initial_status(s, n);

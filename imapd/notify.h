@@ -5,7 +5,7 @@
  * runs it: one inotify instance per session (the per-uid limit is shared by
  * every session of the mail store account) watching the Maildir root (folders
  * made, removed and renamed; the subscriptions file) and new/ and cur/ of
- * each watched folder. Changes to folders other than the selected one are
+ * each watched folder; past that limit, the same polled (dirpoll.h). Changes to folders other than the selected one are
  * compared with what the session last saw and reported as STATUS; folder
  * and subscription changes as LIST; the selected folder, when a "selected"
  * filter asks for it, is synchronised between commands (view_sync) and its
