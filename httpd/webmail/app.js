@@ -210,7 +210,7 @@ async function page(delta) {
 // ---- reading ----
 
 const READ_PROPS = ['threadId', 'mailboxIds', 'keywords', 'from', 'to', 'cc', 'replyTo', 'subject',
-  'receivedAt', 'messageId', 'references', 'textBody', 'htmlBody', 'attachments', 'bodyValues'];
+  'receivedAt', 'messageId', 'inReplyTo', 'references', 'textBody', 'htmlBody', 'attachments', 'bodyValues'];
 
 // The message, and the other messages of its thread (RFC 8621 3) in one
 // request by result references.
@@ -320,6 +320,7 @@ function renderEmail() {
   renderHeaders(e);
   renderBody(e);
   $('act-flag').textContent = (e.keywords || {}).$flagged ? 'Unflag' : 'Flag';
+  $('act-edit').hidden = !(e.keywords || {}).$draft;
   $('act-move').value = '';
   renderAttachments(e);
 }
@@ -451,7 +452,7 @@ function openCompose(fields = {}) {
   $('c-subject').value = fields.subject || '';
   $('c-body').value = fields.body || '';
   st.draft = { inReplyTo: fields.inReplyTo || null, references: fields.references || null,
-    attachments: fields.attachments || [], answers: fields.answers || null };
+    attachments: fields.attachments || [], answers: fields.answers || null, id: fields.draftId || null };
   renderComposeAttachments();
   $('c-send').hidden = !st.jmap.canSubmit;
   $('c-status').textContent = st.jmap.canSubmit ? '' : 'Sending is not offered by this server yet; drafts can be saved.';
@@ -507,8 +508,23 @@ function forward() {
   openCompose({
     subject: prefixed(e.subject, 'Fwd:', /^fwd?:/i),
     body: `\n\n---------- Forwarded message ----------\n${head}\n\n${textOf(e)}\n`,
-    attachments: (e.attachments || []).map((a) => ({ blobId: a.blobId, type: a.type || 'application/octet-stream',
-      name: a.name || 'attachment', size: a.size || 0 })),
+    attachments: attachmentsOf(e),
+  });
+}
+
+// A message's attachments as compose keeps them (by blobId).
+function attachmentsOf(e) {
+  return (e.attachments || []).map((a) => ({ blobId: a.blobId, type: a.type || 'application/octet-stream',
+    name: a.name || 'attachment', size: a.size || 0 }));
+}
+
+// A saved draft back in compose; saving or sending it replaces it.
+function editDraft() {
+  const e = st.email;
+  openCompose({
+    to: addressList(e.to || []), cc: addressList(e.cc || []), subject: e.subject || '',
+    body: textOf(e), inReplyTo: e.inReplyTo, references: e.references,
+    attachments: attachmentsOf(e), draftId: e.id,
   });
 }
 
@@ -639,6 +655,7 @@ function wire() {
   on('act-unread', 'click', () => setKeyword('$seen', false));
   on('act-move', 'change', (ev) => moveTo(ev.target.value));
   on('act-delete', 'click', remove);
+  on('act-edit', 'click', editDraft);
   on('act-reply', 'click', () => reply(false));
   on('act-reply-all', 'click', () => reply(true));
   on('act-forward', 'click', forward);

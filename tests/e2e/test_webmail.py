@@ -370,6 +370,19 @@ def open_folder(d, role):
     wait(d, lambda: by_id(d, "list-title").text.lower() == role, what=f"{role} listed")
 
 
+def compose(d, to, subject, body, files=()):
+    """A new message filled in, its files uploaded (not sent yet)."""
+    by_id(d, "compose-new").click()
+    wait(d, lambda: by_id(d, "compose").is_displayed(), what="compose form")
+    by_id(d, "c-to").send_keys(to)
+    by_id(d, "c-subject").send_keys(subject)
+    by_id(d, "c-body").send_keys(body)
+    if files:
+        by_id(d, "c-files").send_keys("\n".join(str(f) for f in files))
+        wait(d, lambda: len(d.find_elements("css selector", "#c-attachments li")) == len(files),
+             what="files uploaded")
+
+
 def page_fetch(d, href):
     """GET href from the page (its cookie): status, headers, bytes."""
     import base64
@@ -413,14 +426,8 @@ def test_attachments(srv, browser, tmp_path):
     page = b"<html><body><script>alert(1)</script>hostile</body></html>"
     (tmp_path / "page.html").write_bytes(page)
     log_in(d, srv, user, pw)
-    by_id(d, "compose-new").click()
-    wait(d, lambda: by_id(d, "compose").is_displayed(), what="compose form")
-    by_id(d, "c-to").send_keys(other)
-    by_id(d, "c-subject").send_keys("Files for you")
-    by_id(d, "c-body").send_keys("Two files.")
-    by_id(d, "c-files").send_keys(f"{tmp_path / 'minutes.bin'}\n{tmp_path / 'page.html'}")
-    wait(d, lambda: len(d.find_elements("css selector", "#c-attachments li")) == 2,
-         what="two files uploaded")
+    compose(d, other, "Files for you", "Two files.",
+            [tmp_path / "minutes.bin", tmp_path / "page.html"])
     by_id(d, "c-send").click()
     wait(d, lambda: by_id(d, "status").text == "Sent.", what="sent")
 
@@ -471,7 +478,7 @@ def test_new_mail_appears_live(srv, browser):
                             "'#mailboxes button[data-role=inbox] .count').textContent") == "2"
 
 
-def test_reply_all_forward_and_thread(srv, browser):
+def test_reply_all_forward_and_thread(srv, browser, tmp_path):
     """Threads collapse in the list and open as a conversation; reply-all
     answers everyone but the user, with In-Reply-To/References naming the
     original and Re: once; forward carries the attachments, Fwd: once."""
@@ -513,6 +520,9 @@ def test_reply_all_forward_and_thread(srv, browser):
     assert by_id(d, "c-subject").get_attribute("value") == "Re: Plans"
     assert "> The agenda is attached." in by_id(d, "c-body").get_attribute("value")
     by_id(d, "c-body").send_keys("Coffee first.")
+    (tmp_path / "menu.txt").write_bytes(b"espresso\r\nflat white\r\n")
+    by_id(d, "c-files").send_keys(str(tmp_path / "menu.txt"))
+    wait(d, lambda: "menu.txt" in by_id(d, "c-attachments").text, what="reply's file uploaded")
     by_id(d, "c-send").click()
     wait(d, lambda: by_id(d, "status").text == "Sent.", what="reply sent")
     for who, who_pw in ((other, other_pw), (third, third_pw)):
@@ -523,6 +533,10 @@ def test_reply_all_forward_and_thread(srv, browser):
     refs = hdr.split("References:")[1].split()
     assert refs[:2] == ["<plans-1@remote.test>", "<plans-2@remote.test>"], hdr
     assert user not in hdr, hdr
+    # the reply's attachment is in the other user's copy
+    import base64
+    assert base64.b64decode(imap_fetch(srv, other, other_pw, "INBOX", "Re: Plans",
+                                       "BODY.PEEK[2]")[0][1]) == b"espresso\r\nflat white\r\n"
     assert "\\Answered" in imap_flags(srv, user, pw, "INBOX", "Re: Plans")
     # the reply joined the conversation
     open_message(d, "Re: Plans")
@@ -582,3 +596,37 @@ def test_sort_delete_and_empty_trash(srv, browser):
     assert imap_flags(srv, user, pw, "Trash", "Bravo") is None
     assert imap_flags(srv, user, pw, "INBOX", "Charlie") is not None
     assert not by_id(d, "empty-trash").is_displayed()
+
+
+def test_edit_saved_draft(srv, browser, tmp_path):
+    """A draft saved with an attachment opens again in compose (Edit draft)
+    with its fields and attachment; sending it replaces it."""
+    d = browser
+    user, pw = srv.new_user()
+    other, other_pw = srv.new_user()
+    log_in(d, srv, user, pw)
+    (tmp_path / "notes.txt").write_bytes(b"draft notes\r\n")
+    compose(d, other, "Half-written", "To be continued", [tmp_path / "notes.txt"])
+    by_id(d, "c-save").click()
+    wait(d, lambda: by_id(d, "c-status").text == "Draft saved.", what="draft saved")
+    by_id(d, "c-cancel").click()
+
+    open_folder(d, "drafts")
+    open_message(d, "Half-written")
+    assert by_id(d, "act-edit").is_displayed()
+    by_id(d, "act-edit").click()
+    wait(d, lambda: by_id(d, "compose").is_displayed(), what="draft in compose")
+    assert by_id(d, "c-to").get_attribute("value") == other
+    assert by_id(d, "c-subject").get_attribute("value") == "Half-written"
+    assert "To be continued" in by_id(d, "c-body").get_attribute("value")
+    assert "notes.txt" in by_id(d, "c-attachments").text
+    by_id(d, "c-body").send_keys(", and finished.")
+    by_id(d, "c-send").click()
+    wait(d, lambda: by_id(d, "status").text == "Sent.", what="sent")
+    assert wait_for(lambda: imap_flags(srv, other, other_pw, "INBOX", "Half-written"), 30)
+    text = imap_fetch(srv, other, other_pw, "INBOX", "Half-written", "BODY.PEEK[1]")[0][1]
+    assert b"To be continued" in text and b"and finished." in text, text
+    import base64
+    assert base64.b64decode(imap_fetch(srv, other, other_pw, "INBOX", "Half-written",
+                                       "BODY.PEEK[2]")[0][1]) == b"draft notes\r\n"
+    assert imap_flags(srv, user, pw, "Drafts", "Half-written") is None
