@@ -24,6 +24,9 @@ const char *jmap_session_state(struct sess *s);
 /* The current state string of every data type: {"Mailbox": "...", ...}. */
 json_t *jmap_states(struct sess *s);
 void jmap_api(struct sess *s, uint32_t id, const char *ctype, struct ipc_msg *m);
+/* The request body once it has left the channel (jmap_api; the fuzzer). */
+void jmap_api_request(struct sess *s, uint32_t id, const char *ctype, const char *body,
+		      size_t len);
 
 /* ---- for the methods ---- */
 

@@ -304,17 +304,10 @@ static void process(struct sess *s, uint32_t id, json_t *req)
 	sess_reply_json(s, id, 200, "application/json", res);
 }
 
-void jmap_api(struct sess *s, uint32_t id, const char *ctype, struct ipc_msg *m)
+void jmap_api_request(struct sess *s, uint32_t id, const char *ctype, const char *body, size_t len)
 {
-	size_t len;
-	char *body = chan_get_body(m, s->conf->lim.max_size_request, &len);
-	if (!body) {
-		sess_problem(s, id, 400, ERR_PREFIX "limit", "maxSizeRequest", "The request is too large");
-		return;
-	}
 	json_error_t err;
 	json_t *req = json_ctype(ctype) ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &err) : NULL;
-	free(body);
 	if (!req) {
 		sess_problem(s, id, 400, ERR_PREFIX "notJSON", NULL,
 			     json_ctype(ctype) ? "The request is not valid I-JSON"
@@ -324,7 +317,19 @@ void jmap_api(struct sess *s, uint32_t id, const char *ctype, struct ipc_msg *m)
 			     "The request does not match the type signature of a Request object");
 	} else {
 		process(s, id, req);
-		push_check(s);	/* what this request changed, to the open streams */
 	}
 	json_decref(req);
+}
+
+void jmap_api(struct sess *s, uint32_t id, const char *ctype, struct ipc_msg *m)
+{
+	size_t len;
+	char *body = chan_get_body(m, s->conf->lim.max_size_request, &len);
+	if (!body) {
+		sess_problem(s, id, 400, ERR_PREFIX "limit", "maxSizeRequest", "The request is too large");
+		return;
+	}
+	jmap_api_request(s, id, ctype, body, len);
+	free(body);
+	push_check(s);	/* what this request changed, to the open streams */
 }

@@ -7,6 +7,7 @@
 #include "httpd/jmap_front.h"
 #include "httpd/authcache.h"
 #include "httpd/front.h"
+#include "httpd/front_parse.h"
 #include "httpd/proto.h"
 #include "httpd/upstream.h"
 #include "httpd/webmail.h"
@@ -16,12 +17,10 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ERR_LIMIT "urn:ietf:params:jmap:error:limit"
-#define BASIC_MAX 2048	/* base64 of user:password */
 
 struct job {
 	struct evhttp_request *req;
@@ -51,36 +50,6 @@ static void job_free(struct job *j)
 	free(j->user);
 	free(j->arg);
 	free(j);
-}
-
-/* "Basic base64(user:password)" into j->user / j->pass. */
-static bool parse_basic(const char *h, struct job *j)
-{
-	if (!h || strncasecmp(h, "Basic ", 6))
-		return false;
-	h += 6;
-	while (*h == ' ')
-		h++;
-	size_t n = strlen(h);
-	if (n == 0 || n > BASIC_MAX || n % 4)
-		return false;
-	unsigned char *raw = xmalloc(n + 1);
-	int len = EVP_DecodeBlock(raw, (const unsigned char *)h, (int)n);
-	if (len >= 0) {
-		/* EVP_DecodeBlock counts padding bytes as data */
-		len -= (h[n - 1] == '=') + (n >= 2 && h[n - 2] == '=');
-	}
-	char *colon = len > 0 ? memchr(raw, ':', (size_t)len) : NULL;
-	bool ok = colon && colon > (char *)raw && !memchr(raw, '\0', (size_t)len);
-	if (ok) {
-		raw[len] = '\0';
-		*colon = '\0';
-		j->user = xstrdup((char *)raw);
-		j->pass = xstrdup(colon + 1);
-	}
-	explicit_bzero(raw, n + 1);
-	free(raw);
-	return ok;
 }
 
 static void unauthorized(struct evhttp_request *req, const char *detail)
@@ -180,7 +149,7 @@ static void authenticate(struct job *j)
 		with_session(j);
 		return;
 	}
-	if (!parse_basic(h, j)) {
+	if (!front_basic_parse(h, &j->user, &j->pass)) {
 		unauthorized(j->req, "Log in with HTTP Basic authentication");
 		job_free(j);
 		return;

@@ -5,6 +5,7 @@
  * the user's mail process at once, while authd's token is fresh. */
 #include "httpd/webmail.h"
 #include "httpd/front.h"
+#include "httpd/front_parse.h"
 #include "httpd/upstream.h"
 #include "common/auth_client.h"
 #include "common/log.h"
@@ -17,7 +18,6 @@
 #include <string.h>
 
 #define PREFIX "/webmail/"
-#define LOGIN_MAX 4096	/* a login body: two short strings */
 
 /* No inline script or style anywhere; the page reaches only this origin. */
 #define PAGE_CSP                                                                     \
@@ -69,7 +69,7 @@ static void reply_json(struct evhttp_request *req, int code, json_t *o)
 
 static void set_cookie(struct evhttp_request *req, const char *value, bool clear)
 {
-	char *c = xasprintf("tern_session=%s; %s%s", value, cookie_attrs, clear ? "; Max-Age=0" : "");
+	char *c = xasprintf(COOKIE_NAME "=%s; %s%s", value, cookie_attrs, clear ? "; Max-Age=0" : "");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", c);
 	free(c);
 }
@@ -121,18 +121,13 @@ static struct login *parse_login(struct evhttp_request *req)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t n = evbuffer_get_length(in);
-	json_t *o = n <= LOGIN_MAX ? json_loadb((const char *)evbuffer_pullup(in, -1), n,
-						JSON_REJECT_DUPLICATES, NULL) : NULL;
-	const char *u = json_string_value(json_object_get(o, "username"));
-	const char *p = json_string_value(json_object_get(o, "password"));
-	struct login *l = NULL;
-	if (u && p && *u && *p) {
-		l = xcalloc(1, sizeof *l);
-		l->req = req;
-		l->user = xstrdup(u);
-		l->pass = xstrdup(p);
-	}
-	json_decref(o);
+	char *u, *p;
+	if (n > LOGIN_MAX || !front_login_parse((const char *)evbuffer_pullup(in, -1), n, &u, &p))
+		return NULL;
+	struct login *l = xcalloc(1, sizeof *l);
+	l->req = req;
+	l->user = u;
+	l->pass = p;
 	return l;
 }
 

@@ -4,6 +4,7 @@
  * carries the cookie at worst, never the token). Ids are compared in
  * constant time. */
 #include "httpd/webmail.h"
+#include "httpd/front_parse.h"
 #include "common/util.h"
 
 #include <event2/http.h>
@@ -13,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define COOKIE_NAME "tern_session"
 
 static struct websession slots[WEBSESSION_SLOTS];
 static uint64_t idle_ms;
@@ -82,29 +81,11 @@ struct websession *websession_new(const char *user, const char *token)
 	return s;
 }
 
-/* The value of our cookie in a Cookie header ("a=b; c=d"), copied into out
- * when it has the length of an id. */
-static bool cookie_value(const char *h, char out[WEBSESSION_ID_LEN + 1])
-{
-	size_t nl = strlen(COOKIE_NAME);
-	while (h && *h) {
-		h += strspn(h, " \t;");
-		size_t len = strcspn(h, ";");
-		if (len == nl + 1 + WEBSESSION_ID_LEN && !strncmp(h, COOKIE_NAME "=", nl + 1)) {
-			memcpy(out, h + nl + 1, WEBSESSION_ID_LEN);
-			out[WEBSESSION_ID_LEN] = '\0';
-			return true;
-		}
-		h += len;
-	}
-	return false;
-}
-
 struct websession *websession_of(struct evhttp_request *req)
 {
 	char id[WEBSESSION_ID_LEN + 1];
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
-	if (!cookie_value(h, id))
+	if (!front_cookie_value(h, id, WEBSESSION_ID_LEN))
 		return NULL;
 	uint64_t now = now_ms();
 	for (size_t i = 0; i < WEBSESSION_SLOTS; i++) {
@@ -124,8 +105,7 @@ struct websession *websession_of(struct evhttp_request *req)
 bool websession_csrf_ok(struct evhttp_request *req, const struct websession *s)
 {
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "X-CSRF-Token");
-	return h && strlen(h) == WEBSESSION_ID_LEN &&
-	       CRYPTO_memcmp(h, s->csrf, WEBSESSION_ID_LEN) == 0;
+	return front_token_ok(h, s->csrf, WEBSESSION_ID_LEN);
 }
 
 const char *websession_token(const struct websession *s)
