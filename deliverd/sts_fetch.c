@@ -1,8 +1,9 @@
 /* sts_fetch.c — one HTTPS fetch of an MTA-STS policy (RFC 8461 3.3) with
- * libcurl: HTTPS only, the certificate checked against the CA bundle for the
- * name mta-sts.DOMAIN, no redirects, a time limit, at most STS_POLICY_MAX
+ * libcurl, set up as every HTTPS request of the suite (common/https.h): the
+ * certificate checked for the name mta-sts.DOMAIN; at most STS_POLICY_MAX
  * bytes, status 200 and text/plain, or no policy. */
 #include "deliverd/sts.h"
+#include "common/https.h"
 #include "common/util.h"
 
 #include <curl/curl.h>
@@ -55,38 +56,25 @@ static bool check_reply(CURL *c, CURLcode rc, const struct body *b, char *why, s
 bool sts_fetch(const char *domain, const char *addr, unsigned port, const char *ca, size_t calen,
 	       int timeout_sec, struct sts_policy *p, char *why, size_t whylen)
 {
-	CURL *c = curl_easy_init();
-	if (!c) {
-		snprintf(why, whylen, "libcurl: no handle");
-		return false;
-	}
-	char *url = xasprintf("https://mta-sts.%s:%u/.well-known/mta-sts.txt", domain, port);
-	char *pin = xasprintf("mta-sts.%s:%u:%s%s%s", domain, port, strchr(addr, ':') ? "[" : "",
-			      addr, strchr(addr, ':') ? "]" : "");
-	struct curl_slist *resolve = curl_slist_append(NULL, pin);
-	struct curl_blob cab = { (void *)ca, calen, CURL_BLOB_NOCOPY };
+	char *host = xasprintf("mta-sts.%s", domain);
+	char *url = xasprintf("https://%s:%u/.well-known/mta-sts.txt", host, port);
+	struct https_req req = { .url = url, .host = host, .port = port, .addr = addr, .ca = ca,
+				 .calen = calen, .timeout_sec = timeout_sec, .agent = "tern-mta-sts" };
+	struct https_handle h;
 	struct body b = { 0 };
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);	/* the address common/dns found */
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &cab);
-	curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_sec);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "tern-mta-sts");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	CURLcode rc = curl_easy_perform(c);
-	bool ok = check_reply(c, rc, &b, why, whylen) &&
-		  sts_policy_parse(b.p ? b.p : "", b.n, p, why, whylen);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(resolve);
+	bool ok = false;
+	if (!https_begin(&h, &req)) {
+		snprintf(why, whylen, "libcurl: no handle");
+	} else {
+		curl_easy_setopt(h.c, CURLOPT_WRITEFUNCTION, on_data);
+		curl_easy_setopt(h.c, CURLOPT_WRITEDATA, &b);
+		CURLcode rc = curl_easy_perform(h.c);
+		ok = check_reply(h.c, rc, &b, why, whylen) &&
+		     sts_policy_parse(b.p ? b.p : "", b.n, p, why, whylen);
+	}
+	https_done(&h);
 	free(b.p);
 	free(url);
-	free(pin);
+	free(host);
 	return ok;
 }

@@ -5,6 +5,7 @@
 #include "deliverd/sts.h"
 #include "common/daemon.h"
 #include "common/dns.h"
+#include "common/https.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/privdrop.h"
@@ -100,16 +101,13 @@ static bool cache_get(const char *domain, struct sts_policy *p)
 
 static bool fetch(const char *domain, const char *id, struct sts_policy *p)
 {
-	char host[300], addrs[2][64], why[256];
-	size_t n = 0;
+	char host[300], addr[64], why[256];
 	snprintf(host, sizeof host, "mta-sts.%s", domain);
-	if (dns_a(host, addrs, 2, &n) != DNS_OK && dns_aaaa(host, addrs, 2, &n) != DNS_OK)
-		n = 0;
-	if (!n) {
+	if (!https_resolve(host, addr)) {
 		log_info("mta-sts: %s: no address for %s: no policy fetched", domain, host);
 		return false;
 	}
-	if (!sts_fetch(domain, addrs[0], S.port, S.ca, S.calen, STS_FETCH_TIMEOUT, p, why,
+	if (!sts_fetch(domain, addr, S.port, S.ca, S.calen, STS_FETCH_TIMEOUT, p, why,
 		       sizeof why)) {
 		log_warn("mta-sts: %s: policy fetch from %s failed: %s", domain, host, why);
 		return false;
@@ -214,28 +212,12 @@ static void on_stop(int sig)
 	S.stop = 1;
 }
 
-static char *read_ca(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		fatal("mta-sts: cannot read the CA bundle %s: %s", path, strerror(errno));
-	char *buf = NULL;
-	size_t n = 0, cap = 0, r;
-	do {
-		if (n + 65536 > cap)
-			buf = xrealloc(buf, cap = cap ? cap * 2 : 262144);
-		r = fread(buf + n, 1, cap - n, f);
-		n += r;
-	} while (r > 0 && n < 16 * 1024 * 1024);
-	fclose(f);
-	*len = n;
-	return buf;
-}
-
 int sts_main(struct instance *in, struct cfg *conf)
 {
 	char *ca = cfg_path(conf, "smtp_tls_ca_file");
-	S.ca = read_ca(ca, &S.calen);	/* the fetcher runs chrooted afterwards */
+	S.ca = https_read_ca(ca, &S.calen);	/* the fetcher runs chrooted afterwards */
+	if (!S.ca)
+		fatal("mta-sts: cannot read the CA bundle %s: %s", ca, strerror(errno));
 	free(ca);
 	S.port = (unsigned)cfg_int(conf, "mta_sts_port");
 	S.cache = xcalloc(STS_CACHE_MAX, sizeof *S.cache);

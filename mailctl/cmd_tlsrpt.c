@@ -2,11 +2,13 @@
  * by the master every tlsrpt_report_interval: the outbound TLS outcomes the
  * remote agent recorded since the last run become one report per policy
  * domain (RFC 8460), mailed through the queue to each mailto: rua of the
- * domain's _smtp._tls TXT record. Domains without such a record get none.
+ * domain's _smtp._tls TXT record and posted to each https: one
+ * (report_post.h). Domains without such a record get none.
  * The run itself (lock, outbox, rotation) is report_run.h's, shared with the
  * DMARC reports. */
 #include "mailctl/commands.h"
 #include "mailctl/dmarc_report.h"
+#include "mailctl/report_post.h"
 #include "mailctl/report_run.h"
 #include "mailctl/tlsrpt_report.h"
 #include "common/dns.h"
@@ -17,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_RUA 2	/* URIs used per report */
+#define TLSRPT_MEDIA_TYPE "application/tlsrpt+gzip"	/* RFC 8460 3, 6.4 */
 
 /* The rua URIs the domain publishes: 1 (into rua), 0 none, -1 DNS trouble. */
 static int lookup_rua(const char *domain, char *rua, size_t len)
@@ -54,9 +58,13 @@ static void send_one(struct report_run *r, const char *uri, void *arg)
 	const char *domain = o->d->domain;
 	char addr[256];
 	uint64_t limit;
+	if (!strncasecmp(uri, "https:", 6)) {
+		report_post_add(r, domain, uri, TLSRPT_MEDIA_TYPE, o->gz, o->gzlen);
+		return;
+	}
 	if (!dmarc_rua_parse(uri, addr, sizeof addr, &limit)) {
-		report_say(r, "rua domain=%s uri=%s status=skipped reason=\"only mailto: is sent to\"",
-			   domain, uri);
+		report_say(r, "rua domain=%s uri=%s status=skipped reason=\"only mailto: and https: "
+			   "are sent to\"", domain, uri);
 		return;
 	}
 	char hdrs[700];
@@ -66,7 +74,7 @@ static void send_one(struct report_run *r, const char *uri, void *arg)
 				.submitter = r->in->hostname, .report_id = o->id,
 				.filename = o->fname, .gz = o->gz, .gzlen = o->gzlen,
 				.date = (time_t)r->now, .report_type = "tlsrpt",
-				.media_type = "application/tlsrpt+gzip", .extra_headers = hdrs,
+				.media_type = TLSRPT_MEDIA_TYPE, .extra_headers = hdrs,
 				.what = "a TLS report (RFC 8460)" };
 	char *mail = dmarc_report_mail(&m);
 	report_queue(r, domain, addr, mail, 0);	/* RFC 8460 has no size limit */

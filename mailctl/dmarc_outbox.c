@@ -80,15 +80,28 @@ int outbox_begin(struct outbox *ob, const char *dmarc_dir)
 	return r;
 }
 
-int outbox_add(struct outbox *ob, const char *sender, const char *rcpt, const char *domain,
-	       const char *mail)
+/* An entry: three header lines, then the body (a mail, or a POST's bytes). */
+static int add_entry(struct outbox *ob, const char *ext, const char *h1, const char *h2,
+		     const char *h3, const char *body, size_t len)
 {
-	char *path = xasprintf("%s/%06u.eml", ob->tmp, ob->n++);
-	char *head = xasprintf("%s\n%s\n%s\n", sender, rcpt, domain);
-	int r = write_file(path, head, strlen(head), mail, strlen(mail));
+	char *path = xasprintf("%s/%06u.%s", ob->tmp, ob->n++, ext);
+	char *head = xasprintf("%s\n%s\n%s\n", h1, h2, h3);
+	int r = write_file(path, head, strlen(head), body, len);
 	free(head);
 	free(path);
 	return r;
+}
+
+int outbox_add(struct outbox *ob, const char *sender, const char *rcpt, const char *domain,
+	       const char *mail)
+{
+	return add_entry(ob, "eml", sender, rcpt, domain, mail, strlen(mail));
+}
+
+int outbox_add_post(struct outbox *ob, const char *url, const char *ctype, const char *domain,
+		    const unsigned char *body, size_t len)
+{
+	return add_entry(ob, "post", url, ctype, domain, (const char *)body, len);
 }
 
 static void free_ob(struct outbox *ob)
@@ -216,8 +229,9 @@ static void free_list(char **v, size_t n)
 	free(v);
 }
 
-/* Read a mail file: three header lines, then the message. */
-static char *read_mail(const char *path, char **sender, char **rcpt, char **domain)
+/* Read an entry: three header lines into h, the body after them (NUL
+ * terminated too, its length in len). The buffer to free, NULL if unreadable. */
+static char *read_entry(const char *path, char *h[3], char **body, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
@@ -237,43 +251,66 @@ static char *read_mail(const char *path, char **sender, char **rcpt, char **doma
 		return NULL;
 	}
 	*b = *c = *d = '\0';
-	*sender = a;
-	*rcpt = b + 1;
-	*domain = c + 1;
+	h[0] = a;
+	h[1] = b + 1;
+	h[2] = c + 1;
+	*body = d + 1;
+	*len = (size_t)(buf + st.st_size - *body);
 	return buf;
 }
 
-/* Queue every mail of one committed run; false at a temporary failure. */
-static bool flush_run(const char *run, outbox_send_fn send, void *arg)
+/* The run's age from its name (its time comes first, see outbox_begin). */
+static uint64_t run_age(const char *run)
+{
+	const char *base = strrchr(run, '/');
+	long long t = strtoll(base ? base + 1 : run, NULL, 10), now = (long long)time(NULL);
+	return t > 0 && now > t ? (uint64_t)(now - t) : 0;
+}
+
+/* Send one entry: true when it is done with (sent, refused, posted or given
+ * up); *stop at a temporary failure of the queue. */
+static bool send_entry(const char *run, const char *name, const struct outbox_senders *s,
+		       bool *stop)
+{
+	bool post = ends_with(name, ".post");
+	char *p = xasprintf("%s/%s", run, name), *h[3], *body;
+	size_t len = 0;
+	char *buf = read_entry(p, h, &body, &len);
+	bool done = true;
+	if (!buf) {
+		log_err("dmarc report: unreadable report file %s dropped", p);
+	} else if (post) {
+		done = s->post(s->arg, h[0], h[1], h[2], (unsigned char *)body, len, run_age(run));
+	} else {
+		uint32_t st = s->mail(s->arg, h[0], h[1], h[2], body);
+		done = st == QS_OK || st == QS_REJECT;
+		*stop = !done;	/* queued unreachable or full: the rest waits */
+	}
+	if (done && unlink(p) < 0)
+		log_warn("dmarc report: cannot remove %s: %s", p, strerror(errno));
+	free(buf);
+	free(p);
+	return done;
+}
+
+/* Send every entry of one committed run; false at a temporary failure of
+ * the queue. The run is removed once nothing is left in it. */
+static bool flush_run(const char *run, const struct outbox_senders *s)
 {
 	char **names;
 	size_t n = list(run, &names);
-	bool ok = true;
-	for (size_t i = 0; i < n && ok; i++) {
-		if (!ends_with(names[i], ".eml"))
-			continue;
-		char *p = xasprintf("%s/%s", run, names[i]), *sender, *rcpt, *domain;
-		char *buf = read_mail(p, &sender, &rcpt, &domain);
-		uint32_t st = buf ? send(arg, sender, rcpt, domain, domain + strlen(domain) + 1)
-				  : QS_REJECT;
-		if (!buf)
-			log_err("dmarc report: unreadable report mail %s dropped", p);
-		if (st == QS_OK || st == QS_REJECT) {
-			if (unlink(p) < 0)
-				log_warn("dmarc report: cannot remove %s: %s", p, strerror(errno));
-		} else {
-			ok = false;	/* queued unreachable or full: the rest waits */
-		}
-		free(buf);
-		free(p);
-	}
+	bool stop = false, left = false;
+	for (size_t i = 0; i < n && !stop; i++)
+		if (ends_with(names[i], ".eml") || ends_with(names[i], ".post"))
+			left |= !send_entry(run, names[i], s, &stop);
 	free_list(names, n);
-	if (ok)
+	if (!stop && !left)
 		remove_dir(run);
-	return ok;
+	return !stop;
 }
 
-bool outbox_flush(const char *dmarc_dir, outbox_send_fn send, void *arg)
+/* The clean-up, and the flush of each committed run when s is given. */
+static bool each_run(const char *dmarc_dir, const struct outbox_senders *s)
 {
 	char *box = outbox_dir(dmarc_dir);
 	char **runs;
@@ -283,15 +320,26 @@ bool outbox_flush(const char *dmarc_dir, outbox_send_fn send, void *arg)
 		char *run = xasprintf("%s/%s", box, runs[i]);
 		if (ends_with(runs[i], ".tmp")) {
 			remove_dir(run);	/* never committed: its records are read again */
-		} else if (ok) {
+		} else {
 			remove_sources(dmarc_dir, run);
-			ok = flush_run(run, send, arg);
+			if (s && ok)
+				ok = flush_run(run, s);
 		}
 		free(run);
 	}
 	free_list(runs, n);
 	free(box);
 	return ok;
+}
+
+void outbox_recover(const char *dmarc_dir)
+{
+	each_run(dmarc_dir, NULL);
+}
+
+bool outbox_flush(const char *dmarc_dir, const struct outbox_senders *s)
+{
+	return each_run(dmarc_dir, s);
 }
 
 #define QUEUE_WAIT_MS 60000	/* how long to wait for a restarting queued */

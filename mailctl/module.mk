@@ -1,1 +1,1 @@
-$(eval $(call program,mailctl,mailctl,-lpq -lz -lrnp -ljansson,smtpd))
+$(eval $(call program,mailctl,mailctl,-lpq -lz -lrnp -ljansson -lcurl,smtpd deliverd))

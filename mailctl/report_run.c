@@ -3,6 +3,7 @@
 #include "mailctl/report_run.h"
 #include "mailctl/commands.h"
 #include "mailctl/dmarc_files.h"
+#include "mailctl/report_post.h"
 #include "common/dns.h"
 #include "common/instance.h"
 #include "common/log.h"
@@ -144,20 +145,23 @@ static int make_reports(struct report_run *r, const char *dir)
 	return rc;
 }
 
-/* Under the lock: what an earlier run left first (committed mails, so that
- * reports go out in order), then this run's records. */
+/* Under the lock: finish what an earlier run left (before rotating, so that
+ * no record is read twice), make this run's reports, then send the outbox,
+ * oldest run first (so reports go out in order, and each waiting post is
+ * tried once per run). */
 static int locked_run(struct report_run *r, const char *dir)
 {
+	if (r->o->dry_run)
+		return make_reports(r, dir);
+	outbox_recover(dir);
 	int rc = 0;
-	if (!r->o->dry_run)
-		r->tempfail = !outbox_flush(dir, submit, r);
-	if (!r->o->dry_run && dmarc_files_rotate(dir) < 0)
+	if (dmarc_files_rotate(dir) < 0)
 		rc = cmd_error("%s: cannot rotate the records in %s: %s", r->k->name, dir,
 			       strerror(errno));
 	if (!rc)
 		rc = make_reports(r, dir);
-	if (!rc && !r->o->dry_run && !r->tempfail)
-		r->tempfail = !outbox_flush(dir, submit, r);
+	const struct outbox_senders s = { .mail = submit, .post = report_post_send, .arg = r };
+	r->tempfail = !outbox_flush(dir, &s);
 	return rc;
 }
 
@@ -179,10 +183,11 @@ int report_run(const struct report_kind *k, const struct instance *in,
 			       ? "another report run is in progress" : strerror(errno));
 	else
 		rc = locked_run(&r, dir);
-	if (!rc && r.tempfail)
-		rc = REPORT_EX_TEMPFAIL;	/* the mails wait in the outbox for the next run */
+	if (!rc && (r.tempfail || r.post_waiting))
+		rc = REPORT_EX_TEMPFAIL;	/* they wait in the outbox for the next run */
 	if (lock >= 0)
 		close(lock);
+	report_post_end(&r);
 	free(dir);
 	free(r.from);
 	return rc;

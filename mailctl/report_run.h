@@ -3,8 +3,9 @@
  * tlsrpt report` (cmd_tlsrpt.c), also run by the master on their intervals
  * (report_run.c). The run takes the kind's lock, flushes what an earlier run
  * left in the outbox, rotates the records, lets the kind aggregate them and
- * make its reports (each mail into the outbox), commits the outbox with the
- * removal of the records and flushes it to the queue (dmarc_outbox.h): an
+ * make its reports (each mail, or POST for an https: URI, into the outbox),
+ * commits the outbox with the removal of the records and flushes it to the
+ * queue and the HTTPS receivers (dmarc_outbox.h, report_post.h): an
  * interrupted run neither loses nor repeats a report. A kind only says how
  * records become reports. */
 #ifndef TERN_MAILCTL_REPORT_RUN_H
@@ -52,13 +53,16 @@ struct report_run {
 	uint64_t now;
 	bool tempfail;		/* a report mail is still waiting in the outbox */
 	bool outbox_failed;	/* a mail could not be made: keep the records */
+	bool post_waiting;	/* a post failed: it waits in the outbox */
+	char *ca;		/* CA bundle for posts (report_post.c), once read */
+	size_t calen;
 	struct outbox ob;
 };
 
 /* `mailctl CMD report [--dry-run] [--output DIR] [--log]`: the whole command. */
 int report_cmd(const struct report_kind *k, const char *dir, int argc, char **argv);
 /* One run; 0, 1 on errors, REPORT_EX_TEMPFAIL when a report could not be
- * queued or made (kept for the next run). */
+ * queued, posted or made (kept for the next run). */
 int report_run(const struct report_kind *k, const struct instance *in,
 	       const struct report_opts *o);
 

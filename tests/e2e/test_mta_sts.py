@@ -13,10 +13,11 @@ certificates come from the same CA; DNS (dnsmasq) publishes the TXT records.
 The policy is cached for max_age and fetched again only when the TXT id
 changes; the fetch is done by the deliverd-sts process, not the SMTP client.
 
-TLS-RPT (RFC 8460): every destination but badmx.test publishes
+TLS-RPT (RFC 8460): every destination but badmx.test and post.test publishes
 _smtp._tls with rua=mailto:tlsrpt@a.test, an address of A itself, so
 `mailctl tlsrpt report` on A mails each report through A's queue into that
-mailbox, where the test reads the JSON back.
+mailbox, where the test reads the JSON back. post.test (no MTA-STS policy)
+publishes an https: rua on the test web server, which records each POST.
 """
 import base64
 import email
@@ -46,7 +47,8 @@ POLICIES = {
     "testing.test": ("testing", ["other.sts.test"]),
 }
 MX = {"enforce.test": "mx.sts.test", "badmx.test": "mx.sts.test", "badcert.test": "mx2.sts.test",
-      "testing.test": "mx.sts.test", "none.test": "mx.sts.test"}
+      "testing.test": "mx.sts.test", "none.test": "mx.sts.test", "post.test": "mx.sts.test"}
+REPORT_HOST = "tlsrpt.sts.test"     # post.test's https: rua, on the policy web server
 
 
 def openssl(*args, cwd):
@@ -68,7 +70,7 @@ def make_ca(d):
                 f"{name}.ext", cwd=d)
         return os.path.join(d, f"{name}.pem"), os.path.join(d, f"{name}.key")
     mx = leaf("mx", ["mx.sts.test"])
-    web = leaf("web", ["mta-sts." + dom for dom in MX])
+    web = leaf("web", ["mta-sts." + dom for dom in MX] + [REPORT_HOST])
     return os.path.join(d, "ca.pem"), mx, web
 
 
@@ -78,9 +80,19 @@ class PolicyServer:
     def __init__(self, port, cert, key):
         self.policies = dict(POLICIES)
         self.fetches = {}
+        self.posts = []             # (Host, path, Content-Type, body) of each POST
+        self.post_status = 200
         srv = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                srv.posts.append((self.headers.get("Host"), self.path,
+                                  self.headers.get("Content-Type"), body))
+                self.send_response(srv.post_status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_GET(self):
                 host = (self.headers.get("Host") or "").split(":")[0]
                 dom = host[len("mta-sts."):] if host.startswith("mta-sts.") else ""
@@ -113,14 +125,20 @@ class PolicyServer:
         self.httpd.server_close()
 
 
-def dns_records(ids):
-    recs = ["--address=/mx.sts.test/127.0.0.2", "--address=/mx2.sts.test/127.0.0.2"]
+def report_url(web_port):
+    return f"https://{REPORT_HOST}:{web_port}/tlsrpt"
+
+
+def dns_records(ids, web_port):
+    recs = ["--address=/mx.sts.test/127.0.0.2", "--address=/mx2.sts.test/127.0.0.2",
+            f"--address=/{REPORT_HOST}/127.0.0.1",
+            f"--txt-record=_smtp._tls.post.test,v=TLSRPTv1; rua={report_url(web_port)}"]
     for dom, mx in MX.items():
         recs.append(f"--mx-host={dom},{mx},10")
         recs.append(f"--address=/mta-sts.{dom}/127.0.0.1")
         if dom in ids:
             recs.append(f"--txt-record=_mta-sts.{dom},v=STSv1; id={ids[dom]}")
-        if dom != "badmx.test":
+        if dom not in ("badmx.test", "post.test"):
             recs.append(f"--txt-record=_smtp._tls.{dom},v=TLSRPTv1; rua=mailto:tlsrpt@a.test")
     return recs
 
@@ -151,7 +169,8 @@ def world():
         web_port = 17000 + os.getpid() % 1000
         a.ids = {dom: "v1" for dom in POLICIES}
         a.dns_port = dns_port
-        dns = Dns(dns_port, dns_records(a.ids))
+        a.web_port = web_port
+        dns = Dns(dns_port, dns_records(a.ids, web_port))
         web = PolicyServer(web_port, webcert, webkey)
         a.set_conf("tern", "dns_server", f"127.0.0.1:{dns_port}")
         a.set_conf("deliverd", "smtp_port", str(b.port("smtp")))
@@ -253,7 +272,7 @@ def test_policy_is_cached_and_refetched_when_the_id_changes(world):
     # a new id in DNS: fetched again, and the new policy (other MX) holds the mail back
     a.dns.stop()
     a.ids["enforce.test"] = "v2"
-    a.dns = Dns(a.dns_port, dns_records(a.ids))
+    a.dns = Dns(a.dns_port, dns_records(a.ids, a.web_port))
     send(a, "bob@enforce.test", "refetched")
     assert wait_for(lambda: a.web.fetches["enforce.test"] == before + 1, 60), a.log_text()[-3000:]
     assert wait_for(lambda: "(mta-sts: enforce (id v2))" in a.log_text()
@@ -338,3 +357,74 @@ def test_tls_reports_go_to_each_domains_rua(world):
     # the records were taken: a second run has none
     r = a.ctl("tlsrpt", "report")
     assert r.returncode == 0 and "no records" in r.stdout, r.stdout
+
+
+def records_for(a, domain):
+    p = os.path.join(a.dir, "spool", "tlsrpt", "records")
+    return os.path.exists(p) and domain in open(p, errors="replace").read()
+
+
+def outbox_runs(a):
+    box = os.path.join(a.dir, "spool", "tlsrpt", "outbox")
+    return sorted(os.listdir(box)) if os.path.isdir(box) else []
+
+
+def check_rfc8460_json(doc, domain):
+    """The fields RFC 8460 4.3 requires, with their types."""
+    assert isinstance(doc["organization-name"], str) and doc["organization-name"]
+    assert doc["date-range"]["start-datetime"] <= doc["date-range"]["end-datetime"]
+    assert doc["contact-info"] and doc["report-id"]
+    for p in doc["policies"]:
+        assert p["policy"]["policy-type"] in ("sts", "tlsa", "no-policy-found")
+        assert p["policy"]["policy-domain"] == domain
+        for k in ("total-successful-session-count", "total-failure-session-count"):
+            assert isinstance(p["summary"][k], int)
+
+
+def test_tls_reports_are_posted_to_an_https_rua(world):
+    a, b = world
+    web, url = a.web, report_url(a.web_port)
+    send(a, "bob@post.test", "post1")
+    assert wait_for(lambda: delivered(b, "bob@post.test", "post1"), 60), a.log_text()[-3000:]
+    assert wait_for(lambda: records_for(a, "post.test"), 30), a.log_text()[-3000:]
+
+    # the receiver answers 503: the report waits in the outbox (exit 75)
+    web.post_status = 503
+    n = len(web.posts)
+    r = a.ctl("tlsrpt", "report", check=False)
+    assert r.returncode == 75, r.stdout + r.stderr
+    assert f'rua domain=post.test uri={url} status=deferred reason="HTTP status 503"' \
+        in r.stdout, r.stdout
+    assert len(web.posts) == n + 1
+    assert len(outbox_runs(a)) == 1
+
+    # the next run posts it (once), and the outbox is empty again
+    web.post_status = 200
+    r = a.ctl("tlsrpt", "report", check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"rua domain=post.test uri={url} status=posted" in r.stdout, r.stdout
+    assert len(web.posts) == n + 2 and outbox_runs(a) == []
+    host, path, ctype, body = web.posts[-1]
+    assert host.split(":")[0] == REPORT_HOST and path == "/tlsrpt"
+    assert ctype == "application/tlsrpt+gzip"
+    doc = json.loads(gzip.decompress(body))
+    check_rfc8460_json(doc, "post.test")
+    p = policy(doc, "no-policy-found")
+    assert p["summary"]["total-successful-session-count"] >= 1
+
+    # still failing 24 hours after its run: given up, said so, and gone
+    send(a, "bob@post.test", "post2")
+    assert wait_for(lambda: delivered(b, "bob@post.test", "post2"), 60), a.log_text()[-3000:]
+    assert wait_for(lambda: records_for(a, "post.test"), 30), a.log_text()[-3000:]
+    web.post_status = 500
+    assert a.ctl("tlsrpt", "report", check=False).returncode == 75
+    box = os.path.join(a.dir, "spool", "tlsrpt", "outbox")
+    (run,) = outbox_runs(a)
+    old = "%012d-%s" % (int(time.time()) - 86400 - 60, run.split("-", 1)[1])
+    os.rename(os.path.join(box, run), os.path.join(box, old))
+    r = a.ctl("tlsrpt", "report", check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"rua domain=post.test uri={url} status=dropped" in r.stdout, r.stdout
+    assert "not posted within 24 hours" in r.stdout
+    assert outbox_runs(a) == []
+    web.post_status = 200

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -212,6 +213,26 @@ static uint32_t fake_send(void *arg, const char *sender, const char *rcpt, const
 	return QS_OK;
 }
 
+static int posts, post_ok;
+static uint64_t last_age;
+static size_t last_len;
+static unsigned char last_body[16];
+static char last_url[64], last_ctype[64];
+
+static bool fake_post(void *arg, const char *url, const char *ctype, const char *domain,
+		      const unsigned char *body, size_t len, uint64_t age)
+{
+	posts++;
+	snprintf(last_url, sizeof last_url, "%s", url);
+	snprintf(last_ctype, sizeof last_ctype, "%s", ctype);
+	last_len = len;
+	memcpy(last_body, body, len < sizeof last_body ? len : sizeof last_body);
+	last_age = age;
+	return post_ok;
+}
+
+static const struct outbox_senders senders = { .mail = fake_send, .post = fake_post };
+
 static void touch(const char *dir, const char *name)
 {
 	char *p = xasprintf("%s/%s", dir, name);
@@ -260,12 +281,12 @@ static void test_outbox(void)
 	/* queued fails on the second mail: it waits; the first is not repeated */
 	sent = 0;
 	fail_at = 2;
-	CHECK(!outbox_flush(dir, fake_send, NULL));
+	CHECK(!outbox_flush(dir, &senders));
 	CHECK_STR(last_rcpt, "a@y.test");
 	CHECK_STR(last_mail, "mail one\r\n");
 	fail_at = 0;
 	sent = 0;
-	CHECK(outbox_flush(dir, fake_send, NULL));
+	CHECK(outbox_flush(dir, &senders));
 	CHECK(sent == 1);
 	CHECK_STR(last_rcpt, "b@y.test");
 	CHECK(entries(box) == 0);
@@ -286,7 +307,7 @@ static void test_outbox(void)
 	fputs("records.2\n../../escape\n", f);
 	fclose(f);
 	sent = 0;
-	CHECK(outbox_flush(dir, fake_send, NULL));	/* the damaged mail file is dropped, logged */
+	CHECK(outbox_flush(dir, &senders));	/* the damaged mail file is dropped, logged */
 	CHECK(access(tmp, F_OK) < 0);
 	CHECK(!exists(dir, "records.2"));
 	CHECK(sent == 0 && entries(box) == 0);
@@ -297,9 +318,52 @@ static void test_outbox(void)
 	free(dir);
 }
 
+/* A post that fails waits in the outbox without holding back the mails,
+ * and is tried again by the next flush with the age of its run. */
+static void test_outbox_posts(void)
+{
+	char *dir = xasprintf("%s/tlsrpt", check_tmpdir());
+	char *box = xasprintf("%s/outbox", dir);
+	mkdir(dir, 0700);
+	struct outbox ob;
+	const unsigned char gz[5] = { 0x1f, 0x8b, 0, '\n', 7 };	/* NUL and LF inside */
+	CHECK(outbox_begin(&ob, dir) == 0);
+	CHECK(outbox_add_post(&ob, "https://r.test/p", "application/tlsrpt+gzip", "y.test", gz,
+			      sizeof gz) == 0);
+	CHECK(outbox_add(&ob, "from@x.test", "a@y.test", "y.test", "mail\r\n") == 0);
+	char *final = xstrdup(ob.final);
+	CHECK(outbox_commit(&ob, NULL, 0) == 0);
+
+	sent = posts = 0;
+	post_ok = 0;
+	CHECK(outbox_flush(dir, &senders));
+	CHECK(posts == 1 && sent == 1);
+	CHECK_STR(last_rcpt, "a@y.test");
+	CHECK_STR(last_url, "https://r.test/p");
+	CHECK_STR(last_ctype, "application/tlsrpt+gzip");
+	CHECK(last_len == sizeof gz && !memcmp(last_body, gz, sizeof gz));
+	CHECK(last_age < 60);
+	CHECK(entries(box) == 1 && entries(final) == 2);	/* the post and "sources" */
+
+	/* two days later (the run's name carries its time): tried again, once */
+	char *old = xasprintf("%s/%012lld-00000000", box, (long long)time(NULL) - 2 * 86400);
+	CHECK(rename(final, old) == 0);
+	sent = posts = 0;
+	post_ok = 1;
+	CHECK(outbox_flush(dir, &senders));
+	CHECK(posts == 1 && sent == 0);
+	CHECK(last_age >= 2 * 86400 && last_age < 2 * 86400 + 60);
+	CHECK(entries(box) == 0);
+	free(old);
+	free(final);
+	free(box);
+	free(dir);
+}
+
 int main(void)
 {
 	test_outbox();
+	test_outbox_posts();
 	test_aggregate();
 	test_xml();
 	test_rua();
