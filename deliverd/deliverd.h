@@ -15,6 +15,9 @@ struct event_base;
 struct agent;
 
 extern const struct cfg_key deliverd_settings[];	/* settings.c: both agents */
+/* The selector dkim_selectors (the list sel) names for domain, NULL if none;
+ * read by the remote agent and by `mailctl dkim rotate`. */
+const char *deliverd_dkim_selector(const char *domain, char **sel, size_t nsel);
 
 struct dconf {
 	char *mail_dir;

@@ -1,6 +1,7 @@
 /* remote_keys.c — the DKIM keys of our domains, read once at start from
  * DIR/dkim/DOMAIN/SELECTOR.key (written by `mailctl dkim keygen`). */
 #include "deliverd/remote_int.h"
+#include "deliverd/deliverd.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -15,19 +16,10 @@
 static struct dkim_key keys[MAX_KEYS];
 static size_t nkeys;
 
-static const char *wanted_selector(const char *domain, char **sel, size_t nsel)
-{
-	size_t dl = strlen(domain);
-	for (size_t i = 0; i < nsel; i++)
-		if (!strncasecmp(sel[i], domain, dl) && sel[i][dl] == '=')
-			return sel[i] + dl + 1;
-	return NULL;
-}
-
 static void load_domain(const char *dkim_dir, const char *domain, char **sel, size_t nsel)
 {
 	char *dir = xasprintf("%s/%s", dkim_dir, domain);
-	const char *want = wanted_selector(domain, sel, nsel);
+	const char *want = deliverd_dkim_selector(domain, sel, nsel);
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	char best[128] = "";

@@ -3,6 +3,9 @@
 #include "deliverd/route.h"
 #include "common/cfgcheck.h"
 
+#include <string.h>
+#include <strings.h>
+
 static bool check_tls_policy(const char *item, char *why, size_t whylen)
 {
 	return cfg_check_domain_word(item, "none,may,encrypt,verify", why, whylen);
@@ -37,3 +40,12 @@ const struct cfg_key deliverd_settings[] = {
 	CFG_KEY_INT("mta_sts_port", "443", 1, 65535, "Port of the mta-sts.DOMAIN web servers policies are fetched from (443; tests may change it)"),
 	CFG_KEY_END,
 };
+
+const char *deliverd_dkim_selector(const char *domain, char **sel, size_t nsel)
+{
+	size_t dl = strlen(domain);
+	for (size_t i = 0; i < nsel; i++)
+		if (!strncasecmp(sel[i], domain, dl) && sel[i][dl] == '=')
+			return sel[i] + dl + 1;
+	return NULL;
+}

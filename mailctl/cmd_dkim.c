@@ -10,6 +10,7 @@
 #include "mailctl/control.h"
 #include "mailctl/dkim_rotate.h"
 #include "mailctl/runstate.h"
+#include "deliverd/deliverd.h"
 #include "common/dns.h"
 #include "common/dkim.h"
 #include "common/instance.h"
@@ -57,6 +58,29 @@ struct args {
 	struct dkim_rotate_opts o;
 };
 
+/* One rotation step; what deliverd.conf's dkim_selectors names for the
+ * domain goes with it. The exit status. */
+static int rotate(const struct instance *in, const char *ddir, const struct args *a)
+{
+	struct dkim_rotate_opts o = a->o;
+	char **sel = NULL;
+	size_t nsel = 0;
+	struct cfg c;
+	struct cfg_errors errs = { 0 };
+	char *conf = xasprintf("%s/deliverd.conf", in->dir);
+	if (instance_conf(in, "deliverd", deliverd_settings, &c, &errs) == 0)
+		nsel = cfg_list(&c, "dkim_selectors", &sel);
+	cfg_free(&c);
+	o.named = deliverd_dkim_selector(a->domain, sel, nsel);
+	o.conf_path = conf;
+	enum dkim_rotate_state st = dkim_rotate(ddir, a->domain, &o);
+	if (st == DKIM_ROT_SWITCHED)
+		reload_signer(in);
+	cfg_list_free(sel, nsel);
+	free(conf);
+	return st == DKIM_ROT_ERROR || st == DKIM_ROT_BLOCKED ? 1 : st == DKIM_ROT_TEMPFAIL ? 75 : 0;
+}
+
 static int run(const char *dir, const struct args *a)
 {
 	struct instance in;
@@ -70,10 +94,7 @@ static int run(const char *dir, const struct args *a)
 	} else if (dns_init(cfg_str(&in.conf, "dns_server"), 5) < 0) {
 		rc = cmd_error("bad dns_server in tern.conf");
 	} else {
-		enum dkim_rotate_state st = dkim_rotate(ddir, a->domain, &a->o);
-		if (st == DKIM_ROT_SWITCHED)
-			reload_signer(&in);
-		rc = st == DKIM_ROT_ERROR ? 1 : st == DKIM_ROT_TEMPFAIL ? 75 : 0;
+		rc = rotate(&in, ddir, a);
 	}
 	free(ddir);
 	instance_free(&in);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -188,6 +189,21 @@ static enum dkim_rotate_state switch_to(const char *ddir, const char *domain, co
 	return st;
 }
 
+/* dkim_selectors names a selector other than sel: after a switch the agent
+ * would look for that key only and sign nothing. Say what to change. */
+static bool named_elsewhere(const char *domain, const char *sel, const struct dkim_rotate_opts *o,
+			    bool before_switch)
+{
+	if (!o->named || !strcasecmp(o->named, sel))
+		return false;
+	printf("%s: %s dkim_selectors names %s=%s, and the remote agent signs only with the "
+	       "selector named there: remove the entry %s=%s from dkim_selectors (or change it "
+	       "to %s=%s)%s\n", before_switch ? "not switching yet" : "note", o->conf_path,
+	       domain, o->named, domain, o->named, domain, sel, before_switch
+	       ? ", then run `mailctl dkim rotate` again" : " before the switch");
+	return true;
+}
+
 static enum dkim_rotate_state stage(const char *ddir, const char *domain,
 				    const struct dkim_rotate_opts *o)
 {
@@ -207,6 +223,7 @@ static enum dkim_rotate_state stage(const char *ddir, const char *domain,
 	       "again to sign with it:\n", sel, domain, domain);
 	if (dkim_write_key(ddir, domain, sel, DKIM_STAGED_SUFFIX, o->alg) < 0)
 		return DKIM_ROT_ERROR;
+	named_elsewhere(domain, sel, o, false);
 	return DKIM_ROT_STAGED;
 }
 
@@ -219,6 +236,8 @@ enum dkim_rotate_state dkim_rotate(const char *ddir, const char *domain,
 	if (each_selector(ddir, DKIM_STAGED_SUFFIX, keep_name, staged)) {
 		switch (published(ddir, domain, staged)) {
 		case 1:
+			if (named_elsewhere(domain, staged, o, true))
+				return DKIM_ROT_BLOCKED;
 			return switch_to(ddir, domain, staged, o);
 		case 0:
 			return DKIM_ROT_WAITING;

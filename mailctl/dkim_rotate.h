@@ -43,6 +43,7 @@ enum dkim_rotate_state {
 	DKIM_ROT_TEMPFAIL,	/* DNS could not say; try again */
 	DKIM_ROT_RETIRING,	/* an old selector is in its grace period */
 	DKIM_ROT_RETIRED,	/* an old selector's record was dropped: remove it */
+	DKIM_ROT_BLOCKED,	/* published, but dkim_selectors names another selector */
 };
 
 struct dkim_rotate_opts {
@@ -50,11 +51,17 @@ struct dkim_rotate_opts {
 	enum dkim_alg alg;
 	uint64_t grace;		/* seconds the old record stays published */
 	uint64_t now;		/* seconds since the epoch */
+	const char *named;	/* what deliverd.conf dkim_selectors names for the
+				 * domain (NULL: nothing): the agent signs only with
+				 * that key, so no switch to another selector */
+	const char *conf_path;	/* deliverd.conf, for saying what to change */
 };
 
 /* One step for domain, whose keys are in ddir (common/dns must be set up):
- * retire what is due; switch to the staged key if DNS serves its record; with
- * nothing staged or retiring, stage a new key. Says each step on stdout. */
+ * retire what is due; switch to the staged key if DNS serves its record (and
+ * dkim_selectors does not name another selector: then say exactly what to
+ * change); with nothing staged or retiring, stage a new key. Says each step
+ * on stdout. */
 enum dkim_rotate_state dkim_rotate(const char *ddir, const char *domain,
 				   const struct dkim_rotate_opts *o);
 
