@@ -18,6 +18,8 @@ _smtp._tls with rua=mailto:tlsrpt@a.test, an address of A itself, so
 `mailctl tlsrpt report` on A mails each report through A's queue into that
 mailbox, where the test reads the JSON back. post.test (no MTA-STS policy)
 publishes an https: rua on the test web server, which records each POST.
+enforce.test also names tlsrpt@none.test, a mailbox on B: that copy leaves
+through A's remote agent, DKIM-signed with a.test's key (RFC 8460 3).
 """
 import base64
 import email
@@ -25,6 +27,7 @@ import gzip
 import http.server
 import json
 import os
+import re
 import shutil
 import smtplib
 import ssl
@@ -33,6 +36,7 @@ import tempfile
 import threading
 import time
 
+import dkim
 import pytest
 
 from conftest import IS_ROOT, Instance, wait_for
@@ -125,6 +129,13 @@ class PolicyServer:
         self.httpd.server_close()
 
 
+def txt_rr(name, text):
+    """A TXT record of one string that may hold commas (--txt-record splits
+    strings at every comma): raw RDATA for --dns-rr (type 16)."""
+    data = text.encode()
+    return f"--dns-rr={name},16,{(bytes([len(data)]) + data).hex()}"
+
+
 def report_url(web_port):
     return f"https://{REPORT_HOST}:{web_port}/tlsrpt"
 
@@ -132,14 +143,16 @@ def report_url(web_port):
 def dns_records(ids, web_port):
     recs = ["--address=/mx.sts.test/127.0.0.2", "--address=/mx2.sts.test/127.0.0.2",
             f"--address=/{REPORT_HOST}/127.0.0.1",
-            f"--txt-record=_smtp._tls.post.test,v=TLSRPTv1; rua={report_url(web_port)}"]
+            txt_rr("_smtp._tls.post.test", f"v=TLSRPTv1; rua={report_url(web_port)}")]
     for dom, mx in MX.items():
         recs.append(f"--mx-host={dom},{mx},10")
         recs.append(f"--address=/mta-sts.{dom}/127.0.0.1")
         if dom in ids:
             recs.append(f"--txt-record=_mta-sts.{dom},v=STSv1; id={ids[dom]}")
         if dom not in ("badmx.test", "post.test"):
-            recs.append(f"--txt-record=_smtp._tls.{dom},v=TLSRPTv1; rua=mailto:tlsrpt@a.test")
+            rua = "mailto:tlsrpt@a.test" + (",mailto:tlsrpt@none.test"
+                                            if dom == "enforce.test" else "")
+            recs.append(txt_rr(f"_smtp._tls.{dom}", f"v=TLSRPTv1; rua={rua}"))
     return recs
 
 
@@ -165,6 +178,10 @@ def world():
             if dom != "none.test":
                 b.ctl("domain", "add", dom)
             b.add_user(f"bob@{dom}", "bob-pw-1")
+        b.add_user("tlsrpt@none.test", "tlsrpt-pw-1")
+        out = a.ctl("dkim", "keygen", "a.test", "--selector", "rpt", "--algorithm",
+                    "ed25519").stdout
+        a.dkim_records = {b"rpt._domainkey.a.test.": "".join(out.split('"')[1::2]).encode()}
         dns_port = 16000 + os.getpid() % 1000
         web_port = 17000 + os.getpid() % 1000
         a.ids = {dom: "v1" for dom in POLICIES}
@@ -288,12 +305,14 @@ def test_the_fetcher_is_its_own_process(world):
         assert rows["deliverd-sts"][2] == "tern-sts"
 
 
-def tls_reports(a):
-    """The TLS reports in tlsrpt@a.test's mailbox: {policy domain: (mail, json)}."""
-    d = os.path.join(a.maildir("tlsrpt@a.test"), "new")
+def tls_reports(a, rcpt="tlsrpt@a.test"):
+    """The TLS reports in rcpt's mailbox on a: {policy domain: (mail, json, file name)}."""
+    d = os.path.join(a.maildir(rcpt), "new")
     out = {}
     for n in os.listdir(d) if os.path.isdir(d) else []:
-        msg = email.message_from_binary_file(open(os.path.join(d, n), "rb"))
+        raw = open(os.path.join(d, n), "rb").read()
+        msg = email.message_from_bytes(raw)
+        msg.raw = raw
         for part in msg.walk():
             if part.get_content_type() == "application/tlsrpt+gzip":
                 doc = json.loads(gzip.decompress(base64.b64decode(part.get_payload())))
@@ -354,9 +373,11 @@ def test_tls_reports_go_to_each_domains_rua(world):
     assert p["summary"]["total-successful-session-count"] >= 1
     assert "policy-string" not in p["policy"]
 
-    # the records were taken: a second run has none
+    # the records were taken: a second run reports none of them (only, maybe,
+    # none.test: the copy of enforce.test's report for B went there over TLS)
     r = a.ctl("tlsrpt", "report")
-    assert r.returncode == 0 and "no records" in r.stdout, r.stdout
+    assert r.returncode == 0, r.stdout
+    assert not any(f"report domain={d}" in r.stdout for d in want - {"none.test"}), r.stdout
 
 
 def records_for(a, domain):
@@ -367,6 +388,27 @@ def records_for(a, domain):
 def outbox_runs(a):
     box = os.path.join(a.dir, "spool", "tlsrpt", "outbox")
     return sorted(os.listdir(box)) if os.path.isdir(box) else []
+
+
+def test_tls_reports_leave_dkim_signed(world):
+    """RFC 8460 3: reports by mail are DKIM-signed. The copy for tlsrpt@none.test
+    (on B) leaves through A's remote agent, signed d=a.test: the sender
+    noreply-tlsrpt@mx.a.test is under a.test (relaxed alignment)."""
+    a, b = world
+    # (delivered or held back by a policy an earlier test changed: either way
+    # the TLS session is recorded)
+    send(a, "bob@enforce.test", "signed")
+    assert wait_for(lambda: records_for(a, "enforce.test"), 30), a.log_text()[-3000:]
+    r = a.ctl("tlsrpt", "report")
+    assert "rua domain=enforce.test to=tlsrpt@none.test status=sent" in r.stdout, r.stdout
+    assert wait_for(lambda: "enforce.test" in tls_reports(b, "tlsrpt@none.test"), 60), \
+        a.log_text()[-3000:]
+    msg, doc, _ = tls_reports(b, "tlsrpt@none.test")["enforce.test"]
+    assert "noreply-tlsrpt@mx.a.test" in msg["From"], msg["From"]
+    raw = msg.raw[msg.raw.index(b"DKIM-Signature"):]
+    assert re.search(rb"\bd=a\.test;", raw[:600]) and re.search(rb"\bs=rpt;", raw[:600]), raw[:600]
+    assert dkim.verify(raw, dnsfunc=lambda n, timeout=5: a.dkim_records.get(n)), raw[:600]
+    check_rfc8460_json(doc, "enforce.test")
 
 
 def check_rfc8460_json(doc, domain):
