@@ -32,6 +32,7 @@ const struct cfg_key tern_settings[] = {
 	CFG_KEY_TIME("restart_backoff_max", "60s", 1, 86400, "Longest wait before the master restarts a daemon that keeps dying"),
 	CFG_KEY_TIME("dmarc_report_interval", "24h", 0, 30 * 86400, "The master runs `mailctl dmarc report` this often (DMARC aggregate reports, RFC 7489 7.2; 0 = never)"),
 	CFG_KEY_TIME("tlsrpt_report_interval", "24h", 0, 30 * 86400, "The master runs `mailctl tlsrpt report` this often (TLS reports on outbound TLS, RFC 8460; 0 = never)"),
+	CFG_KEY_TIME("dkim_rotate_interval", "24h", 0, 30 * 86400, "The master takes the `mailctl dkim rotate` steps this often for every domain with a staged or retiring selector: it switches (and reloads) once the staged record is in DNS and retires the old one after its grace period; it never stages a key itself (0 = never)"),
 	CFG_KEY_STR("tlsrpt_report_from", "", cfg_check_address, "Sender of TLS reports (empty: noreply-tlsrpt@hostname)"),
 	CFG_KEY_STR("dmarc_report_from", "", cfg_check_address, "Sender of DMARC aggregate reports (empty: noreply-dmarc@hostname)"),
 	CFG_KEY_ENUM("mta_sts_mode", "none", "none,testing,enforce", "MTA-STS policy (RFC 8461) published for the local domains: none, testing (senders report, still deliver) or enforce (senders require authenticated TLS to the MX); `mailctl dns` prints its records"),

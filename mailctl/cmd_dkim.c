@@ -14,9 +14,11 @@
 #include "common/dns.h"
 #include "common/dkim.h"
 #include "common/instance.h"
+#include "common/log.h"
 #include "common/util.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,7 @@
 #include <unistd.h>
 
 #define DKIM_USAGE "dkim keygen|rotate DOMAIN [--selector S] [--algorithm rsa|ed25519] " \
-	"[--grace DAYS (rotate)]"
+	"[--grace DAYS (rotate)] | dkim rotate --scheduled"
 #define RELOAD_TIMEOUT_MS 180000
 
 static int valid_label_text(const char *s)
@@ -55,6 +57,7 @@ static void reload_signer(const struct instance *in)
 struct args {
 	const char *domain;
 	bool rotate;
+	bool scheduled;		/* the master's run: every pending domain, into the log */
 	struct dkim_rotate_opts o;
 };
 
@@ -81,18 +84,66 @@ static int rotate(const struct instance *in, const char *ddir, const struct args
 	return st == DKIM_ROT_ERROR || st == DKIM_ROT_BLOCKED ? 1 : st == DKIM_ROT_TEMPFAIL ? 75 : 0;
 }
 
-static int run(const char *dir, const struct args *a)
+/* One domain's step with what it prints going to the log, line by line. */
+static int rotate_logged(const struct instance *in, const char *ddir, struct args *a)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *saved = stdout, *mem = open_memstream(&text, &len);
+	if (!mem)
+		return 1;
+	stdout = mem;
+	int rc = rotate(in, ddir, a);
+	fclose(mem);
+	stdout = saved;
+	char *save = NULL;
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (rc)
+			log_warn("dkim rotate: %s: %s", a->domain, l);
+		else
+			log_info("dkim rotate: %s: %s", a->domain, l);
+	}
+	free(text);
+	return rc;
+}
+
+/* `dkim rotate --scheduled`: a step for every domain with a staged or
+ * retiring selector; none is staged here. The worst exit status. */
+static int rotate_scheduled(const struct instance *in, struct args *a)
+{
+	char *root = xasprintf("%s/dkim", in->dir);
+	struct dirent **ents = NULL;
+	int n = scandir(root, &ents, NULL, alphasort), rc = 0;
+	for (int i = 0; i < n; i++) {
+		char *ddir = xasprintf("%s/%s", root, ents[i]->d_name);
+		if (ents[i]->d_name[0] != '.' && dkim_rotate_pending(ddir)) {
+			a->domain = ents[i]->d_name;
+			int r = rotate_logged(in, ddir, a);
+			rc = r > rc ? r : rc;
+		}
+		free(ddir);
+		free(ents[i]);
+	}
+	free(ents);
+	free(root);
+	a->domain = NULL;
+	return rc;
+}
+
+static int run(const char *dir, struct args *a)
 {
 	struct instance in;
 	struct cfg_errors errs = { 0 };
 	if (instance_load(&in, instance_default_dir(dir), &errs) < 0 && !in.dir)
 		return cmd_error("%s", errs.msg[0]);
-	char *ddir = xasprintf("%s/dkim/%s", in.dir, a->domain);
+	char *ddir = a->domain ? xasprintf("%s/dkim/%s", in.dir, a->domain) : NULL;
 	int rc = 0;
 	if (!a->rotate) {
 		rc = dkim_write_key(ddir, a->domain, a->o.selector, ".key", a->o.alg) < 0;
 	} else if (dns_init(cfg_str(&in.conf, "dns_server"), 5) < 0) {
 		rc = cmd_error("bad dns_server in tern.conf");
+	} else if (a->scheduled) {
+		rc = rotate_scheduled(&in, a);
 	} else {
 		rc = rotate(&in, ddir, a);
 	}
@@ -113,13 +164,17 @@ static int parse(int argc, char **argv, struct args *a)
 		else if (a->rotate && !strcmp(argv[i], "--grace") && i + 1 < argc &&
 			 parse_u64(argv[i + 1], 3650, &days))
 			i++;
+		else if (a->rotate && !strcmp(argv[i], "--scheduled"))
+			a->scheduled = true;
 		else if (argv[i][0] != '-' && !a->domain)
 			a->domain = argv[i];
 		else
 			return cmd_error("unexpected argument %s; usage: mailctl %s", argv[i], DKIM_USAGE);
 	}
 	const char *sel = a->o.selector;
-	if (!a->domain || !valid_label_text(a->domain) ||
+	if (a->scheduled && (a->domain || sel))
+		return cmd_error("--scheduled takes every domain with a staged or retiring selector");
+	if ((!a->scheduled && !a->domain) || (a->domain && !valid_label_text(a->domain)) ||
 	    (sel && (!valid_label_text(sel) || strchr(sel, '.'))))
 		return cmd_error("need a domain name and a selector of letters, digits and '-'");
 	if (strcmp(alg, "rsa") && strcmp(alg, "ed25519"))
@@ -142,8 +197,11 @@ int cmd_dkim(const char *dir, int argc, char **argv)
 		return 1;
 	if (!a.rotate && !a.o.selector)
 		a.o.selector = "tern";
-	char *d = xstrdup(a.domain);
-	str_lower(d);
+	if (a.scheduled)	/* stderr is the master's log file when it has one */
+		log_init("dkim-rotate", getenv("TERN_LOG_FD") ? "stderr" : "syslog");
+	char *d = a.domain ? xstrdup(a.domain) : NULL;
+	if (d)
+		str_lower(d);
 	a.domain = d;
 	int rc = run(dir, &a);
 	free(d);

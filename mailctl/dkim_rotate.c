@@ -227,6 +227,16 @@ static enum dkim_rotate_state stage(const char *ddir, const char *domain,
 	return DKIM_ROT_STAGED;
 }
 
+static void no_op(const char *sel, void *arg)
+{
+}
+
+bool dkim_rotate_pending(const char *ddir)
+{
+	return each_selector(ddir, DKIM_STAGED_SUFFIX, no_op, NULL) ||
+	       each_selector(ddir, DKIM_RETIRED_SUFFIX, no_op, NULL);
+}
+
 enum dkim_rotate_state dkim_rotate(const char *ddir, const char *domain,
 				   const struct dkim_rotate_opts *o)
 {

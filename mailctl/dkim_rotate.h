@@ -65,6 +65,10 @@ struct dkim_rotate_opts {
 enum dkim_rotate_state dkim_rotate(const char *ddir, const char *domain,
 				   const struct dkim_rotate_opts *o);
 
+/* Has the domain a staged or retiring selector (a step for the master's
+ * scheduled run to take; it never stages one itself)? */
+bool dkim_rotate_pending(const char *ddir);
+
 /* The p= value of a DKIM record, whitespace removed, into out; false if none. */
 bool dkim_txt_key(const char *txt, char *out, size_t len);
 

@@ -39,7 +39,7 @@ struct child {
 
 enum master_state { M_STARTING, M_RUNNING, M_STOPPING };
 
-#define REPORT_KINDS 2	/* DMARC, TLS-RPT (report_sched.c) */
+#define REPORT_KINDS 3	/* DMARC, TLS-RPT, DKIM rotation (report_sched.c) */
 
 struct master {
 	struct instance in;

@@ -1,9 +1,13 @@
-/* report_sched.c — the master's report schedules: every dmarc_report_interval
+/* report_sched.c — the master's schedules: every dmarc_report_interval
  * (tern.conf; 0 = never) it runs `mailctl dmarc report --log`, every
  * tlsrpt_report_interval `mailctl tlsrpt report --log`, each as a child
  * outside its own loop, with the queue's account (the one that owns the
  * spool's record directories and may enqueue), so the report code (DNS, XML,
- * JSON, records read from disk) never runs as root. One run of each at a time. */
+ * JSON, records read from disk) never runs as root. Every
+ * dkim_rotate_interval it runs `mailctl dkim rotate --scheduled`, which stays
+ * root as the admin's rotate does: the key directory is root's and a switch
+ * asks the master (run/master.sock, root only) to reload. One run of each at
+ * a time. */
 #include "mailctl/report_sched.h"
 #include "common/log.h"
 #include "common/privdrop.h"
@@ -17,11 +21,15 @@
 
 static const struct report_kind {
 	const char *name;	/* for the log: "dmarc report" */
-	const char *command;	/* mailctl's command word */
+	const char *command;	/* mailctl's command words */
+	const char *verb;
+	const char *flag;	/* "run by the master, say it in the log" */
 	const char *interval_key;
+	bool as_root;		/* else as the queue's account */
 } kinds[REPORT_KINDS] = {
-	{ "dmarc report", "dmarc", "dmarc_report_interval" },
-	{ "tlsrpt report", "tlsrpt", "tlsrpt_report_interval" },
+	{ "dmarc report", "dmarc", "report", "--log", "dmarc_report_interval", false },
+	{ "tlsrpt report", "tlsrpt", "report", "--log", "tlsrpt_report_interval", false },
+	{ "dkim rotate", "dkim", "rotate", "--scheduled", "dkim_rotate_interval", true },
 };
 
 static uint64_t interval_ms(const struct master *m, int k)
@@ -38,8 +46,8 @@ void report_sched_init(struct master *m)
 	}
 }
 
-/* In the child: become `mailctl -c DIR COMMAND report --log` as the queue's
- * account. Never returns. */
+/* In the child: become `mailctl -c DIR COMMAND VERB FLAG` (as the queue's
+ * account unless the kind needs root). Never returns. */
 static void run_child(struct master *m, int k)
 {
 	child_reset_signals();
@@ -47,9 +55,10 @@ static void run_child(struct master *m, int k)
 		setenv("TERN_LOG_FD", "2", 1);	/* our stderr is the log file */
 	else
 		unsetenv("TERN_LOG_FD");
-	privdrop(ACCT_QUEUED, NULL);
-	char *argv[] = { "mailctl", "-c", m->in.dir, (char *)kinds[k].command, "report", "--log",
-			 NULL };
+	if (!kinds[k].as_root)
+		privdrop(ACCT_QUEUED, NULL);
+	char *argv[] = { "mailctl", "-c", m->in.dir, (char *)kinds[k].command,
+			 (char *)kinds[k].verb, (char *)kinds[k].flag, NULL };
 	execv("/proc/self/exe", argv);
 	log_err("%s: cannot run mailctl: %s", kinds[k].name, strerror(errno));
 	_exit(127);

@@ -1,6 +1,7 @@
-/* report_sched.h — the master runs the report commands on their schedules:
+/* report_sched.h — the master runs commands on their schedules:
  * `mailctl dmarc report` every dmarc_report_interval, `mailctl tlsrpt report`
- * every tlsrpt_report_interval (report_sched.c). */
+ * every tlsrpt_report_interval, `mailctl dkim rotate --scheduled` every
+ * dkim_rotate_interval (report_sched.c). */
 #ifndef TERN_MAILCTL_REPORT_SCHED_H
 #define TERN_MAILCTL_REPORT_SCHED_H
 

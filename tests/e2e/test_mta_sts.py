@@ -411,6 +411,55 @@ def test_tls_reports_leave_dkim_signed(world):
     check_rfc8460_json(doc, "enforce.test")
 
 
+def dkim_verified(b, rcpt, tag, records):
+    """The DKIM-Signature of the message tagged tag in rcpt's mailbox on b
+    verifies with records (dkimpy); returns its s= value."""
+    d = os.path.join(b.maildir(rcpt), "new")
+    raw = next(open(os.path.join(d, n), "rb").read() for n in os.listdir(d)
+               if f"case {tag}".encode() in open(os.path.join(d, n), "rb").read())
+    raw = raw[raw.index(b"DKIM-Signature"):]
+    assert dkim.verify(raw, dnsfunc=lambda n, timeout=5: records.get(n)), raw[:600]
+    return re.search(rb"\bs=([\w-]+);", raw[:600]).group(1).decode()
+
+
+def test_the_master_switches_a_staged_dkim_key_once_its_record_is_in_dns(world):
+    """dkim_rotate_interval: the master takes the rotate steps itself for a
+    domain with a staged selector, switching (and reloading the remote agent)
+    once the record is in DNS, without the admin running rotate again."""
+    a, b = world
+    keys = os.path.join(a.dir, "dkim", "a.test")
+    out = a.ctl("dkim", "rotate", "a.test", "--selector", "s2", "--algorithm", "ed25519").stdout
+    assert "staged selector s2 for a.test" in out, out
+    s2 = "".join(out.split('"')[1::2])
+    a.set_conf("tern", "dkim_rotate_interval", "2s")
+    a.ctl("reload")
+    try:
+        # not in DNS yet: the scheduled step waits and changes nothing
+        assert wait_for(lambda: "dkim rotate: a.test: waiting for s2" in a.log_text(), 30), \
+            a.log_text()[-3000:]
+        assert "s2.key.staged" in os.listdir(keys) and "rpt.key" in os.listdir(keys)
+        loaded = a.log_text().count("signing mail of a.test with selector")
+        a.dns.stop()
+        a.dns = Dns(a.dns_port, dns_records(a.ids, a.web_port)
+                    + [txt_rr("s2._domainkey.a.test", s2)])
+        assert wait_for(lambda: "dkim rotate: a.test: switched a.test to selector s2"
+                        in a.log_text(), 30), a.log_text()[-3000:]
+        assert sorted(os.listdir(keys)) == ["rpt.retired", "rpt.txt", "s2.key", "s2.txt"]
+        # the switch reloaded the instance: the remote agent signs with s2
+        assert wait_for(lambda: a.log_text().count("signing mail of a.test with selector s2")
+                        > 0 and a.log_text().count("signing mail of a.test with selector")
+                        > loaded, 60), a.log_text()[-3000:]
+        send(a, "bob@none.test", "rotated")
+        assert wait_for(lambda: delivered(b, "bob@none.test", "rotated"), 60), \
+            a.log_text()[-3000:]
+        records = dict(a.dkim_records)
+        records[b"s2._domainkey.a.test."] = s2.encode()
+        assert dkim_verified(b, "bob@none.test", "rotated", records) == "s2"
+    finally:
+        a.set_conf("tern", "dkim_rotate_interval", "24h")
+        a.ctl("reload")
+
+
 def check_rfc8460_json(doc, domain):
     """The fields RFC 8460 4.3 requires, with their types."""
     assert isinstance(doc["organization-name"], str) and doc["organization-name"]
