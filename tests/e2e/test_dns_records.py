@@ -150,3 +150,27 @@ def test_unknown_domain_and_dns_failure(inst):
     assert r.returncode == 1
     got = statuses(r.stdout)
     assert got and all(set(v) == {"unknown"} for v in got.values()), r.stdout
+
+
+def spki_of(cert):
+    return subprocess.run(f"openssl x509 -in {cert} -noout -pubkey | openssl pkey -pubin "
+                          "-outform DER | openssl dgst -sha256 -r", shell=True,
+                          capture_output=True, text=True, check=True).stdout.split()[0]
+
+
+def test_tlsa_for_a_staged_next_certificate(inst):
+    """A certificate staged as tls/next-cert.pem gets its TLSA 3 1 1 record
+    beside the current one's, so it can be published before it is used."""
+    nxt = os.path.join(inst.dir, "tls", "next-cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    nxt + ".key", "-out", nxt, "-days", "2", "-subj", "/CN=mx.example.test"],
+                   check=True, capture_output=True)
+    try:
+        out = inst.ctl("dns", "example.test").stdout
+        name = f"_{inst.port_base + 25}._tcp.mx.example.test"
+        tlsa = sorted(r for o, t, r in zone_records(out) if (o, t) == (name, "TLSA"))
+        assert tlsa == sorted(["3 1 1 " + spki_of(inst.cert()), "3 1 1 " + spki_of(nxt)]), out
+        assert "staged next certificate" in out
+    finally:
+        os.unlink(nxt)
+        os.unlink(nxt + ".key")

@@ -251,6 +251,12 @@ def test_enforce_refuses_an_mx_outside_the_policy(world):
     line = log_line(a, "bob@badmx.test", "deferred")
     assert "not named by the MTA-STS policy" in line, line
     assert not delivered(b, "bob@badmx.test", "badmx.test")
+    # `mailctl queue show` says which policy holds the message back, and why
+    ids = [l.split()[0] for l in a.ctl("queue", "list").stdout.splitlines()
+           if "bob@badmx.test" in l]
+    shown = [a.ctl("queue", "show", i, check=False).stdout for i in ids]
+    assert any("mta-sts" in t.lower() and "not named by the MTA-STS policy" in t
+               for t in shown), shown
 
 
 def test_enforce_refuses_a_certificate_that_does_not_match(world):
