@@ -389,6 +389,11 @@ async function remove() {
   await refresh();
 }
 
+function closeCompose() {
+  $('compose').hidden = true;
+  $('app').classList.remove('reading');
+}
+
 function closeReader() {
   st.open = null;
   $('reader').hidden = true;
@@ -616,8 +621,7 @@ async function send(ev) {
     await st.jmap.call([['Email/set', { accountId: st.jmap.accountId,
       update: { [st.draft.answers]: { 'keywords/$answered': true } } }, 'a']]);
   }
-  $('compose').hidden = true;
-  $('app').classList.remove('reading');
+  closeCompose();
   status('Sent.');
   await refresh();
 }
@@ -634,6 +638,36 @@ function listen() {
   st.events.addEventListener('state', () => refresh().catch(fail));
   st.events.addEventListener('open', () => { $('app').dataset.live = 'on'; refresh().catch(fail); });
   st.events.addEventListener('error', () => { $('app').dataset.live = 'off'; });
+}
+
+// ---- keyboard ----
+
+// The list's neighbour of the open message (or the first), opened.
+function step(delta) {
+  const items = [...$('messages').children];
+  if (!items.length) return null;
+  const at = items.findIndex((li) => li.dataset.id === st.open);
+  const next = items[Math.min(items.length - 1, Math.max(0, at < 0 ? 0 : at + delta))];
+  next.focus();
+  return openEmail(next.dataset.id);
+}
+
+// Single keys, as mail readers have them, while no field has the focus.
+const KEYS = {
+  j: () => step(1), k: () => step(-1), c: () => openCompose(), '/': () => $('search-text').focus(),
+  r: () => st.open && reply(false), a: () => st.open && reply(true), f: () => st.open && forward(),
+  '#': () => st.open && remove(), Delete: () => st.open && remove(),
+  Escape: () => { if ($('compose').hidden) closeReader(); else closeCompose(); },
+};
+
+function onKey(ev) {
+  const t = ev.target;
+  if (ev.ctrlKey || ev.metaKey || ev.altKey || $('app').hidden) return;
+  if (t.closest && t.closest('input, textarea, select') && ev.key !== 'Escape') return;
+  const fn = KEYS[ev.key];
+  if (!fn) return;
+  ev.preventDefault();
+  Promise.resolve(fn()).catch(fail);
 }
 
 // ---- wiring ----
@@ -664,7 +698,8 @@ function wire() {
   on('compose', 'submit', send);
   on('c-save', 'click', saveDraft);
   on('c-files', 'change', addFiles);
-  on('c-cancel', 'click', () => { $('compose').hidden = true; $('app').classList.remove('reading'); });
+  document.addEventListener('keydown', onKey);
+  on('c-cancel', 'click', closeCompose);
 }
 
 async function boot() {

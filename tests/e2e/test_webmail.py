@@ -630,3 +630,36 @@ def test_edit_saved_draft(srv, browser, tmp_path):
     assert base64.b64decode(imap_fetch(srv, other, other_pw, "INBOX", "Half-written",
                                        "BODY.PEEK[2]")[0][1]) == b"draft notes\r\n"
     assert imap_flags(srv, user, pw, "Drafts", "Half-written") is None
+
+
+def test_keyboard(srv, browser):
+    """Single keys move through the list, reply and close; typed into a
+    field they are text."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    d = browser
+    user, pw = srv.new_user()
+    srv.smtp_send(user, [plain("First by key", "one", user), plain("Second by key", "two", user)])
+    log_in(d, srv, user, pw)
+    wait(d, lambda: len(list_subjects(d)) == 2, what="two listed")
+    order = list_subjects(d)
+
+    def keys(k):
+        ActionChains(d).send_keys(k).perform()
+
+    d.execute_script("document.activeElement.blur()")
+    keys("j")
+    wait(d, lambda: by_id(d, "msg-subject").text == order[0], what="j opens the first")
+    keys("j")
+    wait(d, lambda: by_id(d, "msg-subject").text == order[1], what="j opens the next")
+    keys("k")
+    wait(d, lambda: by_id(d, "msg-subject").text == order[0], what="k goes back")
+    keys("r")
+    wait(d, lambda: by_id(d, "compose").is_displayed(), what="r replies")
+    assert by_id(d, "c-subject").get_attribute("value") == f"Re: {order[0]}"
+    by_id(d, "c-body").send_keys("jk")  # text in a field, not commands
+    assert by_id(d, "c-body").get_attribute("value").endswith("\njk")
+    assert by_id(d, "compose").is_displayed()
+    keys("\ue00c")  # Escape
+    wait(d, lambda: not by_id(d, "compose").is_displayed(), what="Esc closes compose")
+    keys("/")
+    assert d.execute_script("return document.activeElement.id") == "search-text"
