@@ -525,3 +525,22 @@ def test_tls_reports_are_posted_to_an_https_rua(world):
     assert "not posted within 24 hours" in r.stdout
     assert outbox_runs(a) == []
     web.post_status = 200
+
+
+def test_the_master_runs_the_tls_report_on_its_interval(world):
+    """tlsrpt_report_interval: the master runs `mailctl tlsrpt report --log`
+    itself; the records are taken and the report mailed, said in the log."""
+    a, b = world
+    send(a, "bob@none.test", "scheduled")
+    assert wait_for(lambda: delivered(b, "bob@none.test", "scheduled"), 60), a.log_text()[-3000:]
+    assert wait_for(lambda: records_for(a, "none.test"), 30), a.log_text()[-3000:]
+    a.set_conf("tern", "tlsrpt_report_interval", "2s")
+    a.ctl("reload")
+    try:
+        assert wait_for(lambda: "tlsrpt report: rua domain=none.test to=tlsrpt@a.test "
+                        "status=sent" in a.log_text(), 30), a.log_text()[-3000:]
+        assert wait_for(lambda: re.search(r"tlsrpt report: pid=\d+ done", a.log_text()), 30), \
+            a.log_text()[-3000:]
+    finally:
+        a.set_conf("tern", "tlsrpt_report_interval", "24h")
+        a.ctl("reload")
