@@ -49,13 +49,8 @@ static int copy(struct conv *c, uint64_t off, uint64_t len, const char *enc)
 	return rc;
 }
 
-/* A header with its Content-Transfer-Encoding field (and the field's
- * continuation lines) replaced by "binary" when the body gets decoded. */
-static int header(struct conv *c, const struct mime_part *p)
+static int header_lines(struct conv *c, const struct mime_part *p, const char *h, const char *end)
 {
-	if (p->hdr_len > MIME_MAX_HEADER)
-		return -1;	/* only that much of a header is kept */
-	const char *h = c->m->buf + p->hdr_off, *end = h + p->hdr_len;
 	bool rewrite = encoded(p), skipping = false;
 	while (h < end) {
 		const char *nl = memchr(h, '\n', (size_t)(end - h));
@@ -75,6 +70,20 @@ static int header(struct conv *c, const struct mime_part *p)
 		h = next;
 	}
 	return 0;
+}
+
+/* A header with its Content-Transfer-Encoding field (and the field's
+ * continuation lines) replaced by "binary" when the body gets decoded; read
+ * from the file where it is longer than the parsed image keeps. */
+static int header(struct conv *c, const struct mime_part *p)
+{
+	char *owned;
+	const char *h = mime_stream_text(c->m, c->fd, p->hdr_off, p->hdr_len, &owned);
+	if (!h)
+		return -1;
+	int rc = header_lines(c, p, h, h + p->hdr_len);
+	free(owned);
+	return rc;
 }
 
 static int body(struct conv *c, const struct mime_part *p);

@@ -17,8 +17,8 @@
 
 /* The binary form of part p of m (read from fd): for a message/rfc822 part
  * (or the root) the whole entity, header included; for a leaf part its
- * decoded body. -1 on a read error, an encoding that cannot be undone, a
- * header over MIME_MAX_HEADER, or when the sink stops it. */
+ * decoded body. -1 on a read error, an encoding that cannot be undone, or
+ * when the sink stops it. */
 int mime_binary_convert(const struct mime_msg *m, int fd, const struct mime_part *p, mime_sink sink,
 			void *arg);
 

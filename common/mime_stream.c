@@ -5,6 +5,7 @@
 #include "common/util.h"
 
 #include <ctype.h>
+#include <event2/buffer.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -579,4 +580,43 @@ size_t mstream_dec_run(struct mstream_dec *d, const char *in, size_t n, bool fin
 	if (final && d->enc == MSTREAM_QP)
 		o += qp_final(d, out + o);
 	return o;
+}
+
+const char *mime_stream_text(const struct mime_msg *m, int fd, uint64_t off, uint64_t len,
+			     char **owned)
+{
+	*owned = NULL;
+	if (off <= m->len && len <= m->len - off && !memchr(m->buf + off, 0, len))
+		return m->buf + off;
+	/* past what the image keeps: the header is bounded by the message */
+	char *buf = xmalloc(len + 1);
+	struct crlf_reader *rd = xmalloc(sizeof *rd);
+	crlf_reader_init(rd, fd, off, len);
+	uint64_t got = 0;
+	ssize_t k;
+	while (got < len && (k = crlf_read(rd, buf + got, len - got < 2 ? 2 : len - got)) > 0)
+		got += (uint64_t)k;
+	free(rd);
+	if (got != len) {
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	*owned = buf;
+	return buf;
+}
+
+void mime_filter_section(const struct mime_msg *m, int fd, const struct mime_section *sec,
+			 struct evbuffer *out)
+{
+	if (!sec->len) {
+		evbuffer_add(out, "\r\n", 2);
+		return;
+	}
+	char *owned;
+	const char *h = mime_stream_text(m, fd, sec->off, sec->len, &owned);
+	if (h)
+		mime_header_filter(h, sec->len, sec->fields, sec->nfields,
+				   sec->kind == MIME_SEC_FIELDS_NOT, out);
+	free(owned);
 }

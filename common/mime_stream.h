@@ -7,7 +7,8 @@
  * offset in CRLF octets. Its m->buf is a sparse image of the CRLF form: an
  * anonymous mapping of the whole length into which only the parts' headers are
  * written (bounded per part by MIME_MAX_HEADER and in all by MSTREAM_HDR_MAX),
- * so ENVELOPE, BODYSTRUCTURE, sections and HEADER.FIELDS work unchanged while
+ * so ENVELOPE, BODYSTRUCTURE, sections and HEADER.FIELDS work unchanged (a
+ * longer header is read from the file, mime_stream_text) while
  * bodies never occupy memory (untouched pages of the mapping cost nothing).
  * Bodies are read from the file with a crlf_reader (any CRLF range, in chunks),
  * and decoded in chunks for FETCH BINARY with a mstream_dec.
@@ -48,6 +49,17 @@ void crlf_reader_init(struct crlf_reader *r, int fd, uint64_t start, uint64_t le
 /* Up to cap (>= 2) octets of the range into out; 0 at its end or where the
  * file ended early, -1 on a read error. */
 ssize_t crlf_read(struct crlf_reader *r, char *out, size_t cap);
+
+/* CRLF octets [off, off + len) of m's message (a header, for HEADER.FIELDS or
+ * BINARY): from m's image where it holds them whole (no gap: a header within
+ * MIME_MAX_HEADER), else read from fd into *owned, which the caller frees.
+ * NULL (and *owned NULL) on a read error or a file shorter than that. */
+const char *mime_stream_text(const struct mime_msg *m, int fd, uint64_t off, uint64_t len,
+			     char **owned);
+/* A HEADER.FIELDS (.NOT) section of m (mime_section) filtered into out from
+ * the whole header, however long; an empty header gives the empty line. */
+void mime_filter_section(const struct mime_msg *m, int fd, const struct mime_section *sec,
+			 struct evbuffer *out);
 
 /* Content-Transfer-Encoding undone chunk by chunk; mime_part_binary and
  * mime_body_text use it too, so every body is decoded the same way.

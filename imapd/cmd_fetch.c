@@ -75,14 +75,9 @@ static void out_section(struct fstream *fs, const struct fitem *f, struct fmsg *
 		clamp(f, sec.len, &st, &len);
 		fs_range(fs, fm->fd, sec.off + st, len, false);
 	} else {
-		/* HEADER.FIELDS: filtered from the header kept in the parsed tree */
+		/* HEADER.FIELDS: filtered from the whole header */
 		struct evbuffer *tmp = evbuffer_new();
-		size_t hl = sec.len < MIME_MAX_HEADER ? sec.len : MIME_MAX_HEADER;
-		if (sec.len)
-			mime_header_filter(m->buf + sec.off, hl, sec.fields, sec.nfields,
-					   sec.kind == MIME_SEC_FIELDS_NOT, tmp);
-		else
-			evbuffer_add(tmp, "\r\n", 2);
+		mime_filter_section(m, fm->fd, &sec, tmp);
 		clamp(f, evbuffer_get_length(tmp), &st, &len);
 		struct evbuffer *t = fs_text(fs);
 		evbuffer_add_printf(t, "{%llu}\r\n", (unsigned long long)len);

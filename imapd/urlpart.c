@@ -89,12 +89,7 @@ static int section(const struct imap_url *u, struct url_data *d, const char **wh
 		d->len = sec.len;
 	} else {
 		d->text = evbuffer_new();
-		size_t hl = sec.len < MIME_MAX_HEADER ? sec.len : MIME_MAX_HEADER;
-		if (sec.len)
-			mime_header_filter(d->m->buf + sec.off, hl, sec.fields, sec.nfields,
-					   sec.kind == MIME_SEC_FIELDS_NOT, d->text);
-		else
-			evbuffer_add(d->text, "\r\n", 2);
+		mime_filter_section(d->m, d->fd, &sec, d->text);
 		d->len = evbuffer_get_length(d->text);
 	}
 	mime_section_free(&sec);
@@ -191,8 +186,12 @@ static void keep_encodings(const struct mime_part *from, struct mime_part *to, i
 static void binary_structure(struct url_data *d, const struct mime_part *p, struct evbuffer *b)
 {
 	struct evbuffer *img = evbuffer_new();
-	if (p != d->m->root && p->hdr_len <= MIME_MAX_HEADER)
-		evbuffer_add(img, d->m->buf + p->hdr_off, p->hdr_len);
+	char *owned = NULL;
+	const char *h = p != d->m->root ? mime_stream_text(d->m, d->fd, p->hdr_off, p->hdr_len, &owned)
+					: NULL;
+	if (h)
+		evbuffer_add(img, h, p->hdr_len);
+	free(owned);
 	mime_binary_convert(d->m, d->fd, p, to_evbuffer, img);
 	size_t len = evbuffer_get_length(img);
 	struct mime_msg *t = mime_parse((const char *)evbuffer_pullup(img, -1), len);

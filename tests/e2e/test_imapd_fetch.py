@@ -430,3 +430,20 @@ def test_preview_of_encrypted_message_is_empty(server):
         assert preview_of(r, seq) == b""
         assert preview_of(r, seq, b" (LAZY)") == b""
     r.close()
+
+
+def test_header_fields_after_256k_of_header(server):
+    """BODY[HEADER.FIELDS] and .NOT see fields past the first 256 KB of a
+    header (the parsed image keeps only those; the rest is read from the
+    file). Before, X-Late was missing from both."""
+    filler = [b"X-Filler-%04d: %060d" % (i, i) for i in range(5000)]	# ~380 KB
+    server.append(msg(filler + [b"X-Late: found late", b"Subject: late too"]))
+    r = RawImap(server)
+    r.ok(b"SELECT INBOX")
+    data = raw_fetch(r, b"FETCH 1 (BODY.PEEK[HEADER.FIELDS (X-Late Subject)])")
+    assert literal_of(data, b"BODY[HEADER.FIELDS (X-Late Subject)]") == \
+        b"X-Late: found late\r\nSubject: late too\r\n\r\n", data[:300]
+    data = raw_fetch(r, b"FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (Subject)])")
+    rest = literal_of(data, b"BODY[HEADER.FIELDS.NOT (Subject)]")
+    assert rest.endswith(b"X-Filler-4999: %060d\r\nX-Late: found late\r\n\r\n" % 4999), rest[-200:]
+    r.close()
