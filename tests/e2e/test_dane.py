@@ -9,6 +9,8 @@ on 127.0.0.2 is every MX. Cases, one domain each:
   unusable  only a PKIX-TA(0) record    -> TLS required, not authenticated (RFC 7672 3.1)
   notlsa    signed, no TLSA             -> the configured policy (opportunistic)
   plain.test  an unsigned zone          -> the configured policy, no DANE
+  noreq     TLSA 3 1 1 of B's key, but the MX (a test peer on 127.0.0.3) does
+            not offer REQUIRETLS   -> a REQUIRETLS message comes back
 
 REQUIRETLS messages go only where the MX is authenticated (signed) and the
 peer's certificate is (DANE, or a verified certificate) and it offers
@@ -19,8 +21,11 @@ import glob
 import os
 import shutil
 import smtplib
+import socket
+import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -59,6 +64,9 @@ class SignedDns:
             lines += [f"{c} IN MX 10 mx-{c}.dane.test.", f"mx-{c} IN A 127.0.0.2"]
             if c in tlsa:
                 lines.append(f"_{smtp_port}._tcp.mx-{c} IN TLSA {tlsa[c]}")
+        # the peer on 127.0.0.3 (NoRequireTlsPeer) has B's key, so DANE authenticates it
+        lines += ["noreq IN MX 10 mx-noreq.dane.test.", "mx-noreq IN A 127.0.0.3",
+                  f"_{smtp_port}._tcp.mx-noreq IN TLSA 3 1 1 {good_digest}"]
         self.write("dane.test.zone", lines)
         self.write("plain.test.zone", [
             "$ORIGIN plain.test.", "$TTL 300",
@@ -116,6 +124,70 @@ class SignedDns:
         self.proc.wait(timeout=10)
 
 
+class NoRequireTlsPeer:
+    """An SMTP server on 127.0.0.3 that offers STARTTLS (with B's key, so DANE
+    authenticates it) but not REQUIRETLS. It answers 250 to everything and
+    records the commands it is sent."""
+
+    def __init__(self, port, cert, key):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.sock = socket.create_server(("127.0.0.3", port))
+        self.sock.settimeout(0.5)
+        self.commands = []
+        self.tls_sessions = 0
+        self.done = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.done:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                self.session(conn)
+            except (OSError, ssl.SSLError):
+                pass
+
+    def session(self, conn):
+        conn.settimeout(30)
+        tls = False
+        conn.sendall(b"220 mx-noreq.dane.test ESMTP\r\n")
+        f = conn.makefile("rb")
+        for _ in range(100):
+            line = f.readline(1000)
+            if not line:
+                break
+            cmd = line.decode(errors="replace").strip()
+            self.commands.append(cmd)
+            verb = cmd.split(" ")[0].upper()
+            if verb in ("EHLO", "HELO"):
+                ext = b"" if tls else b"250-STARTTLS\r\n"
+                conn.sendall(b"250-mx-noreq.dane.test\r\n" + ext + b"250 8BITMIME\r\n")
+            elif verb == "STARTTLS" and not tls:
+                conn.sendall(b"220 go ahead\r\n")
+                conn = self.ctx.wrap_socket(conn, server_side=True)
+                conn.settimeout(30)
+                f = conn.makefile("rb")
+                tls = True
+                self.tls_sessions += 1
+            elif verb == "QUIT":
+                conn.sendall(b"221 bye\r\n")
+                break
+            else:
+                conn.sendall(b"250 ok\r\n")
+        conn.close()
+
+    def stop(self):
+        self.done = True
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
 def maildir_files(inst, address):
     d = os.path.join(inst.maildir(address), "new")
     return sorted(os.listdir(d)) if os.path.isdir(d) else []
@@ -127,7 +199,7 @@ def world():
     os.chmod(parent, 0o755)     # the daemons' accounts must reach their instance
     a = Instance(parent, domain="a.test", hostname="mx.a.test")
     b = Instance(parent, domain="plain.test", hostname="mx.b.test")
-    dns = None
+    dns = peer = None
     try:
         a.init()
         b.init("--listen", "127.0.0.2")
@@ -142,6 +214,8 @@ def world():
         a.set_conf("deliverd", "smtp_port", str(b.port("smtp")))
         a.set_conf("deliverd", "dnssec_trust_anchor", dns.trust_anchor)
         a.add_user("alice@a.test", "alice-pw-1")
+        peer = NoRequireTlsPeer(b.port("smtp"), b.cert(), os.path.join(b.dir, "tls", "key.pem"))
+        a.peer = peer
         b.start()
         a.start()
         for c in CASES:
@@ -150,6 +224,7 @@ def world():
         send(a, "bob@good.dane.test", "rt-good", requiretls=True)
         send(a, "bob@plain.test", "rt-plain", requiretls=True)
         send(a, "bob@notlsa.dane.test", "rt-notlsa", requiretls=True)
+        send(a, "bob@noreq.dane.test", "rt-noreq", requiretls=True)
         send(a, "bob@wrong.dane.test", "optional", header="TLS-Required: No\r\n")
         yield a, b
     finally:
@@ -157,6 +232,8 @@ def world():
         b.stop()
         if dns:
             dns.stop()
+        if peer:
+            peer.stop()
         shutil.rmtree(parent, ignore_errors=True)
 
 
@@ -254,7 +331,8 @@ def bounces_to_alice(a):
 
 def test_requiretls_to_unsigned_mx_or_unverified_peer_comes_back(world):
     a, b = world
-    assert wait_for(lambda: len(bounces_to_alice(a)) >= 2, 60), a.log_text()[-4000:]
+    assert wait_for(lambda: all(any(tag in t for t in bounces_to_alice(a))
+                                for tag in ("rt-plain", "rt-notlsa")), 60), a.log_text()[-4000:]
     texts = bounces_to_alice(a)
     plain = [t for t in texts if "rt-plain" in t]
     notlsa = [t for t in texts if "rt-notlsa" in t]
@@ -266,6 +344,20 @@ def test_requiretls_to_unsigned_mx_or_unverified_peer_comes_back(world):
     assert "did not verify" in notlsa[0]                   # signed MX, self-signed certificate
     assert not any("rt-plain" in t for t in maildir_texts(b, "bob@plain.test"))
     assert not any("rt-notlsa" in t for t in maildir_texts(b, "bob@notlsa.dane.test"))
+
+
+def test_requiretls_to_an_authenticated_peer_without_it_comes_back(world):
+    """RFC 8689 4.2.1: DANE authenticates mx-noreq, but it does not offer
+    REQUIRETLS: the message is returned, and never sent there."""
+    a, b = world
+    assert wait_for(lambda: any("rt-noreq" in t for t in bounces_to_alice(a)), 60), \
+        a.log_text()[-4000:]
+    t = [t for t in bounces_to_alice(a) if "rt-noreq" in t][0]
+    assert "5.7.30" in t and "does not offer REQUIRETLS" in t, t
+    assert "secret body" not in t, t
+    assert a.peer.tls_sessions >= 1, a.peer.commands     # TLS was made, and DANE passed
+    assert not any(c.upper().startswith(("MAIL", "RCPT", "DATA")) for c in a.peer.commands), \
+        a.peer.commands
 
 
 def test_tls_required_no_passes_a_failing_dane_check(world):

@@ -211,13 +211,13 @@ def world():
         shutil.rmtree(parent, ignore_errors=True)
 
 
-def send(a, rcpt, tag):
+def send(a, rcpt, tag, requiretls=False):
     msg = (f"From: alice@a.test\r\nTo: {rcpt}\r\nSubject: sts {tag}\r\n"
            f"Message-ID: <{tag}.{time.time()}@a.test>\r\n\r\ncase {tag}\r\n")
     with smtplib.SMTP("127.0.0.1", a.port("submission"), timeout=30) as s:
         s.starttls()
         s.login("alice@a.test", "alice-pw-1")
-        s.sendmail("alice@a.test", [rcpt], msg)
+        s.sendmail("alice@a.test", [rcpt], msg, mail_options=["REQUIRETLS"] if requiretls else [])
 
 
 def delivered(b, rcpt, tag):
@@ -243,6 +243,35 @@ def test_enforce_delivers_with_a_verified_certificate(world):
     assert "tls_policy=mta-sts: enforce (id v1), smtp_tls=verify" in line, line
     # the policy came through the fetcher process, which logged it
     assert "mta-sts: enforce.test: policy id=v1 mode=enforce" in a.log_text()
+
+
+def bounces_to_alice(a):
+    d = os.path.join(a.maildir("alice@a.test"), "new")
+    texts = [open(os.path.join(d, n), errors="replace").read()
+             for n in (os.listdir(d) if os.path.isdir(d) else [])]
+    return [t for t in texts if "multipart/report" in t]
+
+
+def test_requiretls_is_authenticated_by_an_mta_sts_policy(world):
+    """RFC 8689 4.2.1: an MTA-STS policy authenticates the MX for REQUIRETLS
+    (DANE is the other way, test_dane.py); in testing mode the policy is
+    applied as if enforced, so an MX outside it returns the message."""
+    a, b = world
+    send(a, "bob@enforce.test", "rt-enforce", requiretls=True)
+    send(a, "bob@testing.test", "rt-testing", requiretls=True)
+    assert wait_for(lambda: delivered(b, "bob@enforce.test", "rt-enforce"), 60), \
+        a.log_text()[-4000:]
+    sent = [l for l in a.log_text().splitlines() if "to=<bob@enforce.test>" in l
+            and "status=sent" in l and "requiretls; mta-sts: enforce" in l]
+    assert sent and "smtp_tls=verify" in sent[0], a.log_text()[-4000:]
+    # B was asked for REQUIRETLS and took on the promise
+    assert any("requiretls result=queued" in l and "bob@enforce.test" in l
+               for l in b.log_text().splitlines()), b.log_text()[-3000:]
+    assert wait_for(lambda: any("rt-testing" in t for t in bounces_to_alice(a)), 60), \
+        a.log_text()[-4000:]
+    t = [t for t in bounces_to_alice(a) if "rt-testing" in t][0]
+    assert "5.7.30" in t and "REQUIRETLS" in t and "not named by the MTA-STS policy" in t, t
+    assert not delivered(b, "bob@testing.test", "rt-testing")
 
 
 def test_enforce_refuses_an_mx_outside_the_policy(world):
