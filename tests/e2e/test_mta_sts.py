@@ -84,6 +84,7 @@ class PolicyServer:
     def __init__(self, port, cert, key):
         self.policies = dict(POLICIES)
         self.fetches = {}
+        self.max_age = {}       # domain -> max_age served (86400 unless set)
         self.posts = []             # (Host, path, Content-Type, body) of each POST
         self.post_status = 200
         srv = self
@@ -106,8 +107,9 @@ class PolicyServer:
                     self.end_headers()
                     return
                 mode, mxs = srv.policies[dom]
-                body = ("version: STSv1\r\nmode: %s\r\n%smax_age: 86400\r\n" % (
-                    mode, "".join(f"mx: {m}\r\n" for m in mxs))).encode()
+                body = ("version: STSv1\r\nmode: %s\r\n%smax_age: %d\r\n" % (
+                    mode, "".join(f"mx: {m}\r\n" for m in mxs),
+                    srv.max_age.get(dom, 86400))).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(body)))
@@ -330,6 +332,28 @@ def test_policy_is_cached_and_refetched_when_the_id_changes(world):
     assert wait_for(lambda: "(mta-sts: enforce (id v2))" in a.log_text()
                     or "policy (enforce, id v2)" in a.log_text(), 60), a.log_text()[-3000:]
     assert not delivered(b, "bob@enforce.test", "refetched")
+
+
+def test_policy_is_fetched_again_once_its_max_age_has_passed(world):
+    """RFC 8461 5.1: a cached policy is used until max_age; after that the
+    next delivery fetches it again, even under the same id."""
+    a, b = world
+    assert wait_for(lambda: delivered(b, "bob@testing.test", "testing.test"), 60)
+    a.web.max_age["testing.test"] = 2
+    a.dns.stop()
+    a.ids["testing.test"] = "v2"        # a new id: fetched now, with max_age 2
+    a.dns = Dns(a.dns_port, dns_records(a.ids, a.web_port))
+    before = a.web.fetches["testing.test"]
+    send(a, "bob@testing.test", "short-age")
+    assert wait_for(lambda: delivered(b, "bob@testing.test", "short-age"), 60), \
+        a.log_text()[-3000:]
+    assert a.web.fetches["testing.test"] == before + 1
+    assert "mta-sts: testing.test: policy id=v2 mode=testing max_age=2" in a.log_text()
+    time.sleep(3)                       # the cached policy expires; the id is unchanged
+    send(a, "bob@testing.test", "expired")
+    assert wait_for(lambda: delivered(b, "bob@testing.test", "expired"), 60), \
+        a.log_text()[-3000:]
+    assert a.web.fetches["testing.test"] == before + 2, a.log_text()[-3000:]
 
 
 def test_the_fetcher_is_its_own_process(world):
