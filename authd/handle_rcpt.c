@@ -8,13 +8,14 @@ struct rcpt_job {
 	struct lookup l;	/* first */
 	char address[AUTH_MAX_FIELD + 1];
 	enum rcpt_kind kind;
+	char host[USERDB_MAX_HOST + 1];	/* RCPT_RELAY: the mailbox host */
 	char error[200];
 };
 
 static void work(struct lookup *l)
 {
 	struct rcpt_job *j = (struct rcpt_job *)l;
-	j->kind = resolve_rcpt(authd.dir, authd.site, j->address);
+	j->kind = resolve_rcpt(authd.dir, authd.site, j->address, j->host);
 	if (j->kind == RCPT_TEMPFAIL)
 		strlcpy_t(j->error, dir_last_error(), sizeof j->error);
 }
@@ -29,6 +30,7 @@ static void reply(struct conn *c, struct lookup *l)
 	struct ipc_msg m;
 	ipc_msg_init(&m, AUTH_RCPT_RES, j->l.id);
 	ipc_put_u32(&m, j->kind);
+	ipc_put_str(&m, j->kind == RCPT_RELAY ? j->host : "");
 	conn_reply(c, &m);
 }
 

@@ -175,7 +175,8 @@ enum expand_status resolve_expand(struct directory *db, const struct site *site,
 	return out->n ? EXPAND_OK : EXPAND_UNKNOWN;
 }
 
-enum rcpt_kind resolve_rcpt(struct directory *db, const struct site *site, const char *address)
+enum rcpt_kind resolve_rcpt(struct directory *db, const struct site *site, const char *address,
+			    char host[USERDB_MAX_HOST + 1])
 {
 	struct userdb_user u;
 	char a[USERDB_MAX_ADDR], base[USERDB_MAX_ADDR], detail[DETAIL_MAX];
@@ -191,6 +192,8 @@ enum rcpt_kind resolve_rcpt(struct directory *db, const struct site *site, const
 	int r = dir_user_get(db, base, &u);
 	if (r == 1 && elsewhere(site, &u)) {
 		free(catchall);
+		if (host)
+			strlcpy_t(host, u.host, USERDB_MAX_HOST + 1);
 		return RCPT_RELAY;
 	}
 	for (size_t i = 0; r == 0 && i < ARRAY_LEN(keys); i++) {

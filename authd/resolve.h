@@ -27,8 +27,11 @@ struct expansion {
 
 struct site;
 /* enum rcpt_kind for address. site: this host's place in a site of several,
- * NULL for one host (every user of ours is stored here). */
-enum rcpt_kind resolve_rcpt(struct directory *db, const struct site *site, const char *address);
+ * NULL for one host (every user of ours is stored here). For RCPT_RELAY,
+ * host (unless NULL) gets the user's mailbox host ("" when the directory
+ * names none: a front-end has nowhere to put that user's mail). */
+enum rcpt_kind resolve_rcpt(struct directory *db, const struct site *site, const char *address,
+			    char host[USERDB_MAX_HOST + 1]);
 /* 1 user may send as address (its own, +detail of it, or an alias that leads to
  * it), 0 not, -1 database error. */
 int resolve_sender(struct directory *db, const char *user, const char *address);

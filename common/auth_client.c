@@ -14,6 +14,7 @@ void auth_reply_free(struct auth_reply *r)
 {
 	free(r->user);
 	free(r->token);
+	free(r->host);
 	for (size_t i = 0; i < r->n; i++) {
 		free(r->boxes[i].mailbox);
 		free(r->boxes[i].folder);
@@ -74,8 +75,13 @@ static bool parse_fields(struct ipc_msg *m, struct auth_reply *r)
 		r->token = xstrdup(t);
 		return r->result <= AUTH_LOCKED;
 	}
-	case AUTH_RCPT_RES:
+	case AUTH_RCPT_RES: {
+		const char *host = ipc_get_str(m, AUTH_MAX_FIELD);
+		if (m->bad)
+			return false;
+		r->host = xstrdup(host);
 		return r->result <= RCPT_RELAY;
+	}
 	case AUTH_SENDER_RES:
 		return r->result <= 1;
 	case AUTH_USER_RES:
@@ -100,6 +106,8 @@ bool auth_reply_parse(struct ipc_msg *m, uint16_t req_type, struct auth_reply *r
 		r->user = xstrdup("");
 	if (!r->token)
 		r->token = xstrdup("");
+	if (!r->host)
+		r->host = xstrdup("");
 	return true;
 }
 

@@ -35,6 +35,7 @@ struct auth_reply {
 	bool tempfail;		/* no answer from the service (down, timeout, bad reply) */
 	char *user;		/* LOGIN: canonical user */
 	char *token;		/* LOGIN: hand-off token ("" without a run secret) */
+	char *host;		/* RCPT: the mailbox host of an RCPT_RELAY ("" none) */
 	uint64_t quota;		/* USER */
 	size_t n;		/* EXPAND */
 	struct auth_mailbox *boxes;

@@ -21,7 +21,7 @@ enum auth_msg {
 
 	/* address -> AUTH_RCPT_RES: is this a recipient we accept mail for? */
 	AUTH_RCPT_REQ,
-	/* u32 rcpt_kind */
+	/* u32 rcpt_kind, str mailbox host (RCPT_RELAY; "" otherwise) */
 	AUTH_RCPT_RES,
 
 	/* user, address -> AUTH_SENDER_RES: may authenticated user send as address? */

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PASSWORD_FILE_MAX 1024
 
 static _Thread_local char last_error[512];
 
@@ -27,29 +26,6 @@ void dir_set_error(const char *fmt, ...)
 const char *dir_last_error(void)
 {
 	return last_error;
-}
-
-/* The first line of a small file (a password), or NULL with why. */
-static char *read_secret(const char *path, char *why, size_t whylen)
-{
-	char buf[PASSWORD_FILE_MAX + 1];
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		snprintf(why, whylen, "cannot open directory_password_file %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n < 0 || n == (ssize_t)sizeof buf - 1) {
-		snprintf(why, whylen, "cannot read directory_password_file %s: %s", path,
-			 n < 0 ? strerror(errno) : "longer than 1 kB");
-		return NULL;
-	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	char *pw = xstrdup(buf);
-	explicit_bzero(buf, sizeof buf);
-	return pw;
 }
 
 int dir_settings_load(const struct instance *in, struct dir_settings *s, char *why, size_t whylen)
@@ -75,7 +51,7 @@ int dir_settings_load(const struct instance *in, struct dir_settings *s, char *w
 	const char *pwfile = cfg_str(&in->conf, "directory_password_file");
 	if (*pwfile) {
 		char *path = pwfile[0] == '/' ? xstrdup(pwfile) : xasprintf("%s/%s", in->dir, pwfile);
-		s->password = read_secret(path, why, whylen);
+		s->password = secret_file_read(path, "directory_password_file", why, whylen);
 		free(path);
 		if (!s->password)
 			return -1;

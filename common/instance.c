@@ -2,6 +2,7 @@
 #include "common/instance.h"
 #include "common/cfgcheck.h"
 #include "common/dns.h"
+#include "common/netlist.h"
 #include "common/site.h"
 #include "common/util.h"
 
@@ -24,6 +25,8 @@ const struct cfg_key tern_settings[] = {
 	CFG_KEY_ENUM("role", "both", "both,frontend,mailbox", "What this host does in a site of several (docs/SCALING.md): both (one host: receives, stores and serves mail), frontend (receives mail and logins for users whose mailbox host is another host; stores none; needs directory = pgsql) or mailbox (stores and serves the mail of the users the directory places here)"),
 	CFG_KEY_STR("mailbox_host_name", "", site_host_name_check, "This host's name as the directory names users' mailbox hosts (mailctl user add --host); a user with this host or none is stored here (empty: hostname)"),
 	CFG_KEY_LIST("mailbox_hosts", "", site_host_item_check, "role = frontend: the mailbox hosts and their internal ports, NAME=ADDRESS:PORT (an IP address; [IPv6]:PORT), comma-separated; NAME as the directory spells it"),
+	CFG_KEY_STR("site_secret_file", "", NULL, "role = frontend or mailbox: file whose first line is the secret the hosts of a site share (relative to this directory; read as root before dropping privileges; keep it 0600). A front-end's queue gives it (AUTH PLAIN as \"site\", inside TLS) at a mailbox host's internal port (port_base + 24), which takes mail there only after it; empty: none, and the internal port takes no mail"),
+	CFG_KEY_LIST("site_frontends", "", netlist_check, "role = mailbox: the front-ends' addresses (CIDR, comma-separated) that may connect to the internal port (port_base + 24); any other client is refused there at connect"),
 	CFG_KEY_PATH("run_dir", "run", "Pid files and the Unix sockets between daemons"),
 	CFG_KEY_PATH("log_dir", "log", "Log files when log = file"),
 	CFG_KEY_ENUM("log", "syslog", "syslog,file", "Where daemons log: syslog (mail facility) or file (log_dir/tern.log)"),

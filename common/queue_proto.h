@@ -60,7 +60,8 @@ enum queue_msg {
 	 * spool file carries queued's envelope trailer after them), envid (xtext, ""
 	 * if none), u32 ret (0 none, 1 FULL, 2 HDRS), u32 nrcpt, then nrcpt times:
 	 * u32 rcpt index, address, orcpt (xtext, "" if none), u32 notify
-	 * (DSN_NOTIFY_*, 0 = not given); message fd attached (read-only; use pread
+	 * (DSN_NOTIFY_*, 0 = not given), hop (remote: the mailbox host of the
+	 * site to relay it to, docs/SCALING.md; "" = by MX); message fd attached (read-only; use pread
 	 * from offset 0). The DSN fields let the remote agent pass DSN requests on
 	 * (RFC 3461 4).  * Last: prepend (header fields to put on top of the message, "" if none). */
 	QUEUE_JOB,

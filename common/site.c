@@ -157,3 +157,13 @@ const struct site_host *site_find(const struct site *s, const char *host)
 			return &s->hosts[i];
 	return NULL;
 }
+
+char *site_secret_load(const struct instance *in, char *why, size_t whylen)
+{
+	if (!*cfg_str(&in->conf, "site_secret_file"))
+		return xstrdup("");
+	char *path = cfg_path(&in->conf, "site_secret_file");
+	char *secret = secret_file_read(path, "site_secret_file", why, whylen);
+	free(path);
+	return secret;
+}

@@ -6,6 +6,8 @@
  *   mailbox_host_name this host's name in the directory (empty: hostname)
  *   mailbox_hosts     NAME=ADDRESS:PORT, ...: where a front-end reaches the
  *                     internal port of each mailbox host
+ *   site_secret_file  the secret a front-end gives at that port (AUTH PLAIN)
+ *   site_frontends    on a mailbox host: who may connect to that port
  *
  * A front-end stores no mail: every user's mail goes to the mailbox host the
  * directory names. A mailbox host (or both) keeps the mail of users whose
@@ -51,6 +53,10 @@ const char *site_role_name(enum site_role r);
  * 0, or -1 with why (a duplicate name, this host listed as another). */
 int site_load(const struct instance *in, struct site *s, char *why, size_t whylen);
 void site_free(struct site *s);
+
+/* The site secret (site_secret_file; "" when unset), malloc'd, or NULL with
+ * why. Read as root, before dropping privileges. */
+char *site_secret_load(const struct instance *in, char *why, size_t whylen);
 
 /* Is the mail of a user whose directory entry names host (normalised, ""
  * for none) stored on this host? Never on a front-end. */

@@ -240,3 +240,28 @@ int fsync_dir(const char *path)
 	close(fd);
 	return r;
 }
+
+/* Secrets (passwords, the site secret) are one line in a small file. */
+#define SECRET_FILE_MAX 1024
+
+char *secret_file_read(const char *path, const char *key, char *why, size_t whylen)
+{
+	char buf[SECRET_FILE_MAX + 1];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		snprintf(why, whylen, "cannot open %s %s: %s", key, path, strerror(errno));
+		return NULL;
+	}
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n < 0 || n == (ssize_t)sizeof buf - 1) {
+		snprintf(why, whylen, "cannot read %s %s: %s", key, path,
+			 n < 0 ? strerror(errno) : "longer than 1 kB");
+		return NULL;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	char *pw = xstrdup(buf);
+	explicit_bzero(buf, sizeof buf);
+	return pw;
+}

@@ -64,4 +64,8 @@ int mkdir_p(const char *path, unsigned mode);
 /* fsync a directory by path. */
 int fsync_dir(const char *path);
 
+/* The first line of a small file holding a secret (key: the setting naming
+ * it, for why), malloc'd, or NULL with why. */
+char *secret_file_read(const char *path, const char *key, char *why, size_t whylen);
+
 #endif

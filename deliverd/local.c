@@ -284,6 +284,7 @@ static bool on_job(struct ipc_msg *m, uint64_t gen, void *arg)
 		const char *a = ipc_get_str(m, QUEUE_MAX_FIELD);
 		(void)ipc_get_str(m, QUEUE_MAX_FIELD);	/* orcpt */
 		(void)ipc_get_u32(m);			/* notify */
+		(void)ipc_get_str(m, QUEUE_MAX_FIELD);	/* hop: the remote agent's */
 		j->r[k].addr = xstrdup(a ? a : "");
 		j->n++;
 	}

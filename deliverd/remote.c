@@ -73,6 +73,11 @@ void remote_load(const struct instance *in, const struct cfg *conf)
 	rconf.connect_timeout = (int)cfg_int(conf, "smtp_connect_timeout");
 	rconf.deadline = (int)cfg_int(conf, "smtp_deadline");
 	rconf.dkim_sign = cfg_bool(conf, "dkim_sign");
+	if (site_load(in, &rconf.site, why, sizeof why) < 0)
+		fatal("%s", why);
+	rconf.site_secret = site_secret_load(in, why, sizeof why);
+	if (!rconf.site_secret)
+		fatal("%s", why);
 	/* Load CAs eagerly: the agent runs chrooted afterwards. */
 	char *ca = cfg_path(conf, "smtp_tls_ca_file");
 	rconf.tls_ctx = tls_client_ctx(ca, 0, why, sizeof why);
@@ -146,6 +151,25 @@ static void sign(struct rjob *j)
 	log_info("%s: dkim: signed d=%s s=%s", j->id, k->domain, k->selector);
 }
 
+/* One session takes both: the same mailbox host of the site, or (by MX)
+ * the same domain. */
+static bool same_destination(const struct rrcpt *a, const struct rrcpt *b)
+{
+	if (a->hop[0] || b->hop[0])
+		return !strcasecmp(a->hop, b->hop);
+	return !strcasecmp(a->domain, b->domain);
+}
+
+/* Does some recipient leave the site? Mail relayed to our own mailbox hosts
+ * is not signed: it is not leaving, and may be mail from outside. */
+static bool leaves_site(const struct rjob *j)
+{
+	for (uint32_t i = 0; i < j->n; i++)
+		if (!j->r[i].done && !j->r[i].hop[0])
+			return true;
+	return false;
+}
+
 static void job_work(void *arg)
 {
 	struct rjob *j = arg;
@@ -159,7 +183,7 @@ static void job_work(void *arg)
 		return;
 	}
 	j->msg = map;
-	if (rconf.dkim_sign)
+	if (rconf.dkim_sign && leaves_site(j))
 		sign(j);
 	struct rrcpt **group = xcalloc(j->n, sizeof *group);
 	for (uint32_t i = 0; i < j->n; i++) {
@@ -167,9 +191,12 @@ static void job_work(void *arg)
 			continue;
 		size_t g = 0;
 		for (uint32_t k = i; k < j->n; k++)
-			if (!j->r[k].done && !strcasecmp(j->r[k].domain, j->r[i].domain))
+			if (!j->r[k].done && same_destination(&j->r[k], &j->r[i]))
 				group[g++] = &j->r[k];
-		remote_deliver_domain(j, group, g, j->r[i].domain);
+		if (j->r[i].hop[0])
+			remote_deliver_site(j, group, g, j->r[i].hop);
+		else
+			remote_deliver_domain(j, group, g, j->r[i].domain);
 	}
 	free(group);
 	munmap(map, j->size);
@@ -182,6 +209,7 @@ static void free_job(struct rjob *j)
 		free(j->r[i].addr);
 		free(j->r[i].orcpt);
 		free(j->r[i].domain);
+		free(j->r[i].hop);
 	}
 	free(j->r);
 	free(j->sender);
@@ -235,6 +263,8 @@ static bool on_job(struct ipc_msg *m, uint64_t gen, void *arg)
 		r->addr = xstrdup(a ? a : "");
 		r->orcpt = xstrdup(o ? o : "");
 		r->notify = ipc_get_u32(m);
+		const char *hop = ipc_get_str(m, QUEUE_MAX_FIELD);
+		r->hop = xstrdup(hop ? hop : "");
 		const char *at = strrchr(r->addr, '@');
 		r->domain = xstrdup(at ? at + 1 : "");
 		str_lower(r->domain);

@@ -3,6 +3,7 @@
 #define TERN_DELIVERD_REMOTE_INT_H
 
 #include "common/dkim.h"
+#include "common/site.h"
 #include "common/tlsrpt_record.h"
 #include "deliverd/route.h"
 #include "deliverd/smtp_client.h"
@@ -25,12 +26,15 @@ struct rconf {
 	int reuse_time, connect_timeout;
 	int deadline;		/* smtp_deadline, seconds */
 	bool dkim_sign;
+	struct site site;	/* mailbox_hosts: where the site's own recipients go */
+	char *site_secret;	/* site_secret_file: AUTH at a mailbox host, "" none */
 };
 extern struct rconf rconf;
 
 struct rrcpt {
 	uint32_t idx;
 	char *addr, *orcpt, *domain;
+	char *hop;		/* the site's mailbox host to relay it to, "" = by MX */
 	uint32_t notify;	/* DSN_NOTIFY_*, 0 = not given */
 	int result;		/* QR_* */
 	char status[8];
@@ -55,6 +59,7 @@ struct rjob {
 	char *dkim_header;	/* "DKIM-Signature: ..." CRLF-terminated, or NULL */
 	char *alt_body;		/* 8BITMIME downgraded copy (lazily), or NULL */
 	size_t alt_len;
+	bool site_hop;		/* delivering to a mailbox host of the site: no DKIM, no TLS-RPT */
 	struct tlsrpt_record *rpt;	/* TLS outcomes for TLS reports (remote_tlsrpt.c) */
 	size_t nrpt;
 };
@@ -81,6 +86,8 @@ void rpt_send(struct rjob *j, struct agent *a);
 
 /* remote_send.c: deliver the recipients r[0..n) of job (one domain). */
 void remote_deliver_domain(struct rjob *j, struct rrcpt **r, size_t n, const char *domain);
+/* remote_send.c: the recipients r[0..n) to the site's mailbox host host. */
+void remote_deliver_site(struct rjob *j, struct rrcpt **r, size_t n, const char *host);
 
 /* remote_pool.c: idle connection reuse and per-destination limits. */
 bool pool_take(const char *key, struct smtp_client *out);

@@ -61,6 +61,9 @@ struct host_policy {
 	enum tls_level tls;
 	struct dane_tlsa *tlsa;	/* TLS_DANE only */
 	bool requiretls;	/* RFC 8689: authenticated TLS and REQUIRETLS at the peer */
+	const char *auth_user;	/* AUTH PLAIN as this (relay host, site), or NULL */
+	const char *auth_pass;
+	const char *auth_what;	/* "relay host", "mailbox host": for the reasons */
 	char desc[400];
 	struct rpt_policy rpt;	/* for TLS reports */
 };
@@ -193,7 +196,7 @@ static int body_for(struct rjob *j, const struct smtp_client *c, char **buf, siz
 		msg = j->alt_body;
 		mlen = j->alt_len;
 	}
-	size_t hl = j->dkim_header ? strlen(j->dkim_header) : 0;
+	size_t hl = j->dkim_header && !j->site_hop ? strlen(j->dkim_header) : 0;
 	size_t pl = j->prepend ? strlen(j->prepend) : 0;
 	*buf = xmalloc(hl + pl + mlen + 1);
 	if (hl)
@@ -326,28 +329,30 @@ static void log_results(const struct rjob *j, struct rrcpt **r, size_t n,
 			 : "deferred", r[i]->text);
 }
 
-/* AUTH at the relay host: only inside TLS (credentials never travel in clear)
- * and only with a mechanism it offers. */
-static bool relay_login(struct smtp_client *c, struct smtp_reply *r)
+/* AUTH at the relay host or a mailbox host of the site: only inside TLS
+ * (credentials never travel in clear) and only with a mechanism it offers. */
+static bool relay_login(struct smtp_client *c, const struct host_policy *pol,
+			struct smtp_reply *r)
 {
 	if (!c->ssl) {
 		r->code = 0;
-		snprintf(r->text, sizeof r->text, "relay host %.200s: no TLS, so no AUTH "
-			 "(set smtp_tls = encrypt for it)", c->host);
+		snprintf(r->text, sizeof r->text, "%s %.200s: no TLS, so no AUTH%s", pol->auth_what,
+			 c->host, rconf.relayhost[0] ? " (set smtp_tls = encrypt for it)" : "");
 		return false;
 	}
 	if (!(c->ext & EXT_AUTH_PLAIN)) {
 		r->code = 0;
-		snprintf(r->text, sizeof r->text, "relay host %.200s offers no AUTH PLAIN", c->host);
+		snprintf(r->text, sizeof r->text, "%s %.200s offers no AUTH PLAIN", pol->auth_what,
+			 c->host);
 		return false;
 	}
-	if (sc_auth(c, rconf.relay_user, rconf.relay_pass, r) < 0) {
+	if (sc_auth(c, pol->auth_user, pol->auth_pass, r) < 0) {
 		if (!r->code)
 			return false;
 		char said[sizeof r->text];
 		snprintf(said, sizeof said, "%s", r->text);
-		snprintf(r->text, sizeof r->text, "authentication at relay host %.150s failed: %d %.300s",
-			 c->host, r->code, said);
+		snprintf(r->text, sizeof r->text, "authentication at %s %.150s failed: %d %.300s",
+			 pol->auth_what, c->host, r->code, said);
 		r->code = r->code >= 500 ? 450 : r->code;	/* our configuration: retry, don't bounce */
 		return false;
 	}
@@ -366,6 +371,10 @@ static enum dane_verdict host_policy(const struct route_host *h, unsigned port, 
 	char why[320];
 	snprintf(why, sizeof why, "%s", domain_why);
 	*pol = (struct host_policy){ .tls = tls, .requiretls = req == TR_REQUIRE };
+	if (rconf.relayhost[0] && rconf.relay_user[0])
+		*pol = (struct host_policy){ .tls = tls, .requiretls = req == TR_REQUIRE,
+			.auth_user = rconf.relay_user, .auth_pass = rconf.relay_pass,
+			.auth_what = "relay host" };
 	enum dane_verdict v = DANE_NONE;
 	if (dane_domain) {
 		pol->tlsa = xmalloc(sizeof *pol->tlsa);
@@ -433,8 +442,7 @@ static bool try_host(struct rjob *j, struct rrcpt **r, size_t n, const struct ro
 			continue;
 		}
 		*policy_failed = false;
-		if (rconf.relay_user && *rconf.relay_user && rconf.relayhost[0] &&
-		    !relay_login(&c, last)) {
+		if (pol->auth_user && !relay_login(&c, pol, last)) {
 			sc_close(&c, true);
 			continue;
 		}
@@ -573,4 +581,58 @@ void remote_deliver_domain(struct rjob *j, struct rrcpt **r, size_t n, const cha
 		try_hosts(j, r, n, &rt, tls, dv == DANE_VERIFY, pol, &sts);
 	}
 	dest_release(domain);
+}
+
+/* Where the site's mailbox host named host listens, as the one host of rt. */
+static bool site_route(const char *host, struct route *rt)
+{
+	const struct site_host *h = site_find(&rconf.site, host);
+	if (!h)
+		return false;
+	memset(rt, 0, sizeof *rt);
+	rt->port = h->port;
+	rt->nhosts = 1;
+	snprintf(rt->hosts[0].name, sizeof rt->hosts[0].name, "%s", h->name);
+	snprintf(rt->hosts[0].addrs[0], sizeof rt->hosts[0].addrs[0], "%s", h->addr);
+	rt->hosts[0].naddrs = 1;
+	return true;
+}
+
+/* The site's own recipients go to their mailbox host's internal port as
+ * mailbox_hosts names it: no MX, MTA-STS or DANE (the site is not the
+ * recipient's domain in DNS). TLS when the host offers it, AUTH with the site
+ * secret when there is one. Anything short of a per-recipient reply keeps
+ * them queued: the host may be down or restarting, and mail for our own users
+ * is never returned for it. */
+void remote_deliver_site(struct rjob *j, struct rrcpt **r, size_t n, const char *host)
+{
+	struct route rt;
+	struct smtp_reply last = { 0, "the mailbox host could not be reached" };
+	struct host_policy pol = { .tls = TLS_MAY, .auth_what = "mailbox host" };
+	if (rconf.site_secret[0]) {
+		pol.auth_user = "site";
+		pol.auth_pass = rconf.site_secret;
+	}
+	snprintf(pol.desc, sizeof pol.desc, "site: mailbox host %.200s", host);
+	if (!site_route(host, &rt)) {
+		snprintf(last.text, sizeof last.text, "mailbox host %.200s is not in mailbox_hosts "
+			 "(tern.conf) of this host", host);
+		set_rest(r, n, QR_DEFER, "4.3.5", last.text);
+		log_results(j, r, n, NULL, 0, pol.desc);
+		return;
+	}
+	char key[USERDB_MAX_HOST + 8];
+	snprintf(key, sizeof key, "site:%s", host);
+	dest_acquire(key);
+	j->site_hop = true;
+	bool policy_failed;
+	if (!try_host(j, r, n, &rt, &rt.hosts[0], &pol, &last, &policy_failed)) {
+		char st[8] = "4.4.1";
+		if (last.code >= 400 && last.code < 500)
+			reply_status(&last, st);
+		set_rest(r, n, QR_DEFER, st, last.text);
+		log_results(j, r, n, NULL, rt.port, pol.desc);
+	}
+	j->site_hop = false;
+	dest_release(key);
 }

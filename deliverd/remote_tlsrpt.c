@@ -74,7 +74,7 @@ static void policy_text(const struct rpt_policy *p, struct tlsrpt_record *r)
 void rpt_note(struct rjob *j, const struct rpt_policy *p, const char *mx, const char *ip,
 	      const char *local, const char *result, const char *info)
 {
-	if (rconf.relayhost[0] || j->nrpt >= RPT_JOB_MAX)
+	if (rconf.relayhost[0] || j->site_hop || j->nrpt >= RPT_JOB_MAX)
 		return;
 	if (!*result && p->mismatch) {
 		result = "validation-failure";	/* delivered (testing), but not as the policy says */

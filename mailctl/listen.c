@@ -78,6 +78,13 @@ static int bind_one(const struct instance *in, struct listener *l)
 	return 0;
 }
 
+/* The internal port exists only on a mailbox host: its front-ends relay
+ * their users' mail to it. */
+static bool service_wanted(const struct instance *in, const struct service *sv)
+{
+	return strcmp(sv->name, "smtp-internal") || !strcmp(cfg_str(&in->conf, "role"), "mailbox");
+}
+
 int listeners_open(const struct instance *in, struct listeners *ls)
 {
 	const char *names[16];
@@ -91,6 +98,8 @@ int listeners_open(const struct instance *in, struct listeners *ls)
 		const struct service *sv = service_find(names[i]);
 		if (!sv)
 			fatal("process table names unknown service %s (bug)", names[i]);
+		if (!service_wanted(in, sv))
+			continue;
 		for (size_t a = 0; a < na && !r; a++) {
 			struct listener *l = &ls->v[ls->n];
 			l->service = sv->name;

@@ -26,7 +26,7 @@ const struct proc_def procs[] = {
 	{ "pop3d-mail",      "tern-pop3d",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
 	{ "imapd-mail",      "tern-imapd",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
 	{ "httpd-mail",      "tern-httpd",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
-	{ "smtpd",           "tern-smtpd",    { NULL },       ACCT_SMTPD,     "run_dir", { "smtp", "submission", "smtps", NULL }, RELOAD_GENERATION, 0 },
+	{ "smtpd",           "tern-smtpd",    { NULL },       ACCT_SMTPD,     "run_dir", { "smtp", "submission", "smtps", "smtp-internal", NULL }, RELOAD_GENERATION, 0 },
 	{ "pop3d",           "tern-pop3d",    { NULL },       ACCT_POP3D,     "run_dir", { "pop3", "pop3s", NULL },               RELOAD_GENERATION, 0 },
 	{ "imapd",           "tern-imapd",    { NULL },       ACCT_IMAPD,     "run_dir", { "imap", "imaps", NULL },               RELOAD_GENERATION, 0 },
 	{ "httpd",           "tern-httpd",    { NULL },       ACCT_HTTPD,     "run_dir", { "http", "https", NULL },               RELOAD_GENERATION, 0 },
@@ -37,6 +37,7 @@ const struct service services[] = {
 	{ "smtp", 25 }, { "submission", 587 }, { "smtps", 465 },
 	{ "pop3", 110 }, { "pop3s", 995 }, { "imap", 143 }, { "imaps", 993 },
 	{ "http", 80 }, { "https", 443 },
+	{ "smtp-internal", 24 },	/* a mailbox host's port for its front-ends (docs/SCALING.md) */
 };
 const size_t nservices = ARRAY_LEN(services);
 

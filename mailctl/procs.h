@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #define PROC_MAX_ARGS	 4
-#define PROC_MAX_LISTEN	 4
+#define PROC_MAX_LISTEN	 5
 
 /* What `reload` does to a process. */
 enum proc_reload {

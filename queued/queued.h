@@ -39,6 +39,8 @@ struct qent {
 	bool deleted;		/* delete once nothing is outstanding */
 	bool removing;		/* final: file and record being removed */
 	uint8_t *inflight;	/* per recipient: IF_* */
+	char **hop;		/* per recipient: the mailbox host of the site to relay it to
+				 * (RCPT_RELAY), or NULL: MX routing; NULL until one is */
 	unsigned routing;	/* recipient lookups outstanding */
 	unsigned waiting;	/* bit 1 << QT_*: on that transport's wait list for an agent */
 	struct qent *hnext;

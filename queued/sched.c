@@ -230,6 +230,7 @@ static void send_job(struct qent *e, struct agent *a, uint8_t mark)
 		ipc_put_str(&m, r->addr);
 		ipc_put_str(&m, r->orcpt);
 		ipc_put_u32(&m, r->notify);
+		ipc_put_str(&m, e->hop && e->hop[j->idx[k]] ? e->hop[j->idx[k]] : "");
 	}
 	ipc_put_str(&m, e->m.prepend ? e->m.prepend : "");
 	ipc_put_fd(&m, fd);
@@ -271,6 +272,19 @@ static void dispatch_routed(struct qent *e)
 	settle(e);
 }
 
+/* Where the remote agent takes recipient i: host, a mailbox host of the
+ * site, or NULL for MX routing. Looked up anew on every attempt, so a user
+ * moved to another host meanwhile goes to the new one. */
+static void set_hop(struct qent *e, uint32_t i, const char *host)
+{
+	if (!e->hop && !host)
+		return;
+	if (!e->hop)
+		e->hop = xcalloc(e->m.nrcpt, sizeof *e->hop);
+	free(e->hop[i]);
+	e->hop[i] = host ? xstrdup(host) : NULL;
+}
+
 static void route_cb(const struct auth_reply *reply, void *arg)
 {
 	struct route_ctx *ctx = arg;
@@ -284,12 +298,16 @@ static void route_cb(const struct auth_reply *reply, void *arg)
 	} else if (kind == RCPT_LOCAL) {
 		e->inflight[i] = IF_LOCAL;
 	} else if (kind == RCPT_REMOTE) {
+		set_hop(e, i, NULL);
 		e->inflight[i] = IF_REMOTE;
+	} else if (kind == RCPT_RELAY && !reply->host[0]) {
+		/* A front-end user without a mailbox host: no retry can fix a
+		 * directory entry, so say so now rather than at expiry. */
+		rcpt_bounced(e, i, "5.3.5", "the site's directory names no mailbox host for this "
+			     "recipient (a configuration error of this site)");
 	} else if (kind == RCPT_RELAY) {
-		/* Never stored here, never bounced for it: kept until the relay
-		 * between hosts (issue 16 slice 2b) takes it to its mailbox host. */
-		rcpt_deferred(e, i, "4.4.0", "the recipient's mailbox is on another host of the "
-			      "site, and relaying between hosts is not built yet");
+		set_hop(e, i, reply->host);	/* the remote agent takes it to its host */
+		e->inflight[i] = IF_REMOTE;
 	} else if (kind == RCPT_UNKNOWN) {
 		rcpt_bounced(e, i, "5.1.1", "unknown user: recipient address rejected by the auth service");
 	} else {

@@ -57,6 +57,9 @@ void store_remove(struct qent *e)
 	if (*p)
 		*p = e->hnext;
 	count--;
+	for (uint32_t i = 0; e->hop && i < e->m.nrcpt; i++)
+		free(e->hop[i]);
+	free(e->hop);
 	qmsg_free(&e->m);
 	free(e->inflight);
 	free(e);

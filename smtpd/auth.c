@@ -37,9 +37,35 @@ static unsigned char *decode(const char *b64, size_t *n)
 	return buf;
 }
 
+/* The internal port: a front-end gives the site secret as user "site". The
+ * secret is the site's, not a user's password: smtpd holds it (read as root)
+ * and compares it here, in constant time; authd keeps the users' hashes. */
+static void site_login(struct session *s, const char *user, const char *pass)
+{
+	const char *secret = s->srv->conf.site_secret;
+	size_t n = strlen(pass);
+	bool ok = secret[0] && !strcmp(user, "site") && n == strlen(secret) &&
+		  CRYPTO_memcmp(pass, secret, n) == 0;
+	if (ok) {
+		s->site_peer = true;
+		log_info("session %llx: site auth ok client=%s", (unsigned long long)s->id, s->ip);
+		session_reply(s, "235 2.7.0 Authentication successful");
+		return;
+	}
+	s->auth_failures++;
+	log_warn("session %llx: site auth failed client=%s%s", (unsigned long long)s->id, s->ip,
+		 secret[0] ? "" : " (this host has no site_secret_file)");
+	session_reply(s, "535 5.7.8 Authentication credentials invalid");
+	session_error(s);
+}
+
 static void check_login(struct session *s, const char *user, const char *pass)
 {
 	s->state = ST_HELO;
+	if (s->kind == L_INTERNAL) {
+		site_login(s, user, pass);
+		return;
+	}
 	s->busy = true;
 	policy_login(s, user, pass);
 }
@@ -99,7 +125,7 @@ void cmd_auth(struct session *s, const char *arg)
 	char mech[32];
 	size_t n = strcspn(arg, " ");
 	const char *initial = arg[n] == ' ' ? arg + n + 1 : NULL;
-	if (s->auth_user) {
+	if (s->auth_user || s->site_peer) {
 		session_reply(s, "503 5.5.1 Error: already authenticated");
 		session_error(s);
 		return;

@@ -130,6 +130,7 @@ int main(int argc, char **argv)
 
 	daemon_init("smtpd", smtpd_settings, argc, argv, &in, &conf, NULL);
 	smtpd_conf_load(&srv.conf, &conf);
+	smtpd_site_load(&srv.conf, &in);
 	srv.hostname = in.hostname;
 	srv.tls = load_tls(&srv.conf);
 	raise_fd_limit(&srv.conf);

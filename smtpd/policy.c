@@ -11,10 +11,32 @@
 
 #include <string.h>
 
+/* The internal port takes only users stored here. A user of another host
+ * (moved meanwhile, or directories out of step) waits at the front-end and
+ * is routed anew there; anything outside our domains is no business of this
+ * port. */
+static enum rcpt_verdict internal_verdict(const struct auth_reply *r)
+{
+	if (r->tempfail)
+		return RV_TEMPFAIL;
+	switch (r->result) {
+	case RCPT_LOCAL:
+		return RV_OK;
+	case RCPT_UNKNOWN:
+		return RV_UNKNOWN;
+	case RCPT_REMOTE:
+		return RV_RELAY_DENIED;
+	default:
+		return RV_TEMPFAIL;
+	}
+}
+
 static enum rcpt_verdict rcpt_verdict(struct session *s, const struct auth_reply *r)
 {
 	const char *addr = s->tx.pending.addr;
 	const char *at = strrchr(addr, '@');
+	if (s->kind == L_INTERNAL)
+		return internal_verdict(r);
 	if (r->tempfail)
 		return RV_TEMPFAIL;
 	switch (r->result) {

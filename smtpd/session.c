@@ -56,7 +56,7 @@ static const struct command commands[] = {
 	{ V_HELP, ANY_STATE, cmd_help },
 };
 
-static const char *const kind_names[L_COUNT] = { "smtp", "submission", "smtps" };
+static const char *const kind_names[L_COUNT] = { "smtp", "submission", "smtps", "smtp-internal" };
 
 const char *kind_name(enum listener_kind k)
 {
@@ -239,7 +239,7 @@ static void cmd_ehlo(struct session *s, const char *arg)
 	session_reply(s, "250-ENHANCEDSTATUSCODES");
 	if (!s->tls && s->srv->tls)
 		session_reply(s, "250-STARTTLS");
-	if (session_auth_allowed(s) && !s->auth_user)
+	if (session_auth_allowed(s) && !s->auth_user && !s->site_peer)
 		session_reply(s, "250-AUTH PLAIN LOGIN");
 	session_reply(s, "250-CHUNKING");
 	/* RFC 8689 2: only inside TLS, where the promise can be kept */
@@ -491,10 +491,10 @@ static bool pool_full(const struct server *srv, enum listener_kind kind)
 }
 
 /* Refuse before any buffering: one best-effort line, then close. */
-static void refuse(int fd, const char *host, const char *why)
+static void refuse(int fd, const char *code, const char *host, const char *why)
 {
 	char line[300];
-	int n = snprintf(line, sizeof line, "421 4.7.0 %s %s\r\n", host, why);
+	int n = snprintf(line, sizeof line, "%s %s %s\r\n", code, host, why);
 	if (n > 0)
 		(void)!write(fd, line, (size_t)n);
 	close(fd);
@@ -518,7 +518,17 @@ void session_accept(struct server *srv, int fd, enum listener_kind kind, struct 
 	    (!s->trusted && sessions_from(srv, s->ip, kind) >= srv->conf.max_sessions_per_ip)) {
 		log_warn("session %llx: refused client=%s port=%s: too many sessions",
 			 (unsigned long long)s->id, s->ip, kind_name(kind));
-		refuse(fd, srv->hostname, "Too many connections, try again later");
+		refuse(fd, "421 4.7.0", srv->hostname, "Too many connections, try again later");
+		event_free(s->reap_ev);
+		free(s);
+		return;
+	}
+	/* The internal port takes mail the front-ends already checked: nobody
+	 * else may even talk to it. */
+	if (kind == L_INTERNAL && !netlist_has_sa(&srv->conf.frontends, sa)) {
+		log_warn("session %llx: refused client=%s port=%s: not in site_frontends",
+			 (unsigned long long)s->id, s->ip, kind_name(kind));
+		refuse(fd, "554 5.7.1", srv->hostname, "this port is for the site's front-ends only");
 		event_free(s->reap_ev);
 		free(s);
 		return;

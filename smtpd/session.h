@@ -23,7 +23,8 @@ struct peer;
 struct auth_client;
 struct mailauth;
 
-enum listener_kind { L_SMTP, L_SUBMISSION, L_SMTPS, L_COUNT };
+/* L_INTERNAL: a mailbox host's port for its front-ends (docs/SCALING.md). */
+enum listener_kind { L_SMTP, L_SUBMISSION, L_SMTPS, L_INTERNAL, L_COUNT };
 
 /* Process-wide context shared by every session. */
 struct server {
@@ -114,6 +115,7 @@ struct session {
 	unsigned port;
 	bool plaintext_ok;	/* client in plaintext_auth_networks */
 	bool trusted;		/* client in trusted_networks */
+	bool site_peer;		/* L_INTERNAL: a front-end that gave the site secret */
 	char helo[SMTP_HELO_MAX + 1];
 	bool esmtp;
 	unsigned state;

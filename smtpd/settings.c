@@ -2,9 +2,12 @@
 #include "smtpd/settings.h"
 #include "common/cfgcheck.h"
 #include "common/queue_proto.h"
+#include "common/instance.h"
+#include "common/site.h"
 #include "common/util.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 static bool check_spf_override(const char *item, char *why, size_t whylen)
@@ -71,6 +74,10 @@ void smtpd_conf_free(struct smtpd_conf *sc)
 	cfg_list_free(sc->relay_domains, sc->nrelay_domains);
 	netlist_free(&sc->plaintext_nets);
 	netlist_free(&sc->trusted);
+	netlist_free(&sc->frontends);
+	if (sc->site_secret)
+		explicit_bzero(sc->site_secret, strlen(sc->site_secret));
+	free(sc->site_secret);
 	free(sc->tls_cert);
 	free(sc->tls_key);
 }
@@ -81,4 +88,13 @@ bool smtpd_relay_domain(const struct smtpd_conf *sc, const char *domain)
 		if (!strcasecmp(sc->relay_domains[i], domain))
 			return true;
 	return false;
+}
+
+void smtpd_site_load(struct smtpd_conf *sc, const struct instance *in)
+{
+	char why[300];
+	netlist_from_cfg(&sc->frontends, &in->conf, "site_frontends");
+	sc->site_secret = site_secret_load(in, why, sizeof why);
+	if (!sc->site_secret)
+		fatal("%s", why);
 }

@@ -30,10 +30,16 @@ struct smtpd_conf {
 	struct netlist plaintext_nets;	/* may AUTH without TLS */
 	struct netlist trusted;		/* trusted_networks */
 	char *tls_cert, *tls_key;
+	/* tern.conf, for the internal port of a mailbox host */
+	struct netlist frontends;	/* site_frontends: who may connect there */
+	char *site_secret;		/* site_secret_file: what they AUTH with, "" none */
 };
 
 void smtpd_conf_load(struct smtpd_conf *sc, const struct cfg *c);
 void smtpd_conf_free(struct smtpd_conf *sc);
+/* The site settings of tern.conf (as root: the secret file); fatal if unreadable. */
+struct instance;
+void smtpd_site_load(struct smtpd_conf *sc, const struct instance *in);
 /* Is domain (case-insensitive) one of relay_domains? */
 bool smtpd_relay_domain(const struct smtpd_conf *sc, const char *domain);
 

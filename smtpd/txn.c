@@ -93,7 +93,7 @@ static void mail_accepted(struct session *s)
 void cmd_mail(struct session *s, const char *arg)
 {
 	struct mail_args m;
-	if (s->kind != L_SMTP && !s->auth_user) {
+	if (s->kind != L_SMTP && !s->auth_user && !s->site_peer) {
 		session_reply(s, "530 5.7.0 Authentication required");
 		session_error(s);
 		return;

@@ -28,7 +28,7 @@ _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 _NWORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
 _MY_SHARE = int(_WORKER[2:]) % _NWORKERS if _WORKER.startswith("gw") and _WORKER[2:].isdigit() \
     else None
-STANDARD_PORTS = (25, 587, 465, 110, 995, 143, 993, 80, 443)
+STANDARD_PORTS = (25, 587, 465, 110, 995, 143, 993, 80, 443, 24)  # 24: a mailbox host's internal port
 
 
 def _ports_free(base):
@@ -131,7 +131,8 @@ class Instance:
     """One tern instance made with `mailctl init` in a private directory."""
 
     PORTS = {"smtp": 25, "submission": 587, "smtps": 465, "pop3": 110,
-             "pop3s": 995, "imap": 143, "imaps": 993, "http": 80, "https": 443}
+             "pop3s": 995, "imap": 143, "imaps": 993, "http": 80, "https": 443,
+             "smtp-internal": 24}
 
     def __init__(self, parent, domain="example.test", hostname="mx.example.test",
                  port_base=None):

@@ -168,7 +168,7 @@ def test_pipelined_replies_match_ids(authd):
            c.send(ap.RCPT, "bob@example.test"),
            c.send(ap.USER, "bob@example.test")]
     replies = {mid: (t, f) for t, mid, f in (c.recv(), c.recv(), c.recv())}
-    assert replies[ids[1]] == (ap.RCPT_RES, [ap.RCPT_LOCAL])
+    assert replies[ids[1]] == (ap.RCPT_RES, [ap.RCPT_LOCAL, ""])     # kind, mailbox host
     assert replies[ids[2]] == (ap.USER_RES, [1, 5 * 1024 * 1024])
     assert replies[ids[0]][1][0] == ap.AUTH_FAIL
     c.close()

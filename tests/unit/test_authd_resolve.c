@@ -68,16 +68,16 @@ static bool has_box(const char *mailbox, const char *folder)
 
 static void test_rcpt(void)
 {
-	CHECK(resolve_rcpt(db, NULL, "alice@example.test") == RCPT_LOCAL);
-	CHECK(resolve_rcpt(db, NULL, "ALICE@Example.Test") == RCPT_LOCAL);
-	CHECK(resolve_rcpt(db, NULL, "alice+lists@example.test") == RCPT_LOCAL);
-	CHECK(resolve_rcpt(db, NULL, "info@example.test") == RCPT_LOCAL);
-	CHECK(resolve_rcpt(db, NULL, "nobody@example.test") == RCPT_UNKNOWN);
-	CHECK(resolve_rcpt(db, NULL, "anything@catch.test") == RCPT_LOCAL);
-	CHECK(resolve_rcpt(db, NULL, "x@remote.test") == RCPT_REMOTE);
-	CHECK(resolve_rcpt(db, NULL, "not an address") == RCPT_UNKNOWN);
-	CHECK(resolve_rcpt(db, NULL, "") == RCPT_UNKNOWN);
-	CHECK(resolve_rcpt(db, NULL, "a/b@example.test") == RCPT_UNKNOWN);
+	CHECK(resolve_rcpt(db, NULL, "alice@example.test", NULL) == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, NULL, "ALICE@Example.Test", NULL) == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, NULL, "alice+lists@example.test", NULL) == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, NULL, "info@example.test", NULL) == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, NULL, "nobody@example.test", NULL) == RCPT_UNKNOWN);
+	CHECK(resolve_rcpt(db, NULL, "anything@catch.test", NULL) == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, NULL, "x@remote.test", NULL) == RCPT_REMOTE);
+	CHECK(resolve_rcpt(db, NULL, "not an address", NULL) == RCPT_UNKNOWN);
+	CHECK(resolve_rcpt(db, NULL, "", NULL) == RCPT_UNKNOWN);
+	CHECK(resolve_rcpt(db, NULL, "a/b@example.test", NULL) == RCPT_UNKNOWN);
 }
 
 static void test_expand(void)
@@ -130,11 +130,13 @@ static void test_site(void)
 			       why, sizeof why) == 0);
 	struct site s = { .role = SITE_MAILBOX };
 	strlcpy_t(s.self, "mb1", sizeof s.self);
-	CHECK(resolve_rcpt(db, &s, "carol@example.test") == RCPT_RELAY);
-	CHECK(resolve_rcpt(db, &s, "Carol+x@example.test") == RCPT_RELAY);
-	CHECK(resolve_rcpt(db, &s, "alice@example.test") == RCPT_LOCAL);	/* no host: here */
-	CHECK(resolve_rcpt(db, &s, "crew@example.test") == RCPT_LOCAL);	/* expanded here */
-	CHECK(resolve_rcpt(db, NULL, "carol@example.test") == RCPT_LOCAL);	/* one host */
+	char host[USERDB_MAX_HOST + 1] = "junk";
+	CHECK(resolve_rcpt(db, &s, "carol@example.test", host) == RCPT_RELAY);
+	CHECK(!strcmp(host, "mb2"));	/* the queue relays it there */
+	CHECK(resolve_rcpt(db, &s, "Carol+x@example.test", NULL) == RCPT_RELAY);
+	CHECK(resolve_rcpt(db, &s, "alice@example.test", NULL) == RCPT_LOCAL);	/* no host: here */
+	CHECK(resolve_rcpt(db, &s, "crew@example.test", NULL) == RCPT_LOCAL);	/* expanded here */
+	CHECK(resolve_rcpt(db, NULL, "carol@example.test", NULL) == RCPT_LOCAL);	/* one host */
 	CHECK(resolve_expand(db, &s, "crew+x@example.test", 10, &x) == EXPAND_OK);
 	CHECK(x.remote == 1 && has_box("alice@example.test", "x"));	/* and bob, alice's alias */
 	CHECK(has_box("carol+x@example.test", ""));
@@ -142,11 +144,12 @@ static void test_site(void)
 	CHECK(x.remote == 0 && has_box("carol@example.test", ""));
 	/* This host named: stored here; on a front-end nobody is. */
 	strlcpy_t(s.self, "mb2", sizeof s.self);
-	CHECK(resolve_rcpt(db, &s, "carol@example.test") == RCPT_LOCAL);
+	CHECK(resolve_rcpt(db, &s, "carol@example.test", NULL) == RCPT_LOCAL);
 	s.role = SITE_FRONTEND;
-	CHECK(resolve_rcpt(db, &s, "carol@example.test") == RCPT_RELAY);
-	CHECK(resolve_rcpt(db, &s, "alice@example.test") == RCPT_RELAY);
-	CHECK(resolve_rcpt(db, &s, "x@remote.test") == RCPT_REMOTE);
+	CHECK(resolve_rcpt(db, &s, "carol@example.test", NULL) == RCPT_RELAY);
+	CHECK(resolve_rcpt(db, &s, "alice@example.test", host) == RCPT_RELAY);
+	CHECK(host[0] == '\0');	/* no mailbox host: a front-end has nowhere for it */
+	CHECK(resolve_rcpt(db, &s, "x@remote.test", NULL) == RCPT_REMOTE);
 }
 
 static void test_sender(void)
@@ -182,7 +185,7 @@ int main(void)
 	fputs("garbage", f);
 	fclose(f);
 	struct directory *bd = open_bdb(bad);
-	CHECK(resolve_rcpt(bd, NULL, "a@example.test") == RCPT_TEMPFAIL);
+	CHECK(resolve_rcpt(bd, NULL, "a@example.test", NULL) == RCPT_TEMPFAIL);
 	CHECK(resolve_expand(bd, NULL, "a@example.test", 10, &x) == EXPAND_TEMPFAIL);
 	CHECK(resolve_sender(bd, "a@example.test", "b@example.test") == -1);
 	dir_close(bd);

@@ -53,13 +53,27 @@ static void test_parse(void)
 	CHECK(!parse(&m, AUTH_LOGIN_REQ, &r) && r.result == AUTH_TEMPFAIL);
 	auth_reply_free(&r);
 
+	ipc_msg_init(&m, AUTH_RCPT_RES, 1);	/* a user on another host, and where */
+	ipc_put_u32(&m, RCPT_RELAY);
+	ipc_put_str(&m, "mb2");
+	CHECK(parse(&m, AUTH_RCPT_REQ, &r) && r.result == RCPT_RELAY);
+	CHECK_STR(r.host, "mb2");
+	auth_reply_free(&r);
+
+	ipc_msg_init(&m, AUTH_RCPT_RES, 1);	/* the host is missing */
+	ipc_put_u32(&m, RCPT_RELAY);
+	CHECK(!parse(&m, AUTH_RCPT_REQ, &r) && r.result == RCPT_TEMPFAIL);
+	auth_reply_free(&r);
+
 	ipc_msg_init(&m, AUTH_RCPT_RES, 1);	/* out-of-range kind */
 	ipc_put_u32(&m, 77);
+	ipc_put_str(&m, "");
 	CHECK(!parse(&m, AUTH_RCPT_REQ, &r) && r.result == RCPT_TEMPFAIL);
 	auth_reply_free(&r);
 
 	ipc_msg_init(&m, AUTH_RCPT_RES, 1);	/* trailing field */
 	ipc_put_u32(&m, RCPT_LOCAL);
+	ipc_put_str(&m, "");
 	ipc_put_u32(&m, 0);
 	CHECK(!parse(&m, AUTH_RCPT_REQ, &r));
 	auth_reply_free(&r);
@@ -129,6 +143,7 @@ static void srv_read(evutil_socket_t fd, short what, void *arg)
 	if (mode == ANSWER) {
 		ipc_msg_init(&res, AUTH_RCPT_RES, m.hdr.id);
 		ipc_put_u32(&res, RCPT_REMOTE);
+		ipc_put_str(&res, "");
 		ipc_send(fd, &res);
 		ipc_msg_free(&res);
 	}

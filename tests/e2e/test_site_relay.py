@@ -1,0 +1,186 @@
+"""The relay between the hosts of a site (issue 16, docs/SCALING.md): a
+front-end takes mail for every user of the shared PostgreSQL directory and
+its queue hands each message to the user's mailbox host, on that host's
+internal port (port_base + 24), authenticated with the site secret; while the
+mailbox host is down the message waits in the front-end's queue.
+
+One PostgreSQL cluster and two instances on loopback (different port bases)
+for the whole module: a front-end and the mailbox host mb1."""
+import os
+import shutil
+import smtplib
+import ssl
+import tempfile
+
+import pytest
+
+from conftest import Instance, wait_for
+from test_directory_pgsql import PG_BINS, Postgres, use_pgsql
+
+pytestmark = pytest.mark.skipif(
+    not PG_BINS, reason="PostgreSQL server not installed (tools/deps.sh check installs postgresql)")
+
+SECRET = "site-secret-1234567890"
+
+
+def write_secret(inst):
+    path = os.path.join(inst.dir, "site.secret")
+    with open(path, "w") as f:
+        f.write(SECRET + "\n")
+    os.chmod(path, 0o600)
+    inst.set_conf("tern", "site_secret_file", "site.secret")
+
+
+class Site:
+    def __init__(self, parent):
+        self.pg = Postgres(parent)
+        self.mb = Instance(parent, hostname="mb1.example.test")
+        self.fe = Instance(parent, hostname="fe.example.test")
+        for inst in (self.mb, self.fe):
+            inst.init()
+            use_pgsql(inst.dir, self.pg)
+            write_secret(inst)
+        self.mb.ctl("directory", "init")
+        self.mb.ctl("domain", "add", "example.test")
+        for user in ("alice", "bob"):
+            self.mb.ctl("user", "add", f"{user}@example.test", "--host", "mb1",
+                        input=f"{user}-pw-1\n")
+        self.mb.ctl("user", "add", "dave@example.test", input="dave-pw-1\n")   # no host
+        for k, v in {"role": "mailbox", "mailbox_host_name": "mb1",
+                     "site_frontends": "127.0.0.1/32"}.items():
+            self.mb.set_conf("tern", k, v)
+        self.mb.start()         # first: start() may move it to another port base
+        self.internal = self.mb.port("smtp-internal")
+        for k, v in {"role": "frontend",
+                     "mailbox_hosts": f"mb1=127.0.0.1:{self.internal}"}.items():
+            self.fe.set_conf("tern", k, v)
+        self.fe.set_conf("queued", "minimal_backoff_time", "1s")
+        self.fe.start()
+
+    def close(self):
+        self.fe.stop()
+        self.mb.stop()
+        self.pg.close()
+
+
+@pytest.fixture(scope="module")
+def site():
+    parent = tempfile.mkdtemp(prefix="tern-site-relay-")
+    os.chmod(parent, 0o755)     # the daemons' accounts must reach their instances
+    s = Site(parent)
+    yield s
+    s.close()
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+def count(inst, address):
+    new = os.path.join(inst.maildir(address), "new")
+    return len(os.listdir(new)) if os.path.isdir(new) else 0
+
+
+def send(inst, rcpt, subject, sender="x@sender.test"):
+    with smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=20) as s:
+        s.sendmail(sender, [rcpt], f"Subject: {subject}\r\n\r\nbody\r\n".encode())
+
+
+def read_all(inst, address):
+    new = os.path.join(inst.maildir(address), "new")
+    out = []
+    for name in sorted(os.listdir(new)):
+        with open(os.path.join(new, name), "rb") as f:
+            out.append(f.read())
+    return out
+
+
+def test_mail_at_the_frontend_is_stored_on_the_users_mailbox_host(site):
+    before = count(site.mb, "alice@example.test")
+    send(site.fe, "alice+lists@example.test", "relayed")
+    assert wait_for(lambda: count(site.mb, "alice@example.test") == before + 1, timeout=30), \
+        site.fe.ctl("queue", "list").stdout + site.fe.log_text()[-3000:]
+    msg = read_all(site.mb, "alice@example.test")[-1]
+    assert b"Subject: relayed" in msg
+    # It passed through both hosts (the front-end's Received first from the top
+    # is the mailbox host's, on its internal port).
+    assert msg.count(b"Received:") >= 2 and b"fe.example.test" in msg, msg[:800]
+    assert count(site.fe, "alice@example.test") == 0         # a front-end stores nothing
+    assert "site auth ok" in site.mb.log_text()
+    assert wait_for(lambda: not site.fe.ctl("queue", "list").stdout.strip(), timeout=10)
+
+
+def test_while_the_mailbox_host_is_down_mail_waits_and_arrives_after(site):
+    before = count(site.mb, "bob@example.test")
+    site.mb.stop()
+    try:
+        send(site.fe, "bob@example.test", "waited")
+
+        def deferred():
+            out = site.fe.ctl("queue", "list").stdout
+            return "bob@example.test" in out and out
+        out = wait_for(deferred, timeout=20)
+        assert out, site.fe.ctl("queue", "list").stdout
+        shown = site.fe.ctl("queue", "show", out.split()[0]).stdout
+        assert "mb1" in shown and "4.4.1" in shown, shown        # kept, not bounced
+    finally:
+        site.mb.start()
+    site.fe.ctl("queue", "flush")
+    assert wait_for(lambda: count(site.mb, "bob@example.test") == before + 1, timeout=40), \
+        site.fe.ctl("queue", "list").stdout
+    assert b"Subject: waited" in read_all(site.mb, "bob@example.test")[-1]
+
+
+def test_a_frontend_user_without_a_mailbox_host_bounces_at_once(site):
+    """dave has no mailbox host: a front-end has nowhere to put his mail, and
+    no retry can fix the directory, so the sender hears at once (5.3.5);
+    here the sender is alice, so the bounce itself is relayed to mb1."""
+    before = count(site.mb, "alice@example.test")
+    send(site.fe, "dave@example.test", "nowhere", sender="alice@example.test")
+    assert wait_for(lambda: count(site.mb, "alice@example.test") == before + 1, timeout=30), \
+        site.fe.ctl("queue", "list").stdout
+    dsn = read_all(site.mb, "alice@example.test")[-1]
+    assert b"5.3.5" in dsn and b"dave@example.test" in dsn, dsn[:1500]
+    assert count(site.fe, "dave@example.test") == 0
+
+
+def internal(site):
+    s = smtplib.SMTP("127.0.0.1", site.internal, timeout=20)
+    s.ehlo("fe.example.test")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s.starttls(context=ctx)
+    s.ehlo("fe.example.test")
+    return s
+
+
+def test_the_internal_port_wants_the_site_secret_and_takes_only_its_own_users(site):
+    s = internal(site)
+    try:
+        code, _ = s.docmd("MAIL", "FROM:<x@sender.test>")
+        assert code == 530                                   # not before AUTH
+        with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+            s.login("site", "wrong-secret")
+        assert e.value.smtp_code == 535
+    finally:
+        s.close()
+    s = internal(site)
+    try:
+        s.login("site", SECRET)
+        assert s.docmd("MAIL", "FROM:<x@sender.test>")[0] == 250
+        assert s.docmd("RCPT", "TO:<alice@example.test>")[0] == 250
+        assert s.docmd("RCPT", "TO:<nobody@example.test>")[0] == 550
+        code, text = s.docmd("RCPT", "TO:<someone@elsewhere.test>")
+        assert code in (550, 554) and b"5.7.1" in text      # never an open relay
+    finally:
+        s.close()
+
+
+def test_the_internal_port_refuses_clients_outside_site_frontends(site):
+    """Last in the module: it leaves the mailbox host refusing its front-end."""
+    site.mb.stop()
+    site.mb.set_conf("tern", "site_frontends", "192.0.2.0/24")
+    site.mb.ctl("start")
+    site.mb.started = True
+    with pytest.raises(smtplib.SMTPConnectError) as e:
+        smtplib.SMTP("127.0.0.1", site.internal, timeout=20)
+    assert e.value.smtp_code == 554
+    assert "not in site_frontends" in site.mb.log_text()
