@@ -27,6 +27,7 @@ bool webmail_file(const char *name, struct webmail_file *out);
 #define WEBSESSION_ID_LEN 64	/* hex of 32 random bytes, id and CSRF token alike */
 #define WEBSESSION_MAX_AGE_S (12 * 3600)
 #define WEBSESSION_SLOTS 1024
+#define WEBSESSION_PER_USER 16	/* live sessions of one user at most */
 
 struct websession {
 	char id[WEBSESSION_ID_LEN + 1];
@@ -38,7 +39,9 @@ struct websession {
 };
 
 void websession_init(uint64_t idle_s);
-/* A new session for user (oldest one dropped when the table is full). */
+/* A new session for user: in place of that user's least recently used one
+ * when the user has WEBSESSION_PER_USER, else in a free slot (the least
+ * recently used of all dropped when the table is full). */
 struct websession *websession_new(const char *user, const char *token);
 /* The live session of the request's cookie, or NULL (touches it). */
 struct websession *websession_of(struct evhttp_request *req);

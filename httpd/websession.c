@@ -68,9 +68,30 @@ static int64_t token_expiry(const char *token)
 	return dot && parse_u64(dot + 1, INT64_MAX, &v) ? (int64_t)v : 0;
 }
 
+/* The user's least recently used live session when the user already has
+ * WEBSESSION_PER_USER, else NULL: one user logging in again and again
+ * replaces their own sessions, never everyone else's. */
+static struct websession *users_lru(const char *user)
+{
+	uint64_t now = now_ms();
+	struct websession *lru = NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < WEBSESSION_SLOTS; i++) {
+		struct websession *s = &slots[i];
+		if (!s->user || expired(s, now) || strcmp(s->user, user))
+			continue;
+		n++;
+		if (!lru || s->used < lru->used)
+			lru = s;
+	}
+	return n >= WEBSESSION_PER_USER ? lru : NULL;
+}
+
 struct websession *websession_new(const char *user, const char *token)
 {
-	struct websession *s = free_slot();
+	struct websession *s = users_lru(user);
+	if (!s)
+		s = free_slot();
 	clear(s);
 	random_hex(s->id);
 	random_hex(s->csrf);

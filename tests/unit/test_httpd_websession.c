@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A request carrying the given Cookie and X-CSRF-Token headers (NULL: none). */
 static struct evhttp_request *request(const char *cookie, const char *csrf)
@@ -82,6 +83,41 @@ static void test_cookie_and_csrf(void)
 	websession_end(b);
 }
 
+/* One user's logins replace that user's least recently used session once
+ * they have WEBSESSION_PER_USER; another user's session stays. */
+static void test_per_user_cap(void)
+{
+	websession_init(600);
+	struct websession *other = websession_new("b@example.test", "tok.1");
+	char ids[WEBSESSION_PER_USER][WEBSESSION_ID_LEN + 1], h[256];
+	for (int i = 0; i < WEBSESSION_PER_USER; i++) {
+		struct websession *s = websession_new("a@example.test", "tok.1");
+		memcpy(ids[i], s->id, sizeof ids[i]);
+		usleep(2000);	/* distinct last-use times */
+	}
+	snprintf(h, sizeof h, "tern_session=%.64s", ids[0]);
+	CHECK(lookup(h) != NULL);	/* now the least recently used is ids[1] */
+	usleep(2000);
+	struct websession *n = websession_new("a@example.test", "tok.1");
+	snprintf(h, sizeof h, "tern_session=%.64s", ids[1]);
+	CHECK(lookup(h) == NULL);
+	int live = 0;
+	for (int i = 0; i < WEBSESSION_PER_USER; i++) {
+		snprintf(h, sizeof h, "tern_session=%.64s", ids[i]);
+		live += lookup(h) != NULL;
+	}
+	CHECK(live == WEBSESSION_PER_USER - 1);
+	snprintf(h, sizeof h, "tern_session=%s", n->id);
+	CHECK(lookup(h) == n);
+	snprintf(h, sizeof h, "tern_session=%s", other->id);
+	CHECK(lookup(h) == other && other->user && !strcmp(other->user, "b@example.test"));
+	/* many more logins of a: still WEBSESSION_PER_USER of a, b untouched */
+	for (int i = 0; i < 3 * WEBSESSION_PER_USER; i++)
+		websession_new("a@example.test", "tok.1");
+	CHECK(lookup(h) == other);
+	websession_end(other);
+}
+
 static void test_idle_timeout(void)
 {
 	websession_init(0);	/* every session is past its idle time at once */
@@ -95,6 +131,7 @@ static void test_idle_timeout(void)
 int main(void)
 {
 	test_cookie_and_csrf();
+	test_per_user_cap();
 	test_idle_timeout();
 	return check_summary("httpd_websession");
 }
