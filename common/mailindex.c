@@ -58,6 +58,7 @@ struct mi {
 	struct mkw kw;		/* keyword letters (dovecot-keywords), loaded on use */
 	bool kw_loaded;
 	struct mi_tombs tombs;	/* expunge records (mailindex_tomb.h) */
+	bool wrote;		/* something was written through this handle */
 };
 
 /* ---- small DB helpers ---- */
@@ -74,6 +75,7 @@ static int db_put(struct mi *mi, const void *k, size_t kl, const void *v, size_t
 	DBT dk, dv;
 	dbt(&dk, k, kl);
 	dbt(&dv, v, vl);
+	mi->wrote = true;
 	return mi->db->put(mi->db, NULL, &dk, &dv, 0) == 0 ? 0 : -1;
 }
 
@@ -98,6 +100,7 @@ static void db_del(struct mi *mi, const void *k, size_t kl)
 {
 	DBT dk;
 	dbt(&dk, k, kl);
+	mi->wrote = true;
 	mi->db->del(mi->db, NULL, &dk, 0);
 }
 
@@ -436,8 +439,10 @@ static bool load_header(struct mi *mi)
 	if (ok) {
 		memset(&mi->h, 0, sizeof mi->h);
 		memcpy(&mi->h, v, vl);
-		if (vl == HDR_V1_SIZE)
+		if (vl == HDR_V1_SIZE) {
 			mi->h.first_recent = mi->h.uidnext;
+			mi->dirty = true;	/* written in today's form at close */
+		}
 	}
 	free(v);
 	return ok && mi->h.version == MI_VERSION && mi->h.uidnext > 0;
@@ -551,7 +556,8 @@ struct mi *mi_open(const char *dir, uint32_t **new_uids, size_t *n_new, char *wh
 			goto fail;
 		}
 	}
-	put_header(mi);
+	/* the header is written when something changed it (mi_close): an
+	 * open that only reads writes nothing and syncs nothing */
 	mlog_begin(mi);
 	if (scan(mi, new_uids, n_new) < 0) {
 		snprintf(why, whylen, "cannot read Maildir %s: %s", dir, strerror(errno));
@@ -580,9 +586,17 @@ void mi_close(struct mi *mi)
 	}
 	if (mi->dirty)
 		put_header(mi);
+	mi->wrote |= mi->tombs.dirty;
 	tomb_save(mi->db, &mi->tombs);
-	mi->db->sync(mi->db, 0);
-	mi->db->close(mi->db, 0);
+	/* a handle that only read has nothing to flush: each FETCH turn opens
+	 * and closes the index, and an fdatasync per turn was most of a warm
+	 * FETCH's time (84 for 20,000 messages) */
+	if (mi->wrote) {
+		mi->db->sync(mi->db, 0);
+		mi->db->close(mi->db, 0);
+	} else {
+		mi->db->close(mi->db, DB_NOSYNC);
+	}
 	close(mi->lockfd);
 	mkw_free(&mi->kw);
 	free(mi->dir);
@@ -827,6 +841,7 @@ static void drop_record(struct mi *mi, const struct mi_rec *r)
 	if (mi->h.count)
 		mi->h.count--;
 	mi->h.modseq++;
+	mi->wrote = true;
 	tomb_add(mi->db, &mi->tombs, mi->h.modseq, r->uid, mi->dir);
 }
 

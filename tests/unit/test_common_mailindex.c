@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,6 +317,44 @@ static void test_savedate(void)
 	free(dir);
 }
 
+/* An open that changes nothing writes nothing: the index file keeps its
+ * mtime (each FETCH turn opens and closes the index; a header written and
+ * synced every time cost an fdatasync per turn). */
+static void test_read_only_open_writes_nothing(void)
+{
+	char why[256];
+	dir = xasprintf("%s/ReadOnly", check_tmpdir());
+	CHECK(ms_ensure_maildir(dir, false) == 0);
+	put_new("5000.r1,S=10,W=12", "Subject: r\n\nx\n");
+	struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	mi_claim_recent(mi);
+	mi_close(mi);
+	/* new/ and cur/ long unchanged (a recent mtime is looked at again) */
+	struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	for (int i = 0; i < 2; i++) {
+		char *sub = xasprintf("%s/%s", dir, i ? "cur" : "new");
+		CHECK(utimensat(AT_FDCWD, sub, old, 0) == 0);
+		free(sub);
+	}
+	mi_close(mi_open(dir, NULL, NULL, why, sizeof why));	/* the index learns them */
+	char *db = xasprintf("%s/tern-index.db", dir);
+	CHECK(utimensat(AT_FDCWD, db, old, 0) == 0);
+	mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	struct mi_rec r;
+	CHECK(mi && mi_get(mi, 1, &r) == 1);
+	mi_rec_clear(&r);
+	mi_close(mi);
+	struct stat st;
+	CHECK(stat(db, &st) == 0 && st.st_mtim.tv_sec == 1000000000);
+	/* and a change is still written */
+	mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	CHECK(mi_set_flags(mi, 1, MI_SEEN, NULL) == 0);
+	mi_close(mi);
+	CHECK(stat(db, &st) == 0 && st.st_mtim.tv_sec != 1000000000);
+	free(db);
+	free(dir);
+}
+
 int main(void)
 {
 	char why[256];
@@ -420,6 +459,7 @@ int main(void)
 	test_changed_since();
 	test_recent_claim();
 	test_short_header_kept();
+	test_read_only_open_writes_nothing();
 	test_uidvalidity_per_folder();
 	test_savedate();
 	return check_summary("mailindex");
