@@ -34,6 +34,10 @@ static void idle_stop(struct session *s)
 		event_free(s->idle_timer);
 		s->idle_timer = NULL;
 	}
+	if (s->park_timer) {
+		event_free(s->park_timer);
+		s->park_timer = NULL;
+	}
 	s->idling = false;
 	notify_idle(s, false);
 	struct timeval tv = { (time_t)s->lim.idle_timeout, 0 };
@@ -94,13 +98,32 @@ static bool watch_start(struct session *s)
 	return true;
 }
 
-static void on_idle_timeout(evutil_socket_t fd, short what, void *arg)
+void idle_expire(struct session *s)
 {
-	struct session *s = arg;
 	s_out(s, "* BYE IDLE for too long");
 	idle_stop(s);
 	s->closing = true;
 	bufferevent_disable(s->bev, EV_READ);
+}
+
+static void on_idle_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	idle_expire(arg);
+}
+
+void idle_begin(struct session *s)
+{
+	s->idling = true;
+	bufferevent_set_timeouts(s->bev, NULL, NULL);
+	time_t left = s->idle_start + (time_t)s->lim.idle_max - time(NULL);
+	struct timeval tv = { left > 0 ? left : 0, 0 };
+	s->idle_timer = evtimer_new(s->base, on_idle_timeout, s);
+	evtimer_add(s->idle_timer, &tv);
+	idle_park_arm(s);
+	if (!s->sel || notify_idle(s, true))
+		return;	/* nothing to watch, or NOTIFY's inotify watches it */
+	if (!watch_start(s))
+		poll_start(s);
 }
 
 void cmd_idle(struct session *s, struct ip *ip, bool uid)
@@ -111,18 +134,11 @@ void cmd_idle(struct session *s, struct ip *ip, bool uid)
 	}
 	if (s->sel)
 		mi_close(view_sync(s, true));
-	s->idling = true;
 	free(s->idle_tag);
 	s->idle_tag = xstrdup(s->tag);
 	s_out(s, "+ idling");
-	bufferevent_set_timeouts(s->bev, NULL, NULL);
-	struct timeval tv = { (time_t)s->lim.idle_max, 0 };
-	s->idle_timer = evtimer_new(s->base, on_idle_timeout, s);
-	evtimer_add(s->idle_timer, &tv);
-	if (!s->sel || notify_idle(s, true))
-		return;	/* nothing to watch, or NOTIFY's inotify watches it */
-	if (!watch_start(s))
-		poll_start(s);
+	s->idle_start = time(NULL);
+	idle_begin(s);
 }
 
 void idle_input(struct session *s)

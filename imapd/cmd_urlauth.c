@@ -171,6 +171,11 @@ void urlauth_connect_remote(void)
 		log_warn("urlauth: cannot connect to %s: %s", remote_path, strerror(errno));
 }
 
+int urlauth_channel(void)
+{
+	return remote_chan;
+}
+
 int urlauth_remote(const char *url, unsigned flags, struct urlfetch_reply *r)
 {
 	if (urlfetch_ask_via(remote_chan, url, flags, r) < 0) {

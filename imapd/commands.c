@@ -221,4 +221,5 @@ const struct session_ops imap_session_ops = {
 	.append_discard = append_discard,
 	.fetch_pump = fetch_pump,
 	.end = session_end,
+	.resume = idle_resume,
 };

@@ -71,6 +71,21 @@ void cmd_copy(struct session *s, struct ip *ip, bool uid);
 void cmd_move(struct session *s, struct ip *ip, bool uid);
 void cmd_idle(struct session *s, struct ip *ip, bool uid);
 void idle_input(struct session *s);
+/* IDLE from s->idle_start on, with s->idle_tag set: watch the folder, park
+ * after idle_park_after, end at idle_max (cmd_idle.c). */
+void idle_begin(struct session *s);
+/* idle_max is reached: BYE. */
+void idle_expire(struct session *s);
+/* ---- parking (idle_park.c, docs/ARCHITECTURE.md "Idle sessions") ---- */
+/* Try to park the IDLE after idle_park_after. */
+void idle_park_arm(struct session *s);
+/* session_ops.resume: the parked session's selection and IDLE again. */
+void idle_resume(struct session *s, struct park_state *ps, uint32_t why);
+/* s->sel as the parked client knew it (view_resume.c); -1 when the folder
+ * cannot be brought back to that (another UIDVALIDITY, tombstones gone). */
+int view_resume(struct session *s, const struct park_state *ps);
+/* The session's channel to the mail role (cmd_urlauth.c), or -1. */
+int urlauth_channel(void);
 
 /* "1:3,7" of an ascending list of UIDs (APPENDUID, COPYUID). */
 void s_uid_set(struct evbuffer *b, const uint32_t *u, size_t n);

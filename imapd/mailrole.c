@@ -4,6 +4,8 @@
 #include "imapd/imapd.h"
 #include "imapd/append_seal.h"
 #include "imapd/commands.h"
+#include "imapd/idlehold.h"
+#include "imapd/idlepark.h"
 #include "imapd/urlserve.h"
 #include "common/auth_client.h"
 #include "common/daemon.h"
@@ -86,6 +88,7 @@ static void child_close(void)
 	close(hand_sock);
 	close(url_sock);
 	auth_sync_close(&authd);
+	idlepark_child();
 	for (size_t i = 0; i < nkids; i++)
 		if (kids[i].chan >= 0)
 			close(kids[i].chan);
@@ -98,22 +101,26 @@ static size_t sessions_of(const char *user)
 	return n;
 }
 
-static void run_child(struct instance *in, const struct session_limits *lim, int lsock,
-		      struct ipc_msg *m, const char *user, int fd)
+/* How a session process starts: a login hand-off (tag, client, TLS, the
+ * bytes pipelined behind the login), or a parked session resumed. */
+struct start {
+	const char *tag, *ip;
+	bool tls;
+	const void *pending;
+	size_t npending;
+	struct park_state *resume;	/* NULL for a login */
+	uint32_t why;			/* IDLE_WHY_* of a resume */
+};
+
+static void run_child(struct instance *in, const struct session_limits *lim, const struct start *st,
+		      const char *user, int fd)
 {
-	(void)lsock;
 	child_close();
 	daemon_forget_keys();	/* the session never checks a login token */
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
-	const char *tag = ipc_get_str(m, 64);
-	const char *ip = ipc_get_str(m, 64);
-	uint32_t flags = ipc_get_u32(m);
-	size_t npending;
-	const void *pending = ipc_get_bytes(m, &npending, HANDOFF_MAX_PENDING);
-	if (!ipc_end(m))
-		_exit(1);
+	const char *tag = st->tag, *ip = st->ip;
 	char *maildir;
 	if (mailjail_prepare(in->mail_dir, user, &maildir) < 0 || chdir(maildir) < 0) {
 		log_err("user=%s: cannot open Maildir: %s", user, strerror(errno));
@@ -134,8 +141,12 @@ static void run_child(struct instance *in, const struct session_limits *lim, int
 	/* thread ids JMAP gave before they moved out of its journal: copied
 	 * here, where no index lock is held (common/threadid.h) */
 	threadid_migrate(NULL);
-	log_info("imap session: user=%s client=%s tls=%s", user, ip, flags & HANDOFF_TLS ? "yes" : "no");
-	session_run(fd, user, tag, ip, flags & HANDOFF_TLS, pending, npending, lim, &imap_session_ops);
+	if (st->resume) {
+		session_resume(fd, st->resume, st->why, lim, &imap_session_ops);
+		_exit(0);
+	}
+	log_info("imap session: user=%s client=%s tls=%s", user, ip, st->tls ? "yes" : "no");
+	session_run(fd, user, tag, ip, st->tls, st->pending, st->npending, lim, &imap_session_ops);
 	_exit(0);
 }
 
@@ -156,7 +167,8 @@ static void serve_channels(const char *mail_dir, const struct pollfd *p, size_t 
 	for (size_t i = 0; i < n && i < nkids; i++) {
 		if (!p[i].revents || kids[i].chan != p[i].fd)
 			continue;
-		if (urlserve_channel(kids[i].chan, mail_dir, kids[i].user, child_close) < 0) {
+		if (urlserve_channel(kids[i].chan, mail_dir, kids[i].user, child_close,
+				     idlepark_from_session) < 0) {
 			close(kids[i].chan);
 			kids[i].chan = -1;
 		}
@@ -174,27 +186,27 @@ static uint64_t user_quota(const char *user)
 	return q;
 }
 
-static void accept_handoff(struct instance *in, const struct session_limits *lim_in, int lsock,
-			   uid_t login_uid, uint64_t max_per_user)
+/* What starting a session needs (set once in mail_main). */
+static struct {
+	struct instance *in;
+	const struct session_limits *lim;
+	uint64_t max_per_user;
+} R;
+
+/* Fork a session process for user on fd (closed here). */
+static void start_session(const char *user, int fd, const struct start *st)
 {
-	struct session_limits limits = *lim_in;
-	const struct session_limits *lim = &limits;
-	struct ipc_msg m;
-	int fd;
-	const char *user;
-	if (mailjail_handoff(lsock, login_uid, IMAP_HANDOFF, "imap", "imap mail", &m, &fd, &user) < 0)
-		return;
-	if (sessions_of(user) >= max_per_user || nkids >= MAX_CHILDREN) {
+	struct session_limits limits = *R.lim;
+	if (sessions_of(user) >= R.max_per_user || nkids >= MAX_CHILDREN) {
 		log_warn("imap mail: user=%s has too many sessions", user);
 		dprintf(fd, "* BYE [LIMIT] Too many sessions for this user\r\n");
 		close(fd);
-		ipc_msg_free(&m);
 		return;
 	}
 	limits.quota = user_quota(user);
 	pid_t p = fork();
 	if (p == 0)
-		run_child(in, lim, lsock, &m, user, fd);
+		run_child(R.in, &limits, st, user, fd);
 	if (p > 0) {
 		kids = xrealloc(kids, (nkids + 1) * sizeof *kids);
 		kids[nkids++] = (struct child){ p, xstrdup(user), -1 };
@@ -202,27 +214,58 @@ static void accept_handoff(struct instance *in, const struct session_limits *lim
 		log_err("imap mail: fork: %s", strerror(errno));
 	}
 	close(fd);
+}
+
+static void accept_handoff(int lsock, uid_t login_uid)
+{
+	struct ipc_msg m;
+	int fd;
+	const char *user;
+	if (mailjail_handoff(lsock, login_uid, IMAP_HANDOFF, "imap", "imap mail", &m, &fd, &user) < 0)
+		return;
+	struct start st = { .tag = ipc_get_str(&m, 64), .ip = ipc_get_str(&m, 64) };
+	st.tls = ipc_get_u32(&m) & HANDOFF_TLS;
+	st.pending = ipc_get_bytes(&m, &st.npending, HANDOFF_MAX_PENDING);
+	if (ipc_end(&m))
+		start_session(user, fd, &st);
+	else
+		close(fd);
 	ipc_msg_free(&m);
+}
+
+/* A parked session the holder woke (or could not take): a new session
+ * process resumes it. */
+static void resume_parked(int fd, struct park_state *ps, uint32_t why)
+{
+	struct start st = { .tag = ps->tag, .ip = ps->ip, .tls = ps->flags & PARK_TLS,
+			    .resume = ps, .why = why };
+	if (mailjail_user_ok(ps->user))
+		start_session(ps->user, fd, &st);
+	else
+		close(fd);
+	park_free(ps);
 }
 
 /* One wait for hand-offs, URLAUTH connections and the sessions' URLAUTH
  * channels (served also while a reload waits for the sessions to end). */
-static void serve_once(struct instance *in, const struct session_limits *lim, int lsock,
-		       uid_t login_uid, uint64_t max_per_user, uid_t submit_uid)
+static void serve_once(struct instance *in, int lsock, uid_t login_uid, uid_t submit_uid)
 {
 	static struct pollfd *p;
 	size_t n = nkids;
-	p = xrealloc(p, (n + 2) * sizeof *p);
+	p = xrealloc(p, (n + 3) * sizeof *p);
 	for (size_t i = 0; i < n; i++)
 		p[i] = (struct pollfd){ kids[i].chan, POLLIN, 0 };	/* -1: ignored */
 	p[n] = (struct pollfd){ got_hup ? -1 : lsock, POLLIN, 0 };
 	p[n + 1] = (struct pollfd){ got_hup ? -1 : url_sock, POLLIN, 0 };
-	int r = poll(p, n + 2, 1000);
+	p[n + 2] = (struct pollfd){ idlepark_fd(), POLLIN, 0 };
+	int r = poll(p, n + 3, 1000);
 	if (r <= 0)
 		return;
 	serve_channels(in->mail_dir, p, n);
 	if (p[n].revents & POLLIN)
-		accept_handoff(in, lim, lsock, login_uid, max_per_user);
+		accept_handoff(lsock, login_uid);
+	if (p[n + 2].revents)
+		idlepark_wakes();
 	pid_t sess;
 	int chan;
 	if ((p[n + 1].revents & POLLIN) &&
@@ -239,8 +282,11 @@ int mail_main(struct instance *in, struct cfg *conf)
 		.message_max = cfg_int(conf, "max_message_size"),
 		.idle_timeout = cfg_int(conf, "idle_timeout"),
 		.idle_max = cfg_int(conf, "idle_max"),
+		.park_after = cfg_int(conf, "idle_park_after"),
 	};
-	uint64_t max_per_user = cfg_int(conf, "max_sessions_per_user");
+	R.in = in;
+	R.lim = &lim;
+	R.max_per_user = cfg_int(conf, "max_sessions_per_user");
 	mi_set_tombstone_limit((size_t)cfg_int(conf, "qresync_expunge_records"));
 	if (!daemon_secret())
 		fatal("no run secret (TERN_SECRET_FD): the mail role must be started by the master");
@@ -259,6 +305,9 @@ int mail_main(struct instance *in, struct cfg *conf)
 	if ((url_sock = ipc_listen(path, 0666)) < 0)
 		fatal_errno("cannot listen on %s", path);
 	urlauth_set_remote(path);	/* where sessions ask for other users' URLs */
+	free(path);
+	path = xasprintf("%s/%s", in->run_dir, IDLE_HOLD_SOCK);
+	idlepark_init(path, lim.idle_max, resume_parked);
 	free(path);
 	uid_t submit_uid;
 	if (account_ids(ACCT_SMTPD, &submit_uid, &g) < 0 || getuid() != 0)
@@ -279,7 +328,7 @@ int mail_main(struct instance *in, struct cfg *conf)
 	log_info("imap mail: serving");
 	daemon_ready();
 	while (!got_term && !(got_hup && nkids == 0)) {
-		serve_once(in, &lim, lsock, login_uid, max_per_user, submit_uid);
+		serve_once(in, lsock, login_uid, submit_uid);
 		reap();
 	}
 	if (got_term)

@@ -2,6 +2,7 @@
  * helpers. Commands are the layer above (s->ops, commands.c). */
 #include "imapd/session.h"
 #include "imapd/imapd.h"
+#include "imapd/park.h"
 #include "common/linereader.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -219,24 +220,49 @@ static void add_pending(struct bufferevent *bev, const void *pending, size_t n)
 	evbuffer_freeze(in, 0);
 }
 
+static void session_init(struct session *s, int fd, const char *user, const char *tag,
+			 const char *ip, const struct session_limits *lim, const struct session_ops *ops)
+{
+	*s = (struct session){ .ops = ops };
+	s->lim = *lim;
+	s->user = xstrdup(user);
+	s->ip = xstrdup(ip);
+	s->tag = xstrdup(tag);
+	s->inotify_fd = -1;
+	s->base = event_base_new();
+	fd_nonblock(fd);
+	s->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	cr_init(&s->cr, lim->line_max, lim->cmd_max, lim->message_max);
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	struct timeval tv = { (time_t)lim->idle_timeout, 0 };
+	bufferevent_set_timeouts(s->bev, &tv, &tv);	/* reading and writing */
+	bufferevent_setwatermark(s->bev, EV_WRITE, S_OUT_LOW, 0);
+}
+
+/* Serve until the session ends, then free it. */
+static int session_loop(struct session *s)
+{
+	if (!s->closing || evbuffer_get_length(s_buf(s)))
+		event_base_dispatch(s->base);
+	if (!s->parked)
+		flush_underlying(s);
+	log_info("imap %s: user=%s client=%s", s->parked ? "parked" : "logout", s->user, s->ip);
+	bufferevent_free(s->bev);
+	s->ops->end(s);	/* an APPEND or FETCH the client left in the middle of, the selection */
+	cr_free(&s->cr);
+	free(s->user);
+	free(s->ip);
+	free(s->tag);
+	return 0;
+}
+
 int session_run(int fd, const char *user, const char *tag, const char *ip, bool tls,
 		const void *pending, size_t npending, const struct session_limits *lim,
 		const struct session_ops *ops)
 {
-	struct session s = { .ops = ops };
-	s.lim = *lim;
-	s.user = xstrdup(user);
-	s.ip = xstrdup(ip);
-	s.tag = xstrdup(tag);
-	s.inotify_fd = -1;
-	s.base = event_base_new();
-	fd_nonblock(fd);
-	s.bev = bufferevent_socket_new(s.base, fd, BEV_OPT_CLOSE_ON_FREE);
-	cr_init(&s.cr, lim->line_max, lim->cmd_max, lim->message_max);
-	bufferevent_setcb(s.bev, on_read, on_write, on_event, &s);
-	struct timeval tv = { (time_t)lim->idle_timeout, 0 };
-	bufferevent_set_timeouts(s.bev, &tv, &tv);	/* reading and writing */
-	bufferevent_setwatermark(s.bev, EV_WRITE, S_OUT_LOW, 0);
+	struct session s;
+	session_init(&s, fd, user, tag, ip, lim, ops);
+	s.tls = tls;
 	s_ok(&s, "[CAPABILITY %s APPENDLIMIT=%llu] Logged in", CAPS_AUTHED,
 	     (unsigned long long)lim->message_max);
 	if (npending)
@@ -244,15 +270,15 @@ int session_run(int fd, const char *user, const char *tag, const char *ip, bool 
 	bufferevent_enable(s.bev, EV_READ | EV_WRITE);
 	if (npending)
 		on_read(s.bev, &s);
-	if (!s.closing || evbuffer_get_length(s_buf(&s)))
-		event_base_dispatch(s.base);
-	flush_underlying(&s);
-	log_info("imap logout: user=%s client=%s", user, ip);
-	bufferevent_free(s.bev);
-	ops->end(&s);	/* an APPEND or FETCH the client left in the middle of, the selection */
-	cr_free(&s.cr);
-	free(s.user);
-	free(s.ip);
-	free(s.tag);
-	return 0;
+	return session_loop(&s);
+}
+
+int session_resume(int fd, struct park_state *ps, uint32_t why, const struct session_limits *lim,
+		   const struct session_ops *ops)
+{
+	struct session s;
+	session_init(&s, fd, ps->user, ps->tag, ps->ip, lim, ops);
+	bufferevent_enable(s.bev, EV_READ | EV_WRITE);
+	ops->resume(&s, ps, why);	/* its input waits in the socket until the loop runs */
+	return session_loop(&s);
 }

@@ -16,10 +16,12 @@
 #include <event2/bufferevent.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 struct append_state;
 struct fetch_job;
 struct notify;
+struct park_state;
 struct session;
 
 /* What the command layer does for the input loop. */
@@ -36,6 +38,8 @@ struct session_ops {
 	bool (*fetch_pump)(struct session *s);
 	/* the session ends: free what the commands hold */
 	void (*end)(struct session *s);
+	/* a resumed session: select and enter IDLE as the parked one was */
+	void (*resume)(struct session *s, struct park_state *ps, uint32_t why);
 };
 
 /* Output flow: a streaming FETCH adds to the output while less than
@@ -46,6 +50,7 @@ struct session_ops {
 struct session_limits {
 	uint64_t line_max, cmd_max, message_max;
 	uint64_t idle_timeout, idle_max;
+	uint64_t park_after;	/* IDLE this long parks the session (0: never) */
 	uint64_t quota;		/* bytes the user may store, 0 = none (from authd) */
 };
 
@@ -64,6 +69,10 @@ struct session {
 	struct event *idle_timer;
 	struct event *idle_ev;	/* IDLE's inotify event, or its poll timer without inotify */
 	int inotify_fd;
+	struct event *park_timer;	/* idle_park.c: when to try to park */
+	time_t idle_start;	/* when the IDLE began (a resumed one: the first) */
+	bool parked;		/* handed to the holder: write nothing more */
+	bool tls;		/* the client speaks TLS (to the login process) */
 	struct timespec idle_seen[2];	/* polling: mtimes of new/ and cur/ last seen */
 	int bad_commands;
 	bool condstore;		/* CONDSTORE enabled (RFC 7162): MODSEQ in FETCH responses */
@@ -93,6 +102,10 @@ static inline bool s_utf8_names(const struct session *s)
 int session_run(int fd, const char *user, const char *tag, const char *ip, bool tls,
 		const void *pending, size_t npending, const struct session_limits *lim,
 		const struct session_ops *ops);
+
+/* Run a session resumed from the holder (park.h) on fd until it ends. */
+int session_resume(int fd, struct park_state *ps, uint32_t why, const struct session_limits *lim,
+		   const struct session_ops *ops);
 
 /* ---- output ---- */
 void s_out(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -21,6 +21,7 @@ const struct cfg_key imapd_settings[] = {
 	CFG_KEY_TIME("dead_client_timeout", "60s", 1, 3600, "A client whose connection stops answering at the TCP level (keepalive probes, data sent) for this long is gone: its session ends and no longer counts against max_sessions_per_user (a connection closed or reset ends it at once)"),
 	CFG_KEY_TIME("idle_timeout", "30m", 1, 7 * 86400, "Inactivity before an authenticated session is closed (RFC 3501: at least 30m)"),
 	CFG_KEY_TIME("idle_max", "29m", 1, 7 * 86400, "Longest IDLE before the server ends it"),
+	CFG_KEY_TIME("idle_park_after", "30s", 0, 7 * 86400, "IDLE this long hands the session to the shared holder process, which keeps the connection in about 1 KiB, and ends the session's process until input or a change to its folder (0 = never; docs/ARCHITECTURE.md, Idle sessions)"),
 	CFG_KEY_INT("qresync_expunge_records", "20000", 1, 10000000, "Expunges remembered per folder for QRESYNC; a client that last synchronised before the oldest is told of every UID of its range that is gone"),
 	CFG_KEY_END,
 };

@@ -182,11 +182,17 @@ int urlserve_accept(int lsock, const char *mail_dir, const char *(*session_user)
 	return -1;
 }
 
-int urlserve_channel(int chan, const char *mail_dir, const char *user, void (*child_init)(void))
+int urlserve_channel(int chan, const char *mail_dir, const char *user, void (*child_init)(void),
+		     int (*other)(int chan, struct ipc_msg *m, const char *user))
 {
 	struct ipc_msg m;
 	if (ipc_recv(chan, &m, 1000) < 0)
 		return -1;	/* the session ended (or sent half a message) */
+	if (m.hdr.type != URLFETCH_CHAN && other) {
+		int r = other(chan, &m, user);
+		ipc_msg_free(&m);
+		return r;
+	}
 	int c = m.hdr.type == URLFETCH_CHAN && ipc_end(&m) ? ipc_take_fd(&m) : -1;
 	ipc_msg_free(&m);
 	if (c < 0) {

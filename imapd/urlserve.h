@@ -12,9 +12,14 @@
  * the caller to watch with urlserve_channel(). -1 also when refused. */
 int urlserve_accept(int lsock, const char *mail_dir, const char *(*session_user)(pid_t pid),
 		    uid_t submit_uid, void (*child_init)(void), pid_t *session);
+struct ipc_msg;
+
 /* A session's channel is readable: the connection it sent is served for user
- * by a worker. -1: the channel is closed or broken (the caller closes it). */
-int urlserve_channel(int chan, const char *mail_dir, const char *user, void (*child_init)(void));
+ * by a worker; a message of another type goes to other (a park, park.h),
+ * whose result is returned. -1: the channel is closed or broken (the caller
+ * closes it). */
+int urlserve_channel(int chan, const char *mail_dir, const char *user, void (*child_init)(void),
+		     int (*other)(int chan, struct ipc_msg *m, const char *user));
 /* A process the mail role reaped (a worker's slot frees). */
 void urlserve_reaped(pid_t pid);
 

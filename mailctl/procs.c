@@ -24,6 +24,7 @@ const struct proc_def procs[] = {
 	{ "deliverd-sts",    "tern-deliverd", { "--sts" },    ACCT_STS,       "run_dir", { NULL },                                RELOAD_GENERATION, 0 },
 	{ "deliverd-remote", "tern-deliverd", { "--remote" }, ACCT_DELIVERD,  "run_dir", { NULL },                                RELOAD_GENERATION, KEY_AGENT },
 	{ "pop3d-mail",      "tern-pop3d",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
+	{ "imapd-idle",      "tern-imapd",    { "--idle" },   ACCT_IMAPD,     "run_dir", { NULL },                                RELOAD_IN_PLACE,   0 },
 	{ "imapd-mail",      "tern-imapd",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
 	{ "httpd-mail",      "tern-httpd",    { "--mail" },   ACCT_MAILSTORE, NULL,      { NULL },                                RELOAD_GENERATION, KEY_LOGIN },
 	{ "smtpd",           "tern-smtpd",    { NULL },       ACCT_SMTPD,     "run_dir", { "smtp", "submission", "smtps", "smtp-internal", NULL }, RELOAD_GENERATION, 0 },

@@ -26,7 +26,8 @@ SENDER_DOMAIN = "sender.example"    # w_smtp.SENDER's domain
 # dnsmasq (dnsmasq.py; dns_server in tern.conf, set in setup()).
 SETTINGS = {
     "smtpd": {"max_sessions_per_ip": "200", "mail_auth": "yes", "trusted_networks": ""},
-    "imapd": {"plaintext_auth_networks": "127.0.0.0/8, ::1"},
+    # idle sessions park as Dovecot's hibernate after the 5 s the bench gives it
+    "imapd": {"plaintext_auth_networks": "127.0.0.0/8, ::1", "idle_park_after": "5s"},
     "pop3d": {"plaintext_auth_networks": "127.0.0.0/8, ::1"},
 }
 DNS_PORT_OFFSET = 53        # dnsmasq listens on port_base + 53

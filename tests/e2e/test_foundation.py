@@ -30,6 +30,7 @@ EXPECTED = {
     "pop3d-mail": ("tern-vmail", None),
     "imapd": ("tern-imapd", "run"),
     "imapd-mail": ("tern-vmail", None),
+    "imapd-idle": ("tern-imapd", "run"),
     "httpd": ("tern-httpd", "run"),
     "httpd-mail": ("tern-vmail", None),
 }

@@ -25,7 +25,7 @@ from conftest import proc_children as children, proc_gone as gone
 
 PROBE = os.path.normpath(os.path.join(TERN_BIN, "..", "tests", "sandbox_probe.so"))
 ROLES = ["authd", "queued", "deliverd-local", "deliverd-sts", "deliverd-remote", "pop3d-mail",
-         "imapd-mail", "httpd-mail", "smtpd", "pop3d", "imapd", "httpd"]
+         "imapd-idle", "imapd-mail", "httpd-mail", "smtpd", "pop3d", "imapd", "httpd"]
 PASSWORD = "Sandbox-pw-1"
 
 

@@ -1,0 +1,183 @@
+/* idlepark.c — the mail role's half of parking: a session's park request
+ * (two directories and the state, with the client connection) becomes a
+ * sealed ticket held by the holder; the holder's wakes come back here and
+ * are resumed by a new session process (the resume function mailrole.c
+ * gives). The holder connection is made on the first park and again after
+ * the holder restarted. */
+#include "imapd/idlepark.h"
+#include "imapd/idlehold.h"
+#include "common/daemon.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static struct {
+	char *path;
+	uint64_t idle_max;
+	idlepark_resume_fn resume;
+	int sock;
+} P = { .sock = -1 };
+
+void idlepark_init(const char *path, uint64_t idle_max, idlepark_resume_fn resume)
+{
+	P.path = xstrdup(path);
+	P.idle_max = idle_max;
+	P.resume = resume;
+	/* at once, so that a new generation after a reload is there to resume
+	 * what the old one parked; else at the first park */
+	P.sock = ipc_connect(P.path);
+}
+
+int idlepark_fd(void)
+{
+	return P.sock;
+}
+
+void idlepark_child(void)
+{
+	if (P.sock >= 0)
+		close(P.sock);
+	P.sock = -1;
+}
+
+static void holder_lost(void)
+{
+	log_warn("imap mail: connection to the idle holder lost");
+	close(P.sock);
+	P.sock = -1;
+}
+
+void idlepark_wakes(void)
+{
+	struct ipc_msg m;
+	if (ipc_recv(P.sock, &m, 1000) < 0) {
+		holder_lost();	/* it died: its connections died with it */
+		return;
+	}
+	uint32_t why = ipc_get_u32(&m);
+	size_t n;
+	const void *t = ipc_get_bytes(&m, &n, IDLE_TICKET_MAX);
+	int fd = ipc_take_fd(&m);
+	struct park_state ps;
+	if (m.hdr.type != IDLE_WAKE || !ipc_end(&m) || fd < 0 || !t ||
+	    !park_open(daemon_secret(), t, n, &ps)) {
+		log_warn("imap mail: invalid wake from the idle holder refused");
+		if (fd >= 0)
+			close(fd);
+		ipc_msg_free(&m);
+		holder_lost();
+		return;
+	}
+	ipc_msg_free(&m);
+	P.resume(fd, &ps, why);
+}
+
+/* One IDLE_PARK_DIR: which directory, the mtime the session saw, the fd. */
+static bool take_dir(struct ipc_msg *m, int dir[2], uint64_t sec[2], uint32_t nsec[2])
+{
+	uint32_t which = ipc_get_u32(m);
+	uint64_t s = ipc_get_u64(m);
+	uint32_t ns = ipc_get_u32(m);
+	int fd = ipc_take_fd(m);
+	struct stat st;
+	if (m->hdr.type != IDLE_PARK_DIR || !ipc_end(m) || which > 1 || fd < 0 || dir[which] >= 0 ||
+	    fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	dir[which] = fd;
+	sec[which] = s;
+	nsec[which] = ns;
+	return true;
+}
+
+static bool send_dir(int which, int fd, uint64_t sec, uint32_t nsec)
+{
+	struct ipc_msg m;
+	ipc_msg_init(&m, IDLE_HOLD_DIR, 0);
+	ipc_put_u32(&m, (uint32_t)which);
+	ipc_put_u64(&m, sec);
+	ipc_put_u32(&m, nsec);
+	ipc_put_fd(&m, fd);
+	int r = ipc_send(P.sock, &m);
+	ipc_msg_free(&m);
+	return r == 0;
+}
+
+/* Hand the park to the holder; false (everything closed but fd) if it
+ * cannot be reached. */
+static bool to_holder(int dir[2], uint64_t sec[2], uint32_t nsec[2], const struct park_state *ps,
+		      int fd)
+{
+	size_t n;
+	unsigned char *t = park_seal(daemon_secret(), ps, &n);
+	if (P.sock < 0 && (P.sock = ipc_connect(P.path)) < 0)
+		log_warn("imap mail: cannot reach the idle holder at %s", P.path);
+	bool ok = t && P.sock >= 0;
+	for (int i = 0; i < 2; i++) {
+		if (ok)
+			ok = send_dir(i, dir[i], sec[i], nsec[i]);	/* the message takes it */
+		else
+			close(dir[i]);
+		dir[i] = -1;
+	}
+	if (ok) {
+		struct ipc_msg m;
+		ipc_msg_init(&m, IDLE_HOLD, 0);
+		ipc_put_bytes(&m, t, n);
+		ipc_put_u64(&m, ps->idle_start + P.idle_max);
+		ipc_put_fd(&m, dup(fd));
+		ok = ipc_send(P.sock, &m) == 0;
+		ipc_msg_free(&m);
+	}
+	free(t);
+	if (!ok && P.sock >= 0)
+		holder_lost();
+	return ok;
+}
+
+int idlepark_from_session(int chan, struct ipc_msg *first, const char *user)
+{
+	int dir[2] = { -1, -1 };
+	uint64_t sec[2];
+	uint32_t nsec[2];
+	struct ipc_msg m;
+	bool ok = take_dir(first, dir, sec, nsec) && ipc_recv(chan, &m, 1000) == 0;
+	if (ok) {
+		ok = take_dir(&m, dir, sec, nsec);
+		ipc_msg_free(&m);
+	}
+	int fd = -1;
+	struct park_state ps = { 0 };
+	if (ok && ipc_recv(chan, &m, 1000) == 0) {
+		fd = ipc_take_fd(&m);
+		ok = m.hdr.type == IDLE_PARK_REQ && fd >= 0 && park_get(&m, &ps, true);
+		ipc_msg_free(&m);
+	} else {
+		ok = false;
+	}
+	if (!ok) {
+		log_warn("imap mail: malformed park from a session of %s", user);
+		for (int i = 0; i < 2; i++)
+			if (dir[i] >= 0)
+				close(dir[i]);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	free(ps.user);
+	ps.user = xstrdup(user);	/* the user is ours to say, never the session's */
+	if (to_holder(dir, sec, nsec, &ps, fd)) {
+		close(fd);
+		park_free(&ps);
+	} else {
+		P.resume(fd, &ps, IDLE_WHY_CHANGE);	/* the session goes on in a process */
+	}
+	return 0;
+}

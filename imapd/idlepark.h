@@ -1,0 +1,30 @@
+/* idlepark.h — the mail role's half of parking IDLE sessions (idlepark.c):
+ * it forwards a session's park to the holder with a sealed ticket, and takes
+ * the holder's wakes back. docs/ARCHITECTURE.md, "Idle sessions". */
+#ifndef TERN_IMAPD_IDLEPARK_H
+#define TERN_IMAPD_IDLEPARK_H
+
+#include "imapd/park.h"
+
+#include <stdint.h>
+
+struct ipc_msg;
+
+/* What the mail role does with a session to run again: fork a session
+ * process that resumes ps on fd (why: IDLE_WHY_*). Takes fd and ps. */
+typedef void (*idlepark_resume_fn)(int fd, struct park_state *ps, uint32_t why);
+
+/* path: RUN/imap-idle.sock; idle_max: seconds an IDLE may last. */
+void idlepark_init(const char *path, uint64_t idle_max, idlepark_resume_fn resume);
+/* The connection to the holder to poll for wakes, or -1. */
+int idlepark_fd(void);
+/* That connection is readable: resume what the holder woke. */
+void idlepark_wakes(void);
+/* A session of user sent IDLE_PARK_DIR (m) on its channel: read the rest of
+ * its park and pass it to the holder (or resume it at once when the holder
+ * cannot take it). 0, or -1 when the channel is broken. */
+int idlepark_from_session(int chan, struct ipc_msg *m, const char *user);
+/* Close the holder connection in a forked child. */
+void idlepark_child(void);
+
+#endif

@@ -1,0 +1,54 @@
+/* park.h — the state of a session parked in IDLE (docs/ARCHITECTURE.md,
+ * "Idle sessions: the holder"): what a new session process needs to resume
+ * it, its codec (one for the session's park request and for the ticket),
+ * and the ticket: that state plus user and client, sealed by the mail role
+ * with a key derived from the run secret, so the holder, which keeps it,
+ * can neither make nor change one. */
+#ifndef TERN_IMAPD_PARK_H
+#define TERN_IMAPD_PARK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ipc_msg;
+
+/* session -> mail role, on the session's URLAUTH channel: two directories
+ * (IDLE_HOLD_DIR's fields, imapd/idlehold.h) then the state with the client
+ * connection attached. */
+#define IDLE_PARK_DIR	343
+#define IDLE_PARK_REQ	344
+#define IDLE_TICKET	345	/* the ticket's body (never sent as a message) */
+
+#define PARK_READONLY	1
+#define PARK_CONDSTORE	2
+#define PARK_QRESYNC	4
+#define PARK_REV2	8
+#define PARK_UTF8	16
+#define PARK_TLS	32
+
+#define PARK_KWS_MAX	4096	/* the keywords FLAGS has named, space-separated */
+
+struct park_state {
+	char *user, *ip;	/* only in a ticket (the mail role fills them in) */
+	char *tag;		/* of the IDLE */
+	char *folder;		/* as stored, "" when nothing is selected */
+	char *kws;
+	uint32_t flags;		/* PARK_* */
+	uint32_t uidvalidity, uidnext, exists;
+	uint64_t modseq;
+	uint64_t idle_start;	/* unix time the IDLE began (idle_max counts from it) */
+};
+
+/* The state's fields into m (user and ip only when with_user). */
+void park_put(struct ipc_msg *m, const struct park_state *ps, bool with_user);
+/* Read them back (strings copied); false when malformed (ps freed). */
+bool park_get(struct ipc_msg *m, struct park_state *ps, bool with_user);
+void park_free(struct park_state *ps);
+
+/* The sealed ticket of ps (malloc'd, *len set); secret is the run secret. */
+unsigned char *park_seal(const unsigned char *secret, const struct park_state *ps, size_t *len);
+/* Open a ticket: false if its seal does not verify or it is malformed. */
+bool park_open(const unsigned char *secret, const void *ticket, size_t len, struct park_state *ps);
+
+#endif
