@@ -37,7 +37,8 @@ static int cmp_u32(const void *a, const void *b)
 static void fill(struct view *v, const struct mi_rec *recs, size_t nr, uint32_t *gone, size_t ng,
 		 uint64_t modseq)
 {
-	qsort(gone, ng, sizeof *gone, cmp_u32);
+	if (ng > 1)
+		qsort(gone, ng, sizeof *gone, cmp_u32);
 	size_t i = 0, j = 0;
 	while ((i < nr && recs[i].uid < v->uidnext) || (j < ng && gone[j] < v->uidnext)) {
 		bool take_rec = i < nr && recs[i].uid < v->uidnext && (j >= ng || recs[i].uid < gone[j]);
