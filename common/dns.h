@@ -46,6 +46,11 @@ enum dns_status dns_ptr(const char *addr, char *out, size_t len);
 
 const char *dns_status_str(enum dns_status s);
 
+/* Fuzzers and tests only: every query is answered by fn (a malloc'd answer as
+ * res_nquery would give it) instead of the network; NULL restores the network. */
+typedef enum dns_status (*dns_answer_fn)(const char *name, int type, unsigned char **ans, int *len);
+void dns_set_answer_source(dns_answer_fn fn);
+
 /* The raw answer of one query (for libraries that parse it themselves, such as
  * the libspf2 DNS layer): *ans malloc'd, *len bytes. */
 enum dns_status dns_query_raw(const char *name, int type, unsigned char **ans, int *len);

@@ -78,11 +78,16 @@ static int show_txt(const struct rr_view *v, char *out, size_t outlen)
 
 static int show_tlsa(const struct rr_view *v, char *out, size_t outlen)
 {
-	if (v->len < 4 || 7 + 2 * (v->len - 3) > outlen)
+	if (v->len < 4)
 		return -1;
-	int o = snprintf(out, outlen, "%u %u %u ", v->rd[0], v->rd[1], v->rd[2]);
+	/* The room is checked after the three numbers (6 to 12 characters): a
+	 * check against the shortest prefix let 4092 bytes of data write past
+	 * the end (found by fuzz_dns). */
+	size_t o = (size_t)snprintf(out, outlen, "%u %u %u ", v->rd[0], v->rd[1], v->rd[2]);
+	if (o + 2 * (v->len - 3) >= outlen)
+		return -1;
 	for (size_t i = 3; i < v->len; i++)
-		o += snprintf(out + o, outlen - (size_t)o, "%02x", v->rd[i]);
+		o += (size_t)snprintf(out + o, outlen - o, "%02x", v->rd[i]);
 	return 0;
 }
 

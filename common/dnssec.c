@@ -195,6 +195,18 @@ enum dnssec_state dnssec_check(const char *name, int type, bool *exists, char *w
 	return st;
 }
 
+bool dnssec_tlsa_rdata(const unsigned char *d, int len, struct tlsa_rec *t)
+{
+	if (len < 3 || len - 3 > TLSA_DATA_MAX)
+		return false;
+	t->usage = d[0];
+	t->selector = d[1];
+	t->mtype = d[2];
+	t->len = (uint16_t)(len - 3);
+	memcpy(t->data, d + 3, t->len);
+	return true;
+}
+
 enum dnssec_state dnssec_tlsa(const char *host, unsigned port, struct tlsa_rec *out,
 			      size_t max, size_t *n, char *why, size_t whylen)
 {
@@ -203,18 +215,9 @@ enum dnssec_state dnssec_tlsa(const char *host, unsigned port, struct tlsa_rec *
 	*n = 0;
 	snprintf(name, sizeof name, "_%u._tcp.%s", port, host);
 	enum dnssec_state st = resolve(name, T_TLSA, &r, why, whylen);
-	for (size_t i = 0; st == DNSSEC_SECURE && r->havedata && r->data[i] && *n < max; i++) {
-		int len = r->len[i];
-		if (len < 3 || len - 3 > TLSA_DATA_MAX)
-			continue;	/* malformed or too large: unusable, skipped */
-		struct tlsa_rec *t = &out[(*n)++];
-		const unsigned char *d = (const unsigned char *)r->data[i];
-		t->usage = d[0];
-		t->selector = d[1];
-		t->mtype = d[2];
-		t->len = (uint16_t)(len - 3);
-		memcpy(t->data, d + 3, t->len);
-	}
+	for (size_t i = 0; st == DNSSEC_SECURE && r->havedata && r->data[i] && *n < max; i++)
+		if (dnssec_tlsa_rdata((const unsigned char *)r->data[i], r->len[i], &out[*n]))
+			(*n)++;	/* malformed or too large ones are unusable, skipped */
 	ub_resolve_free(r);
 	return st;
 }

@@ -47,6 +47,9 @@ enum dnssec_state dnssec_check(const char *name, int type, bool *exists, char *w
  * signed; SECURE with *n == 0 when their absence is proven. */
 enum dnssec_state dnssec_tlsa(const char *host, unsigned port, struct tlsa_rec *out,
 			      size_t max, size_t *n, char *why, size_t whylen);
+/* One TLSA record's RDATA (len bytes as libunbound gives it) into *t; false
+ * when it is too short or its data exceeds TLSA_DATA_MAX. */
+bool dnssec_tlsa_rdata(const unsigned char *d, int len, struct tlsa_rec *t);
 const char *dnssec_state_str(enum dnssec_state s);
 
 #endif

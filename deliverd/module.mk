@@ -21,3 +21,12 @@ FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_deliverd
 $(BUILD)/fuzz/fuzz_deliverd: tests/fuzz/fuzz_deliverd.c $(DELIVERD_FUZZ_SRCS) deliverd/smtp_client.h deliverd/remote_int.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_deliverd.c $(DELIVERD_FUZZ_SRCS) -lunbound -lssl -lcrypto -lpthread
+
+# libFuzzer target: DNS answers as tern reads them (common/dns, dns_text, the
+# TLSA reader of common/dnssec, the TXT records' readers).
+DNS_FUZZ_SRCS := common/dns.c common/dns_text.c common/dnssec.c common/sts_policy.c mailctl/tlsrpt_report.c common/tlsrpt_record.c common/recline.c common/ipc.c \
+                 common/util.c common/log.c
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_dns
+$(BUILD)/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c $(DNS_FUZZ_SRCS) common/dns.h common/dns_text.h common/dnssec.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_dns.c $(DNS_FUZZ_SRCS) -lunbound -ljansson -lresolv -lpthread

@@ -160,9 +160,43 @@ static void writer(const uint8_t *data, size_t n)
 	free(y);
 }
 
+/* common/sasl.c both ways: the input encoded decodes to itself, and split at
+ * its first NUL into a user name and a password it makes a PLAIN response
+ * that decodes to exactly those two. */
+static void sasl_roundtrip(const uint8_t *data, size_t n)
+{
+	static char b64[SASL_LINE_MAX + 8];
+	static unsigned char back[SASL_LINE_MAX], plain[SASL_LINE_MAX];
+	if (n > SASL_LINE_MAX / 4 * 3 - 2)
+		return;
+	sasl_b64encode(data, n, b64);
+	long k = sasl_b64decode(b64, back, sizeof back);
+	if (k != (long)n || memcmp(back, data, n))
+		abort();
+	const uint8_t *z = memchr(data, 0, n);
+	size_t ulen = z ? (size_t)(z - data) : n / 2;
+	const uint8_t *pw = z ? z + 1 : data + ulen;
+	size_t plen = n - (size_t)(pw - data);
+	if (!ulen || !plen || memchr(data, 0, ulen) || memchr(pw, 0, plen))
+		return;
+	plain[0] = 0;
+	memcpy(plain + 1, data, ulen);
+	plain[1 + ulen] = 0;
+	memcpy(plain + 2 + ulen, pw, plen);
+	sasl_b64encode(plain, ulen + plen + 2, b64);
+	char *u, *p;
+	if (!sasl_plain(b64, &u, &p))
+		abort();
+	if (strlen(u) != ulen || memcmp(u, data, ulen) || strlen(p) != plen || memcmp(p, pw, plen))
+		abort();
+	free(u);
+	free(p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
 	parse(data, n);
+	sasl_roundtrip(data, n);
 	writer(data, n);
 	return 0;
 }
