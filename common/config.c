@@ -331,44 +331,62 @@ static void check_order(struct cfg *c, struct cfg_errors *errs)
 	}
 }
 
-int cfg_load(struct cfg *c, const struct cfg_key *schema, const char *path,
-	     const char *basedir, struct cfg_errors *errs)
+/* One line of f into line (without its newline), its true length in *n even
+ * with NUL bytes in it. 0 at end of file; -1 when longer than CFG_LINE_MAX
+ * (the rest of that line is read and dropped). */
+static int read_line(FILE *f, char *line, size_t *n)
 {
-	int before = errs ? errs->count : 0, lineno = 0;
-	char line[CFG_LINE_MAX + 2];
+	int ch;
+	*n = 0;
+	while ((ch = getc(f)) != EOF && ch != '\n') {
+		if (*n == CFG_LINE_MAX) {
+			while ((ch = getc(f)) != EOF && ch != '\n')
+				;
+			return -1;
+		}
+		line[(*n)++] = (char)ch;
+	}
+	line[*n] = '\0';
+	return ch == EOF && *n == 0 ? 0 : 1;
+}
+
+int cfg_load_stream(struct cfg *c, const struct cfg_key *schema, FILE *f, const char *path,
+		    const char *basedir, struct cfg_errors *errs)
+{
+	int before = errs ? errs->count : 0, lineno = 0, r;
+	char line[CFG_LINE_MAX + 1];
+	size_t n;
 
 	memset(c, 0, sizeof *c);
 	c->path = xstrdup(path);
 	c->basedir = xstrdup(basedir ? basedir : ".");
 	c->schema = schema;
 	set_defaults(c);
-
-	FILE *f = fopen(path, "re");
 	if (!f) {
 		cfg_error(errs, "%s: cannot read: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof line, f)) {
+	while ((r = read_line(f, line, &n)) != 0) {
 		lineno++;
-		size_t n = strlen(line);
-		if (n && line[n - 1] == '\n') {
-			line[--n] = '\0';
-		} else if (!feof(f)) {
+		if (r < 0)
 			cfg_error(errs, "%s:%d: line longer than %d bytes", path, lineno, CFG_LINE_MAX);
-			int ch;
-			while ((ch = fgetc(f)) != EOF && ch != '\n')
-				;
-			continue;
-		}
-		if (memchr(line, '\0', n) != NULL && strlen(line) != n) {
+		else if (strlen(line) != n)
 			cfg_error(errs, "%s:%d: NUL byte in line", path, lineno);
-			continue;
-		}
-		parse_line(c, line, lineno, errs);
+		else
+			parse_line(c, line, lineno, errs);
 	}
-	fclose(f);
 	check_order(c, errs);
 	return (errs && errs->count > before) ? -1 : 0;
+}
+
+int cfg_load(struct cfg *c, const struct cfg_key *schema, const char *path,
+	     const char *basedir, struct cfg_errors *errs)
+{
+	FILE *f = fopen(path, "re");
+	int r = cfg_load_stream(c, schema, f, path, basedir, errs);
+	if (f)
+		fclose(f);
+	return r;
 }
 
 void cfg_free(struct cfg *c)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum cfg_type {
 	CFG_STR,	/* any text */
@@ -96,6 +97,10 @@ struct cfg {
  * the cfg is still usable (defaults for bad keys) so callers can collect more. */
 int cfg_load(struct cfg *c, const struct cfg_key *schema, const char *path,
 	     const char *basedir, struct cfg_errors *errs);
+/* The same from an open stream (f NULL: the error of the open that failed,
+ * from errno); path names it in messages. */
+int cfg_load_stream(struct cfg *c, const struct cfg_key *schema, FILE *f, const char *path,
+		    const char *basedir, struct cfg_errors *errs);
 void cfg_free(struct cfg *c);
 
 /* Accessors; asking for a key not in the schema is a programming error (abort). */

@@ -376,10 +376,14 @@ int ms_subscribe(const char *name, bool on)
 
 /* ---- names: stored (modified UTF-7) and UTF-8 ---- */
 
+/* Only printable ASCII stands for itself in modified UTF-7 (RFC 3501 5.1.3):
+ * a control character is encoded ("&AAE-"), so a name holding one is not the
+ * same in both forms (found by fuzz_mboxname: "\x01" went to the store as
+ * itself, not as the name it was read from). */
 bool ms_name_plain(const char *s)
 {
 	for (; *s; s++)
-		if ((unsigned char)*s >= 0x80 || *s == '&')
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f || *s == '&')
 			return false;
 	return true;
 }

@@ -36,7 +36,8 @@ int ms_set_special_use(const char *name, const char *uses);
  * 3501 5.1.3) beyond ASCII. ms_name_to_utf8: the UTF-8 form (NULL when the
  * stored name is not canonical modified UTF-7, e.g. raw 8-bit from another
  * tool); ms_name_from_utf8: the stored form of a UTF-8 name (NULL when it is
- * not UTF-8); ms_name_plain: ASCII without '&', the same in both forms. */
+ * not UTF-8); ms_name_plain: printable ASCII without '&', the same in both
+ * forms. */
 char *ms_name_to_utf8(const char *stored);
 char *ms_name_from_utf8(const char *utf8);
 bool ms_name_plain(const char *s);

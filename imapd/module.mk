@@ -14,3 +14,9 @@ $(BUILD)/fuzz/fuzz_imap: $(FUZZ_IMAP_SRCS) common/mime.h common/mime_addr.h comm
                          imapd/fetch_parse.h common/mime_preview.h imapd/casefold.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_IMAP_SRCS) -levent -licuuc -licudata
+
+# libFuzzer target: mailbox names, their two forms and their folder directory.
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_mboxname
+$(BUILD)/fuzz/fuzz_mboxname: tests/fuzz/fuzz_mboxname.c common/mailstore.c common/mailstore.h common/util.c common/log.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_mboxname.c common/mailstore.c common/util.c common/log.c

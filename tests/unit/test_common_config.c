@@ -265,8 +265,28 @@ static void test_old_names(void)
 	free(d);
 }
 
+/* A NUL byte in a line is reported as such, and the next line is still read
+ * (it used to be taken for an over-long line, and the line after it was
+ * dropped unread; seen while writing fuzz_config). */
+static void test_nul_byte(void)
+{
+	static const char text[] = "count = 7\0junk\nflag = yes\n";
+	char *p = xasprintf("%s/nul.conf", check_tmpdir());
+	FILE *f = fopen(p, "w");
+	fwrite(text, 1, sizeof text - 1, f);
+	fclose(f);
+	struct cfg c;
+	struct cfg_errors e = { 0 };
+	CHECK(cfg_load(&c, schema, p, "/", &e) == -1);
+	CHECK(e.count == 1 && strstr(e.msg[0], ":1: NUL byte in line"));
+	CHECK(cfg_bool(&c, "flag"));
+	cfg_free(&c);
+	free(p);
+}
+
 int main(void)
 {
+	test_nul_byte();
 	test_good();
 	test_defaults();
 	test_errors();

@@ -25,6 +25,9 @@ static void test_codec(void)
 	check_pair("日本語", "&ZeVnLIqe-");
 	check_pair("日本語.Sub", "&ZeVnLIqe-.Sub");
 	check_pair("a\xf0\x9f\x93\xa7" "b", "a&2D3c5w-b");	/* outside the BMP: a surrogate pair */
+	/* control characters are not printable ASCII: encoded, like DEL */
+	check_pair("a\x01" "b", "a&AAE-b");
+	check_pair("\x7f", "&AH8-");
 	/* not UTF-8 */
 	CHECK(mbox_from_utf8("caf\xe9") == NULL);
 	CHECK(mbox_from_utf8("\xc3") == NULL);
