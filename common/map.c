@@ -44,9 +44,16 @@ static int lock_file(const char *path, enum map_mode mode)
 {
 	char *lp = xasprintf("%s.lock", path);
 	int fd = open(lp, (mode == MAP_WRITE ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0644);
-	if (fd < 0 && mode == MAP_READ && errno == ENOENT)
-		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);	/* no writer ever ran */
 	free(lp);
+	if (fd < 0 && mode == MAP_READ && errno == ENOENT) {
+		/* No writer ever ran. Without the map either, say so (ENOENT) before
+		 * reaching for /dev/null: a Landlock-confined mail process may open
+		 * nothing outside its Maildir, and EACCES from /dev/null hid the
+		 * ENOENT that makes JMAP create its journal on a first read. */
+		if (access(path, F_OK) < 0)
+			return -1;
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return -1;
 	/* A writer counts itself before it changes anything, so even one that

@@ -275,6 +275,20 @@ def test_event_source_stream_and_pings(srv, jm):
     assert st == 400
 
 
+def test_first_request_an_event_source_makes_the_journal(srv, jm):
+    """A new user whose first request reads the journal (the event source's
+    first state) gets it made there: the confined mail process could not open
+    /dev/null for a map never written, and logged 'cannot open tern-jmap.db:
+    Permission denied' with no states sent."""
+    s = sse_connect(srv, jm.user, jm.pw, "types=*&closeafter=no&ping=0")
+    buf = read_until(s, lambda b: b"event: state" in b and b"\n\n" in b.split(b"event: state")[1])
+    s.close()
+    assert b'"Mailbox":' in buf, buf
+    assert os.path.exists(os.path.join(srv.maildir(jm.user), "tern-jmap.db"))
+    bad = [l for l in srv.log_text().splitlines() if "tern-jmap.db" in l]
+    assert not bad, bad
+
+
 def test_mail_process_account_and_confinement(srv, jm):
     jm.get_session()
     pid = mail_process(srv, jm.user)
