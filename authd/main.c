@@ -149,5 +149,6 @@ int main(int argc, char **argv)
 	rl_free(authd.rl);
 	rl_free(authd.rl_users);
 	dir_close(authd.dir);
+	daemon_done(&in, &conf);
 	return 0;
 }

@@ -128,6 +128,12 @@ void daemon_init(const char *name, const struct cfg_key *schema, int argc, char 
 	signal(SIGPIPE, SIG_IGN);
 }
 
+void daemon_done(struct instance *in, struct cfg *conf)
+{
+	cfg_free(conf);
+	instance_free(in);
+}
+
 int daemon_listen_fd(const char *name)
 {
 	const char *v = getenv("TERN_LISTEN_FDS");

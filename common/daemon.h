@@ -38,6 +38,9 @@ struct daemon_rest {
 };
 void daemon_init(const char *name, const struct cfg_key *schema, int argc, char **argv,
 		 struct instance *in, struct cfg *conf, struct daemon_rest *rest);
+/* Frees what daemon_init loaded, on a daemon's exit path: a sanitizer build
+ * checks for leaks when main returns, and these would be reported there. */
+void daemon_done(struct instance *in, struct cfg *conf);
 /* Listening socket the master passed for name, or -1. With several `listen`
  * addresses the master passes one socket per address under the same name:
  * daemon_listen_fds fills fds (up to max) and returns how many there are. */

@@ -100,10 +100,11 @@ int main(int argc, char **argv)
 	bool sts = rest.argc == 1 && !strcmp(rest.argv[0], "--sts");
 	if (!local && !remote && !sts)
 		fatal("usage: tern-deliverd [-c DIR] [-f] --local | --remote | --sts");
-	if (remote)
-		return remote_main(&in, &conf);
-	if (sts)
-		return sts_main(&in, &conf);
+	if (remote || sts) {
+		int r = remote ? remote_main(&in, &conf) : sts_main(&in, &conf);
+		daemon_done(&in, &conf);
+		return r;
+	}
 
 	struct dconf dc = {
 		.mail_dir = xstrdup(in.mail_dir),
@@ -130,5 +131,8 @@ int main(int argc, char **argv)
 	event_base_dispatch(base);
 	free(qsock);
 	free(asock);
+	free(dc.mail_dir);
+	free(dc.hostname);
+	daemon_done(&in, &conf);
 	return 0;
 }

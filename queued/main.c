@@ -162,5 +162,7 @@ int main(int argc, char **argv)
 	qindex_checkpoint();
 	qindex_close();
 	free(sock);
+	free(instance_dir);
+	daemon_done(&in, &conf);
 	return 0;
 }

@@ -141,6 +141,12 @@ class Pop3Env:
             f.write(auth + "failure_delay = 0s\n")
         for a in ("tern-pop3d", "tern-vmail", "tern-auth"):
             ensure_account(a)
+        if IS_ROOT:
+            # as `mailctl init` makes it: authd (chrooted there) writes its
+            # failure counts into db/
+            auth = pwd.getpwnam("tern-auth")
+            os.chown(os.path.join(self.dir, "db"), auth.pw_uid, auth.pw_gid)
+            os.chmod(os.path.join(self.dir, "db"), 0o700)
         self.ctl("domain", "add", self.domain)
         for u, pw in self.users.items():
             self.ctl("user", "add", u, input=pw + "\n")
@@ -288,6 +294,8 @@ class Pop3Env:
         # Sanitizer builds report memory errors on stderr (sessions included).
         err = self.stderr_text()
         assert "Sanitizer" not in err and "runtime error" not in err, err
+        unsaved = [l for l in self.log_text().splitlines() if "cannot write" in l]
+        assert not unsaved, unsaved
 
     def stderr_text(self):
         out = ""

@@ -209,12 +209,17 @@ def pg_authd(tmp_parent, pg):
         ensure_account("tern-auth")
     a = Authd(tmp_parent)
     use_pgsql(a.dir, pg)
-    os.mkdir(os.path.join(a.dir, "db"), 0o711)   # authd's own state (mailctl init makes it)
+    db = os.path.join(a.dir, "db")   # authd's own state, as mailctl init makes it
+    os.mkdir(db, 0o700)
+    if IS_ROOT:
+        auth = pwd.getpwnam("tern-auth")
+        os.chown(db, auth.pw_uid, auth.pw_gid)
     a.ctl("directory", "init")
     fill(a.ctl)
     a.start()
     yield a
     a.stop()   # fails the test if authd crashed, or leaked under ASan
+    assert "cannot write" not in a.log(), a.log()[-3000:]   # its failure counts were saved
 
 
 def test_authd_answers_from_pgsql_and_tempfails_while_it_is_down(pg_authd, pg):
