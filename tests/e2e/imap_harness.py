@@ -13,6 +13,7 @@ import pwd
 import smtplib
 import ssl
 import tempfile
+import time
 import shutil
 import socket
 
@@ -238,3 +239,16 @@ class RawImap:
         except (OSError, EOFError):
             pass
         self.s.close()
+
+
+def idle_wait(raw, pred, timeout=10):
+    """Read untagged lines during IDLE until pred(line) (bounded)."""
+    raw.s.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        l = raw.line()
+        seen.append(l)
+        if pred(l):
+            return seen
+    raise AssertionError(f"IDLE: nothing matched in {seen}")

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import wait_for
-from imap_harness import ImapInstance, Mailbox, RawImap, chown_vmail, tls_ctx as cert_ctx
+from imap_harness import ImapInstance, Mailbox, RawImap, idle_wait, chown_vmail, tls_ctx as cert_ctx
 
 SIMPLE = (b"From: Sender One <one@example.org>\r\n"
           b"To: Alice <alice@example.test>, bob@example.test\r\n"
@@ -497,19 +497,6 @@ def test_search_every_key_class(server):
     with pytest.raises(imaplib.IMAP4.error):
         c.search(None, "(" * 40 + "ALL" + ")" * 40)
     c.logout()
-
-
-def idle_wait(raw, pred, timeout=10):
-    """Read untagged lines during IDLE until pred(line) (bounded)."""
-    raw.s.settimeout(timeout)
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        l = raw.line()
-        seen.append(l)
-        if pred(l):
-            return seen
-    raise AssertionError(f"IDLE: nothing matched in {seen}")
 
 
 def test_idle_sees_delivery_flags_and_expunge(server):

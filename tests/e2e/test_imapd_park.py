@@ -6,13 +6,12 @@ have said. One instance serves the module, with idle_park_after = 1s."""
 import os
 import signal
 import socket
-import time
 
 import pytest
 
 from conftest import IS_ROOT, wait_for
 from conftest import proc_gone as gone
-from imap_harness import ImapInstance, Mailbox, RawImap
+from imap_harness import ImapInstance, Mailbox, RawImap, idle_wait
 
 MSG = (b"From: one@example.org\r\nTo: x@example.test\r\nSubject: park %d\r\n"
        b"Message-ID: <park%d@example.org>\r\n\r\nbody\r\n")
@@ -47,18 +46,6 @@ def wait_parked(box, n):
     """The user's sessions have parked n times (the session process logs it
     as it ends)."""
     assert wait_for(lambda: parks(box) >= n, timeout=15), box.log_text()[-3000:]
-
-
-def idle_wait(raw, pred, timeout=10):
-    raw.s.settimeout(timeout)
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        l = raw.line()
-        seen.append(l)
-        if pred(l):
-            return seen
-    raise AssertionError(f"IDLE: nothing matched in {seen}")
 
 
 def idle(box, n_msgs, enable=None):
