@@ -157,7 +157,7 @@ static void boundary_of(const char *ctype, char *b, size_t blen)
 static void entity(struct strbuf *o, const char *s, size_t n, int depth);
 
 /* Walk a multipart body line by line: delimiter lines ("--boundary", RFC 2046
- * 5.1.1) are copied, the CRLF before each belongs to the delimiter, the parts
+ * 5.1.1) are copied, the CRLF (or bare LF) before each belongs to the delimiter, the parts
  * between them are entities of their own; preamble and epilogue are copied. */
 static void multipart(struct strbuf *o, const char *body, size_t n, const char *boundary, int depth)
 {
@@ -172,6 +172,10 @@ static void multipart(struct strbuf *o, const char *body, size_t n, const char *
 			const char *cend = ls;
 			if (cend - seg >= 2 && cend[-2] == '\r' && cend[-1] == '\n')
 				cend -= 2;
+			else if (cend - seg >= 1 && cend[-1] == '\n')
+				cend -= 1;	/* a bare LF too: left in the part, it
+						 * would be encoded as =0A and the
+						 * delimiter would no longer start a line */
 			if (in_part)
 				entity(o, seg, (size_t)(cend - seg), depth + 1);
 			else

@@ -104,5 +104,18 @@ int main(void)
 	CHECK(seven_bit(out, n) && n2 == n && !memcmp(out, again, n));
 	free(out);
 	free(again);
+	/* A part ending in a bare LF before its delimiter (fuzz_deliverd, CI of
+	 * 6d8546a): the LF was quoted-printable encoded as =0A, the closing
+	 * delimiter no longer started a line, and a second downgrade took a
+	 * "--b1" in the epilogue for it. The LF belongs to the delimiter. */
+	const char *bare = "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+		"--b1\r\nSubject: x\r\n\r\nbody \xe2\x82\xac-\n--b1--\r\n"
+		"epilog\r\n--b1\r\n\r\nbody \xe2\x82\r\n";
+	out = downgrade_8bit(bare, strlen(bare), &n);
+	again = downgrade_8bit(out, n, &n2);
+	CHECK(strstr(out, "body =E2=82=AC-\n--b1--\r\nepilog\r\n--b1\r\n\r\nbody \xe2\x82\r\n") != NULL);
+	CHECK(n2 == n && !memcmp(out, again, n));
+	free(out);
+	free(again);
 	return check_summary("downgrade");
 }
