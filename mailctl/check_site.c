@@ -7,7 +7,9 @@
 #include "common/site.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* "tern.conf:LINE: why" at the line of key (0 when it is defaulted). */
 static void error_at(const struct instance *in, const char *key, const char *why,
@@ -31,6 +33,47 @@ static void check_directory(const struct instance *in, struct cfg_errors *errs)
 		dir_settings_free(&ds);
 }
 
+/* A secret shorter than this is guessable from the internal port (smtpd
+ * limits AUTH failures per connection, not per site). */
+#define SITE_SECRET_MIN 16
+
+/* role = frontend or mailbox: the hosts of a site authenticate each other
+ * with site_secret_file, so without a usable one the relay (and the login
+ * proxy) would only fail at run time, one 4xx at a time. */
+static void check_secret(const struct instance *in, const struct site *s,
+			 struct cfg_errors *errs)
+{
+	char why[400];
+	if (!*cfg_str(&in->conf, "site_secret_file")) {
+		snprintf(why, sizeof why, "role = %s needs site_secret_file: the front-ends and "
+			 "mailbox hosts of a site authenticate each other with it (the same "
+			 "file on every host)", site_role_name(s->role));
+		error_at(in, "role", why, errs);
+		return;
+	}
+	char *secret = site_secret_load(in, why, sizeof why);
+	if (!secret) {
+		error_at(in, "site_secret_file", why, errs);
+		return;
+	}
+	size_t n = strlen(secret);
+	explicit_bzero(secret, n);
+	free(secret);
+	char *path = cfg_path(&in->conf, "site_secret_file");
+	struct stat st;
+	if (n < SITE_SECRET_MIN)
+		snprintf(why, sizeof why, "site_secret_file %s holds %zu characters, fewer than %d "
+			 "(e.g. openssl rand -hex 32 > %s)", path, n, SITE_SECRET_MIN, path);
+	else if (stat(path, &st) == 0 && (st.st_mode & 077))
+		snprintf(why, sizeof why, "site_secret_file %s is readable by others (mode %04o; "
+			 "chmod 600 %s)", path, (unsigned)(st.st_mode & 07777), path);
+	else
+		why[0] = '\0';
+	if (why[0])
+		error_at(in, "site_secret_file", why, errs);
+	free(path);
+}
+
 void check_site(const struct instance *in, struct cfg_errors *errs)
 {
 	struct site s;
@@ -48,5 +91,7 @@ void check_site(const struct instance *in, struct cfg_errors *errs)
 	if (s.role == SITE_FRONTEND && s.nhosts == 0)
 		error_at(in, "role", "role = frontend needs mailbox_hosts: a front-end stores no "
 			 "mail, it relays each user's mail to a mailbox host", errs);
+	if (s.role != SITE_BOTH)
+		check_secret(in, &s, errs);
 	site_free(&s);
 }

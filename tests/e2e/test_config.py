@@ -95,8 +95,52 @@ def test_check_validates_the_site_and_directory_settings(instance_stopped, setti
         (where + want, r.stderr)
 
 
+SITE_SECRET = "site-secret-1234567890"
+
+
+def write_site_secret(inst, text=SITE_SECRET + "\n", mode=0o600):
+    path = os.path.join(inst.dir, "site.secret")
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    inst.set_conf("tern", "site_secret_file", "site.secret")
+    return path
+
+
+SECRET_CASES = [
+    # site.secret (None: no site_secret_file), its mode, the key check names, what it says
+    (None, 0o600, "role", "role = mailbox needs site_secret_file"),
+    ("", 0o600, "site_secret_file", "holds 0 characters, fewer than 16"),
+    ("short\n", 0o600, "site_secret_file", "holds 5 characters, fewer than 16"),
+    (SITE_SECRET + "\n", 0o644, "site_secret_file", "is readable by others (mode 0644"),
+    ("missing", 0o600, "site_secret_file", "cannot open site_secret_file"),
+]
+
+
+@pytest.mark.parametrize("text,mode,key,want", SECRET_CASES)
+def test_check_wants_a_usable_site_secret_on_a_mailbox_host(instance_stopped, text, mode,
+                                                            key, want):
+    """role = frontend or mailbox: the hosts authenticate each other with the
+    site secret, so check names a missing, unreadable, short or world-readable
+    one instead of the relay failing later, one 4xx at a time."""
+    inst = instance_stopped
+    inst.set_conf("tern", "role", "mailbox")
+    inst.set_conf("tern", "mailbox_host_name", "mb1")
+    if text is not None:
+        path = write_site_secret(inst, text, mode)
+        if text == "missing":
+            os.unlink(path)
+    r = inst.ctl("check", check=False)
+    assert r.returncode != 0
+    where = f"{inst.conf_path('tern')}:{conf_line(inst, 'tern', key)}: "
+    assert any(l.startswith(where) and want in l for l in r.stderr.splitlines()), \
+        (where + want, r.stderr)
+    assert SITE_SECRET not in r.stderr
+
+
 def test_check_accepts_a_frontend_and_a_mailbox_host(instance_stopped):
     inst = instance_stopped
+    write_site_secret(inst)
     for k, v in {"role": "frontend", "directory": "pgsql",
                  "directory_pgsql": "host=127.0.0.1 dbname=tern",
                  "mailbox_hosts": "mb1=127.0.0.1:2024, mb2=[::1]:2024"}.items():
