@@ -158,6 +158,7 @@ class Smtp(Conn):
         self.expect(b"250")
         self.expect(b"250")
         self.expect(b"354")
+        self.data_sent_at = time.monotonic()     # w_jmap times push from here too
         self.send(data + b".\r\n")
         self.expect(b"250")
         return time.monotonic()

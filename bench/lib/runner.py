@@ -17,6 +17,7 @@ from report import Partial, Results, machine_meta
 from tern import Tern
 from util import log
 from w_imap import ImapIdle, ImapLarge
+from w_jmap import JmapLarge
 from w_imapstress import PASSWORD as STRESS_PASSWORD, ImapStress, stress_users
 from w_limits import Limits
 from w_pop3 import Pop3Retr
@@ -24,18 +25,18 @@ from w_crypt import SmtpToMaildirSealed
 from w_smtp import SmtpAccept, SmtpToMaildir
 
 WORKLOADS = [SmtpAccept, SmtpToMaildir, ImapLarge, ImapIdle, ImapStress, Pop3Retr, Limits,
-             SmtpToMaildirSealed]
+             SmtpToMaildirSealed, JmapLarge]
 
 FULL = dict(reps=3, msg_size=5120, accept_msgs=5000, accept_sessions=(10, 50),
             burst_msgs=1000, burst_sessions=10, steady_msgs=300, steady_rate=20,
             imap_msgs=100000, imap_size=4000, idle_conns=500, idle_settle=8,
             pop_msgs=200, pop_size=100 * 1024, limit_secs=2.0,
-            stress_secs=30, stress_clients=(10, 50))
+            stress_secs=30, stress_clients=(10, 50), push_deliveries=10)
 QUICK = dict(reps=1, msg_size=5120, accept_msgs=100, accept_sessions=(10,),
              burst_msgs=30, burst_sessions=5, steady_msgs=10, steady_rate=20,
              imap_msgs=500, imap_size=4000, idle_conns=10, idle_settle=6,
              pop_msgs=10, pop_size=100 * 1024, limit_secs=0.3,
-             stress_secs=5, stress_clients=(10,))
+             stress_secs=5, stress_clients=(10,), push_deliveries=3)
 
 DOMAIN = "bench.test"
 PER_USER = 20           # concurrent IMAP sessions per user: tern's default, set on Dovecot
@@ -63,10 +64,11 @@ class Context:
         self.pop_user = f"pop@{DOMAIN}"
         self.smime_user = f"smime@{DOMAIN}"
         self.pgp_user = f"pgp@{DOMAIN}"
+        self.jmap_user = f"jmap@{DOMAIN}"
         nidle = -(-params["idle_conns"] // PER_USER)
         self.idle_users = [f"idle{i:02d}@{DOMAIN}" for i in range(nidle)]
         names = [self.smtp_user, self.big_user, self.pop_user, self.smime_user, self.pgp_user,
-                 *self.idle_users]
+                 self.jmap_user, *self.idle_users]
         self.users = {}
         for a in names:
             pw = "pw-" + a.split("@")[0] + "-Bench9"
@@ -215,7 +217,7 @@ def run_workload(ctx, res, cls, reps):
 def main(argv):
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     ap.add_argument("workloads", nargs="*",
-                    help="smtp e2e imap idle imapstress pop3 limits crypt, or 1-6")
+                    help="smtp e2e imap idle imapstress pop3 limits crypt jmap, or 1-7")
     ap.add_argument("--quick", action="store_true", help="small counts, one repetition")
     ap.add_argument("--reps", type=int, help="repetitions (default 3; --quick 1)")
     ap.add_argument("--results", help="JSON-lines file to append to")

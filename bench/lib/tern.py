@@ -14,8 +14,9 @@ NEEDS = {
     "deliver": (("smtpd", "queued", "authd", "deliverd"), "smtp"),
     "imap": (("imapd", "authd"), "imap"),
     "pop3": (("pop3d", "authd"), "pop3"),
+    "jmap": (("httpd", "authd", "imapd", "smtpd", "queued", "deliverd"), "https"),
 }
-PORTS = {"smtp": 25, "imap": 143, "pop3": 110}
+PORTS = {"smtp": 25, "imap": 143, "pop3": 110, "https": 443}
 SENDER_DOMAIN = "sender.example"    # w_smtp.SENDER's domain
 
 # Settings the bench changes, only when the daemon declares the key: a
@@ -29,6 +30,9 @@ SETTINGS = {
     # idle sessions park as Dovecot's hibernate after the 5 s the bench gives it
     "imapd": {"plaintext_auth_networks": "127.0.0.0/8, ::1", "idle_park_after": "5s"},
     "pop3d": {"plaintext_auth_networks": "127.0.0.0/8, ::1"},
+    # a user's JMAP mail process ends soon after its last request, so a cold
+    # JMAP run can drop what it keeps (w_jmap.py)
+    "httpd": {"session_idle_time": "2s"},
 }
 DNS_PORT_OFFSET = 53        # dnsmasq listens on port_base + 53
 

@@ -1,0 +1,285 @@
+"""Workload jmap: what the webmail asks of the large folder over JMAP (RFC
+8621), beside IMAP doing the same work on the same instance, and push
+latency.
+
+- The newest 50 messages of the folder (imap_msgs, 100,000 in a full run):
+  JMAP is a fresh HTTPS connection with Basic authentication, GET the session
+  resource, Mailbox/query for the inbox, then the webmail's list request
+  (Email/query sorted by receivedAt, collapseThreads, calculateTotal, limit
+  50, with Email/get of the list's properties and previews by result
+  reference). IMAP is a fresh connection, LOGIN, SELECT, and FETCH of the
+  last 50 sequence numbers (UID FLAGS INTERNALDATE ENVELOPE and the first
+  256 bytes of the text, the preview's source). Cold: the folder index
+  dropped, and for JMAP also the journal and the thread store, with the
+  user's mail process gone (httpd's session_idle_time, set short here);
+  warm: the same again at once.
+- Push: an EventSource stream open (RFC 8620 7.3), one message at a time
+  over SMTP into that folder: the time from the 250 after DATA to the state
+  event on the stream."""
+import base64
+import http.client
+import json
+import os
+import random
+import re
+import socket
+import ssl
+import statistics
+import threading
+import time
+
+import mailgen
+from clients import Imap, Smtp, imap_count
+from util import log
+from w_smtp import SENDER
+
+NEWEST = 50
+# the properties of the webmail's message list (httpd/webmail/app.js)
+LIST_PROPS = ["threadId", "mailboxIds", "keywords", "from", "subject", "receivedAt", "preview",
+              "hasAttachment"]
+USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"]
+IDLE_S = 2                # httpd's session_idle_time in the bench (tern.py SETTINGS)
+
+
+class Https:
+    """One HTTPS connection of a JMAP client with Basic authentication."""
+
+    def __init__(self, port, user, password, cafile):
+        ctx = ssl.create_default_context(cafile=cafile)
+        ctx.check_hostname = False
+        self.ctx = ctx
+        self.c = http.client.HTTPSConnection("127.0.0.1", port, timeout=300, context=ctx)
+        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def get(self, path):
+        self.c.request("GET", path, headers={"Authorization": self.auth})
+        return self.answer(path)
+
+    def session(self):
+        """The session resource; its mail account is used by api()."""
+        s = self.get("/jmap/session")
+        self.account = s["primaryAccounts"]["urn:ietf:params:jmap:mail"]
+        return s
+
+    def api(self, calls):
+        calls = [[name, {"accountId": self.account, **args}, cid] for name, args, cid in calls]
+        body = json.dumps({"using": USING, "methodCalls": calls}).encode()
+        self.c.request("POST", "/jmap/api", body=body,
+                       headers={"Authorization": self.auth, "Content-Type": "application/json"})
+        out = {}
+        for name, args, cid in self.answer("/jmap/api")["methodResponses"]:
+            if name == "error":
+                raise RuntimeError(f"JMAP {cid}: {args}")
+            out[cid] = args
+        return out
+
+    def answer(self, what):
+        r = self.c.getresponse()
+        body = r.read()
+        if r.status != 200:
+            raise RuntimeError(f"{what}: HTTP {r.status} {body[:200]!r}")
+        return json.loads(body)
+
+    def close(self):
+        self.c.close()
+
+
+class JmapLarge:
+    key, number, title = "jmap", 7, "JMAP: newest 50 of the large folder, push latency"
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.p = ctx.params
+        self.user = ctx.jmap_user
+        self.n = self.p["imap_msgs"]
+
+    def systems(self):
+        return [("tern", "jmap")]
+
+    def prepare(self, active):
+        corpus = self.ctx.corpus("imap", self.n, self.p["imap_size"])
+        t = self.ctx.tern
+        log(f"jmap: linking {self.n} messages into tern's Maildir")
+        mailgen.fill_maildir(corpus, t.maildir(self.user), mailgen.tern_name, owner=t.mail_owner())
+
+    def finish(self, active):
+        pass
+
+    def https(self):
+        t = self.ctx.tern
+        return Https(t.port("https"), self.user, self.ctx.password(self.user),
+                     os.path.join(t.dir, "tls", "cert.pem"))
+
+    def drop_jmap_state(self):
+        """Cold for JMAP: the user's mail process ended (idle), then the
+        folder index, the journal and the thread store removed."""
+        time.sleep(IDLE_S + 1.5)
+        t = self.ctx.tern
+        if not t.drop_index(self.user):
+            raise RuntimeError("could not drop the folder index")
+        md = t.maildir(self.user)
+        for n in os.listdir(md):
+            if n.startswith(("tern-jmap.db", "tern-threads.db")) and not n.endswith(".lock"):
+                os.unlink(os.path.join(md, n))
+
+    def jmap_newest(self):
+        """(total s, list request alone s): session, Mailbox/query, list."""
+        t0 = time.monotonic()
+        h = self.https()
+        try:
+            h.session()
+            inbox = h.api([["Mailbox/query", {"filter": {"role": "inbox"}}, "m"]])["m"]["ids"][0]
+            t1 = time.monotonic()
+            r = h.api([
+                ["Email/query", {"filter": {"inMailbox": inbox},
+                                 "sort": [{"property": "receivedAt", "isAscending": False}],
+                                 "collapseThreads": True, "position": 0, "limit": NEWEST,
+                                 "calculateTotal": True}, "q"],
+                ["Email/get", {"#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"},
+                               "properties": LIST_PROPS}, "g"]])
+            t2 = time.monotonic()
+        finally:
+            h.close()
+        # the push deliveries of earlier repetitions are in the folder too
+        if len(r["g"]["list"]) != NEWEST or r["q"]["total"] < self.n:
+            raise RuntimeError(f"Email/query: {len(r['g']['list'])} listed of {r['q'].get('total')}")
+        return t2 - t0, t2 - t1
+
+    def imap_newest(self):
+        """(total s, FETCH alone s): LOGIN, SELECT, FETCH of the last 50."""
+        t0 = time.monotonic()
+        c = Imap(self.ctx.tern.port("imap"))
+        try:
+            c.login(self.user, self.ctx.password(self.user))
+            sel, _ = c.cmd("SELECT INBOX")
+            exists = int(re.search(rb"^\* (\d+) EXISTS", sel, re.M).group(1))
+            t1 = time.monotonic()
+            untagged, _ = c.cmd(f"FETCH {exists - NEWEST + 1}:* "
+                                "(UID FLAGS INTERNALDATE ENVELOPE BODY.PEEK[TEXT]<0.256>)")
+            t2 = time.monotonic()
+            c.cmd("LOGOUT")
+        finally:
+            c.close()
+        if imap_count(untagged) != NEWEST:
+            raise RuntimeError(f"FETCH returned {imap_count(untagged)} of {NEWEST}")
+        return t2 - t0, t2 - t1
+
+    def push(self, deliveries, rep):
+        """Per delivery (seconds): its state event's arrival less the 250
+        after DATA (below 0 when the event came first: queued hands the
+        message to deliverd before its group commit answers), and less the
+        moment the end of the data was sent."""
+        t = self.ctx.tern
+        h = self.https()
+        try:
+            url = h.session()["eventSourceUrl"]
+        finally:
+            h.close()
+        path = re.sub(r"^https?://[^/]+", "", url).replace("{types}", "*").replace(
+            "{closeafter}", "no").replace("{ping}", "0")
+        stream = EventStream(h, t.port("https"), path)
+        smtp = Smtp(t.port("smtp"))
+        from_250, from_dot = [], []
+        try:
+            for k in range(deliveries):
+                stream.quiet(1.0, 15)      # no event of earlier work still on its way
+                i = self.n + rep * deliveries + k          # a Message-ID of its own
+                data = mailgen.crlf(mailgen.message(i, 2000, random.Random(i), to=self.user,
+                                                    stored=False))
+                ok = smtp.send_message(SENDER, self.user, data)
+                dot = smtp.data_sent_at
+                event = stream.first_after(dot, 10)
+                from_250.append(event - ok)
+                from_dot.append(event - dot)
+        finally:
+            smtp.quit()
+            stream.close()
+        return from_250, from_dot
+
+    def run(self, system, rep):
+        self.drop_jmap_state()
+        jcold, jcold_req = self.jmap_newest()
+        jwarm, jwarm_req = self.jmap_newest()
+        if not self.ctx.tern.drop_index(self.user):
+            raise RuntimeError("could not drop the folder index")
+        icold, icold_req = self.imap_newest()
+        iwarm, iwarm_req = self.imap_newest()
+        lat, lat_dot = self.push(self.p["push_deliveries"], rep)
+        x = {"messages": self.n, "listed": NEWEST}
+        px = {"deliveries": len(lat), "all_ms": [round(v * 1000, 2) for v in lat]}
+        dx = {"deliveries": len(lat), "all_ms": [round(v * 1000, 2) for v in lat_dot]}
+        return [("JMAP session+Mailbox/query+Email/query+get newest 50, cold", jcold, "s", "lower", x),
+                ("JMAP session+Mailbox/query+Email/query+get newest 50, warm", jwarm, "s", "lower", x),
+                ("JMAP Email/query+get request alone, cold", jcold_req, "s", "lower", x),
+                ("JMAP Email/query+get request alone, warm", jwarm_req, "s", "lower", x),
+                ("IMAP LOGIN+SELECT+FETCH newest 50, cold", icold, "s", "lower", x),
+                ("IMAP LOGIN+SELECT+FETCH newest 50, warm", iwarm, "s", "lower", x),
+                ("IMAP FETCH alone, cold", icold_req, "s", "lower", x),
+                ("IMAP FETCH alone, warm", iwarm_req, "s", "lower", x),
+                ("push: SMTP 250 to EventSource state event (median)",
+                 statistics.median(lat) * 1000, "ms", "lower", px),
+                ("push: end of SMTP DATA to EventSource state event (median)",
+                 statistics.median(lat_dot) * 1000, "ms", "lower", dx)]
+
+
+class EventStream:
+    """An event source request on a raw TLS socket, read by a thread that
+    notes the time each state event arrives (so an event that comes before
+    the SMTP reply is timed too)."""
+
+    def __init__(self, h, port, path):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.s = h.ctx.wrap_socket(raw)
+        self.s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\n"
+                       f"Authorization: {h.auth}\r\n\r\n".encode())
+        self.times, self.buf, self.err = [], b"", None
+        self.cond = threading.Condition()
+        self.open = True
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+
+    def read(self):
+        self.s.settimeout(0.5)
+        while self.open:
+            try:
+                d = self.s.recv(65536)
+            except (socket.timeout, TimeoutError):
+                continue
+            except OSError as e:
+                d, self.err = b"", str(e)
+            now = time.monotonic()
+            with self.cond:
+                if not d:
+                    self.open = False
+                    self.err = self.err or "closed"
+                self.buf += d
+                n = self.buf.count(b"event: state")
+                if n:
+                    self.times += [now] * n
+                    self.buf = self.buf[self.buf.rindex(b"event: state") + 12:]
+                self.cond.notify_all()
+
+    def quiet(self, gap, timeout):
+        """Wait (at most timeout) until no event has come for gap seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.cond:
+                last = self.times[-1] if self.times else 0.0
+            if time.monotonic() - last >= gap:
+                return
+            time.sleep(0.1)
+
+    def first_after(self, t, timeout):
+        """The arrival time of the first event after t, within timeout."""
+        def found():
+            return next((x for x in self.times if x > t), None)
+        with self.cond:
+            if not self.cond.wait_for(lambda: found() is not None or not self.open, timeout) \
+                    or found() is None:
+                raise RuntimeError(f"no state event within {timeout} s ({self.err or 'timeout'})")
+            return found()
+
+    def close(self):
+        self.open = False
+        self.thread.join(2)
+        self.s.close()
