@@ -52,7 +52,8 @@ FUZZ_TARGETS :=
 FUZZ_CC     = clang
 FUZZ_CFLAGS = -std=gnu17 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -Wall -Wextra -Werror -Wno-unused-parameter
-FUZZ_SMOKE_TIME ?= 20
+FUZZ_SMOKE_TIME ?= 10
+FUZZ_SMOKE_SEED ?= 1
 FUZZ_TIME ?= 600
 
 all: build-all
@@ -110,7 +111,7 @@ deps-bench:
 
 # fuzz-smoke: each fuzzer briefly (make check); fuzz: each for FUZZ_TIME seconds.
 fuzz-smoke: $(FUZZ_TARGETS)
-	@for t in $(FUZZ_TARGETS); do tools/run-fuzz $$t $(FUZZ_SMOKE_TIME) || exit 1; done
+	@for t in $(FUZZ_TARGETS); do FUZZ_SEED=$(FUZZ_SMOKE_SEED) tools/run-fuzz $$t $(FUZZ_SMOKE_TIME) || exit 1; done
 
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do tools/run-fuzz $$t $(FUZZ_TIME) || exit 1; done
