@@ -25,7 +25,10 @@
 #ifndef TERN_QUEUE_PROTO_H
 #define TERN_QUEUE_PROTO_H
 
+#define QUEUE_ID_LEN 16		/* upper-case hex characters */
 #define QUEUE_MAX_FIELD 2048
+#define QUEUE_MAX_STATUS 16	/* an enhanced status code, "5.1.1" */
+#define QUEUE_MAX_ADMIN_CMD 32
 #define QUEUE_MAX_RCPTS 1000
 #define QUEUE_MAX_PREPEND 16384
 #define QUEUE_AGENT_KEY_LEN 32
@@ -33,7 +36,8 @@
 enum queue_msg {
 	/* (no fields) -> QUEUE_NEW_RES */
 	QUEUE_NEW_REQ = 200,
-	/* u32 queue_status, queue id (12+ chars, [0-9A-F]), fd of the new file (when OK) */
+	/* u32 queue_status, queue id (QUEUE_ID_LEN chars, [0-9A-F]; "" unless OK),
+	 * fd of the new file (when OK) */
 	QUEUE_NEW_RES,
 
 	/* queue id, sender ("" for the null sender <>), u32 flags (QF_*), envid ("" if

@@ -105,7 +105,7 @@ void queue_submit_abort(struct queue_submission *s)
 	if (s->sock >= 0 && s->qid[0]) {
 		struct ipc_msg q;
 		ipc_msg_init(&q, QUEUE_ABORT_REQ, 3);
-		ipc_put_str(&q, s->qid);
+		queue_abort_put(&q, s->qid);
 		ipc_send(s->sock, &q);
 		ipc_msg_free(&q);
 	}

@@ -2,6 +2,7 @@
 #include "deliverd/agent.h"
 #include "common/daemon.h"
 #include "common/log.h"
+#include "common/queue_codec.h"
 #include "common/queue_proto.h"
 #include "common/util.h"
 
@@ -107,8 +108,7 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
 	event_add(a->ev_rd, NULL);
 	struct ipc_msg m;
 	ipc_msg_init(&m, QUEUE_AGENT_HELLO, 0);
-	ipc_put_u32(&m, a->transport);
-	ipc_put_bytes(&m, a->key, QUEUE_AGENT_KEY_LEN);
+	queue_hello_put(&m, a->transport, a->key);
 	ipc_conn_queue(&a->conn, &m);
 	ipc_msg_free(&m);
 	flush(a);
@@ -137,17 +137,14 @@ struct agent *agent_new(struct event_base *base, const char *queue_sock, uint32_
 void agent_result_begin(struct ipc_msg *m, const char *qid, uint32_t n)
 {
 	ipc_msg_init(m, QUEUE_JOB_RES, 0);
-	ipc_put_str(m, qid);
-	ipc_put_u32(m, n);
+	queue_job_res_put(m, qid, n);
 }
 
 void agent_result_add(struct ipc_msg *m, uint32_t idx, int result, const char *status,
 		      const char *text)
 {
-	ipc_put_u32(m, idx);
-	ipc_put_u32(m, (uint32_t)result);
-	ipc_put_str(m, status);
-	ipc_put_str(m, text);
+	queue_job_res_put_one(m, &(struct queue_rcpt_result){ .idx = idx, .result = (uint32_t)result,
+		.status = status, .text = text });
 }
 
 void agent_reply(struct agent *a, uint64_t gen, struct ipc_msg *m)

@@ -11,6 +11,7 @@
 #include "common/auth_client.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/queue_codec.h"
 #include "common/queue_proto.h"
 #include "common/util.h"
 #include "common/workq.h"
@@ -262,40 +263,26 @@ static void expand_cb(const struct auth_reply *rep, void *arg)
 
 static bool on_job(struct ipc_msg *m, uint64_t gen, void *arg)
 {
+	struct queue_job q;
+	if (!queue_job_get(m, &q))
+		return false;
 	struct ljob *j = xcalloc(1, sizeof *j);
 	j->gen = gen;
-	j->fd = ipc_take_fd(m);
-	const char *id = ipc_get_str(m, 31);
-	const char *sender = ipc_get_str(m, QUEUE_MAX_FIELD);
-	j->flags = ipc_get_u32(m);
-	j->size = ipc_get_u64(m);
-	(void)ipc_get_str(m, QUEUE_MAX_FIELD);	/* envid: DSNs are queued's business */
-	(void)ipc_get_u32(m);			/* ret */
-	uint32_t n = ipc_get_u32(m);
-	if (!id || !sender || m->bad || j->fd < 0 || n == 0 || n > QUEUE_MAX_RCPTS) {
-		free_job(j);
-		return false;
+	j->fd = q.fd;
+	strlcpy_t(j->id, q.qid, sizeof j->id);
+	j->sender = xstrdup(q.sender);
+	j->flags = q.flags;
+	j->size = q.size;
+	j->prepend = xstrdup(q.prepend);
+	/* envid, orcpt, notify: DSNs are queued's business; hop: the remote agent's */
+	j->r = xcalloc(q.nrcpt, sizeof *j->r);
+	for (uint32_t k = 0; k < q.nrcpt; k++) {
+		j->r[k].idx = q.rcpt[k].idx;
+		j->r[k].addr = xstrdup(q.rcpt[k].addr);
 	}
-	strlcpy_t(j->id, id, sizeof j->id);
-	j->sender = xstrdup(sender);
-	j->r = xcalloc(n, sizeof *j->r);
-	for (uint32_t k = 0; k < n && !m->bad; k++) {
-		j->r[k].idx = ipc_get_u32(m);
-		const char *a = ipc_get_str(m, QUEUE_MAX_FIELD);
-		(void)ipc_get_str(m, QUEUE_MAX_FIELD);	/* orcpt */
-		(void)ipc_get_u32(m);			/* notify */
-		(void)ipc_get_str(m, QUEUE_MAX_FIELD);	/* hop: the remote agent's */
-		j->r[k].addr = xstrdup(a ? a : "");
-		j->n++;
-	}
-	const char *pre = ipc_get_str(m, QUEUE_MAX_PREPEND);
-	j->prepend = xstrdup(pre ? pre : "");
-	if (!ipc_end(m)) {
-		free_job(j);
-		return false;
-	}
-	j->pending = j->n;
-	for (uint32_t k = 0; k < n; k++) {
+	j->n = j->pending = q.nrcpt;
+	queue_job_done(&q);
+	for (uint32_t k = 0; k < j->n; k++) {
 		struct expand_ctx *c = xcalloc(1, sizeof *c);
 		c->j = j;
 		c->k = k;

@@ -7,6 +7,7 @@
 #include "common/dns.h"
 #include "common/dnssec.h"
 #include "common/log.h"
+#include "common/queue_codec.h"
 #include "common/queue_proto.h"
 #include "common/tls.h"
 #include "common/util.h"
@@ -235,52 +236,44 @@ static void job_done(void *arg)
 	free_job(j);
 }
 
+/* A recipient of the job; one without a domain is refused right away. */
+static void take_rcpt(struct rrcpt *r, const struct queue_job_rcpt *q)
+{
+	r->idx = q->idx;
+	r->addr = xstrdup(q->addr);
+	r->orcpt = xstrdup(q->orcpt);
+	r->notify = q->notify;
+	r->hop = xstrdup(q->hop);
+	const char *at = strrchr(r->addr, '@');
+	r->domain = xstrdup(at ? at + 1 : "");
+	str_lower(r->domain);
+	if (!at || !at[1]) {
+		r->done = true;
+		r->result = QR_BOUNCE;
+		snprintf(r->status, sizeof r->status, "5.1.3");
+		snprintf(r->text, sizeof r->text, "bad recipient address syntax");
+	}
+}
+
 static bool on_job(struct ipc_msg *m, uint64_t gen, void *arg)
 {
+	struct queue_job q;
+	if (!queue_job_get(m, &q))
+		return false;
 	struct rjob *j = xcalloc(1, sizeof *j);
 	j->gen = gen;
-	j->fd = ipc_take_fd(m);
-	const char *id = ipc_get_str(m, 31);
-	const char *sender = ipc_get_str(m, QUEUE_MAX_FIELD);
-	j->flags = ipc_get_u32(m);
-	j->size = ipc_get_u64(m);
-	const char *envid = ipc_get_str(m, QUEUE_MAX_FIELD);
-	j->envid = xstrdup(envid ? envid : "");
-	j->ret = ipc_get_u32(m);
-	uint32_t n = ipc_get_u32(m);
-	if (!id || !sender || m->bad || j->fd < 0 || n == 0 || n > QUEUE_MAX_RCPTS) {
-		free_job(j);
-		return false;
-	}
-	strlcpy_t(j->id, id, sizeof j->id);
-	j->sender = xstrdup(sender);
-	j->r = xcalloc(n, sizeof *j->r);
-	for (uint32_t k = 0; k < n && !m->bad; k++) {
-		struct rrcpt *r = &j->r[j->n++];
-		r->idx = ipc_get_u32(m);
-		const char *a = ipc_get_str(m, QUEUE_MAX_FIELD);
-		const char *o = ipc_get_str(m, QUEUE_MAX_FIELD);
-		r->addr = xstrdup(a ? a : "");
-		r->orcpt = xstrdup(o ? o : "");
-		r->notify = ipc_get_u32(m);
-		const char *hop = ipc_get_str(m, QUEUE_MAX_FIELD);
-		r->hop = xstrdup(hop ? hop : "");
-		const char *at = strrchr(r->addr, '@');
-		r->domain = xstrdup(at ? at + 1 : "");
-		str_lower(r->domain);
-		if (!at || !at[1]) {
-			r->done = true;
-			r->result = QR_BOUNCE;
-			snprintf(r->status, sizeof r->status, "5.1.3");
-			snprintf(r->text, sizeof r->text, "bad recipient address syntax");
-		}
-	}
-	const char *pre = ipc_get_str(m, QUEUE_MAX_PREPEND);
-	j->prepend = xstrdup(pre ? pre : "");
-	if (!ipc_end(m)) {
-		free_job(j);
-		return false;
-	}
+	j->fd = q.fd;
+	strlcpy_t(j->id, q.qid, sizeof j->id);
+	j->sender = xstrdup(q.sender);
+	j->flags = q.flags;
+	j->size = q.size;
+	j->envid = xstrdup(q.envid);
+	j->ret = q.ret;
+	j->prepend = xstrdup(q.prepend);
+	j->r = xcalloc(q.nrcpt, sizeof *j->r);
+	for (uint32_t k = 0; k < q.nrcpt; k++)
+		take_rcpt(&j->r[j->n++], &q.rcpt[k]);
+	queue_job_done(&q);
 	workq_submit(work, job_work, job_done, j);
 	return true;
 }

@@ -3,6 +3,7 @@
 #include "mailctl/commands.h"
 #include "common/instance.h"
 #include "common/ipc.h"
+#include "common/queue_codec.h"
 #include "common/queue_proto.h"
 #include "common/util.h"
 
@@ -36,8 +37,7 @@ static int request(const struct instance *in, const char *cmd, const char *arg)
 	free(path);
 	struct ipc_msg m;
 	ipc_msg_init(&m, QUEUE_ADMIN_REQ, 1);
-	ipc_put_str(&m, cmd);
-	ipc_put_str(&m, arg);
+	queue_admin_put(&m, cmd, arg);
 	int sent = ipc_send(s, &m);
 	ipc_msg_free(&m);
 	if (sent < 0) {
@@ -50,20 +50,18 @@ static int request(const struct instance *in, const char *cmd, const char *arg)
 			close(s);
 			return cmd_error("queue %s: no answer from the queue manager", cmd);
 		}
-		st = ipc_get_u32(&m);
-		uint32_t n = ipc_get_u32(&m);
-		FILE *out = st == QS_OK || st == QS_MORE ? stdout : stderr;
-		for (uint32_t i = 0; i < n && !m.bad; i++) {
-			const char *l = ipc_get_str(&m, IPC_MAX_PAYLOAD);
-			if (l)
-				fprintf(out, "%s%s\n", out == stdout ? "" : "mailctl: ", l);
-		}
-		bool bad = !ipc_end(&m);
-		ipc_msg_free(&m);
-		if (bad) {
+		uint32_t n;
+		const char **lines = queue_admin_res_get(&m, &st, &n);
+		if (!lines) {
+			ipc_msg_free(&m);
 			close(s);
 			return cmd_error("queue %s: malformed answer from the queue manager", cmd);
 		}
+		FILE *out = st == QS_OK || st == QS_MORE ? stdout : stderr;
+		for (uint32_t i = 0; i < n; i++)
+			fprintf(out, "%s%s\n", out == stdout ? "" : "mailctl: ", lines[i]);
+		free(lines);
+		ipc_msg_free(&m);
 	}
 	close(s);
 	return st == QS_OK ? 0 : 1;

@@ -1,6 +1,7 @@
 /* qrec.c — encode and decode queue records and spool-file trailers. */
 #include "queued/qrec.h"
 #include "common/ipc.h"
+#include "common/queue_codec.h"
 #include "common/queue_proto.h"
 #include "common/util.h"
 
@@ -64,7 +65,7 @@ int qrec_decode(const unsigned char *buf, size_t len, struct qmsg *m)
 	if (version != 1 && version != QREC_VERSION)
 		goto bad;
 	const char *id = ipc_get_str(&r, QID_LEN);
-	if (!id || !qid_valid(id))
+	if (!id || !queue_id_valid(id))
 		goto bad;
 	memcpy(m->id, id, QID_LEN + 1);
 	m->sender = dup_str(&r);
@@ -148,15 +149,6 @@ bool qmsg_done(const struct qmsg *m)
 		if (m->rcpt[i].state != RS_DELIVERED && m->rcpt[i].state != RS_BOUNCED)
 			return false;
 	return true;
-}
-
-bool qid_valid(const char *id)
-{
-	size_t n = 0;
-	for (; id[n]; n++)
-		if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'A' && id[n] <= 'F')))
-			return false;
-	return n == QID_LEN;
 }
 
 static void be32(unsigned char *p, uint32_t v)

@@ -9,11 +9,13 @@
 #ifndef TERN_QUEUED_QREC_H
 #define TERN_QUEUED_QREC_H
 
+#include "common/queue_proto.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define QID_LEN		16	/* hex characters */
+#define QID_LEN		QUEUE_ID_LEN	/* hex characters */
 #define QREC_VERSION	2	/* 2 added prepend; version 1 records still decode */
 #define QTRAILER_MAGIC	"TERNENV1"
 #define QTRAILER_FIXED	12	/* u32 length + 8-byte magic */
@@ -61,8 +63,6 @@ void qmsg_free(struct qmsg *m);
 struct qrcpt *qmsg_add_rcpt(struct qmsg *m, const char *addr, const char *orcpt, uint32_t notify);
 /* True if every recipient is delivered or bounced. */
 bool qmsg_done(const struct qmsg *m);
-/* A valid queue id: QID_LEN upper-case hex characters. */
-bool qid_valid(const char *id);
 
 /* Trailer: the bytes to append after the message. */
 unsigned char *qtrailer_make(const struct qmsg *m, size_t *len);

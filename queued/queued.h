@@ -89,7 +89,8 @@ void sched_rearm_one(struct qent *e);		/* e changed: maybe fire earlier */
 void sched_agent_hello(uint64_t cid, uint32_t transport);
 void sched_agent_gone(uint64_t cid);
 void sched_agent_drain(uint64_t cid);	/* no new jobs for this agent */
-void sched_job_result(uint64_t cid, struct ipc_msg *m);
+/* false: malformed (queue_codec.h), close the agent's connection */
+bool sched_job_result(uint64_t cid, struct ipc_msg *m);
 void sched_set_paused(bool paused);
 
 /* bounce.c: failure DSN for unreported bounced recipients; delay warning. */

@@ -7,6 +7,7 @@
 #include "common/auth_client.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/queue_codec.h"
 #include "common/queue_proto.h"
 #include "common/util.h"
 
@@ -214,26 +215,20 @@ static void send_job(struct qent *e, struct agent *a, uint8_t mark)
 		free(j);
 		return;
 	}
+	struct queue_job_rcpt *rc = xcalloc(j->n, sizeof *rc);
+	for (uint32_t k = 0; k < j->n; k++) {
+		uint32_t i = j->idx[k];
+		e->inflight[i] = IF_JOB;
+		rc[k] = (struct queue_job_rcpt){ .idx = i, .addr = e->m.rcpt[i].addr,
+			.orcpt = e->m.rcpt[i].orcpt, .notify = e->m.rcpt[i].notify,
+			.hop = e->hop && e->hop[i] ? e->hop[i] : "" };
+	}
 	struct ipc_msg m;
 	ipc_msg_init(&m, QUEUE_JOB, 0);
-	ipc_put_str(&m, e->m.id);
-	ipc_put_str(&m, e->m.sender);
-	ipc_put_u32(&m, e->m.flags);
-	ipc_put_u64(&m, e->m.size);
-	ipc_put_str(&m, e->m.envid);
-	ipc_put_u32(&m, e->m.ret);
-	ipc_put_u32(&m, j->n);
-	for (uint32_t k = 0; k < j->n; k++) {
-		struct qrcpt *r = &e->m.rcpt[j->idx[k]];
-		e->inflight[j->idx[k]] = IF_JOB;
-		ipc_put_u32(&m, j->idx[k]);
-		ipc_put_str(&m, r->addr);
-		ipc_put_str(&m, r->orcpt);
-		ipc_put_u32(&m, r->notify);
-		ipc_put_str(&m, e->hop && e->hop[j->idx[k]] ? e->hop[j->idx[k]] : "");
-	}
-	ipc_put_str(&m, e->m.prepend ? e->m.prepend : "");
-	ipc_put_fd(&m, fd);
+	queue_job_put(&m, &(struct queue_job){ .qid = e->m.id, .sender = e->m.sender,
+		.flags = e->m.flags, .size = e->m.size, .envid = e->m.envid, .ret = e->m.ret,
+		.nrcpt = j->n, .rcpt = rc, .prepend = e->m.prepend ? e->m.prepend : "", .fd = fd });
+	free(rc);
 	j->next = jobs;
 	jobs = j;
 	a->jobs++;
@@ -550,49 +545,29 @@ void sched_agent_gone(uint64_t cid)
 	log_warn("delivery agent disconnected");
 }
 
-struct rcpt_result {
-	uint32_t i, res;
-	const char *st, *text;
-};
-
-/* The results of a QUEUE_JOB_RES (n of them, malloc'd), NULL when the message
- * is malformed or has bytes after them: nothing of it is applied then. */
-static struct rcpt_result *get_results(struct ipc_msg *m, uint32_t n)
+/* A malformed result (queue_codec.h: nothing of it is applied) makes the
+ * caller close the agent's connection: every job it holds is then retried. */
+bool sched_job_result(uint64_t cid, struct ipc_msg *m)
 {
-	if (n > QUEUE_MAX_RCPTS)
-		return NULL;
-	struct rcpt_result *r = xcalloc(n ? n : 1, sizeof *r);
-	for (uint32_t k = 0; k < n; k++) {
-		r[k].i = ipc_get_u32(m);
-		r[k].res = ipc_get_u32(m);
-		r[k].st = ipc_get_str(m, 16);
-		r[k].text = ipc_get_str(m, QUEUE_MAX_FIELD);
-	}
-	if (ipc_end(m))
-		return r;
-	free(r);
-	return NULL;
-}
-
-void sched_job_result(uint64_t cid, struct ipc_msg *m)
-{
-	const char *id = ipc_get_str(m, QID_LEN);
-	uint32_t n = ipc_get_u32(m);
-	struct job *j = id ? take_job(cid, id) : NULL;
-	if (!j) {
-		log_warn("job result for unknown job %s", id ? id : "(malformed)");
-		return;
-	}
-	struct rcpt_result *r = get_results(m, n);
+	const char *id;
+	uint32_t n;
+	struct queue_rcpt_result *r = queue_job_res_get(m, &id, &n);
 	if (!r) {
-		log_warn("malformed job result for %s", j->id);
-		n = 0;	/* the job closes below: its recipients are retried */
+		log_warn("malformed job result from a delivery agent%s%s; its jobs are retried",
+			 id ? " for " : "", id ? id : "");
+		return false;
+	}
+	struct job *j = take_job(cid, id);
+	if (!j) {
+		log_warn("job result for unknown job %s", id);
+		free(r);
+		return true;
 	}
 	struct qent *e = store_get(j->id);
 	struct agent *a = find_agent(cid);
 	for (uint32_t k = 0; k < n && e; k++) {
-		uint32_t i = r[k].i, res = r[k].res;
-		const char *st = r[k].st, *text = r[k].text;
+		uint32_t i = r[k].idx, res = r[k].result;
+		const char *st = r[k].status, *text = r[k].text;
 		if (i >= e->m.nrcpt || e->inflight[i] != IF_JOB)
 			break;
 		e->inflight[i] = IF_IDLE;
@@ -608,4 +583,5 @@ void sched_job_result(uint64_t cid, struct ipc_msg *m)
 	free(r);
 	close_job(j, "delivery agent returned no result");
 	kick_waiting();
+	return true;
 }

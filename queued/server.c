@@ -180,8 +180,10 @@ static void commit_done(void *arg)
 	flush_later(commit_flushed, k);
 }
 
-static void handle_new(struct client *c, struct ipc_msg *m)
+static bool handle_new(struct client *c, struct ipc_msg *m)
 {
+	if (!queue_empty_get(m))
+		return false;
 	struct ipc_msg r;
 	ipc_msg_init(&r, QUEUE_NEW_RES, m->hdr.id);
 	char id[QID_LEN + 1] = "";
@@ -206,16 +208,15 @@ static void handle_new(struct client *c, struct ipc_msg *m)
 		free(p);
 		st = QS_TEMPFAIL;
 	}
-	ipc_put_u32(&r, st);
-	ipc_put_str(&r, st == QS_OK ? id : "");
 	if (st == QS_OK) {
 		c->pend = xrealloc(c->pend, (c->npend + 1) * sizeof *c->pend);
 		memcpy(c->pend[c->npend].id, id, sizeof id);
 		c->pend[c->npend++].fd = fd;
-		ipc_put_fd(&r, theirs);
 	}
+	queue_new_res_put(&r, st, st == QS_OK ? id : "", theirs);
 	ipc_conn_queue(&c->conn, &r);
 	ipc_msg_free(&r);
+	return true;
 }
 
 /* Take the pending file id off the client's list; its fd or -1. */
@@ -231,30 +232,10 @@ static int take_pending(struct client *c, const char *id)
 	return -1;
 }
 
-/* Header fields to prepend: CRLF-terminated lines, the first one a field name,
- * no empty line (it would end the header early), no bare CR or LF. */
-static bool prepend_valid(const char *p)
-{
-	size_t n = strlen(p);
-	if (n == 0)
-		return true;
-	if (n < 2 || p[n - 2] != '\r' || p[n - 1] != '\n' || p[0] == ' ' || p[0] == '\t' ||
-	    strstr(p, "\r\n\r\n"))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\r' && p[i + 1] != '\n')
-			return false;
-		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
-			return false;
-	}
-	return true;
-}
-
 static bool parse_commit(struct client *c, struct ipc_msg *m, struct qmsg *q)
 {
 	struct queue_commit h;
-	if (!queue_commit_get(m, &h) || !h.qid || strlen(h.qid) > QID_LEN || !qid_valid(h.qid) ||
-	    h.nrcpt == 0 || h.ret > 2)
+	if (!queue_commit_get(m, &h))
 		return false;
 	memcpy(q->id, h.qid, QID_LEN + 1);
 	q->sender = xstrdup(h.sender);
@@ -272,7 +253,7 @@ static bool parse_commit(struct client *c, struct ipc_msg *m, struct qmsg *q)
 		qmsg_add_rcpt(q, a, o, notify & 15);
 	}
 	const char *p;
-	if (!queue_commit_get_end(m, &p) || (p && !prepend_valid(p)))
+	if (!queue_commit_get_end(m, &p))
 		return false;
 	if (p)
 		q->prepend = xstrdup(p);
@@ -317,17 +298,20 @@ static bool handle_commit(struct client *c, struct ipc_msg *m)
 	return true;
 }
 
-static void handle_abort(struct client *c, struct ipc_msg *m)
+static bool handle_abort(struct client *c, struct ipc_msg *m)
 {
-	const char *id = ipc_get_str(m, QID_LEN);
-	int fd = id ? take_pending(c, id) : -1;
+	const char *id;
+	if (!queue_abort_get(m, &id))
+		return false;
+	int fd = take_pending(c, id);
 	if (fd < 0)
-		return;
+		return true;
 	close(fd);
 	char *p = spool_path("incoming", id);
 	unlink(p);
 	free(p);
 	log_info("%s: enqueue aborted by the client (uid %u); file removed", id, c->uid);
+	return true;
 }
 
 struct admin_reply {
@@ -347,8 +331,8 @@ static void admin_reply_send(void *arg, int err)
 
 static void handle_admin(struct client *c, struct ipc_msg *m)
 {
-	const char *cmd = ipc_get_str(m, 32);
-	const char *arg = ipc_get_str(m, QUEUE_MAX_FIELD);
+	const char *cmd, *arg;
+	bool wellformed = queue_admin_get(m, &cmd, &arg);
 	char **lines = NULL;
 	uint32_t n = 0;
 	int st;
@@ -356,7 +340,7 @@ static void handle_admin(struct client *c, struct ipc_msg *m)
 		st = QS_REJECT;
 		lines = xmalloc(sizeof *lines);
 		lines[n++] = xstrdup("permission denied: queue administration needs root or the instance owner");
-	} else if (!cmd || !arg || !ipc_end(m)) {
+	} else if (!wellformed) {
 		st = QS_REJECT;
 		lines = xmalloc(sizeof *lines);
 		lines[n++] = xstrdup("malformed request");
@@ -376,21 +360,20 @@ static void handle_admin(struct client *c, struct ipc_msg *m)
 		ar->frames = xrealloc(ar->frames, (ar->n + 1) * sizeof *ar->frames);
 		struct ipc_msg *r = &ar->frames[ar->n++];
 		ipc_msg_init(r, QUEUE_ADMIN_RES, m->hdr.id);
-		ipc_put_u32(r, k < n ? QS_MORE : (uint32_t)st);
-		ipc_put_u32(r, k - i);
-		for (; i < k; i++) {
-			/* a single line is cut to fit (never happens with our lines) */
-			if (strlen(lines[i]) > IPC_MAX_PAYLOAD / 2)
-				lines[i][IPC_MAX_PAYLOAD / 2] = 0;
-			ipc_put_str(r, lines[i]);
-		}
+		/* a single line is cut to fit (never happens with our lines) */
+		for (uint32_t l = i; l < k; l++)
+			if (strlen(lines[l]) > IPC_MAX_PAYLOAD / 2)
+				lines[l][IPC_MAX_PAYLOAD / 2] = 0;
+		queue_admin_res_put(r, k < n ? QS_MORE : (uint32_t)st, k - i,
+				    lines ? lines + i : NULL);	/* none: lines is NULL */
+		i = k;
 	} while (i < n);
 	for (i = 0; i < n; i++)
 		free(lines[i]);
 	free(lines);
 	/* A command that changed the queue answers once its changes are durable
 	 * (and deleted files are gone), so mailctl returns when it is done. */
-	bool changes = cmd && c->admin && strcmp(cmd, "list") && strcmp(cmd, "show");
+	bool changes = wellformed && c->admin && strcmp(cmd, "list") && strcmp(cmd, "show");
 	if (changes)
 		flush_later(admin_reply_send, ar);
 	else
@@ -432,11 +415,10 @@ static bool handle_tlsrpt(struct client *c, struct ipc_msg *m)
  * user, and the word on whether they were delivered). */
 static bool handle_hello(struct client *c, struct ipc_msg *m)
 {
-	uint32_t t = ipc_get_u32(m);
-	size_t n = 0;
-	const unsigned char *key = ipc_get_bytes(m, &n, QUEUE_AGENT_KEY_LEN);
-	bool wellformed = ipc_end(m) && t <= QT_REMOTE && !c->agent;
-	if (!wellformed || !agent_key || !c->trusted || n != QUEUE_AGENT_KEY_LEN ||
+	uint32_t t;
+	const unsigned char *key;
+	bool wellformed = queue_hello_get(m, &t, &key) && !c->agent;
+	if (!wellformed || !agent_key || !c->trusted ||
 	    CRYPTO_memcmp(key, agent_key, QUEUE_AGENT_KEY_LEN) != 0) {
 		log_warn("queue.sock: uid %u (pid %d) asked to be a delivery agent without the "
 			 "agent key; refused", c->uid, c->pid);
@@ -451,20 +433,18 @@ static bool handle(struct client *c, struct ipc_msg *m)
 {
 	switch (m->hdr.type) {
 	case QUEUE_NEW_REQ:
-		handle_new(c, m);
-		return true;
+		return handle_new(c, m);
 	case QUEUE_COMMIT_REQ:
 		return handle_commit(c, m);
 	case QUEUE_ABORT_REQ:
-		handle_abort(c, m);
-		return true;
+		return handle_abort(c, m);
 	case QUEUE_ADMIN_REQ:
 		handle_admin(c, m);
 		return true;
 	case QUEUE_AGENT_HELLO:
 		return handle_hello(c, m);
 	case QUEUE_AGENT_DRAIN:
-		if (!c->agent || !ipc_end(m))
+		if (!c->agent || !queue_empty_get(m))
 			return false;
 		sched_agent_drain(c->cid);
 		return true;
@@ -473,10 +453,7 @@ static bool handle(struct client *c, struct ipc_msg *m)
 	case QUEUE_TLSRPT_RECORD:
 		return handle_tlsrpt(c, m);
 	case QUEUE_JOB_RES:
-		if (!c->agent)
-			return false;
-		sched_job_result(c->cid, m);
-		return true;
+		return c->agent && sched_job_result(c->cid, m);
 	default:
 		return false;
 	}

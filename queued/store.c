@@ -4,6 +4,7 @@
 #include "queued/queued.h"
 #include "queued/qindex.h"
 #include "common/log.h"
+#include "common/queue_codec.h"
 #include "common/util.h"
 
 #include <dirent.h>
@@ -187,7 +188,7 @@ static void scan_one(const char *id, struct recov *r, bool hold_orphans)
 		return;
 	char *p = spool_path("msg", id);
 	struct qmsg m;
-	if (qid_valid(id) && read_trailer(p, &m) == 0 && !strcmp(m.id, id)) {
+	if (queue_id_valid(id) && read_trailer(p, &m) == 0 && !strcmp(m.id, id)) {
 		if (hold_orphans) {
 			m.held = 1;
 			log_warn("%s: spool file without index record (commit interrupted before it was "

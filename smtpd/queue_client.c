@@ -59,7 +59,7 @@ void queue_abort(struct server *srv, const char *qid)
 		return;
 	struct ipc_msg m;
 	ipc_msg_init(&m, QUEUE_ABORT_REQ, 0);
-	ipc_put_str(&m, qid);
+	queue_abort_put(&m, qid);
 	peer_send(p, &m);
 }
 

@@ -58,3 +58,31 @@ def test_hello_without_the_key_is_refused_for_every_account(env, kind):
     assert env.log_text().count(REFUSAL) >= len(ACCOUNTS)
     env.wait_queue_empty()
 
+
+
+def test_job_result_with_trailing_bytes_is_refused_and_the_mail_stays_queued(tmp_parent):
+    """A QUEUE_JOB_RES saying "delivered" with a field after its end (issue 19,
+    one decoder per queue message, common/queue_codec.h): queued applies none
+    of it, logs it and drops the agent's connection; the message stays queued
+    and reaches the mailbox through the real agent afterwards."""
+    e = QueueEnv(tmp_parent)
+    try:
+        e.add_user("alice@example.test")
+        e.start_auth()
+        e.start_queued()
+        p = subprocess.Popen([sys.executable, os.path.join(HERE, "rogue_agent.py"),
+                              e.path("run", "queue.sock"), "key:" + e.agent_key.hex(), "10"],
+                             stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "ready"
+        e.sendmail("alice@example.test", input="Subject: for alice\n\nkept\n")
+        assert finish(p).split() == ["job", "closed"], e.log_text()[-3000:]
+        assert e.wait_log("malformed job result from a delivery agent"), e.log_text()[-3000:]
+        assert len(e.queue_list()) >= 1
+        assert not e.maildir_files("alice@example.test")
+        assert "status=sent" not in e.log_text()
+        e.start_deliverd()
+        e.ctl("queue", "flush")
+        e.wait_mail("alice@example.test")
+        e.wait_queue_empty()
+    finally:
+        e.stop()

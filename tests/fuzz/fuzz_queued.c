@@ -9,6 +9,7 @@
  * parts we write, has no bare LF outside the quoted original, and ends with
  * the closing boundary. Run: make fuzz (long) or make fuzz-smoke (make check). */
 #include "queued/dsn.h"
+#include "tests/fuzz/fuzz_ipc.h"
 #include "queued/qrec.h"
 #include "common/dmarc_record.h"
 #include "common/tlsrpt_record.h"
@@ -66,20 +67,9 @@ static void check_dmarc_record(const uint8_t *data, size_t size)
 		free(b);
 	}
 	free(line);
-	/* the input as the payload of a frame (header as ipc_encode writes it) */
-	if (size > IPC_MAX_PAYLOAD)
-		return;
-	unsigned char *buf = xmalloc(IPC_HDR_LEN + size + 1);
-	memset(buf, 0, IPC_HDR_LEN);
-	buf[0] = (unsigned char)(size >> 24);
-	buf[1] = (unsigned char)(size >> 16);
-	buf[2] = (unsigned char)(size >> 8);
-	buf[3] = (unsigned char)size;
-	buf[6] = IPC_VERSION;
-	if (size)
-		memcpy(buf + IPC_HDR_LEN, data, size);
+	/* the input as the payload of a frame */
 	struct ipc_msg d;
-	if (ipc_decode(buf, IPC_HDR_LEN + size, &d) > 0) {
+	if (fuzz_ipc_payload(data, size, &d)) {
 		if (dmarc_record_get(&d, &r) && dmarc_record_valid(&r)) {
 			char *a = dmarc_record_format(&r);
 			if (a && !dmarc_record_parse(a, &r2))
@@ -88,7 +78,6 @@ static void check_dmarc_record(const uint8_t *data, size_t size)
 		}
 		ipc_msg_free(&d);
 	}
-	free(buf);
 }
 
 /* TLS report records (QUEUE_TLSRPT_RECORD lines): a parsed line formats to a

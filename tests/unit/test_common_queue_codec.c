@@ -1,6 +1,6 @@
-/* The queue channel's commit and new-file messages (queue_codec.h): what is
- * encoded decodes the same, and a message with bytes after its last field is
- * refused. */
+/* The queue channel's messages (queue_codec.h): what is encoded decodes the
+ * same, and a message with bytes after its last field, or a field out of its
+ * range, is refused. */
 #include "common/queue_codec.h"
 #include "common/queue_proto.h"
 #include "common/util.h"
@@ -79,11 +79,193 @@ static void test_commit(void)
 	/* more recipients than the channel allows */
 	struct ipc_msg big, r;
 	ipc_msg_init(&big, QUEUE_COMMIT_REQ, 1);
-	queue_commit_put(&big, &(struct queue_commit){ .qid = "1", .sender = "", .envid = "",
+	queue_commit_put(&big, &(struct queue_commit){ .qid = "65A1B2C3D4E5F601", .sender = "", .envid = "",
 		.client = "", .authuser = "", .nrcpt = QUEUE_MAX_RCPTS + 1 });
 	wire(&big, &r);
 	struct queue_commit c;
 	CHECK(!queue_commit_get(&r, &c));
+	ipc_msg_free(&r);
+	/* a prepend that would end the header early, or starts with a space */
+	commit_msg(&m, "X: y\r\n\r\nBody: z\r\n", false);
+	CHECK(!read_commit(&m, &p));
+	ipc_msg_free(&m);
+	commit_msg(&m, " folded\r\n", false);
+	CHECK(!read_commit(&m, &p));
+	ipc_msg_free(&m);
+}
+
+static void test_ids_and_prepends(void)
+{
+	CHECK(queue_id_valid("65A1B2C3D4E5F608"));
+	CHECK(!queue_id_valid("65a1b2c3d4e5f608"));
+	CHECK(!queue_id_valid("65A1B2C3"));
+	CHECK(!queue_id_valid("../../etc/passwd"));
+	CHECK(!queue_id_valid(NULL));
+	CHECK(queue_prepend_valid(""));
+	CHECK(queue_prepend_valid("A: b\r\n\tc\r\nD: e\r\n"));
+	CHECK(!queue_prepend_valid("A: b\n"));
+	CHECK(!queue_prepend_valid("A: b\rc\r\n"));
+	CHECK(!queue_prepend_valid("A: b"));
+	/* an empty first line (it ended the header before the message's own) */
+	CHECK(!queue_prepend_valid("\r\n"));
+	CHECK(!queue_prepend_valid("\r\nX: y\r\n"));
+	CHECK(!queue_prepend_valid("no colon\r\n"));
+}
+
+/* A QUEUE_JOB with two recipients, maybe with a field after its end. */
+static void job_msg(struct ipc_msg *out, bool trailing, bool fd)
+{
+	struct queue_job_rcpt rc[2] = {
+		{ .idx = 0, .addr = "b@y.test", .orcpt = "", .notify = 0, .hop = "" },
+		{ .idx = 3, .addr = "c@z.test", .orcpt = "rfc822;c@z.test", .notify = 6,
+		  .hop = "mx.z.test" } };
+	struct ipc_msg m;
+	ipc_msg_init(&m, QUEUE_JOB, 0);
+	queue_job_put(&m, &(struct queue_job){ .qid = "65A1B2C3D4E5F601", .sender = "a@x.test",
+		.flags = 1, .size = 1234, .envid = "e1", .ret = 2, .nrcpt = 2, .rcpt = rc,
+		.prepend = "X-A: b\r\n", .fd = open("/dev/null", O_RDONLY | O_CLOEXEC) });
+	if (trailing)
+		ipc_put_str(&m, "");
+	int f = m.fd;
+	m.fd = -1;
+	wire(&m, out);
+	if (fd)
+		out->fd = f;
+	else
+		close(f);
+}
+
+static void test_job(void)
+{
+	struct ipc_msg m;
+	struct queue_job j;
+	job_msg(&m, false, true);
+	CHECK(queue_job_get(&m, &j));
+	CHECK_STR(j.qid, "65A1B2C3D4E5F601");
+	CHECK_STR(j.sender, "a@x.test");
+	CHECK(j.flags == 1 && j.size == 1234 && j.ret == 2 && j.nrcpt == 2 && j.fd >= 0);
+	CHECK_STR(j.envid, "e1");
+	CHECK_STR(j.prepend, "X-A: b\r\n");
+	CHECK(j.rcpt[1].idx == 3 && j.rcpt[1].notify == 6);
+	CHECK_STR(j.rcpt[0].addr, "b@y.test");
+	CHECK_STR(j.rcpt[1].orcpt, "rfc822;c@z.test");
+	CHECK_STR(j.rcpt[1].hop, "mx.z.test");
+	close(j.fd);
+	queue_job_done(&j);
+	ipc_msg_free(&m);
+	/* trailing bytes, or no message file: refused, the fd stays with m */
+	job_msg(&m, true, true);
+	CHECK(!queue_job_get(&m, &j) && m.fd >= 0);
+	ipc_msg_free(&m);
+	job_msg(&m, false, false);
+	CHECK(!queue_job_get(&m, &j));
+	ipc_msg_free(&m);
+}
+
+static void job_res_msg(struct ipc_msg *out, uint32_t result, bool trailing)
+{
+	struct ipc_msg m;
+	ipc_msg_init(&m, QUEUE_JOB_RES, 0);
+	queue_job_res_put(&m, "65A1B2C3D4E5F601", 2);
+	queue_job_res_put_one(&m, &(struct queue_rcpt_result){ 0, QR_DELIVERED, "2.0.0", "ok" });
+	queue_job_res_put_one(&m, &(struct queue_rcpt_result){ 3, result, "5.1.1", "no" });
+	if (trailing)
+		ipc_put_u32(&m, 0);
+	wire(&m, out);
+}
+
+static void test_job_res(void)
+{
+	struct ipc_msg m;
+	const char *qid;
+	uint32_t n;
+	job_res_msg(&m, QR_BOUNCE, false);
+	struct queue_rcpt_result *r = queue_job_res_get(&m, &qid, &n);
+	CHECK(r && n == 2);
+	if (r) {
+		CHECK_STR(qid, "65A1B2C3D4E5F601");
+		CHECK(r[1].idx == 3 && r[1].result == QR_BOUNCE);
+		CHECK_STR(r[0].status, "2.0.0");
+		CHECK_STR(r[1].text, "no");
+	}
+	free(r);
+	ipc_msg_free(&m);
+	job_res_msg(&m, QR_BOUNCE, true);
+	CHECK(!queue_job_res_get(&m, &qid, &n));
+	ipc_msg_free(&m);
+	job_res_msg(&m, QR_BOUNCE + 1, false);
+	CHECK(!queue_job_res_get(&m, &qid, &n));
+	ipc_msg_free(&m);
+}
+
+static void test_small(void)
+{
+	for (int trailing = 0; trailing < 2; trailing++) {
+		struct ipc_msg m, r;
+		const char *a, *b;
+		ipc_msg_init(&m, QUEUE_ABORT_REQ, 0);
+		queue_abort_put(&m, "65A1B2C3D4E5F601");
+		if (trailing)
+			ipc_put_u32(&m, 0);
+		wire(&m, &r);
+		CHECK(queue_abort_get(&r, &a) == !trailing);
+		ipc_msg_free(&r);
+
+		ipc_msg_init(&m, QUEUE_ADMIN_REQ, 0);
+		queue_admin_put(&m, "show", "65A1B2C3D4E5F601");
+		if (trailing)
+			ipc_put_u32(&m, 0);
+		wire(&m, &r);
+		CHECK(queue_admin_get(&r, &a, &b) == !trailing);
+		if (!trailing) {
+			CHECK_STR(a, "show");
+			CHECK_STR(b, "65A1B2C3D4E5F601");
+		}
+		ipc_msg_free(&r);
+
+		unsigned char key[QUEUE_AGENT_KEY_LEN] = { 1, 2, 3 };
+		const unsigned char *k;
+		uint32_t t;
+		ipc_msg_init(&m, QUEUE_AGENT_HELLO, 0);
+		queue_hello_put(&m, QT_REMOTE, key);
+		if (trailing)
+			ipc_put_u32(&m, 0);
+		wire(&m, &r);
+		CHECK(queue_hello_get(&r, &t, &k) == !trailing);
+		CHECK(trailing || (t == QT_REMOTE && !memcmp(k, key, sizeof key)));
+		ipc_msg_free(&r);
+
+		char *lines[] = { "one", "two" };
+		uint32_t st, n;
+		ipc_msg_init(&m, QUEUE_ADMIN_RES, 0);
+		queue_admin_res_put(&m, QS_MORE, 2, lines);
+		if (trailing)
+			ipc_put_str(&m, "three");
+		wire(&m, &r);
+		const char **got = queue_admin_res_get(&r, &st, &n);
+		CHECK((got != NULL) == !trailing);
+		if (got) {
+			CHECK(st == QS_MORE && n == 2);
+			CHECK_STR(got[1], "two");
+		}
+		free(got);
+		ipc_msg_free(&r);
+
+		ipc_msg_init(&m, QUEUE_NEW_REQ, 0);
+		if (trailing)
+			ipc_put_u32(&m, 0);
+		wire(&m, &r);
+		CHECK(queue_empty_get(&r) == !trailing);
+		ipc_msg_free(&r);
+	}
+	/* an admin answer that claims more lines than its bytes can hold */
+	struct ipc_msg m, r;
+	uint32_t st, n;
+	ipc_msg_init(&m, QUEUE_ADMIN_RES, 0);
+	ipc_put_u32(&m, QS_OK);
+	ipc_put_u32(&m, 0xffffffffu);
+	wire(&m, &r);
+	CHECK(!queue_admin_res_get(&r, &st, &n));
 	ipc_msg_free(&r);
 }
 
@@ -108,8 +290,7 @@ static void test_replies(void)
 		ipc_msg_free(&r);
 
 		ipc_msg_init(&m, QUEUE_NEW_RES, 1);
-		ipc_put_u32(&m, QS_OK);
-		ipc_put_str(&m, "65A1B2C3D4E5F602");
+		queue_new_res_put(&m, QS_OK, "65A1B2C3D4E5F602", -1);
 		if (trailing)
 			ipc_put_u32(&m, 1);
 		wire(&m, &r);
@@ -128,5 +309,9 @@ int main(void)
 {
 	test_commit();
 	test_replies();
+	test_ids_and_prepends();
+	test_job();
+	test_job_res();
+	test_small();
 	return check_summary("queue_codec");
 }
