@@ -621,8 +621,9 @@ int mi_drop(const char *dir)
 struct entry {
 	char *name;
 	size_t base_len;	/* length of the unique part before ":2," */
-	int64_t mtime;
+	int64_t mtime;		/* ns; -1 until stat'ed */
 	bool seen;
+	uint64_t size;		/* octets on disk, once stat'ed */
 };
 
 static size_t base_len(const char *file)
@@ -698,7 +699,7 @@ static struct entry *move_new(struct mi *mi, size_t *n)
 				cap *= 2;
 				v = xrealloc(v, cap * sizeof *v);
 			}
-			v[(*n)++] = (struct entry){ name, base_len(name), -1, false };
+			v[(*n)++] = (struct entry){ name, base_len(name), -1, false, 0 };
 			name = NULL;
 		}
 		free(name);
@@ -734,6 +735,7 @@ static struct entry *read_cur(struct mi *mi, size_t *n)
 		v[*n].base_len = base_len(e->d_name);
 		v[*n].mtime = -1;
 		v[*n].seen = false;
+		v[*n].size = 0;
 		(*n)++;
 	}
 	closedir(d);
@@ -744,7 +746,7 @@ static struct entry *read_cur(struct mi *mi, size_t *n)
 
 static struct entry *find_entry(struct entry *v, size_t n, const char *file)
 {
-	struct entry key = { (char *)file, base_len(file), 0, false };
+	struct entry key = { (char *)file, base_len(file), 0, false, 0 };
 	return bsearch(&key, v, n, sizeof *v, cmp_entry_name);
 }
 
@@ -777,7 +779,7 @@ static void parse_and_cache(struct mi *mi, uint32_t uid, int fd, uint64_t size, 
 {
 	struct mime_msg *m = NULL;
 	if (size <= MI_MAX_MSG)
-		m = mime_parse_fd(fd, MI_MAX_MSG, crlf_size);
+		m = mime_parse_fd_len(fd, size, MI_MAX_MSG, crlf_size);
 	if (m) {
 		cache_structures(mi, uid, m);
 		mime_stream_free(m);
@@ -789,24 +791,36 @@ static void parse_and_cache(struct mi *mi, uint32_t uid, int fd, uint64_t size, 
 }
 
 /* Index one new file of cur/: size, date, structures. The file is parsed as
- * it is read (mime_stream.h), so even a huge message costs bounded memory. */
-static int index_file(struct mi *mi, const char *file, uint32_t uid, int64_t *idate_out)
+ * it is read (mime_stream.h), so even a huge message costs bounded memory.
+ * curfd is cur/ opened (-1: open by path); known, when not NULL, holds
+ * size and mtime from the caller's lstat of the name (a regular file), so
+ * the file is not stat'ed again: a first open of a large folder did three
+ * stats per message. */
+static int index_file(struct mi *mi, int curfd, const char *file, const struct entry *known,
+		      uint32_t uid, int64_t *idate_out)
 {
-	char *path = xasprintf("%s/cur/%s", mi->dir, file);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	free(path);
+	int fd;
+	if (curfd >= 0) {
+		fd = openat(curfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	} else {
+		char *path = xasprintf("%s/cur/%s", mi->dir, file);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		free(path);
+	}
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fd < 0 || (!known && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))) {
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
+	uint64_t size = known ? known->size : (uint64_t)st.st_size;
+	int64_t idate = known ? known->mtime / 1000000000LL : (int64_t)st.st_mtim.tv_sec;
 	char *kw = mkw_names(kwmap(mi), file, "");
 	struct mi_rec r = { .uid = uid, .flags = mi_flags_from_name(file), .modseq = ++mi->h.modseq,
-			    .idate = st.st_mtim.tv_sec, .savedate = time(NULL), .file = (char *)file,
+			    .idate = idate, .savedate = time(NULL), .file = (char *)file,
 			    .keywords = kw };
-	r.size = (uint64_t)st.st_size;
-	parse_and_cache(mi, uid, fd, (uint64_t)st.st_size, &r.size);
+	r.size = size;
+	parse_and_cache(mi, uid, fd, size, &r.size);
 	close(fd);
 	if (idate_out)
 		*idate_out = r.idate;
@@ -934,26 +948,31 @@ static void reconcile_known(struct mi *mi, struct entry *v, size_t n)
 }
 
 static void add_unknown(struct mi *mi, struct entry *v, size_t n, uint32_t **new_uids,
-			size_t *n_new, size_t first_new_cnt)
+			size_t *n_new)
 {
+	char *cd = xasprintf("%s/cur", mi->dir);
+	int curfd = open(cd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(cd);
+	if (curfd < 0)
+		return;
 	struct entry **fresh = xcalloc(n + 1, sizeof *fresh);
 	size_t nf = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].seen)
 			continue;
-		char *p = xasprintf("%s/cur/%s", mi->dir, v[i].name);
+		/* the one stat of the file: its age orders the new UIDs, and
+		 * index_file takes size and date from it */
 		struct stat st;
-		if (stat(p, &st) == 0) {
+		if (fstatat(curfd, v[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
 			v[i].mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+			v[i].size = (uint64_t)st.st_size;
 			fresh[nf++] = &v[i];
 		}
-		free(p);
 	}
 	qsort(fresh, nf, sizeof *fresh, cmp_entry_age);
-	(void)first_new_cnt;
 	for (size_t i = 0; i < nf; i++) {
 		uint32_t uid = mi->h.uidnext;
-		if (index_file(mi, fresh[i]->name, uid, NULL) < 0)
+		if (index_file(mi, curfd, fresh[i]->name, fresh[i], uid, NULL) < 0)
 			continue;
 		mi->h.uidnext++;
 		if (new_uids) {
@@ -962,6 +981,7 @@ static void add_unknown(struct mi *mi, struct entry *v, size_t n, uint32_t **new
 		}
 	}
 	free(fresh);
+	close(curfd);
 }
 
 /* Does the mtime the index recorded still describe the directory? Nanosecond
@@ -1013,7 +1033,7 @@ static int full_scan(struct mi *mi, uint32_t **new_uids, size_t *n_new)
 	if (!v || cm < 0)
 		return -1;
 	reconcile_known(mi, v, n);
-	add_unknown(mi, v, n, new_uids, n_new, 0);
+	add_unknown(mi, v, n, new_uids, n_new);
 	free_entries(v, n);
 	mi->h.cur_mtime = mi->cur_expect = cm;
 	mi->cur_foreign = false;
@@ -1039,7 +1059,7 @@ static int scan(struct mi *mi, uint32_t **new_uids, size_t *n_new)
 		mi->h.new_mtime = nm;	/* taken before the read: later mail changes it */
 		qsort(moved, n, sizeof *moved, cmp_entry_name);
 		if (cur_ok && !mi->cur_foreign && all_unknown(mi, moved, n))
-			add_unknown(mi, moved, n, new_uids, n_new, 0);
+			add_unknown(mi, moved, n, new_uids, n_new);
 		else
 			cur_ok = false;
 		free_entries(moved, n);
@@ -1195,7 +1215,7 @@ int mi_add_tmp(struct mi *mi, const char *base, uint32_t flags, const char *keyw
 	fsync_dir(cd);
 	free(cd);
 	*uid = mi->h.uidnext;
-	if (index_file(mi, file, *uid, NULL) == 0) {
+	if (index_file(mi, -1, file, NULL, *uid, NULL) == 0) {
 		mi->h.uidnext++;
 		if (keywords && *keywords)
 			mi_set_flags(mi, *uid, flags, keywords);

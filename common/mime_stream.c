@@ -331,7 +331,12 @@ struct mime_msg *mime_parse_fd(int fd, uint64_t max, uint64_t *crlf_len)
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return NULL;
-	uint64_t size = (uint64_t)st.st_size < max ? (uint64_t)st.st_size : max;
+	return mime_parse_fd_len(fd, (uint64_t)st.st_size, max, crlf_len);
+}
+
+struct mime_msg *mime_parse_fd_len(int fd, uint64_t len, uint64_t max, uint64_t *crlf_len)
+{
+	uint64_t size = len < max ? len : max;
 	struct sparser s = { 0 };
 	s.w = xcalloc(1, sizeof *s.w);
 	s.w->maplen = (size_t)(2 * size + 4096);

@@ -33,6 +33,9 @@
  * 0; any line ends). NULL on a read error. *crlf_len (optional) receives the
  * CRLF length. Free with mime_stream_free, never mime_free. */
 struct mime_msg *mime_parse_fd(int fd, uint64_t max, uint64_t *crlf_len);
+/* The same for a caller that knows the file's size already (its stat of the
+ * name): no fstat of its own. */
+struct mime_msg *mime_parse_fd_len(int fd, uint64_t len, uint64_t max, uint64_t *crlf_len);
 void mime_stream_free(struct mime_msg *m);
 
 /* CRLF octets [start, start + len) of the file at fd, in chunks. */

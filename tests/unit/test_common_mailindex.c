@@ -355,6 +355,45 @@ static void test_read_only_open_writes_nothing(void)
 	free(dir);
 }
 
+/* A first open takes each new file's internal date, size and age order from
+ * one stat of its name (no second stat after opening it): UIDs oldest
+ * first, INTERNALDATE the file's mtime, RFC822.SIZE in CRLF octets; names
+ * that are not regular files (a symlink, a directory) are not indexed. */
+static void test_first_open_from_one_stat(void)
+{
+	char why[256];
+	dir = xasprintf("%s/OneStat", check_tmpdir());
+	CHECK(ms_ensure_maildir(dir, false) == 0);
+	const char *names[3] = { "7000.z,S=22", "7001.y,S=22:2,S", "7002.x" };
+	const time_t mt[3] = { 1500000300, 1500000100, 1500000200 };
+	for (int i = 0; i < 3; i++) {
+		CHECK(check_put_file(dir, "cur", names[i], "Subject: s\n\nline\nline\n") == 0);
+		char *p = xasprintf("%s/cur/%s", dir, names[i]);
+		struct timespec ts[2] = { { mt[i], 0 }, { mt[i], 0 } };
+		CHECK(utimensat(AT_FDCWD, p, ts, 0) == 0);
+		free(p);
+	}
+	char *link = xasprintf("%s/cur/7003.link", dir), *sub = xasprintf("%s/cur/7004.dir", dir);
+	CHECK(symlink(names[0], link) == 0 && mkdir(sub, 0700) == 0);
+	struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	CHECK(mi != NULL);
+	struct mi_rec *recs;
+	size_t n;
+	mi_load(mi, &recs, &n);
+	CHECK(n == 3);
+	const int order[3] = { 1, 2, 0 };	/* by mtime */
+	for (size_t i = 0; i < n && i < 3; i++) {
+		CHECK(!strcmp(recs[i].file, names[order[i]]));
+		CHECK(recs[i].idate == (int64_t)mt[order[i]]);
+		CHECK(recs[i].size == 26);	/* 22 octets, 4 LFs */
+	}
+	mi_recs_free(recs, n);
+	mi_close(mi);
+	free(link);
+	free(sub);
+	free(dir);
+}
+
 int main(void)
 {
 	char why[256];
@@ -462,5 +501,6 @@ int main(void)
 	test_read_only_open_writes_nothing();
 	test_uidvalidity_per_folder();
 	test_savedate();
+	test_first_open_from_one_stat();
 	return check_summary("mailindex");
 }
