@@ -31,6 +31,17 @@
  * rebuilt from the file when first asked for instead of served stale.
  * 2: addresses by mime_addr.h (comments as display names, routes, groups). */
 #define MI_CACHE_V	'\002'
+/* Page size of an index this version creates (an existing file keeps the
+ * size it was made with: Berkeley DB reads it from the file). Indexing a
+ * large folder appends to five key ranges at once, so most leaves are
+ * split half full and the index of 100,000 messages took 44,000 4 KiB
+ * pages, each one pwrite() at the first close and one pread() per page a
+ * later FETCH reads: larger pages make four times fewer of both. */
+#define MI_PAGE_SIZE	(16 * 1024)
+/* Berkeley DB's page cache per handle: its default (256 KiB) is 16 such
+ * pages, too few for the leaves of five key ranges and their parents while
+ * indexing, so leaves were written out, read back and written again. */
+#define MI_CACHE_BYTES	(2U * 1024 * 1024)
 
 struct hdr_rec {
 	uint32_t version, uidvalidity, uidnext, count;
@@ -416,6 +427,10 @@ static int open_db(struct mi *mi, bool create)
 {
 	char *path = xasprintf("%s/%s", mi->dir, MI_DB);
 	int r = db_create(&mi->db, NULL, 0);
+	if (r == 0 && create)
+		r = mi->db->set_pagesize(mi->db, MI_PAGE_SIZE);
+	if (r == 0)
+		r = mi->db->set_cachesize(mi->db, 0, MI_CACHE_BYTES, 1);
 	if (r == 0)
 		r = mi->db->open(mi->db, NULL, path, NULL, DB_BTREE, create ? DB_CREATE : 0, 0600);
 	free(path);

@@ -394,6 +394,72 @@ static void test_first_open_from_one_stat(void)
 	free(dir);
 }
 
+static uint32_t db_pagesize(const char *path)
+{
+	DB *db;
+	uint32_t ps = 0;
+	CHECK(db_create(&db, NULL, 0) == 0);
+	if (db->open(db, NULL, path, NULL, DB_BTREE, DB_RDONLY, 0) == 0)
+		db->get_pagesize(db, &ps);
+	db->close(db, 0);
+	return ps;
+}
+
+/* Copy every record of the index at path into a new file with 4 KiB pages
+ * (what every index before 16 KiB pages had), in its place. */
+static void rewrite_with_small_pages(const char *path)
+{
+	char *tmp = xasprintf("%s.small", path);
+	DB *from = NULL, *to = NULL;
+	CHECK(db_create(&from, NULL, 0) == 0);
+	CHECK(db_create(&to, NULL, 0) == 0);
+	CHECK(from->open(from, NULL, path, NULL, DB_BTREE, DB_RDONLY, 0) == 0);
+	CHECK(to->set_pagesize(to, 4096) == 0);
+	CHECK(to->open(to, NULL, tmp, NULL, DB_BTREE, DB_CREATE, 0600) == 0);
+	DBC *c;
+	CHECK(from->cursor(from, NULL, &c, 0) == 0);
+	DBT k, v;
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	while (c->get(c, &k, &v, DB_NEXT) == 0)
+		CHECK(to->put(to, NULL, &k, &v, 0) == 0);
+	c->close(c);
+	from->close(from, 0);
+	to->close(to, 0);
+	CHECK(rename(tmp, path) == 0);
+	free(tmp);
+}
+
+/* A new index is made with 16 KiB pages (four times fewer page writes and
+ * reads for a large folder); an index made before, with 4 KiB pages, is
+ * used as it is: same UIDVALIDITY and records, no rebuild, and it keeps
+ * its page size as it grows. */
+static void test_page_size(void)
+{
+	char why[256];
+	dir = xasprintf("%s/Pages", check_tmpdir());
+	CHECK(ms_ensure_maildir(dir, false) == 0);
+	put_new("8000.p1,S=10,W=12", "Subject: p\n\nx\n");
+	struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	CHECK(mi != NULL);
+	uint32_t uv = mi_header(mi)->uidvalidity;
+	mi_close(mi);
+	char *db = xasprintf("%s/tern-index.db", dir);
+	CHECK(db_pagesize(db) == 16384);
+	rewrite_with_small_pages(db);
+	CHECK(db_pagesize(db) == 4096);
+	put_new("8001.p2,S=10,W=12", "Subject: q\n\nx\n");
+	mi = mi_open(dir, NULL, NULL, why, sizeof why);
+	CHECK(mi != NULL && mi_header(mi)->uidvalidity == uv && mi_header(mi)->count == 2);
+	char *env = mi_cached(mi, 1, 'E');
+	CHECK(env && strstr(env, "\"p\""));
+	free(env);
+	mi_close(mi);
+	CHECK(db_pagesize(db) == 4096);
+	free(db);
+	free(dir);
+}
+
 int main(void)
 {
 	char why[256];
@@ -502,5 +568,6 @@ int main(void)
 	test_uidvalidity_per_folder();
 	test_savedate();
 	test_first_open_from_one_stat();
+	test_page_size();
 	return check_summary("mailindex");
 }
