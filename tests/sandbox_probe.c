@@ -5,7 +5,11 @@
  *            filter kills the process (SIGSYS) and its supervisor logs it;
  *   SIGUSR1  the action in TERN_SANDBOX_PROBE: "open:PATH" (Landlock refuses a
  *            path outside the role) or "connect:PATH" (a stream socket to a
- *            Unix socket path: killed where the role may not make one).
+ *            Unix socket path: killed where the role may not make one);
+ *   SIGWINCH openat(DIR, NAME, O_RDONLY) for every directory descriptor the
+ *            process holds, NAME from TERN_SANDBOX_PROBE_HELD: the IMAP idle
+ *            holder keeps O_PATH descriptors of parked folders' new/ and cur/,
+ *            and must not be able to open a message through them.
  * Each attempt that returns is reported on stderr (the instance log):
  *   tern-sandbox-probe pid=N ACTION: refused (errno text) | allowed
  * The production binaries carry no test hook; this library is the switch. */
@@ -16,11 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 static char action[256];
+static char held_name[256];
 
 static void report(const char *what, long r, int err)
 {
@@ -60,6 +66,24 @@ static void probe_connect(const char *path)
 		close((int)s);
 }
 
+/* Through each directory descriptor held: the highest descriptor looked at
+ * is a few thousand (the tests park a handful of sessions). */
+static void probe_held(int sig)
+{
+	for (int fd = 3; fd < 4096; fd++) {
+		struct stat st;
+		if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		long r = syscall(SYS_openat, fd, held_name, O_RDONLY | O_CLOEXEC);
+		int err = errno;
+		char what[300];
+		snprintf(what, sizeof what, "held:%s", held_name);
+		report(what, r, err);
+		if (r >= 0)
+			close((int)r);
+	}
+}
+
 static void probe_action(int sig)
 {
 	if (!strncmp(action, "open:", 5))
@@ -72,8 +96,12 @@ __attribute__((constructor)) static void probe_init(void)
 {
 	const char *a = getenv("TERN_SANDBOX_PROBE");
 	snprintf(action, sizeof action, "%s", a ? a : "");
+	a = getenv("TERN_SANDBOX_PROBE_HELD");
+	snprintf(held_name, sizeof held_name, "%s", a ? a : ".");
 	struct sigaction sa = { .sa_handler = probe_exec, .sa_flags = SA_RESTART };
 	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = probe_action;
 	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = probe_held;
+	sigaction(SIGWINCH, &sa, NULL);
 }

@@ -3,14 +3,18 @@ allow-list (Seccomp: 2, NoNewPrivs: 1), as root and as an ordinary user. A
 system call outside the list kills the process (SIGSYS); the master logs it
 naming the role and restarts it as for any crash. A POP3 or IMAP session
 process is confined the same way, its mail role logs the kill, and it cannot
-reach queue.sock (it may not make a stream socket).
+reach queue.sock (it may not make a stream socket). The IMAP idle holder
+cannot open a message through the folder descriptors it holds for parked
+sessions.
 
 The test hook is build/tests/sandbox_probe.so (tests/sandbox_probe.c),
 preloaded into the instance's processes: SIGUSR2 makes a process attempt
-execve, SIGUSR1 the action named in TERN_SANDBOX_PROBE. The binaries under
-test carry no hook of their own."""
+execve, SIGUSR1 the action named in TERN_SANDBOX_PROBE, SIGWINCH an open of
+TERN_SANDBOX_PROBE_HELD through every directory descriptor held. The binaries
+under test carry no hook of their own."""
 import os
 import poplib
+import stat
 import pwd
 import shutil
 import signal
@@ -22,15 +26,19 @@ import pytest
 
 from conftest import IS_ROOT, TERN_BIN, Instance, mailctl, wait_for
 from conftest import proc_children as children, proc_gone as gone
+from imap_harness import chown_vmail
 
 PROBE = os.path.normpath(os.path.join(TERN_BIN, "..", "tests", "sandbox_probe.so"))
 ROLES = ["authd", "queued", "deliverd-local", "deliverd-sts", "deliverd-remote", "pop3d-mail",
          "imapd-idle", "imapd-mail", "httpd-mail", "smtpd", "pop3d", "imapd", "httpd"]
 PASSWORD = "Sandbox-pw-1"
+# a message put in box's cur/ before the start, as another Maildir tool would
+HELD = "1700000000.M1P1.sandbox:2,S"
 
 
 def probe_env(action=""):
-    return dict(os.environ, LD_PRELOAD=PROBE, TERN_SANDBOX_PROBE=action)
+    return dict(os.environ, LD_PRELOAD=PROBE, TERN_SANDBOX_PROBE=action,
+                TERN_SANDBOX_PROBE_HELD=HELD)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +52,12 @@ def inst():
         for name in ("imapd", "pop3d"):
             i.set_conf(name, "plaintext_auth_networks", "127.0.0.0/8")
         i.set_conf("authd", "failure_delay", "0s")
+        i.set_conf("imapd", "idle_park_after", "1s")
         i.add_user("box@example.test", PASSWORD)
+        cur = os.path.join(i.maildir("box@example.test"), "cur")
+        with open(os.path.join(cur, HELD), "wb") as f:
+            f.write(b"From: a@remote.test\r\nSubject: held\r\n\r\nnot the holder's\r\n")
+        chown_vmail(cur)
         i.ctl("start", env=probe_env("connect:" + os.path.join(i.dir, "run", "queue.sock")))
         i.started = True
         yield i
@@ -146,6 +159,64 @@ def test_a_session_cannot_reach_queue_sock(inst, proto):
     # the next session works
     conn2, pid2 = session_of(inst, f"{proto}-mail", login)
     assert_sandboxed(pid2, f"{proto} session")
+
+
+def dir_fds(pid):
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += stat.S_ISDIR(os.stat(f"/proc/{pid}/fd/{fd}").st_mode)
+        except OSError:
+            pass
+    return n
+
+
+def imap_idle(inst, parks):
+    """A session of box in IDLE on INBOX, parked (the parks-th time)."""
+    s = imap_login(inst)
+    f = s.makefile("rb")
+    s.sendall(b"s SELECT INBOX\r\ni IDLE\r\n")
+    lines = []
+    while not lines or not lines[-1].startswith(b"+"):
+        lines.append(f.readline())
+        assert lines[-1], lines
+    assert any(l.endswith(b" EXISTS\r\n") for l in lines), lines   # HELD and others'
+    parked = "imap parked: user=box@example.test "
+    assert wait_for(lambda: inst.log_text().count(parked) >= parks, 15), inst.log_text()[-2000:]
+    return s, f
+
+
+def test_the_idle_holder_cannot_open_a_message_through_what_it_holds(inst):
+    """The holder keeps O_PATH descriptors of a parked folder's new/ and
+    cur/: an open of a message through them is a system call outside its
+    seccomp list (killed, restarted; the parked client sees its connection
+    end). Sanitizer builds allow openat for their reports: there Landlock,
+    which grants the holder no path, refuses it."""
+    parks = inst.log_text().count("imap parked: user=box@example.test ")
+    s, f = imap_idle(inst, parks + 1)
+    holder = status(inst)["imapd-idle"]
+    assert wait_for(lambda: dir_fds(holder) >= 2, 10), "the holder holds no folder"
+    os.kill(holder, signal.SIGWINCH)
+    probe = f"tern-sandbox-probe pid={holder} held:{HELD}: "
+    assert wait_for(lambda: gone(holder) or probe in inst.log_text(), 15)
+    log = inst.log_text()
+    assert probe + "allowed" not in log, log[-2000:]
+    if gone(holder):
+        line = f"imapd-idle: pid={holder} killed by SIGSYS"
+        assert wait_for(lambda: line in inst.log_text(), 15), inst.log_text()[-2000:]
+        assert probe not in inst.log_text()     # killed at the open, before it returned
+        s.settimeout(10)
+        assert f.readline() == b""  # the kernel closed the connection it held
+        assert wait_for(lambda: status(inst).get("imapd-idle", holder) != holder, 20)
+        assert_sandboxed(status(inst)["imapd-idle"], "imapd-idle")
+        s.close()
+        s, f = imap_idle(inst, parks + 2)   # parks with the new holder
+    else:
+        refused = [l for l in log.splitlines() if probe in l]
+        assert refused and all("refused (Permission denied)" in l for l in refused), refused
+    s.sendall(b"DONE\r\n")
+    assert f.readline().startswith(b"i OK"), "the parked session did not resume"
+    s.close()
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="the instance of another user needs root to make")
