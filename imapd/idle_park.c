@@ -67,6 +67,27 @@ static bool kws_text(const struct view *v, char *out, size_t cap)
 	return true;
 }
 
+/* The UIDs \Recent to the session as a UID set, one range per run of
+ * recent messages in the view; false if it does not fit. */
+static bool recent_text(const struct view *v, char *out, size_t cap)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; v && i < v->n; i++) {
+		if (!v->m[i].recent)
+			continue;
+		size_t j = i;
+		while (j + 1 < v->n && v->m[j + 1].recent)
+			j++;
+		int w = snprintf(out + n, cap - n, "%s%u:%u", n ? "," : "", v->m[i].uid, v->m[j].uid);
+		if (w < 0 || (size_t)w >= cap - n)
+			return false;
+		n += (size_t)w;
+		i = j;
+	}
+	return true;
+}
+
 static bool send_dir(int chan, int which, int fd, const struct timespec *m)
 {
 	struct ipc_msg msg;
@@ -80,12 +101,12 @@ static bool send_dir(int chan, int which, int fd, const struct timespec *m)
 	return r == 0;
 }
 
-static bool send_state(struct session *s, int chan, const char *kws)
+static bool send_state(struct session *s, int chan, const char *kws, const char *recent)
 {
 	struct view *v = s->sel;
 	struct park_state ps = {
 		.user = s->user, .ip = s->ip, .tag = s->idle_tag, .folder = v ? v->name : "",
-		.kws = (char *)kws,
+		.kws = (char *)kws, .recent = (char *)recent,
 		.flags = (v && v->readonly ? PARK_READONLY : 0) | (s->condstore ? PARK_CONDSTORE : 0) |
 			 (s->qresync ? PARK_QRESYNC : 0) | (s->rev2 ? PARK_REV2 : 0) |
 			 (s->utf8 ? PARK_UTF8 : 0) | (s->tls ? PARK_TLS : 0),
@@ -128,7 +149,7 @@ static bool open_dirs(struct session *s, int d[2], struct timespec m[2])
 static void on_park(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
-	char kws[PARK_KWS_MAX];
+	char kws[PARK_KWS_MAX], recent[PARK_RECENT_MAX];
 	int d[2];
 	struct timespec m[2];
 	if (!parkable(s) || !open_dirs(s, d, m)) {
@@ -137,7 +158,8 @@ static void on_park(evutil_socket_t fd, short what, void *arg)
 	}
 	if (s->sel)
 		mi_close(view_sync(s, true));	/* what changed before the mtimes: said now */
-	if (!parkable(s) || !kws_text(s->sel, kws, sizeof kws)) {
+	if (!parkable(s) || !kws_text(s->sel, kws, sizeof kws) ||
+	    !recent_text(s->sel, recent, sizeof recent)) {
 		close(d[0]);
 		close(d[1]);
 		if (!s->closing)
@@ -150,7 +172,7 @@ static void on_park(evutil_socket_t fd, short what, void *arg)
 		ok = send_dir(chan, 1, d[1], &m[1]);
 	else
 		close(d[1]);
-	if (!ok || !send_state(s, chan, kws)) {
+	if (!ok || !send_state(s, chan, kws, recent)) {
 		/* the mail role has half a park or none: stay in this process */
 		log_warn("user=%s: cannot park the IDLE session", s->user);
 		return;

@@ -21,6 +21,7 @@ void park_put(struct ipc_msg *m, const struct park_state *ps, bool with_user)
 	ipc_put_str(m, ps->tag);
 	ipc_put_str(m, ps->folder);
 	ipc_put_str(m, ps->kws);
+	ipc_put_str(m, ps->recent);
 	ipc_put_u32(m, ps->flags);
 	ipc_put_u32(m, ps->uidvalidity);
 	ipc_put_u32(m, ps->uidnext);
@@ -44,13 +45,14 @@ bool park_get(struct ipc_msg *m, struct park_state *ps, bool with_user)
 	ps->tag = dup_or_null(ipc_get_str(m, 64));
 	ps->folder = dup_or_null(ipc_get_str(m, 1024));
 	ps->kws = dup_or_null(ipc_get_str(m, PARK_KWS_MAX));
+	ps->recent = dup_or_null(ipc_get_str(m, PARK_RECENT_MAX));
 	ps->flags = ipc_get_u32(m);
 	ps->uidvalidity = ipc_get_u32(m);
 	ps->uidnext = ipc_get_u32(m);
 	ps->exists = ipc_get_u32(m);
 	ps->modseq = ipc_get_u64(m);
 	ps->idle_start = ipc_get_u64(m);
-	if (!ipc_end(m) || !ps->tag || !*ps->tag || !ps->folder || !ps->kws ||
+	if (!ipc_end(m) || !ps->tag || !*ps->tag || !ps->folder || !ps->kws || !ps->recent ||
 	    (with_user && (!ps->user || !ps->ip))) {
 		park_free(ps);
 		return false;
@@ -65,6 +67,7 @@ void park_free(struct park_state *ps)
 	free(ps->tag);
 	free(ps->folder);
 	free(ps->kws);
+	free(ps->recent);
 	memset(ps, 0, sizeof *ps);
 }
 
@@ -73,7 +76,7 @@ void park_free(struct park_state *ps)
 static bool seal(const unsigned char *secret, const unsigned char *p, size_t n,
 		 unsigned char out[SEAL_LEN])
 {
-	static const char label[] = "tern imap park ticket v1";
+	static const char label[] = "tern imap park ticket v2";
 	unsigned char key[SEAL_LEN];
 	unsigned kl = 0, ol = 0;
 	bool ok = HMAC(EVP_sha256(), secret, AUTH_SECRET_LEN, (const unsigned char *)label,

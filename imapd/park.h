@@ -28,12 +28,14 @@ struct ipc_msg;
 #define PARK_TLS	32
 
 #define PARK_KWS_MAX	4096	/* the keywords FLAGS has named, space-separated */
+#define PARK_RECENT_MAX	1024	/* the UIDs \Recent to the session, as a UID set */
 
 struct park_state {
 	char *user, *ip;	/* only in a ticket (the mail role fills them in) */
 	char *tag;		/* of the IDLE */
 	char *folder;		/* as stored, "" when nothing is selected */
 	char *kws;
+	char *recent;		/* UIDs \Recent to the session ("5:9,12"), "" for none */
 	uint32_t flags;		/* PARK_* */
 	uint32_t uidvalidity, uidnext, exists;
 	uint64_t modseq;

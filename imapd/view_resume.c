@@ -62,6 +62,18 @@ static void set_keywords(struct view *v, const char *kws)
 	free(copy);
 }
 
+/* The messages that were \Recent to the parked session are to this one
+ * (RFC 3501 2.3.2: the session that saw them first keeps them). */
+static void set_recent(struct view *v, const char *recent)
+{
+	struct seqset set;
+	if (!*recent || !seqset_parse(recent, &set))
+		return;
+	for (size_t i = 0; i < v->n; i++)
+		v->m[i].recent = seqset_has(&set, v->m[i].uid, v->uidnext);
+	seqset_free(&set);
+}
+
 int view_resume(struct session *s, const struct park_state *ps)
 {
 	char *dir = folder_dir(ps->folder);
@@ -90,6 +102,7 @@ int view_resume(struct session *s, const struct park_state *ps)
 	mi_recs_free(recs, nr);
 	mi_close(mi);
 	set_keywords(v, ps->kws);
+	set_recent(v, ps->recent);
 	if (v->n != ps->exists) {
 		/* tombstones no longer cover the gap: sequence numbers would be wrong */
 		log_warn("user=%s: cannot resume %s: %zu messages, the client knew %u", s->user,

@@ -104,6 +104,23 @@ def test_done_and_any_command_resume(box):
     r.close()
 
 
+def test_recent_survives_parking(box):
+    box.deliver(MSG % (1, 1))
+    r = idle(box, 1)    # the SELECT took message 1 as \Recent to this session
+    wait_parked(box, 1)
+    box.deliver(MSG % (2, 2))
+    idle_wait(r, lambda l: l == b"* 2 EXISTS")
+    r.send(b"DONE\r\n")
+    assert r.until_tag(b"i1")[-1].startswith(b"i1 OK")
+    lines = r.ok(b"FETCH 1:* (FLAGS)")
+    assert len(lines) == 2 and all(b"\\Recent" in l for l in lines), lines
+    # and no other session is told of them as recent
+    other = RawImap(box)
+    assert b"* 0 RECENT" in other.ok(b"SELECT INBOX")
+    other.close()
+    r.close()
+
+
 def test_messages_while_parked_keep_sequence_numbers(box):
     box.deliver(*[MSG % (i, i) for i in range(1, 5)])
     r = idle(box, 4)
