@@ -375,13 +375,21 @@ int ipc_conn_flush(struct ipc_conn *c)
 
 int ipc_send(int sock, struct ipc_msg *m)
 {
+	return ipc_send_within(sock, m, 30000);
+}
+
+int ipc_send_within(int sock, struct ipc_msg *m, int timeout_ms)
+{
 	struct ipc_conn c;
 	ipc_conn_init(&c, sock);
 	ipc_conn_queue(&c, m);
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
 	int r;
 	while ((r = ipc_conn_flush(&c)) == 0) {
+		int left = (int)(deadline - now_ms());
 		struct pollfd p = { sock, POLLOUT, 0 };
-		if (poll(&p, 1, 30000) <= 0) {
+		if (left <= 0 || poll(&p, 1, left) <= 0) {
+			errno = ETIMEDOUT;
 			r = -1;
 			break;
 		}

@@ -96,6 +96,10 @@ int ipc_conn_flush(struct ipc_conn *c);
 
 /* ---- blocking helpers for tools and simple clients ---- */
 int ipc_send(int sock, struct ipc_msg *m);		/* sends and frees fd ownership */
+/* The same with a bound: -1 (ETIMEDOUT) if the peer has not taken the whole
+ * message within timeout_ms; part of it may have gone, so the stream is
+ * then unusable and the caller closes it. */
+int ipc_send_within(int sock, struct ipc_msg *m, int timeout_ms);
 int ipc_recv(int sock, struct ipc_msg *m, int timeout_ms);	/* 0 ok, -1 error/timeout/EOF */
 /* Connect to a Unix socket path; -1 with errno. */
 int ipc_connect(const char *path);

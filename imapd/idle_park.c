@@ -205,4 +205,8 @@ void idle_resume(struct session *s, struct park_state *ps, uint32_t why)
 		mi_close(view_sync(s, true));	/* what the parked client missed */
 	if (why == IDLE_WHY_DEADLINE && !s->closing)
 		idle_expire(s);
+	if (why == IDLE_WHY_UNHELD && s->park_timer) {
+		struct timeval tv = { IDLE_UNHELD_SECS, 0 };
+		evtimer_add(s->park_timer, &tv);	/* the holder is not taking parks now */
+	}
 }

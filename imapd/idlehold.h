@@ -31,6 +31,11 @@
 #define IDLE_WHY_INPUT		1	/* the client sent something */
 #define IDLE_WHY_CHANGE		2	/* new/ or cur/ of its folder changed */
 #define IDLE_WHY_DEADLINE	3	/* idle_max reached: the session says BYE */
+#define IDLE_WHY_UNHELD		4	/* (mail role only) the holder did not take the park */
+
+/* A session the holder did not take stays in its process this long before
+ * it tries to park again (a fork per try, not one per idle_park_after). */
+#define IDLE_UNHELD_SECS	60
 
 #define IDLE_TICKET_MAX	(8 * 1024)
 

@@ -11,17 +11,47 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/* A park is three messages; a holder that has not taken them in this long
+ * is not reading (stopped, or stuck): the mail role, which serves every
+ * login hand-off in one loop, stops waiting, keeps the session in a
+ * process, drops the connection (a message may have gone half) and sends
+ * the holder no park for HOLDER_PAUSE_SECS (a holder that does not read
+ * would swallow them unheard). It connects again at once, for the wakes of
+ * what the holder took before: if it goes on, they come there. */
+#define HOLDER_SEND_MS		1000
+#define HOLDER_PAUSE_SECS	30
+/* What may wait unread in the socket to the holder: about 20 parks (a live
+ * holder reads each at once), which is also all that a holder that stops
+ * reading can swallow before HOLDER_SEND_MS notices (the default, 208 kB,
+ * took 76). */
+#define HOLDER_SNDBUF		(32 * 1024)
 
 static struct {
 	char *path;
 	uint64_t idle_max;
 	idlepark_resume_fn resume;
 	int sock;
+	time_t paused_until;	/* the holder did not read: no park before */
+	time_t last_try;	/* of idlepark_tick's connect */
+	uint64_t deadline;	/* of the park being sent (now_ms) */
 } P = { .sock = -1 };
+
+static int holder_connect(void)
+{
+	int s = ipc_connect(P.path);
+	int sz = HOLDER_SNDBUF;
+	if (s >= 0)
+		(void)setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+	return s;
+}
 
 void idlepark_init(const char *path, uint64_t idle_max, idlepark_resume_fn resume)
 {
@@ -30,7 +60,7 @@ void idlepark_init(const char *path, uint64_t idle_max, idlepark_resume_fn resum
 	P.resume = resume;
 	/* at once, so that a new generation after a reload is there to resume
 	 * what the old one parked; else at the first park */
-	P.sock = ipc_connect(P.path);
+	P.sock = holder_connect();
 }
 
 int idlepark_fd(void)
@@ -43,6 +73,15 @@ void idlepark_child(void)
 	if (P.sock >= 0)
 		close(P.sock);
 	P.sock = -1;
+}
+
+void idlepark_tick(void)
+{
+	time_t now = time(NULL);
+	if (P.sock >= 0 || now == P.last_try)
+		return;
+	P.last_try = now;
+	P.sock = holder_connect();
 }
 
 static void holder_lost(void)
@@ -97,6 +136,21 @@ static bool take_dir(struct ipc_msg *m, int dir[2], uint64_t sec[2], uint32_t ns
 	return true;
 }
 
+/* One message of a park, within what is left of HOLDER_SEND_MS. */
+static bool send_bounded(struct ipc_msg *m)
+{
+	uint64_t now = now_ms();
+	int left = now < P.deadline ? (int)(P.deadline - now) : 0;
+	if (ipc_send_within(P.sock, m, left) == 0)
+		return true;
+	if (errno == ETIMEDOUT) {
+		log_warn("imap mail: the idle holder took no park in %d ms; sessions stay in their "
+			 "processes for %d s", HOLDER_SEND_MS, HOLDER_PAUSE_SECS);
+		P.paused_until = time(NULL) + HOLDER_PAUSE_SECS;
+	}
+	return false;
+}
+
 static bool send_dir(int which, int fd, uint64_t sec, uint32_t nsec)
 {
 	struct ipc_msg m;
@@ -105,9 +159,9 @@ static bool send_dir(int which, int fd, uint64_t sec, uint32_t nsec)
 	ipc_put_u64(&m, sec);
 	ipc_put_u32(&m, nsec);
 	ipc_put_fd(&m, fd);
-	int r = ipc_send(P.sock, &m);
+	bool ok = send_bounded(&m);
 	ipc_msg_free(&m);
-	return r == 0;
+	return ok;
 }
 
 /* Hand the park to the holder; false (everything closed but fd) if it
@@ -117,9 +171,11 @@ static bool to_holder(int dir[2], uint64_t sec[2], uint32_t nsec[2], const struc
 {
 	size_t n;
 	unsigned char *t = park_seal(daemon_secret(), ps, &n);
-	if (P.sock < 0 && (P.sock = ipc_connect(P.path)) < 0)
+	bool paused = time(NULL) < P.paused_until;
+	if (!paused && P.sock < 0 && (P.sock = holder_connect()) < 0)
 		log_warn("imap mail: cannot reach the idle holder at %s", P.path);
-	bool ok = t && P.sock >= 0;
+	bool ok = t && !paused && P.sock >= 0, tried = ok;
+	P.deadline = now_ms() + HOLDER_SEND_MS;
 	for (int i = 0; i < 2; i++) {
 		if (ok)
 			ok = send_dir(i, dir[i], sec[i], nsec[i]);	/* the message takes it */
@@ -133,12 +189,12 @@ static bool to_holder(int dir[2], uint64_t sec[2], uint32_t nsec[2], const struc
 		ipc_put_bytes(&m, t, n);
 		ipc_put_u64(&m, ps->idle_start + P.idle_max);
 		ipc_put_fd(&m, dup(fd));
-		ok = ipc_send(P.sock, &m) == 0;
+		ok = send_bounded(&m);
 		ipc_msg_free(&m);
 	}
 	free(t);
-	if (!ok && P.sock >= 0)
-		holder_lost();
+	if (tried && !ok)
+		holder_lost();	/* a message may have gone half: the stream is unusable */
 	return ok;
 }
 
@@ -177,7 +233,7 @@ int idlepark_from_session(int chan, struct ipc_msg *first, const char *user)
 		close(fd);
 		park_free(&ps);
 	} else {
-		P.resume(fd, &ps, IDLE_WHY_CHANGE);	/* the session goes on in a process */
+		P.resume(fd, &ps, IDLE_WHY_UNHELD);	/* the session goes on in a process */
 	}
 	return 0;
 }

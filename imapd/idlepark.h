@@ -18,6 +18,10 @@ typedef void (*idlepark_resume_fn)(int fd, struct park_state *ps, uint32_t why);
 void idlepark_init(const char *path, uint64_t idle_max, idlepark_resume_fn resume);
 /* The connection to the holder to poll for wakes, or -1. */
 int idlepark_fd(void);
+/* Called once per turn of the mail role's loop: without a connection to the
+ * holder (it restarted, or stopped reading), connect again, at most once a
+ * second, so that what it holds can be woken. */
+void idlepark_tick(void);
 /* That connection is readable: resume what the holder woke. */
 void idlepark_wakes(void);
 /* A session of user sent IDLE_PARK_DIR (m) on its channel: read the rest of

@@ -252,6 +252,7 @@ static void serve_once(struct instance *in, int lsock, uid_t login_uid, uid_t su
 {
 	static struct pollfd *p;
 	size_t n = nkids;
+	idlepark_tick();
 	p = xrealloc(p, (n + 3) * sizeof *p);
 	for (size_t i = 0; i < n; i++)
 		p[i] = (struct pollfd){ kids[i].chan, POLLIN, 0 };	/* -1: ignored */

@@ -19,7 +19,7 @@ MSG = (b"From: one@example.org\r\nTo: x@example.test\r\nSubject: park %d\r\n"
 
 @pytest.fixture(scope="module")
 def inst():
-    i = ImapInstance(imapd_conf={"idle_park_after": "1s"})
+    i = ImapInstance(imapd_conf={"idle_park_after": "1s", "max_sessions_per_user": "200"})
     yield i
     i.close()
 
@@ -172,6 +172,45 @@ def test_holder_killed_ends_connections_and_restarts(box, inst):
     r2.send(b"DONE\r\n")
     assert r2.until_tag(b"i1")[-1].startswith(b"i1 OK")
     r2.close()
+
+
+def test_a_holder_that_does_not_read_leaves_sessions_in_their_processes(box, inst):
+    """A stopped holder takes no park: the parks fill the mail role's socket
+    to it, the mail role stops waiting after a bound (it serves every login
+    from one loop) and keeps the session in a process, which still reports
+    a delivery; sessions parked before it stopped survive once it goes on."""
+    holder = pids(inst, "imapd-idle")[0]
+    stalled = "the idle holder took no park"
+    conns = []
+    os.kill(holder, signal.SIGSTOP)
+    try:
+        while stalled not in box.log_text():
+            assert len(conns) < 120, "parks never filled the socket to the holder"
+            conns += [idle(box, 0) for _ in range(12)]
+            wait_for(lambda: parks(box) >= len(conns) or stalled in box.log_text(), timeout=30)
+        # every session parked: into the socket, or refused and run again
+        assert wait_for(lambda: parks(box) >= len(conns), timeout=30)
+        unheld = f"imap session resumed: user={box.user} client=127.0.0.1 why=4"
+        assert unheld in box.log_text(), box.log_text()[-3000:]
+        # a new session while the holder is paused: not parked, still told
+        n = box.log_text().count(unheld)
+        r = idle(box, 0)
+        assert wait_for(lambda: box.log_text().count(unheld) == n + 1, timeout=15)
+        box.deliver(MSG % (1, 1))
+        idle_wait(r, lambda l: l == b"* 1 EXISTS")
+        r.send(b"DONE\r\n")
+        assert r.until_tag(b"i1")[-1].startswith(b"i1 OK")
+        r.close()
+    finally:
+        os.kill(holder, signal.SIGCONT)
+    # the holder reads what waited: the first parked session wakes on the
+    # delivery made while it was stopped
+    try:
+        idle_wait(conns[0], lambda l: l == b"* 1 EXISTS", timeout=20)
+    except (EOFError, AssertionError, OSError) as e:
+        raise AssertionError(f"{e!r}\n{box.log_text()[-4000:]}")
+    for c in conns:
+        c.close()
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="accounts and chroot need root")

@@ -3,6 +3,7 @@
 #include "common/util.h"
 #include "tests/unit/check.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -156,11 +157,44 @@ static void test_many_fds(void)
 	ipc_conn_close(&b);
 }
 
+/* A peer that does not read: the bounded send gives up (ETIMEDOUT) within
+ * its bound instead of waiting as long as the peer likes. */
+static void test_send_within_a_peer_that_does_not_read(void)
+{
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	int sz = 4096;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+	static char big[64 * 1024];
+	struct ipc_msg m;
+	ipc_msg_init(&m, 5, 0);
+	ipc_put_bytes(&m, big, sizeof big);
+	uint64_t t0 = now_ms();
+	CHECK(ipc_send_within(sv[0], &m, 100) == -1 && errno == ETIMEDOUT);
+	uint64_t took = now_ms() - t0;
+	CHECK(took >= 100 && took < 5000);
+	ipc_msg_free(&m);
+	/* and one that does read gets the whole message */
+	ipc_msg_init(&m, 6, 0);
+	ipc_put_u32(&m, 42);
+	close(sv[0]);
+	close(sv[1]);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	CHECK(ipc_send_within(sv[0], &m, 100) == 0);
+	ipc_msg_free(&m);
+	struct ipc_msg r;
+	CHECK(ipc_recv(sv[1], &r, 1000) == 0 && r.hdr.type == 6 && ipc_get_u32(&r) == 42);
+	ipc_msg_free(&r);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	test_roundtrip();
 	test_malformed();
 	test_conn_fd_passing();
 	test_many_fds();
+	test_send_within_a_peer_that_does_not_read();
 	return check_summary("ipc");
 }
