@@ -3,8 +3,9 @@ and state_dir, IMAP and POP3 on loopback ports of its own, no TLS (loopback
 only, as tern is configured in the bench), passwd-file passdb with the same
 yescrypt hashes tern stores, static userdb, Maildir under DIR/mail.
 
-Stock settings except what a 500-connection test needs (process and
-per-user-per-IP connection limits equal to tern's). `hibernate=True` adds
+Stock settings except what the idle workloads need (process and client
+limits above the most connections a workload opens, the per-user-per-IP
+connection limit equal to tern's per-user limit). `hibernate=True` adds
 Dovecot's IMAP hibernation (idle IDLE sessions are moved into one
 imap-hibernate process) as its documentation describes."""
 import os
@@ -25,8 +26,8 @@ log_path = {dir}/dovecot.log
 mail_location = maildir:{dir}/mail/%d/%n
 first_valid_uid = {uid}
 mail_max_userip_connections = {per_user}
-default_process_limit = 1100
-default_client_limit = 4000
+default_process_limit = {process_limit}
+default_client_limit = {client_limit}
 passdb {{
   driver = passwd-file
   args = scheme=CRYPT {dir}/passwd
@@ -71,7 +72,7 @@ service imap-hibernate {
 
 
 class Dovecot:
-    def __init__(self, parent, port_base, domain, users, account, per_user=20,
+    def __init__(self, parent, port_base, domain, users, account, per_user=20, conns=1000,
                  hibernate=False, mail_root=None):
         self.name = "dovecot+hib" if hibernate else "dovecot"
         self.dir = os.path.join(parent, self.name.replace("+", "-"))
@@ -80,6 +81,7 @@ class Dovecot:
         self.users = users                      # {address: (password, hash)}
         self.account = account
         self.per_user = per_user
+        self.conns = conns                      # the most connections a workload opens
         self.hibernate = hibernate
         self.imap_port = port_base + 143
         self.pop3_port = port_base + 110
@@ -99,6 +101,8 @@ class Dovecot:
             os.symlink(self.mail_root, os.path.join(self.dir, "mail"))
         conf = CONF.format(dir=self.dir, port_base=self.port_base, uid=self.account.pw_uid,
                            gid=self.account.pw_gid, per_user=self.per_user,
+                           process_limit=max(1100, self.conns + 200),
+                           client_limit=max(4000, self.conns + 1000),
                            imap=self.imap_port, pop3=self.pop3_port)
         if self.hibernate:
             conf += HIBERNATE

@@ -29,17 +29,18 @@ WORKLOADS = [SmtpAccept, SmtpToMaildir, ImapLarge, ImapIdle, ImapStress, Pop3Ret
 
 FULL = dict(reps=3, msg_size=5120, accept_msgs=5000, accept_sessions=(10, 50),
             burst_msgs=1000, burst_sessions=10, steady_msgs=300, steady_rate=20,
-            imap_msgs=100000, imap_size=4000, idle_conns=500, idle_settle=8,
+            imap_msgs=100000, imap_size=4000, idle_conns=(500, 5000), idle_settle=8,
+            push_conns=500,
             pop_msgs=200, pop_size=100 * 1024, limit_secs=2.0,
             stress_secs=30, stress_clients=(10, 50), push_deliveries=10)
 QUICK = dict(reps=1, msg_size=5120, accept_msgs=100, accept_sessions=(10,),
              burst_msgs=30, burst_sessions=5, steady_msgs=10, steady_rate=20,
-             imap_msgs=500, imap_size=4000, idle_conns=10, idle_settle=6,
+             imap_msgs=500, imap_size=4000, idle_conns=(10,), idle_settle=6, push_conns=10,
              pop_msgs=10, pop_size=100 * 1024, limit_secs=0.3,
              stress_secs=5, stress_clients=(10,), push_deliveries=3)
 
 DOMAIN = "bench.test"
-PER_USER = 20           # concurrent IMAP sessions per user: tern's default, set on Dovecot
+PER_USER = 20           # concurrent IMAP sessions per idle user (tern's default limit)
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(HERE)
 
@@ -65,10 +66,14 @@ class Context:
         self.smime_user = f"smime@{DOMAIN}"
         self.pgp_user = f"pgp@{DOMAIN}"
         self.jmap_user = f"jmap@{DOMAIN}"
-        nidle = -(-params["idle_conns"] // PER_USER)
-        self.idle_users = [f"idle{i:02d}@{DOMAIN}" for i in range(nidle)]
+        nidle = -(-max(params["idle_conns"]) // PER_USER)
+        self.idle_users = [f"idle{i:03d}@{DOMAIN}" for i in range(nidle)]
+        self.per_user = PER_USER
+        self.push_user = f"push@{DOMAIN}"   # every push session on one INBOX
+        # the per-user session limit of every system: the push user's sessions
+        self.session_limit = max(PER_USER, params["push_conns"] + 20)
         names = [self.smtp_user, self.big_user, self.pop_user, self.smime_user, self.pgp_user,
-                 self.jmap_user, *self.idle_users]
+                 self.jmap_user, self.push_user, *self.idle_users]
         self.users = {}
         for a in names:
             pw = "pw-" + a.split("@")[0] + "-Bench9"
@@ -110,6 +115,7 @@ class Context:
             self.tern = t
             try:
                 t.setup(self.users)
+                t.set_conf("imapd", "max_sessions_per_user", str(self.session_limit))
                 t.start()
             except Exception as e:
                 self.unavailable_systems["tern"] = f"did not start: {e}"
@@ -126,13 +132,17 @@ class Context:
                 self.unavailable_systems[s] = why
             return
         acct = util.ensure_account("tern-benchpeer")
-        self.postfix = Postfix(self.tmp, util.free_port_base(), DOMAIN, self.users, acct)
-        self.postfix.start()
+        if "postfix" in need_peers:     # only the peers the chosen workloads compare with
+            self.postfix = Postfix(self.tmp, util.free_port_base(), DOMAIN, self.users, acct)
+            self.postfix.start()
+        else:
+            self.unavailable_systems["postfix"] = "not needed by the chosen workloads"
+        conns = max(self.params["idle_conns"]) + self.params["push_conns"]
         self.dovecot = Dovecot(self.tmp, util.free_port_base(), DOMAIN, self.users, acct,
-                               per_user=PER_USER)
+                               per_user=self.session_limit, conns=conns)
         self.dovecot.start()
         self.dovecot_hib = Dovecot(self.tmp, util.free_port_base(), DOMAIN, self.users, acct,
-                                   per_user=PER_USER, hibernate=True,
+                                   per_user=self.session_limit, conns=conns, hibernate=True,
                                    mail_root=self.dovecot.mail_root)
 
     def stop_all(self):
@@ -220,6 +230,8 @@ def main(argv):
                     help="smtp e2e imap idle imapstress pop3 limits crypt jmap, or 1-7")
     ap.add_argument("--quick", action="store_true", help="small counts, one repetition")
     ap.add_argument("--reps", type=int, help="repetitions (default 3; --quick 1)")
+    ap.add_argument("--idle-conns", metavar="N,N", help="connection counts of the idle "
+                    "workload (default 500,5000; --quick 10)")
     ap.add_argument("--results", help="JSON-lines file to append to")
     ap.add_argument("--bindir", default=os.path.join(ROOT, "build", "bin"))
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
@@ -239,6 +251,9 @@ def main(argv):
     params = dict(QUICK if a.quick else FULL)
     if a.reps:
         params["reps"] = max(1, a.reps)
+    if a.idle_conns:
+        params["idle_conns"] = tuple(int(n) for n in a.idle_conns.split(","))
+    util.raise_fd_limit(2 * max(params["idle_conns"]) + params["push_conns"] + 1024)
     chosen = pick(a.workloads)
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = a.results or os.path.join(HERE, "results", f"{run_id}{'-quick' if a.quick else ''}.jsonl")
@@ -257,8 +272,7 @@ def main(argv):
     ctx = Context(params, a.bindir, tmp)
     t0 = time.monotonic()
     try:
-        need_peers = any(s != "tern" and s != "machine" for w in chosen
-                         for s, _ in w(ctx).systems())
+        need_peers = {s for w in chosen for s, _ in w(ctx).systems()} - {"tern", "machine"}
         ctx.start_all(need_peers)
         for cls in chosen:
             run_workload(ctx, res, cls, params["reps"])

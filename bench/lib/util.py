@@ -154,6 +154,18 @@ def cpu_seconds(root_pid):
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def raise_fd_limit(want):
+    """The bench's own descriptor limit (its client sockets; the servers it
+    starts inherit it): the soft limit up to want, within the hard limit."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < new:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    if new < want:
+        log(f"descriptor limit {new} (hard) is below the {want} the idle workload wants")
+
+
 def memory_kb(pids):
     """(sum of PSS, sum of RSS) in KiB over pids, from smaps_rollup."""
     pss = rss = 0

@@ -1,10 +1,17 @@
 """Workload 3: IMAP on a large folder, and memory per idle IMAP connection."""
+import os
+import re
+import selectors
+import smtplib
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import mailgen
 from clients import Imap, imap_count, imap_search_result
+from report import Partial
 from util import log, memory_kb, wait_for
+from w_smtp import SENDER
 
 INOTIFY = "/proc/sys/fs/inotify/max_user_instances"
 
@@ -98,12 +105,18 @@ class ImapLarge:
 
 
 class ImapIdle:
+    """Memory per connection with N connections idle in IDLE (20 per user),
+    after a settle that lets Dovecot hibernate and tern park them; then
+    push: N sessions of one user idle in IDLE on its INBOX, one message
+    delivered (tern: over SMTP, timed from the 250; Dovecot, which has no
+    SMTP here: a file renamed into new/, timed from the rename), and the
+    time until the last client has its EXISTS."""
     key, number, title = "idle", 3, "memory per idle IMAP connection (IDLE)"
 
     def __init__(self, ctx):
         self.ctx = ctx
         self.p = ctx.params
-        self.conns = self.p["idle_conns"]
+        self.counts = self.p["idle_conns"]
         self.saved_inotify = None
 
     def systems(self):
@@ -112,12 +125,13 @@ class ImapIdle:
     def prepare(self, active):
         # Dovecot's IDLE holds one inotify instance per session process, all
         # under one uid: raise the per-user limit for the run (restored after).
+        want = max(max(self.counts), self.p["push_conns"]) + 256
         try:
             with open(INOTIFY) as f:
                 cur = int(f.read())
-            if cur < self.conns + 256:
+            if cur < want:
                 with open(INOTIFY, "w") as f:
-                    f.write(str(self.conns + 256))
+                    f.write(str(want))
                 self.saved_inotify = cur
         except OSError as e:
             log(f"idle: cannot raise {INOTIFY}: {e}")
@@ -142,33 +156,119 @@ class ImapIdle:
             c.close()
             raise
 
-    def run(self, system, rep):
-        sysobj = self.ctx.system(system)
-        port = imap_port(self.ctx, system)
-        users = self.ctx.idle_users
-        before = sysobj.pids()
-        base = len(before)
-        base_pss, base_rss = memory_kb(before)
-        per = -(-self.conns // len(users))
-        targets = [users[i // per] for i in range(self.conns)]
+    def open_idle(self, port, targets):
         conns = []
         try:
             with ThreadPoolExecutor(max_workers=8) as ex:
                 futs = [ex.submit(self.one, port, u) for u in targets]
                 for f in futs:
-                    conns.append(f.result(timeout=300))
-            # Settle: Dovecot hibernates a session idle for 5 s; all systems
-            # get the same wait.
-            time.sleep(self.p["idle_settle"])
+                    conns.append(f.result(timeout=600))
+        except BaseException:
+            for c in conns:
+                c.close()
+            raise
+        # Settle: Dovecot hibernates a session idle for 5 s, tern parks it
+        # after 5 s (idle_park_after in tern.py); all systems get the same wait.
+        time.sleep(self.p["idle_settle"])
+        return conns
+
+    def close_all(self, sysobj, conns, base):
+        for c in conns:
+            c.close()
+        # Let the server drop the sessions before the next system runs.
+        wait_for(lambda: len(sysobj.pids()) <= base + 2, 60, 0.2)
+
+    def memory(self, system, n):
+        sysobj = self.ctx.system(system)
+        users = self.ctx.idle_users
+        before = sysobj.pids()
+        base = len(before)
+        base_pss, base_rss = memory_kb(before)
+        targets = [users[i // self.ctx.per_user] for i in range(n)]
+        conns = self.open_idle(imap_port(self.ctx, system), targets)
+        try:
             pids = sysobj.pids()
             pss, rss = memory_kb(pids)
         finally:
-            for c in conns:
-                c.close()
-        # Let the server drop the sessions before the next system runs.
-        wait_for(lambda: len(sysobj.pids()) <= base + 2, 30, 0.2)
-        extra = {"connections": self.conns, "processes": len(pids), "pss_total_kb": pss,
+            self.close_all(sysobj, conns, base)
+        extra = {"connections": n, "processes": len(pids), "pss_total_kb": pss,
                  "rss_total_kb": rss, "settle_s": self.p["idle_settle"],
                  "idle_processes": base, "idle_pss_kb": base_pss, "idle_rss_kb": base_rss}
-        return [("memory per idle IDLE connection (PSS)", pss / self.conns, "KiB", "lower", extra),
-                ("memory per idle IDLE connection (RSS)", rss / self.conns, "KiB", "lower", extra)]
+        if system == "tern" and len(pids) - base > n // 10:
+            log(f"idle: tern kept {len(pids) - base} of {n} sessions in processes (not parked)")
+        return [(f"memory per idle IDLE connection (PSS), {n} connections", pss / n, "KiB",
+                 "lower", extra),
+                (f"memory per idle IDLE connection (RSS), {n} connections", rss / n, "KiB",
+                 "lower", extra)]
+
+    def deliver(self, system, rep):
+        """One message to the push user; the time it counts from."""
+        msg = (f"From: {SENDER}\r\nTo: {self.ctx.push_user}\r\nSubject: push {rep}\r\n"
+               f"Message-ID: <push{rep}.{time.time()}@sender.example>\r\n\r\nnew mail\r\n")
+        if system == "tern":
+            with smtplib.SMTP("127.0.0.1", self.ctx.tern.port("smtp"), timeout=60) as s:
+                s.sendmail(SENDER, [self.ctx.push_user], msg)
+                return time.monotonic()      # sendmail returns on the 250
+        d = self.ctx.system(system).maildir(self.ctx.push_user)
+        name = f"{time.time():.6f}.push{rep}.bench:2,"
+        tmp = os.path.join(d, "tmp", name)
+        with open(tmp, "w") as f:
+            f.write(msg)
+        os.chown(tmp, *self.ctx.system(system).mail_owner())
+        os.rename(tmp, os.path.join(d, "new", name))
+        return time.monotonic()
+
+    def push(self, system, rep):
+        sysobj = self.ctx.system(system)
+        n = self.p["push_conns"]
+        base = len(sysobj.pids())
+        conns = self.open_idle(imap_port(self.ctx, system), [self.ctx.push_user] * n)
+        try:
+            in_procs = len(sysobj.pids()) - base
+            t0 = self.deliver(system, rep)
+            got = exists_times(conns, 30)
+        finally:
+            self.close_all(sysobj, conns, base)
+        extra = {"connections": n, "reached": len(got), "session_processes": in_procs,
+                 "first_ms": (min(got) - t0) * 1000 if got else None,
+                 "median_ms": (statistics.median(got) - t0) * 1000 if got else None}
+        if len(got) < n:
+            raise Partial([], f"push: {len(got)} of {n} clients told of the delivery in 30 s")
+        return [(f"delivery to the last of {n} IDLE clients of one INBOX", (max(got) - t0) * 1000,
+                 "ms", "lower", extra)]
+
+    def run(self, system, rep):
+        figs = []
+        for n in self.counts:
+            figs += self.memory(system, n)
+        try:
+            figs += self.push(system, rep)
+        except Partial as e:
+            raise Partial(figs, str(e))
+        return figs
+
+
+def exists_times(conns, timeout):
+    """When each connection's next "* N EXISTS" arrived (monotonic), for
+    those it reached within timeout."""
+    sel = selectors.DefaultSelector()
+    for c in conns:
+        c.sock.setblocking(False)
+        sel.register(c.sock, selectors.EVENT_READ, c)
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < len(conns) and time.monotonic() < deadline:
+        for key, _ in sel.select(max(0.0, deadline - time.monotonic())):
+            c = key.data
+            try:
+                chunk = c.sock.recv(4096)
+            except BlockingIOError:
+                continue
+            now = time.monotonic()
+            c.buf += chunk
+            if not chunk or re.search(rb"\* \d+ EXISTS\r\n", c.buf):
+                sel.unregister(c.sock)
+                if chunk:
+                    got.append(now)
+    sel.close()
+    return got
