@@ -24,6 +24,7 @@ EMBED(index, "index.html");
 EMBED(app, "app.js");
 EMBED(jmap, "jmap.js");
 EMBED(sanitize, "sanitize.js");
+EMBED(search, "search.js");
 EMBED(css, "webmail.css");
 EMBED(frame, "frame.html");
 
@@ -38,6 +39,7 @@ static const struct {
 	FILE_ENTRY("app.js", app, "text/javascript; charset=utf-8"),
 	FILE_ENTRY("jmap.js", jmap, "text/javascript; charset=utf-8"),
 	FILE_ENTRY("sanitize.js", sanitize, "text/javascript; charset=utf-8"),
+	FILE_ENTRY("search.js", search, "text/javascript; charset=utf-8"),
 	FILE_ENTRY("webmail.css", css, "text/css; charset=utf-8"),
 	/* the same blank document under two names: webmail_front.c gives each
 	 * its own policy */

@@ -5,9 +5,17 @@
 // text (textContent), never as markup; HTML bodies go to a sandboxed frame
 // (sanitize.js).
 import { Jmap, AuthError } from './jmap.js';
-import { sanitize } from './sanitize.js';
+import { sanitize, cidsIn } from './sanitize.js';
+import { searchFilter } from './search.js';
 
 const PAGE = 25;
+// A message's own images shown inline (cid:): each part at most, and all of
+// one message together; larger ones stay attachments only.
+const INLINE_PART_MAX = 4 << 20;
+const INLINE_TOTAL_MAX = 16 << 20;
+const IMAGE_TYPE = /^image\/[a-z0-9.+-]+$/;
+// Compose saves the draft this long after the last change.
+const AUTOSAVE_MS = 1500;
 const ROLE_ORDER = ['inbox', 'drafts', 'sent', 'archive', 'junk', 'trash'];
 const $ = (id) => document.getElementById(id);
 
@@ -139,7 +147,7 @@ async function selectMailbox(id) {
 // ---- the message list ----
 
 function listFilter() {
-  if (st.search) return { text: st.search };
+  if (st.search) return st.searchFilter;
   return { inMailbox: st.current };
 }
 
@@ -230,10 +238,11 @@ async function openEmail(id) {
   st.email = e;
   st.thread = r.tg.list;
   st.remote = false;
+  st.inline = null;
   $('compose').hidden = true;
   $('reader').hidden = false;
   $('app').classList.add('reading');
-  renderEmail();
+  await renderEmail();
   if (!(e.keywords || {}).$seen) await setKeyword('$seen', true);
   else for (const li of $('messages').children) li.classList.toggle('current', li.dataset.id === id);
 }
@@ -260,7 +269,37 @@ function textOf(e) {
   }).join('\n');
 }
 
-function renderBody(e) {
+// A blob as a data: URL of the given type (the frame's policy allows images
+// from data: only, so the page hands the frame the bytes themselves).
+function dataUrl(blob, type) {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+    r.readAsDataURL(new Blob([blob], { type }));
+  });
+}
+
+// The image parts the HTML names by cid:, fetched from the message itself
+// (JMAP download) as Content-ID -> data: URL; bounded in size, and only
+// image types (a part typed otherwise is not shown as an image).
+async function inlineImages(e, html) {
+  const wanted = cidsIn(html);
+  const out = new Map();
+  let total = 0;
+  for (const a of e.attachments || []) {
+    const type = (a.type || '').toLowerCase();
+    if (!a.cid || !wanted.has(a.cid) || out.has(a.cid) || !IMAGE_TYPE.test(type)) continue;
+    if (a.size > INLINE_PART_MAX || total + a.size > INLINE_TOTAL_MAX) continue;
+    const r = await fetch(st.jmap.downloadUrl(a.blobId, a.name, type), { credentials: 'same-origin' });
+    if (!r.ok) continue;
+    out.set(a.cid, await dataUrl(await r.blob(), type));
+    total += a.size;
+  }
+  return out;
+}
+
+async function renderBody(e) {
   const html = htmlPart(e);
   const frame = $('msg-html');
   $('msg-text').hidden = html !== null;
@@ -271,7 +310,11 @@ function renderBody(e) {
     $('msg-text').textContent = textOf(e);
     return;
   }
-  const out = sanitize(html, st.remote);
+  const known = st.inline && st.inline.id === e.id;
+  const images = known ? st.inline.images : await inlineImages(e, html);
+  if (st.email !== e) return; // another message was opened meanwhile
+  st.inline = { id: e.id, images };
+  const out = sanitize(html, st.remote, images);
   showHtml(frame, out.html, st.remote);
   $('msg-images').hidden = out.blocked === 0 || st.remote;
 }
@@ -313,12 +356,12 @@ function renderThread() {
   }
 }
 
-function renderEmail() {
+async function renderEmail() {
   const e = st.email;
   $('msg-subject').textContent = e.subject || '(no subject)';
   renderThread();
   renderHeaders(e);
-  renderBody(e);
+  await renderBody(e);
   $('act-flag').textContent = (e.keywords || {}).$flagged ? 'Unflag' : 'Flag';
   $('act-edit').hidden = !(e.keywords || {}).$draft;
   $('act-move').value = '';
@@ -332,10 +375,12 @@ function sizeText(n) {
 
 // Each attachment with its type and size, downloaded through JMAP's download
 // URL: the server sends it as an attachment (never rendered by this origin).
+// Images shown in the message's HTML are not listed again.
 function renderAttachments(e) {
   const ul = $('msg-attachments');
   ul.replaceChildren();
   for (const a of e.attachments || []) {
+    if (a.cid && st.inline && st.inline.id === e.id && st.inline.images.has(a.cid)) continue;
     const name = a.name || 'attachment';
     const type = a.type || 'application/octet-stream';
     const link = el('a', { href: st.jmap.downloadUrl(a.blobId, name, type), text: name });
@@ -429,10 +474,14 @@ async function emptyTrash() {
 
 // ---- search ----
 
+// What was typed (words, "phrases", from: to: subject: has:attachment
+// before: after: is:, search.js) as Email/query's filter, over every folder.
 async function onSearch(ev) {
   ev.preventDefault();
   const q = $('search-text').value.trim();
-  st.search = q || null;
+  const filter = searchFilter(q);
+  st.search = filter ? q : null;
+  st.searchFilter = filter;
   st.position = 0;
   renderMailboxes();
   await loadList();
@@ -448,6 +497,7 @@ function parseAddresses(text) {
 }
 
 function openCompose(fields = {}) {
+  putDraftAway();
   closeReader();
   $('reader').hidden = true;
   $('compose').hidden = false;
@@ -457,7 +507,8 @@ function openCompose(fields = {}) {
   $('c-subject').value = fields.subject || '';
   $('c-body').value = fields.body || '';
   st.draft = { inReplyTo: fields.inReplyTo || null, references: fields.references || null,
-    attachments: fields.attachments || [], answers: fields.answers || null, id: fields.draftId || null };
+    attachments: fields.attachments || [], answers: fields.answers || null, id: fields.draftId || null,
+    dirty: false, closed: false, timer: null, saving: Promise.resolve() };
   renderComposeAttachments();
   $('c-send').hidden = !st.jmap.canSubmit;
   $('c-status').textContent = st.jmap.canSubmit ? '' : 'Sending is not offered by this server yet; drafts can be saved.';
@@ -533,7 +584,7 @@ function editDraft() {
   });
 }
 
-function draftEmail(mailboxId) {
+function draftEmail(d, mailboxId) {
   const email = {
     mailboxIds: { [mailboxId]: true }, keywords: { $draft: true, $seen: true },
     from: [{ email: $('whoami').textContent }], to: parseAddresses($('c-to').value),
@@ -543,10 +594,10 @@ function draftEmail(mailboxId) {
   };
   const cc = parseAddresses($('c-cc').value);
   if (cc.length) email.cc = cc;
-  if (st.draft.inReplyTo) email.inReplyTo = st.draft.inReplyTo;
-  if (st.draft.references && st.draft.references.length) email.references = st.draft.references;
-  if (st.draft.attachments.length) {
-    email.attachments = st.draft.attachments.map((a) => ({ blobId: a.blobId, type: a.type,
+  if (d.inReplyTo) email.inReplyTo = d.inReplyTo;
+  if (d.references && d.references.length) email.references = d.references;
+  if (d.attachments.length) {
+    email.attachments = d.attachments.map((a) => ({ blobId: a.blobId, type: a.type,
       name: a.name, disposition: 'attachment' }));
   }
   return email;
@@ -563,6 +614,7 @@ async function addFiles(ev) {
     st.draft.attachments.push({ blobId: up.blobId, type: up.type || 'application/octet-stream',
       name: f.name, size: up.size });
     renderComposeAttachments();
+    draftChanged();
   }
   $('c-status').textContent = files.length ? 'Attached.' : '';
 }
@@ -573,53 +625,111 @@ function renderComposeAttachments() {
   st.draft.attachments.forEach((a, i) => {
     const rm = el('button', { type: 'button', text: 'Remove' });
     rm.setAttribute('aria-label', `Remove ${a.name}`);
-    rm.addEventListener('click', () => { st.draft.attachments.splice(i, 1); renderComposeAttachments(); });
+    rm.addEventListener('click', () => {
+      st.draft.attachments.splice(i, 1);
+      renderComposeAttachments();
+      draftChanged();
+    });
     ul.append(el('li', {}, el('span', { text: `${a.name} (${sizeText(a.size || 0)}) ` }), rm));
   });
 }
 
-async function saveDraft() {
+// ---- drafts: saved by themselves (autosave) or by the button ----
+
+// A change in compose (re)starts the timer: AUTOSAVE_MS after the last
+// change the draft is saved. A draft put away (sent, cancelled, another
+// compose opened) starts no timer.
+function draftChanged() {
+  const d = st.draft;
+  if (!d || d.closed) return;
+  d.dirty = true;
+  $('c-status').textContent = '';
+  clearTimeout(d.timer);
+  d.timer = setTimeout(() => saveDraft(d).catch(fail), AUTOSAVE_MS);
+}
+
+// The form as it is now, saved into Drafts with $draft once the saves before
+// it are done (one draft's saves never overlap). A message is immutable:
+// each save is a new Email, and the copy saved before is destroyed in the
+// same call.
+function saveDraft(d = st.draft) {
+  clearTimeout(d.timer);
   const drafts = mailboxByRole('drafts');
-  if (!drafts) throw new Error('no Drafts folder');
-  const r = await st.jmap.call([['Email/set', { accountId: st.jmap.accountId, create: { d: draftEmail(drafts.id) },
-    destroy: earlierDraft() }, 's']]);
-  if (!r.s.created || !r.s.created.d) throw new Error(`draft not saved: ${setError(r.s, 'notCreated', 'd')}`);
-  st.draft.id = r.s.created.d.id;
-  $('c-status').textContent = 'Draft saved.';
-  await refresh();
-  return st.draft.id;
+  if (!drafts) return Promise.reject(new Error('no Drafts folder'));
+  const email = draftEmail(d, drafts.id);
+  d.dirty = false;
+  d.saving = d.saving.catch(() => {}).then(() => writeDraft(d, email));
+  return d.saving;
 }
 
-// A message is immutable: saving again or sending makes a new Email, and the
-// copy saved before goes in the same call.
-function earlierDraft() {
-  return st.draft.id ? [st.draft.id] : [];
+async function writeDraft(d, email) {
+  const r = await st.jmap.call([['Email/set', { accountId: st.jmap.accountId, create: { d: email },
+    destroy: d.id ? [d.id] : [] }, 's']]);
+  if (!r.s.created || !r.s.created.d) {
+    d.dirty = true;
+    throw new Error(`draft not saved: ${setError(r.s, 'notCreated', 'd')}`);
+  }
+  d.id = r.s.created.d.id;
+  if (d === st.draft) $('c-status').textContent = 'Draft saved.';
 }
 
+// Compose closed or replaced: what was typed since the last save is saved
+// now, and the draft saves itself no more.
+function putDraftAway() {
+  const d = st.draft;
+  if (!d || d.closed) return;
+  if (d.dirty) saveDraft(d).catch(fail);
+  clearTimeout(d.timer);
+  d.closed = true;
+}
+
+function cancelCompose() {
+  putDraftAway();
+  closeCompose();
+}
+
+// Sent as one request: the message created (the saved draft destroyed in the
+// same call, once any save in progress is done) and submitted; on success it
+// moves from Drafts to Sent without $draft. Not sent, it stays a draft and
+// saves itself again.
 async function send(ev) {
   ev.preventDefault();
+  const d = st.draft;
   const drafts = mailboxByRole('drafts');
   const sent = mailboxByRole('sent');
-  if (!drafts || !st.jmap.canSubmit) return;
+  if (!drafts || !st.jmap.canSubmit || d.closed) return;
   const me = $('whoami').textContent;
   const identity = st.identities.find((x) => x.email === me) || st.identities[0];
   if (!identity) throw new Error('no identity to send as');
   // keyed by the submission's creation id (RFC 8621 7.5), not the Email's
   const onSuccess = { '#m': { [`mailboxIds/${drafts.id}`]: null, 'keywords/$draft': null } };
   if (sent) onSuccess['#m'][`mailboxIds/${sent.id}`] = true;
-  const r = await st.jmap.call([
-    ['Email/set', { accountId: st.jmap.accountId, create: { e: draftEmail(drafts.id) },
-      destroy: earlierDraft() }, 's'],
-    ['EmailSubmission/set', { accountId: st.jmap.accountId, create: { m: { identityId: identity.id, emailId: '#e' } },
-      onSuccessUpdateEmail: onSuccess }, 'm'],
-  ]);
-  if (r.s.created && r.s.created.e) st.draft.id = r.s.created.e.id; // stays in Drafts if not sent
-  if (!r.m.created || !r.m.created.m) throw new Error(`not sent: ${setError(r.m, 'notCreated', 'm') || setError(r.s, 'notCreated', 'e')}`);
-  st.draft.id = null;
+  clearTimeout(d.timer);
+  d.closed = true;
+  await d.saving.catch(() => {});
+  let r;
+  try {
+    r = await st.jmap.call([
+      ['Email/set', { accountId: st.jmap.accountId, create: { e: draftEmail(d, drafts.id) },
+        destroy: d.id ? [d.id] : [] }, 's'],
+      ['EmailSubmission/set', { accountId: st.jmap.accountId, create: { m: { identityId: identity.id, emailId: '#e' } },
+        onSuccessUpdateEmail: onSuccess }, 'm'],
+    ]);
+  } catch (err) {
+    d.closed = false;
+    throw err;
+  }
+  if (r.s.created && r.s.created.e) d.id = r.s.created.e.id; // stays in Drafts if not sent
+  if (!r.m.created || !r.m.created.m) {
+    d.closed = false;
+    throw new Error(`not sent: ${setError(r.m, 'notCreated', 'm') || setError(r.s, 'notCreated', 'e')}`);
+  }
+  d.id = null;
+  d.dirty = false;
   // the original of a reply is marked answered (IMAP's \Answered) once sent
-  if (st.draft.answers) {
+  if (d.answers) {
     await st.jmap.call([['Email/set', { accountId: st.jmap.accountId,
-      update: { [st.draft.answers]: { 'keywords/$answered': true } } }, 'a']]);
+      update: { [d.answers]: { 'keywords/$answered': true } } }, 'a']]);
   }
   closeCompose();
   status('Sent.');
@@ -657,7 +767,7 @@ const KEYS = {
   j: () => step(1), k: () => step(-1), c: () => openCompose(), '/': () => $('search-text').focus(),
   r: () => st.open && reply(false), a: () => st.open && reply(true), f: () => st.open && forward(),
   '#': () => st.open && remove(), Delete: () => st.open && remove(),
-  Escape: () => { if ($('compose').hidden) closeReader(); else closeCompose(); },
+  Escape: () => { if ($('compose').hidden) closeReader(); else cancelCompose(); },
 };
 
 function onKey(ev) {
@@ -693,13 +803,14 @@ function wire() {
   on('act-reply', 'click', () => reply(false));
   on('act-reply-all', 'click', () => reply(true));
   on('act-forward', 'click', forward);
-  on('msg-images-show', 'click', () => { st.remote = true; renderBody(st.email); });
+  on('msg-images-show', 'click', () => { st.remote = true; return renderBody(st.email); });
   on('compose-new', 'click', () => openCompose());
   on('compose', 'submit', send);
-  on('c-save', 'click', saveDraft);
+  on('c-save', 'click', async () => { await saveDraft(); await refresh(); });
+  for (const id of ['c-to', 'c-cc', 'c-subject', 'c-body']) on(id, 'input', draftChanged);
   on('c-files', 'change', addFiles);
   document.addEventListener('keydown', onKey);
-  on('c-cancel', 'click', closeCompose);
+  on('c-cancel', 'click', cancelCompose);
 }
 
 async function boot() {

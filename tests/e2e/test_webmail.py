@@ -663,3 +663,234 @@ def test_keyboard(srv, browser):
     wait(d, lambda: not by_id(d, "compose").is_displayed(), what="Esc closes compose")
     keys("/")
     assert d.execute_script("return document.activeElement.id") == "search-text"
+
+
+def png(width, height):
+    """A real PNG of width x height red pixels (the browser must decode it)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_inline_images(srv, browser, remote):
+    """An HTML message's cid: images come from its own parts (img and CSS),
+    shown in the sandboxed frame under the same strict policy (data: images
+    only); a cid: naming a part that is not an image shows nothing, remote
+    images stay blocked, and the inline image is not listed again as an
+    attachment."""
+    import base64
+    d = browser
+    user, pw = srv.new_user()
+    logo = base64.encodebytes(png(3, 2)).decode().replace("\n", "\r\n")
+    body = (f"<html><body><p id=t>Our new logo:</p><img id=logo src=\"cid:logo%40tern.test\">"
+            "<div id=bg style=\"width:9px;height:9px;background-image:url('cid:logo@tern.test')\"></div>"
+            "<img id=notimg src=\"cid:notes@tern.test\">"
+            f"<img id=far src=\"{remote}/far.gif\"></body></html>")
+    msg = (f"From: Designer <design@remote.test>\r\nTo: {user}\r\nSubject: New logo\r\n"
+           "Date: Mon, 02 Mar 2026 12:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: multipart/related; boundary=rel\r\n\r\n"
+           "--rel\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + body + "\r\n"
+           "--rel\r\nContent-Type: image/png; name=logo.png\r\nContent-ID: <logo@tern.test>\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\n" + logo +
+           "--rel\r\nContent-Type: text/plain; name=notes.txt\r\nContent-ID: <notes@tern.test>\r\n\r\n"
+           "not an image\r\n--rel--\r\n").encode()
+    srv.smtp_send(user, [msg])
+    log_in(d, srv, user, pw)
+    Hits.paths.clear()
+    open_message(d, "New logo")
+    wait(d, lambda: d.execute_script(
+        "const f = document.getElementById('msg-html').contentDocument;"
+        " const i = f && f.getElementById('logo'); return i && i.complete && i.naturalWidth > 0"),
+        what="inline image decoded in the frame")
+    shown = d.execute_script(
+        "const f = document.getElementById('msg-html').contentDocument;"
+        " const i = f.getElementById('logo'), n = f.getElementById('notimg');"
+        " return [i.naturalWidth, i.naturalHeight, i.getAttribute('src').slice(0, 22),"
+        " n.getAttribute('src'), getComputedStyle(f.getElementById('bg')).backgroundImage.slice(0, 27),"
+        " f.querySelector('meta[http-equiv]').content]")
+    assert shown[:3] == [3, 2, "data:image/png;base64,"], shown
+    assert shown[3] is None, shown  # a cid: naming a text part is dropped
+    assert shown[4] == 'url("data:image/png;base64,', shown
+    assert "img-src data:;" in shown[5] and "https:" not in shown[5], shown
+    # the frame document is still the one with the data:-only policy
+    assert d.execute_script("return document.getElementById('msg-html').getAttribute('src')") \
+        == "frame.html"
+    time.sleep(1)
+    assert Hits.paths == [], Hits.paths
+    assert by_id(d, "msg-images").is_displayed()  # the remote one waits for the user
+    names = d.execute_script("return [...document.querySelectorAll('#msg-attachments a')]"
+                             ".map((a) => a.textContent)")
+    assert names == ["notes.txt"], names
+
+
+def in_view_width(d, element_id):
+    """The element shown, and inside the window's width (reachable without
+    scrolling sideways)."""
+    return d.execute_script(
+        "const e = document.getElementById(arguments[0]), r = e.getBoundingClientRect();"
+        " return e.offsetParent !== null && r.width > 0 && r.left >= 0"
+        " && r.right <= document.documentElement.clientWidth", element_id)
+
+
+def no_sideways_scroll(d):
+    return d.execute_script("const h = document.documentElement;"
+                            " return [h.scrollWidth, h.clientWidth, window.innerWidth]")
+
+
+def test_phone_width(srv, browser):
+    """At a phone's 360 px the page is one column with no sideways scroll:
+    the list, then the reader (or compose) in its place with a way back; the
+    compose button, the reader and the send button are all within the width,
+    even for a message with a long unbroken line."""
+    d = browser
+    user, pw = srv.new_user()
+    long_line = "https://example.test/" + "x" * 300
+    srv.smtp_send(user, [plain("A rather long subject line that a narrow screen has to wrap somehow",
+                               f"See {long_line} for details.", user)])
+    d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                      {"width": 360, "height": 740, "deviceScaleFactor": 2, "mobile": True})
+    try:
+        log_in(d, srv, user, pw)
+        assert d.execute_script("return window.innerWidth") == 360
+        w = no_sideways_scroll(d)
+        assert w[0] <= w[1], w
+        for i in ("compose-new", "search-text", "logout", "messages"):
+            assert in_view_width(d, i), i
+        # the folders and the list share the column
+        left = d.execute_script("return [document.getElementById('mailboxes'),"
+                                " document.querySelector('.list')].map((e) => e.getBoundingClientRect().left)")
+        assert left == [0, 0], left
+
+        d.find_element("css selector", "#messages li").click()
+        wait(d, lambda: by_id(d, "reader").is_displayed(), what="reader open")
+        assert not d.find_element("css selector", ".list").is_displayed()
+        for i in ("reader", "msg-text", "act-back", "act-reply", "act-delete"):
+            assert in_view_width(d, i), i
+        w = no_sideways_scroll(d)
+        assert w[0] <= w[1], w
+        by_id(d, "act-back").click()
+        wait(d, lambda: d.find_element("css selector", ".list").is_displayed(), what="back to the list")
+        assert not by_id(d, "reader").is_displayed()
+
+        by_id(d, "compose-new").click()
+        wait(d, lambda: by_id(d, "compose").is_displayed(), what="compose open")
+        for i in ("c-to", "c-subject", "c-body", "c-send", "c-cancel"):
+            assert in_view_width(d, i), i
+        w = no_sideways_scroll(d)
+        assert w[0] <= w[1], w
+        by_id(d, "c-cancel").click()
+        wait(d, lambda: d.find_element("css selector", ".list").is_displayed(), what="compose closed")
+    finally:
+        d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def imap_count(srv, user, pw, folder, subject):
+    c = imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=tls_ctx(srv.cert()), timeout=20)
+    try:
+        c.login(user, pw)
+        c.select(f'"{folder}"', readonly=True)
+        return len(c.search(None, "SUBJECT", f'"{subject}"')[1][0].split())
+    finally:
+        c.logout()
+
+
+def test_draft_autosave(srv, browser):
+    """Compose saves itself into Drafts ($draft) without a click, each save
+    replacing the one before; after a reload the draft is there to edit,
+    and sending it removes it from Drafts."""
+    d = browser
+    user, pw = srv.new_user()
+    other, other_pw = srv.new_user()
+    log_in(d, srv, user, pw)
+    compose(d, other, "Saved by itself", "First thoughts")
+    wait(d, lambda: by_id(d, "c-status").text == "Draft saved.", what="autosaved")
+    assert "\\Draft" in imap_flags(srv, user, pw, "Drafts", "Saved by itself")
+    by_id(d, "c-body").send_keys(", second thoughts")
+    assert wait_for(lambda: b"second thoughts" in imap_fetch(
+        srv, user, pw, "Drafts", "Saved by itself", "BODY.PEEK[TEXT]")[0][1], 15, 0.5), "autosaved again"
+    wait(d, lambda: by_id(d, "c-status").text == "Draft saved.", what="saved said")
+    assert imap_count(srv, user, pw, "Drafts", "Saved by itself") == 1  # replaced, not added
+
+    d.refresh()
+    wait(d, lambda: by_id(d, "list-title").text == "INBOX", what="INBOX after reload")
+    open_folder(d, "drafts")
+    assert list_subjects(d) == ["Saved by itself"]
+    open_message(d, "Saved by itself")
+    by_id(d, "act-edit").click()
+    wait(d, lambda: by_id(d, "compose").is_displayed(), what="draft in compose")
+    assert by_id(d, "c-body").get_attribute("value").startswith("First thoughts, second thoughts")
+    by_id(d, "c-body").send_keys(" and done")
+    by_id(d, "c-send").click()
+    wait(d, lambda: by_id(d, "status").text == "Sent.", what="sent")
+    assert wait_for(lambda: imap_flags(srv, other, other_pw, "INBOX", "Saved by itself"), 30)
+    assert imap_count(srv, user, pw, "Drafts", "Saved by itself") == 0
+    assert imap_count(srv, user, pw, "Sent", "Saved by itself") == 1
+    wait(d, lambda: list_subjects(d) == [], what="Drafts empty in the page")
+
+
+def append_dated(srv, user, pw, dated):
+    """APPEND (internal date, message) pairs: receivedAt is the date given."""
+    c = imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=tls_ctx(srv.cert()), timeout=20)
+    try:
+        c.login(user, pw)
+        for when, m in dated:
+            typ, data = c.append("INBOX", None, f'"{when}"', m)
+            assert typ == "OK", data
+    finally:
+        c.logout()
+
+
+def test_structured_search(srv, browser):
+    """from: to: subject: has:attachment before: after: is: and -negation
+    typed into the search field become Email/query's FilterCondition: each
+    query lists exactly the messages it names; a wrong date is said, not
+    searched."""
+    d = browser
+    user, pw = srv.new_user()
+    with_file = (f"From: Alice <alice@remote.test>\r\nTo: {user}\r\nSubject: Invoice March\r\n"
+                 "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+                 "--b\r\nContent-Type: text/plain\r\n\r\nPlease pay.\r\n"
+                 "--b\r\nContent-Type: application/pdf; name=march.pdf\r\n"
+                 "Content-Disposition: attachment; filename=march.pdf\r\n\r\n%PDF-1.4\r\n--b--\r\n").encode()
+    append_dated(srv, user, pw, [
+        ("05-Mar-2026 12:00:00 +0000", with_file),
+        ("05-Apr-2026 12:00:00 +0000",
+         plain("Invoice April", "Please pay again.", user, frm="Bob <bob@remote.test>")),
+        ("01-Feb-2026 12:00:00 +0000",
+         plain("Lunch", "The invoice can wait until after lunch.", user)),
+    ])
+    log_in(d, srv, user, pw)
+    wait(d, lambda: len(list_subjects(d)) == 3, what="three listed")
+
+    def search(q):
+        by_id(d, "search-text").clear()
+        by_id(d, "search-text").send_keys(q)
+        by_id(d, "search-go").click()
+        wait(d, lambda: by_id(d, "list-title").text == f"Search: {q}", what=f"search {q}")
+
+    for q, want in (
+            ("from:alice", ["Invoice March", "Lunch"]),
+            ("from:alice has:attachment", ["Invoice March"]),
+            ("subject:invoice after:2026-04-01", ["Invoice April"]),
+            ("before:2026-03-01", ["Lunch"]),
+            ("after:2026-03-01 before:2026-04-01", ["Invoice March"]),
+            ('subject:"invoice april"', ["Invoice April"]),
+            ("invoice -subject:invoice", ["Lunch"]),
+            (f"to:{user} is:unread", ["Invoice April", "Invoice March", "Lunch"]),
+            ("pay from:bob", ["Invoice April"]),
+    ):
+        search(q)
+        got = wait_for(lambda: list_subjects(d) == want and want, 15, 0.2) or list_subjects(d)
+        assert got == want, (q, got)
+    search("is:flagged")
+    wait(d, lambda: list_subjects(d) == [], what="nothing flagged")
+    by_id(d, "search-text").clear()
+    by_id(d, "search-text").send_keys("before:2026-02-30")
+    by_id(d, "search-go").click()
+    wait(d, lambda: "wants a date" in by_id(d, "status").text, what="a wrong date said")
