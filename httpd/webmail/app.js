@@ -670,7 +670,22 @@ async function writeDraft(d, email) {
     throw new Error(`draft not saved: ${setError(r.s, 'notCreated', 'd')}`);
   }
   d.id = r.s.created.d.id;
+  if (email.attachments) await renameParts(d, email.attachments);
   if (d === st.draft) $('c-status').textContent = 'Draft saved.';
+}
+
+// An attachment kept from a saved message is named by that message's part
+// blob, which goes with the copy this save destroyed: the attachments now
+// take the blobIds of the new copy's parts (same order), so the next save
+// or the send still finds them.
+async function renameParts(d, sent) {
+  const r = await st.jmap.call([['Email/get', { accountId: st.jmap.accountId, ids: [d.id],
+    properties: ['attachments'] }, 'g']]);
+  const parts = (r.g.list[0] || {}).attachments || [];
+  sent.forEach((a, i) => {
+    const kept = d.attachments.find((x) => x.blobId === a.blobId);
+    if (kept && parts[i]) kept.blobId = parts[i].blobId;
+  });
 }
 
 // Compose closed or replaced: what was typed since the last save is saved
@@ -686,6 +701,25 @@ function putDraftAway() {
 function cancelCompose() {
   putDraftAway();
   closeCompose();
+}
+
+// Discard: nothing more is saved, and the copy saved so far (once any save
+// under way is done) is destroyed.
+async function discardDraft() {
+  const d = st.draft;
+  clearTimeout(d.timer);
+  d.closed = true;
+  d.dirty = false;
+  closeCompose();
+  await d.saving.catch(() => {});
+  if (d.id) {
+    const r = await st.jmap.call([['Email/set', { accountId: st.jmap.accountId, destroy: [d.id] }, 's']]);
+    const err = setError(r.s, 'notDestroyed', d.id);
+    if (err) throw new Error(`draft not discarded: ${err}`);
+    d.id = null;
+  }
+  status('Draft discarded.');
+  await refresh();
 }
 
 // Sent as one request: the message created (the saved draft destroyed in the
@@ -811,6 +845,7 @@ function wire() {
   on('c-files', 'change', addFiles);
   document.addEventListener('keydown', onKey);
   on('c-cancel', 'click', cancelCompose);
+  on('c-discard', 'click', discardDraft);
 }
 
 async function boot() {

@@ -621,6 +621,9 @@ def test_edit_saved_draft(srv, browser, tmp_path):
     assert "To be continued" in by_id(d, "c-body").get_attribute("value")
     assert "notes.txt" in by_id(d, "c-attachments").text
     by_id(d, "c-body").send_keys(", and finished.")
+    # saved again before sending: the attachment (a part of the copy that
+    # save destroyed) must still be found by the send
+    wait(d, lambda: by_id(d, "c-status").text == "Draft saved.", what="autosaved edit")
     by_id(d, "c-send").click()
     wait(d, lambda: by_id(d, "status").text == "Sent.", what="sent")
     assert wait_for(lambda: imap_flags(srv, other, other_pw, "INBOX", "Half-written"), 30)
@@ -767,7 +770,7 @@ def test_phone_width(srv, browser):
                                 " document.querySelector('.list')].map((e) => e.getBoundingClientRect().left)")
         assert left == [0, 0], left
 
-        d.find_element("css selector", "#messages li").click()
+        click(d, "return document.querySelector('#messages li')", what="a message listed")
         wait(d, lambda: by_id(d, "reader").is_displayed(), what="reader open")
         assert not d.find_element("css selector", ".list").is_displayed()
         for i in ("reader", "msg-text", "act-back", "act-reply", "act-delete"):
@@ -894,3 +897,25 @@ def test_structured_search(srv, browser):
     by_id(d, "search-text").send_keys("before:2026-02-30")
     by_id(d, "search-go").click()
     wait(d, lambda: "wants a date" in by_id(d, "status").text, what="a wrong date said")
+
+
+def test_draft_close_and_discard(srv, browser):
+    """Closing compose saves what was typed at once (no waiting for the
+    timer); Discard destroys the saved copy and saves nothing more."""
+    d = browser
+    user, pw = srv.new_user()
+    log_in(d, srv, user, pw)
+    compose(d, "someone@remote.test", "Closed quickly", "typed and closed")
+    by_id(d, "c-cancel").click()  # "Close", within the autosave delay
+    assert wait_for(lambda: imap_count(srv, user, pw, "Drafts", "Closed quickly") == 1, 15, 0.5)
+
+    compose(d, "someone@remote.test", "Thrown away", "never mind")
+    wait(d, lambda: by_id(d, "c-status").text == "Draft saved.", what="autosaved")
+    assert imap_count(srv, user, pw, "Drafts", "Thrown away") == 1
+    by_id(d, "c-body").send_keys(" at all")  # a change pending when discarded
+    by_id(d, "c-discard").click()
+    wait(d, lambda: by_id(d, "status").text == "Draft discarded.", what="discarded")
+    assert not by_id(d, "compose").is_displayed()
+    time.sleep(2)  # longer than the autosave delay: nothing comes back
+    assert imap_count(srv, user, pw, "Drafts", "Thrown away") == 0
+    assert imap_count(srv, user, pw, "Drafts", "Closed quickly") == 1
