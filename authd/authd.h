@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "common/ipc.h"
+#include "common/userdb.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,6 +35,7 @@ struct authd {
 	const char *db_dir;		/* "/" once chrooted into it */
 	struct directory *dir;		/* domains, users, aliases (directory.h) */
 	const struct site *site;	/* role frontend or mailbox; NULL: one host */
+	const char *site_secret;	/* site_secret_file of a site's host, NULL: none */
 	struct workq *lookq;		/* lookup threads (pgsql), NULL: lookups inline */
 	unsigned lookup_threads;	/* directory_connections */
 	struct ratelimit *rl;		/* failures per client address */
@@ -89,6 +91,14 @@ int handle_rcpt(struct conn *c, struct ipc_msg *req);
 int handle_sender(struct conn *c, struct ipc_msg *req);
 int handle_expand(struct conn *c, struct ipc_msg *req);
 int handle_user(struct conn *c, struct ipc_msg *req);
+int handle_site_login(struct conn *c, struct ipc_msg *req);
+/* handle_login.c: the client of a login is an IP address or "local". */
+bool login_client_ok(const char *client);
+/* site_login.c: where the mail of user, who just logged in to service, is
+ * stored: 1 with host "" (here, or a service that is not proxied) or the
+ * mailbox host to proxy to; 0 nowhere (a front-end user without a mailbox
+ * host); -1 directory error. Any thread. */
+int login_host(const char *service, const char *user, char host[USERDB_MAX_HOST + 1]);
 
 /* lookup.c: a request answered from the directory. The handler fills a job
  * that begins with struct lookup (then its own fields) and submits it: work()

@@ -37,6 +37,8 @@ struct login_job {
 	char client[AUTH_MAX_FIELD + 1];
 	char *password;
 	int result;		/* dir_check_password */
+	int where;		/* login_host, after a good password */
+	char host[USERDB_MAX_HOST + 1];	/* the mailbox host to proxy to, "" here */
 	char error[200];	/* why it could not tell */
 };
 
@@ -61,7 +63,7 @@ static void unlink_running(struct login_job *j)
 
 /* The client of a login: the address the login service accepted the
  * connection from, or "local" (mailctl). */
-static bool client_ok(const char *client)
+bool login_client_ok(const char *client)
 {
 	unsigned char a[16];
 	return !strcmp(client, "local") || inet_pton(AF_INET, client, a) == 1 ||
@@ -74,15 +76,22 @@ static bool known_service(const char *s)
 	       !strcmp(s, "mailctl");
 }
 
-static void reply(struct conn *c, uint32_t id, enum auth_result res, const char *user,
-		  const char *token, uint64_t delay_ms)
+static void reply_host(struct conn *c, uint32_t id, enum auth_result res, const char *user,
+		       const char *token, const char *host, uint64_t delay_ms)
 {
 	struct ipc_msg m;
 	ipc_msg_init(&m, AUTH_LOGIN_RES, id);
 	ipc_put_u32(&m, res);
 	ipc_put_str(&m, user);
 	ipc_put_str(&m, token);
+	ipc_put_str(&m, host);
 	conn_reply_later(c, &m, delay_ms);
+}
+
+static void reply(struct conn *c, uint32_t id, enum auth_result res, const char *user,
+		  const char *token, uint64_t delay_ms)
+{
+	reply_host(c, id, res, user, token, "", delay_ms);
 }
 
 /* Worker thread: touches only the job. */
@@ -91,7 +100,9 @@ static void check_work(void *arg)
 	struct login_job *j = arg;
 	j->result = dir_check_password(authd.dir, j->canon[0] ? j->canon : j->user, j->password);
 	explicit_bzero(j->password, strlen(j->password));
-	if (j->result < 0)
+	if (j->result == 1 && j->canon[0])
+		j->where = login_host(j->service, j->canon, j->host);
+	if (j->result < 0 || j->where < 0)
 		strlcpy_t(j->error, dir_last_error(), sizeof j->error);
 }
 
@@ -116,17 +127,25 @@ static void fail(struct conn *c, struct login_job *j, uint64_t now)
 static void finish(struct conn *c, struct login_job *j)
 {
 	uint64_t now = now_ms();
-	if (j->result < 0) {
+	if (j->result < 0 || (j->result == 1 && j->where < 0)) {
 		log_err("login: service=%s user=%.100s client=%.64s result=tempfail (directory: %s)",
 			j->service, j->user, j->client, j->error);
+		reply(c, j->id, AUTH_TEMPFAIL, "", "", 0);
+	} else if (j->result == 1 && j->where == 0) {
+		/* The password was right: no failure to count, but no mailbox
+		 * either until the directory names its host. */
+		log_err("login: service=%s user=%s client=%.64s result=tempfail (a front-end, and "
+			"the user has no mailbox host: mailctl user host)", j->service, j->canon,
+			j->client);
 		reply(c, j->id, AUTH_TEMPFAIL, "", "", 0);
 	} else if (j->result == 1) {
 		char token[AUTH_TOKEN_MAX];
 		token_for(j->service, j->canon, token, sizeof token);
-		log_info("login: service=%s user=%s client=%.64s result=ok", j->service, j->canon, j->client);
+		log_info("login: service=%s user=%s client=%.64s result=ok%s%s", j->service, j->canon,
+			 j->client, j->host[0] ? " proxy=" : "", j->host);
 		rl_forget(authd.rl, j->client);
 		penalty_store_changed();
-		reply(c, j->id, AUTH_OK, j->canon, token, 0);
+		reply_host(c, j->id, AUTH_OK, j->canon, token, j->host, 0);
 	} else {
 		fail(c, j, now);
 	}
@@ -207,7 +226,7 @@ int handle_login(struct conn *c, struct ipc_msg *req)
 	const char *client = ipc_get_str(req, AUTH_MAX_FIELD);
 	if (!ipc_end(req) || !known_service(service))
 		return -1;
-	if (!client_ok(client)) {
+	if (!login_client_ok(client)) {
 		/* The limiter counts by this: a peer may not make up names. */
 		log_warn("login: %s sent client \"%.64s\", not an IP address; closing", conn_peer(c),
 			 client);
@@ -219,6 +238,7 @@ int handle_login(struct conn *c, struct ipc_msg *req)
 	}
 	struct login_job *j = xcalloc(1, sizeof *j);
 	j->id = req->hdr.id;
+	j->where = 1;
 	strlcpy_t(j->service, service, sizeof j->service);
 	strlcpy_t(j->user, user, sizeof j->user);
 	strlcpy_t(j->client, client, sizeof j->client);

@@ -80,6 +80,13 @@ static void load_site(const struct instance *in)
 		return;
 	}
 	authd.site = &site;
+	char *secret = site_secret_load(in, why, sizeof why);	/* as root: it is 0600 */
+	if (!secret)
+		fatal("%s", why);
+	if (secret[0])
+		authd.site_secret = secret;
+	else
+		free(secret);
 	log_info("site: role=%s host=%s mailbox_hosts=%zu", site_role_name(site.role), site.self,
 		 site.nhosts);
 }

@@ -52,6 +52,7 @@ static const struct {
 	{ AUTH_SENDER_REQ, "SENDER", handle_sender },
 	{ AUTH_EXPAND_REQ, "EXPAND", handle_expand },
 	{ AUTH_USER_REQ, "USER", handle_user },
+	{ AUTH_SITE_LOGIN_REQ, "SITE_LOGIN", handle_site_login },
 };
 
 const char *conn_peer(const struct conn *c)

@@ -29,7 +29,8 @@ void auth_reply_tempfail(struct auth_reply *r, uint16_t req_type)
 	r->type = (uint16_t)(req_type + 1);
 	r->tempfail = true;
 	switch (req_type) {
-	case AUTH_LOGIN_REQ: r->result = AUTH_TEMPFAIL; break;
+	case AUTH_LOGIN_REQ:
+	case AUTH_SITE_LOGIN_REQ: r->result = AUTH_TEMPFAIL; break;
 	case AUTH_RCPT_REQ: r->result = RCPT_TEMPFAIL; break;
 	case AUTH_EXPAND_REQ: r->result = EXPAND_TEMPFAIL; break;
 	default: r->result = 0; break;
@@ -66,13 +67,16 @@ static bool parse_fields(struct ipc_msg *m, struct auth_reply *r)
 {
 	r->result = ipc_get_u32(m);
 	switch (m->hdr.type) {
-	case AUTH_LOGIN_RES: {
+	case AUTH_LOGIN_RES:
+	case AUTH_SITE_LOGIN_RES: {
 		const char *u = ipc_get_str(m, AUTH_MAX_FIELD);
 		const char *t = ipc_get_str(m, AUTH_MAX_FIELD);
+		const char *host = ipc_get_str(m, AUTH_MAX_FIELD);
 		if (m->bad)
 			return false;
 		r->user = xstrdup(u);
 		r->token = xstrdup(t);
+		r->host = xstrdup(host);
 		return r->result <= AUTH_LOCKED;
 	}
 	case AUTH_RCPT_RES: {
@@ -111,14 +115,26 @@ bool auth_reply_parse(struct ipc_msg *m, uint16_t req_type, struct auth_reply *r
 	return true;
 }
 
-void auth_req_login(struct ipc_msg *m, uint32_t id, const char *service, const char *user,
-		    const char *password, const char *client_ip)
+static void req_login(struct ipc_msg *m, uint16_t type, uint32_t id, const char *service,
+		      const char *user, const char *password, const char *client_ip)
 {
-	ipc_msg_init(m, AUTH_LOGIN_REQ, id);
+	ipc_msg_init(m, type, id);
 	ipc_put_str(m, service);
 	ipc_put_str(m, user);
 	ipc_put_str(m, password);
 	ipc_put_str(m, client_ip);
+}
+
+void auth_req_login(struct ipc_msg *m, uint32_t id, const char *service, const char *user,
+		    const char *password, const char *client_ip)
+{
+	req_login(m, AUTH_LOGIN_REQ, id, service, user, password, client_ip);
+}
+
+void auth_req_site_login(struct ipc_msg *m, uint32_t id, const char *service, const char *user,
+			 const char *secret, const char *client_ip)
+{
+	req_login(m, AUTH_SITE_LOGIN_REQ, id, service, user, secret, client_ip);
 }
 
 void auth_req_rcpt(struct ipc_msg *m, uint32_t id, const char *address)

@@ -35,7 +35,8 @@ struct auth_reply {
 	bool tempfail;		/* no answer from the service (down, timeout, bad reply) */
 	char *user;		/* LOGIN: canonical user */
 	char *token;		/* LOGIN: hand-off token ("" without a run secret) */
-	char *host;		/* RCPT: the mailbox host of an RCPT_RELAY ("" none) */
+	char *host;		/* RCPT: the mailbox host of an RCPT_RELAY; LOGIN: the user's
+				 * mailbox host when not this host ("" none) */
 	uint64_t quota;		/* USER */
 	size_t n;		/* EXPAND */
 	struct auth_mailbox *boxes;
@@ -50,6 +51,10 @@ void auth_reply_tempfail(struct auth_reply *r, uint16_t req_type);
 /* Build a request message (fields as in auth_proto.h). */
 void auth_req_login(struct ipc_msg *m, uint32_t id, const char *service, const char *user,
 		    const char *password, const char *client_ip);
+/* AUTH_SITE_LOGIN_REQ: a login a front-end proxies here, vouched for by the
+ * site secret. */
+void auth_req_site_login(struct ipc_msg *m, uint32_t id, const char *service, const char *user,
+			 const char *secret, const char *client_ip);
 void auth_req_rcpt(struct ipc_msg *m, uint32_t id, const char *address);
 void auth_req_sender(struct ipc_msg *m, uint32_t id, const char *user, const char *address);
 void auth_req_expand(struct ipc_msg *m, uint32_t id, const char *address);
@@ -89,6 +94,8 @@ void auth_client_free(struct auth_client *c);
 uint32_t auth_client_call(struct auth_client *c, struct ipc_msg *req, auth_cb cb, void *arg);
 uint32_t auth_client_login(struct auth_client *c, const char *service, const char *user,
 			   const char *password, const char *client_ip, auth_cb cb, void *arg);
+uint32_t auth_client_site_login(struct auth_client *c, const char *service, const char *user,
+				const char *secret, const char *client_ip, auth_cb cb, void *arg);
 uint32_t auth_client_rcpt(struct auth_client *c, const char *address, auth_cb cb, void *arg);
 uint32_t auth_client_sender(struct auth_client *c, const char *user, const char *address,
 			    auth_cb cb, void *arg);

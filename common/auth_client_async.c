@@ -249,6 +249,14 @@ uint32_t auth_client_login(struct auth_client *c, const char *service, const cha
 	return auth_client_call(c, &m, cb, arg);
 }
 
+uint32_t auth_client_site_login(struct auth_client *c, const char *service, const char *user,
+				const char *secret, const char *client_ip, auth_cb cb, void *arg)
+{
+	struct ipc_msg m;
+	auth_req_site_login(&m, 0, service, user, secret, client_ip);
+	return auth_client_call(c, &m, cb, arg);
+}
+
 uint32_t auth_client_rcpt(struct auth_client *c, const char *address, auth_cb cb, void *arg)
 {
 	struct ipc_msg m;

@@ -16,7 +16,9 @@ enum auth_msg {
 	/* service, user, password, client_ip -> AUTH_LOGIN_RES
 	 * service is "smtp", "pop3", "imap", "http" or "mailctl". */
 	AUTH_LOGIN_REQ = 100,
-	/* u32 auth_result, canonical user (user@domain), token (hex; see below) */
+	/* u32 auth_result, canonical user (user@domain), token (hex; see below),
+	 * the user's mailbox host when its mail is on another host of the site
+	 * (role frontend or mailbox: the login is proxied there; "" stored here) */
 	AUTH_LOGIN_RES,
 
 	/* address -> AUTH_RCPT_RES: is this a recipient we accept mail for? */
@@ -42,6 +44,15 @@ enum auth_msg {
 	AUTH_USER_REQ,
 	/* u32 1 exists / 0 not, u64 quota bytes (0 = none) */
 	AUTH_USER_RES,
+
+	/* service, user, site secret, client_ip -> AUTH_SITE_LOGIN_RES: a login a
+	 * front-end proxies to this mailbox host (docs/SCALING.md). The front-end
+	 * checked the user's password; here the site secret vouches for it, and
+	 * only a user stored on this host is let in. client_ip is the client of
+	 * the front-end. */
+	AUTH_SITE_LOGIN_REQ,
+	/* as AUTH_LOGIN_RES (host always "") */
+	AUTH_SITE_LOGIN_RES,
 };
 
 enum auth_result {

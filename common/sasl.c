@@ -33,26 +33,52 @@ void sasl_b64encode(const unsigned char *in, size_t n, char *out)
 	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 }
 
+/* Split "authzid NUL authcid NUL passwd" (n bytes, NUL-terminated); a third
+ * NUL would hide part of the password: refused. */
+static bool plain_split(const unsigned char *buf, long n, const char **authz,
+			const char **authc, const char **pw)
+{
+	const unsigned char *z1 = memchr(buf, '\0', (size_t)n);
+	const unsigned char *z2 = z1 ? memchr(z1 + 1, '\0', (size_t)(buf + n - z1 - 1)) : NULL;
+	if (!z1 || !z2)
+		return false;
+	*authz = (const char *)buf;
+	*authc = (const char *)z1 + 1;
+	*pw = (const char *)z2 + 1;
+	return strlen(*pw) == (size_t)(buf + n - z2 - 1) && **authc && **pw;
+}
+
 bool sasl_plain(const char *b64, char **user, char **pass)
 {
 	unsigned char buf[SASL_LINE_MAX];
 	long n = sasl_b64decode(b64, buf, sizeof buf - 1);
+	const char *authz, *authc, *pw;
 	bool ok = false;
 	if (n < 0)
 		return false;
 	buf[n] = '\0';
-	unsigned char *z1 = memchr(buf, '\0', (size_t)n);
-	unsigned char *z2 = z1 ? memchr(z1 + 1, '\0', (size_t)(buf + n - z1 - 1)) : NULL;
-	if (z1 && z2 && z2 < buf + n - 0) {
-		const char *authz = (const char *)buf, *authc = (const char *)z1 + 1;
-		const char *pw = (const char *)z2 + 1;
-		/* A third NUL would hide part of the password: refuse. */
-		if (strlen(pw) == (size_t)(buf + n - z2 - 1) && *authc && *pw &&
-		    (!*authz || !strcmp(authz, authc))) {
-			*user = xstrdup(authc);
-			*pass = xstrdup(pw);
-			ok = true;
-		}
+	if (plain_split(buf, n, &authz, &authc, &pw) && (!*authz || !strcmp(authz, authc))) {
+		*user = xstrdup(authc);
+		*pass = xstrdup(pw);
+		ok = true;
+	}
+	OPENSSL_cleanse(buf, sizeof buf);
+	return ok;
+}
+
+bool sasl_plain_site(const char *b64, char **user, char **secret)
+{
+	unsigned char buf[SASL_LINE_MAX];
+	long n = sasl_b64decode(b64, buf, sizeof buf - 1);
+	const char *authz, *authc, *pw;
+	bool ok = false;
+	if (n < 0)
+		return false;
+	buf[n] = '\0';
+	if (plain_split(buf, n, &authz, &authc, &pw) && *authz && !strcmp(authc, "site")) {
+		*user = xstrdup(authz);
+		*secret = xstrdup(pw);
+		ok = true;
 	}
 	OPENSSL_cleanse(buf, sizeof buf);
 	return ok;

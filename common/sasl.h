@@ -16,6 +16,9 @@ void sasl_b64encode(const unsigned char *in, size_t n, char *out);
 /* PLAIN "[authzid] NUL authcid NUL passwd": user and password (malloc'd).
  * An authzid other than empty or the authcid is refused (no proxy logins). */
 bool sasl_plain(const char *b64, char **user, char **pass);
+/* PLAIN from a front-end of the site: authzid the user, authcid "site",
+ * the site secret as password (false for anything else). */
+bool sasl_plain_site(const char *b64, char **user, char **secret);
 /* One LOGIN field (user name or password): base64 of text without NUL. */
 bool sasl_login_field(const char *b64, char **out);
 

@@ -4,6 +4,7 @@
 #include "common/util.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,17 @@ const struct site_host *site_find(const struct site *s, const char *host)
 		if (!strcmp(s->hosts[i].name, host))
 			return &s->hosts[i];
 	return NULL;
+}
+
+uint16_t site_service_port(const struct site_host *h, unsigned offset)
+{
+	return (uint16_t)(h->port - SITE_PORT_INTERNAL + offset);
+}
+
+bool site_secret_equal(const char *secret, const char *given)
+{
+	size_t n = strlen(given);
+	return secret[0] && n == strlen(secret) && CRYPTO_memcmp(given, secret, n) == 0;
 }
 
 char *site_secret_load(const struct instance *in, char *why, size_t whylen)

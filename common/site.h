@@ -41,6 +41,13 @@ struct site {
 	struct site_host *hosts;
 };
 
+/* A mailbox host's other ports, from its internal one (port_base + 24): the
+ * hosts of a site share the port layout of mailctl/procs.c. */
+#define SITE_PORT_INTERNAL 24
+#define SITE_PORT_POP3 110
+#define SITE_PORT_IMAP 143
+uint16_t site_service_port(const struct site_host *h, unsigned offset);
+
 /* Parse one mailbox_hosts item "NAME=ADDRESS:PORT" ("[v6]:PORT" for IPv6);
  * false with why. */
 bool site_parse_host(const char *item, struct site_host *h, char *why, size_t whylen);
@@ -57,6 +64,9 @@ void site_free(struct site *s);
 /* The site secret (site_secret_file; "" when unset), malloc'd, or NULL with
  * why. Read as root, before dropping privileges. */
 char *site_secret_load(const struct instance *in, char *why, size_t whylen);
+/* Does given match the site secret (never when it is "")? Constant time in
+ * the content. */
+bool site_secret_equal(const char *secret, const char *given);
 
 /* Is the mail of a user whose directory entry names host (normalised, ""
  * for none) stored on this host? Never on a front-end. */

@@ -113,26 +113,33 @@ static int handoff_tls(struct lclient *c, const char *user, const char *token)
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return -1;
-	struct evbuffer *in = bufferevent_get_input(c->bev);
 	if (send_handoff(c, user, token, sp[1], NULL) < 0) {
 		close(sp[0]);
 		return -1;
 	}
-	struct proxy *p = xcalloc(1, sizeof *p);
 	fd_nonblock(sp[0]);
+	login_splice(c, bufferevent_socket_new(L->base, sp[0], BEV_OPT_CLOSE_ON_FREE));
+	return 0;
+}
+
+void login_splice(struct lclient *c, struct bufferevent *other)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct proxy *p = xcalloc(1, sizeof *p);
 	p->client = c->bev;
-	p->mail = bufferevent_socket_new(L->base, sp[0], BEV_OPT_CLOSE_ON_FREE);
+	p->mail = other;
 	c->bev = NULL;
 	/* bytes the client pipelined after the login go on to the session */
 	evbuffer_add_buffer(bufferevent_get_output(p->mail), in);
 	bufferevent_setcb(p->client, proxy_read, proxy_write, proxy_event, p);
 	bufferevent_setcb(p->mail, proxy_read, proxy_write, proxy_event, p);
-	bufferevent_set_timeouts(p->client, NULL, NULL);	/* the session times out, not us */
+	/* the session times out, not us */
+	bufferevent_set_timeouts(p->client, NULL, NULL);
+	bufferevent_set_timeouts(p->mail, NULL, NULL);
 	bufferevent_enable(p->client, EV_READ | EV_WRITE);
 	bufferevent_enable(p->mail, EV_READ | EV_WRITE);
 	login_proxy_count(1);
 	lclient_free(c);
-	return 0;
 }
 
 int handoff(struct lclient *c, const char *user, const char *token)

@@ -2,17 +2,25 @@
 #include "imapd/id.h"
 #include "imapd/parser.h"
 
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
-/* One "field SP value" pair; NULL or the BAD text. */
-static const char *id_pair(struct ip *ip)
+/* One "field SP value" pair; NULL or the BAD text. The value of
+ * x-originating-ip goes to origin when it is an IP address. */
+static const char *id_pair(struct ip *ip, char *origin, size_t originlen)
 {
 	size_t flen = 0, vlen = 0;
 	bool nil = false;	/* ip_nstring sets it only when it is reached */
 	char *field = ip_string(ip, &flen);
 	char *value = field && ip_sp(ip) ? ip_nstring(ip, &vlen, &nil) : NULL;
 	bool ok = field && (value || nil) && !ip->bad;
+	unsigned char a[16];
+	if (ok && origin && value && !strcasecmp(field, "x-originating-ip") && vlen < originlen &&
+	    (inet_pton(AF_INET, value, a) == 1 || inet_pton(AF_INET6, value, a) == 1))
+		memcpy(origin, value, vlen + 1);
 	free(field);
 	free(value);
 	if (!ok)
@@ -23,6 +31,11 @@ static const char *id_pair(struct ip *ip)
 }
 
 const char *id_check(struct ip *ip)
+{
+	return id_read(ip, NULL, 0);
+}
+
+const char *id_read(struct ip *ip, char *origin, size_t originlen)
 {
 	static const char syntax[] = "Syntax: ID (field value ...) or ID NIL";
 	bool nil;
@@ -37,7 +50,7 @@ const char *id_check(struct ip *ip)
 			return "More than 30 ID pairs (RFC 2971)";
 		if (n && !ip_sp(ip))
 			return syntax;
-		const char *why = id_pair(ip);
+		const char *why = id_pair(ip, origin, originlen);
 		if (why)
 			return why;
 	}

@@ -62,6 +62,7 @@ void lclient_free(struct lclient *c)
 		event_free(c->deadline);
 	if (c->auth_id)
 		auth_client_cancel(L.auth, c->auth_id);
+	site_proxy_cancel(c);
 	if (c->bev)
 		bufferevent_free(c->bev);
 	cr_free(&c->cr);
@@ -80,19 +81,33 @@ static void close_after_flush(struct lclient *c)
 		lclient_free(c);
 }
 
+void login_auth_unavailable(struct lclient *c, const char *text)
+{
+	reply(c, "%s NO [UNAVAILABLE] %s", c->tag, text);
+	c->state = LC_CMD;
+	bufferevent_enable(c->bev, EV_READ);
+	login_process(c);
+}
+
 static void on_auth(const struct auth_reply *r, void *arg)
 {
 	struct lclient *c = arg;
 	const char *user = r->user ? r->user : "", *token = r->token ? r->token : "";
 	int result = r->tempfail ? AUTH_TEMPFAIL : (int)r->result;
 	c->auth_id = 0;
-	if (result == AUTH_OK) {
-		log_info("imap login: user=%s client=%s tls=%s", user, c->ip, c->tls ? "yes" : "no");
+	if (result == AUTH_OK && r->host && r->host[0]) {
+		/* stored on another host of the site: the session is proxied there */
+		if (site_proxy_start(c, user, r->host) == 0)
+			return;	/* the outcome comes later */
+		return login_auth_unavailable(c, "Mailbox host unavailable, try later");
+	} else if (result == AUTH_OK) {
+		log_info("imap login: user=%s client=%s tls=%s%s", user, c->ip, c->tls ? "yes" : "no",
+			 c->site_peer ? " via=site" : "");
 		if (handoff(c, user, token) == 0)
 			return;	/* c now belongs to the proxy, or is freed */
-		reply(c, "%s NO [UNAVAILABLE] Mail service unavailable, try later", c->tag);
+		return login_auth_unavailable(c, "Mail service unavailable, try later");
 	} else if (result == AUTH_TEMPFAIL) {
-		reply(c, "%s NO [UNAVAILABLE] Authentication service unavailable", c->tag);
+		return login_auth_unavailable(c, "Authentication service unavailable");
 	} else {
 		log_info("imap login failed: client=%s result=%d", c->ip, result);
 		reply(c, "%s NO [AUTHENTICATIONFAILED] Authentication failed", c->tag);
@@ -123,10 +138,27 @@ static void sasl_end(struct lclient *c, const char *why)
 	reply(c, "%s BAD %s", c->tag, why);
 }
 
+/* A front-end logs in for a user with the site secret (siteproxy.c). */
+static bool site_auth(struct lclient *c, const char *b64)
+{
+	char *authz, *secret;
+	if (!c->site_peer || !sasl_plain_site(b64, &authz, &secret))
+		return false;
+	c->state = LC_AUTHWAIT;
+	bufferevent_disable(c->bev, EV_READ);
+	c->auth_id = auth_client_site_login(L.auth, "imap", authz, secret, c->ip, on_auth, c);
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+	free(authz);
+	return true;
+}
+
 /* AUTHENTICATE PLAIN: base64("authzid\0authcid\0password") */
 static void sasl_plain_response(struct lclient *c, const char *b64)
 {
 	char *user, *pass;
+	if (site_auth(c, b64))
+		return;
 	if (!sasl_plain(b64, &user, &pass))
 		return sasl_end(c, "Malformed PLAIN response");
 	start_auth(c, user, pass);
@@ -246,10 +278,15 @@ static void cmd_starttls(struct lclient *c, struct ip *ip)
 
 static void cmd_id(struct lclient *c, struct ip *ip)
 {
-	const char *bad = id_check(ip);
+	char origin[INET6_ADDRSTRLEN] = "";
+	const char *bad = id_read(ip, c->site_peer ? origin : NULL, sizeof origin);
 	if (bad) {
 		reply(c, "%s BAD %s", c->tag, bad);
 		return;
+	}
+	if (origin[0]) {	/* a front-end says whom it serves */
+		log_info("imap: front-end %s serves client %s", c->ip, origin);
+		strlcpy_t(c->ip, origin, sizeof c->ip);
 	}
 	reply(c, ID_RESPONSE);
 	reply(c, "%s OK ID completed", c->tag);
@@ -431,7 +468,10 @@ static void on_accept(int fd, struct sockaddr *sa, int salen, void *arg)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->ip, sizeof c->ip);
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->ip, sizeof c->ip);
-	c->plaintext_ok = netlist_has_sa(&L.plaintext_nets, sa);
+	c->site_peer = L.site_secret && L.site_secret[0] && netlist_has_sa(&L.site_nets, sa);
+	/* a front-end of the site logs in with the site secret, not a password
+	 * of the user (the internal hop's TLS: docs/SCALING.md) */
+	c->plaintext_ok = c->site_peer || netlist_has_sa(&L.plaintext_nets, sa);
 	if (clients_from(c->ip) >= L.max_per_ip) {
 		refuse_client(fd, c->ip, "max_sessions_per_ip reached", implicit_tls);
 		free(c);
@@ -476,10 +516,27 @@ static void check_drained(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(L.base, NULL);
 }
 
+/* A host of a site reads its mailbox hosts and the site secret (as root):
+ * true when it may proxy logins to them (then it needs TCP). */
+static bool login_load_site(const struct instance *in)
+{
+	char why[512];
+	if (site_load(in, &L.site, why, sizeof why) < 0)
+		fatal("%s", why);
+	L.site_secret = site_secret_load(in, why, sizeof why);
+	if (!L.site_secret)
+		fatal("%s", why);
+	if (L.site.role == SITE_BOTH)
+		L.site_secret[0] = '\0';	/* one host: nobody logs in for another */
+	netlist_from_cfg(&L.site_nets, &in->conf, "site_frontends");
+	return L.site.nhosts > 0 && L.site_secret[0];
+}
+
 int login_main(struct instance *in, struct cfg *conf)
 {
 	L.hostname = in->hostname;
 	netlist_from_cfg(&L.plaintext_nets, conf, "plaintext_auth_networks");
+	bool proxies = login_load_site(in);
 	L.max_line = cfg_int(conf, "max_command_line");
 	L.max_clients = cfg_int(conf, "max_sessions");
 	L.max_per_ip = cfg_int(conf, "max_sessions_per_ip");
@@ -521,7 +578,7 @@ int login_main(struct instance *in, struct cfg *conf)
 	event_add(sigs[1], NULL);
 	event_add(sigs[2], &sec);
 	/* A network parser: no files; authd and the mail role over their sockets. */
-	sandbox_enter("imapd", SB_ACCEPT | SB_UNIX, NULL, 0);
+	sandbox_enter("imapd", SB_ACCEPT | SB_UNIX | (proxies ? SB_INET : 0), NULL, 0);
 	log_info("imap login: serving (%d imap, %d imaps socket(s))", nplain, n - nplain);
 	daemon_ready();
 	event_base_dispatch(L.base);

@@ -4,6 +4,7 @@
 
 #include "imapd/parser.h"
 #include "common/netlist.h"
+#include "common/site.h"
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -24,6 +25,9 @@ struct login_ctx {
 	const char *hostname;
 	char *run_prefix;	/* "" when chrooted in run_dir, else run_dir */
 	struct netlist plaintext_nets;	/* may log in without TLS */
+	struct site site;		/* role and mailbox hosts (proxied logins) */
+	char *site_secret;		/* site_secret_file, "" none */
+	struct netlist site_nets;	/* site_frontends: may log in for a user */
 	bool draining;
 	uint64_t max_line, max_clients, max_per_ip, login_timeout, dead_client_timeout;
 	uint64_t nclients, nproxies;
@@ -40,6 +44,8 @@ struct lclient {
 	int fd;			/* the accepted socket */
 	bool tls, closing;
 	bool plaintext_ok;	/* client in plaintext_auth_networks */
+	bool site_peer;		/* a front-end of the site (site_frontends) */
+	struct upstream *up;	/* logging in at the user's mailbox host */
 	enum lc_state state;
 	struct cmdreader cr;
 	char ip[64];
@@ -55,6 +61,15 @@ void login_setup_bev(struct lclient *c);
 void lclient_free(struct lclient *c);
 /* Hand c to the mail role; 0 on success (c is then freed or owned by a proxy). */
 int handoff(struct lclient *c, const char *user, const char *token);
+/* Copy bytes between c's client and other from now on; c is freed. */
+void login_splice(struct lclient *c, struct bufferevent *other);
+/* The login failed for want of a service: NO [UNAVAILABLE] text, and the
+ * client may go on. */
+void login_auth_unavailable(struct lclient *c, const char *text);
+/* siteproxy.c: log in as user at its mailbox host and splice (0), or -1 at
+ * once; the outcome comes later (login_splice or login_auth_unavailable). */
+int site_proxy_start(struct lclient *c, const char *user, const char *host);
+void site_proxy_cancel(struct lclient *c);
 /* Count of live proxies changes (for draining). */
 void login_proxy_count(int delta);
 

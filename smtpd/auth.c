@@ -4,9 +4,9 @@
 #include "smtpd/session.h"
 #include "common/auth_proto.h"
 #include "common/log.h"
+#include "common/site.h"
 #include "common/util.h"
 
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -43,9 +43,7 @@ static unsigned char *decode(const char *b64, size_t *n)
 static void site_login(struct session *s, const char *user, const char *pass)
 {
 	const char *secret = s->srv->conf.site_secret;
-	size_t n = strlen(pass);
-	bool ok = secret[0] && !strcmp(user, "site") && n == strlen(secret) &&
-		  CRYPTO_memcmp(pass, secret, n) == 0;
+	bool ok = !strcmp(user, "site") && site_secret_equal(secret, pass);
 	if (ok) {
 		s->site_peer = true;
 		log_info("session %llx: site auth ok client=%s", (unsigned long long)s->id, s->ip);

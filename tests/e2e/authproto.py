@@ -4,7 +4,8 @@ send it what no daemon would."""
 import socket
 import struct
 
-LOGIN, LOGIN_RES, RCPT, RCPT_RES, SENDER, SENDER_RES, EXPAND, EXPAND_RES, USER, USER_RES = range(100, 110)
+(LOGIN, LOGIN_RES, RCPT, RCPT_RES, SENDER, SENDER_RES, EXPAND, EXPAND_RES, USER, USER_RES,
+ SITE_LOGIN, SITE_LOGIN_RES) = range(100, 112)
 AUTH_OK, AUTH_FAIL, AUTH_TEMPFAIL, AUTH_LOCKED = range(4)
 RCPT_LOCAL, RCPT_UNKNOWN, RCPT_REMOTE, RCPT_TEMPFAIL = range(4)
 EXPAND_OK, EXPAND_UNKNOWN, EXPAND_LOOP, EXPAND_TEMPFAIL = range(4)
@@ -80,7 +81,11 @@ class AuthConn:
         return out
 
     def login(self, user, password, service="imap", client="192.0.2.1"):
+        """[result, user, token, mailbox host ("" here)]"""
         return self.call(LOGIN, service, user, password, client)
+
+    def site_login(self, user, secret, service="imap", client="192.0.2.1"):
+        return self.call(SITE_LOGIN, service, user, secret, client)
 
     def rcpt(self, address):
         return self.call(RCPT, address)[0]

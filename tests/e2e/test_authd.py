@@ -116,13 +116,13 @@ def test_runs_unprivileged_and_chrooted(authd):
 
 def test_login_and_token(authd):
     c = authd.conn()
-    res, user, token = c.login("Alice@Example.TEST", "Alice-pw-123", service="imap")
-    assert res == ap.AUTH_OK and user == "alice@example.test"
+    res, user, token, host = c.login("Alice@Example.TEST", "Alice-pw-123", service="imap")
+    assert res == ap.AUTH_OK and user == "alice@example.test" and host == ""   # one host
     mac, expiry = token.split(".")
     want = hmac.new(SECRET, f"imap\nalice@example.test\n{expiry}".encode(), hashlib.sha256).hexdigest()
     assert hmac.compare_digest(mac, want) and int(expiry) > time.time()
-    res, user, token = c.login("alice@example.test", "wrong", client="192.0.2.50")
-    assert res == ap.AUTH_FAIL and user == "" and token == ""
+    res, user, token, host = c.login("alice@example.test", "wrong", client="192.0.2.50")
+    assert res == ap.AUTH_FAIL and user == "" and token == "" and host == ""
     assert c.login("nobody@example.test", "x", client="192.0.2.51")[0] == ap.AUTH_FAIL
     c.close()
 
@@ -342,7 +342,7 @@ def test_started_as_ordinary_user(tmp_parent):
             assert [l.split()[1] for l in f if l.startswith("Uid:")][0] == str(nobody.pw_uid)
         assert os.readlink(f"/proc/{a.proc.pid}/root") == "/"
         c = a.conn()
-        res, user, token = c.login("dora@example.test", "Dora-pw-1")
+        res, user, token, _ = c.login("dora@example.test", "Dora-pw-1")
         assert res == ap.AUTH_OK and user == "dora@example.test" and token == ""   # no run secret
         c.close()
     finally:

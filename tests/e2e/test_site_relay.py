@@ -6,9 +6,11 @@ mailbox host is down the message waits in the front-end's queue.
 
 One PostgreSQL cluster and two instances on loopback (different port bases)
 for the whole module: a front-end and the mailbox host mb1."""
+import base64
 import os
 import shutil
 import smtplib
+import socket
 import ssl
 import tempfile
 
@@ -172,6 +174,126 @@ def test_the_internal_port_wants_the_site_secret_and_takes_only_its_own_users(si
         assert code in (550, 554) and b"5.7.1" in text      # never an open relay
     finally:
         s.close()
+
+
+class Imap:
+    """A raw IMAP client (STARTTLS, IDLE) that sees every line."""
+
+    def __init__(self, port, tls=True):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.f = self.sock.makefile("rb")
+        self.n = 0
+        assert self.line().startswith(b"* OK")
+        if tls:
+            self.cmd("STARTTLS")
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            self.sock = ctx.wrap_socket(self.sock)
+            self.f = self.sock.makefile("rb")
+
+    def line(self):
+        """The next line without CRLF; None at the end of the connection."""
+        raw = self.f.readline()
+        return raw.rstrip(b"\r\n") if raw else None
+
+    def send(self, text):
+        self.sock.sendall(text.encode() + b"\r\n")
+
+    def cmd(self, text):
+        """(tagged line, untagged lines)"""
+        self.n += 1
+        tag = f"a{self.n}"
+        self.send(f"{tag} {text}")
+        untagged = []
+        while True:
+            l = self.line()
+            if l.startswith(tag.encode() + b" "):
+                return l[len(tag) + 1:], untagged
+            assert l is not None, untagged
+            untagged.append(l)
+
+    def close(self):
+        self.sock.close()
+
+
+def all_mail(inst, address):
+    root = inst.maildir(address)
+    return [n for d in ("new", "cur") for n in os.listdir(os.path.join(root, d))]
+
+
+def test_imap_at_the_frontend_is_the_mailbox_hosts_session(site):
+    """alice logs in at the front-end: the session is hers on mb1 (proxied
+    after login, authenticated there with the site secret), her mail is
+    there, a STORE lands in mb1's Maildir, and IDLE hears a new delivery."""
+    send(site.fe, "alice@example.test", "before login")
+    assert wait_for(lambda: count(site.mb, "alice@example.test") >= 1, timeout=30)
+    n = len(all_mail(site.mb, "alice@example.test"))
+    c = Imap(site.fe.port("imap"))
+    try:
+        ok, untagged = c.cmd("LOGIN alice@example.test alice-pw-1")
+        assert ok.startswith(b"OK"), (ok, site.fe.log_text()[-2000:])
+        ok, untagged = c.cmd("SELECT INBOX")
+        assert ok.startswith(b"OK") and f"* {n} EXISTS".encode() in untagged, untagged
+        ok, untagged = c.cmd(f"FETCH {n} (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert ok.startswith(b"OK") and any(b"FETCH" in l for l in untagged), untagged
+        ok, _ = c.cmd(f"STORE {n} +FLAGS (\\Flagged)")
+        assert ok.startswith(b"OK")
+        cur = os.path.join(site.mb.maildir("alice@example.test"), "cur")
+        assert any(":2," in f and "F" in f.split(":2,")[1] for f in os.listdir(cur)), \
+            os.listdir(cur)
+        c.n += 1
+        c.send(f"a{c.n} IDLE")
+        assert c.line().startswith(b"+")
+        send(site.fe, "alice@example.test", "during idle")
+        while True:             # the socket's timeout bounds the wait
+            l = c.line()
+            if l == f"* {n + 1} EXISTS".encode():
+                break
+            assert l is not None, "connection closed"
+        c.send("DONE")
+        while not (l := c.line()).startswith(f"a{c.n} ".encode()):
+            assert l is not None, "connection closed"
+        assert l.startswith(f"a{c.n} OK".encode()), l
+        ok, untagged = c.cmd("LOGOUT")
+        assert ok.startswith(b"OK")
+    finally:
+        c.close()
+    assert "proxy=mb1" in site.fe.log_text()
+    assert "site login: service=imap user=alice@example.test client=127.0.0.1 result=ok" \
+        in site.mb.log_text()
+    assert not os.path.exists(site.fe.maildir("alice@example.test"))   # nothing stored there
+
+
+def test_imap_at_the_frontend_refuses_a_wrong_password_itself(site):
+    before = site.mb.log_text().count("site login:")
+    c = Imap(site.fe.port("imap"))
+    try:
+        ok, _ = c.cmd("LOGIN alice@example.test wrong-password")
+        assert ok.startswith(b"NO [AUTHENTICATIONFAILED]"), ok
+    finally:
+        c.close()
+    assert site.mb.log_text().count("site login:") == before     # mb1 never asked
+
+
+def test_a_site_login_wants_the_secret_and_a_user_stored_there(site):
+    """At mb1's IMAP port a front-end (site_frontends) logs in for a user
+    with the site secret; a wrong secret, or a user of no site, is refused."""
+    def site_login(user, secret):
+        c = Imap(site.mb.port("imap"), tls=False)     # loopback is in site_frontends
+        try:
+            ok, _ = c.cmd('ID ("x-originating-ip" "192.0.2.77")')
+            assert ok.startswith(b"OK")
+            b64 = base64.b64encode(f"{user}\0site\0{secret}".encode()).decode()
+            return c.cmd(f"AUTHENTICATE PLAIN {b64}")[0]
+        finally:
+            c.close()
+    assert site_login("bob@example.test", "wrong-secret-1234567").startswith(b"NO")
+    assert site_login("nobody@example.test", SECRET).startswith(b"NO")
+    assert site_login("bob@example.test", SECRET).startswith(b"OK")
+    log = site.mb.log_text()
+    assert "site login: service=imap user=bob@example.test client=192.0.2.77 result=ok" in log
+    assert "result=failed" in log
 
 
 def test_the_internal_port_refuses_clients_outside_site_frontends(site):

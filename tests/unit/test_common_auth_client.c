@@ -38,8 +38,19 @@ static void test_parse(void)
 	ipc_put_u32(&m, AUTH_OK);
 	ipc_put_str(&m, "alice@example.test");
 	ipc_put_str(&m, "tok");
+	ipc_put_str(&m, "");
 	CHECK(parse(&m, AUTH_LOGIN_REQ, &r) && r.result == AUTH_OK && !r.tempfail);
 	CHECK_STR(r.user, "alice@example.test");
+	CHECK_STR(r.host, "");
+	auth_reply_free(&r);
+
+	ipc_msg_init(&m, AUTH_SITE_LOGIN_RES, 1);	/* a login proxied to mb2 */
+	ipc_put_u32(&m, AUTH_OK);
+	ipc_put_str(&m, "bob@example.test");
+	ipc_put_str(&m, "tok");
+	ipc_put_str(&m, "mb2");
+	CHECK(parse(&m, AUTH_SITE_LOGIN_REQ, &r) && r.result == AUTH_OK && !r.tempfail);
+	CHECK_STR(r.host, "mb2");
 	auth_reply_free(&r);
 
 	ipc_msg_init(&m, AUTH_LOGIN_RES, 1);	/* missing token */
