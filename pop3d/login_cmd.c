@@ -87,6 +87,19 @@ static void on_auth(const struct auth_reply *r, void *arg)
 {
 	struct lsess *s = arg;
 	uint32_t result = r->tempfail ? AUTH_TEMPFAIL : r->result;
+	if (result == AUTH_OK && r->host && *r->host) {
+		/* Stored on another host of the site: this host has no mailbox to
+		 * show (an empty one would look like lost mail). POP3 logins are
+		 * not proxied yet (docs/SCALING.md); IMAP ones are. */
+		log_warn("pop3 login: ip=%s user=%s stored on %s; POP3 is not proxied yet", s->ip,
+			 r->user, r->host);
+		lsess_reply(s, "-ERR [SYS/TEMP] Mailbox on another host: use IMAP here, or POP3 there");
+		s->st = LS_CMD;
+		free(s->user);
+		s->user = NULL;
+		lsess_resume(s);
+		return;
+	}
 	if (result == AUTH_OK && r->user && *r->user && r->token && *r->token) {
 		s->canon = xstrdup(r->user);
 		s->token = xstrdup(r->token);

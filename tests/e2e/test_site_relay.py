@@ -8,6 +8,7 @@ One PostgreSQL cluster and two instances on loopback (different port bases)
 for the whole module: a front-end and the mailbox host mb1."""
 import base64
 import os
+import poplib
 import shutil
 import smtplib
 import socket
@@ -226,8 +227,9 @@ def test_imap_at_the_frontend_is_the_mailbox_hosts_session(site):
     """alice logs in at the front-end: the session is hers on mb1 (proxied
     after login, authenticated there with the site secret), her mail is
     there, a STORE lands in mb1's Maildir, and IDLE hears a new delivery."""
+    before = count(site.mb, "alice@example.test")
     send(site.fe, "alice@example.test", "before login")
-    assert wait_for(lambda: count(site.mb, "alice@example.test") >= 1, timeout=30)
+    assert wait_for(lambda: count(site.mb, "alice@example.test") == before + 1, timeout=30)
     n = len(all_mail(site.mb, "alice@example.test"))
     c = Imap(site.fe.port("imap"))
     try:
@@ -246,6 +248,7 @@ def test_imap_at_the_frontend_is_the_mailbox_hosts_session(site):
         c.send(f"a{c.n} IDLE")
         assert c.line().startswith(b"+")
         send(site.fe, "alice@example.test", "during idle")
+        c.sock.settimeout(60)   # through the front-end's queue and the relay
         while True:             # the socket's timeout bounds the wait
             l = c.line()
             if l == f"* {n + 1} EXISTS".encode():
@@ -274,6 +277,24 @@ def test_imap_at_the_frontend_refuses_a_wrong_password_itself(site):
     finally:
         c.close()
     assert site.mb.log_text().count("site login:") == before     # mb1 never asked
+
+
+def test_pop3_at_the_frontend_says_the_mailbox_is_elsewhere(site):
+    """POP3 is not proxied yet: rather than an empty maildrop on the
+    front-end (mail would look lost), a temporary error naming the way."""
+    p = poplib.POP3("127.0.0.1", site.fe.port("pop3"), timeout=20)
+    try:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        p.stls(ctx)
+        p.user("alice@example.test")
+        with pytest.raises(poplib.error_proto) as e:
+            p.pass_("alice-pw-1")
+        assert b"[SYS/TEMP]" in e.value.args[0] and b"use IMAP" in e.value.args[0]
+    finally:
+        p.close()
+    assert not os.path.exists(site.fe.maildir("alice@example.test"))
 
 
 def test_a_site_login_wants_the_secret_and_a_user_stored_there(site):

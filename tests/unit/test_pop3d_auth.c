@@ -42,6 +42,28 @@ static void test_plain(void)
 	CHECK(!sasl_plain("AG=hbGljZQBwdw==", &u, &p));	/* '=' inside */
 }
 
+/* A front-end's login for a user, with the site secret (imapd/siteproxy.c). */
+static void test_plain_site(void)
+{
+	char *u = NULL, *p = NULL, *e;
+	e = b64("alice@x.test\0site\0s3cret", 24);
+	CHECK(sasl_plain_site(e, &u, &p));
+	CHECK_STR(u, "alice@x.test");
+	CHECK_STR(p, "s3cret");
+	free(u), free(p);
+	CHECK(!sasl_plain(e, &u, &p));		/* never an ordinary login */
+	free(e);
+	e = b64("alice@x.test\0bob\0pw", 19);	/* authcid other than site */
+	CHECK(!sasl_plain_site(e, &u, &p));
+	free(e);
+	e = b64("\0site\0s3cret", 12);		/* for nobody */
+	CHECK(!sasl_plain_site(e, &u, &p));
+	free(e);
+	e = b64("alice\0site\0s3\0cret", 18);	/* third NUL */
+	CHECK(!sasl_plain_site(e, &u, &p));
+	free(e);
+}
+
 static void test_login_field(void)
 {
 	char *o = NULL;
@@ -89,6 +111,7 @@ static void test_maildir_names(void)
 int main(void)
 {
 	test_plain();
+	test_plain_site();
 	test_login_field();
 	test_maildir_names();
 	return check_summary("pop3d_auth");
