@@ -92,7 +92,7 @@ static void conn_free(struct conn *c)
  * left to write: its client reconnects by path, to the new authd. */
 static void conn_maybe_done(struct conn *c)
 {
-	if (draining && c->npending == 0 && c->ic.out_len == 0)
+	if (draining && c->npending == 0 && c->ic.out.len == 0)
 		conn_free(c);
 }
 
@@ -114,7 +114,7 @@ void conn_reply(struct conn *c, struct ipc_msg *res)
 {
 	ipc_conn_queue(&c->ic, res);
 	ipc_msg_free(res);
-	if (c->ic.out_len - c->ic.out_off > CONN_MAX_OUT)
+	if (c->ic.out.len - c->ic.out_off > CONN_MAX_OUT)
 		c->broken = true;	/* the client does not read its replies */
 	event_add(c->wev, NULL);
 }

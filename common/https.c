@@ -1,6 +1,7 @@
 /* https.c — libcurl handles set up the suite's one way (https.h). */
 #include "common/https.h"
 #include "common/dns.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 
 #include <arpa/inet.h>
@@ -88,15 +89,14 @@ char *https_read_ca(const char *path, size_t *len)
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return NULL;
-	char *buf = NULL;
-	size_t n = 0, cap = 0, r;
+	struct strbuf b = { 0 };
+	size_t r;
 	do {
-		if (n + 65536 > cap)
-			buf = xrealloc(buf, cap = cap ? cap * 2 : 262144);
-		r = fread(buf + n, 1, cap - n, f);
-		n += r;
-	} while (r > 0 && n < 16 * 1024 * 1024);
+		char *room = strbuf_room(&b, 65536);
+		r = fread(room, 1, b.cap - 1 - b.len, f);
+		strbuf_commit(&b, r);
+	} while (r > 0 && b.len < 16 * 1024 * 1024);
 	fclose(f);
-	*len = n;
-	return buf;
+	*len = b.len;
+	return strbuf_take(&b);
 }

@@ -227,8 +227,8 @@ void ipc_conn_close(struct ipc_conn *c)
 		close(c->fds[i]);
 	for (size_t i = 0; i < c->out_nfds; i++)
 		close(c->out_fds[i]);
-	free(c->in);
-	free(c->out);
+	strbuf_free(&c->in);
+	strbuf_free(&c->out);
 	free(c->out_fds);
 	free(c->out_fd_pos);
 	memset(c, 0, sizeof *c);
@@ -261,14 +261,11 @@ int ipc_conn_read(struct ipc_conn *c)
 		 * caller has taken the complete messages (it is called again then). */
 		if (c->nfds > (int)ARRAY_LEN(c->fds) - 8)
 			return 0;
-		if (c->in_cap - c->in_len < 4096) {
-			if (c->in_cap > IPC_MAX_PAYLOAD + IPC_HDR_LEN + 65536)
-				return 0;	/* wait for the consumer to drain */
-			c->in_cap = c->in_cap ? c->in_cap * 2 : 16384;
-			c->in = xrealloc(c->in, c->in_cap);
-		}
+		if (c->in.cap - c->in.len <= 4096 && c->in.cap > IPC_MAX_PAYLOAD + IPC_HDR_LEN + 65536)
+			return 0;	/* wait for the consumer to drain */
+		char *room = strbuf_room(&c->in, 4096);
 		union { char buf[CMSG_SPACE(sizeof(int) * 8)]; struct cmsghdr align; } cbuf;
-		struct iovec iov = { c->in + c->in_len, c->in_cap - c->in_len };
+		struct iovec iov = { room, c->in.cap - 1 - c->in.len };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 				     .msg_control = cbuf.buf, .msg_controllen = sizeof cbuf.buf };
 		ssize_t n = recvmsg(c->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
@@ -284,7 +281,7 @@ int ipc_conn_read(struct ipc_conn *c)
 			c->eof = true;
 			return 0;
 		}
-		c->in_len += (size_t)n;
+		strbuf_commit(&c->in, (size_t)n);
 	}
 }
 
@@ -292,7 +289,7 @@ int ipc_conn_next(struct ipc_conn *c, struct ipc_msg *m)
 {
 	if (c->failed)
 		return -1;
-	long used = ipc_decode(c->in, c->in_len, m);
+	long used = ipc_decode((const unsigned char *)c->in.p, c->in.len, m);
 	if (used <= 0)
 		return (int)used;
 	if (m->hdr.flags & IPC_F_FD) {
@@ -303,8 +300,7 @@ int ipc_conn_next(struct ipc_conn *c, struct ipc_msg *m)
 		m->fd = c->fds[0];
 		memmove(c->fds, c->fds + 1, sizeof(int) * (size_t)--c->nfds);
 	}
-	memmove(c->in, c->in + used, c->in_len - (size_t)used);
-	c->in_len -= (size_t)used;
+	strbuf_drop(&c->in, (size_t)used);
 	return 1;
 }
 
@@ -312,33 +308,28 @@ void ipc_conn_queue(struct ipc_conn *c, struct ipc_msg *m)
 {
 	size_t n;
 	unsigned char *b = ipc_encode(m, &n);
-	if (c->out_len + n > c->out_cap) {
-		c->out_cap = (c->out_len + n) * 2;
-		c->out = xrealloc(c->out, c->out_cap);
-	}
 	if (m->fd >= 0) {
 		c->out_fds = xrealloc(c->out_fds, (c->out_nfds + 1) * sizeof(int));
 		c->out_fd_pos = xrealloc(c->out_fd_pos, (c->out_nfds + 1) * sizeof(size_t));
 		c->out_fds[c->out_nfds] = m->fd;
-		c->out_fd_pos[c->out_nfds++] = c->out_len;
+		c->out_fd_pos[c->out_nfds++] = c->out.len;
 		m->fd = -1;
 	}
-	memcpy(c->out + c->out_len, b, n);
-	c->out_len += n;
+	strbuf_add(&c->out, (const char *)b, n);
 	free(b);
 }
 
 int ipc_conn_flush(struct ipc_conn *c)
 {
-	while (c->out_off < c->out_len) {
-		size_t end = c->out_len;
+	while (c->out_off < c->out.len) {
+		size_t end = c->out.len;
 		union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } cbuf;
 		struct msghdr mh = { 0 };
 		bool with_fd = c->out_nfds && c->out_fd_pos[0] == c->out_off;
 		/* Send up to the next fd boundary so each fd rides on its own message. */
 		if (c->out_nfds > (with_fd ? 1u : 0u))
 			end = c->out_fd_pos[with_fd ? 1 : 0];
-		struct iovec iov = { c->out + c->out_off, end - c->out_off };
+		struct iovec iov = { c->out.p + c->out_off, end - c->out_off };
 		mh.msg_iov = &iov;
 		mh.msg_iovlen = 1;
 		if (with_fd) {
@@ -367,7 +358,8 @@ int ipc_conn_flush(struct ipc_conn *c)
 		}
 		c->out_off += (size_t)n;
 	}
-	c->out_len = c->out_off = 0;
+	strbuf_reset(&c->out);
+	c->out_off = 0;
 	return 1;
 }
 

@@ -11,6 +11,8 @@
 #ifndef TERN_IPC_H
 #define TERN_IPC_H
 
+#include "common/strbuf.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,12 +72,11 @@ long ipc_decode(const unsigned char *buf, size_t len, struct ipc_msg *m);
 /* ---- a non-blocking connection with its own buffers and fd queue ---- */
 struct ipc_conn {
 	int sock;
-	unsigned char *in;
-	size_t in_len, in_cap;
+	struct strbuf in;
 	int fds[16];
 	int nfds;
-	unsigned char *out;
-	size_t out_len, out_cap, out_off;
+	struct strbuf out;
+	size_t out_off;		/* bytes of out already sent */
 	int *out_fds;		/* fd to send with the byte at out_fd_pos[i] */
 	size_t *out_fd_pos;
 	size_t out_nfds;

@@ -9,6 +9,7 @@
  * Received (the first field), Date, From, To, Cc, Message-ID, In-Reply-To,
  * References, and Subject as "[...]" unless the site keeps it. */
 #include "common/mailcrypt_int.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -21,11 +22,6 @@ static const char *const clear_fields[] = {
 	"Date", "From", "To", "Cc", "Message-ID", "In-Reply-To", "References",
 };
 
-static void sb_adds(struct strbuf *b, const char *s)
-{
-	strbuf_add(b, s, strlen(s));
-}
-
 /* Add with line ends made LF (stored form) or CRLF (canonical form). */
 static void sb_add_ends(struct strbuf *b, const char *p, size_t len, bool crlf)
 {
@@ -35,7 +31,7 @@ static void sb_add_ends(struct strbuf *b, const char *p, size_t len, bool crlf)
 			continue;
 		bool cr = i > 0 && p[i - 1] == '\r';
 		strbuf_add(b, p + run, i - run - (cr ? 1 : 0));
-		sb_adds(b, crlf ? "\r\n" : "\n");
+		strbuf_adds(b, crlf ? "\r\n" : "\n");
 		run = i + 1;
 	}
 	strbuf_add(b, p + run, len - run);
@@ -169,9 +165,9 @@ static void add_marked_type(struct strbuf *in, const struct hfield *f)
 	char *v = field_value(f);
 	char hp[16];
 	if (!param_value(v, "hp", hp, sizeof hp))
-		sb_adds(in, "; hp=\"cipher\"");
+		strbuf_adds(in, "; hp=\"cipher\"");
 	free(v);
-	sb_adds(in, "\r\n");
+	strbuf_adds(in, "\r\n");
 }
 
 /* What stays outside, and the HP-Outer record of it inside. */
@@ -181,16 +177,16 @@ static void add_outer(struct strbuf *out, struct strbuf *hpo, const struct hfiel
 	if (field_is(f, "Subject")) {
 		if (keep_subject) {
 			sb_add_ends(out, f->p, f->len, false);
-			sb_adds(hpo, "HP-Outer: ");
+			strbuf_adds(hpo, "HP-Outer: ");
 			sb_add_ends(hpo, f->p, f->len, true);
 		} else if (!*subject_done) {
-			sb_adds(out, "Subject: " MC_SUBJECT_PLACEHOLDER "\n");
-			sb_adds(hpo, "HP-Outer: Subject: " MC_SUBJECT_PLACEHOLDER "\r\n");
+			strbuf_adds(out, "Subject: " MC_SUBJECT_PLACEHOLDER "\n");
+			strbuf_adds(hpo, "HP-Outer: Subject: " MC_SUBJECT_PLACEHOLDER "\r\n");
 		}
 		*subject_done = true;
 	} else if (is_clear_field(f)) {
 		sb_add_ends(out, f->p, f->len, false);
-		sb_adds(hpo, "HP-Outer: ");
+		strbuf_adds(hpo, "HP-Outer: ");
 		sb_add_ends(hpo, f->p, f->len, true);
 	}
 }
@@ -217,13 +213,13 @@ static void build_protected(const char *buf, size_t hdrlen, bool keep_subject, s
 			sb_add_ends(&in, f.p, f.len, true);
 		}
 		if (f.len && f.p[f.len - 1] != '\n')
-			sb_adds(&in, "\r\n");	/* a last line without its line end */
+			strbuf_adds(&in, "\r\n");	/* a last line without its line end */
 	}
 	if (hpo.len)
 		strbuf_add(&in, hpo.p, hpo.len);
 	if (!have_type)
-		sb_adds(&in, "Content-Type: text/plain; charset=us-ascii; hp=\"cipher\"\r\n");
-	sb_adds(&in, "\r\n");
+		strbuf_adds(&in, "Content-Type: text/plain; charset=us-ascii; hp=\"cipher\"\r\n");
+	strbuf_adds(&in, "\r\n");
 	free(hpo.p);
 	h->outer = out.p ? out.p : xstrdup("");
 	h->outerlen = out.len;

@@ -6,6 +6,7 @@
  * advances the cursor or ends, so hostile input costs time linear in its
  * length; the number of entries is capped at MIME_ADDR_MAX. */
 #include "common/mime_addr.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 
 #include <stdbool.h>
@@ -261,7 +262,7 @@ static char *read_route(struct lex *lx)
 			strbuf_addc(&b, ',');
 		strbuf_addc(&b, '@');
 		if (d)
-			strbuf_add(&b, d, strlen(d));
+			strbuf_adds(&b, d);
 		free(d);
 	}
 	if (!b.len || *lx->p != ':') {

@@ -3,26 +3,22 @@
  * says, whatever obsolete syntax, comments or folding it used to say it. */
 #include "common/mime_addr.h"
 #include "common/mime.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void add_str(struct strbuf *b, const char *s)
-{
-	strbuf_add(b, s, strlen(s));
-}
-
 /* A display name or group name, its RFC 2047 words decoded. */
 static void add_decoded(struct strbuf *b, const char *s)
 {
 	if (!strstr(s, "=?")) {
-		add_str(b, s);
+		strbuf_adds(b, s);
 		return;
 	}
 	char *d = mime_decode_words(s);
-	add_str(b, d);
+	strbuf_adds(b, d);
 	free(d);
 }
 
@@ -36,14 +32,14 @@ static void add_mailbox(struct strbuf *b, const struct mime_addr *a)
 	}
 	strbuf_addc(b, '<');
 	if (a->route) {
-		add_str(b, a->route);
+		strbuf_adds(b, a->route);
 		strbuf_addc(b, ':');
 	}
 	if (a->mailbox && strcmp(a->mailbox, MIME_ADDR_NO_MAILBOX))
-		add_str(b, a->mailbox);
+		strbuf_adds(b, a->mailbox);
 	if (a->host && strcmp(a->host, MIME_ADDR_NO_HOST)) {
 		strbuf_addc(b, '@');
-		add_str(b, a->host);
+		strbuf_adds(b, a->host);
 	}
 	strbuf_addc(b, '>');
 }
@@ -58,7 +54,7 @@ char *mime_addr_text(const char *value)
 		const struct mime_addr *a = &v[i];
 		bool group_end = !a->mailbox && !a->host;
 		if (sep && !group_end)
-			add_str(&b, ", ");
+			strbuf_adds(&b, ", ");
 		sep = true;
 		if (group_end) {
 			if (b.len && b.p[b.len - 1] == ' ')
@@ -66,7 +62,7 @@ char *mime_addr_text(const char *value)
 			strbuf_addc(&b, ';');
 		} else if (!a->host) {	/* group start: its name in mailbox */
 			add_decoded(&b, a->mailbox);
-			add_str(&b, ": ");
+			strbuf_adds(&b, ": ");
 			sep = false;
 		} else {
 			add_mailbox(&b, a);

@@ -2,6 +2,7 @@
  * parameters, base64 and quoted-printable bodies, charsets through iconv. */
 #include "common/mime.h"
 #include "common/mime_stream.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 
 #include <event2/buffer.h>
@@ -168,8 +169,8 @@ static char *word_to_utf8(struct words *w, const char *charset, const char *raw,
 }
 
 /* One "=?charset?e?text?=" at p; returns its length and appends the decoding
- * to out (olen bytes used, cap allocated). */
-static size_t decode_word(struct words *w, const char *p, char **out, size_t *olen, size_t *cap)
+ * to out. */
+static size_t decode_word(struct words *w, const char *p, struct strbuf *out)
 {
 	if (w->end - p < 8 || p[0] != '=' || p[1] != '?')
 		return 0;
@@ -192,25 +193,19 @@ static size_t decode_word(struct words *w, const char *p, char **out, size_t *ol
 	size_t n = enc == 'B' ? b64_decode(text, (size_t)(end - text), raw)
 			      : q_decode(text, (size_t)(end - text), raw);
 	char *u = word_to_utf8(w, charset, raw, n);
-	size_t ul = strlen(u);
-	if (*olen + ul + 1 > *cap) {
-		*cap = (*olen + ul + 1) * 2;
-		*out = xrealloc(*out, *cap);
-	}
-	memcpy(*out + *olen, u, ul + 1);
-	*olen += ul;
+	strbuf_adds(out, u);
 	free(u);
 	return (size_t)(end + 2 - p);
 }
 
 char *mime_decode_words(const char *s)
 {
-	size_t len = strlen(s), olen = 0, cap = len + 1;
-	char *out = xmalloc(cap);
-	out[0] = '\0';
+	size_t len = strlen(s);
+	struct strbuf out = { 0 };
+	strbuf_room(&out, len);	/* decoding mostly shrinks: one allocation */
 	struct words w = { .s = s, .end = s + len, .cd = (iconv_t)-1 };
 	for (size_t i = 0; i < len;) {
-		size_t used = decode_word(&w, s + i, &out, &olen, &cap);
+		size_t used = decode_word(&w, s + i, &out);
 		if (used) {
 			i += used;
 			/* whitespace between two encoded words is dropped */
@@ -221,16 +216,11 @@ char *mime_decode_words(const char *s)
 				i = j;
 			continue;
 		}
-		if (olen + 2 > cap) {
-			cap *= 2;
-			out = xrealloc(out, cap);
-		}
-		out[olen++] = s[i++];
-		out[olen] = '\0';
+		strbuf_addc(&out, s[i++]);
 	}
 	if (w.cd != (iconv_t)-1)
 		iconv_close(w.cd);
-	return out;
+	return strbuf_take(&out);
 }
 
 /* ---- RFC 2231 parameters: name*=charset'lang'%XX, name*0*=..., name*1=... ---- */

@@ -55,22 +55,6 @@ char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
-void strbuf_add(struct strbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void strbuf_addc(struct strbuf *b, char c)
-{
-	strbuf_add(b, &c, 1);
-}
-
 char *xasprintf(const char *fmt, ...)
 {
 	va_list ap;

@@ -25,15 +25,6 @@ void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn))
 /* Like fatal, appending strerror(errno). */
 void fatal_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-/* A growable string that carries its length and is always NUL-terminated
- * once anything was added; zero-initialise, free(p) when done. */
-struct strbuf {
-	char *p;
-	size_t len, cap;
-};
-void strbuf_add(struct strbuf *b, const char *s, size_t n);
-void strbuf_addc(struct strbuf *b, char c);
-
 /* Lower-case ASCII in place. */
 void str_lower(char *s);
 /* Trim ASCII whitespace at both ends in place; returns s advanced. */

@@ -2,6 +2,7 @@
  * answered (see vacation.h). */
 #include "common/vacation.h"
 #include "common/maildate.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -125,7 +126,7 @@ static void keep_recent(FILE *in, const char *addr, time_t now, struct strbuf *o
 			continue;
 		}
 		*nl = '\n';
-		strbuf_add(out, line, strlen(line));
+		strbuf_adds(out, line);
 		(*n)++;
 	}
 }

@@ -3,6 +3,7 @@
  * re-encoded as quoted-printable (RFC 2045 6.7) and its Content-Transfer-Encoding
  * changed; multiparts and message/rfc822 are walked recursively (bounded). */
 #include "deliverd/remote_int.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -90,7 +91,7 @@ static void put_header_with_cte(struct strbuf *o, const char *h, size_t hl, size
 		i = end;
 	}
 	strbuf_add(o, "Content-Transfer-Encoding: ", 27);
-	strbuf_add(o, cte, strlen(cte));
+	strbuf_adds(o, cte);
 	strbuf_add(o, "\r\n", 2);
 	strbuf_add(o, h + fields, body_sep);
 }

@@ -292,20 +292,14 @@ int sc_command(struct smtp_client *c, const char *line, int timeout_sec, struct 
 
 void sc_queue(struct smtp_client *c, const char *line)
 {
-	size_t n = strlen(line);
-	if (c->out_len + n + 2 > c->out_cap) {
-		c->out_cap = (c->out_len + n + 2) * 2;
-		c->out = xrealloc(c->out, c->out_cap);
-	}
-	memcpy(c->out + c->out_len, line, n);
-	memcpy(c->out + c->out_len + n, "\r\n", 2);
-	c->out_len += n + 2;
+	strbuf_adds(&c->out, line);
+	strbuf_add(&c->out, "\r\n", 2);
 }
 
 int sc_flush(struct smtp_client *c, int timeout_sec, struct smtp_reply *r)
 {
-	int rc = c->out_len ? raw_write(c, c->out, c->out_len, timeout_sec) : 0;
-	c->out_len = 0;
+	int rc = c->out.len ? raw_write(c, c->out.p, c->out.len, timeout_sec) : 0;
+	strbuf_reset(&c->out);
 	if (rc < 0)
 		fail(r, "lost connection with %s while sending commands", c->host);
 	c->last_used = time(NULL);
@@ -442,7 +436,5 @@ void sc_close(struct smtp_client *c, bool quit)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-	free(c->out);
-	c->out = NULL;
-	c->out_len = c->out_cap = 0;
+	strbuf_free(&c->out);
 }

@@ -5,6 +5,7 @@
 #define TERN_SMTP_CLIENT_H
 
 #include "deliverd/dane.h"
+#include "common/strbuf.h"
 
 #include <openssl/ssl.h>
 #include <stdbool.h>
@@ -36,8 +37,7 @@ struct smtp_client {
 	char dane[64];		/* the TLSA record that authenticated the peer, or "" */
 	char buf[4096];
 	size_t len;
-	char *out;		/* queued pipelined commands */
-	size_t out_len, out_cap;
+	struct strbuf out;	/* queued pipelined commands */
 	time_t last_used;
 	uint64_t deadline_ms;	/* CLOCK_MONOTONIC; 0: none */
 	bool expired;		/* an I/O wait ran into the deadline */

@@ -6,6 +6,7 @@
 #include "common/mime.h"
 #include "common/queue_proto.h"
 #include "common/queue_submit.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "common/vacation.h"
 
@@ -85,7 +86,7 @@ static void header_text(struct strbuf *b, const char *s)
 	for (const char *p = s; plain && *p; p++)
 		plain = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f;
 	if (plain) {
-		strbuf_add(b, s, strlen(s));
+		strbuf_adds(b, s);
 		return;
 	}
 	for (size_t n = strlen(s), first = 1; n > 0; first = 0) {
@@ -95,7 +96,7 @@ static void header_text(struct strbuf *b, const char *s)
 		unsigned char enc[80];
 		int len = EVP_EncodeBlock(enc, (const unsigned char *)s, (int)take);
 		char *w = xasprintf("%s=?UTF-8?B?%.*s?=", first ? "" : "\r\n ", len, enc);
-		strbuf_add(b, w, strlen(w));
+		strbuf_adds(b, w);
 		free(w);
 		s += take;
 		n -= take;
@@ -107,7 +108,7 @@ static void part(struct strbuf *b, const char *type, const char *text)
 {
 	char *h = xasprintf("Content-Type: %s; charset=utf-8\r\n"
 			    "Content-Transfer-Encoding: base64\r\n\r\n", type);
-	strbuf_add(b, h, strlen(h));
+	strbuf_adds(b, h);
 	free(h);
 	size_t n = strlen(text);
 	for (size_t i = 0; i < n; i += 57) {
@@ -121,9 +122,9 @@ static void part(struct strbuf *b, const char *type, const char *text)
 
 static void field(struct strbuf *b, const char *name, const char *value)
 {
-	strbuf_add(b, name, strlen(name));
+	strbuf_adds(b, name);
 	strbuf_add(b, ": ", 2);
-	strbuf_add(b, value, strlen(value));
+	strbuf_adds(b, value);
 	strbuf_add(b, "\r\n", 2);
 }
 
@@ -166,11 +167,11 @@ static void compose(const struct vacation_in *in, const struct vacation *v, cons
 		char *ct = xasprintf("multipart/alternative; boundary=\"%s\"", bd);
 		char *mid = xasprintf("\r\n--%s\r\n", bd), *end = xasprintf("--%s--\r\n", bd);
 		field(b, "Content-Type", ct);
-		strbuf_add(b, mid, strlen(mid));
+		strbuf_adds(b, mid);
 		part(b, "text/plain", text);
-		strbuf_add(b, mid + 2, strlen(mid + 2));
+		strbuf_adds(b, mid + 2);
 		part(b, "text/html", v->html);
-		strbuf_add(b, end, strlen(end));
+		strbuf_adds(b, end);
 		free(ct);
 		free(mid);
 		free(end);

@@ -141,7 +141,7 @@ int chan_flush_wait(struct chan *c, int timeout_ms)
 
 size_t chan_backlog(const struct chan *c)
 {
-	return c->conn.out_len - c->conn.out_off;
+	return c->conn.out.len - c->conn.out_off;
 }
 
 int chan_put_body(struct ipc_msg *m, const void *data, size_t len)

@@ -10,6 +10,7 @@
 #include "httpd/sess.h"
 #include "common/mime.h"
 #include "common/mime_stream.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -103,27 +104,21 @@ static char *part_bytes(struct email *e, const struct mime_part *p, size_t max, 
 		mstream_dec_init(&dec, NULL);	/* unknown encoding: as it is */
 		*problem = true;
 	}
-	size_t cap = p->body_len + MSTREAM_DEC_SLACK + 1;
-	if (cap > max + MSTREAM_DEC_SLACK + 1)
-		cap = max + MSTREAM_DEC_SLACK + 1;
-	char *out = xmalloc(cap), buf[32768];
-	size_t n = 0;
+	struct strbuf out = { 0 };
+	strbuf_room(&out, (p->body_len < max ? p->body_len : max) + MSTREAM_DEC_SLACK);
+	char buf[32768];
 	struct crlf_reader r;
 	crlf_reader_init(&r, e->fd, p->body_off, p->body_len);
 	ssize_t got;
-	while (n < max && (got = crlf_read(&r, buf, sizeof buf - MSTREAM_DEC_SLACK)) > 0) {
-		if (n + (size_t)got + MSTREAM_DEC_SLACK >= cap) {
-			cap = (n + (size_t)got + MSTREAM_DEC_SLACK) * 2 + 1;
-			out = xrealloc(out, cap);
-		}
-		n += mstream_dec_run(&dec, buf, (size_t)got, false, out + n);
+	while (out.len < max && (got = crlf_read(&r, buf, sizeof buf - MSTREAM_DEC_SLACK)) > 0) {
+		char *d = strbuf_room(&out, (size_t)got + MSTREAM_DEC_SLACK);
+		strbuf_commit(&out, mstream_dec_run(&dec, buf, (size_t)got, false, d));
 	}
-	if (n + MSTREAM_DEC_SLACK >= cap)
-		out = xrealloc(out, n + MSTREAM_DEC_SLACK + 1);
-	n += mstream_dec_run(&dec, "", 0, true, out + n);
-	*len = n > max ? max : n;
-	out[*len] = '\0';
-	return out;
+	char *d = strbuf_room(&out, MSTREAM_DEC_SLACK);
+	strbuf_commit(&out, mstream_dec_run(&dec, "", 0, true, d));
+	*len = out.len > max ? max : out.len;
+	out.p[*len] = '\0';
+	return strbuf_take(&out);
 }
 
 /* Transfer-decoded size without keeping the bytes. */

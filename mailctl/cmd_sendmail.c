@@ -9,6 +9,7 @@
 #include "common/linereader.h"
 #include "common/queue_proto.h"
 #include "common/queue_submit.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -208,22 +209,22 @@ static int write_message(int fd, const char *qid, const char *host, const char *
 	struct strbuf h = { 0 };
 	char *s = xasprintf("Received: by %s (tern sendmail, from uid %u)\r\n\tid %s; %s\r\n", host,
 			    (unsigned)getuid(), qid, date);
-	strbuf_add(&h, s, strlen(s));
+	strbuf_adds(&h, s);
 	free(s);
 	strbuf_add(&h, m->head.p ? m->head.p : "", m->head.len);
 	if (!m->has_from) {
 		s = xasprintf("From: %s\r\n", *sender ? sender : "MAILER-DAEMON");
-		strbuf_add(&h, s, strlen(s));
+		strbuf_adds(&h, s);
 		free(s);
 	}
 	if (!m->has_date) {
 		s = xasprintf("Date: %s\r\n", date);
-		strbuf_add(&h, s, strlen(s));
+		strbuf_adds(&h, s);
 		free(s);
 	}
 	if (!m->has_msgid) {
 		s = xasprintf("Message-ID: <%s@%s>\r\n", qid, host);
-		strbuf_add(&h, s, strlen(s));
+		strbuf_adds(&h, s);
 		free(s);
 	}
 	strbuf_add(&h, "\r\n", 2);

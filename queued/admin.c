@@ -2,6 +2,7 @@
 #include "queued/queued.h"
 #include "common/log.h"
 #include "common/queue_proto.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 
 #include <stdio.h>
@@ -62,27 +63,23 @@ static void list_one(struct qent *e, void *arg)
 		return;
 	uint64_t now = unix_now(), next;
 	const char *st = msg_state(e, &next);
-	size_t cap = 1, len = 0;
-	char *rcpts = xstrdup("");
+	struct strbuf rcpts = { 0 };
 	for (uint32_t i = 0; i < e->m.nrcpt; i++) {
 		const struct qrcpt *r = &e->m.rcpt[i];
 		if (r->state == RS_DELIVERED || r->state == RS_BOUNCED)
 			continue;
-		size_t al = strlen(r->addr);
-		rcpts = xrealloc(rcpts, cap += al + 1);
-		if (len)
-			rcpts[len++] = ',';
-		memcpy(rcpts + len, r->addr, al + 1);
-		len += al;
+		if (rcpts.len)
+			strbuf_addc(&rcpts, ',');
+		strbuf_adds(&rcpts, r->addr);
 	}
 	char *age = age_str(now - e->m.arrival);
 	char *nx = next == UINT64_MAX ? xstrdup("-") : next <= now ? xstrdup("now")
 				       : age_str(next - now);
 	add(o, xasprintf("%s %llu %s <%s> %s %s %s", e->m.id, (unsigned long long)e->m.size, age,
-			 e->m.sender, len ? rcpts : "-", st, nx));
+			 e->m.sender, rcpts.len ? rcpts.p : "-", st, nx));
 	free(age);
 	free(nx);
-	free(rcpts);
+	strbuf_free(&rcpts);
 }
 
 static const char *rstate(uint32_t s)

@@ -1,6 +1,7 @@
 /* dsn.c — build RFC 3464 DSN messages. */
 #include "queued/dsn.h"
 #include "common/queue_proto.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -18,7 +19,7 @@ static void __attribute__((format(printf, 2, 3))) sb_printf(struct strbuf *b, co
 	if (vasprintf(&s, fmt, ap) < 0)
 		fatal("out of memory");
 	va_end(ap);
-	strbuf_add(b, s, strlen(s));
+	strbuf_adds(b, s);
 	free(s);
 }
 

@@ -29,6 +29,7 @@
 #include "common/mime_addr.h"
 #include "common/mime_binary.h"
 #include "common/mime_preview.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "common/mime_stream.h"
 #include "imapd/append.h"

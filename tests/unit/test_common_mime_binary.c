@@ -3,6 +3,7 @@
  * unchanged. */
 #include "common/mime.h"
 #include "common/mime_binary.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "tests/unit/check.h"
 
