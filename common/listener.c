@@ -2,6 +2,7 @@
 #include "listener.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <stdlib.h>
@@ -22,9 +23,7 @@ struct listener {
 	bool owned;		/* ev is ours to free (not evhttp's) */
 	bool wanted;		/* the owner wants connections */
 	bool paused;		/* out of descriptors: waiting for the timer */
-	bool burst;		/* accept failed since the last quiet period */
-	unsigned pause_ms;
-	unsigned failures;	/* accept failures in this burst */
+	struct accept_gate gate;	/* the burst: pause length, failures, log lines */
 	struct listener *next;
 };
 
@@ -56,6 +55,61 @@ bool listener_error_is_transient(int err)
 	}
 }
 
+/* An accept() failure: false if it ended only that connection; else the
+ * burst goes on with a longer pause (the first failure logs). */
+static bool gate_refused(struct accept_gate *g, int err)
+{
+	if (listener_error_is_transient(err))
+		return false;
+	if (!g->burst)
+		log_warn("%s: accept: %s; pausing until descriptors free up", g->name, strerror(err));
+	if (!g->pause_ms)
+		g->pause_ms = PAUSE_FIRST_MS;
+	else if (g->pause_ms * 2 <= PAUSE_MAX_MS)
+		g->pause_ms *= 2;
+	else
+		g->pause_ms = PAUSE_MAX_MS;
+	g->burst = true;
+	g->failures++;
+	return true;
+}
+
+/* Accepting works again: the end of a burst is logged once. */
+static void gate_quiet(struct accept_gate *g)
+{
+	if (g->burst)
+		log_info("%s: accepting again (%u attempt(s) refused while out of resources)", g->name,
+			 g->failures);
+	g->burst = false;
+	g->failures = 0;
+	g->pause_ms = 0;
+	g->until = 0;
+}
+
+int accept_gate_accept(struct accept_gate *g, int lsock, int flags)
+{
+	int fd = accept4(lsock, NULL, NULL, flags);
+	if (fd >= 0) {
+		gate_quiet(g);
+		return fd;
+	}
+	int err = errno;
+	if (gate_refused(g, err))
+		g->until = now_ms() + g->pause_ms;
+	errno = err;
+	return -1;
+}
+
+int accept_gate_wait_ms(struct accept_gate *g)
+{
+	uint64_t now = now_ms();
+	if (!g->until || now >= g->until) {
+		g->until = 0;
+		return -1;
+	}
+	return (int)(g->until - now);
+}
+
 static void apply(struct listener *l)
 {
 	if (l->wanted && !l->paused)
@@ -78,15 +132,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	if (l->paused) {
 		l->paused = false;
 		apply(l);
-		arm(l, l->pause_ms);
+		arm(l, l->gate.pause_ms);
 		return;
 	}
-	if (l->burst)
-		log_info("%s: accepting again (%u attempt(s) refused while out of resources)", l->name,
-			 l->failures);
-	l->burst = false;
-	l->failures = 0;
-	l->pause_ms = PAUSE_FIRST_MS;
+	gate_quiet(&l->gate);
 }
 
 static void on_error(struct evconnlistener *ev, void *arg)
@@ -95,19 +144,11 @@ static void on_error(struct evconnlistener *ev, void *arg)
 	struct listener *l = all;
 	while (l && l->ev != ev)
 		l = l->next;
-	if (!l || listener_error_is_transient(err))
+	if (!l || !gate_refused(&l->gate, err))
 		return;
-	if (!l->burst)
-		log_warn("%s: accept: %s; pausing until descriptors free up", l->name, strerror(err));
-	else if (l->pause_ms * 2 <= PAUSE_MAX_MS)
-		l->pause_ms *= 2;
-	else
-		l->pause_ms = PAUSE_MAX_MS;
-	l->burst = true;
-	l->failures++;
 	l->paused = true;
 	apply(l);
-	arm(l, l->pause_ms);
+	arm(l, l->gate.pause_ms);
 }
 
 static void on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, int salen,
@@ -122,8 +163,8 @@ struct listener *listener_adopt(struct evconnlistener *ev, const char *name)
 	struct listener *l = xcalloc(1, sizeof *l);
 	l->ev = ev;
 	l->name = xstrdup(name);
+	l->gate.name = l->name;
 	l->wanted = true;
-	l->pause_ms = PAUSE_FIRST_MS;
 	l->timer = evtimer_new(evconnlistener_get_base(ev), on_timer, l);
 	if (!l->timer)
 		fatal("%s: cannot make a timer", name);

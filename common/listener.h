@@ -11,6 +11,7 @@
 #define TERN_LISTENER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct event_base;
 struct evconnlistener;
@@ -31,6 +32,25 @@ struct listener *listener_adopt(struct evconnlistener *ev, const char *name);
  * when the owner wants it and no pause is running. */
 void listener_set_accepting(struct listener *l, bool on);
 void listener_free(struct listener *l);
+
+/* The same rule for a loop that polls or blocks in accept() itself (the
+ * master's control socket, hand-off and URLAUTH sockets, the MTA-STS
+ * fetcher): the gate accepts, and after an out-of-resources failure stays
+ * shut for the pause, during which the loop must not watch the socket. */
+struct accept_gate {
+	const char *name;	/* in the log lines */
+	uint64_t until;		/* now_ms() at which the pause ends; 0: none */
+	unsigned pause_ms;	/* 0 outside a burst */
+	unsigned failures;	/* accept failures in this burst */
+	bool burst;
+};
+/* accept4(lsock, flags): the new fd, or -1 when there is none to take now
+ * (EAGAIN, an error of that one connection: try again when the socket is
+ * readable) or the process is out of descriptors (the gate shuts). */
+int accept_gate_accept(struct accept_gate *g, int lsock, int flags);
+/* -1 while the gate is open (watch the socket); else the milliseconds left
+ * of the pause (leave the socket out of poll, wait at most that long). */
+int accept_gate_wait_ms(struct accept_gate *g);
 
 /* For tests: whether accept()'s errno ends only that one connection. */
 bool listener_error_is_transient(int err);

@@ -5,6 +5,7 @@
 #include "common/daemon.h"
 #include "common/ipc.h"
 #include "common/landlock.h"
+#include "common/listener.h"
 #include "common/log.h"
 #include "common/mailstore.h"
 #include "common/sandbox.h"
@@ -82,10 +83,11 @@ int mailjail_prepare(const char *mail_dir, const char *user, char **out)
 	return r;
 }
 
-int mailjail_handoff(int lsock, uid_t login_uid, uint16_t type, const char *service,
-		     const char *role, struct ipc_msg *m, int *fd, const char **user)
+int mailjail_handoff(struct accept_gate *gate, int lsock, uid_t login_uid, uint16_t type,
+		     const char *service, const char *role, struct ipc_msg *m, int *fd,
+		     const char **user)
 {
-	int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+	int c = accept_gate_accept(gate, lsock, SOCK_CLOEXEC);
 	if (c < 0)
 		return -1;
 	unsigned uid;

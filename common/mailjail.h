@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct accept_gate;
+
 struct ipc_msg;
 
 /* user@domain with nothing that could escape MAIL/DOMAIN/LOCALPART. */
@@ -28,13 +30,15 @@ int mailjail_landlock(const char *maildir);
  * above, then role's seccomp allow-list (SB_* groups, common/sandbox.h).
  * -1 (errno set) if confining failed; the filter itself never fails quietly. */
 int mailjail_confine(const char *role, const char *maildir, unsigned allow);
-/* Accept one hand-off on lsock: from the login process (uid login_uid),
+/* Accept one hand-off on lsock (through gate: see accept_gate_wait_ms for
+ * when to watch lsock): from the login process (uid login_uid),
  * root, or our own uid; a message of type whose first fields are the user
  * and a login token valid for service and that user (run secret), with an
  * fd attached. 0 with *m (read on from the third field), *fd and *user
  * (points into *m) set; -1 when refused (logged as role) or broken,
  * everything closed and freed. */
-int mailjail_handoff(int lsock, uid_t login_uid, uint16_t type, const char *service,
-		     const char *role, struct ipc_msg *m, int *fd, const char **user);
+int mailjail_handoff(struct accept_gate *gate, int lsock, uid_t login_uid, uint16_t type,
+		     const char *service, const char *role, struct ipc_msg *m, int *fd,
+		     const char **user);
 
 #endif

@@ -3,6 +3,7 @@
  * HTTPS when the domain's TXT record names a policy it does not hold. One
  * thread per agent connection (the agent has one per delivery worker). */
 #include "deliverd/sts.h"
+#include "common/listener.h"
 #include "common/daemon.h"
 #include "common/dns.h"
 #include "common/https.h"
@@ -14,6 +15,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -177,9 +179,9 @@ static void *serve_conn(void *arg)
 	return NULL;
 }
 
-static void accept_one(int ls)
+static void accept_one(int ls, struct accept_gate *gate)
 {
-	int s = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	int s = accept_gate_accept(gate, ls, SOCK_CLOEXEC);
 	if (s < 0)
 		return;
 	unsigned uid;
@@ -245,8 +247,14 @@ int sts_main(struct instance *in, struct cfg *conf)
 	sigaction(SIGHUP, &sa, NULL);	/* a new generation has its own socket */
 	log_info("mta-sts policy fetcher started");
 	daemon_ready();
-	while (!S.stop)
-		accept_one(ls);
+	struct accept_gate gate = { .name = "mta-sts" };
+	while (!S.stop) {
+		int shut = accept_gate_wait_ms(&gate);
+		if (shut >= 0)
+			poll(NULL, 0, shut);	/* out of descriptors: accept() would fail at once */
+		else
+			accept_one(ls, &gate);
+	}
 	log_info("stopping");
 	close(ls);
 	return 0;

@@ -9,6 +9,7 @@
 #include "common/auth_client.h"
 #include "common/daemon.h"
 #include "common/ipc.h"
+#include "common/listener.h"
 #include "common/log.h"
 #include "common/mailindex.h"
 #include "common/mailjail.h"
@@ -80,13 +81,17 @@ static void run_child(const struct instance *in, const struct session_conf *sc, 
 	_exit(session_run(fd, user, sc));
 }
 
+/* Shut for a pause while the process is out of descriptors (listener.h). */
+static struct accept_gate hand_gate = { .name = "http mail hand-off" };
+
 static void accept_handoff(const struct instance *in, const struct session_conf *sc, int lsock,
 			   uid_t front_uid)
 {
 	struct ipc_msg m;
 	int fd;
 	const char *user;
-	if (mailjail_handoff(lsock, front_uid, HTTP_HANDOFF, "http", "http mail", &m, &fd, &user) < 0)
+	if (mailjail_handoff(&hand_gate, lsock, front_uid, HTTP_HANDOFF, "http", "http mail", &m, &fd,
+			     &user) < 0)
 		return;
 	const char *client = ipc_get_str(&m, 64);
 	if (!ipc_end(&m)) {
@@ -138,8 +143,9 @@ int mail_main(struct instance *in, struct cfg *conf)
 	log_info("http mail: serving");
 	daemon_ready();
 	while (!got_term && !(got_hup && nkids == 0)) {
-		struct pollfd p = { lsock, POLLIN, 0 };
-		int r = poll(&p, got_hup ? 0 : 1, 1000);
+		int shut = accept_gate_wait_ms(&hand_gate);
+		struct pollfd p = { shut >= 0 ? -1 : lsock, POLLIN, 0 };
+		int r = poll(&p, got_hup ? 0 : 1, shut >= 0 && shut < 1000 ? shut : 1000);
 		reap();
 		if (r > 0 && (p.revents & POLLIN))
 			accept_handoff(in, &sc, lsock, front_uid);

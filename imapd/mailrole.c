@@ -10,6 +10,7 @@
 #include "common/auth_client.h"
 #include "common/daemon.h"
 #include "common/ipc.h"
+#include "common/listener.h"
 #include "common/log.h"
 #include "common/mailindex.h"
 #include "common/mailjail.h"
@@ -216,12 +217,17 @@ static void start_session(const char *user, int fd, const struct start *st)
 	close(fd);
 }
 
+/* Shut for a pause while the process is out of descriptors (listener.h). */
+static struct accept_gate hand_gate = { .name = "imap mail hand-off" };
+static struct accept_gate url_gate = { .name = "urlauth" };
+
 static void accept_handoff(int lsock, uid_t login_uid)
 {
 	struct ipc_msg m;
 	int fd;
 	const char *user;
-	if (mailjail_handoff(lsock, login_uid, IMAP_HANDOFF, "imap", "imap mail", &m, &fd, &user) < 0)
+	if (mailjail_handoff(&hand_gate, lsock, login_uid, IMAP_HANDOFF, "imap", "imap mail", &m, &fd,
+			     &user) < 0)
 		return;
 	struct start st = { .tag = ipc_get_str(&m, 64), .ip = ipc_get_str(&m, 64) };
 	st.tls = ipc_get_u32(&m) & HANDOFF_TLS;
@@ -256,10 +262,16 @@ static void serve_once(struct instance *in, int lsock, uid_t login_uid, uid_t su
 	p = xrealloc(p, (n + 3) * sizeof *p);
 	for (size_t i = 0; i < n; i++)
 		p[i] = (struct pollfd){ kids[i].chan, POLLIN, 0 };	/* -1: ignored */
-	p[n] = (struct pollfd){ got_hup ? -1 : lsock, POLLIN, 0 };
-	p[n + 1] = (struct pollfd){ got_hup ? -1 : url_sock, POLLIN, 0 };
+	int hand_shut = accept_gate_wait_ms(&hand_gate), url_shut = accept_gate_wait_ms(&url_gate);
+	p[n] = (struct pollfd){ got_hup || hand_shut >= 0 ? -1 : lsock, POLLIN, 0 };
+	p[n + 1] = (struct pollfd){ got_hup || url_shut >= 0 ? -1 : url_sock, POLLIN, 0 };
 	p[n + 2] = (struct pollfd){ idlepark_fd(), POLLIN, 0 };
-	int r = poll(p, n + 3, 1000);
+	int timeout = 1000;
+	if (hand_shut >= 0 && hand_shut < timeout)
+		timeout = hand_shut;
+	if (url_shut >= 0 && url_shut < timeout)
+		timeout = url_shut;
+	int r = poll(p, n + 3, timeout);
 	if (r <= 0)
 		return;
 	serve_channels(in->mail_dir, p, n);
@@ -270,8 +282,8 @@ static void serve_once(struct instance *in, int lsock, uid_t login_uid, uid_t su
 	pid_t sess;
 	int chan;
 	if ((p[n + 1].revents & POLLIN) &&
-	    (chan = urlserve_accept(url_sock, in->mail_dir, session_user, submit_uid, child_close,
-				    &sess)) >= 0)
+	    (chan = urlserve_accept(&url_gate, url_sock, in->mail_dir, session_user, submit_uid,
+				    child_close, &sess)) >= 0)
 		add_channel(sess, chan);
 }
 

@@ -15,6 +15,7 @@
 #include "imapd/urlauth.h"
 #include "imapd/urlpart.h"
 #include "common/ipc.h"
+#include "common/listener.h"
 #include "common/log.h"
 #include "common/mailindex.h"
 #include "common/mailjail.h"
@@ -159,10 +160,10 @@ static void spawn(int c, const char *mail_dir, const char *user, void (*child_in
 	close(c);
 }
 
-int urlserve_accept(int lsock, const char *mail_dir, const char *(*session_user)(pid_t pid),
+int urlserve_accept(struct accept_gate *gate, int lsock, const char *mail_dir, const char *(*session_user)(pid_t pid),
 		    uid_t submit_uid, void (*child_init)(void), pid_t *session)
 {
-	int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+	int c = accept_gate_accept(gate, lsock, SOCK_CLOEXEC);
 	if (c < 0)
 		return -1;
 	unsigned uid;

@@ -5,12 +5,14 @@
 
 #include <sys/types.h>
 
-/* One connection on lsock: from the submission server (peer uid
+struct accept_gate;
+
+/* One connection on lsock (through gate, see accept_gate_wait_ms): from the submission server (peer uid
  * submit_uid, or root), served by a worker process (child_init closes what
  * it must not keep), then -1; or a session process's channel
  * (session_user(pid) names its user): returned, with *session its pid, for
  * the caller to watch with urlserve_channel(). -1 also when refused. */
-int urlserve_accept(int lsock, const char *mail_dir, const char *(*session_user)(pid_t pid),
+int urlserve_accept(struct accept_gate *gate, int lsock, const char *mail_dir, const char *(*session_user)(pid_t pid),
 		    uid_t submit_uid, void (*child_init)(void), pid_t *session);
 struct ipc_msg;
 

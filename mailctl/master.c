@@ -122,7 +122,7 @@ static void handle_signals(struct master *m)
 
 static void handle_control(struct master *m)
 {
-	int fd = accept4(m->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept_gate_accept(&m->ctl_gate, m->ctl_fd, SOCK_CLOEXEC);
 	unsigned uid;
 	struct ipc_msg req;
 	char why[4096], *text = NULL;
@@ -194,7 +194,8 @@ static void master_loop(struct master *m)
 		struct child *who[2 + MASTER_MAX_CHILDREN];
 		nfds_t n = 0;
 		pf[n++] = (struct pollfd){ m->sig_fd, POLLIN, 0 };
-		pf[n++] = (struct pollfd){ m->ctl_fd, POLLIN, 0 };
+		int shut = accept_gate_wait_ms(&m->ctl_gate);
+		pf[n++] = (struct pollfd){ shut < 0 ? m->ctl_fd : -1, POLLIN, 0 };
 		for (size_t i = 0; i < MASTER_MAX_CHILDREN; i++)
 			if (m->kids[i].state == CH_STARTING && m->kids[i].ready_fd >= 0) {
 				who[n] = &m->kids[i];
@@ -204,6 +205,8 @@ static void master_loop(struct master *m)
 		int timeout = due == UINT64_MAX ? -1 : due <= now ? 0 : (int)(due - now);
 		if (m->state == M_STOPPING && (timeout < 0 || timeout > 100))
 			timeout = 100;
+		if (shut >= 0 && (timeout < 0 || timeout > shut))
+			timeout = shut;
 		if (poll(pf, n, timeout) < 0 && errno != EINTR)
 			fatal_errno("poll");
 		if (pf[0].revents)
@@ -240,6 +243,7 @@ static void master_run(struct master *m)
 		fatal_errno("getrandom");
 	char *sock = xasprintf("%s/%s", m->in.run_dir, MASTER_SOCKET);
 	m->ctl_fd = ipc_listen(sock, 0600);
+	m->ctl_gate.name = "master.sock";
 	if (m->sig_fd < 0 || m->ctl_fd < 0) {
 		char *msg = xasprintf("cannot create %s: %s (use a shorter instance path?)", sock,
 				      strerror(errno));

@@ -7,6 +7,7 @@
 #include "mailctl/listen.h"
 #include "mailctl/procs.h"
 #include "common/instance.h"
+#include "common/listener.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,6 +50,7 @@ struct master {
 	int pid_fd;		/* locked RUN/master.pid */
 	int sig_fd;		/* signalfd: CHLD, TERM, INT, HUP */
 	int ctl_fd;		/* RUN/master.sock */
+	struct accept_gate ctl_gate;	/* shut for a pause when out of descriptors */
 	int report_fd;		/* pipe to the waiting `mailctl start`, -1 once told */
 	unsigned char secret[32];	/* login hand-offs (KEY_LOGIN) */
 	unsigned char agent_key[32];	/* delivery agents' proof (KEY_AGENT) */

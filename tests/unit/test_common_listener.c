@@ -66,6 +66,7 @@ static int unix_listener(struct sockaddr_un *sun)
 	memset(sun, 0, sizeof *sun);
 	sun->sun_family = AF_UNIX;
 	snprintf(sun->sun_path, sizeof sun->sun_path, "%s/l.sock", check_tmpdir());
+	unlink(sun->sun_path);
 	CHECK(bind(s, (struct sockaddr *)sun, sizeof *sun) == 0);
 	CHECK(listen(s, 16) == 0);
 	return s;
@@ -117,6 +118,44 @@ static void test_out_of_descriptors(void)
 	event_base_free(base);
 }
 
+/* The gate of loops that poll themselves: EAGAIN leaves it open; out of
+ * descriptors it shuts for 100 ms, then 200 ms; it opens again with one
+ * line when accepting works. */
+static void test_gate(void)
+{
+	struct sockaddr_un sun;
+	int ls = unix_listener(&sun);
+	CHECK(fcntl(ls, F_SETFL, O_NONBLOCK) == 0);
+	struct accept_gate g = { .name = "gate" };
+	CHECK(accept_gate_wait_ms(&g) == -1);
+	CHECK(accept_gate_accept(&g, ls, SOCK_CLOEXEC) == -1 && errno == EAGAIN);
+	CHECK(accept_gate_wait_ms(&g) == -1);
+	int c = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(connect(c, (struct sockaddr *)&sun, sizeof sun) == 0);
+	struct rlimit saved;
+	getrlimit(RLIMIT_NOFILE, &saved);
+	struct rlimit low = { (rlim_t)lowest_free_fd(), saved.rlim_max };
+	CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	CHECK(accept_gate_accept(&g, ls, SOCK_CLOEXEC) == -1 && errno == EMFILE);
+	int w = accept_gate_wait_ms(&g);
+	CHECK(w > 50 && w <= 100);
+	usleep((useconds_t)(w + 5) * 1000);
+	CHECK(accept_gate_wait_ms(&g) == -1);
+	CHECK(accept_gate_accept(&g, ls, SOCK_CLOEXEC) == -1 && errno == EMFILE);
+	w = accept_gate_wait_ms(&g);
+	CHECK(w > 150 && w <= 200);
+	CHECK(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+	usleep((useconds_t)(w + 5) * 1000);
+	int fd = accept_gate_accept(&g, ls, SOCK_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK(accept_gate_wait_ms(&g) == -1 && !g.burst && !g.pause_ms);
+	CHECK(log_count("gate: accept: Too many open files; pausing") == 1);
+	CHECK(log_count("gate: accepting again (2 attempt(s)") == 1);
+	close(fd);
+	close(c);
+	close(ls);
+}
+
 static void test_transient_errors(void)
 {
 	CHECK(listener_error_is_transient(ECONNABORTED));
@@ -133,5 +172,6 @@ int main(void)
 	log_init("test", logpath);
 	test_transient_errors();
 	test_out_of_descriptors();
+	test_gate();
 	return check_summary("test_common_listener");
 }
