@@ -99,6 +99,7 @@ bool login_client_ok(const char *client);
  * mailbox host to proxy to; 0 nowhere (a front-end user without a mailbox
  * host); -1 directory error. Any thread. */
 int login_host(const char *service, const char *user, char host[USERDB_MAX_HOST + 1]);
+int handle_addresses(struct conn *c, struct ipc_msg *req);
 
 /* lookup.c: a request answered from the directory. The handler fills a job
  * that begins with struct lookup (then its own fields) and submits it: work()

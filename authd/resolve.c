@@ -225,3 +225,51 @@ int resolve_sender(struct directory *db, const char *user, const char *address)
 	free(x);
 	return r;
 }
+
+struct keys {
+	char **k;
+	size_t n, cap;
+};
+
+static void collect_key(const char *key, const char *targets, void *arg)
+{
+	struct keys *ks = arg;
+	if (key[0] == '@')	/* a catch-all is never a sender address (resolve_sender) */
+		return;
+	if (ks->n == ks->cap) {
+		ks->cap = ks->cap ? 2 * ks->cap : 64;
+		ks->k = xrealloc(ks->k, ks->cap * sizeof *ks->k);
+	}
+	ks->k[ks->n++] = xstrdup(key);
+}
+
+int resolve_addresses(struct directory *db, const char *user, char (*out)[USERDB_MAX_ADDR],
+		      size_t max)
+{
+	char u[USERDB_MAX_ADDR];
+	struct userdb_user rec;
+	if (!max || !userdb_norm_address(user, u))
+		return 0;
+	int r = dir_domain_exists(db, userdb_domain_of(u));
+	if (r == 1)
+		r = dir_user_get(db, u, &rec);
+	if (r <= 0)
+		return r;
+	size_t n = 0;
+	strlcpy_t(out[n++], u, USERDB_MAX_ADDR);
+	/* keys first, checks after: no lookup while the listing runs */
+	struct keys ks = { 0 };
+	if (dir_alias_list(db, NULL, collect_key, &ks) < 0)
+		r = -1;
+	for (size_t i = 0; r >= 0 && i < ks.n && n < max; i++) {
+		int s = strcmp(ks.k[i], u) ? resolve_sender(db, u, ks.k[i]) : 0;
+		if (s < 0)
+			r = -1;
+		else if (s == 1)
+			strlcpy_t(out[n++], ks.k[i], USERDB_MAX_ADDR);
+	}
+	for (size_t i = 0; i < ks.n; i++)
+		free(ks.k[i]);
+	free(ks.k);
+	return r < 0 ? -1 : (int)n;
+}

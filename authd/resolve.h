@@ -35,6 +35,12 @@ enum rcpt_kind resolve_rcpt(struct directory *db, const struct site *site, const
 /* 1 user may send as address (its own, +detail of it, or an alias that leads to
  * it), 0 not, -1 database error. */
 int resolve_sender(struct directory *db, const char *user, const char *address);
+/* The addresses user may send as into out (at most max): the user's own
+ * first, then every alias key (not a catch-all) that resolve_sender
+ * accepts for user, in the directory's order. The count (0: no such
+ * user), or -1 database error. Reads the whole alias list: O(aliases). */
+int resolve_addresses(struct directory *db, const char *user, char (*out)[USERDB_MAX_ADDR],
+		      size_t max);
 /* Expand address to its final local mailboxes and the remote addresses its
  * aliases forward to. max_depth bounds alias nesting. With a site, a user
  * whose mailbox host is another host is a remote target too (its address,

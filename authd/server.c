@@ -53,6 +53,7 @@ static const struct {
 	{ AUTH_EXPAND_REQ, "EXPAND", handle_expand },
 	{ AUTH_USER_REQ, "USER", handle_user },
 	{ AUTH_SITE_LOGIN_REQ, "SITE_LOGIN", handle_site_login },
+	{ AUTH_ADDRESSES_REQ, "ADDRESSES", handle_addresses },
 };
 
 const char *conn_peer(const struct conn *c)

@@ -20,6 +20,9 @@ void auth_reply_free(struct auth_reply *r)
 		free(r->boxes[i].folder);
 	}
 	free(r->boxes);
+	for (size_t i = 0; i < r->naddr; i++)
+		free(r->addrs[i]);
+	free(r->addrs);
 	memset(r, 0, sizeof *r);
 }
 
@@ -63,6 +66,21 @@ static bool parse_expand(struct ipc_msg *m, struct auth_reply *r)
 	return !m->bad;
 }
 
+/* result holds n already */
+static bool parse_addresses(struct ipc_msg *m, struct auth_reply *r)
+{
+	if (m->bad || r->result > AUTH_MAX_ADDRESSES)
+		return false;
+	r->addrs = xcalloc(r->result ? r->result : 1, sizeof *r->addrs);
+	for (uint32_t i = 0; i < r->result; i++) {
+		const char *a = ipc_get_str(m, AUTH_MAX_FIELD);
+		if (m->bad || !*a)
+			return false;
+		r->addrs[r->naddr++] = xstrdup(a);
+	}
+	return true;
+}
+
 static bool parse_fields(struct ipc_msg *m, struct auth_reply *r)
 {
 	r->result = ipc_get_u32(m);
@@ -93,6 +111,8 @@ static bool parse_fields(struct ipc_msg *m, struct auth_reply *r)
 		return r->result <= 1;
 	case AUTH_EXPAND_RES:
 		return r->result <= EXPAND_TEMPFAIL && parse_expand(m, r);
+	case AUTH_ADDRESSES_RES:
+		return parse_addresses(m, r);
 	}
 	return false;
 }
@@ -159,6 +179,12 @@ void auth_req_expand(struct ipc_msg *m, uint32_t id, const char *address)
 void auth_req_user(struct ipc_msg *m, uint32_t id, const char *user)
 {
 	ipc_msg_init(m, AUTH_USER_REQ, id);
+	ipc_put_str(m, user);
+}
+
+void auth_req_addresses(struct ipc_msg *m, uint32_t id, const char *user)
+{
+	ipc_msg_init(m, AUTH_ADDRESSES_REQ, id);
 	ipc_put_str(m, user);
 }
 

@@ -40,6 +40,8 @@ struct auth_reply {
 	uint64_t quota;		/* USER */
 	size_t n;		/* EXPAND */
 	struct auth_mailbox *boxes;
+	size_t naddr;		/* ADDRESSES (result is naddr too) */
+	char **addrs;
 };
 void auth_reply_free(struct auth_reply *r);
 /* Fill r from a reply message; false (r set to tempfail) if malformed or if the
@@ -59,6 +61,7 @@ void auth_req_rcpt(struct ipc_msg *m, uint32_t id, const char *address);
 void auth_req_sender(struct ipc_msg *m, uint32_t id, const char *user, const char *address);
 void auth_req_expand(struct ipc_msg *m, uint32_t id, const char *address);
 void auth_req_user(struct ipc_msg *m, uint32_t id, const char *user);
+void auth_req_addresses(struct ipc_msg *m, uint32_t id, const char *user);
 
 /* ---- blocking ---- */
 struct auth_sync {
@@ -99,6 +102,7 @@ uint32_t auth_client_site_login(struct auth_client *c, const char *service, cons
 uint32_t auth_client_rcpt(struct auth_client *c, const char *address, auth_cb cb, void *arg);
 uint32_t auth_client_sender(struct auth_client *c, const char *user, const char *address,
 			    auth_cb cb, void *arg);
+uint32_t auth_client_addresses(struct auth_client *c, const char *user, auth_cb cb, void *arg);
 /* Forget a pending request (its session went away): cb will not be called. */
 void auth_client_cancel(struct auth_client *c, uint32_t id);
 

@@ -272,6 +272,13 @@ uint32_t auth_client_sender(struct auth_client *c, const char *user, const char 
 	return auth_client_call(c, &m, cb, arg);
 }
 
+uint32_t auth_client_addresses(struct auth_client *c, const char *user, auth_cb cb, void *arg)
+{
+	struct ipc_msg m;
+	auth_req_addresses(&m, 0, user);
+	return auth_client_call(c, &m, cb, arg);
+}
+
 void auth_client_cancel(struct auth_client *c, uint32_t id)
 {
 	for (struct pending *p = c->pending; p; p = p->next)

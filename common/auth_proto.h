@@ -53,7 +53,18 @@ enum auth_msg {
 	AUTH_SITE_LOGIN_REQ,
 	/* as AUTH_LOGIN_RES (host always "") */
 	AUTH_SITE_LOGIN_RES,
+
+	/* user -> AUTH_ADDRESSES_RES: the addresses user may send as, for a
+	 * client that has logged that user in (httpd's JMAP Identity): its own
+	 * address first, then each alias the SENDER check accepts for it (the
+	 * one rule: authd/resolve.c resolve_sender). Answers about that one
+	 * user only, never the alias table. */
+	AUTH_ADDRESSES_REQ,
+	/* u32 n (0: no such user; at most AUTH_MAX_ADDRESSES), n times str */
+	AUTH_ADDRESSES_RES,
 };
+
+#define AUTH_MAX_ADDRESSES 64
 
 enum auth_result {
 	AUTH_OK = 0,

@@ -75,5 +75,8 @@ void jmap_mailbox_set(struct jcall *c, json_t *args);
 #define IDENTITY_ID_LEN 17	/* "I" + 16 hex digits */
 /* The Identity id of a sending address (stable, case ignored). */
 void jmap_identity_id(const char *email, char out[IDENTITY_ID_LEN + 1]);
+/* The address of identity id of the user of s (malloc'd), NULL when none;
+ * *unavailable when authd cannot list the user's addresses now. */
+char *jmap_identity_email(struct sess *s, const char *id, bool *unavailable);
 
 #endif

@@ -87,23 +87,23 @@ static json_t *create(struct jcall *c, const char *cid, json_t *obj, json_t **er
 			return NULL;
 		}
 	}
-	char mine[IDENTITY_ID_LEN + 1];
-	jmap_identity_id(c->s->user, mine);
 	const char *ident = json_string_value(json_object_get(obj, "identityId"));
 	const char *eid = json_string_value(json_object_get(obj, "emailId"));
 	ident = ident ? jmap_resolve_id(c, ident) : NULL;
 	eid = eid ? jmap_resolve_id(c, eid) : NULL;
-	if (!ident || strcmp(ident, mine)) {
-		*err = jmap_set_error("invalidProperties", "no such identity", "identityId");
-		return NULL;
-	}
-	if (!eid) {
+	bool unavailable = false;
+	char *from = ident ? jmap_identity_email(c->s, ident, &unavailable) : NULL;
+	if (!from)
+		*err = unavailable ? jmap_set_error("forbidden", "the user's addresses cannot be "
+						    "listed now", NULL)
+			: jmap_set_error("invalidProperties", "no such identity", "identityId");
+	else if (!eid)
 		*err = jmap_set_error("invalidProperties", "no such email", "emailId");
-		return NULL;
-	}
 	json_t *env = NULL;
 	char qid[65];
-	*err = submission_send(c, eid, c->s->user, json_object_get(obj, "envelope"), &env, qid);
+	if (!*err)
+		*err = submission_send(c, eid, from, json_object_get(obj, "envelope"), &env, qid);
+	free(from);
 	if (*err)
 		return NULL;
 	char thread[OBJECTID_LEN + 1] = "", sent[32];

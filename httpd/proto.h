@@ -22,13 +22,19 @@
  *   HTTP_EVENT mail -> front: str one complete text/event-stream event.
  *   HTTP_CANCEL front -> mail: the client of stream (id) went away.
  *   HTTP_SUBMIT mail -> front: no fields; one end of a fresh socketpair
- *              attached, on which the mail process asks the front to queue
- *              one message (EmailSubmission) and waits for the answer:
+ *              attached, on which the mail process asks the front one thing
+ *              and waits for the answer: queue one message (EmailSubmission)
+ *              or list the user's addresses (Identity):
  *     SUBMIT_REQ  mail -> front: str envelope sender, u32 nrcpt (1 to
  *                 QUEUE_MAX_RCPTS), nrcpt str recipients, u64 message
  *                 length; the message (CRLF, as it will be sent) attached
  *                 as a memfd.
  *     SUBMIT_RES  front -> mail: u32 status (SUBMIT_*), str queue id, str text.
+ *     ADDRS_REQ   mail -> front: no fields.
+ *     ADDRS_RES   front -> mail: u32 status (SUBMIT_OK or SUBMIT_TEMPFAIL),
+ *                 u32 n (at most AUTH_MAX_ADDRESSES), n str: the addresses
+ *                 authd says the channel's user may send as, its own first
+ *                 (AUTH_ADDRESSES_REQ: the same rule as the sender check).
  *   The front, which authenticated the user of this channel, checks the
  *   sender with authd (AUTH_SENDER_REQ, as smtpd does for submission) and
  *   queues the message through queue.sock like smtpd; the mail process never
@@ -46,6 +52,8 @@ enum http_msg {
 	HTTP_SUBMIT,
 	SUBMIT_REQ,
 	SUBMIT_RES,
+	ADDRS_REQ,
+	ADDRS_RES,
 };
 
 enum submit_status {

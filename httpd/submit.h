@@ -15,6 +15,7 @@
 #ifndef TERN_HTTPD_SUBMIT_H
 #define TERN_HTTPD_SUBMIT_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +36,9 @@ struct submit_result {
  * sender to rcpts through the front; waits for its answer. */
 void submit_message(struct sess *s, const char *sender, const char *const *rcpts, size_t n,
 		    int fd, size_t len, struct submit_result *r);
+/* The addresses the user may send as (authd, through the front): a JSON
+ * array of strings, the login address first; NULL when the front or authd
+ * cannot answer now. */
+json_t *submit_addresses(struct sess *s);
 
 #endif

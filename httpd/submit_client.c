@@ -7,6 +7,7 @@
 #include "httpd/chan.h"
 #include "httpd/proto.h"
 #include "httpd/sess.h"
+#include "common/auth_proto.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -55,6 +56,43 @@ static bool read_answer(int sock, struct submit_result *r)
 	ok = ok && ipc_end(&m) && r->status <= SUBMIT_REJECT;
 	ipc_msg_free(&m);
 	return ok;
+}
+
+static json_t *read_addresses(int sock)
+{
+	struct ipc_msg m;
+	if (ipc_recv(sock, &m, ANSWER_WAIT_MS) < 0)
+		return NULL;
+	uint32_t st = ipc_get_u32(&m), n = ipc_get_u32(&m);
+	json_t *out = json_array();
+	bool ok = m.hdr.type == ADDRS_RES && st == SUBMIT_OK && n && n <= AUTH_MAX_ADDRESSES;
+	for (uint32_t i = 0; ok && i < n; i++) {
+		const char *a = ipc_get_str(&m, SUBMIT_ADDR_MAX);
+		ok = !m.bad && *a;
+		if (ok)
+			json_array_append_new(out, json_string(a));
+	}
+	ok = ok && ipc_end(&m);
+	ipc_msg_free(&m);
+	if (!ok)
+		json_decref(out);
+	return ok ? out : NULL;
+}
+
+json_t *submit_addresses(struct sess *s)
+{
+	int sock = hand_over(s);
+	if (sock < 0)
+		return NULL;
+	struct ipc_msg m;
+	ipc_msg_init(&m, ADDRS_REQ, 1);
+	int sent = ipc_send(sock, &m);
+	ipc_msg_free(&m);
+	json_t *out = sent < 0 ? NULL : read_addresses(sock);
+	if (!out)
+		log_err("http session: user=%s: no list of addresses from the front", s->user);
+	close(sock);
+	return out;
 }
 
 void submit_message(struct sess *s, const char *sender, const char *const *rcpts, size_t n,

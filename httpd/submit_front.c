@@ -228,9 +228,31 @@ static bool read_request(struct submission *b, struct ipc_msg *m)
 	return true;
 }
 
+static void on_addresses(const struct auth_reply *r, void *arg)
+{
+	struct submission *b = arg;
+	b->auth_id = 0;
+	bool ok = !r->tempfail && r->naddr > 0;
+	if (!ok)
+		log_err("http addresses: user=%s: %s", b->user,
+			r->tempfail ? "the auth service cannot answer" : "not a user");
+	struct ipc_msg m;
+	ipc_msg_init(&m, ADDRS_RES, 1);
+	ipc_put_u32(&m, ok ? SUBMIT_OK : SUBMIT_TEMPFAIL);
+	ipc_put_u32(&m, ok ? (uint32_t)r->naddr : 0);
+	for (size_t i = 0; ok && i < r->naddr; i++)
+		ipc_put_str(&m, r->addrs[i]);
+	chan_send(b->ch, &m);
+}
+
 static void on_msg(struct chan *c, struct ipc_msg *m, void *arg)
 {
 	struct submission *b = arg;
+	if (m->hdr.type == ADDRS_REQ && !b->sender && !b->auth_id && ipc_end(m)) {
+		b->sender = xstrdup("");	/* one request per socket */
+		b->auth_id = auth_client_addresses(F.auth, b->user, on_addresses, b);
+		return;
+	}
 	if (m->hdr.type != SUBMIT_REQ || b->sender || !read_request(b, m)) {
 		log_err("http submit: malformed request from the mail process of %s", b->user);
 		if (!b->sender)

@@ -6,6 +6,7 @@ import email
 import email.policy
 import glob
 import os
+import smtplib
 import time
 
 import pytest
@@ -95,6 +96,93 @@ def test_session_and_identity(jm):
     # without the capability in "using", the methods are unknown
     r = jm.api([["Identity/get", {"accountId": jm.account}, "0"]])
     assert r["methodResponses"][0][1]["type"] == "unknownMethod"
+
+
+def test_alias_identities_send_as_the_alias(srv, jm):
+    """Identity/get lists the aliases that deliver to the user (authd's one
+    sender rule); mail sent with an alias identity leaves From the alias, and
+    smtpd's authenticated submission agrees on the same addresses."""
+    local = jm.user.split("@")[0]
+    mine, team, other = (f"{local}-sales@example.test", f"{local}-team@example.test",
+                         f"{local}-not@example.test")
+    stranger, _ = srv.new_user()
+    srv.ctl("alias", "add", mine, jm.user)
+    srv.ctl("alias", "add", team, f"{mine},{stranger}")   # leads to the user through mine
+    srv.ctl("alias", "add", other, stranger)
+    r = one(jm, "Identity/get", {"accountId": jm.account})
+    emails = [i["email"] for i in r["list"]]
+    assert emails[0] == jm.user and sorted(emails[1:]) == sorted([mine, team]), emails
+    ident = {i["email"]: i["id"] for i in r["list"]}
+    assert len(set(ident.values())) == 3
+    rcpt, rpw = srv.new_user()
+    got = api(jm, [["Email/set", draft(jm, mine, [rcpt], "from my alias"), "0"],
+                   ["EmailSubmission/set", {"accountId": jm.account, "create": {
+                       "s": {"emailId": "#d", "identityId": ident[mine]}}}, "1"]])
+    assert "s" in got[1][1]["created"], got
+    f = delivered(srv, rcpt, "from my alias")
+    assert f
+    m = email.message_from_bytes(open(f, "rb").read(), policy=email.policy.compat32)
+    assert m["From"] == mine
+    sub = one(jm, "EmailSubmission/get", {"accountId": jm.account,
+                                          "ids": [got[1][1]["created"]["s"]["id"]]})
+    assert sub["list"][0]["envelope"]["mailFrom"]["email"] == mine
+    # the login identity may not send From the alias, nor any From another's
+    got = api(jm, [["Email/set", draft(jm, mine, [rcpt], "wrong identity"), "0"],
+                   ["EmailSubmission/set", {"accountId": jm.account, "create": {
+                       "s": {"emailId": "#d", "identityId": ident[jm.user]}}}, "1"]])
+    assert got[1][1]["notCreated"]["s"]["type"] == "forbiddenFrom"
+    got = api(jm, [["Email/set", draft(jm, other, [rcpt], "not mine"), "0"],
+                   ["EmailSubmission/set", {"accountId": jm.account, "create": {
+                       "s": {"emailId": "#d", "identityId": "I" + "0" * 16}}}, "1"]])
+    assert got[1][1]["notCreated"]["s"]["type"] == "invalidProperties"
+    # smtpd: the same addresses are the user's, the stranger's alias is not
+    with smtplib.SMTP("127.0.0.1", srv.inst.port("submission"), timeout=30) as s:
+        s.starttls()
+        s.login(jm.user, jm.pw)
+        for a in (mine, team):
+            assert s.mail(a)[0] == 250, a
+            s.rset()
+        assert s.mail(other)[0] == 553
+    # an alias removed is no identity any more
+    srv.ctl("alias", "del", mine, jm.user)
+    emails = [i["email"] for i in one(jm, "Identity/get", {"accountId": jm.account})["list"]]
+    assert mine not in emails and team not in emails and jm.user in emails
+
+
+def test_identity_update_is_stored(srv, jm):
+    """name, signatures, replyTo and bcc persist in the user's Maildir and
+    change the Identity state; other properties are refused."""
+    r = one(jm, "Identity/get", {"accountId": jm.account})
+    iid, old = r["list"][0]["id"], r["state"]
+    patch = {"name": "Ann Example", "textSignature": "-- \nAnn", "htmlSignature": "<b>Ann</b>",
+             "replyTo": [{"name": "Desk", "email": "desk@example.test"}],
+             "bcc": [{"email": "archive@example.test"}]}
+    s = one(jm, "Identity/set", {"accountId": jm.account, "ifInState": old,
+                                 "update": {iid: patch}})
+    assert s["updated"] == {iid: None} and s["oldState"] == old and s["newState"] != old, s
+    ch = one(jm, "Identity/changes", {"accountId": jm.account, "sinceState": old})
+    assert ch["updated"] == [iid] and ch["newState"] == s["newState"]
+    again = Jmap(srv, jm.user, jm.pw)    # another client, the same stored identity
+    try:
+        g = again.api([["Identity/get", {"accountId": jm.account, "ids": [iid]}, "0"]],
+                      using=SUB)["methodResponses"][0][1]
+    finally:
+        again.close()
+    got = g["list"][0]
+    assert {k: got[k] for k in patch} == patch and got["email"] == jm.user
+    assert g["state"] == s["newState"]
+    bad = one(jm, "Identity/set", {"accountId": jm.account, "update": {
+        iid: {"name": 7}, "Inope": {"name": "x"}}})
+    assert bad["notUpdated"][iid]["type"] == "invalidProperties"
+    assert bad["notUpdated"]["Inope"]["type"] == "notFound"
+    for p in ({"email": "else@example.test"}, {"mayDelete": True}, {"bcc": [{"name": "x"}]},
+              {"textSignature": "x" * 20000}, {"color": "red"}):
+        bad = one(jm, "Identity/set", {"accountId": jm.account, "update": {iid: p}})
+        assert bad["notUpdated"][iid]["type"] == "invalidProperties", p
+    # the same email may be given back unchanged
+    ok = one(jm, "Identity/set", {"accountId": jm.account,
+                                  "update": {iid: {"email": jm.user, "name": ""}}})
+    assert ok["updated"] == {iid: None}
 
 
 def test_send_to_local_user_moves_draft_to_sent(srv, jm):

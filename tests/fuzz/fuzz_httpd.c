@@ -9,7 +9,8 @@
  *     Maildir made afresh for each input (the special folders and two
  *     messages, one with an attachment), so a crash replays alone.
  * Answers are checked to be JSON the daemon could send; submissions go
- * nowhere (submit_message is a stub that refuses). Leaks are findings.
+ * nowhere (submit_message is a stub that refuses; submit_addresses names
+ * the login address and one alias). Leaks are findings.
  * Run: make fuzz (long) or make fuzz-smoke (part of make check). */
 #include "httpd/account.h"
 #include "httpd/front_parse.h"
@@ -105,6 +106,11 @@ void submit_message(struct sess *s, const char *sender, const char *const *rcpts
 	memset(r, 0, sizeof *r);
 	r->status = 1;
 	strcpy(r->text, "not in the fuzzer");
+}
+
+json_t *submit_addresses(struct sess *s)
+{
+	return json_pack("[s, s]", s->user, "alias@example.test");
 }
 
 /* ---- a fresh Maildir per input ---- */

@@ -167,6 +167,38 @@ static void test_sender(void)
 	CHECK(resolve_sender(db, "alice@example.test", "loop1@example.test") == 0);
 }
 
+static bool listed(char (*a)[USERDB_MAX_ADDR], int n, const char *s)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(a[i], s))
+			return true;
+	return false;
+}
+
+/* The reverse of the sender check: each address listed is one
+ * resolve_sender accepts, and none it accepts is missing. */
+static void test_addresses(void)
+{
+	static char a[64][USERDB_MAX_ADDR];
+	int n = resolve_addresses(db, "Alice@Example.test", a, 64);
+	CHECK(n == 3 && !strcmp(a[0], "alice@example.test"));
+	CHECK(listed(a, n, "info@example.test") && listed(a, n, "team@example.test"));
+	n = resolve_addresses(db, "bob@example.test", a, 64);
+	CHECK(n > 4 && !strcmp(a[0], "bob@example.test"));
+	CHECK(listed(a, n, "alice@example.test") && listed(a, n, "mixed@example.test"));
+	CHECK(!listed(a, n, "fwd@example.test") && !listed(a, n, "loop1@example.test"));
+	CHECK(!listed(a, n, "@alias.test") && !listed(a, n, "ghost@example.test"));
+	for (int i = 0; i < n; i++)
+		CHECK(resolve_sender(db, "bob@example.test", a[i]) == 1);
+	CHECK(listed(a, n, "deep9@example.test") == (resolve_sender(db, "bob@example.test",
+								  "deep9@example.test") == 1));
+	CHECK(resolve_addresses(db, "bob@example.test", a, 2) == 2);
+	CHECK(resolve_addresses(db, "nobody@example.test", a, 64) == 0);
+	CHECK(resolve_addresses(db, "", a, 64) == 0);
+	n = resolve_addresses(db, "postmaster@catch.test", a, 64);
+	CHECK(n == 1);	/* the catch-all is not an address of its target */
+}
+
 int main(void)
 {
 	char *d = xasprintf("%s/db", check_tmpdir());
@@ -176,6 +208,7 @@ int main(void)
 	test_rcpt();
 	test_expand();
 	test_sender();
+	test_addresses();
 	test_site();
 	/* An unreadable database is a temporary failure, never "unknown". */
 	char *bad = xasprintf("%s/bad", check_tmpdir());
@@ -188,6 +221,8 @@ int main(void)
 	CHECK(resolve_rcpt(bd, NULL, "a@example.test", NULL) == RCPT_TEMPFAIL);
 	CHECK(resolve_expand(bd, NULL, "a@example.test", 10, &x) == EXPAND_TEMPFAIL);
 	CHECK(resolve_sender(bd, "a@example.test", "b@example.test") == -1);
+	static char a[4][USERDB_MAX_ADDR];
+	CHECK(resolve_addresses(bd, "a@example.test", a, 4) == -1);
 	dir_close(bd);
 	dir_close(db);
 	free(p);

@@ -130,6 +130,29 @@ static void test_parse(void)
 	ipc_put_str(&m, "1");
 	CHECK(!parse(&m, AUTH_SENDER_REQ, &r) && r.result == 0 && r.tempfail);
 	auth_reply_free(&r);
+
+	ipc_msg_init(&m, AUTH_ADDRESSES_RES, 1);
+	ipc_put_u32(&m, 2);
+	ipc_put_str(&m, "a@x.test");
+	ipc_put_str(&m, "info@x.test");
+	CHECK(parse(&m, AUTH_ADDRESSES_REQ, &r) && r.result == 2 && r.naddr == 2 &&
+	      !strcmp(r.addrs[1], "info@x.test"));
+	auth_reply_free(&r);
+
+	ipc_msg_init(&m, AUTH_ADDRESSES_RES, 1);	/* one address short, then too many, empty */
+	ipc_put_u32(&m, 2);
+	ipc_put_str(&m, "a@x.test");
+	CHECK(!parse(&m, AUTH_ADDRESSES_REQ, &r) && r.tempfail && r.naddr == 0);
+	auth_reply_free(&r);
+	ipc_msg_init(&m, AUTH_ADDRESSES_RES, 1);
+	ipc_put_u32(&m, AUTH_MAX_ADDRESSES + 1);
+	CHECK(!parse(&m, AUTH_ADDRESSES_REQ, &r));
+	auth_reply_free(&r);
+	ipc_msg_init(&m, AUTH_ADDRESSES_RES, 1);
+	ipc_put_u32(&m, 1);
+	ipc_put_str(&m, "");
+	CHECK(!parse(&m, AUTH_ADDRESSES_REQ, &r));
+	auth_reply_free(&r);
 }
 
 /* ---- a scripted server ---- */
