@@ -46,8 +46,31 @@ static size_t header_end(const char *b, size_t off, size_t end)
 	return end;
 }
 
-int mime_header_each(const char *hdr, size_t len,
-		     int (*fn)(const char *name, const char *value, void *arg), void *arg)
+/* The value of a field whose colon ends at vs and whose last line ends at e
+ * (its LF, or len), into a malloc'd copy (returned, to free): *value is it
+ * unfolded and trimmed (a place inside the copy), or raw (every octet up to
+ * the final CRLF). */
+static char *field_value(const char *hdr, size_t vs, size_t e, bool folded, bool raw,
+			 char **value)
+{
+	char *val = xmalloc(e - vs + 1), *o = val;
+	size_t ve = e > vs && hdr[e - 1] == '\r' ? e - 1 : e;
+	if (raw || (!folded && !memchr(hdr + vs, '\r', ve - vs))) {
+		memcpy(o, hdr + vs, ve - vs);	/* one line, no inner CR: most fields */
+		o += ve - vs;
+	} else {
+		/* unfold: drop CR and LF, keep the whitespace that follows */
+		for (size_t k = vs; k < e; k++)
+			if (hdr[k] != '\r' && hdr[k] != '\n')
+				*o++ = hdr[k];
+	}
+	*o = '\0';
+	*value = raw ? val : str_trim(val);
+	return val;
+}
+
+static int each_field(const char *hdr, size_t len, bool raw,
+		      int (*fn)(const char *name, const char *value, void *arg), void *arg)
 {
 	size_t i = 0;
 	while (i < len) {
@@ -80,26 +103,25 @@ int mime_header_each(const char *hdr, size_t len,
 		char name[201];
 		memcpy(name, hdr + start, nlen);
 		name[nlen] = '\0';
-		/* unfold: drop CR and LF, keep the whitespace that follows */
-		size_t vs = (size_t)(colon - hdr) + 1;
-		char *val = xmalloc(e - vs + 1), *o = val;
-		size_t ve = e > vs && hdr[e - 1] == '\r' ? e - 1 : e;
-		if (!folded && !memchr(hdr + vs, '\r', ve - vs)) {
-			memcpy(o, hdr + vs, ve - vs);	/* one line, no inner CR: most fields */
-			o += ve - vs;
-		} else {
-			for (size_t k = vs; k < e; k++)
-				if (hdr[k] != '\r' && hdr[k] != '\n')
-					*o++ = hdr[k];
-		}
-		*o = '\0';
-		char *t = str_trim(val);
-		int r = fn(name, t, arg);
+		char *v, *val = field_value(hdr, (size_t)(colon - hdr) + 1, e, folded, raw, &v);
+		int r = fn(name, v, arg);
 		free(val);
 		if (r)
 			return r;
 	}
 	return 0;
+}
+
+int mime_header_each(const char *hdr, size_t len,
+		     int (*fn)(const char *name, const char *value, void *arg), void *arg)
+{
+	return each_field(hdr, len, false, fn, arg);
+}
+
+int mime_header_each_raw(const char *hdr, size_t len,
+			 int (*fn)(const char *name, const char *value, void *arg), void *arg)
+{
+	return each_field(hdr, len, true, fn, arg);
 }
 
 static const char *const envelope_fields[] = {

@@ -124,6 +124,11 @@ char *mime_header_get(const char *hdr, size_t len, const char *name);
  * (mime_stream.h) where fields nobody reads were left out. */
 int mime_header_each(const char *hdr, size_t len,
 		     int (*fn)(const char *name, const char *value, void *arg), void *arg);
+/* The same with each value raw (RFC 8621 4.1.2.1 Raw form): the octets after
+ * the colon up to the field's final CRLF, leading space and folding CRLFs
+ * kept. */
+int mime_header_each_raw(const char *hdr, size_t len,
+			 int (*fn)(const char *name, const char *value, void *arg), void *arg);
 
 /* RFC 2047: decode encoded words in s into UTF-8 (malloc'd). */
 char *mime_decode_words(const char *s);

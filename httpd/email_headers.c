@@ -128,10 +128,22 @@ static json_t *as_date(const char *raw)
 	return json_string(buf);
 }
 
-json_t *email_header_form(const char *raw, const char *form)
+/* The raw value unfolded (CR and LF dropped) and trimmed, as the parsed
+ * forms read it; malloc'd. */
+static char *unfold(const char *raw)
 {
-	if (!strcmp(form, "Raw"))
-		return json_text(raw);
+	char *out = xmalloc(strlen(raw) + 1), *o = out;
+	for (const char *p = raw; *p; p++)
+		if (*p != '\r' && *p != '\n')
+			*o++ = *p;
+	*o = '\0';
+	char *t = str_trim(out);
+	memmove(out, t, strlen(t) + 1);
+	return out;
+}
+
+static json_t *parsed_form(const char *raw, const char *form)
+{
 	if (!strcmp(form, "Text"))
 		return as_text(raw);
 	if (!strcmp(form, "Addresses") || !strcmp(form, "GroupedAddresses"))
@@ -143,6 +155,18 @@ json_t *email_header_form(const char *raw, const char *form)
 	if (!strcmp(form, "URLs"))
 		return bracketed(raw, true);
 	return NULL;
+}
+
+/* raw: the octets after the colon up to the field's final CRLF (RFC 8621
+ * 4.1.2.1), which the Raw form gives as they are. */
+json_t *email_header_form(const char *raw, const char *form)
+{
+	if (!strcmp(form, "Raw"))
+		return json_text(raw);
+	char *v = unfold(raw);
+	json_t *out = parsed_form(v, form);
+	free(v);
+	return out;
 }
 
 struct collect {
@@ -166,7 +190,7 @@ static int take(const char *name, const char *value, void *arg)
 json_t *email_headers(const char *hdr, size_t len)
 {
 	struct collect c = { NULL, json_array() };
-	mime_header_each(hdr, len, take, &c);
+	mime_header_each_raw(hdr, len, take, &c);
 	return c.values;
 }
 
@@ -192,7 +216,7 @@ json_t *email_header_prop(const char *hdr, size_t len, const char *prop)
 	}
 	json_decref(probe);
 	struct collect c = { name, json_array() };
-	mime_header_each(hdr, len, take, &c);
+	mime_header_each_raw(hdr, len, take, &c);
 	json_t *out;
 	if (all) {
 		out = json_array();

@@ -152,6 +152,16 @@ static bool tell(struct stream *st, json_t *states)
 	return true;
 }
 
+/* Tell st what changed; a closeafter=state stream ends after telling. */
+static void notify(struct sess *s, struct stream *st, json_t *states)
+{
+	if (tell(st, states) && st->close_after_state) {
+		unlink_stream(s, st);
+		sess_reply(s, st->id, 204, NULL, NULL, "", 0);	/* ends the stream */
+		stream_free(st);
+	}
+}
+
 void push_check(struct sess *s)
 {
 	if (!s->push->streams)
@@ -159,11 +169,7 @@ void push_check(struct sess *s)
 	json_t *states = jmap_states(s);
 	for (struct stream *st = s->push->streams, *next; st; st = next) {
 		next = st->next;
-		if (tell(st, states) && st->close_after_state) {
-			unlink_stream(s, st);
-			sess_reply(s, st->id, 204, NULL, NULL, "", 0);	/* ends the stream */
-			stream_free(st);
-		}
+		notify(s, st, states);
 	}
 	json_decref(states);
 }
@@ -217,14 +223,17 @@ void push_start(struct sess *s, uint32_t id, const char *query)
 			     "Bad event source arguments (types, closeafter=state|no, ping=seconds)");
 		return;
 	}
-	json_t *states = jmap_states(s);
-	st->told = filter_types(st, states);	/* changes from now on are told */
-	json_decref(states);
+	/* RFC 8620 7.3: the current state of the types asked for at once (as
+	 * if every one had changed), then changes from now on */
+	st->told = json_object();
 	st->next = s->push->streams;
 	s->push->streams = st;
 	s->push->n++;
 	watch_update(s);
 	sess_reply(s, id, 200, "text/event-stream", NULL, "", 0);
+	json_t *states = jmap_states(s);
+	notify(s, st, states);
+	json_decref(states);
 }
 
 void push_cancel(struct sess *s, uint32_t id)

@@ -211,11 +211,16 @@ def state_events(buf):
 def test_push_of_a_delivery_and_an_imap_store(srv, jm):
     srv.append(jm.user, jm.pw, [msg("before")])
     jm.call("Email/query", {"accountId": jm.account})  # the mail process is up
+    state = jm.call("Email/get", {"accountId": jm.account, "ids": []})["state"]
+    boxes = jm.call("Mailbox/get", {"accountId": jm.account, "ids": []})["state"]
+    t0 = time.monotonic()
     s = sse_connect(srv, jm.user, jm.pw, "types=Email,Mailbox&closeafter=no&ping=0")
-    assert read_until(s, lambda b: b"\r\n\r\n" in b).startswith(b"HTTP/1.1 200 ")
+    buf = read_until(s, lambda b: state_events(b))
+    # RFC 8620 7.3: the current state of the types asked for, at once
+    assert buf.startswith(b"HTTP/1.1 200 ") and time.monotonic() - t0 < 1.0, buf
+    assert state_events(buf) == [{jm.account: {"Email": state, "Mailbox": boxes}}], buf
     # a delivery over SMTP (made by deliverd, not by this process): the
     # event follows the end of the SMTP transaction within a second
-    state = jm.call("Email/get", {"accountId": jm.account, "ids": []})["state"]
     srv.smtp_send(jm.user, [msg("pushed")], wait=False)
     t0 = time.monotonic()
     buf = read_until(s, lambda b: b"event: state" in b, timeout=10)
@@ -237,13 +242,20 @@ def test_push_of_a_delivery_and_an_imap_store(srv, jm):
     assert state_events(buf) and "Email" in state_events(buf)[0][jm.account], buf
     assert took < 1.0, took
     # a change made over JMAP itself, and a stream asking for other types only
+    # (closeafter=state: the current state, and the stream ends)
     s2 = sse_connect(srv, jm.user, jm.pw, "types=Thread&closeafter=state&ping=0")
-    assert read_until(s2, lambda b: b"\r\n\r\n" in b).startswith(b"HTTP/1.1 200 ")
+    buf2 = read_until(s2, lambda b: b"\r\n0\r\n\r\n" in b, timeout=5)
+    assert buf2.startswith(b"HTTP/1.1 200 ") and b"\r\n0\r\n\r\n" in buf2, buf2
+    assert [list(e[jm.account]) for e in state_events(buf2)] == [["Thread"]], buf2
     eid = query(jm, filter={"subject": "before"})[0]
     jm.call("Email/set", {"accountId": jm.account, "update": {eid: {"keywords/$seen": True}}})
     buf = read_until(s, lambda b: b"event: state" in b, timeout=5)
     assert state_events(buf) and "Email" in state_events(buf)[0][jm.account], buf
-    assert b"event: state" not in read_until(s2, lambda b: False, timeout=0.6)
+    s3 = sse_connect(srv, jm.user, jm.pw, "types=Thread&closeafter=no&ping=0")
+    buf3 = read_until(s3, lambda b: state_events(b), timeout=5)
+    assert b"event: state" not in read_until(s3, lambda b: False, timeout=0.6)
+    assert "Thread" in state_events(buf3)[0][jm.account]
+    s3.close()
     s.close()
     s2.close()
 
@@ -802,6 +814,47 @@ def test_changes_with_max_and_query_changes(srv, jm):
     r = jm.api([["Email/queryChanges", {"accountId": jm.account, "sinceQueryState": qstate,
                                         "maxChanges": 1}, "0"]])
     assert r["methodResponses"][0][1]["type"] == "tooManyChanges"
+
+
+def test_raw_header_form_keeps_folding(srv, jm):
+    """RFC 8621 4.1.2.1: the Raw form is the octets after the colon up to the
+    field's final CRLF: the leading space and the folding CRLFs stay (they
+    came back unfolded and trimmed); the parsed forms still unfold."""
+    folded = "X-Folded: first part\r\n\tsecond part\r\n"
+    spaced = "X-Spaced:   padded  \r\n"
+    srv.append(jm.user, jm.pw, [msg("raw form", extra=folded + spaced)])
+    eid = query(jm, filter={"subject": "raw form"})[0]
+    e = get(jm, [eid], ["headers", "header:X-Folded", "header:X-Folded:asRaw:all",
+                        "header:X-Folded:asText", "header:X-Spaced", "header:Subject:asText"])[0]
+    assert e["header:X-Folded"] == " first part\r\n\tsecond part"
+    assert e["header:X-Folded:asRaw:all"] == [" first part\r\n\tsecond part"]
+    assert e["header:X-Folded:asText"] == "first part second part"
+    assert e["header:X-Spaced"] == "   padded  "
+    assert e["header:Subject:asText"] == "raw form"
+    assert {"name": "X-Folded", "value": " first part\r\n\tsecond part"} in e["headers"]
+    assert {"name": "Subject", "value": " raw form"} in e["headers"]
+
+
+def test_query_ties_page_without_repeats(srv, jm):
+    """Messages with the same receivedAt (whole seconds) sort in one order
+    every time: pages by position and by anchor neither repeat nor skip."""
+    when = imaplib.Time2Internaldate(1772445600)
+    c = imap(srv, jm)
+    for i in range(7):
+        c.append("INBOX", None, when, msg(f"tie {i}"))
+    c.logout()
+    full = query(jm, sort=[{"property": "receivedAt", "isAscending": False}])
+    assert len(full) == 7
+    for _ in range(3):
+        assert query(jm, sort=[{"property": "receivedAt", "isAscending": False}]) == full
+    pages = []
+    for pos in range(0, 7, 2):
+        pages += query(jm, sort=[{"property": "receivedAt", "isAscending": False}],
+                       position=pos, limit=2)
+    assert pages == full
+    after = query(jm, sort=[{"property": "receivedAt", "isAscending": False}],
+                  anchor=full[2], anchorOffset=1, limit=3)
+    assert after == full[3:6]
 
 
 def test_get_properties_and_errors(jm):
