@@ -222,8 +222,36 @@ static void test_limits(void)
 	mime_free(m);
 }
 
+static int second_value(const char *name, const char *value, void *arg)
+{
+	char **out = arg;
+	if (!strcmp(name, "X-B"))
+		*out = strdup(value);
+	return 0;
+}
+
+/* The raw walk keeps what the unfolded one drops: the leading space,
+ * folding CRLFs, trailing blanks; both stop at the field's final CRLF. */
+static void test_header_raw(void)
+{
+	static const char h[] = "X-A: one\r\nX-B:  two\r\n\tthree \r\nX-C: four\r\n\r\n";
+	char *v = NULL;
+	mime_header_each_raw(h, sizeof h - 1, second_value, &v);
+	CHECK(v && !strcmp(v, "  two\r\n\tthree "));
+	free(v);
+	v = NULL;
+	mime_header_each(h, sizeof h - 1, second_value, &v);
+	CHECK(v && !strcmp(v, "two\tthree"));
+	free(v);
+	v = NULL;
+	mime_header_each_raw("X-B:", 4, second_value, &v);	/* no CRLF, no value */
+	CHECK(v && !strcmp(v, ""));
+	free(v);
+}
+
 int main(void)
 {
+	test_header_raw();
 	test_nested();
 	test_rfc2231();
 	test_limits();
