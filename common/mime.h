@@ -132,6 +132,12 @@ int mime_header_each_raw(const char *hdr, size_t len,
 
 /* RFC 2047: decode encoded words in s into UTF-8 (malloc'd). */
 char *mime_decode_words(const char *s);
+/* RFC 2047: the UTF-8 text s as B encoded words of whole characters, folded
+ * ("\r\n " between words), malloc'd; "" for "". (mime_encode.c) */
+char *mime_encode_words(const char *s);
+/* Unstructured header text: s itself when printable ASCII with no "=?",
+ * else mime_encode_words(s); malloc'd. */
+char *mime_header_text(const char *s);
 /* Convert n bytes in charset to UTF-8 (malloc'd, NUL-terminated), NULL if the
  * charset is unknown. "us-ascii"/"utf-8" are copied. */
 char *mime_to_utf8(const char *charset, const char *s, size_t n);

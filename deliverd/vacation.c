@@ -78,29 +78,12 @@ static const char *automatic(const char *head, size_t len)
 	return why;
 }
 
-/* Unstructured text in a header field: as it is when printable ASCII, else
- * RFC 2047 B words (whole UTF-8 characters each). */
+/* Unstructured text in a header field (common/mime_encode.c). */
 static void header_text(struct strbuf *b, const char *s)
 {
-	bool plain = !strstr(s, "=?");
-	for (const char *p = s; plain && *p; p++)
-		plain = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f;
-	if (plain) {
-		strbuf_adds(b, s);
-		return;
-	}
-	for (size_t n = strlen(s), first = 1; n > 0; first = 0) {
-		size_t take = n > 45 ? 45 : n;
-		while (take < n && ((unsigned char)s[take] & 0xc0) == 0x80)
-			take--;
-		unsigned char enc[80];
-		int len = EVP_EncodeBlock(enc, (const unsigned char *)s, (int)take);
-		char *w = xasprintf("%s=?UTF-8?B?%.*s?=", first ? "" : "\r\n ", len, enc);
-		strbuf_adds(b, w);
-		free(w);
-		s += take;
-		n -= take;
-	}
+	char *t = mime_header_text(s);
+	strbuf_adds(b, t);
+	free(t);
 }
 
 /* A body part: its Content-Type and the text in base64 lines. */

@@ -12,6 +12,7 @@
 #include "httpd/sess.h"
 #include "common/maildate.h"
 #include "common/mailindex.h"
+#include "common/mime.h"
 #include "common/util.h"
 
 #include <event2/buffer.h>
@@ -53,30 +54,19 @@ static bool has_crlf(const char *s)
 	return strchr(s, '\r') || strchr(s, '\n');
 }
 
-/* RFC 2047 B words for s (whole UTF-8 characters per word). */
+/* RFC 2047 B words for s (common/mime_encode.c). */
 static void encoded_words(struct evbuffer *b, const char *s)
 {
-	size_t n = strlen(s);
-	bool first = true;
-	while (n > 0) {
-		size_t take = n > 45 ? 45 : n;
-		while (take < n && ((unsigned char)s[take] & 0xc0) == 0x80)
-			take--;
-		unsigned char enc[80];
-		int len = EVP_EncodeBlock(enc, (const unsigned char *)s, (int)take);
-		evbuffer_add_printf(b, "%s=?UTF-8?B?%.*s?=", first ? "" : "\r\n ", len, enc);
-		first = false;
-		s += take;
-		n -= take;
-	}
+	char *w = mime_encode_words(s);
+	evbuffer_add(b, w, strlen(w));
+	free(w);
 }
 
 static void text_value(struct evbuffer *b, const char *s)
 {
-	if (ascii_text(s) && !strstr(s, "=?"))
-		evbuffer_add(b, s, strlen(s));
-	else
-		encoded_words(b, s);
+	char *t = mime_header_text(s);
+	evbuffer_add(b, t, strlen(t));
+	free(t);
 }
 
 /* A display name: as it is when plain, quoted when it has specials, else

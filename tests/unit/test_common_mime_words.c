@@ -71,8 +71,63 @@ static void test_linear(void)
 	}
 }
 
+/* Each word at most 75 characters, lines joined by CRLF SP, whole UTF-8
+ * characters per word; decoding gives the text back. */
+static void check_round_trip(const char *text)
+{
+	char *w = mime_encode_words(text);
+	size_t start = 0, len = strlen(w);
+	for (size_t i = 0; i <= len; i++)
+		if (i == len || w[i] == '\r') {
+			CHECK(i - start <= 75 + (start ? 1 : 0));
+			CHECK(i == len || (w[i + 1] == '\n' && w[i + 2] == ' '));
+			start = i + 2;
+		}
+	/* as a reader sees it: unfolded (CRLF dropped), adjacent words joined */
+	char *o = w;
+	for (const char *p = w; *p; p++)
+		if (*p != '\r' && *p != '\n')
+			*o++ = *p;
+	*o = '\0';
+	char *d = mime_decode_words(w);
+	CHECK_STR(d, text);
+	free(d);
+	free(w);
+}
+
+static void test_encode(void)
+{
+	char *t = mime_header_text("Out of office");
+	CHECK_STR(t, "Out of office");
+	free(t);
+	t = mime_header_text("Abwesenheit: \xc3\xbc");
+	CHECK_STR(t, "=?UTF-8?B?QWJ3ZXNlbmhlaXQ6IMO8?=");
+	free(t);
+	t = mime_header_text("looks like =?x?q?y?= a word");	/* would be decoded: encoded */
+	CHECK(!strncmp(t, "=?UTF-8?B?", 10));
+	free(t);
+	t = mime_header_text("tab\there");
+	CHECK(!strncmp(t, "=?UTF-8?B?", 10));
+	free(t);
+	t = mime_encode_words("");
+	CHECK_STR(t, "");
+	free(t);
+	check_round_trip("\xc3\xbc");
+	char big[4000] = "";
+	for (int i = 0; i < 300; i++)	/* 2-, 3- and 4-octet characters across word ends */
+		strcat(big, i % 3 == 0 ? "\xc3\xa9" : i % 3 == 1 ? "\xe2\x82\xac" : "\xf0\x9f\x98\x80x");
+	check_round_trip(big);
+	char bad[200];	/* no UTF-8 at all: still bounded words */
+	memset(bad, 0x80, sizeof bad - 1);
+	bad[sizeof bad - 1] = '\0';
+	char *w = mime_encode_words(bad);
+	CHECK(strlen(w) < 400);
+	free(w);
+}
+
 int main(void)
 {
+	test_encode();
 	test_words();
 	test_linear();
 	return check_summary("common_mime_words");
