@@ -4,13 +4,16 @@ with `mailctl user add`, mail delivered over SMTP or APPENDed over IMAP
 (imap_harness.ImapInstance). HTTP with Python's standard library only
 (http.client over ssl, json).
 
-One instance serves a whole test module; each test gets a fresh user.
+One instance serves a whole test module; each test gets a fresh user:
+`srv, jm = jmap_fixtures(...)` at the top of a module gives both fixtures.
 """
 import base64
 import http.client
 import json
 import socket
 import time
+
+import pytest
 
 from imap_harness import ImapInstance, tls_ctx
 
@@ -109,15 +112,35 @@ class Jmap:
         assert st == 200, (st, body)
         return json.loads(body)
 
-    def call(self, name, args, call_id="c0"):
+    def call(self, name, args, call_id="c0", using=None):
         """One method call; returns its response arguments (asserting the name)."""
-        r = self.api([[name, args, call_id]])
+        r = self.api([[name, args, call_id]], using=using)
         resp = r["methodResponses"][0]
         assert resp[0] == name, resp
         return resp[1]
 
     def close(self):
         self.conn.close()
+
+
+def jmap_fixtures(**instance_args):
+    """The fixtures of a JMAP test module: `srv`, one JmapInstance(**instance_args)
+    for the whole module, and `jm`, a client (Jmap) of a fresh user per test.
+    Use: `srv, jm = jmap_fixtures(httpd_conf={...})` at module level."""
+    @pytest.fixture(scope="module")
+    def srv():
+        inst = JmapInstance(**instance_args)
+        yield inst
+        inst.close()
+
+    @pytest.fixture
+    def jm(srv):
+        user, pw = srv.new_user()
+        c = Jmap(srv, user, pw)
+        yield c
+        c.close()
+
+    return srv, jm
 
 
 def sse_connect(srv, user, pw, query):

@@ -13,10 +13,8 @@ import socket
 import threading
 import time
 
-import pytest
-
 from conftest import IS_ROOT, wait_for
-from jmap_harness import Jmap, JmapInstance, basic, read_until, sse_connect
+from jmap_harness import Jmap, jmap_fixtures, basic, read_until, sse_connect
 
 CORE = "urn:ietf:params:jmap:core"
 LIMITS = {"max_size_upload": "1m", "max_size_request": "256k", "max_calls_in_request": "8",
@@ -24,19 +22,7 @@ LIMITS = {"max_size_upload": "1m", "max_size_request": "256k", "max_calls_in_req
           "max_objects_in_get": "50", "max_objects_in_set": "40", "event_ping_min": "1s"}
 
 
-@pytest.fixture(scope="module")
-def srv():
-    inst = JmapInstance(httpd_conf=LIMITS)
-    yield inst
-    inst.close()
-
-
-@pytest.fixture
-def jm(srv):
-    user, pw = srv.new_user()
-    c = Jmap(srv, user, pw)
-    yield c
-    c.close()
+srv, jm = jmap_fixtures(httpd_conf=LIMITS)
 
 
 def test_session_resource(srv, jm):

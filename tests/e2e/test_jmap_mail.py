@@ -15,28 +15,14 @@ import subprocess
 import time
 import uuid
 
-import pytest
-
 from conftest import wait_for
-from jmap_harness import Jmap, JmapInstance, read_until, sse_connect
+from jmap_harness import Jmap, jmap_fixtures, read_until, sse_connect
 from imap_harness import tls_ctx
 
 MAIL = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"]
 
 
-@pytest.fixture(scope="module")
-def srv():
-    inst = JmapInstance()
-    yield inst
-    inst.close()
-
-
-@pytest.fixture
-def jm(srv):
-    user, pw = srv.new_user()
-    c = Jmap(srv, user, pw)
-    yield c
-    c.close()
+srv, jm = jmap_fixtures()
 
 
 def msg(subject, frm="Alice <alice@example.org>", to="bob@example.test", body="hello\r\n",

@@ -12,25 +12,13 @@ import time
 import pytest
 
 from conftest import wait_for
-from jmap_harness import Jmap, JmapInstance
+from jmap_harness import Jmap, jmap_fixtures
 
 SUB = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
        "urn:ietf:params:jmap:submission"]
 
 
-@pytest.fixture(scope="module")
-def srv():
-    inst = JmapInstance()
-    yield inst
-    inst.close()
-
-
-@pytest.fixture
-def jm(srv):
-    user, pw = srv.new_user()
-    c = Jmap(srv, user, pw)
-    yield c
-    c.close()
+srv, jm = jmap_fixtures()
 
 
 def api(jm, calls):
@@ -38,9 +26,7 @@ def api(jm, calls):
 
 
 def one(jm, name, args):
-    r = api(jm, [[name, args, "0"]])[0]
-    assert r[0] == name, r
-    return r[1]
+    return jm.call(name, args, "0", using=SUB)
 
 
 def boxes(jm):
