@@ -6,7 +6,7 @@ FUZZ_IMAP_SRCS = tests/fuzz/fuzz_imap.c imapd/casefold.c imapd/parser.c imapd/th
                  imapd/imaputil.c imapd/mboxname.c imapd/imapurl.c imapd/fetch_parse.c common/mailstore.c \
                  common/mime.c common/mime_imap.c common/mime_addr.c common/mime_binary.c common/mime_binconv.c \
                  common/mime_addr_text.c common/mime_preview.c imapd/search_parse.c common/mailindex_fields.c \
-                 common/mime_decode.c common/mime_stream.c common/linereader.c common/util.c common/log.c
+                 common/mime_decode.c common/mime_stream.c common/linereader.c common/util.c common/strbuf.c common/log.c
 $(BUILD)/fuzz/fuzz_imap: $(FUZZ_IMAP_SRCS) common/mime.h common/mime_addr.h common/mime_binary.h common/mime_binconv.h \
                          common/mime_stream.h imapd/parser.h \
                          imapd/thread.h imapd/append.h imapd/imapurl.h imapd/id.h \
@@ -17,6 +17,6 @@ $(BUILD)/fuzz/fuzz_imap: $(FUZZ_IMAP_SRCS) common/mime.h common/mime_addr.h comm
 
 # libFuzzer target: mailbox names, their two forms and their folder directory.
 FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_mboxname
-$(BUILD)/fuzz/fuzz_mboxname: tests/fuzz/fuzz_mboxname.c common/mailstore.c common/mailstore.h common/util.c common/log.c
+$(BUILD)/fuzz/fuzz_mboxname: tests/fuzz/fuzz_mboxname.c common/mailstore.c common/mailstore.h common/util.c common/strbuf.c common/log.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_mboxname.c common/mailstore.c common/util.c common/log.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_mboxname.c common/mailstore.c common/util.c common/strbuf.c common/log.c

@@ -92,7 +92,7 @@ static void session(int fd)
 		check_reply(rc, &r);
 	}
 	check_client(&c);
-	free(c.out);
+	strbuf_free(&c.out);
 }
 
 static void replies(const uint8_t *data, size_t size)
