@@ -135,7 +135,7 @@ class FakeQueued(FakePeer):
                 return ipc.Msg(ipc.QUEUE_NEW_RES).u32(self.new_status).str("")
             with self.lock:
                 self.counter += 1
-                qid = "%012X" % (0xA000000 + self.counter)
+                qid = "%016X" % (0xA000000 + self.counter)   # QUEUE_ID_LEN: smtpd checks it
             fd = os.open(os.path.join(self.spool, qid + ".tmp"), os.O_RDWR | os.O_CREAT, 0o600)
             return ipc.Msg(ipc.QUEUE_NEW_RES, fd=fd).u32(ipc.QS_OK).str(qid)
         if m.type == ipc.QUEUE_COMMIT_REQ:
