@@ -279,6 +279,47 @@ def test_imap_at_the_frontend_refuses_a_wrong_password_itself(site):
     assert site.mb.log_text().count("site login:") == before     # mb1 never asked
 
 
+def test_imap_at_the_frontend_for_a_user_without_a_mailbox_host_fails_temporarily(site):
+    """dave's password is right but the directory names no mailbox host for
+    him: a temporary NO (the directory is incomplete), never counted as a
+    failed login, neither by authd nor by the login role (which closes after
+    three failures: here alice still logs in on the same connection)."""
+    c = Imap(site.fe.port("imap"))
+    try:
+        for _ in range(3):
+            ok, _ = c.cmd("LOGIN dave@example.test dave-pw-1")
+            assert ok.startswith(b"NO [UNAVAILABLE]"), ok
+        ok, _ = c.cmd("LOGIN alice@example.test alice-pw-1")
+        assert ok.startswith(b"OK"), (ok, site.fe.log_text()[-2000:])
+        c.cmd("LOGOUT")
+    finally:
+        c.close()
+    log = site.fe.log_text()
+    assert "service=imap user=dave@example.test client=127.0.0.1 result=tempfail " \
+        "(a front-end, and the user has no mailbox host" in log
+    assert "user=dave@example.test client=127.0.0.1 result=failed" not in log
+
+
+def test_imap_at_the_frontend_while_the_mailbox_host_is_down_is_unavailable(site):
+    """The password was right, the mailbox host does not answer: the client
+    hears NO [UNAVAILABLE] (try later) and may go on; the front-end logs why."""
+    site.mb.stop()
+    try:
+        c = Imap(site.fe.port("imap"))
+        try:
+            ok, _ = c.cmd("LOGIN alice@example.test alice-pw-1")
+            assert ok.startswith(b"NO [UNAVAILABLE]"), ok
+            ok, _ = c.cmd("NOOP")
+            assert ok.startswith(b"OK"), ok
+        finally:
+            c.close()
+    finally:
+        site.mb.start()
+    log = site.fe.log_text()
+    assert f"imap proxy: user=alice@example.test host=mb1 127.0.0.1:{site.mb.port('imap')} " \
+        "client=127.0.0.1 failed: cannot connect" in log, log[-2000:]
+
+
 def test_pop3_at_the_frontend_says_the_mailbox_is_elsewhere(site):
     """POP3 is not proxied yet: rather than an empty maildrop on the
     front-end (mail would look lost), a temporary error naming the way."""
