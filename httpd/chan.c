@@ -208,12 +208,14 @@ bool chan_get_body_ref(struct ipc_msg *m, size_t max, size_t *len, const void **
 	const void *p = ipc_get_bytes(m, &got, CHAN_INLINE_MAX);
 	*fd = -1;
 	*inl = NULL;
-	if (m->bad || n > max)
+	/* The body is the last field of every frame that has one: anything
+	 * after it, or an fd beside an inline body, is a malformed frame. */
+	if (!ipc_end(m) || n > max)
 		return false;
 	*len = (size_t)n;
 	if (n <= CHAN_INLINE_MAX) {
 		*inl = p;
-		return got == n;
+		return got == n && m->fd < 0;
 	}
 	struct stat st;
 	*fd = ipc_take_fd(m);

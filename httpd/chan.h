@@ -39,11 +39,13 @@ int chan_put_body_evbuffer(struct ipc_msg *m, struct evbuffer *b);
 /* A body that is the whole file fd (len bytes; the fd is taken: attached
  * when large, read and closed when small). 0 or -1. */
 int chan_put_body_fd(struct ipc_msg *m, int fd, size_t len);
-/* Read the body chan_put_body wrote (at most max bytes): malloc'd copy,
- * NUL-terminated, *len set; NULL if malformed or too long. */
+/* Read the body chan_put_body wrote (at most max bytes), the frame's last
+ * field: malloc'd copy, NUL-terminated, *len set; NULL if malformed (bytes
+ * after the body included) or too long. */
 char *chan_get_body(struct ipc_msg *m, size_t max, size_t *len);
 /* The body's length and, when it came as a memfd, that fd (taken from m;
- * -1 for an inline body, whose bytes *inl points to). */
+ * -1 for an inline body, whose bytes *inl points to). False, with no fd
+ * taken, as chan_get_body. */
 bool chan_get_body_ref(struct ipc_msg *m, size_t max, size_t *len, const void **inl, int *fd);
 
 #endif

@@ -92,15 +92,39 @@ void sess_event(struct sess *s, uint32_t id, const char *text)
 	chan_send(s->ch, &m);
 }
 
+/* The front sent what it never sends: the session ends (the front starts
+ * another for the user's next request). */
+static void session_malformed(struct sess *s, const struct ipc_msg *m)
+{
+	log_err("http session: user=%s: malformed message (type %u) from the front", s->user,
+		m->hdr.type);
+	event_base_loopexit(s->base, NULL);
+}
+
+/* Kinds whose handler takes no body still get the frame read to its end:
+ * the body (an HTTP client may send one with a GET) is checked and dropped. */
+static bool body_checked(uint32_t kind, struct ipc_msg *m)
+{
+	if (kind == REQ_API || kind == REQ_UPLOAD)
+		return !m->bad;	/* their handler reads it with chan_get_body* */
+	size_t len;
+	const void *inl;
+	int fd;
+	if (!chan_get_body_ref(m, UINT64_MAX, &len, &inl, &fd))
+		return false;
+	if (fd >= 0)
+		close(fd);
+	return true;
+}
+
 static void on_request(struct sess *s, struct ipc_msg *m)
 {
 	uint32_t id = m->hdr.id;
 	uint32_t kind = ipc_get_u32(m);
 	const char *arg = ipc_get_str(m, CHAN_ARG_MAX);
 	const char *ctype = ipc_get_str(m, 256);
-	if (m->bad) {
-		log_err("http session: malformed request from the front");
-		event_base_loopexit(s->base, NULL);
+	if (!body_checked(kind, m)) {
+		session_malformed(s, m);
 		return;
 	}
 	switch (kind) {
@@ -129,10 +153,10 @@ static void on_msg(struct chan *c, struct ipc_msg *m, void *arg)
 	struct sess *s = arg;
 	if (m->hdr.type == HTTP_REQ)
 		on_request(s, m);
-	else if (m->hdr.type == HTTP_CANCEL)
+	else if (m->hdr.type == HTTP_CANCEL && ipc_end(m))
 		push_cancel(s, m->hdr.id);
 	else
-		event_base_loopexit(s->base, NULL);
+		session_malformed(s, m);
 }
 
 static void on_close(struct chan *c, const char *why, void *arg)

@@ -220,8 +220,7 @@ static void on_res(struct upstream *u, struct ipc_msg *m)
 	size_t len;
 	const void *inl;
 	int fd;
-	if (!chan_get_body_ref(m, UINT64_MAX, &len, &inl, &fd) || !ipc_end(m) || status < 100 ||
-	    status > 599) {
+	if (!chan_get_body_ref(m, UINT64_MAX, &len, &inl, &fd) || status < 100 || status > 599) {
 		log_err("http: malformed answer from the mail process of %s", u->user);
 		if (fd >= 0)
 			close(fd);

@@ -232,10 +232,12 @@ static void accept_handoff(int lsock, uid_t login_uid)
 	struct start st = { .tag = ipc_get_str(&m, 64), .ip = ipc_get_str(&m, 64) };
 	st.tls = ipc_get_u32(&m) & HANDOFF_TLS;
 	st.pending = ipc_get_bytes(&m, &st.npending, HANDOFF_MAX_PENDING);
-	if (ipc_end(&m))
+	if (ipc_end(&m)) {
 		start_session(user, fd, &st);
-	else
+	} else {
+		log_warn("imap mail: malformed hand-off refused (user=%s)", user);
 		close(fd);
+	}
 	ipc_msg_free(&m);
 }
 

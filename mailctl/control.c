@@ -37,6 +37,13 @@ int ctl_request(const char *run_dir, enum ctl_type type, int timeout_ms, char **
 	return r;
 }
 
+int ctl_request_type(struct ipc_msg *m)
+{
+	uint16_t t = m->hdr.type;
+	bool known = t == CTL_STATUS || t == CTL_RELOAD || t == CTL_STOP;
+	return known && ipc_end(m) && m->fd < 0 ? t : -1;
+}
+
 void ctl_reply(int fd, uint32_t result, const char *text)
 {
 	struct ipc_msg m;

@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+struct ipc_msg;
+
 enum ctl_type {
 	CTL_STATUS = 1,		/* reply text: "NAME PID USER STATE" lines */
 	CTL_RELOAD = 2,		/* reply once the new generation serves (or failed) */
@@ -19,6 +21,9 @@ enum ctl_type {
  * *text (caller frees), or -1 if the master cannot be reached (errno EACCES:
  * the caller may not use the socket). */
 int ctl_request(const char *run_dir, enum ctl_type type, int timeout_ms, char **text);
+/* The type of a request the master read: CTL_STATUS, CTL_RELOAD or CTL_STOP,
+ * or -1 for anything else (requests carry no fields and no fd). */
+int ctl_request_type(struct ipc_msg *m);
 /* Reply on a control connection and close it. */
 void ctl_reply(int fd, uint32_t result, const char *text);
 

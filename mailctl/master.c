@@ -136,7 +136,7 @@ static void handle_control(struct master *m)
 		close(fd);
 		return;
 	}
-	switch (req.hdr.type) {
+	switch (ctl_request_type(&req)) {
 	case CTL_STATUS:
 		master_status_text(m, &text);
 		ctl_reply(fd, 0, text);
@@ -160,6 +160,7 @@ static void handle_control(struct master *m)
 		break;
 	}
 	default:
+		log_warn("master: malformed control request (type %u) refused", req.hdr.type);
 		ctl_reply(fd, 1, "unknown request");
 	}
 	ipc_msg_free(&req);

@@ -1,9 +1,12 @@
 /* Unit tests: the master's building blocks — process table helpers, bounded
- * helper runs, the pid-file lock, /proc liveness, listener fd lists. */
+ * helper runs, the pid-file lock, /proc liveness, listener fd lists, control
+ * requests. */
+#include "mailctl/control.h"
 #include "mailctl/listen.h"
 #include "mailctl/procs.h"
 #include "mailctl/runprog.h"
 #include "mailctl/runstate.h"
+#include "common/ipc.h"
 #include "common/util.h"
 #include "tests/unit/check.h"
 
@@ -142,8 +145,39 @@ static void test_listeners_env(void)
 	CHECK(listeners_env(&ls, none) == NULL);
 }
 
+/* A control request as the master reads it: type, then optional junk. */
+static int ctl_type_of(uint16_t type, bool field, bool fd)
+{
+	struct ipc_msg m, r;
+	ipc_msg_init(&m, type, 1);
+	if (field)
+		ipc_put_str(&m, "x");
+	size_t n;
+	unsigned char *b = ipc_encode(&m, &n);
+	CHECK(ipc_decode(b, n, &r) == (long)n);
+	free(b);
+	ipc_msg_free(&m);
+	if (fd)
+		r.fd = dup(0);
+	int t = ctl_request_type(&r);
+	ipc_msg_free(&r);
+	return t;
+}
+
+/* Requests carry nothing but their type: anything more is refused. */
+static void test_ctl_requests(void)
+{
+	CHECK(ctl_type_of(CTL_STATUS, false, false) == CTL_STATUS);
+	CHECK(ctl_type_of(CTL_RELOAD, false, false) == CTL_RELOAD);
+	CHECK(ctl_type_of(CTL_STOP, false, false) == CTL_STOP);
+	CHECK(ctl_type_of(CTL_REPLY, false, false) == -1);
+	CHECK(ctl_type_of(CTL_STOP, true, false) == -1);
+	CHECK(ctl_type_of(CTL_STATUS, false, true) == -1);
+}
+
 int main(void)
 {
+	test_ctl_requests();
 	test_table();
 	test_run_prog();
 	test_pidfile();
