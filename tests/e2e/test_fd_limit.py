@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+import ternipc
 from conftest import Instance, wait_for
 
 NOFILE = 80
@@ -32,6 +33,7 @@ def inst():
         i.init()
         for conf in ("imapd", "pop3d", "smtpd"):
             i.set_conf(conf, "max_sessions_per_ip", "1000")
+        i.set_conf("imapd", "plaintext_auth_networks", "127.0.0.0/8")	# a LOGIN to hand off
         i.prefix = ("prlimit", f"--nofile={NOFILE}:{NOFILE}")
         i.start()
         i.prefix = ()
@@ -104,6 +106,47 @@ def lowest_free_fd(pid):
     return next(n for n in range(len(used) + 1) if n not in used)
 
 
+def set_nofile(pid, soft):
+    """prlimit on pid as its own account when it has another one: the
+    suite's root may lack CAP_SYS_RESOURCE (containers drop it), which
+    prlimit needs for a process of another uid."""
+    ids = {}
+    for line in open(f"/proc/{pid}/status"):
+        key, _, rest = line.partition(":")
+        if key in ("Uid", "Gid"):
+            ids[key] = rest.split()[0]
+    cmd = ["prlimit", "--pid", str(pid), f"--nofile={soft}:{NOFILE}"]
+    if int(ids["Uid"]) != os.getuid():
+        cmd = ["setpriv", f"--reuid={ids['Uid']}", f"--regid={ids['Gid']}", "--clear-groups"] + cmd
+    subprocess.run(cmd, check=True)
+
+
+def at_fd_limit(inst, pid, sock, name, max_cpu):
+    """Lower pid's soft limit to its lowest free descriptor (the next
+    accept() is EMFILE), connect one client to the Unix socket sock, and
+    check that the process neither spins nor logs more than one line for the
+    burst; the limit is restored and the client gone on return. The offset of
+    the log where the burst started is returned."""
+    start = len(inst.log_text())
+    low = lowest_free_fd(pid)
+    set_nofile(pid, low)
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        c.connect(sock)
+        time.sleep(0.5)
+        before = cpu_ticks(pid)
+        time.sleep(2)
+        spent = (cpu_ticks(pid) - before) / TICKS
+        assert spent < max_cpu, f"{name} used {spent:.2f} s of CPU in 2 s at its fd limit"
+        log = inst.log_text()[start:]
+        assert log.count(f"{name}: accept: Too many open files; pausing") == 1, log[-2000:]
+        assert f"{name}: accepting again" not in log
+    finally:
+        c.close()
+        set_nofile(pid, NOFILE)
+    return start
+
+
 def test_master_control_socket_at_fd_limit(inst):
     """The master polls its control socket itself (no libevent listener):
     out of descriptors, poll() kept saying the socket was readable and
@@ -114,24 +157,74 @@ def test_master_control_socket_at_fd_limit(inst):
     answered once descriptors are back."""
     run = os.path.join(inst.dir, "run")
     mpid = int(open(os.path.join(run, "master.pid")).read())
-    start = len(inst.log_text())
-    # Soft limit at the lowest free descriptor: the next accept() is EMFILE.
-    low = lowest_free_fd(mpid)
-    subprocess.run(["prlimit", "--pid", str(mpid), f"--nofile={low}:{NOFILE}"], check=True)
-    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        c.connect(os.path.join(run, "master.sock"))
-        time.sleep(0.5)
-        before = cpu_ticks(mpid)
-        time.sleep(2)
-        spent = (cpu_ticks(mpid) - before) / TICKS
-        assert spent < 0.2, f"the master used {spent:.2f} s of CPU in 2 s at its fd limit"
-        log = inst.log_text()[start:]
-        assert log.count("master.sock: accept: Too many open files; pausing") == 1, log[-2000:]
-    finally:
-        c.close()
-        subprocess.run(["prlimit", "--pid", str(mpid), f"--nofile={NOFILE}:{NOFILE}"],
-                       check=True)
+    start = at_fd_limit(inst, mpid, os.path.join(run, "master.sock"), "master.sock", 0.2)
     r = inst.ctl("status")
     assert r.returncode == 0 and "smtpd" in r.stdout, r.stdout + r.stderr
     assert wait_for(lambda: "master.sock: accepting again" in inst.log_text()[start:], 10)
+
+
+def imap_login_ok(inst):
+    """A login over IMAP, which the login process hands to the mail role."""
+    with socket.create_connection(("127.0.0.1", inst.port("imap")), timeout=10) as c:
+        f = c.makefile("rwb")
+        assert f.readline().startswith(b"* OK")
+        f.write(b"a LOGIN fd@example.test secret-fd\r\nb SELECT INBOX\r\nc LOGOUT\r\n")
+        f.flush()
+        text = b"".join(iter(f.readline, b""))
+    return b"b OK" in text, text
+
+
+def test_imap_mail_handoff_socket_at_fd_limit(inst):
+    """The IMAP mail role polls its hand-off socket (and the URLAUTH one)
+    itself, as the master does: out of descriptors it pauses, logs one
+    line, and takes the next hand-off once descriptors are back (a login
+    then SELECT works, served by the same process)."""
+    inst.add_user("fd@example.test", "secret-fd")
+    pid = pid_of(inst, "imapd-mail")
+    sock = os.path.join(inst.dir, "run", "imap-mail.sock")
+    start = at_fd_limit(inst, pid, sock, "imap mail hand-off", 0.2)
+    ok, text = imap_login_ok(inst)
+    assert ok, text
+    assert wait_for(lambda: "imap mail hand-off: accepting again" in inst.log_text()[start:], 10)
+    assert pid_of(inst, "imapd-mail") == pid
+
+
+def test_mta_sts_fetcher_at_fd_limit(inst):
+    """The MTA-STS fetcher blocks in accept(): out of descriptors it sleeps
+    out the pause instead of retrying at once, logs one line, and serves
+    the next connection once descriptors are back (a malformed query is
+    answered by closing, with its log line)."""
+    pid = pid_of(inst, "deliverd-sts")
+    sock = os.path.join(inst.dir, "run", "sts.sock")
+    start = at_fd_limit(inst, pid, sock, "mta-sts", 0.2)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(10)
+        c.connect(sock)
+        c.sendall(ternipc.Msg(99).u32(1).encode())
+        assert c.recv(64) == b""	# served: refused and closed, not left waiting
+    log = lambda: inst.log_text()[start:]
+    assert wait_for(lambda: "mta-sts: accepting again" in log(), 10)
+    assert wait_for(lambda: "mta-sts: malformed query" in log(), 10)
+    assert pid_of(inst, "deliverd-sts") == pid
+
+
+URLFETCH_REQ, URLFETCH_RES = 320, 321	# common/urlfetch.h
+
+
+def test_urlauth_socket_at_fd_limit(inst):
+    """The mail role's URLAUTH socket, in the same poll loop as the hand-off
+    socket with a gate of its own: it pauses and logs alone, then answers
+    the next fetch (an unknown URL: "no such URL", not silence)."""
+    pid = pid_of(inst, "imapd-mail")
+    sock = os.path.join(inst.dir, "run", "imap-urlauth.sock")
+    start = at_fd_limit(inst, pid, sock, "urlauth", 0.2)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(10)
+        c.connect(sock)
+        req = ternipc.Msg(URLFETCH_REQ).str("imap://nobody").u32(0).str("fd@example.test")
+        c.sendall(req.encode())
+        head = c.recv(12)
+        assert len(head) == 12 and int.from_bytes(head[4:6], "big") == URLFETCH_RES, head
+    assert wait_for(lambda: "urlauth: accepting again" in inst.log_text()[start:], 10)
+    assert "imap mail hand-off: accept" not in inst.log_text()[start:]
+    assert pid_of(inst, "imapd-mail") == pid
