@@ -574,6 +574,9 @@ void email_query(struct jcall *c, json_t *args)
 	static const char *const known[] = { "accountId", "filter", "sort", "position", "anchor",
 					     "anchorOffset", "limit", "calculateTotal",
 					     "collapseThreads", NULL };
+	if (!jmap_account_ok(c, args) || !jmap_args_known(c, args, known) ||
+	    email_query_recent(c, args))
+		return;
 	jmap_query_method(c, args, "Email", known, run_query, false);
 }
 

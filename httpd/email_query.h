@@ -9,6 +9,11 @@
 #include "httpd/jmap.h"
 
 void email_query(struct jcall *c, json_t *args);
+/* Email/query of one folder, receivedAt descending, a page from position
+ * (no anchor), answered from the index's dates and the journal without
+ * reading the folder (email_query_recent.c): true when it answered, false
+ * when the query is not of that shape (the full path answers it). */
+bool email_query_recent(struct jcall *c, json_t *args);
 void email_query_changes(struct jcall *c, json_t *args);
 
 #endif

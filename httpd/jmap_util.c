@@ -199,9 +199,14 @@ static bool int_arg(json_t *args, const char *name, json_int_t def, json_int_t *
 void jmap_query_window(struct jcall *c, json_t *args, json_t *ids, const char *state,
 		       bool can_changes)
 {
+	jmap_query_window_of(c, args, ids, json_array_size(ids), state, can_changes);
+}
+
+void jmap_query_window_of(struct jcall *c, json_t *args, json_t *ids, size_t total,
+			  const char *state, bool can_changes)
+{
 	json_int_t pos, off, limit;
 	json_t *anchor = json_object_get(args, "anchor");
-	size_t total = json_array_size(ids);
 	if (!int_arg(args, "position", 0, &pos) || !int_arg(args, "anchorOffset", 0, &off) ||
 	    !int_arg(args, "limit", -1, &limit) || (limit < -1) ||
 	    (json_object_get(args, "limit") && !json_is_null(json_object_get(args, "limit")) && limit < 0) ||
@@ -231,7 +236,7 @@ void jmap_query_window(struct jcall *c, json_t *args, json_t *ids, const char *s
 			pos = 0;
 	}
 	json_t *window = json_array();
-	for (size_t i = (size_t)pos; i < total && (limit < 0 || (json_int_t)json_array_size(window) < limit); i++)
+	for (size_t i = (size_t)pos; i < json_array_size(ids) && (limit < 0 || (json_int_t)json_array_size(window) < limit); i++)
 		json_array_append(window, json_array_get(ids, i));
 	json_t *r = json_pack("{s:s, s:s, s:b, s:I, s:o}", "accountId", c->s->account, "queryState",
 			      state, "canCalculateChanges", can_changes, "position",

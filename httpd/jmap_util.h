@@ -26,6 +26,10 @@ void jmap_changes(struct jcall *c, json_t *args, const char *type, bool counts_p
  * limit, calculateTotal; answers name with queryState = state. */
 void jmap_query_window(struct jcall *c, json_t *args, json_t *ids, const char *state,
 		       bool can_changes);
+/* The same over the first ids of a result of total ids (no anchor: ids
+ * holds at least position + limit of them, or all). */
+void jmap_query_window_of(struct jcall *c, json_t *args, json_t *ids, size_t total,
+			  const char *state, bool can_changes);
 /* A /query (changes false) or /queryChanges (true) method: accountId and
  * the known arguments checked, run gives the full sorted result (or NULL
  * after answering an error). */

@@ -8,7 +8,7 @@ $(BUILD)/obj/httpd/webmail_files.o: $(wildcard httpd/webmail/*)
 # libFuzzer target: the front's parsers before login (front_parse.c) and a
 # JMAP API request in a mail process, every method's arguments included.
 HTTPD_FUZZ_SRCS := $(addprefix httpd/,account.c blob.c blob_seal.c chan.c email.c email_body.c \
-	email_headers.c email_make.c email_query.c email_set.c front_parse.c jmap_api.c jmap_core.c \
+	email_headers.c email_make.c email_query.c email_query_recent.c email_set.c front_parse.c jmap_api.c jmap_core.c \
 	jmap_email.c jmap_email_import.c jmap_identity.c jmap_mailbox.c jmap_mailbox_set.c \
 	jmap_snippet.c jmap_submission.c jmap_util.c jmap_vacation.c journal.c push.c seal.c \
 	submission_send.c) \

@@ -843,6 +843,46 @@ def test_query_ties_page_without_repeats(srv, jm):
     assert after == full[3:6]
 
 
+def test_newest_page_is_the_full_querys_page(srv, jm):
+    """The webmail's list (one folder, receivedAt descending, a page) is
+    answered from the index's dates without loading the folder
+    (email_query_recent.c): its pages, totals and states are those of the
+    full query. Dates out of UID order, equal dates, threads, and a message
+    in another folder of one of the threads."""
+    days = [3, 1, 2, 2, 0, 3, 2, 1, 2, 0, 3]
+    c = imap(srv, jm)
+    for i, d in enumerate(days):
+        thread = (f"References: <root{i % 3}@example.org>\r\n" if i % 4 else
+                  f"Message-ID: <root{i % 3}@example.org>\r\n")
+        c.append("INBOX", "(\\Seen)" if i % 2 else None,
+                 imaplib.Time2Internaldate(1772445600 + 86400 * d), msg(f"page {i}", extra=thread))
+    c.append("Archive", None, imaplib.Time2Internaldate(1772445600 + 86400 * 9),
+             msg("elsewhere", extra="References: <root1@example.org>\r\n"))
+    c.logout()
+    inbox = mailboxes(jm)["INBOX"]["id"]
+    desc = [{"property": "receivedAt", "isAscending": False}]
+    for collapse in (False, True):
+        # under an operator the filter takes the full path
+        full = jm.call("Email/query", {"accountId": jm.account, "sort": desc,
+                                       "collapseThreads": collapse, "filter": {
+                                           "operator": "AND", "conditions": [{"inMailbox": inbox}]}})
+        want = full["ids"]
+        assert len(want) == (3 if collapse else len(days))
+        calls = [["Email/query", {"accountId": jm.account, "filter": {"inMailbox": inbox},
+                                  "sort": s, "collapseThreads": collapse, "position": p,
+                                  "limit": n, "calculateTotal": True}, f"{p}.{n}.{i}"]
+                 for i, s in enumerate((desc, None)) for p in (0, 1, 2, 3, 5, 10, 11, 40)
+                 for n in (0, 1, 3, 50) if i == 0 or n == 3]
+        while calls:
+            batch, calls = calls[:16], calls[16:]
+            for name, r, cid in jm.api(batch)["methodResponses"]:
+                p, n, _ = map(int, cid.split("."))
+                assert name == "Email/query", r
+                assert r["ids"] == want[p:p + n], (collapse, p, n)
+                assert (r["total"], r["position"]) == (len(want), min(p, len(want)))
+                assert r["queryState"] == full["queryState"] and r["canCalculateChanges"]
+
+
 def test_get_properties_and_errors(jm):
     r = jm.api([["Email/get", {"accountId": jm.account}, "0"],
                 ["Email/get", {"accountId": jm.account, "ids": [], "properties": ["nope"]}, "1"],
