@@ -4,6 +4,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 long sasl_b64decode(const char *in, unsigned char *out, size_t cap)
@@ -82,6 +83,20 @@ bool sasl_plain_site(const char *b64, char **user, char **secret)
 	}
 	OPENSSL_cleanse(buf, sizeof buf);
 	return ok;
+}
+
+char *sasl_plain_site_encode(const char *user, const char *secret)
+{
+	size_t ul = strlen(user), sl = strlen(secret), n = ul + 6 + sl;
+	unsigned char *raw = xmalloc(n);
+	memcpy(raw, user, ul);
+	memcpy(raw + ul, "\0site\0", 6);
+	memcpy(raw + ul + 6, secret, sl);
+	char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
+	sasl_b64encode(raw, n, b64);
+	OPENSSL_cleanse(raw, n);
+	free(raw);
+	return b64;
 }
 
 bool sasl_login_field(const char *b64, char **out)

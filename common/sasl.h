@@ -19,6 +19,9 @@ bool sasl_plain(const char *b64, char **user, char **pass);
 /* PLAIN from a front-end of the site: authzid the user, authcid "site",
  * the site secret as password (false for anything else). */
 bool sasl_plain_site(const char *b64, char **user, char **secret);
+/* The other side: base64 of "user NUL site NUL secret", malloc'd (the caller
+ * wipes it: it holds the secret). */
+char *sasl_plain_site_encode(const char *user, const char *secret);
 /* One LOGIN field (user name or password): base64 of text without NUL. */
 bool sasl_login_field(const char *b64, char **out);
 

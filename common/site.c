@@ -164,6 +164,26 @@ uint16_t site_service_port(const struct site_host *h, unsigned offset)
 	return (uint16_t)(h->port - SITE_PORT_INTERNAL + offset);
 }
 
+socklen_t site_service_sockaddr(const struct site_host *h, unsigned offset,
+				struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	uint16_t port = htons(site_service_port(h, offset));
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, h->addr, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = port;
+		return sizeof *v4;
+	}
+	if (inet_pton(AF_INET6, h->addr, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = port;
+		return sizeof *v6;
+	}
+	return 0;
+}
+
 bool site_secret_equal(const char *secret, const char *given)
 {
 	size_t n = strlen(given);

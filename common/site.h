@@ -18,6 +18,7 @@
 #include "common/userdb.h"
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,10 @@ struct site {
 #define SITE_PORT_POP3 110
 #define SITE_PORT_IMAP 143
 uint16_t site_service_port(const struct site_host *h, unsigned offset);
+/* That service's address for connect() into ss; its length, 0 if h->addr is
+ * not an IP literal. */
+socklen_t site_service_sockaddr(const struct site_host *h, unsigned offset,
+				struct sockaddr_storage *ss);
 
 /* Parse one mailbox_hosts item "NAME=ADDRESS:PORT" ("[v6]:PORT" for IPv6);
  * false with why. */

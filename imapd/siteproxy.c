@@ -58,22 +58,11 @@ static void up_fail(struct upstream *u, const char *why)
 
 static void send_login(struct upstream *u)
 {
-	const struct login_ctx *L = login_ctx();
-	struct lclient *c = u->c;
-	size_t ul = strlen(u->user), sl = strlen(L->site_secret);
-	size_t n = ul + 1 + 4 + 1 + sl;
-	unsigned char *raw = xmalloc(n);
-	memcpy(raw, u->user, ul);
-	memcpy(raw + ul, "\0site\0", 6);
-	memcpy(raw + ul + 6, L->site_secret, sl);
-	char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
-	sasl_b64encode(raw, n, b64);
+	char *b64 = sasl_plain_site_encode(u->user, login_ctx()->site_secret);
 	struct evbuffer *out = bufferevent_get_output(u->bev);
-	evbuffer_add_printf(out, "p1 ID (\"x-originating-ip\" \"%s\")\r\n", c->ip);
+	evbuffer_add_printf(out, "p1 ID (\"x-originating-ip\" \"%s\")\r\n", u->c->ip);
 	evbuffer_add_printf(out, "p2 AUTHENTICATE PLAIN %s\r\n", b64);
-	explicit_bzero(raw, n);
 	explicit_bzero(b64, strlen(b64));
-	free(raw);
 	free(b64);
 }
 
@@ -140,22 +129,13 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
 										 : "cannot connect");
 }
 
-static int host_sockaddr(const struct site_host *h, struct sockaddr_storage *ss, int *len)
-{
-	char text[INET6_ADDRSTRLEN + 16];
-	snprintf(text, sizeof text, strchr(h->addr, ':') ? "[%s]:%u" : "%s:%u", h->addr,
-		 (unsigned)site_service_port(h, SITE_PORT_IMAP));
-	*len = (int)sizeof *ss;
-	return evutil_parse_sockaddr_port(text, (struct sockaddr *)ss, len);
-}
-
 int site_proxy_start(struct lclient *c, const char *user, const char *host)
 {
 	const struct login_ctx *L = login_ctx();
 	const struct site_host *h = L->site.nhosts ? site_find(&L->site, host) : NULL;
 	struct sockaddr_storage ss;
-	int sslen;
-	if (!h || !L->site_secret[0] || host_sockaddr(h, &ss, &sslen) < 0) {
+	socklen_t sslen = h ? site_service_sockaddr(h, SITE_PORT_IMAP, &ss) : 0;
+	if (!sslen || !L->site_secret[0]) {
 		log_err("imap proxy: user=%s client=%s: mailbox host %s is not in mailbox_hosts%s",
 			user, c->ip, host, L->site_secret[0] ? "" : " or no site_secret_file");
 		return -1;
@@ -170,7 +150,7 @@ int site_proxy_start(struct lclient *c, const char *user, const char *host)
 	struct timeval tv = { UP_TIMEOUT_S, 0 };
 	bufferevent_set_timeouts(u->bev, &tv, &tv);
 	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
-	if (bufferevent_socket_connect(u->bev, (struct sockaddr *)&ss, sslen) < 0) {
+	if (bufferevent_socket_connect(u->bev, (struct sockaddr *)&ss, (int)sslen) < 0) {
 		log_err("imap proxy: user=%s: cannot connect to %s", user, h->addr);
 		site_proxy_cancel(c);
 		return -1;

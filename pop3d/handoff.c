@@ -70,23 +70,14 @@ static void handoff_done(struct lsess *s)
 	int fd = h->keep;
 	h->keep = -1;
 	handoff_free(h);
-	event_del(s->login_timer);
-	s->inner = bufferevent_socket_new(s->L->base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (!s->inner) {
+	struct bufferevent *inner = bufferevent_socket_new(s->L->base, fd,
+		BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (!inner) {
 		close(fd);
 		lsess_free(s, "out of memory");
 		return;
 	}
-	s->st = LS_PROXY;
-	/* The session process keeps the idle timer; we only guard against a
-	 * client that stops reading. */
-	struct timeval idle = { s->L->conf->idle_timeout, 0 };
-	bufferevent_set_timeouts(s->bev, NULL, &idle);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, PROXY_MAX);
-	bufferevent_setcb(s->inner, on_inner_read, on_inner_write, on_inner_event, s);
-	bufferevent_enable(s->inner, EV_READ | EV_WRITE);
-	bufferevent_enable(s->bev, EV_READ);
-	proxy_client_read(s);
+	lsess_proxy(s, inner);
 }
 
 static void on_handoff_io(evutil_socket_t fd, short what, void *arg)
@@ -167,7 +158,26 @@ void handoff_start(struct lsess *s)
 	event_add(h->ev, &tv);
 }
 
-/* ---- TLS relay: client (s->bev) <-> session process (s->inner) ---- */
+/* ---- relay: client (s->bev) <-> session process or mailbox host (s->inner) ---- */
+
+void lsess_proxy(struct lsess *s, struct bufferevent *inner)
+{
+	event_del(s->login_timer);
+	s->inner = inner;
+	s->st = LS_PROXY;
+	/* The session (here or on the mailbox host) keeps the idle timer; we
+	 * only guard against a client that stops reading. */
+	struct timeval idle = { s->L->conf->idle_timeout, 0 };
+	bufferevent_set_timeouts(s->bev, NULL, &idle);
+	bufferevent_set_timeouts(inner, NULL, NULL);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, PROXY_MAX);
+	bufferevent_setcb(inner, on_inner_read, on_inner_write, on_inner_event, s);
+	bufferevent_enable(inner, EV_READ | EV_WRITE);
+	bufferevent_enable(s->bev, EV_READ);
+	proxy_client_read(s);
+	if (evbuffer_get_length(bufferevent_get_input(inner)))
+		on_inner_read(inner, s);
+}
 
 void proxy_client_read(struct lsess *s)
 {

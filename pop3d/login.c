@@ -53,6 +53,7 @@ void lsess_free(struct lsess *s, const char *why)
 		auth_client_cancel(L->auth, s->auth_id);
 	if (s->ho)
 		handoff_free(s->ho);
+	site_proxy_free(s);
 	if (s->login_timer)
 		event_free(s->login_timer);
 	if (s->inner)
@@ -288,7 +289,10 @@ static void on_accept(int fd, struct sockaddr *sa, int salen, void *arg)
 	struct lsess *s = xcalloc(1, sizeof *s);
 	s->L = L;
 	strlcpy_t(s->ip, ip, sizeof s->ip);
-	s->plaintext_ok = netlist_has_sa(&L->conf->plaintext_nets, sa);
+	s->site_peer = L->site_secret[0] && netlist_has_sa(&L->site_nets, sa);
+	/* a front-end of the site logs in with the site secret, not a password
+	 * of the user (the internal hop's TLS: docs/SCALING.md) */
+	s->plaintext_ok = s->site_peer || netlist_has_sa(&L->conf->plaintext_nets, sa);
 	s->started_ms = now_ms();
 	s->next = L->sessions;
 	if (L->sessions)
@@ -360,6 +364,22 @@ static SSL_CTX *load_tls(const struct pop3d_conf *conf)
 	return ctx;
 }
 
+/* A host of a site reads its mailbox hosts and the site secret (as root):
+ * true when it may proxy logins to them (then it needs TCP). */
+static bool load_site(struct login *L, const struct instance *in)
+{
+	char why[512];
+	if (site_load(in, &L->site, why, sizeof why) < 0)
+		fatal("%s", why);
+	L->site_secret = site_secret_load(in, why, sizeof why);
+	if (!L->site_secret)
+		fatal("%s", why);
+	if (L->site.role == SITE_BOTH)
+		L->site_secret[0] = '\0';	/* one host: nobody logs in for another */
+	netlist_from_cfg(&L->site_nets, &in->conf, "site_frontends");
+	return L->site.nhosts > 0 && L->site_secret[0];
+}
+
 int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 {
 	struct login L = { .conf = conf, .hostname = in->hostname };
@@ -374,6 +394,7 @@ int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 	if (n == 0)
 		fatal("pop3 login: no listening socket (TERN_LISTEN_FDS has neither pop3 nor pop3s)");
 	L.ssl_ctx = load_tls(conf);
+	bool proxies = load_site(&L, in);
 	for (int i = nplain; i < n && !L.ssl_ctx; i++) {
 		log_warn("pop3 login: pop3s socket not served without a certificate");
 		close(fds[i]);
@@ -409,8 +430,9 @@ int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 	}
 	log_info("pop3 login: serving (%d socket(s), %d pop3s, tls %s)", L.nlis, n - nplain,
 		 L.ssl_ctx ? "yes" : "no");
-	/* A network parser: no files; authd and the mail role over their sockets. */
-	sandbox_enter("pop3d", SB_ACCEPT | SB_UNIX, NULL, 0);
+	/* A network parser: no files; authd and the mail role over their
+	 * sockets; TCP only to the mailbox hosts a front-end proxies to. */
+	sandbox_enter("pop3d", SB_ACCEPT | SB_UNIX | (proxies ? SB_INET : 0), NULL, 0);
 	daemon_ready();
 	event_base_dispatch(L.base);
 	while (L.sessions)
@@ -420,6 +442,10 @@ int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 	for (int i = 0; i < L.nlis; i++)
 		listener_free(L.lis[i].l);
 	auth_client_free(L.auth);
+	site_free(&L.site);
+	OPENSSL_cleanse(L.site_secret, strlen(L.site_secret));
+	free(L.site_secret);
+	netlist_free(&L.site_nets);
 	free(auth_sock);
 	free(L.mail_sock);
 	event_base_free(L.base);

@@ -7,6 +7,8 @@
 
 #include "pop3d/pop3d.h"
 #include "common/ipc.h"
+#include "common/netlist.h"
+#include "common/site.h"
 
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -38,6 +40,9 @@ struct login {
 	struct lsess *sessions;
 	unsigned nsessions;
 	bool stopping;			/* SIGHUP: exit when the last session ends */
+	struct site site;		/* role and mailbox hosts (proxied logins) */
+	char *site_secret;		/* site_secret_file, "" none */
+	struct netlist site_nets;	/* site_frontends: may log in for a user */
 };
 
 enum lstate {
@@ -46,10 +51,11 @@ enum lstate {
 	LS_SASL_LOGIN_USER,
 	LS_SASL_LOGIN_PASS,
 	LS_AUTHWAIT,		/* authd is deciding; input stays buffered */
+	LS_UPSTREAM,		/* logging in at the user's mailbox host (siteproxy.c) */
 	LS_STLS,		/* +OK sent; TLS starts once it is flushed */
 	LS_HANDOFF_FLUSH,	/* logged in; hand-off once earlier replies are flushed */
 	LS_HANDOFF,		/* waiting for the mail role's answer */
-	LS_PROXY,		/* TLS bytes relayed to and from the session process */
+	LS_PROXY,		/* bytes relayed to and from the session (process or host) */
 	LS_CLOSING,		/* last reply being flushed */
 };
 
@@ -62,6 +68,8 @@ struct lsess {
 	struct handoff *ho;
 	char ip[INET6_ADDRSTRLEN];
 	bool tls, plaintext_ok, skipping;	/* plaintext_ok: in plaintext_auth_networks */
+	bool site_peer;			/* a front-end of the site (site_frontends) */
+	struct pop3_upstream *up;	/* LS_UPSTREAM */
 	enum lstate st;
 	char *user;			/* USER or SASL LOGIN name, until PASS */
 	char *canon, *token;		/* after AUTH_OK */
@@ -88,5 +96,11 @@ void handoff_start(struct lsess *s);
 void handoff_free(struct handoff *h);
 void proxy_client_read(struct lsess *s);
 void proxy_client_drained(struct lsess *s);
+/* Copy bytes between the client and inner until either ends (LS_PROXY). */
+void lsess_proxy(struct lsess *s, struct bufferevent *inner);
+/* siteproxy.c: log in as user at its mailbox host and relay (0), or -1 at
+ * once; the outcome comes later (lsess_proxy, or an -ERR and LS_CMD). */
+int site_proxy_start(struct lsess *s, const char *user, const char *host);
+void site_proxy_free(struct lsess *s);
 
 #endif

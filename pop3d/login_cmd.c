@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -88,15 +89,13 @@ static void on_auth(const struct auth_reply *r, void *arg)
 	struct lsess *s = arg;
 	uint32_t result = r->tempfail ? AUTH_TEMPFAIL : r->result;
 	if (result == AUTH_OK && r->host && *r->host) {
-		/* Stored on another host of the site: this host has no mailbox to
-		 * show (an empty one would look like lost mail). POP3 logins are
-		 * not proxied yet (docs/SCALING.md); IMAP ones are. */
-		log_warn("pop3 login: ip=%s user=%s stored on %s; POP3 is not proxied yet", s->ip,
-			 r->user, r->host);
-		lsess_reply(s, "-ERR [SYS/TEMP] Mailbox on another host: use IMAP here, or POP3 there");
-		s->st = LS_CMD;
+		/* Stored on another host of the site: the session is proxied there. */
 		free(s->user);
 		s->user = NULL;
+		if (site_proxy_start(s, r->user ? r->user : "", r->host) == 0)
+			return;	/* the outcome comes later */
+		s->st = LS_CMD;
+		lsess_reply(s, "-ERR [SYS/TEMP] Mailbox host unavailable, try again later");
 		lsess_resume(s);
 		return;
 	}
@@ -130,15 +129,17 @@ static void on_auth(const struct auth_reply *r, void *arg)
 	lsess_resume(s);
 }
 
-/* Ask authd; takes ownership of user (kept for the log) and pass (wiped). */
-static void start_login(struct lsess *s, char *user, char *pass)
+/* Ask authd; takes ownership of user (kept for the log) and pass (wiped).
+ * site: pass is the site secret, given by a front-end for user. */
+static void start_login(struct lsess *s, char *user, char *pass, bool site)
 {
 	free(s->user);
 	s->user = user;
 	strlcpy_t(s->tried, user, sizeof s->tried);
 	s->st = LS_AUTHWAIT;
 	bufferevent_disable(s->bev, EV_READ);
-	s->auth_id = auth_client_login(s->L->auth, POP3_SERVICE, user, pass, s->ip, on_auth, s);
+	s->auth_id = (site ? auth_client_site_login : auth_client_login)(s->L->auth, POP3_SERVICE,
+									 user, pass, s->ip, on_auth, s);
 	free_secret(pass);
 }
 
@@ -162,7 +163,7 @@ static void cmd_pass(struct lsess *s, const char *pass)
 	}
 	char *user = s->user;
 	s->user = NULL;
-	start_login(s, user, xstrdup(pass));
+	start_login(s, user, xstrdup(pass), false);
 }
 
 static void sasl_bad(struct lsess *s, const char *what)
@@ -174,12 +175,16 @@ static void sasl_bad(struct lsess *s, const char *what)
 	lsess_error(s);
 }
 
+/* A front-end of the site logs in for a user with the site secret
+ * (siteproxy.c); anyone else only as the user. */
 static void sasl_plain_response(struct lsess *s, const char *b64)
 {
 	char *user, *pass;
+	if (s->site_peer && sasl_plain_site(b64, &user, &pass))
+		return start_login(s, user, pass, true);
 	if (!sasl_plain(b64, &user, &pass))
 		return sasl_bad(s, "Malformed PLAIN response");
-	start_login(s, user, pass);
+	start_login(s, user, pass, false);
 }
 
 static void cmd_auth(struct lsess *s, const struct pop3_cmd *c)
@@ -247,7 +252,28 @@ static void sasl_line(struct lsess *s, const char *text)
 		return sasl_bad(s, "Malformed LOGIN response");
 	char *user = s->user;
 	s->user = NULL;
-	start_login(s, user, pass);
+	start_login(s, user, pass, false);
+}
+
+/* XCLIENT ADDR=IP: a front-end of the site (site_frontends) names the
+ * client it logs in for, for the logs and authd's failure counts. Anyone
+ * else is told there is no such command. */
+static void cmd_xclient(struct lsess *s, const char *arg)
+{
+	unsigned char bin[sizeof(struct in6_addr)];
+	const char *ip = strncasecmp(arg, "ADDR=", 5) ? NULL : arg + 5;
+	if (!s->site_peer) {
+		lsess_reply(s, "-ERR Unknown command");
+	} else if (!ip || strlen(ip) >= sizeof s->ip ||
+		   (inet_pton(AF_INET, ip, bin) != 1 && inet_pton(AF_INET6, ip, bin) != 1)) {
+		lsess_reply(s, "-ERR Syntax error in XCLIENT arguments");
+	} else {
+		log_info("pop3 login: front-end %s serves client %s", s->ip, ip);
+		strlcpy_t(s->ip, ip, sizeof s->ip);
+		lsess_reply(s, "+OK");
+		return;
+	}
+	lsess_error(s);
 }
 
 static void dispatch(struct lsess *s, const struct pop3_cmd *c)
@@ -263,6 +289,7 @@ static void dispatch(struct lsess *s, const struct pop3_cmd *c)
 	case CMD_USER: return cmd_user(s, c->argv[0]);
 	case CMD_PASS: return cmd_pass(s, c->argv[0]);
 	case CMD_AUTH: return cmd_auth(s, c);
+	case CMD_XCLIENT: return cmd_xclient(s, c->argv[0]);
 	case CMD_QUIT:
 		lsess_reply(s, "+OK %s POP3 server signing off", s->L->hostname);
 		lsess_close(s, "quit");

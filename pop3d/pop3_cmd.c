@@ -22,6 +22,8 @@ static const struct pop3_cmd_def cmds[] = {
 	{ "RSET", CMD_RSET, POP3_ST_TRANS, 0, 0, false },
 	{ "TOP", CMD_TOP, POP3_ST_TRANS, 2, 2, false },
 	{ "UIDL", CMD_UIDL, POP3_ST_TRANS, 0, 1, false },
+	/* a front-end of the site names its client (login_cmd.c) */
+	{ "XCLIENT", CMD_XCLIENT, POP3_ST_AUTH, 1, 1, false },
 };
 
 static const struct pop3_cmd_def *lookup(const char *kw)

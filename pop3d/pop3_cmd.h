@@ -11,6 +11,7 @@ enum pop3_cmd_id {
 	CMD_UNKNOWN = 0,
 	CMD_USER, CMD_PASS, CMD_AUTH, CMD_APOP, CMD_STLS, CMD_CAPA, CMD_QUIT,
 	CMD_STAT, CMD_LIST, CMD_RETR, CMD_DELE, CMD_NOOP, CMD_RSET, CMD_TOP, CMD_UIDL,
+	CMD_XCLIENT,
 };
 
 /* States a command is valid in (bit mask). */

@@ -218,6 +218,16 @@ class Imap:
         self.sock.close()
 
 
+def pop3(port, tls=True):
+    p = poplib.POP3("127.0.0.1", port, timeout=20)
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        p.stls(ctx)
+    return p
+
+
 def all_mail(inst, address):
     root = inst.maildir(address)
     return [n for d in ("new", "cur") for n in os.listdir(os.path.join(root, d))]
@@ -268,15 +278,37 @@ def test_imap_at_the_frontend_is_the_mailbox_hosts_session(site):
     assert not os.path.exists(site.fe.maildir("alice@example.test"))   # nothing stored there
 
 
-def test_imap_at_the_frontend_refuses_a_wrong_password_itself(site):
-    before = site.mb.log_text().count("site login:")
+def imap_refused(site, user, password, expect):
+    """LOGIN at the front-end is refused with expect; the session goes on."""
     c = Imap(site.fe.port("imap"))
     try:
-        ok, _ = c.cmd("LOGIN alice@example.test wrong-password")
-        assert ok.startswith(b"NO [AUTHENTICATIONFAILED]"), ok
+        ok, _ = c.cmd(f"LOGIN {user} {password}")
+        assert ok.startswith(expect), ok
+        assert c.cmd("NOOP")[0].startswith(b"OK")
     finally:
         c.close()
-    assert site.mb.log_text().count("site login:") == before     # mb1 never asked
+
+
+def pop3_refused(site, user, password, expect):
+    """USER/PASS at the front-end is refused with expect; the session goes on."""
+    p = pop3(site.fe.port("pop3"))
+    try:
+        p.user(user)
+        with pytest.raises(poplib.error_proto) as e:
+            p.pass_(password)
+        assert e.value.args[0].startswith(expect), e.value.args
+        assert p.capa()
+    finally:
+        p.close()
+
+
+@pytest.mark.parametrize("service, refused, expect", [
+    ("imap", imap_refused, b"NO [AUTHENTICATIONFAILED]"),
+    ("pop3", pop3_refused, b"-ERR [AUTH]")])
+def test_the_frontend_refuses_a_wrong_password_itself(site, service, refused, expect):
+    before = site.mb.log_text().count(f"site login: service={service}")
+    refused(site, "alice@example.test", "wrong-password", expect)
+    assert site.mb.log_text().count(f"site login: service={service}") == before  # mb1 never asked
 
 
 def test_imap_at_the_frontend_for_a_user_without_a_mailbox_host_fails_temporarily(site):
@@ -300,42 +332,79 @@ def test_imap_at_the_frontend_for_a_user_without_a_mailbox_host_fails_temporaril
     assert "user=dave@example.test client=127.0.0.1 result=failed" not in log
 
 
-def test_imap_at_the_frontend_while_the_mailbox_host_is_down_is_unavailable(site):
+def test_pop3_at_the_frontend_is_the_mailbox_hosts_maildrop(site):
+    """bob logs in with USER/PASS at the front-end: the session is his on mb1
+    (proxied after login, authenticated there with the site secret), STAT and
+    RETR see mb1's mail and DELE removes it from mb1's Maildir."""
+    before = count(site.mb, "bob@example.test")
+    send(site.fe, "bob@example.test", "for pop3")
+    assert wait_for(lambda: count(site.mb, "bob@example.test") == before + 1, timeout=30)
+    n = len(all_mail(site.mb, "bob@example.test"))
+    p = pop3(site.fe.port("pop3"))
+    try:
+        p.user("bob@example.test")
+        assert p.pass_("bob-pw-1").startswith(b"+OK Logged in")
+        assert p.stat()[0] == n
+        last = b"\r\n".join(p.retr(n)[1])
+        assert b"Subject: for pop3" in last
+        assert p.dele(n).startswith(b"+OK")
+        assert p.quit().startswith(b"+OK")
+    finally:
+        p.close()
+    assert wait_for(lambda: len(all_mail(site.mb, "bob@example.test")) == n - 1, timeout=10)
+    assert "pop3 login: ip=127.0.0.1 user=bob@example.test tls=yes proxy=mb1" in site.fe.log_text()
+    assert "site login: service=pop3 user=bob@example.test client=127.0.0.1 result=ok" \
+        in site.mb.log_text()
+    assert not os.path.exists(site.fe.maildir("bob@example.test"))    # nothing stored there
+
+
+@pytest.mark.parametrize("service, user, refused, expect", [
+    ("imap", "alice@example.test", imap_refused, b"NO [UNAVAILABLE]"),
+    ("pop3", "bob@example.test", pop3_refused, b"-ERR [SYS/TEMP]")])
+def test_the_frontend_while_the_mailbox_host_is_down_is_unavailable(site, service, user, refused,
+                                                                   expect):
     """The password was right, the mailbox host does not answer: the client
-    hears NO [UNAVAILABLE] (try later) and may go on; the front-end logs why."""
+    hears a temporary failure (NO [UNAVAILABLE], -ERR [SYS/TEMP]) and its
+    session goes on; the front-end logs why."""
     site.mb.stop()
     try:
-        c = Imap(site.fe.port("imap"))
-        try:
-            ok, _ = c.cmd("LOGIN alice@example.test alice-pw-1")
-            assert ok.startswith(b"NO [UNAVAILABLE]"), ok
-            ok, _ = c.cmd("NOOP")
-            assert ok.startswith(b"OK"), ok
-        finally:
-            c.close()
+        refused(site, user, f"{user.split('@')[0]}-pw-1", expect)
     finally:
         site.mb.start()
     log = site.fe.log_text()
-    assert f"imap proxy: user=alice@example.test host=mb1 127.0.0.1:{site.mb.port('imap')} " \
+    assert f"{service} proxy: user={user} host=mb1 127.0.0.1:{site.mb.port(service)} " \
         "client=127.0.0.1 failed: cannot connect" in log, log[-2000:]
 
 
-def test_pop3_at_the_frontend_says_the_mailbox_is_elsewhere(site):
-    """POP3 is not proxied yet: rather than an empty maildrop on the
-    front-end (mail would look lost), a temporary error naming the way."""
-    p = poplib.POP3("127.0.0.1", site.fe.port("pop3"), timeout=20)
+def test_a_pop3_site_login_wants_a_frontend_and_the_secret(site):
+    """At mb1's POP3 port a front-end (site_frontends) names its client with
+    XCLIENT and logs in for a user with the site secret; elsewhere (the
+    front-end has no site_frontends) XCLIENT is no command at all."""
+    p = pop3(site.fe.port("pop3"), tls=False)
     try:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        p.stls(ctx)
-        p.user("alice@example.test")
         with pytest.raises(poplib.error_proto) as e:
-            p.pass_("alice-pw-1")
-        assert b"[SYS/TEMP]" in e.value.args[0] and b"use IMAP" in e.value.args[0]
+            p._shortcmd("XCLIENT ADDR=192.0.2.78")
+        assert e.value.args[0].startswith(b"-ERR Unknown command")
     finally:
         p.close()
-    assert not os.path.exists(site.fe.maildir("alice@example.test"))
+
+    def site_login(user, secret):
+        p = pop3(site.mb.port("pop3"), tls=False)        # loopback is in site_frontends
+        try:
+            assert p._shortcmd("XCLIENT ADDR=192.0.2.78").startswith(b"+OK")
+            b64 = base64.b64encode(f"{user}\0site\0{secret}".encode()).decode()
+            try:
+                return p._shortcmd(f"AUTH PLAIN {b64}")
+            except poplib.error_proto as e:
+                return e.args[0]
+        finally:
+            p.close()
+    assert site_login("bob@example.test", "wrong-secret-1234567").startswith(b"-ERR")
+    assert site_login("nobody@example.test", SECRET).startswith(b"-ERR")
+    assert site_login("bob@example.test", SECRET).startswith(b"+OK Logged in")
+    log = site.mb.log_text()
+    assert "pop3 login: front-end 127.0.0.1 serves client 192.0.2.78" in log
+    assert "site login: service=pop3 user=bob@example.test client=192.0.2.78 result=ok" in log
 
 
 def test_a_site_login_wants_the_secret_and_a_user_stored_there(site):

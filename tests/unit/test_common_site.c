@@ -3,6 +3,7 @@
 #include "common/site.h"
 #include "tests/unit/check.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -46,6 +47,26 @@ static int load(struct instance *in, const char *text)
 	for (int i = 0; i < errs.count; i++)
 		fprintf(stderr, "%s\n", errs.msg[i]);
 	return r;
+}
+
+/* A mailbox host's IMAP and POP3 ports follow its internal one. */
+static void test_service_sockaddr(void)
+{
+	struct site_host h;
+	struct sockaddr_storage ss;
+	char why[200];
+	CHECK(site_parse_host("mb1=192.0.2.5:2024", &h, why, sizeof why));
+	CHECK(site_service_sockaddr(&h, SITE_PORT_POP3, &ss) == sizeof(struct sockaddr_in));
+	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&ss;
+	CHECK(v4->sin_family == AF_INET && ntohs(v4->sin_port) == 2110 &&
+	      ntohl(v4->sin_addr.s_addr) == 0xc0000205u);
+	CHECK(site_parse_host("mb2=[2001:db8::7]:3024", &h, why, sizeof why));
+	CHECK(site_service_sockaddr(&h, SITE_PORT_IMAP, &ss) == sizeof(struct sockaddr_in6));
+	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&ss;
+	CHECK(v6->sin6_family == AF_INET6 && ntohs(v6->sin6_port) == 3143 &&
+	      v6->sin6_addr.s6_addr[15] == 7);
+	strcpy(h.addr, "not-an-ip");
+	CHECK(site_service_sockaddr(&h, SITE_PORT_IMAP, &ss) == 0);
 }
 
 static void test_roles(void)
@@ -110,6 +131,7 @@ static void test_bad_sites(void)
 int main(void)
 {
 	test_parse_host();
+	test_service_sockaddr();
 	test_roles();
 	test_bad_sites();
 	return check_summary("common_site");

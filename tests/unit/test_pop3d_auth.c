@@ -42,7 +42,7 @@ static void test_plain(void)
 	CHECK(!sasl_plain("AG=hbGljZQBwdw==", &u, &p));	/* '=' inside */
 }
 
-/* A front-end's login for a user, with the site secret (imapd/siteproxy.c). */
+/* A front-end's login for a user, with the site secret (imapd/ and pop3d/siteproxy.c). */
 static void test_plain_site(void)
 {
 	char *u = NULL, *p = NULL, *e;
@@ -62,6 +62,11 @@ static void test_plain_site(void)
 	e = b64("alice\0site\0s3\0cret", 18);	/* third NUL */
 	CHECK(!sasl_plain_site(e, &u, &p));
 	free(e);
+	e = sasl_plain_site_encode("bob@x.test", "s3cret-2");	/* what a front-end sends */
+	CHECK(sasl_plain_site(e, &u, &p));
+	CHECK_STR(u, "bob@x.test");
+	CHECK_STR(p, "s3cret-2");
+	free(u), free(p), free(e);
 }
 
 static void test_login_field(void)

@@ -42,6 +42,12 @@ static void test_arg_counts(void)
 	CHECK(parse("AUTH", &c, b, sizeof b) == PARSE_OK && c.argc == 0);
 	CHECK(parse("AUTH PLAIN AGEAYg==", &c, b, sizeof b) == PARSE_OK && c.argc == 2);
 	CHECK(parse("AUTH PLAIN a b", &c, b, sizeof b) == PARSE_SYNTAX);
+	/* a front-end of the site names its client before its login */
+	CHECK(parse("xclient ADDR=192.0.2.1", &c, b, sizeof b) == PARSE_OK &&
+	      c.def->id == CMD_XCLIENT && c.def->states == POP3_ST_AUTH && c.argc == 1);
+	CHECK_STR(c.argv[0], "ADDR=192.0.2.1");
+	CHECK(parse("XCLIENT", &c, b, sizeof b) == PARSE_SYNTAX);
+	CHECK(parse("XCLIENT ADDR=1.2.3.4 PORT=5", &c, b, sizeof b) == PARSE_SYNTAX);
 }
 
 static void test_pass_keeps_spaces(void)
