@@ -376,6 +376,19 @@ def test_the_frontend_while_the_mailbox_host_is_down_is_unavailable(site, servic
         "client=127.0.0.1 failed: cannot connect" in log, log[-2000:]
 
 
+def test_pop3_at_the_frontend_passes_on_a_mailbox_in_use(site):
+    """A refusal the user can act on comes through as the mailbox host says
+    it: bob's maildrop is locked by a session at mb1 itself."""
+    held = pop3(site.mb.port("pop3"))
+    try:
+        held.user("bob@example.test")
+        held.pass_("bob-pw-1")
+        pop3_refused(site, "bob@example.test", "bob-pw-1", b"-ERR [IN-USE]")
+    finally:
+        held.quit()
+    assert "failed: login refused: -ERR [IN-USE]" in site.fe.log_text()
+
+
 def test_a_pop3_site_login_wants_a_frontend_and_the_secret(site):
     """At mb1's POP3 port a front-end (site_frontends) names its client with
     XCLIENT and logs in for a user with the site secret; elsewhere (the
