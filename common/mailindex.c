@@ -768,9 +768,14 @@ static struct entry *find_entry(struct entry *v, size_t n, const char *file)
 /* Cache the IMAP structures of a parsed message. */
 static void cache_structures(struct mi *mi, uint32_t uid, const struct mime_msg *m)
 {
+	/* one walk of the header for the ENVELOPE and the field record */
+	struct mime_env env = { 0 };
+	size_t fl;
+	char *f = mi_fields_encode_env(m, &env, &fl);
 	struct evbuffer *b = evbuffer_new();
 	evbuffer_add(b, &(char){ MI_CACHE_V }, 1);
-	mime_envelope(m, m->root, b);
+	mime_env_out(&env, b);
+	mime_env_free(&env);
 	evbuffer_add(b, "", 1);
 	mime_bodystructure(m, m->root, true, b);
 	evbuffer_add(b, "", 1);
@@ -781,8 +786,6 @@ static void cache_structures(struct mi *mi, uint32_t uid, const struct mime_msg 
 	uid_key(k, 'C', uid);
 	db_put(mi, k, 5, evbuffer_pullup(b, -1), n);
 	evbuffer_free(b);
-	size_t fl;
-	char *f = mi_fields_encode(m, &fl);
 	if (f)
 		mi_fields_put(mi, uid, f, fl);
 	free(f);
@@ -1360,6 +1363,7 @@ struct fields_enc {
 	struct evbuffer *b;
 	unsigned char flags;
 	bool over;
+	struct mime_env *env;	/* the ENVELOPE's fields, from the same walk */
 };
 
 static void fields_add(struct fields_enc *e, const char *name, const char *v)
@@ -1373,38 +1377,43 @@ static void fields_add(struct fields_enc *e, const char *name, const char *v)
 	}
 }
 
-static bool is_search_address(const char *lower)
+static bool is_search_address(int slot)
 {
-	return !strcmp(lower, "from") || !strcmp(lower, "to") || !strcmp(lower, "cc") ||
-	       !strcmp(lower, "bcc");
+	return slot == MIME_ENV_FROM || slot == MIME_ENV_TO || slot == MIME_ENV_CC ||
+	       slot == MIME_ENV_BCC;
 }
 
 static int fields_cb(const char *name, const char *value, void *arg)
 {
 	struct fields_enc *e = arg;
-	if (!mi_field_cached(name))
-		return 0;
-	size_t nl = strlen(name);
-	char lower[201] = "@";
-	for (size_t i = 0; i <= nl && i + 1 < sizeof lower; i++)
-		lower[i + 1] = (char)tolower((unsigned char)name[i]);
+	bool first;
+	/* the cached fields are the ENVELOPE's (mi_field_cached): its slot
+	 * names the field in lower case */
+	int slot = mime_env_field(e->env, name, value, &first);
+	if (slot < 0 || e->over)
+		return 0;	/* over: the walk goes on for the ENVELOPE */
+	const char *lower = mime_envelope_names[slot];
 	/* without "=?" decoding is the identity: skip it (most fields) */
 	char *dec = strstr(value, "=?") ? mime_decode_words(value) : NULL;
-	if (dec && !strcmp(lower + 1, "date"))
+	if (dec && slot == MIME_ENV_DATE)
 		e->flags |= MI_FIELDS_DATE_ENC;
-	fields_add(e, lower + 1, dec ? dec : value);
+	fields_add(e, lower, dec ? dec : value);
 	free(dec);
-	if (!e->over && is_search_address(lower + 1)) {
-		char *text = mime_addr_text(value);
-		fields_add(e, lower, text);
+	if (!e->over && is_search_address(slot)) {
+		/* the ENVELOPE's occurrence is parsed already */
+		char *text = first ? mime_addr_list_text(e->env->a[slot], e->env->na[slot]) :
+				     mime_addr_text(value);
+		char at[sizeof "@message-id"] = "@";
+		strcpy(at + 1, lower);
+		fields_add(e, at, text);
 		free(text);
 	}
-	return e->over;
+	return 0;
 }
 
-char *mi_fields_encode(const struct mime_msg *m, size_t *len)
+char *mi_fields_encode_env(const struct mime_msg *m, struct mime_env *env, size_t *len)
 {
-	struct fields_enc e = { evbuffer_new(), 0, false };
+	struct fields_enc e = { evbuffer_new(), 0, false, env };
 	mime_header_each(m->buf + m->root->hdr_off, m->root->hdr_len, fields_cb, &e);
 	char *r = NULL;
 	if (!e.over) {
@@ -1415,6 +1424,14 @@ char *mi_fields_encode(const struct mime_msg *m, size_t *len)
 		evbuffer_remove(e.b, r + MI_FIELDS_HDR, *len - MI_FIELDS_HDR);
 	}
 	evbuffer_free(e.b);
+	return r;
+}
+
+char *mi_fields_encode(const struct mime_msg *m, size_t *len)
+{
+	struct mime_env env = { 0 };
+	char *r = mi_fields_encode_env(m, &env, len);
+	mime_env_free(&env);
 	return r;
 }
 

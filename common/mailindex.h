@@ -151,6 +151,10 @@ bool mi_field_cached(const char *name);
 /* The record for message m's top-level header (malloc'd; *len set), NULL when
  * it would exceed MI_FIELDS_MAX. */
 char *mi_fields_encode(const struct mime_msg *m, size_t *len);
+/* The same, gathering the ENVELOPE's fields into env in the same walk (the
+ * caller frees it with mime_env_free). */
+struct mime_env;
+char *mi_fields_encode_env(const struct mime_msg *m, struct mime_env *env, size_t *len);
 int mi_fields_put(struct mi *mi, uint32_t uid, const char *rec, size_t len);
 /* Read the records in UID order with one cursor: mi_fields_get returns uid's
  * record (valid until the next call or mi_fields_close) or NULL when it has

@@ -8,7 +8,9 @@
 #include <strings.h>
 
 /* those of the ENVELOPE, which the streaming parser keeps however long the
- * header (mime.h, MIME_MAX_HEADER) */
+ * header (mime.h, MIME_MAX_HEADER); the record's encoder (mailindex.c,
+ * fields_cb) takes them from the ENVELOPE's own walk, so a change here is
+ * a change there */
 bool mi_field_cached(const char *name)
 {
 	return mime_envelope_field(name);

@@ -124,16 +124,24 @@ int mime_header_each_raw(const char *hdr, size_t len,
 	return each_field(hdr, len, true, fn, arg);
 }
 
-static const char *const envelope_fields[] = {
+const char *const mime_envelope_names[MIME_ENV_N] = {
 	"date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc", "in-reply-to", "message-id",
 };
 
+int mime_envelope_slot(const char *name)
+{
+	/* the first letter first: every field of every header of a folder
+	 * comes here on a first open, and most are none of the ten */
+	int c = tolower((unsigned char)name[0]);
+	for (int i = 0; i < MIME_ENV_N; i++)
+		if (mime_envelope_names[i][0] == c && !strcasecmp(name, mime_envelope_names[i]))
+			return i;
+	return -1;
+}
+
 bool mime_envelope_field(const char *name)
 {
-	for (size_t i = 0; i < ARRAY_LEN(envelope_fields); i++)
-		if (!strcasecmp(name, envelope_fields[i]))
-			return true;
-	return false;
+	return mime_envelope_slot(name) >= 0;
 }
 
 bool mime_field_kept(const char *line, size_t n)

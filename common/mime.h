@@ -80,8 +80,33 @@ int mime_b64_value(int c);
 struct mime_msg *mime_parse(const char *buf, size_t len);
 void mime_free(struct mime_msg *m);
 
+/* The ten fields the ENVELOPE is built from, in its order. */
+enum {
+	MIME_ENV_DATE, MIME_ENV_SUBJECT, MIME_ENV_FROM, MIME_ENV_SENDER, MIME_ENV_REPLYTO,
+	MIME_ENV_TO, MIME_ENV_CC, MIME_ENV_BCC, MIME_ENV_INREPLYTO, MIME_ENV_MSGID, MIME_ENV_N
+};
+/* Their names in lower case. */
+extern const char *const mime_envelope_names[MIME_ENV_N];
+/* The ENVELOPE slot of a field name (any case), -1 for any other field. */
+int mime_envelope_slot(const char *name);
 /* Append the IMAP ENVELOPE / BODYSTRUCTURE (extended) or BODY (!extended). */
 void mime_envelope(const struct mime_msg *m, const struct mime_part *p, struct evbuffer *out);
+/* The ENVELOPE from a header walk of the caller's own, for a caller that
+ * reads the same fields for more (the index's first open builds the ENVELOPE
+ * and the SEARCH field record in one walk, each address list parsed once).
+ * Zero-initialise, give every field of the walk to mime_env_field, then
+ * mime_env_out and mime_env_free. */
+struct mime_addr;
+struct mime_env {
+	char *v[MIME_ENV_N];		/* first value of each field */
+	struct mime_addr *a[MIME_ENV_N];	/* the address fields' lists, parsed */
+	size_t na[MIME_ENV_N];
+};
+/* The field's ENVELOPE slot (-1: none); *first (optional) tells whether this
+ * is its first occurrence, the one the ENVELOPE shows (and e->a parsed). */
+int mime_env_field(struct mime_env *e, const char *name, const char *value, bool *first);
+void mime_env_out(const struct mime_env *e, struct evbuffer *out);
+void mime_env_free(struct mime_env *e);
 void mime_bodystructure(const struct mime_msg *m, const struct mime_part *p, bool extended,
 			struct evbuffer *out);
 

@@ -37,5 +37,7 @@ void mime_addr_free(struct mime_addr *a, size_t n);
  * decoded, filled-in parts left out. SEARCH FROM/TO/CC/BCC match it, so a
  * comment, a route or folding inside an address does not hide it. */
 char *mime_addr_text(const char *value);
+/* The same for a list mime_addr_parse gave. */
+char *mime_addr_list_text(const struct mime_addr *v, size_t n);
 
 #endif

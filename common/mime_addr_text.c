@@ -44,10 +44,8 @@ static void add_mailbox(struct strbuf *b, const struct mime_addr *a)
 	strbuf_addc(b, '>');
 }
 
-char *mime_addr_text(const char *value)
+char *mime_addr_list_text(const struct mime_addr *v, size_t n)
 {
-	struct mime_addr *v;
-	size_t n = mime_addr_parse(value ? value : "", &v);
 	struct strbuf b = { 0 };
 	bool sep = false;
 	for (size_t i = 0; i < n; i++) {
@@ -68,6 +66,14 @@ char *mime_addr_text(const char *value)
 			add_mailbox(&b, a);
 		}
 	}
-	mime_addr_free(v, n);
 	return b.p ? b.p : xstrdup("");
+}
+
+char *mime_addr_text(const char *value)
+{
+	struct mime_addr *v;
+	size_t n = mime_addr_parse(value ? value : "", &v);
+	char *r = mime_addr_list_text(v, n);
+	mime_addr_free(v, n);
+	return r;
 }

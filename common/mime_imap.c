@@ -70,46 +70,58 @@ static void addresses_out(struct evbuffer *out, const struct mime_addr *v, size_
 
 /* ---- ENVELOPE ---- */
 
-enum { E_DATE, E_SUBJECT, E_FROM, E_SENDER, E_REPLYTO, E_TO, E_CC, E_BCC, E_INREPLYTO, E_MSGID, E_N };
-static const char *const env_names[E_N] = {
-	"date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc", "in-reply-to", "message-id",
-};
+int mime_env_field(struct mime_env *e, const char *name, const char *value, bool *first)
+{
+	int i = mime_envelope_slot(name);
+	bool is_first = i >= 0 && !e->v[i];
+	if (first)
+		*first = is_first;
+	if (!is_first)
+		return i;
+	e->v[i] = xstrdup(value);
+	if (i >= MIME_ENV_FROM && i <= MIME_ENV_BCC)
+		e->na[i] = mime_addr_parse(value, &e->a[i]);
+	return i;
+}
 
 static int env_cb(const char *name, const char *value, void *arg)
 {
-	char **v = arg;
-	for (int i = 0; i < E_N; i++)
-		if (!v[i] && !strcasecmp(name, env_names[i]))
-			v[i] = xstrdup(value);
+	mime_env_field(arg, name, value, NULL);
 	return 0;
 }
 
-void mime_envelope(const struct mime_msg *m, const struct mime_part *p, struct evbuffer *out)
+void mime_env_out(const struct mime_env *e, struct evbuffer *out)
 {
-	char *v[E_N] = { 0 };
-	mime_header_each(m->buf + p->hdr_off, p->hdr_len, env_cb, v);
-	struct mime_addr *a[E_N] = { 0 };
-	size_t na[E_N] = { 0 };
-	for (int i = E_FROM; i <= E_BCC; i++)
-		if (v[i])
-			na[i] = mime_addr_parse(v[i], &a[i]);
 	evbuffer_add(out, "(", 1);
-	for (int i = 0; i < E_N; i++) {
+	for (int i = 0; i < MIME_ENV_N; i++) {
 		if (i)
 			evbuffer_add(out, " ", 1);
 		/* RFC 3501: a Sender or Reply-To that is absent or empty (no
 		 * address in it) is the From */
-		int src = (i == E_SENDER || i == E_REPLYTO) && !na[i] ? E_FROM : i;
-		if (i >= E_FROM && i <= E_BCC)
-			addresses_out(out, a[src], na[src]);
+		int src = (i == MIME_ENV_SENDER || i == MIME_ENV_REPLYTO) && !e->na[i] ? MIME_ENV_FROM : i;
+		if (i >= MIME_ENV_FROM && i <= MIME_ENV_BCC)
+			addresses_out(out, e->a[src], e->na[src]);
 		else
-			imap_nstring(out, v[i]);
+			imap_nstring(out, e->v[i]);
 	}
 	evbuffer_add(out, ")", 1);
-	for (int i = 0; i < E_N; i++) {
-		mime_addr_free(a[i], na[i]);
-		free(v[i]);
+}
+
+void mime_env_free(struct mime_env *e)
+{
+	for (int i = 0; i < MIME_ENV_N; i++) {
+		mime_addr_free(e->a[i], e->na[i]);
+		free(e->v[i]);
 	}
+	memset(e, 0, sizeof *e);
+}
+
+void mime_envelope(const struct mime_msg *m, const struct mime_part *p, struct evbuffer *out)
+{
+	struct mime_env e = { 0 };
+	mime_header_each(m->buf + p->hdr_off, p->hdr_len, env_cb, &e);
+	mime_env_out(&e, out);
+	mime_env_free(&e);
 }
 
 /* ---- BODYSTRUCTURE ---- */

@@ -1,9 +1,11 @@
 /* The index's cached header fields for SEARCH (mailindex.h, mi_fields_*). */
 #include "common/mailindex.h"
 #include "common/mailstore.h"
+#include "common/mime_stream.h"
 #include "common/util.h"
 #include "tests/unit/check.h"
 
+#include <event2/buffer.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,37 @@ static char *flat(const char *rec, size_t len)
 	return out;
 }
 
+/* The ENVELOPE cached by the walk that also built the field record: the
+ * same as mime_envelope's own walk gives (first occurrences, Sender and
+ * Reply-To from From), also past a record given up as too large. */
+static void check_one_walk(struct mi *mi)
+{
+	char *e1 = mi_cached(mi, 1, 'E');
+	CHECK_STR(e1, "(\"=?us-ascii?q?Mon?=, 2 Mar 2026\" \"hi\" ((\"=?utf-8?q?J=C3=BCrgen?=\" NIL \"j\" \"x.test\")) "
+		      "((\"=?utf-8?q?J=C3=BCrgen?=\" NIL \"j\" \"x.test\")) "
+		      "((\"=?utf-8?q?J=C3=BCrgen?=\" NIL \"j\" \"x.test\")) "
+		      "((NIL NIL \"a\" \"x.test\")(NIL NIL \"b\" \"y.test\")) NIL NIL NIL NIL)");
+	char *e5 = mi_cached(mi, 5, 'E');
+	CHECK(e5 && strstr(e5, "((\"Late\" NIL \"late\" \"x.test\")) ((\"Late\"") &&
+	      strstr(e5, "((NIL NIL \"a\" \"x.test\")) NIL NIL NIL NIL)"));
+	char *path = xasprintf("%s/cur/1000.a:2,", dir);
+	int fd = open(path, O_RDONLY);
+	CHECK(fd >= 0);
+	struct mime_msg *m = fd >= 0 ? mime_parse_fd(fd, 1 << 20, NULL) : NULL;
+	struct evbuffer *b = evbuffer_new();
+	if (m)
+		mime_envelope(m, m->root, b);
+	evbuffer_add(b, "", 1);
+	CHECK_STR(e1, (const char *)evbuffer_pullup(b, -1));
+	evbuffer_free(b);
+	mime_stream_free(m);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	free(e1);
+	free(e5);
+}
+
 int main(void)
 {
 	char why[256];
@@ -45,12 +78,20 @@ int main(void)
 	free(big);
 	put_new("1002.c", "subject: three\nDATE: Tue, 3 Mar 2026 10:00:00 +0000\n\nbody\n");
 	put_new("1003.d", "no header\n");
+	/* over MI_FIELDS_MAX before its From: the record's walk is the
+	 * ENVELOPE's too, and must go on for it */
+	big = xmalloc(MI_FIELDS_MAX + 256);
+	memcpy(big, "To: a@x.test\nSubject: ", 22);
+	memset(big + 22, 'y', MI_FIELDS_MAX);
+	strcpy(big + 22 + MI_FIELDS_MAX, "\nFrom: Late <late@x.test>\nTo: b@x.test\n\nbody\n");
+	put_new("1004.e", big);
+	free(big);
 
 	CHECK(mi_field_cached("SUBJECT") && mi_field_cached("in-reply-to") && mi_field_cached("Bcc"));
 	CHECK(!mi_field_cached("X-Not") && !mi_field_cached("received") && !mi_field_cached(""));
 
 	struct mi *mi = mi_open(dir, NULL, NULL, why, sizeof why);
-	CHECK(mi != NULL && mi_header(mi)->count == 4);
+	CHECK(mi != NULL && mi_header(mi)->count == 5);
 	struct mi_fcur *c = mi_fields_open(mi);
 	size_t len;
 	const char *rec = mi_fields_get(c, 1, &len);
@@ -70,7 +111,9 @@ int main(void)
 	rec = mi_fields_get(c, 4, &len);
 	CHECK(rec != NULL && len == MI_FIELDS_HDR);	/* a record with no field */
 	CHECK(mi_fields_get(c, 5, &len) == NULL);
+	CHECK(mi_fields_get(c, 6, &len) == NULL);
 	mi_fields_close(c);
+	check_one_walk(mi);
 
 	/* a cursor that starts past a gap, and an expunged message's record */
 	CHECK(mi_expunge(mi, 3) == 0);
