@@ -19,12 +19,14 @@
 struct smsg {
 	struct mime_msg m;
 	size_t maplen;
-	bool mapped;		/* image from mmap, else from calloc */
+	bool mapped;		/* image from mmap, else from malloc (zero_to) */
 };
 
 /* Images up to this size come from the heap: for the small messages that
  * make up most folders, an mmap/munmap pair and its page faults per message
- * cost more than zeroing a few kB (a first open indexes every message). */
+ * cost more than zeroing a few kB (a first open indexes every message). A
+ * heap image is zeroed as the parse goes, only up to the CRLF length it
+ * finds (zero_to), not the whole allocation (twice the file's size). */
 #define MSTREAM_HEAP_IMG	(64 * 1024)
 
 /* One open part: the chain root .. innermost current part. */
@@ -49,6 +51,7 @@ struct sparser {
 	struct smsg *w;
 	char *img;
 	uint64_t imglen, stored;
+	uint64_t zeroed;	/* a heap image's octets [0, zeroed) are written or zeroed */
 	struct frame st[MAX_FRAMES];
 	int top;
 	uint64_t pos;		/* CRLF offset of the current line */
@@ -70,6 +73,19 @@ static void push(struct sparser *s, struct mime_part *p, int depth, bool digest)
 	p->hdr_off = p->body_off = s->pos;
 }
 
+/* A heap image as calloc would have left it up to end (the mapped one is
+ * zero already): the gaps between the header octets written, and whatever
+ * readers of m->buf find of the bodies, read zeros. */
+static void zero_to(struct sparser *s, uint64_t end)
+{
+	if (end > s->imglen)
+		end = s->imglen;
+	if (s->w->mapped || end <= s->zeroed)
+		return;
+	memset(s->img + s->zeroed, 0, (size_t)(end - s->zeroed));
+	s->zeroed = end;
+}
+
 /* The header is kept whole for its first MIME_MAX_HEADER octets; past them
  * only the fields mime_field_kept names (every line of each), at their own
  * offsets with gaps of NULs between, so a long header cannot push its From or
@@ -89,7 +105,9 @@ static void store_header(struct sparser *s, struct frame *f, const char *raw, si
 		f->field_cut = true;	/* not the rest of a field cut here either */
 		return;
 	}
+	zero_to(s, s->pos);
 	char *o = s->img + s->pos;
+	s->zeroed = s->pos + want;
 	if (bare_lf) {
 		memcpy(o, raw, n - 1);
 		o[n - 1] = '\r';
@@ -342,7 +360,7 @@ struct mime_msg *mime_parse_fd_len(int fd, uint64_t len, uint64_t max, uint64_t 
 	s.w->maplen = (size_t)(2 * size + 4096);
 	/* the CRLF image: virtual space only, pages appear where headers go */
 	s.w->mapped = s.w->maplen > MSTREAM_HEAP_IMG;
-	void *img = !s.w->mapped ? xcalloc(1, s.w->maplen) :
+	void *img = !s.w->mapped ? xmalloc(s.w->maplen) :
 		    mmap(NULL, s.w->maplen, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (img == MAP_FAILED) {
@@ -357,6 +375,8 @@ struct mime_msg *mime_parse_fd_len(int fd, uint64_t len, uint64_t max, uint64_t 
 	push(&s, s.w->m.root, 0, false);
 	int r = read_lines(&s, fd, size);
 	close_above(&s, -1, s.pos, s.lfs, s.last_lf, false);
+	/* and the slack after the message, as a terminator */
+	zero_to(&s, s.pos + 4096);
 	s.w->m.buf = s.img;
 	s.w->m.len = (size_t)s.pos;
 	if (crlf_len)

@@ -402,6 +402,34 @@ static void test_ranges_and_decoding(void)
 	CHECK(!mstream_dec_init(&d, "x-uuencode"));
 }
 
+/* A heap image (a small message) is no longer calloc'd: what the parse did
+ * not write, the bodies and the slack after the message, must still read as
+ * zeros, also from memory a previous message left dirty. */
+static void test_heap_image_zeros(void)
+{
+	static const char msg[] = "Subject: s\nContent-Type: multipart/mixed; boundary=b\n\n"
+				  "pre\n--b\nContent-Type: text/plain\n\nbody one\n--b--\nepi\n";
+	size_t n = sizeof msg - 1, img = 2 * n + 4096;
+	char *dirty = xmalloc(img);	/* the chunk the parse's malloc gets back */
+	memset(dirty, 0xaa, img);
+	free(dirty);
+	int fd = write_file(msg, n);
+	struct mime_msg *m = mime_parse_fd(fd, 1 << 20, NULL);
+	close(fd);
+	CHECK(m && m->root->children);
+	if (!m || !m->root->children)
+		return;
+	const struct mime_part *c = m->root->children;
+	size_t bad = 0;
+	for (size_t i = 0; i < c->body_len; i++)
+		bad += m->buf[c->body_off + i] != 0;
+	for (size_t i = 0; i < 4096; i++)
+		bad += m->buf[m->len + i] != 0;
+	CHECK(bad == 0);
+	CHECK(!memcmp(m->buf + c->hdr_off, "Content-Type: text/plain\r\n", 26));
+	mime_stream_free(m);
+}
+
 int main(void)
 {
 	tmpfile_path = xasprintf("%s/msg", check_tmpdir());
@@ -415,6 +443,7 @@ int main(void)
 	test_long_header_sections();
 	test_random();
 	test_ranges_and_decoding();
+	test_heap_image_zeros();
 	free(tmpfile_path);
 	return check_summary("mime_stream");
 }
