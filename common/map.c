@@ -13,6 +13,16 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+/* Berkeley DB's page cache of a writer's handle. Its default, 256 KiB, holds
+ * a few dozen pages: a writer touching keys all over the tree (the JMAP
+ * journal's first sync puts a U, an E and a t record per message, the E and
+ * t keys hashes in random order) wrote a leaf out, read it back and wrote it
+ * again for almost every put. Readers keep the default: they look up a few
+ * keys. */
+#ifndef MAP_WRITE_CACHE
+#define MAP_WRITE_CACHE (32U * 1024 * 1024)
+#endif
+
 struct map {
 	DB *db;
 	int lockfd;
@@ -78,6 +88,10 @@ struct map *map_open(const char *path, enum map_mode mode)
 	int r = db_create(&m->db, NULL, 0);
 	if (r == 0) {
 		m->db->set_errcall(m->db, db_error);
+		if (mode == MAP_WRITE)
+			r = m->db->set_cachesize(m->db, 0, MAP_WRITE_CACHE, 1);
+	}
+	if (r == 0) {
 		u_int32_t flags = mode == MAP_WRITE ? DB_CREATE : DB_RDONLY;
 		r = m->db->open(m->db, NULL, path, NULL, DB_BTREE, flags, 0640);
 	}
