@@ -307,3 +307,53 @@ struct queue_rcpt_result *queue_job_res_get(struct ipc_msg *m, const char **qid,
 	free(r);
 	return NULL;
 }
+
+void queue_status_req_put(struct ipc_msg *m, const char *qid, const char *user)
+{
+	ipc_put_str(m, qid);
+	ipc_put_str(m, user);
+}
+
+bool queue_status_req_get(struct ipc_msg *m, const char **qid, const char **user)
+{
+	*qid = ipc_get_str(m, QUEUE_ID_LEN);
+	*user = ipc_get_str(m, QUEUE_MAX_FIELD);
+	return ipc_end(m) && queue_id_valid(*qid) && **user;
+}
+
+void queue_status_res_put(struct ipc_msg *m, uint32_t status, uint32_t n)
+{
+	ipc_put_u32(m, status);
+	ipc_put_u32(m, n);
+}
+
+void queue_status_res_put_one(struct ipc_msg *m, const struct queue_rcpt_status *r)
+{
+	ipc_put_str(m, r->addr);
+	ipc_put_u32(m, r->delivered);
+	ipc_put_str(m, r->status);
+	ipc_put_str(m, r->text);
+}
+
+struct queue_rcpt_status *queue_status_res_get(struct ipc_msg *m, uint32_t *status, uint32_t *n)
+{
+	*status = ipc_get_u32(m);
+	*n = ipc_get_u32(m);
+	if ((*status != QS_OK && *status != QS_NOTFOUND && *status != QS_TEMPFAIL) ||
+	    (*status != QS_OK && *n) ||
+	    *n > QUEUE_MAX_RCPTS || !count_fits(m, *n))
+		return NULL;
+	struct queue_rcpt_status *r = xcalloc(*n ? *n : 1, sizeof *r);
+	bool ok = true;
+	for (uint32_t k = 0; k < *n; k++) {
+		r[k].addr = ipc_get_str(m, QUEUE_MAX_FIELD);
+		r[k].delivered = ipc_get_u32(m);
+		r[k].status = ipc_get_str(m, QUEUE_MAX_STATUS);
+		r[k].text = ipc_get_str(m, QUEUE_MAX_FIELD);
+		ok &= r[k].delivered <= QD_UNKNOWN;
+	}
+	if (ipc_end(m) && ok)
+		return r;
+	free(r);
+	return NULL;
+}

@@ -100,4 +100,21 @@ void queue_job_res_put_one(struct ipc_msg *m, const struct queue_rcpt_result *r)
  * result that is no QR_*, more than QUEUE_MAX_RCPTS, bytes after them). */
 struct queue_rcpt_result *queue_job_res_get(struct ipc_msg *m, const char **qid, uint32_t *n);
 
+/* QUEUE_STATUS_REQ: queue id and the user asking (non-empty). */
+void queue_status_req_put(struct ipc_msg *m, const char *qid, const char *user);
+bool queue_status_req_get(struct ipc_msg *m, const char **qid, const char **user);
+/* QUEUE_STATUS_RES: status (QS_OK, QS_NOTFOUND, or QS_TEMPFAIL: see
+ * queue_proto.h), then n recipients (none unless OK). */
+struct queue_rcpt_status {
+	const char *addr;
+	uint32_t delivered;	/* QD_* */
+	const char *status, *text;	/* of the last attempt, "" if none */
+};
+void queue_status_res_put(struct ipc_msg *m, uint32_t status, uint32_t n);
+void queue_status_res_put_one(struct ipc_msg *m, const struct queue_rcpt_status *r);
+/* The n recipients (malloc'd, at least one element) or NULL when malformed
+ * (another status, recipients with QS_NOTFOUND, a delivered that is no QD_*,
+ * more than QUEUE_MAX_RCPTS, bytes after them). */
+struct queue_rcpt_status *queue_status_res_get(struct ipc_msg *m, uint32_t *status, uint32_t *n);
+
 #endif

@@ -21,7 +21,14 @@
  * QUEUE_TLSRPT_RECORD after each TLS session it opens, for `mailctl tlsrpt report`.
  *
  * Administration (mailctl queue ...): QUEUE_ADMIN_REQ with a command word and an
- * argument, answered by QUEUE_ADMIN_RES with a status and text lines. */
+ * argument, answered by QUEUE_ADMIN_RES with a status and text lines.
+ *
+ * Delivery status (httpd's front, for JMAP EmailSubmission/get):
+ * QUEUE_STATUS_REQ names a queue id and the authenticated user the caller
+ * asks for; queued answers QUEUE_STATUS_RES with the per-recipient outcome
+ * only when the message was submitted (QF_AUTH) by that very user, as its
+ * record says, and from a trusted peer only: the front puts in the user it
+ * authenticated, never one the user's mail process names. */
 #ifndef TERN_QUEUE_PROTO_H
 #define TERN_QUEUE_PROTO_H
 
@@ -98,6 +105,17 @@ enum queue_msg {
 	 * tlsrpt_record_put). No reply: queued appends it to SPOOL/tlsrpt/records
 	 * like a DMARC record. */
 	QUEUE_TLSRPT_RECORD,
+
+	/* queue id, authenticated user -> QUEUE_STATUS_RES (trusted peers only) */
+	QUEUE_STATUS_REQ,
+	/* u32 queue_status (QS_OK, or QS_NOTFOUND: no such message, not
+	 * submitted by that user, or finished and forgotten; httpd's front
+	 * passes the same fields on to the user's mail process, with QS_TEMPFAIL
+	 * when queued could not be asked), u32 nrcpt (0 unless
+	 * OK), then nrcpt times: address, u32 delivered (QD_*), enhanced status of
+	 * the last attempt ("" if none yet), text of the last attempt (the peer's
+	 * reply or the reason; "" if none). */
+	QUEUE_STATUS_RES,
 };
 
 enum queue_status {
@@ -133,6 +151,14 @@ enum queue_result {
 	QR_DELIVERED = 0,
 	QR_DEFER = 1,		/* temporary: retry later */
 	QR_BOUNCE = 2,		/* permanent: DSN to the sender */
+};
+
+/* What became of one recipient, in the terms of RFC 8621 7 "delivered". */
+enum queue_delivered {
+	QD_QUEUED = 0,		/* not yet delivered: waiting or deferred */
+	QD_YES = 1,		/* delivered into a local mailbox */
+	QD_NO = 2,		/* bounced: it will not be delivered */
+	QD_UNKNOWN = 3,		/* relayed to another server, which said 250 */
 };
 
 #endif

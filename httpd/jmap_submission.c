@@ -3,13 +3,18 @@
  * its creation, undoStatus "final": queued owns it from then on, as after
  * an SMTP 250) and kept in the journal ("O" records, journal.h) so /get,
  * /changes and /query can tell about it; the oldest beyond KEEP are
- * forgotten (destroyed, as RFC 8621 7 allows). */
+ * forgotten (destroyed, as RFC 8621 7 allows). deliveryStatus comes from
+ * queued (through the front, submit.h) when /get asks for it and the
+ * journal has no final one yet; a new answer is stored as an update. */
 #include "httpd/account.h"
 #include "httpd/jmap.h"
 #include "httpd/jmap_util.h"
 #include "httpd/journal.h"
 #include "httpd/sess.h"
 #include "httpd/submission.h"
+#include "httpd/submit.h"
+#include "httpd/proto.h"
+#include "common/queue_proto.h"
 #include "common/maildate.h"
 #include "common/util.h"
 
@@ -231,6 +236,77 @@ static void sub_set(struct jcall *c, json_t *args)
 	sent_now = NULL;
 }
 
+/* Final: every recipient delivered or not, nothing still queued. */
+static bool status_final(json_t *ds)
+{
+	const char *k;
+	json_t *v;
+	if (!json_is_object(ds))
+		return false;
+	json_object_foreach(ds, k, v) {
+		const char *d = json_string_value(json_object_get(v, "delivered"));
+		if (!d || !strcmp(d, "queued"))
+			return false;
+	}
+	return true;
+}
+
+/* The ids (newest first, at most SUBMIT_STATUS_MAX) of want whose status
+ * queued may still change; their queue ids into qids. */
+static json_t *unsettled(json_t *want, const char **qids, size_t *n)
+{
+	struct journal *j = journal_open(false);
+	json_t *ids = json_array();
+	*n = 0;
+	for (size_t i = json_array_size(want); i-- > 0 && *n < SUBMIT_STATUS_MAX;) {
+		const char *id = json_string_value(json_array_get(want, i));
+		bool ours = id && id[0] == 'S' && strlen(id) == QUEUE_ID_LEN + 1;
+		json_t *o = ours ? load(j, id) : NULL;
+		if (o && !status_final(json_object_get(o, "deliveryStatus"))) {
+			json_array_append_new(ids, json_string(id));
+			qids[*n] = json_string_value(json_array_get(ids, *n)) + 1;
+			(*n)++;
+		}
+		json_decref(o);
+	}
+	journal_close(j);
+	return ids;
+}
+
+/* Ask queued about the unsettled submissions of want; store what changed. */
+static void refresh_status(struct jcall *c, json_t *want)
+{
+	const char *qids[SUBMIT_STATUS_MAX];
+	size_t n;
+	json_t *ids = unsettled(want, qids, &n);
+	json_t *st = n ? submit_status(c->s, qids, n) : NULL;
+	struct journal *j = st ? journal_open(true) : NULL;
+	json_t *changed = json_array();
+	for (size_t i = 0; j && i < n; i++) {
+		const char *id = json_string_value(json_array_get(ids, i));
+		json_t *ds = json_array_get(st, i), *o = json_is_object(ds) ? load(j, id) : NULL;
+		if (o && !json_equal(json_object_get(o, "deliveryStatus"), ds)) {
+			json_object_set(o, "deliveryStatus", ds);
+			char *k = obj_key(id);
+			journal_put_json(j, k, o);
+			free(k);
+			json_array_append_new(changed, json_string(id));
+		}
+		json_decref(o);
+	}
+	if (json_array_size(changed))
+		journal_record(j, json_pack("{s:{s:[], s:O, s:[]}}", TYPE, "c", "u", changed, "d"));
+	journal_close(j);
+	json_decref(changed);
+	json_decref(st);
+	json_decref(ids);
+}
+
+static bool wants_status(json_t *pr)
+{
+	return !pr || json_has_string(pr, "deliveryStatus");
+}
+
 static void sub_get(struct jcall *c, json_t *args)
 {
 	static const char *const known[] = { "accountId", "ids", "properties", NULL };
@@ -239,8 +315,13 @@ static void sub_get(struct jcall *c, json_t *args)
 	    !jmap_get_args(c, args, &ids, &pr, props))
 		return;
 	struct journal *j = journal_open(false);
-	json_t *list = json_array(), *nf = json_array();
 	json_t *want = ids ? json_incref(ids) : index_of(j);
+	if (wants_status(pr)) {
+		journal_close(j);	/* not held while queued is asked */
+		refresh_status(c, want);
+		j = journal_open(false);
+	}
+	json_t *list = json_array(), *nf = json_array();
 	size_t i;
 	json_t *v;
 	json_array_foreach(want, i, v) {

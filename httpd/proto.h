@@ -35,6 +35,15 @@
  *                 u32 n (at most AUTH_MAX_ADDRESSES), n str: the addresses
  *                 authd says the channel's user may send as, its own first
  *                 (AUTH_ADDRESSES_REQ: the same rule as the sender check).
+ *     STATUS_REQ  mail -> front: u32 n (1 to SUBMIT_STATUS_MAX), n str queue
+ *                 ids of the user's submissions (EmailSubmission's id less
+ *                 its "S").
+ *     STATUS_RES  front -> mail: n frames, in the order asked, each with the
+ *                 fields of QUEUE_STATUS_RES (common/queue_codec.h): QS_OK and
+ *                 the recipients, QS_NOTFOUND, or QS_TEMPFAIL when queued
+ *                 could not be asked. The front asks queued with the user it
+ *                 authenticated on this channel (QUEUE_STATUS_REQ); queued
+ *                 answers only for messages that user submitted.
  *   The front, which authenticated the user of this channel, checks the
  *   sender with authd (AUTH_SENDER_REQ, as smtpd does for submission) and
  *   queues the message through queue.sock like smtpd; the mail process never
@@ -54,6 +63,8 @@ enum http_msg {
 	SUBMIT_RES,
 	ADDRS_REQ,
 	ADDRS_RES,
+	STATUS_REQ,
+	STATUS_RES,
 };
 
 enum submit_status {
@@ -77,5 +88,6 @@ enum http_req_kind {
 #define CHAN_EVENT_MAX (64 * 1024)
 #define SUBMIT_ADDR_MAX 512	/* an envelope address */
 #define SUBMIT_TEXT_MAX 1024
+#define SUBMIT_STATUS_MAX 64	/* queue ids in one STATUS_REQ */
 
 #endif

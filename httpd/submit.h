@@ -40,5 +40,11 @@ void submit_message(struct sess *s, const char *sender, const char *const *rcpts
  * array of strings, the login address first; NULL when the front or authd
  * cannot answer now. */
 json_t *submit_addresses(struct sess *s);
+/* The delivery status of n (1 to SUBMIT_STATUS_MAX) of the user's queue ids
+ * (queued, through the front): an array of n, each a JSON object of
+ * RFC 8621 7 DeliveryStatus by recipient address, null when queued does not
+ * know the message (finished and forgotten, or not this user's), or false
+ * when it could not be asked. NULL when the front cannot answer. */
+json_t *submit_status(struct sess *s, const char *const *qids, size_t n);
 
 #endif

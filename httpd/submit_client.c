@@ -10,9 +10,12 @@
 #include "common/auth_proto.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/queue_codec.h"
+#include "common/queue_proto.h"
 #include "common/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -119,4 +122,78 @@ void submit_message(struct sess *s, const char *sender, const char *const *rcpts
 		fail(r, SUBMIT_TEMPFAIL, "no answer from the front: the message may or may not be queued");
 	}
 	close(sock);
+}
+
+/* RFC 8621 7 smtpReply: the peer's own reply when the text quotes one
+ * ("host ... said: 550 5.1.1 ..."), else the synthetic form "CODE X.Y.Z
+ * text"; printable ASCII only (a reply is ASCII; the rest is not trusted to
+ * be UTF-8). */
+static json_t *smtp_reply(const struct queue_rcpt_status *r)
+{
+	const char *said = strstr(r->text, " said: ");
+	char buf[SUBMIT_TEXT_MAX + 1];
+	if (said && said[7] >= '2' && said[7] <= '5' && strspn(said + 7, "0123456789") == 3 &&
+	    said[10] == ' ') {
+		snprintf(buf, sizeof buf, "%s", said + 7);
+	} else {
+		char cls = r->status[0] ? r->status[0] : '2';
+		const char *code = cls == '5' ? "550" : cls == '4' ? "451" : "250";
+		const char *text = *r->text ? r->text
+				   : r->delivered == QD_QUEUED ? "queued, not yet tried" : "done";
+		snprintf(buf, sizeof buf, "%s %s %s", code, r->status[0] ? r->status : "2.0.0",
+			 text);
+	}
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f)
+			*p = '?';
+	return json_string(buf);
+}
+
+/* One STATUS_RES frame as a DeliveryStatus map, null or false. */
+static json_t *read_one_status(int sock)
+{
+	static const char *const words[] = { "queued", "yes", "no", "unknown" };
+	struct ipc_msg m;
+	if (ipc_recv(sock, &m, ANSWER_WAIT_MS) < 0)
+		return NULL;
+	uint32_t st, n;
+	struct queue_rcpt_status *r = m.hdr.type == STATUS_RES ? queue_status_res_get(&m, &st, &n)
+				      : NULL;
+	json_t *out = !r ? NULL : st == QS_OK ? json_object()
+		      : st == QS_NOTFOUND ? json_null() : json_false();
+	for (uint32_t i = 0; r && st == QS_OK && i < n; i++)
+		json_object_set_new(out, r[i].addr,
+				    json_pack("{s:o, s:s, s:s}", "smtpReply", smtp_reply(&r[i]),
+					      "delivered", words[r[i].delivered],
+					      "displayed", "unknown"));
+	free(r);
+	ipc_msg_free(&m);
+	return out;
+}
+
+json_t *submit_status(struct sess *s, const char *const *qids, size_t n)
+{
+	int sock = hand_over(s);
+	if (sock < 0)
+		return NULL;
+	struct ipc_msg m;
+	ipc_msg_init(&m, STATUS_REQ, 1);
+	ipc_put_u32(&m, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		ipc_put_str(&m, qids[i]);
+	json_t *out = ipc_send(sock, &m) < 0 ? NULL : json_array();
+	ipc_msg_free(&m);
+	for (size_t i = 0; out && i < n; i++) {
+		json_t *one = read_one_status(sock);
+		if (!one) {
+			json_decref(out);
+			out = NULL;
+		} else {
+			json_array_append_new(out, one);
+		}
+	}
+	if (!out)
+		log_err("http session: user=%s: no delivery status from the front", s->user);
+	close(sock);
+	return out;
 }

@@ -1,6 +1,7 @@
 /* submit_front.c — the front's half of EmailSubmission (see submit.h): one
  * submission per socket the mail process hands over, sender check with
- * authd, then queued on a worker thread. */
+ * authd, then queued on a worker thread; or the delivery status of the
+ * user's submissions, asked of queued on a worker thread too. */
 #include "httpd/submit.h"
 #include "httpd/chan.h"
 #include "httpd/front.h"
@@ -9,6 +10,7 @@
 #include "common/auth_proto.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/queue_codec.h"
 #include "common/queue_proto.h"
 #include "common/queue_submit.h"
 #include "common/util.h"
@@ -25,6 +27,7 @@
 #define SUBMIT_WAIT_S 180		/* a whole submission, request to answer */
 #define QUEUE_OPEN_WAIT_MS 5000		/* queued restarting */
 #define QUEUE_COMMIT_WAIT_MS 120000
+#define QUEUE_STATUS_WAIT_MS 10000	/* one status answer */
 
 struct submission {
 	char *user, *client;
@@ -32,6 +35,7 @@ struct submission {
 	struct event *timer;
 	uint32_t auth_id;	/* pending sender check, 0: none */
 	bool working, gone;	/* on a worker thread; the socket closed */
+	bool bad;		/* a malformed request: close at once */
 	/* the request */
 	char *sender;
 	char **rcpts;
@@ -42,6 +46,10 @@ struct submission {
 	uint32_t status;
 	char qid[65];
 	char text[SUBMIT_TEXT_MAX + 1];
+	/* a status request: queue ids, and the answers (STATUS_RES frames) */
+	char **qids;
+	size_t nqid;
+	struct ipc_msg *frames;
 };
 
 static struct workq *wq;
@@ -60,6 +68,13 @@ static void sub_free(struct submission *b)
 	for (size_t i = 0; i < b->nrcpt; i++)
 		free(b->rcpts[i]);
 	free(b->rcpts);
+	for (size_t i = 0; i < b->nqid; i++) {
+		free(b->qids[i]);
+		if (b->frames)
+			ipc_msg_free(&b->frames[i]);
+	}
+	free(b->qids);
+	free(b->frames);
 	if (b->msgfd >= 0)
 		close(b->msgfd);
 	free(b->sender);
@@ -178,15 +193,22 @@ static void enqueue_work(void *arg)
 	strlcpy_t(b->text, err, sizeof b->text);
 }
 
+/* Back from a worker thread: true when the socket closed meanwhile (b is
+ * then freed). */
+static bool work_over(struct submission *b)
+{
+	bool gone = b->gone;
+	b->working = false;
+	if (gone)
+		sub_free(b);
+	return gone;
+}
+
 static void enqueue_done(void *arg)
 {
 	struct submission *b = arg;
-	b->working = false;
-	if (b->gone) {
-		sub_free(b);
-		return;
-	}
-	answer(b, b->status, NULL);
+	if (!work_over(b))
+		answer(b, b->status, NULL);
 }
 
 static void on_sender(const struct auth_reply *r, void *arg)
@@ -245,9 +267,98 @@ static void on_addresses(const struct auth_reply *r, void *arg)
 	chan_send(b->ch, &m);
 }
 
+/* One QUEUE_STATUS_REQ on sock for qid as the channel's user, its answer
+ * (checked with the codec) copied into out; QS_TEMPFAIL in out when queued
+ * does not answer well. false: the connection is no longer usable. */
+static bool ask_status(int sock, const char *user, const char *qid, struct ipc_msg *out)
+{
+	struct ipc_msg q;
+	ipc_msg_init(&q, QUEUE_STATUS_REQ, 1);
+	queue_status_req_put(&q, qid, user);
+	int sent = sock < 0 ? -1 : ipc_send(sock, &q);
+	ipc_msg_free(&q);
+	uint32_t st = QS_TEMPFAIL, n = 0;
+	struct queue_rcpt_status *r = NULL;
+	bool got = sent == 0 && ipc_recv(sock, &q, QUEUE_STATUS_WAIT_MS) == 0;
+	if (got) {
+		r = q.hdr.type == QUEUE_STATUS_RES ? queue_status_res_get(&q, &st, &n) : NULL;
+		if (!r || st == QS_TEMPFAIL)
+			st = QS_TEMPFAIL, n = 0;
+	}
+	queue_status_res_put(out, st, n);
+	for (uint32_t i = 0; i < n; i++)
+		queue_status_res_put_one(out, &r[i]);
+	free(r);
+	if (got)
+		ipc_msg_free(&q);
+	return got && st != QS_TEMPFAIL;
+}
+
+/* On a worker thread: one connection to queued for all the ids asked. */
+static void status_work(void *arg)
+{
+	struct submission *b = arg;
+	char *path = xasprintf("%s/queue.sock", F.run_prefix);
+	int sock = ipc_connect(path);
+	free(path);
+	for (size_t i = 0; i < b->nqid; i++) {
+		if (!ask_status(sock, b->user, b->qids[i], &b->frames[i]) && sock >= 0) {
+			close(sock);
+			sock = -1;
+		}
+	}
+	if (sock >= 0)
+		close(sock);
+}
+
+static void status_done(void *arg)
+{
+	struct submission *b = arg;
+	if (work_over(b))
+		return;
+	log_info("http status: user=%s asked=%zu", b->user, b->nqid);
+	for (size_t i = 0; i < b->nqid; i++)
+		chan_send(b->ch, &b->frames[i]);
+	free(b->frames);
+	b->frames = NULL;
+}
+
+/* STATUS_REQ: the queue ids. false when malformed. */
+static bool read_status_request(struct submission *b, struct ipc_msg *m)
+{
+	uint32_t n = ipc_get_u32(m);
+	if (m->bad || n == 0 || n > SUBMIT_STATUS_MAX)
+		return false;
+	b->qids = xcalloc(n, sizeof *b->qids);
+	for (; b->nqid < n; b->nqid++) {
+		const char *q = ipc_get_str(m, QUEUE_ID_LEN);
+		if (m->bad || !queue_id_valid(q))
+			return false;
+		b->qids[b->nqid] = xstrdup(q);
+	}
+	if (!ipc_end(m))
+		return false;
+	b->frames = xcalloc(n, sizeof *b->frames);
+	for (size_t i = 0; i < n; i++)
+		ipc_msg_init(&b->frames[i], STATUS_RES, 1);
+	return true;
+}
+
 static void on_msg(struct chan *c, struct ipc_msg *m, void *arg)
 {
 	struct submission *b = arg;
+	if (m->hdr.type == STATUS_REQ && !b->sender && !b->nqid) {
+		b->sender = xstrdup("");	/* one request per socket */
+		if (!read_status_request(b, m)) {
+			log_err("http status: malformed request from the mail process of %s", b->user);
+			b->bad = true;	/* closed from the timer: not inside on_msg */
+			event_active(b->timer, EV_TIMEOUT, 0);
+			return;
+		}
+		b->working = true;
+		workq_submit(wq, status_work, status_done, b);
+		return;
+	}
 	if (m->hdr.type == ADDRS_REQ && !b->sender && !b->auth_id && ipc_end(m)) {
 		b->sender = xstrdup("");	/* one request per socket */
 		b->auth_id = auth_client_addresses(F.auth, b->user, on_addresses, b);
@@ -274,7 +385,8 @@ static void on_close(struct chan *c, const char *why, void *arg)
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct submission *b = arg;
-	log_warn("http submit: user=%s: no end after %d s; closed", b->user, SUBMIT_WAIT_S);
+	if (!b->bad)
+		log_warn("http submit: user=%s: no end after %d s; closed", b->user, SUBMIT_WAIT_S);
 	b->gone = true;
 	if (!b->working)
 		sub_free(b);

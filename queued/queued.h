@@ -7,6 +7,7 @@
  *   sched.c   routing (auth RCPT), jobs to agents, results, retries, expiry
  *   bounce.c  DSNs queued as new messages;  dsn.c  DSN text (RFC 3464)
  *   admin.c   mailctl queue commands
+ *   status.c  delivery status for the user who submitted (JMAP, through httpd)
  *   reclog.c   report records: DMARC from smtpd (SPOOL/dmarc/records), TLS-RPT
  *              from the remote agent (SPOOL/tlsrpt/records) */
 #ifndef TERN_QUEUED_H
@@ -39,6 +40,8 @@ struct qent {
 	bool deleted;		/* delete once nothing is outstanding */
 	bool removing;		/* final: file and record being removed */
 	uint8_t *inflight;	/* per recipient: IF_* */
+	uint8_t *local;		/* per recipient: 1 once the local agent delivered it (in
+				 * memory only: RFC 8621's delivered "yes", not "unknown") */
 	char **hop;		/* per recipient: the mailbox host of the site to relay it to
 				 * (RCPT_RELAY), or NULL: MX routing; NULL until one is */
 	unsigned routing;	/* recipient lookups outstanding */
@@ -111,6 +114,11 @@ void reclog_init(uint64_t dmarc_max, uint64_t tlsrpt_max);	/* 0: keep no records
 void reclog_set_max(struct reclog *l, uint64_t max_bytes);
 /* Append one formatted line (consumed). */
 void reclog_append(struct reclog *l, char *line);
+
+/* status.c: delivery status for the submitter (QUEUE_STATUS_REQ) */
+void status_remember(const struct qent *e);	/* e finished: keep its outcome */
+/* Answer req into res; false: malformed (close the connection). */
+bool status_answer(struct ipc_msg *req, struct ipc_msg *res, unsigned uid);
 
 /* small helpers */
 uint64_t unix_now(void);

@@ -103,6 +103,7 @@ static void rcpt_delivered(struct qent *e, uint32_t i, const char *status, const
 {
 	struct qrcpt *r = &e->m.rcpt[i];
 	set_result(r, RS_DELIVERED, status, text);
+	e->local[i] = transport == QT_LOCAL;
 	/* Final delivery here: we owe the "delivered" report NOTIFY=SUCCESS asks
 	 * for. A relay passes NOTIFY on, and the next MTA reports. */
 	if (transport == QT_LOCAL && (r->notify & DSN_NOTIFY_SUCCESS) && !r->reported)

@@ -411,6 +411,22 @@ static bool handle_tlsrpt(struct client *c, struct ipc_msg *m)
 	return true;
 }
 
+/* Delivery status for a submitter (status.c): trusted peers only (httpd's
+ * front, which names the user it authenticated); queued compares that user
+ * with the one its record says submitted the message. */
+static bool handle_status(struct client *c, struct ipc_msg *m)
+{
+	if (!c->trusted || c->agent)
+		return false;
+	struct ipc_msg r;
+	ipc_msg_init(&r, QUEUE_STATUS_RES, m->hdr.id);
+	bool ok = status_answer(m, &r, c->uid);
+	if (ok)
+		ipc_conn_queue(&c->conn, &r);
+	ipc_msg_free(&r);
+	return ok;
+}
+
 /* Only a process holding the agent key may take jobs (message files of every
  * user, and the word on whether they were delivered). */
 static bool handle_hello(struct client *c, struct ipc_msg *m)
@@ -454,6 +470,8 @@ static bool handle(struct client *c, struct ipc_msg *m)
 		return handle_tlsrpt(c, m);
 	case QUEUE_JOB_RES:
 		return c->agent && sched_job_result(c->cid, m);
+	case QUEUE_STATUS_REQ:
+		return handle_status(c, m);
 	default:
 		return false;
 	}

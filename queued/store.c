@@ -43,6 +43,7 @@ struct qent *store_add(struct qmsg *m)
 	e->m = *m;
 	memset(m, 0, sizeof *m);
 	e->inflight = xcalloc(e->m.nrcpt ? e->m.nrcpt : 1, 1);
+	e->local = xcalloc(e->m.nrcpt ? e->m.nrcpt : 1, 1);
 	unsigned b = bucket(e->m.id);
 	e->hnext = table[b];
 	table[b] = e;
@@ -63,6 +64,7 @@ void store_remove(struct qent *e)
 	free(e->hop);
 	qmsg_free(&e->m);
 	free(e->inflight);
+	free(e->local);
 	free(e);
 }
 
@@ -103,6 +105,7 @@ static void finish_flushed(void *arg, int err)
 	if (qindex_del(e->m.id) < 0)
 		log_err("%s: cannot delete index record: %s", e->m.id, strerror(errno));
 	log_info("%s: removed", e->m.id);
+	status_remember(e);
 	store_remove(e);
 }
 

@@ -6,11 +6,16 @@ import email
 import email.policy
 import glob
 import os
+import pwd
 import smtplib
+import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
+import ternipc as ipc
 from conftest import wait_for
 from jmap_harness import Jmap, jmap_fixtures
 
@@ -18,7 +23,10 @@ SUB = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
        "urn:ietf:params:jmap:submission"]
 
 
-srv, jm = jmap_fixtures()
+# A short queue lifetime: a recipient that cannot be reached bounces within
+# seconds (test_delivery_status_remote_bounce); the rest delivers at once.
+srv, jm = jmap_fixtures(confs={"queued": {"maximal_queue_lifetime": "4s",
+                                          "minimal_backoff_time": "1s"}})
 
 
 def api(jm, calls):
@@ -276,6 +284,106 @@ def test_refusals(srv, jm):
     assert r["notCreated"]["c"]["type"] == "invalidProperties"
     time.sleep(0.5)
     assert delivered(srv, victim, "forged", timeout=0.1) is None
+
+
+def submit_one(jm, to, subject):
+    """Send a new draft to the addresses to: the EmailSubmission's id."""
+    r = api(jm, [["Email/set", draft(jm, jm.user, to, subject), "0"],
+                 ["EmailSubmission/set", {"accountId": jm.account, "create": {
+                     "s": {"emailId": "#d", "identityId": identity(jm)}}}, "1"]])
+    assert "s" in r[1][1]["created"], r
+    return r[1][1]["created"]["s"]["id"], r[1][1]["newState"]
+
+
+def status_of(jm, sub_id, props=None):
+    args = {"accountId": jm.account, "ids": [sub_id]}
+    if props is not None:
+        args["properties"] = props
+    g = one(jm, "EmailSubmission/get", args)
+    return g["list"][0], g["state"]
+
+
+def ask_queued(srv, qid, user):
+    """QUEUE_STATUS_REQ straight to queue.sock (the test runs as root, a peer
+    queued trusts as it trusts httpd's front): (status, recipients)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(os.path.join(srv.dir, "run", "queue.sock"))
+    c = ipc.Conn(s)
+    c.send(ipc.Msg(ipc.QUEUE_STATUS_REQ, 7).str(qid).str(user))
+    m = c.recv()
+    s.close()
+    assert m.type == ipc.QUEUE_STATUS_RES and m.id == 7
+    st, n = m.u32(), m.u32()
+    return st, [(m.str(), m.u32(), m.str(), m.str()) for _ in range(n)]
+
+
+def test_delivery_status_local(srv, jm):
+    """RFC 8621 7 deliveryStatus of a local recipient: delivered "yes" with
+    the 250 of the local delivery, kept once final; only the submitter sees it."""
+    rcpt, rpw = srv.new_user()
+    sid, set_state = submit_one(jm, [rcpt], "jmap status local")
+    assert delivered(srv, rcpt, "jmap status local")
+
+    def final():
+        got, _ = status_of(jm, sid)
+        ds = got["deliveryStatus"]
+        return ds if ds and ds[rcpt]["delivered"] != "queued" else None
+    assert wait_for(final, 20, 0.2), status_of(jm, sid)
+    got, state = status_of(jm, sid)
+    assert got["undoStatus"] == "final"
+    ds = got["deliveryStatus"]
+    assert list(ds) == [rcpt]
+    assert ds[rcpt]["delivered"] == "yes" and ds[rcpt]["displayed"] == "unknown"
+    assert ds[rcpt]["smtpReply"].startswith("250 2.0.0 "), ds
+    # the new status is a change of the submission: /changes says so, once
+    assert state != set_state
+    ch = one(jm, "EmailSubmission/changes", {"accountId": jm.account, "sinceState": set_state})
+    assert ch["updated"] == [sid] and ch["newState"] == state
+    assert status_of(jm, sid)[1] == state
+    # without deliveryStatus in properties nothing is asked of queued
+    got, _ = status_of(jm, sid, ["id", "undoStatus"])
+    assert got == {"id": sid, "undoStatus": "final"}
+    # another user: not in their account, and queued refuses them too
+    other = Jmap(srv, rcpt, rpw)
+    g = one(other, "EmailSubmission/get", {"accountId": other.account, "ids": [sid]})
+    assert g["list"] == [] and g["notFound"] == [sid]
+    other.close()
+    qid = sid[1:]
+    assert ask_queued(srv, qid, rcpt) == (ipc.QS_NOTFOUND, [])
+    assert ask_queued(srv, qid, "nobody@example.test") == (ipc.QS_NOTFOUND, [])
+    st, rcpts = ask_queued(srv, qid, jm.user)
+    assert st == ipc.QS_OK and [(a, d) for a, d, _, _ in rcpts] == [(rcpt, ipc.QD_YES)]
+    assert f"{qid}: delivery status refused" in srv.log_text()
+    # an ordinary local user (no suite account) is not answered at all
+    nobody = pwd.getpwnam("nobody")
+    probe = ("import socket, struct, sys\n"
+             "s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])\n"
+             "body = b''.join(struct.pack('>BI', 3, len(v)) + v.encode() for v in sys.argv[2:4])\n"
+             "s.sendall(struct.pack('>IHBBI', len(body), 213, 1, 0, 7) + body)\n"
+             "print(len(s.recv(65536)))\n")
+    r = subprocess.run([sys.executable, "-c", probe, os.path.join(srv.dir, "run", "queue.sock"),
+                        qid, jm.user], user=nobody.pw_uid,
+                       group=nobody.pw_gid, capture_output=True, text=True, timeout=30)
+    assert r.stdout.strip() == "0", (r.stdout, r.stderr)
+
+
+def test_delivery_status_remote_bounce(srv, jm):
+    """A remote recipient that cannot be reached: queued, then no once the
+    (short) queue lifetime has passed and it bounced; the local one yes."""
+    local, _ = srv.new_user()
+    far = "someone@unreachable.test"
+    sid, _ = submit_one(jm, [local, far], "jmap status remote")
+    got, _ = status_of(jm, sid)
+    assert got["deliveryStatus"][far]["delivered"] == "queued", got
+
+    def bounced():
+        ds = status_of(jm, sid)[0]["deliveryStatus"]
+        return ds if ds[far]["delivered"] == "no" else None
+    assert wait_for(bounced, 30, 0.3), (status_of(jm, sid), srv.log_text()[-3000:])
+    ds = status_of(jm, sid)[0]["deliveryStatus"]
+    assert ds[local]["delivered"] == "yes"
+    assert ds[far]["smtpReply"][:1] in "45" and ds[far]["smtpReply"][3:4] == " ", ds
 
 
 def test_remote_recipient_gets_it_dkim_signed(srv, jm):

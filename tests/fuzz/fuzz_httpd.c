@@ -10,7 +10,7 @@
  *     messages, one with an attachment), so a crash replays alone.
  * Answers are checked to be JSON the daemon could send; submissions go
  * nowhere (submit_message is a stub that refuses; submit_addresses names
- * the login address and one alias). Leaks are findings.
+ * the login address and one alias; submit_status cannot answer). Leaks are findings.
  * Run: make fuzz (long) or make fuzz-smoke (part of make check). */
 #include "httpd/account.h"
 #include "httpd/front_parse.h"
@@ -111,6 +111,11 @@ void submit_message(struct sess *s, const char *sender, const char *const *rcpts
 json_t *submit_addresses(struct sess *s)
 {
 	return json_pack("[s, s]", s->user, "alias@example.test");
+}
+
+json_t *submit_status(struct sess *s, const char *const *qids, size_t n)
+{
+	return NULL;	/* as when the front cannot answer */
 }
 
 /* ---- a fresh Maildir per input ---- */

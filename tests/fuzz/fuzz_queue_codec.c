@@ -1,7 +1,8 @@
 /* fuzz_queue_codec.c — libFuzzer target for every decoder of the queue
  * channel (common/queue_codec.h): the input is the payload of a frame on
  * queue.sock, given to each decoder in turn, with and without a file
- * descriptor attached (QUEUE_JOB and QUEUE_NEW_RES carry one).
+ * descriptor attached (QUEUE_JOB and QUEUE_NEW_RES carry one), the delivery
+ * status request and answer (QUEUE_STATUS_REQ/RES) included.
  *
  * Invariants checked: what a decoder accepts passes the checks it promises
  * (a valid queue id, a valid prepend, counts in range), and its encoder turns
@@ -196,6 +197,41 @@ static void job_res(void)
 	ipc_msg_free(&m);
 }
 
+static void status(void)
+{
+	struct ipc_msg m, r;
+	const char *qid, *user;
+	if (frame(&m, false)) {
+		if (queue_status_req_get(&m, &qid, &user)) {
+			if (!queue_id_valid(qid) || !*user)
+				abort();
+			ipc_msg_init(&r, QUEUE_STATUS_REQ, 0);
+			queue_status_req_put(&r, qid, user);
+			same(&r, 0);
+		}
+		ipc_msg_free(&m);
+	}
+	if (!frame(&m, false))
+		return;
+	uint32_t st, n;
+	struct queue_rcpt_status *res = queue_status_res_get(&m, &st, &n);
+	if (res) {
+		if ((st != QS_OK && st != QS_NOTFOUND && st != QS_TEMPFAIL) || (st != QS_OK && n) ||
+		    n > QUEUE_MAX_RCPTS)
+			abort();
+		ipc_msg_init(&r, QUEUE_STATUS_RES, 0);
+		queue_status_res_put(&r, st, n);
+		for (uint32_t k = 0; k < n; k++) {
+			if (res[k].delivered > QD_UNKNOWN)
+				abort();
+			queue_status_res_put_one(&r, &res[k]);
+		}
+		same(&r, 0);
+		free(res);
+	}
+	ipc_msg_free(&m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > IPC_MAX_PAYLOAD)
@@ -210,5 +246,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	job(false);
 	job(true);
 	job_res();
+	status();
 	return 0;
 }

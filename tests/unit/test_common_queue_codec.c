@@ -305,6 +305,81 @@ static void test_replies(void)
 	}
 }
 
+static void status_res_msg(struct ipc_msg *out, uint32_t st, uint32_t n, uint32_t delivered,
+			   bool trailing)
+{
+	struct ipc_msg m;
+	ipc_msg_init(&m, QUEUE_STATUS_RES, 4);
+	queue_status_res_put(&m, st, n);
+	for (uint32_t i = 0; i < n; i++)
+		queue_status_res_put_one(&m, &(struct queue_rcpt_status){
+			i ? "b@y.test" : "a@x.test", i ? delivered : QD_YES, i ? "4.4.1" : "2.0.0",
+			i ? "no answer" : "delivered" });
+	if (trailing)
+		ipc_put_u32(&m, 0);
+	wire(&m, out);
+}
+
+static void test_status(void)
+{
+	for (int trailing = 0; trailing < 2; trailing++) {
+		struct ipc_msg m, r;
+		const char *qid, *user;
+		ipc_msg_init(&m, QUEUE_STATUS_REQ, 3);
+		queue_status_req_put(&m, "65A1B2C3D4E5F601", "u@x.test");
+		if (trailing)
+			ipc_put_u32(&m, 0);
+		wire(&m, &r);
+		CHECK(queue_status_req_get(&r, &qid, &user) == !trailing);
+		CHECK(trailing || (!strcmp(qid, "65A1B2C3D4E5F601") && !strcmp(user, "u@x.test")));
+		ipc_msg_free(&r);
+	}
+	/* a request needs a queue id and a user */
+	static const char *const bad[][2] = { { "65a1b2c3d4e5f601", "u" }, { "65A1B2C3D4E5F6", "u" },
+					      { "65A1B2C3D4E5F601", "" } };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct ipc_msg m, r;
+		const char *qid, *user;
+		ipc_msg_init(&m, QUEUE_STATUS_REQ, 3);
+		queue_status_req_put(&m, bad[i][0], bad[i][1]);
+		wire(&m, &r);
+		CHECK(!queue_status_req_get(&r, &qid, &user));
+		ipc_msg_free(&r);
+	}
+	struct ipc_msg m;
+	uint32_t st, n;
+	status_res_msg(&m, QS_OK, 2, QD_QUEUED, false);
+	struct queue_rcpt_status *r = queue_status_res_get(&m, &st, &n);
+	CHECK(r && st == QS_OK && n == 2);
+	if (r) {
+		CHECK_STR(r[0].addr, "a@x.test");
+		CHECK(r[0].delivered == QD_YES && r[1].delivered == QD_QUEUED);
+		CHECK_STR(r[1].status, "4.4.1");
+		CHECK_STR(r[1].text, "no answer");
+	}
+	free(r);
+	ipc_msg_free(&m);
+	status_res_msg(&m, QS_NOTFOUND, 0, QD_QUEUED, false);
+	r = queue_status_res_get(&m, &st, &n);
+	CHECK(r && st == QS_NOTFOUND && n == 0);
+	free(r);
+	ipc_msg_free(&m);
+	/* refused: bytes after the end, a delivered that is no QD_*, recipients
+	 * with a status other than OK, a status the message does not use */
+	status_res_msg(&m, QS_OK, 2, QD_NO, true);
+	CHECK(!queue_status_res_get(&m, &st, &n));
+	ipc_msg_free(&m);
+	status_res_msg(&m, QS_OK, 2, QD_UNKNOWN + 1, false);
+	CHECK(!queue_status_res_get(&m, &st, &n));
+	ipc_msg_free(&m);
+	status_res_msg(&m, QS_NOTFOUND, 1, QD_NO, false);
+	CHECK(!queue_status_res_get(&m, &st, &n));
+	ipc_msg_free(&m);
+	status_res_msg(&m, QS_REJECT, 0, QD_NO, false);
+	CHECK(!queue_status_res_get(&m, &st, &n));
+	ipc_msg_free(&m);
+}
+
 int main(void)
 {
 	test_commit();
@@ -313,5 +388,6 @@ int main(void)
 	test_job();
 	test_job_res();
 	test_small();
+	test_status();
 	return check_summary("queue_codec");
 }
