@@ -1109,7 +1109,8 @@ int mi_set_flags(struct mi *mi, uint32_t uid, uint32_t flags, const char *keywor
 		}
 	}
 	char *nn = name_with_flags(r.file, flags & MI_ALLFLAGS, kwl);
-	if (strcmp(nn, r.file)) {
+	bool renamed = strcmp(nn, r.file) != 0;
+	if (renamed) {
 		char *from = xasprintf("%s/cur/%s", mi->dir, r.file);
 		char *to = xasprintf("%s/cur/%s", mi->dir, nn);
 		cur_change_begin(mi);
@@ -1127,12 +1128,21 @@ int mi_set_flags(struct mi *mi, uint32_t uid, uint32_t flags, const char *keywor
 	} else {
 		free(nn);
 	}
+	bool same = !renamed && r.flags == (flags & MI_ALLFLAGS);
 	r.flags = flags & MI_ALLFLAGS;
 	if (keywords) {
 		/* each keyword spelled as the folder's keyword file has it (IMAP
 		 * keywords ignore case), so a rebuilt index reads back the same */
-		free(r.keywords);
+		char *was = r.keywords;
 		r.keywords = kwl ? mkw_names(&mi->kw, r.file, keywords) : xstrndup(keywords, MI_MAX_KEYWORDS_LEN);
+		same = same && !strcmp(was ? was : "", r.keywords);
+		free(was);
+	}
+	if (same) {
+		/* nothing changed: no new MODSEQ, so no IMAP client or JMAP
+		 * Email/changes sees a change that is none */
+		mi_rec_clear(&r);
+		return 0;
 	}
 	uint64_t old = r.modseq;
 	r.modseq = ++mi->h.modseq;

@@ -77,7 +77,7 @@ int mi_get(struct mi *mi, uint32_t uid, struct mi_rec *out);
 void mi_rec_clear(struct mi_rec *r);
 
 /* Set flags and keywords (NULL: unchanged) of uid: renames the file, bumps
- * MODSEQ. Keywords are kept as the folder spells them (mailkeywords.h): read
+ * MODSEQ; when they are what the record has already, nothing (no MODSEQ). Keywords are kept as the folder spells them (mailkeywords.h): read
  * the record back for the stored list. */
 int mi_set_flags(struct mi *mi, uint32_t uid, uint32_t flags, const char *keywords);
 /* Remove the message: unlink and drop its record. */

@@ -571,10 +571,11 @@ void cmd_store(struct session *s, struct ip *ip, bool uid)
 		/* keywords as the folder spells them */
 		bool got = mi_get(mi, m->uid, &now) == 1;
 		view_set_keywords(s->sel, idx[k], got ? now.keywords : nk, &c);
+		/* the record's: a STORE that changes nothing keeps its MODSEQ */
+		m->modseq = got ? now.modseq : mi_header(mi)->modseq;
 		if (got)
 			mi_rec_clear(&now);
 		free(nk);
-		m->modseq = mi_header(mi)->modseq;
 		if (!silent)
 			view_changes_flag(&c, m->uid);
 		else

@@ -986,3 +986,66 @@ def test_vacation_reply_once_per_sender_none_for_lists(srv, jm):
     srv.smtp_send(jm.user, [mail(lister, 7)], sender=lister)
     assert wait_for(srv.queue_empty, 30)
     assert inbox_messages(srv, lister) == []
+
+
+def changes(jm, kind, since):
+    return jm.call(f"{kind}/changes", {"accountId": jm.account, "sinceState": since})
+
+
+def state_of(jm, kind):
+    return jm.call(f"{kind}/get", {"accountId": jm.account, "ids": []})["state"]
+
+
+def test_changes_follow_a_concurrent_imap_session(srv, jm):
+    """Email/changes and Mailbox/changes against an IMAP session that stays
+    selected while JMAP reads: each change shows once, with the state /get
+    gives, and a STORE that changes nothing is no change (no new MODSEQ)."""
+    srv.append(jm.user, jm.pw, [msg("cc1"), msg("cc2"), msg("cc3")])
+    by_subject = {e["subject"]: e["id"] for e in get(jm, query(jm), ["subject"])}
+    e1, e2, e3 = by_subject["cc1"], by_subject["cc2"], by_subject["cc3"]
+    boxes = jm.call("Mailbox/get", {"accountId": jm.account})["list"]
+    inbox = next(m for m in boxes if m["role"] == "inbox")
+    est, mst = state_of(jm, "Email"), state_of(jm, "Mailbox")
+    c = imap(srv, jm)
+    c.select("INBOX")
+    # a flag set by the other session: the message and its mailbox's counts
+    c.store("1", "+FLAGS", "(\\Seen)")
+    ch = changes(jm, "Email", est)
+    assert (ch["created"], ch["updated"], ch["destroyed"]) == ([], [e1], [])
+    assert ch["newState"] == state_of(jm, "Email")
+    mch = changes(jm, "Mailbox", mst)
+    assert mch["updated"] == [inbox["id"]] and mch["created"] == mch["destroyed"] == []
+    assert "unreadEmails" in mch["updatedProperties"]
+    now = jm.call("Mailbox/get", {"accountId": jm.account, "ids": [inbox["id"]]})["list"][0]
+    assert now["unreadEmails"] == inbox["unreadEmails"] - 1
+    # the same flag again changes nothing: no MODSEQ, no change in JMAP
+    before = c.fetch("1", "(MODSEQ)")[1][0]
+    c.store("1", "+FLAGS", "(\\Seen)")
+    assert c.fetch("1", "(MODSEQ)")[1][0] == before
+    ch2 = changes(jm, "Email", ch["newState"])
+    assert ch2["updated"] == [] and ch2["newState"] == ch["newState"], ch2
+    mch2 = changes(jm, "Mailbox", mch["newState"])
+    assert mch2["updated"] == [] and mch2["newState"] == mch["newState"]
+    # IMAP then JMAP on one message: one update, both changes kept
+    c.store("2", "+FLAGS", "(\\Flagged)")
+    jm.call("Email/set", {"accountId": jm.account, "update": {e2: {"keywords/$seen": True}}})
+    flags = c.fetch("2", "(FLAGS)")[1][-1].decode()
+    assert "\\Seen" in flags and "\\Flagged" in flags, flags
+    ch3 = changes(jm, "Email", ch2["newState"])
+    assert (ch3["created"], ch3["updated"], ch3["destroyed"]) == ([], [e2], [])
+    assert get(jm, [e2], ["keywords"])[0]["keywords"] == {"$seen": True, "$flagged": True}
+    # COPY into a new folder and EXPUNGE of the original, by the session
+    c.create("Kept")
+    c.copy("3", "Kept")
+    c.store("3", "+FLAGS", "(\\Deleted)")
+    c.expunge()
+    c.logout()
+    ch4 = changes(jm, "Email", ch3["newState"])
+    assert ch4["destroyed"] == [e3] and ch4["updated"] == [] and len(ch4["created"]) == 1
+    copy = get(jm, ch4["created"], ["subject", "mailboxIds"])[0]
+    kept = changes(jm, "Mailbox", mch2["newState"])
+    assert copy["subject"] == "cc3" and list(copy["mailboxIds"]) == kept["created"]
+    assert kept["updated"] == [inbox["id"]]
+    assert ch4["newState"] == state_of(jm, "Email") and kept["newState"] == state_of(jm, "Mailbox")
+    again = changes(jm, "Email", ch4["newState"])
+    assert again["created"] == again["updated"] == again["destroyed"] == []

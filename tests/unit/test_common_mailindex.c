@@ -167,6 +167,11 @@ static void test_changed_since(void)
 	CHECK(mi_set_flags(mi, 4, MI_SEEN, NULL) == 0);
 	CHECK(mi_set_flags(mi, 2, MI_FLAGGED, "$x") == 0);
 	CHECK(mi_set_flags(mi, 4, MI_SEEN | MI_ANSWERED, NULL) == 0);
+	/* setting what the message has already is no change: no new MODSEQ */
+	uint64_t before = mi_header(mi)->modseq;
+	CHECK(mi_set_flags(mi, 4, MI_SEEN | MI_ANSWERED, NULL) == 0);
+	CHECK(mi_set_flags(mi, 2, MI_FLAGGED, "$X") == 0);	/* keywords ignore case */
+	CHECK(mi_header(mi)->modseq == before);
 	CHECK(mi_expunge(mi, 3) == 0);
 	CHECK(mi_changed_since(mi, m, &ch, &n) == 0 && n == 2);
 	CHECK(n == 2 && ch[0].uid == 2 && !strcmp(ch[0].keywords, "$x") && ch[1].uid == 4 &&
