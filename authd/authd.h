@@ -3,6 +3,7 @@
 #ifndef TERN_AUTHD_AUTHD_H
 #define TERN_AUTHD_AUTHD_H
 
+#include "common/auth_proto.h"
 #include "common/config.h"
 #include "common/ipc.h"
 #include "common/userdb.h"
@@ -100,6 +101,14 @@ bool login_client_ok(const char *client);
  * host); -1 directory error. Any thread. */
 int login_host(const char *service, const char *user, char host[USERDB_MAX_HOST + 1]);
 int handle_addresses(struct conn *c, struct ipc_msg *req);
+int handle_route(struct conn *c, struct ipc_msg *req);
+
+/* handle_expand.c: the EXPAND fields of a reply (EXPAND and ROUTE), and the
+ * log line of an expansion that is not plainly local mailboxes. */
+struct expansion;
+void expansion_put(struct ipc_msg *m, enum expand_status st, const struct expansion *x);
+void expansion_log(const char *address, enum expand_status st, const struct expansion *x,
+		   const char *error);
 
 /* lookup.c: a request answered from the directory. The handler fills a job
  * that begins with struct lookup (then its own fields) and submits it: work()
@@ -114,6 +123,16 @@ struct lookup {
 	void (*reply)(struct conn *c, struct lookup *l);
 };
 void lookup_submit(struct conn *c, struct lookup *l);
+
+/* A lookup of one address (RCPT, EXPAND, ROUTE, USER): its job begins with this. */
+struct addr_lookup {
+	struct lookup l;	/* first */
+	char address[AUTH_MAX_FIELD + 1];
+};
+/* Read the request's address into a new job of size bytes (beginning with
+ * struct addr_lookup) and submit it; -1 if the request is malformed. */
+int lookup_address(struct conn *c, struct ipc_msg *req, size_t size,
+		   void (*work)(struct lookup *l), void (*reply)(struct conn *c, struct lookup *l));
 
 /* token.c: the token for a successful login, "" without a run secret. */
 void token_for(const char *service, const char *user, char *out, size_t outlen);

@@ -8,8 +8,7 @@
 #include "common/util.h"
 
 struct addresses_job {
-	struct lookup l;	/* first */
-	char user[AUTH_MAX_FIELD + 1];
+	struct addr_lookup a;	/* first; a.address is the user */
 	char addr[AUTH_MAX_ADDRESSES][USERDB_MAX_ADDR];
 	int n;
 	char error[200];
@@ -18,7 +17,7 @@ struct addresses_job {
 static void work(struct lookup *l)
 {
 	struct addresses_job *j = (struct addresses_job *)l;
-	j->n = resolve_addresses(authd.dir, j->user, j->addr, AUTH_MAX_ADDRESSES);
+	j->n = resolve_addresses(authd.dir, j->a.address, j->addr, AUTH_MAX_ADDRESSES);
 	if (j->n < 0)
 		strlcpy_t(j->error, dir_last_error(), sizeof j->error);
 }
@@ -27,12 +26,12 @@ static void reply(struct conn *c, struct lookup *l)
 {
 	struct addresses_job *j = (struct addresses_job *)l;
 	if (j->n < 0) {
-		log_err("addresses: user=%.320s result=tempfail (directory: %s)", j->user, j->error);
+		log_err("addresses: user=%.320s result=tempfail (directory: %s)", j->a.address, j->error);
 		conn_abort(c, "address list: the directory cannot answer");
 		return;
 	}
 	struct ipc_msg m;
-	ipc_msg_init(&m, AUTH_ADDRESSES_RES, j->l.id);
+	ipc_msg_init(&m, AUTH_ADDRESSES_RES, j->a.l.id);
 	ipc_put_u32(&m, (uint32_t)j->n);
 	for (int i = 0; i < j->n; i++)
 		ipc_put_str(&m, j->addr[i]);
@@ -41,14 +40,5 @@ static void reply(struct conn *c, struct lookup *l)
 
 int handle_addresses(struct conn *c, struct ipc_msg *req)
 {
-	const char *user = ipc_get_str(req, AUTH_MAX_FIELD);
-	if (!ipc_end(req))
-		return -1;
-	struct addresses_job *j = xcalloc(1, sizeof *j);
-	j->l.id = req->hdr.id;
-	j->l.work = work;
-	j->l.reply = reply;
-	strlcpy_t(j->user, user, sizeof j->user);
-	lookup_submit(c, &j->l);
-	return 0;
+	return lookup_address(c, req, sizeof(struct addresses_job), work, reply);
 }

@@ -5,8 +5,7 @@
 #include "common/util.h"
 
 struct rcpt_job {
-	struct lookup l;	/* first */
-	char address[AUTH_MAX_FIELD + 1];
+	struct addr_lookup a;	/* first */
 	enum rcpt_kind kind;
 	char host[USERDB_MAX_HOST + 1];	/* RCPT_RELAY: the mailbox host */
 	char error[200];
@@ -15,7 +14,7 @@ struct rcpt_job {
 static void work(struct lookup *l)
 {
 	struct rcpt_job *j = (struct rcpt_job *)l;
-	j->kind = resolve_rcpt(authd.dir, authd.site, j->address, j->host);
+	j->kind = resolve_rcpt(authd.dir, authd.site, j->a.address, j->host);
 	if (j->kind == RCPT_TEMPFAIL)
 		strlcpy_t(j->error, dir_last_error(), sizeof j->error);
 }
@@ -24,11 +23,11 @@ static void reply(struct conn *c, struct lookup *l)
 {
 	struct rcpt_job *j = (struct rcpt_job *)l;
 	if (j->kind == RCPT_TEMPFAIL)
-		log_err("rcpt: address=%.320s result=tempfail (directory: %s)", j->address, j->error);
+		log_err("rcpt: address=%.320s result=tempfail (directory: %s)", j->a.address, j->error);
 	else
-		log_debug("rcpt: address=%.320s kind=%d", j->address, (int)j->kind);
+		log_debug("rcpt: address=%.320s kind=%d", j->a.address, (int)j->kind);
 	struct ipc_msg m;
-	ipc_msg_init(&m, AUTH_RCPT_RES, j->l.id);
+	ipc_msg_init(&m, AUTH_RCPT_RES, j->a.l.id);
 	ipc_put_u32(&m, j->kind);
 	ipc_put_str(&m, j->kind == RCPT_RELAY ? j->host : "");
 	conn_reply(c, &m);
@@ -36,14 +35,5 @@ static void reply(struct conn *c, struct lookup *l)
 
 int handle_rcpt(struct conn *c, struct ipc_msg *req)
 {
-	const char *address = ipc_get_str(req, AUTH_MAX_FIELD);
-	if (!ipc_end(req))
-		return -1;
-	struct rcpt_job *j = xcalloc(1, sizeof *j);
-	j->l.id = req->hdr.id;
-	j->l.work = work;
-	j->l.reply = reply;
-	strlcpy_t(j->address, address, sizeof j->address);
-	lookup_submit(c, &j->l);
-	return 0;
+	return lookup_address(c, req, sizeof(struct rcpt_job), work, reply);
 }

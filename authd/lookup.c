@@ -1,6 +1,7 @@
 /* lookup.c — requests answered from the directory: inline or on the lookup
  * threads (authd.h, struct lookup). */
 #include "authd/authd.h"
+#include "common/util.h"
 #include "common/workq.h"
 
 #include <stdlib.h>
@@ -37,4 +38,19 @@ void lookup_submit(struct conn *c, struct lookup *l)
 		return;
 	}
 	workq_submit(authd.lookq, lookup_work, lookup_done, l);
+}
+
+int lookup_address(struct conn *c, struct ipc_msg *req, size_t size,
+		   void (*work)(struct lookup *l), void (*reply)(struct conn *c, struct lookup *l))
+{
+	const char *address = ipc_get_str(req, AUTH_MAX_FIELD);
+	if (!ipc_end(req))
+		return -1;
+	struct addr_lookup *a = xcalloc(1, size);
+	a->l.id = req->hdr.id;
+	a->l.work = work;
+	a->l.reply = reply;
+	strlcpy_t(a->address, address, sizeof a->address);
+	lookup_submit(c, &a->l);
+	return 0;
 }

@@ -54,6 +54,7 @@ static const struct {
 	{ AUTH_USER_REQ, "USER", handle_user },
 	{ AUTH_SITE_LOGIN_REQ, "SITE_LOGIN", handle_site_login },
 	{ AUTH_ADDRESSES_REQ, "ADDRESSES", handle_addresses },
+	{ AUTH_ROUTE_REQ, "ROUTE", handle_route },
 };
 
 const char *conn_peer(const struct conn *c)

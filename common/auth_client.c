@@ -15,11 +15,7 @@ void auth_reply_free(struct auth_reply *r)
 	free(r->user);
 	free(r->token);
 	free(r->host);
-	for (size_t i = 0; i < r->n; i++) {
-		free(r->boxes[i].mailbox);
-		free(r->boxes[i].folder);
-	}
-	free(r->boxes);
+	auth_boxes_free(r->boxes, r->n);
 	for (size_t i = 0; i < r->naddr; i++)
 		free(r->addrs[i]);
 	free(r->addrs);
@@ -34,7 +30,8 @@ void auth_reply_tempfail(struct auth_reply *r, uint16_t req_type)
 	switch (req_type) {
 	case AUTH_LOGIN_REQ:
 	case AUTH_SITE_LOGIN_REQ: r->result = AUTH_TEMPFAIL; break;
-	case AUTH_RCPT_REQ: r->result = RCPT_TEMPFAIL; break;
+	case AUTH_RCPT_REQ:
+	case AUTH_ROUTE_REQ: r->result = RCPT_TEMPFAIL; r->expand = EXPAND_TEMPFAIL; break;
 	case AUTH_EXPAND_REQ: r->result = EXPAND_TEMPFAIL; break;
 	default: r->result = 0; break;
 	}
@@ -44,26 +41,7 @@ void auth_reply_tempfail(struct auth_reply *r, uint16_t req_type)
 
 static bool parse_expand(struct ipc_msg *m, struct auth_reply *r)
 {
-	uint32_t n = ipc_get_u32(m);
-	if (m->bad || n > AUTH_MAX_BOXES)
-		return false;
-	r->boxes = xcalloc(n ? n : 1, sizeof *r->boxes);
-	for (uint32_t i = 0; i < n && !m->bad; i++) {
-		const char *box = ipc_get_str(m, AUTH_MAX_FIELD);
-		const char *folder = ipc_get_str(m, AUTH_MAX_FIELD);
-		uint64_t q = ipc_get_u64(m);
-		uint32_t remote = ipc_get_u32(m);
-		if (m->bad || remote > 1) {
-			m->bad = true;
-			break;
-		}
-		r->boxes[i].mailbox = xstrdup(box);
-		r->boxes[i].folder = xstrdup(folder);
-		r->boxes[i].quota = q;
-		r->boxes[i].remote = remote;
-		r->n = i + 1;
-	}
-	return !m->bad;
+	return auth_boxes_get(m, AUTH_MAX_BOXES, &r->boxes, &r->n);
 }
 
 /* result holds n already */
@@ -97,11 +75,17 @@ static bool parse_fields(struct ipc_msg *m, struct auth_reply *r)
 		r->host = xstrdup(host);
 		return r->result <= AUTH_LOCKED;
 	}
-	case AUTH_RCPT_RES: {
+	case AUTH_RCPT_RES:
+	case AUTH_ROUTE_RES: {
 		const char *host = ipc_get_str(m, AUTH_MAX_FIELD);
 		if (m->bad)
 			return false;
 		r->host = xstrdup(host);
+		if (m->hdr.type == AUTH_ROUTE_RES) {
+			r->expand = ipc_get_u32(m);
+			if (m->bad || r->expand > EXPAND_TEMPFAIL || !parse_expand(m, r))
+				return false;
+		}
 		return r->result <= RCPT_RELAY;
 	}
 	case AUTH_SENDER_RES:
@@ -186,6 +170,12 @@ void auth_req_addresses(struct ipc_msg *m, uint32_t id, const char *user)
 {
 	ipc_msg_init(m, AUTH_ADDRESSES_REQ, id);
 	ipc_put_str(m, user);
+}
+
+void auth_req_route(struct ipc_msg *m, uint32_t id, const char *address)
+{
+	ipc_msg_init(m, AUTH_ROUTE_REQ, id);
+	ipc_put_str(m, address);
 }
 
 /* ---- blocking client ---- */

@@ -9,6 +9,7 @@
 #ifndef TERN_AUTH_CLIENT_H
 #define TERN_AUTH_CLIENT_H
 
+#include "common/auth_boxes.h"
 #include "common/auth_proto.h"
 
 #include <stdbool.h>
@@ -18,15 +19,9 @@
 struct ipc_msg;
 struct event_base;
 
-struct auth_mailbox {
-	char *mailbox;		/* user@domain */
-	char *folder;		/* "" = INBOX, else the +detail (deliverd checks .detail exists) */
-	uint64_t quota;		/* bytes, 0 = none */
-	bool remote;		/* mailbox is an address elsewhere: forward the message */
-};
 
 /* One reply, parsed and checked. `result` is the first u32 of the reply: an
- * auth_result (LOGIN), rcpt_kind (RCPT), 1/0 (SENDER, USER) or expand_status
+ * auth_result (LOGIN), rcpt_kind (RCPT, ROUTE), 1/0 (SENDER, USER) or expand_status
  * (EXPAND). A transport failure gives the TEMPFAIL value of the request's kind
  * (for SENDER and USER: 0 with tempfail set). */
 struct auth_reply {
@@ -35,10 +30,11 @@ struct auth_reply {
 	bool tempfail;		/* no answer from the service (down, timeout, bad reply) */
 	char *user;		/* LOGIN: canonical user */
 	char *token;		/* LOGIN: hand-off token ("" without a run secret) */
-	char *host;		/* RCPT: the mailbox host of an RCPT_RELAY; LOGIN: the user's
+	char *host;		/* RCPT, ROUTE: the mailbox host of an RCPT_RELAY; LOGIN: the user's
 				 * mailbox host when not this host ("" none) */
 	uint64_t quota;		/* USER */
-	size_t n;		/* EXPAND */
+	uint32_t expand;	/* ROUTE: the expand_status (EXPAND_UNKNOWN unless RCPT_LOCAL) */
+	size_t n;		/* EXPAND, ROUTE */
 	struct auth_mailbox *boxes;
 	size_t naddr;		/* ADDRESSES (result is naddr too) */
 	char **addrs;
@@ -62,6 +58,7 @@ void auth_req_sender(struct ipc_msg *m, uint32_t id, const char *user, const cha
 void auth_req_expand(struct ipc_msg *m, uint32_t id, const char *address);
 void auth_req_user(struct ipc_msg *m, uint32_t id, const char *user);
 void auth_req_addresses(struct ipc_msg *m, uint32_t id, const char *user);
+void auth_req_route(struct ipc_msg *m, uint32_t id, const char *address);
 
 /* ---- blocking ---- */
 struct auth_sync {
@@ -100,6 +97,7 @@ uint32_t auth_client_login(struct auth_client *c, const char *service, const cha
 uint32_t auth_client_site_login(struct auth_client *c, const char *service, const char *user,
 				const char *secret, const char *client_ip, auth_cb cb, void *arg);
 uint32_t auth_client_rcpt(struct auth_client *c, const char *address, auth_cb cb, void *arg);
+uint32_t auth_client_route(struct auth_client *c, const char *address, auth_cb cb, void *arg);
 uint32_t auth_client_sender(struct auth_client *c, const char *user, const char *address,
 			    auth_cb cb, void *arg);
 uint32_t auth_client_addresses(struct auth_client *c, const char *user, auth_cb cb, void *arg);

@@ -264,6 +264,13 @@ uint32_t auth_client_rcpt(struct auth_client *c, const char *address, auth_cb cb
 	return auth_client_call(c, &m, cb, arg);
 }
 
+uint32_t auth_client_route(struct auth_client *c, const char *address, auth_cb cb, void *arg)
+{
+	struct ipc_msg m;
+	auth_req_route(&m, 0, address);
+	return auth_client_call(c, &m, cb, arg);
+}
+
 uint32_t auth_client_sender(struct auth_client *c, const char *user, const char *address,
 			    auth_cb cb, void *arg)
 {

@@ -62,6 +62,15 @@ enum auth_msg {
 	AUTH_ADDRESSES_REQ,
 	/* u32 n (0: no such user; at most AUTH_MAX_ADDRESSES), n times str */
 	AUTH_ADDRESSES_RES,
+
+	/* address -> AUTH_ROUTE_RES: RCPT and, for a local recipient, EXPAND in
+	 * one round trip. The queue routes each recipient with it and hands the
+	 * expansion to the local agent with the job, so a delivery costs one
+	 * lookup, not two (queue_proto.h QUEUE_JOB). */
+	AUTH_ROUTE_REQ,
+	/* the fields of AUTH_RCPT_RES, then those of AUTH_EXPAND_RES (for a kind
+	 * other than RCPT_LOCAL: EXPAND_UNKNOWN and no mailboxes) */
+	AUTH_ROUTE_RES,
 };
 
 #define AUTH_MAX_ADDRESSES 64

@@ -227,6 +227,7 @@ void queue_job_put(struct ipc_msg *m, const struct queue_job *j)
 		ipc_put_str(m, r->orcpt);
 		ipc_put_u32(m, r->notify);
 		ipc_put_str(m, r->hop);
+		auth_boxes_put(m, r->boxes, r->nbox);
 	}
 	ipc_put_str(m, j->prepend);
 	ipc_put_fd(m, j->fd);
@@ -239,6 +240,8 @@ static void job_get_rcpt(struct ipc_msg *m, struct queue_job_rcpt *r)
 	r->orcpt = ipc_get_str(m, QUEUE_MAX_FIELD);
 	r->notify = ipc_get_u32(m);
 	r->hop = ipc_get_str(m, QUEUE_MAX_FIELD);
+	if (!m->bad && !auth_boxes_get(m, QUEUE_MAX_BOXES, &r->boxes, &r->nbox))
+		m->bad = true;
 }
 
 bool queue_job_get(struct ipc_msg *m, struct queue_job *j)
@@ -269,6 +272,8 @@ bool queue_job_get(struct ipc_msg *m, struct queue_job *j)
 
 void queue_job_done(struct queue_job *j)
 {
+	for (uint32_t k = 0; j->rcpt && k < j->nrcpt; k++)
+		auth_boxes_free(j->rcpt[k].boxes, j->rcpt[k].nbox);
 	free(j->rcpt);
 	j->rcpt = NULL;
 }

@@ -8,6 +8,7 @@
 #ifndef TERN_QUEUE_CODEC_H
 #define TERN_QUEUE_CODEC_H
 
+#include "common/auth_boxes.h"
 #include "common/ipc.h"
 
 #include <stdbool.h>
@@ -73,6 +74,10 @@ struct queue_job_rcpt {
 	uint32_t idx;		/* the recipient's index in queued's record */
 	const char *addr, *orcpt, *hop;
 	uint32_t notify;
+	/* local: the mailboxes queued's routing lookup expanded it to (decoded:
+	 * malloc'd, at most QUEUE_MAX_BOXES); nbox 0: the agent expands it */
+	struct auth_mailbox *boxes;
+	size_t nbox;
 };
 struct queue_job {
 	const char *qid, *sender, *envid, *prepend;
@@ -83,7 +88,9 @@ struct queue_job {
 };
 /* Encode all of j; the message takes j->fd. */
 void queue_job_put(struct ipc_msg *m, const struct queue_job *j);
-/* Decode: on success j->rcpt is malloc'd (queue_job_done frees it) and the
+/* Decode: on success j->rcpt and its boxes are malloc'd (queue_job_done
+ * frees them; a caller that keeps a recipient's boxes sets its boxes to NULL
+ * and nbox to 0 first) and the
  * caller owns j->fd; on failure (also: no fd, no recipient, more than
  * QUEUE_MAX_RCPTS) nothing is left to free. */
 bool queue_job_get(struct ipc_msg *m, struct queue_job *j);

@@ -37,6 +37,7 @@
 #define QUEUE_MAX_STATUS 16	/* an enhanced status code, "5.1.1" */
 #define QUEUE_MAX_ADMIN_CMD 32
 #define QUEUE_MAX_RCPTS 1000
+#define QUEUE_MAX_BOXES 1024	/* mailboxes of one recipient in a QUEUE_JOB (an EXPAND reply's limit) */
 #define QUEUE_MAX_PREPEND 16384
 #define QUEUE_AGENT_KEY_LEN 32
 
@@ -72,7 +73,10 @@ enum queue_msg {
 	 * if none), u32 ret (0 none, 1 FULL, 2 HDRS), u32 nrcpt, then nrcpt times:
 	 * u32 rcpt index, address, orcpt (xtext, "" if none), u32 notify
 	 * (DSN_NOTIFY_*, 0 = not given), hop (remote: the mailbox host of the
-	 * site to relay it to, docs/SCALING.md; "" = by MX); message fd attached (read-only; use pread
+	 * site to relay it to, docs/SCALING.md; "" = by MX), mailboxes (local:
+	 * the recipient's expansion from queued's AUTH_ROUTE lookup, in the
+	 * EXPAND reply's form, auth_boxes_put; u32 0 = none, the agent expands
+	 * it); message fd attached (read-only; use pread
 	 * from offset 0). The DSN fields let the remote agent pass DSN requests on
 	 * (RFC 3461 4).  * Last: prepend (header fields to put on top of the message, "" if none). */
 	QUEUE_JOB,

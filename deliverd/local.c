@@ -1,5 +1,6 @@
 /* local.c — the local delivery agent: takes QUEUE_JOBs from queued, expands each
- * recipient through the auth service (aliases, catch-all, +detail), and writes
+ * recipient through the auth service (aliases, catch-all, +detail) unless the
+ * job carries the expansion of queued's routing lookup, and writes
  * the message into every resulting Maildir on worker threads, so several
  * deliveries run at once; remote alias targets get a forwarded copy through the
  * queue (forward.c). One result per recipient goes back to queued. */
@@ -25,19 +26,13 @@
 
 #define MAX_BOXES 1000
 
-struct box {
-	char *mailbox, *folder;
-	uint64_t quota;
-	bool remote;		/* an address elsewhere: forwarded */
-};
-
 struct lrcpt {
 	uint32_t idx;
 	char *addr;
 	bool decided;		/* result already known (expansion failed) */
 	struct mresult res;
-	struct box *boxes;
-	uint32_t nbox;
+	struct auth_mailbox *boxes;	/* remote ones are forwarded */
+	size_t nbox;
 };
 
 struct ljob {
@@ -126,7 +121,7 @@ static void deliver_rcpt(struct ljob *j, struct lrcpt *r)
 {
 	uint32_t nlocal = 0, nremote = 0;
 	for (uint32_t b = 0; b < r->nbox; b++) {
-		struct box *bx = &r->boxes[b];
+		struct auth_mailbox *bx = &r->boxes[b];
 		if (bx->remote) {
 			nremote++;
 			continue;
@@ -184,11 +179,7 @@ static void job_work(void *arg)
 static void free_job(struct ljob *j)
 {
 	for (uint32_t k = 0; k < j->n; k++) {
-		for (uint32_t b = 0; b < j->r[k].nbox; b++) {
-			free(j->r[k].boxes[b].mailbox);
-			free(j->r[k].boxes[b].folder);
-		}
-		free(j->r[k].boxes);
+		auth_boxes_free(j->r[k].boxes, j->r[k].nbox);
 		free(j->r[k].addr);
 	}
 	free(j->r);
@@ -250,12 +241,11 @@ static void expand_cb(const struct auth_reply *rep, void *arg)
 		size_t n = rep->n < MAX_BOXES ? rep->n : MAX_BOXES;
 		r->boxes = xcalloc(n, sizeof *r->boxes);
 		for (size_t b = 0; b < n; b++) {
+			r->boxes[b] = rep->boxes[b];
 			r->boxes[b].mailbox = xstrdup(rep->boxes[b].mailbox);
 			r->boxes[b].folder = xstrdup(rep->boxes[b].folder);
-			r->boxes[b].quota = rep->boxes[b].quota;
-			r->boxes[b].remote = rep->boxes[b].remote;
 		}
-		r->nbox = (uint32_t)n;
+		r->nbox = n;
 	}
 	if (--j->pending == 0)
 		workq_submit(work, job_work, job_done, j);
@@ -277,12 +267,25 @@ static bool on_job(struct ipc_msg *m, uint64_t gen, void *arg)
 	/* envid, orcpt, notify: DSNs are queued's business; hop: the remote agent's */
 	j->r = xcalloc(q.nrcpt, sizeof *j->r);
 	for (uint32_t k = 0; k < q.nrcpt; k++) {
-		j->r[k].idx = q.rcpt[k].idx;
-		j->r[k].addr = xstrdup(q.rcpt[k].addr);
+		struct lrcpt *r = &j->r[k];
+		r->idx = q.rcpt[k].idx;
+		r->addr = xstrdup(q.rcpt[k].addr);
+		/* The queue's routing lookup expanded it already (none: ask). */
+		r->boxes = q.rcpt[k].boxes;
+		r->nbox = q.rcpt[k].nbox;
+		q.rcpt[k].boxes = NULL;
+		q.rcpt[k].nbox = 0;
+		j->pending += r->nbox == 0;
 	}
-	j->n = j->pending = q.nrcpt;
+	j->n = q.nrcpt;
 	queue_job_done(&q);
+	if (j->pending == 0) {
+		workq_submit(work, job_work, job_done, j);
+		return true;
+	}
 	for (uint32_t k = 0; k < j->n; k++) {
+		if (j->r[k].nbox)
+			continue;
 		struct expand_ctx *c = xcalloc(1, sizeof *c);
 		c->j = j;
 		c->k = k;

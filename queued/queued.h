@@ -33,6 +33,12 @@ struct qconf {
 
 enum { IF_IDLE = 0, IF_ROUTING, IF_LOCAL, IF_REMOTE, IF_JOB };
 
+struct auth_mailbox;
+struct qexp {
+	struct auth_mailbox *boxes;	/* auth_client.h; n == 0: the agent expands */
+	size_t n;
+};
+
 /* A message in memory: its record plus run-time state. */
 struct qent {
 	struct qmsg m;
@@ -44,6 +50,9 @@ struct qent {
 				 * memory only: RFC 8621's delivered "yes", not "unknown") */
 	char **hop;		/* per recipient: the mailbox host of the site to relay it to
 				 * (RCPT_RELAY), or NULL: MX routing; NULL until one is */
+	struct qexp *exp;	/* per recipient: its mailboxes as the routing lookup
+				 * expanded them, passed to the local agent with the job;
+				 * NULL until one is */
 	unsigned routing;	/* recipient lookups outstanding */
 	unsigned waiting;	/* bit 1 << QT_*: on that transport's wait list for an agent */
 	struct qent *hnext;
@@ -76,6 +85,7 @@ void flush_init(void);
 struct qent *store_get(const char *id);
 struct qent *store_add(struct qmsg *m);	/* takes m's contents */
 void store_remove(struct qent *e);		/* frees e */
+void store_set_exp(struct qent *e, uint32_t i, struct auth_mailbox *boxes, size_t n); /* takes boxes */
 void store_each(void (*fn)(struct qent *e, void *arg), void *arg);
 unsigned store_count(void);
 int store_save(struct qent *e);			/* index put, logs errors */

@@ -1,6 +1,6 @@
 /* sched.c — delivery scheduling. A message is routed the moment it is committed
  * (no polling): each due recipient is looked up at the auth service (local,
- * remote, unknown), then handed to a delivery agent as a QUEUE_JOB. Results
+ * remote, unknown; a local one's mailboxes with it), then handed to a delivery agent as a QUEUE_JOB. Results
  * update the recipients; deferrals retry with exponential back-off until the
  * queue lifetime ends, then bounce. One timer, set to the earliest due time. */
 #include "queued/queued.h"
@@ -48,6 +48,10 @@ struct waitent {
 };
 
 #define RETRY_SOON 5	/* seconds: the service or agent failed, not the delivery */
+/* Bytes of routed expansions one QUEUE_JOB carries (a message to many big
+ * lists would pass IPC_MAX_PAYLOAD); recipients past it are expanded by the
+ * agent, as they were before the queue passed expansions on. */
+#define JOB_BOXES_MAX (64 * 1024)
 
 struct waitlist {
 	struct waitent *head, **tail;
@@ -194,6 +198,20 @@ static void kick_waiting(void)
 	}
 }
 
+/* The recipient's mailboxes from its routing lookup, while the job's share
+ * of them lasts; past it (or with none) the agent expands it itself. The
+ * boxes stay e's: send_job drops them once the job is encoded. */
+static void lend_expansion(struct qent *e, struct queue_job_rcpt *rc, size_t *budget)
+{
+	struct qexp *x = e->exp ? &e->exp[rc->idx] : NULL;
+	size_t size = x && x->n ? auth_boxes_size(x->boxes, x->n) : 0;
+	if (size && size <= *budget) {
+		rc->boxes = x->boxes;
+		rc->nbox = x->n;
+		*budget -= size;
+	}
+}
+
 static void send_job(struct qent *e, struct agent *a, uint8_t mark)
 {
 	char *path = spool_path("msg", e->m.id);
@@ -217,18 +235,22 @@ static void send_job(struct qent *e, struct agent *a, uint8_t mark)
 		return;
 	}
 	struct queue_job_rcpt *rc = xcalloc(j->n, sizeof *rc);
+	size_t budget = JOB_BOXES_MAX;
 	for (uint32_t k = 0; k < j->n; k++) {
 		uint32_t i = j->idx[k];
 		e->inflight[i] = IF_JOB;
 		rc[k] = (struct queue_job_rcpt){ .idx = i, .addr = e->m.rcpt[i].addr,
 			.orcpt = e->m.rcpt[i].orcpt, .notify = e->m.rcpt[i].notify,
 			.hop = e->hop && e->hop[i] ? e->hop[i] : "" };
+		lend_expansion(e, &rc[k], &budget);
 	}
 	struct ipc_msg m;
 	ipc_msg_init(&m, QUEUE_JOB, 0);
 	queue_job_put(&m, &(struct queue_job){ .qid = e->m.id, .sender = e->m.sender,
 		.flags = e->m.flags, .size = e->m.size, .envid = e->m.envid, .ret = e->m.ret,
 		.nrcpt = j->n, .rcpt = rc, .prepend = e->m.prepend ? e->m.prepend : "", .fd = fd });
+	for (uint32_t k = 0; k < j->n; k++)
+		store_set_exp(e, j->idx[k], NULL, 0);	/* used once: a retry routes anew */
 	free(rc);
 	j->next = jobs;
 	jobs = j;
@@ -281,6 +303,24 @@ static void set_hop(struct qent *e, uint32_t i, const char *host)
 	e->hop[i] = host ? xstrdup(host) : NULL;
 }
 
+/* A local recipient's expansion, for the job; a failed or empty one is
+ * left to the agent, which asks again and decides (retry, bounce). */
+static void keep_expansion(struct qent *e, uint32_t i, const struct auth_reply *reply)
+{
+	if (reply->tempfail || reply->result != RCPT_LOCAL || reply->expand != EXPAND_OK ||
+	    reply->n == 0) {
+		store_set_exp(e, i, NULL, 0);
+		return;
+	}
+	struct auth_mailbox *b = xcalloc(reply->n, sizeof *b);
+	for (size_t k = 0; k < reply->n; k++) {
+		b[k] = reply->boxes[k];
+		b[k].mailbox = xstrdup(reply->boxes[k].mailbox);
+		b[k].folder = xstrdup(reply->boxes[k].folder);
+	}
+	store_set_exp(e, i, b, reply->n);
+}
+
 static void route_cb(const struct auth_reply *reply, void *arg)
 {
 	struct route_ctx *ctx = arg;
@@ -289,6 +329,7 @@ static void route_cb(const struct auth_reply *reply, void *arg)
 	free(ctx);
 	uint32_t kind = reply->tempfail ? RCPT_TEMPFAIL : reply->result;
 	e->inflight[i] = IF_IDLE;
+	keep_expansion(e, i, reply);
 	if (e->deleted) {
 		/* nothing */
 	} else if (kind == RCPT_LOCAL) {
@@ -342,7 +383,7 @@ void sched_kick(struct qent *e)
 		ctx->e = e;
 		ctx->i = due[k];
 		e->inflight[due[k]] = IF_ROUTING;
-		auth_client_rcpt(qauth, e->m.rcpt[due[k]].addr, route_cb, ctx);
+		auth_client_route(qauth, e->m.rcpt[due[k]].addr, route_cb, ctx);
 	}
 }
 

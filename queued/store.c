@@ -3,6 +3,7 @@
  * `mailctl queue rebuild`); every repair is logged. */
 #include "queued/queued.h"
 #include "queued/qindex.h"
+#include "common/auth_client.h"
 #include "common/log.h"
 #include "common/queue_codec.h"
 #include "common/util.h"
@@ -62,10 +63,26 @@ void store_remove(struct qent *e)
 	for (uint32_t i = 0; e->hop && i < e->m.nrcpt; i++)
 		free(e->hop[i]);
 	free(e->hop);
+	for (uint32_t i = 0; e->exp && i < e->m.nrcpt; i++)
+		auth_boxes_free(e->exp[i].boxes, e->exp[i].n);
+	free(e->exp);
 	qmsg_free(&e->m);
 	free(e->inflight);
 	free(e->local);
 	free(e);
+}
+
+void store_set_exp(struct qent *e, uint32_t i, struct auth_mailbox *boxes, size_t n)
+{
+	if (!e->exp && !n) {
+		auth_boxes_free(boxes, 0);
+		return;
+	}
+	if (!e->exp)
+		e->exp = xcalloc(e->m.nrcpt, sizeof *e->exp);
+	auth_boxes_free(e->exp[i].boxes, e->exp[i].n);
+	e->exp[i].boxes = boxes;
+	e->exp[i].n = n;
 }
 
 void store_each(void (*fn)(struct qent *e, void *arg), void *arg)

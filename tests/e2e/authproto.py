@@ -6,6 +6,7 @@ import struct
 
 (LOGIN, LOGIN_RES, RCPT, RCPT_RES, SENDER, SENDER_RES, EXPAND, EXPAND_RES, USER, USER_RES,
  SITE_LOGIN, SITE_LOGIN_RES) = range(100, 112)
+ADDRESSES, ADDRESSES_RES, ROUTE, ROUTE_RES = range(112, 116)
 AUTH_OK, AUTH_FAIL, AUTH_TEMPFAIL, AUTH_LOCKED = range(4)
 RCPT_LOCAL, RCPT_UNKNOWN, RCPT_REMOTE, RCPT_TEMPFAIL = range(4)
 EXPAND_OK, EXPAND_UNKNOWN, EXPAND_LOOP, EXPAND_TEMPFAIL = range(4)
@@ -97,9 +98,18 @@ class AuthConn:
         return self.call(USER, user)
 
     def expand(self, address):
-        out = self.call(EXPAND, address)
-        status, n, rest = out[0], out[1], out[2:]
-        # (mailbox, folder, quota) for local mailboxes, (address, "remote") for
-        # the remote addresses an alias forwards to
-        entries = [rest[i * 4:i * 4 + 4] for i in range(n)]
-        return status, [(e[0], "remote") if e[3] else tuple(e[:3]) for e in entries]
+        return boxes_of(self.call(EXPAND, address))
+
+    def route(self, address):
+        """(rcpt kind, mailbox host, expand status, mailboxes as expand() gives them)."""
+        out = self.call(ROUTE, address)
+        return (out[0], out[1], *boxes_of(out[2:]))
+
+
+def boxes_of(out):
+    status, n, rest = out[0], out[1], out[2:]
+    # (mailbox, folder, quota) for local mailboxes, (address, "remote") for
+    # the remote addresses an alias forwards to
+    assert len(rest) == 4 * n, out
+    entries = [rest[i * 4:i * 4 + 4] for i in range(n)]
+    return status, [(e[0], "remote") if e[3] else tuple(e[:3]) for e in entries]

@@ -204,6 +204,16 @@ def test_rcpt_sender_expand_user(authd):
     assert sorted(boxes) == [("alice@example.test", "x", 0), ("carol@far.test", "remote")]
     assert c.user("alice@example.test") == [1, 0]
     assert c.user("nobody@example.test") == [0, 0]
+    # ROUTE (the queue's lookup): RCPT's answer and, for a local recipient,
+    # EXPAND's, so the local agent needs no second round trip.
+    kind, host, st, boxes = c.route("fwd+x@example.test")
+    assert (kind, host, st) == (ap.RCPT_LOCAL, "", ap.EXPAND_OK)
+    assert sorted(boxes) == [("alice@example.test", "x", 0), ("carol@far.test", "remote")]
+    assert c.route("whoever@example.test") == (ap.RCPT_LOCAL, "", ap.EXPAND_OK,
+                                               [("bob@example.test", "", 5242880)])
+    assert c.route("someone@elsewhere.test") == (ap.RCPT_REMOTE, "", ap.EXPAND_UNKNOWN, [])
+    assert c.route("x@loop.test") == (ap.RCPT_UNKNOWN, "", ap.EXPAND_UNKNOWN, [])
+    assert c.route("a@loop.test")[:3] == (ap.RCPT_LOCAL, "", ap.EXPAND_LOOP)
     c.close()
 
 

@@ -5,6 +5,7 @@ run's agent key is refused and logged, and the mail still reaches the real
 agent. Before the key, such a process became the newest agent and was handed
 other users' messages."""
 import os
+import socket
 import subprocess
 import sys
 
@@ -12,11 +13,13 @@ import pytest
 
 from conftest import IS_ROOT
 from queue_env import QueueEnv, ensure_accounts
+import ternipc as ipc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SUITE = ["tern-smtpd", "tern-vmail", "tern-auth", "tern-pop3d", "tern-imapd",
          "tern-deliverd", "tern-queued"]
 ACCOUNTS = (SUITE + ["root"]) if IS_ROOT else [None]
+QUEUE_AGENT_HELLO, QUEUE_JOB = 205, 206
 REFUSAL = "asked to be a delivery agent without the agent key; refused"
 
 
@@ -86,3 +89,46 @@ def test_job_result_with_trailing_bytes_is_refused_and_the_mail_stays_queued(tmp
         e.wait_queue_empty()
     finally:
         e.stop()
+def read_job(m):
+    """The recipients of a QUEUE_JOB (queue_proto.h) with the mailboxes of
+    each: {address: [(mailbox, folder, quota, remote)]}."""
+    m.str(), m.str(), m.u32(), m._get(ipc.T_U64), m.str(), m.u32()  # id .. ret
+    out = {}
+    for _ in range(m.u32()):
+        m.u32()
+        addr = m.str()
+        m.str(), m.u32(), m.str()                  # orcpt, notify, hop
+        out[addr] = [(m.str(), m.str(), m._get(ipc.T_U64), m.u32()) for _ in range(m.u32())]
+    m.str()                                        # prepend
+    assert m.pos == len(m.fields)
+    return out
+
+
+def test_job_carries_the_routing_expansion(env):
+    """queued routes each recipient with one auth lookup (AUTH_ROUTE) and hands
+    the local agent the recipient's mailboxes with the job, so a delivery no
+    longer costs a second lookup (issue 17); the real agent delivers them."""
+    env.add_user("bob@example.test")
+    env.add_folder("bob@example.test", "news")
+    env.add_alias("team@example.test", ["alice@example.test", "bob@example.test",
+                                        "carol@far.test"])
+    env.kill("deliverd")
+    assert env.wait_log("delivery agent disconnected")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(env.path("run", "queue.sock"))
+    s.settimeout(20)
+    c = ipc.Conn(s)
+    c.send(ipc.Msg(QUEUE_AGENT_HELLO, 0).u32(0).bytes(env.agent_key))
+    env.sendmail("team+news@example.test", "alice@example.test",
+                 input="Subject: routed once\n\nbody\n")
+    m = c.recv()
+    s.close()        # the job is retried with the real agent
+    assert m is not None and m.type == QUEUE_JOB
+    assert read_job(m) == {
+        "team+news@example.test": [("alice@example.test", "news", 0, 0),
+                                   ("bob@example.test", "news", 0, 0),
+                                   ("carol@far.test", "", 0, 1)],
+        "alice@example.test": [("alice@example.test", "", 0, 0)]}
+    env.start_deliverd()
+    assert len(env.wait_mail("alice@example.test", count=2)) == 2
+    env.wait_mail("bob@example.test", folder="news")

@@ -40,9 +40,9 @@ static void check_address(const char *s)
 static void check_request(struct ipc_msg *m)
 {
 	/* Every request is strings only: read as many as its type has. */
-	static const int nfields[] = { 4, 0, 1, 0, 2, 0, 1, 0, 1, 0, 4, 0 };
+	static const int nfields[] = { 4, 0, 1, 0, 2, 0, 1, 0, 1, 0, 4, 0, 1, 0, 1, 0 };
 	unsigned t = m->hdr.type;
-	int n = t >= AUTH_LOGIN_REQ && t <= AUTH_SITE_LOGIN_RES ? nfields[t - AUTH_LOGIN_REQ] : 2;
+	int n = t >= AUTH_LOGIN_REQ && t <= AUTH_ROUTE_RES ? nfields[t - AUTH_LOGIN_REQ] : 2;
 	for (int i = 0; i < n; i++) {
 		const char *s = ipc_get_str(m, AUTH_MAX_FIELD);
 		if (s) {
@@ -57,7 +57,7 @@ static void check_request(struct ipc_msg *m)
 static void check_reply(const uint8_t *data, size_t size)
 {
 	struct ipc_msg m;
-	for (uint16_t req = AUTH_LOGIN_REQ; req <= AUTH_SITE_LOGIN_REQ; req += 2) {
+	for (uint16_t req = AUTH_LOGIN_REQ; req <= AUTH_ROUTE_REQ; req += 2) {
 		if (ipc_decode(data, size, &m) <= 0)
 			return;
 		m.hdr.type = (uint16_t)(req + 1);	/* parse the payload as each reply */

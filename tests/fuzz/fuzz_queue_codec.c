@@ -5,9 +5,10 @@
  * status request and answer (QUEUE_STATUS_REQ/RES) included.
  *
  * Invariants checked: what a decoder accepts passes the checks it promises
- * (a valid queue id, a valid prepend, counts in range), and its encoder turns
- * the decoded fields back into the very bytes of the input (the commit's empty
- * prepend, which decodes as none, excepted). Run: make fuzz (long) or make
+ * (a valid queue id, a valid prepend, counts in range, a job's mailbox lists
+ * included), and its encoder turns the decoded fields back into the very
+ * bytes of the input (the commit's empty prepend, which decodes as none,
+ * excepted). Run: make fuzz (long) or make
  * fuzz-smoke (make check). */
 #include "tests/fuzz/fuzz_ipc.h"
 #include "common/ipc.h"
@@ -162,9 +163,15 @@ static void job(bool with_fd)
 		if (j.fd < 0 || !queue_id_valid(j.qid) || !j.nrcpt || j.nrcpt > QUEUE_MAX_RCPTS ||
 		    !queue_prepend_valid(j.prepend))
 			abort();
-		for (uint32_t k = 0; k < j.nrcpt; k++)
-			if (!j.rcpt[k].addr || !j.rcpt[k].orcpt || !j.rcpt[k].hop)
+		for (uint32_t k = 0; k < j.nrcpt; k++) {
+			const struct queue_job_rcpt *rc = &j.rcpt[k];
+			if (!rc->addr || !rc->orcpt || !rc->hop || rc->nbox > QUEUE_MAX_BOXES ||
+			    (rc->nbox && !rc->boxes))
 				abort();
+			for (size_t b = 0; b < rc->nbox; b++)
+				if (!rc->boxes[b].mailbox || !rc->boxes[b].folder)
+					abort();
+		}
 		ipc_msg_init(&r, QUEUE_JOB, 0);
 		queue_job_put(&r, &j);	/* takes j.fd */
 		queue_job_done(&j);

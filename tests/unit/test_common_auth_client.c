@@ -120,6 +120,42 @@ static void test_parse(void)
 	CHECK(!parse(&m, AUTH_EXPAND_REQ, &r));
 	auth_reply_free(&r);
 
+	ipc_msg_init(&m, AUTH_ROUTE_RES, 1);	/* RCPT's fields, then EXPAND's */
+	ipc_put_u32(&m, RCPT_LOCAL);
+	ipc_put_str(&m, "");
+	ipc_put_u32(&m, EXPAND_OK);
+	ipc_put_u32(&m, 2);
+	ipc_put_str(&m, "a@x.test"); ipc_put_str(&m, "lists"); ipc_put_u64(&m, 5); ipc_put_u32(&m, 0);
+	ipc_put_str(&m, "c@far.test"); ipc_put_str(&m, ""); ipc_put_u64(&m, 0); ipc_put_u32(&m, 1);
+	CHECK(parse(&m, AUTH_ROUTE_REQ, &r) && r.result == RCPT_LOCAL && r.expand == EXPAND_OK);
+	CHECK(r.n == 2 && r.boxes[0].quota == 5 && r.boxes[1].remote);
+	CHECK_STR(r.boxes[0].folder, "lists");
+	auth_reply_free(&r);
+
+	ipc_msg_init(&m, AUTH_ROUTE_RES, 1);	/* the expansion is missing */
+	ipc_put_u32(&m, RCPT_LOCAL);
+	ipc_put_str(&m, "");
+	CHECK(!parse(&m, AUTH_ROUTE_REQ, &r) && r.tempfail && r.result == RCPT_TEMPFAIL &&
+	      r.expand == EXPAND_TEMPFAIL && r.n == 0);
+	auth_reply_free(&r);
+
+	ipc_msg_init(&m, AUTH_ROUTE_RES, 1);	/* out-of-range expand status */
+	ipc_put_u32(&m, RCPT_REMOTE);
+	ipc_put_str(&m, "");
+	ipc_put_u32(&m, 9);
+	ipc_put_u32(&m, 0);
+	CHECK(!parse(&m, AUTH_ROUTE_REQ, &r) && r.result == RCPT_TEMPFAIL);
+	auth_reply_free(&r);
+
+	ipc_msg_init(&m, AUTH_ROUTE_RES, 1);	/* a mailbox cut short */
+	ipc_put_u32(&m, RCPT_LOCAL);
+	ipc_put_str(&m, "");
+	ipc_put_u32(&m, EXPAND_OK);
+	ipc_put_u32(&m, 1);
+	ipc_put_str(&m, "a@x.test"); ipc_put_str(&m, "");
+	CHECK(!parse(&m, AUTH_ROUTE_REQ, &r) && r.n == 0 && !r.boxes);
+	auth_reply_free(&r);
+
 	ipc_msg_init(&m, AUTH_USER_RES, 1);
 	ipc_put_u32(&m, 1);
 	ipc_put_u64(&m, 1 << 20);
@@ -153,6 +189,34 @@ static void test_parse(void)
 	ipc_put_str(&m, "");
 	CHECK(!parse(&m, AUTH_ADDRESSES_REQ, &r));
 	auth_reply_free(&r);
+}
+
+/* The mailbox list as QUEUE_JOB carries it: what is put is what is got, its
+ * size is what it takes, and a list longer than the reader's limit is refused. */
+static void test_boxes(void)
+{
+	struct auth_mailbox in[2] = { { "a@x.test", "lists", 7, false }, { "c@far.test", "", 0, true } };
+	struct ipc_msg m;
+	ipc_msg_init(&m, 1, 0);
+	auth_boxes_put(&m, in, 2);
+	CHECK(m.hdr.len == auth_boxes_size(in, 2));
+	auth_boxes_put(&m, NULL, 0);
+	auth_boxes_put(&m, in, 2);
+	size_t len;
+	unsigned char *wire = ipc_encode(&m, &len);
+	ipc_msg_free(&m);
+	CHECK(ipc_decode(wire, len, &m) == (long)len);
+	free(wire);
+	struct auth_mailbox *b;
+	size_t n;
+	CHECK(auth_boxes_get(&m, 2, &b, &n) && n == 2 && b[0].quota == 7 && b[1].remote);
+	CHECK_STR(b[0].folder, "lists");
+	CHECK_STR(b[1].mailbox, "c@far.test");
+	auth_boxes_free(b, n);
+	CHECK(auth_boxes_get(&m, 2, &b, &n) && n == 0);
+	auth_boxes_free(b, n);
+	CHECK(!auth_boxes_get(&m, 1, &b, &n) && n == 0 && !b && m.bad);
+	ipc_msg_free(&m);
 }
 
 /* ---- a scripted server ---- */
@@ -290,6 +354,7 @@ static void test_async(void)
 int main(void)
 {
 	test_parse();
+	test_boxes();
 	test_async();
 	auth_reply_free(&got);
 	return check_summary("auth_client");

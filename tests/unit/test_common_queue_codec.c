@@ -115,8 +115,11 @@ static void test_ids_and_prepends(void)
 /* A QUEUE_JOB with two recipients, maybe with a field after its end. */
 static void job_msg(struct ipc_msg *out, bool trailing, bool fd)
 {
+	struct auth_mailbox boxes[2] = { { "b@y.test", "news", 100, false },
+					 { "d@far.test", "", 0, true } };
 	struct queue_job_rcpt rc[2] = {
-		{ .idx = 0, .addr = "b@y.test", .orcpt = "", .notify = 0, .hop = "" },
+		{ .idx = 0, .addr = "b@y.test", .orcpt = "", .notify = 0, .hop = "",
+		  .boxes = boxes, .nbox = 2 },
 		{ .idx = 3, .addr = "c@z.test", .orcpt = "rfc822;c@z.test", .notify = 6,
 		  .hop = "mx.z.test" } };
 	struct ipc_msg m;
@@ -150,6 +153,13 @@ static void test_job(void)
 	CHECK_STR(j.rcpt[0].addr, "b@y.test");
 	CHECK_STR(j.rcpt[1].orcpt, "rfc822;c@z.test");
 	CHECK_STR(j.rcpt[1].hop, "mx.z.test");
+	/* the routing lookup's mailboxes: the first recipient's two, none for the other */
+	CHECK(j.rcpt[0].nbox == 2 && j.rcpt[1].nbox == 0);
+	CHECK_STR(j.rcpt[0].boxes[0].mailbox, "b@y.test");
+	CHECK_STR(j.rcpt[0].boxes[0].folder, "news");
+	CHECK(j.rcpt[0].boxes[0].quota == 100 && !j.rcpt[0].boxes[0].remote);
+	CHECK_STR(j.rcpt[0].boxes[1].mailbox, "d@far.test");
+	CHECK(j.rcpt[0].boxes[1].remote);
 	close(j.fd);
 	queue_job_done(&j);
 	ipc_msg_free(&m);
@@ -159,6 +169,65 @@ static void test_job(void)
 	ipc_msg_free(&m);
 	job_msg(&m, false, false);
 	CHECK(!queue_job_get(&m, &j));
+	ipc_msg_free(&m);
+}
+
+/* A one-recipient QUEUE_JOB whose mailbox list says n boxes and holds
+ * `have` of them, each with `remote` as its remote flag. */
+static void boxes_msg(struct ipc_msg *out, uint32_t n, uint32_t have, uint32_t remote)
+{
+	struct ipc_msg m;
+	ipc_msg_init(&m, QUEUE_JOB, 0);
+	ipc_put_str(&m, "65A1B2C3D4E5F601");
+	ipc_put_str(&m, "a@x.test");
+	ipc_put_u32(&m, 0);
+	ipc_put_u64(&m, 10);
+	ipc_put_str(&m, "");
+	ipc_put_u32(&m, 0);
+	ipc_put_u32(&m, 1);
+	ipc_put_u32(&m, 0);
+	ipc_put_str(&m, "b@y.test");
+	ipc_put_str(&m, "");
+	ipc_put_u32(&m, 0);
+	ipc_put_str(&m, "");
+	ipc_put_u32(&m, n);
+	for (uint32_t i = 0; i < have; i++) {
+		ipc_put_str(&m, "b@y.test");
+		ipc_put_str(&m, "");
+		ipc_put_u64(&m, 0);
+		ipc_put_u32(&m, remote);
+	}
+	ipc_put_str(&m, "");
+	wire(&m, out);
+	out->fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* A job's mailbox list out of range is refused as a whole. */
+static void test_job_boxes(void)
+{
+	struct ipc_msg m;
+	struct queue_job j;
+	boxes_msg(&m, 2, 2, 1);
+	CHECK(queue_job_get(&m, &j) && j.rcpt[0].nbox == 2 && j.rcpt[0].boxes[1].remote);
+	close(j.fd);
+	queue_job_done(&j);
+	ipc_msg_free(&m);
+	boxes_msg(&m, 1, 1, 2);		/* remote is 0 or 1 */
+	CHECK(!queue_job_get(&m, &j));
+	ipc_msg_free(&m);
+	boxes_msg(&m, 3, 2, 0);		/* fewer boxes than counted */
+	CHECK(!queue_job_get(&m, &j));
+	ipc_msg_free(&m);
+	boxes_msg(&m, 1000000, 1, 0);	/* a count the message cannot hold */
+	CHECK(!queue_job_get(&m, &j));
+	ipc_msg_free(&m);
+	boxes_msg(&m, QUEUE_MAX_BOXES + 1, QUEUE_MAX_BOXES + 1, 0);
+	CHECK(!queue_job_get(&m, &j));
+	ipc_msg_free(&m);
+	boxes_msg(&m, QUEUE_MAX_BOXES, QUEUE_MAX_BOXES, 0);
+	CHECK(queue_job_get(&m, &j) && j.rcpt[0].nbox == QUEUE_MAX_BOXES);
+	close(j.fd);
+	queue_job_done(&j);
 	ipc_msg_free(&m);
 }
 
@@ -386,6 +455,7 @@ int main(void)
 	test_replies();
 	test_ids_and_prepends();
 	test_job();
+	test_job_boxes();
 	test_job_res();
 	test_small();
 	test_status();
