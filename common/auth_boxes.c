@@ -17,6 +17,17 @@ void auth_boxes_free(struct auth_mailbox *b, size_t n)
 	free(b);
 }
 
+struct auth_mailbox *auth_boxes_dup(const struct auth_mailbox *b, size_t n)
+{
+	struct auth_mailbox *x = xcalloc(n ? n : 1, sizeof *x);
+	for (size_t i = 0; i < n; i++) {
+		x[i] = b[i];
+		x[i].mailbox = xstrdup(b[i].mailbox);
+		x[i].folder = xstrdup(b[i].folder);
+	}
+	return x;
+}
+
 void auth_boxes_put(struct ipc_msg *m, const struct auth_mailbox *b, size_t n)
 {
 	ipc_put_u32(m, (uint32_t)n);

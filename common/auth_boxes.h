@@ -24,6 +24,8 @@ void auth_boxes_put(struct ipc_msg *m, const struct auth_mailbox *b, size_t n);
  * to free, when malformed or longer than max. */
 bool auth_boxes_get(struct ipc_msg *m, size_t max, struct auth_mailbox **b, size_t *n);
 void auth_boxes_free(struct auth_mailbox *b, size_t n);
+/* A copy of the n boxes b (malloc'd, never NULL; auth_boxes_free). */
+struct auth_mailbox *auth_boxes_dup(const struct auth_mailbox *b, size_t n);
 /* Bytes the list takes in a message (to keep one under IPC_MAX_PAYLOAD). */
 size_t auth_boxes_size(const struct auth_mailbox *b, size_t n);
 

@@ -239,12 +239,7 @@ static void expand_cb(const struct auth_reply *rep, void *arg)
 		decide(r, MD_BOUNCE, "5.1.1", "unknown user: no such mailbox");
 	} else {
 		size_t n = rep->n < MAX_BOXES ? rep->n : MAX_BOXES;
-		r->boxes = xcalloc(n, sizeof *r->boxes);
-		for (size_t b = 0; b < n; b++) {
-			r->boxes[b] = rep->boxes[b];
-			r->boxes[b].mailbox = xstrdup(rep->boxes[b].mailbox);
-			r->boxes[b].folder = xstrdup(rep->boxes[b].folder);
-		}
+		r->boxes = auth_boxes_dup(rep->boxes, n);
 		r->nbox = n;
 	}
 	if (--j->pending == 0)

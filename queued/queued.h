@@ -96,6 +96,14 @@ int store_recover(bool at_start, char *summary, size_t len);
 extern bool sched_paused;
 void sched_init(void);
 void sched_kick(struct qent *e);		/* try to deliver now */
+/* Route a message's recipients while its commit is made durable: at the commit
+ * request, sched_preroute (NULL when deliveries could not start anyway); once
+ * committed, sched_kick_routed (takes p; p NULL: sched_kick), or on failure
+ * sched_preroute_drop. */
+struct preroute;
+struct preroute *sched_preroute(const struct qmsg *m);
+void sched_kick_routed(struct qent *e, struct preroute *p);
+void sched_preroute_drop(struct preroute *p);
 void sched_kick_all(void);
 void sched_rearm(void);				/* recompute the retry timer (full scan) */
 void sched_rearm_one(struct qent *e);		/* e changed: maybe fire earlier */

@@ -312,21 +312,13 @@ static void keep_expansion(struct qent *e, uint32_t i, const struct auth_reply *
 		store_set_exp(e, i, NULL, 0);
 		return;
 	}
-	struct auth_mailbox *b = xcalloc(reply->n, sizeof *b);
-	for (size_t k = 0; k < reply->n; k++) {
-		b[k] = reply->boxes[k];
-		b[k].mailbox = xstrdup(reply->boxes[k].mailbox);
-		b[k].folder = xstrdup(reply->boxes[k].folder);
-	}
-	store_set_exp(e, i, b, reply->n);
+	store_set_exp(e, i, auth_boxes_dup(reply->boxes, reply->n), reply->n);
 }
 
-static void route_cb(const struct auth_reply *reply, void *arg)
+/* Recipient i of e is routed: mark it for its transport, or decide it
+ * (unknown: bounce; lookup failed: retry); the last one dispatches. */
+static void apply_route(struct qent *e, uint32_t i, const struct auth_reply *reply)
 {
-	struct route_ctx *ctx = arg;
-	struct qent *e = ctx->e;
-	uint32_t i = ctx->i;
-	free(ctx);
 	uint32_t kind = reply->tempfail ? RCPT_TEMPFAIL : reply->result;
 	e->inflight[i] = IF_IDLE;
 	keep_expansion(e, i, reply);
@@ -354,6 +346,144 @@ static void route_cb(const struct auth_reply *reply, void *arg)
 	e->busy--;
 	if (--e->routing == 0)
 		dispatch_routed(e);
+}
+
+static void route_cb(const struct auth_reply *reply, void *arg)
+{
+	struct route_ctx *ctx = arg;
+	struct qent *e = ctx->e;
+	uint32_t i = ctx->i;
+	free(ctx);
+	apply_route(e, i, reply);
+}
+
+/* ---- routing while the commit is made durable ----
+ * A new message's recipients are looked up as soon as its commit request
+ * arrives, while a worker thread fsyncs the file and the group commit syncs
+ * the directory and the log: the answers wait here and are applied only once
+ * the message is committed (sched_kick_routed), so nothing is delivered that
+ * the client was not told is queued, and the lookup is no longer between the
+ * 250 and the delivery. */
+struct preroute {
+	struct qent *e;		/* set once committed and adopted; NULL before */
+	bool dead;		/* the commit failed, or the answers are not wanted */
+	uint32_t n, left;	/* recipients; lookups outstanding */
+	bool *got;
+	struct auth_reply *res;	/* answers that came before e */
+};
+
+struct preroute_ctx {
+	struct preroute *p;
+	uint32_t i;
+};
+
+static void preroute_free(struct preroute *p)
+{
+	for (uint32_t i = 0; i < p->n; i++)
+		if (p->got[i])
+			auth_reply_free(&p->res[i]);
+	free(p->got);
+	free(p->res);
+	free(p);
+}
+
+/* Keep what route_cb reads of an answer: kind, host, expansion. */
+static void reply_keep(struct auth_reply *dst, const struct auth_reply *src)
+{
+	memset(dst, 0, sizeof *dst);
+	dst->type = src->type;
+	dst->result = src->result;
+	dst->tempfail = src->tempfail;
+	dst->expand = src->expand;
+	dst->host = xstrdup(src->host ? src->host : "");
+	dst->boxes = auth_boxes_dup(src->boxes, src->n);
+	dst->n = src->n;
+}
+
+static void preroute_cb(const struct auth_reply *reply, void *arg)
+{
+	struct preroute_ctx *ctx = arg;
+	struct preroute *p = ctx->p;
+	uint32_t i = ctx->i;
+	free(ctx);
+	p->left--;
+	if (p->e) {
+		struct qent *e = p->e;
+		if (p->left == 0)
+			preroute_free(p);
+		apply_route(e, i, reply);	/* the last one may dispatch and finish e */
+		return;
+	}
+	if (!p->dead) {
+		reply_keep(&p->res[i], reply);
+		p->got[i] = true;
+	}
+	if (p->dead && p->left == 0)
+		preroute_free(p);
+}
+
+struct preroute *sched_preroute(const struct qmsg *m)
+{
+	if (sched_paused || !agents || m->held || m->nrcpt == 0)
+		return NULL;
+	struct preroute *p = xcalloc(1, sizeof *p);
+	p->n = p->left = m->nrcpt;
+	p->got = xcalloc(m->nrcpt, sizeof *p->got);
+	p->res = xcalloc(m->nrcpt, sizeof *p->res);
+	for (uint32_t i = 0; i < m->nrcpt; i++) {
+		struct preroute_ctx *ctx = xmalloc(sizeof *ctx);
+		ctx->p = p;
+		ctx->i = i;
+		auth_client_route(qauth, m->rcpt[i].addr, preroute_cb, ctx);
+	}
+	return p;
+}
+
+void sched_preroute_drop(struct preroute *p)
+{
+	if (!p)
+		return;
+	p->dead = true;
+	if (p->left == 0)
+		preroute_free(p);
+}
+
+void sched_kick_routed(struct qent *e, struct preroute *p)
+{
+	if (!p)
+		return sched_kick(e);
+	bool all_due = p->n == e->m.nrcpt;
+	for (uint32_t i = 0; all_due && i < e->m.nrcpt; i++)
+		all_due = e->m.rcpt[i].state == RS_PENDING && e->inflight[i] == IF_IDLE;
+	if (sched_paused || e->m.held || e->deleted || e->removing || e->routing || !agents ||
+	    !all_due) {
+		sched_preroute_drop(p);
+		return sched_kick(e);
+	}
+	/* As sched_kick would: every recipient is routing until its answer is applied. */
+	e->routing += p->n;
+	e->busy += p->n;
+	for (uint32_t i = 0; i < p->n; i++)
+		e->inflight[i] = IF_ROUTING;
+	uint32_t n = p->n;
+	bool *got = xmalloc(n * sizeof *got);
+	memcpy(got, p->got, n * sizeof *got);
+	struct auth_reply *res = p->res;
+	p->res = xcalloc(n, sizeof *p->res);
+	memset(p->got, 0, n * sizeof *p->got);
+	if (p->left)
+		p->e = e;	/* the answers still out go straight to e */
+	else
+		preroute_free(p);
+	/* The last apply_route may dispatch and finish e: nothing touches e after. */
+	for (uint32_t i = 0; i < n; i++) {
+		if (got[i]) {
+			apply_route(e, i, &res[i]);
+			auth_reply_free(&res[i]);
+		}
+	}
+	free(res);
+	free(got);
 }
 
 void sched_kick(struct qent *e)

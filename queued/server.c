@@ -66,6 +66,7 @@ struct commit {
 	int fd;
 	struct qmsg m;
 	int err;
+	struct preroute *route;	/* recipients looked up meanwhile (sched.c) */
 };
 
 static struct client *find_client(uint64_t cid)
@@ -142,8 +143,9 @@ static void commit_flushed(void *arg, int err)
 		 (unsigned long long)k->m.size, k->m.nrcpt, k->m.client,
 		 *k->m.authuser ? ", sasl_username=" : "", k->m.authuser);
 	struct qent *e = store_add(&k->m);
+	struct preroute *route = k->route;
 	free(k);
-	sched_kick(e);
+	sched_kick_routed(e, route);
 }
 
 static void commit_fail(struct commit *k, const char *where, int err)
@@ -153,6 +155,7 @@ static void commit_fail(struct commit *k, const char *where, int err)
 		full ? ": spool file system full" : "");
 	reply_commit(k->cid, k->reqid, full ? QS_NOSPACE : QS_TEMPFAIL, k->m.id,
 		     full ? "insufficient system storage" : "queue file write error");
+	sched_preroute_drop(k->route);
 	qmsg_free(&k->m);
 	free(k);
 }
@@ -294,6 +297,7 @@ static bool handle_commit(struct client *c, struct ipc_msg *m)
 	k->m.arrival = unix_now();
 	for (uint32_t i = 0; i < k->m.nrcpt; i++)
 		k->m.rcpt[i].next_attempt = k->m.arrival;
+	k->route = sched_preroute(&k->m);
 	workq_submit(qwork, commit_work, commit_done, k);
 	return true;
 }
