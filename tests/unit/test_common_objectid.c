@@ -43,6 +43,9 @@ static void test_email(void)
 	objectid_email("1700000000.M1P2Q3.host:2,S", e2);
 	objectid_email("1700000000.M1P2Q3.host:2,FRSa", e3);
 	CHECK(objectid_valid(e1, 'E'));
+	/* the first 12 bytes of SHA-256("1700000000.M1P2Q3.host") in hex (Python's
+	 * hashlib): ids are stored in journals and must never change */
+	CHECK_STR(e1, "E47ea1b12ba253506649264a6");
 	CHECK_STR(e1, e2);		/* flags are not part of the identity */
 	CHECK_STR(e1, e3);
 	objectid_email("1700000000.M1P2Q4.host:2,S", e2);
