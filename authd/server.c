@@ -246,9 +246,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		bool ok = dispatch(c, &m);
-		if (m.data)	/* a LOGIN request holds a password */
-			explicit_bzero(m.data, m.hdr.len);
-		ipc_msg_free(&m);
+		ipc_msg_free(&m);	/* sensitive (the connection's): wiped */
 		if (!ok) {
 			conn_free(c);
 			return;
@@ -279,6 +277,7 @@ static void accept_cb(int s, struct sockaddr *sa, int salen, void *arg)
 	}
 	struct conn *c = xcalloc(1, sizeof *c);
 	ipc_conn_init(&c->ic, s);
+	ipc_conn_sensitive(&c->ic);	/* passwords in, login tokens out */
 	snprintf(c->peer, sizeof c->peer, "uid=%u pid=%d", uid, pid);
 	c->rev = event_new(authd.base, s, EV_READ | EV_PERSIST, read_cb, c);
 	c->wev = event_new(authd.base, s, EV_WRITE, write_cb, c);

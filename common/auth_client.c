@@ -123,6 +123,7 @@ static void req_login(struct ipc_msg *m, uint16_t type, uint32_t id, const char 
 		      const char *user, const char *password, const char *client_ip)
 {
 	ipc_msg_init(m, type, id);
+	m->sensitive = true;	/* wiped wherever it is copied, grown or freed */
 	ipc_put_str(m, service);
 	ipc_put_str(m, user);
 	ipc_put_str(m, password);
@@ -243,9 +244,7 @@ int auth_sync_call(struct auth_sync *c, struct ipc_msg *req, struct auth_reply *
 			drop(c);
 	}
 	uint32_t id = req->hdr.id;
-	if (req->data)	/* a LOGIN request holds a password */
-		explicit_bzero(req->data, req->hdr.len);
-	ipc_msg_free(req);
+	ipc_msg_free(req);	/* a LOGIN request is sensitive: wiped */
 	if (sent == 0 && wait_reply(c, id, type, r) == 0)
 		return 0;
 	/* No answer: the connection state is unknown, start afresh next time. */

@@ -75,6 +75,7 @@ static bool connect_now(struct auth_client *c)
 		return false;
 	fd_nonblock(s);
 	ipc_conn_init(&c->ic, s);
+	ipc_conn_sensitive(&c->ic);	/* passwords out, login tokens in */
 	c->rev = event_new(c->base, s, EV_READ | EV_PERSIST, read_cb, c);
 	c->wev = event_new(c->base, s, EV_WRITE, write_cb, c);
 	if (!c->rev || !c->wev)
@@ -235,9 +236,7 @@ uint32_t auth_client_call(struct auth_client *c, struct ipc_msg *req, auth_cb cb
 		p->failed = true;	/* answered TEMPFAIL from the loop */
 		arm_tick(c, 0);
 	}
-	if (req->data)	/* a LOGIN request holds a password */
-		explicit_bzero(req->data, req->hdr.len);
-	ipc_msg_free(req);
+	ipc_msg_free(req);	/* a LOGIN request is sensitive: wiped */
 	return p->id;
 }
 

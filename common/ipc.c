@@ -36,7 +36,10 @@ void ipc_msg_init(struct ipc_msg *m, uint16_t type, uint32_t id)
 
 void ipc_msg_free(struct ipc_msg *m)
 {
-	free(m->data);
+	if (m->sensitive)
+		free_wipe(m->data, m->cap);
+	else
+		free(m->data);
 	if (m->fd >= 0)
 		close(m->fd);
 	m->data = NULL;
@@ -48,8 +51,12 @@ static void reserve(struct ipc_msg *m, size_t more)
 	if (m->hdr.len + more > IPC_MAX_PAYLOAD)
 		fatal("ipc: message type %u over %d bytes (bug)", m->hdr.type, IPC_MAX_PAYLOAD);
 	if (m->hdr.len + more > m->cap) {
-		m->cap = (m->hdr.len + more) * 2;
-		m->data = xrealloc(m->data, m->cap);
+		size_t cap = (m->hdr.len + more) * 2;
+		if (m->sensitive)
+			m->data = xrealloc_wipe(m->data, m->cap, m->hdr.len, cap);
+		else
+			m->data = xrealloc(m->data, cap);
+		m->cap = cap;
 	}
 }
 
@@ -219,6 +226,12 @@ void ipc_conn_init(struct ipc_conn *c, int sock)
 	c->sock = sock;
 }
 
+void ipc_conn_sensitive(struct ipc_conn *c)
+{
+	c->in.sensitive = true;
+	c->out.sensitive = true;
+}
+
 void ipc_conn_close(struct ipc_conn *c)
 {
 	if (c->sock >= 0)
@@ -292,6 +305,7 @@ int ipc_conn_next(struct ipc_conn *c, struct ipc_msg *m)
 	long used = ipc_decode((const unsigned char *)c->in.p, c->in.len, m);
 	if (used <= 0)
 		return (int)used;
+	m->sensitive = c->in.sensitive;
 	if (m->hdr.flags & IPC_F_FD) {
 		if (c->nfds == 0) {
 			ipc_msg_free(m);
@@ -315,8 +329,13 @@ void ipc_conn_queue(struct ipc_conn *c, struct ipc_msg *m)
 		c->out_fd_pos[c->out_nfds++] = c->out.len;
 		m->fd = -1;
 	}
+	if (m->sensitive)
+		c->out.sensitive = true;
 	strbuf_add(&c->out, (const char *)b, n);
-	free(b);
+	if (c->out.sensitive)	/* e.g. authd's replies carry login tokens */
+		free_wipe(b, n);
+	else
+		free(b);
 }
 
 int ipc_conn_flush(struct ipc_conn *c)
@@ -445,7 +464,8 @@ int ipc_recv(int sock, struct ipc_msg *m, int timeout_ms)
 	}
 	if (ipc_decode(full, want, m) <= 0)
 		goto fail;
-	free(full);
+	/* A blocking reader cannot tell a login token from any other field. */
+	free_wipe(full, want);
 	if (m->hdr.flags & IPC_F_FD) {
 		if (fd < 0) {
 			ipc_msg_free(m);
@@ -457,7 +477,7 @@ int ipc_recv(int sock, struct ipc_msg *m, int timeout_ms)
 	}
 	return 0;
 fail:
-	free(full);
+	free_wipe(full, want);
 	if (fd >= 0)
 		close(fd);
 	return -1;

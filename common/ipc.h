@@ -40,6 +40,10 @@ struct ipc_msg {
 	bool bad;		/* a get_* failed: message malformed */
 	int saved_tag;		/* tag byte overwritten by a string's NUL, or -1 */
 	size_t saved_tag_pos;
+	/* May hold a credential (a LOGIN password, a login token): set before
+	 * the first put. Growing and freeing then wipe the bytes left behind,
+	 * and so do the encoded copies the send paths make (util.h free_wipe). */
+	bool sensitive;
 };
 
 void ipc_msg_init(struct ipc_msg *m, uint16_t type, uint32_t id);
@@ -85,6 +89,11 @@ struct ipc_conn {
 };
 
 void ipc_conn_init(struct ipc_conn *c, int sock);
+/* A connection that carries credentials (authd's and its clients'): its
+ * buffers wipe what they leave behind (strbuf sensitive), and the messages
+ * ipc_conn_next decodes are sensitive. A message queued with sensitive set
+ * makes the output buffer sensitive from then on by itself. */
+void ipc_conn_sensitive(struct ipc_conn *c);
 void ipc_conn_close(struct ipc_conn *c);	/* closes sock and queued fds */
 /* Read what is available (non-blocking). 0 ok (maybe EOF: c->eof), -1 error. */
 int ipc_conn_read(struct ipc_conn *c);

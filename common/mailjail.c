@@ -6,6 +6,7 @@
 #include "common/ipc.h"
 #include "common/landlock.h"
 #include "common/listener.h"
+#include "common/login_handoff.h"
 #include "common/log.h"
 #include "common/mailstore.h"
 #include "common/sandbox.h"
@@ -84,8 +85,8 @@ int mailjail_prepare(const char *mail_dir, const char *user, char **out)
 }
 
 int mailjail_handoff(struct accept_gate *gate, int lsock, uid_t login_uid, uint16_t type,
-		     const char *service, const char *role, struct ipc_msg *m, int *fd,
-		     const char **user)
+		     const char *service, const char *role, struct ipc_msg *m,
+		     struct login_handoff *h)
 {
 	int c = accept_gate_accept(gate, lsock, SOCK_CLOEXEC);
 	if (c < 0)
@@ -101,15 +102,14 @@ int mailjail_handoff(struct accept_gate *gate, int lsock, uid_t login_uid, uint1
 	close(c);
 	if (r < 0)
 		return -1;
-	*fd = ipc_take_fd(m);
-	*user = ipc_get_str(m, 320);
-	const char *token = ipc_get_str(m, 256);
-	if (m->hdr.type == type && *fd >= 0 && *user && token && mailjail_user_ok(*user) &&
-	    auth_token_verify(daemon_secret(), token, service, *user, (int64_t)time(NULL)))
-		return 0;
-	log_warn("%s: invalid hand-off refused (user=%s)", role, *user && **user ? *user : "?");
-	if (*fd >= 0)
-		close(*fd);
+	if (login_handoff_get(m, type, role, h)) {
+		if (mailjail_user_ok(h->user) &&
+		    auth_token_verify(daemon_secret(), h->token, service, h->user, (int64_t)time(NULL)))
+			return 0;
+		log_warn("%s: invalid hand-off refused (user=%s)", role, *h->user ? h->user : "?");
+	}
+	if (h->fd >= 0)
+		close(h->fd);
 	ipc_msg_free(m);
 	return -1;
 }

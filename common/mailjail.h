@@ -12,6 +12,7 @@
 struct accept_gate;
 
 struct ipc_msg;
+struct login_handoff;
 
 /* user@domain with nothing that could escape MAIL/DOMAIN/LOCALPART. */
 bool mailjail_user_ok(const char *user);
@@ -31,14 +32,14 @@ int mailjail_landlock(const char *maildir);
  * -1 (errno set) if confining failed; the filter itself never fails quietly. */
 int mailjail_confine(const char *role, const char *maildir, unsigned allow);
 /* Accept one hand-off on lsock (through gate: see accept_gate_wait_ms for
- * when to watch lsock): from the login process (uid login_uid),
- * root, or our own uid; a message of type whose first fields are the user
- * and a login token valid for service and that user (run secret), with an
- * fd attached. 0 with *m (read on from the third field), *fd and *user
- * (points into *m) set; -1 when refused (logged as role) or broken,
- * everything closed and freed. */
+ * when to watch lsock): from the login process (uid login_uid), root, or our
+ * own uid; a message of type (common/login_handoff.h) for a user that passes
+ * mailjail_user_ok, with a login token valid for service and that user (run
+ * secret). 0 with *m and *h set (h's strings point into m; the caller owns
+ * h->fd and frees m); -1 when refused (logged as role) or broken, everything
+ * closed and freed. */
 int mailjail_handoff(struct accept_gate *gate, int lsock, uid_t login_uid, uint16_t type,
-		     const char *service, const char *role, struct ipc_msg *m, int *fd,
-		     const char **user);
+		     const char *service, const char *role, struct ipc_msg *m,
+		     struct login_handoff *h);
 
 #endif

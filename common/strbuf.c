@@ -30,7 +30,10 @@ char *strbuf_room(struct strbuf *b, size_t n)
 	if (!cap)
 		fatal("strbuf: %zu + %zu bytes overflows the size (bug)", b->len, n);
 	if (cap != b->cap || !b->p) {
-		b->p = xrealloc(b->p, cap);
+		if (b->sensitive)
+			b->p = xrealloc_wipe(b->p, b->cap, b->p ? b->len + 1 : 0, cap);
+		else
+			b->p = xrealloc(b->p, cap);
 		b->cap = cap;
 		b->p[b->len] = '\0';	/* p non-NULL: always a C string */
 	}
@@ -70,12 +73,16 @@ void strbuf_drop(struct strbuf *b, size_t n)
 		return;
 	}
 	memmove(b->p, b->p + n, b->len - n);
+	if (b->sensitive)	/* the tail now holds a second copy of moved bytes */
+		explicit_bzero(b->p + b->len - n, n);
 	b->len -= n;
 	b->p[b->len] = '\0';
 }
 
 void strbuf_reset(struct strbuf *b)
 {
+	if (b->p && b->sensitive)
+		explicit_bzero(b->p, b->len);
 	b->len = 0;
 	if (b->p)
 		b->p[0] = '\0';
@@ -84,12 +91,15 @@ void strbuf_reset(struct strbuf *b)
 char *strbuf_take(struct strbuf *b)
 {
 	char *p = b->p ? b->p : xstrdup("");
-	*b = (struct strbuf){ 0 };
+	*b = (struct strbuf){ .sensitive = b->sensitive };
 	return p;
 }
 
 void strbuf_free(struct strbuf *b)
 {
-	free(b->p);
-	*b = (struct strbuf){ 0 };
+	if (b->sensitive)
+		free_wipe(b->p, b->cap);
+	else
+		free(b->p);
+	*b = (struct strbuf){ .sensitive = b->sensitive };
 }

@@ -4,13 +4,19 @@
 #ifndef TERN_STRBUF_H
 #define TERN_STRBUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Zero-initialise; p stays NULL until something is added or reserved, and
- * once it is not NULL, p[len] is a NUL. Release with strbuf_free (or free(p) and forget it). */
+ * once it is not NULL, p[len] is a NUL. Release with strbuf_free (or free(p) and forget it).
+ * A buffer that may hold a credential is marked sensitive (before anything
+ * goes in): then growing wipes the old block, dropped and reset bytes are
+ * wiped, and strbuf_free wipes the whole block (util.h free_wipe); what
+ * strbuf_take hands out is the caller's to wipe. */
 struct strbuf {
 	char *p;
 	size_t len, cap;
+	bool sensitive;
 };
 
 /* The capacity to grow cap to so that `need` bytes fit: at least doubled

@@ -39,6 +39,27 @@ void *xrealloc(void *p, size_t n)
 	return q;
 }
 
+void (*free_wipe_observer)(const void *p, size_t n);
+
+void free_wipe(void *p, size_t n)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, n);
+	if (free_wipe_observer)
+		free_wipe_observer(p, n);
+	free(p);
+}
+
+void *xrealloc_wipe(void *p, size_t old, size_t keep, size_t n)
+{
+	void *q = xmalloc(n);
+	if (p && keep)
+		memcpy(q, p, keep < n ? keep : n);
+	free_wipe(p, old);
+	return q;
+}
+
 char *xstrdup(const char *s)
 {
 	char *p = strdup(s);

@@ -14,6 +14,16 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+/* For memory that may hold a credential (a password on its way to authd):
+ * realloc leaves the old block's bytes in freed memory, so these move to a
+ * new block and wipe the old one (explicit_bzero) before freeing it.
+ * xrealloc_wipe: p had old bytes of which keep are in use and copied;
+ * free_wipe: p had n bytes (NULL is fine). */
+void *xrealloc_wipe(void *p, size_t old, size_t keep, size_t n);
+void free_wipe(void *p, size_t n);
+/* Test hook: called with each block free_wipe has wiped, just before it is
+ * freed (the unit test checks that nothing is left in it). NULL otherwise. */
+extern void (*free_wipe_observer)(const void *p, size_t n);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -11,6 +11,7 @@
 #include "common/ipc.h"
 #include "common/listener.h"
 #include "common/log.h"
+#include "common/login_handoff.h"
 #include "common/mailindex.h"
 #include "common/mailjail.h"
 #include "common/privdrop.h"
@@ -88,20 +89,18 @@ static void accept_handoff(const struct instance *in, const struct session_conf 
 			   uid_t front_uid)
 {
 	struct ipc_msg m;
-	int fd;
-	const char *user;
-	if (mailjail_handoff(&hand_gate, lsock, front_uid, HTTP_HANDOFF, "http", "http mail", &m, &fd,
-			     &user) < 0)
+	struct login_handoff h;
+	if (mailjail_handoff(&hand_gate, lsock, front_uid, HTTP_HANDOFF, "http", "http mail", &m, &h) < 0)
 		return;
-	const char *client = ipc_get_str(&m, 64);
-	if (!ipc_end(&m)) {
-		log_warn("http mail: malformed hand-off refused (user=%s)", user);
+	int fd = h.fd;
+	if (h.flags || h.npending) {
+		log_warn("http mail: hand-off of %s with TLS flag or pending input refused", h.user);
 	} else if (nkids >= MAX_CHILDREN) {
-		log_warn("http mail: %zu processes: hand-off of %s refused", nkids, user);
+		log_warn("http mail: %zu processes: hand-off of %s refused", nkids, h.user);
 	} else {
 		pid_t p = fork();
 		if (p == 0)
-			run_child(in, sc, lsock, user, client, fd);
+			run_child(in, sc, lsock, h.user, h.ip, fd);
 		if (p > 0) {
 			kids = xrealloc(kids, (nkids + 1) * sizeof *kids);
 			kids[nkids++] = p;

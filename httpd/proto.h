@@ -1,10 +1,11 @@
 /* proto.h — the channels of tern-httpd (common/ipc.h frames).
  *
  * Hand-off, on RUN/http-mail.sock (front -> mail role), once per user and
- * front process: HTTP_HANDOFF with user (canonical), token (from authd,
- * service "http"), client address; one end of a socketpair attached. The
- * mail role checks the peer uid and the token, and forks that user's mail
- * process on the fd; a refusal closes it.
+ * front process: HTTP_HANDOFF, the login hand-off of common/login_handoff.h
+ * (user (canonical), token (from authd, service "http"), client address; no
+ * tag, no flags, nothing pending: the front ends TLS and HTTP), one end of
+ * a socketpair attached. The mail role checks the peer uid and the token,
+ * and forks that user's mail process on the fd; a refusal closes it.
  *
  * Requests, on that socketpair (front <-> the user's mail process), each
  * frame's ipc id being the request id the answer echoes. The front has

@@ -8,6 +8,7 @@
 #include "httpd/submit.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/login_handoff.h"
 #include "common/util.h"
 
 #include <event2/buffer.h>
@@ -324,10 +325,9 @@ static int send_handoff(const char *user, const char *token, const char *client,
 	free(path);
 	struct ipc_msg m;
 	ipc_msg_init(&m, HTTP_HANDOFF, 1);
-	ipc_put_str(&m, user);
-	ipc_put_str(&m, token);
-	ipc_put_str(&m, client);
-	ipc_put_fd(&m, fd);
+	/* the front ends TLS and reads whole requests: no flags, nothing pending */
+	login_handoff_put(&m, &(struct login_handoff){ .user = user, .token = token, .ip = client,
+						       .fd = fd });
 	int r = ipc_send(s, &m);
 	ipc_msg_free(&m);
 	close(s);

@@ -5,6 +5,7 @@
 #include "imapd/login.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/login_handoff.h"
 #include "common/util.h"
 
 #include <event2/buffer.h>
@@ -87,20 +88,16 @@ static int send_handoff(struct lclient *c, const char *user, const char *token, 
 		return -1;
 	}
 	free(path);
+	size_t n = pending ? evbuffer_get_length(pending) : 0;
+	if (n > LOGIN_HANDOFF_PENDING_MAX)
+		n = LOGIN_HANDOFF_PENDING_MAX;
 	struct ipc_msg m;
 	ipc_msg_init(&m, IMAP_HANDOFF, 1);
-	ipc_put_str(&m, user);
-	ipc_put_str(&m, token);
-	ipc_put_str(&m, c->tag);
-	ipc_put_str(&m, c->ip);
-	ipc_put_u32(&m, c->tls ? HANDOFF_TLS : 0);
-	size_t n = pending ? evbuffer_get_length(pending) : 0;
-	if (n > HANDOFF_MAX_PENDING)
-		n = HANDOFF_MAX_PENDING;
-	ipc_put_bytes(&m, n ? evbuffer_pullup(pending, (ssize_t)n) : (const unsigned char *)"", n);
+	login_handoff_put(&m, &(struct login_handoff){ .user = user, .token = token, .tag = c->tag,
+		.ip = c->ip, .flags = c->tls ? LOGIN_HF_TLS : 0,
+		.pending = n ? evbuffer_pullup(pending, (ssize_t)n) : NULL, .npending = n, .fd = fd });
 	if (pending)
 		evbuffer_drain(pending, n);
-	ipc_put_fd(&m, fd);
 	int r = ipc_send(s, &m);
 	ipc_msg_free(&m);
 	close(s);

@@ -17,13 +17,10 @@
 
 extern const struct cfg_key imapd_settings[];
 
-/* The hand-off message on RUN/imap-mail.sock (login role -> mail role):
- * user (canonical), token (from authd), tag of the LOGIN/AUTHENTICATE command,
- * client address, u32 flags (HANDOFF_TLS), bytes already read after the
- * command; the client connection (or socketpair end) attached as the fd. */
+/* The hand-off message on RUN/imap-mail.sock (login role -> mail role),
+ * fields and limits in common/login_handoff.h: the tag is that of the
+ * LOGIN/AUTHENTICATE command the mail role answers. */
 #define IMAP_HANDOFF 300
-#define HANDOFF_TLS 1
-#define HANDOFF_MAX_PENDING (64 * 1024)
 
 #define IMAP_MAIL_SOCK "imap-mail.sock"
 

@@ -12,6 +12,7 @@
 #include "common/ipc.h"
 #include "common/listener.h"
 #include "common/log.h"
+#include "common/login_handoff.h"
 #include "common/mailindex.h"
 #include "common/mailjail.h"
 #include "common/mailstore.h"
@@ -225,20 +226,12 @@ static struct accept_gate url_gate = { .name = "urlauth" };
 static void accept_handoff(int lsock, uid_t login_uid)
 {
 	struct ipc_msg m;
-	int fd;
-	const char *user;
-	if (mailjail_handoff(&hand_gate, lsock, login_uid, IMAP_HANDOFF, "imap", "imap mail", &m, &fd,
-			     &user) < 0)
+	struct login_handoff h;
+	if (mailjail_handoff(&hand_gate, lsock, login_uid, IMAP_HANDOFF, "imap", "imap mail", &m, &h) < 0)
 		return;
-	struct start st = { .tag = ipc_get_str(&m, 64), .ip = ipc_get_str(&m, 64) };
-	st.tls = ipc_get_u32(&m) & HANDOFF_TLS;
-	st.pending = ipc_get_bytes(&m, &st.npending, HANDOFF_MAX_PENDING);
-	if (ipc_end(&m)) {
-		start_session(user, fd, &st);
-	} else {
-		log_warn("imap mail: malformed hand-off refused (user=%s)", user);
-		close(fd);
-	}
+	struct start st = { .tag = h.tag, .ip = h.ip, .tls = h.flags & LOGIN_HF_TLS,
+			    .pending = h.pending, .npending = h.npending };
+	start_session(h.user, h.fd, &st);
 	ipc_msg_free(&m);
 }
 

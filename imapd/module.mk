@@ -20,3 +20,10 @@ FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_mboxname
 $(BUILD)/fuzz/fuzz_mboxname: tests/fuzz/fuzz_mboxname.c common/mailstore.c common/mailstore.h common/util.c common/strbuf.c common/log.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_mboxname.c common/mailstore.c common/util.c common/strbuf.c common/log.c
+
+# libFuzzer target: the login -> mail hand-off decoder of imapd, pop3d and httpd.
+LOGIN_HANDOFF_FUZZ_SRCS := common/login_handoff.c common/ipc.c common/util.c common/strbuf.c common/log.c
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_login_handoff
+$(BUILD)/fuzz/fuzz_login_handoff: tests/fuzz/fuzz_login_handoff.c tests/fuzz/fuzz_ipc.h $(LOGIN_HANDOFF_FUZZ_SRCS) common/ipc.h common/login_handoff.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_login_handoff.c $(LOGIN_HANDOFF_FUZZ_SRCS)

@@ -137,21 +137,17 @@ void handoff_start(struct lsess *s)
 		return handoff_fail(s, strerror(errno));
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	h->pending = evbuffer_get_length(in);
-	if (h->pending > POP3_MAX_PENDING)
-		h->pending = POP3_MAX_PENDING;
+	if (h->pending > LOGIN_HANDOFF_PENDING_MAX)
+		h->pending = LOGIN_HANDOFF_PENDING_MAX;
 	unsigned char *pend = xmalloc(h->pending + 1);
 	evbuffer_copyout(in, pend, h->pending);
 	struct ipc_msg m;
 	ipc_msg_init(&m, POP3_HANDOFF_REQ, 1);
-	ipc_put_str(&m, s->canon);
-	ipc_put_str(&m, s->token);
-	ipc_put_str(&m, s->ip);
-	ipc_put_u32(&m, s->tls ? POP3_HF_TLS : 0);
-	ipc_put_bytes(&m, pend, h->pending);
-	ipc_put_fd(&m, fd);
+	login_handoff_put(&m, &(struct login_handoff){ .user = s->canon, .token = s->token,
+		.ip = s->ip, .flags = s->tls ? LOGIN_HF_TLS : 0, .pending = pend,
+		.npending = h->pending, .fd = fd });
 	ipc_conn_queue(&h->conn, &m);
-	OPENSSL_cleanse(m.data, m.hdr.len);
-	ipc_msg_free(&m);
+	ipc_msg_free(&m);	/* sensitive (login_handoff_put): wiped */
 	free(pend);
 	struct timeval tv = { HANDOFF_TIMEOUT, 0 };
 	h->ev = event_new(s->L->base, sock, EV_READ | EV_WRITE | EV_PERSIST, on_handoff_io, h);

@@ -94,19 +94,11 @@ static void child_main(struct mailrole *M, struct hconn *h, struct session_args 
 	_exit(session_run(a));
 }
 
-static uint32_t start_session(struct mailrole *M, struct hconn *h, struct ipc_msg *m, int fd)
+/* A session for the hand-off ho (its fd the caller's to close). */
+static uint32_t start_session(struct mailrole *M, struct hconn *h, const struct login_handoff *ho)
 {
-	const char *user = ipc_get_str(m, AUTH_MAX_FIELD);
-	const char *token = ipc_get_str(m, AUTH_TOKEN_MAX);
-	const char *ip = ipc_get_str(m, 64);
-	uint32_t flags = ipc_get_u32(m);
-	size_t npend = 0;
-	const void *pend = ipc_get_bytes(m, &npend, POP3_MAX_PENDING);
-	if (m->hdr.type != POP3_HANDOFF_REQ || !ipc_end(m) || fd < 0) {
-		log_err("pop3 mail: malformed hand-off from the login process");
-		return HANDOFF_DENIED;
-	}
-	if (!auth_token_verify(M->secret, token, POP3_SERVICE, user, time(NULL))) {
+	const char *user = ho->user;
+	if (!auth_token_verify(M->secret, ho->token, POP3_SERVICE, user, time(NULL))) {
 		log_err("pop3 mail: hand-off for %s with an invalid token refused", user);
 		return HANDOFF_DENIED;
 	}
@@ -120,9 +112,9 @@ static uint32_t start_session(struct mailrole *M, struct hconn *h, struct ipc_ms
 		free(path);
 		return HANDOFF_TEMPFAIL;
 	}
-	struct session_args a = { .fd = fd, .user = user, .maildir = path, .ip = ip,
-				  .tls = flags & POP3_HF_TLS, .pending = pend, .npending = npend,
-				  .conf = M->conf };
+	struct session_args a = { .fd = ho->fd, .user = user, .maildir = path, .ip = ho->ip,
+				  .tls = ho->flags & LOGIN_HF_TLS, .pending = ho->pending,
+				  .npending = ho->npending, .conf = M->conf };
 	pid_t pid = fork();
 	if (pid == 0)
 		child_main(M, h, &a);
@@ -154,10 +146,12 @@ static void on_hconn(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (r <= 0)
 		return hconn_free(h);
-	int cfd = ipc_take_fd(&m);
-	uint32_t st = start_session(h->M, h, &m, cfd);
-	if (cfd >= 0)
-		close(cfd);
+	struct login_handoff ho;
+	uint32_t st = HANDOFF_DENIED;
+	if (login_handoff_get(&m, POP3_HANDOFF_REQ, "pop3 mail", &ho))
+		st = start_session(h->M, h, &ho);
+	if (ho.fd >= 0)
+		close(ho.fd);
 	ipc_msg_free(&m);
 	struct ipc_msg res;
 	ipc_msg_init(&res, POP3_HANDOFF_RES, m.hdr.id);

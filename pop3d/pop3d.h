@@ -9,6 +9,7 @@
 #ifndef TERN_POP3D_H
 #define TERN_POP3D_H
 
+#include "common/login_handoff.h"
 #include "common/config.h"
 #include "common/netlist.h"
 #include "common/instance.h"
@@ -20,20 +21,18 @@ extern const struct cfg_key pop3d_settings[];
 
 #define POP3_MAIL_SOCK	"pop3-mail"	/* RUN/pop3-mail.sock */
 #define POP3_SERVICE	"pop3"		/* service name in auth requests and tokens */
-#define POP3_MAX_PENDING (64 * 1024)	/* pipelined input carried by a hand-off */
+#define POP3_MAX_PENDING LOGIN_HANDOFF_PENDING_MAX	/* pipelined input carried by a hand-off */
 
 /* The hand-off channel (RUN/pop3-mail.sock, served by the mail role). One
  * connection per hand-off: request, reply, close. */
 enum pop3_handoff_msg {
-	/* user (canonical), token, client ip, u32 flags, bytes pipelined input,
-	 * + fd: the client socket, or one end of a socketpair the login process
-	 * proxies TLS through. The session process answers the PASS/AUTH itself. */
+	/* the login hand-off of common/login_handoff.h (no tag): the fd is the
+	 * client socket, or one end of a socketpair the login process proxies
+	 * TLS through. The session process answers the PASS/AUTH itself. */
 	POP3_HANDOFF_REQ = 300,
 	/* u32 status (0 = a session process owns the connection now) */
 	POP3_HANDOFF_RES,
 };
-
-#define POP3_HF_TLS	1u	/* the client is on TLS (proxied by the login process) */
 
 enum pop3_handoff_status {
 	HANDOFF_OK = 0,

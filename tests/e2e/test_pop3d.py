@@ -584,12 +584,13 @@ def test_fetchmail_keep_uidl_then_delete(tmp_parent):
 
 # ---------------------------------------------------------------- hand-off channel
 
-def handoff(env, user, token, fd_sock, pending=b""):
-    """Talk to RUN/pop3-mail.sock as the login role would; returns the status."""
+def handoff(env, user, token, fd_sock, pending=b"", flags=0):
+    """Talk to RUN/pop3-mail.sock as the login role would (common/login_handoff.h:
+    user, token, tag, client, flags, pending); returns the status."""
     import struct
     from pop3env import ipc_frame, ipc_fields, T_STR, T_U32, T_BYTES
-    frame = bytearray(ipc_frame(300, 7, [(T_STR, user), (T_STR, token), (T_STR, "192.0.2.1"),
-                                         (T_U32, 0), (T_BYTES, pending)]))
+    frame = bytearray(ipc_frame(300, 7, [(T_STR, user), (T_STR, token), (T_STR, ""),
+                                         (T_STR, "192.0.2.1"), (T_U32, flags), (T_BYTES, pending)]))
     frame[7] = 1	# IPC_F_FD
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
@@ -624,6 +625,10 @@ def test_handoff_needs_a_valid_token(env):
     evil = make_token(env.secret, "pop3", "../x@example.test", now + 60)
     assert handoff(env, "../x@example.test", evil, b) == 2
     assert env.log_text().count("invalid token refused") == 4
+    # A flag bit the mail role does not know is refused before the token is looked at.
+    good = make_token(env.secret, "pop3", ALICE, now + 60)
+    assert handoff(env, ALICE, good, b, flags=2) == 2
+    assert "malformed hand-off refused (unknown flag bits" in env.log_text()
     # A valid token opens the session on the socket passed along, and the
     # pipelined input travels with it.
     good = make_token(env.secret, "pop3", ALICE, now + 60)

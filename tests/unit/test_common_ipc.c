@@ -189,8 +189,71 @@ static void test_send_within_a_peer_that_does_not_read(void)
 	close(sv[1]);
 }
 
+/* Blocks free_wipe released, and how many of them still held a byte. */
+static size_t wiped_blocks, dirty_blocks;
+
+static void observe(const void *p, size_t n)
+{
+	wiped_blocks++;
+	for (size_t i = 0; i < n; i++)
+		if (((const unsigned char *)p)[i]) {
+			dirty_blocks++;
+			break;
+		}
+}
+
+/* A sensitive message (a LOGIN request) wipes the block it outgrows, the
+ * encoded copy a queue makes, and itself; the connection's output buffer
+ * turns sensitive with it, and a sensitive connection's decoded messages
+ * are sensitive. */
+static void test_sensitive(void)
+{
+	free_wipe_observer = observe;
+	struct ipc_msg m, r;
+	ipc_msg_init(&m, 9, 1);
+	m.sensitive = true;
+	ipc_put_str(&m, "imap");
+	ipc_put_str(&m, "secret-password");
+	size_t before = wiped_blocks;
+	char big[300];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	ipc_put_str(&m, big);	/* outgrows the block holding the password */
+	CHECK(wiped_blocks == before + 1);
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	struct ipc_conn a, b;
+	ipc_conn_init(&a, sv[0]);
+	ipc_conn_init(&b, sv[1]);
+	ipc_conn_sensitive(&b);
+	before = wiped_blocks;
+	ipc_conn_queue(&a, &m);
+	CHECK(a.out.sensitive && wiped_blocks == before + 1);	/* the encoded copy */
+	ipc_msg_free(&m);
+	CHECK(wiped_blocks == before + 2);
+	CHECK(ipc_conn_flush(&a) == 1);
+	CHECK(ipc_conn_read(&b) == 0 && ipc_conn_next(&b, &r) == 1 && r.sensitive);
+	CHECK_STR(ipc_get_str(&r, 100), "imap");
+	CHECK_STR(ipc_get_str(&r, 100), "secret-password");
+	ipc_msg_free(&r);
+	CHECK(wiped_blocks == before + 3);
+	ipc_conn_close(&a);
+	ipc_conn_close(&b);
+	CHECK(wiped_blocks == before + 5);	/* both connection buffers */
+	CHECK(dirty_blocks == 0);
+	/* Ordinary messages on ordinary connections are not wiped. */
+	before = wiped_blocks;
+	ipc_msg_init(&m, 9, 1);
+	ipc_put_str(&m, big);
+	ipc_put_str(&m, big);
+	ipc_msg_free(&m);
+	CHECK(wiped_blocks == before);
+	free_wipe_observer = NULL;
+}
+
 int main(void)
 {
+	test_sensitive();
 	test_roundtrip();
 	test_malformed();
 	test_conn_fd_passing();

@@ -1,6 +1,7 @@
 /* Unit tests: the growable buffer — growth, the NUL after the bytes, room and
  * commit, drop, take, and size arithmetic that would wrap refused. */
 #include "common/strbuf.h"
+#include "common/util.h"
 #include "tests/unit/check.h"
 
 #include <stdbool.h>
@@ -135,8 +136,63 @@ static void test_overflow_refused(void)
 	CHECK(!dies(add_small));
 }
 
+/* Blocks free_wipe released, and how many of them still held a byte. */
+static size_t wiped_blocks, dirty_blocks;
+
+static void observe(const void *p, size_t n)
+{
+	wiped_blocks++;
+	for (size_t i = 0; i < n; i++)
+		if (((const unsigned char *)p)[i]) {
+			dirty_blocks++;
+			break;
+		}
+}
+
+static bool zeros(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* A sensitive buffer (a password on its way to authd) leaves no copy behind:
+ * not in the block growth gives up, not in the tail a drop vacates, not after
+ * a reset, not in the block it frees. An ordinary one is not wiped. */
+static void test_sensitive(void)
+{
+	free_wipe_observer = observe;
+	struct strbuf b = { .sensitive = true };
+	strbuf_adds(&b, "a1 LOGIN alice secret-password");
+	CHECK(wiped_blocks == 0);	/* the first block replaced nothing */
+	char big[200];
+	memset(big, 'x', sizeof big);
+	size_t cap = b.cap;
+	strbuf_add(&b, big, sizeof big);
+	CHECK(b.cap > cap && wiped_blocks == 1 && dirty_blocks == 0);
+	CHECK(!memcmp(b.p, "a1 LOGIN alice secret-password", 30));	/* kept in the new block */
+	size_t len = b.len;
+	strbuf_drop(&b, 9);
+	CHECK(!memcmp(b.p, "alice secret", 12));
+	CHECK(b.p[b.len] == '\0' && zeros(b.p + b.len, len - b.len));
+	len = b.len;
+	strbuf_reset(&b);
+	CHECK(b.len == 0 && zeros(b.p, len));
+	strbuf_adds(&b, "secret-password");
+	strbuf_free(&b);
+	CHECK(wiped_blocks == 2 && dirty_blocks == 0 && !b.p && b.sensitive);
+	struct strbuf o = { 0 };
+	strbuf_adds(&o, "public");
+	strbuf_add(&o, big, sizeof big);
+	strbuf_free(&o);
+	CHECK(wiped_blocks == 2);
+	free_wipe_observer = NULL;
+}
+
 int main(void)
 {
+	test_sensitive();
 	test_growth();
 	test_text();
 	test_room();
