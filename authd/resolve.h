@@ -3,6 +3,7 @@
 #ifndef TERN_AUTHD_RESOLVE_H
 #define TERN_AUTHD_RESOLVE_H
 
+#include "common/auth_boxes.h"
 #include "common/auth_proto.h"
 #include "common/directory.h"
 
@@ -10,6 +11,7 @@
 #include <stdint.h>
 
 #define RESOLVE_MAX_BOXES 256	/* final mailboxes of one expansion */
+_Static_assert(RESOLVE_MAX_BOXES <= AUTH_MAX_BOXES, "an expansion must fit one reply");
 
 struct resolved_box {
 	char mailbox[USERDB_MAX_ADDR];

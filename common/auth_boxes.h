@@ -10,6 +10,11 @@
 
 struct ipc_msg;
 
+/* The most mailboxes one list on the wire may hold (an EXPAND or ROUTE reply,
+ * one recipient of a QUEUE_JOB). authd's expansion stops far below it
+ * (RESOLVE_MAX_BOXES), so a reader never has to cut a list short. */
+#define AUTH_MAX_BOXES 1024
+
 struct auth_mailbox {
 	char *mailbox;		/* user@domain */
 	char *folder;		/* "" = INBOX, else the +detail (deliverd checks .detail exists) */

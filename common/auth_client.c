@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define AUTH_MAX_BOXES 1024	/* mailboxes in one EXPAND reply */
 
 void auth_reply_free(struct auth_reply *r)
 {

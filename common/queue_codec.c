@@ -240,7 +240,7 @@ static void job_get_rcpt(struct ipc_msg *m, struct queue_job_rcpt *r)
 	r->orcpt = ipc_get_str(m, QUEUE_MAX_FIELD);
 	r->notify = ipc_get_u32(m);
 	r->hop = ipc_get_str(m, QUEUE_MAX_FIELD);
-	if (!m->bad && !auth_boxes_get(m, QUEUE_MAX_BOXES, &r->boxes, &r->nbox))
+	if (!m->bad && !auth_boxes_get(m, AUTH_MAX_BOXES, &r->boxes, &r->nbox))
 		m->bad = true;
 }
 

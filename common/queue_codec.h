@@ -75,7 +75,7 @@ struct queue_job_rcpt {
 	const char *addr, *orcpt, *hop;
 	uint32_t notify;
 	/* local: the mailboxes queued's routing lookup expanded it to (decoded:
-	 * malloc'd, at most QUEUE_MAX_BOXES); nbox 0: the agent expands it */
+	 * malloc'd, at most AUTH_MAX_BOXES); nbox 0: the agent expands it */
 	struct auth_mailbox *boxes;
 	size_t nbox;
 };

@@ -37,7 +37,6 @@
 #define QUEUE_MAX_STATUS 16	/* an enhanced status code, "5.1.1" */
 #define QUEUE_MAX_ADMIN_CMD 32
 #define QUEUE_MAX_RCPTS 1000
-#define QUEUE_MAX_BOXES 1024	/* mailboxes of one recipient in a QUEUE_JOB (an EXPAND reply's limit) */
 #define QUEUE_MAX_PREPEND 16384
 #define QUEUE_AGENT_KEY_LEN 32
 

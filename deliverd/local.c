@@ -24,8 +24,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_BOXES 1000
-
 struct lrcpt {
 	uint32_t idx;
 	char *addr;
@@ -238,9 +236,9 @@ static void expand_cb(const struct auth_reply *rep, void *arg)
 	} else if (rep->result != EXPAND_OK || rep->n == 0) {
 		decide(r, MD_BOUNCE, "5.1.1", "unknown user: no such mailbox");
 	} else {
-		size_t n = rep->n < MAX_BOXES ? rep->n : MAX_BOXES;
-		r->boxes = auth_boxes_dup(rep->boxes, n);
-		r->nbox = n;
+		/* the reply's decoder refused more than AUTH_MAX_BOXES */
+		r->boxes = auth_boxes_dup(rep->boxes, rep->n);
+		r->nbox = rep->n;
 	}
 	if (--j->pending == 0)
 		workq_submit(work, job_work, job_done, j);

@@ -168,7 +168,7 @@ static void job(bool with_fd)
 			abort();
 		for (uint32_t k = 0; k < j.nrcpt; k++) {
 			const struct queue_job_rcpt *rc = &j.rcpt[k];
-			if (!rc->addr || !rc->orcpt || !rc->hop || rc->nbox > QUEUE_MAX_BOXES ||
+			if (!rc->addr || !rc->orcpt || !rc->hop || rc->nbox > AUTH_MAX_BOXES ||
 			    (rc->nbox && !rc->boxes))
 				abort();
 			for (size_t b = 0; b < rc->nbox; b++)

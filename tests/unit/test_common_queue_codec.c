@@ -221,11 +221,11 @@ static void test_job_boxes(void)
 	boxes_msg(&m, 1000000, 1, 0);	/* a count the message cannot hold */
 	CHECK(!queue_job_get(&m, &j));
 	ipc_msg_free(&m);
-	boxes_msg(&m, QUEUE_MAX_BOXES + 1, QUEUE_MAX_BOXES + 1, 0);
+	boxes_msg(&m, AUTH_MAX_BOXES + 1, AUTH_MAX_BOXES + 1, 0);
 	CHECK(!queue_job_get(&m, &j));
 	ipc_msg_free(&m);
-	boxes_msg(&m, QUEUE_MAX_BOXES, QUEUE_MAX_BOXES, 0);
-	CHECK(queue_job_get(&m, &j) && j.rcpt[0].nbox == QUEUE_MAX_BOXES);
+	boxes_msg(&m, AUTH_MAX_BOXES, AUTH_MAX_BOXES, 0);
+	CHECK(queue_job_get(&m, &j) && j.rcpt[0].nbox == AUTH_MAX_BOXES);
 	close(j.fd);
 	queue_job_done(&j);
 	ipc_msg_free(&m);
