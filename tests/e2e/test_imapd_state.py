@@ -259,3 +259,23 @@ def test_fetch_and_store_of_messages_expunged_elsewhere(server):
     assert a.ok(b"FETCH 2 (UID FLAGS)") == [b"* 2 FETCH (UID 3 FLAGS (\\Seen \\Recent))"]
     a.close()
     b.close()
+
+
+def test_a_store_adds_to_flags_another_session_set_meanwhile(server):
+    """+FLAGS and -FLAGS start from the message's flags at the time of the
+    STORE, not from what this session last saw: b's view is stale (it has
+    not heard of a's \\Flagged and $Work) when it adds \\Seen."""
+    server.append(msg(1))
+    a, b = RawImap(server), RawImap(server)
+    a.ok(b"SELECT INBOX")
+    b.ok(b"SELECT INBOX")
+    a.ok(b"STORE 1 +FLAGS.SILENT (\\Flagged $Work)")
+    lines = b.ok(b"STORE 1 +FLAGS (\\Seen)")
+    assert b"* 1 FETCH (FLAGS (\\Seen \\Flagged $Work))" in lines, lines
+    b.ok(b"STORE 1 -FLAGS.SILENT ($Work)")
+    # a hears of b's changes first (unsolicited), then gets its answer;
+    # the message is \\Recent to a, which selected first
+    lines = a.ok(b"FETCH 1 FLAGS")
+    assert lines[-1] == b"* 1 FETCH (FLAGS (\\Seen \\Flagged \\Recent))", lines
+    a.close()
+    b.close()
