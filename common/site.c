@@ -134,6 +134,15 @@ int site_load(const struct instance *in, struct site *s, char *why, size_t whyle
 		site_free(s);
 		return -1;
 	}
+	s->tls_verify = !strcmp(cfg_str(&in->conf, "site_tls"), "verify");
+	if (*cfg_str(&in->conf, "site_ca_file"))
+		s->ca_file = cfg_path(&in->conf, "site_ca_file");
+	if (s->tls_verify && s->nhosts && !s->ca_file) {
+		snprintf(why, whylen, "site_tls = verify with mailbox_hosts needs site_ca_file, "
+			 "the site's CA certificate");
+		site_free(s);
+		return -1;
+	}
 	return 0;
 }
 
@@ -142,6 +151,8 @@ void site_free(struct site *s)
 	free(s->hosts);
 	s->hosts = NULL;
 	s->nhosts = 0;
+	free(s->ca_file);
+	s->ca_file = NULL;
 }
 
 bool site_is_local(const struct site *s, const char *host)

@@ -8,6 +8,8 @@
  *                     internal port of each mailbox host
  *   site_secret_file  the secret a front-end gives at that port (AUTH PLAIN)
  *   site_frontends    on a mailbox host: who may connect to that port
+ *   site_tls          none | verify: TLS on every hop, checked against
+ *   site_ca_file      the site's own CA (site_link.h does the connecting)
  *
  * A front-end stores no mail: every user's mail goes to the mailbox host the
  * directory names. A mailbox host (or both) keeps the mail of users whose
@@ -40,6 +42,8 @@ struct site {
 	char self[USERDB_MAX_HOST + 1];		/* mailbox_host_name, or hostname */
 	size_t nhosts;
 	struct site_host *hosts;
+	bool tls_verify;			/* site_tls = verify */
+	char *ca_file;				/* site_ca_file as a path, NULL when unset */
 };
 
 /* A mailbox host's other ports, from its internal one (port_base + 24): the
@@ -61,8 +65,9 @@ bool site_host_item_check(const char *item, char *why, size_t whylen);
 bool site_host_name_check(const char *text, char *why, size_t whylen);
 const char *site_role_name(enum site_role r);
 
-/* Read the three settings of tern.conf (already checked by the schema).
- * 0, or -1 with why (a duplicate name, this host listed as another). */
+/* Read the site settings of tern.conf (already checked by the schema).
+ * 0, or -1 with why (a duplicate name, this host listed as another,
+ * site_tls = verify with mailbox hosts but no site_ca_file). */
 int site_load(const struct instance *in, struct site *s, char *why, size_t whylen);
 void site_free(struct site *s);
 

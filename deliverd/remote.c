@@ -85,6 +85,11 @@ void remote_load(const struct instance *in, const struct cfg *conf)
 	if (!rconf.tls_ctx)
 		fatal("TLS client context: %s", why);
 	free(ca);
+	if (rconf.site.tls_verify && rconf.site.nhosts) {
+		rconf.site_tls_ctx = tls_client_ctx(rconf.site.ca_file, 1, why, sizeof why);
+		if (!rconf.site_tls_ctx)
+			fatal("site_ca_file: %s", why);
+	}
 	if (dns_init(cfg_str(&in->conf, "dns_server"), 5) < 0)
 		fatal("bad dns_server \"%s\" in tern.conf", cfg_str(&in->conf, "dns_server"));
 	/* DANE: validated lookups (the trust anchors are read now, before chroot) */

@@ -22,6 +22,7 @@ struct rconf {
 	char **tls_policy;	/* "domain=level" */
 	size_t ntls_policy;
 	SSL_CTX *tls_ctx;
+	SSL_CTX *site_tls_ctx;	/* site_tls = verify: trusts site_ca_file alone; else NULL */
 	unsigned dest_concurrency;
 	int reuse_time, connect_timeout;
 	int deadline;		/* smtp_deadline, seconds */

@@ -64,6 +64,7 @@ struct host_policy {
 	const char *auth_user;	/* AUTH PLAIN as this (relay host, site), or NULL */
 	const char *auth_pass;
 	const char *auth_what;	/* "relay host", "mailbox host": for the reasons */
+	SSL_CTX *ctx;		/* NULL: rconf.tls_ctx; the site's own CA for its hosts */
 	char desc[400];
 	struct rpt_policy rpt;	/* for TLS reports */
 };
@@ -111,7 +112,7 @@ static int open_session(struct smtp_client *c, const struct route_host *h, const
 		return -1;
 	}
 	bool verified;
-	if (sc_starttls(c, rconf.tls_ctx, rconf.myname, tls == TLS_DANE ? pol->tlsa : NULL,
+	if (sc_starttls(c, pol->ctx ? pol->ctx : rconf.tls_ctx, rconf.myname, tls == TLS_DANE ? pol->tlsa : NULL,
 			&verified, rep) < 0) {
 		*rpt = c->ssl ? "validation-failure" : tls == TLS_DANE ? "tlsa-invalid"
 		     : "starttls-not-supported";
@@ -600,25 +601,41 @@ static bool site_route(const char *host, struct route *rt)
 
 /* The site's own recipients go to their mailbox host's internal port as
  * mailbox_hosts names it: no MX, MTA-STS or DANE (the site is not the
- * recipient's domain in DNS). TLS when the host offers it, AUTH with the site
- * secret when there is one. Anything short of a per-recipient reply keeps
+ * recipient's domain in DNS). With site_tls = verify: STARTTLS required and
+ * the certificate checked against site_ca_file alone, for the host's name in
+ * mailbox_hosts; else TLS when the host offers it. AUTH with the site secret
+ * when there is one, only inside TLS. A message that asked for REQUIRETLS
+ * (RFC 8689) crosses only a verified hop, to a host that takes REQUIRETLS on;
+ * with site_tls = none it waits (the site's configuration can change, the
+ * sender's request cannot). Anything short of a per-recipient reply keeps
  * them queued: the host may be down or restarting, and mail for our own users
  * is never returned for it. */
 void remote_deliver_site(struct rjob *j, struct rrcpt **r, size_t n, const char *host)
 {
 	struct route rt;
 	struct smtp_reply last = { 0, "the mailbox host could not be reached" };
-	struct host_policy pol = { .tls = TLS_MAY, .auth_what = "mailbox host" };
+	bool verify = rconf.site_tls_ctx != NULL;
+	struct host_policy pol = { .tls = verify ? TLS_VERIFY : TLS_MAY,
+				   .ctx = rconf.site_tls_ctx, .auth_what = "mailbox host",
+				   .requiretls = tls_request(j) == TR_REQUIRE };
 	if (rconf.site_secret[0]) {
 		pol.auth_user = "site";
 		pol.auth_pass = rconf.site_secret;
 	}
-	snprintf(pol.desc, sizeof pol.desc, "site: mailbox host %.200s", host);
+	snprintf(pol.desc, sizeof pol.desc, "%ssite: mailbox host %.200s, site_tls=%s",
+		 pol.requiretls ? "requiretls; " : "", host, verify ? "verify" : "none");
 	if (!site_route(host, &rt)) {
 		snprintf(last.text, sizeof last.text, "mailbox host %.200s is not in mailbox_hosts "
 			 "(tern.conf) of this host", host);
 		set_rest(r, n, QR_DEFER, "4.3.5", last.text);
 		log_results(j, r, n, NULL, 0, pol.desc);
+		return;
+	}
+	if (pol.requiretls && !verify) {
+		snprintf(last.text, sizeof last.text, "REQUIRETLS: the hop to mailbox host %.200s "
+			 "is not verified TLS (site_tls = none in tern.conf); held", host);
+		set_rest(r, n, QR_DEFER, "4.7.30", last.text);
+		log_results(j, r, n, NULL, rt.port, pol.desc);
 		return;
 	}
 	char key[USERDB_MAX_HOST + 8];

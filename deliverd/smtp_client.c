@@ -358,7 +358,12 @@ int sc_starttls(struct smtp_client *c, SSL_CTX *ctx, const char *myname,
 			continue;
 		char err[160];
 		ERR_error_string_n(ERR_get_error(), err, sizeof err);
-		fail(r, "TLS handshake failed: %s", err);
+		long v = SSL_get_verify_result(c->ssl);
+		if (v != X509_V_OK)	/* a context that verifies peers stops at a bad one */
+			fail(r, "TLS handshake failed: certificate of %s did not verify: %s", c->host,
+			     X509_verify_cert_error_string(v));
+		else
+			fail(r, "TLS handshake failed: %s", err);
 		ERR_clear_error();
 		return -1;
 	}

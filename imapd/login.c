@@ -13,6 +13,7 @@
 #include "common/privdrop.h"
 #include "common/sasl.h"
 #include "common/sandbox.h"
+#include "common/site_link.h"
 #include "common/tls.h"
 #include "common/util.h"
 
@@ -144,6 +145,17 @@ static bool site_auth(struct lclient *c, const char *b64)
 	char *authz, *secret;
 	if (!c->site_peer || !sasl_plain_site(b64, &authz, &secret))
 		return false;
+	if (L.site.tls_verify && !c->tls) {
+		log_warn("imap: site login refused: user=%s client=%s: no TLS (site_tls = verify)",
+			 authz, c->ip);
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+		free(authz);
+		c->state = LC_CMD;
+		reply(c, "%s NO [PRIVACYREQUIRED] The site login needs TLS (site_tls = verify)",
+		      c->tag);
+		return true;
+	}
 	c->state = LC_AUTHWAIT;
 	bufferevent_disable(c->bev, EV_READ);
 	c->auth_id = auth_client_site_login(L.auth, "imap", authz, secret, c->ip, on_auth, c);
@@ -471,7 +483,8 @@ static void on_accept(int fd, struct sockaddr *sa, int salen, void *arg)
 	c->site_peer = L.site_secret && L.site_secret[0] && netlist_has_sa(&L.site_nets, sa);
 	/* a front-end of the site logs in with the site secret, not a password
 	 * of the user (the internal hop's TLS: docs/SCALING.md) */
-	c->plaintext_ok = c->site_peer || netlist_has_sa(&L.plaintext_nets, sa);
+	c->plaintext_ok = (c->site_peer && !L.site.tls_verify) ||
+			  netlist_has_sa(&L.plaintext_nets, sa);
 	if (clients_from(c->ip) >= L.max_per_ip) {
 		refuse_client(fd, c->ip, "max_sessions_per_ip reached", implicit_tls);
 		free(c);
@@ -529,6 +542,9 @@ static bool login_load_site(const struct instance *in)
 	if (L.site.role == SITE_BOTH)
 		L.site_secret[0] = '\0';	/* one host: nobody logs in for another */
 	netlist_from_cfg(&L.site_nets, &in->conf, "site_frontends");
+	L.site_tls_ctx = site_link_tls_ctx(&L.site, why, sizeof why);
+	if (!L.site_tls_ctx && why[0])
+		fatal("%s", why);
 	return L.site.nhosts > 0 && L.site_secret[0];
 }
 

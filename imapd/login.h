@@ -27,6 +27,7 @@ struct login_ctx {
 	struct netlist plaintext_nets;	/* may log in without TLS */
 	struct site site;		/* role and mailbox hosts (proxied logins) */
 	char *site_secret;		/* site_secret_file, "" none */
+	SSL_CTX *site_tls_ctx;		/* site_tls = verify: the hops to mailbox hosts */
 	struct netlist site_nets;	/* site_frontends: may log in for a user */
 	bool draining;
 	uint64_t max_line, max_clients, max_per_ip, login_timeout, dead_client_timeout;

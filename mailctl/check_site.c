@@ -5,6 +5,7 @@
 #include "common/directory.h"
 #include "common/instance.h"
 #include "common/site.h"
+#include "common/site_link.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,8 +82,8 @@ void check_site(const struct instance *in, struct cfg_errors *errs)
 	bool pgsql = !strcmp(cfg_str(&in->conf, "directory"), "pgsql");
 	check_directory(in, errs);
 	if (site_load(in, &s, why, sizeof why) < 0) {
-		error_at(in, strncmp(why, "mailbox_host_name", 17) ? "mailbox_hosts"
-								  : "mailbox_host_name", why, errs);
+		error_at(in, !strncmp(why, "mailbox_host_name", 17) ? "mailbox_host_name"
+			 : !strncmp(why, "site_tls", 8) ? "site_tls" : "mailbox_hosts", why, errs);
 		return;
 	}
 	if (s.role == SITE_FRONTEND && !pgsql)
@@ -93,5 +94,9 @@ void check_site(const struct instance *in, struct cfg_errors *errs)
 			 "mail, it relays each user's mail to a mailbox host", errs);
 	if (s.role != SITE_BOTH)
 		check_secret(in, &s, errs);
+	SSL_CTX *ctx = site_link_tls_ctx(&s, why, sizeof why);
+	if (!ctx && why[0])
+		error_at(in, "site_ca_file", why, errs);
+	SSL_CTX_free(ctx);
 	site_free(&s);
 }

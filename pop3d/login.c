@@ -9,6 +9,7 @@
 #include "common/privdrop.h"
 #include "common/sasl.h"
 #include "common/sandbox.h"
+#include "common/site_link.h"
 #include "common/tls.h"
 #include "common/util.h"
 
@@ -292,7 +293,8 @@ static void on_accept(int fd, struct sockaddr *sa, int salen, void *arg)
 	s->site_peer = L->site_secret[0] && netlist_has_sa(&L->site_nets, sa);
 	/* a front-end of the site logs in with the site secret, not a password
 	 * of the user (the internal hop's TLS: docs/SCALING.md) */
-	s->plaintext_ok = s->site_peer || netlist_has_sa(&L->conf->plaintext_nets, sa);
+	s->plaintext_ok = (s->site_peer && !L->site.tls_verify) ||
+			  netlist_has_sa(&L->conf->plaintext_nets, sa);
 	s->started_ms = now_ms();
 	s->next = L->sessions;
 	if (L->sessions)
@@ -377,6 +379,9 @@ static bool load_site(struct login *L, const struct instance *in)
 	if (L->site.role == SITE_BOTH)
 		L->site_secret[0] = '\0';	/* one host: nobody logs in for another */
 	netlist_from_cfg(&L->site_nets, &in->conf, "site_frontends");
+	L->site_tls_ctx = site_link_tls_ctx(&L->site, why, sizeof why);
+	if (!L->site_tls_ctx && why[0])
+		fatal("%s", why);
 	return L->site.nhosts > 0 && L->site_secret[0];
 }
 
@@ -443,6 +448,7 @@ int pop3d_login_main(struct instance *in, const struct pop3d_conf *conf)
 		listener_free(L.lis[i].l);
 	auth_client_free(L.auth);
 	site_free(&L.site);
+	SSL_CTX_free(L.site_tls_ctx);
 	OPENSSL_cleanse(L.site_secret, strlen(L.site_secret));
 	free(L.site_secret);
 	netlist_free(&L.site_nets);

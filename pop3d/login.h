@@ -42,6 +42,7 @@ struct login {
 	bool stopping;			/* SIGHUP: exit when the last session ends */
 	struct site site;		/* role and mailbox hosts (proxied logins) */
 	char *site_secret;		/* site_secret_file, "" none */
+	SSL_CTX *site_tls_ctx;		/* site_tls = verify: the hops to mailbox hosts */
 	struct netlist site_nets;	/* site_frontends: may log in for a user */
 };
 

@@ -180,8 +180,16 @@ static void sasl_bad(struct lsess *s, const char *what)
 static void sasl_plain_response(struct lsess *s, const char *b64)
 {
 	char *user, *pass;
-	if (s->site_peer && sasl_plain_site(b64, &user, &pass))
+	if (s->site_peer && sasl_plain_site(b64, &user, &pass)) {
+		if (s->L->site.tls_verify && !s->tls) {
+			log_warn("pop3 login: site login refused: user=%s ip=%s: no TLS "
+				 "(site_tls = verify)", user, s->ip);
+			free_secret(pass);
+			free(user);
+			return sasl_bad(s, "The site login needs TLS (site_tls = verify)");
+		}
 		return start_login(s, user, pass, true);
+	}
 	if (!sasl_plain(b64, &user, &pass))
 		return sasl_bad(s, "Malformed PLAIN response");
 	start_login(s, user, pass, false);

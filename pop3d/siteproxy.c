@@ -6,11 +6,14 @@
  * logs in as the user with the site secret (AUTH PLAIN, authzid the user,
  * authcid "site"), answers the client with the mailbox host's +OK and from
  * then on copies bytes both ways (handoff.c's relay): the session itself is
- * never parsed here. */
+ * never parsed here. With site_tls = verify the first thing said is STLS (on
+ * the host's plain POP3 port), and nothing of the login crosses before the
+ * host's certificate verified against site_ca_file (common/site_link.c). */
 #include "pop3d/login.h"
 #include "common/log.h"
 #include "common/sasl.h"
 #include "common/site.h"
+#include "common/site_link.h"
 #include "common/util.h"
 
 #include <event2/buffer.h>
@@ -23,7 +26,7 @@
 #define UP_LINE_MAX 1024	/* a greeting or reply line of the mailbox host */
 #define UP_TIMEOUT_S 15		/* to connect, greet and log in */
 
-enum up_step { UP_GREETING, UP_XCLIENT, UP_AUTH };
+enum up_step { UP_GREETING, UP_STLS, UP_HANDSHAKE, UP_XCLIENT, UP_AUTH };
 
 struct pop3_upstream {
 	struct lsess *s;
@@ -72,8 +75,8 @@ static void up_done(struct pop3_upstream *u, const char *ok)
 {
 	struct lsess *s = u->s;
 	struct bufferevent *bev = u->bev;
-	log_info("pop3 login: ip=%s user=%s tls=%s proxy=%s", s->ip, u->user, s->tls ? "yes" : "no",
-		 u->h->name);
+	log_info("pop3 login: ip=%s user=%s tls=%s proxy=%s%s", s->ip, u->user,
+		 s->tls ? "yes" : "no", u->h->name, s->L->site_tls_ctx ? " proxy_tls=verified" : "");
 	u->bev = NULL;
 	site_proxy_free(s);
 	lsess_reply(s, "%s", ok);
@@ -88,16 +91,45 @@ static bool user_refusal(const char *line)
 	return !strncmp(line, "-ERR [IN-USE]", 13) || !strncmp(line, "-ERR [LOGIN-DELAY]", 18);
 }
 
+static void up_read(struct bufferevent *bev, void *arg);
+static void up_event(struct bufferevent *bev, short what, void *arg);
+
+static void send_xclient(struct pop3_upstream *u)
+{
+	u->step = UP_XCLIENT;
+	evbuffer_add_printf(bufferevent_get_output(u->bev), "XCLIENT ADDR=%s\r\n", u->s->ip);
+}
+
 /* One line of the mailbox host's greeting or of its replies; false once
- * the upstream is gone (spliced or failed). */
+ * the lines of this bufferevent are done with (spliced, failed, or TLS). */
 static bool up_line(struct pop3_upstream *u, const char *line)
 {
 	bool ok = !strncmp(line, "+OK", 3);
-	char why[160];
+	char why[200];
+	SSL_CTX *tls = u->s->L->site_tls_ctx;
 	if (ok && u->step == UP_GREETING) {
-		u->step = UP_XCLIENT;
-		evbuffer_add_printf(bufferevent_get_output(u->bev), "XCLIENT ADDR=%s\r\n", u->s->ip);
+		if (!tls) {
+			send_xclient(u);
+			return true;
+		}
+		u->step = UP_STLS;
+		evbuffer_add_printf(bufferevent_get_output(u->bev), "STLS\r\n");
 		return true;
+	}
+	if (ok && u->step == UP_STLS) {
+		struct bufferevent *t = site_link_starttls(u->bev, tls, u->h, up_read, up_event, u,
+							   UP_TIMEOUT_S, why, sizeof why);
+		if (!t) {
+			up_fail(u, why, NULL);
+			return false;
+		}
+		u->bev = t;
+		u->step = UP_HANDSHAKE;
+		return false;
+	}
+	if (u->step == UP_HANDSHAKE) {
+		up_fail(u, "spoke before the TLS handshake ended", NULL);
+		return false;
 	}
 	if (ok && u->step == UP_XCLIENT) {
 		u->step = UP_AUTH;
@@ -109,8 +141,8 @@ static bool up_line(struct pop3_upstream *u, const char *line)
 		return false;
 	}
 	snprintf(why, sizeof why, "%s: %.120s", u->step == UP_GREETING ? "no greeting"
-						: u->step == UP_XCLIENT ? "XCLIENT refused" : "login refused",
-		 line);
+		 : u->step == UP_STLS ? "STLS refused (site_tls = verify)"
+		 : u->step == UP_XCLIENT ? "XCLIENT refused" : "login refused", line);
 	up_fail(u, why, u->step == UP_AUTH && user_refusal(line) ? line : NULL);
 	return false;
 }
@@ -134,10 +166,18 @@ static void up_read(struct bufferevent *bev, void *arg)
 static void up_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct pop3_upstream *u = arg;
-	if (what & BEV_EVENT_CONNECTED)
+	char why[200] = "";
+	if (what & BEV_EVENT_CONNECTED) {
+		if (u->step == UP_HANDSHAKE)	/* verified: the login may cross now */
+			send_xclient(u);
 		return;
-	up_fail(u, what & BEV_EVENT_TIMEOUT ? "timeout" : (what & BEV_EVENT_EOF) ? "closed" : "cannot connect",
-		NULL);
+	}
+	if (u->step == UP_HANDSHAKE)
+		site_link_tls_error(bev, why, sizeof why);
+	if (!why[0])
+		snprintf(why, sizeof why, "%s", what & BEV_EVENT_TIMEOUT ? "timeout"
+			 : (what & BEV_EVENT_EOF) ? "closed" : "cannot connect");
+	up_fail(u, why, NULL);
 }
 
 int site_proxy_start(struct lsess *s, const char *user, const char *host)
@@ -145,8 +185,7 @@ int site_proxy_start(struct lsess *s, const char *user, const char *host)
 	const struct login *L = s->L;
 	const struct site_host *h = L->site.nhosts ? site_find(&L->site, host) : NULL;
 	struct sockaddr_storage ss;
-	socklen_t sslen = h ? site_service_sockaddr(h, SITE_PORT_POP3, &ss) : 0;
-	if (!sslen || !L->site_secret[0]) {
+	if (!h || !site_service_sockaddr(h, SITE_PORT_POP3, &ss) || !L->site_secret[0]) {
 		log_err("pop3 proxy: user=%s client=%s: mailbox host %s is not in mailbox_hosts%s", user,
 			s->ip, host, L->site_secret[0] ? "" : " or no site_secret_file");
 		return -1;
@@ -155,17 +194,13 @@ int site_proxy_start(struct lsess *s, const char *user, const char *host)
 	u->s = s;
 	u->h = h;
 	u->user = xstrdup(user);
-	u->bev = bufferevent_socket_new(L->base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	u->bev = site_link_connect(L->base, h, SITE_PORT_POP3, up_read, up_event, u, UP_TIMEOUT_S);
 	s->up = u;
-	s->st = LS_UPSTREAM;
-	bufferevent_setcb(u->bev, up_read, NULL, up_event, u);
-	struct timeval tv = { UP_TIMEOUT_S, 0 };
-	bufferevent_set_timeouts(u->bev, &tv, &tv);
-	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
-	if (bufferevent_socket_connect(u->bev, (struct sockaddr *)&ss, (int)sslen) < 0) {
+	if (!u->bev) {
 		log_err("pop3 proxy: user=%s: cannot connect to %s", user, h->addr);
 		site_proxy_free(s);
 		return -1;
 	}
+	s->st = LS_UPSTREAM;
 	return 0;
 }

@@ -43,6 +43,14 @@ static unsigned char *decode(const char *b64, size_t *n)
 static void site_login(struct session *s, const char *user, const char *pass)
 {
 	const char *secret = s->srv->conf.site_secret;
+	if (s->srv->conf.site_tls_verify && !s->tls) {
+		/* a front-end of a site with site_tls = verify never sends it so */
+		log_warn("session %llx: site auth refused client=%s: no TLS (site_tls = verify)",
+			 (unsigned long long)s->id, s->ip);
+		session_reply(s, "538 5.7.11 Encryption required for requested authentication mechanism");
+		session_error(s);
+		return;
+	}
 	bool ok = !strcmp(user, "site") && site_secret_equal(secret, pass);
 	if (ok) {
 		s->site_peer = true;

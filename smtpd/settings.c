@@ -97,4 +97,5 @@ void smtpd_site_load(struct smtpd_conf *sc, const struct instance *in)
 	sc->site_secret = site_secret_load(in, why, sizeof why);
 	if (!sc->site_secret)
 		fatal("%s", why);
+	sc->site_tls_verify = !strcmp(cfg_str(&in->conf, "site_tls"), "verify");
 }

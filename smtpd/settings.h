@@ -33,6 +33,7 @@ struct smtpd_conf {
 	/* tern.conf, for the internal port of a mailbox host */
 	struct netlist frontends;	/* site_frontends: who may connect there */
 	char *site_secret;		/* site_secret_file: what they AUTH with, "" none */
+	bool site_tls_verify;		/* site_tls = verify: the secret only inside TLS */
 };
 
 void smtpd_conf_load(struct smtpd_conf *sc, const struct cfg *c);

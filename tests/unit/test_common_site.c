@@ -1,6 +1,7 @@
 /* Unit tests: a host's role and mailbox hosts (common/site.c). */
 #include "common/instance.h"
 #include "common/site.h"
+#include "common/site_link.h"
 #include "tests/unit/check.h"
 
 #include <arpa/inet.h>
@@ -128,11 +129,54 @@ static void test_bad_sites(void)
 	instance_free(&in);
 }
 
+/* site_tls and site_ca_file: the same keys for every daemon (tern.conf). */
+static void test_site_tls(void)
+{
+	struct instance in;
+	struct site s;
+	char why[300];
+	CHECK(load(&in, "role = frontend\nmailbox_hosts = mb1=127.0.0.1:1024\n") == 0);
+	CHECK(site_load(&in, &s, why, sizeof why) == 0);
+	CHECK(!s.tls_verify && s.ca_file == NULL);	/* default: none */
+	CHECK(site_link_tls_ctx(&s, why, sizeof why) == NULL && why[0] == '\0');
+	site_free(&s);
+	instance_free(&in);
+
+	CHECK(load(&in, "role = frontend\nmailbox_hosts = mb1=127.0.0.1:1024\n"
+			"site_tls = verify\nsite_ca_file = ca.pem\n") == 0);
+	CHECK(site_load(&in, &s, why, sizeof why) == 0);
+	CHECK(s.tls_verify);
+	CHECK(s.ca_file && s.ca_file[0] == '/' && strstr(s.ca_file, "/inst/ca.pem"));
+	/* a CA file that is not there: the daemon stops with why */
+	CHECK(site_link_tls_ctx(&s, why, sizeof why) == NULL);
+	CHECK(strstr(why, "site_ca_file") != NULL);
+	site_free(&s);
+	instance_free(&in);
+
+	/* verify with mailbox hosts needs the site's CA; a mailbox host that
+	 * connects to nobody does not */
+	CHECK(load(&in, "role = frontend\nmailbox_hosts = mb1=127.0.0.1:1024\n"
+			"site_tls = verify\n") == 0);
+	CHECK(site_load(&in, &s, why, sizeof why) < 0);
+	CHECK(strstr(why, "needs site_ca_file") != NULL);
+	instance_free(&in);
+	CHECK(load(&in, "role = mailbox\nsite_tls = verify\n") == 0);
+	CHECK(site_load(&in, &s, why, sizeof why) == 0);
+	CHECK(s.tls_verify && s.ca_file == NULL);
+	CHECK(site_link_tls_ctx(&s, why, sizeof why) == NULL && why[0] == '\0');
+	site_free(&s);
+	instance_free(&in);
+
+	CHECK(load(&in, "site_tls = may\n") < 0);	/* the schema: none or verify */
+	instance_free(&in);
+}
+
 int main(void)
 {
 	test_parse_host();
 	test_service_sockaddr();
 	test_roles();
 	test_bad_sites();
+	test_site_tls();
 	return check_summary("common_site");
 }
