@@ -440,6 +440,35 @@ def test_a_site_login_wants_the_secret_and_a_user_stored_there(site):
     assert "result=failed" in log
 
 
+def test_requiretls_waits_while_the_site_hop_is_not_verified(site):
+    """RFC 8689 at a front-end with site_tls = none: the hop to mb1 cannot
+    give verified TLS, so a message that asked for REQUIRETLS is held in the
+    queue (4.7.30), never sent there (test_site_tls.py: with verify it goes)."""
+    before = count(site.mb, "alice@example.test")
+    with smtplib.SMTP("127.0.0.1", site.fe.port("smtp"), timeout=20) as s:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s.starttls(context=ctx)
+        s.ehlo()
+        s.sendmail("x@sender.test", ["alice@example.test"],
+                   b"Subject: required\r\n\r\nbody\r\n", mail_options=["REQUIRETLS"])
+
+    def held():
+        out = site.fe.ctl("queue", "list").stdout
+        if "alice@example.test" not in out:
+            return None
+        qid = out.split()[0]
+        shown = site.fe.ctl("queue", "show", qid).stdout
+        return "4.7.30" in shown and (qid, shown)
+    got = wait_for(held, timeout=20)
+    assert got, site.fe.ctl("queue", "list").stdout + site.fe.log_text()[-2000:]
+    qid, shown = got
+    assert "site_tls = none" in shown, shown
+    site.fe.ctl("queue", "delete", qid)
+    assert count(site.mb, "alice@example.test") == before
+
+
 def test_the_internal_port_refuses_clients_outside_site_frontends(site):
     """Last in the module: it leaves the mailbox host refusing its front-end."""
     site.mb.stop()
