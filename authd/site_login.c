@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Only the POP3 and IMAP login roles proxy a session. */
+/* The POP3 and IMAP login roles proxy a session, httpd each JMAP request. */
 static bool proxied_service(const char *service)
 {
-	return !strcmp(service, "imap") || !strcmp(service, "pop3");
+	return !strcmp(service, "imap") || !strcmp(service, "pop3") || !strcmp(service, "http");
 }
 
 int login_host(const char *service, const char *user, char host[USERDB_MAX_HOST + 1])

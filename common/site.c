@@ -1,6 +1,8 @@
 /* site.c — role, own name and mailbox hosts of this host (site.h). */
 #include "common/site.h"
 #include "common/instance.h"
+#include "common/log.h"
+#include "common/netlist.h"
 #include "common/util.h"
 
 #include <arpa/inet.h>
@@ -209,4 +211,19 @@ char *site_secret_load(const struct instance *in, char *why, size_t whylen)
 	char *secret = secret_file_read(path, "site_secret_file", why, whylen);
 	free(path);
 	return secret;
+}
+
+bool site_login_load(const struct instance *in, struct site *s, char **secret,
+		     struct netlist *frontends)
+{
+	char why[512];
+	if (site_load(in, s, why, sizeof why) < 0)
+		fatal("%s", why);
+	*secret = site_secret_load(in, why, sizeof why);
+	if (!*secret)
+		fatal("%s", why);
+	if (s->role == SITE_BOTH)
+		(*secret)[0] = '\0';	/* one host: nobody logs in for another */
+	netlist_from_cfg(frontends, &in->conf, "site_frontends");
+	return s->nhosts > 0 && (*secret)[0];
 }

@@ -51,6 +51,7 @@ struct site {
 #define SITE_PORT_INTERNAL 24
 #define SITE_PORT_POP3 110
 #define SITE_PORT_IMAP 143
+#define SITE_PORT_HTTPS 443
 uint16_t site_service_port(const struct site_host *h, unsigned offset);
 /* That service's address for connect() into ss; its length, 0 if h->addr is
  * not an IP literal. */
@@ -74,6 +75,14 @@ void site_free(struct site *s);
 /* The site secret (site_secret_file; "" when unset), malloc'd, or NULL with
  * why. Read as root, before dropping privileges. */
 char *site_secret_load(const struct instance *in, char *why, size_t whylen);
+/* What a login role (imapd, pop3d, httpd) reads of the site, as root before
+ * dropping privileges, fatal on an error: the site, its secret (*secret,
+ * malloc'd; "" on a host of one, where nobody logs in for another) and
+ * site_frontends (*frontends). true when the role may proxy to mailbox
+ * hosts (then it needs TCP). */
+struct netlist;
+bool site_login_load(const struct instance *in, struct site *s, char **secret,
+		     struct netlist *frontends);
 /* Does given match the site secret (never when it is "")? Constant time in
  * the content. */
 bool site_secret_equal(const char *secret, const char *given);

@@ -14,7 +14,7 @@
 
 struct slot {
 	unsigned char key[32];
-	char *canon, *token;
+	char *canon, *token, *host;
 	int64_t token_expiry;	/* unix seconds, from the token */
 	uint64_t expires;	/* now_ms() */
 };
@@ -47,6 +47,7 @@ static void clear(struct slot *s)
 {
 	free(s->canon);
 	free(s->token);
+	free(s->host);
 	memset(s, 0, sizeof *s);
 }
 
@@ -65,7 +66,8 @@ static int64_t token_expiry(const char *token)
 	return dot && parse_u64(dot + 1, INT64_MAX, &v) ? (int64_t)v : 0;
 }
 
-const char *authcache_get(const char *user, const char *pass, const char **token)
+const char *authcache_get(const char *user, const char *pass, const char **token,
+			  const char **host)
 {
 	unsigned char key[32];
 	if (ttl_ms == 0)
@@ -79,10 +81,12 @@ const char *authcache_get(const char *user, const char *pass, const char **token
 		return NULL;
 	}
 	*token = (int64_t)time(NULL) < s->token_expiry ? s->token : "";
+	*host = s->host;
 	return s->canon;
 }
 
-void authcache_put(const char *user, const char *pass, const char *canon, const char *token)
+void authcache_put(const char *user, const char *pass, const char *canon, const char *token,
+		   const char *host)
 {
 	unsigned char key[32];
 	if (ttl_ms == 0)
@@ -93,6 +97,7 @@ void authcache_put(const char *user, const char *pass, const char *canon, const 
 	memcpy(s->key, key, sizeof key);
 	s->canon = xstrdup(canon);
 	s->token = xstrdup(token);
+	s->host = xstrdup(host);
 	s->token_expiry = token_expiry(token);
 	s->expires = now_ms() + ttl_ms;
 }

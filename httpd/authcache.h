@@ -13,9 +13,12 @@
 
 void authcache_init(uint64_t ttl_s);
 /* The canonical user these credentials were last accepted as, or NULL.
- * *token: the hand-off token authd gave then ("" once it has expired). */
-const char *authcache_get(const char *user, const char *pass, const char **token);
-void authcache_put(const char *user, const char *pass, const char *canon, const char *token);
+ * *token: the hand-off token authd gave then ("" once it has expired);
+ * *host: the user's mailbox host when it is another host ("" here). */
+const char *authcache_get(const char *user, const char *pass, const char **token,
+			  const char **host);
+void authcache_put(const char *user, const char *pass, const char *canon, const char *token,
+		   const char *host);
 /* Forget every entry of canon (its mail process refused the token). */
 void authcache_forget(const char *canon);
 

@@ -7,6 +7,7 @@
 #include "httpd/front.h"
 #include "httpd/submit.h"
 #include "httpd/jmap_front.h"
+#include "httpd/siteproxy.h"
 #include "httpd/webmail.h"
 #include "common/auth_client.h"
 #include "common/daemon.h"
@@ -223,6 +224,7 @@ static void load_settings(const struct instance *in, const struct cfg *conf)
 	F.auth_cache_s = cfg_int(conf, "auth_cache_time");
 	F.session_idle_s = cfg_int(conf, "session_idle_time");
 	F.event_ping_min_s = cfg_int(conf, "event_ping_min");
+	F.request_timeout_s = cfg_int(conf, "request_timeout");
 	jmap_limits_load(&F.lim, conf);
 	F.sts_policy = mta_sts_enabled(in) ? mta_sts_policy(in) : NULL;
 }
@@ -260,6 +262,7 @@ int front_main(struct instance *in, struct cfg *conf)
 		F.https = make_server(true, "https", timeout, hdr, body);
 	if (!F.http && !F.https)
 		fatal("no listening sockets (TERN_LISTEN_FDS has neither http nor https)");
+	bool proxies = siteproxy_load(in);	/* reads the site secret: as root */
 	bool chrooted = running_as_root();
 	privdrop(ACCT_HTTPD, in->run_dir);
 	F.run_prefix = chrooted ? xstrdup("") : xstrdup(in->run_dir);
@@ -270,9 +273,11 @@ int front_main(struct instance *in, struct cfg *conf)
 	submit_front_init();
 	/* Accepts HTTP(S), talks to authd, the mail role and (EmailSubmission,
 	 * on worker threads) queued over Unix sockets (connections made as
-	 * needed). No file once running: Landlock grants none, a library's
-	 * read-only open just fails. */
-	sandbox_enter("httpd", SB_THREADS | SB_ACCEPT | SB_UNIX | SB_FILES_READ, NULL, 0);
+	 * needed), and at a front-end to the mailbox hosts' HTTPS over TCP
+	 * (siteproxy.c). No file once running: Landlock grants none, a
+	 * library's read-only open just fails. */
+	sandbox_enter("httpd", SB_THREADS | SB_ACCEPT | SB_UNIX | SB_FILES_READ |
+				       (proxies ? SB_INET : 0), NULL, 0);
 	struct event *evs[3] = {
 		evsignal_new(F.base, SIGTERM, on_signal, NULL),
 		evsignal_new(F.base, SIGHUP, on_signal, NULL),

@@ -26,7 +26,7 @@ struct front {
 	char *base_url;			/* https://host[:port] (redirects, URLs) */
 	unsigned port_base;
 	uint64_t nconns, max_clients;	/* HTTPS connections open / allowed */
-	uint64_t auth_cache_s, session_idle_s, event_ping_min_s;
+	uint64_t auth_cache_s, session_idle_s, event_ping_min_s, request_timeout_s;
 	struct jmap_limits lim;
 	char *sts_policy;		/* MTA-STS policy text, NULL: none published */
 	struct listener *bound[FRONT_MAX_LISTENERS];

@@ -3,16 +3,20 @@
  * webmail's session cookie (with its CSRF token on every POST), the limits
  * the front can enforce before a request travels (maxSizeRequest,
  * maxSizeUpload, maxConcurrentRequests, maxConcurrentUpload), and handing
- * the request to the user's mail process (upstream.c). */
+ * the request to the user's mail process (upstream.c), or to the user's
+ * mailbox host when that is another host of the site (siteproxy.c), where
+ * the request is taken with the site login instead of the user's. */
 #include "httpd/jmap_front.h"
 #include "httpd/authcache.h"
 #include "httpd/front.h"
 #include "httpd/front_parse.h"
 #include "httpd/proto.h"
+#include "httpd/siteproxy.h"
 #include "httpd/upstream.h"
 #include "httpd/webmail.h"
 #include "common/auth_client.h"
 #include "common/log.h"
+#include "common/sasl.h"
 #include "common/util.h"
 
 #include <event2/buffer.h>
@@ -27,7 +31,8 @@ struct job {
 	uint32_t kind;
 	char *arg;
 	char *user, *pass;
-	char client[64];
+	char client[64];	/* as authd counts failures: the peer, or the
+				 * site's client behind a front-end */
 };
 
 void jmap_front_init(void)
@@ -40,6 +45,7 @@ void jmap_front_init(void)
 void jmap_front_drain(void)
 {
 	upstream_drain();
+	siteproxy_drain();
 }
 
 static void job_free(struct job *j)
@@ -74,8 +80,13 @@ static void dispatch(struct upstream *u, struct job *j)
 	job_free(j);
 }
 
-static void with_user(struct job *j, const char *canon, const char *token)
+static void with_user(struct job *j, const char *canon, const char *token, const char *host)
 {
+	if (*host) {
+		siteproxy_send(j->req, j->kind, canon, host, j->client);
+		job_free(j);
+		return;
+	}
 	struct upstream *u = upstream_find(canon);
 	if (!u && *token)
 		u = upstream_open(canon, token, j->client);
@@ -92,8 +103,9 @@ static void on_auth(const struct auth_reply *r, void *arg)
 	struct job *j = arg;
 	int result = r->tempfail ? AUTH_TEMPFAIL : (int)r->result;
 	if (result == AUTH_OK && r->user && r->token) {
-		authcache_put(j->user, j->pass, r->user, r->token);
-		with_user(j, r->user, r->token);
+		const char *host = r->host ? r->host : "";
+		authcache_put(j->user, j->pass, r->user, r->token, host);
+		with_user(j, r->user, r->token, host);
 		return;
 	}
 	if (result == AUTH_LOCKED) {
@@ -122,7 +134,7 @@ static void with_session(struct job *j)
 		   !websession_csrf_ok(j->req, s)) {
 		why = "Missing or wrong CSRF token";
 		code = 403;
-	} else if (!upstream_find(s->user) && !*websession_token(s)) {
+	} else if (!*s->host && !upstream_find(s->user) && !*websession_token(s)) {
 		/* the mail process has gone and the login token is stale */
 		websession_end(s);
 		why = "The session has ended; log in again";
@@ -132,9 +144,10 @@ static void with_session(struct job *j)
 		job_free(j);
 		return;
 	}
-	char *user = xstrdup(s->user);
-	with_user(j, user, websession_token(s));
+	char *user = xstrdup(s->user), *host = xstrdup(s->host);
+	with_user(j, user, websession_token(s), host);
 	free(user);
+	free(host);
 }
 
 static bool has_cookie(struct evhttp_request *req)
@@ -142,9 +155,71 @@ static bool has_cookie(struct evhttp_request *req)
 	return evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie") != NULL;
 }
 
+/* The cache key of a site login: no Basic user name holds a ':'. */
+#define SITE_CACHE_PREFIX "site:"
+
+static void on_site_auth(const struct auth_reply *r, void *arg)
+{
+	struct job *j = arg;
+	if (!r->tempfail && r->result == AUTH_OK && r->user && r->token) {
+		authcache_put(j->user, j->pass, r->user, r->token, "");
+		with_user(j, r->user, r->token, "");
+		return;
+	}
+	if (r->tempfail || r->result == AUTH_TEMPFAIL) {
+		evhttp_add_header(evhttp_request_get_output_headers(j->req), "Retry-After", "30");
+		reply_problem(j->req, 503, "about:blank", NULL, "Mail service unavailable, try again");
+	} else {
+		reply_problem(j->req, 403, "about:blank", NULL, "Site login refused");
+	}
+	job_free(j);
+}
+
+/* A front-end of the site asks for its user (siteproxy.h): only from
+ * site_frontends, with the site secret, which authd checks. */
+static void site_login(struct job *j, const char *b64)
+{
+	const char *peer = req_peer(j->req);
+	char *user = NULL, *secret = NULL;
+	const char *client =
+		evhttp_find_header(evhttp_request_get_input_headers(j->req), SITE_CLIENT_HEADER);
+	if (!siteproxy_peer_ok(j->req) || !sasl_plain_site(b64, &user, &secret) || !client ||
+	    !*client || strlen(client) >= sizeof j->client) {
+		log_warn("http: site login refused: peer=%s%s", peer,
+			 siteproxy_peer_ok(j->req) ? " (malformed)"
+						   : " (not in site_frontends, or no site secret)");
+		reply_problem(j->req, 403, "about:blank", NULL, "Site login refused");
+		if (secret)
+			explicit_bzero(secret, strlen(secret));
+		free(secret);
+		free(user);
+		job_free(j);
+		return;
+	}
+	strlcpy_t(j->client, client, sizeof j->client);
+	j->user = xasprintf(SITE_CACHE_PREFIX "%s", user);
+	j->pass = secret;
+	const char *token, *host;
+	const char *canon = authcache_get(j->user, j->pass, &token, &host);
+	if (canon && (*token || upstream_find(canon))) {
+		char *c = xstrdup(canon);
+		with_user(j, c, token, "");
+		free(c);
+	} else {
+		auth_client_site_login(F.auth, "http", user, secret, j->client, on_site_auth, j);
+	}
+	free(user);
+}
+
 static void authenticate(struct job *j)
 {
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(j->req), "Authorization");
+	struct evkeyvalq *in = evhttp_request_get_input_headers(j->req);
+	const char *site = evhttp_find_header(in, SITE_LOGIN_HEADER);
+	if (site) {
+		site_login(j, site);
+		return;
+	}
+	const char *h = evhttp_find_header(in, "Authorization");
 	if (!h && has_cookie(j->req)) {
 		with_session(j);
 		return;
@@ -154,12 +229,13 @@ static void authenticate(struct job *j)
 		job_free(j);
 		return;
 	}
-	const char *token;
-	const char *canon = authcache_get(j->user, j->pass, &token);
-	if (canon && (*token || upstream_find(canon))) {
-		char *c = xstrdup(canon);
-		with_user(j, c, token);
+	const char *token, *host;
+	const char *canon = authcache_get(j->user, j->pass, &token, &host);
+	if (canon && (*token || *host || upstream_find(canon))) {
+		char *c = xstrdup(canon), *hc = xstrdup(host);
+		with_user(j, c, token, hc);
 		free(c);
+		free(hc);
 		return;
 	}
 	auth_client_login(F.auth, "http", j->user, j->pass, j->client, on_auth, j);

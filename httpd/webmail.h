@@ -34,6 +34,7 @@ struct websession {
 	char csrf[WEBSESSION_ID_LEN + 1];
 	char *user;		/* canonical address */
 	char *token;		/* authd's hand-off token (valid for a minute) */
+	char *host;		/* the user's mailbox host when another one ("" here) */
 	int64_t token_expiry;	/* unix seconds */
 	uint64_t created, used;	/* now_ms() */
 };
@@ -42,7 +43,7 @@ void websession_init(uint64_t idle_s);
 /* A new session for user: in place of that user's least recently used one
  * when the user has WEBSESSION_PER_USER, else in a free slot (the least
  * recently used of all dropped when the table is full). */
-struct websession *websession_new(const char *user, const char *token);
+struct websession *websession_new(const char *user, const char *token, const char *host);
 /* The live session of the request's cookie, or NULL (touches it). */
 struct websession *websession_of(struct evhttp_request *req);
 /* Does the request carry the session's CSRF token (X-CSRF-Token)? */

@@ -98,9 +98,12 @@ static void on_login(const struct auth_reply *r, void *arg)
 	struct login *l = arg;
 	int result = r->tempfail ? AUTH_TEMPFAIL : (int)r->result;
 	if (result == AUTH_OK && r->user && r->token) {
-		if (!upstream_find(r->user) && *r->token)
+		const char *host = r->host ? r->host : "";
+		/* a user stored here gets its mail process now (not one of
+		 * another host: siteproxy.c serves those) */
+		if (!*host && !upstream_find(r->user) && *r->token)
 			upstream_open(r->user, r->token, req_peer(l->req));
-		struct websession *s = websession_new(r->user, r->token);
+		struct websession *s = websession_new(r->user, r->token, host);
 		set_cookie(l->req, s->id, false);
 		log_info("webmail login: user=%s client=%s", r->user, req_peer(l->req));
 		reply_json(l->req, 200, json_pack("{s:s, s:s}", "user", s->user, "csrf", s->csrf));

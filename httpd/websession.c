@@ -38,6 +38,7 @@ static void clear(struct websession *s)
 	if (s->token)
 		explicit_bzero(s->token, strlen(s->token));
 	free(s->token);
+	free(s->host);
 	explicit_bzero(s, sizeof *s);
 }
 
@@ -87,7 +88,7 @@ static struct websession *users_lru(const char *user)
 	return n >= WEBSESSION_PER_USER ? lru : NULL;
 }
 
-struct websession *websession_new(const char *user, const char *token)
+struct websession *websession_new(const char *user, const char *token, const char *host)
 {
 	struct websession *s = users_lru(user);
 	if (!s)
@@ -97,6 +98,7 @@ struct websession *websession_new(const char *user, const char *token)
 	random_hex(s->csrf);
 	s->user = xstrdup(user);
 	s->token = xstrdup(token);
+	s->host = xstrdup(host);
 	s->token_expiry = token_expiry(token);
 	s->created = s->used = now_ms();
 	return s;

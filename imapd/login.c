@@ -534,18 +534,11 @@ static void check_drained(evutil_socket_t fd, short what, void *arg)
 static bool login_load_site(const struct instance *in)
 {
 	char why[512];
-	if (site_load(in, &L.site, why, sizeof why) < 0)
-		fatal("%s", why);
-	L.site_secret = site_secret_load(in, why, sizeof why);
-	if (!L.site_secret)
-		fatal("%s", why);
-	if (L.site.role == SITE_BOTH)
-		L.site_secret[0] = '\0';	/* one host: nobody logs in for another */
-	netlist_from_cfg(&L.site_nets, &in->conf, "site_frontends");
+	bool proxies = site_login_load(in, &L.site, &L.site_secret, &L.site_nets);
 	L.site_tls_ctx = site_link_tls_ctx(&L.site, why, sizeof why);
 	if (!L.site_tls_ctx && why[0])
 		fatal("%s", why);
-	return L.site.nhosts > 0 && L.site_secret[0];
+	return proxies;
 }
 
 int login_main(struct instance *in, struct cfg *conf)

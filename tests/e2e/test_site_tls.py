@@ -229,3 +229,35 @@ def test_the_mailbox_host_takes_the_site_secret_only_inside_tls(site):
     assert "site auth refused client=127.0.0.1: no TLS (site_tls = verify)" in log
     assert "imap: site login refused: user=alice@example.test client=127.0.0.1: no TLS" in log
     assert "pop3 login: site login refused: user=alice@example.test ip=127.0.0.1: no TLS" in log
+
+
+def jmap_session(site, user):
+    """GET the session resource at the front-end as user: (status, headers, body)."""
+    import http.client
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    c = http.client.HTTPSConnection("127.0.0.1", site.fe.port("https"), timeout=30, context=ctx)
+    try:
+        auth = base64.b64encode(f"{user}:{user.split('@')[0]}-pw-1".encode()).decode()
+        c.request("GET", "/jmap/session", headers={"Authorization": "Basic " + auth})
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        c.close()
+
+
+def test_jmap_at_the_frontend_crosses_in_verified_tls_or_not_at_all(site):
+    """The JMAP hop (httpd/siteproxy.c) checks mb1's certificate against the
+    site's CA for the name mb1; mb2's, from another CA, gives 503, never a
+    401, and the front-end says why."""
+    st, h, body = jmap_session(site, "alice@example.test")
+    assert st == 200, (st, body, site.fe.log_text()[-2000:])
+    assert b'"username":"alice@example.test"' in body
+    st, h, body = jmap_session(site, "carol@example.test")
+    assert st == 503 and h.get("Retry-After") == "30", (st, body)
+    log = site.fe.log_text()
+    assert "http proxy: user=carol@example.test host=mb2" in log and \
+        "certificate did not verify" in log, log[-2000:]
+    assert "site login: service=http user=carol@example.test" not in site.mb2.log_text()

@@ -43,8 +43,8 @@ static bool csrf_ok(struct websession *s, const char *token)
 static void test_cookie_and_csrf(void)
 {
 	websession_init(600);
-	struct websession *a = websession_new("a@example.test", "tok.9999999999");
-	struct websession *b = websession_new("b@example.test", "tok.1");
+	struct websession *a = websession_new("a@example.test", "tok.9999999999", "");
+	struct websession *b = websession_new("b@example.test", "tok.1", "");
 	CHECK(strlen(a->id) == WEBSESSION_ID_LEN && strcmp(a->id, b->id) != 0);
 	CHECK(strcmp(a->id, a->csrf) != 0);
 	char h[256];
@@ -88,17 +88,17 @@ static void test_cookie_and_csrf(void)
 static void test_per_user_cap(void)
 {
 	websession_init(600);
-	struct websession *other = websession_new("b@example.test", "tok.1");
+	struct websession *other = websession_new("b@example.test", "tok.1", "");
 	char ids[WEBSESSION_PER_USER][WEBSESSION_ID_LEN + 1], h[256];
 	for (int i = 0; i < WEBSESSION_PER_USER; i++) {
-		struct websession *s = websession_new("a@example.test", "tok.1");
+		struct websession *s = websession_new("a@example.test", "tok.1", "");
 		memcpy(ids[i], s->id, sizeof ids[i]);
 		usleep(2000);	/* distinct last-use times */
 	}
 	snprintf(h, sizeof h, "tern_session=%.64s", ids[0]);
 	CHECK(lookup(h) != NULL);	/* now the least recently used is ids[1] */
 	usleep(2000);
-	struct websession *n = websession_new("a@example.test", "tok.1");
+	struct websession *n = websession_new("a@example.test", "tok.1", "");
 	snprintf(h, sizeof h, "tern_session=%.64s", ids[1]);
 	CHECK(lookup(h) == NULL);
 	int live = 0;
@@ -113,7 +113,7 @@ static void test_per_user_cap(void)
 	CHECK(lookup(h) == other && other->user && !strcmp(other->user, "b@example.test"));
 	/* many more logins of a: still WEBSESSION_PER_USER of a, b untouched */
 	for (int i = 0; i < 3 * WEBSESSION_PER_USER; i++)
-		websession_new("a@example.test", "tok.1");
+		websession_new("a@example.test", "tok.1", "");
 	CHECK(lookup(h) == other);
 	websession_end(other);
 }
@@ -121,7 +121,7 @@ static void test_per_user_cap(void)
 static void test_idle_timeout(void)
 {
 	websession_init(0);	/* every session is past its idle time at once */
-	struct websession *s = websession_new("a@example.test", "tok.1");
+	struct websession *s = websession_new("a@example.test", "tok.1", "");
 	char h[256];
 	snprintf(h, sizeof h, "tern_session=%s", s->id);
 	CHECK(lookup(h) == NULL);
