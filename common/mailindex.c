@@ -7,6 +7,7 @@
 #include "common/mime_addr.h"
 #include "common/mime_stream.h"
 #include "common/util.h"
+#include "common/workahead.h"
 
 #include <ctype.h>
 #include <db.h>
@@ -765,13 +766,30 @@ static struct entry *find_entry(struct entry *v, size_t n, const char *file)
 	return bsearch(&key, v, n, sizeof *v, cmp_entry_name);
 }
 
-/* Cache the IMAP structures of a parsed message. */
-static void cache_structures(struct mi *mi, uint32_t uid, const struct mime_msg *m)
+/* A message's cached structures, made from its file alone: what a helper
+ * thread may prepare while the index is written (workahead.h). */
+struct prepared {
+	bool ok;		/* the file could be opened */
+	uint64_t crlf_size;	/* its size in CRLF octets */
+	char *cache;		/* the 'C' record */
+	size_t ncache;
+	char *fields;		/* the 'F' record, NULL if the header is too large */
+	size_t nfields;
+};
+
+static void prepared_clear(struct prepared *p)
+{
+	free(p->cache);
+	free(p->fields);
+	memset(p, 0, sizeof *p);
+}
+
+/* The IMAP structures of a parsed message. */
+static void render_structures(const struct mime_msg *m, struct prepared *out)
 {
 	/* one walk of the header for the ENVELOPE and the field record */
 	struct mime_env env = { 0 };
-	size_t fl;
-	char *f = mi_fields_encode_env(m, &env, &fl);
+	out->fields = mi_fields_encode_env(m, &env, &out->nfields);
 	struct evbuffer *b = evbuffer_new();
 	evbuffer_add(b, &(char){ MI_CACHE_V }, 1);
 	mime_env_out(&env, b);
@@ -781,67 +799,60 @@ static void cache_structures(struct mi *mi, uint32_t uid, const struct mime_msg 
 	evbuffer_add(b, "", 1);
 	mime_bodystructure(m, m->root, false, b);
 	evbuffer_add(b, "", 1);
-	size_t n = evbuffer_get_length(b);
-	unsigned char k[5];
-	uid_key(k, 'C', uid);
-	db_put(mi, k, 5, evbuffer_pullup(b, -1), n);
+	out->ncache = evbuffer_get_length(b);
+	out->cache = xmalloc(out->ncache);
+	evbuffer_remove(b, out->cache, out->ncache);
 	evbuffer_free(b);
-	if (f)
-		mi_fields_put(mi, uid, f, fl);
-	free(f);
 }
 
-/* Parse the message in fd (size bytes on disk) and cache its structures;
- * *crlf_size (optional) gets its size in CRLF octets. */
-static void parse_and_cache(struct mi *mi, uint32_t uid, int fd, uint64_t size, uint64_t *crlf_size)
+/* Parse the message in fd (size bytes on disk) and render its structures;
+ * touches nothing but *out (any thread). */
+static void prepare_fd(int fd, uint64_t size, struct prepared *out)
 {
 	struct mime_msg *m = NULL;
+	out->ok = true;
+	out->crlf_size = size;
 	if (size <= MI_MAX_MSG)
-		m = mime_parse_fd_len(fd, size, MI_MAX_MSG, crlf_size);
+		m = mime_parse_fd_len(fd, size, MI_MAX_MSG, &out->crlf_size);
 	if (m) {
-		cache_structures(mi, uid, m);
+		render_structures(m, out);
 		mime_stream_free(m);
 	} else {
 		m = mime_parse("", 0);	/* too large or unreadable: indexed, not parsed */
-		cache_structures(mi, uid, m);
+		render_structures(m, out);
 		mime_free(m);
 	}
 }
 
-/* Index one new file of cur/: size, date, structures. The file is parsed as
- * it is read (mime_stream.h), so even a huge message costs bounded memory.
- * curfd is cur/ opened (-1: open by path); known, when not NULL, holds
- * size and mtime from the caller's lstat of the name (a regular file), so
- * the file is not stat'ed again: a first open of a large folder did three
- * stats per message. */
-static int index_file(struct mi *mi, int curfd, const char *file, const struct entry *known,
-		      uint32_t uid, int64_t *idate_out)
+static void put_structures(struct mi *mi, uint32_t uid, const struct prepared *p)
 {
-	int fd;
-	if (curfd >= 0) {
-		fd = openat(curfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	} else {
-		char *path = xasprintf("%s/cur/%s", mi->dir, file);
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		free(path);
-	}
-	struct stat st;
-	if (fd < 0 || (!known && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	uint64_t size = known ? known->size : (uint64_t)st.st_size;
-	int64_t idate = known ? known->mtime / 1000000000LL : (int64_t)st.st_mtim.tv_sec;
+	unsigned char k[5];
+	uid_key(k, 'C', uid);
+	db_put(mi, k, 5, p->cache, p->ncache);
+	if (p->fields)
+		mi_fields_put(mi, uid, p->fields, p->nfields);
+}
+
+/* Parse the message in fd (size bytes on disk) and cache its structures. */
+static void parse_and_cache(struct mi *mi, uint32_t uid, int fd, uint64_t size)
+{
+	struct prepared p = { 0 };
+	prepare_fd(fd, size, &p);
+	put_structures(mi, uid, &p);
+	prepared_clear(&p);
+}
+
+/* Record a new file of cur/ as message uid: its structures (prepared from
+ * the file), name, size and date. */
+static int commit_file(struct mi *mi, const char *file, uint64_t size, int64_t idate, uint32_t uid,
+		       const struct prepared *p)
+{
 	char *kw = mkw_names(kwmap(mi), file, "");
 	struct mi_rec r = { .uid = uid, .flags = mi_flags_from_name(file), .modseq = ++mi->h.modseq,
 			    .idate = idate, .savedate = time(NULL), .file = (char *)file,
 			    .keywords = kw };
-	r.size = size;
-	parse_and_cache(mi, uid, fd, size, &r.size);
-	close(fd);
-	if (idate_out)
-		*idate_out = r.idate;
+	r.size = p->ok ? p->crlf_size : size;
+	put_structures(mi, uid, p);
 	size_t kl;
 	char *bk = base_key(file, &kl);
 	unsigned char uv[4] = { (unsigned char)(uid >> 24), (unsigned char)(uid >> 16),
@@ -851,6 +862,27 @@ static int index_file(struct mi *mi, int curfd, const char *file, const struct e
 	mi->h.count++;
 	int rc = put_rec(mi, &r, 0);
 	free(kw);
+	return rc;
+}
+
+/* Index one new file of cur/: size, date, structures. The file is parsed as
+ * it is read (mime_stream.h), so even a huge message costs bounded memory. */
+static int index_file(struct mi *mi, const char *file, uint32_t uid)
+{
+	char *path = xasprintf("%s/cur/%s", mi->dir, file);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	struct prepared p = { 0 };
+	prepare_fd(fd, (uint64_t)st.st_size, &p);
+	close(fd);
+	int rc = commit_file(mi, file, (uint64_t)st.st_size, (int64_t)st.st_mtim.tv_sec, uid, &p);
+	prepared_clear(&p);
 	return rc;
 }
 
@@ -965,6 +997,48 @@ static void reconcile_known(struct mi *mi, struct entry *v, size_t n)
 	mi_recs_free(recs, nr);
 }
 
+/* Items of a build prepared ahead of the one being written. */
+#define MI_AHEAD	64
+
+/* Adding new files in age order: helper threads open and parse the files
+ * ahead (workahead.h) while this thread writes each into the index. */
+struct build {
+	struct mi *mi;
+	int curfd;
+	struct entry **fresh;
+	struct prepared slot[MI_AHEAD];
+	uint32_t **new_uids;
+	size_t *n_new;
+};
+
+static void build_prep(size_t i, void *arg)
+{
+	struct build *b = arg;
+	struct prepared *p = &b->slot[i % MI_AHEAD];
+	int fd = openat(b->curfd, b->fresh[i]->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;		/* gone since the stat: p->ok stays false */
+	prepare_fd(fd, b->fresh[i]->size, p);
+	close(fd);
+}
+
+static void build_done(size_t i, void *arg)
+{
+	struct build *b = arg;
+	struct mi *mi = b->mi;
+	struct prepared *p = &b->slot[i % MI_AHEAD];
+	const struct entry *e = b->fresh[i];
+	uint32_t uid = mi->h.uidnext;
+	if (p->ok && commit_file(mi, e->name, e->size, e->mtime / 1000000000LL, uid, p) == 0) {
+		mi->h.uidnext++;
+		if (b->new_uids) {
+			*b->new_uids = xrealloc(*b->new_uids, (*b->n_new + 1) * sizeof **b->new_uids);
+			(*b->new_uids)[(*b->n_new)++] = uid;
+		}
+	}
+	prepared_clear(p);
+}
+
 static void add_unknown(struct mi *mi, struct entry *v, size_t n, uint32_t **new_uids,
 			size_t *n_new)
 {
@@ -979,7 +1053,7 @@ static void add_unknown(struct mi *mi, struct entry *v, size_t n, uint32_t **new
 		if (v[i].seen)
 			continue;
 		/* the one stat of the file: its age orders the new UIDs, and
-		 * index_file takes size and date from it */
+		 * the record takes size and date from it */
 		struct stat st;
 		if (fstatat(curfd, v[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
 			v[i].mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
@@ -988,16 +1062,11 @@ static void add_unknown(struct mi *mi, struct entry *v, size_t n, uint32_t **new
 		}
 	}
 	qsort(fresh, nf, sizeof *fresh, cmp_entry_age);
-	for (size_t i = 0; i < nf; i++) {
-		uint32_t uid = mi->h.uidnext;
-		if (index_file(mi, curfd, fresh[i]->name, fresh[i], uid, NULL) < 0)
-			continue;
-		mi->h.uidnext++;
-		if (new_uids) {
-			*new_uids = xrealloc(*new_uids, (*n_new + 1) * sizeof **new_uids);
-			(*new_uids)[(*n_new)++] = uid;
-		}
-	}
+	struct build *b = xcalloc(1, sizeof *b);
+	*b = (struct build){ .mi = mi, .curfd = curfd, .fresh = fresh, .new_uids = new_uids,
+			     .n_new = n_new };
+	workahead_run(nf, MI_AHEAD, build_prep, build_done, b);
+	free(b);
 	free(fresh);
 	close(curfd);
 }
@@ -1243,7 +1312,7 @@ int mi_add_tmp(struct mi *mi, const char *base, uint32_t flags, const char *keyw
 	fsync_dir(cd);
 	free(cd);
 	*uid = mi->h.uidnext;
-	if (index_file(mi, -1, file, NULL, *uid, NULL) == 0) {
+	if (index_file(mi, file, *uid) == 0) {
 		mi->h.uidnext++;
 		if (keywords && *keywords)
 			mi_set_flags(mi, *uid, flags, keywords);
@@ -1312,7 +1381,7 @@ static void recache(struct mi *mi, uint32_t uid)
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		parse_and_cache(mi, uid, fd, (uint64_t)st.st_size, NULL);
+		parse_and_cache(mi, uid, fd, (uint64_t)st.st_size);
 	if (fd >= 0)
 		close(fd);
 	free(path);

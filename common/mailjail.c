@@ -11,6 +11,7 @@
 #include "common/mailstore.h"
 #include "common/sandbox.h"
 #include "common/util.h"
+#include "common/workahead.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -49,9 +50,15 @@ int mailjail_landlock(const char *maildir)
 	return abi;
 }
 
-int mailjail_confine(const char *role, const char *maildir, unsigned allow)
+int mailjail_confine(const char *role, const char *maildir, unsigned allow, unsigned helpers)
 {
-	if (sandbox_session_limits() < 0 || mailjail_landlock(maildir) < 0)
+	/* helpers are made inside the Landlock domain (a thread inherits its
+	 * creator's) and before RLIMIT_NPROC 0 forbids new threads; the
+	 * seccomp filter below covers them too */
+	if (mailjail_landlock(maildir) < 0)
+		return -1;
+	workahead_start(helpers);
+	if (sandbox_session_limits() < 0)
 		return -1;
 	sandbox_seccomp(role, allow);
 	return 0;

@@ -27,10 +27,12 @@ int mailjail_prepare(const char *mail_dir, const char *user, char **out);
  * permissions as the boundary (ABI 0). The ABI, or -1 if it failed. */
 int mailjail_landlock(const char *maildir);
 /* A mail session process (IMAP, JMAP), its Maildir the working directory:
- * no_new_privs, no core, no fork (sandbox_session_limits), the Landlock
- * above, then role's seccomp allow-list (SB_* groups, common/sandbox.h).
- * -1 (errno set) if confining failed; the filter itself never fails quietly. */
-int mailjail_confine(const char *role, const char *maildir, unsigned allow);
+ * the Landlock above, up to `helpers` threads for index builds
+ * (common/workahead.h; 0: none), then no_new_privs, no core, no fork
+ * (sandbox_session_limits) and role's seccomp allow-list (SB_* groups,
+ * common/sandbox.h), which every thread gets. -1 (errno set) if confining
+ * failed; the filter itself never fails quietly. */
+int mailjail_confine(const char *role, const char *maildir, unsigned allow, unsigned helpers);
 /* Accept one hand-off on lsock (through gate: see accept_gate_wait_ms for
  * when to watch lsock): from the login process (uid login_uid), root, or our
  * own uid; a message of type (common/login_handoff.h) for a user that passes

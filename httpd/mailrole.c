@@ -73,7 +73,7 @@ static void run_child(const struct instance *in, const struct session_conf *sc, 
 	daemon_forget_keys();	/* the session never checks a login token */
 	/* no fork, no exec, no sockets of its own: its files and the channel
 	 * it was handed (docs/ARCHITECTURE.md, "Sandboxing") */
-	if (mailjail_confine("httpd-session", maildir, SB_FILES | SB_INOTIFY) < 0) {
+	if (mailjail_confine("httpd-session", maildir, SB_FILES | SB_INOTIFY, 0) < 0) {
 		log_err("http: user=%s: cannot confine the session: %s", user, strerror(errno));
 		_exit(1);
 	}

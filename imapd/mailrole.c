@@ -21,6 +21,7 @@
 #include "common/threadid.h"
 #include "common/urlfetch.h"
 #include "common/util.h"
+#include "common/workahead.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -131,10 +132,11 @@ static void run_child(struct instance *in, const struct session_limits *lim, con
 	}
 	tzset();
 	urlauth_connect_remote();	/* its seccomp filter allows no new stream socket */
-	/* no_new_privs, no core, no fork; Landlock to the Maildir; then only the
-	 * system calls a session makes: its files, inotify for IDLE (no
-	 * sockets, no exec) */
-	if (mailjail_confine("imapd-session", maildir, SB_FILES | SB_INOTIFY) < 0) {
+	/* Landlock to the Maildir; helper threads for a first open of a large
+	 * folder (they parse message files while this thread writes the
+	 * index); no_new_privs, no core, no fork; then only the system calls a
+	 * session makes: its files, inotify for IDLE (no sockets, no exec) */
+	if (mailjail_confine("imapd-session", maildir, SB_FILES | SB_INOTIFY, workahead_default()) < 0) {
 		log_err("user=%s: cannot confine the session: %s", user, strerror(errno));
 		dprintf(fd, "%s NO [SERVERBUG] Mailbox unavailable\r\n", tag);
 		_exit(1);

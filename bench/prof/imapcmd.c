@@ -7,10 +7,11 @@
  * Each argument is one command (tagged c1, c2, ...); LOGOUT is added. Tagged
  * replies go to stdout (every line with -v). The commands are written to one
  * end of a socket pair, session_run serves the other; a thread drains the
- * replies. */
+ * replies. HELPERS=N: index helper threads (default: as a session). */
 #include "imapd/commands.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/workahead.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("imapcmd", "stderr");
+	/* index helper threads as a session has them (HELPERS=N sets how many) */
+	workahead_start(getenv("HELPERS") ? (unsigned)atoi(getenv("HELPERS")) : workahead_default());
 	struct evbuffer *cmds = evbuffer_new();
 	for (int i = a + 1; i < argc; i++)
 		evbuffer_add_printf(cmds, "c%d %s\r\n", i - a, argv[i]);
