@@ -640,6 +640,7 @@ struct entry {
 	int64_t mtime;		/* ns; -1 until stat'ed */
 	bool seen;
 	uint64_t size;		/* octets on disk, once stat'ed */
+	bool regular;		/* stat'ed: a regular file (mtime and size set) */
 };
 
 static size_t base_len(const char *file)
@@ -715,7 +716,7 @@ static struct entry *move_new(struct mi *mi, size_t *n)
 				cap *= 2;
 				v = xrealloc(v, cap * sizeof *v);
 			}
-			v[(*n)++] = (struct entry){ name, base_len(name), -1, false, 0 };
+			v[(*n)++] = (struct entry){ name, base_len(name), -1, false, 0, false };
 			name = NULL;
 		}
 		free(name);
@@ -752,6 +753,7 @@ static struct entry *read_cur(struct mi *mi, size_t *n)
 		v[*n].mtime = -1;
 		v[*n].seen = false;
 		v[*n].size = 0;
+		v[*n].regular = false;
 		(*n)++;
 	}
 	closedir(d);
@@ -762,7 +764,7 @@ static struct entry *read_cur(struct mi *mi, size_t *n)
 
 static struct entry *find_entry(struct entry *v, size_t n, const char *file)
 {
-	struct entry key = { (char *)file, base_len(file), 0, false, 0 };
+	struct entry key = { (char *)file, base_len(file), 0, false, 0, false };
 	return bsearch(&key, v, n, sizeof *v, cmp_entry_name);
 }
 
@@ -1039,6 +1041,39 @@ static void build_done(size_t i, void *arg)
 	prepared_clear(p);
 }
 
+/* Names stat'ed per item of the stat pass (workahead.h). */
+#define MI_STAT_CHUNK	256
+
+struct stat_pass {
+	int curfd;
+	struct entry *v;
+	size_t n;
+};
+
+/* The one stat of each unknown file: its age orders the new UIDs, and the
+ * record takes size and date from it. */
+static void stat_chunk(size_t c, void *arg)
+{
+	struct stat_pass *sp = arg;
+	size_t end = (c + 1) * MI_STAT_CHUNK < sp->n ? (c + 1) * MI_STAT_CHUNK : sp->n;
+	for (size_t i = c * MI_STAT_CHUNK; i < end; i++) {
+		struct entry *e = &sp->v[i];
+		struct stat st;
+		if (!e->seen && fstatat(sp->curfd, e->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode)) {
+			e->mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+			e->size = (uint64_t)st.st_size;
+			e->regular = true;
+		}
+	}
+}
+
+static void nothing(size_t i, void *arg)
+{
+	(void)i;
+	(void)arg;
+}
+
 static void add_unknown(struct mi *mi, struct entry *v, size_t n, uint32_t **new_uids,
 			size_t *n_new)
 {
@@ -1047,20 +1082,13 @@ static void add_unknown(struct mi *mi, struct entry *v, size_t n, uint32_t **new
 	free(cd);
 	if (curfd < 0)
 		return;
+	struct stat_pass sp = { curfd, v, n };
+	workahead_run((n + MI_STAT_CHUNK - 1) / MI_STAT_CHUNK, 8, stat_chunk, nothing, &sp);
 	struct entry **fresh = xcalloc(n + 1, sizeof *fresh);
 	size_t nf = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].seen)
-			continue;
-		/* the one stat of the file: its age orders the new UIDs, and
-		 * the record takes size and date from it */
-		struct stat st;
-		if (fstatat(curfd, v[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
-			v[i].mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-			v[i].size = (uint64_t)st.st_size;
+	for (size_t i = 0; i < n; i++)
+		if (!v[i].seen && v[i].regular)
 			fresh[nf++] = &v[i];
-		}
-	}
 	qsort(fresh, nf, sizeof *fresh, cmp_entry_age);
 	struct build *b = xcalloc(1, sizeof *b);
 	*b = (struct build){ .mi = mi, .curfd = curfd, .fresh = fresh, .new_uids = new_uids,
