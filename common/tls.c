@@ -30,6 +30,9 @@ SSL_CTX *tls_server_ctx(const char *cert_file, const char *key_file, char *why, 
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 				 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* An idle connection (IDLE, an EventSource stream) keeps no record
+	 * buffers: about 34 KiB each otherwise (docs/PERFORMANCE.md). */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
 		ssl_reason(why, whylen, cert_file);
 		SSL_CTX_free(ctx);
@@ -53,6 +56,7 @@ SSL_CTX *tls_client_ctx(const char *ca_file, int verify, char *why, size_t whyle
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1
 		    : SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		if (verify) {

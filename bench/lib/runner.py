@@ -17,7 +17,7 @@ from report import Partial, Results, machine_meta
 from tern import Tern
 from util import log
 from w_imap import ImapIdle, ImapLarge
-from w_jmap import JmapLarge
+from w_jmap import JmapIdle, JmapLarge
 from w_imapstress import PASSWORD as STRESS_PASSWORD, ImapStress, stress_users
 from w_limits import Limits
 from w_pop3 import Pop3Retr
@@ -25,7 +25,7 @@ from w_crypt import SmtpToMaildirSealed
 from w_smtp import SmtpAccept, SmtpToMaildir
 
 WORKLOADS = [SmtpAccept, SmtpToMaildir, ImapLarge, ImapIdle, ImapStress, Pop3Retr, Limits,
-             SmtpToMaildirSealed, JmapLarge]
+             SmtpToMaildirSealed, JmapLarge, JmapIdle]
 
 FULL = dict(reps=3, msg_size=5120, accept_msgs=5000, accept_sessions=(10, 50),
             burst_msgs=1000, burst_sessions=10, steady_msgs=300, steady_rate=20,
@@ -41,6 +41,7 @@ QUICK = dict(reps=1, msg_size=5120, accept_msgs=100, accept_sessions=(10,),
 
 DOMAIN = "bench.test"
 PER_USER = 20           # concurrent IMAP sessions per idle user (tern's default limit)
+JMAP_PER_USER = 16      # EventSource streams per user (httpd/push.c MAX_STREAMS)
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(HERE)
 
@@ -66,9 +67,10 @@ class Context:
         self.smime_user = f"smime@{DOMAIN}"
         self.pgp_user = f"pgp@{DOMAIN}"
         self.jmap_user = f"jmap@{DOMAIN}"
-        nidle = -(-max(params["idle_conns"]) // PER_USER)
+        nidle = -(-max(*params["idle_conns"], params["push_conns"]) // JMAP_PER_USER)
         self.idle_users = [f"idle{i:03d}@{DOMAIN}" for i in range(nidle)]
         self.per_user = PER_USER
+        self.jmap_per_user = JMAP_PER_USER
         self.push_user = f"push@{DOMAIN}"   # every push session on one INBOX
         # the per-user session limit of every system: the push user's sessions
         self.session_limit = max(PER_USER, params["push_conns"] + 20)
@@ -227,7 +229,7 @@ def run_workload(ctx, res, cls, reps):
 def main(argv):
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     ap.add_argument("workloads", nargs="*",
-                    help="smtp e2e imap idle imapstress pop3 limits crypt jmap, or 1-7")
+                    help="smtp e2e imap idle imapstress pop3 limits crypt jmap jmapidle, or 1-8")
     ap.add_argument("--quick", action="store_true", help="small counts, one repetition")
     ap.add_argument("--reps", type=int, help="repetitions (default 3; --quick 1)")
     ap.add_argument("--idle-conns", metavar="N,N", help="connection counts of the idle "

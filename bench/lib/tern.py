@@ -32,7 +32,9 @@ SETTINGS = {
     "pop3d": {"plaintext_auth_networks": "127.0.0.0/8, ::1"},
     # a user's JMAP mail process ends soon after its last request, so a cold
     # JMAP run can drop what it keeps (w_jmap.py)
-    "httpd": {"session_idle_time": "2s"},
+    "httpd": {"session_idle_time": "2s",
+              # jmapidle opens up to 5,000 EventSource streams at once
+              "max_sessions": "12000"},
 }
 DNS_PORT_OFFSET = 53        # dnsmasq listens on port_base + 53
 

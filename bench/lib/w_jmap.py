@@ -296,3 +296,217 @@ class EventStream:
         self.open = False
         self.thread.join(2)
         self.s.close()
+
+
+class JmapIdle:
+    """Workload jmapidle (issue 17): EventSource connections (RFC 8620 7.3)
+    left open and idle, as a phone or a webmail tab keeps one.
+
+    memory: N streams (idle_conns), 16 per user (httpd's most per user; so
+    N/16 users, each with its mail process), a settle time, then the PSS and
+    RSS of every tern process less what they had before, per stream.
+    push: push_conns streams the same way (16 per user), one message over
+    SMTP to all their users (one transaction), and the time from its 250
+    until the last stream has its state event (every stream must get one
+    within 30 s)."""
+    key, number, title = "jmapidle", 8, "memory per idle JMAP EventSource connection, push"
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.p = ctx.params
+
+    def systems(self):
+        return [("tern", "jmap")]
+
+    def prepare(self, active):
+        pass
+
+    def finish(self, active):
+        pass
+
+    def open_stream(self, user):
+        t = self.ctx.tern
+        h = Https(t.port("https"), user, self.ctx.password(user),
+                  os.path.join(t.dir, "tls", "cert.pem"))
+        raw = socket.create_connection(("127.0.0.1", t.port("https")), timeout=60)
+        try:
+            s = h.ctx.wrap_socket(raw)
+            s.sendall(b"GET /jmap/eventsource?types=*&closeafter=no&ping=0 HTTP/1.1\r\n"
+                      b"Host: bench\r\nAuthorization: " + h.auth.encode() + b"\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                d = s.recv(65536)
+                if not d:
+                    break
+                head += d
+        except BaseException:
+            raw.close()
+            raise
+        finally:
+            h.close()
+        if not head.startswith(b"HTTP/1.1 200"):
+            s.close()
+            raise RuntimeError(f"event source refused: {head[:120]!r}")
+        return s
+
+    def open_all(self, users):
+        from concurrent.futures import ThreadPoolExecutor
+        streams = []
+        try:
+            with ThreadPoolExecutor(max_workers=8) as ex:
+                for f in [ex.submit(self.open_stream, u) for u in users]:
+                    streams.append(f.result(timeout=600))
+        except BaseException:
+            for s in streams:
+                s.close()
+            raise
+        return streams
+
+    def close_all(self, sysobj, streams, base):
+        from util import wait_for
+        for s in streams:
+            s.close()
+        wait_for(lambda: len(sysobj.pids()) <= base + 2, 60, 0.2)
+
+    def memory(self, n):
+        from util import memory_kb
+        sysobj = self.ctx.tern
+        users = self.ctx.idle_users
+        before = sysobj.pids()
+        base = len(before)
+        base_pss, base_rss = memory_kb(before)
+        idle_kind = pss_by_kind(before)
+        streams = self.open_all(self.targets(n))
+        try:
+            time.sleep(self.p["idle_settle"])
+            pids = sysobj.pids()
+            pss, rss = memory_kb(pids)
+            by_kind = pss_by_kind(pids)
+        finally:
+            self.close_all(sysobj, streams, base)
+        log(f"jmapidle: PSS KiB by process kind before: {idle_kind}")
+        log(f"jmapidle: PSS KiB by process kind at {n} streams: {by_kind}")
+        extra = {"connections": n, "users": len(set(self.targets(n))), "processes": len(pids),
+                 "pss_by_kind_kb": by_kind, "idle_pss_by_kind_kb": idle_kind,
+                 "pss_total_kb": pss, "rss_total_kb": rss, "idle_processes": base,
+                 "idle_pss_kb": base_pss, "idle_rss_kb": base_rss,
+                 "settle_s": self.p["idle_settle"]}
+        return [(f"memory per idle EventSource connection (PSS), {n} connections",
+                 (pss - base_pss) / n, "KiB", "lower", extra),
+                (f"memory per idle EventSource connection (RSS), {n} connections",
+                 (rss - base_rss) / n, "KiB", "lower", extra)]
+
+    def targets(self, n):
+        """The user of each of n streams: 16 per user."""
+        return [self.ctx.idle_users[i // self.ctx.jmap_per_user] for i in range(n)]
+
+    def push(self, rep):
+        import selectors
+        import smtplib
+        t = self.ctx.tern
+        n = self.p["push_conns"]
+        users = sorted(set(self.targets(n)))
+        base = len(t.pids())
+        targets = self.targets(n)
+        streams = self.open_all(targets)
+        got, wall = {}, {}
+        try:
+            time.sleep(1.0)
+            for s in streams:       # what came before the delivery
+                s.setblocking(False)
+                try:
+                    while s.recv(65536):
+                        pass
+                except (ssl.SSLWantReadError, BlockingIOError):
+                    pass
+            msg = (f"From: {SENDER}\r\nTo: {SENDER}\r\nSubject: jmap push {rep}\r\n"
+                   f"Message-ID: <jpush{rep}.{time.time()}@sender.example>\r\n\r\nnew\r\n")
+            with smtplib.SMTP("127.0.0.1", t.port("smtp"), timeout=120) as smtp:
+                smtp.sendmail(SENDER, users, msg.encode())
+                t0 = time.monotonic()       # sendmail returns on the 250
+            sel = selectors.DefaultSelector()
+            for i, s in enumerate(streams):
+                sel.register(s, selectors.EVENT_READ, i)
+            deadline = t0 + 30
+            while len(got) < n and time.monotonic() < deadline:
+                for key, _ in sel.select(timeout=0.5):
+                    i, s = key.data, key.fileobj
+                    try:
+                        d = s.recv(65536)
+                    except (ssl.SSLWantReadError, BlockingIOError):
+                        continue
+                    if not d:
+                        sel.unregister(s)
+                    elif b"event: state" in d and i not in got:
+                        got[i] = time.monotonic()
+                        wall[i] = time.time()
+                        sel.unregister(s)
+            sel.close()
+        finally:
+            self.close_all(t, streams, base)
+        times = sorted(v - t0 for v in got.values())
+        # from the message's file in the user's Maildir (its mtime) to each
+        # stream's event: push alone, without the delivery to 32 Maildirs
+        stored = {u: newest_mtime(t.maildir(u)) for u in users}
+        after_file = sorted(wall[i] - stored[targets[i]] for i in wall if stored[targets[i]])
+        extra = {"connections": n, "users": len(users), "reached": len(got),
+                 "file_to_event_max_ms": after_file[-1] * 1000 if after_file else None,
+                 "file_to_event_median_ms":
+                     statistics.median(after_file) * 1000 if after_file else None,
+                 "first_ms": times[0] * 1000 if times else None,
+                 "median_ms": statistics.median(times) * 1000 if times else None}
+        if len(got) < n:
+            raise Partial([], f"jmap push: {len(got)} of {n} streams had the event in 30 s")
+        figs = [(f"delivery (SMTP 250) to the last of {n} EventSource streams ({len(users)} users)",
+                 times[-1] * 1000, "ms", "lower", extra)]
+        if after_file:
+            figs.append((f"message file in the Maildir to the last of {n} EventSource streams' "
+                         "event", after_file[-1] * 1000, "ms", "lower", extra))
+        return figs
+
+    def run(self, system, rep):
+        figs = []
+        for n in self.p["idle_conns"]:
+            figs += self.memory(n)
+        try:
+            figs += self.push(rep)
+        except Partial as e:
+            raise Partial(figs, str(e))
+        return figs
+
+
+def newest_mtime(maildir):
+    """The mtime of the newest message file of the Maildir's INBOX, or None."""
+    best = None
+    for sub in ("new", "cur"):
+        d = os.path.join(maildir, sub)
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        for n in names:
+            try:
+                m = os.stat(os.path.join(d, n)).st_mtime
+            except OSError:
+                continue
+            best = m if best is None or m > best else best
+    return best
+
+
+def pss_by_kind(pids):
+    """{"PROGRAM [ARG]": (processes, PSS KiB)} of tern's processes: where the
+    memory of the streams is."""
+    from util import memory_kb
+    kinds = {}
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        name = os.path.basename(argv[0].decode(errors="replace"))
+        flag = next((a.decode() for a in argv[1:] if a.startswith(b"--")), "")
+        k = f"{name} {flag}".strip()
+        n, kb = kinds.get(k, (0, 0))
+        kinds[k] = (n + 1, kb + memory_kb([p])[0])
+    return kinds
