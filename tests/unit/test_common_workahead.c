@@ -25,6 +25,7 @@ struct run {
 	atomic_size_t ndone;
 	atomic_int ahead;	/* a prep beyond the window */
 	atomic_int helped;	/* preps on another thread than the caller's */
+	atomic_uint work;
 	pthread_t caller;
 	size_t order_bad, seen;
 };
@@ -36,9 +37,10 @@ static void prep(size_t i, void *arg)
 		atomic_store(&r->ahead, 1);
 	if (!pthread_equal(pthread_self(), r->caller))
 		atomic_fetch_add(&r->helped, 1);
-	volatile unsigned x = 0;	/* a little work, so helpers get some */
+	unsigned x = 0;		/* a little work, so helpers get some */
 	for (unsigned k = 0; k < 2000; k++)
-		x += k;
+		x += k * (unsigned)i;
+	atomic_fetch_add(&r->work, x);
 	r->slot[i % WIN] = i + 1;
 }
 
