@@ -2,6 +2,7 @@
  * with `tern-authd --print-config`). */
 #include "authd/authd.h"
 #include "authd/ratelimit.h"
+#include "common/pass_cache.h"
 
 struct authd authd;
 
@@ -17,6 +18,7 @@ const struct cfg_key authd_settings[] = {
 	CFG_KEY_INT("alias_max_depth", "10", 1, 100, "Deepest alias nesting followed before giving up (loop protection)"),
 	CFG_KEY_INT("max_connections", "512", 1, 65536, "Simultaneous client connections (each daemon process uses one)"),
 	CFG_KEY_INT("hash_threads", "2", 1, 64, "Threads that check password hashes (each check takes tens of milliseconds of CPU)"),
+	CFG_KEY_TIME("password_cache_ttl", "10m", 0, 86400, "A password found right is remembered this long (as a keyed MAC with the stored hash, in memory only, never in core dumps), so the same user logging in again with it skips the slow hash; a changed password or a wrong one is always checked in full; 0 turns this off"),
 	CFG_KEY_INT("directory_connections", "4", 1, 256, "directory = pgsql: threads answering lookups, each with its own connection to the database (the password checks of hash_threads have theirs too); with bdb lookups need no threads"),
 	CFG_KEY_INT("max_tracked_clients", "10000", 16, 10000000, "Client addresses, and separately user names, remembered for failure counting (oldest dropped first)"),
 	CFG_KEY_END,
@@ -51,6 +53,7 @@ void authd_apply_settings(const struct cfg *conf)
 	authd.max_pending = 4096;
 	authd.hash_threads = (unsigned)cfg_int(conf, "hash_threads");
 	authd.lookup_threads = (unsigned)cfg_int(conf, "directory_connections");
+	pass_cache_configure((uint64_t)cfg_int(conf, "password_cache_ttl") * 1000);
 	if (!authd.rl) {
 		authd.rl = rl_new(&clients, tracked);
 		authd.rl_users = rl_new(&users, tracked);

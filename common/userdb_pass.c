@@ -3,6 +3,7 @@
  * the static library leaves this object out of every other program). */
 #include "common/userdb.h"
 #include "common/map.h"
+#include "common/pass_cache.h"
 #include "common/util.h"
 
 #include <crypt.h>
@@ -78,7 +79,14 @@ bool userdb_hash_matches(const char *password, const char *hash)
 		(void)password_matches(dummy_password, dummy_hash());
 		return false;
 	}
-	return password_matches(password, hash);
+	/* A hit skips the slow hash only for a password that matched this very
+	 * stored hash within the ttl (pass_cache.c); misses cost what they did. */
+	if (pass_cache_hit(password, hash, now_ms()))
+		return true;
+	bool ok = password_matches(password, hash);
+	if (ok)
+		pass_cache_add(password, hash, now_ms());
+	return ok;
 }
 
 bool userdb_hash_valid(const char *hash)

@@ -138,6 +138,23 @@ def test_user_auth_command(authd):
     assert authd.ctl("user", "auth", "alice@example.test", input="Changed-pw-789\n").stdout == "ok\n"
 
 
+def test_remembered_password_yields_to_a_change(authd):
+    """A right password is remembered (password_cache_ttl, on by default) so
+    that logging in again skips the slow hash; the entry is bound to the
+    stored hash, so after `mailctl user passwd` the old password is refused
+    at once and the new one accepted; a wrong one is never let through."""
+    c = authd.conn()
+    for _ in range(3):
+        assert c.login("bob@example.test", "Bob-pw-456", client="192.0.2.60")[0] == ap.AUTH_OK
+    assert c.login("bob@example.test", "Bob-pw-4567", client="192.0.2.61")[0] == ap.AUTH_FAIL
+    authd.ctl("user", "passwd", "bob@example.test", input="Bob-new-pw-1\n")
+    assert c.login("bob@example.test", "Bob-pw-456", client="192.0.2.62")[0] == ap.AUTH_FAIL
+    assert c.login("bob@example.test", "Bob-new-pw-1", client="192.0.2.60")[0] == ap.AUTH_OK
+    assert c.login("bob@example.test", "Bob-new-pw-1", client="192.0.2.60")[0] == ap.AUTH_OK
+    authd.ctl("user", "passwd", "bob@example.test", input="Bob-pw-456\n")
+    c.close()
+
+
 def test_failures_slowed_then_locked(authd):
     c = authd.conn()
     for i in range(3):
