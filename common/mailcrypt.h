@@ -72,8 +72,9 @@ struct mc_opts {
 };
 
 /* Load what the libraries load on first use (OpenSSL's configuration file,
- * librnp's random generator: /dev/urandom and its locked memory pool), so a
- * daemon can do it before it confines itself (seccomp, Landlock). */
+ * librnp's random generator: /dev/urandom), so a daemon can do it before it
+ * confines itself (seccomp, Landlock). Botan's locked memory pool is turned
+ * off here (mailcrypt.c says why). */
 void mc_preload(void);
 
 struct cfg;

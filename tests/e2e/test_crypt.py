@@ -495,3 +495,36 @@ def test_binary_append_is_sealed_with_its_binary_part_base64(srv, keydir):
     import base64
     assert base64.b64encode(raw) in inner.replace(b"\r\n", b"")
     assert_nowhere(srv, token)
+
+
+def role_pid(srv, role):
+    for line in srv.ctl("status").stdout.splitlines():
+        f = line.split()
+        if f and f[0] == role and f[-1] == "running":
+            return int(f[1])
+    raise AssertionError(srv.ctl("status").stdout)
+
+
+def test_pgp_append_from_a_mail_role_light_to_fork(srv, keydir):
+    """The IMAP mail role preloads librnp for sealed APPENDs and forks a
+    process per login: Botan's locked pool (128 pages between guard pages,
+    ~260 mappings that every fork copied: fork+exit 9-10 ms instead of 1) is
+    off, and sealing with OpenPGP in the forked session still works."""
+    with open(f"/proc/{role_pid(srv, 'imapd-mail')}/maps") as f:
+        maps = f.read().splitlines()
+    assert len(maps) < 250, len(maps)   # ~400 with the pool, ~140 without
+    box = Mailbox(srv)
+    import_key(srv, box.user, pgp_key(keydir, box.user))
+    token = "tok" + uuid.uuid4().hex
+    msg = crlf(f"From: {box.user}\nTo: bob@remote.test\nSubject: pgp {token}-subject\n"
+               f"Date: Mon, 01 Jan 2024 10:00:00 +0000\n\nbody {token}-body\n")
+    c = RawImap(box)
+    lines = c.cmd(b"APPEND Sent " + lit(msg))
+    assert lines[-1].startswith(c.tag + b" OK [APPENDUID"), lines
+    c.close()
+    cur = os.path.join(srv.maildir(box.user, "Sent"), "cur")
+    [name] = os.listdir(cur)
+    path = os.path.join(cur, name)
+    check_outer(read(path), "pgp")
+    assert unprotect(run("gpg", "--batch", "--decrypt", path, env=gpg_env(keydir)).stdout) == msg
+    assert_nowhere(srv, token)
