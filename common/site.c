@@ -64,6 +64,11 @@ bool site_parse_host(const char *item, struct site_host *h, char *why, size_t wh
 		snprintf(why, whylen, "does not start with a host name or address");
 		return false;
 	}
+	if (!strcmp(h->name, SITE_HOLD_HOST)) {
+		snprintf(why, whylen, "names %s, the directory's mark of a user being moved",
+			 SITE_HOLD_HOST);
+		return false;
+	}
 	return parse_addr_port(eq + 1, h, why, whylen);
 }
 
@@ -76,10 +81,16 @@ bool site_host_item_check(const char *item, char *why, size_t whylen)
 bool site_host_name_check(const char *text, char *why, size_t whylen)
 {
 	char norm[USERDB_MAX_HOST + 1];
-	if (userdb_norm_host(text, norm))
-		return true;
-	snprintf(why, whylen, "is not a host name or address");
-	return false;
+	if (!userdb_norm_host(text, norm)) {
+		snprintf(why, whylen, "is not a host name or address");
+		return false;
+	}
+	if (!strcmp(norm, SITE_HOLD_HOST)) {
+		snprintf(why, whylen, "is %s, the directory's mark of a user being moved",
+			 SITE_HOLD_HOST);
+		return false;
+	}
+	return true;
 }
 
 static enum site_role parse_role(const char *text)

@@ -46,6 +46,13 @@ struct site {
 	char *ca_file;				/* site_ca_file as a path, NULL when unset */
 };
 
+/* The mailbox host the directory names for a user whose mail is being moved
+ * (mailctl user move): no host has this name (.invalid, RFC 2606), so front-
+ * ends keep the user's mail queued (4.3.5, retried), login roles answer "try
+ * later", and no mailbox host takes or serves the user until the move names
+ * the new host. mailbox_host_name and mailbox_hosts refuse it. */
+#define SITE_HOLD_HOST "moving.invalid"
+
 /* A mailbox host's other ports, from its internal one (port_base + 24): the
  * hosts of a site share the port layout of mailctl/procs.c. */
 #define SITE_PORT_INTERNAL 24

@@ -624,6 +624,13 @@ void remote_deliver_site(struct rjob *j, struct rrcpt **r, size_t n, const char 
 	}
 	snprintf(pol.desc, sizeof pol.desc, "%ssite: mailbox host %.200s, site_tls=%s",
 		 pol.requiretls ? "requiretls; " : "", host, verify ? "verify" : "none");
+	if (!strcmp(host, SITE_HOLD_HOST)) {
+		snprintf(last.text, sizeof last.text, "the recipient's mailbox is being moved to "
+			 "another host (mailctl user move): kept until the move ends");
+		set_rest(r, n, QR_DEFER, "4.2.0", last.text);
+		log_results(j, r, n, NULL, 0, pol.desc);
+		return;
+	}
 	if (!site_route(host, &rt)) {
 		snprintf(last.text, sizeof last.text, "mailbox host %.200s is not in mailbox_hosts "
 			 "(tern.conf) of this host", host);

@@ -371,6 +371,12 @@ void siteproxy_send(struct evhttp_request *req, uint32_t kind, const char *user,
 		    const char *host, const char *client)
 {
 	const struct site_host *h = S.tls ? site_find(&S.site, host) : NULL;
+	if (!strcmp(host, SITE_HOLD_HOST)) {
+		log_info("http proxy: user=%s client=%s: being moved to another mailbox host: try "
+			 "later", user, client);
+		unavailable(req, "Mailbox being moved, try again");
+		return;
+	}
 	if (!h) {
 		log_err("http proxy: user=%s client=%s: mailbox host %s is not in mailbox_hosts%s",
 			user, client, host, S.tls ? "" : " or no site_secret_file");

@@ -181,6 +181,11 @@ int site_proxy_start(struct lclient *c, const char *user, const char *host)
 	const struct login_ctx *L = login_ctx();
 	const struct site_host *h = L->site.nhosts ? site_find(&L->site, host) : NULL;
 	struct sockaddr_storage ss;
+	if (!strcmp(host, SITE_HOLD_HOST)) {
+		log_info("imap proxy: user=%s client=%s: being moved to another mailbox host: try "
+			 "later", user, c->ip);
+		return -1;
+	}
 	if (!h || !site_service_sockaddr(h, SITE_PORT_IMAP, &ss) || !L->site_secret[0]) {
 		log_err("imap proxy: user=%s client=%s: mailbox host %s is not in mailbox_hosts%s",
 			user, c->ip, host, L->site_secret[0] ? "" : " or no site_secret_file");

@@ -1,6 +1,7 @@
 /* cmd_queue.c — `mailctl queue ...`: administration requests to the running
  * queued over RUN/queue.sock (QUEUE_ADMIN_REQ). */
 #include "mailctl/commands.h"
+#include "mailctl/queue_admin.h"
 #include "common/instance.h"
 #include "common/ipc.h"
 #include "common/queue_codec.h"
@@ -24,7 +25,8 @@ static const struct {
 	{ "rebuild", false },
 };
 
-static int request(const struct instance *in, const char *cmd, const char *arg)
+int queue_admin_each(const struct instance *in, const char *cmd, const char *arg,
+		     void (*fn)(const char *line, bool ok, void *arg), void *fnarg)
 {
 	char *path = instance_sock(in, "queue");
 	int s = ipc_connect(path);
@@ -32,7 +34,7 @@ static int request(const struct instance *in, const char *cmd, const char *arg)
 		int r = cmd_error("cannot reach the queue manager at %s: %s (is the instance started?)",
 				  path, strerror(errno));
 		free(path);
-		return r;
+		return -r;
 	}
 	free(path);
 	struct ipc_msg m;
@@ -42,29 +44,41 @@ static int request(const struct instance *in, const char *cmd, const char *arg)
 	ipc_msg_free(&m);
 	if (sent < 0) {
 		close(s);
-		return cmd_error("queue %s: cannot send the request", cmd);
+		return -cmd_error("queue %s: cannot send the request", cmd);
 	}
 	uint32_t st = QS_MORE;
 	while (st == QS_MORE) {
 		if (ipc_recv(s, &m, 120000) < 0 || m.hdr.type != QUEUE_ADMIN_RES) {
 			close(s);
-			return cmd_error("queue %s: no answer from the queue manager", cmd);
+			return -cmd_error("queue %s: no answer from the queue manager", cmd);
 		}
 		uint32_t n;
 		const char **lines = queue_admin_res_get(&m, &st, &n);
 		if (!lines) {
 			ipc_msg_free(&m);
 			close(s);
-			return cmd_error("queue %s: malformed answer from the queue manager", cmd);
+			return -cmd_error("queue %s: malformed answer from the queue manager", cmd);
 		}
-		FILE *out = st == QS_OK || st == QS_MORE ? stdout : stderr;
 		for (uint32_t i = 0; i < n; i++)
-			fprintf(out, "%s%s\n", out == stdout ? "" : "mailctl: ", lines[i]);
+			fn(lines[i], st == QS_OK || st == QS_MORE, fnarg);
 		free(lines);
 		ipc_msg_free(&m);
 	}
 	close(s);
 	return st == QS_OK ? 0 : 1;
+}
+
+static void print_line(const char *line, bool ok, void *arg)
+{
+	if (ok)
+		printf("%s\n", line);
+	else
+		fprintf(stderr, "mailctl: %s\n", line);
+}
+
+static int request(const struct instance *in, const char *cmd, const char *arg)
+{
+	return queue_admin_each(in, cmd, arg, print_line, NULL) ? 1 : 0;
 }
 
 int cmd_queue(const char *dir, int argc, char **argv)

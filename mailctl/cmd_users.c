@@ -263,6 +263,16 @@ static int user_host(struct userctl *u, char **a, int n)
 	return dir_user_set_host(u->dir, a[0], a[1], why, sizeof why) < 0 ? fail(why) : 0;
 }
 
+static int user_move(struct userctl *u, char **a, int n)
+{
+	return userctl_move(u, a[0], a[1]);
+}
+
+static int user_receive(struct userctl *u, char **a, int n)
+{
+	return userctl_receive(u);
+}
+
 static int user_auth(struct userctl *u, char **a, int n)
 {
 	return userctl_auth(&u->in, a[0]);
@@ -286,6 +296,14 @@ static const struct userctl_sub user_subs[] = {
 	{ "host", 1, 2, user_host, "user host ADDRESS [HOST]",
 	  "print the user's mailbox host (empty: none, this host), or set it without moving mail "
 	  "(to move the mail too: mailctl user move)" },
+	{ "move", 2, 2, user_move, "user move ADDRESS HOST",
+	  "move the user's mail to mailbox host HOST (run on its current mailbox host, as root): "
+	  "new mail waits in the queues meanwhile, the Maildir goes with its index (UIDs and flags "
+	  "kept) through site_copy_command, then the directory names HOST; the old copy is kept "
+	  "in MAIL/.moved/ (docs/SCALING.md)" },
+	{ "receive", 0, 0, user_receive, "user receive",
+	  "the other end of `user move` (site_copy_command runs it on the new host): unpack the "
+	  "copy from stdin for a user being moved" },
 	{ "key", 2, 4, user_key, "user key ADDRESS import FILE [--force] | show | del",
 	  "the user's S/MIME certificate (PEM) or OpenPGP public key (armoured) for encryption at rest: "
 	  "mail is then stored readable only with the private key (lose it and that mail is lost); "
@@ -297,7 +315,7 @@ static const struct userctl_sub user_subs[] = {
 int cmd_user(const char *dir, int argc, char **argv)
 {
 	return userctl_run_sub("user", user_subs, ARRAY_LEN(user_subs), dir, argc, argv,
-		       "user add|del|passwd|list|quota|host|key|auth [ADDRESS] [SIZE]");
+		       "user add|del|passwd|list|quota|host|move|receive|key|auth [ADDRESS] [SIZE|HOST]");
 }
 
 /* ---- alias ---- */

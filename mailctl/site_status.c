@@ -167,3 +167,12 @@ int site_status_print(const struct instance *in, FILE *out)
 	site_free(&s);
 	return down;
 }
+
+bool site_probe_one(const struct site_host *h, char *result, size_t len)
+{
+	struct probe p = { .h = h, .fd = -1 };
+	probe_start(&p);
+	probe_all(&p, 1);
+	snprintf(result, len, "%s", p.result);
+	return !strncmp(p.result, "answers", 7);
+}

@@ -54,6 +54,10 @@ int userctl_make_maildir(const char *mail_dir, const char *address, char *why, s
 /* `mailctl user key ADDRESS import FILE [--force] | show | del` (cmd_user_key.c). */
 int userctl_key(struct userctl *u, char **args, int nargs);
 
+/* `mailctl user move ADDRESS HOST` and `mailctl user receive` (userctl_move.c). */
+int userctl_move(struct userctl *u, const char *address, const char *host);
+int userctl_receive(struct userctl *u);
+
 /* `mailctl user auth ADDRESS` (cmd_user_auth.c). */
 int userctl_auth(const struct instance *in, const char *address);
 

@@ -185,6 +185,11 @@ int site_proxy_start(struct lsess *s, const char *user, const char *host)
 	const struct login *L = s->L;
 	const struct site_host *h = L->site.nhosts ? site_find(&L->site, host) : NULL;
 	struct sockaddr_storage ss;
+	if (!strcmp(host, SITE_HOLD_HOST)) {
+		log_info("pop3 proxy: user=%s client=%s: being moved to another mailbox host: try "
+			 "later", user, s->ip);
+		return -1;
+	}
 	if (!h || !site_service_sockaddr(h, SITE_PORT_POP3, &ss) || !L->site_secret[0]) {
 		log_err("pop3 proxy: user=%s client=%s: mailbox host %s is not in mailbox_hosts%s", user,
 			s->ip, host, L->site_secret[0] ? "" : " or no site_secret_file");
