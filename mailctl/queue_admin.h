@@ -13,4 +13,10 @@ struct instance;
 int queue_admin_each(const struct instance *in, const char *cmd, const char *arg,
 		     void (*fn)(const char *line, bool ok, void *arg), void *fnarg);
 
+/* Is this line of `queue list` ("ID SIZE AGE <SENDER> RCPT,... STATE NEXT")
+ * a message being routed or delivered now (state active) with address
+ * (local@domain, lower case) or one of its +detail forms among the
+ * recipients? Lines of another shape are not. */
+bool queue_list_active_for(const char *line, const char *address);
+
 #endif

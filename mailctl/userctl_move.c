@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,51 +46,15 @@
 /* ---- step 3: the queue drain ---- */
 
 struct drain {
-	const char *local, *domain;	/* of the user */
-	size_t llen;
+	const char *addr;
 	unsigned busy;
 };
 
-/* Is rcpt the user's address, with or without a +detail? */
-static bool names_user(const char *rcpt, size_t len, const struct drain *d)
-{
-	const char *at = memrchr(rcpt, '@', len);
-	if (!at || strlen(d->domain) != len - (size_t)(at - rcpt) - 1 ||
-	    strncasecmp(at + 1, d->domain, strlen(d->domain)))
-		return false;
-	size_t ll = (size_t)(at - rcpt);
-	return strncasecmp(rcpt, d->local, d->llen) == 0 &&
-	       (ll == d->llen || (ll > d->llen && rcpt[d->llen] == '+'));
-}
-
-/* One line of `queue list`: "ID SIZE AGE <SENDER> RCPT,RCPT STATE NEXT".
- * A message being routed or delivered is "active"; one waiting will be
- * routed anew when due, which now says the hold (never here). */
 static void drain_line(const char *line, bool ok, void *arg)
 {
 	struct drain *d = arg;
-	const char *end = line + strlen(line), *sp[3];
-	for (int k = 0; k < 3; k++) {
-		const char *p = end;
-		while (p > line && p[-1] != ' ')
-			p--;
-		if (p == line)
-			return;
-		sp[k] = p;
-		end = p - 1;
-	}
-	/* sp[0] NEXT, sp[1] STATE, sp[2] the recipients */
-	if (strncmp(sp[1], "active ", 7))
-		return;
-	for (const char *r = sp[2], *stop = sp[1] - 1; r < stop;) {
-		const char *comma = memchr(r, ',', (size_t)(stop - r));
-		const char *e = comma ? comma : stop;
-		if (names_user(r, (size_t)(e - r), d)) {
-			d->busy++;
-			return;
-		}
-		r = e + 1;
-	}
+	if (ok && queue_list_active_for(line, d->addr))
+		d->busy++;
 }
 
 static void sleep_ms(unsigned ms)
@@ -105,11 +68,7 @@ static void sleep_ms(unsigned ms)
  * DRAIN_QUIET_MS, -1 (printed) when the queue cannot be asked or stays busy. */
 static int drain_queue(const struct instance *in, const char *addr)
 {
-	char local[USERDB_MAX_ADDR];
-	strlcpy_t(local, addr, sizeof local);
-	char *at = strchr(local, '@');
-	*at = '\0';
-	struct drain d = { .local = local, .domain = at + 1, .llen = strlen(local) };
+	struct drain d = { .addr = addr };
 	uint64_t start = now_ms(), quiet = 0;
 	for (;;) {
 		d.busy = 0;
