@@ -291,7 +291,10 @@ static void cmd_starttls(struct lclient *c, struct ip *ip)
 static void cmd_id(struct lclient *c, struct ip *ip)
 {
 	char origin[INET6_ADDRSTRLEN] = "";
-	const char *bad = id_read(ip, c->site_peer ? origin : NULL, sizeof origin);
+	/* the client's address from a front-end; with site_tls = verify only
+	 * inside TLS, as the site login itself */
+	bool believed = c->site_peer && (c->tls || !L.site.tls_verify);
+	const char *bad = id_read(ip, believed ? origin : NULL, sizeof origin);
 	if (bad) {
 		reply(c, "%s BAD %s", c->tag, bad);
 		return;

@@ -264,14 +264,15 @@ static void sasl_line(struct lsess *s, const char *text)
 }
 
 /* XCLIENT ADDR=IP: a front-end of the site (site_frontends) names the
- * client it logs in for, for the logs and authd's failure counts. Anyone
- * else is told there is no such command. */
+ * client it logs in for, for the logs and authd's failure counts (with
+ * site_tls = verify only inside TLS). Anyone else is told there is no such
+ * command. */
 static void cmd_xclient(struct lsess *s, const char *arg)
 {
 	unsigned char bin[sizeof(struct in6_addr)];
 	const char *ip = strncasecmp(arg, "ADDR=", 5) ? NULL : arg + 5;
-	if (!s->site_peer) {
-		lsess_reply(s, "-ERR Unknown command");
+	if (!s->site_peer || (s->L->site.tls_verify && !s->tls)) {
+		lsess_reply(s, "-ERR Unknown command");	/* verify: a front-end says it in TLS */
 	} else if (!ip || strlen(ip) >= sizeof s->ip ||
 		   (inet_pton(AF_INET, ip, bin) != 1 && inet_pton(AF_INET6, ip, bin) != 1)) {
 		lsess_reply(s, "-ERR Syntax error in XCLIENT arguments");

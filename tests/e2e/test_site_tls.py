@@ -9,6 +9,7 @@ temporarily, each with a log line saying why. The mailbox hosts take the site
 secret only inside TLS, so it never crosses in clear."""
 import base64
 import os
+import poplib
 import shutil
 import smtplib
 import subprocess
@@ -210,6 +211,8 @@ def test_the_mailbox_host_takes_the_site_secret_only_inside_tls(site):
         s.close()
     c = Imap(site.mb1.port("imap"), tls=False)
     try:
+        ok, _ = c.cmd('ID ("x-originating-ip" "192.0.2.79")')     # not believed in clear
+        assert ok.startswith(b"OK"), ok
         b64 = base64.b64encode(f"alice@example.test\0site\0{SECRET}".encode()).decode()
         ok, _ = c.cmd(f"AUTHENTICATE PLAIN {b64}")
         assert ok.startswith(b"NO [PRIVACYREQUIRED]"), ok
@@ -217,6 +220,9 @@ def test_the_mailbox_host_takes_the_site_secret_only_inside_tls(site):
         c.close()
     p = pop3(site.mb1.port("pop3"), tls=False)
     try:
+        with pytest.raises(poplib.error_proto) as e:
+            p._shortcmd("XCLIENT ADDR=192.0.2.79")
+        assert e.value.args[0].startswith(b"-ERR Unknown command")
         b64 = base64.b64encode(f"alice@example.test\0site\0{SECRET}".encode()).decode()
         try:
             r = p._shortcmd(f"AUTH PLAIN {b64}")
@@ -229,6 +235,17 @@ def test_the_mailbox_host_takes_the_site_secret_only_inside_tls(site):
     assert "site auth refused client=127.0.0.1: no TLS (site_tls = verify)" in log
     assert "imap: site login refused: user=alice@example.test client=127.0.0.1: no TLS" in log
     assert "pop3 login: site login refused: user=alice@example.test ip=127.0.0.1: no TLS" in log
+    assert "192.0.2.79" not in log
+
+
+def test_mailctl_check_wants_a_usable_site_ca_file(site):
+    assert site.fe.ctl("check", check=False).returncode == 0
+    site.fe.set_conf("tern", "site_ca_file", "missing-ca.pem")
+    try:
+        r = site.fe.ctl("check", check=False)
+        assert r.returncode != 0 and "site_ca_file" in r.stdout + r.stderr, r
+    finally:
+        site.fe.set_conf("tern", "site_ca_file", "site-ca.pem")
 
 
 def jmap_session(site, user):
