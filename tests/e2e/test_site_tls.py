@@ -278,3 +278,12 @@ def test_jmap_at_the_frontend_crosses_in_verified_tls_or_not_at_all(site):
     assert "http proxy: user=carol@example.test host=mb2" in log and \
         "certificate did not verify" in log, log[-2000:]
     assert "site login: service=http user=carol@example.test" not in site.mb2.log_text()
+
+
+def test_no_sanitizer_findings_on_the_hops(site):
+    """Under the sanitizer build (TERN_BIN=build-asan/bin) the daemons' stderr
+    is in the log: no memory error or undefined behaviour on any host."""
+    for inst in (site.fe, site.mb1, site.mb2):
+        bad = [l for l in inst.log_text().splitlines()
+               if "ERROR: AddressSanitizer" in l or "runtime error:" in l]
+        assert not bad, bad
