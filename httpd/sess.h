@@ -20,6 +20,7 @@ struct sess {
 	struct chan *ch;
 	struct push *push;	/* push.c: open event streams */
 	struct account acct;	/* account.c: folders and messages as last synced */
+	struct event *quiet;	/* session.c: gives the heap back once idle */
 };
 
 /* Answer request id: status, Content-Type, extra "Name: value\n" lines. */
