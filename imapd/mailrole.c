@@ -57,6 +57,8 @@ static void on_sig(int sig)
 		got_hup = 1;
 }
 
+static void serve_last(int chan, const char *user);
+
 static void reap(void)
 {
 	int st;
@@ -67,9 +69,14 @@ static void reap(void)
 		for (size_t i = 0; i < nkids; i++) {
 			if (kids[i].pid != pid)
 				continue;
-			free(kids[i].user);
-			if (kids[i].chan >= 0)
+			if (kids[i].chan >= 0) {
+				/* ended: no longer one of the user's sessions
+				 * (a park served here may start one) */
+				kids[i].pid = 0;
+				serve_last(kids[i].chan, kids[i].user);
 				close(kids[i].chan);
+			}
+			free(kids[i].user);
 			kids[i] = kids[--nkids];
 			break;
 		}
@@ -100,7 +107,7 @@ static size_t sessions_of(const char *user)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < nkids; i++)
-		n += !strcmp(kids[i].user, user);
+		n += kids[i].pid > 0 && !strcmp(kids[i].user, user);
 	return n;
 }
 
@@ -196,6 +203,21 @@ static struct {
 	const struct session_limits *lim;
 	uint64_t max_per_user;
 } R;
+
+/* A session that parks sends its park (which carries the client's
+ * connection) and exits at once, so its exit may be reaped after the poll
+ * that did not yet see the park: closing the channel then would drop the
+ * park unread and with it the connection, which the client sees close
+ * with nothing said. What the ended session left in its channel is served
+ * first (a few messages at most: nothing more can come). */
+static void serve_last(int chan, const char *user)
+{
+	struct pollfd p = { chan, POLLIN, 0 };
+	for (int i = 0; i < 4 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN); i++)
+		if (urlserve_channel(chan, R.in->mail_dir, user, child_close,
+				     idlepark_from_session) < 0)
+			break;	/* its end: EOF after what it sent */
+}
 
 /* Fork a session process for user on fd (closed here). */
 static void start_session(const char *user, int fd, const struct start *st)
