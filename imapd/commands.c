@@ -222,4 +222,5 @@ const struct session_ops imap_session_ops = {
 	.fetch_pump = fetch_pump,
 	.end = session_end,
 	.resume = idle_resume,
+	.update = idle_update,
 };

@@ -81,6 +81,9 @@ void idle_expire(struct session *s);
 void idle_park_arm(struct session *s);
 /* session_ops.resume: the parked session's selection and IDLE again. */
 void idle_resume(struct session *s, struct park_state *ps, uint32_t why);
+/* An update process: what the clients of parked sessions in state ps are
+ * owed, and their new state, sent on chan (IDLE_UPDATE_RES, park.h). */
+void idle_update(struct session *s, const struct park_state *ps, bool shared, int chan);
 /* s->sel as the parked client knew it (view_resume.c); -1 when the folder
  * cannot be brought back to that (another UIDVALIDITY, tombstones gone). */
 int view_resume(struct session *s, const struct park_state *ps);

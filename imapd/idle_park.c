@@ -101,10 +101,11 @@ static bool send_dir(int chan, int which, int fd, const struct timespec *m)
 	return r == 0;
 }
 
-static bool send_state(struct session *s, int chan, const char *kws, const char *recent)
+/* The state of s (strings borrowed from s and from kws and recent). */
+static struct park_state state_of(struct session *s, const char *kws, const char *recent)
 {
 	struct view *v = s->sel;
-	struct park_state ps = {
+	return (struct park_state){
 		.user = s->user, .ip = s->ip, .tag = s->idle_tag, .folder = v ? v->name : "",
 		.kws = (char *)kws, .recent = (char *)recent,
 		.flags = (v && v->readonly ? PARK_READONLY : 0) | (s->condstore ? PARK_CONDSTORE : 0) |
@@ -114,6 +115,11 @@ static bool send_state(struct session *s, int chan, const char *kws, const char 
 		.exists = v ? (uint32_t)v->n : 0, .modseq = v ? v->modseq : 0,
 		.idle_start = (uint64_t)s->idle_start,
 	};
+}
+
+static bool send_state(struct session *s, int chan, const char *kws, const char *recent)
+{
+	struct park_state ps = state_of(s, kws, recent);
 	struct ipc_msg m;
 	ipc_msg_init(&m, IDLE_PARK_REQ, 0);
 	park_put(&m, &ps, true);
@@ -183,13 +189,19 @@ static void on_park(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(s->base, NULL);
 }
 
-void idle_resume(struct session *s, struct park_state *ps, uint32_t why)
+/* What the parked client enabled, which shapes what it is told. */
+static void set_flags(struct session *s, const struct park_state *ps)
 {
 	s->condstore = ps->flags & PARK_CONDSTORE;
 	s->qresync = ps->flags & PARK_QRESYNC;
 	s->rev2 = ps->flags & PARK_REV2;
 	s->utf8 = ps->flags & PARK_UTF8;
 	s->tls = ps->flags & PARK_TLS;
+}
+
+void idle_resume(struct session *s, struct park_state *ps, uint32_t why)
+{
+	set_flags(s, ps);
 	s->idle_start = (time_t)ps->idle_start;
 	log_info("imap session resumed: user=%s client=%s why=%u", s->user, s->ip, why);
 	if (*ps->folder && view_resume(s, ps) < 0) {
@@ -209,4 +221,54 @@ void idle_resume(struct session *s, struct park_state *ps, uint32_t why)
 		struct timeval tv = { IDLE_UNHELD_SECS, 0 };
 		evtimer_add(s->park_timer, &tv);	/* the holder is not taking parks now */
 	}
+}
+
+/* The state after the update, synced against the mtimes m taken before the
+ * sync; false when the folder cannot be resumed or the state does not fit
+ * a ticket (the holder then wakes each session). */
+static bool update_view(struct session *s, const struct park_state *ps, struct timespec m[2],
+			char *kws, char *recent)
+{
+	if (*ps->folder && view_resume(s, ps) < 0)
+		return false;
+	int d[2];
+	if (!open_dirs(s, d, m))
+		return false;
+	close(d[0]);
+	close(d[1]);
+	if (s->sel)
+		mi_close(view_sync(s, true));
+	return !s->closing && kws_text(s->sel, kws, PARK_KWS_MAX) &&
+	       recent_text(s->sel, recent, PARK_RECENT_MAX) &&
+	       evbuffer_get_length(s_buf(s)) <= IDLE_UPDATE_OUT_MAX;
+}
+
+void idle_update(struct session *s, const struct park_state *ps, bool shared, int chan)
+{
+	set_flags(s, ps);
+	s->recent_unclaimed = shared;
+	char *kws = xmalloc(PARK_KWS_MAX), *recent = xmalloc(PARK_RECENT_MAX);
+	struct timespec m[2] = { { 0, 0 }, { 0, 0 } };
+	bool ok = update_view(s, ps, m, kws, recent);
+	struct park_state now = state_of(s, kws, recent);
+	if (!s->sel) {
+		/* nothing selected: nothing to say, the state stays */
+		now.kws = ps->kws;
+		now.recent = ps->recent;
+	}
+	struct evbuffer *out = s_buf(s);
+	struct ipc_msg msg;
+	ipc_msg_init(&msg, IDLE_UPDATE_RES, 0);
+	ipc_put_u32(&msg, ok ? IDLE_UPDATE_DONE : IDLE_UPDATE_FAILED);
+	ipc_put_bytes(&msg, ok ? evbuffer_pullup(out, -1) : NULL, ok ? evbuffer_get_length(out) : 0);
+	park_put_view(&msg, &now);
+	for (int i = 0; i < 2; i++) {
+		ipc_put_u64(&msg, (uint64_t)m[i].tv_sec);
+		ipc_put_u32(&msg, (uint32_t)m[i].tv_nsec);
+	}
+	if (ipc_send(chan, &msg) < 0)
+		log_warn("user=%s: cannot send the update of parked sessions", s->user);
+	ipc_msg_free(&msg);
+	free(kws);
+	free(recent);
 }

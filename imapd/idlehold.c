@@ -1,11 +1,13 @@
 /* idlehold.c — the holder of parked IDLE sessions (`tern-imapd --idle`):
  * one process for all of them, keeping per session only the client
- * connection, the sealed ticket the mail role made, the deadline and the
- * mtimes of the folder's new/ and cur/ the session last saw. Every
- * IDLE_HOLD_POLL_MS it fstats the directories of each watched folder (one
- * watch per folder, shared by the sessions parked on it) and hands back
- * (IDLE_WAKE) every session whose folder moved, whose client sent
- * something, or whose deadline came. Channel: imapd/idlehold.h. */
+ * connection, its sealed session ticket and the deadline, and per group of
+ * sessions parked in one state (one folder, one view ticket) the mtimes of
+ * new/ and cur/ that state was synced against. Every IDLE_HOLD_POLL_MS it
+ * fstats the directories of each watched folder (one watch per folder) and
+ * asks the mail role, once per group whose folder moved, for the untagged
+ * responses that group's clients are owed (IDLE_UPDATE), which it writes to
+ * each of them; it hands back (IDLE_WAKE) a session whose client sent
+ * something or whose deadline came. Channel: imapd/idlehold.h. */
 #include "imapd/idlehold.h"
 #include "common/daemon.h"
 #include "common/ipc.h"
@@ -22,6 +24,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,13 +40,26 @@ struct watch {
 
 struct mailconn;
 
+/* Sessions parked on one folder in one state: the same view ticket (what
+ * their clients were told, sealed by the mail role), so one update serves
+ * them all. */
+struct group {
+	uint64_t id;
+	struct watch *w;
+	unsigned char *view;
+	size_t nview;
+	struct timespec seen[2];	/* the mtimes that state was synced against */
+	bool racy;		/* seen was too recent to trust: look once more */
+	size_t refs;
+	struct mailconn *busy;	/* computing its update, or NULL */
+	struct group *next;
+};
+
 struct parked {
 	int fd;
 	struct event *ev;
-	struct watch *w;
-	struct timespec seen[2];	/* what the session saw before its last sync */
-	bool racy;		/* seen was too recent to trust: look once more */
-	unsigned char *ticket;
+	struct group *g;
+	unsigned char *ticket;	/* the session's half */
 	size_t nticket;
 	time_t deadline;
 	struct mailconn *from;	/* the mail role that parked it (NULL: gone) */
@@ -63,6 +79,8 @@ static struct {
 	struct event_base *base;
 	uid_t mail_uid;
 	struct watch *watches;
+	struct group *groups;
+	uint64_t next_group;
 	struct parked *parked;
 	size_t nparked;
 	struct mailconn *conns;
@@ -120,6 +138,85 @@ static struct watch *watch_get(int dir[2])
 	return w;
 }
 
+/* ---- groups: sessions parked in one state ---- */
+
+static bool too_recent(const struct timespec seen[2], const struct timespec *now)
+{
+	for (int i = 0; i < 2; i++)
+		if (now->tv_sec - seen[i].tv_sec < IDLE_HOLD_RACY_SECS)
+			return true;
+	return false;
+}
+
+static bool ts_before(struct timespec a, struct timespec b)
+{
+	return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+/* A state synced against seen joins g: g keeps the older mtimes, so what
+ * changed after either is looked at (an update that finds nothing says
+ * nothing). */
+static void group_seen(struct group *g, const struct timespec seen[2])
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (int i = 0; i < 2; i++)
+		if (ts_before(seen[i], g->seen[i]))
+			g->seen[i] = seen[i];
+	g->racy |= too_recent(seen, &now);
+}
+
+static struct group *group_find(const struct watch *w, const void *view, size_t n,
+				const struct group *not)
+{
+	for (struct group *g = H.groups; g; g = g->next)
+		if (g != not && g->w == w && g->nview == n && !memcmp(g->view, view, n))
+			return g;
+	return NULL;
+}
+
+/* The group of view on w (taking the caller's reference to w). */
+static struct group *group_get(struct watch *w, const void *view, size_t n,
+			       const struct timespec seen[2])
+{
+	struct group *g = group_find(w, view, n, NULL);
+	if (g) {
+		watch_put(w);
+		g->refs++;
+		group_seen(g, seen);
+		return g;
+	}
+	g = xcalloc(1, sizeof *g);
+	g->id = ++H.next_group;
+	g->w = w;
+	g->view = xmalloc(n ? n : 1);
+	memcpy(g->view, view, n);
+	g->nview = n;
+	g->seen[0] = seen[0];
+	g->seen[1] = seen[1];
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	g->racy = too_recent(seen, &now);
+	g->refs = 1;
+	g->next = H.groups;
+	H.groups = g;
+	return g;
+}
+
+static void group_put(struct group *g)
+{
+	if (--g->refs)
+		return;
+	for (struct group **q = &H.groups; *q; q = &(*q)->next)
+		if (*q == g) {
+			*q = g->next;
+			break;
+		}
+	watch_put(g->w);
+	free(g->view);
+	free(g);
+}
+
 /* ---- parked sessions ---- */
 
 static void parked_free(struct parked *p, bool close_fd)
@@ -134,7 +231,7 @@ static void parked_free(struct parked *p, bool close_fd)
 	event_free(p->ev);
 	if (close_fd)
 		close(p->fd);
-	watch_put(p->w);
+	group_put(p->g);
 	free(p->ticket);
 	free(p);
 }
@@ -162,11 +259,34 @@ static void wake(struct parked *p, uint32_t why)
 	ipc_msg_init(&m, IDLE_WAKE, 0);
 	ipc_put_u32(&m, why);
 	ipc_put_bytes(&m, p->ticket, p->nticket);
+	ipc_put_bytes(&m, p->g->view, p->g->nview);
 	ipc_put_fd(&m, p->fd);
 	ipc_conn_queue(&c->ic, &m);
 	ipc_msg_free(&m);
 	conn_want_write(c);
 	parked_free(p, false);
+}
+
+/* Call fn for each session of g (which it may free), g staying valid. */
+static void group_each(struct group *g, void (*fn)(struct parked *, const void *),
+		       const void *arg)
+{
+	g->refs++;
+	size_t left = g->refs - 1;
+	struct parked *next;
+	for (struct parked *p = H.parked; p && left; p = next) {
+		next = p->next;
+		if (p->g == g) {
+			left--;
+			fn(p, arg);
+		}
+	}
+	group_put(g);
+}
+
+static void wake_change(struct parked *p, const void *arg)
+{
+	wake(p, IDLE_WHY_CHANGE);
 }
 
 /* The client is readable: input wakes the session, a hang-up ends it. */
@@ -183,8 +303,9 @@ static void on_client(evutil_socket_t fd, short what, void *arg)
 
 static void park(struct mailconn *c, struct ipc_msg *m)
 {
-	size_t n;
+	size_t n, nv;
 	const void *ticket = ipc_get_bytes(m, &n, IDLE_TICKET_MAX);
+	const void *view = ipc_get_bytes(m, &nv, IDLE_TICKET_MAX);
 	uint64_t deadline = ipc_get_u64(m);
 	int fd = ipc_take_fd(m);
 	if (!ipc_end(m) || fd < 0 || c->dir[0] < 0 || c->dir[1] < 0) {
@@ -202,13 +323,7 @@ static void park(struct mailconn *c, struct ipc_msg *m)
 	}
 	struct parked *p = xcalloc(1, sizeof *p);
 	p->fd = fd;
-	p->w = w;
-	p->seen[0] = c->seen[0];
-	p->seen[1] = c->seen[1];
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	for (int i = 0; i < 2; i++)
-		p->racy |= now.tv_sec - p->seen[i].tv_sec < IDLE_HOLD_RACY_SECS;
+	p->g = group_get(w, view, nv, c->seen);
 	p->ticket = xmalloc(n ? n : 1);
 	memcpy(p->ticket, ticket, n);
 	p->nticket = n;
@@ -241,21 +356,119 @@ static void hold_dir(struct mailconn *c, struct ipc_msg *m)
 	c->seen[which] = (struct timespec){ (time_t)sec, (long)nsec };
 }
 
+/* ---- updates: what a group's clients are owed, written by the holder ---- */
+
+/* Ask the newest mail role for g's update (without one: wake them all,
+ * which closes them as a restart of the role would). */
+static void update_ask(struct group *g, size_t sessions)
+{
+	struct mailconn *c = H.conns;
+	if (!c) {
+		group_each(g, wake_change, NULL);
+		return;
+	}
+	struct ipc_msg m;
+	ipc_msg_init(&m, IDLE_UPDATE, 0);
+	ipc_put_u64(&m, g->id);
+	ipc_put_u32(&m, (uint32_t)sessions);
+	ipc_put_bytes(&m, g->view, g->nview);
+	ipc_conn_queue(&c->ic, &m);
+	ipc_msg_free(&m);
+	conn_want_write(c);
+	g->busy = c;
+}
+
+struct out {
+	const void *b;
+	size_t n;
+};
+
+/* The client is in IDLE, where untagged responses may come at any time. A
+ * client whose socket cannot take them at once has not read for long (its
+ * buffer holds far more than one update): it is closed, as a session
+ * process would after its write timeout. */
+static void write_update(struct parked *p, const void *arg)
+{
+	const struct out *o = arg;
+	struct iovec iov = { (void *)o->b, o->n };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (sendmsg(p->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)o->n) {
+		log_warn("imap idle: a parked client took no update; closing it");
+		parked_free(p, true);
+	}
+}
+
+/* Sessions of g join another group that is now in the same state. */
+static void regroup(struct parked *p, const void *arg)
+{
+	struct group *to = (struct group *)arg;
+	to->refs++;
+	group_put(p->g);
+	p->g = to;
+}
+
+static void group_updated(struct group *g, const struct out *o, const void *view, size_t nv,
+			  const struct timespec seen[2])
+{
+	g->refs++;	/* kept while its sessions are written to */
+	if (o->n)
+		group_each(g, write_update, o);
+	free(g->view);
+	g->view = xmalloc(nv ? nv : 1);
+	memcpy(g->view, view, nv);
+	g->nview = nv;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	g->seen[0] = seen[0];
+	g->seen[1] = seen[1];
+	g->racy = too_recent(seen, &now);
+	struct group *same = group_find(g->w, view, nv, g);
+	if (same && g->refs > 1) {
+		group_seen(same, g->seen);
+		group_each(g, regroup, same);
+	}
+	group_put(g);
+}
+
+static void updated(struct mailconn *c, struct ipc_msg *m)
+{
+	uint64_t id = ipc_get_u64(m);
+	uint32_t status = ipc_get_u32(m);
+	struct out o;
+	size_t nv;
+	o.b = ipc_get_bytes(m, &o.n, IDLE_UPDATE_OUT_MAX);
+	const void *view = ipc_get_bytes(m, &nv, IDLE_TICKET_MAX);
+	struct timespec seen[2];
+	for (int i = 0; i < 2; i++) {
+		seen[i].tv_sec = (time_t)ipc_get_u64(m);
+		seen[i].tv_nsec = (long)ipc_get_u32(m);
+	}
+	struct group *g = H.groups;
+	while (g && g->id != id)
+		g = g->next;
+	if (!ipc_end(m) || !o.b || !view) {
+		log_warn("imap idle: malformed update refused");
+		status = IDLE_UPDATE_FAILED;
+	}
+	if (!g || g->busy != c)
+		return;	/* its sessions all went meanwhile */
+	g->busy = NULL;
+	if (status == IDLE_UPDATE_DONE && nv)
+		group_updated(g, &o, view, nv, seen);
+	else if (status != IDLE_UPDATE_LATER)
+		group_each(g, wake_change, NULL);	/* each resumed in a process */
+}
+
 /* ---- sweeps: folders and deadlines ---- */
 
-static bool should_wake(struct parked *p, const struct timespec *now)
+static bool group_moved(const struct group *g, const struct timespec *now)
 {
 	for (int i = 0; i < 2; i++)
-		if (!ts_eq(p->w->now[i], p->seen[i]))
+		if (!ts_eq(g->w->now[i], g->seen[i]))
 			return true;
-	if (!p->racy)
-		return false;
-	/* the last change might share its mtime with one the session saw:
-	 * once it is old enough, look (wake) once */
-	for (int i = 0; i < 2; i++)
-		if (now->tv_sec - p->seen[i].tv_sec < IDLE_HOLD_RACY_SECS)
-			return false;
-	return true;
+	/* the last change might share its mtime with one the state saw: once
+	 * it is old enough, look once more */
+	return g->racy && !too_recent(g->seen, now);
 }
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
@@ -270,8 +483,15 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 		next = p->next;
 		if (now.tv_sec >= p->deadline)
 			wake(p, IDLE_WHY_DEADLINE);
-		else if (should_wake(p, &now))
-			wake(p, IDLE_WHY_CHANGE);
+	}
+	struct group *gnext;
+	for (struct group *g = H.groups; g; g = gnext) {
+		size_t sessions = g->refs;
+		g->refs++;	/* update_ask may wake (free) its sessions */
+		if (!g->busy && group_moved(g, &now))
+			update_ask(g, sessions);
+		gnext = g->next;
+		group_put(g);
 	}
 }
 
@@ -287,6 +507,9 @@ static void conn_free(struct mailconn *c)
 	for (struct parked *p = H.parked; p; p = p->next)
 		if (p->from == c)
 			p->from = NULL;
+	for (struct group *g = H.groups; g; g = g->next)
+		if (g->busy == c)
+			g->busy = NULL;	/* asked again at the next sweep */
 	for (int i = 0; i < 2; i++)
 		if (c->dir[i] >= 0)
 			close(c->dir[i]);
@@ -325,6 +548,8 @@ static void on_conn_read(evutil_socket_t fd, short what, void *arg)
 			hold_dir(c, &m);
 		else if (m.hdr.type == IDLE_HOLD)
 			park(c, &m);
+		else if (m.hdr.type == IDLE_UPDATED)
+			updated(c, &m);
 		else
 			r = -1;
 		ipc_msg_free(&m);

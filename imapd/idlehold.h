@@ -9,13 +9,23 @@
  *                  the session saw before its last sync; fd: the directory
  *                  (O_PATH: the holder can only fstat it)
  *   IDLE_HOLD_DIR  the other one
- *   IDLE_HOLD      bytes ticket (opaque to the holder), u64 deadline (unix
- *                  time of idle_max); fd: the client connection
+ *   IDLE_HOLD      bytes session ticket, bytes view ticket (both opaque to
+ *                  the holder, park.h), u64 deadline (unix time of
+ *                  idle_max); fd: the client connection
  * and the holder answers, on the same connection, when the session must run
  * again:
- *   IDLE_WAKE      u32 why (IDLE_WHY_*), bytes ticket; fd: the client
- * The holder reads no byte of the client: it peeks one to tell input from a
- * hang-up, which it answers by closing the connection. */
+ *   IDLE_WAKE      u32 why (IDLE_WHY_*), bytes session ticket, bytes view
+ *                  ticket; fd: the client
+ * or, when the folder of a group of sessions parked with one view ticket
+ * changed, asks for what to tell them:
+ *   IDLE_UPDATE    u64 group id, u32 sessions in the group, bytes view ticket
+ *   IDLE_UPDATED   (mail role -> holder) u64 group id, u32 IDLE_UPDATE_*,
+ *                  bytes the untagged responses, bytes the new view
+ *                  ticket, then new/'s and cur/'s mtimes (u64 sec, u32 nsec
+ *                  each) the update synced against
+ * The holder writes those bytes to every session of the group and keeps
+ * them parked. It reads no byte of the client: it peeks one to tell input
+ * from a hang-up, which it answers by closing the connection. */
 #ifndef TERN_IMAPD_IDLEHOLD_H
 #define TERN_IMAPD_IDLEHOLD_H
 
@@ -27,6 +37,15 @@
 #define IDLE_HOLD_DIR	340
 #define IDLE_HOLD	341
 #define IDLE_WAKE	342
+#define IDLE_UPDATE	347
+#define IDLE_UPDATED	348
+
+#define IDLE_UPDATE_DONE	0	/* write the bytes, keep the new view ticket */
+#define IDLE_UPDATE_FAILED	1	/* wake each session of the group instead */
+#define IDLE_UPDATE_LATER	2	/* the mail role is busy: ask again later */
+
+/* Untagged responses one update may carry (more: the sessions are woken). */
+#define IDLE_UPDATE_OUT_MAX	(128 * 1024)
 
 #define IDLE_WHY_INPUT		1	/* the client sent something */
 #define IDLE_WHY_CHANGE		2	/* new/ or cur/ of its folder changed */

@@ -2,8 +2,10 @@
  * (two directories and the state, with the client connection) becomes a
  * sealed ticket held by the holder; the holder's wakes come back here and
  * are resumed by a new session process (the resume function mailrole.c
- * gives). The holder connection is made on the first park and again after
- * the holder restarted. */
+ * gives), and its updates (one per group of sessions parked in one state
+ * whose folder changed) are computed by an update process (the update
+ * function) whose answer goes back sealed. The holder connection is made
+ * on the first park and again after the holder restarted. */
 #include "imapd/idlepark.h"
 #include "imapd/idlehold.h"
 #include "common/daemon.h"
@@ -12,6 +14,8 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,11 +37,26 @@
  * reading can swallow before HOLDER_SEND_MS notices (the default, 208 kB,
  * took 76). */
 #define HOLDER_SNDBUF		(32 * 1024)
+/* An update process that has not answered in this long is killed and its
+ * group woken session by session. */
+#define UPDATE_MAX_MS		10000
+
+/* An update process at work: the holder's group and the user it runs as. */
+struct update {
+	int fd;
+	pid_t pid;
+	uint64_t group;
+	char *user;
+	uint64_t started;	/* now_ms */
+};
 
 static struct {
 	char *path;
 	uint64_t idle_max;
 	idlepark_resume_fn resume;
+	idlepark_update_fn update;
+	struct update updates[IDLEPARK_UPDATES_MAX];
+	size_t nupdates;
 	int sock;
 	time_t paused_until;	/* the holder did not read: no park before */
 	time_t last_try;	/* of idlepark_tick's connect */
@@ -53,11 +72,13 @@ static int holder_connect(void)
 	return s;
 }
 
-void idlepark_init(const char *path, uint64_t idle_max, idlepark_resume_fn resume)
+void idlepark_init(const char *path, uint64_t idle_max, idlepark_resume_fn resume,
+		   idlepark_update_fn update)
 {
 	P.path = xstrdup(path);
 	P.idle_max = idle_max;
 	P.resume = resume;
+	P.update = update;
 	/* at once, so that a new generation after a reload is there to resume
 	 * what the old one parked; else at the first park */
 	P.sock = holder_connect();
@@ -73,10 +94,16 @@ void idlepark_child(void)
 	if (P.sock >= 0)
 		close(P.sock);
 	P.sock = -1;
+	for (size_t i = 0; i < P.nupdates; i++)
+		close(P.updates[i].fd);
+	P.nupdates = 0;
 }
+
+static void updates_expire(void);
 
 void idlepark_tick(void)
 {
+	updates_expire();
 	time_t now = time(NULL);
 	if (P.sock >= 0 || now == P.last_try)
 		return;
@@ -91,6 +118,90 @@ static void holder_lost(void)
 	P.sock = -1;
 }
 
+/* What the holder sent is not what it may send: its stream is dropped. */
+static void holder_invalid(struct ipc_msg *m, int fd)
+{
+	log_warn("imap mail: invalid message from the idle holder refused");
+	if (fd >= 0)
+		close(fd);
+	ipc_msg_free(m);
+	holder_lost();
+}
+
+static void wake_from(struct ipc_msg *m)
+{
+	uint32_t why = ipc_get_u32(m);
+	size_t n, nv;
+	const void *t = ipc_get_bytes(m, &n, IDLE_TICKET_MAX);
+	const void *v = ipc_get_bytes(m, &nv, IDLE_TICKET_MAX);
+	int fd = ipc_take_fd(m);
+	struct park_state ps;
+	if (!ipc_end(m) || fd < 0 || !t || !v || !park_open(daemon_secret(), t, n, v, nv, &ps)) {
+		holder_invalid(m, fd);
+		return;
+	}
+	ipc_msg_free(m);
+	P.resume(fd, &ps, why);
+}
+
+/* The answer to the holder's IDLE_UPDATE for group. */
+static void updated_to_holder(uint64_t group, uint32_t status, const void *out, size_t nout,
+			      const void *view, size_t nview, const uint64_t sec[2],
+			      const uint32_t nsec[2])
+{
+	if (P.sock < 0)
+		return;	/* the holder that asked is gone, and its sessions with it */
+	struct ipc_msg m;
+	ipc_msg_init(&m, IDLE_UPDATED, 0);
+	ipc_put_u64(&m, group);
+	ipc_put_u32(&m, status);
+	ipc_put_bytes(&m, out, nout);
+	ipc_put_bytes(&m, view, nview);
+	for (int i = 0; i < 2; i++) {
+		ipc_put_u64(&m, sec[i]);
+		ipc_put_u32(&m, nsec[i]);
+	}
+	if (ipc_send_within(P.sock, &m, HOLDER_SEND_MS) < 0)
+		holder_lost();
+	ipc_msg_free(&m);
+}
+
+static void update_refused(uint64_t group, uint32_t status)
+{
+	static const uint64_t sec[2];
+	static const uint32_t nsec[2];
+	updated_to_holder(group, status, "", 0, "", 0, sec, nsec);
+}
+
+/* The holder's group whose view ticket m carries: an update process of its
+ * user computes what its clients are owed. */
+static void update_from(struct ipc_msg *m)
+{
+	uint64_t group = ipc_get_u64(m);
+	uint32_t members = ipc_get_u32(m);
+	size_t nv;
+	const void *v = ipc_get_bytes(m, &nv, IDLE_TICKET_MAX);
+	struct park_state ps;
+	if (!ipc_end(m) || !v || !park_open_view(daemon_secret(), v, nv, &ps)) {
+		holder_invalid(m, -1);
+		return;
+	}
+	ipc_msg_free(m);
+	if (P.nupdates == IDLEPARK_UPDATES_MAX) {
+		update_refused(group, IDLE_UPDATE_LATER);
+		park_free(&ps);
+		return;
+	}
+	pid_t pid;
+	int fd = P.update(&ps, members > 1, &pid);
+	if (fd < 0)
+		update_refused(group, IDLE_UPDATE_LATER);
+	else
+		P.updates[P.nupdates++] = (struct update){ fd, pid, group, xstrdup(ps.user),
+							   now_ms() };
+	park_free(&ps);
+}
+
 void idlepark_wakes(void)
 {
 	struct ipc_msg m;
@@ -98,22 +209,90 @@ void idlepark_wakes(void)
 		holder_lost();	/* it died: its connections died with it */
 		return;
 	}
-	uint32_t why = ipc_get_u32(&m);
-	size_t n;
-	const void *t = ipc_get_bytes(&m, &n, IDLE_TICKET_MAX);
-	int fd = ipc_take_fd(&m);
-	struct park_state ps;
-	if (m.hdr.type != IDLE_WAKE || !ipc_end(&m) || fd < 0 || !t ||
-	    !park_open(daemon_secret(), t, n, &ps)) {
-		log_warn("imap mail: invalid wake from the idle holder refused");
-		if (fd >= 0)
-			close(fd);
-		ipc_msg_free(&m);
-		holder_lost();
+	if (m.hdr.type == IDLE_WAKE)
+		wake_from(&m);
+	else if (m.hdr.type == IDLE_UPDATE)
+		update_from(&m);
+	else
+		holder_invalid(&m, ipc_take_fd(&m));
+}
+
+/* ---- update processes ---- */
+
+size_t idlepark_update_fds(struct pollfd *p)
+{
+	for (size_t i = 0; i < P.nupdates; i++)
+		p[i] = (struct pollfd){ P.updates[i].fd, POLLIN, 0 };
+	return P.nupdates;
+}
+
+static void update_end(size_t i)
+{
+	close(P.updates[i].fd);
+	free(P.updates[i].user);
+	P.updates[i] = P.updates[--P.nupdates];
+}
+
+/* The answer of update process i (sealed with the user it runs as: the
+ * view is ours to vouch for, never the process's), or FAILED. */
+static void update_answer(size_t i)
+{
+	struct update *u = &P.updates[i];
+	struct ipc_msg m;
+	if (ipc_recv(u->fd, &m, 1000) < 0) {
+		log_warn("imap mail: an update process of %s gave no answer", u->user);
+		update_refused(u->group, IDLE_UPDATE_FAILED);
 		return;
 	}
+	uint32_t status = ipc_get_u32(&m);
+	size_t nout;
+	const void *out = ipc_get_bytes(&m, &nout, IDLE_UPDATE_OUT_MAX);
+	struct park_state ps;
+	bool ok = m.hdr.type == IDLE_UPDATE_RES && out && park_get_view(&m, &ps);
+	uint64_t sec[2];
+	uint32_t nsec[2];
+	for (int k = 0; k < 2; k++) {
+		sec[k] = ipc_get_u64(&m);
+		nsec[k] = ipc_get_u32(&m);
+	}
+	size_t nv = 0;
+	unsigned char *v = NULL;
+	if (ok && ipc_end(&m) && status == IDLE_UPDATE_DONE) {
+		ps.user = xstrdup(u->user);
+		v = park_seal(daemon_secret(), &ps, true, &nv);
+	}
+	if (v)
+		updated_to_holder(u->group, IDLE_UPDATE_DONE, out, nout, v, nv, sec, nsec);
+	else
+		update_refused(u->group, IDLE_UPDATE_FAILED);
+	free(v);
+	if (ok)
+		park_free(&ps);
 	ipc_msg_free(&m);
-	P.resume(fd, &ps, why);
+}
+
+void idlepark_updates(const struct pollfd *p, size_t n)
+{
+	for (size_t i = n; i-- > 0;) {
+		if (i >= P.nupdates || !p[i].revents || P.updates[i].fd != p[i].fd)
+			continue;
+		update_answer(i);
+		update_end(i);
+	}
+}
+
+/* Update processes past UPDATE_MAX_MS: killed, their groups woken. */
+static void updates_expire(void)
+{
+	uint64_t now = now_ms();
+	for (size_t i = P.nupdates; i-- > 0;) {
+		if (now - P.updates[i].started < UPDATE_MAX_MS)
+			continue;
+		log_warn("imap mail: an update process of %s took too long; killed", P.updates[i].user);
+		kill(P.updates[i].pid, SIGKILL);
+		update_refused(P.updates[i].group, IDLE_UPDATE_FAILED);
+		update_end(i);
+	}
 }
 
 /* One IDLE_PARK_DIR: which directory, the mtime the session saw, the fd. */
@@ -169,12 +348,13 @@ static bool send_dir(int which, int fd, uint64_t sec, uint32_t nsec)
 static bool to_holder(int dir[2], uint64_t sec[2], uint32_t nsec[2], const struct park_state *ps,
 		      int fd)
 {
-	size_t n;
-	unsigned char *t = park_seal(daemon_secret(), ps, &n);
+	size_t n, nv;
+	unsigned char *t = park_seal(daemon_secret(), ps, false, &n);
+	unsigned char *v = park_seal(daemon_secret(), ps, true, &nv);
 	bool paused = time(NULL) < P.paused_until;
 	if (!paused && P.sock < 0 && (P.sock = holder_connect()) < 0)
 		log_warn("imap mail: cannot reach the idle holder at %s", P.path);
-	bool ok = t && !paused && P.sock >= 0, tried = ok;
+	bool ok = t && v && !paused && P.sock >= 0, tried = ok;
 	P.deadline = now_ms() + HOLDER_SEND_MS;
 	for (int i = 0; i < 2; i++) {
 		if (ok)
@@ -187,12 +367,14 @@ static bool to_holder(int dir[2], uint64_t sec[2], uint32_t nsec[2], const struc
 		struct ipc_msg m;
 		ipc_msg_init(&m, IDLE_HOLD, 0);
 		ipc_put_bytes(&m, t, n);
+		ipc_put_bytes(&m, v, nv);
 		ipc_put_u64(&m, ps->idle_start + P.idle_max);
 		ipc_put_fd(&m, dup(fd));
 		ok = send_bounded(&m);
 		ipc_msg_free(&m);
 	}
 	free(t);
+	free(v);
 	if (tried && !ok)
 		holder_lost();	/* a message may have gone half: the stream is unusable */
 	return ok;

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -258,6 +259,47 @@ static void accept_handoff(int lsock, uid_t login_uid)
 	ipc_msg_free(&m);
 }
 
+/* An update process (idlepark.h): confined as a session is, it computes
+ * what the clients of a group of parked sessions are owed, answers on chan
+ * and ends. */
+static void run_update(const struct park_state *ps, bool shared, int chan)
+{
+	child_close();
+	daemon_forget_keys();
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	char *maildir;
+	if (mailjail_prepare(R.in->mail_dir, ps->user, &maildir) < 0 || chdir(maildir) < 0 ||
+	    mailjail_confine("imapd-session", maildir, SB_FILES, 0) < 0) {
+		log_err("user=%s: cannot update parked sessions: %s", ps->user, strerror(errno));
+		_exit(1);
+	}
+	free(maildir);
+	tzset();
+	session_update(chan, ps, shared, R.lim, &imap_session_ops);
+	_exit(0);
+}
+
+static int update_parked(const struct park_state *ps, bool shared, pid_t *pid)
+{
+	int sv[2];
+	if (!mailjail_user_ok(ps->user) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	*pid = fork();
+	if (*pid == 0) {
+		close(sv[0]);
+		run_update(ps, shared, sv[1]);
+	}
+	close(sv[1]);
+	if (*pid < 0) {
+		log_err("imap mail: fork: %s", strerror(errno));
+		close(sv[0]);
+		return -1;
+	}
+	return sv[0];
+}
+
 /* A parked session the holder woke (or could not take): a new session
  * process resumes it. */
 static void resume_parked(int fd, struct park_state *ps, uint32_t why)
@@ -278,24 +320,26 @@ static void serve_once(struct instance *in, int lsock, uid_t login_uid, uid_t su
 	static struct pollfd *p;
 	size_t n = nkids;
 	idlepark_tick();
-	p = xrealloc(p, (n + 3) * sizeof *p);
+	p = xrealloc(p, (n + 3 + IDLEPARK_UPDATES_MAX) * sizeof *p);
 	for (size_t i = 0; i < n; i++)
 		p[i] = (struct pollfd){ kids[i].chan, POLLIN, 0 };	/* -1: ignored */
 	int hand_shut = accept_gate_wait_ms(&hand_gate), url_shut = accept_gate_wait_ms(&url_gate);
 	p[n] = (struct pollfd){ got_hup || hand_shut >= 0 ? -1 : lsock, POLLIN, 0 };
 	p[n + 1] = (struct pollfd){ got_hup || url_shut >= 0 ? -1 : url_sock, POLLIN, 0 };
 	p[n + 2] = (struct pollfd){ idlepark_fd(), POLLIN, 0 };
+	size_t nu = idlepark_update_fds(p + n + 3);
 	int timeout = 1000;
 	if (hand_shut >= 0 && hand_shut < timeout)
 		timeout = hand_shut;
 	if (url_shut >= 0 && url_shut < timeout)
 		timeout = url_shut;
-	int r = poll(p, n + 3, timeout);
+	int r = poll(p, n + 3 + nu, timeout);
 	if (r <= 0)
 		return;
 	serve_channels(in->mail_dir, p, n);
 	if (p[n].revents & POLLIN)
 		accept_handoff(lsock, login_uid);
+	idlepark_updates(p + n + 3, nu);
 	if (p[n + 2].revents)
 		idlepark_wakes();
 	pid_t sess;
@@ -339,7 +383,7 @@ int mail_main(struct instance *in, struct cfg *conf)
 	urlauth_set_remote(path);	/* where sessions ask for other users' URLs */
 	free(path);
 	path = xasprintf("%s/%s", in->run_dir, IDLE_HOLD_SOCK);
-	idlepark_init(path, lim.idle_max, resume_parked);
+	idlepark_init(path, lim.idle_max, resume_parked, update_parked);
 	free(path);
 	uid_t submit_uid;
 	if (account_ids(ACCT_SMTPD, &submit_uid, &g) < 0 || getuid() != 0)

@@ -18,7 +18,13 @@ struct ipc_msg;
  * connection attached. */
 #define IDLE_PARK_DIR	343
 #define IDLE_PARK_REQ	344
-#define IDLE_TICKET	345	/* the ticket's body (never sent as a message) */
+#define IDLE_TICKET	345	/* the session ticket's body (never sent as a message) */
+#define IDLE_VIEW_TICKET 346	/* the view ticket's body (never sent either) */
+/* an update process -> the mail role (idle_update, idlepark.c): u32
+ * IDLE_UPDATE_*, bytes the untagged responses, the view's fields as
+ * park_put_view puts them, then new/'s and cur/'s mtimes (u64 sec, u32
+ * nsec each) taken before its sync. */
+#define IDLE_UPDATE_RES	349
 
 #define PARK_READONLY	1
 #define PARK_CONDSTORE	2
@@ -48,9 +54,24 @@ void park_put(struct ipc_msg *m, const struct park_state *ps, bool with_user);
 bool park_get(struct ipc_msg *m, struct park_state *ps, bool with_user);
 void park_free(struct park_state *ps);
 
-/* The sealed ticket of ps (malloc'd, *len set); secret is the run secret. */
-unsigned char *park_seal(const unsigned char *secret, const struct park_state *ps, size_t *len);
-/* Open a ticket: false if its seal does not verify or it is malformed. */
-bool park_open(const unsigned char *secret, const void *ticket, size_t len, struct park_state *ps);
+/* The fields of the view alone (folder ... modseq: what the client was told). */
+void park_put_view(struct ipc_msg *m, const struct park_state *ps);
+bool park_get_view(struct ipc_msg *m, struct park_state *ps);
+
+/* A ticket is two sealed halves: the session's own (user, client, IDLE tag
+ * and start) and the view (user and the view's fields), which every
+ * session parked in the same state shares byte for byte, so the holder can
+ * group sessions by it and an update can replace it for all of them. The
+ * seal of half (view or not) of ps (malloc'd, *len set); secret is the run
+ * secret. */
+unsigned char *park_seal(const unsigned char *secret, const struct park_state *ps, bool view,
+			 size_t *len);
+/* Open both halves into ps: false if a seal does not verify, one is
+ * malformed, or they name different users. */
+bool park_open(const unsigned char *secret, const void *session, size_t slen, const void *view,
+	       size_t vlen, struct park_state *ps);
+/* Open a view ticket alone (user and the view's fields). */
+bool park_open_view(const unsigned char *secret, const void *view, size_t len,
+		    struct park_state *ps);
 
 #endif

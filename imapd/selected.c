@@ -18,6 +18,8 @@
  * messages all the same: they are not new to the next one. */
 static uint32_t recent_from(struct session *s, struct mi *mi, bool readonly)
 {
+	if (s->recent_unclaimed)
+		return UINT32_MAX;
 	uint32_t from = readonly ? mi_header(mi)->first_recent : mi_claim_recent(mi);
 	return s->rev2 ? UINT32_MAX : from;
 }

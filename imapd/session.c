@@ -230,7 +230,8 @@ static void session_init(struct session *s, int fd, const char *user, const char
 	s->tag = xstrdup(tag);
 	s->inotify_fd = -1;
 	s->base = event_base_new();
-	fd_nonblock(fd);
+	if (fd >= 0)
+		fd_nonblock(fd);
 	s->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	cr_init(&s->cr, lim->line_max, lim->cmd_max, lim->message_max);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
@@ -271,6 +272,20 @@ int session_run(int fd, const char *user, const char *tag, const char *ip, bool 
 	if (npending)
 		on_read(s.bev, &s);
 	return session_loop(&s);
+}
+
+void session_update(int chan, const struct park_state *ps, bool shared,
+		    const struct session_limits *lim, const struct session_ops *ops)
+{
+	struct session s;
+	session_init(&s, -1, ps->user, "*", "", lim, ops);
+	ops->update(&s, ps, shared, chan);
+	bufferevent_free(s.bev);
+	ops->end(&s);
+	cr_free(&s.cr);
+	free(s.user);
+	free(s.ip);
+	free(s.tag);
 }
 
 int session_resume(int fd, struct park_state *ps, uint32_t why, const struct session_limits *lim,

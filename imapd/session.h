@@ -40,6 +40,9 @@ struct session_ops {
 	void (*end)(struct session *s);
 	/* a resumed session: select and enter IDLE as the parked one was */
 	void (*resume)(struct session *s, struct park_state *ps, uint32_t why);
+	/* a group of parked sessions in state ps: answer on chan what their
+	 * clients are owed (IDLE_UPDATE_RES) */
+	void (*update)(struct session *s, const struct park_state *ps, bool shared, int chan);
 };
 
 /* Output flow: a streaming FETCH adds to the output while less than
@@ -72,6 +75,10 @@ struct session {
 	struct event *park_timer;	/* idle_park.c: when to try to park */
 	time_t idle_start;	/* when the IDLE began (a resumed one: the first) */
 	bool parked;		/* handed to the holder: write nothing more */
+	/* an update for several parked sessions: new messages are \Recent to
+	 * none of them (RFC 3501 2.3.2: to one session at most) and stay
+	 * unclaimed */
+	bool recent_unclaimed;
 	bool tls;		/* the client speaks TLS (to the login process) */
 	struct timespec idle_seen[2];	/* polling: mtimes of new/ and cur/ last seen */
 	int bad_commands;
@@ -106,6 +113,11 @@ int session_run(int fd, const char *user, const char *tag, const char *ip, bool 
 /* Run a session resumed from the holder (park.h) on fd until it ends. */
 int session_resume(int fd, struct park_state *ps, uint32_t why, const struct session_limits *lim,
 		   const struct session_ops *ops);
+
+/* Compute an update for parked sessions in state ps (no client: the output
+ * stays in the session's buffer for ops->update to send on chan). */
+void session_update(int chan, const struct park_state *ps, bool shared,
+		    const struct session_limits *lim, const struct session_ops *ops);
 
 /* ---- output ---- */
 void s_out(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

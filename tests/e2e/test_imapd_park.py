@@ -42,6 +42,10 @@ def parks(box):
     return box.log_text().count(f"imap parked: user={box.user} ")
 
 
+def resumes(box):
+    return box.log_text().count(f"imap session resumed: user={box.user} ")
+
+
 def wait_parked(box, n):
     """The user's sessions have parked n times (the session process logs it
     as it ends)."""
@@ -68,24 +72,62 @@ def test_parked_session_reports_delivery_flags_and_expunge(box):
     wait_parked(box, 1)
     box.deliver(MSG % (3, 3))
     idle_wait(r, lambda l: l == b"* 3 EXISTS")
-    # the resumed session parks again; another session changes flags
-    wait_parked(box, 2)
+    # the holder wrote it and the session stays parked; another session
+    # changes flags
     other = RawImap(box)
     other.ok(b"SELECT INBOX")
     other.ok(b"STORE 1 +FLAGS (\\Flagged)")
     got = idle_wait(r, lambda l: l.startswith(b"* 1 FETCH"))
     assert b"\\Flagged" in got[-1] and b"MODSEQ" in got[-1], got
-    wait_parked(box, 3)
     other.ok(b"STORE 2 +FLAGS (\\Deleted)")
     other.ok(b"EXPUNGE")
     other.close()
     idle_wait(r, lambda l: l == b"* 2 EXPUNGE")
+    # told without a session process: nothing was resumed
+    assert resumes(box) == 0 and parks(box) == 1, box.log_text()[-3000:]
     r.send(b"DONE\r\n")
     assert r.until_tag(b"i1")[-1].startswith(b"i1 OK")
     # the selection and the flags are what the client was told
     lines = r.ok(b"FETCH 1:* (UID FLAGS)")
     assert len(lines) == 2 and b"\\Flagged" in lines[0] and b"\\Flagged" not in lines[1], lines
     r.close()
+
+
+def test_one_update_tells_every_parked_session(box):
+    """50 sessions of one user parked on INBOX: a delivery, a flag change and
+    an expunge reach every client from the holder, computed once per state
+    the sessions share (not one resume each), and each session then answers
+    as its client was told."""
+    box.deliver(MSG % (1, 1), MSG % (2, 2))
+    clients = [idle(box, 2) for _ in range(50)]
+    wait_parked(box, 50)
+    box.deliver(MSG % (3, 3))
+    for r in clients:
+        idle_wait(r, lambda l: l == b"* 3 EXISTS")
+    other = RawImap(box)
+    other.ok(b"SELECT INBOX")
+    other.ok(b"STORE 1 +FLAGS (\\Flagged)")
+    for r in clients:
+        got = idle_wait(r, lambda l: l.startswith(b"* 1 FETCH"))
+        assert b"\\Flagged" in got[-1], got
+    other.ok(b"STORE 2 +FLAGS.SILENT (\\Deleted)")
+    other.ok(b"EXPUNGE")
+    other.close()
+    for r in clients:
+        idle_wait(r, lambda l: l == b"* 2 EXPUNGE")
+    assert resumes(box) == 0 and parks(box) == 50, box.log_text()[-3000:]
+    # the new message is \Recent to one session at most (RFC 3501 2.3.2)
+    recent = 0
+    for r in clients:
+        r.send(b"DONE\r\n")
+        assert r.until_tag(b"i1")[-1].startswith(b"i1 OK")
+        lines = r.ok(b"FETCH 1:* (UID FLAGS)")
+        assert len(lines) == 2, lines
+        assert b"UID 1 " in lines[0] and b"\\Flagged" in lines[0], lines
+        assert b"UID 3 " in lines[1] and b"\\Flagged" not in lines[1], lines
+        recent += b"\\Recent" in lines[1]
+        r.close()
+    assert recent <= 1
 
 
 def test_done_and_any_command_resume(box):
