@@ -6,6 +6,7 @@
 #include "common/mime.h"
 #include "common/mime_addr.h"
 #include "common/mime_stream.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "common/workahead.h"
 
@@ -792,19 +793,18 @@ static void render_structures(const struct mime_msg *m, struct prepared *out)
 	/* one walk of the header for the ENVELOPE and the field record */
 	struct mime_env env = { 0 };
 	out->fields = mi_fields_encode_env(m, &env, &out->nfields);
-	struct evbuffer *b = evbuffer_new();
-	evbuffer_add(b, &(char){ MI_CACHE_V }, 1);
-	mime_env_out(&env, b);
+	/* the three renderings in one buffer, NUL after each */
+	struct strbuf b = { 0 };
+	strbuf_addc(&b, MI_CACHE_V);
+	mime_env_render(&env, &b);
 	mime_env_free(&env);
-	evbuffer_add(b, "", 1);
-	mime_bodystructure(m, m->root, true, b);
-	evbuffer_add(b, "", 1);
-	mime_bodystructure(m, m->root, false, b);
-	evbuffer_add(b, "", 1);
-	out->ncache = evbuffer_get_length(b);
-	out->cache = xmalloc(out->ncache);
-	evbuffer_remove(b, out->cache, out->ncache);
-	evbuffer_free(b);
+	strbuf_addc(&b, '\0');
+	mime_bodystructure_render(m, m->root, true, &b);
+	strbuf_addc(&b, '\0');
+	mime_bodystructure_render(m, m->root, false, &b);
+	strbuf_addc(&b, '\0');
+	out->ncache = b.len;
+	out->cache = b.p;	/* the strbuf's block, handed over */
 }
 
 /* Parse the message in fd (size bytes on disk) and render its structures;

@@ -109,10 +109,17 @@ void mime_env_out(const struct mime_env *e, struct evbuffer *out);
 void mime_env_free(struct mime_env *e);
 void mime_bodystructure(const struct mime_msg *m, const struct mime_part *p, bool extended,
 			struct evbuffer *out);
+/* The same three into a strbuf (strbuf.h), appended: one buffer for a
+ * record built of several renderings. */
+struct strbuf;
+void mime_env_render(const struct mime_env *e, struct strbuf *out);
+void mime_bodystructure_render(const struct mime_msg *m, const struct mime_part *p, bool extended,
+			       struct strbuf *out);
 
 /* Append an IMAP string (quoted, or a literal when needed) / nstring (NIL for NULL). */
 void imap_quote(struct evbuffer *out, const char *s, size_t len);
 void imap_nstring(struct evbuffer *out, const char *s);
+void imap_quote_sb(struct strbuf *out, const char *s, size_t len);
 
 /* Section resolution: spec is the part between [ and ] (upper or lower case),
  * e.g. "", "TEXT", "HEADER", "1.2", "1.2.MIME", "2.HEADER.FIELDS (FROM TO)".

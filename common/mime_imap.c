@@ -2,70 +2,123 @@
  * sections and header filtering (RFC 3501 6.4.5, 7.4.2). */
 #include "common/mime.h"
 #include "common/mime_addr.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <event2/buffer.h>
 #include <stdlib.h>
 #include <string.h>
 
-void imap_quote(struct evbuffer *out, const char *s, size_t len)
+/* The renderings below write into one growing buffer (strbuf.h) and
+ * evbuffer callers get the result in one piece: a first open renders
+ * ENVELOPE, BODYSTRUCTURE and BODY for every message, and an evbuffer_add
+ * per token was a tenth of its instructions. */
+
+static void sb_lit(struct strbuf *b, const char *s, size_t n)
+{
+	memcpy(strbuf_room(b, n), s, n);
+	strbuf_commit(b, n);
+}
+
+#define SB_LIT(b, s) sb_lit((b), (s), sizeof(s) - 1)
+
+/* " " and a decimal number */
+static void sb_space_num(struct strbuf *b, size_t v)
+{
+	char t[24], *e = t + sizeof t, *p = e;
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10));
+	*--p = ' ';
+	sb_lit(b, p, (size_t)(e - p));
+}
+
+void imap_quote_sb(struct strbuf *out, const char *s, size_t len)
 {
 	bool literal = len > 1024;
+	size_t esc = 0;
 	for (size_t i = 0; i < len && !literal; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '\r' || c == '\n' || c == 0 || c >= 0x80)
 			literal = true;
+		esc += c == '"' || c == '\\';
 	}
 	if (literal) {
-		evbuffer_add_printf(out, "{%zu}\r\n", len);
-		evbuffer_add(out, s, len);
+		char t[32];
+		int n = snprintf(t, sizeof t, "{%zu}\r\n", len);
+		sb_lit(out, t, (size_t)n);
+		sb_lit(out, s, len);
 		return;
 	}
-	/* runs between the characters to escape go in one piece */
-	evbuffer_add(out, "\"", 1);
-	size_t run = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] != '"' && s[i] != '\\')
-			continue;
-		evbuffer_add(out, s + run, i - run);
-		evbuffer_add(out, "\\", 1);
-		run = i;
+	char *o = strbuf_room(out, len + esc + 2), *start = o;
+	*o++ = '"';
+	if (!esc) {
+		memcpy(o, s, len);
+		o += len;
+	} else {
+		for (size_t i = 0; i < len; i++) {
+			if (s[i] == '"' || s[i] == '\\')
+				*o++ = '\\';
+			*o++ = s[i];
+		}
 	}
-	evbuffer_add(out, s + run, len - run);
-	evbuffer_add(out, "\"", 1);
+	*o++ = '"';
+	strbuf_commit(out, (size_t)(o - start));
+}
+
+static void nstring(struct strbuf *out, const char *s)
+{
+	if (!s)
+		SB_LIT(out, "NIL");
+	else
+		imap_quote_sb(out, s, strlen(s));
+}
+
+/* b's bytes to out in one piece; b is freed. */
+static void to_evbuffer(struct strbuf *b, struct evbuffer *out)
+{
+	evbuffer_add(out, b->p ? b->p : "", b->len);
+	strbuf_free(b);
+}
+
+void imap_quote(struct evbuffer *out, const char *s, size_t len)
+{
+	struct strbuf b = { 0 };
+	imap_quote_sb(&b, s, len);
+	to_evbuffer(&b, out);
 }
 
 void imap_nstring(struct evbuffer *out, const char *s)
 {
-	if (!s)
-		evbuffer_add(out, "NIL", 3);
-	else
-		imap_quote(out, s, strlen(s));
+	struct strbuf b = { 0 };
+	nstring(&b, s);
+	to_evbuffer(&b, out);
 }
 
 /* ---- addresses ---- */
 
 /* An address list as ENVELOPE spells it (mime_addr.h), NIL when empty. */
-static void addresses_out(struct evbuffer *out, const struct mime_addr *v, size_t n)
+static void addresses_out(struct strbuf *out, const struct mime_addr *v, size_t n)
 {
 	if (!n) {
-		evbuffer_add(out, "NIL", 3);
+		SB_LIT(out, "NIL");
 		return;
 	}
-	evbuffer_add(out, "(", 1);
+	SB_LIT(out, "(");
 	for (size_t i = 0; i < n; i++) {
-		evbuffer_add(out, "(", 1);
-		imap_nstring(out, v[i].name);
-		evbuffer_add(out, " ", 1);
-		imap_nstring(out, v[i].route);
-		evbuffer_add(out, " ", 1);
-		imap_nstring(out, v[i].mailbox);
-		evbuffer_add(out, " ", 1);
-		imap_nstring(out, v[i].host);
-		evbuffer_add(out, ")", 1);
+		SB_LIT(out, "(");
+		nstring(out, v[i].name);
+		SB_LIT(out, " ");
+		nstring(out, v[i].route);
+		SB_LIT(out, " ");
+		nstring(out, v[i].mailbox);
+		SB_LIT(out, " ");
+		nstring(out, v[i].host);
+		SB_LIT(out, ")");
 	}
-	evbuffer_add(out, ")", 1);
+	SB_LIT(out, ")");
 }
 
 /* ---- ENVELOPE ---- */
@@ -90,21 +143,28 @@ static int env_cb(const char *name, const char *value, void *arg)
 	return 0;
 }
 
-void mime_env_out(const struct mime_env *e, struct evbuffer *out)
+void mime_env_render(const struct mime_env *e, struct strbuf *out)
 {
-	evbuffer_add(out, "(", 1);
+	SB_LIT(out, "(");
 	for (int i = 0; i < MIME_ENV_N; i++) {
 		if (i)
-			evbuffer_add(out, " ", 1);
+			SB_LIT(out, " ");
 		/* RFC 3501: a Sender or Reply-To that is absent or empty (no
 		 * address in it) is the From */
 		int src = (i == MIME_ENV_SENDER || i == MIME_ENV_REPLYTO) && !e->na[i] ? MIME_ENV_FROM : i;
 		if (i >= MIME_ENV_FROM && i <= MIME_ENV_BCC)
 			addresses_out(out, e->a[src], e->na[src]);
 		else
-			imap_nstring(out, e->v[i]);
+			nstring(out, e->v[i]);
 	}
-	evbuffer_add(out, ")", 1);
+	SB_LIT(out, ")");
+}
+
+void mime_env_out(const struct mime_env *e, struct evbuffer *out)
+{
+	struct strbuf b = { 0 };
+	mime_env_render(e, &b);
+	to_evbuffer(&b, out);
 }
 
 void mime_env_free(struct mime_env *e)
@@ -116,37 +176,44 @@ void mime_env_free(struct mime_env *e)
 	memset(e, 0, sizeof *e);
 }
 
-void mime_envelope(const struct mime_msg *m, const struct mime_part *p, struct evbuffer *out)
+static void envelope_render(const struct mime_msg *m, const struct mime_part *p, struct strbuf *out)
 {
 	struct mime_env e = { 0 };
 	mime_header_each(m->buf + p->hdr_off, p->hdr_len, env_cb, &e);
-	mime_env_out(&e, out);
+	mime_env_render(&e, out);
 	mime_env_free(&e);
+}
+
+void mime_envelope(const struct mime_msg *m, const struct mime_part *p, struct evbuffer *out)
+{
+	struct strbuf b = { 0 };
+	envelope_render(m, p, &b);
+	to_evbuffer(&b, out);
 }
 
 /* ---- BODYSTRUCTURE ---- */
 
-static void params_out(struct evbuffer *out, const struct mime_param *ps, size_t n)
+static void params_out(struct strbuf *out, const struct mime_param *ps, size_t n)
 {
 	if (!n) {
-		evbuffer_add(out, "NIL", 3);
+		SB_LIT(out, "NIL");
 		return;
 	}
-	evbuffer_add(out, "(", 1);
+	SB_LIT(out, "(");
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			evbuffer_add(out, " ", 1);
-		imap_nstring(out, ps[i].name);
-		evbuffer_add(out, " ", 1);
-		imap_nstring(out, ps[i].value);
+			SB_LIT(out, " ");
+		nstring(out, ps[i].name);
+		SB_LIT(out, " ");
+		nstring(out, ps[i].value);
 	}
-	evbuffer_add(out, ")", 1);
+	SB_LIT(out, ")");
 }
 
-static void lang_out(struct evbuffer *out, const char *lang)
+static void lang_out(struct strbuf *out, const char *lang)
 {
 	if (!lang) {
-		evbuffer_add(out, "NIL", 3);
+		SB_LIT(out, "NIL");
 		return;
 	}
 	char *copy = xstrdup(lang), *save = NULL;
@@ -155,83 +222,91 @@ static void lang_out(struct evbuffer *out, const char *lang)
 	for (char *t = strtok_r(copy, ", \t", &save); t && n < 32; t = strtok_r(NULL, ", \t", &save))
 		items[n++] = t;
 	if (n == 0)
-		evbuffer_add(out, "NIL", 3);
+		SB_LIT(out, "NIL");
 	else if (n == 1)
-		imap_nstring(out, items[0]);
+		nstring(out, items[0]);
 	else {
-		evbuffer_add(out, "(", 1);
+		SB_LIT(out, "(");
 		for (int i = 0; i < n; i++) {
 			if (i)
-				evbuffer_add(out, " ", 1);
-			imap_nstring(out, items[i]);
+				SB_LIT(out, " ");
+			nstring(out, items[i]);
 		}
-		evbuffer_add(out, ")", 1);
+		SB_LIT(out, ")");
 	}
 	free(copy);
 }
 
-static void ext_tail(struct evbuffer *out, const struct mime_part *p)
+static void ext_tail(struct strbuf *out, const struct mime_part *p)
 {
-	evbuffer_add(out, " ", 1);
+	SB_LIT(out, " ");
 	if (p->disp) {
-		evbuffer_add(out, "(", 1);
-		imap_nstring(out, p->disp);
-		evbuffer_add(out, " ", 1);
+		SB_LIT(out, "(");
+		nstring(out, p->disp);
+		SB_LIT(out, " ");
 		params_out(out, p->dparams, p->ndparams);
-		evbuffer_add(out, ")", 1);
+		SB_LIT(out, ")");
 	} else {
-		evbuffer_add(out, "NIL", 3);
+		SB_LIT(out, "NIL");
 	}
-	evbuffer_add(out, " ", 1);
+	SB_LIT(out, " ");
 	lang_out(out, p->lang);
-	evbuffer_add(out, " ", 1);
-	imap_nstring(out, p->loc);
+	SB_LIT(out, " ");
+	nstring(out, p->loc);
+}
+
+void mime_bodystructure_render(const struct mime_msg *m, const struct mime_part *p, bool ext,
+			       struct strbuf *out)
+{
+	SB_LIT(out, "(");
+	if (p->multipart) {
+		for (const struct mime_part *c = p->children; c; c = c->next)
+			mime_bodystructure_render(m, c, ext, out);
+		SB_LIT(out, " ");
+		nstring(out, p->subtype);
+		if (ext) {
+			SB_LIT(out, " ");
+			params_out(out, p->params, p->nparams);
+			ext_tail(out, p);
+		}
+		SB_LIT(out, ")");
+		return;
+	}
+	nstring(out, p->type);
+	SB_LIT(out, " ");
+	nstring(out, p->subtype);
+	SB_LIT(out, " ");
+	params_out(out, p->params, p->nparams);
+	SB_LIT(out, " ");
+	nstring(out, p->id);
+	SB_LIT(out, " ");
+	nstring(out, p->desc);
+	SB_LIT(out, " ");
+	nstring(out, p->enc ? p->enc : "7BIT");
+	sb_space_num(out, p->body_len);
+	if (p->msg) {
+		SB_LIT(out, " ");
+		envelope_render(m, p->msg, out);
+		SB_LIT(out, " ");
+		mime_bodystructure_render(m, p->msg, ext, out);
+		sb_space_num(out, p->body_lines);
+	} else if (!strcasecmp(p->type, "text")) {
+		sb_space_num(out, p->body_lines);
+	}
+	if (ext) {
+		SB_LIT(out, " ");
+		nstring(out, p->md5);
+		ext_tail(out, p);
+	}
+	SB_LIT(out, ")");
 }
 
 void mime_bodystructure(const struct mime_msg *m, const struct mime_part *p, bool ext,
 			struct evbuffer *out)
 {
-	evbuffer_add(out, "(", 1);
-	if (p->multipart) {
-		for (const struct mime_part *c = p->children; c; c = c->next)
-			mime_bodystructure(m, c, ext, out);
-		evbuffer_add(out, " ", 1);
-		imap_nstring(out, p->subtype);
-		if (ext) {
-			evbuffer_add(out, " ", 1);
-			params_out(out, p->params, p->nparams);
-			ext_tail(out, p);
-		}
-		evbuffer_add(out, ")", 1);
-		return;
-	}
-	imap_nstring(out, p->type);
-	evbuffer_add(out, " ", 1);
-	imap_nstring(out, p->subtype);
-	evbuffer_add(out, " ", 1);
-	params_out(out, p->params, p->nparams);
-	evbuffer_add(out, " ", 1);
-	imap_nstring(out, p->id);
-	evbuffer_add(out, " ", 1);
-	imap_nstring(out, p->desc);
-	evbuffer_add(out, " ", 1);
-	imap_nstring(out, p->enc ? p->enc : "7BIT");
-	evbuffer_add_printf(out, " %zu", p->body_len);
-	if (p->msg) {
-		evbuffer_add(out, " ", 1);
-		mime_envelope(m, p->msg, out);
-		evbuffer_add(out, " ", 1);
-		mime_bodystructure(m, p->msg, ext, out);
-		evbuffer_add_printf(out, " %zu", p->body_lines);
-	} else if (!strcasecmp(p->type, "text")) {
-		evbuffer_add_printf(out, " %zu", p->body_lines);
-	}
-	if (ext) {
-		evbuffer_add(out, " ", 1);
-		imap_nstring(out, p->md5);
-		ext_tail(out, p);
-	}
-	evbuffer_add(out, ")", 1);
+	struct strbuf b = { 0 };
+	mime_bodystructure_render(m, p, ext, &b);
+	to_evbuffer(&b, out);
 }
 
 /* ---- sections ---- */
