@@ -421,7 +421,14 @@ int sc_data(struct smtp_client *c, const char *msg, size_t len, struct smtp_repl
 	if ((o && raw_write(c, out, o, 180) < 0) || raw_write(c, ".\r\n", 3, 180) < 0)
 		goto lost;
 	c->last_used = time(NULL);
-	return read_reply(c, 600, r, false);
+	if (read_reply(c, 600, r, false) == 0)
+		return 0;
+	/* RFC 1047: the peer may have taken the message and died before its
+	 * reply came; the retry that follows may deliver it twice. Say so. */
+	if (!c->expired)
+		fail(r, "lost connection with %s after the end of the message (it may have been "
+		     "delivered: a retry may deliver it twice)", c->host);
+	return -1;
 lost:
 	fail(r, "lost connection with %s while sending the message", c->host);
 	return -1;

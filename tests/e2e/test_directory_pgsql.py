@@ -37,11 +37,14 @@ def free_port():
 class Postgres:
     """A throwaway cluster: database tern, superuser tern, trust auth."""
 
-    def __init__(self, parent):
+    def __init__(self, parent, prefix=(), addr="127.0.0.1", port=None):
+        """prefix: a command to run the server under (ip netns exec NS) and
+        addr, port where it listens there (besides 127.0.0.1)."""
         self.bin = os.path.dirname(PG_BINS[-1])
         self.dir = os.path.join(parent, "pg")
         self.data = os.path.join(self.dir, "data")
-        self.port = free_port()
+        self.prefix, self.addr = tuple(prefix), addr
+        self.port = port or free_port()
         os.mkdir(self.dir)
         os.chmod(self.dir, 0o755)
         if IS_ROOT:
@@ -49,6 +52,9 @@ class Postgres:
             os.chown(self.dir, nobody.pw_uid, nobody.pw_gid)
         self.run("initdb", "-D", self.data, "-U", "tern", "--auth=trust", "-E", "UTF8",
                  "--no-sync")
+        if self.addr != "127.0.0.1":      # the other hosts of the namespace's network
+            with open(os.path.join(self.data, "pg_hba.conf"), "a") as f:
+                f.write("host all all samenet trust\n")
         self.start()
         self.run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "tern", "tern")
 
@@ -56,13 +62,14 @@ class Postgres:
         cmd = [os.path.join(self.bin, prog), *args]
         if IS_ROOT:
             cmd = ["runuser", "-u", "nobody", "--", *cmd]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=self.dir)
+        p = subprocess.run([*self.prefix, *cmd], capture_output=True, text=True, timeout=60,
+                           cwd=self.dir)
         assert p.returncode == 0, f"{prog} exited {p.returncode}: {p.stdout}{p.stderr}"
         return p
 
     def start(self):
         self.run("pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w", "-o",
-                 f"-k {self.dir} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off",
+                 f"-k {self.dir} -p {self.port} -c listen_addresses={self.listen()} -c fsync=off",
                  "start")
 
     def stop(self):
@@ -72,8 +79,11 @@ class Postgres:
         if os.path.exists(os.path.join(self.data, "postmaster.pid")):
             self.stop()
 
+    def listen(self):
+        return "127.0.0.1" if self.addr == "127.0.0.1" else f"127.0.0.1,{self.addr}"
+
     def conninfo(self):
-        return f"host=127.0.0.1 port={self.port} dbname=tern user=tern"
+        return f"host={self.addr} port={self.port} dbname=tern user=tern"
 
 
 @pytest.fixture

@@ -27,11 +27,12 @@ pytestmark = pytest.mark.skipif(not (os.path.exists(SINK) and os.path.exists(DNS
 class Dns:
     """dnsmasq serving exactly the records a test names; everything else NXDOMAIN."""
 
-    def __init__(self, port, records, prefix=()):
-        """prefix: a command to run dnsmasq under (e.g. ip netns exec NS)."""
+    def __init__(self, port, records, prefix=(), addr="127.0.0.1"):
+        """prefix: a command to run dnsmasq under (e.g. ip netns exec NS),
+        listening on addr there."""
         self.port = port
         args = [DNSMASQ, "-k", "--no-resolv", "--no-hosts", "--no-poll", f"--port={port}",
-                "--listen-address=127.0.0.1", "--bind-interfaces", "--pid-file=",
+                f"--listen-address={addr}", "--bind-interfaces", "--pid-file=",
                 "--log-facility=/dev/null", "--address=/#/"]
         if IS_ROOT:
             args.append("--user=root")
