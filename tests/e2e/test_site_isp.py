@@ -14,14 +14,15 @@ namespace of its own on one Ethernet segment (a bridge) the test creates.
 The hosts share one port layout (port base 1000: SMTP 1025, IMAP 1143,
 POP3 1110, the internal port 1024), as a site's hosts do. The module's
 hosts are made once; each test leaves every host running. A host killed
-with -9 is every process in its namespace. JMAP at a front-end is not
-built yet (docs/SCALING.md), so no JMAP case."""
+with -9 is every process in its namespace."""
+import http.client
 import imaplib
 import os
 import poplib
 import re
 import shutil
 import smtplib
+import ssl
 import tempfile
 import threading
 import time
@@ -29,6 +30,7 @@ import time
 import pytest
 
 from conftest import IS_ROOT, Instance, proc_gone, wait_for
+from jmap_harness import Jmap
 from netns import Lan
 from test_directory_pgsql import PG_BINS, Postgres, use_pgsql
 from test_remote import DNSMASQ, Dns
@@ -302,6 +304,49 @@ def test_imap_and_pop3_at_either_frontend_reach_the_users_mailbox(isp):
             n = isp.run(pop3_count, fe, user)
             assert n == len(subjects(isp, user)), (fe, user, n)
         assert "proxy=mb1" in isp.host[fe].log_text() and "proxy=mb2" in isp.host[fe].log_text()
+
+
+class FrontHttps:
+    """What jmap_harness.Jmap needs: HTTPS to a front-end (connected by
+    the thread that makes the first request: one in the client namespace)."""
+
+    def __init__(self, fe):
+        self.fe = fe
+
+    def https(self, timeout=30):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return http.client.HTTPSConnection(ADDR[self.fe], BASE + 443, timeout=timeout,
+                                           context=ctx)
+
+
+def jmap_subjects(fe, user):
+    """Email/query + Email/get of the user's mail through front-end fe."""
+    jm = Jmap(FrontHttps(fe), addr(user), pw(user))
+    try:
+        acct = jm.account
+        ids = {"resultOf": "q", "name": "Email/query", "path": "/ids"}
+        r = jm.api([["Email/query", {"accountId": acct}, "q"],
+                    ["Email/get", {"accountId": acct, "#ids": ids, "properties": ["subject"]},
+                     "g"]])
+        return [e["subject"] for e in r["methodResponses"][1][1]["list"]]
+    finally:
+        jm.close()
+
+
+def test_jmap_at_either_frontend_reaches_the_users_mailbox(isp):
+    for user in ("alice", "bob"):
+        send(isp, "fe2", [addr(user)], f"for jmap {user}")
+        assert arrived(isp, user, f"for jmap {user}")
+    for fe in ("fe1", "fe2"):
+        for user in ("alice", "bob"):
+            got = isp.run(jmap_subjects, fe, user)
+            assert f"for jmap {user}" in got, (fe, user, got)
+        log = isp.host[fe].log_text()
+        assert "service=http user=alice@example.test" in log and "proxy=mb1" in log
+    for h, user in (("mb1", "alice"), ("mb2", "bob")):
+        assert f"site login: service=http user={addr(user)}" in isp.host[h].log_text()
 
 
 def test_kill9_of_a_mailbox_host_while_200_messages_are_sent(isp):
