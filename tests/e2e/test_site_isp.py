@@ -199,9 +199,9 @@ def copies(isp, user, subject):
     for sub in ("new", "cur"):
         for name in os.listdir(os.path.join(root, sub)):
             with open(os.path.join(root, sub, name), "rb") as f:
-                head = f.read(8192).split(b"\r\n\r\n")[0]
-            if f"Subject: {subject}\r".encode() in head + b"\r":
-                out.append((name, [l for l in head.split(b"\r\n") if l[:1] in b" \t"
+                lines = f.read(8192).replace(b"\r\n", b"\n").split(b"\n\n")[0].split(b"\n")
+            if f"Subject: {subject}".encode() in lines:     # stored with LF or CRLF
+                out.append((name, [l for l in lines if l[:1] in (b" ", b"\t")
                                    or l.startswith(b"Received")]))
     return out
 
@@ -407,26 +407,32 @@ def test_kill9_of_a_mailbox_host_while_200_messages_are_sent(isp):
         for _, s, _, _ in (a for a in accepted if a[0] == user):
             if got.count(s) != 1:
                 twice.append(explain_twice(isp, user, s))
-    # A second copy has one cause only (RFC 1047): mb1 took the message and
-    # died before its 250 reached the front-end, which logged that a retry
-    # may deliver it twice. mb1's own queue never delivers twice.
+    # A second copy is a relay retry (RFC 1047: mb1 took the message and
+    # died before its 250 reached the front-end, which retried); mb1's own
+    # queue never delivers twice. Seen in about one run in ten.
     if twice:
         print("delivered twice after the RFC 1047 window:", twice)
 
 
 def explain_twice(isp, user, subject):
-    """Two copies relayed by one front-end under one queue id, that front-end
-    having lost the mailbox host after the end of that message."""
+    """Two copies relayed by one front-end under one queue id, taken by mb1
+    under two (a relay retry, not a second local delivery on mb1). Whether
+    the front-end logged the loss after the end of that message is
+    returned, not asserted: not yet seen in a failing run's log."""
     got = copies(isp, user, subject)
     assert len(got) == 2, (user, subject, got)
-    fe_trace = rb"by (fe[12])\.example\.test \(tern\) with \S+ id ([0-9A-Za-z]+)"
-    by = [re.search(fe_trace, b" ".join(trace)) for _, trace in got]
-    assert by[0] and by[1] and by[0].groups() == by[1].groups(), got
-    fe, qid = (x.decode() for x in by[0].groups())
-    log = isp.host[fe].log_text()
-    assert re.search(rf"{qid}: to=<{addr(user)}>, relay=.*status=deferred \(lost connection "
-                     r"with \S+ after the end of the message", log), (subject, fe, qid, got)
-    return subject, fe, qid
+    ids = []
+    for _, trace in got:
+        t = b" ".join(trace)
+        fe = re.search(rb"by (fe[12])\.example\.test \(tern\) with \S+ id ([0-9A-Za-z]+)", t)
+        mb = re.search(rb"by mb1\.example\.test \(tern\) with \S+ id ([0-9A-Za-z]+)", t)
+        assert fe and mb, got
+        ids.append((fe.groups(), mb.group(1)))
+    assert ids[0][0] == ids[1][0] and ids[0][1] != ids[1][1], (subject, ids)
+    fe, qid = (x.decode() for x in ids[0][0])
+    logged = re.search(rf"{qid}: to=<{addr(user)}>, relay=.*status=deferred \(lost connection "
+                       r"with \S+ after the end of the message", isp.host[fe].log_text())
+    return subject, fe, qid, "logged" if logged else "not logged"
 
 
 def test_kill9_of_a_frontend_the_sender_retries_at_the_other_mx(isp):
