@@ -1,7 +1,12 @@
 /* flush.c — group commit. Index writes commit without syncing the log; whoever
  * needs durability (an enqueue reply, removing a delivered file) registers here,
  * and once per turn of the event loop one fsync of msg/ and one log flush make
- * the whole batch durable before any of the callbacks run. */
+ * the whole batch durable before any of the callbacks run.
+ *
+ * Nobody waits for a finished message's removal, so it rides (flush_ride) on
+ * the next flush someone waits for, an enqueue's most often; a timer makes
+ * sure it is not kept longer than RIDE_MS when no enqueue comes. In a burst
+ * that takes the delivered state's own log flush out of the loop. */
 #include "queued/queued.h"
 #include "queued/qindex.h"
 #include "common/log.h"
@@ -17,8 +22,10 @@ struct waiter {
 	struct waiter *next;
 };
 
+#define RIDE_MS 50
+
 static struct waiter *head, **tail = &head;
-static struct event *ev;
+static struct event *ev, *ride_timer;
 static bool dir_dirty, scheduled;
 
 static void run_flush(evutil_socket_t fd, short what, void *p)
@@ -27,6 +34,7 @@ static void run_flush(evutil_socket_t fd, short what, void *p)
 	scheduled = false;
 	head = NULL;
 	tail = &head;
+	evtimer_del(ride_timer);
 	int err = 0;
 	if (dir_dirty) {
 		char *d = xasprintf("%s/msg", spool_dir);
@@ -55,12 +63,26 @@ static void run_flush(evutil_socket_t fd, short what, void *p)
 	}
 }
 
+static void schedule(void)
+{
+	if (!scheduled) {
+		scheduled = true;
+		event_active(ev, 0, 0);
+	}
+}
+
+static void on_ride_timer(evutil_socket_t fd, short what, void *p)
+{
+	schedule();
+}
+
 void flush_init(void)
 {
 	ev = event_new(qbase, -1, 0, run_flush, NULL);
+	ride_timer = evtimer_new(qbase, on_ride_timer, NULL);
 }
 
-void flush_later(void (*fn)(void *arg, int err), void *arg)
+static void add_waiter(void (*fn)(void *arg, int err), void *arg)
 {
 	struct waiter *w = xmalloc(sizeof *w);
 	w->fn = fn;
@@ -68,9 +90,20 @@ void flush_later(void (*fn)(void *arg, int err), void *arg)
 	w->next = NULL;
 	*tail = w;
 	tail = &w->next;
-	if (!scheduled) {
-		scheduled = true;
-		event_active(ev, 0, 0);
+}
+
+void flush_later(void (*fn)(void *arg, int err), void *arg)
+{
+	add_waiter(fn, arg);
+	schedule();
+}
+
+void flush_ride(void (*fn)(void *arg, int err), void *arg)
+{
+	add_waiter(fn, arg);
+	if (!scheduled && !evtimer_pending(ride_timer, NULL)) {
+		struct timeval tv = { 0, RIDE_MS * 1000 };
+		evtimer_add(ride_timer, &tv);
 	}
 }
 

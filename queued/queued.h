@@ -78,6 +78,9 @@ int spool_write_message(struct qmsg *m, const char *data, size_t len);
 
 /* flush.c: run fn(arg, err) after every index change so far is durable. */
 void flush_later(void (*fn)(void *arg, int err), void *arg);
+/* The same, with no hurry: fn runs with the next flush someone waits for, or
+ * at the latest about 50 ms from now. */
+void flush_ride(void (*fn)(void *arg, int err), void *arg);
 void flush_mark_dir(void);	/* msg/ changed: fsync it with the next flush */
 void flush_init(void);
 

@@ -4,13 +4,16 @@
  * session outcomes the remote agent sends (QUEUE_TLSRPT_RECORD, for `mailctl
  * tlsrpt report`). Appends take the file's flock and reopen the path when the
  * report run has rotated the file away; the data is fdatasync'd once per turn
- * of the event loop, so a burst of records costs one sync. Beyond the log's
- * size limit new records are dropped (logged once until the log is rotated). */
+ * of the event loop, so a burst of records costs one sync, on a worker thread
+ * (nobody waits for it: the loop goes on with enqueues meanwhile), one sync in
+ * flight per log. Beyond the log's size limit new records are dropped (logged
+ * once until the log is rotated). */
 #include "queued/queued.h"
 #include "common/dmarc_record.h"
 #include "common/tlsrpt_record.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/workq.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -31,20 +34,67 @@ struct reclog {
 	char *path, *dir;
 	uint64_t max_bytes;
 	bool full_logged, dirty, dir_dirty;
+	bool syncing, again;	/* a sync on a worker thread; another one owed after it */
 	struct event *sync_ev;
 	unsigned dropped;
 };
 
 struct reclog *dmarc_log, *tlsrpt_log;
 
+/* One sync, on a worker thread: its own descriptor of the file (the loop may
+ * reopen the log after a rotation meanwhile). */
+struct reclog_sync {
+	struct reclog *l;
+	int fd;
+	bool dir;
+	int file_err, dir_err;
+};
+
+static void sync_work(void *arg)
+{
+	struct reclog_sync *y = arg;
+	y->file_err = y->fd >= 0 && fdatasync(y->fd) < 0 ? errno : 0;
+	y->dir_err = y->dir && fsync_dir(y->l->dir) < 0 ? errno : 0;
+}
+
+static void on_sync(evutil_socket_t s, short what, void *arg);
+
+static void sync_done(void *arg)
+{
+	struct reclog_sync *y = arg;
+	struct reclog *l = y->l;
+	if (y->file_err)
+		log_err("%s: fdatasync %s: %s", l->what, l->path, strerror(y->file_err));
+	if (y->dir_err)
+		log_err("%s: fsync %s: %s", l->what, l->dir, strerror(y->dir_err));
+	if (y->fd >= 0)
+		close(y->fd);
+	free(y);
+	l->syncing = false;
+	if (l->again) {
+		l->again = false;
+		on_sync(-1, 0, l);
+	}
+}
+
 static void on_sync(evutil_socket_t s, short what, void *arg)
 {
 	struct reclog *l = arg;
-	if (l->dirty && l->fd >= 0 && fdatasync(l->fd) < 0)
-		log_err("%s: fdatasync %s: %s", l->what, l->path, strerror(errno));
-	if (l->dir_dirty && fsync_dir(l->dir) < 0)
-		log_err("%s: fsync %s: %s", l->what, l->dir, strerror(errno));
+	if (!l->dirty && !l->dir_dirty)
+		return;
+	if (l->syncing) {
+		l->again = true;
+		return;
+	}
+	struct reclog_sync *y = xcalloc(1, sizeof *y);
+	y->l = l;
+	y->fd = l->dirty && l->fd >= 0 ? fcntl(l->fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (l->dirty && l->fd >= 0 && y->fd < 0)
+		log_err("%s: dup for fdatasync: %s", l->what, strerror(errno));
+	y->dir = l->dir_dirty;
 	l->dirty = l->dir_dirty = false;
+	l->syncing = true;
+	workq_submit(qwork, sync_work, sync_done, y);
 }
 
 static struct reclog *reclog_new(const char *what, const char *subdir, const char *name,

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/queue_codec.h"
 #include "common/util.h"
+#include "common/workq.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -112,18 +113,49 @@ int store_save(struct qent *e)
 	return 0;
 }
 
-static void finish_flushed(void *arg, int err)
+/* The spool file's unlink, on a worker thread: on a journaling file system
+ * it waits for the journal when a commit is under way, and the loop has
+ * enqueues to answer meanwhile. */
+struct unlink_job {
+	struct qent *e;
+	char *path;
+	int err;
+};
+
+static void unlink_work(void *arg)
 {
-	struct qent *e = arg;
-	char *p = spool_path("msg", e->m.id);
-	if (unlink(p) < 0 && errno != ENOENT)
-		log_err("%s: unlink %s: %s", e->m.id, p, strerror(errno));
-	free(p);
+	struct unlink_job *u = arg;
+	u->err = unlink(u->path) < 0 && errno != ENOENT ? errno : 0;
+}
+
+static void unlink_done(void *arg)
+{
+	struct unlink_job *u = arg;
+	struct qent *e = u->e;
+	if (u->err)
+		log_err("%s: unlink %s: %s", e->m.id, u->path, strerror(u->err));
+	free(u->path);
+	free(u);
 	if (qindex_del(e->m.id) < 0)
 		log_err("%s: cannot delete index record: %s", e->m.id, strerror(errno));
 	log_info("%s: removed", e->m.id);
 	status_remember(e);
 	store_remove(e);
+}
+
+static void finish_flushed(void *arg, int err)
+{
+	struct unlink_job *u = xcalloc(1, sizeof *u);
+	u->e = arg;
+	u->path = spool_path("msg", u->e->m.id);
+	if (u->e->deleted) {
+		/* `mailctl queue delete`: its reply, sent after this flush, says the
+		 * file is gone */
+		unlink_work(u);
+		unlink_done(u);
+		return;
+	}
+	workq_submit(qwork, unlink_work, unlink_done, u);
 }
 
 void store_finish(struct qent *e)
@@ -132,8 +164,9 @@ void store_finish(struct qent *e)
 		return;
 	e->removing = true;
 	/* The final states are durable before the file goes: a crash in between
-	 * leaves a finished record without a file, which recovery drops quietly. */
-	flush_later(finish_flushed, e);
+	 * leaves a finished record without a file, which recovery drops quietly.
+	 * Nobody waits for it: it rides on the next enqueue's flush. */
+	flush_ride(finish_flushed, e);
 }
 
 /* ---- recovery ---- */
