@@ -1,5 +1,6 @@
 /* maildir.c — write one message into a Maildir++ mailbox, idempotently. */
 #include "deliverd/maildir.h"
+#include "deliverd/dirsync.h"
 #include "deliverd/seal.h"
 #include "common/mailcrypt.h"
 #include "common/maildir_quota.h"
@@ -313,7 +314,7 @@ static void store(const struct mdeliver *d, const char *base, const char *dir, c
 	char *nd = xasprintf("%s/new", dir);
 	if (linked < 0 && !dup)
 		mresult_set(r, MD_DEFER, "4.3.0", "cannot link into new/: %s", strerror(e));
-	else if (!dup && fsync_dir(nd) < 0)
+	else if (!dup && dirsync_after_link(nd) < 0)
 		mresult_set(r, MD_DEFER, "4.3.0", "cannot sync mailbox directory: %s", strerror(errno));
 	else
 		mresult_set(r, MD_DELIVERED, "2.0.0", dup ? "already delivered to %s (duplicate suppressed)"
