@@ -27,6 +27,15 @@ pytestmark = pytest.mark.skipif(
 
 class Site:
     def __init__(self, parent):
+        # a start that fails part way still stops what it started
+        # (PostgreSQL above all), then the test reports the failure
+        try:
+            self._build(parent)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, parent):
         self.pg = Postgres(parent)
         self.mb1 = Instance(parent, hostname="mb1.example.test")
         self.mb2 = Instance(parent, hostname="mb2.example.test")
@@ -60,9 +69,12 @@ class Site:
         self.fe.start()
 
     def close(self):
-        for inst in (self.fe, self.mb1, self.mb2):
-            inst.stop()
-        self.pg.close()
+        for name in ("fe", "mb1", "mb2"):
+            inst = getattr(self, name, None)
+            if inst is not None:
+                inst.stop()
+        if getattr(self, "pg", None) is not None:
+            self.pg.close()
 
 
 @pytest.fixture(scope="module")

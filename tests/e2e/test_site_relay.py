@@ -36,6 +36,15 @@ def write_secret(inst):
 
 class Site:
     def __init__(self, parent):
+        # a start that fails part way still stops what it started
+        # (PostgreSQL above all), then the test reports the failure
+        try:
+            self._build(parent)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, parent):
         self.pg = Postgres(parent)
         self.mb = Instance(parent, hostname="mb1.example.test")
         self.fe = Instance(parent, hostname="fe.example.test")
@@ -61,9 +70,12 @@ class Site:
         self.fe.start()
 
     def close(self):
-        self.fe.stop()
-        self.mb.stop()
-        self.pg.close()
+        for name in ("fe", "mb"):
+            inst = getattr(self, name, None)
+            if inst is not None:
+                inst.stop()
+        if getattr(self, "pg", None) is not None:
+            self.pg.close()
 
 
 @pytest.fixture(scope="module")

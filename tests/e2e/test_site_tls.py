@@ -59,6 +59,15 @@ def install_cert(inst, d, host):
 
 class TlsSite:
     def __init__(self, parent):
+        # a start that fails part way still stops what it started
+        # (PostgreSQL above all), then the test reports the failure
+        try:
+            self._build(parent)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, parent):
         self.ca_dir = os.path.join(parent, "ca")
         os.mkdir(self.ca_dir)
         make_ca(self.ca_dir, "site-ca")
@@ -99,9 +108,12 @@ class TlsSite:
         self.fe.start()
 
     def close(self):
-        for inst in (self.fe, self.mb1, self.mb2):
-            inst.stop()
-        self.pg.close()
+        for name in ("fe", "mb1", "mb2"):
+            inst = getattr(self, name, None)
+            if inst is not None:
+                inst.stop()
+        if getattr(self, "pg", None) is not None:
+            self.pg.close()
 
 
 @pytest.fixture(scope="module")
