@@ -16,9 +16,9 @@ HTTPD_FUZZ_SRCS := $(addprefix httpd/,account.c blob.c blob_seal.c chan.c email.
 	mailcrypt_policy.c mailcrypt_smime.c maildate.c mailindex.c mailindex_fields.c \
 	mailindex_tomb.c mailkeywords.c mailmove.c mailstore.c map.c mime.c mime_addr.c \
 	mime_addr_text.c mime_decode.c mime_encode.c mime_imap.c mime_stream.c objectid.c \
-	strbuf.c threadid.c util.c vacation.c)
+	strbuf.c threadid.c util.c vacation.c workahead.c)
 FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_httpd
 $(BUILD)/fuzz/fuzz_httpd: tests/fuzz/fuzz_httpd.c $(HTTPD_FUZZ_SRCS) $(wildcard httpd/*.h common/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_httpd.c $(HTTPD_FUZZ_SRCS) \
-		-ljansson -lrnp -levent -lssl -lcrypto -ldb
+		-ljansson -lrnp -levent -lssl -lcrypto -ldb -lpthread
